@@ -1,0 +1,24 @@
+# Two commands on a fresh machine: `make install`, then `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+WHEELHOUSE := $(CURDIR)/.cache/wheelhouse
+
+.PHONY: install test synth clean
+
+install:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==26.3
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@# Lambda-platform wheels the suite bundles with, fetched now so tests run offline.
+	$(BIN)/python -m tests.wheelhouse $(WHEELHOUSE)
+	@echo "installed: run 'make test' (or '$(BIN)/apid --help')"
+
+test:
+	PIP_NO_INDEX=1 PIP_FIND_LINKS=$(WHEELHOUSE) $(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+synth:
+	$(BIN)/python app.py
+
+clean:
+	rm -rf $(VENV) .cache cdk.out .pytest_cache .hypothesis

@@ -1,0 +1,259 @@
+"""Build Lambda deployment folders for Python code without Docker.
+
+Dependencies are installed by pip for the Lambda platform, not the build
+machine's (``--platform manylinux…_{arch} --only-binary=:all: --python-version``),
+so compiled wheels such as pydantic-core are the ones Lambda can load.
+
+Two content-hashed caches keep a warm synth fast:
+
+* ``deps/<hash>``: the pip install, keyed by the requirement lines, the Python
+  version and the architecture. Only a change to those runs pip again.
+* ``bundles/<hash>``: the deployable folder, keyed by the dependency hash and the
+  bytes of every source file. It is assembled from hard links into ``deps``, so a
+  code edit costs a few file copies, never a reinstall.
+
+Both are written under a temporary name and renamed into place, so a crash or a
+concurrent synth never leaves a half-built folder that looks complete.
+"""
+
+import fnmatch
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Architecture = Literal["arm64", "x86_64"]
+
+#: Bumped whenever the layout of a bundle changes, so old cache entries are not reused.
+BUNDLE_FORMAT = "1"
+
+_PLATFORM_MACHINE: dict[str, str] = {"arm64": "aarch64", "x86_64": "x86_64"}
+
+#: glibc of the Lambda images: Amazon Linux 2 (python3.11) has 2.26, Amazon Linux
+#: 2023 (python3.12 and later) 2.34, so newer runtimes also accept manylinux_2_28 wheels.
+_MANYLINUX_TAGS: dict[str, tuple[str, ...]] = {
+    "3.11": ("manylinux2014",),
+    "3.12": ("manylinux2014", "manylinux_2_28"),
+    "3.13": ("manylinux2014", "manylinux_2_28"),
+}
+
+#: Never worth shipping: byte-code is rebuilt by Lambda, and these only bloat the zip.
+_PRUNED_FROM_DEPENDENCIES = ("__pycache__", "*.pyc")
+
+
+class BundlingError(Exception):
+    """Dependencies could not be installed for the Lambda platform; one line."""
+
+
+@dataclass(frozen=True)
+class SourceTree:
+    """A folder copied into the bundle at ``destination`` (``""`` for the root)."""
+
+    root: Path
+    destination: str = ""
+    exclude: tuple[str, ...] = ()
+
+    def files(self) -> Iterator[tuple[Path, str]]:
+        """Yield ``(absolute path, path inside the bundle)`` in a stable order."""
+        for directory, subdirs, filenames in os.walk(self.root):
+            relative_dir = Path(directory).relative_to(self.root)
+            subdirs[:] = sorted(d for d in subdirs if not self._excluded(relative_dir / d))
+            for name in sorted(filenames):
+                relative = relative_dir / name
+                if not self._excluded(relative):
+                    yield Path(directory) / name, (Path(self.destination) / relative).as_posix()
+
+    def _excluded(self, relative: Path) -> bool:
+        return any(
+            fnmatch.fnmatch(relative.name, pattern) or fnmatch.fnmatch(relative.as_posix(), pattern)
+            for pattern in self.exclude
+        )
+
+
+@dataclass(frozen=True)
+class BundleSpec:
+    """Everything that determines a bundle's content, and so its hash."""
+
+    requirements: tuple[str, ...]
+    sources: tuple[SourceTree, ...]
+    python_version: str = "3.12"
+    architecture: Architecture = "arm64"
+    #: Small generated files (``path in bundle -> text``), e.g. a handler shim.
+    generated: Mapping[str, str] = field(default_factory=dict)
+
+    def platforms(self) -> tuple[str, ...]:
+        machine = _PLATFORM_MACHINE[self.architecture]
+        return tuple(f"{tag}_{machine}" for tag in _MANYLINUX_TAGS[self.python_version])
+
+    def dependencies_hash(self) -> str:
+        digest = hashlib.sha256()
+        for part in (BUNDLE_FORMAT, self.python_version, self.architecture, *self.platforms()):
+            _update(digest, part.encode())
+        for line in self.requirements:
+            _update(digest, line.encode())
+        return digest.hexdigest()
+
+    def bundle_hash(self) -> str:
+        digest = hashlib.sha256()
+        _update(digest, self.dependencies_hash().encode())
+        for source in self.sources:
+            for path, inside in source.files():
+                _update(digest, inside.encode())
+                _update(digest, path.read_bytes())
+        for inside, text in sorted(self.generated.items()):
+            _update(digest, inside.encode())
+            _update(digest, text.encode())
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A finished deployment folder and the hash that names it."""
+
+    path: Path
+    content_hash: str
+    #: True when pip ran for this bundle; False when the dependency cache served it.
+    installed_dependencies: bool
+
+
+def default_cache_dir() -> Path:
+    """``$APID_CACHE_DIR``, else ``$XDG_CACHE_HOME/api-direct``, else ``~/.cache/api-direct``.
+
+    Shared by every project of the user so identical requirements install once.
+    """
+    explicit = os.environ.get("APID_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "api-direct"
+
+
+def read_requirements(path: Path) -> tuple[str, ...]:
+    """Requirement lines without comments and blanks, in file order."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return tuple(line for line in lines if line)
+
+
+def build_bundle(spec: BundleSpec, cache_dir: Path | None = None) -> Bundle:
+    """Return the bundle for ``spec``, building only what the caches lack."""
+    cache_dir = cache_dir or default_cache_dir()
+    bundle_hash = spec.bundle_hash()
+    target = cache_dir / "bundles" / bundle_hash
+    if target.is_dir():
+        return Bundle(path=target, content_hash=bundle_hash, installed_dependencies=False)
+    dependencies, installed = _dependencies(spec, cache_dir)
+    with _staging(target) as staging:
+        _link_tree(dependencies, staging)
+        for source in spec.sources:
+            for path, inside in source.files():
+                destination = staging / inside
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, destination)
+        for inside, text in spec.generated.items():
+            destination = staging / inside
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_text(text, encoding="utf-8")
+    return Bundle(path=target, content_hash=bundle_hash, installed_dependencies=installed)
+
+
+def _dependencies(spec: BundleSpec, cache_dir: Path) -> tuple[Path, bool]:
+    target = cache_dir / "deps" / spec.dependencies_hash()
+    if target.is_dir():
+        return target, False
+    with _staging(target) as staging:
+        if spec.requirements:
+            _install_requirements(spec, staging)
+        _prune(staging, _PRUNED_FROM_DEPENDENCIES)
+        # Console scripts written for the build machine's interpreter: dead weight in Lambda.
+        shutil.rmtree(staging / "bin", ignore_errors=True)
+    return target, True
+
+
+def _install_requirements(spec: BundleSpec, target: Path) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        requirements = Path(scratch) / "requirements.txt"
+        requirements.write_text("\n".join(spec.requirements) + "\n", encoding="utf-8")
+        run_pip(pip_install_command(spec, target, requirements))
+
+
+def pip_install_command(spec: BundleSpec, target: Path, requirements: Path) -> list[str]:
+    """The pip call that installs ``spec``'s requirements for Lambda into ``target``."""
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+               "--no-compile", "--target", str(target), "--implementation", "cp",
+               "--python-version", spec.python_version, "--only-binary=:all:"]
+    for platform in spec.platforms():
+        command += ["--platform", platform]
+    return [*command, "--requirement", str(requirements)]
+
+
+def run_pip(command: Sequence[str]) -> None:
+    """Run pip; turn a failure into one line saying which requirement did not resolve."""
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise BundlingError(f"pip could not install the requirements for Lambda: {_pip_reason(result.stderr)}")
+
+
+def _pip_reason(stderr: str) -> str:
+    errors = [line.removeprefix("ERROR: ").strip() for line in stderr.splitlines() if line.startswith("ERROR:")]
+    if not errors:
+        return stderr.strip().splitlines()[-1] if stderr.strip() else "unknown error"
+    reason = errors[0]
+    if "Could not find a version" in reason or "No matching distribution" in reason:
+        reason += " (only binary wheels for the Lambda platform can be used: check the name, or pick a version that publishes manylinux wheels)"
+    return reason
+
+
+def _update(digest: "hashlib._Hash", data: bytes) -> None:
+    """Length-prefix each part so ("ab", "c") and ("a", "bc") hash differently."""
+    digest.update(len(data).to_bytes(8, "big"))
+    digest.update(data)
+
+
+class _staging:
+    """A sibling temporary folder renamed onto ``target`` only if the block succeeds."""
+
+    def __init__(self, target: Path) -> None:
+        self._target = target
+
+    def __enter__(self) -> Path:
+        self._target.parent.mkdir(parents=True, exist_ok=True)
+        self._path = Path(tempfile.mkdtemp(prefix=f".{self._target.name[:12]}-", dir=self._target.parent))
+        return self._path
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self._path, ignore_errors=True)
+            return
+        try:
+            self._path.rename(self._target)
+        except OSError:
+            # Another synth finished the same content first: theirs is identical.
+            shutil.rmtree(self._path, ignore_errors=True)
+
+
+def _link_tree(source: Path, destination: Path) -> None:
+    """Mirror ``source`` into ``destination`` with hard links (copies across devices)."""
+    for directory, _, filenames in os.walk(source):
+        relative = Path(directory).relative_to(source)
+        (destination / relative).mkdir(parents=True, exist_ok=True)
+        for name in filenames:
+            target = destination / relative / name
+            try:
+                os.link(Path(directory) / name, target)
+            except OSError:
+                shutil.copy2(Path(directory) / name, target)
+
+
+def _prune(root: Path, patterns: tuple[str, ...]) -> None:
+    for path in sorted(root.rglob("*"), reverse=True):
+        if any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()

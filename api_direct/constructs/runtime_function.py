@@ -1,0 +1,58 @@
+"""Our own Lambda handlers (authorizer, key sync, usage forwarder) as functions."""
+
+from collections.abc import Mapping
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+
+from aws_cdk import Duration
+from constructs import Construct
+
+import api_direct.runtime
+from api_direct.constructs.bundled_function import BundledFunction
+from api_direct.constructs.bundling import Bundle, BundleSpec, SourceTree, build_bundle
+
+RUNTIME_REQUIREMENTS = (f"aws-lambda-powertools=={version('aws-lambda-powertools')}",)
+
+
+@cache
+def runtime_bundle(cache_dir: Path | None = None) -> Bundle:
+    """One bundle holding ``api_direct.runtime`` and Powertools, shared by every handler.
+
+    Only the runtime package ships, under a blank ``api_direct/__init__.py``: the
+    real one belongs to the CDK side and must not run in Lambda.
+    """
+    runtime_dir = Path(api_direct.runtime.__file__).parent
+    spec = BundleSpec(
+        requirements=RUNTIME_REQUIREMENTS,
+        sources=(SourceTree(runtime_dir, "api_direct/runtime", exclude=("__pycache__", "*.pyc")),),
+        generated={"api_direct/__init__.py": ""},
+    )
+    return build_bundle(spec, cache_dir)
+
+
+class RuntimeFunction(BundledFunction):
+    """A handler from ``api_direct.runtime``: arm64, Python 3.12, small and quick to start."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        description: str,
+        environment: Mapping[str, str] | None = None,
+        memory_size: int = 256,
+        timeout: Duration | None = None,
+        bundle_cache_dir: Path | None = None,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            bundle=runtime_bundle(bundle_cache_dir),
+            handler=f"api_direct.runtime.{handler}",
+            description=description,
+            memory_size=memory_size,
+            timeout=timeout,
+            environment={"POWERTOOLS_SERVICE_NAME": "api-direct", **(environment or {})},
+        )

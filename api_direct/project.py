@@ -1,0 +1,211 @@
+"""A creator's project: the ``apid.toml`` beside their FastAPI code.
+
+Every command and both stacks read the project through :func:`load_project`, so a
+mistake in ``apid.toml`` is reported once, the same way everywhere, as one line
+naming the field (``apid.toml: plans[1].burst: ...``) before anything is built.
+"""
+
+import re
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CONFIG_FILE = "apid.toml"
+
+#: API names become the stack name ``apid-<name>`` and prefix every generated
+#: resource name, so they are kept short, lowercase and DNS-safe.
+API_NAME_PATTERN = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
+PLAN_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
+APP_REFERENCE_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+
+#: Never shipped to Lambda: local state, VCS, caches and tests.
+DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".apid",
+    ".git",
+    ".venv",
+    "venv",
+    "__pycache__",
+    "*.pyc",
+    ".pytest_cache",
+    ".mypy_cache",
+    "cdk.out",
+    "tests",
+    CONFIG_FILE,
+)
+
+
+class ProjectError(Exception):
+    """``apid.toml`` is missing, unreadable or invalid; the message is one line."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiSettings(_Strict):
+    """What the API is called and where its ASGI app lives."""
+
+    name: Annotated[str, Field(pattern=API_NAME_PATTERN)]
+    description: Annotated[str, Field(min_length=1, max_length=1024)]
+    app: Annotated[str, Field(pattern=APP_REFERENCE_PATTERN)] = "main:app"
+
+
+class RuntimeSettings(_Strict):
+    """How the app is bundled and run in Lambda."""
+
+    python: Literal["3.11", "3.12", "3.13"] = "3.12"
+    architecture: Literal["arm64", "x86_64"] = "arm64"
+    memory_mb: Annotated[int, Field(ge=128, le=10240)] = 512
+    timeout_seconds: Annotated[int, Field(ge=1, le=29)] = 10
+    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 180, 365] = 30
+    requirements: str = "requirements.txt"
+    exclude: tuple[str, ...] = ()
+
+
+class GatewaySettings(_Strict):
+    """API Gateway behaviour shared by every plan."""
+
+    #: How long API Gateway caches the authorizer's answer for a key. Longer is
+    #: cheaper and faster; a revoked key keeps working for at most this long.
+    key_cache_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
+    stage: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")] = "v1"
+
+
+class PricingPlan(_Strict):
+    """One tier a consumer can subscribe to, enforced by API Gateway and billed by Stripe."""
+
+    name: Annotated[str, Field(pattern=PLAN_NAME_PATTERN)]
+    description: str = ""
+    rate_limit: Annotated[float, Field(gt=0, le=10000)]
+    burst: Annotated[int, Field(ge=1, le=5000)]
+    monthly_quota: Annotated[int, Field(ge=1)] | None = None
+    free_calls: Annotated[int, Field(ge=0)] = 0
+    price_per_1000: Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=4)] = Decimal(0)
+    monthly_fee: Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)] = Decimal(0)
+
+    @model_validator(mode="after")
+    def _quota_fits_rate(self) -> "PricingPlan":
+        if self.monthly_quota is not None:
+            if self.monthly_quota < self.rate_limit:
+                raise ValueError(
+                    f"monthly_quota ({self.monthly_quota}) is below rate_limit ({self.rate_limit}/s);"
+                    " raise the quota or lower the rate"
+                )
+            if self.free_calls > self.monthly_quota:
+                raise ValueError(
+                    f"free_calls ({self.free_calls}) exceeds monthly_quota ({self.monthly_quota})"
+                )
+        return self
+
+
+class ProjectConfig(_Strict):
+    """The whole of ``apid.toml``."""
+
+    api: ApiSettings
+    runtime: RuntimeSettings = RuntimeSettings()
+    gateway: GatewaySettings = GatewaySettings()
+    plans: Annotated[tuple[PricingPlan, ...], Field(min_length=1, max_length=20)]
+
+    @model_validator(mode="after")
+    def _unique_plan_names(self) -> "ProjectConfig":
+        names = [plan.name for plan in self.plans]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"plan names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded project: its validated configuration and where it lives."""
+
+    root: Path
+    config: ProjectConfig
+
+    @property
+    def stack_name(self) -> str:
+        return f"apid-{self.config.api.name}"
+
+    @property
+    def requirements_file(self) -> Path:
+        return self.root / self.config.runtime.requirements
+
+    @property
+    def excludes(self) -> tuple[str, ...]:
+        return DEFAULT_EXCLUDES + self.config.runtime.exclude
+
+
+def load_project(root: Path | str) -> Project:
+    """Read and validate ``<root>/apid.toml`` and check the files it names exist.
+
+    Raises :class:`ProjectError` with a single line naming the file, the field
+    and what to do about it.
+    """
+    root = Path(root).resolve()
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise ProjectError(f"{path}: not found; run `apid init` to create a project")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ProjectError(f"{CONFIG_FILE}: not valid TOML: {err}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ProjectError(f"{CONFIG_FILE}: cannot be read: {err}") from None
+    try:
+        config = ProjectConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ProjectError(f"{CONFIG_FILE}: {describe_validation_error(err)}") from None
+    project = Project(root=root, config=config)
+    _check_files(project)
+    return project
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """Render pydantic's errors as ``field.path: problem`` joined on one line."""
+    parts = []
+    for error in err.errors():
+        location = _format_location(error["loc"])
+        message = _plain_message(error)
+        parts.append(f"{location}: {message}" if location else message)
+    return "; ".join(parts)
+
+
+def _format_location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _plain_message(error: dict) -> str:  # type: ignore[type-arg]
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown field; check the spelling (see `apid init` for a full example)"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "string_pattern_mismatch":
+        return f"{error['input']!r} is not allowed (must match {error['ctx']['pattern']})"
+    message = str(error["msg"])
+    return re.sub(r"^Value error, ", "", message)
+
+
+def _check_files(project: Project) -> None:
+    module = project.config.api.app.split(":", 1)[0]
+    module_path = project.root.joinpath(*module.split("."))
+    if not (module_path.with_suffix(".py").is_file() or (module_path / "__init__.py").is_file()):
+        raise ProjectError(
+            f"{CONFIG_FILE}: api.app: module {module!r} not found under {project.root}"
+            f" (expected {module_path.relative_to(project.root)}.py)"
+        )
+    if not project.requirements_file.is_file():
+        raise ProjectError(
+            f"{CONFIG_FILE}: runtime.requirements: {project.config.runtime.requirements} not found;"
+            " create it (it may be empty)"
+        )

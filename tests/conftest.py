@@ -1,0 +1,39 @@
+"""Suite-wide set-up: bundled Node for jsii, no real AWS, one bundle cache per run."""
+
+import os
+from pathlib import Path
+
+import api_direct  # noqa: F401  (first: points jsii at the bundled Node.js)
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_DIR = REPO / "examples" / "weather_api"
+CONTROL_PLANE_ACCOUNT = "111111111111"
+CONTROL_PLANE_BUS_ARN = f"arn:aws:events:us-east-1:{CONTROL_PLANE_ACCOUNT}:event-bus/api-direct-usage"
+
+# Whatever the developer's shell holds, no test may find real credentials.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_CONFIG_FILE=os.devnull,
+    AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+)
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def bundle_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cold bundle cache for this run, shared by its modules (one pip install each)."""
+    return tmp_path_factory.mktemp("apid-cache")
+
+
+@pytest.fixture
+def copy_of_example(tmp_path: Path) -> Path:
+    """A writable copy of the example project, for tests that edit it."""
+    import shutil
+
+    target = tmp_path / "weather_api"
+    shutil.copytree(EXAMPLE_DIR, target, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    return target
