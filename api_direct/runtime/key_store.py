@@ -1,0 +1,172 @@
+"""The key table in the creator's account: consumer keys by hash, never in plaintext.
+
+Schema: partition key ``key_hash`` (S, :func:`api_direct.runtime.api_keys.hash_key`
+of the key); attributes ``key_id`` (S), ``plan`` (S), ``status`` (S: ``active``,
+``revoked`` or ``suspended``), ``usage_key_id`` (S, id of the API Gateway API key
+that binds the consumer to its plan's usage plan) and ``updated_at`` (S, time of the
+control-plane event last applied).
+
+The authorizer only reads it; key_sync is the only writer. Every write is one
+conditional DynamoDB update, so the table itself enforces the two rules that make
+out-of-order and repeated events safe: revoked is terminal, and an event older than
+the one already applied changes nothing.
+"""
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal, cast
+
+import boto3
+from boto3.resources.base import ServiceResource
+from botocore.exceptions import ClientError
+
+KeyStatus = Literal["active", "revoked", "suspended"]
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One consumer key as the table holds it."""
+
+    key_hash: str
+    key_id: str
+    plan: str
+    status: KeyStatus
+    updated_at: str
+    usage_key_id: str | None = None
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> "KeyRecord":
+        """The record of a DynamoDB item (as the boto3 resource API returns it)."""
+        return cls(
+            key_hash=item["key_hash"],
+            key_id=item["key_id"],
+            plan=item["plan"],
+            status=cast(KeyStatus, item["status"]),
+            updated_at=item["updated_at"],
+            usage_key_id=item.get("usage_key_id"),
+        )
+
+
+def stored_time(at: datetime) -> str:
+    """How ``updated_at`` is written: UTC, fixed width, microseconds.
+
+    The table compares times as strings in its condition expressions; that only
+    orders them correctly when every stored time has exactly this shape.
+    """
+    if at.tzinfo is None:
+        raise ValueError(f"time {at.isoformat()} has no time zone; event times are UTC")
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# Placeholders for every attribute written, since "status" (and others) are
+# DynamoDB reserved words.
+_NAMES = {
+    "#hash": "key_hash",
+    "#id": "key_id",
+    "#plan": "plan",
+    "#status": "status",
+    "#at": "updated_at",
+    "#usage": "usage_key_id",
+}
+
+
+class KeyTable:
+    """The key table, wrapped so callers deal in :class:`KeyRecord` and rules, not items."""
+
+    def __init__(self, table: ServiceResource) -> None:
+        self.table = table
+
+    def get(self, key_hash: str, consistent: bool = False) -> KeyRecord | None:
+        """The record for a hash, or ``None``: one GetItem.
+
+        ``consistent`` is for reading back a write just made; the authorizer does not
+        need it (its answers are cached for minutes anyway) and pays half for that.
+        """
+        item = self.table.get_item(Key={"key_hash": key_hash}, ConsistentRead=consistent).get(
+            "Item"
+        )
+        return KeyRecord.from_item(item) if item else None
+
+    def record_plan(self, key_hash: str, key_id: str, plan: str, at: datetime) -> bool:
+        """Create the key as active on ``plan``, or move it to ``plan``, as of ``at``.
+
+        Changes nothing (and returns ``False``) when the key is revoked or already
+        reflects an event at or after ``at``: that makes a duplicate or late event a
+        no-op, so a late KeyIssued cannot resurrect a revoked key or undo a plan change.
+        A suspended key stays suspended.
+        """
+        return self._update(
+            key_hash,
+            "SET #id = if_not_exists(#id, :id), #plan = :plan,"
+            " #status = if_not_exists(#status, :active), #at = :at",
+            "attribute_not_exists(#hash) OR (#at < :at AND #status <> :revoked)",
+            {
+                ":id": key_id,
+                ":plan": plan,
+                ":active": "active",
+                ":revoked": "revoked",
+                ":at": stored_time(at),
+            },
+        )
+
+    def revoke(self, key_hash: str, key_id: str, at: datetime) -> bool:
+        """Mark the key revoked, for good; ``False`` if it already was.
+
+        Works on a hash the table has never seen, leaving a tombstone: a KeyIssued
+        delivered after its KeyRevoked then finds the key revoked.
+        """
+        return self._update(
+            key_hash,
+            "SET #id = if_not_exists(#id, :id), #plan = if_not_exists(#plan, :none),"
+            " #status = :revoked, #at = :at",
+            "attribute_not_exists(#hash) OR #status <> :revoked",
+            {":id": key_id, ":none": "", ":revoked": "revoked", ":at": stored_time(at)},
+        )
+
+    def set_usage_key_id(self, key_hash: str, usage_key_id: str | None) -> None:
+        """Record (or, with ``None``, forget) the API Gateway API key of an existing record."""
+        if usage_key_id is None:
+            expression, values = "REMOVE #usage", None
+        else:
+            expression, values = "SET #usage = :usage", {":usage": usage_key_id}
+        if not self._update(key_hash, expression, "attribute_exists(#hash)", values):
+            raise LookupError(f"key table has no record for key hash {key_hash}")
+
+    def _update(
+        self,
+        key_hash: str,
+        expression: str,
+        condition: str,
+        values: dict[str, str] | None,
+    ) -> bool:
+        """One conditional UpdateItem; whether the condition held."""
+        # DynamoDB rejects placeholders the expressions do not use.
+        names = {name: _NAMES[name] for name in _NAMES if name in expression or name in condition}
+        arguments: dict[str, Any] = {
+            "Key": {"key_hash": key_hash},
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+        }
+        if values:
+            arguments["ExpressionAttributeValues"] = values
+        try:
+            self.table.update_item(**arguments)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+
+@functools.cache
+def key_table_from_env() -> KeyTable:
+    """The table named by ``KEY_TABLE_NAME``.
+
+    Created on first use rather than at import, so importing a handler costs no boto3
+    setup (tests can set the environment first), and kept for the container's life.
+    """
+    return KeyTable(boto3.resource("dynamodb").Table(os.environ["KEY_TABLE_NAME"]))

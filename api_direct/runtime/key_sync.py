@@ -1,0 +1,272 @@
+"""EventBridge target that applies the control plane's key events in the creator's account.
+
+The key table is the desired state; API Gateway (one API key per consumer key, in
+the usage plan of its plan) is made to follow it. Each invocation does two things:
+
+1. apply the event to the table with one conditional write
+   (:class:`~api_direct.runtime.key_store.KeyTable` refuses stale events and never
+   revives a revoked key), then
+2. reconcile API Gateway with the record as it now stands, looking every resource
+   up before creating or deleting it.
+
+EventBridge may deliver an event twice, late, or out of order, and the function may
+die between any two calls. Step 1 makes a repeated or stale event a no-op; step 2
+always converges from whatever a crashed run left behind, so a rerun finishes the
+job. The construct should give this function a reserved concurrency of 1: two
+invocations reconciling the same key at once could interleave.
+"""
+
+import functools
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.client import BaseClient
+
+from api_direct.runtime.api_keys import KEY_PREFIX, contains_key, is_key_hash
+from api_direct.runtime.key_store import KeyRecord, KeyTable, key_table_from_env
+
+CONTROL_PLANE_SOURCE = "api-direct.control-plane"
+
+logger = Logger(service="apid-key-sync")
+
+
+class InvalidKeyEvent(ValueError):
+    """A control-plane event that must not be applied; its message never quotes a key."""
+
+
+class UnknownPlan(ValueError):
+    """A plan this API has no usage plan for."""
+
+
+@dataclass(frozen=True)
+class KeyEvent(ABC):
+    """What every key event carries: which key, and when the control plane decided."""
+
+    key_id: str
+    key_hash: str
+    at: datetime
+
+    @abstractmethod
+    def apply_to(self, table: KeyTable) -> bool:
+        """Write the event to the table; whether it changed anything."""
+
+
+@dataclass(frozen=True)
+class _PlanEvent(KeyEvent):
+    plan: str
+
+    def apply_to(self, table: KeyTable) -> bool:
+        return table.record_plan(self.key_hash, self.key_id, self.plan, self.at)
+
+
+@dataclass(frozen=True)
+class KeyIssued(_PlanEvent):
+    """A consumer got a key on ``plan``."""
+
+
+@dataclass(frozen=True)
+class PlanChanged(_PlanEvent):
+    """A consumer's key moved to ``plan``.
+
+    Applied exactly like :class:`KeyIssued`: both say "this key is active on this
+    plan as of this time", which is also why either may arrive first.
+    """
+
+
+@dataclass(frozen=True)
+class KeyRevoked(KeyEvent):
+    """A consumer's key stopped working, for good."""
+
+    def apply_to(self, table: KeyTable) -> bool:
+        return table.revoke(self.key_hash, self.key_id, self.at)
+
+
+_EVENT_TYPES: Mapping[str, type[KeyEvent]] = {
+    "KeyIssued": KeyIssued,
+    "KeyRevoked": KeyRevoked,
+    "PlanChanged": PlanChanged,
+}
+
+
+@dataclass(frozen=True)
+class UsagePlans:
+    """The API Gateway side: the client, and plan name -> usage plan id of this API."""
+
+    client: BaseClient
+    ids: Mapping[str, str]
+
+    def id_of(self, plan: str) -> str:
+        if plan not in self.ids:
+            known = ", ".join(sorted(self.ids)) or "(none)"
+            raise UnknownPlan(f"plan {plan!r} has no usage plan in this API; known plans: {known}")
+        return self.ids[plan]
+
+
+def parse_event(event: Mapping[str, Any], plans: UsagePlans) -> KeyEvent | None:
+    """The key event an EventBridge event carries, validated; ``None`` if not ours.
+
+    Raises :class:`InvalidKeyEvent` for a detail that lacks a field, has a key hash
+    that is not 64 hex, or contains anything shaped like a plaintext key (which
+    must never reach this account), and :class:`UnknownPlan` for a plan without a
+    usage plan. Nothing is written before this has passed.
+    """
+    detail_type = event.get("detail-type")
+    kind = _EVENT_TYPES.get(detail_type) if isinstance(detail_type, str) else None
+    if kind is None or event.get("source") != CONTROL_PLANE_SOURCE:
+        return None
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise InvalidKeyEvent(f"{detail_type} event has no detail object")
+    if contains_key(json.dumps(detail)):
+        raise InvalidKeyEvent(
+            f"{detail_type} detail contains a plaintext API key ({KEY_PREFIX}...); "
+            "the control plane must send only its key_hash. Nothing was stored."
+        )
+    values = {
+        field.name: _text_field(detail_type, detail, field.name)
+        for field in fields(kind)
+        if field.name != "at"
+    }
+    if not is_key_hash(values["key_hash"]):
+        raise InvalidKeyEvent(f"{detail_type} key_hash is not a lowercase hex SHA-256")
+    if "plan" in values:
+        plans.id_of(values["plan"])
+    return kind(at=_event_time(detail_type, event), **values)
+
+
+def _text_field(detail_type: str, detail: Mapping[str, Any], name: str) -> str:
+    value = detail.get(name)
+    if not isinstance(value, str) or not value:
+        raise InvalidKeyEvent(f"{detail_type} detail needs a non-empty string {name!r}")
+    return value
+
+
+def _event_time(detail_type: str, event: Mapping[str, Any]) -> datetime:
+    """The event's ``time``, which orders events for the same key."""
+    try:
+        at = datetime.fromisoformat(event["time"])
+    except (KeyError, TypeError, ValueError):
+        raise InvalidKeyEvent(f"{detail_type} event has no ISO-8601 'time'") from None
+    if at.tzinfo is None:
+        raise InvalidKeyEvent(f"{detail_type} event time {event['time']!r} has no time zone")
+    return at
+
+
+def apply(event: KeyEvent, table: KeyTable, plans: UsagePlans) -> None:
+    """Apply a validated event to the table, then bring API Gateway in line with it."""
+    changed = event.apply_to(table)
+    logger.info(
+        "key event", kind=type(event).__name__, key_id=event.key_id, changed_table=changed
+    )
+    record = table.get(event.key_hash, consistent=True)
+    if record is None:
+        raise LookupError(f"key {event.key_id} vanished from the key table")
+    reconcile(record, table, plans)
+
+
+def reconcile(record: KeyRecord, table: KeyTable, plans: UsagePlans) -> None:
+    """Make API Gateway match the record; safe to run any number of times.
+
+    Active: an enabled API key named ``key_id`` whose value is the key hash (the
+    authorizer's ``usageIdentifierKey``), in exactly the plan's usage plan.
+    Revoked: no such API key. Suspended: left alone (the authorizer already denies
+    it, and keeping the binding lets it be resumed).
+    """
+    if record.status == "active":
+        api_key_id = _ensure_api_key(plans.client, record.key_id, record.key_hash)
+        _bind_to_usage_plan(plans, api_key_id, record.plan)
+        if record.usage_key_id != api_key_id:
+            table.set_usage_key_id(record.key_hash, api_key_id)
+    elif record.status == "revoked":
+        for api_key_id in _api_key_ids(plans.client, record.key_id):
+            try:
+                plans.client.delete_api_key(apiKey=api_key_id)
+            except plans.client.exceptions.NotFoundException:
+                pass
+        if record.usage_key_id is not None:
+            table.set_usage_key_id(record.key_hash, None)
+
+
+def _api_key_ids(client: BaseClient, key_id: str) -> Iterator[str]:
+    """Ids of the API keys named exactly ``key_id`` (``nameQuery`` also matches prefixes)."""
+    for page in client.get_paginator("get_api_keys").paginate(nameQuery=key_id):
+        for api_key in page.get("items", []):
+            if api_key.get("name") == key_id:
+                yield api_key["id"]
+
+
+def _ensure_api_key(client: BaseClient, key_id: str, key_hash: str) -> str:
+    """The id of the API key for ``key_id``, created if a previous run did not get to it."""
+    existing = next(_api_key_ids(client, key_id), None)
+    if existing is not None:
+        return existing
+    try:
+        return client.create_api_key(name=key_id, value=key_hash, enabled=True)["id"]
+    except client.exceptions.ConflictException:
+        # Another delivery created it between our lookup and our create.
+        existing = next(_api_key_ids(client, key_id), None)
+        if existing is None:
+            raise
+        return existing
+
+
+def _bind_to_usage_plan(plans: UsagePlans, api_key_id: str, plan: str) -> None:
+    """Leave the API key in the plan's usage plan and in no other usage plan of this API.
+
+    Removal comes first: API Gateway refuses a key in two usage plans of one stage.
+    Membership is read per configured plan rather than by listing usage plans, so
+    the function needs no access to the account's other usage plans.
+    """
+    target = plans.id_of(plan)
+    client = plans.client
+    for usage_plan_id in sorted(set(plans.ids.values()) - {target}):
+        if _in_usage_plan(client, usage_plan_id, api_key_id):
+            try:
+                client.delete_usage_plan_key(usagePlanId=usage_plan_id, keyId=api_key_id)
+            except client.exceptions.NotFoundException:
+                pass
+    if not _in_usage_plan(client, target, api_key_id):
+        try:
+            client.create_usage_plan_key(usagePlanId=target, keyId=api_key_id, keyType="API_KEY")
+        except client.exceptions.ConflictException:
+            pass
+
+
+def _in_usage_plan(client: BaseClient, usage_plan_id: str, api_key_id: str) -> bool:
+    try:
+        client.get_usage_plan_key(usagePlanId=usage_plan_id, keyId=api_key_id)
+    except client.exceptions.NotFoundException:
+        return False
+    return True
+
+
+@functools.cache
+def usage_plans_from_env() -> UsagePlans:
+    """The API Gateway client and ``USAGE_PLANS`` (JSON: plan name -> usage plan id)."""
+    ids = json.loads(os.environ["USAGE_PLANS"])
+    if not isinstance(ids, dict) or not all(
+        isinstance(name, str) and isinstance(plan_id, str) for name, plan_id in ids.items()
+    ):
+        raise ValueError("USAGE_PLANS must be a JSON object of plan name -> usage plan id")
+    return UsagePlans(boto3.client("apigateway"), ids)
+
+
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> None:
+    """Lambda entry point for one control-plane event."""
+    plans = usage_plans_from_env()
+    key_event = parse_event(event, plans)
+    if key_event is None:
+        logger.info(
+            "ignored event", detail_type=event.get("detail-type"), source=event.get("source")
+        )
+        return
+    apply(key_event, key_table_from_env(), plans)

@@ -1,0 +1,155 @@
+"""Fixtures for the runtime handlers: AWS emulated in process by moto, no network."""
+
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools import Logger
+from moto import mock_aws
+
+from api_direct.runtime import key_store, key_sync, usage_forwarder
+from api_direct.runtime.key_store import KeyTable
+
+REGION = "us-east-1"
+KEY_TABLE = "apid-keys"
+PLANS = ("free", "pro")
+
+
+@pytest.fixture(autouse=True)
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fake credentials, one region, moto for every AWS call, and fresh lazy clients.
+
+    The handlers cache their boto3 clients for a container's life; clearing the caches
+    keeps one test's emulated account from leaking into the next.
+    """
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    caches = (
+        key_store.key_table_from_env,
+        key_sync.usage_plans_from_env,
+        usage_forwarder.events_client,
+    )
+    for cache in caches:
+        cache.cache_clear()
+    with mock_aws():
+        yield
+    for cache in caches:
+        cache.cache_clear()
+
+
+@pytest.fixture
+def key_table(monkeypatch: pytest.MonkeyPatch) -> KeyTable:
+    """The key table, with the schema the construct deploys, named in KEY_TABLE_NAME."""
+    dynamodb = boto3.resource("dynamodb", region_name=REGION)
+    table = dynamodb.create_table(
+        TableName=KEY_TABLE,
+        KeySchema=[{"AttributeName": "key_hash", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "key_hash", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv("KEY_TABLE_NAME", KEY_TABLE)
+    return KeyTable(table)
+
+
+@pytest.fixture
+def apigateway() -> Any:
+    return boto3.client("apigateway", region_name=REGION)
+
+
+@pytest.fixture
+def usage_plans(monkeypatch: pytest.MonkeyPatch, apigateway: Any) -> dict[str, str]:
+    """One API Gateway usage plan per plan, named in USAGE_PLANS: plan name -> id."""
+    ids = {plan: apigateway.create_usage_plan(name=f"apid-{plan}")["id"] for plan in PLANS}
+    monkeypatch.setenv("USAGE_PLANS", json.dumps(ids))
+    return ids
+
+
+@dataclass
+class Bus:
+    """The control plane's bus, with a rule copying usage events to an SQS queue."""
+
+    arn: str
+    queue_url: str
+
+    def received(self) -> list[dict[str, Any]]:
+        """Every event that reached the queue so far, as EventBridge delivered it."""
+        sqs = boto3.client("sqs", region_name=REGION)
+        events = []
+        while True:
+            messages = sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                return events
+            for message in messages:
+                events.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def bus(monkeypatch: pytest.MonkeyPatch) -> Bus:
+    events = boto3.client("events", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    bus_arn = events.create_event_bus(Name="apid-control-plane")["EventBusArn"]
+    queue_url = sqs.create_queue(QueueName="usage")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events.put_rule(
+        Name="usage-to-queue",
+        EventBusName="apid-control-plane",
+        EventPattern=json.dumps({"source": ["api-direct.usage"]}),
+    )
+    events.put_targets(
+        Rule="usage-to-queue",
+        EventBusName="apid-control-plane",
+        Targets=[{"Id": "queue", "Arn": queue_arn}],
+    )
+    monkeypatch.setenv("CONTROL_PLANE_BUS_ARN", bus_arn)
+    monkeypatch.setenv("API_NAME", "weather")
+    return Bus(bus_arn, queue_url)
+
+
+@dataclass
+class FakeLambdaContext:
+    """The attributes of a Lambda context that Powertools' inject_lambda_context reads."""
+
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 128
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:test-function"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def capture_logs() -> Iterator[Callable[[Logger], io.StringIO]]:
+    """Redirect a Powertools logger's JSON output into a buffer the test can read.
+
+    Powertools binds its handler to the stdout of import time and does not propagate
+    to the root logger, so neither capsys nor caplog sees it.
+    """
+    restore: list[tuple[Any, Any]] = []
+
+    def capture(logger: Logger) -> io.StringIO:
+        buffer = io.StringIO()
+        handler = logger.registered_handler
+        restore.append((handler, handler.setStream(buffer)))
+        return buffer
+
+    yield capture
+    for handler, stream in reversed(restore):
+        handler.setStream(stream)

@@ -1,0 +1,184 @@
+import json
+from collections.abc import Callable
+from io import StringIO
+from typing import Any, Literal
+
+import pytest
+from aws_lambda_powertools import Logger
+
+from api_direct.runtime import authorizer
+from api_direct.runtime.api_keys import generate_key, hash_key
+from api_direct.runtime.authorizer import decide, handler
+from api_direct.runtime.gateway_responses import INVALID_KEY, MISSING_KEY
+from api_direct.runtime.key_store import KeyRecord, KeyStatus, KeyTable
+
+METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/items/42"
+STAGE_WILDCARD = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/*/*"
+
+
+def request_event(headers: dict[str, str] | None, method_arn: str = METHOD_ARN) -> dict[str, Any]:
+    """A REST API REQUEST authorizer event, trimmed to what API Gateway always sends."""
+    return {
+        "type": "REQUEST",
+        "methodArn": method_arn,
+        "resource": "/items/{id}",
+        "path": "/items/42",
+        "httpMethod": "GET",
+        "headers": headers,
+        "queryStringParameters": {},
+        "pathParameters": {"id": "42"},
+        "stageVariables": {},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "stage": "prod",
+            "requestId": "req-1",
+            "httpMethod": "GET",
+            "resourcePath": "/items/{id}",
+        },
+    }
+
+
+def seed(table: KeyTable, status: KeyStatus, plan: str = "pro") -> str:
+    """Store a key in ``status``; returns its plaintext, as only the consumer would hold it."""
+    key = generate_key()
+    table.table.put_item(
+        Item={
+            "key_hash": hash_key(key),
+            "key_id": f"key-{status}",
+            "plan": plan,
+            "status": status,
+            "usage_key_id": "uk-1",
+            "updated_at": "2026-11-25T13:00:00.000000Z",
+        }
+    )
+    return key
+
+
+def record(status: KeyStatus) -> KeyRecord:
+    return KeyRecord("h", f"key-{status}", "pro", status, "2026-11-25T13:00:00.000000Z")
+
+
+class TestDecide:
+    """The decision alone, as ``apid dev`` uses it: no AWS involved."""
+
+    def test_active_key_is_allowed_with_its_plan_and_hash(self) -> None:
+        key = generate_key()
+        decision = decide(key, {hash_key(key): record("active")}.get)
+        assert decision.allowed
+        assert (decision.key_id, decision.plan) == ("key-active", "pro")
+        assert decision.usage_identifier_key == hash_key(key)
+
+    @pytest.mark.parametrize("api_key", [None, ""])
+    def test_missing_key_is_a_401(self, api_key: str | None) -> None:
+        assert decide(api_key, {}.get).rejection is MISSING_KEY
+
+    def test_malformed_key_is_refused_without_a_lookup(self) -> None:
+        def lookup(key_hash: str) -> KeyRecord | None:
+            raise AssertionError("looked up a malformed key")
+
+        assert decide("apid_short", lookup).rejection is INVALID_KEY
+
+    def test_unknown_key_is_a_403(self) -> None:
+        assert decide(generate_key(), {}.get).rejection is INVALID_KEY
+
+    @pytest.mark.parametrize("status", ["revoked", "suspended"])
+    def test_inactive_key_is_a_403(self, status: KeyStatus) -> None:
+        key = generate_key()
+        decision = decide(key, {hash_key(key): record(status)}.get)
+        assert decision.rejection is INVALID_KEY
+        assert decision.reason == status
+        assert decision.usage_identifier_key is None
+
+
+class TestHandler:
+    def test_active_key_gets_a_stage_wide_allow_with_plan_and_usage_key(
+        self, key_table: KeyTable, lambda_context: Any
+    ) -> None:
+        key = seed(key_table, "active", plan="pro")
+        response = handler(request_event({"x-api-key": key}), lambda_context)
+        assert response == {
+            "principalId": "key-active",
+            "policyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Action": "execute-api:Invoke",
+                        "Effect": "Allow",
+                        "Resource": [STAGE_WILDCARD],
+                    }
+                ],
+            },
+            "context": {"keyId": "key-active", "plan": "pro"},
+            "usageIdentifierKey": hash_key(key),
+        }
+
+    @pytest.mark.parametrize("header", ["x-api-key", "X-API-Key", "X-Api-Key", "X-API-KEY"])
+    def test_header_name_is_case_insensitive(
+        self, key_table: KeyTable, lambda_context: Any, header: str
+    ) -> None:
+        key = seed(key_table, "active")
+        response = handler(request_event({"Accept": "*/*", header: key}), lambda_context)
+        assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+    @pytest.mark.parametrize("case", ["unknown", "revoked", "suspended", "malformed"])
+    def test_rejected_keys_get_an_anonymous_deny_without_context(
+        self, key_table: KeyTable, lambda_context: Any, case: str
+    ) -> None:
+        key = {
+            "unknown": generate_key(),
+            "revoked": seed(key_table, "revoked"),
+            "suspended": seed(key_table, "suspended"),
+            "malformed": "apid_" + "x" * 10,
+        }[case]
+        response = handler(request_event({"X-Api-Key": key}), lambda_context)
+        assert response == {
+            "principalId": "anonymous",
+            "policyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Action": "execute-api:Invoke",
+                        "Effect": "Deny",
+                        "Resource": [STAGE_WILDCARD],
+                    }
+                ],
+            },
+            "context": {"keyId": "", "plan": ""},
+        }
+
+    @pytest.mark.parametrize(
+        "headers", [None, {}, {"Authorization": "Bearer x"}, {"x-api-key": ""}]
+    )
+    def test_missing_key_raises_unauthorized(
+        self, key_table: KeyTable, lambda_context: Any, headers: dict[str, str] | None
+    ) -> None:
+        with pytest.raises(Exception) as raised:
+            handler(request_event(headers), lambda_context)
+        assert str(raised.value) == "Unauthorized"
+
+    def test_policy_keeps_the_partition_of_the_method_arn(
+        self, key_table: KeyTable, lambda_context: Any
+    ) -> None:
+        key = seed(key_table, "active")
+        arn = "arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/v1/POST/orders"
+        response = handler(request_event({"x-api-key": key}, arn), lambda_context)
+        assert response["policyDocument"]["Statement"][0]["Resource"] == [
+            "arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/v1/*/*"
+        ]
+
+
+@pytest.mark.parametrize("status", ["active", "revoked", "unknown"])
+def test_plaintext_key_never_appears_in_logs_or_response(
+    key_table: KeyTable,
+    lambda_context: Any,
+    capture_logs: Callable[[Logger], StringIO],
+    status: KeyStatus | Literal["unknown"],
+) -> None:
+    key = generate_key() if status == "unknown" else seed(key_table, status)
+    logs = capture_logs(authorizer.logger)
+    response = handler(request_event({"x-api-key": key}), lambda_context)
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    assert [line["reason"] for line in lines] == [status]
+    assert key not in logs.getvalue()
+    assert key not in json.dumps(response)
