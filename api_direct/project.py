@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from api_direct.errors import InputError
+
 CONFIG_FILE = "apid.toml"
 
 #: API names become the stack name ``apid-<name>`` and prefix every generated
@@ -38,7 +40,7 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
 )
 
 
-class ProjectError(Exception):
+class ProjectError(InputError):
     """``apid.toml`` is missing, unreadable or invalid; the message is one line."""
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from api_direct.errors import InputError
+
 Architecture = Literal["arm64", "x86_64"]
 
 #: Bumped whenever the layout of a bundle changes, so old cache entries are not reused.
@@ -47,7 +49,7 @@ _MANYLINUX_TAGS: dict[str, tuple[str, ...]] = {
 _PRUNED_FROM_DEPENDENCIES = ("__pycache__", "*.pyc")
 
 
-class BundlingError(Exception):
+class BundlingError(InputError):
     """Dependencies could not be installed for the Lambda platform; one line."""
 
 

@@ -1,0 +1,1 @@
+"""The ``apid`` command line: thin Click commands over the library."""

@@ -1,0 +1,42 @@
+"""``apid synth``: build the API stack locally, without touching AWS."""
+
+from pathlib import Path
+
+import click
+
+from api_direct.cli.settings import Settings
+from api_direct.deploy.synthesis import ControlPlaneRef, synthesize_project
+from api_direct.project import load_project
+
+
+@click.command()
+@click.option("--out", "outdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Cloud assembly folder (default: .apid/cdk.out in the project).")
+@click.option("--control-plane-account", envvar="APID_CONTROL_PLANE_ACCOUNT", default=None,
+              help="Account allowed to send key events (default: the API's own account).")
+@click.option("--control-plane-bus", envvar="APID_CONTROL_PLANE_BUS_ARN", default=None,
+              help="Event bus ARN usage is sent to (default: no metering).")
+@click.pass_obj
+def synth(settings: Settings, outdir: Path | None, control_plane_account: str | None, control_plane_bus: str | None) -> None:
+    """Bundle the app and synthesize its CloudFormation template, offline.
+
+    Dependencies are installed for Lambda's platform once and cached; a re-run
+    with unchanged requirements does not call pip.
+    """
+    project = load_project(settings.project_dir)
+    outdir = outdir or project.root / ".apid" / "cdk.out"
+    control_plane = ControlPlaneRef(control_plane_account, control_plane_bus) if control_plane_account else None
+    with settings.output.status(f"Bundling and synthesizing {project.stack_name}..."):
+        stack = synthesize_project(project, outdir, control_plane=control_plane)
+    size = sum(f.stat().st_size for a in stack.assets if a.source.is_dir() for f in a.source.rglob("*") if f.is_file())
+    settings.output.result(
+        {
+            "stack": stack.stack_name,
+            "template": str(stack.template_path),
+            "resources": stack.resource_count,
+            "assets": len(stack.assets),
+            "bundle_bytes": size,
+        },
+        f"[bold]{stack.stack_name}[/bold]: {stack.resource_count} resources, {len(stack.assets)} assets"
+        f" ({size / 1e6:.1f} MB unzipped)\ntemplate: {stack.template_path}",
+    )

@@ -1,0 +1,165 @@
+"""The public face of a creator's API: a REST API that checks keys, limits plans and logs usage."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from api_direct.constructs.key_store import ApiKeyStore
+from api_direct.constructs.runtime_function import RuntimeFunction
+from api_direct.runtime.access_log import access_log_format_json
+from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE
+
+API_KEY_HEADER = "x-api-key"
+
+
+@dataclass(frozen=True)
+class PlanLimits:
+    """What API Gateway enforces for each consumer on a plan."""
+
+    name: str
+    rate_limit: float
+    burst: int
+    monthly_quota: int | None = None
+
+
+class MeteredApi(Construct):
+    """A REST API in front of ``handler`` that only paying consumers get through.
+
+    Why a REST API and not the cheaper HTTP API: only REST APIs have usage plans,
+    the AWS-documented way to enforce per-tier rate, burst and monthly quota at the
+    gateway, before the creator's function runs (and is billed). The API takes its
+    key from the authorizer (``apiKeySource: AUTHORIZER``): a Lambda REQUEST
+    authorizer reads ``x-api-key``, looks up its hash in ``key_store`` and returns
+    the hash as ``usageIdentifierKey``; the key store binds that identifier to the
+    consumer's plan. Decisions are cached per key for ``authorizer_cache_ttl``.
+
+    Every request writes one JSON access-log line (request id, key id, plan, route,
+    status, latency) to ``access_log_group``: the usage forwarder meters from it.
+    Rejections use the JSON bodies of :mod:`api_direct.runtime.gateway_responses`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: lambda_.IFunction,
+        key_store: ApiKeyStore,
+        plans: Sequence[PlanLimits],
+        stage_name: str = "v1",
+        authorizer_cache_ttl: Duration | None = None,
+        access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        description: str | None = None,
+        bundle_cache_dir: Path | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not plans:
+            raise ValueError("MeteredApi needs at least one plan")
+        self.access_log_group = logs.LogGroup(
+            self, "AccessLogs", retention=access_log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "Api",
+            description=description,
+            api_key_source_type=apigw.ApiKeySourceType.AUTHORIZER,
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            deploy_options=apigw.StageOptions(
+                stage_name=stage_name,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
+                access_log_format=apigw.AccessLogFormat.custom(access_log_format_json()),
+                tracing_enabled=True,
+            ),
+        )
+        # RestApi always adds an "Endpoint" output; the stack that owns the API names its own.
+        self.rest_api.node.try_remove_child("Endpoint")
+        authorizer_function = RuntimeFunction(
+            self,
+            "Authorizer",
+            handler="authorizer.handler",
+            description="Checks x-api-key against the hashed key table",
+            environment={"KEY_TABLE_NAME": key_store.table.table_name},
+            memory_size=512,
+            timeout=Duration.seconds(5),
+            bundle_cache_dir=bundle_cache_dir,
+        )
+        self.authorizer_function = authorizer_function.function
+        key_store.grant_key_lookup(self.authorizer_function)
+        self.authorizer = apigw.RequestAuthorizer(
+            self,
+            "KeyAuthorizer",
+            handler=self.authorizer_function,
+            identity_sources=[apigw.IdentitySource.header(API_KEY_HEADER)],
+            results_cache_ttl=authorizer_cache_ttl if authorizer_cache_ttl is not None else Duration.minutes(5),
+        )
+        # Rejects a request without the key header before the authorizer runs. Bodies
+        # have no API Gateway model (FastAPI validates them), so body validation is a no-op.
+        validator = self.rest_api.add_request_validator(
+            "RequireKeyHeader", validate_request_parameters=True, validate_request_body=True
+        )
+        integration = apigw.LambdaIntegration(handler)
+        # Both the root and every path below it: the creator's app does the routing.
+        for resource in (self.rest_api.root, self.rest_api.root.add_resource("{proxy+}")):
+            resource.add_method(
+                "ANY",
+                integration,
+                authorizer=self.authorizer,
+                api_key_required=True,
+                request_validator=validator,
+                request_parameters={f"method.request.header.{API_KEY_HEADER}": True},
+            )
+        for response_type, rejection in BY_GATEWAY_RESPONSE_TYPE.items():
+            self.rest_api.add_gateway_response(
+                f"{response_type.title().replace('_', '')}Response",
+                type=apigw.ResponseType.of(response_type),
+                status_code=str(rejection.status),
+                templates={"application/json": rejection.body()},
+                response_headers={"Content-Type": "'application/json'"},
+            )
+        self.usage_plans: dict[str, apigw.UsagePlan] = {
+            plan.name: self._usage_plan(plan) for plan in plans
+        }
+        key_store.attach_usage_plans(self.usage_plans)
+        Validations.of(self.rest_api).acknowledge(
+            Acknowledgment(
+                    id="AwsSolutions-APIG6",
+                    reason="Every request is recorded by the JSON access log (the metering source); execution"
+                    " logging needs the account-wide API Gateway CloudWatch role, which API-Direct does not take"
+                    " over in a creator's account.",
+            ),
+            Acknowledgment(
+                    id="AwsSolutions-COG4",
+                    reason="Consumers are machines calling with API keys, checked by the Lambda key authorizer;"
+                    " Cognito user tokens do not apply.",
+            ),
+            Acknowledgment(
+                    id="AwsSolutions-APIG3",
+                    reason="Abuse is bounded per consumer by usage-plan throttling and quotas; a WAF web ACL is a"
+                    " per-account cost the creator can associate with the stage when they want one.",
+            ),
+        )
+
+    @property
+    def url(self) -> str:
+        """Base URL of the deployed stage (a token until deploy)."""
+        return self.rest_api.url
+
+    def _usage_plan(self, plan: PlanLimits) -> apigw.UsagePlan:
+        return self.rest_api.add_usage_plan(
+            f"Plan{plan.name.title().replace('-', '')}",
+            name=plan.name,
+            description=f"API-Direct plan '{plan.name}'",
+            throttle=apigw.ThrottleSettings(rate_limit=plan.rate_limit, burst_limit=plan.burst),
+            quota=apigw.QuotaSettings(limit=plan.monthly_quota, period=apigw.Period.MONTH)
+            if plan.monthly_quota
+            else None,
+            api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.rest_api.deployment_stage)],
+        )
+

@@ -1,0 +1,71 @@
+"""Turns a creator API's access log into usage records on the control plane's bus."""
+
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_logs_destinations as log_destinations
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from api_direct.constructs.runtime_function import RuntimeFunction
+
+
+class UsageForwarder(Construct):
+    """Subscribes to ``access_log_group`` and sends aggregated usage to the control plane.
+
+    Records carry ids derived from the log lines they summarise, so CloudWatch
+    Logs' redelivery and Lambda's async retries produce the same ids and the
+    control plane counts each call once. A batch that still fails after retries
+    goes to ``dead_letter_queue`` (kept 14 days) rather than being lost.
+    The function may put events on ``control_plane_bus_arn`` and nowhere else.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        access_log_group: logs.ILogGroup,
+        control_plane_bus_arn: str,
+        api_name: str,
+        bundle_cache_dir: Path | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        Validations.of(self.dead_letter_queue).acknowledge(
+            Acknowledgment(id="AwsSolutions-SQS3", reason="This queue is itself the failure destination of the usage forwarder.")
+        )
+        forwarder = RuntimeFunction(
+            self,
+            "Function",
+            handler="usage_forwarder.handler",
+            description="Forwards metered usage to the API-Direct control plane",
+            environment={"CONTROL_PLANE_BUS_ARN": control_plane_bus_arn, "API_NAME": api_name},
+            timeout=Duration.seconds(30),
+            bundle_cache_dir=bundle_cache_dir,
+        )
+        self.function = forwarder.function
+        self.function.configure_async_invoke(
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+        )
+        events.EventBus.from_event_bus_arn(self, "ControlPlaneBus", control_plane_bus_arn).grant_put_events_to(
+            self.function
+        )
+        self.subscription = logs.SubscriptionFilter(
+            self,
+            "Subscription",
+            log_group=access_log_group,
+            destination=log_destinations.LambdaDestination(self.function),
+            filter_pattern=logs.FilterPattern.all_events(),
+        )

@@ -1,0 +1,97 @@
+"""Synthesize a creator's project into a cloud assembly, in this process.
+
+No ``cdk`` CLI and no subprocess: the stack is built with the same constructs an
+operator's ``cdk synth`` uses, and the result is read back from the assembly the
+deploy engine then publishes and deploys.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+
+from api_direct.project import Project
+from api_direct.user_stack import UserApiStack
+
+
+@dataclass(frozen=True)
+class ControlPlaneRef:
+    """Where an API reports to; absent when a creator uses API-Direct without one."""
+
+    account_id: str
+    bus_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class FileAsset:
+    """A file or folder the template needs in the asset bucket before it can deploy."""
+
+    asset_id: str
+    source: Path
+    packaging: str  # "zip" (a folder to zip) or "file"
+    bucket_name: str  # may hold ${AWS::AccountId} / ${AWS::Region} placeholders
+    object_key: str
+
+
+@dataclass(frozen=True)
+class SynthesizedStack:
+    stack_name: str
+    template: dict[str, Any]
+    template_path: Path
+    assets: tuple[FileAsset, ...]
+
+    @property
+    def resource_count(self) -> int:
+        return len(self.template.get("Resources", {}))
+
+
+def synthesize_project(
+    project: Project,
+    outdir: Path,
+    *,
+    control_plane: ControlPlaneRef | None = None,
+    retain_data: bool = False,
+    bundle_cache_dir: Path | None = None,
+) -> SynthesizedStack:
+    """Build the project's UserApiStack into ``outdir`` and describe what came out."""
+    app = cdk.App(outdir=str(outdir), analytics_reporting=False)
+    stack = UserApiStack(
+        app,
+        "UserApi",
+        project=project,
+        control_plane_account_id=control_plane.account_id if control_plane else None,
+        control_plane_bus_arn=control_plane.bus_arn if control_plane else None,
+        retain_data=retain_data,
+        bundle_cache_dir=bundle_cache_dir,
+    )
+    assembly = app.synth()
+    artifact = assembly.get_stack_by_name(stack.stack_name)
+    directory = Path(assembly.directory)
+    return SynthesizedStack(
+        stack_name=stack.stack_name,
+        template=artifact.template,
+        template_path=directory / artifact.template_file,
+        assets=_file_assets(directory / f"{artifact.id}.assets.json", directory),
+    )
+
+
+def _file_assets(manifest_path: Path, directory: Path) -> tuple[FileAsset, ...]:
+    """File assets of the manifest, less the template itself (it is sent inline)."""
+    manifest = json.loads(manifest_path.read_text())
+    assets = []
+    for asset_id, entry in manifest.get("files", {}).items():
+        if entry["source"]["path"].endswith(".template.json"):
+            continue
+        for destination in entry["destinations"].values():
+            assets.append(
+                FileAsset(
+                    asset_id=asset_id,
+                    source=directory / entry["source"]["path"],
+                    packaging=entry["source"].get("packaging", "file"),
+                    bucket_name=destination["bucketName"],
+                    object_key=destination["objectKey"],
+                )
+            )
+    return tuple(assets)

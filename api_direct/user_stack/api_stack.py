@@ -1,0 +1,101 @@
+"""The per-creator API stack: one creator project, deployed into the creator's account."""
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, CliCredentialsStackSynthesizer, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from api_direct.constructs.fastapi_function import FastApiFunction
+from api_direct.constructs.key_store import ApiKeyStore
+from api_direct.constructs.metered_api import MeteredApi, PlanLimits
+from api_direct.constructs.usage_forwarder import UsageForwarder
+from api_direct.project import Project
+
+#: Names the AccountLinkStack gives its resources, so this stack can find them
+#: without a lookup: ``${AWS::AccountId}``/``${AWS::Region}`` resolve at deploy time.
+ASSET_BUCKET_NAME = "apid-assets-${AWS::AccountId}-${AWS::Region}"
+ASSET_PREFIX = "assets/"
+BOUNDARY_POLICY_NAME = "apid-boundary-{region}"
+MANAGED_TAG = "api-direct:managed"
+
+
+class UserApiStack(Stack):
+    """Composes function, key store, metered API and usage forwarder from ``apid.toml``.
+
+    Built to be deployed through an account link: file assets go to the link's
+    asset bucket, and every IAM role carries the link's permissions boundary, so
+    even a compromised template cannot create a role that escapes it.
+    ``retain_data`` keeps the key table when the stack is deleted.
+
+    Without a control plane (``control_plane_account_id`` unset) the creator's own
+    account is the one allowed to send key events, and without
+    ``control_plane_bus_arn`` nothing is metered: the API still serves keyed,
+    rate-limited traffic, which is what a creator trying API-Direct alone needs.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        project: Project,
+        control_plane_account_id: str | None = None,
+        control_plane_bus_arn: str | None = None,
+        retain_data: bool = False,
+        bundle_cache_dir: Path | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("stack_name", project.stack_name)
+        kwargs.setdefault(
+            "synthesizer",
+            CliCredentialsStackSynthesizer(file_assets_bucket_name=ASSET_BUCKET_NAME, bucket_prefix=ASSET_PREFIX),
+        )
+        config = project.config
+        super().__init__(scope, construct_id, description=f"API-Direct API '{config.api.name}'", **kwargs)
+        boundary = iam.ManagedPolicy.from_managed_policy_name(
+            self, "LinkBoundary", BOUNDARY_POLICY_NAME.format(region=self.region)
+        )
+        iam.PermissionsBoundary.of(self).apply(boundary)
+        Tags.of(self).add(MANAGED_TAG, "true")
+
+        self.app = FastApiFunction.from_project(self, "App", project, bundle_cache_dir=bundle_cache_dir)
+        self.key_store = ApiKeyStore(
+            self,
+            "Keys",
+            control_plane_account_id=control_plane_account_id or self.account,
+            removal_policy=RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY,
+            bundle_cache_dir=bundle_cache_dir,
+        )
+        self.api = MeteredApi(
+            self,
+            "Gateway",
+            handler=self.app.function,
+            key_store=self.key_store,
+            plans=[
+                PlanLimits(name=p.name, rate_limit=p.rate_limit, burst=p.burst, monthly_quota=p.monthly_quota)
+                for p in config.plans
+            ],
+            stage_name=config.gateway.stage,
+            authorizer_cache_ttl=Duration.seconds(config.gateway.key_cache_seconds),
+            description=config.api.description,
+            bundle_cache_dir=bundle_cache_dir,
+        )
+        self.usage_forwarder = (
+            UsageForwarder(
+                self,
+                "Usage",
+                access_log_group=self.api.access_log_group,
+                control_plane_bus_arn=control_plane_bus_arn,
+                api_name=config.api.name,
+                bundle_cache_dir=bundle_cache_dir,
+            )
+            if control_plane_bus_arn
+            else None
+        )
+        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL consumers call")
+        CfnOutput(self, "RestApiId", value=self.api.rest_api.rest_api_id)
+        CfnOutput(self, "KeyBusArn", value=self.key_store.event_bus.event_bus_arn,
+                  description="Bus the control plane sends key events to")
+        CfnOutput(self, "AppFunctionName", value=self.app.function.function_name)

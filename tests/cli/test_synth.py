@@ -1,0 +1,49 @@
+"""`apid synth` end to end through Click: offline template, one-line errors, exit codes."""
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from api_direct.cli.main import cli
+from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
+
+
+def test_synth_writes_the_template_and_reports_it(tmp_path: Path, bundle_cache_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
+    result = CliRunner().invoke(
+        cli,
+        ["--project", str(EXAMPLE_DIR), "--json", "synth", "--out", str(tmp_path / "out"),
+         "--control-plane-account", CONTROL_PLANE_ACCOUNT, "--control-plane-bus", CONTROL_PLANE_BUS_ARN],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["stack"] == "apid-weather-api" and report["assets"] == 2
+    assert report["bundle_bytes"] > 1_000_000
+    template = json.loads(Path(report["template"]).read_text())
+    assert any(r["Type"] == "AWS::Logs::SubscriptionFilter" for r in template["Resources"].values())
+
+
+def test_without_control_plane_nothing_is_metered(tmp_path: Path, bundle_cache_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
+    result = CliRunner().invoke(cli, ["--project", str(EXAMPLE_DIR), "--json", "synth", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    template = json.loads(Path(json.loads(result.stdout)["template"]).read_text())
+    types = {r["Type"] for r in template["Resources"].values()}
+    assert "AWS::Logs::SubscriptionFilter" not in types and "AWS::ApiGateway::RestApi" in types
+    [rule] = [r for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    assert rule["Properties"]["EventPattern"]["account"] == [{"Ref": "AWS::AccountId"}]
+
+
+def test_bad_project_is_one_line_exit_3(tmp_path: Path) -> None:
+    (tmp_path / "apid.toml").write_text("[api]\nname = 'x'\n")
+    result = CliRunner().invoke(cli, ["--project", str(tmp_path), "synth"])
+    assert result.exit_code == 3
+    assert result.stderr.startswith("Error: apid.toml: ") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.output
+
+
+def test_help_documents_exit_codes() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    assert "Exit codes:" in result.output and "invalid project" in result.output

@@ -1,0 +1,215 @@
+"""MeteredApi, ApiKeyStore and UsageForwarder composed as a creator's stack would."""
+
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Capture, Match, Template
+
+from api_direct.constructs import ApiKeyStore, MeteredApi, PlanLimits, UsageForwarder
+from api_direct.runtime.access_log import access_log_format_json
+from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE
+from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN
+
+PLANS = [
+    PlanLimits(name="free", rate_limit=2, burst=5, monthly_quota=1000),
+    PlanLimits(name="unlimited", rate_limit=100.5, burst=200),
+]
+
+
+@pytest.fixture(scope="module")
+def template(bundle_cache_dir: Path) -> Template:
+    app = cdk.App()
+    stack = cdk.Stack(app, "apid-test")
+    handler = lambda_.Function(
+        stack, "Handler", runtime=lambda_.Runtime.PYTHON_3_12, handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
+    )
+    keys = ApiKeyStore(stack, "Keys", control_plane_account_id=CONTROL_PLANE_ACCOUNT, bundle_cache_dir=bundle_cache_dir)
+    api = MeteredApi(
+        stack, "Api", handler=handler, key_store=keys, plans=PLANS,
+        authorizer_cache_ttl=cdk.Duration.seconds(120), bundle_cache_dir=bundle_cache_dir,
+    )
+    UsageForwarder(
+        stack, "Usage", access_log_group=api.access_log_group, control_plane_bus_arn=CONTROL_PLANE_BUS_ARN,
+        api_name="test-api", bundle_cache_dir=bundle_cache_dir,
+    )
+    return Template.from_stack(stack)
+
+
+def test_rest_api_takes_its_key_from_the_authorizer(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGateway::RestApi", {"ApiKeySourceType": "AUTHORIZER", "EndpointConfiguration": {"Types": ["REGIONAL"]}}
+    )
+
+
+def test_request_authorizer_reads_x_api_key_with_configured_cache(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGateway::Authorizer",
+        {"Type": "REQUEST", "IdentitySource": "method.request.header.x-api-key", "AuthorizerResultTtlInSeconds": 120},
+    )
+
+
+def test_every_method_requires_key_authorizer_and_validation(template: Template) -> None:
+    methods = template.find_resources("AWS::ApiGateway::Method")
+    assert len(methods) == 2  # ANY on / and on /{proxy+}
+    for method in methods.values():
+        properties = method["Properties"]
+        assert properties["HttpMethod"] == "ANY"
+        assert properties["AuthorizationType"] == "CUSTOM"
+        assert properties["ApiKeyRequired"] is True
+        assert properties["RequestParameters"] == {"method.request.header.x-api-key": True}
+        assert "Ref" in properties["RequestValidatorId"]
+    template.has_resource_properties(
+        "AWS::ApiGateway::RequestValidator", {"ValidateRequestParameters": True, "ValidateRequestBody": True}
+    )
+
+
+def test_one_usage_plan_per_pricing_plan(template: Template) -> None:
+    template.resource_count_is("AWS::ApiGateway::UsagePlan", 2)
+    template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan",
+        {"UsagePlanName": "free", "Throttle": {"RateLimit": 2, "BurstLimit": 5}, "Quota": {"Limit": 1000, "Period": "MONTH"}},
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan",
+        {"UsagePlanName": "unlimited", "Throttle": {"RateLimit": 100.5, "BurstLimit": 200}, "Quota": Match.absent()},
+    )
+
+
+def test_stage_writes_json_access_log(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": "v1",
+            "TracingEnabled": True,
+            "AccessLogSetting": {
+                "Format": access_log_format_json(),
+                "DestinationArn": {"Fn::GetAtt": [Match.string_like_regexp("^ApiAccessLogs"), "Arn"]},
+            },
+        },
+    )
+
+
+def test_rejections_have_the_shared_json_bodies(template: Template) -> None:
+    for response_type, rejection in BY_GATEWAY_RESPONSE_TYPE.items():
+        template.has_resource_properties(
+            "AWS::ApiGateway::GatewayResponse",
+            {
+                "ResponseType": response_type,
+                "StatusCode": str(rejection.status),
+                "ResponseTemplates": {"application/json": rejection.body()},
+            },
+        )
+
+
+def test_key_table_is_hash_keyed_encrypted_and_recoverable(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "key_hash", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "key_hash", "AttributeType": "S"}],
+            "SSESpecification": {"SSEEnabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )
+
+
+def test_authorizer_may_only_get_items(template: Template) -> None:
+    policies = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("^ApiAuthorizerRole")}]}})
+    [policy] = policies.values()
+    actions = {a for s in policy["Properties"]["PolicyDocument"]["Statement"] for a in _list(s["Action"])}
+    assert {a for a in actions if a.startswith("dynamodb:")} == {"dynamodb:GetItem"}
+
+
+def test_key_bus_admits_only_the_control_plane(template: Template) -> None:
+    statement = Capture()
+    template.has_resource_properties("AWS::Events::EventBusPolicy", {"Statement": statement})
+    assert statement.as_object()["Principal"] == {"AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":iam::{CONTROL_PLANE_ACCOUNT}:root"]]}}
+    assert statement.as_object()["Action"] == "events:PutEvents"
+    template.has_resource_properties("AWS::Events::EventBus", {"Name": "apid-test-keys"})
+
+
+def test_key_events_reach_sync_with_retries_and_dead_letters(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["api-direct.control-plane"],
+                "detail-type": ["KeyIssued", "KeyRevoked", "PlanChanged"],
+                "account": [CONTROL_PLANE_ACCOUNT],
+            },
+            "Targets": [Match.object_like({
+                "DeadLetterConfig": {"Arn": {"Fn::GetAtt": [Match.string_like_regexp("^KeysSyncDeadLetters"), "Arn"]}},
+                "RetryPolicy": {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 86400},
+            })],
+        },
+    )
+
+
+def test_sync_knows_usage_plans_and_may_bind_keys(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "api_direct.runtime.key_sync.handler",
+            "Environment": {"Variables": Match.object_like({
+                "KEY_TABLE_NAME": {"Ref": Match.string_like_regexp("^KeysTable")},
+                "USAGE_PLANS": {"Fn::Join": ["", Match.array_with([{"Ref": Match.string_like_regexp("^ApiPlanFree")}])]},
+            })},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like(
+            {"Action": ["apigateway:GET", "apigateway:POST", "apigateway:DELETE"], "Effect": "Allow"}
+        )])}},
+    )
+
+
+def test_forwarder_subscribes_to_access_log_and_may_only_put_to_control_plane(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Logs::SubscriptionFilter",
+        {"FilterPattern": "", "LogGroupName": {"Ref": Match.string_like_regexp("^ApiAccessLogs")},
+         "DestinationArn": {"Fn::GetAtt": [Match.string_like_regexp("^UsageFunction"), "Arn"]}},
+    )
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {"PolicyDocument": {"Statement": Match.array_with([{"Action": "events:PutEvents", "Effect": "Allow", "Resource": CONTROL_PLANE_BUS_ARN}])}},
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {"MaximumRetryAttempts": 2, "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [Match.string_like_regexp("^UsageDeadLetters"), "Arn"]}}}},
+    )
+
+
+def test_handlers_share_one_runtime_asset(template: Template) -> None:
+    keys = {
+        fn["Properties"]["Code"]["S3Key"]
+        for fn in template.find_resources("AWS::Lambda::Function").values()
+        if fn["Properties"]["Handler"].startswith("api_direct.runtime.")
+    }
+    assert len(keys) == 1
+
+
+def test_queues_are_encrypted_and_tls_only(template: Template) -> None:
+    template.resource_count_is("AWS::SQS::Queue", 2)
+    template.all_resources_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
+    template.resource_properties_count_is(
+        "AWS::SQS::QueuePolicy",
+        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}},
+        2,
+    )
+
+
+def test_needs_a_plan() -> None:
+    app = cdk.App()
+    stack = cdk.Stack(app, "Empty")
+    handler = lambda_.Function(stack, "H", runtime=lambda_.Runtime.PYTHON_3_12, handler="i.h", code=lambda_.Code.from_inline("x"))
+    with pytest.raises(ValueError, match="at least one plan"):
+        MeteredApi(stack, "Api", handler=handler, key_store=None, plans=[])  # type: ignore[arg-type]
+
+
+def _list(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
