@@ -7,18 +7,17 @@ from aws_cdk import CfnOutput, CliCredentialsStackSynthesizer, Duration, Removal
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from api_direct.constructs.account_link import LinkNames
 from api_direct.constructs.fastapi_function import FastApiFunction
 from api_direct.constructs.key_store import ApiKeyStore
 from api_direct.constructs.metered_api import MeteredApi, PlanLimits
 from api_direct.constructs.usage_forwarder import UsageForwarder
 from api_direct.project import Project
 
-#: Names the AccountLinkStack gives its resources, so this stack can find them
-#: without a lookup: ``${AWS::AccountId}``/``${AWS::Region}`` resolve at deploy time.
-ASSET_BUCKET_NAME = "apid-assets-${AWS::AccountId}-${AWS::Region}"
 ASSET_PREFIX = "assets/"
-BOUNDARY_POLICY_NAME = "apid-boundary-{region}"
 MANAGED_TAG = "api-direct:managed"
+#: The link's names with the placeholders the asset publisher fills in at deploy time.
+_DEPLOY_TIME_NAMES = LinkNames(account="${AWS::AccountId}", region="${AWS::Region}")
 
 
 class UserApiStack(Stack):
@@ -50,12 +49,14 @@ class UserApiStack(Stack):
         kwargs.setdefault("stack_name", project.stack_name)
         kwargs.setdefault(
             "synthesizer",
-            CliCredentialsStackSynthesizer(file_assets_bucket_name=ASSET_BUCKET_NAME, bucket_prefix=ASSET_PREFIX),
+            CliCredentialsStackSynthesizer(
+                file_assets_bucket_name=_DEPLOY_TIME_NAMES.asset_bucket, bucket_prefix=ASSET_PREFIX
+            ),
         )
         config = project.config
         super().__init__(scope, construct_id, description=f"API-Direct API '{config.api.name}'", **kwargs)
         boundary = iam.ManagedPolicy.from_managed_policy_name(
-            self, "LinkBoundary", BOUNDARY_POLICY_NAME.format(region=self.region)
+            self, "LinkBoundary", LinkNames.of(self).permissions_boundary
         )
         iam.PermissionsBoundary.of(self).apply(boundary)
         Tags.of(self).add(MANAGED_TAG, "true")

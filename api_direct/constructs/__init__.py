@@ -1,0 +1,22 @@
+"""Reusable L3 constructs: embed them in any CDK app with ``pip install api-direct``.
+
+Import ``api_direct`` (this package does) before ``aws_cdk`` so jsii runs on the
+bundled Node.js.
+"""
+
+from api_direct.constructs.account_link import AccountLink
+from api_direct.constructs.bundled_function import BundledFunction
+from api_direct.constructs.fastapi_function import FastApiFunction
+from api_direct.constructs.key_store import ApiKeyStore
+from api_direct.constructs.metered_api import MeteredApi, PlanLimits
+from api_direct.constructs.usage_forwarder import UsageForwarder
+
+__all__ = [
+    "AccountLink",
+    "ApiKeyStore",
+    "BundledFunction",
+    "FastApiFunction",
+    "MeteredApi",
+    "PlanLimits",
+    "UsageForwarder",
+]

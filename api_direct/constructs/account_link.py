@@ -1,0 +1,580 @@
+"""Link a creator's AWS account to API-Direct: the roles and bucket every deploy uses.
+
+The link is the one thing a creator deploys with their own credentials. After it,
+API-Direct acts in the account only through ``deploy_role`` (assumed from the
+trusted control plane account, and only with the creator's ExternalId), and
+CloudFormation builds the API stack only through ``execution_role``. The rights of
+the execution role and of every role the API stack creates are capped by
+``permissions_boundary``, which is what makes the link safe to grant: it confines
+API-Direct to resources named for it (``apid-*``) and closes the usual escalation
+paths (IAM users and keys, unbounded roles, editing the boundary or the link's own
+roles).
+
+The API stack, the deploy engine and the control plane need the link's physical
+names without looking them up; :class:`LinkNames` derives them in one place.
+"""
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from aws_cdk import (
+    Acknowledgment,
+    Annotations,
+    ArnFormat,
+    Duration,
+    RemovalPolicy,
+    Stack,
+    Token,
+    Validations,
+)
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct, IConstruct
+
+#: Every resource API-Direct creates carries this prefix: stacks are named
+#: ``apid-...`` and CloudFormation-generated names start with the stack name.
+RESOURCE_PREFIX = "apid"
+
+_PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,19}")
+_ACCOUNT_ID_PATTERN = re.compile(r"\d{12}")
+
+#: Role changes the boundary grants on API-Direct roles and denies on the link's own.
+_ROLE_WRITE_ACTIONS = (
+    "iam:AttachRolePolicy",
+    "iam:DeleteRole",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+)
+_ROLE_READ_ACTIONS = (
+    "iam:GetRole",
+    "iam:GetRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListRolePolicies",
+    "iam:ListRoleTags",
+)
+
+#: Services that may use AWS-managed KMS keys on behalf of API-Direct resources.
+_KMS_VIA_SERVICES = ("dynamodb", "lambda", "logs", "s3", "sqs")
+
+#: Services the API stack's roles are passed to (function roles, API Gateway's
+#: CloudWatch role, EventBridge target roles).
+_ROLE_CONSUMERS = ("apigateway", "events", "lambda")
+
+
+@dataclass(frozen=True)
+class LinkNames:
+    """Physical names of what the link creates, derivable from account and region.
+
+    Deterministic names let the API stack apply the boundary by name, its
+    synthesizer upload to the asset bucket by name, and the control plane rebuild
+    role ARNs; region is part of each name so one account can be linked in several
+    regions. ``account`` and ``region`` may be tokens.
+    """
+
+    account: str
+    region: str
+    prefix: str = RESOURCE_PREFIX
+
+    @classmethod
+    def of(cls, scope: IConstruct, prefix: str = RESOURCE_PREFIX) -> "LinkNames":
+        """Names for the account and region of the stack that holds ``scope``."""
+        stack = Stack.of(scope)
+        return cls(account=stack.account, region=stack.region, prefix=prefix)
+
+    @property
+    def resources(self) -> str:
+        """Name pattern of everything the API stacks create (and of their stacks)."""
+        return f"{self.prefix}-*"
+
+    @property
+    def log_groups(self) -> tuple[str, ...]:
+        """Log group name patterns: Lambda's default, API-Direct's named ones, and
+        CloudFormation-generated names (which start with the stack name)."""
+        return f"/aws/lambda/{self.prefix}-*", f"/{self.prefix}/*", self.resources
+
+    @property
+    def asset_bucket(self) -> str:
+        return f"{self.prefix}-assets-{self.account}-{self.region}"
+
+    @property
+    def permissions_boundary(self) -> str:
+        return f"{self.prefix}-boundary-{self.region}"
+
+    @property
+    def deploy_role(self) -> str:
+        return f"{self.prefix}-deploy-{self.region}"
+
+    @property
+    def execution_role(self) -> str:
+        return f"{self.prefix}-cfn-exec-{self.region}"
+
+
+class AccountLink(Construct):
+    """Deploy role, CloudFormation execution role, permissions boundary and asset bucket.
+
+    Exposes ``deploy_role``, ``execution_role``, ``permissions_boundary``,
+    ``asset_bucket`` and ``names``; add statements to ``permissions_boundary`` to let
+    API stacks use another service (the execution role's identity policy follows).
+
+    ``external_id`` should be a token (a ``CfnParameter`` with ``no_echo``), so the
+    value never sits in the synthesized template; a literal is accepted but warned
+    about. ``resource_prefix`` must match the prefix the API stacks are named with.
+    ``asset_expiry`` is safe to keep short: deployed functions keep their own copy of
+    the code, and the deploy engine re-uploads any asset it finds missing.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        trusted_account_id: str,
+        external_id: str,
+        resource_prefix: str = RESOURCE_PREFIX,
+        max_session_duration: Duration = Duration.hours(1),
+        asset_expiry: Duration = Duration.days(90),
+        asset_encryption_key: kms.IKey | None = None,
+        asset_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not _PREFIX_PATTERN.fullmatch(resource_prefix):
+            raise ValueError(
+                f"resource_prefix {resource_prefix!r} must be 1-20 lowercase letters, digits"
+                " or hyphens, starting with a letter (it is part of bucket and role names)"
+            )
+        if not (Token.is_unresolved(trusted_account_id) or _ACCOUNT_ID_PATTERN.fullmatch(trusted_account_id)):
+            raise ValueError(f"trusted_account_id {trusted_account_id!r} is not a 12-digit AWS account id")
+        if not Token.is_unresolved(external_id):
+            Annotations.of(self).add_warning_v2(
+                "api-direct:literal-external-id",
+                "external_id is a literal and will appear in the template; pass a NoEcho CfnParameter",
+            )
+
+        self.names = LinkNames.of(self, resource_prefix)
+        self._trusted_account_id = trusted_account_id
+
+        self.asset_bucket = s3.Bucket(
+            self,
+            "AssetBucket",
+            bucket_name=self.names.asset_bucket,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.KMS if asset_encryption_key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=asset_encryption_key,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=False,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireAssets",
+                    expiration=asset_expiry,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            # Not auto_delete_objects: that adds a custom-resource Lambda to the link.
+            # `apid aws unlink` empties the bucket before it deletes the stack.
+            removal_policy=asset_removal_policy,
+        )
+        _acknowledge(
+            self.asset_bucket,
+            "AwsSolutions-S1",
+            "The bucket only holds content-hashed build artifacts written by the deploy role,"
+            " whose sessions CloudTrail already records; an access-log bucket would add a second"
+            " bucket to secure, expire and empty on unlink for no extra attribution.",
+        )
+
+        self.permissions_boundary = iam.ManagedPolicy(
+            self,
+            "PermissionsBoundary",
+            managed_policy_name=self.names.permissions_boundary,
+            description="Ceiling for the API-Direct CloudFormation execution role and every role it creates.",
+        )
+        self.execution_role = iam.Role(
+            self,
+            "ExecutionRole",
+            role_name=self.names.execution_role,
+            assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
+            permissions_boundary=self.permissions_boundary,
+            # The boundary doubles as the identity policy: effective rights are the
+            # intersection, and one document cannot drift from the other.
+            managed_policies=[self.permissions_boundary],
+            description="CloudFormation builds API-Direct stacks with this role.",
+        )
+        self.deploy_role = iam.Role(
+            self,
+            "DeployRole",
+            role_name=self.names.deploy_role,
+            assumed_by=iam.AccountPrincipal(trusted_account_id),
+            external_ids=[external_id],
+            max_session_duration=max_session_duration,
+            description="API-Direct plans, deploys, hotswaps and tails logs with this role.",
+        )
+
+        self._allow_api_stack_services()
+        self._deny_escalation()
+        self._allow_deploy_engine()
+        self.api_gateway_logs_role = self._enable_api_gateway_logging()
+
+    def _enable_api_gateway_logging(self) -> iam.Role:
+        """Give API Gateway the account-level CloudWatch role that access logging requires.
+
+        A fresh account has none, and a stage with access logs then fails to create.
+        It is account setup, so it belongs here (deployed with the creator's own
+        credentials) rather than in the API stack. The setting serves every REST API
+        in the region, the creator's own included, so the role keeps AWS's policy
+        for it, and both survive an unlink: deleting them would break other APIs' logs.
+        The path keeps the role outside the ``role/apid-*`` the boundary manages.
+        """
+        role = iam.Role(
+            self,
+            "ApiGatewayLogsRole",
+            path="/api-direct-link/",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonAPIGatewayPushToCloudWatchLogs")
+            ],
+            description="API Gateway writes access logs of this region's REST APIs with this role.",
+        )
+        role.apply_removal_policy(RemovalPolicy.RETAIN)
+        _acknowledge(
+            role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            "AWS's own policy for API Gateway's account-wide logging role; it serves every REST API in"
+            " the region, not only API-Direct's, so it must not be narrowed to apid-* log groups.",
+        )
+        account = apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        account.apply_removal_policy(RemovalPolicy.RETAIN)
+        return role
+
+    def _arn(self, service: str, resource: str, name: str | None = None, **parts: Any) -> str:
+        """ARN in this stack's partition (and, unless overridden, account and region)."""
+        return Stack.of(self).format_arn(service=service, resource=resource, resource_name=name, **parts)
+
+    def _colon_arn(self, service: str, resource: str, name: str) -> str:
+        return self._arn(service, resource, name, arn_format=ArnFormat.COLON_RESOURCE_NAME)
+
+    def _role_arn(self, name: str) -> str:
+        return self._arn("iam", "role", name, region="")
+
+    @property
+    def _boundary_arn(self) -> str:
+        """Built from the name, not a ``Ref``: the boundary's own statements use it."""
+        return self._arn("iam", "policy", self.names.permissions_boundary, region="")
+
+    @property
+    def _log_group_arns(self) -> list[str]:
+        return [self._colon_arn("logs", "log-group", pattern) for pattern in self.names.log_groups]
+
+    def _allow(
+        self,
+        into: iam.ManagedPolicy | iam.Role,
+        sid: str,
+        actions: Sequence[str],
+        resources: Sequence[str],
+        *,
+        wildcards: str | None = None,
+        conditions: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add an Allow to the boundary or to a role's identity policy.
+
+        ``wildcards`` says why the statement's wildcards are deliberate; it becomes
+        the cdk-nag acknowledgment of exactly those findings, next to the statement.
+        """
+        statement = iam.PolicyStatement(
+            sid=sid, actions=list(actions), resources=list(resources), conditions=conditions
+        )
+        if isinstance(into, iam.ManagedPolicy):
+            into.add_statements(statement)
+        else:
+            into.add_to_principal_policy(statement)
+        if wildcards:
+            _acknowledge_wildcards(into, statement, wildcards)
+
+    def _allow_api_stack_services(self) -> None:
+        """What the API stack needs to be built, and its functions need at run time.
+
+        Wherever a service's ARNs carry names, access is limited to ``apid-*``
+        names; API Gateway ARNs carry only ids, so those are scoped to the region.
+        """
+        bound = partial(self._allow, self.permissions_boundary)
+        own = self.names.resources
+        region = Stack.of(self).region
+        bound(
+            "Functions",
+            ["lambda:*"],
+            [self._colon_arn("lambda", "function", own)],
+            wildcards="lambda:* on apid-* functions: CloudFormation manages their whole lifecycle;"
+            " CloudFormation-generated names start with the apid- stack name.",
+        )
+        bound(
+            "Tables",
+            ["dynamodb:*"],
+            [self._arn("dynamodb", "table", own)],
+            wildcards="dynamodb:* on apid-* tables (and their indexes and streams): the API stack"
+            " creates them and its functions read and write them.",
+        )
+        bound(
+            "EventBridge",
+            ["events:*"],
+            [self._arn("events", "event-bus", own), self._arn("events", "rule", own)],
+            wildcards="events:* on apid-* buses and rules: key and plan updates arrive on the"
+            " API stack's own bus; its rules are named for the stack.",
+        )
+        bound(
+            "EventsToControlPlane",
+            ["events:PutEvents"],
+            [self._arn("events", "event-bus", "*", region="*", account=self._trusted_account_id)],
+            wildcards="Usage records go to the control plane's bus in the trusted account; that"
+            " bus's resource policy decides which linked accounts it admits.",
+        )
+        bound(
+            "Queues",
+            ["sqs:*"],
+            [self._arn("sqs", own, arn_format=ArnFormat.NO_RESOURCE_NAME)],
+            wildcards="sqs:* on apid-* queues (the API stack's dead-letter queues).",
+        )
+        bound(
+            "LogGroups",
+            ["logs:*"],
+            self._log_group_arns,
+            wildcards="logs:* on API-Direct log groups: functions and the API write to them, the"
+            " usage forwarder subscribes to them.",
+        )
+        bound(
+            "DescribeLogGroups",
+            ["logs:DescribeLogGroups"],
+            [self._colon_arn("logs", "log-group", "*")],
+            wildcards="DescribeLogGroups is a list action: IAM only matches it against log-group:*.",
+        )
+        bound(
+            "Alarms",
+            ["cloudwatch:*"],
+            [self._colon_arn("cloudwatch", "alarm", own)],
+            wildcards="cloudwatch:* on apid-* alarms created by the API stack.",
+        )
+        bound(
+            "Telemetry",
+            [
+                "cloudwatch:PutMetricData",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+                "xray:PutTelemetryRecords",
+                "xray:PutTraceSegments",
+            ],
+            ["*"],
+            wildcards="These telemetry actions have no resource types; IAM requires Resource *.",
+        )
+        bound(
+            "ApiGateway",
+            ["apigateway:*"],
+            [
+                self._arn("apigateway", path, account="", arn_format=ArnFormat.NO_RESOURCE_NAME)
+                for path in ("/restapis*", "/usageplans*", "/apikeys*", "/tags*")
+            ],
+            wildcards="API Gateway ARNs hold generated ids, not names, so REST APIs, usage plans"
+            " and API keys can only be scoped to the region; consumer keys are created at run time.",
+        )
+        bound(
+            "ServiceManagedKeys",
+            [
+                "kms:CreateGrant",
+                "kms:Decrypt",
+                "kms:DescribeKey",
+                "kms:Encrypt",
+                "kms:GenerateDataKey*",
+                "kms:ReEncrypt*",
+            ],
+            [self._arn("kms", "key", "*")],
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": [f"{service}.{region}.amazonaws.com" for service in _KMS_VIA_SERVICES]
+                }
+            },
+            wildcards="Key ids are not known in advance; the kms:ViaService condition limits use"
+            " to encryption performed by the API stack's services.",
+        )
+        bound(
+            "ReadAssets",
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"],
+            [self.asset_bucket.bucket_arn, self.asset_bucket.arn_for_objects("*")],
+            wildcards="Lambda reads function code from any key of the asset bucket, and only it.",
+        )
+        own_roles = self._role_arn(own)
+        bound(
+            "ManageRoles",
+            ["iam:CreateRole", *_ROLE_WRITE_ACTIONS, *_ROLE_READ_ACTIONS],
+            [own_roles],
+            wildcards="The API stack creates its function roles; names start with the apid- stack"
+            " name, and the Deny statements require each to carry this boundary.",
+        )
+        bound(
+            "PassRoles",
+            ["iam:PassRole"],
+            [own_roles],
+            conditions={
+                "StringEquals": {"iam:PassedToService": [f"{s}.amazonaws.com" for s in _ROLE_CONSUMERS]}
+            },
+            wildcards="Roles the API stack creates are passed to its functions, API Gateway and rules.",
+        )
+
+    def _deny_escalation(self) -> None:
+        """Explicit denies that hold whatever the identity policies of bounded roles say."""
+        unless_bound_by_this = {"StringNotEquals": {"iam:PermissionsBoundary": self._boundary_arn}}
+        denies = [
+            iam.PolicyStatement(
+                sid="DenyUsersKeysAndBoundaryRemoval",
+                effect=iam.Effect.DENY,
+                actions=[
+                    "iam:CreateAccessKey",
+                    "iam:CreateLoginProfile",
+                    "iam:CreateUser",
+                    "iam:DeleteRolePermissionsBoundary",
+                    "iam:DeleteUserPermissionsBoundary",
+                ],
+                resources=["*"],
+            ),
+            # One condition key serves both intents: for CreateRole and
+            # PutRolePermissionsBoundary it is the boundary being set, for the policy
+            # actions the boundary the role already has.
+            iam.PolicyStatement(
+                sid="DenyRolesNotBoundByThisPolicy",
+                effect=iam.Effect.DENY,
+                actions=[
+                    "iam:AttachRolePolicy",
+                    "iam:CreateRole",
+                    "iam:DeleteRolePolicy",
+                    "iam:DetachRolePolicy",
+                    "iam:PutRolePermissionsBoundary",
+                    "iam:PutRolePolicy",
+                ],
+                resources=["*"],
+                conditions=unless_bound_by_this,
+            ),
+            iam.PolicyStatement(
+                sid="DenyBoundaryChanges",
+                effect=iam.Effect.DENY,
+                actions=[
+                    "iam:CreatePolicyVersion",
+                    "iam:DeletePolicy",
+                    "iam:DeletePolicyVersion",
+                    "iam:SetDefaultPolicyVersion",
+                ],
+                resources=[self._boundary_arn],
+            ),
+            # ARNs from names, not GetAtt: the execution role references the boundary.
+            iam.PolicyStatement(
+                sid="DenyLinkRoleChanges",
+                effect=iam.Effect.DENY,
+                actions=[*_ROLE_WRITE_ACTIONS, "iam:PassRole"],
+                resources=[self._role_arn(self.names.deploy_role), self._role_arn(self.names.execution_role)],
+            ),
+        ]
+        self.permissions_boundary.add_statements(*denies)
+
+    def _allow_deploy_engine(self) -> None:
+        """Only what plan, deploy, hotswap and logs do with the deploy role."""
+        allow = partial(self._allow, self.deploy_role)
+        own = self.names.resources
+        allow(
+            "ChangeSets",
+            [
+                "cloudformation:CreateChangeSet",
+                "cloudformation:DeleteChangeSet",
+                "cloudformation:DeleteStack",
+                "cloudformation:DescribeChangeSet",
+                "cloudformation:DescribeStackEvents",
+                "cloudformation:DescribeStackResources",
+                "cloudformation:DescribeStacks",
+                "cloudformation:ExecuteChangeSet",
+                "cloudformation:GetTemplate",
+                "cloudformation:ListChangeSets",
+                "cloudformation:TagResource",
+            ],
+            [self._arn("cloudformation", "stack", f"{own}/*")],
+            wildcards="API stacks are named apid-<name>; the stack id after the slash is generated.",
+        )
+        # In case the link stack itself was given an apid- name.
+        self.deploy_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="NotTheLinkStack",
+                effect=iam.Effect.DENY,
+                actions=["cloudformation:*"],
+                resources=[self._arn("cloudformation", "stack", f"{Stack.of(self).stack_name}/*")],
+            )
+        )
+        allow(
+            "PassExecutionRole",
+            ["iam:PassRole"],
+            [self.execution_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+        )
+        allow(
+            "HotswapFunctionCode",
+            ["lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:UpdateFunctionCode"],
+            [self._colon_arn("lambda", "function", own)],
+            wildcards="Code-only hotswap of the API stack's functions, whose names start with apid-.",
+        )
+        allow(
+            "ReadApiLogs",
+            ["logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:GetLogEvents", "logs:StartLiveTail"],
+            self._log_group_arns,
+            wildcards="`apid logs` reads the API stack's log groups, and only those.",
+        )
+        grant_reason = (
+            "CDK's bucket grant: object-level wildcards within the asset bucket (and data-key"
+            " actions on its key), where the deploy engine uploads content-hashed assets and templates."
+        )
+        for statement in self.asset_bucket.grant_read_write(self.deploy_role).principal_statements:
+            _acknowledge_wildcards(self.deploy_role, statement, grant_reason)
+        if self.asset_bucket.encryption_key:
+            # The bucket grant also grants on the key, but does not return that statement.
+            for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+                _acknowledge(self.deploy_role, f"AwsSolutions-IAM5[Action::{action}]", grant_reason)
+
+
+def _acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
+    """Acknowledge a cdk-nag rule on ``scope`` and everything under it."""
+    Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+def _acknowledge_wildcards(scope: IConstruct, statement: iam.PolicyStatement, reason: str) -> None:
+    """Acknowledge AwsSolutions-IAM5 for exactly the wildcards ``statement`` holds.
+
+    cdk-nag reports one finding per wildcard action and resource, with references
+    flattened (``arn:<AWS::Partition>:...``); acknowledgments must name each one.
+    """
+    stack = Stack.of(scope)
+    resources = (_flatten_reference(stack.resolve(resource)) for resource in statement.resources)
+    findings = [
+        *(f"Action::{action}" for action in statement.actions if "*" in action),
+        *(f"Resource::{resource}" for resource in resources if "*" in resource),
+    ]
+    for finding in findings:
+        _acknowledge(scope, f"AwsSolutions-IAM5[{finding}]", reason)
+
+
+def _flatten_reference(value: Any) -> str:
+    """Render a resolved CloudFormation value the way cdk-nag names it in findings."""
+    if isinstance(value, str):
+        return value.replace("${", "<").replace("}", ">")
+    if "Fn::Join" in value:
+        delimiter, items = value["Fn::Join"]
+        return delimiter.join(_flatten_reference(item) for item in items)
+    if "Fn::GetAtt" in value:
+        resource, attribute = value["Fn::GetAtt"]
+        return f"<{resource}.{attribute}>"
+    if "Ref" in value:
+        return f"<{value['Ref']}>"
+    raise ValueError(f"cannot name a cdk-nag finding for {value!r}")
