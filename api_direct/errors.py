@@ -33,3 +33,9 @@ class OperationFailed(ApidError):
     """The operation ran and failed (a deploy rolled back, a delete failed)."""
 
     exit_code = 6
+
+
+class Interrupted(ApidError):
+    """The user pressed Ctrl-C; the message says what is still running and how to watch it."""
+
+    exit_code = 130

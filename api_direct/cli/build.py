@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from api_direct.cli.settings import Settings
+from api_direct.cli.settings import Settings, global_options
 from api_direct.deploy.synthesis import ControlPlaneRef, synthesize_project
 from api_direct.project import load_project
 
@@ -16,6 +16,7 @@ from api_direct.project import load_project
               help="Account allowed to send key events (default: the API's own account).")
 @click.option("--control-plane-bus", envvar="APID_CONTROL_PLANE_BUS_ARN", default=None,
               help="Event bus ARN usage is sent to (default: no metering).")
+@global_options
 @click.pass_obj
 def synth(settings: Settings, outdir: Path | None, control_plane_account: str | None, control_plane_bus: str | None) -> None:
     """Bundle the app and synthesize its CloudFormation template, offline.

@@ -1,15 +1,13 @@
 """``apid``: the root command, its global options and the error-to-exit-code mapping."""
 
 import traceback
-from pathlib import Path
 from typing import Any
 
 import click
 
 from api_direct import __version__
-from api_direct.cli import build
-from api_direct.cli.output import Output
-from api_direct.cli.settings import Settings
+from api_direct.cli import account, build, stack
+from api_direct.cli.settings import Settings, global_options
 from api_direct.errors import AccessError, ApidError, InputError, OperationFailed, StateError
 
 EXIT_CODES_HELP = f"""
@@ -28,6 +26,13 @@ Exit codes:
 
 class ApidGroup(click.Group):
     """Turns library errors into one line on stderr and a documented exit code."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """Every command's --help ends with the exit codes (scripts branch on them)."""
+        cmd.epilog = cmd.epilog or EXIT_CODES_HELP
+        for sub in getattr(cmd, "commands", {}).values():
+            sub.epilog = sub.epilog or EXIT_CODES_HELP
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -54,35 +59,15 @@ class _Failure(click.ClickException):
 
 @click.group(cls=ApidGroup, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="apid")
-@click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=".",
-              show_default=True, help="Project folder (the one holding apid.toml).")
-@click.option("--profile", envvar="AWS_PROFILE", help="AWS profile for your own credentials.")
-@click.option("--region", envvar="AWS_REGION", help="AWS region of the linked account.")
-@click.option("--endpoint-url", envvar="APID_ENDPOINT_URL",
-              help="Send every AWS call here (an AWS-compatible endpoint such as a local emulator).")
-@click.option("--json", "as_json", is_flag=True, help="Print one machine-readable JSON result on stdout.")
-@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Answer yes to every confirmation.")
-@click.option("--verbose", "-v", is_flag=True, help="Show debugging detail on stderr.")
+@global_options
 @click.pass_context
-def cli(
-    ctx: click.Context,
-    project_dir: Path,
-    profile: str | None,
-    region: str | None,
-    endpoint_url: str | None,
-    as_json: bool,
-    assume_yes: bool,
-    verbose: bool,
-) -> None:
-    """API-Direct: deploy a FastAPI app into your own AWS account and sell it as a metered API."""
-    ctx.obj = Settings(
-        project_dir=project_dir,
-        profile=profile,
-        region=region,
-        endpoint_url=endpoint_url,
-        assume_yes=assume_yes,
-        output=Output(as_json=as_json, verbose=verbose),
-    )
+def cli(ctx: click.Context) -> None:
+    """API-Direct: deploy a FastAPI app into your own AWS account and sell it as a metered API.
+
+    Global options work before or after the command (`apid --json plan` = `apid plan --json`).
+    """
+    ctx.ensure_object(Settings)
 
 
-cli.add_command(build.synth)
+for command in (build.synth, stack.plan, stack.deploy, stack.status, stack.logs, stack.destroy, account.aws):
+    cli.add_command(command)

@@ -41,6 +41,8 @@ class SynthesizedStack:
     template: dict[str, Any]
     template_path: Path
     assets: tuple[FileAsset, ...]
+    #: Where the template itself goes when it is too large to send inline.
+    template_asset: FileAsset
 
     @property
     def resource_count(self) -> int:
@@ -69,29 +71,27 @@ def synthesize_project(
     assembly = app.synth()
     artifact = assembly.get_stack_by_name(stack.stack_name)
     directory = Path(assembly.directory)
+    assets = _file_assets(directory / f"{artifact.id}.assets.json", directory)
+    [template_asset] = [a for a in assets if a.source.name == artifact.template_file]
     return SynthesizedStack(
         stack_name=stack.stack_name,
         template=artifact.template,
         template_path=directory / artifact.template_file,
-        assets=_file_assets(directory / f"{artifact.id}.assets.json", directory),
+        assets=tuple(a for a in assets if a is not template_asset),
+        template_asset=template_asset,
     )
 
 
-def _file_assets(manifest_path: Path, directory: Path) -> tuple[FileAsset, ...]:
-    """File assets of the manifest, less the template itself (it is sent inline)."""
+def _file_assets(manifest_path: Path, directory: Path) -> list[FileAsset]:
     manifest = json.loads(manifest_path.read_text())
-    assets = []
-    for asset_id, entry in manifest.get("files", {}).items():
-        if entry["source"]["path"].endswith(".template.json"):
-            continue
-        for destination in entry["destinations"].values():
-            assets.append(
-                FileAsset(
-                    asset_id=asset_id,
-                    source=directory / entry["source"]["path"],
-                    packaging=entry["source"].get("packaging", "file"),
-                    bucket_name=destination["bucketName"],
-                    object_key=destination["objectKey"],
-                )
-            )
-    return tuple(assets)
+    return [
+        FileAsset(
+            asset_id=asset_id,
+            source=directory / entry["source"]["path"],
+            packaging=entry["source"].get("packaging", "file"),
+            bucket_name=destination["bucketName"],
+            object_key=destination["objectKey"],
+        )
+        for asset_id, entry in manifest.get("files", {}).items()
+        for destination in entry["destinations"].values()
+    ]

@@ -65,7 +65,7 @@ def test_everything_is_tagged_as_managed(template: Template) -> None:
 
 def test_outputs_url_and_what_the_control_plane_needs(template: Template) -> None:
     outputs = template.find_outputs("*")
-    assert set(outputs) == {"ApiUrl", "RestApiId", "KeyBusArn", "AppFunctionName"}
+    assert set(outputs) == {"ApiUrl", "RestApiId", "KeyBusArn", "AppFunctionName", "AppLogGroupName", "AccessLogGroupName"}
     assert "execute-api" in json.dumps(outputs["ApiUrl"]["Value"])
 
 

@@ -1,0 +1,101 @@
+"""``apid aws link | unlink | status``: connect this project to an AWS account, once."""
+
+import click
+
+from api_direct.cli.progress import ProgressDisplay
+from api_direct.cli.settings import Settings, global_options
+from api_direct.deploy.aws import creator_aws
+from api_direct.deploy.link import LINK_STACK_NAME, link_account, link_status, unlink_account
+from api_direct.deploy.state import load_state, save_state
+from api_direct.project import load_project
+
+
+@click.group()
+def aws() -> None:
+    """Link this project to your AWS account (once), inspect or remove the link."""
+
+
+@aws.command()
+@click.option("--trusted-account", default=None, metavar="ACCOUNT_ID",
+              help="Account allowed to assume the deploy role (the control plane's). Default: your own account.")
+@global_options
+@click.pass_obj
+def link(settings: Settings, trusted_account: str | None) -> None:
+    """Deploy the account link into your AWS account with your own credentials.
+
+    \b
+    Creates, in the region you choose (stack apid-link):
+      - a deploy role that can only be assumed with this project's ExternalId
+        (generated now and kept in .apid/state.json), for at most 1 hour;
+      - a CloudFormation execution role capped by a permissions boundary that
+        confines API-Direct to apid-* resources and blocks IAM escalation;
+      - a private, encrypted, TLS-only asset bucket.
+    Safe to rerun: it updates the link and keeps the ExternalId.
+    """
+    project = load_project(settings.project_dir)
+    state = load_state(project.root)
+    creator = creator_aws(settings.aws_target())
+    existing = state.link if state.link and state.link.region == creator.region else None
+    with ProgressDisplay(settings.output) as progress:
+        record = link_account(
+            creator, progress, trusted_account_id=trusted_account or (existing.trusted_account_id if existing else None),
+            external_id=existing.external_id if existing else None,
+        )
+    save_state(project.root, state.with_link(record))
+    settings.output.result(
+        {"account_id": record.account_id, "region": record.region, "stack": record.stack_name,
+         "deploy_role_arn": record.deploy_role_arn, "execution_role_arn": record.execution_role_arn,
+         "asset_bucket": record.asset_bucket, "trusted_account_id": record.trusted_account_id},
+        f"Linked account [bold]{record.account_id}[/bold] in {record.region}.\n"
+        f"  deploy role:     {record.deploy_role_arn}\n"
+        f"  execution role:  {record.execution_role_arn}\n"
+        f"  asset bucket:    {record.asset_bucket}\n"
+        "Next: `apid plan` to see what a deploy would create, then `apid deploy`.",
+    )
+
+
+@aws.command()
+@global_options
+@click.pass_obj
+def status(settings: Settings) -> None:
+    """Show the link and check that the deploy role still accepts this project's ExternalId."""
+    project = load_project(settings.project_dir)
+    state = load_state(project.root)
+    link_record = state.require_link()
+    creator = creator_aws(settings.aws_target(default_region=link_record.region))
+    report = link_status(creator, link_record)
+    healthy = report.stack_status in ("CREATE_COMPLETE", "UPDATE_COMPLETE") and report.role_assumable
+    settings.output.result(
+        {"account_id": link_record.account_id, "region": link_record.region, "stack_status": report.stack_status,
+         "role_assumable": report.role_assumable, "problem": report.problem, "api_stacks": list(report.api_stacks),
+         "healthy": healthy},
+        f"Account {link_record.account_id} in {link_record.region}: {LINK_STACK_NAME} "
+        f"{report.stack_status or 'MISSING'}; deploy role "
+        + ("assumable" if report.role_assumable else f"[red]NOT assumable[/red] ({report.problem})")
+        + f"\nAPI stacks: {', '.join(report.api_stacks) or 'none'}",
+    )
+    if not healthy:
+        raise click.exceptions.Exit(5)
+
+
+@aws.command()
+@global_options
+@click.pass_obj
+def unlink(settings: Settings) -> None:
+    """Remove the account link: empty the asset bucket and delete apid-link.
+
+    Refuses while API stacks deployed through the link remain (`apid destroy` them first).
+    """
+    project = load_project(settings.project_dir)
+    state = load_state(project.root)
+    link_record = state.require_link()
+    creator = creator_aws(settings.aws_target(default_region=link_record.region))
+    if not settings.confirm(f"Remove the API-Direct link from account {link_record.account_id} ({link_record.region})?"):
+        raise click.Abort()
+    with ProgressDisplay(settings.output) as progress:
+        unlink_account(creator, link_record, progress)
+    save_state(project.root, state.with_link(None))
+    settings.output.result(
+        {"unlinked": link_record.account_id, "region": link_record.region},
+        f"Unlinked account {link_record.account_id} ({link_record.region}).",
+    )

@@ -1,0 +1,179 @@
+"""``apid plan | deploy | status | logs | destroy``: the API stack in the linked account."""
+
+from datetime import UTC, datetime
+
+import click
+from rich.markup import escape
+
+from api_direct.cli.output import Output
+from api_direct.cli.progress import ProgressDisplay
+from api_direct.cli.settings import Settings, global_options
+from api_direct.deploy import logs as log_tail
+from api_direct.deploy import operations
+from api_direct.deploy.change_sets import ResourceChange
+from api_direct.deploy.operations import DeployResult, Session
+from api_direct.errors import StateError
+
+
+def _session(settings: Settings, progress: ProgressDisplay) -> Session:
+    return operations.open_session(settings.project_dir, settings.aws_target(), progress)
+
+
+@click.command()
+@global_options
+@click.pass_obj
+def plan(settings: Settings) -> None:
+    """Show what `apid deploy` would change, and change nothing.
+
+    Synthesizes the stack, assumes the deploy role, creates a CloudFormation change
+    set, lists each resource it would add, modify (and whether that replaces it) or
+    remove, then deletes the change set.
+    """
+    with ProgressDisplay(settings.output) as progress:
+        result = operations.plan(_session(settings, progress))
+    settings.output.result(
+        {"stack": result.stack_name, "creates_stack": result.creates_stack,
+         "changes": [_change_json(c) for c in result.changes], "no_changes": not result.changes},
+        _changes_text(result.stack_name, result.changes),
+    )
+
+
+@click.command()
+@click.option("--hotswap", is_flag=True,
+              help="If only function code changed, update the functions directly (seconds, not minutes). "
+                   "The stack then drifts from its template until the next full deploy.")
+@global_options
+@click.pass_obj
+def deploy(settings: Settings, hotswap: bool) -> None:
+    """Build and deploy the API into the linked account, with live progress.
+
+    Publishes the bundles (skipping any already uploaded), then creates and executes
+    a change set with the execution role. "No changes" is a success. Ctrl-C stops
+    watching; CloudFormation carries on (see `apid status`).
+    """
+    with ProgressDisplay(settings.output) as progress:
+        result = operations.deploy(_session(settings, progress), hotswap=hotswap, confirm=settings.confirm)
+    settings.output.result(_deploy_json(result), _deploy_text(result))
+
+
+@click.command()
+@global_options
+@click.pass_obj
+def status(settings: Settings) -> None:
+    """Show the API stack's state, its outputs (the URL) and whether a hotswap left it drifted."""
+    with ProgressDisplay(settings.output) as progress:
+        report = operations.status(_session(settings, progress))
+    stack = report.stack
+    data = {
+        "stack": report.stack_name, "account_id": report.link.account_id, "region": report.link.region,
+        "status": stack.status if stack else "NOT_DEPLOYED", "reason": stack.reason if stack else None,
+        "last_updated": stack.last_updated.isoformat() if stack and stack.last_updated else None,
+        "outputs": stack.outputs if stack else {}, "drifted_since": report.drifted_since,
+        "resources": len(report.resources),
+    }
+    lines = [f"[bold]{report.stack_name}[/bold] in {report.link.account_id}/{report.link.region}: {data['status']}"]
+    if stack and stack.reason:
+        lines.append(f"  reason: {escape(stack.reason)}")
+    if data["last_updated"]:
+        lines.append(f"  last updated: {data['last_updated']}")
+    lines += [f"  {key}: {value}" for key, value in sorted(data["outputs"].items())]
+    if report.drifted_since:
+        lines.append(f"  [yellow]drifted since {report.drifted_since} (hotswap); run `apid deploy` to reconcile[/yellow]")
+    settings.output.result(data, "\n".join(lines))
+
+
+@click.command()
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C.")
+@click.option("--since", default="10m", show_default=True,
+              help="How far back to start: 30s, 10m, 2h, 1d, or an ISO-8601 time.")
+@click.option("--access", is_flag=True, help="Show the API's JSON access log instead of the app's log.")
+@global_options
+@click.pass_obj
+def logs(settings: Settings, follow: bool, since: str, access: bool) -> None:
+    """Print the deployed app's log lines (or its access log), oldest first."""
+    start = log_tail.parse_since(since, datetime.now(UTC))
+    with ProgressDisplay(settings.output) as progress:
+        session = _session(settings, progress)
+        report = operations.status(session)
+        client = session.deploy_role("reading logs").client("logs")
+    if report.stack is None:
+        raise StateError(f"{report.stack_name} is not deployed: nothing to show (`apid deploy` first)")
+    group = report.stack.outputs.get("AccessLogGroupName" if access else "AppLogGroupName")
+    if not group:
+        raise StateError(f"{report.stack_name} has no log group output; redeploy with `apid deploy`")
+    if not follow:
+        lines = log_tail.fetch(client, [group], start)
+        settings.output.result(
+            {"log_group": group, "lines": [{"timestamp": l.timestamp.isoformat(), "message": l.message} for l in lines]},
+            "\n".join(f"{l.timestamp:%Y-%m-%d %H:%M:%S}  {escape(l.message.rstrip())}" for l in lines) or "(no log lines)",
+        )
+        return
+    try:
+        for line in log_tail.follow(client, [group], start, stop=lambda: False):
+            _print_line(settings.output, line)
+    except KeyboardInterrupt:
+        pass
+
+
+@click.command()
+@click.option("--retain-data", is_flag=True, help="Keep the key table (it stays in the account, unmanaged).")
+@global_options
+@click.pass_obj
+def destroy(settings: Settings, retain_data: bool) -> None:
+    """Delete the API stack from the linked account (asks first unless --yes)."""
+    with ProgressDisplay(settings.output) as progress:
+        session = _session(settings, progress)
+        kept = " keeping the key table" if retain_data else " and its data"
+        if not settings.confirm(f"Delete {session.project.stack_name}{kept} from {session.link.account_id}/{session.link.region}?"):
+            raise click.Abort()
+        result = operations.destroy(session, retain_data=retain_data)
+    settings.output.result(
+        {"stack": result.stack_name, "status": result.status, "retained_data": retain_data},
+        f"Deleted {result.stack_name}." + (" The key table was kept." if retain_data else ""),
+    )
+
+
+def _print_line(output: Output, line: log_tail.LogLine) -> None:
+    if output.as_json:
+        output.out.print_json(data={"timestamp": line.timestamp.isoformat(), "message": line.message})
+    else:
+        output.out.print(f"{line.timestamp:%H:%M:%S}  {escape(line.message.rstrip())}")
+
+
+def _change_json(change: ResourceChange) -> dict[str, object]:
+    return {"logical_id": change.logical_id, "type": change.resource_type, "action": change.action,
+            "replacement": change.replacement}
+
+
+def _changes_text(stack_name: str, changes: tuple[ResourceChange, ...]) -> str:
+    """One aligned line per change (plain text: it is read in terminals, logs and CI output)."""
+    if not changes:
+        return f"{stack_name}: no changes"
+    width = max(len(c.logical_id) for c in changes)
+    lines = [f"{stack_name}: {len(changes)} change(s)"]
+    for change in changes:
+        replace = "  [red]replaces[/red]" if change.replaces else ("  may replace" if change.replacement == "Conditional" else "")
+        lines.append(f"  {change.action:<7} {change.logical_id:<{width}}  {change.resource_type}{replace}")
+    return "\n".join(lines)
+
+
+def _deploy_json(result: DeployResult) -> dict[str, object]:
+    return {"stack": result.stack_name, "status": result.status, "outputs": result.outputs,
+            "changes": [_change_json(c) for c in result.changes], "hotswapped": list(result.hotswapped),
+            "uploaded_assets": result.uploaded_assets, "fell_back_from_hotswap": result.fell_back_from_hotswap}
+
+
+def _deploy_text(result: DeployResult) -> str:
+    lines = []
+    if result.fell_back_from_hotswap:
+        lines.append("More than function code changed (or nothing was deployed yet): did a full deploy.")
+    if result.status == "NO_CHANGES":
+        lines.append(f"{result.stack_name}: no changes.")
+    elif result.status == "HOTSWAPPED":
+        lines.append(f"Hotswapped {', '.join(result.hotswapped)}. [yellow]The stack has drifted from its template"
+                     " until the next full `apid deploy`.[/yellow]")
+    else:
+        lines.append(f"{result.stack_name}: {result.status} ({len(result.changes)} change(s)).")
+    if "ApiUrl" in result.outputs:
+        lines.append(f"API URL: [bold]{result.outputs['ApiUrl']}[/bold]")
+    return "\n".join(lines)

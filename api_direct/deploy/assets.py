@@ -1,0 +1,86 @@
+"""Publish a synthesized stack's file assets to the link's asset bucket.
+
+Assets are named by content hash, so one that is already in the bucket is never
+uploaded again, and publishing is safe to repeat after a crash. Folders are
+zipped deterministically (sorted entries, fixed timestamps and modes): the same
+folder always gives the same bytes. Every request names the expected bucket
+owner, so a bucket of the same name in someone else's account is never written to.
+"""
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from api_direct.deploy.aws import aws_errors, error_code
+from api_direct.deploy.synthesis import FileAsset
+
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class PublishedAsset:
+    asset: FileAsset
+    bucket: str
+    key: str
+    uploaded: bool  # False when the bucket already had it
+    size: int
+
+
+def resolve(name: str, account_id: str, region: str) -> str:
+    """Fill the ``${AWS::AccountId}``/``${AWS::Region}`` placeholders of an asset destination."""
+    return name.replace("${AWS::AccountId}", account_id).replace("${AWS::Region}", region)
+
+
+def publish_assets(
+    s3: Any,
+    assets: tuple[FileAsset, ...],
+    *,
+    account_id: str,
+    region: str,
+    on_published: Callable[[PublishedAsset], None] = lambda _: None,
+) -> list[PublishedAsset]:
+    results = []
+    for asset in assets:
+        result = publish_asset(s3, asset, account_id=account_id, region=region)
+        on_published(result)
+        results.append(result)
+    return results
+
+
+def publish_asset(s3: Any, asset: FileAsset, *, account_id: str, region: str) -> PublishedAsset:
+    bucket = resolve(asset.bucket_name, account_id, region)
+    key = resolve(asset.object_key, account_id, region)
+    with aws_errors(f"checking asset {key} in s3://{bucket}"):
+        try:
+            head = s3.head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=account_id)
+            return PublishedAsset(asset, bucket, key, uploaded=False, size=int(head.get("ContentLength", 0)))
+        except ClientError as error:
+            if error_code(error) not in ("404", "NoSuchKey", "NotFound"):
+                raise
+    with tempfile.TemporaryDirectory() as scratch:
+        payload = asset.source
+        if asset.packaging == "zip":
+            payload = Path(scratch) / "asset.zip"
+            zip_folder(asset.source, payload)
+        with aws_errors(f"uploading asset {key} to s3://{bucket}"), payload.open("rb") as body:
+            s3.put_object(Bucket=bucket, Key=key, Body=body, ExpectedBucketOwner=account_id)
+        size = payload.stat().st_size
+    return PublishedAsset(asset, bucket, key, uploaded=True, size=size)
+
+
+def zip_folder(folder: Path, destination: Path) -> None:
+    """Zip ``folder`` so that equal content gives byte-identical archives."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for path in files:
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=_FIXED_TIME)
+            mode = 0o755 if os.access(path, os.X_OK) else 0o644
+            info.external_attr = (0o100000 | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())

@@ -1,0 +1,174 @@
+"""AWS access for the deploy engine: one place for sessions, endpoints, retries and errors.
+
+Every client uses botocore's ``standard`` retry mode (throttling and 5xx are
+retried with backoff) and the same optional endpoint, so ``--endpoint-url``
+redirects everything to an emulator. AWS's failures that a creator can act on
+become one-line :class:`~api_direct.errors.ApidError` s naming the likely cause;
+credentials never appear in any message.
+"""
+
+import getpass
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+)
+
+from api_direct import __version__
+from api_direct.errors import AccessError, ApidError, InputError
+
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 8}, user_agent_extra=f"api-direct/{__version__}")
+_EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
+_INVALID = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure"}
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """Where the creator's own credentials come from and which endpoint/region to use."""
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+
+@dataclass
+class Aws:
+    """boto3 clients for one identity, all on the same region, endpoint and retry policy."""
+
+    session: boto3.Session
+    endpoint_url: str | None = None
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def region(self) -> str:
+        return self.session.region_name  # type: ignore[no-any-return]
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=_RETRIES)
+        return self._clients[service]
+
+    def account_id(self) -> str:
+        """The account these credentials act in (also proves the credentials work)."""
+        return self.identity()[0]
+
+    def identity(self) -> tuple[str, str]:
+        """(account id, partition) of these credentials, e.g. ``("123456789012", "aws")``."""
+        with aws_errors("checking your AWS credentials"):
+            caller = self.client("sts").get_caller_identity()
+        return str(caller["Account"]), str(caller["Arn"]).split(":")[1]
+
+
+def creator_aws(target: AwsTarget) -> Aws:
+    """The creator's own credentials: a profile, the environment or the default chain."""
+    try:
+        session = boto3.Session(profile_name=target.profile, region_name=target.region)
+    except ProfileNotFound:
+        raise InputError(f"AWS profile {target.profile!r} not found in your AWS config; check --profile") from None
+    if not session.region_name:
+        raise InputError("no AWS region: pass --region or set AWS_REGION (or a region in your AWS profile)")
+    return Aws(session, target.endpoint_url)
+
+
+def assume_role(aws: Aws, role_arn: str, external_id: str, *, purpose: str) -> Aws:
+    """Assume ``role_arn`` passing ``external_id``, for at most an hour.
+
+    A refusal is reported with the causes seen in practice: a wrong ExternalId, an
+    account that is not (or no longer) linked, or stale local credentials.
+    """
+    try:
+        response = aws.client("sts").assume_role(
+            RoleArn=role_arn,
+            RoleSessionName=_session_name(),
+            ExternalId=external_id,
+            DurationSeconds=3600,
+        )
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code in _EXPIRED | _INVALID:
+            raise _credential_error(code) from None
+        if code == "AccessDenied":
+            raise AccessError(
+                f"cannot assume {role_arn} for {purpose}: access denied. Likely causes: the ExternalId in"
+                " .apid/state.json does not match the link (run `apid aws link` again), the account is not"
+                " linked in this region, or your credentials may not call sts:AssumeRole on it"
+            ) from None
+        raise AccessError(f"cannot assume {role_arn} for {purpose}: {_message(error)}") from None
+    except (NoCredentialsError, PartialCredentialsError):
+        raise _no_credentials() from None
+    except EndpointConnectionError as error:
+        raise AccessError(f"cannot reach AWS STS: {error}") from None
+    credentials = response["Credentials"]
+    session = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=aws.region,
+    )
+    return Aws(session, aws.endpoint_url)
+
+
+@contextmanager
+def aws_errors(doing: str) -> Iterator[None]:
+    """Turn botocore failures inside the block into one-line errors saying what we were doing.
+
+    Errors already translated (:class:`ApidError`) pass through untouched.
+    """
+    try:
+        yield
+    except ApidError:
+        raise
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code in _EXPIRED | _INVALID:
+            raise _credential_error(code) from None
+        if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
+            raise AccessError(f"{doing}: access denied ({_message(error)})") from None
+        raise ApidError(f"{doing}: {_message(error)}") from None
+    except (NoCredentialsError, PartialCredentialsError):
+        raise _no_credentials() from None
+    except NoRegionError:
+        raise InputError("no AWS region: pass --region or set AWS_REGION") from None
+    except EndpointConnectionError as error:
+        raise AccessError(f"{doing}: cannot reach AWS ({error})") from None
+    except BotoCoreError as error:
+        raise ApidError(f"{doing}: {error}") from None
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response["Error"]["Code"])
+
+
+def _message(error: ClientError) -> str:
+    return str(error.response["Error"].get("Message") or error_code(error)).strip().splitlines()[0]
+
+
+def _credential_error(code: str) -> AccessError:
+    if code in _EXPIRED:
+        return AccessError("your AWS credentials have expired: refresh them (e.g. `aws sso login`) and retry")
+    return AccessError("your AWS credentials were rejected as invalid: check --profile or AWS_ACCESS_KEY_ID")
+
+
+def _no_credentials() -> AccessError:
+    return AccessError("no AWS credentials found: pass --profile, set AWS_PROFILE, or configure credentials")
+
+
+def _session_name() -> str:
+    """``apid-<user>``: shows in CloudTrail who deployed, restricted to STS's alphabet."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "user"
+    return re.sub(r"[^\w+=,.@-]", "-", f"apid-{user}")[:64]

@@ -1,0 +1,66 @@
+"""Run a plan's steps in order against the linked account, reporting as they go.
+
+The executor knows nothing about what a step does; steps read and write the
+:class:`Context` (the change set one step creates is the one the next executes).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from api_direct.deploy.assets import PublishedAsset
+from api_direct.deploy.aws import Aws
+from api_direct.deploy.change_sets import ChangeSet
+from api_direct.deploy.stack_events import Outcome, StackEvent
+from api_direct.deploy.state import LinkRecord
+
+if TYPE_CHECKING:
+    from api_direct.deploy.planner import Step
+
+
+class Observer(Protocol):
+    """What a front end (the CLI's progress display, a test) hears while a plan runs."""
+
+    def step_started(self, step: "Step") -> None: ...
+
+    def asset_published(self, published: PublishedAsset) -> None: ...
+
+    def change_set_ready(self, change_set: ChangeSet) -> None: ...
+
+    def stack_event(self, event: StackEvent) -> None: ...
+
+
+class SilentObserver:
+    """For library callers that only want the result."""
+
+    def step_started(self, step: "Step") -> None:
+        pass
+
+    def asset_published(self, published: PublishedAsset) -> None:
+        pass
+
+    def change_set_ready(self, change_set: ChangeSet) -> None:
+        pass
+
+    def stack_event(self, event: StackEvent) -> None:
+        pass
+
+
+@dataclass
+class Context:
+    """Shared by the steps of one run."""
+
+    aws: Aws
+    link: LinkRecord
+    observer: Observer
+    change_set: ChangeSet | None = None
+    outcome: Outcome | None = None
+    published: list[PublishedAsset] = field(default_factory=list)
+    hotswapped: list[str] = field(default_factory=list)
+
+
+def execute(steps: Sequence["Step"], context: Context) -> Context:
+    for step in steps:
+        context.observer.step_started(step)
+        step.run(context)
+    return context

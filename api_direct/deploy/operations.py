@@ -1,0 +1,180 @@
+"""What the ``apid`` commands do, as library functions: plan, deploy, destroy, status.
+
+Each synthesizes first (a bad project fails before any AWS call), then assumes
+the link's deploy role with its ExternalId, then builds a plan and executes it.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from api_direct.deploy.aws import Aws, AwsTarget, assume_role, creator_aws
+from api_direct.deploy.change_sets import ResourceChange
+from api_direct.deploy.executor import Context, Observer, execute
+from api_direct.deploy.planner import ensure_not_busy, plan_deploy, plan_destroy, plan_hotswap, plan_preview
+from api_direct.deploy.stacks import Phase, StackInfo, deployed_template, describe_stack, stack_resources
+from api_direct.deploy.state import LinkRecord, ProjectState, load_state, save_state
+from api_direct.deploy.synthesis import SynthesizedStack, synthesize_project
+from api_direct.errors import InputError, StateError
+from api_direct.project import Project, load_project
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    stack_name: str
+    creates_stack: bool
+    changes: tuple[ResourceChange, ...]
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    stack_name: str
+    status: str  # final stack status, or "NO_CHANGES" / "HOTSWAPPED"
+    outputs: dict[str, str]
+    changes: tuple[ResourceChange, ...] = ()
+    hotswapped: tuple[str, ...] = ()
+    uploaded_assets: int = 0
+    fell_back_from_hotswap: bool = False
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    stack_name: str
+    link: LinkRecord
+    stack: StackInfo | None
+    drifted_since: str | None
+    resources: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Session:
+    """Everything an operation needs: the project, its state and an identity to act with."""
+
+    project: Project
+    state: ProjectState
+    creator: Aws
+    observer: Observer
+    outdir: Path
+    bundle_cache_dir: Path | None = None
+
+    @property
+    def link(self) -> LinkRecord:
+        return self.state.require_link()
+
+    def synthesize(self, *, retain_data: bool = False) -> SynthesizedStack:
+        return synthesize_project(
+            self.project, self.outdir, retain_data=retain_data, bundle_cache_dir=self.bundle_cache_dir
+        )
+
+    def deploy_role(self, purpose: str) -> Aws:
+        return assume_role(self.creator, self.link.deploy_role_arn, self.link.external_id, purpose=purpose)
+
+    def context(self, aws: Aws) -> Context:
+        return Context(aws=aws, link=self.link, observer=self.observer)
+
+    def save(self, state: ProjectState) -> None:
+        save_state(self.project.root, state)
+
+
+def plan(session: Session) -> PlanResult:
+    stack = session.synthesize()
+    aws = session.deploy_role("planning")
+    deployed = describe_stack(aws.client("cloudformation"), stack.stack_name)
+    ensure_not_busy(deployed)
+    if deployed is not None and deployed.phase is Phase.FAILED_CREATE:
+        raise StateError(
+            f"{stack.stack_name} is in {deployed.status} after a failed first deploy; `apid deploy` will offer"
+            " to delete and recreate it"
+        )
+    context = session.context(aws)
+    execute(plan_preview(stack, deployed), context)
+    change_set = context.change_set
+    assert change_set is not None  # CreateChangeSet always leaves one
+    return PlanResult(stack.stack_name, change_set.creates_stack, change_set.changes)
+
+
+def deploy(session: Session, *, hotswap: bool = False, confirm: Callable[[str], bool]) -> DeployResult:
+    stack = session.synthesize()
+    aws = session.deploy_role("deploying")
+    cloudformation = aws.client("cloudformation")
+    deployed = describe_stack(cloudformation, stack.stack_name)
+    ensure_not_busy(deployed)
+    context = session.context(aws)
+    fell_back = False
+    if hotswap:
+        if deployed is None or deployed.phase is not Phase.READY:
+            fell_back = True
+        else:
+            steps = plan_hotswap(
+                stack, deployed_template(cloudformation, stack.stack_name), stack_resources(cloudformation, stack.stack_name)
+            )
+            if steps is not None:
+                execute(steps, context)
+                if context.hotswapped:
+                    session.save(session.state.with_drift(datetime.now(UTC).isoformat(timespec="seconds")))
+                return DeployResult(
+                    stack.stack_name,
+                    "HOTSWAPPED" if context.hotswapped else "NO_CHANGES",
+                    deployed.outputs,
+                    hotswapped=tuple(context.hotswapped),
+                    uploaded_assets=sum(p.uploaded for p in context.published),
+                )
+            fell_back = True
+    recreate = False
+    if deployed is not None and deployed.phase is Phase.FAILED_CREATE:
+        recreate = confirm(
+            f"{stack.stack_name} is in {deployed.status} after a failed first deploy. Delete it and deploy again?"
+        )
+    execute(plan_deploy(stack, deployed, recreate_failed=recreate), context)
+    change_set = context.change_set
+    assert change_set is not None
+    final = describe_stack(cloudformation, stack.stack_name)
+    if not change_set.empty or session.state.drifted_since:
+        session.save(session.state.with_drift(None))
+    return DeployResult(
+        stack_name=stack.stack_name,
+        status="NO_CHANGES" if change_set.empty else (context.outcome.status if context.outcome else "UNKNOWN"),
+        outputs=final.outputs if final else {},
+        changes=change_set.changes,
+        uploaded_assets=sum(p.uploaded for p in context.published),
+        fell_back_from_hotswap=fell_back,
+    )
+
+
+def destroy(session: Session, *, retain_data: bool) -> DeployResult:
+    """Delete the API stack; with ``retain_data`` first redeploy it so its table is kept."""
+    aws = session.deploy_role("destroying")
+    cloudformation = aws.client("cloudformation")
+    deployed = describe_stack(cloudformation, session.project.stack_name)
+    if deployed is None or deployed.phase is Phase.ABSENT:
+        raise StateError(f"{session.project.stack_name} is not deployed in {session.link.region}: nothing to destroy")
+    context = session.context(aws)
+    if retain_data and deployed.phase is Phase.READY:
+        execute(plan_deploy(session.synthesize(retain_data=True), deployed, recreate_failed=False), context)
+    execute(plan_destroy(deployed), context)
+    session.save(session.state.with_drift(None))
+    return DeployResult(stack_name=deployed.name, status="DELETE_COMPLETE", outputs={})
+
+
+def status(session: Session) -> StatusReport:
+    aws = session.deploy_role("reading status")
+    cloudformation = aws.client("cloudformation")
+    stack = describe_stack(cloudformation, session.project.stack_name)
+    resources = stack_resources(cloudformation, stack.name) if stack and stack.phase is not Phase.ABSENT else {}
+    return StatusReport(session.project.stack_name, session.link, stack, session.state.drifted_since, resources)
+
+
+def open_session(project_dir: Path, target: AwsTarget, observer: Observer, *, bundle_cache_dir: Path | None = None) -> Session:
+    """Load the project and its link, and the creator's credentials in the linked region."""
+    project = load_project(project_dir)
+    state = load_state(project.root)
+    link = state.require_link()
+    creator = creator_aws(AwsTarget(target.profile, target.region or link.region, target.endpoint_url))
+    if creator.region != link.region:
+        raise InputError(
+            f"--region {creator.region} differs from the region this project is linked in ({link.region});"
+            " drop --region or link that region with `apid aws link --region`"
+        )
+    return Session(project, state, creator, observer, outdir=project.root / ".apid" / "cdk.out",
+                   bundle_cache_dir=bundle_cache_dir)
