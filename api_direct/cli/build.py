@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from api_direct.cli.settings import Settings, global_options
 from api_direct.deploy.synthesis import ControlPlaneRef, synthesize_project
@@ -39,5 +40,5 @@ def synth(settings: Settings, outdir: Path | None, control_plane_account: str | 
             "bundle_bytes": size,
         },
         f"[bold]{stack.stack_name}[/bold]: {stack.resource_count} resources, {len(stack.assets)} assets"
-        f" ({size / 1e6:.1f} MB unzipped)\ntemplate: {stack.template_path}",
+        f" ({size / 1e6:.1f} MB unzipped)\ntemplate: {escape(str(stack.template_path))}",
     )

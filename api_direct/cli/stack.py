@@ -83,7 +83,7 @@ def status(settings: Settings) -> None:
 
 
 @click.command()
-@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C (which exits 0).")
 @click.option("--since", default="10m", show_default=True,
               help="How far back to start: 30s, 10m, 2h, 1d, or an ISO-8601 time.")
 @click.option("--access", is_flag=True, help="Show the API's JSON access log instead of the app's log.")
@@ -104,8 +104,10 @@ def logs(settings: Settings, follow: bool, since: str, access: bool) -> None:
     if not follow:
         lines = log_tail.fetch(client, [group], start)
         settings.output.result(
-            {"log_group": group, "lines": [{"timestamp": l.timestamp.isoformat(), "message": l.message} for l in lines]},
-            "\n".join(f"{l.timestamp:%Y-%m-%d %H:%M:%S}  {escape(l.message.rstrip())}" for l in lines) or "(no log lines)",
+            {"log_group": group,
+             "lines": [{"timestamp": line.timestamp.isoformat(), "message": line.message} for line in lines]},
+            "\n".join(f"{line.timestamp:%Y-%m-%d %H:%M:%S}  {escape(line.message.rstrip())}" for line in lines)
+            or "(no log lines)",
         )
         return
     try:
