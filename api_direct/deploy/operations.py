@@ -12,7 +12,14 @@ from pathlib import Path
 from api_direct.deploy.aws import Aws, AwsTarget, assume_role, creator_aws
 from api_direct.deploy.change_sets import ResourceChange
 from api_direct.deploy.executor import Context, Observer, execute
-from api_direct.deploy.planner import ensure_not_busy, plan_deploy, plan_destroy, plan_hotswap, plan_preview
+from api_direct.deploy.planner import (
+    UpdateFunctionCode,
+    ensure_not_busy,
+    plan_deploy,
+    plan_destroy,
+    plan_hotswap,
+    plan_preview,
+)
 from api_direct.deploy.stacks import Phase, StackInfo, deployed_template, describe_stack, stack_resources
 from api_direct.deploy.state import LinkRecord, ProjectState, load_state, save_state
 from api_direct.deploy.synthesis import SynthesizedStack, synthesize_project
@@ -107,12 +114,17 @@ def deploy(session: Session, *, hotswap: bool = False, confirm: Callable[[str], 
             fell_back = True
         else:
             steps = plan_hotswap(
-                stack, deployed_template(cloudformation, stack.stack_name), stack_resources(cloudformation, stack.stack_name)
+                stack,
+                deployed_template(cloudformation, stack.stack_name),
+                stack_resources(cloudformation, stack.stack_name),
+                session.state.hotswapped_code,
             )
             if steps is not None:
                 execute(steps, context)
-                if context.hotswapped:
-                    session.save(session.state.with_drift(datetime.now(UTC).isoformat(timespec="seconds")))
+                swapped = {s.logical_id: s.asset.object_key for s in steps if isinstance(s, UpdateFunctionCode)}
+                if swapped:
+                    since = datetime.now(UTC).isoformat(timespec="seconds")
+                    session.save(session.state.with_hotswap(since, swapped))
                 return DeployResult(
                     stack.stack_name,
                     "HOTSWAPPED" if context.hotswapped else "NO_CHANGES",
@@ -131,7 +143,7 @@ def deploy(session: Session, *, hotswap: bool = False, confirm: Callable[[str], 
     assert change_set is not None
     final = describe_stack(cloudformation, stack.stack_name)
     if not change_set.empty or session.state.drifted_since:
-        session.save(session.state.with_drift(None))
+        session.save(session.state.without_drift())
     return DeployResult(
         stack_name=stack.stack_name,
         status="NO_CHANGES" if change_set.empty else (context.outcome.status if context.outcome else "UNKNOWN"),
@@ -153,7 +165,7 @@ def destroy(session: Session, *, retain_data: bool) -> DeployResult:
     if retain_data and deployed.phase is Phase.READY:
         execute(plan_deploy(session.synthesize(retain_data=True), deployed, recreate_failed=False), context)
     execute(plan_destroy(deployed), context)
-    session.save(session.state.with_drift(None))
+    session.save(session.state.without_drift())
     return DeployResult(stack_name=deployed.name, status="DELETE_COMPLETE", outputs={})
 
 

@@ -193,22 +193,30 @@ def plan_deploy(stack: SynthesizedStack, deployed: StackInfo | None, *, recreate
 
 
 def plan_hotswap(
-    stack: SynthesizedStack, deployed_template: dict[str, Any], resources: dict[str, tuple[str, str]]
+    stack: SynthesizedStack,
+    deployed_template: dict[str, Any],
+    resources: dict[str, tuple[str, str]],
+    hotswapped_code: dict[str, str] | None = None,
 ) -> list[Step] | None:
-    """Code-only fast path, or ``None`` when anything but function code changed."""
+    """Code-only fast path, or ``None`` when anything but function code changed.
+
+    ``hotswapped_code`` (logical id -> object key) is the code earlier hotswaps put
+    in place, which the deployed template does not know about.
+    """
     new, old = stack.template.get("Resources", {}), deployed_template.get("Resources", {})
     if _without_code(new) != _without_code(old):
         return None
     assets = {a.object_key: a for a in stack.assets}
+    live = hotswapped_code or {}
     steps: list[Step] = []
     for logical_id, resource in new.items():
         if resource["Type"] != "AWS::Lambda::Function":
             continue
-        code = resource["Properties"]["Code"]
-        if code == old[logical_id]["Properties"].get("Code"):
+        key = resource["Properties"]["Code"].get("S3Key")
+        deployed_key = live.get(logical_id) or old[logical_id]["Properties"].get("Code", {}).get("S3Key")
+        if key == deployed_key:
             continue
-        key = code["S3Key"] if isinstance(code.get("S3Key"), str) else None
-        if key is None or key not in assets or logical_id not in resources:
+        if not isinstance(key, str) or key not in assets or logical_id not in resources:
             return None
         steps.append(UpdateFunctionCode(logical_id, resources[logical_id][1], assets[key]))
     if not steps:

@@ -39,6 +39,9 @@ class ProjectState:
     link: LinkRecord | None = None
     #: Set by a hotswap; cleared by the next full deploy.
     drifted_since: str | None = None
+    #: Function logical id -> code object key a hotswap put in place (the template
+    #: still names the previous one).
+    hotswapped_code: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def require_link(self) -> LinkRecord:
@@ -49,8 +52,11 @@ class ProjectState:
     def with_link(self, link: LinkRecord | None) -> "ProjectState":
         return replace(self, link=link)
 
-    def with_drift(self, since: str | None) -> "ProjectState":
-        return replace(self, drifted_since=since)
+    def with_hotswap(self, since: str, code: dict[str, str]) -> "ProjectState":
+        return replace(self, drifted_since=since, hotswapped_code={**self.hotswapped_code, **code})
+
+    def without_drift(self) -> "ProjectState":
+        return replace(self, drifted_since=None, hotswapped_code={})
 
 
 def load_state(project_root: Path) -> ProjectState:
@@ -60,7 +66,12 @@ def load_state(project_root: Path) -> ProjectState:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         link = LinkRecord(**raw["link"]) if raw.get("link") else None
-        return ProjectState(link=link, drifted_since=raw.get("drifted_since"), extra=raw.get("extra", {}))
+        return ProjectState(
+            link=link,
+            drifted_since=raw.get("drifted_since"),
+            hotswapped_code=dict(raw.get("hotswapped_code", {})),
+            extra=raw.get("extra", {}),
+        )
     except (ValueError, TypeError, KeyError) as error:
         raise InputError(f"{path} is corrupt ({error}); delete it and run `apid aws link` again") from None
 
@@ -68,7 +79,12 @@ def load_state(project_root: Path) -> ProjectState:
 def save_state(project_root: Path, state: ProjectState) -> None:
     path = project_root / STATE_FILE
     path.parent.mkdir(mode=0o700, exist_ok=True)
-    data = {"link": asdict(state.link) if state.link else None, "drifted_since": state.drifted_since, "extra": state.extra}
+    data = {
+        "link": asdict(state.link) if state.link else None,
+        "drifted_since": state.drifted_since,
+        "hotswapped_code": state.hotswapped_code,
+        "extra": state.extra,
+    }
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".state-")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

@@ -15,9 +15,11 @@ LINK = LinkRecord("123456789012", "us-east-1", "x" * 32, "123456789012", "apid-l
 
 
 def test_round_trip_with_owner_only_permissions(tmp_path: Path) -> None:
-    save_state(tmp_path, ProjectState().with_link(LINK).with_drift("2026-11-25T01:00:00+00:00"))
+    save_state(tmp_path, ProjectState().with_link(LINK).with_hotswap("2026-11-25T01:00:00+00:00", {"App": "assets/x.zip"}))
     loaded = load_state(tmp_path)
     assert loaded.link == LINK and loaded.drifted_since == "2026-11-25T01:00:00+00:00"
+    assert loaded.hotswapped_code == {"App": "assets/x.zip"}
+    assert loaded.without_drift().hotswapped_code == {} and loaded.without_drift().drifted_since is None
     assert stat.S_IMODE((tmp_path / STATE_FILE).stat().st_mode) == 0o600
     assert not [p for p in (tmp_path / ".apid").iterdir() if p.name.startswith(".state-")]
 
