@@ -34,8 +34,10 @@ class ResourceChange:
 
 @dataclass(frozen=True)
 class ChangeSet:
+    """A created change set, addressed by its ARN (unambiguous, unlike its name)."""
+
     stack_name: str
-    name: str
+    arn: str
     creates_stack: bool
     changes: tuple[ResourceChange, ...]
 
@@ -73,7 +75,7 @@ def remove_stale_change_sets(cloudformation: Any, stack_name: str) -> int:
                  and s.get("ExecutionStatus") in ("AVAILABLE", "UNAVAILABLE", "OBSOLETE", None)
                  and s.get("Status") not in ("CREATE_IN_PROGRESS", "CREATE_PENDING", "DELETE_IN_PROGRESS")]
         for summary in stale:
-            cloudformation.delete_change_set(StackName=stack_name, ChangeSetName=summary["ChangeSetName"])
+            cloudformation.delete_change_set(ChangeSetName=summary["ChangeSetId"])
     return len(stale)
 
 
@@ -107,46 +109,42 @@ def create_change_set(
     if role_arn:
         arguments["RoleARN"] = role_arn
     with aws_errors(f"creating a change set for {stack_name}"):
-        cloudformation.create_change_set(**arguments)
-        description = _wait_until_created(cloudformation, stack_name, name, sleep)
+        arn = cloudformation.create_change_set(**arguments)["Id"]
+        description = _wait_until_created(cloudformation, arn, sleep)
     if description["Status"] == "FAILED":
         reason = description.get("StatusReason", "")
         if any(marker in reason for marker in _NO_CHANGES):
-            delete_change_set(cloudformation, stack_name, name)
-            return ChangeSet(stack_name=stack_name, name=name, creates_stack=creates_stack, changes=())
+            delete_change_set(cloudformation, arn)
+            return ChangeSet(stack_name=stack_name, arn=arn, creates_stack=creates_stack, changes=())
         raise ApidError(f"CloudFormation rejected the change set for {stack_name}: {reason}")
-    return ChangeSet(
-        stack_name=stack_name, name=name, creates_stack=creates_stack, changes=_changes(cloudformation, stack_name, name)
-    )
+    return ChangeSet(stack_name=stack_name, arn=arn, creates_stack=creates_stack, changes=_changes(cloudformation, arn))
 
 
 def execute_change_set(cloudformation: Any, change_set: ChangeSet) -> None:
     with aws_errors(f"executing the change set for {change_set.stack_name}"):
-        cloudformation.execute_change_set(StackName=change_set.stack_name, ChangeSetName=change_set.name)
+        cloudformation.execute_change_set(ChangeSetName=change_set.arn)
 
 
-def delete_change_set(cloudformation: Any, stack_name: str, name: str) -> None:
-    with aws_errors(f"deleting change set {name}"):
-        cloudformation.delete_change_set(StackName=stack_name, ChangeSetName=name)
+def delete_change_set(cloudformation: Any, arn: str) -> None:
+    with aws_errors("deleting a change set"):
+        cloudformation.delete_change_set(ChangeSetName=arn)
 
 
-def _wait_until_created(cloudformation: Any, stack_name: str, name: str, sleep: Callable[[float], None]) -> dict[str, Any]:
+def _wait_until_created(cloudformation: Any, arn: str, sleep: Callable[[float], None]) -> dict[str, Any]:
     delay = 0.5
     while True:
-        description = cloudformation.describe_change_set(StackName=stack_name, ChangeSetName=name)
+        description = cloudformation.describe_change_set(ChangeSetName=arn)
         if description["Status"] in ("CREATE_COMPLETE", "FAILED"):
             return description  # type: ignore[no-any-return]
         sleep(delay)
         delay = min(delay * 2, 5.0)
 
 
-def _changes(cloudformation: Any, stack_name: str, name: str) -> tuple[ResourceChange, ...]:
+def _changes(cloudformation: Any, arn: str) -> tuple[ResourceChange, ...]:
     changes: list[ResourceChange] = []
     token: str | None = None
     while True:
-        page = cloudformation.describe_change_set(
-            StackName=stack_name, ChangeSetName=name, **({"NextToken": token} if token else {})
-        )
+        page = cloudformation.describe_change_set(ChangeSetName=arn, **({"NextToken": token} if token else {}))
         for change in page.get("Changes", []):
             resource = change.get("ResourceChange", {})
             changes.append(

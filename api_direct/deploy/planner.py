@@ -112,7 +112,7 @@ class DiscardChangeSet:
         if change_set is None or change_set.empty:
             return
         cloudformation = context.aws.client("cloudformation")
-        delete_change_set(cloudformation, change_set.stack_name, change_set.name)
+        delete_change_set(cloudformation, change_set.arn)
         if change_set.creates_stack:
             with aws_errors(f"removing the placeholder stack {change_set.stack_name}"):
                 cloudformation.delete_stack(StackName=change_set.stack_name)
