@@ -15,6 +15,7 @@ install:
 	@echo "installed: run 'make test' (or '$(BIN)/apid --help')"
 
 test:
+	$(BIN)/ruff check api_direct tests app.py
 	PIP_NO_INDEX=1 PIP_FIND_LINKS=$(WHEELHOUSE) $(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 synth:

@@ -30,6 +30,22 @@ def bundle_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def pip_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Record every pip run the bundler makes, while still running it."""
+    from api_direct.constructs import bundling
+
+    calls: list[list[str]] = []
+    real = bundling.run_pip
+
+    def recording(command: list[str]) -> None:
+        calls.append(list(command))
+        real(command)
+
+    monkeypatch.setattr(bundling, "run_pip", recording)
+    return calls
+
+
+@pytest.fixture
 def copy_of_example(tmp_path: Path) -> Path:
     """A writable copy of the example project, for tests that edit it."""
     import shutil

@@ -6,6 +6,7 @@ bundled Node.js.
 
 from api_direct.constructs.account_link import AccountLink
 from api_direct.constructs.bundled_function import BundledFunction
+from api_direct.constructs.dead_letters import DeadLetterQueue
 from api_direct.constructs.fastapi_function import FastApiFunction
 from api_direct.constructs.key_store import ApiKeyStore
 from api_direct.constructs.metered_api import MeteredApi, PlanLimits
@@ -15,6 +16,7 @@ __all__ = [
     "AccountLink",
     "ApiKeyStore",
     "BundledFunction",
+    "DeadLetterQueue",
     "FastApiFunction",
     "MeteredApi",
     "PlanLimits",

@@ -9,9 +9,9 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from api_direct.constructs.dead_letters import DeadLetterQueue
 from api_direct.constructs.runtime_function import RuntimeFunction
 
 #: ``source`` of the events the control plane sends to creators' buses.
@@ -69,16 +69,7 @@ class ApiKeyStore(Construct):
                 resources=[self.event_bus.event_bus_arn],
             )
         )
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "SyncDeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        Validations.of(self.dead_letter_queue).acknowledge(
-            Acknowledgment(id="AwsSolutions-SQS3", reason="This queue is itself the dead-letter queue of the key sync rule.")
-        )
+        self.dead_letter_queue = DeadLetterQueue(self, "SyncDeadLetters", holds="the key sync rule")
         sync = RuntimeFunction(
             self,
             "Sync",

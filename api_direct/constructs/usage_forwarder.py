@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_logs_destinations as log_destinations
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from api_direct.constructs.dead_letters import DeadLetterQueue
 from api_direct.constructs.runtime_function import RuntimeFunction
 
 
@@ -34,16 +34,7 @@ class UsageForwarder(Construct):
         bundle_cache_dir: Path | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        Validations.of(self.dead_letter_queue).acknowledge(
-            Acknowledgment(id="AwsSolutions-SQS3", reason="This queue is itself the failure destination of the usage forwarder.")
-        )
+        self.dead_letter_queue = DeadLetterQueue(self, "DeadLetters", holds="the usage forwarder")
         forwarder = RuntimeFunction(
             self,
             "Function",

@@ -16,7 +16,7 @@ import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any, Literal, cast
 
 import boto3
@@ -58,7 +58,7 @@ def stored_time(at: datetime) -> str:
     """
     if at.tzinfo is None:
         raise ValueError(f"time {at.isoformat()} has no time zone; event times are UTC")
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 # Placeholders for every attribute written, since "status" (and others) are

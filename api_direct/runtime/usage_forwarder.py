@@ -166,7 +166,7 @@ def _put_batch(client: BaseClient, entries: list[dict[str, str]]) -> None:
     for attempt in range(1, PUT_ATTEMPTS + 1):
         results = client.put_events(Entries=entries)["Entries"]
         failed = [
-            (entry, result) for entry, result in zip(entries, results) if "ErrorCode" in result
+            (entry, result) for entry, result in zip(entries, results, strict=False) if "ErrorCode" in result
         ]
         if not failed:
             return

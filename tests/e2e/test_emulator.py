@@ -310,7 +310,7 @@ def test_every_resource_but_the_skipped_types_is_created(
         assert len([s for s in listed if not s["LogicalResourceId"]]) == len(types) - len(created)
         assert {s["ResourceStatus"] for s in listed} == {"CREATE_COMPLETE"}
     used = {r["Type"] for t in (link_template, api_stack.template) for r in t["Resources"].values()}
-    assert SKIPPED_TYPES <= used
+    assert used >= SKIPPED_TYPES
     for without_physical_id in ("AWS::Lambda::Permission", "AWS::ApiGateway::Method"):
         assert set(physical_ids(aws, API_STACK, without_physical_id)) == {""}
 

@@ -7,7 +7,6 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from api_direct.constructs import bundling
 from api_direct.project import load_project
 from api_direct.user_stack import UserApiStack
 from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
@@ -85,16 +84,9 @@ def test_data_is_deleted_with_the_stack_unless_retained(template: Template, tmp_
     Template.from_stack(retained).has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": "Retain"})
 
 
-def test_second_synth_reuses_the_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_second_synth_reuses_the_bundle(tmp_path: Path, pip_calls: list[list[str]]) -> None:
     """Cold synth runs pip; a warm re-synth of the same project runs it zero times."""
-    calls: list[list[str]] = []
-    real = bundling.run_pip
-
-    def recording(command: list[str]) -> None:
-        calls.append(list(command))
-        real(command)
-
-    monkeypatch.setattr(bundling, "run_pip", recording)
+    calls = pip_calls
     # Fresh cache, fresh process-level memo: this really is cold.
     from api_direct.constructs.runtime_function import runtime_bundle
 
