@@ -36,6 +36,7 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     ".mypy_cache",
     "cdk.out",
     "tests",
+    "conftest.py",
     CONFIG_FILE,
 )
 

@@ -36,7 +36,7 @@ def link(settings: Settings, trusted_account: str | None) -> None:
     state = load_state(project.root)
     creator = creator_aws(settings.aws_target())
     existing = state.link if state.link and state.link.region == creator.region else None
-    with ProgressDisplay(settings.output) as progress:
+    with ProgressDisplay(settings.output, "linking") as progress:
         record = link_account(
             creator, progress, trusted_account_id=trusted_account or (existing.trusted_account_id if existing else None),
             external_id=existing.external_id if existing else None,
@@ -92,7 +92,7 @@ def unlink(settings: Settings) -> None:
     creator = creator_aws(settings.aws_target(default_region=link_record.region))
     if not settings.confirm(f"Remove the API-Direct link from account {link_record.account_id} ({link_record.region})?"):
         raise click.Abort()
-    with ProgressDisplay(settings.output) as progress:
+    with ProgressDisplay(settings.output, "unlinking") as progress:
         unlink_account(creator, link_record, progress)
     save_state(project.root, state.with_link(None))
     settings.output.result(

@@ -20,8 +20,9 @@ class ProgressDisplay:
     terminal a bar counts resources settled out of those the change set touches.
     """
 
-    def __init__(self, output: Output) -> None:
+    def __init__(self, output: Output, title: str) -> None:
         self._output = output
+        self._title = title
         self._progress: Progress | None = None
         self._task: int | None = None
         self._settled: set[str] = set()
@@ -33,7 +34,7 @@ class ProgressDisplay:
                 TimeElapsedColumn(), console=self._output.err, transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task("working", total=None)
+            self._task = self._progress.add_task(self._title, total=None)
         return self
 
     def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:

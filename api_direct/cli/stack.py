@@ -29,7 +29,7 @@ def plan(settings: Settings) -> None:
     set, lists each resource it would add, modify (and whether that replaces it) or
     remove, then deletes the change set.
     """
-    with ProgressDisplay(settings.output) as progress:
+    with ProgressDisplay(settings.output, "planning") as progress:
         result = operations.plan(_session(settings, progress))
     settings.output.result(
         {"stack": result.stack_name, "creates_stack": result.creates_stack,
@@ -51,7 +51,7 @@ def deploy(settings: Settings, hotswap: bool) -> None:
     a change set with the execution role. "No changes" is a success. Ctrl-C stops
     watching; CloudFormation carries on (see `apid status`).
     """
-    with ProgressDisplay(settings.output) as progress:
+    with ProgressDisplay(settings.output, "deploying") as progress:
         result = operations.deploy(_session(settings, progress), hotswap=hotswap, confirm=settings.confirm)
     settings.output.result(_deploy_json(result), _deploy_text(result))
 
@@ -61,7 +61,7 @@ def deploy(settings: Settings, hotswap: bool) -> None:
 @click.pass_obj
 def status(settings: Settings) -> None:
     """Show the API stack's state, its outputs (the URL) and whether a hotswap left it drifted."""
-    with ProgressDisplay(settings.output) as progress:
+    with ProgressDisplay(settings.output, "reading status") as progress:
         report = operations.status(_session(settings, progress))
     stack = report.stack
     data = {
@@ -92,7 +92,7 @@ def status(settings: Settings) -> None:
 def logs(settings: Settings, follow: bool, since: str, access: bool) -> None:
     """Print the deployed app's log lines (or its access log), oldest first."""
     start = log_tail.parse_since(since, datetime.now(UTC))
-    with ProgressDisplay(settings.output) as progress:
+    with ProgressDisplay(settings.output, "finding the logs") as progress:
         session = _session(settings, progress)
         report = operations.status(session)
         client = session.deploy_role("reading logs").client("logs")
@@ -123,7 +123,7 @@ def logs(settings: Settings, follow: bool, since: str, access: bool) -> None:
 @click.pass_obj
 def destroy(settings: Settings, retain_data: bool) -> None:
     """Delete the API stack from the linked account (asks first unless --yes)."""
-    with ProgressDisplay(settings.output) as progress:
+    with ProgressDisplay(settings.output, "destroying") as progress:
         session = _session(settings, progress)
         kept = " keeping the key table" if retain_data else " and its data"
         if not settings.confirm(f"Delete {session.project.stack_name}{kept} from {session.link.account_id}/{session.link.region}?"):
