@@ -1,0 +1,48 @@
+"""The control plane app: one FastAPI instance, the same in Lambda, tests and the sandbox."""
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from fastapi import FastAPI
+
+from api_direct import __version__
+from api_direct.control_plane.api import accounts, deployments, listings, reviews, subscriptions
+from api_direct.control_plane.api.auth import TokenVerifier
+from api_direct.control_plane.api.bus import ControlPlaneBus
+from api_direct.control_plane.api.problems import install_problem_handlers
+from api_direct.control_plane.api.services import Services
+from api_direct.control_plane.api.settings import ControlPlaneSettings
+from api_direct.control_plane.api.store import Store
+
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+def create_app(settings: ControlPlaneSettings, *, session: boto3.Session | None = None) -> FastAPI:
+    session = session or boto3.Session(region_name=settings.region)
+    endpoint = settings.aws_endpoint_url
+    table = session.resource("dynamodb", endpoint_url=endpoint, config=_RETRIES).Table(settings.table_name)
+    events = session.client("events", endpoint_url=endpoint, config=_RETRIES)
+    app = FastAPI(
+        title="API-Direct control plane",
+        version=__version__,
+        description="Accounts, listings, search, reviews, subscriptions and API keys of the API-Direct marketplace.",
+    )
+    install_problem_handlers(app)
+    app.state.verifier = TokenVerifier(settings)
+    app.state.services = Services(settings, Store(table), ControlPlaneBus(events, settings.event_bus_name,
+                                                                           settings.key_forwarding_role_arn))
+
+    @app.get("/config", tags=["public"], summary="What a client needs to sign in")
+    def config() -> dict[str, Any]:
+        return {"region": settings.region, "user_pool_id": settings.user_pool_id,
+                "app_client_id": settings.app_client_id, "version": __version__}
+
+    @app.get("/health", tags=["public"], include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for module in (accounts, deployments, listings, reviews, subscriptions):
+        app.include_router(module.router)
+    return app
+

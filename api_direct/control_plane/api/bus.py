@@ -1,0 +1,76 @@
+"""The control plane's event bus: who may send usage, and where key events go.
+
+Usage from creators' accounts is admitted per linked account (a bus permission
+added on link and removed on unlink), never to the world or the organisation.
+Key events (``KeyIssued``/``KeyRevoked``/``PlanChanged``) are put here and a rule
+per listed API forwards them to the key bus in that API's account
+(``apid-<api>-keys``, created by the API stack, which admits only this account).
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from api_direct.control_plane.api.problems import Problem
+
+CONTROL_PLANE_SOURCE = "api-direct.control-plane"
+KEY_EVENT_TYPES = ("KeyIssued", "KeyRevoked", "PlanChanged")
+
+
+def creator_key_bus_arn(account_id: str, region: str, api_id: str) -> str:
+    """The bus ``UserApiStack`` creates for key events: ``apid-<api>-keys``."""
+    return f"arn:aws:events:{region}:{account_id}:event-bus/apid-{api_id}-keys"
+
+
+class ControlPlaneBus:
+    def __init__(self, events: Any, bus_name: str, forwarding_role_arn: str | None) -> None:
+        self._events = events
+        self._bus = bus_name
+        self._role = forwarding_role_arn
+
+    def admit_account(self, account_id: str) -> None:
+        self._events.put_permission(
+            EventBusName=self._bus, Action="events:PutEvents", Principal=account_id,
+            StatementId=_statement_id(account_id),
+        )
+
+    def remove_account(self, account_id: str) -> None:
+        try:
+            self._events.remove_permission(EventBusName=self._bus, StatementId=_statement_id(account_id))
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+
+    def route_keys(self, api_id: str, account_id: str, region: str) -> None:
+        """Forward this API's key events to its account's key bus (idempotent)."""
+        name = _rule_name(api_id)
+        self._events.put_rule(
+            Name=name, EventBusName=self._bus, State="ENABLED",
+            EventPattern=json.dumps({"source": [CONTROL_PLANE_SOURCE], "detail-type": list(KEY_EVENT_TYPES),
+                                     "detail": {"api": [api_id]}}),
+            Description=f"API-Direct: key events of {api_id} to its account",
+        )
+        target: dict[str, str] = {"Id": "creator-key-bus", "Arn": creator_key_bus_arn(account_id, region, api_id)}
+        if self._role:
+            target["RoleArn"] = self._role
+        self._events.put_targets(Rule=name, EventBusName=self._bus, Targets=[target])
+
+    def publish(self, detail_type: str, api_id: str, detail: Mapping[str, Any]) -> None:
+        """Put one key event; a rejected entry is a 502 so the caller's change is not half-done."""
+        response = self._events.put_events(Entries=[{
+            "Source": CONTROL_PLANE_SOURCE, "DetailType": detail_type, "EventBusName": self._bus,
+            "Detail": json.dumps({**detail, "api": api_id}),
+        }])
+        if response.get("FailedEntryCount"):
+            entry = response["Entries"][0]
+            raise Problem(502, f"could not send {detail_type} to {api_id}'s account: {entry.get('ErrorMessage', 'unknown')}")
+
+
+def _statement_id(account_id: str) -> str:
+    return f"apid-linked-{account_id}"
+
+
+def _rule_name(api_id: str) -> str:
+    return f"apid-keys-{api_id}"[:64]

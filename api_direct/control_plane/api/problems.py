@@ -1,0 +1,60 @@
+"""Errors as RFC 9457 problem+json, each with one clear sentence in ``detail``."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
+           413: "Content Too Large", 422: "Unprocessable Content", 500: "Internal Server Error"}
+
+
+class Problem(Exception):
+    """Raise to answer with a problem document: ``Problem(404, "no listing 'x'")``."""
+
+    def __init__(self, status: int, detail: str, *, type_: str = "about:blank", **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.type = type_
+        self.extra = extra
+
+
+def problem_response(status: int, detail: str, type_: str = "about:blank", **extra: Any) -> JSONResponse:
+    body = {"type": type_, "title": _TITLES.get(status, "Error"), "status": status, "detail": detail, **extra}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, error: Problem) -> JSONResponse:
+        return problem_response(error.status, error.detail, error.type, **error.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        return problem_response(422, describe_validation(error.errors()), errors=_plain(error.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return problem_response(error.status_code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, __: Exception) -> JSONResponse:
+        # Never echo internals (they may hold table names, ARNs or tokens).
+        return problem_response(500, "the control plane hit an unexpected error; it has been logged")
+
+
+def describe_validation(errors: Any) -> str:
+    """``body.plans[0].burst: Input should be greater than 0`` for the first error, plus a count."""
+    first = errors[0]
+    location = ".".join(str(part) for part in first["loc"] if part != "body") or "request"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{location}: {first['msg']}{more}"
+
+
+def _plain(errors: Any) -> list[dict[str, Any]]:
+    return [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]} for e in errors]

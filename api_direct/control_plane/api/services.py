@@ -1,0 +1,24 @@
+"""What route handlers work with, injected with ``ServicesDep``; built once per process."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api_direct.control_plane.api.bus import ControlPlaneBus
+from api_direct.control_plane.api.settings import ControlPlaneSettings
+from api_direct.control_plane.api.store import Store
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: ControlPlaneSettings
+    store: Store
+    bus: ControlPlaneBus
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(services)]

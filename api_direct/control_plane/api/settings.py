@@ -1,0 +1,60 @@
+"""Where the control plane finds its table, bus and user pool.
+
+In Lambda these come from environment variables the stack sets; tests and the
+local sandbox build :class:`ControlPlaneSettings` directly.
+"""
+
+import os
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ENV_PREFIX = "APID_CP_"
+
+
+class ControlPlaneSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    region: str
+    #: The control plane's own account: linked accounts' deploy roles trust it.
+    account_id: str
+    table_name: str
+    #: The control plane's own bus: usage arrives here, key events leave from here.
+    event_bus_name: str
+    user_pool_id: str
+    app_client_id: str
+    #: Role EventBridge assumes to forward key events to creators' buses.
+    key_forwarding_role_arn: str | None = None
+    #: Defaults to Cognito's public JWKS of the user pool.
+    jwks_url: str | None = None
+    #: Send AWS calls here instead of AWS (a local emulator); never set in Lambda.
+    aws_endpoint_url: str | None = None
+    #: Largest OpenAPI document a listing may carry, in bytes.
+    max_openapi_bytes: Annotated[int, Field(gt=0)] = 256_000
+
+    @property
+    def issuer(self) -> str:
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+
+    @property
+    def resolved_jwks_url(self) -> str:
+        return self.jwks_url or f"{self.issuer}/.well-known/jwks.json"
+
+    @classmethod
+    def from_env(cls) -> "ControlPlaneSettings":
+        """``APID_CP_TABLE_NAME`` etc.; the region comes from Lambda's ``AWS_REGION``."""
+        values = {
+            name.removeprefix(ENV_PREFIX).lower(): value
+            for name, value in os.environ.items()
+            if name.startswith(ENV_PREFIX)
+        }
+        values.setdefault("region", os.environ.get("AWS_REGION", ""))
+        return cls.model_validate(values)
+
+    def environment(self) -> dict[str, str]:
+        """The inverse of :meth:`from_env`, for the stack to set on the function."""
+        return {
+            f"{ENV_PREFIX}{name.upper()}": str(value)
+            for name, value in self.model_dump(exclude={"region"}).items()
+            if value is not None
+        }

@@ -1,0 +1,109 @@
+"""The control plane's one DynamoDB table: every entity, and the key that finds it.
+
+One table (``pk``/``sk``) with two generic indexes; each access pattern below is one
+``GetItem`` or one ``Query``, never a scan:
+
+| access pattern | key |
+| --- | --- |
+| a creator's linked accounts | ``pk=CREATOR#<sub>``, ``sk`` begins ``ACCOUNT#`` |
+| which creator linked an account (usage attribution) | ``gsi1pk=ACCOUNT#<account>`` |
+| an ExternalId is never reused | ``pk=EXTERNALID#<id>``, ``sk=EXTERNALID`` (conditional put) |
+| a listing, its plans, reviews, deployments | ``pk=API#<api_id>``, ``sk`` = ``LISTING`` / ``PLAN#<name>`` / ``REVIEW#<consumer>`` / ``DEPLOY#<time>#<id>`` |
+| all listings (search, newest first) | ``gsi1pk=LISTINGS``, ``gsi1sk=<published_at>#<api_id>`` |
+| a creator's listings | ``gsi2pk=CREATOR#<sub>``, ``gsi2sk=LISTING#<api_id>`` |
+| a consumer's subscriptions | ``pk=CONSUMER#<sub>``, ``sk`` begins ``SUB#`` |
+| an API's subscribers | ``gsi1pk=API#<api_id>``, ``gsi1sk`` begins ``SUB#`` |
+| a key by hash | ``pk=KEY#<hash>``, ``sk=KEY`` |
+| a consumer's keys | ``gsi2pk=CONSUMER#<sub>``, ``gsi2sk`` begins ``KEY#`` |
+
+Search ranks the listings of one ``LISTINGS`` query in memory: fine for a
+marketplace of thousands of APIs; an inverted index or OpenSearch is the step
+after that.
+"""
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from api_direct.control_plane.api.problems import Problem
+
+PK, SK = "pk", "sk"
+GSI1, GSI2 = "gsi1", "gsi2"
+#: (index name, partition attribute, sort attribute): the stack builds exactly these.
+INDEXES = ((GSI1, "gsi1pk", "gsi1sk"), (GSI2, "gsi2pk", "gsi2sk"))
+LISTINGS = "LISTINGS"
+
+
+def creator_pk(sub: str) -> str:
+    return f"CREATOR#{sub}"
+
+
+def consumer_pk(sub: str) -> str:
+    return f"CONSUMER#{sub}"
+
+
+def api_pk(api_id: str) -> str:
+    return f"API#{api_id}"
+
+
+def key_pk(key_hash: str) -> str:
+    return f"KEY#{key_hash}"
+
+
+def account_gsi(account_id: str) -> str:
+    return f"ACCOUNT#{account_id}"
+
+
+class Store:
+    """Thin, typed-enough access to the table; conflicts become 409 problems."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        return self.table.get_item(Key={PK: pk, SK: sk}, ConsistentRead=True).get("Item")  # type: ignore[no-any-return]
+
+    def put(self, item: Mapping[str, Any]) -> None:
+        self.table.put_item(Item=dict(item))
+
+    def put_new(self, item: Mapping[str, Any], conflict: str) -> None:
+        """Create ``item`` only if no item has its key; else 409 with ``conflict`` as the detail."""
+        try:
+            self.table.put_item(Item=dict(item), ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise Problem(409, conflict) from None
+            raise
+
+    def delete(self, pk: str, sk: str) -> None:
+        self.table.delete_item(Key={PK: pk, SK: sk})
+
+    def query(self, pk: str, sk_prefix: str = "", *, index: str | None = None, newest_first: bool = False) -> Iterator[dict[str, Any]]:
+        """All items of a partition (of the table or an index), following pagination."""
+        pk_name, sk_name = (PK, SK) if index is None else next((p, s) for i, p, s in INDEXES if i == index)
+        condition = Key(pk_name).eq(pk)
+        if sk_prefix:
+            condition &= Key(sk_name).begins_with(sk_prefix)
+        arguments: dict[str, Any] = {"KeyConditionExpression": condition, "ScanIndexForward": not newest_first}
+        if index is not None:
+            arguments["IndexName"] = index
+        while True:
+            page = self.table.query(**arguments)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def transact(self, operations: Sequence[Mapping[str, Any]], conflict: str) -> None:
+        """All or nothing (``TransactWriteItems`` with the resource's item format); a failed condition is a 409."""
+        client = self.table.meta.client
+        try:
+            client.transact_write_items(
+                TransactItems=[{kind: {"TableName": self.table.name, **body} for kind, body in op.items()} for op in operations]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("TransactionCanceledException", "ConditionalCheckFailedException"):
+                raise Problem(409, conflict) from None
+            raise

@@ -1,0 +1,117 @@
+"""Control plane API under test: moto for AWS, and real RS256 tokens checked against a JWKS we serve.
+
+The app verifies tokens exactly as in production (signature by key id from the
+JWKS URL, issuer, client id, token use, expiry); the tests own the signing key, so
+they can mint tokens for any user and group, and forge bad ones.
+"""
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
+from moto import mock_aws
+
+from api_direct.control_plane.api.app import create_app
+from api_direct.control_plane.api.settings import ControlPlaneSettings
+from api_direct.control_plane.api.store import INDEXES, PK, SK
+
+REGION = "us-east-1"
+USER_POOL_ID = "us-east-1_TestPool1"
+APP_CLIENT_ID = "apid-cli-client"
+KEY_ID = "test-signing-key"
+TABLE = "apid-control-plane"
+BUS = "apid-control-plane-bus"
+CONTROL_PLANE_ACCOUNT = "111111111111"
+
+Mint = Callable[..., str]
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def jwks_url(signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
+    """The public half of ``signing_key`` as a JWKS document on 127.0.0.1."""
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key()))
+    body = json.dumps({"keys": [{**jwk, "kid": KEY_ID, "alg": "RS256", "use": "sig"}]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/{USER_POOL_ID}/.well-known/jwks.json"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def mint(signing_key: rsa.RSAPrivateKey) -> Mint:
+    """An access token as Cognito issues it; keyword arguments override claims."""
+
+    def make(sub: str, *groups: str, key: rsa.RSAPrivateKey | None = None, **claims: Any) -> str:
+        now = int(time.time())
+        payload = {
+            "iss": f"https://cognito-idp.{REGION}.amazonaws.com/{USER_POOL_ID}", "sub": sub, "client_id": APP_CLIENT_ID,
+            "token_use": "access", "username": sub, "iat": now, "exp": now + 3600, "jti": str(uuid.uuid4()),
+            "cognito:groups": list(groups), **claims,
+        }
+        return jwt.encode(payload, key or signing_key, algorithm="RS256", headers={"kid": KEY_ID})
+
+    return make
+
+
+@pytest.fixture
+def aws() -> Iterator[Callable[[str], Any]]:
+    """A fresh emulated account per test: the table (with the store's indexes) and the bus."""
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        attributes = [PK, SK, *(name for _, p, s in INDEXES for name in (p, s))]
+        dynamodb.create_table(
+            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in attributes],
+            KeySchema=[{"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}],
+            GlobalSecondaryIndexes=[
+                {"IndexName": index, "Projection": {"ProjectionType": "ALL"},
+                 "KeySchema": [{"AttributeName": p, "KeyType": "HASH"}, {"AttributeName": s, "KeyType": "RANGE"}]}
+                for index, p, s in INDEXES
+            ],
+        )
+        boto3.client("events", region_name=REGION).create_event_bus(Name=BUS)
+        yield lambda service: boto3.client(service, region_name=REGION)
+
+
+@pytest.fixture
+def settings(jwks_url: str) -> ControlPlaneSettings:
+    return ControlPlaneSettings(
+        region=REGION, account_id=CONTROL_PLANE_ACCOUNT, table_name=TABLE, event_bus_name=BUS, user_pool_id=USER_POOL_ID, app_client_id=APP_CLIENT_ID,
+        key_forwarding_role_arn="arn:aws:iam::111111111111:role/apid-key-forwarding", jwks_url=jwks_url,
+    )
+
+
+@pytest.fixture
+def api(aws: Callable[[str], Any], settings: ControlPlaneSettings) -> TestClient:
+    return TestClient(create_app(settings), raise_server_exceptions=False)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
