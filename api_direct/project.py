@@ -49,12 +49,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: Marketplace categories a listing may name.
+CATEGORIES = ("ai", "data", "developer", "finance", "media", "weather", "other")
+
+
 class ApiSettings(_Strict):
-    """What the API is called and where its ASGI app lives."""
+    """What the API is called, where its ASGI app lives, and how the marketplace shows it."""
 
     name: Annotated[str, Field(pattern=API_NAME_PATTERN)]
     description: Annotated[str, Field(min_length=1, max_length=1024)]
     app: Annotated[str, Field(pattern=APP_REFERENCE_PATTERN)] = "main:app"
+    #: Display name on the marketplace (defaults to ``name``).
+    title: Annotated[str, Field(min_length=1, max_length=80)] | None = None
+    category: Literal[CATEGORIES] = "other"  # type: ignore[valid-type]
+    tags: Annotated[tuple[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,23}$")], ...], Field(max_length=10)] = ()
 
 
 class RuntimeSettings(_Strict):

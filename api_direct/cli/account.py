@@ -5,7 +5,14 @@ import click
 from api_direct.cli.progress import ProgressDisplay
 from api_direct.cli.settings import Settings, global_options
 from api_direct.deploy.aws import creator_aws
-from api_direct.deploy.link import LINK_STACK_NAME, link_account, link_status, unlink_account
+from api_direct.control_plane import sign_in
+from api_direct.deploy.link import (
+    LINK_STACK_NAME,
+    link_account,
+    link_status,
+    link_through_control_plane,
+    unlink_account,
+)
 from api_direct.deploy.state import load_state, save_state
 from api_direct.project import load_project
 
@@ -16,17 +23,20 @@ def aws() -> None:
 
 
 @aws.command()
-@click.option("--trusted-account", default=None, metavar="ACCOUNT_ID",
-              help="Account allowed to assume the deploy role (the control plane's). Default: your own account.")
 @global_options
 @click.pass_obj
-def link(settings: Settings, trusted_account: str | None) -> None:
+def link(settings: Settings) -> None:
     """Deploy the account link into your AWS account with your own credentials.
 
     \b
+    Signed in to a control plane (`apid login`), the account is registered with it:
+    the control plane issues the ExternalId, is the only account the deploy role
+    trusts, and brokers short-lived deploy credentials to you. Otherwise your own
+    account is trusted and the ExternalId is generated here.
+
+    \b
     Creates, in the region you choose (stack apid-link):
-      - a deploy role that can only be assumed with this project's ExternalId
-        (generated now and kept in .apid/state.json), for at most 1 hour;
+      - a deploy role that can only be assumed with the ExternalId, for at most 1 hour;
       - a CloudFormation execution role capped by a permissions boundary that
         confines API-Direct to apid-* resources and blocks IAM escalation;
       - a private, encrypted, TLS-only asset bucket.
@@ -35,21 +45,25 @@ def link(settings: Settings, trusted_account: str | None) -> None:
     project = load_project(settings.project_dir)
     state = load_state(project.root)
     creator = creator_aws(settings.aws_target())
+    control_plane = sign_in.load_session()
     existing = state.link if state.link and state.link.region == creator.region else None
     with ProgressDisplay(settings.output, "linking") as progress:
-        record = link_account(
-            creator, progress, trusted_account_id=trusted_account or (existing.trusted_account_id if existing else None),
-            external_id=existing.external_id if existing else None,
-        )
+        if control_plane is not None:
+            record = link_through_control_plane(creator, progress, control_plane)
+        else:
+            record = link_account(creator, progress, external_id=existing.external_id if existing else None)
     save_state(project.root, state.with_link(record))
+    registered = f"  registered with: {record.control_plane_url} (it keeps the ExternalId)\n" if record.control_plane_url else ""
     settings.output.result(
         {"account_id": record.account_id, "region": record.region, "stack": record.stack_name,
          "deploy_role_arn": record.deploy_role_arn, "execution_role_arn": record.execution_role_arn,
-         "asset_bucket": record.asset_bucket, "trusted_account_id": record.trusted_account_id},
+         "asset_bucket": record.asset_bucket, "trusted_account_id": record.trusted_account_id,
+         "control_plane": record.control_plane_url},
         f"Linked account [bold]{record.account_id}[/bold] in {record.region}.\n"
         f"  deploy role:     {record.deploy_role_arn}\n"
         f"  execution role:  {record.execution_role_arn}\n"
         f"  asset bucket:    {record.asset_bucket}\n"
+        f"{registered}"
         "Next: `apid plan` to see what a deploy would create, then `apid deploy`.",
     )
 
@@ -94,6 +108,9 @@ def unlink(settings: Settings) -> None:
         raise click.Abort()
     with ProgressDisplay(settings.output, "unlinking") as progress:
         unlink_account(creator, link_record, progress)
+        if link_record.control_plane_url:
+            client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
+            client.delete(f"/accounts/{link_record.account_id}/{link_record.region}")
     save_state(project.root, state.with_link(None))
     settings.output.result(
         {"unlinked": link_record.account_id, "region": link_record.region},

@@ -31,6 +31,7 @@ def plan(settings: Settings) -> None:
     """
     with ProgressDisplay(settings.output, "planning") as progress:
         result = operations.plan(_session(settings, progress))
+    _warn(settings.output, result.warnings)
     settings.output.result(
         {"stack": result.stack_name, "creates_stack": result.creates_stack,
          "changes": [_change_json(c) for c in result.changes], "no_changes": not result.changes},
@@ -53,6 +54,7 @@ def deploy(settings: Settings, hotswap: bool) -> None:
     """
     with ProgressDisplay(settings.output, "deploying") as progress:
         result = operations.deploy(_session(settings, progress), hotswap=hotswap, confirm=settings.confirm)
+    _warn(settings.output, result.warnings)
     settings.output.result(_deploy_json(result), _deploy_text(result))
 
 
@@ -129,10 +131,16 @@ def destroy(settings: Settings, retain_data: bool) -> None:
         if not settings.confirm(f"Delete {session.project.stack_name}{kept} from {session.link.account_id}/{session.link.region}?"):
             raise click.Abort()
         result = operations.destroy(session, retain_data=retain_data)
+    _warn(settings.output, result.warnings)
     settings.output.result(
         {"stack": result.stack_name, "status": result.status, "retained_data": retain_data},
         f"Deleted {result.stack_name}." + (" The key table was kept." if retain_data else ""),
     )
+
+
+def _warn(output: Output, warnings: tuple[str, ...]) -> None:
+    for warning in warnings:
+        output.note(f"[yellow]warning:[/yellow] {escape(warning)}")
 
 
 def _print_line(output: Output, line: log_tail.LogLine) -> None:

@@ -7,7 +7,7 @@ ExternalId passed as its NoEcho parameter.
 
 import secrets
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +15,9 @@ import aws_cdk as cdk
 from botocore.exceptions import ClientError
 
 from api_direct.constructs.account_link import RESOURCE_PREFIX, LinkNames
-from api_direct.deploy.aws import Aws, assume_role, aws_errors
+from api_direct.control_plane.sign_in import SignedIn, client_for
+from api_direct.deploy.aws import Aws, aws_errors
+from api_direct.deploy.credentials import deploy_session
 from api_direct.deploy.change_sets import TemplateSource, compact_template, create_change_set, execute_change_set
 from api_direct.deploy.executor import Observer
 from api_direct.deploy.stack_events import EventStream, wait_for_stack
@@ -107,15 +109,38 @@ def link_account(
     )
 
 
+def link_through_control_plane(creator: Aws, observer: Observer, control_plane: SignedIn) -> LinkRecord:
+    """Register with the control plane, deploy the link it describes, then confirm it.
+
+    The control plane generates the ExternalId (unique, never reused) and is the
+    account the deploy role trusts; it keeps the ExternalId, so the record kept in
+    the project does not.
+    """
+    account_id = creator.account_id()
+    client = client_for(control_plane, endpoint_url=creator.endpoint_url)
+    registration = client.post("/accounts", {"account_id": account_id, "region": creator.region})
+    record = link_account(
+        creator, observer, trusted_account_id=registration["trusted_account_id"],
+        external_id=registration["external_id"],
+    )
+    client.put(
+        f"/accounts/{account_id}/{creator.region}",
+        {"deploy_role_arn": record.deploy_role_arn, "execution_role_arn": record.execution_role_arn,
+         "asset_bucket": record.asset_bucket},
+    )
+    return replace(record, external_id=None, control_plane_url=control_plane.control_plane_url,
+                   usage_bus_arn=control_plane.event_bus_arn)
+
+
 def link_status(creator: Aws, link: LinkRecord) -> LinkStatus:
-    """Is the link stack there, and does the deploy role still accept our ExternalId?"""
+    """Is the link stack there, and can its deploy role still be assumed (locally or via the control plane)?"""
     cloudformation = creator.client("cloudformation")
     stack = describe_stack(cloudformation, link.stack_name)
     problem = None
     try:
-        assume_role(creator, link.deploy_role_arn, link.external_id, purpose="checking the link")
+        deploy_session(creator, link, "checking the link")
         assumable = True
-    except AccessError as error:
+    except (AccessError, StateError) as error:
         assumable, problem = False, str(error)
     return LinkStatus(link, stack.status if stack else None, assumable, problem, api_stacks(creator))
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from api_direct.deploy.aws import Aws, AwsTarget, assume_role, creator_aws
+from api_direct.deploy.aws import Aws, AwsTarget, creator_aws
+from api_direct.deploy.credentials import deploy_session
 from api_direct.deploy.change_sets import ResourceChange
 from api_direct.deploy.executor import Context, Observer, execute
 from api_direct.deploy.planner import (
@@ -22,8 +23,9 @@ from api_direct.deploy.planner import (
 )
 from api_direct.deploy.stacks import Phase, StackInfo, deployed_template, describe_stack, stack_resources
 from api_direct.deploy.state import LinkRecord, ProjectState, load_state, save_state
-from api_direct.deploy.synthesis import SynthesizedStack, synthesize_project
-from api_direct.errors import InputError, StateError
+from api_direct.deploy.synthesis import ControlPlaneRef, SynthesizedStack, synthesize_project
+from api_direct.control_plane.sign_in import client_for, require_session
+from api_direct.errors import ApidError, InputError, StateError
 from api_direct.project import Project, load_project
 
 
@@ -32,6 +34,7 @@ class PlanResult:
     stack_name: str
     creates_stack: bool
     changes: tuple[ResourceChange, ...]
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class DeployResult:
     hotswapped: tuple[str, ...] = ()
     uploaded_assets: int = 0
     fell_back_from_hotswap: bool = False
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,18 +74,40 @@ class Session:
         return self.state.require_link()
 
     def synthesize(self, *, retain_data: bool = False) -> SynthesizedStack:
+        link = self.link
+        control_plane = ControlPlaneRef(link.trusted_account_id, link.usage_bus_arn) if link.usage_bus_arn else None
         return synthesize_project(
-            self.project, self.outdir, retain_data=retain_data, bundle_cache_dir=self.bundle_cache_dir
+            self.project, self.outdir, control_plane=control_plane, retain_data=retain_data,
+            bundle_cache_dir=self.bundle_cache_dir,
         )
 
     def deploy_role(self, purpose: str) -> Aws:
-        return assume_role(self.creator, self.link.deploy_role_arn, self.link.external_id, purpose=purpose)
+        return deploy_session(self.creator, self.link, purpose)
 
     def context(self, aws: Aws) -> Context:
         return Context(aws=aws, link=self.link, observer=self.observer)
 
     def save(self, state: ProjectState) -> None:
         save_state(self.project.root, state)
+
+    def record(self, action: str, status: str, outputs: dict[str, str], changes: int) -> tuple[str, ...]:
+        """Tell the control plane (if linked through one) what just happened; a warning if it could not.
+
+        Best effort by design: the stack has already changed, and failing the
+        command now would only hide that.
+        """
+        link = self.link
+        if link.control_plane_url is None:
+            return ()
+        try:
+            client_for(require_session(), endpoint_url=self.creator.endpoint_url).post("/deployments", {
+                "api_id": self.project.config.api.name, "account_id": link.account_id, "region": link.region,
+                "action": action, "status": status, "stack_name": self.project.stack_name, "outputs": outputs,
+                "changes": changes,
+            })
+        except ApidError as error:
+            return (f"the control plane did not record this {action}: {error}",)
+        return ()
 
 
 def plan(session: Session) -> PlanResult:
@@ -98,7 +124,8 @@ def plan(session: Session) -> PlanResult:
     execute(plan_preview(stack, deployed), context)
     change_set = context.change_set
     assert change_set is not None  # CreateChangeSet always leaves one
-    return PlanResult(stack.stack_name, change_set.creates_stack, change_set.changes)
+    warnings = session.record("plan", "NO_CHANGES" if change_set.empty else "PLANNED", {}, len(change_set.changes))
+    return PlanResult(stack.stack_name, change_set.creates_stack, change_set.changes, warnings)
 
 
 def deploy(session: Session, *, hotswap: bool = False, confirm: Callable[[str], bool]) -> DeployResult:
@@ -125,12 +152,14 @@ def deploy(session: Session, *, hotswap: bool = False, confirm: Callable[[str], 
                 if swapped:
                     since = datetime.now(UTC).isoformat(timespec="seconds")
                     session.save(session.state.with_hotswap(since, swapped))
+                status = "HOTSWAPPED" if context.hotswapped else "NO_CHANGES"
                 return DeployResult(
                     stack.stack_name,
-                    "HOTSWAPPED" if context.hotswapped else "NO_CHANGES",
+                    status,
                     deployed.outputs,
                     hotswapped=tuple(context.hotswapped),
                     uploaded_assets=sum(p.uploaded for p in context.published),
+                    warnings=session.record("deploy", status, deployed.outputs, len(context.hotswapped)),
                 )
             fell_back = True
     recreate = False
@@ -144,13 +173,16 @@ def deploy(session: Session, *, hotswap: bool = False, confirm: Callable[[str], 
     final = describe_stack(cloudformation, stack.stack_name)
     if not change_set.empty or session.state.drifted_since:
         session.save(session.state.without_drift())
+    status = "NO_CHANGES" if change_set.empty else (context.outcome.status if context.outcome else "UNKNOWN")
+    outputs = final.outputs if final else {}
     return DeployResult(
         stack_name=stack.stack_name,
-        status="NO_CHANGES" if change_set.empty else (context.outcome.status if context.outcome else "UNKNOWN"),
-        outputs=final.outputs if final else {},
+        status=status,
+        outputs=outputs,
         changes=change_set.changes,
         uploaded_assets=sum(p.uploaded for p in context.published),
         fell_back_from_hotswap=fell_back,
+        warnings=session.record("deploy", status, outputs, len(change_set.changes)),
     )
 
 
@@ -166,7 +198,8 @@ def destroy(session: Session, *, retain_data: bool) -> DeployResult:
         execute(plan_deploy(session.synthesize(retain_data=True), deployed, recreate_failed=False), context)
     execute(plan_destroy(deployed), context)
     session.save(session.state.without_drift())
-    return DeployResult(stack_name=deployed.name, status="DELETE_COMPLETE", outputs={})
+    warnings = session.record("destroy", "DELETE_COMPLETE", {}, 0)
+    return DeployResult(stack_name=deployed.name, status="DELETE_COMPLETE", outputs={}, warnings=warnings)
 
 
 def status(session: Session) -> StatusReport:

@@ -20,11 +20,17 @@ STATE_FILE = Path(".apid") / "state.json"
 
 @dataclass(frozen=True)
 class LinkRecord:
-    """One linked account and region, as ``apid aws link`` left it."""
+    """One linked account and region, as ``apid aws link`` left it.
+
+    With a control plane (``control_plane_url`` set) the deploy role trusts only the
+    control plane's account, which keeps the ExternalId and brokers short-lived
+    deploy credentials to the link's owner: ``external_id`` is then ``None`` here.
+    Without one, the creator's own account is trusted and the ExternalId kept here.
+    """
 
     account_id: str
     region: str
-    external_id: str
+    external_id: str | None
     trusted_account_id: str
     stack_name: str
     deploy_role_arn: str
@@ -32,6 +38,9 @@ class LinkRecord:
     asset_bucket: str
     permissions_boundary_arn: str
     linked_at: str
+    control_plane_url: str | None = None
+    #: The control plane bus usage records go to (metering is on when set).
+    usage_bus_arn: str | None = None
 
 
 @dataclass(frozen=True)

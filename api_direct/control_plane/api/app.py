@@ -7,7 +7,7 @@ from botocore.config import Config
 from fastapi import FastAPI
 
 from api_direct import __version__
-from api_direct.control_plane.api import accounts, deployments, listings, reviews, subscriptions
+from api_direct.control_plane.api import accounts, credentials, deployments, listings, reviews, subscriptions
 from api_direct.control_plane.api.auth import TokenVerifier
 from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.problems import install_problem_handlers
@@ -30,19 +30,22 @@ def create_app(settings: ControlPlaneSettings, *, session: boto3.Session | None 
     )
     install_problem_handlers(app)
     app.state.verifier = TokenVerifier(settings)
-    app.state.services = Services(settings, Store(table), ControlPlaneBus(events, settings.event_bus_name,
-                                                                           settings.key_forwarding_role_arn))
+    bus = ControlPlaneBus(events, settings.event_bus_name, settings.key_forwarding_role_arn)
+    sts = session.client("sts", endpoint_url=endpoint, config=_RETRIES)
+    app.state.services = Services(settings, Store(table), bus, sts)
 
     @app.get("/config", tags=["public"], summary="What a client needs to sign in")
     def config() -> dict[str, Any]:
         return {"region": settings.region, "user_pool_id": settings.user_pool_id,
-                "app_client_id": settings.app_client_id, "version": __version__}
+                "app_client_id": settings.app_client_id, "account_id": settings.account_id,
+                "event_bus_arn": f"arn:aws:events:{settings.region}:{settings.account_id}:event-bus/{settings.event_bus_name}",
+                "version": __version__}
 
     @app.get("/health", tags=["public"], include_in_schema=False)
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (accounts, deployments, listings, reviews, subscriptions):
+    for module in (accounts, credentials, deployments, listings, reviews, subscriptions):
         app.include_router(module.router)
     return app
 

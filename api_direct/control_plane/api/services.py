@@ -1,7 +1,7 @@
 """What route handlers work with, injected with ``ServicesDep``; built once per process."""
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -15,6 +15,8 @@ class Services:
     settings: ControlPlaneSettings
     store: Store
     bus: ControlPlaneBus
+    #: Assumes linked accounts' deploy roles (``credentials.py``).
+    sts: Any
 
 
 def services(request: Request) -> Services:

@@ -1,0 +1,121 @@
+"""``apid login | logout | publish | keys``: the control plane's marketplace from the terminal."""
+
+import click
+from rich.markup import escape
+
+from api_direct.cli.progress import ProgressDisplay
+from api_direct.cli.settings import Settings, global_options
+from api_direct.control_plane import sign_in
+from api_direct.control_plane.publishing import export_openapi, listing
+from api_direct.deploy import operations
+from api_direct.errors import StateError
+
+
+@click.command()
+@click.option("--control-plane", "control_plane_url", envvar="APID_CONTROL_PLANE_URL", default=None,
+              help="Base URL of the control plane API (default: the one you last signed in to).")
+@click.option("--username", prompt="Email", help="Your account's email address.")
+@click.option("--password", envvar="APID_PASSWORD", prompt=True, hide_input=True,
+              help="Prompted for (hidden) unless APID_PASSWORD is set.")
+@global_options
+@click.pass_obj
+def login(settings: Settings, control_plane_url: str | None, username: str, password: str) -> None:
+    """Sign in to an API-Direct control plane (Cognito; MFA codes are asked for when enabled).
+
+    Tokens are kept in ~/.config/api-direct/session.json, readable only by you, and
+    refreshed automatically; `apid logout` revokes and forgets them.
+    """
+    previous = sign_in.load_session()
+    url = control_plane_url or (previous.control_plane_url if previous else None)
+    if not url:
+        raise StateError("which control plane? pass --control-plane URL (or set APID_CONTROL_PLANE_URL)")
+    session = sign_in.login(url, username, password, endpoint_url=settings.endpoint_url,
+                            mfa_code=lambda: click.prompt("MFA code", err=True))
+    settings.output.result(
+        {"control_plane": session.control_plane_url, "username": session.username, "region": session.region},
+        f"Signed in to {escape(session.control_plane_url)} as [bold]{escape(session.username)}[/bold].",
+    )
+
+
+@click.command()
+@global_options
+@click.pass_obj
+def logout(settings: Settings) -> None:
+    """Revoke your control plane session and delete the cached tokens."""
+    forgot = sign_in.logout(endpoint_url=settings.endpoint_url)
+    settings.output.result({"signed_out": forgot}, "Signed out." if forgot else "You were not signed in.")
+
+
+@click.command()
+@global_options
+@click.pass_obj
+def publish(settings: Settings) -> None:
+    """List the deployed API on the marketplace with the plans in apid.toml (creators).
+
+    Sends the name, description, category, tags and plans from apid.toml, the
+    deployed base URL, and the app's OpenAPI document (read by importing the app,
+    so its requirements must be installed locally). Publishing again updates it.
+    """
+    signed_in = sign_in.require_session()
+    with ProgressDisplay(settings.output, "publishing") as progress:
+        session = operations.open_session(settings.project_dir, settings.aws_target(), progress)
+        report = operations.status(session)
+        if report.stack is None:
+            raise StateError(f"{report.stack_name} is not deployed: `apid deploy` before `apid publish`")
+        body = listing(session.project, session.link, report.stack.outputs, export_openapi(session.project))
+        client = sign_in.client_for(signed_in, endpoint_url=settings.endpoint_url)
+        published = client.put(f"/listings/{session.project.config.api.name}", body)
+    settings.output.result(
+        published,
+        f"Published [bold]{escape(session.project.config.api.name)}[/bold] with"
+        f" {len(body['plans'])} plan(s) on {escape(signed_in.control_plane_url)}.",
+    )
+
+
+@click.group()
+def keys() -> None:
+    """Your API keys as a consumer: create (subscribe), list, revoke."""
+
+
+@keys.command("create")
+@click.option("--api", "api_id", required=True, help="The API to subscribe to (its id on the marketplace).")
+@click.option("--plan", required=True, help="The plan's name.")
+@global_options
+@click.pass_obj
+def create_key(settings: Settings, api_id: str, plan: str) -> None:
+    """Subscribe to an API's plan and get an API key. The key is shown ONCE: store it now."""
+    client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
+    created = client.post("/subscriptions", {"api_id": api_id, "plan": plan})
+    settings.output.result(
+        created,
+        f"Subscribed to {escape(api_id)} ({escape(plan)}). Your API key, shown only this once:\n\n"
+        f"  [bold]{created['api_key']}[/bold]\n\nSend it in the x-api-key header. Key id: {created['key_id']}",
+    )
+
+
+@keys.command("list")
+@global_options
+@click.pass_obj
+def list_keys(settings: Settings) -> None:
+    """Your keys: id, API, plan and status (never the key itself)."""
+    client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
+    found = client.get("/keys")
+    items = found["items"] if isinstance(found, dict) else found
+    lines = [f"{k['key_id']}  {k['api_id']:<24} {k['plan']:<12} {k['status']}" for k in items]
+    settings.output.result({"items": items}, "\n".join(lines) or "No keys yet: `apid keys create --api ID --plan NAME`.")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@global_options
+@click.pass_obj
+def revoke_key(settings: Settings, key_id: str) -> None:
+    """Revoke a key (its subscription ends); it stops working within the API's key cache time."""
+    if not settings.confirm(f"Revoke key {key_id}?"):
+        raise click.Abort()
+    client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
+    client.delete(f"/keys/{key_id}")
+    settings.output.result({"revoked": key_id}, f"Revoked {escape(key_id)}.")
+
+
+COMMANDS = (login, logout, publish, keys)

@@ -1,0 +1,74 @@
+"""The CLI's view of the control plane API: JSON over HTTPS, problem+json errors as one line.
+
+Standard library only (urllib): the CLI needs a handful of calls, not a client framework.
+"""
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from api_direct.errors import AccessError, ApidError, InputError, StateError
+
+TIMEOUT_SECONDS = 30
+
+
+class ControlPlaneError(ApidError):
+    """The control plane refused; the message is its problem ``detail``."""
+
+
+class ControlPlaneClient:
+    def __init__(self, base_url: str, token: Callable[[], str] | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+
+    def get(self, path: str, **query: Any) -> Any:
+        params = {k: v for k, v in query.items() if v is not None}
+        return self._call("GET", path + (f"?{urllib.parse.urlencode(params)}" if params else ""))
+
+    def post(self, path: str, body: Any) -> Any:
+        return self._call("POST", path, body)
+
+    def put(self, path: str, body: Any) -> Any:
+        return self._call("PUT", path, body)
+
+    def delete(self, path: str) -> Any:
+        return self._call("DELETE", path)
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        headers = {"Accept": "application/json, application/problem+json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if self._token is not None:
+            headers["Authorization"] = f"Bearer {self._token()}"
+        request = urllib.request.Request(f"{self.base_url}{path}", data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (https URL from config)
+                payload = response.read()
+        except urllib.error.HTTPError as error:
+            raise _problem(method, path, error) from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+            reason = getattr(error, "reason", error)
+            raise AccessError(f"cannot reach the control plane at {self.base_url}: {reason}") from None
+        return json.loads(payload) if payload else None
+
+
+def _problem(method: str, path: str, error: urllib.error.HTTPError) -> ApidError:
+    try:
+        detail = json.loads(error.read()).get("detail") or error.reason
+    except (ValueError, AttributeError):
+        detail = error.reason
+    message = f"control plane: {detail}"
+    if error.code == 401:
+        return AccessError(f"{message} (run `apid login`)")
+    if error.code == 403:
+        return AccessError(message)
+    if error.code in (404, 409):
+        return StateError(message)
+    if error.code in (400, 413, 422):
+        return InputError(message)
+    return ControlPlaneError(f"{message} ({method} {path} → {error.code})")

@@ -1,0 +1,37 @@
+"""Where a deploy session comes from: assumed locally, or brokered by the control plane."""
+
+import boto3
+
+from api_direct.control_plane.sign_in import client_for, require_session
+from api_direct.deploy.aws import Aws, assume_role
+from api_direct.deploy.state import LinkRecord
+from api_direct.errors import StateError
+
+
+def deploy_session(creator: Aws, link: LinkRecord, purpose: str) -> Aws:
+    """Credentials of the link's deploy role, however this link trusts its caller.
+
+    Linked through a control plane, only the control plane may assume the role (it
+    alone holds the ExternalId), so it is asked for a session; linked locally, the
+    creator's own credentials assume it with the ExternalId kept in the project.
+    """
+    if link.control_plane_url is None:
+        if not link.external_id:
+            raise StateError("the link has no ExternalId; run `apid aws link` again")
+        return assume_role(creator, link.deploy_role_arn, link.external_id, purpose=purpose)
+    signed_in = require_session()
+    if signed_in.control_plane_url != link.control_plane_url:
+        raise StateError(
+            f"this project is linked through {link.control_plane_url}, but you are signed in to"
+            f" {signed_in.control_plane_url}: `apid login --control-plane {link.control_plane_url}`"
+        )
+    granted = client_for(signed_in, endpoint_url=creator.endpoint_url).post(
+        f"/accounts/{link.account_id}/{link.region}/credentials", {"purpose": purpose}
+    )
+    session = boto3.Session(
+        aws_access_key_id=granted["access_key_id"],
+        aws_secret_access_key=granted["secret_access_key"],
+        aws_session_token=granted["session_token"],
+        region_name=link.region,
+    )
+    return Aws(session, creator.endpoint_url)
