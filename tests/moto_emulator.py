@@ -19,6 +19,7 @@ stops it afterwards.
 
 import argparse
 import copy
+import json
 import re
 import socket
 import subprocess
@@ -514,6 +515,44 @@ def change_set_execution_publishes_outputs() -> None:
     CloudFormationBackend.execute_change_set = execute_change_set  # type: ignore[method-assign]
 
 
+def lambda_targets_recorded_not_run() -> None:
+    """Deliver an EventBridge rule's event for a Lambda target into a log group instead of running it.
+
+    moto's rules cannot deliver to Lambda targets (``send_to_targets`` raises
+    ``NotImplementedError``, so the whole ``PutEvents`` fails with a 500), and moto
+    could not run the function anyway: it runs Lambda code only in Docker. Real
+    EventBridge invokes the function asynchronously and ``PutEvents`` succeeds. The
+    patch writes the event the function would have received, as JSON, to the log
+    group ``/emulator/lambda/<function name>``, so tests can assert that it arrived.
+    """
+    from moto.events.models import Rule, parse_arn
+    from moto.logs.models import logs_backends
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
+        if not self.event_pattern.matches_event(original_event):
+            return
+        functions = [t for t in self.targets if parse_arn(t["Arn"]).service == "lambda"]
+        for target in functions:
+            arn = parse_arn(target["Arn"])
+            logs = logs_backends[arn.account][arn.region]
+            group = f"/emulator/lambda/{arn.resource_id}"
+            if group not in logs.groups:
+                logs.create_log_group(group, {})
+                logs.create_log_stream(group, "events")
+            logs.put_log_events(group, "events", [{"timestamp": int(time.time() * 1000),
+                                                   "message": json.dumps(original_event, default=str)}])
+        saved = self.targets
+        self.targets = [t for t in saved if t not in functions]
+        try:
+            original(self, original_event, transform_input)
+        finally:
+            self.targets = saved
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
 PATCHES: tuple[Callable[[], None], ...] = (
     event_bus_ref_is_its_name,
     api_deployment_ref_is_its_id,
@@ -530,6 +569,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     resources_without_update_handler_are_kept,
     unchanged_update_change_set_fails_softly,
     change_set_execution_publishes_outputs,
+    lambda_targets_recorded_not_run,
 )
 #: moto finds resource types through ``CloudFormationModel.__subclasses__()``,
 #: which holds only weak references: the classes the patches add live here.

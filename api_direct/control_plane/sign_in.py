@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from api_direct.control_plane.client import ControlPlaneClient
 from api_direct.errors import AccessError, InputError, StateError
@@ -125,8 +125,8 @@ def logout(*, endpoint_url: str | None = None) -> bool:
         return False
     try:
         _cognito(session.region, endpoint_url).revoke_token(Token=session.refresh_token, ClientId=session.app_client_id)
-    except ClientError:
-        pass  # already revoked or expired: forgetting it locally is what matters
+    except (ClientError, BotoCoreError):
+        pass  # already revoked, expired or unreachable: forgetting it locally is what matters
     session_path().unlink(missing_ok=True)
     return True
 

@@ -6,11 +6,9 @@ they can mint tokens for any user and group, and forge bad ones.
 """
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -22,7 +20,7 @@ from moto import mock_aws
 
 from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ControlPlaneSettings
-from api_direct.control_plane.api.store import INDEXES, PK, SK
+from tests.control_plane.resources import create_table, serving_json
 
 REGION = "us-east-1"
 USER_POOL_ID = "us-east-1_TestPool1"
@@ -46,22 +44,8 @@ def jwks_url(signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key()))
     body = json.dumps({"keys": [{**jwk, "kid": KEY_ID, "alg": "RS256", "use": "sig"}]}).encode()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/{USER_POOL_ID}/.well-known/jwks.json"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving_json(body) as url:
+        yield f"{url}/{USER_POOL_ID}/.well-known/jwks.json"
 
 
 @pytest.fixture(scope="session")
@@ -84,18 +68,7 @@ def mint(signing_key: rsa.RSAPrivateKey) -> Mint:
 def aws() -> Iterator[Callable[[str], Any]]:
     """A fresh emulated account per test: the table (with the store's indexes) and the bus."""
     with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        attributes = [PK, SK, *(name for _, p, s in INDEXES for name in (p, s))]
-        dynamodb.create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in attributes],
-            KeySchema=[{"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}],
-            GlobalSecondaryIndexes=[
-                {"IndexName": index, "Projection": {"ProjectionType": "ALL"},
-                 "KeySchema": [{"AttributeName": p, "KeyType": "HASH"}, {"AttributeName": s, "KeyType": "RANGE"}]}
-                for index, p, s in INDEXES
-            ],
-        )
+        create_table(boto3.client("dynamodb", region_name=REGION), TABLE)
         boto3.client("events", region_name=REGION).create_event_bus(Name=BUS)
         yield lambda service: boto3.client(service, region_name=REGION)
 

@@ -663,6 +663,14 @@ def _probe_outputs() -> None:
     assert "Outputs" not in cloudformation.describe_stacks(StackName="probe")["Stacks"][0]
 
 
+def _probe_lambda_target() -> None:
+    events = boto3.client("events")
+    events.put_rule(Name="probe", EventPattern=json.dumps({"source": ["probe"]}))
+    events.put_targets(Rule="probe", Targets=[{"Id": "f", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:probe"}])
+    with pytest.raises(NotImplementedError, match="Expr not defined"):  # a 500 from moto_server
+        events.put_events(Entries=[{"Source": "probe", "DetailType": "d", "Detail": "{}"}])
+
+
 PROBES: dict[Callable[[], None], Callable[[], None]] = {
     moto_emulator.event_bus_ref_is_its_name: _probe_event_bus_ref,
     moto_emulator.api_deployment_ref_is_its_id: _probe_deployment_ref,
@@ -679,6 +687,7 @@ PROBES: dict[Callable[[], None], Callable[[], None]] = {
     moto_emulator.resources_without_update_handler_are_kept: _probe_kept_on_update,
     moto_emulator.unchanged_update_change_set_fails_softly: _probe_unchanged_update,
     moto_emulator.change_set_execution_publishes_outputs: _probe_outputs,
+    moto_emulator.lambda_targets_recorded_not_run: _probe_lambda_target,
 }
 
 

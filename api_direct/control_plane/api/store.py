@@ -5,10 +5,12 @@ One table (``pk``/``sk``) with two generic indexes; each access pattern below is
 
 | access pattern | key |
 | --- | --- |
-| a creator's linked accounts | ``pk=CREATOR#<sub>``, ``sk`` begins ``ACCOUNT#`` |
-| which creator linked an account (usage attribution) | ``gsi1pk=ACCOUNT#<account>`` |
+| a creator's accounts, any status | ``pk=CREATOR#<sub>``, ``sk=ACCOUNT#<account>#<region>`` (all: ``sk`` begins ``ACCOUNT#``) |
+| who holds an account in a region (one creator at a time) | ``pk=ACCOUNT#<account>#<region>``, ``sk=OWNER`` (conditional put; deleted on unlink) |
+| which creator linked an account (usage attribution) | ``gsi1pk=ACCOUNT#<account>``, ``gsi1sk=REGION#<region>`` (pending and linked only: unlink drops these keys) |
 | an ExternalId is never reused | ``pk=EXTERNALID#<id>``, ``sk=EXTERNALID`` (conditional put) |
-| a listing, its plans, reviews, deployments | ``pk=API#<api_id>``, ``sk`` = ``LISTING`` / ``PLAN#<name>`` / ``REVIEW#<consumer>`` / ``DEPLOY#<time>#<id>`` |
+| a creator's deployments of an API, newest first | ``pk=CREATOR#<sub>``, ``sk=DEPLOY#<api_id>#<time>#<id>`` |
+| a listing, its plans, reviews | ``pk=API#<api_id>``, ``sk`` = ``LISTING`` / ``PLAN#<name>`` / ``REVIEW#<consumer>`` |
 | all listings (search, newest first) | ``gsi1pk=LISTINGS``, ``gsi1sk=<published_at>#<api_id>`` |
 | a creator's listings | ``gsi2pk=CREATOR#<sub>``, ``gsi2sk=LISTING#<api_id>`` |
 | a consumer's subscriptions | ``pk=CONSUMER#<sub>``, ``sk`` begins ``SUB#`` |
