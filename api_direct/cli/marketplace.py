@@ -38,6 +38,24 @@ def login(settings: Settings, control_plane_url: str | None, username: str, pass
 
 
 @click.command()
+@click.option("--control-plane", "control_plane_url", envvar="APID_CONTROL_PLANE_URL", required=True,
+              help="Base URL of the control plane API.")
+@click.option("--email", prompt="Email", help="Your email address (you sign in with it).")
+@click.option("--role", type=click.Choice(["creator", "consumer"]), required=True,
+              help="creator: deploy and sell APIs; consumer: subscribe and call them.")
+@click.option("--password", envvar="APID_PASSWORD", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="At least 12 characters with upper, lower, digit and symbol.")
+@global_options
+@click.pass_obj
+def signup(settings: Settings, control_plane_url: str, email: str, role: str, password: str) -> None:
+    """Create your account on a control plane; a code is emailed to confirm it."""
+    sign_in.sign_up(control_plane_url, email, password, f"{role}s", endpoint_url=settings.endpoint_url,
+                    confirmation_code=lambda: click.prompt("Confirmation code from the email", err=True))
+    settings.output.result({"email": email, "role": role},
+                           f"Account created for {escape(email)} as a {role}. Next: `apid login`.")
+
+
+@click.command()
 @global_options
 @click.pass_obj
 def logout(settings: Settings) -> None:
@@ -118,4 +136,4 @@ def revoke_key(settings: Settings, key_id: str) -> None:
     settings.output.result({"revoked": key_id}, f"Revoked {escape(key_id)}.")
 
 
-COMMANDS = (login, logout, publish, keys)
+COMMANDS = (signup, login, logout, publish, keys)

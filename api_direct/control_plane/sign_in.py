@@ -101,6 +101,31 @@ def login(
     return signed_in
 
 
+def sign_up(
+    control_plane_url: str, email: str, password: str, role: str, *, endpoint_url: str | None = None,
+    confirmation_code: Callable[[], str],
+) -> None:
+    """Create an account in the control plane's user pool and confirm it with the emailed code.
+
+    ``role`` (``creators`` or ``consumers``) is stored as ``custom:role``; the pool's
+    post-confirmation trigger puts the user in that group.
+    """
+    config = ControlPlaneClient(control_plane_url).get("/config")
+    cognito = _cognito(config["region"], endpoint_url)
+    try:
+        cognito.sign_up(ClientId=config["app_client_id"], Username=email, Password=password,
+                        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "custom:role", "Value": role}])
+        cognito.confirm_sign_up(ClientId=config["app_client_id"], Username=email,
+                                ConfirmationCode=confirmation_code())
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code == "UsernameExistsException":
+            raise StateError(f"an account for {email} already exists: `apid login`") from None
+        if code == "InvalidPasswordException":
+            raise InputError(f"password rejected: {error.response['Error'].get('Message', 'too weak')}") from None
+        raise _sign_in_error(error) from None
+
+
 def access_token(session: SignedIn, *, endpoint_url: str | None = None) -> str:
     """A valid access token, refreshed (and re-saved) when it is about to expire."""
     if session.expires_at - time.time() > REFRESH_MARGIN_SECONDS:

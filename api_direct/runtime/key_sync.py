@@ -150,13 +150,22 @@ def _text_field(detail_type: str, detail: Mapping[str, Any], name: str) -> str:
 
 
 def _event_time(detail_type: str, event: Mapping[str, Any]) -> datetime:
-    """The event's ``time``, which orders events for the same key."""
+    """When the control plane issued the event; this orders events for the same key.
+
+    The detail's ``issued_at`` (microseconds, stamped by the control plane) wins
+    over EventBridge's ``time``, which has whole seconds only: a plan change in the
+    same second as the subscription would otherwise look stale and be dropped.
+    """
+    detail = event.get("detail")
+    stamp = detail.get("issued_at") if isinstance(detail, dict) and "issued_at" in detail else event.get("time")
     try:
-        at = datetime.fromisoformat(event["time"])
-    except (KeyError, TypeError, ValueError):
-        raise InvalidKeyEvent(f"{detail_type} event has no ISO-8601 'time'") from None
+        at = datetime.fromisoformat(str(stamp)) if stamp is not None else None
+    except ValueError:
+        at = None
+    if at is None:
+        raise InvalidKeyEvent(f"{detail_type} event has no ISO-8601 'issued_at' or 'time'")
     if at.tzinfo is None:
-        raise InvalidKeyEvent(f"{detail_type} event time {event['time']!r} has no time zone")
+        raise InvalidKeyEvent(f"{detail_type} event time {stamp!r} has no time zone")
     return at
 
 

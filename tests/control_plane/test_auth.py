@@ -113,10 +113,14 @@ def test_config_tells_a_client_how_to_sign_in(api: TestClient) -> None:
     assert config["user_pool_id"] == "us-east-1_TestPool1"
 
 
-def test_unexpected_error_is_a_500_problem_that_leaks_nothing(api: TestClient, mint: Mint, aws: Any) -> None:
+def test_unexpected_error_is_a_500_problem_that_leaks_nothing(
+    api: TestClient, mint: Mint, aws: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     aws("dynamodb").delete_table(TableName=TABLE)
 
-    response = api.get(PROTECTED, headers=bearer(mint("creator-1", "creators")))
+    with caplog.at_level("ERROR", logger="api_direct.control_plane"):
+        response = api.get(PROTECTED, headers=bearer(mint("creator-1", "creators")))
+    assert [r.getMessage() for r in caplog.records] == [f"unhandled error on GET {PROTECTED}"]  # for the operator
 
     body = assert_problem(response, 500)
     assert set(body) == PROBLEM_FIELDS

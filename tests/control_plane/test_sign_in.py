@@ -145,3 +145,16 @@ def test_corrupt_session_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     sign_in.session_path().write_text("{")
     with pytest.raises(InputError, match="apid logout"):
         sign_in.load_session()
+
+
+def test_sign_up_confirms_with_the_emailed_code(pool: dict[str, str], control_plane: tuple[str, Any]) -> None:
+    url, _ = control_plane
+    cognito = boto3.client("cognito-idp", region_name=REGION)
+    cognito.add_custom_attributes(UserPoolId=pool["pool_id"], CustomAttributes=[{"Name": "role", "AttributeDataType": "String"}])
+    codes: list[str] = []
+    sign_in.sign_up(url, "grace@example.com", PASSWORD, "creators", confirmation_code=lambda: codes.append("1") or "123456")
+    user = cognito.admin_get_user(UserPoolId=pool["pool_id"], Username="grace@example.com")
+    assert user["UserStatus"] == "CONFIRMED" and codes == ["1"]
+    assert {"Name": "custom:role", "Value": "creators"} in user["UserAttributes"]
+    with pytest.raises(StateError, match="already exists"):
+        sign_in.sign_up(url, "grace@example.com", PASSWORD, "creators", confirmation_code=lambda: "123456")

@@ -355,3 +355,17 @@ def test_an_existing_api_key_with_a_longer_name_is_not_mistaken_for_ours(
     ours = [key for key in api_keys(apigateway) if key["name"] == "key-1"]
     assert len(ours) == 1 and ours[0]["value"] == key_hash
     assert plans_of(apigateway, other) == set()
+
+
+
+def test_issued_at_orders_events_within_the_same_second(
+    sync: Any, key_table: KeyTable, apigateway: Any, usage_plans: dict[str, str], key_hash: str
+) -> None:
+    """EventBridge's ``time`` has whole seconds; the control plane's ``issued_at`` does not."""
+    sync("KeyIssued", {**issued(key_hash), "issued_at": "2026-11-25T13:00:00.100000+00:00"}, time=T1)
+    sync("PlanChanged", {**issued(key_hash, "pro"), "issued_at": "2026-11-25T13:00:00.200000+00:00"}, time=T1)
+    assert key_table.get(key_hash).plan == "pro"  # type: ignore[union-attr]
+    assert plans_of(apigateway, only_api_key(apigateway)["id"]) == {usage_plans["pro"]}
+    # ...and a late duplicate of the older event does not undo it.
+    sync("KeyIssued", {**issued(key_hash), "issued_at": "2026-11-25T13:00:00.100000+00:00"}, time=T1)
+    assert key_table.get(key_hash).plan == "pro"  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ per listed API forwards them to the key bus in that API's account
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -58,10 +59,15 @@ class ControlPlaneBus:
         self._events.put_targets(Rule=name, EventBusName=self._bus, Targets=[target])
 
     def publish(self, detail_type: str, api_id: str, detail: Mapping[str, Any]) -> None:
-        """Put one key event; a rejected entry is a 502 so the caller's change is not half-done."""
+        """Put one key event; a rejected entry is a 502 so the caller's change is not half-done.
+
+        ``issued_at`` (microseconds) orders events for one key on the creator's side:
+        EventBridge's own ``time`` has whole seconds only.
+        """
+        issued_at = datetime.now(UTC).isoformat(timespec="microseconds")
         response = self._events.put_events(Entries=[{
             "Source": CONTROL_PLANE_SOURCE, "DetailType": detail_type, "EventBusName": self._bus,
-            "Detail": json.dumps({**detail, "api": api_id}),
+            "Detail": json.dumps({**detail, "api": api_id, "issued_at": issued_at}),
         }])
         if response.get("FailedEntryCount"):
             entry = response["Entries"][0]

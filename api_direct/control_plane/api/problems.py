@@ -1,5 +1,6 @@
 """Errors as RFC 9457 problem+json, each with one clear sentence in ``detail``."""
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -8,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+_log = logging.getLogger("api_direct.control_plane")
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
            413: "Content Too Large", 422: "Unprocessable Content", 500: "Internal Server Error"}
 
@@ -43,8 +45,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(error.status_code, str(error.detail))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, __: Exception) -> JSONResponse:
-        # Never echo internals (they may hold table names, ARNs or tokens).
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        # Logged for the operator; never echoed (it may hold table names or ARNs).
+        _log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
         return problem_response(500, "the control plane hit an unexpected error; it has been logged")
 
 

@@ -1,0 +1,322 @@
+"""Subscriptions and API keys: what a consumer buys, and the key that proves it.
+
+A key's plaintext exists in one place only: the response that issues it. The table
+keeps its SHA-256 (``pk=KEY#<hash>``) and events carry only that hash, which is what
+the API's account stores too.
+
+Every change is one transaction followed by its key events. If an event cannot be
+sent, a compensating transaction puts the table back and the caller gets the 502:
+the control plane and the API's account never disagree about whether a key works.
+A change that sends two events (a rotation) sends the one that can be taken back
+first: a key issued and then taken back is harmless even if the take-back is lost,
+because its plaintext was never returned to anyone.
+"""
+
+import logging
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from botocore.exceptions import ClientError
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from api_direct.control_plane.api.accounts import Matches, StrictModel, timestamp
+from api_direct.control_plane.api.auth import Consumer
+from api_direct.control_plane.api.bus import ControlPlaneBus
+from api_direct.control_plane.api.deployments import ApiId
+from api_direct.control_plane.api.listings import listing_key, plan_key, require_plan, update_op
+from api_direct.control_plane.api.problems import Problem
+from api_direct.control_plane.api.services import Services, ServicesDep
+from api_direct.control_plane.api.store import GSI2, PK, SK, Store, api_pk, consumer_pk, key_pk
+from api_direct.project import PLAN_NAME_PATTERN
+from api_direct.runtime.api_keys import generate_key, hash_key
+
+ACTIVE, CANCELLED, REVOKED = "active", "cancelled", "revoked"
+SUB_PREFIX = "SUB#"
+KEY_PREFIX = "KEY#"
+
+logger = logging.getLogger(__name__)
+
+PlanName = Annotated[str, Matches(PLAN_NAME_PATTERN, "a plan name such as free or pro")]
+
+
+class SubscribeIn(StrictModel):
+    api_id: ApiId
+    plan: PlanName
+
+
+class PlanChange(StrictModel):
+    plan: PlanName
+
+
+class IssuedKey(BaseModel):
+    """The only response that carries a key's plaintext (``api_key``): it is not kept anywhere."""
+
+    api_id: str
+    plan: str
+    key_id: str
+    api_key: str
+    created_at: datetime
+
+
+class Subscription(BaseModel):
+    api_id: str
+    plan: str
+    status: Literal["active", "cancelled"]
+    #: The subscription's current key (``GET /keys`` lists old ones too).
+    key_id: str
+    created_at: datetime
+    cancelled_at: datetime | None = None
+
+
+class ApiKey(BaseModel):
+    """A key as its owner may see it again: never the plaintext, never the hash."""
+
+    key_id: str
+    api_id: str
+    plan: str
+    status: Literal["active", "revoked"]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class KeyEvent:
+    detail_type: Literal["KeyIssued", "KeyRevoked", "PlanChanged"]
+    api_id: str
+    detail: Mapping[str, str]
+    #: Sent when a later event of the same change fails; only an issue can be taken back.
+    take_back: "KeyEvent | None" = None
+
+
+router = APIRouter(tags=["subscriptions"])
+
+
+@router.post("/subscriptions", status_code=201, summary="Subscribe to a plan and get an API key (shown once)")
+def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, response: Response) -> IssuedKey:
+    """404 for an unknown API, 422 for a plan it does not offer, 409 if already subscribed."""
+    store = services.store
+    require_plan(store, body.api_id, body.plan)
+    key = subscription_key(principal.sub, body.api_id)
+    previous = _subscription(store, principal.sub, body.api_id)
+    if previous is not None and previous["status"] == ACTIVE:
+        raise Problem(409, f"you already subscribe to {body.api_id} (plan {previous['plan']}); change the plan with "
+                           f"PUT /subscriptions/{body.api_id}/plan or get a new key with POST /subscriptions/{body.api_id}/rotate")
+    now = timestamp()
+    api_key, key_item = _new_key(principal.sub, body.api_id, body.plan, now)
+    subscription = {
+        **key, "gsi1pk": api_pk(body.api_id), "gsi1sk": f"{SUB_PREFIX}{principal.sub}", "api_id": body.api_id,
+        "plan": body.plan, "status": ACTIVE, "key_id": key_item["key_id"], "key_hash": key_item["key_hash"], "created_at": now,
+    }
+    counted = {"subscribers": 1}
+    _commit(services, writes=[
+        {"Put": {"Item": subscription, "ConditionExpression": "attribute_not_exists(pk) OR #status <> :active",
+                 "ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": {":active": ACTIVE}}},
+        {"Put": {"Item": key_item, "ConditionExpression": "attribute_not_exists(pk)"}},
+        update_op(listing_key(body.api_id), add=counted, exists=True),
+        update_op(plan_key(body.api_id, body.plan), add=counted, exists=True),
+    ], undo=[
+        {"Put": {"Item": previous}} if previous is not None else {"Delete": {"Key": key}},
+        {"Delete": {"Key": _key_key(key_item["key_hash"])}},
+        update_op(listing_key(body.api_id), add=_negated(counted)),
+        update_op(plan_key(body.api_id, body.plan), add=_negated(counted)),
+    ], events=[_issued(key_item)], conflict=f"you subscribed to {body.api_id} meanwhile, or its plans changed; retry")
+    return _shown_once(key_item, api_key, response)
+
+
+@router.get("/subscriptions", summary="Your subscriptions, active and cancelled")
+def list_subscriptions(principal: Consumer, services: ServicesDep) -> list[Subscription]:
+    return [Subscription.model_validate(item) for item in services.store.query(consumer_pk(principal.sub), SUB_PREFIX)]
+
+
+@router.delete("/subscriptions/{api_id}", status_code=204, summary="Cancel a subscription (its key stops working)")
+def cancel(api_id: ApiId, principal: Consumer, services: ServicesDep) -> None:
+    """Safe to repeat: cancelling a cancelled subscription changes nothing."""
+    subscription = _subscription(services.store, principal.sub, api_id)
+    if subscription is None:
+        raise _not_subscribed(api_id)
+    if subscription["status"] == ACTIVE:
+        _cancel(services, subscription)
+
+
+@router.post("/subscriptions/{api_id}/rotate", status_code=201, summary="Replace the subscription's key (shown once)")
+def rotate(api_id: ApiId, principal: Consumer, services: ServicesDep, response: Response) -> IssuedKey:
+    """The old key is revoked as the new one is issued: there is never a moment with both or neither."""
+    subscription = _active_subscription(services.store, principal.sub, api_id)
+    old_key, key = _key_key(subscription["key_hash"]), subscription_key(principal.sub, api_id)
+    now = timestamp()
+    api_key, new = _new_key(principal.sub, api_id, subscription["plan"], now)
+    _commit(services, writes=[
+        {"Put": {"Item": new, "ConditionExpression": "attribute_not_exists(pk)"}},
+        update_op(old_key, set_={"status": REVOKED, "revoked_at": now}, when={"status": ACTIVE}),
+        update_op(key, set_=_key_reference(new), when={"status": ACTIVE, "key_id": subscription["key_id"]}),
+    ], undo=[
+        {"Delete": {"Key": _key_key(new["key_hash"])}},
+        update_op(old_key, set_={"status": ACTIVE}, remove=["revoked_at"]),
+        update_op(key, set_=_key_reference(subscription)),
+    ], events=[_issued(new), _revoked(subscription)], conflict=f"your subscription to {api_id} changed meanwhile; retry")
+    return _shown_once(new, api_key, response)
+
+
+@router.put("/subscriptions/{api_id}/plan", summary="Move your subscription (and its key) to another plan")
+def change_plan(api_id: ApiId, body: PlanChange, principal: Consumer, services: ServicesDep) -> Subscription:
+    """The key stays the same; the API's account applies the new plan's limits to it."""
+    store = services.store
+    subscription = _active_subscription(store, principal.sub, api_id)
+    old = subscription["plan"]
+    if body.plan == old:
+        return Subscription.model_validate(subscription)
+    require_plan(store, api_id, body.plan)
+    key, key_of_key = subscription_key(principal.sub, api_id), _key_key(subscription["key_hash"])
+    _commit(services, writes=[
+        update_op(key, set_={"plan": body.plan}, when={"status": ACTIVE, "key_id": subscription["key_id"]}),
+        update_op(key_of_key, set_={"plan": body.plan}, when={"status": ACTIVE}),
+        update_op(plan_key(api_id, old), add={"subscribers": -1}),
+        update_op(plan_key(api_id, body.plan), add={"subscribers": 1}, exists=True),
+    ], undo=[
+        update_op(key, set_={"plan": old}),
+        update_op(key_of_key, set_={"plan": old}),
+        update_op(plan_key(api_id, old), add={"subscribers": 1}),
+        update_op(plan_key(api_id, body.plan), add={"subscribers": -1}),
+    ], events=[KeyEvent("PlanChanged", api_id, {**_key_reference(subscription), "plan": body.plan})],
+        conflict=f"your subscription to {api_id}, or its plans, changed meanwhile; retry")
+    return Subscription.model_validate({**subscription, "plan": body.plan})
+
+
+@router.get("/keys", summary="Your API keys, current and revoked (never their values)")
+def list_keys(principal: Consumer, services: ServicesDep) -> list[ApiKey]:
+    return [ApiKey.model_validate(item) for item in _own_keys(services.store, principal.sub)]
+
+
+@router.delete("/keys/{key_id}", status_code=204, summary="Revoke a key, which cancels its subscription")
+def revoke_key(key_id: str, principal: Consumer, services: ServicesDep) -> None:
+    """Another consumer's key is a 404, exactly like a key that does not exist. Safe to repeat."""
+    key = next((item for item in _own_keys(services.store, principal.sub) if item["key_id"] == key_id), None)
+    if key is None:
+        raise Problem(404, f"you have no key {key_id!r}; list yours with GET /keys")
+    if key["status"] == ACTIVE:
+        _cancel(services, _active_subscription(services.store, principal.sub, key["api_id"]))
+
+
+def subscription_key(consumer: str, api_id: str) -> dict[str, str]:
+    return {PK: consumer_pk(consumer), SK: f"{SUB_PREFIX}{api_id}"}
+
+
+def has_active_subscription(store: Store, consumer: str, api_id: str) -> bool:
+    item = _subscription(store, consumer, api_id)
+    return item is not None and item["status"] == ACTIVE
+
+
+def _subscription(store: Store, consumer: str, api_id: str) -> dict[str, Any] | None:
+    key = subscription_key(consumer, api_id)
+    return store.get(key[PK], key[SK])
+
+
+def _active_subscription(store: Store, consumer: str, api_id: str) -> dict[str, Any]:
+    item = _subscription(store, consumer, api_id)
+    if item is None or item["status"] != ACTIVE:
+        raise _not_subscribed(api_id)
+    return item
+
+
+def _not_subscribed(api_id: str) -> Problem:
+    return Problem(404, f"you have no active subscription to {api_id}; list yours with GET /subscriptions")
+
+
+def _cancel(services: Services, subscription: Mapping[str, Any]) -> None:
+    """Revoke the subscription's key and end it, uncounting its subscriber."""
+    api_id, plan = subscription["api_id"], subscription["plan"]
+    key, key_of_key = {PK: subscription[PK], SK: subscription[SK]}, _key_key(subscription["key_hash"])
+    now, counted = timestamp(), {"subscribers": -1}
+    _commit(services, writes=[
+        update_op(key, set_={"status": CANCELLED, "cancelled_at": now}, when={"status": ACTIVE, "key_id": subscription["key_id"]}),
+        update_op(key_of_key, set_={"status": REVOKED, "revoked_at": now}, when={"status": ACTIVE}),
+        update_op(listing_key(api_id), add=counted),
+        update_op(plan_key(api_id, plan), add=counted),
+    ], undo=[
+        update_op(key, set_={"status": ACTIVE}, remove=["cancelled_at"]),
+        update_op(key_of_key, set_={"status": ACTIVE}, remove=["revoked_at"]),
+        update_op(listing_key(api_id), add=_negated(counted)),
+        update_op(plan_key(api_id, plan), add=_negated(counted)),
+    ], events=[_revoked(subscription)], conflict=f"your subscription to {api_id} changed meanwhile; retry")
+
+
+def _commit(services: Services, *, writes: Sequence[Mapping[str, Any]], undo: Sequence[Mapping[str, Any]],
+            events: Sequence[KeyEvent], conflict: str) -> None:
+    """Write atomically, then send the events in order; on a failed send, undo the writes and take back
+    what was sent, then raise the 502.
+    """
+    services.store.transact(writes, conflict)
+    for sent, event in enumerate(events):
+        try:
+            _send(services.bus, event)
+        except Problem:
+            _undo(services, undo, events[:sent])
+            raise
+
+
+def _undo(services: Services, undo: Sequence[Mapping[str, Any]], sent: Sequence[KeyEvent]) -> None:
+    try:
+        services.store.transact(undo, "the compensating write conflicted")
+    except (Problem, ClientError):
+        # The table now says more than the API's account knows; an operator must look.
+        logger.exception("could not undo a change whose key event failed: %s", [event.detail.get("key_id") for event in sent])
+    for event in reversed(sent):
+        if event.take_back is not None:
+            try:
+                _send(services.bus, event.take_back)
+            except Problem:
+                logger.warning("could not take back %s of key %s (its plaintext was never shown)",
+                               event.detail_type, event.detail["key_id"])
+
+
+def _send(bus: ControlPlaneBus, event: KeyEvent) -> None:
+    """``bus.publish``, with the bus being unreachable also a 502 (it only maps rejected entries)."""
+    try:
+        bus.publish(event.detail_type, event.api_id, event.detail)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "error")
+        raise Problem(502, f"could not send {event.detail_type} to {event.api_id}'s account: {code}; nothing changed") from None
+
+
+def _new_key(consumer: str, api_id: str, plan: str, now: str) -> tuple[str, dict[str, Any]]:
+    """A key's plaintext (for the one response) and the item that stores only its hash."""
+    api_key = generate_key()
+    key_hash, key_id = hash_key(api_key), f"key_{secrets.token_hex(8)}"
+    return api_key, {
+        **_key_key(key_hash), "key_id": key_id, "key_hash": key_hash, "consumer": consumer, "api_id": api_id,
+        "plan": plan, "status": ACTIVE, "created_at": now, "gsi2pk": consumer_pk(consumer), "gsi2sk": f"{KEY_PREFIX}{now}#{key_id}",
+    }
+
+
+def _shown_once(key_item: Mapping[str, Any], api_key: str, response: Response) -> IssuedKey:
+    response.headers["Cache-Control"] = "no-store"
+    return IssuedKey.model_validate({**key_item, "api_key": api_key})
+
+
+def _own_keys(store: Store, consumer: str) -> list[dict[str, Any]]:
+    return list(store.query(consumer_pk(consumer), KEY_PREFIX, index=GSI2, newest_first=True))
+
+
+def _key_key(key_hash: str) -> dict[str, str]:
+    return {PK: key_pk(key_hash), SK: "KEY"}
+
+
+def _key_reference(item: Mapping[str, Any]) -> dict[str, str]:
+    """What every key event names the key by: its id and hash, never its plaintext."""
+    return {"key_id": item["key_id"], "key_hash": item["key_hash"]}
+
+
+def _issued(key_item: Mapping[str, Any]) -> KeyEvent:
+    return KeyEvent("KeyIssued", key_item["api_id"], {**_key_reference(key_item), "plan": key_item["plan"]},
+                    take_back=_revoked(key_item))
+
+
+def _revoked(item: Mapping[str, Any]) -> KeyEvent:
+    return KeyEvent("KeyRevoked", item["api_id"], _key_reference(item))
+
+
+def _negated(counters: Mapping[str, int]) -> dict[str, int]:
+    return {name: -value for name, value in counters.items()}

@@ -1,0 +1,130 @@
+"""Who may do what on the marketplace: one test per cell that matters. AWS is moto; tokens are real."""
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.control_plane.conftest import Mint, bearer
+from tests.control_plane.test_listings import ALICE, BOB, creator_key_bus, link_account, listing_body, publish, published
+
+Headers = dict[str, str]
+
+
+@pytest.fixture
+def alice(mint: Mint) -> Headers:
+    link_account(ALICE)
+    return bearer(mint(ALICE, "creators"))
+
+
+@pytest.fixture
+def bob(mint: Mint) -> Headers:
+    link_account(BOB)
+    return bearer(mint(BOB, "creators"))
+
+
+@pytest.fixture
+def carol(mint: Mint) -> Headers:
+    return bearer(mint("consumer-carol", "consumers"))
+
+
+@pytest.fixture
+def dave(mint: Mint) -> Headers:
+    return bearer(mint("consumer-dave", "consumers"))
+
+
+@pytest.fixture
+def listed(api: TestClient, alice: Headers) -> dict[str, Any]:
+    """Alice's weather-api, whose key bus exists."""
+    creator_key_bus()
+    return published(api, alice)
+
+
+def subscribe(api: TestClient, who: Headers | None) -> Any:
+    return api.post("/subscriptions", json={"api_id": "weather-api", "plan": "free"}, headers=who or {})
+
+
+def review(api: TestClient, who: Headers | None) -> Any:
+    return api.post("/listings/weather-api/reviews", json={"stars": 5, "text": "great"}, headers=who or {})
+
+
+def refused(response: Any, status: int, words: str) -> bool:
+    return response.status_code == status and words in response.json()["detail"]
+
+
+def test_a_consumer_cannot_publish(api: TestClient, mint: Mint) -> None:
+    link_account("consumer-carol")
+    assert refused(publish(api, bearer(mint("consumer-carol", "consumers"))), 403, "only creators")
+    assert api.get("/listings/weather-api").status_code == 404
+
+
+def test_anonymous_cannot_publish(api: TestClient) -> None:
+    assert refused(publish(api, {}), 401, "sign in first")
+
+
+def test_a_creator_cannot_edit_another_creators_listing(api: TestClient, listed: dict[str, Any], bob: Headers) -> None:
+    response = publish(api, bob, name="Hijacked", description="mine now")
+    assert refused(response, 403, "owned by another creator")
+    assert api.get("/listings/weather-api").json() == listed
+
+
+def test_a_creator_cannot_subscribe(api: TestClient, listed: dict[str, Any], bob: Headers) -> None:
+    assert refused(subscribe(api, bob), 403, "only consumers")
+
+
+def test_anonymous_cannot_subscribe(api: TestClient, listed: dict[str, Any]) -> None:
+    assert refused(subscribe(api, None), 401, "sign in first")
+
+
+def test_anonymous_cannot_review(api: TestClient, listed: dict[str, Any]) -> None:
+    assert refused(review(api, None), 401, "sign in first")
+
+
+def test_a_creator_cannot_review(api: TestClient, listed: dict[str, Any], alice: Headers) -> None:
+    assert refused(review(api, alice), 403, "only consumers")
+
+
+def test_nobody_lists_another_consumers_keys(api: TestClient, listed: dict[str, Any], carol: Headers, dave: Headers) -> None:
+    carols = subscribe(api, carol).json()
+    daves = subscribe(api, dave).json()
+    assert [key["key_id"] for key in api.get("/keys", headers=dave).json()] == [daves["key_id"]]
+    assert [key["key_id"] for key in api.get("/keys", headers=carol).json()] == [carols["key_id"]]
+    assert refused(api.get("/keys"), 401, "sign in first")
+
+
+def test_nobody_revokes_another_consumers_key(api: TestClient, listed: dict[str, Any], carol: Headers, dave: Headers) -> None:
+    carols = subscribe(api, carol).json()
+    response = api.delete(f"/keys/{carols['key_id']}", headers=dave)
+    assert response.status_code == 404 and response.json()["detail"] == f"you have no key {carols['key_id']!r}; list yours with GET /keys"
+    assert api.get("/keys", headers=carol).json()[0]["status"] == "active"
+
+
+def test_nobody_cancels_another_consumers_subscription(api: TestClient, listed: dict[str, Any], carol: Headers,
+                                                       dave: Headers) -> None:
+    subscribe(api, carol)
+    assert api.delete("/subscriptions/weather-api", headers=dave).status_code == 404
+    assert api.post("/subscriptions/weather-api/rotate", headers=dave).status_code == 404
+    assert api.get("/subscriptions", headers=carol).json()[0]["status"] == "active"
+
+
+def test_a_consumer_cannot_review_an_api_they_do_not_subscribe_to(api: TestClient, listed: dict[str, Any],
+                                                                  carol: Headers) -> None:
+    assert refused(review(api, carol), 403, "subscribe first")
+
+
+def test_a_consumer_cannot_review_twice(api: TestClient, listed: dict[str, Any], carol: Headers) -> None:
+    subscribe(api, carol)
+    assert review(api, carol).status_code == 201
+    assert refused(review(api, carol), 409, "already reviewed")
+
+
+def test_anonymous_can_search_and_read(api: TestClient, listed: dict[str, Any]) -> None:
+    assert [item["api_id"] for item in api.get("/listings", params={"q": "forecasts"}).json()["items"]] == ["weather-api"]
+    assert api.get("/listings/weather-api").json()["plans"] == listed["plans"]
+    assert api.get("/listings/weather-api/reviews").json() == {"items": [], "next_cursor": None}
+
+
+def test_an_expired_token_cannot_subscribe_and_public_reads_ignore_it(api: TestClient, listed: dict[str, Any], mint: Mint) -> None:
+    expired = bearer(mint("consumer-carol", "consumers", exp=1))
+    assert refused(subscribe(api, expired), 401, "invalid access token")
+    assert listing_body()["name"] == api.get("/listings/weather-api", headers=expired).json()["name"]
