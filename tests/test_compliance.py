@@ -6,6 +6,7 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
+from api_direct.control_plane.stack import ControlPlaneStack
 from api_direct.project import load_project
 from api_direct.user_stack import AccountLinkStack, UserApiStack
 from tests.compliance import lint_errors, nag_findings
@@ -23,7 +24,11 @@ def account_link_stack(_: Path) -> Callable[[cdk.App], cdk.Stack]:
     return lambda app: AccountLinkStack(app, "AccountLink", trusted_account_id=CONTROL_PLANE_ACCOUNT)
 
 
-STACKS = {"user-api": user_api_stack, "account-link": account_link_stack}
+def control_plane_stack(cache: Path) -> Callable[[cdk.App], cdk.Stack]:
+    return lambda app: ControlPlaneStack(app, "ControlPlane", bundle_cache_dir=cache)
+
+
+STACKS = {"user-api": user_api_stack, "account-link": account_link_stack, "control-plane": control_plane_stack}
 
 
 @pytest.fixture(scope="module", params=sorted(STACKS))

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from api_direct.constructs.bundling import BundleSpec, read_requirements
+from api_direct.constructs.control_plane_api import CONTROL_PLANE_REQUIREMENTS
 from api_direct.constructs.fastapi_function import ADAPTER_REQUIREMENT
 from api_direct.constructs.runtime_function import RUNTIME_REQUIREMENTS
 
@@ -20,7 +21,10 @@ PLATFORMS = (("3.12", "arm64"), ("3.12", "x86_64"))
 
 
 def requirements() -> tuple[str, ...]:
-    return (*read_requirements(EXAMPLE / "requirements.txt"), ADAPTER_REQUIREMENT, *RUNTIME_REQUIREMENTS)
+    return tuple(dict.fromkeys((
+        *read_requirements(EXAMPLE / "requirements.txt"), ADAPTER_REQUIREMENT, *RUNTIME_REQUIREMENTS,
+        *CONTROL_PLANE_REQUIREMENTS,
+    )))
 
 
 def download(destination: Path) -> None:

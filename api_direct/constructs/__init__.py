@@ -6,8 +6,10 @@ bundled Node.js.
 
 from api_direct.constructs.account_link import AccountLink
 from api_direct.constructs.bundled_function import BundledFunction
+from api_direct.constructs.control_plane_api import ControlPlaneApi
 from api_direct.constructs.dead_letters import DeadLetterQueue
 from api_direct.constructs.fastapi_function import FastApiFunction
+from api_direct.constructs.identity import Identity
 from api_direct.constructs.key_store import ApiKeyStore
 from api_direct.constructs.metered_api import MeteredApi, PlanLimits
 from api_direct.constructs.usage_forwarder import UsageForwarder
@@ -16,8 +18,10 @@ __all__ = [
     "AccountLink",
     "ApiKeyStore",
     "BundledFunction",
+    "ControlPlaneApi",
     "DeadLetterQueue",
     "FastApiFunction",
+    "Identity",
     "MeteredApi",
     "PlanLimits",
     "UsageForwarder",

@@ -1,6 +1,7 @@
-"""FastApiFunction: defaults, overrides, and a role that can only write its own logs."""
+"""FastApiFunction: defaults, overrides, explicit sources, and a role that can only write its own logs."""
 
 import hashlib
+import re
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -8,6 +9,8 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from api_direct.constructs import FastApiFunction
+from api_direct.constructs.bundling import SourceTree
+from api_direct.constructs.fastapi_function import HANDLER_MODULE, SourceFile
 from tests.conftest import EXAMPLE_DIR
 
 
@@ -76,3 +79,70 @@ def test_code_asset_is_named_by_bundle_hash(templates: dict[str, Template], bund
     # CDK names a custom-hashed asset by the SHA-256 of the hash it was given.
     bundles = {hashlib.sha256(path.name.encode()).hexdigest() for path in (bundle_cache_dir / "bundles").iterdir()}
     assert key.removesuffix(".zip") in bundles
+
+
+@pytest.fixture(scope="module")
+def explicit(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path) -> tuple[Template, FastApiFunction]:
+    """A function from chosen files of a code base with its own Lambda handler, as the control plane is built."""
+    code = tmp_path_factory.mktemp("code")
+    (code / "service").mkdir()
+    (code / "service" / "__init__.py").write_text("")
+    (code / "service" / "entry.py").write_text("def handler(event, context):\n    return {}\n")
+    (code / "service" / "cdk_only.py").write_text("import aws_cdk\n")
+    (code / "version.py").write_text("VERSION = '1'\n")
+    (code / "setup.py").write_text("raise SystemExit\n")
+    stack = cdk.Stack(cdk.App(), "Explicit")
+    function = FastApiFunction(
+        stack,
+        "Fn",
+        sources=[
+            SourceTree(code / "service", "service", exclude=("cdk_only.py",)),
+            SourceFile(code / "version.py", "version.py"),
+        ],
+        requirements=(),
+        handler="service.entry:handler",
+        bundle_cache_dir=bundle_cache_dir,
+    )
+    return Template.from_stack(stack), function
+
+
+def test_explicit_sources_ship_only_what_was_chosen(explicit: tuple[Template, FastApiFunction]) -> None:
+    """Chosen files, less their excludes; no dependencies beyond the (empty) requirements."""
+    _, function = explicit
+    root = function.bundle.path
+    shipped = sorted(path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file())
+    assert shipped == ["service/__init__.py", "service/entry.py", "version.py"]
+
+
+def test_an_existing_handler_is_used_as_is(explicit: tuple[Template, FastApiFunction]) -> None:
+    """No generated Mangum shim, and no Mangum added to requirements the caller did not ask for."""
+    template, function = explicit
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "service.entry.handler",
+            "Description": "Lambda handler service.entry:handler",
+            "Architectures": ["arm64"],
+        },
+    )
+    assert not (function.bundle.path / f"{HANDLER_MODULE}.py").exists()
+    assert not (function.bundle.path / "mangum").exists()
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({}, "project_dir or sources"),
+        ({"project_dir": EXAMPLE_DIR, "sources": []}, "project_dir or sources"),
+        ({"sources": [], "exclude": ["*.md"]}, "exclude applies to project_dir"),
+        ({"project_dir": EXAMPLE_DIR, "requirements": [], "requirements_file": "r.txt"},
+         "requirements or requirements_file"),
+        ({"project_dir": EXAMPLE_DIR, "app": "main:app", "handler": "main.handler"},
+         "app (run behind Mangum) or handler"),
+        ({"sources": [], "handler": "main.handler"}, "handler must be module:attribute, got 'main.handler'"),
+        ({"project_dir": EXAMPLE_DIR, "app": "weather.main"}, "app must be module:attribute"),
+    ],
+)
+def test_conflicting_or_malformed_props_are_one_clear_error(props: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        FastApiFunction(cdk.Stack(cdk.App(), "Bad"), "Fn", **props)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ creator's key bus) are shared by the reviews, subscriptions and authorization te
 
 import base64
 import json
+from datetime import datetime, timedelta
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -105,7 +106,16 @@ class EventLog:
         return self.events
 
     def details(self) -> list[tuple[str, dict[str, Any]]]:
-        return [(event["detail-type"], event["detail"]) for event in self.read()]
+        """Detail type and detail, less the ``issued_at`` stamp (checked here to be a microsecond UTC time)."""
+        found = []
+        for event in self.read():
+            detail = dict(event["detail"])
+            stamp = detail.pop("issued_at", None)
+            if event["detail-type"] in ("KeyIssued", "KeyRevoked", "PlanChanged"):
+                assert stamp is not None and datetime.fromisoformat(stamp).microsecond is not None, event
+                assert datetime.fromisoformat(stamp).utcoffset() == timedelta(0), stamp
+            found.append((event["detail-type"], detail))
+        return found
 
 
 def control_plane_events() -> EventLog:

@@ -1,8 +1,6 @@
-"""Lambda entry point of the control plane API (Mangum adapts API Gateway events to ASGI)."""
+"""Lambda entry point of the control plane API: settings from the environment the stack sets."""
 
-from mangum import Mangum
-
-from api_direct.control_plane.api.app import create_app
+from api_direct.control_plane.api.lambda_adapter import lambda_handler
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 
-handler = Mangum(create_app(ControlPlaneSettings.from_env()), lifespan="off")
+handler = lambda_handler(ControlPlaneSettings.from_env())

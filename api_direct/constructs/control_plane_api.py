@@ -1,0 +1,325 @@
+"""The control plane's service: its FastAPI app behind a REST API, and the table and bus it runs on."""
+
+import json
+from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+import api_direct
+from api_direct.constructs.account_link import LinkNames
+from api_direct.constructs.bundling import SourceTree
+from api_direct.constructs.fastapi_function import ADAPTER_REQUIREMENT, FastApiFunction, SourceFile
+from api_direct.constructs.identity import USER_POOL_API_SCOPE
+from api_direct.constructs.runtime_function import RUNTIME_REQUIREMENTS
+from api_direct.control_plane.api.bus import creator_key_bus_arn
+from api_direct.control_plane.api.problems import problem_response
+from api_direct.control_plane.api.settings import ControlPlaneSettings
+from api_direct.control_plane.api.store import INDEXES, PK, SK
+
+#: What the control plane's code imports beyond boto3 (which Lambda provides), at the
+#: versions this toolkit is tested with.
+CONTROL_PLANE_REQUIREMENTS = (
+    *(f"{name}=={version(name)}" for name in ("fastapi", "pydantic", "pyjwt", "cryptography")),
+    ADAPTER_REQUIREMENT,
+    *RUNTIME_REQUIREMENTS,
+)
+CONTROL_PLANE_HANDLER = "api_direct.control_plane.api.handler:handler"
+EVENT_BUS_NAME = "apid-control-plane"
+#: Marketplace pages anyone may read: search, listings, their reviews, and how to sign in.
+PUBLIC_GET_PATHS = ("/docs", "/openapi.json", "/config", "/health", "/listings", "/listings/{proxy+}")
+#: ``bus.py`` names the rule forwarding an API's key events ``apid-keys-<api>``.
+KEY_RULES = "apid-keys-*"
+#: Every key bus an API stack creates (``apid-<api>-keys``), in any account and region.
+CREATOR_KEY_BUSES = creator_key_bus_arn(account_id="*", region="*", api_id="*")
+
+_PYTHON_ONLY = ("__pycache__", "*.pyc")
+#: Modules at the package root the app imports (it checks API names and plans as ``apid.toml`` does).
+_SHARED_MODULES = ("__init__.py", "node_runtime.py", "errors.py", "project.py")
+#: API Gateway's own rejections, in the app's problem+json shape so clients parse one format.
+_GATEWAY_PROBLEMS = {
+    apigw.ResponseType.UNAUTHORIZED: (401, "missing, invalid or expired access token: sign in again (`apid login`)"),
+    apigw.ResponseType.ACCESS_DENIED: (403, "this access token may not call the control plane"),
+}
+
+
+def control_plane_sources() -> tuple[SourceTree, ...]:
+    """The control plane's code: its package, the runtime and project model it shares, the package root.
+
+    All of it is CDK-free: the root's ``__init__`` only points jsii at Node when a
+    CDK app imports it, and the app reads ``__version__`` from it. The rest of
+    ``api_direct`` (constructs, CLI, deploy engine) does not ship.
+    """
+    package = Path(api_direct.__file__).parent
+    return (
+        *(SourceFile(package / name, f"api_direct/{name}") for name in _SHARED_MODULES),
+        SourceFile(package / "control_plane" / "__init__.py", "api_direct/control_plane/__init__.py"),
+        SourceTree(package / "control_plane" / "api", "api_direct/control_plane/api", exclude=_PYTHON_ONLY),
+        SourceTree(package / "runtime", "api_direct/runtime", exclude=_PYTHON_ONLY),
+    )
+
+
+def _access_log_format() -> apigw.AccessLogFormat:
+    """One JSON line per request; ``user`` is the caller's Cognito ``sub`` (empty on public pages)."""
+    field = apigw.AccessLogField
+    return apigw.AccessLogFormat.custom(json.dumps({
+        "requestId": field.context_request_id(),
+        "time": field.context_request_time(),
+        "ip": field.context_identity_source_ip(),
+        "method": field.context_http_method(),
+        "resource": field.context_resource_path(),
+        "path": field.context_path(),
+        "status": field.context_status(),
+        "latencyMs": field.context_response_latency(),
+        "responseLength": field.context_response_length(),
+        "user": field.context_authorizer_claims("sub"),
+        "error": field.context_error_response_type(),
+    }))
+
+
+class ControlPlaneApi(Construct):
+    """The control plane's FastAPI app on Lambda behind a REST API, with its table, bus and roles.
+
+    * ``table``: the single table of :mod:`api_direct.control_plane.api.store`
+      (``pk``/``sk`` and its indexes), billed per request, KMS-encrypted (AWS-managed
+      key), point-in-time recovery.
+    * ``event_bus``: usage arrives here and key events leave from here. It is created
+      with no resource policy: the app admits each linked account on link
+      (``events:PutPermission``) and removes it on unlink, so the bus never trusts
+      an account that is not linked.
+    * ``key_forwarding_role``: what EventBridge assumes to deliver key events to the
+      ``apid-<api>-keys`` bus in each API's account, through the per-API rules the
+      app creates (``apid-keys-<api>``).
+    * ``function``: the app, built by :class:`FastApiFunction` from this library's
+      own ``control_plane`` and ``runtime`` packages, configured through
+      :meth:`ControlPlaneSettings.environment`.
+    * ``rest_api``: a Cognito user pool authorizer (access tokens, as the CLI gets
+      them) in front of every route except ``public_get_paths``, which anyone may
+      GET (search and listing pages, docs, sign-in settings); other methods on those
+      paths still need a token. The app verifies tokens again itself, so the
+      authorizer is the first filter that keeps anonymous traffic off private routes
+      and off the function. JSON access logs; ``throttle`` (default 100 requests a
+      second, bursts of 200) applies to the whole stage.
+
+    ``removal_policy`` is the table's: retained (and deletion-protected) by default.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        user_pool: cognito.IUserPool,
+        app_client: cognito.IUserPoolClient,
+        event_bus_name: str = EVENT_BUS_NAME,
+        public_get_paths: Sequence[str] = PUBLIC_GET_PATHS,
+        stage_name: str = "v1",
+        throttle: apigw.ThrottleSettings | None = None,
+        memory_size: int = 1024,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        bundle_cache_dir: Path | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name=PK, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=SK, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=removal_policy == RemovalPolicy.RETAIN,
+            removal_policy=removal_policy,
+        )
+        for index, partition, sort in INDEXES:
+            self.table.add_global_secondary_index(
+                index_name=index,
+                partition_key=dynamodb.Attribute(name=partition, type=dynamodb.AttributeType.STRING),
+                sort_key=dynamodb.Attribute(name=sort, type=dynamodb.AttributeType.STRING),
+                projection_type=dynamodb.ProjectionType.ALL,
+            )
+        self.event_bus = events.EventBus(self, "Bus", event_bus_name=event_bus_name)
+        self.key_forwarding_role = iam.Role(
+            self,
+            "KeyForwarding",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com").with_conditions(
+                {"StringEquals": {"aws:SourceAccount": stack.account}}
+            ),
+            description="EventBridge forwards API-Direct key events to the key bus in each API's account",
+        )
+        self.key_forwarding_role.add_to_policy(
+            iam.PolicyStatement(actions=["events:PutEvents"], resources=[CREATOR_KEY_BUSES])
+        )
+        Validations.of(self.key_forwarding_role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{CREATOR_KEY_BUSES}]",
+                reason="Creators' accounts and regions become known only when they link and publish, so the role"
+                " is scoped by name to API-Direct key buses; each of those admits only this account.",
+            )
+        )
+        settings = ControlPlaneSettings(
+            region=stack.region,
+            account_id=stack.account,
+            table_name=self.table.table_name,
+            event_bus_name=self.event_bus.event_bus_name,
+            user_pool_id=user_pool.user_pool_id,
+            app_client_id=app_client.user_pool_client_id,
+            key_forwarding_role_arn=self.key_forwarding_role.role_arn,
+        )
+        app = FastApiFunction(
+            self,
+            "App",
+            sources=control_plane_sources(),
+            requirements=CONTROL_PLANE_REQUIREMENTS,
+            handler=CONTROL_PLANE_HANDLER,
+            memory_size=memory_size,
+            timeout=Duration.seconds(15),
+            log_retention=log_retention,
+            environment=settings.environment(),
+            bundle_cache_dir=bundle_cache_dir,
+        )
+        self.function = app.function
+        self.log_group = app.log_group
+        self.bundle = app.bundle
+        self._grant_app(app.role, event_bus_name)
+        self.access_log_group = logs.LogGroup(
+            self, "AccessLogs", retention=access_log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        throttle = throttle or apigw.ThrottleSettings(rate_limit=100, burst_limit=200)
+        self.rest_api = apigw.RestApi(
+            self,
+            "Api",
+            description="API-Direct control plane",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            deploy_options=apigw.StageOptions(
+                stage_name=stage_name,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_log_group),
+                access_log_format=_access_log_format(),
+                tracing_enabled=True,
+                throttling_rate_limit=throttle.rate_limit,
+                throttling_burst_limit=throttle.burst_limit,
+            ),
+        )
+        # RestApi always adds an "Endpoint" output; the stack that owns the API names its own.
+        self.rest_api.node.try_remove_child("Endpoint")
+        self.authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[user_pool])
+        self._integration = apigw.LambdaIntegration(self.function, scope_permission_to_method=False)
+        for resource in (self.rest_api.root, self.rest_api.root.add_resource("{proxy+}")):
+            self._add_signed_in(resource)
+        for path in public_get_paths:
+            self._add_public_get(self.rest_api.root.resource_for_path(path))
+        for response_type, (status, detail) in _GATEWAY_PROBLEMS.items():
+            problem = problem_response(status, detail)
+            self.rest_api.add_gateway_response(
+                f"{response_type.response_type.title().replace('_', '')}Problem",
+                type=response_type,
+                status_code=str(status),
+                templates={"application/json": problem.body.decode()},
+                response_headers={name: f"'{value}'" for name, value in problem.headers.items()
+                                  if name in ("content-type", "www-authenticate")},
+            )
+        Validations.of(self.rest_api).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-APIG2",
+                reason="The app validates every body, path and query parameter against its pydantic models and"
+                " answers 422 problem+json; the gateway has no models of its own to check.",
+            ),
+            Acknowledgment(
+                id="AwsSolutions-APIG3",
+                reason="Requests are throttled stage-wide and private routes need a Cognito token; a WAF web ACL"
+                " is a monthly cost the operator can associate with the stage when traffic warrants it.",
+            ),
+            Acknowledgment(
+                id="AwsSolutions-APIG6",
+                reason="Every request is in the JSON access log; execution logging needs API Gateway's"
+                " account-wide CloudWatch role, which is account setup the operator owns, not this stack's.",
+            ),
+        )
+
+    @property
+    def url(self) -> str:
+        """Base URL of the deployed stage (a token until deploy)."""
+        return self.rest_api.url
+
+    def _add_signed_in(self, resource: apigw.IResource) -> None:
+        resource.add_method(
+            "ANY",
+            self._integration,
+            authorizer=self.authorizer,
+            authorization_type=apigw.AuthorizationType.COGNITO,
+            authorization_scopes=[USER_POOL_API_SCOPE],
+        )
+
+    def _add_public_get(self, resource: apigw.IResource) -> None:
+        """GET without a token; every other method of the path still needs one."""
+        method = resource.add_method("GET", self._integration, authorization_type=apigw.AuthorizationType.NONE)
+        self._add_signed_in(resource)
+        reason = "Public marketplace page (search, listings, reviews, docs, sign-in settings): anyone may read it."
+        Validations.of(method).acknowledge(
+            Acknowledgment(id="AwsSolutions-APIG4", reason=reason),
+            Acknowledgment(id="AwsSolutions-COG4", reason=reason),
+        )
+
+    def _grant_app(self, role: iam.IRole, event_bus_name: str) -> None:
+        """What the app does in AWS: its table, its bus, key routing rules, and linked accounts' deploy roles."""
+        stack = Stack.of(self)
+        self.table.grant_read_write_data(role)
+        self.event_bus.grant_put_events_to(role)
+        key_rules = stack.format_arn(service="events", resource="rule", resource_name=f"{event_bus_name}/{KEY_RULES}")
+        deploy_role_names = LinkNames(account="*", region="*").deploy_role
+        deploy_roles = stack.format_arn(
+            service="iam", region="", account="*", resource="role", resource_name=deploy_role_names
+        )
+        for statement in (
+            # Linked accounts may put usage on the bus: the app adds and removes them one by one.
+            iam.PolicyStatement(
+                actions=["events:PutPermission", "events:RemovePermission"], resources=[self.event_bus.event_bus_arn]
+            ),
+            iam.PolicyStatement(actions=["events:PutRule"], resources=[key_rules]),
+            # Targets only ever key buses; PutRule has no target, hence two statements.
+            iam.PolicyStatement(
+                actions=["events:PutTargets"],
+                resources=[key_rules],
+                conditions={"ArnLike": {"events:TargetArn": CREATOR_KEY_BUSES}},
+            ),
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[self.key_forwarding_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}},
+            ),
+            # Deploy credentials for a creator's CLI; each deploy role also demands the creator's ExternalId.
+            iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[deploy_roles]),
+        ):
+            role.add_to_principal_policy(statement)
+        table_id = stack.get_logical_id(self.table.node.default_child)  # type: ignore[arg-type]
+        Validations.of(role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{table_id}.Arn>/index/*]",
+                reason="The app queries every index of its table (store.INDEXES), and only this table's.",
+            ),
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/"
+                f"{event_bus_name}/{KEY_RULES}]",
+                reason="The app creates one key-forwarding rule per API when it is published, so rules are scoped"
+                " by name to this bus's key rules, and their targets (by condition) to API-Direct key buses.",
+            ),
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/{deploy_role_names}]",
+                reason="Each linked creator account has its deploy role, known only once linked; every one trusts"
+                " this account only with the creator's ExternalId, which only the control plane holds.",
+            ),
+        )

@@ -1,0 +1,43 @@
+"""The operator's stack: who signs in, and the service creators and consumers call."""
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from api_direct.constructs.control_plane_api import ControlPlaneApi
+from api_direct.constructs.identity import Identity
+
+STACK_NAME = "apid-control-plane"
+
+
+class ControlPlaneStack(Stack):
+    """Composes :class:`Identity` and :class:`ControlPlaneApi`; deployed once, in the operator's account.
+
+    Its outputs are what a client needs to find and sign in to the control plane
+    (all public: the app serves the same at ``GET /config``). Both the user pool and
+    the table are retained if the stack is deleted: they hold every account, listing
+    and key of the marketplace.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, bundle_cache_dir: Path | None = None, **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("stack_name", STACK_NAME)
+        kwargs.setdefault("description", "API-Direct control plane: identity, marketplace API, key and usage bus")
+        super().__init__(scope, construct_id, **kwargs)
+        self.identity = Identity(self, "Identity", bundle_cache_dir=bundle_cache_dir)
+        self.api = ControlPlaneApi(
+            self,
+            "Service",
+            user_pool=self.identity.user_pool,
+            app_client=self.identity.app_client,
+            bundle_cache_dir=bundle_cache_dir,
+        )
+        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the control plane API")
+        CfnOutput(self, "UserPoolId", value=self.identity.user_pool.user_pool_id)
+        CfnOutput(self, "AppClientId", value=self.identity.app_client.user_pool_client_id,
+                  description="Public client the apid CLI signs in with")
+        CfnOutput(self, "EventBusArn", value=self.api.event_bus.event_bus_arn,
+                  description="Bus linked accounts send usage to")

@@ -1,0 +1,284 @@
+"""ControlPlaneStack: identity, table, bus, roles, the app's function and which routes need a token."""
+
+import ast
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from api_direct.constructs.control_plane_api import CREATOR_KEY_BUSES, PUBLIC_GET_PATHS
+from api_direct.constructs.identity import USER_POOL_API_SCOPE, Identity
+from api_direct.control_plane.api.settings import ENV_PREFIX
+from api_direct.control_plane.api.store import INDEXES, PK, SK
+from api_direct.control_plane.stack import ControlPlaneStack
+
+#: What Lambda's Python runtime provides besides the standard library.
+LAMBDA_PROVIDED = {"boto3", "botocore"}
+
+
+@pytest.fixture(scope="module")
+def stack(bundle_cache_dir: Path) -> ControlPlaneStack:
+    return ControlPlaneStack(cdk.App(), "ControlPlane", bundle_cache_dir=bundle_cache_dir)
+
+
+@pytest.fixture(scope="module")
+def template(stack: ControlPlaneStack) -> Template:
+    return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def function(template: Template) -> tuple[str, dict[str, Any]]:
+    """The app's function (the other one is the user pool's trigger)."""
+    return only(template, "AWS::Lambda::Function",
+                {"Properties": {"Handler": Match.string_like_regexp("control_plane")}})
+
+
+@pytest.fixture(scope="module")
+def methods(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every method by (path, HTTP method)."""
+    resources = template.find_resources("AWS::ApiGateway::Resource")
+
+    def path_of(resource_ref: Any) -> str:
+        if "Fn::GetAtt" in resource_ref:  # the root resource
+            return ""
+        resource = resources[resource_ref["Ref"]]["Properties"]
+        return f"{path_of(resource['ParentId'])}/{resource['PathPart']}"
+
+    return {
+        (path_of(m["Properties"]["ResourceId"]) or "/", m["Properties"]["HttpMethod"]): m["Properties"]
+        for m in template.find_resources("AWS::ApiGateway::Method").values()
+    }
+
+
+def only(template: Template, resource_type: str, props: Any = None) -> tuple[str, dict[str, Any]]:
+    """The one resource of a type (matching ``props``), as (logical id, definition)."""
+    [(logical_id, resource)] = template.find_resources(resource_type, props or {}).items()
+    return logical_id, resource
+
+
+def policy_statements(template: Template, role_id: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_stack_is_named_for_the_operator(stack: ControlPlaneStack) -> None:
+    assert stack.stack_name == "apid-control-plane"
+
+
+class TestIdentity:
+    def test_users_sign_up_themselves_with_email_and_a_role(self, template: Template) -> None:
+        template.has_resource_properties("AWS::Cognito::UserPool", {
+            "UsernameAttributes": ["email"],
+            "UsernameConfiguration": {"CaseSensitive": False},
+            "AutoVerifiedAttributes": ["email"],
+            "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": False},
+            "Schema": Match.array_with([Match.object_like({"Name": "role", "Mutable": False})]),
+            "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
+        })
+
+    def test_passwords_are_long_and_mfa_is_optional_totp(self, template: Template) -> None:
+        template.has_resource_properties("AWS::Cognito::UserPool", {
+            "Policies": {"PasswordPolicy": Match.object_like({
+                "MinimumLength": 12, "RequireLowercase": True, "RequireUppercase": True,
+                "RequireNumbers": True, "RequireSymbols": True,
+            })},
+            "MfaConfiguration": "OPTIONAL",
+            "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
+        })
+
+    def test_pool_is_retained_and_deletion_protected(self, template: Template) -> None:
+        template.has_resource("AWS::Cognito::UserPool", {
+            "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": Match.object_like({"DeletionProtection": "ACTIVE"}),
+        })
+
+    def test_one_group_per_role(self, template: Template) -> None:
+        groups = template.find_resources("AWS::Cognito::UserPoolGroup").values()
+        assert sorted(g["Properties"]["GroupName"] for g in groups) == ["consumers", "creators"]
+
+    def test_cli_client_is_public_password_auth_with_short_tokens(self, template: Template) -> None:
+        template.has_resource_properties("AWS::Cognito::UserPoolClient", {
+            "GenerateSecret": False,
+            "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            "AccessTokenValidity": 60,
+            "RefreshTokenValidity": 30 * 24 * 60,
+            "TokenValidityUnits": Match.object_like({"AccessToken": "minutes", "RefreshToken": "minutes"}),
+            "PreventUserExistenceErrors": "ENABLED",
+            "AllowedOAuthFlowsUserPoolClient": False,
+            "WriteAttributes": ["custom:role", "email"],
+        })
+
+    def test_post_confirmation_trigger_may_only_add_users_to_groups_of_this_pool(self, template: Template) -> None:
+        pool_id, pool = only(template, "AWS::Cognito::UserPool")
+        function_id = pool["Properties"]["LambdaConfig"]["PostConfirmation"]["Fn::GetAtt"][0]
+        function = template.find_resources("AWS::Lambda::Function")[function_id]["Properties"]
+        assert function["Handler"] == "api_direct.runtime.post_confirmation.handler"
+        assert function["Environment"]["Variables"]["ROLE_GROUPS"] == "creators,consumers"
+        role_id = function["Role"]["Fn::GetAtt"][0]
+        assert {"Action": "cognito-idp:AdminAddUserToGroup", "Effect": "Allow",
+                "Resource": {"Fn::GetAtt": [pool_id, "Arn"]}} in policy_statements(template, role_id)
+        template.has_resource_properties("AWS::Lambda::Permission", {
+            "Principal": "cognito-idp.amazonaws.com",
+            "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
+            "SourceArn": {"Fn::GetAtt": [pool_id, "Arn"]},
+        })
+
+    def test_plus_feature_plan_enforces_threat_protection(self, bundle_cache_dir: Path) -> None:
+        stack = cdk.Stack(cdk.App(), "Plus")
+        Identity(stack, "Identity", feature_plan=cdk.aws_cognito.FeaturePlan.PLUS, bundle_cache_dir=bundle_cache_dir)
+        Template.from_stack(stack).has_resource_properties("AWS::Cognito::UserPool", {
+            "UserPoolTier": "PLUS", "UserPoolAddOns": {"AdvancedSecurityMode": "ENFORCED"},
+        })
+
+
+class TestData:
+    def test_table_has_the_store_keys_and_indexes(self, template: Template) -> None:
+        _, table = only(template, "AWS::DynamoDB::Table")
+        props = table["Properties"]
+        assert props["KeySchema"] == [
+            {"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}
+        ]
+        assert [
+            (i["IndexName"], *(k["AttributeName"] for k in i["KeySchema"]), i["Projection"]["ProjectionType"])
+            for i in props["GlobalSecondaryIndexes"]
+        ] == [(*index, "ALL") for index in INDEXES]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+
+    def test_table_is_encrypted_recoverable_and_retained(self, template: Template) -> None:
+        template.has_resource("AWS::DynamoDB::Table", {
+            "DeletionPolicy": "Retain",
+            "Properties": Match.object_like({
+                "SSESpecification": {"SSEEnabled": True},
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "DeletionProtectionEnabled": True,
+            }),
+        })
+
+    def test_bus_has_no_static_policy(self, template: Template) -> None:
+        """Linked accounts are admitted one by one at runtime; the template admits nobody."""
+        _, bus = only(template, "AWS::Events::EventBus")
+        assert bus["Properties"] == {"Name": "apid-control-plane"}
+        template.resource_count_is("AWS::Events::EventBusPolicy", 0)
+
+    def test_key_forwarding_role_puts_only_to_key_buses_for_this_account(self, template: Template) -> None:
+        role_id, role = only(template, "AWS::IAM::Role", {
+            "Properties": {"AssumeRolePolicyDocument": {"Statement": [Match.object_like(
+                {"Principal": {"Service": "events.amazonaws.com"}}
+            )]}},
+        })
+        [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+        assert policy_statements(template, role_id) == [
+            {"Action": "events:PutEvents", "Effect": "Allow", "Resource": CREATOR_KEY_BUSES}
+        ]
+        assert CREATOR_KEY_BUSES == "arn:aws:events:*:*:event-bus/apid-*-keys"
+
+
+class TestFunction:
+    def test_runs_the_existing_mangum_handler_on_arm64(self, function: tuple[str, dict[str, Any]]) -> None:
+        props = function[1]["Properties"]
+        assert props["Handler"] == "api_direct.control_plane.api.handler.handler"
+        assert (props["Architectures"], props["Runtime"]) == (["arm64"], "python3.12")
+
+    def test_environment_is_the_settings_the_app_reads(
+        self, function: tuple[str, dict[str, Any]], template: Template
+    ) -> None:
+        variables = function[1]["Properties"]["Environment"]["Variables"]
+        assert set(variables) == {f"{ENV_PREFIX}{name}" for name in (
+            "ACCOUNT_ID", "TABLE_NAME", "EVENT_BUS_NAME", "USER_POOL_ID", "APP_CLIENT_ID",
+            "KEY_FORWARDING_ROLE_ARN", "MAX_OPENAPI_BYTES",
+        )}
+        table_id, _ = only(template, "AWS::DynamoDB::Table")
+        pool_id, _ = only(template, "AWS::Cognito::UserPool")
+        assert variables[f"{ENV_PREFIX}TABLE_NAME"] == {"Ref": table_id}
+        assert variables[f"{ENV_PREFIX}USER_POOL_ID"] == {"Ref": pool_id}
+
+    def test_grants_are_scoped(self, function: tuple[str, dict[str, Any]], template: Template) -> None:
+        statements = policy_statements(template, function[1]["Properties"]["Role"]["Fn::GetAtt"][0])
+        by_action = {
+            action: statement for statement in statements
+            for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+        }
+        bus_id, _ = only(template, "AWS::Events::EventBus")
+        for action in ("events:PutEvents", "events:PutPermission", "events:RemovePermission"):
+            assert by_action[action]["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
+        assert by_action["events:PutTargets"]["Condition"] == {"ArnLike": {"events:TargetArn": CREATOR_KEY_BUSES}}
+        assert "rule/apid-control-plane/apid-keys-*" in json.dumps(by_action["events:PutRule"]["Resource"])
+        assert by_action["iam:PassRole"]["Condition"] == {
+            "StringEquals": {"iam:PassedToService": "events.amazonaws.com"}
+        }
+        assert ":role/apid-deploy-*" in json.dumps(by_action["sts:AssumeRole"]["Resource"])
+        assert {"dynamodb:PutItem", "dynamodb:Query"} <= set(by_action)
+        assert not any(action.endswith("*") for action in by_action)
+
+    def test_bundle_holds_everything_the_app_imports_and_no_cdk_code(self, stack: ControlPlaneStack) -> None:
+        """Walks every import of the shipped code: a module missing from the bundle would fail in Lambda only."""
+        root = stack.api.bundle.path
+        shipped = {path.relative_to(root).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
+                   for path in (root / "api_direct").rglob("*.py")}
+        assert not {m for m in shipped if m.split(".")[1:2] in (["constructs"], ["cli"], ["deploy"], ["user_stack"])}
+        available = sys.stdlib_module_names | LAMBDA_PROVIDED | {path.name.split(".")[0] for path in root.iterdir()}
+        missing = set()
+        for path in (root / "api_direct").rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                           else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+                for module in modules:
+                    top = module.split(".")[0]
+                    if (module not in shipped) if top == "api_direct" else (top not in available):
+                        missing.add(f"{module} (imported by {path.relative_to(root)})")
+        assert not missing, sorted(missing)
+
+
+class TestRestApi:
+    def test_public_pages_are_get_without_a_token(self, methods: dict[tuple[str, str], dict[str, Any]]) -> None:
+        public = {key for key, method in methods.items() if method["AuthorizationType"] == "NONE"}
+        assert public == {(path, "GET") for path in PUBLIC_GET_PATHS}
+
+    def test_everything_else_needs_a_cognito_access_token(
+        self, methods: dict[tuple[str, str], dict[str, Any]], template: Template
+    ) -> None:
+        authorizer_id, _ = only(template, "AWS::ApiGateway::Authorizer", {"Properties": {"Type": "COGNITO_USER_POOLS"}})
+        signed_in = {
+            key: method for key, method in methods.items() if key[1] != "GET" or key[0] not in PUBLIC_GET_PATHS
+        }
+        assert {("/", "ANY"), ("/{proxy+}", "ANY"), ("/listings", "ANY"), ("/listings/{proxy+}", "ANY")} <= set(
+            signed_in
+        )
+        for method in signed_in.values():
+            assert method["AuthorizationType"] == "COGNITO_USER_POOLS"
+            assert method["AuthorizerId"] == {"Ref": authorizer_id}
+            assert method["AuthorizationScopes"] == [USER_POOL_API_SCOPE]
+
+    def test_json_access_log_with_retention(self, template: Template) -> None:
+        _, stage = only(template, "AWS::ApiGateway::Stage")
+        access_log = stage["Properties"]["AccessLogSetting"]
+        assert set(json.loads(access_log["Format"])) >= {"requestId", "status", "resource", "user", "latencyMs"}
+        log_group_id = access_log["DestinationArn"]["Fn::GetAtt"][0]
+        assert template.find_resources("AWS::Logs::LogGroup")[log_group_id]["Properties"]["RetentionInDays"] == 365
+        assert stage["Properties"]["MethodSettings"][0]["ThrottlingRateLimit"] > 0
+
+    def test_gateway_rejections_are_problem_json(self, template: Template) -> None:
+        template.has_resource_properties("AWS::ApiGateway::GatewayResponse", {
+            "ResponseType": "UNAUTHORIZED", "StatusCode": "401",
+            "ResponseParameters": Match.object_like(
+                {"gatewayresponse.header.content-type": "'application/problem+json'"}
+            ),
+        })
+
+
+def test_outputs_are_what_a_client_needs_and_nothing_secret(template: Template) -> None:
+    outputs = template.find_outputs("*")
+    assert set(outputs) == {"ApiUrl", "UserPoolId", "AppClientId", "EventBusArn"}
+    pool_id, _ = only(template, "AWS::Cognito::UserPool")
+    client_id, _ = only(template, "AWS::Cognito::UserPoolClient")
+    assert outputs["UserPoolId"]["Value"] == {"Ref": pool_id}
+    assert outputs["AppClientId"]["Value"] == {"Ref": client_id}
