@@ -55,6 +55,19 @@ class Aws:
     def region(self) -> str:
         return self.session.region_name  # type: ignore[no-any-return]
 
+    @classmethod
+    def from_credentials(
+        cls, access_key_id: str, secret_access_key: str, session_token: str, *, region: str, endpoint_url: str | None
+    ) -> "Aws":
+        """An identity from temporary credentials (an assumed role's)."""
+        session = boto3.Session(
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            aws_session_token=session_token,
+            region_name=region,
+        )
+        return cls(session, endpoint_url)
+
     def client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=_RETRIES)
@@ -111,13 +124,10 @@ def assume_role(aws: Aws, role_arn: str, external_id: str, *, purpose: str) -> A
     except EndpointConnectionError as error:
         raise AccessError(f"cannot reach AWS STS: {error}") from None
     credentials = response["Credentials"]
-    session = boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=aws.region,
+    return Aws.from_credentials(
+        credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"],
+        region=aws.region, endpoint_url=aws.endpoint_url,
     )
-    return Aws(session, aws.endpoint_url)
 
 
 @contextmanager

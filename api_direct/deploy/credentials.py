@@ -1,7 +1,5 @@
 """Where a deploy session comes from: assumed locally, or brokered by the control plane."""
 
-import boto3
-
 from api_direct.control_plane.sign_in import client_for, require_session
 from api_direct.deploy.aws import Aws, assume_role
 from api_direct.deploy.state import LinkRecord
@@ -28,10 +26,7 @@ def deploy_session(creator: Aws, link: LinkRecord, purpose: str) -> Aws:
     granted = client_for(signed_in, endpoint_url=creator.endpoint_url).post(
         f"/accounts/{link.account_id}/{link.region}/credentials", {"purpose": purpose}
     )
-    session = boto3.Session(
-        aws_access_key_id=granted["access_key_id"],
-        aws_secret_access_key=granted["secret_access_key"],
-        aws_session_token=granted["session_token"],
-        region_name=link.region,
+    return Aws.from_credentials(
+        granted["access_key_id"], granted["secret_access_key"], granted["session_token"],
+        region=link.region, endpoint_url=creator.endpoint_url,
     )
-    return Aws(session, creator.endpoint_url)

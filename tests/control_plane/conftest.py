@@ -20,14 +20,12 @@ from moto import mock_aws
 
 from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ControlPlaneSettings
-from tests.control_plane.resources import create_table, serving_json
+from tests.control_plane.marketplace import ALICE, BOB, Headers, link_account
+from tests.control_plane.resources import BUS, REGION, TABLE, create_table, serving_json
 
-REGION = "us-east-1"
 USER_POOL_ID = "us-east-1_TestPool1"
 APP_CLIENT_ID = "apid-cli-client"
 KEY_ID = "test-signing-key"
-TABLE = "apid-control-plane"
-BUS = "apid-control-plane-bus"
 CONTROL_PLANE_ACCOUNT = "111111111111"
 
 Mint = Callable[..., str]
@@ -88,3 +86,15 @@ def api(aws: Callable[[str], Any], settings: ControlPlaneSettings) -> TestClient
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def alice(mint: Mint) -> Headers:
+    link_account(ALICE)
+    return bearer(mint(ALICE, "creators"))
+
+
+@pytest.fixture
+def bob(mint: Mint) -> Headers:
+    link_account(BOB)
+    return bearer(mint(BOB, "creators"))

@@ -12,6 +12,10 @@ from typing import Any
 
 from api_direct.control_plane.api.store import INDEXES, PK, SK
 
+REGION = "us-east-1"
+TABLE = "apid-control-plane"
+BUS = "apid-control-plane-bus"
+
 
 def create_table(dynamodb: Any, name: str) -> None:
     attributes = [PK, SK, *(attribute for _, p, s in INDEXES for attribute in (p, s))]

@@ -6,21 +6,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.control_plane.conftest import Mint, bearer
-from tests.control_plane.test_listings import ALICE, BOB, creator_key_bus, link_account, listing_body, publish, published
+from tests.control_plane.marketplace import creator_key_bus, link_account, listing_body, publish, published
 
 Headers = dict[str, str]
-
-
-@pytest.fixture
-def alice(mint: Mint) -> Headers:
-    link_account(ALICE)
-    return bearer(mint(ALICE, "creators"))
-
-
-@pytest.fixture
-def bob(mint: Mint) -> Headers:
-    link_account(BOB)
-    return bearer(mint(BOB, "creators"))
 
 
 @pytest.fixture

@@ -6,13 +6,10 @@ creator's key bus) are shared by the reviews, subscriptions and authorization te
 """
 
 import base64
-import json
-from datetime import datetime, timedelta
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
@@ -23,128 +20,20 @@ from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.bus import creator_key_bus_arn
 from api_direct.control_plane.api.listings import ListingSummary, page_of
 from api_direct.control_plane.api.settings import ControlPlaneSettings
-from api_direct.control_plane.api.store import PK, SK, api_pk, creator_pk
-from tests.control_plane.conftest import BUS, REGION, TABLE, Mint, bearer
-
-CREATOR_ACCOUNT = "222222222222"
-CREATOR_REGION = "eu-west-1"
-ALICE, BOB = "creator-alice", "creator-bob"
-Headers = dict[str, str]
-
-
-# --- shared helpers ---------------------------------------------------------------------------
-
-
-def table() -> Any:
-    return boto3.resource("dynamodb", region_name=REGION).Table(TABLE)
-
-
-def link_account(creator: str, account: str = CREATOR_ACCOUNT, region: str = CREATOR_REGION,
-                 status: str = "linked") -> None:
-    """The item ``accounts.py`` writes once a creator confirmed the link."""
-    table().put_item(Item={PK: creator_pk(creator), SK: f"ACCOUNT#{account}#{region}", "account_id": account,
-                           "region": region, "status": status})
-
-
-def listing_body(**overrides: Any) -> dict[str, Any]:
-    """What ``apid publish`` sends for a small weather API."""
-    return {
-        "name": "Weather API", "description": "Current conditions and 7-day forecasts for any city",
-        "category": "weather", "tags": ["forecast", "climate"],
-        "base_url": "https://abc123.execute-api.eu-west-1.amazonaws.com/v1",
-        "openapi": {"openapi": "3.1.0", "info": {"title": "Weather", "version": "1"},
-                    "paths": {"/current/{city}": {"get": {"parameters": [{"schema": {"minimum": 0.5}}]}}}},
-        "account_id": CREATOR_ACCOUNT, "region": CREATOR_REGION,
-        "plans": [
-            {"name": "free", "description": "to try it", "free_calls": 1000, "price_per_1000": "0",
-             "monthly_fee": "0", "rate_limit": 2, "burst": 5, "monthly_quota": 1000},
-            {"name": "pro", "description": "", "free_calls": 0, "price_per_1000": "0.0125",
-             "monthly_fee": "9.90", "rate_limit": 50.5, "burst": 100, "monthly_quota": None},
-        ],
-        **overrides,
-    }
-
-
-def publish(api: TestClient, headers: Headers, api_id: str = "weather-api", **overrides: Any) -> Any:
-    return api.put(f"/listings/{api_id}", json=listing_body(**overrides), headers=headers)
-
-
-def published(api: TestClient, headers: Headers, api_id: str = "weather-api", **overrides: Any) -> dict[str, Any]:
-    response = publish(api, headers, api_id, **overrides)
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-def set_counters(api_id: str, **counters: int) -> None:
-    """What reviews and subscriptions would have counted (for ranking tests)."""
-    names = {f"#{name}": name for name in counters}
-    table().update_item(
-        Key={PK: api_pk(api_id), SK: "LISTING"},
-        UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in counters),
-        ExpressionAttributeNames=names, ExpressionAttributeValues={f":{n}": v for n, v in counters.items()},
-    )
-
-
-class EventLog:
-    """Every event that reaches a bus, through a catch-all rule into an SQS queue (moto delivers at once)."""
-
-    def __init__(self, session: boto3.Session, bus: str) -> None:
-        self._sqs = session.client("sqs")
-        self._url = self._sqs.create_queue(QueueName=f"everything-on-{bus}")["QueueUrl"]
-        arn = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events = session.client("events")
-        events.put_rule(Name="everything", EventBusName=bus, EventPattern=json.dumps({"source": [{"prefix": ""}]}))
-        events.put_targets(Rule="everything", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
-        self.events: list[dict[str, Any]] = []
-
-    def read(self) -> list[dict[str, Any]]:
-        """All events so far, oldest first."""
-        while messages := self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=10).get("Messages"):
-            for message in messages:
-                self.events.append(json.loads(message["Body"]))
-                self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"])
-        return self.events
-
-    def details(self) -> list[tuple[str, dict[str, Any]]]:
-        """Detail type and detail, less the ``issued_at`` stamp (checked here to be a microsecond UTC time)."""
-        found = []
-        for event in self.read():
-            detail = dict(event["detail"])
-            stamp = detail.pop("issued_at", None)
-            if event["detail-type"] in ("KeyIssued", "KeyRevoked", "PlanChanged"):
-                assert stamp is not None and datetime.fromisoformat(stamp).microsecond is not None, event
-                assert datetime.fromisoformat(stamp).utcoffset() == timedelta(0), stamp
-            found.append((event["detail-type"], detail))
-        return found
-
-
-def control_plane_events() -> EventLog:
-    return EventLog(boto3.Session(region_name=REGION), BUS)
-
-
-def creator_key_bus(api_id: str = "weather-api", account: str = CREATOR_ACCOUNT, region: str = CREATOR_REGION) -> EventLog:
-    """The ``apid-<api>-keys`` bus ``UserApiStack`` creates in the creator's account, and what reaches it."""
-    credentials = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/apid-tests", RoleSessionName="tests")["Credentials"]
-    session = boto3.Session(aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
-                            aws_session_token=credentials["SessionToken"], region_name=region)
-    session.client("events").create_event_bus(Name=f"apid-{api_id}-keys")
-    return EventLog(session, f"apid-{api_id}-keys")
-
-
-# --- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def alice(mint: Mint) -> Headers:
-    link_account(ALICE)
-    return bearer(mint(ALICE, "creators"))
-
-
-@pytest.fixture
-def bob(mint: Mint) -> Headers:
-    link_account(BOB)
-    return bearer(mint(BOB, "creators"))
+from api_direct.control_plane.api.store import PK, SK, api_pk
+from tests.control_plane.conftest import BUS, Mint, bearer
+from tests.control_plane.marketplace import (
+    ALICE,
+    CREATOR_ACCOUNT,
+    CREATOR_REGION,
+    Headers,
+    table,
+    link_account,
+    listing_body,
+    publish,
+    published,
+    set_counters,
+)
 
 
 # --- publishing -----------------------------------------------------------------------------------
