@@ -10,10 +10,11 @@ One table (``pk``/``sk``) with two generic indexes; each access pattern below is
 | which creator linked an account (usage attribution) | ``gsi1pk=ACCOUNT#<account>``, ``gsi1sk=REGION#<region>`` (pending and linked only: unlink drops these keys) |
 | an ExternalId is never reused | ``pk=EXTERNALID#<id>``, ``sk=EXTERNALID`` (conditional put) |
 | a creator's deployments of an API, newest first | ``pk=CREATOR#<sub>``, ``sk=DEPLOY#<api_id>#<time>#<id>`` |
-| a listing, its plans, reviews | ``pk=API#<api_id>``, ``sk`` = ``LISTING`` / ``PLAN#<name>`` / ``REVIEW#<consumer>`` |
+| a listing, its plans (in the creator's order: ``position``; per-plan ``subscribers``), its OpenAPI document, reviews | ``pk=API#<api_id>``, ``sk`` = ``LISTING`` / ``PLAN#<name>`` / ``OPENAPI`` (compact JSON string: search never reads it) / ``REVIEW#<consumer>`` |
+| an API's reviews, newest first (cursor names no consumer) | ``gsi1pk=API#<api_id>``, ``gsi1sk`` begins ``REVIEW#<time>#<random id>`` |
 | all listings (search, newest first) | ``gsi1pk=LISTINGS``, ``gsi1sk=<published_at>#<api_id>`` |
 | a creator's listings | ``gsi2pk=CREATOR#<sub>``, ``gsi2sk=LISTING#<api_id>`` |
-| a consumer's subscriptions | ``pk=CONSUMER#<sub>``, ``sk`` begins ``SUB#`` |
+| a consumer's subscriptions (each holds its current ``key_id`` and ``key_hash``) | ``pk=CONSUMER#<sub>``, ``sk`` begins ``SUB#`` |
 | an API's subscribers | ``gsi1pk=API#<api_id>``, ``gsi1sk`` begins ``SUB#`` |
 | a key by hash | ``pk=KEY#<hash>``, ``sk=KEY`` |
 | a consumer's keys | ``gsi2pk=CONSUMER#<sub>``, ``gsi2sk`` begins ``KEY#`` |
