@@ -34,7 +34,7 @@ from api_direct.control_plane.api.auth import Creator, Principal
 from api_direct.control_plane.api.deployments import ApiId
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
-from api_direct.control_plane.api.store import GSI1, LISTINGS, PK, SK, Store, api_pk, creator_pk
+from api_direct.control_plane.api.store import GSI1, LISTINGS, PK, SK, Store, api_pk, creator_pk, update_op
 from api_direct.project import CATEGORIES, PricingPlan
 
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
@@ -245,57 +245,6 @@ def decode_cursor(cursor: str, shape: Sequence[type | tuple[type, ...]]) -> list
 
 def bad_cursor() -> Problem:
     return Problem(400, "cursor: not a cursor this query returned; start again without it")
-
-
-def update_op(key: Mapping[str, str], *, set_: Mapping[str, Any] | None = None, add: Mapping[str, int] | None = None,
-              remove: Iterable[str] = (), when: Mapping[str, Any] | None = None, exists: bool = False) -> dict[str, Any]:
-    """One ``Update`` of a transaction, every name and value a placeholder (``name``, ``status``
-    and ``region`` are reserved words). ``when`` are equalities the item must hold; ``exists``
-    refuses to create the item, as ``Update`` otherwise would.
-    """
-    expression = _Expression()
-    actions = {
-        "SET": [f"{expression.name(k)} = {expression.value(v)}" for k, v in (set_ or {}).items()],
-        "ADD": [f"{expression.name(k)} {expression.value(v)}" for k, v in (add or {}).items()],
-        "REMOVE": [expression.name(k) for k in remove],
-    }
-    update = " ".join(f"{action} {', '.join(parts)}" for action, parts in actions.items() if parts)
-    return {"Update": expression.attach({"Key": dict(key), "UpdateExpression": update}, when, exists)}
-
-
-def check_op(key: Mapping[str, str], *, when: Mapping[str, Any] | None = None, exists: bool = True) -> dict[str, Any]:
-    """A ``ConditionCheck``: the transaction fails unless the item exists and holds ``when``."""
-    return {"ConditionCheck": _Expression().attach({"Key": dict(key)}, when, exists)}
-
-
-class _Expression:
-    """Collects the ``#n``/``:v`` placeholders of one operation."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {}
-
-    def name(self, attribute: str) -> str:
-        placeholder = f"#n{len(self.names)}"
-        self.names[placeholder] = attribute
-        return placeholder
-
-    def value(self, value: Any) -> str:
-        placeholder = f":v{len(self.values)}"
-        self.values[placeholder] = value
-        return placeholder
-
-    def attach(self, operation: dict[str, Any], when: Mapping[str, Any] | None, exists: bool) -> dict[str, Any]:
-        conditions = (["attribute_exists(pk)"] if exists else []) + [
-            f"{self.name(k)} = {self.value(v)}" for k, v in (when or {}).items()
-        ]
-        if conditions:
-            operation["ConditionExpression"] = " AND ".join(conditions)
-        if self.names:
-            operation["ExpressionAttributeNames"] = self.names
-        if self.values:
-            operation["ExpressionAttributeValues"] = self.values
-        return operation
 
 
 def _check_size(document: Mapping[str, Any], limit: int) -> None:

@@ -21,18 +21,10 @@ from pydantic import BaseModel, Field
 from api_direct.control_plane.api.accounts import StrictModel, timestamp
 from api_direct.control_plane.api.auth import Consumer
 from api_direct.control_plane.api.deployments import ApiId
-from api_direct.control_plane.api.listings import (
-    bad_cursor,
-    check_op,
-    decode_cursor,
-    encode_cursor,
-    listing_key,
-    require_listing,
-    update_op,
-)
+from api_direct.control_plane.api.listings import bad_cursor, decode_cursor, encode_cursor, listing_key, require_listing
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import ServicesDep
-from api_direct.control_plane.api.store import GSI1, PK, SK, Store, api_pk
+from api_direct.control_plane.api.store import GSI1, PK, SK, Store, api_pk, check_op, update_op
 from api_direct.control_plane.api.subscriptions import ACTIVE, has_active_subscription, subscription_key
 
 REVIEW_PREFIX = "REVIEW#"

@@ -27,10 +27,10 @@ from api_direct.control_plane.api.accounts import Matches, StrictModel, timestam
 from api_direct.control_plane.api.auth import Consumer
 from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.deployments import ApiId
-from api_direct.control_plane.api.listings import listing_key, plan_key, require_plan, update_op
+from api_direct.control_plane.api.listings import listing_key, plan_key, require_plan
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
-from api_direct.control_plane.api.store import GSI2, PK, SK, Store, api_pk, consumer_pk, key_pk
+from api_direct.control_plane.api.store import GSI2, PK, SK, Store, api_pk, consumer_pk, key_pk, update_op
 from api_direct.project import PLAN_NAME_PATTERN
 from api_direct.runtime.api_keys import generate_key, hash_key
 
