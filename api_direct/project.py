@@ -7,6 +7,7 @@ naming the field (``apid.toml: plans[1].burst: ...``) before anything is built.
 
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -123,11 +124,15 @@ class ProjectConfig(_Strict):
 
     @model_validator(mode="after")
     def _unique_plan_names(self) -> "ProjectConfig":
-        names = [plan.name for plan in self.plans]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"plan names must be unique; repeated: {', '.join(duplicates)}")
+        require_distinct([plan.name for plan in self.plans], "plan names")
         return self
+
+
+def require_distinct(values: Sequence[str], what: str) -> None:
+    """Refuse repeated values, naming them: the rule for plan names here and in marketplace listings."""
+    repeated = sorted({value for value in values if values.count(value) > 1})
+    if repeated:
+        raise ValueError(f"{what} must be unique; repeated: {', '.join(repeated)}")
 
 
 @dataclass(frozen=True)

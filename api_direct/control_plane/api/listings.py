@@ -35,7 +35,7 @@ from api_direct.control_plane.api.deployments import ApiId
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.api.store import GSI1, LISTINGS, PK, SK, Store, api_pk, creator_pk, update_op
-from api_direct.project import CATEGORIES, PricingPlan
+from api_direct.project import CATEGORIES, PricingPlan, require_distinct
 
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 SortOrder = Literal["rating", "popularity", "newest"]
@@ -50,15 +50,13 @@ Tag = Annotated[str, Matches(r"^[a-z0-9][a-z0-9-]{0,23}$", "a lowercase tag of u
 HttpsUrl = Annotated[AnyUrl, UrlConstraints(allowed_schemes=["https"], host_required=True, max_length=2048)]
 
 
-def _distinct(values: list[str], what: str) -> list[str]:
-    repeated = sorted({value for value in values if values.count(value) > 1})
-    if repeated:
-        raise ValueError(f"{what} must be unique; repeated: {', '.join(repeated)}")
-    return values
+def _distinct_tags(tags: list[str]) -> list[str]:
+    require_distinct(tags, "tags")
+    return tags
 
 
 def _distinct_plans(plans: list[PricingPlan]) -> list[PricingPlan]:
-    _distinct([plan.name for plan in plans], "plan names")
+    require_distinct([plan.name for plan in plans], "plan names")
     return plans
 
 
@@ -75,7 +73,7 @@ class ListingIn(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     description: Annotated[str, Field(min_length=1, max_length=2000)]
     category: Category
-    tags: Annotated[list[Tag], Field(max_length=10), AfterValidator(lambda tags: _distinct(tags, "tags"))] = []
+    tags: Annotated[list[Tag], Field(max_length=10), AfterValidator(_distinct_tags)] = []
     base_url: HttpsUrl
     openapi: Annotated[dict[str, Any], AfterValidator(_openapi_3)]
     account_id: AccountId
