@@ -59,16 +59,21 @@ class ControlPlaneBus:
         self._events.put_targets(Rule=name, EventBusName=self._bus, Targets=[target])
 
     def publish(self, detail_type: str, api_id: str, detail: Mapping[str, Any]) -> None:
-        """Put one key event; a rejected entry is a 502 so the caller's change is not half-done.
+        """Put one key event; any failure to send (a rejected entry, an unreachable bus) is a 502,
+        so the caller can undo its change rather than leave it half-done.
 
         ``issued_at`` (microseconds) orders events for one key on the creator's side:
         EventBridge's own ``time`` has whole seconds only.
         """
         issued_at = datetime.now(UTC).isoformat(timespec="microseconds")
-        response = self._events.put_events(Entries=[{
-            "Source": CONTROL_PLANE_SOURCE, "DetailType": detail_type, "EventBusName": self._bus,
-            "Detail": json.dumps({**detail, "api": api_id, "issued_at": issued_at}),
-        }])
+        try:
+            response = self._events.put_events(Entries=[{
+                "Source": CONTROL_PLANE_SOURCE, "DetailType": detail_type, "EventBusName": self._bus,
+                "Detail": json.dumps({**detail, "api": api_id, "issued_at": issued_at}),
+            }])
+        except ClientError as error:
+            reason = error.response.get("Error", {}).get("Code", "error")
+            raise Problem(502, f"could not send {detail_type} to {api_id}'s account: {reason}") from None
         if response.get("FailedEntryCount"):
             entry = response["Entries"][0]
             raise Problem(502, f"could not send {detail_type} to {api_id}'s account: {entry.get('ErrorMessage', 'unknown')}")

@@ -25,7 +25,6 @@ from pydantic import BaseModel
 
 from api_direct.control_plane.api.accounts import Matches, StrictModel, timestamp
 from api_direct.control_plane.api.auth import Consumer
-from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.deployments import ApiId
 from api_direct.control_plane.api.listings import listing_key, plan_key, require_plan
 from api_direct.control_plane.api.problems import Problem
@@ -251,7 +250,7 @@ def _commit(services: Services, *, writes: Sequence[Mapping[str, Any]], undo: Se
     services.store.transact(writes, conflict)
     for sent, event in enumerate(events):
         try:
-            _send(services.bus, event)
+            services.bus.publish(event.detail_type, event.api_id, event.detail)
         except Problem:
             _undo(services, undo, events[:sent])
             raise
@@ -266,19 +265,10 @@ def _undo(services: Services, undo: Sequence[Mapping[str, Any]], sent: Sequence[
     for event in reversed(sent):
         if event.take_back is not None:
             try:
-                _send(services.bus, event.take_back)
+                services.bus.publish(event.take_back.detail_type, event.take_back.api_id, event.take_back.detail)
             except Problem:
                 logger.warning("could not take back %s of key %s (its plaintext was never shown)",
                                event.detail_type, event.detail["key_id"])
-
-
-def _send(bus: ControlPlaneBus, event: KeyEvent) -> None:
-    """``bus.publish``, with the bus being unreachable also a 502 (it only maps rejected entries)."""
-    try:
-        bus.publish(event.detail_type, event.api_id, event.detail)
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "error")
-        raise Problem(502, f"could not send {event.detail_type} to {event.api_id}'s account: {code}; nothing changed") from None
 
 
 def _new_key(consumer: str, api_id: str, plan: str, now: str) -> tuple[str, dict[str, Any]]:
