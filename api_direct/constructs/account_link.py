@@ -21,20 +21,20 @@ from functools import partial
 from typing import Any
 
 from aws_cdk import (
-    Acknowledgment,
     Annotations,
     ArnFormat,
     Duration,
     RemovalPolicy,
     Stack,
     Token,
-    Validations,
 )
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
+
+from api_direct.constructs.acknowledgments import acknowledge, acknowledge_wildcards
 
 #: Every resource API-Direct creates carries this prefix: stacks are named
 #: ``apid-...`` and CloudFormation-generated names start with the stack name.
@@ -187,7 +187,7 @@ class AccountLink(Construct):
             # `apid aws unlink` empties the bucket before it deletes the stack.
             removal_policy=asset_removal_policy,
         )
-        _acknowledge(
+        acknowledge(
             self.asset_bucket,
             "AwsSolutions-S1",
             "The bucket only holds content-hashed build artifacts written by the deploy role,"
@@ -248,7 +248,7 @@ class AccountLink(Construct):
             description="API Gateway writes access logs of this region's REST APIs with this role.",
         )
         role.apply_removal_policy(RemovalPolicy.RETAIN)
-        _acknowledge(
+        acknowledge(
             role,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
             "AWS's own policy for API Gateway's account-wide logging role; it serves every REST API in"
@@ -300,7 +300,7 @@ class AccountLink(Construct):
         else:
             into.add_to_principal_policy(statement)
         if wildcards:
-            _acknowledge_wildcards(into, statement, wildcards)
+            acknowledge_wildcards(into, statement, wildcards)
 
     def _allow_api_stack_services(self) -> None:
         """What the API stack needs to be built, and its functions need at run time.
@@ -537,44 +537,8 @@ class AccountLink(Construct):
             " actions on its key), where the deploy engine uploads content-hashed assets and templates."
         )
         for statement in self.asset_bucket.grant_read_write(self.deploy_role).principal_statements:
-            _acknowledge_wildcards(self.deploy_role, statement, grant_reason)
+            acknowledge_wildcards(self.deploy_role, statement, grant_reason)
         if self.asset_bucket.encryption_key:
             # The bucket grant also grants on the key, but does not return that statement.
             for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
-                _acknowledge(self.deploy_role, f"AwsSolutions-IAM5[Action::{action}]", grant_reason)
-
-
-def _acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
-    """Acknowledge a cdk-nag rule on ``scope`` and everything under it."""
-    Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
-
-
-def _acknowledge_wildcards(scope: IConstruct, statement: iam.PolicyStatement, reason: str) -> None:
-    """Acknowledge AwsSolutions-IAM5 for exactly the wildcards ``statement`` holds.
-
-    cdk-nag reports one finding per wildcard action and resource, with references
-    flattened (``arn:<AWS::Partition>:...``); acknowledgments must name each one.
-    """
-    stack = Stack.of(scope)
-    resources = (_flatten_reference(stack.resolve(resource)) for resource in statement.resources)
-    findings = [
-        *(f"Action::{action}" for action in statement.actions if "*" in action),
-        *(f"Resource::{resource}" for resource in resources if "*" in resource),
-    ]
-    for finding in findings:
-        _acknowledge(scope, f"AwsSolutions-IAM5[{finding}]", reason)
-
-
-def _flatten_reference(value: Any) -> str:
-    """Render a resolved CloudFormation value the way cdk-nag names it in findings."""
-    if isinstance(value, str):
-        return value.replace("${", "<").replace("}", ">")
-    if "Fn::Join" in value:
-        delimiter, items = value["Fn::Join"]
-        return delimiter.join(_flatten_reference(item) for item in items)
-    if "Fn::GetAtt" in value:
-        resource, attribute = value["Fn::GetAtt"]
-        return f"<{resource}.{attribute}>"
-    if "Ref" in value:
-        return f"<{value['Ref']}>"
-    raise ValueError(f"cannot name a cdk-nag finding for {value!r}")
+                acknowledge(self.deploy_role, f"AwsSolutions-IAM5[Action::{action}]", grant_reason)

@@ -16,6 +16,7 @@ from constructs import Construct
 
 import api_direct
 from api_direct.constructs.account_link import LinkNames
+from api_direct.constructs.acknowledgments import acknowledge_wildcards
 from api_direct.constructs.bundling import SourceTree
 from api_direct.constructs.fastapi_function import ADAPTER_REQUIREMENT, FastApiFunction, SourceFile
 from api_direct.constructs.identity import USER_POOL_API_SCOPE
@@ -160,15 +161,13 @@ class ControlPlaneApi(Construct):
             ),
             description="EventBridge forwards API-Direct key events to the key bus in each API's account",
         )
-        self.key_forwarding_role.add_to_policy(
-            iam.PolicyStatement(actions=["events:PutEvents"], resources=[CREATOR_KEY_BUSES])
-        )
-        Validations.of(self.key_forwarding_role).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::{CREATOR_KEY_BUSES}]",
-                reason="Creators' accounts and regions become known only when they link and publish, so the role"
-                " is scoped by name to API-Direct key buses; each of those admits only this account.",
-            )
+        forwarding = iam.PolicyStatement(actions=["events:PutEvents"], resources=[CREATOR_KEY_BUSES])
+        self.key_forwarding_role.add_to_policy(forwarding)
+        acknowledge_wildcards(
+            self.key_forwarding_role,
+            forwarding,
+            "Creators' accounts and regions become known only when they link and publish, so the role"
+            " is scoped by name to API-Direct key buses; each of those admits only this account.",
         )
         settings = ControlPlaneSettings(
             region=stack.region,
@@ -277,49 +276,40 @@ class ControlPlaneApi(Construct):
     def _grant_app(self, role: iam.IRole, event_bus_name: str) -> None:
         """What the app does in AWS: its table, its bus, key routing rules, and linked accounts' deploy roles."""
         stack = Stack.of(self)
-        self.table.grant_read_write_data(role)
+        for statement in self.table.grant_read_write_data(role).principal_statements:
+            acknowledge_wildcards(role, statement, "The app queries every index of its table (store.INDEXES), and only this table's.")
         self.event_bus.grant_put_events_to(role)
         key_rules = stack.format_arn(service="events", resource="rule", resource_name=f"{event_bus_name}/{KEY_RULES}")
-        deploy_role_names = LinkNames(account="*", region="*").deploy_role
         deploy_roles = stack.format_arn(
-            service="iam", region="", account="*", resource="role", resource_name=deploy_role_names
+            service="iam", region="", account="*", resource="role",
+            resource_name=LinkNames(account="*", region="*").deploy_role,
         )
-        for statement in (
+        rules_reason = (
+            "The app creates one key-forwarding rule per API when it is published, so rules are scoped"
+            " by name to this bus's key rules, and their targets (by condition) to API-Direct key buses."
+        )
+        for statement, wildcards in (
             # Linked accounts may put usage on the bus: the app adds and removes them one by one.
-            iam.PolicyStatement(
+            (iam.PolicyStatement(
                 actions=["events:PutPermission", "events:RemovePermission"], resources=[self.event_bus.event_bus_arn]
-            ),
-            iam.PolicyStatement(actions=["events:PutRule"], resources=[key_rules]),
+            ), None),
+            (iam.PolicyStatement(actions=["events:PutRule"], resources=[key_rules]), rules_reason),
             # Targets only ever key buses; PutRule has no target, hence two statements.
-            iam.PolicyStatement(
+            (iam.PolicyStatement(
                 actions=["events:PutTargets"],
                 resources=[key_rules],
                 conditions={"ArnLike": {"events:TargetArn": CREATOR_KEY_BUSES}},
-            ),
-            iam.PolicyStatement(
+            ), rules_reason),
+            (iam.PolicyStatement(
                 actions=["iam:PassRole"],
                 resources=[self.key_forwarding_role.role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}},
-            ),
+            ), None),
             # Deploy credentials for a creator's CLI; each deploy role also demands the creator's ExternalId.
-            iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[deploy_roles]),
+            (iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[deploy_roles]),
+             "Each linked creator account has its deploy role, known only once linked; every one trusts"
+             " this account only with the creator's ExternalId, which only the control plane holds."),
         ):
             role.add_to_principal_policy(statement)
-        table_id = stack.get_logical_id(self.table.node.default_child)  # type: ignore[arg-type]
-        Validations.of(role).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{table_id}.Arn>/index/*]",
-                reason="The app queries every index of its table (store.INDEXES), and only this table's.",
-            ),
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/"
-                f"{event_bus_name}/{KEY_RULES}]",
-                reason="The app creates one key-forwarding rule per API when it is published, so rules are scoped"
-                " by name to this bus's key rules, and their targets (by condition) to API-Direct key buses.",
-            ),
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::*:role/{deploy_role_names}]",
-                reason="Each linked creator account has its deploy role, known only once linked; every one trusts"
-                " this account only with the creator's ExternalId, which only the control plane holds.",
-            ),
-        )
+            if wildcards:
+                acknowledge_wildcards(role, statement, wildcards)

@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Token, Validations
+from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -11,6 +11,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from api_direct.constructs.acknowledgments import acknowledge_wildcards
 from api_direct.constructs.dead_letters import DeadLetterQueue
 from api_direct.constructs.runtime_function import RuntimeFunction
 
@@ -122,26 +123,14 @@ class ApiKeyStore(Construct):
         resources = [f"{gateway}/apikeys", f"{gateway}/apikeys/*"]
         for plan_id in ids.values():
             resources += [f"{gateway}/usageplans/{plan_id}/keys", f"{gateway}/usageplans/{plan_id}/keys/*"]
-        self.sync_function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["apigateway:GET", "apigateway:POST", "apigateway:DELETE"],
-                resources=resources,
-            )
+        statement = iam.PolicyStatement(
+            actions=["apigateway:GET", "apigateway:POST", "apigateway:DELETE"],
+            resources=resources,
         )
-        reason = (
+        self.sync_function.add_to_role_policy(statement)
+        acknowledge_wildcards(
+            self.sync_function.role,  # type: ignore[arg-type]
+            statement,
             "API Gateway key ids are generated at runtime when a consumer subscribes, so the sync"
-            " function can only be scoped to the key collections of this region and of its usage plans."
+            " function can only be scoped to the key collections of this region and of its usage plans.",
         )
-        Validations.of(self.sync_function.role).acknowledge(  # type: ignore[arg-type]
-            *(Acknowledgment(id=f"AwsSolutions-IAM5[{finding}]", reason=reason) for finding in _wildcard_findings(plans))
-        )
-
-
-def _wildcard_findings(plans: Mapping[str, apigw.IUsagePlan]) -> list[str]:
-    """cdk-nag's names for the API Gateway wildcards :meth:`ApiKeyStore.attach_usage_plans` grants."""
-    gateway = "arn:<AWS::Partition>:apigateway:<AWS::Region>::"
-    findings = [f"Resource::{gateway}/apikeys/*"]
-    for plan in plans.values():
-        logical_id = Stack.of(plan).get_logical_id(plan.node.default_child)  # type: ignore[arg-type]
-        findings.append(f"Resource::{gateway}/usageplans/<{logical_id}>/keys/*")
-    return findings
