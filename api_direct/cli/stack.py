@@ -12,7 +12,6 @@ from api_direct.deploy import logs as log_tail
 from api_direct.deploy import operations
 from api_direct.deploy.change_sets import ResourceChange
 from api_direct.deploy.operations import DeployResult, Session
-from api_direct.errors import StateError
 
 
 def _session(settings: Settings, progress: ProgressDisplay) -> Session:
@@ -95,14 +94,7 @@ def logs(settings: Settings, follow: bool, since: str, access: bool) -> None:
     """Print the deployed app's log lines (or its access log), oldest first."""
     start = log_tail.parse_since(since, datetime.now(UTC))
     with ProgressDisplay(settings.output, "finding the logs") as progress:
-        session = _session(settings, progress)
-        report = operations.status(session)
-        client = session.deploy_role("reading logs").client("logs")
-    if report.stack is None:
-        raise StateError(f"{report.stack_name} is not deployed: nothing to show (`apid deploy` first)")
-    group = report.stack.outputs.get("AccessLogGroupName" if access else "AppLogGroupName")
-    if not group:
-        raise StateError(f"{report.stack_name} has no log group output; redeploy with `apid deploy`")
+        client, group = operations.log_source(_session(settings, progress), access=access)
     if not follow:
         lines = log_tail.fetch(client, [group], start)
         settings.output.result(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from api_direct.deploy.aws import Aws, AwsTarget, creator_aws
 from api_direct.deploy.credentials import deploy_session
@@ -200,6 +201,18 @@ def destroy(session: Session, *, retain_data: bool) -> DeployResult:
     session.save(session.state.without_drift())
     warnings = session.record("destroy", "DELETE_COMPLETE", {}, 0)
     return DeployResult(stack_name=deployed.name, status="DELETE_COMPLETE", outputs={}, warnings=warnings)
+
+
+def log_source(session: Session, *, access: bool) -> tuple[Any, str]:
+    """A CloudWatch Logs client and the deployed API's app (or access) log group, with one assume-role."""
+    aws = session.deploy_role("reading logs")
+    stack = describe_stack(aws.client("cloudformation"), session.project.stack_name)
+    if stack is None or stack.phase is Phase.ABSENT:
+        raise StateError(f"{session.project.stack_name} is not deployed: nothing to show (`apid deploy` first)")
+    group = stack.outputs.get("AccessLogGroupName" if access else "AppLogGroupName")
+    if not group:
+        raise StateError(f"{session.project.stack_name} has no log group output; redeploy with `apid deploy`")
+    return aws.client("logs"), group
 
 
 def status(session: Session) -> StatusReport:

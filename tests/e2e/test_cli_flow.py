@@ -172,6 +172,8 @@ def test_destroy_removes_the_stack(apid: Any, aws: Any) -> None:
     assert aws("lambda").list_functions()["Functions"] == []
     again = apid("destroy", "--yes")
     assert again.exit_code == 5 and "nothing to destroy" in again.stderr
+    no_logs = apid("logs")
+    assert no_logs.exit_code == 5 and "not deployed: nothing to show" in no_logs.stderr
 
 
 def test_unlink_removes_the_link(apid: Any, project: Path, aws: Any) -> None:
