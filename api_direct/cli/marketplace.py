@@ -77,10 +77,8 @@ def publish(settings: Settings) -> None:
     signed_in = sign_in.require_session()
     with ProgressDisplay(settings.output, "publishing") as progress:
         session = operations.open_session(settings.project_dir, settings.aws_target(), progress)
-        report = operations.status(session)
-        if report.stack is None:
-            raise StateError(f"{report.stack_name} is not deployed: `apid deploy` before `apid publish`")
-        body = listing(session.project, session.link, report.stack.outputs, export_openapi(session.project))
+        _, stack = operations.deployed_stack(session, "reading status", needed_for="deploy before publishing")
+        body = listing(session.project, session.link, stack.outputs, export_openapi(session.project))
         client = sign_in.client_for(signed_in, endpoint_url=settings.endpoint_url)
         published = client.put(f"/listings/{session.project.config.api.name}", body)
     settings.output.result(

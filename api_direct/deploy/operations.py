@@ -203,12 +203,18 @@ def destroy(session: Session, *, retain_data: bool) -> DeployResult:
     return DeployResult(stack_name=deployed.name, status="DELETE_COMPLETE", outputs={}, warnings=warnings)
 
 
-def log_source(session: Session, *, access: bool) -> tuple[Any, str]:
-    """A CloudWatch Logs client and the deployed API's app (or access) log group, with one assume-role."""
-    aws = session.deploy_role("reading logs")
+def deployed_stack(session: Session, purpose: str, *, needed_for: str) -> tuple[Aws, StackInfo]:
+    """The deploy role's session and the deployed API stack; a clear error when there is none."""
+    aws = session.deploy_role(purpose)
     stack = describe_stack(aws.client("cloudformation"), session.project.stack_name)
     if stack is None or stack.phase is Phase.ABSENT:
-        raise StateError(f"{session.project.stack_name} is not deployed: nothing to show (`apid deploy` first)")
+        raise StateError(f"{session.project.stack_name} is not deployed: {needed_for} (`apid deploy` first)")
+    return aws, stack
+
+
+def log_source(session: Session, *, access: bool) -> tuple[Any, str]:
+    """A CloudWatch Logs client and the deployed API's app (or access) log group, with one assume-role."""
+    aws, stack = deployed_stack(session, "reading logs", needed_for="nothing to show")
     group = stack.outputs.get("AccessLogGroupName" if access else "AppLogGroupName")
     if not group:
         raise StateError(f"{session.project.stack_name} has no log group output; redeploy with `apid deploy`")
