@@ -12,6 +12,7 @@ from api_direct.constructs.fastapi_function import FastApiFunction
 from api_direct.constructs.identity import Identity
 from api_direct.constructs.key_store import ApiKeyStore
 from api_direct.constructs.metered_api import MeteredApi, PlanLimits
+from api_direct.constructs.usage_billing import UsageBilling
 from api_direct.constructs.usage_forwarder import UsageForwarder
 
 __all__ = [
@@ -24,5 +25,6 @@ __all__ = [
     "Identity",
     "MeteredApi",
     "PlanLimits",
+    "UsageBilling",
     "UsageForwarder",
 ]

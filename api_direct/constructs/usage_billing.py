@@ -1,0 +1,225 @@
+"""The control plane's metering and billing: usage in from creators' accounts, Stripe meter events and payouts out."""
+
+from collections.abc import Mapping
+from typing import cast
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from api_direct.constructs.acknowledgments import acknowledge_wildcards
+from api_direct.constructs.bundled_function import BundledFunction
+from api_direct.constructs.bundling import Architecture, Bundle
+from api_direct.constructs.dead_letters import DeadLetterQueue
+from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
+
+_HANDLERS = "api_direct.control_plane.billing.handlers"
+AGGREGATE_HANDLER = f"{_HANDLERS}.aggregate_usage"
+CLOSE_HANDLER = f"{_HANDLERS}.close_periods"
+PAY_OUT_HANDLER = f"{_HANDLERS}.pay_out"
+
+#: Closed usage hours reach Stripe within a quarter of an hour of their grace window ending.
+DEFAULT_CLOSE_SCHEDULE = events.Schedule.rate(Duration.minutes(15))
+#: Once a day, early in Europe's morning and before America's, so a failed run is seen the same day.
+DEFAULT_PAYOUT_SCHEDULE = events.Schedule.cron(minute="0", hour="6")
+#: AWS's advice for SQS event sources: a visibility timeout of at least six times the
+#: function's timeout (plus the batching window), so retries of a throttled batch do not
+#: make messages visible again while they are still being processed.
+VISIBILITY_TIMEOUT_FACTOR = 6
+MAX_RECEIVE_COUNT = 5
+
+
+class UsageBilling(Construct):
+    """Meters usage from the control plane's bus into the table, reports it to Stripe and pays creators out.
+
+    * ``usage_rule`` sends every ``UsageRecorded`` event (source ``api-direct.usage``)
+      on ``event_bus`` to ``usage_queue``: encrypted, TLS only, usage kept 14 days.
+    * ``aggregator`` drains ``usage_queue`` in batches of ``batch_size`` (gathered for
+      up to ``max_batching_window``) and reports failures per message
+      (``ReportBatchItemFailures``), so one bad record does not redeliver its batch.
+      A message that fails ``MAX_RECEIVE_COUNT`` times moves to ``dead_letter_queue``,
+      and so does an event EventBridge could not deliver to ``usage_queue``: both hold
+      the event itself, so one SQS redrive (``start-message-move-task``) replays them.
+    * ``closer`` runs on ``close_schedule`` (every 15 minutes): it closes usage hours
+      past their grace window and reports them to Stripe as meter events.
+    * ``payer`` runs on ``payout_schedule`` (daily at 06:00 UTC): it transfers each
+      creator's earnings of closed months through Stripe Connect.
+      Scheduled events EventBridge could not deliver, and runs that failed after
+      Lambda's retries, go to ``schedule_dead_letter_queue``; the next run picks up
+      whatever a failed one left, so these are for an alarm, not for replay.
+
+    ``close_rule`` and ``payout_rule`` are the two schedules, ``functions`` the three
+    functions in that order, and :meth:`grant_redrive` lets an operator's role replay
+    ``dead_letter_queue``.
+
+    All three run the same ``bundle`` (the control plane app's, which holds the
+    ``billing`` package and the Stripe SDK) with their own handler, the same
+    ``environment`` (:meth:`ControlPlaneSettings.environment`), and read and write
+    ``table``. Only ``closer`` and ``payer`` may read ``stripe_secret``. The bundle
+    must have been built for ``python_version`` and ``architecture`` (3.12, arm64, as
+    :class:`FastApiFunction` builds by default).
+
+    Neither scheduled function reserves concurrency: a reservation of 1 would make
+    runs strictly sequential, but Lambda refuses any reservation that leaves an
+    account less than its minimum unreserved concurrency, which new accounts (with a
+    quota of 10) always hit. A late retry can therefore overlap the next scheduled
+    run, and async invocations may be delivered twice anyway; so the handlers must be
+    idempotent (conditional writes on the table, Stripe idempotency keys): a second
+    run must find nothing left to do. ``scheduled_concurrency=1`` reserves it in
+    accounts whose quota allows.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        table: dynamodb.ITable,
+        event_bus: events.IEventBus,
+        bundle: Bundle,
+        environment: Mapping[str, str],
+        stripe_secret: secretsmanager.ISecret,
+        close_schedule: events.Schedule = DEFAULT_CLOSE_SCHEDULE,
+        payout_schedule: events.Schedule = DEFAULT_PAYOUT_SCHEDULE,
+        batch_size: int = 100,
+        max_batching_window: Duration = Duration.seconds(5),
+        aggregator_timeout: Duration = Duration.seconds(30),
+        visibility_timeout: Duration | None = None,
+        scheduled_timeout: Duration = Duration.minutes(5),
+        scheduled_concurrency: int | None = None,
+        memory_size: int = 512,
+        python_version: str = "3.12",
+        architecture: Architecture = "arm64",
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        minimum_visibility = (
+            aggregator_timeout.to_seconds() * VISIBILITY_TIMEOUT_FACTOR + max_batching_window.to_seconds()
+        )
+        visibility_timeout = visibility_timeout or Duration.seconds(minimum_visibility)
+        if visibility_timeout.to_seconds() < minimum_visibility:
+            raise ValueError(
+                f"UsageBilling visibility_timeout must be at least {VISIBILITY_TIMEOUT_FACTOR}x aggregator_timeout"
+                f" plus max_batching_window ({minimum_visibility:g} s), got {visibility_timeout.to_seconds():g} s"
+            )
+
+        def billing_function(construct_id: str, handler: str, description: str, timeout: Duration) -> BundledFunction:
+            bundled = BundledFunction(
+                self,
+                construct_id,
+                bundle=bundle,
+                handler=handler,
+                description=description,
+                python_version=python_version,
+                architecture=architecture,
+                memory_size=memory_size,
+                timeout=timeout,
+                log_retention=log_retention,
+                environment=environment,
+            )
+            for statement in table.grant_read_write_data(bundled.role).principal_statements:
+                acknowledge_wildcards(
+                    bundled.role, statement, "Billing queries the control plane table's indexes, and only this table's."
+                )
+            return bundled
+
+        self.dead_letter_queue = DeadLetterQueue(
+            self, "UsageDeadLetters", holds="usage events that could not be delivered or applied"
+        )
+        self.usage_queue = sqs.Queue(
+            self,
+            "Usage",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            visibility_timeout=visibility_timeout,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT),
+        )
+        self.usage_rule = events.Rule(
+            self,
+            "UsageRule",
+            event_bus=event_bus,
+            description="Usage recorded in creators' accounts, to be aggregated per hour",
+            event_pattern=events.EventPattern(source=[USAGE_SOURCE], detail_type=[USAGE_DETAIL_TYPE]),
+            targets=[targets.SqsQueue(
+                self.usage_queue,
+                dead_letter_queue=self.dead_letter_queue,
+                # EventBridge's most: usage is revenue, worth a day of retries before it is parked.
+                retry_attempts=185,
+                max_event_age=Duration.hours(24),
+            )],
+        )
+
+        aggregator = billing_function(
+            "Aggregator", AGGREGATE_HANDLER, "Aggregates metered usage into hourly totals", aggregator_timeout
+        )
+        self.aggregator: lambda_.Function = aggregator.function
+        self.aggregator.add_event_source(event_sources.SqsEventSource(
+            self.usage_queue,
+            batch_size=batch_size,
+            max_batching_window=max_batching_window,
+            report_batch_item_failures=True,
+        ))
+
+        self.schedule_dead_letter_queue = DeadLetterQueue(
+            self, "ScheduleDeadLetters", holds="the close and payout schedules (undelivered events and failed runs)"
+        )
+        closer = billing_function(
+            "Closer", CLOSE_HANDLER, "Closes usage hours past their grace window and reports them to Stripe",
+            scheduled_timeout,
+        )
+        payer = billing_function(
+            "Payer", PAY_OUT_HANDLER, "Pays creators their earnings of closed months through Stripe Connect",
+            scheduled_timeout,
+        )
+        self.closer: lambda_.Function = closer.function
+        self.payer: lambda_.Function = payer.function
+        self.close_rule = self._schedule("CloseSchedule", self.closer, close_schedule, "Closes metered usage hours")
+        self.payout_rule = self._schedule("PayoutSchedule", self.payer, payout_schedule, "Pays creators out")
+        for scheduled in (closer, payer):
+            stripe_secret.grant_read(scheduled.role)
+            if scheduled_concurrency is not None:
+                # BundledFunction takes no reservation; the L1 property is the same setting.
+                cfn_function = cast(lambda_.CfnFunction, scheduled.function.node.default_child)
+                cfn_function.reserved_concurrent_executions = scheduled_concurrency
+
+        self.functions: tuple[lambda_.Function, ...] = (self.aggregator, self.closer, self.payer)
+
+    def _schedule(
+        self, construct_id: str, function: lambda_.Function, schedule: events.Schedule, description: str
+    ) -> events.Rule:
+        """Runs ``function`` on ``schedule``; a run that cannot start within the hour is skipped for the next."""
+        function.configure_async_invoke(
+            retry_attempts=2,
+            max_event_age=Duration.hours(1),
+            on_failure=destinations.SqsDestination(self.schedule_dead_letter_queue),
+        )
+        return events.Rule(
+            self,
+            construct_id,
+            description=description,
+            schedule=schedule,
+            targets=[targets.LambdaFunction(
+                function,
+                dead_letter_queue=self.schedule_dead_letter_queue,
+                retry_attempts=2,
+                max_event_age=Duration.hours(1),
+            )],
+        )
+
+    def grant_redrive(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let ``grantee`` inspect ``dead_letter_queue`` and move its usage back to ``usage_queue``."""
+        return (
+            self.dead_letter_queue.grant_consume_messages(grantee)
+            .combine(self.dead_letter_queue.grant(grantee, "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"))
+            .combine(self.usage_queue.grant_send_messages(grantee))
+        )
