@@ -12,6 +12,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 import api_direct
@@ -21,6 +22,7 @@ from api_direct.constructs.bundling import SourceTree
 from api_direct.constructs.fastapi_function import ADAPTER_REQUIREMENT, FastApiFunction, SourceFile
 from api_direct.constructs.identity import USER_POOL_API_SCOPE
 from api_direct.constructs.runtime_function import RUNTIME_REQUIREMENTS
+from api_direct.constructs.usage_billing import UsageBilling
 from api_direct.control_plane.api.bus import creator_key_bus_arn
 from api_direct.control_plane.api.problems import problem_response
 from api_direct.control_plane.api.settings import ControlPlaneSettings
@@ -29,7 +31,7 @@ from api_direct.control_plane.api.store import INDEXES, PK, SK
 #: What the control plane's code imports beyond boto3 (which Lambda provides), at the
 #: versions this toolkit is tested with.
 CONTROL_PLANE_REQUIREMENTS = (
-    *(f"{name}=={version(name)}" for name in ("fastapi", "pydantic", "pyjwt", "cryptography")),
+    *(f"{name}=={version(name)}" for name in ("fastapi", "pydantic", "pyjwt", "cryptography", "stripe")),
     ADAPTER_REQUIREMENT,
     *RUNTIME_REQUIREMENTS,
 )
@@ -37,12 +39,26 @@ CONTROL_PLANE_HANDLER = "api_direct.control_plane.api.handler:handler"
 EVENT_BUS_NAME = "apid-control-plane"
 #: Marketplace pages anyone may read: search, listings, their reviews, and how to sign in.
 PUBLIC_GET_PATHS = ("/docs", "/openapi.json", "/config", "/health", "/listings", "/listings/{proxy+}")
+#: Stripe's webhook: Stripe cannot hold a Cognito token, it signs each request and the app checks the signature.
+STRIPE_WEBHOOK_PATH = "/stripe/webhook"
+PUBLIC_POST_PATHS = (STRIPE_WEBHOOK_PATH,)
+#: Tells the operator what to put in the Stripe secret after the first deploy (placeholders, never keys).
+STRIPE_SECRET_DESCRIPTION = (
+    'API-Direct\'s Stripe keys. Replace the generated placeholder with {"api_key": "sk_live_...",'
+    ' "webhook_secret": "whsec_..."}: the secret key of the platform\'s Stripe account and the signing'
+    " secret of its webhook endpoint (the stack's StripeWebhookUrl)."
+)
 #: ``bus.py`` names the rule forwarding an API's key events ``apid-keys-<api>``.
 KEY_RULES = "apid-keys-*"
 #: Every key bus an API stack creates (``apid-<api>-keys``), in any account and region.
 CREATOR_KEY_BUSES = creator_key_bus_arn(account_id="*", region="*", api_id="*")
 
 _PYTHON_ONLY = ("__pycache__", "*.pyc")
+_PUBLIC_GET_REASON = "Public marketplace page (search, listings, reviews, docs, sign-in settings): anyone may read it."
+_PUBLIC_POST_REASON = (
+    "Webhook of a third party that cannot hold a Cognito token (Stripe): the app acts on a request only after"
+    " verifying its signature (Stripe-Signature, with the webhook signing secret) and rejects anything else."
+)
 #: Modules at the package root the app imports (it checks API names and plans as ``apid.toml`` does).
 _SHARED_MODULES = ("__init__.py", "node_runtime.py", "errors.py", "project.py")
 #: API Gateway's own rejections, in the app's problem+json shape so clients parse one format.
@@ -64,6 +80,7 @@ def control_plane_sources() -> tuple[SourceTree, ...]:
         *(SourceFile(package / name, f"api_direct/{name}") for name in _SHARED_MODULES),
         SourceFile(package / "control_plane" / "__init__.py", "api_direct/control_plane/__init__.py"),
         SourceTree(package / "control_plane" / "api", "api_direct/control_plane/api", exclude=_PYTHON_ONLY),
+        SourceTree(package / "control_plane" / "billing", "api_direct/control_plane/billing", exclude=_PYTHON_ONLY),
         SourceTree(package / "runtime", "api_direct/runtime", exclude=_PYTHON_ONLY),
     )
 
@@ -91,7 +108,8 @@ class ControlPlaneApi(Construct):
 
     * ``table``: the single table of :mod:`api_direct.control_plane.api.store`
       (``pk``/``sk`` and its indexes), billed per request, KMS-encrypted (AWS-managed
-      key), point-in-time recovery.
+      key), point-in-time recovery; items with an ``expires_at`` (epoch seconds)
+      are deleted by DynamoDB's TTL once it has passed.
     * ``event_bus``: usage arrives here and key events leave from here. It is created
       with no resource policy: the app admits each linked account on link
       (``events:PutPermission``) and removes it on unlink, so the bus never trusts
@@ -99,18 +117,28 @@ class ControlPlaneApi(Construct):
     * ``key_forwarding_role``: what EventBridge assumes to deliver key events to the
       ``apid-<api>-keys`` bus in each API's account, through the per-API rules the
       app creates (``apid-keys-<api>``).
+    * ``stripe_secret``: the platform's Stripe keys (``{"api_key": "sk_...",
+      "webhook_secret": "whsec_..."}``), which the operator puts in after deploy.
+      The template creates it with a generated placeholder, so no key is ever in
+      the template; only its ARN reaches the functions (``stripe_secret_arn``), and
+      they read it at run time. Encrypted with Secrets Manager's AWS-managed key.
     * ``function``: the app, built by :class:`FastApiFunction` from this library's
       own ``control_plane`` and ``runtime`` packages, configured through
-      :meth:`ControlPlaneSettings.environment`.
+      :meth:`ControlPlaneSettings.environment`; it may read ``stripe_secret``.
+    * ``billing``: :class:`UsageBilling` on the same bundle, settings and table:
+      usage from the bus into hourly totals, Stripe meter events, creator payouts.
     * ``rest_api``: a Cognito user pool authorizer (access tokens, as the CLI gets
       them) in front of every route except ``public_get_paths``, which anyone may
-      GET (search and listing pages, docs, sign-in settings); other methods on those
+      GET (search and listing pages, docs, sign-in settings), and
+      ``public_post_paths``, which anyone may POST to (Stripe's webhook, which the
+      app accepts only with a valid Stripe signature); other methods on those
       paths still need a token. The app verifies tokens again itself, so the
       authorizer is the first filter that keeps anonymous traffic off private routes
       and off the function. JSON access logs; ``throttle`` (default 100 requests a
       second, bursts of 200) applies to the whole stage.
 
-    ``removal_policy`` is the table's: retained (and deletion-protected) by default.
+    ``removal_policy`` is the table's and the Stripe secret's: retained (and the
+    table deletion-protected) by default.
     """
 
     def __init__(
@@ -122,6 +150,7 @@ class ControlPlaneApi(Construct):
         app_client: cognito.IUserPoolClient,
         event_bus_name: str = EVENT_BUS_NAME,
         public_get_paths: Sequence[str] = PUBLIC_GET_PATHS,
+        public_post_paths: Sequence[str] = PUBLIC_POST_PATHS,
         stage_name: str = "v1",
         throttle: apigw.ThrottleSettings | None = None,
         memory_size: int = 1024,
@@ -142,6 +171,7 @@ class ControlPlaneApi(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
+            time_to_live_attribute="expires_at",
             deletion_protection=removal_policy == RemovalPolicy.RETAIN,
             removal_policy=removal_policy,
         )
@@ -169,6 +199,22 @@ class ControlPlaneApi(Construct):
             "Creators' accounts and regions become known only when they link and publish, so the role"
             " is scoped by name to API-Direct key buses; each of those admits only this account.",
         )
+        self.stripe_secret = secretsmanager.Secret(
+            self,
+            "StripeKeys",
+            description=STRIPE_SECRET_DESCRIPTION,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"api_key": ""}), generate_string_key="webhook_secret"
+            ),
+            removal_policy=removal_policy,
+        )
+        Validations.of(self.stripe_secret).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SMG4",
+                reason="Stripe keys are rolled in Stripe's dashboard, which has no API a rotation Lambda could"
+                " call; the operator pastes the new keys into this secret when rolling them.",
+            )
+        )
         settings = ControlPlaneSettings(
             region=stack.region,
             account_id=stack.account,
@@ -177,6 +223,7 @@ class ControlPlaneApi(Construct):
             user_pool_id=user_pool.user_pool_id,
             app_client_id=app_client.user_pool_client_id,
             key_forwarding_role_arn=self.key_forwarding_role.role_arn,
+            stripe_secret_arn=self.stripe_secret.secret_arn,
         )
         app = FastApiFunction(
             self,
@@ -194,6 +241,17 @@ class ControlPlaneApi(Construct):
         self.log_group = app.log_group
         self.bundle = app.bundle
         self._grant_app(app.role, event_bus_name)
+        self.stripe_secret.grant_read(app.role)
+        self.billing = UsageBilling(
+            self,
+            "Billing",
+            table=self.table,
+            event_bus=self.event_bus,
+            bundle=self.bundle,
+            environment=settings.environment(),
+            stripe_secret=self.stripe_secret,
+            log_retention=log_retention,
+        )
         self.access_log_group = logs.LogGroup(
             self, "AccessLogs", retention=access_log_retention, removal_policy=RemovalPolicy.DESTROY
         )
@@ -219,8 +277,7 @@ class ControlPlaneApi(Construct):
         self._integration = apigw.LambdaIntegration(self.function, scope_permission_to_method=False)
         for resource in (self.rest_api.root, self.rest_api.root.add_resource("{proxy+}")):
             self._add_signed_in(resource)
-        for path in public_get_paths:
-            self._add_public_get(self.rest_api.root.resource_for_path(path))
+        self._add_public(public_get_paths, public_post_paths)
         for response_type, (status, detail) in _GATEWAY_PROBLEMS.items():
             problem = problem_response(status, detail)
             self.rest_api.add_gateway_response(
@@ -254,6 +311,11 @@ class ControlPlaneApi(Construct):
         """Base URL of the deployed stage (a token until deploy)."""
         return self.rest_api.url
 
+    @property
+    def stripe_webhook_url(self) -> str:
+        """Where Stripe sends its events: the endpoint to register in Stripe's dashboard."""
+        return self.rest_api.url_for_path(STRIPE_WEBHOOK_PATH)
+
     def _add_signed_in(self, resource: apigw.IResource) -> None:
         resource.add_method(
             "ANY",
@@ -263,15 +325,30 @@ class ControlPlaneApi(Construct):
             authorization_scopes=[USER_POOL_API_SCOPE],
         )
 
-    def _add_public_get(self, resource: apigw.IResource) -> None:
-        """GET without a token; every other method of the path still needs one."""
-        method = resource.add_method("GET", self._integration, authorization_type=apigw.AuthorizationType.NONE)
-        self._add_signed_in(resource)
-        reason = "Public marketplace page (search, listings, reviews, docs, sign-in settings): anyone may read it."
-        Validations.of(method).acknowledge(
-            Acknowledgment(id="AwsSolutions-APIG4", reason=reason),
-            Acknowledgment(id="AwsSolutions-COG4", reason=reason),
-        )
+    def _add_public(self, get_paths: Sequence[str], post_paths: Sequence[str]) -> None:
+        """GET and POST without a token on the given paths.
+
+        Every other method of those paths, and every method of the paths above them
+        (``/stripe``), still needs one, and reaches the app, which answers 404 or 405.
+        """
+        public = [(path, "GET", _PUBLIC_GET_REASON) for path in get_paths]
+        public += [(path, "POST", _PUBLIC_POST_REASON) for path in post_paths]
+        signed_in = {"/", "/{proxy+}"}  # __init__ signed them in
+        for path, http_method, reason in public:
+            parts = path.strip("/").split("/")
+            for depth in range(1, len(parts) + 1):
+                prefix = "/" + "/".join(parts[:depth])
+                if prefix not in signed_in:
+                    self._add_signed_in(self.rest_api.root.resource_for_path(prefix))
+                    signed_in.add(prefix)
+            resource = self.rest_api.root.resource_for_path(path)
+            method = resource.add_method(
+                http_method, self._integration, authorization_type=apigw.AuthorizationType.NONE
+            )
+            Validations.of(method).acknowledge(
+                Acknowledgment(id="AwsSolutions-APIG4", reason=reason),
+                Acknowledgment(id="AwsSolutions-COG4", reason=reason),
+            )
 
     def _grant_app(self, role: iam.IRole, event_bus_name: str) -> None:
         """What the app does in AWS: its table, its bus, key routing rules, and linked accounts' deploy roles."""

@@ -16,16 +16,20 @@ class ControlPlaneStack(Stack):
     """Composes :class:`Identity` and :class:`ControlPlaneApi`; deployed once, in the operator's account.
 
     Its outputs are what a client needs to find and sign in to the control plane
-    (all public: the app serves the same at ``GET /config``). Both the user pool and
-    the table are retained if the stack is deleted: they hold every account, listing
-    and key of the marketplace.
+    (all public: the app serves the same at ``GET /config``), and what the operator
+    needs to connect Stripe: the ARN of the secret to put the keys in (never a key)
+    and the webhook URL to register. The user pool, the table and the Stripe secret
+    are retained if the stack is deleted: they hold every account, listing, key and
+    payment setting of the marketplace.
     """
 
     def __init__(
         self, scope: Construct, construct_id: str, *, bundle_cache_dir: Path | None = None, **kwargs: Any
     ) -> None:
         kwargs.setdefault("stack_name", STACK_NAME)
-        kwargs.setdefault("description", "API-Direct control plane: identity, marketplace API, key and usage bus")
+        kwargs.setdefault(
+            "description", "API-Direct control plane: identity, marketplace API, key and usage bus, billing"
+        )
         super().__init__(scope, construct_id, **kwargs)
         self.identity = Identity(self, "Identity", bundle_cache_dir=bundle_cache_dir)
         self.api = ControlPlaneApi(
@@ -41,3 +45,8 @@ class ControlPlaneStack(Stack):
                   description="Public client the apid CLI signs in with")
         CfnOutput(self, "EventBusArn", value=self.api.event_bus.event_bus_arn,
                   description="Bus linked accounts send usage to")
+        CfnOutput(self, "StripeSecretArn", value=self.api.stripe_secret.secret_arn,
+                  description='Secret to put the Stripe keys in as'
+                  ' {"api_key": "sk_live_...", "webhook_secret": "whsec_..."}')
+        CfnOutput(self, "StripeWebhookUrl", value=self.api.stripe_webhook_url,
+                  description="Endpoint to register in Stripe's dashboard; its signing secret goes in StripeSecretArn")

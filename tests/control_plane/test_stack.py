@@ -2,6 +2,7 @@
 
 import ast
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from api_direct.constructs.control_plane_api import CREATOR_KEY_BUSES, PUBLIC_GET_PATHS
+from api_direct.constructs.control_plane_api import CREATOR_KEY_BUSES, PUBLIC_GET_PATHS, PUBLIC_POST_PATHS
 from api_direct.constructs.identity import USER_POOL_API_SCOPE, Identity
+from api_direct.constructs.usage_billing import AGGREGATE_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER
 from api_direct.control_plane.api.settings import ENV_PREFIX
 from api_direct.control_plane.api.store import INDEXES, PK, SK
 from api_direct.control_plane.stack import ControlPlaneStack
@@ -32,9 +34,9 @@ def template(stack: ControlPlaneStack) -> Template:
 
 @pytest.fixture(scope="module")
 def function(template: Template) -> tuple[str, dict[str, Any]]:
-    """The app's function (the other one is the user pool's trigger)."""
+    """The app's function (the others are the user pool's trigger and billing's)."""
     return only(template, "AWS::Lambda::Function",
-                {"Properties": {"Handler": Match.string_like_regexp("control_plane")}})
+                {"Properties": {"Handler": "api_direct.control_plane.api.handler.handler"}})
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +60,14 @@ def only(template: Template, resource_type: str, props: Any = None) -> tuple[str
     """The one resource of a type (matching ``props``), as (logical id, definition)."""
     [(logical_id, resource)] = template.find_resources(resource_type, props or {}).items()
     return logical_id, resource
+
+
+def function_by_handler(template: Template, handler: str) -> tuple[str, dict[str, Any]]:
+    return only(template, "AWS::Lambda::Function", {"Properties": {"Handler": handler}})
+
+
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
 
 
 def policy_statements(template: Template, role_id: str) -> list[dict[str, Any]]:
@@ -162,6 +172,11 @@ class TestData:
             }),
         })
 
+    def test_table_expires_items_by_expires_at(self, template: Template) -> None:
+        template.has_resource_properties("AWS::DynamoDB::Table", {
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+        })
+
     def test_bus_has_no_static_policy(self, template: Template) -> None:
         """Linked accounts are admitted one by one at runtime; the template admits nobody."""
         _, bus = only(template, "AWS::Events::EventBus")
@@ -194,12 +209,15 @@ class TestFunction:
         variables = function[1]["Properties"]["Environment"]["Variables"]
         assert set(variables) == {f"{ENV_PREFIX}{name}" for name in (
             "ACCOUNT_ID", "TABLE_NAME", "EVENT_BUS_NAME", "USER_POOL_ID", "APP_CLIENT_ID",
-            "KEY_FORWARDING_ROLE_ARN", "MAX_OPENAPI_BYTES",
+            "KEY_FORWARDING_ROLE_ARN", "MAX_OPENAPI_BYTES", "STRIPE_SECRET_ARN", "CURRENCY",
+            "PLATFORM_FEE_PERCENT", "USAGE_GRACE_MINUTES", "PAYOUT_GRACE_DAYS",
         )}
         table_id, _ = only(template, "AWS::DynamoDB::Table")
         pool_id, _ = only(template, "AWS::Cognito::UserPool")
+        secret_id, _ = only(template, "AWS::SecretsManager::Secret")
         assert variables[f"{ENV_PREFIX}TABLE_NAME"] == {"Ref": table_id}
         assert variables[f"{ENV_PREFIX}USER_POOL_ID"] == {"Ref": pool_id}
+        assert variables[f"{ENV_PREFIX}STRIPE_SECRET_ARN"] == {"Ref": secret_id}  # the ARN, never the value
 
     def test_grants_are_scoped(self, function: tuple[str, dict[str, Any]], template: Template) -> None:
         statements = policy_statements(template, function[1]["Properties"]["Role"]["Fn::GetAtt"][0])
@@ -217,6 +235,8 @@ class TestFunction:
         }
         assert ":role/apid-deploy-*" in json.dumps(by_action["sts:AssumeRole"]["Resource"])
         assert {"dynamodb:PutItem", "dynamodb:Query"} <= set(by_action)
+        secret_id, _ = only(template, "AWS::SecretsManager::Secret")
+        assert by_action["secretsmanager:GetSecretValue"]["Resource"] == {"Ref": secret_id}
         assert not any(action.endswith("*") for action in by_action)
 
     def test_bundle_holds_everything_the_app_imports_and_no_cdk_code(self, stack: ControlPlaneStack) -> None:
@@ -238,21 +258,27 @@ class TestFunction:
         assert not missing, sorted(missing)
 
 
+PUBLIC_METHODS = {*((path, "GET") for path in PUBLIC_GET_PATHS), *((path, "POST") for path in PUBLIC_POST_PATHS)}
+
+
 class TestRestApi:
-    def test_public_pages_are_get_without_a_token(self, methods: dict[tuple[str, str], dict[str, Any]]) -> None:
+    def test_public_pages_are_get_and_the_stripe_webhook_post_without_a_token(
+        self, methods: dict[tuple[str, str], dict[str, Any]]
+    ) -> None:
         public = {key for key, method in methods.items() if method["AuthorizationType"] == "NONE"}
-        assert public == {(path, "GET") for path in PUBLIC_GET_PATHS}
+        assert public == PUBLIC_METHODS
+        assert ("/stripe/webhook", "POST") in public
+        assert "AuthorizerId" not in methods["/stripe/webhook", "POST"]
 
     def test_everything_else_needs_a_cognito_access_token(
         self, methods: dict[tuple[str, str], dict[str, Any]], template: Template
     ) -> None:
         authorizer_id, _ = only(template, "AWS::ApiGateway::Authorizer", {"Properties": {"Type": "COGNITO_USER_POOLS"}})
-        signed_in = {
-            key: method for key, method in methods.items() if key[1] != "GET" or key[0] not in PUBLIC_GET_PATHS
-        }
-        assert {("/", "ANY"), ("/{proxy+}", "ANY"), ("/listings", "ANY"), ("/listings/{proxy+}", "ANY")} <= set(
-            signed_in
-        )
+        signed_in = {key: method for key, method in methods.items() if key not in PUBLIC_METHODS}
+        assert {
+            ("/", "ANY"), ("/{proxy+}", "ANY"), ("/listings", "ANY"), ("/listings/{proxy+}", "ANY"),
+            ("/stripe", "ANY"), ("/stripe/webhook", "ANY"),
+        } <= set(signed_in)
         for method in signed_in.values():
             assert method["AuthorizationType"] == "COGNITO_USER_POOLS"
             assert method["AuthorizerId"] == {"Ref": authorizer_id}
@@ -275,10 +301,86 @@ class TestRestApi:
         })
 
 
+class TestStripe:
+    def test_secret_is_a_generated_placeholder_retained_with_the_table(self, template: Template) -> None:
+        _, secret = only(template, "AWS::SecretsManager::Secret")
+        assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
+        props = secret["Properties"]
+        assert "SecretString" not in props and "KmsKeyId" not in props  # Secrets Manager's AWS-managed key
+        assert props["GenerateSecretString"] == {
+            "SecretStringTemplate": '{"api_key": ""}', "GenerateStringKey": "webhook_secret",
+        }
+        assert '"api_key": "sk_live_..."' in props["Description"]
+        assert '"webhook_secret": "whsec_..."' in props["Description"]
+
+    def test_no_stripe_key_value_anywhere_in_the_template(self, template: Template) -> None:
+        """Placeholders such as ``sk_live_...`` in descriptions are fine; a key's characters are not."""
+        text = json.dumps(template.to_json())
+        assert re.findall(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]+|\bwhsec_[A-Za-z0-9]+", text) == []
+        assert "sk_live_..." in text  # the descriptions it ran over do name the keys
+
+    def test_only_the_app_closer_and_payer_may_read_it(self, template: Template) -> None:
+        secret_id, _ = only(template, "AWS::SecretsManager::Secret")
+        readers = set()
+        for policy in template.find_resources("AWS::IAM::Policy").values():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                if any(a.startswith("secretsmanager:") for a in actions_of(statement)):
+                    assert statement["Resource"] == {"Ref": secret_id}
+                    readers.update(role["Ref"] for role in policy["Properties"]["Roles"])
+        functions = template.find_resources("AWS::Lambda::Function").values()
+        handlers = {f["Properties"]["Role"]["Fn::GetAtt"][0]: f["Properties"]["Handler"] for f in functions}
+        assert {handlers[role] for role in readers} == {
+            "api_direct.control_plane.api.handler.handler", CLOSE_HANDLER, PAY_OUT_HANDLER,
+        }
+
+
+class TestBilling:
+    def test_billing_runs_the_apps_bundle_with_the_apps_settings(
+        self, function: tuple[str, dict[str, Any]], template: Template, stack: ControlPlaneStack
+    ) -> None:
+        app = function[1]["Properties"]
+        for handler in (AGGREGATE_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER):
+            _, billing = function_by_handler(template, handler)
+            assert billing["Properties"]["Code"] == app["Code"]
+            assert billing["Properties"]["Environment"] == app["Environment"]
+        assert stack.api.billing.functions == (stack.api.billing.aggregator, stack.api.billing.closer,
+                                               stack.api.billing.payer)
+
+    def test_usage_on_the_control_plane_bus_goes_to_the_usage_queue(self, template: Template) -> None:
+        bus_id, _ = only(template, "AWS::Events::EventBus")
+        _, rule = only(template, "AWS::Events::Rule", {"Properties": {"EventBusName": {"Ref": bus_id}}})
+        assert rule["Properties"]["EventPattern"] == {"source": ["api-direct.usage"], "detail-type": ["UsageRecorded"]}
+        [target] = rule["Properties"]["Targets"]
+        queue_id = target["Arn"]["Fn::GetAtt"][0]
+        _, mapping = only(template, "AWS::Lambda::EventSourceMapping")
+        assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+        assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+    def test_billing_and_the_app_share_the_table_and_nothing_else_of_each_other(self, template: Template) -> None:
+        table_id, _ = only(template, "AWS::DynamoDB::Table")
+        for handler in (AGGREGATE_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER):
+            _, billing = function_by_handler(template, handler)
+            statements = policy_statements(template, billing["Properties"]["Role"]["Fn::GetAtt"][0])
+            assert any(table_id in json.dumps(s["Resource"]) for s in statements)
+            assert not [a for s in statements for a in actions_of(s)
+                        if a.startswith(("events:", "iam:", "sts:", "cognito-idp:"))]
+
+
 def test_outputs_are_what_a_client_needs_and_nothing_secret(template: Template) -> None:
     outputs = template.find_outputs("*")
-    assert set(outputs) == {"ApiUrl", "UserPoolId", "AppClientId", "EventBusArn"}
+    assert set(outputs) == {"ApiUrl", "UserPoolId", "AppClientId", "EventBusArn", "StripeSecretArn", "StripeWebhookUrl"}
     pool_id, _ = only(template, "AWS::Cognito::UserPool")
     client_id, _ = only(template, "AWS::Cognito::UserPoolClient")
+    secret_id, _ = only(template, "AWS::SecretsManager::Secret")
     assert outputs["UserPoolId"]["Value"] == {"Ref": pool_id}
     assert outputs["AppClientId"]["Value"] == {"Ref": client_id}
+    assert outputs["StripeSecretArn"]["Value"] == {"Ref": secret_id}
+    assert "api_key" in outputs["StripeSecretArn"]["Description"]
+
+
+def test_stripe_webhook_url_is_the_stage_url_and_the_webhook_path(template: Template) -> None:
+    outputs = template.find_outputs("*")
+    api_url = outputs["ApiUrl"]["Value"]["Fn::Join"][1]
+    webhook_url = outputs["StripeWebhookUrl"]["Value"]["Fn::Join"][1]
+    assert webhook_url == [*api_url[:-1], "/stripe/webhook"]
+    assert api_url[-1] == "/"
