@@ -7,7 +7,7 @@ naming the field (``apid.toml: plans[1].burst: ...``) before anything is built.
 
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -87,6 +87,9 @@ class GatewaySettings(_Strict):
     stage: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")] = "v1"
 
 
+StatusClass = Literal["2xx", "3xx", "4xx", "5xx"]
+
+
 class PricingPlan(_Strict):
     """One tier a consumer can subscribe to, enforced by API Gateway and billed by Stripe."""
 
@@ -98,6 +101,19 @@ class PricingPlan(_Strict):
     free_calls: Annotated[int, Field(ge=0)] = 0
     price_per_1000: Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=4)] = Decimal(0)
     monthly_fee: Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)] = Decimal(0)
+    #: Which responses count as billable calls: successful ones unless the plan says otherwise
+    #: (an API whose 404 is an answer, a lookup that found nothing, may bill ``4xx`` too).
+    billable_statuses: Annotated[tuple[StatusClass, ...], Field(min_length=1, max_length=4)] = ("2xx",)
+
+    @classmethod
+    def of(cls, values: Mapping[str, object]) -> "PricingPlan":
+        """The plan among other attributes (a stored item also holds its Stripe ids and counters)."""
+        return cls.model_validate({name: values[name] for name in cls.model_fields if name in values})
+
+    @property
+    def is_paid(self) -> bool:
+        """Whether consumers of this plan are ever charged (a base fee or a price per call)."""
+        return self.monthly_fee > 0 or self.price_per_1000 > 0
 
     @model_validator(mode="after")
     def _quota_fits_rate(self) -> "PricingPlan":

@@ -37,8 +37,8 @@ CONTROL_PLANE_REQUIREMENTS = (
 )
 CONTROL_PLANE_HANDLER = "api_direct.control_plane.api.handler:handler"
 EVENT_BUS_NAME = "apid-control-plane"
-#: Marketplace pages anyone may read: search, listings, their reviews, and how to sign in.
-PUBLIC_GET_PATHS = ("/docs", "/openapi.json", "/config", "/health", "/listings", "/listings/{proxy+}")
+#: Pages anyone may read: search, listings, their reviews, how to sign in, and where Stripe onboarding returns to.
+PUBLIC_GET_PATHS = ("/docs", "/openapi.json", "/config", "/health", "/listings", "/listings/{proxy+}", "/payouts/onboarding")
 #: Stripe's webhook: Stripe cannot hold a Cognito token, it signs each request and the app checks the signature.
 STRIPE_WEBHOOK_PATH = "/stripe/webhook"
 PUBLIC_POST_PATHS = (STRIPE_WEBHOOK_PATH,)

@@ -20,6 +20,7 @@ from api_direct.constructs.acknowledgments import acknowledge_wildcards
 from api_direct.constructs.bundled_function import BundledFunction
 from api_direct.constructs.bundling import Architecture, Bundle
 from api_direct.constructs.dead_letters import DeadLetterQueue
+from api_direct.control_plane.billing.metering import DEAD_LETTER_URL_ENV
 from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
 
 _HANDLERS = "api_direct.control_plane.billing.handlers"
@@ -46,7 +47,9 @@ class UsageBilling(Construct):
     * ``aggregator`` drains ``usage_queue`` in batches of ``batch_size`` (gathered for
       up to ``max_batching_window``) and reports failures per message
       (``ReportBatchItemFailures``), so one bad record does not redeliver its batch.
-      A message that fails ``MAX_RECEIVE_COUNT`` times moves to ``dead_letter_queue``,
+      A record that can never be applied (unlisted API, another account's API) the
+      aggregator sends to ``dead_letter_queue`` itself with its reason as the message
+      attribute ``reason``; one that fails ``MAX_RECEIVE_COUNT`` times moves there too,
       and so does an event EventBridge could not deliver to ``usage_queue``: both hold
       the event itself, so one SQS redrive (``start-message-move-task``) replays them.
     * ``closer`` runs on ``close_schedule`` (every 15 minutes): it closes usage hours
@@ -163,6 +166,9 @@ class UsageBilling(Construct):
             "Aggregator", AGGREGATE_HANDLER, "Aggregates metered usage into hourly totals", aggregator_timeout
         )
         self.aggregator: lambda_.Function = aggregator.function
+        # A record no retry can apply goes straight to the dead-letter queue, with its reason attached.
+        self.aggregator.add_environment(DEAD_LETTER_URL_ENV, self.dead_letter_queue.queue_url)
+        self.dead_letter_queue.grant_send_messages(self.aggregator)
         self.aggregator.add_event_source(event_sources.SqsEventSource(
             self.usage_queue,
             batch_size=batch_size,

@@ -130,8 +130,8 @@ def test_subscribing_twice_is_a_409(api: TestClient, carol: Headers, listed: Eve
 def test_a_consumer_lists_subscriptions_and_keys_without_secrets(api: TestClient, carol: Headers, listed: EventLog) -> None:
     issued = subscribed(api, carol)
     [subscription] = api.get("/subscriptions", headers=carol).json()
-    assert subscription == {"api_id": "weather-api", "plan": "free", "status": "active", "key_id": issued["key_id"],
-                            "created_at": issued["created_at"], "cancelled_at": None}
+    assert subscription == {"api_id": "weather-api", "plan": "free", "status": "active", "billing_status": "ok",
+                            "key_id": issued["key_id"], "created_at": issued["created_at"], "cancelled_at": None}
     keys = api.get("/keys", headers=carol)
     assert keys.json() == [{"key_id": issued["key_id"], "api_id": "weather-api", "plan": "free", "status": "active",
                             "created_at": issued["created_at"]}]

@@ -7,13 +7,24 @@ from botocore.config import Config
 from fastapi import FastAPI
 
 from api_direct import __version__
-from api_direct.control_plane.api import accounts, credentials, deployments, listings, reviews, subscriptions
+from api_direct.control_plane.api import (
+    accounts,
+    credentials,
+    deployments,
+    listings,
+    payouts,
+    reviews,
+    stripe_webhook,
+    subscriptions,
+)
 from api_direct.control_plane.api.auth import TokenVerifier
 from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.problems import install_problem_handlers
 from api_direct.control_plane.api.services import Services
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store
+from api_direct.control_plane.billing.stripe_gateway import gateway_for, stripe_keys
+from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
 
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
 
@@ -32,7 +43,10 @@ def create_app(settings: ControlPlaneSettings, *, session: boto3.Session | None 
     app.state.verifier = TokenVerifier(settings)
     bus = ControlPlaneBus(events, settings.event_bus_name, settings.key_forwarding_role_arn)
     sts = session.client("sts", endpoint_url=endpoint, config=_RETRIES)
-    app.state.services = Services(settings, Store(table), bus, sts)
+    store = Store(table)
+    keys = stripe_keys(settings.stripe_secret_arn, endpoint) if settings.stripe_secret_arn else None
+    billing = SubscriptionBilling(store, gateway_for(settings, keys)) if keys else None
+    app.state.services = Services(settings, store, bus, sts, billing, keys)
 
     @app.get("/config", tags=["public"], summary="What a client needs to sign in")
     def config() -> dict[str, Any]:
@@ -45,7 +59,7 @@ def create_app(settings: ControlPlaneSettings, *, session: boto3.Session | None 
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (accounts, credentials, deployments, listings, reviews, subscriptions):
+    for module in (accounts, credentials, deployments, listings, reviews, subscriptions, stripe_webhook, payouts):
         app.include_router(module.router)
     return app
 

@@ -169,7 +169,7 @@ def read_listing(store: Store, api_id: str) -> Listing:
     document = store.get(api_pk(api_id), OPENAPI_SK)
     return Listing.model_validate({
         **ListingSummary.of(item).model_dump(),
-        "plans": [_plan_of(plan) for plan in _plan_items(store, api_id)],
+        "plans": [PricingPlan.of(plan) for plan in _plan_items(store, api_id)],
         "openapi": json.loads(document["document"]) if document else {},
     })
 
@@ -181,12 +181,14 @@ def require_listing(store: Store, api_id: str) -> dict[str, Any]:
     return item
 
 
-def require_plan(store: Store, api_id: str, plan: str) -> None:
-    """404 for an unknown API, 422 for a plan it does not offer (naming the ones it does)."""
+def require_plan(store: Store, api_id: str, plan: str) -> dict[str, Any]:
+    """The plan's item; 404 for an unknown API, 422 for a plan it does not offer (naming the ones it does)."""
     require_listing(store, api_id)
-    if store.get(api_pk(api_id), plan_sk(plan)) is None:
+    item = store.get(api_pk(api_id), plan_sk(plan))
+    if item is None:
         offered = ", ".join(item["name"] for item in _plan_items(store, api_id))
         raise Problem(422, f"plan: {api_id} has no plan {plan!r}; choose one of: {offered}")
+    return item
 
 
 def listing_key(api_id: str) -> dict[str, str]:
@@ -333,10 +335,6 @@ def _plan_attributes(plan: PricingPlan) -> dict[str, Any]:
 def _plan_items(store: Store, api_id: str) -> list[dict[str, Any]]:
     """The plans in the order the creator listed them."""
     return sorted(store.query(api_pk(api_id), PLAN_PREFIX), key=lambda item: item["position"])
-
-
-def _plan_of(item: Mapping[str, Any]) -> PricingPlan:
-    return PricingPlan.model_validate({name: item[name] for name in PricingPlan.model_fields if name in item})
 
 
 def _withdraw(store: Store, api_id: str, body: ListingIn) -> bool:

@@ -5,6 +5,7 @@ local sandbox build :class:`ControlPlaneSettings` directly.
 """
 
 import os
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,6 +32,19 @@ class ControlPlaneSettings(BaseModel):
     aws_endpoint_url: str | None = None
     #: Largest OpenAPI document a listing may carry, in bytes.
     max_openapi_bytes: Annotated[int, Field(gt=0)] = 256_000
+    #: Secrets Manager secret holding ``{"api_key": "sk_...", "webhook_secret": "whsec_..."}``.
+    #: Without it the marketplace runs unbilled: no Stripe customer, meter event or payout.
+    stripe_secret_arn: str | None = None
+    #: Send Stripe calls here instead of api.stripe.com (the local fake); never set in Lambda.
+    stripe_api_base: str | None = None
+    #: Currency of every price, invoice and transfer (ISO 4217, lowercase as Stripe writes it).
+    currency: Annotated[str, Field(pattern=r"^[a-z]{3}$")] = "usd"
+    #: The platform's share of what consumers paid, kept before creators are paid out.
+    platform_fee_percent: Annotated[Decimal, Field(ge=0, le=100)] = Decimal("20")
+    #: How long after an hour ends its usage may still arrive; then the hour is closed for good.
+    usage_grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 120
+    #: How long after a month ends revenue of that month may still arrive before it is paid out.
+    payout_grace_days: Annotated[int, Field(ge=0, le=28)] = 3
 
     @property
     def issuer(self) -> str:

@@ -10,14 +10,20 @@ the control plane and the API's account never disagree about whether a key works
 A change that sends two events (a rotation) sends the one that can be taken back
 first: a key issued and then taken back is harmless even if the take-back is lost,
 because its plaintext was never returned to anyone.
+
+With billing on, a paid plan's Stripe subscription is made before the key
+(:mod:`~api_direct.control_plane.billing.subscription_billing`): a declined card is a
+402 with no key issued, and a subscription whose key could not be issued is
+cancelled again. A failed payment suspends the key (``KeySuspended``) until a later
+invoice is paid (``KeyRestored``); Stripe ending the subscription cancels it here.
 """
 
 import logging
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from botocore.exceptions import ClientError
 from fastapi import APIRouter, Response
@@ -30,14 +36,19 @@ from api_direct.control_plane.api.listings import listing_key, plan_key, require
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.api.store import GSI2, PK, SK, Store, api_pk, consumer_pk, key_pk, update_op
+from api_direct.control_plane.billing.metering import key_id_index_pk
+from api_direct.control_plane.billing.stripe_gateway import PaymentDeclined, StripeUnavailable
 from api_direct.project import PLAN_NAME_PATTERN
 from api_direct.runtime.api_keys import generate_key, hash_key
 
 ACTIVE, CANCELLED, REVOKED = "active", "cancelled", "revoked"
+#: ``billing_status`` of a subscription: paid up, or its key suspended for a failed payment.
+PAID_UP, SUSPENDED = "ok", "suspended"
 SUB_PREFIX = "SUB#"
 KEY_PREFIX = "KEY#"
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PlanName = Annotated[str, Matches(PLAN_NAME_PATTERN, "a plan name such as free or pro")]
 
@@ -65,6 +76,8 @@ class Subscription(BaseModel):
     api_id: str
     plan: str
     status: Literal["active", "cancelled"]
+    #: ``suspended`` while an invoice is unpaid: the key is refused until a payment goes through.
+    billing_status: Literal["ok", "suspended"] = "ok"
     #: The subscription's current key (``GET /keys`` lists old ones too).
     key_id: str
     created_at: datetime
@@ -83,7 +96,7 @@ class ApiKey(BaseModel):
 
 @dataclass(frozen=True)
 class KeyEvent:
-    detail_type: Literal["KeyIssued", "KeyRevoked", "PlanChanged"]
+    detail_type: Literal["KeyIssued", "KeyRevoked", "PlanChanged", "KeySuspended", "KeyRestored"]
     api_id: str
     detail: Mapping[str, str]
     #: Sent when a later event of the same change fails; only an issue can be taken back.
@@ -96,21 +109,26 @@ router = APIRouter(tags=["subscriptions"])
 @router.post("/subscriptions", status_code=201, summary="Subscribe to a plan and get an API key (shown once)")
 def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, response: Response) -> IssuedKey:
     """404 for an unknown API, 422 for a plan it does not offer, 409 if already subscribed."""
+    """404 for an unknown API, 422 for a plan it does not offer, 409 if already subscribed, 402 if the card is declined."""
     store = services.store
-    require_plan(store, body.api_id, body.plan)
+    plan_item = require_plan(store, body.api_id, body.plan)
     key = subscription_key(principal.sub, body.api_id)
     previous = _subscription(store, principal.sub, body.api_id)
     if previous is not None and previous["status"] == ACTIVE:
         raise Problem(409, f"you already subscribe to {body.api_id} (plan {previous['plan']}); change the plan with "
                            f"PUT /subscriptions/{body.api_id}/plan or get a new key with POST /subscriptions/{body.api_id}/rotate")
+    stripe_subscription = billed(lambda: services.billing.start(principal.sub, body.api_id, plan_item)) if services.billing else None
     now = timestamp()
     api_key, key_item = _new_key(principal.sub, body.api_id, body.plan, now)
     subscription = {
         **key, "gsi1pk": api_pk(body.api_id), "gsi1sk": f"{SUB_PREFIX}{principal.sub}", "api_id": body.api_id,
-        "plan": body.plan, "status": ACTIVE, "key_id": key_item["key_id"], "key_hash": key_item["key_hash"], "created_at": now,
+        "plan": body.plan, "status": ACTIVE, "billing_status": PAID_UP, "key_id": key_item["key_id"],
+        "key_hash": key_item["key_hash"], "created_at": now,
+        **({"stripe_subscription": stripe_subscription} if stripe_subscription else {}),
     }
     counted = {"subscribers": 1}
-    _commit(services, writes=[
+    try:
+        _commit(services, writes=[
         {"Put": {"Item": subscription, "ConditionExpression": "attribute_not_exists(pk) OR #status <> :active",
                  "ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": {":active": ACTIVE}}},
         {"Put": {"Item": key_item, "ConditionExpression": "attribute_not_exists(pk)"}},
@@ -121,7 +139,11 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
         {"Delete": {"Key": _key_key(key_item["key_hash"])}},
         update_op(listing_key(body.api_id), add=_negated(counted)),
         update_op(plan_key(body.api_id, body.plan), add=_negated(counted)),
-    ], events=[_issued(key_item)], conflict=f"you subscribed to {body.api_id} meanwhile, or its plans changed; retry")
+        ], events=[_issued(key_item)], conflict=f"you subscribed to {body.api_id} meanwhile, or its plans changed; retry")
+    except Problem:
+        if services.billing:
+            services.billing.abandon(stripe_subscription)
+        raise
     return _shown_once(key_item, api_key, response)
 
 
@@ -143,7 +165,7 @@ def cancel(api_id: ApiId, principal: Consumer, services: ServicesDep) -> None:
 @router.post("/subscriptions/{api_id}/rotate", status_code=201, summary="Replace the subscription's key (shown once)")
 def rotate(api_id: ApiId, principal: Consumer, services: ServicesDep, response: Response) -> IssuedKey:
     """The old key is revoked as the new one is issued: there is never a moment with both or neither."""
-    subscription = _active_subscription(services.store, principal.sub, api_id)
+    subscription = _paid_up_subscription(services.store, principal.sub, api_id)
     old_key, key = _key_key(subscription["key_hash"]), subscription_key(principal.sub, api_id)
     now = timestamp()
     api_key, new = _new_key(principal.sub, api_id, subscription["plan"], now)
@@ -163,25 +185,26 @@ def rotate(api_id: ApiId, principal: Consumer, services: ServicesDep, response: 
 def change_plan(api_id: ApiId, body: PlanChange, principal: Consumer, services: ServicesDep) -> Subscription:
     """The key stays the same; the API's account applies the new plan's limits to it."""
     store = services.store
-    subscription = _active_subscription(store, principal.sub, api_id)
+    subscription = _paid_up_subscription(store, principal.sub, api_id)
     old = subscription["plan"]
     if body.plan == old:
         return Subscription.model_validate(subscription)
-    require_plan(store, api_id, body.plan)
+    plan_item = require_plan(store, api_id, body.plan)
+    stripe_side = billed(lambda: services.billing.change(subscription, plan_item)) if services.billing else {}
     key, key_of_key = subscription_key(principal.sub, api_id), _key_key(subscription["key_hash"])
     _commit(services, writes=[
-        update_op(key, set_={"plan": body.plan}, when={"status": ACTIVE, "key_id": subscription["key_id"]}),
+        update_op(key, set_={"plan": body.plan, **stripe_side}, when={"status": ACTIVE, "key_id": subscription["key_id"]}),
         update_op(key_of_key, set_={"plan": body.plan}, when={"status": ACTIVE}),
         update_op(plan_key(api_id, old), add={"subscribers": -1}),
         update_op(plan_key(api_id, body.plan), add={"subscribers": 1}, exists=True),
     ], undo=[
-        update_op(key, set_={"plan": old}),
+        update_op(key, set_={"plan": old, **({"stripe_subscription": subscription.get("stripe_subscription")} if stripe_side else {})}),
         update_op(key_of_key, set_={"plan": old}),
         update_op(plan_key(api_id, old), add={"subscribers": 1}),
         update_op(plan_key(api_id, body.plan), add={"subscribers": -1}),
     ], events=[KeyEvent("PlanChanged", api_id, {**_key_reference(subscription), "plan": body.plan})],
         conflict=f"your subscription to {api_id}, or its plans, changed meanwhile; retry")
-    return Subscription.model_validate({**subscription, "plan": body.plan})
+    return Subscription.model_validate({**subscription, "plan": body.plan, **stripe_side})
 
 
 @router.get("/keys", summary="Your API keys, current and revoked (never their values)")
@@ -220,12 +243,74 @@ def _active_subscription(store: Store, consumer: str, api_id: str) -> dict[str, 
     return item
 
 
+def _paid_up_subscription(store: Store, consumer: str, api_id: str) -> dict[str, Any]:
+    """An active subscription whose key is not suspended: a suspended one cannot get a new key or plan."""
+    item = _active_subscription(store, consumer, api_id)
+    if item.get("billing_status") == SUSPENDED:
+        raise Problem(402, f"your key for {api_id} is suspended because a payment failed; update your payment"
+                           " method in Stripe and it is restored when the invoice is paid")
+    return item
+
+
+def suspend_for_payment(services: Services, consumer: str, api_id: str, stripe_subscription: str) -> bool:
+    """A payment failed: suspend the subscription's key in the API's account; whether anything changed."""
+    return _set_billing_status(services, consumer, api_id, stripe_subscription, SUSPENDED, "KeySuspended")
+
+
+def restore_after_payment(services: Services, consumer: str, api_id: str, stripe_subscription: str) -> bool:
+    """An invoice was paid: restore a key suspended for an earlier failure; whether anything changed."""
+    return _set_billing_status(services, consumer, api_id, stripe_subscription, PAID_UP, "KeyRestored")
+
+
+def end_for_stripe(services: Services, consumer: str, api_id: str, stripe_subscription: str) -> bool:
+    """Stripe ended the subscription (unpaid for good, or cancelled there): revoke the key too."""
+    item = _subscription(services.store, consumer, api_id)
+    if item is None or item["status"] != ACTIVE or item.get("stripe_subscription") != stripe_subscription:
+        return False
+    _cancel(services, item, end_billing=False)
+    return True
+
+
+def _set_billing_status(services: Services, consumer: str, api_id: str, stripe_subscription: str,
+                        status: str, detail_type: Literal["KeySuspended", "KeyRestored"]) -> bool:
+    """Move the subscription to ``status`` and tell the API's account; no-op for another Stripe subscription."""
+    item = _subscription(services.store, consumer, api_id)
+    if (item is None or item["status"] != ACTIVE or item.get("stripe_subscription") != stripe_subscription
+            or item.get("billing_status", PAID_UP) == status):
+        return False
+    key = subscription_key(consumer, api_id)
+    previous = item.get("billing_status", PAID_UP)
+    _commit(services, writes=[
+        update_op(key, set_={"billing_status": status}, when={"status": ACTIVE, "key_id": item["key_id"]}),
+    ], undo=[update_op(key, set_={"billing_status": previous})],
+        events=[KeyEvent(detail_type, api_id, _key_reference(item))],
+        conflict=f"the subscription to {api_id} changed meanwhile")
+    return True
+
+
+def billed(operation: Callable[[], T]) -> T:
+    """Run a Stripe step of a request: a declined card is a 402, Stripe being down a 503."""
+    try:
+        return operation()
+    except PaymentDeclined as error:
+        raise Problem(402, f"payment declined: {error}; use another card and subscribe again") from None
+    except StripeUnavailable as error:
+        raise Problem(503, f"billing is unavailable right now ({error}); nothing was changed, retry in a minute") from None
+
+
 def _not_subscribed(api_id: str) -> Problem:
     return Problem(404, f"you have no active subscription to {api_id}; list yours with GET /subscriptions")
 
 
-def _cancel(services: Services, subscription: Mapping[str, Any]) -> None:
-    """Revoke the subscription's key and end it, uncounting its subscriber."""
+def _cancel(services: Services, subscription: Mapping[str, Any], *, end_billing: bool = True) -> None:
+    """Revoke the subscription's key and end it, uncounting its subscriber.
+
+    Stripe is told first (the subscription ends with its period, so usage still being
+    reported is invoiced): if Stripe cannot be reached nothing has changed. Not when
+    Stripe itself ended the subscription (``end_billing=False``).
+    """
+    if end_billing and services.billing:
+        billed(lambda: services.billing.end(subscription))  # type: ignore[union-attr]
     api_id, plan = subscription["api_id"], subscription["plan"]
     key, key_of_key = {PK: subscription[PK], SK: subscription[SK]}, _key_key(subscription["key_hash"])
     now, counted = timestamp(), {"subscribers": -1}
@@ -278,6 +363,8 @@ def _new_key(consumer: str, api_id: str, plan: str, now: str) -> tuple[str, dict
     return api_key, {
         **_key_key(key_hash), "key_id": key_id, "key_hash": key_hash, "consumer": consumer, "api_id": api_id,
         "plan": plan, "status": ACTIVE, "created_at": now, "gsi2pk": consumer_pk(consumer), "gsi2sk": f"{KEY_PREFIX}{now}#{key_id}",
+        # Usage records name keys by id: the aggregator finds the consumer through this.
+        "gsi1pk": key_id_index_pk(key_id), "gsi1sk": "KEY",
     }
 
 

@@ -1,0 +1,136 @@
+"""Stripe's webhook: what happened to invoices and subscriptions comes back here, signed.
+
+The body is trusted only after ``stripe.Webhook.construct_event`` has checked its
+``Stripe-Signature`` (HMAC with the endpoint's secret) and that it was signed within
+``TOLERANCE_SECONDS``: a bad signature or a stale one (a captured request replayed
+later) is a 400 and changes nothing. Stripe delivers at least once, so each handler
+is idempotent on its own (revenue by invoice id, key suspension by state), and
+every event handled is remembered by id so a redelivery is answered ``duplicate``
+without work. Types we do not handle get a 200 (``ignored``): a non-2xx would make
+Stripe retry them for days.
+
+| event | effect |
+| --- | --- |
+| ``invoice.paid`` | the creator is credited (:func:`~api_direct.control_plane.billing.earnings.record_revenue`); a key suspended for an earlier failure is restored |
+| ``invoice.payment_failed`` | the subscription's key is suspended in the API's account |
+| ``customer.subscription.deleted`` | Stripe ended the subscription: its key is revoked |
+"""
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import stripe
+from botocore.exceptions import ClientError
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from api_direct.control_plane.api import subscriptions
+from api_direct.control_plane.api.problems import Problem
+from api_direct.control_plane.api.services import Services, ServicesDep
+from api_direct.control_plane.billing.earnings import PaidInvoice, record_revenue
+from api_direct.control_plane.billing.metering import MARKER_DAYS
+from api_direct.control_plane.billing.periods import epoch_seconds
+
+TOLERANCE_SECONDS = 300
+WEBHOOK_PATH = "/stripe/webhook"
+MAX_BODY_BYTES = 256 * 1024
+
+
+class WebhookReceipt(BaseModel):
+    event_id: str
+    type: str
+    outcome: Literal["handled", "no change", "duplicate", "ignored"]
+
+
+router = APIRouter(tags=["billing"])
+
+
+@router.post(WEBHOOK_PATH, summary="Stripe events (signed by Stripe; no token)", include_in_schema=False)
+async def receive(request: Request, services: ServicesDep) -> WebhookReceipt:
+    if services.stripe_keys is None:
+        raise Problem(404, "billing is not configured on this control plane")
+    payload = await request.body()
+    if len(payload) > MAX_BODY_BYTES:
+        raise Problem(413, f"a Stripe event is at most {MAX_BODY_BYTES} bytes")
+    try:
+        event = stripe.Webhook.construct_event(
+            payload, request.headers.get("stripe-signature"), services.stripe_keys.webhook_secret, tolerance=TOLERANCE_SECONDS
+        )
+    except stripe.SignatureVerificationError as error:
+        raise Problem(400, f"Stripe-Signature does not verify: {error.user_message or 'bad signature'}") from None
+    except ValueError:
+        raise Problem(400, "the body is not a Stripe event (JSON)") from None
+    return await run_in_threadpool(handle, services, event.to_dict())
+
+
+def handle(services: Services, event: Mapping[str, Any]) -> WebhookReceipt:
+    """Apply one verified event once; a failure raises, so Stripe delivers it again."""
+    event_id, event_type = str(event["id"]), str(event["type"])
+    marker = {"pk": f"STRIPE_EVENT#{event_id}", "sk": "EVENT"}
+    if services.store.get(marker["pk"], marker["sk"]) is not None:
+        return WebhookReceipt(event_id=event_id, type=event_type, outcome="duplicate")
+    handler = _HANDLERS.get(event_type)
+    if handler is None:
+        return WebhookReceipt(event_id=event_id, type=event_type, outcome="ignored")
+    changed = handler(services, event["data"]["object"])
+    now = datetime.now(UTC)
+    try:
+        services.store.table.put_item(
+            Item={**marker, "type": event_type, "received_at": now.isoformat(),
+                  "expires_at": epoch_seconds(now) + MARKER_DAYS * 86400},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+    return WebhookReceipt(event_id=event_id, type=event_type, outcome="handled" if changed else "no change")
+
+
+def _subscription_of(invoice: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """(consumer, API, Stripe subscription) an invoice is for, from the subscription's metadata."""
+    details = ((invoice.get("parent") or {}).get("subscription_details")) or {}
+    metadata = details.get("metadata") or {}
+    if not details.get("subscription") or "apid_consumer" not in metadata or "apid_api" not in metadata:
+        return None  # not an API-Direct subscription's invoice (the account may bill other things)
+    return str(metadata["apid_consumer"]), str(metadata["apid_api"]), str(details["subscription"])
+
+
+def _invoice_paid(services: Services, invoice: Mapping[str, Any]) -> bool:
+    owner = _subscription_of(invoice)
+    if owner is None:
+        return False
+    consumer, api_id, stripe_subscription = owner
+    recorded = False
+    if int(invoice.get("amount_paid") or 0) > 0:
+        paid = PaidInvoice(str(invoice["id"]), int(invoice["amount_paid"]), str(invoice["currency"]), api_id, consumer)
+        recorded = record_revenue(services.store, paid, datetime.now(UTC)) == "recorded"
+    restored = subscriptions.restore_after_payment(services, consumer, api_id, stripe_subscription)
+    return recorded or restored
+
+
+def _payment_failed(services: Services, invoice: Mapping[str, Any]) -> bool:
+    owner = _subscription_of(invoice)
+    if owner is None or _already_paid(services, str(invoice["id"])):
+        return False  # a failure delivered after the same invoice's payment changes nothing
+    return subscriptions.suspend_for_payment(services, *owner)
+
+
+def _already_paid(services: Services, invoice_id: str) -> bool:
+    return services.store.get(f"INVOICE#{invoice_id}", "PAID") is not None
+
+
+def _subscription_deleted(services: Services, subscription: Mapping[str, Any]) -> bool:
+    metadata = subscription.get("metadata") or {}
+    if "apid_consumer" not in metadata or "apid_api" not in metadata:
+        return False
+    return subscriptions.end_for_stripe(services, str(metadata["apid_consumer"]), str(metadata["apid_api"]),
+                                        str(subscription["id"]))
+
+
+_HANDLERS: Mapping[str, Callable[[Services, Mapping[str, Any]], bool]] = {
+    "invoice.paid": _invoice_paid,
+    "invoice.payment_failed": _payment_failed,
+    "customer.subscription.deleted": _subscription_deleted,
+}

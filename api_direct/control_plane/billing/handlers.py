@@ -1,0 +1,130 @@
+"""Lambda entry points of the money flow; the work is in plain functions the tests call.
+
+* :func:`aggregate_usage`: SQS batches of ``UsageRecorded`` events -> hourly counters
+  (:mod:`.metering`). A record that can never be applied (:class:`PoisonRecord`)
+  is moved to the dead-letter queue at once, with its reason as a message
+  attribute; any other failure fails just that message (partial batch response),
+  so SQS redelivers it and, after the queue's receive limit, dead-letters it too.
+* :func:`close_periods`: every 15 minutes, closes hours past the grace window and
+  reports them to Stripe (:mod:`.reporting`).
+* :func:`pay_out`: daily, closes months past their grace and pays creators (:mod:`.earnings`).
+"""
+
+import functools
+import json
+import os
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from api_direct.control_plane.api.settings import ControlPlaneSettings
+from api_direct.control_plane.api.store import Store
+from api_direct.control_plane.billing.earnings import PayoutSummary, close_and_pay
+from api_direct.control_plane.billing.metering import DEAD_LETTER_URL_ENV, Meter, PoisonRecord, UsageEvent
+from api_direct.control_plane.billing.reporting import ReportSummary, close_and_report
+from api_direct.control_plane.billing.stripe_gateway import gateway_for, stripe_keys
+from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
+
+NAMESPACE = "APIDirect"
+
+logger = Logger(service="apid-billing")
+metrics = Metrics(namespace=NAMESPACE, service="apid-billing")
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+@functools.cache
+def _settings() -> ControlPlaneSettings:
+    return ControlPlaneSettings.from_env()
+
+
+@functools.cache
+def _store() -> Store:
+    settings = _settings()
+    dynamodb = boto3.resource("dynamodb", region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=_RETRIES)
+    return Store(dynamodb.Table(settings.table_name))
+
+
+def _billing() -> SubscriptionBilling | None:
+    settings = _settings()
+    if not settings.stripe_secret_arn:
+        return None
+    return SubscriptionBilling(_store(), gateway_for(settings, stripe_keys(settings.stripe_secret_arn, settings.aws_endpoint_url)))
+
+
+class UsageBatch:
+    """One SQS batch: a :class:`Meter` shared by its records, poison set aside with its reason."""
+
+    def __init__(self, store: Store, dead_letters: Any | None, dead_letter_url: str | None, now: datetime) -> None:
+        self.meter = Meter(store)
+        self.now = now
+        self._sqs = dead_letters
+        self._dead_letter_url = dead_letter_url
+        self.outcomes: dict[str, int] = {}
+
+    def apply(self, record: SQSRecord) -> None:
+        try:
+            outcome = self.meter.apply(UsageEvent.parse(record.body), self.now)
+        except PoisonRecord as poison:
+            if self._sqs is None or self._dead_letter_url is None:
+                raise
+            self._sqs.send_message(
+                QueueUrl=self._dead_letter_url, MessageBody=record.body,
+                MessageAttributes={"reason": {"DataType": "String", "StringValue": str(poison)[:1000]}},
+            )
+            outcome = "poison"
+            logger.warning("usage record dead-lettered", reason=str(poison), message_id=record.message_id)
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def process_usage(event: dict[str, Any], batch: UsageBatch) -> dict[str, Any]:
+    """Apply every record of an SQS event; the partial batch response names the ones to retry."""
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(event=event, record_handler=batch.apply, processor=processor)  # type: ignore[no-any-return]
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def aggregate_usage(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = _settings()
+    sqs = boto3.client("sqs", region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=_RETRIES)
+    batch = UsageBatch(_store(), sqs, os.environ.get(DEAD_LETTER_URL_ENV), datetime.now(UTC))
+    response = process_usage(event, batch)
+    for outcome, count in batch.outcomes.items():
+        metrics.add_metric(name=f"UsageRecords_{outcome}", unit=MetricUnit.Count, value=count)
+    logger.info("usage batch", outcomes=batch.outcomes, retried=len(response.get("batchItemFailures", [])))
+    return response
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def close_periods(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = _settings()
+    summary: ReportSummary = close_and_report(
+        _store(), _billing(), datetime.now(UTC), timedelta(minutes=settings.usage_grace_minutes)
+    )
+    metrics.add_metric(name="MeterEventsSent", unit=MetricUnit.Count, value=summary.meter_events)
+    metrics.add_metric(name="BilledCalls", unit=MetricUnit.Count, value=summary.billed_calls)
+    logger.info("usage hours closed and reported", **asdict(summary))
+    return asdict(summary)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def pay_out(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = _settings()
+    billing = _billing()
+    summary: PayoutSummary = close_and_pay(
+        _store(), billing.gateway if billing else None, settings.platform_fee_percent, datetime.now(UTC),
+        timedelta(days=settings.payout_grace_days),
+    )
+    metrics.add_metric(name="PayoutCents", unit=MetricUnit.Count, value=summary.transferred)
+    logger.info("earnings closed and paid", **asdict(summary))
+    return json.loads(json.dumps(asdict(summary)))

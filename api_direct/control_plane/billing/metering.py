@@ -1,0 +1,233 @@
+"""Usage records in, per-subscription hourly counters out: each record counted exactly once.
+
+A record (``UsageRecorded``, from a creator's usage forwarder) says how many calls
+one key made on one plan in one UTC hour. Applying it is one DynamoDB transaction
+of two writes:
+
+1. a marker ``pk=USAGE#<record_id>`` that may not exist yet, and
+2. ``ADD`` to the counter ``pk=METER#<api>#<consumer>``, ``sk=HOUR#<hour>#<plan>``,
+   on condition that the hour is still open.
+
+Both happen or neither does, so a redelivered, duplicated or retried record (same
+id: the forwarder derives it from the log lines it counts) is refused by the
+marker, and a crash between any two steps leaves nothing half-counted; the
+transaction's cancellation reasons tell a duplicate from a record for an hour that
+has closed. A late record is kept as a marker (``outcome=late``) and never billed:
+a closed hour has been reported to Stripe and stays as reported. Conditional writes
+rather than Powertools idempotency on purpose: its record is written apart from the
+counter, and a crash between the two would count a redelivery twice.
+
+Who is billed is decided here, not by the sender: the key (by ``key_id``) names the
+consumer, and the API must be listed from the very account that sent the event
+(EventBridge sets ``account``; a linked account cannot bill calls to another
+creator's API). Records that can never be applied raise :class:`PoisonRecord`,
+which the handler sends to the dead-letter queue with its reason.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from api_direct.control_plane.api.store import GSI1, PK, SK, Store, api_pk
+from api_direct.control_plane.billing.periods import epoch_seconds, parse_hour
+from api_direct.project import API_NAME_PATTERN, PLAN_NAME_PATTERN, PricingPlan, StatusClass
+from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
+
+OPEN, CLOSED, REPORTED = "open", "closed", "reported"
+#: Markers outlive any redelivery (SQS keeps messages 14 days at most) by far.
+MARKER_DAYS = 90
+_NOT_FAILED = "None"
+#: Where the aggregator sends poison records (the usage queue's dead-letter queue; the construct sets it).
+DEAD_LETTER_URL_ENV = "USAGE_DEAD_LETTER_URL"
+
+
+class PoisonRecord(ValueError):
+    """A record that no retry can apply; the message (one line, no secrets) is why."""
+
+
+class KeyNotFound(LookupError):
+    """The record's key is not in the index yet (it is eventually consistent): retry later."""
+
+
+class UsageDetail(BaseModel):
+    """The forwarder's ``UsageRecord`` (``runtime/usage_forwarder.py``), validated at the edge."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    record_id: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    api: Annotated[str, Field(pattern=API_NAME_PATTERN)]
+    key_id: Annotated[str, Field(max_length=64)]
+    plan: Annotated[str, Field(pattern=PLAN_NAME_PATTERN)] | Literal[""]
+    period_start: str
+    calls: Annotated[int, Field(ge=1, le=10**9)]
+    status_counts: dict[StatusClass, Annotated[int, Field(ge=0, le=10**9)]]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "UsageDetail":
+        try:
+            parse_hour(self.period_start)
+        except ValueError:
+            raise ValueError(f"period_start {self.period_start!r} is not an hour like 2026-11-25T13:00:00Z") from None
+        if sum(self.status_counts.values()) > self.calls:
+            raise ValueError("status_counts add up to more than calls")
+        return self
+
+
+class UsageEvent(BaseModel):
+    """The EventBridge envelope as SQS delivers it: the sender's account and the detail."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    source: Literal["api-direct.usage"]
+    detail_type: Annotated[Literal["UsageRecorded"], Field(alias="detail-type")]
+    account: Annotated[str, Field(pattern=r"^\d{12}$")]
+    detail: UsageDetail
+
+    @classmethod
+    def parse(cls, body: str) -> "UsageEvent":
+        """The event in an SQS message body; :class:`PoisonRecord` naming the first problem otherwise."""
+        try:
+            return cls.model_validate_json(body)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise PoisonRecord(f"not a {USAGE_SOURCE} {USAGE_DETAIL_TYPE} event: {where}: {first['msg']}") from None
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Whose calls these are, and how many of them are billable on their plan."""
+
+    api_id: str
+    consumer: str
+    plan: str
+    billable: int
+
+
+Outcome = Literal["applied", "duplicate", "late", "anonymous"]
+
+
+def counter_key(api_id: str, consumer: str, hour: str, plan: str) -> dict[str, str]:
+    return {PK: meter_pk(api_id, consumer), SK: f"HOUR#{hour}#{plan}"}
+
+
+def meter_pk(api_id: str, consumer: str) -> str:
+    return f"METER#{api_id}#{consumer}"
+
+
+def hours_index_pk(state: str) -> str:
+    """Open and closed hours are listed under these in ``gsi1``; reported ones leave the index."""
+    return f"HOURS#{state}"
+
+
+def key_id_index_pk(key_id: str) -> str:
+    """Keys are found by id (what usage records carry) under this in ``gsi1``."""
+    return f"KEYID#{key_id}"
+
+
+class Meter:
+    """Applies usage records to the table; one instance per batch (it caches listings and plans)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._listings: dict[str, Mapping[str, Any] | None] = {}
+        self._plans: dict[tuple[str, str], tuple[StatusClass, ...]] = {}
+
+    def apply(self, event: UsageEvent, now: datetime) -> Outcome:
+        """Count the record once, or say why it was not counted (raises for poison and not-yet-known keys)."""
+        detail = event.detail
+        if not detail.key_id:
+            return "anonymous"  # rejected by the authorizer: nobody to bill
+        who = self.attribute(event)
+        counter = counter_key(who.api_id, who.consumer, detail.period_start, who.plan)
+        marker = {
+            PK: f"USAGE#{detail.record_id}", SK: "RECORD", "outcome": "applied", "account": event.account,
+            "counter_pk": counter[PK], "counter_sk": counter[SK], "calls": detail.calls, "billable": who.billable,
+            "received_at": now.isoformat(), "expires_at": epoch_seconds(now + timedelta(days=MARKER_DAYS)),
+        }
+        reasons = self._transact([
+            {"Put": {"Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Update": {
+                "Key": counter,
+                "UpdateExpression": "ADD calls :calls, billable :billable SET api_id = :api, consumer = :consumer,"
+                " #plan = :plan, period_start = :hour, #state = if_not_exists(#state, :open),"
+                " gsi1pk = if_not_exists(gsi1pk, :open_hours), gsi1sk = :hours_sk",
+                "ConditionExpression": "attribute_not_exists(pk) OR #state = :open",
+                "ExpressionAttributeNames": {"#plan": "plan", "#state": "state"},
+                "ExpressionAttributeValues": {
+                    ":calls": detail.calls, ":billable": who.billable, ":api": who.api_id, ":consumer": who.consumer,
+                    ":plan": who.plan, ":hour": detail.period_start, ":open": OPEN, ":open_hours": hours_index_pk(OPEN),
+                    ":hours_sk": f"{detail.period_start}#{counter[PK]}#{counter[SK]}",
+                },
+            }},
+        ])
+        if not reasons:
+            return "applied"
+        if reasons[0] != _NOT_FAILED:
+            return "duplicate"
+        self._keep_late(marker)
+        return "late"
+
+    def attribute(self, event: UsageEvent) -> Attribution:
+        detail = event.detail
+        listing = self._listing(detail.api)
+        if listing is None:
+            raise PoisonRecord(f"usage for {detail.api}, which is not listed")
+        if listing["account_id"] != event.account:
+            raise PoisonRecord(f"usage for {detail.api} sent by account {event.account}, not its account {listing['account_id']}")
+        key = self._key(detail.key_id)
+        if key["api_id"] != detail.api:
+            raise PoisonRecord(f"usage for {detail.api} names key {detail.key_id}, which belongs to {key['api_id']}")
+        billable_statuses = self._billable_statuses(detail.api, detail.plan)
+        billable = sum(count for status, count in detail.status_counts.items() if status in billable_statuses)
+        return Attribution(detail.api, key["consumer"], detail.plan or key["plan"], billable)
+
+    def _listing(self, api_id: str) -> Mapping[str, Any] | None:
+        if api_id not in self._listings:
+            self._listings[api_id] = self._store.get(api_pk(api_id), "LISTING")
+        return self._listings[api_id]
+
+    def _key(self, key_id: str) -> Mapping[str, Any]:
+        items = self._store.table.query(
+            IndexName=GSI1, KeyConditionExpression=Key("gsi1pk").eq(key_id_index_pk(key_id)), Limit=1
+        ).get("Items", [])
+        if not items:
+            raise KeyNotFound(f"key {key_id} is not (yet) known to the control plane")
+        return items[0]  # type: ignore[no-any-return]
+
+    def _billable_statuses(self, api_id: str, plan: str) -> tuple[StatusClass, ...]:
+        """The plan's billable statuses; the default (2xx) for a plan since removed from the listing."""
+        if (api_id, plan) not in self._plans:
+            item = self._store.get(api_pk(api_id), f"PLAN#{plan}") if plan else None
+            default = PricingPlan.model_fields["billable_statuses"].default
+            self._plans[api_id, plan] = tuple(item["billable_statuses"]) if item and "billable_statuses" in item else default
+        return self._plans[api_id, plan]
+
+    def _transact(self, operations: list[dict[str, Any]]) -> list[str]:
+        """Run the transaction; ``[]`` if it committed, else each operation's cancellation code."""
+        client, table = self._store.table.meta.client, self._store.table.name
+        try:
+            client.transact_write_items(
+                TransactItems=[{kind: {"TableName": table, **body} for kind, body in op.items()} for op in operations]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [reason.get("Code", _NOT_FAILED) for reason in error.response.get("CancellationReasons", [])]
+            if not any(code == "ConditionalCheckFailed" for code in reasons):
+                raise  # a conflict with a concurrent transaction, or throttling: retry the record
+            return reasons
+        return []
+
+    def _keep_late(self, marker: Mapping[str, Any]) -> None:
+        """Remember the late record (once), so it shows in the table, not only in a log line."""
+        try:
+            self._store.table.put_item(Item={**marker, "outcome": "late"}, ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise

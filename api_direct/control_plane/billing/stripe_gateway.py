@@ -1,0 +1,270 @@
+"""Every Stripe call the control plane makes, each one safe to repeat.
+
+Every write carries an idempotency key derived from what it does (``apid-customer-
+<consumer>``, ``apid-transfer-<creator>-<month>``), never a random one, so a retry
+after a crash, a timeout or a rate limit, minutes or a Lambda invocation later,
+replays Stripe's first answer instead of doing the thing twice. Meter events also
+carry a deterministic ``identifier``, which Stripe de-duplicates beyond the 24 hours
+it keeps idempotency keys.
+
+Retries: stripe-python already retries connection errors, timeouts, 409 and 5xx
+with the same key (``max_network_retries``); it does not retry a plain 429, which
+Stripe marks retryable only by header, so :meth:`StripeGateway.call` retries rate
+limits (and anything still retryable) itself, with the same key and backoff. A
+card error is never retried: it is :class:`PaymentDeclined`.
+"""
+
+import functools
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypeVar
+
+import boto3
+import stripe
+
+from api_direct.control_plane.api.settings import ControlPlaneSettings
+from api_direct.project import PricingPlan
+
+T = TypeVar("T")
+#: Our own attempts around the library's; each of those retries the network up to NETWORK_RETRIES times.
+ATTEMPTS = 4
+NETWORK_RETRIES = 2
+BACKOFF_SECONDS = 0.5
+TIMEOUT_SECONDS = 20.0
+#: Stripe caps a meter event's identifier at 100 characters.
+MAX_IDENTIFIER = 100
+
+
+class PaymentDeclined(Exception):
+    """The consumer's card was declined (Stripe ``card_error``); the message is Stripe's, safe to show."""
+
+
+class StripeUnavailable(Exception):
+    """Stripe kept failing (rate limits, 5xx, timeouts) through every retry; try again later."""
+
+
+@dataclass(frozen=True)
+class StripeKeys:
+    """The platform's secret key and the webhook endpoint's signing secret."""
+
+    api_key: str
+    webhook_secret: str
+
+    def __repr__(self) -> str:
+        return "StripeKeys(<redacted>)"
+
+
+@dataclass(frozen=True)
+class PlanPrices:
+    """The Stripe objects billing one plan: its meter, and the prices a subscription's items use.
+
+    ``base_price`` is the monthly fee (``None`` for a plan without one); ``usage_price``
+    bills the meter per call after the plan's free calls (``None`` when calls are free).
+    ``fingerprint`` names the plan's prices, so a changed price gets new Stripe prices.
+    """
+
+    fingerprint: str
+    product: str
+    meter: str
+    event_name: str
+    base_price: str | None
+    usage_price: str | None
+
+    @property
+    def price_ids(self) -> tuple[str, ...]:
+        return tuple(price for price in (self.base_price, self.usage_price) if price)
+
+
+def plan_fingerprint(plan: PricingPlan) -> str:
+    values = [str(plan.monthly_fee), str(plan.price_per_1000), plan.free_calls]
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:16]
+
+
+def meter_identifier(*parts: str) -> str:
+    """A meter event identifier for one (subscription, hour): short, stable, unambiguous."""
+    return "apid_" + hashlib.sha256(json.dumps(parts).encode()).hexdigest()[: MAX_IDENTIFIER - 5]
+
+
+def cents(amount: Decimal) -> int:
+    return int((amount * 100).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+class StripeGateway:
+    """The slice of Stripe API-Direct uses, with idempotency keys and retries built in."""
+
+    def __init__(self, client: stripe.StripeClient, currency: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.client = client
+        self.currency = currency
+        self.sleep = sleep
+
+    def call(self, operation: Callable[[dict[str, Any]], T], idempotency_key: str | None = None) -> T:
+        """Run ``operation(options)``, retrying what Stripe may still accept with the same key."""
+        options: dict[str, Any] = {"idempotency_key": idempotency_key} if idempotency_key else {}
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return operation(options)
+            except stripe.CardError as error:
+                raise PaymentDeclined(error.user_message or "the card was declined") from None
+            except (stripe.RateLimitError, stripe.APIConnectionError, stripe.APIError) as error:
+                if attempt == ATTEMPTS or not _retryable(error):
+                    raise StripeUnavailable(f"Stripe did not answer after {attempt} attempts: {type(error).__name__}") from None
+                self.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    def customer(self, consumer: str, email: str | None) -> str:
+        """The consumer's Stripe customer id; the same customer however often this is called."""
+        params: dict[str, Any] = {"metadata": {"apid_consumer": consumer}}
+        if email:
+            params["email"] = email
+        return self.call(lambda o: self.client.v1.customers.create(params, o), f"apid-customer-{consumer}").id
+
+    def plan_prices(self, api_id: str, plan: PricingPlan, meter: tuple[str, str] | None) -> PlanPrices:
+        """Create the plan's product, meter (unless ``meter`` = (id, event name) exists) and prices."""
+        plan_ref = f"{api_id}-{plan.name}"
+        product = self.call(
+            lambda o: self.client.v1.products.create(
+                {"name": f"{api_id} ({plan.name})", "metadata": {"apid_api": api_id, "apid_plan": plan.name}}, o
+            ),
+            f"apid-product-{plan_ref}",
+        ).id
+        if meter is None:
+            event_name = f"apid.{api_id}.{plan.name}"
+            created = self.call(
+                lambda o: self.client.v1.billing.meters.create({
+                    "display_name": f"{api_id} {plan.name} calls", "event_name": event_name,
+                    "default_aggregation": {"formula": "sum"},
+                    "customer_mapping": {"type": "by_id", "event_payload_key": "stripe_customer_id"},
+                    "value_settings": {"event_payload_key": "value"},
+                }, o),
+                f"apid-meter-{plan_ref}",
+            )
+            meter = (created.id, event_name)
+        fingerprint = plan_fingerprint(plan)
+        base = usage = None
+        if plan.monthly_fee > 0:
+            base = self._price(f"apid-price-{plan_ref}-{fingerprint}-base", {
+                "product": product, "unit_amount": cents(plan.monthly_fee), "recurring": {"interval": "month"},
+            })
+        if plan.price_per_1000 > 0:
+            per_call = str((plan.price_per_1000 / 10).normalize())  # cents per call
+            tiers = ([{"up_to": plan.free_calls, "unit_amount_decimal": "0"}] if plan.free_calls else []) + [
+                {"up_to": "inf", "unit_amount_decimal": per_call}
+            ]
+            usage = self._price(f"apid-price-{plan_ref}-{fingerprint}-usage", {
+                "product": product, "billing_scheme": "tiered", "tiers_mode": "graduated", "tiers": tiers,
+                "recurring": {"interval": "month", "usage_type": "metered", "meter": meter[0]},
+            })
+        return PlanPrices(fingerprint, product, meter[0], meter[1], base, usage)
+
+    def _price(self, key: str, params: dict[str, Any]) -> str:
+        return self.call(lambda o: self.client.v1.prices.create({**params, "currency": self.currency}, o), key).id
+
+    def subscribe(self, customer: str, prices: PlanPrices, metadata: Mapping[str, str], key: str) -> str:
+        """A subscription to the plan's prices; :class:`PaymentDeclined` if its first payment fails."""
+        return self.call(
+            lambda o: self.client.v1.subscriptions.create({
+                "customer": customer, "items": [{"price": price} for price in prices.price_ids],
+                "metadata": dict(metadata), "payment_behavior": "error_if_incomplete",
+            }, o),
+            key,
+        ).id
+
+    def change_plan(self, subscription: str, prices: PlanPrices, metadata: Mapping[str, str], key: str) -> None:
+        """Swap the subscription's items for the new plan's, prorating the monthly fee."""
+        current = self.call(lambda o: self.client.v1.subscriptions.retrieve(subscription, {}, o))
+        items: list[dict[str, Any]] = [{"id": item.id, "deleted": True} for item in current["items"]["data"]]
+        items += [{"price": price} for price in prices.price_ids]
+        self.call(
+            lambda o: self.client.v1.subscriptions.update(subscription, {
+                "items": items, "metadata": dict(metadata), "proration_behavior": "create_prorations",
+            }, o),
+            key,
+        )
+
+    def cancel_at_period_end(self, subscription: str) -> None:
+        """End the subscription when its period ends, so the usage still being reported is invoiced."""
+        self.call(
+            lambda o: self.client.v1.subscriptions.update(subscription, {"cancel_at_period_end": True}, o),
+            f"apid-cancel-{subscription}",
+        )
+
+    def cancel_now(self, subscription: str) -> None:
+        self.call(lambda o: self.client.v1.subscriptions.cancel(subscription, {}, o))
+
+    def report_usage(self, event_name: str, customer: str, value: int, timestamp: int, identifier: str) -> None:
+        """One meter event; a repeat of ``identifier`` Stripe already has counts as done."""
+        try:
+            self.call(
+                lambda o: self.client.v1.billing.meter_events.create({
+                    "event_name": event_name, "identifier": identifier, "timestamp": timestamp,
+                    "payload": {"stripe_customer_id": customer, "value": str(value)},
+                }, o),
+                identifier,
+            )
+        except stripe.InvalidRequestError as error:
+            if error.param != "identifier":
+                raise
+
+    def connected_account(self, creator: str, email: str | None) -> str:
+        params: dict[str, Any] = {
+            "type": "express", "capabilities": {"transfers": {"requested": True}}, "metadata": {"apid_creator": creator},
+        }
+        if email:
+            params["email"] = email
+        return self.call(lambda o: self.client.v1.accounts.create(params, o), f"apid-account-{creator}").id
+
+    def onboarding_link(self, account: str, return_url: str, refresh_url: str) -> str:
+        """A fresh single-use onboarding link (they expire in minutes, so never one from a cache)."""
+        link = self.call(lambda o: self.client.v1.account_links.create({
+            "account": account, "type": "account_onboarding", "return_url": return_url, "refresh_url": refresh_url,
+        }, o))
+        return str(link.url)
+
+    def can_receive_transfers(self, account: str) -> bool:
+        found = self.call(lambda o: self.client.v1.accounts.retrieve(account, {}, o))
+        return bool((found.get("capabilities") or {}).get("transfers") == "active")
+
+    def existing_transfer(self, group: str) -> str | None:
+        """The transfer already made for ``group``: the guard for a retry after idempotency keys expire."""
+        found = self.call(lambda o: self.client.v1.transfers.list({"transfer_group": group, "limit": 1}, o))
+        return str(found.data[0].id) if found.data else None
+
+    def transfer(self, account: str, amount: int, group: str, key: str) -> str:
+        return self.call(
+            lambda o: self.client.v1.transfers.create({
+                "amount": amount, "currency": self.currency, "destination": account, "transfer_group": group,
+            }, o),
+            key,
+        ).id
+
+
+def _retryable(error: stripe.StripeError) -> bool:
+    """Rate limits, connection failures and 5xx; not a 4xx Stripe would answer the same way again."""
+    if isinstance(error, stripe.RateLimitError | stripe.APIConnectionError):
+        return True
+    return (error.http_status or 500) >= 500
+
+
+def gateway_for(settings: ControlPlaneSettings, keys: StripeKeys) -> StripeGateway:
+    base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+    client = stripe.StripeClient(
+        keys.api_key, base_addresses=base, max_network_retries=NETWORK_RETRIES,  # type: ignore[arg-type]
+        http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
+    )
+    return StripeGateway(client, settings.currency)
+
+
+@functools.cache
+def stripe_keys(secret_arn: str, endpoint_url: str | None = None) -> StripeKeys:
+    """The keys from Secrets Manager, read once per process (a Lambda container's life)."""
+    region = secret_arn.split(":")[3]
+    value = boto3.client("secretsmanager", region_name=region, endpoint_url=endpoint_url).get_secret_value(SecretId=secret_arn)
+    try:
+        document = json.loads(value["SecretString"])
+        return StripeKeys(api_key=document["api_key"], webhook_secret=document["webhook_secret"])
+    except (KeyError, TypeError, ValueError):
+        raise RuntimeError(f"secret {secret_arn} must be JSON with api_key and webhook_secret") from None

@@ -1,0 +1,114 @@
+"""What a subscription is in Stripe: a customer per consumer, a subscription per (consumer, API).
+
+The Stripe side of a paid subscription is made *before* the key is issued, so a
+declined card leaves nothing behind but a Stripe customer, and a free plan never
+touches Stripe. Stripe objects are remembered in the table and reused:
+
+| item | holds |
+| --- | --- |
+| ``pk=CONSUMER#<sub>``, ``sk=BILLING`` | ``stripe_customer`` |
+| ``pk=API#<api>``, ``sk=PLAN#<plan>`` | ``stripe_meter``, ``stripe_event_name`` (one meter per plan, for good) and ``stripe_prices`` (the prices of the plan's current price fingerprint) |
+| ``pk=CONSUMER#<sub>``, ``sk=SUB#<api>`` | ``stripe_subscription`` |
+
+A meter per plan (not per API) keeps a free plan's calls off a paid plan's meter:
+a consumer who upgrades mid-month pays the new price only for calls made on it.
+"""
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_pk
+from api_direct.control_plane.billing.stripe_gateway import PlanPrices, StripeGateway, plan_fingerprint
+from api_direct.project import PricingPlan
+
+BILLING_SK = "BILLING"
+
+
+class SubscriptionBilling:
+    """Starts, changes and ends the Stripe side of consumers' subscriptions."""
+
+    def __init__(self, store: Store, gateway: StripeGateway) -> None:
+        self.store = store
+        self.gateway = gateway
+
+    def start(self, consumer: str, api_id: str, plan_item: Mapping[str, Any]) -> str | None:
+        """Subscribe the consumer in Stripe if the plan costs anything; ``PaymentDeclined`` if the card fails.
+
+        Returns the Stripe subscription id (``None`` for a free plan). Its idempotency
+        key is new per request: retries inside the gateway reuse it, and a request
+        that fails later gives its subscription up (:meth:`abandon`), so a new
+        request must not replay it.
+        """
+        plan = PricingPlan.of(plan_item)
+        if not plan.is_paid:
+            return None
+        customer = self.customer(consumer)
+        prices = self.prices(api_id, plan_item)
+        return self.gateway.subscribe(customer, prices, _metadata(consumer, api_id, plan.name),
+                                      f"apid-subscribe-{consumer}-{api_id}-{secrets.token_hex(8)}")
+
+    def change(self, subscription: Mapping[str, Any], plan_item: Mapping[str, Any]) -> dict[str, Any]:
+        """Move the Stripe side to another plan; the attributes to set on the subscription item."""
+        consumer, api_id = subscription["pk"].removeprefix("CONSUMER#"), subscription["api_id"]
+        plan = PricingPlan.of(plan_item)
+        current = subscription.get("stripe_subscription")
+        if not plan.is_paid:
+            if current:
+                self.gateway.cancel_at_period_end(current)
+            return {"stripe_subscription": None}
+        prices = self.prices(api_id, plan_item)
+        metadata = _metadata(consumer, api_id, plan.name)
+        if current:
+            self.gateway.change_plan(current, prices, metadata, f"apid-plan-{current}-{plan.name}-{prices.fingerprint}")
+            return {"stripe_subscription": current}
+        created = self.gateway.subscribe(self.customer(consumer), prices, metadata,
+                                         f"apid-subscribe-{consumer}-{api_id}-{secrets.token_hex(8)}")
+        return {"stripe_subscription": created}
+
+    def end(self, subscription: Mapping[str, Any]) -> None:
+        """Stop billing at the end of the period: usage still being reported is invoiced then."""
+        if subscription.get("stripe_subscription"):
+            self.gateway.cancel_at_period_end(subscription["stripe_subscription"])
+
+    def abandon(self, subscription: str | None) -> None:
+        """Undo :meth:`start` when the key could not be issued: no further invoice for a key nobody got."""
+        if subscription:
+            self.gateway.cancel_now(subscription)
+
+    def customer(self, consumer: str) -> str:
+        key = {PK: consumer_pk(consumer), SK: BILLING_SK}
+        item = self.store.get(key[PK], key[SK])
+        if item and item.get("stripe_customer"):
+            return str(item["stripe_customer"])
+        customer = self.gateway.customer(consumer, None)
+        self.store.table.update_item(
+            Key=key, UpdateExpression="SET stripe_customer = if_not_exists(stripe_customer, :customer)",
+            ExpressionAttributeValues={":customer": customer},
+        )
+        return customer
+
+    def customer_of(self, consumer: str) -> str | None:
+        item = self.store.get(consumer_pk(consumer), BILLING_SK)
+        return str(item["stripe_customer"]) if item and item.get("stripe_customer") else None
+
+    def prices(self, api_id: str, plan_item: Mapping[str, Any]) -> PlanPrices:
+        """The plan's Stripe prices, created the first time they are needed and after a price change."""
+        plan = PricingPlan.of(plan_item)
+        stored = plan_item.get("stripe_prices")
+        if stored and stored.get("fingerprint") == plan_fingerprint(plan):
+            return PlanPrices(**stored)
+        meter = (plan_item["stripe_meter"], plan_item["stripe_event_name"]) if plan_item.get("stripe_meter") else None
+        prices = self.gateway.plan_prices(api_id, plan, meter)
+        self.store.table.update_item(
+            Key={PK: api_pk(api_id), SK: f"PLAN#{plan.name}"},
+            UpdateExpression="SET stripe_meter = :meter, stripe_event_name = :event, stripe_prices = :prices",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":meter": prices.meter, ":event": prices.event_name, ":prices": prices.__dict__},
+        )
+        return prices
+
+
+def _metadata(consumer: str, api_id: str, plan: str) -> dict[str, str]:
+    """What every invoice of the subscription carries back to the webhook: whose, and which API."""
+    return {"apid_consumer": consumer, "apid_api": api_id, "apid_plan": plan}

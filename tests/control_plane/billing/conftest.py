@@ -1,0 +1,58 @@
+"""Billing under test: the control plane on moto with Stripe as the local fake, keys in Secrets Manager.
+
+The app reads the fake's API key and webhook secret from a Secrets Manager secret
+exactly as it does in Lambda; only ``stripe_api_base`` differs, pointing the
+official client at the fake on loopback.
+"""
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from fastapi.testclient import TestClient
+
+from api_direct.control_plane.api.app import create_app
+from api_direct.control_plane.api.settings import ControlPlaneSettings
+from api_direct.control_plane.api.store import Store
+from api_direct.control_plane.billing.stripe_gateway import StripeGateway
+from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
+from tests.control_plane.resources import REGION, TABLE
+from tests.stripe_fake import StripeFake, running_stripe_fake
+
+WEBHOOK_SECRET = "whsec_test_0123456789abcdef"
+
+
+@pytest.fixture
+def stripe_fake() -> Iterator[StripeFake]:
+    with running_stripe_fake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def billing_settings(aws: Callable[[str], Any], settings: ControlPlaneSettings, stripe_fake: StripeFake) -> ControlPlaneSettings:
+    """``settings`` with billing on: the fake's keys in a secret, Stripe calls to the fake."""
+    secret = aws("secretsmanager").create_secret(
+        Name="apid-stripe", SecretString=json.dumps({"api_key": stripe_fake.api_key, "webhook_secret": WEBHOOK_SECRET})
+    )
+    return settings.model_copy(update={"stripe_secret_arn": secret["ARN"], "stripe_api_base": stripe_fake.base_url})
+
+
+@pytest.fixture
+def billed_api(billing_settings: ControlPlaneSettings) -> TestClient:
+    return TestClient(create_app(billing_settings), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def store(aws: Callable[[str], Any]) -> Store:
+    return Store(boto3.resource("dynamodb", region_name=REGION).Table(TABLE))
+
+
+@pytest.fixture
+def billing(billed_api: TestClient) -> SubscriptionBilling:
+    """The app's own billing (its Stripe gateway sleeps for nothing between retries)."""
+    services = billed_api.app.state.services  # type: ignore[attr-defined]
+    gateway: StripeGateway = services.billing.gateway
+    gateway.sleep = lambda _seconds: None
+    return services.billing  # type: ignore[no-any-return]

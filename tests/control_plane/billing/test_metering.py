@@ -1,0 +1,134 @@
+"""The aggregator against moto: each record counted once, in its hour, for the right consumer."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from fastapi.testclient import TestClient
+
+from api_direct.control_plane.api.store import PK, SK, Store
+from api_direct.control_plane.billing.handlers import UsageBatch, process_usage
+from api_direct.control_plane.billing.metering import (
+    KeyNotFound,
+    Meter,
+    PoisonRecord,
+    UsageEvent,
+    counter_key,
+)
+from api_direct.control_plane.billing.reporting import close_and_report
+from tests.control_plane.billing.usage import API, CAROL, body, marketplace, usage_event
+from tests.control_plane.conftest import Mint
+from tests.control_plane.resources import REGION
+
+NOW = datetime(2026, 11, 25, 14, 5, tzinfo=UTC)
+HOUR = "2026-11-25T13:00:00Z"
+
+
+@pytest.fixture
+def key_id(api: TestClient, mint: Mint) -> str:
+    return marketplace(api, mint, plan="free")
+
+
+def apply(store: Store, event: dict[str, Any], now: datetime = NOW) -> str:
+    return Meter(store).apply(UsageEvent.parse(body(event)), now)
+
+
+def counter(store: Store, plan: str = "free", hour: str = HOUR) -> dict[str, Any] | None:
+    key = counter_key(API, CAROL, hour, plan)
+    return store.get(key[PK], key[SK])
+
+
+def test_a_record_is_counted_once_however_often_it_arrives(store: Store, key_id: str) -> None:
+    event = usage_event(key_id, plan="free", calls=10, ok=7)
+    assert [apply(store, event) for _ in range(3)] == ["applied", "duplicate", "duplicate"]
+    hour = counter(store)
+    assert hour is not None and (hour["calls"], hour["billable"], hour["state"]) == (10, 7, "open")
+
+
+def test_records_of_one_hour_add_up_and_other_hours_are_apart(store: Store, key_id: str) -> None:
+    apply(store, usage_event(key_id, plan="free", calls=3, record="a"))
+    apply(store, usage_event(key_id, plan="free", calls=4, record="b"))
+    apply(store, usage_event(key_id, plan="free", calls=5, record="c", hour="2026-11-25T12:00:00Z"))
+    assert counter(store)["calls"] == 7  # type: ignore[index]
+    assert counter(store, hour="2026-11-25T12:00:00Z")["calls"] == 5  # type: ignore[index]
+
+
+def test_a_plan_may_bill_client_errors_too(api: TestClient, mint: Mint, store: Store) -> None:
+    from tests.control_plane.marketplace import listing_body
+
+    plans = listing_body()["plans"]
+    plans[0]["billable_statuses"] = ["2xx", "4xx"]
+    key_id = marketplace(api, mint, plan="free", plans=plans)
+    apply(store, usage_event(key_id, plan="free", statuses={"2xx": 5, "3xx": 1, "4xx": 3, "5xx": 1}, calls=10))
+    assert counter(store)["billable"] == 8  # type: ignore[index]
+
+
+def test_a_late_record_for_a_closed_hour_is_kept_but_not_counted(store: Store, key_id: str) -> None:
+    apply(store, usage_event(key_id, plan="free", calls=3, record="early"))
+    close_and_report(store, None, NOW + timedelta(hours=3), timedelta(hours=2))
+    assert apply(store, usage_event(key_id, plan="free", calls=4, record="late"), NOW + timedelta(hours=3)) == "late"
+    assert counter(store)["calls"] == 3  # type: ignore[index]
+    marker = store.get(f"USAGE#{usage_event(key_id, record='late')['detail']['record_id']}", "RECORD")
+    assert marker is not None and marker["outcome"] == "late"
+
+
+def test_calls_the_authorizer_rejected_bill_nobody(store: Store, key_id: str) -> None:
+    assert apply(store, usage_event("", plan="")) == "anonymous"
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"api": "other-api"}, "other-api, which is not listed"),
+    ({"account": "999999999999"}, "sent by account 999999999999, not its account 222222222222"),
+])
+def test_usage_from_the_wrong_sender_is_poison(store: Store, key_id: str, change: dict[str, str], reason: str) -> None:
+    with pytest.raises(PoisonRecord, match=reason):
+        apply(store, usage_event(key_id, plan="free", **change))
+
+
+def test_an_unknown_key_is_retried_not_dropped(store: Store, key_id: str) -> None:
+    with pytest.raises(KeyNotFound):
+        apply(store, usage_event("key_0000000000000000", plan="free"))
+
+
+@pytest.mark.parametrize(("detail", "where"), [
+    ({"calls": -1}, "detail.calls"),
+    ({"calls": 0}, "detail.calls"),
+    ({"period_start": "2026-11-25T13:30:00Z"}, "detail"),
+    ({"status_counts": {"2xx": 11}}, "detail"),
+    ({"record_id": "not-hex"}, "detail.record_id"),
+])
+def test_malformed_records_are_poison_naming_the_field(store: Store, key_id: str, detail: dict[str, Any], where: str) -> None:
+    event = usage_event(key_id, plan="free")
+    event["detail"].update(detail)
+    with pytest.raises(PoisonRecord, match=f"{where}"):
+        UsageEvent.parse(body(event))
+
+
+def sqs_event(*events: dict[str, Any] | str) -> dict[str, Any]:
+    return {"Records": [
+        {"messageId": f"m{i}", "receiptHandle": f"r{i}", "body": event if isinstance(event, str) else body(event),
+         "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+         "eventSourceARN": "arn:aws:sqs:us-east-1:111111111111:usage", "awsRegion": REGION}
+        for i, event in enumerate(events)
+    ]}
+
+
+def test_a_batch_dead_letters_poison_with_its_reason_and_retries_only_what_may_succeed(store: Store, key_id: str) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    dead_letters = sqs.create_queue(QueueName="usage-dead-letters")["QueueUrl"]
+    batch = UsageBatch(store, sqs, dead_letters, NOW)
+    response = process_usage(sqs_event(
+        usage_event(key_id, plan="free", record="good"),
+        usage_event(key_id, plan="free", record="foreign", account="999999999999"),
+        usage_event("key_ffffffffffffffff", plan="free", record="unknown-key"),
+        "not json",
+    ), batch)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
+    assert batch.outcomes == {"applied": 1, "poison": 2}
+    messages = sqs.receive_message(QueueUrl=dead_letters, MaxNumberOfMessages=10, MessageAttributeNames=["All"])["Messages"]
+    reasons = sorted(message["MessageAttributes"]["reason"]["StringValue"] for message in messages)
+    assert reasons[0].startswith("not a api-direct.usage UsageRecorded event")
+    assert "sent by account 999999999999" in reasons[1]
+    assert json.loads(next(m["Body"] for m in messages if "999999999999" in m["Body"]))["account"] == "999999999999"

@@ -1,0 +1,44 @@
+"""Usage records as a creator's forwarder sends them, and the marketplace they are billed in."""
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
+from tests.control_plane.conftest import Mint, bearer
+from tests.control_plane.marketplace import ALICE, CREATOR_ACCOUNT, creator_key_bus, link_account, published
+
+API = "weather-api"
+CAROL = "consumer-carol"
+
+
+def usage_event(key_id: str, *, calls: int = 10, ok: int | None = None, hour: str = "2026-11-25T13:00:00Z",
+                plan: str = "pro", api: str = API, account: str = CREATOR_ACCOUNT, record: str = "1",
+                statuses: dict[str, int] | None = None) -> dict[str, Any]:
+    """An EventBridge ``UsageRecorded`` event; ``record`` names it (same name, same record id)."""
+    counts = statuses or {"2xx": calls if ok is None else ok, "3xx": 0, "4xx": 0 if ok is None else calls - ok, "5xx": 0}
+    return {
+        "version": "0", "id": f"event-{record}", "source": USAGE_SOURCE, "detail-type": USAGE_DETAIL_TYPE,
+        "account": account, "region": "eu-west-1", "time": "2026-11-25T14:00:05Z", "resources": [],
+        "detail": {
+            "record_id": hashlib.sha256(record.encode()).hexdigest(), "api": api, "api_id": "abc123", "key_id": key_id,
+            "plan": plan, "period_start": hour, "calls": calls, "status_counts": counts, "latency_ms_total": 5 * calls,
+            "first_request_epoch_ms": 0, "last_request_epoch_ms": 0, "log_event_ids_digest": "0" * 64,
+        },
+    }
+
+
+def body(event: dict[str, Any]) -> str:
+    return json.dumps(event)
+
+
+def marketplace(api: TestClient, mint: Mint, plan: str = "pro", **listing: Any) -> str:
+    """weather-api listed by Alice (with its account's key bus), Carol subscribed to ``plan``: Carol's key id."""
+    link_account(ALICE)
+    published(api, bearer(mint(ALICE, "creators")), **listing)
+    creator_key_bus()
+    response = api.post("/subscriptions", json={"api_id": API, "plan": plan}, headers=bearer(mint(CAROL, "consumers")))
+    assert response.status_code == 201, response.text
+    return str(response.json()["key_id"])
