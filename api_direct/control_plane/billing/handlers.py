@@ -54,9 +54,8 @@ def _store() -> Store:
 
 def _billing() -> SubscriptionBilling | None:
     settings = _settings()
-    if not settings.stripe_secret_arn:
-        return None
-    return SubscriptionBilling(_store(), gateway_for(settings, stripe_keys(settings.stripe_secret_arn, settings.aws_endpoint_url)))
+    keys = stripe_keys(settings.stripe_secret_arn, settings.aws_endpoint_url) if settings.stripe_secret_arn else None
+    return SubscriptionBilling(_store(), gateway_for(settings, keys)) if keys else None
 
 
 class UsageBatch:

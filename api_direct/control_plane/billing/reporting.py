@@ -17,7 +17,7 @@ from typing import Any
 from api_direct.control_plane.api.store import PK, SK, Store, api_pk
 from api_direct.control_plane.billing.lifecycle import advance, listed
 from api_direct.control_plane.billing.metering import CLOSED, OPEN, REPORTED, hours_index_pk
-from api_direct.control_plane.billing.periods import epoch_seconds, hours_closable_before, parse_hour
+from api_direct.control_plane.billing.periods import HOUR, epoch_seconds, hours_closable_before, parse_hour
 from api_direct.control_plane.billing.stripe_gateway import meter_identifier
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
 
@@ -62,13 +62,19 @@ def _report(store: Store, billing: SubscriptionBilling | None, counter: Mapping[
         identifier = meter_identifier(counter["api_id"], counter["consumer"], counter["plan"], counter["period_start"])
         value = int(counter["billable"])
         billing.gateway.report_usage(  # type: ignore[union-attr]  # a target implies billing
-            event_name, customer, value, epoch_seconds(parse_hour(counter["period_start"])), identifier
+            event_name, customer, value, meter_timestamp(counter["period_start"]), identifier
         )
         values.update(reported_value=value, meter_identifier=identifier)
         summary.meter_events += 1
         summary.billed_calls += value
     if advance(store, counter, CLOSED, REPORTED, values, None):
         summary.reported += 1
+
+
+def meter_timestamp(hour: str) -> int:
+    """The hour's last second: Stripe bills a meter event in the subscription period holding its
+    timestamp, and a subscription started within the hour existed by its end, not at its start."""
+    return epoch_seconds(parse_hour(hour) + HOUR) - 1
 
 
 def _meter_target(store: Store, billing: SubscriptionBilling | None, counter: Mapping[str, Any]) -> tuple[str, str] | None:

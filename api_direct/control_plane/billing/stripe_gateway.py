@@ -259,12 +259,18 @@ def gateway_for(settings: ControlPlaneSettings, keys: StripeKeys) -> StripeGatew
 
 
 @functools.cache
-def stripe_keys(secret_arn: str, endpoint_url: str | None = None) -> StripeKeys:
-    """The keys from Secrets Manager, read once per process (a Lambda container's life)."""
+def stripe_keys(secret_arn: str, endpoint_url: str | None = None) -> StripeKeys | None:
+    """The keys from Secrets Manager, read once per process (a Lambda container's life).
+
+    ``None`` while the secret still holds the stack's placeholder (an empty ``api_key``):
+    the operator has not connected Stripe yet, and the marketplace runs unbilled.
+    """
     region = secret_arn.split(":")[3]
     value = boto3.client("secretsmanager", region_name=region, endpoint_url=endpoint_url).get_secret_value(SecretId=secret_arn)
     try:
         document = json.loads(value["SecretString"])
+        if not document["api_key"]:
+            return None
         return StripeKeys(api_key=document["api_key"], webhook_secret=document["webhook_secret"])
     except (KeyError, TypeError, ValueError):
         raise RuntimeError(f"secret {secret_arn} must be JSON with api_key and webhook_secret") from None
