@@ -6,8 +6,14 @@ wire format, not a hand-built request.
 """
 
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 import requests
@@ -60,6 +66,97 @@ def metered_setup(client: stripe.StripeClient) -> tuple[stripe.billing.Meter, st
     return meter, customer
 
 
+#: The first 1000 units free, then a tenth of a cent each.
+FREE_THEN_TENTH_OF_A_CENT: list[dict[str, Any]] = [
+    {"up_to": 1000, "unit_amount": 0},
+    {"up_to": "inf", "unit_amount_decimal": Decimal("0.1")},
+]
+
+
+def recurring_price(
+    client: stripe.StripeClient, meter: stripe.billing.Meter | None = None, **pricing: Any
+) -> stripe.Price:
+    """A monthly price of a new product, licensed or metered on ``meter``; ``pricing`` says how much."""
+    recurring: dict[str, Any] = {"interval": "month"}
+    if meter is not None:
+        recurring.update(usage_type="metered", meter=meter.id)
+    product = client.v1.products.create({"name": "Weather API"})
+    return client.v1.prices.create(
+        {"product": product.id, "currency": "usd", "recurring": recurring, **pricing}  # type: ignore[typeddict-item]
+    )
+
+
+def subscribe(
+    client: stripe.StripeClient, customer: stripe.Customer, *prices: stripe.Price, **params: Any
+) -> stripe.Subscription:
+    return client.v1.subscriptions.create(
+        {"customer": customer.id, "items": [{"price": price.id} for price in prices], **params}  # type: ignore[typeddict-item]
+    )
+
+
+def report(client: stripe.StripeClient, customer: stripe.Customer, value: int, timestamp: int | None = None) -> None:
+    """Report ``value`` API calls for ``customer`` on the ``api_calls`` meter of ``metered_setup``."""
+    params: stripe.params.billing.MeterEventCreateParams = {
+        "event_name": "api_calls",
+        "payload": {"stripe_customer_id": customer.id, "value": str(value)},
+    }
+    if timestamp is not None:
+        params["timestamp"] = timestamp
+    client.v1.billing.meter_events.create(params)
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]  # Lower-cased names: urllib sends "Stripe-signature".
+    body: bytes
+
+
+@dataclass
+class WebhookReceiver:
+    """A product's webhook endpoint stand-in: records every POST and answers ``status``."""
+
+    url: str
+    status: int = 200
+    received: list[Received] = field(default_factory=list)
+
+    def events(self, secret: str) -> list[stripe.Event]:
+        """Every event received, each verified against ``secret`` as the product's endpoint would."""
+        return [
+            stripe.Webhook.construct_event(got.body, got.headers["stripe-signature"], secret) for got in self.received
+        ]
+
+
+class _ReceiverHandler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        receiver: WebhookReceiver = self.server.receiver  # type: ignore[attr-defined]
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        receiver.received.append(Received(self.path, headers, body))
+        self.send_response(receiver.status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: ``received`` is the record."""
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ReceiverHandler)
+    server.receiver = WebhookReceiver(f"http://127.0.0.1:{server.server_address[1]}")  # type: ignore[attr-defined]
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="webhook-receiver", daemon=True
+    )
+    thread.start()
+    try:
+        yield server.receiver  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 def test_parse_form_reads_stripe_nested_keys_and_indexed_lists() -> None:
     parsed = parse_form("a[b]=1&items[1][price]=p2&items[0][price]=p1&metadata[k]=&x=y")
 
@@ -82,7 +179,7 @@ def test_malformed_form_keys_are_a_400_not_a_guess(fake: StripeFake, body: str) 
 
 def test_endpoint_outside_the_slice_is_stripes_unrecognized_url(client: stripe.StripeClient) -> None:
     with pytest.raises(stripe.InvalidRequestError, match="Unrecognized request URL") as raised:
-        client.v1.invoices.list()
+        client.v1.charges.list()
 
     assert raised.value.http_status == 404
 
@@ -389,3 +486,487 @@ def test_webhook_older_than_the_tolerance_is_rejected() -> None:
 
     with pytest.raises(stripe.SignatureVerificationError, match="tolerance"):
         stripe.Webhook.construct_event(payload, stale, WEBHOOK_SECRET)
+
+
+def test_per_unit_price_takes_whole_or_decimal_cents(client: stripe.StripeClient) -> None:
+    whole = recurring_price(client, unit_amount=900)
+    fraction = recurring_price(client, unit_amount_decimal=Decimal("0.15"))
+
+    assert whole.unit_amount == 900 and whole.unit_amount_decimal == Decimal("900")
+    assert fraction.unit_amount is None and fraction.unit_amount_decimal == Decimal("0.15")
+    assert fraction.billing_scheme == "per_unit" and fraction.tiers_mode is None
+
+
+def test_tiered_price_shows_its_tiers_only_when_expanded(client: stripe.StripeClient) -> None:
+    meter, _ = metered_setup(client)
+
+    price = recurring_price(
+        client,
+        meter,
+        billing_scheme="tiered",
+        tiers_mode="graduated",
+        tiers=FREE_THEN_TENTH_OF_A_CENT,
+        expand=["tiers"],
+    )
+
+    assert price.billing_scheme == "tiered" and price.tiers_mode == "graduated"
+    assert price.unit_amount is None and price.unit_amount_decimal is None
+    assert [tier.up_to for tier in price.tiers] == [1000, None]
+    assert price.tiers[0].unit_amount == 0 and price.tiers[0].flat_amount is None
+    assert price.tiers[1].unit_amount is None and price.tiers[1].unit_amount_decimal == Decimal("0.1")
+    assert "tiers" not in client.v1.prices.retrieve(price.id)
+    assert client.v1.prices.retrieve(price.id, {"expand": ["tiers"]}).tiers == price.tiers
+
+
+@pytest.mark.parametrize(
+    ("changes", "param"),
+    [
+        ({"tiers_mode": None}, "tiers_mode"),
+        ({"tiers": None}, "tiers"),
+        ({"unit_amount": 5}, "unit_amount"),
+        ({"billing_scheme": "per_unit", "unit_amount": 5}, "tiers"),
+        ({"billing_scheme": None, "tiers": None, "tiers_mode": None}, "unit_amount"),
+        ({"tiers": [{"up_to": 1000, "unit_amount": 0}, {"up_to": 5000, "unit_amount": 1}]}, "tiers[1][up_to]"),
+        ({"tiers": [{"up_to": "inf", "unit_amount": 0}, {"up_to": "inf", "unit_amount": 1}]}, "tiers[0][up_to]"),
+        (
+            {
+                "tiers": [
+                    {"up_to": 10, "unit_amount": 0},
+                    {"up_to": 5, "unit_amount": 1},
+                    {"up_to": "inf", "unit_amount": 1},
+                ]
+            },
+            "tiers[1][up_to]",
+        ),
+        ({"tiers": [{"up_to": 1000}, {"up_to": "inf", "unit_amount": 1}]}, "tiers[0]"),
+        (
+            {"tiers": [{"up_to": "inf", "unit_amount": 1, "unit_amount_decimal": Decimal("0.5")}]},
+            "tiers[0][unit_amount]",
+        ),
+    ],
+)
+def test_malformed_prices_are_refused_as_stripe_does(
+    client: stripe.StripeClient, changes: dict[str, Any], param: str
+) -> None:
+    meter, _ = metered_setup(client)
+    tiered = {"billing_scheme": "tiered", "tiers_mode": "graduated", "tiers": FREE_THEN_TENTH_OF_A_CENT}
+    pricing = {name: value for name, value in {**tiered, **changes}.items() if value is not None}
+
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        recurring_price(client, meter, **pricing)
+
+    assert raised.value.http_status == 400 and raised.value.param == param
+
+
+def test_graduated_tiers_bill_each_unit_at_its_tier(fake: StripeFake, client: stripe.StripeClient) -> None:
+    meter, customer = metered_setup(client)
+    price = recurring_price(
+        client, meter, billing_scheme="tiered", tiers_mode="graduated", tiers=FREE_THEN_TENTH_OF_A_CENT
+    )
+    subscribe(client, customer, price)
+    report(client, customer, 1000)
+    report(client, customer, 1500)
+
+    (invoice,) = fake.close_billing_period()
+
+    (line,) = invoice["lines"]["data"]
+    assert (line["quantity"], line["amount"]) == (2500, 150)  # 1000 free, then 1500 at 0.1 cent.
+    assert invoice["amount_due"] == invoice["total"] == 150
+
+
+def test_licensed_tiers_graduated_with_a_flat_fee_and_by_volume(fake: StripeFake, client: stripe.StripeClient) -> None:
+    _, customer = metered_setup(client)
+    flat_then_per_seat = recurring_price(
+        client,
+        billing_scheme="tiered",
+        tiers_mode="graduated",
+        tiers=[{"up_to": 5, "flat_amount": 1000}, {"up_to": "inf", "unit_amount": 300}],
+    )
+    by_volume = recurring_price(
+        client,
+        billing_scheme="tiered",
+        tiers_mode="volume",
+        tiers=[{"up_to": 5, "unit_amount": 500}, {"up_to": "inf", "unit_amount": 400}],
+    )
+    client.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": flat_then_per_seat.id, "quantity": 8}, {"price": by_volume.id, "quantity": 8}],
+        }
+    )
+
+    (invoice,) = fake.close_billing_period()
+
+    # Graduated: 1000 flat for seats 1-5, then 3 × 300; volume: all 8 seats at the 6+ rate.
+    assert [line["amount"] for line in invoice["lines"]["data"]] == [1900, 3200]
+
+
+def test_each_line_is_rounded_to_a_cent_half_up(fake: StripeFake, client: stripe.StripeClient) -> None:
+    meter, customer = metered_setup(client)
+    half_cent_per_call = recurring_price(client, meter, unit_amount_decimal=Decimal("0.5"))
+    quarter_cent_seat = recurring_price(client, unit_amount_decimal=Decimal("0.25"))
+    client.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": half_cent_per_call.id}, {"price": quarter_cent_seat.id, "quantity": 2}],
+        }
+    )
+    report(client, customer, 5)
+
+    (invoice,) = fake.close_billing_period()
+
+    # 2.5 cents rounds up to 3 (banker's rounding would give 2); 0.5 to 1; the lines, not the sum, are rounded.
+    assert [line["amount"] for line in invoice["lines"]["data"]] == [3, 1]
+    assert invoice["total"] == 4
+
+
+def test_closing_a_period_invoices_in_basil_shape(fake: StripeFake, client: stripe.StripeClient) -> None:
+    meter, customer = metered_setup(client)
+    seats = recurring_price(client, unit_amount=900)
+    per_call = recurring_price(client, meter, unit_amount=2)
+    subscription = client.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": seats.id, "quantity": 2}, {"price": per_call.id}],
+            "metadata": {"listing": "weather-api"},
+        }
+    )
+    report(client, customer, 40)
+
+    (invoice,) = fake.close_billing_period()
+
+    first_item = subscription["items"].data[0]
+    assert invoice["id"].startswith("in_") and invoice["object"] == "invoice"
+    assert (invoice["customer"], invoice["currency"], invoice["status"]) == (customer.id, "usd", "paid")
+    assert invoice["amount_due"] == invoice["amount_paid"] == invoice["total"] == 2 * 900 + 40 * 2
+    assert invoice["amount_remaining"] == 0 and invoice["attempt_count"] == 1
+    assert invoice["parent"] == {
+        "type": "subscription_details",
+        "quote_details": None,
+        "subscription_details": {
+            "subscription": subscription.id,
+            "metadata": {"listing": "weather-api"},
+            "subscription_proration_date": None,
+        },
+    }
+    assert "subscription" not in invoice and "paid" not in invoice  # Both gone since Basil.
+    assert invoice["period_start"] == first_item.current_period_start == subscription.created
+    assert invoice["status_transitions"]["paid_at"] >= invoice["period_end"] > invoice["period_start"]
+    lines = invoice["lines"]["data"]
+    assert [line["pricing"]["price_details"]["price"] for line in lines] == [seats.id, per_call.id]
+    assert [(line["quantity"], line["amount"]) for line in lines] == [(2, 1800), (40, 80)]
+    assert lines[0]["parent"]["subscription_item_details"]["subscription_item"] == first_item.id
+    assert client.v1.invoices.retrieve(invoice["id"]).to_dict(for_json=True) == invoice
+    assert fake.invoices() == [invoice]
+    renewed = client.v1.subscriptions.retrieve(subscription.id)
+    assert renewed.latest_invoice == invoice["id"]
+    assert renewed["items"].data[0].current_period_start == invoice["period_end"]
+    assert renewed["items"].data[0].current_period_end > invoice["period_end"]
+
+
+def test_usage_outside_the_period_is_not_billed_in_it(fake: StripeFake, client: stripe.StripeClient) -> None:
+    meter, customer = metered_setup(client)
+    subscription = subscribe(client, customer, recurring_price(client, meter, unit_amount=1))
+    period_start = subscription["items"].data[0].current_period_start
+    report(client, customer, 100, timestamp=period_start - 3600)  # Before the subscription began.
+    report(client, customer, 7)
+
+    (first,) = fake.close_billing_period()
+    report(client, customer, 11)  # After the close: the next period.
+    (second,) = fake.close_billing_period()
+
+    assert first["lines"]["data"][0]["quantity"] == 7
+    assert second["lines"]["data"][0]["quantity"] == 11
+    assert second["period_start"] == first["period_end"]
+    assert fake.usage(meter.id, customer.id) == 118
+
+
+def test_declined_card_refuses_a_subscription_that_must_be_paid_now(
+    fake: StripeFake, client: stripe.StripeClient
+) -> None:
+    meter, customer = metered_setup(client)
+    seats = recurring_price(client, unit_amount=900)
+    fake.decline_cards(customer.id)
+
+    with pytest.raises(stripe.CardError) as raised:
+        subscribe(client, customer, seats, payment_behavior="error_if_incomplete")
+    usage_only = subscribe(
+        client, customer, recurring_price(client, meter, unit_amount=2), payment_behavior="error_if_incomplete"
+    )
+    allowed = subscribe(client, customer, seats)  # allow_incomplete, the default, takes it.
+
+    assert raised.value.http_status == 402
+    assert raised.value.code == "card_declined" and raised.value.error.decline_code == "generic_decline"
+    assert raised.value.user_message == "Your card was declined."
+    assert usage_only.status == allowed.status == "active"  # Nothing is due up front on usage.
+
+
+def test_declined_subscription_replays_its_decline_under_the_same_idempotency_key(
+    fake: StripeFake, client: stripe.StripeClient
+) -> None:
+    _, customer = metered_setup(client)
+    params: stripe.params.SubscriptionCreateParams = {
+        "customer": customer.id,
+        "items": [{"price": recurring_price(client, unit_amount=900).id}],
+        "payment_behavior": "error_if_incomplete",
+    }
+    fake.decline_cards(customer.id)
+    with pytest.raises(stripe.CardError):
+        client.v1.subscriptions.create(params, {"idempotency_key": "subscribe-1"})
+    fake.accept_cards(customer.id)
+
+    with pytest.raises(stripe.CardError):  # A decline is an outcome: Stripe stores and replays it.
+        client.v1.subscriptions.create(params, {"idempotency_key": "subscribe-1"})
+    subscription = client.v1.subscriptions.create(params, {"idempotency_key": "subscribe-2"})
+
+    assert [seen.replayed for seen in fake.requests()[-3:]] == [False, True, False]
+    assert subscription.status == "active"
+
+
+def test_injected_card_error_is_a_card_declined(fake: StripeFake, client: stripe.StripeClient) -> None:
+    fake.fail_next(402, error_type="card_error")
+
+    with pytest.raises(stripe.CardError) as raised:
+        client.v1.customers.create({"email": "buyer@example.com"})
+
+    assert raised.value.code == "card_declined" and raised.value.http_status == 402
+
+
+def test_invoices_are_delivered_as_signed_paid_and_payment_failed_events(
+    fake: StripeFake, client: stripe.StripeClient, receiver: WebhookReceiver
+) -> None:
+    _, payer = metered_setup(client)
+    declined = client.v1.customers.create({"email": "declined@example.com"})
+    seats = recurring_price(client, unit_amount=900)
+    subscribe(client, payer, seats)
+    subscribe(client, declined, seats)
+    fake.decline_cards(declined.id)
+    secret = fake.add_webhook_endpoint(f"{receiver.url}/stripe/webhooks")
+
+    paid, failed = fake.close_billing_period()
+
+    events = receiver.events(secret)
+    assert [(event.type, event.data.object.id) for event in events] == [
+        ("invoice.paid", paid["id"]),
+        ("invoice.payment_failed", failed["id"]),
+    ]
+    assert events[0].id.startswith("evt_") and events[0].id != events[1].id
+    assert events[1].data.object.to_dict(for_json=True) == failed
+    assert (failed["status"], failed["amount_paid"], failed["amount_remaining"]) == ("open", 0, 900)
+    assert failed["attempt_count"] == 1 and failed["status_transitions"]["paid_at"] is None
+    assert {got.path for got in receiver.received} == {"/stripe/webhooks"}
+    assert {got.headers["content-type"] for got in receiver.received} == {"application/json; charset=utf-8"}
+    assert [(d.event_id, d.event_type, d.status) for d in fake.deliveries()] == [
+        (event.id, event.type, 200) for event in events
+    ]
+
+
+def test_every_endpoint_gets_each_event_signed_with_its_own_secret(
+    fake: StripeFake, client: stripe.StripeClient, receiver: WebhookReceiver
+) -> None:
+    _, customer = metered_setup(client)
+    subscribe(client, customer, recurring_price(client, unit_amount=900))
+    first = fake.add_webhook_endpoint(f"{receiver.url}/first")
+    second = fake.add_webhook_endpoint(f"{receiver.url}/second")
+
+    fake.close_billing_period()
+
+    by_path = {got.path: got for got in receiver.received}
+    assert set(by_path) == {"/first", "/second"}
+    for path, secret in (("/first", first), ("/second", second)):
+        got = by_path[path]
+        assert stripe.Webhook.construct_event(got.body, got.headers["stripe-signature"], secret).type == "invoice.paid"
+    with pytest.raises(stripe.SignatureVerificationError):
+        stripe.Webhook.construct_event(by_path["/first"].body, by_path["/first"].headers["stripe-signature"], second)
+
+
+def test_failed_invoice_is_paid_once_the_card_works(
+    fake: StripeFake, client: stripe.StripeClient, receiver: WebhookReceiver
+) -> None:
+    _, customer = metered_setup(client)
+    subscribe(client, customer, recurring_price(client, unit_amount=900))
+    fake.decline_cards(customer.id)
+    secret = fake.add_webhook_endpoint(receiver.url)
+    (invoice,) = fake.close_billing_period()
+
+    still_declined = fake.pay_invoice(invoice["id"])
+    fake.accept_cards(customer.id)
+    paid = fake.pay_invoice(invoice["id"])
+
+    assert (still_declined["status"], still_declined["attempt_count"]) == ("open", 2)
+    assert (paid["status"], paid["amount_paid"], paid["attempt_count"]) == ("paid", 900, 3)
+    assert [event.type for event in receiver.events(secret)] == [
+        "invoice.payment_failed",
+        "invoice.payment_failed",
+        "invoice.paid",
+    ]
+    assert client.v1.invoices.retrieve(invoice["id"]).status_transitions.paid_at is not None
+    with pytest.raises(ValueError, match="not open"):
+        fake.pay_invoice(invoice["id"])
+
+
+def test_cancel_at_period_end_cancels_at_the_close_and_says_so(
+    fake: StripeFake, client: stripe.StripeClient, receiver: WebhookReceiver
+) -> None:
+    _, customer = metered_setup(client)
+    subscription = subscribe(client, customer, recurring_price(client, unit_amount=900))
+    secret = fake.add_webhook_endpoint(receiver.url)
+
+    pending = client.v1.subscriptions.update(subscription.id, {"cancel_at_period_end": True})
+    (invoice,) = fake.close_billing_period()
+
+    assert pending.status == "active" and pending.cancel_at_period_end
+    assert pending.canceled_at is not None  # When cancellation was asked for, as on Stripe.
+    assert pending.cancel_at == pending["items"].data[0].current_period_end
+    paid, deleted = receiver.events(secret)
+    assert (paid.type, paid.data.object.id) == ("invoice.paid", invoice["id"])
+    assert deleted.type == "customer.subscription.deleted"
+    assert (deleted.data.object.id, deleted.data.object.status) == (subscription.id, "canceled")
+    ended = client.v1.subscriptions.retrieve(subscription.id)
+    assert ended.status == "canceled" and ended.ended_at == invoice["period_end"]
+    assert fake.close_billing_period() == []  # Nothing more to bill.
+
+
+def test_cancel_at_period_end_can_be_taken_back(fake: StripeFake, client: stripe.StripeClient) -> None:
+    _, customer = metered_setup(client)
+    subscription = subscribe(client, customer, recurring_price(client, unit_amount=900))
+    client.v1.subscriptions.update(subscription.id, {"cancel_at_period_end": True})
+
+    kept = client.v1.subscriptions.update(subscription.id, {"cancel_at_period_end": False})
+    fake.close_billing_period()
+
+    assert not kept.cancel_at_period_end and kept.canceled_at is None and kept.cancel_at is None
+    assert client.v1.subscriptions.retrieve(subscription.id).status == "active"
+
+
+def test_update_swaps_items_and_merges_metadata(fake: StripeFake, client: stripe.StripeClient) -> None:
+    meter, customer = metered_setup(client)
+    basic = recurring_price(client, meter, unit_amount=2)
+    pro = recurring_price(client, meter, unit_amount=1)
+    subscription = subscribe(client, customer, basic, metadata={"listing": "weather-api", "plan": "basic"})
+
+    updated = client.v1.subscriptions.update(
+        subscription.id,
+        {
+            "items": [{"id": subscription["items"].data[0].id, "deleted": True}, {"price": pro.id}],
+            "metadata": {"plan": "pro", "listing": "", "seller": "acct_1"},
+            "proration_behavior": "none",
+        },
+    )
+    report(client, customer, 10)
+    (invoice,) = fake.close_billing_period()
+
+    assert [item.price.id for item in updated["items"].data] == [pro.id]
+    assert updated.metadata.to_dict() == {"plan": "pro", "seller": "acct_1"}
+    assert [line["pricing"]["price_details"]["price"] for line in invoice["lines"]["data"]] == [pro.id]
+    assert invoice["parent"]["subscription_details"]["metadata"] == {"plan": "pro", "seller": "acct_1"}
+
+
+@pytest.mark.parametrize(
+    ("params", "param"),
+    [
+        ({"items": [{"id": "si_missing", "deleted": True}]}, "items[0][id]"),
+        ({"proration_behavior": "sometimes"}, "proration_behavior"),
+        ({"cancel_at_period_end": "maybe"}, "cancel_at_period_end"),
+        ({"pause_collection": {"behavior": "void"}}, "pause_collection"),
+    ],
+)
+def test_bad_update_is_refused_and_changes_nothing(
+    client: stripe.StripeClient, params: dict[str, Any], param: str
+) -> None:
+    _, customer = metered_setup(client)
+    subscription = subscribe(client, customer, recurring_price(client, unit_amount=900), metadata={"k": "v"})
+
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.subscriptions.update(subscription.id, {**params, "metadata": {"k": "changed"}})  # type: ignore[typeddict-item]
+
+    assert raised.value.param == param
+    assert client.v1.subscriptions.retrieve(subscription.id).to_dict(for_json=True) == subscription.to_dict(
+        for_json=True
+    )
+
+
+def test_removing_the_last_item_or_adding_a_price_twice_is_refused(client: stripe.StripeClient) -> None:
+    _, customer = metered_setup(client)
+    price = recurring_price(client, unit_amount=900)
+    subscription = subscribe(client, customer, price)
+
+    with pytest.raises(stripe.InvalidRequestError, match="at least one item"):
+        client.v1.subscriptions.update(
+            subscription.id, {"items": [{"id": subscription["items"].data[0].id, "deleted": True}]}
+        )
+    with pytest.raises(stripe.InvalidRequestError, match="same price"):
+        client.v1.subscriptions.update(subscription.id, {"items": [{"price": price.id}]})
+
+
+def test_canceled_subscription_takes_only_metadata(client: stripe.StripeClient) -> None:
+    _, customer = metered_setup(client)
+    subscription = subscribe(client, customer, recurring_price(client, unit_amount=900))
+    client.v1.subscriptions.cancel(subscription.id)
+
+    with pytest.raises(stripe.InvalidRequestError, match="canceled subscription can only update") as raised:
+        client.v1.subscriptions.update(subscription.id, {"cancel_at_period_end": True})
+    noted = client.v1.subscriptions.update(subscription.id, {"metadata": {"reason": "churned"}})
+
+    assert raised.value.http_status == 400
+    assert noted.status == "canceled" and noted.metadata["reason"] == "churned"
+
+
+def test_failed_delivery_is_recorded_and_redelivered_with_the_same_event_id(
+    fake: StripeFake, client: stripe.StripeClient, receiver: WebhookReceiver
+) -> None:
+    _, customer = metered_setup(client)
+    subscribe(client, customer, recurring_price(client, unit_amount=900))
+    secret = fake.add_webhook_endpoint(receiver.url)
+    receiver.status = 500
+
+    fake.close_billing_period()  # Does not raise: Stripe just retries later.
+    (failed,) = fake.deliveries()
+    receiver.status = 200
+    (retried,) = fake.redeliver(failed.event_id)
+
+    assert (failed.status, retried.status) == (500, 200)
+    first, second = receiver.events(secret)
+    assert first.id == second.id == failed.event_id
+    assert first.to_dict(for_json=True) == second.to_dict(for_json=True)
+    assert [d.status for d in fake.deliveries()] == [500, 200]
+    assert [event["id"] for event in fake.events()] == [failed.event_id]
+
+
+def test_unreachable_endpoint_is_a_delivery_without_a_status(fake: StripeFake, client: stripe.StripeClient) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    _, customer = metered_setup(client)
+    subscribe(client, customer, recurring_price(client, unit_amount=900))
+    fake.add_webhook_endpoint(f"http://127.0.0.1:{closed_port}/hooks")
+
+    fake.close_billing_period()
+
+    assert [(d.event_type, d.status) for d in fake.deliveries()] == [("invoice.paid", None)]
+
+
+@pytest.mark.parametrize("url", ["https://example.com/hooks", "ftp://127.0.0.1/hooks", "not a url"])
+def test_webhook_endpoints_must_be_on_loopback(fake: StripeFake, url: str) -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        fake.add_webhook_endpoint(url)
+
+
+def test_connected_account_is_retrieved_and_its_balance_sums_its_transfers(
+    fake: StripeFake, client: stripe.StripeClient
+) -> None:
+    seller = client.v1.accounts.create({"type": "express", "metadata": {"seller": "s1"}})
+    other = client.v1.accounts.create({"type": "express"})
+    for account in (seller, other):
+        fake.complete_onboarding(account.id)
+    for amount, destination in [(1234, seller), (766, seller), (50, other)]:
+        client.v1.transfers.create(
+            {"amount": amount, "currency": "usd", "destination": destination.id, "transfer_group": "2026-11"}
+        )
+
+    retrieved = client.v1.accounts.retrieve(seller.id)
+
+    assert retrieved.metadata["seller"] == "s1" and retrieved.payouts_enabled
+    assert fake.balance_of(seller.id) == 2000 and fake.balance_of(other.id) == 50
+    with pytest.raises(KeyError):
+        fake.balance_of("acct_missing")
