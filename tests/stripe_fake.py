@@ -272,7 +272,7 @@ class StripeFake:
             self._endpoints.append(_Endpoint(url, secret))
         return secret
 
-    def close_billing_period(self) -> list[dict[str, Any]]:
+    def close_billing_period(self, at: int | None = None) -> list[dict[str, Any]]:
         """End the current period of every subscription that is not canceled, as Stripe does at renewal.
 
         Each gets one invoice (``billing_reason=subscription_cycle``) with a line per
@@ -291,9 +291,14 @@ class StripeFake:
         ``cancel_at_period_end`` becomes ``canceled``, and ``invoice.paid`` or
         ``invoice.payment_failed`` and ``customer.subscription.deleted`` events are
         delivered, in that order, before the call returns. Returns the new invoices.
+
+        ``at`` (epoch seconds) ends the period then instead, without waiting, as
+        advancing a Stripe test clock does: a test can bill usage stamped later
+        than now (a whole hour, reported when it closes) in the period it belongs to.
         """
-        period_end = int(time.time()) + 1
-        time.sleep(max(0.0, period_end - time.time()))
+        period_end = int(time.time()) + 1 if at is None else at
+        if at is None:
+            time.sleep(max(0.0, period_end - time.time()))
         with self._lock:
             invoices: list[dict[str, Any]] = []
             events: list[dict[str, Any]] = []
@@ -530,6 +535,7 @@ class StripeFake:
             ("GET", "/v1/accounts/([^/]+)", self._get_account),
             ("POST", "/v1/account_links", self._create_account_link),
             ("POST", "/v1/transfers", self._create_transfer),
+            ("GET", "/v1/transfers", self._list_transfers),
         ]
         return [(method, re.compile(path), handler) for method, path, handler in table]
 
@@ -694,21 +700,30 @@ class StripeFake:
 
     def _list_meters(self, params: dict[str, Any]) -> dict[str, Any]:
         _allow(params, "limit", "starting_after", "status")
-        meters = [
-            meter
-            for meter in self._objects.get("billing.meter", {}).values()
-            if params.get("status") in (None, meter["status"])
+        return self._list("billing.meter", "/v1/billing/meters", params, status=params.get("status"))
+
+    def _list_transfers(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Transfers, newest first, filtered by ``transfer_group`` or ``destination`` as Stripe filters them."""
+        _allow(params, "limit", "starting_after", "transfer_group", "destination")
+        return self._list("transfer", "/v1/transfers", params, transfer_group=params.get("transfer_group"),
+                          destination=params.get("destination"))
+
+    def _list(self, kind: str, url: str, params: dict[str, Any], **filters: str | None) -> dict[str, Any]:
+        """Stripe's list envelope over the objects of ``kind`` matching every given filter, newest first."""
+        found = [
+            obj for obj in self._objects.get(kind, {}).values()
+            if all(value is None or obj.get(name) == value for name, value in filters.items())
         ]
-        meters.reverse()  # Stripe lists newest first.
+        found.reverse()
         if "starting_after" in params:
-            ids = [meter["id"] for meter in meters]
+            ids = [obj["id"] for obj in found]
             if params["starting_after"] not in ids:
-                self._find("billing.meter", params["starting_after"], param="starting_after")
-            meters = meters[ids.index(params["starting_after"]) + 1 :]
+                self._find(kind, params["starting_after"], param="starting_after")
+            found = found[ids.index(params["starting_after"]) + 1 :]
         limit = _integer(params, "limit", default=DEFAULT_LIST_LIMIT)
         if not 1 <= limit <= MAX_LIST_LIMIT:
             raise StripeError(400, f"Invalid limit: must be between 1 and {MAX_LIST_LIMIT}", param="limit")
-        return {"object": "list", "data": meters[:limit], "has_more": len(meters) > limit, "url": "/v1/billing/meters"}
+        return {"object": "list", "data": found[:limit], "has_more": len(found) > limit, "url": url}
 
     def _create_meter_event(self, params: dict[str, Any]) -> dict[str, Any]:
         """Record usage; a repeated ``identifier`` is refused, so usage is counted once.

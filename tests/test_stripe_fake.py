@@ -681,6 +681,27 @@ def test_usage_outside_the_period_is_not_billed_in_it(fake: StripeFake, client: 
     assert fake.usage(meter.id, customer.id) == 118
 
 
+def test_a_test_clock_close_bills_usage_stamped_up_to_then(fake: StripeFake, client: stripe.StripeClient) -> None:
+    meter, customer = metered_setup(client)
+    subscribe(client, customer, recurring_price(client, meter, unit_amount=1))
+    in_an_hour = int(time.time()) + 3600
+    report(client, customer, 5, timestamp=in_an_hour - 1)
+    (invoice,) = fake.close_billing_period(at=in_an_hour)
+    assert (invoice["period_end"], invoice["lines"]["data"][0]["quantity"]) == (in_an_hour, 5)
+
+
+def test_transfers_are_listed_by_transfer_group_newest_first(fake: StripeFake, client: stripe.StripeClient) -> None:
+    seller = client.v1.accounts.create({"type": "express"})
+    fake.complete_onboarding(seller.id)
+    made = [client.v1.transfers.create({"amount": amount, "currency": "usd", "destination": seller.id,
+                                        "transfer_group": group}).id
+            for amount, group in ((100, "g1"), (200, "g2"), (300, "g1"))]
+    listed = client.v1.transfers.list({"transfer_group": "g1"})
+    assert [t.id for t in listed.data] == [made[2], made[0]] and not listed.has_more
+    assert client.v1.transfers.list({"transfer_group": "none"}).data == []
+    assert [t.id for t in client.v1.transfers.list({"limit": 1}).data] == [made[2]]
+
+
 def test_declined_card_refuses_a_subscription_that_must_be_paid_now(
     fake: StripeFake, client: stripe.StripeClient
 ) -> None:
