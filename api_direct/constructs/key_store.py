@@ -14,10 +14,10 @@ from constructs import Construct
 from api_direct.constructs.acknowledgments import acknowledge_wildcards
 from api_direct.constructs.dead_letters import DeadLetterQueue
 from api_direct.constructs.runtime_function import RuntimeFunction
+from api_direct.runtime.key_sync import KEY_EVENT_TYPES
 
 #: ``source`` of the events the control plane sends to creators' buses.
 CONTROL_PLANE_SOURCE = "api-direct.control-plane"
-KEY_EVENT_TYPES = ("KeyIssued", "KeyRevoked", "PlanChanged")
 
 
 class ApiKeyStore(Construct):
@@ -29,8 +29,9 @@ class ApiKeyStore(Construct):
 
     The bus admits ``events:PutEvents`` from the control plane account alone, and
     its rule only matches events whose ``account`` is that account, so nobody else
-    can issue, revoke or re-plan a key. A sync function applies them; events it
-    cannot apply after retries land in ``dead_letter_queue`` instead of vanishing.
+    can issue, revoke, suspend, restore or re-plan a key. A sync function applies
+    them; events it cannot apply after retries land in ``dead_letter_queue`` instead
+    of vanishing.
     Call :meth:`attach_usage_plans` so issued keys are bound to their plan's
     gateway limits.
     """
@@ -75,7 +76,7 @@ class ApiKeyStore(Construct):
             self,
             "Sync",
             handler="key_sync.handler",
-            description="Applies KeyIssued/KeyRevoked/PlanChanged events from the API-Direct control plane",
+            description=f"Applies {'/'.join(KEY_EVENT_TYPES)} events from the API-Direct control plane",
             environment={"KEY_TABLE_NAME": self.table.table_name},
             bundle_cache_dir=bundle_cache_dir,
         )

@@ -1,15 +1,25 @@
 """The key table in the creator's account: consumer keys by hash, never in plaintext.
 
 Schema: partition key ``key_hash`` (S, :func:`api_direct.runtime.api_keys.hash_key`
-of the key); attributes ``key_id`` (S), ``plan`` (S), ``status`` (S: ``active``,
-``revoked`` or ``suspended``), ``usage_key_id`` (S, id of the API Gateway API key
-that binds the consumer to its plan's usage plan) and ``updated_at`` (S, time of the
-control-plane event last applied).
+of the key); attributes ``key_id`` (S), ``plan`` (S, empty until a KeyIssued or
+PlanChanged is applied), ``status`` (S: ``active``, ``revoked`` or ``suspended``),
+``usage_key_id`` (S, id of the API Gateway API key that binds the consumer to its
+plan's usage plan), ``updated_at`` (S, time of the plan event last applied, or of
+the revocation; empty until either is) and ``suspension_at`` (S, time of the
+KeySuspended or KeyRestored last applied; absent until one is).
 
 The authorizer only reads it; key_sync is the only writer. Every write is one
-conditional DynamoDB update, so the table itself enforces the two rules that make
+conditional DynamoDB update, so the table itself enforces the rules that make
 out-of-order and repeated events safe: revoked is terminal, and an event older than
 the one already applied changes nothing.
+
+"Older" is judged per concern, each with its own clock. Plan events (which plan)
+compare with ``updated_at``; suspension events (whether the key may be used) compare
+with ``suspension_at``. One shared clock would lose events: a KeyRestored delivered
+before the KeySuspended it follows finds the key active and, if it did not record
+its time, the late KeySuspended would then look newer than anything applied and
+suspend a key the consumer has paid for. Likewise a suspension must not move
+``updated_at``, or the KeyIssued it overtook would look stale and never set a plan.
 """
 
 import functools
@@ -36,6 +46,7 @@ class KeyRecord:
     status: KeyStatus
     updated_at: str
     usage_key_id: str | None = None
+    suspension_at: str | None = None
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> "KeyRecord":
@@ -47,6 +58,7 @@ class KeyRecord:
             status=cast(KeyStatus, item["status"]),
             updated_at=item["updated_at"],
             usage_key_id=item.get("usage_key_id"),
+            suspension_at=item.get("suspension_at"),
         )
 
 
@@ -70,6 +82,7 @@ _NAMES = {
     "#status": "status",
     "#at": "updated_at",
     "#usage": "usage_key_id",
+    "#suspension": "suspension_at",
 }
 
 
@@ -96,7 +109,9 @@ class KeyTable:
         Changes nothing (and returns ``False``) when the key is revoked or already
         reflects an event at or after ``at``: that makes a duplicate or late event a
         no-op, so a late KeyIssued cannot resurrect a revoked key or undo a plan change.
-        A suspended key stays suspended.
+        A suspended key stays suspended: whether it may be used is for :meth:`suspend`
+        and :meth:`restore` to say, so a plan change during an unpaid invoice does
+        not unlock it.
         """
         return self._update(
             key_hash,
@@ -124,6 +139,48 @@ class KeyTable:
             " #status = :revoked, #at = :at",
             "attribute_not_exists(#hash) OR #status <> :revoked",
             {":id": key_id, ":none": "", ":revoked": "revoked", ":at": stored_time(at)},
+        )
+
+    def suspend(self, key_hash: str, key_id: str, at: datetime) -> bool:
+        """Stop the key working until a newer :meth:`restore`; ``False`` if stale or revoked.
+
+        Works on a hash the table has never seen, as :meth:`revoke` does: a
+        KeySuspended that overtakes its KeyIssued leaves a suspended record with an
+        empty plan, which the KeyIssued then fills in (keeping it suspended) instead
+        of the suspension being lost.
+        """
+        return self._set_suspension(key_hash, key_id, "suspended", at)
+
+    def restore(self, key_hash: str, key_id: str, at: datetime) -> bool:
+        """Make a suspended key work again, on its plan; ``False`` if stale or revoked.
+
+        On a key that is already active this still records ``at``, so that an older
+        KeySuspended delivered after it is recognised as stale. On a hash never seen
+        it leaves an active record with an empty plan for the same reason: the
+        record only becomes usable once its KeyIssued fills in the plan.
+        """
+        return self._set_suspension(key_hash, key_id, "active", at)
+
+    def _set_suspension(self, key_hash: str, key_id: str, status: KeyStatus, at: datetime) -> bool:
+        """Apply a suspension decision iff it is newer than the last one and the key is not revoked.
+
+        ``plan`` and ``updated_at`` are created empty if missing, never changed:
+        they belong to the plan events, and an empty ``updated_at`` sorts before
+        every event time, so any plan event still applies.
+        """
+        return self._update(
+            key_hash,
+            "SET #id = if_not_exists(#id, :id), #plan = if_not_exists(#plan, :none),"
+            " #at = if_not_exists(#at, :none), #status = :status, #suspension = :at",
+            "attribute_not_exists(#hash) OR (#status <> :revoked"
+            " AND (attribute_not_exists(#suspension) OR #suspension < :at))",
+            {
+                ":id": key_id,
+                ":none": "",
+                ":status": status,
+                ":revoked": "revoked",
+                ":at": stored_time(at),
+            },
         )
 
     def set_usage_key_id(self, key_hash: str, usage_key_id: str | None) -> None:

@@ -23,6 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import boto3
@@ -89,11 +90,31 @@ class KeyRevoked(KeyEvent):
         return table.revoke(self.key_hash, self.key_id, self.at)
 
 
-_EVENT_TYPES: Mapping[str, type[KeyEvent]] = {
-    "KeyIssued": KeyIssued,
-    "KeyRevoked": KeyRevoked,
-    "PlanChanged": PlanChanged,
-}
+@dataclass(frozen=True)
+class KeySuspended(KeyEvent):
+    """A consumer's payment failed: the key stops working, but may come back."""
+
+    def apply_to(self, table: KeyTable) -> bool:
+        return table.suspend(self.key_hash, self.key_id, self.at)
+
+
+@dataclass(frozen=True)
+class KeyRestored(KeyEvent):
+    """A suspended consumer paid: the key works again, on the plan it had."""
+
+    def apply_to(self, table: KeyTable) -> bool:
+        return table.restore(self.key_hash, self.key_id, self.at)
+
+
+# Each event's detail-type is its class name, so the names cannot drift from the classes.
+_EVENTS: Mapping[str, type[KeyEvent]] = MappingProxyType(
+    {kind.__name__: kind for kind in (KeyIssued, KeyRestored, KeyRevoked, KeySuspended, PlanChanged)}
+)
+
+#: The detail-types of the key events, in one place: the key store's rule in a
+#: creator's account and the control plane's forwarding rule import it, so an event
+#: this module can apply is never filtered out on the way (nor one it cannot, let in).
+KEY_EVENT_TYPES: tuple[str, ...] = tuple(_EVENTS)
 
 
 @dataclass(frozen=True)
@@ -119,7 +140,7 @@ def parse_event(event: Mapping[str, Any], plans: UsagePlans) -> KeyEvent | None:
     usage plan. Nothing is written before this has passed.
     """
     detail_type = event.get("detail-type")
-    kind = _EVENT_TYPES.get(detail_type) if isinstance(detail_type, str) else None
+    kind = _EVENTS.get(detail_type) if isinstance(detail_type, str) else None
     if kind is None or event.get("source") != CONTROL_PLANE_SOURCE:
         return None
     detail = event.get("detail")
@@ -185,11 +206,13 @@ def reconcile(record: KeyRecord, table: KeyTable, plans: UsagePlans) -> None:
     """Make API Gateway match the record; safe to run any number of times.
 
     Active: an enabled API key named ``key_id`` whose value is the key hash (the
-    authorizer's ``usageIdentifierKey``), in exactly the plan's usage plan.
-    Revoked: no such API key. Suspended: left alone (the authorizer already denies
-    it, and keeping the binding lets it be resumed).
+    authorizer's ``usageIdentifierKey``), in exactly the plan's usage plan; unless
+    it has no plan yet (a KeyRestored overtook its KeyIssued), when there is nothing
+    to bind until the KeyIssued comes. Revoked: no such API key. Suspended: left
+    alone (the authorizer already denies it, and keeping the binding lets it be
+    restored; a restore then binds it to whatever plan it has by then).
     """
-    if record.status == "active":
+    if record.status == "active" and record.plan:
         api_key_id = _ensure_api_key(plans.client, record.key_id, record.key_hash)
         _bind_to_usage_plan(plans, api_key_id, record.plan)
         if record.usage_key_id != api_key_id:

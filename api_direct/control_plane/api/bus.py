@@ -15,9 +15,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from api_direct.control_plane.api.problems import Problem
+from api_direct.runtime.key_sync import KEY_EVENT_TYPES
 
 CONTROL_PLANE_SOURCE = "api-direct.control-plane"
-KEY_EVENT_TYPES = ("KeyIssued", "KeyRevoked", "PlanChanged")
 
 
 def creator_key_bus_arn(account_id: str, region: str, api_id: str) -> str:
