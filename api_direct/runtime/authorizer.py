@@ -22,7 +22,13 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from api_direct.runtime.api_keys import hash_key, is_well_formed
-from api_direct.runtime.gateway_responses import INVALID_KEY, MISSING_KEY, GatewayRejection
+from api_direct.runtime.gateway_responses import (
+    DENIAL_MESSAGE,
+    INVALID_KEY,
+    MISSING_KEY,
+    SUSPENDED_KEY,
+    GatewayRejection,
+)
 from api_direct.runtime.key_store import KeyRecord, key_table_from_env
 
 API_KEY_HEADER = "x-api-key"
@@ -55,6 +61,12 @@ def decide(api_key: str | None, lookup: Callable[[str], KeyRecord | None]) -> De
 
     ``lookup`` maps a key hash to its record (:meth:`KeyTable.get` in Lambda). It is
     not called for a malformed key, so garbage costs no read.
+
+    A suspended key gets its own message, since its holder can fix it (by paying);
+    a revoked one looks like an unknown one, since nothing can be done about either.
+    An active record without a plan (a KeyRestored applied before its KeyIssued) is
+    rejected like an unknown key: the key is not issued here yet, and API Gateway
+    would refuse its usage identifier anyway (INVALID_API_KEY, the same 403).
     """
     if not api_key:
         return Decision(reason="missing", rejection=MISSING_KEY)
@@ -64,6 +76,10 @@ def decide(api_key: str | None, lookup: Callable[[str], KeyRecord | None]) -> De
     record = lookup(key_hash)
     if record is None:
         return Decision(reason="unknown", rejection=INVALID_KEY)
+    if record.status == "active" and not record.plan:
+        return Decision(reason="unissued", rejection=INVALID_KEY, key_id=record.key_id)
+    if record.status == "suspended":
+        return Decision(reason="suspended", rejection=SUSPENDED_KEY, key_id=record.key_id)
     if record.status != "active":
         return Decision(reason=record.status, rejection=INVALID_KEY, key_id=record.key_id)
     return Decision(
@@ -84,13 +100,17 @@ def policy_for(method_arn: str, decision: Decision) -> dict[str, Any]:
 
     The response is cached per key for every route, so it must not name the route
     that happened to ask first. A rejected caller gets principal ``anonymous`` and
-    an empty context: the access log must not attribute a rejected request to a
-    consumer, whose usage is billed from those logs.
+    no key id or plan: the access log must not attribute a rejected request to a
+    consumer, whose usage is billed from those logs. Its context carries the
+    rejection's message instead, which the ACCESS_DENIED gateway response shows
+    (:data:`~api_direct.runtime.gateway_responses.DENIED`).
     """
-    if decision.allowed:
+    context: dict[str, str]
+    if decision.rejection is None:
         principal, context = decision.key_id, {"keyId": decision.key_id, "plan": decision.plan}
     else:
-        principal, context = ANONYMOUS, {"keyId": "", "plan": ""}
+        principal = ANONYMOUS
+        context = {"keyId": "", "plan": "", DENIAL_MESSAGE: decision.rejection.message}
     arn = parse_api_gateway_arn(method_arn)
     response = APIGatewayAuthorizerResponse(
         principal_id=principal,

@@ -25,15 +25,58 @@ class GatewayRejection:
 
 MISSING_KEY = GatewayRejection(401, "Missing API key: send it in the x-api-key header.")
 INVALID_KEY = GatewayRejection(403, "Invalid or revoked API key.")
+SUSPENDED_KEY = GatewayRejection(
+    403,
+    "API key suspended: the payment for its subscription failed;"
+    " update the payment method to restore it.",
+)
 THROTTLED = GatewayRejection(429, "Rate limit exceeded for your plan; retry later.")
 QUOTA_EXCEEDED = GatewayRejection(429, "Monthly quota of your plan is used up.")
 
-BY_GATEWAY_RESPONSE_TYPE: Mapping[str, GatewayRejection] = MappingProxyType(
+#: The key of the authorizer's Deny context that holds the message of its rejection.
+DENIAL_MESSAGE = "message"
+
+
+@dataclass(frozen=True)
+class AuthorizerDenial:
+    """The one ACCESS_DENIED response, showing whichever rejection the authorizer chose.
+
+    API Gateway sends ACCESS_DENIED for every Deny policy, with one status, and
+    gateway-response templates only substitute variables (no VTL ``#if`` to pick a
+    message by reason). So the authorizer returns the message itself in its
+    context, and the body template reads it back: ``$context.authorizer.message``
+    inside ``{"message": "..."}``. For that to send what ``apid dev`` sends, every
+    rejection in ``rejections`` must have this status and a message that JSON needs
+    no escaping for (the gateway inserts it verbatim).
+    """
+
+    status: int
+    rejections: tuple[GatewayRejection, ...]
+
+    def __post_init__(self) -> None:
+        for rejection in self.rejections:
+            if rejection.status != self.status:
+                raise ValueError(f"{rejection} cannot be a {self.status} Deny")
+            if json.dumps(rejection.message) != f'"{rejection.message}"' or "$" in rejection.message:
+                raise ValueError(
+                    f"{rejection} needs JSON escaping or has a $: the gateway inserts it verbatim"
+                )
+
+    def body(self) -> str:
+        """The body template: ``{"message": "$context.authorizer.message"}``."""
+        return json.dumps({"message": f"$context.authorizer.{DENIAL_MESSAGE}"})
+
+
+#: What API Gateway sends when the authorizer denies a key: unknown, malformed,
+#: revoked (:data:`INVALID_KEY`) or suspended (:data:`SUSPENDED_KEY`).
+DENIED = AuthorizerDenial(403, (INVALID_KEY, SUSPENDED_KEY))
+
+BY_GATEWAY_RESPONSE_TYPE: Mapping[str, GatewayRejection | AuthorizerDenial] = MappingProxyType(
     {
         # The authorizer raised "Unauthorized", or the x-api-key header was absent.
         "UNAUTHORIZED": MISSING_KEY,
         # The authorizer returned a Deny policy.
-        "ACCESS_DENIED": INVALID_KEY,
+        "ACCESS_DENIED": DENIED,
         # The authorizer allowed, but its usageIdentifierKey is in no usage plan of the
         # stage (for instance between a KeyIssued event and key_sync applying it).
         "INVALID_API_KEY": INVALID_KEY,

@@ -9,7 +9,13 @@ from aws_lambda_powertools import Logger
 from api_direct.runtime import authorizer
 from api_direct.runtime.api_keys import generate_key, hash_key
 from api_direct.runtime.authorizer import decide, handler
-from api_direct.runtime.gateway_responses import INVALID_KEY, MISSING_KEY
+from api_direct.runtime.gateway_responses import (
+    BY_GATEWAY_RESPONSE_TYPE,
+    INVALID_KEY,
+    MISSING_KEY,
+    SUSPENDED_KEY,
+    GatewayRejection,
+)
 from api_direct.runtime.key_store import KeyRecord, KeyStatus, KeyTable
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/items/42"
@@ -55,8 +61,22 @@ def seed(table: KeyTable, status: KeyStatus, plan: str = "pro") -> str:
     return key
 
 
-def record(status: KeyStatus) -> KeyRecord:
-    return KeyRecord("h", f"key-{status}", "pro", status, "2026-11-25T13:00:00.000000Z")
+def record(status: KeyStatus, plan: str = "pro") -> KeyRecord:
+    return KeyRecord("h", f"key-{status}", plan, status, "2026-11-25T13:00:00.000000Z")
+
+
+def gateway_sends(response: dict[str, Any]) -> tuple[int, str]:
+    """Status and body API Gateway answers a Deny with: ACCESS_DENIED, filled from the context.
+
+    Gateway-response templates only substitute variables, so a plain replace is the
+    whole rendering.
+    """
+    assert response["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    denied = BY_GATEWAY_RESPONSE_TYPE["ACCESS_DENIED"]
+    body = denied.body()
+    for name, value in response["context"].items():
+        body = body.replace(f"$context.authorizer.{name}", value)
+    return denied.status, body
 
 
 class TestDecide:
@@ -82,12 +102,27 @@ class TestDecide:
     def test_unknown_key_is_a_403(self) -> None:
         assert decide(generate_key(), {}.get).rejection is INVALID_KEY
 
-    @pytest.mark.parametrize("status", ["revoked", "suspended"])
-    def test_inactive_key_is_a_403(self, status: KeyStatus) -> None:
+    @pytest.mark.parametrize(
+        ("status", "rejection"), [("revoked", INVALID_KEY), ("suspended", SUSPENDED_KEY)]
+    )
+    def test_inactive_key_is_a_403(self, status: KeyStatus, rejection: GatewayRejection) -> None:
         key = generate_key()
         decision = decide(key, {hash_key(key): record(status)}.get)
-        assert decision.rejection is INVALID_KEY
-        assert decision.reason == status
+        assert decision.rejection is rejection
+        assert decision.rejection.status == 403
+        assert (decision.reason, decision.key_id) == (status, f"key-{status}")
+        assert decision.usage_identifier_key is None
+
+    def test_suspended_key_without_a_plan_yet_is_still_suspended(self) -> None:
+        """A KeySuspended applied before its KeyIssued: the control plane did suspend it."""
+        key = generate_key()
+        assert decide(key, {hash_key(key): record("suspended", plan="")}.get).rejection is SUSPENDED_KEY
+
+    def test_active_key_without_a_plan_is_not_issued_yet(self) -> None:
+        """A KeyRestored applied before its KeyIssued: nothing to allow it onto."""
+        key = generate_key()
+        decision = decide(key, {hash_key(key): record("active", plan="")}.get)
+        assert (decision.rejection, decision.reason) == (INVALID_KEY, "unissued")
         assert decision.usage_identifier_key is None
 
 
@@ -122,7 +157,7 @@ class TestHandler:
         assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
 
     @pytest.mark.parametrize("case", ["unknown", "revoked", "suspended", "malformed"])
-    def test_rejected_keys_get_an_anonymous_deny_without_context(
+    def test_rejected_keys_get_an_anonymous_deny_with_only_the_message(
         self, key_table: KeyTable, lambda_context: Any, case: str
     ) -> None:
         key = {
@@ -144,8 +179,28 @@ class TestHandler:
                     }
                 ],
             },
-            "context": {"keyId": "", "plan": ""},
+            "context": {
+                "keyId": "",
+                "plan": "",
+                "message": (SUSPENDED_KEY if case == "suspended" else INVALID_KEY).message,
+            },
         }
+
+    @pytest.mark.parametrize("status", ["revoked", "suspended", "unissued", "unknown", "malformed"])
+    def test_the_gateway_sends_what_apid_dev_sends(
+        self, key_table: KeyTable, lambda_context: Any, status: str
+    ) -> None:
+        """``apid dev`` answers with decide()'s rejection; the deployed API with ACCESS_DENIED."""
+        if status in ("revoked", "suspended"):
+            key = seed(key_table, status)  # type: ignore[arg-type]
+        elif status == "unissued":
+            key = seed(key_table, "active", plan="")
+        else:
+            key = generate_key() if status == "unknown" else "apid_" + "x" * 10
+        expected = decide(key, key_table.get).rejection
+        assert expected is not None
+        sent = gateway_sends(handler(request_event({"x-api-key": key}), lambda_context))
+        assert sent == (expected.status, expected.body())
 
     @pytest.mark.parametrize(
         "headers", [None, {}, {"Authorization": "Bearer x"}, {"x-api-key": ""}]
@@ -168,7 +223,7 @@ class TestHandler:
         ]
 
 
-@pytest.mark.parametrize("status", ["active", "revoked", "unknown"])
+@pytest.mark.parametrize("status", ["active", "revoked", "suspended", "unknown"])
 def test_plaintext_key_never_appears_in_logs_or_response(
     key_table: KeyTable,
     lambda_context: Any,
@@ -181,4 +236,5 @@ def test_plaintext_key_never_appears_in_logs_or_response(
     lines = [json.loads(line) for line in logs.getvalue().splitlines()]
     assert [line["reason"] for line in lines] == [status]
     assert key not in logs.getvalue()
+    assert hash_key(key) not in logs.getvalue()
     assert key not in json.dumps(response)
