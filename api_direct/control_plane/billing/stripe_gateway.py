@@ -150,7 +150,7 @@ class StripeGateway:
                 "product": product, "unit_amount": cents(plan.monthly_fee), "recurring": {"interval": "month"},
             })
         if plan.price_per_1000 > 0:
-            per_call = str((plan.price_per_1000 / 10).normalize())  # cents per call
+            per_call = format((plan.price_per_1000 / 10).normalize(), "f")  # cents per call, never 1E+1
             tiers = ([{"up_to": plan.free_calls, "unit_amount_decimal": "0"}] if plan.free_calls else []) + [
                 {"up_to": "inf", "unit_amount_decimal": per_call}
             ]
@@ -226,7 +226,8 @@ class StripeGateway:
 
     def can_receive_transfers(self, account: str) -> bool:
         found = self.call(lambda o: self.client.v1.accounts.retrieve(account, {}, o))
-        return bool((found.get("capabilities") or {}).get("transfers") == "active")
+        # A StripeObject is not a dict (it has no .get): read it as one.
+        return bool((found.to_dict().get("capabilities") or {}).get("transfers") == "active")
 
     def existing_transfer(self, group: str) -> str | None:
         """The transfer already made for ``group``: the guard for a retry after idempotency keys expire."""
