@@ -62,7 +62,7 @@ def render(found: dict[str, Any]) -> str:
     if not found["months"]:
         lines.append("(nothing yet: revenue appears when a consumer's invoice is paid)")
     account = found.get("payout_account")
-    lines.append(f"Amounts in {currency}; platform fee {Decimal(str(found['fee_percent'])).normalize()}%."
+    lines.append(f"Amounts in {currency}; platform fee {Decimal(str(found['fee_percent'])).normalize():f}%."
                  + ("" if account else " No payout account yet: run `apid payouts setup`."))
     return "\n".join(escape(line) for line in lines)
 
