@@ -1,0 +1,237 @@
+"""``apid payouts setup`` and ``apid earnings`` through the real CLI against a real control plane.
+
+The billed control plane app runs under uvicorn on 127.0.0.1 (moto for AWS, the Stripe fake for
+Stripe); the CLI's session file holds a token minted for the test user, so everything from
+``require_session`` down (the HTTP client, problem+json errors, exit codes) is the real code.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import uvicorn
+from click.testing import CliRunner, Result
+from fastapi import FastAPI
+
+from api_direct.cli.main import cli
+from api_direct.cli.money import render
+from api_direct.control_plane import sign_in
+from api_direct.control_plane.api.app import create_app
+from api_direct.control_plane.api.settings import ControlPlaneSettings
+from api_direct.control_plane.api.store import Store
+from api_direct.control_plane.billing.earnings import PaidInvoice, close_and_pay, record_revenue
+from api_direct.errors import AccessError, StateError
+from tests.control_plane import conftest as control_plane_fixtures
+from tests.control_plane.billing import conftest as billing_fixtures
+from tests.control_plane.billing.usage import API, CAROL
+from tests.control_plane.conftest import APP_CLIENT_ID, CONTROL_PLANE_ACCOUNT, USER_POOL_ID, Mint
+from tests.control_plane.marketplace import ALICE
+from tests.control_plane.resources import BUS, REGION, TABLE
+from tests.stripe_fake import StripeFake
+
+# The control plane's own fixtures, used here too: moto, minted tokens, the Stripe fake, billing settings.
+aws, settings, mint = control_plane_fixtures.aws, control_plane_fixtures.settings, control_plane_fixtures.mint
+jwks_url, signing_key = control_plane_fixtures.jwks_url, control_plane_fixtures.signing_key
+stripe_fake, billing_settings = billing_fixtures.stripe_fake, billing_fixtures.billing_settings
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """``app`` on a free loopback port for the length of the block."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def billed_app(billing_settings: ControlPlaneSettings) -> FastAPI:
+    app = create_app(billing_settings)
+    app.state.services.billing.gateway.sleep = lambda _seconds: None
+    return app
+
+
+@pytest.fixture
+def control_plane(billed_app: FastAPI) -> Iterator[str]:
+    with serving(billed_app) as url:
+        yield url
+
+
+@pytest.fixture
+def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where the CLI keeps its session: empty, so nobody is signed in yet."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    return tmp_path
+
+
+SignIn = Callable[..., None]
+
+
+@pytest.fixture
+def sign_in_as(config_home: Path, mint: Mint) -> SignIn:
+    """Save a session for ``user`` (in ``group``) on ``url`` as `apid login` would, its token valid for an hour."""
+
+    def save(url: str, user: str = ALICE, group: str = "creators") -> None:
+        sign_in.save_session(sign_in.SignedIn(
+            control_plane_url=url, region=REGION, user_pool_id=USER_POOL_ID, app_client_id=APP_CLIENT_ID, username=user,
+            access_token=mint(user, group), refresh_token="unused", expires_at=time.time() + 3600,
+            control_plane_account_id=CONTROL_PLANE_ACCOUNT,
+            event_bus_arn=f"arn:aws:events:{REGION}:{CONTROL_PLANE_ACCOUNT}:event-bus/{BUS}",
+        ))
+
+    return save
+
+
+@pytest.fixture
+def alice(control_plane: str, sign_in_as: SignIn) -> str:
+    sign_in_as(control_plane)
+    return control_plane
+
+
+def apid(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+def ok(result: Result) -> str:
+    assert result.exit_code == 0, f"exit {result.exit_code}: {result.stderr or result.output}"
+    assert result.stderr == ""
+    return result.stdout
+
+
+def one_line_error(result: Result, code: int, *fragments: str) -> str:
+    assert result.exit_code == code, result.output
+    assert result.stdout == ""
+    line = result.stderr.rstrip("\n")
+    assert "\n" not in line and line.startswith("Error: "), result.stderr
+    assert all(fragment in line for fragment in fragments), line
+    return line
+
+
+def store() -> Store:
+    return Store(boto3.resource("dynamodb", region_name=REGION).Table(TABLE))
+
+
+def listed_with_revenue(app: FastAPI) -> None:
+    """weather-api listed by Alice; October (two invoices) closed, and paid if she can be; November open."""
+    store().table.put_item(Item={"pk": f"API#{API}", "sk": "LISTING", "creator": ALICE})
+    for invoice, amount, day in (("in_oct_1", 990, datetime(2026, 10, 3, tzinfo=UTC)),
+                                 ("in_oct_2", 1234567, datetime(2026, 10, 20, tzinfo=UTC))):
+        assert record_revenue(store(), PaidInvoice(invoice, amount, "usd", API, CAROL), day) == "recorded"
+    close_and_pay(store(), app.state.services.billing.gateway, Decimal("20"), datetime(2026, 11, 4, tzinfo=UTC),
+                  timedelta(days=3))
+    november = datetime(2026, 11, 15, 12, tzinfo=UTC)
+    assert record_revenue(store(), PaidInvoice("in_nov", 990, "usd", API, CAROL), november) == "recorded"
+
+
+# --- apid payouts setup -------------------------------------------------------------------------------
+
+
+def test_payouts_setup_prints_the_account_and_its_onboarding_link(alice: str, stripe_fake: StripeFake) -> None:
+    lines = ok(apid("payouts", "setup")).splitlines()
+    [account] = [line.split()[2].rstrip(".") for line in lines if line.startswith("Stripe account ")]
+    assert account.startswith("acct_")
+    [link] = [line.strip() for line in lines if line.strip().startswith("http")]
+    assert link.startswith(f"{stripe_fake.base_url}/setup/e/{account}/")
+    assert lines[-1] == "Finish onboarding in your browser to enable transfers."
+
+    stripe_fake.complete_onboarding(account)
+    again = ok(apid("payouts", "setup")).splitlines()
+    assert again[0] == f"Stripe account {account}. Onboarding link (expires soon):"
+    assert again[-1] == "Transfers are enabled: earnings are paid out after each month closes."
+    assert [line.strip() for line in again if line.strip().startswith("http")] != [link], "a fresh link each time"
+
+
+def test_payouts_setup_json_is_the_account_document(alice: str, stripe_fake: StripeFake) -> None:
+    found = json.loads(ok(apid("payouts", "setup", "--json")))
+    assert set(found) == {"account_id", "onboarding_url", "transfers_enabled"}
+    assert found["transfers_enabled"] is False and found["onboarding_url"].startswith(stripe_fake.base_url)
+    assert json.loads(ok(apid("--json", "payouts", "setup")))["account_id"] == found["account_id"]
+
+
+def test_payouts_setup_on_a_control_plane_without_billing_says_so(
+        settings: ControlPlaneSettings, aws: Any, sign_in_as: SignIn) -> None:
+    with serving(create_app(settings)) as url:
+        sign_in_as(url)
+        one_line_error(apid("payouts", "setup"), StateError.exit_code, "billing is not configured")
+
+
+# --- apid earnings ------------------------------------------------------------------------------------
+
+
+def test_earnings_prints_a_table_of_months_with_amounts_in_dollars(alice: str, billed_app: FastAPI,
+                                                                   stripe_fake: StripeFake) -> None:
+    account = json.loads(ok(apid("payouts", "setup", "--json")))["account_id"]
+    stripe_fake.complete_onboarding(account)
+    listed_with_revenue(billed_app)
+    [transfer] = stripe_fake.transfers()
+
+    header, november, october, footer = ok(apid("earnings")).splitlines()
+    assert header.split() == ["month", "state", "invoices", "revenue", "fee", "payout", "transfer"]
+    assert november.split() == ["2026-11", "open", "1", "9.90", "-", "-", "-"]
+    # 12,355.57 revenue; a fifth, half up, is 2,471.114 -> 2,471.11; the rest is paid out.
+    assert october.split() == ["2026-10", "paid", "2", "12,355.57", "2,471.11", "9,884.46", transfer["id"]]
+    assert transfer["amount"] == 988446
+    assert footer == "Amounts in USD; platform fee 20%."
+
+
+def test_earnings_json_is_the_ledger_with_every_invoice(alice: str, billed_app: FastAPI) -> None:
+    listed_with_revenue(billed_app)
+    found = json.loads(ok(apid("earnings", "--json")))
+    assert (found["currency"], Decimal(found["fee_percent"]), found["payout_account"]) == ("usd", Decimal(20), None)
+    assert [(m["month"], m["state"], m["revenue"], m["fee"], m["payout"]) for m in found["months"]] == [
+        ("2026-11", "open", 990, None, None), ("2026-10", "closed", 1235557, 247111, 988446)]
+    assert [(e["invoice_id"], e["amount"]) for e in found["entries"]] == [
+        ("in_nov", 990), ("in_oct_2", 1234567), ("in_oct_1", 990)]
+
+
+def test_earnings_before_any_revenue_say_so_and_point_at_payouts_setup(alice: str) -> None:
+    assert ok(apid("earnings")).splitlines()[1:] == [
+        "(nothing yet: revenue appears when a consumer's invoice is paid)",
+        "Amounts in USD; platform fee 20%. No payout account yet: run `apid payouts setup`.",
+    ]
+
+
+def test_a_consumer_asking_for_earnings_is_refused_in_one_line(control_plane: str, sign_in_as: SignIn) -> None:
+    sign_in_as(control_plane, CAROL, "consumers")
+    one_line_error(apid("earnings"), AccessError.exit_code, "only creators may do this")
+
+
+@pytest.mark.parametrize("command", [("payouts", "setup"), ("earnings",), ("earnings", "--json")])
+def test_without_a_session_the_commands_say_to_sign_in(config_home: Path, command: tuple[str, ...]) -> None:
+    one_line_error(apid(*command), StateError.exit_code, "not signed in to a control plane", "apid login")
+
+
+# --- render -------------------------------------------------------------------------------------------
+
+
+def test_render_of_an_empty_ledger() -> None:
+    assert render({"currency": "eur", "fee_percent": "12.5", "payout_account": "acct_1", "months": [],
+                   "entries": []}).splitlines() == [
+        "month    state   invoices      revenue        fee       payout  transfer",
+        "(nothing yet: revenue appears when a consumer's invoice is paid)",
+        "Amounts in EUR; platform fee 12.5%.",
+    ]
+
+
+@pytest.mark.parametrize(("fee_percent", "shown"), [("20", "20%"), (20, "20%"), ("10.0", "10%"), ("0", "0%"),
+                                                    ("100", "100%"), ("7.25", "7.25%")])
+def test_render_shows_the_fee_percent_as_people_write_it(fee_percent: Any, shown: str) -> None:
+    footer = render({"currency": "usd", "fee_percent": fee_percent, "payout_account": "acct_1", "months": [],
+                     "entries": []}).splitlines()[-1]
+    assert footer == f"Amounts in USD; platform fee {shown}."
