@@ -7,6 +7,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Capture, Match, Template
 
+from api_direct.runtime.key_sync import KEY_EVENT_TYPES
 from api_direct.constructs import ApiKeyStore, MeteredApi, PlanLimits, UsageForwarder
 from api_direct.runtime.access_log import access_log_format_json
 from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE
@@ -138,7 +139,7 @@ def test_key_events_reach_sync_with_retries_and_dead_letters(template: Template)
         {
             "EventPattern": {
                 "source": ["api-direct.control-plane"],
-                "detail-type": ["KeyIssued", "KeyRevoked", "PlanChanged"],
+                "detail-type": list(KEY_EVENT_TYPES),
                 "account": [CONTROL_PLANE_ACCOUNT],
             },
             "Targets": [Match.object_like({

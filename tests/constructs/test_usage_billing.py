@@ -15,6 +15,7 @@ from aws_cdk.assertions import Match, Template
 
 from api_direct.constructs import UsageBilling
 from api_direct.constructs.bundling import Bundle, BundleSpec, build_bundle
+from api_direct.control_plane.billing.metering import DEAD_LETTER_URL_ENV
 from api_direct.constructs.usage_billing import AGGREGATE_HANDLER, CLOSE_HANDLER, MAX_RECEIVE_COUNT, PAY_OUT_HANDLER
 from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
 from tests.compliance import lint_errors, nag_findings
@@ -227,7 +228,11 @@ class TestFunctions:
         assert AGGREGATE_HANDLER == "api_direct.control_plane.billing.handlers.aggregate_usage"
         assert len({json.dumps(f["Properties"]["Code"]) for f in functions.values()}) == 1
         for function in functions.values():
-            assert function["Properties"]["Environment"] == {"Variables": ENVIRONMENT}
+            variables = dict(function["Properties"]["Environment"]["Variables"])
+            if function["Properties"]["Handler"] == AGGREGATE_HANDLER:
+                # Poison records go straight to the dead-letter queue, with their reason.
+                assert variables.pop(DEAD_LETTER_URL_ENV)["Ref"].startswith("BillingUsageDeadLetters")
+            assert variables == ENVIRONMENT
             assert function["Properties"]["Architectures"] == ["arm64"]
 
     def test_attributes_name_what_was_built(self, synthesized: Synthesized) -> None:

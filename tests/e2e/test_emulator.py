@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 from moto import mock_aws
 
+from api_direct.runtime.key_sync import KEY_EVENT_TYPES
 from api_direct.deploy.synthesis import ControlPlaneRef, SynthesizedStack, synthesize_project
 from api_direct.project import load_project
 from api_direct.user_stack import AccountLinkStack
@@ -242,7 +243,7 @@ def test_key_store_table_bus_and_rule(aws: Aws, api: Deployed) -> None:
     (rule,) = events.list_rules(EventBusName="apid-weather-api-keys")["Rules"]
     assert json.loads(rule["EventPattern"]) == {
         "account": [CONTROL_PLANE_ACCOUNT],
-        "detail-type": ["KeyIssued", "KeyRevoked", "PlanChanged"],
+        "detail-type": list(KEY_EVENT_TYPES),
         "source": ["api-direct.control-plane"],
     }
     (target,) = events.list_targets_by_rule(Rule=rule["Name"], EventBusName="apid-weather-api-keys")["Targets"]

@@ -1,0 +1,240 @@
+"""The money flow's promise, as a property: whatever happens to delivery, the money is what the calls imply.
+
+For any set of usage records, delivered with duplicates, in any order, in any
+batching, with redeliveries after crashes, and with the closer and the payer
+crashing between Stripe's answer and their own bookkeeping and being run again,
+and Stripe's webhooks delivered more than once: the hourly counters, the meter
+events Stripe holds, the invoices and the single payout equal what processing each
+record exactly once gives. Real code paths throughout (aggregator, closer, webhook
+handler, payer, the official Stripe client against the local fake); AWS is moto.
+"""
+
+import itertools
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from api_direct.control_plane.api import stripe_webhook
+from api_direct.control_plane.api.bus import ControlPlaneBus
+from api_direct.control_plane.api.services import Services
+from api_direct.control_plane.api.settings import ControlPlaneSettings
+from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_pk, creator_pk
+from api_direct.control_plane.billing import earnings, reporting
+from api_direct.control_plane.billing.earnings import close_and_pay, platform_fee
+from api_direct.control_plane.billing.handlers import UsageBatch, process_usage
+from api_direct.control_plane.billing.metering import counter_key, key_id_index_pk
+from api_direct.control_plane.billing.periods import hour_text
+from api_direct.control_plane.billing.reporting import close_and_report
+from api_direct.control_plane.billing.stripe_gateway import StripeKeys, gateway_for
+from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
+from tests.control_plane.billing.usage import API, body, usage_event
+from tests.control_plane.marketplace import CREATOR_ACCOUNT
+from tests.control_plane.resources import BUS, REGION, TABLE, create_table
+from tests.stripe_fake import running_stripe_fake
+
+CREATOR = "creator-alice"
+CONSUMERS = ("consumer-carol", "consumer-dave")
+#: 10 dollars per 1000 calls: one cent a call, so an invoice is its billable calls in cents.
+PLAN = {"name": "pro", "description": "", "rate_limit": Decimal(10), "burst": 20, "monthly_quota": None,
+        "free_calls": 0, "price_per_1000": Decimal(10), "monthly_fee": Decimal(0), "billable_statuses": ["2xx"]}
+HOURS = 3
+GRACE = timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class Record:
+    consumer: int
+    hour: int
+    calls: int
+    ok: int
+
+
+records_strategy = st.lists(
+    st.builds(Record, consumer=st.integers(0, 1), hour=st.integers(0, HOURS - 1), calls=st.integers(1, 40),
+              ok=st.integers(0, 40)).map(lambda r: Record(r.consumer, r.hour, r.calls, min(r.ok, r.calls))),
+    min_size=1, max_size=12,
+)
+
+
+@dataclass(frozen=True)
+class Chaos:
+    """How delivery and the scheduled jobs misbehave in one example."""
+
+    #: Extra deliveries (indexes into the records, wrapped), then the order of all deliveries.
+    duplicates: list[int]
+    order_seed: int
+    batch_sizes: list[int]
+    #: Batches whose processing "crashes" after applying: SQS redelivers them whole.
+    crashed_batches: set[int]
+    #: Which CLOSED->REPORTED / CLOSED->PAID moves crash right after Stripe answered.
+    closer_crashes: set[int]
+    payer_crash: bool
+    webhook_replays: int
+
+
+chaos_strategy = st.builds(
+    Chaos,
+    duplicates=st.lists(st.integers(0, 100), max_size=10),
+    order_seed=st.integers(0, 2**16),
+    batch_sizes=st.lists(st.integers(1, 10), min_size=1, max_size=6),
+    crashed_batches=st.sets(st.integers(0, 5), max_size=3),
+    closer_crashes=st.sets(st.integers(0, 5), max_size=3),
+    payer_crash=st.booleans(),
+    webhook_replays=st.integers(0, 3),
+)
+
+
+class Crash(RuntimeError):
+    """A Lambda dying mid-run."""
+
+
+@contextmanager
+def marketplace() -> Iterator[tuple[Services, Any, list[str]]]:
+    """A fresh world: the table, the bus, Stripe; weather-api listed with plan pro, two consumers subscribed."""
+    with running_stripe_fake() as fake, mock_aws():
+        create_table(boto3.client("dynamodb", region_name=REGION), TABLE)
+        events = boto3.client("events", region_name=REGION)
+        events.create_event_bus(Name=BUS)
+        store = Store(boto3.resource("dynamodb", region_name=REGION).Table(TABLE))
+        store.put({PK: api_pk(API), SK: "LISTING", "api_id": API, "creator": CREATOR, "account_id": CREATOR_ACCOUNT})
+        store.put({PK: api_pk(API), SK: "PLAN#pro", **PLAN, "position": 0})
+        settings_ = ControlPlaneSettings(region=REGION, account_id="111111111111", table_name=TABLE, event_bus_name=BUS,
+                                         user_pool_id="p", app_client_id="c", stripe_api_base=fake.base_url)
+        keys = StripeKeys(api_key=fake.api_key, webhook_secret="whsec_unused")
+        gateway = gateway_for(settings_, keys)
+        gateway.sleep = lambda _seconds: None
+        billing = SubscriptionBilling(store, gateway)
+        key_ids = []
+        for consumer in CONSUMERS:
+            key_id = f"key_{consumer[-4:]}"
+            store.put({PK: f"KEY#{consumer}", SK: "KEY", "key_id": key_id, "consumer": consumer, "api_id": API,
+                       "plan": "pro", "status": "active", "gsi1pk": key_id_index_pk(key_id), "gsi1sk": "KEY"})
+            subscription = billing.start(consumer, API, store.get(api_pk(API), "PLAN#pro"))  # type: ignore[arg-type]
+            store.put({PK: consumer_pk(consumer), SK: f"SUB#{API}", "api_id": API, "plan": "pro", "status": "active",
+                       "key_id": key_id, "key_hash": "0" * 64, "stripe_subscription": subscription})
+            key_ids.append(key_id)
+        yield Services(settings_, store, ControlPlaneBus(events, BUS, None), None, billing, keys), fake, key_ids
+
+
+def deliveries(records: list[Record], chaos: Chaos) -> list[int]:
+    order = list(range(len(records))) + [i % len(records) for i in chaos.duplicates]
+    # A deterministic shuffle from the seed (hypothesis shrinks the seed, not a random state).
+    return [i for _, i in sorted((hash((chaos.order_seed, n, i)) & 0xFFFF, i) for n, i in enumerate(order))]
+
+
+def sqs_message(n: int, event: dict[str, Any]) -> dict[str, Any]:
+    return {"messageId": f"m{n}", "receiptHandle": f"r{n}", "body": body(event), "attributes": {},
+            "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn", "awsRegion": REGION}
+
+
+def crashing_on(calls: set[int], real: Any, when: Any) -> Any:
+    """``real`` that, on the listed matching calls, dies instead of doing its work.
+
+    Wrapped around the bookkeeping step that follows a Stripe call, this is a
+    Lambda dying after Stripe answered and before the table says so.
+    """
+    seen = itertools.count()
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if when(*args, **kwargs) and next(seen) in calls:
+            raise Crash("died after Stripe answered, before the bookkeeping")
+        return real(*args, **kwargs)
+
+    return wrapped
+
+
+def until_done(run: Any) -> Any:
+    for _ in range(20):
+        try:
+            return run()
+        except Crash:
+            continue
+    raise AssertionError("the job never finished")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(records=records_strategy, chaos=chaos_strategy)
+def test_money_is_counted_billed_and_paid_exactly_once(records: list[Record], chaos: Chaos,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    hours = [hour_text(start + timedelta(hours=h)) for h in range(HOURS)]
+    with marketplace() as (services, fake, key_ids):
+        store = services.store
+        events = [usage_event(key_ids[r.consumer], calls=r.calls, ok=r.ok, hour=hours[r.hour], record=f"r{i}")
+                  for i, r in enumerate(records)]
+
+        # Deliver: batches in the chosen sizes; a crashed batch is redelivered whole at the end.
+        queue = deliveries(records, chaos)
+        batch_number = 0
+        while queue:
+            size = chaos.batch_sizes[batch_number % len(chaos.batch_sizes)]
+            batch, queue = queue[:size], queue[size:]
+            response = process_usage({"Records": [sqs_message(n, events[i]) for n, i in enumerate(batch)]},
+                                     UsageBatch(store, None, None, start))
+            assert response == {"batchItemFailures": []}
+            if batch_number in chaos.crashed_batches:
+                queue += batch
+            batch_number += 1
+
+        # Close and report, crashing after some meter events were accepted; then run again.
+        closing_time = start + timedelta(hours=HOURS) + GRACE
+        monkeypatch.setattr(reporting, "advance", crashing_on(
+            chaos.closer_crashes, reporting.advance, lambda *a, **k: a[3] == reporting.REPORTED))
+        until_done(lambda: close_and_report(store, services.billing, closing_time, GRACE))
+        close_and_report(store, services.billing, closing_time, GRACE)
+
+        # Stripe invoices the period (a test clock at the end of the last hour); webhooks arrive, some twice.
+        invoices = fake.close_billing_period(at=int((start + timedelta(hours=HOURS)).timestamp()))
+        delivered = fake.events()
+        for event in delivered + delivered[: chaos.webhook_replays]:
+            stripe_webhook.handle(services, json.loads(json.dumps(event)))
+
+        # Pay out once the month is past its grace, crashing after the transfer if asked; then run again.
+        fake.complete_onboarding(earnings.remember_account(store, CREATOR, services.billing.gateway.connected_account(CREATOR, None)))  # type: ignore[union-attr]
+        payout_time = datetime.now(UTC) + timedelta(days=40)
+        monkeypatch.setattr(earnings, "advance", crashing_on(
+            {0} if chaos.payer_crash else set(), earnings.advance, lambda *a, **k: a[3] == earnings.PAID))
+        until_done(lambda: close_and_pay(store, services.billing.gateway, Decimal(20), payout_time, timedelta(days=3)))  # type: ignore[union-attr]
+        close_and_pay(store, services.billing.gateway, Decimal(20), payout_time, timedelta(days=3))  # type: ignore[union-attr]
+
+        # What exactly-once processing gives.
+        calls: Counter[tuple[int, int]] = Counter()
+        billable: Counter[tuple[int, int]] = Counter()
+        for r in records:
+            calls[r.consumer, r.hour] += r.calls
+            billable[r.consumer, r.hour] += r.ok
+        for (consumer, hour), expected in calls.items():
+            counter = store.get(**dict(zip(("pk", "sk"), counter_key(API, CONSUMERS[consumer], hours[hour], "pro").values(), strict=True)))
+            assert counter is not None and (counter["calls"], counter["billable"], counter["state"]) == (
+                expected, billable[consumer, hour], "reported")
+
+        sent = defaultdict(list)
+        for event in fake.meter_events():
+            sent[event["payload"]["stripe_customer_id"]].append(int(event["payload"]["value"]))
+        customers = {c["metadata"]["apid_consumer"]: c["id"] for c in fake.customers()}
+        for index, consumer in enumerate(CONSUMERS):
+            per_hour = [billable[index, h] for h in range(HOURS) if billable[index, h]]
+            assert sorted(sent[customers[consumer]]) == sorted(per_hour)
+
+        by_consumer = {i["parent"]["subscription_details"]["metadata"]["apid_consumer"]: i["amount_paid"] for i in invoices}
+        assert by_consumer == {c: sum(billable[i, h] for h in range(HOURS)) for i, c in enumerate(CONSUMERS)}
+        revenue = sum(by_consumer.values())
+        transfers = fake.transfers()
+        if revenue:
+            assert [t["amount"] for t in transfers] == [revenue - platform_fee(revenue, Decimal(20))]
+        else:
+            assert transfers == []
+        months = earnings.months(store, CREATOR)
+        assert [(m["state"], m["revenue"]) for m in months] == ([("paid", revenue)] if revenue else [])
+        assert store.get(creator_pk(CREATOR), "PAYOUTS") is not None
