@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
+import stripe
 from botocore.exceptions import ClientError
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
@@ -38,6 +39,7 @@ from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.api.store import GSI2, PK, SK, Store, api_pk, consumer_pk, key_pk, update_op
 from api_direct.control_plane.billing.metering import key_id_index_pk
 from api_direct.control_plane.billing.stripe_gateway import PaymentDeclined, StripeUnavailable
+from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
 from api_direct.project import PLAN_NAME_PATTERN
 from api_direct.runtime.api_keys import generate_key, hash_key
 
@@ -108,7 +110,6 @@ router = APIRouter(tags=["subscriptions"])
 
 @router.post("/subscriptions", status_code=201, summary="Subscribe to a plan and get an API key (shown once)")
 def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, response: Response) -> IssuedKey:
-    """404 for an unknown API, 422 for a plan it does not offer, 409 if already subscribed."""
     """404 for an unknown API, 422 for a plan it does not offer, 409 if already subscribed, 402 if the card is declined."""
     store = services.store
     plan_item = require_plan(store, body.api_id, body.plan)
@@ -129,7 +130,7 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
     counted = {"subscribers": 1}
     try:
         _commit(services, writes=[
-        {"Put": {"Item": subscription, "ConditionExpression": "attribute_not_exists(pk) OR #status <> :active",
+            {"Put": {"Item": subscription, "ConditionExpression": "attribute_not_exists(pk) OR #status <> :active",
                  "ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": {":active": ACTIVE}}},
         {"Put": {"Item": key_item, "ConditionExpression": "attribute_not_exists(pk)"}},
         update_op(listing_key(body.api_id), add=counted, exists=True),
@@ -140,9 +141,8 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
         update_op(listing_key(body.api_id), add=_negated(counted)),
         update_op(plan_key(body.api_id, body.plan), add=_negated(counted)),
         ], events=[_issued(key_item)], conflict=f"you subscribed to {body.api_id} meanwhile, or its plans changed; retry")
-    except Problem:
-        if services.billing:
-            services.billing.abandon(stripe_subscription)
+    except Exception:
+        _undo_billing(services, lambda billing: billing.abandon(stripe_subscription))
         raise
     return _shown_once(key_item, api_key, response)
 
@@ -191,20 +191,31 @@ def change_plan(api_id: ApiId, body: PlanChange, principal: Consumer, services: 
         return Subscription.model_validate(subscription)
     plan_item = require_plan(store, api_id, body.plan)
     stripe_side = billed(lambda: services.billing.change(subscription, plan_item)) if services.billing else {}
-    key, key_of_key = subscription_key(principal.sub, api_id), _key_key(subscription["key_hash"])
+    try:
+        _change_plan_in_table(services, subscription, body.plan, stripe_side)
+    except Exception:
+        old_item = store.get(api_pk(api_id), f"PLAN#{old}") or {}
+        _undo_billing(services, lambda billing: billing.revert(subscription, stripe_side, old_item))
+        raise
+    return Subscription.model_validate({**subscription, "plan": body.plan, **stripe_side})
+
+
+def _change_plan_in_table(services: Services, subscription: Mapping[str, Any], plan: str,
+                          stripe_side: Mapping[str, Any]) -> None:
+    api_id, old = subscription["api_id"], subscription["plan"]
+    key, key_of_key = {PK: subscription[PK], SK: subscription[SK]}, _key_key(subscription["key_hash"])
     _commit(services, writes=[
-        update_op(key, set_={"plan": body.plan, **stripe_side}, when={"status": ACTIVE, "key_id": subscription["key_id"]}),
-        update_op(key_of_key, set_={"plan": body.plan}, when={"status": ACTIVE}),
+        update_op(key, set_={"plan": plan, **stripe_side}, when={"status": ACTIVE, "key_id": subscription["key_id"]}),
+        update_op(key_of_key, set_={"plan": plan}, when={"status": ACTIVE}),
         update_op(plan_key(api_id, old), add={"subscribers": -1}),
-        update_op(plan_key(api_id, body.plan), add={"subscribers": 1}, exists=True),
+        update_op(plan_key(api_id, plan), add={"subscribers": 1}, exists=True),
     ], undo=[
         update_op(key, set_={"plan": old, **({"stripe_subscription": subscription.get("stripe_subscription")} if stripe_side else {})}),
         update_op(key_of_key, set_={"plan": old}),
         update_op(plan_key(api_id, old), add={"subscribers": 1}),
-        update_op(plan_key(api_id, body.plan), add={"subscribers": -1}),
-    ], events=[KeyEvent("PlanChanged", api_id, {**_key_reference(subscription), "plan": body.plan})],
+        update_op(plan_key(api_id, plan), add={"subscribers": -1}),
+    ], events=[KeyEvent("PlanChanged", api_id, {**_key_reference(subscription), "plan": plan})],
         conflict=f"your subscription to {api_id}, or its plans, changed meanwhile; retry")
-    return Subscription.model_validate({**subscription, "plan": body.plan, **stripe_side})
 
 
 @router.get("/keys", summary="Your API keys, current and revoked (never their values)")
@@ -289,13 +300,26 @@ def _set_billing_status(services: Services, consumer: str, api_id: str, stripe_s
 
 
 def billed(operation: Callable[[], T]) -> T:
-    """Run a Stripe step of a request: a declined card is a 402, Stripe being down a 503."""
+    """Run a Stripe step of a request: a declined card is a 402, Stripe being down a 503, a refusal a 502."""
     try:
         return operation()
     except PaymentDeclined as error:
         raise Problem(402, f"payment declined: {error}; use another card and subscribe again") from None
     except StripeUnavailable as error:
         raise Problem(503, f"billing is unavailable right now ({error}); nothing was changed, retry in a minute") from None
+    except stripe.StripeError as error:
+        raise Problem(502, f"Stripe refused the change: {error.user_message or type(error).__name__}") from None
+
+
+def _undo_billing(services: Services, undo: Callable[[SubscriptionBilling], None]) -> None:
+    """Take back a Stripe step whose table change failed; the original error is what the caller sees."""
+    if services.billing is None:
+        return
+    try:
+        undo(services.billing)
+    except Exception:
+        # Stripe now bills what the table does not show; an operator must look.
+        logger.exception("could not take back a Stripe change after the table change failed")
 
 
 def _not_subscribed(api_id: str) -> Problem:

@@ -24,12 +24,13 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
+import stripe
 from botocore.exceptions import ClientError
 
 from api_direct.control_plane.api.store import GSI2, PK, SK, Store, api_pk, creator_pk
 from api_direct.control_plane.billing.lifecycle import advance, listed
 from api_direct.control_plane.billing.periods import month_text, months_payable_before
-from api_direct.control_plane.billing.stripe_gateway import StripeGateway
+from api_direct.control_plane.billing.stripe_gateway import StripeGateway, StripeUnavailable
 
 OPEN, CLOSED, PAID = "open", "closed", "paid"
 PAYOUTS_SK = "PAYOUTS"
@@ -46,10 +47,15 @@ class PaidInvoice:
     consumer: str
 
 
+class PayoutsFailed(RuntimeError):
+    """Some months could not be paid this run; the others were. The message names them."""
+
+
 @dataclass
 class PayoutSummary:
     closed: int = 0
     paid: int = 0
+    #: Cents sent in new transfers this run (a transfer found from a crashed run is not counted again).
     transferred: int = 0
     #: Months waiting for their creator to finish Stripe Connect onboarding.
     waiting: int = 0
@@ -124,11 +130,18 @@ def close_and_pay(store: Store, gateway: StripeGateway | None, fee_percent: Deci
         values = {"fee": fee, "payout": revenue - fee, "fee_percent": fee_percent, "closed_at": now.isoformat()}
         if advance(store, current, OPEN, CLOSED, values, months_index_pk(CLOSED), unchanged={"revenue": revenue}):
             summary.closed += 1
+    failures: list[str] = []
     for entry in listed(store, months_index_pk(CLOSED)):
         month = store.get(entry[PK], entry[SK])
         if month is None or month["state"] != CLOSED:
             continue
-        _pay(store, gateway, month, now, summary)
+        try:
+            _pay(store, gateway, month, now, summary)
+        except (StripeUnavailable, stripe.StripeError) as error:
+            # One creator's refused transfer (a low platform balance, say) must not hold up the others.
+            failures.append(f"{month['creator']} {month['month']}: {type(error).__name__}: {error}")
+    if failures:
+        raise PayoutsFailed(f"{len(failures)} payouts failed and stay due for the next run: " + "; ".join(failures))
     return summary
 
 
@@ -141,11 +154,11 @@ def _pay(store: Store, gateway: StripeGateway | None, month: Mapping[str, Any], 
             summary.waiting += 1
             return
         group = f"apid-{creator}-{month['month']}"
-        transfer = gateway.existing_transfer(group) or gateway.transfer(
-            account, payout, group, f"apid-transfer-{creator}-{month['month']}"
-        )
+        transfer = gateway.existing_transfer(group)
+        if transfer is None:
+            transfer = gateway.transfer(account, payout, group, f"apid-transfer-{creator}-{month['month']}")
+            summary.transferred += payout
         values.update(transfer_id=transfer, stripe_account=account)
-        summary.transferred += payout
     if advance(store, month, CLOSED, PAID, values, None):
         summary.paid += 1
 

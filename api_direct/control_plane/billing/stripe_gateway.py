@@ -17,6 +17,7 @@ card error is never retried: it is :class:`PaymentDeclined`.
 import functools
 import hashlib
 import json
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -190,6 +191,13 @@ class StripeGateway:
         self.call(
             lambda o: self.client.v1.subscriptions.update(subscription, {"cancel_at_period_end": True}, o),
             f"apid-cancel-{subscription}",
+        )
+
+    def keep(self, subscription: str) -> None:
+        """Take back :meth:`cancel_at_period_end`."""
+        self.call(
+            lambda o: self.client.v1.subscriptions.update(subscription, {"cancel_at_period_end": False}, o),
+            f"apid-keep-{subscription}-{secrets.token_hex(4)}",
         )
 
     def cancel_now(self, subscription: str) -> None:

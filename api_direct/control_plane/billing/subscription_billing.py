@@ -66,6 +66,20 @@ class SubscriptionBilling:
                                          f"apid-subscribe-{consumer}-{api_id}-{secrets.token_hex(8)}")
         return {"stripe_subscription": created}
 
+    def revert(self, subscription: Mapping[str, Any], changed: Mapping[str, Any], old_plan_item: Mapping[str, Any]) -> None:
+        """Undo :meth:`change` (which returned ``changed``) when the plan change could not be recorded."""
+        before, after = subscription.get("stripe_subscription"), changed.get("stripe_subscription")
+        if before and after is None:
+            self.gateway.keep(before)  # it was set to end with the period
+        elif after and not before:
+            self.abandon(after)
+        elif before and after:
+            consumer, api_id = subscription["pk"].removeprefix("CONSUMER#"), subscription["api_id"]
+            plan = PricingPlan.of(old_plan_item)
+            prices = self.prices(api_id, old_plan_item)
+            self.gateway.change_plan(before, prices, _metadata(consumer, api_id, plan.name),
+                                     f"apid-plan-{before}-{plan.name}-{prices.fingerprint}-{secrets.token_hex(4)}")
+
     def end(self, subscription: Mapping[str, Any]) -> None:
         """Stop billing at the end of the period: usage still being reported is invoiced then."""
         if subscription.get("stripe_subscription"):

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import stripe
 from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 
@@ -191,7 +192,7 @@ def test_a_run_that_dies_after_the_transfer_does_not_pay_twice(billed_api: TestC
     # Days later Stripe has forgotten the idempotency key: only finding the transfer by its group saves the day.
     with stripe_fake._lock:
         stripe_fake._idempotent.clear()
-    assert run(store, gateway, DUE + timedelta(days=5)) == PayoutSummary(paid=1, transferred=792)
+    assert run(store, gateway, DUE + timedelta(days=5)) == PayoutSummary(paid=1, transferred=0)  # found, not sent again
     assert [t["id"] for t in stripe_fake.transfers()] == [transfer["id"]]
     assert len(transfer_requests(stripe_fake)) == 1, "never asked to transfer again"
     assert len(transfer_requests(stripe_fake, "GET")) == 2, "looked for the month's transfer each time"
@@ -291,3 +292,29 @@ def test_a_creator_sees_only_their_own_earnings(billed_api: TestClient, mint: Mi
     link_account(BOB)
     found = billed_api.get("/earnings", headers=bearer(mint(BOB, "creators"))).json()
     assert (found["months"], found["entries"], found["payout_account"]) == ([], [], None)
+
+
+def test_one_refused_transfer_does_not_hold_up_the_other_creators(
+        billed_api: TestClient, store: Store, gateway: StripeGateway, alice: Headers, mint: Mint,
+        stripe_fake: StripeFake, monkeypatch: pytest.MonkeyPatch) -> None:
+    bob = bearer(mint(BOB, "creators"))
+    link_account(BOB)
+    published(billed_api, bob, api_id="bobs-api")
+    paid(store, "in_alice", 1000)
+    record_revenue(store, PaidInvoice("in_bob", 500, "usd", "bobs-api", CAROL), NOVEMBER)
+    alices = onboarded(billed_api, alice, stripe_fake)
+    stripe_fake.complete_onboarding(str(billed_api.post("/payouts/account", headers=bob).json()["account_id"]))
+    real = gateway.transfer
+
+    def refuse_alice(account: str, *args: Any) -> str:
+        if account == alices:
+            raise stripe.InvalidRequestError("Insufficient funds in the platform balance.", "amount")
+        return real(account, *args)
+
+    monkeypatch.setattr(gateway, "transfer", refuse_alice)
+    with pytest.raises(earnings.PayoutsFailed, match=rf"1 payouts failed .*{ALICE} {MONTH}: InvalidRequestError"):
+        run(store, gateway)
+    assert month(store, creator=BOB)["state"] == "paid" and month(store)["state"] == "closed"
+    monkeypatch.setattr(gateway, "transfer", real)
+    assert run(store, gateway).paid == 1 and month(store)["state"] == "paid"
+    assert sorted(t["amount"] for t in stripe_fake.transfers()) == [400, 800]

@@ -391,6 +391,21 @@ def test_moving_from_pro_to_free_ends_the_stripe_subscription_with_its_period(
                                                                                   ("PlanChanged", "free")]
 
 
+@pytest.mark.parametrize(("before", "after"), [("pro", "free"), ("free", "pro")])
+def test_a_plan_change_that_cannot_be_sent_takes_the_stripe_side_back(
+        billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, events: EventLog,
+        failing_events: Any, before: str, after: str) -> None:
+    subscribed(billed_api, carol, before)
+    failing_events(lambda detail: detail["type"] == "PlanChanged")
+    response = billed_api.put(f"/subscriptions/{API}/plan", json={"plan": after}, headers=carol)
+    one_line_problem(response, 502, "could not send PlanChanged")
+    stored = sub_item(store)
+    assert stored is not None and stored["plan"] == before
+    live = [s for s in stripe_subscriptions(stripe_fake) if s["status"] == "active" and not s["cancel_at_period_end"]]
+    # Billed exactly as the table says: pro keeps its running subscription, free has none.
+    assert [s["id"] for s in live] == ([stored["stripe_subscription"]] if before == "pro" else [])
+
+
 def test_moving_from_free_to_pro_starts_one_stripe_subscription(
         billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, events: EventLog) -> None:
     subscribed(billed_api, carol, "free")
