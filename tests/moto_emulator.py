@@ -553,6 +553,21 @@ def lambda_targets_recorded_not_run() -> None:
     Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
 
 
+def delivered_events_name_their_account() -> None:
+    """Events EventBridge delivers to a target carry ``account``, the account that sent them.
+
+    moto's default target input template leaves ``account`` out (its paths map has
+    it, the template does not), so an SQS target receives events without it. Real
+    EventBridge always includes it; the control plane's aggregator relies on it to
+    check that usage comes from the account the API is listed from.
+    """
+    from moto.events.utils import EventTemplateParser
+
+    EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE.replace(
+        '"version": "0",', '"version": "0", "account": "<account>",'
+    )
+
+
 PATCHES: tuple[Callable[[], None], ...] = (
     event_bus_ref_is_its_name,
     api_deployment_ref_is_its_id,
@@ -570,6 +585,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     unchanged_update_change_set_fails_softly,
     change_set_execution_publishes_outputs,
     lambda_targets_recorded_not_run,
+    delivered_events_name_their_account,
 )
 #: moto finds resource types through ``CloudFormationModel.__subclasses__()``,
 #: which holds only weak references: the classes the patches add live here.

@@ -4,20 +4,30 @@ The control plane app runs under uvicorn on 127.0.0.1, backed by moto_server
 (DynamoDB, EventBridge, STS) and moto's Cognito, whose RS256 access tokens the app
 verifies against moto's public JWKS, served here. The creator signs in, links
 (the control plane issues and keeps the ExternalId), deploys with brokered
-credentials, publishes; a consumer subscribes and gets a key shown once; the
-creator destroys and unlinks.
+credentials, publishes; a consumer subscribes to the paid plan (a Stripe customer
+and subscription, in the local Stripe fake) and gets a key shown once. Then the
+money: the deployed stack's usage forwarder (its code, its environment, in process
+against moto) turns access-log lines into usage records on the control plane's
+bus; the aggregator handler applies them from the queue; the hour closes and is
+reported as a Stripe meter event; Stripe invoices and calls the control plane's
+webhook over HTTP, signed; the creator onboards (`apid payouts setup`) and is paid
+once, less the platform fee (`apid earnings`). Finally the creator destroys and unlinks.
 """
 
+import base64
 import gzip
 import importlib.resources
 import json
 import re
 import shutil
+import socket
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +39,18 @@ from click.testing import CliRunner, Result
 from api_direct.cli.main import cli
 from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ControlPlaneSettings
+from api_direct.control_plane.billing import handlers
+from api_direct.control_plane.billing.earnings import close_and_pay
+from api_direct.control_plane.billing.reporting import close_and_report
 from api_direct.deploy.state import load_state
+from api_direct.runtime import usage_forwarder
 from api_direct.runtime.api_keys import hash_key
 from tests.conftest import EXAMPLE_DIR
 from tests.control_plane.resources import create_table, serving_json
 from tests.e2e.conftest import MOTO_ACCOUNT, REGION
+from tests.runtime.access_lines import access_line
+from tests.runtime.conftest import FakeLambdaContext
+from tests.stripe_fake import StripeFake, running_stripe_fake
 
 PASSWORD = "Correct-Horse-9-Battery"
 CREATOR, CONSUMER = "creator@example.com", "consumer@example.com"
@@ -44,6 +61,10 @@ TABLE, BUS = "apid-control-plane", "apid-control-plane"
 class ControlPlane:
     url: str
     aws: Any
+    settings: ControlPlaneSettings
+    stripe: StripeFake
+    #: Where the usage rule on the bus delivers (the ``UsageBilling`` construct's queue, made by hand here).
+    usage_queue: str
 
 
 def moto_public_jwks() -> bytes:
@@ -51,8 +72,31 @@ def moto_public_jwks() -> bytes:
     return gzip.decompress(resource.read_bytes())
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.fixture(scope="module")
-def control_plane(moto_endpoint: str) -> Iterator[ControlPlane]:
+def stripe_fake() -> Iterator[StripeFake]:
+    with running_stripe_fake() as fake:
+        yield fake
+
+
+def usage_queue(aws: Any) -> str:
+    """What ``UsageBilling`` builds on the bus: usage records to a queue the aggregator drains."""
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName="apid-usage")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws("events").put_rule(Name="apid-usage", EventBusName=BUS, EventPattern=json.dumps(
+        {"source": [usage_forwarder.USAGE_SOURCE], "detail-type": [usage_forwarder.USAGE_DETAIL_TYPE]}))
+    aws("events").put_targets(Rule="apid-usage", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": arn}])
+    return str(url)
+
+
+@pytest.fixture(scope="module")
+def control_plane(moto_endpoint: str, stripe_fake: StripeFake) -> Iterator[ControlPlane]:
     aws = lambda service: boto3.client(service, endpoint_url=moto_endpoint, region_name=REGION)  # noqa: E731
     cognito = aws("cognito-idp")
     pool_id = cognito.create_user_pool(PoolName="apid")["UserPool"]["Id"]
@@ -66,21 +110,25 @@ def control_plane(moto_endpoint: str) -> Iterator[ControlPlane]:
         cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=user, GroupName=group)
     create_table(aws("dynamodb"), TABLE)
     aws("events").create_event_bus(Name=BUS)
+    port = free_port()
+    webhook_secret = stripe_fake.add_webhook_endpoint(f"http://127.0.0.1:{port}/stripe/webhook")
+    secret = aws("secretsmanager").create_secret(
+        Name="apid-stripe", SecretString=json.dumps({"api_key": stripe_fake.api_key, "webhook_secret": webhook_secret}))
     with serving_json(moto_public_jwks()) as jwks:
         settings = ControlPlaneSettings(
             region=REGION, account_id=MOTO_ACCOUNT, table_name=TABLE, event_bus_name=BUS, user_pool_id=pool_id,
             app_client_id=client_id, jwks_url=f"{jwks}/{pool_id}/.well-known/jwks.json", aws_endpoint_url=moto_endpoint,
             key_forwarding_role_arn=f"arn:aws:iam::{MOTO_ACCOUNT}:role/apid-key-forwarding",
+            stripe_secret_arn=secret["ARN"], stripe_api_base=stripe_fake.base_url,
         )
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 20
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
-        port = server.servers[0].sockets[0].getsockname()[1]
         try:
-            yield ControlPlane(f"http://127.0.0.1:{port}", aws)
+            yield ControlPlane(f"http://127.0.0.1:{port}", aws, settings, stripe_fake, usage_queue(aws))
         finally:
             server.should_exit = True
             thread.join(timeout=10)
@@ -157,7 +205,7 @@ def test_publish_lists_the_api_and_routes_its_keys(apid: Any, control_plane: Con
 
 
 def test_consumer_gets_a_key_shown_once_and_stored_as_a_hash(apid: Any, control_plane: ControlPlane) -> None:
-    created = ok(apid("--json", "keys", "create", "--api", "weather-api", "--plan", "free", user=CONSUMER))
+    created = ok(apid("--json", "keys", "create", "--api", "weather-api", "--plan", "pro", user=CONSUMER))
     key = created["api_key"]
     assert re.fullmatch(r"apid_[A-Za-z0-9_-]{43}", key)
     listed = ok(apid("--json", "keys", "list"))
@@ -166,9 +214,11 @@ def test_consumer_gets_a_key_shown_once_and_stored_as_a_hash(apid: Any, control_
     assert key not in json.dumps(items(control_plane))
     delivered = key_sync_deliveries(control_plane)
     assert [(e["detail-type"], e["detail"]["key_hash"], e["detail"]["plan"]) for e in delivered] == [
-        ("KeyIssued", hash_key(key), "free")
+        ("KeyIssued", hash_key(key), "pro")
     ]
     assert key not in json.dumps(delivered)
+    [subscription] = [s for s in control_plane.stripe._all("subscription")]
+    assert subscription["metadata"]["apid_plan"] == "pro" and subscription["status"] == "active"
 
 
 def test_consumer_revokes_the_key(apid: Any, control_plane: ControlPlane) -> None:
@@ -181,6 +231,71 @@ def test_consumer_revokes_the_key(apid: Any, control_plane: ControlPlane) -> Non
 def test_consumer_cannot_publish(apid: Any) -> None:
     refused = apid("publish")
     assert refused.exit_code == 4 and "only creators" in refused.stderr
+
+
+def test_usage_flows_from_the_forwarder_to_stripe_and_a_payout(
+        apid: Any, control_plane: ControlPlane, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    [key] = ok(apid("--json", "keys", "list", user=CONSUMER))["items"]
+    started = datetime.now(UTC)
+    functions = {f["Handler"]: f for f in control_plane.aws("lambda").list_functions()["Functions"]}
+    forwarder_environment = functions["api_direct.runtime.usage_forwarder.handler"]["Environment"]["Variables"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    for name, value in {**forwarder_environment, **control_plane.settings.environment(), "AWS_REGION": REGION}.items():
+        monkeypatch.setenv(name, value)
+
+    # Seven calls: five answered 200, two 404 (not billable on pro); CloudWatch delivers the log batch twice.
+    now_ms = int(started.timestamp() * 1000)
+    lines = [(f"{i:056d}", access_line(f"request-{i}", now_ms + i, key_id=key["key_id"], plan="pro",
+                                       status=200 if i < 5 else 404)) for i in range(7)]
+    usage_forwarder.events_client.cache_clear()
+    for _ in range(2):
+        usage_forwarder.handler(cloudwatch_delivery(lines), FakeLambdaContext())
+
+    # The aggregator Lambda handler drains the queue the usage rule filled.
+    for cached in (handlers._settings, handlers._store):
+        cached.cache_clear()
+    sqs = control_plane.aws("sqs")
+    received = sqs.receive_message(QueueUrl=control_plane.usage_queue, MaxNumberOfMessages=10)["Messages"]
+    assert len(received) == 2 and len({json.loads(m["Body"])["detail"]["record_id"] for m in received}) == 1
+    batch = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                          "attributes": {}, "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+                          "eventSource": "aws:sqs", "eventSourceARN": "arn", "awsRegion": REGION} for m in received]}
+    assert handlers.aggregate_usage(batch, FakeLambdaContext()) == {"batchItemFailures": []}
+
+    # The hour closes after its grace and goes to Stripe as one meter event of the five billable calls.
+    store, billing = handlers._store(), handlers._billing()
+    report = close_and_report(store, billing, started + timedelta(hours=3), timedelta(hours=2))
+    assert (report.closed, report.meter_events, report.billed_calls) == (1, 1, 5)
+    [meter_event] = control_plane.stripe.meter_events()
+    assert meter_event["payload"]["value"] == "5" and meter_event["event_name"] == "apid.weather-api.pro"
+
+    # Stripe invoices the period (a test clock past the hour) and calls the webhook: the creator earns it.
+    hour_end = int(started.replace(minute=0, second=0, microsecond=0).timestamp()) + 3600
+    [invoice] = control_plane.stripe.close_billing_period(at=hour_end + 60)
+    assert invoice["amount_paid"] == 1900  # the monthly fee; 5 calls are inside pro's 10000 free ones
+    # The consumer revoked the key earlier: billing ended with the period, so Stripe now ends the subscription.
+    assert [(d.event_type, d.status) for d in control_plane.stripe.deliveries()] == [
+        ("invoice.paid", 200), ("customer.subscription.deleted", 200)]
+
+    setup = ok(apid("--json", "payouts", "setup", user=CREATOR))
+    assert setup["onboarding_url"].startswith(control_plane.stripe.base_url) and not setup["transfers_enabled"]
+    control_plane.stripe.complete_onboarding(setup["account_id"])
+    paid = close_and_pay(store, billing.gateway, control_plane.settings.platform_fee_percent,  # type: ignore[union-attr]
+                         started + timedelta(days=40), timedelta(days=3))
+    assert (paid.paid, paid.transferred) == (1, 1520)
+    earned = ok(apid("--json", "earnings"))
+    [month] = earned["months"]
+    assert (month["state"], month["revenue"], month["fee"], month["payout"]) == ("paid", 1900, 380, 1520)
+    assert [t["amount"] for t in control_plane.stripe.transfers()] == [1520]
+    assert Decimal(str(earned["fee_percent"])) == 20 and earned["entries"][0]["invoice_id"] == invoice["id"]
+
+
+def cloudwatch_delivery(lines: list[tuple[str, str]]) -> dict[str, Any]:
+    """What CloudWatch Logs hands the forwarder for the access log: base64 of gzip of JSON."""
+    data = {"messageType": "DATA_MESSAGE", "owner": MOTO_ACCOUNT, "logGroup": "access", "logStream": "stream",
+            "subscriptionFilters": ["usage"],
+            "logEvents": [{"id": line_id, "timestamp": 0, "message": message} for line_id, message in lines]}
+    return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(data).encode())).decode()}}
 
 
 def test_creator_destroys_and_unlinks(apid: Any, project: Path, control_plane: ControlPlane) -> None:

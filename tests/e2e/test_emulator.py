@@ -672,6 +672,17 @@ def _probe_lambda_target() -> None:
         events.put_events(Entries=[{"Source": "probe", "DetailType": "d", "Detail": "{}"}])
 
 
+def _probe_event_account() -> None:
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    url = sqs.create_queue(QueueName="probe")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="probe", EventPattern=json.dumps({"source": ["probe"]}))
+    events.put_targets(Rule="probe", Targets=[{"Id": "q", "Arn": arn}])
+    events.put_events(Entries=[{"Source": "probe", "DetailType": "d", "Detail": "{}"}])
+    [message] = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert "account" not in json.loads(message["Body"])
+
+
 PROBES: dict[Callable[[], None], Callable[[], None]] = {
     moto_emulator.event_bus_ref_is_its_name: _probe_event_bus_ref,
     moto_emulator.api_deployment_ref_is_its_id: _probe_deployment_ref,
@@ -689,6 +700,7 @@ PROBES: dict[Callable[[], None], Callable[[], None]] = {
     moto_emulator.unchanged_update_change_set_fails_softly: _probe_unchanged_update,
     moto_emulator.change_set_execution_publishes_outputs: _probe_outputs,
     moto_emulator.lambda_targets_recorded_not_run: _probe_lambda_target,
+    moto_emulator.delivered_events_name_their_account: _probe_event_account,
 }
 
 
