@@ -2,7 +2,7 @@
 
 Usage from creators' accounts is admitted per linked account (a bus permission
 added on link and removed on unlink), never to the world or the organisation.
-Key events (``KeyIssued``/``KeyRevoked``/``PlanChanged``) are put here and a rule
+Key events (``KEY_EVENT_TYPES``: issued, revoked, plan changed, suspended, restored) are put here and a rule
 per listed API forwards them to the key bus in that API's account
 (``apid-<api>-keys``, created by the API stack, which admits only this account).
 """
