@@ -12,7 +12,7 @@ from tests.control_plane.billing.conftest import WEBHOOK_SECRET
 from tests.control_plane.billing.usage import API, CAROL, marketplace
 from tests.control_plane.conftest import Mint
 from tests.control_plane.marketplace import ALICE, EventLog, control_plane_events
-from tests.stripe_fake import event_payload, sign_webhook
+from tests.stripe_fake import StripeFake, event_payload, sign_webhook
 
 STRIPE_SUB = "sub_test_carol"
 
@@ -136,3 +136,30 @@ def test_a_body_that_is_not_json_is_a_400(billed_api: TestClient, subscribed: Ev
 def test_without_billing_the_webhook_does_not_exist(api: TestClient) -> None:
     payload = json.dumps({"id": "evt_1", "type": "invoice.paid"}).encode()
     assert deliver(api, payload).status_code == 404
+
+
+def test_a_card_declined_at_renewal_suspends_the_key_until_the_invoice_is_paid(
+        billed_api: TestClient, mint: Mint, store: Store, stripe_fake: StripeFake) -> None:
+    """Stripe's own invoices and events (the fake's), relayed to the webhook signed with our secret."""
+    marketplace(billed_api, mint, plan="pro")
+    log = control_plane_events()
+    [customer] = stripe_fake.customers()
+    stripe_fake.decline_cards(customer["id"])
+    [unpaid] = stripe_fake.close_billing_period()
+    assert unpaid["status"] == "open"
+
+    def relay() -> list[str]:
+        outcomes = []
+        for event in stripe_fake.events():
+            payload = json.dumps(event).encode()
+            outcomes.append(deliver(billed_api, payload).json()["outcome"])
+        return outcomes
+
+    assert relay() == ["handled"]
+    assert subscription(store)["billing_status"] == "suspended" and key_events(log) == ["KeySuspended"]
+    stripe_fake.accept_cards(customer["id"])
+    stripe_fake.pay_invoice(unpaid["id"])
+    assert relay() == ["duplicate", "handled"]
+    assert subscription(store)["billing_status"] == "ok" and key_events(log) == ["KeySuspended", "KeyRestored"]
+    [month] = list(store.query(creator_pk(ALICE), "EARNINGS#"))
+    assert month["revenue"] == unpaid["amount_due"] == 990  # pro's monthly fee; no calls were made
