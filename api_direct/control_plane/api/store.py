@@ -24,7 +24,7 @@ marketplace of thousands of APIs; an inverted index or OpenSearch is the step
 after that.
 """
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
@@ -37,6 +37,8 @@ GSI1, GSI2 = "gsi1", "gsi2"
 #: (index name, partition attribute, sort attribute): the stack builds exactly these.
 INDEXES = ((GSI1, "gsi1pk", "gsi1sk"), (GSI2, "gsi2pk", "gsi2sk"))
 LISTINGS = "LISTINGS"
+#: A transaction's cancellation code for an operation whose condition did not hold.
+CONDITION_FAILED = "ConditionalCheckFailed"
 
 
 def creator_pk(sub: str) -> str:
@@ -101,15 +103,36 @@ class Store:
 
     def transact(self, operations: Sequence[Mapping[str, Any]], conflict: str) -> None:
         """All or nothing (``TransactWriteItems`` with the resource's item format); a failed condition is a 409."""
+        try:
+            reasons = self.transact_conditionally(operations, answered=range(len(operations)))
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("TransactionCanceledException", "ConditionalCheckFailedException"):
+                raise Problem(409, conflict) from None
+            raise
+        if reasons:
+            raise Problem(409, conflict)
+
+    def transact_conditionally(self, operations: Sequence[Mapping[str, Any]], answered: Collection[int]) -> list[str]:
+        """Run the transaction: ``[]`` if it committed, else each operation's cancellation code
+        (``"None"`` for those whose condition held), so the caller can tell which condition failed.
+
+        Only a failed condition of an operation in ``answered`` (indexes into
+        ``operations``) is answered this way; any other cancellation (another
+        condition, a conflicting transaction, throttling) raises the ``ClientError``.
+        """
         client = self.table.meta.client
         try:
             client.transact_write_items(
                 TransactItems=[{kind: {"TableName": self.table.name, **body} for kind, body in op.items()} for op in operations]
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] in ("TransactionCanceledException", "ConditionalCheckFailedException"):
-                raise Problem(409, conflict) from None
-            raise
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [reason.get("Code", "None") for reason in error.response.get("CancellationReasons", [])]
+            if not any(reasons[index] == CONDITION_FAILED for index in answered if index < len(reasons)):
+                raise
+            return reasons
+        return []
 
 
 def update_op(key: Mapping[str, str], *, set_: Mapping[str, Any] | None = None, add: Mapping[str, int] | None = None,

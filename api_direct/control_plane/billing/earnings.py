@@ -25,7 +25,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 import stripe
-from botocore.exceptions import ClientError
 
 from api_direct.control_plane.api.store import GSI2, PK, SK, Store, api_pk, creator_pk
 from api_direct.control_plane.billing.lifecycle import advance, listed
@@ -90,30 +89,24 @@ def record_revenue(store: Store, invoice: PaidInvoice, now: datetime) -> Literal
         "month": month, "recorded_at": now.isoformat(),
         "gsi2pk": ledger_index_pk(creator), "gsi2sk": f"{month}#{invoice.invoice_id}",
     }
-    client = store.table.meta.client
-    try:
-        client.transact_write_items(TransactItems=[
-            {"Put": {"TableName": store.table.name, "Item": entry, "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Update": {
-                "TableName": store.table.name, "Key": earnings_key(creator, month),
-                "UpdateExpression": "ADD revenue :amount, invoices :one SET #month = :month, creator = :creator,"
-                " currency = :currency, #state = if_not_exists(#state, :open), gsi1pk = if_not_exists(gsi1pk, :index),"
-                " gsi1sk = :sort",
-                "ConditionExpression": "attribute_not_exists(pk) OR #state = :open",
-                "ExpressionAttributeNames": {"#state": "state", "#month": "month"},
-                "ExpressionAttributeValues": {
-                    ":amount": invoice.amount, ":one": 1, ":month": month, ":creator": creator,
-                    ":currency": invoice.currency, ":open": OPEN, ":index": months_index_pk(OPEN), ":sort": f"{month}#{creator}",
-                },
-            }},
-        ])
-    except ClientError as error:
-        reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-        if reasons and reasons[0] == "ConditionalCheckFailed":
-            return "duplicate"
-        # The month closed under us (a clock far behind the payout run's): nothing was written; retry.
-        raise
-    return "recorded"
+    reasons = store.transact_conditionally([
+        {"Put": {"Item": entry, "ConditionExpression": "attribute_not_exists(pk)"}},
+        {"Update": {
+            "Key": earnings_key(creator, month),
+            "UpdateExpression": "ADD revenue :amount, invoices :one SET #month = :month, creator = :creator,"
+            " currency = :currency, #state = if_not_exists(#state, :open), gsi1pk = if_not_exists(gsi1pk, :index),"
+            " gsi1sk = :sort",
+            "ConditionExpression": "attribute_not_exists(pk) OR #state = :open",
+            "ExpressionAttributeNames": {"#state": "state", "#month": "month"},
+            "ExpressionAttributeValues": {
+                ":amount": invoice.amount, ":one": 1, ":month": month, ":creator": creator,
+                ":currency": invoice.currency, ":open": OPEN, ":index": months_index_pk(OPEN), ":sort": f"{month}#{creator}",
+            },
+        }},
+        # Only "already recorded" is an answer: if the month closed under us (a clock far behind the
+        # payout run's), nothing was written and the error makes Stripe deliver the event again.
+    ], answered=(0,))
+    return "duplicate" if reasons else "recorded"
 
 
 def close_and_pay(store: Store, gateway: StripeGateway | None, fee_percent: Decimal, now: datetime,

@@ -33,7 +33,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from api_direct.control_plane.api.store import GSI1, PK, SK, Store, api_pk
+from api_direct.control_plane.api.store import CONDITION_FAILED, GSI1, PK, SK, Store, api_pk
 from api_direct.control_plane.billing.periods import epoch_seconds, parse_hour
 from api_direct.project import API_NAME_PATTERN, PLAN_NAME_PATTERN, PricingPlan, StatusClass
 from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
@@ -41,7 +41,6 @@ from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
 OPEN, CLOSED, REPORTED = "open", "closed", "reported"
 #: Markers outlive any redelivery (SQS keeps messages 14 days at most) by far.
 MARKER_DAYS = 90
-_NOT_FAILED = "None"
 #: Where the aggregator sends poison records (the usage queue's dead-letter queue; the construct sets it).
 DEAD_LETTER_URL_ENV = "USAGE_DEAD_LETTER_URL"
 
@@ -150,7 +149,7 @@ class Meter:
             "counter_pk": counter[PK], "counter_sk": counter[SK], "calls": detail.calls, "billable": who.billable,
             "received_at": now.isoformat(), "expires_at": epoch_seconds(now + timedelta(days=MARKER_DAYS)),
         }
-        reasons = self._transact([
+        reasons = self._store.transact_conditionally([
             {"Put": {"Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
             {"Update": {
                 "Key": counter,
@@ -165,10 +164,10 @@ class Meter:
                     ":hours_sk": f"{detail.period_start}#{counter[PK]}#{counter[SK]}",
                 },
             }},
-        ])
+        ], answered=(0, 1))
         if not reasons:
             return "applied"
-        if reasons[0] != _NOT_FAILED:
+        if reasons[0] == CONDITION_FAILED:
             return "duplicate"
         self._keep_late(marker)
         return "late"
@@ -207,22 +206,6 @@ class Meter:
             default = PricingPlan.model_fields["billable_statuses"].default
             self._plans[api_id, plan] = tuple(item["billable_statuses"]) if item and "billable_statuses" in item else default
         return self._plans[api_id, plan]
-
-    def _transact(self, operations: list[dict[str, Any]]) -> list[str]:
-        """Run the transaction; ``[]`` if it committed, else each operation's cancellation code."""
-        client, table = self._store.table.meta.client, self._store.table.name
-        try:
-            client.transact_write_items(
-                TransactItems=[{kind: {"TableName": table, **body} for kind, body in op.items()} for op in operations]
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
-                raise
-            reasons = [reason.get("Code", _NOT_FAILED) for reason in error.response.get("CancellationReasons", [])]
-            if not any(code == "ConditionalCheckFailed" for code in reasons):
-                raise  # a conflict with a concurrent transaction, or throttling: retry the record
-            return reasons
-        return []
 
     def _keep_late(self, marker: Mapping[str, Any]) -> None:
         """Remember the late record (once), so it shows in the table, not only in a log line."""
