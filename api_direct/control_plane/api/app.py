@@ -23,8 +23,7 @@ from api_direct.control_plane.api.problems import install_problem_handlers
 from api_direct.control_plane.api.services import Services
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store
-from api_direct.control_plane.billing.stripe_gateway import gateway_for, stripe_keys
-from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
+from api_direct.control_plane.billing.subscription_billing import configured_billing
 
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
 
@@ -44,8 +43,7 @@ def create_app(settings: ControlPlaneSettings, *, session: boto3.Session | None 
     bus = ControlPlaneBus(events, settings.event_bus_name, settings.key_forwarding_role_arn)
     sts = session.client("sts", endpoint_url=endpoint, config=_RETRIES)
     store = Store(table)
-    keys = stripe_keys(settings.stripe_secret_arn, endpoint) if settings.stripe_secret_arn else None
-    billing = SubscriptionBilling(store, gateway_for(settings, keys)) if keys else None
+    keys, billing = configured_billing(settings, store) or (None, None)
     app.state.services = Services(settings, store, bus, sts, billing, keys)
 
     @app.get("/config", tags=["public"], summary="What a client needs to sign in")

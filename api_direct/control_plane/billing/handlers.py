@@ -30,8 +30,7 @@ from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.earnings import PayoutSummary, close_and_pay
 from api_direct.control_plane.billing.metering import DEAD_LETTER_URL_ENV, Meter, PoisonRecord, UsageEvent
 from api_direct.control_plane.billing.reporting import ReportSummary, close_and_report
-from api_direct.control_plane.billing.stripe_gateway import gateway_for, stripe_keys
-from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
+from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling, configured_billing
 
 NAMESPACE = "APIDirect"
 
@@ -53,9 +52,8 @@ def _store() -> Store:
 
 
 def _billing() -> SubscriptionBilling | None:
-    settings = _settings()
-    keys = stripe_keys(settings.stripe_secret_arn, settings.aws_endpoint_url) if settings.stripe_secret_arn else None
-    return SubscriptionBilling(_store(), gateway_for(settings, keys)) if keys else None
+    configured = configured_billing(_settings(), _store())
+    return configured[1] if configured else None
 
 
 class UsageBatch:

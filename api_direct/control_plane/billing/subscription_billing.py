@@ -19,7 +19,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_pk
-from api_direct.control_plane.billing.stripe_gateway import PlanPrices, StripeGateway, plan_fingerprint
+from api_direct.control_plane.api.settings import ControlPlaneSettings
+from api_direct.control_plane.billing.stripe_gateway import (
+    PlanPrices,
+    StripeGateway,
+    StripeKeys,
+    gateway_for,
+    plan_fingerprint,
+    stripe_keys,
+)
 from api_direct.project import PricingPlan
 
 BILLING_SK = "BILLING"
@@ -126,3 +134,9 @@ class SubscriptionBilling:
 def _metadata(consumer: str, api_id: str, plan: str) -> dict[str, str]:
     """What every invoice of the subscription carries back to the webhook: whose, and which API."""
     return {"apid_consumer": consumer, "apid_api": api_id, "apid_plan": plan}
+
+
+def configured_billing(settings: ControlPlaneSettings, store: Store) -> tuple[StripeKeys, SubscriptionBilling] | None:
+    """The Stripe keys and billing the settings name; ``None`` while billing is off (no secret, or its placeholder)."""
+    keys = stripe_keys(settings.stripe_secret_arn, settings.aws_endpoint_url) if settings.stripe_secret_arn else None
+    return (keys, SubscriptionBilling(store, gateway_for(settings, keys))) if keys else None
