@@ -21,7 +21,7 @@ from moto import mock_aws
 from api_direct.control_plane.api.store import PK, SK, Store, api_pk
 from api_direct.control_plane.billing.handlers import UsageBatch, process_usage
 from api_direct.control_plane.billing.metering import key_id_index_pk
-from tests.control_plane.billing.usage import API, body, usage_event
+from tests.control_plane.billing.usage import API, body, sqs_event, usage_event
 from tests.control_plane.marketplace import CREATOR_ACCOUNT
 from tests.control_plane.resources import REGION, TABLE, create_table
 from tests.moto_emulator import running_moto_server
@@ -48,10 +48,7 @@ def run(store: Store, keys: list[str], records: int) -> tuple[float, float]:
     for _ in range(2):
         started = time.perf_counter()
         for start in range(0, records, BATCH):
-            batch = {"Records": [{"messageId": str(n), "receiptHandle": "r", "body": text, "attributes": {},
-                                  "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                                  "eventSourceARN": "arn", "awsRegion": REGION}
-                                 for n, text in enumerate(events[start:start + BATCH])]}
+            batch = sqs_event(*events[start:start + BATCH])
             assert process_usage(batch, UsageBatch(store, None, None, datetime.now(UTC))) == {"batchItemFailures": []}
         timings.append(time.perf_counter() - started)
     return timings[0], timings[1]

@@ -1,6 +1,7 @@
 """What the marketplace tests share: a linked creator, a published listing, the events on the buses."""
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -111,3 +112,20 @@ def creator_key_bus(api_id: str = "weather-api", account: str = CREATOR_ACCOUNT,
                             aws_session_token=credentials["SessionToken"], region_name=region)
     session.client("events").create_event_bus(Name=f"apid-{api_id}-keys")
     return EventLog(session, f"apid-{api_id}-keys")
+
+
+def rejecting_events(app: Any, monkeypatch: Any) -> Callable[[Callable[[dict[str, Any]], bool]], None]:
+    """A switch making the app's ``put_events`` reject the events a predicate picks (on the detail plus
+    ``type``), as EventBridge does: a failed entry, not an exception."""
+    client = app.state.services.bus._events
+    real = client.put_events
+
+    def fail_when(rejects: Callable[[dict[str, Any]], bool]) -> None:
+        def put_events(Entries: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:  # noqa: N803 (boto3's name)
+            if rejects({**json.loads(Entries[0]["Detail"]), "type": Entries[0]["DetailType"]}):
+                return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try later"}]}
+            return real(Entries=Entries, **kwargs)  # type: ignore[no-any-return]
+
+        monkeypatch.setattr(client, "put_events", put_events)
+
+    return fail_when

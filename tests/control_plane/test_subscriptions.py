@@ -15,6 +15,7 @@ from api_direct.control_plane.api.store import PK, SK, api_pk, consumer_pk, key_
 from api_direct.runtime.api_keys import hash_key
 from tests.control_plane.conftest import Mint, bearer
 from tests.control_plane.marketplace import (
+    rejecting_events,
     ALICE,
     EventLog,
     control_plane_events,
@@ -77,18 +78,7 @@ def key_status(api_key: str) -> str | None:
 @pytest.fixture
 def failing_events(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[dict[str, Any]], bool]], None]:
     """Make ``put_events`` reject the events a predicate picks (on the detail), as EventBridge does."""
-    client = api.app.state.services.bus._events
-    real = client.put_events
-
-    def fail_when(rejects: Callable[[dict[str, Any]], bool]) -> None:
-        def put_events(Entries: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:  # noqa: N803 (boto3's name)
-            if rejects({**json.loads(Entries[0]["Detail"]), "type": Entries[0]["DetailType"]}):
-                return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try later"}]}
-            return real(Entries=Entries, **kwargs)  # type: ignore[no-any-return]
-
-        monkeypatch.setattr(client, "put_events", put_events)
-
-    return fail_when
+    return rejecting_events(api.app, monkeypatch)
 
 
 # --- subscribing ----------------------------------------------------------------------------------

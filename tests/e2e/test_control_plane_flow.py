@@ -46,6 +46,7 @@ from api_direct.deploy.state import load_state
 from api_direct.runtime import usage_forwarder
 from api_direct.runtime.api_keys import hash_key
 from tests.conftest import EXAMPLE_DIR
+from tests.control_plane.billing.usage import sqs_event
 from tests.control_plane.resources import create_table, serving_json
 from tests.e2e.conftest import MOTO_ACCOUNT, REGION
 from tests.runtime.access_lines import access_line
@@ -257,9 +258,7 @@ def test_usage_flows_from_the_forwarder_to_stripe_and_a_payout(
     sqs = control_plane.aws("sqs")
     received = sqs.receive_message(QueueUrl=control_plane.usage_queue, MaxNumberOfMessages=10)["Messages"]
     assert len(received) == 2 and len({json.loads(m["Body"])["detail"]["record_id"] for m in received}) == 1
-    batch = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                          "attributes": {}, "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
-                          "eventSource": "aws:sqs", "eventSourceARN": "arn", "awsRegion": REGION} for m in received]}
+    batch = sqs_event(*(message["Body"] for message in received))
     assert handlers.aggregate_usage(batch, FakeLambdaContext()) == {"batchItemFailures": []}
 
     # The hour closes after its grace and goes to Stripe as one meter event of the five billable calls.

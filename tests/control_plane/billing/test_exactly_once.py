@@ -38,7 +38,7 @@ from api_direct.control_plane.billing.periods import hour_text
 from api_direct.control_plane.billing.reporting import close_and_report
 from api_direct.control_plane.billing.stripe_gateway import StripeKeys, gateway_for
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
-from tests.control_plane.billing.usage import API, body, usage_event
+from tests.control_plane.billing.usage import API, sqs_event, usage_event
 from tests.control_plane.marketplace import CREATOR_ACCOUNT
 from tests.control_plane.resources import BUS, REGION, TABLE, create_table
 from tests.stripe_fake import running_stripe_fake
@@ -133,11 +133,6 @@ def deliveries(records: list[Record], chaos: Chaos) -> list[int]:
     return [i for _, i in sorted((hash((chaos.order_seed, n, i)) & 0xFFFF, i) for n, i in enumerate(order))]
 
 
-def sqs_message(n: int, event: dict[str, Any]) -> dict[str, Any]:
-    return {"messageId": f"m{n}", "receiptHandle": f"r{n}", "body": body(event), "attributes": {},
-            "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn", "awsRegion": REGION}
-
-
 def crashing_on(calls: set[int], real: Any, when: Any) -> Any:
     """``real`` that, on the listed matching calls, dies instead of doing its work.
 
@@ -180,8 +175,7 @@ def test_money_is_counted_billed_and_paid_exactly_once(records: list[Record], ch
         while queue:
             size = chaos.batch_sizes[batch_number % len(chaos.batch_sizes)]
             batch, queue = queue[:size], queue[size:]
-            response = process_usage({"Records": [sqs_message(n, events[i]) for n, i in enumerate(batch)]},
-                                     UsageBatch(store, None, None, start))
+            response = process_usage(sqs_event(*(events[i] for i in batch)), UsageBatch(store, None, None, start))
             assert response == {"batchItemFailures": []}
             if batch_number in chaos.crashed_batches:
                 queue += batch

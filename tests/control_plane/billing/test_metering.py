@@ -18,7 +18,7 @@ from api_direct.control_plane.billing.metering import (
     counter_key,
 )
 from api_direct.control_plane.billing.reporting import close_and_report
-from tests.control_plane.billing.usage import API, CAROL, body, marketplace, usage_event
+from tests.control_plane.billing.usage import API, CAROL, body, marketplace, sqs_event, usage_event
 from tests.control_plane.conftest import Mint
 from tests.control_plane.resources import REGION
 
@@ -104,15 +104,6 @@ def test_malformed_records_are_poison_naming_the_field(store: Store, key_id: str
     event["detail"].update(detail)
     with pytest.raises(PoisonRecord, match=f"{where}"):
         UsageEvent.parse(body(event))
-
-
-def sqs_event(*events: dict[str, Any] | str) -> dict[str, Any]:
-    return {"Records": [
-        {"messageId": f"m{i}", "receiptHandle": f"r{i}", "body": event if isinstance(event, str) else body(event),
-         "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-         "eventSourceARN": "arn:aws:sqs:us-east-1:111111111111:usage", "awsRegion": REGION}
-        for i, event in enumerate(events)
-    ]}
 
 
 def test_a_batch_dead_letters_poison_with_its_reason_and_retries_only_what_may_succeed(store: Store, key_id: str) -> None:

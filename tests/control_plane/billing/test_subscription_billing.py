@@ -6,7 +6,6 @@ timeout one through a gateway with a short timeout), and check what Stripe holds
 and what reached the bus.
 """
 
-import json
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -22,6 +21,7 @@ from api_direct.control_plane.billing.subscription_billing import BILLING_SK, Su
 from tests.control_plane.billing.usage import API, CAROL
 from tests.control_plane.conftest import Mint, bearer
 from tests.control_plane.marketplace import (
+    rejecting_events,
     ALICE,
     EventLog,
     Headers,
@@ -347,18 +347,7 @@ def test_stripe_down_through_every_retry_is_a_503_and_changes_nothing(
 @pytest.fixture
 def failing_events(billed_api: TestClient, monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[dict[str, Any]], bool]], None]:
     """Make ``put_events`` reject the events a predicate picks (on the detail), as EventBridge does."""
-    client = billed_api.app.state.services.bus._events  # type: ignore[attr-defined]
-    real = client.put_events
-
-    def fail_when(rejects: Callable[[dict[str, Any]], bool]) -> None:
-        def put_events(Entries: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:  # noqa: N803 (boto3's name)
-            if rejects({**json.loads(Entries[0]["Detail"]), "type": Entries[0]["DetailType"]}):
-                return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try later"}]}
-            return real(Entries=Entries, **kwargs)  # type: ignore[no-any-return]
-
-        monkeypatch.setattr(client, "put_events", put_events)
-
-    return fail_when
+    return rejecting_events(billed_api.app, monkeypatch)
 
 
 def test_a_key_that_cannot_be_issued_gives_its_stripe_subscription_up(

@@ -34,6 +34,16 @@ def body(event: dict[str, Any]) -> str:
     return json.dumps(event)
 
 
+def sqs_event(*events: dict[str, Any] | str) -> dict[str, Any]:
+    """What SQS hands the aggregator: the events (or message bodies) as records ``m0``, ``m1``, ..."""
+    return {"Records": [
+        {"messageId": f"m{i}", "receiptHandle": f"r{i}", "body": event if isinstance(event, str) else body(event),
+         "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+         "eventSourceARN": "arn:aws:sqs:us-east-1:111111111111:usage", "awsRegion": "us-east-1"}
+        for i, event in enumerate(events)
+    ]}
+
+
 def marketplace(api: TestClient, mint: Mint, plan: str = "pro", **listing: Any) -> str:
     """weather-api listed by Alice (with its account's key bus), Carol subscribed to ``plan``: Carol's key id."""
     link_account(ALICE)
