@@ -130,11 +130,12 @@ def key_id_index_pk(key_id: str) -> str:
 
 
 class Meter:
-    """Applies usage records to the table; one instance per batch (it caches listings and plans)."""
+    """Applies usage records to the table; one instance per batch (it caches listings, keys and plans)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._listings: dict[str, Mapping[str, Any] | None] = {}
+        self._keys: dict[str, Mapping[str, Any]] = {}
         self._plans: dict[tuple[str, str], tuple[StatusClass, ...]] = {}
 
     def apply(self, event: UsageEvent, now: datetime) -> Outcome:
@@ -192,12 +193,16 @@ class Meter:
         return self._listings[api_id]
 
     def _key(self, key_id: str) -> Mapping[str, Any]:
+        """The key's item (consumer, API); a key's owner never changes, so a batch asks once per key."""
+        if key_id in self._keys:
+            return self._keys[key_id]
         items = self._store.table.query(
             IndexName=GSI1, KeyConditionExpression=Key("gsi1pk").eq(key_id_index_pk(key_id)), Limit=1
         ).get("Items", [])
         if not items:
             raise KeyNotFound(f"key {key_id} is not (yet) known to the control plane")
-        return items[0]  # type: ignore[no-any-return]
+        self._keys[key_id] = items[0]
+        return self._keys[key_id]
 
     def _billable_statuses(self, api_id: str, plan: str) -> tuple[StatusClass, ...]:
         """The plan's billable statuses; the default (2xx) for a plan since removed from the listing."""
