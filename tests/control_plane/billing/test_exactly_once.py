@@ -41,7 +41,7 @@ from api_direct.control_plane.billing.subscription_billing import SubscriptionBi
 from tests.control_plane.billing.usage import API, sqs_event, usage_event
 from tests.control_plane.marketplace import CREATOR_ACCOUNT
 from tests.control_plane.resources import BUS, REGION, TABLE, create_table
-from tests.stripe_fake import running_stripe_fake
+from api_direct.local.stripe_server import running_stripe_fake
 
 CREATOR = "creator-alice"
 CONSUMERS = ("consumer-carol", "consumer-dave")

@@ -22,7 +22,7 @@ from api_direct.control_plane.billing.subscription_billing import SubscriptionBi
 from tests.control_plane.billing.usage import API, CAROL
 from tests.control_plane.conftest import Mint, bearer
 from tests.control_plane.marketplace import ALICE, BOB, Headers, link_account, published
-from tests.stripe_fake import SeenRequest, StripeFake
+from api_direct.local.stripe_server import SeenRequest, StripeFake
 
 FEE = Decimal("20")
 GRACE = timedelta(days=3)

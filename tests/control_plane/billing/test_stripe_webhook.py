@@ -12,7 +12,7 @@ from tests.control_plane.billing.conftest import WEBHOOK_SECRET
 from tests.control_plane.billing.usage import API, CAROL, marketplace
 from tests.control_plane.conftest import Mint
 from tests.control_plane.marketplace import ALICE, EventLog, control_plane_events
-from tests.stripe_fake import StripeFake, event_payload, sign_webhook
+from api_direct.local.stripe_server import StripeFake, event_payload, sign_webhook
 
 STRIPE_SUB = "sub_test_carol"
 

@@ -31,7 +31,7 @@ from tests.control_plane.marketplace import (
     listing_body,
     published,
 )
-from tests.stripe_fake import SeenRequest, StripeFake
+from api_direct.local.stripe_server import SeenRequest, StripeFake
 
 DAVE = "consumer-dave"
 #: Every request a call makes when Stripe never answers: our attempts, each with the library's retries.

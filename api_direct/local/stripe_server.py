@@ -1,7 +1,8 @@
 """An in-memory fake of the slice of Stripe's REST API that billing and payouts use.
 
-No test may reach Stripe, and ``stripe-mock`` cannot be installed here, so this
-module serves the few endpoints issue 5 needs on loopback, in Stripe's own wire
+``apid sandbox`` and the tests must never reach Stripe, and ``stripe-mock`` cannot
+be installed from the package registries, so this module serves the endpoints
+billing and payouts use on loopback, in Stripe's own wire
 format: form-encoded request bodies with nested keys (``items[0][price]=...``),
 ``Authorization: Bearer sk_test_...``, JSON objects with ``object`` and prefixed
 ``id`` fields, list envelopes, Stripe's error envelope and statuses, and

@@ -1,6 +1,6 @@
 """moto's real server on loopback, with the fixes our CloudFormation templates need.
 
-End-to-end tests deploy the stacks the way ``apid`` deploys them against AWS:
+``apid sandbox`` and the end-to-end tests deploy the stacks the way ``apid`` deploys them against AWS:
 change sets created, described and executed over HTTP. moto's CloudFormation
 emulation has defects that stop correct templates from deploying, or deploy them
 into something other than what AWS would build (an API URL ending in ``/None/``,
@@ -11,7 +11,7 @@ instead. A patch only makes moto do what CloudFormation documents: none of them
 makes moto accept a template AWS would reject. What moto still cannot show is
 listed in the README ("What the emulator cannot show") and pinned by tests.
 
-    python -m tests.moto_emulator --host 127.0.0.1 --port 5000
+    python -m api_direct.local.emulator --host 127.0.0.1 --port 5000
 
 :func:`running_moto_server` starts that module as a subprocess on a free port and
 stops it afterwards.
@@ -30,11 +30,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 HOST = "127.0.0.1"
-REPO = Path(__file__).resolve().parent.parent
 #: How long the server may take to answer its first request (imports dominate).
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -711,8 +709,7 @@ def running_moto_server() -> Iterator[str]:
         for _ in range(START_ATTEMPTS):
             port = _free_port()
             process = subprocess.Popen(
-                [sys.executable, "-m", "tests.moto_emulator", "--host", HOST, "--port", str(port)],
-                cwd=REPO,
+                [sys.executable, "-m", "api_direct.local.emulator", "--host", HOST, "--port", str(port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

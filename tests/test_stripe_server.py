@@ -19,7 +19,7 @@ import pytest
 import requests
 import stripe
 
-from tests.stripe_fake import (
+from api_direct.local.stripe_server import (
     StripeFake,
     event_payload,
     parse_form,
