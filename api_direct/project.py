@@ -7,7 +7,7 @@ naming the field (``apid.toml: plans[1].burst: ...``) before anything is built.
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -88,6 +88,14 @@ class GatewaySettings(_Strict):
 
 
 StatusClass = Literal["2xx", "3xx", "4xx", "5xx"]
+
+
+def billable_calls(status_counts: Mapping[str, int], billable_statuses: Collection[str]) -> int:
+    """How many of the calls counted per status class (``{"2xx": 5, "4xx": 2}``) a plan bills.
+
+    The one rule, for the control plane's aggregator and ``apid dev``'s usage line alike.
+    """
+    return sum(count for status, count in status_counts.items() if status in billable_statuses)
 
 
 class PricingPlan(_Strict):

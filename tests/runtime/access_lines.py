@@ -1,23 +1,6 @@
 """Access-log lines as API Gateway writes them, for tests that feed the parser or forwarder."""
 
-from collections.abc import Mapping
-
-from api_direct.runtime.access_log import ACCESS_LOG_FORMAT, access_log_format_json
-
-MISSING = "-"
-
-
-def render(fields: Mapping[str, object]) -> str:
-    """The real template with each ``$context`` variable replaced as text, as API Gateway does.
-
-    A field left out renders as ``-``, API Gateway's placeholder for "no value".
-    Longer variable names go first so that none is replaced inside another.
-    """
-    line = access_log_format_json()
-    for name, variable in sorted(ACCESS_LOG_FORMAT.items(), key=lambda item: -len(item[1])):
-        line = line.replace(variable, str(fields.get(name, MISSING)))
-    return line
-
+from api_direct.runtime.access_log import render_access_log_line
 
 def access_line(
     request_id: str,
@@ -43,4 +26,4 @@ def access_line(
     if latency_ms is not None:
         fields["responseLatency"] = latency_ms
         fields["integrationLatency"] = max(latency_ms - 2, 0)
-    return render(fields)
+    return render_access_log_line(fields)

@@ -8,7 +8,8 @@ from api_direct.runtime.access_log import (
     access_log_format_json,
     parse_access_log_line,
 )
-from tests.runtime.access_lines import access_line, render
+from api_direct.runtime.access_log import render_access_log_line as render
+from tests.runtime.access_lines import access_line
 
 
 def test_format_records_every_field_from_its_context_variable() -> None:

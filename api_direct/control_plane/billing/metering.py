@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from api_direct.control_plane.api.store import CONDITION_FAILED, GSI1, PK, SK, Store, api_pk
 from api_direct.control_plane.billing.periods import epoch_seconds, parse_hour
-from api_direct.project import API_NAME_PATTERN, PLAN_NAME_PATTERN, PricingPlan, StatusClass
+from api_direct.project import API_NAME_PATTERN, PLAN_NAME_PATTERN, PricingPlan, StatusClass, billable_calls
 from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
 
 OPEN, CLOSED, REPORTED = "open", "closed", "reported"
@@ -183,8 +183,7 @@ class Meter:
         key = self._key(detail.key_id)
         if key["api_id"] != detail.api:
             raise PoisonRecord(f"usage for {detail.api} names key {detail.key_id}, which belongs to {key['api_id']}")
-        billable_statuses = self._billable_statuses(detail.api, detail.plan)
-        billable = sum(count for status, count in detail.status_counts.items() if status in billable_statuses)
+        billable = billable_calls(detail.status_counts, self._billable_statuses(detail.api, detail.plan))
         return Attribution(detail.api, key["consumer"], detail.plan or key["plan"], billable)
 
     def _listing(self, api_id: str) -> Mapping[str, Any] | None:
