@@ -8,6 +8,10 @@
 * :func:`close_periods`: every 15 minutes, closes hours past the grace window and
   reports them to Stripe (:mod:`.reporting`).
 * :func:`pay_out`: daily, closes months past their grace and pays creators (:mod:`.earnings`).
+
+The scheduled two work as of the ``time`` of their EventBridge event, the time the
+run was due: a retried or late run does what the missed one should have, and
+``apid sandbox`` runs them at a clock of its own without waiting hours or weeks.
 """
 
 import functools
@@ -54,6 +58,12 @@ def _store() -> Store:
 def _billing() -> SubscriptionBilling | None:
     configured = configured_billing(_settings(), _store())
     return configured[1] if configured else None
+
+
+def scheduled_time(event: dict[str, Any]) -> datetime:
+    """When a scheduled run was due (its event's ``time``); now for an event without one."""
+    stamp = event.get("time")
+    return datetime.fromisoformat(stamp) if isinstance(stamp, str) else datetime.now(UTC)
 
 
 class UsageBatch:
@@ -105,7 +115,7 @@ def aggregate_usage(event: dict[str, Any], context: LambdaContext) -> dict[str, 
 def close_periods(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = _settings()
     summary: ReportSummary = close_and_report(
-        _store(), _billing(), datetime.now(UTC), timedelta(minutes=settings.usage_grace_minutes)
+        _store(), _billing(), scheduled_time(event), timedelta(minutes=settings.usage_grace_minutes)
     )
     metrics.add_metric(name="MeterEventsSent", unit=MetricUnit.Count, value=summary.meter_events)
     metrics.add_metric(name="BilledCalls", unit=MetricUnit.Count, value=summary.billed_calls)
@@ -119,7 +129,7 @@ def pay_out(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = _settings()
     billing = _billing()
     summary: PayoutSummary = close_and_pay(
-        _store(), billing.gateway if billing else None, settings.platform_fee_percent, datetime.now(UTC),
+        _store(), billing.gateway if billing else None, settings.platform_fee_percent, scheduled_time(event),
         timedelta(days=settings.payout_grace_days),
     )
     metrics.add_metric(name="PayoutCents", unit=MetricUnit.Count, value=summary.transferred)
