@@ -316,6 +316,99 @@ def test_every_resource_but_the_skipped_types_is_created(
         assert set(physical_ids(aws, API_STACK, without_physical_id)) == {""}
 
 
+# --- The control plane's identity and secret, which moto skipped ----------------------------------------
+# As our control plane template declares them (tests/e2e/test_local_control_plane.py deploys that template).
+
+
+def identity_template(*, deletion_protection: str = "INACTIVE", retained: bool = False) -> dict[str, Any]:
+    """A user pool with an app client, two groups and a generated secret; the pool and secret retained if asked."""
+    retain = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"} if retained else {}
+    pool = {"Ref": "Pool"}
+    return {"Resources": {
+        "Pool": {"Type": "AWS::Cognito::UserPool", **retain, "Properties": {
+            "UserPoolName": "apid-probe-users", "UsernameAttributes": ["email"], "AutoVerifiedAttributes": ["email"],
+            "Schema": [{"Name": "email", "Required": True, "Mutable": True},
+                       {"Name": "role", "AttributeDataType": "String", "Mutable": False,
+                        "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "32"}}],
+            "Policies": {"PasswordPolicy": {"MinimumLength": 12, "RequireSymbols": True}},
+            "MfaConfiguration": "OPTIONAL", "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
+            "LambdaConfig": {"PostConfirmation": f"arn:aws:lambda:{REGION}:{MOTO_ACCOUNT}:function:confirm"},
+            "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
+            "DeletionProtection": deletion_protection}},
+        "Client": {"Type": "AWS::Cognito::UserPoolClient", "Properties": {
+            "UserPoolId": pool, "ClientName": "cli", "GenerateSecret": False,
+            "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            "AccessTokenValidity": 60, "TokenValidityUnits": {"AccessToken": "minutes"},
+            "PreventUserExistenceErrors": "ENABLED"}},
+        "Creators": {"Type": "AWS::Cognito::UserPoolGroup", "Properties": {
+            "UserPoolId": pool, "GroupName": "creators", "Description": "Creators", "Precedence": 1}},
+        "Consumers": {"Type": "AWS::Cognito::UserPoolGroup", "Properties": {"UserPoolId": pool}},
+        "Secret": {"Type": "AWS::SecretsManager::Secret", **retain, "Properties": {
+            "Description": "Stripe keys", "GenerateSecretString": {
+                "SecretStringTemplate": json.dumps({"api_key": ""}), "GenerateStringKey": "webhook_secret"}}},
+    }, "Outputs": {
+        "PoolId": {"Value": pool},
+        **{name: {"Value": {"Fn::GetAtt": ["Pool", name]}} for name in ("Arn", "ProviderName", "ProviderURL")},
+        "ClientId": {"Value": {"Ref": "Client"}},
+        "CreatorsGroup": {"Value": {"Ref": "Creators"}},
+        "SecretArn": {"Value": {"Ref": "Secret"}},
+    }}
+
+
+def test_user_pool_client_groups_and_secret_are_created_as_declared(aws: Aws) -> None:
+    outputs = deploy(aws, "apid-identity", identity_template(), "CREATE", "c").outputs
+    cognito = aws.client("cognito-idp")
+    pool_id = outputs["PoolId"]
+    pool = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+    provider = f"cognito-idp.{REGION}.amazonaws.com/{pool_id}"
+    assert (outputs["Arn"], outputs["ProviderName"]) == (pool["Arn"], provider)
+    assert outputs["ProviderURL"] == f"https://{provider}"
+    assert (pool["Name"], pool["UsernameAttributes"], pool["AutoVerifiedAttributes"]) == (
+        "apid-probe-users", ["email"], ["email"])
+    assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] == 12
+    assert pool["LambdaConfig"] == {"PostConfirmation": f"arn:aws:lambda:{REGION}:{MOTO_ACCOUNT}:function:confirm"}
+    assert pool["AccountRecoverySetting"]["RecoveryMechanisms"] == [{"Name": "verified_email", "Priority": 1}]
+    assert {a["Name"] for a in pool["SchemaAttributes"]} >= {"email", "custom:role"}
+    mfa = cognito.get_user_pool_mfa_config(UserPoolId=pool_id)
+    assert (mfa["MfaConfiguration"], mfa["SoftwareTokenMfaConfiguration"]) == ("OPTIONAL", {"Enabled": True})
+    client = cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=outputs["ClientId"])["UserPoolClient"]
+    assert client["ClientName"] == "cli" and "ClientSecret" not in client
+    assert client["ExplicitAuthFlows"] == ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    assert (client["AccessTokenValidity"], client["PreventUserExistenceErrors"]) == (60, "ENABLED")
+    groups = {g["GroupName"]: g for g in cognito.list_groups(UserPoolId=pool_id)["Groups"]}
+    assert outputs["CreatorsGroup"] == "creators"
+    assert (groups["creators"]["Description"], groups["creators"]["Precedence"]) == ("Creators", 1)
+    consumers = physical_ids(aws, "apid-identity", "AWS::Cognito::UserPoolGroup", "Consumers")
+    assert [name for name in groups if name != "creators"] == consumers
+    secrets = aws.client("secretsmanager")
+    assert secrets.describe_secret(SecretId=outputs["SecretArn"])["Description"] == "Stripe keys"
+    value = json.loads(secrets.get_secret_value(SecretId=outputs["SecretArn"])["SecretString"])
+    assert value["api_key"] == "" and len(value["webhook_secret"]) == 32
+
+
+def test_identity_and_secret_go_with_their_stack_unless_retained(aws: Aws) -> None:
+    cognito, secrets = aws.client("cognito-idp"), aws.client("secretsmanager")
+    deleted = deploy(aws, "apid-identity-deleted", identity_template(), "CREATE", "c").outputs
+    retained = deploy(aws, "apid-identity-retained", identity_template(retained=True), "CREATE", "c").outputs
+    aws.cloudformation.delete_stack(StackName="apid-identity-deleted")
+    aws.cloudformation.delete_stack(StackName="apid-identity-retained")
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        cognito.describe_user_pool(UserPoolId=deleted["PoolId"])
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        secrets.describe_secret(SecretId=deleted["SecretArn"])
+    assert cognito.describe_user_pool(UserPoolId=retained["PoolId"])["UserPool"]["Id"] == retained["PoolId"]
+    assert cognito.list_user_pool_clients(UserPoolId=retained["PoolId"], MaxResults=10)["UserPoolClients"] == []
+    assert cognito.list_groups(UserPoolId=retained["PoolId"])["Groups"] == []
+    assert secrets.describe_secret(SecretId=retained["SecretArn"])["ARN"] == retained["SecretArn"]
+
+
+def test_a_secret_both_given_and_generated_is_rejected(aws: Aws) -> None:
+    secret = {"Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {
+        "SecretString": "s3cr3t", "GenerateSecretString": {}}}}
+    with pytest.raises(ClientError, match="cannot both be specified"):
+        deploy(aws, "apid-gap-secret", {"Resources": secret}, "CREATE", "c")
+
+
 # --- What the emulator cannot show (README), each checked --------------------------------------------
 
 
@@ -430,6 +523,16 @@ def test_deleting_a_stack_with_a_non_empty_bucket_succeeds_and_keeps_the_bucket(
     aws.client("s3").put_object(Bucket="apid-gap-bucket", Key="object", Body=b"1")
     aws.cloudformation.delete_stack(StackName="apid-gap-bucket")
     assert aws.client("s3").head_bucket(Bucket="apid-gap-bucket")
+
+
+def test_deleting_a_stack_with_a_protected_user_pool_fails_and_the_stack_is_gone(aws: Aws) -> None:
+    """Cognito refuses to delete the pool; moto drops the stack anyway and answers with a JSON error."""
+    outputs = deploy(aws, "apid-gap-protected", identity_template(deletion_protection="ACTIVE"), "CREATE", "c").outputs
+    with pytest.raises(ResponseParserError, match="deletion protection is activated"):
+        aws.cloudformation.delete_stack(StackName="apid-gap-protected")
+    assert aws.client("cognito-idp").describe_user_pool(UserPoolId=outputs["PoolId"])["UserPool"]
+    with pytest.raises(ClientError, match="does not exist"):
+        aws.cloudformation.describe_stacks(StackName="apid-gap-protected")
 
 
 # --- Updates, no-op updates and deletion (last: they change the deployed stacks) ----------------------
@@ -683,6 +786,35 @@ def _probe_event_account() -> None:
     assert "account" not in json.loads(message["Body"])
 
 
+def _probe_user_pool() -> None:
+    _created({"Pool": {"Type": "AWS::Cognito::UserPool", "Properties": {"UserPoolName": "probe"}}})
+    assert boto3.client("cognito-idp", region_name=REGION).list_user_pools(MaxResults=10)["UserPools"] == []
+
+
+def _pool_id() -> str:
+    """A user pool made directly, for the probes of what a template puts in one."""
+    return str(boto3.client("cognito-idp", region_name=REGION).create_user_pool(PoolName="probe")["UserPool"]["Id"])
+
+
+def _probe_user_pool_client() -> None:
+    pool_id = _pool_id()
+    _created({"Client": {"Type": "AWS::Cognito::UserPoolClient", "Properties": {"UserPoolId": pool_id}}})
+    cognito = boto3.client("cognito-idp", region_name=REGION)
+    assert cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=10)["UserPoolClients"] == []
+
+
+def _probe_user_pool_group() -> None:
+    pool_id = _pool_id()
+    _created({"Group": {"Type": "AWS::Cognito::UserPoolGroup", "Properties": {"UserPoolId": pool_id,
+                                                                              "GroupName": "creators"}}})
+    assert boto3.client("cognito-idp", region_name=REGION).list_groups(UserPoolId=pool_id)["Groups"] == []
+
+
+def _probe_secret() -> None:
+    _created({"Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {"Name": "probe", "SecretString": "x"}}})
+    assert boto3.client("secretsmanager", region_name=REGION).list_secrets()["SecretList"] == []
+
+
 PROBES: dict[Callable[[], None], Callable[[], None]] = {
     moto_emulator.event_bus_ref_is_its_name: _probe_event_bus_ref,
     moto_emulator.api_deployment_ref_is_its_id: _probe_deployment_ref,
@@ -701,6 +833,10 @@ PROBES: dict[Callable[[], None], Callable[[], None]] = {
     moto_emulator.change_set_execution_publishes_outputs: _probe_outputs,
     moto_emulator.lambda_targets_recorded_not_run: _probe_lambda_target,
     moto_emulator.delivered_events_name_their_account: _probe_event_account,
+    moto_emulator.cognito_user_pool_resource: _probe_user_pool,
+    moto_emulator.cognito_user_pool_client_resource: _probe_user_pool_client,
+    moto_emulator.cognito_user_pool_group_resource: _probe_user_pool_group,
+    moto_emulator.secret_resource: _probe_secret,
 }
 
 
