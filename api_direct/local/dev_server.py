@@ -1,0 +1,293 @@
+"""``apid dev``: the creator's app on this machine, behind the deployed API's key check and metering.
+
+What a creator tries locally must answer as consumers will be answered, so nothing
+here re-implements the stack's rules: each request is decided by the authorizer's
+:func:`~api_direct.runtime.authorizer.decide` (against a lookup that knows one local
+key), a rejection is the gateway response the stack configures, and every request
+is written as the access-log line API Gateway writes, then read back by the usage
+forwarder's :func:`~api_direct.runtime.usage_forwarder.aggregate` and priced by the
+plan's :func:`~api_direct.project.billable_calls`, as the control plane prices it.
+
+Differences from the deployed API, on purpose: ``resourcePath`` is the app's own
+route template (``/forecast/{city_id}``), where the deployed API, whose one proxy
+resource hands all routing to the app, logs ``/{proxy+}``; there are no throttling,
+quotas or authorizer cache; and the usage is printed, not sent to a control plane.
+
+uvicorn's reloader runs the app in a worker process it restarts on every code
+change, so the worker builds its app from :func:`app_from_environment`: the parent
+passes it the project, the plan and the key's hash in the environment, never the key.
+"""
+
+import importlib
+import os
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.routing import Match, Route
+
+from api_direct.errors import InputError
+from api_direct.project import Project, PricingPlan, billable_calls, load_project
+from api_direct.runtime.access_log import AccessLogEntry, parse_access_log_line, render_access_log_line
+from api_direct.runtime.api_keys import KEY_PREFIX, generate_key, hash_key, is_well_formed
+from api_direct.runtime.authorizer import api_key_of, decide
+from api_direct.runtime.gateway_responses import GatewayRejection
+from api_direct.runtime.key_store import KeyRecord
+from api_direct.runtime.usage_forwarder import LogLine, UsageRecord, aggregate
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+ENV_PROJECT = "APID_DEV_PROJECT"
+ENV_PLAN = "APID_DEV_PLAN"
+ENV_KEY_HASH = "APID_DEV_KEY_HASH"
+#: What uvicorn imports in each worker (``factory=True``).
+FACTORY = f"{__name__}:app_from_environment"
+
+LOCAL_KEY_ID = "dev-key"
+LOCAL_API_ID = "local"
+#: The Content-Type of every gateway response :class:`~api_direct.constructs.MeteredApi` configures.
+GATEWAY_CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class DevTarget:
+    """What a server worker needs to serve the project: never the plaintext key, only its hash."""
+
+    project: Project
+    plan: PricingPlan
+    key_hash: str
+
+    def environment(self) -> dict[str, str]:
+        """The variables :meth:`from_environment` reads back in the worker."""
+        return {ENV_PROJECT: str(self.project.root), ENV_PLAN: self.plan.name, ENV_KEY_HASH: self.key_hash}
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> "DevTarget":
+        """The target the parent process chose; ``apid.toml`` is read again, so an edit shows on reload."""
+        project = load_project(environ[ENV_PROJECT])
+        return cls(project, plan_named(project, environ[ENV_PLAN]), environ[ENV_KEY_HASH])
+
+
+@dataclass(frozen=True)
+class DevSession:
+    """A checked project, ready to serve: the target, its app and the plaintext key to show once."""
+
+    target: DevTarget
+    app: ASGIApp
+    key: str
+
+
+def prepare(project_dir: Path | str, plan_name: str | None, key: str | None) -> DevSession:
+    """Check everything that could stop the server before it starts, one-line errors for each.
+
+    ``key`` is the local key to accept (a new one when ``None``), so a creator can keep
+    one across runs; it must have a real key's shape, as the authorizer rejects any other.
+    """
+    project = load_project(project_dir)
+    plan = plan_named(project, plan_name)
+    if key is None:
+        key = generate_key()
+    elif not is_well_formed(key):
+        raise InputError(
+            f"--key: not an API key ({KEY_PREFIX} and 43 URL-safe characters); omit it to get a new one"
+        )
+    return DevSession(DevTarget(project, plan, hash_key(key)), import_app(project), key)
+
+
+def plan_named(project: Project, name: str | None) -> PricingPlan:
+    """The plan called ``name`` in ``apid.toml``, or its first plan when ``name`` is ``None``."""
+    plans = project.config.plans
+    if name is None:
+        return plans[0]
+    for plan in plans:
+        if plan.name == name:
+            return plan
+    raise InputError(f"--plan: apid.toml has no plan {name!r} (plans: {', '.join(p.name for p in plans)})")
+
+
+def import_app(project: Project) -> ASGIApp:
+    """The project's ASGI app, imported as the Lambda handler does: the project root first on ``sys.path``.
+
+    Anything the import raises is the creator's code failing, so it is reported in
+    one line with its type instead of a traceback through ours.
+    """
+    reference = project.config.api.app
+    module_name, _, attribute = reference.partition(":")
+    root = str(project.root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:  # the creator's code may raise anything
+        detail = (str(error).splitlines() or [""])[0]
+        raise InputError(f"api.app {reference}: importing {module_name} failed: {type(error).__name__}: {detail}") from None
+    app = getattr(module, attribute, None)
+    if not callable(app):
+        raise InputError(f"api.app {reference}: {module_name} has no ASGI app named {attribute!r}")
+    return app
+
+
+def local_key_lookup(key_hash: str, plan: str) -> Callable[[str], KeyRecord | None]:
+    """The key table :func:`decide` reads, holding the one local key: active, on ``plan``."""
+    record = KeyRecord(key_hash=key_hash, key_id=LOCAL_KEY_ID, plan=plan, status="active", updated_at="")
+    return lambda requested: record if requested == key_hash else None
+
+
+@dataclass(frozen=True)
+class MeteredRequest:
+    """One request as the deployed stack meters it.
+
+    ``entry`` is its access-log line read back, ``record`` the forwarder's usage
+    record of that line alone, ``billable`` what the plan bills of it (nothing for a
+    rejected request, which has no key to bill, as in the control plane) and
+    ``outcome`` the authorizer's reason (``active``, ``missing``, ``malformed``, ...).
+    """
+
+    entry: AccessLogEntry
+    record: UsageRecord
+    billable: int
+    outcome: str
+
+    def line(self) -> str:
+        """``GET /forecast/{city_id}  200  12 ms  billable 1  (plan pro)``: the live usage line."""
+        entry = self.entry
+        who = f"plan {self.record.plan}" if self.record.key_id else f"rejected: {self.outcome} key"
+        return (
+            f"{entry.http_method} {entry.resource_path}  {entry.status}  {entry.response_latency_ms} ms"
+            f"  billable {self.billable}  ({who})"
+        )
+
+
+def print_usage(request: MeteredRequest) -> None:
+    """The default report: one line on stderr, beside uvicorn's own log."""
+    print(request.line(), file=sys.stderr, flush=True)
+
+
+class MeteredDevApp:
+    """An ASGI app: ``app`` behind the deployed API's key check, each HTTP request metered.
+
+    Lifespan and websocket scopes pass straight through (the deployed API serves
+    neither to consumers, but the app's startup code must still run).
+    """
+
+    def __init__(self, app: ASGIApp, target: DevTarget, report: Callable[[MeteredRequest], None] = print_usage) -> None:
+        self.app = app
+        self.target = target
+        self.lookup = local_key_lookup(target.key_hash, target.plan.name)
+        self.report = report
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        fields: dict[str, object] = {
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": time.time_ns() // 1_000_000,
+            "apiId": LOCAL_API_ID,
+            "stage": self.target.project.config.gateway.stage,
+            "httpMethod": scope["method"],
+            "resourcePath": route_template(self.app, scope),
+            "status": 500,  # what the caller gets if the app fails before answering
+        }
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        decision = decide(api_key_of(headers), self.lookup)
+        try:
+            if decision.rejection is not None:
+                await send_rejection(send, decision.rejection)
+                fields["status"] = decision.rejection.status
+            else:
+                fields.update(keyId=decision.key_id, plan=decision.plan)
+                await self.app(scope, receive, _recording_status(send, fields))
+                fields["integrationLatency"] = _elapsed_ms(started)
+        finally:
+            fields["responseLatency"] = _elapsed_ms(started)
+            self.report(self.meter(fields, decision.reason))
+
+    def meter(self, fields: Mapping[str, object], outcome: str) -> MeteredRequest:
+        """The request's access-log line, through the forwarder's parser and aggregation and the plan's price."""
+        line = render_access_log_line(fields)
+        [record] = aggregate(self.target.project.config.api.name, [LogLine(str(fields["requestId"]), line)])
+        entry = parse_access_log_line(line)
+        assert entry is not None, "aggregate counted the line, so it parses"
+        billable = billable_calls(record.status_counts, self.target.plan.billable_statuses) if record.key_id else 0
+        return MeteredRequest(entry, record, billable, outcome)
+
+
+async def send_rejection(send: Send, rejection: GatewayRejection) -> None:
+    """Answer as API Gateway's gateway response does: the rejection's status and JSON body."""
+    body = rejection.body().encode()
+    headers = [(b"content-type", GATEWAY_CONTENT_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": rejection.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _recording_status(send: Send, fields: dict[str, object]) -> Send:
+    """``send``, noting the status the app answers with in ``fields``."""
+
+    async def recording(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            fields["status"] = message["status"]
+        await send(message)
+
+    return recording
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
+
+
+def route_template(app: ASGIApp, scope: Scope) -> str:
+    """The app's route for this request (``/forecast/{city_id}``), or the raw path when none matches.
+
+    Asked before the app runs, so a rejected request names its route too.
+    """
+    for route in getattr(app, "routes", ()):
+        if isinstance(route, Route) and route.matches(scope)[0] is Match.FULL:
+            return route.path
+    return str(scope["path"])
+
+
+def sample_path(app: ASGIApp) -> str:
+    """A documented GET route without parameters, for a curl line that works as pasted; ``/`` if none."""
+    for route in getattr(app, "routes", ()):
+        if (
+            isinstance(route, Route)
+            and "GET" in (route.methods or ())
+            and route.include_in_schema
+            and "{" not in route.path
+        ):
+            return route.path
+    return "/"
+
+
+def app_from_environment() -> MeteredDevApp:
+    """uvicorn's factory, run in every (re)started worker: the app as :func:`serve`'s caller chose it."""
+    target = DevTarget.from_environment(os.environ)
+    return MeteredDevApp(import_app(target.project), target)
+
+
+def serve(target: DevTarget, *, host: str, port: int, reload: bool) -> None:
+    """Run uvicorn until Ctrl-C, restarting the worker when a ``.py`` file under the project changes.
+
+    uvicorn's own access log is off: the usage line says the same and more.
+    """
+    os.environ.update(target.environment())
+    uvicorn.run(
+        FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        reload_dirs=[str(target.project.root)] if reload else None,
+        access_log=False,
+    )

@@ -1,0 +1,252 @@
+"""apid dev's ASGI app in process: the deployed key check, gateway responses and metering around the example."""
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Template
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api_direct.constructs import ApiKeyStore, MeteredApi, PlanLimits
+from api_direct.local import dev_server
+from api_direct.local.dev_server import (
+    LOCAL_KEY_ID,
+    DevTarget,
+    MeteredDevApp,
+    MeteredRequest,
+    app_from_environment,
+    import_app,
+    prepare,
+    sample_path,
+)
+from api_direct.project import PricingPlan, Project, load_project
+from api_direct.runtime import authorizer
+from api_direct.runtime.api_keys import generate_key, hash_key
+from api_direct.runtime.gateway_responses import INVALID_KEY, MISSING_KEY, GatewayRejection
+from tests.conftest import CONTROL_PLANE_ACCOUNT, EXAMPLE_DIR
+from tests.runtime.conftest import FakeLambdaContext
+
+KEY = generate_key()
+METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/v1/GET/cities"
+USAGE_LINE = re.compile(r"^(?P<route>\S+ \S+)  (?P<status>\d{3})  \d+ ms  billable (?P<billable>\d+)  \((?P<who>.+)\)$")
+
+
+@pytest.fixture(scope="module")
+def project() -> Project:
+    return load_project(EXAMPLE_DIR)
+
+
+@pytest.fixture(scope="module")
+def weather_app(project: Project) -> Any:
+    return import_app(project)
+
+
+def metered_client(
+    app: Any, project: Project, plan: PricingPlan, metered: list[MeteredRequest], raise_server_exceptions: bool = True
+) -> TestClient:
+    """The app behind apid dev's wrapper, accepting KEY on ``plan``, each request appended to ``metered``."""
+    wrapped = MeteredDevApp(app, DevTarget(project, plan, hash_key(KEY)), metered.append)
+    return TestClient(wrapped, raise_server_exceptions=raise_server_exceptions)
+
+
+@pytest.fixture
+def metered() -> list[MeteredRequest]:
+    return []
+
+
+@pytest.fixture
+def client(weather_app: Any, project: Project, metered: list[MeteredRequest]) -> TestClient:
+    return metered_client(weather_app, project, project.config.plans[0], metered)
+
+
+def usage(request: MeteredRequest) -> dict[str, str]:
+    match = USAGE_LINE.match(request.line())
+    assert match, request.line()
+    return match.groupdict()
+
+
+def test_a_valid_key_gets_the_apps_own_answer_and_one_billable_call(
+    client: TestClient, weather_app: Any, metered: list[MeteredRequest]
+) -> None:
+    response = client.get("/cities", params={"country": "GB"}, headers={"x-api-key": KEY})
+    assert response.status_code == 200
+    assert response.json() == TestClient(weather_app).get("/cities", params={"country": "GB"}).json()
+    [request] = metered
+    assert usage(request) == {"route": "GET /cities", "status": "200", "billable": "1", "who": "plan free"}
+    assert (request.record.key_id, request.record.plan, request.record.calls) == (LOCAL_KEY_ID, "free", 1)
+    assert request.record.status_counts["2xx"] == 1
+
+
+@pytest.mark.parametrize(
+    ("billable_statuses", "city", "status", "billable"),
+    [(("2xx",), "london", "200", "1"), (("2xx",), "atlantis", "404", "0"), (("2xx", "4xx"), "atlantis", "404", "1")],
+)
+def test_the_plan_decides_what_is_billable(
+    weather_app: Any, project: Project, metered: list[MeteredRequest],
+    billable_statuses: tuple[str, ...], city: str, status: str, billable: str,
+) -> None:
+    plan = project.config.plans[1].model_copy(update={"billable_statuses": billable_statuses})
+    client = metered_client(weather_app, project, plan, metered)
+    assert client.get(f"/forecast/{city}", params={"days": 1}, headers={"x-api-key": KEY}).status_code == int(status)
+    [request] = metered
+    assert usage(request) == {"route": "GET /forecast/{city_id}", "status": status, "billable": billable, "who": "plan pro"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "rejection", "outcome"),
+    [
+        ({}, MISSING_KEY, "missing"),
+        ({"x-api-key": ""}, MISSING_KEY, "missing"),
+        ({"x-api-key": "not-a-key"}, INVALID_KEY, "malformed"),
+        ({"X-Api-Key": generate_key()}, INVALID_KEY, "unknown"),
+        ({"x-api-key": KEY + "x"}, INVALID_KEY, "malformed"),
+    ],
+    ids=["no-header", "empty", "malformed", "unknown", "too-long"],
+)
+def test_a_missing_or_wrong_key_is_rejected_before_the_app_and_never_billed(
+    project: Project, metered: list[MeteredRequest], headers: dict[str, str], rejection: GatewayRejection, outcome: str
+) -> None:
+    app, calls = counting_app()
+    response = metered_client(app, project, project.config.plans[0], metered).get("/items/7", headers=headers)
+    assert (response.status_code, response.text) == (rejection.status, rejection.body())
+    assert response.headers["content-type"] == "application/json"
+    assert calls == []
+    [request] = metered
+    assert usage(request) == {
+        "route": "GET /items/{item_id}", "status": str(rejection.status), "billable": "0", "who": f"rejected: {outcome} key",
+    }
+    assert (request.record.key_id, request.record.plan, request.entry.integration_latency_ms) == ("", "", None)
+
+
+@pytest.fixture(scope="module")
+def deployed_gateway_responses(bundle_cache_dir: Path) -> dict[str, dict[str, Any]]:
+    """The gateway responses MeteredApi deploys, by type, from a synthesized template."""
+    stack = cdk.Stack(cdk.App(), "apid-dev-parity")
+    handler = lambda_.Function(
+        stack, "Handler", runtime=lambda_.Runtime.PYTHON_3_12, handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
+    )
+    keys = ApiKeyStore(stack, "Keys", control_plane_account_id=CONTROL_PLANE_ACCOUNT, bundle_cache_dir=bundle_cache_dir)
+    MeteredApi(stack, "Api", handler=handler, key_store=keys, plans=[PlanLimits(name="free", rate_limit=2, burst=5)],
+               bundle_cache_dir=bundle_cache_dir)
+    resources = Template.from_stack(stack).find_resources("AWS::ApiGateway::GatewayResponse")
+    return {resource["Properties"]["ResponseType"]: resource["Properties"] for resource in resources.values()}
+
+
+class NoKeys:
+    """A key table without keys: to the deployed authorizer, every key is unknown, as any but its own is to apid dev."""
+
+    def get(self, key_hash: str) -> None:
+        return None
+
+
+def deployed_answer(
+    responses: dict[str, dict[str, Any]], headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str, str]:
+    """What the deployed API answers: its authorizer handler's verdict, through the template's gateway response."""
+    monkeypatch.setattr(authorizer, "key_table_from_env", NoKeys)
+    event = {"type": "REQUEST", "methodArn": METHOD_ARN, "headers": headers}
+    try:
+        context = authorizer.handler(event, FakeLambdaContext())["context"]
+        response = responses["ACCESS_DENIED"]
+    except Exception as error:  # API Gateway's contract: this exact message is a 401
+        assert str(error) == "Unauthorized"
+        context, response = {}, responses["UNAUTHORIZED"]
+    body = response["ResponseTemplates"]["application/json"]
+    for name, value in context.items():
+        body = body.replace(f"$context.authorizer.{name}", value)
+    content_type = response["ResponseParameters"]["gatewayresponse.header.Content-Type"].strip("'")
+    return int(response["StatusCode"]), body, content_type
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"x-api-key": ""}, {"x-api-key": "not-a-key"}, {"x-api-key": generate_key()}],
+    ids=["no-header", "empty", "malformed", "unknown"],
+)
+def test_a_rejection_is_byte_for_byte_what_the_deployed_api_sends(
+    client: TestClient, deployed_gateway_responses: dict[str, dict[str, Any]], headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    local = client.get("/cities", headers=headers)
+    assert (local.status_code, local.text, local.headers["content-type"]) == deployed_answer(
+        deployed_gateway_responses, headers, monkeypatch
+    )
+
+
+def counting_app() -> tuple[FastAPI, list[str]]:
+    """A FastAPI app with one route that records each call, and a lifespan that records startup."""
+    calls: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        calls.append("startup")
+        yield
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/items/{item_id}")
+    def item(item_id: str) -> dict[str, str]:
+        calls.append(item_id)
+        return {"id": item_id}
+
+    @app.get("/fail")
+    def fail() -> None:
+        raise RuntimeError("the creator's bug")
+
+    return app, calls
+
+
+def test_lifespan_reaches_the_app(project: Project, metered: list[MeteredRequest]) -> None:
+    app, calls = counting_app()
+    with metered_client(app, project, project.config.plans[0], metered) as client:
+        assert client.get("/items/1", headers={"x-api-key": KEY}).json() == {"id": "1"}
+    assert calls == ["startup", "1"]
+    assert [usage(request)["route"] for request in metered] == ["GET /items/{item_id}"]
+
+
+def test_an_app_failure_is_metered_as_the_500_it_answers(project: Project, metered: list[MeteredRequest]) -> None:
+    app, _ = counting_app()
+    client = metered_client(app, project, project.config.plans[0], metered, raise_server_exceptions=False)
+    assert client.get("/fail", headers={"x-api-key": KEY}).status_code == 500
+    [request] = metered
+    assert usage(request) == {"route": "GET /fail", "status": "500", "billable": "0", "who": "plan free"}
+
+
+def test_an_unrouted_path_is_logged_as_the_raw_path(client: TestClient, metered: list[MeteredRequest]) -> None:
+    assert client.post("/no/such/route", headers={"x-api-key": KEY}).status_code == 404
+    assert usage(metered[0])["route"] == "POST /no/such/route"
+
+
+def test_the_worker_gets_the_hash_never_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    session = prepare(EXAMPLE_DIR, "pro", KEY)
+    environment = session.target.environment()
+    assert session.target.key_hash == hash_key(KEY)
+    assert not any(KEY in value for value in environment.values())
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    worker = app_from_environment()
+    assert worker.target == session.target
+    assert TestClient(worker).get("/health", headers={"x-api-key": KEY}).json() == {"status": "ok"}
+
+
+def test_without_a_plan_or_key_the_first_plan_and_a_new_key() -> None:
+    first, second = prepare(EXAMPLE_DIR, None, None), prepare(EXAMPLE_DIR, None, None)
+    assert first.target.plan.name == second.target.plan.name == "free"
+    assert first.key != second.key and first.target.key_hash == hash_key(first.key)
+
+
+def test_the_curl_example_uses_a_plain_documented_get(weather_app: Any) -> None:
+    assert sample_path(weather_app) == "/cities"
+    assert sample_path(FastAPI(openapi_url=None)) == "/"
+
+
+def test_the_factory_is_what_uvicorn_can_import() -> None:
+    module, _, attribute = dev_server.FACTORY.partition(":")
+    assert (module, getattr(dev_server, attribute)) == ("api_direct.local.dev_server", app_from_environment)
