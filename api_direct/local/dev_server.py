@@ -19,9 +19,11 @@ passes it the project, the plan and the key's hash in the environment, never the
 """
 
 import importlib
+import logging
 import os
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from starlette.routing import Match, Route
 
 from api_direct.errors import InputError
@@ -118,7 +121,8 @@ def import_app(project: Project) -> ASGIApp:
     """The project's ASGI app, imported as the Lambda handler does: the project root first on ``sys.path``.
 
     Anything the import raises is the creator's code failing, so it is reported in
-    one line with its type instead of a traceback through ours.
+    one line, with its type and the creator's line that raised it, instead of a
+    traceback through ours.
     """
     reference = project.config.api.app
     module_name, _, attribute = reference.partition(":")
@@ -129,11 +133,20 @@ def import_app(project: Project) -> ASGIApp:
         module = importlib.import_module(module_name)
     except Exception as error:  # the creator's code may raise anything
         detail = (str(error).splitlines() or [""])[0]
-        raise InputError(f"api.app {reference}: importing {module_name} failed: {type(error).__name__}: {detail}") from None
+        raise InputError(
+            f"api.app {reference}: importing {module_name} failed: {type(error).__name__}: {detail}"
+            f"{_raised_at(error, project.root)}"
+        ) from None
     app = getattr(module, attribute, None)
     if not callable(app):
         raise InputError(f"api.app {reference}: {module_name} has no ASGI app named {attribute!r}")
     return app
+
+
+def _raised_at(error: Exception, root: Path) -> str:
+    """`` (weather/climate.py, line 12)``: the last line of the project's own code the error passed through."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if Path(frame.filename).is_relative_to(root)]
+    return f" ({Path(frames[-1].filename).relative_to(root)}, line {frames[-1].lineno})" if frames else ""
 
 
 def local_key_lookup(key_hash: str, plan: str) -> Callable[[str], KeyRecord | None]:
@@ -271,9 +284,18 @@ def sample_path(app: ASGIApp) -> str:
 
 
 def app_from_environment() -> MeteredDevApp:
-    """uvicorn's factory, run in every (re)started worker: the app as :func:`serve`'s caller chose it."""
-    target = DevTarget.from_environment(os.environ)
-    return MeteredDevApp(import_app(target.project), target)
+    """uvicorn's factory, run in every (re)started worker: the app as :func:`serve`'s caller chose it.
+
+    An edit can break the project between reloads; that is said in one line, and the
+    worker exits as uvicorn's own loader does when an app cannot load, so the
+    reloader waits for the fix instead of printing a traceback through uvicorn.
+    """
+    try:
+        target = DevTarget.from_environment(os.environ)
+        return MeteredDevApp(import_app(target.project), target)
+    except InputError as error:
+        logging.getLogger("uvicorn.error").error("%s", error)
+        sys.exit(STARTUP_FAILURE)
 
 
 def serve(target: DevTarget, *, host: str, port: int, reload: bool) -> None:

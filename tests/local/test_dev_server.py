@@ -1,5 +1,6 @@
 """apid dev's ASGI app in process: the deployed key check, gateway responses and metering around the example."""
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from uvicorn.config import STARTUP_FAILURE
 
 from api_direct.constructs import ApiKeyStore, MeteredApi, PlanLimits
 from api_direct.local import dev_server
@@ -234,6 +236,23 @@ def test_the_worker_gets_the_hash_never_the_key(monkeypatch: pytest.MonkeyPatch)
     worker = app_from_environment()
     assert worker.target == session.target
     assert TestClient(worker).get("/health", headers={"x-api-key": KEY}).json() == {"status": "ok"}
+
+
+def test_a_project_broken_between_reloads_stops_the_worker_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name, value in prepare(EXAMPLE_DIR, "pro", KEY).target.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv(dev_server.ENV_PLAN, "gone")  # as if apid.toml lost the plan in an edit
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addHandler(caplog.handler)  # once uvicorn has configured logging, its loggers do not propagate
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            app_from_environment()
+    finally:
+        uvicorn_log.removeHandler(caplog.handler)
+    assert stopped.value.code == STARTUP_FAILURE
+    assert set(caplog.messages) == {"--plan: apid.toml has no plan 'gone' (plans: free, pro)"}
 
 
 def test_without_a_plan_or_key_the_first_plan_and_a_new_key() -> None:
