@@ -1,0 +1,56 @@
+"""``apid dev``: serve the app locally behind the deployed API's key check and metering."""
+
+import shlex
+
+import click
+from rich.markup import escape
+
+from api_direct.cli.settings import Settings, global_options
+from api_direct.local.dev_server import DevSession, prepare, sample_path, serve
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--plan", "plan_name", default=None, metavar="NAME",
+              help="Plan of the local key: its billable_statuses decide what is billable."
+                   " Default: the first plan in apid.toml.")
+@click.option("--key", envvar="APID_DEV_KEY", show_envvar=True, default=None,
+              help="Local API key to accept, to keep one across runs (apid_ and 43 characters, as printed by"
+                   " an earlier run). Default: a new key each run.")
+@click.option("--reload/--no-reload", default=True, show_default=True,
+              help="Restart the app when a .py file in the project changes.")
+@global_options
+@click.pass_obj
+def dev(settings: Settings, host: str, port: int, plan_name: str | None, key: str | None, reload: bool) -> None:
+    """Serve the app on this machine as the deployed API serves it, until Ctrl-C.
+
+    \b
+    Requests go through the code the deployed stack runs:
+      - the authorizer's key check, with one local key (printed at start)
+        on the chosen plan; a missing or wrong key gets the same status
+        and JSON body as from the deployed API, and never reaches the app;
+      - the access-log line API Gateway writes for the request, read back
+        by the usage forwarder and priced by the plan, printed live:
+          GET /forecast/{city_id}  200  12 ms  billable 1  (plan pro)
+
+    Not emulated: rate limits, quotas and the authorizer's cache. Restart
+    after editing apid.toml.
+    """
+    session = prepare(settings.project_dir, plan_name, key)
+    url = f"http://{host}:{port}"
+    curl = f"curl -H {shlex.quote('x-api-key: ' + session.key)} {url}{sample_path(session.app)}"
+    settings.output.result(
+        {"url": url, "key": session.key, "plan": session.target.plan.name, "reload": reload, "curl": curl},
+        _human(session, url, curl),
+    )
+    serve(session.target, host=host, port=port, reload=reload)
+
+
+def _human(session: DevSession, url: str, curl: str) -> str:
+    config = session.target.project.config
+    return (
+        f"[bold]{config.api.name}[/bold] ({escape(config.api.app)}) on {url}, plan {session.target.plan.name}\n"
+        f"Local API key: [bold]{session.key}[/bold]\n"
+        f"Try: {escape(curl)}"
+    )
