@@ -6,7 +6,7 @@ from typing import Any
 import click
 
 from api_direct import __version__
-from api_direct.cli import account, build, dev, init, marketplace, money, stack
+from api_direct.cli import account, build, dev, init, marketplace, money, sandbox, stack
 from api_direct.cli.settings import Settings, global_options
 from api_direct.errors import AccessError, ApidError, InputError, OperationFailed, StateError
 
@@ -70,5 +70,5 @@ def cli(ctx: click.Context) -> None:
 
 
 for command in (init.init, build.synth, stack.plan, stack.deploy, stack.status, stack.logs, stack.destroy, account.aws,
-                *marketplace.COMMANDS, *money.COMMANDS, dev.dev):
+                *marketplace.COMMANDS, *money.COMMANDS, dev.dev, sandbox.sandbox):
     cli.add_command(command)

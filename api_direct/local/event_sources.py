@@ -1,0 +1,110 @@
+"""The services that invoke our functions in AWS, played on one machine.
+
+Each function here builds the event an AWS service would hand a function (the
+shapes AWS documents, which the handlers' Powertools data classes parse) and runs
+the deployed function with it through :class:`LocalLambda`: an SQS event source
+mapping draining a queue, an EventBridge schedule firing at a given time, a
+Cognito trigger, a CloudWatch Logs subscription, and the EventBridge rules whose
+Lambda targets the emulator records instead of running (see
+``emulator.lambda_targets_recorded_not_run``).
+"""
+
+import base64
+import gzip
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from api_direct.local.lambda_runtime import DeployedFunction, LocalLambda
+
+#: Where the emulator writes the events a rule delivered to a Lambda target.
+RECORDED_EVENTS_GROUP = "/emulator/lambda/{function}"
+_SQS_BATCH = 10
+
+
+def drain_queue(sqs: Any, queue_url: str, runtime: LocalLambda, function: DeployedFunction) -> int:
+    """Hand the queue's messages to the function in batches until it is empty, as an event source mapping does.
+
+    Messages the function reports in ``batchItemFailures`` stay on the queue (for the
+    redrive policy to deal with, as in AWS); the others are deleted. Returns how many
+    messages were processed successfully.
+    """
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+    done = 0
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=_SQS_BATCH,
+                                          MessageAttributeNames=["All"], AttributeNames=["All"]).get("Messages", []):
+        response = runtime.invoke(function, sqs_event(messages, attributes["QueueArn"], sqs.meta.region_name))
+        failed = {failure["itemIdentifier"] for failure in (response or {}).get("batchItemFailures", [])}
+        succeeded = [m for m in messages if m["MessageId"] not in failed]
+        if succeeded:
+            sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(succeeded)])
+        done += len(succeeded)
+        if failed:
+            break  # they become visible again after the visibility timeout; not within this drain
+    return done
+
+
+def sqs_event(messages: list[Mapping[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping sends for received messages."""
+    return {"Records": [
+        {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+         "attributes": m.get("Attributes", {}), "md5OfBody": m.get("MD5OfBody", ""),
+         "messageAttributes": {name: {"stringValue": value.get("StringValue"), "dataType": value["DataType"]}
+                               for name, value in m.get("MessageAttributes", {}).items()},
+         "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": region}
+        for m in messages
+    ]}
+
+
+def scheduled_event(at: datetime, rule_arn: str, account_id: str, region: str) -> dict[str, Any]:
+    """What an EventBridge schedule sends when it fires; ``time`` is when the run was due."""
+    return {"version": "0", "id": f"sandbox-{int(at.timestamp())}", "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": account_id, "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": region, "resources": [rule_arn], "detail": {}}
+
+
+def post_confirmation_event(user_pool_id: str, client_id: str, user: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """Cognito's PostConfirmation trigger event for a user just confirmed (``AdminGetUser``'s answer)."""
+    attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
+    return {"version": "1", "region": region, "userPoolId": user_pool_id, "userName": user["Username"],
+            "callerContext": {"awsSdkVersion": "sandbox", "clientId": client_id},
+            "triggerSource": "PostConfirmation_ConfirmSignUp",
+            "request": {"userAttributes": attributes}, "response": {}}
+
+
+def log_subscription_event(log_group: str, account_id: str, events: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """What CloudWatch Logs hands a subscription's function: base64 of gzip of the JSON batch."""
+    data = {"messageType": "DATA_MESSAGE", "owner": account_id, "logGroup": log_group, "logStream": "access",
+            "subscriptionFilters": ["usage"],
+            "logEvents": [{"id": e["eventId"], "timestamp": e["timestamp"], "message": e["message"]} for e in events]}
+    return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(data).encode())).decode()}}
+
+
+def deliver_log_group(logs: Any, log_group: str, account_id: str, runtime: LocalLambda,
+                      function: DeployedFunction) -> int:
+    """Send every line of the log group to its subscription's function, in one delivery; how many lines."""
+    events = [event for page in logs.get_paginator("filter_log_events").paginate(logGroupName=log_group)
+              for event in page["events"]]
+    if events:
+        runtime.invoke(function, log_subscription_event(log_group, account_id, events))
+    return len(events)
+
+
+def deliver_recorded_events(logs: Any, runtime: LocalLambda, function: DeployedFunction, delivered: set[str]) -> int:
+    """Run the function on each event a rule delivered to it that is not in ``delivered`` yet; how many.
+
+    The emulator records them in a log group per function instead of invoking it;
+    ``delivered`` (log event ids) is updated, so each event runs once.
+    """
+    group = RECORDED_EVENTS_GROUP.format(function=function.name)
+    try:
+        pages = list(logs.get_paginator("filter_log_events").paginate(logGroupName=group))
+    except logs.exceptions.ResourceNotFoundException:
+        return 0
+    fresh = [event for page in pages for event in page["events"] if event["eventId"] not in delivered]
+    for event in fresh:
+        runtime.invoke(function, json.loads(event["message"]))
+        delivered.add(event["eventId"])
+    return len(fresh)

@@ -1,0 +1,410 @@
+"""``apid sandbox``: the whole product on one machine, from deploy to payout, checked.
+
+An AWS emulator (the patched moto server) and the Stripe fake start on loopback;
+then every step runs the product's own code against them, in the order a real
+marketplace lives it: the operator deploys the control plane template and
+connects Stripe; a creator and a consumer sign up; the creator links an
+(emulated) account, deploys the example API through the deploy role the control
+plane assumes, and publishes it with its plans; the consumer finds it, subscribes
+and gets a key; calls go through the API's authorizer and app; their access log
+becomes usage records, counted, closed and billed as Stripe meter events; Stripe
+invoices; the creator onboards to Connect and is paid, less the platform fee.
+
+Where AWS would run one of our functions, :class:`~.lambda_runtime.LocalLambda`
+runs it here with the deployed function's environment; where time would pass
+(an hour's grace, a billing period, a month), the scheduled functions run as of a
+later time (their event's ``time``) and Stripe's test clock moves.
+
+The result is a :class:`Summary` whose numbers come from where the product keeps
+them (meter events and invoices in Stripe, the ledger via ``GET /earnings``,
+transfers), each checked against what the calls imply.
+"""
+
+import importlib.util
+import os
+import secrets
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import uvicorn
+
+from api_direct.constructs.fastapi_function import HANDLER_MODULE, handler_shim
+from api_direct.control_plane import sign_in
+from api_direct.control_plane.api.app import create_app
+from api_direct.control_plane.api.settings import ENV_PREFIX, ControlPlaneSettings
+from api_direct.control_plane.publishing import export_openapi, listing
+from api_direct.deploy import operations
+from api_direct.deploy.aws import AwsTarget, creator_aws
+from api_direct.deploy.executor import Observer
+from api_direct.deploy.link import link_through_control_plane
+from api_direct.deploy.state import load_state, save_state
+from api_direct.errors import OperationFailed, StateError
+from api_direct.local import event_sources
+from api_direct.local.control_plane import deploy_control_plane
+from api_direct.local.emulator import running_moto_server
+from api_direct.local.lambda_runtime import DeployedFunction, LocalLambda, environment, stack_functions
+from api_direct.local.rest_api import DeployedRestApi, LocalRestApi, Response
+from api_direct.local.stripe_server import StripeFake, running_stripe_fake
+from api_direct.project import PricingPlan, billable_calls, load_project
+
+REGION = "us-east-1"
+CREATOR, CONSUMER = "creator@sandbox.example", "consumer@sandbox.example"
+#: Handlers of the functions the sandbox runs, as the constructs configure them.
+POST_CONFIRMATION = "api_direct.runtime.post_confirmation.handler"
+AGGREGATOR = "api_direct.control_plane.billing.handlers.aggregate_usage"
+CLOSER = "api_direct.control_plane.billing.handlers.close_periods"
+PAYER = "api_direct.control_plane.billing.handlers.pay_out"
+AUTHORIZER = "api_direct.runtime.authorizer.handler"
+KEY_SYNC = "api_direct.runtime.key_sync.handler"
+FORWARDER = "api_direct.runtime.usage_forwarder.handler"
+APP = f"{HANDLER_MODULE}.handler"
+_SERVER_START_SECONDS = 20.0
+
+
+class Narrator(Protocol):
+    """How the sandbox tells what it is doing (the CLI renders it with rich)."""
+
+    #: Hears the deploy engine's steps and stack events.
+    observer: Observer
+
+    def step(self, title: str) -> AbstractContextManager[None]:
+        """One step of the story: shown while it runs, marked done (or failed) after."""
+
+    def detail(self, text: str) -> None:
+        """A line about the step running."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One number the sandbox expected, and what the product produced."""
+
+    name: str
+    expected: object
+    actual: object
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.actual
+
+
+@dataclass(frozen=True)
+class Summary:
+    calls: int
+    billable: int
+    #: Cents, in the control plane's currency.
+    billed: int
+    fee: int
+    payout: int
+    currency: str
+    seconds: float
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """What is left running with ``--keep``, for the user to explore."""
+
+    aws: str
+    control_plane: str
+    stripe: str
+    api_url: str
+    workdir: Path
+    config_home: Path
+    password: str
+    consumer_key: str
+    users: tuple[str, ...] = (CREATOR, CONSUMER)
+
+
+@dataclass
+class _Calls:
+    responses: list[tuple[str, Response]] = field(default_factory=list)
+
+    def count(self, purpose: str, status: int | None = None) -> int:
+        return sum(1 for p, r in self.responses if p == purpose and (status is None or r.status == status))
+
+
+def run_sandbox(
+    project_dir: Path,
+    narrator: Narrator,
+    *,
+    calls: int,
+    plan_name: str | None = None,
+    keep: Callable[[Endpoints], None] | None = None,
+    bundle_cache_dir: Path | None = None,
+) -> Summary:
+    """Run the whole loop; with ``keep``, call it with the endpoints before stopping everything."""
+    if importlib.util.find_spec("moto") is None:
+        raise StateError("apid sandbox needs the AWS emulator: pip install 'api-direct[local]' (make install does)")
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="apid-sandbox-"))
+    try:
+        with ExitStack() as stack:
+            sandbox = _Sandbox(workdir, narrator, stack, bundle_cache_dir)
+            summary = sandbox.run(project_dir, calls, plan_name, started)
+            if keep is not None:
+                keep(sandbox.endpoints())
+            return summary
+    finally:
+        if keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+class _Sandbox:
+    def __init__(self, workdir: Path, narrator: Narrator, stack: ExitStack, bundle_cache_dir: Path | None) -> None:
+        self.workdir = workdir
+        self.narrator = narrator
+        self.stack = stack
+        self.bundle_cache_dir = bundle_cache_dir
+        self.password = f"Sb-{secrets.token_urlsafe(12)}-9a"
+        self.config_home = workdir / "config"
+        self.log: IO[str] = stack.enter_context((workdir / "lambda.log").open("w"))
+
+    # The story, step by step.
+
+    def run(self, project_dir: Path, calls: int, plan_name: str | None, started: float) -> Summary:
+        with self.narrator.step("Start the AWS emulator (moto) and the Stripe fake on 127.0.0.1"):
+            self.endpoint = self.stack.enter_context(running_moto_server())
+            self.stack.enter_context(environment(self._environment()))
+            self.stripe: StripeFake = self.stack.enter_context(running_stripe_fake())
+            self.aws = creator_aws(AwsTarget(None, REGION, self.endpoint))
+            # The control plane's functions call the Stripe fake, as the app does; never api.stripe.com.
+            self.runtime = LocalLambda({**self._environment(), f"{ENV_PREFIX}STRIPE_API_BASE": self.stripe.base_url,
+                                        f"{ENV_PREFIX}AWS_ENDPOINT_URL": self.endpoint}, self.log)
+            self.narrator.detail(f"AWS: {self.endpoint}   Stripe: {self.stripe.base_url}")
+        with self.narrator.step("Deploy the control plane template (operator)"):
+            deployment = deploy_control_plane(self.aws, self.narrator.observer, self.workdir / "control-plane.out",
+                                              bundle_cache_dir=self.bundle_cache_dir)
+            self.control_functions = deployment.functions
+        with self.narrator.step("Connect Stripe and serve the control plane API"):
+            self.settings = self._serve_control_plane(deployment.settings, deployment.outputs["StripeSecretArn"])
+            self.narrator.detail(f"control plane: {self.control_plane_url}")
+        with self.narrator.step(f"Sign up a creator ({CREATOR}) and a consumer ({CONSUMER})"):
+            for email, role in ((CREATOR, "creators"), (CONSUMER, "consumers")):
+                self._sign_up(email, role)
+        project_root = self.workdir / "project"
+        shutil.copytree(project_dir, project_root, ignore=shutil.ignore_patterns(".apid", "__pycache__", ".pytest_cache"))
+        project = load_project(project_root)
+        plan = _chosen_plan(project.config.plans, plan_name)
+        with self.narrator.step("Link the creator's AWS account (deploy role trusts only the control plane)"):
+            creator = self._login(CREATOR)
+            record = link_through_control_plane(self.aws, self.narrator.observer, creator)
+            save_state(project_root, load_state(project_root).with_link(record))
+            self.narrator.detail(f"deploy role {record.deploy_role_arn}")
+        with self.narrator.step(f"Deploy {project.config.api.name} through the assumed deploy role"):
+            session = operations.open_session(project_root, AwsTarget(None, REGION, self.endpoint),
+                                              self.narrator.observer, bundle_cache_dir=self.bundle_cache_dir)
+            deployed = operations.deploy(session, confirm=lambda _: False)
+            self.api_url = deployed.outputs["ApiUrl"]
+            self.narrator.detail(f"{deployed.status}: {self.api_url}")
+        with self.narrator.step(f"Publish {project.config.api.name} with plans {', '.join(p.name for p in project.config.plans)}"):
+            body = listing(project, record, deployed.outputs, export_openapi(project))
+            self._client(creator).put(f"/listings/{project.config.api.name}", body)
+        with self.narrator.step(f"Consumer searches, subscribes to {plan.name} and gets a key (shown once)"):
+            consumer = self._client(self._login(CONSUMER))
+            term = (project.config.api.tags or (project.config.api.name,))[0]
+            found = [item["api_id"] for item in consumer.get("/listings", q=term)["items"]]
+            if project.config.api.name not in found:
+                raise OperationFailed(f"searching for {term!r} did not find {project.config.api.name}: {found}")
+            self.consumer_key = consumer.post("/subscriptions", {"api_id": project.config.api.name, "plan": plan.name})["api_key"]
+            user_functions = stack_functions(self.aws, project.stack_name)
+            synced = event_sources.deliver_recorded_events(self.aws.client("logs"), self.runtime, user_functions[KEY_SYNC], set())
+            self.narrator.detail(f"search {term!r} found {found}; key sync applied {synced} event(s) in the creator's account")
+        api = self._rest_api(project_root, project.config.api.app, deployed.outputs, user_functions,
+                             project.config.gateway.stage)
+        with self.narrator.step(f"Make {calls} calls through the authorizer and the app"):
+            made = self._call(api, calls)
+        with self.narrator.step("Forward the access log as usage records and aggregate them"):
+            lines = event_sources.deliver_log_group(self.aws.client("logs"), deployed.outputs["AccessLogGroupName"],
+                                                    record.account_id, self.runtime, user_functions[FORWARDER])
+            applied = event_sources.drain_queue(self.aws.client("sqs"), self._usage_queue(), self.runtime,
+                                                self.control_functions[AGGREGATOR])
+            self.narrator.detail(f"{lines} access-log lines -> {applied} usage record(s) applied")
+        hour_end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        with self.narrator.step("Close the hour after its grace window; report it to Stripe as a meter event"):
+            closed_at = hour_end + timedelta(minutes=self.settings.usage_grace_minutes + 15)
+            report = self._scheduled(CLOSER, closed_at)
+            self.narrator.detail(f"sandbox clock {closed_at:%Y-%m-%d %H:%M}Z: {report}")
+        with self.narrator.step("Stripe closes the billing period, invoices and calls the webhook"):
+            invoices = self.stripe.close_billing_period(at=int(closed_at.timestamp()))
+            deliveries = [(d.event_type, d.status) for d in self.stripe.deliveries()]
+            self.narrator.detail(f"{len(invoices)} invoice(s); webhooks {deliveries}")
+        with self.narrator.step("Creator onboards to Stripe Connect and is paid out, less the platform fee"):
+            creator_client = self._client(self._login(CREATOR))
+            account = creator_client.post("/payouts/account", {})
+            self.stripe.complete_onboarding(account["account_id"])
+            month_end = (closed_at.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=0)
+            paid_at = month_end + timedelta(days=self.settings.payout_grace_days, hours=6)
+            payout = self._scheduled(PAYER, paid_at)
+            earnings = creator_client.get("/earnings")
+            self.narrator.detail(f"sandbox clock {paid_at:%Y-%m-%d %H:%M}Z: {payout}")
+        return self._summary(made, plan, invoices, earnings, time.monotonic() - started)
+
+    def endpoints(self) -> Endpoints:
+        return Endpoints(self.endpoint, self.control_plane_url, self.stripe.base_url, self.api_url, self.workdir,
+                         self.config_home, self.password, self.consumer_key)
+
+    # The pieces.
+
+    def _environment(self) -> dict[str, str | None]:
+        """What every AWS call of this process sees: the emulator, fake credentials, a private config home."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox", "AWS_SESSION_TOKEN": "sandbox",
+            "AWS_PROFILE": None, "XDG_CONFIG_HOME": str(self.config_home),
+            "NO_PROXY": ",".join(filter(None, ["127.0.0.1", os.environ.get("NO_PROXY")])),
+        }
+
+    def _serve_control_plane(self, deployed: ControlPlaneSettings, stripe_secret_arn: str) -> ControlPlaneSettings:
+        """Put the Stripe keys in the stack's secret (as the operator does) and serve the deployed app's settings."""
+        port = _free_port()
+        self.control_plane_url = f"http://127.0.0.1:{port}"
+        webhook_secret = self.stripe.add_webhook_endpoint(f"{self.control_plane_url}/stripe/webhook")
+        self.aws.client("secretsmanager").put_secret_value(
+            SecretId=stripe_secret_arn,
+            SecretString=f'{{"api_key": "{self.stripe.api_key}", "webhook_secret": "{webhook_secret}"}}')
+        settings = deployed.model_copy(update={
+            "aws_endpoint_url": self.endpoint, "stripe_api_base": self.stripe.base_url,
+            "jwks_url": f"{self.endpoint}/{deployed.user_pool_id}/.well-known/jwks.json",
+        })
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, name="control-plane", daemon=True)
+        thread.start()
+        self.stack.callback(thread.join, 10)
+        self.stack.callback(setattr, server, "should_exit", True)
+        deadline = time.monotonic() + _SERVER_START_SECONDS
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise OperationFailed(f"the control plane app did not start on {self.control_plane_url}")
+            time.sleep(0.05)
+        return settings
+
+    def _sign_up(self, email: str, role: str) -> None:
+        """``apid signup``'s path, then Cognito's post-confirmation trigger (the deployed function, run here)."""
+        sign_in.sign_up(self.control_plane_url, email, self.password, role, endpoint_url=self.endpoint,
+                        confirmation_code=lambda: "123456")
+        cognito = self.aws.client("cognito-idp")
+        user = cognito.admin_get_user(UserPoolId=self.settings.user_pool_id, Username=email)
+        self.runtime.invoke(self.control_functions[POST_CONFIRMATION], event_sources.post_confirmation_event(
+            self.settings.user_pool_id, self.settings.app_client_id, user, REGION))
+
+    def _login(self, email: str) -> sign_in.SignedIn:
+        return sign_in.login(self.control_plane_url, email, self.password, endpoint_url=self.endpoint,
+                             mfa_code=lambda: "")
+
+    def _client(self, session: sign_in.SignedIn) -> Any:
+        return sign_in.client_for(session, endpoint_url=self.endpoint)
+
+    def _rest_api(self, project_root: Path, app: str, outputs: Mapping[str, str],
+                  functions: Mapping[str, DeployedFunction], stage: str) -> LocalRestApi:
+        """The deployed API, its app's handler importable here: the generated shim over the project's source."""
+        shim = self.workdir / "handler"
+        shim.mkdir()
+        (shim / f"{HANDLER_MODULE}.py").write_text(handler_shim(app))
+        _prepend_path(self.stack, project_root, shim)
+        return LocalRestApi(DeployedRestApi(
+            rest_api_id=outputs["RestApiId"], stage=stage, account_id=self.settings.account_id, region=REGION,
+            authorizer=functions[AUTHORIZER], app=functions[APP], access_log_group=outputs["AccessLogGroupName"],
+        ), self.runtime, self.aws.client("apigateway"), self.aws.client("logs"))
+
+    def _call(self, api: LocalRestApi, count: int) -> _Calls:
+        """``count`` calls: mostly good ones, with a wrong route, a missing key and a wrong key mixed in."""
+        made = _Calls()
+        wrong_key = "apid_" + "x" * 43
+        for i in range(count):
+            if i % 10 == 3:
+                made.responses.append(("no key", api.request("GET", "/cities", {})))
+            elif i % 10 == 6:
+                made.responses.append(("wrong key", api.request("GET", "/cities", {"x-api-key": wrong_key})))
+            elif i % 10 == 8:
+                made.responses.append(("unknown city", api.request("GET", "/current/atlantis", {"x-api-key": self.consumer_key})))
+            else:
+                path = ("/cities", "/current/paris", "/forecast/tokyo")[i % 3]
+                made.responses.append(("good", api.request("GET", path, {"x-api-key": self.consumer_key})))
+        statuses: dict[int, int] = {}
+        for _, response in made.responses:
+            statuses[response.status] = statuses.get(response.status, 0) + 1
+        self.narrator.detail("responses by status: " + ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items())))
+        return made
+
+    def _usage_queue(self) -> str:
+        """The queue the aggregator's event source mapping reads: the one the usage rule fills."""
+        mappings = self.aws.client("lambda").list_event_source_mappings(
+            FunctionName=self.control_functions[AGGREGATOR].name)["EventSourceMappings"]
+        queue_name = mappings[0]["EventSourceArn"].rsplit(":", 1)[-1]
+        return str(self.aws.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"])
+
+    def _scheduled(self, handler: str, at: datetime) -> Any:
+        function = self.control_functions[handler]
+        [rule] = self.aws.client("events").list_rule_names_by_target(TargetArn=function.arn)["RuleNames"]
+        rule = f"arn:aws:events:{REGION}:{self.settings.account_id}:rule/{rule}"
+        return self.runtime.invoke(function, event_sources.scheduled_event(at, rule, self.settings.account_id, REGION))
+
+    def _summary(self, made: _Calls, plan: PricingPlan, invoices: list[dict[str, Any]],
+                 earnings: Mapping[str, Any], seconds: float) -> Summary:
+        allowed = Counter(f"{r.status // 100}xx" for _, r in made.responses if r.key_id)
+        billable = billable_calls(allowed, plan.billable_statuses)
+        metered = sum(int(event["payload"]["value"]) for event in self.stripe.meter_events())
+        billed = sum(invoice["amount_paid"] for invoice in invoices)
+        expected_billed = _half_up(plan.monthly_fee * 100) + _half_up(
+            max(billable - plan.free_calls, 0) * plan.price_per_1000 / 10)
+        expected_fee = _half_up(expected_billed * Decimal(str(earnings["fee_percent"])) / 100)
+        months = earnings["months"]
+        fee = sum(int(month["fee"]) for month in months)
+        payout = sum(int(month["payout"]) for month in months)
+        transferred = sum(transfer["amount"] for transfer in self.stripe.transfers())
+        checks = (
+            Check("missing key answered 401", made.count("no key"), made.count("no key", 401)),
+            Check("wrong key answered 403", made.count("wrong key"), made.count("wrong key", 403)),
+            Check("unknown city answered 404", made.count("unknown city"), made.count("unknown city", 404)),
+            Check("good calls answered 200", made.count("good"), made.count("good", 200)),
+            Check("billable calls metered in Stripe", billable, metered),
+            Check("amount billed (cents)", expected_billed, billed),
+            Check("platform fee (cents)", expected_fee, fee),
+            Check("payout (cents)", expected_billed - expected_fee, payout),
+            Check("transferred to the creator (cents)", expected_billed - expected_fee, transferred),
+        )
+        return Summary(calls=len(made.responses), billable=metered, billed=billed, fee=fee, payout=payout,
+                       currency=self.settings.currency, seconds=seconds, checks=checks)
+
+
+def _chosen_plan(plans: tuple[PricingPlan, ...], name: str | None) -> PricingPlan:
+    """The plan named, or the first paid one (the sandbox is about money), or the first."""
+    if name is not None:
+        for plan in plans:
+            if plan.name == name:
+                return plan
+        raise OperationFailed(f"no plan {name!r} in apid.toml; choose one of {', '.join(p.name for p in plans)}")
+    return next((plan for plan in plans if plan.is_paid), plans[0])
+
+
+def _half_up(cents: Decimal) -> int:
+    """Whole cents, half up, as Stripe rounds a line and the control plane its fee."""
+    return int(cents.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _prepend_path(stack: ExitStack, *folders: Path) -> None:
+    for folder in folders:
+        sys.path.insert(0, str(folder))
+        stack.callback(sys.path.remove, str(folder))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
