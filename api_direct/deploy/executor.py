@@ -1,4 +1,4 @@
-"""Run a plan's steps in order against the linked account, reporting as they go.
+"""Run a plan's steps in order against the target account, reporting as they go.
 
 The executor knows nothing about what a step does; steps read and write the
 :class:`Context` (the change set one step creates is the one the next executes).
@@ -12,7 +12,6 @@ from api_direct.deploy.assets import PublishedAsset
 from api_direct.deploy.aws import Aws
 from api_direct.deploy.change_sets import ChangeSet
 from api_direct.deploy.stack_events import Outcome, StackEvent
-from api_direct.deploy.state import LinkRecord
 
 if TYPE_CHECKING:
     from api_direct.deploy.planner import Step
@@ -46,12 +45,41 @@ class SilentObserver:
         pass
 
 
+class DeployTarget(Protocol):
+    """The account a plan deploys to, as far as its steps read it.
+
+    A creator's :class:`~api_direct.deploy.state.LinkRecord` is one: the link's
+    execution role is the role CloudFormation changes the stack with. An operator
+    deploying the control plane into their own account has no link and no such role
+    (:class:`OwnAccount`): CloudFormation then acts with the caller's credentials.
+    """
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def execution_role_arn(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class OwnAccount:
+    """An account deployed to with the caller's own credentials, without an execution role."""
+
+    account_id: str
+    region: str
+    execution_role_arn: None = None
+
+
 @dataclass
 class Context:
     """Shared by the steps of one run."""
 
     aws: Aws
-    link: LinkRecord
+    #: Where the plan deploys (named for the creator's link, the usual target).
+    link: DeployTarget
     observer: Observer
     change_set: ChangeSet | None = None
     outcome: Outcome | None = None

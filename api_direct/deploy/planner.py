@@ -43,7 +43,7 @@ class PublishAssets:
     assets: tuple[FileAsset, ...]
 
     def describe(self) -> str:
-        return f"publish {len(self.assets)} asset(s) to the link's bucket, skipping any already there"
+        return f"publish {len(self.assets)} asset(s) to the asset bucket, skipping any already there"
 
     def run(self, context: Context) -> None:
         for asset in self.assets:
@@ -72,7 +72,7 @@ class CreateChangeSet:
 
     def describe(self) -> str:
         kind = "create" if self.creates_stack else "update"
-        return f"create a change set to {kind} {self.stack.stack_name} with the execution role"
+        return f"create a change set to {kind} {self.stack.stack_name}"
 
     def run(self, context: Context) -> None:
         cloudformation = context.aws.client("cloudformation")
@@ -165,7 +165,7 @@ class DeleteStack:
     stack_name: str
 
     def describe(self) -> str:
-        return f"delete {self.stack_name} with the execution role and follow its events"
+        return f"delete {self.stack_name} and follow its events"
 
     def run(self, context: Context) -> None:
         _delete_and_wait(context, self.stack_name)
@@ -264,8 +264,9 @@ def _delete_and_wait(context: Context, stack_name: str) -> None:
     cloudformation = context.aws.client("cloudformation")
     stream = EventStream(cloudformation, stack_name)
     stream.prime()
+    role = context.link.execution_role_arn
     with aws_errors(f"deleting {stack_name}"):
-        cloudformation.delete_stack(StackName=stack_name, RoleARN=context.link.execution_role_arn)
+        cloudformation.delete_stack(StackName=stack_name, **({"RoleARN": role} if role else {}))
     context.outcome = _follow(context, stream, stack_name, "delete")
     if context.outcome.status != "DELETE_COMPLETE":
         raise OperationFailed(_failure_message(stack_name, context.outcome))

@@ -2,7 +2,7 @@
 
 No ``cdk`` CLI and no subprocess: the stack is built with the same constructs an
 operator's ``cdk synth`` uses, and the result is read back from the assembly the
-deploy engine then publishes and deploys.
+deploy engine then publishes and deploys (:func:`read_stack`, for any stack).
 """
 
 import json
@@ -68,13 +68,21 @@ def synthesize_project(
         retain_data=retain_data,
         bundle_cache_dir=bundle_cache_dir,
     )
-    assembly = app.synth()
-    artifact = assembly.get_stack_by_name(stack.stack_name)
+    return read_stack(app.synth(), stack.stack_name)
+
+
+def read_stack(assembly: cdk.cx_api.CloudAssembly, stack_name: str) -> SynthesizedStack:
+    """One stack of a synthesized assembly as the deploy engine takes it: its template and the assets it needs.
+
+    The assets are read from the stack's asset manifest, so they name the bucket
+    the stack's synthesizer was given (the link's, or the one an operator deploys from).
+    """
+    artifact = assembly.get_stack_by_name(stack_name)
     directory = Path(assembly.directory)
     assets = _file_assets(directory / f"{artifact.id}.assets.json", directory)
     [template_asset] = [a for a in assets if a.source.name == artifact.template_file]
     return SynthesizedStack(
-        stack_name=stack.stack_name,
+        stack_name=stack_name,
         template=artifact.template,
         template_path=directory / artifact.template_file,
         assets=tuple(a for a in assets if a is not template_asset),

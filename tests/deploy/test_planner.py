@@ -5,8 +5,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
+from api_direct.deploy.aws import Aws
+from api_direct.deploy.executor import Context, OwnAccount, SilentObserver, execute
 from api_direct.deploy.planner import (
     CreateChangeSet,
     DeleteFailedStack,
@@ -16,10 +20,11 @@ from api_direct.deploy.planner import (
     UpdateFunctionCode,
     ensure_not_busy,
     plan_deploy,
+    plan_destroy,
     plan_hotswap,
     plan_preview,
 )
-from api_direct.deploy.stacks import StackInfo
+from api_direct.deploy.stacks import StackInfo, describe_stack
 from api_direct.deploy.synthesis import FileAsset, SynthesizedStack
 from api_direct.errors import StateError
 
@@ -110,3 +115,17 @@ def test_busy_or_broken_stacks_are_refused(status: str) -> None:
         ensure_not_busy(stack(status))
     ensure_not_busy(stack("UPDATE_COMPLETE"))
     ensure_not_busy(None)
+
+
+def test_an_account_without_execution_role_is_deployed_and_destroyed_with_the_callers_credentials() -> None:
+    """An operator deploying into their own account: no link, so no ``RoleARN`` on any call."""
+    queue = {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {}}}
+    with mock_aws():
+        aws = Aws(boto3.Session(region_name="us-east-1"))
+        context = Context(aws=aws, link=OwnAccount("123456789012", "us-east-1"), observer=SilentObserver())
+        execute(plan_deploy(synthesized(queue, ()), None, recreate_failed=False), context)
+        cloudformation = aws.client("cloudformation")
+        deployed = describe_stack(cloudformation, "apid-t")
+        assert deployed is not None and deployed.status == "CREATE_COMPLETE"
+        execute(plan_destroy(deployed), context)
+        assert describe_stack(cloudformation, "apid-t") is None
