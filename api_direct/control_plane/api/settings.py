@@ -1,10 +1,12 @@
 """Where the control plane finds its table, bus and user pool.
 
-In Lambda these come from environment variables the stack sets; tests and the
-local sandbox build :class:`ControlPlaneSettings` directly.
+In Lambda these come from environment variables the stack sets; the local sandbox
+reads the same variables off the function deployed in its emulator, and tests
+build :class:`ControlPlaneSettings` directly.
 """
 
 import os
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated
 
@@ -56,17 +58,26 @@ class ControlPlaneSettings(BaseModel):
 
     @classmethod
     def from_env(cls) -> "ControlPlaneSettings":
-        """``APID_CP_TABLE_NAME`` etc.; the region comes from Lambda's ``AWS_REGION``."""
+        """This process's settings (in Lambda, the function's environment)."""
+        return cls.from_environment(os.environ)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> "ControlPlaneSettings":
+        """``APID_CP_TABLE_NAME`` etc.; the region comes from ``AWS_REGION``, which Lambda sets.
+
+        Also reads a deployed function's configured variables (the local sandbox
+        does), which lack ``AWS_REGION`` until Lambda adds it: the caller adds it.
+        """
         values = {
             name.removeprefix(ENV_PREFIX).lower(): value
-            for name, value in os.environ.items()
+            for name, value in environ.items()
             if name.startswith(ENV_PREFIX)
         }
-        values.setdefault("region", os.environ.get("AWS_REGION", ""))
+        values.setdefault("region", environ.get("AWS_REGION", ""))
         return cls.model_validate(values)
 
     def environment(self) -> dict[str, str]:
-        """The inverse of :meth:`from_env`, for the stack to set on the function."""
+        """The inverse of :meth:`from_environment`, for the stack to set on the function."""
         return {
             f"{ENV_PREFIX}{name.upper()}": str(value)
             for name, value in self.model_dump(exclude={"region"}).items()
