@@ -165,9 +165,14 @@ def _wait_for_interrupt(output: Output) -> "Callable[[Endpoints], None]":
             f"  apid --endpoint-url {e.aws} earnings"
         )
         try:
-            while True:
-                time.sleep(3600)
+            wait_for_ctrl_c()
         except KeyboardInterrupt:
             output.note("Stopping.")
 
     return keep
+
+
+def wait_for_ctrl_c() -> None:
+    """Block until Ctrl-C (KeyboardInterrupt); what ``--keep`` does while the user explores."""
+    while True:
+        time.sleep(3600)

@@ -148,7 +148,10 @@ def run_sandbox(
     keep: Callable[[Endpoints], None] | None = None,
     bundle_cache_dir: Path | None = None,
 ) -> Summary:
-    """Run the whole loop; with ``keep``, call it with the endpoints before stopping everything."""
+    """Run the whole loop; with ``keep``, call it with the endpoints before stopping everything.
+
+    Whatever happens, everything started is stopped and the work folder removed on return.
+    """
     if importlib.util.find_spec("moto") is None:
         raise StateError("apid sandbox needs the AWS emulator: pip install 'api-direct[local]' (make install does)")
     started = time.monotonic()
@@ -161,8 +164,7 @@ def run_sandbox(
                 keep(sandbox.endpoints())
             return summary
     finally:
-        if keep is None:
-            shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class _Sandbox:

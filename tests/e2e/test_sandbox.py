@@ -1,32 +1,66 @@
 """`apid sandbox`, as a newcomer runs it: the whole loop on this machine, checked, nothing left behind.
 
-One run of the real command (fewer calls than its default) with a private temp
-folder, so the test can see that the work folder is gone afterwards, and that
-the emulator's port no longer answers.
+One run of the real command (fewer calls than its default) with ``--keep`` and a
+private temp folder. While it is kept, the test explores as a user would (the
+marketplace lists the API, the consumer's key is refused by nothing but the
+emulated gateway, the creator's earnings show the payout through the real CLI),
+then presses Ctrl-C; afterwards the work folder is gone and the emulator's port
+no longer answers.
 """
 
 import json
 import socket
 import tempfile
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
+from api_direct.cli import sandbox as sandbox_command
 from api_direct.cli.main import cli
+from api_direct.local.sandbox import Endpoints
 
 CALLS = 30
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path) -> tuple[Result, Path]:
+def kept() -> dict[str, Any]:
+    """What the test saw while the sandbox was kept running."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path, kept: dict[str, Any]) -> tuple[Result, Path]:
     temp = tmp_path_factory.mktemp("sandbox-tmp")
+    keep = sandbox_command._wait_for_interrupt
+
+    def exploring(output: Any) -> Any:
+        def explore(endpoints: Endpoints) -> None:
+            kept["endpoints"] = endpoints
+            kept["workdir_existed"] = endpoints.workdir.is_dir()
+            with urllib.request.urlopen(f"{endpoints.control_plane}/listings", timeout=10) as response:  # noqa: S310
+                kept["listed"] = [item["api_id"] for item in json.load(response)["items"]]
+            kept["earnings"] = CliRunner().invoke(cli, [
+                "--endpoint-url", endpoints.aws, "--json", "login", "--control-plane", endpoints.control_plane,
+                "--username", endpoints.users[0]], env={"APID_PASSWORD": endpoints.password}).exit_code, CliRunner(
+            ).invoke(cli, ["--endpoint-url", endpoints.aws, "--json", "earnings"])
+            keep(output)(endpoints)
+
+        return explore
+
     with pytest.MonkeyPatch.context() as env:
         env.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
         env.setattr(tempfile, "tempdir", str(temp))
-        result = CliRunner().invoke(cli, ["sandbox", "--calls", str(CALLS), "--json"])
+        env.setattr(sandbox_command, "_wait_for_interrupt", exploring)
+        env.setattr(sandbox_command, "wait_for_ctrl_c", _ctrl_c)
+        result = CliRunner().invoke(cli, ["sandbox", "--calls", str(CALLS), "--keep", "--json"])
     return result, temp
+
+
+def _ctrl_c() -> None:
+    raise KeyboardInterrupt
 
 
 def summary(run: tuple[Result, Path]) -> dict[str, Any]:
@@ -59,3 +93,16 @@ def test_nothing_is_left_behind(run: tuple[Result, Path]) -> None:
     host, port = aws.removeprefix("http://").split(":")
     with socket.socket() as probe:
         assert probe.connect_ex((host, int(port))) != 0
+
+
+def test_kept_running_it_can_be_explored(run: tuple[Result, Path], kept: dict[str, Any]) -> None:
+    summary(run)
+    result, _ = run
+    endpoints: Endpoints = kept["endpoints"]
+    assert kept["workdir_existed"] and kept["listed"] == ["weather-api"]
+    for shown in (endpoints.aws, endpoints.control_plane, endpoints.stripe, endpoints.consumer_key):
+        assert shown in result.stderr
+    login_exit, earnings = kept["earnings"]
+    assert login_exit == 0 and earnings.exit_code == 0, earnings.stderr
+    [month] = json.loads(earnings.stdout)["months"]
+    assert (month["state"], month["payout"]) == ("paid", 1520)
