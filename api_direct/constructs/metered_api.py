@@ -13,7 +13,7 @@ from constructs import Construct
 from api_direct.constructs.key_store import ApiKeyStore
 from api_direct.constructs.runtime_function import RuntimeFunction
 from api_direct.runtime.access_log import access_log_format_json
-from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE
+from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, CONTENT_TYPE
 
 API_KEY_HEADER = "x-api-key"
 
@@ -120,8 +120,8 @@ class MeteredApi(Construct):
                 f"{response_type.title().replace('_', '')}Response",
                 type=apigw.ResponseType.of(response_type),
                 status_code=str(rejection.status),
-                templates={"application/json": rejection.body()},
-                response_headers={"Content-Type": "'application/json'"},
+                templates={CONTENT_TYPE: rejection.body()},
+                response_headers={"Content-Type": f"'{CONTENT_TYPE}'"},
             )
         self.usage_plans: dict[str, apigw.UsagePlan] = {
             plan.name: self._usage_plan(plan) for plan in plans

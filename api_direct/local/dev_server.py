@@ -39,7 +39,7 @@ from api_direct.project import Project, PricingPlan, billable_calls, load_projec
 from api_direct.runtime.access_log import AccessLogEntry, parse_access_log_line, render_access_log_line
 from api_direct.runtime.api_keys import KEY_PREFIX, generate_key, hash_key, is_well_formed
 from api_direct.runtime.authorizer import api_key_of, decide
-from api_direct.runtime.gateway_responses import GatewayRejection
+from api_direct.runtime.gateway_responses import CONTENT_TYPE, GatewayRejection
 from api_direct.runtime.key_store import KeyRecord
 from api_direct.runtime.usage_forwarder import LogLine, UsageRecord, aggregate
 
@@ -57,8 +57,6 @@ FACTORY = f"{__name__}:app_from_environment"
 
 LOCAL_KEY_ID = "dev-key"
 LOCAL_API_ID = "local"
-#: The Content-Type of every gateway response :class:`~api_direct.constructs.MeteredApi` configures.
-GATEWAY_CONTENT_TYPE = "application/json"
 
 
 @dataclass(frozen=True)
@@ -239,7 +237,7 @@ class MeteredDevApp:
 async def send_rejection(send: Send, rejection: GatewayRejection) -> None:
     """Answer as API Gateway's gateway response does: the rejection's status and JSON body."""
     body = rejection.body().encode()
-    headers = [(b"content-type", GATEWAY_CONTENT_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", CONTENT_TYPE.encode()), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": rejection.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

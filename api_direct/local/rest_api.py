@@ -29,9 +29,7 @@ from typing import Any
 from api_direct.local.lambda_runtime import DeployedFunction, LocalLambda
 from api_direct.runtime.access_log import render_access_log_line
 from api_direct.runtime.authorizer import API_KEY_HEADER
-from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, DENIAL_MESSAGE, AuthorizerDenial
-
-_DENIAL_VARIABLE = f"$context.authorizer.{DENIAL_MESSAGE}"
+from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, render_template
 
 
 @dataclass(frozen=True)
@@ -103,7 +101,7 @@ class LocalRestApi:
             raise
         context = policy.get("context", {})
         if policy["policyDocument"]["Statement"][0]["Effect"] != "Allow":
-            return self._rejected("ACCESS_DENIED", context.get(DENIAL_MESSAGE, "")), None
+            return self._rejected("ACCESS_DENIED", context), None
         if not self._in_usage_plan(policy.get("usageIdentifierKey")):
             return self._rejected("INVALID_API_KEY"), None
         started = time.monotonic()
@@ -120,11 +118,10 @@ class LocalRestApi:
         return Response(answer["statusCode"], answer.get("body", ""), context.get("keyId", ""),
                         context.get("plan", "")), integration_ms
 
-    def _rejected(self, response_type: str, denial_message: str = "") -> Response:
+    @staticmethod
+    def _rejected(response_type: str, authorizer_context: Mapping[str, str] | None = None) -> Response:
         configured = BY_GATEWAY_RESPONSE_TYPE[response_type]
-        if isinstance(configured, AuthorizerDenial):
-            return Response(configured.status, configured.body().replace(_DENIAL_VARIABLE, denial_message))
-        return Response(configured.status, configured.body())
+        return Response(configured.status, render_template(configured.body(), authorizer_context or {}))
 
     def _in_usage_plan(self, usage_identifier_key: str | None) -> bool:
         """Whether API Gateway would accept the key: enabled, and in a usage plan of this stage."""

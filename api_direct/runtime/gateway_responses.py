@@ -35,6 +35,20 @@ QUOTA_EXCEEDED = GatewayRejection(429, "Monthly quota of your plan is used up.")
 
 #: The key of the authorizer's Deny context that holds the message of its rejection.
 DENIAL_MESSAGE = "message"
+#: The Content-Type of every gateway response (the one template each has is for it).
+CONTENT_TYPE = "application/json"
+
+
+def render_template(template: str, authorizer_context: Mapping[str, str]) -> str:
+    """A gateway-response body as API Gateway sends it: each ``$context.authorizer.<name>`` substituted.
+
+    Templates only substitute variables (no VTL logic), so this is the whole rendering;
+    ``apid sandbox`` answers with it in API Gateway's place, and tests render the
+    synthesized templates with it.
+    """
+    for name, value in authorizer_context.items():
+        template = template.replace(f"$context.authorizer.{name}", value)
+    return template
 
 
 @dataclass(frozen=True)

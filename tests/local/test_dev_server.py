@@ -30,7 +30,7 @@ from api_direct.local.dev_server import (
 from api_direct.project import PricingPlan, Project, load_project
 from api_direct.runtime import authorizer
 from api_direct.runtime.api_keys import generate_key, hash_key
-from api_direct.runtime.gateway_responses import INVALID_KEY, MISSING_KEY, GatewayRejection
+from api_direct.runtime.gateway_responses import CONTENT_TYPE, INVALID_KEY, MISSING_KEY, GatewayRejection, render_template
 from tests.conftest import CONTROL_PLANE_ACCOUNT, EXAMPLE_DIR
 from tests.runtime.conftest import FakeLambdaContext
 
@@ -160,9 +160,7 @@ def deployed_answer(
     except Exception as error:  # API Gateway's contract: this exact message is a 401
         assert str(error) == "Unauthorized"
         context, response = {}, responses["UNAUTHORIZED"]
-    body = response["ResponseTemplates"]["application/json"]
-    for name, value in context.items():
-        body = body.replace(f"$context.authorizer.{name}", value)
+    body = render_template(response["ResponseTemplates"][CONTENT_TYPE], context)
     content_type = response["ResponseParameters"]["gatewayresponse.header.Content-Type"].strip("'")
     return int(response["StatusCode"]), body, content_type
 

@@ -15,6 +15,7 @@ from api_direct.runtime.gateway_responses import (
     MISSING_KEY,
     SUSPENDED_KEY,
     GatewayRejection,
+    render_template,
 )
 from api_direct.runtime.key_store import KeyRecord, KeyStatus, KeyTable
 
@@ -73,10 +74,7 @@ def gateway_sends(response: dict[str, Any]) -> tuple[int, str]:
     """
     assert response["policyDocument"]["Statement"][0]["Effect"] == "Deny"
     denied = BY_GATEWAY_RESPONSE_TYPE["ACCESS_DENIED"]
-    body = denied.body()
-    for name, value in response["context"].items():
-        body = body.replace(f"$context.authorizer.{name}", value)
-    return denied.status, body
+    return denied.status, render_template(denied.body(), response["context"])
 
 
 class TestDecide:
