@@ -78,8 +78,8 @@ class Context:
     """Shared by the steps of one run."""
 
     aws: Aws
-    #: Where the plan deploys (named for the creator's link, the usual target).
-    link: DeployTarget
+    #: Where the plan deploys: a creator's link, or an operator's own account.
+    target: DeployTarget
     observer: Observer
     change_set: ChangeSet | None = None
     outcome: Outcome | None = None

@@ -86,7 +86,7 @@ class Session:
         return deploy_session(self.creator, self.link, purpose)
 
     def context(self, aws: Aws) -> Context:
-        return Context(aws=aws, link=self.link, observer=self.observer)
+        return Context(aws=aws, target=self.link, observer=self.observer)
 
     def save(self, state: ProjectState) -> None:
         save_state(self.project.root, state)

@@ -48,7 +48,7 @@ class PublishAssets:
     def run(self, context: Context) -> None:
         for asset in self.assets:
             published = publish_asset(
-                context.aws.client("s3"), asset, account_id=context.link.account_id, region=context.link.region
+                context.aws.client("s3"), asset, account_id=context.target.account_id, region=context.target.region
             )
             context.published.append(published)
             context.observer.asset_published(published)
@@ -82,7 +82,7 @@ class CreateChangeSet:
             stack_name=self.stack.stack_name,
             template=self._template_source(context),
             creates_stack=self.creates_stack,
-            role_arn=context.link.execution_role_arn,
+            role_arn=context.target.execution_role_arn,
             tags=STACK_TAGS,
         )
         context.observer.change_set_ready(context.change_set)
@@ -94,10 +94,10 @@ class CreateChangeSet:
         published = publish_asset(
             context.aws.client("s3"),
             self.stack.template_asset,
-            account_id=context.link.account_id,
-            region=context.link.region,
+            account_id=context.target.account_id,
+            region=context.target.region,
         )
-        return TemplateSource(url=f"https://{published.bucket}.s3.{context.link.region}.amazonaws.com/{published.key}")
+        return TemplateSource(url=f"https://{published.bucket}.s3.{context.target.region}.amazonaws.com/{published.key}")
 
 
 @dataclass(frozen=True)
@@ -148,13 +148,13 @@ class UpdateFunctionCode:
         return f"update the code of {self.logical_id} ({self.function_name}) directly (hotswap)"
 
     def run(self, context: Context) -> None:
-        link = context.link
+        target = context.target
         function = context.aws.client("lambda")
         with aws_errors(f"updating the code of {self.function_name}"):
             function.update_function_code(
                 FunctionName=self.function_name,
-                S3Bucket=resolve(self.asset.bucket_name, link.account_id, link.region),
-                S3Key=resolve(self.asset.object_key, link.account_id, link.region),
+                S3Bucket=resolve(self.asset.bucket_name, target.account_id, target.region),
+                S3Key=resolve(self.asset.object_key, target.account_id, target.region),
             )
             _wait_for_function(function, self.function_name)
         context.hotswapped.append(self.logical_id)
@@ -264,7 +264,7 @@ def _delete_and_wait(context: Context, stack_name: str) -> None:
     cloudformation = context.aws.client("cloudformation")
     stream = EventStream(cloudformation, stack_name)
     stream.prime()
-    role = context.link.execution_role_arn
+    role = context.target.execution_role_arn
     with aws_errors(f"deleting {stack_name}"):
         cloudformation.delete_stack(StackName=stack_name, **({"RoleARN": role} if role else {}))
     context.outcome = _follow(context, stream, stack_name, "delete")

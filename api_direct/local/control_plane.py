@@ -73,7 +73,7 @@ def deploy_control_plane(
     deployed = describe_stack(cloudformation, stack.stack_name)
     ensure_not_busy(deployed)
     context = execute(
-        plan_deploy(stack, deployed, recreate_failed=True), Context(aws=aws, link=target, observer=observer)
+        plan_deploy(stack, deployed, recreate_failed=True), Context(aws=aws, target=target, observer=observer)
     )
     info = describe_stack(cloudformation, stack.stack_name)
     if info is None:

@@ -122,7 +122,7 @@ def test_an_account_without_execution_role_is_deployed_and_destroyed_with_the_ca
     queue = {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {}}}
     with mock_aws():
         aws = Aws(boto3.Session(region_name="us-east-1"))
-        context = Context(aws=aws, link=OwnAccount("123456789012", "us-east-1"), observer=SilentObserver())
+        context = Context(aws=aws, target=OwnAccount("123456789012", "us-east-1"), observer=SilentObserver())
         execute(plan_deploy(synthesized(queue, ()), None, recreate_failed=False), context)
         cloudformation = aws.client("cloudformation")
         deployed = describe_stack(cloudformation, "apid-t")
