@@ -14,7 +14,6 @@ webhook over HTTP, signed; the creator onboards (`apid payouts setup`) and is pa
 once, less the platform fee (`apid earnings`). Finally the creator destroys and unlinks.
 """
 
-import base64
 import gzip
 import importlib.resources
 import json
@@ -43,6 +42,7 @@ from api_direct.control_plane.billing import handlers
 from api_direct.control_plane.billing.earnings import close_and_pay
 from api_direct.control_plane.billing.reporting import close_and_report
 from api_direct.deploy.state import load_state
+from api_direct.local.event_sources import log_subscription_event
 from api_direct.runtime import usage_forwarder
 from api_direct.runtime.api_keys import hash_key
 from tests.conftest import EXAMPLE_DIR
@@ -246,11 +246,12 @@ def test_usage_flows_from_the_forwarder_to_stripe_and_a_payout(
 
     # Seven calls: five answered 200, two 404 (not billable on pro); CloudWatch delivers the log batch twice.
     now_ms = int(started.timestamp() * 1000)
-    lines = [(f"{i:056d}", access_line(f"request-{i}", now_ms + i, key_id=key["key_id"], plan="pro",
-                                       status=200 if i < 5 else 404)) for i in range(7)]
+    lines = [{"eventId": f"{i:056d}", "timestamp": now_ms + i,
+              "message": access_line(f"request-{i}", now_ms + i, key_id=key["key_id"], plan="pro",
+                                     status=200 if i < 5 else 404)} for i in range(7)]
     usage_forwarder.events_client.cache_clear()
     for _ in range(2):
-        usage_forwarder.handler(cloudwatch_delivery(lines), FakeLambdaContext())
+        usage_forwarder.handler(log_subscription_event("access", MOTO_ACCOUNT, lines), FakeLambdaContext())
 
     # The aggregator Lambda handler drains the queue the usage rule filled.
     for cached in (handlers._settings, handlers._store):
@@ -287,14 +288,6 @@ def test_usage_flows_from_the_forwarder_to_stripe_and_a_payout(
     assert (month["state"], month["revenue"], month["fee"], month["payout"]) == ("paid", 1900, 380, 1520)
     assert [t["amount"] for t in control_plane.stripe.transfers()] == [1520]
     assert Decimal(str(earned["fee_percent"])) == 20 and earned["entries"][0]["invoice_id"] == invoice["id"]
-
-
-def cloudwatch_delivery(lines: list[tuple[str, str]]) -> dict[str, Any]:
-    """What CloudWatch Logs hands the forwarder for the access log: base64 of gzip of JSON."""
-    data = {"messageType": "DATA_MESSAGE", "owner": MOTO_ACCOUNT, "logGroup": "access", "logStream": "stream",
-            "subscriptionFilters": ["usage"],
-            "logEvents": [{"id": line_id, "timestamp": 0, "message": message} for line_id, message in lines]}
-    return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(data).encode())).decode()}}
 
 
 def test_creator_destroys_and_unlinks(apid: Any, project: Path, control_plane: ControlPlane) -> None:
