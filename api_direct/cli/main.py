@@ -1,12 +1,12 @@
 """``apid``: the root command, its global options and the error-to-exit-code mapping."""
 
+import importlib
 import traceback
 from typing import Any
 
 import click
 
 from api_direct import __version__
-from api_direct.cli import account, build, dev, init, marketplace, money, sandbox, stack
 from api_direct.cli.settings import Settings, global_options
 from api_direct.errors import AccessError, ApidError, InputError, OperationFailed, StateError
 
@@ -24,15 +24,33 @@ Exit codes:
 """
 
 
-class ApidGroup(click.Group):
-    """Turns library errors into one line on stderr and a documented exit code."""
+#: Command name -> where it is defined. Imported when run (or listed by --help), so that a
+#: command that never synthesizes, such as `apid dev`, does not load the CDK and start
+#: jsii's Node.js process (nearly a second, and a traceback from it on Ctrl-C).
+COMMANDS = {
+    "init": "init:init", "synth": "build:synth", "plan": "stack:plan", "deploy": "stack:deploy",
+    "status": "stack:status", "logs": "stack:logs", "destroy": "stack:destroy", "aws": "account:aws",
+    "signup": "marketplace:signup", "login": "marketplace:login", "logout": "marketplace:logout",
+    "publish": "marketplace:publish", "keys": "marketplace:keys", "payouts": "money:payouts",
+    "earnings": "money:earnings", "dev": "dev:dev", "sandbox": "sandbox:sandbox",
+}
 
-    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        """Every command's --help ends with the exit codes (scripts branch on them)."""
-        cmd.epilog = cmd.epilog or EXIT_CODES_HELP
-        for sub in getattr(cmd, "commands", {}).values():
-            sub.epilog = sub.epilog or EXIT_CODES_HELP
-        super().add_command(cmd, name)
+
+class ApidGroup(click.Group):
+    """Loads commands lazily; turns library errors into one line on stderr and a documented exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, its --help (and its subcommands') ending with the exit codes scripts branch on."""
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[cmd_name].split(":")
+        command: click.Command = getattr(importlib.import_module(f"api_direct.cli.{module}"), attribute)
+        for each in (command, *getattr(command, "commands", {}).values()):
+            each.epilog = each.epilog or EXIT_CODES_HELP
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -68,7 +86,3 @@ def cli(ctx: click.Context) -> None:
     """
     ctx.ensure_object(Settings)
 
-
-for command in (init.init, build.synth, stack.plan, stack.deploy, stack.status, stack.logs, stack.destroy, account.aws,
-                *marketplace.COMMANDS, *money.COMMANDS, dev.dev, sandbox.sandbox):
-    cli.add_command(command)

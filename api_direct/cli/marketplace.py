@@ -132,6 +132,3 @@ def revoke_key(settings: Settings, key_id: str) -> None:
     client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
     client.delete(f"/keys/{key_id}")
     settings.output.result({"revoked": key_id}, f"Revoked {escape(key_id)}.")
-
-
-COMMANDS = (signup, login, logout, publish, keys)

@@ -69,6 +69,3 @@ def render(found: dict[str, Any]) -> str:
 
 def _money(cents: int) -> str:
     return f"{Decimal(int(cents)) / 100:,.2f}"
-
-
-COMMANDS = (payouts, earnings)

@@ -1,6 +1,5 @@
 """`apid init` through Click: files and JSON out, one-line refusals with exit code 3 that change nothing."""
 
-import copy
 import json
 from pathlib import Path
 
@@ -8,17 +7,13 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from api_direct.cli.init import init
 from api_direct.cli.main import cli
 
 
 @pytest.fixture(scope="module")
 def apid() -> click.Group:
-    """The real root group (global options, error mapping) with `init` registered on a copy."""
-    group = copy.copy(cli)
-    group.commands = dict(cli.commands)
-    group.add_command(init)
-    return group
+    """The real root group (global options, error mapping)."""
+    return cli
 
 
 def run(apid: click.Group, *args: str) -> Result:
