@@ -1,0 +1,75 @@
+"""`apid sandbox`'s own decisions, without running one: which project, and the exit when numbers disagree."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from api_direct.cli import sandbox as sandbox_command
+from api_direct.cli.main import cli
+from api_direct.local import sandbox
+from api_direct.local.sandbox import Check, Summary
+from tests.conftest import EXAMPLE_DIR
+
+
+def summary(*checks: Check) -> Summary:
+    return Summary(calls=3, billable=2, billed=1900, fee=380, payout=1520, currency="usd", seconds=1.0, checks=checks)
+
+
+@pytest.fixture
+def ran(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Replace the run itself; record what the command asked for."""
+    calls: list[dict[str, Any]] = []
+
+    def run_sandbox(project_dir: Path, narrator: Any, **options: Any) -> Summary:
+        calls.append({"project_dir": project_dir, **options})
+        return summary(Check("payout (cents)", 1520, 1520))
+
+    monkeypatch.setattr(sandbox, "run_sandbox", run_sandbox)
+    return calls
+
+
+def test_outside_a_project_it_runs_the_example(ran: list[dict[str, Any]], tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["sandbox", "--calls", "7", "--plan", "pro"])
+    assert result.exit_code == 0, result.output
+    assert ran[0]["project_dir"] == EXAMPLE_DIR == sandbox_command.EXAMPLE
+    assert (ran[0]["calls"], ran[0]["plan_name"], ran[0]["keep"]) == (7, "pro", None)
+    assert "Every number matches" in result.stdout and "15.20 USD" in result.stdout
+
+
+def test_a_given_project_is_used(ran: list[dict[str, Any]], copy_of_example: Path) -> None:
+    result = CliRunner().invoke(cli, ["sandbox", "--project", str(copy_of_example), "--json"])
+    assert result.exit_code == 0 and ran[0]["project_dir"] == copy_of_example
+    assert json.loads(result.stdout)["ok"] is True
+
+
+def test_a_folder_without_apid_toml_is_refused(ran: list[dict[str, Any]], tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["sandbox", "--project", str(tmp_path)])
+    assert result.exit_code == 3 and not ran
+    assert result.stderr.strip() == f"Error: no apid.toml in {tmp_path}: pass --project DIR (a folder made by `apid init`)"
+
+
+def test_numbers_that_disagree_fail_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = summary(Check("payout (cents)", 1520, 1519), Check("platform fee (cents)", 380, 380))
+    monkeypatch.setattr(sandbox, "run_sandbox", lambda *args, **kwargs: bad)
+    result = CliRunner().invoke(cli, ["sandbox"])
+    assert result.exit_code == 6
+    assert "expected 1520" in result.stdout
+    assert result.stderr.strip().splitlines()[-1] == "Error: the sandbox's numbers do not add up: payout (cents)"
+
+
+@pytest.mark.parametrize("calls", ["0", "5001", "many"])
+def test_calls_out_of_range_are_a_usage_error(ran: list[dict[str, Any]], calls: str) -> None:
+    result = CliRunner().invoke(cli, ["sandbox", "--calls", calls])
+    assert result.exit_code == 2 and not ran
+
+
+def test_without_the_emulator_installed_it_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox.importlib.util, "find_spec", lambda name: None if name == "moto" else object())
+    result = CliRunner().invoke(cli, ["sandbox"])
+    assert result.exit_code == 5
+    assert "pip install 'api-direct[local]'" in result.stderr
