@@ -21,6 +21,7 @@ transfers), each checked against what the calls imply.
 """
 
 import importlib.util
+import json
 import os
 import secrets
 import shutil
@@ -50,7 +51,7 @@ from api_direct.deploy.aws import AwsTarget, creator_aws
 from api_direct.deploy.executor import Observer
 from api_direct.deploy.link import link_through_control_plane
 from api_direct.deploy.state import load_state, save_state
-from api_direct.errors import OperationFailed, StateError
+from api_direct.errors import InputError, OperationFailed, StateError
 from api_direct.local import event_sources
 from api_direct.local.control_plane import deploy_control_plane
 from api_direct.local.emulator import running_moto_server
@@ -154,12 +155,13 @@ def run_sandbox(
     """
     if importlib.util.find_spec("moto") is None:
         raise StateError("apid sandbox needs the AWS emulator: pip install 'api-direct[local]' (make install does)")
+    plan = _chosen_plan(load_project(project_dir).config.plans, plan_name)  # a bad project fails before anything starts
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="apid-sandbox-"))
     try:
         with ExitStack() as stack:
             sandbox = _Sandbox(workdir, narrator, stack, bundle_cache_dir)
-            summary = sandbox.run(project_dir, calls, plan_name, started)
+            summary = sandbox.run(project_dir, calls, plan, started)
             if keep is not None:
                 keep(sandbox.endpoints())
             return summary
@@ -179,7 +181,7 @@ class _Sandbox:
 
     # The story, step by step.
 
-    def run(self, project_dir: Path, calls: int, plan_name: str | None, started: float) -> Summary:
+    def run(self, project_dir: Path, calls: int, plan: PricingPlan, started: float) -> Summary:
         with self.narrator.step("Start the AWS emulator (moto) and the Stripe fake on 127.0.0.1"):
             self.endpoint = self.stack.enter_context(running_moto_server())
             self.stack.enter_context(environment(self._environment()))
@@ -202,7 +204,6 @@ class _Sandbox:
         project_root = self.workdir / "project"
         shutil.copytree(project_dir, project_root, ignore=shutil.ignore_patterns(".apid", "__pycache__", ".pytest_cache"))
         project = load_project(project_root)
-        plan = _chosen_plan(project.config.plans, plan_name)
         with self.narrator.step("Link the creator's AWS account (deploy role trusts only the control plane)"):
             creator = self._login(CREATOR)
             record = link_through_control_plane(self.aws, self.narrator.observer, creator)
@@ -279,7 +280,7 @@ class _Sandbox:
         webhook_secret = self.stripe.add_webhook_endpoint(f"{self.control_plane_url}/stripe/webhook")
         self.aws.client("secretsmanager").put_secret_value(
             SecretId=stripe_secret_arn,
-            SecretString=f'{{"api_key": "{self.stripe.api_key}", "webhook_secret": "{webhook_secret}"}}')
+            SecretString=json.dumps({"api_key": self.stripe.api_key, "webhook_secret": webhook_secret}))
         settings = deployed.model_copy(update={
             "aws_endpoint_url": self.endpoint, "stripe_api_base": self.stripe.base_url,
             "jwks_url": f"{self.endpoint}/{deployed.user_pool_id}/.well-known/jwks.json",
@@ -391,7 +392,7 @@ def _chosen_plan(plans: tuple[PricingPlan, ...], name: str | None) -> PricingPla
         for plan in plans:
             if plan.name == name:
                 return plan
-        raise OperationFailed(f"no plan {name!r} in apid.toml; choose one of {', '.join(p.name for p in plans)}")
+        raise InputError(f"no plan {name!r} in apid.toml: choose one of {', '.join(p.name for p in plans)}")
     return next((plan for plan in plans if plan.is_paid), plans[0])
 
 

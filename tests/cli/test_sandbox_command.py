@@ -73,3 +73,15 @@ def test_without_the_emulator_installed_it_says_how_to_get_it(monkeypatch: pytes
     result = CliRunner().invoke(cli, ["sandbox"])
     assert result.exit_code == 5
     assert "pip install 'api-direct[local]'" in result.stderr
+
+
+def test_a_plan_not_in_apid_toml_fails_before_anything_starts(copy_of_example: Path) -> None:
+    result = CliRunner().invoke(cli, ["sandbox", "--project", str(copy_of_example), "--plan", "gold"])
+    assert result.exit_code == 3 and "→" not in result.stderr
+    assert result.stderr.strip() == "Error: no plan 'gold' in apid.toml: choose one of free, pro"
+
+
+def test_an_invalid_apid_toml_fails_before_anything_starts(copy_of_example: Path) -> None:
+    (copy_of_example / "apid.toml").write_text("[api]\nname = 'Not A Name'\n")
+    result = CliRunner().invoke(cli, ["sandbox", "--project", str(copy_of_example)])
+    assert result.exit_code == 3 and "→" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
