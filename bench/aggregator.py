@@ -54,6 +54,23 @@ def run(store: Store, keys: list[str], records: int) -> tuple[float, float]:
     return timings[0], timings[1]
 
 
+def in_process(records: int) -> tuple[float, float]:
+    """:func:`run` against moto in this process (``mock_aws``)."""
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION)
+    with mock_aws():
+        store, keys = world(boto3.resource("dynamodb", region_name=REGION), boto3.client("dynamodb", region_name=REGION))
+        return run(store, keys, records)
+
+
+def through_moto_server(records: int) -> tuple[float, float]:
+    """:func:`run` against a moto server in a subprocess, over HTTP."""
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION)
+    with running_moto_server() as endpoint:
+        resource = boto3.resource("dynamodb", region_name=REGION, endpoint_url=endpoint)
+        store, keys = world(resource, boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint))
+        return run(store, keys, records)
+
+
 def report(name: str, measure: Callable[[], tuple[float, float]], records: int) -> None:
     fresh, duplicates = measure()
     print(f"{name:<28} {records / fresh:>8.0f} records/s new   {records / duplicates:>8.0f} records/s duplicate"
@@ -62,14 +79,8 @@ def report(name: str, measure: Callable[[], tuple[float, float]], records: int) 
 
 def main() -> None:
     records = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION)
-    with mock_aws():
-        store, keys = world(boto3.resource("dynamodb", region_name=REGION), boto3.client("dynamodb", region_name=REGION))
-        report("in process (moto)", lambda: run(store, keys, records), records)
-    with running_moto_server() as endpoint:
-        resource = boto3.resource("dynamodb", region_name=REGION, endpoint_url=endpoint)
-        store, keys = world(resource, boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint))
-        report("through moto_server (HTTP)", lambda: run(store, keys, records), records)
+    report("in process (moto)", lambda: in_process(records), records)
+    report("through moto_server (HTTP)", lambda: through_moto_server(records), records)
 
 
 if __name__ == "__main__":
