@@ -6,7 +6,7 @@ WHEELHOUSE := $(CURDIR)/.cache/wheelhouse
 #: The CDK CLI operators deploy the control plane with (scripts/cdk runs it on the venv's Node).
 CDK_CLI := aws-cdk@2.1148.1
 
-.PHONY: install test synth clean
+.PHONY: install test synth bench clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test:
 
 synth:
 	$(BIN)/python app.py
+
+# Figures of issue 7 into bench/RESULTS.md; BENCH_ARGS='--only authorizer metering' for a subset.
+bench:
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache cdk.out .pytest_cache .hypothesis
