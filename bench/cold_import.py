@@ -31,13 +31,10 @@ TARGET_SECONDS = 1.0
 
 
 def interpreter(version: str) -> tuple[str, str]:
-    """A ``python<version>`` installed here, else this interpreter; and the version it is."""
-    candidates = [shutil.which(f"python{version}"), Path.home() / f".pyenv/versions/{version}.1/bin/python{version}"]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            probe = subprocess.run([str(candidate), "-V"], capture_output=True, text=True, check=False)
-            if probe.returncode == 0:
-                return str(candidate), version
+    """``python<version>`` on the PATH (Lambda's runtime version), else this interpreter; and the version it is."""
+    candidate = shutil.which(f"python{version}")
+    if candidate and subprocess.run([candidate, "-V"], capture_output=True, check=False).returncode == 0:
+        return candidate, version
     return sys.executable, f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
