@@ -6,7 +6,7 @@ WHEELHOUSE := $(CURDIR)/.cache/wheelhouse
 #: The CDK CLI operators deploy the control plane with (scripts/cdk runs it on the venv's Node).
 CDK_CLI := aws-cdk@2.1148.1
 
-.PHONY: install test synth bench clean
+.PHONY: install test synth bench clean bench-peers
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ synth:
 	$(BIN)/python app.py
 
 # Figures of issue 7 into bench/RESULTS.md; BENCH_ARGS='--only authorizer metering' for a subset.
-bench:
+bench: bench-peers
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # The peer tools the deploy benchmarks compare against (SAM CLI, Chalice, Zappa), pinned, in .cache/bench-venv.
