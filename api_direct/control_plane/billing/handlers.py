@@ -1,10 +1,11 @@
 """Lambda entry points of the money flow; the work is in plain functions the tests call.
 
 * :func:`aggregate_usage`: SQS batches of ``UsageRecorded`` events -> hourly counters
-  (:mod:`.metering`). A record that can never be applied (:class:`PoisonRecord`)
-  is moved to the dead-letter queue at once, with its reason as a message
-  attribute; any other failure fails just that message (partial batch response),
-  so SQS redelivers it and, after the queue's receive limit, dead-letters it too.
+  (:mod:`.metering`), one transaction per counter. A record that can never be
+  applied (:class:`PoisonRecord`) is moved to the dead-letter queue at once, with
+  its reason as a message attribute; any other failure fails just that message, or
+  the messages of that one counter's transaction (partial batch response), so SQS
+  redelivers them and, after the queue's receive limit, dead-letters them too.
 * :func:`close_periods`: every 15 minutes, closes hours past the grace window and
   reports them to Stripe (:mod:`.reporting`).
 * :func:`pay_out`: daily, closes months past their grace and pays creators (:mod:`.earnings`).
@@ -32,7 +33,7 @@ from botocore.config import Config
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.earnings import PayoutSummary, close_and_pay
-from api_direct.control_plane.billing.metering import DEAD_LETTER_URL_ENV, Meter, PoisonRecord, UsageEvent
+from api_direct.control_plane.billing.metering import DEAD_LETTER_URL_ENV, Attribution, Meter, PoisonRecord, UsageEvent
 from api_direct.control_plane.billing.reporting import ReportSummary, close_and_report
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling, configured_billing
 
@@ -67,18 +68,31 @@ def scheduled_time(event: dict[str, Any]) -> datetime:
 
 
 class UsageBatch:
-    """One SQS batch: a :class:`Meter` shared by its records, poison set aside with its reason."""
+    """One SQS batch: records checked one by one, then counted a transaction per counter.
+
+    Powertools' batch processor runs :meth:`collect` on each record (parse and
+    attribute; poison set aside with its reason, a not-yet-known key failed for
+    redelivery); :meth:`flush` then applies what was collected, grouped by counter
+    (:meth:`Meter.groups`), and names the messages of any group that failed.
+    """
 
     def __init__(self, store: Store, dead_letters: Any | None, dead_letter_url: str | None, now: datetime) -> None:
         self.meter = Meter(store)
         self.now = now
         self._sqs = dead_letters
         self._dead_letter_url = dead_letter_url
+        self._collected: list[tuple[UsageEvent, Attribution]] = []
+        self._message_ids: list[str] = []
         self.outcomes: dict[str, int] = {}
 
-    def apply(self, record: SQSRecord) -> None:
+    def collect(self, record: SQSRecord) -> None:
         try:
-            outcome = self.meter.apply(UsageEvent.parse(record.body), self.now)
+            event = UsageEvent.parse(record.body)
+            if not event.detail.key_id:
+                self._count("anonymous")  # rejected by the authorizer: nobody to bill
+                return
+            self._collected.append((event, self.meter.attribute(event)))
+            self._message_ids.append(record.message_id)
         except PoisonRecord as poison:
             if self._sqs is None or self._dead_letter_url is None:
                 raise
@@ -86,15 +100,35 @@ class UsageBatch:
                 QueueUrl=self._dead_letter_url, MessageBody=record.body,
                 MessageAttributes={"reason": {"DataType": "String", "StringValue": str(poison)[:1000]}},
             )
-            outcome = "poison"
+            self._count("poison")
             logger.warning("usage record dead-lettered", reason=str(poison), message_id=record.message_id)
+
+    def flush(self) -> list[str]:
+        """Apply the collected records; the message ids of those whose transaction failed (to be redelivered)."""
+        failed: list[str] = []
+        for group in self.meter.groups(self._collected):
+            try:
+                outcomes = self.meter.apply_group(group, self.now)
+            except Exception:  # one counter's failure (throttling, a conflict) must not fail the others
+                logger.exception("usage group failed", records=len(group.indexes))
+                failed.extend(self._message_ids[index] for index in group.indexes)
+                continue
+            for outcome in outcomes:
+                self._count(outcome)
+        self._collected, self._message_ids = [], []
+        return failed
+
+    def _count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
 
 def process_usage(event: dict[str, Any], batch: UsageBatch) -> dict[str, Any]:
     """Apply every record of an SQS event; the partial batch response names the ones to retry."""
     processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(event=event, record_handler=batch.apply, processor=processor)  # type: ignore[no-any-return]
+    response: dict[str, Any] = process_partial_response(event=event, record_handler=batch.collect, processor=processor)
+    failures = response.setdefault("batchItemFailures", [])
+    failures.extend({"itemIdentifier": message_id} for message_id in batch.flush())
+    return response
 
 
 @logger.inject_lambda_context(clear_state=True)

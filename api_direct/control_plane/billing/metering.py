@@ -1,21 +1,25 @@
 """Usage records in, per-subscription hourly counters out: each record counted exactly once.
 
 A record (``UsageRecorded``, from a creator's usage forwarder) says how many calls
-one key made on one plan in one UTC hour. Applying it is one DynamoDB transaction
-of two writes:
+one key made on one plan in one UTC hour. The records of a batch that land on the
+same counter ``pk=METER#<api>#<consumer>``, ``sk=HOUR#<hour>#<plan>`` are applied
+by one DynamoDB transaction (up to :data:`MARKERS_PER_TRANSACTION` of them):
 
-1. a marker ``pk=USAGE#<record_id>`` that may not exist yet, and
-2. ``ADD`` to the counter ``pk=METER#<api>#<consumer>``, ``sk=HOUR#<hour>#<plan>``,
-   on condition that the hour is still open.
+1. per record, a marker ``pk=USAGE#<record_id>`` that may not exist yet, and
+2. one ``ADD`` of their calls to the counter, on condition that the hour is still open.
 
-Both happen or neither does, so a redelivered, duplicated or retried record (same
-id: the forwarder derives it from the log lines it counts) is refused by the
-marker, and a crash between any two steps leaves nothing half-counted; the
-transaction's cancellation reasons tell a duplicate from a record for an hour that
-has closed. A late record is kept as a marker (``outcome=late``) and never billed:
-a closed hour has been reported to Stripe and stays as reported. Conditional writes
-rather than Powertools idempotency on purpose: its record is written apart from the
-counter, and a crash between the two would count a redelivery twice.
+All happen or none does, so a redelivered, duplicated or retried record (same id:
+the forwarder derives it from the log lines it counts) is refused by its marker,
+and a crash between any two steps leaves nothing half-counted. The transaction's
+cancellation reasons say which markers exist already (those records are
+duplicates: the rest are tried again without them) and whether the hour has
+closed. A late record is kept as a marker (``outcome=late``) and never billed: a
+closed hour has been reported to Stripe and stays as reported. One transaction per
+counter rather than per record: a batch of 100 records from ten keys is ten
+requests, not a hundred, and each record costs its marker's write, not a marker's
+and a counter's. Conditional writes rather than Powertools idempotency on purpose:
+its record is written apart from the counter, and a crash between the two would
+count a redelivery twice.
 
 Who is billed is decided here, not by the sender: the key (by ``key_id``) names the
 consumer, and the API must be listed from the very account that sent the event
@@ -24,7 +28,7 @@ creator's API). Records that can never be applied raise :class:`PoisonRecord`,
 which the handler sends to the dead-letter queue with its reason.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -43,6 +47,8 @@ OPEN, CLOSED, REPORTED = "open", "closed", "reported"
 MARKER_DAYS = 90
 #: Where the aggregator sends poison records (the usage queue's dead-letter queue; the construct sets it).
 DEAD_LETTER_URL_ENV = "USAGE_DEAD_LETTER_URL"
+#: DynamoDB allows 100 operations in a transaction: this many markers and their counter's update.
+MARKERS_PER_TRANSACTION = 99
 
 
 class PoisonRecord(ValueError):
@@ -111,6 +117,14 @@ class Attribution:
 Outcome = Literal["applied", "duplicate", "late", "anonymous"]
 
 
+@dataclass(frozen=True)
+class CounterGroup:
+    """Records of one batch that add to the same counter; ``indexes`` are their places in the batch."""
+
+    indexes: tuple[int, ...]
+    records: tuple[tuple[UsageEvent, Attribution], ...]
+
+
 def counter_key(api_id: str, consumer: str, hour: str, plan: str) -> dict[str, str]:
     return {PK: meter_pk(api_id, consumer), SK: f"HOUR#{hour}#{plan}"}
 
@@ -139,39 +153,91 @@ class Meter:
         self._plans: dict[tuple[str, str], tuple[StatusClass, ...]] = {}
 
     def apply(self, event: UsageEvent, now: datetime) -> Outcome:
-        """Count the record once, or say why it was not counted (raises for poison and not-yet-known keys)."""
-        detail = event.detail
-        if not detail.key_id:
+        """Count one record once, or say why it was not counted (raises for poison and not-yet-known keys)."""
+        if not event.detail.key_id:
             return "anonymous"  # rejected by the authorizer: nobody to bill
-        who = self.attribute(event)
-        counter = counter_key(who.api_id, who.consumer, detail.period_start, who.plan)
-        marker = {
-            PK: f"USAGE#{detail.record_id}", SK: "RECORD", "outcome": "applied", "account": event.account,
-            "counter_pk": counter[PK], "counter_sk": counter[SK], "calls": detail.calls, "billable": who.billable,
-            "received_at": now.isoformat(), "expires_at": epoch_seconds(now + timedelta(days=MARKER_DAYS)),
+        [group] = self.groups([(event, self.attribute(event))])
+        return self.apply_group(group, now)[0]
+
+    def groups(self, records: Sequence[tuple[UsageEvent, Attribution]]) -> Iterator[CounterGroup]:
+        """The records by the counter they add to, in groups one transaction can apply; indexes into ``records``."""
+        by_counter: dict[tuple[str, str], list[int]] = {}
+        for index, (event, who) in enumerate(records):
+            key = counter_key(who.api_id, who.consumer, event.detail.period_start, who.plan)
+            by_counter.setdefault((key[PK], key[SK]), []).append(index)
+        for indexes in by_counter.values():
+            for start in range(0, len(indexes), MARKERS_PER_TRANSACTION):
+                chunk = indexes[start:start + MARKERS_PER_TRANSACTION]
+                yield CounterGroup(tuple(chunk), tuple(records[i] for i in chunk))
+
+    def apply_group(self, group: CounterGroup, now: datetime) -> list[Outcome]:
+        """Count each record of the group once: one outcome per record, in the group's order.
+
+        A record id seen earlier in the group is a duplicate without asking the
+        table (a transaction may not write one item twice). Each failed try drops
+        the records whose markers exist; it ends when the rest commit, or when the
+        hour has closed and the rest are kept as late.
+        """
+        outcomes: dict[int, Outcome] = {}
+        pending: dict[str, int] = {}
+        for position, (event, _) in enumerate(group.records):
+            if event.detail.record_id in pending:
+                outcomes[position] = "duplicate"
+            else:
+                pending[event.detail.record_id] = position
+        while pending:
+            positions = list(pending.values())
+            markers = [self._marker(*group.records[p], now) for p in positions]
+            reasons = self._store.transact_conditionally(
+                [*({"Put": {"Item": m, "ConditionExpression": "attribute_not_exists(pk)"}} for m in markers),
+                 self._counter_update([group.records[p] for p in positions])],
+                answered=range(len(markers) + 1),
+            )
+            if not reasons:
+                for position in positions:
+                    outcomes[position] = "applied"
+                break
+            for position, reason in zip(positions, reasons, strict=False):
+                if reason == CONDITION_FAILED:
+                    outcomes[position] = "duplicate"
+                    del pending[group.records[position][0].detail.record_id]
+            if reasons[-1] == CONDITION_FAILED:
+                for position, marker in zip(positions, markers, strict=True):
+                    if position not in outcomes:
+                        self._keep_late(marker)
+                        outcomes[position] = "late"
+                break
+        return [outcomes[position] for position in range(len(group.records))]
+
+    @staticmethod
+    def _marker(event: UsageEvent, who: Attribution, now: datetime) -> dict[str, Any]:
+        counter = counter_key(who.api_id, who.consumer, event.detail.period_start, who.plan)
+        return {
+            PK: f"USAGE#{event.detail.record_id}", SK: "RECORD", "outcome": "applied", "account": event.account,
+            "counter_pk": counter[PK], "counter_sk": counter[SK], "calls": event.detail.calls,
+            "billable": who.billable, "received_at": now.isoformat(),
+            "expires_at": epoch_seconds(now + timedelta(days=MARKER_DAYS)),
         }
-        reasons = self._store.transact_conditionally([
-            {"Put": {"Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
-            {"Update": {
-                "Key": counter,
-                "UpdateExpression": "ADD calls :calls, billable :billable SET api_id = :api, consumer = :consumer,"
-                " #plan = :plan, period_start = :hour, #state = if_not_exists(#state, :open),"
-                " gsi1pk = if_not_exists(gsi1pk, :open_hours), gsi1sk = :hours_sk",
-                "ConditionExpression": "attribute_not_exists(pk) OR #state = :open",
-                "ExpressionAttributeNames": {"#plan": "plan", "#state": "state"},
-                "ExpressionAttributeValues": {
-                    ":calls": detail.calls, ":billable": who.billable, ":api": who.api_id, ":consumer": who.consumer,
-                    ":plan": who.plan, ":hour": detail.period_start, ":open": OPEN, ":open_hours": hours_index_pk(OPEN),
-                    ":hours_sk": f"{detail.period_start}#{counter[PK]}#{counter[SK]}",
-                },
-            }},
-        ], answered=(0, 1))
-        if not reasons:
-            return "applied"
-        if reasons[0] == CONDITION_FAILED:
-            return "duplicate"
-        self._keep_late(marker)
-        return "late"
+
+    @staticmethod
+    def _counter_update(records: Sequence[tuple[UsageEvent, Attribution]]) -> dict[str, Any]:
+        """The ``ADD`` of the records' calls to the counter they share, if its hour is still open."""
+        event, who = records[0]
+        hour = event.detail.period_start
+        counter = counter_key(who.api_id, who.consumer, hour, who.plan)
+        return {"Update": {
+            "Key": counter,
+            "UpdateExpression": "ADD calls :calls, billable :billable SET api_id = :api, consumer = :consumer,"
+            " #plan = :plan, period_start = :hour, #state = if_not_exists(#state, :open),"
+            " gsi1pk = if_not_exists(gsi1pk, :open_hours), gsi1sk = :hours_sk",
+            "ConditionExpression": "attribute_not_exists(pk) OR #state = :open",
+            "ExpressionAttributeNames": {"#plan": "plan", "#state": "state"},
+            "ExpressionAttributeValues": {
+                ":calls": sum(e.detail.calls for e, _ in records), ":billable": sum(w.billable for _, w in records),
+                ":api": who.api_id, ":consumer": who.consumer, ":plan": who.plan, ":hour": hour, ":open": OPEN,
+                ":open_hours": hours_index_pk(OPEN), ":hours_sk": f"{hour}#{counter[PK]}#{counter[SK]}",
+            },
+        }}
 
     def attribute(self, event: UsageEvent) -> Attribution:
         detail = event.detail

@@ -6,11 +6,13 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 
 from api_direct.control_plane.api.store import PK, SK, Store
 from api_direct.control_plane.billing.handlers import UsageBatch, process_usage
 from api_direct.control_plane.billing.metering import (
+    MARKERS_PER_TRANSACTION,
     KeyNotFound,
     Meter,
     PoisonRecord,
@@ -123,3 +125,79 @@ def test_a_batch_dead_letters_poison_with_its_reason_and_retries_only_what_may_s
     assert reasons[0].startswith("not a api-direct.usage UsageRecorded event")
     assert "sent by account 999999999999" in reasons[1]
     assert json.loads(next(m["Body"] for m in messages if "999999999999" in m["Body"]))["account"] == "999999999999"
+
+
+class CountingStore:
+    """The real store, counting the transactions it runs and failing those that touch ``failing_hour``."""
+
+    def __init__(self, store: Store, failing_hour: str | None = None) -> None:
+        self._store = store
+        self.transactions: list[int] = []
+        self._failing_hour = failing_hour
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def transact_conditionally(self, operations: Any, answered: Any) -> list[str]:
+        self.transactions.append(len(operations))
+        if self._failing_hour and self._failing_hour in json.dumps(operations[-1], default=str):
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems")
+        return self._store.transact_conditionally(operations, answered)
+
+
+def test_a_batch_is_one_transaction_per_counter(store: Store, key_id: str) -> None:
+    counting = CountingStore(store)
+    events = [usage_event(key_id, plan="free", calls=2, record=f"r{i}") for i in range(5)]
+    events += [usage_event(key_id, plan="free", calls=7, record="other-hour", hour="2026-11-25T12:00:00Z")]
+    batch = UsageBatch(counting, None, None, NOW)  # type: ignore[arg-type]
+    assert process_usage(sqs_event(*events), batch) == {"batchItemFailures": []}
+    assert sorted(counting.transactions) == [2, 6]  # markers and one counter update each
+    assert counter(store)["calls"] == 10  # type: ignore[index]
+    assert counter(store, hour="2026-11-25T12:00:00Z")["calls"] == 7  # type: ignore[index]
+    assert batch.outcomes == {"applied": 6}
+
+
+def test_duplicates_in_and_across_batches_are_dropped_and_the_rest_counted(store: Store, key_id: str) -> None:
+    apply(store, usage_event(key_id, plan="free", calls=3, record="seen"))
+    counting = CountingStore(store)
+    batch = UsageBatch(counting, None, None, NOW)  # type: ignore[arg-type]
+    events = [usage_event(key_id, plan="free", calls=3, record=name) for name in ("new", "seen", "new", "newer")]
+    assert process_usage(sqs_event(*events), batch) == {"batchItemFailures": []}
+    assert batch.outcomes == {"applied": 2, "duplicate": 2}
+    assert counting.transactions == [4, 3]  # refused for "seen", then committed without it
+    assert counter(store)["calls"] == 9  # type: ignore[index]
+
+
+def test_a_closed_hour_keeps_a_group_as_late_and_its_duplicates_as_duplicates(store: Store, key_id: str) -> None:
+    apply(store, usage_event(key_id, plan="free", calls=3, record="early"))
+    close_and_report(store, None, NOW + timedelta(hours=3), timedelta(hours=2))
+    batch = UsageBatch(store, None, None, NOW + timedelta(hours=3))
+    events = [usage_event(key_id, plan="free", calls=4, record=name) for name in ("early", "late-1", "late-2")]
+    assert process_usage(sqs_event(*events), batch) == {"batchItemFailures": []}
+    assert batch.outcomes == {"duplicate": 1, "late": 2}
+    assert counter(store)["calls"] == 3  # type: ignore[index]
+    for name in ("late-1", "late-2"):
+        marker = store.get(f"USAGE#{usage_event(key_id, record=name)['detail']['record_id']}", "RECORD")
+        assert marker is not None and marker["outcome"] == "late"
+
+
+def test_a_failed_counter_retries_only_its_own_messages(store: Store, key_id: str) -> None:
+    counting = CountingStore(store, failing_hour="2026-11-25T12:00:00Z")
+    batch = UsageBatch(counting, None, None, NOW)  # type: ignore[arg-type]
+    response = process_usage(sqs_event(
+        usage_event(key_id, plan="free", calls=2, record="a"),
+        usage_event(key_id, plan="free", calls=2, record="b", hour="2026-11-25T12:00:00Z"),
+        usage_event(key_id, plan="free", calls=2, record="c"),
+        usage_event(key_id, plan="free", calls=2, record="d", hour="2026-11-25T12:00:00Z"),
+    ), batch)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m3"}]}
+    assert counter(store)["calls"] == 4  # type: ignore[index]
+    assert counter(store, hour="2026-11-25T12:00:00Z") is None
+
+
+def test_a_counter_with_more_records_than_a_transaction_holds_takes_several(store: Store, key_id: str) -> None:
+    counting = CountingStore(store)
+    events = [usage_event(key_id, plan="free", calls=1, record=f"r{i}") for i in range(MARKERS_PER_TRANSACTION + 2)]
+    assert process_usage(sqs_event(*events), UsageBatch(counting, None, None, NOW)) == {"batchItemFailures": []}  # type: ignore[arg-type]
+    assert counting.transactions == [MARKERS_PER_TRANSACTION + 1, 3]
+    assert counter(store)["calls"] == MARKERS_PER_TRANSACTION + 2  # type: ignore[index]
