@@ -7,9 +7,11 @@ moto changes. The last part proves each patch in ``api_direct/local/emulator.py`
 a real defect: the same probe against unpatched moto, in process, shows it.
 """
 
+import copy
 import io
 import json
 import socket
+import unittest.mock
 import urllib.parse
 import zipfile
 from collections.abc import Callable
@@ -619,6 +621,37 @@ def test_server_stops_even_when_the_block_fails() -> None:
         socket.create_connection((address.hostname, address.port), timeout=2).close()
 
 
+
+def _transaction_table(dynamodb: Any) -> None:
+    dynamodb.create_table(TableName="tx", BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                          AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")])
+    dynamodb.put_item(TableName="tx", Item={"pk": {"S": "counter"}, "sk": {"S": "c"}, "calls": {"N": "1"}})
+
+
+def _count_and_mark(marker: str) -> list[dict[str, Any]]:
+    return [
+        {"Update": {"TableName": "tx", "Key": {"pk": {"S": "counter"}, "sk": {"S": "c"}},
+                    "UpdateExpression": "ADD calls :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+        {"Put": {"TableName": "tx", "Item": {"pk": {"S": marker}, "sk": {"S": "m"}},
+                 "ConditionExpression": "attribute_not_exists(pk)"}},
+    ]
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was(aws: Aws) -> None:
+    dynamodb = aws.client("dynamodb")
+    _transaction_table(dynamodb)
+    dynamodb.transact_write_items(TransactItems=_count_and_mark("seen"))
+    with pytest.raises(ClientError) as cancelled:
+        dynamodb.transact_write_items(TransactItems=[*_count_and_mark("new"), *_count_and_mark("seen")[1:]])
+    assert [r["Code"] for r in cancelled.value.response["CancellationReasons"]] == ["None", "None", "ConditionalCheckFailed"]
+    items = {item["pk"]["S"]: item for item in dynamodb.scan(TableName="tx")["Items"]}
+    assert sorted(items) == ["counter", "seen"]
+    assert items["counter"]["calls"] == {"N": "2"}
+    dynamodb.transact_write_items(TransactItems=_count_and_mark("new"))
+    assert dynamodb.get_item(TableName="tx", Key={"pk": {"S": "counter"}, "sk": {"S": "c"}})["Item"]["calls"] == {"N": "3"}
+    dynamodb.delete_table(TableName="tx")
+
 # --- Each patch fixes a real defect: the same probe against unpatched moto, in process ------------------
 
 
@@ -815,6 +848,24 @@ def _probe_secret() -> None:
     assert boto3.client("secretsmanager", region_name=REGION).list_secrets()["SecretList"] == []
 
 
+
+def _probe_transaction_copies() -> None:
+    from moto.dynamodb.models.table import Table
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    _transaction_table(dynamodb)
+    copied: list[Any] = []
+    deepcopy = copy.deepcopy
+
+    def counting(node: Any, memo: Any = None) -> Any:
+        if isinstance(node, Table):
+            copied.append(node)
+        return deepcopy(node, memo)
+
+    with unittest.mock.patch("moto.dynamodb.models.copy.deepcopy", counting):
+        dynamodb.transact_write_items(TransactItems=_count_and_mark("m"))
+    assert len(copied) == 2  # the whole table, once per operation
+
 PROBES: dict[Callable[[], None], Callable[[], None]] = {
     moto_emulator.event_bus_ref_is_its_name: _probe_event_bus_ref,
     moto_emulator.api_deployment_ref_is_its_id: _probe_deployment_ref,
@@ -837,6 +888,7 @@ PROBES: dict[Callable[[], None], Callable[[], None]] = {
     moto_emulator.cognito_user_pool_client_resource: _probe_user_pool_client,
     moto_emulator.cognito_user_pool_group_resource: _probe_user_pool_group,
     moto_emulator.secret_resource: _probe_secret,
+    moto_emulator.transactions_snapshot_only_their_items: _probe_transaction_copies,
 }
 
 
