@@ -2,29 +2,51 @@
 
 Import ``api_direct`` (this package does) before ``aws_cdk`` so jsii runs on the
 bundled Node.js.
+
+Each construct is imported when first named (``from api_direct.constructs import
+MeteredApi``), not with the package: the control plane's constructs pull in its
+FastAPI service (auth, settings), which a creator's ``apid deploy`` never needs
+and which cost it 0.8 s of every synthesis.
 """
 
-from api_direct.constructs.account_link import AccountLink
-from api_direct.constructs.bundled_function import BundledFunction
-from api_direct.constructs.control_plane_api import ControlPlaneApi
-from api_direct.constructs.dead_letters import DeadLetterQueue
-from api_direct.constructs.fastapi_function import FastApiFunction
-from api_direct.constructs.identity import Identity
-from api_direct.constructs.key_store import ApiKeyStore
-from api_direct.constructs.metered_api import MeteredApi, PlanLimits
-from api_direct.constructs.usage_billing import UsageBilling
-from api_direct.constructs.usage_forwarder import UsageForwarder
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "AccountLink",
-    "ApiKeyStore",
-    "BundledFunction",
-    "ControlPlaneApi",
-    "DeadLetterQueue",
-    "FastApiFunction",
-    "Identity",
-    "MeteredApi",
-    "PlanLimits",
-    "UsageBilling",
-    "UsageForwarder",
-]
+if TYPE_CHECKING:
+    from api_direct.constructs.account_link import AccountLink
+    from api_direct.constructs.bundled_function import BundledFunction
+    from api_direct.constructs.control_plane_api import ControlPlaneApi
+    from api_direct.constructs.dead_letters import DeadLetterQueue
+    from api_direct.constructs.fastapi_function import FastApiFunction
+    from api_direct.constructs.identity import Identity
+    from api_direct.constructs.key_store import ApiKeyStore
+    from api_direct.constructs.metered_api import MeteredApi, PlanLimits
+    from api_direct.constructs.usage_billing import UsageBilling
+    from api_direct.constructs.usage_forwarder import UsageForwarder
+
+#: Public name -> the module under ``api_direct.constructs`` that defines it.
+_MODULES = {
+    "AccountLink": "account_link",
+    "ApiKeyStore": "key_store",
+    "BundledFunction": "bundled_function",
+    "ControlPlaneApi": "control_plane_api",
+    "DeadLetterQueue": "dead_letters",
+    "FastApiFunction": "fastapi_function",
+    "Identity": "identity",
+    "MeteredApi": "metered_api",
+    "PlanLimits": "metered_api",
+    "UsageBilling": "usage_billing",
+    "UsageForwarder": "usage_forwarder",
+}
+
+__all__ = sorted(_MODULES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_MODULES[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return __all__
