@@ -39,7 +39,22 @@ _MODULES = {
     "UsageForwarder": "usage_forwarder",
 }
 
-__all__ = sorted(_MODULES)
+__all__ = [
+    "AccountLink",
+    "ApiKeyStore",
+    "BundledFunction",
+    "ControlPlaneApi",
+    "DeadLetterQueue",
+    "FastApiFunction",
+    "Identity",
+    "MeteredApi",
+    "PlanLimits",
+    "UsageBilling",
+    "UsageForwarder",
+]
+
+
+assert sorted(_MODULES) == __all__
 
 
 def __getattr__(name: str) -> Any:
