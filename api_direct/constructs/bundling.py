@@ -14,9 +14,19 @@ Two content-hashed caches keep a warm synth fast:
 
 Both are written under a temporary name and renamed into place, so a crash or a
 concurrent synth never leaves a half-built folder that looks complete.
+
+Bundles carry their byte-code. Lambda's code folder is read-only, so Python can
+never cache what it compiles there: without ``.pyc`` files every cold start
+compiles FastAPI, pydantic and the app from source again. Byte-code is specific
+to a Python version, so it is compiled by an interpreter of the runtime's version
+(``python3.12`` on the PATH, or this one if it is that version), as hash-based
+``.pyc`` files that name their source under ``/var/task`` (deterministic: no
+timestamps). A machine without such an interpreter builds bundles without it, and
+says so in the bundle's hash, so the two never share a cache entry.
 """
 
 import fnmatch
+import functools
 import hashlib
 import os
 import shutil
@@ -45,8 +55,10 @@ _MANYLINUX_TAGS: dict[str, tuple[str, ...]] = {
     "3.13": ("manylinux2014", "manylinux_2_28"),
 }
 
-#: Never worth shipping: byte-code is rebuilt by Lambda, and these only bloat the zip.
+#: Byte-code pip or a wheel may carry, for whichever interpreter made it; bundles compile their own.
 _PRUNED_FROM_DEPENDENCIES = ("__pycache__", "*.pyc")
+#: Where Lambda puts a function's code: the source path compiled byte-code names, for tracebacks.
+LAMBDA_TASK_ROOT = "/var/task"
 
 
 class BundlingError(InputError):
@@ -95,22 +107,21 @@ class BundleSpec:
 
     def dependencies_hash(self) -> str:
         digest = hashlib.sha256()
-        for part in (BUNDLE_FORMAT, self.python_version, self.architecture, *self.platforms()):
-            _update(digest, part.encode())
+        compiled = "byte-compiled" if byte_compiler(self.python_version) else "source only"
+        for part in (BUNDLE_FORMAT, self.python_version, self.architecture, compiled, *self.platforms()):
+            hash_part(digest, part.encode())
         for line in self.requirements:
-            _update(digest, line.encode())
+            hash_part(digest, line.encode())
         return digest.hexdigest()
 
     def bundle_hash(self) -> str:
         digest = hashlib.sha256()
-        _update(digest, self.dependencies_hash().encode())
+        hash_part(digest, self.dependencies_hash().encode())
         for source in self.sources:
-            for path, inside in source.files():
-                _update(digest, inside.encode())
-                _update(digest, path.read_bytes())
+            hash_tree(digest, source)
         for inside, text in sorted(self.generated.items()):
-            _update(digest, inside.encode())
-            _update(digest, text.encode())
+            hash_part(digest, inside.encode())
+            hash_part(digest, text.encode())
         return digest.hexdigest()
 
 
@@ -161,6 +172,8 @@ def build_bundle(spec: BundleSpec, cache_dir: Path | None = None) -> Bundle:
             destination = staging / inside
             destination.parent.mkdir(parents=True, exist_ok=True)
             destination.write_text(text, encoding="utf-8")
+        ours = [inside for source in spec.sources for _, inside in source.files()] + list(spec.generated)
+        byte_compile(spec.python_version, staging, [inside for inside in ours if inside.endswith(".py")])
     return Bundle(path=target, content_hash=bundle_hash, installed_dependencies=installed)
 
 
@@ -174,7 +187,48 @@ def _dependencies(spec: BundleSpec, cache_dir: Path) -> tuple[Path, bool]:
         _prune(staging, _PRUNED_FROM_DEPENDENCIES)
         # Console scripts written for the build machine's interpreter: dead weight in Lambda.
         shutil.rmtree(staging / "bin", ignore_errors=True)
+        byte_compile(spec.python_version, staging)
     return target, True
+
+
+@functools.cache
+def byte_compiler(python_version: str) -> str | None:
+    """An interpreter of ``python_version`` ("3.12") to compile byte-code with, or None if this machine has none.
+
+    This one if it is that version, else ``python3.12`` on the PATH, else one
+    that pyenv installed (``$PYENV_ROOT/versions/3.12.*``), which pyenv's shims
+    only put on the PATH when that version is selected.
+    """
+    candidates = [sys.executable] if f"{sys.version_info.major}.{sys.version_info.minor}" == python_version else []
+    candidates += filter(None, [shutil.which(f"python{python_version}")])
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates += [str(p) for p in sorted(pyenv_root.glob(f"versions/{python_version}.*/bin/python{python_version}"), reverse=True)]
+    for candidate in candidates:
+        try:
+            answer = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                    capture_output=True, text=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if answer.returncode == 0 and answer.stdout.strip() == python_version:
+            return candidate
+    return None
+
+
+def byte_compile(python_version: str, root: Path, files: Sequence[str] | None = None) -> None:
+    """Write hash-based ``.pyc`` files with the runtime's interpreter: for ``files`` (paths under ``root``), or all of it.
+
+    A file that does not compile (a package's Python 2 example, say) is left as
+    source, as Python itself would; only the interpreter being absent skips all.
+    """
+    compiler = byte_compiler(python_version)
+    if compiler is None or files == []:
+        return
+    command = [compiler, "-m", "compileall", "-qq", "--invalidation-mode", "unchecked-hash", "-p", LAMBDA_TASK_ROOT]
+    if files is None:  # a whole folder, compiled in parallel, each path named as under the task root
+        command += ["-j", "0", "-s", str(root), str(root)]
+    else:  # relative names, read from standard input
+        command += ["-i", "-"]
+    subprocess.run(command, input="\n".join(files or ()) + "\n", cwd=root, capture_output=True, text=True, check=False)
 
 
 def _install_requirements(spec: BundleSpec, target: Path) -> None:
@@ -211,10 +265,17 @@ def _pip_reason(stderr: str) -> str:
     return reason
 
 
-def _update(digest: "hashlib._Hash", data: bytes) -> None:
+def hash_part(digest: "hashlib._Hash", data: bytes) -> None:
     """Length-prefix each part so ("ab", "c") and ("a", "bc") hash differently."""
     digest.update(len(data).to_bytes(8, "big"))
     digest.update(data)
+
+
+def hash_tree(digest: "hashlib._Hash", tree: SourceTree) -> None:
+    """Every file the tree puts in a bundle: where it goes and its bytes."""
+    for path, inside in tree.files():
+        hash_part(digest, inside.encode())
+        hash_part(digest, path.read_bytes())
 
 
 class _staging:

@@ -1,6 +1,8 @@
 """Bundling without Docker: Lambda-platform wheels, content-hashed caches, atomic writes."""
 
+import importlib.util
 import json
+import marshal
 import os
 import sys
 from pathlib import Path
@@ -138,3 +140,36 @@ def test_handler_shim_serves_the_app_through_mangum(monkeypatch: pytest.MonkeyPa
     assert len(json.loads(response["body"])["items"]) == 2
     for module in [m for m in sys.modules if m == "weather" or m.startswith("weather.")]:
         monkeypatch.delitem(sys.modules, module)
+
+
+def test_bundles_carry_hash_based_byte_code_naming_the_task_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lambda cannot write byte-code next to read-only code, so the bundle brings it (here compiled by this Python)."""
+    monkeypatch.setattr(bundling, "byte_compiler", lambda version: sys.executable)
+    bundle = build_bundle(example_spec(), tmp_path)
+    for source in ("weather/main.py", "apid_handler.py", "fastapi/applications.py"):
+        data = Path(importlib.util.cache_from_source(str(bundle.path / source))).read_bytes()
+        assert int.from_bytes(data[4:8], "little") == 0b01  # hash-based, never checked against a timestamp
+        assert marshal.loads(data[16:]).co_filename == f"/var/task/{source}"
+
+
+def test_without_an_interpreter_of_the_runtime_the_bundle_is_source_only_and_hashed_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compiled = example_spec().dependencies_hash()
+    monkeypatch.setattr(bundling, "byte_compiler", lambda version: None)
+    assert example_spec().dependencies_hash() != compiled
+    bundle = build_bundle(example_spec(), tmp_path)
+    assert not list(bundle.path.rglob("__pycache__"))
+
+
+def test_the_byte_compiler_is_this_python_the_path_or_pyenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    host = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert bundling.byte_compiler.__wrapped__(host) == sys.executable
+    fake = tmp_path / "pyenv" / "versions" / "3.42.1" / "bin" / "python3.42"
+    fake.parent.mkdir(parents=True)
+    fake.write_text("#!/bin/sh\necho 3.42\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert bundling.byte_compiler.__wrapped__("3.42") == str(fake)
+    assert bundling.byte_compiler.__wrapped__("3.43") is None
