@@ -23,7 +23,9 @@ def synth(settings: Settings, outdir: Path | None, control_plane_account: str | 
     """Bundle the app and synthesize its CloudFormation template, offline.
 
     Dependencies are installed for Lambda's platform once and cached; a re-run
-    with unchanged requirements does not call pip.
+    with unchanged requirements does not call pip, and one with nothing changed
+    (project files, apid.toml, API-Direct and CDK versions) reuses the last
+    assembly without synthesizing again.
     """
     project = load_project(settings.project_dir)
     outdir = outdir or project.root / ".apid" / "cdk.out"
@@ -38,7 +40,9 @@ def synth(settings: Settings, outdir: Path | None, control_plane_account: str | 
             "resources": stack.resource_count,
             "assets": len(stack.assets),
             "bundle_bytes": size,
+            "reused": stack.reused,
         },
         f"[bold]{stack.stack_name}[/bold]: {stack.resource_count} resources, {len(stack.assets)} assets"
-        f" ({size / 1e6:.1f} MB unzipped)\ntemplate: {escape(str(stack.template_path))}",
+        f" ({size / 1e6:.1f} MB unzipped){' (unchanged: the last synthesis reused)' if stack.reused else ''}"
+        f"\ntemplate: {escape(str(stack.template_path))}",
     )

@@ -3,17 +3,24 @@
 No ``cdk`` CLI and no subprocess: the stack is built with the same constructs an
 operator's ``cdk synth`` uses, and the result is read back from the assembly the
 deploy engine then publishes and deploys (:func:`read_stack`, for any stack).
+
+A synthesis leaves a record of its inputs' fingerprint (:mod:`.fingerprint`) in
+the assembly folder. The next one with the same fingerprint reads that assembly
+back instead of synthesizing again, without starting jsii at all: an unchanged
+``apid plan`` or ``apid deploy`` spends its time on AWS, not on seconds of CDK.
 """
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
-
+from api_direct.deploy.fingerprint import synthesis_fingerprint
 from api_direct.project import Project
-from api_direct.user_stack import UserApiStack
+
+#: The record of the synthesis that made an assembly folder: its fingerprint and stack.
+SYNTHESIS_RECORD = "apid-synthesis.json"
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class SynthesizedStack:
     assets: tuple[FileAsset, ...]
     #: Where the template itself goes when it is too large to send inline.
     template_asset: FileAsset
+    #: True when the assembly of an earlier synthesis with the same inputs was read back.
+    reused: bool = False
 
     @property
     def resource_count(self) -> int:
@@ -57,7 +66,23 @@ def synthesize_project(
     retain_data: bool = False,
     bundle_cache_dir: Path | None = None,
 ) -> SynthesizedStack:
-    """Build the project's UserApiStack into ``outdir`` and describe what came out."""
+    """Build the project's UserApiStack into ``outdir`` and describe what came out.
+
+    When ``outdir`` holds the assembly of a synthesis with the same fingerprint
+    (and all of it is still there), that assembly is the answer.
+    """
+    fingerprint = synthesis_fingerprint(project, settings=(
+        f"control plane {control_plane!r}", f"retain data {retain_data}",
+    ))
+    reused = _reusable(outdir, fingerprint, project.stack_name)
+    if reused is not None:
+        return reused
+    record = outdir / SYNTHESIS_RECORD
+    record.unlink(missing_ok=True)  # a synthesis that fails half-way must not leave the old record to match
+    import aws_cdk as cdk  # here, not at the top: a reused assembly never starts jsii
+
+    from api_direct.user_stack import UserApiStack
+
     app = cdk.App(outdir=str(outdir), analytics_reporting=False)
     stack = UserApiStack(
         app,
@@ -68,23 +93,49 @@ def synthesize_project(
         retain_data=retain_data,
         bundle_cache_dir=bundle_cache_dir,
     )
-    return read_stack(app.synth(), stack.stack_name)
+    synthesized = read_stack(Path(app.synth().directory), stack.stack_name)
+    temporary = record.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"fingerprint": fingerprint, "stack_name": stack.stack_name}))
+    os.replace(temporary, record)
+    return synthesized
 
 
-def read_stack(assembly: cdk.cx_api.CloudAssembly, stack_name: str) -> SynthesizedStack:
-    """One stack of a synthesized assembly as the deploy engine takes it: its template and the assets it needs.
+def _reusable(outdir: Path, fingerprint: str, stack_name: str) -> SynthesizedStack | None:
+    """The assembly in ``outdir`` if its record has this fingerprint and every file it names is there."""
+    try:
+        record = json.loads((outdir / SYNTHESIS_RECORD).read_text())
+        if record != {"fingerprint": fingerprint, "stack_name": stack_name}:
+            return None
+        stack = read_stack(outdir, stack_name)
+    except (OSError, ValueError, KeyError):
+        return None
+    if not all(asset.source.exists() for asset in (*stack.assets, stack.template_asset)):
+        return None
+    return SynthesizedStack(stack.stack_name, stack.template, stack.template_path, stack.assets,
+                            stack.template_asset, reused=True)
 
-    The assets are read from the stack's asset manifest, so they name the bucket
-    the stack's synthesizer was given (the link's, or the one an operator deploys from).
+
+def read_stack(directory: Path, stack_name: str) -> SynthesizedStack:
+    """One stack of the assembly in ``directory`` as the deploy engine takes it: its template and the assets it needs.
+
+    Read from the assembly's files (``manifest.json``, the template, the stack's
+    asset manifest), not through jsii, so reading an assembly back costs nothing.
+    The assets name the bucket the stack's synthesizer was given (the link's, or
+    the one an operator deploys from).
     """
-    artifact = assembly.get_stack_by_name(stack_name)
-    directory = Path(assembly.directory)
-    assets = _file_assets(directory / f"{artifact.id}.assets.json", directory)
-    [template_asset] = [a for a in assets if a.source.name == artifact.template_file]
+    manifest = json.loads((directory / "manifest.json").read_text())
+    [(artifact_id, artifact)] = [
+        (artifact_id, artifact) for artifact_id, artifact in manifest["artifacts"].items()
+        if artifact["type"] == "aws:cloudformation:stack"
+        and artifact.get("properties", {}).get("stackName", artifact_id) == stack_name
+    ]
+    template_file = artifact["properties"]["templateFile"]
+    assets = _file_assets(directory / f"{artifact_id}.assets.json", directory)
+    [template_asset] = [a for a in assets if a.source.name == template_file]
     return SynthesizedStack(
         stack_name=stack_name,
-        template=artifact.template,
-        template_path=directory / artifact.template_file,
+        template=json.loads((directory / template_file).read_text()),
+        template_path=directory / template_file,
         assets=tuple(a for a in assets if a is not template_asset),
         template_asset=template_asset,
     )

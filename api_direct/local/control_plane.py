@@ -101,7 +101,7 @@ def synthesize_control_plane(
         synthesizer=cdk.CliCredentialsStackSynthesizer(file_assets_bucket_name=asset_bucket),
         bundle_cache_dir=bundle_cache_dir,
     )
-    return read_stack(app.synth(), stack.stack_name)
+    return read_stack(Path(app.synth().directory), stack.stack_name)
 
 
 def _ensure_bucket(aws: Aws, bucket: str) -> None:

@@ -1,0 +1,148 @@
+"""Synthesis reads back the last assembly when nothing it depends on changed, and only then."""
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from api_direct.deploy import fingerprint, synthesis
+from api_direct.deploy.synthesis import SYNTHESIS_RECORD, ControlPlaneRef, SynthesizedStack, synthesize_project
+from api_direct.project import Project, load_project
+from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
+
+CONTROL_PLANE = ControlPlaneRef(CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN)
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("synthesis") / "weather_api"
+    shutil.copytree(EXAMPLE_DIR, target, ignore=shutil.ignore_patterns(".apid", "__pycache__", ".pytest_cache"))
+    return target
+
+
+@pytest.fixture(scope="module")
+def first(project_dir: Path, bundle_cache_dir: Path) -> SynthesizedStack:
+    """The one real synthesis the module's reuse checks compare against."""
+    return synthesize_project(load_project(project_dir), project_dir / ".apid" / "cdk.out", control_plane=CONTROL_PLANE,
+                              bundle_cache_dir=bundle_cache_dir)
+
+
+class NoSynthesis(AssertionError):
+    pass
+
+
+@pytest.fixture
+def no_jsii(first: SynthesizedStack, project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Any attempt to build the stack fails the test; the first synthesis's record is put back after it."""
+    import api_direct.user_stack as user_stack
+
+    def refuse(*_: object, **__: object) -> None:
+        raise NoSynthesis("synthesized although nothing changed")
+
+    monkeypatch.setattr(user_stack, "UserApiStack", refuse)
+    record = project_dir / ".apid" / "cdk.out" / SYNTHESIS_RECORD
+    kept = record.read_text()
+    yield
+    record.write_text(kept)
+
+
+def synthesize(project: Project, **options: object) -> SynthesizedStack:
+    return synthesize_project(project, project.root / ".apid" / "cdk.out", **{"control_plane": CONTROL_PLANE, **options})  # type: ignore[arg-type]
+
+
+def test_the_first_synthesis_records_its_fingerprint(first: SynthesizedStack, project_dir: Path) -> None:
+    assert not first.reused
+    record = json.loads((project_dir / ".apid" / "cdk.out" / SYNTHESIS_RECORD).read_text())
+    assert record["stack_name"] == "apid-weather-api" and len(record["fingerprint"]) == 64
+
+
+def test_an_unchanged_project_reads_the_assembly_back_without_jsii(
+    first: SynthesizedStack, project_dir: Path, no_jsii: None
+) -> None:
+    again = synthesize(load_project(project_dir))
+    assert again.reused
+    assert (again.template, again.assets, again.template_asset) == (first.template, first.assets, first.template_asset)
+
+
+@pytest.mark.parametrize("change", [
+    {"control_plane": None},
+    {"control_plane": ControlPlaneRef(CONTROL_PLANE_ACCOUNT, None)},
+    {"retain_data": True},
+])
+def test_other_options_synthesize_again(first: SynthesizedStack, project_dir: Path, no_jsii: None,
+                                        change: dict[str, object]) -> None:
+    with pytest.raises(NoSynthesis):
+        synthesize(load_project(project_dir), **change)
+
+
+@pytest.mark.parametrize("edit", ["weather/main.py", "requirements.txt", "apid.toml"])
+def test_an_edited_input_synthesizes_again(first: SynthesizedStack, project_dir: Path, no_jsii: None, edit: str) -> None:
+    path = project_dir / edit
+    original = path.read_text()
+    path.write_text(original.replace('description = "', 'description = "Now ', 1) if edit == "apid.toml"
+                    else original + "\n# edited\n")
+    try:
+        with pytest.raises(NoSynthesis):
+            synthesize(load_project(project_dir))
+    finally:
+        path.write_text(original)
+
+
+def test_files_the_bundle_leaves_out_do_not_count(first: SynthesizedStack, project_dir: Path, no_jsii: None) -> None:
+    scratch = project_dir / "tests" / "scratch_test.py"
+    scratch.write_text("x = 1\n")
+    try:
+        assert synthesize(load_project(project_dir)).reused
+    finally:
+        scratch.unlink()
+
+
+def test_a_missing_asset_synthesizes_again(first: SynthesizedStack, project_dir: Path, no_jsii: None) -> None:
+    asset = first.assets[0].source
+    moved = asset.with_name(asset.name + ".moved")
+    asset.rename(moved)
+    try:
+        with pytest.raises(NoSynthesis):
+            synthesize(load_project(project_dir))
+    finally:
+        moved.rename(asset)
+
+
+def test_a_changed_api_direct_or_cdk_version_synthesizes_again(
+    first: SynthesizedStack, project_dir: Path, no_jsii: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(synthesis, "synthesis_fingerprint",
+                        lambda project, settings: fingerprint.synthesis_fingerprint(project, settings=(*settings, "x")))
+    with pytest.raises(NoSynthesis):
+        synthesize(load_project(project_dir))
+    assert fingerprint.code_fingerprint() == fingerprint.code_fingerprint.__wrapped__()
+
+
+def test_a_failed_synthesis_leaves_no_record_to_match(first: SynthesizedStack, project_dir: Path, no_jsii: None) -> None:
+    path = project_dir / "weather" / "main.py"
+    original = path.read_text()
+    path.write_text(original + "\n# edited\n")
+    try:
+        with pytest.raises(NoSynthesis):
+            synthesize(load_project(project_dir))
+        path.write_text(original)
+        assert not (project_dir / ".apid" / "cdk.out" / SYNTHESIS_RECORD).exists()
+        with pytest.raises(NoSynthesis):
+            synthesize(load_project(project_dir))
+    finally:
+        path.write_text(original)
+
+
+def test_the_code_fingerprint_covers_every_source_file_of_the_package() -> None:
+    import api_direct
+
+    package = Path(api_direct.__file__).resolve().parent
+    digest_before = fingerprint.code_fingerprint.__wrapped__()
+    probe = package / "runtime" / "_fingerprint_probe.py"
+    probe.write_text("# a new file changes the fingerprint\n")
+    try:
+        assert fingerprint.code_fingerprint.__wrapped__() != digest_before
+    finally:
+        probe.unlink()
