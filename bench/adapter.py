@@ -15,7 +15,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from api_direct.constructs.fastapi_function import handler_shim
+from api_direct.constructs.function_code import handler_shim
 from bench.figures import Figure
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weather_api"

@@ -41,7 +41,7 @@ from typing import IO, Any, Protocol
 
 import uvicorn
 
-from api_direct.constructs.fastapi_function import HANDLER_MODULE, handler_shim
+from api_direct.constructs.function_code import HANDLER_MODULE, handler_shim
 from api_direct.control_plane import sign_in
 from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ENV_PREFIX, ControlPlaneSettings

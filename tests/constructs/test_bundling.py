@@ -11,7 +11,7 @@ import pytest
 
 from api_direct.constructs import bundling
 from api_direct.constructs.bundling import BundleSpec, BundlingError, SourceTree, build_bundle, read_requirements
-from api_direct.constructs.fastapi_function import ADAPTER_REQUIREMENT, handler_shim
+from api_direct.constructs.function_code import ADAPTER_REQUIREMENT, handler_shim
 from api_direct.project import DEFAULT_EXCLUDES
 from tests.conftest import EXAMPLE_DIR
 

@@ -10,7 +10,7 @@ from aws_cdk.assertions import Match, Template
 
 from api_direct.constructs import FastApiFunction
 from api_direct.constructs.bundling import SourceTree
-from api_direct.constructs.fastapi_function import HANDLER_MODULE, SourceFile
+from api_direct.constructs.function_code import HANDLER_MODULE, SourceFile
 from tests.conftest import EXAMPLE_DIR
 
 
