@@ -161,8 +161,8 @@ def build_bundle(spec: BundleSpec, cache_dir: Path | None = None) -> Bundle:
     if target.is_dir():
         return Bundle(path=target, content_hash=bundle_hash, installed_dependencies=False)
     dependencies, installed = _dependencies(spec, cache_dir)
-    with _staging(target) as staging:
-        _link_tree(dependencies, staging)
+    with Staging(target) as staging:
+        link_tree(dependencies, staging)
         for source in spec.sources:
             for path, inside in source.files():
                 destination = staging / inside
@@ -181,7 +181,7 @@ def _dependencies(spec: BundleSpec, cache_dir: Path) -> tuple[Path, bool]:
     target = cache_dir / "deps" / spec.dependencies_hash()
     if target.is_dir():
         return target, False
-    with _staging(target) as staging:
+    with Staging(target) as staging:
         if spec.requirements:
             _install_requirements(spec, staging)
         _prune(staging, _PRUNED_FROM_DEPENDENCIES)
@@ -278,7 +278,7 @@ def hash_tree(digest: "hashlib._Hash", tree: SourceTree) -> None:
         hash_part(digest, path.read_bytes())
 
 
-class _staging:
+class Staging:
     """A sibling temporary folder renamed onto ``target`` only if the block succeeds."""
 
     def __init__(self, target: Path) -> None:
@@ -300,7 +300,7 @@ class _staging:
             shutil.rmtree(self._path, ignore_errors=True)
 
 
-def _link_tree(source: Path, destination: Path) -> None:
+def link_tree(source: Path, destination: Path) -> None:
     """Mirror ``source`` into ``destination`` with hard links (copies across devices)."""
     for directory, _, filenames in os.walk(source):
         relative = Path(directory).relative_to(source)

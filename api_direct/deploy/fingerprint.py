@@ -14,6 +14,7 @@ import hashlib
 import os
 import platform
 from collections.abc import Iterable
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -29,16 +30,29 @@ SYNTHESIS_LIBRARIES = ("aws-cdk-lib", "constructs", "cdk-nag", "jsii")
 CONTEXT_VARIABLE = "CDK_CONTEXT_JSON"
 
 
-def synthesis_fingerprint(project: Project, *, settings: Iterable[str]) -> str:
-    """The hash of everything ``project``'s synthesis reads; ``settings`` are the call's own options, as text."""
+@dataclass(frozen=True)
+class SynthesisFingerprint:
+    """``full`` covers every input; ``structure`` all but the app's source files.
+
+    Two syntheses with the same ``structure`` give templates that differ only in
+    the app's code asset: what a code-only change can patch without the CDK.
+    """
+
+    full: str
+    structure: str
+
+
+def synthesis_fingerprint(project: Project, *, settings: Iterable[str]) -> SynthesisFingerprint:
+    """The hashes of what ``project``'s synthesis reads; ``settings`` are the call's own options, as text."""
     digest = hashlib.sha256()
     compiler = byte_compiler(project.config.runtime.python)
     for part in (FINGERPRINT_FORMAT, code_fingerprint(), os.environ.get(CONTEXT_VARIABLE, ""), *settings,
                  project.stack_name, project.config.model_dump_json(), f"byte-compiled {compiler is not None}"):
         hash_part(digest, part.encode())
     hash_part(digest, project.requirements_file.read_bytes())
+    structure = digest.hexdigest()
     hash_tree(digest, SourceTree(project.root, exclude=project.excludes))
-    return digest.hexdigest()
+    return SynthesisFingerprint(full=digest.hexdigest(), structure=structure)
 
 
 @functools.cache

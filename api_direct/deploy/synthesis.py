@@ -5,21 +5,36 @@ operator's ``cdk synth`` uses, and the result is read back from the assembly the
 deploy engine then publishes and deploys (:func:`read_stack`, for any stack).
 
 A synthesis leaves a record of its inputs' fingerprint (:mod:`.fingerprint`) in
-the assembly folder. The next one with the same fingerprint reads that assembly
-back instead of synthesizing again, without starting jsii at all: an unchanged
-``apid plan`` or ``apid deploy`` spends its time on AWS, not on seconds of CDK.
+the assembly folder, and the next one starts from it, without starting jsii when
+it can:
+
+* nothing changed: the assembly is read back as it is, so an unchanged
+  ``apid plan`` or ``apid deploy`` spends its time on AWS, not on CDK;
+* only the app's source files changed: the app's bundle is rebuilt
+  (:func:`function_code`, as ``FastApiFunction`` builds it) and the assembly is
+  patched to name it: its asset id is the SHA-256 of the bundle's hash (the
+  construct gives CDK that hash), the template asset's id the SHA-256 of the
+  template's bytes, as CDK derives both. The inner loop of edit and
+  ``apid deploy --hotswap`` then never waits for jsii;
+* anything else: a full synthesis.
+
+``tests/deploy/test_synthesis.py`` checks that a patched assembly is, file for
+file, the one a full synthesis writes for the same project.
 """
 
+import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from api_direct.deploy.fingerprint import synthesis_fingerprint
+from api_direct.constructs.bundling import Staging, build_bundle, link_tree
+from api_direct.constructs.function_code import function_code, project_code_options
+from api_direct.deploy.fingerprint import SynthesisFingerprint, synthesis_fingerprint
 from api_direct.project import Project
 
-#: The record of the synthesis that made an assembly folder: its fingerprint and stack.
+#: The record of the synthesis that made an assembly folder: fingerprints, stack, and the app bundle's hash.
 SYNTHESIS_RECORD = "apid-synthesis.json"
 
 
@@ -50,6 +65,8 @@ class SynthesizedStack:
     assets: tuple[FileAsset, ...]
     #: Where the template itself goes when it is too large to send inline.
     template_asset: FileAsset
+    #: The stack's asset manifest, relative to the assembly folder.
+    assets_manifest: str = ""
     #: True when the assembly of an earlier synthesis with the same inputs was read back.
     reused: bool = False
 
@@ -68,18 +85,24 @@ def synthesize_project(
 ) -> SynthesizedStack:
     """Build the project's UserApiStack into ``outdir`` and describe what came out.
 
-    When ``outdir`` holds the assembly of a synthesis with the same fingerprint
-    (and all of it is still there), that assembly is the answer.
+    Starts from the assembly ``outdir`` already holds where its record allows
+    (see the module's docstring).
     """
     fingerprint = synthesis_fingerprint(project, settings=(
         f"control plane {control_plane!r}", f"retain data {retain_data}",
     ))
-    reused = _reusable(outdir, fingerprint, project.stack_name)
-    if reused is not None:
-        return reused
-    record = outdir / SYNTHESIS_RECORD
-    record.unlink(missing_ok=True)  # a synthesis that fails half-way must not leave the old record to match
-    import aws_cdk as cdk  # here, not at the top: a reused assembly never starts jsii
+    record = _read_record(outdir)
+    if record.get("stack_name") == project.stack_name:
+        if record.get("fingerprint") == fingerprint.full:
+            reused = _reusable(outdir, project.stack_name)
+            if reused is not None:
+                return reused
+        elif record.get("structure") == fingerprint.structure:
+            patched = _with_new_app_code(outdir, project, record, fingerprint, bundle_cache_dir)
+            if patched is not None:
+                return patched
+    (outdir / SYNTHESIS_RECORD).unlink(missing_ok=True)  # a synthesis that fails half-way must leave no record
+    import aws_cdk as cdk  # here, not at the top: the paths above never start jsii
 
     from api_direct.user_stack import UserApiStack
 
@@ -94,25 +117,96 @@ def synthesize_project(
         bundle_cache_dir=bundle_cache_dir,
     )
     synthesized = read_stack(Path(app.synth().directory), stack.stack_name)
-    temporary = record.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"fingerprint": fingerprint, "stack_name": stack.stack_name}))
-    os.replace(temporary, record)
+    _write_record(outdir, fingerprint, stack.stack_name, stack.app.bundle.content_hash)
     return synthesized
 
 
-def _reusable(outdir: Path, fingerprint: str, stack_name: str) -> SynthesizedStack | None:
-    """The assembly in ``outdir`` if its record has this fingerprint and every file it names is there."""
+def _read_record(outdir: Path) -> dict[str, Any]:
     try:
         record = json.loads((outdir / SYNTHESIS_RECORD).read_text())
-        if record != {"fingerprint": fingerprint, "stack_name": stack_name}:
-            return None
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _write_record(outdir: Path, fingerprint: SynthesisFingerprint, stack_name: str, app_bundle: str) -> None:
+    temporary = outdir / f"{SYNTHESIS_RECORD}.tmp"
+    temporary.write_text(json.dumps({"fingerprint": fingerprint.full, "structure": fingerprint.structure,
+                                     "stack_name": stack_name, "app_bundle": app_bundle}))
+    os.replace(temporary, outdir / SYNTHESIS_RECORD)
+
+
+def _reusable(outdir: Path, stack_name: str) -> SynthesizedStack | None:
+    """The assembly in ``outdir``, if every file it names is still there."""
+    try:
         stack = read_stack(outdir, stack_name)
     except (OSError, ValueError, KeyError):
         return None
     if not all(asset.source.exists() for asset in (*stack.assets, stack.template_asset)):
         return None
-    return SynthesizedStack(stack.stack_name, stack.template, stack.template_path, stack.assets,
-                            stack.template_asset, reused=True)
+    return replace(stack, reused=True)
+
+
+def _with_new_app_code(outdir: Path, project: Project, record: dict[str, Any], fingerprint: SynthesisFingerprint,
+                       bundle_cache_dir: Path | None) -> SynthesizedStack | None:
+    """The assembly patched to name the app's rebuilt bundle; None if it is not the one the record describes."""
+    previous = _reusable(outdir, project.stack_name)
+    old_asset = _asset_id(str(record.get("app_bundle")))
+    if previous is None or old_asset not in {asset.asset_id for asset in previous.assets}:
+        return None
+    if _sha256(previous.template_path.read_bytes()) != previous.template_asset.asset_id:
+        return None  # not the template-asset naming this patch knows
+    bundle = build_bundle(function_code(**project_code_options(project)).spec, bundle_cache_dir)
+    new_asset = _asset_id(bundle.content_hash)
+    (outdir / SYNTHESIS_RECORD).unlink()  # until the patch is whole, the folder matches no record
+    staged = outdir / f"asset.{new_asset}"
+    if not staged.is_dir():
+        with Staging(staged) as staging:
+            link_tree(bundle.path, staging)
+    template = previous.template_path.read_bytes()
+    patched_template = template.replace(old_asset.encode(), new_asset.encode())
+    swaps = {old_asset: new_asset, _sha256(template): _sha256(patched_template)}
+    destinations = _destination_swaps(outdir / previous.assets_manifest, swaps)
+    if destinations is None:
+        return None
+    swaps.update(destinations)
+    for path in sorted(outdir.glob("*.json")):
+        text = patched_template.decode() if path == previous.template_path else path.read_text()
+        for old, new in swaps.items():
+            text = text.replace(old, new)
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    _write_record(outdir, fingerprint, project.stack_name, bundle.content_hash)
+    return read_stack(outdir, project.stack_name)
+
+
+def _destination_swaps(manifest: Path, swaps: dict[str, str]) -> dict[str, str] | None:
+    """New ids of the asset destinations the swaps change: CDK ends each with 8 hex of its JSON's SHA-256.
+
+    None if a destination id is not of that form, so the caller synthesizes in full.
+    """
+    renamed: dict[str, str] = {}
+    for entry in json.loads(manifest.read_text()).get("files", {}).values():
+        for destination_id, destination in entry["destinations"].items():
+            before = json.dumps(destination, separators=(",", ":"), ensure_ascii=False)
+            if destination_id[-9:] != f"-{_sha256(before.encode())[:8]}":
+                return None
+            after = before
+            for old, new in swaps.items():
+                after = after.replace(old, new)
+            if after != before:
+                renamed[destination_id] = f"{destination_id[:-8]}{_sha256(after.encode())[:8]}"
+    return renamed
+
+
+def _asset_id(custom_hash: str) -> str:
+    """CDK's id for an asset staged with ``AssetHashType.CUSTOM`` and this hash (as ``BundledFunction`` stages bundles)."""
+    return _sha256(custom_hash.encode())
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def read_stack(directory: Path, stack_name: str) -> SynthesizedStack:
@@ -138,6 +232,7 @@ def read_stack(directory: Path, stack_name: str) -> SynthesizedStack:
         template_path=directory / template_file,
         assets=tuple(a for a in assets if a is not template_asset),
         template_asset=template_asset,
+        assets_manifest=f"{artifact_id}.assets.json",
     )
 
 

@@ -77,7 +77,7 @@ def test_other_options_synthesize_again(first: SynthesizedStack, project_dir: Pa
         synthesize(load_project(project_dir), **change)
 
 
-@pytest.mark.parametrize("edit", ["weather/main.py", "requirements.txt", "apid.toml"])
+@pytest.mark.parametrize("edit", ["requirements.txt", "apid.toml"])
 def test_an_edited_input_synthesizes_again(first: SynthesizedStack, project_dir: Path, no_jsii: None, edit: str) -> None:
     path = project_dir / edit
     original = path.read_text()
@@ -113,17 +113,17 @@ def test_a_missing_asset_synthesizes_again(first: SynthesizedStack, project_dir:
 def test_a_changed_api_direct_or_cdk_version_synthesizes_again(
     first: SynthesizedStack, project_dir: Path, no_jsii: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(synthesis, "synthesis_fingerprint",
-                        lambda project, settings: fingerprint.synthesis_fingerprint(project, settings=(*settings, "x")))
+    changed = fingerprint.SynthesisFingerprint("f" * 64, "s" * 64)
+    monkeypatch.setattr(synthesis, "synthesis_fingerprint", lambda project, settings: changed)
     with pytest.raises(NoSynthesis):
         synthesize(load_project(project_dir))
     assert fingerprint.code_fingerprint() == fingerprint.code_fingerprint.__wrapped__()
 
 
 def test_a_failed_synthesis_leaves_no_record_to_match(first: SynthesizedStack, project_dir: Path, no_jsii: None) -> None:
-    path = project_dir / "weather" / "main.py"
+    path = project_dir / "apid.toml"
     original = path.read_text()
-    path.write_text(original + "\n# edited\n")
+    path.write_text(original.replace('description = "', 'description = "Now ', 1))
     try:
         with pytest.raises(NoSynthesis):
             synthesize(load_project(project_dir))
@@ -146,3 +146,40 @@ def test_the_code_fingerprint_covers_every_source_file_of_the_package() -> None:
         assert fingerprint.code_fingerprint.__wrapped__() != digest_before
     finally:
         probe.unlink()
+
+
+def test_a_code_only_edit_patches_the_assembly_into_what_a_full_synthesis_writes(
+    tmp_path: Path, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project_dir = tmp_path / "weather_api"
+    shutil.copytree(EXAMPLE_DIR, project_dir, ignore=shutil.ignore_patterns(".apid", "__pycache__", ".pytest_cache"))
+    first = synthesize(load_project(project_dir), bundle_cache_dir=bundle_cache_dir)
+    main = project_dir / "weather" / "main.py"
+    main.write_text(main.read_text() + "\n# a code-only edit\n")
+
+    import api_direct.user_stack as user_stack
+
+    with monkeypatch.context() as patch:
+        patch.setattr(user_stack, "UserApiStack", None)  # any synthesis would fail
+        patched = synthesize(load_project(project_dir), bundle_cache_dir=bundle_cache_dir)
+    fresh_dir = tmp_path / "fresh"
+    fresh = synthesize_project(load_project(project_dir), fresh_dir, control_plane=CONTROL_PLANE,
+                               bundle_cache_dir=bundle_cache_dir)
+
+    assert not patched.reused and patched.template != first.template
+    assert patched.template == fresh.template
+    assert [(a.asset_id, a.object_key, a.source.name) for a in patched.assets] == [
+        (a.asset_id, a.object_key, a.source.name) for a in fresh.assets]
+    assert patched.template_asset.object_key == fresh.template_asset.object_key
+    assembly = patched.template_path.parent
+    for name in ("manifest.json", "UserApi.assets.json", "UserApi.template.json", "tree.json"):
+        assert (assembly / name).read_text() == (fresh_dir / name).read_text(), name
+    [app] = [a for a in patched.assets if a.asset_id not in {b.asset_id for b in first.assets}]
+    [fresh_app] = [a for a in fresh.assets if a.asset_id == app.asset_id]
+    assert _listing(app.source) == _listing(fresh_app.source)
+    again = synthesize(load_project(project_dir), bundle_cache_dir=bundle_cache_dir)
+    assert again.reused and again.template == fresh.template
+
+
+def _listing(folder: Path) -> list[tuple[str, bytes]]:
+    return [(p.relative_to(folder).as_posix(), p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()]
