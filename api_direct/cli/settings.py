@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from api_direct.cli.output import Output
-from api_direct.deploy.aws import AwsTarget
+from api_direct.deploy.aws_target import AwsTarget
 from api_direct.errors import StateError
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -27,20 +27,12 @@ from botocore.exceptions import (
 )
 
 from api_direct import __version__
+from api_direct.deploy.aws_target import AwsTarget
 from api_direct.errors import AccessError, ApidError, InputError
 
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 8}, user_agent_extra=f"api-direct/{__version__}")
 _EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
 _INVALID = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure"}
-
-
-@dataclass(frozen=True)
-class AwsTarget:
-    """Where the creator's own credentials come from and which endpoint/region to use."""
-
-    profile: str | None = None
-    region: str | None = None
-    endpoint_url: str | None = None
 
 
 @dataclass

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from api_direct.deploy.aws import Aws, AwsTarget, creator_aws
+from api_direct.deploy.aws import Aws, creator_aws
+from api_direct.deploy.aws_target import AwsTarget
 from api_direct.deploy.credentials import deploy_session
 from api_direct.deploy.change_sets import ResourceChange
 from api_direct.deploy.executor import Context, Observer, execute

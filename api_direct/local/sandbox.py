@@ -47,7 +47,8 @@ from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ENV_PREFIX, ControlPlaneSettings
 from api_direct.control_plane.publishing import export_openapi, listing
 from api_direct.deploy import operations
-from api_direct.deploy.aws import AwsTarget, creator_aws
+from api_direct.deploy.aws import creator_aws
+from api_direct.deploy.aws_target import AwsTarget
 from api_direct.deploy.executor import Observer
 from api_direct.deploy.link import link_through_control_plane
 from api_direct.deploy.state import load_state, save_state

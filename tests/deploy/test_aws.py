@@ -6,7 +6,8 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from api_direct.deploy.aws import Aws, AwsTarget, assume_role, aws_errors, creator_aws
+from api_direct.deploy.aws import Aws, assume_role, aws_errors, creator_aws
+from api_direct.deploy.aws_target import AwsTarget
 from api_direct.errors import AccessError, ApidError, InputError
 
 ROLE = "arn:aws:iam::123456789012:role/apid-deploy-us-east-1"
