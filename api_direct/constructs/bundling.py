@@ -195,15 +195,18 @@ def _dependencies(spec: BundleSpec, cache_dir: Path) -> tuple[Path, bool]:
 def byte_compiler(python_version: str) -> str | None:
     """An interpreter of ``python_version`` ("3.12") to compile byte-code with, or None if this machine has none.
 
-    This one if it is that version, else ``python3.12`` on the PATH, else one
-    that pyenv installed (``$PYENV_ROOT/versions/3.12.*``), which pyenv's shims
-    only put on the PATH when that version is selected.
+    This one if it is that version, else one that pyenv installed
+    (``$PYENV_ROOT/versions/3.12.*``, which pyenv's shims only put on the PATH
+    when that version is selected), else ``python3.12`` on the PATH, if it
+    answers that it is that version.
     """
-    candidates = [sys.executable] if f"{sys.version_info.major}.{sys.version_info.minor}" == python_version else []
-    candidates += filter(None, [shutil.which(f"python{python_version}")])
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == python_version:
+        return sys.executable
     pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    candidates += [str(p) for p in sorted(pyenv_root.glob(f"versions/{python_version}.*/bin/python{python_version}"), reverse=True)]
-    for candidate in candidates:
+    installed = sorted(pyenv_root.glob(f"versions/{python_version}.*/bin/python{python_version}"), reverse=True)
+    if installed:  # pyenv names each folder for the version it holds: no need to start it to ask
+        return str(installed[0])
+    for candidate in filter(None, [shutil.which(f"python{python_version}")]):
         try:
             answer = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                                     capture_output=True, text=True, timeout=30, check=False)
@@ -301,16 +304,21 @@ class Staging:
 
 
 def link_tree(source: Path, destination: Path) -> None:
-    """Mirror ``source`` into ``destination`` with hard links (copies across devices)."""
-    for directory, _, filenames in os.walk(source):
-        relative = Path(directory).relative_to(source)
-        (destination / relative).mkdir(parents=True, exist_ok=True)
+    """Mirror ``source`` into ``destination`` with hard links (copies across devices).
+
+    Plain ``os.path`` strings, not ``Path`` objects: a bundle is a thousand files,
+    and this runs on every code edit.
+    """
+    root = str(source)
+    for directory, _, filenames in os.walk(root):
+        target_dir = os.path.join(destination, os.path.relpath(directory, root))
+        os.makedirs(target_dir, exist_ok=True)
         for name in filenames:
-            target = destination / relative / name
+            original, target = os.path.join(directory, name), os.path.join(target_dir, name)
             try:
-                os.link(Path(directory) / name, target)
+                os.link(original, target)
             except OSError:
-                shutil.copy2(Path(directory) / name, target)
+                shutil.copy2(original, target)
 
 
 def _prune(root: Path, patterns: tuple[str, ...]) -> None:

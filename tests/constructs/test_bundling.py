@@ -167,9 +167,16 @@ def test_the_byte_compiler_is_this_python_the_path_or_pyenv(tmp_path: Path, monk
     assert bundling.byte_compiler.__wrapped__(host) == sys.executable
     fake = tmp_path / "pyenv" / "versions" / "3.42.1" / "bin" / "python3.42"
     fake.parent.mkdir(parents=True)
-    fake.write_text("#!/bin/sh\necho 3.42\n")
-    fake.chmod(0o755)
+    fake.write_text("#!/bin/sh\nexit 1\n")  # never started: pyenv's folder names the version
     monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
     monkeypatch.setenv("PATH", "/nonexistent")
     assert bundling.byte_compiler.__wrapped__("3.42") == str(fake)
+    assert bundling.byte_compiler.__wrapped__("3.43") is None
+    on_path = tmp_path / "bin" / "python3.43"
+    on_path.parent.mkdir()
+    on_path.write_text("#!/bin/sh\necho 3.43\n")
+    on_path.chmod(0o755)
+    monkeypatch.setenv("PATH", str(on_path.parent))
+    assert bundling.byte_compiler.__wrapped__("3.43") == str(on_path)
+    on_path.write_text("#!/bin/sh\necho 'pyenv: python3.43: command not found' >&2; exit 127\n")
     assert bundling.byte_compiler.__wrapped__("3.43") is None
