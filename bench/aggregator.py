@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.aggregator [records]
 
 Each record is a distinct ``UsageRecorded`` event in SQS batches of 100 (the
-construct's batch size), applied by the real :func:`process_usage` with one
-DynamoDB transaction per record, then the same records again (all duplicates).
+construct's batch size), from ten keys, applied by the real :func:`process_usage`
+(one DynamoDB transaction per counter, so ten a batch), then the same records
+again (all duplicates: each transaction is refused, then nothing is left to write).
 Numbers are for the emulator: they measure our code plus moto, not DynamoDB.
 """
 

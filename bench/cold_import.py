@@ -1,46 +1,85 @@
-"""Cold import of a Lambda handler: seconds to import it in a fresh interpreter (used by ``bench.deploys``).
+"""Cold start of a Lambda handler: a fresh interpreter imports it and answers one request (used by ``bench.deploys``).
 
-What Lambda pays on a cold start before the first request, beyond starting the
-runtime: importing the handler module (Mangum, FastAPI, pydantic, the app). The
-deployed bundle is built for arm64 Lambda, whose compiled wheels (pydantic-core)
-cannot load on an x86 build machine, so this builds the same bundle (same
-requirements, same sources, same generated handler, through
-:func:`build_bundle`) for x86_64 and times that, with the interpreter the peer's
-package is timed with.
+What Lambda pays on a cold start beyond starting the runtime: importing the
+handler (for ours: Mangum, FastAPI, pydantic and the app; for Zappa's, its
+handler, whose first call imports the app) and answering the first API Gateway
+event. Both are timed to the first response, so a handler that defers the app's
+import to its first call is not counted as cheaper for it. The deployed bundle is
+built for arm64 Lambda, whose compiled wheels (pydantic-core) cannot load on an
+x86 build machine, so this builds the same bundle (same requirements, sources and
+generated handler, through :func:`build_bundle`, byte-code included as deployed)
+for x86_64 and times that, with the interpreter the peer's package is timed with.
 """
 
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from api_direct.constructs.bundling import BundleSpec, SourceTree, build_bundle, read_requirements
-from api_direct.constructs.fastapi_function import ADAPTER_REQUIREMENT, HANDLER_MODULE, handler_shim
+from api_direct.constructs.function_code import ADAPTER_REQUIREMENT, HANDLER_MODULE, handler_shim
 from api_direct.project import DEFAULT_EXCLUDES
-
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weather_api"
 APP = "weather.main:app"
+#: The first request, as API Gateway's REST proxy integration sends it.
+FIRST_REQUEST = {
+    "resource": "/{proxy+}", "path": "/cities", "httpMethod": "GET", "headers": {"Host": "bench.example"},
+    "multiValueHeaders": {"Host": ["bench.example"]}, "queryStringParameters": None,
+    "multiValueQueryStringParameters": None, "pathParameters": {"proxy": "cities"}, "stageVariables": None,
+    "body": None, "isBase64Encoded": False,
+    "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": "GET", "path": "/v1/cities", "stage": "v1",
+                       "requestId": "bench-1", "identity": {"sourceIp": "203.0.113.9"}},
+}
+#: Runs in the fresh interpreter: import, one request, and the two times since the import began.
+_PROBE = """
+import json, sys, time
+class Context:
+    function_name = "bench"; aws_request_id = "bench-1"; memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    log_group_name = "/aws/lambda/bench"; log_stream_name = "bench"
+    def get_remaining_time_in_millis(self): return 10000
+started = time.perf_counter()
+import {module} as handler
+imported = time.perf_counter()
+response = handler.{function}(json.loads(sys.argv[1]), Context())
+answered = time.perf_counter()
+print(json.dumps([imported - started, answered - started, response.get("statusCode")]))
+"""
 
 
-def cold_import_seconds(bundle_dir: Path, module: str, runs: int = 5, python: str | None = None) -> float:
-    """Median seconds to import ``module`` from ``bundle_dir`` in a fresh interpreter, over ``runs``.
+@dataclass(frozen=True)
+class ColdStart:
+    """Medians over fresh processes: seconds to import the handler, and to its first response."""
 
-    Only the import is timed (not the interpreter's own start), with the bundle as
-    the only addition to the path, as Lambda's runtime sets it. No byte-code is
-    written, so every run compiles as a first cold start in a fresh container does.
+    import_seconds: float
+    first_response_seconds: float
+
+
+def cold_start(bundle_dir: Path, module: str, function: str, runs: int = 5, python: str | None = None) -> ColdStart:
+    """Import ``module`` from ``bundle_dir`` in ``runs`` fresh interpreters and call ``function`` once in each.
+
+    The bundle is the only addition to the path, as Lambda's runtime sets it, and
+    no byte-code is written (Lambda's code folder is read-only): only what the
+    bundle ships is there. A response other than 200 is an error, not a figure.
     """
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    code = _PROBE.format(module=module, function=function)
     environment = {**os.environ, "PYTHONPATH": str(bundle_dir), "PYTHONDONTWRITEBYTECODE": "1"}
     environment.pop("PYTHONHOME", None)
-    timings = []
+    imports, responses = [], []
     for _ in range(runs):
-        result = subprocess.run([python or sys.executable, "-c", code], capture_output=True, text=True,
-                                env=environment, cwd=tempfile.gettempdir(), check=True)
-        timings.append(float(result.stdout.strip().splitlines()[-1]))
-    return statistics.median(timings)
+        result = subprocess.run([python or sys.executable, "-c", code, json.dumps(FIRST_REQUEST)], capture_output=True,
+                                text=True, env=environment, cwd=tempfile.gettempdir(), check=True)
+        imported, answered, status = json.loads(result.stdout.strip().splitlines()[-1])
+        if status != 200:
+            raise RuntimeError(f"{module}.{function} answered {status} to GET /cities: {result.stderr[-300:]}")
+        imports.append(imported)
+        responses.append(answered)
+    return ColdStart(statistics.median(imports), statistics.median(responses))
 
 
 def x86_bundle(python_version: str) -> Path:
