@@ -10,10 +10,12 @@ Every time here is an aware UTC ``datetime``; the text forms sort in time order,
 which is what lets the table's index find "everything due before t" with one query.
 """
 
+import re
 from datetime import UTC, datetime, timedelta
 
 HOUR = timedelta(hours=1)
 _HOUR_FORMAT = "%Y-%m-%dT%H:00:00Z"
+_HOUR_START = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):00:00Z")
 _MONTH_FORMAT = "%Y-%m"
 
 
@@ -23,11 +25,15 @@ def hour_text(moment: datetime) -> str:
 
 
 def parse_hour(text: str) -> datetime:
-    """``2026-11-25T13:00:00Z`` to its datetime; ``ValueError`` for anything not on the hour."""
-    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    if moment.minute or moment.second:
+    """``2026-11-25T13:00:00Z`` to its datetime; ``ValueError`` for anything not on the hour.
+
+    A pattern and the ``datetime`` constructor, not ``strptime``: every usage record
+    is checked with this, and ``strptime`` was a third of the aggregator's time.
+    """
+    match = _HOUR_START.fullmatch(text)
+    if match is None:
         raise ValueError(f"{text} is not the start of an hour")
-    return moment
+    return datetime(*(int(part) for part in match.groups()), tzinfo=UTC)  # type: ignore[misc]
 
 
 def hours_closable_before(now: datetime, grace: timedelta) -> str:
