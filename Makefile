@@ -28,7 +28,7 @@ synth:
 bench: bench-peers
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
-# The peer tools the deploy benchmarks compare against (SAM CLI, Chalice, Zappa), pinned, in .cache/bench-venv.
+# The peer tools the deploy benchmarks compare against (SAM CLI, Zappa), pinned, in .cache/bench-venv.
 bench-peers:
 	$(BIN)/python -m bench.peers
 

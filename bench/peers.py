@@ -1,7 +1,9 @@
 """Install the peer tools the deploy benchmarks compare against, pinned, into their own venv.
 
-The peers (AWS SAM CLI, Chalice, Zappa) pin dependencies that clash with ours
-(boto3, click, pydantic), so they live in ``.cache/bench-venv``, never in ``.venv``.
+The peers (AWS SAM CLI, Zappa) pin dependencies that clash with ours (boto3,
+click, pydantic), so they live in ``.cache/bench-venv``, never in ``.venv``.
+Chalice is not among them: ``chalice package`` packages a Chalice app, and the
+example is a FastAPI app, so ``sam build`` is the re-bundle peer.
 Each is installed on its own: one that fails does not stop the others, and why it
 failed is written to ``.cache/bench-venv/peers.json`` for ``bench.deploys`` to report.
 The npm ``aws-cdk`` CLI is not here: ``make install`` puts it in ``.cache/cdk``.
@@ -24,11 +26,10 @@ EXAMPLE = ROOT / "examples" / "weather_api"
 #: Pinned so that figures from different runs compare like with like.
 PEERS = {
     "aws-sam-cli": "1.170.0",
-    "chalice": "1.34.0",
     "zappa": "0.63.0",
 }
 #: The executable each peer puts in the venv's bin, by package.
-EXECUTABLES = {"aws-sam-cli": "sam", "chalice": "chalice", "zappa": "zappa"}
+EXECUTABLES = {"aws-sam-cli": "sam", "zappa": "zappa"}
 
 
 def bench_bin(name: str) -> Path:

@@ -33,7 +33,14 @@ from botocore.config import Config
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.earnings import PayoutSummary, close_and_pay
-from api_direct.control_plane.billing.metering import DEAD_LETTER_URL_ENV, Attribution, Meter, PoisonRecord, UsageEvent
+from api_direct.control_plane.billing.metering import (
+    DEAD_LETTER_URL_ENV,
+    Attribution,
+    KeyOwners,
+    Meter,
+    PoisonRecord,
+    UsageEvent,
+)
 from api_direct.control_plane.billing.reporting import ReportSummary, close_and_report
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling, configured_billing
 
@@ -42,6 +49,8 @@ NAMESPACE = "APIDirect"
 logger = Logger(service="apid-billing")
 metrics = Metrics(namespace=NAMESPACE, service="apid-billing")
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
+#: Key owners the aggregator has looked up, kept while the Lambda container is warm.
+_KEY_OWNERS = KeyOwners()
 
 
 @functools.cache
@@ -76,8 +85,9 @@ class UsageBatch:
     (:meth:`Meter.groups`), and names the messages of any group that failed.
     """
 
-    def __init__(self, store: Store, dead_letters: Any | None, dead_letter_url: str | None, now: datetime) -> None:
-        self.meter = Meter(store)
+    def __init__(self, store: Store, dead_letters: Any | None, dead_letter_url: str | None, now: datetime,
+                 owners: KeyOwners | None = None) -> None:
+        self.meter = Meter(store, owners)
         self.now = now
         self._sqs = dead_letters
         self._dead_letter_url = dead_letter_url
@@ -136,7 +146,7 @@ def process_usage(event: dict[str, Any], batch: UsageBatch) -> dict[str, Any]:
 def aggregate_usage(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = _settings()
     sqs = boto3.client("sqs", region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=_RETRIES)
-    batch = UsageBatch(_store(), sqs, os.environ.get(DEAD_LETTER_URL_ENV), datetime.now(UTC))
+    batch = UsageBatch(_store(), sqs, os.environ.get(DEAD_LETTER_URL_ENV), datetime.now(UTC), _KEY_OWNERS)
     response = process_usage(event, batch)
     for outcome, count in batch.outcomes.items():
         metrics.add_metric(name=f"UsageRecords_{outcome}", unit=MetricUnit.Count, value=count)

@@ -143,11 +143,44 @@ def key_id_index_pk(key_id: str) -> str:
     return f"KEYID#{key_id}"
 
 
-class Meter:
-    """Applies usage records to the table; one instance per batch (it caches listings, keys and plans)."""
+@dataclass(frozen=True)
+class KeyOwner:
+    """Whose key it is: fixed when the key is issued, so it may be remembered for as long as a process lives."""
 
-    def __init__(self, store: Store) -> None:
+    consumer: str
+    api_id: str
+
+
+class KeyOwners:
+    """Key id -> :class:`KeyOwner`, bounded, for the life of a process (a warm aggregator serves many batches).
+
+    Finding a key by id is an index query; remembering its owner makes the next
+    batch's records of the same key cost none. Only the owner is kept: a key's
+    plan can change, so a record that does not name its plan still asks.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._owners: dict[str, KeyOwner] = {}
+
+    def get(self, key_id: str) -> KeyOwner | None:
+        return self._owners.get(key_id)
+
+    def remember(self, key_id: str, owner: KeyOwner) -> None:
+        if len(self._owners) >= self._capacity:
+            del self._owners[next(iter(self._owners))]  # the oldest: insertion order
+        self._owners[key_id] = owner
+
+
+class Meter:
+    """Applies usage records to the table; one instance per batch (it caches listings, keys and plans).
+
+    ``owners`` outlives the batch when the caller keeps one (the Lambda handler does).
+    """
+
+    def __init__(self, store: Store, owners: KeyOwners | None = None) -> None:
         self._store = store
+        self._owners = owners or KeyOwners()
         self._listings: dict[str, Mapping[str, Any] | None] = {}
         self._keys: dict[str, Mapping[str, Any]] = {}
         self._plans: dict[tuple[str, str], tuple[StatusClass, ...]] = {}
@@ -246,11 +279,16 @@ class Meter:
             raise PoisonRecord(f"usage for {detail.api}, which is not listed")
         if listing["account_id"] != event.account:
             raise PoisonRecord(f"usage for {detail.api} sent by account {event.account}, not its account {listing['account_id']}")
-        key = self._key(detail.key_id)
-        if key["api_id"] != detail.api:
-            raise PoisonRecord(f"usage for {detail.api} names key {detail.key_id}, which belongs to {key['api_id']}")
+        owner = self._owners.get(detail.key_id) or self._owner_of(self._key(detail.key_id), detail.key_id)
+        if owner.api_id != detail.api:
+            raise PoisonRecord(f"usage for {detail.api} names key {detail.key_id}, which belongs to {owner.api_id}")
         billable = billable_calls(detail.status_counts, self._billable_statuses(detail.api, detail.plan))
-        return Attribution(detail.api, key["consumer"], detail.plan or key["plan"], billable)
+        return Attribution(detail.api, owner.consumer, detail.plan or self._key(detail.key_id)["plan"], billable)
+
+    def _owner_of(self, key: Mapping[str, Any], key_id: str) -> KeyOwner:
+        owner = KeyOwner(key["consumer"], key["api_id"])
+        self._owners.remember(key_id, owner)
+        return owner
 
     def _listing(self, api_id: str) -> Mapping[str, Any] | None:
         if api_id not in self._listings:
@@ -258,7 +296,7 @@ class Meter:
         return self._listings[api_id]
 
     def _key(self, key_id: str) -> Mapping[str, Any]:
-        """The key's item (consumer, API); a key's owner never changes, so a batch asks once per key."""
+        """The key's item as it is now (its plan may have changed): asked once per key and batch."""
         if key_id in self._keys:
             return self._keys[key_id]
         items = self._store.table.query(

@@ -14,6 +14,8 @@ from api_direct.control_plane.billing.handlers import UsageBatch, process_usage
 from api_direct.control_plane.billing.metering import (
     MARKERS_PER_TRANSACTION,
     KeyNotFound,
+    KeyOwner,
+    KeyOwners,
     Meter,
     PoisonRecord,
     UsageEvent,
@@ -201,3 +203,26 @@ def test_a_counter_with_more_records_than_a_transaction_holds_takes_several(stor
     assert process_usage(sqs_event(*events), UsageBatch(counting, None, None, NOW)) == {"batchItemFailures": []}  # type: ignore[arg-type]
     assert counting.transactions == [MARKERS_PER_TRANSACTION + 1, 3]
     assert counter(store)["calls"] == MARKERS_PER_TRANSACTION + 2  # type: ignore[index]
+
+
+def test_key_owners_outlive_the_batch_so_later_batches_skip_the_index(
+    store: Store, key_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    lookup = Meter._key
+    monkeypatch.setattr(Meter, "_key", lambda self, key: asked.append(key) or lookup(self, key))
+    owners = KeyOwners()
+    for batch in range(2):
+        events = [usage_event(key_id, plan="free", calls=1, record=f"b{batch}-{i}") for i in range(3)]
+        assert process_usage(sqs_event(*events), UsageBatch(store, None, None, NOW, owners)) == {"batchItemFailures": []}
+    assert asked == [key_id]
+    assert counter(store)["calls"] == 6  # type: ignore[index]
+    process_usage(sqs_event(usage_event(key_id, plan="", calls=1, record="no-plan")), UsageBatch(store, None, None, NOW, owners))
+    assert asked == [key_id, key_id]  # a record without its plan asks for the key's plan as it is now
+
+
+def test_key_owners_forget_the_oldest_beyond_their_capacity() -> None:
+    owners = KeyOwners(capacity=2)
+    for name in ("a", "b", "c"):
+        owners.remember(name, KeyOwner(f"consumer-{name}", "weather-api"))
+    assert owners.get("a") is None and owners.get("c") == KeyOwner("consumer-c", "weather-api")
