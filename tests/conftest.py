@@ -45,11 +45,16 @@ def pip_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     return calls
 
 
+def copy_example(parent: Path) -> Path:
+    """A writable copy of the example project in ``parent``, without what running it leaves (state, caches)."""
+    import shutil
+
+    target = parent / "weather_api"
+    shutil.copytree(EXAMPLE_DIR, target, ignore=shutil.ignore_patterns(".apid", "__pycache__", ".pytest_cache"))
+    return target
+
+
 @pytest.fixture
 def copy_of_example(tmp_path: Path) -> Path:
     """A writable copy of the example project, for tests that edit it."""
-    import shutil
-
-    target = tmp_path / "weather_api"
-    shutil.copytree(EXAMPLE_DIR, target, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
-    return target
+    return copy_example(tmp_path)

@@ -5,7 +5,6 @@ a stack into states a real failure leaves behind: ROLLBACK_COMPLETE after a fail
 first deploy, UPDATE_IN_PROGRESS while someone else deploys.
 """
 
-import shutil
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -21,8 +20,8 @@ from moto.cloudformation.models import cloudformation_backends
 
 from api_direct.cli.main import cli
 from api_direct.deploy import planner
-from tests.conftest import EXAMPLE_DIR
 from api_direct.local.emulator import apply_patches
+from tests.conftest import copy_example
 
 ACCOUNT, REGION, STACK = "123456789012", "us-east-1", "apid-weather-api"
 PLACEHOLDER = '{"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "apid-placeholder"}}}}'
@@ -43,8 +42,7 @@ def aws() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def linked(aws: Any, tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path) -> Path:
-    project = tmp_path_factory.mktemp("linked") / "weather_api"
-    shutil.copytree(EXAMPLE_DIR, project, ignore=shutil.ignore_patterns(".apid", "__pycache__"))
+    project = copy_example(tmp_path_factory.mktemp("linked"))
     assert run(project, bundle_cache_dir, "aws", "link").exit_code == 0
     return project
 
@@ -98,10 +96,10 @@ def placeholder_stack(aws: Any) -> Iterator[str]:
 
 
 def test_project_without_link(aws: Any, tmp_path: Path, bundle_cache_dir: Path) -> None:
-    shutil.copytree(EXAMPLE_DIR, tmp_path / "p", ignore=shutil.ignore_patterns(".apid", "__pycache__"))
+    project = copy_example(tmp_path)
     before = stacks(aws)
     for command in (["plan"], ["deploy"], ["status"], ["destroy", "--yes"], ["logs"], ["aws", "status"]):
-        one_line_error(run(tmp_path / "p", bundle_cache_dir, *command), 5, "run `apid aws link` first")
+        one_line_error(run(project, bundle_cache_dir, *command), 5, "run `apid aws link` first")
     assert stacks(aws) == before
 
 

@@ -110,8 +110,12 @@ def test_explicit_sources_ship_only_what_was_chosen(explicit: tuple[Template, Fa
     """Chosen files, less their excludes; no dependencies beyond the (empty) requirements."""
     _, function = explicit
     root = function.bundle.path
-    shipped = sorted(path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file())
-    assert shipped == ["service/__init__.py", "service/entry.py", "version.py"]
+    shipped = sorted(path.relative_to(root) for path in root.rglob("*") if path.is_file())
+    sources = [path.as_posix() for path in shipped if path.parent.name != "__pycache__"]
+    assert sources == ["service/__init__.py", "service/entry.py", "version.py"]
+    compiled = {(path.parent.parent / path.name.split(".")[0]).as_posix() + ".py"
+                for path in shipped if path.parent.name == "__pycache__"}
+    assert compiled <= set(sources)  # byte-code of the chosen files only
 
 
 def test_an_existing_handler_is_used_as_is(explicit: tuple[Template, FastApiFunction]) -> None:

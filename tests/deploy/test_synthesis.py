@@ -1,7 +1,6 @@
 """Synthesis reads back the last assembly when nothing it depends on changed, and only then."""
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,16 +9,14 @@ import pytest
 from api_direct.deploy import fingerprint, synthesis
 from api_direct.deploy.synthesis import SYNTHESIS_RECORD, ControlPlaneRef, SynthesizedStack, synthesize_project
 from api_direct.project import Project, load_project
-from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
+from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, copy_example
 
 CONTROL_PLANE = ControlPlaneRef(CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN)
 
 
 @pytest.fixture(scope="module")
 def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("synthesis") / "weather_api"
-    shutil.copytree(EXAMPLE_DIR, target, ignore=shutil.ignore_patterns(".apid", "__pycache__", ".pytest_cache"))
-    return target
+    return copy_example(tmp_path_factory.mktemp("synthesis"))
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +148,7 @@ def test_the_code_fingerprint_covers_every_source_file_of_the_package() -> None:
 def test_a_code_only_edit_patches_the_assembly_into_what_a_full_synthesis_writes(
     tmp_path: Path, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project_dir = tmp_path / "weather_api"
-    shutil.copytree(EXAMPLE_DIR, project_dir, ignore=shutil.ignore_patterns(".apid", "__pycache__", ".pytest_cache"))
+    project_dir = copy_example(tmp_path)
     first = synthesize(load_project(project_dir), bundle_cache_dir=bundle_cache_dir)
     main = project_dir / "weather" / "main.py"
     main.write_text(main.read_text() + "\n# a code-only edit\n")

@@ -18,7 +18,6 @@ import gzip
 import importlib.resources
 import json
 import re
-import shutil
 import socket
 import threading
 import time
@@ -45,7 +44,7 @@ from api_direct.deploy.state import load_state
 from api_direct.local.event_sources import log_subscription_event
 from api_direct.runtime import usage_forwarder
 from api_direct.runtime.api_keys import hash_key
-from tests.conftest import EXAMPLE_DIR
+from tests.conftest import copy_example
 from tests.control_plane.billing.usage import sqs_event
 from tests.control_plane.resources import create_table, serving_json
 from tests.e2e.conftest import MOTO_ACCOUNT, REGION
@@ -137,9 +136,7 @@ def control_plane(moto_endpoint: str, stripe_fake: StripeFake) -> Iterator[Contr
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("cp") / "weather_api"
-    shutil.copytree(EXAMPLE_DIR, target, ignore=shutil.ignore_patterns(".apid", "__pycache__", ".pytest_cache"))
-    return target
+    return copy_example(tmp_path_factory.mktemp("cp"))
 
 
 @pytest.fixture(scope="module")
