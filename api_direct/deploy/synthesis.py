@@ -154,22 +154,22 @@ def _with_new_app_code(outdir: Path, project: Project, record: dict[str, Any], f
     old_asset = _asset_id(str(record.get("app_bundle")))
     if previous is None or old_asset not in {asset.asset_id for asset in previous.assets}:
         return None
-    if _sha256(previous.template_path.read_bytes()) != previous.template_asset.asset_id:
+    template = previous.template_path.read_bytes()
+    if _sha256(template) != previous.template_asset.asset_id:
         return None  # not the template-asset naming this patch knows
     bundle = build_bundle(function_code(**project_code_options(project)).spec, bundle_cache_dir)
     new_asset = _asset_id(bundle.content_hash)
-    (outdir / SYNTHESIS_RECORD).unlink()  # until the patch is whole, the folder matches no record
-    staged = outdir / f"asset.{new_asset}"
-    if not staged.is_dir():
-        with Staging(staged) as staging:
-            link_tree(bundle.path, staging)
-    template = previous.template_path.read_bytes()
     patched_template = template.replace(old_asset.encode(), new_asset.encode())
     swaps = {old_asset: new_asset, _sha256(template): _sha256(patched_template)}
     destinations = _destination_swaps(outdir / previous.assets_manifest, swaps)
     if destinations is None:
         return None
     swaps.update(destinations)
+    (outdir / SYNTHESIS_RECORD).unlink()  # until the patch is whole, the folder matches no record
+    staged = outdir / f"asset.{new_asset}"
+    if not staged.is_dir():
+        with Staging(staged) as staging:
+            link_tree(bundle.path, staging)
     for path in sorted(outdir.glob("*.json")):
         text = patched_template.decode() if path == previous.template_path else path.read_text()
         for old, new in swaps.items():
