@@ -19,7 +19,7 @@ Bundles carry their byte-code. Lambda's code folder is read-only, so Python can
 never cache what it compiles there: without ``.pyc`` files every cold start
 compiles FastAPI, pydantic and the app from source again. Byte-code is specific
 to a Python version, so it is compiled by an interpreter of the runtime's version
-(``python3.12`` on the PATH, or this one if it is that version), as hash-based
+(this one, one pyenv installed, or ``python3.12`` on the PATH: :func:`byte_compiler`), as hash-based
 ``.pyc`` files that name their source under ``/var/task`` (deterministic: no
 timestamps). A machine without such an interpreter builds bundles without it, and
 says so in the bundle's hash, so the two never share a cache entry.
@@ -163,16 +163,17 @@ def build_bundle(spec: BundleSpec, cache_dir: Path | None = None) -> Bundle:
     dependencies, installed = _dependencies(spec, cache_dir)
     with Staging(target) as staging:
         link_tree(dependencies, staging)
+        ours: list[str] = list(spec.generated)
         for source in spec.sources:
             for path, inside in source.files():
                 destination = staging / inside
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, destination)
+                ours.append(inside)
         for inside, text in spec.generated.items():
             destination = staging / inside
             destination.parent.mkdir(parents=True, exist_ok=True)
             destination.write_text(text, encoding="utf-8")
-        ours = [inside for source in spec.sources for _, inside in source.files()] + list(spec.generated)
         byte_compile(spec.python_version, staging, [inside for inside in ours if inside.endswith(".py")])
     return Bundle(path=target, content_hash=bundle_hash, installed_dependencies=installed)
 
