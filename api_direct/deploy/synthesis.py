@@ -29,8 +29,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from api_direct.constructs.bundling import Staging, build_bundle, link_tree
+from api_direct.constructs.bundling import Bundle, Staging, build_bundle, link_tree
 from api_direct.constructs.function_code import function_code, project_code_options
+from api_direct.deploy.app_check import AppCheck, start_app_check
 from api_direct.deploy.fingerprint import SynthesisFingerprint, synthesis_fingerprint
 from api_direct.project import Project
 
@@ -92,20 +93,32 @@ def synthesize_project(
         f"control plane {control_plane!r}", f"retain data {retain_data}",
     ))
     record = _read_record(outdir)
-    if record.get("stack_name") == project.stack_name:
-        if record.get("fingerprint") == fingerprint.full:
-            reused = _reusable(outdir, project.stack_name)
-            if reused is not None:
-                return reused
-        elif record.get("structure") == fingerprint.structure:
-            patched = _with_new_app_code(outdir, project, record, fingerprint, bundle_cache_dir)
+    if record.get("stack_name") == project.stack_name and record.get("fingerprint") == fingerprint.full:
+        reused = _reusable(outdir, project.stack_name)
+        if reused is not None:
+            return reused  # its app passed the check when the record was written
+    check = start_app_check(project)
+    try:
+        bundle = build_bundle(function_code(**project_code_options(project)).spec, bundle_cache_dir)
+        if record.get("stack_name") == project.stack_name and record.get("structure") == fingerprint.structure:
+            check.result(bundle.path)
+            patched = _with_new_app_code(outdir, project, record, fingerprint, bundle)
             if patched is not None:
                 return patched
-    (outdir / SYNTHESIS_RECORD).unlink(missing_ok=True)  # a synthesis that fails half-way must leave no record
+        return _synthesize(project, outdir, fingerprint, check, bundle, control_plane, retain_data, bundle_cache_dir)
+    finally:
+        check.cancel()
+
+
+def _synthesize(project: Project, outdir: Path, fingerprint: SynthesisFingerprint, check: AppCheck, bundle: Bundle,
+                control_plane: ControlPlaneRef | None, retain_data: bool, bundle_cache_dir: Path | None) -> SynthesizedStack:
+    """A full synthesis; jsii starts while the app check finishes, and nothing is written before its verdict."""
     import aws_cdk as cdk  # here, not at the top: the paths above never start jsii
 
     from api_direct.user_stack import UserApiStack
 
+    check.result(bundle.path)
+    (outdir / SYNTHESIS_RECORD).unlink(missing_ok=True)  # a synthesis that fails half-way must leave no record
     app = cdk.App(outdir=str(outdir), analytics_reporting=False)
     stack = UserApiStack(
         app,
@@ -148,7 +161,7 @@ def _reusable(outdir: Path, stack_name: str) -> SynthesizedStack | None:
 
 
 def _with_new_app_code(outdir: Path, project: Project, record: dict[str, Any], fingerprint: SynthesisFingerprint,
-                       bundle_cache_dir: Path | None) -> SynthesizedStack | None:
+                       bundle: Bundle) -> SynthesizedStack | None:
     """The assembly patched to name the app's rebuilt bundle; None if it is not the one the record describes."""
     previous = _reusable(outdir, project.stack_name)
     old_asset = _asset_id(str(record.get("app_bundle")))
@@ -157,7 +170,6 @@ def _with_new_app_code(outdir: Path, project: Project, record: dict[str, Any], f
     template = previous.template_path.read_bytes()
     if _sha256(template) != previous.template_asset.asset_id:
         return None  # not the template-asset naming this patch knows
-    bundle = build_bundle(function_code(**project_code_options(project)).spec, bundle_cache_dir)
     new_asset = _asset_id(bundle.content_hash)
     patched_template = template.replace(old_asset.encode(), new_asset.encode())
     swaps = {old_asset: new_asset, _sha256(template): _sha256(patched_template)}
