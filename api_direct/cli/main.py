@@ -1,10 +1,12 @@
 """``apid``: the root command, its global options and the error-to-exit-code mapping."""
 
 import importlib
+import logging
 import traceback
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from api_direct import __version__
 from api_direct.cli.settings import Settings, global_options
@@ -53,6 +55,8 @@ class ApidGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
+        notices = _Notices(ctx)
+        logging.getLogger("api_direct").addHandler(notices)
         try:
             return super().invoke(ctx)
         except ApidError as error:
@@ -67,6 +71,23 @@ class ApidGroup(click.Group):
             if settings and settings.output.verbose:
                 traceback.print_exc()
             raise _Failure(f"unexpected {type(error).__name__}: {error} (rerun with --verbose for details)", 1) from None
+        finally:
+            logging.getLogger("api_direct").removeHandler(notices)
+
+
+class _Notices(logging.Handler):
+    """The library's warnings (an AWS call being retried) as progress lines on stderr."""
+
+    def __init__(self, ctx: click.Context) -> None:
+        super().__init__(logging.WARNING)
+        self._ctx = ctx
+
+    def emit(self, record: logging.LogRecord) -> None:
+        settings = self._ctx.find_object(Settings)
+        if settings is None:
+            click.echo(record.getMessage(), err=True)
+        else:
+            settings.output.note(f"[yellow]{escape(record.getMessage())}[/yellow]")
 
 
 class _Failure(click.ClickException):

@@ -2,12 +2,16 @@
 
 Every client uses botocore's ``standard`` retry mode (throttling and 5xx are
 retried with backoff) and the same optional endpoint, so ``--endpoint-url``
-redirects everything to an emulator. AWS's failures that a creator can act on
+redirects everything to an emulator. Each retry is announced as a warning on the
+``api_direct`` logger (the CLI prints it as a progress line), so a throttled deploy
+shows why it slowed down; one that stays throttled through every attempt ends in
+one line saying to wait and rerun. AWS's failures that a creator can act on
 become one-line :class:`~api_direct.errors.ApidError` s naming the likely cause;
 credentials never appear in any message.
 """
 
 import getpass
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,11 +32,19 @@ from botocore.exceptions import (
 
 from api_direct import __version__
 from api_direct.deploy.aws_target import AwsTarget
-from api_direct.errors import AccessError, ApidError, InputError
+from api_direct.errors import AccessError, ApidError, InputError, OperationFailed
 
-_RETRIES = Config(retries={"mode": "standard", "max_attempts": 8}, user_agent_extra=f"api-direct/{__version__}")
+MAX_ATTEMPTS = 8
+_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, user_agent_extra=f"api-direct/{__version__}")
+#: What standard mode retries, as AWS reports it: throttling by code, server trouble by status.
+_THROTTLED = {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+              "TooManyRequestsException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+              "SlowDown", "RequestThrottled", "PriorRequestNotComplete"}
+_TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 _EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
 _INVALID = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure"}
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,7 +74,9 @@ class Aws:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=_RETRIES)
+            client = self.session.client(service, endpoint_url=self.endpoint_url, config=_RETRIES)
+            client.meta.events.register_last(f"needs-retry.{client.meta.service_model.service_id.hyphenize()}", _announce_retry)
+            self._clients[service] = client
         return self._clients[service]
 
     def account_id(self) -> str:
@@ -76,6 +90,23 @@ class Aws:
         return str(caller["Account"]), str(caller["Arn"]).split(":")[1]
 
 
+def _announce_retry(*, response: tuple[Any, dict[str, Any]] | None, attempts: int, operation: Any,
+                    caught_exception: Exception | None, **_: Any) -> None:
+    """A ``needs-retry`` handler that decides nothing: it says what standard mode is about to retry."""
+    if caught_exception is not None:
+        reason = type(caught_exception).__name__
+    elif response is not None:
+        status, code = response[0].status_code, response[1].get("Error", {}).get("Code")
+        if code not in _THROTTLED and status not in _TRANSIENT_STATUS:
+            return
+        reason = code or f"HTTP {status}"
+    else:
+        return
+    if attempts < MAX_ATTEMPTS:
+        logger.warning("AWS %s %s: %s; retrying (attempt %d of %d)", operation.service_model.service_name,
+                       operation.name, reason, attempts + 1, MAX_ATTEMPTS)
+
+
 def creator_aws(target: AwsTarget) -> Aws:
     """The creator's own credentials: a profile, the environment or the default chain."""
     try:
@@ -84,7 +115,18 @@ def creator_aws(target: AwsTarget) -> Aws:
         raise InputError(f"AWS profile {target.profile!r} not found in your AWS config; check --profile") from None
     if not session.region_name:
         raise InputError("no AWS region: pass --region or set AWS_REGION (or a region in your AWS profile)")
+    if not _known_region(session, session.region_name):
+        raise InputError(
+            f"AWS region {session.region_name!r} does not exist: check --region, AWS_REGION or your profile"
+            " (regions look like us-east-1 or eu-west-2)"
+        )
     return Aws(session, target.endpoint_url)
+
+
+def _known_region(session: boto3.Session, region: str) -> bool:
+    """Known to this botocore, in any partition: a typo fails here, in one line, not as an unreachable endpoint."""
+    return any(region in session.get_available_regions("cloudformation", partition)
+               for partition in session.get_available_partitions())
 
 
 def assume_role(aws: Aws, role_arn: str, external_id: str, *, purpose: str) -> Aws:
@@ -138,6 +180,11 @@ def aws_errors(doing: str) -> Iterator[None]:
             raise _credential_error(code) from None
         if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
             raise AccessError(f"{doing}: access denied ({_message(error)})") from None
+        if code in _THROTTLED or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in _TRANSIENT_STATUS:
+            raise OperationFailed(
+                f"{doing}: AWS kept answering {code} through {MAX_ATTEMPTS} attempts; wait a minute"
+                " and rerun (every step is safe to repeat)"
+            ) from None
         raise ApidError(f"{doing}: {_message(error)}") from None
     except (NoCredentialsError, PartialCredentialsError):
         raise _no_credentials() from None

@@ -71,10 +71,10 @@ def test_no_region_is_input_error(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_client_errors_inside_a_block_are_one_line() -> None:
     cloudformation = boto3.client("cloudformation", region_name="us-east-1")
     with Stubber(cloudformation) as stubber:
-        stubber.add_client_error("describe_stacks", "Throttling", "Rate exceeded\nsecond line", 400)
+        stubber.add_client_error("describe_stacks", "ValidationError", "Template format error\nsecond line", 400)
         with pytest.raises(ApidError) as error, aws_errors("reading stack x"):
             cloudformation.describe_stacks(StackName="x")
-    assert str(error.value) == "reading stack x: Rate exceeded"
+    assert str(error.value) == "reading stack x: Template format error"
 
 
 def test_clients_use_standard_retries() -> None:
