@@ -25,8 +25,13 @@ API_NAME_PATTERN = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 PLAN_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 APP_REFERENCE_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 
-#: Never shipped to Lambda: local state, VCS, caches and tests.
+#: Never shipped to Lambda: local state, VCS, caches, tests, and the files secrets live in
+#: (a dotenv file or a private key in the bundle would be readable by anyone who can read the function).
 DEFAULT_EXCLUDES: tuple[str, ...] = (
+    ".env",
+    ".env.*",
+    "*.pem",
+    "*.key",
     ".apid",
     ".git",
     ".venv",

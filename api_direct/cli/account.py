@@ -104,12 +104,14 @@ def unlink(settings: Settings) -> None:
     state = load_state(project.root)
     link_record = state.require_link()
     creator = creator_aws(settings.aws_target(default_region=link_record.region))
+    # Signed in before anything is deleted: the control plane must hear of it too, or it keeps the account admitted.
+    control_plane = sign_in.require_session() if link_record.control_plane_url else None
     if not settings.confirm(f"Remove the API-Direct link from account {link_record.account_id} ({link_record.region})?"):
         raise click.Abort()
     with ProgressDisplay(settings.output, "unlinking") as progress:
         unlink_account(creator, link_record, progress)
-        if link_record.control_plane_url:
-            client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
+        if control_plane is not None:
+            client = sign_in.client_for(control_plane, endpoint_url=settings.endpoint_url)
             client.delete(f"/accounts/{link_record.account_id}/{link_record.region}")
     save_state(project.root, state.with_link(None))
     settings.output.result(

@@ -187,7 +187,10 @@ def empty_bucket(s3: Any, bucket: str, account_id: str) -> int:
 
 
 def _delete_link_stack(creator: Aws, observer: Observer) -> None:
+    """Delete apid-link; already gone (a rerun after the control plane could not be told) is done."""
     cloudformation = creator.client("cloudformation")
+    if describe_stack(cloudformation, LINK_STACK_NAME) is None:
+        return
     stream = EventStream(cloudformation, LINK_STACK_NAME)
     stream.prime()
     with aws_errors(f"deleting {LINK_STACK_NAME}"):

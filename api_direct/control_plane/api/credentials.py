@@ -4,8 +4,10 @@ The deploy role in a creator's account trusts only the control plane's account,
 and only with the ExternalId the control plane generated and keeps. So the CLI
 asks here: the control plane checks that the caller owns the link, assumes the
 role with the ExternalId (at most one hour), and hands the session back over
-HTTPS. The ExternalId never leaves the control plane, which is the confused-deputy
-protection ExternalIds exist for.
+HTTPS. The creator learns the ExternalId (their link stack needs it), but only the
+control plane's account may use it: a third party that talked the control plane
+into acting for another creator's account would lack the owner check here, which
+is the confused-deputy protection ExternalIds exist for.
 """
 
 import re

@@ -55,6 +55,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 def describe_validation(errors: Any) -> str:
     """``body.plans[0].burst: Input should be greater than 0`` for the first error, plus a count."""
     first = errors[0]
+    if first["type"] == "json_invalid":  # its location is a character offset, its message pydantic's
+        return f"the request body is not valid JSON (at character {first['loc'][-1]}); send a JSON document"
     location = ".".join(str(part) for part in first["loc"] if part != "body") or "request"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{location}: {first['msg']}{more}"
