@@ -515,6 +515,41 @@ def change_set_execution_publishes_outputs() -> None:
     CloudFormationBackend.execute_change_set = execute_change_set  # type: ignore[method-assign]
 
 
+def create_change_set_reuses_a_stack_in_review() -> None:
+    """A ``CREATE`` change set for a stack in ``REVIEW_IN_PROGRESS`` is made on that stack.
+
+    A first deploy stopped after its change set was made leaves the stack in
+    ``REVIEW_IN_PROGRESS``; the rerun deletes the old change set and makes a new
+    ``CREATE`` one, which real CloudFormation attaches to the same stack (same
+    StackId). moto makes a second stack of the same name, executes the new change
+    set on that one, and keeps answering ``describe_stacks`` with the first, still
+    in review. The patch hands moto's backend the existing stack instead.
+    """
+    from moto.cloudformation.models import CloudFormationBackend
+
+    original = CloudFormationBackend.create_change_set
+
+    def create_change_set(self: CloudFormationBackend, stack_name: str, change_set_name: str, template: str,
+                          parameters: dict[str, str], description: str, change_set_type: str,
+                          *args: Any, **kwargs: Any) -> tuple[str, str]:
+        in_review = next((stack for stack in self.stacks.values()
+                          if stack.name == stack_name and stack.status == "REVIEW_IN_PROGRESS"), None)
+        if change_set_type != "CREATE" or in_review is None:
+            return original(self, stack_name, change_set_name, template, parameters, description, change_set_type,
+                            *args, **kwargs)
+        del self.stacks[in_review.stack_id]  # moto adds the stack it makes; the one in review takes its place
+        change_set_id, stack_id = original(self, stack_name, change_set_name, template, parameters, description,
+                                           change_set_type, *args, **kwargs)
+        made = self.stacks.pop(stack_id)
+        self.stacks[in_review.stack_id] = in_review
+        change_set = self.change_sets[change_set_id]
+        change_set.stack, change_set.stack_id = in_review, in_review.stack_id
+        in_review.parameters, in_review.tags, in_review.role_arn = made.parameters, made.tags, made.role_arn
+        return change_set_id, in_review.stack_id
+
+    CloudFormationBackend.create_change_set = create_change_set  # type: ignore[method-assign]
+
+
 def lambda_targets_recorded_not_run() -> None:
     """Deliver an EventBridge rule's event for a Lambda target into a log group instead of running it.
 
@@ -943,6 +978,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     resources_without_update_handler_are_kept,
     unchanged_update_change_set_fails_softly,
     change_set_execution_publishes_outputs,
+    create_change_set_reuses_a_stack_in_review,
     lambda_targets_recorded_not_run,
     delivered_events_name_their_account,
     cognito_user_pool_resource,

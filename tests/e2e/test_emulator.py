@@ -866,6 +866,19 @@ def _probe_transaction_copies() -> None:
         dynamodb.transact_write_items(TransactItems=_count_and_mark("m"))
     assert len(copied) == 2  # the whole table, once per operation
 
+def _probe_stack_in_review() -> None:
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    template = json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}})
+    for name in ("interrupted", "rerun"):
+        created = cloudformation.create_change_set(StackName="probe", ChangeSetName=name, ChangeSetType="CREATE",
+                                                   TemplateBody=template)
+        if name == "interrupted":
+            cloudformation.delete_change_set(ChangeSetName=created["Id"])
+    cloudformation.execute_change_set(ChangeSetName=created["Id"])
+    assert cloudformation.describe_stacks(StackName="probe")["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
+    assert len([s for s in cloudformation.list_stacks()["StackSummaries"] if s["StackName"] == "probe"]) == 2
+
+
 PROBES: dict[Callable[[], None], Callable[[], None]] = {
     moto_emulator.event_bus_ref_is_its_name: _probe_event_bus_ref,
     moto_emulator.api_deployment_ref_is_its_id: _probe_deployment_ref,
@@ -882,6 +895,7 @@ PROBES: dict[Callable[[], None], Callable[[], None]] = {
     moto_emulator.resources_without_update_handler_are_kept: _probe_kept_on_update,
     moto_emulator.unchanged_update_change_set_fails_softly: _probe_unchanged_update,
     moto_emulator.change_set_execution_publishes_outputs: _probe_outputs,
+    moto_emulator.create_change_set_reuses_a_stack_in_review: _probe_stack_in_review,
     moto_emulator.lambda_targets_recorded_not_run: _probe_lambda_target,
     moto_emulator.delivered_events_name_their_account: _probe_event_account,
     moto_emulator.cognito_user_pool_resource: _probe_user_pool,
