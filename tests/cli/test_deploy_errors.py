@@ -6,83 +6,22 @@ first deploy, UPDATE_IN_PROGRESS while someone else deploys.
 """
 
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import boto3
 import botocore.client
 import pytest
 from botocore.exceptions import ClientError
-from click.testing import CliRunner, Result
-from moto import mock_aws
-from moto.cloudformation.models import cloudformation_backends
 
-from api_direct.cli.main import cli
 from api_direct.deploy import planner
-from api_direct.local.emulator import apply_patches
+from tests.cli_aws import REGION, aws, change_sets, linked, run, set_status, stacks
 from tests.conftest import copy_example
+from tests.errors import one_line_error
 
-ACCOUNT, REGION, STACK = "123456789012", "us-east-1", "apid-weather-api"
+__all__ = ["aws", "linked"]  # fixtures
+
+STACK = "apid-weather-api"
 PLACEHOLDER = '{"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "apid-placeholder"}}}}'
-
-
-@cache
-def patched_moto() -> None:
-    apply_patches()
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[Any]:
-    patched_moto()
-    with pytest.MonkeyPatch.context() as env, mock_aws():
-        env.setenv("AWS_DEFAULT_REGION", REGION)
-        yield lambda service: boto3.client(service, region_name=REGION)
-
-
-@pytest.fixture(scope="module")
-def linked(aws: Any, tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path) -> Path:
-    project = copy_example(tmp_path_factory.mktemp("linked"))
-    assert run(project, bundle_cache_dir, "aws", "link").exit_code == 0
-    return project
-
-
-def run(project: Path, cache: Path, *args: str) -> Result:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("APID_CACHE_DIR", str(cache))
-        return CliRunner().invoke(cli, ["--project", str(project), *args])
-
-
-def one_line_error(result: Result, code: int, *fragments: str) -> None:
-    """Progress lines may come first; the error is the one last line."""
-    assert result.exit_code == code, result.output
-    lines = result.stderr.splitlines()
-    assert lines and lines[-1].startswith("Error: "), result.stderr
-    assert [line for line in lines if line.startswith("Error: ")] == [lines[-1]]
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[-1]
-
-
-def change_sets(aws: Any, stack_name: str) -> list[str]:
-    """Runnable change sets of ``stack_name``.
-
-    moto's list_change_sets ignores its StackName filter and keeps executed change
-    sets listed (CloudFormation removes them), so both are filtered out here.
-    """
-    summaries = aws("cloudformation").list_change_sets(StackName=stack_name)["Summaries"]
-    return [s["ChangeSetName"] for s in summaries if s["StackName"] == stack_name and s["ExecutionStatus"] == "AVAILABLE"]
-
-
-def stacks(aws: Any) -> dict[str, str]:
-    return {s["StackName"]: s["StackStatus"] for s in aws("cloudformation").list_stacks()["StackSummaries"]
-            if s["StackStatus"] != "DELETE_COMPLETE"}
-
-
-def set_status(stack_name: str, status: str) -> None:
-    backend = cloudformation_backends[ACCOUNT][REGION]
-    [stack] = [s for s in backend.stacks.values() if s.name == stack_name and s.status != "DELETE_COMPLETE"]
-    stack.status = status
 
 
 @pytest.fixture

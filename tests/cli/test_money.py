@@ -35,6 +35,7 @@ from tests.control_plane.billing.usage import API, CAROL
 from tests.control_plane.conftest import APP_CLIENT_ID, CONTROL_PLANE_ACCOUNT, USER_POOL_ID, Mint
 from tests.control_plane.marketplace import ALICE
 from tests.control_plane.resources import BUS, REGION, TABLE
+from tests.errors import one_line_error
 from api_direct.local.stripe_server import StripeFake
 
 # The control plane's own fixtures, used here too: moto, minted tokens, the Stripe fake, billing settings.
@@ -112,15 +113,6 @@ def ok(result: Result) -> str:
     assert result.exit_code == 0, f"exit {result.exit_code}: {result.stderr or result.output}"
     assert result.stderr == ""
     return result.stdout
-
-
-def one_line_error(result: Result, code: int, *fragments: str) -> str:
-    assert result.exit_code == code, result.output
-    assert result.stdout == ""
-    line = result.stderr.rstrip("\n")
-    assert "\n" not in line and line.startswith("Error: "), result.stderr
-    assert all(fragment in line for fragment in fragments), line
-    return line
 
 
 def store() -> Store:

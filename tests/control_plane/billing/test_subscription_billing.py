@@ -19,6 +19,7 @@ from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_p
 from api_direct.control_plane.billing.stripe_gateway import ATTEMPTS, NETWORK_RETRIES, StripeGateway
 from api_direct.control_plane.billing.subscription_billing import BILLING_SK, SubscriptionBilling
 from tests.control_plane.billing.usage import API, CAROL
+from tests.errors import one_line_problem
 from tests.control_plane.conftest import Mint, bearer
 from tests.control_plane.marketplace import (
     rejecting_events,
@@ -131,14 +132,6 @@ def warmed_up(billing: SubscriptionBilling, store: Store, consumer: str = CAROL)
     customer = billing.customer(consumer)
     billing.prices(API, plan_item(store))
     return customer
-
-
-def one_line_problem(response: Any, status: int, *fragments: str) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    detail = str(response.json()["detail"])
-    assert "\n" not in detail and all(fragment in detail for fragment in fragments), detail
-    return detail
 
 
 def nothing_issued(api: TestClient, store: Store, who: Headers, events: EventLog) -> None:

@@ -1,0 +1,130 @@
+"""Faults injected into `apid deploy`: AWS throttling and 5xx, Ctrl-C and crashes at every step.
+
+The claim under test is the planner's: every step is safe to rerun. After a fault
+at any point (the assets uploaded, the change set made, the change set executing),
+the next `apid deploy` converges: the stack runs the template just synthesized, no
+change set is left behind, and a deploy after that has nothing to do.
+
+moto executes a change set at once, so "during execution" is shown in two halves:
+the process dies while CloudFormation works (the stack is put in
+UPDATE_IN_PROGRESS, and a rerun is refused until it settles), then CloudFormation
+finishes (the status is set back) and the rerun converges.
+"""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api_direct.deploy import planner
+from api_direct.errors import OperationFailed, StateError
+from tests.aws_faults import ALWAYS, AwsFaults, aws_faults
+from tests.cli_aws import aws, change_sets, linked, run, set_status, stacks
+from tests.errors import one_line_error
+
+__all__ = ["aws", "aws_faults", "linked"]  # fixtures
+
+STACK = "apid-weather-api"
+
+
+class Crash(BaseException):
+    """The process dying (killed, power lost): nothing of ours gets to handle it."""
+
+
+def edit_code(project: Path, marker: str) -> None:
+    main = project / "weather" / "main.py"
+    main.write_text(main.read_text() + f"# {marker}\n")
+
+
+def deployed(project: Path, cache: Path) -> None:
+    result = run(project, cache, "deploy", "--yes")
+    assert result.exit_code == 0, result.output
+
+
+def converged(project: Path, cache: Path, aws: Any) -> None:
+    """The stack runs what is synthesized now, nothing is pending, and another deploy has nothing to do."""
+    deployed(project, cache)
+    assert stacks(aws)[STACK] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+    assert change_sets(aws, STACK) == []
+    synthesized = json.loads((project / ".apid" / "cdk.out" / "UserApi.template.json").read_text())
+    body = aws("cloudformation").get_template(StackName=STACK)["TemplateBody"]
+    live = body if isinstance(body, dict) else json.loads(body)
+    assert live["Resources"] == synthesized["Resources"]
+    again = run(project, cache, "deploy")
+    assert again.exit_code == 0 and "no changes" in again.output.lower(), again.output
+
+
+def after(module: Any, name: str, fault: type[BaseException]) -> Callable[..., Any]:
+    """``module.name``, doing its work and then raising ``fault``: the worst moment to stop."""
+    real = getattr(module, name)
+
+    def faulty(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)
+        raise fault
+
+    return faulty
+
+
+STEPS = {"after-asset-upload": "publish_asset", "after-change-set-created": "create_change_set",
+         "during-execution": "execute_change_set"}
+
+
+@pytest.mark.parametrize("step", sorted(STEPS))
+@pytest.mark.parametrize(("first_deploy", "fault"), [(True, Crash), (False, KeyboardInterrupt)], ids=["crash-first", "ctrl-c-update"])
+def test_a_fault_at_any_step_converges_on_rerun(
+    linked: Path, aws: Any, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
+    step: str, first_deploy: bool, fault: type[BaseException],
+) -> None:
+    if first_deploy and STACK in stacks(aws):
+        assert run(linked, bundle_cache_dir, "destroy", "--yes").exit_code == 0
+    elif not first_deploy:
+        deployed(linked, bundle_cache_dir)
+    edit_code(linked, f"{step} {fault.__name__}")
+    with monkeypatch.context() as patch:
+        patch.setattr(planner, STEPS[step], after(planner, STEPS[step], fault))
+        if fault is Crash:
+            with pytest.raises(Crash):
+                run(linked, bundle_cache_dir, "deploy")
+        else:
+            interrupted = run(linked, bundle_cache_dir, "deploy")
+            assert interrupted.exit_code == 130 and "Traceback" not in interrupted.output, interrupted.output
+    if step == "during-execution":
+        set_status(STACK, "UPDATE_IN_PROGRESS")
+        one_line_error(run(linked, bundle_cache_dir, "deploy"), StateError.exit_code, "already being changed", "apid status")
+        set_status(STACK, "CREATE_COMPLETE" if first_deploy else "UPDATE_COMPLETE")
+    converged(linked, bundle_cache_dir, aws)
+
+
+def test_throttling_and_5xx_are_retried_and_shown_as_progress(linked: Path, aws: Any, bundle_cache_dir: Path,
+                                                              aws_faults: AwsFaults) -> None:
+    deployed(linked, bundle_cache_dir)
+    edit_code(linked, "throttled")
+    aws_faults.fail("PutObject", "SlowDown", status=503)
+    aws_faults.fail("CreateChangeSet", "Throttling", times=2)
+    aws_faults.fail("DescribeStacks", "ServiceUnavailable", status=503)
+    aws_faults.fail("DescribeStackEvents", "ThrottlingException", times=3)
+    result = run(linked, bundle_cache_dir, "deploy")
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert aws_faults.injected == {"PutObject": 1, "CreateChangeSet": 2, "DescribeStacks": 1, "DescribeStackEvents": 3}
+    assert "AWS cloudformation CreateChangeSet: Throttling; retrying (attempt 3 of 8)" in result.stderr
+    assert "AWS s3 PutObject: SlowDown; retrying (attempt 2 of 8)" in result.stderr
+    converged(linked, bundle_cache_dir, aws)
+
+
+def test_throttled_through_every_attempt_is_one_line_and_changes_nothing(linked: Path, aws: Any, bundle_cache_dir: Path,
+                                                                         aws_faults: AwsFaults) -> None:
+    deployed(linked, bundle_cache_dir)
+    edit_code(linked, "throttled for good")
+    before = aws("cloudformation").get_template(StackName=STACK)["TemplateBody"]
+    aws_faults.fail("CreateChangeSet", "Throttling", times=ALWAYS)
+    attempts_before = aws_faults.attempts["CreateChangeSet"]
+    one_line_error(run(linked, bundle_cache_dir, "deploy"), OperationFailed.exit_code,
+                   "kept answering Throttling through 8 attempts", "rerun")
+    assert aws_faults.attempts["CreateChangeSet"] - attempts_before == 8
+    assert aws("cloudformation").get_template(StackName=STACK)["TemplateBody"] == before
+    assert change_sets(aws, STACK) == []
+    aws_faults.clear()
+    converged(linked, bundle_cache_dir, aws)
