@@ -21,6 +21,7 @@ from click.testing import CliRunner, Result
 from api_direct.cli.main import cli
 from api_direct.deploy.state import load_state
 from tests.e2e.conftest import MOTO_ACCOUNT, REGION
+from tests.secret_scan import find_secrets
 
 STACK = "apid-demo-api"
 
@@ -48,11 +49,19 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def apid(moto_endpoint: str, project: Path, bundle_cache_dir: Path, assume_role_requests: list[Any]) -> Any:
+def printed() -> list[str]:
+    """Everything the CLI printed in this module, stdout and stderr, for the secret scan."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def apid(moto_endpoint: str, project: Path, bundle_cache_dir: Path, assume_role_requests: list[Any], printed: list[str]) -> Any:
     def run(*args: str, input: str | None = None) -> Result:
         with pytest.MonkeyPatch.context() as env:
             env.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
-            return CliRunner().invoke(cli, ["--project", str(project), "--endpoint-url", moto_endpoint, *args], input=input)
+            result = CliRunner().invoke(cli, ["--project", str(project), "--endpoint-url", moto_endpoint, *args], input=input)
+        printed.append(f"{' '.join(args)}\n{result.stdout}{result.stderr}")
+        return result
 
     return run
 
@@ -162,6 +171,26 @@ def test_logs_prints_the_app_log(apid: Any, aws: Any) -> None:
                         logEvents=[{"timestamp": int(time.time() * 1000), "message": "GET /hello/world 200"}])
     printed = ok(apid("--json", "logs", "--since", "5m"))
     assert printed["log_group"] == group and [l["message"] for l in printed["lines"]] == ["GET /hello/world 200"]
+
+
+def test_no_secret_in_a_deployed_template_a_log_or_the_output(
+    aws: Any, project: Path, printed: list[str], assume_role_requests: list[dict[str, list[str]]]
+) -> None:
+    """The link's and the API's templates as CloudFormation holds them, every log event, all the CLI said."""
+    known = {"ExternalId": assume_role_requests[0]["ExternalId"][0]}
+    cloudformation, logs = aws("cloudformation"), aws("logs")
+    texts = {f"template of {name}": json.dumps(cloudformation.get_template(StackName=name)["TemplateBody"])
+             for name in (STACK, "apid-link")}
+    texts |= {f"stack {name}": json.dumps(cloudformation.describe_stacks(StackName=name)["Stacks"], default=str)
+              for name in (STACK, "apid-link")}
+    for group in logs.describe_log_groups()["logGroups"]:
+        events = logs.filter_log_events(logGroupName=group["logGroupName"])["events"]
+        texts[f"log group {group['logGroupName']}"] = "\n".join(event["message"] for event in events)
+    texts |= {str(path): path.read_text() for path in (project / ".apid" / "cdk.out").glob("*.json")}
+    texts["the CLI's output"] = "\n".join(printed)
+    assert len(printed) > 15 and len(texts) > 8
+    findings = [finding for where, text in texts.items() for finding in find_secrets(where, text, known)]
+    assert findings == []
 
 
 def test_destroy_removes_the_stack(apid: Any, aws: Any) -> None:

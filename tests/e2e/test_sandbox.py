@@ -15,12 +15,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from click.testing import CliRunner, Result
 
 from api_direct.cli import sandbox as sandbox_command
 from api_direct.cli.main import cli
 from api_direct.local.sandbox import Endpoints
+from tests.secret_scan import find_secrets
 
 CALLS = 30
 
@@ -46,6 +48,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path, kept: 
                 "--endpoint-url", endpoints.aws, "--json", "login", "--control-plane", endpoints.control_plane,
                 "--username", endpoints.users[0]], env={"APID_PASSWORD": endpoints.password}).exit_code, CliRunner(
             ).invoke(cli, ["--endpoint-url", endpoints.aws, "--json", "earnings"])
+            kept["texts"], kept["secrets"] = written_down(endpoints)
             keep(output)(endpoints)
 
         return explore
@@ -57,6 +60,23 @@ def run(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path, kept: 
         env.setattr(sandbox_command, "wait_for_ctrl_c", _ctrl_c)
         result = CliRunner().invoke(cli, ["sandbox", "--calls", str(CALLS), "--keep", "--json"])
     return result, temp
+
+
+def written_down(endpoints: Endpoints) -> tuple[dict[str, str], dict[str, str]]:
+    """Every template, log and record the run wrote (but the 0600 token cache), and the run's secrets."""
+    texts = {str(path): path.read_text(errors="replace") for path in sorted(endpoints.workdir.rglob("*"))
+             if path.is_file() and path.suffix in (".json", ".log", ".txt")
+             and not path.is_relative_to(endpoints.config_home)}
+    aws = boto3.Session(region_name="us-east-1")
+    logs = aws.client("logs", endpoint_url=endpoints.aws)
+    for group in logs.describe_log_groups()["logGroups"]:
+        events = logs.filter_log_events(logGroupName=group["logGroupName"])["events"]
+        texts[f"log group {group['logGroupName']}"] = "\n".join(event["message"] for event in events)
+    manager = aws.client("secretsmanager", endpoint_url=endpoints.aws)
+    [stripe] = [json.loads(manager.get_secret_value(SecretId=secret["ARN"])["SecretString"])
+                for secret in manager.list_secrets()["SecretList"]]
+    return texts, {"Stripe secret key": stripe["api_key"], "Stripe webhook secret": stripe["webhook_secret"],
+                   "API key": endpoints.consumer_key}
 
 
 def _ctrl_c() -> None:
@@ -106,3 +126,15 @@ def test_kept_running_it_can_be_explored(run: tuple[Result, Path], kept: dict[st
     assert login_exit == 0 and earnings.exit_code == 0, earnings.stderr
     [month] = json.loads(earnings.stdout)["months"]
     assert (month["state"], month["payout"]) == ("paid", 1520)
+
+
+def test_no_secret_in_a_template_a_log_or_the_output(run: tuple[Result, Path], kept: dict[str, Any]) -> None:
+    """Templates, Lambda's log, CloudWatch, the records: none holds a secret; the output shows the key once (--keep)."""
+    result, _ = run
+    texts, known = kept["texts"], kept["secrets"]
+    assert any(where.endswith(".template.json") for where in texts) and any(where.endswith(".log") for where in texts)
+    findings = [finding for where, text in texts.items() for finding in find_secrets(where, text, known)]
+    assert findings == []
+    printed = result.stdout + result.stderr
+    assert printed.count(known.pop("API key")) <= 1
+    assert [f for f in find_secrets("output", printed, known) if not f.startswith("API-Direct API key")] == []
