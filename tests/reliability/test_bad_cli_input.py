@@ -128,3 +128,20 @@ def test_corrupt_state_file(linked: Path, aws: Any, bundle_cache_dir: Path) -> N
             refused(linked, bundle_cache_dir, aws, command, InputError.exit_code, ".apid/state.json")
     finally:
         state_file.write_text(original)
+
+
+def test_unlink_signed_out_of_its_control_plane_deletes_nothing(linked: Path, aws: Any, bundle_cache_dir: Path,
+                                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deleting the link first would leave the control plane admitting an account that no longer trusts it."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    state_file = linked / ".apid" / "state.json"
+    original = state_file.read_text()
+    state = json.loads(original)
+    state["link"]["control_plane_url"] = "https://control.example"
+    state_file.write_text(json.dumps(state))
+    try:
+        refused(linked, bundle_cache_dir, aws, ["aws", "unlink", "--yes"], StateError.exit_code,
+                "not signed in to a control plane", "apid login")
+        assert "apid-link" in stacks(aws)
+    finally:
+        state_file.write_text(original)
