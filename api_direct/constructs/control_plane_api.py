@@ -17,7 +17,7 @@ from constructs import Construct
 
 import api_direct
 from api_direct.constructs.account_link import LinkNames
-from api_direct.constructs.acknowledgments import acknowledge_wildcards
+from api_direct.constructs.acknowledgments import acknowledge_wildcards, skip_checkov
 from api_direct.constructs.bundling import SourceTree
 from api_direct.constructs.fastapi_function import FastApiFunction
 from api_direct.constructs.function_code import ADAPTER_REQUIREMENT, SourceFile
@@ -59,6 +59,36 @@ _PUBLIC_GET_REASON = "Public marketplace page (search, listings, reviews, docs, 
 _PUBLIC_POST_REASON = (
     "Webhook of a third party that cannot hold a Cognito token (Stripe): the app acts on a request only after"
     " verifying its signature (Stripe-Signature, with the webhook signing secret) and rejects anything else."
+)
+_TABLE_WITHOUT_CMK = (
+    "Encrypted at rest with DynamoDB's AWS managed KMS key (aws/dynamodb). API keys are stored only as SHA-256"
+    " hashes and the Stripe keys live in Secrets Manager; only the app's and billing's roles are granted the"
+    " table, and CDK's table grants would hand a customer managed key to the same roles, so one would add a key"
+    " charge and a key policy without narrowing who reads it."
+)
+_SECRET_WITHOUT_CMK = (
+    "Encrypted with Secrets Manager's AWS managed key (aws/secretsmanager), which only this account's principals"
+    " can use, through Secrets Manager; the secret is granted to the app, closer and payer roles alone and is"
+    " never shared with another account, the case a customer managed key (and its key policy) is needed for."
+)
+_SYNCHRONOUS_APP = (
+    "API Gateway invokes the app synchronously (Lambda proxy integration) and returns its answer or error to the"
+    " caller; a dead-letter queue only ever receives failed asynchronous invocations."
+)
+_SETTINGS_WITHOUT_CMK = (
+    "The environment is ControlPlaneSettings.environment(): names, ids, ARNs, currency, fee and grace periods,"
+    " never a secret (the Stripe keys are read from Secrets Manager at run time, only the secret's ARN is"
+    " here). Lambda encrypts it at rest with its AWS managed key."
+)
+_ACCESS_LOGS_WITHOUT_CMK = (
+    "CloudWatch Logs encrypts log data at rest already. A line holds request id, time, source IP, route, status,"
+    " latency and the caller's Cognito sub, never a token; a customer managed KMS key would add a key charge and"
+    " a key policy admitting CloudWatch Logs, and keep out no reader that IAM does not."
+)
+_NO_STAGE_CACHE = (
+    "Private routes answer per user, and a stage cache keys its entries on the path and declared parameters, not"
+    " on the caller, so it could answer one user with another's data; public pages change whenever a creator"
+    " publishes, and a cache is billed by the hour."
 )
 #: Modules at the package root the app imports (it checks API names and plans as ``apid.toml`` does).
 _SHARED_MODULES = ("__init__.py", "node_runtime.py", "errors.py", "project.py")
@@ -176,6 +206,7 @@ class ControlPlaneApi(Construct):
             deletion_protection=removal_policy == RemovalPolicy.RETAIN,
             removal_policy=removal_policy,
         )
+        skip_checkov(self.table, {"CKV_AWS_119": _TABLE_WITHOUT_CMK})
         for index, partition, sort in INDEXES:
             self.table.add_global_secondary_index(
                 index_name=index,
@@ -209,6 +240,7 @@ class ControlPlaneApi(Construct):
             ),
             removal_policy=removal_policy,
         )
+        skip_checkov(self.stripe_secret, {"CKV_AWS_149": _SECRET_WITHOUT_CMK})
         Validations.of(self.stripe_secret).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-SMG4",
@@ -239,6 +271,7 @@ class ControlPlaneApi(Construct):
             bundle_cache_dir=bundle_cache_dir,
         )
         self.function = app.function
+        skip_checkov(self.function, {"CKV_AWS_116": _SYNCHRONOUS_APP, "CKV_AWS_173": _SETTINGS_WITHOUT_CMK})
         self.log_group = app.log_group
         self.bundle = app.bundle
         self._grant_app(app.role, event_bus_name)
@@ -256,6 +289,7 @@ class ControlPlaneApi(Construct):
         self.access_log_group = logs.LogGroup(
             self, "AccessLogs", retention=access_log_retention, removal_policy=RemovalPolicy.DESTROY
         )
+        skip_checkov(self.access_log_group, {"CKV_AWS_158": _ACCESS_LOGS_WITHOUT_CMK})
         throttle = throttle or apigw.ThrottleSettings(rate_limit=100, burst_limit=200)
         self.rest_api = apigw.RestApi(
             self,
@@ -274,6 +308,7 @@ class ControlPlaneApi(Construct):
         )
         # RestApi always adds an "Endpoint" output; the stack that owns the API names its own.
         self.rest_api.node.try_remove_child("Endpoint")
+        skip_checkov(self.rest_api.deployment_stage, {"CKV_AWS_120": _NO_STAGE_CACHE})
         self.authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[user_pool])
         self._integration = apigw.LambdaIntegration(self.function, scope_permission_to_method=False)
         for resource in (self.rest_api.root, self.rest_api.root.add_resource("{proxy+}")):
@@ -346,6 +381,7 @@ class ControlPlaneApi(Construct):
             method = resource.add_method(
                 http_method, self._integration, authorization_type=apigw.AuthorizationType.NONE
             )
+            skip_checkov(method, {"CKV_AWS_59": reason})
             Validations.of(method).acknowledge(
                 Acknowledgment(id="AwsSolutions-APIG4", reason=reason),
                 Acknowledgment(id="AwsSolutions-COG4", reason=reason),

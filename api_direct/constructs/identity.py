@@ -8,6 +8,7 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.runtime_function import RuntimeFunction
 from api_direct.control_plane.api.auth import CONSUMERS, CREATORS
 from api_direct.runtime.post_confirmation import ROLE_ATTRIBUTE
@@ -16,6 +17,10 @@ from api_direct.runtime.post_confirmation import ROLE_ATTRIBUTE
 #: Gateway's Cognito authorizer takes an access token (not an ID token) only on a method
 #: that requires a scope, so signed-in methods require this one.
 USER_POOL_API_SCOPE = "aws.cognito.signin.user.admin"
+_SYNCHRONOUS_TRIGGER = (
+    "Cognito invokes the PostConfirmation trigger synchronously, within the user's confirmation call, and returns"
+    " its error to that call; a dead-letter queue only ever receives failed asynchronous invocations."
+)
 
 
 class Identity(Construct):
@@ -100,6 +105,7 @@ class Identity(Construct):
             bundle_cache_dir=bundle_cache_dir,
         )
         self.post_confirmation_function = trigger.function
+        skip_checkov(trigger.function, {"CKV_AWS_116": _SYNCHRONOUS_TRIGGER})
         self.user_pool.add_trigger(cognito.UserPoolOperation.POST_CONFIRMATION, trigger.function)
         # A policy of its own, not the function role's default one: the pool refers to the
         # function and the function depends on its default policy, so a grant there naming

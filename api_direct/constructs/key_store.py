@@ -11,13 +11,18 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from api_direct.constructs.acknowledgments import acknowledge_wildcards
+from api_direct.constructs.acknowledgments import acknowledge_wildcards, skip_checkov
 from api_direct.constructs.dead_letters import DeadLetterQueue
 from api_direct.constructs.runtime_function import RuntimeFunction
 from api_direct.runtime.key_sync import KEY_EVENT_TYPES
 
 #: ``source`` of the events the control plane sends to creators' buses.
 CONTROL_PLANE_SOURCE = "api-direct.control-plane"
+_HASHES_WITHOUT_CMK = (
+    "Encrypted at rest with DynamoDB's AWS managed KMS key (aws/dynamodb). The table holds SHA-256 hashes of API"
+    " keys, never a key, with their ids, plans and status; a customer managed key would add a key charge and a key"
+    " policy to every creator's account without hiding anything a caller could use (encryption= chooses one)."
+)
 
 
 class ApiKeyStore(Construct):
@@ -31,7 +36,8 @@ class ApiKeyStore(Construct):
     its rule only matches events whose ``account`` is that account, so nobody else
     can issue, revoke, suspend, restore or re-plan a key. A sync function applies
     them; events it cannot apply after retries land in ``dead_letter_queue`` instead
-    of vanishing.
+    of vanishing: EventBridge parks the events it cannot deliver there, and Lambda
+    the invocations that still fail after its own retries.
     Call :meth:`attach_usage_plans` so issued keys are bound to their plan's
     gateway limits.
     """
@@ -60,6 +66,8 @@ class ApiKeyStore(Construct):
             ),
             removal_policy=removal_policy,
         )
+        if encryption == dynamodb.TableEncryption.AWS_MANAGED:
+            skip_checkov(self.table, {"CKV_AWS_119": _HASHES_WITHOUT_CMK})
         if event_bus_name is None and not Token.is_unresolved(stack.stack_name):
             event_bus_name = f"{stack.stack_name}-keys"
         self.event_bus = events.EventBus(self, "Bus", event_bus_name=event_bus_name)
@@ -71,13 +79,14 @@ class ApiKeyStore(Construct):
                 resources=[self.event_bus.event_bus_arn],
             )
         )
-        self.dead_letter_queue = DeadLetterQueue(self, "SyncDeadLetters", holds="the key sync rule")
+        self.dead_letter_queue = DeadLetterQueue(self, "SyncDeadLetters", holds="the key sync rule and function")
         sync = RuntimeFunction(
             self,
             "Sync",
             handler="key_sync.handler",
             description=f"Applies {'/'.join(KEY_EVENT_TYPES)} events from the API-Direct control plane",
             environment={"KEY_TABLE_NAME": self.table.table_name},
+            dead_letter_queue=self.dead_letter_queue,
             bundle_cache_dir=bundle_cache_dir,
         )
         self.sync_function = sync.function

@@ -10,12 +10,27 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.key_store import ApiKeyStore
 from api_direct.constructs.runtime_function import RuntimeFunction
 from api_direct.runtime.access_log import access_log_format_json
 from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, CONTENT_TYPE
 
 API_KEY_HEADER = "x-api-key"
+_NO_STAGE_CACHE = (
+    "A stage cache is billed by the hour (no free tier) in every creator's account, and by default keys its"
+    " entries on the path and declared parameters, not on the consumer, so one consumer could be answered with"
+    " another's response; what may be cached is the creator's app's decision, per method."
+)
+_ACCESS_LOGS_WITHOUT_CMK = (
+    "CloudWatch Logs encrypts log data at rest already. A line holds request id, key id, plan, route, status and"
+    " latency, never an API key or its hash; a customer managed KMS key would add a key charge and a key policy"
+    " admitting CloudWatch Logs to every creator's account."
+)
+_SYNCHRONOUS_AUTHORIZER = (
+    "API Gateway invokes the authorizer synchronously and answers the caller with its outcome (an error fails"
+    " that one request); a dead-letter queue only ever receives failed asynchronous invocations."
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,7 @@ class MeteredApi(Construct):
         self.access_log_group = logs.LogGroup(
             self, "AccessLogs", retention=access_log_retention, removal_policy=RemovalPolicy.DESTROY
         )
+        skip_checkov(self.access_log_group, {"CKV_AWS_158": _ACCESS_LOGS_WITHOUT_CMK})
         self.rest_api = apigw.RestApi(
             self,
             "Api",
@@ -80,6 +96,7 @@ class MeteredApi(Construct):
         )
         # RestApi always adds an "Endpoint" output; the stack that owns the API names its own.
         self.rest_api.node.try_remove_child("Endpoint")
+        skip_checkov(self.rest_api.deployment_stage, {"CKV_AWS_120": _NO_STAGE_CACHE})
         authorizer_function = RuntimeFunction(
             self,
             "Authorizer",
@@ -91,6 +108,7 @@ class MeteredApi(Construct):
             bundle_cache_dir=bundle_cache_dir,
         )
         self.authorizer_function = authorizer_function.function
+        skip_checkov(self.authorizer_function, {"CKV_AWS_116": _SYNCHRONOUS_AUTHORIZER})
         key_store.grant_key_lookup(self.authorizer_function)
         self.authorizer = apigw.RequestAuthorizer(
             self,

@@ -6,13 +6,20 @@ from importlib.metadata import version
 from pathlib import Path
 
 from aws_cdk import Duration
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 import api_direct.runtime
+from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.bundled_function import BundledFunction
 from api_direct.constructs.bundling import Bundle, BundleSpec, SourceTree, build_bundle
 
 RUNTIME_REQUIREMENTS = (f"aws-lambda-powertools=={version('aws-lambda-powertools')}",)
+_ENVIRONMENT_WITHOUT_CMK = (
+    "The handlers' environment holds only names, ids and ARNs (key table, usage plan ids, buses, role groups),"
+    " never a secret; Lambda encrypts it at rest with its AWS managed key, and a customer managed key would add"
+    " a key and its policy to every account the stack deploys to with nothing secret to protect."
+)
 
 
 @cache
@@ -32,7 +39,10 @@ def runtime_bundle(cache_dir: Path | None = None) -> Bundle:
 
 
 class RuntimeFunction(BundledFunction):
-    """A handler from ``api_direct.runtime``: arm64, Python 3.12, small and quick to start."""
+    """A handler from ``api_direct.runtime``: arm64, Python 3.12, small and quick to start.
+
+    ``environment`` is for names and ARNs only: it is not encrypted with a key of its own.
+    """
 
     def __init__(
         self,
@@ -44,6 +54,7 @@ class RuntimeFunction(BundledFunction):
         environment: Mapping[str, str] | None = None,
         memory_size: int = 256,
         timeout: Duration | None = None,
+        dead_letter_queue: sqs.IQueue | None = None,
         bundle_cache_dir: Path | None = None,
     ) -> None:
         super().__init__(
@@ -55,4 +66,6 @@ class RuntimeFunction(BundledFunction):
             memory_size=memory_size,
             timeout=timeout,
             environment={"POWERTOOLS_SERVICE_NAME": "api-direct", **(environment or {})},
+            dead_letter_queue=dead_letter_queue,
         )
+        skip_checkov(self.function, {"CKV_AWS_173": _ENVIRONMENT_WITHOUT_CMK})

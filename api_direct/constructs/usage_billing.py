@@ -1,7 +1,6 @@
 """The control plane's metering and billing: usage in from creators' accounts, Stripe meter events and payouts out."""
 
 from collections.abc import Mapping
-from typing import cast
 
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
@@ -16,10 +15,10 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from api_direct.constructs.acknowledgments import acknowledge_wildcards
+from api_direct.constructs.acknowledgments import acknowledge_wildcards, skip_checkov
 from api_direct.constructs.bundled_function import BundledFunction
 from api_direct.constructs.bundling import Architecture, Bundle
-from api_direct.constructs.dead_letters import DeadLetterQueue
+from api_direct.constructs.dead_letters import SQS_MANAGED_ENCRYPTION, DeadLetterQueue
 from api_direct.control_plane.billing.metering import DEAD_LETTER_URL_ENV
 from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
 
@@ -37,6 +36,22 @@ DEFAULT_PAYOUT_SCHEDULE = events.Schedule.cron(minute="0", hour="6")
 #: make messages visible again while they are still being processed.
 VISIBILITY_TIMEOUT_FACTOR = 6
 MAX_RECEIVE_COUNT = 5
+
+_SETTINGS_WITHOUT_CMK = (
+    "The environment is ControlPlaneSettings.environment() (and the aggregator's dead-letter queue URL): names,"
+    " ids, ARNs, currency, fee and grace periods, never a secret (the Stripe keys are read from Secrets Manager at"
+    " run time, only the secret's ARN is here). Lambda encrypts it at rest with its AWS managed key."
+)
+_DRAINED_FROM_A_QUEUE = (
+    "Only the SQS event source invokes the aggregator, synchronously; a message that fails"
+    f" {MAX_RECEIVE_COUNT} receives moves to dead_letter_queue by the usage queue's redrive policy, and one"
+    " that no retry can apply the aggregator sends there itself, with its reason."
+)
+_SCHEDULED_FAILURES_TO_DESTINATION = (
+    "EventBridge invokes the scheduled run asynchronously, and a run that fails Lambda's retries goes to"
+    " schedule_dead_letter_queue through an on-failure destination (AWS::Lambda::EventInvokeConfig), with its"
+    " error; this check only reads the function's DeadLetterConfig."
+)
 
 
 class UsageBilling(Construct):
@@ -115,7 +130,9 @@ class UsageBilling(Construct):
                 f" plus max_batching_window ({minimum_visibility:g} s), got {visibility_timeout.to_seconds():g} s"
             )
 
-        def billing_function(construct_id: str, handler: str, description: str, timeout: Duration) -> BundledFunction:
+        def billing_function(
+            construct_id: str, handler: str, description: str, timeout: Duration, concurrency: int | None = None
+        ) -> BundledFunction:
             bundled = BundledFunction(
                 self,
                 construct_id,
@@ -128,7 +145,9 @@ class UsageBilling(Construct):
                 timeout=timeout,
                 log_retention=log_retention,
                 environment=environment,
+                reserved_concurrent_executions=concurrency,
             )
+            skip_checkov(bundled.function, {"CKV_AWS_173": _SETTINGS_WITHOUT_CMK})
             for statement in table.grant_read_write_data(bundled.role).principal_statements:
                 acknowledge_wildcards(
                     bundled.role, statement, "Billing queries the control plane table's indexes, and only this table's."
@@ -147,6 +166,7 @@ class UsageBilling(Construct):
             visibility_timeout=visibility_timeout,
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT),
         )
+        skip_checkov(self.usage_queue, {"CKV_AWS_27": SQS_MANAGED_ENCRYPTION})
         self.usage_rule = events.Rule(
             self,
             "UsageRule",
@@ -166,6 +186,7 @@ class UsageBilling(Construct):
             "Aggregator", AGGREGATE_HANDLER, "Aggregates metered usage into hourly totals", aggregator_timeout
         )
         self.aggregator: lambda_.Function = aggregator.function
+        skip_checkov(self.aggregator, {"CKV_AWS_116": _DRAINED_FROM_A_QUEUE})
         # A record no retry can apply goes straight to the dead-letter queue, with its reason attached.
         self.aggregator.add_environment(DEAD_LETTER_URL_ENV, self.dead_letter_queue.queue_url)
         self.dead_letter_queue.grant_send_messages(self.aggregator)
@@ -181,11 +202,11 @@ class UsageBilling(Construct):
         )
         closer = billing_function(
             "Closer", CLOSE_HANDLER, "Closes usage hours past their grace window and reports them to Stripe",
-            scheduled_timeout,
+            scheduled_timeout, scheduled_concurrency,
         )
         payer = billing_function(
             "Payer", PAY_OUT_HANDLER, "Pays creators their earnings of closed months through Stripe Connect",
-            scheduled_timeout,
+            scheduled_timeout, scheduled_concurrency,
         )
         self.closer: lambda_.Function = closer.function
         self.payer: lambda_.Function = payer.function
@@ -193,10 +214,6 @@ class UsageBilling(Construct):
         self.payout_rule = self._schedule("PayoutSchedule", self.payer, payout_schedule, "Pays creators out")
         for scheduled in (closer, payer):
             stripe_secret.grant_read(scheduled.role)
-            if scheduled_concurrency is not None:
-                # BundledFunction takes no reservation; the L1 property is the same setting.
-                cfn_function = cast(lambda_.CfnFunction, scheduled.function.node.default_child)
-                cfn_function.reserved_concurrent_executions = scheduled_concurrency
 
         self.functions: tuple[lambda_.Function, ...] = (self.aggregator, self.closer, self.payer)
 
@@ -209,6 +226,7 @@ class UsageBilling(Construct):
             max_event_age=Duration.hours(1),
             on_failure=destinations.SqsDestination(self.schedule_dead_letter_queue),
         )
+        skip_checkov(function, {"CKV_AWS_116": _SCHEDULED_FAILURES_TO_DESTINATION})
         return events.Rule(
             self,
             construct_id,

@@ -9,7 +9,14 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_logs_destinations as log_destinations
 from constructs import Construct
 
+from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.dead_letters import DeadLetterQueue
+
+_FAILURES_TO_DESTINATION = (
+    "CloudWatch Logs invokes the forwarder asynchronously, and an invocation that fails its retries goes to"
+    " dead_letter_queue through an on-failure destination (AWS::Lambda::EventInvokeConfig), with its error;"
+    " this check only reads the function's DeadLetterConfig."
+)
 from api_direct.constructs.runtime_function import RuntimeFunction
 
 
@@ -50,6 +57,7 @@ class UsageForwarder(Construct):
             max_event_age=Duration.hours(6),
             on_failure=destinations.SqsDestination(self.dead_letter_queue),
         )
+        skip_checkov(self.function, {"CKV_AWS_116": _FAILURES_TO_DESTINATION})
         events.EventBus.from_event_bus_arn(self, "ControlPlaneBus", control_plane_bus_arn).grant_put_events_to(
             self.function
         )

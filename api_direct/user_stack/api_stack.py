@@ -8,6 +8,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from api_direct.constructs.account_link import LinkNames
+from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.fastapi_function import FastApiFunction
 from api_direct.constructs.key_store import ApiKeyStore
 from api_direct.constructs.metered_api import MeteredApi, PlanLimits
@@ -18,6 +19,10 @@ ASSET_PREFIX = "assets/"
 MANAGED_TAG = "api-direct:managed"
 #: The link's names with the placeholders the asset publisher fills in at deploy time.
 _DEPLOY_TIME_NAMES = LinkNames(account="${AWS::AccountId}", region="${AWS::Region}")
+_SYNCHRONOUS_APP = (
+    "Only the API's gateway invokes the creator's app, synchronously (Lambda proxy integration), and returns its"
+    " answer or error to the consumer; a dead-letter queue only ever receives failed asynchronous invocations."
+)
 
 
 class UserApiStack(Stack):
@@ -62,6 +67,7 @@ class UserApiStack(Stack):
         Tags.of(self).add(MANAGED_TAG, "true")
 
         self.app = FastApiFunction.from_project(self, "App", project, bundle_cache_dir=bundle_cache_dir)
+        skip_checkov(self.app.function, {"CKV_AWS_116": _SYNCHRONOUS_APP})
         self.key_store = ApiKeyStore(
             self,
             "Keys",

@@ -150,6 +150,21 @@ def test_key_events_reach_sync_with_retries_and_dead_letters(template: Template)
     )
 
 
+def test_events_the_sync_function_fails_on_reach_the_dead_letters(template: Template) -> None:
+    """EventBridge invokes asynchronously: its dead-letter config only covers delivery, not the function's errors."""
+    dead_letters = {"Fn::GetAtt": [Match.string_like_regexp("^KeysSyncDeadLetters"), "Arn"]}
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Handler": "api_direct.runtime.key_sync.handler", "DeadLetterConfig": {"TargetArn": dead_letters}},
+    )
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {"PolicyDocument": {"Statement": Match.array_with([
+            {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": dead_letters}
+        ])}},
+    )
+
+
 def test_sync_knows_usage_plans_and_may_bind_keys(template: Template) -> None:
     template.has_resource_properties(
         "AWS::Lambda::Function",
