@@ -348,7 +348,7 @@ def test_boundary_grants_whole_services_only_on_api_direct_resources(template: T
         for resource in as_list(render(statement["Resource"], refs))
     ]
     assert len(broad) > 5
-    api_direct_only = re.compile(r"[:/]apid-\*$|/apid/\*$|^arn:aws-iso-b:apigateway:ap-southeast-3::/")
+    api_direct_only = re.compile(r"[:/]apid-\*(/\*)?$|/apid/\*$|^arn:aws-iso-b:apigateway:ap-southeast-3::/")
     assert [(sid, resource) for sid, resource in broad if not api_direct_only.search(resource)] == []
 
 
@@ -524,3 +524,10 @@ def test_api_gateway_account_logging_role_is_set_and_survives_unlink(template: T
 def test_boundary_no_longer_reaches_api_gateway_account_settings(template: Template) -> None:
     rendered = json.dumps([s["Resource"] for s in boundary_statements(template)])
     assert "/account" not in rendered
+
+
+def test_boundary_reaches_rules_only_on_api_direct_buses(template: Template) -> None:
+    """rule/apid-* would also match a rule named apid-… on the default bus, which carries all of the account's events."""
+    [events] = [s for s in boundary_statements(template) if s.get("Action") == "events:*"]
+    rules = [resource for resource in as_list(events["Resource"]) if ":rule/" in json.dumps(resource)]
+    assert rules == [join("arn:", PARTITION, ":events:", REGION, ":", ACCOUNT, ":rule/apid-*/*")]
