@@ -22,6 +22,9 @@ from api_direct.project import load_project
 def synth(settings: Settings, outdir: Path | None, control_plane_account: str | None, control_plane_bus: str | None) -> None:
     """Bundle the app and synthesize its CloudFormation template, offline.
 
+    The app is imported first, in another interpreter, so one that would fail in
+    Lambda (no such attribute, not ASGI, an import error) fails here in one line.
+
     Dependencies are installed for Lambda's platform once and cached; a re-run
     with unchanged requirements does not call pip, and one with nothing changed
     (project files, apid.toml, API-Direct and CDK versions) reuses the last

@@ -95,6 +95,30 @@ class AppCheck:
         return self._found
 
 
+@dataclass
+class PendingAppCheck:
+    """A verdict a deploy reads as late as it safely can: before its first change to the account.
+
+    The assembly (and its record) is already written when this is read; a "no"
+    removes the record, so no later run trusts that assembly without checking again.
+    """
+
+    check: AppCheck
+    bundle: Path
+    record: Path
+
+    def verify(self) -> None:
+        try:
+            self.check.result(self.bundle)
+        except InputError:
+            self.record.unlink(missing_ok=True)
+            raise
+
+    def cancel(self) -> None:
+        """The deploy failed before reading the verdict: stop the import (a no-op once read)."""
+        self.check.cancel()
+
+
 def start_app_check(project: Project) -> AppCheck:
     """Start importing the app; :meth:`AppCheck.result` waits for the verdict."""
     process = subprocess.Popen(

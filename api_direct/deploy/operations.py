@@ -4,7 +4,8 @@ Each synthesizes first (a bad project fails before any AWS call), then assumes
 the link's deploy role with its ExternalId, then builds a plan and executes it.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ from api_direct.deploy.planner import (
 )
 from api_direct.deploy.stacks import Phase, StackInfo, deployed_template, describe_stack, stack_resources
 from api_direct.deploy.state import LinkRecord, ProjectState, load_state, save_state
-from api_direct.deploy.synthesis import ControlPlaneRef, SynthesizedStack, synthesize_project
+from api_direct.deploy.synthesis import AppCheckMode, ControlPlaneRef, SynthesizedStack, synthesize_project
 from api_direct.control_plane.sign_in import client_for, require_session
 from api_direct.errors import ApidError, InputError, StateError
 from api_direct.project import Project, load_project
@@ -75,12 +76,12 @@ class Session:
     def link(self) -> LinkRecord:
         return self.state.require_link()
 
-    def synthesize(self, *, retain_data: bool = False) -> SynthesizedStack:
+    def synthesize(self, *, retain_data: bool = False, app_check: AppCheckMode = "deferred") -> SynthesizedStack:
         link = self.link
         control_plane = ControlPlaneRef(link.trusted_account_id, link.usage_bus_arn) if link.usage_bus_arn else None
         return synthesize_project(
             self.project, self.outdir, control_plane=control_plane, retain_data=retain_data,
-            bundle_cache_dir=self.bundle_cache_dir,
+            bundle_cache_dir=self.bundle_cache_dir, app_check=app_check,
         )
 
     def deploy_role(self, purpose: str) -> Aws:
@@ -114,6 +115,11 @@ class Session:
 
 def plan(session: Session) -> PlanResult:
     stack = session.synthesize()
+    with app_checked(stack):
+        return _plan(session, stack)
+
+
+def _plan(session: Session, stack: SynthesizedStack) -> PlanResult:
     aws = session.deploy_role("planning")
     deployed = describe_stack(aws.client("cloudformation"), stack.stack_name)
     ensure_not_busy(deployed)
@@ -132,6 +138,24 @@ def plan(session: Session) -> PlanResult:
 
 def deploy(session: Session, *, hotswap: bool = False, confirm: Callable[[str], bool]) -> DeployResult:
     stack = session.synthesize()
+    with app_checked(stack):
+        return _deploy(session, stack, hotswap, confirm)
+
+
+@contextmanager
+def app_checked(stack: SynthesizedStack) -> Iterator[None]:
+    """The pending app check is read by the plan (its ``CheckApp`` step), or here if no step needed it."""
+    try:
+        yield
+    except BaseException:
+        if stack.app_check is not None:
+            stack.app_check.cancel()
+        raise
+    if stack.app_check is not None:
+        stack.app_check.verify()
+
+
+def _deploy(session: Session, stack: SynthesizedStack, hotswap: bool, confirm: Callable[[str], bool]) -> DeployResult:
     aws = session.deploy_role("deploying")
     cloudformation = aws.client("cloudformation")
     deployed = describe_stack(cloudformation, stack.stack_name)
@@ -197,7 +221,8 @@ def destroy(session: Session, *, retain_data: bool) -> DeployResult:
         raise StateError(f"{session.project.stack_name} is not deployed in {session.link.region}: nothing to destroy")
     context = session.context(aws)
     if retain_data and deployed.phase is Phase.READY:
-        execute(plan_deploy(session.synthesize(retain_data=True), deployed, recreate_failed=False), context)
+        execute(plan_deploy(session.synthesize(retain_data=True, app_check="skip"), deployed, recreate_failed=False),
+                context)
     execute(plan_destroy(deployed), context)
     session.save(session.state.without_drift())
     warnings = session.record("destroy", "DELETE_COMPLETE", {}, 0)

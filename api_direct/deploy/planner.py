@@ -55,6 +55,25 @@ class PublishAssets:
 
 
 @dataclass(frozen=True)
+class CheckApp:
+    """Read the app check's verdict (started before synthesis) before the first change to the account."""
+
+    stack: SynthesizedStack
+
+    def describe(self) -> str:
+        return "check that the app imports and is ASGI (started before synthesis)"
+
+    def run(self, context: Context) -> None:
+        if self.stack.app_check is not None:
+            self.stack.app_check.verify()
+
+
+def _checked(stack: SynthesizedStack) -> list["Step"]:
+    """A ``CheckApp`` first, if the synthesis left its verdict pending."""
+    return [CheckApp(stack)] if stack.app_check is not None else []
+
+
+@dataclass(frozen=True)
 class DeleteFailedStack:
     stack_name: str
 
@@ -174,12 +193,12 @@ class DeleteStack:
 def plan_preview(stack: SynthesizedStack, deployed: StackInfo | None) -> list[Step]:
     """``apid plan``: describe the changes, then leave everything as it was."""
     creates = _creates(stack.stack_name, deployed)
-    return [CreateChangeSet(stack, creates_stack=creates), DiscardChangeSet()]
+    return [*_checked(stack), CreateChangeSet(stack, creates_stack=creates), DiscardChangeSet()]
 
 
 def plan_deploy(stack: SynthesizedStack, deployed: StackInfo | None, *, recreate_failed: bool) -> list[Step]:
     """``apid deploy``: publish, then create and execute a change set."""
-    steps: list[Step] = [PublishAssets(stack.assets)]
+    steps: list[Step] = [*_checked(stack), PublishAssets(stack.assets)]
     if deployed is not None and deployed.phase is Phase.FAILED_CREATE:
         if not recreate_failed:
             raise StateError(
@@ -222,7 +241,7 @@ def plan_hotswap(
     if not steps:
         return []
     changed = {s.asset for s in steps if isinstance(s, UpdateFunctionCode)}
-    return [PublishAssets(tuple(a for a in stack.assets if a in changed)), *steps]
+    return [*_checked(stack), PublishAssets(tuple(a for a in stack.assets if a in changed)), *steps]
 
 
 def plan_destroy(deployed: StackInfo) -> list[Step]:

@@ -25,16 +25,18 @@ file, the one a full synthesis writes for the same project.
 import hashlib
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from api_direct.constructs.bundling import Bundle, Staging, build_bundle, link_tree
 from api_direct.constructs.function_code import function_code, project_code_options
-from api_direct.deploy.app_check import AppCheck, start_app_check
+from api_direct.deploy.app_check import AppCheck, PendingAppCheck, start_app_check
 from api_direct.deploy.fingerprint import SynthesisFingerprint, synthesis_fingerprint
 from api_direct.project import Project
 
+#: When :func:`synthesize_project` reads the app check's verdict.
+AppCheckMode = Literal["now", "deferred", "skip"]
 #: The record of the synthesis that made an assembly folder: fingerprints, stack, and the app bundle's hash.
 SYNTHESIS_RECORD = "apid-synthesis.json"
 
@@ -70,6 +72,8 @@ class SynthesizedStack:
     assets_manifest: str = ""
     #: True when the assembly of an earlier synthesis with the same inputs was read back.
     reused: bool = False
+    #: The app check's verdict, when the caller asked to read it later (``defer_app_check``).
+    app_check: PendingAppCheck | None = field(default=None, compare=False, repr=False)
 
     @property
     def resource_count(self) -> int:
@@ -83,11 +87,17 @@ def synthesize_project(
     control_plane: ControlPlaneRef | None = None,
     retain_data: bool = False,
     bundle_cache_dir: Path | None = None,
+    app_check: AppCheckMode = "now",
 ) -> SynthesizedStack:
     """Build the project's UserApiStack into ``outdir`` and describe what came out.
 
     Starts from the assembly ``outdir`` already holds where its record allows
-    (see the module's docstring).
+    (see the module's docstring). The app is checked (:mod:`.app_check`) whenever
+    its code may have changed: ``"now"``, before this returns; ``"deferred"``, with
+    the verdict left pending in :attr:`SynthesizedStack.app_check` for a deploy to
+    read after its first AWS calls and before its first change (the planner's
+    ``CheckApp`` step); ``"skip"`` for a synthesis that ships no code (a destroy
+    that keeps the data must not need a working app).
     """
     fingerprint = synthesis_fingerprint(project, settings=(
         f"control plane {control_plane!r}", f"retain data {retain_data}",
@@ -97,27 +107,37 @@ def synthesize_project(
         reused = _reusable(outdir, project.stack_name)
         if reused is not None:
             return reused  # its app passed the check when the record was written
-    check = start_app_check(project)
+    check = start_app_check(project) if app_check != "skip" else None
+    pending = None
     try:
         bundle = build_bundle(function_code(**project_code_options(project)).spec, bundle_cache_dir)
+        if check is not None and app_check == "deferred":
+            pending = PendingAppCheck(check, bundle.path, outdir / SYNTHESIS_RECORD)
+        synthesized = None
         if record.get("stack_name") == project.stack_name and record.get("structure") == fingerprint.structure:
-            check.result(bundle.path)
-            patched = _with_new_app_code(outdir, project, record, fingerprint, bundle)
-            if patched is not None:
-                return patched
-        return _synthesize(project, outdir, fingerprint, check, bundle, control_plane, retain_data, bundle_cache_dir)
-    finally:
-        check.cancel()
+            if check is not None and pending is None:
+                check.result(bundle.path)
+            synthesized = _with_new_app_code(outdir, project, record, fingerprint, bundle)
+        if synthesized is None:
+            synthesized = _synthesize(project, outdir, fingerprint, None if pending else check, bundle,
+                                      control_plane, retain_data, bundle_cache_dir)
+        return replace(synthesized, app_check=pending)
+    except BaseException:
+        if check is not None:
+            check.cancel()
+        raise
 
 
-def _synthesize(project: Project, outdir: Path, fingerprint: SynthesisFingerprint, check: AppCheck, bundle: Bundle,
-                control_plane: ControlPlaneRef | None, retain_data: bool, bundle_cache_dir: Path | None) -> SynthesizedStack:
-    """A full synthesis; jsii starts while the app check finishes, and nothing is written before its verdict."""
+def _synthesize(project: Project, outdir: Path, fingerprint: SynthesisFingerprint, check: AppCheck | None,
+                bundle: Bundle, control_plane: ControlPlaneRef | None, retain_data: bool,
+                bundle_cache_dir: Path | None) -> SynthesizedStack:
+    """A full synthesis; jsii starts while the app check (if read here) finishes, and nothing is written before its verdict."""
     import aws_cdk as cdk  # here, not at the top: the paths above never start jsii
 
     from api_direct.user_stack import UserApiStack
 
-    check.result(bundle.path)
+    if check is not None:
+        check.result(bundle.path)
     (outdir / SYNTHESIS_RECORD).unlink(missing_ok=True)  # a synthesis that fails half-way must leave no record
     app = cdk.App(outdir=str(outdir), analytics_reporting=False)
     stack = UserApiStack(

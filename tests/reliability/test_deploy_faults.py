@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from api_direct.deploy import planner
-from api_direct.errors import OperationFailed, StateError
+from api_direct.errors import InputError, OperationFailed, StateError
 from tests.aws_faults import ALWAYS, AwsFaults, aws_faults
 from tests.cli_aws import aws, change_sets, linked, run, set_status, stacks
 from tests.errors import one_line_error
@@ -128,3 +128,43 @@ def test_throttled_through_every_attempt_is_one_line_and_changes_nothing(linked:
     assert change_sets(aws, STACK) == []
     aws_faults.clear()
     converged(linked, bundle_cache_dir, aws)
+
+
+@pytest.mark.parametrize("command", [["deploy"], ["deploy", "--hotswap"], ["plan"]])
+def test_a_broken_app_is_refused_before_anything_in_the_account_changes(
+    linked: Path, aws: Any, bundle_cache_dir: Path, command: list[str]
+) -> None:
+    """The app check runs while the deploy talks to AWS, and its verdict comes before the first change."""
+    deployed(linked, bundle_cache_dir)
+    main = linked / "weather" / "main.py"
+    working = main.read_text()
+    before = aws("cloudformation").get_template(StackName=STACK)["TemplateBody"], change_sets(aws, STACK)
+    objects = {o["Key"] for o in aws("s3").list_objects_v2(Bucket=asset_bucket(linked)).get("Contents", [])}
+    main.write_text(working + "\nraise RuntimeError('half-written edit')\n")
+    try:
+        one_line_error(run(linked, bundle_cache_dir, *command), InputError.exit_code,
+                       "RuntimeError: half-written edit (weather/main.py, line")
+        assert (aws("cloudformation").get_template(StackName=STACK)["TemplateBody"], change_sets(aws, STACK)) == before
+        assert {o["Key"] for o in aws("s3").list_objects_v2(Bucket=asset_bucket(linked)).get("Contents", [])} == objects
+        # The refused assembly is trusted by nothing: the next run checks again.
+        one_line_error(run(linked, bundle_cache_dir, *command), InputError.exit_code, "half-written edit")
+    finally:
+        main.write_text(working)
+    converged(linked, bundle_cache_dir, aws)
+
+
+def test_destroy_keeping_the_data_does_not_need_a_working_app(linked: Path, aws: Any, bundle_cache_dir: Path) -> None:
+    deployed(linked, bundle_cache_dir)
+    main = linked / "weather" / "main.py"
+    working = main.read_text()
+    main.write_text(working + "\nraise RuntimeError('broken')\n")
+    try:
+        result = run(linked, bundle_cache_dir, "destroy", "--retain-data", "--yes")
+        assert result.exit_code == 0, result.output
+        assert STACK not in stacks(aws)
+    finally:
+        main.write_text(working)
+
+
+def asset_bucket(project: Path) -> str:
+    return str(json.loads((project / ".apid" / "state.json").read_text())["link"]["asset_bucket"])
