@@ -2,6 +2,8 @@
 
 Each synthesizes first (a bad project fails before any AWS call), then assumes
 the link's deploy role with its ExternalId, then builds a plan and executes it.
+The app's import check, started with the synthesis, is read by the plan's first
+step, so a broken app fails after those first calls and before any change.
 """
 
 from collections.abc import Callable, Iterator

@@ -72,7 +72,7 @@ class SynthesizedStack:
     assets_manifest: str = ""
     #: True when the assembly of an earlier synthesis with the same inputs was read back.
     reused: bool = False
-    #: The app check's verdict, when the caller asked to read it later (``defer_app_check``).
+    #: The app check's verdict, when the caller asked to read it later (``app_check="deferred"``).
     app_check: PendingAppCheck | None = field(default=None, compare=False, repr=False)
 
     @property
