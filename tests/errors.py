@@ -3,10 +3,13 @@
 A CLI refusal is one ``Error:`` line on stderr (progress lines may come before it),
 a non-zero exit code that ``--help`` documents (never 1, which means a bug), and no
 traceback. An API refusal is a 4xx ``application/problem+json`` whose ``detail`` is
-one line.
+one line. Either must leave things as they were: :func:`files` is what a project
+folder held, to compare before and after.
 """
 
+import hashlib
 import re
+from pathlib import Path
 from typing import Any
 
 from click.testing import Result
@@ -41,3 +44,9 @@ def one_line_problem(response: Any, status: int, *fragments: str) -> str:
     for fragment in fragments:
         assert fragment in detail, detail
     return detail
+
+
+def files(root: Path, *, except_in: str | None = None) -> dict[str, str]:
+    """Every file under ``root`` with the SHA-256 of its bytes; none below a folder named ``except_in``."""
+    return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(root.rglob("*")) if path.is_file() and except_in not in path.parts}

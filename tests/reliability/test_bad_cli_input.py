@@ -5,7 +5,6 @@ exit code, no traceback) and that nothing changed: the project folder and every
 stack in the account are as they were.
 """
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -19,14 +18,14 @@ from moto.sts.models import STSBackend
 from api_direct.errors import AccessError, InputError, StateError
 from tests.aws_faults import AwsFaults, aws_faults
 from tests.cli_aws import ACCOUNT, aws, linked, run, stacks
-from tests.errors import one_line_error
+from tests.errors import files, one_line_error
 
 __all__ = ["aws", "aws_faults", "linked"]  # fixtures
 
 
 def tree(root: Path) -> dict[str, str]:
-    return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(root.rglob("*")) if path.is_file() and "cdk.out" not in path.parts}
+    """The project but its assembly folder, which a command may read back and rewrite unchanged."""
+    return files(root, except_in="cdk.out")
 
 
 def refused(project: Path, cache: Path, aws: Any, args: list[str], code: int, *fragments: str) -> None:

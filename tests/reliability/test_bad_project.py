@@ -5,7 +5,6 @@ Each case edits a copy of the example, runs ``apid synth`` and checks the refusa
 project folder is byte for byte what it was: no assembly, no state, no byte-code.
 """
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from click.testing import CliRunner
 from api_direct.cli.main import cli
 from api_direct.errors import InputError
 from tests.conftest import copy_example
-from tests.errors import one_line_error
+from tests.errors import files, one_line_error
 
 Edit = Callable[[Path], None]
 
@@ -91,19 +90,14 @@ CASES = [
 ]
 
 
-def tree(root: Path) -> dict[str, str]:
-    return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(root.rglob("*")) if path.is_file()}
-
-
 @pytest.mark.parametrize(("edit", "message"), CASES)
 def test_bad_project_is_one_line_exit_3_and_changes_nothing(
     tmp_path: Path, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch, edit: Edit, message: str
 ) -> None:
     project = copy_example(tmp_path)
     edit(project)
-    before = tree(project)
+    before = files(project)
     monkeypatch.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
     result = CliRunner().invoke(cli, ["--project", str(project), "synth"])
     one_line_error(result, InputError.exit_code, message)
-    assert tree(project) == before
+    assert files(project) == before

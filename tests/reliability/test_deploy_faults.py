@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from api_direct.deploy import planner
+from api_direct.deploy.state import load_state
 from api_direct.errors import InputError, OperationFailed, StateError
 from tests.aws_faults import ALWAYS, AwsFaults, aws_faults
 from tests.cli_aws import aws, change_sets, linked, run, set_status, stacks
@@ -139,13 +140,13 @@ def test_a_broken_app_is_refused_before_anything_in_the_account_changes(
     main = linked / "weather" / "main.py"
     working = main.read_text()
     before = aws("cloudformation").get_template(StackName=STACK)["TemplateBody"], change_sets(aws, STACK)
-    objects = {o["Key"] for o in aws("s3").list_objects_v2(Bucket=asset_bucket(linked)).get("Contents", [])}
+    objects = asset_keys(aws, linked)
     main.write_text(working + "\nraise RuntimeError('half-written edit')\n")
     try:
         one_line_error(run(linked, bundle_cache_dir, *command), InputError.exit_code,
                        "RuntimeError: half-written edit (weather/main.py, line")
         assert (aws("cloudformation").get_template(StackName=STACK)["TemplateBody"], change_sets(aws, STACK)) == before
-        assert {o["Key"] for o in aws("s3").list_objects_v2(Bucket=asset_bucket(linked)).get("Contents", [])} == objects
+        assert asset_keys(aws, linked) == objects
         # The refused assembly is trusted by nothing: the next run checks again.
         one_line_error(run(linked, bundle_cache_dir, *command), InputError.exit_code, "half-written edit")
     finally:
@@ -166,5 +167,6 @@ def test_destroy_keeping_the_data_does_not_need_a_working_app(linked: Path, aws:
         main.write_text(working)
 
 
-def asset_bucket(project: Path) -> str:
-    return str(json.loads((project / ".apid" / "state.json").read_text())["link"]["asset_bucket"])
+def asset_keys(aws: Any, project: Path) -> set[str]:
+    bucket = load_state(project).require_link().asset_bucket
+    return {o["Key"] for o in aws("s3").list_objects_v2(Bucket=bucket).get("Contents", [])}
