@@ -108,19 +108,18 @@ def synthesize_project(
         if reused is not None:
             return reused  # its app passed the check when the record was written
     check = start_app_check(project) if app_check != "skip" else None
-    pending = None
     try:
         bundle = build_bundle(function_code(**project_code_options(project)).spec, bundle_cache_dir)
-        if check is not None and app_check == "deferred":
-            pending = PendingAppCheck(check, bundle.path, outdir / SYNTHESIS_RECORD)
+        pending = PendingAppCheck(check, bundle.path, outdir / SYNTHESIS_RECORD) if check and app_check == "deferred" else None
+        read_now = check if app_check == "now" else None
         synthesized = None
         if record.get("stack_name") == project.stack_name and record.get("structure") == fingerprint.structure:
-            if check is not None and pending is None:
-                check.result(bundle.path)
+            if read_now is not None:
+                read_now.result(bundle.path)
             synthesized = _with_new_app_code(outdir, project, record, fingerprint, bundle)
         if synthesized is None:
-            synthesized = _synthesize(project, outdir, fingerprint, None if pending else check, bundle,
-                                      control_plane, retain_data, bundle_cache_dir)
+            synthesized = _synthesize(project, outdir, fingerprint, read_now, bundle, control_plane, retain_data,
+                                      bundle_cache_dir)
         return replace(synthesized, app_check=pending)
     except BaseException:
         if check is not None:
