@@ -16,6 +16,7 @@ from api_direct.control_plane.api import (
     reviews,
     stripe_webhook,
     subscriptions,
+    usage,
 )
 from api_direct.control_plane.api.auth import TokenVerifier
 from api_direct.control_plane.api.bus import ControlPlaneBus
@@ -57,7 +58,7 @@ def create_app(settings: ControlPlaneSettings, *, session: boto3.Session | None 
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (accounts, credentials, deployments, listings, reviews, subscriptions, stripe_webhook, payouts):
+    for module in (accounts, credentials, deployments, listings, reviews, subscriptions, stripe_webhook, payouts, usage):
         app.include_router(module.router)
     return app
 

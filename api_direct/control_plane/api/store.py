@@ -18,6 +18,11 @@ One table (``pk``/``sk``) with two generic indexes; each access pattern below is
 | an API's subscribers | ``gsi1pk=API#<api_id>``, ``gsi1sk`` begins ``SUB#`` |
 | a key by hash | ``pk=KEY#<hash>``, ``sk=KEY`` |
 | a consumer's keys | ``gsi2pk=CONSUMER#<sub>``, ``gsi2sk`` begins ``KEY#`` |
+| a subscription's hourly usage counter (calls, billable, errors; see ``billing/metering.py``) | ``pk=METER#<api_id>#<consumer>``, ``sk=HOUR#<hour>#<plan>`` (a month: ``sk`` begins ``HOUR#<YYYY-MM>``) |
+| an API's usage over a range of days, every consumer and plan | ``gsi2pk=USAGE#<api_id>``, ``gsi2sk=<hour>#<consumer>#<plan>`` (``BETWEEN`` two dates) |
+| a paid invoice (see ``billing/earnings.py``) | ``pk=INVOICE#<id>``, ``sk=PAID`` |
+| a creator's paid invoices (the ledger) | ``gsi2pk=LEDGER#<sub>``, ``gsi2sk=<month>#<invoice_id>`` |
+| a consumer's paid invoices | ``gsi1pk=INVOICES#<sub>``, ``gsi1sk=<month>#<invoice_id>`` |
 
 Search ranks the listings of one ``LISTINGS`` query in memory: fine for a
 marketplace of thousands of APIs; an inverted index or OpenSearch is the step
@@ -87,10 +92,23 @@ class Store:
 
     def query(self, pk: str, sk_prefix: str = "", *, index: str | None = None, newest_first: bool = False) -> Iterator[dict[str, Any]]:
         """All items of a partition (of the table or an index), following pagination."""
-        pk_name, sk_name = (PK, SK) if index is None else next((p, s) for i, p, s in INDEXES if i == index)
+        pk_name, sk_name = _key_names(index)
         condition = Key(pk_name).eq(pk)
         if sk_prefix:
             condition &= Key(sk_name).begins_with(sk_prefix)
+        return self._pages(condition, index, newest_first)
+
+    def query_between(self, pk: str, low: str, high: str, *, index: str | None = None) -> Iterator[dict[str, Any]]:
+        """The items of a partition whose sort key is from ``low`` to ``high``, both included, in key order.
+
+        For periods no one prefix covers (the last 30 days): bounds may be shorter
+        than the keys, as ``2026-11-01`` is below every key of that day's hours.
+        """
+        pk_name, sk_name = _key_names(index)
+        return self._pages(Key(pk_name).eq(pk) & Key(sk_name).between(low, high), index, newest_first=False)
+
+    def _pages(self, condition: Any, index: str | None, newest_first: bool) -> Iterator[dict[str, Any]]:
+        """Every item the query finds, page after page."""
         arguments: dict[str, Any] = {"KeyConditionExpression": condition, "ScanIndexForward": not newest_first}
         if index is not None:
             arguments["IndexName"] = index
@@ -133,6 +151,11 @@ class Store:
                 raise
             return reasons
         return []
+
+
+def _key_names(index: str | None) -> tuple[str, str]:
+    """The partition and sort attributes of the table (``None``) or of one of its indexes."""
+    return (PK, SK) if index is None else next((p, s) for i, p, s in INDEXES if i == index)
 
 
 def update_op(key: Mapping[str, str], *, set_: Mapping[str, Any] | None = None, add: Mapping[str, int] | None = None,

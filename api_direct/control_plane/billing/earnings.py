@@ -4,7 +4,7 @@ The ledger, in the control plane table:
 
 | item | what it is |
 | --- | --- |
-| ``pk=INVOICE#<id>``, ``sk=PAID`` | one paid invoice: amount, API, consumer, creator, month (``gsi2pk=LEDGER#<creator>``) |
+| ``pk=INVOICE#<id>``, ``sk=PAID`` | one paid invoice: amount, API, consumer, creator, month (``gsi2pk=LEDGER#<creator>`` for the creator's ledger, ``gsi1pk=INVOICES#<consumer>`` for the consumer's invoices; both sorted ``<month>#<id>``) |
 | ``pk=CREATOR#<sub>``, ``sk=EARNINGS#<YYYY-MM>`` | a month's revenue and invoice count; once closed, its fee and payout; once paid, the transfer |
 | ``pk=CREATOR#<sub>``, ``sk=PAYOUTS`` | the creator's Stripe Connect account |
 
@@ -72,6 +72,12 @@ def ledger_index_pk(creator: str) -> str:
     return f"LEDGER#{creator}"
 
 
+def invoices_index_pk(consumer: str) -> str:
+    """A consumer's paid invoices are listed under this in ``gsi1`` (an invoice never changes state, so
+    ``gsi1`` is free on it)."""
+    return f"INVOICES#{consumer}"
+
+
 def platform_fee(revenue: int, percent: Decimal) -> int:
     """The platform's cut in cents, rounded half up; the creator gets the rest, never less than 0."""
     return min(revenue, int((Decimal(revenue) * percent / 100).quantize(Decimal(1), ROUND_HALF_UP)))
@@ -83,11 +89,13 @@ def record_revenue(store: Store, invoice: PaidInvoice, now: datetime) -> Literal
     if listing is None:
         return "unknown api"
     creator, month = listing["creator"], month_text(now)
+    by_month = f"{month}#{invoice.invoice_id}"
     entry = {
         PK: f"INVOICE#{invoice.invoice_id}", SK: "PAID", "invoice_id": invoice.invoice_id, "amount": invoice.amount,
         "currency": invoice.currency, "api_id": invoice.api_id, "consumer": invoice.consumer, "creator": creator,
         "month": month, "recorded_at": now.isoformat(),
-        "gsi2pk": ledger_index_pk(creator), "gsi2sk": f"{month}#{invoice.invoice_id}",
+        "gsi1pk": invoices_index_pk(invoice.consumer), "gsi1sk": by_month,
+        "gsi2pk": ledger_index_pk(creator), "gsi2sk": by_month,
     }
     reasons = store.transact_conditionally([
         {"Put": {"Item": entry, "ConditionExpression": "attribute_not_exists(pk)"}},

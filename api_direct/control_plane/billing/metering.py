@@ -6,7 +6,13 @@ same counter ``pk=METER#<api>#<consumer>``, ``sk=HOUR#<hour>#<plan>`` are applie
 by one DynamoDB transaction (up to :data:`MARKERS_PER_TRANSACTION` of them):
 
 1. per record, a marker ``pk=USAGE#<record_id>`` that may not exist yet, and
-2. one ``ADD`` of their calls to the counter, on condition that the hour is still open.
+2. one ``ADD`` of their calls, billable calls and errors (calls answered ``4xx`` or
+   ``5xx``) to the counter, on condition that the hour is still open.
+
+Every counter is also listed per API in ``gsi2`` (``gsi2pk=USAGE#<api>``,
+``gsi2sk=<hour>#<consumer>#<plan>``), so a creator's dashboard reads a range of
+days of one API with one query; ``gsi1`` lists only the hours still to close or
+report, which is the scheduled run's business.
 
 All happen or none does, so a redelivered, duplicated or retried record (same id:
 the forwarder derives it from the log lines it counts) is refused by its marker,
@@ -49,6 +55,10 @@ MARKER_DAYS = 90
 DEAD_LETTER_URL_ENV = "USAGE_DEAD_LETTER_URL"
 #: DynamoDB allows 100 operations in a transaction: this many markers and their counter's update.
 MARKERS_PER_TRANSACTION = 99
+#: Calls a counter's ``errors`` counts, whatever the plan bills: what a dashboard shows as failing.
+ERROR_STATUSES: tuple[StatusClass, ...] = ("4xx", "5xx")
+#: Counters' sort keys begin with this and the hour, so a prefix of the hour (a month) selects a period.
+HOUR_PREFIX = "HOUR#"
 
 
 class PoisonRecord(ValueError):
@@ -81,6 +91,11 @@ class UsageDetail(BaseModel):
         if sum(self.status_counts.values()) > self.calls:
             raise ValueError("status_counts add up to more than calls")
         return self
+
+    @property
+    def errors(self) -> int:
+        """Calls answered with an :data:`ERROR_STATUSES` class, counted whether or not the plan bills them."""
+        return sum(self.status_counts.get(status, 0) for status in ERROR_STATUSES)
 
 
 class UsageEvent(BaseModel):
@@ -126,7 +141,7 @@ class CounterGroup:
 
 
 def counter_key(api_id: str, consumer: str, hour: str, plan: str) -> dict[str, str]:
-    return {PK: meter_pk(api_id, consumer), SK: f"HOUR#{hour}#{plan}"}
+    return {PK: meter_pk(api_id, consumer), SK: f"{HOUR_PREFIX}{hour}#{plan}"}
 
 
 def meter_pk(api_id: str, consumer: str) -> str:
@@ -136,6 +151,11 @@ def meter_pk(api_id: str, consumer: str) -> str:
 def hours_index_pk(state: str) -> str:
     """Open and closed hours are listed under these in ``gsi1``; reported ones leave the index."""
     return f"HOURS#{state}"
+
+
+def usage_index_pk(api_id: str) -> str:
+    """Every counter of an API, any consumer and plan, is listed under this in ``gsi2``, sorted by hour."""
+    return f"USAGE#{api_id}"
 
 
 def key_id_index_pk(key_id: str) -> str:
@@ -254,21 +274,23 @@ class Meter:
 
     @staticmethod
     def _counter_update(records: Sequence[tuple[UsageEvent, Attribution]]) -> dict[str, Any]:
-        """The ``ADD`` of the records' calls to the counter they share, if its hour is still open."""
+        """The ``ADD`` of the records' calls (billable ones, errors) to the counter they share, if its hour is still open."""
         event, who = records[0]
         hour = event.detail.period_start
         counter = counter_key(who.api_id, who.consumer, hour, who.plan)
         return {"Update": {
             "Key": counter,
-            "UpdateExpression": "ADD calls :calls, billable :billable SET api_id = :api, consumer = :consumer,"
-            " #plan = :plan, period_start = :hour, #state = if_not_exists(#state, :open),"
-            " gsi1pk = if_not_exists(gsi1pk, :open_hours), gsi1sk = :hours_sk",
+            "UpdateExpression": "ADD calls :calls, billable :billable, errors :errors SET api_id = :api,"
+            " consumer = :consumer, #plan = :plan, period_start = :hour, #state = if_not_exists(#state, :open),"
+            " gsi1pk = if_not_exists(gsi1pk, :open_hours), gsi1sk = :hours_sk, gsi2pk = :usage, gsi2sk = :usage_sk",
             "ConditionExpression": "attribute_not_exists(pk) OR #state = :open",
             "ExpressionAttributeNames": {"#plan": "plan", "#state": "state"},
             "ExpressionAttributeValues": {
                 ":calls": sum(e.detail.calls for e, _ in records), ":billable": sum(w.billable for _, w in records),
+                ":errors": sum(e.detail.errors for e, _ in records),
                 ":api": who.api_id, ":consumer": who.consumer, ":plan": who.plan, ":hour": hour, ":open": OPEN,
                 ":open_hours": hours_index_pk(OPEN), ":hours_sk": f"{hour}#{counter[PK]}#{counter[SK]}",
+                ":usage": usage_index_pk(who.api_id), ":usage_sk": f"{hour}#{who.consumer}#{who.plan}",
             },
         }}
 
