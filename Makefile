@@ -7,10 +7,13 @@ WHEELHOUSE := $(CURDIR)/.cache/wheelhouse
 CHECKOV_VENV := .cache/checkov-venv
 #: The CDK CLI operators deploy the control plane with (scripts/cdk runs it on the venv's Node).
 CDK_CLI := aws-cdk@2.1148.1
+#: The browser the page tests drive (tests/e2e/test_web_browser.py): Debian's, as Playwright cannot download its own here.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install test synth bench clean bench-peers
+.PHONY: install test synth bench clean bench-peers browser
 
-install:
+install: browser
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
 	$(BIN)/pip install --quiet -e '.[dev,local]'
@@ -35,6 +38,11 @@ bench: bench-peers
 # The peer tools the deploy benchmarks compare against (SAM CLI, Zappa), pinned, in .cache/bench-venv.
 bench-peers:
 	$(BIN)/python -m bench.peers
+
+# Debian's Chromium, once: the web pages' end-to-end tests run in it, headless.
+browser:
+	@[ -x $(CHROMIUM) ] || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	@$(CHROMIUM) --version 2>/dev/null | head -1
 
 clean:
 	rm -rf $(VENV) .cache cdk.out .pytest_cache .hypothesis

@@ -32,17 +32,21 @@ from api_direct.control_plane.api.store import INDEXES, PK, SK
 #: What the control plane's code imports beyond boto3 (which Lambda provides), at the
 #: versions this toolkit is tested with.
 CONTROL_PLANE_REQUIREMENTS = (
-    *(f"{name}=={version(name)}" for name in ("fastapi", "pydantic", "pyjwt", "cryptography", "stripe")),
+    *(f"{name}=={version(name)}" for name in ("fastapi", "pydantic", "pyjwt", "cryptography", "stripe", "jinja2", "markupsafe")),
     ADAPTER_REQUIREMENT,
     *RUNTIME_REQUIREMENTS,
 )
 CONTROL_PLANE_HANDLER = "api_direct.control_plane.api.handler:handler"
 EVENT_BUS_NAME = "apid-control-plane"
-#: Pages anyone may read: search, listings, their reviews, how to sign in, and where Stripe onboarding returns to.
-PUBLIC_GET_PATHS = ("/docs", "/openapi.json", "/config", "/health", "/listings", "/listings/{proxy+}", "/payouts/onboarding")
+#: The marketplace's web pages (``control_plane/web``): a browser holds no bearer token, the app reads its cookie.
+WEB_PATHS = ("/web", "/web/{proxy+}")
+#: Pages anyone may read: search, listings, their reviews, how to sign in, where Stripe onboarding returns to,
+#: and the web pages (the bare URL redirects to them).
+PUBLIC_GET_PATHS = ("/", "/docs", "/openapi.json", "/config", "/health", "/listings", "/listings/{proxy+}",
+                    "/payouts/onboarding", *WEB_PATHS)
 #: Stripe's webhook: Stripe cannot hold a Cognito token, it signs each request and the app checks the signature.
 STRIPE_WEBHOOK_PATH = "/stripe/webhook"
-PUBLIC_POST_PATHS = (STRIPE_WEBHOOK_PATH,)
+PUBLIC_POST_PATHS = (STRIPE_WEBHOOK_PATH, *WEB_PATHS)
 #: Tells the operator what to put in the Stripe secret after the first deploy (placeholders, never keys).
 STRIPE_SECRET_DESCRIPTION = (
     'API-Direct\'s Stripe keys. Replace the generated placeholder with {"api_key": "sk_live_...",'
@@ -59,6 +63,11 @@ _PUBLIC_GET_REASON = "Public marketplace page (search, listings, reviews, docs, 
 _PUBLIC_POST_REASON = (
     "Webhook of a third party that cannot hold a Cognito token (Stripe): the app acts on a request only after"
     " verifying its signature (Stripe-Signature, with the webhook signing secret) and rejects anything else."
+)
+_WEB_POST_REASON = (
+    "Forms of the marketplace's web pages: a browser holds no bearer token, so the app reads the Cognito access"
+    " token from its HttpOnly SameSite cookie, verifies it as it verifies bearer tokens, and refuses a form whose"
+    " Origin is not this API's host."
 )
 _TABLE_WITHOUT_CMK = (
     "Encrypted at rest with DynamoDB's AWS managed KMS key (aws/dynamodb). API keys are stored only as SHA-256"
@@ -112,6 +121,7 @@ def control_plane_sources() -> tuple[SourceTree, ...]:
         SourceFile(package / "control_plane" / "__init__.py", "api_direct/control_plane/__init__.py"),
         SourceTree(package / "control_plane" / "api", "api_direct/control_plane/api", exclude=_PYTHON_ONLY),
         SourceTree(package / "control_plane" / "billing", "api_direct/control_plane/billing", exclude=_PYTHON_ONLY),
+        SourceTree(package / "control_plane" / "web", "api_direct/control_plane/web", exclude=_PYTHON_ONLY),
         SourceTree(package / "runtime", "api_direct/runtime", exclude=_PYTHON_ONLY),
     )
 
@@ -160,9 +170,10 @@ class ControlPlaneApi(Construct):
       usage from the bus into hourly totals, Stripe meter events, creator payouts.
     * ``rest_api``: a Cognito user pool authorizer (access tokens, as the CLI gets
       them) in front of every route except ``public_get_paths``, which anyone may
-      GET (search and listing pages, docs, sign-in settings), and
+      GET (search and listing pages, docs, sign-in settings, the web pages), and
       ``public_post_paths``, which anyone may POST to (Stripe's webhook, which the
-      app accepts only with a valid Stripe signature); other methods on those
+      app accepts only with a valid Stripe signature, and the web pages' forms,
+      which it accepts only with a valid session cookie); other methods on those
       paths still need a token. The app verifies tokens again itself, so the
       authorizer is the first filter that keeps anonymous traffic off private routes
       and off the function. JSON access logs; ``throttle`` (default 100 requests a
@@ -368,7 +379,7 @@ class ControlPlaneApi(Construct):
         (``/stripe``), still needs one, and reaches the app, which answers 404 or 405.
         """
         public = [(path, "GET", _PUBLIC_GET_REASON) for path in get_paths]
-        public += [(path, "POST", _PUBLIC_POST_REASON) for path in post_paths]
+        public += [(path, "POST", _WEB_POST_REASON if path in WEB_PATHS else _PUBLIC_POST_REASON) for path in post_paths]
         signed_in = {"/", "/{proxy+}"}  # __init__ signed them in
         for path, http_method, reason in public:
             parts = path.strip("/").split("/")

@@ -271,6 +271,14 @@ class TestRestApi:
         assert ("/stripe/webhook", "POST") in public
         assert "AuthorizerId" not in methods["/stripe/webhook", "POST"]
 
+    def test_the_web_pages_and_their_forms_need_no_token_at_the_gateway(
+        self, methods: dict[tuple[str, str], dict[str, Any]]
+    ) -> None:
+        """A browser holds a cookie, not a bearer token: the app verifies the cookie's token itself."""
+        for key in (("/", "GET"), ("/web", "GET"), ("/web/{proxy+}", "GET"), ("/web", "POST"), ("/web/{proxy+}", "POST")):
+            assert methods[key]["AuthorizationType"] == "NONE", key
+        assert methods["/web/{proxy+}", "ANY"]["AuthorizationType"] == "COGNITO_USER_POOLS"  # PUT, DELETE...
+
     def test_everything_else_needs_a_cognito_access_token(
         self, methods: dict[tuple[str, str], dict[str, Any]], template: Template
     ) -> None:

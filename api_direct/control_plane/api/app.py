@@ -25,6 +25,8 @@ from api_direct.control_plane.api.services import Services
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.subscription_billing import configured_billing
+from api_direct.control_plane.web.rendering import WEB_PREFIX
+from api_direct.control_plane.web.site import error_page, install_pages
 
 _RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
 
@@ -39,7 +41,7 @@ def create_app(settings: ControlPlaneSettings, *, session: boto3.Session | None 
         version=__version__,
         description="Accounts, listings, search, reviews, subscriptions and API keys of the API-Direct marketplace.",
     )
-    install_problem_handlers(app)
+    install_problem_handlers(app, pages=(WEB_PREFIX, error_page))
     app.state.verifier = TokenVerifier(settings)
     bus = ControlPlaneBus(events, settings.event_bus_name, settings.key_forwarding_role_arn)
     sts = session.client("sts", endpoint_url=endpoint, config=_RETRIES)
@@ -60,5 +62,6 @@ def create_app(settings: ControlPlaneSettings, *, session: boto3.Session | None 
 
     for module in (accounts, credentials, deployments, listings, reviews, subscriptions, stripe_webhook, payouts, usage):
         app.include_router(module.router)
+    install_pages(app)
     return app
 

@@ -1,11 +1,12 @@
 """Errors as RFC 9457 problem+json, each with one clear sentence in ``detail``."""
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -26,30 +27,45 @@ class Problem(Exception):
         self.extra = extra
 
 
+def title(status: int) -> str:
+    return _TITLES.get(status, "Error")
+
+
 def problem_response(status: int, detail: str, type_: str = "about:blank", **extra: Any) -> JSONResponse:
-    body = {"type": type_, "title": _TITLES.get(status, "Error"), "status": status, "detail": detail, **extra}
+    body = {"type": type_, "title": title(status), "status": status, "detail": detail, **extra}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+#: Renders an error as a web page: ``(request, status, detail)``.
+ErrorPage = Callable[[Request, int, str], Response]
+
+
+def install_problem_handlers(app: FastAPI, *, pages: tuple[str, ErrorPage] | None = None) -> None:
+    """Every error as problem+json; under the ``pages`` prefix, as that page instead (same status, same sentence)."""
+
+    def answer(request: Request, status: int, detail: str, type_: str = "about:blank", **extra: Any) -> Response:
+        if pages is not None and request.url.path.startswith(pages[0]):
+            return pages[1](request, status, detail)
+        return problem_response(status, detail, type_, **extra)
+
     @app.exception_handler(Problem)
-    async def _problem(_: Request, error: Problem) -> JSONResponse:
-        return problem_response(error.status, error.detail, error.type, **error.extra)
+    async def _problem(request: Request, error: Problem) -> Response:
+        return answer(request, error.status, error.detail, error.type, **error.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        return problem_response(422, describe_validation(error.errors()), errors=_plain(error.errors()))
+    async def _invalid(request: Request, error: RequestValidationError) -> Response:
+        return answer(request, 422, describe_validation(error.errors()), errors=_plain(error.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return problem_response(error.status_code, str(error.detail))
+    async def _http(request: Request, error: StarletteHTTPException) -> Response:
+        return answer(request, error.status_code, str(error.detail))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, error: Exception) -> Response:
         # Logged for the operator; never echoed (it may hold table names or ARNs).
         _log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
-        return problem_response(500, "the control plane hit an unexpected error; it has been logged")
+        return answer(request, 500, "the control plane hit an unexpected error; it has been logged")
 
 
 def describe_validation(errors: Any) -> str:

@@ -1,0 +1,38 @@
+"""The consumer's dashboard: subscriptions with this month's usage against the quota, keys, invoices."""
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api_direct.control_plane.api import subscriptions, usage
+from api_direct.control_plane.api.deployments import ApiId
+from api_direct.control_plane.api.services import ServicesDep
+from api_direct.control_plane.web.marketplace import key_page
+from api_direct.control_plane.web.rendering import WEB_PREFIX, page, web_base
+from api_direct.control_plane.web.web_session import Form, WebConsumer
+
+router = APIRouter(prefix=f"{WEB_PREFIX}/dashboard", include_in_schema=False)
+
+
+@router.get("", response_class=HTMLResponse)
+def dashboard(request: Request, user: WebConsumer, services: ServicesDep, done: str = "") -> Response:
+    month = datetime.now(UTC).strftime("%Y-%m")
+    mine = subscriptions.list_subscriptions(user, services)
+    active = [s for s in mine if s.status == subscriptions.ACTIVE]
+    used = {s.api_id: usage.period_usage(services.store, s.api_id, user.sub, s.plan, month) for s in active}
+    return page(request, "dashboard.html", subscriptions=mine, usage=used, month=month,
+                keys=subscriptions.list_keys(user, services), invoices=usage.consumer_invoices(services.store, user.sub),
+                done=done if done in ("cancelled",) else "")
+
+
+@router.post("/{api_id}/rotate", response_class=HTMLResponse)
+def rotate(api_id: ApiId, request: Request, _: Form, user: WebConsumer, services: ServicesDep,
+           response: Response) -> Response:
+    return key_page(request, services, subscriptions.rotate(api_id, user, services, response), "rotated")
+
+
+@router.post("/{api_id}/cancel")
+def cancel(api_id: ApiId, request: Request, _: Form, user: WebConsumer, services: ServicesDep) -> Response:
+    subscriptions.cancel(api_id, user, services)
+    return RedirectResponse(f"{web_base(request)}/dashboard?done=cancelled", status_code=303)

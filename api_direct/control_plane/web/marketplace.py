@@ -1,0 +1,75 @@
+"""The public marketplace: search, an API's page, and subscribing to one of its plans.
+
+Each page calls the same functions the JSON API's routes are (``listings.search``,
+``subscriptions.subscribe``...), so a page can never show or allow what the API
+would not.
+"""
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BeforeValidator, ValidationError
+
+from api_direct.control_plane.api import listings, reviews, subscriptions
+from api_direct.control_plane.api.deployments import ApiId
+from api_direct.control_plane.api.listings import Category, SortOrder
+from api_direct.control_plane.api.problems import Problem, describe_validation
+from api_direct.control_plane.api.services import ServicesDep
+from api_direct.control_plane.api.subscriptions import IssuedKey, SubscribeIn
+from api_direct.control_plane.web.openapi_view import example_path, operations
+from api_direct.control_plane.web.rendering import WEB_PREFIX, page
+from api_direct.control_plane.web.web_session import Form, OptionalUser, WebConsumer
+from api_direct.project import CATEGORIES
+
+router = APIRouter(prefix=WEB_PREFIX, include_in_schema=False)
+SORTS: dict[str, str] = {"popularity": "Most subscribers", "rating": "Best rated", "newest": "Newest"}
+PAGE_SIZE = 12
+#: A search form sends every field, left empty when not chosen: empty means "any".
+_EMPTY_IS_ANY = BeforeValidator(lambda value: None if value == "" else value)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(
+    request: Request, services: ServicesDep, user: OptionalUser,
+    q: Annotated[str, Query(max_length=200)] = "",
+    category: Annotated[Category | None, Query(), _EMPTY_IS_ANY] = None,
+    max_price: Annotated[Decimal | None, Query(ge=0), _EMPTY_IS_ANY] = None,
+    sort: SortOrder = "popularity",
+    cursor: str | None = None,
+) -> Response:
+    """Home and search results are one page: an empty search lists everything, best first."""
+    found = listings.search(services, q=q, category=category, max_price=max_price, sort=sort, limit=PAGE_SIZE,
+                            cursor=cursor)
+    return page(request, "home.html", found=found, q=q, category=category, max_price=max_price, sort=sort,
+                sorts=SORTS, categories=CATEGORIES, searching=bool(q or category or max_price is not None or cursor))
+
+
+@router.get("/apis/{api_id}", response_class=HTMLResponse)
+def api_page(api_id: ApiId, request: Request, services: ServicesDep, user: OptionalUser) -> Response:
+    listing = listings.read_listing(services.store, api_id)
+    subscription = None
+    if user is not None and user.is_consumer:
+        subscription = next((s for s in subscriptions.list_subscriptions(user, services)
+                             if s.api_id == api_id and s.status == subscriptions.ACTIVE), None)
+    return page(request, "api.html", listing=listing, subscription=subscription,
+                reviews=reviews.list_reviews(api_id, services, limit=10, cursor=None).items,
+                operations=operations(listing.openapi), currency=services.settings.currency)
+
+
+@router.post("/apis/{api_id}/subscribe", response_class=HTMLResponse)
+def subscribe(api_id: ApiId, request: Request, fields: Form, user: WebConsumer, services: ServicesDep,
+              response: Response) -> Response:
+    try:
+        body = SubscribeIn(api_id=api_id, plan=fields.get("plan", ""))
+    except ValidationError as error:
+        raise Problem(422, describe_validation(error.errors())) from None
+    return key_page(request, services, subscriptions.subscribe(body, user, services, response), "subscribed")
+
+
+def key_page(request: Request, services: ServicesDep, issued: IssuedKey, why: str) -> Response:
+    """The one page that shows a key: never cached, never shown again."""
+    listing = listings.read_listing(services.store, issued.api_id)
+    curl = f'curl -H "x-api-key: {issued.api_key}" {listing.base_url.rstrip("/")}{example_path(listing.openapi)}'
+    return page(request, "key.html", status_code=201, issued=issued, listing=listing, curl=curl, why=why)

@@ -1,0 +1,91 @@
+"""The creator portal: each API's deployment and daily usage, earnings per month, payouts, Stripe Connect.
+
+Deployment status comes from the records ``apid deploy`` reports (the control
+plane deploys nothing itself), usage from the hourly counters metering keeps,
+money from the earnings ledger: the numbers ``apid earnings`` prints.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import stripe
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api_direct.control_plane.api import deployments, listings, payouts, usage
+from api_direct.control_plane.api.auth import Principal
+from api_direct.control_plane.api.deployments import Deployment
+from api_direct.control_plane.api.listings import Listing
+from api_direct.control_plane.api.payouts import OnboardingIn
+from api_direct.control_plane.api.services import Services, ServicesDep
+from api_direct.control_plane.api.store import GSI2, creator_pk
+from api_direct.control_plane.billing.stripe_gateway import StripeUnavailable
+from api_direct.control_plane.web.charts import BarChart, grouped_bars
+from api_direct.control_plane.web.rendering import WEB_PREFIX, page, web_base
+from api_direct.control_plane.web.web_session import Form, WebCreator
+
+router = APIRouter(prefix=f"{WEB_PREFIX}/portal", include_in_schema=False)
+#: Days of usage each API's chart shows.
+CHART_DAYS = 14
+SERIES = ("calls", "billable", "errors")
+
+
+@dataclass(frozen=True)
+class ApiStatus:
+    listing: Listing
+    #: The newest record of any action, and the newest deploy (what is running).
+    latest: Deployment | None
+    last_deploy: Deployment | None
+    days: list[usage.DayUsage]
+    chart: BarChart
+
+    @property
+    def version(self) -> str:
+        return str((self.listing.openapi.get("info") or {}).get("version", "—"))
+
+    @property
+    def endpoint(self) -> str:
+        outputs = self.last_deploy.outputs if self.last_deploy else {}
+        return outputs.get("ApiUrl", self.listing.base_url)
+
+
+@router.get("", response_class=HTMLResponse)
+def portal(request: Request, user: WebCreator, services: ServicesDep) -> Response:
+    today = datetime.now(UTC).date()
+    apis = [_status(services, user, item["api_id"], today)
+            for item in services.store.query(creator_pk(user.sub), "LISTING#", index=GSI2)]
+    earnings = payouts.earnings_of(user, services)
+    return page(request, "portal.html", apis=apis, earnings=earnings, series=SERIES,
+                transfers_enabled=_transfers_enabled(services, earnings.payout_account),
+                billing=services.billing is not None)
+
+
+@router.post("/onboarding")
+def onboarding(request: Request, _: Form, user: WebCreator, services: ServicesDep) -> Response:
+    """Stripe's onboarding pages, coming back to the portal (``POST /payouts/account`` with its URLs)."""
+    back = str(request.base_url).rstrip("/") + f"{web_base(request)}/portal"
+    account = payouts.payout_account(user, services, request, OnboardingIn(return_url=back, refresh_url=back))
+    return RedirectResponse(account.onboarding_url, status_code=303)
+
+
+def _status(services: Services, user: Principal, api_id: str, today: date) -> ApiStatus:
+    records = deployments.list_deployments(api_id, user, services, limit=20)
+    days = usage.daily_usage(services.store, api_id, CHART_DAYS, today)
+    chart = grouped_bars([f"{day.day:%m-%d}" for day in days],
+                         {name: [getattr(day, name) for day in days] for name in SERIES})
+    return ApiStatus(listing=listings.read_listing(services.store, api_id), latest=records[0] if records else None,
+                     last_deploy=next((r for r in records if r.action == "deploy"), None), days=days, chart=chart)
+
+
+def _transfers_enabled(services: Services, account: str | None) -> bool | None:
+    """Whether Stripe lets the account receive payouts; ``None`` when that cannot be known now.
+
+    The portal still renders when Stripe is down: the rest of the page is our own data.
+    """
+    if account is None or services.billing is None:
+        return None
+    try:
+        return services.billing.gateway.can_receive_transfers(account)
+    except (StripeUnavailable, stripe.StripeError):
+        return None

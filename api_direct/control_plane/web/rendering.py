@@ -1,0 +1,65 @@
+"""One Jinja2 environment for every page, with the filters the templates format money and time with."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+#: Where every page lives; the API keeps the rest of the URL space.
+WEB_PREFIX = "/web"
+_HERE = Path(__file__).parent
+STATIC_DIR = _HERE / "static"
+
+templates = Jinja2Templates(directory=_HERE / "templates")
+
+
+def money(cents: int | Decimal | None, currency: str) -> str:
+    """``1520`` cents as ``15.20 USD``; em dash for an amount not known yet (a month still open)."""
+    if cents is None:
+        return "—"
+    return f"{Decimal(cents) / 100:,.2f} {currency.upper()}"
+
+
+def price(amount: Decimal | float | int) -> str:
+    """A plan's price as written in apid.toml, without trailing zeros past the cents: ``0.40``, ``0.0125``."""
+    value = Decimal(str(amount))
+    text = f"{value:.4f}".rstrip("0")
+    whole, _, fraction = text.partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
+
+
+def when(value: datetime | date | str | None) -> str:
+    """Dates as ``2026-12-01 22:15 UTC``: one unambiguous form on every page."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    return value.isoformat()
+
+
+def count(value: int | Decimal | None) -> str:
+    return "—" if value is None else f"{int(value):,}"
+
+
+templates.env.filters.update(money=money, price=price, when=when, count=count)
+
+
+def web_base(request: Request) -> str:
+    return request.scope.get("root_path", "") + WEB_PREFIX
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render ``template`` with what every page shows: who is signed in (set by the session's dependency)
+    and where the pages are (behind API Gateway, under the stage: ``/v1/web``).
+    """
+    response = templates.TemplateResponse(request, template, {
+        "base": web_base(request), "user": getattr(request.state, "user", None), **context,
+    }, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
