@@ -34,7 +34,9 @@ EXAMPLE = Path(api_direct.__file__).resolve().parent.parent / "examples" / "weat
 @click.option("--plan", "plan_name", default=None,
               help="The plan the consumer subscribes to. Default: the first paid plan in apid.toml.")
 @click.option("--keep", is_flag=True,
-              help="Leave the emulator, Stripe fake and control plane running (until Ctrl-C) and print their endpoints.")
+              help="Leave the marketplace running, live, until Ctrl-C: the API served on 127.0.0.1 (call it with the "
+                   "consumer's key), its usage and key changes delivered as in AWS; print the marketplace, creator "
+                   "portal, API, control plane, emulator and Stripe fake URLs.")
 @global_options
 @click.pass_obj
 def sandbox(settings: Settings, calls: int, plan_name: str | None, keep: bool) -> None:
@@ -155,11 +157,14 @@ def _wait_for_interrupt(output: Output) -> "Callable[[Endpoints], None]":
         e = endpoints
         output.note(
             "\n[bold]Left running[/bold] until Ctrl-C (which stops everything and removes the work folder):\n"
+            f"  marketplace:     {e.marketplace}\n  creator portal:  {e.portal}\n"
+            f"  API (callable):  {e.gateway}\n  API (deployed):  {e.api_url} (the emulator's URL; it cannot serve it)\n"
             f"  AWS emulator:    {e.aws}\n  control plane:   {e.control_plane}\n  Stripe fake:     {e.stripe}\n"
-            f"  API (emulated):  {e.api_url}\n  work folder:     {e.workdir}\n"
+            f"  work folder:     {e.workdir}\n"
             f"  users:           {', '.join(e.users)} (password {e.password})\n"
             f"  consumer key:    {e.consumer_key}\n\n"
-            "Explore, for instance:\n"
+            "Calls reach the usage counters within a second, and a new subscriber's key works as soon. Explore, for instance:\n"
+            f'  curl -H "x-api-key: <consumer key>" {e.gateway}/cities\n'
             f"  curl {e.control_plane}/listings\n"
             f"  apid --endpoint-url {e.aws} login --control-plane {e.control_plane} --username {e.users[0]}\n"
             f"  apid --endpoint-url {e.aws} earnings"

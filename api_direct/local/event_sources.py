@@ -83,12 +83,18 @@ def log_subscription_event(log_group: str, account_id: str, events: list[Mapping
 
 
 def deliver_log_group(logs: Any, log_group: str, account_id: str, runtime: LocalLambda,
-                      function: DeployedFunction) -> int:
-    """Send every line of the log group to its subscription's function, in one delivery; how many lines."""
+                      function: DeployedFunction, delivered: set[str]) -> int:
+    """Send the log group's lines not in ``delivered`` yet to its subscription's function, in one delivery; how many.
+
+    ``delivered`` (log event ids) is updated once the function has taken them, so each
+    line is delivered once however often this runs, as a subscription delivers it,
+    and a delivery that failed is tried again with the lines that came since.
+    """
     events = [event for page in logs.get_paginator("filter_log_events").paginate(logGroupName=log_group)
-              for event in page["events"]]
+              for event in page["events"] if event["eventId"] not in delivered]
     if events:
         runtime.invoke(function, log_subscription_event(log_group, account_id, events))
+        delivered.update(event["eventId"] for event in events)
     return len(events)
 
 

@@ -22,7 +22,7 @@ cache (every call asks the authorizer), throttling and quotas of the usage plans
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,20 +55,26 @@ class DeployedRestApi:
 
 
 class LocalRestApi:
-    """Sends requests through a deployed REST API's authorizer, key check and app, in process."""
+    """Sends requests through a deployed REST API's authorizer, key check and app, in process.
 
-    def __init__(self, api: DeployedRestApi, runtime: LocalLambda, apigateway: Any, logs: Any) -> None:
+    ``clock`` (epoch seconds) is when a request happens, for its access-log line: the
+    sandbox's can run ahead of the real one, as its scheduled functions do.
+    """
+
+    def __init__(self, api: DeployedRestApi, runtime: LocalLambda, apigateway: Any, logs: Any,
+                 clock: Callable[[], float] = time.time) -> None:
         self.api = api
         self._runtime = runtime
         self._apigateway = apigateway
         self._logs = logs
+        self._clock = clock
         self._stream = f"sandbox-{uuid.uuid4().hex[:8]}"
         logs.create_log_stream(logGroupName=api.access_log_group, logStreamName=self._stream)
 
     def request(self, method: str, path: str, headers: Mapping[str, str], query: Mapping[str, str] | None = None) -> Response:
         started = time.monotonic()
         request_id = str(uuid.uuid4())
-        epoch_ms = int(time.time() * 1000)
+        epoch_ms = int(self._clock() * 1000)
         resource = "/" if path == "/" else "/{proxy+}"
         response, integration_ms = self._respond(method, path, resource, dict(headers), dict(query or {}), request_id)
         self._log_access({
@@ -137,5 +143,5 @@ class LocalRestApi:
 
     def _log_access(self, fields: Mapping[str, object]) -> None:
         self._logs.put_log_events(logGroupName=self.api.access_log_group, logStreamName=self._stream, logEvents=[
-            {"timestamp": int(time.time() * 1000), "message": render_access_log_line(fields)}])
+            {"timestamp": int(self._clock() * 1000), "message": render_access_log_line(fields)}])
 

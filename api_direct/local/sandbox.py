@@ -18,8 +18,15 @@ later time (their event's ``time``) and Stripe's test clock moves.
 The result is a :class:`Summary` whose numbers come from where the product keeps
 them (meter events and invoices in Stripe, the ledger via ``GET /earnings``,
 transfers), each checked against what the calls imply.
+
+Kept (``keep``), the sandbox stays live, as AWS would: the API's stage is served
+on a loopback port, and a background thread delivers what CloudWatch Logs,
+EventBridge and SQS would (new access-log lines to the usage forwarder, usage
+records to the aggregator, key changes to the creator's key sync), so a new
+subscriber's key works and calls show in the control plane's counters.
 """
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -30,14 +37,18 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections import Counter
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, ExitStack
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any, Protocol
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import uvicorn
 
@@ -73,6 +84,11 @@ KEY_SYNC = "api_direct.runtime.key_sync.handler"
 FORWARDER = "api_direct.runtime.usage_forwarder.handler"
 APP = f"{HANDLER_MODULE}.handler"
 _SERVER_START_SECONDS = 20.0
+#: How often the kept sandbox delivers what AWS's services would have by then.
+_DELIVERY_SECONDS = 0.5
+#: What API Gateway answers for a URL outside the stage, and for a request its integration failed.
+_FORBIDDEN = '{"message":"Forbidden"}'
+_INTERNAL_ERROR = '{"message":"Internal server error"}'
 
 
 class Narrator(Protocol):
@@ -120,17 +136,32 @@ class Summary:
 
 @dataclass(frozen=True)
 class Endpoints:
-    """What is left running with ``--keep``, for the user to explore."""
+    """What is left running with ``--keep``, live, for the user to explore."""
 
     aws: str
     control_plane: str
     stripe: str
+    #: The URL API Gateway gave the deployed stage; the emulator cannot serve it (``gateway`` does).
     api_url: str
+    #: The deployed stage, served on loopback as API Gateway would: ``curl -H "x-api-key: KEY" <gateway>/cities``.
+    gateway: str
     workdir: Path
     config_home: Path
     password: str
     consumer_key: str
+    #: One delivery cycle now, rather than within the next half second; how many lines, records and events.
+    deliver: Callable[[], int]
     users: tuple[str, ...] = (CREATOR, CONSUMER)
+
+    @property
+    def marketplace(self) -> str:
+        """The control plane app's web pages for consumers: search, subscribe."""
+        return f"{self.control_plane}/web/"
+
+    @property
+    def portal(self) -> str:
+        """The control plane app's web pages for creators."""
+        return f"{self.control_plane}/web/portal"
 
 
 @dataclass
@@ -164,7 +195,7 @@ def run_sandbox(
             sandbox = _Sandbox(workdir, narrator, stack, bundle_cache_dir)
             summary = sandbox.run(project_dir, calls, plan, started)
             if keep is not None:
-                keep(sandbox.endpoints())
+                keep(sandbox.live())
             return summary
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -179,6 +210,13 @@ class _Sandbox:
         self.password = f"Sb-{secrets.token_urlsafe(12)}-9a"
         self.config_home = workdir / "config"
         self.log: IO[str] = stack.enter_context((workdir / "lambda.log").open("w"))
+        #: Held for every function run once the sandbox is kept: LocalLambda sets os.environ and sys.stdout.
+        self.lock = threading.Lock()
+        #: Event ids of the access-log lines and recorded key events already delivered: each runs once.
+        self.delivered_lines: set[str] = set()
+        self.delivered_key_events: set[str] = set()
+        #: Epoch seconds of the first usage hour the story has not closed (0: it has closed none).
+        self.usage_open_from = 0.0
 
     # The story, step by step.
 
@@ -208,6 +246,7 @@ class _Sandbox:
         with self.narrator.step("Link the creator's AWS account (deploy role trusts only the control plane)"):
             creator = self._login(CREATOR)
             record = link_through_control_plane(self.aws, self.narrator.observer, creator)
+            self.creator_account = record.account_id
             save_state(project_root, load_state(project_root).with_link(record))
             self.narrator.detail(f"deploy role {record.deploy_role_arn}")
         with self.narrator.step(f"Deploy {project.config.api.name} through the assumed deploy role"):
@@ -226,23 +265,21 @@ class _Sandbox:
             if project.config.api.name not in found:
                 raise OperationFailed(f"searching for {term!r} did not find {project.config.api.name}: {found}")
             self.consumer_key = consumer.post("/subscriptions", {"api_id": project.config.api.name, "plan": plan.name})["api_key"]
-            user_functions = stack_functions(self.aws, project.stack_name)
-            synced = event_sources.deliver_recorded_events(self.aws.client("logs"), self.runtime, user_functions[KEY_SYNC], set())
+            self.user_functions = stack_functions(self.aws, project.stack_name)
+            synced = self._sync_keys()
             self.narrator.detail(f"search {term!r} found {found}; key sync applied {synced} event(s) in the creator's account")
-        api = self._rest_api(project_root, project.config.api.app, deployed.outputs, user_functions,
-                             project.config.gateway.stage)
+        self.api = self._rest_api(project_root, project.config.api.app, deployed.outputs, self.user_functions,
+                                  project.config.gateway.stage)
         with self.narrator.step(f"Make {calls} calls through the authorizer and the app"):
-            made = self._call(api, calls)
+            made = self._call(self.api, calls)
         with self.narrator.step("Forward the access log as usage records and aggregate them"):
-            lines = event_sources.deliver_log_group(self.aws.client("logs"), deployed.outputs["AccessLogGroupName"],
-                                                    record.account_id, self.runtime, user_functions[FORWARDER])
-            applied = event_sources.drain_queue(self.aws.client("sqs"), self._usage_queue(), self.runtime,
-                                                self.control_functions[AGGREGATOR])
+            lines, applied = self._forward_usage()
             self.narrator.detail(f"{lines} access-log lines -> {applied} usage record(s) applied")
         hour_end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         with self.narrator.step("Close the hour after its grace window; report it to Stripe as a meter event"):
             closed_at = hour_end + timedelta(minutes=self.settings.usage_grace_minutes + 15)
             report = self._scheduled(CLOSER, closed_at)
+            self.usage_open_from = hour_end.timestamp()
             self.narrator.detail(f"sandbox clock {closed_at:%Y-%m-%d %H:%M}Z: {report}")
         with self.narrator.step("Stripe closes the billing period, invoices and calls the webhook"):
             invoices = self.stripe.close_billing_period(at=int(closed_at.timestamp()))
@@ -259,11 +296,62 @@ class _Sandbox:
             self.narrator.detail(f"sandbox clock {paid_at:%Y-%m-%d %H:%M}Z: {payout}")
         return self._summary(made, plan, invoices, earnings, time.monotonic() - started)
 
-    def endpoints(self) -> Endpoints:
-        return Endpoints(self.endpoint, self.control_plane_url, self.stripe.base_url, self.api_url, self.workdir,
-                         self.config_home, self.password, self.consumer_key)
+    def live(self) -> Endpoints:
+        """Keep the marketplace working as AWS would: the API served, and what its services deliver delivered.
+
+        What the story left undelivered is delivered first, so the background
+        thread starts idle: a function run redirects sys.stdout, where the endpoints
+        are about to be printed.
+        """
+        self.deliver()
+        gateway = self.stack.enter_context(_Gateway(self.api, self.lock, self.log))  # its socket closes once it has stopped
+        self._run_until_exit(gateway.serve_forever, "gateway", gateway.shutdown)
+        stopped = threading.Event()
+        self._run_until_exit(lambda: self._deliver_until(stopped), "delivery", stopped.set)
+        return Endpoints(aws=self.endpoint, control_plane=self.control_plane_url, stripe=self.stripe.base_url,
+                         api_url=self.api_url, gateway=gateway.url, workdir=self.workdir, config_home=self.config_home,
+                         password=self.password, consumer_key=self.consumer_key, deliver=self.deliver)
+
+    def deliver(self) -> int:
+        """One cycle: new access-log lines forwarded and aggregated, new key events synced; how many of each, summed."""
+        with self.lock:
+            lines, applied = self._forward_usage()
+            return lines + applied + self._sync_keys()
 
     # The pieces.
+
+    def _run_until_exit(self, target: Callable[[], None], name: str, stop: Callable[[], None]) -> None:
+        """Run ``target`` on a thread until the sandbox stops: then ``stop`` it and wait for it."""
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self.stack.callback(thread.join, 10)
+        self.stack.callback(stop)
+
+    def _deliver_until(self, stopped: threading.Event) -> None:
+        """Deliver every :data:`_DELIVERY_SECONDS` until stopped; a failed cycle is logged and its rest tried next time.
+
+        As in AWS, where a failed delivery is retried: what a cycle did not mark delivered, the next one sends again.
+        """
+        while not stopped.wait(_DELIVERY_SECONDS):
+            try:
+                self.deliver()
+            except Exception:  # the thread must outlive one bad cycle; the traceback goes where the functions' logs go
+                with self.lock:
+                    traceback.print_exc(file=self.log)
+
+    def _sync_keys(self) -> int:
+        """The control plane's key events, recorded for the creator's key sync, that it has not run on yet."""
+        return event_sources.deliver_recorded_events(self.aws.client("logs"), self.runtime,
+                                                     self.user_functions[KEY_SYNC], self.delivered_key_events)
+
+    def _forward_usage(self) -> tuple[int, int]:
+        """New access-log lines to the usage forwarder, then the usage queue to the aggregator: (lines, records applied)."""
+        lines = event_sources.deliver_log_group(self.aws.client("logs"), self.api.api.access_log_group,
+                                                self.creator_account, self.runtime, self.user_functions[FORWARDER],
+                                                self.delivered_lines)
+        applied = event_sources.drain_queue(self.aws.client("sqs"), self._usage_queue, self.runtime,
+                                            self.control_functions[AGGREGATOR])
+        return lines, applied
 
     def _environment(self) -> dict[str, str | None]:
         """What every AWS call of this process sees: the emulator, fake credentials, a private config home."""
@@ -324,7 +412,16 @@ class _Sandbox:
         return LocalRestApi(DeployedRestApi(
             rest_api_id=outputs["RestApiId"], stage=stage, account_id=self.settings.account_id, region=REGION,
             authorizer=functions[AUTHORIZER], app=functions[APP], access_log_group=outputs["AccessLogGroupName"],
-        ), self.runtime, self.aws.client("apigateway"), self.aws.client("logs"))
+        ), self.runtime, self.aws.client("apigateway"), self.aws.client("logs"), self._gateway_time)
+
+    def _gateway_time(self) -> float:
+        """When a call happens, to the API's gateway: now, but never in a usage hour the story has closed.
+
+        The story closes the hour of its calls as of a later time; a call made in
+        that same real hour once kept would be refused as late (where, in AWS, that
+        time would have passed), so it counts in the first hour still open instead.
+        """
+        return max(time.time(), self.usage_open_from)
 
     def _call(self, api: LocalRestApi, count: int) -> _Calls:
         """``count`` calls: mostly good ones, with a wrong route, a missing key and a wrong key mixed in."""
@@ -346,6 +443,7 @@ class _Sandbox:
         self.narrator.detail("responses by status: " + ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items())))
         return made
 
+    @cached_property
     def _usage_queue(self) -> str:
         """The queue the aggregator's event source mapping reads: the one the usage rule fills."""
         mappings = self.aws.client("lambda").list_event_source_mappings(
@@ -385,6 +483,75 @@ class _Sandbox:
         )
         return Summary(calls=len(made.responses), billable=metered, billed=billed, fee=fee, payout=payout,
                        currency=self.settings.currency, seconds=seconds, checks=checks)
+
+
+class _Gateway(ThreadingHTTPServer):
+    """API Gateway's front door for the deployed stage, on a free loopback port: ``<url>/<path>`` as in AWS.
+
+    Each request goes through :meth:`LocalRestApi.request` under ``lock``, so its
+    authorizer and app run one at a time with every other function the sandbox runs.
+    """
+
+    def __init__(self, api: LocalRestApi, lock: threading.Lock, log: IO[str]) -> None:
+        super().__init__(("127.0.0.1", 0), _GatewayRequest)
+        self.api = api
+        self.lock = lock
+        self.log = log
+
+    @property
+    def url(self) -> str:
+        """The stage's base URL, as API Gateway's ``https://<id>.execute-api.<region>.amazonaws.com/<stage>``."""
+        return f"http://127.0.0.1:{self.server_port}/{self.api.api.stage}"
+
+
+class _GatewayRequest(BaseHTTPRequestHandler):
+    """One HTTP request to :class:`_Gateway`: method, path under the stage, headers and query to the API."""
+
+    server: _Gateway
+
+    def answer(self) -> None:
+        """What API Gateway answers at the stage's URL: the API's response, or ``403 Forbidden`` outside the stage."""
+        url = urlsplit(self.path)
+        stage = f"/{self.server.api.api.stage}"
+        path = unquote(url.path)
+        status, body = 403, _FORBIDDEN
+        if path == stage or path.startswith(f"{stage}/"):
+            with self.server.lock, _event_loop():
+                try:
+                    response = self.server.api.request(self.command, path.removeprefix(stage) or "/",
+                                                       dict(self.headers.items()),
+                                                       dict(parse_qsl(url.query, keep_blank_values=True)))
+                    status, body = response.status, response.body
+                except Exception:  # a function that raised: API Gateway's answer, the traceback where its logs go
+                    traceback.print_exc(file=self.server.log)
+                    status, body = 500, _INTERNAL_ERROR
+        content = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the stage's access log (in its log group, as in AWS) records each request, not the terminal."""
+
+
+@contextmanager
+def _event_loop() -> Iterator[None]:
+    """A fresh event loop for this thread during the block, closed after.
+
+    Lambda calls a handler on its runtime's main thread, where ``asyncio.get_event_loop()``
+    answers; Mangum (the app's adapter) relies on that, and a request thread has no loop.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 def _chosen_plan(plans: tuple[PricingPlan, ...], name: str | None) -> PricingPlan:

@@ -2,15 +2,14 @@
 
 One run of the real command (fewer calls than its default) with ``--keep`` and a
 private temp folder. While it is kept, the test explores as a user would (the
-marketplace lists the API, the consumer's key is refused by nothing but the
-emulated gateway, the creator's earnings show the payout through the real CLI),
-then presses Ctrl-C; afterwards the work folder is gone and the emulator's port
-no longer answers.
+marketplace lists the API, the creator's earnings show the payout through the real
+CLI, the served API answers the consumer's key and refuses a wrong one, and the
+calls it let through reach the control plane's usage counters), then presses
+Ctrl-C; afterwards the work folder is gone and the emulator's port no longer answers.
 """
 
 import json
 import socket
-import tempfile
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,15 @@ import boto3
 import pytest
 from click.testing import CliRunner, Result
 
-from api_direct.cli import sandbox as sandbox_command
 from api_direct.cli.main import cli
 from api_direct.local.sandbox import Endpoints
+from tests.e2e.kept_sandbox import run_kept_sandbox, status
 from tests.secret_scan import find_secrets
 
 CALLS = 30
+#: Calls the test makes through the kept sandbox's served API with the consumer's key.
+KEPT_CALLS = 3
+WRONG_KEY = "apid_" + "x" * 43
 
 
 @pytest.fixture(scope="module")
@@ -36,30 +38,38 @@ def kept() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path, kept: dict[str, Any]) -> tuple[Result, Path]:
     temp = tmp_path_factory.mktemp("sandbox-tmp")
-    keep = sandbox_command._wait_for_interrupt
 
-    def exploring(output: Any) -> Any:
-        def explore(endpoints: Endpoints) -> None:
-            kept["endpoints"] = endpoints
-            kept["workdir_existed"] = endpoints.workdir.is_dir()
-            with urllib.request.urlopen(f"{endpoints.control_plane}/listings", timeout=10) as response:  # noqa: S310
-                kept["listed"] = [item["api_id"] for item in json.load(response)["items"]]
-            kept["earnings"] = CliRunner().invoke(cli, [
-                "--endpoint-url", endpoints.aws, "--json", "login", "--control-plane", endpoints.control_plane,
-                "--username", endpoints.users[0]], env={"APID_PASSWORD": endpoints.password}).exit_code, CliRunner(
-            ).invoke(cli, ["--endpoint-url", endpoints.aws, "--json", "earnings"])
-            kept["texts"], kept["secrets"] = written_down(endpoints)
-            keep(output)(endpoints)
+    def explore(endpoints: Endpoints) -> None:
+        kept["endpoints"] = endpoints
+        kept["workdir_existed"] = endpoints.workdir.is_dir()
+        with urllib.request.urlopen(f"{endpoints.control_plane}/listings", timeout=10) as response:  # noqa: S310
+            kept["listed"] = [item["api_id"] for item in json.load(response)["items"]]
+        kept["earnings"] = CliRunner().invoke(cli, [
+            "--endpoint-url", endpoints.aws, "--json", "login", "--control-plane", endpoints.control_plane,
+            "--username", endpoints.users[0]], env={"APID_PASSWORD": endpoints.password}).exit_code, CliRunner(
+        ).invoke(cli, ["--endpoint-url", endpoints.aws, "--json", "earnings"])
+        before = metered_calls(endpoints)
+        kept["statuses"] = [status(f"{endpoints.gateway}/cities", key)
+                            for key in [endpoints.consumer_key] * KEPT_CALLS + [WRONG_KEY]]
+        endpoints.deliver()
+        kept["metered"], kept["delivered again"] = metered_calls(endpoints) - before, endpoints.deliver()
+        kept["texts"], kept["secrets"] = written_down(endpoints)
 
-        return explore
+    return run_kept_sandbox(explore, calls=CALLS, temp=temp, bundle_cache_dir=bundle_cache_dir), temp
 
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
-        env.setattr(tempfile, "tempdir", str(temp))
-        env.setattr(sandbox_command, "_wait_for_interrupt", exploring)
-        env.setattr(sandbox_command, "wait_for_ctrl_c", _ctrl_c)
-        result = CliRunner().invoke(cli, ["sandbox", "--calls", str(CALLS), "--keep", "--json"])
-    return result, temp
+
+def metered_calls(endpoints: Endpoints) -> int:
+    """The weather API's calls as the control plane's usage counters hold them, every consumer and hour.
+
+    Every hour, not this month's: the kept sandbox's calls count in the first hour
+    the story left open, which is next month's in the last hour of a month.
+    """
+    dynamodb = boto3.Session(region_name="us-east-1").client("dynamodb", endpoint_url=endpoints.aws)
+    return sum(int(item["calls"]["N"]) for table in dynamodb.list_tables()["TableNames"]
+               for page in dynamodb.get_paginator("scan").paginate(
+                   TableName=table, FilterExpression="begins_with(pk, :meter)",
+                   ExpressionAttributeValues={":meter": {"S": "METER#weather-api#"}})
+               for item in page["Items"])
 
 
 def written_down(endpoints: Endpoints) -> tuple[dict[str, str], dict[str, str]]:
@@ -77,10 +87,6 @@ def written_down(endpoints: Endpoints) -> tuple[dict[str, str], dict[str, str]]:
                 for secret in manager.list_secrets()["SecretList"]]
     return texts, {"Stripe secret key": stripe["api_key"], "Stripe webhook secret": stripe["webhook_secret"],
                    "API key": endpoints.consumer_key}
-
-
-def _ctrl_c() -> None:
-    raise KeyboardInterrupt
 
 
 def summary(run: tuple[Result, Path]) -> dict[str, Any]:
@@ -120,8 +126,11 @@ def test_kept_running_it_can_be_explored(run: tuple[Result, Path], kept: dict[st
     result, _ = run
     endpoints: Endpoints = kept["endpoints"]
     assert kept["workdir_existed"] and kept["listed"] == ["weather-api"]
-    for shown in (endpoints.aws, endpoints.control_plane, endpoints.stripe, endpoints.consumer_key):
+    for shown in (endpoints.aws, endpoints.control_plane, endpoints.stripe, endpoints.consumer_key,
+                  endpoints.marketplace, endpoints.portal, f"{endpoints.gateway}/cities"):
         assert shown in result.stderr
+    assert kept["statuses"] == [200] * KEPT_CALLS + [403]
+    assert (kept["metered"], kept["delivered again"]) == (KEPT_CALLS, 0)
     login_exit, earnings = kept["earnings"]
     assert login_exit == 0 and earnings.exit_code == 0, earnings.stderr
     [month] = json.loads(earnings.stdout)["months"]
