@@ -47,8 +47,8 @@ class BarChart:
 def grouped_bars(labels: Sequence[str], values: Mapping[str, Sequence[int]]) -> BarChart:
     """One group of bars per label (a day), one bar per series (calls, billable, errors), on a shared scale.
 
-    The scale's top is a round number at or above the largest value, so the ticks
-    read 0, 250, 500... rather than 0, 233, 466.
+    The scale's top is the smallest round number at or above the largest value, so
+    the ticks read 0, 60, 120, 180, 240 for a largest value of 233.
     """
     series = tuple(values)
     top = _round_up(max((v for column in values.values() for v in column), default=0))
@@ -68,12 +68,9 @@ def grouped_bars(labels: Sequence[str], values: Mapping[str, Sequence[int]]) -> 
 
 
 def _round_up(value: int) -> int:
-    """The smallest of 1, 2, 2.5 or 5 times a power of ten that is at least ``value`` (4 for anything below)."""
-    if value <= _TICKS:
-        return _TICKS
-    magnitude = 10 ** (len(str(value)) - 1)
-    for factor in (1, 2, 2.5, 5, 10):
-        candidate = int(factor * magnitude)
-        if candidate >= value and candidate % _TICKS == 0:
-            return candidate
-    return 10 * magnitude
+    """The top of a scale of four whole, round steps (10, 15, 20, 25, 30, 40, 50, 60, 75, 80 times a power of ten)."""
+    needed = max(value, 1) / _TICKS
+    magnitude = 10 ** (len(str(int(needed))) - 1)
+    step = next(step for factor in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7.5, 8, 10)
+                if (step := factor * magnitude) >= needed and step == int(step))
+    return int(step) * _TICKS

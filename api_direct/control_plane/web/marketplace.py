@@ -65,7 +65,14 @@ def subscribe(api_id: ApiId, request: Request, fields: Form, user: WebConsumer, 
         body = SubscribeIn(api_id=api_id, plan=fields.get("plan", ""))
     except ValidationError as error:
         raise Problem(422, describe_validation(error.errors())) from None
-    return key_page(request, services, subscriptions.subscribe(body, user, services, response), "subscribed")
+    try:
+        issued = subscriptions.subscribe(body, user, services, response)
+    except Problem as problem:
+        # The API's sentence names its own routes; a page names the page that does it.
+        if problem.status == 409 and subscriptions.has_active_subscription(services.store, user.sub, api_id):
+            raise Problem(409, f"you already subscribe to {api_id}: rotate its key or cancel it on your dashboard") from None
+        raise
+    return key_page(request, services, issued, "subscribed")
 
 
 def key_page(request: Request, services: ServicesDep, issued: IssuedKey, why: str) -> Response:

@@ -122,6 +122,8 @@ def test_subscribing_shows_the_key_once_with_a_copy_button_and_a_curl_example(ap
     for again in (api.get(f"/web/apis/{API}").text, api.get("/web/dashboard").text):
         assert key not in again and not PLAINTEXT_KEY.search(again)
     assert "You subscribe to the free plan" in text(api.get(f"/web/apis/{API}").text)
+    again = api.post(f"/web/apis/{API}/subscribe", data={"plan": "pro"}, headers=ORIGIN)
+    assert again.status_code == 409 and "rotate its key or cancel it on your dashboard" in text(again.text)
 
 
 def test_forms_from_another_site_or_without_an_origin_are_refused(api: TestClient, carols_key: str, mint: Mint) -> None:
