@@ -129,9 +129,14 @@ def sign_out(request: Request, _: Form) -> Response:
 
 
 def sign_in_redirect(request: Request) -> RedirectResponse:
-    """Back to this very page once signed in."""
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"{web_base(request)}/sign-in?{urlencode({'next': here})}", status_code=303)
+    """Back to this very page once signed in; for a form (a session that expired meanwhile), to the form's page."""
+    if request.method == "GET":
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        referer = urlsplit(request.headers.get("referer", ""))
+        here = referer.path + (f"?{referer.query}" if referer.query else "")
+    return RedirectResponse(f"{web_base(request)}/sign-in?{urlencode({'next': safe_next(request, here)})}",
+                            status_code=303)
 
 
 def safe_next(request: Request, next_url: str) -> str:

@@ -146,6 +146,22 @@ def test_signed_out_pages_redirect_to_sign_in_and_back(api: TestClient) -> None:
         assert response.status_code == 303 and response.headers["location"] == f"/web/sign-in?next={path.replace('/', '%2F')}"
 
 
+def test_a_form_sent_after_the_session_expired_signs_in_again_and_returns_to_its_page(api: TestClient,
+                                                                                   carols_key: str) -> None:
+    response = api.post(f"/web/apis/{API}/subscribe", data={"plan": "free"}, follow_redirects=False,
+                        headers={**ORIGIN, "Referer": f"http://testserver/web/apis/{API}"})
+    assert response.status_code == 303 and response.headers["location"] == "/web/sign-in?next=%2Fweb%2Fapis%2Fweather-api"
+
+
+def test_pages_forbid_framing_and_anything_from_elsewhere(api: TestClient) -> None:
+    for path in ("/web/", "/web/sign-in", "/web/static/app.css", "/web/nothing"):
+        headers = api.get(path).headers
+        assert "default-src 'self'" in headers["content-security-policy"], path
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in api.get("/health").headers  # the JSON API is not a page
+
+
 def test_each_role_has_its_own_pages(api: TestClient, carols_key: str, mint: Mint) -> None:
     as_user(api, mint(ALICE, "creators"))
     assert api.get("/web/dashboard").status_code == 403
