@@ -21,6 +21,7 @@ from api_direct.control_plane.api.auth import Creator
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.api.subscriptions import billed
+from api_direct.control_plane.api.usage import Invoice
 from api_direct.control_plane.billing import earnings
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
 
@@ -56,13 +57,8 @@ class Month(BaseModel):
     paid_at: datetime | None = None
 
 
-class LedgerEntry(BaseModel):
-    invoice_id: str
-    api_id: str
-    amount: int
-    currency: str
-    month: str
-    recorded_at: datetime
+class LedgerEntry(Invoice):
+    """A paid invoice credited to its creator: what the consumer sees of it, and whatever only the creator may."""
 
 
 class Earnings(BaseModel):

@@ -65,8 +65,8 @@ class PeriodUsage(BaseModel):
 class Invoice(BaseModel):
     """A paid invoice as its consumer sees it.
 
-    Its own model rather than the creator's ``LedgerEntry`` (the same fields today) so
-    that nothing added to the creator's side ever reaches a consumer by inheritance.
+    The creator's ``LedgerEntry`` extends this one, not the other way round, so that
+    nothing added to the creator's side ever reaches a consumer.
     """
 
     invoice_id: str

@@ -22,7 +22,7 @@ from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.api.store import GSI2, creator_pk
 from api_direct.control_plane.billing.stripe_gateway import StripeUnavailable
 from api_direct.control_plane.web.charts import BarChart, grouped_bars
-from api_direct.control_plane.web.rendering import WEB_PREFIX, page, web_base
+from api_direct.control_plane.web.rendering import WEB_PREFIX, page
 from api_direct.control_plane.web.web_session import Form, WebCreator
 
 router = APIRouter(prefix=f"{WEB_PREFIX}/portal", include_in_schema=False)
@@ -64,7 +64,7 @@ def portal(request: Request, user: WebCreator, services: ServicesDep) -> Respons
 @router.post("/onboarding")
 def onboarding(request: Request, _: Form, user: WebCreator, services: ServicesDep) -> Response:
     """Stripe's onboarding pages, coming back to the portal (``POST /payouts/account`` with its URLs)."""
-    back = str(request.base_url).rstrip("/") + f"{web_base(request)}/portal"
+    back = str(request.url_for("portal"))
     account = payouts.payout_account(user, services, request, OnboardingIn(return_url=back, refresh_url=back))
     return RedirectResponse(account.onboarding_url, status_code=303)
 

@@ -238,6 +238,15 @@ def test_sign_in_never_sends_anyone_off_site(api: TestClient, next_url: str) -> 
     assert 'name="next" value="/web/"' in page.text
 
 
+def test_behind_api_gateway_every_link_keeps_the_stage(api: TestClient, carols_key: str, mint: Mint) -> None:
+    """API Gateway strips ``/v1`` from the path it passes on; the browser still needs it in every link."""
+    staged = TestClient(api.app, root_path="/v1")
+    page = staged.get("/web/")
+    links = re.findall(r'(?:href|action|src)="(/[^"]*)"', page.text)
+    assert links and all(link.startswith("/v1/web/") for link in links), links
+    assert staged.get("/", follow_redirects=False).headers["location"] == "/v1/web/"
+
+
 def test_static_assets_are_served_by_the_app(api: TestClient) -> None:
     css, script = api.get("/web/static/app.css"), api.get("/web/static/app.js")
     assert css.status_code == script.status_code == 200
