@@ -8,18 +8,22 @@ would not.
 from decimal import Decimal
 from typing import Annotated
 
+from typing import Any, TypeVar
+
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import HTMLResponse
-from pydantic import BeforeValidator, ValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from api_direct.control_plane.api import listings, reviews, subscriptions
 from api_direct.control_plane.api.deployments import ApiId
 from api_direct.control_plane.api.listings import Category, SortOrder
 from api_direct.control_plane.api.problems import Problem, describe_validation
+from api_direct.control_plane.api.reviews import REVIEW_PREFIX, ReviewIn
 from api_direct.control_plane.api.services import ServicesDep
+from api_direct.control_plane.api.store import api_pk
 from api_direct.control_plane.api.subscriptions import IssuedKey, SubscribeIn
 from api_direct.control_plane.web.openapi_view import example_path, operations
-from api_direct.control_plane.web.rendering import WEB_PREFIX, page
+from api_direct.control_plane.web.rendering import WEB_PREFIX, page, web_base
 from api_direct.control_plane.web.web_session import Form, OptionalUser, WebConsumer
 from api_direct.project import CATEGORIES
 
@@ -28,6 +32,7 @@ SORTS: dict[str, str] = {"popularity": "Most subscribers", "rating": "Best rated
 PAGE_SIZE = 12
 #: A search form sends every field, left empty when not chosen: empty means "any".
 _EMPTY_IS_ANY = BeforeValidator(lambda value: None if value == "" else value)
+Body = TypeVar("Body", bound=BaseModel)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -49,11 +54,12 @@ def home(
 @router.get("/apis/{api_id}", response_class=HTMLResponse)
 def api_page(api_id: ApiId, request: Request, services: ServicesDep, user: OptionalUser) -> Response:
     listing = listings.read_listing(services.store, api_id)
-    subscription = None
+    subscription, reviewed = None, False
     if user is not None and user.is_consumer:
         subscription = next((s for s in subscriptions.list_subscriptions(user, services)
                              if s.api_id == api_id and s.status == subscriptions.ACTIVE), None)
-    return page(request, "api.html", listing=listing, subscription=subscription,
+        reviewed = services.store.get(api_pk(api_id), f"{REVIEW_PREFIX}{user.sub}") is not None
+    return page(request, "api.html", listing=listing, subscription=subscription, reviewed=reviewed,
                 reviews=reviews.list_reviews(api_id, services, limit=10, cursor=None).items,
                 operations=operations(listing.openapi), currency=services.settings.currency)
 
@@ -61,10 +67,7 @@ def api_page(api_id: ApiId, request: Request, services: ServicesDep, user: Optio
 @router.post("/apis/{api_id}/subscribe", response_class=HTMLResponse)
 def subscribe(api_id: ApiId, request: Request, fields: Form, user: WebConsumer, services: ServicesDep,
               response: Response) -> Response:
-    try:
-        body = SubscribeIn(api_id=api_id, plan=fields.get("plan", ""))
-    except ValidationError as error:
-        raise Problem(422, describe_validation(error.errors())) from None
+    body = _valid(SubscribeIn, api_id=api_id, plan=fields.get("plan", ""))
     try:
         issued = subscriptions.subscribe(body, user, services, response)
     except Problem as problem:
@@ -73,6 +76,22 @@ def subscribe(api_id: ApiId, request: Request, fields: Form, user: WebConsumer, 
             raise Problem(409, f"you already subscribe to {api_id}: rotate its key or cancel it on your dashboard") from None
         raise
     return key_page(request, services, issued, "subscribed")
+
+
+@router.post("/apis/{api_id}/reviews")
+def review(api_id: ApiId, request: Request, fields: Form, user: WebConsumer, services: ServicesDep) -> Response:
+    """A subscriber's one review (``POST /listings/{api_id}/reviews``), then back to the reviews."""
+    reviews.post_review(api_id, _valid(ReviewIn, stars=fields.get("stars", ""), text=fields.get("text", "")),
+                        user, services)
+    return RedirectResponse(f"{web_base(request)}/apis/{api_id}#reviews-heading", status_code=303)
+
+
+def _valid(model: type[Body], **fields: Any) -> Body:
+    """A form's fields as the API's body model, or the API's own 422 sentence."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as error:
+        raise Problem(422, describe_validation(error.errors())) from None
 
 
 def key_page(request: Request, services: ServicesDep, issued: IssuedKey, why: str) -> Response:

@@ -19,7 +19,7 @@ from api_direct.control_plane.billing.metering import Meter, UsageEvent
 from api_direct.control_plane.web.web_session import COOKIE
 from tests.control_plane.billing.usage import API, CAROL, body, marketplace, usage_event
 from tests.control_plane.conftest import Mint, bearer
-from tests.control_plane.marketplace import ALICE, CREATOR_ACCOUNT, CREATOR_REGION, table
+from tests.control_plane.marketplace import ALICE, CREATOR_ACCOUNT, CREATOR_REGION, published, table
 
 ORIGIN = {"Origin": "http://testserver"}
 PLAINTEXT_KEY = re.compile(r"apid_[A-Za-z0-9_-]{43}")
@@ -101,6 +101,36 @@ def test_an_api_page_compares_plans_and_renders_its_openapi_document(api: TestCl
     assert "Responses: 200 The weather now; 404 No such city" in words
     # Signed out: each plan offers to sign in, and coming back lands on this page.
     assert page.text.count("Sign in to subscribe</a>") == 2 and "next=/web/apis/weather-api" in page.text
+
+
+def test_a_subscriber_reviews_from_the_page_once_and_everyone_reads_it(api: TestClient, carols_key: str,
+                                                                        mint: Mint) -> None:
+    as_user(api, mint(CAROL, "consumers"))
+    assert "Your review" in api.get(f"/web/apis/{API}").text
+    posted = api.post(f"/web/apis/{API}/reviews", data={"stars": "4", "text": "Accurate <b>enough</b>"}, headers=ORIGIN,
+                      follow_redirects=False)
+    assert (posted.status_code, posted.headers["location"]) == (303, "/web/apis/weather-api#reviews-heading")
+    api.cookies.clear()
+    page = api.get(f"/web/apis/{API}").text
+    assert "★★★★☆" in page and "4 out of 5" in text(page) and "Accurate &lt;b&gt;enough&lt;/b&gt;" in page  # escaped
+    assert "4.0 / 5 from 1 review" in text(page) and "Your review" not in page
+    as_user(api, mint(CAROL, "consumers"))
+    assert "Your review" not in api.get(f"/web/apis/{API}").text
+    again = api.post(f"/web/apis/{API}/reviews", data={"stars": "5"}, headers=ORIGIN)
+    assert again.status_code == 409 and "each consumer reviews an API once" in text(again.text)
+    assert api.post(f"/web/apis/{API}/reviews", data={"stars": "9"}, headers=ORIGIN).status_code == 422
+
+
+def test_search_pages_by_cursor(api: TestClient, carols_key: str, mint: Mint, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api_direct.control_plane.web import marketplace as pages
+
+    published(api, bearer(mint(ALICE, "creators")), api_id="climate-api", name="Climate API")
+    monkeypatch.setattr(pages, "PAGE_SIZE", 1)
+    first = api.get("/web/", params={"sort": "newest"}).text
+    more = re.search(r'href="(/web/\?[^"]*cursor=[^"]+)"', first)
+    assert "Climate API" in first and "Weather API" not in first and more
+    second = api.get(html.unescape(more.group(1))).text
+    assert "Weather API" in second and "Climate API" not in second and "More results" not in second
 
 
 def test_an_unknown_api_is_a_404_page(api: TestClient) -> None:
