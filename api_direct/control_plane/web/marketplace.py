@@ -37,7 +37,7 @@ Body = TypeVar("Body", bound=BaseModel)
 
 @router.get("/", response_class=HTMLResponse)
 def home(
-    request: Request, services: ServicesDep, user: OptionalUser,
+    request: Request, services: ServicesDep,
     q: Annotated[str, Query(max_length=200)] = "",
     category: Annotated[Category | None, Query(), _EMPTY_IS_ANY] = None,
     max_price: Annotated[Decimal | None, Query(ge=0), _EMPTY_IS_ANY] = None,

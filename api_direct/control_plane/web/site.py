@@ -2,14 +2,14 @@
 
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api_direct.control_plane.api.problems import title
 from api_direct.control_plane.web import dashboard, marketplace, portal, web_session
 from api_direct.control_plane.web.rendering import STATIC_DIR, WEB_PREFIX, page, web_base
-from api_direct.control_plane.web.web_session import SignInRequired, sign_in_redirect
+from api_direct.control_plane.web.web_session import SignInRequired, current_user, sign_in_redirect
 
 
 #: Every page's headers: its own scripts, styles and images only (no CDN, nothing inline), never framed.
@@ -31,7 +31,8 @@ def install_pages(app: FastAPI) -> None:
         return response
 
     for module in (web_session, marketplace, dashboard, portal):
-        app.include_router(module.router)
+        # Every page shows who is signed in; FastAPI runs the dependency once per request, however many ask for it.
+        app.include_router(module.router, dependencies=[Depends(current_user)])
     app.mount(f"{WEB_PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

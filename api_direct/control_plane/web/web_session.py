@@ -37,7 +37,10 @@ class SignInRequired(Exception):
 
 
 def current_user(request: Request) -> Principal | None:
-    """Who the cookie says is signed in, or ``None`` (no cookie, or a token that no longer verifies)."""
+    """Who the cookie says is signed in, or ``None`` (no cookie, or a token that no longer verifies).
+
+    Also kept in ``request.state.user``, where :func:`~.rendering.page` finds it for the page's header.
+    """
     token = request.cookies.get(COOKIE)
     user = None
     if token:
@@ -94,7 +97,7 @@ router = APIRouter(prefix=WEB_PREFIX, include_in_schema=False)
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
-def sign_in_form(request: Request, user: OptionalUser, next: str = "") -> Response:
+def sign_in_form(request: Request, next: str = "") -> Response:
     return page(request, "sign_in.html", next=safe_next(request, next), error=None, challenge=None)
 
 

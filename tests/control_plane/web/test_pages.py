@@ -194,6 +194,7 @@ def test_pages_forbid_framing_and_anything_from_elsewhere(api: TestClient) -> No
 
 def test_each_role_has_its_own_pages(api: TestClient, carols_key: str, mint: Mint) -> None:
     as_user(api, mint(ALICE, "creators"))
+    assert "Signed in as a creator" in text(api.get("/web/").text) and "Creator portal</a>" in api.get("/web/").text
     assert api.get("/web/dashboard").status_code == 403
     assert "consumers subscribe" in api.get(f"/web/apis/{API}").text
     as_user(api, mint(CAROL, "consumers"))
