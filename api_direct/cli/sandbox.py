@@ -1,5 +1,6 @@
 """``apid sandbox``: see the whole product work on this machine, no AWS or Stripe account needed."""
 
+import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -178,6 +179,15 @@ def _wait_for_interrupt(output: Output) -> "Callable[[Endpoints], None]":
 
 
 def wait_for_ctrl_c() -> None:
-    """Block until Ctrl-C (KeyboardInterrupt); what ``--keep`` does while the user explores."""
+    """Block until Ctrl-C, or the SIGTERM that ``kill`` sends: what ``--keep`` does while the user explores.
+
+    Both end as KeyboardInterrupt, so a terminated sandbox stops everything and removes
+    its work folder just as an interrupted one does.
+    """
+    signal.signal(signal.SIGTERM, _interrupted)
     while True:
         time.sleep(3600)
+
+
+def _interrupted(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt

@@ -1,6 +1,9 @@
 """`apid sandbox`'s own decisions, without running one: which project, and the exit when numbers disagree."""
 
 import json
+import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +88,14 @@ def test_an_invalid_apid_toml_fails_before_anything_starts(copy_of_example: Path
     (copy_of_example / "apid.toml").write_text("[api]\nname = 'Not A Name'\n")
     result = CliRunner().invoke(cli, ["sandbox", "--project", str(copy_of_example)])
     assert result.exit_code == 3 and "→" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_kept_sandbox_stops_on_sigterm_as_on_ctrl_c() -> None:
+    """``kill`` (SIGTERM) must clean up like Ctrl-C: both reach the caller as KeyboardInterrupt."""
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        with pytest.raises(KeyboardInterrupt):
+            sandbox_command.wait_for_ctrl_c()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

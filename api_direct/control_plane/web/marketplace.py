@@ -6,9 +6,7 @@ would not.
 """
 
 from decimal import Decimal
-from typing import Annotated
-
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
