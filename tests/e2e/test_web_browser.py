@@ -14,7 +14,8 @@ Chromium, driven by Playwright) goes through the marketplace as people would:
    Connect's payouts enabled.
 
 Every page is saved as a screenshot (``test-artifacts/screenshots``, or
-``$APID_SCREENSHOT_DIR``), once at desktop width and the marketplace at a phone's.
+``$APID_SCREENSHOT_DIR``) at desktop width, and the marketplace, an API and the
+portal at a phone's, where none may scroll sideways (wide tables scroll in place).
 The browser's steps run inside the sandbox's keep callback, recording what they
 saw; the tests below assert on the record, so each failure names its step.
 """
@@ -37,7 +38,7 @@ CALLS = 20
 #: Calls made with the key the browser got; the dashboard must count exactly these more.
 BROWSER_CALLS = 7
 PAGES = ("01-marketplace", "02-search", "03-api", "04-sign-in", "05-dashboard", "06-key", "07-dashboard-usage",
-         "08-portal", "09-marketplace-phone")
+         "08-portal", "09-marketplace-phone", "10-api-phone", "11-portal-phone")
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +69,16 @@ def browse(endpoints: Endpoints, record: dict[str, Any]) -> None:
         subscribe_once(page, endpoints, record)
         calls_go_up(page, endpoints, record)
         creator_portal(page, endpoints, record)
-        phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True).new_page()
-        phone.goto(endpoints.marketplace)
-        record["phone overflow"] = phone.evaluate("document.documentElement.scrollWidth > window.innerWidth")
-        shot(phone, "09-marketplace-phone", record)
+        phone_context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+        phone_context.add_cookies(context.cookies())  # still the creator
+        phone = phone_context.new_page()
+        record["phone overflow"] = {}
+        for name, url in (("09-marketplace-phone", endpoints.marketplace),
+                          ("10-api-phone", f"{endpoints.marketplace}apis/weather-api"),
+                          ("11-portal-phone", endpoints.portal)):
+            phone.goto(url)
+            record["phone overflow"][name] = phone.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+            shot(phone, name, record)
 
 
 def shot(page: Page, name: str, record: dict[str, Any]) -> None:
@@ -236,4 +243,4 @@ def test_every_page_is_screenshotted_usable_by_keyboard_and_screen_reader_and_fi
     assert [path.stem for path in record["screenshots"]] == list(PAGES)
     assert all(path.stat().st_size > 10_000 for path in record["screenshots"])
     assert record["unlabelled"] == dict.fromkeys(PAGES, [])
-    assert record["phone overflow"] is False
+    assert record["phone overflow"] == dict.fromkeys(PAGES[-3:], False)
