@@ -54,12 +54,21 @@ def web_base(request: Request) -> str:
     return request.scope.get("root_path", "") + WEB_PREFIX
 
 
+def here(request: Request) -> str:
+    """This page's path and query as the browser has them: behind API Gateway, with the stage in front.
+
+    ``request.url.path`` is the app's path, which API Gateway passed on without the stage.
+    """
+    query = f"?{request.url.query}" if request.url.query else ""
+    return request.scope.get("root_path", "") + request.url.path + query
+
+
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render ``template`` with what every page shows: who is signed in (set by the session's dependency)
     and where the pages are (behind API Gateway, under the stage: ``/v1/web``).
     """
     response = templates.TemplateResponse(request, template, {
-        "base": web_base(request), "user": getattr(request.state, "user", None), **context,
+        "base": web_base(request), "here": here(request), "user": getattr(request.state, "user", None), **context,
     }, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     return response

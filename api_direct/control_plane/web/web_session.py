@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api_direct.control_plane.api.auth import Principal, TokenVerifier
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import ServicesDep
-from api_direct.control_plane.web.rendering import WEB_PREFIX, page, web_base
+from api_direct.control_plane.web.rendering import WEB_PREFIX, here, page, web_base
 
 COOKIE = "apid_session"
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -134,11 +134,11 @@ def sign_out(request: Request, _: Form) -> Response:
 def sign_in_redirect(request: Request) -> RedirectResponse:
     """Back to this very page once signed in; for a form (a session that expired meanwhile), to the form's page."""
     if request.method == "GET":
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        back = here(request)
     else:
         referer = urlsplit(request.headers.get("referer", ""))
-        here = referer.path + (f"?{referer.query}" if referer.query else "")
-    return RedirectResponse(f"{web_base(request)}/sign-in?{urlencode({'next': safe_next(request, here)})}",
+        back = referer.path + (f"?{referer.query}" if referer.query else "")
+    return RedirectResponse(f"{web_base(request)}/sign-in?{urlencode({'next': safe_next(request, back)})}",
                             status_code=303)
 
 

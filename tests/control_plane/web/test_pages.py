@@ -276,6 +276,10 @@ def test_behind_api_gateway_every_link_keeps_the_stage(api: TestClient, carols_k
     links = re.findall(r'(?:href|action|src)="(/[^"]*)"', page.text)
     assert links and all(link.startswith("/v1/web/") for link in links), links
     assert staged.get("/", follow_redirects=False).headers["location"] == "/v1/web/"
+    # Sign-in leads back to the page, stage included, from the header's link and from a signed-out page alike.
+    assert 'href="/v1/web/sign-in?next=/v1/web/%3Fq%3Dforecast"' in staged.get("/web/", params={"q": "forecast"}).text
+    redirect = staged.get("/web/dashboard", follow_redirects=False).headers["location"]
+    assert redirect == "/v1/web/sign-in?next=%2Fv1%2Fweb%2Fdashboard"
 
 
 def test_static_assets_are_served_by_the_app(api: TestClient) -> None:
