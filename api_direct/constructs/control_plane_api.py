@@ -118,7 +118,8 @@ def control_plane_sources() -> tuple[SourceTree, ...]:
     package = Path(api_direct.__file__).parent
     return (
         *(SourceFile(package / name, f"api_direct/{name}") for name in _SHARED_MODULES),
-        SourceFile(package / "control_plane" / "__init__.py", "api_direct/control_plane/__init__.py"),
+        *(SourceFile(package / "control_plane" / name, f"api_direct/control_plane/{name}")
+          for name in ("__init__.py", "cognito.py")),
         SourceTree(package / "control_plane" / "api", "api_direct/control_plane/api", exclude=_PYTHON_ONLY),
         SourceTree(package / "control_plane" / "billing", "api_direct/control_plane/billing", exclude=_PYTHON_ONLY),
         SourceTree(package / "control_plane" / "web", "api_direct/control_plane/web", exclude=_PYTHON_ONLY),

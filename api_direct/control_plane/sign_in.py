@@ -13,14 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
-import boto3
-from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from api_direct.control_plane.client import ControlPlaneClient
+from api_direct.control_plane.cognito import unsigned_cognito
 from api_direct.errors import AccessError, InputError, StateError
 
 #: Refresh this long before the access token expires.
@@ -74,7 +71,7 @@ def login(
 ) -> SignedIn:
     """Password sign-in (``USER_PASSWORD_AUTH``), answering a TOTP challenge if MFA is on."""
     config = ControlPlaneClient(control_plane_url).get("/config")
-    cognito = _cognito(config["region"], endpoint_url)
+    cognito = unsigned_cognito(config["region"], endpoint_url)
     try:
         result = cognito.initiate_auth(
             ClientId=config["app_client_id"], AuthFlow="USER_PASSWORD_AUTH",
@@ -111,7 +108,7 @@ def sign_up(
     post-confirmation trigger puts the user in that group.
     """
     config = ControlPlaneClient(control_plane_url).get("/config")
-    cognito = _cognito(config["region"], endpoint_url)
+    cognito = unsigned_cognito(config["region"], endpoint_url)
     try:
         cognito.sign_up(ClientId=config["app_client_id"], Username=email, Password=password,
                         UserAttributes=[{"Name": "email", "Value": email}, {"Name": "custom:role", "Value": role}])
@@ -131,7 +128,7 @@ def access_token(session: SignedIn, *, endpoint_url: str | None = None) -> str:
     if session.expires_at - time.time() > REFRESH_MARGIN_SECONDS:
         return session.access_token
     try:
-        tokens = _cognito(session.region, endpoint_url).initiate_auth(
+        tokens = unsigned_cognito(session.region, endpoint_url).initiate_auth(
             ClientId=session.app_client_id, AuthFlow="REFRESH_TOKEN_AUTH",
             AuthParameters={"REFRESH_TOKEN": session.refresh_token},
         )["AuthenticationResult"]
@@ -149,7 +146,7 @@ def logout(*, endpoint_url: str | None = None) -> bool:
     if session is None:
         return False
     try:
-        _cognito(session.region, endpoint_url).revoke_token(Token=session.refresh_token, ClientId=session.app_client_id)
+        unsigned_cognito(session.region, endpoint_url).revoke_token(Token=session.refresh_token, ClientId=session.app_client_id)
     except (ClientError, BotoCoreError):
         pass  # already revoked, expired or unreachable: forgetting it locally is what matters
     session_path().unlink(missing_ok=True)
@@ -172,12 +169,6 @@ def save_session(session: SignedIn) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def _cognito(region: str, endpoint_url: str | None) -> Any:
-    """Sign-in calls are unauthenticated: never sign them with local AWS credentials."""
-    return boto3.client("cognito-idp", region_name=region, endpoint_url=endpoint_url,
-                        config=Config(signature_version=UNSIGNED, retries={"mode": "standard"}))
 
 
 def _sign_in_error(error: ClientError) -> AccessError:

@@ -14,9 +14,6 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import boto3
-from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -24,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api_direct.control_plane.api.auth import Principal, TokenVerifier
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import ServicesDep
+from api_direct.control_plane.cognito import unsigned_cognito
 from api_direct.control_plane.web.rendering import WEB_PREFIX, here, page, web_base
 
 COOKIE = "apid_session"
@@ -189,12 +187,11 @@ def _ask_cognito(request: Request, call: Callable[[Any], dict[str, Any]]) -> dic
 
 
 def _cognito(request: Request) -> Any:
-    """Sign-in calls are unauthenticated: never signed with the function's own credentials. One per process."""
+    """The app's unsigned Cognito client, made on the first sign-in and kept for the process."""
     state = request.app.state
     if getattr(state, "cognito", None) is None:
         settings = state.services.settings
-        state.cognito = boto3.client("cognito-idp", region_name=settings.region, endpoint_url=settings.aws_endpoint_url,
-                                     config=Config(signature_version=UNSIGNED, retries={"mode": "standard"}))
+        state.cognito = unsigned_cognito(settings.region, settings.aws_endpoint_url)
     return state.cognito
 
 
