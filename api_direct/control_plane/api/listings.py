@@ -20,7 +20,7 @@ race for is routed only for the winner.
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
@@ -34,7 +34,7 @@ from api_direct.control_plane.api.auth import Creator, Principal
 from api_direct.control_plane.api.deployments import ApiId
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
-from api_direct.control_plane.api.store import GSI1, LISTINGS, PK, SK, Store, api_pk, creator_pk, update_op
+from api_direct.control_plane.api.store import GSI1, GSI2, LISTINGS, PK, SK, Store, api_pk, creator_pk, update_op
 from api_direct.project import CATEGORIES, PricingPlan, require_distinct
 
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
@@ -43,6 +43,8 @@ SortOrder = Literal["rating", "popularity", "newest"]
 LISTING_SK = "LISTING"
 OPENAPI_SK = "OPENAPI"
 PLAN_PREFIX = "PLAN#"
+#: A listing's sort key under its creator in ``gsi2``.
+CREATOR_LISTING_PREFIX = "LISTING#"
 #: Counters owned by reviews and subscriptions: a re-publish never writes them.
 _COUNTERS = ("rating_sum", "review_count", "subscribers")
 
@@ -174,6 +176,11 @@ def read_listing(store: Store, api_id: str) -> Listing:
     })
 
 
+def creator_listings(store: Store, creator: str) -> Iterator[dict[str, Any]]:
+    """The listing items of every API the creator publishes, by ``api_id``."""
+    return store.query(creator_pk(creator), CREATOR_LISTING_PREFIX, index=GSI2)
+
+
 def require_listing(store: Store, api_id: str) -> dict[str, Any]:
     item = store.get(api_pk(api_id), LISTING_SK)
     if item is None:
@@ -263,7 +270,7 @@ def _create(services: Services, api_id: str, body: ListingIn, principal: Princip
     listing = {
         **listing_key(api_id), **_listing_attributes(api_id, body, now), "creator": principal.sub, "published_at": now,
         **dict.fromkeys(_COUNTERS, 0),
-        "gsi1pk": LISTINGS, "gsi1sk": f"{now}#{api_id}", "gsi2pk": creator_pk(principal.sub), "gsi2sk": f"LISTING#{api_id}",
+        "gsi1pk": LISTINGS, "gsi1sk": f"{now}#{api_id}", "gsi2pk": creator_pk(principal.sub), "gsi2sk": f"{CREATOR_LISTING_PREFIX}{api_id}",
     }
     services.store.transact(
         [{"Put": {"Item": listing, "ConditionExpression": "attribute_not_exists(pk)"}}, *_content_ops(api_id, body, ())],

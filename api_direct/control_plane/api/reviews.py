@@ -57,7 +57,7 @@ def post_review(api_id: ApiId, body: ReviewIn, principal: Consumer, services: Se
     require_listing(store, api_id)
     if not has_active_subscription(store, principal.sub, api_id):
         raise Problem(403, f"subscribe first: only consumers with an active subscription to {api_id} may review it")
-    if store.get(api_pk(api_id), f"{REVIEW_PREFIX}{principal.sub}") is not None:
+    if has_reviewed(store, principal.sub, api_id):
         raise _already_reviewed(api_id)
     now = timestamp()
     review = {
@@ -94,6 +94,11 @@ def list_reviews(
     page = items[:limit]
     return ReviewPage(items=[Review.model_validate(item) for item in page],
                       next_cursor=encode_cursor([page[-1]["gsi1sk"]]) if len(items) > limit else None)
+
+
+def has_reviewed(store: Store, consumer: str, api_id: str) -> bool:
+    """Each consumer reviews an API once: whether this one has."""
+    return store.get(api_pk(api_id), f"{REVIEW_PREFIX}{consumer}") is not None
 
 
 def _reviews_after(store: Store, api_id: str, after: str | None, count: int) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api_direct.control_plane.api import subscriptions, usage
 from api_direct.control_plane.api.deployments import ApiId
 from api_direct.control_plane.api.services import ServicesDep
+from api_direct.control_plane.billing.periods import month_text
 from api_direct.control_plane.web.marketplace import key_page
 from api_direct.control_plane.web.rendering import WEB_PREFIX, page, web_base
 from api_direct.control_plane.web.web_session import Form, WebConsumer
@@ -17,7 +18,7 @@ router = APIRouter(prefix=f"{WEB_PREFIX}/dashboard", include_in_schema=False)
 
 @router.get("", response_class=HTMLResponse)
 def dashboard(request: Request, user: WebConsumer, services: ServicesDep, done: str = "") -> Response:
-    month = datetime.now(UTC).strftime("%Y-%m")
+    month = month_text(datetime.now(UTC))
     mine = subscriptions.list_subscriptions(user, services)
     active = [s for s in mine if s.status == subscriptions.ACTIVE]
     used = {s.api_id: usage.period_usage(services.store, s.api_id, user.sub, s.plan, month) for s in active}

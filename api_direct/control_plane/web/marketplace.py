@@ -16,9 +16,8 @@ from api_direct.control_plane.api import listings, reviews, subscriptions
 from api_direct.control_plane.api.deployments import ApiId
 from api_direct.control_plane.api.listings import Category, SortOrder
 from api_direct.control_plane.api.problems import Problem, describe_validation
-from api_direct.control_plane.api.reviews import REVIEW_PREFIX, ReviewIn
+from api_direct.control_plane.api.reviews import ReviewIn
 from api_direct.control_plane.api.services import ServicesDep
-from api_direct.control_plane.api.store import api_pk
 from api_direct.control_plane.api.subscriptions import IssuedKey, SubscribeIn
 from api_direct.control_plane.web.openapi_view import example_path, operations
 from api_direct.control_plane.web.rendering import WEB_PREFIX, page, web_base
@@ -56,7 +55,7 @@ def api_page(api_id: ApiId, request: Request, services: ServicesDep, user: Optio
     if user is not None and user.is_consumer:
         subscription = next((s for s in subscriptions.list_subscriptions(user, services)
                              if s.api_id == api_id and s.status == subscriptions.ACTIVE), None)
-        reviewed = services.store.get(api_pk(api_id), f"{REVIEW_PREFIX}{user.sub}") is not None
+        reviewed = reviews.has_reviewed(services.store, user.sub, api_id)
     return page(request, "api.html", listing=listing, subscription=subscription, reviewed=reviewed,
                 reviews=reviews.list_reviews(api_id, services, limit=10, cursor=None).items,
                 operations=operations(listing.openapi), currency=services.settings.currency)

@@ -19,7 +19,6 @@ from api_direct.control_plane.api.deployments import Deployment
 from api_direct.control_plane.api.listings import Listing
 from api_direct.control_plane.api.payouts import OnboardingIn
 from api_direct.control_plane.api.services import Services, ServicesDep
-from api_direct.control_plane.api.store import GSI2, creator_pk
 from api_direct.control_plane.billing.stripe_gateway import StripeUnavailable
 from api_direct.control_plane.web.charts import BarChart, grouped_bars
 from api_direct.control_plane.web.rendering import WEB_PREFIX, page
@@ -54,7 +53,7 @@ class ApiStatus:
 def portal(request: Request, user: WebCreator, services: ServicesDep) -> Response:
     today = datetime.now(UTC).date()
     apis = [_status(services, user, item["api_id"], today)
-            for item in services.store.query(creator_pk(user.sub), "LISTING#", index=GSI2)]
+            for item in listings.creator_listings(services.store, user.sub)]
     earnings = payouts.earnings_of(user, services)
     return page(request, "portal.html", apis=apis, earnings=earnings, series=SERIES,
                 transfers_enabled=_transfers_enabled(services, earnings.payout_account),
