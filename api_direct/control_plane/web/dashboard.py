@@ -24,7 +24,7 @@ def dashboard(request: Request, user: WebConsumer, services: ServicesDep, done: 
     used = {s.api_id: usage.period_usage(services.store, s.api_id, user.sub, s.plan, month) for s in active}
     return page(request, "dashboard.html", subscriptions=mine, usage=used, month=month,
                 keys=subscriptions.list_keys(user, services), invoices=usage.consumer_invoices(services.store, user.sub),
-                done=done if done in ("cancelled",) else "")
+                cancelled=done == "cancelled")
 
 
 @router.post("/{api_id}/rotate", response_class=HTMLResponse)
