@@ -5,11 +5,10 @@ from fastapi.testclient import TestClient
 
 from api_direct.control_plane.billing.stripe_gateway import ATTEMPTS, NETWORK_RETRIES
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
-from api_direct.control_plane.web.web_session import COOKIE
 from api_direct.local.stripe_server import StripeFake
 from tests.control_plane.conftest import Mint, bearer
 from tests.control_plane.marketplace import ALICE, link_account, published
-from tests.control_plane.web.test_pages import ORIGIN, text
+from tests.control_plane.web.test_pages import ORIGIN, as_user, text
 
 
 @pytest.fixture
@@ -17,8 +16,7 @@ def portal(billed_api: TestClient, billing: SubscriptionBilling, mint: Mint) -> 
     """Alice, with weather-api listed, signed in to the pages."""
     link_account(ALICE)
     published(billed_api, bearer(mint(ALICE, "creators")))
-    billed_api.cookies.set(COOKIE, mint(ALICE, "creators"), path="/web")
-    return billed_api
+    return as_user(billed_api, mint(ALICE, "creators"))
 
 
 def test_onboarding_starts_from_the_portal_and_comes_back_to_it(portal: TestClient, stripe_fake: StripeFake,
