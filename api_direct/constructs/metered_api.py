@@ -14,6 +14,7 @@ from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.key_store import ApiKeyStore
 from api_direct.constructs.runtime_function import RuntimeFunction
 from api_direct.runtime.access_log import access_log_format_json
+from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
 from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, CONTENT_TYPE
 
 API_KEY_HEADER = "x-api-key"
@@ -54,6 +55,15 @@ class MeteredApi(Construct):
     the hash as ``usageIdentifierKey``; the key store binds that identifier to the
     consumer's plan. Decisions are cached per key for ``authorizer_cache_ttl``.
 
+    Bodies travel as bytes both ways: ``binary_media_types`` defaults to ``*/*``,
+    which with a Lambda proxy integration means every request body reaches the
+    function base64-encoded (the generated handler decodes it) and every response
+    the function base64-encodes (whatever is not text, or gzip) reaches any client
+    as the original bytes, whatever its ``Accept`` header. A narrower list makes
+    API Gateway decide by the client's first ``Accept`` type instead, so a
+    browser's ``<img>`` would get base64 text; keep ``*/*`` unless the handler is
+    not the generated one.
+
     Every request writes one JSON access-log line (request id, key id, plan, route,
     status, latency) to ``access_log_group``: the usage forwarder meters from it.
     Rejections use the JSON bodies of :mod:`api_direct.runtime.gateway_responses`.
@@ -71,6 +81,7 @@ class MeteredApi(Construct):
         authorizer_cache_ttl: Duration | None = None,
         access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         description: str | None = None,
+        binary_media_types: Sequence[str] = BINARY_MEDIA_TYPES,
         bundle_cache_dir: Path | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -84,6 +95,8 @@ class MeteredApi(Construct):
             self,
             "Api",
             description=description,
+            # CloudFormation's BinaryMediaTypes escapes "/" as "~1" (a plain "/" breaks later updates).
+            binary_media_types=[media_type.replace("/", "~1") for media_type in binary_media_types],
             api_key_source_type=apigw.ApiKeySourceType.AUTHORIZER,
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=False,

@@ -11,7 +11,7 @@ import pytest
 
 from api_direct.constructs import bundling
 from api_direct.constructs.bundling import BundleSpec, BundlingError, SourceTree, build_bundle, read_requirements
-from api_direct.constructs.function_code import ADAPTER_REQUIREMENT, handler_shim
+from api_direct.constructs.function_code import ADAPTER_REQUIREMENT, handler_shim, write_handler
 from api_direct.project import DEFAULT_EXCLUDES
 from tests.conftest import EXAMPLE_DIR
 
@@ -122,9 +122,11 @@ def test_crash_mid_build_leaves_no_bundle_and_rerun_succeeds(tmp_path: Path, mon
     assert bundle.installed_dependencies and (bundle.path / "fastapi").is_dir()
 
 
-def test_handler_shim_serves_the_app_through_mangum(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The generated module, run against the example, answers an API Gateway REST event."""
+def test_handler_shim_serves_the_app_through_mangum(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The generated module and its adapter, run against the example, answer an API Gateway REST event."""
     monkeypatch.syspath_prepend(str(EXAMPLE_DIR))
+    write_handler(tmp_path, "weather.main:app")
+    monkeypatch.syspath_prepend(str(tmp_path))
     namespace: dict[str, object] = {}
     exec(compile(handler_shim("weather.main:app"), "apid_handler.py", "exec"), namespace)
     event = {
@@ -138,7 +140,7 @@ def test_handler_shim_serves_the_app_through_mangum(monkeypatch: pytest.MonkeyPa
     response = namespace["handler"](event, None)  # type: ignore[operator]
     assert response["statusCode"] == 200
     assert len(json.loads(response["body"])["items"]) == 2
-    for module in [m for m in sys.modules if m == "weather" or m.startswith("weather.")]:
+    for module in [m for m in sys.modules if m in ("weather", "apid_asgi") or m.startswith("weather.")]:
         monkeypatch.delitem(sys.modules, module)
 
 

@@ -1,0 +1,195 @@
+"""The creator's ASGI app as a Lambda handler behind an API Gateway REST proxy, answering as uvicorn would.
+
+This module is copied into every creator's bundle (as ``apid_asgi.py``) and
+imports nothing but the standard library and Mangum, which the bundle carries.
+Mangum does the HTTP cycle; this adds what a FastAPI app served by uvicorn can
+count on and Mangum alone does not give it in Lambda:
+
+* **Lifespan once per container.** Mangum would run the app's ``lifespan``
+  startup and shutdown around every invocation (or, with ``lifespan="off"``,
+  never). Here startup runs once, when Lambda loads the handler (its init
+  phase), on an event loop kept for the container's life, so a pool or client
+  made at startup is bound to the loop every later request runs on, and the
+  state the lifespan yields reaches each request as ``request.state``, copied as
+  uvicorn copies it. A startup that fails is logged with its traceback, and each
+  request is answered 500 with a JSON body while startup is tried again, as
+  Lambda itself retries a failed init. Shutdown runs only when the process
+  exits normally, which a Lambda container never does (Lambda freezes and
+  discards it without notice to the runtime).
+* **The stage prefix.** Behind ``https://<id>.execute-api.<region>.amazonaws.com/v1``
+  the event's ``path`` lacks ``/v1`` while ``requestContext.path`` has it; the
+  difference is the app's ``root_path``, so ``/docs``, ``url_for``, redirects
+  and OpenAPI ``servers`` carry it, as behind a proxy that strips a prefix with
+  uvicorn's ``--root-path``. On a custom domain without a base path, it is empty.
+* **Requests as sent.** A repeated header stays repeated (Mangum joins the
+  values into one), each query value keeps its key, and the scheme, host and
+  port come from the ``X-Forwarded-*`` headers API Gateway adds.
+
+Bodies: every request body arrives base64-encoded, because the REST API's
+``binaryMediaTypes`` is ``*/*`` (:data:`BINARY_MEDIA_TYPES`); Mangum decodes it.
+A response whose type is not in :data:`TEXT_MEDIA_TYPES` (or that is not valid
+UTF-8, or is gzip-encoded) is returned base64-encoded, and API Gateway, whose
+binary media types match every ``Accept``, turns it back into the same bytes.
+"""
+
+import asyncio
+import atexit
+import json
+import logging
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+from mangum import Mangum
+from mangum.handlers import APIGateway
+from mangum.protocols import LifespanCycle
+from mangum.types import LambdaConfig, LambdaContext, LambdaEvent, Scope
+
+#: The REST API's binaryMediaTypes, as API Gateway reads them (CloudFormation escapes ``/`` as ``~1``).
+BINARY_MEDIA_TYPES = ("*/*",)
+#: Response types returned to API Gateway as text; every other body travels base64-encoded.
+TEXT_MEDIA_TYPES = [
+    "text/",
+    "application/json",
+    "application/javascript",
+    "application/xml",
+    "application/vnd.api+json",
+    "application/vnd.oai.openapi",
+    "application/problem+json",
+    "+json",
+    "+xml",
+]
+#: What a request gets while the app's startup fails, in API Gateway's own error shape.
+STARTUP_FAILED = {"message": "Internal server error: the API failed to start"}
+
+logger = logging.getLogger("apid.asgi")
+
+
+def stage_prefix(event: LambdaEvent) -> str:
+    """The part of the URL path before the app's own path: ``/v1`` on the execute-api domain, ``""`` on a bare domain.
+
+    ``requestContext.path`` is the path the client asked for (stage or base path
+    included); ``path`` is what the proxy resource matched, without it.
+    """
+    path = event.get("path") or "/"
+    full = (event.get("requestContext") or {}).get("path") or path
+    if full.endswith(path):
+        return full[: len(full) - len(path)].rstrip("/")
+    if path == "/":
+        return full.rstrip("/")
+    return ""
+
+
+class RestApiProxy(APIGateway):
+    """Mangum's REST proxy handler, with the request scope uvicorn would have built."""
+
+    @classmethod
+    def infer(cls, event: LambdaEvent, context: LambdaContext, config: LambdaConfig) -> bool:
+        return "resource" in event and "httpMethod" in event and "requestContext" in event
+
+    @property
+    def scope(self) -> Scope:
+        scope = super().scope
+        headers = _request_headers(self.event)
+        root_path = stage_prefix(self.event)
+        path = unquote(self.event.get("path") or "/")
+        scope.update(
+            headers=[[name.encode("latin-1"), value.encode("latin-1")] for name, value in headers],
+            root_path=root_path,
+            path=root_path + path,
+            raw_path=(self.event.get("path") or "/").encode(),
+            query_string=_query_string(self.event),
+            scheme=_first(headers, "x-forwarded-proto") or "https",
+            server=_server(headers),
+        )
+        return scope
+
+
+def _request_headers(event: LambdaEvent) -> list[tuple[str, str]]:
+    """Every header as sent, repeated ones once per value, names lowercased as ASGI wants them."""
+    multi = event.get("multiValueHeaders") or {}
+    if multi:
+        return [(name.lower(), value) for name, values in multi.items() for value in (values or [])]
+    return [(name.lower(), value) for name, value in (event.get("headers") or {}).items()]
+
+
+def _query_string(event: LambdaEvent) -> bytes:
+    params = event.get("multiValueQueryStringParameters") or event.get("queryStringParameters") or {}
+    return urlencode(params, doseq=True).encode()
+
+
+def _first(headers: list[tuple[str, str]], name: str) -> str | None:
+    return next((value for key, value in headers if key == name), None)
+
+
+def _server(headers: list[tuple[str, str]]) -> tuple[str, int]:
+    host = _first(headers, "host") or "localhost"
+    name, _, port = host.partition(":")
+    forwarded_port = _first(headers, "x-forwarded-port")
+    return name, int(port or forwarded_port or 443)
+
+
+class LambdaAsgiHandler:
+    """``handler(event, context)`` for Lambda: the app behind Mangum, its lifespan run once per container."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        self.state: dict[str, Any] = {}
+        self._lifespan: LifespanCycle | None = None
+        self._current_loop()
+        self._mangum = Mangum(self._with_state, lifespan="off", custom_handlers=[RestApiProxy],
+                              text_mime_types=TEXT_MEDIA_TYPES)
+        self.start()
+        atexit.register(self.close)
+
+    @property
+    def started(self) -> bool:
+        return self._lifespan is not None
+
+    def start(self) -> bool:
+        """Run the app's lifespan startup; False (the traceback logged) if it failed."""
+        self._current_loop()
+        cycle = LifespanCycle(self.app, "auto")
+        try:
+            cycle.__enter__()
+        except BaseException:
+            logger.exception("The app's lifespan startup failed; requests answer 500 until it succeeds")
+            return False
+        self._lifespan, self.state = cycle, cycle.lifespan_state
+        return True
+
+    def close(self) -> None:
+        """Run the lifespan's shutdown and close the loop, when the process exits normally.
+
+        Lambda never exits a container that way, so in Lambda this never runs; under
+        ``apid sandbox`` and in tests it does, as uvicorn's shutdown does on Ctrl-C.
+        """
+        if self._lifespan is not None:
+            self._current_loop()
+            try:
+                self._lifespan.__exit__(None, None, None)
+            except BaseException:
+                logger.exception("The app's lifespan shutdown failed")
+            self._lifespan = None
+        self.loop.close()
+
+    def __call__(self, event: LambdaEvent, context: LambdaContext) -> dict[str, Any]:
+        if not self.started and not self.start():
+            return {"statusCode": 500, "headers": {"content-type": "application/json"},
+                    "body": json.dumps(STARTUP_FAILED), "isBase64Encoded": False}
+        self._current_loop()
+        return self._mangum(event, context)
+
+    async def _with_state(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            scope["state"] = dict(self.state)
+        await self.app(scope, receive, send)
+
+    def _current_loop(self) -> asyncio.AbstractEventLoop:
+        """This container's loop, made the thread's current one: Mangum asks ``asyncio.get_event_loop()``.
+
+        Lambda calls the handler on one thread; the sandbox's gateway calls it from
+        a thread per request, one at a time, which is why it is set on every call.
+        """
+        asyncio.set_event_loop(self.loop)
+        return self.loop
