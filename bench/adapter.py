@@ -2,20 +2,22 @@
 
     .venv/bin/python -m bench.adapter [requests]
 
-The handler is the module :func:`handler_shim` generates for the example weather
-API, fed the REST API (payload 1.0) proxy event API Gateway sends (shaped as
-:mod:`api_direct.local.rest_api` builds it). The peer is the same app and route
+The handler is the module :func:`write_handler` writes for the example weather
+API (the generated shim and its adapter), fed the REST API (payload 1.0) proxy
+event API Gateway sends, as :class:`~api_direct.local.rest_proxy.RestProxy` builds it. The peer is the same app and route
 under FastAPI's ``TestClient``, the usual in-process baseline; both run
 interleaved in rounds so drift on a shared machine hits them alike.
 """
 
+import importlib
 import sys
+import tempfile
 import time
-import types
 from pathlib import Path
 from typing import Any
 
-from api_direct.constructs.function_code import handler_shim
+from api_direct.constructs.function_code import write_handler
+from api_direct.local.rest_proxy import HttpRequest, RestProxy
 from bench.figures import Figure
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weather_api"
@@ -27,27 +29,19 @@ TARGET_PERCENT = 20.0
 
 
 def proxy_event(path: str) -> dict[str, Any]:
-    headers = {"host": "abc123.execute-api.us-east-1.amazonaws.com", "accept": "application/json", "x-api-key": "k"}
-    request_context = {"requestId": "r", "stage": "prod", "apiId": "abc123", "resourcePath": "/{proxy+}",
-                       "httpMethod": "GET", "path": f"/prod{path}", "accountId": "123456789012",
-                       "identity": {"sourceIp": "127.0.0.1"}, "authorizer": {"keyId": "key_1", "plan": "pro",
-                                                                             "principalId": "key_1"}}
-    return {
-        "resource": "/{proxy+}", "path": path, "httpMethod": "GET", "headers": headers,
-        "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "queryStringParameters": None, "multiValueQueryStringParameters": None,
-        "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": None,
-        "requestContext": request_context, "body": None, "isBase64Encoded": False,
-    }
+    request = HttpRequest("GET", path, (("accept", "application/json"), ("x-api-key", "k")))
+    return RestProxy(stage="prod", rest_api_id="abc123").event(
+        request, authorizer={"keyId": "key_1", "plan": "pro", "principalId": "key_1"})
 
 
 def generated_handler() -> Any:
-    """The handler of the module the bundle ships, built from the same source."""
-    if str(EXAMPLE) not in sys.path:
-        sys.path.insert(0, str(EXAMPLE))
-    module = types.ModuleType("apid_handler")
-    exec(compile(handler_shim(APP), "apid_handler.py", "exec"), module.__dict__)
-    return module.handler
+    """The handler of the module the bundle ships, written from the same source."""
+    folder = Path(tempfile.mkdtemp(prefix="apid-bench-handler-"))
+    write_handler(folder, APP)
+    for path in (EXAMPLE, folder):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+    return importlib.import_module("apid_handler").handler
 
 
 class Context:

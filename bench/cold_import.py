@@ -19,10 +19,10 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from api_direct.constructs.bundling import BundleSpec, SourceTree, build_bundle, read_requirements
-from api_direct.constructs.function_code import ADAPTER_REQUIREMENT, HANDLER_MODULE, handler_shim
-from api_direct.project import DEFAULT_EXCLUDES
+from api_direct.constructs.bundling import build_bundle
+from api_direct.constructs.function_code import function_code
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weather_api"
 APP = "weather.main:app"
@@ -60,7 +60,8 @@ class ColdStart:
     first_response_seconds: float
 
 
-def cold_start(bundle_dir: Path, module: str, function: str, runs: int = 5, python: str | None = None) -> ColdStart:
+def cold_start(bundle_dir: Path, module: str, function: str, runs: int = 5, python: str | None = None,
+               request: dict[str, Any] = FIRST_REQUEST) -> ColdStart:
     """Import ``module`` from ``bundle_dir`` in ``runs`` fresh interpreters and call ``function`` once in each.
 
     The bundle is the only addition to the path, as Lambda's runtime sets it, and
@@ -72,23 +73,17 @@ def cold_start(bundle_dir: Path, module: str, function: str, runs: int = 5, pyth
     environment.pop("PYTHONHOME", None)
     imports, responses = [], []
     for _ in range(runs):
-        result = subprocess.run([python or sys.executable, "-c", code, json.dumps(FIRST_REQUEST)], capture_output=True,
+        result = subprocess.run([python or sys.executable, "-c", code, json.dumps(request)], capture_output=True,
                                 text=True, env=environment, cwd=tempfile.gettempdir(), check=True)
         imported, answered, status = json.loads(result.stdout.strip().splitlines()[-1])
         if status != 200:
-            raise RuntimeError(f"{module}.{function} answered {status} to GET /cities: {result.stderr[-300:]}")
+            raise RuntimeError(f"{module}.{function} answered {status} to GET {request['path']}: {result.stderr[-300:]}")
         imports.append(imported)
         responses.append(answered)
     return ColdStart(statistics.median(imports), statistics.median(responses))
 
 
-def x86_bundle(python_version: str) -> Path:
-    """The example's bundle as ``FastApiFunction`` assembles it, built for x86_64."""
-    spec = BundleSpec(
-        requirements=(*read_requirements(EXAMPLE / "requirements.txt"), ADAPTER_REQUIREMENT),
-        sources=(SourceTree(EXAMPLE, exclude=DEFAULT_EXCLUDES),),
-        python_version=python_version,
-        architecture="x86_64",
-        generated={f"{HANDLER_MODULE}.py": handler_shim(APP)},
-    )
-    return build_bundle(spec).path
+def x86_bundle(python_version: str, project: Path = EXAMPLE, app: str = APP) -> Path:
+    """A project's bundle as ``FastApiFunction`` assembles it (:func:`function_code`), built for x86_64."""
+    code = function_code(project_dir=project, app=app, python_version=python_version, architecture="x86_64")
+    return build_bundle(code.spec).path

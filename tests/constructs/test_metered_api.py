@@ -9,7 +9,9 @@ from aws_cdk.assertions import Capture, Match, Template
 
 from api_direct.runtime.key_sync import KEY_EVENT_TYPES
 from api_direct.constructs import ApiKeyStore, MeteredApi, PlanLimits, UsageForwarder
+from api_direct.local.rest_proxy import binary_media_types_of
 from api_direct.runtime.access_log import access_log_format_json
+from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
 from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE
 from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN
 
@@ -43,6 +45,13 @@ def test_rest_api_takes_its_key_from_the_authorizer(template: Template) -> None:
     template.has_resource_properties(
         "AWS::ApiGateway::RestApi", {"ApiKeySourceType": "AUTHORIZER", "EndpointConfiguration": {"Types": ["REGIONAL"]}}
     )
+
+
+def test_rest_api_passes_every_body_as_bytes(template: Template) -> None:
+    """``*/*``, escaped as CloudFormation wants it, is what the local gateway model reads back as the adapter's rule."""
+    [api] = template.find_resources("AWS::ApiGateway::RestApi").values()
+    assert api["Properties"]["BinaryMediaTypes"] == ["*~1*"]
+    assert binary_media_types_of(api["Properties"]["BinaryMediaTypes"]) == BINARY_MEDIA_TYPES
 
 
 def test_request_authorizer_reads_x_api_key_with_configured_cache(template: Template) -> None:
