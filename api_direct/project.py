@@ -81,6 +81,12 @@ class RuntimeSettings(_Strict):
     log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 180, 365] = 30
     requirements: str = "requirements.txt"
     exclude: tuple[str, ...] = ()
+    #: Import the app before it ships (in another interpreter, with the variables Lambda sets, as
+    #: placeholders), so an app that cannot import fails ``apid synth``, ``plan`` and ``deploy`` instead
+    #: of answering 502 to every call; the same import finds the WebSocket routes API Gateway REST
+    #: cannot serve. Turn it off only for an app whose import cannot run outside Lambda (it reaches a
+    #: resource only the deployed function can); the commands then warn that nothing was checked.
+    check_import: bool = True
 
 
 class GatewaySettings(_Strict):

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 
 class Output:
@@ -37,6 +38,10 @@ class Output:
     def note(self, message: str) -> None:
         """A line of progress or advice on stderr (kept out of ``--json`` results)."""
         self.err.print(message)
+
+    def warning(self, message: str) -> None:
+        """One ``warning:`` line on stderr: the command went on, but the user should act (``--json`` results list it too)."""
+        self.err.print(f"[yellow]warning:[/yellow] {escape(message)}")
 
     def debug(self, message: str) -> None:
         if self.verbose:

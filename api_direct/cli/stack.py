@@ -33,7 +33,8 @@ def plan(settings: Settings) -> None:
     _warn(settings.output, result.warnings)
     settings.output.result(
         {"stack": result.stack_name, "creates_stack": result.creates_stack,
-         "changes": [_change_json(c) for c in result.changes], "no_changes": not result.changes},
+         "changes": [_change_json(c) for c in result.changes], "no_changes": not result.changes,
+         "warnings": list(result.warnings)},
         _changes_text(result.stack_name, result.changes),
     )
 
@@ -125,14 +126,15 @@ def destroy(settings: Settings, retain_data: bool) -> None:
         result = operations.destroy(session, retain_data=retain_data)
     _warn(settings.output, result.warnings)
     settings.output.result(
-        {"stack": result.stack_name, "status": result.status, "retained_data": retain_data},
+        {"stack": result.stack_name, "status": result.status, "retained_data": retain_data,
+         "warnings": list(result.warnings)},
         f"Deleted {result.stack_name}." + (" The key table was kept." if retain_data else ""),
     )
 
 
 def _warn(output: Output, warnings: tuple[str, ...]) -> None:
     for warning in warnings:
-        output.note(f"[yellow]warning:[/yellow] {escape(warning)}")
+        output.warning(warning)
 
 
 def _print_line(output: Output, line: log_tail.LogLine) -> None:
@@ -162,7 +164,8 @@ def _changes_text(stack_name: str, changes: tuple[ResourceChange, ...]) -> str:
 def _deploy_json(result: DeployResult) -> dict[str, object]:
     return {"stack": result.stack_name, "status": result.status, "outputs": result.outputs,
             "changes": [_change_json(c) for c in result.changes], "hotswapped": list(result.hotswapped),
-            "uploaded_assets": result.uploaded_assets, "fell_back_from_hotswap": result.fell_back_from_hotswap}
+            "uploaded_assets": result.uploaded_assets, "fell_back_from_hotswap": result.fell_back_from_hotswap,
+            "warnings": list(result.warnings)}
 
 
 def _deploy_text(result: DeployResult) -> str:

@@ -7,23 +7,37 @@ separate interpreter (the creator's modules never load into ours), started befor
 synthesis and read after it, so the second it takes overlaps with bundling.
 
 The interpreter is this one, with the project root first on ``sys.path``, as for
-``apid dev`` and the app's own tests. A module the local environment lacks is not
-the app's fault if the Lambda bundle provides it (its requirements are installed
-for Lambda's platform, not here): only a module neither provides is an error.
+``apid dev`` and the app's own tests, and with the variables Lambda sets
+(:mod:`.lambda_environment`), so an app that reads ``AWS_REGION`` at import is
+not refused. A module the local environment lacks is not the app's fault if the
+Lambda bundle provides it (its requirements are installed for Lambda's platform,
+not here): only a module neither provides is an error.
+
+The same import lists the app's WebSocket routes: API Gateway REST APIs cannot
+serve WebSocket, so each is a warning before deploying. ``[runtime] check_import
+= false`` turns the check off (for an app whose import cannot run outside Lambda);
+the commands then say so once instead.
 """
 
 import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from api_direct.deploy.lambda_environment import lambda_environment
 from api_direct.errors import InputError
 from api_direct.project import Project
 
 #: Long enough for an app that loads a model at import; a hang is reported, not waited on forever.
 TIMEOUT_SECONDS = 120
+#: What synth, plan and deploy say once when ``runtime.check_import`` is off.
+CHECK_OFF_WARNING = (
+    "runtime.check_import is off: the app is not imported before deploying; an app that cannot import answers 502"
+    " to every call, and WebSocket routes are not detected either"
+)
 
 _CHECK = """
 import inspect, json, sys, traceback
@@ -38,6 +52,37 @@ def report(**fields):
 def raised_at(error):
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(root + "/")]
     return f" ({frames[-1].filename[len(root) + 1:]}, line {frames[-1].lineno})" if frames else ""
+
+def websocket_routes(app):
+    try:
+        from starlette.routing import WebSocketRoute  # FastAPI's APIWebSocketRoute is one too
+    except ImportError:
+        return []
+    try:  # a FastAPI that keeps an included router as one entry of `routes` (0.16x) lists its routes so
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # an older one copies them into `routes`, prefixed
+        iter_route_contexts = None
+    for _ in range(10):  # through middleware that wraps the app (`app.app`) to the one with routes
+        if hasattr(app, "routes") or not hasattr(app, "app"):
+            break
+        app = app.app
+    found, seen = [], set()
+
+    def walk(routes, prefix):
+        routes = list(routes or ())
+        if iter_route_contexts is not None:
+            entries = [(entry.original_route, entry.path) for entry in iter_route_contexts(routes)]
+        else:
+            entries = [(route, getattr(route, "path", None)) for route in routes]
+        for route, path in entries:
+            if isinstance(route, WebSocketRoute):
+                found.append(prefix + (path or ""))
+            elif id(route) not in seen and getattr(route, "routes", None):  # a Mount, a Host
+                seen.add(id(route))
+                walk(route.routes, prefix + (path or ""))
+
+    walk(getattr(app, "routes", None), "")
+    return list(dict.fromkeys(found))
 
 try:
     import importlib
@@ -55,7 +100,7 @@ if app is None:
 call = app if inspect.isfunction(app) else getattr(type(app), "__call__", None)
 if not inspect.iscoroutinefunction(call):
     report(not_asgi=type(app).__name__)
-report()
+report(websocket_routes=websocket_routes(app))
 """
 
 
@@ -65,13 +110,21 @@ class AppCheck:
 
     project: Project
     process: subprocess.Popen[str]
-    _found: dict[str, str] | None = None
+    _found: dict[str, Any] | None = None
+    _routes: tuple[str, ...] | None = field(default=None, repr=False)
 
-    def result(self, bundle: Path) -> None:
-        """Raise :class:`InputError` if the app cannot serve; ``bundle`` is the Lambda bundle's folder."""
-        problem = _problem(self._wait(), self.project, bundle)
-        if problem:
-            raise InputError(f"api.app {self.project.config.api.app}: {problem}")
+    def result(self, bundle: Path) -> tuple[str, ...]:
+        """The app's WebSocket routes; :class:`InputError` if it cannot serve. ``bundle`` is the Lambda bundle's folder.
+
+        An app whose import needs a module only the bundle has passes unimported: it has no routes to report.
+        """
+        if self._routes is None:
+            found = self._wait()
+            problem = _problem(found, self.project, bundle)
+            if problem:
+                raise InputError(f"api.app {self.project.config.api.app}: {problem}")
+            self._routes = tuple(found.get("websocket_routes", ()))
+        return self._routes
 
     def cancel(self) -> None:
         """Stop the import if it is still running (synthesis failed before its verdict was read)."""
@@ -79,7 +132,7 @@ class AppCheck:
             self.process.kill()
             self.process.communicate()
 
-    def _wait(self) -> dict[str, str]:
+    def _wait(self) -> dict[str, Any]:
         if self._found is None:
             reference = self.project.config.api.app
             try:
@@ -95,41 +148,29 @@ class AppCheck:
         return self._found
 
 
-@dataclass
-class PendingAppCheck:
-    """A verdict a deploy reads as late as it safely can: before its first change to the account.
-
-    The assembly (and its record) is already written when this is read; a "no"
-    removes the record, so no later run trusts that assembly without checking again.
-    """
-
-    check: AppCheck
-    bundle: Path
-    record: Path
-
-    def verify(self) -> None:
-        try:
-            self.check.result(self.bundle)
-        except InputError:
-            self.record.unlink(missing_ok=True)
-            raise
-
-    def cancel(self) -> None:
-        """The deploy failed before reading the verdict: stop the import (a no-op once read)."""
-        self.check.cancel()
-
-
-def start_app_check(project: Project) -> AppCheck:
-    """Start importing the app; :meth:`AppCheck.result` waits for the verdict."""
+def start_app_check(project: Project, *, region: str | None = None) -> AppCheck:
+    """Start importing the app; :meth:`AppCheck.result` waits for the verdict. ``region``: where it deploys, if known."""
+    root = project.root.resolve()
     process = subprocess.Popen(
-        [sys.executable, "-c", _CHECK, str(project.root.resolve()), project.config.api.app],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-        cwd=project.root, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},  # leave no __pycache__ in their tree
+        [sys.executable, "-c", _CHECK, str(root), project.config.api.app],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, cwd=project.root,
+        env={**os.environ, **lambda_environment(project, region=region, task_root=str(root)),
+             "PYTHONDONTWRITEBYTECODE": "1"},  # leave no __pycache__ in their tree
     )
     return AppCheck(project, process)
 
 
-def _problem(found: dict[str, str], project: Project, bundle: Path) -> str | None:
+def app_warnings(project: Project, websocket_routes: tuple[str, ...]) -> tuple[str, ...]:
+    """What the creator should hear about the app before it ships: the check being off, or each WebSocket route."""
+    if not project.config.runtime.check_import:
+        return (CHECK_OFF_WARNING,)
+    return tuple(
+        f"WebSocket route {path}: API Gateway REST APIs cannot serve WebSocket; it will not be reachable once deployed"
+        for path in websocket_routes
+    )
+
+
+def _problem(found: dict[str, Any], project: Project, bundle: Path) -> str | None:
     module_name, _, attribute = project.config.api.app.partition(":")
     if "error" in found:
         return f"importing {module_name} failed: {found['error']}"

@@ -3,12 +3,13 @@
 Each synthesizes first (a bad project fails before any AWS call), then assumes
 the link's deploy role with its ExternalId, then builds a plan and executes it.
 The app's import check, started with the synthesis, is read by the plan's first
-step, so a broken app fails after those first calls and before any change.
+step, so a broken app fails after those first calls and before any change; what
+it warns about (WebSocket routes, the check being off) leads the result's warnings.
 """
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,7 @@ class Session:
         control_plane = ControlPlaneRef(link.trusted_account_id, link.usage_bus_arn) if link.usage_bus_arn else None
         return synthesize_project(
             self.project, self.outdir, control_plane=control_plane, retain_data=retain_data,
-            bundle_cache_dir=self.bundle_cache_dir, app_check=app_check,
+            bundle_cache_dir=self.bundle_cache_dir, app_check=app_check, region=link.region,
         )
 
     def deploy_role(self, purpose: str) -> Aws:
@@ -118,7 +119,8 @@ class Session:
 def plan(session: Session) -> PlanResult:
     stack = session.synthesize()
     with app_checked(stack):
-        return _plan(session, stack)
+        result = _plan(session, stack)
+    return replace(result, warnings=(*app_warnings(stack), *result.warnings))
 
 
 def _plan(session: Session, stack: SynthesizedStack) -> PlanResult:
@@ -141,7 +143,8 @@ def _plan(session: Session, stack: SynthesizedStack) -> PlanResult:
 def deploy(session: Session, *, hotswap: bool = False, confirm: Callable[[str], bool]) -> DeployResult:
     stack = session.synthesize()
     with app_checked(stack):
-        return _deploy(session, stack, hotswap, confirm)
+        result = _deploy(session, stack, hotswap, confirm)
+    return replace(result, warnings=(*app_warnings(stack), *result.warnings))
 
 
 @contextmanager
@@ -155,6 +158,11 @@ def app_checked(stack: SynthesizedStack) -> Iterator[None]:
         raise
     if stack.app_check is not None:
         stack.app_check.verify()
+
+
+def app_warnings(stack: SynthesizedStack) -> tuple[str, ...]:
+    """What the app check found to warn about, once its verdict is read (:func:`app_checked` has returned)."""
+    return stack.app_check.warnings if stack.app_check is not None else stack.app_warnings
 
 
 def _deploy(session: Session, stack: SynthesizedStack, hotswap: bool, confirm: Callable[[str], bool]) -> DeployResult:

@@ -18,6 +18,12 @@ it can:
   ``apid deploy --hotswap`` then never waits for jsii;
 * anything else: a full synthesis.
 
+An assembly is read back only if its app passed the import check
+(:mod:`.app_check`): the record holds that verdict (and the WebSocket routes
+the import found, so a reused assembly still warns about them) from the moment
+it is read. A record without one (a deploy that failed before reading it) sends
+the next synthesis through the check again.
+
 ``tests/deploy/test_synthesis.py`` checks that a patched assembly is, file for
 file, the one a full synthesis writes for the same project.
 """
@@ -31,14 +37,18 @@ from typing import Any, Literal
 
 from api_direct.constructs.bundling import Bundle, Staging, build_bundle, link_tree
 from api_direct.constructs.function_code import function_code, project_code_options
-from api_direct.deploy.app_check import AppCheck, PendingAppCheck, start_app_check
+from api_direct.deploy.app_check import AppCheck, app_warnings, start_app_check
 from api_direct.deploy.fingerprint import SynthesisFingerprint, synthesis_fingerprint
+from api_direct.errors import InputError
 from api_direct.project import Project
 
 #: When :func:`synthesize_project` reads the app check's verdict.
 AppCheckMode = Literal["now", "deferred", "skip"]
-#: The record of the synthesis that made an assembly folder: fingerprints, stack, and the app bundle's hash.
+#: The record of the synthesis that made an assembly folder: fingerprints, stack, the app bundle's hash
+#: and, once the app passed its check, what the check found (:data:`APP_VERDICT`).
 SYNTHESIS_RECORD = "apid-synthesis.json"
+#: The record's key for a passed app check: ``{"websocket_routes": [...]}``.
+APP_VERDICT = "app_check"
 
 
 @dataclass(frozen=True)
@@ -73,11 +83,44 @@ class SynthesizedStack:
     #: True when the assembly of an earlier synthesis with the same inputs was read back.
     reused: bool = False
     #: The app check's verdict, when the caller asked to read it later (``app_check="deferred"``).
-    app_check: PendingAppCheck | None = field(default=None, compare=False, repr=False)
+    app_check: "PendingAppCheck | None" = field(default=None, compare=False, repr=False)
+    #: What the creator should hear about the app before it ships (the check being off, its WebSocket
+    #: routes); while the verdict is pending, :attr:`PendingAppCheck.warnings` has them once it is read.
+    app_warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def resource_count(self) -> int:
         return len(self.template.get("Resources", {}))
+
+
+@dataclass
+class PendingAppCheck:
+    """A verdict a deploy reads as late as it safely can: before its first change to the account.
+
+    The assembly and its record are already written when this is read: a "no"
+    removes the record, a "yes" is written into it, so no later run trusts that
+    assembly without a verdict.
+    """
+
+    check: AppCheck
+    project: Project
+    bundle: Path
+    record: Path
+    #: The app's warnings (see :attr:`SynthesizedStack.app_warnings`), once :meth:`verify` passed.
+    warnings: tuple[str, ...] = ()
+
+    def verify(self) -> None:
+        try:
+            routes = self.check.result(self.bundle)
+        except InputError:
+            self.record.unlink(missing_ok=True)
+            raise
+        self.warnings = app_warnings(self.project, routes)
+        _record_app_verdict(self.record, routes)
+
+    def cancel(self) -> None:
+        """The deploy failed before reading the verdict: stop the import (a no-op once read)."""
+        self.check.cancel()
 
 
 def synthesize_project(
@@ -88,6 +131,7 @@ def synthesize_project(
     retain_data: bool = False,
     bundle_cache_dir: Path | None = None,
     app_check: AppCheckMode = "now",
+    region: str | None = None,
 ) -> SynthesizedStack:
     """Build the project's UserApiStack into ``outdir`` and describe what came out.
 
@@ -97,30 +141,37 @@ def synthesize_project(
     the verdict left pending in :attr:`SynthesizedStack.app_check` for a deploy to
     read after its first AWS calls and before its first change (the planner's
     ``CheckApp`` step); ``"skip"`` for a synthesis that ships no code (a destroy
-    that keeps the data must not need a working app).
+    that keeps the data must not need a working app). ``runtime.check_import =
+    false`` skips it always. ``region`` is where the stack deploys, if known: the
+    region the app is imported with.
     """
+    checking = app_check != "skip" and project.config.runtime.check_import
     fingerprint = synthesis_fingerprint(project, settings=(
         f"control plane {control_plane!r}", f"retain data {retain_data}",
     ))
     record = _read_record(outdir)
-    if record.get("stack_name") == project.stack_name and record.get("fingerprint") == fingerprint.full:
+    verdict = record.get(APP_VERDICT)
+    if record.get("stack_name") == project.stack_name and record.get("fingerprint") == fingerprint.full and (
+            isinstance(verdict, dict) or not checking):
         reused = _reusable(outdir, project.stack_name)
-        if reused is not None:
-            return reused  # its app passed the check when the record was written
-    check = start_app_check(project) if app_check != "skip" else None
+        if reused is not None:  # its app passed the check when the verdict was recorded
+            routes = tuple(verdict.get("websocket_routes", ())) if isinstance(verdict, dict) else ()
+            return replace(reused, app_warnings=app_warnings(project, routes))
+    check = start_app_check(project, region=region) if checking else None
     try:
         bundle = build_bundle(function_code(**project_code_options(project)).spec, bundle_cache_dir)
-        pending = PendingAppCheck(check, bundle.path, outdir / SYNTHESIS_RECORD) if check and app_check == "deferred" else None
+        pending = (PendingAppCheck(check, project, bundle.path, outdir / SYNTHESIS_RECORD)
+                   if check and app_check == "deferred" else None)
         read_now = check if app_check == "now" else None
         synthesized = None
         if record.get("stack_name") == project.stack_name and record.get("structure") == fingerprint.structure:
-            if read_now is not None:
-                read_now.result(bundle.path)
-            synthesized = _with_new_app_code(outdir, project, record, fingerprint, bundle)
+            routes = read_now.result(bundle.path) if read_now is not None else None
+            synthesized = _with_new_app_code(outdir, project, record, fingerprint, bundle, routes)
         if synthesized is None:
             synthesized = _synthesize(project, outdir, fingerprint, read_now, bundle, control_plane, retain_data,
                                       bundle_cache_dir)
-        return replace(synthesized, app_check=pending)
+        warnings = () if pending else app_warnings(project, read_now.result(bundle.path) if read_now else ())
+        return replace(synthesized, app_check=pending, app_warnings=warnings)
     except BaseException:
         if check is not None:
             check.cancel()
@@ -135,8 +186,7 @@ def _synthesize(project: Project, outdir: Path, fingerprint: SynthesisFingerprin
 
     from api_direct.user_stack import UserApiStack
 
-    if check is not None:
-        check.result(bundle.path)
+    routes = check.result(bundle.path) if check is not None else None
     (outdir / SYNTHESIS_RECORD).unlink(missing_ok=True)  # a synthesis that fails half-way must leave no record
     app = cdk.App(outdir=str(outdir), analytics_reporting=False)
     stack = UserApiStack(
@@ -149,7 +199,7 @@ def _synthesize(project: Project, outdir: Path, fingerprint: SynthesisFingerprin
         bundle_cache_dir=bundle_cache_dir,
     )
     synthesized = read_stack(Path(app.synth().directory), stack.stack_name)
-    _write_record(outdir, fingerprint, stack.stack_name, stack.app.bundle.content_hash)
+    _write_record(outdir, fingerprint, stack.stack_name, stack.app.bundle.content_hash, routes)
     return synthesized
 
 
@@ -161,11 +211,27 @@ def _read_record(outdir: Path) -> dict[str, Any]:
     return record if isinstance(record, dict) else {}
 
 
-def _write_record(outdir: Path, fingerprint: SynthesisFingerprint, stack_name: str, app_bundle: str) -> None:
-    temporary = outdir / f"{SYNTHESIS_RECORD}.tmp"
-    temporary.write_text(json.dumps({"fingerprint": fingerprint.full, "structure": fingerprint.structure,
-                                     "stack_name": stack_name, "app_bundle": app_bundle}))
-    os.replace(temporary, outdir / SYNTHESIS_RECORD)
+def _write_record(outdir: Path, fingerprint: SynthesisFingerprint, stack_name: str, app_bundle: str,
+                  websocket_routes: tuple[str, ...] | None) -> None:
+    """Write the record; ``websocket_routes`` is None while the app's verdict is not read (or not asked for)."""
+    record: dict[str, Any] = {"fingerprint": fingerprint.full, "structure": fingerprint.structure,
+                              "stack_name": stack_name, "app_bundle": app_bundle}
+    if websocket_routes is not None:
+        record[APP_VERDICT] = {"websocket_routes": list(websocket_routes)}
+    _replace_record(outdir / SYNTHESIS_RECORD, record)
+
+
+def _record_app_verdict(path: Path, websocket_routes: tuple[str, ...]) -> None:
+    """Add a passed app check to the record at ``path``, if there still is one."""
+    record = _read_record(path.parent)
+    if record:
+        _replace_record(path, {**record, APP_VERDICT: {"websocket_routes": list(websocket_routes)}})
+
+
+def _replace_record(path: Path, record: dict[str, Any]) -> None:
+    temporary = path.with_name(f"{path.name}.tmp")
+    temporary.write_text(json.dumps(record))
+    os.replace(temporary, path)
 
 
 def _reusable(outdir: Path, stack_name: str) -> SynthesizedStack | None:
@@ -180,7 +246,7 @@ def _reusable(outdir: Path, stack_name: str) -> SynthesizedStack | None:
 
 
 def _with_new_app_code(outdir: Path, project: Project, record: dict[str, Any], fingerprint: SynthesisFingerprint,
-                       bundle: Bundle) -> SynthesizedStack | None:
+                       bundle: Bundle, websocket_routes: tuple[str, ...] | None) -> SynthesizedStack | None:
     """The assembly patched to name the app's rebuilt bundle; None if it is not the one the record describes."""
     previous = _reusable(outdir, project.stack_name)
     old_asset = _asset_id(str(record.get("app_bundle")))
@@ -208,7 +274,7 @@ def _with_new_app_code(outdir: Path, project: Project, record: dict[str, Any], f
         temporary = path.with_name(f".{path.name}.tmp")
         temporary.write_text(text)
         os.replace(temporary, path)
-    _write_record(outdir, fingerprint, project.stack_name, bundle.content_hash)
+    _write_record(outdir, fingerprint, project.stack_name, bundle.content_hash, websocket_routes)
     return read_stack(outdir, project.stack_name)
 
 

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from api_direct.cli.main import cli
@@ -33,6 +34,31 @@ def test_without_control_plane_nothing_is_metered(tmp_path: Path, bundle_cache_d
     assert "AWS::Logs::SubscriptionFilter" not in types and "AWS::ApiGateway::RestApi" in types
     [rule] = [r for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
     assert rule["Properties"]["EventPattern"]["account"] == [{"Ref": "AWS::AccountId"}]
+
+
+READS_LAMBDA_ENVIRONMENT = """import os
+
+REGION = os.environ["AWS_REGION"]
+NAME = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+assert os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "512", "the project's memory_mb"
+assert os.environ["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.12", "the project's runtime"
+assert os.environ["AWS_ACCESS_KEY_ID"] == "testing", "the caller's own credentials, untouched"
+"""
+
+
+def test_an_app_that_reads_lambdas_variables_at_import_synthesizes(
+    copy_of_example: Path, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lambda sets AWS_REGION, the function's name and the like before the import; the check sets them as placeholders."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                 "AWS_EXECUTION_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
+    main = copy_of_example / "weather" / "main.py"
+    main.write_text(READS_LAMBDA_ENVIRONMENT + main.read_text())
+    result = CliRunner().invoke(cli, ["--project", str(copy_of_example), "--json", "synth"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["warnings"] == []
 
 
 def test_bad_project_is_one_line_exit_3(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ Each case edits a copy of the example, runs ``apid synth`` and checks the refusa
 project folder is byte for byte what it was: no assembly, no state, no byte-code.
 """
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from api_direct.cli.main import cli
+from api_direct.deploy import synthesis
+from api_direct.deploy.app_check import CHECK_OFF_WARNING
 from api_direct.errors import InputError
 from tests.conftest import copy_example
 from tests.errors import files, one_line_error
@@ -101,3 +104,22 @@ def test_bad_project_is_one_line_exit_3_and_changes_nothing(
     result = CliRunner().invoke(cli, ["--project", str(project), "synth"])
     one_line_error(result, InputError.exit_code, message)
     assert files(project) == before
+
+
+def test_with_check_import_off_a_broken_app_synthesizes_with_one_warning_until_it_is_on(
+    tmp_path: Path, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The opt-out imports nothing and says so once; turning it back on is a new synthesis, and the app is refused."""
+    project = copy_example(tmp_path)
+    prepend("weather/climate.py", "CITIES = load_cities()\n")(project)
+    in_toml('requirements = "requirements.txt"', 'requirements = "requirements.txt"\ncheck_import = false')(project)
+    monkeypatch.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
+    with monkeypatch.context() as patch:
+        patch.setattr(synthesis, "start_app_check", lambda *_, **__: pytest.fail("the app check started"))
+        result = CliRunner().invoke(cli, ["--project", str(project), "--json", "synth"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["warnings"] == [CHECK_OFF_WARNING]
+    assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [f"warning: {CHECK_OFF_WARNING}"]
+    in_toml("check_import = false", "check_import = true")(project)
+    one_line_error(CliRunner().invoke(cli, ["--project", str(project), "synth"]), InputError.exit_code,
+                   "NameError: name 'load_cities' is not defined (weather/climate.py, line 1)")
