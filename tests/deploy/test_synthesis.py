@@ -8,6 +8,7 @@ import pytest
 
 from api_direct.deploy import fingerprint, synthesis
 from api_direct.deploy.synthesis import SYNTHESIS_RECORD, ControlPlaneRef, SynthesizedStack, synthesize_project
+from api_direct.errors import InputError
 from api_direct.project import Project, load_project
 from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, copy_example
 
@@ -179,3 +180,15 @@ def test_a_code_only_edit_patches_the_assembly_into_what_a_full_synthesis_writes
 
 def _listing(folder: Path) -> list[tuple[str, bytes]]:
     return [(p.relative_to(folder).as_posix(), p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()]
+
+
+def test_an_assembly_whose_app_was_never_checked_is_not_reused_unchecked(tmp_path: Path, bundle_cache_dir: Path) -> None:
+    """A deploy that fails before reading the deferred verdict (a denied assume-role) leaves a record without one."""
+    project_dir = copy_example(tmp_path)
+    main = project_dir / "weather" / "main.py"
+    main.write_text(main.read_text() + "\nraise RuntimeError('broken at import')\n")
+    unread = synthesize(load_project(project_dir), bundle_cache_dir=bundle_cache_dir, app_check="deferred")
+    assert unread.app_check is not None
+    unread.app_check.cancel()
+    with pytest.raises(InputError, match="RuntimeError: broken at import"):
+        synthesize(load_project(project_dir), bundle_cache_dir=bundle_cache_dir)
