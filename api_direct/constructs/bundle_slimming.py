@@ -25,6 +25,7 @@ import ast
 import os
 import re
 import shutil
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -176,7 +177,9 @@ def _imported_names(root: Path, test_folders: set[str]) -> set[str]:
 def _imports(source: bytes, package: tuple[str, ...]) -> Iterator[str]:
     """The absolute module names a module of ``package`` imports, or may (``from x import y``: both ``x`` and ``x.y``)."""
     try:
-        tree = ast.parse(source)
+        with warnings.catch_warnings():  # a package's invalid escapes are its business, not the synth's output
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
     except (SyntaxError, ValueError):  # not Python 3: the runtime cannot import it either
         return
     for node in ast.walk(tree):

@@ -3,6 +3,7 @@
 import dataclasses
 import functools
 import os
+import warnings
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,15 @@ def test_test_folders_a_module_imports_are_kept(tmp_path: Path) -> None:
     assert report.kept == ("h5py/tests", "numba/tests", "tables/tests")
     assert (root / "tables/tests/common.py").is_file() and (root / "numba/tests/support.py").is_file()
     assert not (root / "pandas/tests").exists()  # only pandas/conftest.py and the tests themselves import it
+
+
+def test_a_module_with_old_escapes_is_read_quietly_and_still_keeps_its_tests(tmp_path: Path) -> None:
+    """Python 3.12 warns about ``"\\d"`` when parsing; neither the warning nor an error filter may lose the import."""
+    root = write_tree(tmp_path / "install", {"legacy/__init__.py": 'PATTERN = "\\d+"\nfrom .tests import check\n',
+                                             "legacy/tests/__init__.py": "def check(): pass\n"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert slim_dependencies(root).kept == ("legacy/tests",)
 
 
 def test_the_report_counts_what_was_removed(tmp_path: Path) -> None:
