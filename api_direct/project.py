@@ -87,6 +87,9 @@ class RuntimeSettings(_Strict):
     #: cannot serve. Turn it off only for an app whose import cannot run outside Lambda (it reaches a
     #: resource only the deployed function can); the commands then warn that nothing was checked.
     check_import: bool = True
+    #: Leave out the test suites installed packages ship (``tests``/``test`` folders no module imports):
+    #: Lambda never runs them, and they count against its 250 MB limit. False bundles every package whole.
+    slim_dependencies: bool = True
 
 
 class GatewaySettings(_Strict):

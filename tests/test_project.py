@@ -101,3 +101,13 @@ def test_requirements_file_must_exist(tmp_path: Path) -> None:
     write_project(tmp_path, VALID, requirements=False)
     with pytest.raises(ProjectError, match="runtime.requirements: requirements.txt not found"):
         load_project(tmp_path)
+
+
+@pytest.mark.parametrize("slim", [True, False])
+def test_slim_dependencies_reaches_the_bundle_spec(tmp_path: Path, slim: bool) -> None:
+    """``[runtime] slim_dependencies`` decides whether the app's bundle is slimmed, and so its dependency hash."""
+    from api_direct.constructs.function_code import function_code, project_code_options
+
+    toml = VALID.replace("[[plans]]", f"[runtime]\nslim_dependencies = {str(slim).lower()}\n\n[[plans]]")
+    spec = function_code(**project_code_options(load_project(write_project(tmp_path, toml)))).spec
+    assert spec.slim is slim

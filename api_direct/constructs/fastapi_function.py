@@ -42,6 +42,9 @@ class FastApiFunction(Construct):
     requirements; or ``handler`` (``module:attribute`` of a function that already is
     a Lambda handler), used as is with the requirements as given.
 
+    Installed packages are slimmed of their test suites unless ``slim_dependencies``
+    is False, and a bundle over Lambda's 250 MB unzipped limit is refused in one line.
+
     Defaults: arm64 (cheaper per GB-second than x86_64), Python 3.12, 512 MB, 10 s,
     logs kept 30 days.
     """
@@ -60,6 +63,7 @@ class FastApiFunction(Construct):
         handler: str | None = None,
         python_version: str = "3.12",
         architecture: Architecture = "arm64",
+        slim_dependencies: bool = True,
         memory_size: int = 512,
         timeout: Duration | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
@@ -69,7 +73,8 @@ class FastApiFunction(Construct):
         super().__init__(scope, construct_id)
         code = function_code(project_dir=project_dir, app=app, requirements_file=requirements_file, exclude=exclude,
                              sources=sources, requirements=requirements, handler=handler,
-                             python_version=python_version, architecture=architecture)
+                             python_version=python_version, architecture=architecture,
+                             slim_dependencies=slim_dependencies)
         entry_point, description = code.entry_point, code.description
         self.bundle: Bundle = build_bundle(code.spec, bundle_cache_dir)
         bundled = BundledFunction(

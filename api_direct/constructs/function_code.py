@@ -73,6 +73,7 @@ def function_code(
     handler: str | None = None,
     python_version: str = "3.12",
     architecture: Architecture = "arm64",
+    slim_dependencies: bool = True,
 ) -> FunctionCode:
     """The bundle of ``FastApiFunction``'s props of the same names (see there); ``ValueError`` for conflicting ones."""
     if (project_dir is None) == (sources is None):
@@ -100,7 +101,7 @@ def function_code(
         module, attribute = _reference(handler, "handler")
         entry_point, description, generated = f"{module}.{attribute}", f"Lambda handler {handler}", {}
     spec = BundleSpec(requirements=tuple(requirements), sources=tuple(sources or ()), python_version=python_version,
-                      architecture=architecture, generated=generated)
+                      architecture=architecture, generated=generated, slim=slim_dependencies)
     return FunctionCode(spec, entry_point, description)
 
 
@@ -110,6 +111,7 @@ def project_code_options(project: Project) -> dict[str, Any]:
     return {
         "project_dir": project.root, "app": project.config.api.app, "requirements_file": project.requirements_file,
         "exclude": project.excludes, "python_version": runtime.python, "architecture": runtime.architecture,
+        "slim_dependencies": runtime.slim_dependencies,
     }
 
 
