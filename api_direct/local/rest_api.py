@@ -4,15 +4,19 @@ moto creates a creator's REST API (with the emulator's patches: stage, authorize
 usage plans) but cannot serve it, so the sandbox plays API Gateway for each call,
 in the order API Gateway works through it for our stack:
 
-1. no ``x-api-key`` header: the identity source is missing, so the authorizer is
-   not called and the caller gets the ``UNAUTHORIZED`` gateway response;
-2. the REQUEST authorizer (the deployed function, run by :class:`LocalLambda`):
+1. a payload over API Gateway's limit is refused (413) before anything runs;
+2. no (or an empty) ``x-api-key`` header: the identity source is missing, so the
+   authorizer is not called and the caller gets the ``UNAUTHORIZED`` gateway response;
+3. the REQUEST authorizer (the deployed function, run by :class:`LocalLambda`):
    ``Unauthorized`` raised -> ``UNAUTHORIZED``; a Deny -> ``ACCESS_DENIED``, whose
    body shows the message from the authorizer's context;
-3. an Allow whose ``usageIdentifierKey`` is not an enabled API key in a usage plan
+4. an Allow whose ``usageIdentifierKey`` is not an enabled API key in a usage plan
    of the stage (key sync has not applied it) -> ``INVALID_API_KEY``;
-4. the proxy integration: the app's handler gets the REST (payload 1.0) event;
-5. one access-log line, in the stage's format, into the stage's access log group,
+5. the proxy integration: the app's handler gets the REST (payload 1.0) event and
+   its result becomes the client's response, both by :class:`~.rest_proxy.RestProxy`'s
+   rules (binary bodies by the stage's ``binaryMediaTypes``, repeated headers, HEAD,
+   a function error or an oversized result as the 502);
+6. one access-log line, in the stage's format, into the stage's access log group,
    where the usage forwarder's subscription reads it.
 
 Each rejection is the gateway response the construct configures, from the same
@@ -21,24 +25,31 @@ cache (every call asks the authorizer), throttling and quotas of the usage plans
 """
 
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from api_direct.local.lambda_runtime import DeployedFunction, LocalLambda
+from api_direct.local.rest_proxy import INTEGRATION_FAILED, HttpRequest, HttpResponse, RestProxy, failed, too_large
 from api_direct.runtime.access_log import render_access_log_line
+from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
 from api_direct.runtime.authorizer import API_KEY_HEADER
-from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, render_template
+from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, CONTENT_TYPE, render_template
 
 
 @dataclass(frozen=True)
-class Response:
-    status: int
-    body: str
+class Response(HttpResponse):
+    """What the client got, and whom the gateway metered it to."""
+
     #: The authorizer's key id and plan, both "" for a request it did not allow.
     key_id: str = ""
     plan: str = ""
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True)
@@ -52,54 +63,66 @@ class DeployedRestApi:
     authorizer: DeployedFunction
     app: DeployedFunction
     access_log_group: str
+    #: The REST API's ``binaryMediaTypes``, as API Gateway reads them (``/``, not CloudFormation's ``~1``).
+    binary_media_types: tuple[str, ...] = BINARY_MEDIA_TYPES
+
+    @property
+    def proxy(self) -> RestProxy:
+        return RestProxy(stage=self.stage, rest_api_id=self.rest_api_id, account_id=self.account_id,
+                         region=self.region, binary_media_types=self.binary_media_types)
 
 
 class LocalRestApi:
     """Sends requests through a deployed REST API's authorizer, key check and app, in process.
 
     ``clock`` (epoch seconds) is when a request happens, for its access-log line: the
-    sandbox's can run ahead of the real one, as its scheduled functions do.
+    sandbox's can run ahead of the real one, as its scheduled functions do. A function
+    that raises is API Gateway's 502 to the client, its traceback written to ``errors``
+    (where Lambda would log it).
     """
 
     def __init__(self, api: DeployedRestApi, runtime: LocalLambda, apigateway: Any, logs: Any,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, errors: IO[str] | None = None) -> None:
         self.api = api
+        self.proxy = api.proxy
         self._runtime = runtime
         self._apigateway = apigateway
         self._logs = logs
         self._clock = clock
+        self._errors = errors
         self._stream = f"sandbox-{uuid.uuid4().hex[:8]}"
         logs.create_log_stream(logGroupName=api.access_log_group, logStreamName=self._stream)
 
-    def request(self, method: str, path: str, headers: Mapping[str, str], query: Mapping[str, str] | None = None) -> Response:
+    def request(self, request: HttpRequest) -> Response:
         started = time.monotonic()
         request_id = str(uuid.uuid4())
         epoch_ms = int(self._clock() * 1000)
-        resource = "/" if path == "/" else "/{proxy+}"
-        response, integration_ms = self._respond(method, path, resource, dict(headers), dict(query or {}), request_id)
+        resource = "/" if request.path in ("", "/") else "/{proxy+}"
+        response, integration_ms = self._respond(request, request_id)
         self._log_access({
             "requestId": request_id, "requestTimeEpoch": epoch_ms, "apiId": self.api.rest_api_id,
-            "stage": self.api.stage, "httpMethod": method, "resourcePath": resource, "status": response.status,
-            "responseLatency": int((time.monotonic() - started) * 1000),
+            "stage": self.api.stage, "httpMethod": request.method, "resourcePath": resource,
+            "status": response.status, "responseLatency": int((time.monotonic() - started) * 1000),
             **({"integrationLatency": integration_ms} if integration_ms is not None else {}),
             **({"keyId": response.key_id, "plan": response.plan} if response.key_id else {}),
         })
         return response
 
-    def _respond(self, method: str, path: str, resource: str, headers: dict[str, str], query: dict[str, str],
-                 request_id: str) -> tuple[Response, int | None]:
-        if not any(name.lower() == API_KEY_HEADER for name in headers):
+    def _respond(self, request: HttpRequest, request_id: str) -> tuple[Response, int | None]:
+        refused = too_large(request)
+        if refused is not None:
+            return Response(refused.status, refused.headers, refused.body), None
+        if not request.header(API_KEY_HEADER):
             return self._rejected("UNAUTHORIZED"), None
+        event = self.proxy.event(request, request_id=request_id)
         method_arn = (f"arn:aws:execute-api:{self.api.region}:{self.api.account_id}:{self.api.rest_api_id}"
-                      f"/{self.api.stage}/{method}{path}")
-        request_context = {"requestId": request_id, "stage": self.api.stage, "apiId": self.api.rest_api_id,
-                           "resourcePath": resource, "httpMethod": method, "path": f"/{self.api.stage}{path}",
-                           "accountId": self.api.account_id, "identity": {"sourceIp": "127.0.0.1"}}
+                      f"/{self.api.stage}/{request.method}{event['path']}")
         try:
             policy = self._runtime.invoke(self.api.authorizer, {
-                "type": "REQUEST", "methodArn": method_arn, "resource": resource, "path": path,
-                "httpMethod": method, "headers": headers, "queryStringParameters": query,
-                "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": {}, "requestContext": request_context,
+                "type": "REQUEST", "methodArn": method_arn,
+                **{name: event[name] for name in (
+                    "resource", "path", "httpMethod", "headers", "multiValueHeaders", "queryStringParameters",
+                    "multiValueQueryStringParameters", "pathParameters", "stageVariables", "requestContext")},
             })
         except Exception as error:  # API Gateway turns exactly "Unauthorized" into a 401, anything else a 500
             if str(error) == "Unauthorized":
@@ -111,23 +134,23 @@ class LocalRestApi:
         if not self._in_usage_plan(policy.get("usageIdentifierKey")):
             return self._rejected("INVALID_API_KEY"), None
         started = time.monotonic()
-        answer = self._runtime.invoke(self.api.app, {
-            "resource": resource, "path": path, "httpMethod": method, "headers": headers,
-            "multiValueHeaders": {name: [value] for name, value in headers.items()},
-            "queryStringParameters": query or None,
-            "multiValueQueryStringParameters": {name: [value] for name, value in query.items()} or None,
-            "pathParameters": {"proxy": path.lstrip("/")} if resource != "/" else None, "stageVariables": None,
-            "requestContext": {**request_context, "authorizer": {**context, "principalId": policy["principalId"]}},
-            "body": None, "isBase64Encoded": False,
-        })
+        authorized = {**event, "requestContext": {**event["requestContext"],
+                                                  "authorizer": {**context, "principalId": policy["principalId"]}}}
+        try:
+            answered = self.proxy.response(request, self._runtime.invoke(self.api.app, authorized))
+        except Exception:  # the function failed: API Gateway's 502; the traceback goes where Lambda logs it
+            if self._errors is not None:
+                traceback.print_exc(file=self._errors)
+            answered = failed(*INTEGRATION_FAILED)
         integration_ms = int((time.monotonic() - started) * 1000)
-        return Response(answer["statusCode"], answer.get("body", ""), context.get("keyId", ""),
+        return Response(answered.status, answered.headers, answered.body, context.get("keyId", ""),
                         context.get("plan", "")), integration_ms
 
     @staticmethod
     def _rejected(response_type: str, authorizer_context: Mapping[str, str] | None = None) -> Response:
         configured = BY_GATEWAY_RESPONSE_TYPE[response_type]
-        return Response(configured.status, render_template(configured.body(), authorizer_context or {}))
+        body = render_template(configured.body(), authorizer_context or {})
+        return Response(configured.status, (("Content-Type", CONTENT_TYPE),), body.encode())
 
     def _in_usage_plan(self, usage_identifier_key: str | None) -> bool:
         """Whether API Gateway would accept the key: enabled, and in a usage plan of this stage."""

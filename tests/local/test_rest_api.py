@@ -3,9 +3,12 @@
 The functions are stand-ins here (the sandbox end-to-end test runs the deployed
 ones); what is under test is the gateway's part: when the authorizer is asked,
 how its answer maps to a gateway response, that an allowed key must still be in
-a usage plan of the stage, and the access-log line each request leaves.
+a usage plan of the stage, that the app's event and response follow RestProxy's
+rules, and the access-log line each request leaves.
 """
 
+import base64
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +19,7 @@ from moto import mock_aws
 
 from api_direct.local.lambda_runtime import DeployedFunction
 from api_direct.local.rest_api import DeployedRestApi, LocalRestApi
+from api_direct.local.rest_proxy import MAX_REQUEST_BYTES, HttpRequest
 from api_direct.runtime.access_log import parse_access_log_line
 from api_direct.runtime.gateway_responses import INVALID_KEY, MISSING_KEY, SUSPENDED_KEY
 
@@ -29,11 +33,15 @@ class Functions:
 
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
+        #: What the app returns; by default a JSON 200.
+        self.result: Any = {"statusCode": 200, "body": '{"ok": true}'}
 
     def invoke(self, function: DeployedFunction, event: dict[str, Any]) -> Any:
         self.events.append((function.name, event))
         if function is APP:
-            return {"statusCode": 200, "body": '{"ok": true}'}
+            if isinstance(self.result, Exception):
+                raise self.result
+            return self.result
         key = event["headers"].get("x-api-key")
         if key == "raise":
             raise Exception("Unauthorized")
@@ -64,48 +72,109 @@ def gateway() -> Iterator[tuple[LocalRestApi, Functions, Any]]:
         yield LocalRestApi(deployed, functions, apigateway, logs), functions, logs  # type: ignore[arg-type]
 
 
+def get(path: str, key: str | None = None, query: str = "", method: str = "GET", body: bytes = b"",
+        headers: tuple[tuple[str, str], ...] = ()) -> HttpRequest:
+    return HttpRequest(method, path, ((("x-api-key", key),) if key is not None else ()) + headers, query, body)
+
+
 def logged(logs: Any) -> list[Any]:
     return [parse_access_log_line(e["message"]) for e in logs.filter_log_events(logGroupName=LOG_GROUP)["events"]]
 
 
 def test_without_the_header_the_authorizer_is_not_asked(gateway: tuple[LocalRestApi, Functions, Any]) -> None:
     api, functions, logs = gateway
-    response = api.request("GET", "/cities", {})
-    assert (response.status, response.body) == (MISSING_KEY.status, MISSING_KEY.body()) and functions.events == []
+    response = api.request(get("/cities"))
+    assert (response.status, response.text) == (MISSING_KEY.status, MISSING_KEY.body()) and functions.events == []
+    assert response.header("content-type") == "application/json"
     [entry] = logged(logs)
     assert (entry.status, entry.key_id, entry.integration_latency_ms) == (401, "", None)
 
 
 def test_unauthorized_from_the_authorizer_is_the_401(gateway: tuple[LocalRestApi, Functions, Any]) -> None:
     api, functions, _ = gateway
-    assert api.request("GET", "/cities", {"x-api-key": "raise"}).status == 401
+    assert api.request(get("/cities", "raise")).status == 401
     assert [name for name, _ in functions.events] == ["authorizer"]
 
 
 def test_a_deny_shows_the_authorizers_message(gateway: tuple[LocalRestApi, Functions, Any]) -> None:
     api, functions, _ = gateway
-    response = api.request("GET", "/cities", {"x-api-key": "suspended"})
+    response = api.request(get("/cities", "suspended"))
     assert (response.status, json.loads(response.body)) == (403, {"message": SUSPENDED_KEY.message})
     assert [name for name, _ in functions.events] == ["authorizer"]
 
 
 def test_an_allowed_key_outside_the_stages_usage_plans_is_refused(gateway: tuple[LocalRestApi, Functions, Any]) -> None:
     api, functions, _ = gateway
-    response = api.request("GET", "/cities", {"x-api-key": "not-in-plan"})
-    assert (response.status, response.body) == (INVALID_KEY.status, INVALID_KEY.body())
+    response = api.request(get("/cities", "not-in-plan"))
+    assert (response.status, response.text) == (INVALID_KEY.status, INVALID_KEY.body())
     assert [name for name, _ in functions.events] == ["authorizer"]
 
 
 def test_an_allowed_key_in_a_plan_reaches_the_app_and_is_logged_as_its(
         gateway: tuple[LocalRestApi, Functions, Any]) -> None:
     api, functions, logs = gateway
-    response = api.request("GET", "/current/paris", {"x-api-key": "in-plan"}, {"units": "metric"})
-    assert (response.status, response.key_id, response.plan) == (200, "k1", "pro")
+    response = api.request(get("/current/paris", "in-plan", "units=metric&units=si"))
+    assert (response.status, response.key_id, response.plan, response.body) == (200, "k1", "pro", b'{"ok": true}')
     (_, authorizer_event), (_, app_event) = functions.events
     assert authorizer_event["methodArn"].endswith(f"/{STAGE}/GET/current/paris")
+    assert authorizer_event["requestContext"]["requestId"] == app_event["requestContext"]["requestId"]
     assert (app_event["resource"], app_event["pathParameters"]) == ("/{proxy+}", {"proxy": "current/paris"})
-    assert app_event["requestContext"]["authorizer"]["keyId"] == "k1"
-    assert app_event["queryStringParameters"] == {"units": "metric"}
+    assert app_event["requestContext"]["authorizer"] == {"keyId": "k1", "plan": "pro", "principalId": "k1"}
+    assert app_event["queryStringParameters"] == {"units": "si"}
+    assert app_event["multiValueQueryStringParameters"] == {"units": ["metric", "si"]}
     [entry] = logged(logs)
     assert (entry.status, entry.key_id, entry.plan, entry.resource_path) == (200, "k1", "pro", "/{proxy+}")
     assert entry.integration_latency_ms is not None
+
+
+def test_an_empty_key_header_is_a_missing_one(gateway: tuple[LocalRestApi, Functions, Any]) -> None:
+    api, functions, _ = gateway
+    assert api.request(get("/cities", "")).status == MISSING_KEY.status and functions.events == []
+
+
+def test_a_request_over_the_payload_limit_is_refused_before_anything_runs(
+        gateway: tuple[LocalRestApi, Functions, Any]) -> None:
+    api, functions, logs = gateway
+    response = api.request(get("/upload", "in-plan", method="POST", body=b"x" * (MAX_REQUEST_BYTES + 1)))
+    assert response.status == 413 and functions.events == []
+    assert [entry.status for entry in logged(logs)] == [413]
+
+
+def test_bodies_travel_as_the_stages_binary_media_types_say(gateway: tuple[LocalRestApi, Functions, Any]) -> None:
+    """The stage's types come from the deployed API: here only image/png, so a JSON body is text and a PNG base64."""
+    api, functions, _ = gateway
+    narrow = LocalRestApi(DeployedRestApi(api.api.rest_api_id, STAGE, ACCOUNT, REGION, AUTHORIZER, APP, LOG_GROUP,
+                                          binary_media_types=("image/png",)), functions, api._apigateway, api._logs)  # type: ignore[arg-type]
+    png = b"\x89PNG\r\n\x1a\n\x00\xff"
+    functions.result = {"statusCode": 200, "headers": {"content-type": "image/png"}, "isBase64Encoded": True,
+                        "body": base64.b64encode(png).decode()}
+    as_png = narrow.request(get("/chart", "in-plan", headers=(("accept", "image/png"),)))
+    as_text = narrow.request(get("/chart", "in-plan", headers=(("accept", "application/json"),)))
+    assert (as_png.status, as_png.body, as_png.header("content-type")) == (200, png, "image/png")
+    assert as_text.body == base64.b64encode(png)
+    narrow.request(get("/summary", "in-plan", method="POST", body=b'{"a": 1}',
+                       headers=(("content-type", "application/json"),)))
+    narrow.request(get("/upload", "in-plan", method="POST", body=png, headers=(("content-type", "image/png"),)))
+    [text_event, binary_event] = [event for name, event in functions.events if name == "app"][2:]
+    assert (text_event["body"], text_event["isBase64Encoded"]) == ('{"a": 1}', False)
+    assert (base64.b64decode(binary_event["body"]), binary_event["isBase64Encoded"]) == (png, True)
+
+
+def test_repeated_headers_reach_the_app_and_the_client(gateway: tuple[LocalRestApi, Functions, Any]) -> None:
+    api, functions, _ = gateway
+    functions.result = {"statusCode": 201, "body": "", "multiValueHeaders": {"set-cookie": ["a=1", "b=2"]}}
+    response = api.request(get("/items", "in-plan", method="HEAD", headers=(("x-tag", "one"), ("x-tag", "two"))))
+    assert (response.status, response.body, response.header_values("set-cookie")) == (201, b"", ["a=1", "b=2"])
+    [app_event] = [event for name, event in functions.events if name == "app"]
+    assert (app_event["httpMethod"], app_event["multiValueHeaders"]["x-tag"]) == ("HEAD", ["one", "two"])
+
+
+def test_a_function_error_is_the_502_and_its_traceback_is_logged(gateway: tuple[LocalRestApi, Functions, Any]) -> None:
+    api, functions, logs = gateway
+    errors = io.StringIO()
+    failing = LocalRestApi(api.api, functions, api._apigateway, api._logs, errors=errors)  # type: ignore[arg-type]
+    functions.result = RuntimeError("the creator's bug")
+    response = failing.request(get("/cities", "in-plan"))
+    assert (response.status, json.loads(response.body), response.key_id) == (502, {"message": "Internal server error"}, "k1")
+    assert "RuntimeError: the creator's bug" in errors.getvalue()
+    assert [(entry.status, entry.key_id) for entry in logged(logs)] == [(502, "k1")]
