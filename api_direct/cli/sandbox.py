@@ -31,7 +31,8 @@ EXAMPLE = Path(api_direct.__file__).resolve().parent.parent / "examples" / "weat
 
 @click.command()
 @click.option("--calls", type=click.IntRange(1, 5000), default=200, show_default=True,
-              help="How many calls the consumer makes (a mix of good ones, a wrong route, a missing and a wrong key).")
+              help="How many calls the consumer makes: the app's GET and POST operations in turn, with a missing "
+                   "key, a wrong key and an unknown route mixed in.")
 @click.option("--plan", "plan_name", default=None,
               help="The plan the consumer subscribes to. Default: the first paid plan in apid.toml.")
 @click.option("--keep", is_flag=True,
@@ -51,7 +52,16 @@ def sandbox(settings: Settings, calls: int, plan_name: str | None, keep: bool) -
     a key; --calls requests go through the API's authorizer and app; the usage is
     metered, billed as Stripe meter events and invoiced; the creator is paid out.
     Ends with a table (calls, billable calls, billed, platform fee, payout) and
-    exits 0 only if every number matches what the calls imply.
+    exits 0 only if every number matches what the calls imply (6 if not).
+
+    \b
+    The calls come from the app's own OpenAPI document: every GET and POST
+    operation, its parameters and JSON body filled from the examples it gives
+    (Field(examples=[...]), Path(examples=[...]), ...) or else made from its
+    schema. Every such call must answer 2xx; a missing key must get 401, a
+    wrong key 403 and a path no route matches 404. Operations that cannot be
+    filled (a multipart upload, the app's own credentials) are skipped and
+    named; an app with none to call exits 3 before anything starts.
 
     \b
     The API is the project in --project (or the current folder) if it holds an
@@ -165,7 +175,7 @@ def _wait_for_interrupt(output: Output) -> "Callable[[Endpoints], None]":
             f"  users:           {', '.join(e.users)} (password {e.password})\n"
             f"  consumer key:    {e.consumer_key}\n\n"
             "Calls reach the usage counters within a second, and a new subscriber's key works as soon. Explore, for instance:\n"
-            f'  curl -H "x-api-key: <consumer key>" {e.gateway}/cities\n'
+            f"  {escape(e.sample.curl(e.gateway, ('x-api-key', '<consumer key>')))}\n"
             f"  curl {e.control_plane}/listings\n"
             f"  apid --endpoint-url {e.aws} login --control-plane {e.control_plane} --username {e.users[0]}\n"
             f"  apid --endpoint-url {e.aws} earnings"

@@ -15,6 +15,11 @@ runs it here with the deployed function's environment; where time would pass
 (an hour's grace, a billing period, a month), the scheduled functions run as of a
 later time (their event's ``time``) and Stripe's test clock moves.
 
+The calls are the app's own: each GET and POST operation of its OpenAPI document,
+filled in by :mod:`~.sample_calls` (computed before anything starts, so an app
+with nothing to call is refused at once), with a missing key, a wrong key and an
+unknown route mixed in. Nothing in the story knows one app's routes.
+
 The result is a :class:`Summary` whose numbers come from where the product keeps
 them (meter events and invoices in Stripe, the ledger via ``GET /earnings``,
 transfers), each checked against what the calls imply.
@@ -26,7 +31,6 @@ records to the aggregator, key changes to the creator's key sync), so a new
 subscriber's key works and calls show in the control plane's counters.
 """
 
-import asyncio
 import importlib.util
 import json
 import os
@@ -39,8 +43,8 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, ExitStack, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -48,11 +52,11 @@ from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any, Protocol
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import urlsplit
 
 import uvicorn
 
-from api_direct.constructs.function_code import HANDLER_MODULE, handler_shim
+from api_direct.constructs.function_code import ADAPTER_MODULE, HANDLER_MODULE, write_handler
 from api_direct.control_plane import sign_in
 from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ENV_PREFIX, ControlPlaneSettings
@@ -69,8 +73,10 @@ from api_direct.local.control_plane import deploy_control_plane
 from api_direct.local.emulator import running_moto_server
 from api_direct.local.lambda_runtime import DeployedFunction, LocalLambda, environment, stack_functions
 from api_direct.local.rest_api import DeployedRestApi, LocalRestApi, Response
+from api_direct.local.rest_proxy import HttpRequest, HttpResponse, binary_media_types_of, failed
+from api_direct.local.sample_calls import SampleCall, SampleCalls, sample_calls
 from api_direct.local.stripe_server import StripeFake, running_stripe_fake
-from api_direct.project import PricingPlan, billable_calls, load_project
+from api_direct.project import PricingPlan, Project, billable_calls, load_project
 
 REGION = "us-east-1"
 CREATOR, CONSUMER = "creator@sandbox.example", "consumer@sandbox.example"
@@ -86,9 +92,13 @@ APP = f"{HANDLER_MODULE}.handler"
 _SERVER_START_SECONDS = 20.0
 #: How often the kept sandbox delivers what AWS's services would have by then.
 _DELIVERY_SECONDS = 0.5
-#: What API Gateway answers for a URL outside the stage, and for a request its integration failed.
-_FORBIDDEN = '{"message":"Forbidden"}'
-_INTERNAL_ERROR = '{"message":"Internal server error"}'
+#: What API Gateway answers for a URL outside the stage, and for a request its authorizer failed.
+_FORBIDDEN = b'{"message":"Forbidden"}'
+_INTERNAL_ERROR = b'{"message":"Internal server error"}'
+#: The consumer's key the sandbox's wrong-key calls present: well formed, never issued.
+WRONG_KEY = "apid_" + "x" * 43
+#: Response headers the kept gateway writes itself (http.server adds Date and Server; the length is the body's).
+_GATEWAY_OWN_HEADERS = frozenset({"content-length", "connection", "transfer-encoding", "date", "server"})
 
 
 class Narrator(Protocol):
@@ -143,8 +153,10 @@ class Endpoints:
     stripe: str
     #: The URL API Gateway gave the deployed stage; the emulator cannot serve it (``gateway`` does).
     api_url: str
-    #: The deployed stage, served on loopback as API Gateway would: ``curl -H "x-api-key: KEY" <gateway>/cities``.
+    #: The deployed stage, served on loopback as API Gateway would: ``curl -H "x-api-key: KEY" <gateway><path>``.
     gateway: str
+    #: The first of the app's calls the sandbox made, for a first ``curl`` to try.
+    sample: SampleCall
     workdir: Path
     config_home: Path
     password: str
@@ -164,12 +176,27 @@ class Endpoints:
         return f"{self.control_plane}/web/portal"
 
 
+#: Why a call was made, as the summary's checks name them.
+GOOD, NO_KEY, WRONG, UNKNOWN_ROUTE = "good", "missing key", "wrong key", "unknown route"
+
+
+@dataclass(frozen=True)
+class _Made:
+    purpose: str
+    call: SampleCall
+    response: Response
+
+
 @dataclass
 class _Calls:
-    responses: list[tuple[str, Response]] = field(default_factory=list)
+    made: list[_Made] = field(default_factory=list)
 
-    def count(self, purpose: str, status: int | None = None) -> int:
-        return sum(1 for p, r in self.responses if p == purpose and (status is None or r.status == status))
+    @property
+    def responses(self) -> list[Response]:
+        return [made.response for made in self.made]
+
+    def count(self, purpose: str, statuses: Callable[[int], bool] = lambda status: True) -> int:
+        return sum(1 for made in self.made if made.purpose == purpose and statuses(made.response.status))
 
 
 def run_sandbox(
@@ -187,18 +214,32 @@ def run_sandbox(
     """
     if importlib.util.find_spec("moto") is None:
         raise StateError("apid sandbox needs the AWS emulator: pip install 'api-direct[local]' (make install does)")
-    plan = _chosen_plan(load_project(project_dir).config.plans, plan_name)  # a bad project fails before anything starts
+    # A bad project, or an app with nothing to call, fails before anything starts.
+    project = load_project(project_dir)
+    plan = _chosen_plan(project.config.plans, plan_name)
     started = time.monotonic()
+    openapi = export_openapi(project)
+    samples = callable_operations(project, openapi)
     workdir = Path(tempfile.mkdtemp(prefix="apid-sandbox-"))
     try:
         with ExitStack() as stack:
             sandbox = _Sandbox(workdir, narrator, stack, bundle_cache_dir)
-            summary = sandbox.run(project_dir, calls, plan, started)
+            summary = sandbox.run(project_dir, calls, plan, started, openapi, samples)
             if keep is not None:
                 keep(sandbox.live())
             return summary
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def callable_operations(project: Project, openapi: Mapping[str, Any]) -> SampleCalls:
+    """The calls the sandbox can make to the app, from its OpenAPI document; ``InputError`` if there are none."""
+    samples = sample_calls(openapi)
+    if not samples.calls:
+        skipped = "; ".join(str(operation) for operation in samples.skipped) or "it has no operations"
+        raise InputError(f"apid sandbox has no GET or POST operation of {project.config.api.app} to call, "
+                         f"from its OpenAPI document: {skipped}")
+    return samples
 
 
 class _Sandbox:
@@ -220,7 +261,8 @@ class _Sandbox:
 
     # The story, step by step.
 
-    def run(self, project_dir: Path, calls: int, plan: PricingPlan, started: float) -> Summary:
+    def run(self, project_dir: Path, calls: int, plan: PricingPlan, started: float, openapi: Mapping[str, Any],
+            samples: SampleCalls) -> Summary:
         with self.narrator.step("Start the AWS emulator (moto) and the Stripe fake on 127.0.0.1"):
             self.endpoint = self.stack.enter_context(running_moto_server())
             self.stack.enter_context(environment(self._environment()))
@@ -256,7 +298,7 @@ class _Sandbox:
             self.api_url = deployed.outputs["ApiUrl"]
             self.narrator.detail(f"{deployed.status}: {self.api_url}")
         with self.narrator.step(f"Publish {project.config.api.name} with plans {', '.join(p.name for p in project.config.plans)}"):
-            body = listing(project, record, deployed.outputs, export_openapi(project))
+            body = listing(project, record, deployed.outputs, dict(openapi))
             self._client(creator).put(f"/listings/{project.config.api.name}", body)
         with self.narrator.step(f"Consumer searches, subscribes to {plan.name} and gets a key (shown once)"):
             consumer = self._client(self._login(CONSUMER))
@@ -268,8 +310,8 @@ class _Sandbox:
             self.user_functions = stack_functions(self.aws, project.stack_name)
             synced = self._sync_keys()
             self.narrator.detail(f"search {term!r} found {found}; key sync applied {synced} event(s) in the creator's account")
-        self.api = self._rest_api(project_root, project.config.api.app, deployed.outputs, self.user_functions,
-                                  project.config.gateway.stage)
+        self.api = self._rest_api(project_root, project, deployed.outputs, self.user_functions)
+        self.samples = samples
         with self.narrator.step(f"Make {calls} calls through the authorizer and the app"):
             made = self._call(self.api, calls)
         with self.narrator.step("Forward the access log as usage records and aggregate them"):
@@ -309,8 +351,9 @@ class _Sandbox:
         stopped = threading.Event()
         self._run_until_exit(lambda: self._deliver_until(stopped), "delivery", stopped.set)
         return Endpoints(aws=self.endpoint, control_plane=self.control_plane_url, stripe=self.stripe.base_url,
-                         api_url=self.api_url, gateway=gateway.url, workdir=self.workdir, config_home=self.config_home,
-                         password=self.password, consumer_key=self.consumer_key, deliver=self.deliver)
+                         api_url=self.api_url, gateway=gateway.url, sample=self.samples.calls[0], workdir=self.workdir,
+                         config_home=self.config_home, password=self.password, consumer_key=self.consumer_key,
+                         deliver=self.deliver)
 
     def deliver(self) -> int:
         """One cycle: new access-log lines forwarded and aggregated, new key events synced; how many of each, summed."""
@@ -402,17 +445,48 @@ class _Sandbox:
     def _client(self, session: sign_in.SignedIn) -> Any:
         return sign_in.client_for(session, endpoint_url=self.endpoint)
 
-    def _rest_api(self, project_root: Path, app: str, outputs: Mapping[str, str],
-                  functions: Mapping[str, DeployedFunction], stage: str) -> LocalRestApi:
-        """The deployed API, its app's handler importable here: the generated shim over the project's source."""
-        shim = self.workdir / "handler"
-        shim.mkdir()
-        (shim / f"{HANDLER_MODULE}.py").write_text(handler_shim(app))
-        _prepend_path(self.stack, project_root, shim)
+    def _rest_api(self, project_root: Path, project: Project, outputs: Mapping[str, str],
+                  functions: Mapping[str, DeployedFunction]) -> LocalRestApi:
+        """The deployed API, its app's handler importable here: the generated handler and adapter over the project's source.
+
+        The handler imports the app as in Lambda, into this process; what an earlier
+        sandbox (or anything else) imported under the same names is dropped first, and
+        when the sandbox stops the app's lifespan shuts down and its modules are dropped.
+        """
+        handler = self.workdir / "handler"
+        handler.mkdir()
+        write_handler(handler, project.config.api.app)
+        app_package = project.config.api.app.partition(":")[0].split(".")[0]
+        _forget_modules(lambda name, _: name.split(".")[0] in (HANDLER_MODULE, ADAPTER_MODULE, app_package))
+        _prepend_path(self.stack, project_root, handler)
+        workdir = self.workdir.resolve()
+        self.stack.callback(_forget_modules, lambda _, file: file is not None and file.is_relative_to(workdir))
+        self.stack.callback(self._shut_down_app)
         return LocalRestApi(DeployedRestApi(
-            rest_api_id=outputs["RestApiId"], stage=stage, account_id=self.settings.account_id, region=REGION,
-            authorizer=functions[AUTHORIZER], app=functions[APP], access_log_group=outputs["AccessLogGroupName"],
-        ), self.runtime, self.aws.client("apigateway"), self.aws.client("logs"), self._gateway_time)
+            rest_api_id=outputs["RestApiId"], stage=project.config.gateway.stage, account_id=self.settings.account_id,
+            region=REGION, authorizer=functions[AUTHORIZER], app=functions[APP],
+            access_log_group=outputs["AccessLogGroupName"],
+            binary_media_types=self._binary_media_types(project.stack_name),
+        ), self.runtime, self.aws.client("apigateway"), self.aws.client("logs"), self._gateway_time, errors=self.log)
+
+    def _binary_media_types(self, stack_name: str) -> tuple[str, ...]:
+        """The deployed REST API's ``BinaryMediaTypes``, from the stack's template.
+
+        moto's ``GetRestApi`` does not have them: its CloudFormation handler drops the property.
+        """
+        body = self.aws.client("cloudformation").get_template(StackName=stack_name)["TemplateBody"]
+        template = json.loads(body) if isinstance(body, str) else body
+        [rest_api] = [resource for resource in template.get("Resources", {}).values()
+                      if resource.get("Type") == "AWS::ApiGateway::RestApi"]
+        return binary_media_types_of(rest_api.get("Properties", {}).get("BinaryMediaTypes"))
+
+    def _shut_down_app(self) -> None:
+        """The app's lifespan shutdown, as uvicorn runs it on Ctrl-C (a Lambda container never gets there)."""
+        module = sys.modules.get(HANDLER_MODULE)
+        file = getattr(module, "__file__", None)
+        if file and Path(file).resolve().is_relative_to(self.workdir.resolve()):
+            with self.lock, redirect_stdout(self.log), redirect_stderr(self.log):
+                module.handler.close()
 
     def _gateway_time(self) -> float:
         """When a call happens, to the API's gateway: now, but never in a usage hour the story has closed.
@@ -424,23 +498,42 @@ class _Sandbox:
         return max(time.time(), self.usage_open_from)
 
     def _call(self, api: LocalRestApi, count: int) -> _Calls:
-        """``count`` calls: mostly good ones, with a wrong route, a missing key and a wrong key mixed in."""
-        made = _Calls()
-        wrong_key = "apid_" + "x" * 43
+        """``count`` calls: the app's operations in turn, with a missing key, a wrong key and an unknown route mixed in.
+
+        Every tenth call from the fourth has no key, from the seventh a wrong one, and from
+        the ninth asks, with the consumer's key, for a path none of the app's routes matches.
+        """
+        samples = self.samples
+        self.narrator.detail(f"{len(samples.calls)} operation(s) to call: "
+                             + ", ".join(call.operation for call in samples.calls))
+        for skipped in samples.skipped:
+            self.narrator.detail(f"skipped {skipped}")
+        if samples.unknown_path is None:
+            self.narrator.detail("every path may be one of the app's routes: no unknown-route call")
+        first, made, good = samples.calls[0], _Calls(), 0
         for i in range(count):
             if i % 10 == 3:
-                made.responses.append(("no key", api.request("GET", "/cities", {})))
+                purpose, call, key = NO_KEY, first, None
             elif i % 10 == 6:
-                made.responses.append(("wrong key", api.request("GET", "/cities", {"x-api-key": wrong_key})))
-            elif i % 10 == 8:
-                made.responses.append(("unknown city", api.request("GET", "/current/atlantis", {"x-api-key": self.consumer_key})))
+                purpose, call, key = WRONG, first, WRONG_KEY
+            elif i % 10 == 8 and samples.unknown_path is not None:
+                purpose, key = UNKNOWN_ROUTE, self.consumer_key
+                call = SampleCall(f"GET {samples.unknown_path}", "GET", samples.unknown_path)
             else:
-                path = ("/cities", "/current/paris", "/forecast/tokyo")[i % 3]
-                made.responses.append(("good", api.request("GET", path, {"x-api-key": self.consumer_key})))
-        statuses: dict[int, int] = {}
-        for _, response in made.responses:
-            statuses[response.status] = statuses.get(response.status, 0) + 1
+                purpose, call, key = GOOD, samples.calls[good % len(samples.calls)], self.consumer_key
+                good += 1
+            headers = call.headers if key is None else (("x-api-key", key), *call.headers)
+            request = HttpRequest(call.method, call.path, headers, call.query, call.body)
+            made.made.append(_Made(purpose, call, api.request(request)))
+        statuses = Counter(response.status for response in made.responses)
         self.narrator.detail("responses by status: " + ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items())))
+        failing: dict[str, Counter[int]] = {}
+        for one in made.made:
+            if one.purpose == GOOD and not _succeeded(one.response.status):
+                failing.setdefault(one.call.operation, Counter())[one.response.status] += 1
+        for operation, by_status in failing.items():
+            answered = ", ".join(f"{status} ({n}x)" for status, n in sorted(by_status.items()))
+            self.narrator.detail(f"{operation} answered {answered} to a call made from its OpenAPI description")
         return made
 
     @cached_property
@@ -459,7 +552,7 @@ class _Sandbox:
 
     def _summary(self, made: _Calls, plan: PricingPlan, invoices: list[dict[str, Any]],
                  earnings: Mapping[str, Any], seconds: float) -> Summary:
-        allowed = Counter(f"{r.status // 100}xx" for _, r in made.responses if r.key_id)
+        allowed = Counter(f"{r.status // 100}xx" for r in made.responses if r.key_id)
         billable = billable_calls(allowed, plan.billable_statuses)
         metered = sum(int(event["payload"]["value"]) for event in self.stripe.meter_events())
         billed = sum(invoice["amount_paid"] for invoice in invoices)
@@ -471,17 +564,17 @@ class _Sandbox:
         payout = sum(int(month["payout"]) for month in months)
         transferred = sum(transfer["amount"] for transfer in self.stripe.transfers())
         checks = (
-            Check("missing key answered 401", made.count("no key"), made.count("no key", 401)),
-            Check("wrong key answered 403", made.count("wrong key"), made.count("wrong key", 403)),
-            Check("unknown city answered 404", made.count("unknown city"), made.count("unknown city", 404)),
-            Check("good calls answered 200", made.count("good"), made.count("good", 200)),
+            Check("missing key answered 401", made.count(NO_KEY), made.count(NO_KEY, (401).__eq__)),
+            Check("wrong key answered 403", made.count(WRONG), made.count(WRONG, (403).__eq__)),
+            Check("unknown route answered 404", made.count(UNKNOWN_ROUTE), made.count(UNKNOWN_ROUTE, (404).__eq__)),
+            Check("good calls answered 2xx", made.count(GOOD), made.count(GOOD, _succeeded)),
             Check("billable calls metered in Stripe", billable, metered),
             Check("amount billed (cents)", expected_billed, billed),
             Check("platform fee (cents)", expected_fee, fee),
             Check("payout (cents)", expected_billed - expected_fee, payout),
             Check("transferred to the creator (cents)", expected_billed - expected_fee, transferred),
         )
-        return Summary(calls=len(made.responses), billable=metered, billed=billed, fee=fee, payout=payout,
+        return Summary(calls=len(made.made), billable=metered, billed=billed, fee=fee, payout=payout,
                        currency=self.settings.currency, seconds=seconds, checks=checks)
 
 
@@ -505,7 +598,7 @@ class _Gateway(ThreadingHTTPServer):
 
 
 class _GatewayRequest(BaseHTTPRequestHandler):
-    """One HTTP request to :class:`_Gateway`: method, path under the stage, headers and query to the API."""
+    """One HTTP request to :class:`_Gateway`, passed on as sent: method, path under the stage, every header, body bytes."""
 
     server: _Gateway
 
@@ -513,45 +606,61 @@ class _GatewayRequest(BaseHTTPRequestHandler):
         """What API Gateway answers at the stage's URL: the API's response, or ``403 Forbidden`` outside the stage."""
         url = urlsplit(self.path)
         stage = f"/{self.server.api.api.stage}"
-        path = unquote(url.path)
-        status, body = 403, _FORBIDDEN
-        if path == stage or path.startswith(f"{stage}/"):
-            with self.server.lock, _event_loop():
+        body = self._body()
+        if url.path == stage or url.path.startswith(f"{stage}/"):
+            request = HttpRequest(self.command, url.path.removeprefix(stage) or "/", tuple(self.headers.items()),
+                                  url.query, body)
+            with self.server.lock:
                 try:
-                    response = self.server.api.request(self.command, path.removeprefix(stage) or "/",
-                                                       dict(self.headers.items()),
-                                                       dict(parse_qsl(url.query, keep_blank_values=True)))
-                    status, body = response.status, response.body
-                except Exception:  # a function that raised: API Gateway's answer, the traceback where its logs go
+                    response: HttpResponse = self.server.api.request(request)
+                except Exception:  # the authorizer raised: API Gateway's 500, the traceback where its logs go
                     traceback.print_exc(file=self.server.log)
-                    status, body = 500, _INTERNAL_ERROR
-        content = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(content)))
-        self.end_headers()
-        self.wfile.write(content)
+                    response = failed(500, _INTERNAL_ERROR)
+        else:
+            response = failed(403, _FORBIDDEN)
+        self._send(response)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = answer
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = answer
+
+    def _body(self) -> bytes:
+        """The request's body: ``Content-Length`` bytes, or every chunk of a chunked one."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            while self.rfile.readline().strip():  # trailers, up to the blank line
+                pass
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, response: HttpResponse) -> None:
+        """Every header of the response (repeated ones repeated) and its body; a HEAD's length is the function's."""
+        self.send_response(response.status)
+        for name, value in response.headers:
+            if name.lower() not in _GATEWAY_OWN_HEADERS:
+                self.send_header(name, value)
+        length = response.header("content-length") if self.command == "HEAD" else None
+        self.send_header("Content-Length", length or str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the stage's access log (in its log group, as in AWS) records each request, not the terminal."""
 
 
-@contextmanager
-def _event_loop() -> Iterator[None]:
-    """A fresh event loop for this thread during the block, closed after.
+def _succeeded(status: int) -> bool:
+    return 200 <= status < 300
 
-    Lambda calls a handler on its runtime's main thread, where ``asyncio.get_event_loop()``
-    answers; Mangum (the app's adapter) relies on that, and a request thread has no loop.
-    """
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        yield
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+
+def _forget_modules(forget: Callable[[str, Path | None], bool]) -> None:
+    """Drop the imported modules ``forget(name, file)`` picks, so the next import reads them from ``sys.path`` again."""
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if forget(name, Path(file).resolve() if file else None):
+            del sys.modules[name]
 
 
 def _chosen_plan(plans: tuple[PricingPlan, ...], name: str | None) -> PricingPlan:

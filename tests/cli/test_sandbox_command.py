@@ -1,4 +1,4 @@
-"""`apid sandbox`'s own decisions, without running one: which project, and the exit when numbers disagree."""
+"""`apid sandbox`'s own decisions, without running one: which project, what it can call, the exit when numbers disagree."""
 
 import json
 import os
@@ -12,8 +12,11 @@ from click.testing import CliRunner
 
 from api_direct.cli import sandbox as sandbox_command
 from api_direct.cli.main import cli
+from api_direct.cli.output import Output
 from api_direct.local import sandbox
-from api_direct.local.sandbox import Check, Summary
+from api_direct.local.sample_calls import SampleCall
+from api_direct.local.sandbox import Check, Endpoints, Summary
+from api_direct.scaffold import render_templates
 from tests.conftest import EXAMPLE_DIR
 
 
@@ -99,3 +102,34 @@ def test_kept_sandbox_stops_on_sigterm_as_on_ctrl_c() -> None:
             sandbox_command.wait_for_ctrl_c()
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_an_app_with_nothing_to_call_fails_before_anything_starts(tmp_path: Path) -> None:
+    for name, text in render_templates("put-only").items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    (tmp_path / "main.py").write_text(
+        "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.put('/items/{item_id}')\n"
+        "def put(item_id: int) -> dict[str, int]:\n    return {'id': item_id}\n")
+    result = CliRunner().invoke(cli, ["sandbox", "--project", str(tmp_path)])
+    assert result.exit_code == 3 and "→" not in result.stderr
+    assert result.stderr.strip() == (
+        "Error: apid sandbox has no GET or POST operation of main:app to call, from its OpenAPI document: "
+        "PUT /items/{item_id} (only GET and POST operations are called)")
+
+
+def test_the_kept_sandbox_suggests_the_apps_first_call(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                                       tmp_path: Path) -> None:
+    call = SampleCall("POST /stats", "POST", "/stats", "", (("content-type", "application/json"),), b'{"text":"hi"}')
+    endpoints = Endpoints(aws="http://127.0.0.1:1", control_plane="http://127.0.0.1:2", stripe="http://127.0.0.1:3",
+                          api_url="https://x.execute-api.us-east-1.amazonaws.com/v1/", gateway="http://127.0.0.1:4/v1",
+                          sample=call, workdir=tmp_path, config_home=tmp_path, password="p", consumer_key="k",
+                          deliver=lambda: 0)
+    monkeypatch.setattr(sandbox_command, "wait_for_ctrl_c", _ctrl_c)
+    sandbox_command._wait_for_interrupt(Output(as_json=False, verbose=False))(endpoints)
+    assert ("curl -H 'x-api-key: <consumer key>' -H 'content-type: application/json' --data-binary "
+            """'{"text":"hi"}' http://127.0.0.1:4/v1/stats""") in capsys.readouterr().err
+
+
+def _ctrl_c() -> None:
+    raise KeyboardInterrupt

@@ -1,6 +1,7 @@
 """`apid sandbox --keep` through the real CLI, explored while it is kept, then stopped as Ctrl-C would."""
 
 import tempfile
+from dataclasses import dataclass
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -15,8 +16,11 @@ from api_direct.cli.main import cli
 from api_direct.local.sandbox import Endpoints
 
 
-def run_kept_sandbox(explore: Callable[[Endpoints], None], *, calls: int, temp: Path, bundle_cache_dir: Path) -> Result:
+def run_kept_sandbox(explore: Callable[[Endpoints], None], *, calls: int, temp: Path, bundle_cache_dir: Path,
+                     project: Path | None = None) -> Result:
     """Run the command with ``temp`` as the temp folder, calling ``explore`` once everything is up.
+
+    ``project`` is the project deployed; by default the command's own (the weather example).
 
     ``explore`` runs where the CLI prints the endpoints and waits for Ctrl-C; the
     printout follows it, and Ctrl-C is pressed at once.
@@ -35,7 +39,8 @@ def run_kept_sandbox(explore: Callable[[Endpoints], None], *, calls: int, temp: 
         env.setattr(tempfile, "tempdir", str(temp))
         env.setattr(sandbox_command, "_wait_for_interrupt", exploring)
         env.setattr(sandbox_command, "wait_for_ctrl_c", _ctrl_c)
-        return CliRunner().invoke(cli, ["sandbox", "--calls", str(calls), "--keep", "--json"])
+        where = ["--project", str(project)] if project is not None else []
+        return CliRunner().invoke(cli, ["sandbox", *where, "--calls", str(calls), "--keep", "--json"])
 
 
 def _ctrl_c() -> None:
@@ -44,9 +49,27 @@ def _ctrl_c() -> None:
 
 def status(url: str, key: str) -> int:
     """The status the kept sandbox's served API answers a GET with this key."""
-    request = urllib.request.Request(url, headers={"x-api-key": key})
+    return fetch(url, key).status
+
+
+@dataclass(frozen=True)
+class Fetched:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header_values(self, name: str) -> list[str]:
+        return [value for key, value in self.headers if key.lower() == name.lower()]
+
+
+def fetch(url: str, key: str, *, method: str = "GET", body: bytes | None = None,
+          headers: tuple[tuple[str, str], ...] = ()) -> Fetched:
+    """What the kept sandbox's served API answers this request: status, every header as sent, body bytes."""
+    request = urllib.request.Request(url, data=body, method=method, headers={"x-api-key": key})
+    for name, value in headers:
+        request.add_header(name, value)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return int(response.status)
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return Fetched(int(response.status), response.headers.items(), response.read())
     except urllib.error.HTTPError as refused:
-        return refused.code
+        return Fetched(refused.code, refused.headers.items(), refused.read())
