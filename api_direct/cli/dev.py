@@ -1,12 +1,10 @@
 """``apid dev``: serve the app locally behind the deployed API's key check and metering."""
 
-import shlex
-
 import click
 from rich.markup import escape
 
 from api_direct.cli.settings import Settings, global_options
-from api_direct.local.dev_server import DevSession, prepare, sample_path, serve
+from api_direct.local.dev_server import DevSession, prepare, sample_call, serve
 
 
 @click.command()
@@ -39,7 +37,7 @@ def dev(settings: Settings, host: str, port: int, plan_name: str | None, key: st
     """
     session = prepare(settings.project_dir, plan_name, key)
     url = f"http://{host}:{port}"
-    curl = f"curl -H {shlex.quote('x-api-key: ' + session.key)} {url}{sample_path(session.app)}"
+    curl = sample_call(session.app).curl(url, ("x-api-key", session.key))
     settings.output.result(
         {"url": url, "key": session.key, "plan": session.target.plan.name, "reload": reload, "curl": curl},
         _human(session, url, curl),

@@ -35,6 +35,7 @@ from uvicorn.config import STARTUP_FAILURE
 from starlette.routing import Match, Route
 
 from api_direct.errors import InputError
+from api_direct.local.sample_calls import SampleCall, sample_calls
 from api_direct.project import Project, PricingPlan, billable_calls, load_project
 from api_direct.runtime.access_log import AccessLogEntry, parse_access_log_line, render_access_log_line
 from api_direct.runtime.api_keys import KEY_PREFIX, generate_key, hash_key, is_well_formed
@@ -127,6 +128,7 @@ def import_app(project: Project) -> ASGIApp:
     root = str(project.root)
     if root not in sys.path:
         sys.path.insert(0, root)
+    _forget_other_projects(module_name.split(".")[0], project.root)
     try:
         module = importlib.import_module(module_name)
     except Exception as error:  # the creator's code may raise anything
@@ -139,6 +141,15 @@ def import_app(project: Project) -> ASGIApp:
     if not callable(app):
         raise InputError(f"api.app {reference}: {module_name} has no ASGI app named {attribute!r}")
     return app
+
+
+def _forget_other_projects(package: str, root: Path) -> None:
+    """Drop ``package`` (and its submodules) if it was imported from elsewhere: another project's ``main``."""
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if (name == package or name.startswith(f"{package}.")) and file and not Path(file).resolve().is_relative_to(
+                root.resolve()):
+            del sys.modules[name]
 
 
 def _raised_at(error: Exception, root: Path) -> str:
@@ -268,17 +279,20 @@ def route_template(app: ASGIApp, scope: Scope) -> str:
     return str(scope["path"])
 
 
-def sample_path(app: ASGIApp) -> str:
-    """A documented GET route without parameters, for a curl line that works as pasted; ``/`` if none."""
-    for route in getattr(app, "routes", ()):
-        if (
-            isinstance(route, Route)
-            and "GET" in (route.methods or ())
-            and route.include_in_schema
-            and "{" not in route.path
-        ):
-            return route.path
-    return "/"
+def sample_call(app: ASGIApp) -> SampleCall:
+    """The app's first call as ``apid sandbox`` makes it, from its OpenAPI document, for a curl that works as pasted.
+
+    ``GET /`` when the app has no OpenAPI document (not FastAPI) or nothing in it to call.
+    """
+    openapi = getattr(app, "openapi", None)
+    if callable(openapi):
+        try:
+            calls = sample_calls(openapi()).calls
+        except Exception:  # a document the app cannot build breaks its /docs, not the server; the hint is not worth failing for
+            calls = ()
+        if calls:
+            return calls[0]
+    return SampleCall("GET /", "GET", "/")
 
 
 def app_from_environment() -> MeteredDevApp:

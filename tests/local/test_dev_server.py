@@ -2,7 +2,8 @@
 
 import logging
 import re
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,16 +26,19 @@ from api_direct.local.dev_server import (
     app_from_environment,
     import_app,
     prepare,
-    sample_path,
+    sample_call,
 )
 from api_direct.project import PricingPlan, Project, load_project
 from api_direct.runtime import authorizer
 from api_direct.runtime.api_keys import generate_key, hash_key
+from api_direct.local.sample_calls import sample_calls
 from api_direct.runtime.gateway_responses import CONTENT_TYPE, INVALID_KEY, MISSING_KEY, GatewayRejection, render_template
+from api_direct.scaffold import render_templates
 from tests.conftest import CONTROL_PLANE_ACCOUNT, EXAMPLE_DIR
 from tests.runtime.conftest import FakeLambdaContext
 
 KEY = generate_key()
+RICH_APP = Path(__file__).resolve().parent.parent / "e2e" / "projects" / "rich_app"
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/v1/GET/cities"
 USAGE_LINE = re.compile(r"^(?P<route>\S+ \S+)  (?P<status>\d{3})  \d+ ms  billable (?P<billable>\d+)  \((?P<who>.+)\)$")
 
@@ -259,9 +263,37 @@ def test_without_a_plan_or_key_the_first_plan_and_a_new_key() -> None:
     assert first.key != second.key and first.target.key_hash == hash_key(first.key)
 
 
-def test_the_curl_example_uses_a_plain_documented_get(weather_app: Any) -> None:
-    assert sample_path(weather_app) == "/cities"
-    assert sample_path(FastAPI(openapi_url=None)) == "/"
+def test_the_curl_example_is_the_apps_first_call(weather_app: Any) -> None:
+    assert sample_call(weather_app).target == "/cities"
+    assert sample_call(FastAPI()).target == "/"
+    assert sample_call(lambda scope, receive, send: None).target == "/"
+
+
+@pytest.fixture(params=["scaffold", "rich_app"])
+def any_project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
+    """A project from `apid init`, and the richer one of the sandbox tests (a lifespan, a JSON body, PNG bytes, numpy)."""
+    if request.param == "scaffold":
+        for name, text in render_templates("text-tools").items():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_text(text)
+        yield tmp_path
+    else:
+        yield RICH_APP
+    for name in [name for name in sys.modules if name == "main"]:
+        del sys.modules[name]  # both apps are main:app; the next import must read its own
+
+
+def test_any_project_is_served_its_lifespan_run_and_every_documented_call_answered(any_project: Path) -> None:
+    session = prepare(any_project, None, KEY)
+    metered: list[MeteredRequest] = []
+    calls = sample_calls(session.app.openapi()).calls  # type: ignore[attr-defined]
+    with TestClient(MeteredDevApp(session.app, session.target, metered.append)) as client:
+        answered = {call.operation: client.request(call.method, call.target, content=call.body,
+                                                   headers=dict((("x-api-key", KEY), *call.headers))).status_code
+                    for call in calls}
+    assert answered and set(answered.values()) == {200}, answered
+    assert [request.record.key_id for request in metered] == [LOCAL_KEY_ID] * len(calls)
+    assert sample_call(session.app) == calls[0]
 
 
 def test_the_factory_is_what_uvicorn_can_import() -> None:
