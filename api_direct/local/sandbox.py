@@ -483,8 +483,8 @@ class _Sandbox:
     def _shut_down_app(self) -> None:
         """The app's lifespan shutdown, as uvicorn runs it on Ctrl-C (a Lambda container never gets there)."""
         module = sys.modules.get(HANDLER_MODULE)
-        file = getattr(module, "__file__", None)
-        if file and Path(file).resolve().is_relative_to(self.workdir.resolve()):
+        file = getattr(module, "__file__", None) if module is not None else None
+        if module is not None and file and Path(file).resolve().is_relative_to(self.workdir.resolve()):
             with self.lock, redirect_stdout(self.log), redirect_stderr(self.log):
                 module.handler.close()
 

@@ -4,13 +4,17 @@ The functions are stand-ins here (the sandbox end-to-end test runs the deployed
 ones); what is under test is the gateway's part: when the authorizer is asked,
 how its answer maps to a gateway response, that an allowed key must still be in
 a usage plan of the stage, that the app's event and response follow RestProxy's
-rules, and the access-log line each request leaves.
+rules, and the access-log line each request leaves. Last, the kept sandbox's HTTP
+front door, which passes requests and responses through as sent.
 """
 
 import base64
+import http.client
 import io
 import json
+import threading
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -18,8 +22,9 @@ import pytest
 from moto import mock_aws
 
 from api_direct.local.lambda_runtime import DeployedFunction
-from api_direct.local.rest_api import DeployedRestApi, LocalRestApi
+from api_direct.local.rest_api import DeployedRestApi, LocalRestApi, Response
 from api_direct.local.rest_proxy import MAX_REQUEST_BYTES, HttpRequest
+from api_direct.local.sandbox import _Gateway
 from api_direct.runtime.access_log import parse_access_log_line
 from api_direct.runtime.gateway_responses import INVALID_KEY, MISSING_KEY, SUSPENDED_KEY
 
@@ -178,3 +183,60 @@ def test_a_function_error_is_the_502_and_its_traceback_is_logged(gateway: tuple[
     assert (response.status, json.loads(response.body), response.key_id) == (502, {"message": "Internal server error"}, "k1")
     assert "RuntimeError: the creator's bug" in errors.getvalue()
     assert [(entry.status, entry.key_id) for entry in logged(logs)] == [(502, "k1")]
+
+
+class RecordingApi:
+    """Stands in for LocalRestApi behind the kept sandbox's gateway: records each request, answers one response."""
+
+    def __init__(self, response: Response) -> None:
+        self.api = SimpleNamespace(stage=STAGE)
+        self.response = response
+        self.requests: list[HttpRequest] = []
+
+    def request(self, request: HttpRequest) -> Response:
+        self.requests.append(request)
+        return self.response
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[RecordingApi, http.client.HTTPConnection]]:
+    """The kept sandbox's gateway (its HTTP front door) on a loopback port, in front of a RecordingApi."""
+    answer = Response(201, (("Content-Type", "image/png"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"),
+                            ("Content-Length", "4")), b"\x89PN\xff")
+    api = RecordingApi(answer)
+    with _Gateway(api, threading.Lock(), io.StringIO()) as gateway:  # type: ignore[arg-type]
+        thread = threading.Thread(target=gateway.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield api, http.client.HTTPConnection("127.0.0.1", gateway.server_port, timeout=10)
+        finally:
+            gateway.shutdown()
+            thread.join(10)
+
+
+def test_the_kept_gateway_passes_the_request_as_sent(served: tuple[RecordingApi, http.client.HTTPConnection]) -> None:
+    api, connection = served
+    connection.putrequest("POST", f"/{STAGE}/upload%20here?a=1&a=2")
+    for name, value in (("X-Tag", "one"), ("X-Tag", "two"), ("Content-Type", "image/png"),
+                        ("Transfer-Encoding", "chunked")):
+        connection.putheader(name, value)
+    connection.endheaders(b"3\r\n\x89P\xff\r\n2\r\nNG\r\n0\r\n\r\n")
+    response = connection.getresponse()
+    assert (response.status, response.read()) == (201, b"\x89PN\xff")
+    assert response.headers.get_all("Set-Cookie") == ["a=1", "b=2"] and response.headers["Content-Type"] == "image/png"
+    [request] = api.requests
+    assert (request.method, request.path, request.query, request.body) == ("POST", "/upload%20here", "a=1&a=2",
+                                                                           b"\x89P\xffNG")
+    assert [value for name, value in request.headers if name == "X-Tag"] == ["one", "two"]
+
+
+def test_the_kept_gateway_answers_head_without_a_body_and_refuses_outside_the_stage(
+        served: tuple[RecordingApi, http.client.HTTPConnection]) -> None:
+    api, connection = served
+    connection.request("HEAD", f"/{STAGE}/items")
+    head = connection.getresponse()
+    assert (head.status, head.read(), head.headers["Content-Length"]) == (201, b"", "4")
+    connection.request("GET", "/other-stage/items")
+    outside = connection.getresponse()
+    assert (outside.status, json.loads(outside.read())) == (403, {"message": "Forbidden"})
+    assert [request.method for request in api.requests] == ["HEAD"]
