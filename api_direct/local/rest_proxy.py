@@ -16,14 +16,24 @@ everything local that stands in for the gateway (the sandbox's calls, its
   (``*/*`` among them matches any, and a request without ``Accept``); otherwise
   the client gets the base64 text. The response's own ``Content-Type`` is not
   consulted.
+* **Paths**: ``path``, ``pathParameters.proxy`` and ``requestContext.path`` keep
+  the percent-encoding the client sent (``/cities/New%20York``), as events
+  captured from live REST APIs show; only HTTP APIs decode them.
 * **Headers and query strings**: ``headers`` and ``queryStringParameters`` hold the
   last value of a repeated name, ``multiValueHeaders`` and
   ``multiValueQueryStringParameters`` every value; both are ``null`` when empty.
-  ``Content-Length`` and ``Connection`` are not passed to the function. API
-  Gateway adds ``X-Forwarded-For``, ``X-Forwarded-Proto``, ``X-Forwarded-Port``
-  and ``X-Amzn-Trace-Id``. A result's ``headers`` and ``multiValueHeaders`` are
+  ``Content-Length`` is not passed to the function, nor are the request headers
+  AWS's table of dropped headers lists for a Lambda integration (``Connection``,
+  ``Expect``, ``TE``, ``WWW-Authenticate`` …). API Gateway adds
+  ``X-Forwarded-For``, ``X-Forwarded-Proto``, ``X-Forwarded-Port`` and
+  ``X-Amzn-Trace-Id``. A result's ``headers`` and ``multiValueHeaders`` are
   merged, a name in both taking only the ``multiValueHeaders`` values; a result
-  without ``Content-Type`` is sent as ``application/json``.
+  without ``Content-Type`` is sent as ``application/json``. Of the result's
+  headers, those the same table says are dropped (``Transfer-Encoding``,
+  ``Upgrade``, ``Via`` …) are, and those it remaps reach the client renamed
+  ``X-Amzn-Remapped-<name>`` (``WWW-Authenticate``, ``Authorization``,
+  ``Connection``, ``User-Agent`` …; ``Date`` and ``Server`` too, API Gateway then
+  writing its own, which this model does not).
 * **Limits**: a request payload over 10 MB is refused (413) before the function
   runs; a function result over Lambda's 6 MB synchronous response limit, or a
   function error, is a 502 ``Internal server error``. A ``HEAD`` response carries
@@ -41,7 +51,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
 
@@ -52,8 +62,20 @@ MAX_RESULT_BYTES = 6 * 1024 * 1024
 #: What API Gateway answers when the function failed or its result could not be used.
 INTEGRATION_FAILED = (502, b'{"message": "Internal server error"}')
 REQUEST_TOO_LARGE = (413, b'{"message":"Request Too Long"}')
-#: Request headers API Gateway does not pass to a proxy integration.
-_NOT_FORWARDED = frozenset({"content-length", "connection"})
+#: API Gateway's table of headers it drops or remaps, the Lambda integration's column
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-known-issues.html).
+#: Request headers it does not pass to the function; ``Content-Length`` is listed as passed
+#: through, yet proxy events arrive without it.
+_NOT_FORWARDED = frozenset({
+    "content-length", "connection", "content-md5", "expect", "max-forwards", "proxy-authenticate", "server", "te",
+    "trailer", "upgrade", "www-authenticate",
+})
+#: Response headers it drops from the function's result.
+DROPPED_RESPONSE_HEADERS = frozenset({"expect", "host", "proxy-authenticate", "te", "trailer", "transfer-encoding",
+                                      "upgrade", "via"})
+#: Response headers it renames ``X-Amzn-Remapped-<name>``, value unchanged.
+REMAPPED_RESPONSE_HEADERS = frozenset({"authorization", "connection", "content-md5", "date", "max-forwards", "server",
+                                       "user-agent", "www-authenticate"})
 
 
 @dataclass(frozen=True)
@@ -130,15 +152,15 @@ class RestProxy:
         if authorizer is not None:
             context["authorizer"] = dict(authorizer)
         return {
-            "resource": resource, "path": unquote(path), "httpMethod": request.method,
+            "resource": resource, "path": path, "httpMethod": request.method,
             "headers": _last_values(sent), "multiValueHeaders": _all_values(sent),
             "queryStringParameters": _last_values(query), "multiValueQueryStringParameters": _all_values(query),
-            "pathParameters": None if resource == "/" else {"proxy": unquote(path).lstrip("/")},
+            "pathParameters": None if resource == "/" else {"proxy": path.lstrip("/")},
             "stageVariables": None, "requestContext": context, "body": body, "isBase64Encoded": encoded,
         }
 
     def response(self, request: HttpRequest, result: Any) -> HttpResponse:
-        """What the client gets for the function's ``result``: headers merged, the body decoded if binary."""
+        """What the client gets for the function's ``result``: headers merged and remapped, the body decoded if binary."""
         if not isinstance(result, Mapping) or len(json.dumps(result).encode()) > MAX_RESULT_BYTES:
             return failed(*INTEGRATION_FAILED)
         merged: dict[str, list[str]] = {name: [str(value)] for name, value in (result.get("headers") or {}).items()}
@@ -148,6 +170,11 @@ class RestProxy:
             merged[name] = [str(value) for value in values]
         if not any(name.lower() == "content-type" for name in merged):
             merged["Content-Type"] = ["application/json"]
+        for name in list(merged):
+            if name.lower() in DROPPED_RESPONSE_HEADERS:
+                del merged[name]
+            elif name.lower() in REMAPPED_RESPONSE_HEADERS:
+                merged[f"x-amzn-Remapped-{name}"] = merged.pop(name)
         body = result.get("body") or ""
         if result.get("isBase64Encoded") and media_type_matches(request.header("accept"), self.binary_media_types):
             content = base64.b64decode(body)

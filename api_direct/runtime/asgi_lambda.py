@@ -21,6 +21,9 @@ count on and Mangum alone does not give it in Lambda:
   difference is the app's ``root_path``, so ``/docs``, ``url_for``, redirects
   and OpenAPI ``servers`` carry it, as behind a proxy that strips a prefix with
   uvicorn's ``--root-path``. On a custom domain without a base path, it is empty.
+  Both paths arrive percent-encoded as the client sent them: ``path`` in the
+  scope is decoded once, ``raw_path`` keeps the encoding (stage included, as
+  uvicorn's does).
 * **Requests as sent.** A repeated header stays repeated (Mangum joins the
   values into one), each query value keeps its key, and the scheme, host and
   port come from the ``X-Forwarded-*`` headers API Gateway adds.
@@ -91,12 +94,12 @@ class RestApiProxy(APIGateway):
         scope = super().scope
         headers = _request_headers(self.event)
         root_path = stage_prefix(self.event)
-        path = unquote(self.event.get("path") or "/")
+        sent = self.event.get("path") or "/"
         scope.update(
             headers=[[name.encode("latin-1"), value.encode("latin-1")] for name, value in headers],
             root_path=root_path,
-            path=root_path + path,
-            raw_path=(self.event.get("path") or "/").encode(),
+            path=root_path + unquote(sent),
+            raw_path=(root_path + sent).encode(),
             query_string=_query_string(self.event),
             scheme=_first(headers, "x-forwarded-proto") or "https",
             server=_server(headers),
