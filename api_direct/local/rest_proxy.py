@@ -160,7 +160,7 @@ class RestProxy:
         }
 
     def response(self, request: HttpRequest, result: Any) -> HttpResponse:
-        """What the client gets for the function's ``result``: headers merged and remapped, the body decoded if binary."""
+        """What the client gets for the function's ``result``: headers merged and remapped, a binary body decoded."""
         if not isinstance(result, Mapping) or len(json.dumps(result).encode()) > MAX_RESULT_BYTES:
             return failed(*INTEGRATION_FAILED)
         merged: dict[str, list[str]] = {name: [str(value)] for name, value in (result.get("headers") or {}).items()}

@@ -27,6 +27,8 @@ count on and Mangum alone does not give it in Lambda:
 * **Requests as sent.** A repeated header stays repeated (Mangum joins the
   values into one), each query value keeps its key, and the scheme, host and
   port come from the ``X-Forwarded-*`` headers API Gateway adds.
+* **Response headers as written.** A header value outside ASCII reaches API
+  Gateway with the characters the app wrote (Mangum would fail the invocation).
 
 Bodies: every request body arrives base64-encoded, because the REST API's
 ``binaryMediaTypes`` is ``*/*`` (:data:`BINARY_MEDIA_TYPES`); Mangum decodes it.
@@ -45,7 +47,7 @@ from urllib.parse import unquote, urlencode
 from mangum import Mangum
 from mangum.handlers import APIGateway
 from mangum.protocols import LifespanCycle
-from mangum.types import LambdaConfig, LambdaContext, LambdaEvent, Scope
+from mangum.types import LambdaConfig, LambdaContext, LambdaEvent, Response, Scope
 
 #: The REST API's binaryMediaTypes, as API Gateway reads them (CloudFormation escapes ``/`` as ``~1``).
 BINARY_MEDIA_TYPES = ("*/*",)
@@ -105,6 +107,15 @@ class RestApiProxy(APIGateway):
             server=_server(headers),
         )
         return scope
+
+    def __call__(self, response: Response) -> dict[str, Any]:
+        """The result for API Gateway, header values read as latin-1 as the app encoded them.
+
+        Mangum decodes them as UTF-8, so one ``é`` (Starlette writes it as the
+        latin-1 byte uvicorn sends) made the invocation fail, and API Gateway answer 502.
+        """
+        headers = [(name, value.decode("latin-1").encode()) for name, value in response["headers"]]
+        return super().__call__({**response, "headers": headers})
 
 
 def _request_headers(event: LambdaEvent) -> list[tuple[str, str]]:

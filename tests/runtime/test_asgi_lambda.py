@@ -8,8 +8,8 @@ from api_direct.runtime.asgi_lambda import LambdaAsgiHandler
 HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 
 
-def scope_app(seen: list[dict[str, Any]]):
-    """An ASGI app that answers with nothing and remembers each request's scope."""
+def answering(headers: list[tuple[bytes, bytes]], body: bytes, seen: list[dict[str, Any]] | None = None):
+    """An ASGI app with an empty lifespan that answers every request alike and remembers its scope."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -19,9 +19,10 @@ def scope_app(seen: list[dict[str, Any]]):
                 message = await receive()
             await send({"type": "lifespan.shutdown.complete"})
             return
-        seen.append(scope)
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": json.dumps({"ok": True}).encode()})
+        if seen is not None:
+            seen.append(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     return app
 
@@ -42,7 +43,8 @@ def event(path: str, stage: str = "v1") -> dict[str, Any]:
 
 def handle(path: str) -> dict[str, Any]:
     seen: list[dict[str, Any]] = []
-    handler = LambdaAsgiHandler(scope_app(seen))
+    app = answering([(b"content-type", b"application/json")], json.dumps({"ok": True}).encode(), seen)
+    handler = LambdaAsgiHandler(app)
     try:
         assert handler(event(path), None)["statusCode"] == 200
     finally:
@@ -64,3 +66,15 @@ def test_an_encoded_percent_is_decoded_once() -> None:
     scope = handle("/cities/a%2541")
     assert scope["path"] == "/v1/cities/a%41"
     assert scope["raw_path"] == b"/v1/cities/a%2541"
+
+
+def test_a_latin_1_response_header_is_passed_on_not_a_failed_invocation() -> None:
+    """Starlette writes header values as latin-1 bytes (as uvicorn sends them); Mangum alone raised on them."""
+    app = answering([(b"content-type", b"text/plain"), (b"x-city", "Zürich".encode("latin-1"))], b"ok")
+    handler = LambdaAsgiHandler(app)
+    try:
+        result = handler(event("/"), None)
+    finally:
+        handler.close()
+    assert result["statusCode"] == 200
+    assert result["headers"]["x-city"] == "Zürich"
