@@ -40,8 +40,10 @@ everything local that stands in for the gateway (the sandbox's calls, its
   no body.
 
 What is not modelled: the integration timeout (29 s), throttling, TLS, HTTP/2,
-and the CloudFront-style capitalisation of a few header names, which HTTP
-(and ASGI) treat as case-insensitive anyway.
+the CloudFront-style capitalisation of a few header names, which HTTP (and
+ASGI) treat as case-insensitive anyway, Lambda's own 6 MB limit on the event
+(a body base64-encoded in it grows by a third), and the bytes API Gateway
+writes for a header value outside ASCII (here the characters pass unchanged).
 """
 
 import base64
