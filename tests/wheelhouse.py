@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from api_direct.constructs.bundling import BundleSpec, read_requirements
+from api_direct.constructs.bundling import Architecture, BundleSpec, read_requirements
 from api_direct.constructs.control_plane_api import CONTROL_PLANE_REQUIREMENTS
 from api_direct.constructs.function_code import ADAPTER_REQUIREMENT
 from api_direct.constructs.runtime_function import RUNTIME_REQUIREMENTS
@@ -27,9 +27,18 @@ def requirements() -> tuple[str, ...]:
     )))
 
 
+def wanted() -> list[tuple[str, Architecture, tuple[str, ...]]]:
+    """(python, architecture, requirements) to fetch: the suite's platforms, and the one the compatibility
+    suite bundles its apps for (this machine's, so the bundles run here; tests/compat/differential.py)."""
+    from tests.compat.differential import ARCHITECTURE, PYTHON_VERSION, REQUIREMENTS
+
+    suite = [(python, architecture, requirements()) for python, architecture in PLATFORMS]
+    return [*suite, (PYTHON_VERSION, ARCHITECTURE, (*REQUIREMENTS, ADAPTER_REQUIREMENT))]
+
+
 def download(destination: Path) -> None:
-    for python, architecture in PLATFORMS:
-        spec = BundleSpec(requirements=requirements(), sources=(), python_version=python, architecture=architecture)
+    for python, architecture, wheels in wanted():
+        spec = BundleSpec(requirements=wheels, sources=(), python_version=python, architecture=architecture)
         command = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(destination),
                    "--only-binary=:all:", "--implementation", "cp", "--python-version", python]
         for platform in spec.platforms():
