@@ -4,7 +4,7 @@ An AWS emulator (the patched moto server) and the Stripe fake start on loopback;
 then every step runs the product's own code against them, in the order a real
 marketplace lives it: the operator deploys the control plane template and
 connects Stripe; a creator and a consumer sign up; the creator links an
-(emulated) account, deploys the example API through the deploy role the control
+(emulated) account, deploys the project's API through the deploy role the control
 plane assumes, and publishes it with its plans; the consumer finds it, subscribes
 and gets a key; calls go through the API's authorizer and app; their access log
 becomes usage records, counted, closed and billed as Stripe meter events; Stripe
@@ -44,7 +44,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, ExitStack, redirect_stderr, redirect_stdout
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -451,7 +451,9 @@ class _Sandbox:
 
         The handler imports the app as in Lambda, into this process; what an earlier
         sandbox (or anything else) imported under the same names is dropped first, and
-        when the sandbox stops the app's lifespan shuts down and its modules are dropped.
+        the sandbox's own modules are dropped when it stops. The app's lifespan shuts
+        down when the process exits, as the adapter arranges (closing its loop sooner
+        would leave this thread's current event loop closed for whatever runs next).
         """
         handler = self.workdir / "handler"
         handler.mkdir()
@@ -461,7 +463,6 @@ class _Sandbox:
         _prepend_path(self.stack, project_root, handler)
         workdir = self.workdir.resolve()
         self.stack.callback(_forget_modules, lambda _, file: file is not None and file.is_relative_to(workdir))
-        self.stack.callback(self._shut_down_app)
         return LocalRestApi(DeployedRestApi(
             rest_api_id=outputs["RestApiId"], stage=project.config.gateway.stage, account_id=self.settings.account_id,
             region=REGION, authorizer=functions[AUTHORIZER], app=functions[APP],
@@ -479,14 +480,6 @@ class _Sandbox:
         [rest_api] = [resource for resource in template.get("Resources", {}).values()
                       if resource.get("Type") == "AWS::ApiGateway::RestApi"]
         return binary_media_types_of(rest_api.get("Properties", {}).get("BinaryMediaTypes"))
-
-    def _shut_down_app(self) -> None:
-        """The app's lifespan shutdown, as uvicorn runs it on Ctrl-C (a Lambda container never gets there)."""
-        module = sys.modules.get(HANDLER_MODULE)
-        file = getattr(module, "__file__", None) if module is not None else None
-        if module is not None and file and Path(file).resolve().is_relative_to(self.workdir.resolve()):
-            with self.lock, redirect_stdout(self.log), redirect_stderr(self.log):
-                module.handler.close()
 
     def _gateway_time(self) -> float:
         """When a call happens, to the API's gateway: now, but never in a usage hour the story has closed.
