@@ -17,8 +17,9 @@ as it does under uvicorn. Each app under ``apps/`` runs twice, side by side:
 :func:`assert_same_answer` compares status, body bytes (raw: never decompressed)
 and every response header but ``Date`` and ``Server``, which each server writes
 for itself. A difference API Gateway itself makes is allowed only as one of
-:data:`KNOWN_DIFFERENCES`, each applied to uvicorn's answer to say what the
-deployed one must then be, exactly.
+:data:`KNOWN_DIFFERENCES`: each rewrites the request uvicorn is sent, or
+uvicorn's answer, into what API Gateway makes of it, and the deployed answer
+must then be that, exactly.
 """
 
 import json
@@ -243,7 +244,8 @@ KNOWN_DIFFERENCES: tuple[KnownDifference, ...] = (
         what="A streaming response arrives whole, without Transfer-Encoding: chunked; the same bytes.",
         why="A Lambda proxy integration returns one result, which API Gateway buffers (the REST API's default "
             "BUFFERED response transfer mode); it drops Transfer-Encoding from integration responses.",
-        reference=_KNOWN_ISSUES + " (Transfer-Encoding: Dropped)",
+        reference="https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html; "
+                  + _KNOWN_ISSUES + " (Transfer-Encoding: Dropped)",
         response=_whole,
     ),
     KnownDifference(
