@@ -15,6 +15,8 @@ from api_direct.constructs.function_code import ADAPTER_REQUIREMENT
 from api_direct.constructs.runtime_function import RUNTIME_REQUIREMENTS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weather_api"
+#: The sandbox's test project with numpy (tests/e2e/test_sandbox.py), bundled for the same platforms.
+RICH_APP = Path(__file__).resolve().parent / "e2e" / "projects" / "rich_app"
 
 #: (python, architecture) pairs the suite bundles for.
 PLATFORMS = (("3.12", "arm64"), ("3.12", "x86_64"))
@@ -22,8 +24,8 @@ PLATFORMS = (("3.12", "arm64"), ("3.12", "x86_64"))
 
 def requirements() -> tuple[str, ...]:
     return tuple(dict.fromkeys((
-        *read_requirements(EXAMPLE / "requirements.txt"), ADAPTER_REQUIREMENT, *RUNTIME_REQUIREMENTS,
-        *CONTROL_PLANE_REQUIREMENTS,
+        *read_requirements(EXAMPLE / "requirements.txt"), *read_requirements(RICH_APP / "requirements.txt"),
+        ADAPTER_REQUIREMENT, *RUNTIME_REQUIREMENTS, *CONTROL_PLANE_REQUIREMENTS,
     )))
 
 
