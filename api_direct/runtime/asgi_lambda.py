@@ -98,7 +98,7 @@ class RestApiProxy(APIGateway):
         root_path = stage_prefix(self.event)
         sent = self.event.get("path") or "/"
         scope.update(
-            headers=[[name.encode("latin-1"), value.encode("latin-1")] for name, value in headers],
+            headers=[[name.encode("latin-1"), _header_bytes(value)] for name, value in headers],
             root_path=root_path,
             path=root_path + unquote(sent),
             raw_path=(root_path + sent).encode(),
@@ -124,6 +124,14 @@ def _request_headers(event: LambdaEvent) -> list[tuple[str, str]]:
     if multi:
         return [(name.lower(), value) for name, values in multi.items() for value in (values or [])]
     return [(name.lower(), value) for name, value in (event.get("headers") or {}).items()]
+
+
+def _header_bytes(value: str) -> bytes:
+    """A header value as bytes: latin-1, HTTP's own, or UTF-8 for characters beyond it (never a failed invocation)."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode()
 
 
 def _query_string(event: LambdaEvent) -> bytes:

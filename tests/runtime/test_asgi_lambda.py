@@ -143,3 +143,12 @@ def test_a_custom_domain_without_a_base_path_gives_no_root_path() -> None:
     assert bare == {"self": "https://api.example.com/items/7", "root": ""}
     mapped = json.loads(handler(custom_domain_event("/items/7", "/weather"), None)["body"])
     assert mapped == {"self": "https://api.example.com/weather/items/7", "root": "/weather"}
+
+
+def test_a_request_header_beyond_latin_1_reaches_the_app_as_utf_8() -> None:
+    seen: list[dict[str, Any]] = []
+    handler = LambdaAsgiHandler(answering([(b"content-type", b"text/plain")], b"ok", seen))
+    request = event("/")
+    request["multiValueHeaders"]["X-City"] = ["東京"]
+    assert handler(request, None)["statusCode"] == 200
+    assert (b"x-city", "東京".encode()) in [tuple(pair) for pair in seen[0]["headers"]]
