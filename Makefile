@@ -25,7 +25,8 @@ install: browser
 	@echo "installed: run 'make test' (or '$(BIN)/apid --help')"
 
 test:
-	$(BIN)/ruff check api_direct tests app.py
+	$(BIN)/ruff check api_direct tests app.py bench
+	$(BIN)/ruff format --check api_direct tests app.py bench examples
 	PIP_NO_INDEX=1 PIP_FIND_LINKS=$(WHEELHOUSE) $(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 synth:

@@ -146,9 +146,7 @@ class PricingPlan(_Strict):
                     " raise the quota or lower the rate"
                 )
             if self.free_calls > self.monthly_quota:
-                raise ValueError(
-                    f"free_calls ({self.free_calls}) exceeds monthly_quota ({self.monthly_quota})"
-                )
+                raise ValueError(f"free_calls ({self.free_calls}) exceeds monthly_quota ({self.monthly_quota})")
         return self
 
 

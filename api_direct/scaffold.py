@@ -87,7 +87,9 @@ def _check_target(root: Path, files: dict[str, str]) -> None:
     for path in files:
         conflict = _first_existing(root, Path(path))
         if conflict is not None:
-            raise InputError(f"{conflict}: already exists; `apid init` would overwrite it (move it or pick an empty folder)")
+            raise InputError(
+                f"{conflict}: already exists; `apid init` would overwrite it (move it or pick an empty folder)"
+            )
 
 
 def _first_existing(root: Path, relative: Path) -> Path | None:

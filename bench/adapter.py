@@ -31,7 +31,8 @@ TARGET_PERCENT = 20.0
 def proxy_event(path: str) -> dict[str, Any]:
     request = HttpRequest("GET", path, (("accept", "application/json"), ("x-api-key", "k")))
     return RestProxy(stage="prod", rest_api_id="abc123").event(
-        request, authorizer={"keyId": "key_1", "plan": "pro", "principalId": "key_1"})
+        request, authorizer={"keyId": "key_1", "plan": "pro", "principalId": "key_1"}
+    )
 
 
 def generated_handler() -> Any:
@@ -81,13 +82,20 @@ def measure(requests: int = REQUESTS) -> list[Figure]:
         testclient += via_testclient(per_round)
     overhead = (mangum / testclient - 1) * 100
     total = per_round * ROUNDS
-    return [Figure(
-        "FastAPI request via Lambda adapter (Mangum) vs TestClient", "%", overhead, None,
-        "FastAPI TestClient, same app and route", f"overhead <= {TARGET_PERCENT:g}%", overhead <= TARGET_PERCENT,
-        f"GET {PATH} on examples/weather_api, {total} requests each, interleaved in {ROUNDS} rounds: "
-        f"Mangum {mangum / total * 1e6:.0f} µs/request, TestClient {testclient / total * 1e6:.0f} µs/request; "
-        "negative = the adapter is cheaper than TestClient's in-process HTTP client",
-    )]
+    return [
+        Figure(
+            "FastAPI request via Lambda adapter (Mangum) vs TestClient",
+            "%",
+            overhead,
+            None,
+            "FastAPI TestClient, same app and route",
+            f"overhead <= {TARGET_PERCENT:g}%",
+            overhead <= TARGET_PERCENT,
+            f"GET {PATH} on examples/weather_api, {total} requests each, interleaved in {ROUNDS} rounds: "
+            f"Mangum {mangum / total * 1e6:.0f} µs/request, TestClient {testclient / total * 1e6:.0f} µs/request; "
+            "negative = the adapter is cheaper than TestClient's in-process HTTP client",
+        )
+    ]
 
 
 if __name__ == "__main__":

@@ -37,8 +37,19 @@ def world(resource: Any, client: Any) -> tuple[Store, list[str]]:
     store.put({PK: api_pk(API), SK: "LISTING", "api_id": API, "creator": "c", "account_id": CREATOR_ACCOUNT})
     keys = [f"key_{i:016x}" for i in range(10)]
     for key_id in keys:
-        store.put({PK: f"KEY#{key_id}", SK: "KEY", "key_id": key_id, "consumer": f"consumer-{key_id}", "api_id": API,
-                   "plan": "pro", "status": "active", "gsi1pk": key_id_index_pk(key_id), "gsi1sk": "KEY"})
+        store.put(
+            {
+                PK: f"KEY#{key_id}",
+                SK: "KEY",
+                "key_id": key_id,
+                "consumer": f"consumer-{key_id}",
+                "api_id": API,
+                "plan": "pro",
+                "status": "active",
+                "gsi1pk": key_id_index_pk(key_id),
+                "gsi1sk": "KEY",
+            }
+        )
     return store, keys
 
 
@@ -51,8 +62,10 @@ def run(store: Store, keys: list[str], records: int) -> tuple[float, float]:
     for _ in range(2):
         started = time.perf_counter()
         for start in range(0, records, BATCH):
-            batch = sqs_event(*events[start:start + BATCH])
-            assert process_usage(batch, UsageBatch(store, None, None, datetime.now(UTC), owners)) == {"batchItemFailures": []}
+            batch = sqs_event(*events[start : start + BATCH])
+            assert process_usage(batch, UsageBatch(store, None, None, datetime.now(UTC), owners)) == {
+                "batchItemFailures": []
+            }
         timings.append(time.perf_counter() - started)
     return timings[0], timings[1]
 
@@ -61,7 +74,9 @@ def in_process(records: int) -> tuple[float, float]:
     """:func:`run` against moto in this process (``mock_aws``)."""
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION)
     with mock_aws():
-        store, keys = world(boto3.resource("dynamodb", region_name=REGION), boto3.client("dynamodb", region_name=REGION))
+        store, keys = world(
+            boto3.resource("dynamodb", region_name=REGION), boto3.client("dynamodb", region_name=REGION)
+        )
         return run(store, keys, records)
 
 
@@ -76,8 +91,10 @@ def through_moto_server(records: int) -> tuple[float, float]:
 
 def report(name: str, measure: Callable[[], tuple[float, float]], records: int) -> None:
     fresh, duplicates = measure()
-    print(f"{name:<28} {records / fresh:>8.0f} records/s new   {records / duplicates:>8.0f} records/s duplicate"
-          f"   ({records} records, {fresh:.2f} s + {duplicates:.2f} s)")
+    print(
+        f"{name:<28} {records / fresh:>8.0f} records/s new   {records / duplicates:>8.0f} records/s duplicate"
+        f"   ({records} records, {fresh:.2f} s + {duplicates:.2f} s)"
+    )
 
 
 def main() -> None:

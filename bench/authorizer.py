@@ -49,9 +49,15 @@ class Context:
 
 def event(api_key: str) -> dict[str, Any]:
     return {
-        "type": "REQUEST", "methodArn": METHOD_ARN, "resource": "/{proxy+}", "path": "/current/paris",
-        "httpMethod": "GET", "headers": {"x-api-key": api_key}, "queryStringParameters": {},
-        "pathParameters": {"proxy": "current/paris"}, "stageVariables": {},
+        "type": "REQUEST",
+        "methodArn": METHOD_ARN,
+        "resource": "/{proxy+}",
+        "path": "/current/paris",
+        "httpMethod": "GET",
+        "headers": {"x-api-key": api_key},
+        "queryStringParameters": {},
+        "pathParameters": {"proxy": "current/paris"},
+        "stageVariables": {},
         "requestContext": {"requestId": "r", "stage": "prod", "apiId": "abc123", "accountId": "123456789012"},
     }
 
@@ -96,8 +102,17 @@ def profile_line(calls: list[Callable[[], Any]]) -> str:
     total = max(cumulative for (_, _, _, cumulative, _) in stats.values())
     shares = {}
     for label, (file_part, function) in PROFILED.items():
-        shares[label] = max((cumulative for (path, _, name), (_, _, _, cumulative, _) in stats.items()
-                             if name == function and file_part in path), default=0.0) / total
+        shares[label] = (
+            max(
+                (
+                    cumulative
+                    for (path, _, name), (_, _, _, cumulative, _) in stats.items()
+                    if name == function and file_part in path
+                ),
+                default=0.0,
+            )
+            / total
+        )
     return ", ".join(f"{label} {share:.0%}" for label, share in shares.items())
 
 
@@ -111,8 +126,13 @@ PROFILED = {
 
 
 def measure(keys: int = KEYS) -> list[Figure]:
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION,
-                      KEY_TABLE_NAME=KEY_TABLE, POWERTOOLS_SERVICE_NAME="apid-authorizer")
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION=REGION,
+        KEY_TABLE_NAME=KEY_TABLE,
+        POWERTOOLS_SERVICE_NAME="apid-authorizer",
+    )
     for log_handler in logging.getLogger("apid-authorizer").handlers:  # formatted as in Lambda, not printed
         if isinstance(log_handler, logging.StreamHandler):
             log_handler.setStream(io.StringIO())
@@ -127,21 +147,33 @@ def measure(keys: int = KEYS) -> list[Figure]:
         lookup_p50, lookup_p99 = percentiles(timed([lambda key=key: table.get(hash_key(key)) for key in api_keys]))  # type: ignore[misc]
         profile = profile_line(calls[:500])
     key_store.key_table_from_env.cache_clear()
-    records = {hash_key(key): KeyRecord(hash_key(key), f"key_{i:016x}", "pro", "active", "") for i, key in enumerate(api_keys)}
+    records = {
+        hash_key(key): KeyRecord(hash_key(key), f"key_{i:016x}", "pro", "active", "") for i, key in enumerate(api_keys)
+    }
     decide_p50, decide_p99 = percentiles(timed([lambda key=key: decide(key, records.get) for key in api_keys]))  # type: ignore[misc]
     ours = handler_p99 - lookup_p99
     return [
         Figure(
-            "authorizer cache miss, handler p99 (moto table)", "ms", handler_p99, None,
-            "API Gateway native API-key check (no code): no cost here", f"p99 <= {TARGET_MS:g} ms",
+            "authorizer cache miss, handler p99 (moto table)",
+            "ms",
+            handler_p99,
+            None,
+            "API Gateway native API-key check (no code): no cost here",
+            f"p99 <= {TARGET_MS:g} ms",
             handler_p99 <= TARGET_MS,
             f"{keys} distinct active keys; p50 {handler_p50:.2f} ms. KeyTable.get alone (moto GetItem) "
             f"p50 {lookup_p50:.2f} / p99 {lookup_p99:.2f} ms, so ours is ~{max(ours, 0):.2f} ms of the p99. "
             f"Profile (cumulative): {profile}",
         ),
         Figure(
-            "authorizer decide() alone p99 (in-memory lookup)", "ms", decide_p99, None, "no peer",
-            f"p99 <= {TARGET_MS:g} ms", decide_p99 <= TARGET_MS, f"p50 {decide_p50 * 1000:.1f} µs",
+            "authorizer decide() alone p99 (in-memory lookup)",
+            "ms",
+            decide_p99,
+            None,
+            "no peer",
+            f"p99 <= {TARGET_MS:g} ms",
+            decide_p99 <= TARGET_MS,
+            f"p50 {decide_p50 * 1000:.1f} µs",
         ),
     ]
 

@@ -59,10 +59,16 @@ def still_imports(cache: Path) -> str:
     python = byte_compiler(PYTHON)
     if python is None:
         return f"not checked: no python{PYTHON} on this machine"
-    bundle = build_bundle(BundleSpec(requirements=REQUIREMENTS, sources=(), python_version=PYTHON,
-                                     architecture="x86_64"), cache)
-    result = subprocess.run([python, "-I", "-c", f"import sys; sys.path.insert(0, {str(bundle.path)!r})\n{_PROBE}"],
-                            capture_output=True, text=True, cwd=tempfile.gettempdir(), check=False)
+    bundle = build_bundle(
+        BundleSpec(requirements=REQUIREMENTS, sources=(), python_version=PYTHON, architecture="x86_64"), cache
+    )
+    result = subprocess.run(
+        [python, "-I", "-c", f"import sys; sys.path.insert(0, {str(bundle.path)!r})\n{_PROBE}"],
+        capture_output=True,
+        text=True,
+        cwd=tempfile.gettempdir(),
+        check=False,
+    )
     if result.returncode != 0 or not result.stdout.startswith(str(bundle.path)):
         return f"FAILED: {(result.stderr.strip().splitlines() or ['numpy not from the bundle'])[-1]}"
     return ""
@@ -81,16 +87,34 @@ def measure() -> list[Figure]:
     name = "bundle of numpy + pandas + FastAPI"
 
     def figure(what: str, unit: str, ours: float, peer: float, note: str) -> Figure:
-        return Figure(f"{name}, {what} (slimmed vs not)", unit, ours, peer, "slim=False", "< 1x and still imports",
-                      ours < peer and ok, note)
+        return Figure(
+            f"{name}, {what} (slimmed vs not)",
+            unit,
+            ours,
+            peer,
+            "slim=False",
+            "< 1x and still imports",
+            ours < peer and ok,
+            note,
+        )
 
     return [
-        figure("unzipped", "MB", slim.unzipped / MB, whole.unzipped / MB,
-               f"{', '.join(REQUIREMENTS)} for python{PYTHON} arm64, {compiled} byte-code, built by build_bundle; "
-               f"ours slim (the default), peer slim=False; Lambda's MB (MiB), as in its 250 MB limit; "
-               f"{slim.files:,} files vs {whole.files:,}; {imports}"),
-        figure("zipped", "MB", slim.zipped / MB, whole.zipped / MB,
-               "the same two bundles, zipped as apid deploy uploads them (deploy.assets.zip_folder, deflate level 6)"),
+        figure(
+            "unzipped",
+            "MB",
+            slim.unzipped / MB,
+            whole.unzipped / MB,
+            f"{', '.join(REQUIREMENTS)} for python{PYTHON} arm64, {compiled} byte-code, built by build_bundle; "
+            f"ours slim (the default), peer slim=False; Lambda's MB (MiB), as in its 250 MB limit; "
+            f"{slim.files:,} files vs {whole.files:,}; {imports}",
+        ),
+        figure(
+            "zipped",
+            "MB",
+            slim.zipped / MB,
+            whole.zipped / MB,
+            "the same two bundles, zipped as apid deploy uploads them (deploy.assets.zip_folder, deflate level 6)",
+        ),
     ]
 
 

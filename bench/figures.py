@@ -34,5 +34,7 @@ def table(figures: Iterable[Figure]) -> str:
     for f in figures:
         peer = f"{f.peer:.3g} {f.unit} ({f.peer_name})" if f.peer is not None else (f.peer_name or "—")
         ratio = f"{f.ratio:.2f}x" if f.ratio is not None else "—"
-        lines.append(f"| {f.name} | {f.ours:.3g} {f.unit} | {peer} | {ratio} | {f.target} | {'yes' if f.met else 'NO'} | {f.note} |")
+        lines.append(
+            f"| {f.name} | {f.ours:.3g} {f.unit} | {peer} | {ratio} | {f.target} | {'yes' if f.met else 'NO'} | {f.note} |"
+        )
     return "\n".join(lines)

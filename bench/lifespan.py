@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from api_direct.constructs.function_code import HANDLER_MODULE
@@ -27,9 +28,11 @@ from bench.cold_import import EXAMPLE, ColdStart, cold_start, x86_bundle
 from bench.figures import Figure
 
 #: The handler module generated before lifespan support, kept here as the peer.
-_OLD_SHIM = 'from mangum import Mangum\nfrom {module} import {attribute} as _app\nhandler = Mangum(_app, lifespan="off")\n'
+_OLD_SHIM = (
+    'from mangum import Mangum\nfrom {module} import {attribute} as _app\nhandler = Mangum(_app, lifespan="off")\n'
+)
 #: Added to the scaffold's main.py: a lifespan whose state a route reads (the Lambda-off peer cannot serve it).
-_LIFESPAN = '''
+_LIFESPAN = """
 from contextlib import asynccontextmanager
 from fastapi import Request
 
@@ -45,7 +48,7 @@ app.router.lifespan_context = lifespan
 @app.get("/state")
 def state(request: Request) -> dict[str, str]:
     return {"greeting": getattr(request.state, "greeting", "no lifespan ran")}
-'''
+"""
 RUNS = 11
 TARGET_MS = 50.0
 
@@ -74,8 +77,11 @@ def _interleaved(first: Callable[[], ColdStart], second: Callable[[], ColdStart]
         samples[0].append(first())
         samples[1].append(second())
     return tuple(  # type: ignore[return-value]
-        ColdStart(statistics.median(s.import_seconds for s in runs),
-                  statistics.median(s.first_response_seconds for s in runs)) for runs in samples)
+        ColdStart(
+            statistics.median(s.import_seconds for s in runs), statistics.median(s.first_response_seconds for s in runs)
+        )
+        for runs in samples
+    )
 
 
 def _request(path: str) -> dict[str, object]:
@@ -97,15 +103,24 @@ def measure() -> list[Figure]:
             bundle = x86_bundle(python, project, app)
             request = _request(path)
             old_bundle = _old_handler_bundle(bundle, app, work)
-            ours, old = _interleaved(lambda: cold_start(bundle, HANDLER_MODULE, "handler", runs=1, request=request),
-                                     lambda: cold_start(old_bundle, HANDLER_MODULE, "handler", runs=1, request=request))
+            ours, old = _interleaved(
+                partial(cold_start, bundle, HANDLER_MODULE, "handler", runs=1, request=request),
+                partial(cold_start, old_bundle, HANDLER_MODULE, "handler", runs=1, request=request),
+            )
             added = (ours.first_response_seconds - old.first_response_seconds) * 1000
-            figures.append(Figure(
-                f"cold start to the first response with the lifespan run, {title}", "ms",
-                ours.first_response_seconds * 1000, old.first_response_seconds * 1000, "Mangum lifespan=off",
-                f"adds <= {TARGET_MS:.0f} ms", added <= TARGET_MS,
-                f"fresh python{python} processes importing the x86_64 bundle, median of {RUNS}, run turn about: adds {added:.1f} ms "
-                f"(import alone: {ours.import_seconds * 1000:.0f} vs {old.import_seconds * 1000:.0f} ms)"))
+            figures.append(
+                Figure(
+                    f"cold start to the first response with the lifespan run, {title}",
+                    "ms",
+                    ours.first_response_seconds * 1000,
+                    old.first_response_seconds * 1000,
+                    "Mangum lifespan=off",
+                    f"adds <= {TARGET_MS:.0f} ms",
+                    added <= TARGET_MS,
+                    f"fresh python{python} processes importing the x86_64 bundle, median of {RUNS}, run turn about: adds {added:.1f} ms "
+                    f"(import alone: {ours.import_seconds * 1000:.0f} vs {old.import_seconds * 1000:.0f} ms)",
+                )
+            )
     return figures
 
 

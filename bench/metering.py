@@ -70,14 +70,16 @@ def apply_only(messages: list[str]) -> float:
     started = time.perf_counter()
     for start in range(0, len(messages), aggregator.BATCH):
         meter = Meter(StubStore())  # type: ignore[arg-type]
-        for message in messages[start:start + aggregator.BATCH]:
+        for message in messages[start : start + aggregator.BATCH]:
             assert meter.apply(UsageEvent.parse(message), now) == "applied"
     return time.perf_counter() - started
 
 
 def batches(messages: list[str]) -> float:
     """Seconds for :func:`process_usage` over SQS batches of 100 with the stub store."""
-    events = [sqs_event(*messages[start:start + aggregator.BATCH]) for start in range(0, len(messages), aggregator.BATCH)]
+    events = [
+        sqs_event(*messages[start : start + aggregator.BATCH]) for start in range(0, len(messages), aggregator.BATCH)
+    ]
     started = time.perf_counter()
     for event in events:
         assert process_usage(event, UsageBatch(StubStore(), None, None, datetime.now(UTC))) == {"batchItemFailures": []}  # type: ignore[arg-type]
@@ -94,8 +96,10 @@ def moto_profile(records: int) -> str:
     stats = pstats.Stats(profiler, stream=io.StringIO()).stats  # type: ignore[attr-defined]
 
     def cumulative(file_part: str, function: str) -> float:
-        return max((c for (path, _, name), (_, _, _, c, _) in stats.items() if name == function and file_part in path),
-                   default=0.0)
+        return max(
+            (c for (path, _, name), (_, _, _, c, _) in stats.items() if name == function and file_part in path),
+            default=0.0,
+        )
 
     total = cumulative("bench/aggregator", "in_process")  # the table's set-up included: its calls are in the same sums
     moto = cumulative("moto/core/botocore_stubber", "__call__")
@@ -105,7 +109,9 @@ def moto_profile(records: int) -> str:
         "botocore (serialising, signing, parsing)": calls - moto,
         "the rest: ours (parse, attribute, group, build the transactions), Powertools, the bench": total - calls,
     }
-    return f"profile of {records} records in process: " + ", ".join(f"{name} {share / total:.0%}" for name, share in shares.items())
+    return f"profile of {records} records in process: " + ", ".join(
+        f"{name} {share / total:.0%}" for name, share in shares.items()
+    )
 
 
 def best(timing: Callable[[], float], repeats: int = 3) -> float:
@@ -122,14 +128,24 @@ def measure(records: int = IN_PROCESS_RECORDS, moto_records: int = MOTO_RECORDS)
     profile = moto_profile(200)
     return [
         Figure(
-            "metering apply, in process (stub store)", "records/s", batch_rate, None, "no peer",
-            f">= {IN_PROCESS_TARGET:,}/s", batch_rate >= IN_PROCESS_TARGET,
+            "metering apply, in process (stub store)",
+            "records/s",
+            batch_rate,
+            None,
+            "no peer",
+            f">= {IN_PROCESS_TARGET:,}/s",
+            batch_rate >= IN_PROCESS_TARGET,
             f"process_usage over SQS batches of 100 (Powertools batch processor + parse + attribute + build the "
             f"transaction), storage stubbed; parse + Meter.apply alone {apply_rate:,.0f}/s; best of 3, {records:,} records",
         ),
         Figure(
-            "metering apply, real process_usage via moto_server", "records/s", moto_rate, None, "no peer",
-            f">= {MOTO_TARGET:,}/s", moto_rate >= MOTO_TARGET,
+            "metering apply, real process_usage via moto_server",
+            "records/s",
+            moto_rate,
+            None,
+            "no peer",
+            f">= {MOTO_TARGET:,}/s",
+            moto_rate >= MOTO_TARGET,
             f"one TransactWriteItems per counter over HTTP (10 keys, so 10 per batch of 100), {moto_records} new "
             f"records ({duplicate_rate:,.0f}/s as duplicates); this measures moto, not DynamoDB; {profile}",
         ),

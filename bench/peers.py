@@ -72,8 +72,17 @@ def install() -> dict[str, dict]:
         if not (ZAPPA_APP_VENV / "bin" / "python").exists():
             venv.EnvBuilder(with_pip=True).create(ZAPPA_APP_VENV)
         proc = subprocess.run(
-            [str(ZAPPA_APP_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             f"zappa=={PEERS['zappa']}", "-r", str(EXAMPLE / "requirements.txt")],
+            [
+                str(ZAPPA_APP_VENV / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                f"zappa=={PEERS['zappa']}",
+                "-r",
+                str(EXAMPLE / "requirements.txt"),
+            ],
             capture_output=True,
             text=True,
         )

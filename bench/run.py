@@ -60,8 +60,9 @@ def report(figures: Sequence[Figure], names: Sequence[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="+", choices=BENCHMARKS, metavar="NAME",
-                        help=f"run only these ({', '.join(BENCHMARKS)})")
+    parser.add_argument(
+        "--only", nargs="+", choices=BENCHMARKS, metavar="NAME", help=f"run only these ({', '.join(BENCHMARKS)})"
+    )
     names = parser.parse_args(argv).only or list(BENCHMARKS)
     figures = [figure for name in names for figure in run(name)]
     print(table(figures))

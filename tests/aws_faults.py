@@ -53,8 +53,10 @@ class AwsFaults:
             return None
         fault.remaining -= 1
         self.injected[operation] += 1
-        body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{fault.code}</Code><Message>injected {fault.code}"
-                f"</Message></Error><RequestId>fault</RequestId></ErrorResponse>")
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{fault.code}</Code><Message>injected {fault.code}"
+            f"</Message></Error><RequestId>fault</RequestId></ErrorResponse>"
+        )
         headers = {"x-amzn-RequestId": "fault", "x-amzn-ErrorType": fault.code, "Content-Type": "text/xml"}
         return AWSResponse(request.url, fault.status, headers, MockRawResponse(body))
 

@@ -57,12 +57,17 @@ def change_sets(aws: Any, stack_name: str) -> list[str]:
     sets listed (CloudFormation removes them), so both are filtered out here.
     """
     summaries = aws("cloudformation").list_change_sets(StackName=stack_name)["Summaries"]
-    return [s["ChangeSetName"] for s in summaries if s["StackName"] == stack_name and s["ExecutionStatus"] == "AVAILABLE"]
+    return [
+        s["ChangeSetName"] for s in summaries if s["StackName"] == stack_name and s["ExecutionStatus"] == "AVAILABLE"
+    ]
 
 
 def stacks(aws: Any) -> dict[str, str]:
-    return {s["StackName"]: s["StackStatus"] for s in aws("cloudformation").list_stacks()["StackSummaries"]
-            if s["StackStatus"] != "DELETE_COMPLETE"}
+    return {
+        s["StackName"]: s["StackStatus"]
+        for s in aws("cloudformation").list_stacks()["StackSummaries"]
+        if s["StackStatus"] != "DELETE_COMPLETE"
+    }
 
 
 def set_status(stack_name: str, status: str) -> None:

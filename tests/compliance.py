@@ -76,7 +76,12 @@ def checkov_findings(templates_dir: Path) -> dict[str, CheckovFindings]:
     env = {name: value for name, value in os.environ.items() if not name.startswith(("BC_", "PRISMA_", "CKV_"))}
     run = subprocess.run(
         [str(CHECKOV), "-d", ".", "--framework", "cloudformation", "-o", "json", "--skip-download"],
-        cwd=templates_dir, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=templates_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     if run.returncode not in (0, 1):  # 1: some check failed
         raise AssertionError(f"checkov exited {run.returncode}:\n{run.stderr[-4000:]}")

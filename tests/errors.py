@@ -48,5 +48,8 @@ def one_line_problem(response: Any, status: int, *fragments: str) -> str:
 
 def files(root: Path, *, except_in: str | None = None) -> dict[str, str]:
     """Every file under ``root`` with the SHA-256 of its bytes; none below a folder named ``except_in``."""
-    return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(root.rglob("*")) if path.is_file() and except_in not in path.parts}
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and except_in not in path.parts
+    }

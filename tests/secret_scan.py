@@ -18,7 +18,9 @@ PATTERNS: Mapping[str, re.Pattern[str]] = {
     "Stripe secret key": re.compile(r"\b[sr]k_(?:test|live)_[0-9A-Za-z]{16,}"),
     "Stripe webhook secret": re.compile(r"\bwhsec_[0-9A-Za-z_-]{16,}"),
     "AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-    "AWS secret access key": re.compile(r"(?i)secret_?access_?key[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"),
+    "AWS secret access key": re.compile(
+        r"(?i)secret_?access_?key[\"']?\s*[:=]\s*[\"']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])"
+    ),
     "API-Direct API key": re.compile(r"\bapid_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"),
     "bearer token": re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}"),
 }
@@ -26,8 +28,11 @@ PATTERNS: Mapping[str, re.Pattern[str]] = {
 
 def find_secrets(where: str, text: str, known: Mapping[str, str] | None = None) -> list[str]:
     """``"<kind> in <where>: <first 8 characters>…"`` for each secret in ``text``."""
-    found = [f"{kind} in {where}: {match.group()[:8]}…" for kind, pattern in PATTERNS.items()
-             for match in pattern.finditer(text)]
+    found = [
+        f"{kind} in {where}: {match.group()[:8]}…"
+        for kind, pattern in PATTERNS.items()
+        for match in pattern.finditer(text)
+    ]
     found += [f"{kind} in {where}: {value[:4]}…" for kind, value in (known or {}).items() if value and value in text]
     return found
 

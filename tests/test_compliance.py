@@ -34,8 +34,12 @@ GUARD_SKIP_REASON = "The guard's second queue is skipped to prove checkov honour
 
 def user_api_stack(cache: Path) -> Callable[[cdk.App], cdk.Stack]:
     return lambda app: UserApiStack(
-        app, "UserApi", project=load_project(EXAMPLE_DIR), control_plane_account_id=CONTROL_PLANE_ACCOUNT,
-        control_plane_bus_arn=CONTROL_PLANE_BUS_ARN, bundle_cache_dir=cache,
+        app,
+        "UserApi",
+        project=load_project(EXAMPLE_DIR),
+        control_plane_account_id=CONTROL_PLANE_ACCOUNT,
+        control_plane_bus_arn=CONTROL_PLANE_BUS_ARN,
+        bundle_cache_dir=cache,
     )
 
 
@@ -144,7 +148,11 @@ def test_checkov_itself_catches_a_violation(checkov: Callable[[], dict[str, Chec
     """Guard against a silently disabled checker: insecure resources fail, and only a skip excuses one."""
     guard = checkov()[GUARD_TEMPLATE]
     failed = {line.split(": ", 1)[0] for line in guard.failed}
-    expected = {"CKV_AWS_27 AWS::SQS::Queue.Queue", "CKV_AWS_18 AWS::S3::Bucket.Bucket", "CKV_AWS_21 AWS::S3::Bucket.Bucket"}
+    expected = {
+        "CKV_AWS_27 AWS::SQS::Queue.Queue",
+        "CKV_AWS_18 AWS::S3::Bucket.Bucket",
+        "CKV_AWS_21 AWS::S3::Bucket.Bucket",
+    }
     assert expected <= failed, "\n".join(guard.failed)
     assert "CKV_AWS_27 AWS::SQS::Queue.Skipped" not in failed
     assert guard.skipped == {"CKV_AWS_27 AWS::SQS::Queue.Skipped": GUARD_SKIP_REASON}

@@ -50,12 +50,24 @@ def test_defaults_fill_optional_sections(tmp_path: Path) -> None:
         (('name = "demo-api"', f'name = "{"a" * 41}"'), "api.name:"),
         (('description = "A demo"', 'description = "A demo"\nowner = "me"'), "api.owner: unknown field"),
         (("rate_limit = 1", "rate_limit = -1"), "plans[0].rate_limit: Input should be greater than 0"),
-        (("burst = 2", "burst = 2\nprice_per_1000 = -0.5"), "plans[0].price_per_1000: Input should be greater than or equal to 0"),
-        (("monthly_quota = 100", "monthly_quota = 100\nfree_calls = 500"), "free_calls (500) exceeds monthly_quota (100)"),
+        (
+            ("burst = 2", "burst = 2\nprice_per_1000 = -0.5"),
+            "plans[0].price_per_1000: Input should be greater than or equal to 0",
+        ),
+        (
+            ("monthly_quota = 100", "monthly_quota = 100\nfree_calls = 500"),
+            "free_calls (500) exceeds monthly_quota (100)",
+        ),
         (("rate_limit = 1", "rate_limit = 500"), "monthly_quota (100) is below rate_limit (500.0/s)"),
         (('app = "main:app"', 'app = "main"'), "api.app: 'main' is not allowed"),
-        (("[[plans]]", "[runtime]\narchitecture = \"sparc\"\n\n[[plans]]"), "runtime.architecture: Input should be 'arm64' or 'x86_64'"),
-        (("[[plans]]", "[runtime]\nmemory_mb = 64\n\n[[plans]]"), "runtime.memory_mb: Input should be greater than or equal to 128"),
+        (
+            ("[[plans]]", '[runtime]\narchitecture = "sparc"\n\n[[plans]]'),
+            "runtime.architecture: Input should be 'arm64' or 'x86_64'",
+        ),
+        (
+            ("[[plans]]", "[runtime]\nmemory_mb = 64\n\n[[plans]]"),
+            "runtime.memory_mb: Input should be greater than or equal to 128",
+        ),
     ],
 )
 def test_invalid_field_is_named_on_one_line(tmp_path: Path, change: tuple[str, str], expected: str) -> None:

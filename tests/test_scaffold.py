@@ -47,7 +47,10 @@ def test_generated_tests_pass(tmp_path: Path) -> None:
     result = scaffold_project(tmp_path / "fresh")
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=result.root, capture_output=True, text=True, timeout=120,
+        cwd=result.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "4 passed" in run.stdout
@@ -60,8 +63,12 @@ def test_explicit_name_is_slugified_too(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "slug"),
-    [("weather-api", "weather-api"), ("My Weather_API", "my-weather-api"), ("  --Café  Prices!-- ", "cafe-prices"),
-     ("api.v2", "api-v2")],
+    [
+        ("weather-api", "weather-api"),
+        ("My Weather_API", "my-weather-api"),
+        ("  --Café  Prices!-- ", "cafe-prices"),
+        ("api.v2", "api-v2"),
+    ],
 )
 def test_slugify(text: str, slug: str) -> None:
     assert slugify_api_name(text) == slug

@@ -16,7 +16,8 @@ SAMPLES = {
     "AWS access key id": '{"AccessKeyId": "ASIAQWERTYUIOPASDFGH"}',
     "AWS secret access key": f'"SecretAccessKey": "{secrets.token_urlsafe(30)[:40].replace("-", "+").replace("_", "/")}"',
     "API-Direct API key": f"x-api-key: {generate_key()}",
-    "bearer token": "Authorization: Bearer " + jwt.encode({"sub": "carol", "exp": 2_000_000_000}, "k" * 32, algorithm="HS256"),
+    "bearer token": "Authorization: Bearer "
+    + jwt.encode({"sub": "carol", "exp": 2_000_000_000}, "k" * 32, algorithm="HS256"),
 }
 
 
@@ -34,14 +35,22 @@ def test_every_generated_api_key_is_found(_: int) -> None:
 
 
 def test_hashes_ids_and_arns_are_not_secrets() -> None:
-    clean = json.dumps({
-        "S3Key": f"{secrets.token_hex(32)}.zip", "key_hash": secrets.token_hex(32), "key_id": "key_0123456789abcdef",
-        "RoleArn": "arn:aws:iam::123456789012:role/apid-deploy-eu-west-1", "AccessKeyId": "AKIA-is-not-a-key",
-        "message": "usage applied for sk_test", "Fn::GetAtt": ["AppFunction4A8F8FFB", "Arn"],
-    })
+    clean = json.dumps(
+        {
+            "S3Key": f"{secrets.token_hex(32)}.zip",
+            "key_hash": secrets.token_hex(32),
+            "key_id": "key_0123456789abcdef",
+            "RoleArn": "arn:aws:iam::123456789012:role/apid-deploy-eu-west-1",
+            "AccessKeyId": "AKIA-is-not-a-key",
+            "message": "usage applied for sk_test",
+            "Fn::GetAtt": ["AppFunction4A8F8FFB", "Arn"],
+        }
+    )
     assert find_secrets("template", clean) == []
 
 
 def test_known_values_are_found_wherever_they_appear() -> None:
     value = secrets.token_hex(16)
-    assert find_secrets("output", f"ExternalId={value}", {"ExternalId": value}) == [f"ExternalId in output: {value[:4]}…"]
+    assert find_secrets("output", f"ExternalId={value}", {"ExternalId": value}) == [
+        f"ExternalId in output: {value[:4]}…"
+    ]

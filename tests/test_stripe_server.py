@@ -693,9 +693,12 @@ def test_a_test_clock_close_bills_usage_stamped_up_to_then(fake: StripeFake, cli
 def test_transfers_are_listed_by_transfer_group_newest_first(fake: StripeFake, client: stripe.StripeClient) -> None:
     seller = client.v1.accounts.create({"type": "express"})
     fake.complete_onboarding(seller.id)
-    made = [client.v1.transfers.create({"amount": amount, "currency": "usd", "destination": seller.id,
-                                        "transfer_group": group}).id
-            for amount, group in ((100, "g1"), (200, "g2"), (300, "g1"))]
+    made = [
+        client.v1.transfers.create(
+            {"amount": amount, "currency": "usd", "destination": seller.id, "transfer_group": group}
+        ).id
+        for amount, group in ((100, "g1"), (200, "g2"), (300, "g1"))
+    ]
     listed = client.v1.transfers.list({"transfer_group": "g1"})
     assert [t.id for t in listed.data] == [made[2], made[0]] and not listed.has_more
     assert client.v1.transfers.list({"transfer_group": "none"}).data == []

@@ -23,10 +23,17 @@ PLATFORMS = (("3.12", "arm64"), ("3.12", "x86_64"))
 
 
 def requirements() -> tuple[str, ...]:
-    return tuple(dict.fromkeys((
-        *read_requirements(EXAMPLE / "requirements.txt"), *read_requirements(RICH_APP / "requirements.txt"),
-        ADAPTER_REQUIREMENT, *RUNTIME_REQUIREMENTS, *CONTROL_PLANE_REQUIREMENTS,
-    )))
+    return tuple(
+        dict.fromkeys(
+            (
+                *read_requirements(EXAMPLE / "requirements.txt"),
+                *read_requirements(RICH_APP / "requirements.txt"),
+                ADAPTER_REQUIREMENT,
+                *RUNTIME_REQUIREMENTS,
+                *CONTROL_PLANE_REQUIREMENTS,
+            )
+        )
+    )
 
 
 def wanted() -> list[tuple[str, Architecture, tuple[str, ...]]]:
@@ -41,8 +48,20 @@ def wanted() -> list[tuple[str, Architecture, tuple[str, ...]]]:
 def download(destination: Path) -> None:
     for python, architecture, wheels in wanted():
         spec = BundleSpec(requirements=wheels, sources=(), python_version=python, architecture=architecture)
-        command = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(destination),
-                   "--only-binary=:all:", "--implementation", "cp", "--python-version", python]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--dest",
+            str(destination),
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            python,
+        ]
         for platform in spec.platforms():
             command += ["--platform", platform]
         subprocess.run([*command, *spec.requirements], check=True)

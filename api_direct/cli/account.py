@@ -53,12 +53,20 @@ def link(settings: Settings) -> None:
         else:
             record = link_account(creator, progress, external_id=existing.external_id if existing else None)
     save_state(project.root, state.with_link(record))
-    registered = f"  registered with: {record.control_plane_url} (it keeps the ExternalId)\n" if record.control_plane_url else ""
+    registered = (
+        f"  registered with: {record.control_plane_url} (it keeps the ExternalId)\n" if record.control_plane_url else ""
+    )
     settings.output.result(
-        {"account_id": record.account_id, "region": record.region, "stack": record.stack_name,
-         "deploy_role_arn": record.deploy_role_arn, "execution_role_arn": record.execution_role_arn,
-         "asset_bucket": record.asset_bucket, "trusted_account_id": record.trusted_account_id,
-         "control_plane": record.control_plane_url},
+        {
+            "account_id": record.account_id,
+            "region": record.region,
+            "stack": record.stack_name,
+            "deploy_role_arn": record.deploy_role_arn,
+            "execution_role_arn": record.execution_role_arn,
+            "asset_bucket": record.asset_bucket,
+            "trusted_account_id": record.trusted_account_id,
+            "control_plane": record.control_plane_url,
+        },
         f"Linked account [bold]{record.account_id}[/bold] in {record.region}.\n"
         f"  deploy role:     {record.deploy_role_arn}\n"
         f"  execution role:  {record.execution_role_arn}\n"
@@ -80,9 +88,15 @@ def status(settings: Settings) -> None:
     report = link_status(creator, link_record)
     healthy = report.stack_status in ("CREATE_COMPLETE", "UPDATE_COMPLETE") and report.role_assumable
     settings.output.result(
-        {"account_id": link_record.account_id, "region": link_record.region, "stack_status": report.stack_status,
-         "role_assumable": report.role_assumable, "problem": report.problem, "api_stacks": list(report.api_stacks),
-         "healthy": healthy},
+        {
+            "account_id": link_record.account_id,
+            "region": link_record.region,
+            "stack_status": report.stack_status,
+            "role_assumable": report.role_assumable,
+            "problem": report.problem,
+            "api_stacks": list(report.api_stacks),
+            "healthy": healthy,
+        },
         f"Account {link_record.account_id} in {link_record.region}: {LINK_STACK_NAME} "
         f"{report.stack_status or 'MISSING'}; deploy role "
         + ("assumable" if report.role_assumable else f"[red]NOT assumable[/red] ({report.problem})")
@@ -106,7 +120,9 @@ def unlink(settings: Settings) -> None:
     creator = creator_aws(settings.aws_target(default_region=link_record.region))
     # Signed in before anything is deleted: the control plane must hear of it too, or it keeps the account admitted.
     control_plane = sign_in.require_session() if link_record.control_plane_url else None
-    if not settings.confirm(f"Remove the API-Direct link from account {link_record.account_id} ({link_record.region})?"):
+    if not settings.confirm(
+        f"Remove the API-Direct link from account {link_record.account_id} ({link_record.region})?"
+    ):
         raise click.Abort()
     with ProgressDisplay(settings.output, "unlinking") as progress:
         unlink_account(creator, link_record, progress)

@@ -13,15 +13,30 @@ from api_direct.project import Project, load_project
 
 
 @click.command()
-@click.option("--out", "outdir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Cloud assembly folder (default: .apid/cdk.out in the project).")
-@click.option("--control-plane-account", envvar="APID_CONTROL_PLANE_ACCOUNT", default=None,
-              help="Account allowed to send key events (default: the API's own account).")
-@click.option("--control-plane-bus", envvar="APID_CONTROL_PLANE_BUS_ARN", default=None,
-              help="Event bus ARN usage is sent to (default: no metering).")
+@click.option(
+    "--out",
+    "outdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Cloud assembly folder (default: .apid/cdk.out in the project).",
+)
+@click.option(
+    "--control-plane-account",
+    envvar="APID_CONTROL_PLANE_ACCOUNT",
+    default=None,
+    help="Account allowed to send key events (default: the API's own account).",
+)
+@click.option(
+    "--control-plane-bus",
+    envvar="APID_CONTROL_PLANE_BUS_ARN",
+    default=None,
+    help="Event bus ARN usage is sent to (default: no metering).",
+)
 @global_options
 @click.pass_obj
-def synth(settings: Settings, outdir: Path | None, control_plane_account: str | None, control_plane_bus: str | None) -> None:
+def synth(
+    settings: Settings, outdir: Path | None, control_plane_account: str | None, control_plane_bus: str | None
+) -> None:
     """Bundle the app and synthesize its CloudFormation template, offline.
 
     The app is imported first, in another interpreter and with the variables Lambda

@@ -10,14 +10,27 @@ from api_direct.local.dev_server import DevSession, prepare, sample_call, serve
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
-@click.option("--plan", "plan_name", default=None, metavar="NAME",
-              help="Plan of the local key: its billable_statuses decide what is billable."
-                   " Default: the first plan in apid.toml.")
-@click.option("--key", envvar="APID_DEV_KEY", show_envvar=True, default=None,
-              help="Local API key to accept, to keep one across runs (apid_ and 43 characters, as printed by"
-                   " an earlier run). Default: a new key each run.")
-@click.option("--reload/--no-reload", default=True, show_default=True,
-              help="Restart the app when a .py file in the project changes.")
+@click.option(
+    "--plan",
+    "plan_name",
+    default=None,
+    metavar="NAME",
+    help="Plan of the local key: its billable_statuses decide what is billable. Default: the first plan in apid.toml.",
+)
+@click.option(
+    "--key",
+    envvar="APID_DEV_KEY",
+    show_envvar=True,
+    default=None,
+    help="Local API key to accept, to keep one across runs (apid_ and 43 characters, as printed by"
+    " an earlier run). Default: a new key each run.",
+)
+@click.option(
+    "--reload/--no-reload",
+    default=True,
+    show_default=True,
+    help="Restart the app when a .py file in the project changes.",
+)
 @global_options
 @click.pass_obj
 def dev(settings: Settings, host: str, port: int, plan_name: str | None, key: str | None, reload: bool) -> None:

@@ -12,8 +12,9 @@ from api_direct.scaffold import ScaffoldResult, scaffold_project
 
 @click.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--name", default=None,
-              help="API name (default: the folder's name, slugified: lowercase letters, digits, hyphens).")
+@click.option(
+    "--name", default=None, help="API name (default: the folder's name, slugified: lowercase letters, digits, hyphens)."
+)
 @global_options
 @click.pass_obj
 def init(settings: Settings, directory: Path | None, name: str | None) -> None:

@@ -30,11 +30,23 @@ Exit codes:
 #: command that never synthesizes, such as `apid dev`, does not load the CDK and start
 #: jsii's Node.js process (nearly a second, and a traceback from it on Ctrl-C).
 COMMANDS = {
-    "init": "init:init", "synth": "build:synth", "plan": "stack:plan", "deploy": "stack:deploy",
-    "status": "stack:status", "logs": "stack:logs", "destroy": "stack:destroy", "aws": "account:aws",
-    "signup": "marketplace:signup", "login": "marketplace:login", "logout": "marketplace:logout",
-    "publish": "marketplace:publish", "keys": "marketplace:keys", "payouts": "money:payouts",
-    "earnings": "money:earnings", "dev": "dev:dev", "sandbox": "sandbox:sandbox",
+    "init": "init:init",
+    "synth": "build:synth",
+    "plan": "stack:plan",
+    "deploy": "stack:deploy",
+    "status": "stack:status",
+    "logs": "stack:logs",
+    "destroy": "stack:destroy",
+    "aws": "account:aws",
+    "signup": "marketplace:signup",
+    "login": "marketplace:login",
+    "logout": "marketplace:logout",
+    "publish": "marketplace:publish",
+    "keys": "marketplace:keys",
+    "payouts": "money:payouts",
+    "earnings": "money:earnings",
+    "dev": "dev:dev",
+    "sandbox": "sandbox:sandbox",
 }
 
 
@@ -70,7 +82,9 @@ class ApidGroup(click.Group):
             settings = ctx.find_object(Settings)
             if settings and settings.output.verbose:
                 traceback.print_exc()
-            raise _Failure(f"unexpected {type(error).__name__}: {error} (rerun with --verbose for details)", 1) from None
+            raise _Failure(
+                f"unexpected {type(error).__name__}: {error} (rerun with --verbose for details)", 1
+            ) from None
         finally:
             logging.getLogger("api_direct").removeHandler(notices)
 
@@ -106,4 +120,3 @@ def cli(ctx: click.Context) -> None:
     Global options work before or after the command (`apid --json plan` = `apid plan --json`).
     """
     ctx.ensure_object(Settings)
-

@@ -12,11 +12,21 @@ from api_direct.errors import StateError
 
 
 @click.command()
-@click.option("--control-plane", "control_plane_url", envvar="APID_CONTROL_PLANE_URL", default=None,
-              help="Base URL of the control plane API (default: the one you last signed in to).")
+@click.option(
+    "--control-plane",
+    "control_plane_url",
+    envvar="APID_CONTROL_PLANE_URL",
+    default=None,
+    help="Base URL of the control plane API (default: the one you last signed in to).",
+)
 @click.option("--username", prompt="Email", help="Your account's email address.")
-@click.option("--password", envvar="APID_PASSWORD", prompt=True, hide_input=True,
-              help="Prompted for (hidden) unless APID_PASSWORD is set.")
+@click.option(
+    "--password",
+    envvar="APID_PASSWORD",
+    prompt=True,
+    hide_input=True,
+    help="Prompted for (hidden) unless APID_PASSWORD is set.",
+)
 @global_options
 @click.pass_obj
 def login(settings: Settings, control_plane_url: str | None, username: str, password: str) -> None:
@@ -29,8 +39,9 @@ def login(settings: Settings, control_plane_url: str | None, username: str, pass
     url = control_plane_url or (previous.control_plane_url if previous else None)
     if not url:
         raise StateError("which control plane? pass --control-plane URL (or set APID_CONTROL_PLANE_URL)")
-    session = sign_in.login(url, username, password, endpoint_url=settings.endpoint_url,
-                            mfa_code=lambda: click.prompt("MFA code", err=True))
+    session = sign_in.login(
+        url, username, password, endpoint_url=settings.endpoint_url, mfa_code=lambda: click.prompt("MFA code", err=True)
+    )
     settings.output.result(
         {"control_plane": session.control_plane_url, "username": session.username, "region": session.region},
         f"Signed in to {escape(session.control_plane_url)} as [bold]{escape(session.username)}[/bold].",
@@ -38,21 +49,43 @@ def login(settings: Settings, control_plane_url: str | None, username: str, pass
 
 
 @click.command()
-@click.option("--control-plane", "control_plane_url", envvar="APID_CONTROL_PLANE_URL", required=True,
-              help="Base URL of the control plane API.")
+@click.option(
+    "--control-plane",
+    "control_plane_url",
+    envvar="APID_CONTROL_PLANE_URL",
+    required=True,
+    help="Base URL of the control plane API.",
+)
 @click.option("--email", prompt="Email", help="Your email address (you sign in with it).")
-@click.option("--role", type=click.Choice(["creator", "consumer"]), required=True,
-              help="creator: deploy and sell APIs; consumer: subscribe and call them.")
-@click.option("--password", envvar="APID_PASSWORD", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="At least 12 characters with upper, lower, digit and symbol.")
+@click.option(
+    "--role",
+    type=click.Choice(["creator", "consumer"]),
+    required=True,
+    help="creator: deploy and sell APIs; consumer: subscribe and call them.",
+)
+@click.option(
+    "--password",
+    envvar="APID_PASSWORD",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 12 characters with upper, lower, digit and symbol.",
+)
 @global_options
 @click.pass_obj
 def signup(settings: Settings, control_plane_url: str, email: str, role: str, password: str) -> None:
     """Create your account on a control plane; a code is emailed to confirm it."""
-    sign_in.sign_up(control_plane_url, email, password, f"{role}s", endpoint_url=settings.endpoint_url,
-                    confirmation_code=lambda: click.prompt("Confirmation code from the email", err=True))
-    settings.output.result({"email": email, "role": role},
-                           f"Account created for {escape(email)} as a {role}. Next: `apid login`.")
+    sign_in.sign_up(
+        control_plane_url,
+        email,
+        password,
+        f"{role}s",
+        endpoint_url=settings.endpoint_url,
+        confirmation_code=lambda: click.prompt("Confirmation code from the email", err=True),
+    )
+    settings.output.result(
+        {"email": email, "role": role}, f"Account created for {escape(email)} as a {role}. Next: `apid login`."
+    )
 
 
 @click.command()
@@ -118,7 +151,9 @@ def list_keys(settings: Settings) -> None:
     found = client.get("/keys")
     items = found["items"] if isinstance(found, dict) else found
     lines = [f"{k['key_id']}  {k['api_id']:<24} {k['plan']:<12} {k['status']}" for k in items]
-    settings.output.result({"items": items}, "\n".join(lines) or "No keys yet: `apid keys create --api ID --plan NAME`.")
+    settings.output.result(
+        {"items": items}, "\n".join(lines) or "No keys yet: `apid keys create --api ID --plan NAME`."
+    )
 
 
 @keys.command("revoke")

@@ -26,8 +26,11 @@ def setup(settings: Settings) -> None:
     """
     client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
     account = client.post("/payouts/account", {})
-    status = ("Transfers are enabled: earnings are paid out after each month closes."
-              if account["transfers_enabled"] else "Finish onboarding in your browser to enable transfers.")
+    status = (
+        "Transfers are enabled: earnings are paid out after each month closes."
+        if account["transfers_enabled"]
+        else "Finish onboarding in your browser to enable transfers."
+    )
     settings.output.result(
         account,
         f"Stripe account {escape(account['account_id'])}. Onboarding link (expires soon):\n\n"
@@ -62,8 +65,10 @@ def render(found: dict[str, Any]) -> str:
     if not found["months"]:
         lines.append("(nothing yet: revenue appears when a consumer's invoice is paid)")
     account = found.get("payout_account")
-    lines.append(f"Amounts in {currency}; platform fee {Decimal(str(found['fee_percent'])).normalize():f}%."
-                 + ("" if account else " No payout account yet: run `apid payouts setup`."))
+    lines.append(
+        f"Amounts in {currency}; platform fee {Decimal(str(found['fee_percent'])).normalize():f}%."
+        + ("" if account else " No payout account yet: run `apid payouts setup`.")
+    )
     return "\n".join(escape(line) for line in lines)
 
 

@@ -30,8 +30,13 @@ class ProgressDisplay:
     def __enter__(self) -> "ProgressDisplay":
         if self._output.interactive:
             self._progress = Progress(
-                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), console=self._output.err, transient=True,
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self._output.err,
+                transient=True,
             )
             self._progress.start()
             self._task = self._progress.add_task(self._title, total=None)
@@ -58,9 +63,7 @@ class ProgressDisplay:
     def stack_event(self, event: StackEvent) -> None:
         style = next((s for key, s in _STYLES.items() if key in event.status), "white")
         reason = f"  {event.reason}" if event.reason and event.reason != "User Initiated" else ""
-        self._line(
-            f"  {event.timestamp:%H:%M:%S}  {event.logical_id:<40} [{style}]{event.status}[/{style}]{reason}"
-        )
+        self._line(f"  {event.timestamp:%H:%M:%S}  {event.logical_id:<40} [{style}]{event.status}[/{style}]{reason}")
         if not event.is_stack and event.status.endswith("_COMPLETE") and event.logical_id not in self._settled:
             self._settled.add(event.logical_id)
             if self._progress is not None and self._task is not None:

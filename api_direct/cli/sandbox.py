@@ -30,15 +30,27 @@ EXAMPLE = Path(api_direct.__file__).resolve().parent.parent / "examples" / "weat
 
 
 @click.command()
-@click.option("--calls", type=click.IntRange(1, 5000), default=200, show_default=True,
-              help="How many calls the consumer makes: the app's GET and POST operations in turn, with a missing "
-                   "key, a wrong key and an unknown route mixed in.")
-@click.option("--plan", "plan_name", default=None,
-              help="The plan the consumer subscribes to. Default: the first paid plan in apid.toml.")
-@click.option("--keep", is_flag=True,
-              help="Leave the marketplace running, live, until Ctrl-C: the API served on 127.0.0.1 (call it with the "
-                   "consumer's key), its usage and key changes delivered as in AWS; print the marketplace, creator "
-                   "portal, API, control plane, emulator and Stripe fake URLs.")
+@click.option(
+    "--calls",
+    type=click.IntRange(1, 5000),
+    default=200,
+    show_default=True,
+    help="How many calls the consumer makes: the app's GET and POST operations in turn, with a missing "
+    "key, a wrong key and an unknown route mixed in.",
+)
+@click.option(
+    "--plan",
+    "plan_name",
+    default=None,
+    help="The plan the consumer subscribes to. Default: the first paid plan in apid.toml.",
+)
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Leave the marketplace running, live, until Ctrl-C: the API served on 127.0.0.1 (call it with the "
+    "consumer's key), its usage and key changes delivered as in AWS; print the marketplace, creator "
+    "portal, API, control plane, emulator and Stripe fake URLs.",
+)
 @global_options
 @click.pass_obj
 def sandbox(settings: Settings, calls: int, plan_name: str | None, keep: bool) -> None:
@@ -73,8 +85,13 @@ def sandbox(settings: Settings, calls: int, plan_name: str | None, keep: bool) -
 
     project_dir = _project_dir(settings.project_dir)
     narrator = _Narrator(settings.output)
-    summary = run_sandbox(project_dir, narrator, calls=calls, plan_name=plan_name,
-                          keep=_wait_for_interrupt(settings.output) if keep else None)
+    summary = run_sandbox(
+        project_dir,
+        narrator,
+        calls=calls,
+        plan_name=plan_name,
+        keep=_wait_for_interrupt(settings.output) if keep else None,
+    )
     settings.output.result({**asdict(summary), "ok": summary.ok}, _summary_text(summary))
     if not summary.ok:
         wrong = [check.name for check in summary.checks if not check.ok]
@@ -144,10 +161,13 @@ def _summary_text(summary: "Summary") -> str:
     table = Table(title="Sandbox summary", title_justify="left")
     for column in ("figure", "value", "check"):
         table.add_column(column)
-    for figure, value in (("calls made", str(summary.calls)), ("billable calls", str(summary.billable)),
-                          ("amount billed", _money(summary.billed, currency)),
-                          ("platform fee", _money(summary.fee, currency)),
-                          ("creator payout", _money(summary.payout, currency))):
+    for figure, value in (
+        ("calls made", str(summary.calls)),
+        ("billable calls", str(summary.billable)),
+        ("amount billed", _money(summary.billed, currency)),
+        ("platform fee", _money(summary.fee, currency)),
+        ("creator payout", _money(summary.payout, currency)),
+    ):
         table.add_row(figure, value, "")
     for check in summary.checks:
         mark = "[green]ok[/green]" if check.ok else f"[red]expected {escape(str(check.expected))}[/red]"

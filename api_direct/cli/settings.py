@@ -59,21 +59,58 @@ def _set_verbose(settings: Settings, _: Any) -> None:
 
 
 GLOBAL_OPTIONS = (
-    click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), expose_value=False,
-                 callback=_setter(lambda s, v: setattr(s, "project_dir", v)),
-                 help="Project folder (the one holding apid.toml). Default: current folder."),
-    click.option("--profile", expose_value=False, callback=_setter(lambda s, v: setattr(s, "profile", v)),
-                 help="AWS profile for your own credentials."),
-    click.option("--region", expose_value=False, callback=_setter(lambda s, v: setattr(s, "region", v)),
-                 help="AWS region (default: the linked region)."),
-    click.option("--endpoint-url", envvar="APID_ENDPOINT_URL", expose_value=False, callback=_setter(lambda s, v: setattr(s, "endpoint_url", v)),
-                 help="Send every AWS call here (an AWS-compatible endpoint such as a local emulator)."),
-    click.option("--json", "as_json", is_flag=True, expose_value=False, callback=_setter(_set_json),
-                 help="Print one machine-readable JSON result on stdout."),
-    click.option("--yes", "-y", "assume_yes", is_flag=True, expose_value=False,
-                 callback=_setter(lambda s, v: setattr(s, "assume_yes", True)), help="Answer yes to every confirmation."),
-    click.option("--verbose", "-v", is_flag=True, expose_value=False, callback=_setter(_set_verbose),
-                 help="Show debugging detail on stderr."),
+    click.option(
+        "--project",
+        "project_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        expose_value=False,
+        callback=_setter(lambda s, v: setattr(s, "project_dir", v)),
+        help="Project folder (the one holding apid.toml). Default: current folder.",
+    ),
+    click.option(
+        "--profile",
+        expose_value=False,
+        callback=_setter(lambda s, v: setattr(s, "profile", v)),
+        help="AWS profile for your own credentials.",
+    ),
+    click.option(
+        "--region",
+        expose_value=False,
+        callback=_setter(lambda s, v: setattr(s, "region", v)),
+        help="AWS region (default: the linked region).",
+    ),
+    click.option(
+        "--endpoint-url",
+        envvar="APID_ENDPOINT_URL",
+        expose_value=False,
+        callback=_setter(lambda s, v: setattr(s, "endpoint_url", v)),
+        help="Send every AWS call here (an AWS-compatible endpoint such as a local emulator).",
+    ),
+    click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        expose_value=False,
+        callback=_setter(_set_json),
+        help="Print one machine-readable JSON result on stdout.",
+    ),
+    click.option(
+        "--yes",
+        "-y",
+        "assume_yes",
+        is_flag=True,
+        expose_value=False,
+        callback=_setter(lambda s, v: setattr(s, "assume_yes", True)),
+        help="Answer yes to every confirmation.",
+    ),
+    click.option(
+        "--verbose",
+        "-v",
+        is_flag=True,
+        expose_value=False,
+        callback=_setter(_set_verbose),
+        help="Show debugging detail on stderr.",
+    ),
 )
 
 

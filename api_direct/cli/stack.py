@@ -32,17 +32,24 @@ def plan(settings: Settings) -> None:
         result = operations.plan(_session(settings, progress))
     _warn(settings.output, result.warnings)
     settings.output.result(
-        {"stack": result.stack_name, "creates_stack": result.creates_stack,
-         "changes": [_change_json(c) for c in result.changes], "no_changes": not result.changes,
-         "warnings": list(result.warnings)},
+        {
+            "stack": result.stack_name,
+            "creates_stack": result.creates_stack,
+            "changes": [_change_json(c) for c in result.changes],
+            "no_changes": not result.changes,
+            "warnings": list(result.warnings),
+        },
         _changes_text(result.stack_name, result.changes),
     )
 
 
 @click.command()
-@click.option("--hotswap", is_flag=True,
-              help="If only function code changed, update the functions directly (seconds, not minutes). "
-                   "The stack then drifts from its template until the next full deploy.")
+@click.option(
+    "--hotswap",
+    is_flag=True,
+    help="If only function code changed, update the functions directly (seconds, not minutes). "
+    "The stack then drifts from its template until the next full deploy.",
+)
 @global_options
 @click.pass_obj
 def deploy(settings: Settings, hotswap: bool) -> None:
@@ -67,10 +74,14 @@ def status(settings: Settings) -> None:
         report = operations.status(_session(settings, progress))
     stack = report.stack
     data = {
-        "stack": report.stack_name, "account_id": report.link.account_id, "region": report.link.region,
-        "status": stack.status if stack else "NOT_DEPLOYED", "reason": stack.reason if stack else None,
+        "stack": report.stack_name,
+        "account_id": report.link.account_id,
+        "region": report.link.region,
+        "status": stack.status if stack else "NOT_DEPLOYED",
+        "reason": stack.reason if stack else None,
         "last_updated": stack.last_updated.isoformat() if stack and stack.last_updated else None,
-        "outputs": stack.outputs if stack else {}, "drifted_since": report.drifted_since,
+        "outputs": stack.outputs if stack else {},
+        "drifted_since": report.drifted_since,
         "resources": len(report.resources),
     }
     lines = [f"[bold]{report.stack_name}[/bold] in {report.link.account_id}/{report.link.region}: {data['status']}"]
@@ -80,14 +91,17 @@ def status(settings: Settings) -> None:
         lines.append(f"  last updated: {data['last_updated']}")
     lines += [f"  {key}: {value}" for key, value in sorted(data["outputs"].items())]
     if report.drifted_since:
-        lines.append(f"  [yellow]drifted since {report.drifted_since} (hotswap); run `apid deploy` to reconcile[/yellow]")
+        lines.append(
+            f"  [yellow]drifted since {report.drifted_since} (hotswap); run `apid deploy` to reconcile[/yellow]"
+        )
     settings.output.result(data, "\n".join(lines))
 
 
 @click.command()
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C (which exits 0).")
-@click.option("--since", default="10m", show_default=True,
-              help="How far back to start: 30s, 10m, 2h, 1d, or an ISO-8601 time.")
+@click.option(
+    "--since", default="10m", show_default=True, help="How far back to start: 30s, 10m, 2h, 1d, or an ISO-8601 time."
+)
 @click.option("--access", is_flag=True, help="Show the API's JSON access log instead of the app's log.")
 @global_options
 @click.pass_obj
@@ -99,8 +113,10 @@ def logs(settings: Settings, follow: bool, since: str, access: bool) -> None:
     if not follow:
         lines = log_tail.fetch(client, [group], start)
         settings.output.result(
-            {"log_group": group,
-             "lines": [{"timestamp": line.timestamp.isoformat(), "message": line.message} for line in lines]},
+            {
+                "log_group": group,
+                "lines": [{"timestamp": line.timestamp.isoformat(), "message": line.message} for line in lines],
+            },
             "\n".join(f"{line.timestamp:%Y-%m-%d %H:%M:%S}  {escape(line.message.rstrip())}" for line in lines)
             or "(no log lines)",
         )
@@ -121,13 +137,19 @@ def destroy(settings: Settings, retain_data: bool) -> None:
     with ProgressDisplay(settings.output, "destroying") as progress:
         session = _session(settings, progress)
         kept = " keeping the key table" if retain_data else " and its data"
-        if not settings.confirm(f"Delete {session.project.stack_name}{kept} from {session.link.account_id}/{session.link.region}?"):
+        if not settings.confirm(
+            f"Delete {session.project.stack_name}{kept} from {session.link.account_id}/{session.link.region}?"
+        ):
             raise click.Abort()
         result = operations.destroy(session, retain_data=retain_data)
     _warn(settings.output, result.warnings)
     settings.output.result(
-        {"stack": result.stack_name, "status": result.status, "retained_data": retain_data,
-         "warnings": list(result.warnings)},
+        {
+            "stack": result.stack_name,
+            "status": result.status,
+            "retained_data": retain_data,
+            "warnings": list(result.warnings),
+        },
         f"Deleted {result.stack_name}." + (" The key table was kept." if retain_data else ""),
     )
 
@@ -145,8 +167,12 @@ def _print_line(output: Output, line: log_tail.LogLine) -> None:
 
 
 def _change_json(change: ResourceChange) -> dict[str, object]:
-    return {"logical_id": change.logical_id, "type": change.resource_type, "action": change.action,
-            "replacement": change.replacement}
+    return {
+        "logical_id": change.logical_id,
+        "type": change.resource_type,
+        "action": change.action,
+        "replacement": change.replacement,
+    }
 
 
 def _changes_text(stack_name: str, changes: tuple[ResourceChange, ...]) -> str:
@@ -156,16 +182,26 @@ def _changes_text(stack_name: str, changes: tuple[ResourceChange, ...]) -> str:
     width = max(len(c.logical_id) for c in changes)
     lines = [f"{stack_name}: {len(changes)} change(s)"]
     for change in changes:
-        replace = "  [red]replaces[/red]" if change.replaces else ("  may replace" if change.replacement == "Conditional" else "")
+        replace = (
+            "  [red]replaces[/red]"
+            if change.replaces
+            else ("  may replace" if change.replacement == "Conditional" else "")
+        )
         lines.append(f"  {change.action:<7} {change.logical_id:<{width}}  {change.resource_type}{replace}")
     return "\n".join(lines)
 
 
 def _deploy_json(result: DeployResult) -> dict[str, object]:
-    return {"stack": result.stack_name, "status": result.status, "outputs": result.outputs,
-            "changes": [_change_json(c) for c in result.changes], "hotswapped": list(result.hotswapped),
-            "uploaded_assets": result.uploaded_assets, "fell_back_from_hotswap": result.fell_back_from_hotswap,
-            "warnings": list(result.warnings)}
+    return {
+        "stack": result.stack_name,
+        "status": result.status,
+        "outputs": result.outputs,
+        "changes": [_change_json(c) for c in result.changes],
+        "hotswapped": list(result.hotswapped),
+        "uploaded_assets": result.uploaded_assets,
+        "fell_back_from_hotswap": result.fell_back_from_hotswap,
+        "warnings": list(result.warnings),
+    }
 
 
 def _deploy_text(result: DeployResult) -> str:
@@ -175,8 +211,10 @@ def _deploy_text(result: DeployResult) -> str:
     if result.status == "NO_CHANGES":
         lines.append(f"{result.stack_name}: no changes.")
     elif result.status == "HOTSWAPPED":
-        lines.append(f"Hotswapped {', '.join(result.hotswapped)}. [yellow]The stack has drifted from its template"
-                     " until the next full `apid deploy`.[/yellow]")
+        lines.append(
+            f"Hotswapped {', '.join(result.hotswapped)}. [yellow]The stack has drifted from its template"
+            " until the next full `apid deploy`.[/yellow]"
+        )
     else:
         lines.append(f"{result.stack_name}: {result.status} ({len(result.changes)} change(s)).")
     if "ApiUrl" in result.outputs:

@@ -193,12 +193,15 @@ class AccountLink(Construct):
             " bucket to secure, expire and empty on unlink for no extra attribution."
         )
         acknowledge(self.asset_bucket, "AwsSolutions-S1", no_access_logs)
-        skip_checkov(self.asset_bucket, {
-            "CKV_AWS_18": no_access_logs,
-            "CKV_AWS_21": "Assets are named by their content hash, so an object is never overwritten with other"
-            " content and there is no earlier version to recover; the deploy engine re-uploads any that is missing."
-            " Versions would outlive the expiry rule and `apid aws unlink`, which deletes current objects only.",
-        })
+        skip_checkov(
+            self.asset_bucket,
+            {
+                "CKV_AWS_18": no_access_logs,
+                "CKV_AWS_21": "Assets are named by their content hash, so an object is never overwritten with other"
+                " content and there is no earlier version to recover; the deploy engine re-uploads any that is missing."
+                " Versions would outlive the expiry rule and `apid aws unlink`, which deletes current objects only.",
+            },
+        )
 
         self.permissions_boundary = iam.ManagedPolicy(
             self,
@@ -429,9 +432,7 @@ class AccountLink(Construct):
             "PassRoles",
             ["iam:PassRole"],
             [own_roles],
-            conditions={
-                "StringEquals": {"iam:PassedToService": [f"{s}.amazonaws.com" for s in _ROLE_CONSUMERS]}
-            },
+            conditions={"StringEquals": {"iam:PassedToService": [f"{s}.amazonaws.com" for s in _ROLE_CONSUMERS]}},
             wildcards="Roles the API stack creates are passed to its functions, API Gateway and rules.",
         )
 

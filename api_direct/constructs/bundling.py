@@ -233,8 +233,13 @@ def byte_compiler(python_version: str) -> str | None:
         return str(installed[0])
     for candidate in filter(None, [shutil.which(f"python{python_version}")]):
         try:
-            answer = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                                    capture_output=True, text=True, timeout=30, check=False)
+            answer = subprocess.run(
+                [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired):
             continue
         if answer.returncode == 0 and answer.stdout.strip() == python_version:
@@ -268,9 +273,22 @@ def _install_requirements(spec: BundleSpec, target: Path) -> None:
 
 def pip_install_command(spec: BundleSpec, target: Path, requirements: Path) -> list[str]:
     """The pip call that installs ``spec``'s requirements for Lambda into ``target``."""
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-               "--no-compile", "--target", str(target), "--implementation", "cp",
-               "--python-version", spec.python_version, "--only-binary=:all:"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--target",
+        str(target),
+        "--implementation",
+        "cp",
+        "--python-version",
+        spec.python_version,
+        "--only-binary=:all:",
+    ]
     for platform in spec.platforms():
         command += ["--platform", platform]
     return [*command, "--requirement", str(requirements)]

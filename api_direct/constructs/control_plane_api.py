@@ -32,7 +32,10 @@ from api_direct.control_plane.api.store import INDEXES, PK, SK
 #: What the control plane's code imports beyond boto3 (which Lambda provides), at the
 #: versions this toolkit is tested with.
 CONTROL_PLANE_REQUIREMENTS = (
-    *(f"{name}=={version(name)}" for name in ("fastapi", "pydantic", "pyjwt", "cryptography", "stripe", "jinja2", "markupsafe")),
+    *(
+        f"{name}=={version(name)}"
+        for name in ("fastapi", "pydantic", "pyjwt", "cryptography", "stripe", "jinja2", "markupsafe")
+    ),
     ADAPTER_REQUIREMENT,
     *RUNTIME_REQUIREMENTS,
 )
@@ -42,8 +45,17 @@ EVENT_BUS_NAME = "apid-control-plane"
 WEB_PATHS = ("/web", "/web/{proxy+}")
 #: Pages anyone may read: search, listings, their reviews, how to sign in, where Stripe onboarding returns to,
 #: and the web pages (the bare URL redirects to them).
-PUBLIC_GET_PATHS = ("/", "/docs", "/openapi.json", "/config", "/health", "/listings", "/listings/{proxy+}",
-                    "/payouts/onboarding", *WEB_PATHS)
+PUBLIC_GET_PATHS = (
+    "/",
+    "/docs",
+    "/openapi.json",
+    "/config",
+    "/health",
+    "/listings",
+    "/listings/{proxy+}",
+    "/payouts/onboarding",
+    *WEB_PATHS,
+)
 #: Stripe's webhook: Stripe cannot hold a Cognito token, it signs each request and the app checks the signature.
 STRIPE_WEBHOOK_PATH = "/stripe/webhook"
 PUBLIC_POST_PATHS = (STRIPE_WEBHOOK_PATH, *WEB_PATHS)
@@ -118,8 +130,10 @@ def control_plane_sources() -> tuple[SourceTree, ...]:
     package = Path(api_direct.__file__).parent
     return (
         *(SourceFile(package / name, f"api_direct/{name}") for name in _SHARED_MODULES),
-        *(SourceFile(package / "control_plane" / name, f"api_direct/control_plane/{name}")
-          for name in ("__init__.py", "cognito.py")),
+        *(
+            SourceFile(package / "control_plane" / name, f"api_direct/control_plane/{name}")
+            for name in ("__init__.py", "cognito.py")
+        ),
         SourceTree(package / "control_plane" / "api", "api_direct/control_plane/api", exclude=_PYTHON_ONLY),
         SourceTree(package / "control_plane" / "billing", "api_direct/control_plane/billing", exclude=_PYTHON_ONLY),
         SourceTree(package / "control_plane" / "web", "api_direct/control_plane/web", exclude=_PYTHON_ONLY),
@@ -130,19 +144,23 @@ def control_plane_sources() -> tuple[SourceTree, ...]:
 def _access_log_format() -> apigw.AccessLogFormat:
     """One JSON line per request; ``user`` is the caller's Cognito ``sub`` (empty on public pages)."""
     field = apigw.AccessLogField
-    return apigw.AccessLogFormat.custom(json.dumps({
-        "requestId": field.context_request_id(),
-        "time": field.context_request_time(),
-        "ip": field.context_identity_source_ip(),
-        "method": field.context_http_method(),
-        "resource": field.context_resource_path(),
-        "path": field.context_path(),
-        "status": field.context_status(),
-        "latencyMs": field.context_response_latency(),
-        "responseLength": field.context_response_length(),
-        "user": field.context_authorizer_claims("sub"),
-        "error": field.context_error_response_type(),
-    }))
+    return apigw.AccessLogFormat.custom(
+        json.dumps(
+            {
+                "requestId": field.context_request_id(),
+                "time": field.context_request_time(),
+                "ip": field.context_identity_source_ip(),
+                "method": field.context_http_method(),
+                "resource": field.context_resource_path(),
+                "path": field.context_path(),
+                "status": field.context_status(),
+                "latencyMs": field.context_response_latency(),
+                "responseLength": field.context_response_length(),
+                "user": field.context_authorizer_claims("sub"),
+                "error": field.context_error_response_type(),
+            }
+        )
+    )
 
 
 class ControlPlaneApi(Construct):
@@ -333,8 +351,11 @@ class ControlPlaneApi(Construct):
                 type=response_type,
                 status_code=str(status),
                 templates={"application/json": problem.body.decode()},
-                response_headers={name: f"'{value}'" for name, value in problem.headers.items()
-                                  if name in ("content-type", "www-authenticate")},
+                response_headers={
+                    name: f"'{value}'"
+                    for name, value in problem.headers.items()
+                    if name in ("content-type", "www-authenticate")
+                },
             )
         Validations.of(self.rest_api).acknowledge(
             Acknowledgment(
@@ -380,7 +401,9 @@ class ControlPlaneApi(Construct):
         (``/stripe``), still needs one, and reaches the app, which answers 404 or 405.
         """
         public = [(path, "GET", _PUBLIC_GET_REASON) for path in get_paths]
-        public += [(path, "POST", _WEB_POST_REASON if path in WEB_PATHS else _PUBLIC_POST_REASON) for path in post_paths]
+        public += [
+            (path, "POST", _WEB_POST_REASON if path in WEB_PATHS else _PUBLIC_POST_REASON) for path in post_paths
+        ]
         signed_in = {"/", "/{proxy+}"}  # __init__ signed them in
         for path, http_method, reason in public:
             parts = path.strip("/").split("/")
@@ -403,11 +426,16 @@ class ControlPlaneApi(Construct):
         """What the app does in AWS: its table, its bus, key routing rules, and linked accounts' deploy roles."""
         stack = Stack.of(self)
         for statement in self.table.grant_read_write_data(role).principal_statements:
-            acknowledge_wildcards(role, statement, "The app queries every index of its table (store.INDEXES), and only this table's.")
+            acknowledge_wildcards(
+                role, statement, "The app queries every index of its table (store.INDEXES), and only this table's."
+            )
         self.event_bus.grant_put_events_to(role)
         key_rules = stack.format_arn(service="events", resource="rule", resource_name=f"{event_bus_name}/{KEY_RULES}")
         deploy_roles = stack.format_arn(
-            service="iam", region="", account="*", resource="role",
+            service="iam",
+            region="",
+            account="*",
+            resource="role",
             resource_name=LinkNames(account="*", region="*").deploy_role,
         )
         rules_reason = (
@@ -416,25 +444,37 @@ class ControlPlaneApi(Construct):
         )
         for statement, wildcards in (
             # Linked accounts may put usage on the bus: the app adds and removes them one by one.
-            (iam.PolicyStatement(
-                actions=["events:PutPermission", "events:RemovePermission"], resources=[self.event_bus.event_bus_arn]
-            ), None),
+            (
+                iam.PolicyStatement(
+                    actions=["events:PutPermission", "events:RemovePermission"],
+                    resources=[self.event_bus.event_bus_arn],
+                ),
+                None,
+            ),
             (iam.PolicyStatement(actions=["events:PutRule"], resources=[key_rules]), rules_reason),
             # Targets only ever key buses; PutRule has no target, hence two statements.
-            (iam.PolicyStatement(
-                actions=["events:PutTargets"],
-                resources=[key_rules],
-                conditions={"ArnLike": {"events:TargetArn": CREATOR_KEY_BUSES}},
-            ), rules_reason),
-            (iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[self.key_forwarding_role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}},
-            ), None),
+            (
+                iam.PolicyStatement(
+                    actions=["events:PutTargets"],
+                    resources=[key_rules],
+                    conditions={"ArnLike": {"events:TargetArn": CREATOR_KEY_BUSES}},
+                ),
+                rules_reason,
+            ),
+            (
+                iam.PolicyStatement(
+                    actions=["iam:PassRole"],
+                    resources=[self.key_forwarding_role.role_arn],
+                    conditions={"StringEquals": {"iam:PassedToService": "events.amazonaws.com"}},
+                ),
+                None,
+            ),
             # Deploy credentials for a creator's CLI; each deploy role also demands the creator's ExternalId.
-            (iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[deploy_roles]),
-             "Each linked creator account has its deploy role, known only once linked; every one trusts"
-             " this account only with the creator's ExternalId, which only the control plane holds."),
+            (
+                iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[deploy_roles]),
+                "Each linked creator account has its deploy role, known only once linked; every one trusts"
+                " this account only with the creator's ExternalId, which only the control plane holds.",
+            ),
         ):
             role.add_to_principal_policy(statement)
             if wildcards:

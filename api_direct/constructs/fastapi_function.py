@@ -71,10 +71,18 @@ class FastApiFunction(Construct):
         bundle_cache_dir: Path | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        code = function_code(project_dir=project_dir, app=app, requirements_file=requirements_file, exclude=exclude,
-                             sources=sources, requirements=requirements, handler=handler,
-                             python_version=python_version, architecture=architecture,
-                             slim_dependencies=slim_dependencies)
+        code = function_code(
+            project_dir=project_dir,
+            app=app,
+            requirements_file=requirements_file,
+            exclude=exclude,
+            sources=sources,
+            requirements=requirements,
+            handler=handler,
+            python_version=python_version,
+            architecture=architecture,
+            slim_dependencies=slim_dependencies,
+        )
         entry_point, description = code.entry_point, code.description
         self.bundle: Bundle = build_bundle(code.spec, bundle_cache_dir)
         bundled = BundledFunction(
@@ -109,4 +117,3 @@ class FastApiFunction(Construct):
             log_retention=RETENTION_BY_DAYS[runtime.log_retention_days],
             bundle_cache_dir=bundle_cache_dir,
         )
-

@@ -100,8 +100,14 @@ def function_code(
     else:
         module, attribute = _reference(handler, "handler")
         entry_point, description, generated = f"{module}.{attribute}", f"Lambda handler {handler}", {}
-    spec = BundleSpec(requirements=tuple(requirements), sources=tuple(sources or ()), python_version=python_version,
-                      architecture=architecture, generated=generated, slim=slim_dependencies)
+    spec = BundleSpec(
+        requirements=tuple(requirements),
+        sources=tuple(sources or ()),
+        python_version=python_version,
+        architecture=architecture,
+        generated=generated,
+        slim=slim_dependencies,
+    )
     return FunctionCode(spec, entry_point, description)
 
 
@@ -109,8 +115,12 @@ def project_code_options(project: Project) -> dict[str, Any]:
     """The code props an ``apid.toml`` gives its app function (``FastApiFunction.from_project``)."""
     runtime = project.config.runtime
     return {
-        "project_dir": project.root, "app": project.config.api.app, "requirements_file": project.requirements_file,
-        "exclude": project.excludes, "python_version": runtime.python, "architecture": runtime.architecture,
+        "project_dir": project.root,
+        "app": project.config.api.app,
+        "requirements_file": project.requirements_file,
+        "exclude": project.excludes,
+        "python_version": runtime.python,
+        "architecture": runtime.architecture,
         "slim_dependencies": runtime.slim_dependencies,
     }
 

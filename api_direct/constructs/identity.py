@@ -76,8 +76,12 @@ class Identity(Construct):
                 ROLE_ATTRIBUTE.removeprefix("custom:"): cognito.StringAttribute(min_len=1, max_len=32, mutable=False)
             },
             password_policy=cognito.PasswordPolicy(
-                min_length=12, require_lowercase=True, require_uppercase=True, require_digits=True,
-                require_symbols=True, temp_password_validity=Duration.days(3),
+                min_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+                temp_password_validity=Duration.days(3),
             ),
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
@@ -90,7 +94,10 @@ class Identity(Construct):
         )
         self.groups: dict[str, cognito.UserPoolGroup] = {
             role: cognito.UserPoolGroup(
-                self, f"Group{role.title()}", user_pool=self.user_pool, group_name=role,
+                self,
+                f"Group{role.title()}",
+                user_pool=self.user_pool,
+                group_name=role,
                 description=f"Users who signed up as {role}",
             )
             for role in roles

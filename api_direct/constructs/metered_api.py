@@ -154,26 +154,24 @@ class MeteredApi(Construct):
                 templates={CONTENT_TYPE: rejection.body()},
                 response_headers={"Content-Type": f"'{CONTENT_TYPE}'"},
             )
-        self.usage_plans: dict[str, apigw.UsagePlan] = {
-            plan.name: self._usage_plan(plan) for plan in plans
-        }
+        self.usage_plans: dict[str, apigw.UsagePlan] = {plan.name: self._usage_plan(plan) for plan in plans}
         key_store.attach_usage_plans(self.usage_plans)
         Validations.of(self.rest_api).acknowledge(
             Acknowledgment(
-                    id="AwsSolutions-APIG6",
-                    reason="Every request is recorded by the JSON access log (the metering source); execution"
-                    " logging needs the account-wide API Gateway CloudWatch role, which API-Direct does not take"
-                    " over in a creator's account.",
+                id="AwsSolutions-APIG6",
+                reason="Every request is recorded by the JSON access log (the metering source); execution"
+                " logging needs the account-wide API Gateway CloudWatch role, which API-Direct does not take"
+                " over in a creator's account.",
             ),
             Acknowledgment(
-                    id="AwsSolutions-COG4",
-                    reason="Consumers are machines calling with API keys, checked by the Lambda key authorizer;"
-                    " Cognito user tokens do not apply.",
+                id="AwsSolutions-COG4",
+                reason="Consumers are machines calling with API keys, checked by the Lambda key authorizer;"
+                " Cognito user tokens do not apply.",
             ),
             Acknowledgment(
-                    id="AwsSolutions-APIG3",
-                    reason="Abuse is bounded per consumer by usage-plan throttling and quotas; a WAF web ACL is a"
-                    " per-account cost the creator can associate with the stage when they want one.",
+                id="AwsSolutions-APIG3",
+                reason="Abuse is bounded per consumer by usage-plan throttling and quotas; a WAF web ACL is a"
+                " per-account cost the creator can associate with the stage when they want one.",
             ),
         )
 
@@ -193,4 +191,3 @@ class MeteredApi(Construct):
             else None,
             api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.rest_api.deployment_stage)],
         )
-

@@ -173,13 +173,15 @@ class UsageBilling(Construct):
             event_bus=event_bus,
             description="Usage recorded in creators' accounts, to be aggregated per hour",
             event_pattern=events.EventPattern(source=[USAGE_SOURCE], detail_type=[USAGE_DETAIL_TYPE]),
-            targets=[targets.SqsQueue(
-                self.usage_queue,
-                dead_letter_queue=self.dead_letter_queue,
-                # EventBridge's most: usage is revenue, worth a day of retries before it is parked.
-                retry_attempts=185,
-                max_event_age=Duration.hours(24),
-            )],
+            targets=[
+                targets.SqsQueue(
+                    self.usage_queue,
+                    dead_letter_queue=self.dead_letter_queue,
+                    # EventBridge's most: usage is revenue, worth a day of retries before it is parked.
+                    retry_attempts=185,
+                    max_event_age=Duration.hours(24),
+                )
+            ],
         )
 
         aggregator = billing_function(
@@ -190,23 +192,31 @@ class UsageBilling(Construct):
         # A record no retry can apply goes straight to the dead-letter queue, with its reason attached.
         self.aggregator.add_environment(DEAD_LETTER_URL_ENV, self.dead_letter_queue.queue_url)
         self.dead_letter_queue.grant_send_messages(self.aggregator)
-        self.aggregator.add_event_source(event_sources.SqsEventSource(
-            self.usage_queue,
-            batch_size=batch_size,
-            max_batching_window=max_batching_window,
-            report_batch_item_failures=True,
-        ))
+        self.aggregator.add_event_source(
+            event_sources.SqsEventSource(
+                self.usage_queue,
+                batch_size=batch_size,
+                max_batching_window=max_batching_window,
+                report_batch_item_failures=True,
+            )
+        )
 
         self.schedule_dead_letter_queue = DeadLetterQueue(
             self, "ScheduleDeadLetters", holds="the close and payout schedules (undelivered events and failed runs)"
         )
         closer = billing_function(
-            "Closer", CLOSE_HANDLER, "Closes usage hours past their grace window and reports them to Stripe",
-            scheduled_timeout, scheduled_concurrency,
+            "Closer",
+            CLOSE_HANDLER,
+            "Closes usage hours past their grace window and reports them to Stripe",
+            scheduled_timeout,
+            scheduled_concurrency,
         )
         payer = billing_function(
-            "Payer", PAY_OUT_HANDLER, "Pays creators their earnings of closed months through Stripe Connect",
-            scheduled_timeout, scheduled_concurrency,
+            "Payer",
+            PAY_OUT_HANDLER,
+            "Pays creators their earnings of closed months through Stripe Connect",
+            scheduled_timeout,
+            scheduled_concurrency,
         )
         self.closer: lambda_.Function = closer.function
         self.payer: lambda_.Function = payer.function
@@ -232,12 +242,14 @@ class UsageBilling(Construct):
             construct_id,
             description=description,
             schedule=schedule,
-            targets=[targets.LambdaFunction(
-                function,
-                dead_letter_queue=self.schedule_dead_letter_queue,
-                retry_attempts=2,
-                max_event_age=Duration.hours(1),
-            )],
+            targets=[
+                targets.LambdaFunction(
+                    function,
+                    dead_letter_queue=self.schedule_dead_letter_queue,
+                    retry_attempts=2,
+                    max_event_age=Duration.hours(1),
+                )
+            ],
         )
 
     def grant_redrive(self, grantee: iam.IGrantable) -> iam.Grant:

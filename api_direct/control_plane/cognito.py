@@ -13,5 +13,9 @@ from botocore.config import Config
 
 def unsigned_cognito(region: str, endpoint_url: str | None) -> Any:
     """These calls are unauthenticated: never signed with the caller's AWS credentials (a developer's, a function's)."""
-    return boto3.client("cognito-idp", region_name=region, endpoint_url=endpoint_url,
-                        config=Config(signature_version=UNSIGNED, retries={"mode": "standard"}))
+    return boto3.client(
+        "cognito-idp",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=Config(signature_version=UNSIGNED, retries={"mode": "standard"}),
+    )

@@ -26,7 +26,10 @@ def export_openapi(project: Project) -> dict[str, Any]:
     """
     result = subprocess.run(
         [sys.executable, "-c", _EXPORT, str(project.root), project.config.api.app],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -53,9 +56,14 @@ def listing(project: Project, link: LinkRecord, outputs: dict[str, str], openapi
         "region": link.region,
         "plans": [
             {
-                "name": plan.name, "description": plan.description, "free_calls": plan.free_calls,
-                "price_per_1000": str(plan.price_per_1000), "monthly_fee": str(plan.monthly_fee),
-                "rate_limit": plan.rate_limit, "burst": plan.burst, "monthly_quota": plan.monthly_quota,
+                "name": plan.name,
+                "description": plan.description,
+                "free_calls": plan.free_calls,
+                "price_per_1000": str(plan.price_per_1000),
+                "monthly_fee": str(plan.monthly_fee),
+                "rate_limit": plan.rate_limit,
+                "burst": plan.burst,
+                "monthly_quota": plan.monthly_quota,
             }
             for plan in project.config.plans
         ],

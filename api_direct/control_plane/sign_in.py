@@ -74,32 +74,48 @@ def login(
     cognito = unsigned_cognito(config["region"], endpoint_url)
     try:
         result = cognito.initiate_auth(
-            ClientId=config["app_client_id"], AuthFlow="USER_PASSWORD_AUTH",
+            ClientId=config["app_client_id"],
+            AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": username, "PASSWORD": password},
         )
         if result.get("ChallengeName") == "SOFTWARE_TOKEN_MFA":
             result = cognito.respond_to_auth_challenge(
-                ClientId=config["app_client_id"], ChallengeName="SOFTWARE_TOKEN_MFA", Session=result["Session"],
+                ClientId=config["app_client_id"],
+                ChallengeName="SOFTWARE_TOKEN_MFA",
+                Session=result["Session"],
                 ChallengeResponses={"USERNAME": username, "SOFTWARE_TOKEN_MFA_CODE": mfa_code()},
             )
     except ClientError as error:
         raise _sign_in_error(error) from None
     if "AuthenticationResult" not in result:
-        raise AccessError(f"sign-in needs the {result.get('ChallengeName')} step, which `apid login` does not handle;"
-                          " complete it in the hosted sign-in page first")
+        raise AccessError(
+            f"sign-in needs the {result.get('ChallengeName')} step, which `apid login` does not handle;"
+            " complete it in the hosted sign-in page first"
+        )
     tokens = result["AuthenticationResult"]
     signed_in = SignedIn(
-        control_plane_url=control_plane_url.rstrip("/"), region=config["region"], user_pool_id=config["user_pool_id"],
-        app_client_id=config["app_client_id"], username=username, access_token=tokens["AccessToken"],
-        refresh_token=tokens["RefreshToken"], expires_at=time.time() + tokens["ExpiresIn"],
-        control_plane_account_id=config["account_id"], event_bus_arn=config["event_bus_arn"],
+        control_plane_url=control_plane_url.rstrip("/"),
+        region=config["region"],
+        user_pool_id=config["user_pool_id"],
+        app_client_id=config["app_client_id"],
+        username=username,
+        access_token=tokens["AccessToken"],
+        refresh_token=tokens["RefreshToken"],
+        expires_at=time.time() + tokens["ExpiresIn"],
+        control_plane_account_id=config["account_id"],
+        event_bus_arn=config["event_bus_arn"],
     )
     save_session(signed_in)
     return signed_in
 
 
 def sign_up(
-    control_plane_url: str, email: str, password: str, role: str, *, endpoint_url: str | None = None,
+    control_plane_url: str,
+    email: str,
+    password: str,
+    role: str,
+    *,
+    endpoint_url: str | None = None,
     confirmation_code: Callable[[], str],
 ) -> None:
     """Create an account in the control plane's user pool and confirm it with the emailed code.
@@ -110,10 +126,13 @@ def sign_up(
     config = ControlPlaneClient(control_plane_url).get("/config")
     cognito = unsigned_cognito(config["region"], endpoint_url)
     try:
-        cognito.sign_up(ClientId=config["app_client_id"], Username=email, Password=password,
-                        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "custom:role", "Value": role}])
-        cognito.confirm_sign_up(ClientId=config["app_client_id"], Username=email,
-                                ConfirmationCode=confirmation_code())
+        cognito.sign_up(
+            ClientId=config["app_client_id"],
+            Username=email,
+            Password=password,
+            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "custom:role", "Value": role}],
+        )
+        cognito.confirm_sign_up(ClientId=config["app_client_id"], Username=email, ConfirmationCode=confirmation_code())
     except ClientError as error:
         code = error.response["Error"]["Code"]
         if code == "UsernameExistsException":
@@ -129,13 +148,15 @@ def access_token(session: SignedIn, *, endpoint_url: str | None = None) -> str:
         return session.access_token
     try:
         tokens = unsigned_cognito(session.region, endpoint_url).initiate_auth(
-            ClientId=session.app_client_id, AuthFlow="REFRESH_TOKEN_AUTH",
+            ClientId=session.app_client_id,
+            AuthFlow="REFRESH_TOKEN_AUTH",
             AuthParameters={"REFRESH_TOKEN": session.refresh_token},
         )["AuthenticationResult"]
     except ClientError:
         raise AccessError("your control plane session has expired: run `apid login` again") from None
-    refreshed = SignedIn(**{**asdict(session), "access_token": tokens["AccessToken"],
-                            "expires_at": time.time() + tokens["ExpiresIn"]})
+    refreshed = SignedIn(
+        **{**asdict(session), "access_token": tokens["AccessToken"], "expires_at": time.time() + tokens["ExpiresIn"]}
+    )
     save_session(refreshed)
     return refreshed.access_token
 
@@ -146,7 +167,9 @@ def logout(*, endpoint_url: str | None = None) -> bool:
     if session is None:
         return False
     try:
-        unsigned_cognito(session.region, endpoint_url).revoke_token(Token=session.refresh_token, ClientId=session.app_client_id)
+        unsigned_cognito(session.region, endpoint_url).revoke_token(
+            Token=session.refresh_token, ClientId=session.app_client_id
+        )
     except (ClientError, BotoCoreError):
         pass  # already revoked, expired or unreachable: forgetting it locally is what matters
     session_path().unlink(missing_ok=True)

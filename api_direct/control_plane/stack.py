@@ -41,12 +41,24 @@ class ControlPlaneStack(Stack):
         )
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the control plane API")
         CfnOutput(self, "UserPoolId", value=self.identity.user_pool.user_pool_id)
-        CfnOutput(self, "AppClientId", value=self.identity.app_client.user_pool_client_id,
-                  description="Public client the apid CLI signs in with")
-        CfnOutput(self, "EventBusArn", value=self.api.event_bus.event_bus_arn,
-                  description="Bus linked accounts send usage to")
-        CfnOutput(self, "StripeSecretArn", value=self.api.stripe_secret.secret_arn,
-                  description='Secret to put the Stripe keys in as'
-                  ' {"api_key": "sk_live_...", "webhook_secret": "whsec_..."}')
-        CfnOutput(self, "StripeWebhookUrl", value=self.api.stripe_webhook_url,
-                  description="Endpoint to register in Stripe's dashboard; its signing secret goes in StripeSecretArn")
+        CfnOutput(
+            self,
+            "AppClientId",
+            value=self.identity.app_client.user_pool_client_id,
+            description="Public client the apid CLI signs in with",
+        )
+        CfnOutput(
+            self, "EventBusArn", value=self.api.event_bus.event_bus_arn, description="Bus linked accounts send usage to"
+        )
+        CfnOutput(
+            self,
+            "StripeSecretArn",
+            value=self.api.stripe_secret.secret_arn,
+            description='Secret to put the Stripe keys in as {"api_key": "sk_live_...", "webhook_secret": "whsec_..."}',
+        )
+        CfnOutput(
+            self,
+            "StripeWebhookUrl",
+            value=self.api.stripe_webhook_url,
+            description="Endpoint to register in Stripe's dashboard; its signing secret goes in StripeSecretArn",
+        )

@@ -139,7 +139,9 @@ class AppCheck:
                 stdout, stderr = self.process.communicate(timeout=TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired:
                 self.cancel()
-                raise InputError(f"api.app {reference}: importing it took over {TIMEOUT_SECONDS} s; does it block at import?") from None
+                raise InputError(
+                    f"api.app {reference}: importing it took over {TIMEOUT_SECONDS} s; does it block at import?"
+                ) from None
             try:
                 self._found = json.loads(stdout)
             except ValueError:
@@ -153,9 +155,16 @@ def start_app_check(project: Project, *, region: str | None = None) -> AppCheck:
     root = project.root.resolve()
     process = subprocess.Popen(
         [sys.executable, "-c", _CHECK, str(root), project.config.api.app],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, cwd=project.root,
-        env={**os.environ, **lambda_environment(project, region=region, task_root=str(root)),
-             "PYTHONDONTWRITEBYTECODE": "1"},  # leave no __pycache__ in their tree
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        cwd=project.root,
+        env={
+            **os.environ,
+            **lambda_environment(project, region=region, task_root=str(root)),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },  # leave no __pycache__ in their tree
     )
     return AppCheck(project, process)
 
@@ -177,18 +186,24 @@ def _problem(found: dict[str, Any], project: Project, bundle: Path) -> str | Non
     if found.get("absent"):
         return f"{module_name} has no attribute {attribute!r}; point api.app at your FastAPI() instance"
     if "not_asgi" in found:
-        return (f"{attribute} is of type {found['not_asgi']}, not an ASGI app (an object with `async def __call__`);"
-                " Lambda serves it through Mangum, which needs ASGI: use FastAPI or Starlette")
+        return (
+            f"{attribute} is of type {found['not_asgi']}, not an ASGI app (an object with `async def __call__`);"
+            " Lambda serves it through Mangum, which needs ASGI: use FastAPI or Starlette"
+        )
     if "missing" in found:
         top = found["missing"].split(".")[0]
         if _provides(project.root, top):
             return f"importing {module_name} failed: {found['detail']}{found.get('where', '')}"
         if _provides(bundle, top):
             return None  # the Lambda bundle has it; this machine just has not installed it
-        return (f"importing {module_name} failed: no module named {found['missing']!r}, and"
-                f" {project.config.runtime.requirements} does not provide it: add the package that does")
+        return (
+            f"importing {module_name} failed: no module named {found['missing']!r}, and"
+            f" {project.config.runtime.requirements} does not provide it: add the package that does"
+        )
     return None
 
 
 def _provides(folder: Path, top_level: str) -> bool:
-    return (folder / top_level).is_dir() or any(folder.glob(f"{top_level}.*py*")) or any(folder.glob(f"{top_level}.*.so"))
+    return (
+        (folder / top_level).is_dir() or any(folder.glob(f"{top_level}.*py*")) or any(folder.glob(f"{top_level}.*.so"))
+    )

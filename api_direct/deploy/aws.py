@@ -35,11 +35,22 @@ from api_direct.deploy.aws_target import AwsTarget
 from api_direct.errors import AccessError, ApidError, InputError, OperationFailed
 
 MAX_ATTEMPTS = 8
-_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, user_agent_extra=f"api-direct/{__version__}")
+_RETRIES = Config(
+    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, user_agent_extra=f"api-direct/{__version__}"
+)
 #: What standard mode retries, as AWS reports it: throttling by code, server trouble by status.
-_THROTTLED = {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-              "TooManyRequestsException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-              "SlowDown", "RequestThrottled", "PriorRequestNotComplete"}
+_THROTTLED = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "RequestThrottled",
+    "PriorRequestNotComplete",
+}
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 _EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
 _INVALID = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure"}
@@ -75,7 +86,9 @@ class Aws:
     def client(self, service: str) -> Any:
         if service not in self._clients:
             client = self.session.client(service, endpoint_url=self.endpoint_url, config=_RETRIES)
-            client.meta.events.register_last(f"needs-retry.{client.meta.service_model.service_id.hyphenize()}", _announce_retry)
+            client.meta.events.register_last(
+                f"needs-retry.{client.meta.service_model.service_id.hyphenize()}", _announce_retry
+            )
             self._clients[service] = client
         return self._clients[service]
 
@@ -90,8 +103,14 @@ class Aws:
         return str(caller["Account"]), str(caller["Arn"]).split(":")[1]
 
 
-def _announce_retry(*, response: tuple[Any, dict[str, Any]] | None, attempts: int, operation: Any,
-                    caught_exception: Exception | None, **_: Any) -> None:
+def _announce_retry(
+    *,
+    response: tuple[Any, dict[str, Any]] | None,
+    attempts: int,
+    operation: Any,
+    caught_exception: Exception | None,
+    **_: Any,
+) -> None:
     """A ``needs-retry`` handler that decides nothing: it says what standard mode is about to retry."""
     if caught_exception is not None:
         reason = type(caught_exception).__name__
@@ -103,8 +122,14 @@ def _announce_retry(*, response: tuple[Any, dict[str, Any]] | None, attempts: in
     else:
         return
     if attempts < MAX_ATTEMPTS:
-        logger.warning("AWS %s %s: %s; retrying (attempt %d of %d)", operation.service_model.service_name,
-                       operation.name, reason, attempts + 1, MAX_ATTEMPTS)
+        logger.warning(
+            "AWS %s %s: %s; retrying (attempt %d of %d)",
+            operation.service_model.service_name,
+            operation.name,
+            reason,
+            attempts + 1,
+            MAX_ATTEMPTS,
+        )
 
 
 def creator_aws(target: AwsTarget) -> Aws:
@@ -125,8 +150,10 @@ def creator_aws(target: AwsTarget) -> Aws:
 
 def _known_region(session: boto3.Session, region: str) -> bool:
     """Known to this botocore, in any partition: a typo fails here, in one line, not as an unreachable endpoint."""
-    return any(region in session.get_available_regions("cloudformation", partition)
-               for partition in session.get_available_partitions())
+    return any(
+        region in session.get_available_regions("cloudformation", partition)
+        for partition in session.get_available_partitions()
+    )
 
 
 def assume_role(aws: Aws, role_arn: str, external_id: str, *, purpose: str) -> Aws:
@@ -159,8 +186,11 @@ def assume_role(aws: Aws, role_arn: str, external_id: str, *, purpose: str) -> A
         raise AccessError(f"cannot reach AWS STS: {error}") from None
     credentials = response["Credentials"]
     return Aws.from_credentials(
-        credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"],
-        region=aws.region, endpoint_url=aws.endpoint_url,
+        credentials["AccessKeyId"],
+        credentials["SecretAccessKey"],
+        credentials["SessionToken"],
+        region=aws.region,
+        endpoint_url=aws.endpoint_url,
     )
 
 

@@ -70,10 +70,14 @@ def remove_stale_change_sets(cloudformation: Any, stack_name: str) -> int:
             if "does not exist" in str(error):
                 return 0
             raise
-        stale = [s for s in summaries if s.get("StackName", stack_name) == stack_name
-                 and s["ChangeSetName"].startswith(CHANGE_SET_PREFIX)
-                 and s.get("ExecutionStatus") in ("AVAILABLE", "UNAVAILABLE", "OBSOLETE", None)
-                 and s.get("Status") not in ("CREATE_IN_PROGRESS", "CREATE_PENDING", "DELETE_IN_PROGRESS")]
+        stale = [
+            s
+            for s in summaries
+            if s.get("StackName", stack_name) == stack_name
+            and s["ChangeSetName"].startswith(CHANGE_SET_PREFIX)
+            and s.get("ExecutionStatus") in ("AVAILABLE", "UNAVAILABLE", "OBSOLETE", None)
+            and s.get("Status") not in ("CREATE_IN_PROGRESS", "CREATE_PENDING", "DELETE_IN_PROGRESS")
+        ]
         for summary in stale:
             cloudformation.delete_change_set(ChangeSetName=summary["ChangeSetId"])
     return len(stale)

@@ -27,6 +27,9 @@ def deploy_session(creator: Aws, link: LinkRecord, purpose: str) -> Aws:
         f"/accounts/{link.account_id}/{link.region}/credentials", {"purpose": purpose}
     )
     return Aws.from_credentials(
-        granted["access_key_id"], granted["secret_access_key"], granted["session_token"],
-        region=link.region, endpoint_url=creator.endpoint_url,
+        granted["access_key_id"],
+        granted["secret_access_key"],
+        granted["session_token"],
+        region=link.region,
+        endpoint_url=creator.endpoint_url,
     )

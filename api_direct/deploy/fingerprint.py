@@ -46,8 +46,15 @@ def synthesis_fingerprint(project: Project, *, settings: Iterable[str]) -> Synth
     """The hashes of what ``project``'s synthesis reads; ``settings`` are the call's own options, as text."""
     digest = hashlib.sha256()
     compiler = byte_compiler(project.config.runtime.python)
-    for part in (FINGERPRINT_FORMAT, code_fingerprint(), os.environ.get(CONTEXT_VARIABLE, ""), *settings,
-                 project.stack_name, project.config.model_dump_json(), f"byte-compiled {compiler is not None}"):
+    for part in (
+        FINGERPRINT_FORMAT,
+        code_fingerprint(),
+        os.environ.get(CONTEXT_VARIABLE, ""),
+        *settings,
+        project.stack_name,
+        project.config.model_dump_json(),
+        f"byte-compiled {compiler is not None}",
+    ):
         hash_part(digest, part.encode())
     hash_part(digest, project.requirements_file.read_bytes())
     structure = digest.hexdigest()
@@ -71,4 +78,3 @@ def code_fingerprint() -> str:
             hash_part(digest, path.relative_to(package).as_posix().encode())
             hash_part(digest, path.read_bytes())
     return digest.hexdigest()
-

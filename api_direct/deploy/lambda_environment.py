@@ -31,8 +31,9 @@ PLACEHOLDER_REGION = "us-east-1"
 LAMBDA_RUNTIME_DIR = "/var/runtime"
 
 
-def lambda_environment(project: Project, *, region: str | None = None,
-                       task_root: str = LAMBDA_TASK_ROOT) -> dict[str, str]:
+def lambda_environment(
+    project: Project, *, region: str | None = None, task_root: str = LAMBDA_TASK_ROOT
+) -> dict[str, str]:
     """The variables the project's function has in Lambda when its app is imported.
 
     ``region`` is where the project deploys, if known (its link's region);

@@ -120,16 +120,25 @@ def link_through_control_plane(creator: Aws, observer: Observer, control_plane: 
     client = client_for(control_plane, endpoint_url=creator.endpoint_url)
     registration = client.post("/accounts", {"account_id": account_id, "region": creator.region})
     record = link_account(
-        creator, observer, trusted_account_id=registration["trusted_account_id"],
+        creator,
+        observer,
+        trusted_account_id=registration["trusted_account_id"],
         external_id=registration["external_id"],
     )
     client.put(
         f"/accounts/{account_id}/{creator.region}",
-        {"deploy_role_arn": record.deploy_role_arn, "execution_role_arn": record.execution_role_arn,
-         "asset_bucket": record.asset_bucket},
+        {
+            "deploy_role_arn": record.deploy_role_arn,
+            "execution_role_arn": record.execution_role_arn,
+            "asset_bucket": record.asset_bucket,
+        },
     )
-    return replace(record, external_id=None, control_plane_url=control_plane.control_plane_url,
-                   usage_bus_arn=control_plane.event_bus_arn)
+    return replace(
+        record,
+        external_id=None,
+        control_plane_url=control_plane.control_plane_url,
+        usage_bus_arn=control_plane.event_bus_arn,
+    )
 
 
 def link_status(creator: Aws, link: LinkRecord) -> LinkStatus:
@@ -147,8 +156,17 @@ def link_status(creator: Aws, link: LinkRecord) -> LinkStatus:
 
 def api_stacks(creator: Aws) -> tuple[str, ...]:
     """API-Direct API stacks in this account and region (the link stack excluded)."""
-    live = ["CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "ROLLBACK_COMPLETE",
-            "CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED", "ROLLBACK_FAILED"]
+    live = [
+        "CREATE_COMPLETE",
+        "UPDATE_COMPLETE",
+        "UPDATE_ROLLBACK_COMPLETE",
+        "ROLLBACK_COMPLETE",
+        "CREATE_IN_PROGRESS",
+        "UPDATE_IN_PROGRESS",
+        "DELETE_FAILED",
+        "UPDATE_ROLLBACK_FAILED",
+        "ROLLBACK_FAILED",
+    ]
     names: list[str] = []
     with aws_errors("listing stacks"):
         for page in creator.client("cloudformation").get_paginator("list_stacks").paginate(StackStatusFilter=live):
@@ -178,7 +196,9 @@ def empty_bucket(s3: Any, bucket: str, account_id: str) -> int:
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, ExpectedBucketOwner=account_id):
                 keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
                 if keys:
-                    s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True}, ExpectedBucketOwner=account_id)
+                    s3.delete_objects(
+                        Bucket=bucket, Delete={"Objects": keys, "Quiet": True}, ExpectedBucketOwner=account_id
+                    )
                     deleted += len(keys)
         except ClientError as error:
             if error.response["Error"]["Code"] != "NoSuchBucket":
@@ -198,4 +218,3 @@ def _delete_link_stack(creator: Aws, observer: Observer) -> None:
     outcome = wait_for_stack(cloudformation, stream, LINK_STACK_NAME, observer.stack_event)
     if outcome.status != "DELETE_COMPLETE":
         raise OperationFailed(f"unlinking failed: {LINK_STACK_NAME} ended in {outcome.status}")
-

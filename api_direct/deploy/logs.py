@@ -59,7 +59,9 @@ def parse_since(text: str, now: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def fetch(logs_client: BaseClient, log_groups: Sequence[str], start: datetime, end: datetime | None = None) -> list[LogLine]:
+def fetch(
+    logs_client: BaseClient, log_groups: Sequence[str], start: datetime, end: datetime | None = None
+) -> list[LogLine]:
     """Every event of ``log_groups`` from ``start`` (to ``end``), oldest first.
 
     ``start`` and ``end`` must be timezone-aware. A group that does not exist yet

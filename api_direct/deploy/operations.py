@@ -83,8 +83,13 @@ class Session:
         link = self.link
         control_plane = ControlPlaneRef(link.trusted_account_id, link.usage_bus_arn) if link.usage_bus_arn else None
         return synthesize_project(
-            self.project, self.outdir, control_plane=control_plane, retain_data=retain_data,
-            bundle_cache_dir=self.bundle_cache_dir, app_check=app_check, region=link.region,
+            self.project,
+            self.outdir,
+            control_plane=control_plane,
+            retain_data=retain_data,
+            bundle_cache_dir=self.bundle_cache_dir,
+            app_check=app_check,
+            region=link.region,
         )
 
     def deploy_role(self, purpose: str) -> Aws:
@@ -106,11 +111,19 @@ class Session:
         if link.control_plane_url is None:
             return ()
         try:
-            client_for(require_session(), endpoint_url=self.creator.endpoint_url).post("/deployments", {
-                "api_id": self.project.config.api.name, "account_id": link.account_id, "region": link.region,
-                "action": action, "status": status, "stack_name": self.project.stack_name, "outputs": outputs,
-                "changes": changes,
-            })
+            client_for(require_session(), endpoint_url=self.creator.endpoint_url).post(
+                "/deployments",
+                {
+                    "api_id": self.project.config.api.name,
+                    "account_id": link.account_id,
+                    "region": link.region,
+                    "action": action,
+                    "status": status,
+                    "stack_name": self.project.stack_name,
+                    "outputs": outputs,
+                    "changes": changes,
+                },
+            )
         except ApidError as error:
             return (f"the control plane did not record this {action}: {error}",)
         return ()
@@ -231,8 +244,10 @@ def destroy(session: Session, *, retain_data: bool) -> DeployResult:
         raise StateError(f"{session.project.stack_name} is not deployed in {session.link.region}: nothing to destroy")
     context = session.context(aws)
     if retain_data and deployed.phase is Phase.READY:
-        execute(plan_deploy(session.synthesize(retain_data=True, app_check="skip"), deployed, recreate_failed=False),
-                context)
+        execute(
+            plan_deploy(session.synthesize(retain_data=True, app_check="skip"), deployed, recreate_failed=False),
+            context,
+        )
     execute(plan_destroy(deployed), context)
     session.save(session.state.without_drift())
     warnings = session.record("destroy", "DELETE_COMPLETE", {}, 0)
@@ -265,7 +280,9 @@ def status(session: Session) -> StatusReport:
     return StatusReport(session.project.stack_name, session.link, stack, session.state.drifted_since, resources)
 
 
-def open_session(project_dir: Path, target: AwsTarget, observer: Observer, *, bundle_cache_dir: Path | None = None) -> Session:
+def open_session(
+    project_dir: Path, target: AwsTarget, observer: Observer, *, bundle_cache_dir: Path | None = None
+) -> Session:
     """Load the project and its link, and the creator's credentials in the linked region."""
     project = load_project(project_dir)
     state = load_state(project.root)
@@ -276,5 +293,6 @@ def open_session(project_dir: Path, target: AwsTarget, observer: Observer, *, bu
             f"--region {creator.region} differs from the region this project is linked in ({link.region});"
             " drop --region or link that region with `apid aws link --region`"
         )
-    return Session(project, state, creator, observer, outdir=project.root / ".apid" / "cdk.out",
-                   bundle_cache_dir=bundle_cache_dir)
+    return Session(
+        project, state, creator, observer, outdir=project.root / ".apid" / "cdk.out", bundle_cache_dir=bundle_cache_dir
+    )

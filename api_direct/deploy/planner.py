@@ -116,7 +116,9 @@ class CreateChangeSet:
             account_id=context.target.account_id,
             region=context.target.region,
         )
-        return TemplateSource(url=f"https://{published.bucket}.s3.{context.target.region}.amazonaws.com/{published.key}")
+        return TemplateSource(
+            url=f"https://{published.bucket}.s3.{context.target.region}.amazonaws.com/{published.key}"
+        )
 
 
 @dataclass(frozen=True)
@@ -303,7 +305,11 @@ def _follow(context: Context, stream: EventStream, stack_name: str, operation: s
 
 def _failure_message(stack_name: str, outcome: Outcome) -> str:
     failure = outcome.first_failure
-    cause = f"{failure.logical_id} ({failure.resource_type}): {failure.reason}" if failure else "no resource reported a reason"
+    cause = (
+        f"{failure.logical_id} ({failure.resource_type}): {failure.reason}"
+        if failure
+        else "no resource reported a reason"
+    )
     return f"{stack_name} ended in {outcome.status}; first failure: {cause}"
 
 

@@ -70,9 +70,7 @@ class EventStream:
         fresh: list[StackEvent] = []
         with aws_errors(f"reading events of {self._stack_name}"):
             try:
-                pages = self._cloudformation.get_paginator("describe_stack_events").paginate(
-                    StackName=self._stack_name
-                )
+                pages = self._cloudformation.get_paginator("describe_stack_events").paginate(StackName=self._stack_name)
                 for page in pages:
                     events = [_event(raw) for raw in page["StackEvents"]]
                     new = [e for e in events if e.event_id not in self._seen]

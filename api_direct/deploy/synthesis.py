@@ -146,13 +146,20 @@ def synthesize_project(
     region the app is imported with.
     """
     checking = app_check != "skip" and project.config.runtime.check_import
-    fingerprint = synthesis_fingerprint(project, settings=(
-        f"control plane {control_plane!r}", f"retain data {retain_data}",
-    ))
+    fingerprint = synthesis_fingerprint(
+        project,
+        settings=(
+            f"control plane {control_plane!r}",
+            f"retain data {retain_data}",
+        ),
+    )
     record = _read_record(outdir)
     verdict = record.get(APP_VERDICT)
-    if record.get("stack_name") == project.stack_name and record.get("fingerprint") == fingerprint.full and (
-            isinstance(verdict, dict) or not checking):
+    if (
+        record.get("stack_name") == project.stack_name
+        and record.get("fingerprint") == fingerprint.full
+        and (isinstance(verdict, dict) or not checking)
+    ):
         reused = _reusable(outdir, project.stack_name)
         if reused is not None:  # its app passed the check when the verdict was recorded
             routes = tuple(verdict.get("websocket_routes", ())) if isinstance(verdict, dict) else ()
@@ -160,16 +167,20 @@ def synthesize_project(
     check = start_app_check(project, region=region) if checking else None
     try:
         bundle = build_bundle(function_code(**project_code_options(project)).spec, bundle_cache_dir)
-        pending = (PendingAppCheck(check, project, bundle.path, outdir / SYNTHESIS_RECORD)
-                   if check and app_check == "deferred" else None)
+        pending = (
+            PendingAppCheck(check, project, bundle.path, outdir / SYNTHESIS_RECORD)
+            if check and app_check == "deferred"
+            else None
+        )
         read_now = check if app_check == "now" else None
         synthesized = None
         if record.get("stack_name") == project.stack_name and record.get("structure") == fingerprint.structure:
             routes = read_now.result(bundle.path) if read_now is not None else None
             synthesized = _with_new_app_code(outdir, project, record, fingerprint, bundle, routes)
         if synthesized is None:
-            synthesized = _synthesize(project, outdir, fingerprint, read_now, bundle, control_plane, retain_data,
-                                      bundle_cache_dir)
+            synthesized = _synthesize(
+                project, outdir, fingerprint, read_now, bundle, control_plane, retain_data, bundle_cache_dir
+            )
         warnings = () if pending else app_warnings(project, read_now.result(bundle.path) if read_now else ())
         return replace(synthesized, app_check=pending, app_warnings=warnings)
     except BaseException:
@@ -178,9 +189,16 @@ def synthesize_project(
         raise
 
 
-def _synthesize(project: Project, outdir: Path, fingerprint: SynthesisFingerprint, check: AppCheck | None,
-                bundle: Bundle, control_plane: ControlPlaneRef | None, retain_data: bool,
-                bundle_cache_dir: Path | None) -> SynthesizedStack:
+def _synthesize(
+    project: Project,
+    outdir: Path,
+    fingerprint: SynthesisFingerprint,
+    check: AppCheck | None,
+    bundle: Bundle,
+    control_plane: ControlPlaneRef | None,
+    retain_data: bool,
+    bundle_cache_dir: Path | None,
+) -> SynthesizedStack:
     """A full synthesis; jsii starts while the app check (if read here) finishes, and nothing is written before its verdict."""
     import aws_cdk as cdk  # here, not at the top: the paths above never start jsii
 
@@ -211,11 +229,20 @@ def _read_record(outdir: Path) -> dict[str, Any]:
     return record if isinstance(record, dict) else {}
 
 
-def _write_record(outdir: Path, fingerprint: SynthesisFingerprint, stack_name: str, app_bundle: str,
-                  websocket_routes: tuple[str, ...] | None) -> None:
+def _write_record(
+    outdir: Path,
+    fingerprint: SynthesisFingerprint,
+    stack_name: str,
+    app_bundle: str,
+    websocket_routes: tuple[str, ...] | None,
+) -> None:
     """Write the record; ``websocket_routes`` is None while the app's verdict is not read (or not asked for)."""
-    record: dict[str, Any] = {"fingerprint": fingerprint.full, "structure": fingerprint.structure,
-                              "stack_name": stack_name, "app_bundle": app_bundle}
+    record: dict[str, Any] = {
+        "fingerprint": fingerprint.full,
+        "structure": fingerprint.structure,
+        "stack_name": stack_name,
+        "app_bundle": app_bundle,
+    }
     if websocket_routes is not None:
         record[APP_VERDICT] = {"websocket_routes": list(websocket_routes)}
     _replace_record(outdir / SYNTHESIS_RECORD, record)
@@ -245,8 +272,14 @@ def _reusable(outdir: Path, stack_name: str) -> SynthesizedStack | None:
     return replace(stack, reused=True)
 
 
-def _with_new_app_code(outdir: Path, project: Project, record: dict[str, Any], fingerprint: SynthesisFingerprint,
-                       bundle: Bundle, websocket_routes: tuple[str, ...] | None) -> SynthesizedStack | None:
+def _with_new_app_code(
+    outdir: Path,
+    project: Project,
+    record: dict[str, Any],
+    fingerprint: SynthesisFingerprint,
+    bundle: Bundle,
+    websocket_routes: tuple[str, ...] | None,
+) -> SynthesizedStack | None:
     """The assembly patched to name the app's rebuilt bundle; None if it is not the one the record describes."""
     previous = _reusable(outdir, project.stack_name)
     old_asset = _asset_id(str(record.get("app_bundle")))
@@ -316,7 +349,8 @@ def read_stack(directory: Path, stack_name: str) -> SynthesizedStack:
     """
     manifest = json.loads((directory / "manifest.json").read_text())
     [(artifact_id, artifact)] = [
-        (artifact_id, artifact) for artifact_id, artifact in manifest["artifacts"].items()
+        (artifact_id, artifact)
+        for artifact_id, artifact in manifest["artifacts"].items()
         if artifact["type"] == "aws:cloudformation:stack"
         and artifact.get("properties", {}).get("stackName", artifact_id) == stack_name
     ]

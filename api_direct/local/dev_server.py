@@ -99,9 +99,7 @@ def prepare(project_dir: Path | str, plan_name: str | None, key: str | None) -> 
     if key is None:
         key = generate_key()
     elif not is_well_formed(key):
-        raise InputError(
-            f"--key: not an API key ({KEY_PREFIX} and 43 URL-safe characters); omit it to get a new one"
-        )
+        raise InputError(f"--key: not an API key ({KEY_PREFIX} and 43 URL-safe characters); omit it to get a new one")
     return DevSession(DevTarget(project, plan, hash_key(key)), import_app(project), key)
 
 
@@ -147,8 +145,11 @@ def _forget_other_projects(package: str, root: Path) -> None:
     """Drop ``package`` (and its submodules) if it was imported from elsewhere: another project's ``main``."""
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if (name == package or name.startswith(f"{package}.")) and file and not Path(file).resolve().is_relative_to(
-                root.resolve()):
+        if (
+            (name == package or name.startswith(f"{package}."))
+            and file
+            and not Path(file).resolve().is_relative_to(root.resolve())
+        ):
             del sys.modules[name]
 
 
@@ -288,7 +289,9 @@ def sample_call(app: ASGIApp) -> SampleCall:
     if callable(openapi):
         try:
             calls = sample_calls(openapi()).calls
-        except Exception:  # a document the app cannot build breaks its /docs, not the server; the hint is not worth failing for
+        except (
+            Exception
+        ):  # a document the app cannot build breaks its /docs, not the server; the hint is not worth failing for
             calls = ()
         if calls:
             return calls[0]

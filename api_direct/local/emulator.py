@@ -109,7 +109,11 @@ def api_stage_resource() -> None:
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[override]
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
             **kwargs: Any,
         ) -> "CfnStage":
             properties = cloudformation_json["Properties"]
@@ -130,8 +134,12 @@ def api_stage_resource() -> None:
 
         @classmethod
         def update_from_cloudformation_json(  # type: ignore[override]
-            cls, original_resource: "CfnStage", new_resource_name: str, cloudformation_json: dict[str, Any],
-            account_id: str, region_name: str,
+            cls,
+            original_resource: "CfnStage",
+            new_resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
         ) -> "CfnStage":
             original_resource.delete(account_id, region_name)
             return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
@@ -181,7 +189,11 @@ def api_authorizer_resource() -> None:
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[override]
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
             **kwargs: Any,
         ) -> "CfnAuthorizer":
             properties = cloudformation_json["Properties"]
@@ -201,8 +213,12 @@ def api_authorizer_resource() -> None:
 
         @classmethod
         def update_from_cloudformation_json(  # type: ignore[override]
-            cls, original_resource: "CfnAuthorizer", new_resource_name: str, cloudformation_json: dict[str, Any],
-            account_id: str, region_name: str,
+            cls,
+            original_resource: "CfnAuthorizer",
+            new_resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
         ) -> "CfnAuthorizer":
             properties = cloudformation_json["Properties"]
             paths = {
@@ -270,7 +286,11 @@ def api_usage_plan_resource() -> None:
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[override]
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
             **kwargs: Any,
         ) -> "CfnUsagePlan":
             backend: APIGatewayBackend = apigateway_backends[account_id][region_name]
@@ -278,8 +298,12 @@ def api_usage_plan_resource() -> None:
 
         @classmethod
         def update_from_cloudformation_json(  # type: ignore[override]
-            cls, original_resource: "CfnUsagePlan", new_resource_name: str, cloudformation_json: dict[str, Any],
-            account_id: str, region_name: str,
+            cls,
+            original_resource: "CfnUsagePlan",
+            new_resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
         ) -> "CfnUsagePlan":
             plan_id = original_resource.plan.id
             plan = UsagePlan(plan_id, **settings(cloudformation_json["Properties"], new_resource_name))
@@ -529,17 +553,33 @@ def create_change_set_reuses_a_stack_in_review() -> None:
 
     original = CloudFormationBackend.create_change_set
 
-    def create_change_set(self: CloudFormationBackend, stack_name: str, change_set_name: str, template: str,
-                          parameters: dict[str, str], description: str, change_set_type: str,
-                          *args: Any, **kwargs: Any) -> tuple[str, str]:
-        in_review = next((stack for stack in self.stacks.values()
-                          if stack.name == stack_name and stack.status == "REVIEW_IN_PROGRESS"), None)
+    def create_change_set(
+        self: CloudFormationBackend,
+        stack_name: str,
+        change_set_name: str,
+        template: str,
+        parameters: dict[str, str],
+        description: str,
+        change_set_type: str,
+        *args: Any,
+        **kwargs: Any,
+    ) -> tuple[str, str]:
+        in_review = next(
+            (
+                stack
+                for stack in self.stacks.values()
+                if stack.name == stack_name and stack.status == "REVIEW_IN_PROGRESS"
+            ),
+            None,
+        )
         if change_set_type != "CREATE" or in_review is None:
-            return original(self, stack_name, change_set_name, template, parameters, description, change_set_type,
-                            *args, **kwargs)
+            return original(
+                self, stack_name, change_set_name, template, parameters, description, change_set_type, *args, **kwargs
+            )
         del self.stacks[in_review.stack_id]  # moto adds the stack it makes; the one in review takes its place
-        change_set_id, stack_id = original(self, stack_name, change_set_name, template, parameters, description,
-                                           change_set_type, *args, **kwargs)
+        change_set_id, stack_id = original(
+            self, stack_name, change_set_name, template, parameters, description, change_set_type, *args, **kwargs
+        )
         made = self.stacks.pop(stack_id)
         self.stacks[in_review.stack_id] = in_review
         change_set = self.change_sets[change_set_id]
@@ -576,8 +616,11 @@ def lambda_targets_recorded_not_run() -> None:
             if group not in logs.groups:
                 logs.create_log_group(group, {})
                 logs.create_log_stream(group, "events")
-            logs.put_log_events(group, "events", [{"timestamp": int(time.time() * 1000),
-                                                   "message": json.dumps(original_event, default=str)}])
+            logs.put_log_events(
+                group,
+                "events",
+                [{"timestamp": int(time.time() * 1000), "message": json.dumps(original_event, default=str)}],
+            )
         saved = self.targets
         self.targets = [t for t in saved if t not in functions]
         try:
@@ -657,7 +700,11 @@ def cognito_user_pool_resource() -> None:
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[override]
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
             **kwargs: Any,
         ) -> "CfnUserPool":
             properties = dict(cloudformation_json["Properties"])
@@ -717,7 +764,11 @@ def cognito_user_pool_client_resource() -> None:
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[override]
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
             **kwargs: Any,
         ) -> "CfnUserPoolClient":
             properties = dict(cloudformation_json["Properties"])
@@ -774,12 +825,19 @@ def cognito_user_pool_group_resource() -> None:
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[override]
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
             **kwargs: Any,
         ) -> "CfnUserPoolGroup":
             properties = cloudformation_json["Properties"]
             group = cognitoidp_backends[account_id][region_name].create_group(
-                properties["UserPoolId"], resource_name, properties.get("Description"), properties.get("RoleArn"),
+                properties["UserPoolId"],
+                resource_name,
+                properties.get("Description"),
+                properties.get("RoleArn"),
                 properties.get("Precedence"),
             )
             return cls(group)
@@ -821,16 +879,18 @@ def secret_resource() -> None:
         generate = properties.get("GenerateSecretString")
         if generate is None:
             return properties.get("SecretString")
-        password: str = json.loads(backend.get_random_password(
-            password_length=int(generate.get("PasswordLength", 32)),
-            exclude_characters=generate.get("ExcludeCharacters", ""),
-            exclude_numbers=generate.get("ExcludeNumbers", False),
-            exclude_punctuation=generate.get("ExcludePunctuation", False),
-            exclude_uppercase=generate.get("ExcludeUppercase", False),
-            exclude_lowercase=generate.get("ExcludeLowercase", False),
-            include_space=generate.get("IncludeSpace", False),
-            require_each_included_type=generate.get("RequireEachIncludedType", True),
-        ))["RandomPassword"]
+        password: str = json.loads(
+            backend.get_random_password(
+                password_length=int(generate.get("PasswordLength", 32)),
+                exclude_characters=generate.get("ExcludeCharacters", ""),
+                exclude_numbers=generate.get("ExcludeNumbers", False),
+                exclude_punctuation=generate.get("ExcludePunctuation", False),
+                exclude_uppercase=generate.get("ExcludeUppercase", False),
+                exclude_lowercase=generate.get("ExcludeLowercase", False),
+                include_space=generate.get("IncludeSpace", False),
+                require_each_included_type=generate.get("RequireEachIncludedType", True),
+            )
+        )["RandomPassword"]
         if "GenerateStringKey" not in generate:
             return password
         return json.dumps({**json.loads(generate["SecretStringTemplate"]), generate["GenerateStringKey"]: password})
@@ -855,22 +915,28 @@ def secret_resource() -> None:
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[override]
-            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
             **kwargs: Any,
         ) -> "CfnSecret":
             properties = cloudformation_json["Properties"]
             backend = secretsmanager_backends[account_id][region_name]
-            created = json.loads(backend.create_secret(
-                name=resource_name,
-                secret_string=secret_string(backend, properties),
-                secret_binary=None,
-                description=properties.get("Description", ""),
-                tags=properties.get("Tags", []),
-                kms_key_id=properties.get("KmsKeyId"),
-                client_request_token=None,
-                replica_regions=[],
-                force_overwrite=False,
-            ))
+            created = json.loads(
+                backend.create_secret(
+                    name=resource_name,
+                    secret_string=secret_string(backend, properties),
+                    secret_binary=None,
+                    description=properties.get("Description", ""),
+                    tags=properties.get("Tags", []),
+                    kms_key_id=properties.get("KmsKeyId"),
+                    client_request_token=None,
+                    replica_regions=[],
+                    force_overwrite=False,
+                )
+            )
             return cls(created["ARN"])
 
         def delete(self, account_id: str, region_name: str) -> None:
@@ -879,7 +945,6 @@ def secret_resource() -> None:
             )
 
     _register_resource_type(CfnSecret)
-
 
 
 def transactions_snapshot_only_their_items() -> None:
@@ -943,6 +1008,7 @@ def transactions_snapshot_only_their_items() -> None:
                 table.items[hash_key][range_key] = item
             elif not table.items[hash_key]:
                 del table.items[hash_key]
+
         return restore
 
     original = models.DynamoDBBackend.transact_write_items
@@ -961,6 +1027,7 @@ def transactions_snapshot_only_their_items() -> None:
 
     models.copy = TransactionCopy()  # type: ignore[assignment]
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
 
 PATCHES: tuple[Callable[[], None], ...] = (
     event_bus_ref_is_its_name,
@@ -1063,10 +1130,17 @@ def _after_cloudformation_handlers(model: Any, apply: Callable[[Any, dict[str, A
         return
     original_update = model.update_from_cloudformation_json.__func__
 
-    def update(cls: type, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
-               account_id: str, region_name: str) -> Any:
-        resource = original_update(cls, original_resource, new_resource_name, cloudformation_json, account_id,
-                                   region_name)
+    def update(
+        cls: type,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        resource = original_update(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        )
         apply(resource, cloudformation_json["Properties"])
         return resource
 

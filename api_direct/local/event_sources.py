@@ -32,14 +32,17 @@ def drain_queue(sqs: Any, queue_url: str, runtime: LocalLambda, function: Deploy
     """
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
     done = 0
-    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=_SQS_BATCH,
-                                          MessageAttributeNames=["All"], AttributeNames=["All"]).get("Messages", []):
+    while messages := sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=_SQS_BATCH, MessageAttributeNames=["All"], AttributeNames=["All"]
+    ).get("Messages", []):
         response = runtime.invoke(function, sqs_event(messages, attributes["QueueArn"], sqs.meta.region_name))
         failed = {failure["itemIdentifier"] for failure in (response or {}).get("batchItemFailures", [])}
         succeeded = [m for m in messages if m["MessageId"] not in failed]
         if succeeded:
-            sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(succeeded)])
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(succeeded)],
+            )
         done += len(succeeded)
         if failed:
             break  # they become visible again after the visibility timeout; not within this drain
@@ -48,50 +51,85 @@ def drain_queue(sqs: Any, queue_url: str, runtime: LocalLambda, function: Deploy
 
 def sqs_event(messages: list[Mapping[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
     """The event Lambda's SQS event source mapping sends for received messages."""
-    return {"Records": [
-        {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-         "attributes": m.get("Attributes", {}), "md5OfBody": m.get("MD5OfBody", ""),
-         "messageAttributes": {name: {"stringValue": value.get("StringValue"), "dataType": value["DataType"]}
-                               for name, value in m.get("MessageAttributes", {}).items()},
-         "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": region}
-        for m in messages
-    ]}
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "messageAttributes": {
+                    name: {"stringValue": value.get("StringValue"), "dataType": value["DataType"]}
+                    for name, value in m.get("MessageAttributes", {}).items()
+                },
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for m in messages
+        ]
+    }
 
 
 def scheduled_event(at: datetime, rule_arn: str, account_id: str, region: str) -> dict[str, Any]:
     """What an EventBridge schedule sends when it fires; ``time`` is when the run was due."""
-    return {"version": "0", "id": f"sandbox-{int(at.timestamp())}", "detail-type": "Scheduled Event",
-            "source": "aws.events", "account": account_id, "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": region, "resources": [rule_arn], "detail": {}}
+    return {
+        "version": "0",
+        "id": f"sandbox-{int(at.timestamp())}",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account_id,
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [rule_arn],
+        "detail": {},
+    }
 
 
 def post_confirmation_event(user_pool_id: str, client_id: str, user: Mapping[str, Any], region: str) -> dict[str, Any]:
     """Cognito's PostConfirmation trigger event for a user just confirmed (``AdminGetUser``'s answer)."""
     attributes = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
-    return {"version": "1", "region": region, "userPoolId": user_pool_id, "userName": user["Username"],
-            "callerContext": {"awsSdkVersion": "sandbox", "clientId": client_id},
-            "triggerSource": "PostConfirmation_ConfirmSignUp",
-            "request": {"userAttributes": attributes}, "response": {}}
+    return {
+        "version": "1",
+        "region": region,
+        "userPoolId": user_pool_id,
+        "userName": user["Username"],
+        "callerContext": {"awsSdkVersion": "sandbox", "clientId": client_id},
+        "triggerSource": "PostConfirmation_ConfirmSignUp",
+        "request": {"userAttributes": attributes},
+        "response": {},
+    }
 
 
 def log_subscription_event(log_group: str, account_id: str, events: list[Mapping[str, Any]]) -> dict[str, Any]:
     """What CloudWatch Logs hands a subscription's function: base64 of gzip of the JSON batch."""
-    data = {"messageType": "DATA_MESSAGE", "owner": account_id, "logGroup": log_group, "logStream": "access",
-            "subscriptionFilters": ["usage"],
-            "logEvents": [{"id": e["eventId"], "timestamp": e["timestamp"], "message": e["message"]} for e in events]}
+    data = {
+        "messageType": "DATA_MESSAGE",
+        "owner": account_id,
+        "logGroup": log_group,
+        "logStream": "access",
+        "subscriptionFilters": ["usage"],
+        "logEvents": [{"id": e["eventId"], "timestamp": e["timestamp"], "message": e["message"]} for e in events],
+    }
     return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(data).encode())).decode()}}
 
 
-def deliver_log_group(logs: Any, log_group: str, account_id: str, runtime: LocalLambda,
-                      function: DeployedFunction, delivered: set[str]) -> int:
+def deliver_log_group(
+    logs: Any, log_group: str, account_id: str, runtime: LocalLambda, function: DeployedFunction, delivered: set[str]
+) -> int:
     """Send the log group's lines not in ``delivered`` yet to its subscription's function, in one delivery; how many.
 
     ``delivered`` (log event ids) is updated once the function has taken them, so each
     line is delivered once however often this runs, as a subscription delivers it,
     and a delivery that failed is tried again with the lines that came since.
     """
-    events = [event for page in logs.get_paginator("filter_log_events").paginate(logGroupName=log_group)
-              for event in page["events"] if event["eventId"] not in delivered]
+    events = [
+        event
+        for page in logs.get_paginator("filter_log_events").paginate(logGroupName=log_group)
+        for event in page["events"]
+        if event["eventId"] not in delivered
+    ]
     if events:
         runtime.invoke(function, log_subscription_event(log_group, account_id, events))
         delivered.update(event["eventId"] for event in events)

@@ -54,10 +54,15 @@ class DeployedFunction:
 def stack_functions(aws: Aws, stack_name: str) -> dict[str, DeployedFunction]:
     """A deployed stack's functions, by handler (within a stack, each of ours has its own)."""
     pages = aws.client("cloudformation").get_paginator("list_stack_resources").paginate(StackName=stack_name)
-    names = [resource["PhysicalResourceId"] for page in pages for resource in page["StackResourceSummaries"]
-             if resource["ResourceType"] == "AWS::Lambda::Function"]
-    functions = [DeployedFunction.of(aws.client("lambda").get_function_configuration(FunctionName=name))
-                 for name in names]
+    names = [
+        resource["PhysicalResourceId"]
+        for page in pages
+        for resource in page["StackResourceSummaries"]
+        if resource["ResourceType"] == "AWS::Lambda::Function"
+    ]
+    functions = [
+        DeployedFunction.of(aws.client("lambda").get_function_configuration(FunctionName=name)) for name in names
+    ]
     return {function.handler: function for function in functions}
 
 

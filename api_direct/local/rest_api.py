@@ -68,8 +68,13 @@ class DeployedRestApi:
 
     @property
     def proxy(self) -> RestProxy:
-        return RestProxy(stage=self.stage, rest_api_id=self.rest_api_id, account_id=self.account_id,
-                         region=self.region, binary_media_types=self.binary_media_types)
+        return RestProxy(
+            stage=self.stage,
+            rest_api_id=self.rest_api_id,
+            account_id=self.account_id,
+            region=self.region,
+            binary_media_types=self.binary_media_types,
+        )
 
 
 class LocalRestApi:
@@ -81,8 +86,15 @@ class LocalRestApi:
     (where Lambda would log it).
     """
 
-    def __init__(self, api: DeployedRestApi, runtime: LocalLambda, apigateway: Any, logs: Any,
-                 clock: Callable[[], float] = time.time, errors: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        api: DeployedRestApi,
+        runtime: LocalLambda,
+        apigateway: Any,
+        logs: Any,
+        clock: Callable[[], float] = time.time,
+        errors: IO[str] | None = None,
+    ) -> None:
         self.api = api
         self.proxy = api.proxy
         self._runtime = runtime
@@ -99,13 +111,20 @@ class LocalRestApi:
         epoch_ms = int(self._clock() * 1000)
         resource = "/" if request.path in ("", "/") else "/{proxy+}"
         response, integration_ms = self._respond(request, request_id)
-        self._log_access({
-            "requestId": request_id, "requestTimeEpoch": epoch_ms, "apiId": self.api.rest_api_id,
-            "stage": self.api.stage, "httpMethod": request.method, "resourcePath": resource,
-            "status": response.status, "responseLatency": int((time.monotonic() - started) * 1000),
-            **({"integrationLatency": integration_ms} if integration_ms is not None else {}),
-            **({"keyId": response.key_id, "plan": response.plan} if response.key_id else {}),
-        })
+        self._log_access(
+            {
+                "requestId": request_id,
+                "requestTimeEpoch": epoch_ms,
+                "apiId": self.api.rest_api_id,
+                "stage": self.api.stage,
+                "httpMethod": request.method,
+                "resourcePath": resource,
+                "status": response.status,
+                "responseLatency": int((time.monotonic() - started) * 1000),
+                **({"integrationLatency": integration_ms} if integration_ms is not None else {}),
+                **({"keyId": response.key_id, "plan": response.plan} if response.key_id else {}),
+            }
+        )
         return response
 
     def _respond(self, request: HttpRequest, request_id: str) -> tuple[Response, int | None]:
@@ -115,15 +134,33 @@ class LocalRestApi:
         if not request.header(API_KEY_HEADER):
             return self._rejected("UNAUTHORIZED"), None
         event = self.proxy.event(request, request_id=request_id)
-        method_arn = (f"arn:aws:execute-api:{self.api.region}:{self.api.account_id}:{self.api.rest_api_id}"
-                      f"/{self.api.stage}/{request.method}{event['path']}")
+        method_arn = (
+            f"arn:aws:execute-api:{self.api.region}:{self.api.account_id}:{self.api.rest_api_id}"
+            f"/{self.api.stage}/{request.method}{event['path']}"
+        )
         try:
-            policy = self._runtime.invoke(self.api.authorizer, {
-                "type": "REQUEST", "methodArn": method_arn,
-                **{name: event[name] for name in (
-                    "resource", "path", "httpMethod", "headers", "multiValueHeaders", "queryStringParameters",
-                    "multiValueQueryStringParameters", "pathParameters", "stageVariables", "requestContext")},
-            })
+            policy = self._runtime.invoke(
+                self.api.authorizer,
+                {
+                    "type": "REQUEST",
+                    "methodArn": method_arn,
+                    **{
+                        name: event[name]
+                        for name in (
+                            "resource",
+                            "path",
+                            "httpMethod",
+                            "headers",
+                            "multiValueHeaders",
+                            "queryStringParameters",
+                            "multiValueQueryStringParameters",
+                            "pathParameters",
+                            "stageVariables",
+                            "requestContext",
+                        )
+                    },
+                },
+            )
         except Exception as error:  # API Gateway turns exactly "Unauthorized" into a 401, anything else a 500
             if str(error) == "Unauthorized":
                 return self._rejected("UNAUTHORIZED"), None
@@ -134,8 +171,13 @@ class LocalRestApi:
         if not self._in_usage_plan(policy.get("usageIdentifierKey")):
             return self._rejected("INVALID_API_KEY"), None
         started = time.monotonic()
-        authorized = {**event, "requestContext": {**event["requestContext"],
-                                                  "authorizer": {**context, "principalId": policy["principalId"]}}}
+        authorized = {
+            **event,
+            "requestContext": {
+                **event["requestContext"],
+                "authorizer": {**context, "principalId": policy["principalId"]},
+            },
+        }
         try:
             answered = self.proxy.response(request, self._runtime.invoke(self.api.app, authorized))
         except Exception:  # the function failed: API Gateway's 502; the traceback goes where Lambda logs it
@@ -143,8 +185,9 @@ class LocalRestApi:
                 traceback.print_exc(file=self._errors)
             answered = failed(*INTEGRATION_FAILED)
         integration_ms = int((time.monotonic() - started) * 1000)
-        return Response(answered.status, answered.headers, answered.body, context.get("keyId", ""),
-                        context.get("plan", "")), integration_ms
+        return Response(
+            answered.status, answered.headers, answered.body, context.get("keyId", ""), context.get("plan", "")
+        ), integration_ms
 
     @staticmethod
     def _rejected(response_type: str, authorizer_context: Mapping[str, str] | None = None) -> Response:
@@ -160,11 +203,16 @@ class LocalRestApi:
         for key in keys:
             if key.get("value") == usage_identifier_key and key.get("enabled", True):
                 plans = self._apigateway.get_usage_plans(keyId=key["id"])["items"]
-                return any(stage.get("apiId") == self.api.rest_api_id and stage.get("stage") == self.api.stage
-                           for plan in plans for stage in plan.get("apiStages", []))
+                return any(
+                    stage.get("apiId") == self.api.rest_api_id and stage.get("stage") == self.api.stage
+                    for plan in plans
+                    for stage in plan.get("apiStages", [])
+                )
         return False
 
     def _log_access(self, fields: Mapping[str, object]) -> None:
-        self._logs.put_log_events(logGroupName=self.api.access_log_group, logStreamName=self._stream, logEvents=[
-            {"timestamp": int(self._clock() * 1000), "message": render_access_log_line(fields)}])
-
+        self._logs.put_log_events(
+            logGroupName=self.api.access_log_group,
+            logStreamName=self._stream,
+            logEvents=[{"timestamp": int(self._clock() * 1000), "message": render_access_log_line(fields)}],
+        )

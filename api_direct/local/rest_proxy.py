@@ -68,16 +68,29 @@ REQUEST_TOO_LARGE = (413, b'{"message":"Request Too Long"}')
 #: (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-known-issues.html).
 #: Request headers it does not pass to the function; ``Content-Length`` is listed as passed
 #: through, yet proxy events arrive without it.
-_NOT_FORWARDED = frozenset({
-    "content-length", "connection", "content-md5", "expect", "max-forwards", "proxy-authenticate", "server", "te",
-    "trailer", "upgrade", "www-authenticate",
-})
+_NOT_FORWARDED = frozenset(
+    {
+        "content-length",
+        "connection",
+        "content-md5",
+        "expect",
+        "max-forwards",
+        "proxy-authenticate",
+        "server",
+        "te",
+        "trailer",
+        "upgrade",
+        "www-authenticate",
+    }
+)
 #: Response headers it drops from the function's result.
-DROPPED_RESPONSE_HEADERS = frozenset({"expect", "host", "proxy-authenticate", "te", "trailer", "transfer-encoding",
-                                      "upgrade", "via"})
+DROPPED_RESPONSE_HEADERS = frozenset(
+    {"expect", "host", "proxy-authenticate", "te", "trailer", "transfer-encoding", "upgrade", "via"}
+)
 #: Response headers it renames ``X-Amzn-Remapped-<name>``, value unchanged.
-REMAPPED_RESPONSE_HEADERS = frozenset({"authorization", "connection", "content-md5", "date", "max-forwards", "server",
-                                       "user-agent", "www-authenticate"})
+REMAPPED_RESPONSE_HEADERS = frozenset(
+    {"authorization", "connection", "content-md5", "date", "max-forwards", "server", "user-agent", "www-authenticate"}
+)
 
 
 @dataclass(frozen=True)
@@ -132,8 +145,14 @@ class RestProxy:
     def prefix(self) -> str:
         return f"/{self.stage}" if self.base_path is None else self.base_path
 
-    def event(self, request: HttpRequest, *, source_ip: str = "127.0.0.1", request_id: str | None = None,
-              authorizer: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def event(
+        self,
+        request: HttpRequest,
+        *,
+        source_ip: str = "127.0.0.1",
+        request_id: str | None = None,
+        authorizer: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """The event the function receives for ``request``, as API Gateway builds it for ``ANY /{proxy+}`` (or ``/``)."""
         path = request.path or "/"
         resource = "/" if path == "/" else "/{proxy+}"
@@ -141,24 +160,42 @@ class RestProxy:
         sent = [(name, value) for name, value in request.headers if name.lower() not in _NOT_FORWARDED]
         if not any(name.lower() == "host" for name, _ in sent):
             sent.insert(0, ("Host", self.host))
-        sent += [("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"),
-                 ("X-Forwarded-For", source_ip), ("X-Forwarded-Port", "443"), ("X-Forwarded-Proto", "https")]
+        sent += [
+            ("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"),
+            ("X-Forwarded-For", source_ip),
+            ("X-Forwarded-Port", "443"),
+            ("X-Forwarded-Proto", "https"),
+        ]
         query = parse_qsl(request.query, keep_blank_values=True)
         body, encoded = self._request_body(request)
         context: dict[str, Any] = {
-            "resourcePath": resource, "httpMethod": request.method, "path": f"{self.prefix}{path}",
-            "stage": self.stage, "requestId": request_id, "apiId": self.rest_api_id, "accountId": self.account_id,
-            "domainName": self.host, "protocol": "HTTP/1.1", "requestTimeEpoch": int(time.time() * 1000),
+            "resourcePath": resource,
+            "httpMethod": request.method,
+            "path": f"{self.prefix}{path}",
+            "stage": self.stage,
+            "requestId": request_id,
+            "apiId": self.rest_api_id,
+            "accountId": self.account_id,
+            "domainName": self.host,
+            "protocol": "HTTP/1.1",
+            "requestTimeEpoch": int(time.time() * 1000),
             "identity": {"sourceIp": source_ip, "userAgent": request.header("user-agent")},
         }
         if authorizer is not None:
             context["authorizer"] = dict(authorizer)
         return {
-            "resource": resource, "path": path, "httpMethod": request.method,
-            "headers": _last_values(sent), "multiValueHeaders": _all_values(sent),
-            "queryStringParameters": _last_values(query), "multiValueQueryStringParameters": _all_values(query),
+            "resource": resource,
+            "path": path,
+            "httpMethod": request.method,
+            "headers": _last_values(sent),
+            "multiValueHeaders": _all_values(sent),
+            "queryStringParameters": _last_values(query),
+            "multiValueQueryStringParameters": _all_values(query),
             "pathParameters": None if resource == "/" else {"proxy": path.lstrip("/")},
-            "stageVariables": None, "requestContext": context, "body": body, "isBase64Encoded": encoded,
+            "stageVariables": None,
+            "requestContext": context,
+            "body": body,
+            "isBase64Encoded": encoded,
         }
 
     def response(self, request: HttpRequest, result: Any) -> HttpResponse:

@@ -121,7 +121,9 @@ def sample_calls(document: Mapping[str, Any]) -> SampleCalls:
     for template, item in paths.items():
         item = _resolved(item, document)
         for method, operation in item.items():
-            if method in ("parameters", "servers", "summary", "description", "$ref") or not isinstance(operation, Mapping):
+            if method in ("parameters", "servers", "summary", "description", "$ref") or not isinstance(
+                operation, Mapping
+            ):
                 continue
             name = f"{method.upper()} {template}"
             if method not in METHODS:
@@ -155,8 +157,15 @@ def _template_pattern(template: str) -> re.Pattern[str]:
 
 # One operation.
 
-def _call(name: str, method: str, template: str, item: Mapping[str, Any], operation: Mapping[str, Any],
-          document: Mapping[str, Any]) -> SampleCall:
+
+def _call(
+    name: str,
+    method: str,
+    template: str,
+    item: Mapping[str, Any],
+    operation: Mapping[str, Any],
+    document: Mapping[str, Any],
+) -> SampleCall:
     security = operation.get("security", document.get("security"))
     if security and not any(requirement == {} for requirement in security):
         schemes = sorted({scheme for requirement in security for scheme in requirement})
@@ -199,8 +208,9 @@ def _call(name: str, method: str, template: str, item: Mapping[str, Any], operat
     return SampleCall(name, method, path, urlencode(query), tuple(headers), body)
 
 
-def _parameters(item: Mapping[str, Any], operation: Mapping[str, Any], document: Mapping[str, Any]) -> Iterator[
-        Mapping[str, Any]]:
+def _parameters(
+    item: Mapping[str, Any], operation: Mapping[str, Any], document: Mapping[str, Any]
+) -> Iterator[Mapping[str, Any]]:
     """The path item's parameters overridden by the operation's (a parameter is its name and location)."""
     merged: dict[tuple[str, str], Mapping[str, Any]] = {}
     for parameter in (*(item.get("parameters") or ()), *(operation.get("parameters") or ())):
@@ -239,8 +249,11 @@ def _request_body(operation: Mapping[str, Any], document: Mapping[str, Any]) -> 
             value = _media_value(media, document)
             if not isinstance(value, Mapping):
                 raise Unsupported("a form body that is not an object")
-            fields = [(key, _scalar_text(one, key)) for key, field_value in value.items()
-                      for one in (field_value if isinstance(field_value, list) else [field_value])]
+            fields = [
+                (key, _scalar_text(one, key))
+                for key, field_value in value.items()
+                for one in (field_value if isinstance(field_value, list) else [field_value])
+            ]
             return urlencode(fields).encode(), media_type
     if required:
         raise Unsupported(f"request body only as {', '.join(content) or 'an undescribed type'}")
@@ -271,6 +284,7 @@ def _joined_text(value: Any, name: str) -> str:
 
 
 # Values from schemas.
+
 
 def sample_value(schema: Any, document: Mapping[str, Any] | None = None) -> Any:
     """A value valid against ``schema`` (refs resolved in ``document``): its example, else one made from it.
@@ -417,6 +431,7 @@ def _number(schema: Mapping[str, Any]) -> float:
 
 def _bounds(schema: Mapping[str, Any]) -> tuple[tuple[Fraction, bool] | None, tuple[Fraction, bool] | None]:
     """``((low, exclusive), (high, exclusive))`` from either OpenAPI 3.1's or 3.0's way of writing them."""
+
     def bound(inclusive: str, exclusive: str) -> tuple[Fraction, bool] | None:
         flag = schema.get(exclusive)
         if isinstance(flag, int | float) and not isinstance(flag, bool):
@@ -430,6 +445,7 @@ def _bounds(schema: Mapping[str, Any]) -> tuple[tuple[Fraction, bool] | None, tu
 
 def _within(value: Fraction | float, low: tuple[Fraction, bool] | None, high: tuple[Fraction, bool] | None) -> bool:
     """Whether ``value`` meets the bounds: exactly for a fraction, as a float compares with them for a float."""
+
     def exact(bound: Fraction) -> Fraction | float:
         return float(bound) if isinstance(value, float) else bound
 
@@ -681,7 +697,7 @@ class _PatternReader:
                 members += self.escape(in_class=True)
             elif char == "[":
                 raise Unsupported(f"pattern {self.text!r} is not simple enough to fill")
-            elif (self.at + 1 < len(self.text) and self.text[self.at] == "-" and self.text[self.at + 1] != "]"):
+            elif self.at + 1 < len(self.text) and self.text[self.at] == "-" and self.text[self.at + 1] != "]":
                 end = self.text[self.at + 1]
                 self.at += 2
                 if end == "\\" or ord(end) < ord(char):

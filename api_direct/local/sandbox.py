@@ -237,8 +237,10 @@ def callable_operations(project: Project, openapi: Mapping[str, Any]) -> SampleC
     samples = sample_calls(openapi)
     if not samples.calls:
         skipped = "; ".join(str(operation) for operation in samples.skipped) or "it has no operations"
-        raise InputError(f"apid sandbox has no GET or POST operation of {project.config.api.app} to call, "
-                         f"from its OpenAPI document: {skipped}")
+        raise InputError(
+            f"apid sandbox has no GET or POST operation of {project.config.api.app} to call, "
+            f"from its OpenAPI document: {skipped}"
+        )
     return samples
 
 
@@ -261,20 +263,37 @@ class _Sandbox:
 
     # The story, step by step.
 
-    def run(self, project_dir: Path, calls: int, plan: PricingPlan, started: float, openapi: Mapping[str, Any],
-            samples: SampleCalls) -> Summary:
+    def run(
+        self,
+        project_dir: Path,
+        calls: int,
+        plan: PricingPlan,
+        started: float,
+        openapi: Mapping[str, Any],
+        samples: SampleCalls,
+    ) -> Summary:
         with self.narrator.step("Start the AWS emulator (moto) and the Stripe fake on 127.0.0.1"):
             self.endpoint = self.stack.enter_context(running_moto_server())
             self.stack.enter_context(environment(self._environment()))
             self.stripe: StripeFake = self.stack.enter_context(running_stripe_fake())
             self.aws = creator_aws(AwsTarget(None, REGION, self.endpoint))
             # The control plane's functions call the Stripe fake, as the app does; never api.stripe.com.
-            self.runtime = LocalLambda({**self._environment(), f"{ENV_PREFIX}STRIPE_API_BASE": self.stripe.base_url,
-                                        f"{ENV_PREFIX}AWS_ENDPOINT_URL": self.endpoint}, self.log)
+            self.runtime = LocalLambda(
+                {
+                    **self._environment(),
+                    f"{ENV_PREFIX}STRIPE_API_BASE": self.stripe.base_url,
+                    f"{ENV_PREFIX}AWS_ENDPOINT_URL": self.endpoint,
+                },
+                self.log,
+            )
             self.narrator.detail(f"AWS: {self.endpoint}   Stripe: {self.stripe.base_url}")
         with self.narrator.step("Deploy the control plane template (operator)"):
-            deployment = deploy_control_plane(self.aws, self.narrator.observer, self.workdir / "control-plane.out",
-                                              bundle_cache_dir=self.bundle_cache_dir)
+            deployment = deploy_control_plane(
+                self.aws,
+                self.narrator.observer,
+                self.workdir / "control-plane.out",
+                bundle_cache_dir=self.bundle_cache_dir,
+            )
             self.control_functions = deployment.functions
         with self.narrator.step("Connect Stripe and serve the control plane API"):
             self.settings = self._serve_control_plane(deployment.settings, deployment.outputs["StripeSecretArn"])
@@ -283,7 +302,9 @@ class _Sandbox:
             for email, role in ((CREATOR, "creators"), (CONSUMER, "consumers")):
                 self._sign_up(email, role)
         project_root = self.workdir / "project"
-        shutil.copytree(project_dir, project_root, ignore=shutil.ignore_patterns(".apid", "__pycache__", ".pytest_cache"))
+        shutil.copytree(
+            project_dir, project_root, ignore=shutil.ignore_patterns(".apid", "__pycache__", ".pytest_cache")
+        )
         project = load_project(project_root)
         with self.narrator.step("Link the creator's AWS account (deploy role trusts only the control plane)"):
             creator = self._login(CREATOR)
@@ -292,12 +313,18 @@ class _Sandbox:
             save_state(project_root, load_state(project_root).with_link(record))
             self.narrator.detail(f"deploy role {record.deploy_role_arn}")
         with self.narrator.step(f"Deploy {project.config.api.name} through the assumed deploy role"):
-            session = operations.open_session(project_root, AwsTarget(None, REGION, self.endpoint),
-                                              self.narrator.observer, bundle_cache_dir=self.bundle_cache_dir)
+            session = operations.open_session(
+                project_root,
+                AwsTarget(None, REGION, self.endpoint),
+                self.narrator.observer,
+                bundle_cache_dir=self.bundle_cache_dir,
+            )
             deployed = operations.deploy(session, confirm=lambda _: False)
             self.api_url = deployed.outputs["ApiUrl"]
             self.narrator.detail(f"{deployed.status}: {self.api_url}")
-        with self.narrator.step(f"Publish {project.config.api.name} with plans {', '.join(p.name for p in project.config.plans)}"):
+        with self.narrator.step(
+            f"Publish {project.config.api.name} with plans {', '.join(p.name for p in project.config.plans)}"
+        ):
             body = listing(project, record, deployed.outputs, dict(openapi))
             self._client(creator).put(f"/listings/{project.config.api.name}", body)
         with self.narrator.step(f"Consumer searches, subscribes to {plan.name} and gets a key (shown once)"):
@@ -306,10 +333,14 @@ class _Sandbox:
             found = [item["api_id"] for item in consumer.get("/listings", q=term)["items"]]
             if project.config.api.name not in found:
                 raise OperationFailed(f"searching for {term!r} did not find {project.config.api.name}: {found}")
-            self.consumer_key = consumer.post("/subscriptions", {"api_id": project.config.api.name, "plan": plan.name})["api_key"]
+            self.consumer_key = consumer.post("/subscriptions", {"api_id": project.config.api.name, "plan": plan.name})[
+                "api_key"
+            ]
             self.user_functions = stack_functions(self.aws, project.stack_name)
             synced = self._sync_keys()
-            self.narrator.detail(f"search {term!r} found {found}; key sync applied {synced} event(s) in the creator's account")
+            self.narrator.detail(
+                f"search {term!r} found {found}; key sync applied {synced} event(s) in the creator's account"
+            )
         self.api = self._rest_api(project_root, project, deployed.outputs, self.user_functions)
         self.samples = samples
         with self.narrator.step(f"Make {calls} calls through the authorizer and the app"):
@@ -346,14 +377,25 @@ class _Sandbox:
         are about to be printed.
         """
         self.deliver()
-        gateway = self.stack.enter_context(_Gateway(self.api, self.lock, self.log))  # its socket closes once it has stopped
+        gateway = self.stack.enter_context(
+            _Gateway(self.api, self.lock, self.log)
+        )  # its socket closes once it has stopped
         self._run_until_exit(gateway.serve_forever, "gateway", gateway.shutdown)
         stopped = threading.Event()
         self._run_until_exit(lambda: self._deliver_until(stopped), "delivery", stopped.set)
-        return Endpoints(aws=self.endpoint, control_plane=self.control_plane_url, stripe=self.stripe.base_url,
-                         api_url=self.api_url, gateway=gateway.url, sample=self.samples.calls[0], workdir=self.workdir,
-                         config_home=self.config_home, password=self.password, consumer_key=self.consumer_key,
-                         deliver=self.deliver)
+        return Endpoints(
+            aws=self.endpoint,
+            control_plane=self.control_plane_url,
+            stripe=self.stripe.base_url,
+            api_url=self.api_url,
+            gateway=gateway.url,
+            sample=self.samples.calls[0],
+            workdir=self.workdir,
+            config_home=self.config_home,
+            password=self.password,
+            consumer_key=self.consumer_key,
+            deliver=self.deliver,
+        )
 
     def deliver(self) -> int:
         """One cycle: new access-log lines forwarded and aggregated, new key events synced; how many of each, summed."""
@@ -384,24 +426,36 @@ class _Sandbox:
 
     def _sync_keys(self) -> int:
         """The control plane's key events, recorded for the creator's key sync, that it has not run on yet."""
-        return event_sources.deliver_recorded_events(self.aws.client("logs"), self.runtime,
-                                                     self.user_functions[KEY_SYNC], self.delivered_key_events)
+        return event_sources.deliver_recorded_events(
+            self.aws.client("logs"), self.runtime, self.user_functions[KEY_SYNC], self.delivered_key_events
+        )
 
     def _forward_usage(self) -> tuple[int, int]:
         """New access-log lines to the usage forwarder, then the usage queue to the aggregator: (lines, records applied)."""
-        lines = event_sources.deliver_log_group(self.aws.client("logs"), self.api.api.access_log_group,
-                                                self.creator_account, self.runtime, self.user_functions[FORWARDER],
-                                                self.delivered_lines)
-        applied = event_sources.drain_queue(self.aws.client("sqs"), self._usage_queue, self.runtime,
-                                            self.control_functions[AGGREGATOR])
+        lines = event_sources.deliver_log_group(
+            self.aws.client("logs"),
+            self.api.api.access_log_group,
+            self.creator_account,
+            self.runtime,
+            self.user_functions[FORWARDER],
+            self.delivered_lines,
+        )
+        applied = event_sources.drain_queue(
+            self.aws.client("sqs"), self._usage_queue, self.runtime, self.control_functions[AGGREGATOR]
+        )
         return lines, applied
 
     def _environment(self) -> dict[str, str | None]:
         """What every AWS call of this process sees: the emulator, fake credentials, a private config home."""
         return {
-            "AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox", "AWS_SESSION_TOKEN": "sandbox",
-            "AWS_PROFILE": None, "XDG_CONFIG_HOME": str(self.config_home),
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "sandbox",
+            "AWS_SECRET_ACCESS_KEY": "sandbox",
+            "AWS_SESSION_TOKEN": "sandbox",
+            "AWS_PROFILE": None,
+            "XDG_CONFIG_HOME": str(self.config_home),
             "NO_PROXY": ",".join(filter(None, ["127.0.0.1", os.environ.get("NO_PROXY")])),
         }
 
@@ -412,11 +466,15 @@ class _Sandbox:
         webhook_secret = self.stripe.add_webhook_endpoint(f"{self.control_plane_url}/stripe/webhook")
         self.aws.client("secretsmanager").put_secret_value(
             SecretId=stripe_secret_arn,
-            SecretString=json.dumps({"api_key": self.stripe.api_key, "webhook_secret": webhook_secret}))
-        settings = deployed.model_copy(update={
-            "aws_endpoint_url": self.endpoint, "stripe_api_base": self.stripe.base_url,
-            "jwks_url": f"{self.endpoint}/{deployed.user_pool_id}/.well-known/jwks.json",
-        })
+            SecretString=json.dumps({"api_key": self.stripe.api_key, "webhook_secret": webhook_secret}),
+        )
+        settings = deployed.model_copy(
+            update={
+                "aws_endpoint_url": self.endpoint,
+                "stripe_api_base": self.stripe.base_url,
+                "jwks_url": f"{self.endpoint}/{deployed.user_pool_id}/.well-known/jwks.json",
+            }
+        )
         server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, name="control-plane", daemon=True)
         thread.start()
@@ -431,22 +489,38 @@ class _Sandbox:
 
     def _sign_up(self, email: str, role: str) -> None:
         """``apid signup``'s path, then Cognito's post-confirmation trigger (the deployed function, run here)."""
-        sign_in.sign_up(self.control_plane_url, email, self.password, role, endpoint_url=self.endpoint,
-                        confirmation_code=lambda: "123456")
+        sign_in.sign_up(
+            self.control_plane_url,
+            email,
+            self.password,
+            role,
+            endpoint_url=self.endpoint,
+            confirmation_code=lambda: "123456",
+        )
         cognito = self.aws.client("cognito-idp")
         user = cognito.admin_get_user(UserPoolId=self.settings.user_pool_id, Username=email)
-        self.runtime.invoke(self.control_functions[POST_CONFIRMATION], event_sources.post_confirmation_event(
-            self.settings.user_pool_id, self.settings.app_client_id, user, REGION))
+        self.runtime.invoke(
+            self.control_functions[POST_CONFIRMATION],
+            event_sources.post_confirmation_event(
+                self.settings.user_pool_id, self.settings.app_client_id, user, REGION
+            ),
+        )
 
     def _login(self, email: str) -> sign_in.SignedIn:
-        return sign_in.login(self.control_plane_url, email, self.password, endpoint_url=self.endpoint,
-                             mfa_code=lambda: "")
+        return sign_in.login(
+            self.control_plane_url, email, self.password, endpoint_url=self.endpoint, mfa_code=lambda: ""
+        )
 
     def _client(self, session: sign_in.SignedIn) -> Any:
         return sign_in.client_for(session, endpoint_url=self.endpoint)
 
-    def _rest_api(self, project_root: Path, project: Project, outputs: Mapping[str, str],
-                  functions: Mapping[str, DeployedFunction]) -> LocalRestApi:
+    def _rest_api(
+        self,
+        project_root: Path,
+        project: Project,
+        outputs: Mapping[str, str],
+        functions: Mapping[str, DeployedFunction],
+    ) -> LocalRestApi:
         """The deployed API, its app's handler importable here: the generated handler and adapter over the project's source.
 
         The handler imports the app as in Lambda, into this process; what an earlier
@@ -463,12 +537,23 @@ class _Sandbox:
         _prepend_path(self.stack, project_root, handler)
         workdir = self.workdir.resolve()
         self.stack.callback(_forget_modules, lambda _, file: file is not None and file.is_relative_to(workdir))
-        return LocalRestApi(DeployedRestApi(
-            rest_api_id=outputs["RestApiId"], stage=project.config.gateway.stage, account_id=self.settings.account_id,
-            region=REGION, authorizer=functions[AUTHORIZER], app=functions[APP],
-            access_log_group=outputs["AccessLogGroupName"],
-            binary_media_types=self._binary_media_types(project.stack_name),
-        ), self.runtime, self.aws.client("apigateway"), self.aws.client("logs"), self._gateway_time, errors=self.log)
+        return LocalRestApi(
+            DeployedRestApi(
+                rest_api_id=outputs["RestApiId"],
+                stage=project.config.gateway.stage,
+                account_id=self.settings.account_id,
+                region=REGION,
+                authorizer=functions[AUTHORIZER],
+                app=functions[APP],
+                access_log_group=outputs["AccessLogGroupName"],
+                binary_media_types=self._binary_media_types(project.stack_name),
+            ),
+            self.runtime,
+            self.aws.client("apigateway"),
+            self.aws.client("logs"),
+            self._gateway_time,
+            errors=self.log,
+        )
 
     def _binary_media_types(self, stack_name: str) -> tuple[str, ...]:
         """The deployed REST API's ``BinaryMediaTypes``, from the stack's template.
@@ -477,8 +562,11 @@ class _Sandbox:
         """
         body = self.aws.client("cloudformation").get_template(StackName=stack_name)["TemplateBody"]
         template = json.loads(body) if isinstance(body, str) else body
-        [rest_api] = [resource for resource in template.get("Resources", {}).values()
-                      if resource.get("Type") == "AWS::ApiGateway::RestApi"]
+        [rest_api] = [
+            resource
+            for resource in template.get("Resources", {}).values()
+            if resource.get("Type") == "AWS::ApiGateway::RestApi"
+        ]
         return binary_media_types_of(rest_api.get("Properties", {}).get("BinaryMediaTypes"))
 
     def _gateway_time(self) -> float:
@@ -497,8 +585,9 @@ class _Sandbox:
         the ninth asks, with the consumer's key, for a path none of the app's routes matches.
         """
         samples = self.samples
-        self.narrator.detail(f"{len(samples.calls)} operation(s) to call: "
-                             + ", ".join(call.operation for call in samples.calls))
+        self.narrator.detail(
+            f"{len(samples.calls)} operation(s) to call: " + ", ".join(call.operation for call in samples.calls)
+        )
         for skipped in samples.skipped:
             self.narrator.detail(f"skipped {skipped}")
         if samples.unknown_path is None:
@@ -533,7 +622,8 @@ class _Sandbox:
     def _usage_queue(self) -> str:
         """The queue the aggregator's event source mapping reads: the one the usage rule fills."""
         mappings = self.aws.client("lambda").list_event_source_mappings(
-            FunctionName=self.control_functions[AGGREGATOR].name)["EventSourceMappings"]
+            FunctionName=self.control_functions[AGGREGATOR].name
+        )["EventSourceMappings"]
         queue_name = mappings[0]["EventSourceArn"].rsplit(":", 1)[-1]
         return str(self.aws.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"])
 
@@ -543,14 +633,21 @@ class _Sandbox:
         rule = f"arn:aws:events:{REGION}:{self.settings.account_id}:rule/{rule}"
         return self.runtime.invoke(function, event_sources.scheduled_event(at, rule, self.settings.account_id, REGION))
 
-    def _summary(self, made: _Calls, plan: PricingPlan, invoices: list[dict[str, Any]],
-                 earnings: Mapping[str, Any], seconds: float) -> Summary:
+    def _summary(
+        self,
+        made: _Calls,
+        plan: PricingPlan,
+        invoices: list[dict[str, Any]],
+        earnings: Mapping[str, Any],
+        seconds: float,
+    ) -> Summary:
         allowed = Counter(f"{r.status // 100}xx" for r in made.responses if r.key_id)
         billable = billable_calls(allowed, plan.billable_statuses)
         metered = sum(int(event["payload"]["value"]) for event in self.stripe.meter_events())
         billed = sum(invoice["amount_paid"] for invoice in invoices)
         expected_billed = _half_up(plan.monthly_fee * 100) + _half_up(
-            max(billable - plan.free_calls, 0) * plan.price_per_1000 / 10)
+            max(billable - plan.free_calls, 0) * plan.price_per_1000 / 10
+        )
         expected_fee = _half_up(expected_billed * Decimal(str(earnings["fee_percent"])) / 100)
         months = earnings["months"]
         fee = sum(int(month["fee"]) for month in months)
@@ -567,8 +664,16 @@ class _Sandbox:
             Check("payout (cents)", expected_billed - expected_fee, payout),
             Check("transferred to the creator (cents)", expected_billed - expected_fee, transferred),
         )
-        return Summary(calls=len(made.made), billable=metered, billed=billed, fee=fee, payout=payout,
-                       currency=self.settings.currency, seconds=seconds, checks=checks)
+        return Summary(
+            calls=len(made.made),
+            billable=metered,
+            billed=billed,
+            fee=fee,
+            payout=payout,
+            currency=self.settings.currency,
+            seconds=seconds,
+            checks=checks,
+        )
 
 
 class _Gateway(ThreadingHTTPServer):
@@ -601,8 +706,9 @@ class _GatewayRequest(BaseHTTPRequestHandler):
         stage = f"/{self.server.api.api.stage}"
         body = self._body()
         if url.path == stage or url.path.startswith(f"{stage}/"):
-            request = HttpRequest(self.command, url.path.removeprefix(stage) or "/", tuple(self.headers.items()),
-                                  url.query, body)
+            request = HttpRequest(
+                self.command, url.path.removeprefix(stage) or "/", tuple(self.headers.items()), url.query, body
+            )
             with self.server.lock:
                 try:
                     response: HttpResponse = self.server.api.request(request)

@@ -706,13 +706,19 @@ class StripeFake:
     def _list_transfers(self, params: dict[str, Any]) -> dict[str, Any]:
         """Transfers, newest first, filtered by ``transfer_group`` or ``destination`` as Stripe filters them."""
         _allow(params, "limit", "starting_after", "transfer_group", "destination")
-        return self._list("transfer", "/v1/transfers", params, transfer_group=params.get("transfer_group"),
-                          destination=params.get("destination"))
+        return self._list(
+            "transfer",
+            "/v1/transfers",
+            params,
+            transfer_group=params.get("transfer_group"),
+            destination=params.get("destination"),
+        )
 
     def _list(self, kind: str, url: str, params: dict[str, Any], **filters: str | None) -> dict[str, Any]:
         """Stripe's list envelope over the objects of ``kind`` matching every given filter, newest first."""
         found = [
-            obj for obj in self._objects.get(kind, {}).values()
+            obj
+            for obj in self._objects.get(kind, {}).values()
             if all(value is None or obj.get(name) == value for name, value in filters.items())
         ]
         found.reverse()

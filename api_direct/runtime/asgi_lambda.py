@@ -159,8 +159,9 @@ class LambdaAsgiHandler:
         self.state: dict[str, Any] = {}
         self._lifespan: LifespanCycle | None = None
         self._current_loop()
-        self._mangum = Mangum(self._with_state, lifespan="off", custom_handlers=[RestApiProxy],
-                              text_mime_types=TEXT_MEDIA_TYPES)
+        self._mangum = Mangum(
+            self._with_state, lifespan="off", custom_handlers=[RestApiProxy], text_mime_types=TEXT_MEDIA_TYPES
+        )
         self.start()
         atexit.register(self.close)
 
@@ -197,8 +198,12 @@ class LambdaAsgiHandler:
 
     def __call__(self, event: LambdaEvent, context: LambdaContext) -> dict[str, Any]:
         if not self.started and not self.start():
-            return {"statusCode": 500, "headers": {"content-type": "application/json"},
-                    "body": json.dumps(STARTUP_FAILED), "isBase64Encoded": False}
+            return {
+                "statusCode": 500,
+                "headers": {"content-type": "application/json"},
+                "body": json.dumps(STARTUP_FAILED),
+                "isBase64Encoded": False,
+            }
         self._current_loop()
         return self._mangum(event, context)
 

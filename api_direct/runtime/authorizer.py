@@ -82,9 +82,7 @@ def decide(api_key: str | None, lookup: Callable[[str], KeyRecord | None]) -> De
         return Decision(reason="suspended", rejection=SUSPENDED_KEY, key_id=record.key_id)
     if record.status != "active":
         return Decision(reason=record.status, rejection=INVALID_KEY, key_id=record.key_id)
-    return Decision(
-        reason="active", key_id=record.key_id, plan=record.plan, usage_identifier_key=key_hash
-    )
+    return Decision(reason="active", key_id=record.key_id, plan=record.plan, usage_identifier_key=key_hash)
 
 
 def api_key_of(headers: Mapping[str, str] | None) -> str | None:

@@ -27,8 +27,7 @@ MISSING_KEY = GatewayRejection(401, "Missing API key: send it in the x-api-key h
 INVALID_KEY = GatewayRejection(403, "Invalid or revoked API key.")
 SUSPENDED_KEY = GatewayRejection(
     403,
-    "API key suspended: the payment for its subscription failed;"
-    " update the payment method to restore it.",
+    "API key suspended: the payment for its subscription failed; update the payment method to restore it.",
 )
 THROTTLED = GatewayRejection(429, "Rate limit exceeded for your plan; retry later.")
 QUOTA_EXCEEDED = GatewayRejection(429, "Monthly quota of your plan is used up.")
@@ -72,9 +71,7 @@ class AuthorizerDenial:
             if rejection.status != self.status:
                 raise ValueError(f"{rejection} cannot be a {self.status} Deny")
             if json.dumps(rejection.message) != f'"{rejection.message}"' or "$" in rejection.message:
-                raise ValueError(
-                    f"{rejection} needs JSON escaping or has a $: the gateway inserts it verbatim"
-                )
+                raise ValueError(f"{rejection} needs JSON escaping or has a $: the gateway inserts it verbatim")
 
     def body(self) -> str:
         """The body template: ``{"message": "$context.authorizer.message"}``."""

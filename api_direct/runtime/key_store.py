@@ -98,9 +98,7 @@ class KeyTable:
         ``consistent`` is for reading back a write just made; the authorizer does not
         need it (its answers are cached for minutes anyway) and pays half for that.
         """
-        item = self.table.get_item(Key={"key_hash": key_hash}, ConsistentRead=consistent).get(
-            "Item"
-        )
+        item = self.table.get_item(Key={"key_hash": key_hash}, ConsistentRead=consistent).get("Item")
         return KeyRecord.from_item(item) if item else None
 
     def record_plan(self, key_hash: str, key_id: str, plan: str, at: datetime) -> bool:
@@ -115,8 +113,7 @@ class KeyTable:
         """
         return self._update(
             key_hash,
-            "SET #id = if_not_exists(#id, :id), #plan = :plan,"
-            " #status = if_not_exists(#status, :active), #at = :at",
+            "SET #id = if_not_exists(#id, :id), #plan = :plan, #status = if_not_exists(#status, :active), #at = :at",
             "attribute_not_exists(#hash) OR (#at < :at AND #status <> :revoked)",
             {
                 ":id": key_id,
@@ -135,8 +132,7 @@ class KeyTable:
         """
         return self._update(
             key_hash,
-            "SET #id = if_not_exists(#id, :id), #plan = if_not_exists(#plan, :none),"
-            " #status = :revoked, #at = :at",
+            "SET #id = if_not_exists(#id, :id), #plan = if_not_exists(#plan, :none), #status = :revoked, #at = :at",
             "attribute_not_exists(#hash) OR #status <> :revoked",
             {":id": key_id, ":none": "", ":revoked": "revoked", ":at": stored_time(at)},
         )

@@ -151,11 +151,7 @@ def parse_event(event: Mapping[str, Any], plans: UsagePlans) -> KeyEvent | None:
             f"{detail_type} detail contains a plaintext API key ({KEY_PREFIX}...); "
             "the control plane must send only its key_hash. Nothing was stored."
         )
-    values = {
-        field.name: _text_field(detail_type, detail, field.name)
-        for field in fields(kind)
-        if field.name != "at"
-    }
+    values = {field.name: _text_field(detail_type, detail, field.name) for field in fields(kind) if field.name != "at"}
     if not is_key_hash(values["key_hash"]):
         raise InvalidKeyEvent(f"{detail_type} key_hash is not a lowercase hex SHA-256")
     if "plan" in values:
@@ -193,9 +189,7 @@ def _event_time(detail_type: str, event: Mapping[str, Any]) -> datetime:
 def apply(event: KeyEvent, table: KeyTable, plans: UsagePlans) -> None:
     """Apply a validated event to the table, then bring API Gateway in line with it."""
     changed = event.apply_to(table)
-    logger.info(
-        "key event", kind=type(event).__name__, key_id=event.key_id, changed_table=changed
-    )
+    logger.info("key event", kind=type(event).__name__, key_id=event.key_id, changed_table=changed)
     record = table.get(event.key_hash, consistent=True)
     if record is None:
         raise LookupError(f"key {event.key_id} vanished from the key table")
@@ -297,8 +291,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> None:
     plans = usage_plans_from_env()
     key_event = parse_event(event, plans)
     if key_event is None:
-        logger.info(
-            "ignored event", detail_type=event.get("detail-type"), source=event.get("source")
-        )
+        logger.info("ignored event", detail_type=event.get("detail-type"), source=event.get("source"))
         return
     apply(key_event, key_table_from_env(), plans)

@@ -59,8 +59,9 @@ def handler(event: PostConfirmationTriggerEvent, context: LambdaContext) -> dict
         return event.raw_event
     group = role_group(event.request.user_attributes, role_groups_from_env())
     if group is None:
-        logger.warning("no role group for this user", user=event.user_name,
-                       role=event.request.user_attributes.get(ROLE_ATTRIBUTE))
+        logger.warning(
+            "no role group for this user", user=event.user_name, role=event.request.user_attributes.get(ROLE_ATTRIBUTE)
+        )
         return event.raw_event
     cognito_client(event.region).admin_add_user_to_group(
         UserPoolId=event.user_pool_id, Username=event.user_name, GroupName=group

@@ -165,9 +165,7 @@ def _put_batch(client: BaseClient, entries: list[dict[str, str]]) -> None:
     """PutEvents is not all-or-nothing: resend only the entries that failed."""
     for attempt in range(1, PUT_ATTEMPTS + 1):
         results = client.put_events(Entries=entries)["Entries"]
-        failed = [
-            (entry, result) for entry, result in zip(entries, results, strict=False) if "ErrorCode" in result
-        ]
+        failed = [(entry, result) for entry, result in zip(entries, results, strict=False) if "ErrorCode" in result]
         if not failed:
             return
         entries = [entry for entry, _ in failed]
@@ -175,8 +173,7 @@ def _put_batch(client: BaseClient, entries: list[dict[str, str]]) -> None:
             time.sleep(RETRY_DELAY_SECONDS * attempt)
     codes = ", ".join(sorted({result["ErrorCode"] for _, result in failed}))
     raise UsageDeliveryError(
-        f"{len(failed)} usage records refused by the control-plane bus after "
-        f"{PUT_ATTEMPTS} attempts ({codes})"
+        f"{len(failed)} usage records refused by the control-plane bus after {PUT_ATTEMPTS} attempts ({codes})"
     )
 
 

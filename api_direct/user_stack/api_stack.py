@@ -103,8 +103,12 @@ class UserApiStack(Stack):
         )
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL consumers call")
         CfnOutput(self, "RestApiId", value=self.api.rest_api.rest_api_id)
-        CfnOutput(self, "KeyBusArn", value=self.key_store.event_bus.event_bus_arn,
-                  description="Bus the control plane sends key events to")
+        CfnOutput(
+            self,
+            "KeyBusArn",
+            value=self.key_store.event_bus.event_bus_arn,
+            description="Bus the control plane sends key events to",
+        )
         CfnOutput(self, "AppFunctionName", value=self.app.function.function_name)
         CfnOutput(self, "AppLogGroupName", value=self.app.log_group.log_group_name)
         CfnOutput(self, "AccessLogGroupName", value=self.api.access_log_group.log_group_name)

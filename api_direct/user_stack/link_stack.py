@@ -28,9 +28,7 @@ class AccountLinkStack(cdk.Stack):
         synthesizer: cdk.IStackSynthesizer | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            scope, construct_id, synthesizer=synthesizer or cdk.BootstraplessSynthesizer(), **kwargs
-        )
+        super().__init__(scope, construct_id, synthesizer=synthesizer or cdk.BootstraplessSynthesizer(), **kwargs)
         external_id = cdk.CfnParameter(
             self,
             "ExternalId",

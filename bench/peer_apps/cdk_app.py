@@ -20,6 +20,5 @@ UserApiStack(
     "UserApi",
     project=load_project(Path(os.environ["BENCH_PROJECT"])),
     stack_name=os.environ.get("BENCH_STACK", "cdk-weather-api"),
-
 )
 app.synth()

@@ -22,7 +22,7 @@ from tests.cli_aws import aws, linked, run
 
 __all__ = ["aws", "linked"]  # fixtures
 
-WEBSOCKETS = '''
+WEBSOCKETS = """
 
 from fastapi import APIRouter, WebSocket
 from starlette.applications import Starlette
@@ -44,14 +44,18 @@ async def feed(websocket: WebSocket) -> None:
 
 app.include_router(live, prefix="/live")
 app.mount("/admin", Starlette(routes=[WebSocketRoute("/events", chat)]))
-'''
+"""
 ROUTES = ["/ws/chat", "/live/feed", "/admin/events"]
 
 
 def warned_routes(stderr: str) -> list[str]:
     """The routes of the WebSocket warning lines, in order."""
-    return re.findall(r"^warning: WebSocket route (\S+): API Gateway REST APIs cannot serve WebSocket; it will not be"
-                      r" reachable once deployed$", stderr, re.MULTILINE)
+    return re.findall(
+        r"^warning: WebSocket route (\S+): API Gateway REST APIs cannot serve WebSocket; it will not be"
+        r" reachable once deployed$",
+        stderr,
+        re.MULTILINE,
+    )
 
 
 def json_routes(stdout: str) -> list[str]:
@@ -103,7 +107,8 @@ def test_with_the_check_off_plan_and_deploy_import_nothing_and_say_so_once(
             result = run(linked, bundle_cache_dir, "--json", *command)
             assert result.exit_code == 0, result.output
             assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [
-                f"warning: {CHECK_OFF_WARNING}"], command
+                f"warning: {CHECK_OFF_WARNING}"
+            ], command
             assert json.loads(result.stdout)["warnings"] == [CHECK_OFF_WARNING]
     finally:
         config.write_text(original)

@@ -44,11 +44,18 @@ def test_project_without_link(aws: Any, tmp_path: Path, bundle_cache_dir: Path) 
 
 @pytest.mark.parametrize(
     ("toml", "message"),
-    [(None, "apid.toml: not found; run `apid init`"), ("[api\n", "not valid TOML"),
-     ('[api]\nname = "weather-api"\ndescription = "x"\napp = "weather.main:app"\ncolour = "red"\n[[plans]]\nname = "free"\nrate_limit = 1\nburst = 1\n',
-      "api.colour: unknown field")],
+    [
+        (None, "apid.toml: not found; run `apid init`"),
+        ("[api\n", "not valid TOML"),
+        (
+            '[api]\nname = "weather-api"\ndescription = "x"\napp = "weather.main:app"\ncolour = "red"\n[[plans]]\nname = "free"\nrate_limit = 1\nburst = 1\n',
+            "api.colour: unknown field",
+        ),
+    ],
 )
-def test_missing_or_invalid_apid_toml(linked: Path, aws: Any, bundle_cache_dir: Path, toml: str | None, message: str) -> None:
+def test_missing_or_invalid_apid_toml(
+    linked: Path, aws: Any, bundle_cache_dir: Path, toml: str | None, message: str
+) -> None:
     config = linked / "apid.toml"
     original = config.read_text()
     try:
@@ -79,7 +86,9 @@ def test_denied_assume_role(linked: Path, aws: Any, bundle_cache_dir: Path, monk
     assert aws_status.exit_code == 5 and '"role_assumable": false' in aws_status.stdout
 
 
-def test_failed_first_deploy_asks_then_recreates(linked: Path, aws: Any, bundle_cache_dir: Path, placeholder_stack: str) -> None:
+def test_failed_first_deploy_asks_then_recreates(
+    linked: Path, aws: Any, bundle_cache_dir: Path, placeholder_stack: str
+) -> None:
     set_status(placeholder_stack, "ROLLBACK_COMPLETE")
     one_line_error(run(linked, bundle_cache_dir, "deploy"), 5, "ROLLBACK_COMPLETE", "--yes")
     one_line_error(run(linked, bundle_cache_dir, "plan"), 5, "ROLLBACK_COMPLETE", "`apid deploy` will offer")

@@ -72,7 +72,12 @@ def example(_: Path) -> Path:
     ("make_project", "args", "env", "message"),
     [
         (no_project, [], {}, r"apid\.toml: not found; run `apid init`"),
-        (failing_import, [], {}, r"importing dev_test_broken failed: RuntimeError: boom \(dev_test_broken\.py, line 1\)$"),
+        (
+            failing_import,
+            [],
+            {},
+            r"importing dev_test_broken failed: RuntimeError: boom \(dev_test_broken\.py, line 1\)$",
+        ),
         (missing_attribute, [], {}, r"dev_test_empty has no ASGI app named 'app'$"),
         (example, ["--plan", "gold"], {}, r"--plan: apid\.toml has no plan 'gold' \(plans: free, pro\)$"),
         (example, ["--key", "apid_short"], {}, r"--key: not an API key"),
@@ -81,8 +86,12 @@ def example(_: Path) -> Path:
     ids=["no-apid-toml", "app-import-fails", "app-missing", "unknown-plan", "bad-key", "bad-key-from-env"],
 )
 def test_a_bad_project_or_input_is_one_line_exit_3_and_no_server(
-    tmp_path: Path, uvicorn_runs: list[dict[str, Any]],
-    make_project: Callable[[Path], Path], args: list[str], env: dict[str, str], message: str,
+    tmp_path: Path,
+    uvicorn_runs: list[dict[str, Any]],
+    make_project: Callable[[Path], Path],
+    args: list[str],
+    env: dict[str, str],
+    message: str,
 ) -> None:
     result = CliRunner().invoke(cli, ["--project", str(make_project(tmp_path)), "dev", *args], env=env)
     assert result.exit_code == 3, result.output
@@ -104,7 +113,10 @@ def test_prints_the_key_once_and_hands_uvicorn_only_its_hash(uvicorn_runs: list[
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {
-        "url": "http://127.0.0.1:8123", "key": KEY, "plan": "pro", "reload": True,
+        "url": "http://127.0.0.1:8123",
+        "key": KEY,
+        "plan": "pro",
+        "reload": True,
         "curl": f"curl -H 'x-api-key: {KEY}' http://127.0.0.1:8123/cities",
     }
     [run] = uvicorn_runs
@@ -124,8 +136,19 @@ def free_port() -> int:
 @contextmanager
 def running_apid_dev(port: int, output: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`apid dev --no-reload` as a user starts it, stopped (Ctrl-C, then killed) however the test ends."""
-    command = [sys.executable, "-m", "api_direct", "--project", str(EXAMPLE_DIR), "dev",
-               "--no-reload", "--port", str(port), "--key", KEY]
+    command = [
+        sys.executable,
+        "-m",
+        "api_direct",
+        "--project",
+        str(EXAMPLE_DIR),
+        "dev",
+        "--no-reload",
+        "--port",
+        str(port),
+        "--key",
+        KEY,
+    ]
     with output.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -152,9 +175,10 @@ def wait_until_serving(client: httpx.Client, process: subprocess.Popen[bytes]) -
 
 def test_a_real_apid_dev_serves_meters_and_rejects(tmp_path: Path) -> None:
     port, output = free_port(), tmp_path / "apid-dev.log"
-    with running_apid_dev(port, output) as process, httpx.Client(
-        base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=10
-    ) as client:
+    with (
+        running_apid_dev(port, output) as process,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=10) as client,
+    ):
         wait_until_serving(client, process)
         allowed = client.get("/cities", headers={"x-api-key": KEY})
         rejected = client.get("/cities")

@@ -46,7 +46,9 @@ def test_directory_defaults_to_the_project_option(apid: click.Group, tmp_path: P
     assert (tmp_path / "via-option" / "apid.toml").is_file()
 
 
-def test_in_the_current_folder_there_is_no_cd_step(apid: click.Group, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_the_current_folder_there_is_no_cd_step(
+    apid: click.Group, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     result = run(apid, "--json", "init", "--name", "here-api")
     assert result.exit_code == 0, result.output
@@ -85,8 +87,9 @@ def test_help_says_what_it_creates_and_what_comes_next(apid: click.Group) -> Non
         assert text in result.output
 
 
-def test_the_new_project_synthesizes(apid: click.Group, tmp_path: Path, bundle_cache_dir: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_new_project_synthesizes(
+    apid: click.Group, tmp_path: Path, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
     project = tmp_path / "fresh-api"
     assert run(apid, "init", str(project)).exit_code == 0

@@ -89,12 +89,20 @@ def sign_in_as(config_home: Path, mint: Mint) -> SignIn:
     """Save a session for ``user`` (in ``group``) on ``url`` as `apid login` would, its token valid for an hour."""
 
     def save(url: str, user: str = ALICE, group: str = "creators") -> None:
-        sign_in.save_session(sign_in.SignedIn(
-            control_plane_url=url, region=REGION, user_pool_id=USER_POOL_ID, app_client_id=APP_CLIENT_ID, username=user,
-            access_token=mint(user, group), refresh_token="unused", expires_at=time.time() + 3600,
-            control_plane_account_id=CONTROL_PLANE_ACCOUNT,
-            event_bus_arn=f"arn:aws:events:{REGION}:{CONTROL_PLANE_ACCOUNT}:event-bus/{BUS}",
-        ))
+        sign_in.save_session(
+            sign_in.SignedIn(
+                control_plane_url=url,
+                region=REGION,
+                user_pool_id=USER_POOL_ID,
+                app_client_id=APP_CLIENT_ID,
+                username=user,
+                access_token=mint(user, group),
+                refresh_token="unused",
+                expires_at=time.time() + 3600,
+                control_plane_account_id=CONTROL_PLANE_ACCOUNT,
+                event_bus_arn=f"arn:aws:events:{REGION}:{CONTROL_PLANE_ACCOUNT}:event-bus/{BUS}",
+            )
+        )
 
     return save
 
@@ -122,11 +130,14 @@ def store() -> Store:
 def listed_with_revenue(app: FastAPI) -> None:
     """weather-api listed by Alice; October (two invoices) closed, and paid if she can be; November open."""
     store().table.put_item(Item={"pk": f"API#{API}", "sk": "LISTING", "creator": ALICE})
-    for invoice, amount, day in (("in_oct_1", 990, datetime(2026, 10, 3, tzinfo=UTC)),
-                                 ("in_oct_2", 1234567, datetime(2026, 10, 20, tzinfo=UTC))):
+    for invoice, amount, day in (
+        ("in_oct_1", 990, datetime(2026, 10, 3, tzinfo=UTC)),
+        ("in_oct_2", 1234567, datetime(2026, 10, 20, tzinfo=UTC)),
+    ):
         assert record_revenue(store(), PaidInvoice(invoice, amount, "usd", API, CAROL), day) == "recorded"
-    close_and_pay(store(), app.state.services.billing.gateway, Decimal("20"), datetime(2026, 11, 4, tzinfo=UTC),
-                  timedelta(days=3))
+    close_and_pay(
+        store(), app.state.services.billing.gateway, Decimal("20"), datetime(2026, 11, 4, tzinfo=UTC), timedelta(days=3)
+    )
     november = datetime(2026, 11, 15, 12, tzinfo=UTC)
     assert record_revenue(store(), PaidInvoice("in_nov", 990, "usd", API, CAROL), november) == "recorded"
 
@@ -157,7 +168,8 @@ def test_payouts_setup_json_is_the_account_document(alice: str, stripe_fake: Str
 
 
 def test_payouts_setup_on_a_control_plane_without_billing_says_so(
-        settings: ControlPlaneSettings, aws: Any, sign_in_as: SignIn) -> None:
+    settings: ControlPlaneSettings, aws: Any, sign_in_as: SignIn
+) -> None:
     with serving(create_app(settings)) as url:
         sign_in_as(url)
         one_line_error(apid("payouts", "setup"), StateError.exit_code, "billing is not configured")
@@ -166,8 +178,9 @@ def test_payouts_setup_on_a_control_plane_without_billing_says_so(
 # --- apid earnings ------------------------------------------------------------------------------------
 
 
-def test_earnings_prints_a_table_of_months_with_amounts_in_dollars(alice: str, billed_app: FastAPI,
-                                                                   stripe_fake: StripeFake) -> None:
+def test_earnings_prints_a_table_of_months_with_amounts_in_dollars(
+    alice: str, billed_app: FastAPI, stripe_fake: StripeFake
+) -> None:
     account = json.loads(ok(apid("payouts", "setup", "--json")))["account_id"]
     stripe_fake.complete_onboarding(account)
     listed_with_revenue(billed_app)
@@ -187,9 +200,14 @@ def test_earnings_json_is_the_ledger_with_every_invoice(alice: str, billed_app: 
     found = json.loads(ok(apid("earnings", "--json")))
     assert (found["currency"], Decimal(found["fee_percent"]), found["payout_account"]) == ("usd", Decimal(20), None)
     assert [(m["month"], m["state"], m["revenue"], m["fee"], m["payout"]) for m in found["months"]] == [
-        ("2026-11", "open", 990, None, None), ("2026-10", "closed", 1235557, 247111, 988446)]
+        ("2026-11", "open", 990, None, None),
+        ("2026-10", "closed", 1235557, 247111, 988446),
+    ]
     assert [(e["invoice_id"], e["amount"]) for e in found["entries"]] == [
-        ("in_nov", 990), ("in_oct_2", 1234567), ("in_oct_1", 990)]
+        ("in_nov", 990),
+        ("in_oct_2", 1234567),
+        ("in_oct_1", 990),
+    ]
 
 
 def test_earnings_before_any_revenue_say_so_and_point_at_payouts_setup(alice: str) -> None:
@@ -213,17 +231,21 @@ def test_without_a_session_the_commands_say_to_sign_in(config_home: Path, comman
 
 
 def test_render_of_an_empty_ledger() -> None:
-    assert render({"currency": "eur", "fee_percent": "12.5", "payout_account": "acct_1", "months": [],
-                   "entries": []}).splitlines() == [
+    assert render(
+        {"currency": "eur", "fee_percent": "12.5", "payout_account": "acct_1", "months": [], "entries": []}
+    ).splitlines() == [
         "month    state   invoices      revenue        fee       payout  transfer",
         "(nothing yet: revenue appears when a consumer's invoice is paid)",
         "Amounts in EUR; platform fee 12.5%.",
     ]
 
 
-@pytest.mark.parametrize(("fee_percent", "shown"), [("20", "20%"), (20, "20%"), ("10.0", "10%"), ("0", "0%"),
-                                                    ("100", "100%"), ("7.25", "7.25%")])
+@pytest.mark.parametrize(
+    ("fee_percent", "shown"),
+    [("20", "20%"), (20, "20%"), ("10.0", "10%"), ("0", "0%"), ("100", "100%"), ("7.25", "7.25%")],
+)
 def test_render_shows_the_fee_percent_as_people_write_it(fee_percent: Any, shown: str) -> None:
-    footer = render({"currency": "usd", "fee_percent": fee_percent, "payout_account": "acct_1", "months": [],
-                     "entries": []}).splitlines()[-1]
+    footer = render(
+        {"currency": "usd", "fee_percent": fee_percent, "payout_account": "acct_1", "months": [], "entries": []}
+    ).splitlines()[-1]
     assert footer == f"Amounts in USD; platform fee {shown}."

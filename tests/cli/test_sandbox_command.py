@@ -37,8 +37,9 @@ def ran(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return calls
 
 
-def test_outside_a_project_it_runs_the_example(ran: list[dict[str, Any]], tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_outside_a_project_it_runs_the_example(
+    ran: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["sandbox", "--calls", "7", "--plan", "pro"])
     assert result.exit_code == 0, result.output
@@ -56,7 +57,9 @@ def test_a_given_project_is_used(ran: list[dict[str, Any]], copy_of_example: Pat
 def test_a_folder_without_apid_toml_is_refused(ran: list[dict[str, Any]], tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["sandbox", "--project", str(tmp_path)])
     assert result.exit_code == 3 and not ran
-    assert result.stderr.strip() == f"Error: no apid.toml in {tmp_path}: pass --project DIR (a folder made by `apid init`)"
+    assert (
+        result.stderr.strip() == f"Error: no apid.toml in {tmp_path}: pass --project DIR (a folder made by `apid init`)"
+    )
 
 
 def test_numbers_that_disagree_fail_the_command(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,25 +113,39 @@ def test_an_app_with_nothing_to_call_fails_before_anything_starts(tmp_path: Path
         (tmp_path / name).write_text(text)
     (tmp_path / "main.py").write_text(
         "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.put('/items/{item_id}')\n"
-        "def put(item_id: int) -> dict[str, int]:\n    return {'id': item_id}\n")
+        "def put(item_id: int) -> dict[str, int]:\n    return {'id': item_id}\n"
+    )
     result = CliRunner().invoke(cli, ["sandbox", "--project", str(tmp_path)])
     assert result.exit_code == 3 and "→" not in result.stderr
     assert result.stderr.strip() == (
         "Error: apid sandbox has no GET or POST operation of main:app to call, from its OpenAPI document: "
-        "PUT /items/{item_id} (only GET and POST operations are called)")
+        "PUT /items/{item_id} (only GET and POST operations are called)"
+    )
 
 
-def test_the_kept_sandbox_suggests_the_apps_first_call(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                                                       tmp_path: Path) -> None:
+def test_the_kept_sandbox_suggests_the_apps_first_call(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     call = SampleCall("POST /stats", "POST", "/stats", "", (("content-type", "application/json"),), b'{"text":"hi"}')
-    endpoints = Endpoints(aws="http://127.0.0.1:1", control_plane="http://127.0.0.1:2", stripe="http://127.0.0.1:3",
-                          api_url="https://x.execute-api.us-east-1.amazonaws.com/v1/", gateway="http://127.0.0.1:4/v1",
-                          sample=call, workdir=tmp_path, config_home=tmp_path, password="p", consumer_key="k",
-                          deliver=lambda: 0)
+    endpoints = Endpoints(
+        aws="http://127.0.0.1:1",
+        control_plane="http://127.0.0.1:2",
+        stripe="http://127.0.0.1:3",
+        api_url="https://x.execute-api.us-east-1.amazonaws.com/v1/",
+        gateway="http://127.0.0.1:4/v1",
+        sample=call,
+        workdir=tmp_path,
+        config_home=tmp_path,
+        password="p",
+        consumer_key="k",
+        deliver=lambda: 0,
+    )
     monkeypatch.setattr(sandbox_command, "wait_for_ctrl_c", _ctrl_c)
     sandbox_command._wait_for_interrupt(Output(as_json=False, verbose=False))(endpoints)
-    assert ("curl -H 'x-api-key: <consumer key>' -H 'content-type: application/json' --data-binary "
-            """'{"text":"hi"}' http://127.0.0.1:4/v1/stats""") in capsys.readouterr().err
+    assert (
+        "curl -H 'x-api-key: <consumer key>' -H 'content-type: application/json' --data-binary "
+        """'{"text":"hi"}' http://127.0.0.1:4/v1/stats"""
+    ) in capsys.readouterr().err
 
 
 def _ctrl_c() -> None:

@@ -14,8 +14,18 @@ def test_synth_writes_the_template_and_reports_it(tmp_path: Path, bundle_cache_d
     monkeypatch.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
     result = CliRunner().invoke(
         cli,
-        ["--project", str(EXAMPLE_DIR), "--json", "synth", "--out", str(tmp_path / "out"),
-         "--control-plane-account", CONTROL_PLANE_ACCOUNT, "--control-plane-bus", CONTROL_PLANE_BUS_ARN],
+        [
+            "--project",
+            str(EXAMPLE_DIR),
+            "--json",
+            "synth",
+            "--out",
+            str(tmp_path / "out"),
+            "--control-plane-account",
+            CONTROL_PLANE_ACCOUNT,
+            "--control-plane-bus",
+            CONTROL_PLANE_BUS_ARN,
+        ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -50,8 +60,13 @@ def test_an_app_that_reads_lambdas_variables_at_import_synthesizes(
     copy_of_example: Path, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Lambda sets AWS_REGION, the function's name and the like before the import; the check sets them as placeholders."""
-    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-                 "AWS_EXECUTION_ENV"):
+    for name in (
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_EXECUTION_ENV",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
     main = copy_of_example / "weather" / "main.py"

@@ -72,8 +72,13 @@ AUTHORIZER_CONTEXT = {"principalId": "key-1", "keyId": "key-1", "plan": "pro", "
 #: The function's environment (its settings), given to both sides.
 SETTINGS = {"APP_NAME": "Compat weather", "APP_GREETING": "Grüß dich", "APP_MAX_ITEMS": "3", "APP_DEBUG": "false"}
 #: What a client sends with every call unless the call names the header itself.
-CLIENT_HEADERS = (("Host", GATEWAY.host), ("Accept", "*/*"), ("Accept-Encoding", "gzip, deflate"),
-                  ("User-Agent", "apid-compat/1.0"), ("x-api-key", API_KEY))
+CLIENT_HEADERS = (
+    ("Host", GATEWAY.host),
+    ("Accept", "*/*"),
+    ("Accept-Encoding", "gzip, deflate"),
+    ("User-Agent", "apid-compat/1.0"),
+    ("x-api-key", API_KEY),
+)
 #: What API Gateway adds to every request (RestProxy adds it on the deployed path; here for uvicorn).
 FORWARDED = (("X-Forwarded-For", CLIENT_IP), ("X-Forwarded-Port", "443"), ("X-Forwarded-Proto", "https"))
 #: Response headers each server writes for itself (API Gateway writes its own Date).
@@ -106,8 +111,9 @@ class Case:
     calls: tuple[Call, ...]
 
 
-def case(name: str, method: str, path: str, *, query: str = "", headers: Sequence[tuple[str, str]] = (),
-         body: bytes = b"") -> Case:
+def case(
+    name: str, method: str, path: str, *, query: str = "", headers: Sequence[tuple[str, str]] = (), body: bytes = b""
+) -> Case:
     return Case(name, (Call(method, path, query, tuple(headers), body),))
 
 
@@ -120,26 +126,40 @@ def json_call(name: str, method: str, path: str, data: Any, *, headers: Sequence
     return case(name, method, path, headers=[("Content-Type", "application/json"), *headers], body=body)
 
 
-def form_call(name: str, path: str, fields: Sequence[tuple[str, str]], *,
-              headers: Sequence[tuple[str, str]] = ()) -> Case:
-    return case(name, "POST", path, body=urlencode(fields).encode(),
-                headers=[("Content-Type", "application/x-www-form-urlencoded"), *headers])
+def form_call(
+    name: str, path: str, fields: Sequence[tuple[str, str]], *, headers: Sequence[tuple[str, str]] = ()
+) -> Case:
+    return case(
+        name,
+        "POST",
+        path,
+        body=urlencode(fields).encode(),
+        headers=[("Content-Type", "application/x-www-form-urlencoded"), *headers],
+    )
 
 
 #: A fixed boundary, so a multipart body is the same bytes on every run.
 BOUNDARY = "apid-compat-7b1c0e"
 
 
-def multipart_call(name: str, path: str, fields: Sequence[tuple[str, str]] = (),
-                   files: Sequence[tuple[str, str, str, bytes]] = ()) -> Case:
+def multipart_call(
+    name: str, path: str, fields: Sequence[tuple[str, str]] = (), files: Sequence[tuple[str, str, str, bytes]] = ()
+) -> Case:
     """A ``multipart/form-data`` POST: ``fields`` as (name, value), ``files`` as (field, filename, type, bytes)."""
     parts: list[bytes] = []
     for name_, value in fields:
-        parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name_}"\r\n\r\n'.encode()
-                     + value.encode() + b"\r\n")
+        parts.append(
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name_}"\r\n\r\n'.encode()
+            + value.encode()
+            + b"\r\n"
+        )
     for field_name, filename, media_type, content in files:
-        parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field_name}"; filename="{filename}"\r\n'
-                     f"Content-Type: {media_type}\r\n\r\n".encode() + content + b"\r\n")
+        parts.append(
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field_name}"; filename="{filename}"\r\n'
+            f"Content-Type: {media_type}\r\n\r\n".encode()
+            + content
+            + b"\r\n"
+        )
     body = b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
     return case(name, "POST", path, body=body, headers=[("Content-Type", f"multipart/form-data; boundary={BOUNDARY}")])
 
@@ -210,31 +230,37 @@ _REMAPPED_APP_HEADERS = REMAPPED_RESPONSE_HEADERS - OWN_HEADERS
 
 
 def _remapped(answer: Answer) -> Answer:
-    return replace(answer, headers=tuple(
-        (f"x-amzn-remapped-{name}" if name in _REMAPPED_APP_HEADERS else name, value)
-        for name, value in answer.headers))
+    return replace(
+        answer,
+        headers=tuple(
+            (f"x-amzn-remapped-{name}" if name in _REMAPPED_APP_HEADERS else name, value)
+            for name, value in answer.headers
+        ),
+    )
 
 
 _KNOWN_ISSUES = "https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-known-issues.html"
-_PROXY_INPUT = ("https://docs.aws.amazon.com/apigateway/latest/developerguide/"
-                "set-up-lambda-proxy-integrations.html#api-gateway-simple-proxy-for-lambda-input-format")
+_PROXY_INPUT = (
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/"
+    "set-up-lambda-proxy-integrations.html#api-gateway-simple-proxy-for-lambda-input-format"
+)
 
 #: Every way the deployed answer may differ from uvicorn's; docs/compatibility.md lists the same.
 KNOWN_DIFFERENCES: tuple[KnownDifference, ...] = (
     KnownDifference(
         name="query-as-parsed",
         what="The app's raw query string is rebuilt from the parsed parameters: keys grouped in first-seen "
-             "order (a=1&b=2&a=3 arrives as a=1&a=3&b=2), in urlencode's form (flag as flag=, %20 as +). "
-             "Every value the app reads is the same.",
+        "order (a=1&b=2&a=3 arrives as a=1&a=3&b=2), in urlencode's form (flag as flag=, %20 as +). "
+        "Every value the app reads is the same.",
         why="A REST API passes the query to Lambda only parsed, as queryStringParameters and "
-            "multiValueQueryStringParameters (one list per name); the string as sent is not in the event.",
+        "multiValueQueryStringParameters (one list per name); the string as sent is not in the event.",
         reference=_PROXY_INPUT,
         request=_query_as_parsed,
     ),
     KnownDifference(
         name="default-content-type",
         what="A response without Content-Type (a redirect, a 204, an empty Response) gets "
-             "Content-Type: application/json.",
+        "Content-Type: application/json.",
         why="API Gateway includes a Content-Type header in every integration response, application/json by default.",
         reference=_KNOWN_ISSUES,
         response=_with_default_content_type,
@@ -243,15 +269,16 @@ KNOWN_DIFFERENCES: tuple[KnownDifference, ...] = (
         name="streamed-whole",
         what="A streaming response arrives whole, without Transfer-Encoding: chunked; the same bytes.",
         why="A Lambda proxy integration returns one result, which API Gateway buffers (the REST API's default "
-            "BUFFERED response transfer mode); it drops Transfer-Encoding from integration responses.",
+        "BUFFERED response transfer mode); it drops Transfer-Encoding from integration responses.",
         reference="https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html; "
-                  + _KNOWN_ISSUES + " (Transfer-Encoding: Dropped)",
+        + _KNOWN_ISSUES
+        + " (Transfer-Encoding: Dropped)",
         response=_whole,
     ),
     KnownDifference(
         name="remapped-headers",
         what="WWW-Authenticate (as Authorization, Connection, Content-MD5, Max-Forwards, User-Agent) in a "
-             "response arrives renamed X-Amzn-Remapped-WWW-Authenticate; the value is unchanged.",
+        "response arrives renamed X-Amzn-Remapped-WWW-Authenticate; the value is unchanged.",
         why="API Gateway remaps these response header names from any REST API integration, Lambda proxy included.",
         reference=_KNOWN_ISSUES + " (the table of headers dropped or remapped)",
         response=_remapped,
@@ -275,8 +302,9 @@ class SideBySide:
     container: LambdaContainer
     uvicorn_log: Path
     #: A connection per request: uvicorn closes one after an unhandled error, which a reused one would hit.
-    client: httpx.Client = field(default_factory=lambda: httpx.Client(
-        timeout=60, limits=httpx.Limits(max_keepalive_connections=0)))
+    client: httpx.Client = field(
+        default_factory=lambda: httpx.Client(timeout=60, limits=httpx.Limits(max_keepalive_connections=0))
+    )
     listening: bool = False
 
     def ready(self) -> "SideBySide":
@@ -288,8 +316,7 @@ class SideBySide:
 
     def from_uvicorn(self, call: Call) -> Answer:
         url = f"http://127.0.0.1:{self.port}{call.path}" + (f"?{call.query}" if call.query else "")
-        request = httpx.Request(call.method, url, headers=[*call.sent_headers(), *FORWARDED],
-                                content=call.body or None)
+        request = httpx.Request(call.method, url, headers=[*call.sent_headers(), *FORWARDED], content=call.body or None)
         response = self.client.send(request, stream=True)
         try:
             body = b"".join(response.iter_raw())  # as sent: a gzip body stays gzip
@@ -303,8 +330,7 @@ class SideBySide:
             sent.append(("Content-Length", str(len(call.body))))
         request = HttpRequest(call.method, call.path, tuple(sent), call.query, call.body)
         response = too_large(request) or self._through_gateway(request)
-        return Answer(response.status, tuple((name.lower(), value) for name, value in response.headers),
-                      response.body)
+        return Answer(response.status, tuple((name.lower(), value) for name, value in response.headers), response.body)
 
     def _through_gateway(self, request: HttpRequest) -> HttpResponse:
         event = GATEWAY.event(request, source_ip=CLIENT_IP, authorizer=AUTHORIZER_CONTEXT)
@@ -312,8 +338,10 @@ class SideBySide:
         return GATEWAY.response(request, result if ok else None)
 
     def logs(self) -> str:
-        return (f"--- uvicorn ({self.name}) ---\n{self.uvicorn_log.read_text(errors='replace')[-4000:]}\n"
-                f"--- Lambda container ({self.name}) ---\n{self.container.log()[-4000:]}")
+        return (
+            f"--- uvicorn ({self.name}) ---\n{self.uvicorn_log.read_text(errors='replace')[-4000:]}\n"
+            f"--- Lambda container ({self.name}) ---\n{self.container.log()[-4000:]}"
+        )
 
     def stopping(self) -> None:
         """Ask both processes to end (uvicorn's shutdown, the container's end of input), without waiting."""
@@ -369,14 +397,32 @@ def launch(name: str, cache_dir: Path, work_dir: Path) -> SideBySide:
     uvicorn_log = work_dir / f"{name}-uvicorn.log"
     with uvicorn_log.open("wb") as log:
         uvicorn = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", str(port),
-             "--root-path", f"/{STAGE}", "--proxy-headers", "--forwarded-allow-ips", "*", "--log-level", "warning"],
-            cwd=app_dir, env={**os.environ, **SETTINGS, "PYTHONDONTWRITEBYTECODE": "1"},
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "main:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--root-path",
+                f"/{STAGE}",
+                "--proxy-headers",
+                "--forwarded-allow-ips",
+                "*",
+                "--log-level",
+                "warning",
+            ],
+            cwd=app_dir,
+            env={**os.environ, **SETTINGS, "PYTHONDONTWRITEBYTECODE": "1"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
-        code = function_code(project_dir=app_dir, requirements=REQUIREMENTS, python_version=PYTHON_VERSION,
-                             architecture=ARCHITECTURE)
+        code = function_code(
+            project_dir=app_dir, requirements=REQUIREMENTS, python_version=PYTHON_VERSION, architecture=ARCHITECTURE
+        )
         bundle = build_bundle(code.spec, cache_dir)
         container = LambdaContainer(bundle.path, SETTINGS, work_dir / f"{name}-lambda.log")
     except BaseException:
@@ -424,7 +470,8 @@ def assert_same_answer(pair: SideBySide, exchange: Case, record_property: Record
         record_property(f"call{index}", f"{call.method} {call.path} identical={identical} known={','.join(applied)}")
         assert deployed.compared() == expected.compared(), (
             f"{call.method} {call.path}?{call.query} answered differently once deployed "
-            f"(known differences applied: {applied or 'none'})\n{_difference(deployed, expected)}\n{pair.logs()}")
+            f"(known differences applied: {applied or 'none'})\n{_difference(deployed, expected)}\n{pair.logs()}"
+        )
 
 
 def _difference(deployed: Answer, expected: Answer) -> str:

@@ -78,8 +78,11 @@ class LambdaContainer:
         self.log_path = log
         self.process = subprocess.Popen(
             [sys.executable, "-I", "-S", str(Path(__file__).resolve()), str(bundle)],
-            cwd=bundle, env=lambda_environment(bundle, environment),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+            cwd=bundle,
+            env=lambda_environment(bundle, environment),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
         )
 
     def invoke(self, event: Mapping[str, Any]) -> tuple[Any, bool]:

@@ -31,8 +31,9 @@ CASES: dict[str, list[Case]] = {
         json_call("embedded", "POST", "/reading", {"value": "21.50", "unit": "°F"}),
         json_call("echo-unicode", "POST", "/echo", {"text": "Grüße 東京 🌧", "escaped": "\u00e9\n\t"}),
         json_call("echo-list", "POST", "/echo", [1, 2.5, None, True, "x"]),
-        json_call("charset-param", "POST", "/echo", {"a": "é"},
-                  headers=[("Content-Type", "application/json; charset=utf-8")]),
+        json_call(
+            "charset-param", "POST", "/echo", {"a": "é"}, headers=[("Content-Type", "application/json; charset=utf-8")]
+        ),
         case("empty-body", "POST", "/echo", headers=[("Content-Type", "application/json")]),
     ],
     "forms": [
@@ -50,14 +51,27 @@ CASES: dict[str, list[Case]] = {
         multipart_call("binary-file", "/upload", files=[("file", "data.bin", "application/octet-stream", NOT_UTF8)]),
         multipart_call("image", "/upload", files=[("file", "pixel.png", "image/png", PNG_HEADER)]),
         multipart_call("as-bytes", "/bytes", files=[("file", "raw.bin", "application/octet-stream", NOT_UTF8[::-1])]),
-        multipart_call("many", "/many", files=[("files", "a.bin", "application/octet-stream", NOT_UTF8[:100]),
-                                               ("files", "b.txt", "text/plain", b"second")]),
-        multipart_call("with-fields", "/with-fields", fields=[("title", "Année"), ("public", "true")],
-                       files=[("file", "r\u00e9sum\u00e9.pdf", "application/pdf", b"%PDF-1.4\n" + NOT_UTF8)]),
+        multipart_call(
+            "many",
+            "/many",
+            files=[
+                ("files", "a.bin", "application/octet-stream", NOT_UTF8[:100]),
+                ("files", "b.txt", "text/plain", b"second"),
+            ],
+        ),
+        multipart_call(
+            "with-fields",
+            "/with-fields",
+            fields=[("title", "Année"), ("public", "true")],
+            files=[("file", "r\u00e9sum\u00e9.pdf", "application/pdf", b"%PDF-1.4\n" + NOT_UTF8)],
+        ),
         multipart_call("missing-file", "/upload", fields=[("other", "x")]),
         case("optional-absent", "POST", "/optional"),
-        multipart_call("large", "/bytes", files=[("file", "big.bin", "application/octet-stream",
-                                                  hashlib.sha512(b"x").digest() * 16384)]),
+        multipart_call(
+            "large",
+            "/bytes",
+            files=[("file", "big.bin", "application/octet-stream", hashlib.sha512(b"x").digest() * 16384)],
+        ),
     ],
     "binary_bodies": [
         case("not-utf8-in", "POST", "/digest", body=NOT_UTF8, headers=[("Content-Type", "application/octet-stream")]),
@@ -70,10 +84,20 @@ CASES: dict[str, list[Case]] = {
         get("all-bytes", "/all-bytes"),
         get("latin-1-text", "/latin-1"),
         get("utf-8-text", "/utf-8-text"),
-        case("text-echo", "POST", "/text-echo", body="Grüße ✓".encode(),
-             headers=[("Content-Type", "text/plain; charset=utf-8")]),
-        case("text-echo-latin-1", "POST", "/text-echo", body="Grüße".encode("latin-1"),
-             headers=[("Content-Type", "text/plain; charset=latin-1")]),
+        case(
+            "text-echo",
+            "POST",
+            "/text-echo",
+            body="Grüße ✓".encode(),
+            headers=[("Content-Type", "text/plain; charset=utf-8")],
+        ),
+        case(
+            "text-echo-latin-1",
+            "POST",
+            "/text-echo",
+            body="Grüße".encode("latin-1"),
+            headers=[("Content-Type", "text/plain; charset=latin-1")],
+        ),
     ],
 }
 

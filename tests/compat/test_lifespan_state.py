@@ -36,8 +36,11 @@ CASES: dict[str, list[Case]] = {
     ],
     "background_tasks": [
         sequence("task-after-response", case("signup", "POST", "/signup/ann@example.com"), get("outbox", "/outbox")),
-        sequence("task-from-dependency",
-                 case("signup", "POST", "/signup/bo@example.com", query="q=promo"), get("outbox", "/outbox")),
+        sequence(
+            "task-from-dependency",
+            case("signup", "POST", "/signup/bo@example.com", query="q=promo"),
+            get("outbox", "/outbox"),
+        ),
     ],
     "settings_env": [
         get("info", "/info"),
@@ -48,9 +51,11 @@ CASES: dict[str, list[Case]] = {
     "sqlite_db": [
         get("created-at-startup", "/notes/1"),
         get("in-tmp", "/where"),
-        sequence("write-then-read",
-                 json_call("create", "POST", "/notes", {"title": "sequence", "body": "Grüße"}),
-                 get("search", "/notes", query="title=sequence")),
+        sequence(
+            "write-then-read",
+            json_call("create", "POST", "/notes", {"title": "sequence", "body": "Grüße"}),
+            get("search", "/notes", query="title=sequence"),
+        ),
         get("missing", "/notes/999999"),
         json_call("invalid", "POST", "/notes", {"title": "no body"}),
     ],
@@ -59,8 +64,13 @@ CASES: dict[str, list[Case]] = {
         json_call("stats-empty", "POST", "/stats", {"values": []}),
         get("matrix", "/matrix/4"),
         get("npy-bytes", "/array.npy", query="n=9"),
-        case("npy-upload", "POST", "/sum-npy", body=npy_float64([0.5, 1.25, 2.0]),
-             headers=[("Content-Type", "application/octet-stream")]),
+        case(
+            "npy-upload",
+            "POST",
+            "/sum-npy",
+            body=npy_float64([0.5, 1.25, 2.0]),
+            headers=[("Content-Type", "application/octet-stream")],
+        ),
     ],
     "orjson_responses": [
         get("datetimes-uuid", "/observation"),

@@ -33,14 +33,24 @@ CASES: dict[str, list[Case]] = {
         get("stamped", "/tenant"),
         get("state-from-middleware", "/tenant", headers=[("X-Tenant", "acme")]),
         get("not-found-stamped", "/nope"),
-        case("echo-body", "POST", "/echo", body="through two middlewares ✓".encode(),
-             headers=[("Content-Type", "text/plain")]),
+        case(
+            "echo-body",
+            "POST",
+            "/echo",
+            body="through two middlewares ✓".encode(),
+            headers=[("Content-Type", "text/plain")],
+        ),
     ],
     "large_payloads": [
         get("json-1mb", "/big-json"),
         get("json-1mb-gzip-accepted", "/big-json", headers=GZIP),
-        case("upload-3mb", "POST", "/upload", body=hashlib.sha256(b"up").digest() * 98304,
-             headers=[("Content-Type", "application/octet-stream")]),
+        case(
+            "upload-3mb",
+            "POST",
+            "/upload",
+            body=hashlib.sha256(b"up").digest() * 98304,
+            headers=[("Content-Type", "application/octet-stream")],
+        ),
         get("binary-2mb", "/big-binary"),
     ],
 }

@@ -55,13 +55,15 @@ CASES: dict[str, list[Case]] = {
         get("none", "/read"),
         get("one", "/read", headers=[("Cookie", "session=abc")]),
         get("several", "/read", headers=[("Cookie", "session=abc; theme=dark; other=1")]),
-        get("all", "/all", headers=[("Cookie", "b=2; a=1; quoted=\"x y\"")]),
+        get("all", "/all", headers=[("Cookie", 'b=2; a=1; quoted="x y"')]),
         get("two-cookie-headers", "/all", headers=[("Cookie", "a=1"), ("Cookie", "b=2")]),
         case("set-several", "POST", "/login"),
         case("delete", "POST", "/logout"),
-        sequence("login-then-read",
-                 case("login", "POST", "/login"),
-                 get("read", "/read", headers=[("Cookie", "session=s-123; theme=dark")])),
+        sequence(
+            "login-then-read",
+            case("login", "POST", "/login"),
+            get("read", "/read", headers=[("Cookie", "session=s-123; theme=dark")]),
+        ),
     ],
 }
 

@@ -22,27 +22,32 @@ def basic(user: str, password: str) -> tuple[str, str]:
 
 
 def preflight(name: str, path: str, origin: str, method: str, headers: str) -> Case:
-    return case(name, "OPTIONS", path, headers=[("Origin", origin), ("Access-Control-Request-Method", method),
-                                               ("Access-Control-Request-Headers", headers)])
+    return case(
+        name,
+        "OPTIONS",
+        path,
+        headers=[
+            ("Origin", origin),
+            ("Access-Control-Request-Method", method),
+            ("Access-Control-Request-Headers", headers),
+        ],
+    )
 
 
 CASES: dict[str, list[Case]] = {
     "dependencies_yield": [
-        sequence("cleanup-after-response",
-                 get("me", "/me", headers=[("X-User", "alice")]),
-                 get("journal", "/journal")),
-        sequence("raised-in-dependency",
-                 get("anonymous", "/me"),
-                 get("journal", "/journal")),
-        sequence("raised-in-endpoint",
-                 get("guarded", "/guarded"),
-                 get("journal", "/journal")),
+        sequence("cleanup-after-response", get("me", "/me", headers=[("X-User", "alice")]), get("journal", "/journal")),
+        sequence("raised-in-dependency", get("anonymous", "/me"), get("journal", "/journal")),
+        sequence("raised-in-endpoint", get("guarded", "/guarded"), get("journal", "/journal")),
         get("class-dependency", "/page", query="offset=20&limit=5"),
         get("class-dependency-invalid", "/page", query="limit=lots"),
     ],
     "oauth2_bearer": [
-        form_call("token", "/token", [("grant_type", "password"), ("username", "alice"), ("password", "wonderland"),
-                                      ("scope", "read write")]),
+        form_call(
+            "token",
+            "/token",
+            [("grant_type", "password"), ("username", "alice"), ("password", "wonderland"), ("scope", "read write")],
+        ),
         form_call("token-wrong-password", "/token", [("username", "alice"), ("password", "nope")]),
         form_call("token-missing-fields", "/token", [("username", "alice")]),
         get("no-token", "/users/me"),
@@ -72,8 +77,12 @@ CASES: dict[str, list[Case]] = {
         get("simple-with-origin", "/items", headers=[("Origin", SHOP)]),
         get("simple-other-origin", "/items", headers=[("Origin", "https://evil.example.net")]),
         get("no-origin", "/items"),
-        case("post-with-origin", "POST", "/items", headers=[("Origin", "https://admin.example.com"),
-                                                           ("Cookie", "session=1")]),
+        case(
+            "post-with-origin",
+            "POST",
+            "/items",
+            headers=[("Origin", "https://admin.example.com"), ("Cookie", "session=1")],
+        ),
         case("options-without-preflight", "OPTIONS", "/items"),
     ],
     "trusted_host": [

@@ -53,9 +53,11 @@ CASES: dict[str, list[Case]] = {
         get("encoded-unicode", "/encoded/%CE%BB-%E4%B8%96%E7%95%8C"),
     ],
     "methods": [
-        sequence("put-then-get",
-                 case("put", "PUT", "/thing", body=b"a value", headers=[("Content-Type", "text/plain")]),
-                 get("get", "/thing")),
+        sequence(
+            "put-then-get",
+            case("put", "PUT", "/thing", body=b"a value", headers=[("Content-Type", "text/plain")]),
+            get("get", "/thing"),
+        ),
         case("head-of-get", "HEAD", "/thing"),
         case("patch", "PATCH", "/thing"),
         sequence("delete-then-get", case("delete", "DELETE", "/thing"), get("get", "/thing")),

@@ -261,9 +261,7 @@ def test_execution_role_is_for_cloudformation_and_carries_the_boundary(template:
 
 
 def test_boundary_name_is_derivable_from_the_region(template: Template) -> None:
-    template.has_resource_properties(
-        "AWS::IAM::ManagedPolicy", {"ManagedPolicyName": join("apid-boundary-", REGION)}
-    )
+    template.has_resource_properties("AWS::IAM::ManagedPolicy", {"ManagedPolicyName": join("apid-boundary-", REGION)})
 
 
 @pytest.mark.parametrize(
@@ -382,9 +380,7 @@ def test_asset_bucket_is_private_encrypted_unversioned_and_expires_assets(templa
             "Properties": {
                 "BucketName": join("apid-assets-", ACCOUNT, "-", REGION),
                 "BucketEncryption": {
-                    "ServerSideEncryptionConfiguration": [
-                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
-                    ]
+                    "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
                 },
                 "PublicAccessBlockConfiguration": {
                     "BlockPublicAcls": True,
@@ -437,9 +433,7 @@ def test_asset_bucket_is_not_emptied_by_a_custom_resource(template: Template) ->
 
 
 def test_every_default_can_be_overridden(custom: Template) -> None:
-    custom.has_resource_properties(
-        "AWS::IAM::Role", {"RoleName": "acme-deploy-eu-west-1", "MaxSessionDuration": 7200}
-    )
+    custom.has_resource_properties("AWS::IAM::Role", {"RoleName": "acme-deploy-eu-west-1", "MaxSessionDuration": 7200})
     custom.has_resource_properties("AWS::IAM::Role", {"RoleName": "acme-cfn-exec-eu-west-1"})
     custom.has_resource_properties("AWS::IAM::ManagedPolicy", {"ManagedPolicyName": "acme-boundary-eu-west-1"})
     key_id, _ = only(custom.find_resources("AWS::KMS::Key"))
@@ -504,12 +498,17 @@ def test_a_literal_external_id_is_warned_about(synthesized: Synthesized) -> None
     assert any("external_id is a literal" in str(warning) for warning in warnings), warnings
 
 
-
 def test_api_gateway_account_logging_role_is_set_and_survives_unlink(template: Template) -> None:
     """Access logging fails in a fresh account without API Gateway's account-level role."""
     roles = template.find_resources(
         "AWS::IAM::Role",
-        {"Properties": {"AssumeRolePolicyDocument": {"Statement": [Match.object_like({"Principal": {"Service": "apigateway.amazonaws.com"}})]}}},
+        {
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Statement": [Match.object_like({"Principal": {"Service": "apigateway.amazonaws.com"}})]
+                }
+            }
+        },
     )
     [(logical_id, role)] = roles.items()
     assert role["DeletionPolicy"] == "Retain"

@@ -94,16 +94,31 @@ def files_under(root: Path) -> set[str]:
 def test_slimming_removes_the_test_suites_inside_packages_and_nothing_else(tmp_path: Path) -> None:
     root = write_tree(tmp_path / "install", INSTALL)
     report = slim_dependencies(root)
-    assert report.removed == ("numba/core/tests", "numpy/_core/tests", "numpy/testing/tests", "numpy/tests",
-                              "pandas/tests")
+    assert report.removed == (
+        "numba/core/tests",
+        "numpy/_core/tests",
+        "numpy/testing/tests",
+        "numpy/tests",
+        "pandas/tests",
+    )
     removed = [path for path in INSTALL if path.startswith(tuple(folder + "/" for folder in report.removed))]
     assert files_under(root) == set(INSTALL) - set(removed)
     # numpy.testing, pandas._testing, modules named test/tests, .so, .pyi, data, dist-info and licences all stay.
-    for kept in ("numpy/testing/__init__.py", "pandas/_testing/__init__.py", "werkzeug/test.py", "jinja2/tests.py",
-                 "numpy/_core/_multiarray_umath.cpython-312-aarch64-linux-gnu.so", "numpy/__init__.pyi",
-                 "numpy.libs/libscipy_openblas64_-ff651d7f.so", "numpy-2.3.0.dist-info/RECORD",
-                 "numpy-2.3.0.dist-info/LICENSE.txt", "pandas/io/formats/templates/html.tpl",
-                 "nltk_data/corpora/test/words.txt", "tzdata/zoneinfo/test/UTC", "tests/test_stray.py"):
+    for kept in (
+        "numpy/testing/__init__.py",
+        "pandas/_testing/__init__.py",
+        "werkzeug/test.py",
+        "jinja2/tests.py",
+        "numpy/_core/_multiarray_umath.cpython-312-aarch64-linux-gnu.so",
+        "numpy/__init__.pyi",
+        "numpy.libs/libscipy_openblas64_-ff651d7f.so",
+        "numpy-2.3.0.dist-info/RECORD",
+        "numpy-2.3.0.dist-info/LICENSE.txt",
+        "pandas/io/formats/templates/html.tpl",
+        "nltk_data/corpora/test/words.txt",
+        "tzdata/zoneinfo/test/UTC",
+        "tests/test_stray.py",
+    ):
         assert (root / kept).is_file(), kept
 
 
@@ -118,8 +133,13 @@ def test_test_folders_a_module_imports_are_kept(tmp_path: Path) -> None:
 
 def test_a_module_with_old_escapes_is_read_quietly_and_still_keeps_its_tests(tmp_path: Path) -> None:
     """Python 3.12 warns about ``"\\d"`` when parsing; neither the warning nor an error filter may lose the import."""
-    root = write_tree(tmp_path / "install", {"legacy/__init__.py": 'PATTERN = "\\d+"\nfrom .tests import check\n',
-                                             "legacy/tests/__init__.py": "def check(): pass\n"})
+    root = write_tree(
+        tmp_path / "install",
+        {
+            "legacy/__init__.py": 'PATTERN = "\\d+"\nfrom .tests import check\n',
+            "legacy/tests/__init__.py": "def check(): pass\n",
+        },
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert slim_dependencies(root).kept == ("legacy/tests",)
@@ -212,12 +232,17 @@ def test_a_bundle_under_the_limit_passes_and_reports_its_size(tmp_path: Path) ->
     assert check_bundle_size(root, limit=LAMBDA_UNZIPPED_LIMIT + 1) == LAMBDA_UNZIPPED_LIMIT
 
 
-def test_build_bundle_checks_the_size_when_built_and_when_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_build_bundle_checks_the_size_when_built_and_when_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = write_tree(tmp_path / "project", {"main.py": "app = None\n", "model/weights.txt": "w" * 300_000})
     spec = BundleSpec(requirements=(), sources=(SourceTree(project),))
     monkeypatch.setattr(bundling, "check_bundle_size", functools.partial(check_bundle_size, limit=200_000))
-    with pytest.raises(BundleTooLarge, match=r"^bundle for Lambda is 0.3 MB unzipped, over Lambda's 0.2 MB limit; "
-                                             r"largest: model 0.3 MB, main 0.0 MB;"):
+    with pytest.raises(
+        BundleTooLarge,
+        match=r"^bundle for Lambda is 0.3 MB unzipped, over Lambda's 0.2 MB limit; "
+        r"largest: model 0.3 MB, main 0.0 MB;",
+    ):
         build_bundle(spec, tmp_path / "cache")
     with pytest.raises(BundleTooLarge):  # the cache serves the folder; the check still runs
         build_bundle(spec, tmp_path / "cache")

@@ -36,7 +36,10 @@ def elf_machine(path: Path) -> str:
 def test_installs_binary_wheels_for_the_lambda_platform(tmp_path: Path, pip_calls: list[list[str]]) -> None:
     bundle = build_bundle(example_spec(), tmp_path)
     command = pip_calls[0]
-    assert command[command.index("--platform") : command.index("--platform") + 2] == ["--platform", "manylinux2014_aarch64"]
+    assert command[command.index("--platform") : command.index("--platform") + 2] == [
+        "--platform",
+        "manylinux2014_aarch64",
+    ]
     assert "--only-binary=:all:" in command and command[command.index("--python-version") + 1] == "3.12"
     [extension] = (bundle.path / "pydantic_core").glob("_pydantic_core*.so")
     assert "aarch64" in extension.name and elf_machine(extension) == "aarch64"
@@ -89,8 +92,12 @@ def test_hash_depends_on_every_input() -> None:
     base = example_spec()
     variants = [
         BundleSpec(requirements=(*base.requirements, "six==1.16.0"), sources=base.sources, generated=base.generated),
-        BundleSpec(requirements=base.requirements, sources=base.sources, python_version="3.13", generated=base.generated),
-        BundleSpec(requirements=base.requirements, sources=base.sources, architecture="x86_64", generated=base.generated),
+        BundleSpec(
+            requirements=base.requirements, sources=base.sources, python_version="3.13", generated=base.generated
+        ),
+        BundleSpec(
+            requirements=base.requirements, sources=base.sources, architecture="x86_64", generated=base.generated
+        ),
         BundleSpec(requirements=base.requirements, sources=base.sources, generated={"apid_handler.py": "other"}),
     ]
     hashes = {spec.bundle_hash() for spec in [base, *variants]}
@@ -130,12 +137,25 @@ def test_handler_shim_serves_the_app_through_mangum(tmp_path: Path, monkeypatch:
     namespace: dict[str, object] = {}
     exec(compile(handler_shim("weather.main:app"), "apid_handler.py", "exec"), namespace)
     event = {
-        "resource": "/{proxy+}", "path": "/cities", "httpMethod": "GET",
-        "headers": {"x-api-key": "redacted"}, "multiValueHeaders": {},
-        "queryStringParameters": {"limit": "2"}, "multiValueQueryStringParameters": {"limit": ["2"]},
-        "pathParameters": {"proxy": "cities"}, "stageVariables": None, "body": None, "isBase64Encoded": False,
-        "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": "GET", "path": "/v1/cities", "stage": "v1",
-                           "requestId": "r-1", "identity": {"sourceIp": "203.0.113.9"}},
+        "resource": "/{proxy+}",
+        "path": "/cities",
+        "httpMethod": "GET",
+        "headers": {"x-api-key": "redacted"},
+        "multiValueHeaders": {},
+        "queryStringParameters": {"limit": "2"},
+        "multiValueQueryStringParameters": {"limit": ["2"]},
+        "pathParameters": {"proxy": "cities"},
+        "stageVariables": None,
+        "body": None,
+        "isBase64Encoded": False,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": "GET",
+            "path": "/v1/cities",
+            "stage": "v1",
+            "requestId": "r-1",
+            "identity": {"sourceIp": "203.0.113.9"},
+        },
     }
     response = namespace["handler"](event, None)  # type: ignore[operator]
     assert response["statusCode"] == 200
@@ -144,7 +164,9 @@ def test_handler_shim_serves_the_app_through_mangum(tmp_path: Path, monkeypatch:
         monkeypatch.delitem(sys.modules, module)
 
 
-def test_bundles_carry_hash_based_byte_code_naming_the_task_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bundles_carry_hash_based_byte_code_naming_the_task_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Lambda cannot write byte-code next to read-only code, so the bundle brings it (here compiled by this Python)."""
     monkeypatch.setattr(bundling, "byte_compiler", lambda version: sys.executable)
     bundle = build_bundle(example_spec(), tmp_path)

@@ -113,8 +113,11 @@ def test_explicit_sources_ship_only_what_was_chosen(explicit: tuple[Template, Fa
     shipped = sorted(path.relative_to(root) for path in root.rglob("*") if path.is_file())
     sources = [path.as_posix() for path in shipped if path.parent.name != "__pycache__"]
     assert sources == ["service/__init__.py", "service/entry.py", "version.py"]
-    compiled = {(path.parent.parent / path.name.split(".")[0]).as_posix() + ".py"
-                for path in shipped if path.parent.name == "__pycache__"}
+    compiled = {
+        (path.parent.parent / path.name.split(".")[0]).as_posix() + ".py"
+        for path in shipped
+        if path.parent.name == "__pycache__"
+    }
     assert compiled <= set(sources)  # byte-code of the chosen files only
 
 
@@ -139,10 +142,14 @@ def test_an_existing_handler_is_used_as_is(explicit: tuple[Template, FastApiFunc
         ({}, "project_dir or sources"),
         ({"project_dir": EXAMPLE_DIR, "sources": []}, "project_dir or sources"),
         ({"sources": [], "exclude": ["*.md"]}, "exclude applies to project_dir"),
-        ({"project_dir": EXAMPLE_DIR, "requirements": [], "requirements_file": "r.txt"},
-         "requirements or requirements_file"),
-        ({"project_dir": EXAMPLE_DIR, "app": "main:app", "handler": "main.handler"},
-         "app (run behind Mangum) or handler"),
+        (
+            {"project_dir": EXAMPLE_DIR, "requirements": [], "requirements_file": "r.txt"},
+            "requirements or requirements_file",
+        ),
+        (
+            {"project_dir": EXAMPLE_DIR, "app": "main:app", "handler": "main.handler"},
+            "app (run behind Mangum) or handler",
+        ),
         ({"sources": [], "handler": "main.handler"}, "handler must be module:attribute, got 'main.handler'"),
         ({"project_dir": EXAMPLE_DIR, "app": "weather.main"}, "app must be module:attribute"),
     ],

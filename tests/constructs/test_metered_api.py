@@ -26,17 +26,29 @@ def template(bundle_cache_dir: Path) -> Template:
     app = cdk.App()
     stack = cdk.Stack(app, "apid-test")
     handler = lambda_.Function(
-        stack, "Handler", runtime=lambda_.Runtime.PYTHON_3_12, handler="index.handler",
+        stack,
+        "Handler",
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        handler="index.handler",
         code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
     )
     keys = ApiKeyStore(stack, "Keys", control_plane_account_id=CONTROL_PLANE_ACCOUNT, bundle_cache_dir=bundle_cache_dir)
     api = MeteredApi(
-        stack, "Api", handler=handler, key_store=keys, plans=PLANS,
-        authorizer_cache_ttl=cdk.Duration.seconds(120), bundle_cache_dir=bundle_cache_dir,
+        stack,
+        "Api",
+        handler=handler,
+        key_store=keys,
+        plans=PLANS,
+        authorizer_cache_ttl=cdk.Duration.seconds(120),
+        bundle_cache_dir=bundle_cache_dir,
     )
     UsageForwarder(
-        stack, "Usage", access_log_group=api.access_log_group, control_plane_bus_arn=CONTROL_PLANE_BUS_ARN,
-        api_name="test-api", bundle_cache_dir=bundle_cache_dir,
+        stack,
+        "Usage",
+        access_log_group=api.access_log_group,
+        control_plane_bus_arn=CONTROL_PLANE_BUS_ARN,
+        api_name="test-api",
+        bundle_cache_dir=bundle_cache_dir,
     )
     return Template.from_stack(stack)
 
@@ -80,7 +92,11 @@ def test_one_usage_plan_per_pricing_plan(template: Template) -> None:
     template.resource_count_is("AWS::ApiGateway::UsagePlan", 2)
     template.has_resource_properties(
         "AWS::ApiGateway::UsagePlan",
-        {"UsagePlanName": "free", "Throttle": {"RateLimit": 2, "BurstLimit": 5}, "Quota": {"Limit": 1000, "Period": "MONTH"}},
+        {
+            "UsagePlanName": "free",
+            "Throttle": {"RateLimit": 2, "BurstLimit": 5},
+            "Quota": {"Limit": 1000, "Period": "MONTH"},
+        },
     )
     template.has_resource_properties(
         "AWS::ApiGateway::UsagePlan",
@@ -128,7 +144,9 @@ def test_key_table_is_hash_keyed_encrypted_and_recoverable(template: Template) -
 
 
 def test_authorizer_may_only_get_items(template: Template) -> None:
-    policies = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("^ApiAuthorizerRole")}]}})
+    policies = template.find_resources(
+        "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("^ApiAuthorizerRole")}]}}
+    )
     [policy] = policies.values()
     actions = {a for s in policy["Properties"]["PolicyDocument"]["Statement"] for a in _list(s["Action"])}
     assert {a for a in actions if a.startswith("dynamodb:")} == {"dynamodb:GetItem"}
@@ -137,7 +155,9 @@ def test_authorizer_may_only_get_items(template: Template) -> None:
 def test_key_bus_admits_only_the_control_plane(template: Template) -> None:
     statement = Capture()
     template.has_resource_properties("AWS::Events::EventBusPolicy", {"Statement": statement})
-    assert statement.as_object()["Principal"] == {"AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":iam::{CONTROL_PLANE_ACCOUNT}:root"]]}}
+    assert statement.as_object()["Principal"] == {
+        "AWS": {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":iam::{CONTROL_PLANE_ACCOUNT}:root"]]}
+    }
     assert statement.as_object()["Action"] == "events:PutEvents"
     template.has_resource_properties("AWS::Events::EventBus", {"Name": "apid-test-keys"})
 
@@ -151,10 +171,16 @@ def test_key_events_reach_sync_with_retries_and_dead_letters(template: Template)
                 "detail-type": list(KEY_EVENT_TYPES),
                 "account": [CONTROL_PLANE_ACCOUNT],
             },
-            "Targets": [Match.object_like({
-                "DeadLetterConfig": {"Arn": {"Fn::GetAtt": [Match.string_like_regexp("^KeysSyncDeadLetters"), "Arn"]}},
-                "RetryPolicy": {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 86400},
-            })],
+            "Targets": [
+                Match.object_like(
+                    {
+                        "DeadLetterConfig": {
+                            "Arn": {"Fn::GetAtt": [Match.string_like_regexp("^KeysSyncDeadLetters"), "Arn"]}
+                        },
+                        "RetryPolicy": {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 86400},
+                    }
+                )
+            ],
         },
     )
 
@@ -168,9 +194,13 @@ def test_events_the_sync_function_fails_on_reach_the_dead_letters(template: Temp
     )
     template.has_resource_properties(
         "AWS::IAM::Policy",
-        {"PolicyDocument": {"Statement": Match.array_with([
-            {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": dead_letters}
-        ])}},
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [{"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": dead_letters}]
+                )
+            }
+        },
     )
 
 
@@ -179,33 +209,61 @@ def test_sync_knows_usage_plans_and_may_bind_keys(template: Template) -> None:
         "AWS::Lambda::Function",
         {
             "Handler": "api_direct.runtime.key_sync.handler",
-            "Environment": {"Variables": Match.object_like({
-                "KEY_TABLE_NAME": {"Ref": Match.string_like_regexp("^KeysTable")},
-                "USAGE_PLANS": {"Fn::Join": ["", Match.array_with([{"Ref": Match.string_like_regexp("^ApiPlanFree")}])]},
-            })},
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        "KEY_TABLE_NAME": {"Ref": Match.string_like_regexp("^KeysTable")},
+                        "USAGE_PLANS": {
+                            "Fn::Join": ["", Match.array_with([{"Ref": Match.string_like_regexp("^ApiPlanFree")}])]
+                        },
+                    }
+                )
+            },
         },
     )
     template.has_resource_properties(
         "AWS::IAM::Policy",
-        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like(
-            {"Action": ["apigateway:GET", "apigateway:POST", "apigateway:DELETE"], "Effect": "Allow"}
-        )])}},
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Action": ["apigateway:GET", "apigateway:POST", "apigateway:DELETE"], "Effect": "Allow"}
+                        )
+                    ]
+                )
+            }
+        },
     )
 
 
 def test_forwarder_subscribes_to_access_log_and_may_only_put_to_control_plane(template: Template) -> None:
     template.has_resource_properties(
         "AWS::Logs::SubscriptionFilter",
-        {"FilterPattern": "", "LogGroupName": {"Ref": Match.string_like_regexp("^ApiAccessLogs")},
-         "DestinationArn": {"Fn::GetAtt": [Match.string_like_regexp("^UsageFunction"), "Arn"]}},
+        {
+            "FilterPattern": "",
+            "LogGroupName": {"Ref": Match.string_like_regexp("^ApiAccessLogs")},
+            "DestinationArn": {"Fn::GetAtt": [Match.string_like_regexp("^UsageFunction"), "Arn"]},
+        },
     )
     template.has_resource_properties(
         "AWS::IAM::Policy",
-        {"PolicyDocument": {"Statement": Match.array_with([{"Action": "events:PutEvents", "Effect": "Allow", "Resource": CONTROL_PLANE_BUS_ARN}])}},
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [{"Action": "events:PutEvents", "Effect": "Allow", "Resource": CONTROL_PLANE_BUS_ARN}]
+                )
+            }
+        },
     )
     template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
-        {"MaximumRetryAttempts": 2, "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [Match.string_like_regexp("^UsageDeadLetters"), "Arn"]}}}},
+        {
+            "MaximumRetryAttempts": 2,
+            "DestinationConfig": {
+                "OnFailure": {"Destination": {"Fn::GetAtt": [Match.string_like_regexp("^UsageDeadLetters"), "Arn"]}}
+            },
+        },
     )
 
 
@@ -223,7 +281,13 @@ def test_queues_are_encrypted_and_tls_only(template: Template) -> None:
     template.all_resources_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
     template.resource_properties_count_is(
         "AWS::SQS::QueuePolicy",
-        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}},
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
         2,
     )
 
@@ -231,7 +295,9 @@ def test_queues_are_encrypted_and_tls_only(template: Template) -> None:
 def test_needs_a_plan() -> None:
     app = cdk.App()
     stack = cdk.Stack(app, "Empty")
-    handler = lambda_.Function(stack, "H", runtime=lambda_.Runtime.PYTHON_3_12, handler="i.h", code=lambda_.Code.from_inline("x"))
+    handler = lambda_.Function(
+        stack, "H", runtime=lambda_.Runtime.PYTHON_3_12, handler="i.h", code=lambda_.Code.from_inline("x")
+    )
     with pytest.raises(ValueError, match="at least one plan"):
         MeteredApi(stack, "Api", handler=handler, key_store=None, plans=[])  # type: ignore[arg-type]
 

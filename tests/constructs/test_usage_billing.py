@@ -37,11 +37,16 @@ def tiny_bundle(cache: Path) -> Bundle:
     """The handlers' module path without the control plane's dependencies: nothing here runs them."""
     handlers = "def aggregate_usage(event, context): ...\ndef close_periods(event, context): ...\n"
     return build_bundle(
-        BundleSpec(requirements=(), sources=(), generated={
-            "api_direct/__init__.py": "", "api_direct/control_plane/__init__.py": "",
-            "api_direct/control_plane/billing/__init__.py": "",
-            "api_direct/control_plane/billing/handlers.py": handlers + "def pay_out(event, context): ...\n",
-        }),
+        BundleSpec(
+            requirements=(),
+            sources=(),
+            generated={
+                "api_direct/__init__.py": "",
+                "api_direct/control_plane/__init__.py": "",
+                "api_direct/control_plane/billing/__init__.py": "",
+                "api_direct/control_plane/billing/handlers.py": handlers + "def pay_out(event, context): ...\n",
+            },
+        ),
         cache,
     )
 
@@ -49,7 +54,8 @@ def tiny_bundle(cache: Path) -> Bundle:
 def billing_stack(app: cdk.App, construct_id: str, bundle: Bundle, **props: Any) -> tuple[cdk.Stack, UsageBilling]:
     stack = cdk.Stack(app, construct_id)
     table = dynamodb.Table(
-        stack, "Table",
+        stack,
+        "Table",
         partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
         sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
         billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -60,13 +66,23 @@ def billing_stack(app: cdk.App, construct_id: str, bundle: Bundle, **props: Any)
     table.add_global_secondary_index(
         index_name="gsi1", partition_key=dynamodb.Attribute(name="gsi1pk", type=dynamodb.AttributeType.STRING)
     )
-    secret = secretsmanager.Secret(stack, "Stripe", generate_secret_string=secretsmanager.SecretStringGenerator(
-        secret_string_template='{"api_key": ""}', generate_string_key="webhook_secret"
-    ))
+    secret = secretsmanager.Secret(
+        stack,
+        "Stripe",
+        generate_secret_string=secretsmanager.SecretStringGenerator(
+            secret_string_template='{"api_key": ""}', generate_string_key="webhook_secret"
+        ),
+    )
     cdk.Validations.of(secret).acknowledge(cdk.Acknowledgment(id="AwsSolutions-SMG4", reason="A test secret."))
     billing = UsageBilling(
-        stack, "Billing", table=table, event_bus=events.EventBus(stack, "Bus"), bundle=bundle,
-        environment=ENVIRONMENT, stripe_secret=secret, **props,
+        stack,
+        "Billing",
+        table=table,
+        event_bus=events.EventBus(stack, "Bus"),
+        bundle=bundle,
+        environment=ENVIRONMENT,
+        stripe_secret=secret,
+        **props,
     )
     return stack, billing
 
@@ -80,10 +96,14 @@ def synthesized(bundle_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory
 
     def build(app: cdk.App) -> cdk.Stack:
         overridden, built["overridden"] = billing_stack(
-            app, "Overridden", bundle,
+            app,
+            "Overridden",
+            bundle,
             close_schedule=events.Schedule.rate(cdk.Duration.minutes(5)),
             payout_schedule=events.Schedule.cron(minute="30", hour="2", day="1"),
-            batch_size=10, aggregator_timeout=cdk.Duration.seconds(60), scheduled_concurrency=1,
+            batch_size=10,
+            aggregator_timeout=cdk.Duration.seconds(60),
+            scheduled_concurrency=1,
         )
         built["overridden"].grant_redrive(iam.Role(overridden, "Operator", assumed_by=iam.AccountRootPrincipal()))
         stack, built["billing"] = billing_stack(app, "Billing", bundle)
@@ -129,8 +149,11 @@ def actions(statement: dict[str, Any]) -> list[str]:
 def queue_id(template: Template, *, dead_letters: bool) -> str:
     """The usage queue (it has a redrive policy) or its dead-letter queue."""
     queues = template.find_resources("AWS::SQS::Queue")
-    redrives = {q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]: logical_id
-                for logical_id, q in queues.items() if "RedrivePolicy" in q["Properties"]}
+    redrives = {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]: logical_id
+        for logical_id, q in queues.items()
+        if "RedrivePolicy" in q["Properties"]
+    }
     [(dead_letter_id, usage_id)] = redrives.items()
     return dead_letter_id if dead_letters else usage_id
 
@@ -169,24 +192,47 @@ class TestUsage:
             props = template.find_resources("AWS::SQS::Queue")[queue]["Properties"]
             assert props["SqsManagedSseEnabled"] is True
             assert props["MessageRetentionPeriod"] == 14 * 24 * 3600
-            template.has_resource_properties("AWS::SQS::QueuePolicy", {
-                "Queues": [{"Ref": queue}],
-                "PolicyDocument": {"Statement": Match.array_with([{
-                    "Action": "sqs:*", "Effect": "Deny", "Principal": {"AWS": "*"},
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    "Resource": {"Fn::GetAtt": [queue, "Arn"]},
-                }])},
-            })
+            template.has_resource_properties(
+                "AWS::SQS::QueuePolicy",
+                {
+                    "Queues": [{"Ref": queue}],
+                    "PolicyDocument": {
+                        "Statement": Match.array_with(
+                            [
+                                {
+                                    "Action": "sqs:*",
+                                    "Effect": "Deny",
+                                    "Principal": {"AWS": "*"},
+                                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                                    "Resource": {"Fn::GetAtt": [queue, "Arn"]},
+                                }
+                            ]
+                        )
+                    },
+                },
+            )
 
     def test_only_this_rule_may_send_to_the_queue(self, template: Template) -> None:
         rule_id, _ = only(template, "AWS::Events::Rule", {"Properties": {"EventBusName": Match.any_value()}})
-        template.has_resource_properties("AWS::SQS::QueuePolicy", {
-            "Queues": [{"Ref": queue_id(template, dead_letters=False)}],
-            "PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-                "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
-                "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}},
-            })])},
-        })
+        template.has_resource_properties(
+            "AWS::SQS::QueuePolicy",
+            {
+                "Queues": [{"Ref": queue_id(template, dead_letters=False)}],
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [
+                            Match.object_like(
+                                {
+                                    "Effect": "Allow",
+                                    "Principal": {"Service": "events.amazonaws.com"},
+                                    "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_id, "Arn"]}}},
+                                }
+                            )
+                        ]
+                    )
+                },
+            },
+        )
 
     def test_a_message_failing_five_times_moves_to_the_dead_letters(self, template: Template) -> None:
         usage = template.find_resources("AWS::SQS::Queue")[queue_id(template, dead_letters=False)]
@@ -256,19 +302,24 @@ class TestFunctions:
     def test_scheduled_concurrency_reserves_the_scheduled_functions_only(self, synthesized: Synthesized) -> None:
         template = synthesized.overridden
         functions = template.find_resources("AWS::Lambda::Function")
-        reserved = {functions[function_id(template, h)]["Properties"].get("ReservedConcurrentExecutions")
-                    for h in (CLOSE_HANDLER, PAY_OUT_HANDLER)}
+        reserved = {
+            functions[function_id(template, h)]["Properties"].get("ReservedConcurrentExecutions")
+            for h in (CLOSE_HANDLER, PAY_OUT_HANDLER)
+        }
         assert reserved == {1}
         assert "ReservedConcurrentExecutions" not in functions[function_id(template, AGGREGATE_HANDLER)]["Properties"]
 
 
 class TestSchedules:
-    @pytest.mark.parametrize(("stack", "handler", "expression"), [
-        ("template", CLOSE_HANDLER, "rate(15 minutes)"),
-        ("template", PAY_OUT_HANDLER, "cron(0 6 * * ? *)"),
-        ("overridden", CLOSE_HANDLER, "rate(5 minutes)"),
-        ("overridden", PAY_OUT_HANDLER, "cron(30 2 1 * ? *)"),
-    ])
+    @pytest.mark.parametrize(
+        ("stack", "handler", "expression"),
+        [
+            ("template", CLOSE_HANDLER, "rate(15 minutes)"),
+            ("template", PAY_OUT_HANDLER, "cron(0 6 * * ? *)"),
+            ("overridden", CLOSE_HANDLER, "rate(5 minutes)"),
+            ("overridden", PAY_OUT_HANDLER, "cron(30 2 1 * ? *)"),
+        ],
+    )
     def test_runs_on_its_schedule_with_retries_and_dead_letters(
         self, synthesized: Synthesized, stack: str, handler: str, expression: str
     ) -> None:
@@ -280,13 +331,19 @@ class TestSchedules:
         assert target["RetryPolicy"] == {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600}
         dead_letters = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
         assert dead_letters != queue_id(template, dead_letters=True)
-        template.has_resource_properties("AWS::Lambda::EventInvokeConfig", {
-            "FunctionName": {"Ref": function}, "MaximumRetryAttempts": 2,
-            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [dead_letters, "Arn"]}}},
-        })
+        template.has_resource_properties(
+            "AWS::Lambda::EventInvokeConfig",
+            {
+                "FunctionName": {"Ref": function},
+                "MaximumRetryAttempts": 2,
+                "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [dead_letters, "Arn"]}}},
+            },
+        )
 
     def test_schedules_are_on_the_default_bus(self, template: Template) -> None:
-        schedules = template.find_resources("AWS::Events::Rule", {"Properties": {"ScheduleExpression": Match.any_value()}})
+        schedules = template.find_resources(
+            "AWS::Events::Rule", {"Properties": {"ScheduleExpression": Match.any_value()}}
+        )
         assert len(schedules) == 2
         assert not any("EventBusName" in rule["Properties"] for rule in schedules.values())
 
@@ -297,8 +354,10 @@ class TestPermissions:
         table_id, _ = only(template, "AWS::DynamoDB::Table")
         table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
         dynamodb_statements = [s for s in role_statements(template, handler) if actions(s)[0].startswith("dynamodb:")]
-        assert any({"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"} <= set(actions(s))
-                   for s in dynamodb_statements)
+        assert any(
+            {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"} <= set(actions(s))
+            for s in dynamodb_statements
+        )
         for statement in dynamodb_statements:
             assert statement["Resource"] == [table_arn, {"Fn::Join": ["", [table_arn, "/index/*"]]}]
 
@@ -310,12 +369,16 @@ class TestPermissions:
     @pytest.mark.parametrize("handler", [CLOSE_HANDLER, PAY_OUT_HANDLER])
     def test_closer_and_payer_read_exactly_the_secret(self, template: Template, handler: str) -> None:
         secret_id, _ = only(template, "AWS::SecretsManager::Secret")
-        secret_statements = [s for s in role_statements(template, handler)
-                             if any(a.startswith("secretsmanager:") for a in actions(s))]
-        assert secret_statements == [{
-            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-            "Effect": "Allow", "Resource": {"Ref": secret_id},
-        }]
+        secret_statements = [
+            s for s in role_statements(template, handler) if any(a.startswith("secretsmanager:") for a in actions(s))
+        ]
+        assert secret_statements == [
+            {
+                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                "Effect": "Allow",
+                "Resource": {"Ref": secret_id},
+            }
+        ]
 
     def test_failed_scheduled_runs_may_be_sent_to_the_dead_letters_only(self, template: Template) -> None:
         for handler in (CLOSE_HANDLER, PAY_OUT_HANDLER):
@@ -325,12 +388,23 @@ class TestPermissions:
 
     def test_grant_redrive_moves_dead_letters_back_to_the_usage_queue(self, synthesized: Synthesized) -> None:
         template = synthesized.overridden
-        role_id, _ = only(template, "AWS::IAM::Role", {"Properties": {"AssumeRolePolicyDocument": {"Statement": [
-            Match.object_like({"Principal": {"AWS": Match.any_value()}})
-        ]}}})
-        statements = [s for p in template.find_resources("AWS::IAM::Policy").values()
-                      if {"Ref": role_id} in p["Properties"]["Roles"]
-                      for s in p["Properties"]["PolicyDocument"]["Statement"]]
+        role_id, _ = only(
+            template,
+            "AWS::IAM::Role",
+            {
+                "Properties": {
+                    "AssumeRolePolicyDocument": {
+                        "Statement": [Match.object_like({"Principal": {"AWS": Match.any_value()}})]
+                    }
+                }
+            },
+        )
+        statements = [
+            s
+            for p in template.find_resources("AWS::IAM::Policy").values()
+            if {"Ref": role_id} in p["Properties"]["Roles"]
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+        ]
         dead_letters = {"Fn::GetAtt": [queue_id(template, dead_letters=True), "Arn"]}
         usage = {"Fn::GetAtt": [queue_id(template, dead_letters=False), "Arn"]}
         by_resource: dict[str, set[str]] = {}

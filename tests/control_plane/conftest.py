@@ -53,9 +53,16 @@ def mint(signing_key: rsa.RSAPrivateKey) -> Mint:
     def make(sub: str, *groups: str, key: rsa.RSAPrivateKey | None = None, **claims: Any) -> str:
         now = int(time.time())
         payload = {
-            "iss": f"https://cognito-idp.{REGION}.amazonaws.com/{USER_POOL_ID}", "sub": sub, "client_id": APP_CLIENT_ID,
-            "token_use": "access", "username": sub, "iat": now, "exp": now + 3600, "jti": str(uuid.uuid4()),
-            "cognito:groups": list(groups), **claims,
+            "iss": f"https://cognito-idp.{REGION}.amazonaws.com/{USER_POOL_ID}",
+            "sub": sub,
+            "client_id": APP_CLIENT_ID,
+            "token_use": "access",
+            "username": sub,
+            "iat": now,
+            "exp": now + 3600,
+            "jti": str(uuid.uuid4()),
+            "cognito:groups": list(groups),
+            **claims,
         }
         return jwt.encode(payload, key or signing_key, algorithm="RS256", headers={"kid": KEY_ID})
 
@@ -74,8 +81,14 @@ def aws() -> Iterator[Callable[[str], Any]]:
 @pytest.fixture
 def settings(jwks_url: str) -> ControlPlaneSettings:
     return ControlPlaneSettings(
-        region=REGION, account_id=CONTROL_PLANE_ACCOUNT, table_name=TABLE, event_bus_name=BUS, user_pool_id=USER_POOL_ID, app_client_id=APP_CLIENT_ID,
-        key_forwarding_role_arn="arn:aws:iam::111111111111:role/apid-key-forwarding", jwks_url=jwks_url,
+        region=REGION,
+        account_id=CONTROL_PLANE_ACCOUNT,
+        table_name=TABLE,
+        event_bus_name=BUS,
+        user_pool_id=USER_POOL_ID,
+        app_client_id=APP_CLIENT_ID,
+        key_forwarding_role_arn="arn:aws:iam::111111111111:role/apid-key-forwarding",
+        jwks_url=jwks_url,
     )
 
 

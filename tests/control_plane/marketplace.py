@@ -21,27 +21,57 @@ def table() -> Any:
     return boto3.resource("dynamodb", region_name=REGION).Table(TABLE)
 
 
-def link_account(creator: str, account: str = CREATOR_ACCOUNT, region: str = CREATOR_REGION,
-                 status: str = "linked") -> None:
+def link_account(
+    creator: str, account: str = CREATOR_ACCOUNT, region: str = CREATOR_REGION, status: str = "linked"
+) -> None:
     """The item ``accounts.py`` writes once a creator confirmed the link."""
-    table().put_item(Item={PK: creator_pk(creator), SK: f"ACCOUNT#{account}#{region}", "account_id": account,
-                           "region": region, "status": status})
+    table().put_item(
+        Item={
+            PK: creator_pk(creator),
+            SK: f"ACCOUNT#{account}#{region}",
+            "account_id": account,
+            "region": region,
+            "status": status,
+        }
+    )
 
 
 def listing_body(**overrides: Any) -> dict[str, Any]:
     """What ``apid publish`` sends for a small weather API."""
     return {
-        "name": "Weather API", "description": "Current conditions and 7-day forecasts for any city",
-        "category": "weather", "tags": ["forecast", "climate"],
+        "name": "Weather API",
+        "description": "Current conditions and 7-day forecasts for any city",
+        "category": "weather",
+        "tags": ["forecast", "climate"],
         "base_url": "https://abc123.execute-api.eu-west-1.amazonaws.com/v1",
-        "openapi": {"openapi": "3.1.0", "info": {"title": "Weather", "version": "1"},
-                    "paths": {"/current/{city}": {"get": {"parameters": [{"schema": {"minimum": 0.5}}]}}}},
-        "account_id": CREATOR_ACCOUNT, "region": CREATOR_REGION,
+        "openapi": {
+            "openapi": "3.1.0",
+            "info": {"title": "Weather", "version": "1"},
+            "paths": {"/current/{city}": {"get": {"parameters": [{"schema": {"minimum": 0.5}}]}}},
+        },
+        "account_id": CREATOR_ACCOUNT,
+        "region": CREATOR_REGION,
         "plans": [
-            {"name": "free", "description": "to try it", "free_calls": 1000, "price_per_1000": "0",
-             "monthly_fee": "0", "rate_limit": 2, "burst": 5, "monthly_quota": 1000},
-            {"name": "pro", "description": "", "free_calls": 0, "price_per_1000": "0.0125",
-             "monthly_fee": "9.90", "rate_limit": 50.5, "burst": 100, "monthly_quota": None},
+            {
+                "name": "free",
+                "description": "to try it",
+                "free_calls": 1000,
+                "price_per_1000": "0",
+                "monthly_fee": "0",
+                "rate_limit": 2,
+                "burst": 5,
+                "monthly_quota": 1000,
+            },
+            {
+                "name": "pro",
+                "description": "",
+                "free_calls": 0,
+                "price_per_1000": "0.0125",
+                "monthly_fee": "9.90",
+                "rate_limit": 50.5,
+                "burst": 100,
+                "monthly_quota": None,
+            },
         ],
         **overrides,
     }
@@ -63,7 +93,8 @@ def set_counters(api_id: str, **counters: int) -> None:
     table().update_item(
         Key={PK: api_pk(api_id), SK: "LISTING"},
         UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in counters),
-        ExpressionAttributeNames=names, ExpressionAttributeValues={f":{n}": v for n, v in counters.items()},
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={f":{n}": v for n, v in counters.items()},
     )
 
 
@@ -104,12 +135,19 @@ def control_plane_events() -> EventLog:
     return EventLog(boto3.Session(region_name=REGION), BUS)
 
 
-def creator_key_bus(api_id: str = "weather-api", account: str = CREATOR_ACCOUNT, region: str = CREATOR_REGION) -> EventLog:
+def creator_key_bus(
+    api_id: str = "weather-api", account: str = CREATOR_ACCOUNT, region: str = CREATOR_REGION
+) -> EventLog:
     """The ``apid-<api>-keys`` bus ``UserApiStack`` creates in the creator's account, and what reaches it."""
     credentials = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/apid-tests", RoleSessionName="tests")["Credentials"]
-    session = boto3.Session(aws_access_key_id=credentials["AccessKeyId"], aws_secret_access_key=credentials["SecretAccessKey"],
-                            aws_session_token=credentials["SessionToken"], region_name=region)
+        RoleArn=f"arn:aws:iam::{account}:role/apid-tests", RoleSessionName="tests"
+    )["Credentials"]
+    session = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
     session.client("events").create_event_bus(Name=f"apid-{api_id}-keys")
     return EventLog(session, f"apid-{api_id}-keys")
 
@@ -123,7 +161,10 @@ def rejecting_events(app: Any, monkeypatch: Any) -> Callable[[Callable[[dict[str
     def fail_when(rejects: Callable[[dict[str, Any]], bool]) -> None:
         def put_events(Entries: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:  # noqa: N803 (boto3's name)
             if rejects({**json.loads(Entries[0]["Detail"]), "type": Entries[0]["DetailType"]}):
-                return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try later"}]}
+                return {
+                    "FailedEntryCount": 1,
+                    "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try later"}],
+                }
             return real(Entries=Entries, **kwargs)  # type: ignore[no-any-return]
 
         monkeypatch.setattr(client, "put_events", put_events)

@@ -20,12 +20,16 @@ BUS = "apid-control-plane-bus"
 def create_table(dynamodb: Any, name: str) -> None:
     attributes = [PK, SK, *(attribute for _, p, s in INDEXES for attribute in (p, s))]
     dynamodb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in attributes],
         KeySchema=[{"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}],
         GlobalSecondaryIndexes=[
-            {"IndexName": index, "Projection": {"ProjectionType": "ALL"},
-             "KeySchema": [{"AttributeName": p, "KeyType": "HASH"}, {"AttributeName": s, "KeyType": "RANGE"}]}
+            {
+                "IndexName": index,
+                "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [{"AttributeName": p, "KeyType": "HASH"}, {"AttributeName": s, "KeyType": "RANGE"}],
+            }
             for index, p, s in INDEXES
         ],
     )

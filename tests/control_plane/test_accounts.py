@@ -104,15 +104,19 @@ def test_registering_again_is_idempotent_while_pending_or_linked(api: TestClient
 
 
 def test_external_ids_differ_per_registration(api: TestClient, alice: Headers, bob: Headers) -> None:
-    ids = {register(api, alice).json()["external_id"], register(api, alice, OTHER_ACCOUNT).json()["external_id"],
-           register(api, alice, region="us-east-1").json()["external_id"],
-           register(api, bob, "333333333333").json()["external_id"]}
+    ids = {
+        register(api, alice).json()["external_id"],
+        register(api, alice, OTHER_ACCOUNT).json()["external_id"],
+        register(api, alice, region="us-east-1").json()["external_id"],
+        register(api, bob, "333333333333").json()["external_id"],
+    }
 
     assert len(ids) == 4
 
 
-def test_an_external_id_already_issued_is_never_issued_again(api: TestClient, alice: Headers,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_external_id_already_issued_is_never_issued_again(
+    api: TestClient, alice: Headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
     candidates = iter(["A" * 32, "A" * 32, "B" * 32])
     monkeypatch.setattr(accounts, "new_external_id", lambda: next(candidates))
 
@@ -152,8 +156,9 @@ def test_a_pending_account_is_not_admitted(api: TestClient, aws: Any, alice: Hea
     assert admitted(aws) == {ACCOUNT}
 
 
-def test_unlink_removes_the_account_from_the_bus_and_keeps_the_others(api: TestClient, aws: Any,
-                                                                      alice: Headers) -> None:
+def test_unlink_removes_the_account_from_the_bus_and_keeps_the_others(
+    api: TestClient, aws: Any, alice: Headers
+) -> None:
     link(api, alice)
     link(api, alice, OTHER_ACCOUNT)
 
@@ -165,8 +170,9 @@ def test_unlink_removes_the_account_from_the_bus_and_keeps_the_others(api: TestC
     assert statuses == {(ACCOUNT, "unlinked"), (OTHER_ACCOUNT, "linked")}
 
 
-def test_unlinking_one_region_keeps_the_account_admitted_while_linked_in_another(api: TestClient, aws: Any,
-                                                                                 alice: Headers) -> None:
+def test_unlinking_one_region_keeps_the_account_admitted_while_linked_in_another(
+    api: TestClient, aws: Any, alice: Headers
+) -> None:
     link(api, alice)
     link(api, alice, region="us-east-1")
 
@@ -207,8 +213,9 @@ def test_confirming_an_unlinked_registration_is_refused(api: TestClient, aws: An
 
 
 @pytest.mark.parametrize("alice_state", ["pending", "linked"])
-def test_another_creator_cannot_register_a_held_account(api: TestClient, aws: Any, alice: Headers, bob: Headers,
-                                                        alice_state: str) -> None:
+def test_another_creator_cannot_register_a_held_account(
+    api: TestClient, aws: Any, alice: Headers, bob: Headers, alice_state: str
+) -> None:
     register(api, alice)
     if alice_state == "linked":
         confirm(api, alice)
@@ -224,8 +231,9 @@ def test_another_creator_cannot_register_a_held_account(api: TestClient, aws: An
     assert api.get("/accounts", headers=bob).json() == []
 
 
-def test_another_creator_may_register_the_account_once_unlinked(api: TestClient, aws: Any, alice: Headers,
-                                                                bob: Headers) -> None:
+def test_another_creator_may_register_the_account_once_unlinked(
+    api: TestClient, aws: Any, alice: Headers, bob: Headers
+) -> None:
     alices = link(api, alice)
     unlink(api, alice)
 
@@ -236,8 +244,9 @@ def test_another_creator_may_register_the_account_once_unlinked(api: TestClient,
     assert register(api, alice).status_code == 409
 
 
-def test_the_same_account_in_another_region_is_a_separate_registration(api: TestClient, alice: Headers,
-                                                                       bob: Headers) -> None:
+def test_the_same_account_in_another_region_is_a_separate_registration(
+    api: TestClient, alice: Headers, bob: Headers
+) -> None:
     register(api, alice)
 
     assert register(api, bob, region="us-east-1").status_code == 201
@@ -252,8 +261,9 @@ OTHERS_ATTEMPTS: dict[str, Callable[[TestClient, Headers], Any]] = {
 
 @pytest.mark.parametrize("alice_state", ["pending", "linked"])
 @pytest.mark.parametrize("attempt", sorted(OTHERS_ATTEMPTS))
-def test_another_creator_cannot_touch_alices_account(api: TestClient, aws: Any, alice: Headers, bob: Headers,
-                                                     attempt: str, alice_state: str) -> None:
+def test_another_creator_cannot_touch_alices_account(
+    api: TestClient, aws: Any, alice: Headers, bob: Headers, attempt: str, alice_state: str
+) -> None:
     register(api, alice)
     if alice_state == "linked":
         confirm(api, alice)
@@ -281,24 +291,32 @@ def test_another_creator_cannot_see_alices_accounts(api: TestClient, alice: Head
 @pytest.mark.parametrize("attempt", ["register", "confirm", "unlink", "list"])
 def test_consumers_may_not_manage_accounts(api: TestClient, aws: Any, mint: Mint, attempt: str) -> None:
     consumer = bearer(mint("consumer-1", "consumers"))
-    calls = {"register": register, "confirm": confirm, "unlink": unlink,
-             "list": lambda api, who: api.get("/accounts", headers=who)}
+    calls = {
+        "register": register,
+        "confirm": confirm,
+        "unlink": unlink,
+        "list": lambda api, who: api.get("/accounts", headers=who),
+    }
 
     assert calls[attempt](api, consumer).status_code == 403
     assert table_items(aws) == []
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"account_id": "12345", "region": REGION}, "account_id"),
-    ({"account_id": "12345678901a", "region": REGION}, "account_id"),
-    ({"account_id": 123456789012, "region": REGION}, "account_id"),
-    ({"account_id": ACCOUNT, "region": "eu-west"}, "region"),
-    ({"account_id": ACCOUNT, "region": "EU-WEST-1"}, "region"),
-    ({"account_id": ACCOUNT}, "region"),
-    ({"account_id": ACCOUNT, "region": REGION, "externalId": "mine"}, "externalId"),
-])
-def test_invalid_registration_is_422_naming_the_field(api: TestClient, aws: Any, alice: Headers,
-                                                      body: dict[str, Any], field: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"account_id": "12345", "region": REGION}, "account_id"),
+        ({"account_id": "12345678901a", "region": REGION}, "account_id"),
+        ({"account_id": 123456789012, "region": REGION}, "account_id"),
+        ({"account_id": ACCOUNT, "region": "eu-west"}, "region"),
+        ({"account_id": ACCOUNT, "region": "EU-WEST-1"}, "region"),
+        ({"account_id": ACCOUNT}, "region"),
+        ({"account_id": ACCOUNT, "region": REGION, "externalId": "mine"}, "externalId"),
+    ],
+)
+def test_invalid_registration_is_422_naming_the_field(
+    api: TestClient, aws: Any, alice: Headers, body: dict[str, Any], field: str
+) -> None:
     response = api.post("/accounts", json=body, headers=alice)
 
     assert response.status_code == 422
@@ -312,16 +330,26 @@ def test_government_regions_are_accepted(api: TestClient, alice: Headers) -> Non
     assert register(api, alice, region="us-gov-west-1").status_code == 201
 
 
-@pytest.mark.parametrize(("change", "field", "says"), [
-    ({"deploy_role_arn": f"arn:aws:iam::{OTHER_ACCOUNT}:role/apid-deploy-{REGION}"}, "deploy_role_arn",
-     f"must be a role in account {ACCOUNT}"),
-    ({"execution_role_arn": f"arn:aws:iam::{ACCOUNT}:user/apid-execution"}, "execution_role_arn",
-     "must be an IAM role ARN"),
-    ({"deploy_role_arn": "apid-deploy"}, "deploy_role_arn", "must be an IAM role ARN"),
-    ({"asset_bucket": "Apid_Assets"}, "asset_bucket", "must be an S3 bucket name"),
-])
-def test_invalid_link_is_422_naming_the_field(api: TestClient, aws: Any, alice: Headers,
-                                              change: dict[str, str], field: str, says: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "field", "says"),
+    [
+        (
+            {"deploy_role_arn": f"arn:aws:iam::{OTHER_ACCOUNT}:role/apid-deploy-{REGION}"},
+            "deploy_role_arn",
+            f"must be a role in account {ACCOUNT}",
+        ),
+        (
+            {"execution_role_arn": f"arn:aws:iam::{ACCOUNT}:user/apid-execution"},
+            "execution_role_arn",
+            "must be an IAM role ARN",
+        ),
+        ({"deploy_role_arn": "apid-deploy"}, "deploy_role_arn", "must be an IAM role ARN"),
+        ({"asset_bucket": "Apid_Assets"}, "asset_bucket", "must be an S3 bucket name"),
+    ],
+)
+def test_invalid_link_is_422_naming_the_field(
+    api: TestClient, aws: Any, alice: Headers, change: dict[str, str], field: str, says: str
+) -> None:
     register(api, alice)
     before = table_items(aws)
 
@@ -334,10 +362,13 @@ def test_invalid_link_is_422_naming_the_field(api: TestClient, aws: Any, alice: 
     assert admitted(aws) == set()
 
 
-@pytest.mark.parametrize(("path", "field"), [
-    (f"/accounts/1234/{REGION}", "path.account_id"),
-    (f"/accounts/{ACCOUNT}/mars-1", "path.region"),
-])
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (f"/accounts/1234/{REGION}", "path.account_id"),
+        (f"/accounts/{ACCOUNT}/mars-1", "path.region"),
+    ],
+)
 def test_invalid_path_is_422_naming_the_parameter(api: TestClient, alice: Headers, path: str, field: str) -> None:
     response = api.put(path, json=link_body(), headers=alice)
 

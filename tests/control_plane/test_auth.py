@@ -43,8 +43,9 @@ def test_no_authorization_header_is_401_with_a_bearer_challenge(api: TestClient)
     assert "apid login" in body["detail"]
 
 
-@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer    ", "Token abc", "Bearer not-a-jwt",
-                                    "Bearer a.b.c"])
+@pytest.mark.parametrize(
+    "header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer    ", "Token abc", "Bearer not-a-jwt", "Bearer a.b.c"]
+)
 def test_malformed_authorization_header_is_401(api: TestClient, header: str) -> None:
     response = api.get(PROTECTED, headers={"Authorization": header})
 

@@ -72,7 +72,9 @@ def test_a_creator_cannot_review(api: TestClient, listed: dict[str, Any], alice:
     assert refused(review(api, alice), 403, "only consumers")
 
 
-def test_nobody_lists_another_consumers_keys(api: TestClient, listed: dict[str, Any], carol: Headers, dave: Headers) -> None:
+def test_nobody_lists_another_consumers_keys(
+    api: TestClient, listed: dict[str, Any], carol: Headers, dave: Headers
+) -> None:
     carols = subscribe(api, carol).json()
     daves = subscribe(api, dave).json()
     assert [key["key_id"] for key in api.get("/keys", headers=dave).json()] == [daves["key_id"]]
@@ -80,23 +82,30 @@ def test_nobody_lists_another_consumers_keys(api: TestClient, listed: dict[str, 
     assert refused(api.get("/keys"), 401, "sign in first")
 
 
-def test_nobody_revokes_another_consumers_key(api: TestClient, listed: dict[str, Any], carol: Headers, dave: Headers) -> None:
+def test_nobody_revokes_another_consumers_key(
+    api: TestClient, listed: dict[str, Any], carol: Headers, dave: Headers
+) -> None:
     carols = subscribe(api, carol).json()
     response = api.delete(f"/keys/{carols['key_id']}", headers=dave)
-    assert response.status_code == 404 and response.json()["detail"] == f"you have no key {carols['key_id']!r}; list yours with GET /keys"
+    assert (
+        response.status_code == 404
+        and response.json()["detail"] == f"you have no key {carols['key_id']!r}; list yours with GET /keys"
+    )
     assert api.get("/keys", headers=carol).json()[0]["status"] == "active"
 
 
-def test_nobody_cancels_another_consumers_subscription(api: TestClient, listed: dict[str, Any], carol: Headers,
-                                                       dave: Headers) -> None:
+def test_nobody_cancels_another_consumers_subscription(
+    api: TestClient, listed: dict[str, Any], carol: Headers, dave: Headers
+) -> None:
     subscribe(api, carol)
     assert api.delete("/subscriptions/weather-api", headers=dave).status_code == 404
     assert api.post("/subscriptions/weather-api/rotate", headers=dave).status_code == 404
     assert api.get("/subscriptions", headers=carol).json()[0]["status"] == "active"
 
 
-def test_a_consumer_cannot_review_an_api_they_do_not_subscribe_to(api: TestClient, listed: dict[str, Any],
-                                                                  carol: Headers) -> None:
+def test_a_consumer_cannot_review_an_api_they_do_not_subscribe_to(
+    api: TestClient, listed: dict[str, Any], carol: Headers
+) -> None:
     assert refused(review(api, carol), 403, "subscribe first")
 
 
@@ -107,12 +116,16 @@ def test_a_consumer_cannot_review_twice(api: TestClient, listed: dict[str, Any],
 
 
 def test_anonymous_can_search_and_read(api: TestClient, listed: dict[str, Any]) -> None:
-    assert [item["api_id"] for item in api.get("/listings", params={"q": "forecasts"}).json()["items"]] == ["weather-api"]
+    assert [item["api_id"] for item in api.get("/listings", params={"q": "forecasts"}).json()["items"]] == [
+        "weather-api"
+    ]
     assert api.get("/listings/weather-api").json()["plans"] == listed["plans"]
     assert api.get("/listings/weather-api/reviews").json() == {"items": [], "next_cursor": None}
 
 
-def test_an_expired_token_cannot_subscribe_and_public_reads_ignore_it(api: TestClient, listed: dict[str, Any], mint: Mint) -> None:
+def test_an_expired_token_cannot_subscribe_and_public_reads_ignore_it(
+    api: TestClient, listed: dict[str, Any], mint: Mint
+) -> None:
     expired = bearer(mint("consumer-carol", "consumers", exp=1))
     assert refused(subscribe(api, expired), 401, "invalid access token")
     assert listing_body()["name"] == api.get("/listings/weather-api", headers=expired).json()["name"]

@@ -15,7 +15,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
 from tests.control_plane.conftest import Mint, bearer
-from tests.control_plane.marketplace import CREATOR_ACCOUNT, CREATOR_REGION, creator_key_bus, listing_body, published, table
+from tests.control_plane.marketplace import (
+    CREATOR_ACCOUNT,
+    CREATOR_REGION,
+    creator_key_bus,
+    listing_body,
+    published,
+    table,
+)
 from tests.errors import one_line_problem
 
 CAROL = "consumer-carol"
@@ -36,57 +43,127 @@ def plans_with(**change: Any) -> list[dict[str, Any]]:
     return plans
 
 
-LARGE_OPENAPI = {"openapi": "3.1.0", "info": {"title": "W", "version": "1"}, "paths": {f"/p{i}": {"get": {"summary": "x" * 900}} for i in range(1200)}}
+LARGE_OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "W", "version": "1"},
+    "paths": {f"/p{i}": {"get": {"summary": "x" * 900}} for i in range(1200)},
+}
 
-DEPLOYMENT = {"api_id": "weather-api", "account_id": CREATOR_ACCOUNT, "region": CREATOR_REGION, "action": "deploy",
-              "status": "UPDATE_COMPLETE", "stack_name": "apid-weather-api"}
+DEPLOYMENT = {
+    "api_id": "weather-api",
+    "account_id": CREATOR_ACCOUNT,
+    "region": CREATOR_REGION,
+    "action": "deploy",
+    "status": "UPDATE_COMPLETE",
+    "stack_name": "apid-weather-api",
+}
 
 CASES = [
-    pytest.param(as_("alice", "POST", "/accounts", json={"account_id": "12345678901", "region": "eu-west-1"}), 422,
-                 "account_id", id="account-id-11-digits"),
-    pytest.param(as_("alice", "POST", "/accounts", json={"account_id": "12345678901a", "region": "eu-west-1"}), 422,
-                 "account_id", id="account-id-not-digits"),
-    pytest.param(as_("alice", "POST", "/accounts", json={"account_id": "333333333333", "region": "mars-west-1"}), 422,
-                 "region", id="region-does-not-exist"),
-    pytest.param(as_("alice", "POST", "/accounts", json={"account_id": "333333333333"}), 422, "region",
-                 id="account-region-missing"),
+    pytest.param(
+        as_("alice", "POST", "/accounts", json={"account_id": "12345678901", "region": "eu-west-1"}),
+        422,
+        "account_id",
+        id="account-id-11-digits",
+    ),
+    pytest.param(
+        as_("alice", "POST", "/accounts", json={"account_id": "12345678901a", "region": "eu-west-1"}),
+        422,
+        "account_id",
+        id="account-id-not-digits",
+    ),
+    pytest.param(
+        as_("alice", "POST", "/accounts", json={"account_id": "333333333333", "region": "mars-west-1"}),
+        422,
+        "region",
+        id="region-does-not-exist",
+    ),
+    pytest.param(
+        as_("alice", "POST", "/accounts", json={"account_id": "333333333333"}),
+        422,
+        "region",
+        id="account-region-missing",
+    ),
     pytest.param(listing(openapi=LARGE_OPENAPI), 413, "openapi: the document is", id="openapi-oversized"),
     pytest.param(listing(openapi={"swagger": "2.0", "info": {}}), 422, "OpenAPI 3", id="openapi-2"),
     pytest.param(listing(plans=plans_with(price_per_1000="-0.01")), 422, "price_per_1000", id="negative-price"),
     pytest.param(listing(plans=plans_with(rate_limit=0)), 422, "rate_limit", id="zero-rate-limit"),
-    pytest.param(listing(plans=plans_with(monthly_quota=100_000_000, free_calls=200_000_000)), 422, "free_calls", id="free-above-quota"),
+    pytest.param(
+        listing(plans=plans_with(monthly_quota=100_000_000, free_calls=200_000_000)),
+        422,
+        "free_calls",
+        id="free-above-quota",
+    ),
     pytest.param(listing(plans=[]), 422, "plans", id="no-plans"),
     pytest.param(listing(account_id="999999999999"), 409, "999999999999", id="listing-from-unlinked-account"),
     pytest.param(listing(base_url="http://evil.example/v1"), 422, "base_url", id="listing-base-url-not-api-gateway"),
     pytest.param(listing(colour="red"), 422, "colour", id="listing-unknown-field"),
-    pytest.param(as_("alice", "PUT", "/listings/Weather_API!", json=listing_body()), 422, "api_id", id="api-id-illegal"),
-    pytest.param(as_("alice", "PUT", "/listings/weather-api", content=b"{not json",
-                     headers={"Content-Type": "application/json"}), 422,
-                 "the request body is not valid JSON (at character 1)", id="body-not-json"),
-    pytest.param(as_("dave", "POST", "/listings/weather-api/reviews", json={"stars": 5, "text": "great"}), 403,
-                 "subscribe first", id="review-without-subscription"),
-    pytest.param(as_("carol", "POST", "/listings/weather-api/reviews", json={"stars": 6}), 422, "stars", id="review-six-stars"),
-    pytest.param(as_("carol", "POST", "/subscriptions", json={"api_id": "weather-api", "plan": "free"}), 409,
-                 "already", id="duplicate-subscription"),
-    pytest.param(as_("dave", "POST", "/subscriptions", json={"api_id": "weather-api", "plan": "gold"}), 422,
-                 "weather-api has no plan 'gold'; choose one of: free, pro",
-                 id="subscribe-unknown-plan"),
-    pytest.param(as_("dave", "POST", "/subscriptions", json={"api_id": "no-such-api", "plan": "free"}), 404, "no-such-api",
-                 id="subscribe-unknown-api"),
+    pytest.param(
+        as_("alice", "PUT", "/listings/Weather_API!", json=listing_body()), 422, "api_id", id="api-id-illegal"
+    ),
+    pytest.param(
+        as_(
+            "alice", "PUT", "/listings/weather-api", content=b"{not json", headers={"Content-Type": "application/json"}
+        ),
+        422,
+        "the request body is not valid JSON (at character 1)",
+        id="body-not-json",
+    ),
+    pytest.param(
+        as_("dave", "POST", "/listings/weather-api/reviews", json={"stars": 5, "text": "great"}),
+        403,
+        "subscribe first",
+        id="review-without-subscription",
+    ),
+    pytest.param(
+        as_("carol", "POST", "/listings/weather-api/reviews", json={"stars": 6}), 422, "stars", id="review-six-stars"
+    ),
+    pytest.param(
+        as_("carol", "POST", "/subscriptions", json={"api_id": "weather-api", "plan": "free"}),
+        409,
+        "already",
+        id="duplicate-subscription",
+    ),
+    pytest.param(
+        as_("dave", "POST", "/subscriptions", json={"api_id": "weather-api", "plan": "gold"}),
+        422,
+        "weather-api has no plan 'gold'; choose one of: free, pro",
+        id="subscribe-unknown-plan",
+    ),
+    pytest.param(
+        as_("dave", "POST", "/subscriptions", json={"api_id": "no-such-api", "plan": "free"}),
+        404,
+        "no-such-api",
+        id="subscribe-unknown-api",
+    ),
     pytest.param(as_("carol", "DELETE", "/keys/key_0000000000000000"), 404, "key", id="revoke-unknown-key"),
-    pytest.param(as_("nobody", "GET", "/listings", params={"cursor": "not-a-cursor"}), 400, "cursor", id="tampered-cursor"),
+    pytest.param(
+        as_("nobody", "GET", "/listings", params={"cursor": "not-a-cursor"}), 400, "cursor", id="tampered-cursor"
+    ),
     pytest.param(as_("nobody", "GET", "/listings", params={"limit": 10_000}), 422, "limit", id="page-too-large"),
-    pytest.param(as_("nobody", "POST", "/subscriptions", json={"api_id": "weather-api", "plan": "free"}), 401,
-                 "", id="no-token"),
+    pytest.param(
+        as_("nobody", "POST", "/subscriptions", json={"api_id": "weather-api", "plan": "free"}), 401, "", id="no-token"
+    ),
     pytest.param(as_("expired", "GET", "/subscriptions"), 401, "", id="expired-token"),
     pytest.param(as_("forged", "GET", "/subscriptions"), 401, "", id="forged-token"),
     pytest.param(as_("carol", "PUT", "/listings/weather-api", json=listing_body()), 403, "", id="consumer-publishes"),
-    pytest.param(as_("alice", "POST", "/deployments", json={**DEPLOYMENT, "action": "explode"}), 422,
-                 "action", id="deployment-record-bad-action"),
-    pytest.param(as_("alice", "POST", "/deployments", json={**DEPLOYMENT, "changes": -1}), 422,
-                 "changes", id="deployment-record-negative-changes"),
-    pytest.param(as_("alice", "POST", "/deployments", json={**DEPLOYMENT, "account_id": "999999999999"}), 409,
-                 "999999999999 is not linked", id="deployment-record-unlinked-account"),
+    pytest.param(
+        as_("alice", "POST", "/deployments", json={**DEPLOYMENT, "action": "explode"}),
+        422,
+        "action",
+        id="deployment-record-bad-action",
+    ),
+    pytest.param(
+        as_("alice", "POST", "/deployments", json={**DEPLOYMENT, "changes": -1}),
+        422,
+        "changes",
+        id="deployment-record-negative-changes",
+    ),
+    pytest.param(
+        as_("alice", "POST", "/deployments", json={**DEPLOYMENT, "account_id": "999999999999"}),
+        409,
+        "999999999999 is not linked",
+        id="deployment-record-unlinked-account",
+    ),
 ]
 
 
@@ -97,7 +174,10 @@ def people(api: TestClient, alice: dict[str, str], mint: Mint) -> dict[str, dict
     carol = bearer(mint(CAROL, "consumers"))
     assert api.post("/subscriptions", json={"api_id": "weather-api", "plan": "free"}, headers=carol).status_code == 201
     return {
-        "alice": alice, "carol": carol, "dave": bearer(mint("consumer-dave", "consumers")), "nobody": {},
+        "alice": alice,
+        "carol": carol,
+        "dave": bearer(mint("consumer-dave", "consumers")),
+        "nobody": {},
         "expired": bearer(mint(CAROL, "consumers", exp=1_000_000_000)),
         "forged": bearer(mint(CAROL, "consumers", key=rsa.generate_private_key(public_exponent=65537, key_size=2048))),
     }

@@ -24,9 +24,15 @@ def bob(mint: Mint) -> Headers:
 def report(**overrides: Any) -> dict[str, Any]:
     """What ``apid deploy`` sends after a successful first deploy."""
     return {
-        "api_id": API, "account_id": ACCOUNT, "region": REGION, "action": "deploy", "status": "CREATE_COMPLETE",
-        "stack_name": f"apid-{API}", "outputs": {"ApiUrl": "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/"},
-        "changes": 17, **overrides,
+        "api_id": API,
+        "account_id": ACCOUNT,
+        "region": REGION,
+        "action": "deploy",
+        "status": "CREATE_COMPLETE",
+        "stack_name": f"apid-{API}",
+        "outputs": {"ApiUrl": "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/"},
+        "changes": 17,
+        **overrides,
     }
 
 
@@ -55,9 +61,15 @@ def test_record_returns_the_report_with_an_id_and_time(api: TestClient, alice: H
 
 def test_history_is_newest_first_and_limited(api: TestClient, alice: Headers) -> None:
     link(api, alice)
-    ids = [record(api, alice, action=action, status=status, changes=changes).json()["deployment_id"]
-           for action, status, changes in [("plan", "NO_CHANGES", 0), ("deploy", "CREATE_COMPLETE", 17),
-                                           ("deploy", "UPDATE_COMPLETE", 1), ("destroy", "DELETE_COMPLETE", 17)]]
+    ids = [
+        record(api, alice, action=action, status=status, changes=changes).json()["deployment_id"]
+        for action, status, changes in [
+            ("plan", "NO_CHANGES", 0),
+            ("deploy", "CREATE_COMPLETE", 17),
+            ("deploy", "UPDATE_COMPLETE", 1),
+            ("destroy", "DELETE_COMPLETE", 17),
+        ]
+    ]
 
     everything = history(api, alice)
 
@@ -116,17 +128,21 @@ def test_consumers_may_neither_record_nor_list(api: TestClient, mint: Mint) -> N
     assert api.get("/deployments", params={"api_id": API}, headers=consumer).status_code == 403
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"action": "rollback"}, "action"),
-    ({"changes": -1}, "changes"),
-    ({"status": "done"}, "status"),
-    ({"api_id": "Weather API"}, "api_id"),
-    ({"account_id": "42"}, "account_id"),
-    ({"outputs": {"ApiUrl": 42}}, "outputs.ApiUrl"),
-    ({"stack": "apid-x"}, "stack"),
-])
-def test_invalid_report_is_422_naming_the_field(api: TestClient, alice: Headers, change: dict[str, Any],
-                                                field: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"action": "rollback"}, "action"),
+        ({"changes": -1}, "changes"),
+        ({"status": "done"}, "status"),
+        ({"api_id": "Weather API"}, "api_id"),
+        ({"account_id": "42"}, "account_id"),
+        ({"outputs": {"ApiUrl": 42}}, "outputs.ApiUrl"),
+        ({"stack": "apid-x"}, "stack"),
+    ],
+)
+def test_invalid_report_is_422_naming_the_field(
+    api: TestClient, alice: Headers, change: dict[str, Any], field: str
+) -> None:
     link(api, alice)
 
     response = api.post("/deployments", json={**report(), **change}, headers=alice)

@@ -10,11 +10,25 @@ from api_direct.control_plane.api.settings import ControlPlaneSettings
 
 def rest_event(path: str) -> dict[str, Any]:
     return {
-        "resource": "/{proxy+}", "path": path, "httpMethod": "GET", "headers": {"Host": "x.execute-api.us-east-1.amazonaws.com"},
-        "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
-        "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": None, "body": None, "isBase64Encoded": False,
-        "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": "GET", "path": f"/v1{path}", "stage": "v1",
-                           "requestId": "r-1", "identity": {"sourceIp": "203.0.113.9"}},
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": "GET",
+        "headers": {"Host": "x.execute-api.us-east-1.amazonaws.com"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "body": None,
+        "isBase64Encoded": False,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": "GET",
+            "path": f"/v1{path}",
+            "stage": "v1",
+            "requestId": "r-1",
+            "identity": {"sourceIp": "203.0.113.9"},
+        },
     }
 
 

@@ -24,7 +24,9 @@ def listed(api: TestClient, mint: Mint) -> None:
 def subscriber(api: TestClient, mint: Mint, name: str) -> Headers:
     """A consumer with an active subscription to weather-api."""
     headers = bearer(mint(name, "consumers"))
-    assert api.post("/subscriptions", json={"api_id": "weather-api", "plan": "free"}, headers=headers).status_code == 201
+    assert (
+        api.post("/subscriptions", json={"api_id": "weather-api", "plan": "free"}, headers=headers).status_code == 201
+    )
     return headers
 
 
@@ -52,7 +54,10 @@ def test_a_subscriber_reviews_and_the_listing_counts_it(api: TestClient, mint: M
 @pytest.mark.usefixtures("listed")
 def test_reviews_are_newest_first_and_paginated(api: TestClient, mint: Mint) -> None:
     for number in range(5):
-        assert review(api, subscriber(api, mint, f"consumer-{number}"), 1 + number % 5, f"review {number}").status_code == 201
+        assert (
+            review(api, subscriber(api, mint, f"consumer-{number}"), 1 + number % 5, f"review {number}").status_code
+            == 201
+        )
     texts, cursor = [], None
     for _ in range(5):
         params: dict[str, Any] = {"limit": 2, **({"cursor": cursor} if cursor else {})}
@@ -61,7 +66,9 @@ def test_reviews_are_newest_first_and_paginated(api: TestClient, mint: Mint) -> 
         cursor = page["next_cursor"]
         if cursor is None:
             break
-        assert "consumer-" not in base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode(), "reviews are anonymous"
+        assert "consumer-" not in base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode(), (
+            "reviews are anonymous"
+        )
     assert texts == [f"review {number}" for number in reversed(range(5))]
     assert "consumer-" not in api.get("/listings/weather-api/reviews").text
 
@@ -88,7 +95,9 @@ def test_a_lost_race_leaves_the_rating_untouched(api: TestClient, mint: Mint, mo
     assert rating(api) == (5.0, 1)
 
 
-@pytest.mark.parametrize("body", [{"stars": 0}, {"stars": 6}, {"stars": 3, "text": "x" * 2001}, {"stars": 3, "extra": 1}])
+@pytest.mark.parametrize(
+    "body", [{"stars": 0}, {"stars": 6}, {"stars": 3, "text": "x" * 2001}, {"stars": 3, "extra": 1}]
+)
 @pytest.mark.usefixtures("listed")
 def test_bad_reviews_are_422(api: TestClient, mint: Mint, body: dict[str, Any]) -> None:
     who = subscriber(api, mint, "consumer-x")
@@ -96,11 +105,16 @@ def test_bad_reviews_are_422(api: TestClient, mint: Mint, body: dict[str, Any]) 
 
 
 def test_reviewing_an_unknown_api_is_a_404(api: TestClient, mint: Mint) -> None:
-    assert api.post("/listings/no-such-api/reviews", json={"stars": 5}, headers=bearer(mint("c", "consumers"))).status_code == 404
+    assert (
+        api.post("/listings/no-such-api/reviews", json={"stars": 5}, headers=bearer(mint("c", "consumers"))).status_code
+        == 404
+    )
     assert api.get("/listings/no-such-api/reviews").status_code == 404
 
 
 @pytest.mark.usefixtures("listed")
-@pytest.mark.parametrize("cursor", ["!!", base64.urlsafe_b64encode(b'["SUB#x"]').decode(), base64.urlsafe_b64encode(b"[1]").decode()])
+@pytest.mark.parametrize(
+    "cursor", ["!!", base64.urlsafe_b64encode(b'["SUB#x"]').decode(), base64.urlsafe_b64encode(b"[1]").decode()]
+)
 def test_a_forged_review_cursor_is_a_400(api: TestClient, cursor: str) -> None:
     assert api.get("/listings/weather-api/reviews", params={"cursor": cursor}).status_code == 400

@@ -52,20 +52,33 @@ def control_plane() -> Iterator[tuple[str, dict[str, tuple[int, dict[str, Any]]]
 
 
 @pytest.fixture
-def pool(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, control_plane: tuple[str, dict[str, Any]]) -> Iterator[dict[str, str]]:
+def pool(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, control_plane: tuple[str, dict[str, Any]]
+) -> Iterator[dict[str, str]]:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     with mock_aws():
         cognito = boto3.client("cognito-idp", region_name=REGION)
         pool_id = cognito.create_user_pool(PoolName="apid")["UserPool"]["Id"]
         client_id = cognito.create_user_pool_client(
-            UserPoolId=pool_id, ClientName="cli", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+            UserPoolId=pool_id,
+            ClientName="cli",
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         )["UserPoolClient"]["ClientId"]
         cognito.admin_create_user(UserPoolId=pool_id, Username="ada@example.com", MessageAction="SUPPRESS")
-        cognito.admin_set_user_password(UserPoolId=pool_id, Username="ada@example.com", Password=PASSWORD, Permanent=True)
+        cognito.admin_set_user_password(
+            UserPoolId=pool_id, Username="ada@example.com", Password=PASSWORD, Permanent=True
+        )
         _, routes = control_plane
-        routes["/config"] = (200, {"region": REGION, "user_pool_id": pool_id, "app_client_id": client_id,
-                                   "account_id": "111111111111",
-                                   "event_bus_arn": "arn:aws:events:us-east-1:111111111111:event-bus/apid-control-plane"})
+        routes["/config"] = (
+            200,
+            {
+                "region": REGION,
+                "user_pool_id": pool_id,
+                "app_client_id": client_id,
+                "account_id": "111111111111",
+                "event_bus_arn": "arn:aws:events:us-east-1:111111111111:event-bus/apid-control-plane",
+            },
+        )
         yield {"pool_id": pool_id, "client_id": client_id}
 
 
@@ -119,15 +132,27 @@ def test_logout_revokes_and_forgets_the_session(
 
 @pytest.mark.parametrize(
     ("status", "error", "fragment"),
-    [(401, AccessError, "run `apid login`"), (403, AccessError, "only creators"), (404, StateError, "no listing"),
-     (409, StateError, "already subscribed"), (422, InputError, "plans[0].burst"), (500, Exception, "→ 500")],
+    [
+        (401, AccessError, "run `apid login`"),
+        (403, AccessError, "only creators"),
+        (404, StateError, "no listing"),
+        (409, StateError, "already subscribed"),
+        (422, InputError, "plans[0].burst"),
+        (500, Exception, "→ 500"),
+    ],
 )
 def test_problem_details_become_one_line_errors(
     control_plane: tuple[str, dict[str, Any]], status: int, error: type[Exception], fragment: str
 ) -> None:
     url, routes = control_plane
-    details = {401: "invalid access token", 403: "only creators may do this", 404: "no listing 'x'",
-               409: "already subscribed", 422: "plans[0].burst: must be > 0", 500: "unexpected"}
+    details = {
+        401: "invalid access token",
+        403: "only creators may do this",
+        404: "no listing 'x'",
+        409: "already subscribed",
+        422: "plans[0].burst: must be > 0",
+        500: "unexpected",
+    }
     routes["/thing"] = (status, {"type": "about:blank", "status": status, "detail": details[status]})
     with pytest.raises(error) as raised:
         ControlPlaneClient(url).get("/thing")
@@ -150,9 +175,13 @@ def test_corrupt_session_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 def test_sign_up_confirms_with_the_emailed_code(pool: dict[str, str], control_plane: tuple[str, Any]) -> None:
     url, _ = control_plane
     cognito = boto3.client("cognito-idp", region_name=REGION)
-    cognito.add_custom_attributes(UserPoolId=pool["pool_id"], CustomAttributes=[{"Name": "role", "AttributeDataType": "String"}])
+    cognito.add_custom_attributes(
+        UserPoolId=pool["pool_id"], CustomAttributes=[{"Name": "role", "AttributeDataType": "String"}]
+    )
     codes: list[str] = []
-    sign_in.sign_up(url, "grace@example.com", PASSWORD, "creators", confirmation_code=lambda: codes.append("1") or "123456")
+    sign_in.sign_up(
+        url, "grace@example.com", PASSWORD, "creators", confirmation_code=lambda: codes.append("1") or "123456"
+    )
     user = cognito.admin_get_user(UserPoolId=pool["pool_id"], Username="grace@example.com")
     assert user["UserStatus"] == "CONFIRMED" and codes == ["1"]
     assert {"Name": "custom:role", "Value": "creators"} in user["UserAttributes"]

@@ -36,8 +36,9 @@ def template(stack: ControlPlaneStack) -> Template:
 @pytest.fixture(scope="module")
 def function(template: Template) -> tuple[str, dict[str, Any]]:
     """The app's function (the others are the user pool's trigger and billing's)."""
-    return only(template, "AWS::Lambda::Function",
-                {"Properties": {"Handler": "api_direct.control_plane.api.handler.handler"}})
+    return only(
+        template, "AWS::Lambda::Function", {"Properties": {"Handler": "api_direct.control_plane.api.handler.handler"}}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -86,46 +87,66 @@ def test_stack_is_named_for_the_operator(stack: ControlPlaneStack) -> None:
 
 class TestIdentity:
     def test_users_sign_up_themselves_with_email_and_a_role(self, template: Template) -> None:
-        template.has_resource_properties("AWS::Cognito::UserPool", {
-            "UsernameAttributes": ["email"],
-            "UsernameConfiguration": {"CaseSensitive": False},
-            "AutoVerifiedAttributes": ["email"],
-            "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": False},
-            "Schema": Match.array_with([Match.object_like({"Name": "role", "Mutable": False})]),
-            "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
-        })
+        template.has_resource_properties(
+            "AWS::Cognito::UserPool",
+            {
+                "UsernameAttributes": ["email"],
+                "UsernameConfiguration": {"CaseSensitive": False},
+                "AutoVerifiedAttributes": ["email"],
+                "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": False},
+                "Schema": Match.array_with([Match.object_like({"Name": "role", "Mutable": False})]),
+                "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
+            },
+        )
 
     def test_passwords_are_long_and_mfa_is_optional_totp(self, template: Template) -> None:
-        template.has_resource_properties("AWS::Cognito::UserPool", {
-            "Policies": {"PasswordPolicy": Match.object_like({
-                "MinimumLength": 12, "RequireLowercase": True, "RequireUppercase": True,
-                "RequireNumbers": True, "RequireSymbols": True,
-            })},
-            "MfaConfiguration": "OPTIONAL",
-            "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
-        })
+        template.has_resource_properties(
+            "AWS::Cognito::UserPool",
+            {
+                "Policies": {
+                    "PasswordPolicy": Match.object_like(
+                        {
+                            "MinimumLength": 12,
+                            "RequireLowercase": True,
+                            "RequireUppercase": True,
+                            "RequireNumbers": True,
+                            "RequireSymbols": True,
+                        }
+                    )
+                },
+                "MfaConfiguration": "OPTIONAL",
+                "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
+            },
+        )
 
     def test_pool_is_retained_and_deletion_protected(self, template: Template) -> None:
-        template.has_resource("AWS::Cognito::UserPool", {
-            "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
-            "Properties": Match.object_like({"DeletionProtection": "ACTIVE"}),
-        })
+        template.has_resource(
+            "AWS::Cognito::UserPool",
+            {
+                "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
+                "Properties": Match.object_like({"DeletionProtection": "ACTIVE"}),
+            },
+        )
 
     def test_one_group_per_role(self, template: Template) -> None:
         groups = template.find_resources("AWS::Cognito::UserPoolGroup").values()
         assert sorted(g["Properties"]["GroupName"] for g in groups) == ["consumers", "creators"]
 
     def test_cli_client_is_public_password_auth_with_short_tokens(self, template: Template) -> None:
-        template.has_resource_properties("AWS::Cognito::UserPoolClient", {
-            "GenerateSecret": False,
-            "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-            "AccessTokenValidity": 60,
-            "RefreshTokenValidity": 30 * 24 * 60,
-            "TokenValidityUnits": Match.object_like({"AccessToken": "minutes", "RefreshToken": "minutes"}),
-            "PreventUserExistenceErrors": "ENABLED",
-            "AllowedOAuthFlowsUserPoolClient": False,
-            "WriteAttributes": ["custom:role", "email"],
-        })
+        template.has_resource_properties(
+            "AWS::Cognito::UserPoolClient",
+            {
+                "GenerateSecret": False,
+                "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                "AccessTokenValidity": 60,
+                "RefreshTokenValidity": 30 * 24 * 60,
+                "TokenValidityUnits": Match.object_like({"AccessToken": "minutes", "RefreshToken": "minutes"}),
+                "PreventUserExistenceErrors": "ENABLED",
+                "AllowedOAuthFlowsUserPoolClient": False,
+                "WriteAttributes": ["custom:role", "email"],
+            },
+        )
 
     def test_post_confirmation_trigger_may_only_add_users_to_groups_of_this_pool(self, template: Template) -> None:
         pool_id, pool = only(template, "AWS::Cognito::UserPool")
@@ -134,20 +155,30 @@ class TestIdentity:
         assert function["Handler"] == "api_direct.runtime.post_confirmation.handler"
         assert function["Environment"]["Variables"]["ROLE_GROUPS"] == "creators,consumers"
         role_id = function["Role"]["Fn::GetAtt"][0]
-        assert {"Action": "cognito-idp:AdminAddUserToGroup", "Effect": "Allow",
-                "Resource": {"Fn::GetAtt": [pool_id, "Arn"]}} in policy_statements(template, role_id)
-        template.has_resource_properties("AWS::Lambda::Permission", {
-            "Principal": "cognito-idp.amazonaws.com",
-            "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
-            "SourceArn": {"Fn::GetAtt": [pool_id, "Arn"]},
-        })
+        assert {
+            "Action": "cognito-idp:AdminAddUserToGroup",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [pool_id, "Arn"]},
+        } in policy_statements(template, role_id)
+        template.has_resource_properties(
+            "AWS::Lambda::Permission",
+            {
+                "Principal": "cognito-idp.amazonaws.com",
+                "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
+                "SourceArn": {"Fn::GetAtt": [pool_id, "Arn"]},
+            },
+        )
 
     def test_plus_feature_plan_enforces_threat_protection(self, bundle_cache_dir: Path) -> None:
         stack = cdk.Stack(cdk.App(), "Plus")
         Identity(stack, "Identity", feature_plan=cdk.aws_cognito.FeaturePlan.PLUS, bundle_cache_dir=bundle_cache_dir)
-        Template.from_stack(stack).has_resource_properties("AWS::Cognito::UserPool", {
-            "UserPoolTier": "PLUS", "UserPoolAddOns": {"AdvancedSecurityMode": "ENFORCED"},
-        })
+        Template.from_stack(stack).has_resource_properties(
+            "AWS::Cognito::UserPool",
+            {
+                "UserPoolTier": "PLUS",
+                "UserPoolAddOns": {"AdvancedSecurityMode": "ENFORCED"},
+            },
+        )
 
 
 class TestData:
@@ -155,7 +186,8 @@ class TestData:
         _, table = only(template, "AWS::DynamoDB::Table")
         props = table["Properties"]
         assert props["KeySchema"] == [
-            {"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}
+            {"AttributeName": PK, "KeyType": "HASH"},
+            {"AttributeName": SK, "KeyType": "RANGE"},
         ]
         assert [
             (i["IndexName"], *(k["AttributeName"] for k in i["KeySchema"]), i["Projection"]["ProjectionType"])
@@ -164,19 +196,27 @@ class TestData:
         assert props["BillingMode"] == "PAY_PER_REQUEST"
 
     def test_table_is_encrypted_recoverable_and_retained(self, template: Template) -> None:
-        template.has_resource("AWS::DynamoDB::Table", {
-            "DeletionPolicy": "Retain",
-            "Properties": Match.object_like({
-                "SSESpecification": {"SSEEnabled": True},
-                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-                "DeletionProtectionEnabled": True,
-            }),
-        })
+        template.has_resource(
+            "AWS::DynamoDB::Table",
+            {
+                "DeletionPolicy": "Retain",
+                "Properties": Match.object_like(
+                    {
+                        "SSESpecification": {"SSEEnabled": True},
+                        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                        "DeletionProtectionEnabled": True,
+                    }
+                ),
+            },
+        )
 
     def test_table_expires_items_by_expires_at(self, template: Template) -> None:
-        template.has_resource_properties("AWS::DynamoDB::Table", {
-            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
-        })
+        template.has_resource_properties(
+            "AWS::DynamoDB::Table",
+            {
+                "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            },
+        )
 
     def test_bus_has_no_static_policy(self, template: Template) -> None:
         """Linked accounts are admitted one by one at runtime; the template admits nobody."""
@@ -185,11 +225,17 @@ class TestData:
         template.resource_count_is("AWS::Events::EventBusPolicy", 0)
 
     def test_key_forwarding_role_puts_only_to_key_buses_for_this_account(self, template: Template) -> None:
-        role_id, role = only(template, "AWS::IAM::Role", {
-            "Properties": {"AssumeRolePolicyDocument": {"Statement": [Match.object_like(
-                {"Principal": {"Service": "events.amazonaws.com"}}
-            )]}},
-        })
+        role_id, role = only(
+            template,
+            "AWS::IAM::Role",
+            {
+                "Properties": {
+                    "AssumeRolePolicyDocument": {
+                        "Statement": [Match.object_like({"Principal": {"Service": "events.amazonaws.com"}})]
+                    }
+                },
+            },
+        )
         [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
         assert policy_statements(template, role_id) == [
@@ -208,11 +254,23 @@ class TestFunction:
         self, function: tuple[str, dict[str, Any]], template: Template
     ) -> None:
         variables = function[1]["Properties"]["Environment"]["Variables"]
-        assert set(variables) == {f"{ENV_PREFIX}{name}" for name in (
-            "ACCOUNT_ID", "TABLE_NAME", "EVENT_BUS_NAME", "USER_POOL_ID", "APP_CLIENT_ID",
-            "KEY_FORWARDING_ROLE_ARN", "MAX_OPENAPI_BYTES", "STRIPE_SECRET_ARN", "CURRENCY",
-            "PLATFORM_FEE_PERCENT", "USAGE_GRACE_MINUTES", "PAYOUT_GRACE_DAYS",
-        )}
+        assert set(variables) == {
+            f"{ENV_PREFIX}{name}"
+            for name in (
+                "ACCOUNT_ID",
+                "TABLE_NAME",
+                "EVENT_BUS_NAME",
+                "USER_POOL_ID",
+                "APP_CLIENT_ID",
+                "KEY_FORWARDING_ROLE_ARN",
+                "MAX_OPENAPI_BYTES",
+                "STRIPE_SECRET_ARN",
+                "CURRENCY",
+                "PLATFORM_FEE_PERCENT",
+                "USAGE_GRACE_MINUTES",
+                "PAYOUT_GRACE_DAYS",
+            )
+        }
         table_id, _ = only(template, "AWS::DynamoDB::Table")
         pool_id, _ = only(template, "AWS::Cognito::UserPool")
         secret_id, _ = only(template, "AWS::SecretsManager::Secret")
@@ -223,7 +281,8 @@ class TestFunction:
     def test_grants_are_scoped(self, function: tuple[str, dict[str, Any]], template: Template) -> None:
         statements = policy_statements(template, function[1]["Properties"]["Role"]["Fn::GetAtt"][0])
         by_action = {
-            action: statement for statement in statements
+            action: statement
+            for statement in statements
             for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
         }
         bus_id, _ = only(template, "AWS::Events::EventBus")
@@ -243,15 +302,22 @@ class TestFunction:
     def test_bundle_holds_everything_the_app_imports_and_no_cdk_code(self, stack: ControlPlaneStack) -> None:
         """Walks every import of the shipped code: a module missing from the bundle would fail in Lambda only."""
         root = stack.api.bundle.path
-        shipped = {path.relative_to(root).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
-                   for path in (root / "api_direct").rglob("*.py")}
+        shipped = {
+            path.relative_to(root).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
+            for path in (root / "api_direct").rglob("*.py")
+        }
         assert not {m for m in shipped if m.split(".")[1:2] in (["constructs"], ["cli"], ["deploy"], ["user_stack"])}
         available = sys.stdlib_module_names | LAMBDA_PROVIDED | {path.name.split(".")[0] for path in root.iterdir()}
         missing = set()
         for path in (root / "api_direct").rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
-                modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                           else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+                modules = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module]
+                    if isinstance(node, ast.ImportFrom) and node.level == 0
+                    else []
+                )
                 for module in modules:
                     top = module.split(".")[0]
                     if (module not in shipped) if top == "api_direct" else (top not in available):
@@ -275,7 +341,13 @@ class TestRestApi:
         self, methods: dict[tuple[str, str], dict[str, Any]]
     ) -> None:
         """A browser holds a cookie, not a bearer token: the app verifies the cookie's token itself."""
-        for key in (("/", "GET"), ("/web", "GET"), ("/web/{proxy+}", "GET"), ("/web", "POST"), ("/web/{proxy+}", "POST")):
+        for key in (
+            ("/", "GET"),
+            ("/web", "GET"),
+            ("/web/{proxy+}", "GET"),
+            ("/web", "POST"),
+            ("/web/{proxy+}", "POST"),
+        ):
             assert methods[key]["AuthorizationType"] == "NONE", key
         assert methods["/web/{proxy+}", "ANY"]["AuthorizationType"] == "COGNITO_USER_POOLS"  # PUT, DELETE...
 
@@ -285,8 +357,12 @@ class TestRestApi:
         authorizer_id, _ = only(template, "AWS::ApiGateway::Authorizer", {"Properties": {"Type": "COGNITO_USER_POOLS"}})
         signed_in = {key: method for key, method in methods.items() if key not in PUBLIC_METHODS}
         assert {
-            ("/", "ANY"), ("/{proxy+}", "ANY"), ("/listings", "ANY"), ("/listings/{proxy+}", "ANY"),
-            ("/stripe", "ANY"), ("/stripe/webhook", "ANY"),
+            ("/", "ANY"),
+            ("/{proxy+}", "ANY"),
+            ("/listings", "ANY"),
+            ("/listings/{proxy+}", "ANY"),
+            ("/stripe", "ANY"),
+            ("/stripe/webhook", "ANY"),
         } <= set(signed_in)
         for method in signed_in.values():
             assert method["AuthorizationType"] == "COGNITO_USER_POOLS"
@@ -302,12 +378,16 @@ class TestRestApi:
         assert stage["Properties"]["MethodSettings"][0]["ThrottlingRateLimit"] > 0
 
     def test_gateway_rejections_are_problem_json(self, template: Template) -> None:
-        template.has_resource_properties("AWS::ApiGateway::GatewayResponse", {
-            "ResponseType": "UNAUTHORIZED", "StatusCode": "401",
-            "ResponseParameters": Match.object_like(
-                {"gatewayresponse.header.content-type": "'application/problem+json'"}
-            ),
-        })
+        template.has_resource_properties(
+            "AWS::ApiGateway::GatewayResponse",
+            {
+                "ResponseType": "UNAUTHORIZED",
+                "StatusCode": "401",
+                "ResponseParameters": Match.object_like(
+                    {"gatewayresponse.header.content-type": "'application/problem+json'"}
+                ),
+            },
+        )
 
 
 class TestStripe:
@@ -317,7 +397,8 @@ class TestStripe:
         props = secret["Properties"]
         assert "SecretString" not in props and "KmsKeyId" not in props  # Secrets Manager's AWS-managed key
         assert props["GenerateSecretString"] == {
-            "SecretStringTemplate": '{"api_key": ""}', "GenerateStringKey": "webhook_secret",
+            "SecretStringTemplate": '{"api_key": ""}',
+            "GenerateStringKey": "webhook_secret",
         }
         assert '"api_key": "sk_live_..."' in props["Description"]
         assert '"webhook_secret": "whsec_..."' in props["Description"]
@@ -339,7 +420,9 @@ class TestStripe:
         functions = template.find_resources("AWS::Lambda::Function").values()
         handlers = {f["Properties"]["Role"]["Fn::GetAtt"][0]: f["Properties"]["Handler"] for f in functions}
         assert {handlers[role] for role in readers} == {
-            "api_direct.control_plane.api.handler.handler", CLOSE_HANDLER, PAY_OUT_HANDLER,
+            "api_direct.control_plane.api.handler.handler",
+            CLOSE_HANDLER,
+            PAY_OUT_HANDLER,
         }
 
 
@@ -354,8 +437,11 @@ class TestBilling:
             variables = dict(billing["Properties"]["Environment"]["Variables"])
             variables.pop(DEAD_LETTER_URL_ENV, None)  # the aggregator's alone: where poison records go
             assert variables == app["Environment"]["Variables"]
-        assert stack.api.billing.functions == (stack.api.billing.aggregator, stack.api.billing.closer,
-                                               stack.api.billing.payer)
+        assert stack.api.billing.functions == (
+            stack.api.billing.aggregator,
+            stack.api.billing.closer,
+            stack.api.billing.payer,
+        )
 
     def test_usage_on_the_control_plane_bus_goes_to_the_usage_queue(self, template: Template) -> None:
         bus_id, _ = only(template, "AWS::Events::EventBus")
@@ -373,8 +459,12 @@ class TestBilling:
             _, billing = function_by_handler(template, handler)
             statements = policy_statements(template, billing["Properties"]["Role"]["Fn::GetAtt"][0])
             assert any(table_id in json.dumps(s["Resource"]) for s in statements)
-            assert not [a for s in statements for a in actions_of(s)
-                        if a.startswith(("events:", "iam:", "sts:", "cognito-idp:"))]
+            assert not [
+                a
+                for s in statements
+                for a in actions_of(s)
+                if a.startswith(("events:", "iam:", "sts:", "cognito-idp:"))
+            ]
 
 
 def test_outputs_are_what_a_client_needs_and_nothing_secret(template: Template) -> None:

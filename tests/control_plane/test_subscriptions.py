@@ -76,7 +76,9 @@ def key_status(api_key: str) -> str | None:
 
 
 @pytest.fixture
-def failing_events(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[dict[str, Any]], bool]], None]:
+def failing_events(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[Callable[[dict[str, Any]], bool]], None]:
     """Make ``put_events`` reject the events a predicate picks (on the detail), as EventBridge does."""
     return rejecting_events(api.app, monkeypatch)
 
@@ -84,8 +86,9 @@ def failing_events(api: TestClient, monkeypatch: pytest.MonkeyPatch) -> Callable
 # --- subscribing ----------------------------------------------------------------------------------
 
 
-def test_subscribing_issues_a_key_shown_once_and_stored_as_its_hash(api: TestClient, carol: Headers, listed: EventLog,
-                                                                    events: EventLog) -> None:
+def test_subscribing_issues_a_key_shown_once_and_stored_as_its_hash(
+    api: TestClient, carol: Headers, listed: EventLog, events: EventLog
+) -> None:
     response = subscribe(api, carol)
     assert response.status_code == 201 and response.headers["cache-control"] == "no-store"
     issued = response.json()
@@ -97,7 +100,10 @@ def test_subscribing_issues_a_key_shown_once_and_stored_as_its_hash(api: TestCli
     assert stored is not None and stored["key_id"] == issued["key_id"] and stored["consumer"] == CONSUMER
     assert (stored["status"], stored["plan"], stored["gsi2pk"]) == ("active", "free", consumer_pk(CONSUMER))
     subscription = item(consumer_pk(CONSUMER), "SUB#weather-api")
-    assert subscription is not None and (subscription["gsi1pk"], subscription["gsi1sk"]) == ("API#weather-api", f"SUB#{CONSUMER}")
+    assert subscription is not None and (subscription["gsi1pk"], subscription["gsi1sk"]) == (
+        "API#weather-api",
+        f"SUB#{CONSUMER}",
+    )
     assert counters() == (1, 1)
     expected = ("KeyIssued", {"key_id": issued["key_id"], "key_hash": key_hash, "plan": "free", "api": "weather-api"})
     assert events.details() == [expected]
@@ -117,14 +123,30 @@ def test_subscribing_twice_is_a_409(api: TestClient, carol: Headers, listed: Eve
     assert counters() == (1, 1)
 
 
-def test_a_consumer_lists_subscriptions_and_keys_without_secrets(api: TestClient, carol: Headers, listed: EventLog) -> None:
+def test_a_consumer_lists_subscriptions_and_keys_without_secrets(
+    api: TestClient, carol: Headers, listed: EventLog
+) -> None:
     issued = subscribed(api, carol)
     [subscription] = api.get("/subscriptions", headers=carol).json()
-    assert subscription == {"api_id": "weather-api", "plan": "free", "status": "active", "billing_status": "ok",
-                            "key_id": issued["key_id"], "created_at": issued["created_at"], "cancelled_at": None}
+    assert subscription == {
+        "api_id": "weather-api",
+        "plan": "free",
+        "status": "active",
+        "billing_status": "ok",
+        "key_id": issued["key_id"],
+        "created_at": issued["created_at"],
+        "cancelled_at": None,
+    }
     keys = api.get("/keys", headers=carol)
-    assert keys.json() == [{"key_id": issued["key_id"], "api_id": "weather-api", "plan": "free", "status": "active",
-                            "created_at": issued["created_at"]}]
+    assert keys.json() == [
+        {
+            "key_id": issued["key_id"],
+            "api_id": "weather-api",
+            "plan": "free",
+            "status": "active",
+            "created_at": issued["created_at"],
+        }
+    ]
     assert issued["api_key"] not in keys.text and hash_key(issued["api_key"]) not in keys.text
 
 
@@ -137,8 +159,10 @@ def test_cancelling_revokes_the_key(api: TestClient, carol: Headers, listed: Eve
     assert key_status(issued["api_key"]) == "revoked" and counters() == (0, 0)
     [subscription] = api.get("/subscriptions", headers=carol).json()
     assert subscription["status"] == "cancelled" and subscription["cancelled_at"]
-    assert listed.details()[-1] == ("KeyRevoked", {"key_id": issued["key_id"], "key_hash": hash_key(issued["api_key"]),
-                                                   "api": "weather-api"})
+    assert listed.details()[-1] == (
+        "KeyRevoked",
+        {"key_id": issued["key_id"], "key_hash": hash_key(issued["api_key"]), "api": "weather-api"},
+    )
     assert api.delete("/subscriptions/weather-api", headers=carol).status_code == 204, "safe to repeat"
     assert len(listed.read()) == 2 and counters() == (0, 0)
 
@@ -164,7 +188,9 @@ def test_rotating_issues_a_new_key_then_revokes_the_old(api: TestClient, carol: 
     assert new["key_id"] != old["key_id"] and new["plan"] == "free"
     assert (key_status(old["api_key"]), key_status(new["api_key"])) == ("revoked", "active")
     assert [(kind, detail["key_id"]) for kind, detail in listed.details()[1:]] == [
-        ("KeyIssued", new["key_id"]), ("KeyRevoked", old["key_id"])]
+        ("KeyIssued", new["key_id"]),
+        ("KeyRevoked", old["key_id"]),
+    ]
     assert api.get("/subscriptions", headers=carol).json()[0]["key_id"] == new["key_id"]
     assert counters() == (1, 1)
 
@@ -173,8 +199,10 @@ def test_changing_plan_sends_plan_changed(api: TestClient, carol: Headers, liste
     issued = subscribed(api, carol)
     response = api.put("/subscriptions/weather-api/plan", json={"plan": "pro"}, headers=carol)
     assert response.status_code == 200 and response.json()["plan"] == "pro"
-    assert listed.details()[-1] == ("PlanChanged", {"key_id": issued["key_id"], "key_hash": hash_key(issued["api_key"]),
-                                                    "plan": "pro", "api": "weather-api"})
+    assert listed.details()[-1] == (
+        "PlanChanged",
+        {"key_id": issued["key_id"], "key_hash": hash_key(issued["api_key"]), "plan": "pro", "api": "weather-api"},
+    )
     assert counters("free") == (1, 0) and counters("pro") == (1, 1)
     assert api.get("/keys", headers=carol).json()[0]["plan"] == "pro"
     assert api.put("/subscriptions/weather-api/plan", json={"plan": "pro"}, headers=carol).status_code == 200
@@ -194,8 +222,9 @@ def test_revoking_a_key_cancels_its_subscription(api: TestClient, carol: Headers
 # --- nothing half-done ------------------------------------------------------------------------------
 
 
-def test_an_unsent_key_issued_undoes_the_subscription(api: TestClient, carol: Headers, listed: EventLog,
-                                                      failing_events: Any) -> None:
+def test_an_unsent_key_issued_undoes_the_subscription(
+    api: TestClient, carol: Headers, listed: EventLog, failing_events: Any
+) -> None:
     failing_events(lambda detail: True)
     response = subscribe(api, carol)
     assert response.status_code == 502 and "try later" in response.json()["detail"]
@@ -203,8 +232,9 @@ def test_an_unsent_key_issued_undoes_the_subscription(api: TestClient, carol: He
     assert api.get("/keys", headers=carol).json() == []
 
 
-def test_an_unreachable_bus_is_a_502_too(api: TestClient, carol: Headers, listed: EventLog,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_bus_is_a_502_too(
+    api: TestClient, carol: Headers, listed: EventLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def unreachable(**_: Any) -> None:
         raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "PutEvents")
 
@@ -214,8 +244,9 @@ def test_an_unreachable_bus_is_a_502_too(api: TestClient, carol: Headers, listed
     assert item(consumer_pk(CONSUMER), "SUB#weather-api") is None and counters() == (0, 0)
 
 
-def test_a_failed_resubscription_restores_the_cancelled_one(api: TestClient, carol: Headers, listed: EventLog,
-                                                             failing_events: Any) -> None:
+def test_a_failed_resubscription_restores_the_cancelled_one(
+    api: TestClient, carol: Headers, listed: EventLog, failing_events: Any
+) -> None:
     subscribed(api, carol)
     api.delete("/subscriptions/weather-api", headers=carol)
     failing_events(lambda detail: detail["type"] == "KeyIssued")
@@ -224,8 +255,9 @@ def test_a_failed_resubscription_restores_the_cancelled_one(api: TestClient, car
     assert subscription["status"] == "cancelled" and counters() == (0, 0)
 
 
-def test_an_unsent_revocation_keeps_the_subscription(api: TestClient, carol: Headers, listed: EventLog,
-                                                     failing_events: Any) -> None:
+def test_an_unsent_revocation_keeps_the_subscription(
+    api: TestClient, carol: Headers, listed: EventLog, failing_events: Any
+) -> None:
     issued = subscribed(api, carol)
     failing_events(lambda detail: detail["type"] == "KeyRevoked")
     assert api.delete("/subscriptions/weather-api", headers=carol).status_code == 502
@@ -235,8 +267,9 @@ def test_an_unsent_revocation_keeps_the_subscription(api: TestClient, carol: Hea
     assert subscription is not None and subscription["status"] == "active" and "cancelled_at" not in subscription
 
 
-def test_a_rotation_whose_revocation_fails_takes_the_new_key_back(api: TestClient, carol: Headers, listed: EventLog,
-                                                                  failing_events: Any) -> None:
+def test_a_rotation_whose_revocation_fails_takes_the_new_key_back(
+    api: TestClient, carol: Headers, listed: EventLog, failing_events: Any
+) -> None:
     old = subscribed(api, carol)
     failing_events(lambda detail: detail["type"] == "KeyRevoked" and detail["key_id"] == old["key_id"])
     response = api.post("/subscriptions/weather-api/rotate", headers=carol)
@@ -248,8 +281,9 @@ def test_a_rotation_whose_revocation_fails_takes_the_new_key_back(api: TestClien
     assert (issued, taken_back) == ("KeyIssued", "KeyRevoked") and new["key_id"] == again["key_id"] != old["key_id"]
 
 
-def test_an_unsent_plan_change_keeps_the_old_plan(api: TestClient, carol: Headers, listed: EventLog,
-                                                  failing_events: Any) -> None:
+def test_an_unsent_plan_change_keeps_the_old_plan(
+    api: TestClient, carol: Headers, listed: EventLog, failing_events: Any
+) -> None:
     subscribed(api, carol)
     failing_events(lambda detail: detail["type"] == "PlanChanged")
     assert api.put("/subscriptions/weather-api/plan", json={"plan": "pro"}, headers=carol).status_code == 502
@@ -261,8 +295,14 @@ def test_an_unsent_plan_change_keeps_the_old_plan(api: TestClient, carol: Header
 # --- the plaintext key goes nowhere -----------------------------------------------------------------
 
 
-def test_no_plaintext_key_is_stored_sent_or_logged(api: TestClient, carol: Headers, listed: EventLog, events: EventLog,
-                                                   aws: Callable[[str], Any], caplog: pytest.LogCaptureFixture) -> None:
+def test_no_plaintext_key_is_stored_sent_or_logged(
+    api: TestClient,
+    carol: Headers,
+    listed: EventLog,
+    events: EventLog,
+    aws: Callable[[str], Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG)
     shown = [subscribed(api, carol)["api_key"]]
     shown.append(api.post("/subscriptions/weather-api/rotate", headers=carol).json()["api_key"])

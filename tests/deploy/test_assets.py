@@ -35,7 +35,10 @@ def test_zip_is_byte_identical_for_equal_content(folder: Path, tmp_path: Path) -
 
 
 def test_placeholders_are_filled() -> None:
-    assert resolve("apid-assets-${AWS::AccountId}-${AWS::Region}", ACCOUNT, "eu-west-1") == f"apid-assets-{ACCOUNT}-eu-west-1"
+    assert (
+        resolve("apid-assets-${AWS::AccountId}-${AWS::Region}", ACCOUNT, "eu-west-1")
+        == f"apid-assets-{ACCOUNT}-eu-west-1"
+    )
 
 
 @mock_aws

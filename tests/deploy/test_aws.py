@@ -17,7 +17,9 @@ def stubbed_sts(error_code: str, message: str = "") -> tuple[Aws, Stubber]:
     aws = creator_aws(AwsTarget(region="us-east-1"))
     sts = aws.client("sts")
     stubber = Stubber(sts)
-    stubber.add_client_error("assume_role", service_error_code=error_code, service_message=message, http_status_code=403)
+    stubber.add_client_error(
+        "assume_role", service_error_code=error_code, service_message=message, http_status_code=403
+    )
     stubber.activate()
     return aws, stubber
 
@@ -43,12 +45,22 @@ def test_assume_role_failures_name_the_likely_cause(code: str, expected: str) ->
 def test_assume_role_sends_external_id_and_short_session() -> None:
     aws = creator_aws(AwsTarget(region="us-east-1"))
     stubber = Stubber(aws.client("sts"))
-    expected: dict[str, Any] = {"RoleArn": ROLE, "ExternalId": "the-external-id-1234", "DurationSeconds": 3600,
-                                "RoleSessionName": ANY}
+    expected: dict[str, Any] = {
+        "RoleArn": ROLE,
+        "ExternalId": "the-external-id-1234",
+        "DurationSeconds": 3600,
+        "RoleSessionName": ANY,
+    }
     stubber.add_response(
         "assume_role",
-        {"Credentials": {"AccessKeyId": "AKIAEXAMPLEEXAMPLE12", "SecretAccessKey": "s" * 40, "SessionToken": "t" * 20,
-                         "Expiration": "2030-01-01T00:00:00Z"}},
+        {
+            "Credentials": {
+                "AccessKeyId": "AKIAEXAMPLEEXAMPLE12",
+                "SecretAccessKey": "s" * 40,
+                "SessionToken": "t" * 20,
+                "Expiration": "2030-01-01T00:00:00Z",
+            }
+        },
         expected,
     )
     with stubber:

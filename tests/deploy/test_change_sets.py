@@ -29,13 +29,21 @@ def cloudformation() -> Any:
 
 
 def create(cloudformation: Any, template: dict[str, Any], *, creates: bool) -> Any:
-    return create_change_set(cloudformation, stack_name="apid-t", template=TemplateSource(body=compact_template(template)),
-                             creates_stack=creates, role_arn=None, sleep=lambda _: None)
+    return create_change_set(
+        cloudformation,
+        stack_name="apid-t",
+        template=TemplateSource(body=compact_template(template)),
+        creates_stack=creates,
+        role_arn=None,
+        sleep=lambda _: None,
+    )
 
 
 def test_create_lists_additions_and_executes(cloudformation: Any) -> None:
     change_set = create(cloudformation, QUEUE, creates=True)
-    assert [(c.action, c.logical_id, c.resource_type) for c in change_set.changes] == [("Add", "Queue", "AWS::SQS::Queue")]
+    assert [(c.action, c.logical_id, c.resource_type) for c in change_set.changes] == [
+        ("Add", "Queue", "AWS::SQS::Queue")
+    ]
     execute_change_set(cloudformation, change_set)
     assert describe_stack(cloudformation, "apid-t").status == "CREATE_COMPLETE"  # type: ignore[union-attr]
 
@@ -51,13 +59,23 @@ def test_no_changes_reported_as_failure_is_success_and_cleaned_up() -> None:
     client = boto3.client("cloudformation", region_name="us-east-1")
     with Stubber(client) as stubber:
         stubber.add_response("create_change_set", {"Id": "arn:cs", "StackId": "arn:stack"})
-        stubber.add_response("describe_change_set", {
-            "Status": "FAILED", "ExecutionStatus": "UNAVAILABLE",
-            "StatusReason": "The submitted information didn't contain changes. Submit different information to create a change set.",
-        })
+        stubber.add_response(
+            "describe_change_set",
+            {
+                "Status": "FAILED",
+                "ExecutionStatus": "UNAVAILABLE",
+                "StatusReason": "The submitted information didn't contain changes. Submit different information to create a change set.",
+            },
+        )
         stubber.add_response("delete_change_set", {})
-        change_set = create_change_set(client, stack_name="apid-t", template=TemplateSource(body="{}"),
-                                       creates_stack=False, role_arn="arn:aws:iam::1:role/x", sleep=lambda _: None)
+        change_set = create_change_set(
+            client,
+            stack_name="apid-t",
+            template=TemplateSource(body="{}"),
+            creates_stack=False,
+            role_arn="arn:aws:iam::1:role/x",
+            sleep=lambda _: None,
+        )
         stubber.assert_no_pending_responses()
     assert change_set.empty
 
@@ -68,8 +86,14 @@ def test_rejected_change_set_is_one_line_error() -> None:
         stubber.add_response("create_change_set", {"Id": "arn:cs", "StackId": "arn:stack"})
         stubber.add_response("describe_change_set", {"Status": "FAILED", "StatusReason": "Template format error: bad"})
         with pytest.raises(Exception, match="rejected the change set for apid-t: Template format error: bad"):
-            create_change_set(client, stack_name="apid-t", template=TemplateSource(body="{}"), creates_stack=False,
-                              role_arn=None, sleep=lambda _: None)
+            create_change_set(
+                client,
+                stack_name="apid-t",
+                template=TemplateSource(body="{}"),
+                creates_stack=False,
+                role_arn=None,
+                sleep=lambda _: None,
+            )
 
 
 def test_leftover_change_sets_are_removed_before_a_new_one(cloudformation: Any) -> None:
@@ -77,10 +101,17 @@ def test_leftover_change_sets_are_removed_before_a_new_one(cloudformation: Any) 
     changed = json.loads(json.dumps(QUEUE))
     changed["Resources"]["Queue"]["Properties"]["VisibilityTimeout"] = 60
     create(cloudformation, changed, creates=False)  # as if the run crashed before executing it
-    cloudformation.create_change_set(StackName="apid-t", ChangeSetName="someone-elses",
-                                     TemplateBody=compact_template(changed), ChangeSetType="UPDATE")
+    cloudformation.create_change_set(
+        StackName="apid-t",
+        ChangeSetName="someone-elses",
+        TemplateBody=compact_template(changed),
+        ChangeSetType="UPDATE",
+    )
     assert remove_stale_change_sets(cloudformation, "apid-t") == 1
-    left = {s["ChangeSetName"]: s["ExecutionStatus"] for s in cloudformation.list_change_sets(StackName="apid-t")["Summaries"]}
+    left = {
+        s["ChangeSetName"]: s["ExecutionStatus"]
+        for s in cloudformation.list_change_sets(StackName="apid-t")["Summaries"]
+    }
     # Ours that could still run are gone; another tool's is untouched. (moto, unlike
     # CloudFormation, keeps listing the executed one.)
     assert [n for n, status in left.items() if n.startswith("apid-") and status == "AVAILABLE"] == []
@@ -111,15 +142,26 @@ def test_first_failure_is_the_root_cause() -> None:
     client = boto3.client("cloudformation", region_name="us-east-1")
     start = datetime(2026, 1, 1, tzinfo=UTC)
 
-    def event(n: int, logical: str, status: str, reason: str = "", kind: str = "AWS::Lambda::Function") -> dict[str, Any]:
-        return {"EventId": f"e{n}", "StackId": "s", "StackName": "apid-t", "LogicalResourceId": logical,
-                "ResourceType": kind, "ResourceStatus": status, "ResourceStatusReason": reason,
-                "Timestamp": start + timedelta(seconds=n)}
+    def event(
+        n: int, logical: str, status: str, reason: str = "", kind: str = "AWS::Lambda::Function"
+    ) -> dict[str, Any]:
+        return {
+            "EventId": f"e{n}",
+            "StackId": "s",
+            "StackName": "apid-t",
+            "LogicalResourceId": logical,
+            "ResourceType": kind,
+            "ResourceStatus": status,
+            "ResourceStatusReason": reason,
+            "Timestamp": start + timedelta(seconds=n),
+        }
 
-    events = [event(4, "apid-t", "ROLLBACK_COMPLETE", kind="AWS::CloudFormation::Stack"),
-              event(3, "Queue", "CREATE_FAILED", "Resource creation cancelled", "AWS::SQS::Queue"),
-              event(2, "Fn", "CREATE_FAILED", "Memory size 1 is below 128"),
-              event(1, "apid-t", "CREATE_IN_PROGRESS", kind="AWS::CloudFormation::Stack")]
+    events = [
+        event(4, "apid-t", "ROLLBACK_COMPLETE", kind="AWS::CloudFormation::Stack"),
+        event(3, "Queue", "CREATE_FAILED", "Resource creation cancelled", "AWS::SQS::Queue"),
+        event(2, "Fn", "CREATE_FAILED", "Memory size 1 is below 128"),
+        event(1, "apid-t", "CREATE_IN_PROGRESS", kind="AWS::CloudFormation::Stack"),
+    ]
     stack = {"StackName": "apid-t", "StackStatus": "ROLLBACK_COMPLETE", "CreationTime": start}
     with Stubber(client) as stubber:
         stubber.add_response("describe_stack_events", {"StackEvents": events})
@@ -132,9 +174,16 @@ def test_first_failure_is_the_root_cause() -> None:
 
 @pytest.mark.parametrize(
     ("status", "phase"),
-    [("CREATE_COMPLETE", Phase.READY), ("UPDATE_ROLLBACK_COMPLETE", Phase.READY), ("ROLLBACK_COMPLETE", Phase.FAILED_CREATE),
-     ("UPDATE_IN_PROGRESS", Phase.BUSY), ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", Phase.BUSY),
-     ("REVIEW_IN_PROGRESS", Phase.ABSENT), ("UPDATE_ROLLBACK_FAILED", Phase.BROKEN), ("DELETE_FAILED", Phase.BROKEN)],
+    [
+        ("CREATE_COMPLETE", Phase.READY),
+        ("UPDATE_ROLLBACK_COMPLETE", Phase.READY),
+        ("ROLLBACK_COMPLETE", Phase.FAILED_CREATE),
+        ("UPDATE_IN_PROGRESS", Phase.BUSY),
+        ("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", Phase.BUSY),
+        ("REVIEW_IN_PROGRESS", Phase.ABSENT),
+        ("UPDATE_ROLLBACK_FAILED", Phase.BROKEN),
+        ("DELETE_FAILED", Phase.BROKEN),
+    ],
 )
 def test_phases(status: str, phase: Phase) -> None:
     assert phase_of(status) is phase

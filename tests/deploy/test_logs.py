@@ -132,11 +132,13 @@ def test_missing_group_yields_nothing(logs: Any) -> None:
 
 def test_follow_picks_up_new_events_once(logs: Any) -> None:
     put(logs, APP, (1, "first"))
-    arrivals = iter([
-        [(APP, 2, "second"), (ACCESS, 3, "third")],
-        [(APP, 3.5, "late, inside the window")],  # timestamped before "third", searchable after it
-        [],
-    ])
+    arrivals = iter(
+        [
+            [(APP, 2, "second"), (ACCESS, 3, "third")],
+            [(APP, 3.5, "late, inside the window")],  # timestamped before "third", searchable after it
+            [],
+        ]
+    )
     polls = []
 
     def sleep(seconds: float) -> None:

@@ -36,8 +36,11 @@ def asset(key: str) -> FileAsset:
 
 
 def function(key: str, memory: int = 512) -> dict[str, Any]:
-    return {"Type": "AWS::Lambda::Function", "Metadata": {"aws:asset:path": f"asset.{key}"},
-            "Properties": {"Code": {"S3Bucket": BUCKET, "S3Key": f"assets/{key}.zip"}, "MemorySize": memory}}
+    return {
+        "Type": "AWS::Lambda::Function",
+        "Metadata": {"aws:asset:path": f"asset.{key}"},
+        "Properties": {"Code": {"S3Bucket": BUCKET, "S3Key": f"assets/{key}.zip"}, "MemorySize": memory},
+    }
 
 
 def synthesized(resources: dict[str, Any], assets: tuple[FileAsset, ...]) -> SynthesizedStack:
@@ -48,8 +51,13 @@ def stack(status: str) -> StackInfo:
     return StackInfo("apid-t", status, None, {}, datetime.now(UTC), "id")
 
 
-DEPLOYED = {"Resources": {"App": function("old"), "Auth": function("runtime"),
-                          "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {"BillingMode": "PAY_PER_REQUEST"}}}}
+DEPLOYED = {
+    "Resources": {
+        "App": function("old"),
+        "Auth": function("runtime"),
+        "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {"BillingMode": "PAY_PER_REQUEST"}},
+    }
+}
 PHYSICAL = {"App": ("AWS::Lambda::Function", "apid-t-App-1"), "Auth": ("AWS::Lambda::Function", "apid-t-Auth-1")}
 
 
@@ -103,8 +111,11 @@ def test_plan_changes_nothing() -> None:
 
 
 def test_every_step_describes_itself_in_one_line() -> None:
-    steps = [*plan_deploy(synthesized({}, (asset("a"),)), stack("ROLLBACK_COMPLETE"), recreate_failed=True),
-             DiscardChangeSet(), UpdateFunctionCode("App", "fn", asset("a"))]
+    steps = [
+        *plan_deploy(synthesized({}, (asset("a"),)), stack("ROLLBACK_COMPLETE"), recreate_failed=True),
+        DiscardChangeSet(),
+        UpdateFunctionCode("App", "fn", asset("a")),
+    ]
     for step in steps:
         assert step.describe() and "\n" not in step.describe()
 

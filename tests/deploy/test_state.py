@@ -8,14 +8,24 @@ import pytest
 from api_direct.deploy.state import STATE_FILE, LinkRecord, ProjectState, load_state, save_state
 from api_direct.errors import InputError, StateError
 
-LINK = LinkRecord("123456789012", "us-east-1", "x" * 32, "123456789012", "apid-link",
-                  "arn:aws:iam::123456789012:role/apid-deploy-us-east-1",
-                  "arn:aws:iam::123456789012:role/apid-cfn-exec-us-east-1", "apid-assets-123456789012-us-east-1",
-                  "arn:aws:iam::123456789012:policy/apid-boundary-us-east-1", "2026-11-25T00:00:00+00:00")
+LINK = LinkRecord(
+    "123456789012",
+    "us-east-1",
+    "x" * 32,
+    "123456789012",
+    "apid-link",
+    "arn:aws:iam::123456789012:role/apid-deploy-us-east-1",
+    "arn:aws:iam::123456789012:role/apid-cfn-exec-us-east-1",
+    "apid-assets-123456789012-us-east-1",
+    "arn:aws:iam::123456789012:policy/apid-boundary-us-east-1",
+    "2026-11-25T00:00:00+00:00",
+)
 
 
 def test_round_trip_with_owner_only_permissions(tmp_path: Path) -> None:
-    save_state(tmp_path, ProjectState().with_link(LINK).with_hotswap("2026-11-25T01:00:00+00:00", {"App": "assets/x.zip"}))
+    save_state(
+        tmp_path, ProjectState().with_link(LINK).with_hotswap("2026-11-25T01:00:00+00:00", {"App": "assets/x.zip"})
+    )
     loaded = load_state(tmp_path)
     assert loaded.link == LINK and loaded.drifted_since == "2026-11-25T01:00:00+00:00"
     assert loaded.hotswapped_code == {"App": "assets/x.zip"}

@@ -23,8 +23,12 @@ def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def first(project_dir: Path, bundle_cache_dir: Path) -> SynthesizedStack:
     """The one real synthesis the module's reuse checks compare against."""
-    return synthesize_project(load_project(project_dir), project_dir / ".apid" / "cdk.out", control_plane=CONTROL_PLANE,
-                              bundle_cache_dir=bundle_cache_dir)
+    return synthesize_project(
+        load_project(project_dir),
+        project_dir / ".apid" / "cdk.out",
+        control_plane=CONTROL_PLANE,
+        bundle_cache_dir=bundle_cache_dir,
+    )
 
 
 class NoSynthesis(AssertionError):
@@ -47,7 +51,9 @@ def no_jsii(first: SynthesizedStack, project_dir: Path, monkeypatch: pytest.Monk
 
 
 def synthesize(project: Project, **options: object) -> SynthesizedStack:
-    return synthesize_project(project, project.root / ".apid" / "cdk.out", **{"control_plane": CONTROL_PLANE, **options})  # type: ignore[arg-type]
+    return synthesize_project(
+        project, project.root / ".apid" / "cdk.out", **{"control_plane": CONTROL_PLANE, **options}
+    )  # type: ignore[arg-type]
 
 
 def test_the_first_synthesis_records_its_fingerprint(first: SynthesizedStack, project_dir: Path) -> None:
@@ -64,23 +70,32 @@ def test_an_unchanged_project_reads_the_assembly_back_without_jsii(
     assert (again.template, again.assets, again.template_asset) == (first.template, first.assets, first.template_asset)
 
 
-@pytest.mark.parametrize("change", [
-    {"control_plane": None},
-    {"control_plane": ControlPlaneRef(CONTROL_PLANE_ACCOUNT, None)},
-    {"retain_data": True},
-])
-def test_other_options_synthesize_again(first: SynthesizedStack, project_dir: Path, no_jsii: None,
-                                        change: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"control_plane": None},
+        {"control_plane": ControlPlaneRef(CONTROL_PLANE_ACCOUNT, None)},
+        {"retain_data": True},
+    ],
+)
+def test_other_options_synthesize_again(
+    first: SynthesizedStack, project_dir: Path, no_jsii: None, change: dict[str, object]
+) -> None:
     with pytest.raises(NoSynthesis):
         synthesize(load_project(project_dir), **change)
 
 
 @pytest.mark.parametrize("edit", ["requirements.txt", "apid.toml"])
-def test_an_edited_input_synthesizes_again(first: SynthesizedStack, project_dir: Path, no_jsii: None, edit: str) -> None:
+def test_an_edited_input_synthesizes_again(
+    first: SynthesizedStack, project_dir: Path, no_jsii: None, edit: str
+) -> None:
     path = project_dir / edit
     original = path.read_text()
-    path.write_text(original.replace('description = "', 'description = "Now ', 1) if edit == "apid.toml"
-                    else original + "\n# edited\n")
+    path.write_text(
+        original.replace('description = "', 'description = "Now ', 1)
+        if edit == "apid.toml"
+        else original + "\n# edited\n"
+    )
     try:
         with pytest.raises(NoSynthesis):
             synthesize(load_project(project_dir))
@@ -118,7 +133,9 @@ def test_a_changed_api_direct_or_cdk_version_synthesizes_again(
     assert fingerprint.code_fingerprint() == fingerprint.code_fingerprint.__wrapped__()
 
 
-def test_a_failed_synthesis_leaves_no_record_to_match(first: SynthesizedStack, project_dir: Path, no_jsii: None) -> None:
+def test_a_failed_synthesis_leaves_no_record_to_match(
+    first: SynthesizedStack, project_dir: Path, no_jsii: None
+) -> None:
     path = project_dir / "apid.toml"
     original = path.read_text()
     path.write_text(original.replace('description = "', 'description = "Now ', 1))
@@ -160,13 +177,15 @@ def test_a_code_only_edit_patches_the_assembly_into_what_a_full_synthesis_writes
         patch.setattr(user_stack, "UserApiStack", None)  # any synthesis would fail
         patched = synthesize(load_project(project_dir), bundle_cache_dir=bundle_cache_dir)
     fresh_dir = tmp_path / "fresh"
-    fresh = synthesize_project(load_project(project_dir), fresh_dir, control_plane=CONTROL_PLANE,
-                               bundle_cache_dir=bundle_cache_dir)
+    fresh = synthesize_project(
+        load_project(project_dir), fresh_dir, control_plane=CONTROL_PLANE, bundle_cache_dir=bundle_cache_dir
+    )
 
     assert not patched.reused and patched.template != first.template
     assert patched.template == fresh.template
     assert [(a.asset_id, a.object_key, a.source.name) for a in patched.assets] == [
-        (a.asset_id, a.object_key, a.source.name) for a in fresh.assets]
+        (a.asset_id, a.object_key, a.source.name) for a in fresh.assets
+    ]
     assert patched.template_asset.object_key == fresh.template_asset.object_key
     assembly = patched.template_path.parent
     for name in ("manifest.json", "UserApi.assets.json", "UserApi.template.json", "tree.json"):
@@ -182,7 +201,9 @@ def _listing(folder: Path) -> list[tuple[str, bytes]]:
     return [(p.relative_to(folder).as_posix(), p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()]
 
 
-def test_an_assembly_whose_app_was_never_checked_is_not_reused_unchecked(tmp_path: Path, bundle_cache_dir: Path) -> None:
+def test_an_assembly_whose_app_was_never_checked_is_not_reused_unchecked(
+    tmp_path: Path, bundle_cache_dir: Path
+) -> None:
     """A deploy that fails before reading the deferred verdict (a denied assume-role) leaves a record without one."""
     project_dir = copy_example(tmp_path)
     main = project_dir / "weather" / "main.py"

@@ -16,8 +16,9 @@ from api_direct.cli.main import cli
 from api_direct.local.sandbox import Endpoints
 
 
-def run_kept_sandbox(explore: Callable[[Endpoints], None], *, calls: int, temp: Path, bundle_cache_dir: Path,
-                     project: Path | None = None) -> Result:
+def run_kept_sandbox(
+    explore: Callable[[Endpoints], None], *, calls: int, temp: Path, bundle_cache_dir: Path, project: Path | None = None
+) -> Result:
     """Run the command with ``temp`` as the temp folder, calling ``explore`` once everything is up.
 
     ``project`` is the project deployed; by default the command's own (the weather example).
@@ -62,8 +63,9 @@ class Fetched:
         return [value for key, value in self.headers if key.lower() == name.lower()]
 
 
-def fetch(url: str, key: str, *, method: str = "GET", body: bytes | None = None,
-          headers: tuple[tuple[str, str], ...] = ()) -> Fetched:
+def fetch(
+    url: str, key: str, *, method: str = "GET", body: bytes | None = None, headers: tuple[tuple[str, str], ...] = ()
+) -> Fetched:
     """What the kept sandbox's served API answers this request: status, every header as sent, body bytes."""
     request = urllib.request.Request(url, data=body, method=method, headers={"x-api-key": key})
     for name, value in headers:

@@ -55,11 +55,15 @@ def printed() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def apid(moto_endpoint: str, project: Path, bundle_cache_dir: Path, assume_role_requests: list[Any], printed: list[str]) -> Any:
+def apid(
+    moto_endpoint: str, project: Path, bundle_cache_dir: Path, assume_role_requests: list[Any], printed: list[str]
+) -> Any:
     def run(*args: str, input: str | None = None) -> Result:
         with pytest.MonkeyPatch.context() as env:
             env.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
-            result = CliRunner().invoke(cli, ["--project", str(project), "--endpoint-url", moto_endpoint, *args], input=input)
+            result = CliRunner().invoke(
+                cli, ["--project", str(project), "--endpoint-url", moto_endpoint, *args], input=input
+            )
         printed.append(f"{' '.join(args)}\n{result.stdout}{result.stderr}")
         return result
 
@@ -100,7 +104,11 @@ def test_plan_shows_additions_and_changes_nothing(apid: Any, aws: Any) -> None:
     actions = {c["action"] for c in planned["changes"]}
     types = {c["type"] for c in planned["changes"]}
     assert actions == {"Add"} and {"AWS::Lambda::Function", "AWS::ApiGateway::RestApi", "AWS::DynamoDB::Table"} <= types
-    names = [s["StackName"] for s in aws("cloudformation").list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"]
+    names = [
+        s["StackName"]
+        for s in aws("cloudformation").list_stacks()["StackSummaries"]
+        if s["StackStatus"] != "DELETE_COMPLETE"
+    ]
     assert STACK not in names
     assert aws("lambda").list_functions()["Functions"] == []
 
@@ -110,8 +118,11 @@ def test_deploy_creates_the_api_and_prints_its_url(apid: Any, aws: Any) -> None:
     assert deployed["status"] == "CREATE_COMPLETE" and deployed["uploaded_assets"] == 2
     assert deployed["outputs"]["ApiUrl"].startswith("https://") and "execute-api" in deployed["outputs"]["ApiUrl"]
     functions = {f["Handler"]: f for f in aws("lambda").list_functions()["Functions"]}
-    assert set(functions) == {"apid_handler.handler", "api_direct.runtime.authorizer.handler",
-                              "api_direct.runtime.key_sync.handler"}  # no control plane: no usage forwarder
+    assert set(functions) == {
+        "apid_handler.handler",
+        "api_direct.runtime.authorizer.handler",
+        "api_direct.runtime.key_sync.handler",
+    }  # no control plane: no usage forwarder
     assert all(f["Runtime"] == "python3.12" and f["Architectures"] == ["arm64"] for f in functions.values())
     [api] = aws("apigateway").get_rest_apis()["items"]
     assert api["apiKeySource"] == "AUTHORIZER"
@@ -167,8 +178,11 @@ def test_logs_prints_the_app_log(apid: Any, aws: Any) -> None:
     group = ok(apid("--json", "status"))["outputs"]["AppLogGroupName"]
     logs = aws("logs")
     logs.create_log_stream(logGroupName=group, logStreamName="2026/11/25/[$LATEST]abc")
-    logs.put_log_events(logGroupName=group, logStreamName="2026/11/25/[$LATEST]abc",
-                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "GET /hello/world 200"}])
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="2026/11/25/[$LATEST]abc",
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": "GET /hello/world 200"}],
+    )
     printed = ok(apid("--json", "logs", "--since", "5m"))
     assert printed["log_group"] == group and [l["message"] for l in printed["lines"]] == ["GET /hello/world 200"]
 
@@ -179,10 +193,14 @@ def test_no_secret_in_a_deployed_template_a_log_or_the_output(
     """The link's and the API's templates as CloudFormation holds them, every log event, all the CLI said."""
     known = {"ExternalId": assume_role_requests[0]["ExternalId"][0]}
     cloudformation, logs = aws("cloudformation"), aws("logs")
-    texts = {f"template of {name}": json.dumps(cloudformation.get_template(StackName=name)["TemplateBody"])
-             for name in (STACK, "apid-link")}
-    texts |= {f"stack {name}": json.dumps(cloudformation.describe_stacks(StackName=name)["Stacks"], default=str)
-              for name in (STACK, "apid-link")}
+    texts = {
+        f"template of {name}": json.dumps(cloudformation.get_template(StackName=name)["TemplateBody"])
+        for name in (STACK, "apid-link")
+    }
+    texts |= {
+        f"stack {name}": json.dumps(cloudformation.describe_stacks(StackName=name)["Stacks"], default=str)
+        for name in (STACK, "apid-link")
+    }
     for group in logs.describe_log_groups()["logGroups"]:
         events = logs.filter_log_events(logGroupName=group["logGroupName"])["events"]
         texts[f"log group {group['logGroupName']}"] = "\n".join(event["message"] for event in events)
@@ -211,7 +229,9 @@ def test_unlink_removes_the_link(apid: Any, project: Path, aws: Any) -> None:
     assert f"apid-assets-{MOTO_ACCOUNT}-{REGION}" not in [b["Name"] for b in aws("s3").list_buckets()["Buckets"]]
 
 
-def test_every_assume_role_sent_the_external_id(assume_role_requests: list[dict[str, list[str]]], project: Path) -> None:
+def test_every_assume_role_sent_the_external_id(
+    assume_role_requests: list[dict[str, list[str]]], project: Path
+) -> None:
     """Checked on the wire: moto, unlike STS, would accept the call without it."""
     assert len(assume_role_requests) >= 10
     external_ids = {request["ExternalId"][0] for request in assume_role_requests}

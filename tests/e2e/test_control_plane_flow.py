@@ -89,8 +89,13 @@ def usage_queue(aws: Any) -> str:
     sqs = aws("sqs")
     url = sqs.create_queue(QueueName="apid-usage")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    aws("events").put_rule(Name="apid-usage", EventBusName=BUS, EventPattern=json.dumps(
-        {"source": [usage_forwarder.USAGE_SOURCE], "detail-type": [usage_forwarder.USAGE_DETAIL_TYPE]}))
+    aws("events").put_rule(
+        Name="apid-usage",
+        EventBusName=BUS,
+        EventPattern=json.dumps(
+            {"source": [usage_forwarder.USAGE_SOURCE], "detail-type": [usage_forwarder.USAGE_DETAIL_TYPE]}
+        ),
+    )
     aws("events").put_targets(Rule="apid-usage", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": arn}])
     return str(url)
 
@@ -101,7 +106,9 @@ def control_plane(moto_endpoint: str, stripe_fake: StripeFake) -> Iterator[Contr
     cognito = aws("cognito-idp")
     pool_id = cognito.create_user_pool(PoolName="apid")["UserPool"]["Id"]
     client_id = cognito.create_user_pool_client(
-        UserPoolId=pool_id, ClientName="apid-cli", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+        UserPoolId=pool_id,
+        ClientName="apid-cli",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
     )["UserPoolClient"]["ClientId"]
     for user, group in ((CREATOR, "creators"), (CONSUMER, "consumers")):
         cognito.create_group(UserPoolId=pool_id, GroupName=group)
@@ -113,13 +120,21 @@ def control_plane(moto_endpoint: str, stripe_fake: StripeFake) -> Iterator[Contr
     port = free_port()
     webhook_secret = stripe_fake.add_webhook_endpoint(f"http://127.0.0.1:{port}/stripe/webhook")
     secret = aws("secretsmanager").create_secret(
-        Name="apid-stripe", SecretString=json.dumps({"api_key": stripe_fake.api_key, "webhook_secret": webhook_secret}))
+        Name="apid-stripe", SecretString=json.dumps({"api_key": stripe_fake.api_key, "webhook_secret": webhook_secret})
+    )
     with serving_json(moto_public_jwks()) as jwks:
         settings = ControlPlaneSettings(
-            region=REGION, account_id=MOTO_ACCOUNT, table_name=TABLE, event_bus_name=BUS, user_pool_id=pool_id,
-            app_client_id=client_id, jwks_url=f"{jwks}/{pool_id}/.well-known/jwks.json", aws_endpoint_url=moto_endpoint,
+            region=REGION,
+            account_id=MOTO_ACCOUNT,
+            table_name=TABLE,
+            event_bus_name=BUS,
+            user_pool_id=pool_id,
+            app_client_id=client_id,
+            jwks_url=f"{jwks}/{pool_id}/.well-known/jwks.json",
+            aws_endpoint_url=moto_endpoint,
             key_forwarding_role_arn=f"arn:aws:iam::{MOTO_ACCOUNT}:role/apid-key-forwarding",
-            stripe_secret_arn=secret["ARN"], stripe_api_base=stripe_fake.base_url,
+            stripe_secret_arn=secret["ARN"],
+            stripe_api_base=stripe_fake.base_url,
         )
         server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
@@ -140,8 +155,13 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def apid(moto_endpoint: str, project: Path, control_plane: ControlPlane, bundle_cache_dir: Path,
-         tmp_path_factory: pytest.TempPathFactory) -> Any:
+def apid(
+    moto_endpoint: str,
+    project: Path,
+    control_plane: ControlPlane,
+    bundle_cache_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Any:
     config_home = tmp_path_factory.mktemp("xdg")
 
     def run(*args: str, user: str | None = None) -> Result:
@@ -150,8 +170,18 @@ def apid(moto_endpoint: str, project: Path, control_plane: ControlPlane, bundle_
             env.setenv("XDG_CONFIG_HOME", str(config_home))
             env.setenv("APID_PASSWORD", PASSWORD)
             if user:
-                login = CliRunner().invoke(cli, ["--endpoint-url", moto_endpoint, "login", "--control-plane",
-                                                 control_plane.url, "--username", user])
+                login = CliRunner().invoke(
+                    cli,
+                    [
+                        "--endpoint-url",
+                        moto_endpoint,
+                        "login",
+                        "--control-plane",
+                        control_plane.url,
+                        "--username",
+                        user,
+                    ],
+                )
                 assert login.exit_code == 0, login.output
             return CliRunner().invoke(cli, ["--project", str(project), "--endpoint-url", moto_endpoint, *args])
 
@@ -196,7 +226,9 @@ def test_publish_lists_the_api_and_routes_its_keys(apid: Any, control_plane: Con
     listing = json.loads(urllib_get(f"{control_plane.url}/listings/weather-api"))
     assert [p["name"] for p in listing["plans"]] == ["free", "pro"]
     assert listing["openapi"]["info"]["title"] == "Weather API"
-    targets = control_plane.aws("events").list_targets_by_rule(Rule="apid-keys-weather-api", EventBusName=BUS)["Targets"]
+    targets = control_plane.aws("events").list_targets_by_rule(Rule="apid-keys-weather-api", EventBusName=BUS)[
+        "Targets"
+    ]
     assert [t["Arn"] for t in targets] == [f"arn:aws:events:{REGION}:{MOTO_ACCOUNT}:event-bus/apid-weather-api-keys"]
     found = json.loads(urllib_get(f"{control_plane.url}/listings?q=forecast"))
     assert [i["api_id"] for i in found["items"]] == ["weather-api"]
@@ -232,7 +264,8 @@ def test_consumer_cannot_publish(apid: Any) -> None:
 
 
 def test_usage_flows_from_the_forwarder_to_stripe_and_a_payout(
-        apid: Any, control_plane: ControlPlane, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    apid: Any, control_plane: ControlPlane, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     [key] = ok(apid("--json", "keys", "list", user=CONSUMER))["items"]
     started = datetime.now(UTC)
     functions = {f["Handler"]: f for f in control_plane.aws("lambda").list_functions()["Functions"]}
@@ -243,9 +276,16 @@ def test_usage_flows_from_the_forwarder_to_stripe_and_a_payout(
 
     # Seven calls: five answered 200, two 404 (not billable on pro); CloudWatch delivers the log batch twice.
     now_ms = int(started.timestamp() * 1000)
-    lines = [{"eventId": f"{i:056d}", "timestamp": now_ms + i,
-              "message": access_line(f"request-{i}", now_ms + i, key_id=key["key_id"], plan="pro",
-                                     status=200 if i < 5 else 404)} for i in range(7)]
+    lines = [
+        {
+            "eventId": f"{i:056d}",
+            "timestamp": now_ms + i,
+            "message": access_line(
+                f"request-{i}", now_ms + i, key_id=key["key_id"], plan="pro", status=200 if i < 5 else 404
+            ),
+        }
+        for i in range(7)
+    ]
     usage_forwarder.events_client.cache_clear()
     for _ in range(2):
         usage_forwarder.handler(log_subscription_event("access", MOTO_ACCOUNT, lines), FakeLambdaContext())
@@ -272,13 +312,20 @@ def test_usage_flows_from_the_forwarder_to_stripe_and_a_payout(
     assert invoice["amount_paid"] == 1900  # the monthly fee; 5 calls are inside pro's 10000 free ones
     # The consumer revoked the key earlier: billing ended with the period, so Stripe now ends the subscription.
     assert [(d.event_type, d.status) for d in control_plane.stripe.deliveries()] == [
-        ("invoice.paid", 200), ("customer.subscription.deleted", 200)]
+        ("invoice.paid", 200),
+        ("customer.subscription.deleted", 200),
+    ]
 
     setup = ok(apid("--json", "payouts", "setup", user=CREATOR))
     assert setup["onboarding_url"].startswith(control_plane.stripe.base_url) and not setup["transfers_enabled"]
     control_plane.stripe.complete_onboarding(setup["account_id"])
-    paid = close_and_pay(store, billing.gateway, control_plane.settings.platform_fee_percent,  # type: ignore[union-attr]
-                         started + timedelta(days=40), timedelta(days=3))
+    paid = close_and_pay(
+        store,
+        billing.gateway,
+        control_plane.settings.platform_fee_percent,  # type: ignore[union-attr]
+        started + timedelta(days=40),
+        timedelta(days=3),
+    )
     assert (paid.paid, paid.transferred) == (1, 1520)
     earned = ok(apid("--json", "earnings"))
     [month] = earned["months"]
@@ -292,15 +339,19 @@ def test_creator_destroys_and_unlinks(apid: Any, project: Path, control_plane: C
     ok(apid("--json", "aws", "unlink", "--yes"))
     [account] = [i for i in items(control_plane) if i["sk"]["S"].startswith("ACCOUNT#")]
     assert account["status"]["S"] == "unlinked" and load_state(project).link is None
-    assert "Policy" not in control_plane.aws("events").describe_event_bus(Name=BUS) or not json.loads(
-        control_plane.aws("events").describe_event_bus(Name=BUS)["Policy"]
-    )["Statement"]
+    assert (
+        "Policy" not in control_plane.aws("events").describe_event_bus(Name=BUS)
+        or not json.loads(control_plane.aws("events").describe_event_bus(Name=BUS)["Policy"])["Statement"]
+    )
 
 
 def key_sync_deliveries(control_plane: ControlPlane) -> list[dict[str, Any]]:
     """Events that reached the creator account's key-sync function (see the emulator's Lambda-target patch)."""
-    [function] = [f["FunctionName"] for f in control_plane.aws("lambda").list_functions()["Functions"]
-                  if f["Handler"] == "api_direct.runtime.key_sync.handler"]
+    [function] = [
+        f["FunctionName"]
+        for f in control_plane.aws("lambda").list_functions()["Functions"]
+        if f["Handler"] == "api_direct.runtime.key_sync.handler"
+    ]
     found = control_plane.aws("logs").filter_log_events(logGroupName=f"/emulator/lambda/{function}")["events"]
     return [json.loads(e["message"]) for e in found]
 

@@ -90,8 +90,12 @@ def deploy(
     """
     cloudformation = aws.cloudformation
     created = cloudformation.create_change_set(
-        StackName=stack_name, ChangeSetName=name, ChangeSetType=change_set_type,
-        TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_NAMED_IAM"], **extra,
+        StackName=stack_name,
+        ChangeSetName=name,
+        ChangeSetType=change_set_type,
+        TemplateBody=json.dumps(template),
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        **extra,
     )
     change_set = cloudformation.describe_change_set(ChangeSetName=created["Id"])
     assert (change_set["Status"], change_set["ExecutionStatus"]) == ("CREATE_COMPLETE", "AVAILABLE")
@@ -122,7 +126,8 @@ def physical_ids(aws: Aws, stack_name: str, resource_type: str, logical_prefix: 
     """Physical ids of the stack's resources of a type (and logical id prefix), as CloudFormation lists them."""
     summaries = aws.cloudformation.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
     return [
-        summary["PhysicalResourceId"] for summary in summaries
+        summary["PhysicalResourceId"]
+        for summary in summaries
         if summary["ResourceType"] == resource_type and summary["LogicalResourceId"].startswith(logical_prefix)
     ]
 
@@ -157,7 +162,11 @@ def api_stack(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path) 
 @pytest.fixture(scope="module")
 def link(aws: Aws, link_template: dict[str, Any]) -> Deployed:
     return deploy(
-        aws, LINK_STACK, link_template, "CREATE", "apid-link-1",
+        aws,
+        LINK_STACK,
+        link_template,
+        "CREATE",
+        "apid-link-1",
         Parameters=[{"ParameterKey": "ExternalId", "ParameterValue": EXTERNAL_ID}],
     )
 
@@ -326,35 +335,69 @@ def identity_template(*, deletion_protection: str = "INACTIVE", retained: bool =
     """A user pool with an app client, two groups and a generated secret; the pool and secret retained if asked."""
     retain = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"} if retained else {}
     pool = {"Ref": "Pool"}
-    return {"Resources": {
-        "Pool": {"Type": "AWS::Cognito::UserPool", **retain, "Properties": {
-            "UserPoolName": "apid-probe-users", "UsernameAttributes": ["email"], "AutoVerifiedAttributes": ["email"],
-            "Schema": [{"Name": "email", "Required": True, "Mutable": True},
-                       {"Name": "role", "AttributeDataType": "String", "Mutable": False,
-                        "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "32"}}],
-            "Policies": {"PasswordPolicy": {"MinimumLength": 12, "RequireSymbols": True}},
-            "MfaConfiguration": "OPTIONAL", "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
-            "LambdaConfig": {"PostConfirmation": f"arn:aws:lambda:{REGION}:{MOTO_ACCOUNT}:function:confirm"},
-            "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
-            "DeletionProtection": deletion_protection}},
-        "Client": {"Type": "AWS::Cognito::UserPoolClient", "Properties": {
-            "UserPoolId": pool, "ClientName": "cli", "GenerateSecret": False,
-            "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-            "AccessTokenValidity": 60, "TokenValidityUnits": {"AccessToken": "minutes"},
-            "PreventUserExistenceErrors": "ENABLED"}},
-        "Creators": {"Type": "AWS::Cognito::UserPoolGroup", "Properties": {
-            "UserPoolId": pool, "GroupName": "creators", "Description": "Creators", "Precedence": 1}},
-        "Consumers": {"Type": "AWS::Cognito::UserPoolGroup", "Properties": {"UserPoolId": pool}},
-        "Secret": {"Type": "AWS::SecretsManager::Secret", **retain, "Properties": {
-            "Description": "Stripe keys", "GenerateSecretString": {
-                "SecretStringTemplate": json.dumps({"api_key": ""}), "GenerateStringKey": "webhook_secret"}}},
-    }, "Outputs": {
-        "PoolId": {"Value": pool},
-        **{name: {"Value": {"Fn::GetAtt": ["Pool", name]}} for name in ("Arn", "ProviderName", "ProviderURL")},
-        "ClientId": {"Value": {"Ref": "Client"}},
-        "CreatorsGroup": {"Value": {"Ref": "Creators"}},
-        "SecretArn": {"Value": {"Ref": "Secret"}},
-    }}
+    return {
+        "Resources": {
+            "Pool": {
+                "Type": "AWS::Cognito::UserPool",
+                **retain,
+                "Properties": {
+                    "UserPoolName": "apid-probe-users",
+                    "UsernameAttributes": ["email"],
+                    "AutoVerifiedAttributes": ["email"],
+                    "Schema": [
+                        {"Name": "email", "Required": True, "Mutable": True},
+                        {
+                            "Name": "role",
+                            "AttributeDataType": "String",
+                            "Mutable": False,
+                            "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "32"},
+                        },
+                    ],
+                    "Policies": {"PasswordPolicy": {"MinimumLength": 12, "RequireSymbols": True}},
+                    "MfaConfiguration": "OPTIONAL",
+                    "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
+                    "LambdaConfig": {"PostConfirmation": f"arn:aws:lambda:{REGION}:{MOTO_ACCOUNT}:function:confirm"},
+                    "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
+                    "DeletionProtection": deletion_protection,
+                },
+            },
+            "Client": {
+                "Type": "AWS::Cognito::UserPoolClient",
+                "Properties": {
+                    "UserPoolId": pool,
+                    "ClientName": "cli",
+                    "GenerateSecret": False,
+                    "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                    "AccessTokenValidity": 60,
+                    "TokenValidityUnits": {"AccessToken": "minutes"},
+                    "PreventUserExistenceErrors": "ENABLED",
+                },
+            },
+            "Creators": {
+                "Type": "AWS::Cognito::UserPoolGroup",
+                "Properties": {"UserPoolId": pool, "GroupName": "creators", "Description": "Creators", "Precedence": 1},
+            },
+            "Consumers": {"Type": "AWS::Cognito::UserPoolGroup", "Properties": {"UserPoolId": pool}},
+            "Secret": {
+                "Type": "AWS::SecretsManager::Secret",
+                **retain,
+                "Properties": {
+                    "Description": "Stripe keys",
+                    "GenerateSecretString": {
+                        "SecretStringTemplate": json.dumps({"api_key": ""}),
+                        "GenerateStringKey": "webhook_secret",
+                    },
+                },
+            },
+        },
+        "Outputs": {
+            "PoolId": {"Value": pool},
+            **{name: {"Value": {"Fn::GetAtt": ["Pool", name]}} for name in ("Arn", "ProviderName", "ProviderURL")},
+            "ClientId": {"Value": {"Ref": "Client"}},
+            "CreatorsGroup": {"Value": {"Ref": "Creators"}},
+            "SecretArn": {"Value": {"Ref": "Secret"}},
+        },
+    }
 
 
 def test_user_pool_client_groups_and_secret_are_created_as_declared(aws: Aws) -> None:
@@ -366,7 +409,10 @@ def test_user_pool_client_groups_and_secret_are_created_as_declared(aws: Aws) ->
     assert (outputs["Arn"], outputs["ProviderName"]) == (pool["Arn"], provider)
     assert outputs["ProviderURL"] == f"https://{provider}"
     assert (pool["Name"], pool["UsernameAttributes"], pool["AutoVerifiedAttributes"]) == (
-        "apid-probe-users", ["email"], ["email"])
+        "apid-probe-users",
+        ["email"],
+        ["email"],
+    )
     assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] == 12
     assert pool["LambdaConfig"] == {"PostConfirmation": f"arn:aws:lambda:{REGION}:{MOTO_ACCOUNT}:function:confirm"}
     assert pool["AccountRecoverySetting"]["RecoveryMechanisms"] == [{"Name": "verified_email", "Priority": 1}]
@@ -405,8 +451,12 @@ def test_identity_and_secret_go_with_their_stack_unless_retained(aws: Aws) -> No
 
 
 def test_a_secret_both_given_and_generated_is_rejected(aws: Aws) -> None:
-    secret = {"Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {
-        "SecretString": "s3cr3t", "GenerateSecretString": {}}}}
+    secret = {
+        "Secret": {
+            "Type": "AWS::SecretsManager::Secret",
+            "Properties": {"SecretString": "s3cr3t", "GenerateSecretString": {}},
+        }
+    }
     with pytest.raises(ClientError, match="cannot both be specified"):
         deploy(aws, "apid-gap-secret", {"Resources": secret}, "CREATE", "c")
 
@@ -429,12 +479,16 @@ def test_trust_policy_external_id_and_session_limit_are_not_enforced(aws: Aws, l
 
 def test_permissions_boundary_and_iam_policies_are_not_enforced(aws: Aws, link: Deployed) -> None:
     """The bounded execution role's session creates an IAM user and key, which its boundary denies."""
-    credentials = aws.client("sts").assume_role(
-        RoleArn=link.outputs["ExecutionRoleArn"], RoleSessionName="bounded"
-    )["Credentials"]
+    credentials = aws.client("sts").assume_role(RoleArn=link.outputs["ExecutionRoleArn"], RoleSessionName="bounded")[
+        "Credentials"
+    ]
     iam = boto3.client(
-        "iam", endpoint_url=aws.endpoint, region_name=REGION, aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"], aws_session_token=credentials["SessionToken"],
+        "iam",
+        endpoint_url=aws.endpoint,
+        region_name=REGION,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
     )
     iam.create_user(UserName="apid-gap-escalation")
     assert iam.create_access_key(UserName="apid-gap-escalation")["AccessKey"]["Status"] == "Active"
@@ -468,8 +522,17 @@ def test_properties_moto_does_not_apply(aws: Aws, link: Deployed, api: Deployed)
 
 def test_change_set_checks_moto_skips(aws: Aws, link: Deployed) -> None:
     """No capability check, no parameter constraints, a second CREATE for an existing stack accepted."""
-    role = {"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": {
-        "RoleName": "apid-gap-named", "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []}}}}}
+    role = {
+        "Resources": {
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": "apid-gap-named",
+                    "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []},
+                },
+            }
+        }
+    }
     created = aws.cloudformation.create_change_set(
         StackName="apid-gap-caps", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=json.dumps(role)
     )
@@ -495,9 +558,19 @@ def test_change_set_names_are_not_scoped_to_their_stack(aws: Aws, link: Deployed
 
 
 def test_missing_code_object_is_accepted(aws: Aws, link: Deployed) -> None:
-    template = {"Resources": {"Function": {"Type": "AWS::Lambda::Function", "Properties": {
-        "Code": {"S3Bucket": ASSET_BUCKET, "S3Key": "assets/never-uploaded.zip"}, "Handler": "index.handler",
-        "Runtime": "python3.12", "Role": link.outputs["ExecutionRoleArn"]}}}}
+    template = {
+        "Resources": {
+            "Function": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Code": {"S3Bucket": ASSET_BUCKET, "S3Key": "assets/never-uploaded.zip"},
+                    "Handler": "index.handler",
+                    "Runtime": "python3.12",
+                    "Role": link.outputs["ExecutionRoleArn"],
+                },
+            }
+        }
+    }
     deployed = deploy(aws, "apid-gap-code", template, "CREATE", "c")
     (name,) = physical_ids(aws, "apid-gap-code", "AWS::Lambda::Function")
     assert deployed.stack["StackStatus"] == "CREATE_COMPLETE"
@@ -509,7 +582,9 @@ def test_failed_execution_is_an_error_response_without_rollback(aws: Aws) -> Non
     deploy(aws, "apid-gap-first", {"Resources": bus}, "CREATE", "c")
     queue = {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "apid-gap-partial"}}}
     created = aws.cloudformation.create_change_set(
-        StackName="apid-gap-second", ChangeSetName="c", ChangeSetType="CREATE",
+        StackName="apid-gap-second",
+        ChangeSetName="c",
+        ChangeSetType="CREATE",
         TemplateBody=json.dumps({"Resources": {**queue, **bus}}),
     )
     with pytest.raises(ResponseParserError, match="Event bus apid-gap-bus already exists"):
@@ -544,8 +619,11 @@ def test_unchanged_update_change_set_reports_no_changes(
     aws: Aws, link: Deployed, link_template: dict[str, Any]
 ) -> None:
     created = aws.cloudformation.create_change_set(
-        StackName=LINK_STACK, ChangeSetName="apid-link-2", ChangeSetType="UPDATE",
-        TemplateBody=json.dumps(link_template), Capabilities=["CAPABILITY_NAMED_IAM"],
+        StackName=LINK_STACK,
+        ChangeSetName="apid-link-2",
+        ChangeSetType="UPDATE",
+        TemplateBody=json.dumps(link_template),
+        Capabilities=["CAPABILITY_NAMED_IAM"],
         Parameters=[{"ParameterKey": "ExternalId", "UsePreviousValue": True}],
     )
     change_set = aws.cloudformation.describe_change_set(ChangeSetName=created["Id"])
@@ -567,8 +645,9 @@ def test_update_change_set_changes_only_what_changed(aws: Aws, api: Deployed, ap
     resources[app_id]["Properties"]["MemorySize"] = 1024
     resources[logs_id]["Properties"]["RetentionInDays"] = 90
     updated = deploy(aws, API_STACK, template, "UPDATE", "apid-deploy-2", RoleARN=EXECUTION_ROLE_ARN)
-    changes = sorted((c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"])
-                     for c in updated.change_set["Changes"])
+    changes = sorted(
+        (c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"]) for c in updated.change_set["Changes"]
+    )
     assert changes == [("Modify", app_id), ("Modify", logs_id)]
     assert updated.stack["StackStatus"] == "UPDATE_COMPLETE"
     assert updated.outputs == api.outputs
@@ -605,7 +684,11 @@ def test_delete_stack_removes_what_the_stacks_created(
     assert iam.list_policies(Scope="Local")["Policies"] == []
     assert ASSET_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
     relinked = deploy(
-        aws, "apid-link-again", link_template, "CREATE", "apid-link-3",
+        aws,
+        "apid-link-again",
+        link_template,
+        "CREATE",
+        "apid-link-3",
         Parameters=[{"ParameterKey": "ExternalId", "ParameterValue": EXTERNAL_ID}],
     )
     assert relinked.stack["StackStatus"] == "CREATE_COMPLETE"
@@ -621,20 +704,33 @@ def test_server_stops_even_when_the_block_fails() -> None:
         socket.create_connection((address.hostname, address.port), timeout=2).close()
 
 
-
 def _transaction_table(dynamodb: Any) -> None:
-    dynamodb.create_table(TableName="tx", BillingMode="PAY_PER_REQUEST",
-                          KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-                          AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")])
+    dynamodb.create_table(
+        TableName="tx",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+    )
     dynamodb.put_item(TableName="tx", Item={"pk": {"S": "counter"}, "sk": {"S": "c"}, "calls": {"N": "1"}})
 
 
 def _count_and_mark(marker: str) -> list[dict[str, Any]]:
     return [
-        {"Update": {"TableName": "tx", "Key": {"pk": {"S": "counter"}, "sk": {"S": "c"}},
-                    "UpdateExpression": "ADD calls :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}},
-        {"Put": {"TableName": "tx", "Item": {"pk": {"S": marker}, "sk": {"S": "m"}},
-                 "ConditionExpression": "attribute_not_exists(pk)"}},
+        {
+            "Update": {
+                "TableName": "tx",
+                "Key": {"pk": {"S": "counter"}, "sk": {"S": "c"}},
+                "UpdateExpression": "ADD calls :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        },
+        {
+            "Put": {
+                "TableName": "tx",
+                "Item": {"pk": {"S": marker}, "sk": {"S": "m"}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
     ]
 
 
@@ -644,13 +740,20 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(aws: Aws) -> None:
     dynamodb.transact_write_items(TransactItems=_count_and_mark("seen"))
     with pytest.raises(ClientError) as cancelled:
         dynamodb.transact_write_items(TransactItems=[*_count_and_mark("new"), *_count_and_mark("seen")[1:]])
-    assert [r["Code"] for r in cancelled.value.response["CancellationReasons"]] == ["None", "None", "ConditionalCheckFailed"]
+    assert [r["Code"] for r in cancelled.value.response["CancellationReasons"]] == [
+        "None",
+        "None",
+        "ConditionalCheckFailed",
+    ]
     items = {item["pk"]["S"]: item for item in dynamodb.scan(TableName="tx")["Items"]}
     assert sorted(items) == ["counter", "seen"]
     assert items["counter"]["calls"] == {"N": "2"}
     dynamodb.transact_write_items(TransactItems=_count_and_mark("new"))
-    assert dynamodb.get_item(TableName="tx", Key={"pk": {"S": "counter"}, "sk": {"S": "c"}})["Item"]["calls"] == {"N": "3"}
+    assert dynamodb.get_item(TableName="tx", Key={"pk": {"S": "counter"}, "sk": {"S": "c"}})["Item"]["calls"] == {
+        "N": "3"
+    }
     dynamodb.delete_table(TableName="tx")
+
 
 # --- Each patch fixes a real defect: the same probe against unpatched moto, in process ------------------
 
@@ -658,15 +761,27 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(aws: Aws) -> None:
 def _api_with_method(method: dict[str, Any] | None = None) -> dict[str, Any]:
     """A REST API with one method and a deployment that DependsOn it, listed first as CDK lists it."""
     return {
-        "Deployment": {"Type": "AWS::ApiGateway::Deployment", "DependsOn": ["Method"],
-                       "Properties": {"RestApiId": {"Ref": "Api"}}},
+        "Deployment": {
+            "Type": "AWS::ApiGateway::Deployment",
+            "DependsOn": ["Method"],
+            "Properties": {"RestApiId": {"Ref": "Api"}},
+        },
         "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "probe", "ApiKeySourceType": "AUTHORIZER"}},
-        "Method": {"Type": "AWS::ApiGateway::Method", "Properties": {
-            "RestApiId": {"Ref": "Api"}, "ResourceId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
-            "HttpMethod": "ANY", "AuthorizationType": "NONE",
-            "Integration": {"Type": "AWS_PROXY", "IntegrationHttpMethod": "POST",
-                            "Uri": "arn:aws:apigateway:us-east-1:lambda:path/functions/f/invocations"},
-            **(method or {})}},
+        "Method": {
+            "Type": "AWS::ApiGateway::Method",
+            "Properties": {
+                "RestApiId": {"Ref": "Api"},
+                "ResourceId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
+                "HttpMethod": "ANY",
+                "AuthorizationType": "NONE",
+                "Integration": {
+                    "Type": "AWS_PROXY",
+                    "IntegrationHttpMethod": "POST",
+                    "Uri": "arn:aws:apigateway:us-east-1:lambda:path/functions/f/invocations",
+                },
+                **(method or {}),
+            },
+        },
     }
 
 
@@ -674,7 +789,8 @@ def _created(resources: dict[str, Any], parameters: dict[str, Any] | None = None
     """A stack made by ``create_stack`` (which, unlike change sets, honors ``DependsOn``); parameters get "s3cr3t"."""
     cloudformation = boto3.client("cloudformation", region_name=REGION)
     cloudformation.create_stack(
-        StackName="probe", TemplateBody=json.dumps({"Parameters": parameters or {}, "Resources": resources}),
+        StackName="probe",
+        TemplateBody=json.dumps({"Parameters": parameters or {}, "Resources": resources}),
         Parameters=[{"ParameterKey": key, "ParameterValue": "s3cr3t"} for key in parameters or {}],
     )
     return cloudformation
@@ -684,7 +800,9 @@ def _executed(resources: dict[str, Any], outputs: dict[str, Any] | None = None) 
     """A stack made by executing a ``CREATE`` change set."""
     cloudformation = boto3.client("cloudformation", region_name=REGION)
     created = cloudformation.create_change_set(
-        StackName="probe", ChangeSetName="c", ChangeSetType="CREATE",
+        StackName="probe",
+        ChangeSetName="c",
+        ChangeSetType="CREATE",
         TemplateBody=json.dumps({"Resources": resources, "Outputs": outputs or {}}),
     )
     cloudformation.execute_change_set(ChangeSetName=created["Id"])
@@ -697,9 +815,15 @@ def _rest_api_id() -> str:
 
 def _probe_event_bus_ref() -> None:
     with pytest.raises(AttributeError, match="'EventBus' object has no attribute 'split'"):
-        _executed({"Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "probe"}},
-                   "Rule": {"Type": "AWS::Events::Rule", "Properties": {"EventBusName": {"Ref": "Bus"},
-                                                                         "EventPattern": {"source": ["x"]}}}})
+        _executed(
+            {
+                "Bus": {"Type": "AWS::Events::EventBus", "Properties": {"Name": "probe"}},
+                "Rule": {
+                    "Type": "AWS::Events::Rule",
+                    "Properties": {"EventBusName": {"Ref": "Bus"}, "EventPattern": {"source": ["x"]}},
+                },
+            }
+        )
 
 
 def _probe_deployment_ref() -> None:
@@ -708,14 +832,33 @@ def _probe_deployment_ref() -> None:
 
 
 def _probe_stage() -> None:
-    _created({**_api_with_method(), "Stage": {"Type": "AWS::ApiGateway::Stage", "Properties": {
-        "RestApiId": {"Ref": "Api"}, "DeploymentId": "d", "StageName": "v1"}}})
+    _created(
+        {
+            **_api_with_method(),
+            "Stage": {
+                "Type": "AWS::ApiGateway::Stage",
+                "Properties": {"RestApiId": {"Ref": "Api"}, "DeploymentId": "d", "StageName": "v1"},
+            },
+        }
+    )
     assert boto3.client("apigateway", region_name=REGION).get_stages(restApiId=_rest_api_id())["item"] == []
 
 
 def _probe_authorizer() -> None:
-    _created({**_api_with_method(), "Authorizer": {"Type": "AWS::ApiGateway::Authorizer", "Properties": {
-        "RestApiId": {"Ref": "Api"}, "Name": "keys", "Type": "REQUEST", "AuthorizerUri": "arn:aws:x"}}})
+    _created(
+        {
+            **_api_with_method(),
+            "Authorizer": {
+                "Type": "AWS::ApiGateway::Authorizer",
+                "Properties": {
+                    "RestApiId": {"Ref": "Api"},
+                    "Name": "keys",
+                    "Type": "REQUEST",
+                    "AuthorizerUri": "arn:aws:x",
+                },
+            },
+        }
+    )
     assert boto3.client("apigateway", region_name=REGION).get_authorizers(restApiId=_rest_api_id())["items"] == []
 
 
@@ -737,24 +880,48 @@ def _probe_rest_api_deletion() -> None:
 
 def _probe_managed_policy_deletion() -> None:
     document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
-    _created({"Policy": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {
-        "ManagedPolicyName": "probe", "PolicyDocument": document}}}).delete_stack(StackName="probe")
+    _created(
+        {
+            "Policy": {
+                "Type": "AWS::IAM::ManagedPolicy",
+                "Properties": {"ManagedPolicyName": "probe", "PolicyDocument": document},
+            }
+        }
+    ).delete_stack(StackName="probe")
     assert [p["PolicyName"] for p in boto3.client("iam").list_policies(Scope="Local")["Policies"]] == ["probe"]
 
 
 def _probe_lambda_architectures() -> None:
     trust = {"Version": "2012-10-17", "Statement": []}
-    _created({"Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
-              "Function": {"Type": "AWS::Lambda::Function", "Properties": {
-                  "Code": {"ZipFile": "def handler(event, context): pass"}, "Handler": "index.handler",
-                  "Runtime": "python3.12", "Role": {"Fn::GetAtt": ["Role", "Arn"]}, "Architectures": ["arm64"]}}})
+    _created(
+        {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
+            "Function": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Code": {"ZipFile": "def handler(event, context): pass"},
+                    "Handler": "index.handler",
+                    "Runtime": "python3.12",
+                    "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                    "Architectures": ["arm64"],
+                },
+            },
+        }
+    )
     (function,) = boto3.client("lambda", region_name=REGION).list_functions()["Functions"]
     assert function["Architectures"] == ["x86_64"]
 
 
 def _probe_method_authorizer() -> None:
-    _created(_api_with_method({"AuthorizationType": "CUSTOM", "AuthorizerId": "abc123",
-                               "RequestParameters": {"method.request.header.x-api-key": True}}))
+    _created(
+        _api_with_method(
+            {
+                "AuthorizationType": "CUSTOM",
+                "AuthorizerId": "abc123",
+                "RequestParameters": {"method.request.header.x-api-key": True},
+            }
+        )
+    )
     apigateway = boto3.client("apigateway", region_name=REGION)
     api_id = _rest_api_id()
     root = apigateway.get_resources(restApiId=api_id)["items"][0]["id"]
@@ -789,7 +956,9 @@ def _probe_unchanged_update() -> None:
     cloudformation = _created(QUEUE, parameters)
     with pytest.raises(ClientError, match="No updates are to be performed"):
         cloudformation.create_change_set(
-            StackName="probe", ChangeSetName="u", ChangeSetType="UPDATE",
+            StackName="probe",
+            ChangeSetName="u",
+            ChangeSetType="UPDATE",
             TemplateBody=json.dumps({"Parameters": parameters, "Resources": QUEUE}),
             Parameters=[{"ParameterKey": "Secret", "ParameterValue": "s3cr3t"}],
         )
@@ -803,7 +972,9 @@ def _probe_outputs() -> None:
 def _probe_lambda_target() -> None:
     events = boto3.client("events")
     events.put_rule(Name="probe", EventPattern=json.dumps({"source": ["probe"]}))
-    events.put_targets(Rule="probe", Targets=[{"Id": "f", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:probe"}])
+    events.put_targets(
+        Rule="probe", Targets=[{"Id": "f", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:probe"}]
+    )
     with pytest.raises(NotImplementedError, match="Expr not defined"):  # a 500 from moto_server
         events.put_events(Entries=[{"Source": "probe", "DetailType": "d", "Detail": "{}"}])
 
@@ -838,15 +1009,20 @@ def _probe_user_pool_client() -> None:
 
 def _probe_user_pool_group() -> None:
     pool_id = _pool_id()
-    _created({"Group": {"Type": "AWS::Cognito::UserPoolGroup", "Properties": {"UserPoolId": pool_id,
-                                                                              "GroupName": "creators"}}})
+    _created(
+        {
+            "Group": {
+                "Type": "AWS::Cognito::UserPoolGroup",
+                "Properties": {"UserPoolId": pool_id, "GroupName": "creators"},
+            }
+        }
+    )
     assert boto3.client("cognito-idp", region_name=REGION).list_groups(UserPoolId=pool_id)["Groups"] == []
 
 
 def _probe_secret() -> None:
     _created({"Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {"Name": "probe", "SecretString": "x"}}})
     assert boto3.client("secretsmanager", region_name=REGION).list_secrets()["SecretList"] == []
-
 
 
 def _probe_transaction_copies() -> None:
@@ -866,12 +1042,14 @@ def _probe_transaction_copies() -> None:
         dynamodb.transact_write_items(TransactItems=_count_and_mark("m"))
     assert len(copied) == 2  # the whole table, once per operation
 
+
 def _probe_stack_in_review() -> None:
     cloudformation = boto3.client("cloudformation", region_name=REGION)
     template = json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}})
     for name in ("interrupted", "rerun"):
-        created = cloudformation.create_change_set(StackName="probe", ChangeSetName=name, ChangeSetType="CREATE",
-                                                   TemplateBody=template)
+        created = cloudformation.create_change_set(
+            StackName="probe", ChangeSetName=name, ChangeSetType="CREATE", TemplateBody=template
+        )
         if name == "interrupted":
             cloudformation.delete_change_set(ChangeSetName=created["Id"])
     cloudformation.execute_change_set(ChangeSetName=created["Id"])

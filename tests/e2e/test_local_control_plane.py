@@ -80,8 +80,11 @@ def stack_resources(aws: Aws) -> list[dict[str, Any]]:
 
 
 def physical_id(aws: Aws, resource_type: str, logical_prefix: str = "") -> str:
-    (found,) = [r["PhysicalResourceId"] for r in stack_resources(aws)
-                if r["ResourceType"] == resource_type and r["LogicalResourceId"].startswith(logical_prefix)]
+    (found,) = [
+        r["PhysicalResourceId"]
+        for r in stack_resources(aws)
+        if r["ResourceType"] == resource_type and r["LogicalResourceId"].startswith(logical_prefix)
+    ]
     return str(found)
 
 
@@ -89,7 +92,13 @@ def test_stack_is_created_by_the_engine_with_every_output(aws: Aws, first: Deplo
     deployment = first.deployment
     assert (deployment.stack_name, deployment.status) == (STACK_NAME, "CREATE_COMPLETE")
     assert set(deployment.outputs) == {
-        "ApiUrl", "UserPoolId", "AppClientId", "EventBusArn", "StripeSecretArn", "StripeWebhookUrl"}
+        "ApiUrl",
+        "UserPoolId",
+        "AppClientId",
+        "EventBusArn",
+        "StripeSecretArn",
+        "StripeWebhookUrl",
+    }
     assert {change.action for change in deployment.changes} == {"Add"}
     assert first.recorder.steps[0].startswith("publish ")
     assert all(p.uploaded and p.bucket == asset_bucket_name(MOTO_ACCOUNT, REGION) for p in first.recorder.published)
@@ -145,8 +154,9 @@ def test_bus_table_usage_queue_and_its_rule(aws: Aws, outputs: dict[str, str]) -
     table = physical_id(aws, "AWS::DynamoDB::Table")
     assert aws.client("dynamodb").describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE"
     queue_url = physical_id(aws, "AWS::SQS::Queue", "ServiceBillingUsage2")
-    queue_arn = aws.client("sqs").get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = aws.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     (rule,) = events.list_rules(EventBusName=bus["Name"])["Rules"]
     assert json.loads(rule["EventPattern"]) == {"source": [USAGE_SOURCE], "detail-type": [USAGE_DETAIL_TYPE]}
     (target,) = events.list_targets_by_rule(Rule=rule["Name"], EventBusName=bus["Name"])["Targets"]
@@ -170,8 +180,7 @@ def test_settings_from_the_api_function_name_what_the_stack_created(
 
 def test_functions_by_handler_with_their_environment(first: Deployed) -> None:
     functions = first.deployment.functions
-    assert set(functions) == {
-        API_HANDLER, POST_CONFIRMATION_HANDLER, AGGREGATE_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER}
+    assert set(functions) == {API_HANDLER, POST_CONFIRMATION_HANDLER, AGGREGATE_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER}
     settings = first.deployment.settings
     for handler in (API_HANDLER, AGGREGATE_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER):
         assert functions[handler].environment["APID_CP_TABLE_NAME"] == settings.table_name

@@ -52,13 +52,29 @@ def run(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path, kept: 
         kept["workdir_existed"] = endpoints.workdir.is_dir()
         with urllib.request.urlopen(f"{endpoints.control_plane}/listings", timeout=10) as response:  # noqa: S310
             kept["listed"] = [item["api_id"] for item in json.load(response)["items"]]
-        kept["earnings"] = CliRunner().invoke(cli, [
-            "--endpoint-url", endpoints.aws, "--json", "login", "--control-plane", endpoints.control_plane,
-            "--username", endpoints.users[0]], env={"APID_PASSWORD": endpoints.password}).exit_code, CliRunner(
-        ).invoke(cli, ["--endpoint-url", endpoints.aws, "--json", "earnings"])
+        kept["earnings"] = (
+            CliRunner()
+            .invoke(
+                cli,
+                [
+                    "--endpoint-url",
+                    endpoints.aws,
+                    "--json",
+                    "login",
+                    "--control-plane",
+                    endpoints.control_plane,
+                    "--username",
+                    endpoints.users[0],
+                ],
+                env={"APID_PASSWORD": endpoints.password},
+            )
+            .exit_code,
+            CliRunner().invoke(cli, ["--endpoint-url", endpoints.aws, "--json", "earnings"]),
+        )
         before = metered_calls(endpoints)
-        kept["statuses"] = [status(f"{endpoints.gateway}/cities", key)
-                            for key in [endpoints.consumer_key] * KEPT_CALLS + [WRONG_KEY]]
+        kept["statuses"] = [
+            status(f"{endpoints.gateway}/cities", key) for key in [endpoints.consumer_key] * KEPT_CALLS + [WRONG_KEY]
+        ]
         endpoints.deliver()
         kept["metered"], kept["delivered again"] = metered_calls(endpoints) - before, endpoints.deliver()
         kept["texts"], kept["secrets"] = written_down(endpoints)
@@ -73,28 +89,42 @@ def metered_calls(endpoints: Endpoints) -> int:
     the story left open, which is next month's in the last hour of a month.
     """
     dynamodb = boto3.Session(region_name="us-east-1").client("dynamodb", endpoint_url=endpoints.aws)
-    return sum(int(item["calls"]["N"]) for table in dynamodb.list_tables()["TableNames"]
-               for page in dynamodb.get_paginator("scan").paginate(
-                   TableName=table, FilterExpression="begins_with(pk, :meter)",
-                   ExpressionAttributeValues={":meter": {"S": "METER#weather-api#"}})
-               for item in page["Items"])
+    return sum(
+        int(item["calls"]["N"])
+        for table in dynamodb.list_tables()["TableNames"]
+        for page in dynamodb.get_paginator("scan").paginate(
+            TableName=table,
+            FilterExpression="begins_with(pk, :meter)",
+            ExpressionAttributeValues={":meter": {"S": "METER#weather-api#"}},
+        )
+        for item in page["Items"]
+    )
 
 
 def written_down(endpoints: Endpoints) -> tuple[dict[str, str], dict[str, str]]:
     """Every template, log and record the run wrote (but the 0600 token cache), and the run's secrets."""
-    texts = {str(path): path.read_text(errors="replace") for path in sorted(endpoints.workdir.rglob("*"))
-             if path.is_file() and path.suffix in (".json", ".log", ".txt")
-             and not path.is_relative_to(endpoints.config_home)}
+    texts = {
+        str(path): path.read_text(errors="replace")
+        for path in sorted(endpoints.workdir.rglob("*"))
+        if path.is_file()
+        and path.suffix in (".json", ".log", ".txt")
+        and not path.is_relative_to(endpoints.config_home)
+    }
     aws = boto3.Session(region_name="us-east-1")
     logs = aws.client("logs", endpoint_url=endpoints.aws)
     for group in logs.describe_log_groups()["logGroups"]:
         events = logs.filter_log_events(logGroupName=group["logGroupName"])["events"]
         texts[f"log group {group['logGroupName']}"] = "\n".join(event["message"] for event in events)
     manager = aws.client("secretsmanager", endpoint_url=endpoints.aws)
-    [stripe] = [json.loads(manager.get_secret_value(SecretId=secret["ARN"])["SecretString"])
-                for secret in manager.list_secrets()["SecretList"]]
-    return texts, {"Stripe secret key": stripe["api_key"], "Stripe webhook secret": stripe["webhook_secret"],
-                   "API key": endpoints.consumer_key}
+    [stripe] = [
+        json.loads(manager.get_secret_value(SecretId=secret["ARN"])["SecretString"])
+        for secret in manager.list_secrets()["SecretList"]
+    ]
+    return texts, {
+        "Stripe secret key": stripe["api_key"],
+        "Stripe webhook secret": stripe["webhook_secret"],
+        "API key": endpoints.consumer_key,
+    }
 
 
 def summary(result: Result) -> dict[str, Any]:
@@ -113,9 +143,19 @@ def test_every_number_matches(run: tuple[Result, Path]) -> None:
 
 def test_progress_names_each_step(run: tuple[Result, Path]) -> None:
     result, _ = run
-    for step in ("Deploy the control plane template", "Sign up a creator", "Link the creator's AWS account",
-                 "through the assumed deploy role", "Publish weather-api", "gets a key", f"Make {CALLS} calls",
-                 "aggregate them", "meter event", "invoices", "paid out"):
+    for step in (
+        "Deploy the control plane template",
+        "Sign up a creator",
+        "Link the creator's AWS account",
+        "through the assumed deploy role",
+        "Publish weather-api",
+        "gets a key",
+        f"Make {CALLS} calls",
+        "aggregate them",
+        "meter event",
+        "invoices",
+        "paid out",
+    ):
         assert step in result.stderr, step
 
 
@@ -133,8 +173,15 @@ def test_kept_running_it_can_be_explored(run: tuple[Result, Path], kept: dict[st
     result, _ = run
     endpoints: Endpoints = kept["endpoints"]
     assert kept["workdir_existed"] and kept["listed"] == ["weather-api"]
-    for shown in (endpoints.aws, endpoints.control_plane, endpoints.stripe, endpoints.consumer_key,
-                  endpoints.marketplace, endpoints.portal, f"{endpoints.gateway}/cities"):
+    for shown in (
+        endpoints.aws,
+        endpoints.control_plane,
+        endpoints.stripe,
+        endpoints.consumer_key,
+        endpoints.marketplace,
+        endpoints.portal,
+        f"{endpoints.gateway}/cities",
+    ):
         assert shown in result.stderr
     assert kept["statuses"] == [200] * KEPT_CALLS + [403]
     assert (kept["metered"], kept["delivered again"]) == (KEPT_CALLS, 0)
@@ -188,18 +235,29 @@ def rich(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path) -> tu
     def explore(endpoints: Endpoints) -> None:
         api, key = endpoints.gateway, endpoints.consumer_key
         seen["png"] = fetch(f"{api}/stations/lisbon/strip.png", key, headers=(("Accept", "image/png"),))
-        seen["summary"] = fetch(f"{api}/summary", key, method="POST", body=b'{"values": [1, 2, 3, 4], "percentile": 50,'
-                                b' "rounding": {"digits": 2}}', headers=(("Content-Type", "application/json"),))
-        seen["binary"] = fetch(f"{api}/checksum", key, method="POST", body=BINARY,
-                               headers=(("Content-Type", "application/octet-stream"),))
+        seen["summary"] = fetch(
+            f"{api}/summary",
+            key,
+            method="POST",
+            body=b'{"values": [1, 2, 3, 4], "percentile": 50, "rounding": {"digits": 2}}',
+            headers=(("Content-Type", "application/json"),),
+        )
+        seen["binary"] = fetch(
+            f"{api}/checksum", key, method="POST", body=BINARY, headers=(("Content-Type", "application/octet-stream"),)
+        )
         seen["head"] = fetch(f"{api}/stations", key, method="HEAD")
         seen["get"] = fetch(f"{api}/stations", key)
         seen["cookies"] = fetch(f"{api}/whoami", key, headers=(("X-Client", "test"), ("Cookie", "session=s-1")))
         seen["too large"] = fetch(f"{api}/checksum", key, method="POST", body=b"x" * (MAX_REQUEST_BYTES + 1))
         seen["outside the stage"] = fetch(api.rsplit("/", 1)[0] + "/stations", key)
 
-    result = run_kept_sandbox(explore, calls=10, temp=tmp_path_factory.mktemp("rich-sandbox"),
-                              bundle_cache_dir=bundle_cache_dir, project=RICH_APP)
+    result = run_kept_sandbox(
+        explore,
+        calls=10,
+        temp=tmp_path_factory.mktemp("rich-sandbox"),
+        bundle_cache_dir=bundle_cache_dir,
+        project=RICH_APP,
+    )
     return result, seen
 
 
@@ -207,8 +265,10 @@ def test_a_project_with_a_lifespan_numpy_a_json_body_and_png_bytes_passes(rich: 
     result, _ = rich
     found = summary(result)
     assert found["ok"]
-    assert ("6 operation(s) to call: GET /stations, GET /stations/{station_id}, GET /stations/{station_id}/strip.png, "
-            "POST /summary, GET /whoami, POST /checksum") in result.stderr
+    assert (
+        "6 operation(s) to call: GET /stations, GET /stations/{station_id}, GET /stations/{station_id}/strip.png, "
+        "POST /summary, GET /whoami, POST /checksum"
+    ) in result.stderr
 
 
 def test_the_kept_api_passes_bodies_and_headers_both_ways(rich: tuple[Result, dict[str, Any]]) -> None:
@@ -216,9 +276,14 @@ def test_the_kept_api_passes_bodies_and_headers_both_ways(rich: tuple[Result, di
     png: Fetched = seen["png"]
     assert (png.status, png.body[:8], png.header_values("content-type")) == (200, b"\x89PNG\r\n\x1a\n", ["image/png"])
     assert (seen["summary"].status, json.loads(seen["summary"].body)) == (
-        200, {"count": 4, "mean": 2.5, "std": 1.12, "percentile": 2.5})
-    assert json.loads(seen["binary"].body) == {"sha256": hashlib.sha256(BINARY).hexdigest(), "bytes": len(BINARY),
-                                               "content_type": "application/octet-stream"}
+        200,
+        {"count": 4, "mean": 2.5, "std": 1.12, "percentile": 2.5},
+    )
+    assert json.loads(seen["binary"].body) == {
+        "sha256": hashlib.sha256(BINARY).hexdigest(),
+        "bytes": len(BINARY),
+        "content_type": "application/octet-stream",
+    }
     head, get = seen["head"], seen["get"]
     assert (head.status, head.body, get.status) == (200, b"", 200) and b"Oslo Blindern" in get.body
     assert head.header_values("content-length") == [str(len(get.body))]

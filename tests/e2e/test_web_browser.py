@@ -37,8 +37,19 @@ from tests.e2e.kept_sandbox import run_kept_sandbox, status
 CALLS = 20
 #: Calls made with the key the browser got; the dashboard must count exactly these more.
 BROWSER_CALLS = 7
-PAGES = ("01-marketplace", "02-search", "03-api", "04-sign-in", "05-dashboard", "06-key", "07-dashboard-usage",
-         "08-portal", "09-marketplace-phone", "10-api-phone", "11-portal-phone")
+PAGES = (
+    "01-marketplace",
+    "02-search",
+    "03-api",
+    "04-sign-in",
+    "05-dashboard",
+    "06-key",
+    "07-dashboard-usage",
+    "08-portal",
+    "09-marketplace-phone",
+    "10-api-phone",
+    "11-portal-phone",
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +63,9 @@ def seen(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path) -> di
         except Exception:  # recorded, so that the tests report the step that failed
             record["error"] = traceback.format_exc()
 
-    record["result"] = run_kept_sandbox(explore, calls=CALLS, temp=tmp_path_factory.mktemp("browser-sandbox"),
-                                        bundle_cache_dir=bundle_cache_dir)
+    record["result"] = run_kept_sandbox(
+        explore, calls=CALLS, temp=tmp_path_factory.mktemp("browser-sandbox"), bundle_cache_dir=bundle_cache_dir
+    )
     return record
 
 
@@ -73,9 +85,11 @@ def browse(endpoints: Endpoints, record: dict[str, Any]) -> None:
         phone_context.add_cookies(context.cookies())  # still the creator
         phone = phone_context.new_page()
         record["phone overflow"] = {}
-        for name, url in (("09-marketplace-phone", endpoints.marketplace),
-                          ("10-api-phone", f"{endpoints.marketplace}apis/weather-api"),
-                          ("11-portal-phone", endpoints.portal)):
+        for name, url in (
+            ("09-marketplace-phone", endpoints.marketplace),
+            ("10-api-phone", f"{endpoints.marketplace}apis/weather-api"),
+            ("11-portal-phone", endpoints.portal),
+        ):
             phone.goto(url)
             record["phone overflow"][name] = phone.evaluate("document.documentElement.scrollWidth > window.innerWidth")
             shot(phone, name, record)
@@ -238,7 +252,9 @@ def test_the_creator_sees_deployment_usage_and_earnings_after_the_payout(seen: d
     assert int(calls) >= CALLS - 2 * CALLS // 10 and int(errors) >= CALLS // 10  # the unknown cities answered 404
 
 
-def test_every_page_is_screenshotted_usable_by_keyboard_and_screen_reader_and_fits_a_phone(seen: dict[str, Any]) -> None:
+def test_every_page_is_screenshotted_usable_by_keyboard_and_screen_reader_and_fits_a_phone(
+    seen: dict[str, Any],
+) -> None:
     record = step(seen)
     assert [path.stem for path in record["screenshots"]] == list(PAGES)
     assert all(path.stat().st_size > 10_000 for path in record["screenshots"])

@@ -32,7 +32,13 @@ from api_direct.project import PricingPlan, Project, load_project
 from api_direct.runtime import authorizer
 from api_direct.runtime.api_keys import generate_key, hash_key
 from api_direct.local.sample_calls import sample_calls
-from api_direct.runtime.gateway_responses import CONTENT_TYPE, INVALID_KEY, MISSING_KEY, GatewayRejection, render_template
+from api_direct.runtime.gateway_responses import (
+    CONTENT_TYPE,
+    INVALID_KEY,
+    MISSING_KEY,
+    GatewayRejection,
+    render_template,
+)
 from api_direct.scaffold import render_templates
 from tests.conftest import CONTROL_PLANE_ACCOUNT, EXAMPLE_DIR
 from tests.runtime.conftest import FakeLambdaContext
@@ -94,14 +100,24 @@ def test_a_valid_key_gets_the_apps_own_answer_and_one_billable_call(
     [(("2xx",), "london", "200", "1"), (("2xx",), "atlantis", "404", "0"), (("2xx", "4xx"), "atlantis", "404", "1")],
 )
 def test_the_plan_decides_what_is_billable(
-    weather_app: Any, project: Project, metered: list[MeteredRequest],
-    billable_statuses: tuple[str, ...], city: str, status: str, billable: str,
+    weather_app: Any,
+    project: Project,
+    metered: list[MeteredRequest],
+    billable_statuses: tuple[str, ...],
+    city: str,
+    status: str,
+    billable: str,
 ) -> None:
     plan = project.config.plans[1].model_copy(update={"billable_statuses": billable_statuses})
     client = metered_client(weather_app, project, plan, metered)
     assert client.get(f"/forecast/{city}", params={"days": 1}, headers={"x-api-key": KEY}).status_code == int(status)
     [request] = metered
-    assert usage(request) == {"route": "GET /forecast/{city_id}", "status": status, "billable": billable, "who": "plan pro"}
+    assert usage(request) == {
+        "route": "GET /forecast/{city_id}",
+        "status": status,
+        "billable": billable,
+        "who": "plan pro",
+    }
 
 
 @pytest.mark.parametrize(
@@ -125,7 +141,10 @@ def test_a_missing_or_wrong_key_is_rejected_before_the_app_and_never_billed(
     assert calls == []
     [request] = metered
     assert usage(request) == {
-        "route": "GET /items/{item_id}", "status": str(rejection.status), "billable": "0", "who": f"rejected: {outcome} key",
+        "route": "GET /items/{item_id}",
+        "status": str(rejection.status),
+        "billable": "0",
+        "who": f"rejected: {outcome} key",
     }
     assert (request.record.key_id, request.record.plan, request.entry.integration_latency_ms) == ("", "", None)
 
@@ -135,12 +154,21 @@ def deployed_gateway_responses(bundle_cache_dir: Path) -> dict[str, dict[str, An
     """The gateway responses MeteredApi deploys, by type, from a synthesized template."""
     stack = cdk.Stack(cdk.App(), "apid-dev-parity")
     handler = lambda_.Function(
-        stack, "Handler", runtime=lambda_.Runtime.PYTHON_3_12, handler="index.handler",
+        stack,
+        "Handler",
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        handler="index.handler",
         code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
     )
     keys = ApiKeyStore(stack, "Keys", control_plane_account_id=CONTROL_PLANE_ACCOUNT, bundle_cache_dir=bundle_cache_dir)
-    MeteredApi(stack, "Api", handler=handler, key_store=keys, plans=[PlanLimits(name="free", rate_limit=2, burst=5)],
-               bundle_cache_dir=bundle_cache_dir)
+    MeteredApi(
+        stack,
+        "Api",
+        handler=handler,
+        key_store=keys,
+        plans=[PlanLimits(name="free", rate_limit=2, burst=5)],
+        bundle_cache_dir=bundle_cache_dir,
+    )
     resources = Template.from_stack(stack).find_resources("AWS::ApiGateway::GatewayResponse")
     return {resource["Properties"]["ResponseType"]: resource["Properties"] for resource in resources.values()}
 
@@ -175,7 +203,9 @@ def deployed_answer(
     ids=["no-header", "empty", "malformed", "unknown"],
 )
 def test_a_rejection_is_byte_for_byte_what_the_deployed_api_sends(
-    client: TestClient, deployed_gateway_responses: dict[str, dict[str, Any]], headers: dict[str, str],
+    client: TestClient,
+    deployed_gateway_responses: dict[str, dict[str, Any]],
+    headers: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     local = client.get("/cities", headers=headers)
@@ -288,9 +318,12 @@ def test_any_project_is_served_its_lifespan_run_and_every_documented_call_answer
     metered: list[MeteredRequest] = []
     calls = sample_calls(session.app.openapi()).calls  # type: ignore[attr-defined]
     with TestClient(MeteredDevApp(session.app, session.target, metered.append)) as client:
-        answered = {call.operation: client.request(call.method, call.target, content=call.body,
-                                                   headers=dict((("x-api-key", KEY), *call.headers))).status_code
-                    for call in calls}
+        answered = {
+            call.operation: client.request(
+                call.method, call.target, content=call.body, headers=dict((("x-api-key", KEY), *call.headers))
+            ).status_code
+            for call in calls
+        }
     assert answered and set(answered.values()) == {200}, answered
     assert [request.record.key_id for request in metered] == [LOCAL_KEY_ID] * len(calls)
     assert sample_call(session.app) == calls[0]

@@ -51,11 +51,20 @@ class Functions:
         if key == "raise":
             raise Exception("Unauthorized")
         allowed = key in ("in-plan", "not-in-plan")
-        context = {"keyId": "k1", "plan": "pro"} if allowed else {"keyId": "", "plan": "", "message": SUSPENDED_KEY.message}
-        return {"principalId": "k1" if allowed else "anonymous", "context": context,
-                "policyDocument": {"Version": "2012-10-17", "Statement": [
-                    {"Action": "execute-api:Invoke", "Effect": "Allow" if allowed else "Deny", "Resource": ["*"]}]},
-                **({"usageIdentifierKey": f"hash-of-the-key-{key}"} if allowed else {})}
+        context = (
+            {"keyId": "k1", "plan": "pro"} if allowed else {"keyId": "", "plan": "", "message": SUSPENDED_KEY.message}
+        )
+        return {
+            "principalId": "k1" if allowed else "anonymous",
+            "context": context,
+            "policyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Action": "execute-api:Invoke", "Effect": "Allow" if allowed else "Deny", "Resource": ["*"]}
+                ],
+            },
+            **({"usageIdentifierKey": f"hash-of-the-key-{key}"} if allowed else {}),
+        }
 
 
 @pytest.fixture
@@ -77,8 +86,14 @@ def gateway() -> Iterator[tuple[LocalRestApi, Functions, Any]]:
         yield LocalRestApi(deployed, functions, apigateway, logs), functions, logs  # type: ignore[arg-type]
 
 
-def get(path: str, key: str | None = None, query: str = "", method: str = "GET", body: bytes = b"",
-        headers: tuple[tuple[str, str], ...] = ()) -> HttpRequest:
+def get(
+    path: str,
+    key: str | None = None,
+    query: str = "",
+    method: str = "GET",
+    body: bytes = b"",
+    headers: tuple[tuple[str, str], ...] = (),
+) -> HttpRequest:
     return HttpRequest(method, path, ((("x-api-key", key),) if key is not None else ()) + headers, query, body)
 
 
@@ -116,7 +131,8 @@ def test_an_allowed_key_outside_the_stages_usage_plans_is_refused(gateway: tuple
 
 
 def test_an_allowed_key_in_a_plan_reaches_the_app_and_is_logged_as_its(
-        gateway: tuple[LocalRestApi, Functions, Any]) -> None:
+    gateway: tuple[LocalRestApi, Functions, Any],
+) -> None:
     api, functions, logs = gateway
     response = api.request(get("/current/paris", "in-plan", "units=metric&units=si"))
     assert (response.status, response.key_id, response.plan, response.body) == (200, "k1", "pro", b'{"ok": true}')
@@ -138,7 +154,8 @@ def test_an_empty_key_header_is_a_missing_one(gateway: tuple[LocalRestApi, Funct
 
 
 def test_a_request_over_the_payload_limit_is_refused_before_anything_runs(
-        gateway: tuple[LocalRestApi, Functions, Any]) -> None:
+    gateway: tuple[LocalRestApi, Functions, Any],
+) -> None:
     api, functions, logs = gateway
     response = api.request(get("/upload", "in-plan", method="POST", body=b"x" * (MAX_REQUEST_BYTES + 1)))
     assert response.status == 413 and functions.events == []
@@ -148,17 +165,28 @@ def test_a_request_over_the_payload_limit_is_refused_before_anything_runs(
 def test_bodies_travel_as_the_stages_binary_media_types_say(gateway: tuple[LocalRestApi, Functions, Any]) -> None:
     """The stage's types come from the deployed API: here only image/png, so a JSON body is text and a PNG base64."""
     api, functions, _ = gateway
-    narrow = LocalRestApi(DeployedRestApi(api.api.rest_api_id, STAGE, ACCOUNT, REGION, AUTHORIZER, APP, LOG_GROUP,
-                                          binary_media_types=("image/png",)), functions, api._apigateway, api._logs)  # type: ignore[arg-type]
+    narrow = LocalRestApi(
+        DeployedRestApi(
+            api.api.rest_api_id, STAGE, ACCOUNT, REGION, AUTHORIZER, APP, LOG_GROUP, binary_media_types=("image/png",)
+        ),
+        functions,
+        api._apigateway,
+        api._logs,
+    )  # type: ignore[arg-type]
     png = b"\x89PNG\r\n\x1a\n\x00\xff"
-    functions.result = {"statusCode": 200, "headers": {"content-type": "image/png"}, "isBase64Encoded": True,
-                        "body": base64.b64encode(png).decode()}
+    functions.result = {
+        "statusCode": 200,
+        "headers": {"content-type": "image/png"},
+        "isBase64Encoded": True,
+        "body": base64.b64encode(png).decode(),
+    }
     as_png = narrow.request(get("/chart", "in-plan", headers=(("accept", "image/png"),)))
     as_text = narrow.request(get("/chart", "in-plan", headers=(("accept", "application/json"),)))
     assert (as_png.status, as_png.body, as_png.header("content-type")) == (200, png, "image/png")
     assert as_text.body == base64.b64encode(png)
-    narrow.request(get("/summary", "in-plan", method="POST", body=b'{"a": 1}',
-                       headers=(("content-type", "application/json"),)))
+    narrow.request(
+        get("/summary", "in-plan", method="POST", body=b'{"a": 1}', headers=(("content-type", "application/json"),))
+    )
     narrow.request(get("/upload", "in-plan", method="POST", body=png, headers=(("content-type", "image/png"),)))
     [text_event, binary_event] = [event for name, event in functions.events if name == "app"][2:]
     assert (text_event["body"], text_event["isBase64Encoded"]) == ('{"a": 1}', False)
@@ -180,7 +208,11 @@ def test_a_function_error_is_the_502_and_its_traceback_is_logged(gateway: tuple[
     failing = LocalRestApi(api.api, functions, api._apigateway, api._logs, errors=errors)  # type: ignore[arg-type]
     functions.result = RuntimeError("the creator's bug")
     response = failing.request(get("/cities", "in-plan"))
-    assert (response.status, json.loads(response.body), response.key_id) == (502, {"message": "Internal server error"}, "k1")
+    assert (response.status, json.loads(response.body), response.key_id) == (
+        502,
+        {"message": "Internal server error"},
+        "k1",
+    )
     assert "RuntimeError: the creator's bug" in errors.getvalue()
     assert [(entry.status, entry.key_id) for entry in logged(logs)] == [(502, "k1")]
 
@@ -201,8 +233,11 @@ class RecordingApi:
 @pytest.fixture
 def served() -> Iterator[tuple[RecordingApi, http.client.HTTPConnection]]:
     """The kept sandbox's gateway (its HTTP front door) on a loopback port, in front of a RecordingApi."""
-    answer = Response(201, (("Content-Type", "image/png"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"),
-                            ("Content-Length", "4")), b"\x89PN\xff")
+    answer = Response(
+        201,
+        (("Content-Type", "image/png"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("Content-Length", "4")),
+        b"\x89PN\xff",
+    )
     api = RecordingApi(answer)
     with _Gateway(api, threading.Lock(), io.StringIO()) as gateway:  # type: ignore[arg-type]
         thread = threading.Thread(target=gateway.serve_forever, daemon=True)
@@ -217,21 +252,30 @@ def served() -> Iterator[tuple[RecordingApi, http.client.HTTPConnection]]:
 def test_the_kept_gateway_passes_the_request_as_sent(served: tuple[RecordingApi, http.client.HTTPConnection]) -> None:
     api, connection = served
     connection.putrequest("POST", f"/{STAGE}/upload%20here?a=1&a=2")
-    for name, value in (("X-Tag", "one"), ("X-Tag", "two"), ("Content-Type", "image/png"),
-                        ("Transfer-Encoding", "chunked")):
+    for name, value in (
+        ("X-Tag", "one"),
+        ("X-Tag", "two"),
+        ("Content-Type", "image/png"),
+        ("Transfer-Encoding", "chunked"),
+    ):
         connection.putheader(name, value)
     connection.endheaders(b"3\r\n\x89P\xff\r\n2\r\nNG\r\n0\r\n\r\n")
     response = connection.getresponse()
     assert (response.status, response.read()) == (201, b"\x89PN\xff")
     assert response.headers.get_all("Set-Cookie") == ["a=1", "b=2"] and response.headers["Content-Type"] == "image/png"
     [request] = api.requests
-    assert (request.method, request.path, request.query, request.body) == ("POST", "/upload%20here", "a=1&a=2",
-                                                                           b"\x89P\xffNG")
+    assert (request.method, request.path, request.query, request.body) == (
+        "POST",
+        "/upload%20here",
+        "a=1&a=2",
+        b"\x89P\xffNG",
+    )
     assert [value for name, value in request.headers if name == "X-Tag"] == ["one", "two"]
 
 
 def test_the_kept_gateway_answers_head_without_a_body_and_refuses_outside_the_stage(
-        served: tuple[RecordingApi, http.client.HTTPConnection]) -> None:
+    served: tuple[RecordingApi, http.client.HTTPConnection],
+) -> None:
     api, connection = served
     connection.request("HEAD", f"/{STAGE}/items")
     head = connection.getresponse()

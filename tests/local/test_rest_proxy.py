@@ -22,8 +22,14 @@ def test_query_values_arrive_decoded_and_grouped_by_name() -> None:
 
 
 def test_request_headers_api_gateway_drops_do_not_reach_the_function() -> None:
-    headers = (("Connection", "keep-alive"), ("Content-Length", "2"), ("Expect", "100-continue"), ("TE", "trailers"),
-               ("X-Kept", "1"), ("X-Kept", "2"))
+    headers = (
+        ("Connection", "keep-alive"),
+        ("Content-Length", "2"),
+        ("Expect", "100-continue"),
+        ("TE", "trailers"),
+        ("X-Kept", "1"),
+        ("X-Kept", "2"),
+    )
     event = PROXY.event(HttpRequest("POST", "/", headers, body=b"{}"))
     sent = {name.lower() for name in event["multiValueHeaders"]}
     assert not sent & {"connection", "content-length", "expect", "te"}
@@ -34,16 +40,33 @@ def test_request_headers_api_gateway_drops_do_not_reach_the_function() -> None:
 
 def test_remapped_response_headers_reach_the_client_renamed_with_their_values() -> None:
     request = HttpRequest("GET", "/")
-    response = PROXY.response(request, {"statusCode": 401, "headers": {
-        "content-type": "application/json", "www-authenticate": 'Bearer realm="api"', "x-app": "kept"}, "body": "{}"})
+    response = PROXY.response(
+        request,
+        {
+            "statusCode": 401,
+            "headers": {"content-type": "application/json", "www-authenticate": 'Bearer realm="api"', "x-app": "kept"},
+            "body": "{}",
+        },
+    )
     assert response.header_values("x-amzn-Remapped-www-authenticate") == ['Bearer realm="api"']
     assert response.header("www-authenticate") is None
     assert response.header("x-app") == "kept"
 
 
 def test_dropped_response_headers_do_not_reach_the_client() -> None:
-    response = PROXY.response(HttpRequest("GET", "/"), {"statusCode": 200, "headers": {
-        "content-type": "text/plain", "transfer-encoding": "chunked", "via": "1.1 app", "upgrade": "h2c"}, "body": "x"})
+    response = PROXY.response(
+        HttpRequest("GET", "/"),
+        {
+            "statusCode": 200,
+            "headers": {
+                "content-type": "text/plain",
+                "transfer-encoding": "chunked",
+                "via": "1.1 app",
+                "upgrade": "h2c",
+            },
+            "body": "x",
+        },
+    )
     assert [name for name, _ in response.headers] == ["content-type"]
 
 
@@ -54,8 +77,12 @@ def test_a_response_without_content_type_is_sent_as_json() -> None:
 
 
 def test_binary_result_is_decoded_whatever_the_accept_header_with_star_star() -> None:
-    result = {"statusCode": 200, "headers": {"content-type": "image/png"}, "isBase64Encoded": True,
-              "body": base64.b64encode(b"\x89PNG\xff").decode()}
+    result = {
+        "statusCode": 200,
+        "headers": {"content-type": "image/png"},
+        "isBase64Encoded": True,
+        "body": base64.b64encode(b"\x89PNG\xff").decode(),
+    }
     for accept in ("image/png", "text/html", None):
         headers = (("Accept", accept),) if accept else ()
         assert PROXY.response(HttpRequest("GET", "/", headers), result).body == b"\x89PNG\xff"

@@ -37,9 +37,12 @@ from api_direct.scaffold import render_templates
 def answers(app: FastAPI) -> dict[str, int]:
     """Each sample call of ``app``, sent to it: the status by operation."""
     client = TestClient(app)
-    return {call.operation: client.request(call.method, call.target, headers=dict(call.headers),
-                                           content=call.body).status_code
-            for call in sample_calls(app.openapi()).calls}
+    return {
+        call.operation: client.request(
+            call.method, call.target, headers=dict(call.headers), content=call.body
+        ).status_code
+        for call in sample_calls(app.openapi()).calls
+    }
 
 
 def test_the_scaffolds_operations_are_called_with_its_examples() -> None:
@@ -76,9 +79,14 @@ def test_values_come_from_parameter_then_schema_examples_else_from_the_schema() 
         express: bool = False
 
     @app.post("/orders/{shop}")
-    def order(shop: Annotated[str, Path(openapi_examples={"main": {"value": "north"}})], body: Order,
-              limit: Annotated[int, Query(ge=10)], trace: Annotated[str, Header(pattern=r"^t-\d{3}$")],
-              session: Annotated[str, Cookie()], optional: int = 3) -> dict[str, Any]:
+    def order(
+        shop: Annotated[str, Path(openapi_examples={"main": {"value": "north"}})],
+        body: Order,
+        limit: Annotated[int, Query(ge=10)],
+        trace: Annotated[str, Header(pattern=r"^t-\d{3}$")],
+        session: Annotated[str, Cookie()],
+        optional: int = 3,
+    ) -> dict[str, Any]:
         return {"shop": shop, "limit": limit, "trace": trace, "session": session, "order": body.model_dump(mode="json")}
 
     [call] = sample_calls(app.openapi()).calls
@@ -92,16 +100,41 @@ def test_values_come_from_parameter_then_schema_examples_else_from_the_schema() 
 
 
 def test_what_cannot_be_filled_is_skipped_with_the_reason() -> None:
-    document = {"openapi": "3.1.0", "paths": {
-        "/upload": {"post": {"requestBody": {"required": True, "content": {
-            "multipart/form-data": {"schema": {"type": "object"}}}}}},
-        "/private": {"get": {"security": [{"HTTPBearer": []}]}},
-        "/public": {"get": {"security": [{"HTTPBearer": []}, {}]}},
-        "/items/{item_id}": {"put": {}, "get": {"parameters": [
-            {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "(?=x)y"}}]}},
-        "/search": {"get": {"parameters": [
-            {"name": "filter", "in": "query", "required": True, "content": {"application/json": {}}}]}},
-    }}
+    document = {
+        "openapi": "3.1.0",
+        "paths": {
+            "/upload": {
+                "post": {
+                    "requestBody": {
+                        "required": True,
+                        "content": {"multipart/form-data": {"schema": {"type": "object"}}},
+                    }
+                }
+            },
+            "/private": {"get": {"security": [{"HTTPBearer": []}]}},
+            "/public": {"get": {"security": [{"HTTPBearer": []}, {}]}},
+            "/items/{item_id}": {
+                "put": {},
+                "get": {
+                    "parameters": [
+                        {
+                            "name": "item_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": "(?=x)y"},
+                        }
+                    ]
+                },
+            },
+            "/search": {
+                "get": {
+                    "parameters": [
+                        {"name": "filter", "in": "query", "required": True, "content": {"application/json": {}}}
+                    ]
+                }
+            },
+        },
+    }
     found = sample_calls(document)
     assert [call.operation for call in found.calls] == ["GET /public"]
     assert {skipped.operation: skipped.reason for skipped in found.skipped} == {
@@ -133,14 +166,47 @@ def test_the_unknown_route_is_one_no_path_of_the_app_matches() -> None:
 
 
 def test_a_form_body_and_a_recursive_schema() -> None:
-    document = {"openapi": "3.1.0", "components": {"schemas": {"Node": {"type": "object", "required": ["next"],
-                "properties": {"next": {"anyOf": [{"$ref": "#/components/schemas/Node"}, {"type": "null"}]}}}}},
-                "paths": {"/form": {"post": {"requestBody": {"required": True, "content": {
-                    "application/x-www-form-urlencoded": {"schema": {"type": "object", "required": ["a", "b"],
-                                                          "properties": {"a": {"type": "integer"},
-                                                                         "b": {"type": "array", "items": {"type": "string"}}}}}}}}},
-                          "/tree": {"post": {"requestBody": {"required": True, "content": {"application/json": {
-                              "schema": {"$ref": "#/components/schemas/Node"}}}}}}}}
+    document = {
+        "openapi": "3.1.0",
+        "components": {
+            "schemas": {
+                "Node": {
+                    "type": "object",
+                    "required": ["next"],
+                    "properties": {"next": {"anyOf": [{"$ref": "#/components/schemas/Node"}, {"type": "null"}]}},
+                }
+            }
+        },
+        "paths": {
+            "/form": {
+                "post": {
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/x-www-form-urlencoded": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["a", "b"],
+                                    "properties": {
+                                        "a": {"type": "integer"},
+                                        "b": {"type": "array", "items": {"type": "string"}},
+                                    },
+                                }
+                            }
+                        },
+                    }
+                }
+            },
+            "/tree": {
+                "post": {
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Node"}}},
+                    }
+                }
+            },
+        },
+    }
     form, tree = sample_calls(document).calls
     assert (form.body, form.headers) == (b"a=1&b=sample", (("content-type", "application/x-www-form-urlencoded"),))
     depth, node = 0, json.loads(tree.body)
@@ -150,18 +216,32 @@ def test_a_form_body_and_a_recursive_schema() -> None:
 
 
 def test_the_curl_line_makes_the_call() -> None:
-    call = SampleCall("POST /stats", "POST", "/stats", "q=a+b", (("content-type", "application/json"),), b'{"t":"it\'s"}')
+    call = SampleCall(
+        "POST /stats", "POST", "/stats", "q=a+b", (("content-type", "application/json"),), b'{"t":"it\'s"}'
+    )
     assert call.curl("http://h/v1/", ("x-api-key", "K")) == (
         "curl -H 'x-api-key: K' -H 'content-type: application/json' --data-binary '{\"t\":\"it'\"'\"'s\"}' "
-        "'http://h/v1/stats?q=a+b'")
+        "'http://h/v1/stats?q=a+b'"
+    )
     assert SampleCall("GET /x", "GET", "/x").curl("http://h") == "curl http://h/x"
     assert SampleCall("POST /x", "POST", "/x").curl("http://h") == "curl -X POST http://h/x"
 
 
 # Properties.
 
-_patterns = st.sampled_from([r"^[a-z]{2,5}$", r"^\d{4}-\d{2}$", r"^[A-Z][a-z_-]*$", r"ab+c?", r"^(foo|bar)-[0-9]+$",
-                             r"^[^/\s]{3}$", r"^x\.y$", r"^(?:ab){2,3}$", r"[a-f0-9]{8}"])
+_patterns = st.sampled_from(
+    [
+        r"^[a-z]{2,5}$",
+        r"^\d{4}-\d{2}$",
+        r"^[A-Z][a-z_-]*$",
+        r"ab+c?",
+        r"^(foo|bar)-[0-9]+$",
+        r"^[^/\s]{3}$",
+        r"^x\.y$",
+        r"^(?:ab){2,3}$",
+        r"[a-f0-9]{8}",
+    ]
+)
 
 
 @st.composite
@@ -192,8 +272,9 @@ def pydantic_types(draw: st.DrawFn, depth: int = 0) -> Any:
     if kind == "bool":
         return bool
     if kind == "literal":
-        return Literal[tuple(draw(st.lists(st.text(min_size=1, max_size=5) | st.integers(), min_size=1, max_size=3,
-                                           unique=True)))]
+        return Literal[
+            tuple(draw(st.lists(st.text(min_size=1, max_size=5) | st.integers(), min_size=1, max_size=3, unique=True)))
+        ]
     if kind in ("date", "datetime", "uuid", "decimal"):
         return {"date": date, "datetime": datetime, "uuid": UUID, "decimal": Decimal}[kind]
     inner = draw(pydantic_types(depth + 1))
@@ -223,23 +304,39 @@ def test_a_value_made_from_a_pydantic_schema_validates_against_the_type(kind: An
 
 
 _leaf_schemas = st.one_of(
-    st.builds(lambda low, extra: {"type": "integer", "minimum": low, "maximum": low + extra},
-              st.integers(-100, 100), st.integers(0, 50)),
+    st.builds(
+        lambda low, extra: {"type": "integer", "minimum": low, "maximum": low + extra},
+        st.integers(-100, 100),
+        st.integers(0, 50),
+    ),
     st.builds(lambda low: {"type": "number", "exclusiveMinimum": low}, st.floats(-1e3, 1e3)),
-    st.builds(lambda low, extra: {"type": "string", "minLength": low, "maxLength": low + extra},
-              st.integers(0, 10), st.integers(0, 10)),
+    st.builds(
+        lambda low, extra: {"type": "string", "minLength": low, "maxLength": low + extra},
+        st.integers(0, 10),
+        st.integers(0, 10),
+    ),
     st.builds(lambda values: {"enum": values}, st.lists(st.integers() | st.text(max_size=3), min_size=1, max_size=3)),
     st.just({"type": "boolean"}),
     st.just({"type": ["string", "null"]}),
     st.builds(lambda fmt: {"type": "string", "format": fmt}, st.sampled_from(["date", "date-time", "uuid", "email"])),
 )
-_schemas = st.recursive(_leaf_schemas, lambda inner: st.one_of(
-    st.builds(lambda items, low: {"type": "array", "items": items, "minItems": low}, inner, st.integers(0, 3)),
-    st.builds(lambda props, data: {"type": "object", "properties": props,
-                                   "required": data.draw(st.lists(st.sampled_from(sorted(props)), unique=True))},
-              st.dictionaries(st.text("abc", min_size=1, max_size=3), inner, min_size=1, max_size=3), st.data()),
-    st.builds(lambda options: {"anyOf": options}, st.lists(inner, min_size=1, max_size=3)),
-), max_leaves=8)
+_schemas = st.recursive(
+    _leaf_schemas,
+    lambda inner: st.one_of(
+        st.builds(lambda items, low: {"type": "array", "items": items, "minItems": low}, inner, st.integers(0, 3)),
+        st.builds(
+            lambda props, data: {
+                "type": "object",
+                "properties": props,
+                "required": data.draw(st.lists(st.sampled_from(sorted(props)), unique=True)),
+            },
+            st.dictionaries(st.text("abc", min_size=1, max_size=3), inner, min_size=1, max_size=3),
+            st.data(),
+        ),
+        st.builds(lambda options: {"anyOf": options}, st.lists(inner, min_size=1, max_size=3)),
+    ),
+    max_leaves=8,
+)
 
 
 def valid(value: Any, schema: dict[str, Any]) -> bool:
@@ -252,15 +349,21 @@ def valid(value: Any, schema: dict[str, Any]) -> bool:
     checks = {
         "null": lambda: value is None,
         "boolean": lambda: isinstance(value, bool),
-        "integer": lambda: isinstance(value, int) and not isinstance(value, bool)
+        "integer": lambda: isinstance(value, int)
+        and not isinstance(value, bool)
         and schema["minimum"] <= value <= schema["maximum"],
         "number": lambda: isinstance(value, int | float) and value > schema["exclusiveMinimum"],
-        "string": lambda: isinstance(value, str) and schema.get("minLength", 0) <= len(value) <= schema.get(
-            "maxLength", len(value)) and _format_ok(value, schema.get("format")),
-        "array": lambda: isinstance(value, list) and len(value) >= schema["minItems"]
+        "string": lambda: isinstance(value, str)
+        and schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", len(value))
+        and _format_ok(value, schema.get("format")),
+        "array": lambda: isinstance(value, list)
+        and len(value) >= schema["minItems"]
         and all(valid(item, schema["items"]) for item in value),
-        "object": lambda: isinstance(value, dict) and set(schema["required"]) <= set(value)
-        and all(valid(item, schema["properties"][name]) for name, item in value.items() if name in schema["properties"]),
+        "object": lambda: isinstance(value, dict)
+        and set(schema["required"]) <= set(value)
+        and all(
+            valid(item, schema["properties"][name]) for name, item in value.items() if name in schema["properties"]
+        ),
     }
     return any(checks[kind]() for kind in kinds)
 

@@ -34,30 +34,75 @@ def refused(project: Path, cache: Path, aws: Any, args: list[str], code: int, *f
     assert (tree(project), stacks(aws)) == before
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    pytest.param(["--region", "mars-west-1", "aws", "link"], InputError.exit_code,
-                 "AWS region 'mars-west-1' does not exist: check --region", id="region-does-not-exist"),
-    pytest.param(["--region", "US_EAST", "plan"], InputError.exit_code, "AWS region 'US_EAST' does not exist", id="region-malformed"),
-    pytest.param(["--profile", "nobody", "plan"], InputError.exit_code, "AWS profile 'nobody' not found", id="unknown-profile"),
-    pytest.param(["dev", "--plan", "enterprise"], InputError.exit_code, "--plan: apid.toml has no plan 'enterprise'",
-                 id="unknown-plan"),
-    pytest.param(["logs", "--since", "yesterday"], InputError.exit_code, "cannot read 'yesterday' as a time: use a duration",
-                 id="bad-duration"),
-    pytest.param(["destroy"], StateError.exit_code, "Not confirmed: rerun with --yes", id="destroy-unconfirmed"),
-    pytest.param(["aws", "unlink"], StateError.exit_code, "Not confirmed: rerun with --yes", id="unlink-unconfirmed"),
-    pytest.param(["keys", "create", "--api", "weather-api", "--plan", "free"], StateError.exit_code, "not signed in", id="keys-signed-out"),
-    pytest.param(["publish"], StateError.exit_code, "not signed in", id="publish-signed-out"),
-])
-def test_bad_arguments(linked: Path, aws: Any, bundle_cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                       args: list[str], code: int, message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        pytest.param(
+            ["--region", "mars-west-1", "aws", "link"],
+            InputError.exit_code,
+            "AWS region 'mars-west-1' does not exist: check --region",
+            id="region-does-not-exist",
+        ),
+        pytest.param(
+            ["--region", "US_EAST", "plan"],
+            InputError.exit_code,
+            "AWS region 'US_EAST' does not exist",
+            id="region-malformed",
+        ),
+        pytest.param(
+            ["--profile", "nobody", "plan"],
+            InputError.exit_code,
+            "AWS profile 'nobody' not found",
+            id="unknown-profile",
+        ),
+        pytest.param(
+            ["dev", "--plan", "enterprise"],
+            InputError.exit_code,
+            "--plan: apid.toml has no plan 'enterprise'",
+            id="unknown-plan",
+        ),
+        pytest.param(
+            ["logs", "--since", "yesterday"],
+            InputError.exit_code,
+            "cannot read 'yesterday' as a time: use a duration",
+            id="bad-duration",
+        ),
+        pytest.param(["destroy"], StateError.exit_code, "Not confirmed: rerun with --yes", id="destroy-unconfirmed"),
+        pytest.param(
+            ["aws", "unlink"], StateError.exit_code, "Not confirmed: rerun with --yes", id="unlink-unconfirmed"
+        ),
+        pytest.param(
+            ["keys", "create", "--api", "weather-api", "--plan", "free"],
+            StateError.exit_code,
+            "not signed in",
+            id="keys-signed-out",
+        ),
+        pytest.param(["publish"], StateError.exit_code, "not signed in", id="publish-signed-out"),
+    ],
+)
+def test_bad_arguments(
+    linked: Path,
+    aws: Any,
+    bundle_cache_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    code: int,
+    message: str,
+) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # signed out, whatever this machine's user did
     refused(linked, bundle_cache_dir, aws, args, code, message)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    pytest.param(["deploy", "--hotswop"], "No such option '--hotswop'. Did you mean '--hotswap'?", id="misspelt-option"),
-    pytest.param(["depoly"], "No such command 'depoly'", id="misspelt-command"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            ["deploy", "--hotswop"], "No such option '--hotswop'. Did you mean '--hotswap'?", id="misspelt-option"
+        ),
+        pytest.param(["depoly"], "No such command 'depoly'", id="misspelt-command"),
+    ],
+)
 def test_usage_errors_exit_2(linked: Path, aws: Any, bundle_cache_dir: Path, args: list[str], message: str) -> None:
     before = tree(linked)
     result = run(linked, bundle_cache_dir, *args)
@@ -65,11 +110,16 @@ def test_usage_errors_exit_2(linked: Path, aws: Any, bundle_cache_dir: Path, arg
     assert tree(linked) == before
 
 
-@pytest.mark.parametrize(("code", "message"), [
-    pytest.param("ExpiredToken", "your AWS credentials have expired: refresh them", id="expired-credentials"),
-    pytest.param("InvalidClientTokenId", "your AWS credentials were rejected as invalid", id="invalid-credentials"),
-])
-def test_rejected_credentials(linked: Path, aws: Any, bundle_cache_dir: Path, aws_faults: AwsFaults, code: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        pytest.param("ExpiredToken", "your AWS credentials have expired: refresh them", id="expired-credentials"),
+        pytest.param("InvalidClientTokenId", "your AWS credentials were rejected as invalid", id="invalid-credentials"),
+    ],
+)
+def test_rejected_credentials(
+    linked: Path, aws: Any, bundle_cache_dir: Path, aws_faults: AwsFaults, code: str, message: str
+) -> None:
     aws_faults.fail("AssumeRole", code, status=403, times=10)
     aws_faults.fail("GetCallerIdentity", code, status=403, times=10)
     for command in (["plan"], ["deploy"], ["aws", "link"]):
@@ -82,7 +132,9 @@ def test_no_credentials_at_all(linked: Path, bundle_cache_dir: Path, monkeypatch
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     before = tree(linked)
-    one_line_error(run(linked, bundle_cache_dir, "plan"), AccessError.exit_code, "no AWS credentials found: pass --profile")
+    one_line_error(
+        run(linked, bundle_cache_dir, "plan"), AccessError.exit_code, "no AWS credentials found: pass --profile"
+    )
     assert tree(linked) == before
 
 
@@ -94,8 +146,10 @@ def external_ids_enforced(monkeypatch: pytest.MonkeyPatch) -> None:
     def assume_role(self: STSBackend, **kwargs: Any) -> Any:
         role_name = kwargs["role_arn"].rsplit("/", 1)[-1]
         role = next(r for r in iam_backends[ACCOUNT]["global"].roles.values() if r.name == role_name)
-        expected = {statement.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId")
-                    for statement in json.loads(role.assume_role_policy_document)["Statement"]}
+        expected = {
+            statement.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId")
+            for statement in json.loads(role.assume_role_policy_document)["Statement"]
+        }
         if kwargs["external_id"] not in expected:
             raise STSClientError("AccessDenied", f"not authorized to perform: sts:AssumeRole on {kwargs['role_arn']}")
         return real(self, **kwargs)
@@ -129,8 +183,9 @@ def test_corrupt_state_file(linked: Path, aws: Any, bundle_cache_dir: Path) -> N
         state_file.write_text(original)
 
 
-def test_unlink_signed_out_of_its_control_plane_deletes_nothing(linked: Path, aws: Any, bundle_cache_dir: Path,
-                                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unlink_signed_out_of_its_control_plane_deletes_nothing(
+    linked: Path, aws: Any, bundle_cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Deleting the link first would leave the control plane admitting an account that no longer trusts it."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     state_file = linked / ".apid" / "state.json"
@@ -139,8 +194,15 @@ def test_unlink_signed_out_of_its_control_plane_deletes_nothing(linked: Path, aw
     state["link"]["control_plane_url"] = "https://control.example"
     state_file.write_text(json.dumps(state))
     try:
-        refused(linked, bundle_cache_dir, aws, ["aws", "unlink", "--yes"], StateError.exit_code,
-                "not signed in to a control plane", "apid login")
+        refused(
+            linked,
+            bundle_cache_dir,
+            aws,
+            ["aws", "unlink", "--yes"],
+            StateError.exit_code,
+            "not signed in to a control plane",
+            "apid login",
+        )
         assert "apid-link" in stacks(aws)
     finally:
         state_file.write_text(original)

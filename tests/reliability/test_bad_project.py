@@ -52,44 +52,95 @@ PLAN = '[[plans]]\nname = "free"\nrate_limit = 2\nburst = 5\nmonthly_quota = 100
 CASES = [
     pytest.param(delete("apid.toml"), "apid.toml: not found; run `apid init`", id="no-apid-toml"),
     pytest.param(write("apid.toml", '[api\nname = "x"\n'), "apid.toml: not valid TOML", id="malformed-toml"),
-    pytest.param(in_toml('category = "weather"', 'category = "weather"\ncolour = "red"'), "api.colour: unknown field",
-                 id="unknown-field"),
-    pytest.param(in_toml("price_per_1000 = 0.40", "price_per_1000 = -0.40"),
-                 "plans[1].price_per_1000: Input should be greater than or equal to 0", id="negative-price"),
-    pytest.param(in_toml("monthly_quota = 1000\nfree_calls = 1000", "monthly_quota = 1\nfree_calls = 1"),
-                 "monthly_quota (1) is below rate_limit (2.0/s)",
-                 id="quota-below-rate"),
-    pytest.param(in_toml('name = "weather-api"', 'name = "Weather API!"'), "api.name: 'Weather API!' is not allowed",
-                 id="name-illegal-characters"),
+    pytest.param(
+        in_toml('category = "weather"', 'category = "weather"\ncolour = "red"'),
+        "api.colour: unknown field",
+        id="unknown-field",
+    ),
+    pytest.param(
+        in_toml("price_per_1000 = 0.40", "price_per_1000 = -0.40"),
+        "plans[1].price_per_1000: Input should be greater than or equal to 0",
+        id="negative-price",
+    ),
+    pytest.param(
+        in_toml("monthly_quota = 1000\nfree_calls = 1000", "monthly_quota = 1\nfree_calls = 1"),
+        "monthly_quota (1) is below rate_limit (2.0/s)",
+        id="quota-below-rate",
+    ),
+    pytest.param(
+        in_toml('name = "weather-api"', 'name = "Weather API!"'),
+        "api.name: 'Weather API!' is not allowed",
+        id="name-illegal-characters",
+    ),
     pytest.param(in_toml('name = "weather-api"', f'name = "{"w" * 41}"'), "api.name:", id="name-too-long"),
-    pytest.param(in_toml("free_calls = 1000\n", "free_calls = 5000\n"), "free_calls (5000) exceeds monthly_quota (1000)",
-                 id="free-calls-above-quota"),
-    pytest.param(lambda project: (project / "apid.toml").write_text((project / "apid.toml").read_text() + PLAN),
-                 "plan names must be unique; repeated: free", id="duplicate-plan"),
-    pytest.param(in_toml("rate_limit = 2", "rate_limit = 0"), "plans[0].rate_limit: Input should be greater than 0",
-                 id="zero-rate-limit"),
-    pytest.param(in_toml('architecture = "arm64"', 'architecture = "sparc"'), "runtime.architecture:", id="architecture"),
+    pytest.param(
+        in_toml("free_calls = 1000\n", "free_calls = 5000\n"),
+        "free_calls (5000) exceeds monthly_quota (1000)",
+        id="free-calls-above-quota",
+    ),
+    pytest.param(
+        lambda project: (project / "apid.toml").write_text((project / "apid.toml").read_text() + PLAN),
+        "plan names must be unique; repeated: free",
+        id="duplicate-plan",
+    ),
+    pytest.param(
+        in_toml("rate_limit = 2", "rate_limit = 0"),
+        "plans[0].rate_limit: Input should be greater than 0",
+        id="zero-rate-limit",
+    ),
+    pytest.param(
+        in_toml('architecture = "arm64"', 'architecture = "sparc"'), "runtime.architecture:", id="architecture"
+    ),
     pytest.param(in_toml('python = "3.12"', 'python = "2.7"'), "runtime.python:", id="python-version"),
-    pytest.param(in_toml("timeout_seconds = 10", "timeout_seconds = 60"),
-                 "runtime.timeout_seconds: Input should be less than or equal to 29", id="timeout-beyond-api-gateway"),
-    pytest.param(in_toml('app = "weather.main:app"', 'app = "weather/main.py"'), "api.app: 'weather/main.py' is not allowed",
-                 id="app-reference-syntax"),
-    pytest.param(in_toml('app = "weather.main:app"', 'app = "weather.server:app"'), "module 'weather.server' not found",
-                 id="app-module-missing"),
+    pytest.param(
+        in_toml("timeout_seconds = 10", "timeout_seconds = 60"),
+        "runtime.timeout_seconds: Input should be less than or equal to 29",
+        id="timeout-beyond-api-gateway",
+    ),
+    pytest.param(
+        in_toml('app = "weather.main:app"', 'app = "weather/main.py"'),
+        "api.app: 'weather/main.py' is not allowed",
+        id="app-reference-syntax",
+    ),
+    pytest.param(
+        in_toml('app = "weather.main:app"', 'app = "weather.server:app"'),
+        "module 'weather.server' not found",
+        id="app-module-missing",
+    ),
     pytest.param(delete("requirements.txt"), "runtime.requirements: requirements.txt not found", id="no-requirements"),
-    pytest.param(in_toml('app = "weather.main:app"', 'app = "weather.main:application"'),
-                 "weather.main has no attribute 'application'", id="no-asgi-app"),
-    pytest.param(each(write("weather/wsgi.py", "def app(environ, start_response):\n    return []\n"),
-                      in_toml('app = "weather.main:app"', 'app = "weather.wsgi:app"')),
-                 "app is of type function, not an ASGI app", id="wsgi-app"),
-    pytest.param(prepend("weather/main.py", "import geopandas\n"),
-                 "no module named 'geopandas', and requirements.txt does not provide it", id="app-dependency-missing"),
-    pytest.param(prepend("weather/climate.py", "CITIES = load_cities()\n"),
-                 "NameError: name 'load_cities' is not defined (weather/climate.py, line 1)", id="app-raises-at-import"),
-    pytest.param(prepend("weather/main.py", "def broken(:\n"), "SyntaxError: invalid syntax (weather/main.py, line 1)",
-                 id="app-syntax-error"),
-    pytest.param(write("requirements.txt", "fastapi==0.0.1\n"),
-                 "pip could not install the requirements for Lambda", id="requirements-unresolvable"),
+    pytest.param(
+        in_toml('app = "weather.main:app"', 'app = "weather.main:application"'),
+        "weather.main has no attribute 'application'",
+        id="no-asgi-app",
+    ),
+    pytest.param(
+        each(
+            write("weather/wsgi.py", "def app(environ, start_response):\n    return []\n"),
+            in_toml('app = "weather.main:app"', 'app = "weather.wsgi:app"'),
+        ),
+        "app is of type function, not an ASGI app",
+        id="wsgi-app",
+    ),
+    pytest.param(
+        prepend("weather/main.py", "import geopandas\n"),
+        "no module named 'geopandas', and requirements.txt does not provide it",
+        id="app-dependency-missing",
+    ),
+    pytest.param(
+        prepend("weather/climate.py", "CITIES = load_cities()\n"),
+        "NameError: name 'load_cities' is not defined (weather/climate.py, line 1)",
+        id="app-raises-at-import",
+    ),
+    pytest.param(
+        prepend("weather/main.py", "def broken(:\n"),
+        "SyntaxError: invalid syntax (weather/main.py, line 1)",
+        id="app-syntax-error",
+    ),
+    pytest.param(
+        write("requirements.txt", "fastapi==0.0.1\n"),
+        "pip could not install the requirements for Lambda",
+        id="requirements-unresolvable",
+    ),
 ]
 
 
@@ -119,7 +170,12 @@ def test_with_check_import_off_a_broken_app_synthesizes_with_one_warning_until_i
         result = CliRunner().invoke(cli, ["--project", str(project), "--json", "synth"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["warnings"] == [CHECK_OFF_WARNING]
-    assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [f"warning: {CHECK_OFF_WARNING}"]
+    assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [
+        f"warning: {CHECK_OFF_WARNING}"
+    ]
     in_toml("check_import = false", "check_import = true")(project)
-    one_line_error(CliRunner().invoke(cli, ["--project", str(project), "synth"]), InputError.exit_code,
-                   "NameError: name 'load_cities' is not defined (weather/climate.py, line 1)")
+    one_line_error(
+        CliRunner().invoke(cli, ["--project", str(project), "synth"]),
+        InputError.exit_code,
+        "NameError: name 'load_cities' is not defined (weather/climate.py, line 1)",
+    )

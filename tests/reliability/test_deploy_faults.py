@@ -68,15 +68,25 @@ def after(module: Any, name: str, fault: type[BaseException]) -> Callable[..., A
     return faulty
 
 
-STEPS = {"after-asset-upload": "publish_asset", "after-change-set-created": "create_change_set",
-         "during-execution": "execute_change_set"}
+STEPS = {
+    "after-asset-upload": "publish_asset",
+    "after-change-set-created": "create_change_set",
+    "during-execution": "execute_change_set",
+}
 
 
 @pytest.mark.parametrize("step", sorted(STEPS))
-@pytest.mark.parametrize(("first_deploy", "fault"), [(True, Crash), (False, KeyboardInterrupt)], ids=["crash-first", "ctrl-c-update"])
+@pytest.mark.parametrize(
+    ("first_deploy", "fault"), [(True, Crash), (False, KeyboardInterrupt)], ids=["crash-first", "ctrl-c-update"]
+)
 def test_a_fault_at_any_step_converges_on_rerun(
-    linked: Path, aws: Any, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch,
-    step: str, first_deploy: bool, fault: type[BaseException],
+    linked: Path,
+    aws: Any,
+    bundle_cache_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    step: str,
+    first_deploy: bool,
+    fault: type[BaseException],
 ) -> None:
     if first_deploy and STACK in stacks(aws):
         assert run(linked, bundle_cache_dir, "destroy", "--yes").exit_code == 0
@@ -93,13 +103,16 @@ def test_a_fault_at_any_step_converges_on_rerun(
             assert interrupted.exit_code == 130 and "Traceback" not in interrupted.output, interrupted.output
     if step == "during-execution":
         set_status(STACK, "UPDATE_IN_PROGRESS")
-        one_line_error(run(linked, bundle_cache_dir, "deploy"), StateError.exit_code, "already being changed", "apid status")
+        one_line_error(
+            run(linked, bundle_cache_dir, "deploy"), StateError.exit_code, "already being changed", "apid status"
+        )
         set_status(STACK, "CREATE_COMPLETE" if first_deploy else "UPDATE_COMPLETE")
     converged(linked, bundle_cache_dir, aws)
 
 
-def test_throttling_and_5xx_are_retried_and_shown_as_progress(linked: Path, aws: Any, bundle_cache_dir: Path,
-                                                              aws_faults: AwsFaults) -> None:
+def test_throttling_and_5xx_are_retried_and_shown_as_progress(
+    linked: Path, aws: Any, bundle_cache_dir: Path, aws_faults: AwsFaults
+) -> None:
     deployed(linked, bundle_cache_dir)
     edit_code(linked, "throttled")
     aws_faults.fail("PutObject", "SlowDown", status=503)
@@ -115,15 +128,20 @@ def test_throttling_and_5xx_are_retried_and_shown_as_progress(linked: Path, aws:
     converged(linked, bundle_cache_dir, aws)
 
 
-def test_throttled_through_every_attempt_is_one_line_and_changes_nothing(linked: Path, aws: Any, bundle_cache_dir: Path,
-                                                                         aws_faults: AwsFaults) -> None:
+def test_throttled_through_every_attempt_is_one_line_and_changes_nothing(
+    linked: Path, aws: Any, bundle_cache_dir: Path, aws_faults: AwsFaults
+) -> None:
     deployed(linked, bundle_cache_dir)
     edit_code(linked, "throttled for good")
     before = aws("cloudformation").get_template(StackName=STACK)["TemplateBody"]
     aws_faults.fail("CreateChangeSet", "Throttling", times=ALWAYS)
     attempts_before = aws_faults.attempts["CreateChangeSet"]
-    one_line_error(run(linked, bundle_cache_dir, "deploy"), OperationFailed.exit_code,
-                   "kept answering Throttling through 8 attempts", "rerun")
+    one_line_error(
+        run(linked, bundle_cache_dir, "deploy"),
+        OperationFailed.exit_code,
+        "kept answering Throttling through 8 attempts",
+        "rerun",
+    )
     assert aws_faults.attempts["CreateChangeSet"] - attempts_before == 8
     assert aws("cloudformation").get_template(StackName=STACK)["TemplateBody"] == before
     assert change_sets(aws, STACK) == []
@@ -143,8 +161,11 @@ def test_a_broken_app_is_refused_before_anything_in_the_account_changes(
     objects = asset_keys(aws, linked)
     main.write_text(working + "\nraise RuntimeError('half-written edit')\n")
     try:
-        one_line_error(run(linked, bundle_cache_dir, *command), InputError.exit_code,
-                       "RuntimeError: half-written edit (weather/main.py, line")
+        one_line_error(
+            run(linked, bundle_cache_dir, *command),
+            InputError.exit_code,
+            "RuntimeError: half-written edit (weather/main.py, line",
+        )
         assert (aws("cloudformation").get_template(StackName=STACK)["TemplateBody"], change_sets(aws, STACK)) == before
         assert asset_keys(aws, linked) == objects
         # The refused assembly is trusted by nothing: the next run checks again.

@@ -2,6 +2,7 @@
 
 from api_direct.runtime.access_log import render_access_log_line
 
+
 def access_line(
     request_id: str,
     epoch_ms: int,

@@ -86,9 +86,9 @@ class Bus:
         sqs = boto3.client("sqs", region_name=REGION)
         events = []
         while True:
-            messages = sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
+            messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
             if not messages:
                 return events
             for message in messages:
@@ -102,9 +102,7 @@ def bus(monkeypatch: pytest.MonkeyPatch) -> Bus:
     sqs = boto3.client("sqs", region_name=REGION)
     bus_arn = events.create_event_bus(Name="apid-control-plane")["EventBusArn"]
     queue_url = sqs.create_queue(QueueName="usage")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(
         Name="usage-to-queue",
         EventBusName="apid-control-plane",

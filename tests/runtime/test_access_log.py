@@ -35,9 +35,7 @@ def test_template_is_one_line_of_json_with_every_variable() -> None:
 
 
 def test_rendered_line_parses_back() -> None:
-    line = access_line(
-        "req-1", 1_764_075_600_123, key_id="key-7", plan="pro", status=201, latency_ms=35
-    )
+    line = access_line("req-1", 1_764_075_600_123, key_id="key-7", plan="pro", status=201, latency_ms=35)
     assert parse_access_log_line(line) == AccessLogEntry(
         request_id="req-1",
         request_time_epoch_ms=1_764_075_600_123,

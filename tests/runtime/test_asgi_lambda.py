@@ -31,14 +31,24 @@ def answering(headers: list[tuple[bytes, bytes]], body: bytes, seen: list[dict[s
 def event(path: str, stage: str = "v1") -> dict[str, Any]:
     """A REST proxy event for ``GET /<stage><path>``, the path percent-encoded as the client sent it."""
     return {
-        "resource": "/{proxy+}", "path": path, "httpMethod": "GET",
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": "GET",
         "headers": {"Host": HOST, "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"},
         "multiValueHeaders": {"Host": [HOST], "X-Forwarded-Proto": ["https"], "X-Forwarded-Port": ["443"]},
-        "queryStringParameters": None, "multiValueQueryStringParameters": None,
-        "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": None,
-        "requestContext": {"path": f"/{stage}{path}", "stage": stage, "resourcePath": "/{proxy+}",
-                           "httpMethod": "GET", "identity": {"sourceIp": "203.0.113.7"}},
-        "body": None, "isBase64Encoded": False,
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "path": f"/{stage}{path}",
+            "stage": stage,
+            "resourcePath": "/{proxy+}",
+            "httpMethod": "GET",
+            "identity": {"sourceIp": "203.0.113.7"},
+        },
+        "body": None,
+        "isBase64Encoded": False,
     }
 
 

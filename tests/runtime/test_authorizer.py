@@ -100,9 +100,7 @@ class TestDecide:
     def test_unknown_key_is_a_403(self) -> None:
         assert decide(generate_key(), {}.get).rejection is INVALID_KEY
 
-    @pytest.mark.parametrize(
-        ("status", "rejection"), [("revoked", INVALID_KEY), ("suspended", SUSPENDED_KEY)]
-    )
+    @pytest.mark.parametrize(("status", "rejection"), [("revoked", INVALID_KEY), ("suspended", SUSPENDED_KEY)])
     def test_inactive_key_is_a_403(self, status: KeyStatus, rejection: GatewayRejection) -> None:
         key = generate_key()
         decision = decide(key, {hash_key(key): record(status)}.get)
@@ -147,9 +145,7 @@ class TestHandler:
         }
 
     @pytest.mark.parametrize("header", ["x-api-key", "X-API-Key", "X-Api-Key", "X-API-KEY"])
-    def test_header_name_is_case_insensitive(
-        self, key_table: KeyTable, lambda_context: Any, header: str
-    ) -> None:
+    def test_header_name_is_case_insensitive(self, key_table: KeyTable, lambda_context: Any, header: str) -> None:
         key = seed(key_table, "active")
         response = handler(request_event({"Accept": "*/*", header: key}), lambda_context)
         assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
@@ -185,9 +181,7 @@ class TestHandler:
         }
 
     @pytest.mark.parametrize("status", ["revoked", "suspended", "unissued", "unknown", "malformed"])
-    def test_the_gateway_sends_what_apid_dev_sends(
-        self, key_table: KeyTable, lambda_context: Any, status: str
-    ) -> None:
+    def test_the_gateway_sends_what_apid_dev_sends(self, key_table: KeyTable, lambda_context: Any, status: str) -> None:
         """``apid dev`` answers with decide()'s rejection; the deployed API with ACCESS_DENIED."""
         if status in ("revoked", "suspended"):
             key = seed(key_table, status)  # type: ignore[arg-type]
@@ -200,9 +194,7 @@ class TestHandler:
         sent = gateway_sends(handler(request_event({"x-api-key": key}), lambda_context))
         assert sent == (expected.status, expected.body())
 
-    @pytest.mark.parametrize(
-        "headers", [None, {}, {"Authorization": "Bearer x"}, {"x-api-key": ""}]
-    )
+    @pytest.mark.parametrize("headers", [None, {}, {"Authorization": "Bearer x"}, {"x-api-key": ""}])
     def test_missing_key_raises_unauthorized(
         self, key_table: KeyTable, lambda_context: Any, headers: dict[str, str] | None
     ) -> None:
@@ -210,9 +202,7 @@ class TestHandler:
             handler(request_event(headers), lambda_context)
         assert str(raised.value) == "Unauthorized"
 
-    def test_policy_keeps_the_partition_of_the_method_arn(
-        self, key_table: KeyTable, lambda_context: Any
-    ) -> None:
+    def test_policy_keeps_the_partition_of_the_method_arn(self, key_table: KeyTable, lambda_context: Any) -> None:
         key = seed(key_table, "active")
         arn = "arn:aws-cn:execute-api:cn-north-1:123456789012:abc123/v1/POST/orders"
         response = handler(request_event({"x-api-key": key}, arn), lambda_context)

@@ -27,9 +27,7 @@ def test_statuses() -> None:
 
 
 def test_body_is_a_json_message() -> None:
-    assert json.loads(MISSING_KEY.body()) == {
-        "message": "Missing API key: send it in the x-api-key header."
-    }
+    assert json.loads(MISSING_KEY.body()) == {"message": "Missing API key: send it in the x-api-key header."}
 
 
 def test_suspended_key_says_what_to_do_about_it() -> None:
@@ -83,8 +81,6 @@ def test_a_deny_message_inserted_verbatim_gives_the_same_body_as_apid_dev(reject
         (GatewayRejection(403, "Costs $5."), r"has a \$"),
     ],
 )
-def test_a_deny_the_gateway_could_not_render_identically_is_refused(
-    rejection: GatewayRejection, problem: str
-) -> None:
+def test_a_deny_the_gateway_could_not_render_identically_is_refused(rejection: GatewayRejection, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         AuthorizerDenial(403, (INVALID_KEY, rejection))

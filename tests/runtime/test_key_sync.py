@@ -31,9 +31,7 @@ T1, T2, T3 = "2026-11-25T13:00:00Z", "2026-11-25T13:05:00Z", "2026-11-25T13:10:0
 SOURCE = "api-direct.control-plane"
 
 
-def event(
-    detail_type: str, detail: dict[str, Any], time: str, source: str = SOURCE
-) -> dict[str, Any]:
+def event(detail_type: str, detail: dict[str, Any], time: str, source: str = SOURCE) -> dict[str, Any]:
     """A control-plane event as EventBridge delivers it to a Lambda target."""
     return {
         "version": "0",
@@ -54,14 +52,10 @@ def key_hash() -> str:
 
 
 @pytest.fixture
-def sync(
-    key_table: KeyTable, usage_plans: dict[str, str], lambda_context: Any
-) -> Any:
+def sync(key_table: KeyTable, usage_plans: dict[str, str], lambda_context: Any) -> Any:
     """Deliver a control-plane event to the Lambda handler, as EventBridge would."""
 
-    def deliver(
-        detail_type: str, detail: dict[str, Any], time: str = T1, source: str = SOURCE
-    ) -> None:
+    def deliver(detail_type: str, detail: dict[str, Any], time: str = T1, source: str = SOURCE) -> None:
         handler(event(detail_type, detail, time, source), lambda_context)
 
     return deliver
@@ -127,9 +121,7 @@ class Recording:
         return getattr(self._client, name)
 
 
-@pytest.mark.parametrize(
-    "detail_type", ["KeyIssued", "PlanChanged", "KeyRevoked", "KeySuspended", "KeyRestored"]
-)
+@pytest.mark.parametrize("detail_type", ["KeyIssued", "PlanChanged", "KeyRevoked", "KeySuspended", "KeyRestored"])
 def test_redelivery_only_reads(
     sync: Any,
     key_table: KeyTable,
@@ -259,9 +251,7 @@ def test_detail_without_a_valid_key_hash_and_fields_is_refused(
 
 
 @pytest.mark.parametrize("time", ["yesterday", "2026-11-25T13:00:00", ""])
-def test_event_time_must_be_a_zoned_iso_time(
-    sync: Any, key_table: KeyTable, key_hash: str, time: str
-) -> None:
+def test_event_time_must_be_a_zoned_iso_time(sync: Any, key_table: KeyTable, key_hash: str, time: str) -> None:
     with pytest.raises(InvalidKeyEvent, match="time"):
         sync("KeyIssued", issued(key_hash), time)
     assert key_table.table.scan()["Items"] == []
@@ -373,7 +363,6 @@ def test_an_existing_api_key_with_a_longer_name_is_not_mistaken_for_ours(
     assert plans_of(apigateway, other) == set()
 
 
-
 def test_issued_at_orders_events_within_the_same_second(
     sync: Any, key_table: KeyTable, apigateway: Any, usage_plans: dict[str, str], key_hash: str
 ) -> None:
@@ -440,9 +429,7 @@ def test_suspend_keeps_the_binding_and_restore_reactivates_on_the_same_plan(
     assert plans_of(apigateway, bound) == {usage_plans["pro"]}
 
 
-def test_duplicate_suspensions_and_restores_change_nothing(
-    sync: Any, key_table: KeyTable, key_hash: str
-) -> None:
+def test_duplicate_suspensions_and_restores_change_nothing(sync: Any, key_table: KeyTable, key_hash: str) -> None:
     sync("KeyIssued", issued(key_hash), T1)
     sync("KeySuspended", key_only(key_hash), T2)
     suspended = stored(key_table, key_hash)

@@ -77,9 +77,7 @@ def test_confirmed_user_joins_the_group_of_their_role(
     assert groups_of(cognito, pool_id, event) == [role]
 
 
-def test_confirming_twice_keeps_one_membership(
-    cognito: Any, pool_id: str, lambda_context: FakeLambdaContext
-) -> None:
+def test_confirming_twice_keeps_one_membership(cognito: Any, pool_id: str, lambda_context: FakeLambdaContext) -> None:
     event = signed_up(cognito, pool_id, "creators")
     handler(event, lambda_context)
     handler(event, lambda_context)

@@ -38,9 +38,7 @@ def delivery(lines: list[LogLine], message_type: str = "DATA_MESSAGE") -> dict[s
         "logGroup": "API-Gateway-Execution-Logs_abc123/prod",
         "logStream": "stream",
         "subscriptionFilters": ["usage"],
-        "logEvents": [
-            {"id": line.id, "timestamp": HOUR_13, "message": line.message} for line in lines
-        ],
+        "logEvents": [{"id": line.id, "timestamp": HOUR_13, "message": line.message} for line in lines],
     }
     compressed = gzip.compress(json.dumps(data).encode())
     return {"awslogs": {"data": base64.b64encode(compressed).decode()}}
@@ -108,9 +106,7 @@ def test_handler_puts_records_on_the_control_plane_bus(bus: Bus, lambda_context:
     ]
     handler(delivery(lines), lambda_context)
     received = bus.received()
-    assert {(event["source"], event["detail-type"]) for event in received} == {
-        ("api-direct.usage", "UsageRecorded")
-    }
+    assert {(event["source"], event["detail-type"]) for event in received} == {("api-direct.usage", "UsageRecorded")}
     expected = [json.loads(record.detail()) for record in aggregate("weather", lines)]
     assert sorted((event["detail"] for event in received), key=lambda d: d["key_id"]) == expected
 
@@ -163,9 +159,7 @@ def test_refused_entries_are_retried_alone(bus: Bus, monkeypatch: pytest.MonkeyP
     assert sorted(event["detail"]["key_id"] for event in bus.received()) == ["k0", "k1", "k2"]
 
 
-def test_persistent_refusal_raises_after_the_last_attempt(
-    bus: Bus, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_persistent_refusal_raises_after_the_last_attempt(bus: Bus, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(usage_forwarder, "RETRY_DELAY_SECONDS", 0)
     records = aggregate("weather", [LogLine("1", access_line("r", HOUR_13, key_id="k1"))])
     client = RefusesFirst('"key_id":"k1"', refusals=99)
@@ -260,8 +254,7 @@ def test_different_log_lines_give_different_ids(events: list[Any], data: st.Data
     [dropped_group] = [
         record
         for record in whole
-        if (record.key_id, record.plan, record.period_start)
-        == (entry.key_id, entry.plan, period_start(entry))
+        if (record.key_id, record.plan, record.period_start) == (entry.key_id, entry.plan, period_start(entry))
     ]
     assert dropped_group.record_id not in fewer
     assert {record.record_id for record in whole} - {dropped_group.record_id} <= fewer

@@ -11,21 +11,39 @@ from api_direct.project import load_project
 from api_direct.user_stack import UserApiStack
 from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
 
-BOUNDARY = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"},
-                             ":policy/apid-boundary-", {"Ref": "AWS::Region"}]]}
+BOUNDARY = {
+    "Fn::Join": [
+        "",
+        [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":iam::",
+            {"Ref": "AWS::AccountId"},
+            ":policy/apid-boundary-",
+            {"Ref": "AWS::Region"},
+        ],
+    ]
+}
 
 
 def synthesize(outdir: Path, cache: Path, **props: object) -> tuple[UserApiStack, cdk.cx_api.CloudAssembly]:
     app = cdk.App(outdir=str(outdir))
     stack = UserApiStack(
-        app, "Example", project=load_project(EXAMPLE_DIR), control_plane_account_id=CONTROL_PLANE_ACCOUNT,
-        control_plane_bus_arn=CONTROL_PLANE_BUS_ARN, bundle_cache_dir=cache, **props,  # type: ignore[arg-type]
+        app,
+        "Example",
+        project=load_project(EXAMPLE_DIR),
+        control_plane_account_id=CONTROL_PLANE_ACCOUNT,
+        control_plane_bus_arn=CONTROL_PLANE_BUS_ARN,
+        bundle_cache_dir=cache,
+        **props,  # type: ignore[arg-type]
     )
     return stack, app.synth()
 
 
 @pytest.fixture(scope="module")
-def synthesized(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path) -> tuple[UserApiStack, cdk.cx_api.CloudAssembly]:
+def synthesized(
+    tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path
+) -> tuple[UserApiStack, cdk.cx_api.CloudAssembly]:
     return synthesize(tmp_path_factory.mktemp("cdk.out"), bundle_cache_dir)
 
 
@@ -37,16 +55,33 @@ def template(synthesized: tuple[UserApiStack, cdk.cx_api.CloudAssembly]) -> Temp
 def test_stack_is_named_for_the_api(synthesized: tuple[UserApiStack, cdk.cx_api.CloudAssembly]) -> None:
     stack, assembly = synthesized
     assert stack.stack_name == "apid-weather-api"
-    assert assembly.get_stack_by_name("apid-weather-api").template["Description"].startswith("API-Direct API 'weather-api'")
+    assert (
+        assembly.get_stack_by_name("apid-weather-api")
+        .template["Description"]
+        .startswith("API-Direct API 'weather-api'")
+    )
 
 
 def test_composes_function_keys_gateway_and_forwarder(template: Template) -> None:
-    template.has_resource_properties("AWS::Lambda::Function", {"Handler": "apid_handler.handler", "MemorySize": 512, "Architectures": ["arm64"]})
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"Handler": "apid_handler.handler", "MemorySize": 512, "Architectures": ["arm64"]}
+    )
     for handler in ("authorizer", "key_sync", "usage_forwarder"):
         template.has_resource_properties("AWS::Lambda::Function", {"Handler": f"api_direct.runtime.{handler}.handler"})
     template.has_resource_properties("AWS::ApiGateway::Authorizer", {"AuthorizerResultTtlInSeconds": 300})
-    template.has_resource_properties("AWS::ApiGateway::UsagePlan", {"UsagePlanName": "pro", "Throttle": {"RateLimit": 50, "BurstLimit": 100}})
-    template.has_resource_properties("AWS::Lambda::Function", {"Environment": {"Variables": Match.object_like({"API_NAME": "weather-api", "CONTROL_PLANE_BUS_ARN": CONTROL_PLANE_BUS_ARN})}})
+    template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan", {"UsagePlanName": "pro", "Throttle": {"RateLimit": 50, "BurstLimit": 100}}
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": Match.object_like(
+                    {"API_NAME": "weather-api", "CONTROL_PLANE_BUS_ARN": CONTROL_PLANE_BUS_ARN}
+                )
+            }
+        },
+    )
     template.has_resource_properties("AWS::Events::EventBus", {"Name": "apid-weather-api-keys"})
 
 
@@ -58,17 +93,33 @@ def test_every_role_carries_the_link_boundary(template: Template) -> None:
 
 
 def test_everything_is_tagged_as_managed(template: Template) -> None:
-    for resource_type in ("AWS::Lambda::Function", "AWS::DynamoDB::Table", "AWS::ApiGateway::RestApi", "AWS::SQS::Queue"):
-        template.all_resources_properties(resource_type, {"Tags": Match.array_with([{"Key": "api-direct:managed", "Value": "true"}])})
+    for resource_type in (
+        "AWS::Lambda::Function",
+        "AWS::DynamoDB::Table",
+        "AWS::ApiGateway::RestApi",
+        "AWS::SQS::Queue",
+    ):
+        template.all_resources_properties(
+            resource_type, {"Tags": Match.array_with([{"Key": "api-direct:managed", "Value": "true"}])}
+        )
 
 
 def test_outputs_url_and_what_the_control_plane_needs(template: Template) -> None:
     outputs = template.find_outputs("*")
-    assert set(outputs) == {"ApiUrl", "RestApiId", "KeyBusArn", "AppFunctionName", "AppLogGroupName", "AccessLogGroupName"}
+    assert set(outputs) == {
+        "ApiUrl",
+        "RestApiId",
+        "KeyBusArn",
+        "AppFunctionName",
+        "AppLogGroupName",
+        "AccessLogGroupName",
+    }
     assert "execute-api" in json.dumps(outputs["ApiUrl"]["Value"])
 
 
-def test_assets_go_to_the_link_bucket_without_bootstrap(synthesized: tuple[UserApiStack, cdk.cx_api.CloudAssembly]) -> None:
+def test_assets_go_to_the_link_bucket_without_bootstrap(
+    synthesized: tuple[UserApiStack, cdk.cx_api.CloudAssembly],
+) -> None:
     _, assembly = synthesized
     artifact = assembly.get_stack_by_name("apid-weather-api")
     manifest = json.loads(Path(assembly.directory, f"{artifact.id}.assets.json").read_text())
@@ -78,7 +129,9 @@ def test_assets_go_to_the_link_bucket_without_bootstrap(synthesized: tuple[UserA
     assert "BootstrapVersion" not in json.dumps(artifact.template)
 
 
-def test_data_is_deleted_with_the_stack_unless_retained(template: Template, tmp_path: Path, bundle_cache_dir: Path) -> None:
+def test_data_is_deleted_with_the_stack_unless_retained(
+    template: Template, tmp_path: Path, bundle_cache_dir: Path
+) -> None:
     template.has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": "Delete"})
     retained, _ = synthesize(tmp_path / "out", bundle_cache_dir, retain_data=True)
     Template.from_stack(retained).has_resource("AWS::DynamoDB::Table", {"DeletionPolicy": "Retain"})

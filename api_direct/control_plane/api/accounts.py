@@ -70,10 +70,19 @@ class Matches:
 
 AccountId = Annotated[str, Matches(r"^\d{12}$", "an AWS account id (12 digits)")]
 Region = Annotated[str, Matches(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", "an AWS region such as eu-west-1")]
-RoleArn = Annotated[str, Matches(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$",
-                                 "an IAM role ARN (arn:aws:iam::<account>:role/<name>)")]
-BucketName = Annotated[str, Matches(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
-                                    "an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens)")]
+RoleArn = Annotated[
+    str,
+    Matches(
+        r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$",
+        "an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+    ),
+]
+BucketName = Annotated[
+    str,
+    Matches(
+        r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", "an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens)"
+    ),
+]
 
 
 class StrictModel(BaseModel):
@@ -147,8 +156,9 @@ def register(body: Registration, principal: Creator, services: ServicesDep, resp
 
 
 @router.put("/{account_id}/{region}", summary="Confirm the link once the AccountLinkStack is deployed")
-def confirm(account_id: AccountId, region: Region, body: LinkConfirmation, principal: Creator,
-            services: ServicesDep) -> Account:
+def confirm(
+    account_id: AccountId, region: Region, body: LinkConfirmation, principal: Creator, services: ServicesDep
+) -> Account:
     """Records the roles and admits the account to the control plane bus; safe to repeat."""
     body.require_roles_in(account_id)
     current = _active_registration(services.store, principal.sub, account_id, region)
@@ -177,10 +187,20 @@ def unlink(account_id: AccountId, region: Region, principal: Creator, services: 
         raise _not_registered(account_id, region)
     if current["status"] != UNLINKED:
         unlinked = {key: value for key, value in current.items() if key not in _GSI1_KEYS}
-        _replace(store, current, {**unlinked, "status": UNLINKED, "unlinked_at": timestamp()},
-                 also=[{"Delete": {"Key": {PK: _account_key(account_id, region), SK: _OWNER},
-                                   "ConditionExpression": "creator = :creator",
-                                   "ExpressionAttributeValues": {":creator": principal.sub}}}])
+        _replace(
+            store,
+            current,
+            {**unlinked, "status": UNLINKED, "unlinked_at": timestamp()},
+            also=[
+                {
+                    "Delete": {
+                        "Key": {PK: _account_key(account_id, region), SK: _OWNER},
+                        "ConditionExpression": "creator = :creator",
+                        "ExpressionAttributeValues": {":creator": principal.sub},
+                    }
+                }
+            ],
+        )
     if not _linked_elsewhere(store, principal.sub, account_id, region):
         services.bus.remove_account(account_id)
 
@@ -232,19 +252,40 @@ def _reserve(store: Store, sub: str, body: Registration) -> dict[str, Any]:
     """Write a pending registration with a fresh ExternalId, the ownership and the id's reservation at once."""
     now, external_id, key = timestamp(), new_external_id(), _account_key(body.account_id, body.region)
     registration = {
-        PK: creator_pk(sub), SK: key, "gsi1pk": account_gsi(body.account_id), "gsi1sk": f"REGION#{body.region}",
-        "account_id": body.account_id, "region": body.region, "external_id": external_id,
-        "status": PENDING, "created_at": now,
+        PK: creator_pk(sub),
+        SK: key,
+        "gsi1pk": account_gsi(body.account_id),
+        "gsi1sk": f"REGION#{body.region}",
+        "account_id": body.account_id,
+        "region": body.region,
+        "external_id": external_id,
+        "status": PENDING,
+        "created_at": now,
     }
-    reservation = {PK: f"{_EXTERNAL_ID}#{external_id}", SK: _EXTERNAL_ID, "creator": sub,
-                   "account_id": body.account_id, "region": body.region, "created_at": now}
-    store.transact([
-        _put_new({PK: key, SK: _OWNER, "creator": sub, "since": now}),
-        _put_new(reservation),
-        {"Put": {"Item": registration, "ConditionExpression": "attribute_not_exists(pk) OR #status = :unlinked",
-                 "ExpressionAttributeNames": _STATUS_NAME, "ExpressionAttributeValues": {":unlinked": UNLINKED}}},
-    ], conflict=f"account {body.account_id} in {body.region} is already registered by another creator; "
-                "they must unlink it first (`apid aws unlink`)")
+    reservation = {
+        PK: f"{_EXTERNAL_ID}#{external_id}",
+        SK: _EXTERNAL_ID,
+        "creator": sub,
+        "account_id": body.account_id,
+        "region": body.region,
+        "created_at": now,
+    }
+    store.transact(
+        [
+            _put_new({PK: key, SK: _OWNER, "creator": sub, "since": now}),
+            _put_new(reservation),
+            {
+                "Put": {
+                    "Item": registration,
+                    "ConditionExpression": "attribute_not_exists(pk) OR #status = :unlinked",
+                    "ExpressionAttributeNames": _STATUS_NAME,
+                    "ExpressionAttributeValues": {":unlinked": UNLINKED},
+                }
+            },
+        ],
+        conflict=f"account {body.account_id} in {body.region} is already registered by another creator; "
+        "they must unlink it first (`apid aws unlink`)",
+    )
     return registration
 
 
@@ -252,12 +293,21 @@ def _put_new(item: Mapping[str, Any]) -> dict[str, Any]:
     return {"Put": {"Item": dict(item), "ConditionExpression": "attribute_not_exists(pk)"}}
 
 
-def _replace(store: Store, seen: Mapping[str, Any], new: Mapping[str, Any], also: list[dict[str, Any]] | None = None) -> None:
+def _replace(
+    store: Store, seen: Mapping[str, Any], new: Mapping[str, Any], also: list[dict[str, Any]] | None = None
+) -> None:
     """Overwrite a registration only if its status is still the one read (with ``also``, atomically)."""
-    guarded = {"Put": {"Item": dict(new), "ConditionExpression": "#status = :seen",
-                       "ExpressionAttributeNames": _STATUS_NAME, "ExpressionAttributeValues": {":seen": seen["status"]}}}
-    store.transact([guarded, *(also or [])],
-                   conflict=f"account {seen['account_id']} in {seen['region']} changed meanwhile; retry")
+    guarded = {
+        "Put": {
+            "Item": dict(new),
+            "ConditionExpression": "#status = :seen",
+            "ExpressionAttributeNames": _STATUS_NAME,
+            "ExpressionAttributeValues": {":seen": seen["status"]},
+        }
+    }
+    store.transact(
+        [guarded, *(also or [])], conflict=f"account {seen['account_id']} in {seen['region']} changed meanwhile; retry"
+    )
 
 
 def _linked_elsewhere(store: Store, sub: str, account_id: str, region: str) -> bool:

@@ -51,17 +51,30 @@ def create_app(settings: ControlPlaneSettings, *, session: boto3.Session | None 
 
     @app.get("/config", tags=["public"], summary="What a client needs to sign in")
     def config() -> dict[str, Any]:
-        return {"region": settings.region, "user_pool_id": settings.user_pool_id,
-                "app_client_id": settings.app_client_id, "account_id": settings.account_id,
-                "event_bus_arn": f"arn:aws:events:{settings.region}:{settings.account_id}:event-bus/{settings.event_bus_name}",
-                "version": __version__}
+        return {
+            "region": settings.region,
+            "user_pool_id": settings.user_pool_id,
+            "app_client_id": settings.app_client_id,
+            "account_id": settings.account_id,
+            "event_bus_arn": f"arn:aws:events:{settings.region}:{settings.account_id}:event-bus/{settings.event_bus_name}",
+            "version": __version__,
+        }
 
     @app.get("/health", tags=["public"], include_in_schema=False)
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (accounts, credentials, deployments, listings, reviews, subscriptions, stripe_webhook, payouts, usage):
+    for module in (
+        accounts,
+        credentials,
+        deployments,
+        listings,
+        reviews,
+        subscriptions,
+        stripe_webhook,
+        payouts,
+        usage,
+    ):
         app.include_router(module.router)
     install_pages(app)
     return app
-

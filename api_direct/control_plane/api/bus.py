@@ -33,7 +33,9 @@ class ControlPlaneBus:
 
     def admit_account(self, account_id: str) -> None:
         self._events.put_permission(
-            EventBusName=self._bus, Action="events:PutEvents", Principal=account_id,
+            EventBusName=self._bus,
+            Action="events:PutEvents",
+            Principal=account_id,
             StatementId=_statement_id(account_id),
         )
 
@@ -48,9 +50,12 @@ class ControlPlaneBus:
         """Forward this API's key events to its account's key bus (idempotent)."""
         name = _rule_name(api_id)
         self._events.put_rule(
-            Name=name, EventBusName=self._bus, State="ENABLED",
-            EventPattern=json.dumps({"source": [CONTROL_PLANE_SOURCE], "detail-type": list(KEY_EVENT_TYPES),
-                                     "detail": {"api": [api_id]}}),
+            Name=name,
+            EventBusName=self._bus,
+            State="ENABLED",
+            EventPattern=json.dumps(
+                {"source": [CONTROL_PLANE_SOURCE], "detail-type": list(KEY_EVENT_TYPES), "detail": {"api": [api_id]}}
+            ),
             Description=f"API-Direct: key events of {api_id} to its account",
         )
         target: dict[str, str] = {"Id": "creator-key-bus", "Arn": creator_key_bus_arn(account_id, region, api_id)}
@@ -67,16 +72,24 @@ class ControlPlaneBus:
         """
         issued_at = datetime.now(UTC).isoformat(timespec="microseconds")
         try:
-            response = self._events.put_events(Entries=[{
-                "Source": CONTROL_PLANE_SOURCE, "DetailType": detail_type, "EventBusName": self._bus,
-                "Detail": json.dumps({**detail, "api": api_id, "issued_at": issued_at}),
-            }])
+            response = self._events.put_events(
+                Entries=[
+                    {
+                        "Source": CONTROL_PLANE_SOURCE,
+                        "DetailType": detail_type,
+                        "EventBusName": self._bus,
+                        "Detail": json.dumps({**detail, "api": api_id, "issued_at": issued_at}),
+                    }
+                ]
+            )
         except ClientError as error:
             reason = error.response.get("Error", {}).get("Code", "error")
             raise Problem(502, f"could not send {detail_type} to {api_id}'s account: {reason}") from None
         if response.get("FailedEntryCount"):
             entry = response["Entries"][0]
-            raise Problem(502, f"could not send {detail_type} to {api_id}'s account: {entry.get('ErrorMessage', 'unknown')}")
+            raise Problem(
+                502, f"could not send {detail_type} to {api_id}'s account: {entry.get('ErrorMessage', 'unknown')}"
+            )
 
 
 def _statement_id(account_id: str) -> str:

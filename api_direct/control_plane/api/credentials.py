@@ -41,8 +41,11 @@ class DeployCredentials(BaseModel):
     role_arn: str = Field(description="The deploy role these credentials act as")
 
 
-@router.post("/accounts/{account_id}/{region}/credentials", response_model=DeployCredentials,
-             summary="Assume the deploy role of a linked account for its owner")
+@router.post(
+    "/accounts/{account_id}/{region}/credentials",
+    response_model=DeployCredentials,
+    summary="Assume the deploy role of a linked account for its owner",
+)
 def deploy_credentials(
     account_id: AccountId, region: Region, request: CredentialsRequest, principal: Creator, services: ServicesDep
 ) -> DeployCredentials:
@@ -64,7 +67,9 @@ def deploy_credentials(
         ) from None
     credentials = response["Credentials"]
     return DeployCredentials(
-        access_key_id=credentials["AccessKeyId"], secret_access_key=credentials["SecretAccessKey"],
-        session_token=credentials["SessionToken"], expiration=credentials["Expiration"],
+        access_key_id=credentials["AccessKeyId"],
+        secret_access_key=credentials["SecretAccessKey"],
+        session_token=credentials["SessionToken"],
+        expiration=credentials["Expiration"],
         role_arn=link["deploy_role_arn"],
     )

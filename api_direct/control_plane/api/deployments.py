@@ -19,12 +19,15 @@ from api_direct.control_plane.api.store import PK, SK, creator_pk
 from api_direct.project import API_NAME_PATTERN
 
 ApiId = Annotated[str, Matches(API_NAME_PATTERN, "an API name as in apid.toml, such as weather-api")]
-StackStatus = Annotated[str, Matches(r"^[A-Z][A-Z_]{0,63}$",
-                                     "a status in capitals, such as CREATE_COMPLETE, NO_CHANGES or FAILED")]
+StackStatus = Annotated[
+    str, Matches(r"^[A-Z][A-Z_]{0,63}$", "a status in capitals, such as CREATE_COMPLETE, NO_CHANGES or FAILED")
+]
 StackName = Annotated[str, Matches(r"^[A-Za-z][A-Za-z0-9-]{0,127}$", "a CloudFormation stack name")]
 #: Bounded so that a record always fits in one DynamoDB item (400 KB).
-Outputs = Annotated[dict[Annotated[str, Field(min_length=1, max_length=255)], Annotated[str, Field(max_length=1024)]],
-                    Field(max_length=200)]
+Outputs = Annotated[
+    dict[Annotated[str, Field(min_length=1, max_length=255)], Annotated[str, Field(max_length=1024)]],
+    Field(max_length=200),
+]
 
 
 class DeploymentReport(StrictModel):
@@ -57,16 +60,20 @@ def record(body: DeploymentReport, principal: Creator, services: ServicesDep) ->
     require_linked(services.store, principal.sub, body.account_id, body.region)
     deployment_id, recorded_at = uuid.uuid4().hex, timestamp()
     item: dict[str, Any] = {
-        PK: creator_pk(principal.sub), SK: f"{_sort_prefix(body.api_id)}{recorded_at}#{deployment_id}",
-        **body.model_dump(), "deployment_id": deployment_id, "recorded_at": recorded_at,
+        PK: creator_pk(principal.sub),
+        SK: f"{_sort_prefix(body.api_id)}{recorded_at}#{deployment_id}",
+        **body.model_dump(),
+        "deployment_id": deployment_id,
+        "recorded_at": recorded_at,
     }
     services.store.put(item)
     return Deployment.model_validate(item)
 
 
 @router.get("", summary="This creator's records for one API, newest first")
-def list_deployments(api_id: ApiId, principal: Creator, services: ServicesDep,
-                     limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[Deployment]:
+def list_deployments(
+    api_id: ApiId, principal: Creator, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> list[Deployment]:
     items = services.store.query(creator_pk(principal.sub), _sort_prefix(api_id), newest_first=True)
     return [Deployment.model_validate(item) for item in islice(items, limit)]
 

@@ -149,7 +149,9 @@ def search(
     services: ServicesDep,
     q: Annotated[str, Query(max_length=200, description="every word must occur in the name, description or tags")] = "",
     category: Category | None = None,
-    max_price: Annotated[Decimal | None, Query(ge=0, description="highest price per 1000 calls of the cheapest plan")] = None,
+    max_price: Annotated[
+        Decimal | None, Query(ge=0, description="highest price per 1000 calls of the cheapest plan")
+    ] = None,
     sort: SortOrder = "popularity",
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
@@ -158,7 +160,8 @@ def search(
     listings = (ListingSummary.of(item) for item in services.store.query(LISTINGS, index=GSI1))
     words = q.lower().split()
     matching = [
-        listing for listing in listings
+        listing
+        for listing in listings
         if _has_words(listing, words)
         and category in (None, listing.category)
         and (max_price is None or listing.min_price_per_1000 <= max_price)
@@ -169,11 +172,13 @@ def search(
 def read_listing(store: Store, api_id: str) -> Listing:
     item = require_listing(store, api_id)
     document = store.get(api_pk(api_id), OPENAPI_SK)
-    return Listing.model_validate({
-        **ListingSummary.of(item).model_dump(),
-        "plans": [PricingPlan.of(plan) for plan in _plan_items(store, api_id)],
-        "openapi": json.loads(document["document"]) if document else {},
-    })
+    return Listing.model_validate(
+        {
+            **ListingSummary.of(item).model_dump(),
+            "plans": [PricingPlan.of(plan) for plan in _plan_items(store, api_id)],
+            "openapi": json.loads(document["document"]) if document else {},
+        }
+    )
 
 
 def creator_listings(store: Store, creator: str) -> Iterator[dict[str, Any]]:
@@ -230,7 +235,9 @@ def page_of(listings: Sequence[ListingSummary], sort: SortOrder, limit: int, cur
         ranked = [listing for listing in ranked if _comes_after(listing, sort, value, api_id)]
     page = ranked[:limit]
     more = len(ranked) > limit
-    return ListingPage(items=page, next_cursor=encode_cursor([sort, _sort_value(page[-1], sort), page[-1].api_id]) if more else None)
+    return ListingPage(
+        items=page, next_cursor=encode_cursor([sort, _sort_value(page[-1], sort), page[-1].api_id]) if more else None
+    )
 
 
 def encode_cursor(position: Sequence[Any]) -> str:
@@ -244,8 +251,13 @@ def decode_cursor(cursor: str, shape: Sequence[type | tuple[type, ...]]) -> list
         position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError):
         position = None
-    if not (isinstance(position, list) and len(position) == len(shape)
-            and all(isinstance(part, kind) and not isinstance(part, bool) for part, kind in zip(position, shape, strict=True))):
+    if not (
+        isinstance(position, list)
+        and len(position) == len(shape)
+        and all(
+            isinstance(part, kind) and not isinstance(part, bool) for part, kind in zip(position, shape, strict=True)
+        )
+    ):
         raise bad_cursor()
     return position
 
@@ -268,12 +280,21 @@ def _create(services: Services, api_id: str, body: ListingIn, principal: Princip
     """Claim the name with everything written at once, then route; unroutable, the claim is withdrawn."""
     now = timestamp()
     listing = {
-        **listing_key(api_id), **_listing_attributes(api_id, body, now), "creator": principal.sub, "published_at": now,
+        **listing_key(api_id),
+        **_listing_attributes(api_id, body, now),
+        "creator": principal.sub,
+        "published_at": now,
         **dict.fromkeys(_COUNTERS, 0),
-        "gsi1pk": LISTINGS, "gsi1sk": f"{now}#{api_id}", "gsi2pk": creator_pk(principal.sub), "gsi2sk": f"{CREATOR_LISTING_PREFIX}{api_id}",
+        "gsi1pk": LISTINGS,
+        "gsi1sk": f"{now}#{api_id}",
+        "gsi2pk": creator_pk(principal.sub),
+        "gsi2sk": f"{CREATOR_LISTING_PREFIX}{api_id}",
     }
     services.store.transact(
-        [{"Put": {"Item": listing, "ConditionExpression": "attribute_not_exists(pk)"}}, *_content_ops(api_id, body, ())],
+        [
+            {"Put": {"Item": listing, "ConditionExpression": "attribute_not_exists(pk)"}},
+            *_content_ops(api_id, body, ()),
+        ],
         conflict=f"API {api_id!r} was just published by another creator; publish under another name",
     )
     try:
@@ -288,35 +309,52 @@ def _update(services: Services, existing: Mapping[str, Any], body: ListingIn) ->
     current_plans = list(_plan_items(services.store, api_id))
     moving = (existing["account_id"], existing["region"]) != (body.account_id, body.region)
     _refuse_stranding_subscribers(existing, current_plans, body, moving)
-    services.store.transact([
-        update_op(listing_key(api_id), set_=_listing_attributes(api_id, body, timestamp()),
-                  when={"creator": existing["creator"], **({"subscribers": 0} if moving else {})}),
-        *_content_ops(api_id, body, [item["name"] for item in current_plans]),
-    ], conflict=f"the listing of {api_id} changed while publishing (a consumer subscribed?); publish again")
+    services.store.transact(
+        [
+            update_op(
+                listing_key(api_id),
+                set_=_listing_attributes(api_id, body, timestamp()),
+                when={"creator": existing["creator"], **({"subscribers": 0} if moving else {})},
+            ),
+            *_content_ops(api_id, body, [item["name"] for item in current_plans]),
+        ],
+        conflict=f"the listing of {api_id} changed while publishing (a consumer subscribed?); publish again",
+    )
     try:
         services.bus.route_keys(api_id, body.account_id, body.region)
     except ClientError as error:
         raise _unroutable(api_id, body, error, "the listing was updated; publish again to finish") from None
 
 
-def _refuse_stranding_subscribers(existing: Mapping[str, Any], plans: Sequence[Mapping[str, Any]], body: ListingIn,
-                                  moving: bool) -> None:
+def _refuse_stranding_subscribers(
+    existing: Mapping[str, Any], plans: Sequence[Mapping[str, Any]], body: ListingIn, moving: bool
+) -> None:
     """Consumers' keys live in the API's account, on one of its plans: neither may vanish under them."""
     kept = {plan.name for plan in body.plans}
     in_use = sorted(item["name"] for item in plans if item["name"] not in kept and item.get("subscribers", 0) > 0)
     if in_use:
         raise Problem(409, f"plans {', '.join(in_use)} have subscribers; keep them in the listing")
     if moving and existing["subscribers"] > 0:
-        raise Problem(409, f"{existing['api_id']} has subscribers whose keys are in account {existing['account_id']} "
-                           f"({existing['region']}); it cannot move to another account or region")
+        raise Problem(
+            409,
+            f"{existing['api_id']} has subscribers whose keys are in account {existing['account_id']} "
+            f"({existing['region']}); it cannot move to another account or region",
+        )
 
 
 def _listing_attributes(api_id: str, body: ListingIn, now: str) -> dict[str, Any]:
     """What a publish sets, on creation and on every update alike."""
     return {
-        "api_id": api_id, "name": body.name, "description": body.description, "category": body.category,
-        "tags": body.tags, "base_url": str(body.base_url), "account_id": body.account_id, "region": body.region,
-        "min_price_per_1000": min(plan.price_per_1000 for plan in body.plans), "updated_at": now,
+        "api_id": api_id,
+        "name": body.name,
+        "description": body.description,
+        "category": body.category,
+        "tags": body.tags,
+        "base_url": str(body.base_url),
+        "account_id": body.account_id,
+        "region": body.region,
+        "min_price_per_1000": min(plan.price_per_1000 for plan in body.plans),
+        "updated_at": now,
     }
 
 
@@ -325,18 +363,29 @@ def _content_ops(api_id: str, body: ListingIn, current_plans: Iterable[str]) -> 
     kept = [plan.name for plan in body.plans]
     return [
         {"Put": {"Item": {PK: api_pk(api_id), SK: OPENAPI_SK, "document": _compact(body.openapi)}}},
-        *(update_op(plan_key(api_id, plan.name), set_={**_plan_attributes(plan), "position": position})
-          for position, plan in enumerate(body.plans)),
-        *({"Delete": {"Key": plan_key(api_id, name),
-                      "ConditionExpression": "attribute_not_exists(subscribers) OR subscribers = :zero",
-                      "ExpressionAttributeValues": {":zero": 0}}}
-          for name in current_plans if name not in kept),
+        *(
+            update_op(plan_key(api_id, plan.name), set_={**_plan_attributes(plan), "position": position})
+            for position, plan in enumerate(body.plans)
+        ),
+        *(
+            {
+                "Delete": {
+                    "Key": plan_key(api_id, name),
+                    "ConditionExpression": "attribute_not_exists(subscribers) OR subscribers = :zero",
+                    "ExpressionAttributeValues": {":zero": 0},
+                }
+            }
+            for name in current_plans
+            if name not in kept
+        ),
     ]
 
 
 def _plan_attributes(plan: PricingPlan) -> dict[str, Any]:
     """DynamoDB takes no floats: ``rate_limit`` goes in as the Decimal of its shortest repr."""
-    return {name: Decimal(str(value)) if isinstance(value, float) else value for name, value in plan.model_dump().items()}
+    return {
+        name: Decimal(str(value)) if isinstance(value, float) else value for name, value in plan.model_dump().items()
+    }
 
 
 def _plan_items(store: Store, api_id: str) -> list[dict[str, Any]]:
@@ -348,10 +397,19 @@ def _withdraw(store: Store, api_id: str, body: ListingIn) -> bool:
     """Undo a first publish; whether it was undone (not if a consumer subscribed in between)."""
     keys = [listing_key(api_id), {PK: api_pk(api_id), SK: OPENAPI_SK}, *(plan_key(api_id, p.name) for p in body.plans)]
     try:
-        store.transact([
-            {"Delete": {"Key": keys[0], "ConditionExpression": "subscribers = :zero", "ExpressionAttributeValues": {":zero": 0}}},
-            *({"Delete": {"Key": key}} for key in keys[1:]),
-        ], conflict="a consumer subscribed meanwhile")
+        store.transact(
+            [
+                {
+                    "Delete": {
+                        "Key": keys[0],
+                        "ConditionExpression": "subscribers = :zero",
+                        "ExpressionAttributeValues": {":zero": 0},
+                    }
+                },
+                *({"Delete": {"Key": key}} for key in keys[1:]),
+            ],
+            conflict="a consumer subscribed meanwhile",
+        )
     except Problem:
         return False
     return True
@@ -359,8 +417,9 @@ def _withdraw(store: Store, api_id: str, body: ListingIn) -> bool:
 
 def _unroutable(api_id: str, body: ListingIn, error: ClientError, outcome: str) -> Problem:
     reason = error.response.get("Error", {}).get("Code", "error")
-    return Problem(502, f"could not route {api_id}'s key events to account {body.account_id} ({body.region}): "
-                        f"{reason}; {outcome}")
+    return Problem(
+        502, f"could not route {api_id}'s key events to account {body.account_id} ({body.region}): {reason}; {outcome}"
+    )
 
 
 def _has_words(listing: ListingSummary, words: Sequence[str]) -> bool:

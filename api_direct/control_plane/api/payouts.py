@@ -74,8 +74,9 @@ router = APIRouter(tags=["payouts"])
 
 
 @router.post("/payouts/account", summary="Create (once) your Stripe Connect account and get an onboarding link")
-def payout_account(principal: Creator, services: ServicesDep, request: Request,
-                   body: OnboardingIn | None = None) -> PayoutAccount:
+def payout_account(
+    principal: Creator, services: ServicesDep, request: Request, body: OnboardingIn | None = None
+) -> PayoutAccount:
     """Safe to repeat: the account is made once; every call answers a new link (Stripe's expire in minutes)."""
     billing = _billing(services)
     default = str(request.url_for("onboarding_done"))
@@ -92,7 +93,9 @@ def payout_account(principal: Creator, services: ServicesDep, request: Request,
 
 @router.get(ONBOARDING_DONE_PATH, response_class=PlainTextResponse, include_in_schema=False)
 def onboarding_done() -> str:
-    return "Stripe onboarding: done or paused. Back in your terminal, `apid earnings` shows whether payouts are enabled.\n"
+    return (
+        "Stripe onboarding: done or paused. Back in your terminal, `apid earnings` shows whether payouts are enabled.\n"
+    )
 
 
 @router.get("/earnings", summary="Your earnings: revenue, platform fee and payouts per month, and every paid invoice")

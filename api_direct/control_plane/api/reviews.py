@@ -61,16 +61,24 @@ def post_review(api_id: ApiId, body: ReviewIn, principal: Consumer, services: Se
         raise _already_reviewed(api_id)
     now = timestamp()
     review = {
-        PK: api_pk(api_id), SK: f"{REVIEW_PREFIX}{principal.sub}", "consumer": principal.sub,
-        "gsi1pk": api_pk(api_id), "gsi1sk": f"{REVIEW_PREFIX}{now}#{secrets.token_hex(8)}",
-        "stars": body.stars, "text": body.text, "created_at": now,
+        PK: api_pk(api_id),
+        SK: f"{REVIEW_PREFIX}{principal.sub}",
+        "consumer": principal.sub,
+        "gsi1pk": api_pk(api_id),
+        "gsi1sk": f"{REVIEW_PREFIX}{now}#{secrets.token_hex(8)}",
+        "stars": body.stars,
+        "text": body.text,
+        "created_at": now,
     }
     try:
-        store.transact([
-            check_op(subscription_key(principal.sub, api_id), when={"status": ACTIVE}),
-            {"Put": {"Item": review, "ConditionExpression": "attribute_not_exists(pk)"}},
-            update_op(listing_key(api_id), add={"rating_sum": body.stars, "review_count": 1}, exists=True),
-        ], conflict=_already_reviewed(api_id).detail)
+        store.transact(
+            [
+                check_op(subscription_key(principal.sub, api_id), when={"status": ACTIVE}),
+                {"Put": {"Item": review, "ConditionExpression": "attribute_not_exists(pk)"}},
+                update_op(listing_key(api_id), add={"rating_sum": body.stars, "review_count": 1}, exists=True),
+            ],
+            conflict=_already_reviewed(api_id).detail,
+        )
     except Problem:
         # A race lost to a cancellation reads as a 403, as it would have a moment later.
         if not has_active_subscription(store, principal.sub, api_id):
@@ -92,8 +100,10 @@ def list_reviews(
         raise bad_cursor()
     items = _reviews_after(services.store, api_id, after, limit + 1)
     page = items[:limit]
-    return ReviewPage(items=[Review.model_validate(item) for item in page],
-                      next_cursor=encode_cursor([page[-1]["gsi1sk"]]) if len(items) > limit else None)
+    return ReviewPage(
+        items=[Review.model_validate(item) for item in page],
+        next_cursor=encode_cursor([page[-1]["gsi1sk"]]) if len(items) > limit else None,
+    )
 
 
 def has_reviewed(store: Store, consumer: str, api_id: str) -> bool:
@@ -109,9 +119,12 @@ def _reviews_after(store: Store, api_id: str, after: str | None, count: int) -> 
     it. (``Store.query`` reads whole partitions; a page must not.)
     """
     condition = Key("gsi1pk").eq(api_pk(api_id))
-    condition &= Key("gsi1sk").begins_with(REVIEW_PREFIX) if after is None else Key("gsi1sk").between(REVIEW_PREFIX, after)
-    page = store.table.query(IndexName=GSI1, KeyConditionExpression=condition, ScanIndexForward=False,
-                             Limit=count + (after is not None))
+    condition &= (
+        Key("gsi1sk").begins_with(REVIEW_PREFIX) if after is None else Key("gsi1sk").between(REVIEW_PREFIX, after)
+    )
+    page = store.table.query(
+        IndexName=GSI1, KeyConditionExpression=condition, ScanIndexForward=False, Limit=count + (after is not None)
+    )
     return [item for item in page.get("Items", []) if item["gsi1sk"] != after][:count]
 
 

@@ -90,7 +90,9 @@ class Store:
     def delete(self, pk: str, sk: str) -> None:
         self.table.delete_item(Key={PK: pk, SK: sk})
 
-    def query(self, pk: str, sk_prefix: str = "", *, index: str | None = None, newest_first: bool = False) -> Iterator[dict[str, Any]]:
+    def query(
+        self, pk: str, sk_prefix: str = "", *, index: str | None = None, newest_first: bool = False
+    ) -> Iterator[dict[str, Any]]:
         """All items of a partition (of the table or an index), following pagination."""
         pk_name, sk_name = _key_names(index)
         condition = Key(pk_name).eq(pk)
@@ -141,7 +143,9 @@ class Store:
         client = self.table.meta.client
         try:
             client.transact_write_items(
-                TransactItems=[{kind: {"TableName": self.table.name, **body} for kind, body in op.items()} for op in operations]
+                TransactItems=[
+                    {kind: {"TableName": self.table.name, **body} for kind, body in op.items()} for op in operations
+                ]
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
@@ -158,8 +162,15 @@ def _key_names(index: str | None) -> tuple[str, str]:
     return (PK, SK) if index is None else next((p, s) for i, p, s in INDEXES if i == index)
 
 
-def update_op(key: Mapping[str, str], *, set_: Mapping[str, Any] | None = None, add: Mapping[str, int] | None = None,
-              remove: Iterable[str] = (), when: Mapping[str, Any] | None = None, exists: bool = False) -> dict[str, Any]:
+def update_op(
+    key: Mapping[str, str],
+    *,
+    set_: Mapping[str, Any] | None = None,
+    add: Mapping[str, int] | None = None,
+    remove: Iterable[str] = (),
+    when: Mapping[str, Any] | None = None,
+    exists: bool = False,
+) -> dict[str, Any]:
     """One ``Update`` of a transaction, every name and value a placeholder (``name``, ``status``
     and ``region`` are reserved words). ``when`` are equalities the item must hold; ``exists``
     refuses to create the item, as ``Update`` otherwise would.

@@ -56,7 +56,10 @@ async def receive(request: Request, services: ServicesDep) -> WebhookReceipt:
         raise Problem(413, f"a Stripe event is at most {MAX_BODY_BYTES} bytes")
     try:
         event = stripe.Webhook.construct_event(
-            payload, request.headers.get("stripe-signature"), services.stripe_keys.webhook_secret, tolerance=TOLERANCE_SECONDS
+            payload,
+            request.headers.get("stripe-signature"),
+            services.stripe_keys.webhook_secret,
+            tolerance=TOLERANCE_SECONDS,
         )
     except stripe.SignatureVerificationError as error:
         raise Problem(400, f"Stripe-Signature does not verify: {error.user_message or 'bad signature'}") from None
@@ -78,8 +81,12 @@ def handle(services: Services, event: Mapping[str, Any]) -> WebhookReceipt:
     now = datetime.now(UTC)
     try:
         services.store.table.put_item(
-            Item={**marker, "type": event_type, "received_at": now.isoformat(),
-                  "expires_at": epoch_seconds(now) + MARKER_DAYS * 86400},
+            Item={
+                **marker,
+                "type": event_type,
+                "received_at": now.isoformat(),
+                "expires_at": epoch_seconds(now) + MARKER_DAYS * 86400,
+            },
             ConditionExpression="attribute_not_exists(pk)",
         )
     except ClientError as error:
@@ -125,8 +132,9 @@ def _subscription_deleted(services: Services, subscription: Mapping[str, Any]) -
     metadata = subscription.get("metadata") or {}
     if "apid_consumer" not in metadata or "apid_api" not in metadata:
         return False
-    return subscriptions.end_for_stripe(services, str(metadata["apid_consumer"]), str(metadata["apid_api"]),
-                                        str(subscription["id"]))
+    return subscriptions.end_for_stripe(
+        services, str(metadata["apid_consumer"]), str(metadata["apid_api"]), str(subscription["id"])
+    )
 
 
 _HANDLERS: Mapping[str, Callable[[Services, Mapping[str, Any]], bool]] = {

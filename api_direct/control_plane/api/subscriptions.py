@@ -116,31 +116,55 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
     key = subscription_key(principal.sub, body.api_id)
     previous = _subscription(store, principal.sub, body.api_id)
     if previous is not None and previous["status"] == ACTIVE:
-        raise Problem(409, f"you already subscribe to {body.api_id} (plan {previous['plan']}); change the plan with "
-                           f"PUT /subscriptions/{body.api_id}/plan or get a new key with POST /subscriptions/{body.api_id}/rotate")
-    stripe_subscription = billed(lambda: services.billing.start(principal.sub, body.api_id, plan_item)) if services.billing else None
+        raise Problem(
+            409,
+            f"you already subscribe to {body.api_id} (plan {previous['plan']}); change the plan with "
+            f"PUT /subscriptions/{body.api_id}/plan or get a new key with POST /subscriptions/{body.api_id}/rotate",
+        )
+    stripe_subscription = (
+        billed(lambda: services.billing.start(principal.sub, body.api_id, plan_item)) if services.billing else None
+    )
     now = timestamp()
     api_key, key_item = _new_key(principal.sub, body.api_id, body.plan, now)
     subscription = {
-        **key, "gsi1pk": api_pk(body.api_id), "gsi1sk": f"{SUB_PREFIX}{principal.sub}", "api_id": body.api_id,
-        "plan": body.plan, "status": ACTIVE, "billing_status": PAID_UP, "key_id": key_item["key_id"],
-        "key_hash": key_item["key_hash"], "created_at": now,
+        **key,
+        "gsi1pk": api_pk(body.api_id),
+        "gsi1sk": f"{SUB_PREFIX}{principal.sub}",
+        "api_id": body.api_id,
+        "plan": body.plan,
+        "status": ACTIVE,
+        "billing_status": PAID_UP,
+        "key_id": key_item["key_id"],
+        "key_hash": key_item["key_hash"],
+        "created_at": now,
         **({"stripe_subscription": stripe_subscription} if stripe_subscription else {}),
     }
     counted = {"subscribers": 1}
     try:
-        _commit(services, writes=[
-            {"Put": {"Item": subscription, "ConditionExpression": "attribute_not_exists(pk) OR #status <> :active",
-                 "ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": {":active": ACTIVE}}},
-        {"Put": {"Item": key_item, "ConditionExpression": "attribute_not_exists(pk)"}},
-        update_op(listing_key(body.api_id), add=counted, exists=True),
-        update_op(plan_key(body.api_id, body.plan), add=counted, exists=True),
-    ], undo=[
-        {"Put": {"Item": previous}} if previous is not None else {"Delete": {"Key": key}},
-        {"Delete": {"Key": _key_key(key_item["key_hash"])}},
-        update_op(listing_key(body.api_id), add=_negated(counted)),
-        update_op(plan_key(body.api_id, body.plan), add=_negated(counted)),
-        ], events=[_issued(key_item)], conflict=f"you subscribed to {body.api_id} meanwhile, or its plans changed; retry")
+        _commit(
+            services,
+            writes=[
+                {
+                    "Put": {
+                        "Item": subscription,
+                        "ConditionExpression": "attribute_not_exists(pk) OR #status <> :active",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {":active": ACTIVE},
+                    }
+                },
+                {"Put": {"Item": key_item, "ConditionExpression": "attribute_not_exists(pk)"}},
+                update_op(listing_key(body.api_id), add=counted, exists=True),
+                update_op(plan_key(body.api_id, body.plan), add=counted, exists=True),
+            ],
+            undo=[
+                {"Put": {"Item": previous}} if previous is not None else {"Delete": {"Key": key}},
+                {"Delete": {"Key": _key_key(key_item["key_hash"])}},
+                update_op(listing_key(body.api_id), add=_negated(counted)),
+                update_op(plan_key(body.api_id, body.plan), add=_negated(counted)),
+            ],
+            events=[_issued(key_item)],
+            conflict=f"you subscribed to {body.api_id} meanwhile, or its plans changed; retry",
+        )
     except Exception:
         _undo_billing(services, lambda billing: billing.abandon(stripe_subscription))
         raise
@@ -169,15 +193,21 @@ def rotate(api_id: ApiId, principal: Consumer, services: ServicesDep, response: 
     old_key, key = _key_key(subscription["key_hash"]), subscription_key(principal.sub, api_id)
     now = timestamp()
     api_key, new = _new_key(principal.sub, api_id, subscription["plan"], now)
-    _commit(services, writes=[
-        {"Put": {"Item": new, "ConditionExpression": "attribute_not_exists(pk)"}},
-        update_op(old_key, set_={"status": REVOKED, "revoked_at": now}, when={"status": ACTIVE}),
-        update_op(key, set_=_key_reference(new), when={"status": ACTIVE, "key_id": subscription["key_id"]}),
-    ], undo=[
-        {"Delete": {"Key": _key_key(new["key_hash"])}},
-        update_op(old_key, set_={"status": ACTIVE}, remove=["revoked_at"]),
-        update_op(key, set_=_key_reference(subscription)),
-    ], events=[_issued(new), _revoked(subscription)], conflict=f"your subscription to {api_id} changed meanwhile; retry")
+    _commit(
+        services,
+        writes=[
+            {"Put": {"Item": new, "ConditionExpression": "attribute_not_exists(pk)"}},
+            update_op(old_key, set_={"status": REVOKED, "revoked_at": now}, when={"status": ACTIVE}),
+            update_op(key, set_=_key_reference(new), when={"status": ACTIVE, "key_id": subscription["key_id"]}),
+        ],
+        undo=[
+            {"Delete": {"Key": _key_key(new["key_hash"])}},
+            update_op(old_key, set_={"status": ACTIVE}, remove=["revoked_at"]),
+            update_op(key, set_=_key_reference(subscription)),
+        ],
+        events=[_issued(new), _revoked(subscription)],
+        conflict=f"your subscription to {api_id} changed meanwhile; retry",
+    )
     return _shown_once(new, api_key, response)
 
 
@@ -200,22 +230,36 @@ def change_plan(api_id: ApiId, body: PlanChange, principal: Consumer, services: 
     return Subscription.model_validate({**subscription, "plan": body.plan, **stripe_side})
 
 
-def _change_plan_in_table(services: Services, subscription: Mapping[str, Any], plan: str,
-                          stripe_side: Mapping[str, Any]) -> None:
+def _change_plan_in_table(
+    services: Services, subscription: Mapping[str, Any], plan: str, stripe_side: Mapping[str, Any]
+) -> None:
     api_id, old = subscription["api_id"], subscription["plan"]
     key, key_of_key = {PK: subscription[PK], SK: subscription[SK]}, _key_key(subscription["key_hash"])
-    _commit(services, writes=[
-        update_op(key, set_={"plan": plan, **stripe_side}, when={"status": ACTIVE, "key_id": subscription["key_id"]}),
-        update_op(key_of_key, set_={"plan": plan}, when={"status": ACTIVE}),
-        update_op(plan_key(api_id, old), add={"subscribers": -1}),
-        update_op(plan_key(api_id, plan), add={"subscribers": 1}, exists=True),
-    ], undo=[
-        update_op(key, set_={"plan": old, **({"stripe_subscription": subscription.get("stripe_subscription")} if stripe_side else {})}),
-        update_op(key_of_key, set_={"plan": old}),
-        update_op(plan_key(api_id, old), add={"subscribers": 1}),
-        update_op(plan_key(api_id, plan), add={"subscribers": -1}),
-    ], events=[KeyEvent("PlanChanged", api_id, {**_key_reference(subscription), "plan": plan})],
-        conflict=f"your subscription to {api_id}, or its plans, changed meanwhile; retry")
+    _commit(
+        services,
+        writes=[
+            update_op(
+                key, set_={"plan": plan, **stripe_side}, when={"status": ACTIVE, "key_id": subscription["key_id"]}
+            ),
+            update_op(key_of_key, set_={"plan": plan}, when={"status": ACTIVE}),
+            update_op(plan_key(api_id, old), add={"subscribers": -1}),
+            update_op(plan_key(api_id, plan), add={"subscribers": 1}, exists=True),
+        ],
+        undo=[
+            update_op(
+                key,
+                set_={
+                    "plan": old,
+                    **({"stripe_subscription": subscription.get("stripe_subscription")} if stripe_side else {}),
+                },
+            ),
+            update_op(key_of_key, set_={"plan": old}),
+            update_op(plan_key(api_id, old), add={"subscribers": 1}),
+            update_op(plan_key(api_id, plan), add={"subscribers": -1}),
+        ],
+        events=[KeyEvent("PlanChanged", api_id, {**_key_reference(subscription), "plan": plan})],
+        conflict=f"your subscription to {api_id}, or its plans, changed meanwhile; retry",
+    )
 
 
 @router.get("/keys", summary="Your API keys, current and revoked (never their values)")
@@ -258,8 +302,11 @@ def _paid_up_subscription(store: Store, consumer: str, api_id: str) -> dict[str,
     """An active subscription whose key is not suspended: a suspended one cannot get a new key or plan."""
     item = _active_subscription(store, consumer, api_id)
     if item.get("billing_status") == SUSPENDED:
-        raise Problem(402, f"your key for {api_id} is suspended because a payment failed; update your payment"
-                           " method in Stripe and it is restored when the invoice is paid")
+        raise Problem(
+            402,
+            f"your key for {api_id} is suspended because a payment failed; update your payment"
+            " method in Stripe and it is restored when the invoice is paid",
+        )
     return item
 
 
@@ -282,20 +329,34 @@ def end_for_stripe(services: Services, consumer: str, api_id: str, stripe_subscr
     return True
 
 
-def _set_billing_status(services: Services, consumer: str, api_id: str, stripe_subscription: str,
-                        status: str, detail_type: Literal["KeySuspended", "KeyRestored"]) -> bool:
+def _set_billing_status(
+    services: Services,
+    consumer: str,
+    api_id: str,
+    stripe_subscription: str,
+    status: str,
+    detail_type: Literal["KeySuspended", "KeyRestored"],
+) -> bool:
     """Move the subscription to ``status`` and tell the API's account; no-op for another Stripe subscription."""
     item = _subscription(services.store, consumer, api_id)
-    if (item is None or item["status"] != ACTIVE or item.get("stripe_subscription") != stripe_subscription
-            or item.get("billing_status", PAID_UP) == status):
+    if (
+        item is None
+        or item["status"] != ACTIVE
+        or item.get("stripe_subscription") != stripe_subscription
+        or item.get("billing_status", PAID_UP) == status
+    ):
         return False
     key = subscription_key(consumer, api_id)
     previous = item.get("billing_status", PAID_UP)
-    _commit(services, writes=[
-        update_op(key, set_={"billing_status": status}, when={"status": ACTIVE, "key_id": item["key_id"]}),
-    ], undo=[update_op(key, set_={"billing_status": previous})],
+    _commit(
+        services,
+        writes=[
+            update_op(key, set_={"billing_status": status}, when={"status": ACTIVE, "key_id": item["key_id"]}),
+        ],
+        undo=[update_op(key, set_={"billing_status": previous})],
         events=[KeyEvent(detail_type, api_id, _key_reference(item))],
-        conflict=f"the subscription to {api_id} changed meanwhile")
+        conflict=f"the subscription to {api_id} changed meanwhile",
+    )
     return True
 
 
@@ -306,7 +367,9 @@ def billed(operation: Callable[[], T]) -> T:
     except PaymentDeclined as error:
         raise Problem(402, f"payment declined: {error}; use another card and subscribe again") from None
     except StripeUnavailable as error:
-        raise Problem(503, f"billing is unavailable right now ({error}); nothing was changed, retry in a minute") from None
+        raise Problem(
+            503, f"billing is unavailable right now ({error}); nothing was changed, retry in a minute"
+        ) from None
     except stripe.StripeError as error:
         raise Problem(502, f"Stripe refused the change: {error.user_message or type(error).__name__}") from None
 
@@ -338,21 +401,37 @@ def _cancel(services: Services, subscription: Mapping[str, Any], *, end_billing:
     api_id, plan = subscription["api_id"], subscription["plan"]
     key, key_of_key = {PK: subscription[PK], SK: subscription[SK]}, _key_key(subscription["key_hash"])
     now, counted = timestamp(), {"subscribers": -1}
-    _commit(services, writes=[
-        update_op(key, set_={"status": CANCELLED, "cancelled_at": now}, when={"status": ACTIVE, "key_id": subscription["key_id"]}),
-        update_op(key_of_key, set_={"status": REVOKED, "revoked_at": now}, when={"status": ACTIVE}),
-        update_op(listing_key(api_id), add=counted),
-        update_op(plan_key(api_id, plan), add=counted),
-    ], undo=[
-        update_op(key, set_={"status": ACTIVE}, remove=["cancelled_at"]),
-        update_op(key_of_key, set_={"status": ACTIVE}, remove=["revoked_at"]),
-        update_op(listing_key(api_id), add=_negated(counted)),
-        update_op(plan_key(api_id, plan), add=_negated(counted)),
-    ], events=[_revoked(subscription)], conflict=f"your subscription to {api_id} changed meanwhile; retry")
+    _commit(
+        services,
+        writes=[
+            update_op(
+                key,
+                set_={"status": CANCELLED, "cancelled_at": now},
+                when={"status": ACTIVE, "key_id": subscription["key_id"]},
+            ),
+            update_op(key_of_key, set_={"status": REVOKED, "revoked_at": now}, when={"status": ACTIVE}),
+            update_op(listing_key(api_id), add=counted),
+            update_op(plan_key(api_id, plan), add=counted),
+        ],
+        undo=[
+            update_op(key, set_={"status": ACTIVE}, remove=["cancelled_at"]),
+            update_op(key_of_key, set_={"status": ACTIVE}, remove=["revoked_at"]),
+            update_op(listing_key(api_id), add=_negated(counted)),
+            update_op(plan_key(api_id, plan), add=_negated(counted)),
+        ],
+        events=[_revoked(subscription)],
+        conflict=f"your subscription to {api_id} changed meanwhile; retry",
+    )
 
 
-def _commit(services: Services, *, writes: Sequence[Mapping[str, Any]], undo: Sequence[Mapping[str, Any]],
-            events: Sequence[KeyEvent], conflict: str) -> None:
+def _commit(
+    services: Services,
+    *,
+    writes: Sequence[Mapping[str, Any]],
+    undo: Sequence[Mapping[str, Any]],
+    events: Sequence[KeyEvent],
+    conflict: str,
+) -> None:
     """Write atomically, then send the events in order; on a failed send, undo the writes and take back
     what was sent, then raise the 502.
     """
@@ -370,14 +449,19 @@ def _undo(services: Services, undo: Sequence[Mapping[str, Any]], sent: Sequence[
         services.store.transact(undo, "the compensating write conflicted")
     except (Problem, ClientError):
         # The table now says more than the API's account knows; an operator must look.
-        logger.exception("could not undo a change whose key event failed: %s", [event.detail.get("key_id") for event in sent])
+        logger.exception(
+            "could not undo a change whose key event failed: %s", [event.detail.get("key_id") for event in sent]
+        )
     for event in reversed(sent):
         if event.take_back is not None:
             try:
                 services.bus.publish(event.take_back.detail_type, event.take_back.api_id, event.take_back.detail)
             except Problem:
-                logger.warning("could not take back %s of key %s (its plaintext was never shown)",
-                               event.detail_type, event.detail["key_id"])
+                logger.warning(
+                    "could not take back %s of key %s (its plaintext was never shown)",
+                    event.detail_type,
+                    event.detail["key_id"],
+                )
 
 
 def _new_key(consumer: str, api_id: str, plan: str, now: str) -> tuple[str, dict[str, Any]]:
@@ -385,10 +469,19 @@ def _new_key(consumer: str, api_id: str, plan: str, now: str) -> tuple[str, dict
     api_key = generate_key()
     key_hash, key_id = hash_key(api_key), f"key_{secrets.token_hex(8)}"
     return api_key, {
-        **_key_key(key_hash), "key_id": key_id, "key_hash": key_hash, "consumer": consumer, "api_id": api_id,
-        "plan": plan, "status": ACTIVE, "created_at": now, "gsi2pk": consumer_pk(consumer), "gsi2sk": f"{KEY_PREFIX}{now}#{key_id}",
+        **_key_key(key_hash),
+        "key_id": key_id,
+        "key_hash": key_hash,
+        "consumer": consumer,
+        "api_id": api_id,
+        "plan": plan,
+        "status": ACTIVE,
+        "created_at": now,
+        "gsi2pk": consumer_pk(consumer),
+        "gsi2sk": f"{KEY_PREFIX}{now}#{key_id}",
         # Usage records name keys by id: the aggregator finds the consumer through this.
-        "gsi1pk": key_id_index_pk(key_id), "gsi1sk": "KEY",
+        "gsi1pk": key_id_index_pk(key_id),
+        "gsi1sk": "KEY",
     }
 
 
@@ -411,8 +504,12 @@ def _key_reference(item: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _issued(key_item: Mapping[str, Any]) -> KeyEvent:
-    return KeyEvent("KeyIssued", key_item["api_id"], {**_key_reference(key_item), "plan": key_item["plan"]},
-                    take_back=_revoked(key_item))
+    return KeyEvent(
+        "KeyIssued",
+        key_item["api_id"],
+        {**_key_reference(key_item), "plan": key_item["plan"]},
+        take_back=_revoked(key_item),
+    )
 
 
 def _revoked(item: Mapping[str, Any]) -> KeyEvent:

@@ -83,8 +83,12 @@ router = APIRouter(tags=["usage"])
 
 
 @router.get("/usage", summary="Your API's calls, billable calls and errors per UTC day")
-def api_usage(api_id: ApiId, principal: Creator, services: ServicesDep,
-              days: Annotated[int, Query(ge=1, le=90, description="how many days, ending today (UTC)")] = 30) -> ApiUsage:
+def api_usage(
+    api_id: ApiId,
+    principal: Creator,
+    services: ServicesDep,
+    days: Annotated[int, Query(ge=1, le=90, description="how many days, ending today (UTC)")] = 30,
+) -> ApiUsage:
     """404 for an API that is not this creator's, whether another creator lists it or nobody does."""
     listing = services.store.get(api_pk(api_id), LISTING_SK)
     if listing is None or listing["creator"] != principal.sub:
@@ -98,7 +102,9 @@ def subscription_usage(api_id: ApiId, principal: Consumer, services: ServicesDep
     key = subscription_key(principal.sub, api_id)
     subscription = services.store.get(key[PK], key[SK])
     if subscription is None or subscription["status"] != ACTIVE:
-        raise Problem(404, f"you have no active subscription to {api_id}, so no usage to show; list yours with GET /subscriptions")
+        raise Problem(
+            404, f"you have no active subscription to {api_id}, so no usage to show; list yours with GET /subscriptions"
+        )
     return period_usage(services.store, api_id, principal.sub, subscription["plan"], month_text(datetime.now(UTC)))
 
 
@@ -131,8 +137,15 @@ def period_usage(store: Store, api_id: str, consumer: str, plan: str, month: str
     """
     plan_item = require_plan(store, api_id, plan)
     totals = _totals(store.query(meter_pk(api_id, consumer), f"{HOUR_PREFIX}{month}"))
-    return PeriodUsage(api_id=api_id, plan=plan, month=month, calls=totals["calls"], billable=totals["billable"],
-                       monthly_quota=plan_item.get("monthly_quota"), free_calls=plan_item.get("free_calls", 0))
+    return PeriodUsage(
+        api_id=api_id,
+        plan=plan,
+        month=month,
+        calls=totals["calls"],
+        billable=totals["billable"],
+        monthly_quota=plan_item.get("monthly_quota"),
+        free_calls=plan_item.get("free_calls", 0),
+    )
 
 
 def consumer_invoices(store: Store, consumer: str) -> list[Invoice]:

@@ -83,7 +83,9 @@ def platform_fee(revenue: int, percent: Decimal) -> int:
     return min(revenue, int((Decimal(revenue) * percent / 100).quantize(Decimal(1), ROUND_HALF_UP)))
 
 
-def record_revenue(store: Store, invoice: PaidInvoice, now: datetime) -> Literal["recorded", "duplicate", "unknown api"]:
+def record_revenue(
+    store: Store, invoice: PaidInvoice, now: datetime
+) -> Literal["recorded", "duplicate", "unknown api"]:
     """Credit the API's creator with a paid invoice, once."""
     listing = store.get(api_pk(invoice.api_id), "LISTING")
     if listing is None:
@@ -91,34 +93,55 @@ def record_revenue(store: Store, invoice: PaidInvoice, now: datetime) -> Literal
     creator, month = listing["creator"], month_text(now)
     by_month = f"{month}#{invoice.invoice_id}"
     entry = {
-        PK: f"INVOICE#{invoice.invoice_id}", SK: "PAID", "invoice_id": invoice.invoice_id, "amount": invoice.amount,
-        "currency": invoice.currency, "api_id": invoice.api_id, "consumer": invoice.consumer, "creator": creator,
-        "month": month, "recorded_at": now.isoformat(),
-        "gsi1pk": invoices_index_pk(invoice.consumer), "gsi1sk": by_month,
-        "gsi2pk": ledger_index_pk(creator), "gsi2sk": by_month,
+        PK: f"INVOICE#{invoice.invoice_id}",
+        SK: "PAID",
+        "invoice_id": invoice.invoice_id,
+        "amount": invoice.amount,
+        "currency": invoice.currency,
+        "api_id": invoice.api_id,
+        "consumer": invoice.consumer,
+        "creator": creator,
+        "month": month,
+        "recorded_at": now.isoformat(),
+        "gsi1pk": invoices_index_pk(invoice.consumer),
+        "gsi1sk": by_month,
+        "gsi2pk": ledger_index_pk(creator),
+        "gsi2sk": by_month,
     }
-    reasons = store.transact_conditionally([
-        {"Put": {"Item": entry, "ConditionExpression": "attribute_not_exists(pk)"}},
-        {"Update": {
-            "Key": earnings_key(creator, month),
-            "UpdateExpression": "ADD revenue :amount, invoices :one SET #month = :month, creator = :creator,"
-            " currency = :currency, #state = if_not_exists(#state, :open), gsi1pk = if_not_exists(gsi1pk, :index),"
-            " gsi1sk = :sort",
-            "ConditionExpression": "attribute_not_exists(pk) OR #state = :open",
-            "ExpressionAttributeNames": {"#state": "state", "#month": "month"},
-            "ExpressionAttributeValues": {
-                ":amount": invoice.amount, ":one": 1, ":month": month, ":creator": creator,
-                ":currency": invoice.currency, ":open": OPEN, ":index": months_index_pk(OPEN), ":sort": f"{month}#{creator}",
+    reasons = store.transact_conditionally(
+        [
+            {"Put": {"Item": entry, "ConditionExpression": "attribute_not_exists(pk)"}},
+            {
+                "Update": {
+                    "Key": earnings_key(creator, month),
+                    "UpdateExpression": "ADD revenue :amount, invoices :one SET #month = :month, creator = :creator,"
+                    " currency = :currency, #state = if_not_exists(#state, :open), gsi1pk = if_not_exists(gsi1pk, :index),"
+                    " gsi1sk = :sort",
+                    "ConditionExpression": "attribute_not_exists(pk) OR #state = :open",
+                    "ExpressionAttributeNames": {"#state": "state", "#month": "month"},
+                    "ExpressionAttributeValues": {
+                        ":amount": invoice.amount,
+                        ":one": 1,
+                        ":month": month,
+                        ":creator": creator,
+                        ":currency": invoice.currency,
+                        ":open": OPEN,
+                        ":index": months_index_pk(OPEN),
+                        ":sort": f"{month}#{creator}",
+                    },
+                }
             },
-        }},
-        # Only "already recorded" is an answer: if the month closed under us (a clock far behind the
-        # payout run's), nothing was written and the error makes Stripe deliver the event again.
-    ], answered=(0,))
+            # Only "already recorded" is an answer: if the month closed under us (a clock far behind the
+            # payout run's), nothing was written and the error makes Stripe deliver the event again.
+        ],
+        answered=(0,),
+    )
     return "duplicate" if reasons else "recorded"
 
 
-def close_and_pay(store: Store, gateway: StripeGateway | None, fee_percent: Decimal, now: datetime,
-                  grace: timedelta) -> PayoutSummary:
+def close_and_pay(
+    store: Store, gateway: StripeGateway | None, fee_percent: Decimal, now: datetime, grace: timedelta
+) -> PayoutSummary:
     """One scheduled run: freeze every month past its grace, then pay every frozen month once."""
     summary = PayoutSummary()
     for entry in listed(store, months_index_pk(OPEN), below=months_payable_before(now, grace)):
@@ -146,7 +169,9 @@ def close_and_pay(store: Store, gateway: StripeGateway | None, fee_percent: Deci
     return summary
 
 
-def _pay(store: Store, gateway: StripeGateway | None, month: Mapping[str, Any], now: datetime, summary: PayoutSummary) -> None:
+def _pay(
+    store: Store, gateway: StripeGateway | None, month: Mapping[str, Any], now: datetime, summary: PayoutSummary
+) -> None:
     creator, payout = month["creator"], int(month["payout"])
     values: dict[str, Any] = {"paid_at": now.isoformat()}
     if payout > 0:
@@ -174,7 +199,8 @@ def remember_account(store: Store, creator: str, account: str) -> str:
     response = store.table.update_item(
         Key={PK: creator_pk(creator), SK: PAYOUTS_SK},
         UpdateExpression="SET stripe_account = if_not_exists(stripe_account, :account)",
-        ExpressionAttributeValues={":account": account}, ReturnValues="ALL_NEW",
+        ExpressionAttributeValues={":account": account},
+        ReturnValues="ALL_NEW",
     )
     return str(response["Attributes"]["stripe_account"])
 

@@ -61,7 +61,9 @@ def _settings() -> ControlPlaneSettings:
 @functools.cache
 def _store() -> Store:
     settings = _settings()
-    dynamodb = boto3.resource("dynamodb", region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=_RETRIES)
+    dynamodb = boto3.resource(
+        "dynamodb", region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=_RETRIES
+    )
     return Store(dynamodb.Table(settings.table_name))
 
 
@@ -85,8 +87,14 @@ class UsageBatch:
     (:meth:`Meter.groups`), and names the messages of any group that failed.
     """
 
-    def __init__(self, store: Store, dead_letters: Any | None, dead_letter_url: str | None, now: datetime,
-                 owners: KeyOwners | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        dead_letters: Any | None,
+        dead_letter_url: str | None,
+        now: datetime,
+        owners: KeyOwners | None = None,
+    ) -> None:
         self.meter = Meter(store, owners)
         self.now = now
         self._sqs = dead_letters
@@ -107,7 +115,8 @@ class UsageBatch:
             if self._sqs is None or self._dead_letter_url is None:
                 raise
             self._sqs.send_message(
-                QueueUrl=self._dead_letter_url, MessageBody=record.body,
+                QueueUrl=self._dead_letter_url,
+                MessageBody=record.body,
                 MessageAttributes={"reason": {"DataType": "String", "StringValue": str(poison)[:1000]}},
             )
             self._count("poison")
@@ -173,7 +182,10 @@ def pay_out(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = _settings()
     billing = _billing()
     summary: PayoutSummary = close_and_pay(
-        _store(), billing.gateway if billing else None, settings.platform_fee_percent, scheduled_time(event),
+        _store(),
+        billing.gateway if billing else None,
+        settings.platform_fee_percent,
+        scheduled_time(event),
         timedelta(days=settings.payout_grace_days),
     )
     metrics.add_metric(name="PayoutCents", unit=MetricUnit.Count, value=summary.transferred)

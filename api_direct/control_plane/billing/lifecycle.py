@@ -17,7 +17,9 @@ from botocore.exceptions import ClientError
 from api_direct.control_plane.api.store import GSI1, PK, SK, Store
 
 
-def listed(store: Store, index_pk: str, *, below: str | None = None, limit: int | None = None) -> Iterator[dict[str, Any]]:
+def listed(
+    store: Store, index_pk: str, *, below: str | None = None, limit: int | None = None
+) -> Iterator[dict[str, Any]]:
     """Items listed under ``index_pk``, oldest period first; with ``below``, only periods sorting before it."""
     condition = Key("gsi1pk").eq(index_pk)
     if below is not None:
@@ -34,8 +36,16 @@ def listed(store: Store, index_pk: str, *, below: str | None = None, limit: int 
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def advance(store: Store, item: Mapping[str, Any], from_state: str, to_state: str, values: Mapping[str, Any],
-            index_pk: str | None, *, unchanged: Mapping[str, Any] | None = None) -> bool:
+def advance(
+    store: Store,
+    item: Mapping[str, Any],
+    from_state: str,
+    to_state: str,
+    values: Mapping[str, Any],
+    index_pk: str | None,
+    *,
+    unchanged: Mapping[str, Any] | None = None,
+) -> bool:
     """Move ``item`` to ``to_state`` (setting ``values``, listed under ``index_pk`` or unlisted when ``None``).
 
     ``unchanged`` are attribute values ``values`` were computed from, which must still
@@ -44,8 +54,12 @@ def advance(store: Store, item: Mapping[str, Any], from_state: str, to_state: st
     """
     condition = "#state = :from" + "".join(f" AND #w{i} = :w{i}" for i in range(len(unchanged or {})))
     names = {"#state": "state", **{f"#w{i}": name for i, name in enumerate(unchanged or {})}}
-    assignments: dict[str, Any] = {":to": to_state, ":from": from_state, **{f":{k}": v for k, v in values.items()},
-                                   **{f":w{i}": value for i, value in enumerate((unchanged or {}).values())}}
+    assignments: dict[str, Any] = {
+        ":to": to_state,
+        ":from": from_state,
+        **{f":{k}": v for k, v in values.items()},
+        **{f":w{i}": value for i, value in enumerate((unchanged or {}).values())},
+    }
     update = "SET #state = :to" + "".join(f", {k} = :{k}" for k in values)
     if index_pk is None:
         update += " REMOVE gsi1pk, gsi1sk"
@@ -54,8 +68,11 @@ def advance(store: Store, item: Mapping[str, Any], from_state: str, to_state: st
         assignments[":index"] = index_pk
     try:
         store.table.update_item(
-            Key={PK: item[PK], SK: item[SK]}, UpdateExpression=update, ConditionExpression=condition,
-            ExpressionAttributeNames=names, ExpressionAttributeValues=assignments,
+            Key={PK: item[PK], SK: item[SK]},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=assignments,
         )
     except ClientError as error:
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":

@@ -220,7 +220,7 @@ class Meter:
             by_counter.setdefault((key[PK], key[SK]), []).append(index)
         for indexes in by_counter.values():
             for start in range(0, len(indexes), MARKERS_PER_TRANSACTION):
-                chunk = indexes[start:start + MARKERS_PER_TRANSACTION]
+                chunk = indexes[start : start + MARKERS_PER_TRANSACTION]
                 yield CounterGroup(tuple(chunk), tuple(records[i] for i in chunk))
 
     def apply_group(self, group: CounterGroup, now: datetime) -> list[Outcome]:
@@ -242,8 +242,10 @@ class Meter:
             positions = list(pending.values())
             markers = [self._marker(*group.records[p], now) for p in positions]
             reasons = self._store.transact_conditionally(
-                [*({"Put": {"Item": m, "ConditionExpression": "attribute_not_exists(pk)"}} for m in markers),
-                 self._counter_update([group.records[p] for p in positions])],
+                [
+                    *({"Put": {"Item": m, "ConditionExpression": "attribute_not_exists(pk)"}} for m in markers),
+                    self._counter_update([group.records[p] for p in positions]),
+                ],
                 answered=range(len(markers) + 1),
             )
             if not reasons:
@@ -266,9 +268,15 @@ class Meter:
     def _marker(event: UsageEvent, who: Attribution, now: datetime) -> dict[str, Any]:
         counter = counter_key(who.api_id, who.consumer, event.detail.period_start, who.plan)
         return {
-            PK: f"USAGE#{event.detail.record_id}", SK: "RECORD", "outcome": "applied", "account": event.account,
-            "counter_pk": counter[PK], "counter_sk": counter[SK], "calls": event.detail.calls,
-            "billable": who.billable, "received_at": now.isoformat(),
+            PK: f"USAGE#{event.detail.record_id}",
+            SK: "RECORD",
+            "outcome": "applied",
+            "account": event.account,
+            "counter_pk": counter[PK],
+            "counter_sk": counter[SK],
+            "calls": event.detail.calls,
+            "billable": who.billable,
+            "received_at": now.isoformat(),
             "expires_at": epoch_seconds(now + timedelta(days=MARKER_DAYS)),
         }
 
@@ -278,21 +286,30 @@ class Meter:
         event, who = records[0]
         hour = event.detail.period_start
         counter = counter_key(who.api_id, who.consumer, hour, who.plan)
-        return {"Update": {
-            "Key": counter,
-            "UpdateExpression": "ADD calls :calls, billable :billable, errors :errors SET api_id = :api,"
-            " consumer = :consumer, #plan = :plan, period_start = :hour, #state = if_not_exists(#state, :open),"
-            " gsi1pk = if_not_exists(gsi1pk, :open_hours), gsi1sk = :hours_sk, gsi2pk = :usage, gsi2sk = :usage_sk",
-            "ConditionExpression": "attribute_not_exists(pk) OR #state = :open",
-            "ExpressionAttributeNames": {"#plan": "plan", "#state": "state"},
-            "ExpressionAttributeValues": {
-                ":calls": sum(e.detail.calls for e, _ in records), ":billable": sum(w.billable for _, w in records),
-                ":errors": sum(e.detail.errors for e, _ in records),
-                ":api": who.api_id, ":consumer": who.consumer, ":plan": who.plan, ":hour": hour, ":open": OPEN,
-                ":open_hours": hours_index_pk(OPEN), ":hours_sk": f"{hour}#{counter[PK]}#{counter[SK]}",
-                ":usage": usage_index_pk(who.api_id), ":usage_sk": f"{hour}#{who.consumer}#{who.plan}",
-            },
-        }}
+        return {
+            "Update": {
+                "Key": counter,
+                "UpdateExpression": "ADD calls :calls, billable :billable, errors :errors SET api_id = :api,"
+                " consumer = :consumer, #plan = :plan, period_start = :hour, #state = if_not_exists(#state, :open),"
+                " gsi1pk = if_not_exists(gsi1pk, :open_hours), gsi1sk = :hours_sk, gsi2pk = :usage, gsi2sk = :usage_sk",
+                "ConditionExpression": "attribute_not_exists(pk) OR #state = :open",
+                "ExpressionAttributeNames": {"#plan": "plan", "#state": "state"},
+                "ExpressionAttributeValues": {
+                    ":calls": sum(e.detail.calls for e, _ in records),
+                    ":billable": sum(w.billable for _, w in records),
+                    ":errors": sum(e.detail.errors for e, _ in records),
+                    ":api": who.api_id,
+                    ":consumer": who.consumer,
+                    ":plan": who.plan,
+                    ":hour": hour,
+                    ":open": OPEN,
+                    ":open_hours": hours_index_pk(OPEN),
+                    ":hours_sk": f"{hour}#{counter[PK]}#{counter[SK]}",
+                    ":usage": usage_index_pk(who.api_id),
+                    ":usage_sk": f"{hour}#{who.consumer}#{who.plan}",
+                },
+            }
+        }
 
     def attribute(self, event: UsageEvent) -> Attribution:
         detail = event.detail
@@ -300,7 +317,9 @@ class Meter:
         if listing is None:
             raise PoisonRecord(f"usage for {detail.api}, which is not listed")
         if listing["account_id"] != event.account:
-            raise PoisonRecord(f"usage for {detail.api} sent by account {event.account}, not its account {listing['account_id']}")
+            raise PoisonRecord(
+                f"usage for {detail.api} sent by account {event.account}, not its account {listing['account_id']}"
+            )
         owner = self._owners.get(detail.key_id) or self._owner_of(self._key(detail.key_id), detail.key_id)
         if owner.api_id != detail.api:
             raise PoisonRecord(f"usage for {detail.api} names key {detail.key_id}, which belongs to {owner.api_id}")
@@ -334,13 +353,17 @@ class Meter:
         if (api_id, plan) not in self._plans:
             item = self._store.get(api_pk(api_id), f"PLAN#{plan}") if plan else None
             default = PricingPlan.model_fields["billable_statuses"].default
-            self._plans[api_id, plan] = tuple(item["billable_statuses"]) if item and "billable_statuses" in item else default
+            self._plans[api_id, plan] = (
+                tuple(item["billable_statuses"]) if item and "billable_statuses" in item else default
+            )
         return self._plans[api_id, plan]
 
     def _keep_late(self, marker: Mapping[str, Any]) -> None:
         """Remember the late record (once), so it shows in the table, not only in a log line."""
         try:
-            self._store.table.put_item(Item={**marker, "outcome": "late"}, ConditionExpression="attribute_not_exists(pk)")
+            self._store.table.put_item(
+                Item={**marker, "outcome": "late"}, ConditionExpression="attribute_not_exists(pk)"
+            )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise

@@ -36,7 +36,9 @@ class ReportSummary:
     unbilled: int = 0
 
 
-def close_and_report(store: Store, billing: SubscriptionBilling | None, now: datetime, grace: timedelta) -> ReportSummary:
+def close_and_report(
+    store: Store, billing: SubscriptionBilling | None, now: datetime, grace: timedelta
+) -> ReportSummary:
     """One scheduled run: close every due hour, then report every closed one."""
     summary = ReportSummary()
     bound = hours_closable_before(now, grace)
@@ -51,8 +53,9 @@ def close_and_report(store: Store, billing: SubscriptionBilling | None, now: dat
     return summary
 
 
-def _report(store: Store, billing: SubscriptionBilling | None, counter: Mapping[str, Any], now: datetime,
-            summary: ReportSummary) -> None:
+def _report(
+    store: Store, billing: SubscriptionBilling | None, counter: Mapping[str, Any], now: datetime, summary: ReportSummary
+) -> None:
     values: dict[str, Any] = {"reported_at": now.isoformat(), "reported_value": 0}
     target = _meter_target(store, billing, counter)
     if target is None:
@@ -77,7 +80,9 @@ def meter_timestamp(hour: str) -> int:
     return epoch_seconds(parse_hour(hour) + HOUR) - 1
 
 
-def _meter_target(store: Store, billing: SubscriptionBilling | None, counter: Mapping[str, Any]) -> tuple[str, str] | None:
+def _meter_target(
+    store: Store, billing: SubscriptionBilling | None, counter: Mapping[str, Any]
+) -> tuple[str, str] | None:
     """(meter event name, Stripe customer) to report the hour to, or ``None`` when there is nothing to bill."""
     if billing is None or not int(counter["billable"]):
         return None

@@ -97,7 +97,9 @@ def cents(amount: Decimal) -> int:
 class StripeGateway:
     """The slice of Stripe API-Direct uses, with idempotency keys and retries built in."""
 
-    def __init__(self, client: stripe.StripeClient, currency: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, client: stripe.StripeClient, currency: str, *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.client = client
         self.currency = currency
         self.sleep = sleep
@@ -112,7 +114,9 @@ class StripeGateway:
                 raise PaymentDeclined(error.user_message or "the card was declined") from None
             except (stripe.RateLimitError, stripe.APIConnectionError, stripe.APIError) as error:
                 if attempt == ATTEMPTS or not _retryable(error):
-                    raise StripeUnavailable(f"Stripe did not answer after {attempt} attempts: {type(error).__name__}") from None
+                    raise StripeUnavailable(
+                        f"Stripe did not answer after {attempt} attempts: {type(error).__name__}"
+                    ) from None
                 self.sleep(BACKOFF_SECONDS * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
 
@@ -135,30 +139,45 @@ class StripeGateway:
         if meter is None:
             event_name = f"apid.{api_id}.{plan.name}"
             created = self.call(
-                lambda o: self.client.v1.billing.meters.create({
-                    "display_name": f"{api_id} {plan.name} calls", "event_name": event_name,
-                    "default_aggregation": {"formula": "sum"},
-                    "customer_mapping": {"type": "by_id", "event_payload_key": "stripe_customer_id"},
-                    "value_settings": {"event_payload_key": "value"},
-                }, o),
+                lambda o: self.client.v1.billing.meters.create(
+                    {
+                        "display_name": f"{api_id} {plan.name} calls",
+                        "event_name": event_name,
+                        "default_aggregation": {"formula": "sum"},
+                        "customer_mapping": {"type": "by_id", "event_payload_key": "stripe_customer_id"},
+                        "value_settings": {"event_payload_key": "value"},
+                    },
+                    o,
+                ),
                 f"apid-meter-{plan_ref}",
             )
             meter = (created.id, event_name)
         fingerprint = plan_fingerprint(plan)
         base = usage = None
         if plan.monthly_fee > 0:
-            base = self._price(f"apid-price-{plan_ref}-{fingerprint}-base", {
-                "product": product, "unit_amount": cents(plan.monthly_fee), "recurring": {"interval": "month"},
-            })
+            base = self._price(
+                f"apid-price-{plan_ref}-{fingerprint}-base",
+                {
+                    "product": product,
+                    "unit_amount": cents(plan.monthly_fee),
+                    "recurring": {"interval": "month"},
+                },
+            )
         if plan.price_per_1000 > 0:
             per_call = format((plan.price_per_1000 / 10).normalize(), "f")  # cents per call, never 1E+1
             tiers = ([{"up_to": plan.free_calls, "unit_amount_decimal": "0"}] if plan.free_calls else []) + [
                 {"up_to": "inf", "unit_amount_decimal": per_call}
             ]
-            usage = self._price(f"apid-price-{plan_ref}-{fingerprint}-usage", {
-                "product": product, "billing_scheme": "tiered", "tiers_mode": "graduated", "tiers": tiers,
-                "recurring": {"interval": "month", "usage_type": "metered", "meter": meter[0]},
-            })
+            usage = self._price(
+                f"apid-price-{plan_ref}-{fingerprint}-usage",
+                {
+                    "product": product,
+                    "billing_scheme": "tiered",
+                    "tiers_mode": "graduated",
+                    "tiers": tiers,
+                    "recurring": {"interval": "month", "usage_type": "metered", "meter": meter[0]},
+                },
+            )
         return PlanPrices(fingerprint, product, meter[0], meter[1], base, usage)
 
     def _price(self, key: str, params: dict[str, Any]) -> str:
@@ -167,10 +186,15 @@ class StripeGateway:
     def subscribe(self, customer: str, prices: PlanPrices, metadata: Mapping[str, str], key: str) -> str:
         """A subscription to the plan's prices; :class:`PaymentDeclined` if its first payment fails."""
         return self.call(
-            lambda o: self.client.v1.subscriptions.create({
-                "customer": customer, "items": [{"price": price} for price in prices.price_ids],
-                "metadata": dict(metadata), "payment_behavior": "error_if_incomplete",
-            }, o),
+            lambda o: self.client.v1.subscriptions.create(
+                {
+                    "customer": customer,
+                    "items": [{"price": price} for price in prices.price_ids],
+                    "metadata": dict(metadata),
+                    "payment_behavior": "error_if_incomplete",
+                },
+                o,
+            ),
             key,
         ).id
 
@@ -180,9 +204,15 @@ class StripeGateway:
         items: list[dict[str, Any]] = [{"id": item.id, "deleted": True} for item in current["items"]["data"]]
         items += [{"price": price} for price in prices.price_ids]
         self.call(
-            lambda o: self.client.v1.subscriptions.update(subscription, {
-                "items": items, "metadata": dict(metadata), "proration_behavior": "create_prorations",
-            }, o),
+            lambda o: self.client.v1.subscriptions.update(
+                subscription,
+                {
+                    "items": items,
+                    "metadata": dict(metadata),
+                    "proration_behavior": "create_prorations",
+                },
+                o,
+            ),
             key,
         )
 
@@ -207,10 +237,15 @@ class StripeGateway:
         """One meter event; a repeat of ``identifier`` Stripe already has counts as done."""
         try:
             self.call(
-                lambda o: self.client.v1.billing.meter_events.create({
-                    "event_name": event_name, "identifier": identifier, "timestamp": timestamp,
-                    "payload": {"stripe_customer_id": customer, "value": str(value)},
-                }, o),
+                lambda o: self.client.v1.billing.meter_events.create(
+                    {
+                        "event_name": event_name,
+                        "identifier": identifier,
+                        "timestamp": timestamp,
+                        "payload": {"stripe_customer_id": customer, "value": str(value)},
+                    },
+                    o,
+                ),
                 identifier,
             )
         except stripe.InvalidRequestError as error:
@@ -219,7 +254,9 @@ class StripeGateway:
 
     def connected_account(self, creator: str, email: str | None) -> str:
         params: dict[str, Any] = {
-            "type": "express", "capabilities": {"transfers": {"requested": True}}, "metadata": {"apid_creator": creator},
+            "type": "express",
+            "capabilities": {"transfers": {"requested": True}},
+            "metadata": {"apid_creator": creator},
         }
         if email:
             params["email"] = email
@@ -227,9 +264,17 @@ class StripeGateway:
 
     def onboarding_link(self, account: str, return_url: str, refresh_url: str) -> str:
         """A fresh single-use onboarding link (they expire in minutes, so never one from a cache)."""
-        link = self.call(lambda o: self.client.v1.account_links.create({
-            "account": account, "type": "account_onboarding", "return_url": return_url, "refresh_url": refresh_url,
-        }, o))
+        link = self.call(
+            lambda o: self.client.v1.account_links.create(
+                {
+                    "account": account,
+                    "type": "account_onboarding",
+                    "return_url": return_url,
+                    "refresh_url": refresh_url,
+                },
+                o,
+            )
+        )
         return str(link.url)
 
     def can_receive_transfers(self, account: str) -> bool:
@@ -244,9 +289,15 @@ class StripeGateway:
 
     def transfer(self, account: str, amount: int, group: str, key: str) -> str:
         return self.call(
-            lambda o: self.client.v1.transfers.create({
-                "amount": amount, "currency": self.currency, "destination": account, "transfer_group": group,
-            }, o),
+            lambda o: self.client.v1.transfers.create(
+                {
+                    "amount": amount,
+                    "currency": self.currency,
+                    "destination": account,
+                    "transfer_group": group,
+                },
+                o,
+            ),
             key,
         ).id
 
@@ -261,7 +312,9 @@ def _retryable(error: stripe.StripeError) -> bool:
 def gateway_for(settings: ControlPlaneSettings, keys: StripeKeys) -> StripeGateway:
     base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
     client = stripe.StripeClient(
-        keys.api_key, base_addresses=base, max_network_retries=NETWORK_RETRIES,  # type: ignore[arg-type]
+        keys.api_key,
+        base_addresses=base,
+        max_network_retries=NETWORK_RETRIES,  # type: ignore[arg-type]
         http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
     )
     return StripeGateway(client, settings.currency)
@@ -275,7 +328,9 @@ def stripe_keys(secret_arn: str, endpoint_url: str | None = None) -> StripeKeys 
     the operator has not connected Stripe yet, and the marketplace runs unbilled.
     """
     region = secret_arn.split(":")[3]
-    value = boto3.client("secretsmanager", region_name=region, endpoint_url=endpoint_url).get_secret_value(SecretId=secret_arn)
+    value = boto3.client("secretsmanager", region_name=region, endpoint_url=endpoint_url).get_secret_value(
+        SecretId=secret_arn
+    )
     try:
         document = json.loads(value["SecretString"])
         if not document["api_key"]:

@@ -53,8 +53,12 @@ class SubscriptionBilling:
             return None
         customer = self.customer(consumer)
         prices = self.prices(api_id, plan_item)
-        return self.gateway.subscribe(customer, prices, _metadata(consumer, api_id, plan.name),
-                                      f"apid-subscribe-{consumer}-{api_id}-{secrets.token_hex(8)}")
+        return self.gateway.subscribe(
+            customer,
+            prices,
+            _metadata(consumer, api_id, plan.name),
+            f"apid-subscribe-{consumer}-{api_id}-{secrets.token_hex(8)}",
+        )
 
     def change(self, subscription: Mapping[str, Any], plan_item: Mapping[str, Any]) -> dict[str, Any]:
         """Move the Stripe side to another plan; the attributes to set on the subscription item."""
@@ -70,11 +74,14 @@ class SubscriptionBilling:
         if current:
             self.gateway.change_plan(current, prices, metadata, f"apid-plan-{current}-{plan.name}-{prices.fingerprint}")
             return {"stripe_subscription": current}
-        created = self.gateway.subscribe(self.customer(consumer), prices, metadata,
-                                         f"apid-subscribe-{consumer}-{api_id}-{secrets.token_hex(8)}")
+        created = self.gateway.subscribe(
+            self.customer(consumer), prices, metadata, f"apid-subscribe-{consumer}-{api_id}-{secrets.token_hex(8)}"
+        )
         return {"stripe_subscription": created}
 
-    def revert(self, subscription: Mapping[str, Any], changed: Mapping[str, Any], old_plan_item: Mapping[str, Any]) -> None:
+    def revert(
+        self, subscription: Mapping[str, Any], changed: Mapping[str, Any], old_plan_item: Mapping[str, Any]
+    ) -> None:
         """Undo :meth:`change` (which returned ``changed``) when the plan change could not be recorded."""
         before, after = subscription.get("stripe_subscription"), changed.get("stripe_subscription")
         if before and after is None:
@@ -85,8 +92,12 @@ class SubscriptionBilling:
             consumer, api_id = subscription["pk"].removeprefix("CONSUMER#"), subscription["api_id"]
             plan = PricingPlan.of(old_plan_item)
             prices = self.prices(api_id, old_plan_item)
-            self.gateway.change_plan(before, prices, _metadata(consumer, api_id, plan.name),
-                                     f"apid-plan-{before}-{plan.name}-{prices.fingerprint}-{secrets.token_hex(4)}")
+            self.gateway.change_plan(
+                before,
+                prices,
+                _metadata(consumer, api_id, plan.name),
+                f"apid-plan-{before}-{plan.name}-{prices.fingerprint}-{secrets.token_hex(4)}",
+            )
 
     def end(self, subscription: Mapping[str, Any]) -> None:
         """Stop billing at the end of the period: usage still being reported is invoiced then."""
@@ -105,7 +116,8 @@ class SubscriptionBilling:
             return str(item["stripe_customer"])
         customer = self.gateway.customer(consumer, None)
         self.store.table.update_item(
-            Key=key, UpdateExpression="SET stripe_customer = if_not_exists(stripe_customer, :customer)",
+            Key=key,
+            UpdateExpression="SET stripe_customer = if_not_exists(stripe_customer, :customer)",
             ExpressionAttributeValues={":customer": customer},
         )
         return customer

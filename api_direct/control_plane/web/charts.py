@@ -60,9 +60,20 @@ def grouped_bars(labels: Sequence[str], values: Mapping[str, Sequence[int]]) -> 
         for position, name in enumerate(series):
             value = values[name][index]
             height = plot_height * value / top
-            bars.append(Bar(name, label, value, x=_LEFT + index * group_width + group_width * 0.1 + position * bar_width,
-                            y=HEIGHT - _BOTTOM - height, width=bar_width, height=height))
-    ticks = tuple(Tick(top * step // _TICKS, HEIGHT - _BOTTOM - plot_height * step / _TICKS) for step in range(_TICKS + 1))
+            bars.append(
+                Bar(
+                    name,
+                    label,
+                    value,
+                    x=_LEFT + index * group_width + group_width * 0.1 + position * bar_width,
+                    y=HEIGHT - _BOTTOM - height,
+                    width=bar_width,
+                    height=height,
+                )
+            )
+    ticks = tuple(
+        Tick(top * step // _TICKS, HEIGHT - _BOTTOM - plot_height * step / _TICKS) for step in range(_TICKS + 1)
+    )
     positions = tuple((_LEFT + (index + 0.5) * group_width, label) for index, label in enumerate(labels))
     return BarChart(series, tuple(labels), tuple(bars), ticks, positions)
 
@@ -71,6 +82,9 @@ def _round_up(value: int) -> int:
     """The top of a scale of four whole, round steps (10, 15, 20, 25, 30, 40, 50, 60, 75, 80 times a power of ten)."""
     needed = max(value, 1) / _TICKS
     magnitude = 10 ** (len(str(int(needed))) - 1)
-    step = next(step for factor in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7.5, 8, 10)
-                if (step := factor * magnitude) >= needed and step == int(step))
+    step = next(
+        step
+        for factor in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7.5, 8, 10)
+        if (step := factor * magnitude) >= needed and step == int(step)
+    )
     return int(step) * _TICKS

@@ -22,14 +22,22 @@ def dashboard(request: Request, user: WebConsumer, services: ServicesDep, done: 
     mine = subscriptions.list_subscriptions(user, services)
     active = [s for s in mine if s.status == subscriptions.ACTIVE]
     used = {s.api_id: usage.period_usage(services.store, s.api_id, user.sub, s.plan, month) for s in active}
-    return page(request, "dashboard.html", subscriptions=mine, usage=used, month=month,
-                keys=subscriptions.list_keys(user, services), invoices=usage.consumer_invoices(services.store, user.sub),
-                cancelled=done == "cancelled")
+    return page(
+        request,
+        "dashboard.html",
+        subscriptions=mine,
+        usage=used,
+        month=month,
+        keys=subscriptions.list_keys(user, services),
+        invoices=usage.consumer_invoices(services.store, user.sub),
+        cancelled=done == "cancelled",
+    )
 
 
 @router.post("/{api_id}/rotate", response_class=HTMLResponse)
-def rotate(api_id: ApiId, request: Request, _: Form, user: WebConsumer, services: ServicesDep,
-           response: Response) -> Response:
+def rotate(
+    api_id: ApiId, request: Request, _: Form, user: WebConsumer, services: ServicesDep, response: Response
+) -> Response:
     return key_page(request, services, subscriptions.rotate(api_id, user, services, response), "rotated")
 
 

@@ -34,7 +34,8 @@ Body = TypeVar("Body", bound=BaseModel)
 
 @router.get("/", response_class=HTMLResponse)
 def home(
-    request: Request, services: ServicesDep,
+    request: Request,
+    services: ServicesDep,
     q: Annotated[str, Query(max_length=200)] = "",
     category: Annotated[Category | None, Query(), _EMPTY_IS_ANY] = None,
     max_price: Annotated[Decimal | None, Query(ge=0), _EMPTY_IS_ANY] = None,
@@ -42,10 +43,21 @@ def home(
     cursor: str | None = None,
 ) -> Response:
     """Home and search results are one page: an empty search lists everything, best first."""
-    found = listings.search(services, q=q, category=category, max_price=max_price, sort=sort, limit=PAGE_SIZE,
-                            cursor=cursor)
-    return page(request, "home.html", found=found, q=q, category=category, max_price=max_price, sort=sort,
-                sorts=SORTS, categories=CATEGORIES, searching=bool(q or category or max_price is not None or cursor))
+    found = listings.search(
+        services, q=q, category=category, max_price=max_price, sort=sort, limit=PAGE_SIZE, cursor=cursor
+    )
+    return page(
+        request,
+        "home.html",
+        found=found,
+        q=q,
+        category=category,
+        max_price=max_price,
+        sort=sort,
+        sorts=SORTS,
+        categories=CATEGORIES,
+        searching=bool(q or category or max_price is not None or cursor),
+    )
 
 
 @router.get("/apis/{api_id}", response_class=HTMLResponse)
@@ -53,24 +65,40 @@ def api_page(api_id: ApiId, request: Request, services: ServicesDep, user: Optio
     listing = listings.read_listing(services.store, api_id)
     subscription, reviewed = None, False
     if user is not None and user.is_consumer:
-        subscription = next((s for s in subscriptions.list_subscriptions(user, services)
-                             if s.api_id == api_id and s.status == subscriptions.ACTIVE), None)
+        subscription = next(
+            (
+                s
+                for s in subscriptions.list_subscriptions(user, services)
+                if s.api_id == api_id and s.status == subscriptions.ACTIVE
+            ),
+            None,
+        )
         reviewed = reviews.has_reviewed(services.store, user.sub, api_id)
-    return page(request, "api.html", listing=listing, subscription=subscription, reviewed=reviewed,
-                reviews=reviews.list_reviews(api_id, services, limit=10, cursor=None).items,
-                operations=operations(listing.openapi), currency=services.settings.currency)
+    return page(
+        request,
+        "api.html",
+        listing=listing,
+        subscription=subscription,
+        reviewed=reviewed,
+        reviews=reviews.list_reviews(api_id, services, limit=10, cursor=None).items,
+        operations=operations(listing.openapi),
+        currency=services.settings.currency,
+    )
 
 
 @router.post("/apis/{api_id}/subscribe", response_class=HTMLResponse)
-def subscribe(api_id: ApiId, request: Request, fields: Form, user: WebConsumer, services: ServicesDep,
-              response: Response) -> Response:
+def subscribe(
+    api_id: ApiId, request: Request, fields: Form, user: WebConsumer, services: ServicesDep, response: Response
+) -> Response:
     body = _valid(SubscribeIn, api_id=api_id, plan=fields.get("plan", ""))
     try:
         issued = subscriptions.subscribe(body, user, services, response)
     except Problem as problem:
         # The API's sentence names its own routes; a page names the page that does it.
         if problem.status == 409 and subscriptions.has_active_subscription(services.store, user.sub, api_id):
-            raise Problem(409, f"you already subscribe to {api_id}: rotate its key or cancel it on your dashboard") from None
+            raise Problem(
+                409, f"you already subscribe to {api_id}: rotate its key or cancel it on your dashboard"
+            ) from None
         raise
     return key_page(request, services, issued, "subscribed")
 
@@ -78,8 +106,9 @@ def subscribe(api_id: ApiId, request: Request, fields: Form, user: WebConsumer, 
 @router.post("/apis/{api_id}/reviews")
 def review(api_id: ApiId, request: Request, fields: Form, user: WebConsumer, services: ServicesDep) -> Response:
     """A subscriber's one review (``POST /listings/{api_id}/reviews``), then back to the reviews."""
-    reviews.post_review(api_id, _valid(ReviewIn, stars=fields.get("stars", ""), text=fields.get("text", "")),
-                        user, services)
+    reviews.post_review(
+        api_id, _valid(ReviewIn, stars=fields.get("stars", ""), text=fields.get("text", "")), user, services
+    )
     return RedirectResponse(f"{web_base(request)}/apis/{api_id}#reviews-heading", status_code=303)
 
 

@@ -47,13 +47,19 @@ def operations(document: Mapping[str, Any]) -> list[Operation]:
             if not operation:
                 continue
             parameters = [_parameter(document, p) for p in (*shared, *_list(operation.get("parameters")))]
-            found.append(Operation(
-                method=method.upper(), path=str(path), summary=_text(operation.get("summary")),
-                description=_text(operation.get("description")),
-                parameters=tuple(p for p in parameters if p is not None),
-                responses=tuple((str(status), _text(_resolve(document, answer).get("description")))
-                                for status, answer in _mapping(operation.get("responses")).items()),
-            ))
+            found.append(
+                Operation(
+                    method=method.upper(),
+                    path=str(path),
+                    summary=_text(operation.get("summary")),
+                    description=_text(operation.get("description")),
+                    parameters=tuple(p for p in parameters if p is not None),
+                    responses=tuple(
+                        (str(status), _text(_resolve(document, answer).get("description")))
+                        for status, answer in _mapping(operation.get("responses")).items()
+                    ),
+                )
+            )
     return found
 
 
@@ -70,10 +76,16 @@ def _parameter(document: Mapping[str, Any], value: Any) -> Parameter | None:
     if "name" not in parameter:
         return None
     schema = _resolve(document, parameter.get("schema"))
-    kind = schema.get("type") or " | ".join(str(_resolve(document, s).get("type", "")) for s in _list(schema.get("anyOf")))
-    return Parameter(name=_text(parameter["name"]), location=_text(parameter.get("in")),
-                     required=bool(parameter.get("required")), type=_text(kind) or "any",
-                     description=_text(parameter.get("description")))
+    kind = schema.get("type") or " | ".join(
+        str(_resolve(document, s).get("type", "")) for s in _list(schema.get("anyOf"))
+    )
+    return Parameter(
+        name=_text(parameter["name"]),
+        location=_text(parameter.get("in")),
+        required=bool(parameter.get("required")),
+        type=_text(kind) or "any",
+        description=_text(parameter.get("description")),
+    )
 
 
 def _resolve(document: Mapping[str, Any], value: Any) -> Mapping[str, Any]:

@@ -52,12 +52,19 @@ class ApiStatus:
 @router.get("", response_class=HTMLResponse)
 def portal(request: Request, user: WebCreator, services: ServicesDep) -> Response:
     today = datetime.now(UTC).date()
-    apis = [_status(services, user, item["api_id"], today)
-            for item in listings.creator_listings(services.store, user.sub)]
+    apis = [
+        _status(services, user, item["api_id"], today) for item in listings.creator_listings(services.store, user.sub)
+    ]
     earnings = payouts.earnings_of(user, services)
-    return page(request, "portal.html", apis=apis, earnings=earnings, series=SERIES,
-                transfers_enabled=_transfers_enabled(services, earnings.payout_account),
-                billing=services.billing is not None)
+    return page(
+        request,
+        "portal.html",
+        apis=apis,
+        earnings=earnings,
+        series=SERIES,
+        transfers_enabled=_transfers_enabled(services, earnings.payout_account),
+        billing=services.billing is not None,
+    )
 
 
 @router.post("/onboarding")
@@ -71,10 +78,16 @@ def onboarding(request: Request, _: Form, user: WebCreator, services: ServicesDe
 def _status(services: Services, user: Principal, api_id: str, today: date) -> ApiStatus:
     records = deployments.list_deployments(api_id, user, services, limit=20)
     days = usage.daily_usage(services.store, api_id, CHART_DAYS, today)
-    chart = grouped_bars([f"{day.day:%m-%d}" for day in days],
-                         {name: [getattr(day, name) for day in days] for name in SERIES})
-    return ApiStatus(listing=listings.read_listing(services.store, api_id), latest=records[0] if records else None,
-                     last_deploy=next((r for r in records if r.action == "deploy"), None), days=days, chart=chart)
+    chart = grouped_bars(
+        [f"{day.day:%m-%d}" for day in days], {name: [getattr(day, name) for day in days] for name in SERIES}
+    )
+    return ApiStatus(
+        listing=listings.read_listing(services.store, api_id),
+        latest=records[0] if records else None,
+        last_deploy=next((r for r in records if r.action == "deploy"), None),
+        days=days,
+        chart=chart,
+    )
 
 
 def _transfers_enabled(services: Services, account: str | None) -> bool | None:

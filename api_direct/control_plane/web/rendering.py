@@ -67,8 +67,16 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     """Render ``template`` with what every page shows: who is signed in (set by the session's dependency)
     and where the pages are (behind API Gateway, under the stage: ``/v1/web``).
     """
-    response = templates.TemplateResponse(request, template, {
-        "base": web_base(request), "here": here(request), "user": getattr(request.state, "user", None), **context,
-    }, status_code=status_code)
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {
+            "base": web_base(request),
+            "here": here(request),
+            "user": getattr(request.state, "user", None),
+            **context,
+        },
+        status_code=status_code,
+    )
     response.headers["Cache-Control"] = "no-store"
     return response

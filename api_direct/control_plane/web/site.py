@@ -16,7 +16,7 @@ from api_direct.control_plane.web.web_session import SignInRequired, current_use
 #: No ``form-action``: Chrome applies it to the redirect after a form, and onboarding redirects to Stripe.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none';"
-                               " frame-ancestors 'none'",
+    " frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }

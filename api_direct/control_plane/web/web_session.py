@@ -106,9 +106,14 @@ def sign_in(request: Request, fields: Form, services: ServicesDep) -> Response:
     next_url = safe_next(request, fields.get("next", ""))
     if not username or not password:
         return _retry(request, next_url, "enter your email address and password")
-    answer = _ask_cognito(request, lambda cognito: cognito.initiate_auth(
-        ClientId=settings.app_client_id, AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": username, "PASSWORD": password}))
+    answer = _ask_cognito(
+        request,
+        lambda cognito: cognito.initiate_auth(
+            ClientId=settings.app_client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
+        ),
+    )
     return _signed_in_or_challenged(request, answer, next_url, username)
 
 
@@ -116,9 +121,15 @@ def sign_in(request: Request, fields: Form, services: ServicesDep) -> Response:
 def sign_in_mfa(request: Request, fields: Form, services: ServicesDep) -> Response:
     next_url = safe_next(request, fields.get("next", ""))
     username = fields.get("username", "")
-    answer = _ask_cognito(request, lambda cognito: cognito.respond_to_auth_challenge(
-        ClientId=services.settings.app_client_id, ChallengeName="SOFTWARE_TOKEN_MFA", Session=fields.get("session", ""),
-        ChallengeResponses={"USERNAME": username, "SOFTWARE_TOKEN_MFA_CODE": fields.get("code", "").strip()}))
+    answer = _ask_cognito(
+        request,
+        lambda cognito: cognito.respond_to_auth_challenge(
+            ClientId=services.settings.app_client_id,
+            ChallengeName="SOFTWARE_TOKEN_MFA",
+            Session=fields.get("session", ""),
+            ChallengeResponses={"USERNAME": username, "SOFTWARE_TOKEN_MFA_CODE": fields.get("code", "").strip()},
+        ),
+    )
     return _signed_in_or_challenged(request, answer, next_url, username)
 
 
@@ -136,8 +147,9 @@ def sign_in_redirect(request: Request) -> RedirectResponse:
     else:
         referer = urlsplit(request.headers.get("referer", ""))
         back = referer.path + (f"?{referer.query}" if referer.query else "")
-    return RedirectResponse(f"{web_base(request)}/sign-in?{urlencode({'next': safe_next(request, back)})}",
-                            status_code=303)
+    return RedirectResponse(
+        f"{web_base(request)}/sign-in?{urlencode({'next': safe_next(request, back)})}", status_code=303
+    )
 
 
 def safe_next(request: Request, next_url: str) -> str:
@@ -153,15 +165,30 @@ def _signed_in_or_challenged(request: Request, answer: dict[str, Any] | str, nex
     if isinstance(answer, str):
         return _retry(request, next_url, answer)
     if answer.get("ChallengeName") == "SOFTWARE_TOKEN_MFA":
-        return page(request, "sign_in.html", next=next_url, error=None,
-                    challenge={"session": answer["Session"], "username": username})
+        return page(
+            request,
+            "sign_in.html",
+            next=next_url,
+            error=None,
+            challenge={"session": answer["Session"], "username": username},
+        )
     if "AuthenticationResult" not in answer:
-        return _retry(request, next_url, f"this account needs the {answer.get('ChallengeName')} step first;"
-                                         " finish it in the hosted sign-in page")
+        return _retry(
+            request,
+            next_url,
+            f"this account needs the {answer.get('ChallengeName')} step first; finish it in the hosted sign-in page",
+        )
     tokens = answer["AuthenticationResult"]
     response = RedirectResponse(next_url, status_code=303)
-    response.set_cookie(COOKIE, tokens["AccessToken"], max_age=int(tokens["ExpiresIn"]), path=web_base(request),
-                        secure=_secure(request), httponly=True, samesite="lax")
+    response.set_cookie(
+        COOKIE,
+        tokens["AccessToken"],
+        max_age=int(tokens["ExpiresIn"]),
+        path=web_base(request),
+        secure=_secure(request),
+        httponly=True,
+        samesite="lax",
+    )
     return response
 
 

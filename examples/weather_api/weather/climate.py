@@ -85,7 +85,9 @@ def _sky(city: City, day: date) -> Sky:
 def current_conditions(city: City, at: datetime) -> Conditions:
     """Conditions for a city at a moment, varying over the day."""
     daily = 4.0 * math.sin(2 * math.pi * (at.hour - 9) / 24)
-    temperature = _mean_temperature(city, at.date()) + daily + 3 * (_noise(city.id, at.isoformat(timespec="hours")) - 0.5)
+    temperature = (
+        _mean_temperature(city, at.date()) + daily + 3 * (_noise(city.id, at.isoformat(timespec="hours")) - 0.5)
+    )
     return Conditions(
         city=city,
         observed_at=at.replace(minute=0, second=0, microsecond=0),

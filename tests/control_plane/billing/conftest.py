@@ -31,7 +31,9 @@ def stripe_fake() -> Iterator[StripeFake]:
 
 
 @pytest.fixture
-def billing_settings(aws: Callable[[str], Any], settings: ControlPlaneSettings, stripe_fake: StripeFake) -> ControlPlaneSettings:
+def billing_settings(
+    aws: Callable[[str], Any], settings: ControlPlaneSettings, stripe_fake: StripeFake
+) -> ControlPlaneSettings:
     """``settings`` with billing on: the fake's keys in a secret, Stripe calls to the fake."""
     secret = aws("secretsmanager").create_secret(
         Name="apid-stripe", SecretString=json.dumps({"api_key": stripe_fake.api_key, "webhook_secret": WEBHOOK_SECRET})

@@ -46,8 +46,17 @@ from api_direct.local.stripe_server import running_stripe_fake
 CREATOR = "creator-alice"
 CONSUMERS = ("consumer-carol", "consumer-dave")
 #: 10 dollars per 1000 calls: one cent a call, so an invoice is its billable calls in cents.
-PLAN = {"name": "pro", "description": "", "rate_limit": Decimal(10), "burst": 20, "monthly_quota": None,
-        "free_calls": 0, "price_per_1000": Decimal(10), "monthly_fee": Decimal(0), "billable_statuses": ["2xx"]}
+PLAN = {
+    "name": "pro",
+    "description": "",
+    "rate_limit": Decimal(10),
+    "burst": 20,
+    "monthly_quota": None,
+    "free_calls": 0,
+    "price_per_1000": Decimal(10),
+    "monthly_fee": Decimal(0),
+    "billable_statuses": ["2xx"],
+}
 HOURS = 3
 GRACE = timedelta(hours=2)
 
@@ -61,9 +70,15 @@ class Record:
 
 
 records_strategy = st.lists(
-    st.builds(Record, consumer=st.integers(0, 1), hour=st.integers(0, HOURS - 1), calls=st.integers(1, 40),
-              ok=st.integers(0, 40)).map(lambda r: Record(r.consumer, r.hour, r.calls, min(r.ok, r.calls))),
-    min_size=1, max_size=12,
+    st.builds(
+        Record,
+        consumer=st.integers(0, 1),
+        hour=st.integers(0, HOURS - 1),
+        calls=st.integers(1, 40),
+        ok=st.integers(0, 40),
+    ).map(lambda r: Record(r.consumer, r.hour, r.calls, min(r.ok, r.calls))),
+    min_size=1,
+    max_size=12,
 )
 
 
@@ -109,8 +124,15 @@ def marketplace() -> Iterator[tuple[Services, Any, list[str]]]:
         store = Store(boto3.resource("dynamodb", region_name=REGION).Table(TABLE))
         store.put({PK: api_pk(API), SK: "LISTING", "api_id": API, "creator": CREATOR, "account_id": CREATOR_ACCOUNT})
         store.put({PK: api_pk(API), SK: "PLAN#pro", **PLAN, "position": 0})
-        settings_ = ControlPlaneSettings(region=REGION, account_id="111111111111", table_name=TABLE, event_bus_name=BUS,
-                                         user_pool_id="p", app_client_id="c", stripe_api_base=fake.base_url)
+        settings_ = ControlPlaneSettings(
+            region=REGION,
+            account_id="111111111111",
+            table_name=TABLE,
+            event_bus_name=BUS,
+            user_pool_id="p",
+            app_client_id="c",
+            stripe_api_base=fake.base_url,
+        )
         keys = StripeKeys(api_key=fake.api_key, webhook_secret="whsec_unused")
         gateway = gateway_for(settings_, keys)
         gateway.sleep = lambda _seconds: None
@@ -118,11 +140,32 @@ def marketplace() -> Iterator[tuple[Services, Any, list[str]]]:
         key_ids = []
         for consumer in CONSUMERS:
             key_id = f"key_{consumer[-4:]}"
-            store.put({PK: f"KEY#{consumer}", SK: "KEY", "key_id": key_id, "consumer": consumer, "api_id": API,
-                       "plan": "pro", "status": "active", "gsi1pk": key_id_index_pk(key_id), "gsi1sk": "KEY"})
+            store.put(
+                {
+                    PK: f"KEY#{consumer}",
+                    SK: "KEY",
+                    "key_id": key_id,
+                    "consumer": consumer,
+                    "api_id": API,
+                    "plan": "pro",
+                    "status": "active",
+                    "gsi1pk": key_id_index_pk(key_id),
+                    "gsi1sk": "KEY",
+                }
+            )
             subscription = billing.start(consumer, API, store.get(api_pk(API), "PLAN#pro"))  # type: ignore[arg-type]
-            store.put({PK: consumer_pk(consumer), SK: f"SUB#{API}", "api_id": API, "plan": "pro", "status": "active",
-                       "key_id": key_id, "key_hash": "0" * 64, "stripe_subscription": subscription})
+            store.put(
+                {
+                    PK: consumer_pk(consumer),
+                    SK: f"SUB#{API}",
+                    "api_id": API,
+                    "plan": "pro",
+                    "status": "active",
+                    "key_id": key_id,
+                    "key_hash": "0" * 64,
+                    "stripe_subscription": subscription,
+                }
+            )
             key_ids.append(key_id)
         yield Services(settings_, store, ControlPlaneBus(events, BUS, None), None, billing, keys), fake, key_ids
 
@@ -158,16 +201,21 @@ def until_done(run: Any) -> Any:
     raise AssertionError("the job never finished")
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(records=records_strategy, chaos=chaos_strategy)
-def test_money_is_counted_billed_and_paid_exactly_once(records: list[Record], chaos: Chaos,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_money_is_counted_billed_and_paid_exactly_once(
+    records: list[Record], chaos: Chaos, monkeypatch: pytest.MonkeyPatch
+) -> None:
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     hours = [hour_text(start + timedelta(hours=h)) for h in range(HOURS)]
     with marketplace() as (services, fake, key_ids):
         store = services.store
-        events = [usage_event(key_ids[r.consumer], calls=r.calls, ok=r.ok, hour=hours[r.hour], record=f"r{i}")
-                  for i, r in enumerate(records)]
+        events = [
+            usage_event(key_ids[r.consumer], calls=r.calls, ok=r.ok, hour=hours[r.hour], record=f"r{i}")
+            for i, r in enumerate(records)
+        ]
 
         # Deliver: batches in the chosen sizes; a crashed batch is redelivered whole at the end.
         queue = deliveries(records, chaos)
@@ -183,8 +231,11 @@ def test_money_is_counted_billed_and_paid_exactly_once(records: list[Record], ch
 
         # Close and report, crashing after some meter events were accepted; then run again.
         closing_time = start + timedelta(hours=HOURS) + GRACE
-        monkeypatch.setattr(reporting, "advance", crashing_on(
-            chaos.closer_crashes, reporting.advance, lambda *a, **k: a[3] == reporting.REPORTED))
+        monkeypatch.setattr(
+            reporting,
+            "advance",
+            crashing_on(chaos.closer_crashes, reporting.advance, lambda *a, **k: a[3] == reporting.REPORTED),
+        )
         until_done(lambda: close_and_report(store, services.billing, closing_time, GRACE))
         close_and_report(store, services.billing, closing_time, GRACE)
 
@@ -195,10 +246,15 @@ def test_money_is_counted_billed_and_paid_exactly_once(records: list[Record], ch
             stripe_webhook.handle(services, json.loads(json.dumps(event)))
 
         # Pay out once the month is past its grace, crashing after the transfer if asked; then run again.
-        fake.complete_onboarding(earnings.remember_account(store, CREATOR, services.billing.gateway.connected_account(CREATOR, None)))  # type: ignore[union-attr]
+        fake.complete_onboarding(
+            earnings.remember_account(store, CREATOR, services.billing.gateway.connected_account(CREATOR, None))
+        )  # type: ignore[union-attr]
         payout_time = datetime.now(UTC) + timedelta(days=40)
-        monkeypatch.setattr(earnings, "advance", crashing_on(
-            {0} if chaos.payer_crash else set(), earnings.advance, lambda *a, **k: a[3] == earnings.PAID))
+        monkeypatch.setattr(
+            earnings,
+            "advance",
+            crashing_on({0} if chaos.payer_crash else set(), earnings.advance, lambda *a, **k: a[3] == earnings.PAID),
+        )
         until_done(lambda: close_and_pay(store, services.billing.gateway, Decimal(20), payout_time, timedelta(days=3)))  # type: ignore[union-attr]
         close_and_pay(store, services.billing.gateway, Decimal(20), payout_time, timedelta(days=3))  # type: ignore[union-attr]
 
@@ -209,9 +265,16 @@ def test_money_is_counted_billed_and_paid_exactly_once(records: list[Record], ch
             calls[r.consumer, r.hour] += r.calls
             billable[r.consumer, r.hour] += r.ok
         for (consumer, hour), expected in calls.items():
-            counter = store.get(**dict(zip(("pk", "sk"), counter_key(API, CONSUMERS[consumer], hours[hour], "pro").values(), strict=True)))
+            counter = store.get(
+                **dict(
+                    zip(("pk", "sk"), counter_key(API, CONSUMERS[consumer], hours[hour], "pro").values(), strict=True)
+                )
+            )
             assert counter is not None and (counter["calls"], counter["billable"], counter["state"]) == (
-                expected, billable[consumer, hour], "reported")
+                expected,
+                billable[consumer, hour],
+                "reported",
+            )
 
         sent = defaultdict(list)
         for event in fake.meter_events():
@@ -221,7 +284,9 @@ def test_money_is_counted_billed_and_paid_exactly_once(records: list[Record], ch
             per_hour = [billable[index, h] for h in range(HOURS) if billable[index, h]]
             assert sorted(sent[customers[consumer]]) == sorted(per_hour)
 
-        by_consumer = {i["parent"]["subscription_details"]["metadata"]["apid_consumer"]: i["amount_paid"] for i in invoices}
+        by_consumer = {
+            i["parent"]["subscription_details"]["metadata"]["apid_consumer"]: i["amount_paid"] for i in invoices
+        }
         assert by_consumer == {c: sum(billable[i, h] for h in range(HOURS)) for i, c in enumerate(CONSUMERS)}
         revenue = sum(by_consumer.values())
         transfers = fake.transfers()

@@ -82,10 +82,13 @@ def test_calls_the_authorizer_rejected_bill_nobody(store: Store, key_id: str) ->
     assert apply(store, usage_event("", plan="")) == "anonymous"
 
 
-@pytest.mark.parametrize(("change", "reason"), [
-    ({"api": "other-api"}, "other-api, which is not listed"),
-    ({"account": "999999999999"}, "sent by account 999999999999, not its account 222222222222"),
-])
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"api": "other-api"}, "other-api, which is not listed"),
+        ({"account": "999999999999"}, "sent by account 999999999999, not its account 222222222222"),
+    ],
+)
 def test_usage_from_the_wrong_sender_is_poison(store: Store, key_id: str, change: dict[str, str], reason: str) -> None:
     with pytest.raises(PoisonRecord, match=reason):
         apply(store, usage_event(key_id, plan="free", **change))
@@ -96,33 +99,45 @@ def test_an_unknown_key_is_retried_not_dropped(store: Store, key_id: str) -> Non
         apply(store, usage_event("key_0000000000000000", plan="free"))
 
 
-@pytest.mark.parametrize(("detail", "where"), [
-    ({"calls": -1}, "detail.calls"),
-    ({"calls": 0}, "detail.calls"),
-    ({"period_start": "2026-11-25T13:30:00Z"}, "detail"),
-    ({"status_counts": {"2xx": 11}}, "detail"),
-    ({"record_id": "not-hex"}, "detail.record_id"),
-])
-def test_malformed_records_are_poison_naming_the_field(store: Store, key_id: str, detail: dict[str, Any], where: str) -> None:
+@pytest.mark.parametrize(
+    ("detail", "where"),
+    [
+        ({"calls": -1}, "detail.calls"),
+        ({"calls": 0}, "detail.calls"),
+        ({"period_start": "2026-11-25T13:30:00Z"}, "detail"),
+        ({"status_counts": {"2xx": 11}}, "detail"),
+        ({"record_id": "not-hex"}, "detail.record_id"),
+    ],
+)
+def test_malformed_records_are_poison_naming_the_field(
+    store: Store, key_id: str, detail: dict[str, Any], where: str
+) -> None:
     event = usage_event(key_id, plan="free")
     event["detail"].update(detail)
     with pytest.raises(PoisonRecord, match=f"{where}"):
         UsageEvent.parse(body(event))
 
 
-def test_a_batch_dead_letters_poison_with_its_reason_and_retries_only_what_may_succeed(store: Store, key_id: str) -> None:
+def test_a_batch_dead_letters_poison_with_its_reason_and_retries_only_what_may_succeed(
+    store: Store, key_id: str
+) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     dead_letters = sqs.create_queue(QueueName="usage-dead-letters")["QueueUrl"]
     batch = UsageBatch(store, sqs, dead_letters, NOW)
-    response = process_usage(sqs_event(
-        usage_event(key_id, plan="free", record="good"),
-        usage_event(key_id, plan="free", record="foreign", account="999999999999"),
-        usage_event("key_ffffffffffffffff", plan="free", record="unknown-key"),
-        "not json",
-    ), batch)
+    response = process_usage(
+        sqs_event(
+            usage_event(key_id, plan="free", record="good"),
+            usage_event(key_id, plan="free", record="foreign", account="999999999999"),
+            usage_event("key_ffffffffffffffff", plan="free", record="unknown-key"),
+            "not json",
+        ),
+        batch,
+    )
     assert response == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
     assert batch.outcomes == {"applied": 1, "poison": 2}
-    messages = sqs.receive_message(QueueUrl=dead_letters, MaxNumberOfMessages=10, MessageAttributeNames=["All"])["Messages"]
+    messages = sqs.receive_message(QueueUrl=dead_letters, MaxNumberOfMessages=10, MessageAttributeNames=["All"])[
+        "Messages"
+    ]
     reasons = sorted(message["MessageAttributes"]["reason"]["StringValue"] for message in messages)
     assert reasons[0].startswith("not a api-direct.usage UsageRecorded event")
     assert "sent by account 999999999999" in reasons[1]
@@ -186,12 +201,15 @@ def test_a_closed_hour_keeps_a_group_as_late_and_its_duplicates_as_duplicates(st
 def test_a_failed_counter_retries_only_its_own_messages(store: Store, key_id: str) -> None:
     counting = CountingStore(store, failing_hour="2026-11-25T12:00:00Z")
     batch = UsageBatch(counting, None, None, NOW)  # type: ignore[arg-type]
-    response = process_usage(sqs_event(
-        usage_event(key_id, plan="free", calls=2, record="a"),
-        usage_event(key_id, plan="free", calls=2, record="b", hour="2026-11-25T12:00:00Z"),
-        usage_event(key_id, plan="free", calls=2, record="c"),
-        usage_event(key_id, plan="free", calls=2, record="d", hour="2026-11-25T12:00:00Z"),
-    ), batch)
+    response = process_usage(
+        sqs_event(
+            usage_event(key_id, plan="free", calls=2, record="a"),
+            usage_event(key_id, plan="free", calls=2, record="b", hour="2026-11-25T12:00:00Z"),
+            usage_event(key_id, plan="free", calls=2, record="c"),
+            usage_event(key_id, plan="free", calls=2, record="d", hour="2026-11-25T12:00:00Z"),
+        ),
+        batch,
+    )
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m3"}]}
     assert counter(store)["calls"] == 4  # type: ignore[index]
     assert counter(store, hour="2026-11-25T12:00:00Z") is None
@@ -214,10 +232,14 @@ def test_key_owners_outlive_the_batch_so_later_batches_skip_the_index(
     owners = KeyOwners()
     for batch in range(2):
         events = [usage_event(key_id, plan="free", calls=1, record=f"b{batch}-{i}") for i in range(3)]
-        assert process_usage(sqs_event(*events), UsageBatch(store, None, None, NOW, owners)) == {"batchItemFailures": []}
+        assert process_usage(sqs_event(*events), UsageBatch(store, None, None, NOW, owners)) == {
+            "batchItemFailures": []
+        }
     assert asked == [key_id]
     assert counter(store)["calls"] == 6  # type: ignore[index]
-    process_usage(sqs_event(usage_event(key_id, plan="", calls=1, record="no-plan")), UsageBatch(store, None, None, NOW, owners))
+    process_usage(
+        sqs_event(usage_event(key_id, plan="", calls=1, record="no-plan")), UsageBatch(store, None, None, NOW, owners)
+    )
     assert asked == [key_id, key_id]  # a record without its plan asks for the key's plan as it is now
 
 

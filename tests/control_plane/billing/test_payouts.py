@@ -85,35 +85,50 @@ def test_a_month_stays_open_until_its_grace_has_passed(store: Store, gateway: St
 
 def test_a_month_adds_up_its_invoices_each_counted_once(store: Store, gateway: StripeGateway) -> None:
     assert [paid(store, "in_1", 990), paid(store, "in_2", 1234), paid(store, "in_1", 990)] == [
-        "recorded", "recorded", "duplicate"]
+        "recorded",
+        "recorded",
+        "duplicate",
+    ]
     assert (month(store)["revenue"], month(store)["invoices"], month(store)["currency"]) == (2224, 2, "usd")
 
 
-@pytest.mark.parametrize(("percent", "revenue", "fee"), [
-    ("20", 1, 0),  # 0.2 of a cent rounds down: the creator keeps the cent
-    ("20", 3, 1),  # 0.6 rounds up
-    ("20", 13, 3),  # 2.6
-    ("20", 990, 198),
-    ("20", 12345, 2469),
-    ("12.5", 4, 1),  # exactly half a cent rounds up
-    ("12.5", 20, 3),  # 2.5 -> 3, where rounding half to even would give 2
-])
-def test_a_closed_month_keeps_the_fee_half_up_and_pays_out_the_rest(store: Store, gateway: StripeGateway,
-                                                                    stripe_fake: StripeFake, percent: str, revenue: int,
-                                                                    fee: int) -> None:
+@pytest.mark.parametrize(
+    ("percent", "revenue", "fee"),
+    [
+        ("20", 1, 0),  # 0.2 of a cent rounds down: the creator keeps the cent
+        ("20", 3, 1),  # 0.6 rounds up
+        ("20", 13, 3),  # 2.6
+        ("20", 990, 198),
+        ("20", 12345, 2469),
+        ("12.5", 4, 1),  # exactly half a cent rounds up
+        ("12.5", 20, 3),  # 2.5 -> 3, where rounding half to even would give 2
+    ],
+)
+def test_a_closed_month_keeps_the_fee_half_up_and_pays_out_the_rest(
+    store: Store, gateway: StripeGateway, stripe_fake: StripeFake, percent: str, revenue: int, fee: int
+) -> None:
     paid(store, amount=revenue)
     summary = run(store, gateway, fee=Decimal(percent))
     closed = month(store)
-    assert (closed["state"], closed["revenue"], closed["fee"], closed["payout"]) == ("closed", revenue, fee, revenue - fee)
-    assert (closed["fee_percent"], closed["closed_at"], closed["gsi1pk"]) == (Decimal(percent), DUE.isoformat(),
-                                                                             "EARNINGS#closed")
+    assert (closed["state"], closed["revenue"], closed["fee"], closed["payout"]) == (
+        "closed",
+        revenue,
+        fee,
+        revenue - fee,
+    )
+    assert (closed["fee_percent"], closed["closed_at"], closed["gsi1pk"]) == (
+        Decimal(percent),
+        DUE.isoformat(),
+        "EARNINGS#closed",
+    )
     # Alice has no Connect account yet: the month waits for her, closed.
     assert summary == PayoutSummary(closed=1, paid=0, transferred=0, waiting=1)
     assert stripe_fake.transfers() == [] and transfer_requests(stripe_fake) == []
 
 
-def test_a_creator_who_has_not_finished_onboarding_waits(billed_api: TestClient, alice: Headers, store: Store,
-                                                        gateway: StripeGateway, stripe_fake: StripeFake) -> None:
+def test_a_creator_who_has_not_finished_onboarding_waits(
+    billed_api: TestClient, alice: Headers, store: Store, gateway: StripeGateway, stripe_fake: StripeFake
+) -> None:
     paid(store)
     billed_api.post("/payouts/account", headers=alice)
     assert run(store, gateway) == PayoutSummary(closed=1, waiting=1)
@@ -121,15 +136,20 @@ def test_a_creator_who_has_not_finished_onboarding_waits(billed_api: TestClient,
     assert month(store)["state"] == "closed" and stripe_fake.transfers() == []
 
 
-def test_an_onboarded_creator_is_paid_the_month_once(billed_api: TestClient, alice: Headers, store: Store,
-                                                    gateway: StripeGateway, stripe_fake: StripeFake) -> None:
+def test_an_onboarded_creator_is_paid_the_month_once(
+    billed_api: TestClient, alice: Headers, store: Store, gateway: StripeGateway, stripe_fake: StripeFake
+) -> None:
     paid(store)
     run(store, gateway)
     account = onboarded(billed_api, alice, stripe_fake)
     assert run(store, gateway, DUE + timedelta(days=1)) == PayoutSummary(paid=1, transferred=792)
     [transfer] = stripe_fake.transfers()
     assert (transfer["amount"], transfer["currency"], transfer["destination"], transfer["transfer_group"]) == (
-        792, "usd", account, GROUP)
+        792,
+        "usd",
+        account,
+        GROUP,
+    )
     assert [r.idempotency_key for r in transfer_requests(stripe_fake)] == [f"apid-transfer-{ALICE}-{MONTH}"]
     done = month(store)
     assert (done["state"], done["transfer_id"], done["stripe_account"]) == ("paid", transfer["id"], account)
@@ -141,21 +161,27 @@ def test_an_onboarded_creator_is_paid_the_month_once(billed_api: TestClient, ali
     assert stripe_fake.requests()[before:] == [] and len(stripe_fake.transfers()) == 1
 
 
-def test_months_are_paid_each_under_its_own_key(billed_api: TestClient, alice: Headers, store: Store,
-                                                gateway: StripeGateway, stripe_fake: StripeFake) -> None:
+def test_months_are_paid_each_under_its_own_key(
+    billed_api: TestClient, alice: Headers, store: Store, gateway: StripeGateway, stripe_fake: StripeFake
+) -> None:
     account = onboarded(billed_api, alice, stripe_fake)
     paid(store, "in_oct", 500, datetime(2026, 10, 31, 23, 59, tzinfo=UTC))
     paid(store, "in_nov", 990, datetime(2026, 11, 1, tzinfo=UTC))
     assert run(store, gateway) == PayoutSummary(closed=2, paid=2, transferred=400 + 792)
     assert sorted((t["transfer_group"], t["amount"]) for t in stripe_fake.transfers()) == [
-        (f"apid-{ALICE}-2026-10", 400), (GROUP, 792)]
+        (f"apid-{ALICE}-2026-10", 400),
+        (GROUP, 792),
+    ]
     assert sorted(str(r.idempotency_key) for r in transfer_requests(stripe_fake)) == [
-        f"apid-transfer-{ALICE}-2026-10", f"apid-transfer-{ALICE}-{MONTH}"]
+        f"apid-transfer-{ALICE}-2026-10",
+        f"apid-transfer-{ALICE}-{MONTH}",
+    ]
     assert stripe_fake.balance_of(account) == 1192
 
 
-def test_a_month_whose_fee_takes_everything_is_paid_without_a_transfer(store: Store, gateway: StripeGateway,
-                                                                      stripe_fake: StripeFake) -> None:
+def test_a_month_whose_fee_takes_everything_is_paid_without_a_transfer(
+    store: Store, gateway: StripeGateway, stripe_fake: StripeFake
+) -> None:
     paid(store)
     assert run(store, gateway, fee=Decimal("100")) == PayoutSummary(closed=1, paid=1)
     done = month(store)
@@ -178,9 +204,14 @@ def crash_once_when_marking_paid(monkeypatch: pytest.MonkeyPatch) -> Iterator[li
     yield crashed
 
 
-def test_a_run_that_dies_after_the_transfer_does_not_pay_twice(billed_api: TestClient, alice: Headers, store: Store,
-                                                               gateway: StripeGateway, stripe_fake: StripeFake,
-                                                               crash_once_when_marking_paid: list[str]) -> None:
+def test_a_run_that_dies_after_the_transfer_does_not_pay_twice(
+    billed_api: TestClient,
+    alice: Headers,
+    store: Store,
+    gateway: StripeGateway,
+    stripe_fake: StripeFake,
+    crash_once_when_marking_paid: list[str],
+) -> None:
     onboarded(billed_api, alice, stripe_fake)
     paid(store)
     with pytest.raises(RuntimeError, match="timed out"):
@@ -200,7 +231,8 @@ def test_a_run_that_dies_after_the_transfer_does_not_pay_twice(billed_api: TestC
 
 
 def test_revenue_for_a_closed_month_is_refused_and_later_invoices_count_in_their_own_month(
-        store: Store, gateway: StripeGateway) -> None:
+    store: Store, gateway: StripeGateway
+) -> None:
     paid(store)
     run(store, gateway)
     # A writer whose clock is still in November cannot add to the frozen month, nor write its invoice.
@@ -224,7 +256,8 @@ def test_an_invoice_for_an_api_nobody_lists_credits_nobody(store: Store, gateway
 
 
 def test_the_connect_account_is_made_once_and_every_call_gets_a_fresh_link(
-        billed_api: TestClient, alice: Headers, store: Store, stripe_fake: StripeFake, billing: SubscriptionBilling) -> None:
+    billed_api: TestClient, alice: Headers, store: Store, stripe_fake: StripeFake, billing: SubscriptionBilling
+) -> None:
     first = billed_api.post("/payouts/account", headers=alice)
     assert first.status_code == 200, first.text
     account = first.json()["account_id"]
@@ -241,8 +274,9 @@ def test_the_connect_account_is_made_once_and_every_call_gets_a_fresh_link(
     assert billed_api.post("/payouts/account", headers=alice).json()["transfers_enabled"] is True
 
 
-def test_only_creators_set_up_payouts(billed_api: TestClient, mint: Mint, stripe_fake: StripeFake,
-                                      billing: SubscriptionBilling) -> None:
+def test_only_creators_set_up_payouts(
+    billed_api: TestClient, mint: Mint, stripe_fake: StripeFake, billing: SubscriptionBilling
+) -> None:
     response = billed_api.post("/payouts/account", headers=bearer(mint(CAROL, "consumers")))
     assert response.status_code == 403 and "only creators" in response.json()["detail"]
     assert billed_api.get("/earnings", headers=bearer(mint(CAROL, "consumers"))).status_code == 403
@@ -260,7 +294,8 @@ def test_without_billing_there_is_no_payout_account(api: TestClient, alice: Head
 
 
 def test_earnings_show_each_month_and_every_credited_invoice_in_cents(
-        billed_api: TestClient, alice: Headers, store: Store, gateway: StripeGateway, stripe_fake: StripeFake) -> None:
+    billed_api: TestClient, alice: Headers, store: Store, gateway: StripeGateway, stripe_fake: StripeFake
+) -> None:
     account = onboarded(billed_api, alice, stripe_fake)
     paid(store, "in_oct_1", 990, datetime(2026, 10, 3, tzinfo=UTC))
     paid(store, "in_oct_2", 1235, datetime(2026, 10, 20, tzinfo=UTC))
@@ -274,20 +309,41 @@ def test_earnings_show_each_month_and_every_credited_invoice_in_cents(
     Earnings.model_validate(found)
     assert (found["currency"], Decimal(found["fee_percent"]), found["payout_account"]) == ("usd", FEE, account)
     assert found["months"] == [
-        {"month": MONTH, "state": "open", "currency": "usd", "revenue": 990, "invoices": 1, "fee": None,
-         "payout": None, "transfer_id": None, "paid_at": None},
-        {"month": "2026-10", "state": "paid", "currency": "usd", "revenue": 2225, "invoices": 2, "fee": 445,
-         "payout": 1780, "transfer_id": transfer["id"], "paid_at": "2026-11-04T00:00:00Z"},
+        {
+            "month": MONTH,
+            "state": "open",
+            "currency": "usd",
+            "revenue": 990,
+            "invoices": 1,
+            "fee": None,
+            "payout": None,
+            "transfer_id": None,
+            "paid_at": None,
+        },
+        {
+            "month": "2026-10",
+            "state": "paid",
+            "currency": "usd",
+            "revenue": 2225,
+            "invoices": 2,
+            "fee": 445,
+            "payout": 1780,
+            "transfer_id": transfer["id"],
+            "paid_at": "2026-11-04T00:00:00Z",
+        },
     ]
     assert transfer["amount"] == 1780
     assert [(e["invoice_id"], e["api_id"], e["amount"], e["currency"], e["month"]) for e in found["entries"]] == [
-        ("in_nov", API, 990, "usd", MONTH), ("in_oct_2", API, 1235, "usd", "2026-10"), ("in_oct_1", API, 990, "usd", "2026-10"),
+        ("in_nov", API, 990, "usd", MONTH),
+        ("in_oct_2", API, 1235, "usd", "2026-10"),
+        ("in_oct_1", API, 990, "usd", "2026-10"),
     ]
     assert found["entries"][0]["recorded_at"] == "2026-11-15T12:00:00Z"
 
 
-def test_a_creator_sees_only_their_own_earnings(billed_api: TestClient, mint: Mint, store: Store,
-                                                gateway: StripeGateway) -> None:
+def test_a_creator_sees_only_their_own_earnings(
+    billed_api: TestClient, mint: Mint, store: Store, gateway: StripeGateway
+) -> None:
     paid(store)
     link_account(BOB)
     found = billed_api.get("/earnings", headers=bearer(mint(BOB, "creators"))).json()
@@ -295,8 +351,14 @@ def test_a_creator_sees_only_their_own_earnings(billed_api: TestClient, mint: Mi
 
 
 def test_one_refused_transfer_does_not_hold_up_the_other_creators(
-        billed_api: TestClient, store: Store, gateway: StripeGateway, alice: Headers, mint: Mint,
-        stripe_fake: StripeFake, monkeypatch: pytest.MonkeyPatch) -> None:
+    billed_api: TestClient,
+    store: Store,
+    gateway: StripeGateway,
+    alice: Headers,
+    mint: Mint,
+    stripe_fake: StripeFake,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     bob = bearer(mint(BOB, "creators"))
     link_account(BOB)
     published(billed_api, bob, api_id="bobs-api")

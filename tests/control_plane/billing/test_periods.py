@@ -24,8 +24,18 @@ def test_a_moment_off_the_hour_is_refused(moment: datetime) -> None:
         parse_hour(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
-@pytest.mark.parametrize("text", ["2026-13-25T13:00:00Z", "2026-02-30T13:00:00Z", "2026-11-25T24:00:00Z",
-                                  "2026-11-25T13:00:00", "2026-11-25 13:00:00Z", "2026-1-25T13:00:00Z", ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-13-25T13:00:00Z",
+        "2026-02-30T13:00:00Z",
+        "2026-11-25T24:00:00Z",
+        "2026-11-25T13:00:00",
+        "2026-11-25 13:00:00Z",
+        "2026-1-25T13:00:00Z",
+        "",
+    ],
+)
 def test_malformed_hours_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_hour(text)

@@ -144,8 +144,9 @@ def nothing_issued(api: TestClient, store: Store, who: Headers, events: EventLog
 # --- free and paid plans ----------------------------------------------------------------------------
 
 
-def test_subscribing_to_a_free_plan_makes_no_stripe_call(billed_api: TestClient, store: Store, carol: Headers,
-                                                         stripe_fake: StripeFake, events: EventLog) -> None:
+def test_subscribing_to_a_free_plan_makes_no_stripe_call(
+    billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, events: EventLog
+) -> None:
     issued = subscribed(billed_api, carol, "free")
     assert stripe_fake.requests() == [] and stripe_fake.customers() == []
     subscription = sub_item(store)
@@ -157,12 +158,16 @@ def test_subscribing_to_a_free_plan_makes_no_stripe_call(billed_api: TestClient,
 
 
 def test_subscribing_to_pro_makes_a_customer_its_plan_prices_and_one_subscription(
-        billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, events: EventLog) -> None:
+    billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, events: EventLog
+) -> None:
     issued = subscribed(billed_api, carol)
     [customer] = stripe_fake.customers()
     assert customer["metadata"] == {"apid_consumer": CAROL}
-    assert store.get(consumer_pk(CAROL), BILLING_SK) == {PK: consumer_pk(CAROL), SK: BILLING_SK,
-                                                         "stripe_customer": customer["id"]}
+    assert store.get(consumer_pk(CAROL), BILLING_SK) == {
+        PK: consumer_pk(CAROL),
+        SK: BILLING_SK,
+        "stripe_customer": customer["id"],
+    }
 
     pro = plan_item(store)
     prices = pro["stripe_prices"]
@@ -170,21 +175,32 @@ def test_subscribing_to_pro_makes_a_customer_its_plan_prices_and_one_subscriptio
     client = stripe_client(stripe_fake)
     meter = client.v1.billing.meters.list().data
     assert [(m.id, m.event_name, m.default_aggregation.formula) for m in meter] == [
-        (pro["stripe_meter"], "apid.weather-api.pro", "sum")]
+        (pro["stripe_meter"], "apid.weather-api.pro", "sum")
+    ]
 
     base = client.v1.prices.retrieve(prices["base_price"])
     assert (base.unit_amount, base.currency, base.billing_scheme) == (990, "usd", "per_unit")
-    assert (base.recurring.interval, base.recurring.usage_type, base.product) == ("month", "licensed", prices["product"])
+    assert (base.recurring.interval, base.recurring.usage_type, base.product) == (
+        "month",
+        "licensed",
+        prices["product"],
+    )
     usage = client.v1.prices.retrieve(prices["usage_price"], {"expand": ["tiers"]})
     assert (usage.billing_scheme, usage.tiers_mode, usage.currency) == ("tiered", "graduated", "usd")
-    assert (usage.recurring.usage_type, usage.recurring.meter, usage.product) == ("metered", pro["stripe_meter"],
-                                                                                 prices["product"])
+    assert (usage.recurring.usage_type, usage.recurring.meter, usage.product) == (
+        "metered",
+        pro["stripe_meter"],
+        prices["product"],
+    )
     assert [(tier.up_to, str(tier.unit_amount_decimal)) for tier in usage.tiers] == [(None, "0.00125")]
 
     [subscription] = stripe_subscriptions(stripe_fake)
     assert subscription["customer"] == customer["id"] and subscription["status"] == "active"
     assert subscription["metadata"] == {"apid_consumer": CAROL, "apid_api": API, "apid_plan": "pro"}
-    assert [item["price"]["id"] for item in subscription["items"]["data"]] == [prices["base_price"], prices["usage_price"]]
+    assert [item["price"]["id"] for item in subscription["items"]["data"]] == [
+        prices["base_price"],
+        prices["usage_price"],
+    ]
     stored = sub_item(store)
     assert stored is not None and stored["stripe_subscription"] == subscription["id"]
     assert stored["key_id"] == issued["key_id"] and stored["plan"] == "pro"
@@ -192,9 +208,14 @@ def test_subscribing_to_pro_makes_a_customer_its_plan_prices_and_one_subscriptio
     assert [kind for kind, _ in events.details()] == ["KeyIssued"]
 
 
-def test_the_key_is_written_only_once_stripe_has_the_subscription(billed_api: TestClient, store: Store, carol: Headers,
-                                                                 stripe_fake: StripeFake, listed: EventLog,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_key_is_written_only_once_stripe_has_the_subscription(
+    billed_api: TestClient,
+    store: Store,
+    carol: Headers,
+    stripe_fake: StripeFake,
+    listed: EventLog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     services = billed_api.app.state.services  # type: ignore[attr-defined]
     real, seen_at_write = services.store.transact, []
 
@@ -208,35 +229,51 @@ def test_the_key_is_written_only_once_stripe_has_the_subscription(billed_api: Te
 
 
 def test_a_second_consumer_on_the_plan_reuses_its_product_meter_and_prices(
-        billed_api: TestClient, mint: Mint, store: Store, carol: Headers, stripe_fake: StripeFake,
-        listed: EventLog) -> None:
+    billed_api: TestClient, mint: Mint, store: Store, carol: Headers, stripe_fake: StripeFake, listed: EventLog
+) -> None:
     subscribed(billed_api, carol)
     before = len(stripe_fake.requests())
     subscribed(billed_api, bearer(mint(DAVE, "consumers")))
-    assert [(r.method, r.path) for r in stripe_fake.requests()[before:]] == [("POST", "/v1/customers"),
-                                                                             ("POST", SUBSCRIPTIONS)]
+    assert [(r.method, r.path) for r in stripe_fake.requests()[before:]] == [
+        ("POST", "/v1/customers"),
+        ("POST", SUBSCRIPTIONS),
+    ]
     assert len(stripe_client(stripe_fake).v1.billing.meters.list().data) == 1
     carols, daves = stripe_subscriptions(stripe_fake)
     assert carols["customer"] != daves["customer"]
-    assert ([i["price"]["id"] for i in carols["items"]["data"]] == [i["price"]["id"] for i in daves["items"]["data"]])
+    assert [i["price"]["id"] for i in carols["items"]["data"]] == [i["price"]["id"] for i in daves["items"]["data"]]
     assert daves["metadata"]["apid_consumer"] == DAVE and counters(store) == (2, 2)
 
 
-@pytest.mark.parametrize(("price_per_1000", "free_calls", "tiers"), [
-    ("0.0125", 0, [(None, "0.00125")]),
-    # A whole number of cents per call is written out, never as 1E+1, which Stripe refuses.
-    ("100", 0, [(None, "10")]),
-    ("2.5", 1000, [(1000, "0"), (None, "0.25")]),
-])
+@pytest.mark.parametrize(
+    ("price_per_1000", "free_calls", "tiers"),
+    [
+        ("0.0125", 0, [(None, "0.00125")]),
+        # A whole number of cents per call is written out, never as 1E+1, which Stripe refuses.
+        ("100", 0, [(None, "10")]),
+        ("2.5", 1000, [(1000, "0"), (None, "0.25")]),
+    ],
+)
 def test_the_usage_price_charges_the_plan_price_per_call_after_its_free_calls(
-        billed_api: TestClient, mint: Mint, store: Store, carol: Headers, stripe_fake: StripeFake, quick: Any,
-        price_per_1000: str, free_calls: int, tiers: list[tuple[int | None, str]]) -> None:
+    billed_api: TestClient,
+    mint: Mint,
+    store: Store,
+    carol: Headers,
+    stripe_fake: StripeFake,
+    quick: Any,
+    price_per_1000: str,
+    free_calls: int,
+    tiers: list[tuple[int | None, str]],
+) -> None:
     link_account(ALICE)
-    published(billed_api, bearer(mint(ALICE, "creators")), plans=plans(price_per_1000=price_per_1000, free_calls=free_calls))
+    published(
+        billed_api, bearer(mint(ALICE, "creators")), plans=plans(price_per_1000=price_per_1000, free_calls=free_calls)
+    )
     creator_key_bus()
     subscribed(billed_api, carol)
-    usage = stripe_client(stripe_fake).v1.prices.retrieve(plan_item(store)["stripe_prices"]["usage_price"],
-                                                          {"expand": ["tiers"]})
+    usage = stripe_client(stripe_fake).v1.prices.retrieve(
+        plan_item(store)["stripe_prices"]["usage_price"], {"expand": ["tiers"]}
+    )
     assert [(tier.up_to, str(tier.unit_amount_decimal)) for tier in usage.tiers] == tiers
     assert Decimal(tiers[-1][1]) * 1000 / 100 == Decimal(price_per_1000), "cents per call back to dollars per 1000"
 
@@ -245,9 +282,15 @@ def test_the_usage_price_charges_the_plan_price_per_call_after_its_free_calls(
 
 
 @pytest.mark.parametrize("decline", ["customer-cards-declined", "card-error-on-the-request"])
-def test_a_declined_card_is_a_402_and_nothing_is_issued(billed_api: TestClient, store: Store, carol: Headers,
-                                                        stripe_fake: StripeFake, quick: SubscriptionBilling,
-                                                        events: EventLog, decline: str) -> None:
+def test_a_declined_card_is_a_402_and_nothing_is_issued(
+    billed_api: TestClient,
+    store: Store,
+    carol: Headers,
+    stripe_fake: StripeFake,
+    quick: SubscriptionBilling,
+    events: EventLog,
+    decline: str,
+) -> None:
     customer = warmed_up(quick, store)
     if decline == "customer-cards-declined":
         stripe_fake.decline_cards(customer)
@@ -261,8 +304,13 @@ def test_a_declined_card_is_a_402_and_nothing_is_issued(billed_api: TestClient, 
 
 
 def test_after_a_decline_another_card_subscribes_under_a_new_idempotency_key(
-        billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, quick: SubscriptionBilling,
-        events: EventLog) -> None:
+    billed_api: TestClient,
+    store: Store,
+    carol: Headers,
+    stripe_fake: StripeFake,
+    quick: SubscriptionBilling,
+    events: EventLog,
+) -> None:
     customer = warmed_up(quick, store)
     stripe_fake.decline_cards(customer)
     assert subscribe(billed_api, carol).status_code == 402
@@ -279,14 +327,24 @@ def test_after_a_decline_another_card_subscribes_under_a_new_idempotency_key(
 # --- Stripe slow or down ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("status", "count"), [
-    (429, 2),  # stripe-python leaves a plain 429 to the gateway
-    (500, 2),  # stripe-python retries these itself
-    (500, 5),  # more than stripe-python's retries: the gateway tries again
-])
+@pytest.mark.parametrize(
+    ("status", "count"),
+    [
+        (429, 2),  # stripe-python leaves a plain 429 to the gateway
+        (500, 2),  # stripe-python retries these itself
+        (500, 5),  # more than stripe-python's retries: the gateway tries again
+    ],
+)
 def test_rate_limits_and_server_errors_are_retried_with_the_same_key(
-        billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, quick: SubscriptionBilling,
-        events: EventLog, status: int, count: int) -> None:
+    billed_api: TestClient,
+    store: Store,
+    carol: Headers,
+    stripe_fake: StripeFake,
+    quick: SubscriptionBilling,
+    events: EventLog,
+    status: int,
+    count: int,
+) -> None:
     warmed_up(quick, store)
     stripe_fake.fail_next(status, count=count)
     issued = subscribed(billed_api, carol)
@@ -300,13 +358,21 @@ def test_rate_limits_and_server_errors_are_retried_with_the_same_key(
 
 
 def test_a_request_that_times_out_is_retried_with_its_key_and_makes_one_subscription(
-        store: Store, stripe_fake: StripeFake, quick: SubscriptionBilling, listed: EventLog,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Store, stripe_fake: StripeFake, quick: SubscriptionBilling, listed: EventLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
     warmed_up(quick, store)
-    impatient = without_backoff(StripeGateway(stripe.StripeClient(
-        stripe_fake.api_key, base_addresses={"api": stripe_fake.base_url}, max_network_retries=NETWORK_RETRIES,
-        http_client=stripe.RequestsClient(timeout=0.25),
-    ), "usd"), monkeypatch)
+    impatient = without_backoff(
+        StripeGateway(
+            stripe.StripeClient(
+                stripe_fake.api_key,
+                base_addresses={"api": stripe_fake.base_url},
+                max_network_retries=NETWORK_RETRIES,
+                http_client=stripe.RequestsClient(timeout=0.25),
+            ),
+            "usd",
+        ),
+        monkeypatch,
+    )
     stripe_fake.stall_next(0.75)
     made = SubscriptionBilling(store, impatient).start(CAROL, API, plan_item(store))
     # The stalled request still runs once its stall ends; Stripe replays what the retry made.
@@ -320,8 +386,13 @@ def test_a_request_that_times_out_is_retried_with_its_key_and_makes_one_subscrip
 
 
 def test_stripe_down_through_every_retry_is_a_503_and_changes_nothing(
-        billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, quick: SubscriptionBilling,
-        events: EventLog) -> None:
+    billed_api: TestClient,
+    store: Store,
+    carol: Headers,
+    stripe_fake: StripeFake,
+    quick: SubscriptionBilling,
+    events: EventLog,
+) -> None:
     stripe_fake.fail_next(500, count=EVERY_ATTEMPT)
     one_line_problem(subscribe(billed_api, carol), 503, "billing is unavailable right now", "nothing was changed")
     sent = stripe_fake.requests()
@@ -338,14 +409,16 @@ def test_stripe_down_through_every_retry_is_a_503_and_changes_nothing(
 
 
 @pytest.fixture
-def failing_events(billed_api: TestClient, monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[dict[str, Any]], bool]], None]:
+def failing_events(
+    billed_api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[Callable[[dict[str, Any]], bool]], None]:
     """Make ``put_events`` reject the events a predicate picks (on the detail), as EventBridge does."""
     return rejecting_events(billed_api.app, monkeypatch)
 
 
 def test_a_key_that_cannot_be_issued_gives_its_stripe_subscription_up(
-        billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, events: EventLog,
-        failing_events: Any) -> None:
+    billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, events: EventLog, failing_events: Any
+) -> None:
     failing_events(lambda detail: detail["type"] == "KeyIssued")
     one_line_problem(subscribe(billed_api, carol), 502, "could not send KeyIssued", "try later")
     [subscription] = stripe_subscriptions(stripe_fake)
@@ -358,7 +431,8 @@ def test_a_key_that_cannot_be_issued_gives_its_stripe_subscription_up(
 
 
 def test_moving_from_pro_to_free_ends_the_stripe_subscription_with_its_period(
-        billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, events: EventLog) -> None:
+    billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, events: EventLog
+) -> None:
     issued = subscribed(billed_api, carol)
     response = billed_api.put(f"/subscriptions/{API}/plan", json={"plan": "free"}, headers=carol)
     assert response.status_code == 200 and response.json()["plan"] == "free"
@@ -369,14 +443,23 @@ def test_moving_from_pro_to_free_ends_the_stripe_subscription_with_its_period(
     assert stored is not None and (stored["plan"], stored["stripe_subscription"]) == ("free", None)
     assert stored["key_id"] == issued["key_id"] and stored["status"] == "active"
     assert (counters(store, "pro"), counters(store, "free")) == ((1, 0), (1, 1))
-    assert [(kind, detail.get("plan")) for kind, detail in events.details()] == [("KeyIssued", "pro"),
-                                                                                  ("PlanChanged", "free")]
+    assert [(kind, detail.get("plan")) for kind, detail in events.details()] == [
+        ("KeyIssued", "pro"),
+        ("PlanChanged", "free"),
+    ]
 
 
 @pytest.mark.parametrize(("before", "after"), [("pro", "free"), ("free", "pro")])
 def test_a_plan_change_that_cannot_be_sent_takes_the_stripe_side_back(
-        billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, events: EventLog,
-        failing_events: Any, before: str, after: str) -> None:
+    billed_api: TestClient,
+    store: Store,
+    carol: Headers,
+    stripe_fake: StripeFake,
+    events: EventLog,
+    failing_events: Any,
+    before: str,
+    after: str,
+) -> None:
     subscribed(billed_api, carol, before)
     failing_events(lambda detail: detail["type"] == "PlanChanged")
     response = billed_api.put(f"/subscriptions/{API}/plan", json={"plan": after}, headers=carol)
@@ -389,7 +472,8 @@ def test_a_plan_change_that_cannot_be_sent_takes_the_stripe_side_back(
 
 
 def test_moving_from_free_to_pro_starts_one_stripe_subscription(
-        billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, events: EventLog) -> None:
+    billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, events: EventLog
+) -> None:
     subscribed(billed_api, carol, "free")
     response = billed_api.put(f"/subscriptions/{API}/plan", json={"plan": "pro"}, headers=carol)
     assert response.status_code == 200 and response.json()["plan"] == "pro"
@@ -401,7 +485,8 @@ def test_moving_from_free_to_pro_starts_one_stripe_subscription(
 
 
 def test_moving_between_paid_plans_swaps_the_items_of_the_same_subscription(
-        billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, listed: EventLog) -> None:
+    billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, listed: EventLog
+) -> None:
     subscribed(billed_api, carol)
     response = billed_api.put(f"/subscriptions/{API}/plan", json={"plan": "team"}, headers=carol)
     assert response.status_code == 200, response.text
@@ -414,12 +499,18 @@ def test_moving_between_paid_plans_swaps_the_items_of_the_same_subscription(
 
 
 def test_a_declined_card_on_an_upgrade_is_a_402_and_keeps_the_free_plan(
-        billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, quick: SubscriptionBilling,
-        events: EventLog) -> None:
+    billed_api: TestClient,
+    store: Store,
+    carol: Headers,
+    stripe_fake: StripeFake,
+    quick: SubscriptionBilling,
+    events: EventLog,
+) -> None:
     subscribed(billed_api, carol, "free")
     stripe_fake.decline_cards(quick.customer(CAROL))
-    one_line_problem(billed_api.put(f"/subscriptions/{API}/plan", json={"plan": "pro"}, headers=carol), 402,
-                     "payment declined")
+    one_line_problem(
+        billed_api.put(f"/subscriptions/{API}/plan", json={"plan": "pro"}, headers=carol), 402, "payment declined"
+    )
     assert stripe_subscriptions(stripe_fake) == []
     stored = sub_item(store)
     assert stored is not None and stored["plan"] == "free" and "stripe_subscription" not in stored
@@ -427,7 +518,8 @@ def test_a_declined_card_on_an_upgrade_is_a_402_and_keeps_the_free_plan(
 
 
 def test_cancelling_ends_billing_with_the_period_and_revokes_the_key(
-        billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, events: EventLog) -> None:
+    billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, events: EventLog
+) -> None:
     issued = subscribed(billed_api, carol)
     assert billed_api.delete(f"/subscriptions/{API}", headers=carol).status_code == 204
     [subscription] = stripe_subscriptions(stripe_fake)
@@ -439,13 +531,20 @@ def test_cancelling_ends_billing_with_the_period_and_revokes_the_key(
     [key] = keys_of(store)
     assert (key["key_id"], key["status"]) == (issued["key_id"], "revoked")
     assert counters(store) == (0, 0)
-    assert [(kind, detail["key_id"]) for kind, detail in events.details()] == [("KeyIssued", issued["key_id"]),
-                                                                               ("KeyRevoked", issued["key_id"])]
+    assert [(kind, detail["key_id"]) for kind, detail in events.details()] == [
+        ("KeyIssued", issued["key_id"]),
+        ("KeyRevoked", issued["key_id"]),
+    ]
 
 
 def test_cancelling_while_stripe_is_down_is_a_503_and_the_key_keeps_working(
-        billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, quick: SubscriptionBilling,
-        events: EventLog) -> None:
+    billed_api: TestClient,
+    store: Store,
+    carol: Headers,
+    stripe_fake: StripeFake,
+    quick: SubscriptionBilling,
+    events: EventLog,
+) -> None:
     subscribed(billed_api, carol)
     stripe_fake.fail_next(500, count=EVERY_ATTEMPT)
     one_line_problem(billed_api.delete(f"/subscriptions/{API}", headers=carol), 503, "billing is unavailable")

@@ -19,9 +19,9 @@ def portal(billed_api: TestClient, billing: SubscriptionBilling, mint: Mint) -> 
     return as_user(billed_api, mint(ALICE, "creators"))
 
 
-def test_onboarding_starts_from_the_portal_and_comes_back_to_it(portal: TestClient, stripe_fake: StripeFake,
-                                                               billing: SubscriptionBilling,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_onboarding_starts_from_the_portal_and_comes_back_to_it(
+    portal: TestClient, stripe_fake: StripeFake, billing: SubscriptionBilling, monkeypatch: pytest.MonkeyPatch
+) -> None:
     words = text(portal.get("/web/portal").text)
     assert "Stripe Connect: not started" in words and "Start Stripe onboarding" in words
     asked: list[tuple[str, str]] = []
@@ -38,8 +38,9 @@ def test_onboarding_starts_from_the_portal_and_comes_back_to_it(portal: TestClie
     assert "onboarding not finished" in text(portal.get("/web/portal").text)
 
 
-def test_once_onboarded_payouts_read_enabled_and_no_button_is_offered(portal: TestClient, stripe_fake: StripeFake,
-                                                                     mint: Mint) -> None:
+def test_once_onboarded_payouts_read_enabled_and_no_button_is_offered(
+    portal: TestClient, stripe_fake: StripeFake, mint: Mint
+) -> None:
     portal.post("/web/portal/onboarding", data={}, headers=ORIGIN, follow_redirects=False)
     account = portal.get("/earnings", headers=bearer(mint(ALICE, "creators"))).json()["payout_account"]
     stripe_fake.complete_onboarding(account)
@@ -47,8 +48,9 @@ def test_once_onboarded_payouts_read_enabled_and_no_button_is_offered(portal: Te
     assert f"payouts enabled {account}" in text(page) and "Stripe onboarding</button>" not in page
 
 
-def test_the_portal_still_renders_when_stripe_is_down(portal: TestClient, stripe_fake: StripeFake,
-                                                      billing: SubscriptionBilling) -> None:
+def test_the_portal_still_renders_when_stripe_is_down(
+    portal: TestClient, stripe_fake: StripeFake, billing: SubscriptionBilling
+) -> None:
     portal.post("/web/portal/onboarding", data={}, headers=ORIGIN, follow_redirects=False)
     stripe_fake.fail_next(503, count=ATTEMPTS * (NETWORK_RETRIES + 1))  # every attempt of every retry
     page = portal.get("/web/portal")

@@ -14,9 +14,18 @@ from api_direct.control_plane.web.rendering import STATIC_DIR
 TEMPLATES = STATIC_DIR.parent / "templates"
 #: (foreground, background) pairs the stylesheet draws text with.
 TEXT_ON = [
-    ("fg", "bg"), ("muted", "bg"), ("accent", "bg"), ("danger", "bg"), ("ok", "bg"),
-    ("fg", "surface"), ("muted", "surface"), ("accent", "surface"),
-    ("accent-fg", "accent"), ("accent-fg", "danger"), ("accent-fg", "ok"), ("warn-fg", "warn-bg"),
+    ("fg", "bg"),
+    ("muted", "bg"),
+    ("accent", "bg"),
+    ("danger", "bg"),
+    ("ok", "bg"),
+    ("fg", "surface"),
+    ("muted", "surface"),
+    ("accent", "surface"),
+    ("accent-fg", "accent"),
+    ("accent-fg", "danger"),
+    ("accent-fg", "ok"),
+    ("warn-fg", "warn-bg"),
 ]
 
 
@@ -26,7 +35,7 @@ def palette() -> dict[str, str]:
 
 def luminance(colour: str) -> float:
     """WCAG 2's relative luminance of an sRGB colour."""
-    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
@@ -67,8 +76,13 @@ def test_every_field_has_a_label(template: str) -> None:
 
 def test_the_frame_has_landmarks_a_skip_link_and_a_language() -> None:
     base = (TEMPLATES / "base.html").read_text()
-    for part in ('<html lang="en">', '<a class="skip" href="#main">', '<main id="main"', '<nav aria-label="Main">',
-                 'name="viewport"'):
+    for part in (
+        '<html lang="en">',
+        '<a class="skip" href="#main">',
+        '<main id="main"',
+        '<nav aria-label="Main">',
+        'name="viewport"',
+    ):
         assert part in base
 
 

@@ -60,7 +60,9 @@ def test_home_lists_apis_with_rating_price_and_subscribers(api: TestClient, caro
     assert page.headers["cache-control"] == "no-store"
 
 
-def test_search_filters_by_words_category_and_price_and_says_when_nothing_matches(api: TestClient, carols_key: str) -> None:
+def test_search_filters_by_words_category_and_price_and_says_when_nothing_matches(
+    api: TestClient, carols_key: str
+) -> None:
     assert "Weather API" in text(api.get("/web/", params={"q": "forecast", "category": "weather"}).text)
     nothing = text(api.get("/web/", params={"q": "stock quotes"}).text)
     assert "Search results for “stock quotes”" in nothing and "No API matches" in nothing
@@ -77,15 +79,35 @@ def test_bad_search_input_is_an_error_page_not_json(api: TestClient) -> None:
 
 
 DOCUMENT = {
-    "openapi": "3.1.0", "info": {"title": "Weather", "version": "2.1.0"},
-    "paths": {"/current/{city}": {
-        "parameters": [{"$ref": "#/components/parameters/City"}],
-        "get": {"summary": "Current conditions", "parameters": [
-            {"name": "units", "in": "query", "schema": {"anyOf": [{"type": "string"}, {"type": "null"}]}}],
-            "responses": {"200": {"description": "The weather now"}, "404": {"$ref": "#/components/responses/Unknown"}}}}},
-    "components": {"parameters": {"City": {"name": "city", "in": "path", "required": True, "schema": {"type": "string"},
-                                           "description": "A city name"}},
-                   "responses": {"Unknown": {"description": "No such city"}}},
+    "openapi": "3.1.0",
+    "info": {"title": "Weather", "version": "2.1.0"},
+    "paths": {
+        "/current/{city}": {
+            "parameters": [{"$ref": "#/components/parameters/City"}],
+            "get": {
+                "summary": "Current conditions",
+                "parameters": [
+                    {"name": "units", "in": "query", "schema": {"anyOf": [{"type": "string"}, {"type": "null"}]}}
+                ],
+                "responses": {
+                    "200": {"description": "The weather now"},
+                    "404": {"$ref": "#/components/responses/Unknown"},
+                },
+            },
+        }
+    },
+    "components": {
+        "parameters": {
+            "City": {
+                "name": "city",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "A city name",
+            }
+        },
+        "responses": {"Unknown": {"description": "No such city"}},
+    },
 }
 
 
@@ -103,12 +125,17 @@ def test_an_api_page_compares_plans_and_renders_its_openapi_document(api: TestCl
     assert page.text.count("Sign in to subscribe</a>") == 2 and "next=/web/apis/weather-api" in page.text
 
 
-def test_a_subscriber_reviews_from_the_page_once_and_everyone_reads_it(api: TestClient, carols_key: str,
-                                                                        mint: Mint) -> None:
+def test_a_subscriber_reviews_from_the_page_once_and_everyone_reads_it(
+    api: TestClient, carols_key: str, mint: Mint
+) -> None:
     as_user(api, mint(CAROL, "consumers"))
     assert "Your review" in api.get(f"/web/apis/{API}").text
-    posted = api.post(f"/web/apis/{API}/reviews", data={"stars": "4", "text": "Accurate <b>enough</b>"}, headers=ORIGIN,
-                      follow_redirects=False)
+    posted = api.post(
+        f"/web/apis/{API}/reviews",
+        data={"stars": "4", "text": "Accurate <b>enough</b>"},
+        headers=ORIGIN,
+        follow_redirects=False,
+    )
     assert (posted.status_code, posted.headers["location"]) == (303, "/web/apis/weather-api#reviews-heading")
     api.cookies.clear()
     page = api.get(f"/web/apis/{API}").text
@@ -138,15 +165,18 @@ def test_an_unknown_api_is_a_404_page(api: TestClient) -> None:
     assert page.status_code == 404 and "No API 'nothing-here' is listed" in text(page.text)
 
 
-def test_subscribing_shows_the_key_once_with_a_copy_button_and_a_curl_example(api: TestClient, carols_key: str,
-                                                                            mint: Mint) -> None:
+def test_subscribing_shows_the_key_once_with_a_copy_button_and_a_curl_example(
+    api: TestClient, carols_key: str, mint: Mint
+) -> None:
     as_user(api, mint(DAVE, "consumers"))
     assert text(api.get(f"/web/apis/{API}").text).count("Subscribe") >= 2
     page = api.post(f"/web/apis/{API}/subscribe", data={"plan": "free"}, headers=ORIGIN)
     assert page.status_code == 201 and page.headers["cache-control"] == "no-store"
     [key] = set(PLAINTEXT_KEY.findall(page.text))
     assert "it is shown only once" in page.text and 'data-copy="api-key"' in page.text
-    assert f'curl -H "x-api-key: {key}" https://abc123.execute-api.eu-west-1.amazonaws.com/v1/current/' not in text(page.text)
+    assert f'curl -H "x-api-key: {key}" https://abc123.execute-api.eu-west-1.amazonaws.com/v1/current/' not in text(
+        page.text
+    )
     assert f'curl -H "x-api-key: {key}" https://abc123.execute-api.eu-west-1.amazonaws.com/v1/' in text(page.text)
     # Never again: not on the API page, not on the dashboard.
     for again in (api.get(f"/web/apis/{API}").text, api.get("/web/dashboard").text):
@@ -173,14 +203,24 @@ def test_an_unknown_plan_is_explained_on_the_page(api: TestClient, carols_key: s
 def test_signed_out_pages_redirect_to_sign_in_and_back(api: TestClient) -> None:
     for path in ("/web/dashboard", "/web/portal"):
         response = api.get(path, follow_redirects=False)
-        assert response.status_code == 303 and response.headers["location"] == f"/web/sign-in?next={path.replace('/', '%2F')}"
+        assert (
+            response.status_code == 303
+            and response.headers["location"] == f"/web/sign-in?next={path.replace('/', '%2F')}"
+        )
 
 
-def test_a_form_sent_after_the_session_expired_signs_in_again_and_returns_to_its_page(api: TestClient,
-                                                                                   carols_key: str) -> None:
-    response = api.post(f"/web/apis/{API}/subscribe", data={"plan": "free"}, follow_redirects=False,
-                        headers={**ORIGIN, "Referer": f"http://testserver/web/apis/{API}"})
-    assert response.status_code == 303 and response.headers["location"] == "/web/sign-in?next=%2Fweb%2Fapis%2Fweather-api"
+def test_a_form_sent_after_the_session_expired_signs_in_again_and_returns_to_its_page(
+    api: TestClient, carols_key: str
+) -> None:
+    response = api.post(
+        f"/web/apis/{API}/subscribe",
+        data={"plan": "free"},
+        follow_redirects=False,
+        headers={**ORIGIN, "Referer": f"http://testserver/web/apis/{API}"},
+    )
+    assert (
+        response.status_code == 303 and response.headers["location"] == "/web/sign-in?next=%2Fweb%2Fapis%2Fweather-api"
+    )
 
 
 def test_pages_forbid_framing_and_anything_from_elsewhere(api: TestClient) -> None:
@@ -207,8 +247,9 @@ def test_an_expired_session_is_signed_out_not_an_error(api: TestClient, mint: Mi
     assert api.get("/web/dashboard", follow_redirects=False).status_code == 303
 
 
-def test_the_dashboard_shows_usage_this_month_against_the_quota_and_invoices(api: TestClient, carols_key: str,
-                                                                          mint: Mint) -> None:
+def test_the_dashboard_shows_usage_this_month_against_the_quota_and_invoices(
+    api: TestClient, carols_key: str, mint: Mint
+) -> None:
     as_user(api, mint(CAROL, "consumers"))
     assert "0 · billable 0 (no monthly quota)" in text(api.get("/web/dashboard").text)
     store = Store(table())
@@ -224,28 +265,49 @@ def test_the_quota_is_a_meter(api: TestClient, mint: Mint) -> None:
     marketplace(api, mint, plan="free")
     as_user(api, mint(CAROL, "consumers"))
     page = api.get("/web/dashboard").text
-    assert "0 of 1,000 · billable 0 (1,000 free)" in text(page) and '<meter min="0" max="1000" high="900" value="0"' in page
+    assert (
+        "0 of 1,000 · billable 0 (1,000 free)" in text(page)
+        and '<meter min="0" max="1000" high="900" value="0"' in page
+    )
 
 
-def test_rotating_shows_the_new_key_once_and_cancelling_revokes_it(api: TestClient, carols_key: str, mint: Mint) -> None:
+def test_rotating_shows_the_new_key_once_and_cancelling_revokes_it(
+    api: TestClient, carols_key: str, mint: Mint
+) -> None:
     as_user(api, mint(CAROL, "consumers"))
     rotated = api.post(f"/web/dashboard/{API}/rotate", data={}, headers=ORIGIN)
-    assert rotated.status_code == 201 and PLAINTEXT_KEY.search(rotated.text) and "The old key no longer works" in rotated.text
+    assert (
+        rotated.status_code == 201
+        and PLAINTEXT_KEY.search(rotated.text)
+        and "The old key no longer works" in rotated.text
+    )
     cancelled = api.post(f"/web/dashboard/{API}/cancel", data={}, headers=ORIGIN, follow_redirects=False)
     assert (cancelled.status_code, cancelled.headers["location"]) == (303, "/web/dashboard?done=cancelled")
     words = text(api.get("/web/dashboard?done=cancelled").text)
     assert "Subscription cancelled" in words and "weather-api cancelled" in words
-    assert [k["status"] for k in api.get("/keys", headers=bearer(mint(CAROL, "consumers"))).json()] == ["revoked", "revoked"]
+    assert [k["status"] for k in api.get("/keys", headers=bearer(mint(CAROL, "consumers"))).json()] == [
+        "revoked",
+        "revoked",
+    ]
 
 
 def test_the_portal_shows_deployments_daily_usage_and_earnings(api: TestClient, carols_key: str, mint: Mint) -> None:
     alice = bearer(mint(ALICE, "creators"))
-    report = {"api_id": API, "account_id": CREATOR_ACCOUNT, "region": CREATOR_REGION, "action": "deploy",
-              "status": "UPDATE_COMPLETE", "stack_name": "apid-weather-api",
-              "outputs": {"ApiUrl": "https://abc.execute-api.eu-west-1.amazonaws.com/v1/"}, "changes": 2}
+    report = {
+        "api_id": API,
+        "account_id": CREATOR_ACCOUNT,
+        "region": CREATOR_REGION,
+        "action": "deploy",
+        "status": "UPDATE_COMPLETE",
+        "stack_name": "apid-weather-api",
+        "outputs": {"ApiUrl": "https://abc.execute-api.eu-west-1.amazonaws.com/v1/"},
+        "changes": 2,
+    }
     assert api.post("/deployments", json=report, headers=alice).status_code == 201
     store = Store(table())
-    event = usage_event(carols_key, calls=30, hour=now_hour(), record="p", statuses={"2xx": 25, "3xx": 0, "4xx": 3, "5xx": 2})
+    event = usage_event(
+        carols_key, calls=30, hour=now_hour(), record="p", statuses={"2xx": 25, "3xx": 0, "4xx": 3, "5xx": 2}
+    )
     assert Meter(store).apply(UsageEvent.parse(body(event)), datetime.now(UTC)) == "applied"
     record_revenue(store, PaidInvoice("in_2", 1900, "usd", API, CAROL), datetime.now(UTC))
     as_user(api, mint(ALICE, "creators"))

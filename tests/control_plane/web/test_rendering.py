@@ -10,14 +10,37 @@ from api_direct.control_plane.web.charts import HEIGHT, grouped_bars
 from api_direct.control_plane.web.openapi_view import example_path, operations
 from api_direct.control_plane.web.rendering import money, price
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                    max_leaves=30)
-KEYS = st.sampled_from(["paths", "get", "post", "parameters", "responses", "$ref", "name", "in", "schema", "type",
-                        "anyOf", "#/components/x", "components", "/a/{b}", "summary", "description", "200"])
-OPENAPI_LIKE = st.recursive(st.none() | st.text(max_size=6) | KEYS,
-                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=4),
-                            max_leaves=40)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=30,
+)
+KEYS = st.sampled_from(
+    [
+        "paths",
+        "get",
+        "post",
+        "parameters",
+        "responses",
+        "$ref",
+        "name",
+        "in",
+        "schema",
+        "type",
+        "anyOf",
+        "#/components/x",
+        "components",
+        "/a/{b}",
+        "summary",
+        "description",
+        "200",
+    ]
+)
+OPENAPI_LIKE = st.recursive(
+    st.none() | st.text(max_size=6) | KEYS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(KEYS, inner, max_size=4),
+    max_leaves=40,
+)
 
 
 def test_bars_share_one_round_scale_and_stand_on_the_baseline() -> None:
@@ -41,19 +64,30 @@ def test_a_chart_without_calls_still_has_a_scale() -> None:
 def test_no_bar_leaves_the_drawing(values: list[int]) -> None:
     chart = grouped_bars([str(i) for i in range(len(values))], {"calls": values})
     assert chart.ticks[-1].value >= max(values)
-    assert all(0 <= bar.y <= HEIGHT and bar.height >= 0 and bar.x + bar.width <= chart.width + 1e-6 for bar in chart.bars)
+    assert all(
+        0 <= bar.y <= HEIGHT and bar.height >= 0 and bar.x + bar.width <= chart.width + 1e-6 for bar in chart.bars
+    )
 
 
 def test_operations_follow_local_refs_and_list_parameters() -> None:
     document: dict[str, Any] = {
-        "paths": {"/cities": {"get": {"summary": "All cities", "responses": {"200": {"description": "ok"}}}},
-                  "/current/{city}": {"parameters": [{"$ref": "#/components/parameters/City"}],
-                                      "get": {"responses": {"404": {"$ref": "#/components/responses/Missing"}}}}},
-        "components": {"parameters": {"City": {"name": "city", "in": "path", "required": True, "schema": {"type": "string"}}},
-                       "responses": {"Missing": {"description": "no such city"}}},
+        "paths": {
+            "/cities": {"get": {"summary": "All cities", "responses": {"200": {"description": "ok"}}}},
+            "/current/{city}": {
+                "parameters": [{"$ref": "#/components/parameters/City"}],
+                "get": {"responses": {"404": {"$ref": "#/components/responses/Missing"}}},
+            },
+        },
+        "components": {
+            "parameters": {"City": {"name": "city", "in": "path", "required": True, "schema": {"type": "string"}}},
+            "responses": {"Missing": {"description": "no such city"}},
+        },
     }
     found = operations(document)
-    assert [(op.method, op.path, op.summary) for op in found] == [("GET", "/cities", "All cities"), ("GET", "/current/{city}", "")]
+    assert [(op.method, op.path, op.summary) for op in found] == [
+        ("GET", "/cities", "All cities"),
+        ("GET", "/current/{city}", ""),
+    ]
     assert found[1].parameters[0].name == "city" and found[1].parameters[0].required
     assert found[1].responses == (("404", "no such city"),)
     assert example_path(document) == "/cities"

@@ -24,8 +24,11 @@ ADA = "ada@example.com"
 def pool(aws: Callable[[str], Any]) -> dict[str, str]:
     cognito = boto3.client("cognito-idp", region_name=REGION)
     pool_id = cognito.create_user_pool(PoolName="apid", MfaConfiguration="OPTIONAL")["UserPool"]["Id"]
-    client_id = cognito.create_user_pool_client(UserPoolId=pool_id, ClientName="apid", ExplicitAuthFlows=[
-        "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]["ClientId"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="apid",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
     cognito.admin_create_user(UserPoolId=pool_id, Username=ADA, TemporaryPassword="Temp-pass-1A")
     cognito.admin_set_user_password(UserPoolId=pool_id, Username=ADA, Password=PASSWORD, Permanent=True)
     return {"user_pool_id": pool_id, "app_client_id": client_id}
@@ -39,8 +42,9 @@ def post_sign_in(api: TestClient, path: str = "/web/sign-in", **fields: str) -> 
     return api.post(path, data=fields, headers={"Origin": str(api.base_url).rstrip("/")}, follow_redirects=False)
 
 
-def test_signing_in_sets_an_httponly_secure_cookie_for_the_pages_only(settings: ControlPlaneSettings,
-                                                                     pool: dict[str, str]) -> None:
+def test_signing_in_sets_an_httponly_secure_cookie_for_the_pages_only(
+    settings: ControlPlaneSettings, pool: dict[str, str]
+) -> None:
     api = site(settings, pool, "https://cp.example.com")
     response = post_sign_in(api, username=ADA, password=PASSWORD, next="/web/dashboard")
     assert (response.status_code, response.headers["location"]) == (303, "/web/dashboard")
@@ -56,7 +60,9 @@ def test_on_loopback_the_cookie_is_sent_over_plain_http(settings: ControlPlaneSe
     assert response.status_code == 303 and "Secure" not in response.headers["set-cookie"]
 
 
-def test_a_wrong_password_is_said_on_the_form_and_sets_nothing(settings: ControlPlaneSettings, pool: dict[str, str]) -> None:
+def test_a_wrong_password_is_said_on_the_form_and_sets_nothing(
+    settings: ControlPlaneSettings, pool: dict[str, str]
+) -> None:
     for username, password in ((ADA, "Wrong-pass-1A"), ("nobody@example.com", PASSWORD)):
         response = post_sign_in(site(settings, pool, "https://cp.example.com"), username=username, password=password)
         assert response.status_code == 401 and "wrong email address or password" in response.text
@@ -65,12 +71,16 @@ def test_a_wrong_password_is_said_on_the_form_and_sets_nothing(settings: Control
 
 def test_with_mfa_on_a_second_form_asks_for_the_code(settings: ControlPlaneSettings, pool: dict[str, str]) -> None:
     cognito = boto3.client("cognito-idp", region_name=REGION)
-    token = cognito.initiate_auth(ClientId=pool["app_client_id"], AuthFlow="USER_PASSWORD_AUTH", AuthParameters={
-        "USERNAME": ADA, "PASSWORD": PASSWORD})["AuthenticationResult"]["AccessToken"]
+    token = cognito.initiate_auth(
+        ClientId=pool["app_client_id"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": ADA, "PASSWORD": PASSWORD},
+    )["AuthenticationResult"]["AccessToken"]
     cognito.associate_software_token(AccessToken=token)
     cognito.verify_software_token(AccessToken=token, UserCode="123456")
-    cognito.admin_set_user_mfa_preference(UserPoolId=pool["user_pool_id"], Username=ADA,
-                                          SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+    cognito.admin_set_user_mfa_preference(
+        UserPoolId=pool["user_pool_id"], Username=ADA, SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True}
+    )
     api = site(settings, pool, "https://cp.example.com")
     challenge = post_sign_in(api, username=ADA, password=PASSWORD, next="/web/portal")
     assert challenge.status_code == 200 and "set-cookie" not in challenge.headers

@@ -24,8 +24,9 @@ def report(level: Annotated[str, Depends(tier)]) -> dict:
 
 
 @app.get("/greeting")
-def greeting(header: Annotated[str | None, Security(optional_header)],
-             query: Annotated[str | None, Security(token_query)]) -> dict:
+def greeting(
+    header: Annotated[str | None, Security(optional_header)], query: Annotated[str | None, Security(token_query)]
+) -> dict:
     token = header or query
     return {"tier": TOKENS.get(token or "", "anonymous"), "from": "header" if header else "query" if query else None}
 

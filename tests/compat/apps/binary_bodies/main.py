@@ -11,11 +11,13 @@ app = FastAPI()
 
 def png(width: int, height: int) -> bytes:
     """A tiny valid PNG, made here so the suite ships no binary file."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    rows = b"".join(b"\x00" + b"".join(bytes((x * 40 % 256, y * 60 % 256, 200)) for x in range(width))
-                    for y in range(height))
+    rows = b"".join(
+        b"\x00" + b"".join(bytes((x * 40 % 256, y * 60 % 256, 200)) for x in range(width)) for y in range(height)
+    )
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
@@ -23,8 +25,11 @@ def png(width: int, height: int) -> bytes:
 @app.post("/digest")
 async def digest(request: Request) -> dict:
     body = await request.body()
-    return {"size": len(body), "sha256": hashlib.sha256(body).hexdigest(),
-            "content_type": request.headers.get("content-type")}
+    return {
+        "size": len(body),
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "content_type": request.headers.get("content-type"),
+    }
 
 
 @app.post("/reverse")
@@ -39,8 +44,11 @@ def image() -> Response:
 
 @app.get("/all-bytes")
 def all_bytes() -> Response:
-    return Response(bytes(range(256)) * 4, media_type="application/octet-stream",
-                    headers={"Content-Disposition": 'attachment; filename="bytes.bin"'})
+    return Response(
+        bytes(range(256)) * 4,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": 'attachment; filename="bytes.bin"'},
+    )
 
 
 @app.get("/latin-1")

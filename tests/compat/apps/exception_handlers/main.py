@@ -15,14 +15,18 @@ class QuotaExceeded(Exception):
 
 @app.exception_handler(QuotaExceeded)
 async def quota_exceeded(request: Request, error: QuotaExceeded) -> JSONResponse:
-    return JSONResponse(status_code=429, content={"error": "quota", "used": error.used},
-                        headers={"Retry-After": "3600", "X-Quota-Used": str(error.used)})
+    return JSONResponse(
+        status_code=429,
+        content={"error": "quota", "used": error.used},
+        headers={"Retry-After": "3600", "X-Quota-Used": str(error.used)},
+    )
 
 
 @app.exception_handler(StarletteHTTPException)
 async def http_error(request: Request, error: StarletteHTTPException) -> PlainTextResponse:
-    return PlainTextResponse(f"{error.status_code}: {error.detail}", status_code=error.status_code,
-                             headers=error.headers)
+    return PlainTextResponse(
+        f"{error.status_code}: {error.detail}", status_code=error.status_code, headers=error.headers
+    )
 
 
 @app.exception_handler(RequestValidationError)

@@ -9,8 +9,11 @@ app = FastAPI()
 
 
 @app.post("/login")
-def login(username: Annotated[str, Form()], password: Annotated[str, Form(min_length=4)],
-          remember: Annotated[bool, Form()] = False) -> dict:
+def login(
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form(min_length=4)],
+    remember: Annotated[bool, Form()] = False,
+) -> dict:
     return {"username": username, "password_length": len(password), "remember": remember}
 
 

@@ -7,8 +7,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 app = FastAPI()
 app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
 
-ROWS = [{"station": f"ST{i:04d}", "temperature": round(12.5 + (i % 17) * 0.7, 1), "ok": i % 3 != 0}
-        for i in range(200)]
+ROWS = [{"station": f"ST{i:04d}", "temperature": round(12.5 + (i % 17) * 0.7, 1), "ok": i % 3 != 0} for i in range(200)]
 
 
 @app.get("/large")
@@ -31,4 +30,5 @@ def stream() -> StreamingResponse:
     def lines():
         for row in ROWS[:50]:
             yield f"{row['station']},{row['temperature']}\n"
+
     return StreamingResponse(lines(), media_type="text/csv")

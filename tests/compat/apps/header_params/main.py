@@ -30,8 +30,13 @@ def raw(name: str, request: Request) -> dict:
 @app.get("/client")
 def client(request: Request) -> dict:
     """What uvicorn's --proxy-headers makes of X-Forwarded-*: the client's address and the scheme."""
-    return {"client": list(request.client) if request.client else None, "scheme": request.url.scheme,
-            "host": request.headers["host"], "url": str(request.url), "base_url": str(request.base_url)}
+    return {
+        "client": list(request.client) if request.client else None,
+        "scheme": request.url.scheme,
+        "host": request.headers["host"],
+        "url": str(request.url),
+        "base_url": str(request.base_url),
+    }
 
 
 @app.get("/echo-header")

@@ -18,8 +18,11 @@ def plain() -> str:
 
 @app.get("/csv")
 def csv() -> Response:
-    return Response("city,temp\nZürich,21\nOslo,9\n", media_type="text/csv",
-                    headers={"Content-Disposition": 'inline; filename="temps.csv"', "Cache-Control": "max-age=60"})
+    return Response(
+        "city,temp\nZürich,21\nOslo,9\n",
+        media_type="text/csv",
+        headers={"Content-Disposition": 'inline; filename="temps.csv"', "Cache-Control": "max-age=60"},
+    )
 
 
 @app.get("/xml")

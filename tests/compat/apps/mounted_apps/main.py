@@ -16,8 +16,12 @@ def root(request: Request) -> dict:
 
 @v2.get("/hello")
 def v2_hello(request: Request) -> dict:
-    return {"app": "v2", "root_path": request.scope.get("root_path"), "path": request.url.path,
-            "url_for": str(request.url_for("v2_hello"))}
+    return {
+        "app": "v2",
+        "root_path": request.scope.get("root_path"),
+        "path": request.url.path,
+        "url_for": str(request.url_for("v2_hello")),
+    }
 
 
 async def starlette_ping(request: Request) -> JSONResponse:
@@ -26,8 +30,13 @@ async def starlette_ping(request: Request) -> JSONResponse:
 
 async def raw_asgi(scope, receive, send) -> None:
     body = f"{scope['root_path']} {scope['path']}".encode()
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -18,8 +18,13 @@ def stats(series: Series) -> dict:
     values = np.asarray(series.values, dtype=np.float64)
     if values.size == 0:
         raise HTTPException(422, "empty series")
-    return {"mean": float(values.mean()), "std": float(values.std()), "max": float(values.max()),
-            "percentiles": np.percentile(values, [25, 50, 75]).tolist(), "version": np.__version__}
+    return {
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "max": float(values.max()),
+        "percentiles": np.percentile(values, [25, 50, 75]).tolist(),
+        "version": np.__version__,
+    }
 
 
 @app.get("/matrix/{n}")

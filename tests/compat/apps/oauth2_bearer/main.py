@@ -34,6 +34,7 @@ def me(user: Annotated[str, Depends(user_of)]) -> dict:
 @app.get("/basic")
 def basic_me(credentials: Annotated[HTTPBasicCredentials, Depends(basic)]) -> dict:
     if not secrets.compare_digest(USERS.get(credentials.username, ""), credentials.password):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Incorrect credentials",
-                            headers={"WWW-Authenticate": 'Basic realm="compat"'})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "Incorrect credentials", headers={"WWW-Authenticate": 'Basic realm="compat"'}
+        )
     return {"username": credentials.username}

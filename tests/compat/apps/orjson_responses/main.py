@@ -13,8 +13,13 @@ app = FastAPI(default_response_class=ORJSONResponse)
 
 @app.get("/observation")
 def observation() -> dict:
-    return {"station": "Zürich-Fluntern", "at": datetime(2026, 7, 1, 12, 30, tzinfo=UTC),
-            "day": date(2026, 7, 1), "id": UUID("12345678-1234-5678-1234-567812345678"), "temp": 21.5}
+    return {
+        "station": "Zürich-Fluntern",
+        "at": datetime(2026, 7, 1, 12, 30, tzinfo=UTC),
+        "day": date(2026, 7, 1),
+        "id": UUID("12345678-1234-5678-1234-567812345678"),
+        "temp": 21.5,
+    }
 
 
 @app.get("/array")
@@ -33,4 +38,5 @@ def pretty() -> ORJSONResponse:
     class Pretty(ORJSONResponse):
         def render(self, content) -> bytes:
             return orjson.dumps(content, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+
     return Pretty({"b": 1, "a": [1, 2]})

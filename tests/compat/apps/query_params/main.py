@@ -8,8 +8,9 @@ app = FastAPI()
 
 
 @app.get("/search")
-def search(q: str | None = None, page: int = 1, size: Annotated[int, Query(ge=1, le=50)] = 10,
-           exact: bool = False) -> dict:
+def search(
+    q: str | None = None, page: int = 1, size: Annotated[int, Query(ge=1, le=50)] = 10, exact: bool = False
+) -> dict:
     return {"q": q, "page": page, "size": size, "exact": exact}
 
 

@@ -18,9 +18,13 @@ class Settings(BaseModel):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings(app_name=os.environ["APP_NAME"], greeting=os.environ["APP_GREETING"],
-                    max_items=os.environ["APP_MAX_ITEMS"], debug=os.environ.get("APP_DEBUG", "false"),
-                    missing=os.environ.get("APP_MISSING", "default when unset"))
+    return Settings(
+        app_name=os.environ["APP_NAME"],
+        greeting=os.environ["APP_GREETING"],
+        max_items=os.environ["APP_MAX_ITEMS"],
+        debug=os.environ.get("APP_DEBUG", "false"),
+        missing=os.environ.get("APP_MISSING", "default when unset"),
+    )
 
 
 app = FastAPI(title=get_settings().app_name)

@@ -14,6 +14,7 @@ async def count(to: int = 5) -> StreamingResponse:
         for n in range(1, to + 1):
             await asyncio.sleep(0)
             yield f"{n}\n"
+
     return StreamingResponse(numbers(), media_type="text/plain", headers={"X-Stream": "count"})
 
 
@@ -21,7 +22,8 @@ async def count(to: int = 5) -> StreamingResponse:
 async def events() -> StreamingResponse:
     async def stream():
         for n in range(3):
-            yield f"id: {n}\nevent: tick\ndata: {{\"n\": {n}}}\n\n"
+            yield f'id: {n}\nevent: tick\ndata: {{"n": {n}}}\n\n'
+
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
@@ -30,6 +32,7 @@ def binary() -> StreamingResponse:
     def chunks():
         for n in range(8):
             yield bytes(range(n * 32, n * 32 + 32))
+
     return StreamingResponse(chunks(), media_type="application/octet-stream")
 
 
@@ -38,4 +41,5 @@ async def empty() -> StreamingResponse:
     async def nothing():
         return
         yield b""
+
     return StreamingResponse(nothing(), media_type="text/plain")

@@ -22,5 +22,6 @@ def index(request: Request) -> HTMLResponse:
 @app.get("/stations/{code}", response_class=HTMLResponse, name="station")
 def station(request: Request, code: str) -> HTMLResponse:
     name = STATIONS.get(code)
-    return templates.TemplateResponse(request, "station.html", {"code": code, "name": name},
-                                      status_code=200 if name else 404)
+    return templates.TemplateResponse(
+        request, "station.html", {"code": code, "name": name}, status_code=200 if name else 404
+    )

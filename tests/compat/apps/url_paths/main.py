@@ -20,8 +20,11 @@ def item(item_id: int, request: Request) -> dict:
 
 @app.get("/links")
 def links(request: Request) -> dict:
-    return {"self": str(request.url_for("links")), "item": str(request.url_for("item", item_id=3)),
-            "docs": str(request.base_url) + "docs"}
+    return {
+        "self": str(request.url_for("links")),
+        "item": str(request.url_for("item", item_id=3)),
+        "docs": str(request.base_url) + "docs",
+    }
 
 
 @app.get("/query")
@@ -32,6 +35,11 @@ def query(request: Request) -> dict:
 @app.get("/encoded/{name}", name="encoded")
 def encoded(name: str, request: Request) -> dict:
     """A path parameter that was percent-encoded: the path as sent (raw_path), as decoded, and as URLs rebuild it."""
-    return {"name": name, "raw_path": request.scope["raw_path"].decode(), "path": request.scope["path"],
-            "root_path": request.scope["root_path"], "url": str(request.url),
-            "url_for": str(request.url_for("encoded", name=name))}
+    return {
+        "name": name,
+        "raw_path": request.scope["raw_path"].decode(),
+        "path": request.scope["path"],
+        "root_path": request.scope["root_path"],
+        "url": str(request.url),
+        "url_for": str(request.url_for("encoded", name=name)),
+    }

@@ -90,8 +90,9 @@ def station_summary(
 ) -> StationSummary:
     station, readings = _station(request, station_id)
     values = readings * 9 / 5 + 32 if units == "fahrenheit" else readings
-    return StationSummary(station=station, units=units, mean=round(float(np.mean(values)), 2),
-                          warmest_month=int(np.argmax(values)) + 1)
+    return StationSummary(
+        station=station, units=units, mean=round(float(np.mean(values)), 2), warmest_month=int(np.argmax(values)) + 1
+    )
 
 
 @app.get(
@@ -109,9 +110,12 @@ def heat_strip(request: Request, station_id: StationId) -> Response:
 def summary(body: Readings) -> ReadingsSummary:
     values = np.array(body.values, dtype=np.float64)
     digits = body.rounding.digits
-    return ReadingsSummary(count=int(values.size), mean=round(float(np.mean(values)), digits),
-                           std=round(float(np.std(values)), digits),
-                           percentile=round(float(np.percentile(values, body.percentile)), digits))
+    return ReadingsSummary(
+        count=int(values.size),
+        mean=round(float(np.mean(values)), digits),
+        std=round(float(np.std(values)), digits),
+        percentile=round(float(np.percentile(values, body.percentile)), digits),
+    )
 
 
 @app.get("/whoami", summary="The client's header and cookie, echoed; two cookies set")
@@ -128,8 +132,11 @@ def whoami(
 @app.post("/checksum", summary="The SHA-256 of the request body, whatever its type")
 async def checksum(request: Request) -> dict[str, str | int]:
     body = await request.body()
-    return {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body),
-            "content_type": request.headers.get("content-type", "")}
+    return {
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "bytes": len(body),
+        "content_type": request.headers.get("content-type", ""),
+    }
 
 
 def heat_strip_png(readings: np.ndarray, height: int = 8, width: int = 16) -> bytes:
