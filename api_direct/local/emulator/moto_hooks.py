@@ -1,0 +1,54 @@
+"""How a patch reaches into moto: new CloudFormation resource types, and code after moto's handlers.
+
+Several patches (:mod:`.apigateway`, :mod:`.cognito`, :mod:`.secretsmanager`) add a
+resource type moto skips, and others (:mod:`.apigateway`, :mod:`.lambda_`) fix up
+what moto's own CloudFormation handler built; both need the same two moves, kept here.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+
+#: moto finds resource types through ``CloudFormationModel.__subclasses__()``,
+#: which holds only weak references: the classes the patches add live here.
+_ADDED_RESOURCE_TYPES: list[type] = []
+
+
+def register_resource_type(model: type) -> None:
+    """Make moto's (cached) resource-type lookup see a class defined by a patch."""
+    from moto.cloudformation import parsing
+
+    _ADDED_RESOURCE_TYPES.append(model)
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+
+
+def after_cloudformation_handlers(model: Any, apply: Callable[[Any, dict[str, Any]], None]) -> None:
+    """Run ``apply(resource, properties)`` after moto's create (and, if it has one, update) handler."""
+    original_create = model.create_from_cloudformation_json.__func__
+
+    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        resource = original_create(cls, resource_name, cloudformation_json, *args, **kwargs)
+        apply(resource, cloudformation_json["Properties"])
+        return resource
+
+    model.create_from_cloudformation_json = classmethod(create)
+    if getattr(model.update_from_cloudformation_json, "__isabstractmethod__", False):
+        return
+    original_update = model.update_from_cloudformation_json.__func__
+
+    def update(
+        cls: type,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        resource = original_update(
+            cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+        )
+        apply(resource, cloudformation_json["Properties"])
+        return resource
+
+    model.update_from_cloudformation_json = classmethod(update)
