@@ -12,8 +12,10 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 #: The exact versions the suite runs with; pyproject.toml declares the compatible ranges.
 LOCK := requirements.lock
+#: Material for MkDocs prints a notice about its successor on every build.
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install test synth bench clean bench-peers browser lock
+.PHONY: install test synth bench clean bench-peers browser lock docs
 
 install: browser
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +31,13 @@ install: browser
 test:
 	$(BIN)/ruff check api_direct tests app.py bench
 	$(BIN)/ruff format --check api_direct tests app.py bench examples
+	@# The docs site, strictly (a broken link fails), into a folder of its own so parallel runs never share one.
+	site=$$(mktemp -d) && $(BIN)/mkdocs build --strict --quiet --site-dir $$site; status=$$?; rm -rf $$site; exit $$status
 	PIP_NO_INDEX=1 PIP_FIND_LINKS=$(WHEELHOUSE) $(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+# The docs site on http://127.0.0.1:8000, rebuilt on every save (`mkdocs build` writes it to site/).
+docs:
+	$(BIN)/mkdocs serve
 
 # requirements.lock again, from the newest releases pyproject.toml's ranges allow, resolved in a fresh venv.
 # Then run `make install && make test` and commit the lock with what it changed.
@@ -59,4 +67,4 @@ browser:
 	@$(CHROMIUM) --version 2>/dev/null | head -1
 
 clean:
-	rm -rf $(VENV) .cache cdk.out .pytest_cache .hypothesis
+	rm -rf $(VENV) .cache cdk.out .pytest_cache .hypothesis site
