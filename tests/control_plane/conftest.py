@@ -102,12 +102,26 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def alice(mint: Mint) -> Headers:
+def alice(aws: Callable[[str], Any], mint: Mint) -> Headers:
+    """Alice, a creator whose AWS account is linked (so she may publish)."""
     link_account(ALICE)
     return bearer(mint(ALICE, "creators"))
 
 
 @pytest.fixture
-def bob(mint: Mint) -> Headers:
+def bob(aws: Callable[[str], Any], mint: Mint) -> Headers:
+    """Bob, another creator whose AWS account is linked."""
     link_account(BOB)
+    return bearer(mint(BOB, "creators"))
+
+
+@pytest.fixture
+def unlinked_alice(mint: Mint) -> Headers:
+    """Alice, a creator who has linked no account yet (for the linking tests)."""
+    return bearer(mint(ALICE, "creators"))
+
+
+@pytest.fixture
+def unlinked_bob(mint: Mint) -> Headers:
+    """Bob, another creator who has linked no account yet."""
     return bearer(mint(BOB, "creators"))

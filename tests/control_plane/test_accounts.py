@@ -9,52 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api_direct.control_plane.api import accounts
+from tests.control_plane.account_links import ACCOUNT, REGION, confirm, link, link_body, register, unlink
 from tests.control_plane.conftest import BUS, CONTROL_PLANE_ACCOUNT, TABLE, Mint, bearer
+from tests.control_plane.marketplace import Headers
 
-ACCOUNT = "123456789012"
 OTHER_ACCOUNT = "210987654321"
-REGION = "eu-west-1"
-
-Headers = dict[str, str]
-
-
-@pytest.fixture
-def alice(mint: Mint) -> Headers:
-    return bearer(mint("creator-alice", "creators"))
-
-
-@pytest.fixture
-def bob(mint: Mint) -> Headers:
-    return bearer(mint("creator-bob", "creators"))
-
-
-def register(api: TestClient, who: Headers, account: str = ACCOUNT, region: str = REGION) -> Any:
-    return api.post("/accounts", json={"account_id": account, "region": region}, headers=who)
-
-
-def link_body(account: str = ACCOUNT, region: str = REGION) -> dict[str, str]:
-    """What the creator's AccountLinkStack outputs."""
-    return {
-        "deploy_role_arn": f"arn:aws:iam::{account}:role/apid-deploy-{region}",
-        "execution_role_arn": f"arn:aws:iam::{account}:role/apid-execution-{region}",
-        "asset_bucket": f"apid-assets-{account}-{region}",
-    }
-
-
-def confirm(api: TestClient, who: Headers, account: str = ACCOUNT, region: str = REGION) -> Any:
-    return api.put(f"/accounts/{account}/{region}", json=link_body(account, region), headers=who)
-
-
-def link(api: TestClient, who: Headers, account: str = ACCOUNT, region: str = REGION) -> dict[str, Any]:
-    """Register and confirm: what ``apid aws link`` does against the control plane."""
-    assert register(api, who, account, region).status_code in (200, 201)
-    response = confirm(api, who, account, region)
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-def unlink(api: TestClient, who: Headers, account: str = ACCOUNT, region: str = REGION) -> Any:
-    return api.delete(f"/accounts/{account}/{region}", headers=who)
 
 
 def admitted(aws: Callable[[str], Any]) -> set[str]:
@@ -75,8 +34,10 @@ def reservations(aws: Callable[[str], Any]) -> list[str]:
     return sorted(item["pk"]["S"] for item in table_items(aws) if item["pk"]["S"].startswith("EXTERNALID#"))
 
 
-def test_register_issues_a_pending_link_with_a_fresh_external_id(api: TestClient, aws: Any, alice: Headers) -> None:
-    response = register(api, alice)
+def test_register_issues_a_pending_link_with_a_fresh_external_id(
+    api: TestClient, aws: Any, unlinked_alice: Headers
+) -> None:
+    response = register(api, unlinked_alice)
 
     assert response.status_code == 201, response.text
     account = response.json()
@@ -89,12 +50,14 @@ def test_register_issues_a_pending_link_with_a_fresh_external_id(api: TestClient
     assert admitted(aws) == set()
 
 
-def test_registering_again_is_idempotent_while_pending_or_linked(api: TestClient, aws: Any, alice: Headers) -> None:
-    first = register(api, alice).json()
+def test_registering_again_is_idempotent_while_pending_or_linked(
+    api: TestClient, aws: Any, unlinked_alice: Headers
+) -> None:
+    first = register(api, unlinked_alice).json()
 
-    again = register(api, alice)
-    confirm(api, alice)
-    after_link = register(api, alice)
+    again = register(api, unlinked_alice)
+    confirm(api, unlinked_alice)
+    after_link = register(api, unlinked_alice)
 
     assert again.status_code == 200 and after_link.status_code == 200
     assert again.json() == first
@@ -103,35 +66,37 @@ def test_registering_again_is_idempotent_while_pending_or_linked(api: TestClient
     assert len(reservations(aws)) == 1
 
 
-def test_external_ids_differ_per_registration(api: TestClient, alice: Headers, bob: Headers) -> None:
+def test_external_ids_differ_per_registration(api: TestClient, unlinked_alice: Headers, unlinked_bob: Headers) -> None:
     ids = {
-        register(api, alice).json()["external_id"],
-        register(api, alice, OTHER_ACCOUNT).json()["external_id"],
-        register(api, alice, region="us-east-1").json()["external_id"],
-        register(api, bob, "333333333333").json()["external_id"],
+        register(api, unlinked_alice).json()["external_id"],
+        register(api, unlinked_alice, OTHER_ACCOUNT).json()["external_id"],
+        register(api, unlinked_alice, region="us-east-1").json()["external_id"],
+        register(api, unlinked_bob, "333333333333").json()["external_id"],
     }
 
     assert len(ids) == 4
 
 
 def test_an_external_id_already_issued_is_never_issued_again(
-    api: TestClient, alice: Headers, monkeypatch: pytest.MonkeyPatch
+    api: TestClient, unlinked_alice: Headers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     candidates = iter(["A" * 32, "A" * 32, "B" * 32])
     monkeypatch.setattr(accounts, "new_external_id", lambda: next(candidates))
 
-    first = register(api, alice)
-    second = register(api, alice, OTHER_ACCOUNT)
+    first = register(api, unlinked_alice)
+    second = register(api, unlinked_alice, OTHER_ACCOUNT)
 
     assert first.json()["external_id"] == "A" * 32
     assert second.status_code == 201
     assert second.json()["external_id"] == "B" * 32
 
 
-def test_confirm_links_the_account_and_admits_exactly_it_to_the_bus(api: TestClient, aws: Any, alice: Headers) -> None:
-    register(api, alice)
+def test_confirm_links_the_account_and_admits_exactly_it_to_the_bus(
+    api: TestClient, aws: Any, unlinked_alice: Headers
+) -> None:
+    register(api, unlinked_alice)
 
-    response = confirm(api, alice)
+    response = confirm(api, unlinked_alice)
 
     assert response.status_code == 200, response.text
     account = response.json()
@@ -139,63 +104,65 @@ def test_confirm_links_the_account_and_admits_exactly_it_to_the_bus(api: TestCli
     assert {k: account[k] for k in link_body()} == link_body()
     assert account["linked_at"] >= account["created_at"]
     assert admitted(aws) == {ACCOUNT}
-    assert api.get("/accounts", headers=alice).json() == [account]
+    assert api.get("/accounts", headers=unlinked_alice).json() == [account]
 
 
-def test_each_linked_account_gets_its_own_statement(api: TestClient, aws: Any, alice: Headers, bob: Headers) -> None:
-    link(api, alice)
-    link(api, bob, OTHER_ACCOUNT)
+def test_each_linked_account_gets_its_own_statement(
+    api: TestClient, aws: Any, unlinked_alice: Headers, unlinked_bob: Headers
+) -> None:
+    link(api, unlinked_alice)
+    link(api, unlinked_bob, OTHER_ACCOUNT)
 
     assert admitted(aws) == {ACCOUNT, OTHER_ACCOUNT}
 
 
-def test_a_pending_account_is_not_admitted(api: TestClient, aws: Any, alice: Headers) -> None:
-    link(api, alice)
-    register(api, alice, OTHER_ACCOUNT)
+def test_a_pending_account_is_not_admitted(api: TestClient, aws: Any, unlinked_alice: Headers) -> None:
+    link(api, unlinked_alice)
+    register(api, unlinked_alice, OTHER_ACCOUNT)
 
     assert admitted(aws) == {ACCOUNT}
 
 
 def test_unlink_removes_the_account_from_the_bus_and_keeps_the_others(
-    api: TestClient, aws: Any, alice: Headers
+    api: TestClient, aws: Any, unlinked_alice: Headers
 ) -> None:
-    link(api, alice)
-    link(api, alice, OTHER_ACCOUNT)
+    link(api, unlinked_alice)
+    link(api, unlinked_alice, OTHER_ACCOUNT)
 
-    response = unlink(api, alice)
+    response = unlink(api, unlinked_alice)
 
     assert response.status_code == 204 and response.content == b""
     assert admitted(aws) == {OTHER_ACCOUNT}
-    statuses = {(a["account_id"], a["status"]) for a in api.get("/accounts", headers=alice).json()}
+    statuses = {(a["account_id"], a["status"]) for a in api.get("/accounts", headers=unlinked_alice).json()}
     assert statuses == {(ACCOUNT, "unlinked"), (OTHER_ACCOUNT, "linked")}
 
 
 def test_unlinking_one_region_keeps_the_account_admitted_while_linked_in_another(
-    api: TestClient, aws: Any, alice: Headers
+    api: TestClient, aws: Any, unlinked_alice: Headers
 ) -> None:
-    link(api, alice)
-    link(api, alice, region="us-east-1")
+    link(api, unlinked_alice)
+    link(api, unlinked_alice, region="us-east-1")
 
-    unlink(api, alice)
+    unlink(api, unlinked_alice)
     assert admitted(aws) == {ACCOUNT}
 
-    unlink(api, alice, region="us-east-1")
+    unlink(api, unlinked_alice, region="us-east-1")
     assert admitted(aws) == set()
 
 
-def test_unlink_is_safe_to_repeat(api: TestClient, aws: Any, alice: Headers) -> None:
-    link(api, alice)
+def test_unlink_is_safe_to_repeat(api: TestClient, aws: Any, unlinked_alice: Headers) -> None:
+    link(api, unlinked_alice)
 
-    assert unlink(api, alice).status_code == 204
-    assert unlink(api, alice).status_code == 204
+    assert unlink(api, unlinked_alice).status_code == 204
+    assert unlink(api, unlinked_alice).status_code == 204
     assert admitted(aws) == set()
 
 
-def test_registering_after_unlink_issues_a_new_external_id(api: TestClient, aws: Any, alice: Headers) -> None:
-    old = link(api, alice)
-    unlink(api, alice)
+def test_registering_after_unlink_issues_a_new_external_id(api: TestClient, aws: Any, unlinked_alice: Headers) -> None:
+    old = link(api, unlinked_alice)
+    unlink(api, unlinked_alice)
 
-    response = register(api, alice)
+    response = register(api, unlinked_alice)
 
     assert response.status_code == 201
     assert response.json()["status"] == "pending"
@@ -204,52 +171,52 @@ def test_registering_after_unlink_issues_a_new_external_id(api: TestClient, aws:
     assert admitted(aws) == set()
 
 
-def test_confirming_an_unlinked_registration_is_refused(api: TestClient, aws: Any, alice: Headers) -> None:
-    link(api, alice)
-    unlink(api, alice)
+def test_confirming_an_unlinked_registration_is_refused(api: TestClient, aws: Any, unlinked_alice: Headers) -> None:
+    link(api, unlinked_alice)
+    unlink(api, unlinked_alice)
 
-    assert confirm(api, alice).status_code == 404
+    assert confirm(api, unlinked_alice).status_code == 404
     assert admitted(aws) == set()
 
 
 @pytest.mark.parametrize("alice_state", ["pending", "linked"])
 def test_another_creator_cannot_register_a_held_account(
-    api: TestClient, aws: Any, alice: Headers, bob: Headers, alice_state: str
+    api: TestClient, aws: Any, unlinked_alice: Headers, unlinked_bob: Headers, alice_state: str
 ) -> None:
-    register(api, alice)
+    register(api, unlinked_alice)
     if alice_state == "linked":
-        confirm(api, alice)
+        confirm(api, unlinked_alice)
     before = table_items(aws)
 
-    response = register(api, bob)
+    response = register(api, unlinked_bob)
 
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
     assert "already registered by another creator" in response.json()["detail"]
     assert "creator-alice" not in response.text
     assert table_items(aws) == before
-    assert api.get("/accounts", headers=bob).json() == []
+    assert api.get("/accounts", headers=unlinked_bob).json() == []
 
 
 def test_another_creator_may_register_the_account_once_unlinked(
-    api: TestClient, aws: Any, alice: Headers, bob: Headers
+    api: TestClient, aws: Any, unlinked_alice: Headers, unlinked_bob: Headers
 ) -> None:
-    alices = link(api, alice)
-    unlink(api, alice)
+    alices = link(api, unlinked_alice)
+    unlink(api, unlinked_alice)
 
-    bobs = link(api, bob)
+    bobs = link(api, unlinked_bob)
 
     assert bobs["external_id"] != alices["external_id"]
     assert admitted(aws) == {ACCOUNT}
-    assert register(api, alice).status_code == 409
+    assert register(api, unlinked_alice).status_code == 409
 
 
 def test_the_same_account_in_another_region_is_a_separate_registration(
-    api: TestClient, alice: Headers, bob: Headers
+    api: TestClient, unlinked_alice: Headers, unlinked_bob: Headers
 ) -> None:
-    register(api, alice)
+    register(api, unlinked_alice)
 
-    assert register(api, bob, region="us-east-1").status_code == 201
+    assert register(api, unlinked_bob, region="us-east-1").status_code == 201
 
 
 # Authorization matrix: what another creator may do with alice's registration.
@@ -262,14 +229,14 @@ OTHERS_ATTEMPTS: dict[str, Callable[[TestClient, Headers], Any]] = {
 @pytest.mark.parametrize("alice_state", ["pending", "linked"])
 @pytest.mark.parametrize("attempt", sorted(OTHERS_ATTEMPTS))
 def test_another_creator_cannot_touch_alices_account(
-    api: TestClient, aws: Any, alice: Headers, bob: Headers, attempt: str, alice_state: str
+    api: TestClient, aws: Any, unlinked_alice: Headers, unlinked_bob: Headers, attempt: str, alice_state: str
 ) -> None:
-    register(api, alice)
+    register(api, unlinked_alice)
     if alice_state == "linked":
-        confirm(api, alice)
+        confirm(api, unlinked_alice)
     before, bus_before = table_items(aws), admitted(aws)
 
-    response = OTHERS_ATTEMPTS[attempt](api, bob)
+    response = OTHERS_ATTEMPTS[attempt](api, unlinked_bob)
 
     assert response.status_code == 404, response.text
     assert "no registration" in response.json()["detail"]
@@ -277,15 +244,17 @@ def test_another_creator_cannot_touch_alices_account(
     assert admitted(aws) == bus_before
 
 
-def test_another_creator_cannot_see_alices_accounts(api: TestClient, alice: Headers, bob: Headers) -> None:
-    link(api, alice)
-    register(api, alice, OTHER_ACCOUNT)
-    register(api, bob, "333333333333")
+def test_another_creator_cannot_see_alices_accounts(
+    api: TestClient, unlinked_alice: Headers, unlinked_bob: Headers
+) -> None:
+    link(api, unlinked_alice)
+    register(api, unlinked_alice, OTHER_ACCOUNT)
+    register(api, unlinked_bob, "333333333333")
 
-    bobs = api.get("/accounts", headers=bob).json()
+    bobs = api.get("/accounts", headers=unlinked_bob).json()
 
     assert [a["account_id"] for a in bobs] == ["333333333333"]
-    assert {a["account_id"] for a in api.get("/accounts", headers=alice).json()} == {ACCOUNT, OTHER_ACCOUNT}
+    assert {a["account_id"] for a in api.get("/accounts", headers=unlinked_alice).json()} == {ACCOUNT, OTHER_ACCOUNT}
 
 
 @pytest.mark.parametrize("attempt", ["register", "confirm", "unlink", "list"])
@@ -315,9 +284,9 @@ def test_consumers_may_not_manage_accounts(api: TestClient, aws: Any, mint: Mint
     ],
 )
 def test_invalid_registration_is_422_naming_the_field(
-    api: TestClient, aws: Any, alice: Headers, body: dict[str, Any], field: str
+    api: TestClient, aws: Any, unlinked_alice: Headers, body: dict[str, Any], field: str
 ) -> None:
-    response = api.post("/accounts", json=body, headers=alice)
+    response = api.post("/accounts", json=body, headers=unlinked_alice)
 
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
@@ -326,8 +295,8 @@ def test_invalid_registration_is_422_naming_the_field(
     assert table_items(aws) == []
 
 
-def test_government_regions_are_accepted(api: TestClient, alice: Headers) -> None:
-    assert register(api, alice, region="us-gov-west-1").status_code == 201
+def test_government_regions_are_accepted(api: TestClient, unlinked_alice: Headers) -> None:
+    assert register(api, unlinked_alice, region="us-gov-west-1").status_code == 201
 
 
 @pytest.mark.parametrize(
@@ -348,12 +317,12 @@ def test_government_regions_are_accepted(api: TestClient, alice: Headers) -> Non
     ],
 )
 def test_invalid_link_is_422_naming_the_field(
-    api: TestClient, aws: Any, alice: Headers, change: dict[str, str], field: str, says: str
+    api: TestClient, aws: Any, unlinked_alice: Headers, change: dict[str, str], field: str, says: str
 ) -> None:
-    register(api, alice)
+    register(api, unlinked_alice)
     before = table_items(aws)
 
-    response = api.put(f"/accounts/{ACCOUNT}/{REGION}", json={**link_body(), **change}, headers=alice)
+    response = api.put(f"/accounts/{ACCOUNT}/{REGION}", json={**link_body(), **change}, headers=unlinked_alice)
 
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
@@ -369,8 +338,10 @@ def test_invalid_link_is_422_naming_the_field(
         (f"/accounts/{ACCOUNT}/mars-1", "path.region"),
     ],
 )
-def test_invalid_path_is_422_naming_the_parameter(api: TestClient, alice: Headers, path: str, field: str) -> None:
-    response = api.put(path, json=link_body(), headers=alice)
+def test_invalid_path_is_422_naming_the_parameter(
+    api: TestClient, unlinked_alice: Headers, path: str, field: str
+) -> None:
+    response = api.put(path, json=link_body(), headers=unlinked_alice)
 
     assert response.status_code == 422
     assert response.json()["detail"].startswith(f"{field}: must be")

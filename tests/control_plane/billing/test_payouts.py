@@ -34,14 +34,8 @@ GROUP = f"apid-{ALICE}-{MONTH}"
 
 
 @pytest.fixture
-def alice(mint: Mint) -> Headers:
-    return bearer(mint(ALICE, "creators"))
-
-
-@pytest.fixture
 def gateway(billed_api: TestClient, alice: Headers, billing: SubscriptionBilling) -> StripeGateway:
     """weather-api listed by Alice; the app's Stripe gateway (retrying without sleeping)."""
-    link_account(ALICE)
     published(billed_api, alice)
     return billing.gateway
 
@@ -355,12 +349,10 @@ def test_one_refused_transfer_does_not_hold_up_the_other_creators(
     store: Store,
     gateway: StripeGateway,
     alice: Headers,
-    mint: Mint,
+    bob: Headers,
     stripe_fake: StripeFake,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    bob = bearer(mint(BOB, "creators"))
-    link_account(BOB)
     published(billed_api, bob, api_id="bobs-api")
     paid(store, "in_alice", 1000)
     record_revenue(store, PaidInvoice("in_bob", 500, "usd", "bobs-api", CAROL), NOVEMBER)

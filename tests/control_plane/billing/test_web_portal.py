@@ -8,7 +8,7 @@ from api_direct.control_plane.billing.subscription_billing import SubscriptionBi
 from api_direct.local.stripe_server import StripeFake
 from tests.control_plane.conftest import Mint, bearer
 from tests.control_plane.marketplace import ALICE, link_account, published
-from tests.control_plane.web.test_pages import ORIGIN, as_user, text
+from tests.control_plane.web.pages import ORIGIN, as_user, text
 
 
 @pytest.fixture

@@ -16,12 +16,11 @@ from fastapi.testclient import TestClient
 from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.earnings import PaidInvoice, record_revenue
 from api_direct.control_plane.billing.metering import Meter, UsageEvent
-from api_direct.control_plane.web.web_session import COOKIE
 from tests.control_plane.billing.usage import API, CAROL, body, marketplace, usage_event
 from tests.control_plane.conftest import Mint, bearer
 from tests.control_plane.marketplace import ALICE, CREATOR_ACCOUNT, CREATOR_REGION, published, table
+from tests.control_plane.web.pages import ORIGIN, as_user, text
 
-ORIGIN = {"Origin": "http://testserver"}
 PLAINTEXT_KEY = re.compile(r"apid_[A-Za-z0-9_-]{43}")
 DAVE = "consumer-dave"
 
@@ -30,16 +29,6 @@ DAVE = "consumer-dave"
 def carols_key(api: TestClient, mint: Mint) -> str:
     """weather-api listed by Alice (plans free and pro), Carol on pro."""
     return marketplace(api, mint, plan="pro")
-
-
-def as_user(api: TestClient, token: str) -> TestClient:
-    api.cookies.set(COOKIE, token, path="/web")
-    return api
-
-
-def text(page: str) -> str:
-    """The page's words, tags dropped and spaces collapsed, to assert on what a reader sees."""
-    return html.unescape(" ".join(re.sub(r"<[^>]+>", " ", page).split()))
 
 
 def now_hour() -> str:
