@@ -1,9 +1,11 @@
 """A creator's whole journey through the real `apid` CLI against moto_server on loopback.
 
 init → aws link → plan → deploy → plan (no changes) → code change → deploy --hotswap
-→ status → logs → destroy → aws unlink. Each step asserts on the CLI's output and on
-what the emulator really holds. The tests run in file order and share one project
-and one server (module scope), as a user's session would.
+→ status → logs → destroy → aws unlink. Each step is a module-scoped fixture that
+runs it once, on one project and one server as a user's session would, after the
+steps before it (the fixtures it requests), and keeps what the CLI printed and what
+the emulator held right after it; each test asserts on one step. So any test passes
+alone or in any order, and the journey still runs once per module.
 """
 
 import json
@@ -11,6 +13,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -80,102 +83,101 @@ def ok(result: Result) -> dict[str, Any]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def test_init_scaffolds_the_project(apid: Any, project: Path) -> None:
-    created = ok(apid("--json", "init", str(project)))
-    assert created["name"] == "demo-api" and (project / "apid.toml").is_file()
+@pytest.fixture(scope="module")
+def initialized(apid: Any, project: Path) -> dict[str, Any]:
+    """``apid init``'s output."""
+    return ok(apid("--json", "init", str(project)))
 
 
-def test_link_deploys_roles_bucket_and_records_them(apid: Any, project: Path, aws: Any) -> None:
-    linked = ok(apid("--json", "aws", "link"))
-    assert linked["account_id"] == MOTO_ACCOUNT and linked["asset_bucket"] == f"apid-assets-{MOTO_ACCOUNT}-{REGION}"
-    assert "external_id" not in linked  # kept in .apid/state.json, not printed
-    link = load_state(project).require_link()
-    trust = aws("iam").get_role(RoleName=f"apid-deploy-{REGION}")["Role"]["AssumeRolePolicyDocument"]
-    [statement] = trust["Statement"]
-    assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": link.external_id}}
-    boundary = aws("iam").get_role(RoleName=f"apid-cfn-exec-{REGION}")["Role"]["PermissionsBoundary"]
-    assert boundary["PermissionsBoundaryArn"] == link.permissions_boundary_arn
-    assert ok(apid("--json", "aws", "status"))["healthy"] is True
+@pytest.fixture(scope="module")
+def linked(apid: Any, project: Path, aws: Any, initialized: dict[str, Any]) -> SimpleNamespace:
+    """``apid aws link``: its output, the link it recorded, the two roles it made, ``aws status`` after it."""
+    output = ok(apid("--json", "aws", "link"))
+    return SimpleNamespace(
+        output=output,
+        link=load_state(project).require_link(),
+        trust=aws("iam").get_role(RoleName=f"apid-deploy-{REGION}")["Role"]["AssumeRolePolicyDocument"],
+        boundary=aws("iam").get_role(RoleName=f"apid-cfn-exec-{REGION}")["Role"]["PermissionsBoundary"],
+        status=ok(apid("--json", "aws", "status")),
+    )
 
 
-def test_plan_shows_additions_and_changes_nothing(apid: Any, aws: Any) -> None:
-    planned = ok(apid("--json", "plan"))
-    assert planned["creates_stack"] is True
-    actions = {c["action"] for c in planned["changes"]}
-    types = {c["type"] for c in planned["changes"]}
-    assert actions == {"Add"} and {"AWS::Lambda::Function", "AWS::ApiGateway::RestApi", "AWS::DynamoDB::Table"} <= types
-    names = [
-        s["StackName"]
-        for s in aws("cloudformation").list_stacks()["StackSummaries"]
-        if s["StackStatus"] != "DELETE_COMPLETE"
-    ]
-    assert STACK not in names
-    assert aws("lambda").list_functions()["Functions"] == []
+@pytest.fixture(scope="module")
+def first_plan(apid: Any, aws: Any, linked: SimpleNamespace) -> SimpleNamespace:
+    """``apid plan`` before the first deploy, and the stacks and functions there were after it."""
+    output = ok(apid("--json", "plan"))
+    return SimpleNamespace(
+        output=output,
+        stacks=[
+            s["StackName"]
+            for s in aws("cloudformation").list_stacks()["StackSummaries"]
+            if s["StackStatus"] != "DELETE_COMPLETE"
+        ],
+        functions=aws("lambda").list_functions()["Functions"],
+    )
 
 
-def test_deploy_creates_the_api_and_prints_its_url(apid: Any, aws: Any) -> None:
-    deployed = ok(apid("--json", "deploy"))
-    assert deployed["status"] == "CREATE_COMPLETE" and deployed["uploaded_assets"] == 2
-    assert deployed["outputs"]["ApiUrl"].startswith("https://") and "execute-api" in deployed["outputs"]["ApiUrl"]
-    functions = {f["Handler"]: f for f in aws("lambda").list_functions()["Functions"]}
-    assert set(functions) == {
-        "apid_handler.handler",
-        "api_direct.runtime.authorizer.handler",
-        "api_direct.runtime.key_sync.handler",
-    }  # no control plane: no usage forwarder
-    assert all(f["Runtime"] == "python3.12" and f["Architectures"] == ["arm64"] for f in functions.values())
-    [api] = aws("apigateway").get_rest_apis()["items"]
-    assert api["apiKeySource"] == "AUTHORIZER"
-    assert [t for t in aws("dynamodb").list_tables()["TableNames"] if t.startswith(STACK)]
-    objects = aws("s3").list_objects_v2(Bucket=f"apid-assets-{MOTO_ACCOUNT}-{REGION}")["Contents"]
-    assert len(objects) == 2 and all(o["Key"].startswith("assets/") for o in objects)
+@pytest.fixture(scope="module")
+def deployed(apid: Any, aws: Any, first_plan: SimpleNamespace) -> SimpleNamespace:
+    """The first ``apid deploy``, and the functions, API, tables and uploaded assets it left."""
+    output = ok(apid("--json", "deploy"))
+    return SimpleNamespace(
+        output=output,
+        functions={f["Handler"]: f for f in aws("lambda").list_functions()["Functions"]},
+        apis=aws("apigateway").get_rest_apis()["items"],
+        tables=aws("dynamodb").list_tables()["TableNames"],
+        objects=aws("s3").list_objects_v2(Bucket=f"apid-assets-{MOTO_ACCOUNT}-{REGION}")["Contents"],
+    )
 
 
-def test_plan_after_deploy_has_no_changes(apid: Any) -> None:
-    planned = ok(apid("--json", "plan"))
-    assert planned["no_changes"] is True and planned["changes"] == []
-    again = ok(apid("--json", "deploy"))
-    assert again["status"] == "NO_CHANGES" and again["uploaded_assets"] == 0
+@pytest.fixture(scope="module")
+def unchanged(apid: Any, deployed: SimpleNamespace) -> SimpleNamespace:
+    """``apid plan`` and ``apid deploy`` again, with nothing changed since the first deploy."""
+    return SimpleNamespace(plan=ok(apid("--json", "plan")), deploy=ok(apid("--json", "deploy")))
 
 
-def test_code_change_full_deploy_updates_the_function(apid: Any, project: Path, aws: Any) -> None:
+@pytest.fixture(scope="module")
+def code_deployed(apid: Any, project: Path, aws: Any, unchanged: SimpleNamespace) -> SimpleNamespace:
+    """A code edit deployed in full: the app function's code hash before and after."""
     before = app_function(aws)["CodeSha256"]
     edit(project, "# full deploy edit\n")
-    deployed = ok(apid("--json", "deploy"))
-    assert deployed["status"] == "UPDATE_COMPLETE"
-    assert [c["type"] for c in deployed["changes"]] == ["AWS::Lambda::Function"]
-    assert app_function(aws)["CodeSha256"] != before
+    output = ok(apid("--json", "deploy"))
+    return SimpleNamespace(before=before, output=output, after=app_function(aws)["CodeSha256"])
 
 
-def test_hotswap_updates_code_directly_and_reports_drift(apid: Any, project: Path, aws: Any) -> None:
+@pytest.fixture(scope="module")
+def hotswapped(apid: Any, project: Path, aws: Any, code_deployed: SimpleNamespace) -> SimpleNamespace:
+    """A code edit hotswapped, the drift ``status`` reports, a hotswap with nothing to do, a full deploy."""
     before = app_function(aws)["CodeSha256"]
     edit(project, "# hotswap edit\n")
-    swapped = ok(apid("--json", "deploy", "--hotswap"))
-    assert swapped["status"] == "HOTSWAPPED" and len(swapped["hotswapped"]) == 1
-    assert app_function(aws)["CodeSha256"] != before
-    assert ok(apid("--json", "status"))["drifted_since"]
+    output = ok(apid("--json", "deploy", "--hotswap"))
+    after = app_function(aws)["CodeSha256"]
+    drifted = ok(apid("--json", "status"))
     human = apid("deploy", "--hotswap")
-    assert human.exit_code == 0 and "no changes" in human.output
-    ok(apid("--json", "deploy"))  # the full deploy reconciles the template...
-    assert ok(apid("--json", "status"))["drifted_since"] is None  # ...and clears the drift
+    ok(apid("--json", "deploy"))
+    return SimpleNamespace(
+        before=before, output=output, after=after, drifted=drifted, human=human, reconciled=ok(apid("--json", "status"))
+    )
 
 
-def test_hotswap_falls_back_when_more_than_code_changed(apid: Any, project: Path) -> None:
+@pytest.fixture(scope="module")
+def fell_back(apid: Any, project: Path, hotswapped: SimpleNamespace) -> dict[str, Any]:
+    """``apid deploy --hotswap`` after a change beyond code (the function's memory)."""
     toml = project / "apid.toml"
     toml.write_text(toml.read_text().replace("[[plans]]", "[runtime]\nmemory_mb = 1024\n\n[[plans]]", 1))
-    result = ok(apid("--json", "deploy", "--hotswap"))
-    assert result["fell_back_from_hotswap"] is True and result["status"] == "UPDATE_COMPLETE"
+    return ok(apid("--json", "deploy", "--hotswap"))
 
 
-def test_status_shows_state_and_outputs(apid: Any) -> None:
-    status = ok(apid("--json", "status"))
-    assert status["status"] == "UPDATE_COMPLETE" and "ApiUrl" in status["outputs"]
-    human = apid("status")
-    assert human.exit_code == 0 and STACK in human.output and "ApiUrl" in human.output
+@pytest.fixture(scope="module")
+def status(apid: Any, fell_back: dict[str, Any]) -> SimpleNamespace:
+    """``apid status``, as JSON and for a person, after the last deploy."""
+    return SimpleNamespace(output=ok(apid("--json", "status")), human=apid("status"))
 
 
-def test_logs_prints_the_app_log(apid: Any, aws: Any) -> None:
-    group = ok(apid("--json", "status"))["outputs"]["AppLogGroupName"]
+@pytest.fixture(scope="module")
+def logs_printed(apid: Any, aws: Any, status: SimpleNamespace) -> SimpleNamespace:
+    """A line in the app's log group, and ``apid logs`` after it."""
+    group = status.output["outputs"]["AppLogGroupName"]
     logs = aws("logs")
     logs.create_log_stream(logGroupName=group, logStreamName="2026/11/25/[$LATEST]abc")
     logs.put_log_events(
@@ -183,15 +185,13 @@ def test_logs_prints_the_app_log(apid: Any, aws: Any) -> None:
         logStreamName="2026/11/25/[$LATEST]abc",
         logEvents=[{"timestamp": int(time.time() * 1000), "message": "GET /hello/world 200"}],
     )
-    printed = ok(apid("--json", "logs", "--since", "5m"))
-    assert printed["log_group"] == group and [l["message"] for l in printed["lines"]] == ["GET /hello/world 200"]
+    return SimpleNamespace(group=group, output=ok(apid("--json", "logs", "--since", "5m")))
 
 
-def test_no_secret_in_a_deployed_template_a_log_or_the_output(
-    aws: Any, project: Path, printed: list[str], assume_role_requests: list[dict[str, list[str]]]
-) -> None:
-    """The link's and the API's templates as CloudFormation holds them, every log event, all the CLI said."""
-    known = {"ExternalId": assume_role_requests[0]["ExternalId"][0]}
+@pytest.fixture(scope="module")
+def deployed_texts(aws: Any, project: Path, printed: list[str], logs_printed: SimpleNamespace) -> SimpleNamespace:
+    """The link's and the API's templates as CloudFormation holds them, every log event, all the CLI said
+    (and how many commands), while both stacks still stand."""
     cloudformation, logs = aws("cloudformation"), aws("logs")
     texts = {
         f"template of {name}": json.dumps(cloudformation.get_template(StackName=name)["TemplateBody"])
@@ -206,33 +206,129 @@ def test_no_secret_in_a_deployed_template_a_log_or_the_output(
         texts[f"log group {group['logGroupName']}"] = "\n".join(event["message"] for event in events)
     texts |= {str(path): path.read_text() for path in (project / ".apid" / "cdk.out").glob("*.json")}
     texts["the CLI's output"] = "\n".join(printed)
-    assert len(printed) > 15 and len(texts) > 8
+    return SimpleNamespace(texts=texts, commands=len(printed))
+
+
+@pytest.fixture(scope="module")
+def destroyed(apid: Any, aws: Any, deployed_texts: SimpleNamespace) -> SimpleNamespace:
+    """``apid destroy`` without ``--yes``, with it, again; ``apid logs`` after; the functions left."""
+    refused = apid("destroy")  # no --yes and nobody to ask
+    output = ok(apid("--json", "destroy", "--yes"))
+    functions = aws("lambda").list_functions()["Functions"]
+    return SimpleNamespace(
+        refused=refused, output=output, functions=functions, again=apid("destroy", "--yes"), no_logs=apid("logs")
+    )
+
+
+@pytest.fixture(scope="module")
+def unlinked(apid: Any, project: Path, aws: Any, destroyed: SimpleNamespace) -> SimpleNamespace:
+    """``apid aws unlink``, the link left in the state, the buckets left in the account."""
+    ok(apid("--json", "aws", "unlink", "--yes"))
+    return SimpleNamespace(
+        link=load_state(project).link, buckets=[b["Name"] for b in aws("s3").list_buckets()["Buckets"]]
+    )
+
+
+def test_init_scaffolds_the_project(initialized: dict[str, Any], project: Path) -> None:
+    assert initialized["name"] == "demo-api" and (project / "apid.toml").is_file()
+
+
+def test_link_deploys_roles_bucket_and_records_them(linked: SimpleNamespace) -> None:
+    assert linked.output["account_id"] == MOTO_ACCOUNT
+    assert linked.output["asset_bucket"] == f"apid-assets-{MOTO_ACCOUNT}-{REGION}"
+    assert "external_id" not in linked.output  # kept in .apid/state.json, not printed
+    [statement] = linked.trust["Statement"]
+    assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": linked.link.external_id}}
+    assert linked.boundary["PermissionsBoundaryArn"] == linked.link.permissions_boundary_arn
+    assert linked.status["healthy"] is True
+
+
+def test_plan_shows_additions_and_changes_nothing(first_plan: SimpleNamespace) -> None:
+    assert first_plan.output["creates_stack"] is True
+    actions = {c["action"] for c in first_plan.output["changes"]}
+    types = {c["type"] for c in first_plan.output["changes"]}
+    assert actions == {"Add"} and {"AWS::Lambda::Function", "AWS::ApiGateway::RestApi", "AWS::DynamoDB::Table"} <= types
+    assert STACK not in first_plan.stacks
+    assert first_plan.functions == []
+
+
+def test_deploy_creates_the_api_and_prints_its_url(deployed: SimpleNamespace) -> None:
+    output = deployed.output
+    assert output["status"] == "CREATE_COMPLETE" and output["uploaded_assets"] == 2
+    assert output["outputs"]["ApiUrl"].startswith("https://") and "execute-api" in output["outputs"]["ApiUrl"]
+    assert set(deployed.functions) == {
+        "apid_handler.handler",
+        "api_direct.runtime.authorizer.handler",
+        "api_direct.runtime.key_sync.handler",
+    }  # no control plane: no usage forwarder
+    assert all(f["Runtime"] == "python3.12" and f["Architectures"] == ["arm64"] for f in deployed.functions.values())
+    [api] = deployed.apis
+    assert api["apiKeySource"] == "AUTHORIZER"
+    assert [t for t in deployed.tables if t.startswith(STACK)]
+    assert len(deployed.objects) == 2 and all(o["Key"].startswith("assets/") for o in deployed.objects)
+
+
+def test_plan_after_deploy_has_no_changes(unchanged: SimpleNamespace) -> None:
+    assert unchanged.plan["no_changes"] is True and unchanged.plan["changes"] == []
+    assert unchanged.deploy["status"] == "NO_CHANGES" and unchanged.deploy["uploaded_assets"] == 0
+
+
+def test_code_change_full_deploy_updates_the_function(code_deployed: SimpleNamespace) -> None:
+    assert code_deployed.output["status"] == "UPDATE_COMPLETE"
+    assert [c["type"] for c in code_deployed.output["changes"]] == ["AWS::Lambda::Function"]
+    assert code_deployed.after != code_deployed.before
+
+
+def test_hotswap_updates_code_directly_and_reports_drift(hotswapped: SimpleNamespace) -> None:
+    assert hotswapped.output["status"] == "HOTSWAPPED" and len(hotswapped.output["hotswapped"]) == 1
+    assert hotswapped.after != hotswapped.before
+    assert hotswapped.drifted["drifted_since"]
+    assert hotswapped.human.exit_code == 0 and "no changes" in hotswapped.human.output
+    assert hotswapped.reconciled["drifted_since"] is None  # the full deploy reconciles the template and the drift
+
+
+def test_hotswap_falls_back_when_more_than_code_changed(fell_back: dict[str, Any]) -> None:
+    assert fell_back["fell_back_from_hotswap"] is True and fell_back["status"] == "UPDATE_COMPLETE"
+
+
+def test_status_shows_state_and_outputs(status: SimpleNamespace) -> None:
+    assert status.output["status"] == "UPDATE_COMPLETE" and "ApiUrl" in status.output["outputs"]
+    assert status.human.exit_code == 0 and STACK in status.human.output and "ApiUrl" in status.human.output
+
+
+def test_logs_prints_the_app_log(logs_printed: SimpleNamespace) -> None:
+    printed = logs_printed.output
+    assert printed["log_group"] == logs_printed.group
+    assert [l["message"] for l in printed["lines"]] == ["GET /hello/world 200"]
+
+
+def test_no_secret_in_a_deployed_template_a_log_or_the_output(
+    deployed_texts: SimpleNamespace, assume_role_requests: list[dict[str, list[str]]]
+) -> None:
+    known = {"ExternalId": assume_role_requests[0]["ExternalId"][0]}
+    texts = deployed_texts.texts
+    assert deployed_texts.commands > 15 and len(texts) > 8
     findings = [finding for where, text in texts.items() for finding in find_secrets(where, text, known)]
     assert findings == []
 
 
-def test_destroy_removes_the_stack(apid: Any, aws: Any) -> None:
-    refused = apid("destroy")  # no --yes and nobody to ask
-    assert refused.exit_code == 5 and "--yes" in refused.stderr
-    destroyed = ok(apid("--json", "destroy", "--yes"))
-    assert destroyed["status"] == "DELETE_COMPLETE"
-    assert aws("lambda").list_functions()["Functions"] == []
-    again = apid("destroy", "--yes")
-    assert again.exit_code == 5 and "nothing to destroy" in again.stderr
-    no_logs = apid("logs")
-    assert no_logs.exit_code == 5 and "not deployed: nothing to show" in no_logs.stderr
+def test_destroy_removes_the_stack(destroyed: SimpleNamespace) -> None:
+    assert destroyed.refused.exit_code == 5 and "--yes" in destroyed.refused.stderr
+    assert destroyed.output["status"] == "DELETE_COMPLETE"
+    assert destroyed.functions == []
+    assert destroyed.again.exit_code == 5 and "nothing to destroy" in destroyed.again.stderr
+    assert destroyed.no_logs.exit_code == 5 and "not deployed: nothing to show" in destroyed.no_logs.stderr
 
 
-def test_unlink_removes_the_link(apid: Any, project: Path, aws: Any) -> None:
-    ok(apid("--json", "aws", "unlink", "--yes"))
-    assert load_state(project).link is None
-    assert f"apid-assets-{MOTO_ACCOUNT}-{REGION}" not in [b["Name"] for b in aws("s3").list_buckets()["Buckets"]]
+def test_unlink_removes_the_link(unlinked: SimpleNamespace) -> None:
+    assert unlinked.link is None
+    assert f"apid-assets-{MOTO_ACCOUNT}-{REGION}" not in unlinked.buckets
 
 
 def test_every_assume_role_sent_the_external_id(
-    assume_role_requests: list[dict[str, list[str]]], project: Path
+    unlinked: SimpleNamespace, assume_role_requests: list[dict[str, list[str]]]
 ) -> None:
-    """Checked on the wire: moto, unlike STS, would accept the call without it."""
+    """Checked on the wire, over the whole journey: moto, unlike STS, would accept the call without it."""
     assert len(assume_role_requests) >= 10
     external_ids = {request["ExternalId"][0] for request in assume_role_requests}
     assert len(external_ids) == 1 and len(next(iter(external_ids))) >= 32

@@ -12,6 +12,11 @@ bus; the aggregator handler applies them from the queue; the hour closes and is
 reported as a Stripe meter event; Stripe invoices and calls the control plane's
 webhook over HTTP, signed; the creator onboards (`apid payouts setup`) and is paid
 once, less the platform fee (`apid earnings`). Finally the creator destroys and unlinks.
+
+Each step is a module-scoped fixture that runs it once, after the steps it requests,
+and keeps what the CLI printed and what the control plane, the emulator and Stripe
+held right after it; each test asserts on one step. So any test passes alone or in
+any order, and the journey still runs once per module.
 """
 
 import gzip
@@ -23,10 +28,12 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -162,14 +169,16 @@ def apid(
     bundle_cache_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Any:
+    """Run ``apid`` on the project as ``user``, signing in first whenever the user changes."""
     config_home = tmp_path_factory.mktemp("xdg")
+    signed_in: list[str] = []
 
-    def run(*args: str, user: str | None = None) -> Result:
+    def run(*args: str, user: str) -> Result:
         with pytest.MonkeyPatch.context() as env:
             env.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
             env.setenv("XDG_CONFIG_HOME", str(config_home))
             env.setenv("APID_PASSWORD", PASSWORD)
-            if user:
+            if signed_in != [user]:
                 login = CliRunner().invoke(
                     cli,
                     [
@@ -183,6 +192,7 @@ def apid(
                     ],
                 )
                 assert login.exit_code == 0, login.output
+                signed_in[:] = [user]
             return CliRunner().invoke(cli, ["--project", str(project), "--endpoint-url", moto_endpoint, *args])
 
     return run
@@ -197,152 +207,285 @@ def items(control_plane: ControlPlane) -> list[dict[str, Any]]:
     return control_plane.aws("dynamodb").scan(TableName=TABLE)["Items"]  # type: ignore[no-any-return]
 
 
-def test_creator_links_through_the_control_plane(apid: Any, project: Path, control_plane: ControlPlane) -> None:
-    linked = ok(apid("--json", "aws", "link", user=CREATOR))
-    assert linked["control_plane"] == control_plane.url and linked["trusted_account_id"] == MOTO_ACCOUNT
-    link = load_state(project).require_link()
-    assert link.external_id is None and link.usage_bus_arn and link.usage_bus_arn.endswith(f"event-bus/{BUS}")
-    [account] = [i for i in items(control_plane) if i["sk"]["S"].startswith("ACCOUNT#")]
-    external_id = account["external_id"]["S"]
-    trust = control_plane.aws("iam").get_role(RoleName=f"apid-deploy-{REGION}")["Role"]["AssumeRolePolicyDocument"]
-    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"sts:ExternalId": external_id}}
-    assert external_id not in (project / ".apid" / "state.json").read_text()
-    policy = json.loads(control_plane.aws("events").describe_event_bus(Name=BUS)["Policy"])
-    assert [s["Principal"] for s in policy["Statement"]] == [{"AWS": f"arn:aws:iam::{MOTO_ACCOUNT}:root"}]
+@pytest.fixture(scope="module")
+def linked_creator(apid: Any, project: Path, control_plane: ControlPlane) -> SimpleNamespace:
+    """The creator signed in and linked: ``apid aws link``'s output, the link, the account, the role, the bus."""
+    output = ok(apid("--json", "aws", "link", user=CREATOR))
+    return SimpleNamespace(
+        output=output,
+        link=load_state(project).require_link(),
+        state_text=(project / ".apid" / "state.json").read_text(),
+        accounts=[i for i in items(control_plane) if i["sk"]["S"].startswith("ACCOUNT#")],
+        trust=control_plane.aws("iam").get_role(RoleName=f"apid-deploy-{REGION}")["Role"]["AssumeRolePolicyDocument"],
+        bus_policy=json.loads(control_plane.aws("events").describe_event_bus(Name=BUS)["Policy"]),
+    )
 
 
-def test_deploy_uses_brokered_credentials_and_meters(apid: Any, control_plane: ControlPlane) -> None:
-    deployed = ok(apid("--json", "deploy"))
-    assert deployed["status"] == "CREATE_COMPLETE" and deployed["outputs"]["ApiUrl"].startswith("https://")
-    functions = {f["Handler"]: f for f in control_plane.aws("lambda").list_functions()["Functions"]}
-    forwarder = functions["api_direct.runtime.usage_forwarder.handler"]
-    assert forwarder["Environment"]["Variables"]["CONTROL_PLANE_BUS_ARN"].endswith(f"event-bus/{BUS}")
-    records = [i for i in items(control_plane) if i["sk"]["S"].startswith("DEPLOY#")]
-    assert [(r["action"]["S"], r["status"]["S"]) for r in records] == [("deploy", "CREATE_COMPLETE")]
+@pytest.fixture(scope="module")
+def deployed(apid: Any, control_plane: ControlPlane, linked_creator: SimpleNamespace) -> SimpleNamespace:
+    """``apid deploy`` with brokered credentials: its output, the functions, the deployments recorded."""
+    output = ok(apid("--json", "deploy", user=CREATOR))
+    return SimpleNamespace(
+        output=output,
+        functions={f["Handler"]: f for f in control_plane.aws("lambda").list_functions()["Functions"]},
+        records=[i for i in items(control_plane) if i["sk"]["S"].startswith("DEPLOY#")],
+    )
 
 
-def test_publish_lists_the_api_and_routes_its_keys(apid: Any, control_plane: ControlPlane) -> None:
-    ok(apid("--json", "publish"))
-    listing = json.loads(urllib_get(f"{control_plane.url}/listings/weather-api"))
-    assert [p["name"] for p in listing["plans"]] == ["free", "pro"]
-    assert listing["openapi"]["info"]["title"] == "Weather API"
-    targets = control_plane.aws("events").list_targets_by_rule(Rule="apid-keys-weather-api", EventBusName=BUS)[
-        "Targets"
-    ]
-    assert [t["Arn"] for t in targets] == [f"arn:aws:events:{REGION}:{MOTO_ACCOUNT}:event-bus/apid-weather-api-keys"]
-    found = json.loads(urllib_get(f"{control_plane.url}/listings?q=forecast"))
-    assert [i["api_id"] for i in found["items"]] == ["weather-api"]
+@pytest.fixture(scope="module")
+def published_api(apid: Any, control_plane: ControlPlane, deployed: SimpleNamespace) -> SimpleNamespace:
+    """``apid publish``, then the listing, the key-routing rule's targets and a search as they were."""
+    ok(apid("--json", "publish", user=CREATOR))
+    events = control_plane.aws("events")
+    return SimpleNamespace(
+        listing=json.loads(urllib_get(f"{control_plane.url}/listings/weather-api")),
+        targets=events.list_targets_by_rule(Rule="apid-keys-weather-api", EventBusName=BUS)["Targets"],
+        found=json.loads(urllib_get(f"{control_plane.url}/listings?q=forecast")),
+    )
 
 
-def test_consumer_gets_a_key_shown_once_and_stored_as_a_hash(apid: Any, control_plane: ControlPlane) -> None:
+@pytest.fixture(scope="module")
+def issued_key(apid: Any, control_plane: ControlPlane, published_api: SimpleNamespace) -> SimpleNamespace:
+    """The consumer subscribed to pro (``apid keys create``): the key, and what was listed, stored and sent."""
     created = ok(apid("--json", "keys", "create", "--api", "weather-api", "--plan", "pro", user=CONSUMER))
-    key = created["api_key"]
-    assert re.fullmatch(r"apid_[A-Za-z0-9_-]{43}", key)
-    listed = ok(apid("--json", "keys", "list"))
-    assert [(k["key_id"], k["status"]) for k in listed["items"]] == [(created["key_id"], "active")]
-    assert key not in json.dumps(listed)
-    assert key not in json.dumps(items(control_plane))
-    delivered = key_sync_deliveries(control_plane)
-    assert [(e["detail-type"], e["detail"]["key_hash"], e["detail"]["plan"]) for e in delivered] == [
-        ("KeyIssued", hash_key(key), "pro")
-    ]
-    assert key not in json.dumps(delivered)
-    [subscription] = [s for s in control_plane.stripe._all("subscription")]
-    assert subscription["metadata"]["apid_plan"] == "pro" and subscription["status"] == "active"
+    return SimpleNamespace(
+        created=created,
+        listed=ok(apid("--json", "keys", "list", user=CONSUMER)),
+        items=items(control_plane),
+        delivered=key_sync_deliveries(control_plane),
+        subscriptions=list(control_plane.stripe._all("subscription")),
+    )
 
 
-def test_consumer_revokes_the_key(apid: Any, control_plane: ControlPlane) -> None:
-    [key] = ok(apid("--json", "keys", "list"))["items"]
-    ok(apid("--json", "--yes", "keys", "revoke", key["key_id"]))
-    assert [k["status"] for k in ok(apid("--json", "keys", "list"))["items"]] == ["revoked"]
-    assert [e["detail-type"] for e in key_sync_deliveries(control_plane)] == ["KeyIssued", "KeyRevoked"]
-
-
-def test_consumer_cannot_publish(apid: Any) -> None:
-    refused = apid("publish")
-    assert refused.exit_code == 4 and "only creators" in refused.stderr
-
-
-def test_usage_flows_from_the_forwarder_to_stripe_and_a_payout(
-    apid: Any, control_plane: ControlPlane, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture(scope="module")
+def revoked_key(apid: Any, control_plane: ControlPlane, issued_key: SimpleNamespace) -> SimpleNamespace:
+    """The consumer revoked the key (``apid keys revoke``): the keys listed and sent after it."""
     [key] = ok(apid("--json", "keys", "list", user=CONSUMER))["items"]
-    started = datetime.now(UTC)
-    functions = {f["Handler"]: f for f in control_plane.aws("lambda").list_functions()["Functions"]}
-    forwarder_environment = functions["api_direct.runtime.usage_forwarder.handler"]["Environment"]["Variables"]
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    for name, value in {**forwarder_environment, **control_plane.settings.environment(), "AWS_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
+    ok(apid("--json", "--yes", "keys", "revoke", key["key_id"], user=CONSUMER))
+    return SimpleNamespace(
+        key=key,
+        listed=ok(apid("--json", "keys", "list", user=CONSUMER)),
+        delivered=key_sync_deliveries(control_plane),
+    )
 
-    # Seven calls: five answered 200, two 404 (not billable on pro); CloudWatch delivers the log batch twice.
+
+@pytest.fixture(scope="module")
+def consumer_publishes(apid: Any, published_api: SimpleNamespace) -> Result:
+    """A consumer trying ``apid publish`` on the deployed project."""
+    return apid("publish", user=CONSUMER)  # type: ignore[no-any-return]
+
+
+@contextmanager
+def handler_environment(control_plane: ControlPlane, deployed: SimpleNamespace, moto_endpoint: str) -> Iterator[None]:
+    """The environment the usage forwarder and the billing handlers run with in Lambda, caches cleared."""
+    forwarder = deployed.functions["api_direct.runtime.usage_forwarder.handler"]["Environment"]["Variables"]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+        for name, value in {**forwarder, **control_plane.settings.environment(), "AWS_REGION": REGION}.items():
+            env.setenv(name, value)
+        for cached in (usage_forwarder.events_client, handlers._settings, handlers._store):
+            cached.cache_clear()
+        yield
+
+
+@pytest.fixture(scope="module")
+def forwarded_usage(
+    control_plane: ControlPlane, deployed: SimpleNamespace, revoked_key: SimpleNamespace, moto_endpoint: str
+) -> SimpleNamespace:
+    """Seven calls on the (since revoked) key: five answered 200, two 404 (not billable on pro); CloudWatch
+    delivers the log batch twice to the deployed stack's usage forwarder, and the aggregator Lambda handler
+    drains the queue the usage rule filled."""
+    started = datetime.now(UTC)
     now_ms = int(started.timestamp() * 1000)
+    key_id = revoked_key.key["key_id"]
     lines = [
         {
             "eventId": f"{i:056d}",
             "timestamp": now_ms + i,
-            "message": access_line(
-                f"request-{i}", now_ms + i, key_id=key["key_id"], plan="pro", status=200 if i < 5 else 404
-            ),
+            "message": access_line(f"request-{i}", now_ms + i, key_id=key_id, plan="pro", status=200 if i < 5 else 404),
         }
         for i in range(7)
     ]
-    usage_forwarder.events_client.cache_clear()
-    for _ in range(2):
-        usage_forwarder.handler(log_subscription_event("access", MOTO_ACCOUNT, lines), FakeLambdaContext())
+    with handler_environment(control_plane, deployed, moto_endpoint):
+        for _ in range(2):
+            usage_forwarder.handler(log_subscription_event("access", MOTO_ACCOUNT, lines), FakeLambdaContext())
+        sqs = control_plane.aws("sqs")
+        received = sqs.receive_message(QueueUrl=control_plane.usage_queue, MaxNumberOfMessages=10)["Messages"]
+        batch = sqs_event(*(message["Body"] for message in received))
+        aggregated = handlers.aggregate_usage(batch, FakeLambdaContext())
+    return SimpleNamespace(started=started, received=received, aggregated=aggregated)
 
-    # The aggregator Lambda handler drains the queue the usage rule filled.
-    for cached in (handlers._settings, handlers._store):
-        cached.cache_clear()
-    sqs = control_plane.aws("sqs")
-    received = sqs.receive_message(QueueUrl=control_plane.usage_queue, MaxNumberOfMessages=10)["Messages"]
+
+@pytest.fixture(scope="module")
+def reported_usage(
+    control_plane: ControlPlane, deployed: SimpleNamespace, forwarded_usage: SimpleNamespace, moto_endpoint: str
+) -> SimpleNamespace:
+    """The hour closed after its grace and reported to Stripe; the meter events Stripe then held."""
+    with handler_environment(control_plane, deployed, moto_endpoint):
+        store, billing = handlers._store(), handlers._billing()
+        report = close_and_report(store, billing, forwarded_usage.started + timedelta(hours=3), timedelta(hours=2))
+    return SimpleNamespace(
+        store=store, billing=billing, report=report, meter_events=control_plane.stripe.meter_events()
+    )
+
+
+@pytest.fixture(scope="module")
+def invoiced(
+    control_plane: ControlPlane, forwarded_usage: SimpleNamespace, reported_usage: SimpleNamespace
+) -> SimpleNamespace:
+    """Stripe invoices the period (a test clock past the hour) and calls the control plane's webhook."""
+    started = forwarded_usage.started
+    hour_end = int(started.replace(minute=0, second=0, microsecond=0).timestamp()) + 3600
+    invoices = control_plane.stripe.close_billing_period(at=hour_end + 60)
+    return SimpleNamespace(invoices=invoices, deliveries=control_plane.stripe.deliveries())
+
+
+@pytest.fixture(scope="module")
+def paid_out(
+    apid: Any,
+    control_plane: ControlPlane,
+    deployed: SimpleNamespace,
+    forwarded_usage: SimpleNamespace,
+    reported_usage: SimpleNamespace,
+    invoiced: SimpleNamespace,
+    moto_endpoint: str,
+) -> SimpleNamespace:
+    """The creator onboards (``apid payouts setup``), the month is paid out, ``apid earnings`` shows it."""
+    with handler_environment(control_plane, deployed, moto_endpoint):
+        setup = ok(apid("--json", "payouts", "setup", user=CREATOR))
+        control_plane.stripe.complete_onboarding(setup["account_id"])
+        paid = close_and_pay(
+            reported_usage.store,
+            reported_usage.billing.gateway,
+            control_plane.settings.platform_fee_percent,  # type: ignore[union-attr]
+            forwarded_usage.started + timedelta(days=40),
+            timedelta(days=3),
+        )
+        earned = ok(apid("--json", "earnings", user=CREATOR))
+    return SimpleNamespace(setup=setup, paid=paid, earned=earned, transfers=control_plane.stripe.transfers())
+
+
+@pytest.fixture(scope="module")
+def torn_down(
+    apid: Any,
+    project: Path,
+    control_plane: ControlPlane,
+    paid_out: SimpleNamespace,
+    consumer_publishes: Result,
+) -> SimpleNamespace:
+    """Last, after every step that needs the stack: the creator destroys and unlinks."""
+    ok(apid("--json", "destroy", "--yes", user=CREATOR))
+    ok(apid("--json", "aws", "unlink", "--yes", user=CREATOR))
+    return SimpleNamespace(
+        accounts=[i for i in items(control_plane) if i["sk"]["S"].startswith("ACCOUNT#")],
+        link=load_state(project).link,
+        bus=control_plane.aws("events").describe_event_bus(Name=BUS),
+    )
+
+
+def test_creator_links_through_the_control_plane(linked_creator: SimpleNamespace, control_plane: ControlPlane) -> None:
+    linked = linked_creator.output
+    assert linked["control_plane"] == control_plane.url and linked["trusted_account_id"] == MOTO_ACCOUNT
+    link = linked_creator.link
+    assert link.external_id is None and link.usage_bus_arn and link.usage_bus_arn.endswith(f"event-bus/{BUS}")
+    [account] = linked_creator.accounts
+    external_id = account["external_id"]["S"]
+    assert linked_creator.trust["Statement"][0]["Condition"] == {"StringEquals": {"sts:ExternalId": external_id}}
+    assert external_id not in linked_creator.state_text
+    policy = linked_creator.bus_policy
+    assert [s["Principal"] for s in policy["Statement"]] == [{"AWS": f"arn:aws:iam::{MOTO_ACCOUNT}:root"}]
+
+
+def test_deploy_uses_brokered_credentials_and_meters(deployed: SimpleNamespace) -> None:
+    output = deployed.output
+    assert output["status"] == "CREATE_COMPLETE" and output["outputs"]["ApiUrl"].startswith("https://")
+    forwarder = deployed.functions["api_direct.runtime.usage_forwarder.handler"]
+    assert forwarder["Environment"]["Variables"]["CONTROL_PLANE_BUS_ARN"].endswith(f"event-bus/{BUS}")
+    assert [(r["action"]["S"], r["status"]["S"]) for r in deployed.records] == [("deploy", "CREATE_COMPLETE")]
+
+
+def test_publish_lists_the_api_and_routes_its_keys(published_api: SimpleNamespace) -> None:
+    listing = published_api.listing
+    assert [p["name"] for p in listing["plans"]] == ["free", "pro"]
+    assert listing["openapi"]["info"]["title"] == "Weather API"
+    targets = published_api.targets
+    assert [t["Arn"] for t in targets] == [f"arn:aws:events:{REGION}:{MOTO_ACCOUNT}:event-bus/apid-weather-api-keys"]
+    assert [i["api_id"] for i in published_api.found["items"]] == ["weather-api"]
+
+
+def test_consumer_gets_a_key_shown_once_and_stored_as_a_hash(issued_key: SimpleNamespace) -> None:
+    created = issued_key.created
+    key = created["api_key"]
+    assert re.fullmatch(r"apid_[A-Za-z0-9_-]{43}", key)
+    listed = issued_key.listed
+    assert [(k["key_id"], k["status"]) for k in listed["items"]] == [(created["key_id"], "active")]
+    assert key not in json.dumps(listed)
+    assert key not in json.dumps(issued_key.items)
+    delivered = issued_key.delivered
+    assert [(e["detail-type"], e["detail"]["key_hash"], e["detail"]["plan"]) for e in delivered] == [
+        ("KeyIssued", hash_key(key), "pro")
+    ]
+    assert key not in json.dumps(delivered)
+    [subscription] = issued_key.subscriptions
+    assert subscription["metadata"]["apid_plan"] == "pro" and subscription["status"] == "active"
+
+
+def test_consumer_revokes_the_key(revoked_key: SimpleNamespace) -> None:
+    assert [k["status"] for k in revoked_key.listed["items"]] == ["revoked"]
+    assert [e["detail-type"] for e in revoked_key.delivered] == ["KeyIssued", "KeyRevoked"]
+
+
+def test_consumer_cannot_publish(consumer_publishes: Result) -> None:
+    assert consumer_publishes.exit_code == 4 and "only creators" in consumer_publishes.stderr
+
+
+def test_usage_flows_from_the_forwarder_to_the_aggregator_once(forwarded_usage: SimpleNamespace) -> None:
+    received = forwarded_usage.received
     assert len(received) == 2 and len({json.loads(m["Body"])["detail"]["record_id"] for m in received}) == 1
-    batch = sqs_event(*(message["Body"] for message in received))
-    assert handlers.aggregate_usage(batch, FakeLambdaContext()) == {"batchItemFailures": []}
+    assert forwarded_usage.aggregated == {"batchItemFailures": []}
 
-    # The hour closes after its grace and goes to Stripe as one meter event of the five billable calls.
-    store, billing = handlers._store(), handlers._billing()
-    report = close_and_report(store, billing, started + timedelta(hours=3), timedelta(hours=2))
-    assert (report.closed, report.meter_events, report.billed_calls) == (1, 1, 5)
-    [meter_event] = control_plane.stripe.meter_events()
+
+def test_the_closed_hour_goes_to_stripe_as_one_meter_event(reported_usage: SimpleNamespace) -> None:
+    """Of the five billable calls, once."""
+    assert (reported_usage.report.closed, reported_usage.report.meter_events, reported_usage.report.billed_calls) == (
+        1,
+        1,
+        5,
+    )
+    [meter_event] = reported_usage.meter_events
     assert meter_event["payload"]["value"] == "5" and meter_event["event_name"] == "apid.weather-api.pro"
 
-    # Stripe invoices the period (a test clock past the hour) and calls the webhook: the creator earns it.
-    hour_end = int(started.replace(minute=0, second=0, microsecond=0).timestamp()) + 3600
-    [invoice] = control_plane.stripe.close_billing_period(at=hour_end + 60)
+
+def test_stripe_invoices_the_period_and_ends_the_revoked_subscription(invoiced: SimpleNamespace) -> None:
+    [invoice] = invoiced.invoices
     assert invoice["amount_paid"] == 1900  # the monthly fee; 5 calls are inside pro's 10000 free ones
     # The consumer revoked the key earlier: billing ended with the period, so Stripe now ends the subscription.
-    assert [(d.event_type, d.status) for d in control_plane.stripe.deliveries()] == [
+    assert [(d.event_type, d.status) for d in invoiced.deliveries] == [
         ("invoice.paid", 200),
         ("customer.subscription.deleted", 200),
     ]
 
-    setup = ok(apid("--json", "payouts", "setup", user=CREATOR))
+
+def test_the_creator_onboards_and_is_paid_once_less_the_fee(
+    paid_out: SimpleNamespace, invoiced: SimpleNamespace, control_plane: ControlPlane
+) -> None:
+    setup = paid_out.setup
     assert setup["onboarding_url"].startswith(control_plane.stripe.base_url) and not setup["transfers_enabled"]
-    control_plane.stripe.complete_onboarding(setup["account_id"])
-    paid = close_and_pay(
-        store,
-        billing.gateway,
-        control_plane.settings.platform_fee_percent,  # type: ignore[union-attr]
-        started + timedelta(days=40),
-        timedelta(days=3),
-    )
-    assert (paid.paid, paid.transferred) == (1, 1520)
-    earned = ok(apid("--json", "earnings"))
-    [month] = earned["months"]
+    assert (paid_out.paid.paid, paid_out.paid.transferred) == (1, 1520)
+    [month] = paid_out.earned["months"]
     assert (month["state"], month["revenue"], month["fee"], month["payout"]) == ("paid", 1900, 380, 1520)
-    assert [t["amount"] for t in control_plane.stripe.transfers()] == [1520]
-    assert Decimal(str(earned["fee_percent"])) == 20 and earned["entries"][0]["invoice_id"] == invoice["id"]
-
-
-def test_creator_destroys_and_unlinks(apid: Any, project: Path, control_plane: ControlPlane) -> None:
-    ok(apid("--json", "destroy", "--yes", user=CREATOR))
-    ok(apid("--json", "aws", "unlink", "--yes"))
-    [account] = [i for i in items(control_plane) if i["sk"]["S"].startswith("ACCOUNT#")]
-    assert account["status"]["S"] == "unlinked" and load_state(project).link is None
+    assert [t["amount"] for t in paid_out.transfers] == [1520]
+    [invoice] = invoiced.invoices
     assert (
-        "Policy" not in control_plane.aws("events").describe_event_bus(Name=BUS)
-        or not json.loads(control_plane.aws("events").describe_event_bus(Name=BUS)["Policy"])["Statement"]
+        Decimal(str(paid_out.earned["fee_percent"])) == 20
+        and paid_out.earned["entries"][0]["invoice_id"] == invoice["id"]
     )
+
+
+def test_creator_destroys_and_unlinks(torn_down: SimpleNamespace) -> None:
+    [account] = torn_down.accounts
+    assert account["status"]["S"] == "unlinked" and torn_down.link is None
+    assert "Policy" not in torn_down.bus or not json.loads(torn_down.bus["Policy"])["Statement"]
 
 
 def key_sync_deliveries(control_plane: ControlPlane) -> list[dict[str, Any]]:
