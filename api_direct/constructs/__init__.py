@@ -4,9 +4,12 @@ Import ``api_direct`` (this package does) before ``aws_cdk`` so jsii runs on the
 bundled Node.js.
 
 Each construct is imported when first named (``from api_direct.constructs import
-MeteredApi``), not with the package: the control plane's constructs pull in its
-FastAPI service (auth, settings), which a creator's ``apid deploy`` never needs
-and which cost it 0.8 s of every synthesis.
+MeteredApi``), not with the package: the deploy engine imports the CDK-free
+modules here (``bundling``, ``function_code``) on paths that never synthesize
+(a reused assembly, ``apid logs``), and importing every construct would start
+jsii and load ``aws_cdk`` there, about 2 s. The constructs no longer import the
+control plane's service (its names are :mod:`api_direct.contracts`'), so naming
+``ControlPlaneApi`` or ``Identity`` loads no FastAPI.
 """
 
 import importlib

@@ -24,10 +24,16 @@ from api_direct.constructs.function_code import ADAPTER_REQUIREMENT, SourceFile
 from api_direct.constructs.identity import USER_POOL_API_SCOPE
 from api_direct.constructs.runtime_function import RUNTIME_REQUIREMENTS
 from api_direct.constructs.usage_billing import UsageBilling
-from api_direct.control_plane.api.bus import creator_key_bus_arn
-from api_direct.control_plane.api.problems import problem_response
-from api_direct.control_plane.api.settings import ControlPlaneSettings
-from api_direct.control_plane.api.store import INDEXES, PK, SK
+from api_direct.contracts import (
+    CONTROL_PLANE_BUS_NAME,
+    INDEXES,
+    PK,
+    SK,
+    control_plane_environment,
+    creator_key_bus_arn,
+    problem_body,
+    problem_headers,
+)
 
 #: What the control plane's code imports beyond boto3 (which Lambda provides), at the
 #: versions this toolkit is tested with.
@@ -40,7 +46,7 @@ CONTROL_PLANE_REQUIREMENTS = (
     *RUNTIME_REQUIREMENTS,
 )
 CONTROL_PLANE_HANDLER = "api_direct.control_plane.api.handler:handler"
-EVENT_BUS_NAME = "apid-control-plane"
+EVENT_BUS_NAME = CONTROL_PLANE_BUS_NAME
 #: The marketplace's web pages (``control_plane/web``): a browser holds no bearer token, the app reads its cookie.
 WEB_PATHS = ("/web", "/web/{proxy+}")
 #: Pages anyone may read: search, listings, their reviews, how to sign in, where Stripe onboarding returns to,
@@ -97,7 +103,7 @@ _SYNCHRONOUS_APP = (
     " caller; a dead-letter queue only ever receives failed asynchronous invocations."
 )
 _SETTINGS_WITHOUT_CMK = (
-    "The environment is ControlPlaneSettings.environment(): names, ids, ARNs, currency, fee and grace periods,"
+    "The environment is contracts.control_plane_environment(): names, ids, ARNs, currency, fee and grace periods,"
     " never a secret (the Stripe keys are read from Secrets Manager at run time, only the secret's ARN is"
     " here). Lambda encrypts it at rest with its AWS managed key."
 )
@@ -111,8 +117,9 @@ _NO_STAGE_CACHE = (
     " on the caller, so it could answer one user with another's data; public pages change whenever a creator"
     " publishes, and a cache is billed by the hour."
 )
-#: Modules at the package root the app imports (it checks API names and plans as ``apid.toml`` does).
-_SHARED_MODULES = ("__init__.py", "node_runtime.py", "errors.py", "project.py")
+#: Modules at the package root the app imports (it checks API names and plans as ``apid.toml`` does; it shares
+#: the contracts: groups, table keys, environment names).
+_SHARED_MODULES = ("__init__.py", "node_runtime.py", "errors.py", "project.py", "contracts.py")
 #: API Gateway's own rejections, in the app's problem+json shape so clients parse one format.
 _GATEWAY_PROBLEMS = {
     apigw.ResponseType.UNAUTHORIZED: (401, "missing, invalid or expired access token: sign in again (`apid login`)"),
@@ -184,7 +191,7 @@ class ControlPlaneApi(Construct):
       they read it at run time. Encrypted with Secrets Manager's AWS-managed key.
     * ``function``: the app, built by :class:`FastApiFunction` from this library's
       own ``control_plane`` and ``runtime`` packages, configured through
-      :meth:`ControlPlaneSettings.environment`; it may read ``stripe_secret``.
+      :func:`api_direct.contracts.control_plane_environment`; it may read ``stripe_secret``.
     * ``billing``: :class:`UsageBilling` on the same bundle, settings and table:
       usage from the bus into hourly totals, Stripe meter events, creator payouts.
     * ``rest_api``: a Cognito user pool authorizer (access tokens, as the CLI gets
@@ -278,8 +285,7 @@ class ControlPlaneApi(Construct):
                 " call; the operator pastes the new keys into this secret when rolling them.",
             )
         )
-        settings = ControlPlaneSettings(
-            region=stack.region,
+        environment = control_plane_environment(
             account_id=stack.account,
             table_name=self.table.table_name,
             event_bus_name=self.event_bus.event_bus_name,
@@ -297,7 +303,7 @@ class ControlPlaneApi(Construct):
             memory_size=memory_size,
             timeout=Duration.seconds(15),
             log_retention=log_retention,
-            environment=settings.environment(),
+            environment=environment,
             bundle_cache_dir=bundle_cache_dir,
         )
         self.function = app.function
@@ -312,7 +318,7 @@ class ControlPlaneApi(Construct):
             table=self.table,
             event_bus=self.event_bus,
             bundle=self.bundle,
-            environment=settings.environment(),
+            environment=environment,
             stripe_secret=self.stripe_secret,
             log_retention=log_retention,
         )
@@ -345,17 +351,12 @@ class ControlPlaneApi(Construct):
             self._add_signed_in(resource)
         self._add_public(public_get_paths, public_post_paths)
         for response_type, (status, detail) in _GATEWAY_PROBLEMS.items():
-            problem = problem_response(status, detail)
             self.rest_api.add_gateway_response(
                 f"{response_type.response_type.title().replace('_', '')}Problem",
                 type=response_type,
                 status_code=str(status),
-                templates={"application/json": problem.body.decode()},
-                response_headers={
-                    name: f"'{value}'"
-                    for name, value in problem.headers.items()
-                    if name in ("content-type", "www-authenticate")
-                },
+                templates={"application/json": problem_body(status, detail).decode()},
+                response_headers={name: f"'{value}'" for name, value in problem_headers(status).items()},
             )
         Validations.of(self.rest_api).acknowledge(
             Acknowledgment(

@@ -8,9 +8,9 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from api_direct.contracts import CONSUMERS, CREATORS
 from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.runtime_function import RuntimeFunction
-from api_direct.control_plane.api.auth import CONSUMERS, CREATORS
 from api_direct.runtime.post_confirmation import ROLE_ATTRIBUTE
 
 #: Cognito's scope in access tokens from its own API (InitiateAuth), as the CLI signs in. API

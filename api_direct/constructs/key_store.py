@@ -14,10 +14,10 @@ from constructs import Construct
 from api_direct.constructs.acknowledgments import acknowledge_wildcards, skip_checkov
 from api_direct.constructs.dead_letters import DeadLetterQueue
 from api_direct.constructs.runtime_function import RuntimeFunction
+from api_direct.contracts import CONTROL_PLANE_SOURCE
 from api_direct.runtime.key_sync import KEY_EVENT_TYPES
 
 #: ``source`` of the events the control plane sends to creators' buses.
-CONTROL_PLANE_SOURCE = "api-direct.control-plane"
 _HASHES_WITHOUT_CMK = (
     "Encrypted at rest with DynamoDB's AWS managed KMS key (aws/dynamodb). The table holds SHA-256 hashes of API"
     " keys, never a key, with their ids, plans and status; a customer managed key would add a key charge and a key"

@@ -19,7 +19,7 @@ from api_direct.constructs.acknowledgments import acknowledge_wildcards, skip_ch
 from api_direct.constructs.bundled_function import BundledFunction
 from api_direct.constructs.bundling import Architecture, Bundle
 from api_direct.constructs.dead_letters import SQS_MANAGED_ENCRYPTION, DeadLetterQueue
-from api_direct.control_plane.billing.metering import DEAD_LETTER_URL_ENV
+from api_direct.contracts import DEAD_LETTER_URL_ENV
 from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
 
 _HANDLERS = "api_direct.control_plane.billing.handlers"
@@ -38,7 +38,7 @@ VISIBILITY_TIMEOUT_FACTOR = 6
 MAX_RECEIVE_COUNT = 5
 
 _SETTINGS_WITHOUT_CMK = (
-    "The environment is ControlPlaneSettings.environment() (and the aggregator's dead-letter queue URL): names,"
+    "The environment is contracts.control_plane_environment() (and the aggregator's dead-letter queue URL): names,"
     " ids, ARNs, currency, fee and grace periods, never a secret (the Stripe keys are read from Secrets Manager at"
     " run time, only the secret's ARN is here). Lambda encrypts it at rest with its AWS managed key."
 )
@@ -81,7 +81,7 @@ class UsageBilling(Construct):
 
     All three run the same ``bundle`` (the control plane app's, which holds the
     ``billing`` package and the Stripe SDK) with their own handler, the same
-    ``environment`` (:meth:`ControlPlaneSettings.environment`), and read and write
+    ``environment`` (:func:`api_direct.contracts.control_plane_environment`), and read and write
     ``table``. Only ``closer`` and ``payer`` may read ``stripe_secret``. The bundle
     must have been built for ``python_version`` and ``architecture`` (3.12, arm64, as
     :class:`FastApiFunction` builds by default).

@@ -11,7 +11,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from api_direct.control_plane.billing.metering import DEAD_LETTER_URL_ENV
+from api_direct.contracts import DEAD_LETTER_URL_ENV
 from api_direct.constructs.control_plane_api import CREATOR_KEY_BUSES, PUBLIC_GET_PATHS, PUBLIC_POST_PATHS
 from api_direct.constructs.identity import USER_POOL_API_SCOPE, Identity
 from api_direct.constructs.usage_billing import AGGREGATE_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER

@@ -12,11 +12,9 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, Request
 
+from api_direct.contracts import CONSUMERS, CREATORS
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.settings import ControlPlaneSettings
-
-CREATORS = "creators"
-CONSUMERS = "consumers"
 
 
 @dataclass(frozen=True)

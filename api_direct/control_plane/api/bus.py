@@ -14,15 +14,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from api_direct.contracts import CONTROL_PLANE_SOURCE, creator_key_bus_arn
 from api_direct.control_plane.api.problems import Problem
 from api_direct.runtime.key_sync import KEY_EVENT_TYPES
-
-CONTROL_PLANE_SOURCE = "api-direct.control-plane"
-
-
-def creator_key_bus_arn(account_id: str, region: str, api_id: str) -> str:
-    """The bus ``UserApiStack`` creates for key events: ``apid-<api>-keys``."""
-    return f"arn:aws:events:{region}:{account_id}:event-bus/apid-{api_id}-keys"
 
 
 class ControlPlaneBus:

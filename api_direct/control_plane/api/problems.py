@@ -1,4 +1,8 @@
-"""Errors as RFC 9457 problem+json, each with one clear sentence in ``detail``."""
+"""Errors as RFC 9457 problem+json, each with one clear sentence in ``detail``.
+
+The document's shape is :func:`api_direct.contracts.problem_document`: API Gateway's
+own rejections (set by the construct) and the client's parsing share it.
+"""
 
 import logging
 from collections.abc import Callable
@@ -9,21 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-PROBLEM_JSON = "application/problem+json"
+from api_direct.contracts import PROBLEM_JSON, problem_document
+
 _log = logging.getLogger("api_direct.control_plane")
-_TITLES = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    402: "Payment Required",
-    403: "Forbidden",
-    404: "Not Found",
-    409: "Conflict",
-    413: "Content Too Large",
-    422: "Unprocessable Content",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-}
 
 
 class Problem(Exception):
@@ -37,12 +29,8 @@ class Problem(Exception):
         self.extra = extra
 
 
-def title(status: int) -> str:
-    return _TITLES.get(status, "Error")
-
-
 def problem_response(status: int, detail: str, type_: str = "about:blank", **extra: Any) -> JSONResponse:
-    body = {"type": type_, "title": title(status), "status": status, "detail": detail, **extra}
+    body = problem_document(status, detail, type_, **extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 

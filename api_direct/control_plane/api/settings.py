@@ -12,10 +12,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ENV_PREFIX = "APID_CP_"
+from api_direct.contracts import CONTROL_PLANE_DEFAULTS, control_plane_environment
+from api_direct.contracts import CONTROL_PLANE_ENV_PREFIX as ENV_PREFIX
+
+_DEFAULTS = CONTROL_PLANE_DEFAULTS
 
 
 class ControlPlaneSettings(BaseModel):
+    """The settings, validated; their names, environment and defaults are :mod:`api_direct.contracts`' (the stack
+    writes the environment without importing this service)."""
+
     model_config = ConfigDict(frozen=True)
 
     region: str
@@ -33,20 +39,20 @@ class ControlPlaneSettings(BaseModel):
     #: Send AWS calls here instead of AWS (a local emulator); never set in Lambda.
     aws_endpoint_url: str | None = None
     #: Largest OpenAPI document a listing may carry, in bytes.
-    max_openapi_bytes: Annotated[int, Field(gt=0)] = 256_000
+    max_openapi_bytes: Annotated[int, Field(gt=0)] = _DEFAULTS["max_openapi_bytes"]
     #: Secrets Manager secret holding ``{"api_key": "sk_...", "webhook_secret": "whsec_..."}``.
     #: Without it the marketplace runs unbilled: no Stripe customer, meter event or payout.
     stripe_secret_arn: str | None = None
     #: Send Stripe calls here instead of api.stripe.com (the local fake); never set in Lambda.
     stripe_api_base: str | None = None
     #: Currency of every price, invoice and transfer (ISO 4217, lowercase as Stripe writes it).
-    currency: Annotated[str, Field(pattern=r"^[a-z]{3}$")] = "usd"
+    currency: Annotated[str, Field(pattern=r"^[a-z]{3}$")] = _DEFAULTS["currency"]
     #: The platform's share of what consumers paid, kept before creators are paid out.
-    platform_fee_percent: Annotated[Decimal, Field(ge=0, le=100)] = Decimal("20")
+    platform_fee_percent: Annotated[Decimal, Field(ge=0, le=100)] = _DEFAULTS["platform_fee_percent"]
     #: How long after an hour ends its usage may still arrive; then the hour is closed for good.
-    usage_grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 120
+    usage_grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = _DEFAULTS["usage_grace_minutes"]
     #: How long after a month ends revenue of that month may still arrive before it is paid out.
-    payout_grace_days: Annotated[int, Field(ge=0, le=28)] = 3
+    payout_grace_days: Annotated[int, Field(ge=0, le=28)] = _DEFAULTS["payout_grace_days"]
 
     @property
     def issuer(self) -> str:
@@ -78,8 +84,4 @@ class ControlPlaneSettings(BaseModel):
 
     def environment(self) -> dict[str, str]:
         """The inverse of :meth:`from_environment`, for the stack to set on the function."""
-        return {
-            f"{ENV_PREFIX}{name.upper()}": str(value)
-            for name, value in self.model_dump(exclude={"region"}).items()
-            if value is not None
-        }
+        return control_plane_environment(**self.model_dump(exclude={"region"}))

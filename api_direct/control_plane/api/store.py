@@ -35,12 +35,11 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from api_direct.contracts import GSI1 as GSI1  # the table's keys are the contracts'; the store's users read them here
+from api_direct.contracts import GSI2 as GSI2
+from api_direct.contracts import INDEXES, PK, SK
 from api_direct.control_plane.api.problems import Problem
 
-PK, SK = "pk", "sk"
-GSI1, GSI2 = "gsi1", "gsi2"
-#: (index name, partition attribute, sort attribute): the stack builds exactly these.
-INDEXES = ((GSI1, "gsi1pk", "gsi1sk"), (GSI2, "gsi2pk", "gsi2sk"))
 LISTINGS = "LISTINGS"
 #: A transaction's cancellation code for an operation whose condition did not hold.
 CONDITION_FAILED = "ConditionalCheckFailed"

@@ -30,11 +30,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from api_direct.contracts import DEAD_LETTER_URL_ENV
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.earnings import PayoutSummary, close_and_pay
 from api_direct.control_plane.billing.metering import (
-    DEAD_LETTER_URL_ENV,
     Attribution,
     KeyOwners,
     Meter,

@@ -51,8 +51,6 @@ from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
 OPEN, CLOSED, REPORTED = "open", "closed", "reported"
 #: Markers outlive any redelivery (SQS keeps messages 14 days at most) by far.
 MARKER_DAYS = 90
-#: Where the aggregator sends poison records (the usage queue's dead-letter queue; the construct sets it).
-DEAD_LETTER_URL_ENV = "USAGE_DEAD_LETTER_URL"
 #: DynamoDB allows 100 operations in a transaction: this many markers and their counter's update.
 MARKERS_PER_TRANSACTION = 99
 #: Calls a counter's ``errors`` counts, whatever the plan bills: what a dashboard shows as failing.

@@ -6,7 +6,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from api_direct.control_plane.api.problems import title
+from api_direct.contracts import problem_title as title
 from api_direct.control_plane.web import dashboard, marketplace, portal, web_session
 from api_direct.control_plane.web.rendering import STATIC_DIR, WEB_PREFIX, page, web_base
 from api_direct.control_plane.web.web_session import SignInRequired, current_user, sign_in_redirect

@@ -1,0 +1,128 @@
+"""The names every layer shares: Cognito groups, table keys, environment variables, buses, problem documents.
+
+A construct, the control plane's service, its client and the deploy engine must
+agree on these; defining them here, and not in whichever package used them first,
+is what lets a construct be imported without the FastAPI service behind it and the
+client without the service or the deploy engine. This module imports only the
+standard library, so every layer (and every Lambda bundle that ships it) can import
+it; ``tests/test_import_graph.py`` holds it to that.
+"""
+
+import json
+from decimal import Decimal
+from typing import Any
+
+# Cognito.
+
+#: The control plane's roles, as Cognito groups: the access token's ``cognito:groups``.
+CREATORS = "creators"
+CONSUMERS = "consumers"
+
+# The control plane's table.
+
+PK, SK = "pk", "sk"
+GSI1, GSI2 = "gsi1", "gsi2"
+#: (index name, partition attribute, sort attribute): the stack builds exactly these, the store queries them.
+INDEXES = ((GSI1, "gsi1pk", "gsi1sk"), (GSI2, "gsi2pk", "gsi2sk"))
+
+# Environment variables.
+
+#: The control plane's settings are ``APID_CP_<FIELD>`` (``APID_CP_TABLE_NAME``); the stack sets them, the app reads them.
+CONTROL_PLANE_ENV_PREFIX = "APID_CP_"
+#: Where the usage aggregator sends poison records (the usage queue's dead-letter queue; the construct sets it).
+DEAD_LETTER_URL_ENV = "USAGE_DEAD_LETTER_URL"
+#: What an operator's control plane charges and waits unless told otherwise: the settings' defaults,
+#: which the stack writes into the functions' environment so a deployed value is visible in the console.
+CONTROL_PLANE_DEFAULTS: dict[str, Any] = {
+    "max_openapi_bytes": 256_000,
+    "currency": "usd",
+    "platform_fee_percent": Decimal("20"),
+    "usage_grace_minutes": 120,
+    "payout_grace_days": 3,
+}
+#: The settings' fields in the order the environment lists them (the pydantic model's order).
+CONTROL_PLANE_SETTINGS = (
+    "account_id",
+    "table_name",
+    "event_bus_name",
+    "user_pool_id",
+    "app_client_id",
+    "key_forwarding_role_arn",
+    "jwks_url",
+    "aws_endpoint_url",
+    "max_openapi_bytes",
+    "stripe_secret_arn",
+    "stripe_api_base",
+    "currency",
+    "platform_fee_percent",
+    "usage_grace_minutes",
+    "payout_grace_days",
+)
+
+
+def control_plane_environment(**settings: Any) -> dict[str, str]:
+    """The functions' environment for these settings (the defaults filled in), as the app reads it back.
+
+    ``region`` is not among them: Lambda sets ``AWS_REGION``. A field this module
+    does not know is a ``TypeError``, so a renamed setting cannot go unset.
+    """
+    unknown = set(settings) - set(CONTROL_PLANE_SETTINGS)
+    if unknown:
+        raise TypeError(f"not control plane settings: {', '.join(sorted(unknown))}")
+    values = {**CONTROL_PLANE_DEFAULTS, **settings}
+    return {
+        f"{CONTROL_PLANE_ENV_PREFIX}{name.upper()}": str(values[name])
+        for name in CONTROL_PLANE_SETTINGS
+        if values.get(name) is not None
+    }
+
+
+# EventBridge.
+
+#: The control plane's own bus: usage arrives here, key events leave from here.
+CONTROL_PLANE_BUS_NAME = "apid-control-plane"
+#: ``Source`` of the key events the control plane puts and each API's key bus admits.
+CONTROL_PLANE_SOURCE = "api-direct.control-plane"
+
+
+def creator_key_bus_arn(account_id: str, region: str, api_id: str) -> str:
+    """The bus ``UserApiStack`` creates for key events: ``apid-<api>-keys``."""
+    return f"arn:aws:events:{region}:{account_id}:event-bus/apid-{api_id}-keys"
+
+
+# Errors on the wire: RFC 9457 problem documents.
+
+PROBLEM_JSON = "application/problem+json"
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    413: "Content Too Large",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+
+
+def problem_title(status: int) -> str:
+    return _TITLES.get(status, "Error")
+
+
+def problem_document(status: int, detail: str, type_: str = "about:blank", **extra: Any) -> dict[str, Any]:
+    """The body of an error answer, whether the app or API Gateway gives it: clients parse one format."""
+    return {"type": type_, "title": problem_title(status), "status": status, "detail": detail, **extra}
+
+
+def problem_headers(status: int) -> dict[str, str]:
+    """The headers that go with a problem document: a 401 names the scheme to retry with."""
+    return {"content-type": PROBLEM_JSON, **({"www-authenticate": "Bearer"} if status == 401 else {})}
+
+
+def problem_body(status: int, detail: str, type_: str = "about:blank", **extra: Any) -> bytes:
+    """:func:`problem_document` rendered as the app renders JSON (compact, UTF-8)."""
+    document = problem_document(status, detail, type_, **extra)
+    return json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
