@@ -2,25 +2,32 @@
 
 The executor knows nothing about what a step does; steps read and write the
 :class:`Context` (the change set one step creates is the one the next executes).
+What a step is (:class:`Step`) is defined here, where steps are run, so the
+planner that builds them imports the executor and never the other way round.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from api_direct.deploy.assets import PublishedAsset
 from api_direct.deploy.aws import Aws
 from api_direct.deploy.change_sets import ChangeSet
 from api_direct.deploy.stack_events import Outcome, StackEvent
 
-if TYPE_CHECKING:
-    from api_direct.deploy.planner import Step
+
+class Step(Protocol):
+    """One thing a plan does: it can say what, and do it with the run's :class:`Context`."""
+
+    def describe(self) -> str: ...
+
+    def run(self, context: "Context") -> None: ...
 
 
 class Observer(Protocol):
     """What a front end (the CLI's progress display, a test) hears while a plan runs."""
 
-    def step_started(self, step: "Step") -> None: ...
+    def step_started(self, step: Step) -> None: ...
 
     def asset_published(self, published: PublishedAsset) -> None: ...
 
@@ -32,7 +39,7 @@ class Observer(Protocol):
 class SilentObserver:
     """For library callers that only want the result."""
 
-    def step_started(self, step: "Step") -> None:
+    def step_started(self, step: Step) -> None:
         pass
 
     def asset_published(self, published: PublishedAsset) -> None:
@@ -87,7 +94,7 @@ class Context:
     hotswapped: list[str] = field(default_factory=list)
 
 
-def execute(steps: Sequence["Step"], context: Context) -> Context:
+def execute(steps: Sequence[Step], context: Context) -> Context:
     for step in steps:
         context.observer.step_started(step)
         step.run(context)

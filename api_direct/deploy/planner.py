@@ -9,7 +9,7 @@ itself refuses to start a second operation on a busy stack.
 
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from api_direct.deploy.assets import publish_asset, resolve
 from api_direct.deploy.aws import aws_errors
@@ -22,7 +22,7 @@ from api_direct.deploy.change_sets import (
     execute_change_set,
     remove_stale_change_sets,
 )
-from api_direct.deploy.executor import Context
+from api_direct.deploy.executor import Context, Step
 from api_direct.deploy.stack_events import EventStream, Outcome, wait_for_stack
 from api_direct.deploy.stacks import Phase, StackInfo
 from api_direct.deploy.synthesis import FileAsset, SynthesizedStack
@@ -30,12 +30,6 @@ from api_direct.errors import Interrupted, OperationFailed, StateError
 
 #: Tags every API stack carries, so a creator can find what API-Direct made.
 STACK_TAGS = {"api-direct:managed": "true"}
-
-
-class Step(Protocol):
-    def describe(self) -> str: ...
-
-    def run(self, context: Context) -> None: ...
 
 
 @dataclass(frozen=True)
