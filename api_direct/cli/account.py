@@ -4,8 +4,8 @@ import click
 
 from api_direct.cli.progress import ProgressDisplay
 from api_direct.cli.settings import Settings, global_options
+from api_direct.client import sign_in
 from api_direct.deploy.aws import creator_aws
-from api_direct.control_plane import sign_in
 from api_direct.deploy.link import (
     LINK_STACK_NAME,
     link_account,
@@ -128,7 +128,7 @@ def unlink(settings: Settings) -> None:
         unlink_account(creator, link_record, progress)
         if control_plane is not None:
             client = sign_in.client_for(control_plane, endpoint_url=settings.endpoint_url)
-            client.delete(f"/accounts/{link_record.account_id}/{link_record.region}")
+            client.unlink_account(link_record.account_id, link_record.region)
     save_state(project.root, state.with_link(None))
     settings.output.result(
         {"unlinked": link_record.account_id, "region": link_record.region},

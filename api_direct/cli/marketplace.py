@@ -5,8 +5,8 @@ from rich.markup import escape
 
 from api_direct.cli.progress import ProgressDisplay
 from api_direct.cli.settings import Settings, global_options
-from api_direct.control_plane import sign_in
-from api_direct.control_plane.publishing import export_openapi, listing
+from api_direct.client import sign_in
+from api_direct.client.publishing import publish as publish_listing
 from api_direct.deploy import operations
 from api_direct.errors import StateError
 
@@ -111,13 +111,17 @@ def publish(settings: Settings) -> None:
     with ProgressDisplay(settings.output, "publishing") as progress:
         session = operations.open_session(settings.project_dir, settings.aws_target(), progress)
         _, stack = operations.deployed_stack(session, "reading status", needed_for="deploy before publishing")
-        body = listing(session.project, session.link, stack.outputs, export_openapi(session.project))
-        client = sign_in.client_for(signed_in, endpoint_url=settings.endpoint_url)
-        published = client.put(f"/listings/{session.project.config.api.name}", body)
+        published = publish_listing(
+            sign_in.client_for(signed_in, endpoint_url=settings.endpoint_url),
+            session.project,
+            account_id=session.link.account_id,
+            region=session.link.region,
+            outputs=stack.outputs,
+        )
     settings.output.result(
-        published,
+        published.answer,
         f"Published [bold]{escape(session.project.config.api.name)}[/bold] with"
-        f" {len(body['plans'])} plan(s) on {escape(signed_in.control_plane_url)}.",
+        f" {len(published.listing['plans'])} plan(s) on {escape(signed_in.control_plane_url)}.",
     )
 
 
@@ -134,7 +138,7 @@ def keys() -> None:
 def create_key(settings: Settings, api_id: str, plan: str) -> None:
     """Subscribe to an API's plan and get an API key. The key is shown ONCE: store it now."""
     client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
-    created = client.post("/subscriptions", {"api_id": api_id, "plan": plan})
+    created = client.subscribe(api_id, plan)
     settings.output.result(
         created,
         f"Subscribed to {escape(api_id)} ({escape(plan)}). Your API key, shown only this once:\n\n"
@@ -148,8 +152,7 @@ def create_key(settings: Settings, api_id: str, plan: str) -> None:
 def list_keys(settings: Settings) -> None:
     """Your keys: id, API, plan and status (never the key itself)."""
     client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
-    found = client.get("/keys")
-    items = found["items"] if isinstance(found, dict) else found
+    items = client.keys()
     lines = [f"{k['key_id']}  {k['api_id']:<24} {k['plan']:<12} {k['status']}" for k in items]
     settings.output.result(
         {"items": items}, "\n".join(lines) or "No keys yet: `apid keys create --api ID --plan NAME`."
@@ -165,5 +168,5 @@ def revoke_key(settings: Settings, key_id: str) -> None:
     if not settings.confirm(f"Revoke key {key_id}?"):
         raise click.Abort()
     client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
-    client.delete(f"/keys/{key_id}")
+    client.revoke_key(key_id)
     settings.output.result({"revoked": key_id}, f"Revoked {escape(key_id)}.")

@@ -7,7 +7,7 @@ import click
 from rich.markup import escape
 
 from api_direct.cli.settings import Settings, global_options
-from api_direct.control_plane import sign_in
+from api_direct.client import sign_in
 
 
 @click.group()
@@ -25,7 +25,7 @@ def setup(settings: Settings) -> None:
     expire within minutes, so run this again for a fresh one; the account stays the same.
     """
     client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
-    account = client.post("/payouts/account", {})
+    account = client.payout_account()
     status = (
         "Transfers are enabled: earnings are paid out after each month closes."
         if account["transfers_enabled"]
@@ -48,7 +48,7 @@ def earnings(settings: Settings) -> None:
     few days after it ends. `--json` adds every paid invoice credited to you.
     """
     client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
-    found = client.get("/earnings")
+    found = client.earnings()
     settings.output.result(found, render(found))
 
 

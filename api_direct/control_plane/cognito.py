@@ -1,7 +1,9 @@
 """The Cognito client for calls made before anyone is signed in: sign-up, sign-in, refresh, revoke.
 
-Shared by ``apid login`` (``sign_in.py``) and the web pages' sign-in form
-(``web/web_session.py``), which runs in the control plane's Lambda.
+Shared by ``apid login`` (``api_direct.client.sign_in``) and the web pages' sign-in form
+(``web/web_session.py``), which runs in the control plane's Lambda. It stays
+here, beside the service, because the service's bundle ships it; it imports only
+boto3, so the client may import it without importing the service.
 """
 
 from typing import Any

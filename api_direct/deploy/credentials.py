@@ -1,6 +1,6 @@
 """Where a deploy session comes from: assumed locally, or brokered by the control plane."""
 
-from api_direct.control_plane.sign_in import client_for, require_session
+from api_direct.client.sign_in import client_for, require_session
 from api_direct.deploy.aws import Aws, assume_role
 from api_direct.deploy.state import LinkRecord
 from api_direct.errors import StateError
@@ -23,8 +23,8 @@ def deploy_session(creator: Aws, link: LinkRecord, purpose: str) -> Aws:
             f"this project is linked through {link.control_plane_url}, but you are signed in to"
             f" {signed_in.control_plane_url}: `apid login --control-plane {link.control_plane_url}`"
         )
-    granted = client_for(signed_in, endpoint_url=creator.endpoint_url).post(
-        f"/accounts/{link.account_id}/{link.region}/credentials", {"purpose": purpose}
+    granted = client_for(signed_in, endpoint_url=creator.endpoint_url).deploy_credentials(
+        link.account_id, link.region, purpose
     )
     return Aws.from_credentials(
         granted["access_key_id"],

@@ -14,8 +14,8 @@ from typing import Any
 import aws_cdk as cdk
 from botocore.exceptions import ClientError
 
+from api_direct.client.sign_in import SignedIn, client_for
 from api_direct.constructs.account_link import RESOURCE_PREFIX, LinkNames
-from api_direct.control_plane.sign_in import SignedIn, client_for
 from api_direct.deploy.aws import Aws, aws_errors
 from api_direct.deploy.credentials import deploy_session
 from api_direct.deploy.change_sets import TemplateSource, compact_template, create_change_set, execute_change_set
@@ -118,20 +118,19 @@ def link_through_control_plane(creator: Aws, observer: Observer, control_plane: 
     """
     account_id = creator.account_id()
     client = client_for(control_plane, endpoint_url=creator.endpoint_url)
-    registration = client.post("/accounts", {"account_id": account_id, "region": creator.region})
+    registration = client.register_account(account_id, creator.region)
     record = link_account(
         creator,
         observer,
         trusted_account_id=registration["trusted_account_id"],
         external_id=registration["external_id"],
     )
-    client.put(
-        f"/accounts/{account_id}/{creator.region}",
-        {
-            "deploy_role_arn": record.deploy_role_arn,
-            "execution_role_arn": record.execution_role_arn,
-            "asset_bucket": record.asset_bucket,
-        },
+    client.confirm_account(
+        account_id,
+        creator.region,
+        deploy_role_arn=record.deploy_role_arn,
+        execution_role_arn=record.execution_role_arn,
+        asset_bucket=record.asset_bucket,
     )
     return replace(
         record,

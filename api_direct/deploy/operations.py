@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from api_direct.client.sign_in import client_for, require_session
 from api_direct.deploy.aws import Aws, creator_aws
 from api_direct.deploy.aws_target import AwsTarget
 from api_direct.deploy.credentials import deploy_session
@@ -30,7 +31,6 @@ from api_direct.deploy.planner import (
 from api_direct.deploy.stacks import Phase, StackInfo, deployed_template, describe_stack, stack_resources
 from api_direct.deploy.state import LinkRecord, ProjectState, load_state, save_state
 from api_direct.deploy.synthesis import AppCheckMode, ControlPlaneRef, SynthesizedStack, synthesize_project
-from api_direct.control_plane.sign_in import client_for, require_session
 from api_direct.errors import ApidError, InputError, StateError
 from api_direct.project import Project, load_project
 
@@ -111,8 +111,7 @@ class Session:
         if link.control_plane_url is None:
             return ()
         try:
-            client_for(require_session(), endpoint_url=self.creator.endpoint_url).post(
-                "/deployments",
+            client_for(require_session(), endpoint_url=self.creator.endpoint_url).record_deployment(
                 {
                     "api_id": self.project.config.api.name,
                     "account_id": link.account_id,

@@ -56,11 +56,12 @@ from urllib.parse import urlsplit
 
 import uvicorn
 
+from api_direct.client import sign_in
+from api_direct.client.control_plane import ControlPlane
+from api_direct.client.publishing import export_openapi, publish
 from api_direct.constructs.function_code import ADAPTER_MODULE, HANDLER_MODULE, write_handler
-from api_direct.control_plane import sign_in
 from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ENV_PREFIX, ControlPlaneSettings
-from api_direct.control_plane.publishing import export_openapi, listing
 from api_direct.deploy import operations
 from api_direct.deploy.aws import creator_aws
 from api_direct.deploy.aws_target import AwsTarget
@@ -325,17 +326,21 @@ class _Sandbox:
         with self.narrator.step(
             f"Publish {project.config.api.name} with plans {', '.join(p.name for p in project.config.plans)}"
         ):
-            body = listing(project, record, deployed.outputs, dict(openapi))
-            self._client(creator).put(f"/listings/{project.config.api.name}", body)
+            publish(
+                self._client(creator),
+                project,
+                account_id=record.account_id,
+                region=record.region,
+                outputs=deployed.outputs,
+                openapi=openapi,
+            )
         with self.narrator.step(f"Consumer searches, subscribes to {plan.name} and gets a key (shown once)"):
             consumer = self._client(self._login(CONSUMER))
             term = (project.config.api.tags or (project.config.api.name,))[0]
-            found = [item["api_id"] for item in consumer.get("/listings", q=term)["items"]]
+            found = [item["api_id"] for item in consumer.search_listings(term)["items"]]
             if project.config.api.name not in found:
                 raise OperationFailed(f"searching for {term!r} did not find {project.config.api.name}: {found}")
-            self.consumer_key = consumer.post("/subscriptions", {"api_id": project.config.api.name, "plan": plan.name})[
-                "api_key"
-            ]
+            self.consumer_key = consumer.subscribe(project.config.api.name, plan.name)["api_key"]
             self.user_functions = stack_functions(self.aws, project.stack_name)
             synced = self._sync_keys()
             self.narrator.detail(
@@ -360,12 +365,12 @@ class _Sandbox:
             self.narrator.detail(f"{len(invoices)} invoice(s); webhooks {deliveries}")
         with self.narrator.step("Creator onboards to Stripe Connect and is paid out, less the platform fee"):
             creator_client = self._client(self._login(CREATOR))
-            account = creator_client.post("/payouts/account", {})
+            account = creator_client.payout_account()
             self.stripe.complete_onboarding(account["account_id"])
             month_end = (closed_at.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=0)
             paid_at = month_end + timedelta(days=self.settings.payout_grace_days, hours=6)
             payout = self._scheduled(PAYER, paid_at)
-            earnings = creator_client.get("/earnings")
+            earnings = creator_client.earnings()
             self.narrator.detail(f"sandbox clock {paid_at:%Y-%m-%d %H:%M}Z: {payout}")
         return self._summary(made, plan, invoices, earnings, time.monotonic() - started)
 
@@ -511,7 +516,7 @@ class _Sandbox:
             self.control_plane_url, email, self.password, endpoint_url=self.endpoint, mfa_code=lambda: ""
         )
 
-    def _client(self, session: sign_in.SignedIn) -> Any:
+    def _client(self, session: sign_in.SignedIn) -> ControlPlane:
         return sign_in.client_for(session, endpoint_url=self.endpoint)
 
     def _rest_api(

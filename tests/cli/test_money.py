@@ -23,7 +23,7 @@ from fastapi import FastAPI
 
 from api_direct.cli.main import cli
 from api_direct.cli.money import render
-from api_direct.control_plane import sign_in
+from api_direct.client import sign_in
 from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from api_direct.control_plane.client import ControlPlaneClient
+from api_direct.client.control_plane import ControlPlane
 from api_direct.control_plane.cognito import unsigned_cognito
 from api_direct.errors import AccessError, InputError, StateError
 
@@ -70,7 +70,7 @@ def login(
     mfa_code: Callable[[], str],
 ) -> SignedIn:
     """Password sign-in (``USER_PASSWORD_AUTH``), answering a TOTP challenge if MFA is on."""
-    config = ControlPlaneClient(control_plane_url).get("/config")
+    config = ControlPlane(control_plane_url).config()
     cognito = unsigned_cognito(config["region"], endpoint_url)
     try:
         result = cognito.initiate_auth(
@@ -123,7 +123,7 @@ def sign_up(
     ``role`` (``creators`` or ``consumers``) is stored as ``custom:role``; the pool's
     post-confirmation trigger puts the user in that group.
     """
-    config = ControlPlaneClient(control_plane_url).get("/config")
+    config = ControlPlane(control_plane_url).config()
     cognito = unsigned_cognito(config["region"], endpoint_url)
     try:
         cognito.sign_up(
@@ -176,8 +176,8 @@ def logout(*, endpoint_url: str | None = None) -> bool:
     return True
 
 
-def client_for(session: SignedIn, *, endpoint_url: str | None = None) -> ControlPlaneClient:
-    return ControlPlaneClient(session.control_plane_url, lambda: access_token(session, endpoint_url=endpoint_url))
+def client_for(session: SignedIn, *, endpoint_url: str | None = None) -> ControlPlane:
+    return ControlPlane(session.control_plane_url, lambda: access_token(session, endpoint_url=endpoint_url))
 
 
 def save_session(session: SignedIn) -> None:

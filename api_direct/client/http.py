@@ -1,6 +1,8 @@
-"""The CLI's view of the control plane API: JSON over HTTPS, problem+json errors as one line.
+"""The transport under the control plane client: JSON over HTTPS, problem+json errors as one line.
 
-Standard library only (urllib): the CLI needs a handful of calls, not a client framework.
+Standard library only (urllib): the CLI needs a handful of calls, not a client
+framework. Callers use :class:`api_direct.client.control_plane.ControlPlane`, which
+names each operation; paths are written only there.
 """
 
 import json
@@ -10,6 +12,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from api_direct.contracts import PROBLEM_JSON
 from api_direct.errors import AccessError, ApidError, InputError, StateError
 
 TIMEOUT_SECONDS = 30
@@ -38,7 +41,7 @@ class ControlPlaneClient:
         return self._call("DELETE", path)
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
-        headers = {"Accept": "application/json, application/problem+json"}
+        headers = {"Accept": f"application/json, {PROBLEM_JSON}"}
         data = None
         if body is not None:
             data = json.dumps(body).encode()

@@ -1,11 +1,18 @@
-"""What `apid publish` sends: the listing, from apid.toml, the deployed stack and the app itself."""
+"""``publish``: the listing, from apid.toml, the deployed stack and the app itself, put on the marketplace.
+
+One operation for ``apid publish`` and the sandbox, so both send the same
+listing. It takes the deployed stack's outputs and the linked account as values:
+reading them is the deploy engine's business, and this package does not import it.
+"""
 
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from api_direct.deploy.state import LinkRecord
+from api_direct.client.control_plane import ControlPlane
 from api_direct.errors import InputError, StateError
 from api_direct.project import Project
 
@@ -40,7 +47,36 @@ def export_openapi(project: Project) -> dict[str, Any]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def listing(project: Project, link: LinkRecord, outputs: dict[str, str], openapi: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Published:
+    #: What was sent: the ``PUT /listings/{api_id}`` body.
+    listing: dict[str, Any]
+    #: The listing as the control plane now holds it.
+    answer: dict[str, Any]
+
+
+def publish(
+    client: ControlPlane,
+    project: Project,
+    *,
+    account_id: str,
+    region: str,
+    outputs: Mapping[str, str],
+    openapi: Mapping[str, Any] | None = None,
+) -> Published:
+    """List (or update) the deployed API with the plans in apid.toml; the app's OpenAPI document is read if not given.
+
+    ``account_id`` and ``region`` are the linked account the stack is deployed in;
+    ``outputs`` the stack's (its ``ApiUrl`` is the listing's base URL).
+    """
+    document = dict(openapi) if openapi is not None else export_openapi(project)
+    body = listing(project, account_id=account_id, region=region, outputs=outputs, openapi=document)
+    return Published(body, client.put_listing(project.config.api.name, body))
+
+
+def listing(
+    project: Project, *, account_id: str, region: str, outputs: Mapping[str, str], openapi: dict[str, Any]
+) -> dict[str, Any]:
     """The ``PUT /listings/{api_id}`` body for this project."""
     if "ApiUrl" not in outputs:
         raise StateError(f"{project.stack_name} has no ApiUrl output: `apid deploy` before `apid publish`")
@@ -52,8 +88,8 @@ def listing(project: Project, link: LinkRecord, outputs: dict[str, str], openapi
         "tags": list(api.tags),
         "base_url": outputs["ApiUrl"],
         "openapi": openapi,
-        "account_id": link.account_id,
-        "region": link.region,
+        "account_id": account_id,
+        "region": region,
         "plans": [
             {
                 "name": plan.name,

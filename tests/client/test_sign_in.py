@@ -13,8 +13,8 @@ import botocore.client
 import pytest
 from moto import mock_aws
 
-from api_direct.control_plane import sign_in
-from api_direct.control_plane.client import ControlPlaneClient
+from api_direct.client import sign_in
+from api_direct.client.http import ControlPlaneClient
 from api_direct.errors import AccessError, InputError, StateError
 
 REGION = "us-east-1"

@@ -1,0 +1,207 @@
+"""The control plane's API as methods: one per operation, each returning what the API answers, typed.
+
+Callers name an operation (``client.subscribe(api_id, plan)``), not a path and a
+verb, so a path lives in one place and a type checker sees what each answer
+holds. The answers are the API's JSON documents as ``TypedDict`` s: the CLI prints
+them as they are with ``--json``, and this package needs no model of the service
+(importing the service's pydantic models would load FastAPI into the CLI and tie
+the client to the server's code; the wire format is the contract).
+"""
+
+from typing import Any, Literal, NotRequired, TypedDict, cast
+from urllib.parse import quote
+
+from api_direct.client.http import ControlPlaneClient
+
+#: Why the deploy engine asks for the deploy role's credentials (the control plane records it).
+Purpose = Literal["planning", "deploying", "destroying", "reading status", "reading logs", "checking the link"]
+
+
+class ClientConfig(TypedDict):
+    """``GET /config``: what a client needs to sign in."""
+
+    region: str
+    user_pool_id: str
+    app_client_id: str
+    account_id: str
+    event_bus_arn: str
+
+
+class Account(TypedDict):
+    """A registered AWS account and region: ``POST /accounts`` answers it with the ExternalId to deploy with."""
+
+    account_id: str
+    region: str
+    external_id: str
+    trusted_account_id: str
+    status: str
+    created_at: str
+    linked_at: NotRequired[str | None]
+    unlinked_at: NotRequired[str | None]
+    deploy_role_arn: NotRequired[str | None]
+    execution_role_arn: NotRequired[str | None]
+    asset_bucket: NotRequired[str | None]
+
+
+class DeployCredentials(TypedDict):
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expiration: str
+    role_arn: str
+
+
+class IssuedKey(TypedDict):
+    """A new API key: the only time its value is shown."""
+
+    api_id: str
+    plan: str
+    key_id: str
+    api_key: str
+    created_at: str
+
+
+class ApiKey(TypedDict):
+    key_id: str
+    api_id: str
+    plan: str
+    status: str
+    created_at: str
+
+
+class Subscription(TypedDict):
+    api_id: str
+    plan: str
+    status: str
+    billing_status: NotRequired[str]
+    key_id: str
+    created_at: str
+    cancelled_at: NotRequired[str | None]
+
+
+class ListingPage(TypedDict):
+    """``GET /listings``: one page of search results."""
+
+    items: list[dict[str, Any]]
+    next_cursor: NotRequired[str | None]
+
+
+class PayoutAccount(TypedDict):
+    account_id: str
+    onboarding_url: str
+    transfers_enabled: bool
+
+
+class ControlPlane(ControlPlaneClient):
+    """A control plane's API, signed in or not (``api_direct.client.sign_in.client_for`` gives a signed-in one).
+
+    Errors are the transport's: a refusal is one line, typed by its status
+    (:mod:`api_direct.client.http`).
+    """
+
+    # Anyone.
+
+    def config(self) -> ClientConfig:
+        return cast(ClientConfig, self.get("/config"))
+
+    def search_listings(self, q: str = "", **filters: Any) -> ListingPage:
+        """``filters``: ``category``, ``max_price``, ``sort``, ``limit``, ``cursor`` (as the API names them)."""
+        return cast(ListingPage, self.get("/listings", q=q, **filters))
+
+    def listing(self, api_id: str) -> dict[str, Any]:
+        """One listing with its plans and OpenAPI document."""
+        return cast("dict[str, Any]", self.get(f"/listings/{_segment(api_id)}"))
+
+    def reviews(self, api_id: str, *, limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
+        return cast("dict[str, Any]", self.get(f"/listings/{_segment(api_id)}/reviews", limit=limit, cursor=cursor))
+
+    # Creators.
+
+    def register_account(self, account_id: str, region: str) -> Account:
+        return cast(Account, self.post("/accounts", {"account_id": account_id, "region": region}))
+
+    def confirm_account(
+        self, account_id: str, region: str, *, deploy_role_arn: str, execution_role_arn: str, asset_bucket: str
+    ) -> Account:
+        body = {
+            "deploy_role_arn": deploy_role_arn,
+            "execution_role_arn": execution_role_arn,
+            "asset_bucket": asset_bucket,
+        }
+        return cast(Account, self.put(_account(account_id, region), body))
+
+    def accounts(self) -> list[Account]:
+        return cast("list[Account]", self.get("/accounts"))
+
+    def unlink_account(self, account_id: str, region: str) -> None:
+        self.delete(_account(account_id, region))
+
+    def deploy_credentials(self, account_id: str, region: str, purpose: Purpose | str) -> DeployCredentials:
+        return cast(DeployCredentials, self.post(f"{_account(account_id, region)}/credentials", {"purpose": purpose}))
+
+    def record_deployment(self, record: dict[str, Any]) -> dict[str, Any]:
+        """What a plan, deploy or destroy did: ``api_id``, ``account_id``, ``region``, ``action``, ``status``, ..."""
+        return cast("dict[str, Any]", self.post("/deployments", record))
+
+    def deployments(self, api_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        return cast("list[dict[str, Any]]", self.get("/deployments", api_id=api_id, limit=limit))
+
+    def put_listing(self, api_id: str, listing: dict[str, Any]) -> dict[str, Any]:
+        """Publish or update a listing (``api_direct.client.publishing.listing`` builds the body)."""
+        return cast("dict[str, Any]", self.put(f"/listings/{_segment(api_id)}", listing))
+
+    def usage(self, api_id: str, *, days: int | None = None) -> dict[str, Any]:
+        """An API's calls, billable calls and errors per UTC day."""
+        return cast("dict[str, Any]", self.get("/usage", api_id=api_id, days=days))
+
+    def payout_account(self, *, return_url: str | None = None, refresh_url: str | None = None) -> PayoutAccount:
+        """Create (once) the Stripe Connect account and get a fresh onboarding link."""
+        body = {name: url for name, url in (("return_url", return_url), ("refresh_url", refresh_url)) if url}
+        return cast(PayoutAccount, self.post("/payouts/account", body))
+
+    def earnings(self) -> dict[str, Any]:
+        """Revenue, platform fee and payouts per month, and every paid invoice."""
+        return cast("dict[str, Any]", self.get("/earnings"))
+
+    # Consumers.
+
+    def subscribe(self, api_id: str, plan: str) -> IssuedKey:
+        return cast(IssuedKey, self.post("/subscriptions", {"api_id": api_id, "plan": plan}))
+
+    def subscriptions(self) -> list[Subscription]:
+        return cast("list[Subscription]", self.get("/subscriptions"))
+
+    def cancel_subscription(self, api_id: str) -> None:
+        self.delete(f"/subscriptions/{_segment(api_id)}")
+
+    def rotate_key(self, api_id: str) -> IssuedKey:
+        return cast(IssuedKey, self.post(f"/subscriptions/{_segment(api_id)}/rotate", {}))
+
+    def change_plan(self, api_id: str, plan: str) -> Subscription:
+        return cast(Subscription, self.put(f"/subscriptions/{_segment(api_id)}/plan", {"plan": plan}))
+
+    def subscription_usage(self, api_id: str) -> dict[str, Any]:
+        return cast("dict[str, Any]", self.get(f"/subscriptions/{_segment(api_id)}/usage"))
+
+    def keys(self) -> list[ApiKey]:
+        return cast("list[ApiKey]", self.get("/keys"))
+
+    def revoke_key(self, key_id: str) -> None:
+        self.delete(f"/keys/{_segment(key_id)}")
+
+    def invoices(self) -> list[dict[str, Any]]:
+        return cast("list[dict[str, Any]]", self.get("/invoices"))
+
+    def review(self, api_id: str, stars: int, text: str = "") -> dict[str, Any]:
+        return cast(
+            "dict[str, Any]", self.post(f"/listings/{_segment(api_id)}/reviews", {"stars": stars, "text": text})
+        )
+
+
+def _segment(value: str) -> str:
+    """A path segment: ids are validated by the API, but never let one reach another path."""
+    return quote(value, safe="")
+
+
+def _account(account_id: str, region: str) -> str:
+    return f"/accounts/{_segment(account_id)}/{_segment(region)}"
