@@ -1,0 +1,235 @@
+"""Arrows point down: the import graph of ``api_direct``, read from the source, has no cycle and keeps the layers.
+
+The graph is built with :mod:`ast` from every module under ``api_direct/``: an
+``import`` or ``from ... import`` anywhere in a module counts, at module level or
+inside a function (a lazy import is still a dependency, only a later one). Imports
+under ``if TYPE_CHECKING:`` are left out: they never run, they only name types for
+the type checker (``constructs/__init__.py`` lists its constructs that way).
+``from package import name`` counts as importing ``package.name`` when that is a
+module, else ``package``. The implicit import of a module's parent packages is not
+an edge: a package's ``__init__`` is checked by its own imports.
+
+Every module belongs to one layer of :data:`LAYERS` (a new module with no layer
+fails the test: place it in the table), and may import only the layers
+:data:`MAY_IMPORT` lists for its own, or its own layer.
+"""
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import api_direct
+
+PACKAGE = Path(api_direct.__file__).parent
+
+#: Which layer a module is in: the longest matching name wins (a name matches itself and its submodules).
+#: Names marked exact match only themselves, so a module added beside them must be placed.
+LAYERS = {
+    "api_direct": "base",  # exact: the root package (version, bundled Node.js for jsii)
+    "api_direct.errors": "base",
+    "api_direct.node_runtime": "base",
+    "api_direct.contracts": "contracts",
+    "api_direct.project": "project",
+    "api_direct.scaffold": "scaffold",
+    "api_direct.runtime": "runtime",
+    "api_direct.constructs": "constructs",
+    "api_direct.user_stack": "stacks",
+    "api_direct.control_plane": "cognito",  # exact: the package's docstring
+    "api_direct.control_plane.cognito": "cognito",  # exact: shared by the service's web sign-in and the client
+    "api_direct.control_plane.stack": "stacks",
+    "api_direct.control_plane.api": "service",
+    "api_direct.control_plane.billing": "service",
+    "api_direct.control_plane.web": "service",
+    "api_direct.client": "client",
+    "api_direct.deploy": "deploy",
+    "api_direct.local": "local",
+    "api_direct.cli": "cli",
+    "api_direct.__main__": "main",
+}
+EXACT = {"api_direct", "api_direct.control_plane", "api_direct.control_plane.cognito"}
+
+#: Layer -> the other layers its modules may import. Read down the list: each layer only reaches below it.
+MAY_IMPORT: dict[str, set[str]] = {
+    # Names every layer shares; the standard library only.
+    "contracts": set(),
+    # The root package, errors, bundled Node.js: imported by everything, importing nothing else.
+    "base": set(),
+    # apid.toml's model.
+    "project": {"base"},
+    "scaffold": {"base", "project"},
+    # Lambda handler code: ships alone in its bundle.
+    "runtime": {"contracts"},
+    # Boto3's unsigned Cognito client, for calls before sign-in: the service's web form and the client use it.
+    "cognito": set(),
+    # The control plane's FastAPI service and billing: never the deploy engine, the client, local or the CLI.
+    "service": {"base", "contracts", "project", "runtime", "cognito"},
+    # L3 constructs: never the service (its names come from contracts).
+    "constructs": {"base", "contracts", "project", "runtime"},
+    # Stacks compose constructs.
+    "stacks": {"base", "contracts", "project", "constructs"},
+    # The control plane's client side (HTTP client, sign-in, publishing): never the service or the deploy engine.
+    "client": {"base", "contracts", "project", "cognito"},
+    # The deploy engine: never the control plane's service, local or the CLI.
+    "deploy": {"base", "contracts", "project", "runtime", "constructs", "stacks", "client"},
+    # The product on one machine: runs the service and the deploy engine together.
+    "local": {
+        "base",
+        "contracts",
+        "project",
+        "runtime",
+        "cognito",
+        "service",
+        "constructs",
+        "stacks",
+        "client",
+        "deploy",
+    },
+    # Click commands: imported by nobody but ``python -m api_direct``.
+    "cli": {"base", "contracts", "project", "scaffold", "client", "deploy", "local"},
+    "main": {"cli"},
+}
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = ("api_direct", *path.relative_to(PACKAGE).with_suffix("").parts)
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import statement, skipping the bodies of ``if TYPE_CHECKING:``."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for other in node.orelse:
+                yield from _imports(other)
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        yield from _imports(node)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the ``api_direct`` modules it imports."""
+    known = modules()
+
+    def nearest(name: str) -> str:
+        while name not in known:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph: dict[str, set[str]] = {}
+    for name, path in known.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in _imports(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets.update(nearest(alias.name) for alias in node.names if alias.name.split(".")[0] == "api_direct")
+                continue
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                source = ".".join([*base, node.module] if node.module else base)
+            else:
+                source = node.module or ""
+            if source.split(".")[0] != "api_direct":
+                continue
+            for alias in node.names:
+                full = f"{source}.{alias.name}"
+                targets.add(full if full in known else nearest(source))
+        graph[name] = targets - {name}
+    return graph
+
+
+def layer_of(module: str) -> str | None:
+    candidates = [name for name in LAYERS if module == name or (name not in EXACT and module.startswith(name + "."))]
+    return LAYERS[max(candidates, key=len)] if candidates else None
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    return import_graph()
+
+
+def test_the_graph_is_read_from_the_source(graph: dict[str, set[str]]) -> None:
+    assert "api_direct.deploy.operations" in graph["api_direct.cli.stack"]  # from api_direct.deploy import operations
+    assert "api_direct.local.sandbox" in graph["api_direct.cli.sandbox"]  # imported inside a function
+    assert not graph["api_direct.constructs"]  # its construct imports are under TYPE_CHECKING
+
+
+def test_no_module_imports_itself_back(graph: dict[str, set[str]]) -> None:
+    assert cycles(graph) == []
+
+
+def test_every_module_has_a_layer(graph: dict[str, set[str]]) -> None:
+    assert [module for module in sorted(graph) if layer_of(module) is None] == []
+
+
+def test_every_import_points_down(graph: dict[str, set[str]]) -> None:
+    wrong = [
+        f"{module} ({layer_of(module)}) imports {target} ({layer_of(target)})"
+        for module, targets in sorted(graph.items())
+        for target in sorted(targets)
+        if layer_of(module) is not None
+        and layer_of(target) != layer_of(module)
+        and layer_of(target) not in MAY_IMPORT[str(layer_of(module))]
+    ]
+    assert wrong == []
+
+
+def test_contracts_import_only_the_standard_library() -> None:
+    tree = ast.parse((PACKAGE / "contracts.py").read_text())
+    imported = {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    } | {str(node.module).split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    import sys
+
+    assert imported <= set(sys.stdlib_module_names)
+
+
+def test_the_table_names_every_layer_it_allows() -> None:
+    assert set(LAYERS.values()) == set(MAY_IMPORT)
+    assert set().union(*MAY_IMPORT.values()) <= set(MAY_IMPORT)
