@@ -3,7 +3,7 @@
 The first part asserts what moto really creates from our templates (read back
 through each service's own API, not from the template). The second pins every gap
 the README's "What the emulator cannot show" lists, so that list stays true when
-moto changes. The last part proves each patch in ``api_direct/local/emulator.py`` fixes
+moto changes. The last part proves each patch listed in ``api_direct/local/emulator/patches.py`` fixes
 a real defect: the same probe against unpatched moto, in process, shows it.
 """
 
