@@ -33,6 +33,9 @@ from api_direct.local.sample_calls import (
 )
 from api_direct.scaffold import render_templates
 
+#: Integers a JSON API can carry: pydantic parses JSON integers as 64-bit, as most servers do.
+JSON_INTEGERS = st.integers(-(2**63), 2**63 - 1)
+
 
 def answers(app: FastAPI) -> dict[str, int]:
     """Each sample call of ``app``, sent to it: the status by operation."""
@@ -273,7 +276,7 @@ def pydantic_types(draw: st.DrawFn, depth: int = 0) -> Any:
         return bool
     if kind == "literal":
         return Literal[
-            tuple(draw(st.lists(st.text(min_size=1, max_size=5) | st.integers(), min_size=1, max_size=3, unique=True)))
+            tuple(draw(st.lists(st.text(min_size=1, max_size=5) | JSON_INTEGERS, min_size=1, max_size=3, unique=True)))
         ]
     if kind in ("date", "datetime", "uuid", "decimal"):
         return {"date": date, "datetime": datetime, "uuid": UUID, "decimal": Decimal}[kind]
