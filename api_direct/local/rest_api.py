@@ -35,7 +35,7 @@ from api_direct.local.lambda_runtime import DeployedFunction, LocalLambda
 from api_direct.local.rest_proxy import INTEGRATION_FAILED, HttpRequest, HttpResponse, RestProxy, failed, too_large
 from api_direct.runtime.access_log import render_access_log_line
 from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
-from api_direct.runtime.authorizer import API_KEY_HEADER
+from api_direct.runtime.key_check import API_KEY_HEADER
 from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, CONTENT_TYPE, render_template
 
 

@@ -24,42 +24,14 @@ suspend a key the consumer has paid for. Likewise a suspension must not move
 
 import functools
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, UTC
-from typing import Any, Literal, cast
+from typing import Any
 
 import boto3
 from boto3.resources.base import ServiceResource
 from botocore.exceptions import ClientError
 
-KeyStatus = Literal["active", "revoked", "suspended"]
-
-
-@dataclass(frozen=True)
-class KeyRecord:
-    """One consumer key as the table holds it."""
-
-    key_hash: str
-    key_id: str
-    plan: str
-    status: KeyStatus
-    updated_at: str
-    usage_key_id: str | None = None
-    suspension_at: str | None = None
-
-    @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> "KeyRecord":
-        """The record of a DynamoDB item (as the boto3 resource API returns it)."""
-        return cls(
-            key_hash=item["key_hash"],
-            key_id=item["key_id"],
-            plan=item["plan"],
-            status=cast(KeyStatus, item["status"]),
-            updated_at=item["updated_at"],
-            usage_key_id=item.get("usage_key_id"),
-            suspension_at=item.get("suspension_at"),
-        )
+from api_direct.runtime.key_check import KeyRecord, KeyStatus
 
 
 def stored_time(at: datetime) -> str:

@@ -20,9 +20,9 @@ from api_direct.runtime.usage_forwarder import (
     aggregate,
     decode_log_lines,
     handler,
-    period_start,
     put_records,
 )
+from api_direct.runtime.usage_records import period_start
 from tests.runtime.access_lines import access_line
 from tests.runtime.conftest import REGION, Bus
 

@@ -1,0 +1,100 @@
+"""The authorizer's decision on a key, without AWS in it: allow an active key, reject any other.
+
+The deployed authorizer (:mod:`.authorizer`) answers API Gateway from :func:`decide`
+with a lookup in the key table; ``apid dev`` calls the same :func:`decide` with a
+lookup that knows one local key, in the creator's own interpreter, where neither
+boto3 nor Powertools need be installed. Standard library only.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from api_direct.runtime.api_keys import hash_key, is_well_formed
+from api_direct.runtime.gateway_responses import INVALID_KEY, MISSING_KEY, SUSPENDED_KEY, GatewayRejection
+
+API_KEY_HEADER = "x-api-key"
+
+KeyStatus = Literal["active", "revoked", "suspended"]
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One consumer key as the table holds it."""
+
+    key_hash: str
+    key_id: str
+    plan: str
+    status: KeyStatus
+    updated_at: str
+    usage_key_id: str | None = None
+    suspension_at: str | None = None
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> "KeyRecord":
+        """The record of a DynamoDB item (as the boto3 resource API returns it)."""
+        return cls(
+            key_hash=item["key_hash"],
+            key_id=item["key_id"],
+            plan=item["plan"],
+            status=cast(KeyStatus, item["status"]),
+            updated_at=item["updated_at"],
+            usage_key_id=item.get("usage_key_id"),
+            suspension_at=item.get("suspension_at"),
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome for one key.
+
+    ``rejection`` is ``None`` when the key is allowed; otherwise it is the response
+    the caller gets. ``reason`` is for logs and safe to log, as is ``key_id``.
+    """
+
+    reason: str
+    rejection: GatewayRejection | None = None
+    key_id: str = ""
+    plan: str = ""
+    usage_identifier_key: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.rejection is None
+
+
+def decide(api_key: str | None, lookup: Callable[[str], KeyRecord | None]) -> Decision:
+    """Allow an active key; reject a missing, malformed, unknown or inactive one.
+
+    ``lookup`` maps a key hash to its record (:meth:`KeyTable.get` in Lambda). It is
+    not called for a malformed key, so garbage costs no read.
+
+    A suspended key gets its own message, since its holder can fix it (by paying);
+    a revoked one looks like an unknown one, since nothing can be done about either.
+    An active record without a plan (a KeyRestored applied before its KeyIssued) is
+    rejected like an unknown key: the key is not issued here yet, and API Gateway
+    would refuse its usage identifier anyway (INVALID_API_KEY, the same 403).
+    """
+    if not api_key:
+        return Decision(reason="missing", rejection=MISSING_KEY)
+    if not is_well_formed(api_key):
+        return Decision(reason="malformed", rejection=INVALID_KEY)
+    key_hash = hash_key(api_key)
+    record = lookup(key_hash)
+    if record is None:
+        return Decision(reason="unknown", rejection=INVALID_KEY)
+    if record.status == "active" and not record.plan:
+        return Decision(reason="unissued", rejection=INVALID_KEY, key_id=record.key_id)
+    if record.status == "suspended":
+        return Decision(reason="suspended", rejection=SUSPENDED_KEY, key_id=record.key_id)
+    if record.status != "active":
+        return Decision(reason=record.status, rejection=INVALID_KEY, key_id=record.key_id)
+    return Decision(reason="active", key_id=record.key_id, plan=record.plan, usage_identifier_key=key_hash)
+
+
+def api_key_of(headers: Mapping[str, str] | None) -> str | None:
+    """The ``x-api-key`` header, whatever case the client (or a proxy) gave its name."""
+    for name, value in (headers or {}).items():
+        if name.lower() == API_KEY_HEADER:
+            return value
+    return None
