@@ -87,6 +87,11 @@ class RuntimeSettings(_Strict):
     #: cannot serve. Turn it off only for an app whose import cannot run outside Lambda (it reaches a
     #: resource only the deployed function can); the commands then warn that nothing was checked.
     check_import: bool = True
+    #: The Python that runs the app on this machine, for ``apid dev`` and the import check (a path,
+    #: relative to the project): the project's own environment, with the app's FastAPI and pydantic,
+    #: so apid can live in another (pipx, ``uv tool``). Default: ``.venv/bin/python`` when the project
+    #: has one, else the Python apid runs in. Lambda runs ``python`` above, whatever this says.
+    interpreter: str | None = None
     #: Leave out the test suites installed packages ship (``tests``/``test`` folders no module imports):
     #: Lambda never runs them, and they count against its 250 MB limit. False bundles every package whole.
     slim_dependencies: bool = True

@@ -32,6 +32,7 @@ LAYERS = {
     "api_direct.node_runtime": "base",
     "api_direct.contracts": "contracts",
     "api_direct.project": "project",
+    "api_direct.interpreter": "project",  # which Python runs the creator's app
     "api_direct.scaffold": "scaffold",
     "api_direct.runtime": "runtime",
     "api_direct.constructs": "constructs",

@@ -1,4 +1,4 @@
-"""Fetch the Lambda-platform wheels the suite bundles with, so tests never reach a network.
+"""Fetch the Lambda-platform wheels the suite bundles with, and a creator's environment, so tests never reach a network.
 
 ``make install`` runs this once; ``make test`` then points pip at the folder with
 ``PIP_NO_INDEX=1 PIP_FIND_LINKS=…``, which the bundler's pip inherits. The
@@ -45,6 +45,17 @@ def wanted() -> list[tuple[str, Architecture, tuple[str, ...]]]:
     return [*suite, (PYTHON_VERSION, ARCHITECTURE, (*REQUIREMENTS, ADAPTER_REQUIREMENT))]
 
 
+#: A creator's own environment, on older FastAPI and pydantic than apid's (and the uvicorn of their day):
+#: `apid dev` serves an app from it (tests/local/test_dev_launch.py). Within api-direct's declared ranges.
+CREATOR_VENV_REQUIREMENTS = ("fastapi==0.115.14", "pydantic==2.9.2", "uvicorn==0.32.1")
+
+
+def download_creator_venv(destination: Path) -> None:
+    """:data:`CREATOR_VENV_REQUIREMENTS` and their dependencies, for this machine's Python and platform."""
+    command = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(destination), "--only-binary=:all:"]
+    subprocess.run([*command, *CREATOR_VENV_REQUIREMENTS], check=True)
+
+
 def download(destination: Path) -> None:
     for python, architecture, wheels in wanted():
         spec = BundleSpec(requirements=wheels, sources=(), python_version=python, architecture=architecture)
@@ -69,3 +80,4 @@ def download(destination: Path) -> None:
 
 if __name__ == "__main__":
     download(Path(sys.argv[1]))
+    download_creator_venv(Path(sys.argv[1]))

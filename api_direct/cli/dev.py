@@ -4,7 +4,7 @@ import click
 from rich.markup import escape
 
 from api_direct.cli.settings import Settings, global_options
-from api_direct.local.dev_server import DevSession, prepare, sample_call, serve
+from api_direct.local.dev_launch import DevLaunch, prepare_launch, run_launch
 
 
 @click.command()
@@ -48,20 +48,23 @@ def dev(settings: Settings, host: str, port: int, plan_name: str | None, key: st
     Not emulated: rate limits, quotas and the authorizer's cache. Restart
     after editing apid.toml.
     """
-    session = prepare(settings.project_dir, plan_name, key)
+    launch = prepare_launch(settings.project_dir, plan_name, key)
     url = f"http://{host}:{port}"
-    curl = sample_call(session.app).curl(url, ("x-api-key", session.key))
+    curl = launch.call.curl(url, ("x-api-key", launch.key))
     settings.output.result(
-        {"url": url, "key": session.key, "plan": session.target.plan.name, "reload": reload, "curl": curl},
-        _human(session, url, curl),
+        {"url": url, "key": launch.key, "plan": launch.target.plan.name, "reload": reload, "curl": curl},
+        _human(launch, url, curl),
     )
-    serve(session.target, host=host, port=port, reload=reload)
+    status = run_launch(launch, host=host, port=port, reload=reload)
+    if status:
+        raise SystemExit(status)
 
 
-def _human(session: DevSession, url: str, curl: str) -> str:
-    config = session.target.project.config
+def _human(launch: DevLaunch, url: str, curl: str) -> str:
+    config = launch.target.project.config
+    python = f"\nPython: {escape(str(launch.interpreter))} (the project's)" if launch.interpreter else ""
     return (
-        f"[bold]{config.api.name}[/bold] ({escape(config.api.app)}) on {url}, plan {session.target.plan.name}\n"
-        f"Local API key: [bold]{session.key}[/bold]\n"
-        f"Try: {escape(curl)}"
+        f"[bold]{config.api.name}[/bold] ({escape(config.api.app)}) on {url}, plan {launch.target.plan.name}\n"
+        f"Local API key: [bold]{launch.key}[/bold]\n"
+        f"Try: {escape(curl)}{python}"
     )

@@ -6,8 +6,9 @@ happily and the API would answer 502 to every consumer. The import runs in a
 separate interpreter (the creator's modules never load into ours), started before
 synthesis and read after it, so the second it takes overlaps with bundling.
 
-The interpreter is this one, with the project root first on ``sys.path``, as for
-``apid dev`` and the app's own tests, and with the variables Lambda sets
+The interpreter is the project's (:func:`~api_direct.interpreter.project_interpreter`:
+``[runtime] interpreter``, else its ``.venv``, else this one), as for ``apid dev``, with
+the project root first on ``sys.path``, as for the app's own tests, and with the variables Lambda sets
 (:mod:`.lambda_environment`), so an app that reads ``AWS_REGION`` at import is
 not refused. A module the local environment lacks is not the app's fault if the
 Lambda bundle provides it (its requirements are installed for Lambda's platform,
@@ -22,13 +23,13 @@ the commands then say so once instead.
 import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from api_direct.deploy.lambda_environment import lambda_environment
 from api_direct.errors import InputError
+from api_direct.interpreter import project_interpreter
 from api_direct.project import Project
 
 #: Long enough for an app that loads a model at import; a hang is reported, not waited on forever.
@@ -154,7 +155,7 @@ def start_app_check(project: Project, *, region: str | None = None) -> AppCheck:
     """Start importing the app; :meth:`AppCheck.result` waits for the verdict. ``region``: where it deploys, if known."""
     root = project.root.resolve()
     process = subprocess.Popen(
-        [sys.executable, "-c", _CHECK, str(root), project.config.api.app],
+        [str(project_interpreter(project)), "-c", _CHECK, str(root), project.config.api.app],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,

@@ -13,11 +13,17 @@ route template (``/forecast/{city_id}``), where the deployed API, whose one prox
 resource hands all routing to the app, logs ``/{proxy+}``; there are no throttling,
 quotas or authorizer cache; and the usage is printed, not sent to a control plane.
 
+The server runs in the interpreter that runs the app, which may be the project's
+own rather than apid's (:mod:`api_direct.local.dev_launch`): so this module and what
+it imports need only the standard library, uvicorn, starlette and pydantic 2, never
+boto3, Powertools or anything else of apid's own environment.
+
 uvicorn's reloader runs the app in a worker process it restarts on every code
 change, so the worker builds its app from :func:`app_from_environment`: the parent
 passes it the project, the plan and the key's hash in the environment, never the key.
 """
 
+import base64
 import importlib
 import logging
 import os
@@ -26,12 +32,12 @@ import time
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import uvicorn
-from uvicorn.config import STARTUP_FAILURE
+from uvicorn.main import STARTUP_FAILURE  # older uvicorns define it here, newer ones import it here
 from starlette.routing import Match, Route
 
 from api_direct.errors import InputError
@@ -39,10 +45,9 @@ from api_direct.local.sample_calls import SampleCall, sample_calls
 from api_direct.project import Project, PricingPlan, billable_calls, load_project
 from api_direct.runtime.access_log import AccessLogEntry, parse_access_log_line, render_access_log_line
 from api_direct.runtime.api_keys import KEY_PREFIX, generate_key, hash_key, is_well_formed
-from api_direct.runtime.authorizer import api_key_of, decide
 from api_direct.runtime.gateway_responses import CONTENT_TYPE, GatewayRejection
-from api_direct.runtime.key_store import KeyRecord
-from api_direct.runtime.usage_forwarder import LogLine, UsageRecord, aggregate
+from api_direct.runtime.key_check import KeyRecord, api_key_of, decide
+from api_direct.runtime.usage_records import LogLine, UsageRecord, aggregate
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -94,13 +99,19 @@ def prepare(project_dir: Path | str, plan_name: str | None, key: str | None) -> 
     ``key`` is the local key to accept (a new one when ``None``), so a creator can keep
     one across runs; it must have a real key's shape, as the authorizer rejects any other.
     """
+    target, key = prepare_target(project_dir, plan_name, key)
+    return DevSession(target, import_app(target.project), key)
+
+
+def prepare_target(project_dir: Path | str, plan_name: str | None, key: str | None) -> tuple[DevTarget, str]:
+    """What :func:`prepare` checks before importing the app: the target, and the key (``key``, or a new one)."""
     project = load_project(project_dir)
     plan = plan_named(project, plan_name)
     if key is None:
         key = generate_key()
     elif not is_well_formed(key):
         raise InputError(f"--key: not an API key ({KEY_PREFIX} and 43 URL-safe characters); omit it to get a new one")
-    return DevSession(DevTarget(project, plan, hash_key(key)), import_app(project), key)
+    return DevTarget(project, plan, hash_key(key)), key
 
 
 def plan_named(project: Project, name: str | None) -> PricingPlan:
@@ -296,6 +307,24 @@ def sample_call(app: ASGIApp) -> SampleCall:
         if calls:
             return calls[0]
     return SampleCall("GET /", "GET", "/")
+
+
+def describe(environ: Mapping[str, str]) -> dict[str, Any]:
+    """What :func:`prepare` learns by importing the app, as JSON, for a parent in another interpreter.
+
+    ``{"call": ...}``: the app's :func:`sample_call`, its body in base64; ``{"error": ...}``: the one-line error.
+    """
+    try:
+        call = sample_call(import_app(DevTarget.from_environment(environ).project))
+    except InputError as error:
+        return {"error": str(error)}
+    return {"call": {**asdict(call), "body": base64.b64encode(call.body).decode()}}
+
+
+def described_call(fields: Mapping[str, Any]) -> SampleCall:
+    """The :class:`SampleCall` that :func:`describe` wrote as JSON."""
+    headers = tuple((name, value) for name, value in fields["headers"])
+    return SampleCall(**{**fields, "headers": headers, "body": base64.b64decode(fields["body"])})
 
 
 def app_from_environment() -> MeteredDevApp:
