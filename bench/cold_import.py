@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from api_direct.constructs.bundling import build_bundle
-from api_direct.constructs.function_code import function_code
+from api_direct.constructs.function_code import FastApiCode
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weather_api"
 APP = "weather.main:app"
@@ -111,6 +111,5 @@ def cold_start(
 
 
 def x86_bundle(python_version: str, project: Path = EXAMPLE, app: str = APP) -> Path:
-    """A project's bundle as ``FastApiFunction`` assembles it (:func:`function_code`), built for x86_64."""
-    code = function_code(project_dir=project, app=app, python_version=python_version, architecture="x86_64")
-    return build_bundle(code.spec).path
+    """A project's bundle as ``FastApiFunction`` assembles it (:meth:`FastApiCode.bundle_spec`), built for x86_64."""
+    return build_bundle(FastApiCode.from_project(project, app=app).bundle_spec(python_version, "x86_64")).path

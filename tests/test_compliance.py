@@ -19,6 +19,7 @@ import pytest
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
+from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.control_plane.stack import ControlPlaneStack
 from api_direct.project import load_project
@@ -32,23 +33,22 @@ GUARD_TEMPLATE = "Insecure.template.json"
 GUARD_SKIP_REASON = "The guard's second queue is skipped to prove checkov honours skip_checkov metadata."
 
 
-def user_api_stack(cache: Path) -> Callable[[cdk.App], cdk.Stack]:
+def user_api_stack() -> Callable[[cdk.App], cdk.Stack]:
     return lambda app: UserApiStack(
         app,
         "UserApi",
         project=load_project(EXAMPLE_DIR),
         control_plane_account_id=CONTROL_PLANE_ACCOUNT,
         control_plane_bus_arn=CONTROL_PLANE_BUS_ARN,
-        bundle_cache_dir=cache,
     )
 
 
-def account_link_stack(_: Path) -> Callable[[cdk.App], cdk.Stack]:
+def account_link_stack() -> Callable[[cdk.App], cdk.Stack]:
     return lambda app: AccountLinkStack(app, "AccountLink", trusted_account_id=CONTROL_PLANE_ACCOUNT)
 
 
-def control_plane_stack(cache: Path) -> Callable[[cdk.App], cdk.Stack]:
-    return lambda app: ControlPlaneStack(app, "ControlPlane", bundle_cache_dir=cache)
+def control_plane_stack() -> Callable[[cdk.App], cdk.Stack]:
+    return lambda app: ControlPlaneStack(app, "ControlPlane")
 
 
 STACKS = {"user-api": user_api_stack, "account-link": account_link_stack, "control-plane": control_plane_stack}
@@ -68,8 +68,9 @@ def synthesized(bundle_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory
     stacks: dict[str, cdk.Stack] = {}
 
     def build(app: cdk.App) -> None:
+        app.node.set_context(BUNDLE_CACHE_CONTEXT, str(bundle_cache_dir))
         for name, builder in STACKS.items():
-            stacks[name] = builder(bundle_cache_dir)(app)
+            stacks[name] = builder()(app)
 
     findings = nag_findings(build, outdir)
     return {

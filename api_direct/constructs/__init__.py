@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from api_direct.constructs.control_plane_api import ControlPlaneApi
     from api_direct.constructs.dead_letters import DeadLetterQueue
     from api_direct.constructs.fastapi_function import FastApiFunction
+    from api_direct.constructs.function_code import FastApiCode
     from api_direct.constructs.identity import Identity
     from api_direct.constructs.key_store import ApiKeyStore
     from api_direct.constructs.metered_api import MeteredApi, PlanLimits
@@ -34,6 +35,7 @@ _MODULES = {
     "BundledFunction": "bundled_function",
     "ControlPlaneApi": "control_plane_api",
     "DeadLetterQueue": "dead_letters",
+    "FastApiCode": "function_code",
     "FastApiFunction": "fastapi_function",
     "Identity": "identity",
     "MeteredApi": "metered_api",
@@ -48,6 +50,7 @@ __all__ = [
     "BundledFunction",
     "ControlPlaneApi",
     "DeadLetterQueue",
+    "FastApiCode",
     "FastApiFunction",
     "Identity",
     "MeteredApi",

@@ -1,16 +1,20 @@
 """A Lambda function built from a bundle folder, shared by the creator's app and our handlers."""
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from aws_cdk import Acknowledgment, AssetHashType, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from api_direct.constructs.acknowledgments import skip_checkov
-from api_direct.constructs.bundling import Architecture, Bundle
+from api_direct.constructs.bundling import Architecture, Bundle, default_cache_dir
+
+#: CDK context key naming the bundle cache folder (``cdk synth -c apid:bundleCacheDir=...``).
+BUNDLE_CACHE_CONTEXT = "apid:bundleCacheDir"
 
 _RUNTIMES: dict[str, lambda_.Runtime] = {
     "3.11": lambda_.Runtime.PYTHON_3_11,
@@ -21,6 +25,30 @@ _ARCHITECTURES: dict[str, lambda_.Architecture] = {
     "arm64": lambda_.Architecture.ARM_64,
     "x86_64": lambda_.Architecture.X86_64,
 }
+
+
+def bundle_cache_dir(scope: IConstruct) -> Path:
+    """Where bundles are cached: the ``apid:bundleCacheDir`` context, else :func:`default_cache_dir` (``$APID_CACHE_DIR``)."""
+    configured = scope.node.try_get_context(BUNDLE_CACHE_CONTEXT)
+    return Path(configured) if configured else default_cache_dir()
+
+
+def python_version(runtime: lambda_.Runtime | str) -> str:
+    """``"3.12"`` for ``Runtime.PYTHON_3_12`` or ``"3.12"``; a one-line ``ValueError`` for a runtime we cannot bundle for."""
+    version = runtime.name.removeprefix("python") if isinstance(runtime, lambda_.Runtime) else runtime
+    if version not in _RUNTIMES:
+        name = runtime.name if isinstance(runtime, lambda_.Runtime) else repr(runtime)
+        raise ValueError(f"runtime must be one of Python {', '.join(_RUNTIMES)}, got {name}")
+    return version
+
+
+def architecture_name(architecture: lambda_.Architecture | str) -> Architecture:
+    """``"arm64"`` or ``"x86_64"`` for the CDK's ``Architecture`` or its name; a one-line ``ValueError`` otherwise."""
+    name = architecture.name if isinstance(architecture, lambda_.Architecture) else architecture
+    if name == "arm64" or name == "x86_64":
+        return name
+    raise ValueError(f"architecture must be arm64 or x86_64, got {name!r}")
+
 
 # Why checkov's VPC, reserved-concurrency and log-encryption checks do not apply, whatever a function runs.
 _NO_VPC = (
@@ -43,13 +71,21 @@ _LOGS_WITHOUT_CMK = (
 )
 
 
-class BundledFunction(Construct):
+class BundledFunction(lambda_.Function):
     """A Python function with its own log group and a role that can write only there.
 
-    The role gets no AWS managed policy: ``AWSLambdaBasicExecutionRole`` would let it
-    create and write any log group in the account. The asset is named by the
-    bundle's content hash, so CDK does not hash the folder a second time and an
-    unchanged bundle is never uploaded again.
+    A ``lambda.Function`` (an ``IFunction``): ``add_environment``, ``grant_invoke``
+    and the metrics work on it directly. The role (``role``) gets no AWS managed
+    policy: ``AWSLambdaBasicExecutionRole`` would let it create and write any log
+    group in the account. The log group (``log_group``) and the role are created
+    beside the function, as ``<id>Logs`` and ``<id>Role``, because the function
+    needs both when it is made. The asset is named by the bundle's content hash,
+    so CDK does not hash the folder a second time and an unchanged bundle is never
+    uploaded again.
+
+    ``runtime`` and ``architecture`` take the CDK's ``Runtime.PYTHON_3_12`` and
+    ``Architecture.ARM_64`` or their short names ``"3.12"`` and ``"arm64"``; they
+    must be the ones the bundle was built for.
 
     ``dead_letter_queue`` keeps the events of asynchronous invocations that failed
     every retry. No concurrency is reserved unless ``reserved_concurrent_executions``
@@ -64,8 +100,8 @@ class BundledFunction(Construct):
         bundle: Bundle,
         handler: str,
         description: str,
-        python_version: str = "3.12",
-        architecture: Architecture = "arm64",
+        runtime: lambda_.Runtime | str = "3.12",
+        architecture: lambda_.Architecture | str = "arm64",
         memory_size: int = 256,
         timeout: Duration | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
@@ -73,38 +109,39 @@ class BundledFunction(Construct):
         dead_letter_queue: sqs.IQueue | None = None,
         reserved_concurrent_executions: int | None = None,
     ) -> None:
-        super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
-        self.role = iam.Role(
-            self,
-            "Role",
+        log_group = logs.LogGroup(
+            scope, f"{construct_id}Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        role = iam.Role(
+            scope,
+            f"{construct_id}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Runs: {description}"[:1000],
         )
-        self.function = lambda_.Function(
-            self,
-            "Function",
+        super().__init__(
+            scope,
+            construct_id,
             description=description,
             code=lambda_.Code.from_asset(
                 str(bundle.path), asset_hash=bundle.content_hash, asset_hash_type=AssetHashType.CUSTOM
             ),
             handler=handler,
-            runtime=_RUNTIMES[python_version],
-            architecture=_ARCHITECTURES[architecture],
+            runtime=_RUNTIMES[python_version(runtime)],
+            architecture=_ARCHITECTURES[architecture_name(architecture)],
             memory_size=memory_size,
             timeout=timeout or Duration.seconds(10),
-            role=self.role,
-            log_group=self.log_group,
+            role=role,
+            log_group=log_group,
             environment=dict(environment or {}),
             dead_letter_queue=dead_letter_queue,
             reserved_concurrent_executions=reserved_concurrent_executions,
         )
-        self.log_group.grant_write(self.role)
-        skip_checkov(self.log_group, {"CKV_AWS_158": _LOGS_WITHOUT_CMK})
-        skip_checkov(self.function, {"CKV_AWS_117": _NO_VPC})
+        log_group.grant_write(role)
+        skip_checkov(log_group, {"CKV_AWS_158": _LOGS_WITHOUT_CMK})
+        skip_checkov(self, {"CKV_AWS_117": _NO_VPC})
         if reserved_concurrent_executions is None:
-            skip_checkov(self.function, {"CKV_AWS_115": _NO_RESERVATION})
-        Validations.of(self.function).acknowledge(
+            skip_checkov(self, {"CKV_AWS_115": _NO_RESERVATION})
+        Validations.of(self).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-L1",
                 reason="The runtime must match the --python-version the bundle's wheels were installed for;"

@@ -20,7 +20,7 @@ from api_direct.constructs.account_link import LinkNames
 from api_direct.constructs.acknowledgments import acknowledge_wildcards, skip_checkov
 from api_direct.constructs.bundling import SourceTree
 from api_direct.constructs.fastapi_function import FastApiFunction
-from api_direct.constructs.function_code import ADAPTER_REQUIREMENT, SourceFile
+from api_direct.constructs.function_code import ADAPTER_REQUIREMENT, FastApiCode, SourceFile
 from api_direct.constructs.identity import USER_POOL_API_SCOPE
 from api_direct.constructs.runtime_function import RUNTIME_REQUIREMENTS
 from api_direct.constructs.usage_billing import UsageBilling
@@ -225,7 +225,6 @@ class ControlPlaneApi(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        bundle_cache_dir: Path | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -294,24 +293,22 @@ class ControlPlaneApi(Construct):
             key_forwarding_role_arn=self.key_forwarding_role.role_arn,
             stripe_secret_arn=self.stripe_secret.secret_arn,
         )
-        app = FastApiFunction(
+        self.function = app = FastApiFunction(
             self,
             "App",
-            sources=control_plane_sources(),
-            requirements=CONTROL_PLANE_REQUIREMENTS,
-            handler=CONTROL_PLANE_HANDLER,
+            code=FastApiCode.from_sources(
+                control_plane_sources(), requirements=CONTROL_PLANE_REQUIREMENTS, handler=CONTROL_PLANE_HANDLER
+            ),
             memory_size=memory_size,
             timeout=Duration.seconds(15),
             log_retention=log_retention,
             environment=environment,
-            bundle_cache_dir=bundle_cache_dir,
         )
-        self.function = app.function
         skip_checkov(self.function, {"CKV_AWS_116": _SYNCHRONOUS_APP, "CKV_AWS_173": _SETTINGS_WITHOUT_CMK})
         self.log_group = app.log_group
         self.bundle = app.bundle
         self._grant_app(app.role, event_bus_name)
-        self.stripe_secret.grant_read(app.role)
+        self.stripe_secret.grant_read(app)
         self.billing = UsageBilling(
             self,
             "Billing",

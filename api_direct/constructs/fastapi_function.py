@@ -1,16 +1,20 @@
 """A FastAPI app as a Lambda function, bundled without Docker: a creator's project, or our own control plane."""
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from api_direct.constructs.bundled_function import BundledFunction
-from api_direct.constructs.bundling import Architecture, Bundle, SourceTree, build_bundle
-from api_direct.constructs.function_code import function_code, project_code_options
+from api_direct.constructs.bundled_function import (
+    BundledFunction,
+    architecture_name,
+    bundle_cache_dir,
+    python_version,
+)
+from api_direct.constructs.bundling import Bundle, build_bundle
+from api_direct.constructs.function_code import FastApiCode, project_code_options
 from api_direct.project import Project
 
 #: ``apid.toml`` speaks days; CDK's enum names them.
@@ -28,25 +32,25 @@ RETENTION_BY_DAYS: dict[int, logs.RetentionDays] = {
 }
 
 
-class FastApiFunction(Construct):
-    """Bundles a FastAPI (or any ASGI) app, or code with its own Lambda handler, and runs it on Lambda.
+class FastApiFunction(BundledFunction):
+    """A FastAPI (or any ASGI) app, or code with its own Lambda handler, bundled without Docker and run on Lambda.
 
-    The code is either a creator's project folder (``project_dir``, less
-    ``exclude``, with its ``requirements.txt``) or explicit ``sources`` and
-    ``requirements``, as for API-Direct's own control plane, whose code is a few
-    packages of this library. Dependencies are installed for the Lambda platform as
-    binary wheels; both are cached by content hash, so a warm synth never runs pip.
+    A ``lambda.Function``: ``add_environment``, ``grant_invoke`` and the metrics
+    work on it directly; ``log_group`` and ``role`` are its own (see
+    :class:`BundledFunction`). ``code`` says what it runs, as ``lambda.Code`` does
+    for a Function::
 
-    The entry point is ``app`` (``module:attribute`` of the ASGI app, default
-    ``main:app``), wrapped in a generated Mangum handler that adds Mangum to the
-    requirements; or ``handler`` (``module:attribute`` of a function that already is
-    a Lambda handler), used as is with the requirements as given.
+        FastApiFunction(stack, "App", code=FastApiCode.from_project("service", app="main:app"), memory_size=1024)
 
-    Installed packages are slimmed of their test suites unless ``slim_dependencies``
-    is False, and a bundle over Lambda's 250 MB unzipped limit is refused in one line.
+    Dependencies are installed for the Lambda platform as binary wheels; both
+    they and the bundle are cached by content hash (in the ``apid:bundleCacheDir``
+    context's folder, else ``$APID_CACHE_DIR``'s, else ``~/.cache/api-direct``), so
+    a warm synth never runs pip. A bundle over Lambda's 250 MB unzipped limit is
+    refused in one line.
 
     Defaults: arm64 (cheaper per GB-second than x86_64), Python 3.12, 512 MB, 10 s,
-    logs kept 30 days.
+    logs kept 30 days. ``runtime`` and ``architecture`` take the CDK's own
+    ``Runtime`` and ``Architecture`` as well as ``"3.12"`` and ``"arm64"``.
     """
 
     def __init__(
@@ -54,58 +58,36 @@ class FastApiFunction(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        project_dir: Path | str | None = None,
-        app: str | None = None,
-        requirements_file: Path | str | None = None,
-        exclude: Sequence[str] | None = None,
-        sources: Sequence[SourceTree] | None = None,
-        requirements: Sequence[str] | None = None,
-        handler: str | None = None,
-        python_version: str = "3.12",
-        architecture: Architecture = "arm64",
-        slim_dependencies: bool = True,
+        code: FastApiCode,
+        runtime: lambda_.Runtime | str = "3.12",
+        architecture: lambda_.Architecture | str = "arm64",
         memory_size: int = 512,
         timeout: Duration | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         environment: Mapping[str, str] | None = None,
-        bundle_cache_dir: Path | None = None,
     ) -> None:
-        super().__init__(scope, construct_id)
-        code = function_code(
-            project_dir=project_dir,
-            app=app,
-            requirements_file=requirements_file,
-            exclude=exclude,
-            sources=sources,
-            requirements=requirements,
-            handler=handler,
-            python_version=python_version,
-            architecture=architecture,
-            slim_dependencies=slim_dependencies,
-        )
-        entry_point, description = code.entry_point, code.description
-        self.bundle: Bundle = build_bundle(code.spec, bundle_cache_dir)
-        bundled = BundledFunction(
-            self,
-            "App",
-            bundle=self.bundle,
-            handler=entry_point,
-            description=description,
-            python_version=python_version,
+        if not isinstance(code, FastApiCode):
+            raise TypeError("FastApiFunction code must be a FastApiCode (FastApiCode.from_project or .from_sources)")
+        spec = code.bundle_spec(python_version(runtime), architecture_name(architecture))
+        bundle = build_bundle(spec, bundle_cache_dir(scope))
+        super().__init__(
+            scope,
+            construct_id,
+            bundle=bundle,
+            handler=code.entry_point,
+            description=code.description,
+            runtime=runtime,
             architecture=architecture,
             memory_size=memory_size,
             timeout=timeout,
             log_retention=log_retention,
             environment=environment,
         )
-        self.function: lambda_.Function = bundled.function
-        self.log_group: logs.LogGroup = bundled.log_group
-        self.role = bundled.role
+        #: The folder deployed as the function's code.
+        self.bundle: Bundle = bundle
 
     @classmethod
-    def from_project(
-        cls, scope: Construct, construct_id: str, project: Project, *, bundle_cache_dir: Path | None = None
-    ) -> "FastApiFunction":
+    def from_project(cls, scope: Construct, construct_id: str, project: Project) -> "FastApiFunction":
         """The function an ``apid.toml`` describes."""
         runtime = project.config.runtime
         return cls(
@@ -115,5 +97,4 @@ class FastApiFunction(Construct):
             memory_size=runtime.memory_mb,
             timeout=Duration.seconds(runtime.timeout_seconds),
             log_retention=RETENTION_BY_DAYS[runtime.log_retention_days],
-            bundle_cache_dir=bundle_cache_dir,
         )

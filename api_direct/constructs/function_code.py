@@ -1,10 +1,10 @@
-"""What goes into a FastAPI function's bundle, decided without the CDK.
+"""What goes into a FastAPI function's bundle, decided without the CDK: :class:`FastApiCode`.
 
 :class:`~api_direct.constructs.fastapi_function.FastApiFunction` bundles what
-:func:`function_code` describes; the deploy engine asks the same function when
-only a project's code changed, to rebuild just the app's bundle without starting
-jsii (:mod:`api_direct.deploy.synthesis`). One function for both, so the two can
-never disagree about what a bundle holds.
+:meth:`FastApiCode.bundle_spec` describes; the deploy engine asks the same method
+when only a project's code changed, to rebuild just the app's bundle without
+starting jsii (:mod:`api_direct.deploy.synthesis`). One description for both, so
+the two can never disagree about what a bundle holds.
 """
 
 from collections.abc import Iterator, Sequence
@@ -54,80 +54,138 @@ class SourceFile(SourceTree):
 
 
 @dataclass(frozen=True)
-class FunctionCode:
-    """A function's bundle and how Lambda enters it."""
+class FastApiCode:
+    """What a :class:`~api_direct.constructs.fastapi_function.FastApiFunction` runs, as ``lambda.Code`` is for a Function.
 
-    spec: BundleSpec
-    entry_point: str
-    description: str
+    Made by a factory that checks its own arguments: :meth:`from_project` (a
+    creator's project folder) or :meth:`from_sources` (chosen files and
+    requirements, as API-Direct's own control plane is built). Immutable; the
+    requirements are read when it is made.
+
+    :meth:`bundle_spec` is the one description of what the bundle holds: the
+    construct builds it, and the deploy engine asks the same method when only a
+    project's code changed, to rebuild just the app's bundle without starting jsii.
+    """
+
+    sources: tuple[SourceTree, ...]
+    requirements: tuple[str, ...]
+    #: ``module:attribute`` of the ASGI app (``asgi``) or of a function that already is a Lambda handler.
+    entry: str
+    #: True: ``entry`` is an ASGI app, served through a generated handler and Mangum. False: used as is.
+    asgi: bool = True
+    #: Remove the test suites installed packages ship; False keeps the install whole.
+    slim_dependencies: bool = True
+
+    @classmethod
+    def from_project(
+        cls,
+        project_dir: Path | str,
+        *,
+        app: str = "main:app",
+        requirements_file: Path | str | None = None,
+        exclude: Sequence[str] | None = None,
+        slim_dependencies: bool = True,
+    ) -> "FastApiCode":
+        """A project folder (less ``exclude``, default :data:`DEFAULT_EXCLUDES`) whose ASGI ``app`` Lambda serves.
+
+        ``requirements_file`` defaults to the folder's ``requirements.txt``; none is no requirements.
+        """
+        root = Path(project_dir).resolve()
+        if not root.is_dir():
+            raise ValueError(f"FastApiCode.from_project: {project_dir} is not a folder")
+        _reference(app, "app")
+        path = Path(requirements_file) if requirements_file is not None else root / "requirements.txt"
+        return cls(
+            sources=(SourceTree(root, exclude=tuple(DEFAULT_EXCLUDES if exclude is None else exclude)),),
+            requirements=read_requirements(path) if path.is_file() else (),
+            entry=app,
+            slim_dependencies=slim_dependencies,
+        )
+
+    @classmethod
+    def from_sources(
+        cls,
+        sources: Sequence[SourceTree],
+        *,
+        requirements: Sequence[str] = (),
+        app: str | None = None,
+        handler: str | None = None,
+        slim_dependencies: bool = True,
+    ) -> "FastApiCode":
+        """Chosen files with explicit requirement lines; an ASGI ``app`` (default ``main:app``) or a ``handler``.
+
+        A ``handler`` (``module:attribute`` of a Lambda handler) is used as is, with
+        the requirements as given; an ``app`` gets the generated handler and Mangum.
+        """
+        if app is not None and handler is not None:
+            raise ValueError("FastApiCode.from_sources takes app (run behind Mangum) or handler (used as is), not both")
+        if isinstance(requirements, str):
+            raise ValueError("FastApiCode.from_sources requirements must be a sequence of requirement lines")
+        entry, prop = (handler, "handler") if handler is not None else (app or "main:app", "app")
+        _reference(entry, prop)
+        return cls(
+            sources=tuple(sources),
+            requirements=tuple(requirements),
+            entry=entry,
+            asgi=handler is None,
+            slim_dependencies=slim_dependencies,
+        )
+
+    @property
+    def entry_point(self) -> str:
+        """The function's ``Handler`` property."""
+        if self.asgi:
+            return f"{HANDLER_MODULE}.handler"
+        module, attribute = _reference(self.entry, "handler")
+        return f"{module}.{attribute}"
+
+    @property
+    def description(self) -> str:
+        return f"ASGI app {self.entry}" if self.asgi else f"Lambda handler {self.entry}"
+
+    def bundle_spec(self, python_version: str = "3.12", architecture: Architecture = "arm64") -> BundleSpec:
+        """The bundle of this code for a runtime ("3.12") and an architecture ("arm64" or "x86_64")."""
+        sources, requirements, generated = self.sources, self.requirements, {}
+        if self.asgi:
+            generated = {f"{HANDLER_MODULE}.py": handler_shim(self.entry)}
+            sources = (*sources, SourceFile(ADAPTER_SOURCE, f"{ADAPTER_MODULE}.py"))
+            requirements = (*requirements, ADAPTER_REQUIREMENT)
+        return BundleSpec(
+            requirements=requirements,
+            sources=sources,
+            python_version=python_version,
+            architecture=architecture,
+            generated=generated,
+            slim=self.slim_dependencies,
+        )
 
 
-def function_code(
-    *,
-    project_dir: Path | str | None = None,
-    app: str | None = None,
-    requirements_file: Path | str | None = None,
-    exclude: Sequence[str] | None = None,
-    sources: Sequence[SourceTree] | None = None,
-    requirements: Sequence[str] | None = None,
-    handler: str | None = None,
-    python_version: str = "3.12",
-    architecture: Architecture = "arm64",
-    slim_dependencies: bool = True,
-) -> FunctionCode:
-    """The bundle of ``FastApiFunction``'s props of the same names (see there); ``ValueError`` for conflicting ones."""
-    if (project_dir is None) == (sources is None):
-        raise ValueError("FastApiFunction needs project_dir or sources (exactly one)")
-    if sources is not None and exclude is not None:
-        raise ValueError("FastApiFunction: exclude applies to project_dir; give each SourceTree its own exclude")
-    if requirements is not None and requirements_file is not None:
-        raise ValueError("FastApiFunction takes requirements or requirements_file, not both")
-    if app is not None and handler is not None:
-        raise ValueError("FastApiFunction takes app (run behind Mangum) or handler (used as is), not both")
-    if project_dir is not None:
-        project_dir = Path(project_dir).resolve()
-        sources = (SourceTree(project_dir, exclude=tuple(DEFAULT_EXCLUDES if exclude is None else exclude)),)
-        requirements_file = requirements_file or project_dir / "requirements.txt"
-    if requirements is None:
-        path = Path(requirements_file) if requirements_file else None
-        requirements = read_requirements(path) if path and path.is_file() else ()
-    if handler is None:
-        app = app or "main:app"
-        entry_point, description = f"{HANDLER_MODULE}.handler", f"ASGI app {app}"
-        generated = {f"{HANDLER_MODULE}.py": handler_shim(app)}
-        sources = (*sources, SourceFile(ADAPTER_SOURCE, f"{ADAPTER_MODULE}.py"))
-        requirements = (*requirements, ADAPTER_REQUIREMENT)
-    else:
-        module, attribute = _reference(handler, "handler")
-        entry_point, description, generated = f"{module}.{attribute}", f"Lambda handler {handler}", {}
-    spec = BundleSpec(
-        requirements=tuple(requirements),
-        sources=tuple(sources or ()),
-        python_version=python_version,
-        architecture=architecture,
-        generated=generated,
-        slim=slim_dependencies,
+def project_code(project: Project) -> FastApiCode:
+    """The code an ``apid.toml`` gives its app function."""
+    return FastApiCode.from_project(
+        project.root,
+        app=project.config.api.app,
+        requirements_file=project.requirements_file,
+        exclude=project.excludes,
+        slim_dependencies=project.config.runtime.slim_dependencies,
     )
-    return FunctionCode(spec, entry_point, description)
 
 
 def project_code_options(project: Project) -> dict[str, Any]:
     """The code props an ``apid.toml`` gives its app function (``FastApiFunction.from_project``)."""
     runtime = project.config.runtime
-    return {
-        "project_dir": project.root,
-        "app": project.config.api.app,
-        "requirements_file": project.requirements_file,
-        "exclude": project.excludes,
-        "python_version": runtime.python,
-        "architecture": runtime.architecture,
-        "slim_dependencies": runtime.slim_dependencies,
-    }
+    return {"code": project_code(project), "runtime": runtime.python, "architecture": runtime.architecture}
+
+
+def project_bundle_spec(project: Project) -> BundleSpec:
+    """The bundle of an ``apid.toml`` project's app, as ``FastApiFunction.from_project`` builds it."""
+    runtime = project.config.runtime
+    return project_code(project).bundle_spec(runtime.python, runtime.architecture)
 
 
 def _reference(value: str, prop: str) -> tuple[str, str]:
     """Split ``module:attribute``; anything else is a one-line error naming the prop."""
     module, _, attribute = value.partition(":")
     if not module or not attribute:
-        raise ValueError(f"FastApiFunction {prop} must be module:attribute, got {value!r}")
+        raise ValueError(f"FastApiCode {prop} must be module:attribute, got {value!r}")
     return module, attribute

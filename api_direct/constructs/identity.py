@@ -1,7 +1,6 @@
 """Who may sign in to the control plane, and in which role: a Cognito user pool for people."""
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_cognito as cognito
@@ -55,7 +54,6 @@ class Identity(Construct):
         feature_plan: cognito.FeaturePlan = cognito.FeaturePlan.ESSENTIALS,
         email: cognito.UserPoolEmail | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
-        bundle_cache_dir: Path | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if not roles or any("," in role for role in roles):
@@ -102,18 +100,16 @@ class Identity(Construct):
             )
             for role in roles
         }
-        trigger = RuntimeFunction(
+        self.post_confirmation_function = trigger = RuntimeFunction(
             self,
             "PostConfirmation",
             handler="post_confirmation.handler",
             description="Adds a newly confirmed user to the group of the role they signed up with",
             environment={"ROLE_GROUPS": ",".join(roles)},
             timeout=Duration.seconds(5),
-            bundle_cache_dir=bundle_cache_dir,
         )
-        self.post_confirmation_function = trigger.function
-        skip_checkov(trigger.function, {"CKV_AWS_116": _SYNCHRONOUS_TRIGGER})
-        self.user_pool.add_trigger(cognito.UserPoolOperation.POST_CONFIRMATION, trigger.function)
+        skip_checkov(trigger, {"CKV_AWS_116": _SYNCHRONOUS_TRIGGER})
+        self.user_pool.add_trigger(cognito.UserPoolOperation.POST_CONFIRMATION, trigger)
         # A policy of its own, not the function role's default one: the pool refers to the
         # function and the function depends on its default policy, so a grant there naming
         # the pool would be a dependency cycle.

@@ -1,7 +1,6 @@
 """Where a creator's account keeps its consumers' API keys, as hashes only."""
 
 from collections.abc import Mapping
-from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_apigateway as apigw
@@ -51,7 +50,6 @@ class ApiKeyStore(Construct):
         event_bus_name: str | None = None,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         encryption: dynamodb.TableEncryption = dynamodb.TableEncryption.AWS_MANAGED,
-        bundle_cache_dir: Path | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -80,16 +78,14 @@ class ApiKeyStore(Construct):
             )
         )
         self.dead_letter_queue = DeadLetterQueue(self, "SyncDeadLetters", holds="the key sync rule and function")
-        sync = RuntimeFunction(
+        self.sync_function = RuntimeFunction(
             self,
             "Sync",
             handler="key_sync.handler",
             description=f"Applies {'/'.join(KEY_EVENT_TYPES)} events from the API-Direct control plane",
             environment={"KEY_TABLE_NAME": self.table.table_name},
             dead_letter_queue=self.dead_letter_queue,
-            bundle_cache_dir=bundle_cache_dir,
         )
-        self.sync_function = sync.function
         self.table.grant_read_write_data(self.sync_function)
         self.sync_rule = events.Rule(
             self,

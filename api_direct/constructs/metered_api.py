@@ -2,7 +2,6 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_apigateway as apigw
@@ -82,7 +81,6 @@ class MeteredApi(Construct):
         access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         description: str | None = None,
         binary_media_types: Sequence[str] = BINARY_MEDIA_TYPES,
-        bundle_cache_dir: Path | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         if not plans:
@@ -110,7 +108,7 @@ class MeteredApi(Construct):
         # RestApi always adds an "Endpoint" output; the stack that owns the API names its own.
         self.rest_api.node.try_remove_child("Endpoint")
         skip_checkov(self.rest_api.deployment_stage, {"CKV_AWS_120": _NO_STAGE_CACHE})
-        authorizer_function = RuntimeFunction(
+        self.authorizer_function = RuntimeFunction(
             self,
             "Authorizer",
             handler="authorizer.handler",
@@ -118,9 +116,7 @@ class MeteredApi(Construct):
             environment={"KEY_TABLE_NAME": key_store.table.table_name},
             memory_size=512,
             timeout=Duration.seconds(5),
-            bundle_cache_dir=bundle_cache_dir,
         )
-        self.authorizer_function = authorizer_function.function
         skip_checkov(self.authorizer_function, {"CKV_AWS_116": _SYNCHRONOUS_AUTHORIZER})
         key_store.grant_key_lookup(self.authorizer_function)
         self.authorizer = apigw.RequestAuthorizer(

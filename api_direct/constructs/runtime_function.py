@@ -11,7 +11,7 @@ from constructs import Construct
 
 import api_direct.runtime
 from api_direct.constructs.acknowledgments import skip_checkov
-from api_direct.constructs.bundled_function import BundledFunction
+from api_direct.constructs.bundled_function import BundledFunction, bundle_cache_dir
 from api_direct.constructs.bundling import Bundle, BundleSpec, SourceTree, build_bundle
 
 RUNTIME_REQUIREMENTS = (f"aws-lambda-powertools=={version('aws-lambda-powertools')}",)
@@ -23,7 +23,7 @@ _ENVIRONMENT_WITHOUT_CMK = (
 
 
 @cache
-def runtime_bundle(cache_dir: Path | None = None) -> Bundle:
+def runtime_bundle(cache_dir: Path) -> Bundle:
     """One bundle holding ``api_direct.runtime`` and Powertools, shared by every handler.
 
     Only the runtime package ships, under a blank ``api_direct/__init__.py``: the
@@ -39,7 +39,7 @@ def runtime_bundle(cache_dir: Path | None = None) -> Bundle:
 
 
 class RuntimeFunction(BundledFunction):
-    """A handler from ``api_direct.runtime``: arm64, Python 3.12, small and quick to start.
+    """A handler from ``api_direct.runtime``: arm64, Python 3.12, small and quick to start; a ``lambda.Function``.
 
     ``environment`` is for names and ARNs only: it is not encrypted with a key of its own.
     """
@@ -55,12 +55,11 @@ class RuntimeFunction(BundledFunction):
         memory_size: int = 256,
         timeout: Duration | None = None,
         dead_letter_queue: sqs.IQueue | None = None,
-        bundle_cache_dir: Path | None = None,
     ) -> None:
         super().__init__(
             scope,
             construct_id,
-            bundle=runtime_bundle(bundle_cache_dir),
+            bundle=runtime_bundle(bundle_cache_dir(scope)),
             handler=f"api_direct.runtime.{handler}",
             description=description,
             memory_size=memory_size,
@@ -68,4 +67,4 @@ class RuntimeFunction(BundledFunction):
             environment={"POWERTOOLS_SERVICE_NAME": "api-direct", **(environment or {})},
             dead_letter_queue=dead_letter_queue,
         )
-        skip_checkov(self.function, {"CKV_AWS_173": _ENVIRONMENT_WITHOUT_CMK})
+        skip_checkov(self, {"CKV_AWS_173": _ENVIRONMENT_WITHOUT_CMK})

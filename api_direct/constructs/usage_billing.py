@@ -17,7 +17,7 @@ from constructs import Construct
 
 from api_direct.constructs.acknowledgments import acknowledge_wildcards, skip_checkov
 from api_direct.constructs.bundled_function import BundledFunction
-from api_direct.constructs.bundling import Architecture, Bundle
+from api_direct.constructs.bundling import Bundle
 from api_direct.constructs.dead_letters import SQS_MANAGED_ENCRYPTION, DeadLetterQueue
 from api_direct.contracts import DEAD_LETTER_URL_ENV
 from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
@@ -83,7 +83,7 @@ class UsageBilling(Construct):
     ``billing`` package and the Stripe SDK) with their own handler, the same
     ``environment`` (:func:`api_direct.contracts.control_plane_environment`), and read and write
     ``table``. Only ``closer`` and ``payer`` may read ``stripe_secret``. The bundle
-    must have been built for ``python_version`` and ``architecture`` (3.12, arm64, as
+    must have been built for ``runtime`` and ``architecture`` (3.12, arm64, as
     :class:`FastApiFunction` builds by default).
 
     Neither scheduled function reserves concurrency: a reservation of 1 would make
@@ -115,8 +115,8 @@ class UsageBilling(Construct):
         scheduled_timeout: Duration = Duration.minutes(5),
         scheduled_concurrency: int | None = None,
         memory_size: int = 512,
-        python_version: str = "3.12",
-        architecture: Architecture = "arm64",
+        runtime: lambda_.Runtime | str = "3.12",
+        architecture: lambda_.Architecture | str = "arm64",
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -133,13 +133,13 @@ class UsageBilling(Construct):
         def billing_function(
             construct_id: str, handler: str, description: str, timeout: Duration, concurrency: int | None = None
         ) -> BundledFunction:
-            bundled = BundledFunction(
+            function = BundledFunction(
                 self,
                 construct_id,
                 bundle=bundle,
                 handler=handler,
                 description=description,
-                python_version=python_version,
+                runtime=runtime,
                 architecture=architecture,
                 memory_size=memory_size,
                 timeout=timeout,
@@ -147,12 +147,14 @@ class UsageBilling(Construct):
                 environment=environment,
                 reserved_concurrent_executions=concurrency,
             )
-            skip_checkov(bundled.function, {"CKV_AWS_173": _SETTINGS_WITHOUT_CMK})
-            for statement in table.grant_read_write_data(bundled.role).principal_statements:
+            skip_checkov(function, {"CKV_AWS_173": _SETTINGS_WITHOUT_CMK})
+            for statement in table.grant_read_write_data(function).principal_statements:
                 acknowledge_wildcards(
-                    bundled.role, statement, "Billing queries the control plane table's indexes, and only this table's."
+                    function.role or function,
+                    statement,
+                    "Billing queries the control plane table's indexes, and only this table's.",
                 )
-            return bundled
+            return function
 
         self.dead_letter_queue = DeadLetterQueue(
             self, "UsageDeadLetters", holds="usage events that could not be delivered or applied"
@@ -184,10 +186,9 @@ class UsageBilling(Construct):
             ],
         )
 
-        aggregator = billing_function(
+        self.aggregator: lambda_.Function = billing_function(
             "Aggregator", AGGREGATE_HANDLER, "Aggregates metered usage into hourly totals", aggregator_timeout
         )
-        self.aggregator: lambda_.Function = aggregator.function
         skip_checkov(self.aggregator, {"CKV_AWS_116": _DRAINED_FROM_A_QUEUE})
         # A record no retry can apply goes straight to the dead-letter queue, with its reason attached.
         self.aggregator.add_environment(DEAD_LETTER_URL_ENV, self.dead_letter_queue.queue_url)
@@ -204,26 +205,24 @@ class UsageBilling(Construct):
         self.schedule_dead_letter_queue = DeadLetterQueue(
             self, "ScheduleDeadLetters", holds="the close and payout schedules (undelivered events and failed runs)"
         )
-        closer = billing_function(
+        self.closer: lambda_.Function = billing_function(
             "Closer",
             CLOSE_HANDLER,
             "Closes usage hours past their grace window and reports them to Stripe",
             scheduled_timeout,
             scheduled_concurrency,
         )
-        payer = billing_function(
+        self.payer: lambda_.Function = billing_function(
             "Payer",
             PAY_OUT_HANDLER,
             "Pays creators their earnings of closed months through Stripe Connect",
             scheduled_timeout,
             scheduled_concurrency,
         )
-        self.closer: lambda_.Function = closer.function
-        self.payer: lambda_.Function = payer.function
         self.close_rule = self._schedule("CloseSchedule", self.closer, close_schedule, "Closes metered usage hours")
         self.payout_rule = self._schedule("PayoutSchedule", self.payer, payout_schedule, "Pays creators out")
-        for scheduled in (closer, payer):
-            stripe_secret.grant_read(scheduled.role)
+        for scheduled in (self.closer, self.payer):
+            stripe_secret.grant_read(scheduled)
 
         self.functions: tuple[lambda_.Function, ...] = (self.aggregator, self.closer, self.payer)
 

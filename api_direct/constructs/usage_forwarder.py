@@ -1,7 +1,5 @@
 """Turns a creator API's access log into usage records on the control plane's bus."""
 
-from pathlib import Path
-
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda_destinations as destinations
@@ -38,20 +36,17 @@ class UsageForwarder(Construct):
         access_log_group: logs.ILogGroup,
         control_plane_bus_arn: str,
         api_name: str,
-        bundle_cache_dir: Path | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue = DeadLetterQueue(self, "DeadLetters", holds="the usage forwarder")
-        forwarder = RuntimeFunction(
+        self.function = RuntimeFunction(
             self,
             "Function",
             handler="usage_forwarder.handler",
             description="Forwards metered usage to the API-Direct control plane",
             environment={"CONTROL_PLANE_BUS_ARN": control_plane_bus_arn, "API_NAME": api_name},
             timeout=Duration.seconds(30),
-            bundle_cache_dir=bundle_cache_dir,
         )
-        self.function = forwarder.function
         self.function.configure_async_invoke(
             retry_attempts=2,
             max_event_age=Duration.hours(6),

@@ -1,6 +1,5 @@
 """The operator's stack: who signs in, and the service creators and consumers call."""
 
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
@@ -23,21 +22,18 @@ class ControlPlaneStack(Stack):
     payment setting of the marketplace.
     """
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, bundle_cache_dir: Path | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         kwargs.setdefault("stack_name", STACK_NAME)
         kwargs.setdefault(
             "description", "API-Direct control plane: identity, marketplace API, key and usage bus, billing"
         )
         super().__init__(scope, construct_id, **kwargs)
-        self.identity = Identity(self, "Identity", bundle_cache_dir=bundle_cache_dir)
+        self.identity = Identity(self, "Identity")
         self.api = ControlPlaneApi(
             self,
             "Service",
             user_pool=self.identity.user_pool,
             app_client=self.identity.app_client,
-            bundle_cache_dir=bundle_cache_dir,
         )
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the control plane API")
         CfnOutput(self, "UserPoolId", value=self.identity.user_pool.user_pool_id)

@@ -11,7 +11,7 @@ it can:
 * nothing changed: the assembly is read back as it is, so an unchanged
   ``apid plan`` or ``apid deploy`` spends its time on AWS, not on CDK;
 * only the app's source files changed: the app's bundle is rebuilt
-  (:func:`function_code`, as ``FastApiFunction`` builds it) and the assembly is
+  (:meth:`FastApiCode.bundle_spec`, as ``FastApiFunction`` builds it) and the assembly is
   patched to name it: its asset id is the SHA-256 of the bundle's hash (the
   construct gives CDK that hash), the template asset's id the SHA-256 of the
   template's bytes, as CDK derives both. The inner loop of edit and
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from api_direct.constructs.bundling import Bundle, Staging, build_bundle, link_tree
-from api_direct.constructs.function_code import function_code, project_code_options
+from api_direct.constructs.function_code import project_bundle_spec
 from api_direct.deploy.app_check import AppCheck, app_warnings, start_app_check
 from api_direct.deploy.fingerprint import SynthesisFingerprint, synthesis_fingerprint
 from api_direct.errors import InputError
@@ -166,7 +166,7 @@ def synthesize_project(
             return replace(reused, app_warnings=app_warnings(project, routes))
     check = start_app_check(project, region=region) if checking else None
     try:
-        bundle = build_bundle(function_code(**project_code_options(project)).spec, bundle_cache_dir)
+        bundle = build_bundle(project_bundle_spec(project), bundle_cache_dir)
         pending = (
             PendingAppCheck(check, project, bundle.path, outdir / SYNTHESIS_RECORD)
             if check and app_check == "deferred"
@@ -202,11 +202,13 @@ def _synthesize(
     """A full synthesis; jsii starts while the app check (if read here) finishes, and nothing is written before its verdict."""
     import aws_cdk as cdk  # here, not at the top: the paths above never start jsii
 
+    from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
     from api_direct.user_stack import UserApiStack
 
     routes = check.result(bundle.path) if check is not None else None
     (outdir / SYNTHESIS_RECORD).unlink(missing_ok=True)  # a synthesis that fails half-way must leave no record
-    app = cdk.App(outdir=str(outdir), analytics_reporting=False)
+    context = {BUNDLE_CACHE_CONTEXT: str(bundle_cache_dir)} if bundle_cache_dir else {}
+    app = cdk.App(outdir=str(outdir), analytics_reporting=False, context=context)
     stack = UserApiStack(
         app,
         "UserApi",
@@ -214,7 +216,6 @@ def _synthesize(
         control_plane_account_id=control_plane.account_id if control_plane else None,
         control_plane_bus_arn=control_plane.bus_arn if control_plane else None,
         retain_data=retain_data,
-        bundle_cache_dir=bundle_cache_dir,
     )
     synthesized = read_stack(Path(app.synth().directory), stack.stack_name)
     _write_record(outdir, fingerprint, stack.stack_name, stack.app.bundle.content_hash, routes)

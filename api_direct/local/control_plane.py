@@ -20,6 +20,7 @@ from pathlib import Path
 import aws_cdk as cdk
 from botocore.exceptions import ClientError
 
+from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.constructs.control_plane_api import CONTROL_PLANE_HANDLER
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.stack import ControlPlaneStack
@@ -94,12 +95,10 @@ def synthesize_control_plane(
     outdir: Path, asset_bucket: str, *, bundle_cache_dir: Path | None = None
 ) -> SynthesizedStack:
     """The operator's stack, its assets to be published to ``asset_bucket``."""
-    app = cdk.App(outdir=str(outdir), analytics_reporting=False)
+    context = {BUNDLE_CACHE_CONTEXT: str(bundle_cache_dir)} if bundle_cache_dir else {}
+    app = cdk.App(outdir=str(outdir), analytics_reporting=False, context=context)
     stack = ControlPlaneStack(
-        app,
-        "ControlPlane",
-        synthesizer=cdk.CliCredentialsStackSynthesizer(file_assets_bucket_name=asset_bucket),
-        bundle_cache_dir=bundle_cache_dir,
+        app, "ControlPlane", synthesizer=cdk.CliCredentialsStackSynthesizer(file_assets_bucket_name=asset_bucket)
     )
     return read_stack(Path(app.synth().directory), stack.stack_name)
 

@@ -1,6 +1,5 @@
 """The per-creator API stack: one creator project, deployed into the creator's account."""
 
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, CliCredentialsStackSynthesizer, Duration, RemovalPolicy, Stack, Tags
@@ -48,7 +47,6 @@ class UserApiStack(Stack):
         control_plane_account_id: str | None = None,
         control_plane_bus_arn: str | None = None,
         retain_data: bool = False,
-        bundle_cache_dir: Path | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("stack_name", project.stack_name)
@@ -66,19 +64,18 @@ class UserApiStack(Stack):
         iam.PermissionsBoundary.of(self).apply(boundary)
         Tags.of(self).add(MANAGED_TAG, "true")
 
-        self.app = FastApiFunction.from_project(self, "App", project, bundle_cache_dir=bundle_cache_dir)
-        skip_checkov(self.app.function, {"CKV_AWS_116": _SYNCHRONOUS_APP})
+        self.app = FastApiFunction.from_project(self, "App", project)
+        skip_checkov(self.app, {"CKV_AWS_116": _SYNCHRONOUS_APP})
         self.key_store = ApiKeyStore(
             self,
             "Keys",
             control_plane_account_id=control_plane_account_id or self.account,
             removal_policy=RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY,
-            bundle_cache_dir=bundle_cache_dir,
         )
         self.api = MeteredApi(
             self,
             "Gateway",
-            handler=self.app.function,
+            handler=self.app,
             key_store=self.key_store,
             plans=[
                 PlanLimits(name=p.name, rate_limit=p.rate_limit, burst=p.burst, monthly_quota=p.monthly_quota)
@@ -87,7 +84,6 @@ class UserApiStack(Stack):
             stage_name=config.gateway.stage,
             authorizer_cache_ttl=Duration.seconds(config.gateway.key_cache_seconds),
             description=config.api.description,
-            bundle_cache_dir=bundle_cache_dir,
         )
         self.usage_forwarder = (
             UsageForwarder(
@@ -96,7 +92,6 @@ class UserApiStack(Stack):
                 access_log_group=self.api.access_log_group,
                 control_plane_bus_arn=control_plane_bus_arn,
                 api_name=config.api.name,
-                bundle_cache_dir=bundle_cache_dir,
             )
             if control_plane_bus_arn
             else None
@@ -109,6 +104,6 @@ class UserApiStack(Stack):
             value=self.key_store.event_bus.event_bus_arn,
             description="Bus the control plane sends key events to",
         )
-        CfnOutput(self, "AppFunctionName", value=self.app.function.function_name)
+        CfnOutput(self, "AppFunctionName", value=self.app.function_name)
         CfnOutput(self, "AppLogGroupName", value=self.app.log_group.log_group_name)
         CfnOutput(self, "AccessLogGroupName", value=self.api.access_log_group.log_group_name)

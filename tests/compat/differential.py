@@ -7,7 +7,7 @@ as it does under uvicorn. Each app under ``apps/`` runs twice, side by side:
   prefix (``--root-path /v1 --proxy-headers --forwarded-allow-ips '*'``), sent
   the request with the headers API Gateway would add (``X-Forwarded-For``,
   ``-Proto``, ``-Port``) and the execute-api ``Host``;
-* **the deployed path**: the app's real bundle (:func:`function_code` and
+* **the deployed path**: the app's real bundle (:meth:`FastApiCode.bundle_spec` and
   :func:`build_bundle`, for this machine's platform so it can run here), in a
   process that runs it as a Lambda container does (:mod:`tests.compat.lambda_container`),
   fed the event API Gateway would build and answered through API Gateway's rules
@@ -39,8 +39,8 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 import pytest
 
-from api_direct.constructs.bundling import Architecture, build_bundle
-from api_direct.constructs.function_code import function_code
+from api_direct.constructs.bundling import Architecture, SourceTree, build_bundle
+from api_direct.constructs.function_code import FastApiCode
 from api_direct.local.rest_proxy import (
     REMAPPED_RESPONSE_HEADERS,
     HttpRequest,
@@ -48,6 +48,7 @@ from api_direct.local.rest_proxy import (
     RestProxy,
     too_large,
 )
+from api_direct.project import DEFAULT_EXCLUDES
 from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
 from tests.compat.lambda_container import LambdaContainer
 
@@ -420,10 +421,10 @@ def launch(name: str, cache_dir: Path, work_dir: Path) -> SideBySide:
             stderr=subprocess.STDOUT,
         )
     try:
-        code = function_code(
-            project_dir=app_dir, requirements=REQUIREMENTS, python_version=PYTHON_VERSION, architecture=ARCHITECTURE
+        code = FastApiCode.from_sources(
+            [SourceTree(app_dir.resolve(), exclude=DEFAULT_EXCLUDES)], requirements=REQUIREMENTS, app="main:app"
         )
-        bundle = build_bundle(code.spec, cache_dir)
+        bundle = build_bundle(code.bundle_spec(PYTHON_VERSION, ARCHITECTURE), cache_dir)
         container = LambdaContainer(bundle.path, SETTINGS, work_dir / f"{name}-lambda.log")
     except BaseException:
         uvicorn.kill()

@@ -7,6 +7,7 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Capture, Match, Template
 
+from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.runtime.key_sync import KEY_EVENT_TYPES
 from api_direct.constructs import ApiKeyStore, MeteredApi, PlanLimits, UsageForwarder
 from api_direct.local.rest_proxy import binary_media_types_of
@@ -23,7 +24,7 @@ PLANS = [
 
 @pytest.fixture(scope="module")
 def template(bundle_cache_dir: Path) -> Template:
-    app = cdk.App()
+    app = cdk.App(context={BUNDLE_CACHE_CONTEXT: str(bundle_cache_dir)})
     stack = cdk.Stack(app, "apid-test")
     handler = lambda_.Function(
         stack,
@@ -32,7 +33,7 @@ def template(bundle_cache_dir: Path) -> Template:
         handler="index.handler",
         code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
     )
-    keys = ApiKeyStore(stack, "Keys", control_plane_account_id=CONTROL_PLANE_ACCOUNT, bundle_cache_dir=bundle_cache_dir)
+    keys = ApiKeyStore(stack, "Keys", control_plane_account_id=CONTROL_PLANE_ACCOUNT)
     api = MeteredApi(
         stack,
         "Api",
@@ -40,7 +41,6 @@ def template(bundle_cache_dir: Path) -> Template:
         key_store=keys,
         plans=PLANS,
         authorizer_cache_ttl=cdk.Duration.seconds(120),
-        bundle_cache_dir=bundle_cache_dir,
     )
     UsageForwarder(
         stack,
@@ -48,7 +48,6 @@ def template(bundle_cache_dir: Path) -> Template:
         access_log_group=api.access_log_group,
         control_plane_bus_arn=CONTROL_PLANE_BUS_ARN,
         api_name="test-api",
-        bundle_cache_dir=bundle_cache_dir,
     )
     return Template.from_stack(stack)
 

@@ -11,6 +11,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.contracts import DEAD_LETTER_URL_ENV
 from api_direct.constructs.control_plane_api import CREATOR_KEY_BUSES, PUBLIC_GET_PATHS, PUBLIC_POST_PATHS
 from api_direct.constructs.identity import USER_POOL_API_SCOPE, Identity
@@ -25,7 +26,7 @@ LAMBDA_PROVIDED = {"boto3", "botocore"}
 
 @pytest.fixture(scope="module")
 def stack(bundle_cache_dir: Path) -> ControlPlaneStack:
-    return ControlPlaneStack(cdk.App(), "ControlPlane", bundle_cache_dir=bundle_cache_dir)
+    return ControlPlaneStack(cdk.App(context={BUNDLE_CACHE_CONTEXT: str(bundle_cache_dir)}), "ControlPlane")
 
 
 @pytest.fixture(scope="module")
@@ -170,8 +171,8 @@ class TestIdentity:
         )
 
     def test_plus_feature_plan_enforces_threat_protection(self, bundle_cache_dir: Path) -> None:
-        stack = cdk.Stack(cdk.App(), "Plus")
-        Identity(stack, "Identity", feature_plan=cdk.aws_cognito.FeaturePlan.PLUS, bundle_cache_dir=bundle_cache_dir)
+        stack = cdk.Stack(cdk.App(context={BUNDLE_CACHE_CONTEXT: str(bundle_cache_dir)}), "Plus")
+        Identity(stack, "Identity", feature_plan=cdk.aws_cognito.FeaturePlan.PLUS)
         Template.from_stack(stack).has_resource_properties(
             "AWS::Cognito::UserPool",
             {

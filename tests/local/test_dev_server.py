@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from uvicorn.config import STARTUP_FAILURE
 
+from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.constructs import ApiKeyStore, MeteredApi, PlanLimits
 from api_direct.local import dev_server
 from api_direct.local.dev_server import (
@@ -152,7 +153,7 @@ def test_a_missing_or_wrong_key_is_rejected_before_the_app_and_never_billed(
 @pytest.fixture(scope="module")
 def deployed_gateway_responses(bundle_cache_dir: Path) -> dict[str, dict[str, Any]]:
     """The gateway responses MeteredApi deploys, by type, from a synthesized template."""
-    stack = cdk.Stack(cdk.App(), "apid-dev-parity")
+    stack = cdk.Stack(cdk.App(context={BUNDLE_CACHE_CONTEXT: str(bundle_cache_dir)}), "apid-dev-parity")
     handler = lambda_.Function(
         stack,
         "Handler",
@@ -160,14 +161,13 @@ def deployed_gateway_responses(bundle_cache_dir: Path) -> dict[str, dict[str, An
         handler="index.handler",
         code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
     )
-    keys = ApiKeyStore(stack, "Keys", control_plane_account_id=CONTROL_PLANE_ACCOUNT, bundle_cache_dir=bundle_cache_dir)
+    keys = ApiKeyStore(stack, "Keys", control_plane_account_id=CONTROL_PLANE_ACCOUNT)
     MeteredApi(
         stack,
         "Api",
         handler=handler,
         key_store=keys,
         plans=[PlanLimits(name="free", rate_limit=2, burst=5)],
-        bundle_cache_dir=bundle_cache_dir,
     )
     resources = Template.from_stack(stack).find_resources("AWS::ApiGateway::GatewayResponse")
     return {resource["Properties"]["ResponseType"]: resource["Properties"] for resource in resources.values()}

@@ -7,6 +7,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.project import load_project
 from api_direct.user_stack import UserApiStack
 from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
@@ -27,14 +28,13 @@ BOUNDARY = {
 
 
 def synthesize(outdir: Path, cache: Path, **props: object) -> tuple[UserApiStack, cdk.cx_api.CloudAssembly]:
-    app = cdk.App(outdir=str(outdir))
+    app = cdk.App(outdir=str(outdir), context={BUNDLE_CACHE_CONTEXT: str(cache)})
     stack = UserApiStack(
         app,
         "Example",
         project=load_project(EXAMPLE_DIR),
         control_plane_account_id=CONTROL_PLANE_ACCOUNT,
         control_plane_bus_arn=CONTROL_PLANE_BUS_ARN,
-        bundle_cache_dir=cache,
         **props,  # type: ignore[arg-type]
     )
     return stack, app.synth()
