@@ -27,7 +27,8 @@ INDEXES = ((GSI1, "gsi1pk", "gsi1sk"), (GSI2, "gsi2pk", "gsi2sk"))
 
 # Environment variables.
 
-#: The control plane's settings are ``APID_CP_<FIELD>`` (``APID_CP_TABLE_NAME``); the stack sets them, the app reads them.
+#: The control plane's settings are ``APID_CP_<FIELD>`` (``APID_CP_TABLE_NAME``);
+#: the stack sets them, the app reads them.
 CONTROL_PLANE_ENV_PREFIX = "APID_CP_"
 #: Where the usage aggregator sends poison records (the usage queue's dead-letter queue; the construct sets it).
 DEAD_LETTER_URL_ENV = "USAGE_DEAD_LETTER_URL"

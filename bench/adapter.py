@@ -4,9 +4,9 @@
 
 The handler is the module :func:`write_handler` writes for the example weather
 API (the generated shim and its adapter), fed the REST API (payload 1.0) proxy
-event API Gateway sends, as :class:`~api_direct.local.rest_proxy.RestProxy` builds it. The peer is the same app and route
-under FastAPI's ``TestClient``, the usual in-process baseline; both run
-interleaved in rounds so drift on a shared machine hits them alike.
+event API Gateway sends, as :class:`~api_direct.local.rest_proxy.RestProxy` builds it.
+The peer is the same app and route under FastAPI's ``TestClient``, the usual in-process
+baseline; both run interleaved in rounds so drift on a shared machine hits them alike.
 """
 
 import importlib

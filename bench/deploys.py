@@ -198,7 +198,8 @@ def deploy_figures(bench: Bench) -> list[Figure]:
             (),
             0.3,
             None,
-            "apid reads its last assembly back (fingerprint unchanged) and finds no change; cdk synthesizes, then skips",
+            "apid reads its last assembly back (fingerprint unchanged) and finds no change; "
+            "cdk synthesizes, then skips",
         ),
         (
             "code-only redeploy (`--hotswap`)",
@@ -321,7 +322,8 @@ def size_and_cold_import_figures(bench: Bench) -> list[Figure]:
             zappa.first_response_seconds * 1000,
             "zappa handler",
             0.7,
-            f"fresh {_host_runtime()} process: import the handler and answer GET /cities (200), median of 5, no byte-code "
+            f"fresh {_host_runtime()} process: import the handler and answer GET /cities (200), median of 5, "
+            "no byte-code "
             f"written; import alone: ours {ours.import_seconds * 1000:.0f} ms (Mangum, FastAPI, the app), zappa's "
             f"{zappa.import_seconds * 1000:.0f} ms (it imports the app on its first call); our bundle ships "
             "hash-based .pyc files, zappa's package excludes __pycache__",

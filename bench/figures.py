@@ -34,7 +34,6 @@ def table(figures: Iterable[Figure]) -> str:
     for f in figures:
         peer = f"{f.peer:.3g} {f.unit} ({f.peer_name})" if f.peer is not None else (f.peer_name or "—")
         ratio = f"{f.ratio:.2f}x" if f.ratio is not None else "—"
-        lines.append(
-            f"| {f.name} | {f.ours:.3g} {f.unit} | {peer} | {ratio} | {f.target} | {'yes' if f.met else 'NO'} | {f.note} |"
-        )
+        met = "yes" if f.met else "NO"
+        lines.append(f"| {f.name} | {f.ours:.3g} {f.unit} | {peer} | {ratio} | {f.target} | {met} | {f.note} |")
     return "\n".join(lines)

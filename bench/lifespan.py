@@ -117,7 +117,8 @@ def measure() -> list[Figure]:
                     "Mangum lifespan=off",
                     f"adds <= {TARGET_MS:.0f} ms",
                     added <= TARGET_MS,
-                    f"fresh python{python} processes importing the x86_64 bundle, median of {RUNS}, run turn about: adds {added:.1f} ms "
+                    f"fresh python{python} processes importing the x86_64 bundle, median of {RUNS}, "
+                    f"run turn about: adds {added:.1f} ms "
                     f"(import alone: {ours.import_seconds * 1000:.0f} vs {old.import_seconds * 1000:.0f} ms)",
                 )
             )

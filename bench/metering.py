@@ -136,7 +136,8 @@ def measure(records: int = IN_PROCESS_RECORDS, moto_records: int = MOTO_RECORDS)
             f">= {IN_PROCESS_TARGET:,}/s",
             batch_rate >= IN_PROCESS_TARGET,
             f"process_usage over SQS batches of 100 (Powertools batch processor + parse + attribute + build the "
-            f"transaction), storage stubbed; parse + Meter.apply alone {apply_rate:,.0f}/s; best of 3, {records:,} records",
+            f"transaction), storage stubbed; parse + Meter.apply alone {apply_rate:,.0f}/s; "
+            f"best of 3, {records:,} records",
         ),
         Figure(
             "metering apply, real process_usage via moto_server",

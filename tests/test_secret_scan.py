@@ -14,7 +14,9 @@ SAMPLES = {
     "Stripe secret key": f"stripe.api_key = 'sk_test_{secrets.token_hex(12)}'",
     "Stripe webhook secret": json.dumps({"webhook_secret": f"whsec_{secrets.token_urlsafe(24)}"}),
     "AWS access key id": '{"AccessKeyId": "ASIAQWERTYUIOPASDFGH"}',
-    "AWS secret access key": f'"SecretAccessKey": "{secrets.token_urlsafe(30)[:40].replace("-", "+").replace("_", "/")}"',
+    "AWS secret access key": (
+        f'"SecretAccessKey": "{secrets.token_urlsafe(30)[:40].replace("-", "+").replace("_", "/")}"'
+    ),
     "API-Direct API key": f"x-api-key: {generate_key()}",
     "bearer token": "Authorization: Bearer "
     + jwt.encode({"sub": "carol", "exp": 2_000_000_000}, "k" * 32, algorithm="HS256"),

@@ -40,7 +40,10 @@ class Output:
         self.err.print(message)
 
     def warning(self, message: str) -> None:
-        """One ``warning:`` line on stderr: the command went on, but the user should act (``--json`` results list it too)."""
+        """One ``warning:`` line on stderr: the command went on, but the user should act.
+
+        ``--json`` results list it too.
+        """
         self.err.print(f"[yellow]warning:[/yellow] {escape(message)}")
 
     def debug(self, message: str) -> None:

@@ -153,7 +153,8 @@ class RestProxy:
         request_id: str | None = None,
         authorizer: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The event the function receives for ``request``, as API Gateway builds it for ``ANY /{proxy+}`` (or ``/``)."""
+        """The event the function receives for ``request``, as API Gateway builds it for
+        ``ANY /{proxy+}`` (or ``/``)."""
         path = request.path or "/"
         resource = "/" if path == "/" else "/{proxy+}"
         request_id = request_id or str(uuid.uuid4())

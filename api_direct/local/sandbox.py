@@ -436,7 +436,10 @@ class _Sandbox:
         )
 
     def _forward_usage(self) -> tuple[int, int]:
-        """New access-log lines to the usage forwarder, then the usage queue to the aggregator: (lines, records applied)."""
+        """New access-log lines to the usage forwarder, then the usage queue to the aggregator.
+
+        Returns (lines, records applied).
+        """
         lines = event_sources.deliver_log_group(
             self.aws.client("logs"),
             self.api.api.access_log_group,
@@ -526,7 +529,8 @@ class _Sandbox:
         outputs: Mapping[str, str],
         functions: Mapping[str, DeployedFunction],
     ) -> LocalRestApi:
-        """The deployed API, its app's handler importable here: the generated handler and adapter over the project's source.
+        """The deployed API, its app's handler importable here: the generated handler and adapter
+        over the project's source.
 
         The handler imports the app as in Lambda, into this process; what an earlier
         sandbox (or anything else) imported under the same names is dropped first, and
@@ -701,7 +705,8 @@ class _Gateway(ThreadingHTTPServer):
 
 
 class _GatewayRequest(BaseHTTPRequestHandler):
-    """One HTTP request to :class:`_Gateway`, passed on as sent: method, path under the stage, every header, body bytes."""
+    """One HTTP request to :class:`_Gateway`, passed on as sent: method, path under the stage,
+    every header, body bytes."""
 
     server: _Gateway
 

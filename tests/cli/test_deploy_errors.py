@@ -48,7 +48,8 @@ def test_project_without_link(aws: Any, tmp_path: Path, bundle_cache_dir: Path) 
         (None, "apid.toml: not found; run `apid init`"),
         ("[api\n", "not valid TOML"),
         (
-            '[api]\nname = "weather-api"\ndescription = "x"\napp = "weather.main:app"\ncolour = "red"\n[[plans]]\nname = "free"\nrate_limit = 1\nburst = 1\n',
+            '[api]\nname = "weather-api"\ndescription = "x"\napp = "weather.main:app"\ncolour = "red"\n'
+            '[[plans]]\nname = "free"\nrate_limit = 1\nburst = 1\n',
             "api.colour: unknown field",
         ),
     ],

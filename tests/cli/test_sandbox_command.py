@@ -1,4 +1,5 @@
-"""`apid sandbox`'s own decisions, without running one: which project, what it can call, the exit when numbers disagree."""
+"""`apid sandbox`'s own decisions, without running one: which project, what it can call,
+the exit when numbers disagree."""
 
 import json
 import os

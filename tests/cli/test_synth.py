@@ -59,7 +59,8 @@ assert os.environ["AWS_ACCESS_KEY_ID"] == "testing", "the caller's own credentia
 def test_an_app_that_reads_lambdas_variables_at_import_synthesizes(
     copy_of_example: Path, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Lambda sets AWS_REGION, the function's name and the like before the import; the check sets them as placeholders."""
+    """Lambda sets AWS_REGION, the function's name and the like before the import;
+    the check sets them as placeholders."""
     for name in (
         "AWS_REGION",
         "AWS_DEFAULT_REGION",

@@ -64,7 +64,8 @@ def test_no_changes_reported_as_failure_is_success_and_cleaned_up() -> None:
             {
                 "Status": "FAILED",
                 "ExecutionStatus": "UNAVAILABLE",
-                "StatusReason": "The submitted information didn't contain changes. Submit different information to create a change set.",
+                "StatusReason": "The submitted information didn't contain changes. "
+                "Submit different information to create a change set.",
             },
         )
         stubber.add_response("delete_change_set", {})

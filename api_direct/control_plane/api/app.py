@@ -56,7 +56,9 @@ def create_app(settings: ControlPlaneSettings, *, session: boto3.Session | None 
             "user_pool_id": settings.user_pool_id,
             "app_client_id": settings.app_client_id,
             "account_id": settings.account_id,
-            "event_bus_arn": f"arn:aws:events:{settings.region}:{settings.account_id}:event-bus/{settings.event_bus_name}",
+            "event_bus_arn": (
+                f"arn:aws:events:{settings.region}:{settings.account_id}:event-bus/{settings.event_bus_name}"
+            ),
             "version": __version__,
         }
 

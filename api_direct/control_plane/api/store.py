@@ -27,7 +27,7 @@ One table (``pk``/``sk``) with two generic indexes; each access pattern below is
 Search ranks the listings of one ``LISTINGS`` query in memory: fine for a
 marketplace of thousands of APIs; an inverted index or OpenSearch is the step
 after that.
-"""
+"""  # noqa: E501 (Markdown table rows cannot wrap)
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any

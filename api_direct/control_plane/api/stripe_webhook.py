@@ -14,7 +14,7 @@ Stripe retry them for days.
 | ``invoice.paid`` | the creator is credited (:func:`~api_direct.control_plane.billing.earnings.record_revenue`); a key suspended for an earlier failure is restored |
 | ``invoice.payment_failed`` | the subscription's key is suspended in the API's account |
 | ``customer.subscription.deleted`` | Stripe ended the subscription: its key is revoked |
-"""
+"""  # noqa: E501 (Markdown table rows cannot wrap)
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime

@@ -110,7 +110,8 @@ router = APIRouter(tags=["subscriptions"])
 
 @router.post("/subscriptions", status_code=201, summary="Subscribe to a plan and get an API key (shown once)")
 def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, response: Response) -> IssuedKey:
-    """404 for an unknown API, 422 for a plan it does not offer, 409 if already subscribed, 402 if the card is declined."""
+    """404 for an unknown API, 422 for a plan it does not offer, 409 if already subscribed,
+    402 if the card is declined."""
     store = services.store
     plan_item = require_plan(store, body.api_id, body.plan)
     key = subscription_key(principal.sub, body.api_id)

@@ -1,4 +1,5 @@
-"""What the web dashboards chart: an API's days for its creator; a subscription's month and paid invoices for its consumer.
+"""What the web dashboards chart: an API's days for its creator; a subscription's month and paid
+invoices for its consumer.
 
 Nothing here writes. It reads what billing keeps anyway: the hourly counters of
 :mod:`~api_direct.control_plane.billing.metering` (an API's over a range of days

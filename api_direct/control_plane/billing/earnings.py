@@ -16,7 +16,7 @@ plane learns of it, and only while that month is ``open``. A month moves ``open`
 idempotency key is (creator, month), and before transferring the run looks for a
 transfer of that month's ``transfer_group``, so neither a retry nor a crash after
 Stripe's answer, however much later, pays a month twice.
-"""
+"""  # noqa: E501 (Markdown table rows cannot wrap)
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -115,8 +115,8 @@ def record_revenue(
                 "Update": {
                     "Key": earnings_key(creator, month),
                     "UpdateExpression": "ADD revenue :amount, invoices :one SET #month = :month, creator = :creator,"
-                    " currency = :currency, #state = if_not_exists(#state, :open), gsi1pk = if_not_exists(gsi1pk, :index),"
-                    " gsi1sk = :sort",
+                    " currency = :currency, #state = if_not_exists(#state, :open),"
+                    " gsi1pk = if_not_exists(gsi1pk, :index), gsi1sk = :sort",
                     "ConditionExpression": "attribute_not_exists(pk) OR #state = :open",
                     "ExpressionAttributeNames": {"#state": "state", "#month": "month"},
                     "ExpressionAttributeValues": {

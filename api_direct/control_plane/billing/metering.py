@@ -280,7 +280,8 @@ class Meter:
 
     @staticmethod
     def _counter_update(records: Sequence[tuple[UsageEvent, Attribution]]) -> dict[str, Any]:
-        """The ``ADD`` of the records' calls (billable ones, errors) to the counter they share, if its hour is still open."""
+        """The ``ADD`` of the records' calls (billable ones, errors) to the counter they share,
+        if its hour is still open."""
         event, who = records[0]
         hour = event.detail.period_start
         counter = counter_key(who.api_id, who.consumer, hour, who.plan)

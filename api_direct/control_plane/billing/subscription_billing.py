@@ -12,7 +12,7 @@ touches Stripe. Stripe objects are remembered in the table and reused:
 
 A meter per plan (not per API) keeps a free plan's calls off a paid plan's meter:
 a consumer who upgrades mid-month pays the new price only for calls made on it.
-"""
+"""  # noqa: E501 (Markdown table rows cannot wrap)
 
 import secrets
 from collections.abc import Mapping

@@ -107,7 +107,8 @@ class Subscriptions(Prices):
         if price["recurring"] is None:
             raise StripeError(
                 400,
-                "The price specified is set to `type=one_time` but this field only accepts prices with `type=recurring`.",
+                "The price specified is set to `type=one_time` but this field only accepts prices "
+                "with `type=recurring`.",
                 param=f"{prefix}[price]",
             )
         quantity = wire.integer(entry, "quantity", prefix=prefix, default=1)
