@@ -107,7 +107,8 @@ class _Notices(logging.Handler):
 class _Failure(click.ClickException):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        # click types exit_code a ClassVar, but reads it from the instance, where each error sets its own.
+        self.exit_code = exit_code  # type: ignore[misc]
 
 
 @click.group(cls=ApidGroup, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})

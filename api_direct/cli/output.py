@@ -6,7 +6,7 @@ always sees exactly one JSON value.
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,7 +28,7 @@ class Output:
         """A person is watching: stderr is a terminal and output is not for a script."""
         return self.err.is_terminal and not self.as_json
 
-    def result(self, data: dict[str, Any], human: str) -> None:
+    def result(self, data: Mapping[str, Any], human: str) -> None:
         """The command's answer: ``data`` as JSON, or ``human`` (rich markup) as text."""
         if self.as_json:
             sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

@@ -2,7 +2,7 @@
 
 from types import TracebackType
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from api_direct.cli.output import Output
 from api_direct.deploy.assets import PublishedAsset
@@ -24,7 +24,7 @@ class ProgressDisplay:
         self._output = output
         self._title = title
         self._progress: Progress | None = None
-        self._task: int | None = None
+        self._task: TaskID | None = None
         self._settled: set[str] = set()
 
     def __enter__(self) -> "ProgressDisplay":

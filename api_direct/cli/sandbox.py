@@ -18,6 +18,7 @@ from api_direct.cli.output import Output
 from api_direct.cli.settings import Settings, global_options
 from api_direct.deploy.assets import PublishedAsset
 from api_direct.deploy.change_sets import ChangeSet
+from api_direct.deploy.executor import Observer
 from api_direct.deploy.planner import Step
 from api_direct.deploy.stack_events import StackEvent
 from api_direct.errors import InputError, OperationFailed
@@ -114,7 +115,7 @@ class _Narrator:
         self._status: Any = None
         self._title = ""
         self._settled: set[str] = set()
-        self.observer = self
+        self.observer: Observer = self
 
     @contextmanager
     def step(self, title: str) -> Iterator[None]:

@@ -73,6 +73,7 @@ def status(settings: Settings) -> None:
     with ProgressDisplay(settings.output, "reading status") as progress:
         report = operations.status(_session(settings, progress))
     stack = report.stack
+    outputs = stack.outputs if stack else {}
     data = {
         "stack": report.stack_name,
         "account_id": report.link.account_id,
@@ -80,7 +81,7 @@ def status(settings: Settings) -> None:
         "status": stack.status if stack else "NOT_DEPLOYED",
         "reason": stack.reason if stack else None,
         "last_updated": stack.last_updated.isoformat() if stack and stack.last_updated else None,
-        "outputs": stack.outputs if stack else {},
+        "outputs": outputs,
         "drifted_since": report.drifted_since,
         "resources": len(report.resources),
     }
@@ -89,7 +90,7 @@ def status(settings: Settings) -> None:
         lines.append(f"  reason: {escape(stack.reason)}")
     if data["last_updated"]:
         lines.append(f"  last updated: {data['last_updated']}")
-    lines += [f"  {key}: {value}" for key, value in sorted(data["outputs"].items())]
+    lines += [f"  {key}: {value}" for key, value in sorted(outputs.items())]
     if report.drifted_since:
         lines.append(
             f"  [yellow]drifted since {report.drifted_since} (hotswap); run `apid deploy` to reconcile[/yellow]"

@@ -44,7 +44,8 @@ def export_openapi(project: Project) -> dict[str, Any]:
             f"cannot import {project.config.api.app} to read its OpenAPI document ({last});"
             " install the project's requirements locally (pip install -r requirements.txt)"
         )
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
@@ -34,6 +34,10 @@ from api_direct import __version__
 from api_direct.deploy.aws_target import AwsTarget
 from api_direct.errors import AccessError, ApidError, InputError, OperationFailed
 
+#: The services the engine calls (boto3's own names): the stubs type a client per name.
+Service = Literal[
+    "apigateway", "cloudformation", "cognito-idp", "events", "lambda", "logs", "s3", "secretsmanager", "sqs", "sts"
+]
 MAX_ATTEMPTS = 8
 _RETRIES = Config(
     retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, user_agent_extra=f"api-direct/{__version__}"
@@ -68,7 +72,7 @@ class Aws:
 
     @property
     def region(self) -> str:
-        return self.session.region_name  # type: ignore[no-any-return]
+        return self.session.region_name
 
     @classmethod
     def from_credentials(
@@ -83,7 +87,7 @@ class Aws:
         )
         return cls(session, endpoint_url)
 
-    def client(self, service: str) -> Any:
+    def client(self, service: Service) -> Any:
         if service not in self._clients:
             client = self.session.client(service, endpoint_url=self.endpoint_url, config=_RETRIES)
             client.meta.events.register_last(

@@ -139,7 +139,7 @@ def _wait_until_created(cloudformation: Any, arn: str, sleep: Callable[[float], 
     while True:
         description = cloudformation.describe_change_set(ChangeSetName=arn)
         if description["Status"] in ("CREATE_COMPLETE", "FAILED"):
-            return description  # type: ignore[no-any-return]
+            return description
         sleep(delay)
         delay = min(delay * 2, 5.0)
 

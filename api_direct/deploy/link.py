@@ -47,7 +47,7 @@ def link_template(trusted_account_id: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as outdir:
         app = cdk.App(outdir=outdir, analytics_reporting=False)
         stack = AccountLinkStack(app, "AccountLink", stack_name=LINK_STACK_NAME, trusted_account_id=trusted_account_id)
-        return app.synth().get_stack_by_name(stack.stack_name).template  # type: ignore[no-any-return]
+        return app.synth().get_stack_by_name(stack.stack_name).template
 
 
 def link_account(

@@ -10,11 +10,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.client import BaseClient
 
 from api_direct.errors import InputError
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs.client import CloudWatchLogsClient
+    from mypy_boto3_logs.type_defs import FilteredLogEventTypeDef
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DURATION = re.compile(r"([0-9]+)([smhd]?)")
@@ -60,7 +63,7 @@ def parse_since(text: str, now: datetime) -> datetime:
 
 
 def fetch(
-    logs_client: BaseClient, log_groups: Sequence[str], start: datetime, end: datetime | None = None
+    logs_client: "CloudWatchLogsClient", log_groups: Sequence[str], start: datetime, end: datetime | None = None
 ) -> list[LogLine]:
     """Every event of ``log_groups`` from ``start`` (to ``end``), oldest first.
 
@@ -73,7 +76,7 @@ def fetch(
 
 
 def follow(
-    logs_client: BaseClient,
+    logs_client: "CloudWatchLogsClient",
     log_groups: Sequence[str],
     start: datetime,
     *,
@@ -122,7 +125,7 @@ class FollowWindow:
             self.seen = {key: moment for key, moment in self.seen.items() if moment >= self.start}
 
 
-def _read_group(client: BaseClient, group: str, start: datetime, end: datetime | None) -> Iterator[LogLine]:
+def _read_group(client: "CloudWatchLogsClient", group: str, start: datetime, end: datetime | None) -> Iterator[LogLine]:
     request: dict[str, Any] = {"logGroupName": group, "startTime": _millis(start)}
     if end is not None:
         request["endTime"] = _millis(end)
@@ -134,7 +137,7 @@ def _read_group(client: BaseClient, group: str, start: datetime, end: datetime |
         return
 
 
-def _line(group: str, event: dict[str, Any]) -> LogLine:
+def _line(group: str, event: "FilteredLogEventTypeDef") -> LogLine:
     """One event as a line; Lambda ends each message with a newline, which is dropped."""
     return LogLine(
         timestamp=_EPOCH + timedelta(milliseconds=event["timestamp"]),

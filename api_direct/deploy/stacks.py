@@ -95,5 +95,5 @@ def deployed_template(cloudformation: Any, stack_name: str) -> dict[str, Any]:
     with aws_errors(f"reading the deployed template of {stack_name}"):
         body = cloudformation.get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
     if isinstance(body, str):
-        return json.loads(body)  # type: ignore[no-any-return]
+        return json.loads(body)
     return dict(body)

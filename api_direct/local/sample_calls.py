@@ -467,7 +467,7 @@ def _string(schema: Mapping[str, Any]) -> str:
     pattern, form = schema.get("pattern"), schema.get("format")
     if pattern is not None:
         value = pattern_sample(str(pattern), shortest, longest)
-    elif form in FORMATS:
+    elif isinstance(form, str) and form in FORMATS:
         value = FORMATS[form]
     else:
         value = "sample"

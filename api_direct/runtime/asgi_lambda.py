@@ -114,7 +114,7 @@ class RestApiProxy(APIGateway):
         Mangum decodes them as UTF-8, so one ``é`` (Starlette writes it as the
         latin-1 byte uvicorn sends) made the invocation fail, and API Gateway answer 502.
         """
-        headers = [(name, value.decode("latin-1").encode()) for name, value in response["headers"]]
+        headers = [[name, value.decode("latin-1").encode()] for name, value in response["headers"]]
         return super().__call__({**response, "headers": headers})
 
 

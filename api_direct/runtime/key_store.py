@@ -25,13 +25,15 @@ suspend a key the consumer has paid for. Likewise a suspension must not move
 import functools
 import os
 from datetime import datetime, UTC
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
-from boto3.resources.base import ServiceResource
 from botocore.exceptions import ClientError
 
 from api_direct.runtime.key_check import KeyRecord, KeyStatus
+
+if TYPE_CHECKING:  # the stubs are a dev dependency; the Lambda bundle has boto3 alone
+    from mypy_boto3_dynamodb.service_resource import Table
 
 
 def stored_time(at: datetime) -> str:
@@ -61,7 +63,7 @@ _NAMES = {
 class KeyTable:
     """The key table, wrapped so callers deal in :class:`KeyRecord` and rules, not items."""
 
-    def __init__(self, table: ServiceResource) -> None:
+    def __init__(self, table: "Table") -> None:
         self.table = table
 
     def get(self, key_hash: str, consistent: bool = False) -> KeyRecord | None:

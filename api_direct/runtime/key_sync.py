@@ -24,15 +24,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.client import BaseClient
 
 from api_direct.runtime.api_keys import KEY_PREFIX, contains_key, is_key_hash
-from api_direct.runtime.key_store import KeyRecord, KeyTable, key_table_from_env
+from api_direct.runtime.key_check import KeyRecord
+from api_direct.runtime.key_store import KeyTable, key_table_from_env
+
+if TYPE_CHECKING:  # the stubs are a dev dependency; the Lambda bundle has boto3 alone
+    from mypy_boto3_apigateway.client import APIGatewayClient
 
 CONTROL_PLANE_SOURCE = "api-direct.control-plane"
 
@@ -121,7 +124,7 @@ KEY_EVENT_TYPES: tuple[str, ...] = tuple(_EVENTS)
 class UsagePlans:
     """The API Gateway side: the client, and plan name -> usage plan id of this API."""
 
-    client: BaseClient
+    client: "APIGatewayClient"
     ids: Mapping[str, str]
 
     def id_of(self, plan: str) -> str:
@@ -140,7 +143,9 @@ def parse_event(event: Mapping[str, Any], plans: UsagePlans) -> KeyEvent | None:
     usage plan. Nothing is written before this has passed.
     """
     detail_type = event.get("detail-type")
-    kind = _EVENTS.get(detail_type) if isinstance(detail_type, str) else None
+    if not isinstance(detail_type, str):
+        return None
+    kind = _EVENTS.get(detail_type)
     if kind is None or event.get("source") != CONTROL_PLANE_SOURCE:
         return None
     detail = event.get("detail")
@@ -221,7 +226,7 @@ def reconcile(record: KeyRecord, table: KeyTable, plans: UsagePlans) -> None:
             table.set_usage_key_id(record.key_hash, None)
 
 
-def _api_key_ids(client: BaseClient, key_id: str) -> Iterator[str]:
+def _api_key_ids(client: "APIGatewayClient", key_id: str) -> Iterator[str]:
     """Ids of the API keys named exactly ``key_id`` (``nameQuery`` also matches prefixes)."""
     for page in client.get_paginator("get_api_keys").paginate(nameQuery=key_id):
         for api_key in page.get("items", []):
@@ -229,7 +234,7 @@ def _api_key_ids(client: BaseClient, key_id: str) -> Iterator[str]:
                 yield api_key["id"]
 
 
-def _ensure_api_key(client: BaseClient, key_id: str, key_hash: str) -> str:
+def _ensure_api_key(client: "APIGatewayClient", key_id: str, key_hash: str) -> str:
     """The id of the API key for ``key_id``, created if a previous run did not get to it."""
     existing = next(_api_key_ids(client, key_id), None)
     if existing is not None:
@@ -266,7 +271,7 @@ def _bind_to_usage_plan(plans: UsagePlans, api_key_id: str, plan: str) -> None:
             pass
 
 
-def _in_usage_plan(client: BaseClient, usage_plan_id: str, api_key_id: str) -> bool:
+def _in_usage_plan(client: "APIGatewayClient", usage_plan_id: str, api_key_id: str) -> bool:
     try:
         client.get_usage_plan_key(usagePlanId=usage_plan_id, keyId=api_key_id)
     except client.exceptions.NotFoundException:

@@ -14,15 +14,17 @@ Cognito waits for the trigger (at most 5 seconds) and needs the event back.
 import functools
 import os
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import event_source
 from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import PostConfirmationTriggerEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.client import BaseClient
 from botocore.config import Config
+
+if TYPE_CHECKING:  # the stubs are a dev dependency; the Lambda bundle has boto3 alone
+    from mypy_boto3_cognito_idp.client import CognitoIdentityProviderClient
 
 ROLE_ATTRIBUTE = "custom:role"
 SIGN_UP_CONFIRMED = "PostConfirmation_ConfirmSignUp"
@@ -42,7 +44,7 @@ def role_groups_from_env() -> frozenset[str]:
 
 
 @functools.cache
-def cognito_client(region: str) -> BaseClient:
+def cognito_client(region: str) -> "CognitoIdentityProviderClient":
     """A client kept for the container's life; retries stay well inside Cognito's 5 s wait."""
     return boto3.client(
         "cognito-idp",

@@ -13,15 +13,18 @@ import functools
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.client import BaseClient
 
 from api_direct.runtime.usage_records import LogLine, UsageRecord, aggregate
+
+if TYPE_CHECKING:  # the stubs are a dev dependency; the Lambda bundle has boto3 alone
+    from mypy_boto3_events.client import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 USAGE_SOURCE = "api-direct.usage"
 USAGE_DETAIL_TYPE = "UsageRecorded"
@@ -48,9 +51,9 @@ def decode_log_lines(event: Mapping[str, Any]) -> list[LogLine]:
     return [LogLine(log_event.get_id, log_event.message) for log_event in data.log_events]
 
 
-def put_records(client: BaseClient, bus_arn: str, records: Sequence[UsageRecord]) -> None:
+def put_records(client: "EventBridgeClient", bus_arn: str, records: Sequence[UsageRecord]) -> None:
     """Put every record on the bus, 10 per call, retrying entries the bus refused."""
-    entries = [
+    entries: list[PutEventsRequestEntryTypeDef] = [
         {
             "EventBusName": bus_arn,
             "Source": USAGE_SOURCE,
@@ -63,7 +66,7 @@ def put_records(client: BaseClient, bus_arn: str, records: Sequence[UsageRecord]
         _put_batch(client, entries[start : start + MAX_ENTRIES_PER_PUT])
 
 
-def _put_batch(client: BaseClient, entries: list[dict[str, str]]) -> None:
+def _put_batch(client: "EventBridgeClient", entries: list["PutEventsRequestEntryTypeDef"]) -> None:
     """PutEvents is not all-or-nothing: resend only the entries that failed."""
     for attempt in range(1, PUT_ATTEMPTS + 1):
         results = client.put_events(Entries=entries)["Entries"]
@@ -80,7 +83,7 @@ def _put_batch(client: BaseClient, entries: list[dict[str, str]]) -> None:
 
 
 @functools.cache
-def events_client(bus_arn: str) -> BaseClient:
+def events_client(bus_arn: str) -> "EventBridgeClient":
     """An EventBridge client in the bus's region (the control plane's may differ from ours)."""
     return boto3.client("events", region_name=bus_arn.split(":")[3])
 

@@ -311,7 +311,17 @@ class TestFunction:
         available = sys.stdlib_module_names | LAMBDA_PROVIDED | {path.name.split(".")[0] for path in root.iterdir()}
         missing = set()
         for path in (root / "api_direct").rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text())):
+            tree = ast.parse(path.read_text())
+            # Imports under `if TYPE_CHECKING:` (type stubs) never run.
+            type_only = {
+                id(inner)
+                for node in ast.walk(tree)
+                if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+                for inner in ast.walk(node)
+            }
+            for node in ast.walk(tree):
+                if id(node) in type_only:
+                    continue
                 modules = (
                     [a.name for a in node.names]
                     if isinstance(node, ast.Import)

@@ -3,13 +3,14 @@
 from typing import Any
 
 from mangum import Mangum
+from mangum.types import ASGI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 
 
-def behind_stage(app: ASGIApp) -> ASGIApp:
+def behind_stage(app: ASGIApp) -> ASGI:
     """Tell the app it is served under the REST API's stage (``/v1``).
 
     API Gateway strips the stage from the path it passes on, but browsers see it:

@@ -14,7 +14,7 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import ConditionBase, Key
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
@@ -118,7 +118,7 @@ def _reviews_after(store: Store, api_id: str, after: str | None, count: int) -> 
     inclusive and that review, if still there, is dropped; one extra item is asked for
     it. (``Store.query`` reads whole partitions; a page must not.)
     """
-    condition = Key("gsi1pk").eq(api_pk(api_id))
+    condition: ConditionBase = Key("gsi1pk").eq(api_pk(api_id))
     condition &= (
         Key("gsi1sk").begins_with(REVIEW_PREFIX) if after is None else Key("gsi1sk").between(REVIEW_PREFIX, after)
     )

@@ -32,7 +32,7 @@ after that.
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import ConditionBase, Key
 from botocore.exceptions import ClientError
 
 from api_direct.contracts import GSI1 as GSI1  # the table's keys are the contracts'; the store's users read them here
@@ -72,7 +72,7 @@ class Store:
         self.table = table
 
     def get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        return self.table.get_item(Key={PK: pk, SK: sk}, ConsistentRead=True).get("Item")  # type: ignore[no-any-return]
+        return self.table.get_item(Key={PK: pk, SK: sk}, ConsistentRead=True).get("Item")
 
     def put(self, item: Mapping[str, Any]) -> None:
         self.table.put_item(Item=dict(item))
@@ -94,7 +94,7 @@ class Store:
     ) -> Iterator[dict[str, Any]]:
         """All items of a partition (of the table or an index), following pagination."""
         pk_name, sk_name = _key_names(index)
-        condition = Key(pk_name).eq(pk)
+        condition: ConditionBase = Key(pk_name).eq(pk)
         if sk_prefix:
             condition &= Key(sk_name).begins_with(sk_prefix)
         return self._pages(condition, index, newest_first)

@@ -122,9 +122,8 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
             f"you already subscribe to {body.api_id} (plan {previous['plan']}); change the plan with "
             f"PUT /subscriptions/{body.api_id}/plan or get a new key with POST /subscriptions/{body.api_id}/rotate",
         )
-    stripe_subscription = (
-        billed(lambda: services.billing.start(principal.sub, body.api_id, plan_item)) if services.billing else None
-    )
+    billing = services.billing
+    stripe_subscription = billed(lambda: billing.start(principal.sub, body.api_id, plan_item)) if billing else None
     now = timestamp()
     api_key, key_item = _new_key(principal.sub, body.api_id, body.plan, now)
     subscription = {
@@ -221,7 +220,8 @@ def change_plan(api_id: ApiId, body: PlanChange, principal: Consumer, services: 
     if body.plan == old:
         return Subscription.model_validate(subscription)
     plan_item = require_plan(store, api_id, body.plan)
-    stripe_side = billed(lambda: services.billing.change(subscription, plan_item)) if services.billing else {}
+    billing = services.billing
+    stripe_side = billed(lambda: billing.change(subscription, plan_item)) if billing else {}
     try:
         _change_plan_in_table(services, subscription, body.plan, stripe_side)
     except Exception:
@@ -397,8 +397,9 @@ def _cancel(services: Services, subscription: Mapping[str, Any], *, end_billing:
     reported is invoiced): if Stripe cannot be reached nothing has changed. Not when
     Stripe itself ended the subscription (``end_billing=False``).
     """
-    if end_billing and services.billing:
-        billed(lambda: services.billing.end(subscription))  # type: ignore[union-attr]
+    billing = services.billing
+    if end_billing and billing:
+        billed(lambda: billing.end(subscription))
     api_id, plan = subscription["api_id"], subscription["plan"]
     key, key_of_key = {PK: subscription[PK], SK: subscription[SK]}, _key_key(subscription["key_hash"])
     now, counted = timestamp(), {"subscribers": -1}

@@ -26,6 +26,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
@@ -141,10 +142,10 @@ class UsageBatch:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
 
-def process_usage(event: dict[str, Any], batch: UsageBatch) -> dict[str, Any]:
+def process_usage(event: dict[str, Any], batch: UsageBatch) -> PartialItemFailureResponse:
     """Apply every record of an SQS event; the partial batch response names the ones to retry."""
     processor = BatchProcessor(event_type=EventType.SQS)
-    response: dict[str, Any] = process_partial_response(event=event, record_handler=batch.collect, processor=processor)
+    response = process_partial_response(event=event, record_handler=batch.collect, processor=processor)
     failures = response.setdefault("batchItemFailures", [])
     failures.extend({"itemIdentifier": message_id} for message_id in batch.flush())
     return response
@@ -152,7 +153,7 @@ def process_usage(event: dict[str, Any], batch: UsageBatch) -> dict[str, Any]:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def aggregate_usage(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def aggregate_usage(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     settings = _settings()
     sqs = boto3.client("sqs", region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=_RETRIES)
     batch = UsageBatch(_store(), sqs, os.environ.get(DEAD_LETTER_URL_ENV), datetime.now(UTC), _KEY_OWNERS)

@@ -11,7 +11,7 @@ refused move.
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import ConditionBase, Key
 from botocore.exceptions import ClientError
 
 from api_direct.control_plane.api.store import GSI1, PK, SK, Store
@@ -21,7 +21,7 @@ def listed(
     store: Store, index_pk: str, *, below: str | None = None, limit: int | None = None
 ) -> Iterator[dict[str, Any]]:
     """Items listed under ``index_pk``, oldest period first; with ``below``, only periods sorting before it."""
-    condition = Key("gsi1pk").eq(index_pk)
+    condition: ConditionBase = Key("gsi1pk").eq(index_pk)
     if below is not None:
         condition &= Key("gsi1sk").lt(below)
     arguments: dict[str, Any] = {"IndexName": GSI1, "KeyConditionExpression": condition}

@@ -33,7 +33,8 @@ def parse_hour(text: str) -> datetime:
     match = _HOUR_START.fullmatch(text)
     if match is None:
         raise ValueError(f"{text} is not the start of an hour")
-    return datetime(*(int(part) for part in match.groups()), tzinfo=UTC)  # type: ignore[misc]
+    year, month, day, hour = (int(part) for part in match.groups())
+    return datetime(year, month, day, hour, tzinfo=UTC)
 
 
 def hours_closable_before(now: datetime, grace: timedelta) -> str:

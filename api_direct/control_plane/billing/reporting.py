@@ -47,9 +47,9 @@ def close_and_report(
             summary.closed += 1
     for entry in listed(store, hours_index_pk(CLOSED), limit=MAX_HOURS_PER_RUN):
         # The index may lag: report what the table says now, and only if it is still closed.
-        counter = store.get(entry[PK], entry[SK])
-        if counter is not None and counter["state"] == CLOSED:
-            _report(store, billing, counter, now, summary)
+        closed = store.get(entry[PK], entry[SK])
+        if closed is not None and closed["state"] == CLOSED:
+            _report(store, billing, closed, now, summary)
     return summary
 
 

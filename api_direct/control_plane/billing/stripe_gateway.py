@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import boto3
 import stripe
@@ -104,9 +104,9 @@ class StripeGateway:
         self.currency = currency
         self.sleep = sleep
 
-    def call(self, operation: Callable[[dict[str, Any]], T], idempotency_key: str | None = None) -> T:
+    def call(self, operation: Callable[[stripe.RequestOptions], T], idempotency_key: str | None = None) -> T:
         """Run ``operation(options)``, retrying what Stripe may still accept with the same key."""
-        options: dict[str, Any] = {"idempotency_key": idempotency_key} if idempotency_key else {}
+        options: stripe.RequestOptions = {"idempotency_key": idempotency_key} if idempotency_key else {}
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 return operation(options)
@@ -122,7 +122,7 @@ class StripeGateway:
 
     def customer(self, consumer: str, email: str | None) -> str:
         """The consumer's Stripe customer id; the same customer however often this is called."""
-        params: dict[str, Any] = {"metadata": {"apid_consumer": consumer}}
+        params: stripe.params.CustomerCreateParams = {"metadata": {"apid_consumer": consumer}}
         if email:
             params["email"] = email
         return self.call(lambda o: self.client.v1.customers.create(params, o), f"apid-customer-{consumer}").id
@@ -159,19 +159,23 @@ class StripeGateway:
                 f"apid-price-{plan_ref}-{fingerprint}-base",
                 {
                     "product": product,
+                    "currency": self.currency,
                     "unit_amount": cents(plan.monthly_fee),
                     "recurring": {"interval": "month"},
                 },
             )
         if plan.price_per_1000 > 0:
             per_call = format((plan.price_per_1000 / 10).normalize(), "f")  # cents per call, never 1E+1
-            tiers = ([{"up_to": plan.free_calls, "unit_amount_decimal": "0"}] if plan.free_calls else []) + [
-                {"up_to": "inf", "unit_amount_decimal": per_call}
-            ]
+            tiers: list[stripe.params.PriceCreateParamsTier] = []
+            if plan.free_calls:
+                tiers.append({"up_to": plan.free_calls, "unit_amount_decimal": Decimal(0)})
+            # stripe types it Decimal, but sends a str as given, and would send str(Decimal) in E notation.
+            tiers.append({"up_to": "inf", "unit_amount_decimal": per_call})  # type: ignore[typeddict-item]
             usage = self._price(
                 f"apid-price-{plan_ref}-{fingerprint}-usage",
                 {
                     "product": product,
+                    "currency": self.currency,
                     "billing_scheme": "tiered",
                     "tiers_mode": "graduated",
                     "tiers": tiers,
@@ -180,8 +184,8 @@ class StripeGateway:
             )
         return PlanPrices(fingerprint, product, meter[0], meter[1], base, usage)
 
-    def _price(self, key: str, params: dict[str, Any]) -> str:
-        return self.call(lambda o: self.client.v1.prices.create({**params, "currency": self.currency}, o), key).id
+    def _price(self, key: str, params: stripe.params.PriceCreateParams) -> str:
+        return self.call(lambda o: self.client.v1.prices.create(params, o), key).id
 
     def subscribe(self, customer: str, prices: PlanPrices, metadata: Mapping[str, str], key: str) -> str:
         """A subscription to the plan's prices; :class:`PaymentDeclined` if its first payment fails."""
@@ -201,7 +205,9 @@ class StripeGateway:
     def change_plan(self, subscription: str, prices: PlanPrices, metadata: Mapping[str, str], key: str) -> None:
         """Swap the subscription's items for the new plan's, prorating the monthly fee."""
         current = self.call(lambda o: self.client.v1.subscriptions.retrieve(subscription, {}, o))
-        items: list[dict[str, Any]] = [{"id": item.id, "deleted": True} for item in current["items"]["data"]]
+        items: list[stripe.params.SubscriptionUpdateParamsItem] = [
+            {"id": item.id, "deleted": True} for item in current["items"]["data"]
+        ]
         items += [{"price": price} for price in prices.price_ids]
         self.call(
             lambda o: self.client.v1.subscriptions.update(
@@ -253,7 +259,7 @@ class StripeGateway:
                 raise
 
     def connected_account(self, creator: str, email: str | None) -> str:
-        params: dict[str, Any] = {
+        params: stripe.params.AccountCreateParams = {
             "type": "express",
             "capabilities": {"transfers": {"requested": True}},
             "metadata": {"apid_creator": creator},
@@ -310,11 +316,10 @@ def _retryable(error: stripe.StripeError) -> bool:
 
 
 def gateway_for(settings: ControlPlaneSettings, keys: StripeKeys) -> StripeGateway:
-    base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
     client = stripe.StripeClient(
         keys.api_key,
-        base_addresses=base,
-        max_network_retries=NETWORK_RETRIES,  # type: ignore[arg-type]
+        base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else None,
+        max_network_retries=NETWORK_RETRIES,
         http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
     )
     return StripeGateway(client, settings.currency)

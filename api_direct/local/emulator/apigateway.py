@@ -62,7 +62,7 @@ def api_stage_resource() -> None:
             return "AWS::ApiGateway::Stage"
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[override]
+        def create_from_cloudformation_json(
             cls,
             resource_name: str,
             cloudformation_json: dict[str, Any],
@@ -87,7 +87,7 @@ def api_stage_resource() -> None:
             return cls(properties["RestApiId"], stage)
 
         @classmethod
-        def update_from_cloudformation_json(  # type: ignore[override]
+        def update_from_cloudformation_json(
             cls,
             original_resource: "CfnStage",
             new_resource_name: str,
@@ -142,7 +142,7 @@ def api_authorizer_resource() -> None:
             return "AWS::ApiGateway::Authorizer"
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[override]
+        def create_from_cloudformation_json(
             cls,
             resource_name: str,
             cloudformation_json: dict[str, Any],
@@ -166,7 +166,7 @@ def api_authorizer_resource() -> None:
             return cls(properties["RestApiId"], authorizer)
 
         @classmethod
-        def update_from_cloudformation_json(  # type: ignore[override]
+        def update_from_cloudformation_json(
             cls,
             original_resource: "CfnAuthorizer",
             new_resource_name: str,
@@ -239,7 +239,7 @@ def api_usage_plan_resource() -> None:
             return "AWS::ApiGateway::UsagePlan"
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[override]
+        def create_from_cloudformation_json(
             cls,
             resource_name: str,
             cloudformation_json: dict[str, Any],
@@ -251,7 +251,7 @@ def api_usage_plan_resource() -> None:
             return cls(backend.create_usage_plan(settings(cloudformation_json["Properties"], resource_name)))
 
         @classmethod
-        def update_from_cloudformation_json(  # type: ignore[override]
+        def update_from_cloudformation_json(
             cls,
             original_resource: "CfnUsagePlan",
             new_resource_name: str,

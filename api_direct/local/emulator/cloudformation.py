@@ -39,7 +39,10 @@ def no_echo_parameters_masked() -> None:
         return [{"ParameterKey": key, "ParameterValue": value} for key, value in shown.items()]
 
     def describe_change_set(self: CloudFormationResponse) -> ActionResult:
-        change_set: ChangeSet = self.cloudformation_backend.describe_change_set(self._get_param("ChangeSetName"))
+        # moto types it optional, but raises ValidationError for a change set it does not have.
+        change_set: ChangeSet = self.cloudformation_backend.describe_change_set(  # type: ignore[assignment]
+            self._get_param("ChangeSetName")
+        )
         shown = copy.copy(change_set)
         shown.parameters = masked(change_set.parameters, change_set.template_dict)
         return ActionResult(shown)

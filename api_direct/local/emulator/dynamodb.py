@@ -45,7 +45,7 @@ def transactions_snapshot_only_their_items() -> None:
         """For each item the transaction names, how to put it back as it is now."""
         undo: list[Callable[[], None]] = []
         for entry in transact_items:
-            op = next(iter(entry.values()), {})
+            op: dict[str, Any] = next(iter(entry.values()), {})
             try:
                 table = backend.get_table(op["TableName"])
                 keys = op["Item"] if "Item" in op else op["Key"]
@@ -54,9 +54,12 @@ def transactions_snapshot_only_their_items() -> None:
                 continue
             undo.append(restorer(table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
             if table.stream_shard is not None:
-                shard, length = table.stream_shard, len(table.stream_shard.items)
-                undo.append(lambda shard=shard, length=length: shard.items.__delitem__(slice(length, None)))
+                undo.append(truncater(table.stream_shard, len(table.stream_shard.items)))
         return undo
+
+    def truncater(shard: Any, length: int) -> Callable[[], None]:
+        """How to drop the stream records written after the shard had ``length``."""
+        return lambda: shard.items.__delitem__(slice(length, None))
 
     def restorer(table: Table, hash_key: Any, range_key: Any, item: Any) -> Callable[[], None]:
         def restore() -> None:

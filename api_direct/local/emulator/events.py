@@ -6,7 +6,6 @@ these make moto's buses deliver what EventBridge delivers.
 
 import json
 import time
-from typing import Any
 
 
 def event_bus_ref_is_its_name() -> None:
@@ -34,11 +33,12 @@ def lambda_targets_recorded_not_run() -> None:
     group ``/emulator/lambda/<function name>``, so tests can assert that it arrived.
     """
     from moto.events.models import Rule, parse_arn
+    from moto.events.utils import EventMessageType
     from moto.logs.models import logs_backends
 
     original = Rule.send_to_targets
 
-    def send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
+    def send_to_targets(self: Rule, original_event: EventMessageType, transform_input: bool = True) -> None:
         if not self.event_pattern.matches_event(original_event):
             return
         functions = [t for t in self.targets if parse_arn(t["Arn"]).service == "lambda"]

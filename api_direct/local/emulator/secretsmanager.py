@@ -74,7 +74,7 @@ def secret_resource() -> None:
             return "AWS::SecretsManager::Secret"
 
         @classmethod
-        def create_from_cloudformation_json(  # type: ignore[override]
+        def create_from_cloudformation_json(
             cls,
             resource_name: str,
             cloudformation_json: dict[str, Any],

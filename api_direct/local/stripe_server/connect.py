@@ -80,8 +80,7 @@ class Connect(State):
 
     def _create_transfer(self, params: dict[str, Any]) -> dict[str, Any]:
         wire.allow(params, "amount", "currency", "destination", "transfer_group", "description", "metadata")
-        wire.required(params, "amount")
-        amount = wire.integer(params, "amount")
+        amount = wire.required_integer(params, "amount")
         if amount <= 0:
             raise StripeError(400, "This value must be greater than or equal to 1.", param="amount")
         destination = self._find("account", wire.required(params, "destination"), param="destination")

@@ -281,7 +281,7 @@ def _tiers(params: dict[str, Any]) -> list[dict[str, Any]]:
             if not last:
                 raise StripeError(400, "Only the last tier may have `up_to` set to `inf`.", param=f"{prefix}[up_to]")
         else:
-            up_to = wire.integer(tier, "up_to", prefix=prefix)
+            up_to = wire.required_integer(tier, "up_to", prefix=prefix)
             if last:
                 raise StripeError(400, "The last tier must have `up_to` set to `inf`.", param=f"{prefix}[up_to]")
             if up_to <= below:
@@ -320,7 +320,7 @@ def _amount(params: dict[str, Any], name: str, prefix: str = "", whole: bool = F
             param=wire.param_name(prefix, name),
         )
     if name in params:
-        value = Decimal(wire.integer(params, name, prefix=prefix))
+        value = Decimal(wire.required_integer(params, name, prefix=prefix))
     elif decimal_name in params:
         raw = params[decimal_name]
         if not isinstance(raw, str) or not _DECIMAL.fullmatch(raw):

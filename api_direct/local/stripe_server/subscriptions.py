@@ -111,7 +111,7 @@ class Subscriptions(Prices):
                 "with `type=recurring`.",
                 param=f"{prefix}[price]",
             )
-        quantity = wire.integer(entry, "quantity", prefix=prefix, default=1)
+        quantity: int | None = wire.integer(entry, "quantity", prefix=prefix, default=1)
         if price["recurring"]["usage_type"] == "metered":
             if "quantity" in entry:
                 raise StripeError(
@@ -188,7 +188,10 @@ class Subscriptions(Prices):
             current = items.pop(position)
             if deleted:
                 continue
-            changes = {"price": current["price"]["id"], **{k: entry[k] for k in ("price", "quantity") if k in entry}}
+            changes: dict[str, Any] = {
+                "price": current["price"]["id"],
+                **{k: entry[k] for k in ("price", "quantity") if k in entry},
+            }
             pricing = self._item_pricing(changes, prefix, current["current_period_start"])
             if "quantity" not in entry and pricing["quantity"] is not None and current["quantity"] is not None:
                 pricing["quantity"] = current["quantity"]  # A new price keeps the seats already bought.

@@ -9,7 +9,7 @@ import json
 import re
 import secrets
 import time
-from typing import Any
+from typing import Any, overload
 from urllib.parse import parse_qsl
 
 MAX_FORM_FIELDS = 1000
@@ -143,10 +143,20 @@ def expand(params: dict[str, Any], *expandable: str) -> set[str]:
     return set(raw)
 
 
+@overload
+def integer(params: dict[str, Any], name: str, prefix: str = "", *, default: int) -> int: ...
+@overload
+def integer(params: dict[str, Any], name: str, prefix: str = "", default: None = None) -> int | None: ...
 def integer(params: dict[str, Any], name: str, prefix: str = "", default: int | None = None) -> int | None:
     raw = params.get(name)
-    if raw is None:
-        return default
+    return default if raw is None else _integer(raw, name, prefix)
+
+
+def required_integer(params: dict[str, Any], name: str, prefix: str = "") -> int:
+    return _integer(required(params, name, prefix), name, prefix)
+
+
+def _integer(raw: Any, name: str, prefix: str) -> int:
     if not isinstance(raw, str) or not re.fullmatch(r"-?\d{1,18}", raw):
         full = param_name(prefix, name)
         raise StripeError(400, f"Invalid integer: {raw}", code="parameter_invalid_integer", param=full)
