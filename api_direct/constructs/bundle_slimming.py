@@ -175,7 +175,8 @@ def _imported_names(root: Path, test_folders: set[str]) -> set[str]:
 
 
 def _imports(source: bytes, package: tuple[str, ...]) -> Iterator[str]:
-    """The absolute module names a module of ``package`` imports, or may (``from x import y``: both ``x`` and ``x.y``)."""
+    """The absolute module names a module of ``package`` imports, or may
+    (``from x import y``: both ``x`` and ``x.y``)."""
     try:
         with warnings.catch_warnings():  # a package's invalid escapes are its business, not the synth's output
             warnings.simplefilter("ignore")

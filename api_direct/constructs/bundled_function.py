@@ -28,13 +28,15 @@ _ARCHITECTURES: dict[str, lambda_.Architecture] = {
 
 
 def bundle_cache_dir(scope: IConstruct) -> Path:
-    """Where bundles are cached: the ``apid:bundleCacheDir`` context, else :func:`default_cache_dir` (``$APID_CACHE_DIR``)."""
+    """Where bundles are cached: the ``apid:bundleCacheDir`` context, else :func:`default_cache_dir`
+    (``$APID_CACHE_DIR``)."""
     configured = scope.node.try_get_context(BUNDLE_CACHE_CONTEXT)
     return Path(configured) if configured else default_cache_dir()
 
 
 def python_version(runtime: lambda_.Runtime | str) -> str:
-    """``"3.12"`` for ``Runtime.PYTHON_3_12`` or ``"3.12"``; a one-line ``ValueError`` for a runtime we cannot bundle for."""
+    """``"3.12"`` for ``Runtime.PYTHON_3_12`` or ``"3.12"``; a one-line ``ValueError`` for a runtime
+    we cannot bundle for."""
     version = runtime.name.removeprefix("python") if isinstance(runtime, lambda_.Runtime) else runtime
     if version not in _RUNTIMES:
         name = runtime.name if isinstance(runtime, lambda_.Runtime) else repr(runtime)

@@ -248,7 +248,8 @@ def byte_compiler(python_version: str) -> str | None:
 
 
 def byte_compile(python_version: str, root: Path, files: Sequence[str] | None = None) -> None:
-    """Write hash-based ``.pyc`` files with the runtime's interpreter: for ``files`` (paths under ``root``), or all of it.
+    """Write hash-based ``.pyc`` files with the runtime's interpreter: for ``files`` (paths under
+    ``root``), or all of it.
 
     A file that does not compile (a package's Python 2 example, say) is left as
     source, as Python itself would; only the interpreter being absent skips all.
@@ -307,7 +308,10 @@ def _pip_reason(stderr: str) -> str:
         return stderr.strip().splitlines()[-1] if stderr.strip() else "unknown error"
     reason = errors[0]
     if "Could not find a version" in reason or "No matching distribution" in reason:
-        reason += " (only binary wheels for the Lambda platform can be used: check the name, or pick a version that publishes manylinux wheels)"
+        reason += (
+            " (only binary wheels for the Lambda platform can be used: check the name,"
+            " or pick a version that publishes manylinux wheels)"
+        )
     return reason
 
 

@@ -55,7 +55,8 @@ class SourceFile(SourceTree):
 
 @dataclass(frozen=True)
 class FastApiCode:
-    """What a :class:`~api_direct.constructs.fastapi_function.FastApiFunction` runs, as ``lambda.Code`` is for a Function.
+    """What a :class:`~api_direct.constructs.fastapi_function.FastApiFunction` runs, as
+    ``lambda.Code`` is for a Function.
 
     Made by a factory that checks its own arguments: :meth:`from_project` (a
     creator's project folder) or :meth:`from_sources` (chosen files and

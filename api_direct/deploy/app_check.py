@@ -152,7 +152,10 @@ class AppCheck:
 
 
 def start_app_check(project: Project, *, region: str | None = None) -> AppCheck:
-    """Start importing the app; :meth:`AppCheck.result` waits for the verdict. ``region``: where it deploys, if known."""
+    """Start importing the app; :meth:`AppCheck.result` waits for the verdict.
+
+    ``region``: where it deploys, if known.
+    """
     root = project.root.resolve()
     process = subprocess.Popen(
         [str(project_interpreter(project)), "-c", _CHECK, str(root), project.config.api.app],

@@ -199,7 +199,8 @@ def _synthesize(
     retain_data: bool,
     bundle_cache_dir: Path | None,
 ) -> SynthesizedStack:
-    """A full synthesis; jsii starts while the app check (if read here) finishes, and nothing is written before its verdict."""
+    """A full synthesis; jsii starts while the app check (if read here) finishes, and nothing
+    is written before its verdict."""
     import aws_cdk as cdk  # here, not at the top: the paths above never start jsii
 
     from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
@@ -332,7 +333,8 @@ def _destination_swaps(manifest: Path, swaps: dict[str, str]) -> dict[str, str] 
 
 
 def _asset_id(custom_hash: str) -> str:
-    """CDK's id for an asset staged with ``AssetHashType.CUSTOM`` and this hash (as ``BundledFunction`` stages bundles)."""
+    """CDK's id for an asset staged with ``AssetHashType.CUSTOM`` and this hash
+    (as ``BundledFunction`` stages bundles)."""
     return _sha256(custom_hash.encode())
 
 

@@ -71,7 +71,8 @@ report(**describe(os.environ))
 _SERVE = (
     "import os, sys\n"
     "from api_direct.local.dev_server import DevTarget, serve\n"
-    "serve(DevTarget.from_environment(os.environ), host=sys.argv[1], port=int(sys.argv[2]), reload=sys.argv[3] == '1')\n"
+    "serve(DevTarget.from_environment(os.environ), host=sys.argv[1], port=int(sys.argv[2]),"
+    " reload=sys.argv[3] == '1')\n"
 )
 
 
@@ -179,7 +180,8 @@ def kit_modules(root: str = SERVER_MODULE) -> dict[str, Path]:
 
 
 def write_kit(folder: Path) -> None:
-    """Copy :func:`kit_modules` into ``folder``, the root package's ``__init__`` blank (it sets up jsii, unneeded here)."""
+    """Copy :func:`kit_modules` into ``folder``, the root package's ``__init__`` blank
+    (it sets up jsii, unneeded here)."""
     for name, path in kit_modules().items():
         target = folder / path.relative_to(PACKAGE.parent)
         target.parent.mkdir(parents=True, exist_ok=True)

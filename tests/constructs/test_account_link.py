@@ -526,7 +526,8 @@ def test_boundary_no_longer_reaches_api_gateway_account_settings(template: Templ
 
 
 def test_boundary_reaches_rules_only_on_api_direct_buses(template: Template) -> None:
-    """rule/apid-* would also match a rule named apid-… on the default bus, which carries all of the account's events."""
+    """rule/apid-* would also match a rule named apid-… on the default bus, which carries
+    all of the account's events."""
     [events] = [s for s in boundary_statements(template) if s.get("Action") == "events:*"]
     rules = [resource for resource in as_list(events["Resource"]) if ":rule/" in json.dumps(resource)]
     assert rules == [join("arn:", PARTITION, ":events:", REGION, ":", ACCOUNT, ":rule/apid-*/*")]

@@ -1,4 +1,5 @@
-"""FastApiFunction: a lambda.Function with defaults, overrides, code objects, and a role that can only write its own logs."""
+"""FastApiFunction: a lambda.Function with defaults, overrides, code objects, and a role that can
+only write its own logs."""
 
 import hashlib
 import re

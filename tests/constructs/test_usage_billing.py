@@ -1,4 +1,5 @@
-"""UsageBilling: usage rule and queue, the aggregator's event source, the schedules and who may read the Stripe secret."""
+"""UsageBilling: usage rule and queue, the aggregator's event source, the schedules and who may
+read the Stripe secret."""
 
 import json
 from dataclasses import dataclass

@@ -301,7 +301,8 @@ def test_the_curl_example_is_the_apps_first_call(weather_app: Any) -> None:
 
 @pytest.fixture(params=["scaffold", "rich_app"])
 def any_project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path]:
-    """A project from `apid init`, and the richer one of the sandbox tests (a lifespan, a JSON body, PNG bytes, numpy)."""
+    """A project from `apid init`, and the richer one of the sandbox tests
+    (a lifespan, a JSON body, PNG bytes, numpy)."""
     if request.param == "scaffold":
         for name, text in render_templates("text-tools").items():
             (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
