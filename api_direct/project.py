@@ -11,9 +11,10 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from api_direct.errors import InputError
 
@@ -107,9 +108,10 @@ class GatewaySettings(_Strict):
 
 
 StatusClass = Literal["2xx", "3xx", "4xx", "5xx"]
+_Status = TypeVar("_Status", bound=str)
 
 
-def billable_calls(status_counts: Mapping[str, int], billable_statuses: Collection[str]) -> int:
+def billable_calls(status_counts: Mapping[_Status, int], billable_statuses: Collection[str]) -> int:
     """How many of the calls counted per status class (``{"2xx": 5, "4xx": 2}``) a plan bills.
 
     The one rule, for the control plane's aggregator and ``apid dev``'s usage line alike.
@@ -241,7 +243,7 @@ def _format_location(loc: tuple[int | str, ...]) -> str:
     return text
 
 
-def _plain_message(error: dict) -> str:  # type: ignore[type-arg]
+def _plain_message(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         return "unknown field; check the spelling (see `apid init` for a full example)"

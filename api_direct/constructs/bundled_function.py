@@ -47,8 +47,10 @@ def python_version(runtime: lambda_.Runtime | str) -> str:
 def architecture_name(architecture: lambda_.Architecture | str) -> Architecture:
     """``"arm64"`` or ``"x86_64"`` for the CDK's ``Architecture`` or its name; a one-line ``ValueError`` otherwise."""
     name = architecture.name if isinstance(architecture, lambda_.Architecture) else architecture
-    if name == "arm64" or name == "x86_64":
-        return name
+    if name == "arm64":
+        return "arm64"
+    if name == "x86_64":
+        return "x86_64"
     raise ValueError(f"architecture must be arm64 or x86_64, got {name!r}")
 
 
