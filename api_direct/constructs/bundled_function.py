@@ -141,6 +141,8 @@ class BundledFunction(lambda_.Function):
             reserved_concurrent_executions=reserved_concurrent_executions,
         )
         log_group.grant_write(role)
+        #: The role the function runs as, typed as the Role it is (``Function.role`` is optional in the CDK's types).
+        self.execution_role: iam.Role = role
         skip_checkov(log_group, {"CKV_AWS_158": _LOGS_WITHOUT_CMK})
         skip_checkov(self, {"CKV_AWS_117": _NO_VPC})
         if reserved_concurrent_executions is None:

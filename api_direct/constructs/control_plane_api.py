@@ -307,7 +307,7 @@ class ControlPlaneApi(Construct):
         skip_checkov(self.function, {"CKV_AWS_116": _SYNCHRONOUS_APP, "CKV_AWS_173": _SETTINGS_WITHOUT_CMK})
         self.log_group = app.log_group
         self.bundle = app.bundle
-        self._grant_app(app.role, event_bus_name)
+        self._grant_app(app.execution_role, event_bus_name)
         self.stripe_secret.grant_read(app)
         self.billing = UsageBilling(
             self,

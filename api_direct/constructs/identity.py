@@ -116,7 +116,7 @@ class Identity(Construct):
         iam.Policy(
             self,
             "AddToRoleGroups",
-            roles=[trigger.role],
+            roles=[trigger.execution_role],
             statements=[
                 iam.PolicyStatement(
                     actions=["cognito-idp:AdminAddUserToGroup"], resources=[self.user_pool.user_pool_arn]

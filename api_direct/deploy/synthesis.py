@@ -175,8 +175,8 @@ def synthesize_project(
         read_now = check if app_check == "now" else None
         synthesized = None
         if record.get("stack_name") == project.stack_name and record.get("structure") == fingerprint.structure:
-            routes = read_now.result(bundle.path) if read_now is not None else None
-            synthesized = _with_new_app_code(outdir, project, record, fingerprint, bundle, routes)
+            checked = read_now.result(bundle.path) if read_now is not None else None
+            synthesized = _with_new_app_code(outdir, project, record, fingerprint, bundle, checked)
         if synthesized is None:
             synthesized = _synthesize(
                 project, outdir, fingerprint, read_now, bundle, control_plane, retain_data, bundle_cache_dir

@@ -222,7 +222,7 @@ def test_api_deploys_with_its_outputs(api: Deployed) -> None:
     rest_api_id = api.outputs["RestApiId"]
     assert api.outputs["ApiUrl"] == f"https://{rest_api_id}.execute-api.{REGION}.amazonaws.com/v1/"
     assert api.outputs["KeyBusArn"] == f"arn:aws:events:{REGION}:{MOTO_ACCOUNT}:event-bus/apid-weather-api-keys"
-    assert api.outputs["AppFunctionName"].startswith("apid-weather-api-AppFunction")
+    assert api.outputs["AppFunctionName"].startswith("apid-weather-api-App")
 
 
 def test_functions_run_our_code_on_arm64(aws: Aws, api: Deployed) -> None:
@@ -258,7 +258,7 @@ def test_key_store_table_bus_and_rule(aws: Aws, api: Deployed) -> None:
         "source": ["api-direct.control-plane"],
     }
     (target,) = events.list_targets_by_rule(Rule=rule["Name"], EventBusName="apid-weather-api-keys")["Targets"]
-    assert ":function:apid-weather-api-KeysSyncFunction" in target["Arn"]
+    assert ":function:apid-weather-api-KeysSync" in target["Arn"]
     assert ":apid-weather-api-KeysSyncDeadLetters" in target["DeadLetterConfig"]["Arn"]
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
 
@@ -271,7 +271,7 @@ def test_rest_api_methods_authorizer_stage_and_plans(aws: Aws, api: Deployed) ->
     (authorizer,) = apigateway.get_authorizers(restApiId=rest_api_id)["items"]
     assert (authorizer["type"], authorizer["identitySource"]) == ("REQUEST", "method.request.header.x-api-key")
     assert authorizer["authorizerResultTtlInSeconds"] == 300
-    assert ":function:apid-weather-api-GatewayAuthorizerFunction" in authorizer["authorizerUri"]
+    assert ":function:apid-weather-api-GatewayAuthorizer" in authorizer["authorizerUri"]
     resources = apigateway.get_resources(restApiId=rest_api_id, embed=["methods"])["items"]
     methods = {r["path"]: r["resourceMethods"]["ANY"] for r in resources}
     assert set(methods) == {"/", "/{proxy+}"}
