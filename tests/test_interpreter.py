@@ -9,13 +9,10 @@ api-direct at all. The venv is built offline from the wheelhouse
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -28,6 +25,7 @@ from api_direct.local.dev_launch import prepare_launch
 from api_direct.project import ProjectError, load_project
 from api_direct.runtime.api_keys import generate_key
 from api_direct.runtime.gateway_responses import MISSING_KEY
+from tests.dev_process import running_apid_dev
 from tests.conftest import REPO
 from tests.wheelhouse import CREATOR_VENV_REQUIREMENTS
 
@@ -114,29 +112,12 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@contextmanager
-def running_apid_dev(project: Path, port: int, output: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`apid dev` (with its reloader, as creators run it), stopped by Ctrl-C sent to apid alone, or killed."""
-    command = [sys.executable, "-m", "api_direct", "--project", str(project), "dev", "--port", str(port), "--key", KEY]
-    with output.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            yield process
-        finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
 def test_apid_dev_serves_an_app_on_older_fastapi_and_pydantic_from_the_projects_venv(
     creator_project: Path, tmp_path: Path
 ) -> None:
     port, output = free_port(), tmp_path / "apid-dev.log"
     with (
-        running_apid_dev(creator_project, port, output) as process,
+        running_apid_dev(creator_project, port, KEY, output) as process,
         httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=10) as client,
     ):
         deadline = time.monotonic() + START_SECONDS

@@ -3,13 +3,10 @@
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ from api_direct.cli.main import cli
 from api_direct.local import dev_server
 from api_direct.runtime.api_keys import generate_key, hash_key
 from api_direct.runtime.gateway_responses import MISSING_KEY
+from tests.dev_process import running_apid_dev
 from tests.conftest import EXAMPLE_DIR
 
 KEY = generate_key()
@@ -133,35 +131,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@contextmanager
-def running_apid_dev(port: int, output: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`apid dev --no-reload` as a user starts it, stopped (Ctrl-C, then killed) however the test ends."""
-    command = [
-        sys.executable,
-        "-m",
-        "api_direct",
-        "--project",
-        str(EXAMPLE_DIR),
-        "dev",
-        "--no-reload",
-        "--port",
-        str(port),
-        "--key",
-        KEY,
-    ]
-    with output.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            yield process
-        finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
 def wait_until_serving(client: httpx.Client, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline and process.poll() is None:
@@ -176,7 +145,7 @@ def wait_until_serving(client: httpx.Client, process: subprocess.Popen[bytes]) -
 def test_a_real_apid_dev_serves_meters_and_rejects(tmp_path: Path) -> None:
     port, output = free_port(), tmp_path / "apid-dev.log"
     with (
-        running_apid_dev(port, output) as process,
+        running_apid_dev(EXAMPLE_DIR, port, KEY, output, reload=False) as process,
         httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=10) as client,
     ):
         wait_until_serving(client, process)
