@@ -84,6 +84,13 @@ def control_plane_environment(**settings: Any) -> dict[str, str]:
 CONTROL_PLANE_BUS_NAME = "apid-control-plane"
 #: ``Source`` of the key events the control plane puts and each API's key bus admits.
 CONTROL_PLANE_SOURCE = "api-direct.control-plane"
+#: The key events' detail-types (``api_direct.runtime.key_sync`` has a class of each name): the key store's
+#: rule in a creator's account and the control plane's forwarding rule admit these, so an event key sync can
+#: apply is never filtered out on the way (nor one it cannot, let in).
+KEY_EVENT_TYPES: tuple[str, ...] = ("KeyIssued", "KeyRestored", "KeyRevoked", "KeySuspended", "PlanChanged")
+#: ``Source`` and detail-type of the usage events each API's forwarder puts on the control plane's bus.
+USAGE_SOURCE = "api-direct.usage"
+USAGE_DETAIL_TYPE = "UsageRecorded"
 
 
 def creator_key_bus_arn(account_id: str, region: str, api_id: str) -> str:

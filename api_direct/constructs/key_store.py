@@ -13,8 +13,7 @@ from constructs import Construct
 from api_direct.constructs.acknowledgments import acknowledge_wildcards, skip_checkov
 from api_direct.constructs.dead_letters import DeadLetterQueue
 from api_direct.constructs.runtime_function import RuntimeFunction
-from api_direct.contracts import CONTROL_PLANE_SOURCE
-from api_direct.runtime.key_sync import KEY_EVENT_TYPES
+from api_direct.contracts import CONTROL_PLANE_SOURCE, KEY_EVENT_TYPES
 
 #: ``source`` of the events the control plane sends to creators' buses.
 _HASHES_WITHOUT_CMK = (

@@ -10,6 +10,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 import api_direct.runtime
+from api_direct import contracts
 from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.bundled_function import BundledFunction, bundle_cache_dir
 from api_direct.constructs.bundling import Bundle, BundleSpec, SourceTree, build_bundle
@@ -26,14 +27,14 @@ _ENVIRONMENT_WITHOUT_CMK = (
 def runtime_bundle(cache_dir: Path) -> Bundle:
     """One bundle holding ``api_direct.runtime`` and Powertools, shared by every handler.
 
-    Only the runtime package ships, under a blank ``api_direct/__init__.py``: the
-    real one belongs to the CDK side and must not run in Lambda.
+    Only the runtime package and the shared names (``api_direct.contracts``, standard library only) ship,
+    under a blank ``api_direct/__init__.py``: the real one belongs to the CDK side and must not run in Lambda.
     """
     runtime_dir = Path(api_direct.runtime.__file__).parent
     spec = BundleSpec(
         requirements=RUNTIME_REQUIREMENTS,
         sources=(SourceTree(runtime_dir, "api_direct/runtime", exclude=("__pycache__", "*.pyc")),),
-        generated={"api_direct/__init__.py": ""},
+        generated={"api_direct/__init__.py": "", "api_direct/contracts.py": Path(contracts.__file__).read_text()},
     )
     return build_bundle(spec, cache_dir)
 

@@ -20,7 +20,7 @@ from api_direct.constructs.bundled_function import BundledFunction
 from api_direct.constructs.bundling import Bundle
 from api_direct.constructs.dead_letters import SQS_MANAGED_ENCRYPTION, DeadLetterQueue
 from api_direct.contracts import DEAD_LETTER_URL_ENV
-from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
+from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
 
 _HANDLERS = "api_direct.control_plane.billing.handlers"
 AGGREGATE_HANDLER = f"{_HANDLERS}.aggregate_usage"

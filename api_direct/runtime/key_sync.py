@@ -30,14 +30,13 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from api_direct.contracts import CONTROL_PLANE_SOURCE
 from api_direct.runtime.api_keys import KEY_PREFIX, contains_key, is_key_hash
 from api_direct.runtime.key_check import KeyRecord
 from api_direct.runtime.key_store import KeyTable, key_table_from_env
 
 if TYPE_CHECKING:  # the stubs are a dev dependency; the Lambda bundle has boto3 alone
     from mypy_boto3_apigateway.client import APIGatewayClient
-
-CONTROL_PLANE_SOURCE = "api-direct.control-plane"
 
 logger = Logger(service="apid-key-sync")
 
@@ -109,15 +108,10 @@ class KeyRestored(KeyEvent):
         return table.restore(self.key_hash, self.key_id, self.at)
 
 
-# Each event's detail-type is its class name, so the names cannot drift from the classes.
+# Each event's detail-type is its class name; contracts.KEY_EVENT_TYPES lists the same names (a test holds them).
 _EVENTS: Mapping[str, type[KeyEvent]] = MappingProxyType(
     {kind.__name__: kind for kind in (KeyIssued, KeyRestored, KeyRevoked, KeySuspended, PlanChanged)}
 )
-
-#: The detail-types of the key events, in one place: the key store's rule in a
-#: creator's account and the control plane's forwarding rule import it, so an event
-#: this module can apply is never filtered out on the way (nor one it cannot, let in).
-KEY_EVENT_TYPES: tuple[str, ...] = tuple(_EVENTS)
 
 
 @dataclass(frozen=True)

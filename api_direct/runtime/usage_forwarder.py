@@ -20,14 +20,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
 from api_direct.runtime.usage_records import LogLine, UsageRecord, aggregate
 
 if TYPE_CHECKING:  # the stubs are a dev dependency; the Lambda bundle has boto3 alone
     from mypy_boto3_events.client import EventBridgeClient
     from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
-USAGE_SOURCE = "api-direct.usage"
-USAGE_DETAIL_TYPE = "UsageRecorded"
 MAX_ENTRIES_PER_PUT = 10
 """PutEvents accepts at most 10 entries per call."""
 PUT_ATTEMPTS = 3

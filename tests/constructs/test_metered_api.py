@@ -8,7 +8,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Capture, Match, Template
 
 from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
-from api_direct.runtime.key_sync import KEY_EVENT_TYPES
+from api_direct.contracts import KEY_EVENT_TYPES
 from api_direct.constructs import ApiKeyStore, MeteredApi, PlanLimits, UsageForwarder
 from api_direct.local.rest_proxy import binary_media_types_of
 from api_direct.runtime.access_log import access_log_format_json

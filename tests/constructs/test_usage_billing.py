@@ -18,7 +18,7 @@ from api_direct.constructs import UsageBilling
 from api_direct.constructs.bundling import Bundle, BundleSpec, build_bundle
 from api_direct.contracts import DEAD_LETTER_URL_ENV
 from api_direct.constructs.usage_billing import AGGREGATE_HANDLER, CLOSE_HANDLER, MAX_RECEIVE_COUNT, PAY_OUT_HANDLER
-from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
+from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
 from tests.compliance import lint_errors, nag_findings
 
 ENVIRONMENT = {"APID_CP_CURRENCY": "usd", "APID_CP_USAGE_GRACE_MINUTES": "120"}

@@ -9,7 +9,6 @@ naming them; and a second deploy of the same code changes nothing.
 import json
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -24,7 +23,7 @@ from api_direct.deploy.planner import Step
 from api_direct.deploy.stack_events import StackEvent
 from api_direct.deploy.stacks import deployed_template
 from api_direct.local.control_plane import API_HANDLER, ControlPlaneDeployment, asset_bucket_name, deploy_control_plane
-from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
+from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
 from tests.e2e.conftest import MOTO_ACCOUNT, REGION
 
 POST_CONFIRMATION_HANDLER = "api_direct.runtime.post_confirmation.handler"
@@ -64,10 +63,10 @@ def aws(moto_endpoint: str) -> Aws:
 
 
 @pytest.fixture(scope="module")
-def first(aws: Aws, tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path) -> Deployed:
+def first(aws: Aws, tmp_path_factory: pytest.TempPathFactory) -> Deployed:
     recorder = Recorder()
     outdir = tmp_path_factory.mktemp("control-plane.out")
-    return Deployed(deploy_control_plane(aws, recorder, outdir, bundle_cache_dir=bundle_cache_dir), recorder)
+    return Deployed(deploy_control_plane(aws, recorder, outdir), recorder)
 
 
 @pytest.fixture(scope="module")
@@ -188,13 +187,11 @@ def test_functions_by_handler_with_their_environment(first: Deployed) -> None:
     assert all(function.name.startswith(STACK_NAME) for function in functions.values())
 
 
-def test_deploying_again_changes_nothing(
-    aws: Aws, first: Deployed, tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path
-) -> None:
+def test_deploying_again_changes_nothing(aws: Aws, first: Deployed, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Last: a fresh synthesis of the same code, every asset already there and an empty change set."""
     recorder = Recorder()
     outdir = tmp_path_factory.mktemp("control-plane-again.out")
-    again = deploy_control_plane(aws, recorder, outdir, bundle_cache_dir=bundle_cache_dir)
+    again = deploy_control_plane(aws, recorder, outdir)
     assert again.changes == ()
     assert again.status == "CREATE_COMPLETE"
     assert (again.outputs, again.settings) == (first.deployment.outputs, first.deployment.settings)

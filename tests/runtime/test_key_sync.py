@@ -10,8 +10,9 @@ from api_direct.constructs import key_store as key_store_construct
 from api_direct.control_plane.api import bus as control_plane_bus
 from api_direct.runtime.api_keys import generate_key, hash_key
 from api_direct.runtime.key_store import KeyRecord, KeyTable
+from api_direct.contracts import KEY_EVENT_TYPES
+from api_direct.runtime import key_sync
 from api_direct.runtime.key_sync import (
-    KEY_EVENT_TYPES,
     InvalidKeyEvent,
     KeyEvent,
     KeyIssued,
@@ -393,8 +394,10 @@ def stored(key_table: KeyTable, key_hash: str) -> KeyRecord:
 
 
 def test_every_key_event_type_is_one_the_sync_applies(usage_plans: dict[str, str], key_hash: str) -> None:
-    """The rules (key store, control-plane forwarding) import this list: nothing they admit is dropped."""
+    """The rules (key store, control-plane forwarding) import this list: nothing they admit is dropped,
+    and nothing the sync applies is filtered out."""
     assert KEY_EVENT_TYPES == ("KeyIssued", "KeyRestored", "KeyRevoked", "KeySuspended", "PlanChanged")
+    assert sorted(key_sync._EVENTS) == sorted(KEY_EVENT_TYPES)
     plans = UsagePlans(None, usage_plans)  # type: ignore[arg-type]
     for detail_type in KEY_EVENT_TYPES:
         parsed = parse_event(event(detail_type, issued(key_hash), T1), plans)

@@ -14,9 +14,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from api_direct.contracts import CONTROL_PLANE_SOURCE, creator_key_bus_arn
+from api_direct.contracts import CONTROL_PLANE_SOURCE, KEY_EVENT_TYPES, creator_key_bus_arn
 from api_direct.control_plane.api.problems import Problem
-from api_direct.runtime.key_sync import KEY_EVENT_TYPES
 
 
 class ControlPlaneBus:

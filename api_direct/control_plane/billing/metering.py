@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from api_direct.control_plane.api.store import CONDITION_FAILED, GSI1, PK, SK, Store, api_pk
 from api_direct.control_plane.billing.periods import epoch_seconds, parse_hour
 from api_direct.project import API_NAME_PATTERN, PLAN_NAME_PATTERN, PricingPlan, StatusClass, billable_calls
-from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
+from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
 
 OPEN, CLOSED, REPORTED = "open", "closed", "reported"
 #: Markers outlive any redelivery (SQS keeps messages 14 days at most) by far.
