@@ -48,30 +48,37 @@ class ControlPlaneClient:
             headers["Content-Type"] = "application/json"
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token()}"
+        status, reason, payload = self.send(method, path, data, headers)
+        if status >= 400:
+            raise _problem(method, path, status, reason, payload)
+        return json.loads(payload) if payload else None
+
+    def send(self, method: str, path: str, data: bytes | None, headers: dict[str, str]) -> tuple[int, str, bytes]:
+        """One HTTP exchange: status, reason and body. The seam an in-process transport replaces
+        (the control plane's tests drive its ASGI app through it, with no server)."""
         request = urllib.request.Request(f"{self.base_url}{path}", data=data, headers=headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (https URL from config)
-                payload = response.read()
+                return response.status, response.reason, response.read()
         except urllib.error.HTTPError as error:
-            raise _problem(method, path, error) from None
+            return error.code, error.reason, error.read()
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
             reason = getattr(error, "reason", error)
             raise AccessError(f"cannot reach the control plane at {self.base_url}: {reason}") from None
-        return json.loads(payload) if payload else None
 
 
-def _problem(method: str, path: str, error: urllib.error.HTTPError) -> ApidError:
+def _problem(method: str, path: str, status: int, reason: str, payload: bytes) -> ApidError:
     try:
-        detail = json.loads(error.read()).get("detail") or error.reason
+        detail = json.loads(payload).get("detail") or reason
     except (ValueError, AttributeError):
-        detail = error.reason
+        detail = reason
     message = f"control plane: {detail}"
-    if error.code == 401:
+    if status == 401:
         return AccessError(f"{message} (run `apid login`)")
-    if error.code == 403:
+    if status == 403:
         return AccessError(message)
-    if error.code in (404, 409):
+    if status in (404, 409):
         return StateError(message)
-    if error.code in (400, 413, 422):
+    if status in (400, 413, 422):
         return InputError(message)
-    return ControlPlaneError(f"{message} ({method} {path} → {error.code})")
+    return ControlPlaneError(f"{message} ({method} {path} → {status})")

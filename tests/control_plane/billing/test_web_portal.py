@@ -9,6 +9,7 @@ from api_direct.local.stripe_server import StripeFake
 from tests.control_plane.conftest import Mint, bearer
 from tests.control_plane.marketplace import ALICE, link_account, published
 from tests.control_plane.web.pages import ORIGIN, as_user, text
+from tests.control_plane.typed_client import InProcessControlPlane
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def test_once_onboarded_payouts_read_enabled_and_no_button_is_offered(
     portal: TestClient, stripe_fake: StripeFake, mint: Mint
 ) -> None:
     portal.post("/web/portal/onboarding", data={}, headers=ORIGIN, follow_redirects=False)
-    account = portal.get("/earnings", headers=bearer(mint(ALICE, "creators"))).json()["payout_account"]
+    account = InProcessControlPlane(portal, mint(ALICE, "creators")).earnings()["payout_account"]
     stripe_fake.complete_onboarding(account)
     page = portal.get("/web/portal").text
     assert f"payouts enabled {account}" in text(page) and "Stripe onboarding</button>" not in page

@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from api_direct.runtime.usage_forwarder import USAGE_DETAIL_TYPE, USAGE_SOURCE
+from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
 from tests.control_plane.conftest import Mint, bearer
 from tests.control_plane.marketplace import ALICE, CREATOR_ACCOUNT, creator_key_bus, link_account, published
+from tests.control_plane.typed_client import InProcessControlPlane
 
 API = "weather-api"
 CAROL = "consumer-carol"
@@ -88,6 +89,4 @@ def marketplace(api: TestClient, mint: Mint, plan: str = "pro", **listing: Any) 
     link_account(ALICE)
     published(api, bearer(mint(ALICE, "creators")), **listing)
     creator_key_bus()
-    response = api.post("/subscriptions", json={"api_id": API, "plan": plan}, headers=bearer(mint(CAROL, "consumers")))
-    assert response.status_code == 201, response.text
-    return str(response.json()["key_id"])
+    return InProcessControlPlane(api, mint(CAROL, "consumers")).subscribe(API, plan)["key_id"]

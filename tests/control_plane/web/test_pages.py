@@ -20,6 +20,7 @@ from tests.control_plane.billing.usage import API, CAROL, body, marketplace, usa
 from tests.control_plane.conftest import Mint, bearer
 from tests.control_plane.marketplace import ALICE, CREATOR_ACCOUNT, CREATOR_REGION, published, table
 from tests.control_plane.web.pages import ORIGIN, as_user, text
+from tests.control_plane.typed_client import InProcessControlPlane
 
 PLAINTEXT_KEY = re.compile(r"apid_[A-Za-z0-9_-]{43}")
 DAVE = "consumer-dave"
@@ -180,7 +181,7 @@ def test_forms_from_another_site_or_without_an_origin_are_refused(api: TestClien
     for headers in ({}, {"Origin": "https://evil.example"}, {"Referer": "https://evil.example/page"}):
         page = api.post(f"/web/apis/{API}/subscribe", data={"plan": "free"}, headers=headers)
         assert page.status_code == 403 and "sent from this site's own page" in text(page.text)
-    assert api.get("/subscriptions", headers=bearer(mint(DAVE, "consumers"))).json() == []
+    assert InProcessControlPlane(api, mint(DAVE, "consumers")).subscriptions() == []
 
 
 def test_an_unknown_plan_is_explained_on_the_page(api: TestClient, carols_key: str, mint: Mint) -> None:
@@ -274,14 +275,11 @@ def test_rotating_shows_the_new_key_once_and_cancelling_revokes_it(
     assert (cancelled.status_code, cancelled.headers["location"]) == (303, "/web/dashboard?done=cancelled")
     words = text(api.get("/web/dashboard?done=cancelled").text)
     assert "Subscription cancelled" in words and "weather-api cancelled" in words
-    assert [k["status"] for k in api.get("/keys", headers=bearer(mint(CAROL, "consumers"))).json()] == [
-        "revoked",
-        "revoked",
-    ]
+    keys = InProcessControlPlane(api, mint(CAROL, "consumers")).keys()
+    assert [key["status"] for key in keys] == ["revoked", "revoked"]
 
 
 def test_the_portal_shows_deployments_daily_usage_and_earnings(api: TestClient, carols_key: str, mint: Mint) -> None:
-    alice = bearer(mint(ALICE, "creators"))
     report = {
         "api_id": API,
         "account_id": CREATOR_ACCOUNT,
@@ -292,7 +290,7 @@ def test_the_portal_shows_deployments_daily_usage_and_earnings(api: TestClient, 
         "outputs": {"ApiUrl": "https://abc.execute-api.eu-west-1.amazonaws.com/v1/"},
         "changes": 2,
     }
-    assert api.post("/deployments", json=report, headers=alice).status_code == 201
+    InProcessControlPlane(api, mint(ALICE, "creators")).record_deployment(report)
     store = Store(table())
     event = usage_event(
         carols_key, calls=30, hour=now_hour(), record="p", statuses={"2xx": 25, "3xx": 0, "4xx": 3, "5xx": 2}
