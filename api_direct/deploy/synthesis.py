@@ -129,7 +129,6 @@ def synthesize_project(
     *,
     control_plane: ControlPlaneRef | None = None,
     retain_data: bool = False,
-    bundle_cache_dir: Path | None = None,
     app_check: AppCheckMode = "now",
     region: str | None = None,
 ) -> SynthesizedStack:
@@ -166,7 +165,7 @@ def synthesize_project(
             return replace(reused, app_warnings=app_warnings(project, routes))
     check = start_app_check(project, region=region) if checking else None
     try:
-        bundle = build_bundle(project_bundle_spec(project), bundle_cache_dir)
+        bundle = build_bundle(project_bundle_spec(project))
         pending = (
             PendingAppCheck(check, project, bundle.path, outdir / SYNTHESIS_RECORD)
             if check and app_check == "deferred"
@@ -178,9 +177,7 @@ def synthesize_project(
             checked = read_now.result(bundle.path) if read_now is not None else None
             synthesized = _with_new_app_code(outdir, project, record, fingerprint, bundle, checked)
         if synthesized is None:
-            synthesized = _synthesize(
-                project, outdir, fingerprint, read_now, bundle, control_plane, retain_data, bundle_cache_dir
-            )
+            synthesized = _synthesize(project, outdir, fingerprint, read_now, bundle, control_plane, retain_data)
         warnings = () if pending else app_warnings(project, read_now.result(bundle.path) if read_now else ())
         return replace(synthesized, app_check=pending, app_warnings=warnings)
     except BaseException:
@@ -197,19 +194,16 @@ def _synthesize(
     bundle: Bundle,
     control_plane: ControlPlaneRef | None,
     retain_data: bool,
-    bundle_cache_dir: Path | None,
 ) -> SynthesizedStack:
     """A full synthesis; jsii starts while the app check (if read here) finishes, and nothing
     is written before its verdict."""
     import aws_cdk as cdk  # here, not at the top: the paths above never start jsii
 
-    from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
     from api_direct.user_stack import UserApiStack
 
     routes = check.result(bundle.path) if check is not None else None
     (outdir / SYNTHESIS_RECORD).unlink(missing_ok=True)  # a synthesis that fails half-way must leave no record
-    context = {BUNDLE_CACHE_CONTEXT: str(bundle_cache_dir)} if bundle_cache_dir else {}
-    app = cdk.App(outdir=str(outdir), analytics_reporting=False, context=context)
+    app = cdk.App(outdir=str(outdir), analytics_reporting=False)
     stack = UserApiStack(
         app,
         "UserApi",

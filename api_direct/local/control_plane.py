@@ -20,7 +20,6 @@ from pathlib import Path
 import aws_cdk as cdk
 from botocore.exceptions import ClientError
 
-from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.constructs.control_plane_api import CONTROL_PLANE_HANDLER
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.stack import ControlPlaneStack
@@ -57,9 +56,7 @@ def asset_bucket_name(account_id: str, region: str) -> str:
     return f"apid-sandbox-assets-{account_id}-{region}"
 
 
-def deploy_control_plane(
-    aws: Aws, observer: Observer, outdir: Path, *, bundle_cache_dir: Path | None = None
-) -> ControlPlaneDeployment:
+def deploy_control_plane(aws: Aws, observer: Observer, outdir: Path) -> ControlPlaneDeployment:
     """Synthesize the control plane into ``outdir`` and deploy it with ``aws``'s own credentials.
 
     Deploying again changes only what the template changes (nothing, for the same
@@ -69,7 +66,7 @@ def deploy_control_plane(
     target = OwnAccount(aws.account_id(), aws.region)
     bucket = asset_bucket_name(target.account_id, target.region)
     _ensure_bucket(aws, bucket)
-    stack = synthesize_control_plane(outdir, bucket, bundle_cache_dir=bundle_cache_dir)
+    stack = synthesize_control_plane(outdir, bucket)
     cloudformation = aws.client("cloudformation")
     deployed = describe_stack(cloudformation, stack.stack_name)
     ensure_not_busy(deployed)
@@ -91,12 +88,9 @@ def deploy_control_plane(
     )
 
 
-def synthesize_control_plane(
-    outdir: Path, asset_bucket: str, *, bundle_cache_dir: Path | None = None
-) -> SynthesizedStack:
+def synthesize_control_plane(outdir: Path, asset_bucket: str) -> SynthesizedStack:
     """The operator's stack, its assets to be published to ``asset_bucket``."""
-    context = {BUNDLE_CACHE_CONTEXT: str(bundle_cache_dir)} if bundle_cache_dir else {}
-    app = cdk.App(outdir=str(outdir), analytics_reporting=False, context=context)
+    app = cdk.App(outdir=str(outdir), analytics_reporting=False)
     stack = ControlPlaneStack(
         app, "ControlPlane", synthesizer=cdk.CliCredentialsStackSynthesizer(file_assets_bucket_name=asset_bucket)
     )

@@ -207,7 +207,6 @@ def run_sandbox(
     calls: int,
     plan_name: str | None = None,
     keep: Callable[[Endpoints], None] | None = None,
-    bundle_cache_dir: Path | None = None,
 ) -> Summary:
     """Run the whole loop; with ``keep``, call it with the endpoints before stopping everything.
 
@@ -224,7 +223,7 @@ def run_sandbox(
     workdir = Path(tempfile.mkdtemp(prefix="apid-sandbox-"))
     try:
         with ExitStack() as stack:
-            sandbox = _Sandbox(workdir, narrator, stack, bundle_cache_dir)
+            sandbox = _Sandbox(workdir, narrator, stack)
             summary = sandbox.run(project_dir, calls, plan, started, openapi, samples)
             if keep is not None:
                 keep(sandbox.live())
@@ -246,11 +245,10 @@ def callable_operations(project: Project, openapi: Mapping[str, Any]) -> SampleC
 
 
 class _Sandbox:
-    def __init__(self, workdir: Path, narrator: Narrator, stack: ExitStack, bundle_cache_dir: Path | None) -> None:
+    def __init__(self, workdir: Path, narrator: Narrator, stack: ExitStack) -> None:
         self.workdir = workdir
         self.narrator = narrator
         self.stack = stack
-        self.bundle_cache_dir = bundle_cache_dir
         self.password = f"Sb-{secrets.token_urlsafe(12)}-9a"
         self.config_home = workdir / "config"
         self.log: IO[str] = stack.enter_context((workdir / "lambda.log").open("w"))
@@ -289,12 +287,7 @@ class _Sandbox:
             )
             self.narrator.detail(f"AWS: {self.endpoint}   Stripe: {self.stripe.base_url}")
         with self.narrator.step("Deploy the control plane template (operator)"):
-            deployment = deploy_control_plane(
-                self.aws,
-                self.narrator.observer,
-                self.workdir / "control-plane.out",
-                bundle_cache_dir=self.bundle_cache_dir,
-            )
+            deployment = deploy_control_plane(self.aws, self.narrator.observer, self.workdir / "control-plane.out")
             self.control_functions = deployment.functions
         with self.narrator.step("Connect Stripe and serve the control plane API"):
             self.settings = self._serve_control_plane(deployment.settings, deployment.outputs["StripeSecretArn"])
@@ -315,10 +308,7 @@ class _Sandbox:
             self.narrator.detail(f"deploy role {record.deploy_role_arn}")
         with self.narrator.step(f"Deploy {project.config.api.name} through the assumed deploy role"):
             session = operations.open_session(
-                project_root,
-                AwsTarget(None, REGION, self.endpoint),
-                self.narrator.observer,
-                bundle_cache_dir=self.bundle_cache_dir,
+                project_root, AwsTarget(None, REGION, self.endpoint), self.narrator.observer
             )
             deployed = operations.deploy(session, confirm=lambda _: False)
             self.api_url = deployed.outputs["ApiUrl"]

@@ -63,11 +63,10 @@ def json_routes(stdout: str) -> list[str]:
 
 
 def test_synth_warns_once_per_websocket_route_even_when_reused(
-    copy_of_example: Path, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+    copy_of_example: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     main = copy_of_example / "weather" / "main.py"
     main.write_text(main.read_text() + WEBSOCKETS)
-    monkeypatch.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
     for reused in (False, True):
         result = CliRunner().invoke(cli, ["--project", str(copy_of_example), "--json", "synth"])
         assert result.exit_code == 0, result.output
@@ -77,14 +76,14 @@ def test_synth_warns_once_per_websocket_route_even_when_reused(
     assert human.exit_code == 0 and warned_routes(human.stderr) == ROUTES, human.output
 
 
-def test_plan_and_deploy_warn_once_per_websocket_route(linked: Path, aws: Any, bundle_cache_dir: Path) -> None:
+def test_plan_and_deploy_warn_once_per_websocket_route(linked: Path, aws: Any) -> None:
     main = linked / "weather" / "main.py"
     working = main.read_text()
     main.write_text(working + WEBSOCKETS)
     try:
         # The second plan reads back the first one's assembly: its record kept what the check found.
         for command in (["plan"], ["plan"], ["deploy", "--yes"]):
-            result = run(linked, bundle_cache_dir, "--json", *command)
+            result = run(linked, "--json", *command)
             assert result.exit_code == 0, result.output
             assert warned_routes(result.stderr) == ROUTES == json_routes(result.stdout), command
     finally:
@@ -92,7 +91,7 @@ def test_plan_and_deploy_warn_once_per_websocket_route(linked: Path, aws: Any, b
 
 
 def test_with_the_check_off_plan_and_deploy_import_nothing_and_say_so_once(
-    linked: Path, aws: Any, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+    linked: Path, aws: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def refuse(*_: object, **__: object) -> None:
         raise AssertionError("the app check started although runtime.check_import is off")
@@ -104,7 +103,7 @@ def test_with_the_check_off_plan_and_deploy_import_nothing_and_say_so_once(
     main.write_text(working + WEBSOCKETS)
     try:
         for command in (["plan"], ["deploy", "--yes"]):
-            result = run(linked, bundle_cache_dir, "--json", *command)
+            result = run(linked, "--json", *command)
             assert result.exit_code == 0, result.output
             assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [
                 f"warning: {CHECK_OFF_WARNING}"

@@ -87,10 +87,7 @@ def test_help_says_what_it_creates_and_what_comes_next(apid: click.Group) -> Non
         assert text in result.output
 
 
-def test_the_new_project_synthesizes(
-    apid: click.Group, tmp_path: Path, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
+def test_the_new_project_synthesizes(apid: click.Group, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project = tmp_path / "fresh-api"
     assert run(apid, "init", str(project)).exit_code == 0
     result = run(apid, "--project", str(project), "--json", "synth", "--out", str(tmp_path / "out"))

@@ -10,8 +10,7 @@ from api_direct.cli.main import cli
 from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
 
 
-def test_synth_writes_the_template_and_reports_it(tmp_path: Path, bundle_cache_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
+def test_synth_writes_the_template_and_reports_it(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     result = CliRunner().invoke(
         cli,
         [
@@ -35,8 +34,7 @@ def test_synth_writes_the_template_and_reports_it(tmp_path: Path, bundle_cache_d
     assert any(r["Type"] == "AWS::Logs::SubscriptionFilter" for r in template["Resources"].values())
 
 
-def test_without_control_plane_nothing_is_metered(tmp_path: Path, bundle_cache_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
+def test_without_control_plane_nothing_is_metered(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     result = CliRunner().invoke(cli, ["--project", str(EXAMPLE_DIR), "--json", "synth", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     template = json.loads(Path(json.loads(result.stdout)["template"]).read_text())
@@ -57,7 +55,7 @@ assert os.environ["AWS_ACCESS_KEY_ID"] == "testing", "the caller's own credentia
 
 
 def test_an_app_that_reads_lambdas_variables_at_import_synthesizes(
-    copy_of_example: Path, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+    copy_of_example: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Lambda sets AWS_REGION, the function's name and the like before the import;
     the check sets them as placeholders."""
@@ -69,7 +67,6 @@ def test_an_app_that_reads_lambdas_variables_at_import_synthesizes(
         "AWS_EXECUTION_ENV",
     ):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
     main = copy_of_example / "weather" / "main.py"
     main.write_text(READS_LAMBDA_ENVIRONMENT + main.read_text())
     result = CliRunner().invoke(cli, ["--project", str(copy_of_example), "--json", "synth"])

@@ -21,13 +21,12 @@ def project_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def first(project_dir: Path, bundle_cache_dir: Path) -> SynthesizedStack:
+def first(project_dir: Path) -> SynthesizedStack:
     """The one real synthesis the module's reuse checks compare against."""
     return synthesize_project(
         load_project(project_dir),
         project_dir / ".apid" / "cdk.out",
         control_plane=CONTROL_PLANE,
-        bundle_cache_dir=bundle_cache_dir,
     )
 
 
@@ -164,10 +163,10 @@ def test_the_code_fingerprint_covers_every_source_file_of_the_package() -> None:
 
 
 def test_a_code_only_edit_patches_the_assembly_into_what_a_full_synthesis_writes(
-    tmp_path: Path, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project_dir = copy_example(tmp_path)
-    first = synthesize(load_project(project_dir), bundle_cache_dir=bundle_cache_dir)
+    first = synthesize(load_project(project_dir))
     main = project_dir / "weather" / "main.py"
     main.write_text(main.read_text() + "\n# a code-only edit\n")
 
@@ -175,11 +174,9 @@ def test_a_code_only_edit_patches_the_assembly_into_what_a_full_synthesis_writes
 
     with monkeypatch.context() as patch:
         patch.setattr(user_stack, "UserApiStack", None)  # any synthesis would fail
-        patched = synthesize(load_project(project_dir), bundle_cache_dir=bundle_cache_dir)
+        patched = synthesize(load_project(project_dir))
     fresh_dir = tmp_path / "fresh"
-    fresh = synthesize_project(
-        load_project(project_dir), fresh_dir, control_plane=CONTROL_PLANE, bundle_cache_dir=bundle_cache_dir
-    )
+    fresh = synthesize_project(load_project(project_dir), fresh_dir, control_plane=CONTROL_PLANE)
 
     assert not patched.reused and patched.template != first.template
     assert patched.template == fresh.template
@@ -193,7 +190,7 @@ def test_a_code_only_edit_patches_the_assembly_into_what_a_full_synthesis_writes
     [app] = [a for a in patched.assets if a.asset_id not in {b.asset_id for b in first.assets}]
     [fresh_app] = [a for a in fresh.assets if a.asset_id == app.asset_id]
     assert _listing(app.source) == _listing(fresh_app.source)
-    again = synthesize(load_project(project_dir), bundle_cache_dir=bundle_cache_dir)
+    again = synthesize(load_project(project_dir))
     assert again.reused and again.template == fresh.template
 
 
@@ -201,15 +198,13 @@ def _listing(folder: Path) -> list[tuple[str, bytes]]:
     return [(p.relative_to(folder).as_posix(), p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()]
 
 
-def test_an_assembly_whose_app_was_never_checked_is_not_reused_unchecked(
-    tmp_path: Path, bundle_cache_dir: Path
-) -> None:
+def test_an_assembly_whose_app_was_never_checked_is_not_reused_unchecked(tmp_path: Path) -> None:
     """A deploy that fails before reading the deferred verdict (a denied assume-role) leaves a record without one."""
     project_dir = copy_example(tmp_path)
     main = project_dir / "weather" / "main.py"
     main.write_text(main.read_text() + "\nraise RuntimeError('broken at import')\n")
-    unread = synthesize(load_project(project_dir), bundle_cache_dir=bundle_cache_dir, app_check="deferred")
+    unread = synthesize(load_project(project_dir), app_check="deferred")
     assert unread.app_check is not None
     unread.app_check.cancel()
     with pytest.raises(InputError, match="RuntimeError: broken at import"):
-        synthesize(load_project(project_dir), bundle_cache_dir=bundle_cache_dir)
+        synthesize(load_project(project_dir))

@@ -17,7 +17,7 @@ from api_direct.local.sandbox import Endpoints
 
 
 def run_kept_sandbox(
-    explore: Callable[[Endpoints], None], *, calls: int, temp: Path, bundle_cache_dir: Path, project: Path | None = None
+    explore: Callable[[Endpoints], None], *, calls: int, temp: Path, project: Path | None = None
 ) -> Result:
     """Run the command with ``temp`` as the temp folder, calling ``explore`` once everything is up.
 
@@ -36,7 +36,6 @@ def run_kept_sandbox(
         return explore_then_stop
 
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
         env.setattr(tempfile, "tempdir", str(temp))
         env.setattr(sandbox_command, "_wait_for_interrupt", exploring)
         env.setattr(sandbox_command, "wait_for_ctrl_c", _ctrl_c)

@@ -58,15 +58,11 @@ def printed() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def apid(
-    moto_endpoint: str, project: Path, bundle_cache_dir: Path, assume_role_requests: list[Any], printed: list[str]
-) -> Any:
+def apid(moto_endpoint: str, project: Path, assume_role_requests: list[Any], printed: list[str]) -> Any:
     def run(*args: str, input: str | None = None) -> Result:
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
-            result = CliRunner().invoke(
-                cli, ["--project", str(project), "--endpoint-url", moto_endpoint, *args], input=input
-            )
+        result = CliRunner().invoke(
+            cli, ["--project", str(project), "--endpoint-url", moto_endpoint, *args], input=input
+        )
         printed.append(f"{' '.join(args)}\n{result.stdout}{result.stderr}")
         return result
 

@@ -166,7 +166,6 @@ def apid(
     moto_endpoint: str,
     project: Path,
     control_plane: ControlPlane,
-    bundle_cache_dir: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Any:
     """Run ``apid`` on the project as ``user``, signing in first whenever the user changes."""
@@ -175,7 +174,6 @@ def apid(
 
     def run(*args: str, user: str) -> Result:
         with pytest.MonkeyPatch.context() as env:
-            env.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
             env.setenv("XDG_CONFIG_HOME", str(config_home))
             env.setenv("APID_PASSWORD", PASSWORD)
             if signed_in != [user]:

@@ -44,7 +44,7 @@ def kept() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path, kept: dict[str, Any]) -> tuple[Result, Path]:
+def run(tmp_path_factory: pytest.TempPathFactory, kept: dict[str, Any]) -> tuple[Result, Path]:
     temp = tmp_path_factory.mktemp("sandbox-tmp")
 
     def explore(endpoints: Endpoints) -> None:
@@ -79,7 +79,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path, kept: 
         kept["metered"], kept["delivered again"] = metered_calls(endpoints) - before, endpoints.deliver()
         kept["texts"], kept["secrets"] = written_down(endpoints)
 
-    return run_kept_sandbox(explore, calls=CALLS, temp=temp, bundle_cache_dir=bundle_cache_dir), temp
+    return run_kept_sandbox(explore, calls=CALLS, temp=temp), temp
 
 
 def metered_calls(endpoints: Endpoints) -> int:
@@ -209,12 +209,11 @@ BINARY = b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x80" * 64
 
 
 @pytest.fixture(scope="module")
-def scaffolded(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path) -> Result:
+def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> Result:
     """``apid init text-tools && cd text-tools && apid sandbox``."""
     folder = tmp_path_factory.mktemp("scaffold")
     with pytest.MonkeyPatch.context() as env:
         env.chdir(folder)
-        env.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
         assert CliRunner().invoke(cli, ["init", "text-tools"]).exit_code == 0
         env.chdir(folder / "text-tools")
         return CliRunner().invoke(cli, ["sandbox", "--calls", "10", "--json"])
@@ -228,7 +227,7 @@ def test_a_new_project_from_apid_init_passes(scaffolded: Result) -> None:
 
 
 @pytest.fixture(scope="module")
-def rich(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path) -> tuple[Result, dict[str, Any]]:
+def rich(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, dict[str, Any]]:
     """The rich project, kept; what its served API answered to each request the test sent."""
     seen: dict[str, Any] = {}
 
@@ -255,7 +254,6 @@ def rich(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path) -> tu
         explore,
         calls=10,
         temp=tmp_path_factory.mktemp("rich-sandbox"),
-        bundle_cache_dir=bundle_cache_dir,
         project=RICH_APP,
     )
     return result, seen

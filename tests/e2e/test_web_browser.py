@@ -24,7 +24,6 @@ import json
 import re
 import traceback
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,7 +52,7 @@ PAGES = (
 
 
 @pytest.fixture(scope="module")
-def seen(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path) -> dict[str, Any]:
+def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """What the browser saw, step by step, while the sandbox was kept running."""
     record: dict[str, Any] = {}
 
@@ -63,9 +62,7 @@ def seen(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path) -> di
         except Exception:  # recorded, so that the tests report the step that failed
             record["error"] = traceback.format_exc()
 
-    record["result"] = run_kept_sandbox(
-        explore, calls=CALLS, temp=tmp_path_factory.mktemp("browser-sandbox"), bundle_cache_dir=bundle_cache_dir
-    )
+    record["result"] = run_kept_sandbox(explore, calls=CALLS, temp=tmp_path_factory.mktemp("browser-sandbox"))
     return record
 
 

@@ -28,9 +28,9 @@ def tree(root: Path) -> dict[str, str]:
     return files(root, except_in="cdk.out")
 
 
-def refused(project: Path, cache: Path, aws: Any, args: list[str], code: int, *fragments: str) -> None:
+def refused(project: Path, aws: Any, args: list[str], code: int, *fragments: str) -> None:
     before = tree(project), stacks(aws)
-    one_line_error(run(project, cache, *args), code, *fragments)
+    one_line_error(run(project, *args), code, *fragments)
     assert (tree(project), stacks(aws)) == before
 
 
@@ -83,7 +83,6 @@ def refused(project: Path, cache: Path, aws: Any, args: list[str], code: int, *f
 def test_bad_arguments(
     linked: Path,
     aws: Any,
-    bundle_cache_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     args: list[str],
@@ -91,7 +90,7 @@ def test_bad_arguments(
     message: str,
 ) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # signed out, whatever this machine's user did
-    refused(linked, bundle_cache_dir, aws, args, code, message)
+    refused(linked, aws, args, code, message)
 
 
 @pytest.mark.parametrize(
@@ -103,9 +102,9 @@ def test_bad_arguments(
         pytest.param(["depoly"], "No such command 'depoly'", id="misspelt-command"),
     ],
 )
-def test_usage_errors_exit_2(linked: Path, aws: Any, bundle_cache_dir: Path, args: list[str], message: str) -> None:
+def test_usage_errors_exit_2(linked: Path, aws: Any, args: list[str], message: str) -> None:
     before = tree(linked)
-    result = run(linked, bundle_cache_dir, *args)
+    result = run(linked, *args)
     assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.output, result.output
     assert tree(linked) == before
 
@@ -117,24 +116,20 @@ def test_usage_errors_exit_2(linked: Path, aws: Any, bundle_cache_dir: Path, arg
         pytest.param("InvalidClientTokenId", "your AWS credentials were rejected as invalid", id="invalid-credentials"),
     ],
 )
-def test_rejected_credentials(
-    linked: Path, aws: Any, bundle_cache_dir: Path, aws_faults: AwsFaults, code: str, message: str
-) -> None:
+def test_rejected_credentials(linked: Path, aws: Any, aws_faults: AwsFaults, code: str, message: str) -> None:
     aws_faults.fail("AssumeRole", code, status=403, times=10)
     aws_faults.fail("GetCallerIdentity", code, status=403, times=10)
     for command in (["plan"], ["deploy"], ["aws", "link"]):
-        refused(linked, bundle_cache_dir, aws, command, AccessError.exit_code, message)
+        refused(linked, aws, command, AccessError.exit_code, message)
 
 
-def test_no_credentials_at_all(linked: Path, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_credentials_at_all(linked: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Outside moto (which sets its own): no key in the environment, no profile, no instance metadata."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     before = tree(linked)
-    one_line_error(
-        run(linked, bundle_cache_dir, "plan"), AccessError.exit_code, "no AWS credentials found: pass --profile"
-    )
+    one_line_error(run(linked, "plan"), AccessError.exit_code, "no AWS credentials found: pass --profile")
     assert tree(linked) == before
 
 
@@ -157,9 +152,9 @@ def external_ids_enforced(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(STSBackend, "assume_role", assume_role)
 
 
-def test_external_id_mismatch(linked: Path, aws: Any, bundle_cache_dir: Path, external_ids_enforced: None) -> None:
+def test_external_id_mismatch(linked: Path, aws: Any, external_ids_enforced: None) -> None:
     """A state file whose ExternalId is not the link's (edited, or copied from another project)."""
-    assert run(linked, bundle_cache_dir, "plan").exit_code == 0  # the right ExternalId passes the same check
+    assert run(linked, "plan").exit_code == 0  # the right ExternalId passes the same check
     state_file = linked / ".apid" / "state.json"
     original = state_file.read_text()
     state = json.loads(original)
@@ -167,24 +162,24 @@ def test_external_id_mismatch(linked: Path, aws: Any, bundle_cache_dir: Path, ex
     state_file.write_text(json.dumps(state))
     try:
         for command in (["plan"], ["deploy"], ["destroy", "--yes"]):
-            refused(linked, bundle_cache_dir, aws, command, AccessError.exit_code, "access denied", "ExternalId")
+            refused(linked, aws, command, AccessError.exit_code, "access denied", "ExternalId")
     finally:
         state_file.write_text(original)
 
 
-def test_corrupt_state_file(linked: Path, aws: Any, bundle_cache_dir: Path) -> None:
+def test_corrupt_state_file(linked: Path, aws: Any) -> None:
     state_file = linked / ".apid" / "state.json"
     original = state_file.read_text()
     state_file.write_text(original[: len(original) // 2])
     try:
         for command in (["plan"], ["deploy"], ["aws", "status"]):
-            refused(linked, bundle_cache_dir, aws, command, InputError.exit_code, ".apid/state.json")
+            refused(linked, aws, command, InputError.exit_code, ".apid/state.json")
     finally:
         state_file.write_text(original)
 
 
 def test_unlink_signed_out_of_its_control_plane_deletes_nothing(
-    linked: Path, aws: Any, bundle_cache_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    linked: Path, aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Deleting the link first would leave the control plane admitting an account that no longer trusts it."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
@@ -196,7 +191,6 @@ def test_unlink_signed_out_of_its_control_plane_deletes_nothing(
     try:
         refused(
             linked,
-            bundle_cache_dir,
             aws,
             ["aws", "unlink", "--yes"],
             StateError.exit_code,

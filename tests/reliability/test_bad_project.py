@@ -146,25 +146,23 @@ CASES = [
 
 @pytest.mark.parametrize(("edit", "message"), CASES)
 def test_bad_project_is_one_line_exit_3_and_changes_nothing(
-    tmp_path: Path, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch, edit: Edit, message: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: Edit, message: str
 ) -> None:
     project = copy_example(tmp_path)
     edit(project)
     before = files(project)
-    monkeypatch.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
     result = CliRunner().invoke(cli, ["--project", str(project), "synth"])
     one_line_error(result, InputError.exit_code, message)
     assert files(project) == before
 
 
 def test_with_check_import_off_a_broken_app_synthesizes_with_one_warning_until_it_is_on(
-    tmp_path: Path, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The opt-out imports nothing and says so once; turning it back on is a new synthesis, and the app is refused."""
     project = copy_example(tmp_path)
     prepend("weather/climate.py", "CITIES = load_cities()\n")(project)
     in_toml('requirements = "requirements.txt"', 'requirements = "requirements.txt"\ncheck_import = false')(project)
-    monkeypatch.setenv("APID_CACHE_DIR", str(bundle_cache_dir))
     with monkeypatch.context() as patch:
         patch.setattr(synthesis, "start_app_check", lambda *_, **__: pytest.fail("the app check started"))
         result = CliRunner().invoke(cli, ["--project", str(project), "--json", "synth"])

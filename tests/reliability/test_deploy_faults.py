@@ -39,21 +39,21 @@ def edit_code(project: Path, marker: str) -> None:
     main.write_text(main.read_text() + f"# {marker}\n")
 
 
-def deployed(project: Path, cache: Path) -> None:
-    result = run(project, cache, "deploy", "--yes")
+def deployed(project: Path) -> None:
+    result = run(project, "deploy", "--yes")
     assert result.exit_code == 0, result.output
 
 
-def converged(project: Path, cache: Path, aws: Any) -> None:
+def converged(project: Path, aws: Any) -> None:
     """The stack runs what is synthesized now, nothing is pending, and another deploy has nothing to do."""
-    deployed(project, cache)
+    deployed(project)
     assert stacks(aws)[STACK] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
     assert change_sets(aws, STACK) == []
     synthesized = json.loads((project / ".apid" / "cdk.out" / "UserApi.template.json").read_text())
     body = aws("cloudformation").get_template(StackName=STACK)["TemplateBody"]
     live = body if isinstance(body, dict) else json.loads(body)
     assert live["Resources"] == synthesized["Resources"]
-    again = run(project, cache, "deploy")
+    again = run(project, "deploy")
     assert again.exit_code == 0 and "no changes" in again.output.lower(), again.output
 
 
@@ -82,62 +82,57 @@ STEPS = {
 def test_a_fault_at_any_step_converges_on_rerun(
     linked: Path,
     aws: Any,
-    bundle_cache_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
     step: str,
     first_deploy: bool,
     fault: type[BaseException],
 ) -> None:
     if first_deploy and STACK in stacks(aws):
-        assert run(linked, bundle_cache_dir, "destroy", "--yes").exit_code == 0
+        assert run(linked, "destroy", "--yes").exit_code == 0
     elif not first_deploy:
-        deployed(linked, bundle_cache_dir)
+        deployed(linked)
     edit_code(linked, f"{step} {fault.__name__}")
     with monkeypatch.context() as patch:
         patch.setattr(planner, STEPS[step], after(planner, STEPS[step], fault))
         if fault is Crash:
             with pytest.raises(Crash):
-                run(linked, bundle_cache_dir, "deploy")
+                run(linked, "deploy")
         else:
-            interrupted = run(linked, bundle_cache_dir, "deploy")
+            interrupted = run(linked, "deploy")
             assert interrupted.exit_code == 130 and "Traceback" not in interrupted.output, interrupted.output
     if step == "during-execution":
         set_status(STACK, "UPDATE_IN_PROGRESS")
-        one_line_error(
-            run(linked, bundle_cache_dir, "deploy"), StateError.exit_code, "already being changed", "apid status"
-        )
+        one_line_error(run(linked, "deploy"), StateError.exit_code, "already being changed", "apid status")
         set_status(STACK, "CREATE_COMPLETE" if first_deploy else "UPDATE_COMPLETE")
-    converged(linked, bundle_cache_dir, aws)
+    converged(linked, aws)
 
 
-def test_throttling_and_5xx_are_retried_and_shown_as_progress(
-    linked: Path, aws: Any, bundle_cache_dir: Path, aws_faults: AwsFaults
-) -> None:
-    deployed(linked, bundle_cache_dir)
+def test_throttling_and_5xx_are_retried_and_shown_as_progress(linked: Path, aws: Any, aws_faults: AwsFaults) -> None:
+    deployed(linked)
     edit_code(linked, "throttled")
     aws_faults.fail("PutObject", "SlowDown", status=503)
     aws_faults.fail("CreateChangeSet", "Throttling", times=2)
     aws_faults.fail("DescribeStacks", "ServiceUnavailable", status=503)
     aws_faults.fail("DescribeStackEvents", "ThrottlingException", times=3)
-    result = run(linked, bundle_cache_dir, "deploy")
+    result = run(linked, "deploy")
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
     assert aws_faults.injected == {"PutObject": 1, "CreateChangeSet": 2, "DescribeStacks": 1, "DescribeStackEvents": 3}
     assert "AWS cloudformation CreateChangeSet: Throttling; retrying (attempt 3 of 8)" in result.stderr
     assert "AWS s3 PutObject: SlowDown; retrying (attempt 2 of 8)" in result.stderr
-    converged(linked, bundle_cache_dir, aws)
+    converged(linked, aws)
 
 
 def test_throttled_through_every_attempt_is_one_line_and_changes_nothing(
-    linked: Path, aws: Any, bundle_cache_dir: Path, aws_faults: AwsFaults
+    linked: Path, aws: Any, aws_faults: AwsFaults
 ) -> None:
-    deployed(linked, bundle_cache_dir)
+    deployed(linked)
     edit_code(linked, "throttled for good")
     before = aws("cloudformation").get_template(StackName=STACK)["TemplateBody"]
     aws_faults.fail("CreateChangeSet", "Throttling", times=ALWAYS)
     attempts_before = aws_faults.attempts["CreateChangeSet"]
     one_line_error(
-        run(linked, bundle_cache_dir, "deploy"),
+        run(linked, "deploy"),
         OperationFailed.exit_code,
         "kept answering Throttling through 8 attempts",
         "rerun",
@@ -146,15 +141,15 @@ def test_throttled_through_every_attempt_is_one_line_and_changes_nothing(
     assert aws("cloudformation").get_template(StackName=STACK)["TemplateBody"] == before
     assert change_sets(aws, STACK) == []
     aws_faults.clear()
-    converged(linked, bundle_cache_dir, aws)
+    converged(linked, aws)
 
 
 @pytest.mark.parametrize("command", [["deploy"], ["deploy", "--hotswap"], ["plan"]])
 def test_a_broken_app_is_refused_before_anything_in_the_account_changes(
-    linked: Path, aws: Any, bundle_cache_dir: Path, command: list[str]
+    linked: Path, aws: Any, command: list[str]
 ) -> None:
     """The app check runs while the deploy talks to AWS, and its verdict comes before the first change."""
-    deployed(linked, bundle_cache_dir)
+    deployed(linked)
     main = linked / "weather" / "main.py"
     working = main.read_text()
     before = aws("cloudformation").get_template(StackName=STACK)["TemplateBody"], change_sets(aws, STACK)
@@ -162,26 +157,26 @@ def test_a_broken_app_is_refused_before_anything_in_the_account_changes(
     main.write_text(working + "\nraise RuntimeError('half-written edit')\n")
     try:
         one_line_error(
-            run(linked, bundle_cache_dir, *command),
+            run(linked, *command),
             InputError.exit_code,
             "RuntimeError: half-written edit (weather/main.py, line",
         )
         assert (aws("cloudformation").get_template(StackName=STACK)["TemplateBody"], change_sets(aws, STACK)) == before
         assert asset_keys(aws, linked) == objects
         # The refused assembly is trusted by nothing: the next run checks again.
-        one_line_error(run(linked, bundle_cache_dir, *command), InputError.exit_code, "half-written edit")
+        one_line_error(run(linked, *command), InputError.exit_code, "half-written edit")
     finally:
         main.write_text(working)
-    converged(linked, bundle_cache_dir, aws)
+    converged(linked, aws)
 
 
-def test_destroy_keeping_the_data_does_not_need_a_working_app(linked: Path, aws: Any, bundle_cache_dir: Path) -> None:
-    deployed(linked, bundle_cache_dir)
+def test_destroy_keeping_the_data_does_not_need_a_working_app(linked: Path, aws: Any) -> None:
+    deployed(linked)
     main = linked / "weather" / "main.py"
     working = main.read_text()
     main.write_text(working + "\nraise RuntimeError('broken')\n")
     try:
-        result = run(linked, bundle_cache_dir, "destroy", "--retain-data", "--yes")
+        result = run(linked, "destroy", "--retain-data", "--yes")
         assert result.exit_code == 0, result.output
         assert STACK not in stacks(aws)
     finally:
