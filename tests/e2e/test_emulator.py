@@ -14,7 +14,7 @@ import socket
 import unittest.mock
 import urllib.parse
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 from moto import mock_aws
 
-from api_direct.runtime.key_sync import KEY_EVENT_TYPES
+from api_direct.contracts import KEY_EVENT_TYPES
 from api_direct.deploy.synthesis import ControlPlaneRef, SynthesizedStack, synthesize_project
 from api_direct.project import load_project
 from api_direct.user_stack import AccountLinkStack
@@ -149,18 +149,16 @@ def link_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def api_stack(tmp_path_factory: pytest.TempPathFactory, bundle_cache_dir: Path) -> SynthesizedStack:
+def api_stack(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStack:
     """The example's API stack reporting to a control plane: every construct, the usage forwarder included."""
     return synthesize_project(
         load_project(EXAMPLE_DIR),
         tmp_path_factory.mktemp("api-cdk.out"),
         control_plane=ControlPlaneRef(CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN),
-        bundle_cache_dir=bundle_cache_dir,
     )
 
 
-@pytest.fixture(scope="module")
-def link(aws: Aws, link_template: dict[str, Any]) -> Deployed:
+def deploy_link(aws: Aws, link_template: dict[str, Any]) -> Deployed:
     return deploy(
         aws,
         LINK_STACK,
@@ -171,11 +169,30 @@ def link(aws: Aws, link_template: dict[str, Any]) -> Deployed:
     )
 
 
-@pytest.fixture(scope="module")
-def api(aws: Aws, link: Deployed, api_stack: SynthesizedStack) -> Deployed:
+def deploy_api(aws: Aws, api_stack: SynthesizedStack) -> Deployed:
     """Assets published to the link's bucket, then the stack deployed with the link's execution role."""
     publish_assets(aws, api_stack)
     return deploy(aws, API_STACK, api_stack.template, "CREATE", "apid-deploy-1", RoleARN=EXECUTION_ROLE_ARN)
+
+
+@pytest.fixture(scope="module")
+def link(aws: Aws, link_template: dict[str, Any]) -> Deployed:
+    return deploy_link(aws, link_template)
+
+
+@pytest.fixture(scope="module")
+def api(aws: Aws, link: Deployed, api_stack: SynthesizedStack) -> Deployed:
+    return deploy_api(aws, api_stack)
+
+
+@pytest.fixture
+def own_aws(moto_endpoint: str) -> Iterator[Aws]:
+    """A moto server of the test's own, for a test that changes or deletes the stacks the others read.
+
+    ``moto_endpoint`` is asked for the environment it sets (fake credentials, the region, no proxy).
+    """
+    with moto_emulator.running_moto_server() as endpoint:
+        yield Aws(endpoint)
 
 
 # --- What moto creates from our templates -------------------------------------------------------------
@@ -612,7 +629,7 @@ def test_deleting_a_stack_with_a_protected_user_pool_fails_and_the_stack_is_gone
         aws.cloudformation.describe_stacks(StackName="apid-gap-protected")
 
 
-# --- Updates, no-op updates and deletion (last: they change the deployed stacks) ----------------------
+# --- Updates, no-op updates and deletion (each on a server of its own: they change the stacks) ---------
 
 
 def test_unchanged_update_change_set_reports_no_changes(
@@ -632,12 +649,17 @@ def test_unchanged_update_change_set_reports_no_changes(
     aws.cloudformation.delete_change_set(ChangeSetName=created["Id"])
 
 
-def test_update_change_set_changes_only_what_changed(aws: Aws, api: Deployed, api_stack: SynthesizedStack) -> None:
+def test_update_change_set_changes_only_what_changed(
+    own_aws: Aws, link_template: dict[str, Any], api_stack: SynthesizedStack
+) -> None:
     """More memory for the app and a longer log retention: two modifications, listed, then applied.
 
     moto has no update handler for log groups: the group stays in the stack (a patch)
     but keeps its old retention (a gap the README lists).
     """
+    aws = own_aws
+    deploy_link(aws, link_template)
+    api = deploy_api(aws, api_stack)
     template = json.loads(json.dumps(api_stack.template))
     resources = template["Resources"]
     (app_id,) = (k for k, r in resources.items() if r["Properties"].get("Handler") == "apid_handler.handler")
@@ -659,9 +681,12 @@ def test_update_change_set_changes_only_what_changed(aws: Aws, api: Deployed, ap
 
 
 def test_delete_stack_removes_what_the_stacks_created(
-    aws: Aws, api: Deployed, link: Deployed, link_template: dict[str, Any]
+    own_aws: Aws, link_template: dict[str, Any], api_stack: SynthesizedStack
 ) -> None:
     """The API stack, then the emptied link (whose logs role is retained by design); then the account links again."""
+    aws = own_aws
+    link = deploy_link(aws, link_template)
+    deploy_api(aws, api_stack)
     aws.cloudformation.delete_stack(StackName=API_STACK)
     functions = aws.client("lambda").list_functions()["Functions"]
     assert not [f for f in functions if f["FunctionName"].startswith(API_STACK)]
