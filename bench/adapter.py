@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from api_direct.constructs.function_code import write_handler
+from api_direct.bundling.fastapi_code import write_handler
 from api_direct.local.rest_proxy import HttpRequest, RestProxy
 from bench.figures import Figure
 

@@ -20,9 +20,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from api_direct.constructs.bundle_slimming import package_sizes
-from api_direct.constructs.bundling import Bundle, BundleSpec, build_bundle, byte_compiler
-from api_direct.constructs.function_code import ADAPTER_REQUIREMENT
+from api_direct.bundling.slimming import package_sizes
+from api_direct.bundling.build import Bundle, BundleSpec, build_bundle, byte_compiler
+from api_direct.bundling.fastapi_code import ADAPTER_REQUIREMENT
 from api_direct.deploy.assets import zip_folder
 from bench.figures import Figure
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from api_direct.constructs.bundling import build_bundle
-from api_direct.constructs.function_code import FastApiCode
+from api_direct.bundling.build import build_bundle
+from api_direct.bundling.fastapi_code import FastApiCode
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weather_api"
 APP = "weather.main:app"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import boto3
 
-from api_direct.constructs.function_code import HANDLER_MODULE
+from api_direct.bundling.fastapi_code import HANDLER_MODULE
 from api_direct.local.emulator import running_moto_server
 from bench.cold_import import cold_start, x86_bundle
 from bench.figures import Figure, table

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from api_direct.constructs.function_code import HANDLER_MODULE
+from api_direct.bundling.fastapi_code import HANDLER_MODULE
 from api_direct.local.rest_proxy import HttpRequest, RestProxy
 from api_direct.scaffold import scaffold_project
 from bench.cold_import import EXAMPLE, ColdStart, cold_start, x86_bundle

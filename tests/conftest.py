@@ -37,7 +37,7 @@ def bundle_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 @pytest.fixture
 def pip_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """Record every pip run the bundler makes, while still running it."""
-    from api_direct.constructs import bundling
+    from api_direct.bundling import build as bundling
 
     calls: list[list[str]] = []
     real = bundling.run_pip

@@ -15,7 +15,9 @@ fails the test: place it in the table), and may import only the layers
 """
 
 import ast
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,7 @@ LAYERS = {
     "api_direct.interpreter": "project",  # which Python runs the creator's app
     "api_direct.scaffold": "scaffold",
     "api_direct.runtime": "runtime",
+    "api_direct.bundling": "bundling",
     "api_direct.constructs": "constructs",
     "api_direct.user_stack": "stacks",
     "api_direct.control_plane": "cognito",  # exact: the package's docstring
@@ -64,22 +67,25 @@ MAY_IMPORT: dict[str, set[str]] = {
     "runtime": {"contracts"},
     # Boto3's unsigned Cognito client, for calls before sign-in: the service's web form and the client use it.
     "cognito": set(),
+    # Lambda bundles, built without the CDK: the app's adapter ships from the runtime.
+    "bundling": {"base", "project", "runtime"},
     # The control plane's FastAPI service and billing: never the deploy engine, the client, local or the CLI.
     "service": {"base", "contracts", "project", "runtime", "cognito"},
     # L3 constructs: never the service (its names come from contracts).
-    "constructs": {"base", "contracts", "project", "runtime"},
+    "constructs": {"base", "contracts", "project", "runtime", "bundling"},
     # Stacks compose constructs.
     "stacks": {"base", "contracts", "project", "constructs"},
     # The control plane's client side (HTTP client, sign-in, publishing): never the service or the deploy engine.
     "client": {"base", "contracts", "project", "cognito"},
     # The deploy engine: never the control plane's service, local or the CLI.
-    "deploy": {"base", "contracts", "project", "runtime", "constructs", "stacks", "client"},
+    "deploy": {"base", "contracts", "project", "runtime", "bundling", "constructs", "stacks", "client"},
     # The product on one machine: runs the service and the deploy engine together.
     "local": {
         "base",
         "contracts",
         "project",
         "runtime",
+        "bundling",
         "cognito",
         "service",
         "constructs",
@@ -109,10 +115,13 @@ def _is_type_checking(test: ast.expr) -> bool:
 
 def _imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
     """Every import statement, skipping the bodies of ``if TYPE_CHECKING:``."""
-    for node in ast.iter_child_nodes(tree):
+    yield from _imports_in(ast.iter_child_nodes(tree))
+
+
+def _imports_in(nodes: Iterable[ast.AST]) -> Iterator[ast.Import | ast.ImportFrom]:
+    for node in nodes:
         if isinstance(node, ast.If) and _is_type_checking(node.test):
-            for other in node.orelse:
-                yield from _imports(other)
+            yield from _imports_in(node.orelse)
             continue
         if isinstance(node, ast.Import | ast.ImportFrom):
             yield node
@@ -198,7 +207,12 @@ def graph() -> dict[str, set[str]]:
 def test_the_graph_is_read_from_the_source(graph: dict[str, set[str]]) -> None:
     assert "api_direct.deploy.operations" in graph["api_direct.cli.stack"]  # from api_direct.deploy import operations
     assert "api_direct.local.sandbox" in graph["api_direct.cli.sandbox"]  # imported inside a function
-    assert not graph["api_direct.constructs"]  # its construct imports are under TYPE_CHECKING
+    assert "api_direct.bundling.fastapi_code" in graph["api_direct.constructs"]  # the package's own imports
+
+
+def test_imports_under_type_checking_are_not_edges() -> None:
+    source = "if TYPE_CHECKING:\n    from api_direct.local import sandbox\nelse:\n    import api_direct.project\n"
+    assert [ast.unparse(node) for node in _imports(ast.parse(source))] == ["import api_direct.project"]
 
 
 def test_no_module_imports_itself_back(graph: dict[str, set[str]]) -> None:
@@ -226,11 +240,21 @@ def test_contracts_import_only_the_standard_library() -> None:
     imported = {
         alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
     } | {str(node.module).split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    import sys
-
     assert imported <= set(sys.stdlib_module_names)
 
 
 def test_the_table_names_every_layer_it_allows() -> None:
     assert set(LAYERS.values()) == set(MAY_IMPORT)
     assert set().union(*MAY_IMPORT.values()) <= set(MAY_IMPORT)
+
+
+def test_the_bundler_and_the_engine_s_reuse_path_load_no_cdk() -> None:
+    """What keeps a reused synthesis and ``apid logs`` quick: the bundler and the deploy engine's modules load
+    without ``aws_cdk`` (jsii starts a Node.js process), which only a full synthesis imports, in a function."""
+    probe = (
+        "import sys, api_direct.bundling.build, api_direct.bundling.fastapi_code, api_direct.deploy.synthesis,"
+        " api_direct.deploy.operations, api_direct.cli.main; print(sorted({m.split('.')[0] for m in sys.modules}"
+        " & {'aws_cdk', 'jsii', 'constructs'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

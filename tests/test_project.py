@@ -118,7 +118,7 @@ def test_requirements_file_must_exist(tmp_path: Path) -> None:
 @pytest.mark.parametrize("slim", [True, False])
 def test_slim_dependencies_reaches_the_bundle_spec(tmp_path: Path, slim: bool) -> None:
     """``[runtime] slim_dependencies`` decides whether the app's bundle is slimmed, and so its dependency hash."""
-    from api_direct.constructs.function_code import project_bundle_spec
+    from api_direct.bundling.fastapi_code import project_bundle_spec
 
     toml = VALID.replace("[[plans]]", f"[runtime]\nslim_dependencies = {str(slim).lower()}\n\n[[plans]]")
     spec = project_bundle_spec(load_project(write_project(tmp_path, toml)))

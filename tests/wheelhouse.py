@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from api_direct.constructs.bundling import Architecture, BundleSpec, read_requirements
+from api_direct.bundling.build import Architecture, BundleSpec, read_requirements
 from api_direct.constructs.control_plane_api import CONTROL_PLANE_REQUIREMENTS
-from api_direct.constructs.function_code import ADAPTER_REQUIREMENT
+from api_direct.bundling.fastapi_code import ADAPTER_REQUIREMENT
 from api_direct.constructs.runtime_function import RUNTIME_REQUIREMENTS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weather_api"

@@ -11,7 +11,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
 from api_direct.constructs.acknowledgments import skip_checkov
-from api_direct.constructs.bundling import Architecture, Bundle, default_cache_dir
+from api_direct.bundling.build import Architecture, Bundle, default_cache_dir
 
 #: CDK context key naming the bundle cache folder (``cdk synth -c apid:bundleCacheDir=...``).
 BUNDLE_CACHE_CONTEXT = "apid:bundleCacheDir"

@@ -18,9 +18,9 @@ from constructs import Construct
 import api_direct
 from api_direct.constructs.account_link import LinkNames
 from api_direct.constructs.acknowledgments import acknowledge_wildcards, skip_checkov
-from api_direct.constructs.bundling import SourceTree
+from api_direct.bundling.build import SourceTree
 from api_direct.constructs.fastapi_function import FastApiFunction
-from api_direct.constructs.function_code import ADAPTER_REQUIREMENT, FastApiCode, SourceFile
+from api_direct.bundling.fastapi_code import ADAPTER_REQUIREMENT, FastApiCode, SourceFile
 from api_direct.constructs.identity import USER_POOL_API_SCOPE
 from api_direct.constructs.runtime_function import RUNTIME_REQUIREMENTS
 from api_direct.constructs.usage_billing import UsageBilling

@@ -13,8 +13,8 @@ from api_direct.constructs.bundled_function import (
     bundle_cache_dir,
     python_version,
 )
-from api_direct.constructs.bundling import Bundle, build_bundle
-from api_direct.constructs.function_code import FastApiCode, project_code_options
+from api_direct.bundling.build import Bundle, build_bundle
+from api_direct.bundling.fastapi_code import FastApiCode, project_code_options
 from api_direct.project import Project
 
 #: ``apid.toml`` speaks days; CDK's enum names them.

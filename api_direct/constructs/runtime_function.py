@@ -13,7 +13,7 @@ import api_direct.runtime
 from api_direct import contracts
 from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.bundled_function import BundledFunction, bundle_cache_dir
-from api_direct.constructs.bundling import Bundle, BundleSpec, SourceTree, build_bundle
+from api_direct.bundling.build import Bundle, BundleSpec, SourceTree, build_bundle
 
 RUNTIME_REQUIREMENTS = (f"aws-lambda-powertools=={version('aws-lambda-powertools')}",)
 _ENVIRONMENT_WITHOUT_CMK = (

@@ -17,7 +17,7 @@ from constructs import Construct
 
 from api_direct.constructs.acknowledgments import acknowledge_wildcards, skip_checkov
 from api_direct.constructs.bundled_function import BundledFunction
-from api_direct.constructs.bundling import Bundle
+from api_direct.bundling.build import Bundle
 from api_direct.constructs.dead_letters import SQS_MANAGED_ENCRYPTION, DeadLetterQueue
 from api_direct.contracts import DEAD_LETTER_URL_ENV
 from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE

@@ -19,7 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import api_direct
-from api_direct.constructs.bundling import SourceTree, byte_compiler, hash_part, hash_tree
+from api_direct.bundling.build import SourceTree, byte_compiler, hash_part, hash_tree
 from api_direct.project import Project
 
 #: Bumped whenever what the fingerprint covers changes, so older records never match.

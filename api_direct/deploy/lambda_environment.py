@@ -21,8 +21,8 @@ and the search paths of Lambda's own runtime (``PATH``, ``LD_LIBRARY_PATH``,
 
 from datetime import UTC, datetime
 
-from api_direct.constructs.bundling import LAMBDA_TASK_ROOT
-from api_direct.constructs.function_code import HANDLER_MODULE
+from api_direct.bundling.build import LAMBDA_TASK_ROOT
+from api_direct.bundling.fastapi_code import HANDLER_MODULE
 from api_direct.project import Project
 
 #: The region an app is given when the project's deploy region is not known (it is not linked yet).

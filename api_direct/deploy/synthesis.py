@@ -35,8 +35,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from api_direct.constructs.bundling import Bundle, Staging, build_bundle, link_tree
-from api_direct.constructs.function_code import project_bundle_spec
+from api_direct.bundling.build import Bundle, Staging, build_bundle, link_tree
+from api_direct.bundling.fastapi_code import project_bundle_spec
 from api_direct.deploy.app_check import AppCheck, app_warnings, start_app_check
 from api_direct.deploy.fingerprint import SynthesisFingerprint, synthesis_fingerprint
 from api_direct.errors import InputError

@@ -59,7 +59,7 @@ import uvicorn
 from api_direct.client import sign_in
 from api_direct.client.control_plane import ControlPlane
 from api_direct.client.publishing import export_openapi, publish
-from api_direct.constructs.function_code import ADAPTER_MODULE, HANDLER_MODULE, write_handler
+from api_direct.bundling.fastapi_code import ADAPTER_MODULE, HANDLER_MODULE, write_handler
 from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ENV_PREFIX, ControlPlaneSettings
 from api_direct.deploy import operations

@@ -39,8 +39,8 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 import pytest
 
-from api_direct.constructs.bundling import Architecture, SourceTree, build_bundle
-from api_direct.constructs.function_code import FastApiCode
+from api_direct.bundling.build import Architecture, SourceTree, build_bundle
+from api_direct.bundling.fastapi_code import FastApiCode
 from api_direct.local.rest_proxy import (
     REMAPPED_RESPONSE_HEADERS,
     HttpRequest,

@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from api_direct.constructs import bundle_slimming, bundling
-from api_direct.constructs.bundle_slimming import (
+from api_direct.bundling import build as bundling
+from api_direct.bundling import slimming as bundle_slimming
+from api_direct.bundling.slimming import (
     LAMBDA_UNZIPPED_LIMIT,
     BundleTooLarge,
     check_bundle_size,
     package_sizes,
     slim_dependencies,
 )
-from api_direct.constructs.bundling import BundleSpec, SourceTree, build_bundle
+from api_direct.bundling.build import BundleSpec, SourceTree, build_bundle
 from api_direct.errors import InputError
 
 MB = 2**20

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from api_direct.constructs import bundling
-from api_direct.constructs.bundling import BundleSpec, BundlingError, SourceTree, build_bundle, read_requirements
-from api_direct.constructs.function_code import ADAPTER_REQUIREMENT, handler_shim, write_handler
+from api_direct.bundling import build as bundling
+from api_direct.bundling.build import BundleSpec, BundlingError, SourceTree, build_bundle, read_requirements
+from api_direct.bundling.fastapi_code import ADAPTER_REQUIREMENT, handler_shim, write_handler
 from api_direct.project import DEFAULT_EXCLUDES
 from tests.conftest import EXAMPLE_DIR
 

@@ -12,8 +12,8 @@ from aws_cdk.assertions import Match, Template
 
 from api_direct.constructs import FastApiFunction
 from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
-from api_direct.constructs.bundling import SourceTree
-from api_direct.constructs.function_code import HANDLER_MODULE, FastApiCode, SourceFile
+from api_direct.bundling.build import SourceTree
+from api_direct.bundling.fastapi_code import HANDLER_MODULE, FastApiCode, SourceFile
 from tests.conftest import EXAMPLE_DIR
 
 

@@ -15,7 +15,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Match, Template
 
 from api_direct.constructs import UsageBilling
-from api_direct.constructs.bundling import Bundle, BundleSpec, build_bundle
+from api_direct.bundling.build import Bundle, BundleSpec, build_bundle
 from api_direct.contracts import DEAD_LETTER_URL_ENV
 from api_direct.constructs.usage_billing import AGGREGATE_HANDLER, CLOSE_HANDLER, MAX_RECEIVE_COUNT, PAY_OUT_HANDLER
 from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE

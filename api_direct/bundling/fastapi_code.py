@@ -13,7 +13,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from api_direct.constructs.bundling import Architecture, BundleSpec, SourceTree, read_requirements
+from api_direct.bundling.build import Architecture, BundleSpec, SourceTree, read_requirements
 from api_direct.project import DEFAULT_EXCLUDES, Project
 from api_direct.runtime import asgi_lambda
 

@@ -16,9 +16,9 @@ Both are written under a temporary name and renamed into place, so a crash or a
 concurrent synth never leaves a half-built folder that looks complete.
 
 The install is slimmed of the test suites packages ship (``BundleSpec.slim``,
-:func:`~api_direct.constructs.bundle_slimming.slim_dependencies`), and every
+:func:`~api_direct.bundling.slimming.slim_dependencies`), and every
 bundle, built or cached, is checked against Lambda's 250 MB unzipped limit
-(:func:`~api_direct.constructs.bundle_slimming.check_bundle_size`), so an
+(:func:`~api_direct.bundling.slimming.check_bundle_size`), so an
 oversized one fails the synth, not the deploy.
 
 Bundles carry their byte-code. Lambda's code folder is read-only, so Python can
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from api_direct.constructs.bundle_slimming import check_bundle_size, slim_dependencies
+from api_direct.bundling.slimming import check_bundle_size, slim_dependencies
 from api_direct.errors import InputError
 
 Architecture = Literal["arm64", "x86_64"]
@@ -166,7 +166,7 @@ def read_requirements(path: Path) -> tuple[str, ...]:
 def build_bundle(spec: BundleSpec, cache_dir: Path | None = None) -> Bundle:
     """Return the bundle for ``spec``, building only what the caches lack.
 
-    :class:`~api_direct.constructs.bundle_slimming.BundleTooLarge` if the bundle
+    :class:`~api_direct.bundling.slimming.BundleTooLarge` if the bundle
     is over Lambda's unzipped limit, whether just built or served by the cache
     (a walk of the folder: some 20 ms for numpy and pandas' 3,500 files).
     """
