@@ -93,9 +93,11 @@ USAGE_SOURCE = "api-direct.usage"
 USAGE_DETAIL_TYPE = "UsageRecorded"
 
 
-def creator_key_bus_arn(account_id: str, region: str, api_id: str) -> str:
-    """The bus ``UserApiStack`` creates for key events: ``apid-<api>-keys``."""
-    return f"arn:aws:events:{region}:{account_id}:event-bus/apid-{api_id}-keys"
+def creator_key_bus_arn(account_id: str, region: str, api_id: str, stage: str | None = None) -> str:
+    """The bus ``UserApiStack`` creates for key events: ``<stack>-keys``, the stack ``apid-<api>`` or
+    ``apid-<api>-<stage>``."""
+    stack = f"apid-{api_id}-{stage}" if stage else f"apid-{api_id}"
+    return f"arn:aws:events:{region}:{account_id}:event-bus/{stack}-keys"
 
 
 # Errors on the wire: RFC 9457 problem documents.

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from api_direct.errors import InputError
@@ -25,6 +25,31 @@ CONFIG_FILE = "apid.toml"
 API_NAME_PATTERN = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 PLAN_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 APP_REFERENCE_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+#: A stage's name ends the stack name (``apid-<api>-<stage>``) and the names made from it, so it is as
+#: short and DNS-safe as an API's.
+STAGE_NAME_PATTERN = r"^[a-z](?:[a-z0-9-]{0,14}[a-z0-9])?$"
+#: A variable name Lambda accepts: letters, digits and underscores, not starting with a digit.
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+#: Names Lambda sets itself and will not let a function set ("Defined runtime environment variables",
+#: the Lambda Developer Guide), and the prefixes of the names it reserves.
+RESERVED_ENV_NAMES = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+RESERVED_ENV_PREFIXES = ("AWS_LAMBDA_", "APID_")
+#: Lambda's limit on a function's environment: all names and values together, in bytes.
+ENV_LIMIT_BYTES = 4096
 
 #: Never shipped to Lambda: local state, VCS, caches, tests, and the files secrets live in
 #: (a dotenv file or a private key in the bundle would be readable by anyone who can read the function).
@@ -107,6 +132,33 @@ class GatewaySettings(_Strict):
     stage: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")] = "v1"
 
 
+def _check_environment(variables: Mapping[str, str]) -> Mapping[str, str]:
+    for name in variables:
+        if name in RESERVED_ENV_NAMES or name.startswith(RESERVED_ENV_PREFIXES):
+            raise ValueError(f"{name} is set by Lambda or API-Direct and cannot be set here; rename it")
+    return variables
+
+
+EnvironmentVariables = Annotated[
+    dict[Annotated[str, Field(pattern=ENV_NAME_PATTERN)], str], AfterValidator(_check_environment)
+]
+
+
+class StageSettings(_Strict):
+    """What one stage changes: its function's size and time limit, and variables added to ``[env]``'s."""
+
+    memory_mb: Annotated[int, Field(ge=128, le=10240)] | None = None
+    timeout_seconds: Annotated[int, Field(ge=1, le=29)] | None = None
+    env: EnvironmentVariables = {}
+
+
+class DeploySettings(_Strict):
+    """Which stage a command acts on when it is given no ``--stage``."""
+
+    #: None: the stack ``apid-<api>``, as projects made before stages existed have it.
+    default_stage: Annotated[str, Field(pattern=STAGE_NAME_PATTERN)] | None = None
+
+
 StatusClass = Literal["2xx", "3xx", "4xx", "5xx"]
 _Status = TypeVar("_Status", bound=str)
 
@@ -164,11 +216,40 @@ class ProjectConfig(_Strict):
     runtime: RuntimeSettings = RuntimeSettings()
     gateway: GatewaySettings = GatewaySettings()
     plans: Annotated[tuple[PricingPlan, ...], Field(min_length=1, max_length=20)]
+    deploy: DeploySettings = DeploySettings()
+    #: Plain variables the app's function gets in every stage (never a secret: they are in the template).
+    env: EnvironmentVariables = {}
+    #: Per stage: what it changes. A stage needs no entry here to be deployed (``--stage anything``).
+    stages: dict[Annotated[str, Field(pattern=STAGE_NAME_PATTERN)], StageSettings] = {}
 
     @model_validator(mode="after")
     def _unique_plan_names(self) -> "ProjectConfig":
         require_distinct([plan.name for plan in self.plans], "plan names")
         return self
+
+    @model_validator(mode="after")
+    def _environments_fit(self) -> "ProjectConfig":
+        for stage in (None, *self.stages):
+            size = sum(len(k.encode()) + len(v.encode()) for k, v in self.environment(stage).items())
+            if size > ENV_LIMIT_BYTES:
+                where = f"stage {stage}'s variables" if stage else "[env]"
+                raise ValueError(f"{where} come to {size} bytes; Lambda allows {ENV_LIMIT_BYTES} in all")
+        return self
+
+    def environment(self, stage: str | None) -> dict[str, str]:
+        """``[env]``, with the stage's own variables over it."""
+        own = self.stages[stage].env if stage in self.stages else {}
+        return {**self.env, **own}
+
+    def for_stage(self, stage: str | None) -> "ProjectConfig":
+        """This configuration as ``stage`` runs it: its runtime settings with the stage's over them."""
+        settings = self.stages.get(stage) if stage else None
+        if settings is None:
+            return self
+        overrides = {
+            name: value for name in ("memory_mb", "timeout_seconds") if (value := getattr(settings, name)) is not None
+        }
+        return self.model_copy(update={"runtime": self.runtime.model_copy(update=overrides)})
 
 
 def require_distinct(values: Sequence[str], what: str) -> None:
@@ -184,10 +265,26 @@ class Project:
 
     root: Path
     config: ProjectConfig
+    #: The stage commands act on: ``--stage``, else ``[deploy] default_stage``; None is the unnamed one.
+    stage: str | None = None
 
     @property
     def stack_name(self) -> str:
-        return f"apid-{self.config.api.name}"
+        return f"apid-{self.config.api.name}" + (f"-{self.stage}" if self.stage else "")
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """The variables the app's function gets: ``[env]`` and the stage's."""
+        return self.config.environment(self.stage)
+
+    def in_stage(self, stage: str | None) -> "Project":
+        """The project as ``stage`` deploys it (None: the default stage); one line if the name is not one."""
+        chosen = stage or self.config.deploy.default_stage
+        if chosen is not None and not re.fullmatch(STAGE_NAME_PATTERN, chosen):
+            raise ProjectError(
+                f"stage {chosen!r}: use 1-16 lowercase letters, digits and hyphens, starting with a letter"
+            )
+        return Project(self.root, self.config.for_stage(chosen), chosen)
 
     @property
     def requirements_file(self) -> Path:
@@ -198,8 +295,9 @@ class Project:
         return DEFAULT_EXCLUDES + self.config.runtime.exclude
 
 
-def load_project(root: Path | str) -> Project:
-    """Read and validate ``<root>/apid.toml`` and check the files it names exist.
+def load_project(root: Path | str, stage: str | None = None) -> Project:
+    """Read and validate ``<root>/apid.toml`` and check the files it names exist; the project in ``stage``
+    (None: ``[deploy] default_stage``, if any).
 
     Raises :class:`ProjectError` with a single line naming the file, the field
     and what to do about it.
@@ -220,7 +318,7 @@ def load_project(root: Path | str) -> Project:
         raise ProjectError(f"{CONFIG_FILE}: {describe_validation_error(err)}") from None
     project = Project(root=root, config=config)
     _check_files(project)
-    return project
+    return project.in_stage(stage)
 
 
 def describe_validation_error(err: ValidationError) -> str:

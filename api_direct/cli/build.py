@@ -5,7 +5,8 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from api_direct.cli.settings import Settings, global_options
+from api_direct.cli.settings import Settings, global_options, stage_option
+from api_direct.deploy.operations import assembly_dir
 from api_direct.deploy.state import load_state
 from api_direct.deploy.synthesis import ControlPlaneRef, synthesize_project
 from api_direct.errors import InputError
@@ -32,6 +33,7 @@ from api_direct.project import Project, load_project
     default=None,
     help="Event bus ARN usage is sent to (default: no metering).",
 )
+@stage_option
 @global_options
 @click.pass_obj
 def synth(
@@ -49,8 +51,8 @@ def synth(
     (project files, apid.toml, API-Direct and CDK versions) reuses the last
     assembly without synthesizing again.
     """
-    project = load_project(settings.project_dir)
-    outdir = outdir or project.root / ".apid" / "cdk.out"
+    project = load_project(settings.project_dir, settings.stage)
+    outdir = outdir or assembly_dir(project)
     control_plane = ControlPlaneRef(control_plane_account, control_plane_bus) if control_plane_account else None
     with settings.output.status(f"Bundling and synthesizing {project.stack_name}..."):
         stack = synthesize_project(project, outdir, control_plane=control_plane, region=_linked_region(project))

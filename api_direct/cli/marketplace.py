@@ -4,7 +4,7 @@ import click
 from rich.markup import escape
 
 from api_direct.cli.progress import ProgressDisplay
-from api_direct.cli.settings import Settings, global_options
+from api_direct.cli.settings import Settings, global_options, stage_option
 from api_direct.client import sign_in
 from api_direct.client.publishing import publish as publish_listing
 from api_direct.deploy import operations
@@ -98,10 +98,14 @@ def logout(settings: Settings) -> None:
 
 
 @click.command()
+@stage_option
 @global_options
 @click.pass_obj
 def publish(settings: Settings) -> None:
     """List the deployed API on the marketplace with the plans in apid.toml (creators).
+
+    With --stage, that stage is what consumers call (its URL) and where their keys go;
+    a stage that is not deployed is refused.
 
     Sends the name, description, category, tags and plans from apid.toml, the
     deployed base URL, and the app's OpenAPI document (read by importing the app,
@@ -109,7 +113,7 @@ def publish(settings: Settings) -> None:
     """
     signed_in = sign_in.require_session()
     with ProgressDisplay(settings.output, "publishing") as progress:
-        session = operations.open_session(settings.project_dir, settings.aws_target(), progress)
+        session = operations.open_session(settings.project_dir, settings.aws_target(), progress, stage=settings.stage)
         _, stack = operations.deployed_stack(session, "reading status", needed_for="deploy before publishing")
         published = publish_listing(
             sign_in.client_for(signed_in, endpoint_url=settings.endpoint_url),

@@ -28,6 +28,8 @@ class Settings:
     region: str | None = None
     endpoint_url: str | None = None
     assume_yes: bool = False
+    #: ``--stage``: None acts on the project's default stage.
+    stage: str | None = None
     output: Output = field(default_factory=lambda: Output(as_json=False, verbose=False))
 
     def aws_target(self, default_region: str | None = None) -> AwsTarget:
@@ -112,6 +114,17 @@ GLOBAL_OPTIONS = (
         help="Show debugging detail on stderr.",
     ),
 )
+
+
+def stage_option(command: F) -> F:
+    """``--stage NAME``, for the commands that act on one stage's stack."""
+    return click.option(
+        "--stage",
+        expose_value=False,
+        callback=_setter(lambda s, v: setattr(s, "stage", v)),
+        help="The stage to act on: its own stack apid-<api>-<stage>, URL and keys. Default: [deploy] "
+        "default_stage in apid.toml, else the project's one unnamed stage (apid-<api>).",
+    )(command)
 
 
 def global_options(command: F) -> F:

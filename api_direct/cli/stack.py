@@ -7,7 +7,7 @@ from rich.markup import escape
 
 from api_direct.cli.output import Output
 from api_direct.cli.progress import ProgressDisplay
-from api_direct.cli.settings import Settings, global_options
+from api_direct.cli.settings import Settings, global_options, stage_option
 from api_direct.deploy import logs as log_tail
 from api_direct.deploy import operations
 from api_direct.deploy.change_sets import ResourceChange
@@ -15,10 +15,11 @@ from api_direct.deploy.operations import DeployResult, Session
 
 
 def _session(settings: Settings, progress: ProgressDisplay) -> Session:
-    return operations.open_session(settings.project_dir, settings.aws_target(), progress)
+    return operations.open_session(settings.project_dir, settings.aws_target(), progress, stage=settings.stage)
 
 
 @click.command()
+@stage_option
 @global_options
 @click.pass_obj
 def plan(settings: Settings) -> None:
@@ -50,6 +51,7 @@ def plan(settings: Settings) -> None:
     help="If only function code changed, update the functions directly (seconds, not minutes). "
     "The stack then drifts from its template until the next full deploy.",
 )
+@stage_option
 @global_options
 @click.pass_obj
 def deploy(settings: Settings, hotswap: bool) -> None:
@@ -66,6 +68,7 @@ def deploy(settings: Settings, hotswap: bool) -> None:
 
 
 @click.command()
+@stage_option
 @global_options
 @click.pass_obj
 def status(settings: Settings) -> None:
@@ -104,6 +107,7 @@ def status(settings: Settings) -> None:
     "--since", default="10m", show_default=True, help="How far back to start: 30s, 10m, 2h, 1d, or an ISO-8601 time."
 )
 @click.option("--access", is_flag=True, help="Show the API's JSON access log instead of the app's log.")
+@stage_option
 @global_options
 @click.pass_obj
 def logs(settings: Settings, follow: bool, since: str, access: bool) -> None:
@@ -131,6 +135,7 @@ def logs(settings: Settings, follow: bool, since: str, access: bool) -> None:
 
 @click.command()
 @click.option("--retain-data", is_flag=True, help="Keep the key table (it stays in the account, unmanaged).")
+@stage_option
 @global_options
 @click.pass_obj
 def destroy(settings: Settings, retain_data: bool) -> None:

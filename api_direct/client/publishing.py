@@ -91,6 +91,7 @@ def listing(
         "openapi": openapi,
         "account_id": account_id,
         "region": region,
+        "stage": project.stage,
         "plans": [
             {
                 "name": plan.name,

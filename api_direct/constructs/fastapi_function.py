@@ -97,4 +97,5 @@ class FastApiFunction(BundledFunction):
             memory_size=runtime.memory_mb,
             timeout=Duration.seconds(runtime.timeout_seconds),
             log_retention=RETENTION_BY_DAYS[runtime.log_retention_days],
+            environment=project.environment,
         )

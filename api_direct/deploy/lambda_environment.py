@@ -34,7 +34,7 @@ LAMBDA_RUNTIME_DIR = "/var/runtime"
 def lambda_environment(
     project: Project, *, region: str | None = None, task_root: str = LAMBDA_TASK_ROOT
 ) -> dict[str, str]:
-    """The variables the project's function has in Lambda when its app is imported.
+    """The variables the project's function has in Lambda when its app is imported: Lambda's and apid.toml's.
 
     ``region`` is where the project deploys, if known (its link's region);
     ``task_root`` is where the code is (``/var/task`` in Lambda; a caller running the
@@ -45,6 +45,7 @@ def lambda_environment(
     region = region or PLACEHOLDER_REGION
     function_name = f"{project.stack_name}-App"  # CloudFormation generates the real one at deploy time
     return {
+        **project.environment,  # apid.toml's [env] and the stage's: none may be a name below
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "AWS_EXECUTION_ENV": f"AWS_Lambda_python{runtime.python}",

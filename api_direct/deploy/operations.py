@@ -29,7 +29,7 @@ from api_direct.deploy.planner import (
     plan_preview,
 )
 from api_direct.deploy.stacks import Phase, StackInfo, deployed_template, describe_stack, stack_resources
-from api_direct.deploy.state import LinkRecord, ProjectState, load_state, save_state
+from api_direct.deploy.state import DeployNotes, LinkRecord, ProjectState, load_state, save_state
 from api_direct.deploy.synthesis import AppCheckMode, ControlPlaneRef, SynthesizedStack, synthesize_project
 from api_direct.errors import ApidError, InputError, StateError
 from api_direct.project import Project, load_project
@@ -77,6 +77,11 @@ class Session:
     @property
     def link(self) -> LinkRecord:
         return self.state.require_link()
+
+    @property
+    def notes(self) -> DeployNotes:
+        """This stage's deploy notes (a hotswap's drift)."""
+        return self.state.notes(self.project.stage)
 
     def synthesize(self, *, retain_data: bool = False, app_check: AppCheckMode = "deferred") -> SynthesizedStack:
         link = self.link
@@ -190,14 +195,14 @@ def _deploy(session: Session, stack: SynthesizedStack, hotswap: bool, confirm: C
                 stack,
                 deployed_template(cloudformation, stack.stack_name),
                 stack_resources(cloudformation, stack.stack_name),
-                session.state.hotswapped_code,
+                session.notes.hotswapped_code,
             )
             if steps is not None:
                 execute(steps, context)
                 swapped = {s.logical_id: s.asset.object_key for s in steps if isinstance(s, UpdateFunctionCode)}
                 if swapped:
                     since = datetime.now(UTC).isoformat(timespec="seconds")
-                    session.save(session.state.with_hotswap(since, swapped))
+                    session.save(session.state.with_hotswap(session.project.stage, since, swapped))
                 status = "HOTSWAPPED" if context.hotswapped else "NO_CHANGES"
                 return DeployResult(
                     stack.stack_name,
@@ -217,8 +222,8 @@ def _deploy(session: Session, stack: SynthesizedStack, hotswap: bool, confirm: C
     change_set = context.change_set
     assert change_set is not None
     final = describe_stack(cloudformation, stack.stack_name)
-    if not change_set.empty or session.state.drifted_since:
-        session.save(session.state.without_drift())
+    if not change_set.empty or session.notes.drifted_since:
+        session.save(session.state.without_drift(session.project.stage))
     status = "NO_CHANGES" if change_set.empty else (context.outcome.status if context.outcome else "UNKNOWN")
     outputs = final.outputs if final else {}
     return DeployResult(
@@ -246,7 +251,7 @@ def destroy(session: Session, *, retain_data: bool) -> DeployResult:
             context,
         )
     execute(plan_destroy(deployed), context)
-    session.save(session.state.without_drift())
+    session.save(session.state.without_drift(session.project.stage))
     warnings = session.record("destroy", "DELETE_COMPLETE", {}, 0)
     return DeployResult(stack_name=deployed.name, status="DELETE_COMPLETE", outputs={}, warnings=warnings)
 
@@ -256,7 +261,8 @@ def deployed_stack(session: Session, purpose: str, *, needed_for: str) -> tuple[
     aws = session.deploy_role(purpose)
     stack = describe_stack(aws.client("cloudformation"), session.project.stack_name)
     if stack is None or stack.phase is Phase.ABSENT:
-        raise StateError(f"{session.project.stack_name} is not deployed: {needed_for} (`apid deploy` first)")
+        stage = f" --stage {session.project.stage}" if session.project.stage else ""
+        raise StateError(f"{session.project.stack_name} is not deployed: {needed_for} (`apid deploy{stage}` first)")
     return aws, stack
 
 
@@ -274,12 +280,20 @@ def status(session: Session) -> StatusReport:
     cloudformation = aws.client("cloudformation")
     stack = describe_stack(cloudformation, session.project.stack_name)
     resources = stack_resources(cloudformation, stack.name) if stack and stack.phase is not Phase.ABSENT else {}
-    return StatusReport(session.project.stack_name, session.link, stack, session.state.drifted_since, resources)
+    return StatusReport(session.project.stack_name, session.link, stack, session.notes.drifted_since, resources)
 
 
-def open_session(project_dir: Path, target: AwsTarget, observer: Observer) -> Session:
-    """Load the project and its link, and the creator's credentials in the linked region."""
-    project = load_project(project_dir)
+def assembly_dir(project: Project) -> Path:
+    """Where a stage's synthesis goes: ``.apid/cdk.out``, or ``.apid/stages/<stage>/cdk.out`` (each stage
+    keeps its own, so switching stages reuses each one's synthesis)."""
+    apid = project.root / ".apid"
+    return apid / "stages" / project.stage / "cdk.out" if project.stage else apid / "cdk.out"
+
+
+def open_session(project_dir: Path, target: AwsTarget, observer: Observer, *, stage: str | None = None) -> Session:
+    """Load the project in ``stage`` (None: its default) and its link, and the creator's credentials in the
+    linked region."""
+    project = load_project(project_dir, stage)
     state = load_state(project.root)
     link = state.require_link()
     creator = creator_aws(AwsTarget(target.profile, target.region or link.region, target.endpoint_url))
@@ -288,4 +302,4 @@ def open_session(project_dir: Path, target: AwsTarget, observer: Observer) -> Se
             f"--region {creator.region} differs from the region this project is linked in ({link.region});"
             " drop --region or link that region with `apid aws link --region`"
         )
-    return Session(project, state, creator, observer, outdir=project.root / ".apid" / "cdk.out")
+    return Session(project, state, creator, observer, outdir=assembly_dir(project))

@@ -44,14 +44,31 @@ class LinkRecord:
 
 
 @dataclass(frozen=True)
-class ProjectState:
-    link: LinkRecord | None = None
+class DeployNotes:
+    """What one stage's stack holds that its template does not say."""
+
     #: Set by a hotswap; cleared by the next full deploy.
     drifted_since: str | None = None
     #: Function logical id -> code object key a hotswap put in place (the template
     #: still names the previous one).
     hotswapped_code: dict[str, str] = field(default_factory=dict)
+
+
+#: The key of the unnamed stage's notes (a project deployed without ``--stage`` or a default stage).
+UNNAMED_STAGE = ""
+
+
+@dataclass(frozen=True)
+class ProjectState:
+    """The link (one per project, shared by its stages) and each stage's deploy notes."""
+
+    link: LinkRecord | None = None
+    #: Stage name (:data:`UNNAMED_STAGE` for none) -> its notes; a stage never deployed has none.
+    deploys: dict[str, DeployNotes] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def notes(self, stage: str | None) -> DeployNotes:
+        return self.deploys.get(stage or UNNAMED_STAGE, DeployNotes())
 
     def require_link(self) -> LinkRecord:
         if self.link is None:
@@ -61,11 +78,18 @@ class ProjectState:
     def with_link(self, link: LinkRecord | None) -> "ProjectState":
         return replace(self, link=link)
 
-    def with_hotswap(self, since: str, code: dict[str, str]) -> "ProjectState":
-        return replace(self, drifted_since=since, hotswapped_code={**self.hotswapped_code, **code})
+    def with_hotswap(self, stage: str | None, since: str, code: dict[str, str]) -> "ProjectState":
+        notes = self.notes(stage)
+        return self._with(stage, DeployNotes(since, {**notes.hotswapped_code, **code}))
 
-    def without_drift(self) -> "ProjectState":
-        return replace(self, drifted_since=None, hotswapped_code={})
+    def without_drift(self, stage: str | None) -> "ProjectState":
+        return self._with(stage, DeployNotes())
+
+    def _with(self, stage: str | None, notes: DeployNotes) -> "ProjectState":
+        deploys = {key: value for key, value in self.deploys.items() if key != (stage or UNNAMED_STAGE)}
+        if notes != DeployNotes():
+            deploys[stage or UNNAMED_STAGE] = notes
+        return replace(self, deploys=deploys)
 
 
 def load_state(project_root: Path) -> ProjectState:
@@ -75,12 +99,10 @@ def load_state(project_root: Path) -> ProjectState:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         link = LinkRecord(**raw["link"]) if raw.get("link") else None
-        return ProjectState(
-            link=link,
-            drifted_since=raw.get("drifted_since"),
-            hotswapped_code=dict(raw.get("hotswapped_code", {})),
-            extra=raw.get("extra", {}),
-        )
+        deploys = {stage: DeployNotes(**notes) for stage, notes in raw.get("deploys", {}).items()}
+        if raw.get("drifted_since") or raw.get("hotswapped_code"):  # written before stages: the unnamed one's
+            deploys[UNNAMED_STAGE] = DeployNotes(raw.get("drifted_since"), dict(raw.get("hotswapped_code", {})))
+        return ProjectState(link=link, deploys=deploys, extra=raw.get("extra", {}))
     except (ValueError, TypeError, KeyError) as error:
         raise InputError(f"{path} is corrupt ({error}); delete it and run `apid aws link` again") from None
 
@@ -90,8 +112,7 @@ def save_state(project_root: Path, state: ProjectState) -> None:
     path.parent.mkdir(mode=0o700, exist_ok=True)
     data = {
         "link": asdict(state.link) if state.link else None,
-        "drifted_since": state.drifted_since,
-        "hotswapped_code": state.hotswapped_code,
+        "deploys": {stage: asdict(notes) for stage, notes in state.deploys.items()},
         "extra": state.extra,
     }
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".state-")

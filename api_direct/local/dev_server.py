@@ -74,8 +74,14 @@ class DevTarget:
     key_hash: str
 
     def environment(self) -> dict[str, str]:
-        """The variables :meth:`from_environment` reads back in the worker."""
-        return {ENV_PROJECT: str(self.project.root), ENV_PLAN: self.plan.name, ENV_KEY_HASH: self.key_hash}
+        """The variables :meth:`from_environment` reads back in the worker, and the app's own (``[env]`` and
+        the default stage's), so the app sees under ``apid dev`` what it sees in Lambda."""
+        return {
+            **self.project.environment,
+            ENV_PROJECT: str(self.project.root),
+            ENV_PLAN: self.plan.name,
+            ENV_KEY_HASH: self.key_hash,
+        }
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "DevTarget":

@@ -1,11 +1,13 @@
 """Project state: round trip, owner-only permissions, atomic writes, corrupt files."""
 
+import json
 import stat
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from api_direct.deploy.state import STATE_FILE, LinkRecord, ProjectState, load_state, save_state
+from api_direct.deploy.state import STATE_FILE, DeployNotes, LinkRecord, ProjectState, load_state, save_state
 from api_direct.errors import InputError, StateError
 
 LINK = LinkRecord(
@@ -24,14 +26,35 @@ LINK = LinkRecord(
 
 def test_round_trip_with_owner_only_permissions(tmp_path: Path) -> None:
     save_state(
-        tmp_path, ProjectState().with_link(LINK).with_hotswap("2026-11-25T01:00:00+00:00", {"App": "assets/x.zip"})
+        tmp_path,
+        ProjectState().with_link(LINK).with_hotswap(None, "2026-11-25T01:00:00+00:00", {"App": "assets/x.zip"}),
     )
     loaded = load_state(tmp_path)
-    assert loaded.link == LINK and loaded.drifted_since == "2026-11-25T01:00:00+00:00"
-    assert loaded.hotswapped_code == {"App": "assets/x.zip"}
-    assert loaded.without_drift().hotswapped_code == {} and loaded.without_drift().drifted_since is None
+    assert loaded.link == LINK and loaded.notes(None).drifted_since == "2026-11-25T01:00:00+00:00"
+    assert loaded.notes(None).hotswapped_code == {"App": "assets/x.zip"}
+    assert loaded.without_drift(None).notes(None) == DeployNotes() and loaded.without_drift(None).deploys == {}
     assert stat.S_IMODE((tmp_path / STATE_FILE).stat().st_mode) == 0o600
     assert not [p for p in (tmp_path / ".apid").iterdir() if p.name.startswith(".state-")]
+
+
+def test_each_stage_keeps_its_own_drift(tmp_path: Path) -> None:
+    """A hotswap of dev leaves prod's notes alone; a full deploy of prod clears only prod's."""
+    state = ProjectState().with_hotswap("dev", "t1", {"App": "dev.zip"}).with_hotswap("prod", "t2", {"App": "p.zip"})
+    save_state(tmp_path, state.without_drift("prod"))
+    loaded = load_state(tmp_path)
+    assert loaded.notes("dev") == DeployNotes("t1", {"App": "dev.zip"})
+    assert loaded.notes("prod") == DeployNotes() and loaded.notes(None) == DeployNotes()
+
+
+def test_a_state_file_from_before_stages_is_the_unnamed_stage_s(tmp_path: Path) -> None:
+    (tmp_path / ".apid").mkdir()
+    (tmp_path / STATE_FILE).write_text(
+        json.dumps({"link": asdict(LINK), "drifted_since": "t0", "hotswapped_code": {"App": "a.zip"}, "extra": {}})
+    )
+    loaded = load_state(tmp_path)
+    assert loaded.notes(None) == DeployNotes("t0", {"App": "a.zip"}) and loaded.notes("dev") == DeployNotes()
+    save_state(tmp_path, loaded)
+    assert set(json.loads((tmp_path / STATE_FILE).read_text())) == {"link", "deploys", "extra"}
 
 
 def test_missing_state_is_unlinked(tmp_path: Path) -> None:

@@ -39,8 +39,8 @@ class ControlPlaneBus:
             if error.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
 
-    def route_keys(self, api_id: str, account_id: str, region: str) -> None:
-        """Forward this API's key events to its account's key bus (idempotent)."""
+    def route_keys(self, api_id: str, account_id: str, region: str, stage: str | None = None) -> None:
+        """Forward this API's key events to the key bus of its published stage, in its account (idempotent)."""
         name = _rule_name(api_id)
         self._events.put_rule(
             Name=name,
@@ -51,7 +51,10 @@ class ControlPlaneBus:
             ),
             Description=f"API-Direct: key events of {api_id} to its account",
         )
-        target: dict[str, str] = {"Id": "creator-key-bus", "Arn": creator_key_bus_arn(account_id, region, api_id)}
+        target: dict[str, str] = {
+            "Id": "creator-key-bus",
+            "Arn": creator_key_bus_arn(account_id, region, api_id, stage),
+        }
         if self._role:
             target["RoleArn"] = self._role
         self._events.put_targets(Rule=name, EventBusName=self._bus, Targets=[target])

@@ -35,7 +35,7 @@ from api_direct.control_plane.api.deployments import ApiId
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.api.store import GSI1, GSI2, LISTINGS, PK, SK, Store, api_pk, creator_pk, update_op
-from api_direct.project import CATEGORIES, PricingPlan, require_distinct
+from api_direct.project import CATEGORIES, STAGE_NAME_PATTERN, PricingPlan, require_distinct
 
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 SortOrder = Literal["rating", "popularity", "newest"]
@@ -80,6 +80,8 @@ class ListingIn(StrictModel):
     openapi: Annotated[dict[str, Any], AfterValidator(_openapi_3)]
     account_id: AccountId
     region: Region
+    #: The stage published (its stack ``apid-<api>-<stage>`` holds the keys); None: the unnamed stage.
+    stage: Annotated[str, Field(pattern=STAGE_NAME_PATTERN)] | None = None
     plans: Annotated[list[PricingPlan], Field(min_length=1, max_length=20), AfterValidator(_distinct_plans)]
 
 
@@ -298,7 +300,7 @@ def _create(services: Services, api_id: str, body: ListingIn, principal: Princip
         conflict=f"API {api_id!r} was just published by another creator; publish under another name",
     )
     try:
-        services.bus.route_keys(api_id, body.account_id, body.region)
+        services.bus.route_keys(api_id, body.account_id, body.region, body.stage)
     except ClientError as error:
         outcome = "nothing was published" if _withdraw(services.store, api_id, body) else "publish again to finish"
         raise _unroutable(api_id, body, error, outcome) from None
@@ -307,7 +309,11 @@ def _create(services: Services, api_id: str, body: ListingIn, principal: Princip
 def _update(services: Services, existing: Mapping[str, Any], body: ListingIn) -> None:
     api_id = existing["api_id"]
     current_plans = list(_plan_items(services.store, api_id))
-    moving = (existing["account_id"], existing["region"]) != (body.account_id, body.region)
+    moving = (existing["account_id"], existing["region"], existing.get("stage")) != (
+        body.account_id,
+        body.region,
+        body.stage,
+    )
     _refuse_stranding_subscribers(existing, current_plans, body, moving)
     services.store.transact(
         [
@@ -321,7 +327,7 @@ def _update(services: Services, existing: Mapping[str, Any], body: ListingIn) ->
         conflict=f"the listing of {api_id} changed while publishing (a consumer subscribed?); publish again",
     )
     try:
-        services.bus.route_keys(api_id, body.account_id, body.region)
+        services.bus.route_keys(api_id, body.account_id, body.region, body.stage)
     except ClientError as error:
         raise _unroutable(api_id, body, error, "the listing was updated; publish again to finish") from None
 
@@ -338,8 +344,13 @@ def _refuse_stranding_subscribers(
         raise Problem(
             409,
             f"{existing['api_id']} has subscribers whose keys are in account {existing['account_id']} "
-            f"({existing['region']}); it cannot move to another account or region",
+            f"({existing['region']}{_stage_words(existing.get('stage'))}); it cannot move to another account,"
+            " region or stage",
         )
+
+
+def _stage_words(stage: str | None) -> str:
+    return f", stage {stage}" if stage else ""
 
 
 def _listing_attributes(api_id: str, body: ListingIn, now: str) -> dict[str, Any]:
@@ -353,6 +364,7 @@ def _listing_attributes(api_id: str, body: ListingIn, now: str) -> dict[str, Any
         "base_url": str(body.base_url),
         "account_id": body.account_id,
         "region": body.region,
+        "stage": body.stage,
         "min_price_per_1000": min(plan.price_per_1000 for plan in body.plans),
         "updated_at": now,
     }
