@@ -19,7 +19,7 @@ from moto.cloudformation.models import cloudformation_backends
 
 from api_direct.cli.main import cli
 from api_direct.local.emulator import apply_patches
-from tests.conftest import copy_example
+from tests.example_project import copy_example
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 

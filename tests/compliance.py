@@ -12,7 +12,7 @@ import pytest
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import lint
 
-from tests.conftest import REPO
+from tests.example_project import REPO
 
 LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
 #: ``make install`` puts checkov in a venv of its own: its pins conflict with ours.

@@ -7,10 +7,7 @@ from pathlib import Path
 import api_direct  # noqa: F401  (first: points jsii at the bundled Node.js)
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLE_DIR = REPO / "examples" / "weather_api"
-CONTROL_PLANE_ACCOUNT = "111111111111"
-CONTROL_PLANE_BUS_ARN = f"arn:aws:events:us-east-1:{CONTROL_PLANE_ACCOUNT}:event-bus/api-direct-usage"
+from tests.example_project import copy_example
 
 # Whatever the developer's shell holds, no test may find real credentials.
 os.environ.update(
@@ -48,15 +45,6 @@ def pip_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
     monkeypatch.setattr(bundling, "run_pip", recording)
     return calls
-
-
-def copy_example(parent: Path) -> Path:
-    """A writable copy of the example project in ``parent``, without what running it leaves (state, caches)."""
-    import shutil
-
-    target = parent / "weather_api"
-    shutil.copytree(EXAMPLE_DIR, target, ignore=shutil.ignore_patterns(".apid", "__pycache__", ".pytest_cache"))
-    return target
 
 
 @pytest.fixture

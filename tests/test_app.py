@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.example_project import REPO
 
 
 def test_app_py_synthesizes_the_control_plane(tmp_path: Path) -> None:

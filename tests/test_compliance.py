@@ -25,7 +25,7 @@ from api_direct.control_plane.stack import ControlPlaneStack
 from api_direct.project import load_project
 from api_direct.user_stack import AccountLinkStack, UserApiStack
 from tests.compliance import CheckovFindings, checkov_findings, lint_errors, nag_findings
-from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
+from tests.example_project import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
 
 #: A skip comment shorter than this names no reason.
 MIN_SKIP_REASON = 40

@@ -26,7 +26,7 @@ from api_direct.project import ProjectError, load_project
 from api_direct.runtime.api_keys import generate_key
 from api_direct.runtime.gateway_responses import MISSING_KEY
 from tests.dev_process import running_apid_dev
-from tests.conftest import REPO
+from tests.example_project import REPO
 from tests.wheelhouse import CREATOR_VENV_REQUIREMENTS
 
 KEY = generate_key()

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from api_direct.project import ProjectError, load_project
-from tests.conftest import EXAMPLE_DIR
+from tests.example_project import EXAMPLE_DIR
 
 VALID = """
 [api]

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from api_direct.deploy import planner
 from tests.cli_aws import REGION, aws, change_sets, linked, remove_stack, run, set_status, stacks
-from tests.conftest import copy_example
+from tests.example_project import copy_example
 from tests.errors import one_line_error
 
 __all__ = ["aws", "linked"]  # fixtures

@@ -19,7 +19,7 @@ from api_direct.local import dev_server
 from api_direct.runtime.api_keys import generate_key, hash_key
 from api_direct.runtime.gateway_responses import MISSING_KEY
 from tests.dev_process import running_apid_dev
-from tests.conftest import EXAMPLE_DIR
+from tests.example_project import EXAMPLE_DIR
 
 KEY = generate_key()
 START_SECONDS = 60

@@ -18,7 +18,7 @@ from api_direct.local import sandbox
 from api_direct.local.sample_calls import SampleCall
 from api_direct.local.sandbox import Check, Endpoints, Summary
 from api_direct.scaffold import render_templates
-from tests.conftest import EXAMPLE_DIR
+from tests.example_project import EXAMPLE_DIR
 
 
 def summary(*checks: Check) -> Summary:

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from api_direct.cli.main import cli
-from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
+from tests.example_project import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
 
 
 def test_synth_writes_the_template_and_reports_it(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

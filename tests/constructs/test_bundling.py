@@ -13,7 +13,7 @@ from api_direct.bundling import build as bundling
 from api_direct.bundling.build import BundleSpec, BundlingError, SourceTree, build_bundle, read_requirements
 from api_direct.bundling.fastapi_code import ADAPTER_REQUIREMENT, handler_shim, write_handler
 from api_direct.project import DEFAULT_EXCLUDES
-from tests.conftest import EXAMPLE_DIR
+from tests.example_project import EXAMPLE_DIR
 
 ELF_MACHINE = {0xB7: "aarch64", 0x3E: "x86_64"}
 

@@ -14,7 +14,7 @@ from api_direct.constructs import FastApiFunction
 from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.bundling.build import SourceTree
 from api_direct.bundling.fastapi_code import HANDLER_MODULE, FastApiCode, SourceFile
-from tests.conftest import EXAMPLE_DIR
+from tests.example_project import EXAMPLE_DIR
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from api_direct.local.rest_proxy import binary_media_types_of
 from api_direct.runtime.access_log import access_log_format_json
 from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
 from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE
-from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN
+from tests.example_project import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN
 
 PLANS = [
     PlanLimits(name="free", rate_limit=2, burst=5, monthly_quota=1000),

@@ -1,20 +1,27 @@
-"""The AWS side of a control plane, created directly (moto in process or moto_server).
+"""The AWS side of a control plane, created directly (moto in process or moto_server), and the settings naming it.
 
 The table's keys and indexes come from ``store.INDEXES``, the same definition the
 stack builds the real table from.
 """
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import boto3
+from moto import mock_aws
+
+from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import INDEXES, PK, SK
 
+CONTROL_PLANE_ACCOUNT = "111111111111"
 REGION = "us-east-1"
 TABLE = "apid-control-plane"
 BUS = "apid-control-plane-bus"
+USER_POOL_ID = "us-east-1_TestPool1"
+APP_CLIENT_ID = "apid-cli-client"
 
 
 def create_table(dynamodb: Any, name: str) -> None:
@@ -57,3 +64,26 @@ def serving_json(body: bytes) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@contextmanager
+def emulated_control_plane() -> Iterator[Callable[[str], Any]]:
+    """A fresh moto account in process with the table (and the store's indexes) and the bus; yields a client maker."""
+    with mock_aws():
+        create_table(boto3.client("dynamodb", region_name=REGION), TABLE)
+        boto3.client("events", region_name=REGION).create_event_bus(Name=BUS)
+        yield lambda service: boto3.client(service, region_name=REGION)
+
+
+def control_plane_settings(jwks_url: str) -> ControlPlaneSettings:
+    """The app's settings for these resources, its tokens checked against the JWKS at ``jwks_url``."""
+    return ControlPlaneSettings(
+        region=REGION,
+        account_id=CONTROL_PLANE_ACCOUNT,
+        table_name=TABLE,
+        event_bus_name=BUS,
+        user_pool_id=USER_POOL_ID,
+        app_client_id=APP_CLIENT_ID,
+        key_forwarding_role_arn="arn:aws:iam::111111111111:role/apid-key-forwarding",
+        jwks_url=jwks_url,
+    )

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from api_direct.control_plane.api import accounts
 from tests.control_plane.account_links import ACCOUNT, REGION, confirm, link, link_body, register, unlink
-from tests.control_plane.conftest import BUS, CONTROL_PLANE_ACCOUNT, TABLE, Mint, bearer
+from tests.control_plane.resources import BUS, CONTROL_PLANE_ACCOUNT, TABLE
+from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import Headers
 
 OTHER_ACCOUNT = "210987654321"

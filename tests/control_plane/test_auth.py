@@ -12,7 +12,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
-from tests.control_plane.conftest import KEY_ID, TABLE, Mint, bearer
+from tests.control_plane.tokens import KEY_ID, Mint, bearer
+from tests.control_plane.resources import TABLE
 
 PROTECTED = "/accounts"
 PROBLEM_FIELDS = {"type", "title", "status", "detail"}

@@ -21,7 +21,8 @@ from api_direct.control_plane.api.bus import creator_key_bus_arn
 from api_direct.control_plane.api.listings import ListingSummary, page_of
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import PK, SK, api_pk
-from tests.control_plane.conftest import BUS, Mint, bearer
+from tests.control_plane.resources import BUS
+from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import (
     ALICE,
     CREATOR_ACCOUNT,

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api_direct.control_plane.api.store import Store
-from tests.control_plane.conftest import Mint, bearer
+from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import ALICE, creator_key_bus, link_account, published
 
 Headers = dict[str, str]

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from api_direct.control_plane.api.store import PK, SK, api_pk, consumer_pk, key_pk
 from api_direct.runtime.api_keys import hash_key
-from tests.control_plane.conftest import Mint, bearer
+from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import (
     rejecting_events,
     ALICE,

@@ -13,7 +13,7 @@ from api_direct.control_plane.billing.earnings import PaidInvoice, record_revenu
 from api_direct.control_plane.billing.metering import Meter, UsageEvent, counter_key
 from api_direct.control_plane.billing.periods import hour_text, month_text
 from tests.control_plane.billing.usage import API, CAROL, body, marketplace, usage_event
-from tests.control_plane.conftest import Mint, bearer
+from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import ALICE, Headers, table
 
 DAVE = "consumer-dave"

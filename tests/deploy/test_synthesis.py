@@ -10,7 +10,7 @@ from api_direct.deploy import fingerprint, synthesis
 from api_direct.deploy.synthesis import SYNTHESIS_RECORD, ControlPlaneRef, SynthesizedStack, synthesize_project
 from api_direct.errors import InputError
 from api_direct.project import Project, load_project
-from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, copy_example
+from tests.example_project import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, copy_example
 
 CONTROL_PLANE = ControlPlaneRef(CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN)
 

@@ -6,10 +6,7 @@ from collections.abc import Iterator
 import pytest
 
 from api_direct.local.emulator import running_moto_server
-
-#: The account and region moto answers as.
-MOTO_ACCOUNT = "123456789012"
-REGION = "us-east-1"
+from tests.e2e.moto_account import REGION
 
 
 @pytest.fixture(scope="module")

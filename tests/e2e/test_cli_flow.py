@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 
 from api_direct.cli.main import cli
 from api_direct.deploy.state import load_state
-from tests.e2e.conftest import MOTO_ACCOUNT, REGION
+from tests.e2e.moto_account import MOTO_ACCOUNT, REGION
 from tests.secret_scan import find_secrets
 
 STACK = "apid-demo-api"

@@ -51,12 +51,12 @@ from api_direct.deploy.state import load_state
 from api_direct.local.event_sources import log_subscription_event
 from api_direct.runtime import usage_forwarder
 from api_direct.runtime.api_keys import hash_key
-from tests.conftest import copy_example
+from tests.example_project import copy_example
 from tests.control_plane.billing.usage import sqs_event
 from tests.control_plane.resources import create_table, serving_json
-from tests.e2e.conftest import MOTO_ACCOUNT, REGION
+from tests.e2e.moto_account import MOTO_ACCOUNT, REGION
 from tests.runtime.access_lines import access_line
-from tests.runtime.conftest import FakeLambdaContext
+from tests.runtime.lambda_context import FakeLambdaContext
 from api_direct.local.stripe_server import StripeFake, running_stripe_fake
 
 PASSWORD = "Correct-Horse-9-Battery"

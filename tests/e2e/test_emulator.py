@@ -31,8 +31,8 @@ from api_direct.deploy.synthesis import ControlPlaneRef, SynthesizedStack, synth
 from api_direct.project import load_project
 from api_direct.user_stack import AccountLinkStack
 from api_direct.local import emulator as moto_emulator
-from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
-from tests.e2e.conftest import MOTO_ACCOUNT, REGION
+from tests.example_project import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
+from tests.e2e.moto_account import MOTO_ACCOUNT, REGION
 
 LINK_STACK = "apid-link"
 API_STACK = "apid-weather-api"

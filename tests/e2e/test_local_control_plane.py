@@ -24,7 +24,7 @@ from api_direct.deploy.stack_events import StackEvent
 from api_direct.deploy.stacks import deployed_template
 from api_direct.local.control_plane import API_HANDLER, ControlPlaneDeployment, asset_bucket_name, deploy_control_plane
 from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
-from tests.e2e.conftest import MOTO_ACCOUNT, REGION
+from tests.e2e.moto_account import MOTO_ACCOUNT, REGION
 
 POST_CONFIRMATION_HANDLER = "api_direct.runtime.post_confirmation.handler"
 #: Types moto still skips in this template; nothing in it refers to them (the README lists them).

@@ -41,8 +41,8 @@ from api_direct.runtime.gateway_responses import (
     render_template,
 )
 from api_direct.scaffold import render_templates
-from tests.conftest import CONTROL_PLANE_ACCOUNT, EXAMPLE_DIR
-from tests.runtime.conftest import FakeLambdaContext
+from tests.example_project import CONTROL_PLANE_ACCOUNT, EXAMPLE_DIR
+from tests.runtime.lambda_context import FakeLambdaContext
 
 KEY = generate_key()
 RICH_APP = Path(__file__).resolve().parent.parent / "e2e" / "projects" / "rich_app"

@@ -16,7 +16,7 @@ from api_direct.cli.main import cli
 from api_direct.deploy import synthesis
 from api_direct.deploy.app_check import CHECK_OFF_WARNING
 from api_direct.errors import InputError
-from tests.conftest import copy_example
+from tests.example_project import copy_example
 from tests.errors import files, one_line_error
 
 Edit = Callable[[Path], None]

@@ -3,7 +3,6 @@
 import io
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -13,10 +12,10 @@ from moto import mock_aws
 
 from api_direct.runtime import key_store, key_sync, usage_forwarder
 from api_direct.runtime.key_store import KeyTable
+from tests.runtime.emulated_aws import PLANS, REGION, Bus
+from tests.runtime.lambda_context import FakeLambdaContext
 
-REGION = "us-east-1"
 KEY_TABLE = "apid-keys"
-PLANS = ("free", "pro")
 
 
 @pytest.fixture(autouse=True)
@@ -74,28 +73,6 @@ def usage_plans(monkeypatch: pytest.MonkeyPatch, apigateway: Any) -> dict[str, s
     return ids
 
 
-@dataclass
-class Bus:
-    """The control plane's bus, with a rule copying usage events to an SQS queue."""
-
-    arn: str
-    queue_url: str
-
-    def received(self) -> list[dict[str, Any]]:
-        """Every event that reached the queue so far, as EventBridge delivered it."""
-        sqs = boto3.client("sqs", region_name=REGION)
-        events = []
-        while True:
-            messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
-                "Messages", []
-            )
-            if not messages:
-                return events
-            for message in messages:
-                events.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
 @pytest.fixture
 def bus(monkeypatch: pytest.MonkeyPatch) -> Bus:
     events = boto3.client("events", region_name=REGION)
@@ -116,16 +93,6 @@ def bus(monkeypatch: pytest.MonkeyPatch) -> Bus:
     monkeypatch.setenv("CONTROL_PLANE_BUS_ARN", bus_arn)
     monkeypatch.setenv("API_NAME", "weather")
     return Bus(bus_arn, queue_url)
-
-
-@dataclass
-class FakeLambdaContext:
-    """The attributes of a Lambda context that Powertools' inject_lambda_context reads."""
-
-    function_name: str = "test-function"
-    memory_limit_in_mb: int = 128
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:test-function"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.fixture

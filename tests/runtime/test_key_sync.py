@@ -26,7 +26,7 @@ from api_direct.runtime.key_sync import (
     handler,
     parse_event,
 )
-from tests.runtime.conftest import PLANS
+from tests.runtime.emulated_aws import PLANS
 
 T1, T2, T3 = "2026-11-25T13:00:00Z", "2026-11-25T13:05:00Z", "2026-11-25T13:10:00Z"
 SOURCE = "api-direct.control-plane"

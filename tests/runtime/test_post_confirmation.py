@@ -11,7 +11,8 @@ from aws_lambda_powertools import Logger
 
 from api_direct.runtime import post_confirmation
 from api_direct.runtime.post_confirmation import handler, role_group
-from tests.runtime.conftest import REGION, FakeLambdaContext
+from tests.runtime.emulated_aws import REGION
+from tests.runtime.lambda_context import FakeLambdaContext
 
 GROUPS = ("creators", "consumers")
 

@@ -24,7 +24,7 @@ from api_direct.runtime.usage_forwarder import (
 )
 from api_direct.runtime.usage_records import period_start
 from tests.runtime.access_lines import access_line
-from tests.runtime.conftest import REGION, Bus
+from tests.runtime.emulated_aws import REGION, Bus
 
 HOUR_13 = 1_795_611_600_000  # 2026-11-25T13:00:00Z in epoch ms
 HOUR_14 = HOUR_13 + 3_600_000

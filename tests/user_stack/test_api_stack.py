@@ -10,7 +10,7 @@ from aws_cdk.assertions import Match, Template
 from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.project import load_project
 from api_direct.user_stack import UserApiStack
-from tests.conftest import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
+from tests.example_project import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
 
 BOUNDARY = {
     "Fn::Join": [

@@ -10,7 +10,7 @@ from aws_cdk.assertions import Match, Template
 
 from api_direct.user_stack.link_stack import AccountLinkStack
 from tests.compliance import lint_errors, nag_findings
-from tests.conftest import CONTROL_PLANE_ACCOUNT
+from tests.example_project import CONTROL_PLANE_ACCOUNT
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,5 @@
-"""Billing under test: the control plane on moto with Stripe as the local fake, keys in Secrets Manager.
+"""Billing under test: the control plane on moto with Stripe as the local fake, keys in Secrets Manager."""
 
-The app reads the fake's API key and webhook secret from a Secrets Manager secret
-exactly as it does in Lambda; only ``stripe_api_base`` differs, pointing the
-official client at the fake on loopback.
-"""
-
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,10 +12,9 @@ from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.stripe_gateway import StripeGateway
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
+from tests.control_plane.billing.stripe_settings import with_billing
 from tests.control_plane.resources import REGION, TABLE
 from api_direct.local.stripe_server import StripeFake, running_stripe_fake
-
-WEBHOOK_SECRET = "whsec_test_0123456789abcdef"
 
 
 @pytest.fixture
@@ -35,10 +28,7 @@ def billing_settings(
     aws: Callable[[str], Any], settings: ControlPlaneSettings, stripe_fake: StripeFake
 ) -> ControlPlaneSettings:
     """``settings`` with billing on: the fake's keys in a secret, Stripe calls to the fake."""
-    secret = aws("secretsmanager").create_secret(
-        Name="apid-stripe", SecretString=json.dumps({"api_key": stripe_fake.api_key, "webhook_secret": WEBHOOK_SECRET})
-    )
-    return settings.model_copy(update={"stripe_secret_arn": secret["ARN"], "stripe_api_base": stripe_fake.base_url})
+    return with_billing(settings, aws, stripe_fake)
 
 
 @pytest.fixture

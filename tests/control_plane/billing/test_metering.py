@@ -23,7 +23,7 @@ from api_direct.control_plane.billing.metering import (
 )
 from api_direct.control_plane.billing.reporting import close_and_report
 from tests.control_plane.billing.usage import API, CAROL, body, marketplace, sqs_event, usage_event
-from tests.control_plane.conftest import Mint
+from tests.control_plane.tokens import Mint
 from tests.control_plane.resources import REGION
 
 NOW = datetime(2026, 11, 25, 14, 5, tzinfo=UTC)

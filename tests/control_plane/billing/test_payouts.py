@@ -20,7 +20,7 @@ from api_direct.control_plane.billing.earnings import PaidInvoice, PayoutSummary
 from api_direct.control_plane.billing.stripe_gateway import StripeGateway
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
 from tests.control_plane.billing.usage import API, CAROL
-from tests.control_plane.conftest import Mint, bearer
+from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import ALICE, BOB, Headers, link_account, published
 from api_direct.local.stripe_server import SeenRequest, StripeFake
 

@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api_direct.control_plane.api.store import PK, SK, Store, consumer_pk, creator_pk
-from tests.control_plane.billing.conftest import WEBHOOK_SECRET
+from tests.control_plane.billing.stripe_settings import WEBHOOK_SECRET
 from tests.control_plane.billing.usage import API, CAROL, marketplace
-from tests.control_plane.conftest import Mint
+from tests.control_plane.tokens import Mint
 from tests.control_plane.marketplace import ALICE, EventLog, control_plane_events
 from api_direct.local.stripe_server import StripeFake, event_payload, sign_webhook
 

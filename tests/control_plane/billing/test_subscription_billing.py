@@ -20,7 +20,7 @@ from api_direct.control_plane.billing.stripe_gateway import ATTEMPTS, NETWORK_RE
 from api_direct.control_plane.billing.subscription_billing import BILLING_SK, SubscriptionBilling
 from tests.control_plane.billing.usage import API, CAROL
 from tests.errors import one_line_problem
-from tests.control_plane.conftest import Mint, bearer
+from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import (
     rejecting_events,
     ALICE,

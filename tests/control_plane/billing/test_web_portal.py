@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from api_direct.control_plane.billing.stripe_gateway import ATTEMPTS, NETWORK_RETRIES
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
 from api_direct.local.stripe_server import StripeFake
-from tests.control_plane.conftest import Mint, bearer
+from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import ALICE, link_account, published
 from tests.control_plane.web.pages import ORIGIN, as_user, text
 from tests.control_plane.typed_client import InProcessControlPlane

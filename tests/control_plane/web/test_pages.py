@@ -17,7 +17,7 @@ from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.earnings import PaidInvoice, record_revenue
 from api_direct.control_plane.billing.metering import Meter, UsageEvent
 from tests.control_plane.billing.usage import API, CAROL, body, marketplace, usage_event
-from tests.control_plane.conftest import Mint, bearer
+from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import ALICE, CREATOR_ACCOUNT, CREATOR_REGION, published, table
 from tests.control_plane.web.pages import ORIGIN, as_user, text
 from tests.control_plane.typed_client import InProcessControlPlane
