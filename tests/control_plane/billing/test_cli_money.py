@@ -1,5 +1,7 @@
 """``apid payouts setup`` and ``apid earnings`` through the real CLI against a real control plane.
 
+Here, beside the billing tests, for their fixtures (moto, minted tokens, the Stripe fake, billing settings).
+
 The billed control plane app runs under uvicorn on 127.0.0.1 (moto for AWS, the Stripe fake for
 Stripe); the CLI's session file holds a token minted for the test user, so everything from
 ``require_session`` down (the HTTP client, problem+json errors, exit codes) is the real code.
@@ -19,7 +21,6 @@ import boto3
 import pytest
 import uvicorn
 from click.testing import CliRunner, Result
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 
 from api_direct.cli.main import cli
@@ -30,7 +31,6 @@ from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.earnings import PaidInvoice, close_and_pay, record_revenue
 from api_direct.errors import AccessError, StateError
-from tests.control_plane.billing.stripe_settings import with_billing
 from tests.control_plane.billing.usage import API, CAROL
 from tests.control_plane.marketplace import ALICE
 from tests.control_plane.resources import (
@@ -40,55 +40,10 @@ from tests.control_plane.resources import (
     REGION,
     TABLE,
     USER_POOL_ID,
-    control_plane_settings,
-    emulated_control_plane,
 )
-from tests.control_plane.tokens import Mint, minter, new_signing_key, serving_jwks
+from tests.control_plane.tokens import Mint
 from tests.errors import one_line_error
-from api_direct.local.stripe_server import StripeFake, running_stripe_fake
-
-# The control plane's fixtures, as tests/control_plane's conftests make them (which serve only tests below them):
-# moto, minted tokens, the Stripe fake, billing settings.
-
-
-@pytest.fixture(scope="session")
-def signing_key() -> rsa.RSAPrivateKey:
-    return new_signing_key()
-
-
-@pytest.fixture(scope="session")
-def jwks_url(signing_key: rsa.RSAPrivateKey) -> Iterator[str]:
-    with serving_jwks(signing_key) as url:
-        yield url
-
-
-@pytest.fixture(scope="session")
-def mint(signing_key: rsa.RSAPrivateKey) -> Mint:
-    return minter(signing_key)
-
-
-@pytest.fixture
-def aws() -> Iterator[Callable[[str], Any]]:
-    with emulated_control_plane() as client:
-        yield client
-
-
-@pytest.fixture
-def settings(jwks_url: str) -> ControlPlaneSettings:
-    return control_plane_settings(jwks_url)
-
-
-@pytest.fixture
-def stripe_fake() -> Iterator[StripeFake]:
-    with running_stripe_fake() as fake:
-        yield fake
-
-
-@pytest.fixture
-def billing_settings(
-    aws: Callable[[str], Any], settings: ControlPlaneSettings, stripe_fake: StripeFake
-) -> ControlPlaneSettings:
-    return with_billing(settings, aws, stripe_fake)
+from api_direct.local.stripe_server import StripeFake
 
 
 @contextmanager
