@@ -25,7 +25,7 @@ from api_direct.control_plane.api.store import api_pk
 from api_direct.control_plane.billing.handlers import UsageBatch, process_usage
 from api_direct.control_plane.billing.metering import Meter, UsageEvent
 from bench import aggregator
-from api_direct.local.emulator import transactions_snapshot_only_their_items
+from api_direct.local.emulator.dynamodb import transactions_snapshot_only_their_items
 from bench.figures import Figure
 from tests.control_plane.billing.usage import API, body, sqs_event, usage_event
 from tests.control_plane.marketplace import CREATOR_ACCOUNT

@@ -31,6 +31,7 @@ from api_direct.deploy.synthesis import ControlPlaneRef, SynthesizedStack, synth
 from api_direct.project import load_project
 from api_direct.user_stack import AccountLinkStack
 from api_direct.local import emulator as moto_emulator
+from api_direct.local.emulator import patches
 from tests.example_project import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
 from tests.e2e.moto_account import MOTO_ACCOUNT, REGION
 
@@ -1086,29 +1087,29 @@ def _probe_stack_in_review() -> None:
 
 
 PROBES: dict[Callable[[], None], Callable[[], None]] = {
-    moto_emulator.event_bus_ref_is_its_name: _probe_event_bus_ref,
-    moto_emulator.api_deployment_ref_is_its_id: _probe_deployment_ref,
-    moto_emulator.api_stage_resource: _probe_stage,
-    moto_emulator.api_authorizer_resource: _probe_authorizer,
-    moto_emulator.api_usage_plan_resource: _probe_usage_plan,
-    moto_emulator.rest_api_settings_applied: _probe_rest_api_settings,
-    moto_emulator.rest_api_deleted_with_its_stack: _probe_rest_api_deletion,
-    moto_emulator.managed_policy_deleted_with_its_stack: _probe_managed_policy_deletion,
-    moto_emulator.lambda_architectures_applied: _probe_lambda_architectures,
-    moto_emulator.api_method_authorizer_applied: _probe_method_authorizer,
-    moto_emulator.no_echo_parameters_masked: _probe_no_echo,
-    moto_emulator.change_set_adds_in_dependency_order: _probe_dependency_order,
-    moto_emulator.resources_without_update_handler_are_kept: _probe_kept_on_update,
-    moto_emulator.unchanged_update_change_set_fails_softly: _probe_unchanged_update,
-    moto_emulator.change_set_execution_publishes_outputs: _probe_outputs,
-    moto_emulator.create_change_set_reuses_a_stack_in_review: _probe_stack_in_review,
-    moto_emulator.lambda_targets_recorded_not_run: _probe_lambda_target,
-    moto_emulator.delivered_events_name_their_account: _probe_event_account,
-    moto_emulator.cognito_user_pool_resource: _probe_user_pool,
-    moto_emulator.cognito_user_pool_client_resource: _probe_user_pool_client,
-    moto_emulator.cognito_user_pool_group_resource: _probe_user_pool_group,
-    moto_emulator.secret_resource: _probe_secret,
-    moto_emulator.transactions_snapshot_only_their_items: _probe_transaction_copies,
+    patches.event_bus_ref_is_its_name: _probe_event_bus_ref,
+    patches.api_deployment_ref_is_its_id: _probe_deployment_ref,
+    patches.api_stage_resource: _probe_stage,
+    patches.api_authorizer_resource: _probe_authorizer,
+    patches.api_usage_plan_resource: _probe_usage_plan,
+    patches.rest_api_settings_applied: _probe_rest_api_settings,
+    patches.rest_api_deleted_with_its_stack: _probe_rest_api_deletion,
+    patches.managed_policy_deleted_with_its_stack: _probe_managed_policy_deletion,
+    patches.lambda_architectures_applied: _probe_lambda_architectures,
+    patches.api_method_authorizer_applied: _probe_method_authorizer,
+    patches.no_echo_parameters_masked: _probe_no_echo,
+    patches.change_set_adds_in_dependency_order: _probe_dependency_order,
+    patches.resources_without_update_handler_are_kept: _probe_kept_on_update,
+    patches.unchanged_update_change_set_fails_softly: _probe_unchanged_update,
+    patches.change_set_execution_publishes_outputs: _probe_outputs,
+    patches.create_change_set_reuses_a_stack_in_review: _probe_stack_in_review,
+    patches.lambda_targets_recorded_not_run: _probe_lambda_target,
+    patches.delivered_events_name_their_account: _probe_event_account,
+    patches.cognito_user_pool_resource: _probe_user_pool,
+    patches.cognito_user_pool_client_resource: _probe_user_pool_client,
+    patches.cognito_user_pool_group_resource: _probe_user_pool_group,
+    patches.secret_resource: _probe_secret,
+    patches.transactions_snapshot_only_their_items: _probe_transaction_copies,
 }
 
 

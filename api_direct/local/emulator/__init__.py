@@ -14,8 +14,8 @@ template AWS would reject. What moto still cannot show is listed in the README
 The patches live one module per service (:mod:`.apigateway`, :mod:`.cloudformation`,
 :mod:`.cognito`, :mod:`.dynamodb`, :mod:`.events`, :mod:`.iam`, :mod:`.lambda_`,
 :mod:`.secretsmanager`) and are listed, in the order they apply, in one place:
-:data:`.patches.PATCHES`. Importing this package does not import moto; a patch
-imports what it patches when it is applied.
+:data:`.patches.PATCHES` (this package exports that list, not each patch). Importing this package
+does not import moto; a patch imports what it patches when it is applied.
 
     python -m api_direct.local.emulator --host 127.0.0.1 --port 5000
 
@@ -23,69 +23,7 @@ imports what it patches when it is applied.
 stops it afterwards.
 """
 
-from api_direct.local.emulator.apigateway import (
-    api_authorizer_resource,
-    api_deployment_ref_is_its_id,
-    api_method_authorizer_applied,
-    api_stage_resource,
-    api_usage_plan_resource,
-    rest_api_deleted_with_its_stack,
-    rest_api_settings_applied,
-)
-from api_direct.local.emulator.cloudformation import (
-    change_set_adds_in_dependency_order,
-    change_set_execution_publishes_outputs,
-    create_change_set_reuses_a_stack_in_review,
-    dependency_order,
-    no_echo_parameters_masked,
-    resources_without_update_handler_are_kept,
-    unchanged_update_change_set_fails_softly,
-)
-from api_direct.local.emulator.cognito import (
-    cognito_user_pool_client_resource,
-    cognito_user_pool_group_resource,
-    cognito_user_pool_resource,
-)
-from api_direct.local.emulator.dynamodb import transactions_snapshot_only_their_items
-from api_direct.local.emulator.events import (
-    delivered_events_name_their_account,
-    event_bus_ref_is_its_name,
-    lambda_targets_recorded_not_run,
-)
-from api_direct.local.emulator.iam import managed_policy_deleted_with_its_stack
-from api_direct.local.emulator.lambda_ import lambda_architectures_applied
 from api_direct.local.emulator.patches import PATCHES, apply_patches
-from api_direct.local.emulator.secretsmanager import secret_resource
 from api_direct.local.emulator.server import HOST, main, running_moto_server
 
-__all__ = [
-    "HOST",
-    "PATCHES",
-    "api_authorizer_resource",
-    "api_deployment_ref_is_its_id",
-    "api_method_authorizer_applied",
-    "api_stage_resource",
-    "api_usage_plan_resource",
-    "apply_patches",
-    "change_set_adds_in_dependency_order",
-    "change_set_execution_publishes_outputs",
-    "cognito_user_pool_client_resource",
-    "cognito_user_pool_group_resource",
-    "cognito_user_pool_resource",
-    "create_change_set_reuses_a_stack_in_review",
-    "delivered_events_name_their_account",
-    "dependency_order",
-    "event_bus_ref_is_its_name",
-    "lambda_architectures_applied",
-    "lambda_targets_recorded_not_run",
-    "main",
-    "managed_policy_deleted_with_its_stack",
-    "no_echo_parameters_masked",
-    "resources_without_update_handler_are_kept",
-    "rest_api_deleted_with_its_stack",
-    "rest_api_settings_applied",
-    "running_moto_server",
-    "secret_resource",
-    "transactions_snapshot_only_their_items",
-    "unchanged_update_change_set_fails_softly",
-]
+__all__ = ["HOST", "PATCHES", "apply_patches", "main", "running_moto_server"]
