@@ -12,6 +12,7 @@ import pytest
 from api_direct.bundling import build as bundling
 from api_direct.bundling.build import BundleSpec, BundlingError, SourceTree, build_bundle, read_requirements
 from api_direct.bundling.fastapi_code import ADAPTER_REQUIREMENT, handler_shim, write_handler
+from api_direct.local.rest_proxy import HttpRequest, RestProxy
 from api_direct.project import DEFAULT_EXCLUDES
 from tests.example_project import EXAMPLE_DIR
 
@@ -136,27 +137,8 @@ def test_handler_shim_serves_the_app_through_mangum(tmp_path: Path, monkeypatch:
     monkeypatch.syspath_prepend(str(tmp_path))
     namespace: dict[str, object] = {}
     exec(compile(handler_shim("weather.main:app"), "apid_handler.py", "exec"), namespace)
-    event = {
-        "resource": "/{proxy+}",
-        "path": "/cities",
-        "httpMethod": "GET",
-        "headers": {"x-api-key": "redacted"},
-        "multiValueHeaders": {},
-        "queryStringParameters": {"limit": "2"},
-        "multiValueQueryStringParameters": {"limit": ["2"]},
-        "pathParameters": {"proxy": "cities"},
-        "stageVariables": None,
-        "body": None,
-        "isBase64Encoded": False,
-        "requestContext": {
-            "resourcePath": "/{proxy+}",
-            "httpMethod": "GET",
-            "path": "/v1/cities",
-            "stage": "v1",
-            "requestId": "r-1",
-            "identity": {"sourceIp": "203.0.113.9"},
-        },
-    }
+    request = HttpRequest("GET", "/cities", headers=(("x-api-key", "redacted"),), query="limit=2")
+    event = RestProxy(stage="v1").event(request, source_ip="203.0.113.9")
     response = namespace["handler"](event, None)  # type: ignore[operator]
     assert response["statusCode"] == 200
     assert len(json.loads(response["body"])["items"]) == 2

@@ -6,30 +6,11 @@ import pytest
 
 from api_direct.control_plane.api.lambda_adapter import lambda_handler
 from api_direct.control_plane.api.settings import ControlPlaneSettings
+from api_direct.local.rest_proxy import HttpRequest, RestProxy
 
 
 def rest_event(path: str) -> dict[str, Any]:
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": "GET",
-        "headers": {"Host": "x.execute-api.us-east-1.amazonaws.com"},
-        "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "body": None,
-        "isBase64Encoded": False,
-        "requestContext": {
-            "resourcePath": "/{proxy+}",
-            "httpMethod": "GET",
-            "path": f"/v1{path}",
-            "stage": "v1",
-            "requestId": "r-1",
-            "identity": {"sourceIp": "203.0.113.9"},
-        },
-    }
+    return RestProxy(stage="v1").event(HttpRequest("GET", path), source_ip="203.0.113.9")
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ from typing import Any
 from api_direct.local.rest_proxy import HttpRequest, RestProxy
 from api_direct.runtime.asgi_lambda import LambdaAsgiHandler
 
-HOST = "abc123.execute-api.us-east-1.amazonaws.com"
-
 
 def answering(headers: list[tuple[bytes, bytes]], body: bytes, seen: list[dict[str, Any]] | None = None):
     """An ASGI app with an empty lifespan that answers every request alike and remembers its scope."""
@@ -30,26 +28,7 @@ def answering(headers: list[tuple[bytes, bytes]], body: bytes, seen: list[dict[s
 
 def event(path: str, stage: str = "v1") -> dict[str, Any]:
     """A REST proxy event for ``GET /<stage><path>``, the path percent-encoded as the client sent it."""
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": "GET",
-        "headers": {"Host": HOST, "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443"},
-        "multiValueHeaders": {"Host": [HOST], "X-Forwarded-Proto": ["https"], "X-Forwarded-Port": ["443"]},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": {
-            "path": f"/{stage}{path}",
-            "stage": stage,
-            "resourcePath": "/{proxy+}",
-            "httpMethod": "GET",
-            "identity": {"sourceIp": "203.0.113.7"},
-        },
-        "body": None,
-        "isBase64Encoded": False,
-    }
+    return RestProxy(stage=stage).event(HttpRequest("GET", path))
 
 
 def handle(path: str) -> dict[str, Any]:
