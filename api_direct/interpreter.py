@@ -25,7 +25,7 @@ def project_interpreter(project: Project) -> Path:
     The path is not resolved: a virtual environment's ``python`` is a link to the base
     interpreter, and only through the link does it see the environment's packages.
     """
-    configured = project.config.runtime.interpreter
+    configured = project.runtime.interpreter
     if configured is not None:
         path = project.root / Path(configured).expanduser()
         if not path.is_file():

@@ -241,15 +241,15 @@ class ProjectConfig(_Strict):
         own = self.stages[stage].env if stage in self.stages else {}
         return {**self.env, **own}
 
-    def for_stage(self, stage: str | None) -> "ProjectConfig":
-        """This configuration as ``stage`` runs it: its runtime settings with the stage's over them."""
+    def runtime_for(self, stage: str | None) -> RuntimeSettings:
+        """``[runtime]``, with the stage's settings over it."""
         settings = self.stages.get(stage) if stage else None
         if settings is None:
-            return self
+            return self.runtime
         overrides = {
             name: value for name in ("memory_mb", "timeout_seconds") if (value := getattr(settings, name)) is not None
         }
-        return self.model_copy(update={"runtime": self.runtime.model_copy(update=overrides)})
+        return self.runtime.model_copy(update=overrides)
 
 
 def require_distinct(values: Sequence[str], what: str) -> None:
@@ -261,7 +261,8 @@ def require_distinct(values: Sequence[str], what: str) -> None:
 
 @dataclass(frozen=True)
 class Project:
-    """A loaded project: its validated configuration and where it lives."""
+    """A loaded project: its validated configuration (``apid.toml`` as written), where it lives, and the stage
+    it is in, which :attr:`runtime` and :attr:`environment` read the configuration for."""
 
     root: Path
     config: ProjectConfig
@@ -271,6 +272,11 @@ class Project:
     @property
     def stack_name(self) -> str:
         return f"apid-{self.config.api.name}" + (f"-{self.stage}" if self.stage else "")
+
+    @property
+    def runtime(self) -> RuntimeSettings:
+        """How the app runs in this stage: ``[runtime]`` and the stage's settings."""
+        return self.config.runtime_for(self.stage)
 
     @property
     def environment(self) -> dict[str, str]:
@@ -284,15 +290,15 @@ class Project:
             raise ProjectError(
                 f"stage {chosen!r}: use 1-16 lowercase letters, digits and hyphens, starting with a letter"
             )
-        return Project(self.root, self.config.for_stage(chosen), chosen)
+        return Project(self.root, self.config, chosen)
 
     @property
     def requirements_file(self) -> Path:
-        return self.root / self.config.runtime.requirements
+        return self.root / self.runtime.requirements
 
     @property
     def excludes(self) -> tuple[str, ...]:
-        return DEFAULT_EXCLUDES + self.config.runtime.exclude
+        return DEFAULT_EXCLUDES + self.runtime.exclude
 
 
 def load_project(root: Path | str, stage: str | None = None) -> Project:
@@ -363,6 +369,6 @@ def _check_files(project: Project) -> None:
         )
     if not project.requirements_file.is_file():
         raise ProjectError(
-            f"{CONFIG_FILE}: runtime.requirements: {project.config.runtime.requirements} not found;"
+            f"{CONFIG_FILE}: runtime.requirements: {project.runtime.requirements} not found;"
             " create it (it may be empty)"
         )

@@ -57,16 +57,33 @@ def test_a_project_without_stages_keeps_its_one_stack(copy_of_example: Path) -> 
 
 def test_a_stage_overrides_runtime_settings_and_variables(project_dir: Path) -> None:
     dev, prod = load_project(project_dir), load_project(project_dir, "prod")
-    assert (dev.config.runtime.memory_mb, dev.config.runtime.timeout_seconds) == (512, 10)
-    assert (prod.config.runtime.memory_mb, prod.config.runtime.timeout_seconds) == (1024, 20)
+    assert (dev.runtime.memory_mb, dev.runtime.timeout_seconds) == (512, 10)
+    assert (prod.runtime.memory_mb, prod.runtime.timeout_seconds) == (1024, 20)
     assert dev.environment == {"LOG_LEVEL": "debug", "UPSTREAM_URL": "https://upstream.example"}
     assert prod.environment == {"LOG_LEVEL": "warning", "UPSTREAM_URL": "https://upstream.example"}
+
+
+def test_a_stage_s_settings_stay_its_own(project_dir: Path) -> None:
+    """Moving a project from prod to dev gives dev's settings, not prod's carried over."""
+    moved = load_project(project_dir, "prod").in_stage("dev")
+    assert (moved.stack_name, moved.runtime.memory_mb, moved.environment["LOG_LEVEL"]) == (
+        "apid-weather-api-dev",
+        512,
+        "debug",
+    )
 
 
 def test_the_app_check_imports_the_app_with_the_stage_s_variables(project_dir: Path) -> None:
     """The app may read ``[env]`` at import, as it will in Lambda; Lambda's own names are still Lambda's."""
     variables = lambda_environment(load_project(project_dir, "prod"))
     assert variables["LOG_LEVEL"] == "warning" and variables["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "1024"
+
+
+def test_the_unreserved_variables_lambda_sets_are_the_app_s_to_replace(tmp_path: Path) -> None:
+    """TZ and LANG are Lambda's defaults, not reserved names: a function's own values win, in Lambda and here."""
+    project = load_project(staged(tmp_path, '\n[env]\nTZ = "Europe/Zurich"\n'))
+    assert lambda_environment(project)["TZ"] == "Europe/Zurich"
+    assert lambda_environment(load_project(staged(tmp_path / "plain", "")))["TZ"] == ":UTC"
 
 
 @pytest.mark.parametrize(

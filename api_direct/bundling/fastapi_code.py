@@ -168,19 +168,19 @@ def project_code(project: Project) -> FastApiCode:
         app=project.config.api.app,
         requirements_file=project.requirements_file,
         exclude=project.excludes,
-        slim_dependencies=project.config.runtime.slim_dependencies,
+        slim_dependencies=project.runtime.slim_dependencies,
     )
 
 
 def project_code_options(project: Project) -> dict[str, Any]:
     """The code props an ``apid.toml`` gives its app function (``FastApiFunction.from_project``)."""
-    runtime = project.config.runtime
+    runtime = project.runtime
     return {"code": project_code(project), "runtime": runtime.python, "architecture": runtime.architecture}
 
 
 def project_bundle_spec(project: Project) -> BundleSpec:
     """The bundle of an ``apid.toml`` project's app, as ``FastApiFunction.from_project`` builds it."""
-    runtime = project.config.runtime
+    runtime = project.runtime
     return project_code(project).bundle_spec(runtime.python, runtime.architecture)
 
 

@@ -89,7 +89,7 @@ class FastApiFunction(BundledFunction):
     @classmethod
     def from_project(cls, scope: Construct, construct_id: str, project: Project) -> "FastApiFunction":
         """The function an ``apid.toml`` describes."""
-        runtime = project.config.runtime
+        runtime = project.runtime
         return cls(
             scope,
             construct_id,

@@ -175,7 +175,7 @@ def start_app_check(project: Project, *, region: str | None = None) -> AppCheck:
 
 def app_warnings(project: Project, websocket_routes: tuple[str, ...]) -> tuple[str, ...]:
     """What the creator should hear about the app before it ships: the check being off, or each WebSocket route."""
-    if not project.config.runtime.check_import:
+    if not project.runtime.check_import:
         return (CHECK_OFF_WARNING,)
     return tuple(
         f"WebSocket route {path}: API Gateway REST APIs cannot serve WebSocket; it will not be reachable once deployed"
@@ -202,7 +202,7 @@ def _problem(found: dict[str, Any], project: Project, bundle: Path) -> str | Non
             return None  # the Lambda bundle has it; this machine just has not installed it
         return (
             f"importing {module_name} failed: no module named {found['missing']!r}, and"
-            f" {project.config.runtime.requirements} does not provide it: add the package that does"
+            f" {project.runtime.requirements} does not provide it: add the package that does"
         )
     return None
 

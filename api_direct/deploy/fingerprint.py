@@ -45,7 +45,7 @@ class SynthesisFingerprint:
 def synthesis_fingerprint(project: Project, *, settings: Iterable[str]) -> SynthesisFingerprint:
     """The hashes of what ``project``'s synthesis reads; ``settings`` are the call's own options, as text."""
     digest = hashlib.sha256()
-    compiler = byte_compiler(project.config.runtime.python)
+    compiler = byte_compiler(project.runtime.python)
     for part in (
         FINGERPRINT_FORMAT,
         code_fingerprint(),

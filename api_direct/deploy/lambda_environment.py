@@ -41,11 +41,10 @@ def lambda_environment(
     project's own folder passes that folder, so a file read relative to
     ``LAMBDA_TASK_ROOT`` is found).
     """
-    runtime = project.config.runtime
+    runtime = project.runtime
     region = region or PLACEHOLDER_REGION
     function_name = f"{project.stack_name}-App"  # CloudFormation generates the real one at deploy time
     return {
-        **project.environment,  # apid.toml's [env] and the stage's: none may be a name below
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "AWS_EXECUTION_ENV": f"AWS_Lambda_python{runtime.python}",
@@ -61,4 +60,7 @@ def lambda_environment(
         "_HANDLER": f"{HANDLER_MODULE}.handler",
         "TZ": ":UTC",
         "LANG": "en_US.UTF-8",
+        # apid.toml's [env] and the stage's last: Lambda's reserved names are refused there, and the unreserved
+        # ones it sets (TZ, LANG) a function's own variables replace, as Lambda lets them.
+        **project.environment,
     }

@@ -144,7 +144,7 @@ def synthesize_project(
     false`` skips it always. ``region`` is where the stack deploys, if known: the
     region the app is imported with.
     """
-    checking = app_check != "skip" and project.config.runtime.check_import
+    checking = app_check != "skip" and project.runtime.check_import
     fingerprint = synthesis_fingerprint(
         project,
         settings=(
