@@ -93,11 +93,14 @@ USAGE_SOURCE = "api-direct.usage"
 USAGE_DETAIL_TYPE = "UsageRecorded"
 
 
+def api_stack_name(api_id: str, stage: str | None = None) -> str:
+    """An API's stack in its creator's account: ``apid-<api>``, or ``apid-<api>-<stage>`` for a named stage."""
+    return f"apid-{api_id}-{stage}" if stage else f"apid-{api_id}"
+
+
 def creator_key_bus_arn(account_id: str, region: str, api_id: str, stage: str | None = None) -> str:
-    """The bus ``UserApiStack`` creates for key events: ``<stack>-keys``, the stack ``apid-<api>`` or
-    ``apid-<api>-<stage>``."""
-    stack = f"apid-{api_id}-{stage}" if stage else f"apid-{api_id}"
-    return f"arn:aws:events:{region}:{account_id}:event-bus/{stack}-keys"
+    """The bus ``UserApiStack`` creates for key events: ``<stack>-keys``."""
+    return f"arn:aws:events:{region}:{account_id}:event-bus/{api_stack_name(api_id, stage)}-keys"
 
 
 # Errors on the wire: RFC 9457 problem documents.

@@ -16,6 +16,7 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
+from api_direct.contracts import api_stack_name
 from api_direct.errors import InputError
 
 CONFIG_FILE = "apid.toml"
@@ -271,7 +272,7 @@ class Project:
 
     @property
     def stack_name(self) -> str:
-        return f"apid-{self.config.api.name}" + (f"-{self.stage}" if self.stage else "")
+        return api_stack_name(self.config.api.name, self.stage)
 
     @property
     def runtime(self) -> RuntimeSettings:

@@ -61,7 +61,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     # The root package, errors, bundled Node.js: imported by everything, importing nothing else.
     "base": set(),
     # apid.toml's model.
-    "project": {"base"},
+    "project": {"base", "contracts"},
     "scaffold": {"base", "project"},
     # Lambda handler code: ships alone in its bundle.
     "runtime": {"contracts"},
