@@ -1,5 +1,6 @@
 """The Lambda adapter: API Gateway REST events in, the app's responses out, docs under the stage."""
 
+import re
 from typing import Any
 
 import pytest
@@ -28,3 +29,13 @@ def test_routes_still_match_without_the_stage(handler: Any) -> None:
     response = handler(rest_event("/config"), None)
     assert response["statusCode"] == 200 and '"app_client_id"' in response["body"]
     assert handler(rest_event("/accounts"), None)["statusCode"] == 401
+
+
+def test_web_pages_keep_the_stage_once_in_their_links(handler: Any) -> None:
+    """Behind the adapter ``path`` holds the stage as well as ``root_path`` (as ASGI has it): once, not twice."""
+    request = HttpRequest("GET", "/web/dashboard")
+    redirect = RestProxy(stage="v1").response(request, handler(rest_event(request.path), None))
+    assert (redirect.status, redirect.header("location")) == (303, "/v1/web/sign-in?next=%2Fv1%2Fweb%2Fdashboard")
+    page = handler(rest_event("/web/"), None)
+    links = re.findall(r'(?:href|action|src)="(/[^"]*)"', page["body"])
+    assert links and all(link.startswith("/v1/web/") for link in links), links

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from starlette._utils import get_route_path  # what FastAPI's router matches against
 
 #: Where every page lives; the API keeps the rest of the URL space.
 WEB_PREFIX = "/web"
@@ -57,10 +58,12 @@ def web_base(request: Request) -> str:
 def here(request: Request) -> str:
     """This page's path and query as the browser has them: behind API Gateway, with the stage in front.
 
-    ``request.url.path`` is the app's path, which API Gateway passed on without the stage.
+    The stage is ``root_path``; the app's own path is read as FastAPI's router reads it
+    (``get_route_path``), as ASGI servers differ on whether ``path`` includes ``root_path``
+    (the Lambda adapter and uvicorn include it, a ``TestClient`` does not).
     """
     query = f"?{request.url.query}" if request.url.query else ""
-    return request.scope.get("root_path", "") + request.url.path + query
+    return request.scope.get("root_path", "") + get_route_path(request.scope) + query
 
 
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
