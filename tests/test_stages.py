@@ -99,6 +99,17 @@ def test_the_unreserved_variables_lambda_sets_are_the_app_s_to_replace(tmp_path:
         ("[stages.prod]\nmemory_mb = 64\n", "stages.prod.memory_mb: Input should be greater than or equal to 128"),
         ('[deploy]\ndefault_stage = "-dev"\n', "deploy.default_stage: '-dev' is not allowed"),
     ],
+    ids=[
+        "lambda-reserved",
+        "lambda-prefix",
+        "apid-prefix",
+        "bad-name",
+        "stage-reserved",
+        "over-4kb",
+        "bad-stage-key",
+        "stage-memory",
+        "bad-default-stage",
+    ],
 )
 def test_bad_stage_settings_are_one_line(tmp_path: Path, extra: str, message: str) -> None:
     with pytest.raises(ProjectError) as raised:
