@@ -21,6 +21,7 @@ from aws_cdk import aws_sqs as sqs
 
 from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.constructs.acknowledgments import skip_checkov
+from api_direct.constructs.github_deploy import GitHubSubject
 from api_direct.control_plane.stack import ControlPlaneStack
 from api_direct.project import load_project
 from api_direct.user_stack import AccountLinkStack, UserApiStack
@@ -44,7 +45,9 @@ def user_api_stack() -> Callable[[cdk.App], cdk.Stack]:
 
 
 def account_link_stack() -> Callable[[cdk.App], cdk.Stack]:
-    return lambda app: AccountLinkStack(app, "AccountLink", trusted_account_id=CONTROL_PLANE_ACCOUNT)
+    """With GitHub deploys admitted: the scanners see the OIDC provider and the GitHub role too."""
+    github = [GitHubSubject("octo-org/weather", branch="main")]
+    return lambda app: AccountLinkStack(app, "AccountLink", trusted_account_id=CONTROL_PLANE_ACCOUNT, github=github)
 
 
 def control_plane_stack() -> Callable[[cdk.App], cdk.Stack]:

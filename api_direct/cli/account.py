@@ -8,6 +8,7 @@ from api_direct.client import sign_in
 from api_direct.deploy.aws import creator_aws
 from api_direct.deploy.link import (
     LINK_STACK_NAME,
+    github_subjects,
     link_account,
     link_status,
     link_through_control_plane,
@@ -23,9 +24,17 @@ def aws() -> None:
 
 
 @aws.command()
+@click.option(
+    "--github",
+    "repository",
+    metavar="OWNER/REPO",
+    help="Also let this GitHub repository's Actions deploy, with no stored keys (see `apid ci github`).",
+)
+@click.option("--branch", help="With --github: the branch whose pushes may deploy. Default: main.")
+@click.option("--environment", help="With --github: admit jobs of this GitHub environment instead of a branch's.")
 @global_options
 @click.pass_obj
-def link(settings: Settings) -> None:
+def link(settings: Settings, repository: str | None, branch: str | None, environment: str | None) -> None:
     """Deploy the account link into your AWS account with your own credentials.
 
     \b
@@ -41,21 +50,36 @@ def link(settings: Settings) -> None:
         confines API-Direct to apid-* resources and blocks IAM escalation;
       - a private, encrypted, TLS-only asset bucket.
     Safe to rerun: it updates the link and keeps the ExternalId.
+
+    \b
+    With --github OWNER/REPO it also adds GitHub's OIDC provider (or uses the
+    account's) and a role apid-github-<region> that only that repository's
+    workflows can assume, for pushes to --branch (main) or jobs of --environment,
+    and only to assume the deploy role. Rerun with another --branch or
+    --environment to admit it too; the GitHub access is kept when you rerun
+    without --github.
     """
     project = load_project(settings.project_dir)
     state = load_state(project.root)
     creator = creator_aws(settings.aws_target())
     control_plane = sign_in.load_session()
     existing = state.link if state.link and state.link.region == creator.region else None
+    github = github_subjects(existing, repository, branch, environment)
     with ProgressDisplay(settings.output, "linking") as progress:
         if control_plane is not None:
-            record = link_through_control_plane(creator, progress, control_plane)
+            record = link_through_control_plane(creator, progress, control_plane, github)
         else:
-            record = link_account(creator, progress, external_id=existing.external_id if existing else None)
+            record = link_account(
+                creator, progress, external_id=existing.external_id if existing else None, github=github
+            )
     save_state(project.root, state.with_link(record))
     registered = (
         f"  registered with: {record.control_plane_url} (it keeps the ExternalId)\n" if record.control_plane_url else ""
     )
+    if record.github_role_arn:
+        registered += f"  GitHub role:     {record.github_role_arn}\n" + "".join(
+            f"    may deploy:    {sub}\n" for sub in record.github_subjects
+        )
     settings.output.result(
         {
             "account_id": record.account_id,
@@ -66,6 +90,8 @@ def link(settings: Settings) -> None:
             "asset_bucket": record.asset_bucket,
             "trusted_account_id": record.trusted_account_id,
             "control_plane": record.control_plane_url,
+            "github_role_arn": record.github_role_arn,
+            "github_subjects": list(record.github_subjects),
         },
         f"Linked account [bold]{record.account_id}[/bold] in {record.region}.\n"
         f"  deploy role:     {record.deploy_role_arn}\n"

@@ -38,6 +38,7 @@ COMMANDS = {
     "logs": "stack:logs",
     "destroy": "stack:destroy",
     "aws": "account:aws",
+    "ci": "ci:ci",
     "signup": "marketplace:signup",
     "login": "marketplace:login",
     "logout": "marketplace:logout",

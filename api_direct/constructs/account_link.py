@@ -120,6 +120,11 @@ class LinkNames:
     def execution_role(self) -> str:
         return f"{self.prefix}-cfn-exec-{self.region}"
 
+    @property
+    def github_role(self) -> str:
+        """The role GitHub Actions deploy with (``GitHubDeployAccess``), when the link admits a repository."""
+        return f"{self.prefix}-github-{self.region}"
+
 
 class AccountLink(Construct):
     """Deploy role, CloudFormation execution role, permissions boundary and asset bucket.

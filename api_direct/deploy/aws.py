@@ -36,7 +36,17 @@ from api_direct.errors import AccessError, ApidError, InputError, OperationFaile
 
 #: The services the engine calls (boto3's own names): the stubs type a client per name.
 Service = Literal[
-    "apigateway", "cloudformation", "cognito-idp", "events", "lambda", "logs", "s3", "secretsmanager", "sqs", "sts"
+    "apigateway",
+    "cloudformation",
+    "cognito-idp",
+    "events",
+    "iam",
+    "lambda",
+    "logs",
+    "s3",
+    "secretsmanager",
+    "sqs",
+    "sts",
 ]
 MAX_ATTEMPTS = 8
 _RETRIES = Config(
@@ -160,23 +170,31 @@ def _known_region(session: boto3.Session, region: str) -> bool:
     )
 
 
-def assume_role(aws: Aws, role_arn: str, external_id: str, *, purpose: str) -> Aws:
+def assume_role(aws: Aws, role_arn: str, external_id: str | None, *, purpose: str) -> Aws:
     """Assume ``role_arn`` passing ``external_id``, for at most an hour.
 
     A refusal is reported with the causes seen in practice: a wrong ExternalId, an
-    account that is not (or no longer) linked, or stale local credentials.
+    account that is not (or no longer) linked, or stale local credentials. With no
+    ExternalId the caller is the link's GitHub role (a CI deploy), which the deploy
+    role trusts by name instead.
     """
     try:
         response = aws.client("sts").assume_role(
             RoleArn=role_arn,
             RoleSessionName=_session_name(),
-            ExternalId=external_id,
+            **({"ExternalId": external_id} if external_id else {}),
             DurationSeconds=3600,
         )
     except ClientError as error:
         code = error.response["Error"]["Code"]
         if code in _EXPIRED | _INVALID:
             raise _credential_error(code) from None
+        if code == "AccessDenied" and external_id is None:
+            raise AccessError(
+                f"cannot assume {role_arn} for {purpose}: access denied. The deploy role trusts only the link's"
+                " GitHub role: check that the workflow's role-to-assume is it (`apid ci github` writes it) and"
+                " that the link admits this repository and branch (`apid aws link --github`)"
+            ) from None
         if code == "AccessDenied":
             raise AccessError(
                 f"cannot assume {role_arn} for {purpose}: access denied. Likely causes: the ExternalId in"

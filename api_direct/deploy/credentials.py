@@ -12,7 +12,11 @@ def deploy_session(creator: Aws, link: LinkRecord, purpose: str) -> Aws:
     Linked through a control plane, only the control plane may assume the role (it
     alone holds the ExternalId), so it is asked for a session; linked locally, the
     creator's own credentials assume it with the ExternalId kept in the project.
+    In CI, the credentials are the link's GitHub role's, which the deploy role
+    trusts by name, with no ExternalId and no control plane in between.
     """
+    if link.ci:
+        return assume_role(creator, link.deploy_role_arn, None, purpose=purpose)
     if link.control_plane_url is None:
         if not link.external_id:
             raise StateError("the link has no ExternalId; run `apid aws link` again")

@@ -7,6 +7,7 @@ ExternalId passed as its NoEcho parameter.
 
 import secrets
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -16,14 +17,15 @@ from botocore.exceptions import ClientError
 
 from api_direct.client.sign_in import SignedIn, client_for
 from api_direct.constructs.account_link import RESOURCE_PREFIX, LinkNames
+from api_direct.constructs.github_deploy import GITHUB_ROLE_PATH, GitHubSubject, github_provider_arn
 from api_direct.deploy.aws import Aws, aws_errors
 from api_direct.deploy.credentials import deploy_session
 from api_direct.deploy.change_sets import TemplateSource, compact_template, create_change_set, execute_change_set
 from api_direct.deploy.executor import Observer
 from api_direct.deploy.stack_events import EventStream, wait_for_stack
-from api_direct.deploy.stacks import Phase, describe_stack
+from api_direct.deploy.stacks import Phase, describe_stack, stack_resources
 from api_direct.deploy.state import LinkRecord
-from api_direct.errors import AccessError, OperationFailed, StateError
+from api_direct.errors import AccessError, InputError, OperationFailed, StateError
 from api_direct.user_stack import AccountLinkStack
 
 LINK_STACK_NAME = f"{RESOURCE_PREFIX}-link"
@@ -43,11 +45,64 @@ def new_external_id() -> str:
     return secrets.token_urlsafe(24)
 
 
-def link_template(trusted_account_id: str) -> dict[str, Any]:
+def link_template(
+    trusted_account_id: str, github: Sequence[GitHubSubject] = (), github_provider: str | None = None
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as outdir:
         app = cdk.App(outdir=outdir, analytics_reporting=False)
-        stack = AccountLinkStack(app, "AccountLink", stack_name=LINK_STACK_NAME, trusted_account_id=trusted_account_id)
+        stack = AccountLinkStack(
+            app,
+            "AccountLink",
+            stack_name=LINK_STACK_NAME,
+            trusted_account_id=trusted_account_id,
+            github=github,
+            github_provider_arn=github_provider,
+        )
         return app.synth().get_stack_by_name(stack.stack_name).template
+
+
+def github_subjects(
+    existing: LinkRecord | None, repository: str | None, branch: str | None, environment: str | None
+) -> tuple[GitHubSubject, ...]:
+    """Who may deploy from GitHub after this link: the recorded subjects, plus the one asked for.
+
+    Rerunning the link for the same repository adds a branch or environment (each
+    one admitted by its exact ``sub``); naming another repository replaces them, as
+    a link admits one repository.
+    """
+    kept = tuple(GitHubSubject.from_sub(sub) for sub in existing.github_subjects) if existing else ()
+    if repository is None:
+        if branch or environment:
+            raise InputError("--branch and --environment go with --github OWNER/REPO")
+        return kept
+    if branch and environment:
+        raise InputError("pass --branch or --environment, not both (a job with an environment is known by it alone)")
+    try:
+        asked = GitHubSubject(repository, branch=None if environment else branch or "main", environment=environment)
+    except ValueError as error:
+        raise InputError(f"--github: {error}") from None
+    same_repository = tuple(subject for subject in kept if subject.repository == asked.repository)
+    return same_repository + (() if asked in same_repository else (asked,))
+
+
+def existing_github_provider(creator: Aws, account_id: str, partition: str) -> str | None:
+    """GitHub's OIDC provider in the account when something other than the link stack created it.
+
+    An account holds one provider per URL, so the link uses one it finds rather
+    than fail creating another. One the link stack created stays the stack's:
+    treating it as foreign would make the next update delete it.
+    """
+    arn = github_provider_arn(partition, account_id)
+    with aws_errors("looking up GitHub's OIDC provider"):
+        providers = creator.client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    if arn not in {provider["Arn"] for provider in providers}:
+        return None
+    cloudformation = creator.client("cloudformation")
+    stack = describe_stack(cloudformation, LINK_STACK_NAME)
+    if stack is None or stack.phase is Phase.ABSENT:
+        return arn
+    owned = {physical for _, physical in stack_resources(cloudformation, LINK_STACK_NAME).values()}
+    return None if arn in owned else arn
 
 
 def link_account(
@@ -56,15 +111,18 @@ def link_account(
     *,
     trusted_account_id: str | None = None,
     external_id: str | None = None,
+    github: Sequence[GitHubSubject] = (),
 ) -> LinkRecord:
     """Deploy (or update) the link stack in the creator's account and return the record to keep.
 
     With no control plane, the trusted account is the creator's own: their own
-    credentials assume the deploy role, still only with the ExternalId.
+    credentials assume the deploy role, still only with the ExternalId. With
+    ``github`` subjects, that repository's workflows may deploy too.
     """
     account_id, partition = creator.identity()
     trusted = trusted_account_id or account_id
     external_id = external_id or new_external_id()
+    provider = existing_github_provider(creator, account_id, partition) if github else None
     cloudformation = creator.client("cloudformation")
     existing = describe_stack(cloudformation, LINK_STACK_NAME)
     if existing is not None and existing.phase is Phase.BUSY:
@@ -76,7 +134,7 @@ def link_account(
     change_set = create_change_set(
         cloudformation,
         stack_name=LINK_STACK_NAME,
-        template=TemplateSource(body=compact_template(link_template(trusted))),
+        template=TemplateSource(body=compact_template(link_template(trusted, github, provider))),
         creates_stack=creates,
         role_arn=None,
         parameters={"ExternalId": external_id},
@@ -92,15 +150,31 @@ def link_account(
             failure = outcome.first_failure
             cause = f"{failure.logical_id}: {failure.reason}" if failure else "see the CloudFormation console"
             raise OperationFailed(f"linking failed: {LINK_STACK_NAME} ended in {outcome.status} ({cause})")
-    # The link's names are a contract (LinkNames): the API stack relies on them too.
-    names = LinkNames(account=account_id, region=creator.region)
+    record = link_record(account_id, partition, creator.region, trusted_account_id=trusted, stack_name=LINK_STACK_NAME)
+    if not github:
+        return replace(record, external_id=external_id)
+    return replace(
+        record,
+        external_id=external_id,
+        github_repository=github[0].repository,
+        github_subjects=tuple(subject.sub for subject in github),
+        github_role_arn=github_role_arn(partition, account_id, creator.region),
+    )
+
+
+def link_record(
+    account_id: str, partition: str, region: str, *, trusted_account_id: str, stack_name: str
+) -> LinkRecord:
+    """What a link in this account and region holds, by name: its names are a contract (LinkNames)
+    the API stack relies on too, so a CI run rebuilds the same record from the account and region."""
+    names = LinkNames(account=account_id, region=region)
     iam = f"arn:{partition}:iam::{account_id}"
     return LinkRecord(
         account_id=account_id,
-        region=creator.region,
-        external_id=external_id,
-        trusted_account_id=trusted,
-        stack_name=LINK_STACK_NAME,
+        region=region,
+        external_id=None,
+        trusted_account_id=trusted_account_id,
+        stack_name=stack_name,
         deploy_role_arn=f"{iam}:role/{names.deploy_role}",
         execution_role_arn=f"{iam}:role/{names.execution_role}",
         asset_bucket=names.asset_bucket,
@@ -109,7 +183,14 @@ def link_account(
     )
 
 
-def link_through_control_plane(creator: Aws, observer: Observer, control_plane: SignedIn) -> LinkRecord:
+def github_role_arn(partition: str, account_id: str, region: str) -> str:
+    role = LinkNames(account=account_id, region=region).github_role
+    return f"arn:{partition}:iam::{account_id}:role{GITHUB_ROLE_PATH}{role}"
+
+
+def link_through_control_plane(
+    creator: Aws, observer: Observer, control_plane: SignedIn, github: Sequence[GitHubSubject] = ()
+) -> LinkRecord:
     """Register with the control plane, deploy the link it describes, then confirm it.
 
     The control plane generates the ExternalId (unique, never reused) and is the
@@ -124,6 +205,7 @@ def link_through_control_plane(creator: Aws, observer: Observer, control_plane: 
         observer,
         trusted_account_id=registration["trusted_account_id"],
         external_id=registration["external_id"],
+        github=github,
     )
     client.confirm_account(
         account_id,

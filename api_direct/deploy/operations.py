@@ -7,6 +7,7 @@ step, so a broken app fails after those first calls and before any change; what
 it warns about (WebSocket routes, the check being off) leads the result's warnings.
 """
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ from typing import Any
 from api_direct.client.sign_in import client_for, require_session
 from api_direct.deploy.aws import Aws, creator_aws
 from api_direct.deploy.aws_target import AwsTarget
+from api_direct.deploy.ci_link import ci_link
 from api_direct.deploy.credentials import deploy_session
 from api_direct.deploy.change_sets import ResourceChange
 from api_direct.deploy.executor import Context, Observer, execute
@@ -295,6 +297,8 @@ def open_session(project_dir: Path, target: AwsTarget, observer: Observer, *, st
     linked region."""
     project = load_project(project_dir, stage)
     state = load_state(project.root)
+    if state.link is None:  # a CI checkout: no state file, the link in APID_LINK_*
+        state = state.with_link(ci_link(os.environ))
     link = state.require_link()
     creator = creator_aws(AwsTarget(target.profile, target.region or link.region, target.endpoint_url))
     if creator.region != link.region:

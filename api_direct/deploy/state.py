@@ -41,6 +41,18 @@ class LinkRecord:
     control_plane_url: str | None = None
     #: The control plane bus usage records go to (metering is on when set).
     usage_bus_arn: str | None = None
+    #: ``OWNER/REPO`` whose GitHub Actions may deploy (``apid aws link --github``), and the ``sub``
+    #: claims admitted (``repo:OWNER/REPO:ref:refs/heads/main``, ``...:environment:prod``).
+    github_repository: str | None = None
+    github_subjects: tuple[str, ...] = ()
+    github_role_arn: str | None = None
+    #: Built from the CI environment (``APID_LINK_*``), not this file: the deploy role is assumed from the
+    #: GitHub role, with no ExternalId, and the control plane is not told. Never saved.
+    ci: bool = False
+
+    def __post_init__(self) -> None:
+        # JSON has no tuples: a loaded record's list becomes one again, so records compare equal.
+        object.__setattr__(self, "github_subjects", tuple(self.github_subjects))
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,7 @@ def save_state(project_root: Path, state: ProjectState) -> None:
     path = project_root / STATE_FILE
     path.parent.mkdir(mode=0o700, exist_ok=True)
     data = {
-        "link": asdict(state.link) if state.link else None,
+        "link": asdict(state.link) if state.link and not state.link.ci else None,
         "deploys": {stage: asdict(notes) for stage, notes in state.deploys.items()},
         "extra": state.extra,
     }

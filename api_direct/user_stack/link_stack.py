@@ -1,11 +1,13 @@
 """The stack `apid aws link` deploys into a creator's account with their own credentials."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
 from constructs import Construct
 
 from api_direct.constructs.account_link import AccountLink
+from api_direct.constructs.github_deploy import GitHubDeployAccess, GitHubSubject
 
 #: STS accepts 2-1224 characters from this set; the control plane issues at least 16.
 _EXTERNAL_ID_PATTERN = r"[\w+=,.@:/-]*"
@@ -17,6 +19,10 @@ class AccountLinkStack(cdk.Stack):
     The ExternalId is supplied at deploy time, so it never appears in the template,
     in the outputs or in the console. The stack has no assets, so by default it
     needs no ``cdk bootstrap``: linking is the first thing a creator does.
+
+    With ``github`` subjects it also admits that repository's workflows
+    (:class:`GitHubDeployAccess`), through ``github_provider_arn`` when the account
+    already has GitHub's OIDC provider.
     """
 
     def __init__(
@@ -25,6 +31,8 @@ class AccountLinkStack(cdk.Stack):
         construct_id: str,
         *,
         trusted_account_id: str,
+        github: Sequence[GitHubSubject] = (),
+        github_provider_arn: str | None = None,
         synthesizer: cdk.IStackSynthesizer | None = None,
         **kwargs: Any,
     ) -> None:
@@ -42,10 +50,22 @@ class AccountLinkStack(cdk.Stack):
         self.link = AccountLink(
             self, "Link", trusted_account_id=trusted_account_id, external_id=external_id.value_as_string
         )
-        for output_id, value in {
+        outputs = {
             "DeployRoleArn": self.link.deploy_role.role_arn,
             "ExecutionRoleArn": self.link.execution_role.role_arn,
             "AssetBucketName": self.link.asset_bucket.bucket_name,
             "PermissionsBoundaryArn": self.link.permissions_boundary.managed_policy_arn,
-        }.items():
+        }
+        self.github: GitHubDeployAccess | None = None
+        if github:
+            self.github = GitHubDeployAccess(
+                self,
+                "GitHub",
+                subjects=github,
+                deploy_role=self.link.deploy_role,
+                names=self.link.names,
+                existing_provider_arn=github_provider_arn,
+            )
+            outputs["GitHubRoleArn"] = self.github.role.role_arn
+        for output_id, value in outputs.items():
             cdk.CfnOutput(self, output_id, value=value)

@@ -2,7 +2,7 @@
 
 import json
 import stat
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -67,3 +67,22 @@ def test_corrupt_state_says_how_to_recover(tmp_path: Path) -> None:
     (tmp_path / STATE_FILE).write_text("{not json")
     with pytest.raises(InputError, match="corrupt.*delete it and run `apid aws link` again"):
         load_state(tmp_path)
+
+
+def test_github_settings_round_trip_and_older_files_load_without_them(tmp_path: Path) -> None:
+    github = replace(
+        LINK,
+        github_repository="octo-org/weather",
+        github_subjects=("repo:octo-org/weather:ref:refs/heads/main",),
+        github_role_arn="arn:aws:iam::123456789012:role/api-direct-link/apid-github-us-east-1",
+    )
+    save_state(tmp_path, ProjectState().with_link(github))
+    assert load_state(tmp_path).link == github
+    older = {key: value for key, value in asdict(LINK).items() if not key.startswith("github_") and key != "ci"}
+    (tmp_path / STATE_FILE).write_text(json.dumps({"link": older}))
+    assert load_state(tmp_path).link == LINK
+
+
+def test_a_link_built_from_ci_variables_is_never_written(tmp_path: Path) -> None:
+    save_state(tmp_path, ProjectState().with_link(replace(LINK, external_id=None, ci=True)))
+    assert load_state(tmp_path).link is None

@@ -1054,6 +1054,25 @@ def _probe_secret() -> None:
     assert boto3.client("secretsmanager", region_name=REGION).list_secrets()["SecretList"] == []
 
 
+def _probe_oidc_provider() -> None:
+    provider = {"Type": "AWS::IAM::OIDCProvider", "Properties": {"Url": "https://probe.example", "ClientIdList": ["a"]}}
+    _created({"Provider": provider})
+    assert boto3.client("iam", region_name=REGION).list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+
+
+def _probe_role_trust_update() -> None:
+    def role(service: str) -> dict[str, Any]:
+        trust = {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": service}}]}
+        return {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "probe", "AssumeRolePolicyDocument": trust}}
+        }
+
+    cloudformation = _created(role("lambda.amazonaws.com"))
+    cloudformation.update_stack(StackName="probe", TemplateBody=json.dumps({"Resources": role("events.amazonaws.com")}))
+    trust = boto3.client("iam", region_name=REGION).get_role(RoleName="probe")["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
 def _probe_transaction_copies() -> None:
     from moto.dynamodb.models.table import Table
 
@@ -1095,6 +1114,8 @@ PROBES: dict[Callable[[], None], Callable[[], None]] = {
     patches.rest_api_settings_applied: _probe_rest_api_settings,
     patches.rest_api_deleted_with_its_stack: _probe_rest_api_deletion,
     patches.managed_policy_deleted_with_its_stack: _probe_managed_policy_deletion,
+    patches.oidc_provider_resource: _probe_oidc_provider,
+    patches.role_trust_policy_updated: _probe_role_trust_update,
     patches.lambda_architectures_applied: _probe_lambda_architectures,
     patches.api_method_authorizer_applied: _probe_method_authorizer,
     patches.no_echo_parameters_masked: _probe_no_echo,

@@ -1,8 +1,15 @@
-"""The patch to moto's IAM: a stack's managed policy goes with the stack.
+"""The patches to moto's IAM: a stack's managed policy goes with the stack, OIDC providers are created,
+and a role's trust follows its template.
 
-Without it the link's permissions boundary outlives ``delete_stack`` and linking
-again fails.
+Without the first the link's permissions boundary outlives ``delete_stack`` and
+linking again fails; without the others a link admitting GitHub Actions cannot be
+deployed, or updated to admit another branch.
 """
+
+import json
+from typing import Any
+
+from api_direct.local.emulator.moto_hooks import after_cloudformation_handlers, register_resource_type
 
 
 def managed_policy_deleted_with_its_stack() -> None:
@@ -19,3 +26,103 @@ def managed_policy_deleted_with_its_stack() -> None:
         self.backend.managed_policies.pop(self.arn, None)
 
     ManagedPolicy.delete = delete  # type: ignore[attr-defined]
+
+
+def oidc_provider_resource() -> None:
+    """Create ``AWS::IAM::OIDCProvider`` resources instead of skipping them.
+
+    moto skips the type, so ``Fn::GetAtt`` of its ``Arn`` fails and a link that
+    admits GitHub Actions cannot be deployed; real CloudFormation creates the
+    provider, whose ``Ref`` and ``Arn`` are its ARN (``oidc-provider/<url without
+    scheme>``), and fails with ``EntityAlreadyExists`` when the account already has
+    one for that URL. The patch creates it through moto's own IAM backend (which
+    refuses a second provider for a URL as IAM does), with its audiences,
+    thumbprints and tags; an update replaces those in place, and deletion deletes it.
+    """
+    from moto.core.common_models import CloudFormationModel
+    from moto.iam.models import iam_backends
+    from moto.utilities.utils import get_partition
+
+    class CfnOIDCProvider(CloudFormationModel):
+        __module__ = "moto.iam.models"  # moto files every model under the service its module names
+
+        def __init__(self, arn: str) -> None:
+            self.arn = arn
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.arn
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::IAM::OIDCProvider"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Arn"
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return self.arn
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> "CfnOIDCProvider":
+            properties = cloudformation_json["Properties"]
+            provider = iam_backends[account_id][get_partition(region_name)].create_open_id_connect_provider(
+                url=properties["Url"],
+                thumbprint_list=properties.get("ThumbprintList", []),
+                client_id_list=properties.get("ClientIdList", []),
+                tags=properties.get("Tags", []),
+            )
+            return cls(provider.arn)
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource: "CfnOIDCProvider",
+            new_resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+        ) -> "CfnOIDCProvider":
+            properties = cloudformation_json["Properties"]
+            provider = iam_backends[account_id][get_partition(region_name)].get_open_id_connect_provider(
+                original_resource.arn
+            )
+            provider.client_id_list = properties.get("ClientIdList", [])
+            provider.thumbprint_list = properties.get("ThumbprintList", [])
+            return original_resource
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            iam_backends[account_id][get_partition(region_name)].delete_open_id_connect_provider(self.arn)
+
+    register_resource_type(CfnOIDCProvider)
+
+
+def role_trust_policy_updated() -> None:
+    """A stack update that changes a role's ``AssumeRolePolicyDocument`` changes the role's trust.
+
+    moto's update handler for ``AWS::IAM::Role`` applies the description alone, so
+    a link rerun that admits another GitHub branch leaves the role trusting only
+    the first; real CloudFormation calls ``UpdateAssumeRolePolicy``. The patch does
+    that through moto's backend (which validates the document as IAM does) after
+    moto's own create and update handlers.
+    """
+    from moto.iam.models import Role, iam_backends
+
+    def apply(role: Role, properties: dict[str, Any]) -> None:
+        document = properties["AssumeRolePolicyDocument"]
+        backend = iam_backends[role.account_id][role.partition]
+        backend.update_assume_role_policy(role.name, document if isinstance(document, str) else json.dumps(document))
+
+    after_cloudformation_handlers(Role, apply)

@@ -37,7 +37,11 @@ from api_direct.local.emulator.events import (
     event_bus_ref_is_its_name,
     lambda_targets_recorded_not_run,
 )
-from api_direct.local.emulator.iam import managed_policy_deleted_with_its_stack
+from api_direct.local.emulator.iam import (
+    managed_policy_deleted_with_its_stack,
+    oidc_provider_resource,
+    role_trust_policy_updated,
+)
 from api_direct.local.emulator.lambda_ import lambda_architectures_applied
 from api_direct.local.emulator.secretsmanager import secret_resource
 
@@ -50,6 +54,8 @@ PATCHES: tuple[Callable[[], None], ...] = (
     rest_api_settings_applied,
     rest_api_deleted_with_its_stack,
     managed_policy_deleted_with_its_stack,
+    oidc_provider_resource,
+    role_trust_policy_updated,
     lambda_architectures_applied,
     api_method_authorizer_applied,
     no_echo_parameters_masked,
