@@ -15,7 +15,6 @@ from dataclasses import replace
 import boto3
 from botocore.exceptions import UnknownRegionError
 
-from api_direct.deploy.link import LINK_STACK_NAME, link_record
 from api_direct.deploy.state import LinkRecord
 from api_direct.errors import InputError
 
@@ -64,6 +63,10 @@ def ci_link(environ: Mapping[str, str]) -> LinkRecord | None:
     bus = environ.get(LINK_USAGE_BUS_ARN) or None
     if bus is not None and not _BUS_ARN.fullmatch(bus):
         raise InputError(f"{LINK_USAGE_BUS_ARN} must be an EventBridge bus ARN (it is {bus!r})")
+    # Here, not at the top: the link's names come with the CDK, which a local deploy that reuses its
+    # synthesis never loads; a CI deploy synthesizes anyway.
+    from api_direct.deploy.link import LINK_STACK_NAME, link_record
+
     record = link_record(
         account, partition, region, trusted_account_id=trusted, stack_name=environ.get(LINK_STACK) or LINK_STACK_NAME
     )

@@ -119,13 +119,7 @@ def test_ci_github_writes_a_valid_workflow_at_the_repository_root(project: Path)
         "sub": "repo:octo-org/weather:ref:refs/heads/main",
         "role_arn": GITHUB_ROLE,
     }
-    checked = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(path)],
-        capture_output=True,
-        text=True,
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    workflow = YAML(typ="safe").load(path.read_text())
+    workflow = valid_workflow(path)
     assert workflow["on"] == {"push": {"branches": ["main"]}}
     assert workflow["permissions"] == {"id-token": "write", "contents": "read"}
     job = workflow["jobs"]["deploy"]
@@ -143,6 +137,28 @@ def test_ci_github_writes_a_valid_workflow_at_the_repository_root(project: Path)
     assert (
         "ExternalId" not in path.read_text() and load_state(project).require_link().external_id not in path.read_text()
     )
+
+
+def valid_workflow(path: Path) -> dict[str, Any]:
+    """The workflow, once GitHub's workflow schema (vendored by check-jsonschema: no network) accepts it."""
+    checked = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    return YAML(typ="safe").load(path.read_text())  # type: ignore[no-any-return]
+
+
+def test_a_job_in_an_environment_the_link_admits(project: Path) -> None:
+    linked = run(project, "aws", "link", "--github", REPOSITORY, "--environment", "production")
+    assert linked.exit_code == 0, linked.output
+    result = run(project, "--json", "ci", "github", "--environment", "production", "--branch", "release/v2")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["sub"] == "repo:octo-org/weather:environment:production"
+    workflow = valid_workflow(workflow_of(project))
+    assert workflow["on"] == {"push": {"branches": ["release/v2"]}}
+    assert workflow["jobs"]["deploy"]["environment"] == "production"
 
 
 def test_the_workflow_is_not_overwritten_without_force(project: Path) -> None:
