@@ -8,7 +8,9 @@ standard library, so every layer (and every Lambda bundle that ships it) can imp
 it; ``tests/test_import_graph.py`` holds it to that.
 """
 
+import hashlib
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -103,6 +105,50 @@ def creator_key_bus_arn(account_id: str, region: str, api_id: str, stage: str | 
     return f"arn:aws:events:{region}:{account_id}:event-bus/{api_stack_name(api_id, stage)}-keys"
 
 
+# Versions of the app function.
+
+#: The alias API Gateway invokes: each deploy moves it to the version it published, a rollback to an older one.
+LIVE_ALIAS = "live"
+#: Lambda's name for a function's unpublished code: a hotswap points the alias there.
+LATEST = "$LATEST"
+#: Which release a version runs ("<commit> by <who>"): in its environment, so a new release always publishes.
+RELEASE_ENV = "APID_RELEASE"
+#: Logical ids of the app's published versions start with this (a hash of its code and settings follows).
+APP_VERSION_PREFIX = "AppVersion"
+
+
+def app_version_logical_id(bundle_hash: str, config_digest: str) -> str:
+    """The app version's logical id: new exactly when the function's code or version-locked settings change.
+
+    The stack names its version with it, and a synthesis that patches only the app's
+    code into an earlier assembly renames the version with it, so both agree on when
+    CloudFormation publishes a version (a version of unchanged code is never asked for:
+    Lambda would refuse it).
+    """
+    digest = hashlib.sha256(f"{bundle_hash}\n{config_digest}".encode()).hexdigest()
+    return f"{APP_VERSION_PREFIX}{digest[:12].upper()}"
+
+
+# Secrets: SecureString parameters in the creator's Parameter Store.
+
+#: Every API's secrets are under this path; the link lets the deploy role and the API stacks' functions
+#: reach Parameter Store only below it.
+SECRETS_ROOT = "/apid"
+#: The unnamed stage's folder: an underscore, so no stage (whose names start with a letter) can share it.
+UNNAMED_STAGE_FOLDER = "_default"
+#: The app function's variable naming its stage's secrets path; its handler reads what is there at cold start.
+SECRETS_PATH_ENV = "APID_SECRETS_PATH"
+
+
+def secrets_path(api_id: str, stage: str | None = None) -> str:
+    """The Parameter Store path of one stage's secrets: ``/apid/<api>/<stage>``, each secret a parameter below it.
+
+    One folder per stage, none inside another, because the right to read a path
+    (``GetParametersByPath``) is the right to read everything below it.
+    """
+    return f"{SECRETS_ROOT}/{api_id}/{stage or UNNAMED_STAGE_FOLDER}"
+
+
 # Errors on the wire: RFC 9457 problem documents.
 
 PROBLEM_JSON = "application/problem+json"
@@ -139,3 +185,21 @@ def problem_body(status: int, detail: str, type_: str = "about:blank", **extra: 
     """:func:`problem_document` rendered as the app renders JSON (compact, UTF-8)."""
     document = problem_document(status, detail, type_, **extra)
     return json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+# Custom domains.
+
+#: The tag on everything API-Direct makes in a creator's account: its stacks' resources, and a custom domain's
+#: certificate, which lives outside any stack and is found again by it.
+MANAGED_TAG = "api-direct:managed"
+
+
+@dataclass(frozen=True)
+class CustomDomainTarget:
+    """A custom domain the API stack can serve on: its certificate is issued (the deploy engine saw to it,
+    outside CloudFormation), and, when the account holds the domain's public hosted zone, that zone."""
+
+    name: str
+    certificate_arn: str
+    hosted_zone_id: str | None = None
+    zone_name: str | None = None

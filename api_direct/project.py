@@ -29,6 +29,9 @@ APP_REFERENCE_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 #: A stage's name ends the stack name (``apid-<api>-<stage>``) and the names made from it, so it is as
 #: short and DNS-safe as an API's.
 STAGE_NAME_PATTERN = r"^[a-z](?:[a-z0-9-]{0,14}[a-z0-9])?$"
+#: A custom domain: lowercase DNS labels (1-63 letters, digits, inner hyphens), at least two, the last (the
+#: top-level domain) starting with a letter, so an IP address is not one.
+DOMAIN_PATTERN = r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 #: A variable name Lambda accepts: letters, digits and underscores, not starting with a digit.
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 #: Names Lambda sets itself and will not let a function set ("Defined runtime environment variables",
@@ -124,6 +127,19 @@ class RuntimeSettings(_Strict):
     slim_dependencies: bool = True
 
 
+def _check_domain(domain: str) -> str:
+    if not re.fullmatch(DOMAIN_PATTERN, domain):
+        raise ValueError(
+            f"{domain!r} is not a domain name: give lowercase DNS labels only, at least two"
+            " (api.example.com), no scheme, path, port or wildcard"
+        )
+    return domain
+
+
+#: A custom domain's name, as ``[gateway]`` and ``[stages.<name>]`` take it.
+DomainName = Annotated[str, AfterValidator(_check_domain)]
+
+
 class GatewaySettings(_Strict):
     """API Gateway behaviour shared by every plan."""
 
@@ -131,11 +147,19 @@ class GatewaySettings(_Strict):
     #: cheaper and faster; a revoked key keeps working for at most this long.
     key_cache_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
     stage: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")] = "v1"
+    #: The API's own domain (``api.example.com``): a certificate, a regional custom domain and, when the
+    #: account has the Route 53 zone, its records; a stage's ``domain`` is used in that stage instead.
+    domain: DomainName | None = None
+
+
+def is_reserved_env_name(name: str) -> bool:
+    """Whether Lambda or API-Direct sets ``name`` itself: the rule for ``[env]`` and for secrets' names."""
+    return name in RESERVED_ENV_NAMES or name.startswith(RESERVED_ENV_PREFIXES)
 
 
 def _check_environment(variables: Mapping[str, str]) -> Mapping[str, str]:
     for name in variables:
-        if name in RESERVED_ENV_NAMES or name.startswith(RESERVED_ENV_PREFIXES):
+        if is_reserved_env_name(name):
             raise ValueError(f"{name} is set by Lambda or API-Direct and cannot be set here; rename it")
     return variables
 
@@ -151,6 +175,8 @@ class StageSettings(_Strict):
     memory_mb: Annotated[int, Field(ge=128, le=10240)] | None = None
     timeout_seconds: Annotated[int, Field(ge=1, le=29)] | None = None
     env: EnvironmentVariables = {}
+    #: This stage's own domain, in place of ``[gateway] domain``.
+    domain: DomainName | None = None
 
 
 class DeploySettings(_Strict):
@@ -237,6 +263,16 @@ class ProjectConfig(_Strict):
                 raise ValueError(f"{where} come to {size} bytes; Lambda allows {ENV_LIMIT_BYTES} in all")
         return self
 
+    @model_validator(mode="after")
+    def _one_domain_per_stage(self) -> "ProjectConfig":
+        require_distinct([s.domain for s in self.stages.values() if s.domain], "stages' domains")
+        return self
+
+    def domain_for(self, stage: str | None) -> str | None:
+        """The stage's own domain, else ``[gateway] domain``."""
+        own = self.stages[stage].domain if stage in self.stages else None
+        return own or self.gateway.domain
+
     def environment(self, stage: str | None) -> dict[str, str]:
         """``[env]``, with the stage's own variables over it."""
         own = self.stages[stage].env if stage in self.stages else {}
@@ -283,6 +319,11 @@ class Project:
     def environment(self) -> dict[str, str]:
         """The variables the app's function gets: ``[env]`` and the stage's."""
         return self.config.environment(self.stage)
+
+    @property
+    def domain(self) -> str | None:
+        """The custom domain this stage serves on, if any: the stage's, else ``[gateway]``'s."""
+        return self.config.domain_for(self.stage)
 
     def in_stage(self, stage: str | None) -> "Project":
         """The project as ``stage`` deploys it (None: the default stage); one line if the name is not one."""

@@ -13,6 +13,7 @@ from api_direct.bundling.fastapi_code import FastApiCode
 from api_direct.constructs.account_link import AccountLink
 from api_direct.constructs.bundled_function import BundledFunction
 from api_direct.constructs.control_plane_api import ControlPlaneApi
+from api_direct.constructs.custom_domain import CustomDomain
 from api_direct.constructs.dead_letters import DeadLetterQueue
 from api_direct.constructs.fastapi_function import FastApiFunction
 from api_direct.constructs.identity import Identity
@@ -26,6 +27,7 @@ __all__ = [
     "ApiKeyStore",
     "BundledFunction",
     "ControlPlaneApi",
+    "CustomDomain",
     "DeadLetterQueue",
     "FastApiCode",
     "FastApiFunction",
