@@ -9,7 +9,7 @@ deployed, or updated to admit another branch.
 import json
 from typing import Any
 
-from api_direct.local.emulator.moto_hooks import after_cloudformation_handlers, register_resource_type
+from api_direct.local.emulator.moto_hooks import register_resource_type
 
 
 def managed_policy_deleted_with_its_stack() -> None:
@@ -116,13 +116,25 @@ def role_trust_policy_updated() -> None:
     a link rerun that admits another GitHub branch leaves the role trusting only
     the first; real CloudFormation calls ``UpdateAssumeRolePolicy``. The patch does
     that through moto's backend (which validates the document as IAM does) after
-    moto's own create and update handlers.
+    moto's own update handler. Creation is left as moto does it.
     """
     from moto.iam.models import Role, iam_backends
 
-    def apply(role: Role, properties: dict[str, Any]) -> None:
-        document = properties["AssumeRolePolicyDocument"]
-        backend = iam_backends[role.account_id][role.partition]
-        backend.update_assume_role_policy(role.name, document if isinstance(document, str) else json.dumps(document))
+    original = Role.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
-    after_cloudformation_handlers(Role, apply)
+    def update(
+        cls: type,
+        original_resource: Role,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Role:
+        role: Role = original(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+        document = cloudformation_json["Properties"]["AssumeRolePolicyDocument"]
+        iam_backends[role.account_id][role.partition].update_assume_role_policy(
+            role.name, document if isinstance(document, str) else json.dumps(document)
+        )
+        return role
+
+    Role.update_from_cloudformation_json = classmethod(update)  # type: ignore[method-assign,assignment]
