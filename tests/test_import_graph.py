@@ -68,7 +68,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     # Boto3's unsigned Cognito client, for calls before sign-in: the service's web form and the client use it.
     "cognito": set(),
     # Lambda bundles, built without the CDK: the app's adapter ships from the runtime.
-    "bundling": {"base", "project", "runtime"},
+    "bundling": {"base", "contracts", "project", "runtime"},
     # The control plane's FastAPI service and billing: never the deploy engine, the client, local or the CLI.
     "service": {"base", "contracts", "project", "runtime", "cognito"},
     # L3 constructs: never the service (its names come from contracts).

@@ -142,8 +142,13 @@ def _app_function(template: Template) -> dict[str, object]:
 def test_the_stage_s_function_has_its_size_limit_and_variables(templates: dict[str, Template]) -> None:
     dev, prod = _app_function(templates["dev"]), _app_function(templates["prod"])
     assert (dev["MemorySize"], dev["Timeout"], prod["MemorySize"], prod["Timeout"]) == (512, 10, 1024, 20)
-    assert dev["Environment"] == {"Variables": {"LOG_LEVEL": "debug", "UPSTREAM_URL": "https://upstream.example"}}
-    assert prod["Environment"] == {"Variables": {"LOG_LEVEL": "warning", "UPSTREAM_URL": "https://upstream.example"}}
+    upstream = {"UPSTREAM_URL": "https://upstream.example"}
+    assert dev["Environment"] == {
+        "Variables": {"LOG_LEVEL": "debug", **upstream, "APID_SECRETS_PATH": "/apid/weather-api/dev"}
+    }
+    assert prod["Environment"] == {
+        "Variables": {"LOG_LEVEL": "warning", **upstream, "APID_SECRETS_PATH": "/apid/weather-api/prod"}
+    }
 
 
 def test_each_stage_has_its_own_key_bus(templates: dict[str, Template]) -> None:

@@ -66,7 +66,7 @@ _ROLE_READ_ACTIONS = (
 )
 
 #: Services that may use AWS-managed KMS keys on behalf of API-Direct resources.
-_KMS_VIA_SERVICES = ("dynamodb", "lambda", "logs", "s3", "sqs")
+_KMS_VIA_SERVICES = ("dynamodb", "lambda", "logs", "s3", "sqs", "ssm")
 
 #: Services the API stack's roles are passed to (function roles, API Gateway's
 #: CloudWatch role, EventBridge target roles).
@@ -287,6 +287,11 @@ class AccountLink(Construct):
         return self._arn("iam", "policy", self.names.permissions_boundary, region="")
 
     @property
+    def _secrets_arn(self) -> str:
+        """Every parameter below ``/<prefix>/``: the API stacks' secrets (``contracts.secrets_path``)."""
+        return self._arn("ssm", "parameter", f"{self.names.prefix}/*")
+
+    @property
     def _log_group_arns(self) -> list[str]:
         return [self._colon_arn("logs", "log-group", pattern) for pattern in self.names.log_groups]
 
@@ -420,6 +425,13 @@ class AccountLink(Construct):
             " to encryption performed by the API stack's services.",
         )
         bound(
+            "ReadSecrets",
+            ["ssm:GetParameters", "ssm:GetParametersByPath"],
+            [self._secrets_arn],
+            wildcards="The app functions read their stage's secrets, SecureString parameters under"
+            f" /{self.names.prefix}/<api>/<stage>; each function's own policy names its one path.",
+        )
+        bound(
             "ReadAssets",
             ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"],
             [self.asset_bucket.bucket_arn, self.asset_bucket.arn_for_objects("*")],
@@ -496,7 +508,7 @@ class AccountLink(Construct):
         self.permissions_boundary.add_statements(*denies)
 
     def _allow_deploy_engine(self) -> None:
-        """Only what plan, deploy, hotswap and logs do with the deploy role."""
+        """Only what plan, deploy, hotswap, logs and secrets do with the deploy role."""
         allow = partial(self._allow, self.deploy_role)
         own = self.names.resources
         allow(
@@ -543,6 +555,20 @@ class AccountLink(Construct):
             ["logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:GetLogEvents", "logs:StartLiveTail"],
             self._log_group_arns,
             wildcards="`apid logs` reads the API stack's log groups, and only those.",
+        )
+        allow(
+            "ManageSecrets",
+            ["ssm:AddTagsToResource", "ssm:DeleteParameter", "ssm:PutParameter"],
+            [self._secrets_arn],
+            wildcards="`apid secrets` writes and deletes the API stacks' secrets, parameters under"
+            f" /{self.names.prefix}/; it never reads a value back.",
+        )
+        allow(
+            "ListSecrets",
+            ["ssm:DescribeParameters"],
+            ["*"],
+            wildcards="DescribeParameters has no resource type: IAM requires Resource *. It lists names and"
+            " versions, never values.",
         )
         grant_reason = (
             "CDK's bucket grant: object-level wildcards within the asset bucket (and data-key"

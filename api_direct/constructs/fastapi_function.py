@@ -2,7 +2,8 @@
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -15,6 +16,8 @@ from api_direct.constructs.bundled_function import (
 )
 from api_direct.bundling.build import Bundle, build_bundle
 from api_direct.bundling.fastapi_code import FastApiCode, project_code_options
+from api_direct.constructs.acknowledgments import acknowledge_wildcards, skip_checkov
+from api_direct.contracts import SECRETS_PATH_ENV
 from api_direct.project import Project
 
 #: ``apid.toml`` speaks days; CDK's enum names them.
@@ -30,6 +33,12 @@ RETENTION_BY_DAYS: dict[int, logs.RetentionDays] = {
     180: logs.RetentionDays.SIX_MONTHS,
     365: logs.RetentionDays.ONE_YEAR,
 }
+
+_PATH_NOT_SECRETS = (
+    "The environment holds where the secrets are (their Parameter Store path) and apid.toml's [env], which is for"
+    " settings, never secrets: the secrets are read from Parameter Store when a container starts and never"
+    " written here. Lambda encrypts the environment at rest with its AWS managed key."
+)
 
 
 class FastApiFunction(BundledFunction):
@@ -85,6 +94,40 @@ class FastApiFunction(BundledFunction):
         )
         #: The folder deployed as the function's code.
         self.bundle: Bundle = bundle
+
+    def read_secrets_from(self, path: str) -> None:
+        """Give the app the SecureString parameters directly under ``path`` (``/apid/<api>/<stage>``) as
+        environment variables, read when each container starts, before the app is imported.
+
+        Sets the variable the generated handler finds the path in, and lets this
+        function, and no other, read them: ``ssm:GetParametersByPath`` on the path
+        itself (Parameter Store authorizes it against the path asked for, not the
+        parameters returned), ``ssm:GetParameters`` on each parameter below it (for an
+        app that re-reads one by name), and ``kms:Decrypt`` only through Parameter
+        Store in this region. Only an ASGI app's generated handler reads the path.
+        """
+        stack = Stack.of(self)
+        self.add_environment(SECRETS_PATH_ENV, path)
+        parameters = stack.format_arn(service="ssm", resource="parameter", resource_name=path.strip("/"))
+        read = iam.PolicyStatement(
+            actions=["ssm:GetParametersByPath", "ssm:GetParameters"], resources=[parameters, f"{parameters}/*"]
+        )
+        decrypt = iam.PolicyStatement(
+            actions=["kms:Decrypt"],
+            resources=[stack.format_arn(service="kms", resource="key", resource_name="*")],
+            conditions={"StringEquals": {"kms:ViaService": f"ssm.{stack.region}.amazonaws.com"}},
+        )
+        for statement, reason in (
+            (read, "The secrets are the parameters below this stage's path; their names are set after deploying."),
+            (
+                decrypt,
+                "SecureStrings are encrypted with the account's aws/ssm key, whose id differs per account;"
+                " kms:ViaService admits only decryption that Parameter Store asks for.",
+            ),
+        ):
+            self.add_to_role_policy(statement)
+            acknowledge_wildcards(self.execution_role, statement, reason)
+        skip_checkov(self, {"CKV_AWS_173": _PATH_NOT_SECRETS})
 
     @classmethod
     def from_project(cls, scope: Construct, construct_id: str, project: Project) -> "FastApiFunction":

@@ -29,6 +29,12 @@ count on and Mangum alone does not give it in Lambda:
   port come from the ``X-Forwarded-*`` headers API Gateway adds.
 * **Response headers as written.** A header value outside ASCII reaches API
   Gateway with the characters the app wrote (Mangum would fail the invocation).
+* **Secrets as environment variables.** :class:`ParameterSecrets` reads the
+  stage's SecureString parameters (one path, decrypted) and sets each as
+  ``os.environ[NAME]``; the generated handler does it before it imports the app,
+  so an app that reads one at import finds it. A failed read is logged (the
+  path and AWS's error, never a value) and fails the startup as a failed
+  lifespan does: each request answers 500 while the read is tried again.
 
 Bodies: every request body arrives base64-encoded, because the REST API's
 ``binaryMediaTypes`` is ``*/*`` (:data:`BINARY_MEDIA_TYPES`); Mangum decodes it.
@@ -41,6 +47,7 @@ import asyncio
 import atexit
 import json
 import logging
+import os
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -150,11 +157,70 @@ def _server(headers: list[tuple[str, str]]) -> tuple[str, int]:
     return name, int(port or forwarded_port or 443)
 
 
-class LambdaAsgiHandler:
-    """``handler(event, context)`` for Lambda: the app behind Mangum, its lifespan run once per container."""
+class ParameterSecrets:
+    """The SecureString parameters directly under one Parameter Store path, as environment variables.
 
-    def __init__(self, app: Any) -> None:
+    Read once per container, when it starts (each secret's name is the last part
+    of its parameter's name); boto3, which Lambda's Python runtime has, is imported
+    only when there is a path to read. Without one (``apid dev``, a function of
+    other code) there is nothing to read and the secrets count as loaded.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.loaded = not path
+
+    @classmethod
+    def read_at_start(cls, variable: str) -> "ParameterSecrets":
+        """The secrets under the path the environment variable ``variable`` names, read now if it names one."""
+        secrets = cls(os.environ.get(variable))
+        secrets.load()
+        return secrets
+
+    def load(self) -> bool:
+        """Set each secret in ``os.environ``, once; False (and a log line without any value) if the read failed."""
+        if self.loaded:
+            return True
+        try:
+            values = self._read()
+        # Whatever failed (access, network, throttling), the app must not start without its secrets.
+        except Exception as error:
+            logger.error(
+                "Could not read the API's secrets under %s (%s: %s); requests answer 500 until they are read",
+                self.path,
+                type(error).__name__,
+                error,
+            )
+            return False
+        os.environ.update(values)
+        self.loaded = True
+        return True
+
+    def _read(self) -> dict[str, str]:
+        import boto3
+
+        pages = (
+            boto3.client("ssm")
+            .get_paginator("get_parameters_by_path")
+            .paginate(Path=self.path, Recursive=False, WithDecryption=True)
+        )
+        return {
+            parameter["Name"].rsplit("/", 1)[-1]: parameter["Value"]
+            for page in pages
+            for parameter in page["Parameters"]
+        }
+
+
+class LambdaAsgiHandler:
+    """``handler(event, context)`` for Lambda: the app behind Mangum, its lifespan run once per container.
+
+    ``secrets``, when given, must have loaded before the lifespan starts: a startup
+    that finds them unread reads them again first.
+    """
+
+    def __init__(self, app: Any, secrets: ParameterSecrets | None = None) -> None:
         self.app = app
+        self.secrets = secrets
         self.loop = asyncio.new_event_loop()
         self.state: dict[str, Any] = {}
         self._lifespan: LifespanCycle | None = None
@@ -170,7 +236,9 @@ class LambdaAsgiHandler:
         return self._lifespan is not None
 
     def start(self) -> bool:
-        """Run the app's lifespan startup; False (the traceback logged) if it failed."""
+        """Read the secrets if they are not yet, then run the app's lifespan startup; False (logged) if either failed."""
+        if self.secrets is not None and not self.secrets.load():
+            return False
         self._current_loop()
         cycle = LifespanCycle(self.app, "auto")
         try:

@@ -12,6 +12,7 @@ from api_direct.constructs.fastapi_function import FastApiFunction
 from api_direct.constructs.key_store import ApiKeyStore
 from api_direct.constructs.metered_api import MeteredApi, PlanLimits
 from api_direct.constructs.usage_forwarder import UsageForwarder
+from api_direct.contracts import secrets_path
 from api_direct.project import Project
 
 ASSET_PREFIX = "assets/"
@@ -65,6 +66,7 @@ class UserApiStack(Stack):
         Tags.of(self).add(MANAGED_TAG, "true")
 
         self.app = FastApiFunction.from_project(self, "App", project)
+        self.app.read_secrets_from(secrets_path(config.api.name, project.stage))
         skip_checkov(self.app, {"CKV_AWS_116": _SYNCHRONOUS_APP})
         self.key_store = ApiKeyStore(
             self,

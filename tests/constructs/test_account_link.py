@@ -194,6 +194,8 @@ def test_deploy_role_reaches_only_api_direct_stacks_functions_logs_and_assets(te
         "arn:aws-iso-b:s3:::apid-assets-123456789012-ap-southeast-3",
         "arn:aws-iso-b:s3:::apid-assets-123456789012-ap-southeast-3/*",
         "arn:aws-iso-b:iam::123456789012:role/apid-cfn-exec-ap-southeast-3",
+        prefix.format(service="ssm") + "parameter/apid/*",  # `apid secrets`: put, tag, delete
+        "*",  # DescribeParameters has no resource type
     }
 
 
@@ -531,3 +533,32 @@ def test_boundary_reaches_rules_only_on_api_direct_buses(template: Template) -> 
     [events] = [s for s in boundary_statements(template) if s.get("Action") == "events:*"]
     rules = [resource for resource in as_list(events["Resource"]) if ":rule/" in json.dumps(resource)]
     assert rules == [join("arn:", PARTITION, ":events:", REGION, ":", ACCOUNT, ":rule/apid-*/*")]
+
+
+def test_functions_may_read_secrets_only_under_apid_and_decrypt_only_through_parameter_store(
+    template: Template,
+) -> None:
+    refs = worst_case_refs(template)
+    ssm = [render(s, refs) for s in boundary_statements(template) if "ssm" in json.dumps(s["Action"])]
+    assert [(sorted(as_list(s["Action"])), s["Resource"]) for s in ssm] == [
+        (
+            ["ssm:GetParameters", "ssm:GetParametersByPath"],
+            "arn:aws-iso-b:ssm:ap-southeast-3:123456789012:parameter/apid/*",
+        )
+    ]
+    [keys] = [s for s in boundary_statements(template) if s.get("Sid") == "ServiceManagedKeys"]
+    via = render(keys["Condition"]["StringEquals"]["kms:ViaService"], refs)
+    assert "ssm.ap-southeast-3.amazonaws.com" in via
+
+
+def test_the_deploy_role_writes_secrets_but_never_reads_a_value(template: Template) -> None:
+    actions = {
+        action
+        for statement in deploy_role_statements(template)
+        if statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"])
+        if action.startswith("ssm:")
+    }
+    assert actions == {"ssm:AddTagsToResource", "ssm:DeleteParameter", "ssm:DescribeParameters", "ssm:PutParameter"}
+    kms = [action for s in deploy_role_statements(template) for action in as_list(s["Action"]) if "kms:" in action]
+    assert "kms:Decrypt" not in kms

@@ -151,3 +151,41 @@ def test_second_synth_reuses_the_bundle(tmp_path: Path, pip_calls: list[list[str
     synthesize(tmp_path / "warm", cache)
     assert cold_calls == 2  # the app's requirements, and the handlers' Powertools
     assert len(calls) == cold_calls
+
+
+def parameter_arn(name: str) -> dict[str, object]:
+    """A parameter's ARN as the template builds it: in the stack's own partition, region and account."""
+    pseudo = [{"Ref": "AWS::Partition"}, ":ssm:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"}]
+    return {"Fn::Join": ["", ["arn:", *pseudo, f":parameter{name}"]]}
+
+
+def test_only_the_app_function_is_told_its_secrets_path_and_may_read_it(template: Template) -> None:
+    functions = template.find_resources("AWS::Lambda::Function")
+    [(app_id, app)] = [(i, f) for i, f in functions.items() if f["Properties"]["Handler"] == "apid_handler.handler"]
+    assert app["Properties"]["Environment"]["Variables"]["APID_SECRETS_PATH"] == "/apid/weather-api/_default"
+    others = [f for i, f in functions.items() if i != app_id]
+    assert others and not any("APID_SECRETS_PATH" in json.dumps(f["Properties"]) for f in others)
+    app_role = app["Properties"]["Role"]["Fn::GetAtt"][0]
+    readers = {
+        role["Ref"]
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if any(action in json.dumps(policy) for action in ('"ssm:', "kms:Decrypt"))
+        for role in policy["Properties"]["Roles"]
+    }
+    assert readers == {app_role}
+    via_parameter_store = {"Fn::Join": ["", ["ssm.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}
+    read = {
+        "Action": ["ssm:GetParametersByPath", "ssm:GetParameters"],
+        "Effect": "Allow",
+        "Resource": [parameter_arn("/apid/weather-api/_default"), parameter_arn("/apid/weather-api/_default/*")],
+    }
+    decrypt = {
+        "Action": "kms:Decrypt",
+        "Effect": "Allow",
+        "Resource": Match.any_value(),
+        "Condition": {"StringEquals": {"kms:ViaService": via_parameter_store}},
+    }
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {"Roles": [{"Ref": app_role}], "PolicyDocument": {"Statement": Match.array_with([read, decrypt])}},
+    )
