@@ -22,6 +22,7 @@ from aws_cdk import aws_sqs as sqs
 from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.github_deploy import GitHubSubject
+from api_direct.contracts import CustomDomainTarget
 from api_direct.control_plane.stack import ControlPlaneStack
 from api_direct.project import load_project
 from api_direct.user_stack import AccountLinkStack, UserApiStack
@@ -41,6 +42,13 @@ def user_api_stack() -> Callable[[cdk.App], cdk.Stack]:
         project=load_project(EXAMPLE_DIR),
         control_plane_account_id=CONTROL_PLANE_ACCOUNT,
         control_plane_bus_arn=CONTROL_PLANE_BUS_ARN,
+        # The fullest template: a custom domain, its mapping and its alias records too.
+        custom_domain=CustomDomainTarget(
+            "api.example.com",
+            "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000",
+            "Z0000000000000000000",
+            "example.com",
+        ),
     )
 
 

@@ -2,6 +2,7 @@
 
 from types import TracebackType
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from api_direct.cli.output import Output
@@ -68,6 +69,9 @@ class ProgressDisplay:
             self._settled.add(event.logical_id)
             if self._progress is not None and self._task is not None:
                 self._progress.advance(self._task)
+
+    def note(self, text: str) -> None:
+        self._line(escape(text))
 
     def _describe(self, text: str) -> None:
         if self._progress is not None and self._task is not None:

@@ -150,6 +150,9 @@ class _Narrator:
     def change_set_ready(self, change_set: ChangeSet) -> None:
         self._output.debug(f"    change set: {len(change_set.changes)} change(s)")
 
+    def note(self, text: str) -> None:
+        self._output.debug(f"    {text}")
+
     def stack_event(self, event: StackEvent) -> None:
         if not event.is_stack and event.status.endswith("_COMPLETE"):
             self._settled.add(event.logical_id)

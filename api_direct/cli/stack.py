@@ -11,6 +11,7 @@ from api_direct.cli.settings import Settings, global_options, stage_option
 from api_direct.deploy import logs as log_tail
 from api_direct.deploy import operations
 from api_direct.deploy.change_sets import ResourceChange
+from api_direct.deploy.domains import DomainState
 from api_direct.deploy.operations import DeployResult, Session
 
 
@@ -27,7 +28,8 @@ def plan(settings: Settings) -> None:
 
     Synthesizes the stack, assumes the deploy role, creates a CloudFormation change
     set, lists each resource it would add, modify (and whether that replaces it) or
-    remove, then deletes the change set.
+    remove, then deletes the change set. A stage with a custom domain also shows its
+    certificate: issued, pending validation, or still to be requested by `apid deploy`.
     """
     with ProgressDisplay(settings.output, "planning") as progress:
         result = operations.plan(_session(settings, progress))
@@ -39,8 +41,11 @@ def plan(settings: Settings) -> None:
             "changes": [_change_json(c) for c in result.changes],
             "no_changes": not result.changes,
             "warnings": list(result.warnings),
+            "domain": _domain_json(result.domain),
         },
-        _changes_text(result.stack_name, result.changes),
+        "\n".join(
+            [_changes_text(result.stack_name, result.changes), *([result.domain.describe()] if result.domain else [])]
+        ),
     )
 
 
@@ -60,6 +65,11 @@ def deploy(settings: Settings, hotswap: bool) -> None:
     Publishes the bundles (skipping any already uploaded), then creates and executes
     a change set with the execution role. "No changes" is a success. Ctrl-C stops
     watching; CloudFormation carries on (see `apid status`).
+
+    With a custom domain (`[gateway] domain` or a stage's `domain`), its ACM
+    certificate comes first: requested, validated through the account's Route 53
+    zone and waited for, before the stack changes. Without the zone, the deploy
+    stops (exit 5) naming the DNS record to create; rerun it once the record exists.
     """
     with ProgressDisplay(settings.output, "deploying") as progress:
         result = operations.deploy(_session(settings, progress), hotswap=hotswap, confirm=settings.confirm)
@@ -170,6 +180,17 @@ def _print_line(output: Output, line: log_tail.LogLine) -> None:
         output.out.print_json(data={"timestamp": line.timestamp.isoformat(), "message": line.message})
     else:
         output.out.print(f"{line.timestamp:%H:%M:%S}  {escape(line.message.rstrip())}")
+
+
+def _domain_json(domain: DomainState | None) -> dict[str, object] | None:
+    if domain is None:
+        return None
+    return {
+        "name": domain.name,
+        "certificate_arn": domain.certificate_arn,
+        "certificate_status": domain.certificate_status,
+        "hosted_zone": domain.zone.name if domain.zone else None,
+    }
 
 
 def _change_json(change: ResourceChange) -> dict[str, object]:

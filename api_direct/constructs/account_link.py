@@ -35,6 +35,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
 from api_direct.constructs.acknowledgments import acknowledge, acknowledge_wildcards, skip_checkov
+from api_direct.contracts import MANAGED_TAG
 
 #: Every resource API-Direct creates carries this prefix: stacks are named
 #: ``apid-...`` and CloudFormation-generated names start with the stack name.
@@ -240,6 +241,61 @@ class AccountLink(Construct):
         self._allow_deploy_engine()
         self.api_gateway_logs_role = self._enable_api_gateway_logging()
 
+    def _allow_domain_certificates(self) -> None:
+        """What a deploy does for a custom domain before its stack changes: find or request the certificate,
+        write its validation record to the account's zone, and check no other API has the domain."""
+        allow = partial(self._allow, self.deploy_role)
+        managed = {f"aws:RequestTag/{MANAGED_TAG}": "true"}
+        allow(
+            "RequestDomainCertificates",
+            ["acm:RequestCertificate"],
+            ["*"],
+            conditions={"StringEquals": {"acm:ValidationMethod": "DNS", **managed}},
+            wildcards="RequestCertificate has no resource type (the certificate does not exist yet); only"
+            " DNS-validated certificates tagged as API-Direct's can be requested.",
+        )
+        certificates = self._arn("acm", "certificate", "*")
+        allow(
+            "TagDomainCertificates",
+            ["acm:AddTagsToCertificate"],
+            [certificates],
+            conditions={"StringEquals": managed, "ForAllValues:StringEquals": {"aws:TagKeys": [MANAGED_TAG]}},
+            wildcards="Tags go on the certificate a request makes (its id is generated); only API-Direct's own tag.",
+        )
+        allow(
+            "ReadDomainCertificates",
+            ["acm:DescribeCertificate", "acm:ListTagsForCertificate"],
+            [certificates],
+            wildcards="The deploy finds its certificate among the region's by domain and tag, and reads its"
+            " validation record; certificate ids are generated.",
+        )
+        allow(
+            "FindDomainCertificatesAndZones",
+            ["acm:ListCertificates", "route53:ListHostedZonesByName"],
+            ["*"],
+            wildcards="These list actions have no resource types; IAM requires Resource *.",
+        )
+        allow(
+            "WriteValidationRecords",
+            ["route53:ChangeResourceRecordSets"],
+            [self._arn("route53", "hostedzone", "*", region="", account="")],
+            conditions={
+                "ForAllValues:StringEquals": {
+                    "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
+                    "route53:ChangeResourceRecordSetsRecordTypes": ["CNAME"],
+                },
+                "ForAllValues:StringLike": {"route53:ChangeResourceRecordSetsNormalizedRecordNames": ["_*"]},
+            },
+            wildcards="The zone holding the creator's domain is found at deploy time; only UPSERTs of CNAMEs whose"
+            " names start with an underscore (ACM's validation records) are allowed in it.",
+        )
+        allow(
+            "ReadCustomDomains",
+            ["apigateway:GET"],
+            [self._domain_names_arn("/domainnames/*")],
+            wildcards="The deploy checks whether another stack already serves the creator's domain.",
+        )
+
     def _enable_api_gateway_logging(self) -> iam.Role:
         """Give API Gateway the account-level CloudWatch role that access logging requires.
 
@@ -277,6 +333,9 @@ class AccountLink(Construct):
 
     def _colon_arn(self, service: str, resource: str, name: str) -> str:
         return self._arn(service, resource, name, arn_format=ArnFormat.COLON_RESOURCE_NAME)
+
+    def _domain_names_arn(self, path: str) -> str:
+        return self._arn("apigateway", path, account="", arn_format=ArnFormat.NO_RESOURCE_NAME)
 
     def _role_arn(self, name: str) -> str:
         return self._arn("iam", "role", name, region="")
@@ -404,6 +463,28 @@ class AccountLink(Construct):
             ],
             wildcards="API Gateway ARNs hold generated ids, not names, so REST APIs, usage plans"
             " and API keys can only be scoped to the region; consumer keys are created at run time.",
+        )
+        bound(
+            "CustomDomains",
+            ["apigateway:DELETE", "apigateway:GET", "apigateway:PATCH", "apigateway:POST", "apigateway:PUT"],
+            [self._domain_names_arn("/domainnames"), self._domain_names_arn("/domainnames/*")],
+            wildcards="A custom domain (and its base path mappings below it) is named by the creator's own domain,"
+            " not apid-; the deploy engine refuses a domain another stack uses before the stack changes.",
+        )
+        zones = self._arn("route53", "hostedzone", "*", region="", account="")
+        bound(
+            "DomainAliasRecords",
+            ["route53:ChangeResourceRecordSets"],
+            [zones],
+            conditions={"ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["A", "AAAA"]}},
+            wildcards="The zone holding the creator's domain is theirs, found at deploy time; only A and AAAA"
+            " records (the domain's aliases) can be changed in it.",
+        )
+        bound(
+            "ReadDomainZones",
+            ["route53:GetChange", "route53:GetHostedZone", "route53:ListResourceRecordSets"],
+            [zones, self._arn("route53", "change", "*", region="", account="")],
+            wildcards="CloudFormation reads the zone and waits for its record changes; change ids are generated.",
         )
         bound(
             "ServiceManagedKeys",
@@ -556,6 +637,7 @@ class AccountLink(Construct):
             self._log_group_arns,
             wildcards="`apid logs` reads the API stack's log groups, and only those.",
         )
+        self._allow_domain_certificates()
         allow(
             "ManageSecrets",
             ["ssm:AddTagsToResource", "ssm:DeleteParameter", "ssm:PutParameter"],

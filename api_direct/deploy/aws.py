@@ -36,6 +36,7 @@ from api_direct.errors import AccessError, ApidError, InputError, OperationFaile
 
 #: The services the engine calls (boto3's own names): the stubs type a client per name.
 Service = Literal[
+    "acm",
     "apigateway",
     "cloudformation",
     "cognito-idp",
@@ -43,6 +44,7 @@ Service = Literal[
     "iam",
     "lambda",
     "logs",
+    "route53",
     "s3",
     "secretsmanager",
     "sqs",

@@ -35,6 +35,9 @@ class Observer(Protocol):
 
     def stack_event(self, event: StackEvent) -> None: ...
 
+    def note(self, text: str) -> None:
+        """A line of progress outside any stack: a certificate requested, a wait for validation."""
+
 
 class SilentObserver:
     """For library callers that only want the result."""
@@ -49,6 +52,9 @@ class SilentObserver:
         pass
 
     def stack_event(self, event: StackEvent) -> None:
+        pass
+
+    def note(self, text: str) -> None:
         pass
 
 

@@ -5,6 +5,9 @@ the link's deploy role with its ExternalId, then builds a plan and executes it.
 The app's import check, started with the synthesis, is read by the plan's first
 step, so a broken app fails after those first calls and before any change; what
 it warns about (WebSocket routes, the check being off) leads the result's warnings.
+A stage with a custom domain first has its certificate made ready (:mod:`.domains`),
+since the template names it: ``deploy`` requests and validates it, ``plan`` only
+looks, and the stack gets the domain once the certificate is issued.
 """
 
 import os
@@ -21,6 +24,7 @@ from api_direct.deploy.aws_target import AwsTarget
 from api_direct.deploy.ci_link import ci_link
 from api_direct.deploy.credentials import deploy_session
 from api_direct.deploy.change_sets import ResourceChange
+from api_direct.deploy.domains import DomainState, inspect_domain, prepare_domain
 from api_direct.deploy.executor import Context, Observer, execute
 from api_direct.deploy.planner import (
     UpdateFunctionCode,
@@ -33,6 +37,7 @@ from api_direct.deploy.planner import (
 from api_direct.deploy.stacks import Phase, StackInfo, deployed_template, describe_stack, stack_resources
 from api_direct.deploy.state import DeployNotes, LinkRecord, ProjectState, load_state, save_state
 from api_direct.deploy.synthesis import AppCheckMode, ControlPlaneRef, SynthesizedStack, synthesize_project
+from api_direct.contracts import CustomDomainTarget
 from api_direct.errors import ApidError, InputError, StateError
 from api_direct.project import Project, load_project
 
@@ -43,6 +48,8 @@ class PlanResult:
     creates_stack: bool
     changes: tuple[ResourceChange, ...]
     warnings: tuple[str, ...] = ()
+    #: The stage's custom domain and its certificate, when it has one.
+    domain: DomainState | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,13 @@ class Session:
         """This stage's deploy notes (a hotswap's drift)."""
         return self.state.notes(self.project.stage)
 
-    def synthesize(self, *, retain_data: bool = False, app_check: AppCheckMode = "deferred") -> SynthesizedStack:
+    def synthesize(
+        self,
+        *,
+        retain_data: bool = False,
+        app_check: AppCheckMode = "deferred",
+        custom_domain: CustomDomainTarget | None = None,
+    ) -> SynthesizedStack:
         link = self.link
         control_plane = ControlPlaneRef(link.trusted_account_id, link.usage_bus_arn) if link.usage_bus_arn else None
         return synthesize_project(
@@ -95,6 +108,7 @@ class Session:
             retain_data=retain_data,
             app_check=app_check,
             region=link.region,
+            custom_domain=custom_domain,
         )
 
     def deploy_role(self, purpose: str) -> Aws:
@@ -134,14 +148,17 @@ class Session:
 
 
 def plan(session: Session) -> PlanResult:
-    stack = session.synthesize()
+    domain = session.project.domain
+    aws = session.deploy_role("planning") if domain else None
+    state = inspect_domain(aws, domain, session.project.stack_name) if aws and domain else None
+    stack = session.synthesize(custom_domain=state.target if state else None)
     with app_checked(stack):
-        result = _plan(session, stack)
-    return replace(result, warnings=(*app_warnings(stack), *result.warnings))
+        result = _plan(session, stack, aws)
+    return replace(result, warnings=(*app_warnings(stack), *result.warnings), domain=state)
 
 
-def _plan(session: Session, stack: SynthesizedStack) -> PlanResult:
-    aws = session.deploy_role("planning")
+def _plan(session: Session, stack: SynthesizedStack, aws: Aws | None) -> PlanResult:
+    aws = aws or session.deploy_role("planning")
     deployed = describe_stack(aws.client("cloudformation"), stack.stack_name)
     ensure_not_busy(deployed)
     if deployed is not None and deployed.phase is Phase.FAILED_CREATE:
@@ -158,9 +175,12 @@ def _plan(session: Session, stack: SynthesizedStack) -> PlanResult:
 
 
 def deploy(session: Session, *, hotswap: bool = False, confirm: Callable[[str], bool]) -> DeployResult:
-    stack = session.synthesize()
+    domain = session.project.domain
+    aws = session.deploy_role("deploying") if domain else None
+    target = prepare_domain(aws, domain, session.project.stack_name, session.observer) if aws and domain else None
+    stack = session.synthesize(custom_domain=target)
     with app_checked(stack):
-        result = _deploy(session, stack, hotswap, confirm)
+        result = _deploy(session, stack, hotswap, confirm, aws)
     return replace(result, warnings=(*app_warnings(stack), *result.warnings))
 
 
@@ -182,8 +202,10 @@ def app_warnings(stack: SynthesizedStack) -> tuple[str, ...]:
     return stack.app_check.warnings if stack.app_check is not None else stack.app_warnings
 
 
-def _deploy(session: Session, stack: SynthesizedStack, hotswap: bool, confirm: Callable[[str], bool]) -> DeployResult:
-    aws = session.deploy_role("deploying")
+def _deploy(
+    session: Session, stack: SynthesizedStack, hotswap: bool, confirm: Callable[[str], bool], aws: Aws | None
+) -> DeployResult:
+    aws = aws or session.deploy_role("deploying")
     cloudformation = aws.client("cloudformation")
     deployed = describe_stack(cloudformation, stack.stack_name)
     ensure_not_busy(deployed)

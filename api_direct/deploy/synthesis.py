@@ -39,6 +39,7 @@ from api_direct.bundling.build import Bundle, Staging, build_bundle, link_tree
 from api_direct.bundling.fastapi_code import project_bundle_spec
 from api_direct.deploy.app_check import AppCheck, app_warnings, start_app_check
 from api_direct.deploy.fingerprint import SynthesisFingerprint, synthesis_fingerprint
+from api_direct.contracts import CustomDomainTarget
 from api_direct.errors import InputError
 from api_direct.project import Project
 
@@ -131,6 +132,7 @@ def synthesize_project(
     retain_data: bool = False,
     app_check: AppCheckMode = "now",
     region: str | None = None,
+    custom_domain: CustomDomainTarget | None = None,
 ) -> SynthesizedStack:
     """Build the project's UserApiStack into ``outdir`` and describe what came out.
 
@@ -142,7 +144,8 @@ def synthesize_project(
     ``CheckApp`` step); ``"skip"`` for a synthesis that ships no code (a destroy
     that keeps the data must not need a working app). ``runtime.check_import =
     false`` skips it always. ``region`` is where the stack deploys, if known: the
-    region the app is imported with.
+    region the app is imported with. ``custom_domain`` is the project's domain once
+    its certificate is issued (:mod:`.domains`); until then the stack has none.
     """
     checking = app_check != "skip" and project.runtime.check_import
     fingerprint = synthesis_fingerprint(
@@ -150,6 +153,7 @@ def synthesize_project(
         settings=(
             f"control plane {control_plane!r}",
             f"retain data {retain_data}",
+            f"custom domain {custom_domain!r}",
         ),
     )
     record = _read_record(outdir)
@@ -177,7 +181,9 @@ def synthesize_project(
             checked = read_now.result(bundle.path) if read_now is not None else None
             synthesized = _with_new_app_code(outdir, project, record, fingerprint, bundle, checked)
         if synthesized is None:
-            synthesized = _synthesize(project, outdir, fingerprint, read_now, bundle, control_plane, retain_data)
+            synthesized = _synthesize(
+                project, outdir, fingerprint, read_now, bundle, control_plane, retain_data, custom_domain
+            )
         warnings = () if pending else app_warnings(project, read_now.result(bundle.path) if read_now else ())
         return replace(synthesized, app_check=pending, app_warnings=warnings)
     except BaseException:
@@ -194,6 +200,7 @@ def _synthesize(
     bundle: Bundle,
     control_plane: ControlPlaneRef | None,
     retain_data: bool,
+    custom_domain: CustomDomainTarget | None,
 ) -> SynthesizedStack:
     """A full synthesis; jsii starts while the app check (if read here) finishes, and nothing
     is written before its verdict."""
@@ -211,6 +218,7 @@ def _synthesize(
         control_plane_account_id=control_plane.account_id if control_plane else None,
         control_plane_bus_arn=control_plane.bus_arn if control_plane else None,
         retain_data=retain_data,
+        custom_domain=custom_domain,
     )
     synthesized = read_stack(Path(app.synth().directory), stack.stack_name)
     _write_record(outdir, fingerprint, stack.stack_name, stack.app.bundle.content_hash, routes)

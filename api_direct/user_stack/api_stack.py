@@ -8,11 +8,12 @@ from constructs import Construct
 
 from api_direct.constructs.account_link import LinkNames
 from api_direct.constructs.acknowledgments import skip_checkov
+from api_direct.constructs.custom_domain import CustomDomain
 from api_direct.constructs.fastapi_function import FastApiFunction
 from api_direct.constructs.key_store import ApiKeyStore
 from api_direct.constructs.metered_api import MeteredApi, PlanLimits
 from api_direct.constructs.usage_forwarder import UsageForwarder
-from api_direct.contracts import secrets_path
+from api_direct.contracts import CustomDomainTarget, secrets_path
 from api_direct.project import Project
 
 ASSET_PREFIX = "assets/"
@@ -37,6 +38,10 @@ class UserApiStack(Stack):
     account is the one allowed to send key events, and without
     ``control_plane_bus_arn`` nothing is metered: the API still serves keyed,
     rate-limited traffic, which is what a creator trying API-Direct alone needs.
+
+    ``custom_domain`` (its certificate already issued) puts the stage on the
+    creator's domain: ``ApiUrl`` is then that domain's URL, and the execute-api URL
+    stays reachable as ``GatewayUrl``.
     """
 
     def __init__(
@@ -48,6 +53,7 @@ class UserApiStack(Stack):
         control_plane_account_id: str | None = None,
         control_plane_bus_arn: str | None = None,
         retain_data: bool = False,
+        custom_domain: CustomDomainTarget | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("stack_name", project.stack_name)
@@ -98,7 +104,30 @@ class UserApiStack(Stack):
             if control_plane_bus_arn
             else None
         )
-        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL consumers call")
+        self.custom_domain = (
+            CustomDomain(
+                self,
+                "CustomDomain",
+                domain_name=custom_domain.name,
+                certificate_arn=custom_domain.certificate_arn,
+                rest_api=self.api.rest_api,
+                stage=self.api.rest_api.deployment_stage,
+                hosted_zone_id=custom_domain.hosted_zone_id,
+                zone_name=custom_domain.zone_name,
+            )
+            if custom_domain
+            else None
+        )
+        url = self.custom_domain.url if self.custom_domain else self.api.url
+        CfnOutput(self, "ApiUrl", value=url, description="Base URL consumers call")
+        if self.custom_domain:
+            CfnOutput(self, "GatewayUrl", value=self.api.url, description="The stage's execute-api URL")
+            CfnOutput(
+                self,
+                "DomainTarget",
+                value=self.custom_domain.target_domain_name,
+                description="Where the custom domain's DNS record points",
+            )
         CfnOutput(self, "RestApiId", value=self.api.rest_api.rest_api_id)
         CfnOutput(
             self,

@@ -1105,6 +1105,38 @@ def _probe_stack_in_review() -> None:
     assert len([s for s in cloudformation.list_stacks()["StackSummaries"] if s["StackName"] == "probe"]) == 2
 
 
+_DOMAIN = "probe.example.com"
+
+
+def _probe_domain_name() -> None:
+    properties = {
+        "DomainName": _DOMAIN,
+        "RegionalCertificateArn": f"arn:aws:acm:{REGION}:123456789012:certificate/probe",
+        "EndpointConfiguration": {"Types": ["REGIONAL"]},
+    }
+    _created({"Domain": {"Type": "AWS::ApiGateway::DomainName", "Properties": properties}})
+    assert boto3.client("apigateway", region_name=REGION).get_domain_names()["items"] == []
+
+
+def _probe_base_path_mapping() -> None:
+    apigateway = boto3.client("apigateway", region_name=REGION)
+    apigateway.create_domain_name(domainName=_DOMAIN, endpointConfiguration={"types": ["REGIONAL"]})
+    mapping = {"DomainName": _DOMAIN, "RestApiId": {"Ref": "Api"}}
+    cloudformation = _created(
+        {**_api_with_method(), "Mapping": {"Type": "AWS::ApiGateway::BasePathMapping", "Properties": mapping}}
+    )
+    listed = cloudformation.list_stack_resources(StackName="probe")["StackResourceSummaries"]
+    assert "Mapping" not in {summary["LogicalResourceId"] for summary in listed}
+
+
+def _probe_certificate_without_validation() -> None:
+    acm = boto3.client("acm", region_name=REGION)
+    arn = acm.request_certificate(DomainName=_DOMAIN, ValidationMethod="DNS")["CertificateArn"]
+    assert boto3.client("route53").list_hosted_zones()["HostedZones"] == []  # no DNS anywhere
+    with unittest.mock.patch("moto.settings.ACM_VALIDATION_WAIT", 0):  # moto's timer, run out
+        assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] == "ISSUED"
+
+
 PROBES: dict[Callable[[], None], Callable[[], None]] = {
     patches.event_bus_ref_is_its_name: _probe_event_bus_ref,
     patches.api_deployment_ref_is_its_id: _probe_deployment_ref,
@@ -1131,6 +1163,9 @@ PROBES: dict[Callable[[], None], Callable[[], None]] = {
     patches.cognito_user_pool_group_resource: _probe_user_pool_group,
     patches.secret_resource: _probe_secret,
     patches.transactions_snapshot_only_their_items: _probe_transaction_copies,
+    patches.api_domain_name_resource: _probe_domain_name,
+    patches.api_base_path_mapping_resource: _probe_base_path_mapping,
+    patches.certificate_issued_once_its_record_is_found: _probe_certificate_without_validation,
 }
 
 

@@ -11,7 +11,7 @@ only makes moto do what CloudFormation documents: none of them makes moto accept
 template AWS would reject. What moto still cannot show is listed in the README
 ("What the emulator cannot show") and pinned by tests.
 
-The patches live one module per service (:mod:`.apigateway`, :mod:`.cloudformation`,
+The patches live one module per service (:mod:`.acm`, :mod:`.apigateway`, :mod:`.cloudformation`,
 :mod:`.cognito`, :mod:`.dynamodb`, :mod:`.events`, :mod:`.iam`, :mod:`.lambda_`,
 :mod:`.secretsmanager`) and are listed, in the order they apply, in one place:
 :data:`.patches.PATCHES` (this package exports that list, not each patch). Importing this package

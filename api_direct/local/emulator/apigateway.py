@@ -333,3 +333,187 @@ def _lower_camel_keys(node: Any) -> Any:
     if isinstance(node, list):
         return [_lower_camel_keys(item) for item in node]
     return node
+
+
+def api_domain_name_resource() -> None:
+    """Create ``AWS::ApiGateway::DomainName`` resources instead of skipping them, as API Gateway checks them.
+
+    moto has no CloudFormation support for custom domains: it skips them, so
+    ``Ref`` is ``None``, ``Fn::GetAtt`` of ``RegionalDomainName`` fails, and a
+    stack that maps its stage to a domain has none. Real CloudFormation creates the
+    domain (``Ref`` is its name) and API Gateway refuses a regional certificate
+    that is not an ISSUED ACM certificate of the domain's region. The patch creates
+    the domain through moto's own backend, after that check against moto's ACM,
+    with its endpoint type, security policy and tags; ``RegionalDomainName`` and
+    ``RegionalHostedZoneId`` are the backend's. The domain name cannot change in
+    place (a new name is a new resource), and deletion tolerates a domain already gone.
+    """
+    from moto.acm.models import acm_backends
+    from moto.apigateway.exceptions import BadRequestException, NotFoundException
+    from moto.apigateway.models import APIGatewayBackend, DomainName, apigateway_backends
+    from moto.core.common_models import CloudFormationModel
+
+    attributes = {
+        "RegionalDomainName": "regional_domain_name",
+        "RegionalHostedZoneId": "regional_hosted_zone_id",
+        "DistributionDomainName": "distribution_domain_name",
+        "DistributionHostedZoneId": "distribution_hosted_zone_id",
+    }
+
+    def require_issued(certificate_arn: str, domain_name: str, account_id: str, region_name: str) -> None:
+        certificates = acm_backends[account_id][region_name]._certificates
+        certificate = certificates.get(certificate_arn)
+        if certificate is None:
+            raise BadRequestException(f"Certificate {certificate_arn} not found in {region_name}")
+        certificate.check()
+        if certificate.status != "ISSUED" or domain_name not in (certificate.common_name, *certificate.sans):
+            raise BadRequestException(f"Certificate {certificate_arn} is not an issued certificate for {domain_name}")
+
+    class CfnDomainName(CloudFormationModel):
+        __module__ = _MOTO_APIGATEWAY  # moto files every model under the service its module names
+
+        def __init__(self, domain: DomainName) -> None:
+            self.domain = domain
+
+        @property
+        def physical_resource_id(self) -> str:
+            return str(self.domain.domain_name)
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "DomainName"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::ApiGateway::DomainName"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in attributes
+
+        def get_cfn_attribute(self, attribute_name: str) -> Any:
+            return getattr(self.domain, attributes[attribute_name])
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> "CfnDomainName":
+            properties = cloudformation_json["Properties"]
+            name = properties["DomainName"]
+            regional_certificate = properties.get("RegionalCertificateArn")
+            if regional_certificate:
+                require_issued(regional_certificate, name, account_id, region_name)
+            backend: APIGatewayBackend = apigateway_backends[account_id][region_name]
+            domain = backend.create_domain_name(
+                domain_name=name,
+                certificate_name="",
+                tags={tag["Key"]: tag["Value"] for tag in properties.get("Tags", [])},  # type: ignore[arg-type]
+                certificate_arn=properties.get("CertificateArn", ""),
+                certificate_body="",
+                certificate_private_key="",
+                certificate_chain="",
+                regional_certificate_name="",
+                regional_certificate_arn=regional_certificate or "",
+                endpoint_configuration={"types": properties.get("EndpointConfiguration", {}).get("Types", ["EDGE"])},
+                security_policy=properties.get("SecurityPolicy", ""),
+            )
+            return cls(domain)
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource: "CfnDomainName",
+            new_resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+        ) -> "CfnDomainName":
+            original_resource.delete(account_id, region_name)
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            try:
+                apigateway_backends[account_id][region_name].delete_domain_name(str(self.domain.domain_name))
+            except NotFoundException:
+                pass
+
+    register_resource_type(CfnDomainName)
+
+
+def api_base_path_mapping_resource() -> None:
+    """Create ``AWS::ApiGateway::BasePathMapping`` resources instead of skipping them.
+
+    moto skips base path mappings, so a custom domain maps to nothing. Real
+    CloudFormation creates the mapping; without ``BasePath`` it maps the domain's
+    root to the stage. The patch creates it through moto's own backend (which
+    checks the domain, the API and the stage exist, as API Gateway does), replaces
+    it on update, and tolerates a domain already deleted (moto deletes a stack's
+    resources in no order).
+    """
+    from moto.apigateway.exceptions import NotFoundException
+    from moto.apigateway.models import APIGatewayBackend, BasePathMapping, apigateway_backends
+    from moto.core.common_models import CloudFormationModel
+
+    class CfnBasePathMapping(CloudFormationModel):
+        __module__ = _MOTO_APIGATEWAY  # moto files every model under the service its module names
+
+        def __init__(self, mapping: BasePathMapping) -> None:
+            self.mapping = mapping
+
+        @property
+        def physical_resource_id(self) -> str:
+            return f"{self.mapping.domain_name}/{self.mapping.base_path}"
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::ApiGateway::BasePathMapping"
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> "CfnBasePathMapping":
+            properties = cloudformation_json["Properties"]
+            backend: APIGatewayBackend = apigateway_backends[account_id][region_name]
+            mapping = backend.create_base_path_mapping(
+                properties["DomainName"],
+                properties["RestApiId"],
+                properties.get("BasePath", ""),
+                properties.get("Stage", ""),
+            )
+            return cls(mapping)
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource: "CfnBasePathMapping",
+            new_resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+        ) -> "CfnBasePathMapping":
+            original_resource.delete(account_id, region_name)
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            try:
+                apigateway_backends[account_id][region_name].delete_base_path_mapping(
+                    str(self.mapping.domain_name), str(self.mapping.base_path)
+                )
+            except NotFoundException:
+                pass
+
+    register_resource_type(CfnBasePathMapping)

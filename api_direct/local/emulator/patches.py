@@ -9,9 +9,12 @@ the defect and the patch can go.
 
 from collections.abc import Callable
 
+from api_direct.local.emulator.acm import certificate_issued_once_its_record_is_found
 from api_direct.local.emulator.apigateway import (
     api_authorizer_resource,
+    api_base_path_mapping_resource,
     api_deployment_ref_is_its_id,
+    api_domain_name_resource,
     api_method_authorizer_applied,
     api_stage_resource,
     api_usage_plan_resource,
@@ -71,6 +74,9 @@ PATCHES: tuple[Callable[[], None], ...] = (
     cognito_user_pool_group_resource,
     secret_resource,
     transactions_snapshot_only_their_items,
+    api_domain_name_resource,
+    api_base_path_mapping_resource,
+    certificate_issued_once_its_record_is_found,
 )
 
 
