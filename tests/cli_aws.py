@@ -44,8 +44,8 @@ def linked(aws: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project
 
 
-def run(project: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--project", str(project), *args])
+def run(project: Path, *args: str, stdin: str | None = None) -> Result:
+    return CliRunner().invoke(cli, ["--project", str(project), *args], input=stdin)
 
 
 def change_sets(aws: Any, stack_name: str) -> list[str]:

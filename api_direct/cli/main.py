@@ -48,6 +48,7 @@ COMMANDS = {
     "earnings": "money:earnings",
     "dev": "dev:dev",
     "sandbox": "sandbox:sandbox",
+    "secrets": "secrets:secrets",
 }
 
 

@@ -14,7 +14,9 @@ from urllib.parse import quote
 from api_direct.client.http import ControlPlaneClient
 
 #: Why the deploy engine asks for the deploy role's credentials (the control plane records it).
-Purpose = Literal["planning", "deploying", "destroying", "reading status", "reading logs", "checking the link"]
+Purpose = Literal[
+    "planning", "deploying", "destroying", "reading status", "reading logs", "checking the link", "managing secrets"
+]
 
 
 class ClientConfig(TypedDict):

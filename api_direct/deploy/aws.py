@@ -48,6 +48,7 @@ Service = Literal[
     "s3",
     "secretsmanager",
     "sqs",
+    "ssm",
     "sts",
 ]
 MAX_ATTEMPTS = 8

@@ -30,7 +30,9 @@ Region = Annotated[str, Path(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
 
 
 class CredentialsRequest(BaseModel):
-    purpose: Literal["planning", "deploying", "destroying", "reading status", "reading logs", "checking the link"]
+    purpose: Literal[
+        "planning", "deploying", "destroying", "reading status", "reading logs", "checking the link", "managing secrets"
+    ]
 
 
 class DeployCredentials(BaseModel):
