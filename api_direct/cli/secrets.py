@@ -48,6 +48,7 @@ def set_(ctx: click.Context, name: str) -> None:
     library.check_name(name)
     progress = ProgressDisplay(settings.output, "storing the secret")
     session = _session(settings, progress)
+    library.check_unshadowed(session.project, name)  # before asking for a value that would be refused
     value = _read_value(name)
     with progress:
         info = library.set_secret(session, name, value)
@@ -109,13 +110,9 @@ def remove(settings: Settings, name: str) -> None:
 def _read_value(name: str) -> str:
     """The value from a prompt that does not echo, or from stdin less one trailing newline (``echo`` adds it)."""
     if sys.stdin.isatty():
-        value = str(click.prompt(f"Value of {name}", hide_input=True, err=True, default="", show_default=False))
-    else:
-        value = sys.stdin.read()
-        value = value.removesuffix("\n").removesuffix("\r") if value.endswith("\n") else value
-    if not value:
-        raise InputError(f"secret {name}: the value is empty; nothing was stored (pipe it on stdin or type it)")
-    return value
+        return str(click.prompt(f"Value of {name}", hide_input=True, err=True, default="", show_default=False))
+    value = sys.stdin.read()
+    return value.removesuffix("\n").removesuffix("\r") if value.endswith("\n") else value
 
 
 def _when(info: SecretInfo) -> str:

@@ -23,7 +23,7 @@ from api_direct.deploy.aws import aws_errors, error_code
 from api_direct.deploy.operations import Session
 from api_direct.deploy.planner import STACK_TAGS
 from api_direct.errors import ApidError, InputError, StateError
-from api_direct.project import ENV_NAME_PATTERN, is_reserved_env_name
+from api_direct.project import ENV_NAME_PATTERN, Project, is_reserved_env_name
 
 #: Long enough for any variable name an app would read; Parameter Store's own limit is far above it.
 NAME_LIMIT = 128
@@ -53,14 +53,19 @@ def check_name(name: str) -> None:
         raise InputError(f"secret name {name}: Lambda or API-Direct sets this variable itself; rename the secret")
 
 
-def set_secret(session: Session, name: str, value: str) -> SecretInfo:
-    """Store ``value`` as the stage's secret ``name`` (a new version if it exists); what is shown of it after."""
-    check_name(name)
-    if name in session.project.environment:
+def check_unshadowed(project: Project, name: str) -> None:
+    """Refuse a name the stage's ``[env]`` sets: one name, one source (in Lambda the secret would win)."""
+    if name in project.environment:
         raise InputError(
             f"{name} is a plain variable of this stage ([env] in apid.toml); remove it there or name the secret"
             " otherwise (one name, one source)"
         )
+
+
+def set_secret(session: Session, name: str, value: str) -> SecretInfo:
+    """Store ``value`` as the stage's secret ``name`` (a new version if it exists); what is shown of it after."""
+    check_name(name)
+    check_unshadowed(session.project, name)
     if not value:
         raise InputError(f"secret {name}: the value is empty; nothing was stored")
     if len(value.encode()) > VALUE_LIMIT_BYTES:
