@@ -18,14 +18,18 @@ from typing import Any
 
 import pytest
 
+from api_direct.client.publishing import listing
+from api_direct.control_plane.api.listings import ListingIn
 from api_direct.deploy import domains
-from tests.cli_aws import aws, linked, remove_stack, run, stacks
+from api_direct.project import load_project
+from tests.cli_aws import ACCOUNT, REGION, aws, linked, remove_stack, run, stacks
 from tests.errors import one_line_error
 
 __all__ = ["aws", "linked"]  # fixtures
 
 STACK = "apid-weather-api"
 STAGES = ("dev", "prod")
+OPENAPI = {"openapi": "3.1.0", "info": {"title": "weather", "version": "1"}, "paths": {}}
 
 
 @pytest.fixture
@@ -98,6 +102,9 @@ def test_with_the_zone_the_certificate_is_issued_and_the_api_is_served_on_the_do
         assert alias["DNSName"].rstrip(".") == domain["regionalDomainName"]
     status = json.loads(run(project, "--json", "status").stdout)
     assert status["outputs"]["ApiUrl"] == "https://api.zoned.test/"
+    # What `apid publish` sends the control plane, which accepts it: the marketplace shows the domain's URL.
+    body = listing(load_project(project), account_id=ACCOUNT, region=REGION, outputs=outputs, openapi=OPENAPI)
+    assert str(ListingIn.model_validate(body).base_url) == "https://api.zoned.test/"
 
 
 def test_plan_shows_the_certificate_and_changes_nothing(project: Path, aws: Any) -> None:
