@@ -3,6 +3,7 @@ names and versions out, one folder per stage, and a one-line refusal for what ca
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -144,3 +145,22 @@ def test_a_deployed_app_is_told_its_path_and_the_value_is_nowhere_else(linked: P
     assert find_secrets("the deployed template", json.dumps(template), known) == []
     assert find_secrets("the CLI's output", "\n".join(outputs), known) == []
     assert scan_files((linked / ".apid").rglob("*.json"), known) == []
+
+
+def test_on_a_terminal_the_value_is_asked_for_without_echo(
+    linked: Path, aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api_direct.cli import secrets as command
+
+    asked: dict[str, Any] = {}
+
+    def prompt(text: str, **options: Any) -> str:
+        asked.update(options, text=text)
+        return VALUE
+
+    monkeypatch.setattr(command, "sys", SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True)))
+    monkeypatch.setattr(command.click, "prompt", prompt)
+    result = run(linked, "secrets", "set", "UPSTREAM_TOKEN")
+    assert result.exit_code == 0, result.output
+    assert (asked["text"], asked["hide_input"], asked["err"]) == ("Value of UPSTREAM_TOKEN", True, True)
+    assert aws("ssm").get_parameter(Name=PARAMETER, WithDecryption=True)["Parameter"]["Value"] == VALUE
