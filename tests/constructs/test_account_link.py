@@ -195,12 +195,11 @@ def test_deploy_role_reaches_only_api_direct_stacks_functions_logs_and_assets(te
         "arn:aws-iso-b:s3:::apid-assets-123456789012-ap-southeast-3/*",
         "arn:aws-iso-b:iam::123456789012:role/apid-cfn-exec-ap-southeast-3",
         prefix.format(service="ssm") + "parameter/apid/*",  # `apid secrets`: put, tag, delete
-        "*",  # DescribeParameters has no resource type
         # A custom domain: its certificate, its zone's validation record, whether another API has it.
         prefix.format(service="acm") + "certificate/*",
         "arn:aws-iso-b:route53:::hostedzone/*",
         "arn:aws-iso-b:apigateway:ap-southeast-3::/domainnames/*",
-        "*",  # ListCertificates, ListHostedZonesByName and RequestCertificate have no resource type
+        "*",  # DescribeParameters, ListCertificates, ListHostedZonesByName, RequestCertificate: no resource type
     }
 
 
