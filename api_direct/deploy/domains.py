@@ -107,31 +107,33 @@ def prepare_domain(
     stack_name: str,
     observer: Observer,
     *,
+    rerun: str = "apid deploy",
     sleep: Callable[[float], None] = time.sleep,
 ) -> CustomDomainTarget:
     """An issued certificate for ``domain``: found, or requested and validated through the account's zone.
 
     Raises :class:`StateError` (nothing deployed) when the domain is another's, when
     there is no zone to write the validation record to (the message names the record),
-    and when ACM has not validated it within :data:`VALIDATION_WAIT_SECONDS`.
+    and when ACM has not validated it within :data:`VALIDATION_WAIT_SECONDS`; each
+    says to run ``rerun`` (the command, with its stage) once the creator has acted.
     """
     state = inspect_domain(aws, domain, stack_name)
     if state.target is not None:
         return state.target
     acm = aws.client("acm")
     arn = state.certificate_arn or request_certificate(acm, domain, observer)
-    record = validation_record(acm, arn, sleep=sleep)
+    record = validation_record(acm, arn, rerun=rerun, sleep=sleep)
     if state.zone is None:
         raise StateError(
             f"{domain}: this account has no Route 53 hosted zone for it; create the DNS record {record} at your"
-            f" DNS provider, then rerun `apid deploy` (it keeps waiting for certificate {arn})"
+            f" DNS provider, then rerun `{rerun}` (it goes on with certificate {arn})"
         )
     upsert_record(aws.client("route53"), state.zone, record)
     observer.note(f"  validation record {record} written to the zone {state.zone.name}")
-    if not wait_until_issued(acm, arn, domain, observer, sleep=sleep):
+    if not wait_until_issued(acm, arn, domain, observer, rerun=rerun, sleep=sleep):
         raise StateError(
             f"{domain}: certificate {arn} is still pending validation after {VALIDATION_WAIT_SECONDS:.0f} s (its"
-            f" record {record} is in the zone {state.zone.name}); rerun `apid deploy` in a few minutes, and if it"
+            f" record {record} is in the zone {state.zone.name}); rerun `{rerun}` in a few minutes, and if it"
             f" stays pending, check that the domain's registrar delegates to that zone (its NS records)"
         )
     return CustomDomainTarget(domain, arn, state.zone.zone_id, state.zone.name)
@@ -195,7 +197,7 @@ def request_certificate(acm: Any, domain: str, observer: Observer) -> str:
     return str(arn)
 
 
-def validation_record(acm: Any, arn: str, *, sleep: Callable[[float], None]) -> ValidationRecord:
+def validation_record(acm: Any, arn: str, *, rerun: str, sleep: Callable[[float], None]) -> ValidationRecord:
     """The certificate's validation CNAME, once ACM has filled it in."""
     for attempt in range(RECORD_ATTEMPTS):
         with aws_errors(f"describing certificate {arn}"):
@@ -206,7 +208,7 @@ def validation_record(acm: Any, arn: str, *, sleep: Callable[[float], None]) -> 
                 return ValidationRecord(record["Name"], record["Value"])
         if attempt + 1 < RECORD_ATTEMPTS:
             sleep(RECORD_POLL_SECONDS)
-    raise StateError(f"ACM has not given certificate {arn} its validation record yet; rerun `apid deploy`")
+    raise StateError(f"ACM has not given certificate {arn} its validation record yet; rerun `{rerun}`")
 
 
 def find_hosted_zone(route53: Any, domain: str) -> HostedZone | None:
@@ -243,7 +245,9 @@ def upsert_record(route53: Any, zone: HostedZone, record: ValidationRecord) -> N
         )
 
 
-def wait_until_issued(acm: Any, arn: str, domain: str, observer: Observer, *, sleep: Callable[[float], None]) -> bool:
+def wait_until_issued(
+    acm: Any, arn: str, domain: str, observer: Observer, *, rerun: str, sleep: Callable[[float], None]
+) -> bool:
     """Whether ACM issues the certificate within :data:`VALIDATION_WAIT_SECONDS`; a line each time it is checked."""
     checks = max(1, int(VALIDATION_WAIT_SECONDS // VALIDATION_POLL_SECONDS) + 1)
     for check in range(checks):
@@ -254,7 +258,7 @@ def wait_until_issued(acm: Any, arn: str, domain: str, observer: Observer, *, sl
         if status != PENDING:
             raise StateError(
                 f"{domain}: ACM reports certificate {arn} {status}; check it in the ACM console, delete it,"
-                " and rerun `apid deploy` to request a new one"
+                f" and rerun `{rerun}` to request a new one"
             )
         if check + 1 < checks:
             observer.note(f"  certificate for {domain}: waiting for ACM to validate it ({status})")

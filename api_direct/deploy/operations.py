@@ -177,7 +177,12 @@ def _plan(session: Session, stack: SynthesizedStack, aws: Aws | None) -> PlanRes
 def deploy(session: Session, *, hotswap: bool = False, confirm: Callable[[str], bool]) -> DeployResult:
     domain = session.project.domain
     aws = session.deploy_role("deploying") if domain else None
-    target = prepare_domain(aws, domain, session.project.stack_name, session.observer) if aws and domain else None
+    stage = f" --stage {session.project.stage}" if session.project.stage else ""
+    target = (
+        prepare_domain(aws, domain, session.project.stack_name, session.observer, rerun=f"apid deploy{stage}")
+        if aws and domain
+        else None
+    )
     stack = session.synthesize(custom_domain=target)
     with app_checked(stack):
         result = _deploy(session, stack, hotswap, confirm, aws)

@@ -143,6 +143,12 @@ def test_without_a_zone_the_deploy_names_the_record_and_the_next_one_picks_up(pr
     assert certificates(aws, "api.elsewhere.test") == [arn]
 
 
+def test_a_stage_is_told_to_rerun_its_own_deploy(project: Path, aws: Any) -> None:
+    with_domain(project, "api.nozone.test", '\n[stages.qa]\ndomain = "qa.nozone.test"\n')
+    one_line_error(run(project, "deploy", "--yes", "--stage", "qa"), 5, "qa.nozone.test", "`apid deploy --stage qa`")
+    assert "apid-weather-api-qa" not in stacks(aws)
+
+
 def test_validation_still_pending_after_the_wait_stops_the_deploy(
     project: Path, aws: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
