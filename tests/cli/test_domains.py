@@ -106,6 +106,13 @@ def test_with_the_zone_the_certificate_is_issued_and_the_api_is_served_on_the_do
     body = listing(load_project(project), account_id=ACCOUNT, region=REGION, outputs=outputs, openapi=OPENAPI)
     assert str(ListingIn.model_validate(body).base_url) == "https://api.zoned.test/"
 
+    assert run(project, "destroy", "--yes").exit_code == 0  # the domain and its aliases go with the stack ...
+    assert "api.zoned.test" not in {d["domainName"] for d in apigateway.get_domain_names().get("items", [])}
+    left = records(aws, zone_id)
+    assert ("api.zoned.test", "A") not in left and ("api.zoned.test", "AAAA") not in left
+    assert certificates(aws, "api.zoned.test") == [arn]  # ... the certificate and its record stay, for the next deploy
+    assert (validation["Name"].rstrip("."), "CNAME") in left
+
 
 def test_plan_shows_the_certificate_and_changes_nothing(project: Path, aws: Any) -> None:
     zone(aws, "planned.test")
