@@ -19,6 +19,7 @@ import pytest
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
+from api_direct.canary import Canary
 from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.github_deploy import GitHubSubject
@@ -42,7 +43,10 @@ def user_api_stack() -> Callable[[cdk.App], cdk.Stack]:
         project=load_project(EXAMPLE_DIR),
         control_plane_account_id=CONTROL_PLANE_ACCOUNT,
         control_plane_bus_arn=CONTROL_PLANE_BUS_ARN,
-        # The fullest template: a custom domain, its mapping and its alias records too.
+        # The fullest template: a canary (CodeDeploy, its role and alarm), a custom domain, its mapping and
+        # its alias records too.
+        release="0123abc by creator@example.com",
+        canary=Canary(percent=10, minutes=5),
         custom_domain=CustomDomainTarget(
             "api.example.com",
             "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000",

@@ -37,6 +37,8 @@ COMMANDS = {
     "status": "stack:status",
     "logs": "stack:logs",
     "destroy": "stack:destroy",
+    "versions": "versions:versions",
+    "rollback": "versions:rollback",
     "aws": "account:aws",
     "ci": "ci:ci",
     "signup": "marketplace:signup",

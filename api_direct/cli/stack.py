@@ -1,6 +1,8 @@
 """``apid plan | deploy | status | logs | destroy``: the API stack in the linked account."""
 
+from dataclasses import asdict
 from datetime import UTC, datetime
+from functools import partial
 
 import click
 from rich.markup import escape
@@ -8,14 +10,17 @@ from rich.markup import escape
 from api_direct.cli.output import Output
 from api_direct.cli.progress import ProgressDisplay
 from api_direct.cli.settings import Settings, global_options, stage_option
+from api_direct.canary import Canary, parse_canary
 from api_direct.deploy import logs as log_tail
 from api_direct.deploy import operations
 from api_direct.deploy.change_sets import ResourceChange
 from api_direct.deploy.domains import DomainState
 from api_direct.deploy.operations import DeployResult, Session
+from api_direct.deploy.watch import Redeploy, project_changes, redeploy_each
 
 
-def _session(settings: Settings, progress: ProgressDisplay) -> Session:
+def session_of(settings: Settings, progress: ProgressDisplay) -> Session:
+    """The session a stack command acts in: the project in ``--stage``, its link, the creator's credentials."""
     return operations.open_session(settings.project_dir, settings.aws_target(), progress, stage=settings.stage)
 
 
@@ -32,7 +37,7 @@ def plan(settings: Settings) -> None:
     certificate: issued, pending validation, or still to be requested by `apid deploy`.
     """
     with ProgressDisplay(settings.output, "planning") as progress:
-        result = operations.plan(_session(settings, progress))
+        result = operations.plan(session_of(settings, progress))
     _warn(settings.output, result.warnings)
     settings.output.result(
         {
@@ -56,10 +61,22 @@ def plan(settings: Settings) -> None:
     help="If only function code changed, update the functions directly (seconds, not minutes). "
     "The stack then drifts from its template until the next full deploy.",
 )
+@click.option(
+    "--canary",
+    metavar="PERCENT%:DURATION",
+    help="Shift traffic to the new version gradually through CodeDeploy: PERCENT first, all of it after DURATION"
+    " (e.g. 10%:5m, 25%:1h), rolled back by itself if over 5% of a minute's requests get a 5xx meanwhile.",
+)
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="After the deploy, deploy again on each save: a hotswap when only code changed, a full deploy"
+    " otherwise, one line per change, until Ctrl-C.",
+)
 @stage_option
 @global_options
 @click.pass_obj
-def deploy(settings: Settings, hotswap: bool) -> None:
+def deploy(settings: Settings, hotswap: bool, canary: str | None, watch: bool) -> None:
     """Build and deploy the API into the linked account, with live progress.
 
     Publishes the bundles (skipping any already uploaded), then creates and executes
@@ -71,10 +88,51 @@ def deploy(settings: Settings, hotswap: bool) -> None:
     zone and waited for, before the stack changes. Without the zone, the deploy
     stops (exit 5) naming the DNS record to create; rerun it once the record exists.
     """
+    shift = parse_canary(canary) if canary else None
     with ProgressDisplay(settings.output, "deploying") as progress:
-        result = operations.deploy(_session(settings, progress), hotswap=hotswap, confirm=settings.confirm)
+        result = operations.deploy(
+            session_of(settings, progress), hotswap=hotswap, confirm=settings.confirm, canary=shift
+        )
     _warn(settings.output, result.warnings)
     settings.output.result(_deploy_json(result), _deploy_text(result))
+    if watch:
+        _watch(settings, shift)
+
+
+def _watch(settings: Settings, canary: Canary | None) -> None:
+    """Redeploy on each save until Ctrl-C; the project (and its apid.toml) is read again each time."""
+
+    def deploy_once() -> tuple[str, str]:
+        with ProgressDisplay(settings.output, "redeploying") as progress:
+            result = operations.deploy(
+                session_of(settings, progress), hotswap=True, confirm=settings.confirm, canary=canary
+            )
+        _warn(settings.output, result.warnings)
+        if result.status == "HOTSWAPPED":
+            return result.status, f"hotswapped {', '.join(result.hotswapped)}"
+        return result.status, f"{len(result.changes)} change(s)" if result.changes else "no changes"
+
+    settings.output.note(f"Watching {settings.project_dir} for changes (Ctrl-C to stop).")
+    try:
+        redeploy_each(
+            project_changes(settings.project_dir.resolve()), deploy_once, partial(_print_redeploy, settings.output)
+        )
+    except KeyboardInterrupt:
+        pass
+
+
+def _print_redeploy(output: Output, redeploy: Redeploy) -> None:
+    if output.as_json:
+        output.out.print_json(data=asdict(redeploy))
+        return
+    changed = ", ".join(redeploy.changed[:3]) + (
+        f" (+{len(redeploy.changed) - 3})" if len(redeploy.changed) > 3 else ""
+    )
+    if redeploy.error:
+        outcome = f"[red]failed[/red] (exit {redeploy.exit_code}): {escape(redeploy.error)}"
+    else:
+        outcome = f"{redeploy.status}: {redeploy.detail}"
+    output.out.print(f"{datetime.now():%H:%M:%S}  {escape(changed)} → {outcome} ({redeploy.seconds:.1f} s)")
 
 
 @click.command()
@@ -84,7 +142,7 @@ def deploy(settings: Settings, hotswap: bool) -> None:
 def status(settings: Settings) -> None:
     """Show the API stack's state, its outputs (the URL) and whether a hotswap left it drifted."""
     with ProgressDisplay(settings.output, "reading status") as progress:
-        report = operations.status(_session(settings, progress))
+        report = operations.status(session_of(settings, progress))
     stack = report.stack
     outputs = stack.outputs if stack else {}
     data = {
@@ -97,6 +155,9 @@ def status(settings: Settings) -> None:
         "outputs": outputs,
         "drifted_since": report.drifted_since,
         "resources": len(report.resources),
+        "live_version": report.live.live if report.live else None,
+        "deployed_version": report.live.deployed if report.live else None,
+        "rolled_back": report.live.rolled_back if report.live else False,
     }
     lines = [f"[bold]{report.stack_name}[/bold] in {report.link.account_id}/{report.link.region}: {data['status']}"]
     if stack and stack.reason:
@@ -104,6 +165,13 @@ def status(settings: Settings) -> None:
     if data["last_updated"]:
         lines.append(f"  last updated: {data['last_updated']}")
     lines += [f"  {key}: {value}" for key, value in sorted(outputs.items())]
+    if report.live and report.live.rolled_back:
+        lines.append(
+            f"  [yellow]rolled back: version {report.live.live} is live, the last deploy made"
+            f" {report.live.deployed} live; the next `apid deploy` makes its version live again[/yellow]"
+        )
+    elif report.live:
+        lines.append(f"  live version: {report.live.live}")
     if report.drifted_since:
         lines.append(
             f"  [yellow]drifted since {report.drifted_since} (hotswap); run `apid deploy` to reconcile[/yellow]"
@@ -124,7 +192,7 @@ def logs(settings: Settings, follow: bool, since: str, access: bool) -> None:
     """Print the deployed app's log lines (or its access log), oldest first."""
     start = log_tail.parse_since(since, datetime.now(UTC))
     with ProgressDisplay(settings.output, "finding the logs") as progress:
-        client, group = operations.log_source(_session(settings, progress), access=access)
+        client, group = operations.log_source(session_of(settings, progress), access=access)
     if not follow:
         lines = log_tail.fetch(client, [group], start)
         settings.output.result(
@@ -151,7 +219,7 @@ def logs(settings: Settings, follow: bool, since: str, access: bool) -> None:
 def destroy(settings: Settings, retain_data: bool) -> None:
     """Delete the API stack from the linked account (asks first unless --yes)."""
     with ProgressDisplay(settings.output, "destroying") as progress:
-        session = _session(settings, progress)
+        session = session_of(settings, progress)
         kept = " keeping the key table" if retain_data else " and its data"
         if not settings.confirm(
             f"Delete {session.project.stack_name}{kept} from {session.link.account_id}/{session.link.region}?"
@@ -227,6 +295,7 @@ def _deploy_json(result: DeployResult) -> dict[str, object]:
         "hotswapped": list(result.hotswapped),
         "uploaded_assets": result.uploaded_assets,
         "fell_back_from_hotswap": result.fell_back_from_hotswap,
+        "live_moved_from": result.live_moved_from,
         "warnings": list(result.warnings),
     }
 
@@ -244,6 +313,10 @@ def _deploy_text(result: DeployResult) -> str:
         )
     else:
         lines.append(f"{result.stack_name}: {result.status} ({len(result.changes)} change(s)).")
+    if result.live_moved_from:
+        lines.append(
+            f"The live alias was on version {result.live_moved_from} (a rollback): moved back to this deploy's."
+        )
     if "ApiUrl" in result.outputs:
         lines.append(f"API URL: [bold]{result.outputs['ApiUrl']}[/bold]")
     return "\n".join(lines)

@@ -70,8 +70,8 @@ _ROLE_READ_ACTIONS = (
 _KMS_VIA_SERVICES = ("dynamodb", "lambda", "logs", "s3", "sqs", "ssm")
 
 #: Services the API stack's roles are passed to (function roles, API Gateway's
-#: CloudWatch role, EventBridge target roles).
-_ROLE_CONSUMERS = ("apigateway", "events", "lambda")
+#: CloudWatch role, EventBridge target roles, CodeDeploy's role for a canary).
+_ROLE_CONSUMERS = ("apigateway", "codedeploy", "events", "lambda")
 
 
 @dataclass(frozen=True)
@@ -443,6 +443,17 @@ class AccountLink(Construct):
             wildcards="cloudwatch:* on apid-* alarms created by the API stack.",
         )
         bound(
+            "GradualDeployments",
+            ["codedeploy:*"],
+            [
+                self._colon_arn("codedeploy", "application", own),
+                self._colon_arn("codedeploy", "deploymentgroup", f"{own}/*"),
+                self._colon_arn("codedeploy", "deploymentconfig", own),
+            ],
+            wildcards="codedeploy:* on apid-* applications, their deployment groups and the deployment configs"
+            " named for the stack, which a canary deploy creates and CloudFormation drives.",
+        )
+        bound(
             "Telemetry",
             [
                 "cloudwatch:PutMetricData",
@@ -630,6 +641,13 @@ class AccountLink(Construct):
             ["lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:UpdateFunctionCode"],
             [self._colon_arn("lambda", "function", own)],
             wildcards="Code-only hotswap of the API stack's functions, whose names start with apid-.",
+        )
+        allow(
+            "LiveAlias",
+            ["lambda:GetAlias", "lambda:ListVersionsByFunction", "lambda:UpdateAlias"],
+            [self._colon_arn("lambda", "function", own)],
+            wildcards="`apid versions` and `apid rollback` read the app's versions and move its live alias"
+            " (function:apid-*:live), and only on API-Direct's functions.",
         )
         allow(
             "ReadApiLogs",

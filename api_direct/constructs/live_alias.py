@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_lambda as lambda_
@@ -86,6 +86,8 @@ class LiveAlias(Construct):
             deployment_config=codedeploy.LambdaDeploymentConfig(
                 self,
                 "Shifting",
+                # Named for the stack, which the link's boundary admits (CloudFormation's names would not be).
+                deployment_config_name=f"{Stack.of(self).stack_name}-canary-{canary.percent}pct-{canary.minutes}min",
                 traffic_routing=codedeploy.TimeBasedCanaryTrafficRouting(
                     interval=Duration.minutes(canary.minutes), percentage=canary.percent
                 ),

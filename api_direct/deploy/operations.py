@@ -34,10 +34,22 @@ from api_direct.deploy.planner import (
     plan_hotswap,
     plan_preview,
 )
+from api_direct.deploy.release import release_of
+from api_direct.deploy.versions import (
+    VERSION_OUTPUT,
+    LiveState,
+    Rollback,
+    Version,
+    list_versions,
+    live_state,
+    reconcile_live,
+)
+from api_direct.deploy.versions import rollback as roll_back
 from api_direct.deploy.stacks import Phase, StackInfo, deployed_template, describe_stack, stack_resources
 from api_direct.deploy.state import DeployNotes, LinkRecord, ProjectState, load_state, save_state
 from api_direct.deploy.synthesis import AppCheckMode, ControlPlaneRef, SynthesizedStack, synthesize_project
 from api_direct.contracts import CustomDomainTarget
+from api_direct.canary import Canary
 from api_direct.errors import ApidError, InputError, StateError
 from api_direct.project import Project, load_project
 
@@ -62,6 +74,8 @@ class DeployResult:
     uploaded_assets: int = 0
     fell_back_from_hotswap: bool = False
     warnings: tuple[str, ...] = ()
+    #: The version the live alias was on before this deploy moved it back to the stack's (after a rollback).
+    live_moved_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,8 @@ class StatusReport:
     stack: StackInfo | None
     drifted_since: str | None
     resources: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: The app's live alias against the stack's version; None when it has none (not deployed, or before versions).
+    live: LiveState | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,7 @@ class Session:
         retain_data: bool = False,
         app_check: AppCheckMode = "deferred",
         custom_domain: CustomDomainTarget | None = None,
+        canary: Canary | None = None,
     ) -> SynthesizedStack:
         link = self.link
         control_plane = ControlPlaneRef(link.trusted_account_id, link.usage_bus_arn) if link.usage_bus_arn else None
@@ -109,6 +126,8 @@ class Session:
             app_check=app_check,
             region=link.region,
             custom_domain=custom_domain,
+            release=release_of(self.project.root),
+            canary=canary,
         )
 
     def deploy_role(self, purpose: str) -> Aws:
@@ -174,7 +193,9 @@ def _plan(session: Session, stack: SynthesizedStack, aws: Aws | None) -> PlanRes
     return PlanResult(stack.stack_name, change_set.creates_stack, change_set.changes, warnings)
 
 
-def deploy(session: Session, *, hotswap: bool = False, confirm: Callable[[str], bool]) -> DeployResult:
+def deploy(
+    session: Session, *, hotswap: bool = False, confirm: Callable[[str], bool], canary: Canary | None = None
+) -> DeployResult:
     domain = session.project.domain
     aws = session.deploy_role("deploying") if domain else None
     stage = f" --stage {session.project.stage}" if session.project.stage else ""
@@ -183,7 +204,7 @@ def deploy(session: Session, *, hotswap: bool = False, confirm: Callable[[str], 
         if aws and domain
         else None
     )
-    stack = session.synthesize(custom_domain=target)
+    stack = session.synthesize(custom_domain=target, canary=canary)
     with app_checked(stack):
         result = _deploy(session, stack, hotswap, confirm, aws)
     return replace(result, warnings=(*app_warnings(stack), *result.warnings))
@@ -255,6 +276,7 @@ def _deploy(
         session.save(session.state.without_drift(session.project.stage))
     status = "NO_CHANGES" if change_set.empty else (context.outcome.status if context.outcome else "UNKNOWN")
     outputs = final.outputs if final else {}
+    restored = reconcile_live(aws, outputs)
     return DeployResult(
         stack_name=stack.stack_name,
         status=status,
@@ -263,6 +285,7 @@ def _deploy(
         uploaded_assets=sum(p.uploaded for p in context.published),
         fell_back_from_hotswap=fell_back,
         warnings=session.record("deploy", status, outputs, len(change_set.changes)),
+        live_moved_from=restored,
     )
 
 
@@ -309,7 +332,22 @@ def status(session: Session) -> StatusReport:
     cloudformation = aws.client("cloudformation")
     stack = describe_stack(cloudformation, session.project.stack_name)
     resources = stack_resources(cloudformation, stack.name) if stack and stack.phase is not Phase.ABSENT else {}
-    return StatusReport(session.project.stack_name, session.link, stack, session.notes.drifted_since, resources)
+    live = live_state(aws, stack) if stack and VERSION_OUTPUT in stack.outputs else None
+    return StatusReport(session.project.stack_name, session.link, stack, session.notes.drifted_since, resources, live)
+
+
+def versions(session: Session) -> tuple[LiveState, list[Version]]:
+    """The app's published versions, newest first, and where its alias is."""
+    aws, stack = deployed_stack(session, "listing versions", needed_for="no versions yet")
+    state = live_state(aws, stack)
+    return state, list_versions(aws, state.function_name)
+
+
+def rollback(session: Session, *, to: int | None) -> Rollback:
+    """Move the live alias back (to version ``to``, else the one before), without CloudFormation."""
+    aws, stack = deployed_stack(session, "rolling back", needed_for="nothing to roll back")
+    ensure_not_busy(stack)
+    return roll_back(aws, stack, to)
 
 
 def assembly_dir(project: Project) -> Path:

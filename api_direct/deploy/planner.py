@@ -7,6 +7,7 @@ left by an interrupted run are removed before a new one is made, and CloudFormat
 itself refuses to start a second operation on a busy stack.
 """
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from api_direct.deploy.executor import Context, Step
 from api_direct.deploy.stack_events import EventStream, Outcome, wait_for_stack
 from api_direct.deploy.stacks import Phase, StackInfo
 from api_direct.deploy.synthesis import FileAsset, SynthesizedStack
+from api_direct.contracts import APP_VERSION_PREFIX, LATEST
 from api_direct.errors import Interrupted, OperationFailed, StateError
 
 #: Tags every API stack carries, so a creator can find what API-Direct made.
@@ -176,6 +178,31 @@ class UpdateFunctionCode:
 
 
 @dataclass(frozen=True)
+class ServeLatest:
+    """Hotswap: point a function's alias at its unpublished code (``$LATEST``), which the hotswap just changed.
+
+    Not a new version: Lambda publishes one only for code or settings that changed
+    since the last, so a version published here would make the next full deploy's
+    version of the same code fail. That deploy publishes it, and moves the alias.
+    """
+
+    function_name: str
+    alias: str
+
+    def describe(self) -> str:
+        return f"point the {self.alias} alias of {self.function_name} at the new code"
+
+    def run(self, context: Context) -> None:
+        with aws_errors(f"moving the {self.alias} alias of {self.function_name}"):
+            context.aws.client("lambda").update_alias(
+                FunctionName=self.function_name,
+                Name=self.alias,
+                FunctionVersion=LATEST,
+                RoutingConfig={"AdditionalVersionWeights": {}},
+            )
+
+
+@dataclass(frozen=True)
 class DeleteStack:
     stack_name: str
 
@@ -223,6 +250,7 @@ def plan_hotswap(
         return None
     assets = {a.object_key: a for a in stack.assets}
     live = hotswapped_code or {}
+    aliased = _aliases(new)
     steps: list[Step] = []
     for logical_id, resource in new.items():
         if resource["Type"] != "AWS::Lambda::Function":
@@ -234,6 +262,8 @@ def plan_hotswap(
         if not isinstance(key, str) or key not in assets or logical_id not in resources:
             return None
         steps.append(UpdateFunctionCode(logical_id, resources[logical_id][1], assets[key]))
+        if logical_id in aliased:
+            steps.append(ServeLatest(resources[logical_id][1], aliased[logical_id]))
     if not steps:
         return []
     changed = {s.asset for s in steps if isinstance(s, UpdateFunctionCode)}
@@ -260,19 +290,42 @@ def ensure_not_busy(deployed: StackInfo | None) -> None:
         )
 
 
+def _aliases(resources: dict[str, Any]) -> dict[str, str]:
+    """Function logical id -> the name of the alias on it, for the template's aliases."""
+    aliased = {}
+    for resource in resources.values():
+        if resource.get("Type") == "AWS::Lambda::Alias":
+            function = resource["Properties"].get("FunctionName")
+            if isinstance(function, dict) and "Ref" in function:
+                aliased[function["Ref"]] = resource["Properties"]["Name"]
+    return aliased
+
+
 def _creates(stack_name: str, deployed: StackInfo | None) -> bool:
     return deployed is None or deployed.phase is Phase.ABSENT
 
 
 def _without_code(resources: dict[str, Any]) -> dict[str, Any]:
-    """Resources with function code and CDK's asset metadata taken out, for comparison."""
+    """Resources with function code and CDK's asset metadata taken out, for comparison.
+
+    The app version's logical id is named for its code, so new code renames it
+    everywhere it is referenced; it is compared under one name.
+    """
     stripped = {}
     for logical_id, resource in resources.items():
         resource = {k: v for k, v in resource.items() if k != "Metadata"}
         if resource.get("Type") == "AWS::Lambda::Function":
             resource["Properties"] = {k: v for k, v in resource["Properties"].items() if k != "Code"}
         stripped[logical_id] = resource
-    return stripped
+    versions = [
+        i for i, r in resources.items() if r.get("Type") == "AWS::Lambda::Version" and i.startswith(APP_VERSION_PREFIX)
+    ]
+    if not versions:
+        return stripped
+    text = json.dumps(stripped)
+    for version in versions:
+        text = text.replace(f'"{version}"', f'"{APP_VERSION_PREFIX}"')
+    return dict(json.loads(text))
 
 
 def _delete_and_wait(context: Context, stack_name: str) -> None:
@@ -299,6 +352,13 @@ def _follow(context: Context, stream: EventStream, stack_name: str, operation: s
 
 def _failure_message(stack_name: str, outcome: Outcome) -> str:
     failure = outcome.first_failure
+    if failure is not None and failure.resource_type == "AWS::Lambda::Alias":
+        # Only CodeDeploy fails an alias update that CloudFormation validated: a canary whose alarm fired, or
+        # a shift that could not finish; CodeDeploy has already moved all traffic back.
+        return (
+            f"{stack_name} ended in {outcome.status}: the new version's traffic shift was rolled back, the"
+            f" previous version serves all traffic ({failure.reason}); see `apid logs` and deploy a fix"
+        )
     cause = (
         f"{failure.logical_id} ({failure.resource_type}): {failure.reason}"
         if failure

@@ -15,7 +15,9 @@ it can:
   patched to name it: its asset id is the SHA-256 of the bundle's hash (the
   construct gives CDK that hash), the template asset's id the SHA-256 of the
   template's bytes, as CDK derives both. The inner loop of edit and
-  ``apid deploy --hotswap`` then never waits for jsii;
+  ``apid deploy --hotswap`` then never waits for jsii. The app's version is
+  renamed with it (:func:`~api_direct.contracts.app_version_logical_id`), so new
+  code still publishes a version;
 * anything else: a full synthesis.
 
 An assembly is read back only if its app passed the import check
@@ -39,7 +41,8 @@ from api_direct.bundling.build import Bundle, Staging, build_bundle, link_tree
 from api_direct.bundling.fastapi_code import project_bundle_spec
 from api_direct.deploy.app_check import AppCheck, app_warnings, start_app_check
 from api_direct.deploy.fingerprint import SynthesisFingerprint, synthesis_fingerprint
-from api_direct.contracts import CustomDomainTarget
+from api_direct.canary import Canary
+from api_direct.contracts import CustomDomainTarget, app_version_logical_id
 from api_direct.errors import InputError
 from api_direct.project import Project
 
@@ -58,6 +61,26 @@ class ControlPlaneRef:
 
     account_id: str
     bus_arn: str | None = None
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    """What a synthesis passes to the stack besides the project."""
+
+    control_plane: ControlPlaneRef | None
+    retain_data: bool
+    custom_domain: CustomDomainTarget | None
+    release: str | None
+    canary: Canary | None
+
+
+@dataclass(frozen=True)
+class AppRecord:
+    """What names the app's code and version in an assembly: the bundle's hash and the digest of the
+    version's settings (together, the version's logical id)."""
+
+    bundle_hash: str
+    config_digest: str
 
 
 @dataclass(frozen=True)
@@ -133,6 +156,8 @@ def synthesize_project(
     app_check: AppCheckMode = "now",
     region: str | None = None,
     custom_domain: CustomDomainTarget | None = None,
+    release: str | None = None,
+    canary: Canary | None = None,
 ) -> SynthesizedStack:
     """Build the project's UserApiStack into ``outdir`` and describe what came out.
 
@@ -146,6 +171,7 @@ def synthesize_project(
     false`` skips it always. ``region`` is where the stack deploys, if known: the
     region the app is imported with. ``custom_domain`` is the project's domain once
     its certificate is issued (:mod:`.domains`); until then the stack has none.
+    ``release`` and ``canary`` go to the stack as :class:`~api_direct.user_stack.UserApiStack` takes them.
     """
     checking = app_check != "skip" and project.runtime.check_import
     fingerprint = synthesis_fingerprint(
@@ -154,6 +180,8 @@ def synthesize_project(
             f"control plane {control_plane!r}",
             f"retain data {retain_data}",
             f"custom domain {custom_domain!r}",
+            f"release {release!r}",
+            f"canary {canary}",
         ),
     )
     record = _read_record(outdir)
@@ -181,9 +209,8 @@ def synthesize_project(
             checked = read_now.result(bundle.path) if read_now is not None else None
             synthesized = _with_new_app_code(outdir, project, record, fingerprint, bundle, checked)
         if synthesized is None:
-            synthesized = _synthesize(
-                project, outdir, fingerprint, read_now, bundle, control_plane, retain_data, custom_domain
-            )
+            options = StackOptions(control_plane, retain_data, custom_domain, release, canary)
+            synthesized = _synthesize(project, outdir, fingerprint, read_now, bundle, options)
         warnings = () if pending else app_warnings(project, read_now.result(bundle.path) if read_now else ())
         return replace(synthesized, app_check=pending, app_warnings=warnings)
     except BaseException:
@@ -198,9 +225,7 @@ def _synthesize(
     fingerprint: SynthesisFingerprint,
     check: AppCheck | None,
     bundle: Bundle,
-    control_plane: ControlPlaneRef | None,
-    retain_data: bool,
-    custom_domain: CustomDomainTarget | None,
+    options: "StackOptions",
 ) -> SynthesizedStack:
     """A full synthesis; jsii starts while the app check (if read here) finishes, and nothing
     is written before its verdict."""
@@ -215,13 +240,21 @@ def _synthesize(
         app,
         "UserApi",
         project=project,
-        control_plane_account_id=control_plane.account_id if control_plane else None,
-        control_plane_bus_arn=control_plane.bus_arn if control_plane else None,
-        retain_data=retain_data,
-        custom_domain=custom_domain,
+        control_plane_account_id=options.control_plane.account_id if options.control_plane else None,
+        control_plane_bus_arn=options.control_plane.bus_arn if options.control_plane else None,
+        retain_data=options.retain_data,
+        custom_domain=options.custom_domain,
+        release=options.release,
+        canary=options.canary,
     )
     synthesized = read_stack(Path(app.synth().directory), stack.stack_name)
-    _write_record(outdir, fingerprint, stack.stack_name, stack.app.bundle.content_hash, routes)
+    _write_record(
+        outdir,
+        fingerprint,
+        stack.stack_name,
+        AppRecord(stack.app.bundle.content_hash, stack.live.config_digest),
+        routes,
+    )
     return synthesized
 
 
@@ -237,7 +270,7 @@ def _write_record(
     outdir: Path,
     fingerprint: SynthesisFingerprint,
     stack_name: str,
-    app_bundle: str,
+    app: "AppRecord",
     websocket_routes: tuple[str, ...] | None,
 ) -> None:
     """Write the record; ``websocket_routes`` is None while the app's verdict is not read (or not asked for)."""
@@ -245,7 +278,8 @@ def _write_record(
         "fingerprint": fingerprint.full,
         "structure": fingerprint.structure,
         "stack_name": stack_name,
-        "app_bundle": app_bundle,
+        "app_bundle": app.bundle_hash,
+        "app_config": app.config_digest,
     }
     if websocket_routes is not None:
         record[APP_VERDICT] = {"websocket_routes": list(websocket_routes)}
@@ -293,8 +327,15 @@ def _with_new_app_code(
     if _sha256(template) != previous.template_asset.asset_id:
         return None  # not the template-asset naming this patch knows
     new_asset = _asset_id(bundle.content_hash)
-    patched_template = template.replace(old_asset.encode(), new_asset.encode())
-    swaps = {old_asset: new_asset, _sha256(template): _sha256(patched_template)}
+    config = str(record.get("app_config"))
+    old_version = app_version_logical_id(str(record.get("app_bundle")), config)
+    if old_version.encode() not in template:
+        return None
+    new_version = app_version_logical_id(bundle.content_hash, config)
+    patched_template = template.replace(old_asset.encode(), new_asset.encode()).replace(
+        old_version.encode(), new_version.encode()
+    )
+    swaps = {old_asset: new_asset, old_version: new_version, _sha256(template): _sha256(patched_template)}
     destinations = _destination_swaps(outdir / previous.assets_manifest, swaps)
     if destinations is None:
         return None
@@ -311,7 +352,7 @@ def _with_new_app_code(
         temporary = path.with_name(f".{path.name}.tmp")
         temporary.write_text(text)
         os.replace(temporary, path)
-    _write_record(outdir, fingerprint, project.stack_name, bundle.content_hash, websocket_routes)
+    _write_record(outdir, fingerprint, project.stack_name, AppRecord(bundle.content_hash, config), websocket_routes)
     return read_stack(outdir, project.stack_name)
 
 

@@ -95,11 +95,11 @@ def rollback(aws: Aws, stack: StackInfo, to: int | None) -> Rollback:
             raise InputError(f"--to {to}: {state.function_name} has no version {to} (it has {listed})")
         target = to
     else:
-        current = int(state.deployed or 0) if state.live == LATEST else int(state.live)
-        older = [number for number in numbers if number < current]
+        # After a hotswap the alias serves unpublished code: every published version is older.
+        older = numbers if state.live == LATEST else [number for number in numbers if number < int(state.live)]
         if not older:
             raise StateError(
-                f"version {current} is the oldest of {state.function_name}: there is nothing to roll back to"
+                f"version {state.live} is the oldest of {state.function_name}: there is nothing to roll back to"
             )
         target = max(older)
     started = time.monotonic()

@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_cdk import CfnOutput, CliCredentialsStackSynthesizer, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -11,9 +12,11 @@ from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.custom_domain import CustomDomain
 from api_direct.constructs.fastapi_function import FastApiFunction
 from api_direct.constructs.key_store import ApiKeyStore
+from api_direct.constructs.live_alias import LiveAlias
 from api_direct.constructs.metered_api import MeteredApi, PlanLimits
 from api_direct.constructs.usage_forwarder import UsageForwarder
-from api_direct.contracts import CustomDomainTarget, secrets_path
+from api_direct.contracts import RELEASE_ENV, CustomDomainTarget, secrets_path
+from api_direct.canary import Canary
 from api_direct.project import Project
 
 ASSET_PREFIX = "assets/"
@@ -42,6 +45,11 @@ class UserApiStack(Stack):
     ``custom_domain`` (its certificate already issued) puts the stage on the
     creator's domain: ``ApiUrl`` is then that domain's URL, and the execute-api URL
     stays reachable as ``GatewayUrl``.
+
+    The gateway invokes the app's ``live`` alias (:class:`LiveAlias`), on the
+    version this deploy publishes; ``release`` ("<commit> by <who>") is that
+    version's description and the app's ``APID_RELEASE``. ``canary`` shifts each
+    new version's traffic gradually through CodeDeploy, rolled back on 5xx errors.
     """
 
     def __init__(
@@ -53,6 +61,8 @@ class UserApiStack(Stack):
         control_plane_account_id: str | None = None,
         control_plane_bus_arn: str | None = None,
         retain_data: bool = False,
+        release: str | None = None,
+        canary: Canary | None = None,
         custom_domain: CustomDomainTarget | None = None,
         **kwargs: Any,
     ) -> None:
@@ -74,6 +84,15 @@ class UserApiStack(Stack):
         self.app = FastApiFunction.from_project(self, "App", project)
         self.app.read_secrets_from(secrets_path(config.api.name, project.stage))
         skip_checkov(self.app, {"CKV_AWS_116": _SYNCHRONOUS_APP})
+        if release:
+            self.app.add_environment(RELEASE_ENV, release)
+        self.live = LiveAlias(
+            self,
+            "AppLive",
+            function=self.app,
+            settings={**project.runtime.model_dump(), "environment": project.environment, "release": release},
+            description=release,
+        )
         self.key_store = ApiKeyStore(
             self,
             "Keys",
@@ -83,7 +102,7 @@ class UserApiStack(Stack):
         self.api = MeteredApi(
             self,
             "Gateway",
-            handler=self.app,
+            handler=self.live.alias,
             key_store=self.key_store,
             plans=[
                 PlanLimits(name=p.name, rate_limit=p.rate_limit, burst=p.burst, monthly_quota=p.monthly_quota)
@@ -93,6 +112,13 @@ class UserApiStack(Stack):
             authorizer_cache_ttl=Duration.seconds(config.gateway.key_cache_seconds),
             description=config.api.description,
         )
+        if canary:
+            self.live.shift_gradually(
+                canary,
+                self.api.rest_api.deployment_stage.metric_server_error(
+                    period=Duration.minutes(1), statistic=cloudwatch.Stats.AVERAGE
+                ),
+            )
         self.usage_forwarder = (
             UsageForwarder(
                 self,
@@ -136,5 +162,6 @@ class UserApiStack(Stack):
             description="Bus the control plane sends key events to",
         )
         CfnOutput(self, "AppFunctionName", value=self.app.function_name)
+        CfnOutput(self, "AppVersion", value=self.live.version.version, description="The version this deploy made live")
         CfnOutput(self, "AppLogGroupName", value=self.app.log_group.log_group_name)
         CfnOutput(self, "AccessLogGroupName", value=self.api.access_log_group.log_group_name)

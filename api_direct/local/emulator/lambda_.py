@@ -3,9 +3,10 @@
 Named ``lambda_`` because ``lambda`` is a keyword.
 """
 
-from typing import Any
+import contextlib
+from typing import Any, cast
 
-from api_direct.local.emulator.moto_hooks import after_cloudformation_handlers
+from api_direct.local.emulator.moto_hooks import after_cloudformation_handlers, register_resource_type
 
 
 def lambda_architectures_applied() -> None:
@@ -24,3 +25,139 @@ def lambda_architectures_applied() -> None:
         function.architectures = properties.get("Architectures", ["x86_64"])
 
     after_cloudformation_handlers(LambdaFunction, apply)
+
+
+def lambda_version_resource() -> None:
+    """``AWS::Lambda::Version`` is referenced by its ARN and ``Version``, and keeps its description.
+
+    moto's handler publishes the version but names it by its logical id: ``Ref``
+    is then no ARN and ``Fn::GetAtt [..., Version]`` fails, so an alias cannot
+    name it; and it drops ``Description`` (which ``apid versions`` shows). Real
+    CloudFormation's ``Ref`` is the version's ARN, ``Version`` its number. The
+    patch publishes through moto's backend with the template's description and
+    answers both; deleting the resource keeps the version, as the
+    ``DeletionPolicy: Retain`` our versions carry does.
+    """
+    from moto.awslambda.models import lambda_backends
+    from moto.core.common_models import CloudFormationModel
+
+    class CfnVersion(CloudFormationModel):
+        """Defined after moto's own model of the type, so moto's type map (last one wins) picks it."""
+
+        __module__ = "moto.awslambda.models"
+
+        def __init__(self, function: Any) -> None:
+            self.arn: str = function.function_arn
+            self.version = str(function.version)
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.arn
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::Lambda::Version"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Version"
+
+        def get_cfn_attribute(self, attribute_name: str) -> Any:
+            return self.version
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> "CfnVersion":
+            properties = cloudformation_json["Properties"]
+            backend = lambda_backends[account_id][region_name]
+            return cls(backend.publish_version(properties["FunctionName"], properties.get("Description", "")))
+
+    register_resource_type(CfnVersion)
+
+
+def lambda_alias_resource() -> None:
+    """Create ``AWS::Lambda::Alias`` resources instead of skipping them.
+
+    moto has no handler for aliases, so the alias our API Gateway integration
+    invokes never exists and a rollback has nothing to move. The patch creates,
+    updates (``FunctionVersion``, ``Description``, ``RoutingConfig``) and deletes
+    it through moto's Lambda backend, with the alias ARN as ``Ref``. What it does
+    not model: an ``UpdatePolicy`` with CodeDeploy (a canary) moves the alias at
+    once here, where AWS shifts traffic over the canary's interval.
+    """
+    from moto.awslambda.exceptions import UnknownFunctionException
+    from moto.awslambda.models import lambda_backends
+    from moto.core.common_models import CloudFormationModel
+
+    class CfnAlias(CloudFormationModel):
+        __module__ = "moto.awslambda.models"
+
+        def __init__(self, arn: str, function_name: str, name: str) -> None:
+            self.arn, self.function_name, self.name = arn, function_name, name
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.arn
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::Lambda::Alias"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "AliasArn"
+
+        def get_cfn_attribute(self, attribute_name: str) -> Any:
+            return self.arn
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> "CfnAlias":
+            properties = cloudformation_json["Properties"]
+            alias = lambda_backends[account_id][region_name].create_alias(
+                name=properties["Name"],
+                function_name=properties["FunctionName"],
+                function_version=str(properties["FunctionVersion"]),
+                description=properties.get("Description", ""),
+                routing_config=properties.get("RoutingConfig"),
+            )
+            return cls(alias.arn, properties["FunctionName"], properties["Name"])
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource: "CfnAlias",
+            new_resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+        ) -> "CfnAlias":
+            properties = cloudformation_json["Properties"]
+            lambda_backends[account_id][region_name].update_alias(
+                name=original_resource.name,
+                function_name=original_resource.function_name,
+                function_version=str(properties["FunctionVersion"]),
+                description=properties.get("Description", ""),
+                # An update without RoutingConfig removes a split, as CloudFormation's does (moto types it a str).
+                routing_config=cast(Any, properties.get("RoutingConfig", {})),
+            )
+            return original_resource
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            # moto deletes a stack's resources in no dependency order: the function may be gone, and its aliases with it.
+            with contextlib.suppress(UnknownFunctionException):
+                lambda_backends[account_id][region_name].delete_alias(self.name, self.function_name)
+
+    register_resource_type(CfnAlias)
