@@ -482,6 +482,14 @@ class AccountLink(Construct):
             wildcards="A custom domain (and its base path mappings below it) is named by the creator's own domain,"
             " not apid-; the deploy engine refuses a domain another stack uses before the stack changes.",
         )
+        # API Gateway makes its service-linked role the first time an account needs it (a custom domain's
+        # certificate is managed through it), as the caller, so a fresh account's first domain needs this.
+        bound(
+            "ApiGatewayServiceLinkedRole",
+            ["iam:CreateServiceLinkedRole"],
+            [self._role_arn("aws-service-role/ops.apigateway.amazonaws.com/AWSServiceRoleForAPIGateway")],
+            conditions={"StringEquals": {"iam:AWSServiceName": "ops.apigateway.amazonaws.com"}},
+        )
         zones = self._arn("route53", "hostedzone", "*", region="", account="")
         bound(
             "DomainAliasRecords",
