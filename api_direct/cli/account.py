@@ -32,9 +32,12 @@ def aws() -> None:
 )
 @click.option("--branch", help="With --github: the branch whose pushes may deploy. Default: main.")
 @click.option("--environment", help="With --github: admit jobs of this GitHub environment instead of a branch's.")
+@click.option("--no-github", is_flag=True, help="Remove GitHub's access: delete the GitHub role from the link.")
 @global_options
 @click.pass_obj
-def link(settings: Settings, repository: str | None, branch: str | None, environment: str | None) -> None:
+def link(
+    settings: Settings, repository: str | None, branch: str | None, environment: str | None, no_github: bool
+) -> None:
     """Deploy the account link into your AWS account with your own credentials.
 
     \b
@@ -57,14 +60,14 @@ def link(settings: Settings, repository: str | None, branch: str | None, environ
     workflows can assume, for pushes to --branch (main) or jobs of --environment,
     and only to assume the deploy role. Rerun with another --branch or
     --environment to admit it too; the GitHub access is kept when you rerun
-    without --github.
+    without --github, and removed with --no-github.
     """
     project = load_project(settings.project_dir)
     state = load_state(project.root)
     creator = creator_aws(settings.aws_target())
     control_plane = sign_in.load_session()
     existing = state.link if state.link and state.link.region == creator.region else None
-    github = github_subjects(existing, repository, branch, environment)
+    github = github_subjects(existing, repository, branch, environment, remove=no_github)
     with ProgressDisplay(settings.output, "linking") as progress:
         if control_plane is not None:
             record = link_through_control_plane(creator, progress, control_plane, github)

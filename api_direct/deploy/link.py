@@ -62,14 +62,24 @@ def link_template(
 
 
 def github_subjects(
-    existing: LinkRecord | None, repository: str | None, branch: str | None, environment: str | None
+    existing: LinkRecord | None,
+    repository: str | None,
+    branch: str | None,
+    environment: str | None,
+    *,
+    remove: bool = False,
 ) -> tuple[GitHubSubject, ...]:
     """Who may deploy from GitHub after this link: the recorded subjects, plus the one asked for.
 
     Rerunning the link for the same repository adds a branch or environment (each
     one admitted by its exact ``sub``); naming another repository replaces them, as
-    a link admits one repository.
+    a link admits one repository. ``remove`` admits none: the link stack then
+    deletes the GitHub role (and the provider, if the link created it).
     """
+    if remove:
+        if repository or branch or environment:
+            raise InputError("--no-github removes GitHub's access: it takes no --github, --branch or --environment")
+        return ()
     kept = tuple(GitHubSubject.from_sub(sub) for sub in existing.github_subjects) if existing else ()
     if repository is None:
         if branch or environment:

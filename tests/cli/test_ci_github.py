@@ -96,6 +96,7 @@ def test_relinking_keeps_the_provider_the_link_created_and_adds_a_branch(project
         (("--github", REPOSITORY, "--branch", "ma*in"), "not a valid git branch name"),
         (("--github", REPOSITORY, "--branch", "main", "--environment", "prod"), "not both"),
         (("--branch", "main"), "go with --github"),
+        (("--no-github", "--github", REPOSITORY), "takes no --github"),
     ],
 )
 def test_bad_github_settings_are_refused_before_anything_changes(

@@ -12,7 +12,7 @@ from api_direct.constructs.github_deploy import GitHubSubject
 from api_direct.deploy.aws import creator_aws
 from api_direct.deploy.aws_target import AwsTarget
 from api_direct.deploy.executor import SilentObserver
-from api_direct.deploy.link import existing_github_provider, link_account
+from api_direct.deploy.link import existing_github_provider, github_subjects, link_account
 from tests.cli_aws import ACCOUNT, REGION, aws
 
 __all__ = ["aws"]  # fixture
@@ -43,3 +43,17 @@ def test_the_link_trusts_the_existing_provider_and_does_not_own_it(aws: Any, for
         assert trust["Statement"][0]["Principal"] == {"Federated": PROVIDER}
     providers = aws("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
     assert [p["Arn"] for p in providers] == [PROVIDER]
+
+
+def test_removing_github_access_deletes_the_role_and_leaves_the_account_s_provider(
+    aws: Any, foreign_provider: str
+) -> None:
+    creator = creator_aws(AwsTarget(region=REGION))
+    linked = link_account(creator, SilentObserver(), github=[MAIN])
+    assert github_subjects(linked, None, None, None, remove=True) == ()
+    unlinked = link_account(creator, SilentObserver(), github=())
+    assert (unlinked.github_repository, unlinked.github_subjects, unlinked.github_role_arn) == (None, (), None)
+    roles = {role["RoleName"] for role in aws("iam").list_roles()["Roles"]}
+    assert f"apid-github-{REGION}" not in roles and f"apid-deploy-{REGION}" in roles
+    providers = aws("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    assert [p["Arn"] for p in providers] == [foreign_provider]

@@ -1073,6 +1073,15 @@ def _probe_role_trust_update() -> None:
     assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
 
 
+def _probe_removed_resource_added_back() -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    named = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "probe-again"}}
+    cloudformation = _created({"Queue": named})
+    for resources in ({"Other": QUEUE["Queue"]}, {"Other": QUEUE["Queue"], "Queue": named}):
+        cloudformation.update_stack(StackName="probe", TemplateBody=json.dumps({"Resources": resources}))
+    assert "QueueUrls" not in sqs.list_queues(QueueNamePrefix="probe-again")
+
+
 def _probe_transaction_copies() -> None:
     from moto.dynamodb.models.table import Table
 
@@ -1148,6 +1157,7 @@ PROBES: dict[Callable[[], None], Callable[[], None]] = {
     patches.managed_policy_deleted_with_its_stack: _probe_managed_policy_deletion,
     patches.oidc_provider_resource: _probe_oidc_provider,
     patches.role_trust_policy_updated: _probe_role_trust_update,
+    patches.removed_resources_are_forgotten: _probe_removed_resource_added_back,
     patches.lambda_architectures_applied: _probe_lambda_architectures,
     patches.api_method_authorizer_applied: _probe_method_authorizer,
     patches.no_echo_parameters_masked: _probe_no_echo,

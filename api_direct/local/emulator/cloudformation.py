@@ -247,3 +247,26 @@ def _references(node: Any, found: set[str]) -> None:
                 _references(variables, found)
             else:
                 _references(value, found)
+
+
+def removed_resources_are_forgotten() -> None:
+    """A resource an update removed is created again when a later update adds it back.
+
+    moto's ``ResourceMap.update`` deletes a removed resource but keeps it among its
+    parsed resources, so when a later template adds the same logical id again,
+    moto finds it there and creates nothing: the stack lists a resource that does
+    not exist (a link whose GitHub access was removed and then granted again has no
+    GitHub role). Real CloudFormation creates it anew. The patch forgets, after each
+    update, the resources the new template no longer has.
+    """
+    from moto.cloudformation.parsing import ResourceMap
+
+    original = ResourceMap.update
+
+    def update(self: ResourceMap, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
+        before = set(self._resource_json_map)
+        original(self, template, parameters)
+        for logical_id in before - set(template["Resources"]):
+            self._parsed_resources.pop(logical_id, None)
+
+    ResourceMap.update = update  # type: ignore[method-assign]

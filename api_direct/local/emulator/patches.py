@@ -26,6 +26,7 @@ from api_direct.local.emulator.cloudformation import (
     change_set_execution_publishes_outputs,
     create_change_set_reuses_a_stack_in_review,
     no_echo_parameters_masked,
+    removed_resources_are_forgotten,
     resources_without_update_handler_are_kept,
     unchanged_update_change_set_fails_softly,
 )
@@ -59,6 +60,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     managed_policy_deleted_with_its_stack,
     oidc_provider_resource,
     role_trust_policy_updated,
+    removed_resources_are_forgotten,
     lambda_architectures_applied,
     api_method_authorizer_applied,
     no_echo_parameters_masked,
