@@ -35,6 +35,7 @@ LAYERS = {
     "api_direct.contracts": "contracts",
     "api_direct.project": "project",
     "api_direct.interpreter": "project",  # which Python runs the creator's app
+    "api_direct.canary": "project",  # --canary: read by the CLI, built into the stack
     "api_direct.scaffold": "scaffold",
     "api_direct.runtime": "runtime",
     "api_direct.bundling": "bundling",

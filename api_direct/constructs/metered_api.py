@@ -3,8 +3,9 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -83,6 +84,7 @@ class MeteredApi(Construct):
         binary_media_types: Sequence[str] = BINARY_MEDIA_TYPES,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.stage_name = stage_name
         if not plans:
             raise ValueError("MeteredApi needs at least one plan")
         self.access_log_group = logs.LogGroup(
@@ -92,6 +94,9 @@ class MeteredApi(Construct):
         self.rest_api = apigw.RestApi(
             self,
             "Api",
+            # The stack's name, not CDK's default (the construct id "Api"): CloudWatch names an API's metrics by
+            # its name, so two stages of one API in an account would otherwise share them.
+            rest_api_name=Stack.of(self).stack_name,
             description=description,
             # CloudFormation's BinaryMediaTypes escapes "/" as "~1" (a plain "/" breaks later updates).
             binary_media_types=[media_type.replace("/", "~1") for media_type in binary_media_types],
@@ -169,6 +174,21 @@ class MeteredApi(Construct):
                 reason="Abuse is bounded per consumer by usage-plan throttling and quotas; a WAF web ACL is a"
                 " per-account cost the creator can associate with the stage when they want one.",
             ),
+        )
+
+    def metric_server_error_rate(self) -> cloudwatch.Metric:
+        """The stage's share of requests answered 5xx, per minute (0 to 1).
+
+        Named by API and stage name rather than by reference to the stage, so an
+        alarm on it can gate the function the stage invokes (a canary's alias)
+        without a dependency cycle.
+        """
+        return cloudwatch.Metric(
+            namespace="AWS/ApiGateway",
+            metric_name="5XXError",
+            dimensions_map={"ApiName": self.rest_api.rest_api_name, "Stage": self.stage_name},
+            statistic=cloudwatch.Stats.AVERAGE,
+            period=Duration.minutes(1),
         )
 
     @property

@@ -3,7 +3,6 @@
 from typing import Any
 
 from aws_cdk import CfnOutput, CliCredentialsStackSynthesizer, Duration, RemovalPolicy, Stack, Tags
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -113,12 +112,7 @@ class UserApiStack(Stack):
             description=config.api.description,
         )
         if canary:
-            self.live.shift_gradually(
-                canary,
-                self.api.rest_api.deployment_stage.metric_server_error(
-                    period=Duration.minutes(1), statistic=cloudwatch.Stats.AVERAGE
-                ),
-            )
+            self.live.shift_gradually(canary, self.api.metric_server_error_rate())
         self.usage_forwarder = (
             UsageForwarder(
                 self,

@@ -111,6 +111,7 @@ def test_outputs_url_and_what_the_control_plane_needs(template: Template) -> Non
         "RestApiId",
         "KeyBusArn",
         "AppFunctionName",
+        "AppVersion",
         "AppLogGroupName",
         "AccessLogGroupName",
     }

@@ -102,7 +102,7 @@ def test_a_canary_shifts_through_codedeploy_and_rolls_back_on_5xx(canaried: Temp
             "Threshold": 0.05,
             "ComparisonOperator": "GreaterThanThreshold",
             "TreatMissingData": "notBreaching",
-            "Dimensions": Match.array_with([Match.object_like({"Name": "Stage", "Value": Match.any_value()})]),
+            "Dimensions": [{"Name": "ApiName", "Value": "apid-weather-api"}, {"Name": "Stage", "Value": "v1"}],
         },
     )
     canaried.has_resource_properties(
