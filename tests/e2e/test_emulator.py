@@ -941,6 +941,72 @@ def _probe_lambda_architectures() -> None:
     assert function["Architectures"] == ["x86_64"]
 
 
+def _function_resources(**extra: Any) -> dict[str, Any]:
+    """A role, a function and ``extra`` resources (a version of it, an alias)."""
+    trust = {"Version": "2012-10-17", "Statement": []}
+    code = {"ZipFile": "def handler(event, context): pass"}
+    return {
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
+        "Function": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "Code": code,
+                "Handler": "index.handler",
+                "Runtime": "python3.12",
+                "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+            },
+        },
+        **extra,
+    }
+
+
+_VERSION = {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Function"}, "Description": "r1"}}
+
+
+def _probe_lambda_version() -> None:
+    cloudformation = _created(_function_resources(Version=_VERSION))
+    [version] = [
+        r
+        for r in cloudformation.describe_stack_resources(StackName="probe")["StackResources"]
+        if r["LogicalResourceId"] == "Version"
+    ]
+    assert not version.get("PhysicalResourceId", "").startswith("arn:")  # real CloudFormation: its ARN
+    versions = boto3.client("lambda", region_name=REGION).list_versions_by_function(FunctionName="probe-Function")
+    assert "r1" not in [v.get("Description") for v in versions["Versions"]]
+
+
+def _probe_update_before_dependents() -> None:
+    # Code moto's update can read back (it decodes ZipFile as base64, where its create takes it as text).
+    code = {"ZipFile": "cGFzcw=="}
+    first = _function_resources()
+    first["Function"]["Properties"]["Code"] = code
+    cloudformation = _created(first)
+    resources = _function_resources(
+        Version={"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Function"}}}
+    )
+    resources["Function"]["Properties"] |= {"Environment": {"Variables": {"RELEASE": "2"}}, "Code": code}
+    cloudformation.update_stack(StackName="probe", TemplateBody=json.dumps({"Resources": resources}))
+    lambda_ = boto3.client("lambda", region_name=REGION)
+    [function] = lambda_.list_functions()["Functions"]
+    [published] = [
+        v
+        for v in lambda_.list_versions_by_function(FunctionName=function["FunctionName"])["Versions"]
+        if v["Version"] != "$LATEST"
+    ]
+    assert "Environment" not in published  # published from the function before the update
+
+
+def _probe_lambda_alias() -> None:
+    alias = {
+        "Type": "AWS::Lambda::Alias",
+        "Properties": {"FunctionName": {"Ref": "Function"}, "Name": "live", "FunctionVersion": "$LATEST"},
+    }
+    _created(_function_resources(Alias=alias))
+    [function] = boto3.client("lambda", region_name=REGION).list_functions()["Functions"]
+    aliases = boto3.client("lambda", region_name=REGION).list_aliases(FunctionName=function["FunctionName"])
+    assert aliases["Aliases"] == []
+
+
 def _probe_method_authorizer() -> None:
     _created(
         _api_with_method(
@@ -1159,9 +1225,12 @@ PROBES: dict[Callable[[], None], Callable[[], None]] = {
     patches.role_trust_policy_updated: _probe_role_trust_update,
     patches.removed_resources_are_forgotten: _probe_removed_resource_added_back,
     patches.lambda_architectures_applied: _probe_lambda_architectures,
+    patches.lambda_version_resource: _probe_lambda_version,
+    patches.lambda_alias_resource: _probe_lambda_alias,
     patches.api_method_authorizer_applied: _probe_method_authorizer,
     patches.no_echo_parameters_masked: _probe_no_echo,
     patches.change_set_adds_in_dependency_order: _probe_dependency_order,
+    patches.change_set_updates_before_it_adds_dependents: _probe_update_before_dependents,
     patches.resources_without_update_handler_are_kept: _probe_kept_on_update,
     patches.unchanged_update_change_set_fails_softly: _probe_unchanged_update,
     patches.change_set_execution_publishes_outputs: _probe_outputs,

@@ -77,6 +77,36 @@ def change_set_adds_in_dependency_order() -> None:
     ResourceMap.build_resource_diff = build_resource_diff  # type: ignore[method-assign]
 
 
+def change_set_updates_before_it_adds_dependents() -> None:
+    """A change set updates a resource before it creates the new resources that reference it.
+
+    moto's ``ResourceMap.update`` creates every added resource before it updates
+    any modified one. A new ``AWS::Lambda::Version`` of changed code is then
+    published from the function as it was (moto returns the last version, AWS
+    would refuse), and the update that changes the code comes after. Real
+    CloudFormation orders every operation by reference, so the function is updated
+    first. The patch runs the update in two passes: first the modified resources
+    that an added one references (and that reference no added one themselves),
+    then the whole template.
+    """
+    from moto.cloudformation.parsing import ResourceMap
+
+    original = ResourceMap.update
+
+    def update(self: ResourceMap, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
+        diff = self.build_resource_diff(template, parameters)
+        new = template["Resources"]
+        added = set(diff["Add"])
+        referenced = set().union(*(_dependencies(new[name]) for name in added)) if added else set()
+        early = [name for name in diff["Modify"] if name in referenced and not _dependencies(new[name]) & added]
+        if early:
+            first = {**self._template, "Resources": {**self._template["Resources"], **{n: new[n] for n in early}}}
+            original(self, first, parameters)
+        original(self, template, parameters)
+
+    ResourceMap.update = update  # type: ignore[method-assign]
+
+
 def resources_without_update_handler_are_kept() -> None:
     """A modified resource of a type moto cannot update stays part of its stack.
 

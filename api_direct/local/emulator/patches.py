@@ -24,6 +24,7 @@ from api_direct.local.emulator.apigateway import (
 from api_direct.local.emulator.cloudformation import (
     change_set_adds_in_dependency_order,
     change_set_execution_publishes_outputs,
+    change_set_updates_before_it_adds_dependents,
     create_change_set_reuses_a_stack_in_review,
     no_echo_parameters_masked,
     removed_resources_are_forgotten,
@@ -46,7 +47,11 @@ from api_direct.local.emulator.iam import (
     oidc_provider_resource,
     role_trust_policy_updated,
 )
-from api_direct.local.emulator.lambda_ import lambda_architectures_applied
+from api_direct.local.emulator.lambda_ import (
+    lambda_alias_resource,
+    lambda_architectures_applied,
+    lambda_version_resource,
+)
 from api_direct.local.emulator.secretsmanager import secret_resource
 
 PATCHES: tuple[Callable[[], None], ...] = (
@@ -62,9 +67,12 @@ PATCHES: tuple[Callable[[], None], ...] = (
     role_trust_policy_updated,
     removed_resources_are_forgotten,
     lambda_architectures_applied,
+    lambda_version_resource,
+    lambda_alias_resource,
     api_method_authorizer_applied,
     no_echo_parameters_masked,
     change_set_adds_in_dependency_order,
+    change_set_updates_before_it_adds_dependents,
     resources_without_update_handler_are_kept,
     unchanged_update_change_set_fails_softly,
     change_set_execution_publishes_outputs,
