@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 # Cognito.
 
@@ -103,6 +103,21 @@ def api_stack_name(api_id: str, stage: str | None = None) -> str:
 def creator_key_bus_arn(account_id: str, region: str, api_id: str, stage: str | None = None) -> str:
     """The bus ``UserApiStack`` creates for key events: ``<stack>-keys``."""
     return f"arn:aws:events:{region}:{account_id}:event-bus/{api_stack_name(api_id, stage)}-keys"
+
+
+#: Why the deploy engine asks for the deploy role's credentials: a control plane brokering them admits these and
+#: records which one each request gave.
+DeployPurpose = Literal[
+    "planning",
+    "deploying",
+    "destroying",
+    "reading status",
+    "reading logs",
+    "checking the link",
+    "managing secrets",
+    "listing versions",
+    "rolling back",
+]
 
 
 # Versions of the app function.

@@ -8,15 +8,11 @@ them as they are with ``--json``, and this package needs no model of the service
 the client to the server's code; the wire format is the contract).
 """
 
-from typing import Any, Literal, NotRequired, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 from urllib.parse import quote
 
 from api_direct.client.http import ControlPlaneClient
-
-#: Why the deploy engine asks for the deploy role's credentials (the control plane records it).
-Purpose = Literal[
-    "planning", "deploying", "destroying", "reading status", "reading logs", "checking the link", "managing secrets"
-]
+from api_direct.contracts import DeployPurpose
 
 
 class ClientConfig(TypedDict):
@@ -138,7 +134,7 @@ class ControlPlane(ControlPlaneClient):
     def unlink_account(self, account_id: str, region: str) -> None:
         self.delete(_account(account_id, region))
 
-    def deploy_credentials(self, account_id: str, region: str, purpose: Purpose | str) -> DeployCredentials:
+    def deploy_credentials(self, account_id: str, region: str, purpose: DeployPurpose) -> DeployCredentials:
         return cast(DeployCredentials, self.post(f"{_account(account_id, region)}/credentials", {"purpose": purpose}))
 
     def record_deployment(self, record: dict[str, Any]) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """Where a deploy session comes from: assumed locally, or brokered by the control plane."""
 
 from api_direct.client.sign_in import client_for, require_session
+from api_direct.contracts import DeployPurpose
 from api_direct.deploy.aws import Aws, assume_role
 from api_direct.deploy.state import LinkRecord
 from api_direct.errors import StateError
 
 
-def deploy_session(creator: Aws, link: LinkRecord, purpose: str) -> Aws:
+def deploy_session(creator: Aws, link: LinkRecord, purpose: DeployPurpose) -> Aws:
     """Credentials of the link's deploy role, however this link trusts its caller.
 
     Linked through a control plane, only the control plane may assume the role (it

@@ -48,7 +48,7 @@ from api_direct.deploy.versions import rollback as roll_back
 from api_direct.deploy.stacks import Phase, StackInfo, deployed_template, describe_stack, stack_resources
 from api_direct.deploy.state import DeployNotes, LinkRecord, ProjectState, load_state, save_state
 from api_direct.deploy.synthesis import AppCheckMode, ControlPlaneRef, SynthesizedStack, synthesize_project
-from api_direct.contracts import CustomDomainTarget
+from api_direct.contracts import CustomDomainTarget, DeployPurpose
 from api_direct.canary import Canary
 from api_direct.errors import ApidError, InputError, StateError
 from api_direct.project import Project, load_project
@@ -130,7 +130,7 @@ class Session:
             canary=canary,
         )
 
-    def deploy_role(self, purpose: str) -> Aws:
+    def deploy_role(self, purpose: DeployPurpose) -> Aws:
         return deploy_session(self.creator, self.link, purpose)
 
     def context(self, aws: Aws) -> Context:
@@ -308,7 +308,7 @@ def destroy(session: Session, *, retain_data: bool) -> DeployResult:
     return DeployResult(stack_name=deployed.name, status="DELETE_COMPLETE", outputs={}, warnings=warnings)
 
 
-def deployed_stack(session: Session, purpose: str, *, needed_for: str) -> tuple[Aws, StackInfo]:
+def deployed_stack(session: Session, purpose: DeployPurpose, *, needed_for: str) -> tuple[Aws, StackInfo]:
     """The deploy role's session and the deployed API stack; a clear error when there is none."""
     aws = session.deploy_role(purpose)
     stack = describe_stack(aws.client("cloudformation"), session.project.stack_name)

@@ -136,11 +136,11 @@ def apid(
     control_plane: ControlPlane,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Any:
-    """Run ``apid`` on the project as ``user``, signing in first whenever the user changes."""
+    """Run ``apid`` on the project as ``user`` (``input`` its stdin), signing in first whenever the user changes."""
     config_home = tmp_path_factory.mktemp("xdg")
     signed_in: list[str] = []
 
-    def run(*args: str, user: str) -> Result:
+    def run(*args: str, user: str, input: str | None = None) -> Result:
         with pytest.MonkeyPatch.context() as env:
             env.setenv("XDG_CONFIG_HOME", str(config_home))
             env.setenv("APID_PASSWORD", PASSWORD)
@@ -159,7 +159,9 @@ def apid(
                 )
                 assert login.exit_code == 0, login.output
                 signed_in[:] = [user]
-            return CliRunner().invoke(cli, ["--project", str(project), "--endpoint-url", moto_endpoint, *args])
+            return CliRunner().invoke(
+                cli, ["--project", str(project), "--endpoint-url", moto_endpoint, *args], input=input
+            )
 
     return run
 

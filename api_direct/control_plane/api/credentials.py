@@ -12,12 +12,13 @@ is the confused-deputy protection ExternalIds exist for.
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from botocore.exceptions import ClientError
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
+from api_direct.contracts import DeployPurpose
 from api_direct.control_plane.api.auth import Creator
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import ServicesDep
@@ -30,9 +31,7 @@ Region = Annotated[str, Path(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
 
 
 class CredentialsRequest(BaseModel):
-    purpose: Literal[
-        "planning", "deploying", "destroying", "reading status", "reading logs", "checking the link", "managing secrets"
-    ]
+    purpose: DeployPurpose
 
 
 class DeployCredentials(BaseModel):
