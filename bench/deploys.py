@@ -57,10 +57,10 @@ def _first_error(output: str) -> str:
     return (lines[-1] if lines else "no output")[:300]
 
 
-def _run(command: Sequence[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, str]:
+def _run(command: Sequence[str], *, cwd: Path, env: dict[str, str], stdin: str | None = None) -> tuple[float, str]:
     """Seconds the command took, and its stdout; raises :class:`Failed` on a non-zero exit."""
     started = time.perf_counter()
-    proc = subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    proc = subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT, input=stdin)
     elapsed = time.perf_counter() - started
     if proc.returncode:
         raise Failed(f"`{' '.join(command[:3])}…` exit {proc.returncode}: {_first_error(proc.stderr + proc.stdout)}")
@@ -102,11 +102,12 @@ class Bench:
             "CDK_DISABLE_VERSION_CHECK": "1",
         }
 
-    def apid(self, *args: str) -> tuple[float, dict]:
+    def apid(self, *args: str, stdin: str | None = None) -> tuple[float, dict]:
         elapsed, out = _run(
             [str(APID), "--project", str(self.project), "--endpoint-url", self.endpoint, "--json", "--yes", *args],
             cwd=self.project,
             env=self.env,
+            stdin=stdin,
         )
         return elapsed, json.loads(out) if out.strip() else {}
 
