@@ -16,6 +16,7 @@ import pytest
 
 from tests.e2e.control_plane_harness import CREATOR, ControlPlane, apid, control_plane, ok, stripe_fake
 from tests.example_project import copy_example
+from tests.errors import one_line_error
 from tests.secret_scan import find_secrets, scan_files
 
 __all__ = ["apid", "control_plane", "stripe_fake"]  # fixtures
@@ -175,3 +176,8 @@ def test_the_secret_is_in_no_output_state_or_template(fixed: SimpleNamespace, pr
     written = [path for path in (project / ".apid").rglob("*") if path.is_file() and path.suffix in {".json", ".txt"}]
     assert scan_files(written, {"secret": SECRET_VALUE}) == []
     assert find_secrets("deploy output", json.dumps(fixed.output), {"secret": SECRET_VALUE}) == []
+
+
+def test_publishing_a_stage_not_deployed_is_refused(apid: Any, dev: dict[str, Any]) -> None:
+    refused = apid("publish", "--stage", "qa", user=CREATOR)
+    one_line_error(refused, 5, "apid-weather-api-qa is not deployed", "apid deploy --stage qa")
