@@ -271,7 +271,15 @@ def test_plan_after_deploy_has_no_changes(unchanged: SimpleNamespace) -> None:
 
 def test_code_change_full_deploy_updates_the_function(code_deployed: SimpleNamespace) -> None:
     assert code_deployed.output["status"] == "UPDATE_COMPLETE"
-    assert [c["type"] for c in code_deployed.output["changes"]] == ["AWS::Lambda::Function"]
+    # The function's new code, and the version it publishes: a new version in, the old one out (it is kept: Retain),
+    # the live alias moved to the new one.
+    changes = sorted((c["type"], c["action"]) for c in code_deployed.output["changes"])
+    assert changes == [
+        ("AWS::Lambda::Alias", "Modify"),
+        ("AWS::Lambda::Function", "Modify"),
+        ("AWS::Lambda::Version", "Add"),
+        ("AWS::Lambda::Version", "Remove"),
+    ]
     assert code_deployed.after != code_deployed.before
 
 
