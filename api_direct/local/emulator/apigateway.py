@@ -40,10 +40,13 @@ def api_stage_resource() -> None:
     """
     from moto.apigateway.exceptions import NotFoundException
     from moto.apigateway.models import APIGatewayBackend, Stage, apigateway_backends
-    from moto.core.common_models import CloudFormationModel
+    from api_direct.local.emulator.resource_model import EmulatedResource
 
-    class CfnStage(CloudFormationModel):
+    class CfnStage(EmulatedResource):
         __module__ = _MOTO_APIGATEWAY  # moto files every model under the service its module names
+        TYPE = "AWS::ApiGateway::Stage"
+        NAME_PROPERTY = "StageName"
+        REPLACED_ON_UPDATE = True
 
         def __init__(self, rest_api_id: str, stage: Stage) -> None:
             self.rest_api_id = rest_api_id
@@ -53,28 +56,12 @@ def api_stage_resource() -> None:
         def physical_resource_id(self) -> str:
             return str(self.stage.name)
 
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return "StageName"
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::ApiGateway::Stage"
-
         @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> "CfnStage":
-            properties = cloudformation_json["Properties"]
-            backend: APIGatewayBackend = apigateway_backends[account_id][region_name]
+        def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> "CfnStage":
+            backend: APIGatewayBackend = apigateway_backends[account_id][region]
             stage = backend.create_stage(
                 function_id=properties["RestApiId"],
-                stage_name=properties.get("StageName", resource_name),
+                stage_name=properties.get("StageName", name),
                 deploymentId=properties["DeploymentId"],
                 variables=properties.get("Variables"),
                 description=properties.get("Description", ""),
@@ -85,18 +72,6 @@ def api_stage_resource() -> None:
                 setting = properties["AccessLogSetting"]
                 stage.access_log_settings = {"destinationArn": setting["DestinationArn"], "format": setting["Format"]}
             return cls(properties["RestApiId"], stage)
-
-        @classmethod
-        def update_from_cloudformation_json(
-            cls,
-            original_resource: "CfnStage",
-            new_resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-        ) -> "CfnStage":
-            original_resource.delete(account_id, region_name)
-            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
         def delete(self, account_id: str, region_name: str) -> None:
             try:
@@ -120,10 +95,12 @@ def api_authorizer_resource() -> None:
     """
     from moto.apigateway.exceptions import NotFoundException
     from moto.apigateway.models import APIGatewayBackend, Authorizer, apigateway_backends
-    from moto.core.common_models import CloudFormationModel
+    from api_direct.local.emulator.resource_model import EmulatedResource
 
-    class CfnAuthorizer(CloudFormationModel):
+    class CfnAuthorizer(EmulatedResource):
         __module__ = _MOTO_APIGATEWAY  # moto files every model under the service its module names
+        TYPE = "AWS::ApiGateway::Authorizer"
+        NAME_PROPERTY = "Name"
 
         def __init__(self, rest_api_id: str, authorizer: Authorizer) -> None:
             self.rest_api_id = rest_api_id
@@ -133,28 +110,12 @@ def api_authorizer_resource() -> None:
         def physical_resource_id(self) -> str:
             return str(self.authorizer.id)
 
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return "Name"
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::ApiGateway::Authorizer"
-
         @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> "CfnAuthorizer":
-            properties = cloudformation_json["Properties"]
-            backend: APIGatewayBackend = apigateway_backends[account_id][region_name]
+        def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> "CfnAuthorizer":
+            backend: APIGatewayBackend = apigateway_backends[account_id][region]
             authorizer = backend.create_authorizer(
                 properties["RestApiId"],
-                properties.get("Name", resource_name),
+                properties.get("Name", name),
                 properties["Type"],
                 authorizer_uri=properties.get("AuthorizerUri"),
                 authorizer_credentials=properties.get("AuthorizerCredentials"),
@@ -166,27 +127,21 @@ def api_authorizer_resource() -> None:
             return cls(properties["RestApiId"], authorizer)
 
         @classmethod
-        def update_from_cloudformation_json(
-            cls,
-            original_resource: "CfnAuthorizer",
-            new_resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
+        def update(
+            cls, original: "CfnAuthorizer", name: str, properties: dict[str, Any], account_id: str, region: str
         ) -> "CfnAuthorizer":
-            properties = cloudformation_json["Properties"]
             paths = {
-                "/name": properties.get("Name", new_resource_name),
+                "/name": properties.get("Name", name),
                 "/type": properties["Type"],
                 "/authorizerUri": properties.get("AuthorizerUri"),
                 "/authorizerCredentials": properties.get("AuthorizerCredentials"),
                 "/identitySource": properties.get("IdentitySource"),
                 "/authorizerResultTtlInSeconds": properties.get("AuthorizerResultTtlInSeconds", 300),
             }
-            original_resource.authorizer.apply_operations(
+            original.authorizer.apply_operations(
                 [{"op": "replace", "path": path, "value": value} for path, value in paths.items()]
             )
-            return original_resource
+            return original
 
         def delete(self, account_id: str, region_name: str) -> None:
             try:
@@ -211,7 +166,7 @@ def api_usage_plan_resource() -> None:
     already bound to it stay bound, as in AWS).
     """
     from moto.apigateway.models import APIGatewayBackend, UsagePlan, apigateway_backends
-    from moto.core.common_models import CloudFormationModel
+    from api_direct.local.emulator.resource_model import EmulatedResource
 
     def settings(properties: dict[str, Any], resource_name: str) -> dict[str, Any]:
         """The plan as the REST API's ``CreateUsagePlan`` body spells it (lower camel case)."""
@@ -220,8 +175,10 @@ def api_usage_plan_resource() -> None:
         body["tags"] = {tag["Key"]: tag["Value"] for tag in properties.get("Tags", [])}
         return body
 
-    class CfnUsagePlan(CloudFormationModel):
+    class CfnUsagePlan(EmulatedResource):
         __module__ = _MOTO_APIGATEWAY  # moto files every model under the service its module names
+        TYPE = "AWS::ApiGateway::UsagePlan"
+        NAME_PROPERTY = "UsagePlanName"
 
         def __init__(self, plan: UsagePlan) -> None:
             self.plan = plan
@@ -230,38 +187,18 @@ def api_usage_plan_resource() -> None:
         def physical_resource_id(self) -> str:
             return self.plan.id
 
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return "UsagePlanName"
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::ApiGateway::UsagePlan"
+        @classmethod
+        def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> "CfnUsagePlan":
+            backend: APIGatewayBackend = apigateway_backends[account_id][region]
+            return cls(backend.create_usage_plan(settings(properties, name)))
 
         @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
+        def update(
+            cls, original: "CfnUsagePlan", name: str, properties: dict[str, Any], account_id: str, region: str
         ) -> "CfnUsagePlan":
-            backend: APIGatewayBackend = apigateway_backends[account_id][region_name]
-            return cls(backend.create_usage_plan(settings(cloudformation_json["Properties"], resource_name)))
-
-        @classmethod
-        def update_from_cloudformation_json(
-            cls,
-            original_resource: "CfnUsagePlan",
-            new_resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-        ) -> "CfnUsagePlan":
-            plan_id = original_resource.plan.id
-            plan = UsagePlan(plan_id, **settings(cloudformation_json["Properties"], new_resource_name))
-            apigateway_backends[account_id][region_name].usage_plans[plan_id] = plan
+            plan_id = original.plan.id
+            plan = UsagePlan(plan_id, **settings(properties, name))
+            apigateway_backends[account_id][region].usage_plans[plan_id] = plan
             return cls(plan)
 
         def delete(self, account_id: str, region_name: str) -> None:
@@ -351,7 +288,7 @@ def api_domain_name_resource() -> None:
     from moto.acm.models import acm_backends
     from moto.apigateway.exceptions import BadRequestException, NotFoundException
     from moto.apigateway.models import APIGatewayBackend, DomainName, apigateway_backends
-    from moto.core.common_models import CloudFormationModel
+    from api_direct.local.emulator.resource_model import EmulatedResource
 
     attributes = {
         "RegionalDomainName": "regional_domain_name",
@@ -369,8 +306,11 @@ def api_domain_name_resource() -> None:
         if certificate.status != "ISSUED" or domain_name not in (certificate.common_name, *certificate.sans):
             raise BadRequestException(f"Certificate {certificate_arn} is not an issued certificate for {domain_name}")
 
-    class CfnDomainName(CloudFormationModel):
+    class CfnDomainName(EmulatedResource):
         __module__ = _MOTO_APIGATEWAY  # moto files every model under the service its module names
+        TYPE = "AWS::ApiGateway::DomainName"
+        NAME_PROPERTY = "DomainName"
+        REPLACED_ON_UPDATE = True
 
         def __init__(self, domain: DomainName) -> None:
             self.domain = domain
@@ -378,14 +318,6 @@ def api_domain_name_resource() -> None:
         @property
         def physical_resource_id(self) -> str:
             return str(self.domain.domain_name)
-
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return "DomainName"
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::ApiGateway::DomainName"
 
         @classmethod
         def has_cfn_attr(cls, attr: str) -> bool:
@@ -395,20 +327,12 @@ def api_domain_name_resource() -> None:
             return getattr(self.domain, attributes[attribute_name])
 
         @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> "CfnDomainName":
-            properties = cloudformation_json["Properties"]
+        def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> "CfnDomainName":
             name = properties["DomainName"]
             regional_certificate = properties.get("RegionalCertificateArn")
             if regional_certificate:
-                require_issued(regional_certificate, name, account_id, region_name)
-            backend: APIGatewayBackend = apigateway_backends[account_id][region_name]
+                require_issued(regional_certificate, name, account_id, region)
+            backend: APIGatewayBackend = apigateway_backends[account_id][region]
             domain = backend.create_domain_name(
                 domain_name=name,
                 certificate_name="",
@@ -423,18 +347,6 @@ def api_domain_name_resource() -> None:
                 security_policy=properties.get("SecurityPolicy", ""),
             )
             return cls(domain)
-
-        @classmethod
-        def update_from_cloudformation_json(
-            cls,
-            original_resource: "CfnDomainName",
-            new_resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-        ) -> "CfnDomainName":
-            original_resource.delete(account_id, region_name)
-            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
         def delete(self, account_id: str, region_name: str) -> None:
             try:
@@ -457,10 +369,12 @@ def api_base_path_mapping_resource() -> None:
     """
     from moto.apigateway.exceptions import NotFoundException
     from moto.apigateway.models import APIGatewayBackend, BasePathMapping, apigateway_backends
-    from moto.core.common_models import CloudFormationModel
+    from api_direct.local.emulator.resource_model import EmulatedResource
 
-    class CfnBasePathMapping(CloudFormationModel):
+    class CfnBasePathMapping(EmulatedResource):
         __module__ = _MOTO_APIGATEWAY  # moto files every model under the service its module names
+        TYPE = "AWS::ApiGateway::BasePathMapping"
+        REPLACED_ON_UPDATE = True
 
         def __init__(self, mapping: BasePathMapping) -> None:
             self.mapping = mapping
@@ -469,25 +383,9 @@ def api_base_path_mapping_resource() -> None:
         def physical_resource_id(self) -> str:
             return f"{self.mapping.domain_name}/{self.mapping.base_path}"
 
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return ""
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::ApiGateway::BasePathMapping"
-
         @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> "CfnBasePathMapping":
-            properties = cloudformation_json["Properties"]
-            backend: APIGatewayBackend = apigateway_backends[account_id][region_name]
+        def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> "CfnBasePathMapping":
+            backend: APIGatewayBackend = apigateway_backends[account_id][region]
             mapping = backend.create_base_path_mapping(
                 properties["DomainName"],
                 properties["RestApiId"],
@@ -495,18 +393,6 @@ def api_base_path_mapping_resource() -> None:
                 properties.get("Stage", ""),
             )
             return cls(mapping)
-
-        @classmethod
-        def update_from_cloudformation_json(
-            cls,
-            original_resource: "CfnBasePathMapping",
-            new_resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-        ) -> "CfnBasePathMapping":
-            original_resource.delete(account_id, region_name)
-            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
 
         def delete(self, account_id: str, region_name: str) -> None:
             try:

@@ -32,10 +32,12 @@ def cognito_user_pool_resource() -> None:
     from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
     from moto.cognitoidp.exceptions import InvalidParameterException
     from moto.cognitoidp.models import CognitoIdpUserPool, cognitoidp_backends
-    from moto.core.common_models import CloudFormationModel
+    from api_direct.local.emulator.resource_model import EmulatedResource
 
-    class CfnUserPool(CloudFormationModel):
+    class CfnUserPool(EmulatedResource):
         __module__ = _MOTO_COGNITO  # moto files every model under the service its module names
+        TYPE = "AWS::Cognito::UserPool"
+        NAME_PROPERTY = "UserPoolName"
 
         def __init__(self, pool: CognitoIdpUserPool) -> None:
             self.pool = pool
@@ -43,14 +45,6 @@ def cognito_user_pool_resource() -> None:
         @property
         def physical_resource_id(self) -> str:
             return self.pool.id
-
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return "UserPoolName"
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::Cognito::UserPool"
 
         @classmethod
         def has_cfn_attr(cls, attr: str) -> bool:
@@ -64,19 +58,12 @@ def cognito_user_pool_resource() -> None:
             return attributes[attribute_name]
 
         @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> "CfnUserPool":
-            properties = dict(cloudformation_json["Properties"])
+        def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> "CfnUserPool":
+            properties = dict(properties)
             properties.pop("UserPoolName", None)
             enabled_mfas = properties.pop("EnabledMfas", [])
-            backend = cognitoidp_backends[account_id][region_name]
-            pool = backend.create_user_pool(resource_name, properties)
+            backend = cognitoidp_backends[account_id][region]
+            pool = backend.create_user_pool(name, properties)
             if "SOFTWARE_TOKEN_MFA" in enabled_mfas:
                 # moto types sms_config a dict, yet its own handler passes None for "no SMS MFA", as here.
                 backend.set_user_pool_mfa_config(pool.id, None, {"Enabled": True}, pool.mfa_config)  # type: ignore[arg-type]
@@ -108,10 +95,12 @@ def cognito_user_pool_client_resource() -> None:
     """
     from moto.cognitoidp.exceptions import ResourceNotFoundError
     from moto.cognitoidp.models import CognitoIdpUserPoolClient, cognitoidp_backends
-    from moto.core.common_models import CloudFormationModel
+    from api_direct.local.emulator.resource_model import EmulatedResource
 
-    class CfnUserPoolClient(CloudFormationModel):
+    class CfnUserPoolClient(EmulatedResource):
         __module__ = _MOTO_COGNITO  # moto files every model under the service its module names
+        TYPE = "AWS::Cognito::UserPoolClient"
+        NAME_PROPERTY = "ClientName"
 
         def __init__(self, client: CognitoIdpUserPoolClient) -> None:
             self.client = client
@@ -120,28 +109,13 @@ def cognito_user_pool_client_resource() -> None:
         def physical_resource_id(self) -> str:
             return str(self.client.id)
 
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return "ClientName"
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::Cognito::UserPoolClient"
-
         @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> "CfnUserPoolClient":
-            properties = dict(cloudformation_json["Properties"])
+        def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> "CfnUserPoolClient":
+            properties = dict(properties)
             pool_id = properties.pop("UserPoolId")
             generate_secret = properties.pop("GenerateSecret", False)
-            client = cognitoidp_backends[account_id][region_name].create_user_pool_client(
-                pool_id, generate_secret, {**properties, "ClientName": resource_name}
+            client = cognitoidp_backends[account_id][region].create_user_pool_client(
+                pool_id, generate_secret, {**properties, "ClientName": name}
             )
             return cls(client)
 
@@ -169,10 +143,12 @@ def cognito_user_pool_group_resource() -> None:
     """
     from moto.cognitoidp.exceptions import ResourceNotFoundError
     from moto.cognitoidp.models import CognitoIdpGroup, cognitoidp_backends
-    from moto.core.common_models import CloudFormationModel
+    from api_direct.local.emulator.resource_model import EmulatedResource
 
-    class CfnUserPoolGroup(CloudFormationModel):
+    class CfnUserPoolGroup(EmulatedResource):
         __module__ = _MOTO_COGNITO  # moto files every model under the service its module names
+        TYPE = "AWS::Cognito::UserPoolGroup"
+        NAME_PROPERTY = "GroupName"
 
         def __init__(self, group: CognitoIdpGroup) -> None:
             self.group = group
@@ -181,30 +157,15 @@ def cognito_user_pool_group_resource() -> None:
         def physical_resource_id(self) -> str:
             return self.group.group_name
 
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return "GroupName"
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::Cognito::UserPoolGroup"
-
         @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> "CfnUserPoolGroup":
-            properties = cloudformation_json["Properties"]
-            group = cognitoidp_backends[account_id][region_name].create_group(
+        def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> "CfnUserPoolGroup":
+            # moto types these str and int, yet its own CreateGroup handler passes None for each one left out, as here.
+            group = cognitoidp_backends[account_id][region].create_group(
                 properties["UserPoolId"],
-                resource_name,
-                properties.get("Description"),
-                properties.get("RoleArn"),
-                properties.get("Precedence"),
+                name,
+                properties.get("Description"),  # type: ignore[arg-type]
+                properties.get("RoleArn"),  # type: ignore[arg-type]
+                properties.get("Precedence"),  # type: ignore[arg-type]
             )
             return cls(group)
 

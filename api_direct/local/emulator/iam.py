@@ -39,46 +39,22 @@ def oidc_provider_resource() -> None:
     refuses a second provider for a URL as IAM does), with its audiences,
     thumbprints and tags; an update replaces those in place, and deletion deletes it.
     """
-    from moto.core.common_models import CloudFormationModel
     from moto.iam.models import iam_backends
     from moto.utilities.utils import get_partition
 
-    class CfnOIDCProvider(CloudFormationModel):
+    from api_direct.local.emulator.resource_model import EmulatedResource
+
+    class CfnOIDCProvider(EmulatedResource):
         __module__ = "moto.iam.models"  # moto files every model under the service its module names
+        TYPE = "AWS::IAM::OIDCProvider"
+        ATTRIBUTES = {"Arn": "physical_id"}
 
         def __init__(self, arn: str) -> None:
-            self.arn = arn
-
-        @property
-        def physical_resource_id(self) -> str:
-            return self.arn
-
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return ""
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::IAM::OIDCProvider"
+            self.physical_id = arn
 
         @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return attr == "Arn"
-
-        def get_cfn_attribute(self, attribute_name: str) -> str:
-            return self.arn
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> "CfnOIDCProvider":
-            properties = cloudformation_json["Properties"]
-            provider = iam_backends[account_id][get_partition(region_name)].create_open_id_connect_provider(
+        def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> "CfnOIDCProvider":
+            provider = iam_backends[account_id][get_partition(region)].create_open_id_connect_provider(
                 url=properties["Url"],
                 thumbprint_list=properties.get("ThumbprintList", []),
                 client_id_list=properties.get("ClientIdList", []),
@@ -87,24 +63,18 @@ def oidc_provider_resource() -> None:
             return cls(provider.arn)
 
         @classmethod
-        def update_from_cloudformation_json(
-            cls,
-            original_resource: "CfnOIDCProvider",
-            new_resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
+        def update(
+            cls, original: "CfnOIDCProvider", name: str, properties: dict[str, Any], account_id: str, region: str
         ) -> "CfnOIDCProvider":
-            properties = cloudformation_json["Properties"]
-            provider = iam_backends[account_id][get_partition(region_name)].get_open_id_connect_provider(
-                original_resource.arn
+            provider = iam_backends[account_id][get_partition(region)].get_open_id_connect_provider(
+                original.physical_id
             )
             provider.client_id_list = properties.get("ClientIdList", [])
             provider.thumbprint_list = properties.get("ThumbprintList", [])
-            return original_resource
+            return original
 
         def delete(self, account_id: str, region_name: str) -> None:
-            iam_backends[account_id][get_partition(region_name)].delete_open_id_connect_provider(self.arn)
+            iam_backends[account_id][get_partition(region_name)].delete_open_id_connect_provider(self.physical_id)
 
     register_resource_type(CfnOIDCProvider)
 

@@ -39,43 +39,21 @@ def lambda_version_resource() -> None:
     ``DeletionPolicy: Retain`` our versions carry does.
     """
     from moto.awslambda.models import lambda_backends
-    from moto.core.common_models import CloudFormationModel
 
-    class CfnVersion(CloudFormationModel):
-        """Defined after moto's own model of the type, so moto's type map (last one wins) picks it."""
+    from api_direct.local.emulator.resource_model import EmulatedResource
 
+    class CfnVersion(EmulatedResource):
         __module__ = "moto.awslambda.models"
+        TYPE = "AWS::Lambda::Version"
+        ATTRIBUTES = {"Version": "version"}
 
         def __init__(self, function: Any) -> None:
-            self.arn: str = function.function_arn
+            self.physical_id: str = function.function_arn
             self.version = str(function.version)
 
-        @property
-        def physical_resource_id(self) -> str:
-            return self.arn
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::Lambda::Version"
-
         @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return attr == "Version"
-
-        def get_cfn_attribute(self, attribute_name: str) -> Any:
-            return self.version
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> "CfnVersion":
-            properties = cloudformation_json["Properties"]
-            backend = lambda_backends[account_id][region_name]
+        def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> "CfnVersion":
+            backend = lambda_backends[account_id][region]
             return cls(backend.publish_version(properties["FunctionName"], properties.get("Description", "")))
 
     register_resource_type(CfnVersion)
@@ -93,67 +71,41 @@ def lambda_alias_resource() -> None:
     """
     from moto.awslambda.exceptions import UnknownFunctionException
     from moto.awslambda.models import lambda_backends
-    from moto.core.common_models import CloudFormationModel
 
-    class CfnAlias(CloudFormationModel):
+    from api_direct.local.emulator.resource_model import EmulatedResource
+
+    class CfnAlias(EmulatedResource):
         __module__ = "moto.awslambda.models"
+        TYPE = "AWS::Lambda::Alias"
+        ATTRIBUTES = {"AliasArn": "physical_id"}
 
         def __init__(self, arn: str, function_name: str, name: str) -> None:
-            self.arn, self.function_name, self.name = arn, function_name, name
-
-        @property
-        def physical_resource_id(self) -> str:
-            return self.arn
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::Lambda::Alias"
+            self.physical_id, self.function_name, self.name = arn, function_name, name
 
         @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return attr == "AliasArn"
-
-        def get_cfn_attribute(self, attribute_name: str) -> Any:
-            return self.arn
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> "CfnAlias":
-            properties = cloudformation_json["Properties"]
-            alias = lambda_backends[account_id][region_name].create_alias(
+        def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> "CfnAlias":
+            alias = lambda_backends[account_id][region].create_alias(
                 name=properties["Name"],
                 function_name=properties["FunctionName"],
                 function_version=str(properties["FunctionVersion"]),
                 description=properties.get("Description", ""),
-                routing_config=properties.get("RoutingConfig"),
+                routing_config=properties.get("RoutingConfig") or "",
             )
             return cls(alias.arn, properties["FunctionName"], properties["Name"])
 
         @classmethod
-        def update_from_cloudformation_json(
-            cls,
-            original_resource: "CfnAlias",
-            new_resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
+        def update(
+            cls, original: "CfnAlias", name: str, properties: dict[str, Any], account_id: str, region: str
         ) -> "CfnAlias":
-            properties = cloudformation_json["Properties"]
-            lambda_backends[account_id][region_name].update_alias(
-                name=original_resource.name,
-                function_name=original_resource.function_name,
+            lambda_backends[account_id][region].update_alias(
+                name=original.name,
+                function_name=original.function_name,
                 function_version=str(properties["FunctionVersion"]),
                 description=properties.get("Description", ""),
                 # An update without RoutingConfig removes a split, as CloudFormation's does (moto types it a str).
                 routing_config=cast(Any, properties.get("RoutingConfig", {})),
             )
-            return original_resource
+            return original
 
         def delete(self, account_id: str, region_name: str) -> None:
             # moto deletes a stack's resources in no dependency order: the function may be gone, and its aliases with it.

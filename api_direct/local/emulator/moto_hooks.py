@@ -1,23 +1,33 @@
 """How a patch reaches into moto: new CloudFormation resource types, and code after moto's handlers.
 
-Several patches (:mod:`.apigateway`, :mod:`.cognito`, :mod:`.secretsmanager`) add a
-resource type moto skips, and others (:mod:`.apigateway`, :mod:`.lambda_`) fix up
-what moto's own CloudFormation handler built; both need the same two moves, kept here.
+Several patches add a resource type moto skips (each an :class:`.EmulatedResource`,
+registered here), and others (:mod:`.apigateway`, :mod:`.lambda_`) fix up what moto's
+own CloudFormation handler built; both need the same two moves, kept here.
 """
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 
-#: moto finds resource types through ``CloudFormationModel.__subclasses__()``,
-#: which holds only weak references: the classes the patches add live here.
+#: The classes the patches add. moto finds resource types through ``CloudFormationModel.__subclasses__()``,
+#: which holds only weak references and only direct subclasses (ours derive from :class:`.EmulatedResource`).
 _ADDED_RESOURCE_TYPES: list[type] = []
 
 
 def register_resource_type(model: type) -> None:
-    """Make moto's (cached) resource-type lookup see a class defined by a patch."""
+    """Make moto's (cached) resource-type lookup see a class defined by a patch; it wins over moto's own model of
+    the same type (the lookup keeps the last class naming a type)."""
     from moto.cloudformation import parsing
 
+    if not _ADDED_RESOURCE_TYPES:
+        moto_models = parsing.get_model_list
+
+        @functools.cache
+        def get_model_list() -> list[type]:
+            return [*moto_models(), *_ADDED_RESOURCE_TYPES]
+
+        parsing.get_model_list = get_model_list
     _ADDED_RESOURCE_TYPES.append(model)
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()

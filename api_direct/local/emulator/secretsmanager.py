@@ -30,8 +30,9 @@ def secret_resource() -> None:
     the secret and its old value.
     """
     from moto.cloudformation.exceptions import ValidationError
-    from moto.core.common_models import CloudFormationModel
     from moto.secretsmanager.models import secretsmanager_backends
+
+    from api_direct.local.emulator.resource_model import EmulatedResource
 
     def secret_string(backend: Any, properties: dict[str, Any]) -> str | None:
         if "SecretString" in properties and "GenerateSecretString" in properties:
@@ -55,38 +56,20 @@ def secret_resource() -> None:
             return password
         return json.dumps({**json.loads(generate["SecretStringTemplate"]), generate["GenerateStringKey"]: password})
 
-    class CfnSecret(CloudFormationModel):
+    class CfnSecret(EmulatedResource):
         __module__ = _MOTO_SECRETSMANAGER  # moto files every model under the service its module names
+        TYPE = "AWS::SecretsManager::Secret"
+        NAME_PROPERTY = "Name"
 
         def __init__(self, arn: str) -> None:
-            self.arn = arn
-
-        @property
-        def physical_resource_id(self) -> str:
-            return self.arn
-
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return "Name"
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::SecretsManager::Secret"
+            self.physical_id = arn
 
         @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> "CfnSecret":
-            properties = cloudformation_json["Properties"]
-            backend = secretsmanager_backends[account_id][region_name]
+        def create(cls, name: str, properties: dict[str, Any], account_id: str, region: str) -> "CfnSecret":
+            backend = secretsmanager_backends[account_id][region]
             created = json.loads(
                 backend.create_secret(
-                    name=resource_name,
+                    name=name,
                     secret_string=secret_string(backend, properties),
                     secret_binary=None,
                     description=properties.get("Description", ""),
@@ -101,7 +84,7 @@ def secret_resource() -> None:
 
         def delete(self, account_id: str, region_name: str) -> None:
             secretsmanager_backends[account_id][region_name].delete_secret(
-                self.arn, recovery_window_in_days=None, force_delete_without_recovery=True
+                self.physical_id, recovery_window_in_days=None, force_delete_without_recovery=True
             )
 
     register_resource_type(CfnSecret)
