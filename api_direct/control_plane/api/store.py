@@ -19,6 +19,7 @@ One table (``pk``/``sk``) with two generic indexes; each access pattern below is
 | a key by hash | ``pk=KEY#<hash>``, ``sk=KEY`` |
 | a consumer's keys | ``gsi2pk=CONSUMER#<sub>``, ``gsi2sk`` begins ``KEY#`` |
 | a subscription's hourly usage counter (calls, billable, errors; see ``billing/metering.py``) | ``pk=METER#<api_id>#<consumer>``, ``sk=HOUR#<hour>#<plan>`` (a month: ``sk`` begins ``HOUR#<YYYY-MM>``) |
+| a subscription's calls per key and UTC day (written with the hour's counter, in its transaction) | ``pk=METER#<api_id>#<consumer>``, ``sk=KEYDAY#<YYYY-MM-DD>#<key_id>`` (``BETWEEN`` two days) |
 | an API's usage over a range of days, every consumer and plan | ``gsi2pk=USAGE#<api_id>``, ``gsi2sk=<hour>#<consumer>#<plan>`` (``BETWEEN`` two dates) |
 | a paid invoice (see ``billing/earnings.py``) | ``pk=INVOICE#<id>``, ``sk=PAID`` |
 | a creator's paid invoices (the ledger) | ``gsi2pk=LEDGER#<sub>``, ``gsi2sk=<month>#<invoice_id>`` |

@@ -2,12 +2,16 @@
 
 A record (``UsageRecorded``, from a creator's usage forwarder) says how many calls
 one key made on one plan in one UTC hour. The records of a batch that land on the
-same counter ``pk=METER#<api>#<consumer>``, ``sk=HOUR#<hour>#<plan>`` are applied
-by one DynamoDB transaction (up to :data:`MARKERS_PER_TRANSACTION` of them):
+same counter ``pk=METER#<api>#<consumer>``, ``sk=HOUR#<hour>#<plan>`` with the
+same key are applied by one DynamoDB transaction (up to :data:`MARKERS_PER_TRANSACTION`
+of them):
 
-1. per record, a marker ``pk=USAGE#<record_id>`` that may not exist yet, and
+1. per record, a marker ``pk=USAGE#<record_id>`` that may not exist yet,
 2. one ``ADD`` of their calls, billable calls and errors (calls answered ``4xx`` or
-   ``5xx``) to the counter, on condition that the hour is still open.
+   ``5xx``) to the counter, on condition that the hour is still open, and
+3. one ``ADD`` of their calls to the key's day, ``sk=KEYDAY#<YYYY-MM-DD>#<key_id>``
+   in the same partition: what a consumer's export splits per key. Being in the
+   same transaction, a key's days add up to exactly what the hours bill.
 
 Every counter is also listed per API in ``gsi2`` (``gsi2pk=USAGE#<api>``,
 ``gsi2sk=<hour>#<consumer>#<plan>``), so a creator's dashboard reads a range of
@@ -51,12 +55,14 @@ from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
 OPEN, CLOSED, REPORTED = "open", "closed", "reported"
 #: Markers outlive any redelivery (SQS keeps messages 14 days at most) by far.
 MARKER_DAYS = 90
-#: DynamoDB allows 100 operations in a transaction: this many markers and their counter's update.
-MARKERS_PER_TRANSACTION = 99
+#: DynamoDB allows 100 operations in a transaction: this many markers, their counter's and their key's day's updates.
+MARKERS_PER_TRANSACTION = 98
 #: Calls a counter's ``errors`` counts, whatever the plan bills: what a dashboard shows as failing.
 ERROR_STATUSES: tuple[StatusClass, ...] = ("4xx", "5xx")
 #: Counters' sort keys begin with this and the hour, so a prefix of the hour (a month) selects a period.
 HOUR_PREFIX = "HOUR#"
+#: A key's calls per UTC day sort under this and the day, so a range of days is one ``BETWEEN``.
+KEY_DAY_PREFIX = "KEYDAY#"
 
 
 class PoisonRecord(ValueError):
@@ -142,6 +148,11 @@ def counter_key(api_id: str, consumer: str, hour: str, plan: str) -> dict[str, s
     return {PK: meter_pk(api_id, consumer), SK: f"{HOUR_PREFIX}{hour}#{plan}"}
 
 
+def key_day_key(api_id: str, consumer: str, day: str, key_id: str) -> dict[str, str]:
+    """The key's calls on one UTC day (``YYYY-MM-DD``), beside the subscription's hourly counters."""
+    return {PK: meter_pk(api_id, consumer), SK: f"{KEY_DAY_PREFIX}{day}#{key_id}"}
+
+
 def meter_pk(api_id: str, consumer: str) -> str:
     return f"METER#{api_id}#{consumer}"
 
@@ -211,11 +222,12 @@ class Meter:
         return self.apply_group(group, now)[0]
 
     def groups(self, records: Sequence[tuple[UsageEvent, Attribution]]) -> Iterator[CounterGroup]:
-        """The records by the counter they add to, in groups one transaction can apply; indexes into ``records``."""
-        by_counter: dict[tuple[str, str], list[int]] = {}
+        """The records by the counter and key they add to, in groups one transaction can apply; indexes into
+        ``records``."""
+        by_counter: dict[tuple[str, str, str], list[int]] = {}
         for index, (event, who) in enumerate(records):
             key = counter_key(who.api_id, who.consumer, event.detail.period_start, who.plan)
-            by_counter.setdefault((key[PK], key[SK]), []).append(index)
+            by_counter.setdefault((key[PK], key[SK], event.detail.key_id), []).append(index)
         for indexes in by_counter.values():
             for start in range(0, len(indexes), MARKERS_PER_TRANSACTION):
                 chunk = indexes[start : start + MARKERS_PER_TRANSACTION]
@@ -243,6 +255,7 @@ class Meter:
                 [
                     *({"Put": {"Item": m, "ConditionExpression": "attribute_not_exists(pk)"}} for m in markers),
                     self._counter_update([group.records[p] for p in positions]),
+                    self._key_day_update([group.records[p] for p in positions]),
                 ],
                 answered=range(len(markers) + 1),
             )
@@ -254,7 +267,7 @@ class Meter:
                 if reason == CONDITION_FAILED:
                     outcomes[position] = "duplicate"
                     del pending[group.records[position][0].detail.record_id]
-            if reasons[-1] == CONDITION_FAILED:
+            if reasons[len(markers)] == CONDITION_FAILED:  # the counter's: its hour has closed
                 for position, marker in zip(positions, markers, strict=True):
                     if position not in outcomes:
                         self._keep_late(marker)
@@ -306,6 +319,26 @@ class Meter:
                     ":hours_sk": f"{hour}#{counter[PK]}#{counter[SK]}",
                     ":usage": usage_index_pk(who.api_id),
                     ":usage_sk": f"{hour}#{who.consumer}#{who.plan}",
+                },
+            }
+        }
+
+    @staticmethod
+    def _key_day_update(records: Sequence[tuple[UsageEvent, Attribution]]) -> dict[str, Any]:
+        """The ``ADD`` of the records' calls to their key's day; unconditional: the counter's condition
+        decides for the whole transaction."""
+        event, who = records[0]
+        day = parse_hour(event.detail.period_start).date().isoformat()
+        return {
+            "Update": {
+                "Key": key_day_key(who.api_id, who.consumer, day, event.detail.key_id),
+                "UpdateExpression": "ADD calls :calls SET api_id = :api, key_id = :key, #day = :day",
+                "ExpressionAttributeNames": {"#day": "day"},
+                "ExpressionAttributeValues": {
+                    ":calls": sum(e.detail.calls for e, _ in records),
+                    ":api": who.api_id,
+                    ":key": event.detail.key_id,
+                    ":day": day,
                 },
             }
         }

@@ -157,7 +157,7 @@ class CountingStore:
 
     def transact_conditionally(self, operations: Any, answered: Any) -> list[str]:
         self.transactions.append(len(operations))
-        if self._failing_hour and self._failing_hour in json.dumps(operations[-1], default=str):
+        if self._failing_hour and self._failing_hour in json.dumps(operations, default=str):
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems")
         return self._store.transact_conditionally(operations, answered)
 
@@ -168,7 +168,7 @@ def test_a_batch_is_one_transaction_per_counter(store: Store, key_id: str) -> No
     events += [usage_event(key_id, plan="free", calls=7, record="other-hour", hour="2026-11-25T12:00:00Z")]
     batch = UsageBatch(counting, None, None, NOW)  # type: ignore[arg-type]
     assert process_usage(sqs_event(*events), batch) == {"batchItemFailures": []}
-    assert sorted(counting.transactions) == [2, 6]  # markers and one counter update each
+    assert sorted(counting.transactions) == [3, 7]  # markers, one counter update and one key day update each
     assert counter(store)["calls"] == 10  # type: ignore[index]
     assert counter(store, hour="2026-11-25T12:00:00Z")["calls"] == 7  # type: ignore[index]
     assert batch.outcomes == {"applied": 6}
@@ -181,7 +181,7 @@ def test_duplicates_in_and_across_batches_are_dropped_and_the_rest_counted(store
     events = [usage_event(key_id, plan="free", calls=3, record=name) for name in ("new", "seen", "new", "newer")]
     assert process_usage(sqs_event(*events), batch) == {"batchItemFailures": []}
     assert batch.outcomes == {"applied": 2, "duplicate": 2}
-    assert counting.transactions == [4, 3]  # refused for "seen", then committed without it
+    assert counting.transactions == [5, 4]  # refused for "seen", then committed without it
     assert counter(store)["calls"] == 9  # type: ignore[index]
 
 
@@ -219,7 +219,7 @@ def test_a_counter_with_more_records_than_a_transaction_holds_takes_several(stor
     counting = CountingStore(store)
     events = [usage_event(key_id, plan="free", calls=1, record=f"r{i}") for i in range(MARKERS_PER_TRANSACTION + 2)]
     assert process_usage(sqs_event(*events), UsageBatch(counting, None, None, NOW)) == {"batchItemFailures": []}  # type: ignore[arg-type]
-    assert counting.transactions == [MARKERS_PER_TRANSACTION + 1, 3]
+    assert counting.transactions == [MARKERS_PER_TRANSACTION + 2, 2 + 2]  # markers, the counter, the key's day
     assert counter(store)["calls"] == MARKERS_PER_TRANSACTION + 2  # type: ignore[index]
 
 
