@@ -90,6 +90,11 @@ CONTROL_PLANE_SOURCE = "api-direct.control-plane"
 #: rule in a creator's account and the control plane's forwarding rule admit these, so an event key sync can
 #: apply is never filtered out on the way (nor one it cannot, let in).
 KEY_EVENT_TYPES: tuple[str, ...] = ("KeyIssued", "KeyRestored", "KeyRevoked", "KeySuspended", "PlanChanged")
+#: A ``KeyRevoked`` detail may carry this (ISO-8601, zoned): the key works until then (a rotation's grace
+#: period) instead of stopping at once. Optional, so older events and older key syncs keep their meaning.
+KEY_EXPIRES_AT = "expires_at"
+#: The key table's DynamoDB TTL attribute (epoch seconds): records of expired keys are deleted some days later.
+KEY_TTL_ATTRIBUTE = "expires_ttl"
 #: ``Source`` and detail-type of the usage events each API's forwarder puts on the control plane's bus.
 USAGE_SOURCE = "api-direct.usage"
 USAGE_DETAIL_TYPE = "UsageRecorded"

@@ -13,7 +13,7 @@ from constructs import Construct
 from api_direct.constructs.acknowledgments import acknowledge_wildcards, skip_checkov
 from api_direct.constructs.dead_letters import DeadLetterQueue
 from api_direct.constructs.runtime_function import RuntimeFunction
-from api_direct.contracts import CONTROL_PLANE_SOURCE, KEY_EVENT_TYPES
+from api_direct.contracts import CONTROL_PLANE_SOURCE, KEY_EVENT_TYPES, KEY_TTL_ATTRIBUTE
 
 #: ``source`` of the events the control plane sends to creators' buses.
 _HASHES_WITHOUT_CMK = (
@@ -57,6 +57,8 @@ class ApiKeyStore(Construct):
             "Table",
             partition_key=dynamodb.Attribute(name="key_hash", type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            # Keys rotated out with a grace period are deleted some days after they expire.
+            time_to_live_attribute=KEY_TTL_ATTRIBUTE,
             encryption=encryption,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True

@@ -8,6 +8,7 @@ boto3 nor Powertools need be installed. Standard library only.
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 from api_direct.runtime.api_keys import hash_key, is_well_formed
@@ -29,6 +30,8 @@ class KeyRecord:
     updated_at: str
     usage_key_id: str | None = None
     suspension_at: str | None = None
+    #: When a rotated-out key stops working (UTC, the table's time format); ``None`` for a key without an end.
+    expires_at: str | None = None
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> "KeyRecord":
@@ -41,7 +44,12 @@ class KeyRecord:
             updated_at=item["updated_at"],
             usage_key_id=item.get("usage_key_id"),
             suspension_at=item.get("suspension_at"),
+            expires_at=item.get("expires_at"),
         )
+
+    def expired(self, now: datetime) -> bool:
+        """Whether a rotation's grace period is over: the key is refused from ``expires_at`` on."""
+        return self.expires_at is not None and datetime.fromisoformat(self.expires_at) <= now
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ class Decision:
         return self.rejection is None
 
 
-def decide(api_key: str | None, lookup: Callable[[str], KeyRecord | None]) -> Decision:
+def decide(api_key: str | None, lookup: Callable[[str], KeyRecord | None], now: datetime | None = None) -> Decision:
     """Allow an active key; reject a missing, malformed, unknown or inactive one.
 
     ``lookup`` maps a key hash to its record (:meth:`KeyTable.get` in Lambda). It is
@@ -74,6 +82,8 @@ def decide(api_key: str | None, lookup: Callable[[str], KeyRecord | None]) -> De
     An active record without a plan (a KeyRestored applied before its KeyIssued) is
     rejected like an unknown key: the key is not issued here yet, and API Gateway
     would refuse its usage identifier anyway (INVALID_API_KEY, the same 403).
+    A key past the end of its rotation's grace period (``expires_at``) is refused
+    like a revoked one: it was, with a delay.
     """
     if not api_key:
         return Decision(reason="missing", rejection=MISSING_KEY)
@@ -89,6 +99,8 @@ def decide(api_key: str | None, lookup: Callable[[str], KeyRecord | None]) -> De
         return Decision(reason="suspended", rejection=SUSPENDED_KEY, key_id=record.key_id)
     if record.status != "active":
         return Decision(reason=record.status, rejection=INVALID_KEY, key_id=record.key_id)
+    if record.expired(now or datetime.now(UTC)):
+        return Decision(reason="expired", rejection=INVALID_KEY, key_id=record.key_id)
     return Decision(reason="active", key_id=record.key_id, plan=record.plan, usage_identifier_key=key_hash)
 
 

@@ -6,7 +6,10 @@ PlanChanged is applied), ``status`` (S: ``active``, ``revoked`` or ``suspended``
 ``usage_key_id`` (S, id of the API Gateway API key that binds the consumer to its
 plan's usage plan), ``updated_at`` (S, time of the plan event last applied, or of
 the revocation; empty until either is) and ``suspension_at`` (S, time of the
-KeySuspended or KeyRestored last applied; absent until one is).
+KeySuspended or KeyRestored last applied; absent until one is), ``expires_at`` (S,
+when a key rotated out with a grace period stops working; absent otherwise) and
+``expires_ttl`` (N, epoch seconds: the table's TTL attribute, which deletes the
+record some time after its expiry, see :data:`TOMBSTONE_DAYS`).
 
 The authorizer only reads it; key_sync is the only writer. Every write is one
 conditional DynamoDB update, so the table itself enforces the rules that make
@@ -24,12 +27,14 @@ suspend a key the consumer has paid for. Likewise a suspension must not move
 
 import functools
 import os
-from datetime import datetime, UTC
+from collections.abc import Mapping
+from datetime import datetime, timedelta, UTC
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
 
+from api_direct.contracts import KEY_EXPIRES_AT, KEY_TTL_ATTRIBUTE
 from api_direct.runtime.key_check import KeyRecord, KeyStatus
 
 if TYPE_CHECKING:  # the stubs are a dev dependency; the Lambda bundle has boto3 alone
@@ -47,6 +52,11 @@ def stored_time(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+#: How long an expired key's record outlives its expiry before TTL may delete it: longer than EventBridge
+#: retries a delivery (24 hours at most), so a late KeyIssued still finds the record and cannot revive it.
+TOMBSTONE_DAYS = 2
+
+
 # Placeholders for every attribute written, since "status" (and others) are
 # DynamoDB reserved words.
 _NAMES = {
@@ -57,6 +67,8 @@ _NAMES = {
     "#at": "updated_at",
     "#usage": "usage_key_id",
     "#suspension": "suspension_at",
+    "#expires": KEY_EXPIRES_AT,
+    "#ttl": KEY_TTL_ATTRIBUTE,
 }
 
 
@@ -109,6 +121,32 @@ class KeyTable:
             "SET #id = if_not_exists(#id, :id), #plan = if_not_exists(#plan, :none), #status = :revoked, #at = :at",
             "attribute_not_exists(#hash) OR #status <> :revoked",
             {":id": key_id, ":none": "", ":revoked": "revoked", ":at": stored_time(at)},
+        )
+
+    def expire(self, key_hash: str, key_id: str, expires_at: datetime, at: datetime) -> bool:
+        """Let the key work until ``expires_at`` and no longer (a rotation's grace period).
+
+        The key stays ``active`` (its binding to the usage plan too) and the
+        authorizer refuses it from ``expires_at`` on. An expiry only ever moves
+        earlier: a repeated or late event changes nothing, and revoked stays revoked.
+        On a hash never seen it leaves an active record with an empty plan, which
+        its KeyIssued then fills in, keeping the expiry.
+        """
+        return self._update(
+            key_hash,
+            "SET #id = if_not_exists(#id, :id), #plan = if_not_exists(#plan, :none),"
+            " #at = if_not_exists(#at, :none), #status = if_not_exists(#status, :active),"
+            " #expires = :expires, #ttl = :ttl",
+            "attribute_not_exists(#hash) OR (#status <> :revoked"
+            " AND (attribute_not_exists(#expires) OR #expires > :expires))",
+            {
+                ":id": key_id,
+                ":none": "",
+                ":active": "active",
+                ":revoked": "revoked",
+                ":expires": stored_time(expires_at),
+                ":ttl": int((expires_at + timedelta(days=TOMBSTONE_DAYS)).timestamp()),
+            },
         )
 
     def suspend(self, key_hash: str, key_id: str, at: datetime) -> bool:
@@ -167,7 +205,7 @@ class KeyTable:
         key_hash: str,
         expression: str,
         condition: str,
-        values: dict[str, str] | None,
+        values: Mapping[str, str | int] | None,
     ) -> bool:
         """One conditional UpdateItem; whether the condition held."""
         # DynamoDB rejects placeholders the expressions do not use.
@@ -179,7 +217,7 @@ class KeyTable:
             "ExpressionAttributeNames": names,
         }
         if values:
-            arguments["ExpressionAttributeValues"] = values
+            arguments["ExpressionAttributeValues"] = dict(values)
         try:
             self.table.update_item(**arguments)
         except ClientError as error:

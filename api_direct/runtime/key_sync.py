@@ -21,7 +21,7 @@ import json
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api_direct.contracts import CONTROL_PLANE_SOURCE
+from api_direct.contracts import CONTROL_PLANE_SOURCE, KEY_EXPIRES_AT
 from api_direct.runtime.api_keys import KEY_PREFIX, contains_key, is_key_hash
 from api_direct.runtime.key_check import KeyRecord
 from api_direct.runtime.key_store import KeyTable, key_table_from_env
@@ -86,9 +86,18 @@ class PlanChanged(_PlanEvent):
 
 @dataclass(frozen=True)
 class KeyRevoked(KeyEvent):
-    """A consumer's key stopped working, for good."""
+    """A consumer's key stopped working, for good; or, with ``expires_at``, stops at that time.
+
+    ``expires_at`` is a rotation's grace period: the old key keeps working until
+    then. It is optional, so events without it mean what they always did, and a
+    key sync that predates it revokes at once (it ignores the field), failing closed.
+    """
+
+    expires_at: datetime | None = None
 
     def apply_to(self, table: KeyTable) -> bool:
+        if self.expires_at is not None and self.expires_at > self.at:
+            return table.expire(self.key_hash, self.key_id, self.expires_at, self.at)
         return table.revoke(self.key_hash, self.key_id, self.at)
 
 
@@ -150,11 +159,14 @@ def parse_event(event: Mapping[str, Any], plans: UsagePlans) -> KeyEvent | None:
             f"{detail_type} detail contains a plaintext API key ({KEY_PREFIX}...); "
             "the control plane must send only its key_hash. Nothing was stored."
         )
-    values = {field.name: _text_field(detail_type, detail, field.name) for field in fields(kind) if field.name != "at"}
+    required = [field.name for field in fields(kind) if field.name != "at" and field.default is MISSING]
+    values: dict[str, Any] = {name: _text_field(detail_type, detail, name) for name in required}
     if not is_key_hash(values["key_hash"]):
         raise InvalidKeyEvent(f"{detail_type} key_hash is not a lowercase hex SHA-256")
     if "plan" in values:
         plans.id_of(values["plan"])
+    if detail.get(KEY_EXPIRES_AT) is not None and kind is KeyRevoked:
+        values["expires_at"] = _zoned_time(detail_type, KEY_EXPIRES_AT, detail[KEY_EXPIRES_AT])
     return kind(at=_event_time(detail_type, event), **values)
 
 
@@ -174,12 +186,16 @@ def _event_time(detail_type: str, event: Mapping[str, Any]) -> datetime:
     """
     detail = event.get("detail")
     stamp = detail.get("issued_at") if isinstance(detail, dict) and "issued_at" in detail else event.get("time")
-    try:
-        at = datetime.fromisoformat(str(stamp)) if stamp is not None else None
-    except ValueError:
-        at = None
-    if at is None:
+    if stamp is None:
         raise InvalidKeyEvent(f"{detail_type} event has no ISO-8601 'issued_at' or 'time'")
+    return _zoned_time(detail_type, "issued_at' or 'time", stamp)
+
+
+def _zoned_time(detail_type: str, name: str, stamp: Any) -> datetime:
+    try:
+        at = datetime.fromisoformat(str(stamp))
+    except ValueError:
+        raise InvalidKeyEvent(f"{detail_type} event has no ISO-8601 '{name}'") from None
     if at.tzinfo is None:
         raise InvalidKeyEvent(f"{detail_type} event time {stamp!r} has no time zone")
     return at

@@ -10,6 +10,7 @@ import pytest
 from aws_lambda_powertools import Logger
 from moto import mock_aws
 
+from api_direct.contracts import KEY_TTL_ATTRIBUTE
 from api_direct.runtime import key_store, key_sync, usage_forwarder
 from api_direct.runtime.key_store import KeyTable
 from tests.runtime.emulated_aws import PLANS, REGION, Bus
@@ -55,6 +56,9 @@ def key_table(monkeypatch: pytest.MonkeyPatch) -> KeyTable:
         KeySchema=[{"AttributeName": "key_hash", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "key_hash", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
+    )
+    table.meta.client.update_time_to_live(
+        TableName=KEY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": KEY_TTL_ATTRIBUTE}
     )
     monkeypatch.setenv("KEY_TABLE_NAME", KEY_TABLE)
     return KeyTable(table)
