@@ -29,6 +29,10 @@ count on and Mangum alone does not give it in Lambda:
   port come from the ``X-Forwarded-*`` headers API Gateway adds.
 * **Response headers as written.** A header value outside ASCII reaches API
   Gateway with the characters the app wrote (Mangum would fail the invocation).
+* **The consumer's limits on every response.** ``RateLimit-Policy`` and
+  ``RateLimit`` (IETF draft-ietf-httpapi-ratelimit-headers) from what the key
+  authorizer put in the request's context (:func:`with_limit_headers`), unless
+  the app set a header of that name itself.
 * **Secrets as environment variables.** :class:`ParameterSecrets` reads the
   stage's SecureString parameters (one path, decrypted) and sets each as
   ``os.environ[NAME]``; the generated handler does it before it imports the app,
@@ -48,6 +52,7 @@ import atexit
 import json
 import logging
 import os
+import time
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -74,6 +79,10 @@ TEXT_MEDIA_TYPES = [
 STARTUP_FAILED = {"message": "Internal server error: the API failed to start"}
 
 logger = logging.getLogger("apid.asgi")
+
+#: The key authorizer's context names for the limit headers (those of ``api_direct.runtime.limit_headers``,
+#: which this module cannot import: it ships alone in a creator's bundle; a test holds the two equal).
+POLICY_CONTEXT, REMAINING_CONTEXT, RESET_EPOCH_CONTEXT = "rateLimitPolicy", "rateLimit", "quotaResetEpoch"
 
 
 def stage_prefix(event: LambdaEvent) -> str:
@@ -123,6 +132,27 @@ class RestApiProxy(APIGateway):
         """
         headers = [[name, value.decode("latin-1").encode()] for name, value in response["headers"]]
         return super().__call__({**response, "headers": headers})
+
+
+def with_limit_headers(result: dict[str, Any], event: LambdaEvent, now: float) -> dict[str, Any]:
+    """``result`` with the consumer's ``RateLimit-Policy`` and ``RateLimit``, from the authorizer's context.
+
+    The context was cached with the authorizer's decision, so it holds the quota's
+    reset as an absolute time and ``t`` is counted from ``now``, when the response
+    leaves: exact however old the decision. The remaining count ``r`` is as old as
+    the decision, which is what the docs promise and no more. A header the app set
+    itself is kept and ours dropped: an app that limits more finely knows better.
+    Without an authorizer context (a test, the control plane's own API) nothing is added.
+    """
+    context = (event.get("requestContext") or {}).get("authorizer") or {}
+    added: dict[str, str] = {}
+    if context.get(POLICY_CONTEXT):
+        added["RateLimit-Policy"] = context[POLICY_CONTEXT]
+    if context.get(REMAINING_CONTEXT) and context.get(RESET_EPOCH_CONTEXT):
+        added["RateLimit"] = f"{context[REMAINING_CONTEXT]};t={max(0, int(context[RESET_EPOCH_CONTEXT]) - int(now))}"
+    set_by_app = {name.lower() for part in ("headers", "multiValueHeaders") for name in result.get(part) or {}}
+    kept = {name: value for name, value in added.items() if name.lower() not in set_by_app}
+    return {**result, "headers": {**(result.get("headers") or {}), **kept}} if kept else result
 
 
 def _request_headers(event: LambdaEvent) -> list[tuple[str, str]]:
@@ -273,7 +303,7 @@ class LambdaAsgiHandler:
                 "isBase64Encoded": False,
             }
         self._current_loop()
-        return self._mangum(event, context)
+        return with_limit_headers(self._mangum(event, context), event, time.time())
 
     async def _with_state(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):

@@ -9,6 +9,9 @@ key's usage plan. The plaintext key is never logged, stored or returned.
 it (:mod:`.key_check`), so ``apid dev`` can authorize requests exactly as the deployed API does.
 """
 
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -23,15 +26,17 @@ from api_direct.runtime.gateway_responses import (
     DENIAL_MESSAGE,
     MISSING_KEY,
 )
-from api_direct.runtime.key_check import Decision, api_key_of, decide
+from api_direct.runtime.key_check import Decision, KeyRecord, api_key_of, decide
 from api_direct.runtime.key_store import key_table_from_env
+from api_direct.runtime.limit_headers import limits_context, plan_quotas
+from api_direct.runtime.quota_usage import quota_remaining
 
 ANONYMOUS = "anonymous"
 
 logger = Logger(service="apid-authorizer")
 
 
-def policy_for(method_arn: str, decision: Decision) -> dict[str, Any]:
+def policy_for(method_arn: str, decision: Decision, limits: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The authorizer response for a decision, covering the whole stage.
 
     The response is cached per key for every route, so it must not name the route
@@ -39,11 +44,12 @@ def policy_for(method_arn: str, decision: Decision) -> dict[str, Any]:
     no key id or plan: the access log must not attribute a rejected request to a
     consumer, whose usage is billed from those logs. Its context carries the
     rejection's message instead, which the ACCESS_DENIED gateway response shows
-    (:data:`~api_direct.runtime.gateway_responses.DENIED`).
+    (:data:`~api_direct.runtime.gateway_responses.DENIED`). An allowed caller's
+    context also carries ``limits`` (:func:`limits_of`), for the response headers.
     """
     context: dict[str, str]
     if decision.rejection is None:
-        principal, context = decision.key_id, {"keyId": decision.key_id, "plan": decision.plan}
+        principal, context = decision.key_id, {"keyId": decision.key_id, "plan": decision.plan, **(limits or {})}
     else:
         principal = ANONYMOUS
         context = {"keyId": "", "plan": "", DENIAL_MESSAGE: decision.rejection.message}
@@ -65,15 +71,36 @@ def policy_for(method_arn: str, decision: Decision) -> dict[str, Any]:
     return response.asdict()
 
 
+def limits_of(decision: Decision, record: KeyRecord | None, now: datetime) -> dict[str, str]:
+    """The context entries behind an allowed caller's RateLimit headers; none for a plan the function does not know.
+
+    The remaining quota is read from API Gateway only on a plan with a quota and a
+    key bound to its usage plan: one GetUsage per decision, cached with it.
+    """
+    quota = plan_quotas(os.environ).get(decision.plan)
+    if quota is None or not decision.allowed:
+        return {}
+    remaining = None
+    if quota.monthly_quota is not None and quota.usage_plan_id and record is not None and record.usage_key_id:
+        remaining = quota_remaining(quota.usage_plan_id, record.usage_key_id, quota.monthly_quota, now)
+    return limits_context(quota, remaining, now)
+
+
 # log_event=False explicitly: POWERTOOLS_LOGGER_LOG_EVENT=true in the function's
 # environment would otherwise log the event, and with it the plaintext key.
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point: one table read per cache miss, one log line per decision."""
     request = APIGatewayAuthorizerRequestEvent(event)
-    decision = decide(api_key_of(request.get("headers")), key_table_from_env().get)
+    looked_up: list[KeyRecord | None] = [None]
+
+    def lookup(key_hash: str) -> KeyRecord | None:
+        looked_up[0] = key_table_from_env().get(key_hash)
+        return looked_up[0]
+
+    decision = decide(api_key_of(request.get("headers")), lookup)
     logger.info("authorization", reason=decision.reason, key_id=decision.key_id)
     if decision.rejection is MISSING_KEY:
         # The exact message API Gateway turns into a 401 (gateway response UNAUTHORIZED).
         raise Exception("Unauthorized")
-    return policy_for(request.method_arn, decision)
+    return policy_for(request.method_arn, decision, limits_of(decision, looked_up[0], datetime.now(UTC)))

@@ -10,17 +10,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from api_direct.runtime.limit_headers import RESET_DATE_CONTEXT, THROTTLE_RETRY_CONTEXT
+
 
 @dataclass(frozen=True)
 class GatewayRejection:
-    """A status code and the message of its JSON body."""
+    """A status code and the message of its JSON body.
+
+    ``retry_after`` names the authorizer context entry the response's
+    ``Retry-After`` is mapped from. A gateway response's header mapping can read
+    ``context.authorizer.<name>`` (AWS lists ``context.*`` among the mapping
+    sources) but cannot compute anything, so the authorizer writes the value
+    ready-made: for a quota, the reset as an HTTP-date, right however long the
+    decision stays cached. A rejection API Gateway makes before the authorizer ran
+    has no such context, and then no ``Retry-After``.
+    """
 
     status: int
     message: str
+    retry_after: str | None = None
 
     def body(self) -> str:
         """The JSON body, ``{"message": ...}``, as the gateway and ``apid dev`` send it."""
         return json.dumps({"message": self.message})
+
+    def header_mappings(self) -> dict[str, str]:
+        """The gateway response's header mappings, as CloudFormation takes them (values quoted or a source)."""
+        if self.retry_after is None:
+            return dict(CONTENT_TYPE_MAPPING)
+        return {**CONTENT_TYPE_MAPPING, "Retry-After": f"{_AUTHORIZER_SOURCE}{self.retry_after}"}
 
 
 MISSING_KEY = GatewayRejection(401, "Missing API key: send it in the x-api-key header.")
@@ -29,13 +47,29 @@ SUSPENDED_KEY = GatewayRejection(
     403,
     "API key suspended: the payment for its subscription failed; update the payment method to restore it.",
 )
-THROTTLED = GatewayRejection(429, "Rate limit exceeded for your plan; retry later.")
-QUOTA_EXCEEDED = GatewayRejection(429, "Monthly quota of your plan is used up.")
+THROTTLED = GatewayRejection(429, "Rate limit exceeded for your plan; retry later.", THROTTLE_RETRY_CONTEXT)
+QUOTA_EXCEEDED = GatewayRejection(429, "Monthly quota of your plan is used up.", RESET_DATE_CONTEXT)
 
 #: The key of the authorizer's Deny context that holds the message of its rejection.
 DENIAL_MESSAGE = "message"
 #: The Content-Type of every gateway response (the one template each has is for it).
 CONTENT_TYPE = "application/json"
+CONTENT_TYPE_MAPPING: Mapping[str, str] = MappingProxyType({"Content-Type": f"'{CONTENT_TYPE}'"})
+_AUTHORIZER_SOURCE = "context.authorizer."
+
+
+def render_headers(mappings: Mapping[str, str], authorizer_context: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """A gateway response's headers as API Gateway sends them: each mapping resolved, an unresolvable one left out.
+
+    The sandbox answers with these in API Gateway's place, as with :func:`render_template`.
+    """
+    resolved = []
+    for name, source in mappings.items():
+        if source.startswith("'"):
+            resolved.append((name, source.strip("'")))
+        elif value := authorizer_context.get(source.removeprefix(_AUTHORIZER_SOURCE)):
+            resolved.append((name, value))
+    return tuple(resolved)
 
 
 def render_template(template: str, authorizer_context: Mapping[str, str]) -> str:
@@ -72,6 +106,10 @@ class AuthorizerDenial:
                 raise ValueError(f"{rejection} cannot be a {self.status} Deny")
             if json.dumps(rejection.message) != f'"{rejection.message}"' or "$" in rejection.message:
                 raise ValueError(f"{rejection} needs JSON escaping or has a $: the gateway inserts it verbatim")
+
+    def header_mappings(self) -> dict[str, str]:
+        """The gateway response's header mappings: the content type alone."""
+        return dict(CONTENT_TYPE_MAPPING)
 
     def body(self) -> str:
         """The body template: ``{"message": "$context.authorizer.message"}``."""
