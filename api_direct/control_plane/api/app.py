@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from api_direct import __version__
 from api_direct.control_plane.api import (
     accounts,
+    consumer_usage,
     credentials,
     deployments,
     listings,
@@ -76,6 +77,7 @@ def create_app(settings: ControlPlaneSettings, *, session: boto3.Session | None 
         stripe_webhook,
         payouts,
         usage,
+        consumer_usage,
     ):
         app.include_router(module.router)
     install_pages(app)
