@@ -650,6 +650,8 @@ def test_closing_a_period_invoices_in_basil_shape(fake: StripeFake, client: stri
         },
     }
     assert "subscription" not in invoice and "paid" not in invoice  # Both gone since Basil.
+    assert invoice["hosted_invoice_url"].startswith(f"{fake.base_url}/i/{invoice['id']}/")
+    assert invoice["invoice_pdf"].startswith(f"{fake.base_url}/invoice/{invoice['id']}/")
     assert invoice["period_start"] == first_item.current_period_start == subscription.created
     assert invoice["status_transitions"]["paid_at"] >= invoice["period_end"] > invoice["period_start"]
     lines = invoice["lines"]["data"]

@@ -11,7 +11,7 @@ Stripe retry them for days.
 
 | event | effect |
 | --- | --- |
-| ``invoice.paid`` | the creator is credited (:func:`~api_direct.control_plane.billing.earnings.record_revenue`); a key suspended for an earlier failure is restored |
+| ``invoice.paid`` | the creator is credited (:func:`~api_direct.control_plane.billing.earnings.record_revenue`), the invoice kept with its Stripe link and period for the consumer's list (no call to Stripe when they look); a key suspended for an earlier failure is restored |
 | ``invoice.payment_failed`` | the subscription's key is suspended in the API's account |
 | ``customer.subscription.deleted`` | Stripe ended the subscription: its key is revoked |
 """  # noqa: E501 (Markdown table rows cannot wrap)
@@ -111,10 +111,24 @@ def _invoice_paid(services: Services, invoice: Mapping[str, Any]) -> bool:
     consumer, api_id, stripe_subscription = owner
     recorded = False
     if int(invoice.get("amount_paid") or 0) > 0:
-        paid = PaidInvoice(str(invoice["id"]), int(invoice["amount_paid"]), str(invoice["currency"]), api_id, consumer)
+        paid = PaidInvoice(
+            str(invoice["id"]),
+            int(invoice["amount_paid"]),
+            str(invoice["currency"]),
+            api_id,
+            consumer,
+            hosted_invoice_url=invoice.get("hosted_invoice_url") or None,
+            period_start=_moment(invoice.get("period_start")),
+            period_end=_moment(invoice.get("period_end")),
+        )
         recorded = record_revenue(services.store, paid, datetime.now(UTC)) == "recorded"
     restored = subscriptions.restore_after_payment(services, consumer, api_id, stripe_subscription)
     return recorded or restored
+
+
+def _moment(epoch: Any) -> datetime | None:
+    """A Stripe timestamp (Unix seconds) as a UTC time; ``None`` if the event has none."""
+    return datetime.fromtimestamp(int(epoch), UTC) if isinstance(epoch, int) else None
 
 
 def _payment_failed(services: Services, invoice: Mapping[str, Any]) -> bool:

@@ -13,7 +13,7 @@ Stripe will be told, not an invoice.
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -80,6 +80,17 @@ class Invoice(BaseModel):
     recorded_at: datetime
 
 
+class ConsumerInvoice(Invoice):
+    """What only the consumer sees of their invoice: its page on Stripe shows their billing details."""
+
+    #: Only paid invoices are recorded.
+    status: Literal["paid"] = "paid"
+    #: Stripe's hosted invoice page (view, download the PDF and receipt); ``None`` for one recorded before links were.
+    hosted_invoice_url: str | None = None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+
+
 router = APIRouter(tags=["usage"])
 
 
@@ -109,8 +120,8 @@ def subscription_usage(api_id: ApiId, principal: Consumer, services: ServicesDep
     return period_usage(services.store, api_id, principal.sub, subscription["plan"], month_text(datetime.now(UTC)))
 
 
-@router.get("/invoices", summary="Your paid invoices, newest first")
-def invoices(principal: Consumer, services: ServicesDep) -> list[Invoice]:
+@router.get("/invoices", summary="Your paid invoices with their Stripe links, newest first")
+def invoices(principal: Consumer, services: ServicesDep) -> list[ConsumerInvoice]:
     return consumer_invoices(services.store, principal.sub)
 
 
@@ -149,13 +160,13 @@ def period_usage(store: Store, api_id: str, consumer: str, plan: str, month: str
     )
 
 
-def consumer_invoices(store: Store, consumer: str) -> list[Invoice]:
+def consumer_invoices(store: Store, consumer: str) -> list[ConsumerInvoice]:
     """Every invoice the consumer paid, newest first.
 
     Ordered by when each was recorded, not by the index: within a month ``gsi1`` sorts
     by invoice id, and Stripe does not issue those in order.
     """
-    paid = (Invoice.model_validate(item) for item in store.query(invoices_index_pk(consumer), index=GSI1))
+    paid = (ConsumerInvoice.model_validate(item) for item in store.query(invoices_index_pk(consumer), index=GSI1))
     return sorted(paid, key=lambda invoice: invoice.recorded_at, reverse=True)
 
 

@@ -44,6 +44,12 @@ class PaidInvoice:
     currency: str
     api_id: str
     consumer: str
+    #: Stripe's page of the invoice for its customer (``None`` if Stripe sent none): only the consumer sees it,
+    #: as it shows their billing details.
+    hosted_invoice_url: str | None = None
+    #: The period the invoice bills (Stripe's ``period_start`` and ``period_end``).
+    period_start: datetime | None = None
+    period_end: datetime | None = None
 
 
 class PayoutsFailed(RuntimeError):
@@ -78,6 +84,16 @@ def invoices_index_pk(consumer: str) -> str:
     return f"INVOICES#{consumer}"
 
 
+def _optional(invoice: PaidInvoice) -> dict[str, str]:
+    """The invoice's link and period, those Stripe sent (an item holds no empty attributes)."""
+    found = {
+        "hosted_invoice_url": invoice.hosted_invoice_url,
+        "period_start": invoice.period_start.isoformat() if invoice.period_start else None,
+        "period_end": invoice.period_end.isoformat() if invoice.period_end else None,
+    }
+    return {name: value for name, value in found.items() if value}
+
+
 def platform_fee(revenue: int, percent: Decimal) -> int:
     """The platform's cut in cents, rounded half up; the creator gets the rest, never less than 0."""
     return min(revenue, int((Decimal(revenue) * percent / 100).quantize(Decimal(1), ROUND_HALF_UP)))
@@ -103,6 +119,7 @@ def record_revenue(
         "creator": creator,
         "month": month,
         "recorded_at": now.isoformat(),
+        **_optional(invoice),
         "gsi1pk": invoices_index_pk(invoice.consumer),
         "gsi1sk": by_month,
         "gsi2pk": ledger_index_pk(creator),

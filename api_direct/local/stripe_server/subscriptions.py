@@ -5,6 +5,7 @@ ends, this module what its invoice says and whether the customer's card pays it.
 """
 
 import calendar
+import secrets
 import time
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -236,6 +237,9 @@ class Subscriptions(Prices):
             customer_name=customer["name"],
             description=None,
             due_date=None,
+            # Finalized at once (Stripe sets both once an invoice leaves draft): the customer's page and its PDF.
+            hosted_invoice_url=f"{self.base_url}/i/{invoice['id']}/{secrets.token_urlsafe(16)}",
+            invoice_pdf=f"{self.base_url}/invoice/{invoice['id']}/{secrets.token_urlsafe(16)}/pdf",
             lines={
                 "object": "list",
                 "data": lines,

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from api_direct.control_plane.api.store import PK, SK, Store, consumer_pk, creator_pk
 from tests.control_plane.billing.stripe_settings import WEBHOOK_SECRET
 from tests.control_plane.billing.usage import API, CAROL, marketplace
-from tests.control_plane.tokens import Mint
+from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import ALICE, EventLog, control_plane_events
 from api_direct.local.stripe_server import StripeFake, event_payload, sign_webhook
 
@@ -85,6 +85,27 @@ def test_a_paid_invoice_credits_the_creator_once_even_when_redelivered(
     # The same invoice in another event (Stripe's own retry has the same id; this is belt and braces).
     assert deliver(billed_api, event_payload("invoice.paid", invoice())).json()["outcome"] == "no change"
     assert list(store.query(creator_pk(ALICE), "EARNINGS#"))[0]["revenue"] == 990
+
+
+def test_a_paid_invoice_is_listed_for_its_consumer_alone_with_its_stripe_link_and_period(
+    billed_api: TestClient, subscribed: EventLog, mint: Mint
+) -> None:
+    link = "https://invoice.stripe.com/i/acct_1/test_YWNjdA"
+    paid = {**invoice(), "hosted_invoice_url": link, "period_start": 1793491200, "period_end": 1796083200}
+    assert deliver(billed_api, event_payload("invoice.paid", paid)).json()["outcome"] == "handled"
+    [listed] = billed_api.get("/invoices", headers=bearer(mint(CAROL, "consumers"))).json()
+    assert {name: listed[name] for name in ("invoice_id", "amount", "currency", "status", "hosted_invoice_url")} == {
+        "invoice_id": "in_1",
+        "amount": 990,
+        "currency": "usd",
+        "status": "paid",
+        "hosted_invoice_url": link,
+    }
+    assert (listed["period_start"], listed["period_end"]) == ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z")
+    assert billed_api.get("/invoices", headers=bearer(mint("consumer-dave", "consumers"))).json() == []
+    # The page shows the consumer's billing details: the creator's ledger has the invoice, not its link.
+    [entry] = billed_api.get("/earnings", headers=bearer(mint(ALICE, "creators"))).json()["entries"]
+    assert entry["invoice_id"] == "in_1" and "hosted_invoice_url" not in entry and "period_start" not in entry
 
 
 def test_a_failed_payment_suspends_the_key_and_a_paid_invoice_restores_it(
