@@ -166,6 +166,10 @@ def test_invoices_are_the_consumers_own_newest_first(
             "currency": "usd",
             "month": "2026-11",
             "recorded_at": "2026-11-10T00:00:00Z",
+            "status": "paid",
+            "hosted_invoice_url": None,
+            "period_start": None,
+            "period_end": None,
         }
     ]
 
