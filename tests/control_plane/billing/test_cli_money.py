@@ -4,14 +4,11 @@ Here, beside the billing tests, for their fixtures (moto, minted tokens, the Str
 
 The billed control plane app runs under uvicorn on 127.0.0.1 (moto for AWS, the Stripe fake for
 Stripe); the CLI's session file holds a token minted for the test user, so everything from
-``require_session`` down (the HTTP client, problem+json errors, exit codes) is the real code.
+``require_session`` down (the HTTP client, problem+json errors, exit codes) is the real code
+(:mod:`tests.control_plane.billing.cli_harness` and this folder's ``conftest.py``).
 """
 
 import json
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,13 +16,9 @@ from typing import Any
 
 import boto3
 import pytest
-import uvicorn
-from click.testing import CliRunner, Result
 from fastapi import FastAPI
 
-from api_direct.cli.main import cli
 from api_direct.cli.money import render
-from api_direct.client import sign_in
 from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store
@@ -34,95 +27,18 @@ from api_direct.errors import AccessError, StateError
 from tests.control_plane.billing.usage import API, CAROL
 from tests.control_plane.marketplace import ALICE
 from tests.control_plane.resources import (
-    APP_CLIENT_ID,
-    BUS,
-    CONTROL_PLANE_ACCOUNT,
     REGION,
     TABLE,
-    USER_POOL_ID,
 )
-from tests.control_plane.tokens import Mint
+from tests.control_plane.billing.cli_harness import SignIn, apid, ok, serving
 from tests.errors import one_line_error
 from api_direct.local.stripe_server import StripeFake
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """``app`` on a free loopback port for the length of the block."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def billed_app(billing_settings: ControlPlaneSettings) -> FastAPI:
-    app = create_app(billing_settings)
-    app.state.services.billing.gateway.sleep = lambda _seconds: None
-    return app
-
-
-@pytest.fixture
-def control_plane(billed_app: FastAPI) -> Iterator[str]:
-    with serving(billed_app) as url:
-        yield url
-
-
-@pytest.fixture
-def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where the CLI keeps its session: empty, so nobody is signed in yet."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    return tmp_path
-
-
-SignIn = Callable[..., None]
-
-
-@pytest.fixture
-def sign_in_as(config_home: Path, mint: Mint) -> SignIn:
-    """Save a session for ``user`` (in ``group``) on ``url`` as `apid login` would, its token valid for an hour."""
-
-    def save(url: str, user: str = ALICE, group: str = "creators") -> None:
-        sign_in.save_session(
-            sign_in.SignedIn(
-                control_plane_url=url,
-                region=REGION,
-                user_pool_id=USER_POOL_ID,
-                app_client_id=APP_CLIENT_ID,
-                username=user,
-                access_token=mint(user, group),
-                refresh_token="unused",
-                expires_at=time.time() + 3600,
-                control_plane_account_id=CONTROL_PLANE_ACCOUNT,
-                event_bus_arn=f"arn:aws:events:{REGION}:{CONTROL_PLANE_ACCOUNT}:event-bus/{BUS}",
-            )
-        )
-
-    return save
 
 
 @pytest.fixture
 def alice(control_plane: str, sign_in_as: SignIn) -> str:
     sign_in_as(control_plane)
     return control_plane
-
-
-def apid(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
-
-
-def ok(result: Result) -> str:
-    assert result.exit_code == 0, f"exit {result.exit_code}: {result.stderr or result.output}"
-    assert result.stderr == ""
-    return result.stdout
 
 
 def store() -> Store:
