@@ -1,11 +1,13 @@
 """The public face of a creator's API: a REST API that checks keys, limits plans and logs usage."""
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -16,6 +18,7 @@ from api_direct.constructs.runtime_function import RuntimeFunction
 from api_direct.runtime.access_log import access_log_format_json
 from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
 from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, CONTENT_TYPE
+from api_direct.runtime.limit_headers import PLAN_LIMITS_ENV
 
 API_KEY_HEADER = "x-api-key"
 _NO_STAGE_CACHE = (
@@ -67,6 +70,11 @@ class MeteredApi(Construct):
     Every request writes one JSON access-log line (request id, key id, plan, route,
     status, latency) to ``access_log_group``: the usage forwarder meters from it.
     Rejections use the JSON bodies of :mod:`api_direct.runtime.gateway_responses`.
+
+    Each plan's limits reach the authorizer (``PLAN_LIMITS``), which returns them in
+    its context for the ``RateLimit-Policy`` / ``RateLimit`` headers the app's
+    adapter adds and for the 429s' ``Retry-After``; on a plan with a quota it reads
+    what is left from the usage plan (GetUsage, allowed on those usage plans only).
     """
 
     def __init__(
@@ -153,10 +161,11 @@ class MeteredApi(Construct):
                 type=apigw.ResponseType.of(response_type),
                 status_code=str(rejection.status),
                 templates={CONTENT_TYPE: rejection.body()},
-                response_headers={"Content-Type": f"'{CONTENT_TYPE}'"},
+                response_headers=rejection.header_mappings(),
             )
         self.usage_plans: dict[str, apigw.UsagePlan] = {plan.name: self._usage_plan(plan) for plan in plans}
         key_store.attach_usage_plans(self.usage_plans)
+        self._tell_authorizer_the_limits(plans)
         Validations.of(self.rest_api).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-APIG6",
@@ -195,6 +204,42 @@ class MeteredApi(Construct):
     def url(self) -> str:
         """Base URL of the deployed stage (a token until deploy)."""
         return self.rest_api.url
+
+    def _tell_authorizer_the_limits(self, plans: Sequence[PlanLimits]) -> None:
+        """``PLAN_LIMITS`` for the authorizer, and the reads it needs for what is left of a quota.
+
+        The usage plans' ids cannot go in its environment: they depend on the stage,
+        the stage on the methods, the methods on the authorizer, so the function
+        finds its key's usage plan at run time (GetUsagePlans by key) instead. The
+        grant is a policy of its own, which the function does not wait for, for the
+        same reason; until it exists, responses lack only ``RateLimit``.
+        """
+        stack = Stack.of(self)
+        limits = {
+            plan.name: {"rate_limit": plan.rate_limit, "burst": plan.burst, "monthly_quota": plan.monthly_quota}
+            for plan in plans
+        }
+        self.authorizer_function.add_environment(PLAN_LIMITS_ENV, json.dumps(limits, sort_keys=True))
+        with_quota = [self.usage_plans[plan.name].usage_plan_id for plan in plans if plan.monthly_quota]
+        if not with_quota:
+            return
+        paths = ["/usageplans", *(f"/usageplans/{plan_id}/usage" for plan_id in with_quota)]
+        iam.Policy(
+            self,
+            "AuthorizerReadsQuotaUsage",
+            roles=[self.authorizer_function.role] if self.authorizer_function.role else [],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["apigateway:GET"],
+                    resources=[
+                        stack.format_arn(
+                            service="apigateway", account="", resource=path, arn_format=ArnFormat.NO_RESOURCE_NAME
+                        )
+                        for path in paths
+                    ],
+                )
+            ],
+        )
 
     def _usage_plan(self, plan: PlanLimits) -> apigw.UsagePlan:
         return self.rest_api.add_usage_plan(

@@ -71,7 +71,7 @@ def policy_for(method_arn: str, decision: Decision, limits: Mapping[str, str] | 
     return response.asdict()
 
 
-def limits_of(decision: Decision, record: KeyRecord | None, now: datetime) -> dict[str, str]:
+def limits_of(method_arn: str, decision: Decision, record: KeyRecord | None, now: datetime) -> dict[str, str]:
     """The context entries behind an allowed caller's RateLimit headers; none for a plan the function does not know.
 
     The remaining quota is read from API Gateway only on a plan with a quota and a
@@ -81,8 +81,9 @@ def limits_of(decision: Decision, record: KeyRecord | None, now: datetime) -> di
     if quota is None or not decision.allowed:
         return {}
     remaining = None
-    if quota.monthly_quota is not None and quota.usage_plan_id and record is not None and record.usage_key_id:
-        remaining = quota_remaining(quota.usage_plan_id, record.usage_key_id, quota.monthly_quota, now)
+    if quota.monthly_quota is not None and record is not None and record.usage_key_id:
+        arn = parse_api_gateway_arn(method_arn)
+        remaining = quota_remaining(record.usage_key_id, decision.plan, arn.api_id, arn.stage, quota.monthly_quota, now)
     return limits_context(quota, remaining, now)
 
 
@@ -103,4 +104,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if decision.rejection is MISSING_KEY:
         # The exact message API Gateway turns into a 401 (gateway response UNAUTHORIZED).
         raise Exception("Unauthorized")
-    return policy_for(request.method_arn, decision, limits_of(decision, looked_up[0], datetime.now(UTC)))
+    limits = limits_of(request.method_arn, decision, looked_up[0], datetime.now(UTC))
+    return policy_for(request.method_arn, decision, limits)

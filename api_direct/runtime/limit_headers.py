@@ -46,8 +46,6 @@ class PlanQuota:
     rate_limit: float
     burst: int
     monthly_quota: int | None = None
-    #: The usage plan's id, for GetUsage; "" where the plan has none.
-    usage_plan_id: str = ""
 
     @property
     def throttle_retry_after(self) -> int:

@@ -38,9 +38,29 @@ def remaining_from_usage(usage: dict[str, Any], usage_key_id: str, quota: int) -
     return int(days[-1][1]) if days else quota
 
 
-def quota_remaining(usage_plan_id: str, usage_key_id: str, quota: int, now: datetime) -> int | None:
+@functools.lru_cache(maxsize=256)
+def usage_plan_of(usage_key_id: str, plan: str, api_id: str, stage: str) -> str | None:
+    """The id of the usage plan that binds the key to this API's stage (GetUsagePlans by key).
+
+    Read, not configured: the authorizer cannot be told the ids, since the usage
+    plans depend (through the stage and its methods) on the authorizer itself.
+    Cached for the container's life per key *and plan*: a plan change moves the
+    key to another usage plan, and arrives as a new plan in the decision.
+    """
+    plans = apigateway_client().get_usage_plans(keyId=usage_key_id)["items"]
+    for usage_plan in plans:
+        if any(s.get("apiId") == api_id and s.get("stage") == stage for s in usage_plan.get("apiStages", [])):
+            return usage_plan["id"]
+    logger.warning("no usage plan of this stage holds the key", plan=plan)
+    return None
+
+
+def quota_remaining(usage_key_id: str, plan: str, api_id: str, stage: str, quota: int, now: datetime) -> int | None:
     """What API Gateway says is left of ``quota`` for the key this month; ``None`` if it could not say."""
     try:
+        usage_plan_id = usage_plan_of(usage_key_id, plan, api_id, stage)
+        if usage_plan_id is None:
+            return None
         usage = apigateway_client().get_usage(
             usagePlanId=usage_plan_id,
             keyId=usage_key_id,
@@ -48,6 +68,6 @@ def quota_remaining(usage_plan_id: str, usage_key_id: str, quota: int, now: date
             endDate=now.date().isoformat(),
         )
     except (BotoCoreError, ClientError) as error:
-        logger.warning("quota usage unavailable", usage_plan_id=usage_plan_id, error=str(error))
+        logger.warning("quota usage unavailable", plan=plan, error=str(error))
         return None
     return remaining_from_usage(dict(usage), usage_key_id, quota)

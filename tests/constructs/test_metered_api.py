@@ -1,5 +1,6 @@
 """MeteredApi, ApiKeyStore and UsageForwarder composed as a creator's stack would."""
 
+import json
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -14,6 +15,7 @@ from api_direct.local.rest_proxy import binary_media_types_of
 from api_direct.runtime.access_log import access_log_format_json
 from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
 from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE
+from api_direct.runtime.limit_headers import PLAN_LIMITS_ENV
 from tests.example_project import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN
 
 PLANS = [
@@ -129,6 +131,48 @@ def test_rejections_have_the_shared_json_bodies(template: Template) -> None:
         )
 
 
+def test_429s_map_retry_after_from_the_authorizer_context(template: Template) -> None:
+    """Throttling retries after the plan's interval; a used-up quota at its reset, both written by the authorizer."""
+    for response_type, source in (
+        ("THROTTLED", "context.authorizer.throttleRetryAfter"),
+        ("QUOTA_EXCEEDED", "context.authorizer.quotaResetDate"),
+    ):
+        template.has_resource_properties(
+            "AWS::ApiGateway::GatewayResponse",
+            {
+                "ResponseType": response_type,
+                "ResponseParameters": {
+                    "gatewayresponse.header.Retry-After": source,
+                    "gatewayresponse.header.Content-Type": "'application/json'",
+                },
+            },
+        )
+
+
+def test_authorizer_knows_each_plan_s_limits(template: Template) -> None:
+    [function] = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "api_direct.runtime.authorizer.handler"}}
+    ).values()
+    assert json.loads(function["Properties"]["Environment"]["Variables"][PLAN_LIMITS_ENV]) == {
+        "free": {"rate_limit": 2, "burst": 5, "monthly_quota": 1000},
+        "unlimited": {"rate_limit": 100.5, "burst": 200, "monthly_quota": None},
+    }
+
+
+def test_authorizer_may_find_usage_plans_and_read_usage_of_quota_plans_only(template: Template) -> None:
+    """A policy of its own (not the function's default one, which the function waits for: a cycle via the stage)."""
+    [policy] = template.find_resources(
+        "AWS::IAM::Policy", {"Properties": {"PolicyName": Match.string_like_regexp("AuthorizerReadsQuotaUsage")}}
+    ).values()
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "apigateway:GET"
+    rendered = json.dumps(statement["Resource"])
+    assert '"::/usageplans"' in rendered
+    assert "PlanFree" in rendered and "/usage" in rendered and "PlanUnlimited" not in rendered
+    [role] = policy["Properties"]["Roles"]
+    assert role["Ref"].startswith("ApiAuthorizerRole")
+
+
 def test_key_table_is_hash_keyed_encrypted_and_recoverable(template: Template) -> None:
     template.has_resource_properties(
         "AWS::DynamoDB::Table",
@@ -146,9 +190,14 @@ def test_authorizer_may_only_get_items(template: Template) -> None:
     policies = template.find_resources(
         "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": Match.string_like_regexp("^ApiAuthorizerRole")}]}}
     )
-    [policy] = policies.values()
-    actions = {a for s in policy["Properties"]["PolicyDocument"]["Statement"] for a in _list(s["Action"])}
+    actions = {
+        a
+        for policy in policies.values()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        for a in _list(s["Action"])
+    }
     assert {a for a in actions if a.startswith("dynamodb:")} == {"dynamodb:GetItem"}
+    assert {a for a in actions if a.startswith("apigateway:")} == {"apigateway:GET"}
 
 
 def test_key_bus_admits_only_the_control_plane(template: Template) -> None:

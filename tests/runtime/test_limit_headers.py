@@ -21,16 +21,18 @@ from tests.runtime.lambda_context import FakeLambdaContext
 from tests.runtime.asgi_apps import answering, event
 
 NOW = datetime(2026, 12, 5, 1, 0, 0, tzinfo=UTC)
-PRO = PlanQuota(rate_limit=10, burst=20, monthly_quota=10_000, usage_plan_id="plan-pro")
+PRO = PlanQuota(rate_limit=10, burst=20, monthly_quota=10_000)
 
 
 @pytest.fixture(autouse=True)
 def fresh_apigateway_client() -> Iterator[None]:
-    """The cached client belongs to one test's emulated account (kept by reference: tests patch the name)."""
-    cached = quota_usage.apigateway_client
-    cached.cache_clear()
+    """The cached client and plan ids belong to one test's emulated account (kept by reference: tests patch names)."""
+    caches = (quota_usage.apigateway_client, quota_usage.usage_plan_of)
+    for cache in caches:
+        cache.cache_clear()
     yield
-    cached.cache_clear()
+    for cache in caches:
+        cache.cache_clear()
 
 
 class TestCalendar:
@@ -82,9 +84,15 @@ class TestContext:
 
 
 def stub_get_usage(response: dict[str, Any], expected: dict[str, Any]) -> Stubber:
-    """A client answering GetUsage with ``response``, the shape AWS documents (moto has no GetUsage)."""
+    """A client finding the key's usage plan, then answering GetUsage with ``response``, the shape AWS documents.
+
+    Stubbed rather than emulated: moto has no GetUsage (it answers 404).
+    """
     client = boto3.client("apigateway", region_name=REGION)
     stubber = Stubber(client)
+    other_stage = {"id": "plan-dev", "apiStages": [{"apiId": "abc123", "stage": "dev"}]}
+    this_stage = {"id": "plan-pro", "apiStages": [{"apiId": "abc123", "stage": "v1"}]}
+    stubber.add_response("get_usage_plans", {"items": [other_stage, this_stage]}, {"keyId": "uk-1"})
     stubber.add_response("get_usage", response, expected)
     stubber.activate()
     return stubber
@@ -120,9 +128,7 @@ class TestAuthorizer:
     def plan_limits(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(
             PLAN_LIMITS_ENV,
-            json.dumps(
-                {"pro": PRO.__dict__, "free": {"rate_limit": 2, "burst": 5, "monthly_quota": None, "usage_plan_id": ""}}
-            ),
+            json.dumps({"pro": PRO.__dict__, "free": {"rate_limit": 2, "burst": 5, "monthly_quota": None}}),
         )
 
     def test_the_context_carries_the_plan_limits_and_what_api_gateway_says_is_left(
@@ -156,11 +162,27 @@ class TestAuthorizer:
     def test_when_api_gateway_cannot_say_the_call_still_passes_without_rate_limit(
         self, key_table: KeyTable, plan_limits: None, lambda_context: FakeLambdaContext
     ) -> None:
-        """moto answers GetUsage 404, as an outage or a missing permission would fail it."""
+        """moto knows no usage plan holding the key here, as a key sync not yet applied would leave it."""
         response = self.authorize(self.seed(key_table, "pro"), lambda_context)
         assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
         assert "rateLimit" not in response["context"]
         assert "rateLimitPolicy" in response["context"]
+
+    def test_when_get_usage_fails_the_call_still_passes_without_rate_limit(
+        self, key_table: KeyTable, plan_limits: None, lambda_context: FakeLambdaContext
+    ) -> None:
+        """The key is in this stage's usage plan, and GetUsage fails (moto answers it 404, as a missing grant would)."""
+        apigateway = boto3.client("apigateway", region_name=REGION)
+        plan_id = apigateway.create_usage_plan(name="pro", apiStages=[{"apiId": "abc123", "stage": "v1"}])["id"]
+        usage_key_id = apigateway.create_api_key(name="key-1", enabled=True)["id"]
+        apigateway.create_usage_plan_key(usagePlanId=plan_id, keyId=usage_key_id, keyType="API_KEY")
+        key = self.seed(key_table, "pro")
+        key_table.set_usage_key_id(hash_key(key), usage_key_id)
+        assert quota_usage.usage_plan_of(usage_key_id, "pro", "abc123", "v1") == plan_id
+        response = self.authorize(key, lambda_context)
+        assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+        assert "rateLimit" not in response["context"]
+        assert response["context"]["quotaResetDate"].endswith(" 00:00:00 GMT")
 
     def test_a_plan_without_a_quota_costs_no_usage_read(
         self,
