@@ -11,7 +11,9 @@ in the order API Gateway works through it for our stack:
    ``Unauthorized`` raised -> ``UNAUTHORIZED``; a Deny -> ``ACCESS_DENIED``, whose
    body shows the message from the authorizer's context;
 4. an Allow whose ``usageIdentifierKey`` is not an enabled API key in a usage plan
-   of the stage (key sync has not applied it) -> ``INVALID_API_KEY``;
+   of the stage (key sync has not applied it) -> ``INVALID_API_KEY``; a key whose
+   usage plan's monthly quota is used up -> ``QUOTA_EXCEEDED`` (counted here, per
+   key and UTC calendar month, from this gateway's own calls);
 5. the proxy integration: the app's handler gets the REST (payload 1.0) event and
    its result becomes the client's response, both by :class:`~.rest_proxy.RestProxy`'s
    rules (binary bodies by the stage's ``binaryMediaTypes``, repeated headers, HEAD,
@@ -20,13 +22,19 @@ in the order API Gateway works through it for our stack:
    where the usage forwarder's subscription reads it.
 
 Each rejection is the gateway response the construct configures, from the same
-:mod:`~api_direct.runtime.gateway_responses`. Not emulated: the authorizer's result
-cache (every call asks the authorizer), throttling and quotas of the usage plans.
+:mod:`~api_direct.runtime.gateway_responses`, headers (``Retry-After`` from the
+authorizer's context) included. An allowed call's ``RateLimit-Policy`` and
+``RateLimit`` come from the app's adapter, as deployed. Not emulated: the authorizer's result
+cache (every call asks the authorizer) and the usage plans' throttling; the quota
+counter starts at zero with each gateway and is not what GetUsage answers (the
+emulator has no GetUsage, so a local response carries ``RateLimit-Policy`` but
+no ``RateLimit``).
 """
 
 import time
 import traceback
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
@@ -36,7 +44,7 @@ from api_direct.local.rest_proxy import INTEGRATION_FAILED, HttpRequest, HttpRes
 from api_direct.runtime.access_log import render_access_log_line
 from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
 from api_direct.runtime.key_check import API_KEY_HEADER
-from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, CONTENT_TYPE, render_template
+from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, render_headers, render_template
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,8 @@ class LocalRestApi:
         self._clock = clock
         self._errors = errors
         self._stream = f"sandbox-{uuid.uuid4().hex[:8]}"
+        #: Calls counted against a quota, per (usage identifier, UTC month).
+        self._quota_calls: Counter[tuple[str, str]] = Counter()
         logs.create_log_stream(logGroupName=api.access_log_group, logStreamName=self._stream)
 
     def request(self, request: HttpRequest) -> Response:
@@ -168,8 +178,12 @@ class LocalRestApi:
         context = policy.get("context", {})
         if policy["policyDocument"]["Statement"][0]["Effect"] != "Allow":
             return self._rejected("ACCESS_DENIED", context), None
-        if not self._in_usage_plan(policy.get("usageIdentifierKey")):
+        usage_identifier_key = policy.get("usageIdentifierKey")
+        usage_plan = self._usage_plan(usage_identifier_key)
+        if usage_plan is None or not usage_identifier_key:
             return self._rejected("INVALID_API_KEY"), None
+        if not self._within_quota(usage_plan, usage_identifier_key):
+            return self._rejected("QUOTA_EXCEEDED", context), None
         started = time.monotonic()
         authorized = {
             **event,
@@ -192,23 +206,40 @@ class LocalRestApi:
     @staticmethod
     def _rejected(response_type: str, authorizer_context: Mapping[str, str] | None = None) -> Response:
         configured = BY_GATEWAY_RESPONSE_TYPE[response_type]
-        body = render_template(configured.body(), authorizer_context or {})
-        return Response(configured.status, (("Content-Type", CONTENT_TYPE),), body.encode())
+        context = authorizer_context or {}
+        body = render_template(configured.body(), context)
+        return Response(configured.status, render_headers(configured.header_mappings(), context), body.encode())
 
-    def _in_usage_plan(self, usage_identifier_key: str | None) -> bool:
-        """Whether API Gateway would accept the key: enabled, and in a usage plan of this stage."""
+    def _usage_plan(self, usage_identifier_key: str | None) -> dict[str, Any] | None:
+        """The usage plan of this stage API Gateway would meter the key on: enabled, and in one; else ``None``."""
         if not usage_identifier_key:
-            return False
+            return None
         keys = self._apigateway.get_api_keys(includeValues=True, limit=500)["items"]
         for key in keys:
             if key.get("value") == usage_identifier_key and key.get("enabled", True):
                 plans = self._apigateway.get_usage_plans(keyId=key["id"])["items"]
-                return any(
-                    stage.get("apiId") == self.api.rest_api_id and stage.get("stage") == self.api.stage
-                    for plan in plans
-                    for stage in plan.get("apiStages", [])
-                )
-        return False
+                for plan in plans:
+                    if any(
+                        stage.get("apiId") == self.api.rest_api_id and stage.get("stage") == self.api.stage
+                        for stage in plan.get("apiStages", [])
+                    ):
+                        return dict(plan)
+        return None
+
+    def _within_quota(self, usage_plan: Mapping[str, Any], usage_identifier_key: str) -> bool:
+        """Count the call against the plan's MONTH quota; ``False`` once the month's calls reached it.
+
+        API Gateway's MONTH period runs from midnight UTC on the 1st; the calls it
+        refused do not count, the ones it let through do, whatever the app answers.
+        """
+        quota = usage_plan.get("quota") or {}
+        if quota.get("period") != "MONTH" or "limit" not in quota:
+            return True
+        month = time.strftime("%Y-%m", time.gmtime(self._clock()))
+        if self._quota_calls[(usage_identifier_key, month)] >= int(quota["limit"]):
+            return False
+        self._quota_calls[(usage_identifier_key, month)] += 1
+        return True
 
     def _log_access(self, fields: Mapping[str, object]) -> None:
         self._logs.put_log_events(

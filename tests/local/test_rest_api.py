@@ -26,11 +26,13 @@ from api_direct.local.rest_api import DeployedRestApi, LocalRestApi, Response
 from api_direct.local.rest_proxy import MAX_REQUEST_BYTES, HttpRequest
 from api_direct.local.sandbox import _Gateway
 from api_direct.runtime.access_log import parse_access_log_line
-from api_direct.runtime.gateway_responses import INVALID_KEY, MISSING_KEY, SUSPENDED_KEY
+from api_direct.runtime.gateway_responses import INVALID_KEY, MISSING_KEY, QUOTA_EXCEEDED, SUSPENDED_KEY
+from api_direct.runtime.limit_headers import RESET_DATE_CONTEXT
 
 REGION, ACCOUNT, STAGE, LOG_GROUP = "us-east-1", "123456789012", "v1", "access"
 AUTHORIZER = DeployedFunction("authorizer", "arn:authorizer", "authorizer.handler", {})
 APP = DeployedFunction("app", "arn:app", "apid_handler.handler", {})
+QUOTA_KEY, QUOTA_RESET = "on-a-quota", "Fri, 01 Jan 2027 00:00:00 GMT"
 
 
 class Functions:
@@ -50,10 +52,12 @@ class Functions:
         key = event["headers"].get("x-api-key")
         if key == "raise":
             raise Exception("Unauthorized")
-        allowed = key in ("in-plan", "not-in-plan")
+        allowed = key in ("in-plan", "not-in-plan", QUOTA_KEY)
         context = (
             {"keyId": "k1", "plan": "pro"} if allowed else {"keyId": "", "plan": "", "message": SUSPENDED_KEY.message}
         )
+        if key == QUOTA_KEY:
+            context[RESET_DATE_CONTEXT] = QUOTA_RESET
         return {
             "principalId": "k1" if allowed else "anonymous",
             "context": context,
@@ -146,6 +150,27 @@ def test_an_allowed_key_in_a_plan_reaches_the_app_and_is_logged_as_its(
     [entry] = logged(logs)
     assert (entry.status, entry.key_id, entry.plan, entry.resource_path) == (200, "k1", "pro", "/{proxy+}")
     assert entry.integration_latency_ms is not None
+
+
+def test_a_used_up_monthly_quota_is_the_429_with_retry_after_at_the_reset(
+    gateway: tuple[LocalRestApi, Functions, Any],
+) -> None:
+    api, functions, logs = gateway
+    apigateway = boto3.client("apigateway", region_name=REGION)
+    plan = apigateway.create_usage_plan(
+        name="metered",
+        apiStages=[{"apiId": api.api.rest_api_id, "stage": STAGE}],
+        quota={"limit": 2, "period": "MONTH"},
+    )["id"]
+    key = apigateway.create_api_key(name="k3", value=f"hash-of-the-key-{QUOTA_KEY}", enabled=True)["id"]
+    apigateway.create_usage_plan_key(usagePlanId=plan, keyId=key, keyType="API_KEY")
+    statuses = [api.request(get("/cities", QUOTA_KEY)).status for _ in range(2)]
+    refused = api.request(get("/cities", QUOTA_KEY))
+    assert statuses == [200, 200]
+    assert (refused.status, refused.text) == (429, QUOTA_EXCEEDED.body())
+    assert refused.header("retry-after") == QUOTA_RESET
+    assert [name for name, _ in functions.events].count("app") == 2
+    assert [entry.status for entry in logged(logs)] == [200, 200, 429]
 
 
 def test_an_empty_key_header_is_a_missing_one(gateway: tuple[LocalRestApi, Functions, Any]) -> None:
