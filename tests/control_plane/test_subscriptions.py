@@ -92,7 +92,7 @@ def test_subscribing_issues_a_key_shown_once_and_stored_as_its_hash(
     response = subscribe(api, carol)
     assert response.status_code == 201 and response.headers["cache-control"] == "no-store"
     issued = response.json()
-    assert set(issued) == {"api_id", "plan", "key_id", "api_key", "created_at"}
+    assert set(issued) == {"api_id", "plan", "key_id", "name", "api_key", "created_at"}
     assert (issued["api_id"], issued["plan"]) == ("weather-api", "free")
     assert PLAINTEXT_KEY.fullmatch(issued["api_key"])
     key_hash = hash_key(issued["api_key"])
@@ -141,10 +141,13 @@ def test_a_consumer_lists_subscriptions_and_keys_without_secrets(
     assert keys.json() == [
         {
             "key_id": issued["key_id"],
+            "name": "default",
             "api_id": "weather-api",
             "plan": "free",
             "status": "active",
             "created_at": issued["created_at"],
+            "expires_at": None,
+            "last_used": None,
         }
     ]
     assert issued["api_key"] not in keys.text and hash_key(issued["api_key"]) not in keys.text

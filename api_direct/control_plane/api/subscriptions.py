@@ -4,6 +4,12 @@ A key's plaintext exists in one place only: the response that issues it. The tab
 keeps its SHA-256 (``pk=KEY#<hash>``) and events carry only that hash, which is what
 the API's account stores too.
 
+A subscription has one or more named keys (:mod:`~api_direct.control_plane.api.named_keys`);
+the subscription item names its newest (``key_id``), and every key change conditions on
+and moves that name, so concurrent changes to one subscription's keys serialize.
+What happens to a subscription (a plan change, a suspension, a cancellation) happens
+to each of its active keys, one key event per key.
+
 Every change is one transaction followed by its key events. If an event cannot be
 sent, a compensating transaction puts the table back and the caller gets the 502:
 the control plane and the API's account never disagree about whether a key works.
@@ -48,6 +54,8 @@ ACTIVE, CANCELLED, REVOKED = "active", "cancelled", "revoked"
 PAID_UP, SUSPENDED = "ok", "suspended"
 SUB_PREFIX = "SUB#"
 KEY_PREFIX = "KEY#"
+#: The name of the key a subscription starts with (and of keys issued before keys had names).
+DEFAULT_KEY_NAME = "default"
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -70,6 +78,7 @@ class IssuedKey(BaseModel):
     api_id: str
     plan: str
     key_id: str
+    name: str = DEFAULT_KEY_NAME
     api_key: str
     created_at: datetime
 
@@ -80,20 +89,10 @@ class Subscription(BaseModel):
     status: Literal["active", "cancelled"]
     #: ``suspended`` while an invoice is unpaid: the key is refused until a payment goes through.
     billing_status: Literal["ok", "suspended"] = "ok"
-    #: The subscription's current key (``GET /keys`` lists old ones too).
+    #: The subscription's newest key (``GET /keys`` lists all of them, old ones too).
     key_id: str
     created_at: datetime
     cancelled_at: datetime | None = None
-
-
-class ApiKey(BaseModel):
-    """A key as its owner may see it again: never the plaintext, never the hash."""
-
-    key_id: str
-    api_id: str
-    plan: str
-    status: Literal["active", "revoked"]
-    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -120,12 +119,12 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
         raise Problem(
             409,
             f"you already subscribe to {body.api_id} (plan {previous['plan']}); change the plan with "
-            f"PUT /subscriptions/{body.api_id}/plan or get a new key with POST /subscriptions/{body.api_id}/rotate",
+            f"PUT /subscriptions/{body.api_id}/plan or add a key with POST /subscriptions/{body.api_id}/keys",
         )
     billing = services.billing
     stripe_subscription = billed(lambda: billing.start(principal.sub, body.api_id, plan_item)) if billing else None
     now = timestamp()
-    api_key, key_item = _new_key(principal.sub, body.api_id, body.plan, now)
+    api_key, key_item = new_key(principal.sub, body.api_id, body.plan, now)
     subscription = {
         **key,
         "gsi1pk": api_pk(body.api_id),
@@ -141,7 +140,7 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
     }
     counted = {"subscribers": 1}
     try:
-        _commit(
+        commit(
             services,
             writes=[
                 {
@@ -158,17 +157,17 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
             ],
             undo=[
                 {"Put": {"Item": previous}} if previous is not None else {"Delete": {"Key": key}},
-                {"Delete": {"Key": _key_key(key_item["key_hash"])}},
+                {"Delete": {"Key": key_item_key(key_item["key_hash"])}},
                 update_op(listing_key(body.api_id), add=_negated(counted)),
                 update_op(plan_key(body.api_id, body.plan), add=_negated(counted)),
             ],
-            events=[_issued(key_item)],
+            events=[issued(key_item)],
             conflict=f"you subscribed to {body.api_id} meanwhile, or its plans changed; retry",
         )
     except Exception:
         _undo_billing(services, lambda billing: billing.abandon(stripe_subscription))
         raise
-    return _shown_once(key_item, api_key, response)
+    return shown_once(key_item, api_key, response)
 
 
 @router.get("/subscriptions", summary="Your subscriptions, active and cancelled")
@@ -183,39 +182,14 @@ def cancel(api_id: ApiId, principal: Consumer, services: ServicesDep) -> None:
     if subscription is None:
         raise _not_subscribed(api_id)
     if subscription["status"] == ACTIVE:
-        _cancel(services, subscription)
+        cancel_subscription(services, subscription)
 
 
-@router.post("/subscriptions/{api_id}/rotate", status_code=201, summary="Replace the subscription's key (shown once)")
-def rotate(api_id: ApiId, principal: Consumer, services: ServicesDep, response: Response) -> IssuedKey:
-    """The old key is revoked as the new one is issued: there is never a moment with both or neither."""
-    subscription = _paid_up_subscription(services.store, principal.sub, api_id)
-    old_key, key = _key_key(subscription["key_hash"]), subscription_key(principal.sub, api_id)
-    now = timestamp()
-    api_key, new = _new_key(principal.sub, api_id, subscription["plan"], now)
-    _commit(
-        services,
-        writes=[
-            {"Put": {"Item": new, "ConditionExpression": "attribute_not_exists(pk)"}},
-            update_op(old_key, set_={"status": REVOKED, "revoked_at": now}, when={"status": ACTIVE}),
-            update_op(key, set_=_key_reference(new), when={"status": ACTIVE, "key_id": subscription["key_id"]}),
-        ],
-        undo=[
-            {"Delete": {"Key": _key_key(new["key_hash"])}},
-            update_op(old_key, set_={"status": ACTIVE}, remove=["revoked_at"]),
-            update_op(key, set_=_key_reference(subscription)),
-        ],
-        events=[_issued(new), _revoked(subscription)],
-        conflict=f"your subscription to {api_id} changed meanwhile; retry",
-    )
-    return _shown_once(new, api_key, response)
-
-
-@router.put("/subscriptions/{api_id}/plan", summary="Move your subscription (and its key) to another plan")
+@router.put("/subscriptions/{api_id}/plan", summary="Move your subscription (and its keys) to another plan")
 def change_plan(api_id: ApiId, body: PlanChange, principal: Consumer, services: ServicesDep) -> Subscription:
-    """The key stays the same; the API's account applies the new plan's limits to it."""
+    """The keys stay the same; the API's account applies the new plan's limits to them."""
     store = services.store
-    subscription = _paid_up_subscription(store, principal.sub, api_id)
+    subscription = paid_up_subscription(store, principal.sub, api_id)
     old = subscription["plan"]
     if body.plan == old:
         return Subscription.model_validate(subscription)
@@ -235,14 +209,14 @@ def _change_plan_in_table(
     services: Services, subscription: Mapping[str, Any], plan: str, stripe_side: Mapping[str, Any]
 ) -> None:
     api_id, old = subscription["api_id"], subscription["plan"]
-    key, key_of_key = {PK: subscription[PK], SK: subscription[SK]}, _key_key(subscription["key_hash"])
-    _commit(
+    key, keys = {PK: subscription[PK], SK: subscription[SK]}, subscription_keys(services.store, subscription)
+    commit(
         services,
         writes=[
             update_op(
                 key, set_={"plan": plan, **stripe_side}, when={"status": ACTIVE, "key_id": subscription["key_id"]}
             ),
-            update_op(key_of_key, set_={"plan": plan}, when={"status": ACTIVE}),
+            *(update_op(key_item_key(item["key_hash"]), set_={"plan": plan}, when={"status": ACTIVE}) for item in keys),
             update_op(plan_key(api_id, old), add={"subscribers": -1}),
             update_op(plan_key(api_id, plan), add={"subscribers": 1}, exists=True),
         ],
@@ -254,32 +228,33 @@ def _change_plan_in_table(
                     **({"stripe_subscription": subscription.get("stripe_subscription")} if stripe_side else {}),
                 },
             ),
-            update_op(key_of_key, set_={"plan": old}),
+            *(update_op(key_item_key(item["key_hash"]), set_={"plan": old}) for item in keys),
             update_op(plan_key(api_id, old), add={"subscribers": 1}),
             update_op(plan_key(api_id, plan), add={"subscribers": -1}),
         ],
-        events=[KeyEvent("PlanChanged", api_id, {**_key_reference(subscription), "plan": plan})],
+        events=[KeyEvent("PlanChanged", api_id, {**key_reference(item), "plan": plan}) for item in keys],
         conflict=f"your subscription to {api_id}, or its plans, changed meanwhile; retry",
     )
 
 
-@router.get("/keys", summary="Your API keys, current and revoked (never their values)")
-def list_keys(principal: Consumer, services: ServicesDep) -> list[ApiKey]:
-    return [ApiKey.model_validate(item) for item in _own_keys(services.store, principal.sub)]
-
-
-@router.delete("/keys/{key_id}", status_code=204, summary="Revoke a key, which cancels its subscription")
-def revoke_key(key_id: str, principal: Consumer, services: ServicesDep) -> None:
-    """Another consumer's key is a 404, exactly like a key that does not exist. Safe to repeat."""
-    key = next((item for item in _own_keys(services.store, principal.sub) if item["key_id"] == key_id), None)
-    if key is None:
-        raise Problem(404, f"you have no key {key_id!r}; list yours with GET /keys")
-    if key["status"] == ACTIVE:
-        _cancel(services, _active_subscription(services.store, principal.sub, key["api_id"]))
-
-
 def subscription_key(consumer: str, api_id: str) -> dict[str, str]:
     return {PK: consumer_pk(consumer), SK: f"{SUB_PREFIX}{api_id}"}
+
+
+def subscription_keys(store: Store, subscription: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The subscription's active keys (rotated-out ones in their grace period too), newest first.
+
+    Found through the consumer's key index and each read back from the table, so a
+    key revoked a moment ago (which the index may still show active) is left out; the
+    subscription's newest key is read directly, so one added a moment ago is in.
+    """
+    # The subscription's partition key is its consumer's, which is also what the key index is keyed by.
+    listed = store.query(subscription[PK], KEY_PREFIX, index=GSI2, newest_first=True)
+    hashes = [item["key_hash"] for item in listed if item["api_id"] == subscription["api_id"]]
+    if subscription["key_hash"] not in hashes:
+        hashes.insert(0, subscription["key_hash"])
+    keys = (store.get(key_pk(key_hash), "KEY") for key_hash in hashes)
+    return [item for item in keys if item is not None and item["status"] == ACTIVE]
 
 
 def has_active_subscription(store: Store, consumer: str, api_id: str) -> bool:
@@ -292,16 +267,16 @@ def _subscription(store: Store, consumer: str, api_id: str) -> dict[str, Any] | 
     return store.get(key[PK], key[SK])
 
 
-def _active_subscription(store: Store, consumer: str, api_id: str) -> dict[str, Any]:
+def active_subscription(store: Store, consumer: str, api_id: str) -> dict[str, Any]:
     item = _subscription(store, consumer, api_id)
     if item is None or item["status"] != ACTIVE:
         raise _not_subscribed(api_id)
     return item
 
 
-def _paid_up_subscription(store: Store, consumer: str, api_id: str) -> dict[str, Any]:
+def paid_up_subscription(store: Store, consumer: str, api_id: str) -> dict[str, Any]:
     """An active subscription whose key is not suspended: a suspended one cannot get a new key or plan."""
-    item = _active_subscription(store, consumer, api_id)
+    item = active_subscription(store, consumer, api_id)
     if item.get("billing_status") == SUSPENDED:
         raise Problem(
             402,
@@ -326,7 +301,7 @@ def end_for_stripe(services: Services, consumer: str, api_id: str, stripe_subscr
     item = _subscription(services.store, consumer, api_id)
     if item is None or item["status"] != ACTIVE or item.get("stripe_subscription") != stripe_subscription:
         return False
-    _cancel(services, item, end_billing=False)
+    cancel_subscription(services, item, end_billing=False)
     return True
 
 
@@ -349,13 +324,13 @@ def _set_billing_status(
         return False
     key = subscription_key(consumer, api_id)
     previous = item.get("billing_status", PAID_UP)
-    _commit(
+    commit(
         services,
         writes=[
             update_op(key, set_={"billing_status": status}, when={"status": ACTIVE, "key_id": item["key_id"]}),
         ],
         undo=[update_op(key, set_={"billing_status": previous})],
-        events=[KeyEvent(detail_type, api_id, _key_reference(item))],
+        events=[KeyEvent(detail_type, api_id, key_reference(key)) for key in subscription_keys(services.store, item)],
         conflict=f"the subscription to {api_id} changed meanwhile",
     )
     return True
@@ -390,8 +365,8 @@ def _not_subscribed(api_id: str) -> Problem:
     return Problem(404, f"you have no active subscription to {api_id}; list yours with GET /subscriptions")
 
 
-def _cancel(services: Services, subscription: Mapping[str, Any], *, end_billing: bool = True) -> None:
-    """Revoke the subscription's key and end it, uncounting its subscriber.
+def cancel_subscription(services: Services, subscription: Mapping[str, Any], *, end_billing: bool = True) -> None:
+    """Revoke every key of the subscription and end it, uncounting its subscriber.
 
     Stripe is told first (the subscription ends with its period, so usage still being
     reported is invoiced): if Stripe cannot be reached nothing has changed. Not when
@@ -401,9 +376,9 @@ def _cancel(services: Services, subscription: Mapping[str, Any], *, end_billing:
     if end_billing and billing:
         billed(lambda: billing.end(subscription))
     api_id, plan = subscription["api_id"], subscription["plan"]
-    key, key_of_key = {PK: subscription[PK], SK: subscription[SK]}, _key_key(subscription["key_hash"])
+    key, keys = {PK: subscription[PK], SK: subscription[SK]}, subscription_keys(services.store, subscription)
     now, counted = timestamp(), {"subscribers": -1}
-    _commit(
+    commit(
         services,
         writes=[
             update_op(
@@ -411,22 +386,22 @@ def _cancel(services: Services, subscription: Mapping[str, Any], *, end_billing:
                 set_={"status": CANCELLED, "cancelled_at": now},
                 when={"status": ACTIVE, "key_id": subscription["key_id"]},
             ),
-            update_op(key_of_key, set_={"status": REVOKED, "revoked_at": now}, when={"status": ACTIVE}),
+            *(revoke_op(item, now) for item in keys),
             update_op(listing_key(api_id), add=counted),
             update_op(plan_key(api_id, plan), add=counted),
         ],
         undo=[
             update_op(key, set_={"status": ACTIVE}, remove=["cancelled_at"]),
-            update_op(key_of_key, set_={"status": ACTIVE}, remove=["revoked_at"]),
+            *(unrevoke_op(item) for item in keys),
             update_op(listing_key(api_id), add=_negated(counted)),
             update_op(plan_key(api_id, plan), add=_negated(counted)),
         ],
-        events=[_revoked(subscription)],
+        events=[revoked(item) for item in keys],
         conflict=f"your subscription to {api_id} changed meanwhile; retry",
     )
 
 
-def _commit(
+def commit(
     services: Services,
     *,
     writes: Sequence[Mapping[str, Any]],
@@ -466,13 +441,24 @@ def _undo(services: Services, undo: Sequence[Mapping[str, Any]], sent: Sequence[
                 )
 
 
-def _new_key(consumer: str, api_id: str, plan: str, now: str) -> tuple[str, dict[str, Any]]:
+def revoke_op(key_item: Mapping[str, Any], now: str) -> dict[str, Any]:
+    return update_op(key_item_key(key_item["key_hash"]), set_={"status": REVOKED, "revoked_at": now}, when={"status": ACTIVE})
+
+
+def unrevoke_op(key_item: Mapping[str, Any]) -> dict[str, Any]:
+    return update_op(key_item_key(key_item["key_hash"]), set_={"status": ACTIVE}, remove=["revoked_at"])
+
+
+def new_key(
+    consumer: str, api_id: str, plan: str, now: str, name: str = DEFAULT_KEY_NAME
+) -> tuple[str, dict[str, Any]]:
     """A key's plaintext (for the one response) and the item that stores only its hash."""
     api_key = generate_key()
     key_hash, key_id = hash_key(api_key), f"key_{secrets.token_hex(8)}"
     return api_key, {
-        **_key_key(key_hash),
+        **key_item_key(key_hash),
         "key_id": key_id,
+        "name": name,
         "key_hash": key_hash,
         "consumer": consumer,
         "api_id": api_id,
@@ -487,35 +473,35 @@ def _new_key(consumer: str, api_id: str, plan: str, now: str) -> tuple[str, dict
     }
 
 
-def _shown_once(key_item: Mapping[str, Any], api_key: str, response: Response) -> IssuedKey:
+def shown_once(key_item: Mapping[str, Any], api_key: str, response: Response) -> IssuedKey:
     response.headers["Cache-Control"] = "no-store"
     return IssuedKey.model_validate({**key_item, "api_key": api_key})
 
 
-def _own_keys(store: Store, consumer: str) -> list[dict[str, Any]]:
+def own_keys(store: Store, consumer: str) -> list[dict[str, Any]]:
     return list(store.query(consumer_pk(consumer), KEY_PREFIX, index=GSI2, newest_first=True))
 
 
-def _key_key(key_hash: str) -> dict[str, str]:
+def key_item_key(key_hash: str) -> dict[str, str]:
     return {PK: key_pk(key_hash), SK: "KEY"}
 
 
-def _key_reference(item: Mapping[str, Any]) -> dict[str, str]:
+def key_reference(item: Mapping[str, Any]) -> dict[str, str]:
     """What every key event names the key by: its id and hash, never its plaintext."""
     return {"key_id": item["key_id"], "key_hash": item["key_hash"]}
 
 
-def _issued(key_item: Mapping[str, Any]) -> KeyEvent:
+def issued(key_item: Mapping[str, Any]) -> KeyEvent:
     return KeyEvent(
         "KeyIssued",
         key_item["api_id"],
-        {**_key_reference(key_item), "plan": key_item["plan"]},
-        take_back=_revoked(key_item),
+        {**key_reference(key_item), "plan": key_item["plan"]},
+        take_back=revoked(key_item),
     )
 
 
-def _revoked(item: Mapping[str, Any]) -> KeyEvent:
-    return KeyEvent("KeyRevoked", item["api_id"], _key_reference(item))
+def revoked(item: Mapping[str, Any]) -> KeyEvent:
+    return KeyEvent("KeyRevoked", item["api_id"], key_reference(item))
 
 
 def _negated(counters: Mapping[str, int]) -> dict[str, int]:

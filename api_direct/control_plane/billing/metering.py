@@ -48,6 +48,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from api_direct.control_plane.api.store import CONDITION_FAILED, GSI1, PK, SK, Store, api_pk
+from api_direct.control_plane.billing.key_use import record_use
 from api_direct.control_plane.billing.periods import epoch_seconds, parse_hour
 from api_direct.project import API_NAME_PATTERN, PLAN_NAME_PATTERN, PricingPlan, StatusClass, billable_calls
 from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
@@ -273,6 +274,10 @@ class Meter:
                         self._keep_late(marker)
                         outcomes[position] = "late"
                 break
+        # Counted or kept as late, the key was used in that hour; duplicates say nothing new.
+        details = [group.records[position][0].detail for position in pending.values()]
+        for key_id, hour in {(detail.key_id, detail.period_start) for detail in details}:
+            record_use(self._store, key_id, hour)
         return [outcomes[position] for position in range(len(group.records))]
 
     @staticmethod

@@ -5,8 +5,9 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api_direct.control_plane.api import subscriptions, usage
+from api_direct.control_plane.api import named_keys, subscriptions, usage
 from api_direct.control_plane.api.deployments import ApiId
+from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import ServicesDep
 from api_direct.control_plane.billing.periods import month_text
 from api_direct.control_plane.web.marketplace import key_page
@@ -14,6 +15,8 @@ from api_direct.control_plane.web.rendering import WEB_PREFIX, page, web_base
 from api_direct.control_plane.web.web_session import Form, WebConsumer
 
 router = APIRouter(prefix=f"{WEB_PREFIX}/dashboard", include_in_schema=False)
+#: The grace periods the dashboard offers when rotating a key (the API takes any number of seconds up to 7 days).
+GRACE_CHOICES = {"0": 0, "1h": 3600, "24h": 24 * 3600, "7d": 7 * 24 * 3600}
 
 
 @router.get("", response_class=HTMLResponse)
@@ -28,7 +31,8 @@ def dashboard(request: Request, user: WebConsumer, services: ServicesDep, done: 
         subscriptions=mine,
         usage=used,
         month=month,
-        keys=subscriptions.list_keys(user, services),
+        keys=named_keys.list_keys(user, services),
+        grace_choices=GRACE_CHOICES,
         invoices=usage.consumer_invoices(services.store, user.sub),
         cancelled=done == "cancelled",
     )
@@ -38,7 +42,20 @@ def dashboard(request: Request, user: WebConsumer, services: ServicesDep, done: 
 def rotate(
     api_id: ApiId, request: Request, _: Form, user: WebConsumer, services: ServicesDep, response: Response
 ) -> Response:
-    return key_page(request, services, subscriptions.rotate(api_id, user, services, response), "rotated")
+    return key_page(request, services, named_keys.rotate_newest(api_id, user, services, response), "rotated")
+
+
+@router.post("/keys/{key_id}/rotate", response_class=HTMLResponse)
+def rotate_key(
+    key_id: str, request: Request, fields: Form, user: WebConsumer, services: ServicesDep, response: Response
+) -> Response:
+    """One key, with the grace period chosen on the form (24 hours unless another is chosen)."""
+    choice = fields.get("grace", "24h")
+    if choice not in GRACE_CHOICES:
+        raise Problem(422, f"grace must be one of {', '.join(GRACE_CHOICES)}")
+    rotation = named_keys.Rotation(grace_seconds=GRACE_CHOICES[choice])
+    issued = named_keys.rotate_key(key_id, user, services, response, rotation)
+    return key_page(request, services, issued, "rotated" if rotation.grace_seconds == 0 else "rotated-with-grace")
 
 
 @router.post("/{api_id}/cancel")
