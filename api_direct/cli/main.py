@@ -48,6 +48,7 @@ COMMANDS = {
     "keys": "marketplace:keys",
     "payouts": "money:payouts",
     "earnings": "money:earnings",
+    "usage": "usage:usage",
     "dev": "dev:dev",
     "sandbox": "sandbox:sandbox",
     "secrets": "secrets:secrets",

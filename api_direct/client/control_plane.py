@@ -188,7 +188,16 @@ class ControlPlane(ControlPlaneClient):
         self.delete(f"/keys/{_segment(key_id)}")
 
     def invoices(self) -> list[dict[str, Any]]:
+        """Your paid invoices, newest first, each with its Stripe link."""
         return cast("list[dict[str, Any]]", self.get("/invoices"))
+
+    def calls(self, *, api_id: str | None = None, first: str | None = None, last: str | None = None) -> dict[str, Any]:
+        """Your calls per UTC day, API and key (dates as ``YYYY-MM-DD``; the control plane checks them)."""
+        return cast("dict[str, Any]", self.get("/usage/calls", api_id=api_id, **{"from": first, "to": last}))
+
+    def calls_csv(self, *, api_id: str | None = None, first: str | None = None, last: str | None = None) -> str:
+        """The same rows as :meth:`calls`, as the control plane's CSV."""
+        return self.get_text("/usage/calls.csv", "text/csv", api_id=api_id, **{"from": first, "to": last})
 
     def review(self, api_id: str, stars: int, text: str = "") -> dict[str, Any]:
         return cast(

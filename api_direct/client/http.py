@@ -28,8 +28,11 @@ class ControlPlaneClient:
         self._token = token
 
     def get(self, path: str, **query: Any) -> Any:
-        params = {k: v for k, v in query.items() if v is not None}
-        return self._call("GET", path + (f"?{urllib.parse.urlencode(params)}" if params else ""))
+        return self._call("GET", _with_query(path, query))
+
+    def get_text(self, path: str, media_type: str, **query: Any) -> str:
+        """A document that is not JSON (a CSV export), as the control plane wrote it; errors as for JSON."""
+        return self._exchange("GET", _with_query(path, query), None, media_type).decode()
 
     def post(self, path: str, body: Any) -> Any:
         return self._call("POST", path, body)
@@ -41,17 +44,20 @@ class ControlPlaneClient:
         return self._call("DELETE", path)
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
-        headers = {"Accept": f"application/json, {PROBLEM_JSON}"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
+        payload = self._exchange(method, path, None if body is None else json.dumps(body).encode(), "application/json")
+        return json.loads(payload) if payload else None
+
+    def _exchange(self, method: str, path: str, data: bytes | None, media_type: str) -> bytes:
+        """The body of a successful answer in ``media_type``; a problem answer raised as its one-line error."""
+        headers = {"Accept": f"{media_type}, {PROBLEM_JSON}"}
+        if data is not None:
             headers["Content-Type"] = "application/json"
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token()}"
         status, reason, payload = self.send(method, path, data, headers)
         if status >= 400:
             raise _problem(method, path, status, reason, payload)
-        return json.loads(payload) if payload else None
+        return payload
 
     def send(self, method: str, path: str, data: bytes | None, headers: dict[str, str]) -> tuple[int, str, bytes]:
         """One HTTP exchange: status, reason and body. The seam an in-process transport replaces
@@ -65,6 +71,11 @@ class ControlPlaneClient:
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
             reason = getattr(error, "reason", error)
             raise AccessError(f"cannot reach the control plane at {self.base_url}: {reason}") from None
+
+
+def _with_query(path: str, query: dict[str, Any]) -> str:
+    params = {k: v for k, v in query.items() if v is not None}
+    return path + (f"?{urllib.parse.urlencode(params)}" if params else "")
 
 
 def _problem(method: str, path: str, status: int, reason: str, payload: bytes) -> ApidError:
