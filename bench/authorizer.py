@@ -125,6 +125,13 @@ PROFILED = {
 }
 
 
+def quiet_logs() -> None:
+    """The authorizer's log lines formatted as in Lambda, not printed."""
+    for log_handler in logging.getLogger("apid-authorizer").handlers:
+        if isinstance(log_handler, logging.StreamHandler):
+            log_handler.setStream(io.StringIO())
+
+
 def measure(keys: int = KEYS) -> list[Figure]:
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
@@ -133,9 +140,7 @@ def measure(keys: int = KEYS) -> list[Figure]:
         KEY_TABLE_NAME=KEY_TABLE,
         POWERTOOLS_SERVICE_NAME="apid-authorizer",
     )
-    for log_handler in logging.getLogger("apid-authorizer").handlers:  # formatted as in Lambda, not printed
-        if isinstance(log_handler, logging.StreamHandler):
-            log_handler.setStream(io.StringIO())
+    quiet_logs()
     api_keys = [generate_key() for _ in range(keys)]
     context = Context()
     key_store.key_table_from_env.cache_clear()

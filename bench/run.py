@@ -20,7 +20,16 @@ from pathlib import Path
 from bench.figures import Figure, table
 
 #: Benchmark modules under ``bench``, in the order they run.
-BENCHMARKS = ("authorizer", "metering", "adapter", "lifespan", "deploys", "lifecycle", "bundle_slimming")
+BENCHMARKS = (
+    "authorizer",
+    "metering",
+    "adapter",
+    "limit_headers",
+    "lifespan",
+    "deploys",
+    "lifecycle",
+    "bundle_slimming",
+)
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
