@@ -12,6 +12,8 @@ Differences from the deployed API, on purpose: ``resourcePath`` is the app's own
 route template (``/forecast/{city_id}``), where the deployed API, whose one proxy
 resource hands all routing to the app, logs ``/{proxy+}``; there are no throttling,
 quotas or authorizer cache; and the usage is printed, not sent to a control plane.
+So an allowed call carries the plan's ``RateLimit-Policy`` (unless the app set one)
+but no ``RateLimit``: nothing here counts what is left of a quota.
 
 The server runs in the interpreter that runs the app, which may be the project's
 own rather than apid's (:mod:`api_direct.local.dev_launch`): so this module and what
@@ -33,6 +35,7 @@ import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,7 @@ from api_direct.runtime.access_log import AccessLogEntry, parse_access_log_line,
 from api_direct.runtime.api_keys import KEY_PREFIX, generate_key, hash_key, is_well_formed
 from api_direct.runtime.gateway_responses import CONTENT_TYPE, GatewayRejection
 from api_direct.runtime.key_check import KeyRecord, api_key_of, decide
+from api_direct.runtime.limit_headers import PlanQuota
 from api_direct.runtime.usage_records import LogLine, UsageRecord, aggregate
 
 Scope = MutableMapping[str, Any]
@@ -247,7 +251,9 @@ class MeteredDevApp:
                 fields["status"] = decision.rejection.status
             else:
                 fields.update(keyId=decision.key_id, plan=decision.plan)
-                await self.app(scope, receive, _recording_status(send, fields))
+                quota = PlanQuota(self.target.plan.rate_limit, self.target.plan.burst, self.target.plan.monthly_quota)
+                sending = _with_header(send, "RateLimit-Policy", quota.policy(datetime.now(UTC)))
+                await self.app(scope, receive, _recording_status(sending, fields))
                 fields["integrationLatency"] = _elapsed_ms(started)
         finally:
             fields["responseLatency"] = _elapsed_ms(started)
@@ -269,6 +275,19 @@ async def send_rejection(send: Send, rejection: GatewayRejection) -> None:
     headers = [(b"content-type", CONTENT_TYPE.encode()), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": rejection.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _with_header(send: Send, name: str, value: str) -> Send:
+    """``send``, adding a response header unless the app set one of that name, as the deployed adapter does."""
+
+    async def adding(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if all(key.decode("latin-1").lower() != name.lower() for key, _ in headers):
+                message = {**message, "headers": [*headers, (name.encode("latin-1"), value.encode("latin-1"))]}
+        await send(message)
+
+    return adding
 
 
 def _recording_status(send: Send, fields: dict[str, object]) -> Send:

@@ -96,6 +96,17 @@ def test_a_valid_key_gets_the_apps_own_answer_and_one_billable_call(
     assert request.record.status_counts["2xx"] == 1
 
 
+def test_an_allowed_call_carries_the_plan_s_rate_limit_policy_and_no_remaining_count(
+    client: TestClient, project: Project
+) -> None:
+    """apid dev counts no quota, so it states the policy and promises nothing about what is left."""
+    plan = project.config.plans[0]
+    response = client.get("/cities", headers={"x-api-key": KEY})
+    assert response.headers["RateLimit-Policy"].startswith(f'"rate";q={int(plan.rate_limit)};w=1')
+    assert "RateLimit" not in response.headers
+    assert "RateLimit-Policy" not in client.get("/cities").headers
+
+
 @pytest.mark.parametrize(
     ("billable_statuses", "city", "status", "billable"),
     [(("2xx",), "london", "200", "1"), (("2xx",), "atlantis", "404", "0"), (("2xx", "4xx"), "atlantis", "404", "1")],
