@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from api_direct.control_plane.api.consumer_usage import usage_range
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.store import GSI2, PK, SK, Store, consumer_pk
+from api_direct.control_plane.api.subscriptions import DEFAULT_KEY_NAME
 from api_direct.control_plane.billing.metering import HOUR_PREFIX, Meter, UsageEvent, key_day_key, meter_pk
 from api_direct.contracts import PROBLEM_JSON
 from tests.control_plane.billing.usage import API, CAROL, body, marketplace, usage_event
@@ -52,9 +53,12 @@ def used(store: Store, key_id: str, hour: str, calls: int, plan: str = "free") -
     assert Meter(store).apply(UsageEvent.parse(body(event)), NOW) == "applied"
 
 
-def key_names(store: Store) -> dict[str, str | None]:
-    """Carol's keys' names as the table holds them (a key may have none)."""
-    return {item["key_id"]: item.get("name") for item in store.query(consumer_pk(CAROL), "KEY#", index=GSI2)}
+def key_names(store: Store) -> dict[str, str]:
+    """Carol's keys' names as the table holds them (one issued before keys had names has the default)."""
+    return {
+        item["key_id"]: item.get("name", DEFAULT_KEY_NAME)
+        for item in store.query(consumer_pk(CAROL), "KEY#", index=GSI2)
+    }
 
 
 def billed(store: Store, consumer: str, month: str) -> int:

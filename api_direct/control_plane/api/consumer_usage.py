@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api_direct.control_plane.api.auth import Consumer
 from api_direct.control_plane.api.deployments import ApiId
+from api_direct.control_plane.api.subscriptions import DEFAULT_KEY_NAME, KEY_PREFIX
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import ServicesDep
 from api_direct.control_plane.api.store import GSI2, Store, consumer_pk
@@ -155,13 +156,17 @@ def usage_csv(usage: ConsumerUsage) -> str:
     return buffer.getvalue()
 
 
+def export_name(usage: ConsumerUsage) -> str:
+    """A download's file name, without extension: its range (and API), so two downloads never clash."""
+    return "-".join(part for part in ("usage", usage.api_id, str(usage.first), str(usage.last)) if part)
+
+
 def csv_response(usage: ConsumerUsage) -> Response:
-    """The CSV as an attachment named for its range (and API), so a browser saves it rather than shows it."""
-    name = "-".join(part for part in ("usage", usage.api_id, str(usage.first), str(usage.last)) if part)
+    """The CSV as an attachment, so a browser saves it rather than shows it."""
     return Response(
         usage_csv(usage),
         media_type=CSV_MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{export_name(usage)}.csv"'},
     )
 
 
@@ -189,9 +194,9 @@ def _daily_totals(hours: Iterable[Mapping[str, Any]]) -> dict[date, int]:
 
 
 def _key_names(store: Store, consumer: str) -> dict[str, str]:
-    """Key id -> the name its consumer gave it, for the keys that have one."""
-    keys = store.query(consumer_pk(consumer), "KEY#", index=GSI2)
-    return {str(key["key_id"]): str(key["name"]) for key in keys if key.get("name")}
+    """Key id -> its name, as the dashboard shows it (a key issued before keys had names has the default one)."""
+    keys = store.query(consumer_pk(consumer), KEY_PREFIX, index=GSI2)
+    return {str(key["key_id"]): str(key.get("name", DEFAULT_KEY_NAME)) for key in keys}
 
 
 def _month_end(day: date) -> date:
