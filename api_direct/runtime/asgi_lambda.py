@@ -140,7 +140,9 @@ def with_limit_headers(result: dict[str, Any], event: LambdaEvent, now: float) -
     The context was cached with the authorizer's decision, so it holds the quota's
     reset as an absolute time and ``t`` is counted from ``now``, when the response
     leaves: exact however old the decision. The remaining count ``r`` is as old as
-    the decision, which is what the docs promise and no more. A header the app set
+    the decision, which is what the docs promise and no more; once the reset has
+    passed (a decision cached over midnight on the 1st) it is last month's, and no
+    ``RateLimit`` is sent until a fresh decision brings a count. A header the app set
     itself is kept and ours dropped: an app that limits more finely knows better.
     Without an authorizer context (a test, the control plane's own API) nothing is added.
     """
@@ -148,8 +150,9 @@ def with_limit_headers(result: dict[str, Any], event: LambdaEvent, now: float) -
     added: dict[str, str] = {}
     if context.get(POLICY_CONTEXT):
         added["RateLimit-Policy"] = context[POLICY_CONTEXT]
-    if context.get(REMAINING_CONTEXT) and context.get(RESET_EPOCH_CONTEXT):
-        added["RateLimit"] = f"{context[REMAINING_CONTEXT]};t={max(0, int(context[RESET_EPOCH_CONTEXT]) - int(now))}"
+    reset_in = int(context.get(RESET_EPOCH_CONTEXT) or 0) - int(now)
+    if context.get(REMAINING_CONTEXT) and reset_in > 0:
+        added["RateLimit"] = f"{context[REMAINING_CONTEXT]};t={reset_in}"
     set_by_app = {name.lower() for part in ("headers", "multiValueHeaders") for name in result.get(part) or {}}
     kept = {name: value for name, value in added.items() if name.lower() not in set_by_app}
     return {**result, "headers": {**(result.get("headers") or {}), **kept}} if kept else result

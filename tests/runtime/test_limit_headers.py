@@ -231,6 +231,13 @@ class TestAdapter:
         result = with_limit_headers({"statusCode": 200, "headers": {}}, authorized_event(context), later)
         assert result["headers"]["RateLimit"].endswith(f";t={27 * 86400 - 3600 - 300}")
 
+    def test_a_decision_cached_past_the_reset_sends_no_stale_count(self) -> None:
+        context = limits_context(PRO, 12, NOW)
+        after_reset = next_month_start(NOW).timestamp() + 1
+        result = with_limit_headers({"statusCode": 200, "headers": {}}, authorized_event(context), after_reset)
+        assert "RateLimit" not in result["headers"]
+        assert result["headers"]["RateLimit-Policy"] == context["rateLimitPolicy"]
+
     def test_through_the_handler(self) -> None:
         result = self.respond(limits_context(PRO, 9_500, datetime.now(UTC)), [(b"content-type", b"application/json")])
         headers = {name.lower() for name in (*result.get("headers", {}), *result.get("multiValueHeaders", {}))}
