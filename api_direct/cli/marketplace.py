@@ -1,14 +1,22 @@
 """``apid login | logout | publish | keys``: the control plane's marketplace from the terminal."""
 
+import re
+
 import click
 from rich.markup import escape
 
 from api_direct.cli.progress import ProgressDisplay
 from api_direct.cli.settings import Settings, global_options, stage_option
 from api_direct.client import sign_in
+from api_direct.client.control_plane import IssuedKey
 from api_direct.client.publishing import publish as publish_listing
 from api_direct.deploy import operations
-from api_direct.errors import StateError
+from api_direct.errors import InputError, StateError
+
+#: ``--grace``: a number and a unit (s, m, h or d), or 0.
+_GRACE = re.compile(r"(?P<amount>\d+)(?P<unit>[smhd]?)")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_MAX_GRACE_SECONDS = 7 * 86400
 
 
 @click.command()
@@ -131,7 +139,7 @@ def publish(settings: Settings) -> None:
 
 @click.group()
 def keys() -> None:
-    """Your API keys as a consumer: create (subscribe), list, revoke."""
+    """Your API keys as a consumer: create (subscribe), add, list, rotate, revoke."""
 
 
 @keys.command("create")
@@ -150,14 +158,61 @@ def create_key(settings: Settings, api_id: str, plan: str) -> None:
     )
 
 
+@keys.command("add")
+@click.option("--api", "api_id", required=True, help="The API you subscribe to (its id on the marketplace).")
+@click.option("--name", required=True, help="The key's name, unique in the subscription: 1-40 of a-z 0-9 - _ space.")
+@global_options
+@click.pass_obj
+def add_key(settings: Settings, api_id: str, name: str) -> None:
+    """Add a named key (one per app or environment) to a subscription. Shown ONCE: store it now."""
+    client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
+    added = client.add_key(api_id, name)
+    settings.output.result(added, _shown_once(added, f"Key {escape(name)!r} added to {escape(api_id)}."))
+
+
+@keys.command("rotate")
+@click.argument("key_id")
+@click.option(
+    "--grace",
+    default="24h",
+    show_default=True,
+    help="How long the old key keeps working: a number with s, m, h or d, up to 7d; 0 revokes it at once.",
+)
+@global_options
+@click.pass_obj
+def rotate_key(settings: Settings, key_id: str, grace: str) -> None:
+    """Replace a key with a new one of the same name (shown ONCE); the old one works for the grace period.
+
+    The old key stops when its grace period ends, give or take the API's key cache
+    time (its authorizer's decisions are cached that long).
+    """
+    seconds = _grace_seconds(grace)
+    client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
+    new = client.rotate_named_key(key_id, seconds)
+    ending = "was revoked" if seconds == 0 else f"keeps working for {grace}, then stops"
+    settings.output.result(
+        {**new, "replaced": key_id, "grace_seconds": seconds},
+        _shown_once(new, f"Rotated {escape(key_id)}: the old key {ending}."),
+    )
+
+
 @keys.command("list")
 @global_options
 @click.pass_obj
 def list_keys(settings: Settings) -> None:
-    """Your keys: id, API, plan and status (never the key itself)."""
+    """Your keys: id, name, API, plan, status and last use (never the key itself).
+
+    Last use is the UTC hour of the latest usage record for the key: records are
+    hourly, and arrive some minutes after the hour.
+    """
     client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
     items = client.keys()
-    lines = [f"{k['key_id']}  {k['api_id']:<24} {k['plan']:<12} {k['status']}" for k in items]
+    lines = [
+        f"{k['key_id']}  {k['name']:<16} {k['api_id']:<24} {k['plan']:<12} {k['status']:<9}"
+        f" last used {k['last_used'] or 'never'}"
+        + (f" (until {k['expires_at']})" if k["expires_at"] and k["status"] == "expiring" else "")
+        for k in items
+    ]
     settings.output.result(
         {"items": items}, "\n".join(lines) or "No keys yet: `apid keys create --api ID --plan NAME`."
     )
@@ -168,9 +223,31 @@ def list_keys(settings: Settings) -> None:
 @global_options
 @click.pass_obj
 def revoke_key(settings: Settings, key_id: str) -> None:
-    """Revoke a key (its subscription ends); it stops working within the API's key cache time."""
+    """Revoke a key; it stops working within the API's key cache time.
+
+    The subscription's other keys keep working. Revoking its last working key
+    cancels the subscription (and its billing) too.
+    """
     if not settings.confirm(f"Revoke key {key_id}?"):
         raise click.Abort()
     client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
     client.revoke_key(key_id)
     settings.output.result({"revoked": key_id}, f"Revoked {escape(key_id)}.")
+
+
+def _shown_once(issued: IssuedKey, said: str) -> str:
+    return (
+        f"{said} The new key, shown only this once:\n\n  [bold]{issued['api_key']}[/bold]\n\n"
+        f"Send it in the x-api-key header. Key id: {issued['key_id']}"
+    )
+
+
+def _grace_seconds(grace: str) -> int:
+    """``--grace`` in seconds; a one-line error for anything but a number and a unit within 7 days."""
+    match = _GRACE.fullmatch(grace.strip())
+    if match is None or (match["unit"] == "" and match["amount"] != "0"):
+        raise InputError(f"--grace {grace!r}: give a number and a unit (s, m, h or d), such as 24h, or 0")
+    seconds = int(match["amount"]) * _UNIT_SECONDS.get(match["unit"], 1)
+    if seconds > _MAX_GRACE_SECONDS:
+        raise InputError(f"--grace {grace!r} is longer than the longest grace period, 7d")
+    return seconds

@@ -55,16 +55,20 @@ class IssuedKey(TypedDict):
     api_id: str
     plan: str
     key_id: str
+    name: str
     api_key: str
     created_at: str
 
 
 class ApiKey(TypedDict):
     key_id: str
+    name: str
     api_id: str
     plan: str
     status: str
     created_at: str
+    expires_at: str | None
+    last_used: str | None
 
 
 class Subscription(TypedDict):
@@ -183,6 +187,12 @@ class ControlPlane(ControlPlaneClient):
 
     def keys(self) -> list[ApiKey]:
         return cast("list[ApiKey]", self.get("/keys"))
+
+    def add_key(self, api_id: str, name: str) -> IssuedKey:
+        return cast(IssuedKey, self.post(f"/subscriptions/{_segment(api_id)}/keys", {"name": name}))
+
+    def rotate_named_key(self, key_id: str, grace_seconds: int) -> IssuedKey:
+        return cast(IssuedKey, self.post(f"/keys/{_segment(key_id)}/rotate", {"grace_seconds": grace_seconds}))
 
     def revoke_key(self, key_id: str) -> None:
         self.delete(f"/keys/{_segment(key_id)}")
