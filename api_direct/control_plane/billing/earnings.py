@@ -4,7 +4,7 @@ The ledger, in the control plane table:
 
 | item | what it is |
 | --- | --- |
-| ``pk=INVOICE#<id>``, ``sk=PAID`` | one paid invoice: amount, API, consumer, creator, month (``gsi2pk=LEDGER#<creator>`` for the creator's ledger, ``gsi1pk=INVOICES#<consumer>`` for the consumer's invoices; both sorted ``<month>#<id>``) |
+| ``pk=INVOICE#<id>``, ``sk=PAID`` | one paid invoice: amount, API, consumer, creator, month, and for the consumer alone its Stripe link and period (``gsi2pk=LEDGER#<creator>`` for the creator's ledger, ``gsi1pk=INVOICES#<consumer>`` for the consumer's invoices; both sorted ``<month>#<id>``) |
 | ``pk=CREATOR#<sub>``, ``sk=EARNINGS#<YYYY-MM>`` | a month's revenue and invoice count; once closed, its fee and payout; once paid, the transfer |
 | ``pk=CREATOR#<sub>``, ``sk=PAYOUTS`` | the creator's Stripe Connect account |
 
