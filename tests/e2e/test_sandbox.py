@@ -28,7 +28,7 @@ from click.testing import CliRunner, Result
 from api_direct.cli.main import cli
 from api_direct.local.rest_proxy import MAX_REQUEST_BYTES
 from api_direct.local.sandbox import Endpoints
-from tests.e2e.kept_sandbox import Fetched, fetch, run_kept_sandbox, status
+from tests.e2e.kept_sandbox import Fetched, fetch, run_kept_sandbox
 from tests.secret_scan import find_secrets
 
 CALLS = 20
@@ -72,8 +72,12 @@ def run(tmp_path_factory: pytest.TempPathFactory, kept: dict[str, Any]) -> tuple
             CliRunner().invoke(cli, ["--endpoint-url", endpoints.aws, "--json", "earnings"]),
         )
         before = metered_calls(endpoints)
-        kept["statuses"] = [
-            status(f"{endpoints.gateway}/cities", key) for key in [endpoints.consumer_key] * KEPT_CALLS + [WRONG_KEY]
+        answers = [
+            fetch(f"{endpoints.gateway}/cities", key) for key in [endpoints.consumer_key] * KEPT_CALLS + [WRONG_KEY]
+        ]
+        kept["statuses"] = [answer.status for answer in answers]
+        kept["limit headers"] = [
+            (answer.header_values("RateLimit-Policy"), answer.header_values("RateLimit")) for answer in answers
         ]
         endpoints.deliver()
         kept["metered"], kept["delivered again"] = metered_calls(endpoints) - before, endpoints.deliver()
@@ -184,6 +188,12 @@ def test_kept_running_it_can_be_explored(run: tuple[Result, Path], kept: dict[st
     ):
         assert shown in result.stderr
     assert kept["statuses"] == [200] * KEPT_CALLS + [403]
+    # The deployed authorizer's limits, added by the app's adapter; no RateLimit: the emulator has no GetUsage.
+    [(policy, remaining)] = set(
+        (tuple(policy), tuple(remaining)) for policy, remaining in kept["limit headers"][:KEPT_CALLS]
+    )
+    assert len(policy) == 1 and policy[0].startswith('"rate";q=') and remaining == ()
+    assert kept["limit headers"][KEPT_CALLS] == ([], [])
     assert (kept["metered"], kept["delivered again"]) == (KEPT_CALLS, 0)
     login_exit, earnings = kept["earnings"]
     assert login_exit == 0 and earnings.exit_code == 0, earnings.stderr
