@@ -91,7 +91,7 @@ def limits_of(method_arn: str, decision: Decision, record: KeyRecord | None, now
 # environment would otherwise log the event, and with it the plaintext key.
 @logger.inject_lambda_context(log_event=False, clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Lambda entry point: one table read per cache miss, one log line per decision."""
+    """Lambda entry point: one table read per cache miss (and a usage read on a quota plan), one log line per decision."""
     request = APIGatewayAuthorizerRequestEvent(event)
     looked_up: list[KeyRecord | None] = [None]
 
