@@ -27,6 +27,7 @@ from click.testing import CliRunner, Result
 
 from api_direct.cli.main import cli
 from api_direct.local.rest_proxy import MAX_REQUEST_BYTES
+from api_direct.control_plane.billing.metering import HOUR_PREFIX
 from api_direct.local.sandbox import Endpoints
 from tests.e2e.kept_sandbox import Fetched, fetch, run_kept_sandbox
 from tests.secret_scan import find_secrets
@@ -98,8 +99,9 @@ def metered_calls(endpoints: Endpoints) -> int:
         for table in dynamodb.list_tables()["TableNames"]
         for page in dynamodb.get_paginator("scan").paginate(
             TableName=table,
-            FilterExpression="begins_with(pk, :meter)",
-            ExpressionAttributeValues={":meter": {"S": "METER#weather-api#"}},
+            # The hourly counters billing reads (the same calls are also counted per key and day).
+            FilterExpression="begins_with(pk, :meter) AND begins_with(sk, :hour)",
+            ExpressionAttributeValues={":meter": {"S": "METER#weather-api#"}, ":hour": {"S": HOUR_PREFIX}},
         )
         for item in page["Items"]
     )
