@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api_direct.control_plane.api.named_keys import MAX_KEYS
-from api_direct.control_plane.api.store import PK, SK, Store
+from api_direct.control_plane.api.store import PK, SK, Store, key_pk
 from api_direct.control_plane.billing.key_use import record_use
 from tests.control_plane.marketplace import (
     ALICE,
@@ -295,3 +295,28 @@ def test_creators_and_anonymous_callers_are_refused(
     creator = bearer(mint(ALICE, "creators"))
     assert problem(api.request(method, path, json=body, headers=creator), 403, "only consumers")
     assert problem(api.request(method, path, json=body), 401, "sign in first")
+
+
+def test_a_key_past_its_grace_is_listed_expired_and_no_longer_sent_about(
+    api: TestClient, carol: Headers, first: dict[str, Any], listed: EventLog
+) -> None:
+    new = api.post(f"/keys/{first['key_id']}/rotate", headers=carol).json()
+    old_hash = listed.details()[-1][1]["key_hash"]
+    table().update_item(
+        Key={PK: key_pk(old_hash), SK: "KEY"},
+        UpdateExpression="SET expires_at = :past",
+        ExpressionAttributeValues={":past": "2026-01-01T00:00:00.000000Z"},
+    )
+    assert keys(api, carol)[first["key_id"]]["status"] == "expired"
+    assert api.delete(f"/subscriptions/{API}", headers=carol).status_code == 204
+    assert [(kind, d["key_id"]) for kind, d in listed.details()[3:]] == [("KeyRevoked", new["key_id"])]
+
+
+def test_rotations_in_their_grace_period_count_towards_the_bound(
+    api: TestClient, carol: Headers, first: dict[str, Any]
+) -> None:
+    for number in range(1, MAX_KEYS):
+        added(api, carol, f"app-{number}")
+    refused = api.post(f"/keys/{first['key_id']}/rotate", headers=carol)
+    assert problem(refused, 409, "rotate with a grace of 0 or revoke one first")
+    assert api.post(f"/keys/{first['key_id']}/rotate", json={"grace_seconds": 0}, headers=carol).status_code == 201

@@ -162,6 +162,12 @@ def rotate(
     taken back and the old one keeps working as before.
     """
     api_id, now = subscription["api_id"], timestamp()
+    if grace_seconds > 0 and len(subscription_keys(services.store, subscription)) >= MAX_KEYS:
+        raise Problem(
+            409,
+            f"your subscription to {api_id} has {MAX_KEYS} keys counting those in a grace period;"
+            " rotate with a grace of 0 or revoke one first",
+        )
     api_key, new = new_key(consumer, api_id, subscription["plan"], now, _name(old))
     if grace_seconds == 0:
         end, undo_end, event = revoke_op(old, now), unrevoke_op(old), revoked(old)

@@ -36,6 +36,7 @@ from botocore.exceptions import ClientError
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
+from api_direct.contracts import KEY_EXPIRES_AT
 from api_direct.control_plane.api.accounts import Matches, StrictModel, timestamp
 from api_direct.control_plane.api.auth import Consumer
 from api_direct.control_plane.api.deployments import ApiId
@@ -242,7 +243,10 @@ def subscription_key(consumer: str, api_id: str) -> dict[str, str]:
 
 
 def subscription_keys(store: Store, subscription: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The subscription's active keys (rotated-out ones in their grace period too), newest first.
+    """The subscription's working keys (rotated-out ones in their grace period too), newest first.
+
+    A key past its grace period is left out: the API's authorizer already refuses
+    it, and its record there is on its way out (TTL), so nothing more is sent about it.
 
     Found through the consumer's key index and each read back from the table, so a
     key revoked a moment ago (which the index may still show active) is left out; the
@@ -254,7 +258,12 @@ def subscription_keys(store: Store, subscription: Mapping[str, Any]) -> list[dic
     if subscription["key_hash"] not in hashes:
         hashes.insert(0, subscription["key_hash"])
     keys = (store.get(key_pk(key_hash), "KEY") for key_hash in hashes)
-    return [item for item in keys if item is not None and item["status"] == ACTIVE]
+    now = timestamp()
+    return [
+        item
+        for item in keys
+        if item is not None and item["status"] == ACTIVE and (KEY_EXPIRES_AT not in item or item[KEY_EXPIRES_AT] > now)
+    ]
 
 
 def has_active_subscription(store: Store, consumer: str, api_id: str) -> bool:
@@ -442,7 +451,9 @@ def _undo(services: Services, undo: Sequence[Mapping[str, Any]], sent: Sequence[
 
 
 def revoke_op(key_item: Mapping[str, Any], now: str) -> dict[str, Any]:
-    return update_op(key_item_key(key_item["key_hash"]), set_={"status": REVOKED, "revoked_at": now}, when={"status": ACTIVE})
+    return update_op(
+        key_item_key(key_item["key_hash"]), set_={"status": REVOKED, "revoked_at": now}, when={"status": ACTIVE}
+    )
 
 
 def unrevoke_op(key_item: Mapping[str, Any]) -> dict[str, Any]:
