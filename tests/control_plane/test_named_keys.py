@@ -105,10 +105,11 @@ def test_a_named_key_is_added_shown_once_and_sent_to_the_apis_account(
         ({"name": "x" * 41}, "1 to 40 characters"),
         ({"name": "Prod!"}, "1 to 40 characters"),
         ({"name": "two\nlines"}, "1 to 40 characters"),
+        ({"name": "-1+1"}, "the first a letter or digit"),
         ({}, "name"),
         ({"name": "ci", "plan": "pro"}, "plan"),
     ],
-    ids=["empty", "too-long", "bad-characters", "newline", "missing", "unknown-field"],
+    ids=["empty", "too-long", "bad-characters", "newline", "leading-dash", "missing", "unknown-field"],
 )
 def test_a_bad_key_name_is_a_422_and_adds_nothing(
     api: TestClient, carol: Headers, first: dict[str, Any], body: dict[str, Any], words: str

@@ -48,13 +48,17 @@ from api_direct.control_plane.api.subscriptions import (
 )
 from api_direct.control_plane.billing.key_use import last_used
 
-KEY_NAME_PATTERN = r"[a-z0-9_ -]{1,40}"
+#: The first character a letter or digit: a name starting with "-" would read as a formula in a spreadsheet
+#: opening the usage export.
+KEY_NAME_PATTERN = r"[a-z0-9][a-z0-9_ -]{0,39}"
 #: A subscription's keys, rotated-out ones still in their grace period included: one transaction cancels them all.
 MAX_KEYS = 10
 DEFAULT_GRACE_SECONDS = 24 * 3600
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 
-KeyName = Annotated[str, Matches(KEY_NAME_PATTERN, "1 to 40 characters: a-z, 0-9, '-', '_' or space")]
+KeyName = Annotated[
+    str, Matches(KEY_NAME_PATTERN, "1 to 40 characters: a-z, 0-9, '-', '_' or space, the first a letter or digit")
+]
 
 router = APIRouter(tags=["keys"])
 
