@@ -14,7 +14,17 @@ from fastapi.testclient import TestClient
 
 from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ControlPlaneSettings
-from tests.control_plane.marketplace import ALICE, BOB, Headers, link_account
+from tests.control_plane.marketplace import (
+    ALICE,
+    BOB,
+    CAROL,
+    DAVE,
+    EventLog,
+    Headers,
+    creator_key_bus,
+    link_account,
+    published,
+)
 from tests.control_plane.resources import control_plane_settings, emulated_control_plane
 from tests.control_plane.tokens import Mint, bearer, minter, new_signing_key, serving_jwks
 
@@ -78,3 +88,23 @@ def unlinked_alice(mint: Mint) -> Headers:
 def unlinked_bob(mint: Mint) -> Headers:
     """Bob, another creator who has linked no account yet."""
     return bearer(mint(BOB, "creators"))
+
+
+@pytest.fixture
+def carol(mint: Mint) -> Headers:
+    """Carol, a consumer."""
+    return bearer(mint(CAROL, "consumers"))
+
+
+@pytest.fixture
+def dave(mint: Mint) -> Headers:
+    """Dave, another consumer."""
+    return bearer(mint(DAVE, "consumers"))
+
+
+@pytest.fixture
+def listed(api: TestClient, mint: Mint) -> EventLog:
+    """weather-api is published by Alice (plans free and pro); what reaches its account's key bus."""
+    link_account(ALICE)
+    published(api, bearer(mint(ALICE, "creators")))
+    return creator_key_bus()

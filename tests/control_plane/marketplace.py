@@ -14,6 +14,7 @@ from tests.control_plane.resources import BUS, REGION, TABLE
 CREATOR_ACCOUNT = "222222222222"
 CREATOR_REGION = "eu-west-1"
 ALICE, BOB = "creator-alice", "creator-bob"
+CAROL, DAVE = "consumer-carol", "consumer-dave"
 Headers = dict[str, str]
 
 

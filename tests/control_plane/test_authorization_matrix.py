@@ -12,16 +12,6 @@ Headers = dict[str, str]
 
 
 @pytest.fixture
-def carol(mint: Mint) -> Headers:
-    return bearer(mint("consumer-carol", "consumers"))
-
-
-@pytest.fixture
-def dave(mint: Mint) -> Headers:
-    return bearer(mint("consumer-dave", "consumers"))
-
-
-@pytest.fixture
 def listed(api: TestClient, alice: Headers) -> dict[str, Any]:
     """Alice's weather-api, whose key bus exists."""
     creator_key_bus()

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import (
+    CAROL,
     CREATOR_ACCOUNT,
     CREATOR_REGION,
     creator_key_bus,
@@ -25,7 +26,6 @@ from tests.control_plane.marketplace import (
 )
 from tests.errors import one_line_problem
 
-CAROL = "consumer-carol"
 Call = Callable[[TestClient, dict[str, dict[str, str]]], Any]
 
 

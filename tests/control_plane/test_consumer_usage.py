@@ -20,10 +20,9 @@ from api_direct.control_plane.api.subscriptions import DEFAULT_KEY_NAME
 from api_direct.control_plane.billing.metering import HOUR_PREFIX, Meter, UsageEvent, key_day_key, meter_pk
 from api_direct.contracts import PROBLEM_JSON
 from tests.control_plane.billing.usage import API, CAROL, body, marketplace, usage_event
-from tests.control_plane.marketplace import ALICE, Headers, table
+from tests.control_plane.marketplace import DAVE, ALICE, Headers, table
 from tests.control_plane.tokens import Mint, bearer
 
-DAVE = "consumer-dave"
 NOW = datetime(2026, 11, 25, 14, 5, tzinfo=UTC)
 NOVEMBER = "from=2026-11-01&to=2026-11-30"
 
@@ -31,11 +30,6 @@ NOVEMBER = "from=2026-11-01&to=2026-11-30"
 @pytest.fixture
 def store(aws: Callable[[str], Any]) -> Store:
     return Store(table())
-
-
-@pytest.fixture
-def carol(mint: Mint) -> Headers:
-    return bearer(mint(CAROL, "consumers"))
 
 
 @pytest.fixture

@@ -14,9 +14,6 @@ from api_direct.control_plane.billing.key_use import record_use
 from tests.control_plane.marketplace import (
     ALICE,
     EventLog,
-    creator_key_bus,
-    link_account,
-    published,
     rejecting_events,
     table,
 )
@@ -24,24 +21,6 @@ from tests.control_plane.tokens import Mint, bearer
 
 Headers = dict[str, str]
 API = "weather-api"
-
-
-@pytest.fixture
-def listed(api: TestClient, mint: Mint) -> EventLog:
-    """weather-api is published (plans free and pro); what reaches its account's key bus."""
-    link_account(ALICE)
-    published(api, bearer(mint(ALICE, "creators")))
-    return creator_key_bus()
-
-
-@pytest.fixture
-def carol(mint: Mint) -> Headers:
-    return bearer(mint("consumer-carol", "consumers"))
-
-
-@pytest.fixture
-def dave(mint: Mint) -> Headers:
-    return bearer(mint("consumer-dave", "consumers"))
 
 
 @pytest.fixture

@@ -13,15 +13,10 @@ from fastapi.testclient import TestClient
 
 from api_direct.control_plane.api.store import PK, SK, api_pk, consumer_pk, key_pk
 from api_direct.runtime.api_keys import hash_key
-from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import (
     rejecting_events,
-    ALICE,
     EventLog,
     control_plane_events,
-    creator_key_bus,
-    link_account,
-    published,
     table,
 )
 
@@ -31,22 +26,9 @@ CONSUMER = "consumer-carol"
 
 
 @pytest.fixture
-def listed(api: TestClient, mint: Mint) -> EventLog:
-    """weather-api is published (plans free and pro); what reaches its account's key bus."""
-    link_account(ALICE)
-    published(api, bearer(mint(ALICE, "creators")))
-    return creator_key_bus()
-
-
-@pytest.fixture
 def events(aws: Callable[[str], Any]) -> EventLog:
     """Everything put on the control plane's bus."""
     return control_plane_events()
-
-
-@pytest.fixture
-def carol(mint: Mint) -> Headers:
-    return bearer(mint(CONSUMER, "consumers"))
 
 
 def subscribe(api: TestClient, who: Headers, api_id: str = "weather-api", plan: str = "free") -> Any:

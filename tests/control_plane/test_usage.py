@@ -14,9 +14,8 @@ from api_direct.control_plane.billing.metering import Meter, UsageEvent, counter
 from api_direct.control_plane.billing.periods import hour_text, month_text
 from tests.control_plane.billing.usage import API, CAROL, body, marketplace, usage_event
 from tests.control_plane.tokens import Mint, bearer
-from tests.control_plane.marketplace import ALICE, Headers, table
+from tests.control_plane.marketplace import DAVE, ALICE, Headers, table
 
-DAVE = "consumer-dave"
 NOW = datetime(2026, 11, 25, 14, 5, tzinfo=UTC)
 
 

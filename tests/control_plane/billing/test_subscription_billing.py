@@ -22,6 +22,7 @@ from tests.control_plane.billing.usage import API, CAROL
 from tests.errors import one_line_problem
 from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import (
+    DAVE,
     rejecting_events,
     ALICE,
     EventLog,
@@ -34,7 +35,6 @@ from tests.control_plane.marketplace import (
 )
 from api_direct.local.stripe_server import SeenRequest, StripeFake
 
-DAVE = "consumer-dave"
 #: Every request a call makes when Stripe never answers: our attempts, each with the library's retries.
 EVERY_ATTEMPT = ATTEMPTS * (1 + NETWORK_RETRIES)
 SUBSCRIPTIONS = "/v1/subscriptions"
@@ -69,11 +69,6 @@ def listed(billed_api: TestClient, mint: Mint, quick: SubscriptionBilling) -> Ev
 def events(listed: EventLog) -> EventLog:
     """Everything put on the control plane's bus from here on."""
     return control_plane_events()
-
-
-@pytest.fixture
-def carol(mint: Mint) -> Headers:
-    return bearer(mint(CAROL, "consumers"))
 
 
 def plans(**pro: Any) -> list[dict[str, Any]]:

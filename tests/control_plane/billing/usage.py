@@ -8,11 +8,10 @@ from fastapi.testclient import TestClient
 
 from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
 from tests.control_plane.tokens import Mint, bearer
-from tests.control_plane.marketplace import ALICE, CREATOR_ACCOUNT, creator_key_bus, link_account, published
+from tests.control_plane.marketplace import ALICE, CAROL, CREATOR_ACCOUNT, creator_key_bus, link_account, published
 from tests.control_plane.typed_client import InProcessControlPlane
 
 API = "weather-api"
-CAROL = "consumer-carol"
 
 
 def usage_event(

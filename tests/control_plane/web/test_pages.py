@@ -18,12 +18,11 @@ from api_direct.control_plane.billing.earnings import PaidInvoice, record_revenu
 from api_direct.control_plane.billing.metering import Meter, UsageEvent
 from tests.control_plane.billing.usage import API, CAROL, body, marketplace, usage_event
 from tests.control_plane.tokens import Mint, bearer
-from tests.control_plane.marketplace import ALICE, CREATOR_ACCOUNT, CREATOR_REGION, published, table
+from tests.control_plane.marketplace import DAVE, ALICE, CREATOR_ACCOUNT, CREATOR_REGION, published, table
 from tests.control_plane.web.pages import ORIGIN, as_user, text
 from tests.control_plane.typed_client import InProcessControlPlane
 
 PLAINTEXT_KEY = re.compile(r"apid_[A-Za-z0-9_-]{43}")
-DAVE = "consumer-dave"
 
 
 @pytest.fixture
