@@ -149,7 +149,7 @@ def keys() -> None:
 @click.pass_obj
 def create_key(settings: Settings, api_id: str, plan: str) -> None:
     """Subscribe to an API's plan and get an API key. The key is shown ONCE: store it now."""
-    client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
+    client = settings.control_plane()
     created = client.subscribe(api_id, plan)
     settings.output.result(
         created,
@@ -165,7 +165,7 @@ def create_key(settings: Settings, api_id: str, plan: str) -> None:
 @click.pass_obj
 def add_key(settings: Settings, api_id: str, name: str) -> None:
     """Add a named key (one per app or environment) to a subscription. Shown ONCE: store it now."""
-    client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
+    client = settings.control_plane()
     added = client.add_key(api_id, name)
     settings.output.result(added, _shown_once(added, f"Key {escape(name)!r} added to {escape(api_id)}."))
 
@@ -187,7 +187,7 @@ def rotate_key(settings: Settings, key_id: str, grace: str) -> None:
     time (its authorizer's decisions are cached that long).
     """
     seconds = _grace_seconds(grace)
-    client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
+    client = settings.control_plane()
     new = client.rotate_named_key(key_id, seconds)
     ending = "was revoked" if seconds == 0 else f"keeps working for {grace}, then stops"
     settings.output.result(
@@ -205,7 +205,7 @@ def list_keys(settings: Settings) -> None:
     Last use is the UTC hour of the latest usage record for the key: records are
     hourly, and arrive some minutes after the hour.
     """
-    client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
+    client = settings.control_plane()
     items = client.keys()
     lines = [
         f"{k['key_id']}  {k['name']:<16} {k['api_id']:<24} {k['plan']:<12} {k['status']:<9}"
@@ -230,7 +230,7 @@ def revoke_key(settings: Settings, key_id: str) -> None:
     """
     if not settings.confirm(f"Revoke key {key_id}?"):
         raise click.Abort()
-    client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
+    client = settings.control_plane()
     client.revoke_key(key_id)
     settings.output.result({"revoked": key_id}, f"Revoked {escape(key_id)}.")
 

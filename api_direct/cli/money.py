@@ -7,7 +7,6 @@ import click
 from rich.markup import escape
 
 from api_direct.cli.settings import Settings, global_options
-from api_direct.client import sign_in
 
 
 @click.group()
@@ -24,7 +23,7 @@ def setup(settings: Settings) -> None:
     Open the link in a browser: Stripe asks for your identity and bank account. Links
     expire within minutes, so run this again for a fresh one; the account stays the same.
     """
-    client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
+    client = settings.control_plane()
     account = client.payout_account()
     status = (
         "Transfers are enabled: earnings are paid out after each month closes."
@@ -47,7 +46,7 @@ def earnings(settings: Settings) -> None:
     Revenue counts in the month the payment reached API-Direct; a month is paid out a
     few days after it ends. `--json` adds every paid invoice credited to you.
     """
-    client = sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
+    client = settings.control_plane()
     found = client.earnings()
     settings.output.result(found, render(found))
 

@@ -8,13 +8,16 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from api_direct.cli.output import Output
 from api_direct.deploy.aws_target import AwsTarget
 from api_direct.errors import StateError
+
+if TYPE_CHECKING:
+    from api_direct.client.control_plane import ControlPlane
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,6 +37,12 @@ class Settings:
 
     def aws_target(self, default_region: str | None = None) -> AwsTarget:
         return AwsTarget(profile=self.profile, region=self.region or default_region, endpoint_url=self.endpoint_url)
+
+    def control_plane(self) -> "ControlPlane":
+        """The typed client of the control plane you are signed in to (one line if you are not)."""
+        from api_direct.client import sign_in
+
+        return sign_in.client_for(sign_in.require_session(), endpoint_url=self.endpoint_url)
 
     def confirm(self, question: str) -> bool:
         """Ask, unless ``--yes``; with nobody to ask, refuse with the flag to pass."""

@@ -9,8 +9,6 @@ import click
 from rich.markup import escape
 
 from api_direct.cli.settings import Settings, global_options
-from api_direct.client import sign_in
-from api_direct.client.control_plane import ControlPlane
 
 
 @click.group(invoke_without_command=True)
@@ -43,7 +41,7 @@ def usage(ctx: click.Context, api_id: str | None, first: Any, last: Any, as_csv:
         return
     settings: Settings = ctx.obj
     range_ = {"api_id": api_id, "first": _day(first), "last": _day(last)}
-    client = _client(settings)
+    client = settings.control_plane()
     if as_csv:
         sys.stdout.write(client.calls_csv(**range_))
         return
@@ -59,7 +57,7 @@ def invoices(settings: Settings) -> None:
 
     The link opens Stripe's page of the invoice, where its PDF and receipt are.
     """
-    found = {"invoices": _client(settings).invoices()}
+    found = {"invoices": settings.control_plane().invoices()}
     settings.output.result(found, render_invoices(found["invoices"]))
 
 
@@ -93,10 +91,6 @@ def render_invoices(found: list[dict[str, Any]]) -> str:
         lines.append(f"{invoice['invoice_id']}  {invoice['api_id']}  {period}  {amount}  {invoice['status']}")
         lines.append(f"  {invoice.get('hosted_invoice_url') or '(no Stripe link recorded)'}")
     return "\n".join(escape(line) for line in lines)
-
-
-def _client(settings: Settings) -> ControlPlane:
-    return sign_in.client_for(sign_in.require_session(), endpoint_url=settings.endpoint_url)
 
 
 def _day(moment: Any) -> str | None:
