@@ -93,6 +93,9 @@ KEY_EVENT_TYPES: tuple[str, ...] = ("KeyIssued", "KeyRestored", "KeyRevoked", "K
 #: A ``KeyRevoked`` detail may carry this (ISO-8601, zoned): the key works until then (a rotation's grace
 #: period) instead of stopping at once. Optional, so older events and older key syncs keep their meaning.
 KEY_EXPIRES_AT = "expires_at"
+#: The longest grace period a rotated key keeps working for: the control plane refuses more, and `apid keys rotate`
+#: says so before asking.
+MAX_GRACE_SECONDS = 7 * 24 * 3600
 #: The key table's DynamoDB TTL attribute (epoch seconds): records of expired keys are deleted some days later.
 KEY_TTL_ATTRIBUTE = "expires_ttl"
 #: ``Source`` and detail-type of the usage events each API's forwarder puts on the control plane's bus.

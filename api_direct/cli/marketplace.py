@@ -1,7 +1,5 @@
 """``apid login | logout | publish | keys``: the control plane's marketplace from the terminal."""
 
-import re
-
 import click
 from rich.markup import escape
 
@@ -11,12 +9,9 @@ from api_direct.client import sign_in
 from api_direct.client.control_plane import IssuedKey
 from api_direct.client.publishing import publish as publish_listing
 from api_direct.deploy import operations
+from api_direct.contracts import MAX_GRACE_SECONDS
+from api_direct.durations import duration_seconds
 from api_direct.errors import InputError, StateError
-
-#: ``--grace``: a number and a unit (s, m, h or d), or 0.
-_GRACE = re.compile(r"(?P<amount>\d+)(?P<unit>[smhd]?)")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_MAX_GRACE_SECONDS = 7 * 86400
 
 
 @click.command()
@@ -244,10 +239,9 @@ def _shown_once(issued: IssuedKey, said: str) -> str:
 
 def _grace_seconds(grace: str) -> int:
     """``--grace`` in seconds; a one-line error for anything but a number and a unit within 7 days."""
-    match = _GRACE.fullmatch(grace.strip())
-    if match is None or (match["unit"] == "" and match["amount"] != "0"):
+    seconds = 0 if grace.strip() == "0" else duration_seconds(grace, bare=None)
+    if seconds is None:
         raise InputError(f"--grace {grace!r}: give a number and a unit (s, m, h or d), such as 24h, or 0")
-    seconds = int(match["amount"]) * _UNIT_SECONDS.get(match["unit"], 1)
-    if seconds > _MAX_GRACE_SECONDS:
+    if seconds > MAX_GRACE_SECONDS:
         raise InputError(f"--grace {grace!r} is longer than the longest grace period, 7d")
     return seconds

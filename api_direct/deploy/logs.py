@@ -5,7 +5,6 @@ log). A reader wants them as one stream in time order, so each group is read
 separately and the lines are merged.
 """
 
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 
+from api_direct.durations import duration_seconds
 from api_direct.errors import InputError
 
 if TYPE_CHECKING:
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from mypy_boto3_logs.type_defs import FilteredLogEventTypeDef
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_DURATION = re.compile(r"([0-9]+)([smhd]?)")
-_SECONDS_PER_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 #: CloudWatch makes an event searchable only some seconds after its timestamp, and
 #: not necessarily in order, so each poll re-reads this much before the newest event seen.
@@ -47,10 +45,10 @@ def parse_since(text: str, now: datetime) -> datetime:
     ``now`` should be timezone-aware, so the result compares with CloudWatch's UTC times.
     """
     text = text.strip()
-    duration = _DURATION.fullmatch(text.lower())
+    seconds = duration_seconds(text.lower(), bare=1)
     try:
-        if duration:
-            return now - timedelta(seconds=int(duration[1]) * _SECONDS_PER_UNIT[duration[2]])
+        if seconds is not None:
+            return now - timedelta(seconds=seconds)
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise InputError(

@@ -1,7 +1,7 @@
 """A subscription's keys: several, each named (one per app or environment), each rotated or revoked alone.
 
 Rotation issues a new key under the same name and lets the old one work for a grace
-period (:data:`DEFAULT_GRACE_SECONDS`, up to :data:`MAX_GRACE_SECONDS`; 0 ends it at
+period (:data:`DEFAULT_GRACE_SECONDS`, up to :data:`~api_direct.contracts.MAX_GRACE_SECONDS`; 0 ends it at
 once): the old key's ``KeyRevoked`` carries ``expires_at``, and the API's authorizer
 refuses it from then on. Its decisions are cached by API Gateway for the stage's
 ``key_cache_seconds``, so an old key may still be let through for up to that long
@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from api_direct.contracts import KEY_EXPIRES_AT
+from api_direct.contracts import KEY_EXPIRES_AT, MAX_GRACE_SECONDS
 from api_direct.control_plane.api.accounts import Matches, StrictModel, timestamp
 from api_direct.control_plane.api.auth import Consumer
 from api_direct.control_plane.api.deployments import ApiId
@@ -54,7 +54,6 @@ KEY_NAME_PATTERN = r"[a-z0-9][a-z0-9_ -]{0,39}"
 #: A subscription's keys, rotated-out ones still in their grace period included: one transaction cancels them all.
 MAX_KEYS = 10
 DEFAULT_GRACE_SECONDS = 24 * 3600
-MAX_GRACE_SECONDS = 7 * 24 * 3600
 
 KeyName = Annotated[
     str, Matches(KEY_NAME_PATTERN, "1 to 40 characters: a-z, 0-9, '-', '_' or space, the first a letter or digit")
