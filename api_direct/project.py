@@ -311,6 +311,11 @@ class Project:
         return api_stack_name(self.config.api.name, self.stage)
 
     @property
+    def stage_option(self) -> str:
+        """What names this stage on a command line: `` --stage <name>``, or nothing for the unnamed stage."""
+        return f" --stage {self.stage}" if self.stage else ""
+
+    @property
     def runtime(self) -> RuntimeSettings:
         """How the app runs in this stage: ``[runtime]`` and the stage's settings."""
         return self.config.runtime_for(self.stage)

@@ -95,7 +95,6 @@ def _render(project: Project, link: LinkRecord, subject: GitHubSubject, branch: 
     def q(value: str) -> str:
         return json.dumps(value)
 
-    stage = f" --stage {project.stage}" if project.stage else ""
     lines = [
         f"# Written by `apid ci github` (api-direct {__version__}): deploys {project.stack_name} on pushes to {branch}.",
         "# GitHub's OIDC token is traded for the link's GitHub role; no AWS keys are stored.",
@@ -131,6 +130,6 @@ def _render(project: Project, link: LinkRecord, subject: GitHubSubject, branch: 
         "        with:",
         f"          role-to-assume: {q(link.github_role_arn or '')}",
         f"          aws-region: {q(link.region)}",
-        f"      - run: {q(f'apid deploy{stage} --yes --json')}",
+        f"      - run: {q(f'apid deploy{project.stage_option} --yes --json')}",
     ]
     return "\n".join(lines) + "\n"

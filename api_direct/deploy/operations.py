@@ -198,9 +198,14 @@ def deploy(
 ) -> DeployResult:
     domain = session.project.domain
     aws = session.deploy_role("deploying") if domain else None
-    stage = f" --stage {session.project.stage}" if session.project.stage else ""
     target = (
-        prepare_domain(aws, domain, session.project.stack_name, session.observer, rerun=f"apid deploy{stage}")
+        prepare_domain(
+            aws,
+            domain,
+            session.project.stack_name,
+            session.observer,
+            rerun=f"apid deploy{session.project.stage_option}",
+        )
         if aws and domain
         else None
     )
@@ -313,8 +318,10 @@ def deployed_stack(session: Session, purpose: DeployPurpose, *, needed_for: str)
     aws = session.deploy_role(purpose)
     stack = describe_stack(aws.client("cloudformation"), session.project.stack_name)
     if stack is None or stack.phase is Phase.ABSENT:
-        stage = f" --stage {session.project.stage}" if session.project.stage else ""
-        raise StateError(f"{session.project.stack_name} is not deployed: {needed_for} (`apid deploy{stage}` first)")
+        raise StateError(
+            f"{session.project.stack_name} is not deployed: {needed_for}"
+            f" (`apid deploy{session.project.stage_option}` first)"
+        )
     return aws, stack
 
 
