@@ -24,11 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from api_direct.control_plane.api.auth import Consumer
 from api_direct.control_plane.api.deployments import ApiId
 from api_direct.control_plane.api.subscriptions import DEFAULT_KEY_NAME, KEY_PREFIX
+from api_direct.control_plane.api.usage import counter_day
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import ServicesDep
 from api_direct.control_plane.api.store import GSI2, Store, consumer_pk
 from api_direct.control_plane.billing.metering import HOUR_PREFIX, KEY_DAY_PREFIX, meter_pk
-from api_direct.control_plane.billing.periods import parse_hour
 
 #: The longest range one export covers, in days: a leap year.
 MAX_DAYS = 366
@@ -189,7 +189,7 @@ def _rows(
 def _daily_totals(hours: Iterable[Mapping[str, Any]]) -> dict[date, int]:
     totals: dict[date, int] = defaultdict(int)
     for hour in hours:
-        totals[parse_hour(str(hour["period_start"])).date()] += int(hour.get("calls", 0))
+        totals[counter_day(hour)] += int(hour.get("calls", 0))
     return totals
 
 

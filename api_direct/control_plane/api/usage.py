@@ -135,7 +135,7 @@ def daily_usage(store: Store, api_id: str, days: int, today: date) -> list[DayUs
     first = today - timedelta(days=days - 1)
     after = (today + timedelta(days=1)).isoformat()
     counters = store.query_between(usage_index_pk(api_id), first.isoformat(), after, index=GSI2)
-    by_day = {day: _totals(hours) for day, hours in groupby(counters, key=_day_of)}
+    by_day = {day: _totals(hours) for day, hours in groupby(counters, key=counter_day)}
     zero = _totals(())
     return [DayUsage(day=day, **by_day.get(day, zero)) for day in (first + timedelta(days=n) for n in range(days))]
 
@@ -179,5 +179,6 @@ def _totals(counters: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return totals
 
 
-def _day_of(counter: Mapping[str, Any]) -> date:
+def counter_day(counter: Mapping[str, Any]) -> date:
+    """The UTC day of an hourly usage counter."""
     return parse_hour(counter["period_start"]).date()
