@@ -42,6 +42,7 @@ CONTROL_PLANE_DEFAULTS: dict[str, Any] = {
     "platform_fee_percent": Decimal("20"),
     "usage_grace_minutes": 120,
     "payout_grace_days": 3,
+    "webhooks_allow_loopback": False,
 }
 #: The settings' fields in the order the environment lists them (the pydantic model's order).
 CONTROL_PLANE_SETTINGS = (
@@ -60,6 +61,9 @@ CONTROL_PLANE_SETTINGS = (
     "platform_fee_percent",
     "usage_grace_minutes",
     "payout_grace_days",
+    "alert_sender",
+    "alert_queue_url",
+    "webhooks_allow_loopback",
 )
 
 
@@ -93,6 +97,12 @@ KEY_EVENT_TYPES: tuple[str, ...] = ("KeyIssued", "KeyRestored", "KeyRevoked", "K
 #: A ``KeyRevoked`` detail may carry this (ISO-8601, zoned): the key works until then (a rotation's grace
 #: period) instead of stopping at once. Optional, so older events and older key syncs keep their meaning.
 KEY_EXPIRES_AT = "expires_at"
+#: Plan events and ``KeyRevoked`` details carry this (``api_direct.runtime.api_keys.usage_id_of``): the one API
+#: Gateway key all of a subscription's keys are counted under. Optional: a key without it is counted alone.
+KEY_USAGE_ID = "usage_id"
+#: A ``KeyRevoked`` detail carries this (``true``) when the subscription ends with it, and only then: its
+#: shared API Gateway key goes too, which revoking one key of several must not do.
+KEY_ENDS_USAGE = "ends_usage"
 #: The longest grace period a rotated key keeps working for: the control plane refuses more, and `apid keys rotate`
 #: says so before asking.
 MAX_GRACE_SECONDS = 7 * 24 * 3600

@@ -118,10 +118,10 @@ class ApiKeyStore(Construct):
     def attach_usage_plans(self, plans: Mapping[str, apigw.IUsagePlan]) -> None:
         """Tell the sync function which usage plan each plan name maps to, and let it bind keys.
 
-        Each consumer key gets its own API Gateway API key (valued with the key's
-        hash, which the authorizer returns as ``usageIdentifierKey``) in its plan's
-        usage plan: that is what makes API Gateway enforce per-consumer rate, burst
-        and quota.
+        Each subscription gets one API Gateway API key (valued with its usage id,
+        which the authorizer returns as ``usageIdentifierKey`` for every key of the
+        subscription) in its plan's usage plan: that is what makes API Gateway
+        enforce each subscription's rate, burst and quota.
         """
         stack = Stack.of(self)
         ids = {name: plan.usage_plan_id for name, plan in plans.items()}

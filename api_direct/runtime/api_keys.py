@@ -16,6 +16,8 @@ KEY_PREFIX = "apid_"
 _TOKEN_BYTES = 32
 _WELL_FORMED = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_-]{43}")
 _KEY_HASH = re.compile(r"[0-9a-f]{64}")
+USAGE_ID_PREFIX = "use_"
+_USAGE_ID = re.compile(re.escape(USAGE_ID_PREFIX) + r"[0-9a-f]{32}")
 
 
 def generate_key() -> str:
@@ -52,3 +54,22 @@ def hash_key(key: str) -> str:
 def is_key_hash(value: str) -> bool:
     """Whether ``value`` has the shape of :func:`hash_key`'s output (64 lowercase hex)."""
     return _KEY_HASH.fullmatch(value) is not None
+
+
+def usage_id_of(consumer: str, api_id: str) -> str:
+    """The name all of one subscription's keys are counted under in the API's account.
+
+    API Gateway applies a usage plan's rate, burst and quota per API key, so every
+    key of a subscription must present the same ``usageIdentifierKey`` or each key
+    would get the whole plan again. It is derived rather than stored, so keys issued
+    before it existed get the same one; a hash, so the creator's account learns
+    neither the consumer's id nor anything it could call with (the API's key source
+    is its authorizer: this value is never a credential).
+    """
+    digest = hashlib.sha256(f"{consumer}\n{api_id}".encode()).hexdigest()
+    return USAGE_ID_PREFIX + digest[:32]
+
+
+def is_usage_id(value: str) -> bool:
+    """Whether ``value`` has the shape of :func:`usage_id_of`'s output."""
+    return _USAGE_ID.fullmatch(value) is not None

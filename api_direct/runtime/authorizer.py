@@ -1,9 +1,9 @@
 """REQUEST Lambda authorizer of a creator's REST API: is this x-api-key a live key?
 
 API Gateway caches the answer per key (the identity source is the ``x-api-key``
-header), so the policy covers every route of the stage, and the key's hash goes back
-as ``usageIdentifierKey`` so API Gateway applies the throttling and quota of the
-key's usage plan. The plaintext key is never logged, stored or returned.
+header), so the policy covers every route of the stage, and the key's subscription's
+usage id goes back as ``usageIdentifierKey`` so API Gateway applies the throttling
+and quota of the plan's usage plan to the subscription, whichever of its keys calls. The plaintext key is never logged, stored or returned.
 
 :func:`~api_direct.runtime.key_check.decide` holds the whole decision without AWS in
 it (:mod:`.key_check`), so ``apid dev`` can authorize requests exactly as the deployed API does.

@@ -32,6 +32,9 @@ class KeyRecord:
     suspension_at: str | None = None
     #: When a rotated-out key stops working (UTC, the table's time format); ``None`` for a key without an end.
     expires_at: str | None = None
+    #: The subscription's shared usage identifier (:func:`~api_direct.runtime.api_keys.usage_id_of`); ``None``
+    #: for a key issued by a control plane that predates it, which API Gateway then counts on its own.
+    usage_id: str | None = None
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> "KeyRecord":
@@ -45,6 +48,7 @@ class KeyRecord:
             usage_key_id=item.get("usage_key_id"),
             suspension_at=item.get("suspension_at"),
             expires_at=item.get("expires_at"),
+            usage_id=item.get("usage_id"),
         )
 
     def expired(self, now: datetime) -> bool:
@@ -84,6 +88,9 @@ def decide(api_key: str | None, lookup: Callable[[str], KeyRecord | None], now: 
     would refuse its usage identifier anyway (INVALID_API_KEY, the same 403).
     A key past the end of its rotation's grace period (``expires_at``) is refused
     like a revoked one: it was, with a delay.
+
+    An allowed key is counted under its subscription's usage identifier, so all of
+    a subscription's keys share the plan's rate and quota instead of each having it.
     """
     if not api_key:
         return Decision(reason="missing", rejection=MISSING_KEY)
@@ -101,7 +108,9 @@ def decide(api_key: str | None, lookup: Callable[[str], KeyRecord | None], now: 
         return Decision(reason=record.status, rejection=INVALID_KEY, key_id=record.key_id)
     if record.expired(now or datetime.now(UTC)):
         return Decision(reason="expired", rejection=INVALID_KEY, key_id=record.key_id)
-    return Decision(reason="active", key_id=record.key_id, plan=record.plan, usage_identifier_key=key_hash)
+    return Decision(
+        reason="active", key_id=record.key_id, plan=record.plan, usage_identifier_key=record.usage_id or key_hash
+    )
 
 
 def api_key_of(headers: Mapping[str, str] | None) -> str | None:

@@ -4,7 +4,8 @@ Schema: partition key ``key_hash`` (S, :func:`api_direct.runtime.api_keys.hash_k
 of the key); attributes ``key_id`` (S), ``plan`` (S, empty until a KeyIssued or
 PlanChanged is applied), ``status`` (S: ``active``, ``revoked`` or ``suspended``),
 ``usage_key_id`` (S, id of the API Gateway API key that binds the consumer to its
-plan's usage plan), ``updated_at`` (S, time of the plan event last applied, or of
+plan's usage plan), ``usage_id`` (S, the subscription's shared usage identifier: that
+API key's name and value; absent for keys counted alone), ``updated_at`` (S, time of the plan event last applied, or of
 the revocation; empty until either is) and ``suspension_at`` (S, time of the
 KeySuspended or KeyRestored last applied; absent until one is), ``expires_at`` (S,
 when a key rotated out with a grace period stops working; absent otherwise) and
@@ -66,6 +67,7 @@ _NAMES = {
     "#status": "status",
     "#at": "updated_at",
     "#usage": "usage_key_id",
+    "#shared": "usage_id",
     "#suspension": "suspension_at",
     "#expires": KEY_EXPIRES_AT,
     "#ttl": KEY_TTL_ATTRIBUTE,
@@ -87,8 +89,8 @@ class KeyTable:
         item = self.table.get_item(Key={"key_hash": key_hash}, ConsistentRead=consistent).get("Item")
         return KeyRecord.from_item(item) if item else None
 
-    def record_plan(self, key_hash: str, key_id: str, plan: str, at: datetime) -> bool:
-        """Create the key as active on ``plan``, or move it to ``plan``, as of ``at``.
+    def record_plan(self, key_hash: str, key_id: str, plan: str, at: datetime, usage_id: str | None = None) -> bool:
+        """Create the key as active on ``plan``, or move it to ``plan``, as of ``at``; with its subscription's ``usage_id``.
 
         Changes nothing (and returns ``False``) when the key is revoked or already
         reflects an event at or after ``at``: that makes a duplicate or late event a
@@ -97,9 +99,11 @@ class KeyTable:
         and :meth:`restore` to say, so a plan change during an unpaid invoice does
         not unlock it.
         """
+        shared = ", #shared = :shared" if usage_id else ""
         return self._update(
             key_hash,
-            "SET #id = if_not_exists(#id, :id), #plan = :plan, #status = if_not_exists(#status, :active), #at = :at",
+            "SET #id = if_not_exists(#id, :id), #plan = :plan, #status = if_not_exists(#status, :active), #at = :at"
+            + shared,
             "attribute_not_exists(#hash) OR (#at < :at AND #status <> :revoked)",
             {
                 ":id": key_id,
@@ -107,6 +111,7 @@ class KeyTable:
                 ":active": "active",
                 ":revoked": "revoked",
                 ":at": stored_time(at),
+                **({":shared": usage_id} if usage_id else {}),
             },
         )
 

@@ -1,7 +1,8 @@
 """EventBridge target that applies the control plane's key events in the creator's account.
 
-The key table is the desired state; API Gateway (one API key per consumer key, in
-the usage plan of its plan) is made to follow it. Each invocation does two things:
+The key table is the desired state; API Gateway (one API key per subscription, in
+the usage plan of its plan, shared by all of the subscription's keys) is made to
+follow it. Each invocation does two things:
 
 1. apply the event to the table with one conditional write
    (:class:`~api_direct.runtime.key_store.KeyTable` refuses stale events and never
@@ -30,8 +31,8 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api_direct.contracts import CONTROL_PLANE_SOURCE, KEY_EXPIRES_AT
-from api_direct.runtime.api_keys import KEY_PREFIX, contains_key, is_key_hash
+from api_direct.contracts import CONTROL_PLANE_SOURCE, KEY_ENDS_USAGE, KEY_EXPIRES_AT, KEY_USAGE_ID
+from api_direct.runtime.api_keys import KEY_PREFIX, contains_key, is_key_hash, is_usage_id
 from api_direct.runtime.key_check import KeyRecord
 from api_direct.runtime.key_store import KeyTable, key_table_from_env
 
@@ -65,9 +66,10 @@ class KeyEvent(ABC):
 @dataclass(frozen=True)
 class _PlanEvent(KeyEvent):
     plan: str
+    usage_id: str | None = None
 
     def apply_to(self, table: KeyTable) -> bool:
-        return table.record_plan(self.key_hash, self.key_id, self.plan, self.at)
+        return table.record_plan(self.key_hash, self.key_id, self.plan, self.at, self.usage_id)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,9 @@ class KeyRevoked(KeyEvent):
     """
 
     expires_at: datetime | None = None
+    usage_id: str | None = None
+    #: The subscription ends with this key: its shared API Gateway key is deleted too.
+    ends_usage: bool = False
 
     def apply_to(self, table: KeyTable) -> bool:
         if self.expires_at is not None and self.expires_at > self.at:
@@ -167,6 +172,12 @@ def parse_event(event: Mapping[str, Any], plans: UsagePlans) -> KeyEvent | None:
         plans.id_of(values["plan"])
     if detail.get(KEY_EXPIRES_AT) is not None and kind is KeyRevoked:
         values["expires_at"] = _zoned_time(detail_type, KEY_EXPIRES_AT, detail[KEY_EXPIRES_AT])
+    if detail.get(KEY_USAGE_ID) is not None and kind in (KeyIssued, PlanChanged, KeyRevoked):
+        if not isinstance(detail[KEY_USAGE_ID], str) or not is_usage_id(detail[KEY_USAGE_ID]):
+            raise InvalidKeyEvent(f"{detail_type} {KEY_USAGE_ID} is not a usage identifier")
+        values["usage_id"] = detail[KEY_USAGE_ID]
+    if kind is KeyRevoked:
+        values["ends_usage"] = detail.get(KEY_ENDS_USAGE) is True
     return kind(at=_event_time(detail_type, event), **values)
 
 
@@ -208,52 +219,67 @@ def apply(event: KeyEvent, table: KeyTable, plans: UsagePlans) -> None:
     record = table.get(event.key_hash, consistent=True)
     if record is None:
         raise LookupError(f"key {event.key_id} vanished from the key table")
-    reconcile(record, table, plans)
+    ended = event.usage_id if isinstance(event, KeyRevoked) and event.ends_usage else None
+    reconcile(record, table, plans, ended_usage_id=ended)
 
 
-def reconcile(record: KeyRecord, table: KeyTable, plans: UsagePlans) -> None:
+def reconcile(record: KeyRecord, table: KeyTable, plans: UsagePlans, ended_usage_id: str | None = None) -> None:
     """Make API Gateway match the record; safe to run any number of times.
 
-    Active: an enabled API key named ``key_id`` whose value is the key hash (the
-    authorizer's ``usageIdentifierKey``), in exactly the plan's usage plan; unless
-    it has no plan yet (a KeyRestored overtook its KeyIssued), when there is nothing
-    to bind until the KeyIssued comes. Revoked: no such API key. Suspended: left
-    alone (the authorizer already denies it, and keeping the binding lets it be
-    restored; a restore then binds it to whatever plan it has by then).
+    Active: an enabled API key named and valued with the subscription's ``usage_id``
+    (the authorizer's ``usageIdentifierKey``), in exactly the plan's usage plan, and
+    no API key of the key's own; unless it has no plan yet (a KeyRestored overtook
+    its KeyIssued), when there is nothing to bind until the KeyIssued comes. A key
+    without a ``usage_id`` (issued before subscriptions shared one) has its own API
+    key instead, named ``key_id`` and valued with the key hash. Revoked: no API key of
+    its own; the shared one stays for the subscription's other keys, unless the
+    revocation ended the subscription (``ended_usage_id``). Suspended: left alone
+    (the authorizer already denies it, and keeping the binding lets it be restored;
+    a restore then binds it to whatever plan it has by then).
     """
+    client = plans.client
     if record.status == "active" and record.plan:
-        api_key_id = _ensure_api_key(plans.client, record.key_id, record.key_hash)
+        name, value = (record.usage_id, record.usage_id) if record.usage_id else (record.key_id, record.key_hash)
+        api_key_id = _ensure_api_key(client, name, value)
         _bind_to_usage_plan(plans, api_key_id, record.plan)
+        if record.usage_id:
+            _delete_api_keys(client, record.key_id)  # counted alone before its subscription shared one
         if record.usage_key_id != api_key_id:
             table.set_usage_key_id(record.key_hash, api_key_id)
     elif record.status == "revoked":
-        for api_key_id in _api_key_ids(plans.client, record.key_id):
-            try:
-                plans.client.delete_api_key(apiKey=api_key_id)
-            except plans.client.exceptions.NotFoundException:
-                pass
+        _delete_api_keys(client, record.key_id)
+        if ended_usage_id:
+            _delete_api_keys(client, ended_usage_id)
         if record.usage_key_id is not None:
             table.set_usage_key_id(record.key_hash, None)
 
 
-def _api_key_ids(client: "APIGatewayClient", key_id: str) -> Iterator[str]:
-    """Ids of the API keys named exactly ``key_id`` (``nameQuery`` also matches prefixes)."""
-    for page in client.get_paginator("get_api_keys").paginate(nameQuery=key_id):
+def _delete_api_keys(client: "APIGatewayClient", name: str) -> None:
+    for api_key_id in list(_api_key_ids(client, name)):
+        try:
+            client.delete_api_key(apiKey=api_key_id)
+        except client.exceptions.NotFoundException:
+            pass
+
+
+def _api_key_ids(client: "APIGatewayClient", name: str) -> Iterator[str]:
+    """Ids of the API keys named exactly ``name`` (``nameQuery`` also matches prefixes)."""
+    for page in client.get_paginator("get_api_keys").paginate(nameQuery=name):
         for api_key in page.get("items", []):
-            if api_key.get("name") == key_id:
+            if api_key.get("name") == name:
                 yield api_key["id"]
 
 
-def _ensure_api_key(client: "APIGatewayClient", key_id: str, key_hash: str) -> str:
-    """The id of the API key for ``key_id``, created if a previous run did not get to it."""
-    existing = next(_api_key_ids(client, key_id), None)
+def _ensure_api_key(client: "APIGatewayClient", name: str, value: str) -> str:
+    """The id of the API key named ``name``, created with ``value`` if a previous run did not get to it."""
+    existing = next(_api_key_ids(client, name), None)
     if existing is not None:
         return existing
     try:
-        return client.create_api_key(name=key_id, value=key_hash, enabled=True)["id"]
+        return client.create_api_key(name=name, value=value, enabled=True)["id"]
     except client.exceptions.ConflictException:
         # Another delivery created it between our lookup and our create.
-        existing = next(_api_key_ids(client, key_id), None)
+        existing = next(_api_key_ids(client, name), None)
         if existing is None:
             raise
         return existing

@@ -128,11 +128,13 @@ def test_rotating_issues_a_key_of_the_same_name_and_the_old_one_expires_after_th
     expires = datetime.fromisoformat(old["expires_at"]) - datetime.fromisoformat(new["created_at"])
     assert expires.total_seconds() == 3600
     [issue, expiry] = listed.details()[1:]
+    shared = issue[1]["usage_id"]
     assert issue == (
         "KeyIssued",
-        {"key_id": new["key_id"], "key_hash": issue[1]["key_hash"], "plan": "free", "api": API},
+        {"key_id": new["key_id"], "key_hash": issue[1]["key_hash"], "usage_id": shared, "plan": "free", "api": API},
     )
     assert expiry[0] == "KeyRevoked" and expiry[1]["key_id"] == first["key_id"]
+    assert expiry[1]["usage_id"] == shared and "ends_usage" not in expiry[1], "both keys count against one quota"
     assert datetime.fromisoformat(expiry[1]["expires_at"]) == datetime.fromisoformat(old["expires_at"])
     assert subscription(api, carol)["key_id"] == new["key_id"]
 
@@ -204,6 +206,7 @@ def test_revoking_one_key_leaves_the_others_working(
     assert subscription(api, carol)["status"] == "active"
     assert subscription(api, carol)["key_id"] == first["key_id"]
     assert [(kind, d["key_id"]) for kind, d in listed.details()[2:]] == [("KeyRevoked", ci["key_id"])]
+    assert "ends_usage" not in listed.details()[-1][1], "the other key still counts under the subscription"
     assert api.delete(f"/keys/{ci['key_id']}", headers=carol).status_code == 204
 
 
@@ -214,8 +217,8 @@ def test_revoking_the_last_working_key_cancels_the_subscription_and_every_key(
     assert api.delete(f"/keys/{new['key_id']}", headers=carol).status_code == 204
     assert subscription(api, carol)["status"] == "cancelled"
     assert {k["status"] for k in keys(api, carol).values()} == {"revoked"}
-    revoked = [(d["key_id"], "expires_at" in d) for kind, d in listed.details()[3:] if kind == "KeyRevoked"]
-    assert sorted(revoked) == sorted([(first["key_id"], False), (new["key_id"], False)])
+    revoked = [(d["key_id"], "expires_at" in d, d.get("ends_usage")) for kind, d in listed.details()[3:]]
+    assert sorted(revoked) == sorted([(first["key_id"], False, True), (new["key_id"], False, True)])
 
 
 def test_a_plan_change_and_a_cancellation_reach_every_key(

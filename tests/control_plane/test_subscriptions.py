@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 
 from api_direct.control_plane.api.store import PK, SK, api_pk, consumer_pk, key_pk
-from api_direct.runtime.api_keys import hash_key
+from api_direct.runtime.api_keys import hash_key, usage_id_of
 from tests.control_plane.marketplace import (
     rejecting_events,
     EventLog,
@@ -87,7 +87,15 @@ def test_subscribing_issues_a_key_shown_once_and_stored_as_its_hash(
         f"SUB#{CONSUMER}",
     )
     assert counters() == (1, 1)
-    expected = ("KeyIssued", {"key_id": issued["key_id"], "key_hash": key_hash, "plan": "free", "api": "weather-api"})
+    usage_id = usage_id_of(CONSUMER, "weather-api")
+    detail = {
+        "key_id": issued["key_id"],
+        "key_hash": key_hash,
+        "usage_id": usage_id,
+        "plan": "free",
+        "api": "weather-api",
+    }
+    expected = ("KeyIssued", detail)
     assert events.details() == [expected]
     assert listed.details() == [expected], "forwarded to the API's own key bus"
 
@@ -146,7 +154,13 @@ def test_cancelling_revokes_the_key(api: TestClient, carol: Headers, listed: Eve
     assert subscription["status"] == "cancelled" and subscription["cancelled_at"]
     assert listed.details()[-1] == (
         "KeyRevoked",
-        {"key_id": issued["key_id"], "key_hash": hash_key(issued["api_key"]), "api": "weather-api"},
+        {
+            "key_id": issued["key_id"],
+            "key_hash": hash_key(issued["api_key"]),
+            "usage_id": usage_id_of(CONSUMER, "weather-api"),
+            "ends_usage": True,
+            "api": "weather-api",
+        },
     )
     assert api.delete("/subscriptions/weather-api", headers=carol).status_code == 204, "safe to repeat"
     assert len(listed.read()) == 2 and counters() == (0, 0)
@@ -186,7 +200,13 @@ def test_changing_plan_sends_plan_changed(api: TestClient, carol: Headers, liste
     assert response.status_code == 200 and response.json()["plan"] == "pro"
     assert listed.details()[-1] == (
         "PlanChanged",
-        {"key_id": issued["key_id"], "key_hash": hash_key(issued["api_key"]), "plan": "pro", "api": "weather-api"},
+        {
+            "key_id": issued["key_id"],
+            "key_hash": hash_key(issued["api_key"]),
+            "usage_id": usage_id_of(CONSUMER, "weather-api"),
+            "plan": "pro",
+            "api": "weather-api",
+        },
     )
     assert counters("free") == (1, 0) and counters("pro") == (1, 1)
     assert api.get("/keys", headers=carol).json()[0]["plan"] == "pro"

@@ -14,6 +14,7 @@ from api_direct.contracts import KEY_TTL_ATTRIBUTE
 from api_direct.runtime import key_store, key_sync, usage_forwarder
 from api_direct.runtime.key_store import KeyTable
 from tests.runtime.emulated_aws import PLANS, REGION, Bus
+from tests.runtime.key_events import SOURCE, T1, event
 from tests.runtime.lambda_context import FakeLambdaContext
 
 KEY_TABLE = "apid-keys"
@@ -122,3 +123,13 @@ def capture_logs() -> Iterator[Callable[[Logger], io.StringIO]]:
     yield capture
     for handler, stream in reversed(restore):
         handler.setStream(stream)
+
+
+@pytest.fixture
+def sync(key_table: KeyTable, usage_plans: dict[str, str], lambda_context: Any) -> Any:
+    """Deliver a control-plane event to the Lambda handler, as EventBridge would."""
+
+    def deliver(detail_type: str, detail: dict[str, Any], time: str = T1, source: str = SOURCE) -> None:
+        key_sync.handler(event(detail_type, detail, time, source), lambda_context)
+
+    return deliver

@@ -23,43 +23,17 @@ from api_direct.runtime.key_sync import (
     UnknownPlan,
     UsagePlans,
     apply,
-    handler,
     parse_event,
 )
 from tests.runtime.emulated_aws import PLANS
+from tests.runtime.key_events import event
 
 T1, T2, T3 = "2026-11-25T13:00:00Z", "2026-11-25T13:05:00Z", "2026-11-25T13:10:00Z"
-SOURCE = "api-direct.control-plane"
-
-
-def event(detail_type: str, detail: dict[str, Any], time: str, source: str = SOURCE) -> dict[str, Any]:
-    """A control-plane event as EventBridge delivers it to a Lambda target."""
-    return {
-        "version": "0",
-        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
-        "detail-type": detail_type,
-        "source": source,
-        "account": "111111111111",
-        "time": time,
-        "region": "us-east-1",
-        "resources": [],
-        "detail": detail,
-    }
 
 
 @pytest.fixture
 def key_hash() -> str:
     return hash_key(generate_key())
-
-
-@pytest.fixture
-def sync(key_table: KeyTable, usage_plans: dict[str, str], lambda_context: Any) -> Any:
-    """Deliver a control-plane event to the Lambda handler, as EventBridge would."""
-
-    def deliver(detail_type: str, detail: dict[str, Any], time: str = T1, source: str = SOURCE) -> None:
-        handler(event(detail_type, detail, time, source), lambda_context)
-
-    return deliver
 
 
 def issued(key_hash: str, plan: str = "free") -> dict[str, str]:

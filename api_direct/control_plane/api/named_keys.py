@@ -34,6 +34,7 @@ from api_direct.control_plane.api.subscriptions import (
     active_subscription,
     cancel_subscription,
     commit,
+    event_detail,
     issued,
     key_item_key,
     key_reference,
@@ -178,7 +179,7 @@ def rotate(
         expires = (datetime.fromisoformat(now) + timedelta(seconds=grace_seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         end = update_op(key_item_key(old["key_hash"]), set_={KEY_EXPIRES_AT: expires}, when={"status": ACTIVE})
         undo_end = update_op(key_item_key(old["key_hash"]), remove=[KEY_EXPIRES_AT])
-        event = KeyEvent("KeyRevoked", api_id, {**key_reference(old), KEY_EXPIRES_AT: expires})
+        event = KeyEvent("KeyRevoked", api_id, {**event_detail(old), KEY_EXPIRES_AT: expires})
     commit(
         services,
         writes=[

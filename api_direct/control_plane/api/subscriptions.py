@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from api_direct.contracts import KEY_EXPIRES_AT
+from api_direct.contracts import KEY_ENDS_USAGE, KEY_EXPIRES_AT, KEY_USAGE_ID
 from api_direct.control_plane.api.accounts import Matches, StrictModel, timestamp
 from api_direct.control_plane.api.auth import Consumer
 from api_direct.control_plane.api.deployments import ApiId
@@ -48,7 +48,7 @@ from api_direct.control_plane.billing.metering import key_id_index_pk
 from api_direct.control_plane.billing.stripe_gateway import PaymentDeclined, StripeUnavailable
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
 from api_direct.project import PLAN_NAME_PATTERN
-from api_direct.runtime.api_keys import generate_key, hash_key
+from api_direct.runtime.api_keys import generate_key, hash_key, usage_id_of
 
 ACTIVE, CANCELLED, REVOKED = "active", "cancelled", "revoked"
 #: ``billing_status`` of a subscription: paid up, or its key suspended for a failed payment.
@@ -100,7 +100,7 @@ class Subscription(BaseModel):
 class KeyEvent:
     detail_type: Literal["KeyIssued", "KeyRevoked", "PlanChanged", "KeySuspended", "KeyRestored"]
     api_id: str
-    detail: Mapping[str, str]
+    detail: Mapping[str, str | bool]
     #: Sent when a later event of the same change fails; only an issue can be taken back.
     take_back: "KeyEvent | None" = None
 
@@ -233,7 +233,7 @@ def _change_plan_in_table(
             update_op(plan_key(api_id, old), add={"subscribers": 1}),
             update_op(plan_key(api_id, plan), add={"subscribers": -1}),
         ],
-        events=[KeyEvent("PlanChanged", api_id, {**key_reference(item), "plan": plan}) for item in keys],
+        events=[KeyEvent("PlanChanged", api_id, {**event_detail(item), "plan": plan}) for item in keys],
         conflict=f"your subscription to {api_id}, or its plans, changed meanwhile; retry",
     )
 
@@ -339,7 +339,7 @@ def _set_billing_status(
             update_op(key, set_={"billing_status": status}, when={"status": ACTIVE, "key_id": item["key_id"]}),
         ],
         undo=[update_op(key, set_={"billing_status": previous})],
-        events=[KeyEvent(detail_type, api_id, key_reference(key)) for key in subscription_keys(services.store, item)],
+        events=[KeyEvent(detail_type, api_id, event_detail(key)) for key in subscription_keys(services.store, item)],
         conflict=f"the subscription to {api_id} changed meanwhile",
     )
     return True
@@ -405,7 +405,7 @@ def cancel_subscription(services: Services, subscription: Mapping[str, Any], *, 
             update_op(listing_key(api_id), add=_negated(counted)),
             update_op(plan_key(api_id, plan), add=_negated(counted)),
         ],
-        events=[revoked(item) for item in keys],
+        events=[revoked(item, ends_subscription=True) for item in keys],
         conflict=f"your subscription to {api_id} changed meanwhile; retry",
     )
 
@@ -498,21 +498,32 @@ def key_item_key(key_hash: str) -> dict[str, str]:
 
 
 def key_reference(item: Mapping[str, Any]) -> dict[str, str]:
-    """What every key event names the key by: its id and hash, never its plaintext."""
+    """What names a key: its id and hash, never its plaintext."""
     return {"key_id": item["key_id"], "key_hash": item["key_hash"]}
+
+
+def event_detail(item: Mapping[str, Any]) -> dict[str, str]:
+    """What every key event says of the key: its reference, and the usage identifier it is counted under.
+
+    The usage identifier is the subscription's, so the API's account counts all of
+    the subscription's keys against one rate and quota.
+    """
+    return {**key_reference(item), KEY_USAGE_ID: usage_id_of(item["consumer"], item["api_id"])}
 
 
 def issued(key_item: Mapping[str, Any]) -> KeyEvent:
     return KeyEvent(
         "KeyIssued",
         key_item["api_id"],
-        {**key_reference(key_item), "plan": key_item["plan"]},
+        {**event_detail(key_item), "plan": key_item["plan"]},
         take_back=revoked(key_item),
     )
 
 
-def revoked(item: Mapping[str, Any]) -> KeyEvent:
-    return KeyEvent("KeyRevoked", item["api_id"], key_reference(item))
+def revoked(item: Mapping[str, Any], ends_subscription: bool = False) -> KeyEvent:
+    """``ends_subscription`` when no key of the subscription works after this one: its shared usage key goes too."""
+    ends = {KEY_ENDS_USAGE: True} if ends_subscription else {}
+    return KeyEvent("KeyRevoked", item["api_id"], {**event_detail(item), **ends})
 
 
 def _negated(counters: Mapping[str, int]) -> dict[str, int]:
