@@ -16,7 +16,8 @@ from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.key_store import ApiKeyStore
 from api_direct.constructs.runtime_function import RuntimeFunction
 from api_direct.runtime.access_log import access_log_format_json
-from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
+from api_direct.runtime import cors
+from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES, CORS_EXPOSE_HEADERS, CORS_ORIGIN_ENV
 from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, CONTENT_TYPE
 from api_direct.runtime.limit_headers import PLAN_LIMITS_ENV
 
@@ -55,8 +56,8 @@ class MeteredApi(Construct):
     gateway, before the creator's function runs (and is billed). The API takes its
     key from the authorizer (``apiKeySource: AUTHORIZER``): a Lambda REQUEST
     authorizer reads ``x-api-key``, looks up its hash in ``key_store`` and returns
-    the hash as ``usageIdentifierKey``; the key store binds that identifier to the
-    consumer's plan. Decisions are cached per key for ``authorizer_cache_ttl``.
+    its subscription's usage id as ``usageIdentifierKey``; the key store binds that
+    identifier to the subscription's plan. Decisions are cached per key for ``authorizer_cache_ttl``.
 
     Bodies travel as bytes both ways: ``binary_media_types`` defaults to ``*/*``,
     which with a Lambda proxy integration means every request body reaches the
@@ -75,6 +76,12 @@ class MeteredApi(Construct):
     its context for the ``RateLimit-Policy`` / ``RateLimit`` headers the app's
     adapter adds and for the 429s' ``Retry-After``; on a plan with a quota it reads
     what is left from the usage plan (GetUsage, allowed on those usage plans only).
+
+    ``cors_origin`` (the marketplace's origin) may call the API from a browser
+    (:mod:`api_direct.runtime.cors`): every resource answers the preflight from a
+    mock integration, without the authorizer, and every gateway response carries
+    the CORS headers; the handler's own responses need them too (the app's
+    adapter adds them when its function has ``APID_CORS_ORIGIN``).
     """
 
     def __init__(
@@ -90,9 +97,11 @@ class MeteredApi(Construct):
         access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         description: str | None = None,
         binary_media_types: Sequence[str] = BINARY_MEDIA_TYPES,
+        cors_origin: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.stage_name = stage_name
+        self.cors_origin = cors_origin
         if not plans:
             raise ValueError("MeteredApi needs at least one plan")
         self.access_log_group = logs.LogGroup(
@@ -146,6 +155,7 @@ class MeteredApi(Construct):
         )
         integration = apigw.LambdaIntegration(handler)
         # Both the root and every path below it: the creator's app does the routing.
+        cors_mappings = cors.gateway_mappings(cors_origin) if cors_origin else {}
         for resource in (self.rest_api.root, self.rest_api.root.add_resource("{proxy+}")):
             resource.add_method(
                 "ANY",
@@ -155,14 +165,23 @@ class MeteredApi(Construct):
                 request_validator=validator,
                 request_parameters={f"method.request.header.{API_KEY_HEADER}": True},
             )
+            if cors_origin:
+                self._answer_preflight(resource, cors_origin)
         for response_type, rejection in BY_GATEWAY_RESPONSE_TYPE.items():
             self.rest_api.add_gateway_response(
                 f"{response_type.title().replace('_', '')}Response",
                 type=apigw.ResponseType.of(response_type),
                 status_code=str(rejection.status),
                 templates={CONTENT_TYPE: rejection.body()},
-                response_headers=rejection.header_mappings(),
+                response_headers={**rejection.header_mappings(), **cors_mappings},
             )
+        if cors_mappings:  # the rest of API Gateway's own answers: status and body as AWS has them
+            for response_type in cors.DEFAULT_RESPONSE_TYPES:
+                self.rest_api.add_gateway_response(
+                    f"{response_type.title().replace('_', '')}Response",
+                    type=apigw.ResponseType.of(response_type),
+                    response_headers=dict(cors_mappings),
+                )
         self.usage_plans: dict[str, apigw.UsagePlan] = {plan.name: self._usage_plan(plan) for plan in plans}
         key_store.attach_usage_plans(self.usage_plans)
         self._tell_authorizer_the_limits(plans)
@@ -185,6 +204,31 @@ class MeteredApi(Construct):
             ),
         )
 
+    def _answer_preflight(self, resource: apigw.IResource, origin: str) -> None:
+        """``OPTIONS`` on ``resource`` answered by API Gateway itself (a mock integration), for ``origin`` only.
+
+        CDK's preflight method has no authorizer and needs no key, as a browser's
+        preflight carries neither; it is not metered (no usage identifier).
+        """
+        method = resource.add_cors_preflight(
+            allow_origins=[origin],
+            allow_headers=list(cors.ALLOW_HEADERS),
+            allow_methods=apigw.Cors.ALL_METHODS,
+            expose_headers=list(CORS_EXPOSE_HEADERS),
+            max_age=Duration.seconds(cors.MAX_AGE_SECONDS),
+        )
+        Validations.of(method).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-APIG4",
+                reason="A CORS preflight carries no credentials by the Fetch standard; the mock integration answers"
+                " it with headers only and reaches no function or data.",
+            ),
+            Acknowledgment(
+                id="AwsSolutions-COG4",
+                reason="A CORS preflight carries no credentials by the Fetch standard; nothing to authorize.",
+            ),
+        )
+
     def metric_server_error_rate(self) -> cloudwatch.Metric:
         """The stage's share of requests answered 5xx, per minute (0 to 1).
 
@@ -199,6 +243,11 @@ class MeteredApi(Construct):
             statistic=cloudwatch.Stats.AVERAGE,
             period=Duration.minutes(1),
         )
+
+    @property
+    def handler_environment(self) -> dict[str, str]:
+        """What the handler's function needs in its environment for these rules: the CORS origin, if any."""
+        return {CORS_ORIGIN_ENV: self.cors_origin} if self.cors_origin else {}
 
     @property
     def url(self) -> str:

@@ -117,7 +117,11 @@ class Session:
         canary: Canary | None = None,
     ) -> SynthesizedStack:
         link = self.link
-        control_plane = ControlPlaneRef(link.trusted_account_id, link.usage_bus_arn) if link.usage_bus_arn else None
+        control_plane = (
+            ControlPlaneRef(link.trusted_account_id, link.usage_bus_arn, link.marketplace_origin)
+            if link.usage_bus_arn
+            else None
+        )
         return synthesize_project(
             self.project,
             self.outdir,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from api_direct.errors import InputError, StateError
+from api_direct.runtime.cors import origin_of
 
 STATE_FILE = Path(".apid") / "state.json"
 
@@ -53,6 +54,12 @@ class LinkRecord:
     def __post_init__(self) -> None:
         # JSON has no tuples: a loaded record's list becomes one again, so records compare equal.
         object.__setattr__(self, "github_subjects", tuple(self.github_subjects))
+
+    @property
+    def marketplace_origin(self) -> str | None:
+        """Where the marketplace's pages are, for CORS: the control plane serves them itself (under ``/web``),
+        so its URL's origin, the one creators sign in to; ``None`` without a control plane."""
+        return origin_of(self.control_plane_url) if self.control_plane_url else None
 
 
 @dataclass(frozen=True)

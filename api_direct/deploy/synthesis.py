@@ -61,6 +61,8 @@ class ControlPlaneRef:
 
     account_id: str
     bus_arn: str | None = None
+    #: The marketplace's origin, whose console may call the API from a browser (CORS); ``None``: no browser may.
+    marketplace_origin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,7 @@ def _synthesize(
         custom_domain=options.custom_domain,
         release=options.release,
         canary=options.canary,
+        marketplace_origin=options.control_plane.marketplace_origin if options.control_plane else None,
     )
     synthesized = read_stack(Path(app.synth().directory), stack.stack_name)
     _write_record(

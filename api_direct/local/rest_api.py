@@ -5,6 +5,8 @@ usage plans) but cannot serve it, so the sandbox plays API Gateway for each call
 in the order API Gateway works through it for our stack:
 
 1. a payload over API Gateway's limit is refused (413) before anything runs;
+   an ``OPTIONS`` on a resource whose ``OPTIONS`` method is a mock integration
+   (the CORS preflight) gets that integration's response, with no authorizer;
 2. no (or an empty) ``x-api-key`` header: the identity source is missing, so the
    authorizer is not called and the caller gets the ``UNAUTHORIZED`` gateway response;
 3. the REQUEST authorizer (the deployed function, run by :class:`LocalLambda`):
@@ -23,7 +25,10 @@ in the order API Gateway works through it for our stack:
 
 Each rejection is the gateway response the construct configures, from the same
 :mod:`~api_direct.runtime.gateway_responses`, headers (``Retry-After`` from the
-authorizer's context) included. An allowed call's ``RateLimit-Policy`` and
+authorizer's context) included; where the stack's template is known
+(:class:`GatewayRules`), a gateway response's headers and the preflight's are the
+template's, and API Gateway's other answers (413, 502, 500) get the headers of
+its ``DEFAULT_4XX`` / ``DEFAULT_5XX`` responses, CORS's among them. An allowed call's ``RateLimit-Policy`` and
 ``RateLimit`` come from the app's adapter, as deployed. Not emulated: the authorizer's result
 cache (every call asks the authorizer) and the usage plans' throttling; the quota
 counter starts at zero with each gateway and is not what GetUsage answers (the
@@ -36,11 +41,19 @@ import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from api_direct.local.lambda_runtime import DeployedFunction, LocalLambda
-from api_direct.local.rest_proxy import INTEGRATION_FAILED, HttpRequest, HttpResponse, RestProxy, failed, too_large
+from api_direct.local.rest_proxy import (
+    INTEGRATION_FAILED,
+    HttpRequest,
+    HttpResponse,
+    RestProxy,
+    binary_media_types_of,
+    failed,
+    too_large,
+)
 from api_direct.runtime.access_log import render_access_log_line
 from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
 from api_direct.runtime.key_check import API_KEY_HEADER
@@ -61,6 +74,68 @@ class Response(HttpResponse):
 
 
 @dataclass(frozen=True)
+class GatewayRules:
+    """What a REST API's template says API Gateway answers itself: preflights and gateway responses' headers.
+
+    Read from the template (:meth:`of`), as the stack deployed it: moto's
+    GetRestApi drops ``BinaryMediaTypes``, and its gateway responses and mock
+    integrations are not served at all.
+    """
+
+    binary_media_types: tuple[str, ...] = BINARY_MEDIA_TYPES
+    #: Resource path (``/`` or ``/{proxy+}``) -> the mock integration's answer to an ``OPTIONS``.
+    preflights: Mapping[str, HttpResponse] = field(default_factory=dict)
+    #: Gateway-response type -> its header mappings, as CloudFormation holds them (``'value'`` or a source).
+    response_headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, template: Mapping[str, Any]) -> "GatewayRules":
+        """The rules of the one REST API in ``template``: the resources this stack's gateway is built from."""
+        resources: Mapping[str, Any] = template.get("Resources", {})
+        [rest_api] = [r for r in resources.values() if r.get("Type") == "AWS::ApiGateway::RestApi"]
+        preflights: dict[str, HttpResponse] = {}
+        response_headers: dict[str, dict[str, str]] = {}
+        for resource in resources.values():
+            properties = resource.get("Properties", {})
+            if resource.get("Type") == "AWS::ApiGateway::GatewayResponse":
+                response_headers[properties["ResponseType"]] = _headers(properties, "gatewayresponse.header.")
+            elif resource.get("Type") == "AWS::ApiGateway::Method" and properties.get("HttpMethod") == "OPTIONS":
+                integration = properties.get("Integration", {})
+                path = _resource_path(resources, properties.get("ResourceId"))
+                if integration.get("Type") == "MOCK" and path is not None:
+                    [answer] = integration.get("IntegrationResponses", [{}])[:1]
+                    headers = _headers(answer, "method.response.header.")
+                    preflights[path] = HttpResponse(
+                        int(answer.get("StatusCode", 200)), render_headers(headers, {}), b""
+                    )
+        return cls(
+            binary_media_types_of(rest_api.get("Properties", {}).get("BinaryMediaTypes")),
+            preflights,
+            response_headers,
+        )
+
+
+def _headers(properties: Mapping[str, Any], prefix: str) -> dict[str, str]:
+    """Header mappings from ``ResponseParameters``, by header name."""
+    parameters: Mapping[str, str] = properties.get("ResponseParameters") or {}
+    return {name.removeprefix(prefix): value for name, value in parameters.items() if name.startswith(prefix)}
+
+
+def _resource_path(resources: Mapping[str, Any], resource_id: Any) -> str | None:
+    """``/`` for the API's root (``RootResourceId``), ``/{part}`` for a resource right below it; else ``None``.
+
+    A creator's stack has just these two (the app routes everything below ``{proxy+}``).
+    """
+    if isinstance(resource_id, dict) and resource_id.get("Fn::GetAtt", [None, None])[1] == "RootResourceId":
+        return "/"
+    if isinstance(resource_id, dict) and "Ref" in resource_id:
+        resource = resources.get(resource_id["Ref"], {})
+        if resource.get("Type") == "AWS::ApiGateway::Resource":
+            return f"/{resource['Properties']['PathPart']}"
+    return None
+
+
+@dataclass(frozen=True)
 class DeployedRestApi:
     """Where a deployed API's pieces are: read from its stack and the emulator, not assumed."""
 
@@ -71,8 +146,8 @@ class DeployedRestApi:
     authorizer: DeployedFunction
     app: DeployedFunction
     access_log_group: str
-    #: The REST API's ``binaryMediaTypes``, as API Gateway reads them (``/``, not CloudFormation's ``~1``).
-    binary_media_types: tuple[str, ...] = BINARY_MEDIA_TYPES
+    #: What the stack's template configures API Gateway to answer itself (binary media types included).
+    rules: GatewayRules = GatewayRules()
 
     @property
     def proxy(self) -> RestProxy:
@@ -81,7 +156,7 @@ class DeployedRestApi:
             rest_api_id=self.rest_api_id,
             account_id=self.account_id,
             region=self.region,
-            binary_media_types=self.binary_media_types,
+            binary_media_types=self.rules.binary_media_types,
         )
 
 
@@ -120,7 +195,7 @@ class LocalRestApi:
         request_id = str(uuid.uuid4())
         epoch_ms = int(self._clock() * 1000)
         resource = "/" if request.path in ("", "/") else "/{proxy+}"
-        response, integration_ms = self._respond(request, request_id)
+        response, integration_ms = self._respond(request, request_id, resource)
         self._log_access(
             {
                 "requestId": request_id,
@@ -137,10 +212,13 @@ class LocalRestApi:
         )
         return response
 
-    def _respond(self, request: HttpRequest, request_id: str) -> tuple[Response, int | None]:
+    def _respond(self, request: HttpRequest, request_id: str, resource: str) -> tuple[Response, int | None]:
         refused = too_large(request)
         if refused is not None:
-            return Response(refused.status, refused.headers, refused.body), None
+            return self.gateway_answer(refused), None
+        preflight = self.api.rules.preflights.get(resource) if request.method == "OPTIONS" else None
+        if preflight is not None:
+            return Response(preflight.status, preflight.headers, preflight.body), None
         if not request.header(API_KEY_HEADER):
             return self._rejected("UNAUTHORIZED"), None
         event = self.proxy.event(request, request_id=request_id)
@@ -197,18 +275,25 @@ class LocalRestApi:
         except Exception:  # the function failed: API Gateway's 502; the traceback goes where Lambda logs it
             if self._errors is not None:
                 traceback.print_exc(file=self._errors)
-            answered = failed(*INTEGRATION_FAILED)
+            answered = self.gateway_answer(failed(*INTEGRATION_FAILED))
         integration_ms = int((time.monotonic() - started) * 1000)
         return Response(
             answered.status, answered.headers, answered.body, context.get("keyId", ""), context.get("plan", "")
         ), integration_ms
 
-    @staticmethod
-    def _rejected(response_type: str, authorizer_context: Mapping[str, str] | None = None) -> Response:
+    def gateway_answer(self, response: HttpResponse) -> Response:
+        """One of API Gateway's own answers not configured by type (413, 502, 500, 403 outside the stage), with the
+        headers of the template's ``DEFAULT_4XX`` or ``DEFAULT_5XX`` response, as AWS applies those."""
+        default = "DEFAULT_5XX" if response.status >= 500 else "DEFAULT_4XX"
+        added = render_headers(self.api.rules.response_headers.get(default, {}), {})
+        return Response(response.status, (*response.headers, *added), response.body)
+
+    def _rejected(self, response_type: str, authorizer_context: Mapping[str, str] | None = None) -> Response:
         configured = BY_GATEWAY_RESPONSE_TYPE[response_type]
+        mappings = self.api.rules.response_headers.get(response_type, configured.header_mappings())
         context = authorizer_context or {}
         body = render_template(configured.body(), context)
-        return Response(configured.status, render_headers(configured.header_mappings(), context), body.encode())
+        return Response(configured.status, render_headers(mappings, context), body.encode())
 
     def _usage_plan(self, usage_identifier_key: str | None) -> dict[str, Any] | None:
         """The usage plan of this stage API Gateway would meter the key on: enabled, and in one; else ``None``."""

@@ -73,8 +73,8 @@ from api_direct.local import event_sources
 from api_direct.local.control_plane import deploy_control_plane
 from api_direct.local.emulator import running_moto_server
 from api_direct.local.lambda_runtime import DeployedFunction, LocalLambda, environment, stack_functions
-from api_direct.local.rest_api import DeployedRestApi, LocalRestApi, Response
-from api_direct.local.rest_proxy import HttpRequest, HttpResponse, binary_media_types_of, failed
+from api_direct.local.rest_api import DeployedRestApi, GatewayRules, LocalRestApi, Response
+from api_direct.local.rest_proxy import HttpRequest, HttpResponse, failed
 from api_direct.local.sample_calls import SampleCall, SampleCalls, sample_calls
 from api_direct.local.stripe_server import StripeFake, running_stripe_fake
 from api_direct.project import PricingPlan, Project, billable_calls, load_project
@@ -545,7 +545,7 @@ class _Sandbox:
                 authorizer=functions[AUTHORIZER],
                 app=functions[APP],
                 access_log_group=outputs["AccessLogGroupName"],
-                binary_media_types=self._binary_media_types(project.stack_name),
+                rules=self._gateway_rules(project.stack_name),
             ),
             self.runtime,
             self.aws.client("apigateway"),
@@ -554,19 +554,11 @@ class _Sandbox:
             errors=self.log,
         )
 
-    def _binary_media_types(self, stack_name: str) -> tuple[str, ...]:
-        """The deployed REST API's ``BinaryMediaTypes``, from the stack's template.
-
-        moto's ``GetRestApi`` does not have them: its CloudFormation handler drops the property.
-        """
+    def _gateway_rules(self, stack_name: str) -> GatewayRules:
+        """What the deployed REST API answers itself (binary media types, preflights, gateway responses' headers),
+        from the stack's template: moto's ``GetRestApi`` drops ``BinaryMediaTypes``, and serves none of the rest."""
         body = self.aws.client("cloudformation").get_template(StackName=stack_name)["TemplateBody"]
-        template = json.loads(body) if isinstance(body, str) else body
-        [rest_api] = [
-            resource
-            for resource in template.get("Resources", {}).values()
-            if resource.get("Type") == "AWS::ApiGateway::RestApi"
-        ]
-        return binary_media_types_of(rest_api.get("Properties", {}).get("BinaryMediaTypes"))
+        return GatewayRules.of(json.loads(body) if isinstance(body, str) else body)
 
     def _gateway_time(self) -> float:
         """When a call happens, to the API's gateway: now, but never in a usage hour the story has closed.
@@ -714,9 +706,9 @@ class _GatewayRequest(BaseHTTPRequestHandler):
                     response: HttpResponse = self.server.api.request(request)
                 except Exception:  # the authorizer raised: API Gateway's 500, the traceback where its logs go
                     traceback.print_exc(file=self.server.log)
-                    response = failed(500, _INTERNAL_ERROR)
+                    response = self.server.api.gateway_answer(failed(500, _INTERNAL_ERROR))
         else:
-            response = failed(403, _FORBIDDEN)
+            response = self.server.api.gateway_answer(failed(403, _FORBIDDEN))
         self._send(response)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = answer

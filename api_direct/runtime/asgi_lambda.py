@@ -33,6 +33,10 @@ count on and Mangum alone does not give it in Lambda:
   ``RateLimit`` (IETF draft-ietf-httpapi-ratelimit-headers) from what the key
   authorizer put in the request's context (:func:`with_limit_headers`), unless
   the app set a header of that name itself.
+* **CORS for the marketplace's console.** When ``APID_CORS_ORIGIN`` names an
+  origin and the request comes from it, the response allows that origin to read
+  it, the limit headers included (:func:`with_cors_headers`), unless the app
+  answers CORS itself.
 * **Secrets as environment variables.** :class:`ParameterSecrets` reads the
   stage's SecureString parameters (one path, decrypted) and sets each as
   ``os.environ[NAME]``; the generated handler does it before it imports the app,
@@ -83,6 +87,11 @@ logger = logging.getLogger("apid.asgi")
 #: The key authorizer's context names for the limit headers (those of ``api_direct.runtime.limit_headers``,
 #: which this module cannot import: it ships alone in a creator's bundle; a test holds the two equal).
 POLICY_CONTEXT, REMAINING_CONTEXT, RESET_EPOCH_CONTEXT = "rateLimitPolicy", "rateLimit", "quotaResetEpoch"
+#: The one browser origin (the marketplace's) that may read this API's responses; the stack sets it
+#: together with the gateway's own CORS rules (``api_direct.runtime.cors``). Unset: no CORS headers.
+CORS_ORIGIN_ENV = "APID_CORS_ORIGIN"
+#: Response headers a script may read besides the CORS-safelisted ones: the consumer's limits.
+CORS_EXPOSE_HEADERS = ("RateLimit-Policy", "RateLimit", "Retry-After")
 
 
 def stage_prefix(event: LambdaEvent) -> str:
@@ -156,6 +165,32 @@ def with_limit_headers(result: dict[str, Any], event: LambdaEvent, now: float) -
     set_by_app = {name.lower() for part in ("headers", "multiValueHeaders") for name in result.get(part) or {}}
     kept = {name: value for name, value in added.items() if name.lower() not in set_by_app}
     return {**result, "headers": {**(result.get("headers") or {}), **kept}} if kept else result
+
+
+def with_cors_headers(result: dict[str, Any], event: LambdaEvent, allowed_origin: str | None) -> dict[str, Any]:
+    """``result`` readable by a script from ``allowed_origin``, when the request came from there.
+
+    With a proxy integration API Gateway passes the function's headers through, so
+    the function sends CORS's response headers (the gateway answers only the
+    preflight and its own rejections). An app that allowed the origin itself (its
+    own CORS middleware) is left alone; one whose middleware lists other origins
+    keeps its exposed headers, ours added. ``Vary: Origin`` is added when the app
+    set no ``Vary``, as the answer depends on the ``Origin`` sent.
+    """
+    if not allowed_origin:
+        return result
+    set_by_app = {name.lower() for part in ("headers", "multiValueHeaders") for name in result.get(part) or {}}
+    if "access-control-allow-origin" in set_by_app:
+        return result
+    headers = dict(result.get("headers") or {})
+    if "vary" not in set_by_app:
+        headers["Vary"] = "Origin"
+    if _first(_request_headers(event), "origin") == allowed_origin:
+        exposed = [value for name, value in headers.items() if name.lower() == "access-control-expose-headers"]
+        headers = {name: value for name, value in headers.items() if name.lower() != "access-control-expose-headers"}
+        headers["Access-Control-Allow-Origin"] = allowed_origin
+        headers["Access-Control-Expose-Headers"] = ", ".join([*exposed, *CORS_EXPOSE_HEADERS])
+    return {**result, "headers": headers}
 
 
 def _request_headers(event: LambdaEvent) -> list[tuple[str, str]]:
@@ -299,14 +334,16 @@ class LambdaAsgiHandler:
 
     def __call__(self, event: LambdaEvent, context: LambdaContext) -> dict[str, Any]:
         if not self.started and not self.start():
-            return {
+            result: dict[str, Any] = {
                 "statusCode": 500,
                 "headers": {"content-type": "application/json"},
                 "body": json.dumps(STARTUP_FAILED),
                 "isBase64Encoded": False,
             }
-        self._current_loop()
-        return with_limit_headers(self._mangum(event, context), event, time.time())
+        else:
+            self._current_loop()
+            result = with_limit_headers(self._mangum(event, context), event, time.time())
+        return with_cors_headers(result, event, os.environ.get(CORS_ORIGIN_ENV))
 
     async def _with_state(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):

@@ -49,6 +49,10 @@ class UserApiStack(Stack):
     version this deploy publishes; ``release`` ("<commit> by <who>") is that
     version's description and the app's ``APID_RELEASE``. ``canary`` shifts each
     new version's traffic gradually through CodeDeploy, rolled back on 5xx errors.
+
+    ``marketplace_origin`` (the origin of the control plane the project is linked
+    through) may call the API from a browser: the marketplace's console. CORS
+    admits it alone, at the gateway and in the app's responses.
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class UserApiStack(Stack):
         release: str | None = None,
         canary: Canary | None = None,
         custom_domain: CustomDomainTarget | None = None,
+        marketplace_origin: str | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("stack_name", project.stack_name)
@@ -89,7 +94,13 @@ class UserApiStack(Stack):
             self,
             "AppLive",
             function=self.app,
-            settings={**project.runtime.model_dump(), "environment": project.environment, "release": release},
+            settings={
+                **project.runtime.model_dump(),
+                "environment": project.environment,
+                "release": release,
+                # A version keeps the environment it was published with: a new origin needs a new version.
+                **({"cors_origin": marketplace_origin} if marketplace_origin else {}),
+            },
             description=release,
         )
         self.key_store = ApiKeyStore(
@@ -110,7 +121,10 @@ class UserApiStack(Stack):
             stage_name=config.gateway.stage,
             authorizer_cache_ttl=Duration.seconds(config.gateway.key_cache_seconds),
             description=config.api.description,
+            cors_origin=marketplace_origin,
         )
+        for name, value in self.api.handler_environment.items():
+            self.app.add_environment(name, value)
         if canary:
             self.live.shift_gradually(canary, self.api.metric_server_error_rate())
         self.usage_forwarder = (

@@ -14,6 +14,8 @@ import io
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,12 +24,13 @@ import pytest
 from moto import mock_aws
 
 from api_direct.local.lambda_runtime import DeployedFunction
-from api_direct.local.rest_api import DeployedRestApi, LocalRestApi, Response
-from api_direct.local.rest_proxy import MAX_REQUEST_BYTES, HttpRequest
+from api_direct.local.rest_api import DeployedRestApi, GatewayRules, LocalRestApi, Response
+from api_direct.local.rest_proxy import MAX_REQUEST_BYTES, HttpRequest, HttpResponse
 from api_direct.local.sandbox import _Gateway
 from api_direct.runtime.access_log import parse_access_log_line
 from api_direct.runtime.gateway_responses import INVALID_KEY, MISSING_KEY, QUOTA_EXCEEDED, SUSPENDED_KEY
 from api_direct.runtime.limit_headers import RESET_DATE_CONTEXT
+from tests.constructs.metered_stack import metered_api_template
 
 REGION, ACCOUNT, STAGE, LOG_GROUP = "us-east-1", "123456789012", "v1", "access"
 AUTHORIZER = DeployedFunction("authorizer", "arn:authorizer", "authorizer.handler", {})
@@ -192,7 +195,7 @@ def test_bodies_travel_as_the_stages_binary_media_types_say(gateway: tuple[Local
     api, functions, _ = gateway
     narrow = LocalRestApi(
         DeployedRestApi(
-            api.api.rest_api_id, STAGE, ACCOUNT, REGION, AUTHORIZER, APP, LOG_GROUP, binary_media_types=("image/png",)
+            api.api.rest_api_id, STAGE, ACCOUNT, REGION, AUTHORIZER, APP, LOG_GROUP, GatewayRules(("image/png",))
         ),
         functions,
         api._apigateway,
@@ -242,6 +245,60 @@ def test_a_function_error_is_the_502_and_its_traceback_is_logged(gateway: tuple[
     assert [(entry.status, entry.key_id) for entry in logged(logs)] == [(502, "k1")]
 
 
+CORS_ORIGIN = "https://market.example.com"
+
+
+@pytest.fixture(scope="module")
+def cors_rules(bundle_cache_dir: Path) -> GatewayRules:
+    """The rules a MeteredApi with a CORS origin synthesizes, read back from its template as the sandbox reads them."""
+    return GatewayRules.of(metered_api_template(bundle_cache_dir, cors_origin=CORS_ORIGIN)[1])
+
+
+def with_rules(api: LocalRestApi, functions: Functions, rules: GatewayRules, errors: Any = None) -> LocalRestApi:
+    deployed = replace(api.api, rules=rules)
+    return LocalRestApi(deployed, functions, api._apigateway, api._logs, errors=errors)  # type: ignore[arg-type]
+
+
+def test_a_preflight_is_answered_from_the_templates_mock_without_the_authorizer(
+    gateway: tuple[LocalRestApi, Functions, Any], cors_rules: GatewayRules
+) -> None:
+    api, functions, logs = gateway
+    for path in ("/", "/forecast/3"):
+        request = HttpRequest("OPTIONS", path, (("Origin", CORS_ORIGIN), ("Access-Control-Request-Method", "POST")))
+        response = with_rules(api, functions, cors_rules).request(request)
+        assert (response.status, response.body, response.key_id) == (204, b"", "")
+        assert response.header("access-control-allow-origin") == CORS_ORIGIN
+        assert "X-Api-Key" in (response.header("access-control-allow-headers") or "")
+        assert response.header("access-control-expose-headers") == "RateLimit-Policy,RateLimit,Retry-After"
+    assert functions.events == []  # neither the authorizer nor the app ran
+    assert [entry.status for entry in logged(logs)] == [204, 204]
+
+
+def test_without_a_preflight_in_the_template_an_options_needs_a_key(
+    gateway: tuple[LocalRestApi, Functions, Any],
+) -> None:
+    api, _, _ = gateway
+    assert api.request(HttpRequest("OPTIONS", "/cities", (("Origin", CORS_ORIGIN),))).status == 401
+
+
+def test_gateway_responses_carry_the_templates_cors_headers(
+    gateway: tuple[LocalRestApi, Functions, Any], cors_rules: GatewayRules
+) -> None:
+    api, functions, _ = gateway
+    errors = io.StringIO()
+    cors = with_rules(api, functions, cors_rules, errors)
+    missing, denied = cors.request(get("/cities")), cors.request(get("/cities", "wrong"))
+    too_big = cors.request(get("/upload", "in-plan", method="POST", body=b"x" * (MAX_REQUEST_BYTES + 1)))
+    functions.result = RuntimeError("the creator's bug")
+    failed_app = cors.request(get("/cities", "in-plan"))
+    assert [r.status for r in (missing, denied, too_big, failed_app)] == [401, 403, 413, 502]
+    for response in (missing, denied, too_big, failed_app):
+        assert response.header("access-control-allow-origin") == CORS_ORIGIN
+        assert response.header("vary") == "Origin"
+    assert json.loads(denied.body) == {"message": SUSPENDED_KEY.message}
+    assert missing.header("content-type") == "application/json"
+
+
 class RecordingApi:
     """Stands in for LocalRestApi behind the kept sandbox's gateway: records each request, answers one response."""
 
@@ -253,6 +310,9 @@ class RecordingApi:
     def request(self, request: HttpRequest) -> Response:
         self.requests.append(request)
         return self.response
+
+    def gateway_answer(self, response: HttpResponse) -> Response:
+        return Response(response.status, response.headers, response.body)
 
 
 @pytest.fixture
