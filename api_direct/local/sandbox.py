@@ -47,7 +47,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -62,6 +62,7 @@ from api_direct.client.publishing import export_openapi, publish
 from api_direct.bundling.fastapi_code import ADAPTER_MODULE, HANDLER_MODULE, write_handler
 from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ENV_PREFIX, ControlPlaneSettings
+from api_direct.control_plane.billing.charges import half_up, month_charge_cents
 from api_direct.deploy import operations
 from api_direct.deploy.aws import creator_aws
 from api_direct.deploy.aws_target import AwsTarget
@@ -636,10 +637,8 @@ class _Sandbox:
         billable = billable_calls(allowed, plan.billable_statuses)
         metered = sum(int(event["payload"]["value"]) for event in self.stripe.meter_events())
         billed = sum(invoice["amount_paid"] for invoice in invoices)
-        expected_billed = _half_up(plan.monthly_fee * 100) + _half_up(
-            max(billable - plan.free_calls, 0) * plan.price_per_1000 / 10
-        )
-        expected_fee = _half_up(expected_billed * Decimal(str(earnings["fee_percent"])) / 100)
+        expected_billed = month_charge_cents(plan, billable)
+        expected_fee = half_up(expected_billed * Decimal(str(earnings["fee_percent"])) / 100)
         months = earnings["months"]
         fee = sum(int(month["fee"]) for month in months)
         payout = sum(int(month["payout"]) for month in months)
@@ -762,11 +761,6 @@ def _chosen_plan(plans: tuple[PricingPlan, ...], name: str | None) -> PricingPla
                 return plan
         raise InputError(f"no plan {name!r} in apid.toml: choose one of {', '.join(p.name for p in plans)}")
     return next((plan for plan in plans if plan.is_paid), plans[0])
-
-
-def _half_up(cents: Decimal) -> int:
-    """Whole cents, half up, as Stripe rounds a line and the control plane its fee."""
-    return int(cents.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def _prepend_path(stack: ExitStack, *folders: Path) -> None:

@@ -119,3 +119,18 @@ def test_an_expired_token_cannot_subscribe_and_public_reads_ignore_it(
     expired = bearer(mint("consumer-carol", "consumers", exp=1))
     assert refused(subscribe(api, expired), 401, "invalid access token")
     assert listing_body()["name"] == api.get("/listings/weather-api", headers=expired).json()["name"]
+
+
+def test_alerts_are_the_subscribing_consumers_alone(
+    api: TestClient, listed: dict[str, Any], carol: Headers, dave: Headers, bob: Headers
+) -> None:
+    subscribe(api, carol)
+    path, body = "/subscriptions/weather-api/alerts", {"thresholds": [50], "webhook_url": "https://hooks.example.com"}
+    assert api.put(path, json=body, headers=carol).status_code == 200
+    assert refused(api.get(path, headers=dave), 404, "no active subscription")
+    assert refused(api.put(path, json={"thresholds": [1]}, headers=dave), 404, "no active subscription")
+    assert refused(api.get(path, headers=bob), 403, "only consumers")
+    assert refused(api.put(path, json=body, headers=bob), 403, "only consumers")
+    assert refused(api.get(path), 401, "sign in first")
+    assert refused(api.put(path, json=body), 401, "sign in first")
+    assert api.get(path, headers=carol).json()["thresholds"] == [50]

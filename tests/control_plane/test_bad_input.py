@@ -37,6 +37,10 @@ def listing(**overrides: Any) -> Call:
     return as_("alice", "PUT", "/listings/weather-api", json=listing_body(**overrides))
 
 
+def alerts(**body: Any) -> Call:
+    return as_("carol", "PUT", "/subscriptions/weather-api/alerts", json=body)
+
+
 def plans_with(**change: Any) -> list[dict[str, Any]]:
     plans = listing_body()["plans"]
     plans[1].update(change)
@@ -136,6 +140,23 @@ CASES = [
         id="subscribe-unknown-api",
     ),
     pytest.param(as_("carol", "DELETE", "/keys/key_0000000000000000"), 404, "key", id="revoke-unknown-key"),
+    pytest.param(alerts(thresholds=[0]), 422, "thresholds.0", id="alert-threshold-zero"),
+    pytest.param(alerts(thresholds=[101]), 422, "thresholds.0", id="alert-threshold-above-100"),
+    pytest.param(alerts(thresholds=[80, 80]), 422, "differ", id="alert-thresholds-repeated"),
+    pytest.param(alerts(thresholds=[10, 20, 30, 40, 50, 60]), 422, "thresholds", id="alert-thresholds-too-many"),
+    pytest.param(alerts(thresholds=[]), 422, "thresholds", id="alert-thresholds-none"),
+    pytest.param(alerts(webhook_url="ftp://hooks.example.com/h"), 422, "https://", id="alert-webhook-not-https"),
+    pytest.param(alerts(webhook_url="https://192.168.1.10/h"), 422, "private", id="alert-webhook-private-address"),
+    pytest.param(alerts(spend_cap="10.00"), 422, "free: a spend cap applies to paid plans only", id="alert-cap-free"),
+    pytest.param(alerts(spend_cap="-1"), 422, "spend_cap", id="alert-cap-negative"),
+    pytest.param(alerts(spend_cap="1.005"), 422, "spend_cap", id="alert-cap-fractions-of-cents"),
+    pytest.param(alerts(cap_mode="hard"), 422, "needs a spend_cap", id="alert-hard-without-cap"),
+    pytest.param(alerts(cap_mode="strict"), 422, "cap_mode", id="alert-cap-mode-unknown"),
+    pytest.param(alerts(email=False), 422, "email", id="alert-unknown-field"),
+    pytest.param(
+        as_("dave", "PUT", "/subscriptions/weather-api/alerts", json={}), 404, "no active", id="alert-not-subscribed"
+    ),
+    pytest.param(as_("carol", "GET", "/subscriptions/no-such-api/alerts"), 404, "no-such-api", id="alerts-unknown-api"),
     pytest.param(
         as_("nobody", "GET", "/listings", params={"cursor": "not-a-cursor"}), 400, "cursor", id="tampered-cursor"
     ),

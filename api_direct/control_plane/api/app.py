@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from api_direct import __version__
 from api_direct.control_plane.api import (
     accounts,
+    alerts,
     consumer_usage,
     credentials,
     deployments,
@@ -80,6 +81,7 @@ def create_app(settings: ControlPlaneSettings, *, session: boto3.Session | None 
         payouts,
         usage,
         consumer_usage,
+        alerts,
     ):
         app.include_router(module.router)
     install_pages(app)

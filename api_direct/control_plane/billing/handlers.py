@@ -6,6 +6,10 @@
   its reason as a message attribute; any other failure fails just that message, or
   the messages of that one counter's transaction (partial batch response), so SQS
   redelivers them and, after the queue's receive limit, dead-letters them too.
+  Then each subscription the batch counted for is checked against its usage alerts
+  (:mod:`.alerting`): what it crossed goes to the alert queue.
+* :func:`deliver_alerts`: the alert queue -> emails (SES) and signed webhooks, retried
+  with backoff (:mod:`.alert_delivery`).
 * :func:`close_periods`: every 15 minutes, closes hours past the grace window and
   reports them to Stripe (:mod:`.reporting`).
 * :func:`pay_out`: daily, closes months past their grace and pays creators (:mod:`.earnings`).
@@ -32,8 +36,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from api_direct.contracts import DEAD_LETTER_URL_ENV
-from api_direct.control_plane.api.settings import ControlPlaneSettings
+from api_direct.control_plane.api.bus import ControlPlaneBus
+from api_direct.control_plane.api.settings import ENV_PREFIX, ControlPlaneSettings
 from api_direct.control_plane.api.store import Store
+from api_direct.control_plane.billing.alert_delivery import AlertDelivery
+from api_direct.control_plane.billing.alerting import Alerter
 from api_direct.control_plane.billing.earnings import PayoutSummary, close_and_pay
 from api_direct.control_plane.billing.metering import (
     Attribution,
@@ -103,6 +110,8 @@ class UsageBatch:
         self._collected: list[tuple[UsageEvent, Attribution]] = []
         self._message_ids: list[str] = []
         self.outcomes: dict[str, int] = {}
+        #: (api, consumer) of each subscription whose records were applied or found applied already: alerts check these.
+        self.touched: dict[tuple[str, str], None] = {}
 
     def collect(self, record: SQSRecord) -> None:
         try:
@@ -135,6 +144,8 @@ class UsageBatch:
                 continue
             for outcome in outcomes:
                 self._count(outcome)
+            _, who = group.records[0]
+            self.touched[who.api_id, who.consumer] = None
         self._collected, self._message_ids = [], []
         return failed
 
@@ -158,9 +169,83 @@ def aggregate_usage(event: dict[str, Any], context: LambdaContext) -> PartialIte
     sqs = boto3.client("sqs", region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=_RETRIES)
     batch = UsageBatch(_store(), sqs, os.environ.get(DEAD_LETTER_URL_ENV), datetime.now(UTC), _KEY_OWNERS)
     response = process_usage(event, batch)
+    check_alerts(batch, _alerter())
     for outcome, count in batch.outcomes.items():
         metrics.add_metric(name=f"UsageRecords_{outcome}", unit=MetricUnit.Count, value=count)
     logger.info("usage batch", outcomes=batch.outcomes, retried=len(response.get("batchItemFailures", [])))
+    return response
+
+
+def check_alerts(batch: UsageBatch, alerter: Alerter | None) -> int:
+    """Fire the alerts of each subscription the batch counted for; how many fired.
+
+    A subscription whose check fails is logged and left: its usage is counted, and
+    its next batch checks it again (an alert not fired has left no marker).
+    """
+    if alerter is None:
+        return 0
+    fired = 0
+    for api_id, consumer in batch.touched:
+        try:
+            fired += len(alerter.check(api_id, consumer, batch.now))
+        except Exception:
+            logger.exception("usage alerts not checked", api_id=api_id)
+    if fired:
+        metrics.add_metric(name="AlertsFired", unit=MetricUnit.Count, value=fired)
+    return fired
+
+
+@functools.cache
+def _alerter() -> Alerter | None:
+    """Alerts need their queue (the stack sets ``alert_queue_url``); without one, none are checked."""
+    settings = _settings()
+    if settings.alert_queue_url is None:
+        return None
+    return Alerter(
+        _store(),
+        _client("sqs"),
+        settings.alert_queue_url,
+        ControlPlaneBus(_client("events"), settings.event_bus_name, settings.key_forwarding_role_arn),
+        settings.currency,
+    )
+
+
+def _client(service: str) -> Any:
+    settings = _settings()
+    return boto3.client(  # type: ignore[call-overload]  # the service is a variable: no one overload applies
+        service, region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=_RETRIES
+    )
+
+
+def alert_delivery(settings: ControlPlaneSettings, store: Store) -> AlertDelivery:
+    """What :func:`deliver_alerts` sends with, for these settings."""
+    if settings.alert_queue_url is None:
+        raise RuntimeError(f"{ENV_PREFIX}ALERT_QUEUE_URL is not set: the stack sets it on the alert deliverer")
+    return AlertDelivery(
+        store,
+        ses=_client("sesv2"),
+        sender=settings.alert_sender,
+        cognito=_client("cognito-idp"),
+        user_pool_id=settings.user_pool_id,
+        sqs=_client("sqs"),
+        queue_url=settings.alert_queue_url,
+        allow_loopback=settings.webhooks_allow_loopback,
+    )
+
+
+def process_alerts(event: dict[str, Any], delivery: AlertDelivery) -> PartialItemFailureResponse:
+    """Each message's email or webhook call; a message whose email failed is named for SQS to redeliver."""
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(
+        event=event, record_handler=lambda record: delivery.handle(json.loads(record.body)), processor=processor
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def deliver_alerts(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    response = process_alerts(event, alert_delivery(_settings(), _store()))
+    logger.info("alert messages", failed=len(response.get("batchItemFailures", [])))
     return response
 
 
