@@ -93,7 +93,18 @@ CONTROL_PLANE_SOURCE = "api-direct.control-plane"
 #: The key events' detail-types (``api_direct.runtime.key_sync`` has a class of each name): the key store's
 #: rule in a creator's account and the control plane's forwarding rule admit these, so an event key sync can
 #: apply is never filtered out on the way (nor one it cannot, let in).
-KEY_EVENT_TYPES: tuple[str, ...] = ("KeyIssued", "KeyRestored", "KeyRevoked", "KeySuspended", "PlanChanged")
+KEY_EVENT_TYPES: tuple[str, ...] = (
+    "KeyCapped",
+    "KeyIssued",
+    "KeyRestored",
+    "KeyRevoked",
+    "KeySuspended",
+    "KeyUncapped",
+    "PlanChanged",
+)
+#: A ``KeyCapped`` detail carries this (ISO-8601, zoned): the subscription's hard spend cap is reached, and its
+#: calls answer 402 until then (the end of the UTC month) or until a ``KeyUncapped`` (the cap raised or removed).
+KEY_CAPPED_UNTIL = "capped_until"
 #: A ``KeyRevoked`` detail may carry this (ISO-8601, zoned): the key works until then (a rotation's grace
 #: period) instead of stopping at once. Optional, so older events and older key syncs keep their meaning.
 KEY_EXPIRES_AT = "expires_at"

@@ -87,6 +87,9 @@ logger = logging.getLogger("apid.asgi")
 #: The key authorizer's context names for the limit headers (those of ``api_direct.runtime.limit_headers``,
 #: which this module cannot import: it ships alone in a creator's bundle; a test holds the two equal).
 POLICY_CONTEXT, REMAINING_CONTEXT, RESET_EPOCH_CONTEXT = "rateLimitPolicy", "rateLimit", "quotaResetEpoch"
+#: The authorizer's context name for a hard spend cap's 402 (``gateway_responses.PAYMENT_REQUIRED_CONTEXT``;
+#: a test holds the two equal).
+PAYMENT_REQUIRED_CONTEXT = "paymentRequired"
 #: The one browser origin (the marketplace's) that may read this API's responses; the stack sets it
 #: together with the gateway's own CORS rules (``api_direct.runtime.cors``). Unset: no CORS headers.
 CORS_ORIGIN_ENV = "APID_CORS_ORIGIN"
@@ -165,6 +168,27 @@ def with_limit_headers(result: dict[str, Any], event: LambdaEvent, now: float) -
     set_by_app = {name.lower() for part in ("headers", "multiValueHeaders") for name in result.get(part) or {}}
     kept = {name: value for name, value in added.items() if name.lower() not in set_by_app}
     return {**result, "headers": {**(result.get("headers") or {}), **kept}} if kept else result
+
+
+def payment_required(event: LambdaEvent) -> dict[str, Any] | None:
+    """The 402 for a caller its subscription's hard spend cap holds; ``None`` for everyone else.
+
+    API Gateway's authorizer can only allow or deny (401/403), so it allows such a
+    caller with the reason in its context, and this answers before the app runs:
+    the creator's code never serves a call nobody will pay for. The body is
+    ``application/problem+json`` (RFC 9457), like the control plane's errors.
+    """
+    context = (event.get("requestContext") or {}).get("authorizer") or {}
+    message = context.get(PAYMENT_REQUIRED_CONTEXT)
+    if not message:
+        return None
+    problem = {"type": "about:blank", "title": "Payment Required", "status": 402, "detail": message}
+    return {
+        "statusCode": 402,
+        "headers": {"content-type": "application/problem+json"},
+        "body": json.dumps(problem),
+        "isBase64Encoded": False,
+    }
 
 
 def with_cors_headers(result: dict[str, Any], event: LambdaEvent, allowed_origin: str | None) -> dict[str, Any]:
@@ -333,17 +357,19 @@ class LambdaAsgiHandler:
         self.loop.close()
 
     def __call__(self, event: LambdaEvent, context: LambdaContext) -> dict[str, Any]:
+        result = payment_required(event) or self._answer(event, context)
+        return with_cors_headers(result, event, os.environ.get(CORS_ORIGIN_ENV))
+
+    def _answer(self, event: LambdaEvent, context: LambdaContext) -> dict[str, Any]:
         if not self.started and not self.start():
-            result: dict[str, Any] = {
+            return {
                 "statusCode": 500,
                 "headers": {"content-type": "application/json"},
                 "body": json.dumps(STARTUP_FAILED),
                 "isBase64Encoded": False,
             }
-        else:
-            self._current_loop()
-            result = with_limit_headers(self._mangum(event, context), event, time.time())
-        return with_cors_headers(result, event, os.environ.get(CORS_ORIGIN_ENV))
+        self._current_loop()
+        return with_limit_headers(self._mangum(event, context), event, time.time())
 
     async def _with_state(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):

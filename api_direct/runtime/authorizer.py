@@ -22,10 +22,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api_direct.runtime.gateway_responses import (
-    DENIAL_MESSAGE,
-    MISSING_KEY,
-)
+from api_direct.runtime.gateway_responses import DENIAL_MESSAGE, MISSING_KEY, PAYMENT_REQUIRED_CONTEXT
 from api_direct.runtime.key_check import Decision, KeyRecord, api_key_of, decide
 from api_direct.runtime.key_store import key_table_from_env
 from api_direct.runtime.limit_headers import limits_context, plan_quotas
@@ -48,7 +45,14 @@ def policy_for(method_arn: str, decision: Decision, limits: Mapping[str, str] | 
     context also carries ``limits`` (:func:`limits_of`), for the response headers.
     """
     context: dict[str, str]
-    if decision.rejection is None:
+    if decision.payment_required is not None:
+        # Let through only to be answered 402 by the adapter: with no key id or plan, as for a rejection, the
+        # access log bills no one for it.
+        principal, context = (
+            decision.key_id,
+            {"keyId": "", "plan": "", PAYMENT_REQUIRED_CONTEXT: decision.payment_required},
+        )
+    elif decision.rejection is None:
         principal, context = decision.key_id, {"keyId": decision.key_id, "plan": decision.plan, **(limits or {})}
     else:
         principal = ANONYMOUS
@@ -78,7 +82,7 @@ def limits_of(method_arn: str, decision: Decision, record: KeyRecord | None, now
     key bound to its usage plan: one GetUsage per decision, cached with it.
     """
     quota = plan_quotas(os.environ).get(decision.plan)
-    if quota is None or not decision.allowed:
+    if quota is None or not decision.allowed or decision.payment_required is not None:
         return {}
     remaining = None
     if quota.monthly_quota is not None and record is not None and record.usage_key_id:

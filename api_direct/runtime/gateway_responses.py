@@ -52,6 +52,9 @@ QUOTA_EXCEEDED = GatewayRejection(429, "Monthly quota of your plan is used up.",
 
 #: The key of the authorizer's Deny context that holds the message of its rejection.
 DENIAL_MESSAGE = "message"
+#: The key of the authorizer's Allow context that makes the app's adapter answer 402 with its message
+#: (a hard spend cap: API Gateway has no 402 of its own).
+PAYMENT_REQUIRED_CONTEXT = "paymentRequired"
 #: The Content-Type of every gateway response (the one template each has is for it).
 CONTENT_TYPE = "application/json"
 CONTENT_TYPE_MAPPING: Mapping[str, str] = MappingProxyType({"Content-Type": f"'{CONTENT_TYPE}'"})

@@ -7,7 +7,7 @@ boto3 nor Powertools need be installed. Standard library only.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
@@ -32,6 +32,8 @@ class KeyRecord:
     suspension_at: str | None = None
     #: When a rotated-out key stops working (UTC, the table's time format); ``None`` for a key without an end.
     expires_at: str | None = None
+    #: Until when the subscription's hard spend cap holds the key (UTC, the table's time format); ``None``: not capped.
+    capped_until: str | None = None
     #: The subscription's shared usage identifier (:func:`~api_direct.runtime.api_keys.usage_id_of`); ``None``
     #: for a key issued by a control plane that predates it, which API Gateway then counts on its own.
     usage_id: str | None = None
@@ -49,7 +51,12 @@ class KeyRecord:
             suspension_at=item.get("suspension_at"),
             expires_at=item.get("expires_at"),
             usage_id=item.get("usage_id"),
+            capped_until=item.get("capped_until"),
         )
+
+    def capped(self, now: datetime) -> bool:
+        """Whether a hard spend cap holds the key now; it lets go by itself when its month ends."""
+        return self.capped_until is not None and datetime.fromisoformat(self.capped_until) > now
 
     def expired(self, now: datetime) -> bool:
         """Whether a rotation's grace period is over: the key is refused from ``expires_at`` on."""
@@ -69,6 +76,8 @@ class Decision:
     key_id: str = ""
     plan: str = ""
     usage_identifier_key: str | None = None
+    #: Set when the key is allowed only to be answered 402 (its subscription's hard spend cap): what to tell the caller.
+    payment_required: str | None = None
 
     @property
     def allowed(self) -> bool:
@@ -87,7 +96,9 @@ def decide(api_key: str | None, lookup: Callable[[str], KeyRecord | None], now: 
     rejected like an unknown key: the key is not issued here yet, and API Gateway
     would refuse its usage identifier anyway (INVALID_API_KEY, the same 403).
     A key past the end of its rotation's grace period (``expires_at``) is refused
-    like a revoked one: it was, with a delay.
+    like a revoked one: it was, with a delay. A key its subscription's hard spend
+    cap holds is allowed with ``payment_required``: API Gateway has no 402 of its
+    own, so the app's adapter answers it without running the app.
 
     An allowed key is counted under its subscription's usage identifier, so all of
     a subscription's keys share the plan's rate and quota instead of each having it.
@@ -106,10 +117,23 @@ def decide(api_key: str | None, lookup: Callable[[str], KeyRecord | None], now: 
         return Decision(reason="suspended", rejection=SUSPENDED_KEY, key_id=record.key_id)
     if record.status != "active":
         return Decision(reason=record.status, rejection=INVALID_KEY, key_id=record.key_id)
-    if record.expired(now or datetime.now(UTC)):
+    now = now or datetime.now(UTC)
+    if record.expired(now):
         return Decision(reason="expired", rejection=INVALID_KEY, key_id=record.key_id)
-    return Decision(
+    allowed = Decision(
         reason="active", key_id=record.key_id, plan=record.plan, usage_identifier_key=record.usage_id or key_hash
+    )
+    if record.capped(now) and record.capped_until is not None:
+        return replace(allowed, reason="capped", payment_required=spend_cap_message(record.capped_until))
+    return allowed
+
+
+def spend_cap_message(capped_until: str) -> str:
+    """What a capped caller reads in the 402: why, and both ways out."""
+    month_end = datetime.fromisoformat(capped_until).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        "The hard monthly spend cap of this subscription is reached: calls are refused until the cap is raised or "
+        f"removed, or until {month_end}, when the month ends."
     )
 
 

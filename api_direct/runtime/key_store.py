@@ -4,7 +4,9 @@ Schema: partition key ``key_hash`` (S, :func:`api_direct.runtime.api_keys.hash_k
 of the key); attributes ``key_id`` (S), ``plan`` (S, empty until a KeyIssued or
 PlanChanged is applied), ``status`` (S: ``active``, ``revoked`` or ``suspended``),
 ``usage_key_id`` (S, id of the API Gateway API key that binds the consumer to its
-plan's usage plan), ``usage_id`` (S, the subscription's shared usage identifier: that
+plan's usage plan), ``capped_until`` (S, until when the subscription's hard spend
+cap holds the key; absent when none does) and ``cap_at`` (S, time of the KeyCapped
+or KeyUncapped last applied), ``usage_id`` (S, the subscription's shared usage identifier: that
 API key's name and value; absent for keys counted alone), ``updated_at`` (S, time of the plan event last applied, or of
 the revocation; empty until either is) and ``suspension_at`` (S, time of the
 KeySuspended or KeyRestored last applied; absent until one is), ``expires_at`` (S,
@@ -35,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
-from api_direct.contracts import KEY_EXPIRES_AT, KEY_TTL_ATTRIBUTE
+from api_direct.contracts import KEY_CAPPED_UNTIL, KEY_EXPIRES_AT, KEY_TTL_ATTRIBUTE
 from api_direct.runtime.key_check import KeyRecord, KeyStatus
 
 if TYPE_CHECKING:  # the stubs are a dev dependency; the Lambda bundle has boto3 alone
@@ -68,6 +70,8 @@ _NAMES = {
     "#at": "updated_at",
     "#usage": "usage_key_id",
     "#shared": "usage_id",
+    "#capped": KEY_CAPPED_UNTIL,
+    "#captime": "cap_at",
     "#suspension": "suspension_at",
     "#expires": KEY_EXPIRES_AT,
     "#ttl": KEY_TTL_ATTRIBUTE,
@@ -151,6 +155,45 @@ class KeyTable:
                 ":revoked": "revoked",
                 ":expires": stored_time(expires_at),
                 ":ttl": int((expires_at + timedelta(days=TOMBSTONE_DAYS)).timestamp()),
+            },
+        )
+
+    def cap(self, key_hash: str, key_id: str, until: datetime, at: datetime) -> bool:
+        """Hold the key to its subscription's hard spend cap until ``until``; ``False`` if stale or revoked.
+
+        The cap has a clock of its own (``cap_at``), for the reason suspensions do: a
+        KeyUncapped overtaken by the KeyCapped it follows must still win. The key
+        stays ``active``: the authorizer lets it through to be answered 402.
+        """
+        return self._set_cap(key_hash, key_id, "SET #capped = :until", at, {":until": stored_time(until)})
+
+    def uncap(self, key_hash: str, key_id: str, at: datetime) -> bool:
+        """Let the key go from its spend cap (the consumer raised or removed it); ``False`` if stale or revoked."""
+        return self._set_cap(key_hash, key_id, "REMOVE #capped SET", at, {})
+
+    def _set_cap(self, key_hash: str, key_id: str, change: str, at: datetime, values: Mapping[str, str]) -> bool:
+        """Apply a cap decision iff it is newer than the last one and the key is not revoked.
+
+        ``plan``, ``updated_at`` and ``status`` are created if missing, never changed,
+        as for a suspension: a cap that overtakes its KeyIssued leaves a record the
+        KeyIssued then completes.
+        """
+        assignments = (
+            "#id = if_not_exists(#id, :id), #plan = if_not_exists(#plan, :none),"
+            " #at = if_not_exists(#at, :none), #status = if_not_exists(#status, :active), #captime = :at"
+        )
+        expression = f"{change} {assignments}" if change.endswith("SET") else f"{change}, {assignments}"
+        return self._update(
+            key_hash,
+            expression,
+            "attribute_not_exists(#hash) OR (#status <> :revoked AND (attribute_not_exists(#captime) OR #captime < :at))",
+            {
+                ":id": key_id,
+                ":none": "",
+                ":active": "active",
+                ":revoked": "revoked",
+                ":at": stored_time(at),
+                **values,
             },
         )
 

@@ -31,7 +31,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api_direct.contracts import CONTROL_PLANE_SOURCE, KEY_ENDS_USAGE, KEY_EXPIRES_AT, KEY_USAGE_ID
+from api_direct.contracts import CONTROL_PLANE_SOURCE, KEY_CAPPED_UNTIL, KEY_ENDS_USAGE, KEY_EXPIRES_AT, KEY_USAGE_ID
 from api_direct.runtime.api_keys import KEY_PREFIX, contains_key, is_key_hash, is_usage_id
 from api_direct.runtime.key_check import KeyRecord
 from api_direct.runtime.key_store import KeyTable, key_table_from_env
@@ -122,9 +122,30 @@ class KeyRestored(KeyEvent):
         return table.restore(self.key_hash, self.key_id, self.at)
 
 
+@dataclass(frozen=True)
+class KeyCapped(KeyEvent):
+    """The subscription's hard spend cap is reached: its calls answer 402 until ``capped_until`` (the month's end)."""
+
+    capped_until: datetime
+
+    def apply_to(self, table: KeyTable) -> bool:
+        return table.cap(self.key_hash, self.key_id, self.capped_until, self.at)
+
+
+@dataclass(frozen=True)
+class KeyUncapped(KeyEvent):
+    """The consumer raised or removed the hard spend cap: the key works again before the month ends."""
+
+    def apply_to(self, table: KeyTable) -> bool:
+        return table.uncap(self.key_hash, self.key_id, self.at)
+
+
 # Each event's detail-type is its class name; contracts.KEY_EVENT_TYPES lists the same names (a test holds them).
 _EVENTS: Mapping[str, type[KeyEvent]] = MappingProxyType(
-    {kind.__name__: kind for kind in (KeyIssued, KeyRestored, KeyRevoked, KeySuspended, PlanChanged)}
+    {
+        kind.__name__: kind
+        for kind in (KeyCapped, KeyIssued, KeyRestored, KeyRevoked, KeySuspended, KeyUncapped, PlanChanged)
+    }
 )
 
 
@@ -164,8 +185,12 @@ def parse_event(event: Mapping[str, Any], plans: UsagePlans) -> KeyEvent | None:
             f"{detail_type} detail contains a plaintext API key ({KEY_PREFIX}...); "
             "the control plane must send only its key_hash. Nothing was stored."
         )
-    required = [field.name for field in fields(kind) if field.name != "at" and field.default is MISSING]
+    required = [field.name for field in fields(kind) if field.name not in _TIMES and field.default is MISSING]
     values: dict[str, Any] = {name: _text_field(detail_type, detail, name) for name in required}
+    if kind is KeyCapped:
+        values[KEY_CAPPED_UNTIL] = _zoned_time(
+            detail_type, KEY_CAPPED_UNTIL, _text_field(detail_type, detail, KEY_CAPPED_UNTIL)
+        )
     if not is_key_hash(values["key_hash"]):
         raise InvalidKeyEvent(f"{detail_type} key_hash is not a lowercase hex SHA-256")
     if "plan" in values:
@@ -179,6 +204,10 @@ def parse_event(event: Mapping[str, Any], plans: UsagePlans) -> KeyEvent | None:
     if kind is KeyRevoked:
         values["ends_usage"] = detail.get(KEY_ENDS_USAGE) is True
     return kind(at=_event_time(detail_type, event), **values)
+
+
+#: Fields that are times, not text: the event's own, and a cap's end.
+_TIMES = frozenset({"at", KEY_CAPPED_UNTIL})
 
 
 def _text_field(detail_type: str, detail: Mapping[str, Any], name: str) -> str:

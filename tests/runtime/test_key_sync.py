@@ -370,11 +370,20 @@ def stored(key_table: KeyTable, key_hash: str) -> KeyRecord:
 def test_every_key_event_type_is_one_the_sync_applies(usage_plans: dict[str, str], key_hash: str) -> None:
     """The rules (key store, control-plane forwarding) import this list: nothing they admit is dropped,
     and nothing the sync applies is filtered out."""
-    assert KEY_EVENT_TYPES == ("KeyIssued", "KeyRestored", "KeyRevoked", "KeySuspended", "PlanChanged")
+    assert KEY_EVENT_TYPES == (
+        "KeyCapped",
+        "KeyIssued",
+        "KeyRestored",
+        "KeyRevoked",
+        "KeySuspended",
+        "KeyUncapped",
+        "PlanChanged",
+    )
     assert sorted(key_sync._EVENTS) == sorted(KEY_EVENT_TYPES)
     plans = UsagePlans(None, usage_plans)  # type: ignore[arg-type]
+    every_field = {**issued(key_hash), "capped_until": "2026-12-01T00:00:00Z"}
     for detail_type in KEY_EVENT_TYPES:
-        parsed = parse_event(event(detail_type, issued(key_hash), T1), plans)
+        parsed = parse_event(event(detail_type, every_field, T1), plans)
         assert type(parsed).__name__ == detail_type
 
 

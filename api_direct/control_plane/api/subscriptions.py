@@ -98,7 +98,9 @@ class Subscription(BaseModel):
 
 @dataclass(frozen=True)
 class KeyEvent:
-    detail_type: Literal["KeyIssued", "KeyRevoked", "PlanChanged", "KeySuspended", "KeyRestored"]
+    detail_type: Literal[
+        "KeyIssued", "KeyRevoked", "PlanChanged", "KeySuspended", "KeyRestored", "KeyCapped", "KeyUncapped"
+    ]
     api_id: str
     detail: Mapping[str, str | bool]
     #: Sent when a later event of the same change fails; only an issue can be taken back.
