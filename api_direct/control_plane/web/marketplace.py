@@ -20,9 +20,10 @@ from api_direct.control_plane.api.reviews import ReviewIn
 from api_direct.control_plane.api.services import ServicesDep
 from api_direct.control_plane.api.subscriptions import IssuedKey, SubscribeIn
 from api_direct.control_plane.web.openapi_view import example_path, operations
-from api_direct.control_plane.web.rendering import WEB_PREFIX, page, web_base
+from api_direct.control_plane.web.rendering import WEB_PREFIX, content_security_policy, page, web_base
 from api_direct.control_plane.web.web_session import Form, OptionalUser, WebConsumer
 from api_direct.project import CATEGORIES
+from api_direct.runtime.cors import origin_of
 
 router = APIRouter(prefix=WEB_PREFIX, include_in_schema=False)
 SORTS: dict[str, str] = {"popularity": "Most subscribers", "rating": "Best rated", "newest": "Newest"}
@@ -74,7 +75,8 @@ def api_page(api_id: ApiId, request: Request, services: ServicesDep, user: Optio
             None,
         )
         reviewed = reviews.has_reviewed(services.store, user.sub, api_id)
-    return page(
+    console_origin = origin_of(listing.base_url)
+    response = page(
         request,
         "api.html",
         listing=listing,
@@ -83,7 +85,11 @@ def api_page(api_id: ApiId, request: Request, services: ServicesDep, user: Optio
         reviews=reviews.list_reviews(api_id, services, limit=10, cursor=None).items,
         operations=operations(listing.openapi),
         currency=services.settings.currency,
+        console_origin=console_origin,
     )
+    # The console's calls go from the browser to the API itself: that origin, and no other, besides the site.
+    response.headers["Content-Security-Policy"] = content_security_policy(console_origin)
+    return response
 
 
 @router.post("/apis/{api_id}/subscribe", response_class=HTMLResponse)

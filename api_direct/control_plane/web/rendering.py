@@ -51,6 +51,20 @@ def count(value: int | Decimal | None) -> str:
 templates.env.filters.update(money=money, price=price, when=when, count=count)
 
 
+def content_security_policy(*connect_to: str) -> str:
+    """A page's policy: its own scripts, styles and images only (no CDN, nothing inline), never framed.
+
+    Scripts may fetch from the site and from the origins in ``connect_to`` alone
+    (an API page's console calls that API). No ``form-action``: Chrome applies it
+    to the redirect after a form, and onboarding redirects to Stripe.
+    """
+    connect = " ".join(("'self'", *connect_to))
+    return (
+        f"default-src 'self'; connect-src {connect}; img-src 'self' data:; object-src 'none'; base-uri 'none';"
+        " frame-ancestors 'none'"
+    )
+
+
 def web_base(request: Request) -> str:
     return request.scope.get("root_path", "") + WEB_PREFIX
 
