@@ -10,5 +10,6 @@ import aws_cdk as cdk
 from api_direct.control_plane.stack import ControlPlaneStack
 
 app = cdk.App()
-ControlPlaneStack(app, "ControlPlane")
+# The SES-verified address usage alerts are emailed from: `cdk deploy -c apid:alert_sender=alerts@example.com`.
+ControlPlaneStack(app, "ControlPlane", alert_sender=app.node.try_get_context("apid:alert_sender"))
 app.synth()

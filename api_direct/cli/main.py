@@ -49,6 +49,7 @@ COMMANDS = {
     "payouts": "money:payouts",
     "earnings": "money:earnings",
     "usage": "usage:usage",
+    "alerts": "alerts:alerts",
     "dev": "dev:dev",
     "sandbox": "sandbox:sandbox",
     "secrets": "secrets:secrets",

@@ -81,6 +81,30 @@ class Subscription(TypedDict):
     cancelled_at: NotRequired[str | None]
 
 
+class AlertSettings(TypedDict):
+    """``PUT /subscriptions/{api_id}/alerts``: the settings, whole (a field left out takes its default)."""
+
+    thresholds: list[int]
+    webhook_url: str | None
+    spend_cap: str | None
+    cap_mode: str
+    rotate_secret: NotRequired[bool]
+
+
+class Alerts(TypedDict):
+    """A subscription's usage alerts; ``webhook_secret`` only in the answer that registers the webhook."""
+
+    api_id: str
+    plan: str
+    thresholds: list[int]
+    webhook_url: str | None
+    spend_cap: str | None
+    cap_mode: str
+    capped_until: str | None
+    last_delivery: dict[str, Any] | None
+    webhook_secret: str | None
+
+
 class ListingPage(TypedDict):
     """``GET /listings``: one page of search results."""
 
@@ -184,6 +208,13 @@ class ControlPlane(ControlPlaneClient):
 
     def subscription_usage(self, api_id: str) -> dict[str, Any]:
         return cast("dict[str, Any]", self.get(f"/subscriptions/{_segment(api_id)}/usage"))
+
+    def alerts(self, api_id: str) -> Alerts:
+        return cast(Alerts, self.get(f"/subscriptions/{_segment(api_id)}/alerts"))
+
+    def set_alerts(self, api_id: str, alerts: AlertSettings) -> Alerts:
+        """Replace the subscription's alert settings whole; the webhook's secret is in the answer when issued."""
+        return cast(Alerts, self.put(f"/subscriptions/{_segment(api_id)}/alerts", dict(alerts)))
 
     def keys(self) -> list[ApiKey]:
         return cast("list[ApiKey]", self.get("/keys"))

@@ -119,7 +119,14 @@ _NO_STAGE_CACHE = (
 )
 #: Modules at the package root the app imports (it checks API names and plans as ``apid.toml`` does; it shares
 #: the contracts: groups, table keys, environment names).
-_SHARED_MODULES = ("__init__.py", "node_runtime.py", "errors.py", "project.py", "contracts.py")
+_SHARED_MODULES = (
+    "__init__.py",
+    "node_runtime.py",
+    "errors.py",
+    "project.py",
+    "contracts.py",
+    "webhook_signature.py",
+)
 #: API Gateway's own rejections, in the app's problem+json shape so clients parse one format.
 _GATEWAY_PROBLEMS = {
     apigw.ResponseType.UNAUTHORIZED: (401, "missing, invalid or expired access token: sign in again (`apid login`)"),
@@ -205,6 +212,9 @@ class ControlPlaneApi(Construct):
       and off the function. JSON access logs; ``throttle`` (default 100 requests a
       second, bursts of 200) applies to the whole stage.
 
+    ``alert_sender`` is the address usage alerts are emailed from: an identity the operator has verified in
+    Amazon SES in this account and region (the address, or its domain); without it alerts go to webhooks only.
+
     ``removal_policy`` is the table's and the Stripe secret's: retained (and the
     table deletion-protected) by default.
     """
@@ -225,6 +235,7 @@ class ControlPlaneApi(Construct):
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        alert_sender: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -292,6 +303,7 @@ class ControlPlaneApi(Construct):
             app_client_id=app_client.user_pool_client_id,
             key_forwarding_role_arn=self.key_forwarding_role.role_arn,
             stripe_secret_arn=self.stripe_secret.secret_arn,
+            alert_sender=alert_sender,
         )
         self.function = app = FastApiFunction(
             self,
@@ -317,6 +329,8 @@ class ControlPlaneApi(Construct):
             bundle=self.bundle,
             environment=environment,
             stripe_secret=self.stripe_secret,
+            user_pool=user_pool,
+            alert_sender=alert_sender,
             log_retention=log_retention,
         )
         self.access_log_group = logs.LogGroup(

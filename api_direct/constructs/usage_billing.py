@@ -1,8 +1,10 @@
 """The control plane's metering and billing: usage in from creators' accounts, Stripe meter events and payouts out."""
 
 from collections.abc import Mapping
+from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -19,13 +21,16 @@ from api_direct.constructs.acknowledgments import acknowledge_wildcards, skip_ch
 from api_direct.constructs.bundled_function import BundledFunction
 from api_direct.bundling.build import Bundle
 from api_direct.constructs.dead_letters import SQS_MANAGED_ENCRYPTION, DeadLetterQueue
-from api_direct.contracts import DEAD_LETTER_URL_ENV
+from api_direct.contracts import CONTROL_PLANE_ENV_PREFIX, DEAD_LETTER_URL_ENV
 from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
 
 _HANDLERS = "api_direct.control_plane.billing.handlers"
 AGGREGATE_HANDLER = f"{_HANDLERS}.aggregate_usage"
 CLOSE_HANDLER = f"{_HANDLERS}.close_periods"
 PAY_OUT_HANDLER = f"{_HANDLERS}.pay_out"
+DELIVER_ALERTS_HANDLER = f"{_HANDLERS}.deliver_alerts"
+#: The setting naming the alert queue, set on the functions that use it (its URL exists only once the queue does).
+ALERT_QUEUE_URL_ENV = f"{CONTROL_PLANE_ENV_PREFIX}ALERT_QUEUE_URL"
 
 #: Closed usage hours reach Stripe within a quarter of an hour of their grace window ending.
 DEFAULT_CLOSE_SCHEDULE = events.Schedule.rate(Duration.minutes(15))
@@ -46,6 +51,11 @@ _DRAINED_FROM_A_QUEUE = (
     "Only the SQS event source invokes the aggregator, synchronously; a message that fails"
     f" {MAX_RECEIVE_COUNT} receives moves to dead_letter_queue by the usage queue's redrive policy, and one"
     " that no retry can apply the aggregator sends there itself, with its reason."
+)
+_ALERTS_FROM_A_QUEUE = (
+    "Only the SQS event source invokes the alert deliverer, synchronously; a message whose email fails"
+    f" {MAX_RECEIVE_COUNT} receives moves to alert_dead_letter_queue by the alert queue's redrive policy (a webhook"
+    " that keeps failing is given up by the deliverer itself, and recorded)."
 )
 _SCHEDULED_FAILURES_TO_DESTINATION = (
     "EventBridge invokes the scheduled run asynchronously, and a run that fails Lambda's retries goes to"
@@ -69,6 +79,13 @@ class UsageBilling(Construct):
       the event itself, so one SQS redrive (``start-message-move-task``) replays them.
     * ``closer`` runs on ``close_schedule`` (every 15 minutes): it closes usage hours
       past their grace window and reports them to Stripe as meter events.
+    * ``alert_queue`` holds usage alerts the aggregator fired (:mod:`~api_direct.control_plane.billing.alerting`)
+      and webhook calls to retry, each delayed by its backoff; ``alert_deliverer`` drains it: an email through
+      Amazon SES from ``alert_sender`` (a verified SES identity of this account; without one, no email) to the
+      consumer's address, read from ``user_pool``, and the consumer's signed webhook. It may send as
+      ``alert_sender`` alone (``ses:FromAddress``), list the pool's users and nothing else of Cognito. Alert
+      messages that fail ``MAX_RECEIVE_COUNT`` times go to ``alert_dead_letter_queue``. The aggregator may put
+      key events on ``event_bus``: a hard spend cap stops a subscription's keys (``KeyCapped``).
     * ``payer`` runs on ``payout_schedule`` (daily at 06:00 UTC): it transfers each
       creator's earnings of closed months through Stripe Connect.
       Scheduled events EventBridge could not deliver, and runs that failed after
@@ -106,11 +123,14 @@ class UsageBilling(Construct):
         bundle: Bundle,
         environment: Mapping[str, str],
         stripe_secret: secretsmanager.ISecret,
+        user_pool: cognito.IUserPool,
+        alert_sender: str | None = None,
         close_schedule: events.Schedule = DEFAULT_CLOSE_SCHEDULE,
         payout_schedule: events.Schedule = DEFAULT_PAYOUT_SCHEDULE,
         batch_size: int = 100,
         max_batching_window: Duration = Duration.seconds(5),
         aggregator_timeout: Duration = Duration.seconds(30),
+        alert_timeout: Duration = Duration.seconds(60),
         visibility_timeout: Duration | None = None,
         scheduled_timeout: Duration = Duration.minutes(5),
         scheduled_concurrency: int | None = None,
@@ -202,6 +222,8 @@ class UsageBilling(Construct):
             )
         )
 
+        self._alerts(event_bus, user_pool, alert_sender, billing_function, alert_timeout)
+
         self.schedule_dead_letter_queue = DeadLetterQueue(
             self, "ScheduleDeadLetters", holds="the close and payout schedules (undelivered events and failed runs)"
         )
@@ -224,7 +246,64 @@ class UsageBilling(Construct):
         for scheduled in (self.closer, self.payer):
             stripe_secret.grant_read(scheduled)
 
-        self.functions: tuple[lambda_.Function, ...] = (self.aggregator, self.closer, self.payer)
+        self.functions: tuple[lambda_.Function, ...] = (
+            self.aggregator,
+            self.alert_deliverer,
+            self.closer,
+            self.payer,
+        )
+
+    def _alerts(
+        self,
+        event_bus: events.IEventBus,
+        user_pool: cognito.IUserPool,
+        sender: str | None,
+        billing_function: Any,
+        timeout: Duration,
+    ) -> None:
+        """The alert queue, its deliverer, and what each end may do (see the class's docstring)."""
+        self.alert_dead_letter_queue = DeadLetterQueue(
+            self, "AlertDeadLetters", holds="usage alerts whose email could not be sent"
+        )
+        self.alert_queue = sqs.Queue(
+            self,
+            "Alerts",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(4),
+            visibility_timeout=Duration.seconds(timeout.to_seconds() * VISIBILITY_TIMEOUT_FACTOR),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.alert_dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
+            ),
+        )
+        skip_checkov(self.alert_queue, {"CKV_AWS_27": SQS_MANAGED_ENCRYPTION})
+        self.alert_deliverer: lambda_.Function = billing_function(
+            "AlertDeliverer", DELIVER_ALERTS_HANDLER, "Emails usage alerts and calls consumers' webhooks", timeout
+        )
+        skip_checkov(self.alert_deliverer, {"CKV_AWS_116": _ALERTS_FROM_A_QUEUE})
+        self.alert_deliverer.add_event_source(
+            event_sources.SqsEventSource(self.alert_queue, batch_size=10, report_batch_item_failures=True)
+        )
+        for function in (self.aggregator, self.alert_deliverer):
+            function.add_environment(ALERT_QUEUE_URL_ENV, self.alert_queue.queue_url)
+            self.alert_queue.grant_send_messages(function)
+        event_bus.grant_put_events_to(self.aggregator)
+        self.alert_deliverer.add_to_role_policy(
+            iam.PolicyStatement(actions=["cognito-idp:ListUsers"], resources=[user_pool.user_pool_arn])
+        )
+        if sender is not None:
+            stack = Stack.of(self)
+            identities = [
+                stack.format_arn(service="ses", resource="identity", resource_name=name)
+                for name in (sender, sender.rpartition("@")[2])
+            ]
+            self.alert_deliverer.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["ses:SendEmail"],
+                    resources=identities,
+                    conditions={"StringEquals": {"ses:FromAddress": sender}},
+                )
+            )
 
     def _schedule(
         self, construct_id: str, function: lambda_.Function, schedule: events.Schedule, description: str

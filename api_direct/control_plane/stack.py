@@ -20,9 +20,12 @@ class ControlPlaneStack(Stack):
     and the webhook URL to register. The user pool, the table and the Stripe secret
     are retained if the stack is deleted: they hold every account, listing, key and
     payment setting of the marketplace.
+
+    ``alert_sender`` (context ``apid:alert_sender`` in ``app.py``, see the operator docs) is the SES-verified address
+    usage alerts are emailed from.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, alert_sender: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("stack_name", STACK_NAME)
         kwargs.setdefault(
             "description", "API-Direct control plane: identity, marketplace API, key and usage bus, billing"
@@ -34,6 +37,7 @@ class ControlPlaneStack(Stack):
             "Service",
             user_pool=self.identity.user_pool,
             app_client=self.identity.app_client,
+            alert_sender=alert_sender,
         )
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the control plane API")
         CfnOutput(self, "UserPoolId", value=self.identity.user_pool.user_pool_id)

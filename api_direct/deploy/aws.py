@@ -47,6 +47,7 @@ Service = Literal[
     "route53",
     "s3",
     "secretsmanager",
+    "ses",
     "sqs",
     "ssm",
     "sts",

@@ -32,6 +32,8 @@ from api_direct.deploy.synthesis import SynthesizedStack, read_stack
 from api_direct.errors import OperationFailed
 from api_direct.local.lambda_runtime import DeployedFunction, stack_functions
 
+#: The address the sandbox's control plane emails usage alerts from; verified in the emulator's SES on deploy.
+ALERT_SENDER = "alerts@sandbox.example"
 #: The API function's handler as Lambda names it (``module.attribute``).
 API_HANDLER = CONTROL_PLANE_HANDLER.replace(":", ".")
 
@@ -67,6 +69,9 @@ def deploy_control_plane(aws: Aws, observer: Observer, outdir: Path) -> ControlP
     bucket = asset_bucket_name(target.account_id, target.region)
     _ensure_bucket(aws, bucket)
     stack = synthesize_control_plane(outdir, bucket)
+    # As the operator verifies the sender in SES (the emulator verifies at once; SES waits for a click or DNS).
+    with aws_errors(f"verifying {ALERT_SENDER} in SES"):
+        aws.client("ses").verify_email_identity(EmailAddress=ALERT_SENDER)
     cloudformation = aws.client("cloudformation")
     deployed = describe_stack(cloudformation, stack.stack_name)
     ensure_not_busy(deployed)
@@ -92,7 +97,10 @@ def synthesize_control_plane(outdir: Path, asset_bucket: str) -> SynthesizedStac
     """The operator's stack, its assets to be published to ``asset_bucket``."""
     app = cdk.App(outdir=str(outdir), analytics_reporting=False)
     stack = ControlPlaneStack(
-        app, "ControlPlane", synthesizer=cdk.CliCredentialsStackSynthesizer(file_assets_bucket_name=asset_bucket)
+        app,
+        "ControlPlane",
+        alert_sender=ALERT_SENDER,
+        synthesizer=cdk.CliCredentialsStackSynthesizer(file_assets_bucket_name=asset_bucket),
     )
     return read_stack(Path(app.synth().directory), stack.stack_name)
 

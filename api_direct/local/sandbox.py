@@ -87,6 +87,7 @@ POST_CONFIRMATION = "api_direct.runtime.post_confirmation.handler"
 AGGREGATOR = "api_direct.control_plane.billing.handlers.aggregate_usage"
 CLOSER = "api_direct.control_plane.billing.handlers.close_periods"
 PAYER = "api_direct.control_plane.billing.handlers.pay_out"
+ALERT_DELIVERER = "api_direct.control_plane.billing.handlers.deliver_alerts"
 AUTHORIZER = "api_direct.runtime.authorizer.handler"
 KEY_SYNC = "api_direct.runtime.key_sync.handler"
 FORWARDER = "api_direct.runtime.usage_forwarder.handler"
@@ -283,6 +284,8 @@ class _Sandbox:
                     **self._environment(),
                     f"{ENV_PREFIX}STRIPE_API_BASE": self.stripe.base_url,
                     f"{ENV_PREFIX}AWS_ENDPOINT_URL": self.endpoint,
+                    # Consumers' webhooks here are receivers on this machine.
+                    f"{ENV_PREFIX}WEBHOOKS_ALLOW_LOOPBACK": "true",
                 },
                 self.log,
             )
@@ -427,7 +430,8 @@ class _Sandbox:
         )
 
     def _forward_usage(self) -> tuple[int, int]:
-        """New access-log lines to the usage forwarder, then the usage queue to the aggregator.
+        """New access-log lines to the usage forwarder, the usage queue to the aggregator, then the alerts it
+        fired (and webhook retries now due) to the alert deliverer.
 
         Returns (lines, records applied).
         """
@@ -439,9 +443,9 @@ class _Sandbox:
             self.user_functions[FORWARDER],
             self.delivered_lines,
         )
-        applied = event_sources.drain_queue(
-            self.aws.client("sqs"), self._usage_queue, self.runtime, self.control_functions[AGGREGATOR]
-        )
+        sqs = self.aws.client("sqs")
+        applied = event_sources.drain_queue(sqs, self._usage_queue, self.runtime, self.control_functions[AGGREGATOR])
+        event_sources.drain_queue(sqs, self._alert_queue, self.runtime, self.control_functions[ALERT_DELIVERER])
         return lines, applied
 
     def _environment(self) -> dict[str, str | None]:
@@ -472,6 +476,7 @@ class _Sandbox:
                 "aws_endpoint_url": self.endpoint,
                 "stripe_api_base": self.stripe.base_url,
                 "jwks_url": f"{self.endpoint}/{deployed.user_pool_id}/.well-known/jwks.json",
+                "webhooks_allow_loopback": True,
             }
         )
         server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
@@ -613,8 +618,16 @@ class _Sandbox:
     @cached_property
     def _usage_queue(self) -> str:
         """The queue the aggregator's event source mapping reads: the one the usage rule fills."""
+        return self._queue_read_by(AGGREGATOR)
+
+    @cached_property
+    def _alert_queue(self) -> str:
+        """The queue the alert deliverer's event source mapping reads: the one the aggregator fires alerts to."""
+        return self._queue_read_by(ALERT_DELIVERER)
+
+    def _queue_read_by(self, handler: str) -> str:
         mappings = self.aws.client("lambda").list_event_source_mappings(
-            FunctionName=self.control_functions[AGGREGATOR].name
+            FunctionName=self.control_functions[handler].name
         )["EventSourceMappings"]
         queue_name = mappings[0]["EventSourceArn"].rsplit(":", 1)[-1]
         return str(self.aws.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"])

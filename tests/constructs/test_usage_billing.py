@@ -8,6 +8,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -17,7 +18,14 @@ from aws_cdk.assertions import Match, Template
 from api_direct.constructs import UsageBilling
 from api_direct.bundling.build import Bundle, BundleSpec, build_bundle
 from api_direct.contracts import DEAD_LETTER_URL_ENV
-from api_direct.constructs.usage_billing import AGGREGATE_HANDLER, CLOSE_HANDLER, MAX_RECEIVE_COUNT, PAY_OUT_HANDLER
+from api_direct.constructs.usage_billing import (
+    AGGREGATE_HANDLER,
+    ALERT_QUEUE_URL_ENV,
+    CLOSE_HANDLER,
+    DELIVER_ALERTS_HANDLER,
+    MAX_RECEIVE_COUNT,
+    PAY_OUT_HANDLER,
+)
 from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
 from tests.compliance import lint_errors, nag_findings
 
@@ -83,6 +91,7 @@ def billing_stack(app: cdk.App, construct_id: str, bundle: Bundle, **props: Any)
         bundle=bundle,
         environment=ENVIRONMENT,
         stripe_secret=secret,
+        user_pool=cognito.UserPool.from_user_pool_id(stack, "Users", "us-east-1_Users"),
         **props,
     )
     return stack, billing
@@ -147,13 +156,19 @@ def actions(statement: dict[str, Any]) -> list[str]:
     return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
 
 
+def aggregator_mapping(template: Template) -> tuple[str, dict[str, Any]]:
+    function = {"Ref": function_id(template, AGGREGATE_HANDLER)}
+    return only(template, "AWS::Lambda::EventSourceMapping", {"Properties": {"FunctionName": function}})
+
+
 def queue_id(template: Template, *, dead_letters: bool) -> str:
-    """The usage queue (it has a redrive policy) or its dead-letter queue."""
+    """The usage queue (it has a redrive policy to the usage dead letters) or its dead-letter queue."""
     queues = template.find_resources("AWS::SQS::Queue")
     redrives = {
         q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]: logical_id
         for logical_id, q in queues.items()
         if "RedrivePolicy" in q["Properties"]
+        and "UsageDeadLetters" in q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
     }
     [(dead_letter_id, usage_id)] = redrives.items()
     return dead_letter_id if dead_letters else usage_id
@@ -245,14 +260,14 @@ class TestUsage:
     ) -> None:
         template: Template = getattr(synthesized, stack)
         aggregator = template.find_resources("AWS::Lambda::Function")[function_id(template, AGGREGATE_HANDLER)]
-        _, mapping = only(template, "AWS::Lambda::EventSourceMapping")
+        _, mapping = aggregator_mapping(template)
         usage = template.find_resources("AWS::SQS::Queue")[queue_id(template, dead_letters=False)]
         timeout, window = aggregator["Properties"]["Timeout"], mapping["Properties"]["MaximumBatchingWindowInSeconds"]
         assert usage["Properties"]["VisibilityTimeout"] == 6 * timeout + window
         assert timeout == (30 if stack == "template" else 60)
 
     def test_aggregator_drains_the_queue_in_batches_reporting_failures_per_message(self, template: Template) -> None:
-        _, mapping = only(template, "AWS::Lambda::EventSourceMapping")
+        _, mapping = aggregator_mapping(template)
         assert mapping["Properties"] == {
             "BatchSize": 100,
             "MaximumBatchingWindowInSeconds": 5,
@@ -267,10 +282,10 @@ class TestUsage:
 
 
 class TestFunctions:
-    def test_three_handlers_from_one_bundle_with_the_settings(self, template: Template) -> None:
+    def test_four_handlers_from_one_bundle_with_the_settings(self, template: Template) -> None:
         functions = template.find_resources("AWS::Lambda::Function")
         assert sorted(f["Properties"]["Handler"] for f in functions.values()) == sorted(
-            [AGGREGATE_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER]
+            [AGGREGATE_HANDLER, DELIVER_ALERTS_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER]
         )
         assert AGGREGATE_HANDLER == "api_direct.control_plane.billing.handlers.aggregate_usage"
         assert len({json.dumps(f["Properties"]["Code"]) for f in functions.values()}) == 1
@@ -279,15 +294,19 @@ class TestFunctions:
             if function["Properties"]["Handler"] == AGGREGATE_HANDLER:
                 # Poison records go straight to the dead-letter queue, with their reason.
                 assert variables.pop(DEAD_LETTER_URL_ENV)["Ref"].startswith("BillingUsageDeadLetters")
+            if function["Properties"]["Handler"] in (AGGREGATE_HANDLER, DELIVER_ALERTS_HANDLER):
+                # Alerts fired, and webhook calls to retry, go to the alert queue.
+                assert variables.pop(ALERT_QUEUE_URL_ENV)["Ref"].startswith("BillingAlerts")
             assert variables == ENVIRONMENT
             assert function["Properties"]["Architectures"] == ["arm64"]
 
     def test_attributes_name_what_was_built(self, synthesized: Synthesized) -> None:
         billing = synthesized.billing
-        assert billing.functions == (billing.aggregator, billing.closer, billing.payer)
+        assert billing.functions == (billing.aggregator, billing.alert_deliverer, billing.closer, billing.payer)
         stack = cdk.Stack.of(billing)
         handlers = [stack.resolve(f.node.default_child.handler) for f in billing.functions]  # type: ignore[union-attr]
-        assert handlers == [AGGREGATE_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER]
+        assert handlers == [AGGREGATE_HANDLER, DELIVER_ALERTS_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER]
+        assert billing.alert_queue.dead_letter_queue.queue is billing.alert_dead_letter_queue  # type: ignore[union-attr]
         assert billing.usage_rule.node.scope is billing
         assert billing.usage_queue.dead_letter_queue.queue is billing.dead_letter_queue  # type: ignore[union-attr]
 
@@ -350,7 +369,7 @@ class TestSchedules:
 
 
 class TestPermissions:
-    @pytest.mark.parametrize("handler", [AGGREGATE_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER])
+    @pytest.mark.parametrize("handler", [AGGREGATE_HANDLER, DELIVER_ALERTS_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER])
     def test_every_function_reads_and_writes_the_table_and_only_it(self, template: Template, handler: str) -> None:
         table_id, _ = only(template, "AWS::DynamoDB::Table")
         table_arn = {"Fn::GetAtt": [table_id, "Arn"]}

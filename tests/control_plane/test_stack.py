@@ -15,18 +15,27 @@ from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.contracts import DEAD_LETTER_URL_ENV
 from api_direct.constructs.control_plane_api import CREATOR_KEY_BUSES, PUBLIC_GET_PATHS, PUBLIC_POST_PATHS
 from api_direct.constructs.identity import USER_POOL_API_SCOPE, Identity
-from api_direct.constructs.usage_billing import AGGREGATE_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER
+from api_direct.constructs.usage_billing import (
+    AGGREGATE_HANDLER,
+    ALERT_QUEUE_URL_ENV,
+    CLOSE_HANDLER,
+    DELIVER_ALERTS_HANDLER,
+    PAY_OUT_HANDLER,
+)
 from api_direct.control_plane.api.settings import ENV_PREFIX
 from api_direct.control_plane.api.store import INDEXES, PK, SK
 from api_direct.control_plane.stack import ControlPlaneStack
 
 #: What Lambda's Python runtime provides besides the standard library.
 LAMBDA_PROVIDED = {"boto3", "botocore"}
+ALERT_SENDER = "alerts@marketplace.example"
 
 
 @pytest.fixture(scope="module")
 def stack(bundle_cache_dir: Path) -> ControlPlaneStack:
-    return ControlPlaneStack(cdk.App(context={BUNDLE_CACHE_CONTEXT: str(bundle_cache_dir)}), "ControlPlane")
+    return ControlPlaneStack(
+        cdk.App(context={BUNDLE_CACHE_CONTEXT: str(bundle_cache_dir)}), "ControlPlane", alert_sender=ALERT_SENDER
+    )
 
 
 @pytest.fixture(scope="module")
@@ -270,8 +279,11 @@ class TestFunction:
                 "PLATFORM_FEE_PERCENT",
                 "USAGE_GRACE_MINUTES",
                 "PAYOUT_GRACE_DAYS",
+                "ALERT_SENDER",
+                "WEBHOOKS_ALLOW_LOOPBACK",
             )
         }
+        assert variables[f"{ENV_PREFIX}WEBHOOKS_ALLOW_LOOPBACK"] == "False"  # a deployed control plane: https only
         table_id, _ = only(template, "AWS::DynamoDB::Table")
         pool_id, _ = only(template, "AWS::Cognito::UserPool")
         secret_id, _ = only(template, "AWS::SecretsManager::Secret")
@@ -442,14 +454,16 @@ class TestBilling:
         self, function: tuple[str, dict[str, Any]], template: Template, stack: ControlPlaneStack
     ) -> None:
         app = function[1]["Properties"]
-        for handler in (AGGREGATE_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER):
+        for handler in (AGGREGATE_HANDLER, DELIVER_ALERTS_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER):
             _, billing = function_by_handler(template, handler)
             assert billing["Properties"]["Code"] == app["Code"]
             variables = dict(billing["Properties"]["Environment"]["Variables"])
             variables.pop(DEAD_LETTER_URL_ENV, None)  # the aggregator's alone: where poison records go
+            variables.pop(ALERT_QUEUE_URL_ENV, None)  # the aggregator's and the deliverer's: where alerts go
             assert variables == app["Environment"]["Variables"]
         assert stack.api.billing.functions == (
             stack.api.billing.aggregator,
+            stack.api.billing.alert_deliverer,
             stack.api.billing.closer,
             stack.api.billing.payer,
         )
@@ -460,13 +474,19 @@ class TestBilling:
         assert rule["Properties"]["EventPattern"] == {"source": ["api-direct.usage"], "detail-type": ["UsageRecorded"]}
         [target] = rule["Properties"]["Targets"]
         queue_id = target["Arn"]["Fn::GetAtt"][0]
-        _, mapping = only(template, "AWS::Lambda::EventSourceMapping")
+        aggregator_id, _ = function_by_handler(template, AGGREGATE_HANDLER)
+        _, mapping = only(
+            template, "AWS::Lambda::EventSourceMapping", {"Properties": {"FunctionName": {"Ref": aggregator_id}}}
+        )
         assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
         assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
     def test_billing_and_the_app_share_the_table_and_nothing_else_of_each_other(self, template: Template) -> None:
         table_id, _ = only(template, "AWS::DynamoDB::Table")
-        for handler in (AGGREGATE_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER):
+        bus_id, _ = only(template, "AWS::Events::EventBus")
+        # A hard spend cap: the aggregator sends KeyCapped on the control plane's bus, and only there.
+        allowed = {AGGREGATE_HANDLER: {"events:PutEvents"}, DELIVER_ALERTS_HANDLER: {"cognito-idp:ListUsers"}}
+        for handler in (AGGREGATE_HANDLER, DELIVER_ALERTS_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER):
             _, billing = function_by_handler(template, handler)
             statements = policy_statements(template, billing["Properties"]["Role"]["Fn::GetAtt"][0])
             assert any(table_id in json.dumps(s["Resource"]) for s in statements)
@@ -474,8 +494,44 @@ class TestBilling:
                 a
                 for s in statements
                 for a in actions_of(s)
-                if a.startswith(("events:", "iam:", "sts:", "cognito-idp:"))
+                if a.startswith(("events:", "iam:", "sts:", "cognito-idp:")) and a not in allowed.get(handler, ())
             ]
+            for statement in statements:
+                if "events:PutEvents" in actions_of(statement):
+                    assert statement["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
+
+
+class TestAlerts:
+    def test_the_deliverer_sends_as_the_operators_sender_alone(self, template: Template) -> None:
+        deliverer_id, deliverer = function_by_handler(template, DELIVER_ALERTS_HANDLER)
+        statements = policy_statements(template, deliverer["Properties"]["Role"]["Fn::GetAtt"][0])
+        [ses] = [s for s in statements if any(a.startswith("ses:") for a in actions_of(s))]
+        assert actions_of(ses) == ["ses:SendEmail"]
+        assert ses["Condition"] == {"StringEquals": {"ses:FromAddress": ALERT_SENDER}}
+        resources = json.dumps(ses["Resource"])
+        assert ":identity/alerts@marketplace.example" in resources and ":identity/marketplace.example" in resources
+        assert "*" not in resources
+        [cognito] = [s for s in statements if "cognito-idp:ListUsers" in actions_of(s)]
+        pool_id, _ = only(template, "AWS::Cognito::UserPool")
+        assert cognito["Resource"] == {"Fn::GetAtt": [pool_id, "Arn"]}
+
+    def test_alerts_are_drained_with_partial_failures_and_dead_lettered(self, template: Template) -> None:
+        deliverer_id, _ = function_by_handler(template, DELIVER_ALERTS_HANDLER)
+        _, mapping = only(
+            template, "AWS::Lambda::EventSourceMapping", {"Properties": {"FunctionName": {"Ref": deliverer_id}}}
+        )
+        assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        queue_id = mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]
+        queue = template.find_resources("AWS::SQS::Queue")[queue_id]["Properties"]
+        assert queue["RedrivePolicy"]["maxReceiveCount"] == 5
+        for handler in (AGGREGATE_HANDLER, DELIVER_ALERTS_HANDLER):
+            _, function = function_by_handler(template, handler)
+            assert function["Properties"]["Environment"]["Variables"][ALERT_QUEUE_URL_ENV] == {"Ref": queue_id}
+
+    def test_without_a_sender_nothing_may_be_emailed(self, bundle_cache_dir: Path) -> None:
+        stack = ControlPlaneStack(cdk.App(context={BUNDLE_CACHE_CONTEXT: str(bundle_cache_dir)}), "ControlPlane")
+        policies = json.dumps(Template.from_stack(stack).find_resources("AWS::IAM::Policy"))
+        assert "ses:" not in policies
 
 
 def test_outputs_are_what_a_client_needs_and_nothing_secret(template: Template) -> None:

@@ -12,16 +12,17 @@ allows ``http`` and ``https`` to ``localhost``, ``127.0.0.1`` and ``[::1]``, so 
 receiver on the same machine can be called.
 """
 
+import http.client
 import ipaddress
 import json
 import socket
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from api_direct.webhook_signature import SIGNATURE_HEADER, signature_header
 
@@ -30,6 +31,17 @@ TIMEOUT_SECONDS = 5.0
 MAX_URL_LENGTH = 2048
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 USER_AGENT = "API-Direct-Webhooks/1"
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is the receiver's answer (3xx: not delivered), never a second request to wherever it points."""
+
+    def redirect_request(self, *_: Any) -> None:
+        return None
+
+
+#: Standard library only (the control plane's bundle carries no HTTP client); no proxy, no redirects.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
 
 
 class UnsafeUrl(ValueError):
@@ -107,9 +119,13 @@ def post(url: str, event: Mapping[str, Any], secret: str, *, allow_loopback: boo
         "User-Agent": USER_AGENT,
         SIGNATURE_HEADER: signature_header(secret, body, int(time.time() if now is None else now)),
     }
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
-        response = httpx.post(url, content=body, headers=headers, timeout=TIMEOUT_SECONDS, follow_redirects=False)
-    except httpx.HTTPError as error:
+        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
+            status = int(response.status)
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except (OSError, http.client.HTTPException) as error:
         return Attempt(False, None, f"{type(error).__name__}: no answer within {TIMEOUT_SECONDS:g} s or no connection")
-    ok = 200 <= response.status_code < 300
-    return Attempt(ok, response.status_code, "" if ok else f"answered HTTP {response.status_code}")
+    ok = 200 <= status < 300
+    return Attempt(ok, status, "" if ok else f"answered HTTP {status}")

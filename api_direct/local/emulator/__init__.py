@@ -20,10 +20,11 @@ does not import moto; a patch imports what it patches when it is applied.
     python -m api_direct.local.emulator --host 127.0.0.1 --port 5000
 
 :func:`running_moto_server` starts that module as a subprocess on a free port and
-stops it afterwards.
+stops it afterwards; :func:`sent_emails` reads back the emails its SES accepted.
 """
 
+from api_direct.local.emulator.outbox import SentEmail, sent_emails
 from api_direct.local.emulator.patches import PATCHES, apply_patches
 from api_direct.local.emulator.server import HOST, main, running_moto_server
 
-__all__ = ["HOST", "PATCHES", "apply_patches", "main", "running_moto_server"]
+__all__ = ["HOST", "PATCHES", "SentEmail", "apply_patches", "main", "running_moto_server", "sent_emails"]
