@@ -29,9 +29,10 @@ SCREENSHOTS = Path(
 
 
 @contextmanager
-def chromium() -> Iterator[Browser]:
+def chromium(*flags: str) -> Iterator[Browser]:
+    """The browser, with ``flags`` besides :data:`FLAGS` (``--host-resolver-rules`` to reach a name on loopback)."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(FLAGS), headless=True)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*FLAGS, *flags], headless=True)
         try:
             yield browser
         finally:

@@ -1024,6 +1024,15 @@ def _probe_method_authorizer() -> None:
     assert "authorizerId" not in method and "requestParameters" not in method
 
 
+def _probe_mock_integration() -> None:
+    preflight = {
+        "HttpMethod": "OPTIONS",
+        "Integration": {"Type": "MOCK", "RequestTemplates": {"application/json": "{ statusCode: 200 }"}},
+    }
+    with pytest.raises(KeyError, match="IntegrationHttpMethod"):
+        _created(_api_with_method(preflight))
+
+
 def _probe_no_echo() -> None:
     cloudformation = _created(QUEUE, {"Secret": {"Type": "String", "NoEcho": True}})
     parameters = cloudformation.describe_stacks(StackName="probe")["Stacks"][0]["Parameters"]
@@ -1228,6 +1237,7 @@ PROBES: dict[Callable[[], None], Callable[[], None]] = {
     patches.lambda_version_resource: _probe_lambda_version,
     patches.lambda_alias_resource: _probe_lambda_alias,
     patches.api_method_authorizer_applied: _probe_method_authorizer,
+    patches.api_mock_integration_method: _probe_mock_integration,
     patches.no_echo_parameters_masked: _probe_no_echo,
     patches.change_set_adds_in_dependency_order: _probe_dependency_order,
     patches.change_set_updates_before_it_adds_dependents: _probe_update_before_dependents,

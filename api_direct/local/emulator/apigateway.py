@@ -226,6 +226,31 @@ def api_method_authorizer_applied() -> None:
     after_cloudformation_handlers(Method, apply)
 
 
+def api_mock_integration_method() -> None:
+    """``AWS::ApiGateway::Method`` with a ``MOCK`` integration (a CORS preflight) is created.
+
+    moto's CloudFormation handler reads the integration's ``IntegrationHttpMethod``
+    and ``Uri`` unconditionally, so a mock integration, which has neither (AWS
+    requires them only of integrations that call a backend), fails the stack with
+    a KeyError. The patch passes both as absent, as ``PutIntegration`` takes a
+    ``MOCK``; the integration's responses stay in the template, where
+    ``apid sandbox``'s gateway reads them.
+    """
+    from moto.apigateway.models import Method
+
+    original = Method.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        integration = cloudformation_json["Properties"].get("Integration") or {}
+        if integration.get("Type") == "MOCK":
+            filled = {"IntegrationHttpMethod": None, "Uri": None, **integration}
+            properties = {**cloudformation_json["Properties"], "Integration": filled}
+            cloudformation_json = {**cloudformation_json, "Properties": properties}
+        return original(cls, resource_name, cloudformation_json, *args, **kwargs)
+
+    Method.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign,assignment]
+
+
 def rest_api_settings_applied() -> None:
     """``AWS::ApiGateway::RestApi`` gets the API key source, endpoint types and tags of its template.
 
