@@ -44,8 +44,9 @@ def user_api_stack() -> Callable[[cdk.App], cdk.Stack]:
         control_plane_account_id=CONTROL_PLANE_ACCOUNT,
         control_plane_bus_arn=CONTROL_PLANE_BUS_ARN,
         # The fullest template: a canary (CodeDeploy, its role and alarm), a custom domain, its mapping and
-        # its alias records too.
+        # its alias records too, and CORS for the marketplace's console (preflight methods, CORS gateway responses).
         release="0123abc by creator@example.com",
+        marketplace_origin="https://market.example.com",
         canary=Canary(percent=10, minutes=5),
         custom_domain=CustomDomainTarget(
             "api.example.com",
