@@ -86,3 +86,10 @@ def test_github_settings_round_trip_and_older_files_load_without_them(tmp_path: 
 def test_a_link_built_from_ci_variables_is_never_written(tmp_path: Path) -> None:
     save_state(tmp_path, ProjectState().with_link(replace(LINK, external_id=None, ci=True)))
     assert load_state(tmp_path).link is None
+
+
+def test_the_marketplace_is_where_the_control_plane_is() -> None:
+    """Its pages are the control plane app's own (under /web): the origin creators link through, for CORS."""
+    assert LINK.marketplace_origin is None  # linked without a control plane: no browser may call
+    linked = replace(LINK, control_plane_url="https://Market.Example.com:8443/v1/")
+    assert linked.marketplace_origin == "https://market.example.com:8443"

@@ -190,3 +190,19 @@ def test_only_the_app_function_is_told_its_secrets_path_and_may_read_it(template
         "AWS::IAM::Policy",
         {"Roles": [{"Ref": app_role}], "PolicyDocument": {"Statement": Match.array_with([read, decrypt])}},
     )
+
+
+def test_the_marketplace_origin_reaches_gateway_and_app_and_makes_a_new_version(
+    synthesized: tuple[UserApiStack, cdk.cx_api.CloudAssembly], tmp_path: Path, bundle_cache_dir: Path
+) -> None:
+    origin = "https://market.example.com"
+    with_cors, _ = synthesize(tmp_path / "out", bundle_cache_dir, marketplace_origin=origin)
+    template = Template.from_stack(with_cors)
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"Environment": {"Variables": Match.object_like({"APID_CORS_ORIGIN": origin})}}
+    )
+    template.resource_properties_count_is("AWS::ApiGateway::Method", {"HttpMethod": "OPTIONS"}, 2)
+    # A version keeps the environment it was published with: the origin is part of what names it.
+    assert with_cors.live.config_digest != synthesized[0].live.config_digest
+    plain = Template.from_stack(synthesized[0]).find_resources("AWS::Lambda::Function")
+    assert "APID_CORS_ORIGIN" not in json.dumps(plain)
