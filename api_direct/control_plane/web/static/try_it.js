@@ -1,4 +1,4 @@
-// The API page's console: one of the API's operations, filled in from its OpenAPI document, called from this
+// The API page's console: one of the API's operations, filled in from its OpenAPI spec, called from this
 // browser straight to the API (its gateway allows the marketplace's origin by CORS), and the same call as code.
 // The key lives in sessionStorage, is sent only to the API, and never appears in the code shown: that says $APID_KEY.
 "use strict";
@@ -7,13 +7,13 @@
   const KEY_VARIABLE = "APID_KEY";
   const MAX_DEPTH = 8;
 
-  // --- The OpenAPI document: local $refs, parameters, and a value for every schema. ---
+  // --- The OpenAPI spec: local $refs, parameters, and a value for every schema. ---
 
-  function resolve(document, value) {
+  function resolve(spec, value) {
     let seen = 0;
     while (value && typeof value === "object" && typeof value.$ref === "string" && seen++ < 32) {
       if (!value.$ref.startsWith("#/")) return {};
-      let target = document;
+      let target = spec;
       for (const part of value.$ref.slice(2).split("/")) {
         const name = part.replace(/~1/g, "/").replace(/~0/g, "~");
         target = target && typeof target === "object" ? target[name] : undefined;
@@ -23,15 +23,15 @@
     return value && typeof value === "object" ? value : {};
   }
 
-  function operation(document, method, path) {
-    const item = resolve(document, (document.paths || {})[path]);
-    const found = resolve(document, item[method.toLowerCase()]);
+  function operation(spec, method, path) {
+    const item = resolve(spec, (spec.paths || {})[path]);
+    const found = resolve(spec, item[method.toLowerCase()]);
     const byKey = new Map();
     for (const raw of [...(item.parameters || []), ...(found.parameters || [])]) {
-      const parameter = resolve(document, raw);
+      const parameter = resolve(spec, raw);
       if (parameter.name && parameter.in) byKey.set(`${parameter.in}:${parameter.name}`, parameter);
     }
-    return { method: method.toUpperCase(), path, parameters: [...byKey.values()], requestBody: resolve(document, found.requestBody) };
+    return { method: method.toUpperCase(), path, parameters: [...byKey.values()], requestBody: resolve(spec, found.requestBody) };
   }
 
   function firstExample(holder) {
@@ -46,10 +46,10 @@
     return undefined;
   }
 
-  function exampleOf(document, schema, depth = 0, refs = []) {
+  function exampleOf(spec, schema, depth = 0, refs = []) {
     if (schema && typeof schema.$ref === "string") {
       if (refs.includes(schema.$ref) || depth > MAX_DEPTH) return null;  // a recursive model: stop at its first return
-      return exampleOf(document, resolve(document, schema), depth + 1, [...refs, schema.$ref]);
+      return exampleOf(spec, resolve(spec, schema), depth + 1, [...refs, schema.$ref]);
     }
     schema = schema && typeof schema === "object" ? schema : {};
     const given = firstExample(schema);
@@ -58,14 +58,14 @@
     if ("const" in schema) return schema.const;
     if (Array.isArray(schema.enum) && schema.enum.length) return schema.enum[0];
     if (Array.isArray(schema.allOf)) {
-      const parts = schema.allOf.map((part) => exampleOf(document, part, depth + 1, refs));
+      const parts = schema.allOf.map((part) => exampleOf(spec, part, depth + 1, refs));
       if (parts.every((part) => part && typeof part === "object" && !Array.isArray(part))) return Object.assign({}, ...parts);
       return parts[0] ?? null;
     }
     const alternatives = schema.anyOf || schema.oneOf;
     if (Array.isArray(alternatives) && alternatives.length) {
-      const chosen = alternatives.find((choice) => resolve(document, choice).type !== "null") || alternatives[0];
-      return exampleOf(document, chosen, depth + 1, refs);
+      const chosen = alternatives.find((choice) => resolve(spec, choice).type !== "null") || alternatives[0];
+      return exampleOf(spec, chosen, depth + 1, refs);
     }
     let type = schema.type;
     if (Array.isArray(type)) type = type.find((t) => t !== "null") || "null";
@@ -75,12 +75,12 @@
       case "object": {
         const value = {};
         for (const [name, property] of Object.entries(schema.properties || {})) {
-          value[name] = exampleOf(document, property, depth + 1, refs);
+          value[name] = exampleOf(spec, property, depth + 1, refs);
         }
         return value;
       }
       case "array":
-        return [exampleOf(document, schema.items || {}, depth + 1, refs)];
+        return [exampleOf(spec, schema.items || {}, depth + 1, refs)];
       case "integer":
       case "number":
         return typeof schema.minimum === "number" ? schema.minimum : 0;
@@ -102,14 +102,14 @@
     }
   }
 
-  function parameterValue(document, parameter) {
+  function parameterValue(spec, parameter) {
     const given = firstExample(parameter);
     if (given !== undefined) return given;
-    const schema = resolve(document, parameter.schema);
+    const schema = resolve(spec, parameter.schema);
     for (const value of [firstExample(schema), schema.default, Array.isArray(schema.enum) ? schema.enum[0] : undefined]) {
       if (value !== undefined) return value;
     }
-    return parameter.required ? exampleOf(document, parameter.schema) : undefined;
+    return parameter.required ? exampleOf(spec, parameter.schema) : undefined;
   }
 
   function asText(value) {
@@ -119,14 +119,14 @@
   }
 
   // The body: the first JSON type if there is one, else the first declared; its example, or one made from its schema.
-  function bodyOf(document, requestBody) {
+  function bodyOf(spec, requestBody) {
     const content = requestBody.content || {};
     const types = Object.keys(content);
     if (!types.length) return null;
     const type = types.find((t) => /^application\/([\w.+-]+\+)?json\b/.test(t)) || types[0];
     const media = content[type] || {};
     const given = firstExample(media);
-    const value = given !== undefined ? given : exampleOf(document, media.schema || {});
+    const value = given !== undefined ? given : exampleOf(spec, media.schema || {});
     const json = /json/.test(type) || /form/.test(type);
     return { type, text: json ? JSON.stringify(value, null, 2) : asText(value), required: Boolean(requestBody.required) };
   }
@@ -199,7 +199,8 @@
     const shown = request.headers.map(([name, value]) => [name, name === KEY_HEADER ? null : value]);
     const form = request.form ? request.form.fields.map(([name, value]) => [name, asText(value)]) : null;
 
-    const curl = [`curl -X ${request.method} ${shell(request.url)}`];
+    // curl -X HEAD would wait for a body that never comes; -I asks for the headers alone.
+    const curl = [`curl ${request.method === "HEAD" ? "-I" : `-X ${request.method}`} ${shell(request.url)}`];
     for (const [name, value] of shown) curl.push(value === null ? `-H "${name}: $${KEY_VARIABLE}"` : `-H ${shell(`${name}: ${value}`)}`);
     if (request.body !== null) curl.push(`--data-raw ${shell(request.body)}`);
     for (const [name, value] of form || []) curl.push(`${request.form.multipart ? "-F" : "--data-urlencode"} ${shell(`${name}=${value}`)}`);
@@ -234,7 +235,7 @@
 
   const root = document.getElementById("try-it");
   if (!root) return;
-  const document_ = JSON.parse(document.getElementById("openapi-document").textContent);
+  const spec = JSON.parse(document.getElementById("openapi-document").textContent);
   const baseUrl = root.dataset.baseUrl.replace(/\/+$/, "");
   const storageKey = `apid-key:${root.dataset.apiId}`;
   const $ = (id) => document.getElementById(id);
@@ -256,7 +257,7 @@
 
   function showOperation() {
     const [method, ...rest] = chooser.value.split(" ");
-    current = operation(document_, method, rest.join(" "));
+    current = operation(spec, method, rest.join(" "));
     params.replaceChildren();
     current.parameters.forEach((parameter, index) => {
       const field = document.createElement("div");
@@ -266,12 +267,12 @@
       label.textContent = `${parameter.name} `;
       const where = document.createElement("span");
       where.className = "muted";
-      const type = resolve(document_, parameter.schema).type || "";
+      const type = resolve(spec, parameter.schema).type || "";
       where.textContent = `(${parameter.in}${type ? `, ${type}` : ""}${parameter.required ? ", required" : ""})`;
       label.append(where);
       const input = document.createElement("input");
       input.id = `try-param-${index}`;
-      input.value = asText(parameterValue(document_, parameter));
+      input.value = asText(parameterValue(spec, parameter));
       input.required = Boolean(parameter.required);
       input.spellcheck = false;
       if (parameter.description) input.title = parameter.description;
@@ -284,7 +285,7 @@
       params.append(field);
     });
     if (!current.parameters.length) params.textContent = "None.";
-    currentBody = bodyOf(document_, current.requestBody);
+    currentBody = bodyOf(spec, current.requestBody);
     bodyField.hidden = !currentBody;
     bodyInput.value = currentBody ? currentBody.text : "";
     $("try-body-type").textContent = currentBody ? `(${currentBody.type}${/form/.test(currentBody.type) ? ", its fields as JSON" : ""})` : "";
