@@ -34,6 +34,9 @@ INDEXES = ((GSI1, "gsi1pk", "gsi1sk"), (GSI2, "gsi2pk", "gsi2sk"))
 CONTROL_PLANE_ENV_PREFIX = "APID_CP_"
 #: Where the usage aggregator sends poison records (the usage queue's dead-letter queue; the construct sets it).
 DEAD_LETTER_URL_ENV = "USAGE_DEAD_LETTER_URL"
+#: The queue usage alerts go through (fired by the aggregator, sent and retried by the alert deliverer); the
+#: construct sets it on those two functions.
+ALERT_QUEUE_URL_ENV = "ALERT_QUEUE_URL"
 #: What an operator's control plane charges and waits unless told otherwise: the settings' defaults,
 #: which the stack writes into the functions' environment so a deployed value is visible in the console.
 CONTROL_PLANE_DEFAULTS: dict[str, Any] = {
@@ -62,7 +65,6 @@ CONTROL_PLANE_SETTINGS = (
     "usage_grace_minutes",
     "payout_grace_days",
     "alert_sender",
-    "alert_queue_url",
     "webhooks_allow_loopback",
 )
 

@@ -21,7 +21,7 @@ from api_direct.constructs.acknowledgments import acknowledge_wildcards, skip_ch
 from api_direct.constructs.bundled_function import BundledFunction
 from api_direct.bundling.build import Bundle
 from api_direct.constructs.dead_letters import SQS_MANAGED_ENCRYPTION, DeadLetterQueue
-from api_direct.contracts import CONTROL_PLANE_ENV_PREFIX, DEAD_LETTER_URL_ENV
+from api_direct.contracts import ALERT_QUEUE_URL_ENV, DEAD_LETTER_URL_ENV
 from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
 
 _HANDLERS = "api_direct.control_plane.billing.handlers"
@@ -29,8 +29,6 @@ AGGREGATE_HANDLER = f"{_HANDLERS}.aggregate_usage"
 CLOSE_HANDLER = f"{_HANDLERS}.close_periods"
 PAY_OUT_HANDLER = f"{_HANDLERS}.pay_out"
 DELIVER_ALERTS_HANDLER = f"{_HANDLERS}.deliver_alerts"
-#: The setting naming the alert queue, set on the functions that use it (its URL exists only once the queue does).
-ALERT_QUEUE_URL_ENV = f"{CONTROL_PLANE_ENV_PREFIX}ALERT_QUEUE_URL"
 
 #: Closed usage hours reach Stripe within a quarter of an hour of their grace window ending.
 DEFAULT_CLOSE_SCHEDULE = events.Schedule.rate(Duration.minutes(15))

@@ -17,10 +17,9 @@ from aws_cdk.assertions import Match, Template
 
 from api_direct.constructs import UsageBilling
 from api_direct.bundling.build import Bundle, BundleSpec, build_bundle
-from api_direct.contracts import DEAD_LETTER_URL_ENV
+from api_direct.contracts import ALERT_QUEUE_URL_ENV, DEAD_LETTER_URL_ENV
 from api_direct.constructs.usage_billing import (
     AGGREGATE_HANDLER,
-    ALERT_QUEUE_URL_ENV,
     CLOSE_HANDLER,
     DELIVER_ALERTS_HANDLER,
     MAX_RECEIVE_COUNT,

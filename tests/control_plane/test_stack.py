@@ -12,12 +12,11 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
-from api_direct.contracts import DEAD_LETTER_URL_ENV
+from api_direct.contracts import ALERT_QUEUE_URL_ENV, DEAD_LETTER_URL_ENV
 from api_direct.constructs.control_plane_api import CREATOR_KEY_BUSES, PUBLIC_GET_PATHS, PUBLIC_POST_PATHS
 from api_direct.constructs.identity import USER_POOL_API_SCOPE, Identity
 from api_direct.constructs.usage_billing import (
     AGGREGATE_HANDLER,
-    ALERT_QUEUE_URL_ENV,
     CLOSE_HANDLER,
     DELIVER_ALERTS_HANDLER,
     PAY_OUT_HANDLER,

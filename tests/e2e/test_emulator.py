@@ -1221,6 +1221,22 @@ def _probe_certificate_without_validation() -> None:
         assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] == "ISSUED"
 
 
+def _probe_model_data_with_a_function() -> None:
+    from moto.moto_api._internal.responses import MotoAPIResponse
+
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(RoleName="probe", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    boto3.client("lambda", region_name=REGION).create_function(
+        FunctionName="probe",
+        Runtime="python3.12",
+        Role=role,
+        Handler="h.h",
+        Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18},
+    )
+    with pytest.raises(Exception, match="server API version"):  # docker's: no Docker daemon here
+        MotoAPIResponse().model_data(None, "", {})
+
+
 PROBES: dict[Callable[[], None], Callable[[], None]] = {
     patches.event_bus_ref_is_its_name: _probe_event_bus_ref,
     patches.api_deployment_ref_is_its_id: _probe_deployment_ref,
@@ -1255,6 +1271,7 @@ PROBES: dict[Callable[[], None], Callable[[], None]] = {
     patches.api_domain_name_resource: _probe_domain_name,
     patches.api_base_path_mapping_resource: _probe_base_path_mapping,
     patches.certificate_issued_once_its_record_is_found: _probe_certificate_without_validation,
+    patches.model_data_skips_unreadable_attributes: _probe_model_data_with_a_function,
 }
 
 

@@ -55,8 +55,6 @@ class ControlPlaneSettings(BaseModel):
     payout_grace_days: Annotated[int, Field(ge=0, le=28)] = _DEFAULTS["payout_grace_days"]
     #: The address usage alerts are sent from through Amazon SES (a verified identity); ``None`` sends no email.
     alert_sender: str | None = None
-    #: The queue of alert webhooks to deliver (and retry, each message delayed by its backoff).
-    alert_queue_url: str | None = None
     #: Let consumers register ``http://localhost`` and ``http://127.0.0.1`` webhooks: on one machine only
     #: (``apid sandbox``, tests); the stack never sets it, so deployed control planes call public https URLs only.
     webhooks_allow_loopback: bool = _DEFAULTS["webhooks_allow_loopback"]

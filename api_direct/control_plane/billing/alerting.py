@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from api_direct.contracts import KEY_CAPPED_UNTIL
 from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_pk
@@ -53,8 +54,9 @@ HARD: Literal["hard"] = "hard"
 #: Markers outlive their month; DynamoDB's TTL removes them after this.
 MARKER_DAYS = 62
 KEY_CAPPED, KEY_UNCAPPED = "KeyCapped", "KeyUncapped"
-#: What a capped key's event says it is capped until: the end of the UTC month, when spend starts again at 0.
-CAPPED_UNTIL = "capped_until"
+#: What a capped key's event says it is capped until (the end of the UTC month, when spend starts again at 0);
+#: the alert settings item and the webhook event use the same name.
+CAPPED_UNTIL = KEY_CAPPED_UNTIL
 
 Kind = Literal["quota", "spend", "spend_cap"]
 EVENT_TYPES: dict[str, str] = {

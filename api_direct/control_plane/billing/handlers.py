@@ -35,9 +35,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from api_direct.contracts import DEAD_LETTER_URL_ENV
+from api_direct.contracts import ALERT_QUEUE_URL_ENV, DEAD_LETTER_URL_ENV
 from api_direct.control_plane.api.bus import ControlPlaneBus
-from api_direct.control_plane.api.settings import ENV_PREFIX, ControlPlaneSettings
+from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.alert_delivery import AlertDelivery
 from api_direct.control_plane.billing.alerting import Alerter
@@ -195,21 +195,22 @@ def check_alerts(batch: UsageBatch, alerter: Alerter | None) -> int:
     return fired
 
 
-@functools.cache
 def _alerter() -> Alerter | None:
-    """Alerts need their queue (the stack sets ``alert_queue_url``); without one, none are checked."""
-    settings = _settings()
-    if settings.alert_queue_url is None:
+    """Alerts need their queue (the stack sets ``ALERT_QUEUE_URL``); without one, none are checked."""
+    queue_url = os.environ.get(ALERT_QUEUE_URL_ENV)
+    if not queue_url:
         return None
+    settings = _settings()
     return Alerter(
         _store(),
         _client("sqs"),
-        settings.alert_queue_url,
+        queue_url,
         ControlPlaneBus(_client("events"), settings.event_bus_name, settings.key_forwarding_role_arn),
         settings.currency,
     )
 
 
+@functools.cache
 def _client(service: str) -> Any:
     settings = _settings()
     return boto3.client(  # type: ignore[call-overload]  # the service is a variable: no one overload applies
@@ -217,10 +218,8 @@ def _client(service: str) -> Any:
     )
 
 
-def alert_delivery(settings: ControlPlaneSettings, store: Store) -> AlertDelivery:
-    """What :func:`deliver_alerts` sends with, for these settings."""
-    if settings.alert_queue_url is None:
-        raise RuntimeError(f"{ENV_PREFIX}ALERT_QUEUE_URL is not set: the stack sets it on the alert deliverer")
+def alert_delivery(settings: ControlPlaneSettings, store: Store, queue_url: str) -> AlertDelivery:
+    """What :func:`deliver_alerts` sends with, for these settings and the alert queue (for retries)."""
     return AlertDelivery(
         store,
         ses=_client("sesv2"),
@@ -228,7 +227,7 @@ def alert_delivery(settings: ControlPlaneSettings, store: Store) -> AlertDeliver
         cognito=_client("cognito-idp"),
         user_pool_id=settings.user_pool_id,
         sqs=_client("sqs"),
-        queue_url=settings.alert_queue_url,
+        queue_url=queue_url,
         allow_loopback=settings.webhooks_allow_loopback,
     )
 
@@ -244,7 +243,7 @@ def process_alerts(event: dict[str, Any], delivery: AlertDelivery) -> PartialIte
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def deliver_alerts(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    response = process_alerts(event, alert_delivery(_settings(), _store()))
+    response = process_alerts(event, alert_delivery(_settings(), _store(), os.environ[ALERT_QUEUE_URL_ENV]))
     logger.info("alert messages", failed=len(response.get("batchItemFailures", [])))
     return response
 

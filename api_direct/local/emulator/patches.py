@@ -53,6 +53,7 @@ from api_direct.local.emulator.lambda_ import (
     lambda_architectures_applied,
     lambda_version_resource,
 )
+from api_direct.local.emulator.moto_api import model_data_skips_unreadable_attributes
 from api_direct.local.emulator.secretsmanager import secret_resource
 
 PATCHES: tuple[Callable[[], None], ...] = (
@@ -89,6 +90,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     api_domain_name_resource,
     api_base_path_mapping_resource,
     certificate_issued_once_its_record_is_found,
+    model_data_skips_unreadable_attributes,
 )
 
 
