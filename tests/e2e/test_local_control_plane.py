@@ -14,7 +14,12 @@ from typing import Any
 import boto3
 import pytest
 
-from api_direct.constructs.usage_billing import AGGREGATE_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER
+from api_direct.constructs.usage_billing import (
+    AGGREGATE_HANDLER,
+    CLOSE_HANDLER,
+    DELIVER_ALERTS_HANDLER,
+    PAY_OUT_HANDLER,
+)
 from api_direct.control_plane.stack import STACK_NAME
 from api_direct.deploy.assets import PublishedAsset
 from api_direct.deploy.aws import Aws
@@ -179,9 +184,16 @@ def test_settings_from_the_api_function_name_what_the_stack_created(
 
 def test_functions_by_handler_with_their_environment(first: Deployed) -> None:
     functions = first.deployment.functions
-    assert set(functions) == {API_HANDLER, POST_CONFIRMATION_HANDLER, AGGREGATE_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER}
+    assert set(functions) == {
+        API_HANDLER,
+        POST_CONFIRMATION_HANDLER,
+        AGGREGATE_HANDLER,
+        DELIVER_ALERTS_HANDLER,
+        CLOSE_HANDLER,
+        PAY_OUT_HANDLER,
+    }
     settings = first.deployment.settings
-    for handler in (API_HANDLER, AGGREGATE_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER):
+    for handler in (API_HANDLER, AGGREGATE_HANDLER, DELIVER_ALERTS_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER):
         assert functions[handler].environment["APID_CP_TABLE_NAME"] == settings.table_name
     assert functions[POST_CONFIRMATION_HANDLER].environment["ROLE_GROUPS"] == "creators,consumers"
     assert all(function.name.startswith(STACK_NAME) for function in functions.values())

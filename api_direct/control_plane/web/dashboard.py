@@ -1,13 +1,14 @@
-"""The consumer's dashboard: subscriptions with this month's usage against the quota, keys, invoices."""
+"""The consumer's dashboard: subscriptions with this month's usage against the quota, their alerts, keys, invoices."""
 
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
 
-from api_direct.control_plane.api import named_keys, subscriptions, usage
+from api_direct.control_plane.api import alerts, named_keys, subscriptions, usage
 from api_direct.control_plane.api.deployments import ApiId
-from api_direct.control_plane.api.problems import Problem
+from api_direct.control_plane.api.problems import Problem, describe_validation
 from api_direct.control_plane.api.services import ServicesDep
 from api_direct.control_plane.billing.periods import month_text
 from api_direct.control_plane.web.marketplace import key_page
@@ -34,8 +35,39 @@ def dashboard(request: Request, user: WebConsumer, services: ServicesDep, done: 
         keys=named_keys.list_keys(user, services),
         grace_choices=GRACE_CHOICES,
         invoices=usage.consumer_invoices(services.store, user.sub),
+        alerts={s.api_id: alerts.get_alerts(s.api_id, user, services) for s in active},
         cancelled=done == "cancelled",
+        alerts_saved=done == "alerts",
     )
+
+
+@router.post("/{api_id}/alerts", response_class=HTMLResponse)
+def set_alerts(
+    api_id: ApiId, request: Request, fields: Form, user: WebConsumer, services: ServicesDep, response: Response
+) -> Response:
+    """The alert form: the settings whole, as ``PUT /subscriptions/{api_id}/alerts`` takes them.
+
+    A new webhook secret is shown on a page of its own, once; otherwise back to the dashboard.
+    """
+    try:
+        body = alerts.AlertsIn(
+            thresholds=[int(t) for t in fields.get("thresholds", "").replace(",", " ").split()],
+            webhook_url=fields.get("webhook_url") or None,
+            rotate_secret=fields.get("rotate_secret") == "on",
+            spend_cap=fields.get("spend_cap") or None,
+            cap_mode=fields.get("cap_mode", "soft"),
+        )
+    except ValueError as error:  # a threshold that is not a number, or what the model refuses
+        detail = (
+            describe_validation(error.errors())
+            if isinstance(error, ValidationError)
+            else "thresholds: give whole numbers such as 80, 100"
+        )
+        raise Problem(422, detail) from None
+    saved = alerts.set_alerts(api_id, body, user, services, response)
+    if saved.webhook_secret is None:
+        return RedirectResponse(f"{web_base(request)}/dashboard?done=alerts#alerts-{api_id}", status_code=303)
+    return page(request, "webhook_secret.html", alerts=saved)  # pages are never cached (no-store)
 
 
 @router.post("/{api_id}/rotate", response_class=HTMLResponse)
