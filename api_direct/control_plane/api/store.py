@@ -20,6 +20,8 @@ One table (``pk``/``sk``) with two generic indexes; each access pattern below is
 | a consumer's keys | ``gsi2pk=CONSUMER#<sub>``, ``gsi2sk`` begins ``KEY#`` |
 | a subscription's hourly usage counter (calls, billable, errors; see ``billing/metering.py``) | ``pk=METER#<api_id>#<consumer>``, ``sk=HOUR#<hour>#<plan>`` (a month: ``sk`` begins ``HOUR#<YYYY-MM>``) |
 | a subscription's calls per key and UTC day (written with the hour's counter, in its transaction) | ``pk=METER#<api_id>#<consumer>``, ``sk=KEYDAY#<YYYY-MM-DD>#<key_id>`` (``BETWEEN`` two days) |
+| a subscription's alert settings (thresholds, webhook and its signing secret, spend cap; see ``billing/alerting.py``) | ``pk=CONSUMER#<sub>``, ``sk=ALERTS#<api_id>`` |
+| an alert fired (once per subscription, month, limit and threshold: conditional put) | ``pk=METER#<api_id>#<consumer>``, ``sk=ALERT#<YYYY-MM>#<kind>#<limit>#<threshold>`` |
 | an API's usage over a range of days, every consumer and plan | ``gsi2pk=USAGE#<api_id>``, ``gsi2sk=<hour>#<consumer>#<plan>`` (``BETWEEN`` two dates) |
 | a paid invoice (see ``billing/earnings.py``) | ``pk=INVOICE#<id>``, ``sk=PAID`` |
 | a creator's paid invoices (the ledger) | ``gsi2pk=LEDGER#<sub>``, ``gsi2sk=<month>#<invoice_id>`` |
