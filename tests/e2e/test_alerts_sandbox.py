@@ -7,11 +7,8 @@ after a few dozen calls.
 """
 
 import json
-import re
-import shutil
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,26 +20,10 @@ from api_direct.local.sandbox import CONSUMER, Endpoints
 from api_direct.webhook_signature import SIGNATURE_HEADER, verify
 from tests.control_plane.webhook_receiver import Receiver, webhook_receiver
 from tests.e2e.kept_sandbox import run_kept_sandbox, status
+from tests.e2e.small_quota import QUOTA, small_quota_project
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "weather_api"
-QUOTA = 50
 #: How long the kept sandbox may take to deliver an alert (its loop runs every half second).
 DELIVERY_SECONDS = 60.0
-
-
-def small_quota_project(folder: Path) -> Path:
-    """The weather example, its paid plan (the one the sandbox subscribes to) limited to QUOTA calls a month."""
-    project = folder / "weather_api"
-    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".apid", "__pycache__", ".pytest_cache"))
-    toml = project / "apid.toml"
-    text = toml.read_text()
-    pro = text.index('name = "pro"')
-    paid = re.sub(r"rate_limit = \d+", "rate_limit = 5", text[pro:], count=1)
-    paid = re.sub(r"burst = \d+", "burst = 10", paid, count=1)
-    paid = re.sub(r"monthly_quota = \d+", f"monthly_quota = {QUOTA}", paid, count=1)
-    paid = re.sub(r"free_calls = \d+", "free_calls = 0", paid, count=1)
-    toml.write_text(text[:pro] + paid)
-    return project
 
 
 def apid(endpoints: Endpoints, *args: str) -> Result:
