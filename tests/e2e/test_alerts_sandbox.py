@@ -74,6 +74,7 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, dict[str,
             seen["received"], seen["emails"] = list(receiver.received), sent_emails(endpoints.aws)
             seen["shown"] = json.loads(apid(endpoints, "alerts", "show", "weather-api").stdout)
             _hard_cap(endpoints, calls, receiver, seen)
+            seen["logs"] = "\n".join(path.read_text(errors="replace") for path in endpoints.workdir.rglob("*.log"))
 
     result = run_kept_sandbox(
         explore,
@@ -120,6 +121,8 @@ def test_the_80_percent_alert_emails_the_consumer_and_posts_the_signed_webhook(
     assert (email.source, email.to) == ("alerts@sandbox.example", (CONSUMER,))
     assert email.subject == "weather-api: 80% of your monthly quota used" and event["id"] in email.body
     assert seen["shown"]["last_delivery"]["status"] == "delivered"
+    assert "alert messages" in seen["logs"]  # the deliverer's log is there
+    assert secret not in seen["logs"] and secret not in json.dumps(seen["shown"])  # shown once, logged never
 
 
 def test_a_hard_cap_answers_402_until_it_is_raised(journey: tuple[Result, dict[str, Any]]) -> None:
