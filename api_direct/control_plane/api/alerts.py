@@ -25,6 +25,7 @@ from api_direct.control_plane.api.deployments import ApiId
 from api_direct.control_plane.api.listings import require_plan
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import ServicesDep
+from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.api.subscriptions import active_subscription
 from api_direct.control_plane.billing import webhooks
 from api_direct.control_plane.billing.alerting import (
@@ -156,7 +157,7 @@ def set_alerts(api_id: ApiId, body: AlertsIn, principal: Consumer, services: Ser
     return _shown(api_id, plan.name, item, webhook_secret=secret if issued else None)
 
 
-def _capped_by(body: AlertsIn, plan: PricingPlan, store: Any, api_id: str, consumer: str, now: datetime) -> bool:
+def _capped_by(body: AlertsIn, plan: PricingPlan, store: Store, api_id: str, consumer: str, now: datetime) -> bool:
     """Whether the new settings still hold the keys: a hard cap the month's spend has reached."""
     if body.cap_mode != HARD or body.spend_cap is None:
         return False

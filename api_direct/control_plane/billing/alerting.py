@@ -3,7 +3,7 @@
 A consumer's settings for one subscription are one item, ``pk=CONSUMER#<sub>``,
 ``sk=ALERTS#<api_id>`` (:class:`AlertSettings`; a subscription without one has the
 defaults: 80 % and 100 % of the quota, email only). Each time the aggregator has
-counted a batch, :func:`crossed` compares each subscription it touched with its
+counted a batch, :meth:`Alerter.check` compares each subscription it touched with its
 settings, as of its calls this UTC month (every plan's: a quota is the month's) and
 its spend (the current plan's fee and billable calls, priced by
 :func:`~.charges.month_charge_cents`, the rule Stripe invoices by):
