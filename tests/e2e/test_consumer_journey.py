@@ -1,0 +1,206 @@
+"""A consumer's journey in headless Chromium against a kept `apid sandbox`: try, alert, call, rotate.
+
+One run of the real command with ``--keep``, the weather example's paid plan cut to
+a quota of :data:`~tests.e2e.small_quota.QUOTA` calls a month. While it is kept, a
+browser does what a consumer would:
+
+1. opens the API's page and calls an operation from its Try it console with the
+   sandbox's key (across origins: the listing's https URL reaches the sandbox's
+   gateway through a TLS front, so CORS is Chromium's, as in AWS);
+2. signs in, and on the dashboard sets an 80 % alert with a webhook on this machine:
+   the signing secret is shown once;
+3. calls the API until the alert fires: the email is in the emulator's SES, the
+   webhook arrives signed with that secret, and the dashboard shows the delivery;
+4. rotates the key with the default grace period: the new key is shown once, and
+   both keys work while the old one is in its grace.
+
+The browser's steps run inside the sandbox's keep callback, recording what they
+saw; the tests assert on the record, so each failure names its step.
+"""
+
+import json
+import re
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from api_direct.local.emulator import sent_emails
+from api_direct.local.sandbox import CONSUMER, Endpoints
+from api_direct.webhook_signature import SIGNATURE_HEADER, verify
+from tests.control_plane.webhook_receiver import Receiver, webhook_receiver
+from tests.e2e.browser import chromium, screenshot, words
+from tests.e2e.kept_sandbox import run_kept_sandbox, status
+from tests.e2e.small_quota import QUOTA, small_quota_project
+from tests.e2e.tls_front import tls_front
+
+API = "weather-api"
+#: How long the kept sandbox may take to deliver an alert (its loop runs every half second).
+DELIVERY_SECONDS = 60.0
+
+
+@pytest.fixture(scope="module")
+def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What the browser saw, step by step, while the sandbox was kept running."""
+    record: dict[str, Any] = {}
+    folder = tmp_path_factory.mktemp("journey")
+
+    def explore(endpoints: Endpoints) -> None:
+        try:
+            journey(endpoints, record, folder)
+        except Exception:  # recorded, so that the tests report the step that failed
+            record["error"] = traceback.format_exc()
+
+    project = small_quota_project(tmp_path_factory.mktemp("project"))
+    record["result"] = run_kept_sandbox(explore, calls=5, temp=folder, project=project)
+    return record
+
+
+def journey(endpoints: Endpoints, record: dict[str, Any], folder: Path) -> None:
+    record["endpoints"] = endpoints
+    host = urlsplit(endpoints.api_url).hostname or ""
+    with (
+        webhook_receiver() as receiver,
+        tls_front(host, endpoints.gateway, folder) as port,
+        chromium(f"--host-resolver-rules=MAP {host} 127.0.0.1:{port}") as browser,
+    ):
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 900}, base_url=endpoints.control_plane, ignore_https_errors=True
+        )
+        page = context.new_page()
+        try_from_the_console(page, endpoints, record)
+        set_an_alert(page, endpoints, receiver, record)
+        call_until_it_fires(page, endpoints, receiver, record)
+        rotate_with_grace(page, endpoints, record)
+
+
+def try_from_the_console(page: Page, endpoints: Endpoints, record: dict[str, Any]) -> None:
+    page.goto(f"{endpoints.marketplace}apis/{API}")
+    page.get_by_label("Operation", exact=True).select_option("GET /cities")
+    page.get_by_label("API key", exact=True).fill(endpoints.consumer_key)
+    page.get_by_role("button", name="Send request").click()
+    expect(page.locator("#try-status")).to_have_text(re.compile(r"^\d{3}"), timeout=30_000)
+    record["console"] = (
+        page.locator("#try-status").inner_text(),
+        page.get_by_label("Body", exact=True).input_value(),
+    )
+    record.setdefault("screenshots", []).append(screenshot(page, "journey-1-console"))
+
+
+def set_an_alert(page: Page, endpoints: Endpoints, receiver: Receiver, record: dict[str, Any]) -> None:
+    page.goto(f"{endpoints.marketplace}dashboard")  # signed out: the sign-in form, then back here
+    page.get_by_label("Email address").fill(CONSUMER)
+    page.get_by_label("Password").fill(endpoints.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/dashboard"))
+    card = page.locator(f"[data-api={API}]")
+    card.locator("details.alerts summary").click()
+    card.get_by_label(re.compile(r"^Thresholds")).fill("80")
+    card.get_by_label(re.compile(r"^Webhook URL")).fill(receiver.url)
+    card.get_by_role("button", name="Save alerts").click()
+    record["secret"] = page.get_by_label("Signing secret").input_value()
+    record["secret page"] = words(page.inner_text("main"))
+    record.setdefault("screenshots", []).append(screenshot(page, "journey-2-alert-secret"))
+    page.goto(f"{endpoints.marketplace}dashboard")
+    record["secret shown again"] = record["secret"] in page.content()
+
+
+def call_until_it_fires(page: Page, endpoints: Endpoints, receiver: Receiver, record: dict[str, Any]) -> None:
+    """Calls paced by a delivery each (the plan allows 5 a second), until the webhook arrives; a bound of twice the quota."""
+    statuses: list[int] = []
+    while not receiver.received and len(statuses) < 2 * QUOTA:
+        statuses.append(status(f"{endpoints.gateway}/cities", endpoints.consumer_key))
+        endpoints.deliver()
+    record["statuses"] = statuses
+    record["webhook fired"] = until(lambda: bool(receiver.received), endpoints)
+    record["emailed"] = until(lambda: any("80%" in email.subject for email in sent_emails(endpoints.aws)), endpoints)
+    record["webhooks"] = list(receiver.received)
+    record["emails"] = sent_emails(endpoints.aws)
+    page.reload()
+    page.locator(f"[data-api={API}] details.alerts summary").click()
+    record["dashboard alerts"] = words(page.locator(f"[data-api={API}] details.alerts").inner_text())
+    record.setdefault("screenshots", []).append(screenshot(page, "journey-3-alert-delivered"))
+
+
+def rotate_with_grace(page: Page, endpoints: Endpoints, record: dict[str, Any]) -> None:
+    row = page.locator("tr[data-key]").filter(has_text="active")
+    record["old key id"] = row.get_attribute("data-key")
+    record["grace chosen"] = row.get_by_label("Old key works for").input_value()
+    row.get_by_role("button", name="Rotate", exact=True).click()
+    new_key = page.get_by_label(re.compile(r"^API key")).input_value()
+    record["new key"] = new_key
+    record["rotated page"] = words(page.inner_text("main"))
+    endpoints.deliver()  # the new key's KeyIssued and the old key's KeyRevoked with its expiry reach the API's account
+    gateway = f"{endpoints.gateway}/cities"
+    record["during grace"] = {
+        "old": status(gateway, endpoints.consumer_key),
+        "new": status(gateway, new_key),
+    }
+    page.goto(f"{endpoints.marketplace}dashboard")
+    record["keys table"] = [words(text) for text in page.locator("tr[data-key]").all_inner_texts()]
+    record.setdefault("screenshots", []).append(screenshot(page, "journey-4-rotated"))
+
+
+def until(condition: Callable[[], bool], endpoints: Endpoints) -> bool:
+    """Deliver until ``condition`` holds, or DELIVERY_SECONDS pass."""
+    deadline = time.monotonic() + DELIVERY_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        endpoints.deliver()
+        time.sleep(0.2)
+    return True
+
+
+def step(seen: dict[str, Any]) -> dict[str, Any]:
+    result = seen["result"]
+    assert "error" not in seen, seen["error"]
+    assert result.exit_code == 0, f"exit {result.exit_code}: {result.stderr}"
+    assert json.loads(result.stdout)["ok"]
+    return seen
+
+
+def test_the_console_calls_the_api_with_the_key(seen: dict[str, Any]) -> None:
+    console_status, body = step(seen)["console"]
+    assert console_status == "200 OK"
+    assert json.loads(body)["items"], "the cities the app lists"
+
+
+def test_the_alerts_signing_secret_is_shown_once(seen: dict[str, Any]) -> None:
+    record = step(seen)
+    assert record["secret"].startswith("whsec_") and "shown only once" in record["secret page"]
+    assert not record["secret shown again"]
+
+
+def test_the_80_percent_alert_fires_by_email_and_signed_webhook(seen: dict[str, Any]) -> None:
+    record = step(seen)
+    assert record["webhook fired"] and record["emailed"]
+    assert set(record["statuses"]) <= {200, 429}, "429 only from the plan's rate, never the quota, before 80 %"
+    first = record["webhooks"][0]
+    assert verify(first.body, first.headers[SIGNATURE_HEADER.lower()], record["secret"]) > 0
+    event = json.loads(first.body)
+    assert (event["type"], event["api_id"], event["threshold"], event["limit"]) == (
+        "quota.threshold_reached",
+        API,
+        80,
+        QUOTA,
+    )
+    assert 0.8 * QUOTA <= event["used"] <= QUOTA
+    [email] = [email for email in record["emails"] if "80%" in email.subject]
+    assert email.to == (CONSUMER,) and event["id"] in email.body
+    assert "quota.threshold_reached delivered" in record["dashboard alerts"]
+
+
+def test_a_rotated_key_and_its_predecessor_both_work_during_the_grace(seen: dict[str, Any]) -> None:
+    record = step(seen)
+    assert record["grace chosen"] == "24h"
+    assert record["new key"].startswith("apid_") and record["new key"] != record["endpoints"].consumer_key
+    assert "keeps working until the end of its grace period" in record["rotated page"]
+    assert record["during grace"] == {"old": 200, "new": 200}
+    old = next(row for row in record["keys table"] if row.startswith(record["old key id"]))
+    assert "expiring (until" in old
