@@ -23,6 +23,8 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from aws_lambda_powertools.logging.formatter import BasePowertoolsFormatter
+
 from api_direct.deploy.aws import Aws
 
 #: Packages whose module-level caches (clients, settings) a cold start drops.
@@ -130,14 +132,20 @@ class LocalLambda:
 
     @contextmanager
     def _logs_to_file(self) -> Iterator[None]:
-        """Point every stdout log handler (Powertools' loggers) at the log file for the call."""
+        """Point every stdout log handler (Powertools' loggers) at the log file for the call.
+
+        A Powertools logger's handler is moved whatever stream it holds: it took
+        ``sys.stdout`` as it was when its module was imported, which in a long-lived
+        process (a test run) may be a stream that has since been replaced.
+        """
         streams = (sys.stdout, sys.__stdout__)
         moved = [
             handler
             for logger in [logging.getLogger(), *logging.root.manager.loggerDict.values()]
             if isinstance(logger, logging.Logger)
             for handler in logger.handlers
-            if isinstance(handler, logging.StreamHandler) and handler.stream in streams
+            if isinstance(handler, logging.StreamHandler)
+            and (handler.stream in streams or isinstance(handler.formatter, BasePowertoolsFormatter))
         ]
         previous = [handler.setStream(self._log) for handler in moved]
         try:

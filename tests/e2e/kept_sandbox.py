@@ -1,6 +1,9 @@
 """`apid sandbox --keep` through the real CLI, explored while it is kept, then stopped as Ctrl-C would."""
 
+import json
 import tempfile
+import time
+import traceback
 from dataclasses import dataclass
 import urllib.error
 import urllib.request
@@ -41,6 +44,50 @@ def run_kept_sandbox(
         env.setattr(sandbox_command, "wait_for_ctrl_c", _ctrl_c)
         where = ["--project", str(project)] if project is not None else []
         return CliRunner().invoke(cli, ["sandbox", *where, "--calls", str(calls), "--keep", "--json"])
+
+
+def recorded_kept_sandbox(
+    explore: Callable[[Endpoints, dict[str, Any]], None], *, calls: int, temp: Path, project: Path | None = None
+) -> dict[str, Any]:
+    """What ``explore`` recorded while the sandbox was kept, and the command's ``result``.
+
+    An exception in ``explore`` is recorded as ``error`` rather than raised, so that
+    the tests asserting on the record (through :func:`finished`) report the step
+    that failed, and the sandbox still stops as it should.
+    """
+    record: dict[str, Any] = {}
+
+    def guarded(endpoints: Endpoints) -> None:
+        try:
+            explore(endpoints, record)
+        except Exception:
+            record["error"] = traceback.format_exc()
+
+    record["result"] = run_kept_sandbox(guarded, calls=calls, temp=temp, project=project)
+    return record
+
+
+def finished(record: dict[str, Any]) -> dict[str, Any]:
+    """The record of a kept sandbox whose exploring went through and whose command succeeded."""
+    result = record["result"]
+    assert "error" not in record, record["error"]
+    assert result.exit_code == 0, f"exit {result.exit_code}: {result.stderr}"
+    assert json.loads(result.stdout)["ok"]
+    return record
+
+
+def deliver_until(condition: Callable[[], bool], endpoints: Endpoints, seconds: float = 60.0) -> bool:
+    """Deliver (key events, usage, alerts) until ``condition`` holds, or ``seconds`` pass; whether it held.
+
+    The default is what the kept sandbox may take to deliver an alert (its own loop runs every half second).
+    """
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        endpoints.deliver()
+        time.sleep(0.2)
+    return True
 
 
 def _ctrl_c() -> None:

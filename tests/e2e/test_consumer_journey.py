@@ -12,7 +12,12 @@ browser does what a consumer would:
 3. calls the API until the alert fires: the email is in the emulator's SES, the
    webhook arrives signed with that secret, and the dashboard shows the delivery;
 4. rotates the key with the default grace period: the new key is shown once, and
-   both keys work while the old one is in its grace.
+   both keys work while the old one is in its grace;
+5. sets a hard spend cap below the plan's fee on the dashboard: once usage is
+   counted the keys answer 402, and raising the cap lets them through again.
+
+Last, the sandbox's logs are searched for the webhook's signing secret: shown
+once, logged never.
 
 The browser's steps run inside the sandbox's keep callback, recording what they
 saw; the tests assert on the record, so each failure names its step.
@@ -20,9 +25,6 @@ saw; the tests assert on the record, so each failure names its step.
 
 import json
 import re
-import time
-import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,30 +37,21 @@ from api_direct.local.sandbox import CONSUMER, Endpoints
 from api_direct.webhook_signature import SIGNATURE_HEADER, verify
 from tests.control_plane.webhook_receiver import Receiver, webhook_receiver
 from tests.e2e.browser import chromium, screenshot, words
-from tests.e2e.kept_sandbox import run_kept_sandbox, status
+from tests.e2e.kept_sandbox import deliver_until, fetch, finished, recorded_kept_sandbox, status
 from tests.e2e.small_quota import QUOTA, small_quota_project
 from tests.e2e.tls_front import tls_front
 
 API = "weather-api"
-#: How long the kept sandbox may take to deliver an alert (its loop runs every half second).
-DELIVERY_SECONDS = 60.0
 
 
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """What the browser saw, step by step, while the sandbox was kept running."""
-    record: dict[str, Any] = {}
     folder = tmp_path_factory.mktemp("journey")
-
-    def explore(endpoints: Endpoints) -> None:
-        try:
-            journey(endpoints, record, folder)
-        except Exception:  # recorded, so that the tests report the step that failed
-            record["error"] = traceback.format_exc()
-
     project = small_quota_project(tmp_path_factory.mktemp("project"))
-    record["result"] = run_kept_sandbox(explore, calls=5, temp=folder, project=project)
-    return record
+    return recorded_kept_sandbox(
+        lambda endpoints, record: journey(endpoints, record, folder), calls=5, temp=folder, project=project
+    )
 
 
 def journey(endpoints: Endpoints, record: dict[str, Any], folder: Path) -> None:
@@ -77,6 +70,8 @@ def journey(endpoints: Endpoints, record: dict[str, Any], folder: Path) -> None:
         set_an_alert(page, endpoints, receiver, record)
         call_until_it_fires(page, endpoints, receiver, record)
         rotate_with_grace(page, endpoints, record)
+        hard_cap(page, endpoints, receiver, record)
+    record["logs"] = "\n".join(path.read_text(errors="replace") for path in endpoints.workdir.rglob("*.log"))
 
 
 def try_from_the_console(page: Page, endpoints: Endpoints, record: dict[str, Any]) -> None:
@@ -117,8 +112,10 @@ def call_until_it_fires(page: Page, endpoints: Endpoints, receiver: Receiver, re
         statuses.append(status(f"{endpoints.gateway}/cities", endpoints.consumer_key))
         endpoints.deliver()
     record["statuses"] = statuses
-    record["webhook fired"] = until(lambda: bool(receiver.received), endpoints)
-    record["emailed"] = until(lambda: any("80%" in email.subject for email in sent_emails(endpoints.aws)), endpoints)
+    record["webhook fired"] = deliver_until(lambda: bool(receiver.received), endpoints)
+    record["emailed"] = deliver_until(
+        lambda: any("80%" in email.subject for email in sent_emails(endpoints.aws)), endpoints
+    )
     record["webhooks"] = list(receiver.received)
     record["emails"] = sent_emails(endpoints.aws)
     page.reload()
@@ -146,39 +143,52 @@ def rotate_with_grace(page: Page, endpoints: Endpoints, record: dict[str, Any]) 
     record.setdefault("screenshots", []).append(screenshot(page, "journey-4-rotated"))
 
 
-def until(condition: Callable[[], bool], endpoints: Endpoints) -> bool:
-    """Deliver until ``condition`` holds, or DELIVERY_SECONDS pass."""
-    deadline = time.monotonic() + DELIVERY_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        endpoints.deliver()
-        time.sleep(0.2)
-    return True
+def hard_cap(page: Page, endpoints: Endpoints, receiver: Receiver, record: dict[str, Any]) -> None:
+    """A hard cap of 10.00 is below the paid plan's monthly fee: the next counted call reaches it."""
+    gateway = f"{endpoints.gateway}/cities"
+    save_cap(page, endpoints, "10", "hard")
+    record["before cap"] = status(gateway, endpoints.consumer_key)
+
+    def capped() -> bool:
+        page.reload()
+        return page.locator(f"[data-api={API}] .warning").count() > 0
+
+    record["capped"] = deliver_until(capped, endpoints)
+    record["cap warning"] = words(page.locator(f"[data-api={API}] details.alerts").inner_text())
+    record.setdefault("screenshots", []).append(screenshot(page, "journey-5-capped"))
+    record["while capped"] = [status(gateway, endpoints.consumer_key) for _ in range(2)]
+    record["capped body"] = fetch(gateway, endpoints.consumer_key)
+    save_cap(page, endpoints, "1000", "hard")
+    endpoints.deliver()
+    record["after raising"] = status(gateway, endpoints.consumer_key)
+    record["cap events"] = [json.loads(call.body)["type"] for call in receiver.received]
 
 
-def step(seen: dict[str, Any]) -> dict[str, Any]:
-    result = seen["result"]
-    assert "error" not in seen, seen["error"]
-    assert result.exit_code == 0, f"exit {result.exit_code}: {result.stderr}"
-    assert json.loads(result.stdout)["ok"]
-    return seen
+def save_cap(page: Page, endpoints: Endpoints, amount: str, mode: str) -> None:
+    page.goto(f"{endpoints.marketplace}dashboard")
+    card = page.locator(f"[data-api={API}]")
+    if card.locator("details.alerts").get_attribute("open") is None:
+        card.locator("details.alerts summary").click()
+    card.get_by_label(re.compile(r"^Monthly spend cap")).fill(amount)
+    card.get_by_label("At the cap").select_option(mode)
+    card.get_by_role("button", name="Save alerts").click()
+    page.wait_for_load_state()
 
 
 def test_the_console_calls_the_api_with_the_key(seen: dict[str, Any]) -> None:
-    console_status, body = step(seen)["console"]
+    console_status, body = finished(seen)["console"]
     assert console_status == "200 OK"
     assert json.loads(body)["items"], "the cities the app lists"
 
 
 def test_the_alerts_signing_secret_is_shown_once(seen: dict[str, Any]) -> None:
-    record = step(seen)
+    record = finished(seen)
     assert record["secret"].startswith("whsec_") and "shown only once" in record["secret page"]
     assert not record["secret shown again"]
 
 
 def test_the_80_percent_alert_fires_by_email_and_signed_webhook(seen: dict[str, Any]) -> None:
-    record = step(seen)
+    record = finished(seen)
     assert record["webhook fired"] and record["emailed"]
     assert set(record["statuses"]) <= {200, 429}, "429 only from the plan's rate, never the quota, before 80 %"
     first = record["webhooks"][0]
@@ -192,15 +202,36 @@ def test_the_80_percent_alert_fires_by_email_and_signed_webhook(seen: dict[str, 
     )
     assert 0.8 * QUOTA <= event["used"] <= QUOTA
     [email] = [email for email in record["emails"] if "80%" in email.subject]
-    assert email.to == (CONSUMER,) and event["id"] in email.body
+    assert (email.source, email.to) == ("alerts@sandbox.example", (CONSUMER,)) and event["id"] in email.body
+    assert email.subject == f"{API}: 80% of your monthly quota used"
     assert "quota.threshold_reached delivered" in record["dashboard alerts"]
 
 
 def test_a_rotated_key_and_its_predecessor_both_work_during_the_grace(seen: dict[str, Any]) -> None:
-    record = step(seen)
+    record = finished(seen)
     assert record["grace chosen"] == "24h"
     assert record["new key"].startswith("apid_") and record["new key"] != record["endpoints"].consumer_key
     assert "keeps working until the end of its grace period" in record["rotated page"]
     assert record["during grace"] == {"old": 200, "new": 200}
     old = next(row for row in record["keys table"] if row.startswith(record["old key id"]))
     assert "expiring (until" in old
+
+
+def test_a_hard_cap_answers_402_until_it_is_raised(seen: dict[str, Any]) -> None:
+    record = finished(seen)
+    assert record["before cap"] == 200
+    assert record["capped"], "the cap never held"
+    assert "keys answer 402" in record["cap warning"]
+    assert record["while capped"] == [402, 402]
+    capped = record["capped body"]
+    assert capped.header_values("content-type") == ["application/problem+json"]
+    problem = json.loads(capped.body)
+    assert (problem["status"], problem["title"]) == (402, "Payment Required") and "spend cap" in problem["detail"]
+    assert record["after raising"] == 200
+    assert "spend_cap.reached" in record["cap events"]
+
+
+def test_the_signing_secret_is_never_logged(seen: dict[str, Any]) -> None:
+    record = finished(seen)
+    assert "alert messages" in record["logs"], "the alert deliverer's log is among those searched"
+    assert record["secret"] not in record["logs"]

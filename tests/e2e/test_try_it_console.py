@@ -19,7 +19,6 @@ and phone width; the console's controls are all labelled and it fits a phone.
 
 import json
 import re
-import traceback
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,7 +28,7 @@ from playwright.sync_api import Page, Request, expect
 
 from api_direct.local.sandbox import Endpoints
 from tests.e2e.browser import chromium, screenshot, unlabelled_controls
-from tests.e2e.kept_sandbox import run_kept_sandbox
+from tests.e2e.kept_sandbox import finished, recorded_kept_sandbox
 from tests.e2e.tls_front import tls_front
 
 WRONG_KEY = "apid_" + "x" * 43
@@ -39,17 +38,8 @@ SHOTS = ("try-it-console", "try-it-phone")
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """What the browser saw, step by step, while the sandbox was kept running."""
-    record: dict[str, Any] = {}
     folder = tmp_path_factory.mktemp("try-it")
-
-    def explore(endpoints: Endpoints) -> None:
-        try:
-            try_it(endpoints, record, folder)
-        except Exception:  # recorded, so that the tests report the step that failed
-            record["error"] = traceback.format_exc()
-
-    record["result"] = run_kept_sandbox(explore, calls=10, temp=folder)
-    return record
+    return recorded_kept_sandbox(lambda endpoints, record: try_it(endpoints, record, folder), calls=10, temp=folder)
 
 
 def try_it(endpoints: Endpoints, record: dict[str, Any], folder: Path) -> None:
@@ -147,16 +137,8 @@ def another_site(context: Any, endpoints: Endpoints, record: dict[str, Any]) -> 
     page.close()
 
 
-def step(seen: dict[str, Any]) -> dict[str, Any]:
-    result = seen["result"]
-    assert "error" not in seen, seen["error"]
-    assert result.exit_code == 0, f"exit {result.exit_code}: {result.stderr}"
-    assert json.loads(result.stdout)["ok"]
-    return seen
-
-
 def test_a_call_with_the_key_shows_status_limits_and_body(seen: dict[str, Any]) -> None:
-    record = step(seen)
+    record = finished(seen)
     endpoints: Endpoints = record["endpoints"]
     api_origin = f"https://{urlsplit(endpoints.api_url).hostname}"
     assert record["console visible"]
@@ -171,12 +153,12 @@ def test_a_call_with_the_key_shows_status_limits_and_body(seen: dict[str, Any]) 
 
 
 def test_a_wrong_key_shows_the_gateways_403_and_why(seen: dict[str, Any]) -> None:
-    status, body = step(seen)["wrong key"]
+    status, body = finished(seen)["wrong key"]
     assert status.startswith("403") and json.loads(body) == {"message": "Invalid or revoked API key."}
 
 
 def test_the_curl_shown_and_copied_is_the_call_without_the_key(seen: dict[str, Any]) -> None:
-    record = step(seen)
+    record = finished(seen)
     endpoints: Endpoints = record["endpoints"]
     url = f"{endpoints.api_url.rstrip('/')}/forecast/london?days=3"
     assert record["curl"] == f"curl -X GET '{url}' \\\n  -H \"x-api-key: $APID_KEY\""
@@ -186,7 +168,7 @@ def test_the_curl_shown_and_copied_is_the_call_without_the_key(seen: dict[str, A
 
 
 def test_the_key_goes_to_the_api_only_and_stays_in_the_tab(seen: dict[str, Any]) -> None:
-    record = step(seen)
+    record = finished(seen)
     key = record["endpoints"].consumer_key
     sent = record["to the control plane"]
     assert len(sent) >= 4  # the page, its script and style, the reload, the search
@@ -199,11 +181,11 @@ def test_the_key_goes_to_the_api_only_and_stays_in_the_tab(seen: dict[str, Any])
 
 
 def test_another_origins_script_cannot_read_the_api(seen: dict[str, Any]) -> None:
-    assert step(seen)["another origin"] == "TypeError"  # a CORS refusal is a network error to the script
+    assert finished(seen)["another origin"] == "TypeError"  # a CORS refusal is a network error to the script
 
 
 def test_the_console_is_labelled_screenshotted_and_fits_a_phone(seen: dict[str, Any]) -> None:
-    record = step(seen)
+    record = finished(seen)
     assert [path.stem for path in record["screenshots"]] == list(SHOTS)
     assert all(path.stat().st_size > 10_000 for path in record["screenshots"])
     assert record["unlabelled"] == [] and record["phone unlabelled"] == []

@@ -20,9 +20,7 @@ The browser's steps run inside the sandbox's keep callback, recording what they
 saw; the tests below assert on the record, so each failure names its step.
 """
 
-import json
 import re
-import traceback
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,7 +29,7 @@ from playwright.sync_api import Page, expect
 
 from api_direct.local.sandbox import CONSUMER, CREATOR, Endpoints
 from tests.e2e.browser import chromium, screenshot, unlabelled_controls, words
-from tests.e2e.kept_sandbox import run_kept_sandbox, status
+from tests.e2e.kept_sandbox import finished, recorded_kept_sandbox, status
 
 CALLS = 20
 #: Calls made with the key the browser got; the dashboard must count exactly these more.
@@ -54,16 +52,7 @@ PAGES = (
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """What the browser saw, step by step, while the sandbox was kept running."""
-    record: dict[str, Any] = {}
-
-    def explore(endpoints: Endpoints) -> None:
-        try:
-            browse(endpoints, record)
-        except Exception:  # recorded, so that the tests report the step that failed
-            record["error"] = traceback.format_exc()
-
-    record["result"] = run_kept_sandbox(explore, calls=CALLS, temp=tmp_path_factory.mktemp("browser-sandbox"))
-    return record
+    return recorded_kept_sandbox(browse, calls=CALLS, temp=tmp_path_factory.mktemp("browser-sandbox"))
 
 
 def browse(endpoints: Endpoints, record: dict[str, Any]) -> None:
@@ -187,16 +176,8 @@ def creator_portal(page: Page, endpoints: Endpoints, record: dict[str, Any]) -> 
     shot(page, "08-portal", record)
 
 
-def step(seen: dict[str, Any]) -> dict[str, Any]:
-    result = seen["result"]
-    assert "error" not in seen, seen["error"]
-    assert result.exit_code == 0, f"exit {result.exit_code}: {result.stderr}"
-    assert json.loads(result.stdout)["ok"]
-    return seen
-
-
 def test_search_and_open_an_api(seen: dict[str, Any]) -> None:
-    record = step(seen)
+    record = finished(seen)
     assert record["home url"] == record["endpoints"].marketplace
     assert "All APIs" in record["home"] and "Weather API" in record["home"]
     assert record["first tab"] == "Skip to content"  # keyboard users skip the navigation first
@@ -207,7 +188,7 @@ def test_search_and_open_an_api(seen: dict[str, Any]) -> None:
 
 
 def test_subscribe_and_see_the_key_once(seen: dict[str, Any]) -> None:
-    record = step(seen)
+    record = finished(seen)
     endpoints: Endpoints = record["endpoints"]
     assert record["back on"] == f"{endpoints.marketplace}apis/weather-api"  # sign-in returned to the page
     assert "You subscribe to the pro plan" in record["subscribed before"]  # the sandbox's own subscription
@@ -224,7 +205,7 @@ def test_subscribe_and_see_the_key_once(seen: dict[str, Any]) -> None:
 
 
 def test_usage_goes_up_after_calls(seen: dict[str, Any]) -> None:
-    record = step(seen)
+    record = finished(seen)
     assert record["statuses"] == [200] * BROWSER_CALLS
     # The kept sandbox counts new calls in the first hour its story left open (this one or the next): in a month's
     # last hour that may be next month's, which this month's count rightly leaves out.
@@ -236,7 +217,7 @@ def test_usage_goes_up_after_calls(seen: dict[str, Any]) -> None:
 
 
 def test_the_creator_sees_deployment_usage_and_earnings_after_the_payout(seen: dict[str, Any]) -> None:
-    record = step(seen)
+    record = finished(seen)
     endpoints: Endpoints = record["endpoints"]
     assert record["portal redirect"].startswith(f"{endpoints.marketplace}sign-in?next=")
     assert record["portal url"] == endpoints.portal
@@ -252,7 +233,7 @@ def test_the_creator_sees_deployment_usage_and_earnings_after_the_payout(seen: d
 def test_every_page_is_screenshotted_usable_by_keyboard_and_screen_reader_and_fits_a_phone(
     seen: dict[str, Any],
 ) -> None:
-    record = step(seen)
+    record = finished(seen)
     assert [path.stem for path in record["screenshots"]] == list(PAGES)
     assert all(path.stat().st_size > 10_000 for path in record["screenshots"])
     assert record["unlabelled"] == dict.fromkeys(PAGES, [])
