@@ -4,9 +4,11 @@ One run of the real command with ``--keep``, the weather example's paid plan cut
 a quota of :data:`~tests.e2e.small_quota.QUOTA` calls a month. While it is kept, a
 browser does what a consumer would:
 
-1. opens the API's page and calls an operation from its Try it console with the
-   sandbox's key (across origins: the listing's https URL reaches the sandbox's
-   gateway through a TLS front, so CORS is Chromium's, as in AWS);
+1. opens the API's page and uses its Try it console (:mod:`tests.e2e.console_steps`):
+   an operation called with the sandbox's key across origins (the listing's https
+   URL reaches the sandbox's gateway through a TLS front, so CORS is Chromium's, as
+   in AWS), a wrong key's readable 403, the curl copied, the key kept in the tab
+   and never sent to the control plane, another origin refused, a phone's width;
 2. signs in, and on the dashboard sets an 80 % alert with a webhook on this machine:
    the signing secret is shown once;
 3. calls the API until the alert fires: the email is in the emulator's SES, the
@@ -30,18 +32,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
 
 from api_direct.local.emulator import sent_emails
 from api_direct.local.sandbox import CONSUMER, Endpoints
 from api_direct.webhook_signature import SIGNATURE_HEADER, verify
 from tests.control_plane.webhook_receiver import Receiver, webhook_receiver
 from tests.e2e.browser import chromium, screenshot, words
+from tests.e2e.console_steps import API, SHOTS, try_the_console
 from tests.e2e.kept_sandbox import deliver_until, fetch, finished, recorded_kept_sandbox, status
 from tests.e2e.small_quota import QUOTA, small_quota_project
 from tests.e2e.tls_front import tls_front
-
-API = "weather-api"
 
 
 @pytest.fixture(scope="module")
@@ -65,26 +66,13 @@ def journey(endpoints: Endpoints, record: dict[str, Any], folder: Path) -> None:
         context = browser.new_context(
             viewport={"width": 1280, "height": 900}, base_url=endpoints.control_plane, ignore_https_errors=True
         )
+        try_the_console(browser, context, endpoints, record)
         page = context.new_page()
-        try_from_the_console(page, endpoints, record)
         set_an_alert(page, endpoints, receiver, record)
         call_until_it_fires(page, endpoints, receiver, record)
         rotate_with_grace(page, endpoints, record)
         hard_cap(page, endpoints, receiver, record)
     record["logs"] = "\n".join(path.read_text(errors="replace") for path in endpoints.workdir.rglob("*.log"))
-
-
-def try_from_the_console(page: Page, endpoints: Endpoints, record: dict[str, Any]) -> None:
-    page.goto(f"{endpoints.marketplace}apis/{API}")
-    page.get_by_label("Operation", exact=True).select_option("GET /cities")
-    page.get_by_label("API key", exact=True).fill(endpoints.consumer_key)
-    page.get_by_role("button", name="Send request").click()
-    expect(page.locator("#try-status")).to_have_text(re.compile(r"^\d{3}"), timeout=30_000)
-    record["console"] = (
-        page.locator("#try-status").inner_text(),
-        page.get_by_label("Body", exact=True).input_value(),
-    )
-    record.setdefault("screenshots", []).append(screenshot(page, "journey-1-console"))
 
 
 def set_an_alert(page: Page, endpoints: Endpoints, receiver: Receiver, record: dict[str, Any]) -> None:
@@ -175,10 +163,59 @@ def save_cap(page: Page, endpoints: Endpoints, amount: str, mode: str) -> None:
     page.wait_for_load_state()
 
 
-def test_the_console_calls_the_api_with_the_key(seen: dict[str, Any]) -> None:
-    console_status, body = finished(seen)["console"]
-    assert console_status == "200 OK"
-    assert json.loads(body)["items"], "the cities the app lists"
+def test_a_call_with_the_key_shows_status_limits_and_body(seen: dict[str, Any]) -> None:
+    record = finished(seen)
+    endpoints: Endpoints = record["endpoints"]
+    api_origin = f"https://{urlsplit(endpoints.api_url).hostname}"
+    assert record["console visible"]
+    assert f"connect-src 'self' {api_origin};" in record["csp"]
+    assert record["filled"] == {"city_id": "london", "days": "7"}  # the parameter's example, the query's default
+    assert record["status"] == "200 OK"
+    headers = dict(line.split(": ", 1) for line in record["headers"].splitlines())
+    assert headers["content-type"] == "application/json"
+    assert "ratelimit-policy" in headers  # exposed by CORS; RateLimit needs GetUsage, which the emulator lacks
+    body = json.loads(record["body"])
+    assert body["city"]["id"] == "london" and len(body["days"]) == 3
+
+
+def test_a_wrong_key_shows_the_gateways_403_and_why(seen: dict[str, Any]) -> None:
+    status, body = finished(seen)["wrong key"]
+    assert status.startswith("403") and json.loads(body) == {"message": "Invalid or revoked API key."}
+
+
+def test_the_curl_shown_and_copied_is_the_call_without_the_key(seen: dict[str, Any]) -> None:
+    record = finished(seen)
+    endpoints: Endpoints = record["endpoints"]
+    url = f"{endpoints.api_url.rstrip('/')}/forecast/london?days=3"
+    assert record["curl"] == f"curl -X GET '{url}' \\\n  -H \"x-api-key: $APID_KEY\""
+    assert record["clipboard"] == record["curl"]
+    assert f'"{url}"' in record["python"] and 'os.environ["APID_KEY"]' in record["python"]
+    assert endpoints.consumer_key not in record["curl"] + record["python"]
+
+
+def test_the_key_goes_to_the_api_only_and_stays_in_the_tab(seen: dict[str, Any]) -> None:
+    record = finished(seen)
+    key = record["endpoints"].consumer_key
+    sent = record["to the control plane"]
+    assert len(sent) >= 4  # the page, its script and style, the reload, the search
+    for url, headers, body in sent:
+        assert key not in url and key not in body and all(key not in value for value in headers.values()), url
+    assert any(headers.get("x-api-key") == key for _, headers in record["to the api"])
+    assert all("cookie" not in headers and "referer" not in headers for _, headers in record["to the api"])
+    assert record["kept over a reload"] == key
+    assert record["forgotten"] == ("", [])
+
+
+def test_another_origins_script_cannot_read_the_api(seen: dict[str, Any]) -> None:
+    assert finished(seen)["another origin"] == "TypeError"  # a CORS refusal is a network error to the script
+
+
+def test_the_console_is_labelled_screenshotted_and_fits_a_phone(seen: dict[str, Any]) -> None:
+    record = finished(seen)
+    assert [path.stem for path in record["console screenshots"]] == list(SHOTS)
+    assert all(path.stat().st_size > 10_000 for path in record["console screenshots"])
+    assert record["unlabelled"] == [] and record["phone unlabelled"] == []
+    assert record["phone overflow"] is False
 
 
 def test_the_alerts_signing_secret_is_shown_once(seen: dict[str, Any]) -> None:

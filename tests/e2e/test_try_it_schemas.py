@@ -4,7 +4,7 @@ The documents are the compatibility apps' own (``app.openapi()``), differently
 shaped: nested models by ``$ref``, path, query, header and array parameters, form
 fields, and a recursive model. The console's script (``static/try_it.js``) runs in a
 blank page, its pure functions called directly; the page itself is tested through
-the sandbox (``test_try_it_console.py``).
+the sandbox (``test_consumer_journey.py``).
 """
 
 import importlib.util

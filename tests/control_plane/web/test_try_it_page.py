@@ -1,6 +1,6 @@
 """The API page's console as the server renders it: the document it reads, where it may call, and no key in it.
 
-What it does in a browser is tested in Chromium: tests/e2e/test_try_it_console.py
+What it does in a browser is tested in Chromium: tests/e2e/test_consumer_journey.py
 (through the sandbox's API) and tests/e2e/test_try_it_schemas.py (OpenAPI shapes).
 """
 
