@@ -8,14 +8,14 @@ import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Capture, Match, Template
 
-from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.contracts import KEY_EVENT_TYPES
-from api_direct.constructs import ApiKeyStore, MeteredApi, PlanLimits, UsageForwarder
+from api_direct.constructs import MeteredApi, PlanLimits, UsageForwarder
 from api_direct.local.rest_proxy import binary_media_types_of
 from api_direct.runtime.access_log import access_log_format_json
 from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
 from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE
 from api_direct.runtime.limit_headers import PLAN_LIMITS_ENV
+from tests.constructs.metered_stack import metered_api
 from tests.example_project import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN
 
 PLANS = [
@@ -26,24 +26,10 @@ PLANS = [
 
 @pytest.fixture(scope="module")
 def template(bundle_cache_dir: Path) -> Template:
-    app = cdk.App(context={BUNDLE_CACHE_CONTEXT: str(bundle_cache_dir)})
-    stack = cdk.Stack(app, "apid-test")
-    handler = lambda_.Function(
-        stack,
-        "Handler",
-        runtime=lambda_.Runtime.PYTHON_3_12,
-        handler="index.handler",
-        code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
+    api = metered_api(
+        bundle_cache_dir, plans=PLANS, stack_name="apid-test", authorizer_cache_ttl=cdk.Duration.seconds(120)
     )
-    keys = ApiKeyStore(stack, "Keys", control_plane_account_id=CONTROL_PLANE_ACCOUNT)
-    api = MeteredApi(
-        stack,
-        "Api",
-        handler=handler,
-        key_store=keys,
-        plans=PLANS,
-        authorizer_cache_ttl=cdk.Duration.seconds(120),
-    )
+    stack = cdk.Stack.of(api)
     UsageForwarder(
         stack,
         "Usage",

@@ -10,14 +10,12 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Template
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from uvicorn.config import STARTUP_FAILURE
 
-from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
-from api_direct.constructs import ApiKeyStore, MeteredApi, PlanLimits
+from api_direct.constructs import PlanLimits
 from api_direct.local import dev_server
 from api_direct.local.dev_server import (
     LOCAL_KEY_ID,
@@ -41,7 +39,8 @@ from api_direct.runtime.gateway_responses import (
     render_template,
 )
 from api_direct.scaffold import render_templates
-from tests.example_project import CONTROL_PLANE_ACCOUNT, EXAMPLE_DIR
+from tests.constructs.metered_stack import metered_api
+from tests.example_project import EXAMPLE_DIR
 from tests.runtime.lambda_context import FakeLambdaContext
 
 KEY = generate_key()
@@ -164,22 +163,10 @@ def test_a_missing_or_wrong_key_is_rejected_before_the_app_and_never_billed(
 @pytest.fixture(scope="module")
 def deployed_gateway_responses(bundle_cache_dir: Path) -> dict[str, dict[str, Any]]:
     """The gateway responses MeteredApi deploys, by type, from a synthesized template."""
-    stack = cdk.Stack(cdk.App(context={BUNDLE_CACHE_CONTEXT: str(bundle_cache_dir)}), "apid-dev-parity")
-    handler = lambda_.Function(
-        stack,
-        "Handler",
-        runtime=lambda_.Runtime.PYTHON_3_12,
-        handler="index.handler",
-        code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
+    api = metered_api(
+        bundle_cache_dir, plans=[PlanLimits(name="free", rate_limit=2, burst=5)], stack_name="apid-dev-parity"
     )
-    keys = ApiKeyStore(stack, "Keys", control_plane_account_id=CONTROL_PLANE_ACCOUNT)
-    MeteredApi(
-        stack,
-        "Api",
-        handler=handler,
-        key_store=keys,
-        plans=[PlanLimits(name="free", rate_limit=2, burst=5)],
-    )
+    stack = cdk.Stack.of(api)
     resources = Template.from_stack(stack).find_resources("AWS::ApiGateway::GatewayResponse")
     return {resource["Properties"]["ResponseType"]: resource["Properties"] for resource in resources.values()}
 
