@@ -177,16 +177,7 @@ class UsageBilling(Construct):
         self.dead_letter_queue = DeadLetterQueue(
             self, "UsageDeadLetters", holds="usage events that could not be delivered or applied"
         )
-        self.usage_queue = sqs.Queue(
-            self,
-            "Usage",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            visibility_timeout=visibility_timeout,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT),
-        )
-        skip_checkov(self.usage_queue, {"CKV_AWS_27": SQS_MANAGED_ENCRYPTION})
+        self.usage_queue = _drained_queue(self, "Usage", self.dead_letter_queue, Duration.days(14), visibility_timeout)
         self.usage_rule = events.Rule(
             self,
             "UsageRule",
@@ -263,18 +254,13 @@ class UsageBilling(Construct):
         self.alert_dead_letter_queue = DeadLetterQueue(
             self, "AlertDeadLetters", holds="usage alerts whose email could not be sent"
         )
-        self.alert_queue = sqs.Queue(
+        self.alert_queue = _drained_queue(
             self,
             "Alerts",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(4),
-            visibility_timeout=Duration.seconds(timeout.to_seconds() * VISIBILITY_TIMEOUT_FACTOR),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.alert_dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
-            ),
+            self.alert_dead_letter_queue,
+            Duration.days(4),
+            Duration.seconds(timeout.to_seconds() * VISIBILITY_TIMEOUT_FACTOR),
         )
-        skip_checkov(self.alert_queue, {"CKV_AWS_27": SQS_MANAGED_ENCRYPTION})
         self.alert_deliverer: lambda_.Function = billing_function(
             "AlertDeliverer", DELIVER_ALERTS_HANDLER, "Emails usage alerts and calls consumers' webhooks", timeout
         )
@@ -335,3 +321,20 @@ class UsageBilling(Construct):
             .combine(self.dead_letter_queue.grant(grantee, "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks"))
             .combine(self.usage_queue.grant_send_messages(grantee))
         )
+
+
+def _drained_queue(
+    scope: Construct, construct_id: str, dead_letters: sqs.IQueue, retention: Duration, visibility_timeout: Duration
+) -> sqs.Queue:
+    """A queue a function drains: TLS only, SQS-managed encryption, and a message failing too often to ``dead_letters``."""
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=retention,
+        visibility_timeout=visibility_timeout,
+        dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=MAX_RECEIVE_COUNT),
+    )
+    skip_checkov(queue, {"CKV_AWS_27": SQS_MANAGED_ENCRYPTION})
+    return queue
