@@ -145,7 +145,7 @@ def set_alerts(api_id: ApiId, body: AlertsIn, principal: Consumer, services: Ser
     store.put(item)
     if lifted:
         try:
-            uncap_keys(services.bus, store, subscription)
+            uncap_keys(store, services.bus, subscription)
         except Problem:
             if previous:
                 store.put(previous)

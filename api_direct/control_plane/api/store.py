@@ -56,6 +56,11 @@ def consumer_pk(sub: str) -> str:
     return f"CONSUMER#{sub}"
 
 
+def consumer_of(pk: str) -> str:
+    """The consumer whose partition ``pk`` is (:func:`consumer_pk`'s inverse)."""
+    return pk.removeprefix("CONSUMER#")
+
+
 def api_pk(api_id: str) -> str:
     return f"API#{api_id}"
 

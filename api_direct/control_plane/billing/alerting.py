@@ -38,12 +38,13 @@ from botocore.exceptions import ClientError
 from api_direct.contracts import KEY_CAPPED_UNTIL
 from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.problems import Problem
-from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_pk
+from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_of, consumer_pk
 from api_direct.control_plane.api.subscriptions import ACTIVE, key_reference, subscription_key, subscription_keys
 from api_direct.control_plane.billing.charges import half_up, month_charge_cents
 from api_direct.control_plane.billing.metering import HOUR_PREFIX, meter_pk
 from api_direct.control_plane.billing.periods import epoch_seconds, month_text
 from api_direct.project import PricingPlan
+from api_direct.runtime.limit_headers import next_month_start
 
 ALERTS_PREFIX = "ALERTS#"
 MARKER_PREFIX = "ALERT#"
@@ -226,16 +227,10 @@ def crossings(
                     usage.spend_cents,
                     cap,
                     cap_mode=settings.cap_mode,
-                    capped_until=month_end(now).isoformat() if hard else None,
+                    capped_until=next_month_start(now).isoformat() if hard else None,
                 )
             )
     return found
-
-
-def month_end(now: datetime) -> datetime:
-    """The first instant of the next UTC month: when a month's spend, and a hard cap, end."""
-    first = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    return (first + timedelta(days=32)).replace(day=1)
 
 
 class Alerter:
@@ -295,7 +290,7 @@ class Alerter:
 
 def cap_keys(store: Store, bus: ControlPlaneBus, subscription: Mapping[str, Any], until: str) -> None:
     """Stop the subscription's keys until ``until`` (``KeyCapped``), and say so on its alert settings."""
-    consumer, api_id = subscription[PK].removeprefix("CONSUMER#"), subscription["api_id"]
+    consumer, api_id = consumer_of(subscription[PK]), subscription["api_id"]
     store.table.update_item(
         Key=alerts_key(consumer, api_id),
         UpdateExpression="SET #until = :until, api_id = :api",
@@ -306,7 +301,7 @@ def cap_keys(store: Store, bus: ControlPlaneBus, subscription: Mapping[str, Any]
         bus.publish(KEY_CAPPED, api_id, {**key_reference(key), CAPPED_UNTIL: until})
 
 
-def uncap_keys(bus: ControlPlaneBus, store: Store, subscription: Mapping[str, Any]) -> None:
+def uncap_keys(store: Store, bus: ControlPlaneBus, subscription: Mapping[str, Any]) -> None:
     """Let the subscription's keys work again (``KeyUncapped``): its cap was raised, removed or made soft."""
     for key in subscription_keys(store, subscription):
         bus.publish(KEY_UNCAPPED, subscription["api_id"], key_reference(key))

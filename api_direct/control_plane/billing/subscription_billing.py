@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_pk
+from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_of, consumer_pk
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.billing.stripe_gateway import (
     PlanPrices,
@@ -62,7 +62,7 @@ class SubscriptionBilling:
 
     def change(self, subscription: Mapping[str, Any], plan_item: Mapping[str, Any]) -> dict[str, Any]:
         """Move the Stripe side to another plan; the attributes to set on the subscription item."""
-        consumer, api_id = subscription["pk"].removeprefix("CONSUMER#"), subscription["api_id"]
+        consumer, api_id = consumer_of(subscription["pk"]), subscription["api_id"]
         plan = PricingPlan.of(plan_item)
         current = subscription.get("stripe_subscription")
         if not plan.is_paid:
@@ -89,7 +89,7 @@ class SubscriptionBilling:
         elif after and not before:
             self.abandon(after)
         elif before and after:
-            consumer, api_id = subscription["pk"].removeprefix("CONSUMER#"), subscription["api_id"]
+            consumer, api_id = consumer_of(subscription["pk"]), subscription["api_id"]
             plan = PricingPlan.of(old_plan_item)
             prices = self.prices(api_id, old_plan_item)
             self.gateway.change_plan(

@@ -17,7 +17,8 @@ from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.alert_delivery import MAX_ATTEMPTS, AlertDelivery
-from api_direct.control_plane.billing.alerting import Alerter, month_end
+from api_direct.control_plane.billing.alerting import Alerter
+from api_direct.runtime.limit_headers import next_month_start
 from api_direct.control_plane.billing.handlers import UsageBatch, check_alerts, process_alerts, process_usage
 from api_direct.control_plane.billing.periods import hour_text
 from api_direct.webhook_signature import SIGNATURE_HEADER, verify
@@ -242,14 +243,14 @@ def test_a_hard_cap_caps_the_keys_until_the_month_ends(
     assert count(store, alerter, carol, 7000, "a", plan="pro") == 1  # 9.99: 90 % of the cap
     assert count(store, alerter, carol, 1000, "b", plan="pro") == 1  # 10.00: the cap
     capped = [event["detail"] for event in bus_events.read() if event["detail-type"] == "KeyCapped"]
-    until = month_end(NOW).isoformat()
+    until = next_month_start(NOW).isoformat()
     assert [(d["key_id"], d["capped_until"], d["api"]) for d in capped] == [(carol.key_id, until, API)]
     assert set(capped[0]) == {"key_id", "key_hash", "capped_until", "api", "issued_at"}
     assert [(m["alert"]["kind"], m["alert"]["used"], m["alert"]["limit"]) for m, _ in queue.take()] == [
         ("spend", 999, 1000),
         ("spend_cap", 1000, 1000),
     ]
-    assert datetime.fromisoformat(carol.shown()["capped_until"]) == month_end(NOW)
+    assert datetime.fromisoformat(carol.shown()["capped_until"]) == next_month_start(NOW)
 
 
 def test_a_soft_cap_alerts_and_leaves_the_keys_alone(
