@@ -27,6 +27,7 @@ from typing import Any
 from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing import webhooks
 from api_direct.control_plane.billing.alerting import Alert, alerts_key
+from api_direct.control_plane.billing.charges import money_text
 
 MAX_ATTEMPTS = 6
 FIRST_DELAY_SECONDS = 30
@@ -149,7 +150,7 @@ def email_text(alert: Alert) -> tuple[str, str]:
         subject = f"{alert.api_id}: {alert.threshold}% of your monthly quota used"
         what = f"You have made {alert.used:,} of the {alert.limit:,} calls your {alert.plan} plan includes"
     else:
-        spent, cap = _money(alert.used, alert.currency), _money(alert.limit, alert.currency)
+        spent, cap = money_text(alert.used, alert.currency), money_text(alert.limit, alert.currency)
         if alert.kind == "spend":
             subject = f"{alert.api_id}: {alert.threshold}% of your spend cap reached"
             what = f"You have spent {spent} of your {cap} cap"
@@ -166,7 +167,3 @@ def email_text(alert: Alert) -> tuple[str, str]:
         f"Event {alert.id}\n"
     )
     return subject, body
-
-
-def _money(cents: int, currency: str) -> str:
-    return f"{cents / 100:,.2f} {currency.upper()}"

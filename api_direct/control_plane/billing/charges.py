@@ -1,4 +1,5 @@
-"""What a month of a plan costs its consumer, as Stripe invoices it: the one rule, for spend caps and the sandbox's check.
+"""What a month of a plan costs its consumer, as Stripe invoices it: the one rule, for spend caps and the sandbox's check;
+and how an amount of cents reads to people (pages and emails alike).
 
 Stripe bills a paid plan's ``monthly_fee`` as a flat price and its billable calls
 through a graduated tiered price (:meth:`StripeGateway.plan_prices`): the first
@@ -19,3 +20,8 @@ def half_up(cents: Decimal) -> int:
 def month_charge_cents(plan: PricingPlan, billable: int) -> int:
     """The month's invoice for ``billable`` calls on ``plan``, in cents: its fee plus the calls beyond the free ones."""
     return half_up(plan.monthly_fee * 100) + half_up(max(billable - plan.free_calls, 0) * plan.price_per_1000 / 10)
+
+
+def money_text(cents: int | Decimal, currency: str) -> str:
+    """``1520`` cents as ``15.20 USD``."""
+    return f"{Decimal(cents) / 100:,.2f} {currency.upper()}"

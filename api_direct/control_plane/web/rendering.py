@@ -10,6 +10,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from starlette._utils import get_route_path  # what FastAPI's router matches against
 
+from api_direct.control_plane.billing.charges import money_text
+
 #: Where every page lives; the API keeps the rest of the URL space.
 WEB_PREFIX = "/web"
 _HERE = Path(__file__).parent
@@ -20,9 +22,7 @@ templates = Jinja2Templates(directory=_HERE / "templates")
 
 def money(cents: int | Decimal | None, currency: str) -> str:
     """``1520`` cents as ``15.20 USD``; em dash for an amount not known yet (a month still open)."""
-    if cents is None:
-        return "—"
-    return f"{Decimal(cents) / 100:,.2f} {currency.upper()}"
+    return "—" if cents is None else money_text(cents, currency)
 
 
 def price(amount: Decimal | float | int) -> str:
