@@ -36,6 +36,7 @@ COMMANDS = {
     "deploy": "stack:deploy",
     "status": "stack:status",
     "logs": "stack:logs",
+    "mcp": "mcp:mcp",
     "destroy": "stack:destroy",
     "versions": "versions:versions",
     "rollback": "versions:rollback",
