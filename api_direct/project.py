@@ -152,6 +152,18 @@ class GatewaySettings(_Strict):
     domain: DomainName | None = None
 
 
+class McpSettings(_Strict):
+    """The API's MCP server at ``<API URL>/mcp``: its operations as tools for AI agents."""
+
+    #: Off: no ``/mcp`` resource and no MCP function (an app that serves MCP at ``/mcp`` itself needs this).
+    enabled: bool = True
+    #: Operations that are not tools: operation ids, paths or ``"METHOD /path"``, ``*`` globs (``"/admin/*"``).
+    exclude: tuple[Annotated[str, Field(min_length=1, max_length=300)], ...] = ()
+    #: Stage-wide throttle of ``/mcp`` itself (listing tools); each tool call is limited by the caller's plan.
+    rate_limit: Annotated[float, Field(gt=0, le=10000)] = 50
+    burst: Annotated[int, Field(ge=1, le=5000)] = 100
+
+
 def is_reserved_env_name(name: str) -> bool:
     """Whether Lambda or API-Direct sets ``name`` itself: the rule for ``[env]`` and for secrets' names."""
     return name in RESERVED_ENV_NAMES or name.startswith(RESERVED_ENV_PREFIXES)
@@ -242,6 +254,7 @@ class ProjectConfig(_Strict):
     api: ApiSettings
     runtime: RuntimeSettings = RuntimeSettings()
     gateway: GatewaySettings = GatewaySettings()
+    mcp: McpSettings = McpSettings()
     plans: Annotated[tuple[PricingPlan, ...], Field(min_length=1, max_length=20)]
     deploy: DeploySettings = DeploySettings()
     #: Plain variables the app's function gets in every stage (never a secret: they are in the template).

@@ -167,6 +167,7 @@ def _summary_text(summary: "Summary") -> str:
         table.add_column(column)
     for figure, value in (
         ("calls made", str(summary.calls)),
+        ("of them MCP tool calls", str(summary.mcp_tool_calls)),
         ("billable calls", str(summary.billable)),
         ("amount billed", _money(summary.billed, currency)),
         ("platform fee", _money(summary.fee, currency)),

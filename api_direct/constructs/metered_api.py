@@ -150,7 +150,7 @@ class MeteredApi(Construct):
         )
         # Rejects a request without the key header before the authorizer runs. Bodies
         # have no API Gateway model (FastAPI validates them), so body validation is a no-op.
-        validator = self.rest_api.add_request_validator(
+        self.key_header_validator = validator = self.rest_api.add_request_validator(
             "RequireKeyHeader", validate_request_parameters=True, validate_request_body=True
         )
         integration = apigw.LambdaIntegration(handler)

@@ -16,6 +16,8 @@ from api_direct.constructs.bundled_function import BundledFunction, bundle_cache
 from api_direct.bundling.build import Bundle, BundleSpec, SourceTree, build_bundle
 
 RUNTIME_REQUIREMENTS = (f"aws-lambda-powertools=={version('aws-lambda-powertools')}",)
+#: The MCP function's (:mod:`api_direct.runtime.mcp_server`): the SDK, and Mangum under the app's own adapter.
+MCP_REQUIREMENTS = (f"mcp=={version('mcp')}", f"mangum=={version('mangum')}")
 _ENVIRONMENT_WITHOUT_CMK = (
     "The handlers' environment holds only names, ids and ARNs (key table, usage plan ids, buses, role groups),"
     " never a secret; Lambda encrypts it at rest with its AWS managed key, and a customer managed key would add"
@@ -24,15 +26,16 @@ _ENVIRONMENT_WITHOUT_CMK = (
 
 
 @cache
-def runtime_bundle(cache_dir: Path) -> Bundle:
-    """One bundle holding ``api_direct.runtime`` and Powertools, shared by every handler.
+def runtime_bundle(cache_dir: Path, requirements: tuple[str, ...] = RUNTIME_REQUIREMENTS) -> Bundle:
+    """One bundle holding ``api_direct.runtime`` and Powertools, shared by every handler (the MCP function's
+    holds the SDK instead: :data:`MCP_REQUIREMENTS`).
 
     Only the runtime package and the shared names (``api_direct.contracts``, standard library only) ship,
     under a blank ``api_direct/__init__.py``: the real one belongs to the CDK side and must not run in Lambda.
     """
     runtime_dir = Path(api_direct.runtime.__file__).parent
     spec = BundleSpec(
-        requirements=RUNTIME_REQUIREMENTS,
+        requirements=requirements,
         sources=(SourceTree(runtime_dir, "api_direct/runtime", exclude=("__pycache__", "*.pyc")),),
         generated={"api_direct/__init__.py": "", "api_direct/contracts.py": Path(contracts.__file__).read_text()},
     )

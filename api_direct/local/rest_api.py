@@ -16,7 +16,8 @@ in the order API Gateway works through it for our stack:
    of the stage (key sync has not applied it) -> ``INVALID_API_KEY``; a key whose
    usage plan's monthly quota is used up -> ``QUOTA_EXCEEDED`` (counted here, per
    key and UTC calendar month, from this gateway's own calls);
-5. the proxy integration: the app's handler gets the REST (payload 1.0) event and
+   (``/mcp``, the MCP endpoint's resource, requires no API key: no usage plan applies to it);
+5. the proxy integration: the app's handler (``/mcp``: the MCP function) gets the REST (payload 1.0) event and
    its result becomes the client's response, both by :class:`~.rest_proxy.RestProxy`'s
    rules (binary bodies by the stage's ``binaryMediaTypes``, repeated headers, HEAD,
    a function error or an oversized result as the 502);
@@ -57,6 +58,7 @@ from api_direct.local.rest_proxy import (
 from api_direct.runtime.access_log import render_access_log_line
 from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
 from api_direct.runtime.key_check import API_KEY_HEADER
+from api_direct.runtime.mcp_tools import MCP_PATH
 from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, render_headers, render_template
 
 
@@ -146,6 +148,8 @@ class DeployedRestApi:
     authorizer: DeployedFunction
     app: DeployedFunction
     access_log_group: str
+    #: The function behind ``/mcp`` (:class:`~api_direct.constructs.mcp_endpoint.McpEndpoint`), if the API has one.
+    mcp: DeployedFunction | None = None
     #: What the stack's template configures API Gateway to answer itself (binary media types included).
     rules: GatewayRules = GatewayRules()
 
@@ -194,7 +198,7 @@ class LocalRestApi:
         started = time.monotonic()
         request_id = str(uuid.uuid4())
         epoch_ms = int(self._clock() * 1000)
-        resource = "/" if request.path in ("", "/") else "/{proxy+}"
+        resource = self.resource_of(request.path)
         response, integration_ms = self._respond(request, request_id, resource)
         self._log_access(
             {
@@ -212,6 +216,13 @@ class LocalRestApi:
         )
         return response
 
+    def resource_of(self, path: str) -> str:
+        """The resource API Gateway matches: ``/mcp`` where the API has one (a plain resource beats the proxy), else
+        the root or the proxy."""
+        if self.api.mcp is not None and path == MCP_PATH:
+            return MCP_PATH
+        return "/" if path in ("", "/") else "/{proxy+}"
+
     def _respond(self, request: HttpRequest, request_id: str, resource: str) -> tuple[Response, int | None]:
         refused = too_large(request)
         if refused is not None:
@@ -221,7 +232,7 @@ class LocalRestApi:
             return Response(preflight.status, preflight.headers, preflight.body), None
         if not request.header(API_KEY_HEADER):
             return self._rejected("UNAUTHORIZED"), None
-        event = self.proxy.event(request, request_id=request_id)
+        event = self.proxy.event(request, request_id=request_id, resource=resource)
         method_arn = (
             f"arn:aws:execute-api:{self.api.region}:{self.api.account_id}:{self.api.rest_api_id}"
             f"/{self.api.stage}/{request.method}{event['path']}"
@@ -256,12 +267,14 @@ class LocalRestApi:
         context = policy.get("context", {})
         if policy["policyDocument"]["Statement"][0]["Effect"] != "Allow":
             return self._rejected("ACCESS_DENIED", context), None
-        usage_identifier_key = policy.get("usageIdentifierKey")
-        usage_plan = self._usage_plan(usage_identifier_key)
-        if usage_plan is None or not usage_identifier_key:
-            return self._rejected("INVALID_API_KEY"), None
-        if not self._within_quota(usage_plan, usage_identifier_key):
-            return self._rejected("QUOTA_EXCEEDED", context), None
+        function = self.api.mcp if resource == MCP_PATH and self.api.mcp is not None else self.api.app
+        if function is self.api.app:  # /mcp requires no API key: no usage plan counts or limits it
+            usage_identifier_key = policy.get("usageIdentifierKey")
+            usage_plan = self._usage_plan(usage_identifier_key)
+            if usage_plan is None or not usage_identifier_key:
+                return self._rejected("INVALID_API_KEY"), None
+            if not self._within_quota(usage_plan, usage_identifier_key):
+                return self._rejected("QUOTA_EXCEEDED", context), None
         started = time.monotonic()
         authorized = {
             **event,
@@ -271,7 +284,7 @@ class LocalRestApi:
             },
         }
         try:
-            answered = self.proxy.response(request, self._runtime.invoke(self.api.app, authorized))
+            answered = self.proxy.response(request, self._runtime.invoke(function, authorized))
         except Exception:  # the function failed: API Gateway's 502; the traceback goes where Lambda logs it
             if self._errors is not None:
                 traceback.print_exc(file=self._errors)

@@ -152,11 +152,12 @@ class RestProxy:
         source_ip: str = "127.0.0.1",
         request_id: str | None = None,
         authorizer: Mapping[str, Any] | None = None,
+        resource: str | None = None,
     ) -> dict[str, Any]:
         """The event the function receives for ``request``, as API Gateway builds it for
-        ``ANY /{proxy+}`` (or ``/``)."""
+        ``ANY /{proxy+}`` (or ``/``), or for the plain ``resource`` that matched it."""
         path = request.path or "/"
-        resource = "/" if path == "/" else "/{proxy+}"
+        resource = resource or ("/" if path == "/" else "/{proxy+}")
         request_id = request_id or str(uuid.uuid4())
         sent = [(name, value) for name, value in request.headers if name.lower() not in _NOT_FORWARDED]
         if not any(name.lower() == "host" for name, _ in sent):
@@ -192,7 +193,7 @@ class RestProxy:
             "multiValueHeaders": _all_values(sent),
             "queryStringParameters": _last_values(query),
             "multiValueQueryStringParameters": _all_values(query),
-            "pathParameters": None if resource == "/" else {"proxy": path.lstrip("/")},
+            "pathParameters": {"proxy": path.lstrip("/")} if resource == "/{proxy+}" else None,
             "stageVariables": None,
             "requestContext": context,
             "body": body,

@@ -73,12 +73,15 @@ from api_direct.errors import InputError, OperationFailed, StateError
 from api_direct.local import event_sources
 from api_direct.local.control_plane import deploy_control_plane
 from api_direct.local.emulator import running_moto_server
+from api_direct.local.agent_calls import AgentRun, agent_run
+from api_direct.local.mcp_loopback import LocalInvokeApi, gateway_resolved_here
 from api_direct.local.lambda_runtime import DeployedFunction, LocalLambda, environment, stack_functions
 from api_direct.local.rest_api import DeployedRestApi, GatewayRules, LocalRestApi, Response
 from api_direct.local.rest_proxy import HttpRequest, HttpResponse, failed
 from api_direct.local.sample_calls import SampleCall, SampleCalls, sample_calls
 from api_direct.local.stripe_server import StripeFake, running_stripe_fake
 from api_direct.project import PricingPlan, Project, billable_calls, load_project
+from api_direct.runtime.mcp_tools import MCP_PATH, Toolset, tools_of
 
 REGION = "us-east-1"
 CREATOR, CONSUMER = "creator@sandbox.example", "consumer@sandbox.example"
@@ -91,6 +94,7 @@ ALERT_DELIVERER = "api_direct.control_plane.billing.handlers.deliver_alerts"
 AUTHORIZER = "api_direct.runtime.authorizer.handler"
 KEY_SYNC = "api_direct.runtime.key_sync.handler"
 FORWARDER = "api_direct.runtime.usage_forwarder.handler"
+MCP_SERVER = "api_direct.runtime.mcp_server.handler"
 APP = f"{HANDLER_MODULE}.handler"
 _SERVER_START_SECONDS = 20.0
 #: How often the kept sandbox delivers what AWS's services would have by then.
@@ -134,6 +138,8 @@ class Check:
 class Summary:
     calls: int
     billable: int
+    #: Of ``calls``, those an AI agent made as MCP tool calls (each one call to its route).
+    mcp_tool_calls: int
     #: Cents, in the control plane's currency.
     billed: int
     fee: int
@@ -193,10 +199,15 @@ class _Made:
 @dataclass
 class _Calls:
     made: list[_Made] = field(default_factory=list)
+    #: What the agent's tool calls sent to their routes, through the gateway, as the gateway answered.
+    routed: list[Response] = field(default_factory=list)
+    agent: AgentRun | None = None
+    #: What ``/mcp`` answered without a key and with a wrong one.
+    mcp_rejections: tuple[int, int] = (0, 0)
 
     @property
     def responses(self) -> list[Response]:
-        return [made.response for made in self.made]
+        return [made.response for made in self.made] + self.routed
 
     def count(self, purpose: str, statuses: Callable[[int], bool] = lambda status: True) -> int:
         return sum(1 for made in self.made if made.purpose == purpose and statuses(made.response.status))
@@ -279,9 +290,13 @@ class _Sandbox:
             self.stripe: StripeFake = self.stack.enter_context(running_stripe_fake())
             self.aws = creator_aws(AwsTarget(None, REGION, self.endpoint))
             # The control plane's functions call the Stripe fake, as the app does; never api.stripe.com.
+            # Lambda's Invoke API for the functions (the MCP function asks the app for its OpenAPI document).
+            self.invoke = LocalInvokeApi(errors=self.log)
+            self.stack.enter_context(self.invoke.serving())
             self.runtime = LocalLambda(
                 {
                     **self._environment(),
+                    "AWS_ENDPOINT_URL_LAMBDA": self.invoke.url,
                     f"{ENV_PREFIX}STRIPE_API_BASE": self.stripe.base_url,
                     f"{ENV_PREFIX}AWS_ENDPOINT_URL": self.endpoint,
                     # Consumers' webhooks here are receivers on this machine.
@@ -336,6 +351,7 @@ class _Sandbox:
                 raise OperationFailed(f"searching for {term!r} did not find {project.config.api.name}: {found}")
             self.consumer_key = consumer.subscribe(project.config.api.name, plan.name)["api_key"]
             self.user_functions = stack_functions(self.aws, project.stack_name)
+            self.invoke.route_to(self.runtime, self.user_functions)
             synced = self._sync_keys()
             self.narrator.detail(
                 f"search {term!r} found {found}; key sync applied {synced} event(s) in the creator's account"
@@ -344,6 +360,10 @@ class _Sandbox:
         self.samples = samples
         with self.narrator.step(f"Make {calls} calls through the authorizer and the app"):
             made = self._call(self.api, calls)
+        if self.api.api.mcp is not None:
+            with self.narrator.step("An AI agent lists the API's MCP tools and calls them (the MCP SDK's client)"):
+                self.toolset = tools_of(openapi, project.config.mcp.exclude)
+                self._call_as_agent(made, self.toolset)
         with self.narrator.step("Forward the access log as usage records and aggregate them"):
             lines, applied = self._forward_usage()
             self.narrator.detail(f"{lines} access-log lines -> {applied} usage record(s) applied")
@@ -552,6 +572,7 @@ class _Sandbox:
                 app=functions[APP],
                 access_log_group=outputs["AccessLogGroupName"],
                 rules=self._gateway_rules(project.stack_name),
+                mcp=functions.get(MCP_SERVER),
             ),
             self.runtime,
             self.aws.client("apigateway"),
@@ -615,6 +636,38 @@ class _Sandbox:
             self.narrator.detail(f"{operation} answered {answered} to a call made from its OpenAPI description")
         return made
 
+    def _call_as_agent(self, made: _Calls, toolset: Toolset) -> None:
+        """The SDK's MCP client at the stage's ``/mcp``: list the tools and call the one of each sample call.
+
+        Each tool call reaches its route through the gateway again, as the deployed MCP
+        function's request to the stage's domain does: those requests are recorded as
+        calls made, to be billed like the rest. ``/mcp`` without a key and with a
+        wrong one are tried too.
+        """
+        api = self.api
+        base_url = f"https://{api.proxy.host}{api.proxy.prefix}"
+
+        def routed(request: HttpRequest) -> Response:
+            response = api.request(request)
+            made.routed.append(response)
+            return response
+
+        with gateway_resolved_here(base_url, routed):
+            made.agent = agent_run(
+                base_url, api.request, api.proxy.prefix, self.consumer_key, toolset, self.samples.calls
+            )
+        self.narrator.detail(
+            f"tools/list: {len(made.agent.listed)} tool(s); {len(made.agent.calls)} tool call(s),"
+            f" {len(made.agent.failed)} error result(s)"
+        )
+        for failed_call in made.agent.failed:
+            text = " ".join(getattr(block, "text", "") for block in failed_call.result.content)
+            self.narrator.detail(f"{failed_call.tool}: {text[:200]}")
+        asked = (("content-type", "application/json"), ("accept", "application/json, text/event-stream"))
+        without = api.request(HttpRequest("POST", MCP_PATH, asked, "", b"{}"))
+        wrong = api.request(HttpRequest("POST", MCP_PATH, (("x-api-key", WRONG_KEY), *asked), "", b"{}"))
+        made.mcp_rejections = (without.status, wrong.status)
+
     @cached_property
     def _usage_queue(self) -> str:
         """The queue the aggregator's event source mapping reads: the one the usage rule fills."""
@@ -661,6 +714,7 @@ class _Sandbox:
             Check("wrong key answered 403", made.count(WRONG), made.count(WRONG, (403).__eq__)),
             Check("unknown route answered 404", made.count(UNKNOWN_ROUTE), made.count(UNKNOWN_ROUTE, (404).__eq__)),
             Check("good calls answered 2xx", made.count(GOOD), made.count(GOOD, _succeeded)),
+            *self._agent_checks(made),
             Check("billable calls metered in Stripe", billable, metered),
             Check("amount billed (cents)", expected_billed, billed),
             Check("platform fee (cents)", expected_fee, fee),
@@ -668,7 +722,8 @@ class _Sandbox:
             Check("transferred to the creator (cents)", expected_billed - expected_fee, transferred),
         )
         return Summary(
-            calls=len(made.made),
+            calls=len(made.responses),
+            mcp_tool_calls=len(made.agent.calls) if made.agent else 0,
             billable=metered,
             billed=billed,
             fee=fee,
@@ -676,6 +731,18 @@ class _Sandbox:
             currency=self.settings.currency,
             seconds=seconds,
             checks=checks,
+        )
+
+    def _agent_checks(self, made: _Calls) -> tuple[Check, ...]:
+        """What the agent's MCP session must have found: every tool listed, every call answered, no way in without a
+        key; none when the API has no MCP endpoint."""
+        if made.agent is None:
+            return ()
+        return (
+            Check("MCP tools listed, one per operation", len(self.toolset.tools), _listed(self.toolset, made.agent)),
+            Check("MCP tool calls answered", len(made.agent.calls), len(made.agent.calls) - len(made.agent.failed)),
+            Check("MCP tool calls reached their routes", len(made.agent.calls), len(made.routed)),
+            Check("MCP without a key answered 401, with a wrong key 403", (401, 403), made.mcp_rejections),
         )
 
 
@@ -752,6 +819,11 @@ class _GatewayRequest(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the stage's access log (in its log group, as in AWS) records each request, not the terminal."""
+
+
+def _listed(toolset: Toolset, agent: AgentRun) -> int | tuple[str, ...]:
+    """How many tools ``tools/list`` gave, if they are the operations' own; else their names, to show the difference."""
+    return len(agent.listed) if set(agent.listed) == {tool.name for tool in toolset.tools} else agent.listed
 
 
 def _succeeded(status: int) -> bool:

@@ -95,6 +95,9 @@ PAYMENT_REQUIRED_CONTEXT = "paymentRequired"
 CORS_ORIGIN_ENV = "APID_CORS_ORIGIN"
 #: Response headers a script may read besides the CORS-safelisted ones: the consumer's limits.
 CORS_EXPOSE_HEADERS = ("RateLimit-Policy", "RateLimit", "Retry-After")
+#: The event the API's MCP function invokes the app with directly (never one API Gateway sends): answered with
+#: ``{"openapi": <the app's OpenAPI document>}``, the operations it offers as tools.
+OPENAPI_REQUEST = {"apid": "openapi"}
 
 
 def stage_prefix(event: LambdaEvent) -> str:
@@ -303,6 +306,16 @@ class ParameterSecrets:
         }
 
 
+def openapi_of(app: Any) -> Any:
+    """The OpenAPI document of ``app``, or of the app inside the middleware that wraps it (``.app``); ``None`` if
+    it has none (not a FastAPI app)."""
+    for _ in range(10):
+        if callable(getattr(app, "openapi", None)):
+            return app.openapi()
+        app = getattr(app, "app", None)
+    return None
+
+
 class LambdaAsgiHandler:
     """``handler(event, context)`` for Lambda: the app behind Mangum, its lifespan run once per container.
 
@@ -357,6 +370,8 @@ class LambdaAsgiHandler:
         self.loop.close()
 
     def __call__(self, event: LambdaEvent, context: LambdaContext) -> dict[str, Any]:
+        if event == OPENAPI_REQUEST:
+            return {"openapi": openapi_of(self.app)}
         result = payment_required(event) or self._answer(event, context)
         return with_cors_headers(result, event, os.environ.get(CORS_ORIGIN_ENV))
 

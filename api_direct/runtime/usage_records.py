@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from api_direct.runtime.access_log import AccessLogEntry, parse_access_log_line
+from api_direct.runtime.mcp_tools import MCP_PATH
 
 _HOUR_MS = 3_600_000
 _STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
@@ -32,7 +33,8 @@ class LogLine:
 class UsageRecord:
     """Calls of one key on one plan in one UTC hour, from one set of log lines.
 
-    ``key_id`` is ``""`` for requests the authorizer rejected: counted, never billed.
+    ``key_id`` is ``""`` for requests the authorizer rejected and for requests to the MCP endpoint
+    (:data:`~api_direct.runtime.mcp_tools.MCP_PATH`): counted, never billed.
     """
 
     record_id: str
@@ -62,7 +64,9 @@ def aggregate(api: str, lines: Iterable[LogLine]) -> list[UsageRecord]:
     for line in lines:
         entry = parse_access_log_line(line.message)
         if entry is not None:
-            group = (entry.api_id, entry.key_id, entry.plan, period_start(entry))
+            # A request to the MCP endpoint only lists or forwards: its tool calls are logged as calls of their own.
+            billed = entry.resource_path != MCP_PATH
+            group = (entry.api_id, entry.key_id if billed else "", entry.plan if billed else "", period_start(entry))
             groups[group][line.id] = entry
     return [
         _record(api, api_id, key_id, plan, start, entries)

@@ -12,6 +12,7 @@ from api_direct.constructs.custom_domain import CustomDomain
 from api_direct.constructs.fastapi_function import FastApiFunction
 from api_direct.constructs.key_store import ApiKeyStore
 from api_direct.constructs.live_alias import LiveAlias
+from api_direct.constructs.mcp_endpoint import McpEndpoint
 from api_direct.constructs.metered_api import MeteredApi, PlanLimits
 from api_direct.constructs.usage_forwarder import UsageForwarder
 from api_direct.contracts import RELEASE_ENV, CustomDomainTarget, secrets_path
@@ -125,6 +126,21 @@ class UserApiStack(Stack):
         )
         for name, value in self.api.handler_environment.items():
             self.app.add_environment(name, value)
+        self.mcp = (
+            McpEndpoint(
+                self,
+                "Mcp",
+                api=self.api,
+                app=self.live.alias,
+                api_name=config.api.name,
+                exclude=config.mcp.exclude,
+                app_version=self.live.version.version,
+                rate_limit=config.mcp.rate_limit,
+                burst=config.mcp.burst,
+            )
+            if config.mcp.enabled
+            else None
+        )
         if canary:
             self.live.shift_gradually(canary, self.api.metric_server_error_rate())
         self.usage_forwarder = (
