@@ -23,6 +23,7 @@ from api_direct.control_plane.api import (
 )
 from api_direct.control_plane.api.auth import TokenVerifier
 from api_direct.control_plane.api.bus import ControlPlaneBus
+from api_direct.control_plane.api.mcp_marketplace import install_marketplace_mcp
 from api_direct.control_plane.api.problems import install_problem_handlers
 from api_direct.control_plane.api.services import Services
 from api_direct.control_plane.api.settings import ControlPlaneSettings
@@ -84,5 +85,6 @@ def create_app(settings: ControlPlaneSettings, *, session: boto3.Session | None 
         alerts,
     ):
         app.include_router(module.router)
+    install_marketplace_mcp(app, app.state.services)
     install_pages(app)
     return app

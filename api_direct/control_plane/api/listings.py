@@ -177,7 +177,7 @@ def read_listing(store: Store, api_id: str) -> Listing:
     return Listing.model_validate(
         {
             **ListingSummary.of(item).model_dump(),
-            "plans": [PricingPlan.of(plan) for plan in _plan_items(store, api_id)],
+            "plans": listed_plans(store, api_id),
             "openapi": json.loads(document["document"]) if document else {},
         }
     )
@@ -186,6 +186,11 @@ def read_listing(store: Store, api_id: str) -> Listing:
 def creator_listings(store: Store, creator: str) -> Iterator[dict[str, Any]]:
     """The listing items of every API the creator publishes, by ``api_id``."""
     return store.query(creator_pk(creator), CREATOR_LISTING_PREFIX, index=GSI2)
+
+
+def listed_plans(store: Store, api_id: str) -> list[PricingPlan]:
+    """The API's plans in the creator's order, without reading its OpenAPI document (search results show them)."""
+    return [PricingPlan.of(plan) for plan in _plan_items(store, api_id)]
 
 
 def require_listing(store: Store, api_id: str) -> dict[str, Any]:

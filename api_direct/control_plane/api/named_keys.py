@@ -13,6 +13,7 @@ one cancels the subscription (its billing ends with it): a subscription nobody c
 call is never billed on.
 """
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -92,26 +93,46 @@ class ApiKey(BaseModel):
 )
 def add_key(api_id: ApiId, body: NewKey, principal: Consumer, services: ServicesDep, response: Response) -> IssuedKey:
     """409 if the subscription already has a working key of that name, or :data:`MAX_KEYS` keys."""
-    subscription = paid_up_subscription(services.store, principal.sub, api_id)
+    api_key, item = issue_named_key(services, principal.sub, api_id, body.name)
+    return shown_once(item, api_key, response)
+
+
+def issue_named_key(
+    services: Services,
+    consumer: str,
+    api_id: str,
+    name: str,
+    *,
+    with_writes: Sequence[Mapping[str, Any]] = (),
+    undo_writes: Sequence[Mapping[str, Any]] = (),
+) -> tuple[str, dict[str, Any]]:
+    """A new key on the consumer's subscription: its plaintext (for the caller to show once) and its item.
+
+    ``with_writes`` join the key's transaction and ``undo_writes`` its compensation, so
+    a caller's own conditional write (an agent's one claim, :mod:`.agent_requests`)
+    and the key happen together or not at all.
+    """
+    subscription = paid_up_subscription(services.store, consumer, api_id)
     keys = subscription_keys(services.store, subscription)
-    if any(_name(item) == body.name for item in keys if KEY_EXPIRES_AT not in item):
+    if any(_name(item) == name for item in keys if KEY_EXPIRES_AT not in item):
         raise Problem(
-            409, f"your subscription to {api_id} already has a key named {body.name!r}; rotate it or pick another name"
+            409, f"your subscription to {api_id} already has a key named {name!r}; rotate it or pick another name"
         )
     if len(keys) >= MAX_KEYS:
         raise Problem(409, f"your subscription to {api_id} has {MAX_KEYS} keys, the most it may have; revoke one first")
-    api_key, item = new_key(principal.sub, api_id, subscription["plan"], timestamp(), body.name)
+    api_key, item = new_key(consumer, api_id, subscription["plan"], timestamp(), name)
     commit(
         services,
         writes=[
             {"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
             _move_newest(subscription, item),
+            *with_writes,
         ],
-        undo=[{"Delete": {"Key": key_item_key(item["key_hash"])}}, _move_back(subscription)],
+        undo=[{"Delete": {"Key": key_item_key(item["key_hash"])}}, _move_back(subscription), *undo_writes],
         events=[issued(item)],
         conflict=f"your subscription to {api_id} changed meanwhile; retry",
     )
-    return shown_once(item, api_key, response)
+    return api_key, item
 
 
 @router.get("/keys", summary="Your API keys, current and revoked, with their last use (never their values)")

@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api_direct.contracts import problem_title as title
-from api_direct.control_plane.web import dashboard, downloads, marketplace, portal, web_session
+from api_direct.control_plane.web import agent_confirm, dashboard, downloads, marketplace, portal, web_session
 from api_direct.control_plane.web.rendering import STATIC_DIR, WEB_PREFIX, content_security_policy, page, web_base
 from api_direct.control_plane.web.web_session import SignInRequired, current_user, sign_in_redirect
 
@@ -29,7 +29,7 @@ def install_pages(app: FastAPI) -> None:
                 response.headers.setdefault(name, value)
         return response
 
-    for module in (web_session, marketplace, dashboard, downloads, portal):
+    for module in (web_session, marketplace, dashboard, downloads, portal, agent_confirm):
         # Every page shows who is signed in; FastAPI runs the dependency once per request, however many ask for it.
         app.include_router(module.router, dependencies=[Depends(current_user)])
     app.mount(f"{WEB_PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="static")
