@@ -278,31 +278,45 @@ class Outcome:
     stderr: tuple[str, ...]
 
 
-async def run_apid(argv: list[str], on_line: Callable[[str], Awaitable[None]]) -> Outcome:
-    """``python -m api_direct ARGV``, each stderr line passed to ``on_line`` as it comes.
+class Commands:
+    """Runs ``python -m api_direct ARGV`` for the tools, and knows which are running, so that the server can
+    stop them before it goes."""
 
-    The command gets its own process group and no stdin (the server's is the MCP channel).
-    Cancelled, it is stopped with what it started, even mid-deploy: CloudFormation carries on.
-    """
-    process = await anyio.open_process(
-        [sys.executable, "-m", "api_direct", *argv], stdin=subprocess.DEVNULL, start_new_session=True
-    )
-    assert process.stdout is not None and process.stderr is not None
-    stdout = bytearray()
-    lines: list[str] = []
-    try:
-        async with anyio.create_task_group() as readers:
-            readers.start_soon(_read_into, process.stdout, stdout)
-            async for line in _lines(process.stderr):
-                lines.append(line)
-                await on_line(line)
-        exit_code = await process.wait()
-    finally:
-        if process.returncode is None:
-            with anyio.CancelScope(shield=True):
-                await _stop(process)
-        await process.aclose()
-    return Outcome(exit_code, stdout.decode(errors="replace"), tuple(lines))
+    def __init__(self) -> None:
+        self.running: set[Process] = set()
+
+    async def run(self, argv: list[str], on_line: Callable[[str], Awaitable[None]]) -> Outcome:
+        """The command's outcome, each stderr line passed to ``on_line`` as it comes.
+
+        The command gets its own process group and no stdin (the server's is the MCP channel).
+        Cancelled, it is stopped with what it started, even mid-deploy: CloudFormation carries on.
+        """
+        process = await anyio.open_process(
+            [sys.executable, "-m", "api_direct", *argv], stdin=subprocess.DEVNULL, start_new_session=True
+        )
+        assert process.stdout is not None and process.stderr is not None
+        self.running.add(process)
+        stdout = bytearray()
+        lines: list[str] = []
+        try:
+            async with anyio.create_task_group() as readers:
+                readers.start_soon(_read_into, process.stdout, stdout)
+                async for line in _lines(process.stderr):
+                    lines.append(line)
+                    await on_line(line)
+            exit_code = await process.wait()
+        finally:
+            if process.returncode is None:
+                with anyio.CancelScope(shield=True):
+                    await _stop(process)
+            self.running.discard(process)
+            await process.aclose()
+        return Outcome(exit_code, stdout.decode(errors="replace"), tuple(lines))
+
+    async def stop_all(self) -> None:
+        async with anyio.create_task_group() as stopping:
+            for process in list(self.running):
+                stopping.start_soon(_stop, process)
 
 
 async def _read_into(stream: ByteReceiveStream, into: bytearray) -> None:
@@ -400,43 +414,53 @@ async def _list_tools(
     )
 
 
-async def _call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
-    tool = TOOLS.get(params.name)
-    if tool is None:
-        raise MCPError(types.INVALID_PARAMS, f"no tool {params.name!r}; the tools: {', '.join(TOOLS)}")
-    try:
-        arguments = tool.arguments.model_validate(params.arguments or {})
-    except ValidationError as error:
-        return _bad_arguments(tool, error)
-    try:
-        _require_confirmation(tool, arguments)
-    except ApidError as error:
-        return _error(str(error), error.exit_code)
-    reported = 0
+def server(commands: Commands) -> Server[Any]:
+    async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+        tool = TOOLS.get(params.name)
+        if tool is None:
+            raise MCPError(types.INVALID_PARAMS, f"no tool {params.name!r}; the tools: {', '.join(TOOLS)}")
+        try:
+            arguments = tool.arguments.model_validate(params.arguments or {})
+        except ValidationError as error:
+            return _bad_arguments(tool, error)
+        try:
+            _require_confirmation(tool, arguments)
+        except ApidError as error:
+            return _error(str(error), error.exit_code)
+        reported = 0
 
-    async def report(line: str) -> None:
-        nonlocal reported
-        if line.strip():
-            reported += 1
-            await ctx.session.report_progress(reported, None, line.strip())
+        async def report(line: str) -> None:
+            nonlocal reported
+            if line.strip():
+                reported += 1
+                await ctx.session.report_progress(reported, None, line.strip())
 
-    return _answer(await run_apid(command_line(tool, arguments), report))
+        return _answer(await commands.run(command_line(tool, arguments), report))
 
-
-def server() -> Server[Any]:
     return Server(
-        "apid",
-        version=__version__,
-        instructions=INSTRUCTIONS,
-        on_list_tools=_list_tools,
-        on_call_tool=_call_tool,
+        "apid", version=__version__, instructions=INSTRUCTIONS, on_list_tools=_list_tools, on_call_tool=call_tool
     )
 
 
 async def _serve() -> None:
-    app = server()
-    async with stdio_server() as (read, write):
-        await app.run(read, write, app.create_initialization_options())
+    commands = Commands()
+    app = server(commands)
+    async with anyio.create_task_group() as serving:
+        serving.start_soon(_stop_on_sigterm, commands)
+        async with stdio_server() as (read, write):
+            await app.run(read, write, app.create_initialization_options())
+        serving.cancel_scope.cancel()
+
+
+async def _stop_on_sigterm(commands: Commands) -> None:
+    """A client that ends the server with SIGTERM rather than by closing stdin (or after it) ends the commands
+    under way too, as a cancelled call does, instead of leaving a deploy running with nobody to report to; then
+    the server dies of the signal as it would have."""
+    with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+        async for _ in signals:
+            await commands.stop_all()
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 @click.command()

@@ -3,6 +3,7 @@ own client from synchronous tests (the client lives in a blocking portal's event
 
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
@@ -61,3 +62,16 @@ def processes_mentioning(text: str) -> list[int]:
             if text.encode() in cmdline.read_bytes():
                 found.append(int(cmdline.parent.name))
     return found
+
+
+def outlives(text: str, seconds: float) -> list[int]:
+    """The processes mentioning ``text`` still there after up to ``seconds`` of waiting for none to be."""
+    deadline = time.monotonic() + seconds
+    while (found := processes_mentioning(text)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
+def parent_of(pid: int) -> int:
+    """From /proc/PID/stat, whose fourth field is the parent's pid (after the name, which may hold spaces)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])

@@ -2,9 +2,10 @@
 arguments, the commands' own --json answers and one-line errors, confirm before deleting, progress, cancel."""
 
 import json
+import os
 import shutil
+import signal
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from mcp.shared.exceptions import MCPError
 from api_direct.cli.main import cli
 from api_direct.cli.mcp import TOOLS
 from api_direct.deploy.state import LinkRecord, load_state, save_state
-from tests.cli.mcp_stdio_client import AgentSession, apid_mcp, processes_mentioning
+from tests.cli.mcp_stdio_client import AgentSession, apid_mcp, outlives, parent_of, processes_mentioning
 from tests.cli_aws import run
 
 LISTED = {"init", "synth", "plan", "deploy", "status", "logs", "publish", "versions", "destroy", "unlink"}
@@ -189,8 +190,21 @@ def test_a_cancelled_call_stops_its_command(agent: AgentSession, tmp_path: Path)
     assert started.wait(timeout=30)
     assert processes_mentioning(str(root)), "synth is still running when its first line arrives"
     call.cancel()
-    deadline = time.monotonic() + 15
-    while processes_mentioning(str(root)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert processes_mentioning(str(root)) == []
+    assert outlives(str(root), seconds=15) == []
+    assert list(root.rglob("*.template.json")) == [], "stopped before its synthesis, not after"
     assert set(agent.tools()) == LISTED
+
+
+def test_a_server_ended_by_sigterm_stops_its_command_first(tmp_path: Path) -> None:
+    """As some clients end their servers (rather than by closing stdin, which ends the calls as cancelled)."""
+    root = tmp_path / "terminated-api"
+    with apid_mcp() as agent:
+        assert not agent.call("init", {"project": str(root)}).is_error
+        started = threading.Event()
+        call = agent.start("synth", {"project": str(root)}, lambda _: started.set())
+        assert started.wait(timeout=30)
+        [command] = processes_mentioning(str(root))
+        os.kill(parent_of(command), signal.SIGTERM)
+        assert outlives(str(root), seconds=15) == []
+        assert list(root.rglob("*.template.json")) == [], "stopped before its synthesis, not after"
+        assert isinstance(call.exception(timeout=15), MCPError)
