@@ -40,7 +40,7 @@ from api_direct.contracts import (
 CONTROL_PLANE_REQUIREMENTS = (
     *(
         f"{name}=={version(name)}"
-        for name in ("fastapi", "pydantic", "pyjwt", "cryptography", "stripe", "jinja2", "markupsafe")
+        for name in ("fastapi", "pydantic", "pyjwt", "cryptography", "stripe", "jinja2", "markupsafe", "mcp")
     ),
     ADAPTER_REQUIREMENT,
     *RUNTIME_REQUIREMENTS,
@@ -49,8 +49,10 @@ CONTROL_PLANE_HANDLER = "api_direct.control_plane.api.handler:handler"
 EVENT_BUS_NAME = CONTROL_PLANE_BUS_NAME
 #: The marketplace's web pages (``control_plane/web``): a browser holds no bearer token, the app reads its cookie.
 WEB_PATHS = ("/web", "/web/{proxy+}")
+#: The marketplace's MCP endpoint for AI agents (``control_plane/api/mcp_marketplace.py``): agents hold no token.
+MARKETPLACE_MCP_PATH = "/mcp"
 #: Pages anyone may read: search, listings, their reviews, how to sign in, where Stripe onboarding returns to,
-#: and the web pages (the bare URL redirects to them).
+#: and the web pages (the bare URL redirects to them); and the MCP endpoint's GET, which the app answers 405.
 PUBLIC_GET_PATHS = (
     "/",
     "/docs",
@@ -61,10 +63,11 @@ PUBLIC_GET_PATHS = (
     "/listings/{proxy+}",
     "/payouts/onboarding",
     *WEB_PATHS,
+    MARKETPLACE_MCP_PATH,
 )
 #: Stripe's webhook: Stripe cannot hold a Cognito token, it signs each request and the app checks the signature.
 STRIPE_WEBHOOK_PATH = "/stripe/webhook"
-PUBLIC_POST_PATHS = (STRIPE_WEBHOOK_PATH, *WEB_PATHS)
+PUBLIC_POST_PATHS = (STRIPE_WEBHOOK_PATH, *WEB_PATHS, MARKETPLACE_MCP_PATH)
 #: Tells the operator what to put in the Stripe secret after the first deploy (placeholders, never keys).
 STRIPE_SECRET_DESCRIPTION = (
     'API-Direct\'s Stripe keys. Replace the generated placeholder with {"api_key": "sk_live_...",'
@@ -86,6 +89,12 @@ _WEB_POST_REASON = (
     "Forms of the marketplace's web pages: a browser holds no bearer token, so the app reads the Cognito access"
     " token from its HttpOnly SameSite cookie, verifies it as it verifies bearer tokens, and refuses a form whose"
     " Origin is not this API's host."
+)
+_MCP_REASON = (
+    "The marketplace's MCP endpoint for AI agents, which hold no Cognito token: it only searches and reads"
+    " listings, records a subscription request that a signed-in person must confirm on a page (the agent never"
+    " pays), and hands the key to the holder of that request's one-time claim token; requests are bounded per"
+    " source address by the app, and a GET is answered 405 by the app (no event stream)."
 )
 _TABLE_WITHOUT_CMK = (
     "Encrypted at rest with DynamoDB's AWS managed KMS key (aws/dynamodb). API keys are stored only as SHA-256"
@@ -205,8 +214,9 @@ class ControlPlaneApi(Construct):
       them) in front of every route except ``public_get_paths``, which anyone may
       GET (search and listing pages, docs, sign-in settings, the web pages), and
       ``public_post_paths``, which anyone may POST to (Stripe's webhook, which the
-      app accepts only with a valid Stripe signature, and the web pages' forms,
-      which it accepts only with a valid session cookie); other methods on those
+      app accepts only with a valid Stripe signature, the web pages' forms,
+      which it accepts only with a valid session cookie, and the marketplace's
+      MCP endpoint for AI agents, ``/mcp``); other methods on those
       paths still need a token. The app verifies tokens again itself, so the
       authorizer is the first filter that keeps anonymous traffic off private routes
       and off the function. JSON access logs; ``throttle`` (default 100 requests a
@@ -412,10 +422,8 @@ class ControlPlaneApi(Construct):
         Every other method of those paths, and every method of the paths above them
         (``/stripe``), still needs one, and reaches the app, which answers 404 or 405.
         """
-        public = [(path, "GET", _PUBLIC_GET_REASON) for path in get_paths]
-        public += [
-            (path, "POST", _WEB_POST_REASON if path in WEB_PATHS else _PUBLIC_POST_REASON) for path in post_paths
-        ]
+        public = [(path, "GET", _public_reason(path, "GET")) for path in get_paths]
+        public += [(path, "POST", _public_reason(path, "POST")) for path in post_paths]
         signed_in = {"/", "/{proxy+}"}  # __init__ signed them in
         for path, http_method, reason in public:
             parts = path.strip("/").split("/")
@@ -491,3 +499,12 @@ class ControlPlaneApi(Construct):
             role.add_to_principal_policy(statement)
             if wildcards:
                 acknowledge_wildcards(role, statement, wildcards)
+
+
+def _public_reason(path: str, http_method: str) -> str:
+    """Why a method of ``path`` needs no token, for cdk-nag and checkov."""
+    if path == MARKETPLACE_MCP_PATH:
+        return _MCP_REASON
+    if http_method == "GET":
+        return _PUBLIC_GET_REASON
+    return _WEB_POST_REASON if path in WEB_PATHS else _PUBLIC_POST_REASON

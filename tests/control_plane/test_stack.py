@@ -13,7 +13,12 @@ from aws_cdk.assertions import Match, Template
 
 from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.contracts import ALERT_QUEUE_URL_ENV, DEAD_LETTER_URL_ENV
-from api_direct.constructs.control_plane_api import CREATOR_KEY_BUSES, PUBLIC_GET_PATHS, PUBLIC_POST_PATHS
+from api_direct.constructs.control_plane_api import (
+    CREATOR_KEY_BUSES,
+    MARKETPLACE_MCP_PATH,
+    PUBLIC_GET_PATHS,
+    PUBLIC_POST_PATHS,
+)
 from api_direct.constructs.identity import USER_POOL_API_SCOPE, Identity
 from api_direct.constructs.usage_billing import (
     AGGREGATE_HANDLER,
@@ -21,6 +26,7 @@ from api_direct.constructs.usage_billing import (
     DELIVER_ALERTS_HANDLER,
     PAY_OUT_HANDLER,
 )
+from api_direct.control_plane.api.mcp_marketplace import MCP_PATH
 from api_direct.control_plane.api.settings import ENV_PREFIX
 from api_direct.control_plane.api.store import INDEXES, PK, SK
 from api_direct.control_plane.stack import ControlPlaneStack
@@ -372,6 +378,16 @@ class TestRestApi:
         ):
             assert methods[key]["AuthorizationType"] == "NONE", key
         assert methods["/web/{proxy+}", "ANY"]["AuthorizationType"] == "COGNITO_USER_POOLS"  # PUT, DELETE...
+
+    def test_ai_agents_reach_the_marketplace_mcp_endpoint_without_a_token(
+        self, methods: dict[tuple[str, str], dict[str, Any]]
+    ) -> None:
+        """An agent holds no Cognito token. Its GET reaches the app too, which answers 405 (no event stream):
+        the gateway's 401 would read to an MCP client as a demand to sign in."""
+        assert MARKETPLACE_MCP_PATH == MCP_PATH
+        for method in ("POST", "GET"):
+            assert methods[MCP_PATH, method]["AuthorizationType"] == "NONE", method
+        assert methods[MCP_PATH, "ANY"]["AuthorizationType"] == "COGNITO_USER_POOLS"  # PUT, DELETE...
 
     def test_everything_else_needs_a_cognito_access_token(
         self, methods: dict[tuple[str, str], dict[str, Any]], template: Template
