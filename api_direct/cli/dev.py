@@ -1,10 +1,14 @@
 """``apid dev``: serve the app locally behind the deployed API's key check and metering."""
 
+from dataclasses import replace
+
 import click
 from rich.markup import escape
 
 from api_direct.cli.settings import Settings, global_options
 from api_direct.local.dev_launch import DevLaunch, prepare_launch, run_launch
+from api_direct.local.dev_mcp import dev_mcp_server
+from api_direct.runtime.mcp_tools import MCP_PATH
 
 
 @click.command()
@@ -45,26 +49,43 @@ def dev(settings: Settings, host: str, port: int, plan_name: str | None, key: st
         by the usage forwarder and priced by the plan, printed live:
           GET /forecast/{city_id}  200  12 ms  billable 1  (plan pro)
 
+    The API's MCP endpoint for AI agents answers at /mcp (same key): one
+    tool per operation; each tool call is a request to its route, metered
+    as one.
+
     Not emulated: rate limits, quotas and the authorizer's cache. Restart
     after editing apid.toml.
     """
     launch = prepare_launch(settings.project_dir, plan_name, key)
     url = f"http://{host}:{port}"
     curl = launch.call.curl(url, ("x-api-key", launch.key))
-    settings.output.result(
-        {"url": url, "key": launch.key, "plan": launch.target.plan.name, "reload": reload, "curl": curl},
-        _human(launch, url, curl),
-    )
-    status = run_launch(launch, host=host, port=port, reload=reload)
+    loopback = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    with dev_mcp_server(launch.target.project, loopback) as mcp:
+        mcp_url = f"{url}{MCP_PATH}" if mcp else None
+        settings.output.result(
+            {
+                "url": url,
+                "key": launch.key,
+                "plan": launch.target.plan.name,
+                "reload": reload,
+                "curl": curl,
+                "mcp_url": mcp_url,
+            },
+            _human(launch, url, curl, mcp_url),
+        )
+        status = run_launch(
+            replace(launch, target=replace(launch.target, mcp=mcp)), host=host, port=port, reload=reload
+        )
     if status:
         raise SystemExit(status)
 
 
-def _human(launch: DevLaunch, url: str, curl: str) -> str:
+def _human(launch: DevLaunch, url: str, curl: str, mcp_url: str | None) -> str:
     config = launch.target.project.config
     python = f"\nPython: {escape(str(launch.interpreter))} (the project's)" if launch.interpreter else ""
+    mcp = f"\nMCP (AI agents): {mcp_url} with the same x-api-key header" if mcp_url else ""
     return (
         f"[bold]{config.api.name}[/bold] ({escape(config.api.app)}) on {url}, plan {launch.target.plan.name}\n"
         f"Local API key: [bold]{launch.key}[/bold]\n"
-        f"Try: {escape(curl)}{python}"
+        f"Try: {escape(curl)}{mcp}{python}"
     )

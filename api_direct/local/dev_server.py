@@ -25,8 +25,11 @@ change, so the worker builds its app from :func:`app_from_environment`: the pare
 passes it the project, the plan and the key's hash in the environment, never the key.
 """
 
+import asyncio
 import base64
+import http.client
 import importlib
+import json
 import logging
 import os
 import sys
@@ -38,6 +41,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from uvicorn.main import STARTUP_FAILURE  # older uvicorns define it here, newer ones import it here
@@ -47,6 +51,7 @@ from api_direct.errors import InputError
 from api_direct.local.sample_calls import SampleCall, sample_calls
 from api_direct.project import Project, PricingPlan, billable_calls, load_project
 from api_direct.runtime.access_log import AccessLogEntry, parse_access_log_line, render_access_log_line
+from api_direct.runtime.mcp_tools import MCP_PATH
 from api_direct.runtime.api_keys import KEY_PREFIX, generate_key, hash_key, is_well_formed
 from api_direct.runtime.gateway_responses import CONTENT_TYPE, GatewayRejection
 from api_direct.runtime.key_check import KeyRecord, api_key_of, decide
@@ -62,6 +67,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ENV_PROJECT = "APID_DEV_PROJECT"
 ENV_PLAN = "APID_DEV_PLAN"
 ENV_KEY_HASH = "APID_DEV_KEY_HASH"
+#: Where ``apid dev``'s MCP server listens (in apid's own process), and the token it reads the app's OpenAPI with.
+ENV_MCP_URL = "APID_DEV_MCP_URL"
+ENV_MCP_TOKEN = "APID_DEV_MCP_TOKEN"
+#: The dev server's own path, for the MCP server only: the app's OpenAPI document (with the token).
+OPENAPI_PATH = "/.apid/openapi"
+MCP_TOKEN_HEADER = "x-apid-dev-token"
+#: Request headers not passed on to the MCP server: the connection's own.
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "content-length"})
 #: What uvicorn imports in each worker (``factory=True``).
 FACTORY = f"{__name__}:app_from_environment"
 
@@ -76,6 +89,8 @@ class DevTarget:
     project: Project
     plan: PricingPlan
     key_hash: str
+    #: ``apid dev``'s MCP server (its URL and token), when the project serves MCP.
+    mcp: "DevMcpLink | None" = None
 
     def environment(self) -> dict[str, str]:
         """The variables :meth:`from_environment` reads back in the worker, and the app's own (``[env]`` and
@@ -85,13 +100,24 @@ class DevTarget:
             ENV_PROJECT: str(self.project.root),
             ENV_PLAN: self.plan.name,
             ENV_KEY_HASH: self.key_hash,
+            **({ENV_MCP_URL: self.mcp.url, ENV_MCP_TOKEN: self.mcp.token} if self.mcp else {}),
         }
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> "DevTarget":
         """The target the parent process chose; ``apid.toml`` is read again, so an edit shows on reload."""
         project = load_project(environ[ENV_PROJECT])
-        return cls(project, plan_named(project, environ[ENV_PLAN]), environ[ENV_KEY_HASH])
+        mcp = DevMcpLink(environ[ENV_MCP_URL], environ[ENV_MCP_TOKEN]) if environ.get(ENV_MCP_URL) else None
+        return cls(project, plan_named(project, environ[ENV_PLAN]), environ[ENV_KEY_HASH], mcp)
+
+
+@dataclass(frozen=True)
+class DevMcpLink:
+    """How the dev server reaches ``apid dev``'s MCP server, which runs in apid's process (the SDK may not be
+    installed where the app runs), and how that server proves it is the one asking for the app's OpenAPI."""
+
+    url: str
+    token: str
 
 
 @dataclass(frozen=True)
@@ -204,7 +230,10 @@ class MeteredRequest:
     def line(self) -> str:
         """``GET /forecast/{city_id}  200  12 ms  billable 1  (plan pro)``: the live usage line."""
         entry = self.entry
-        who = f"plan {self.record.plan}" if self.record.key_id else f"rejected: {self.outcome} key"
+        if entry.resource_path == MCP_PATH and entry.key_id:
+            who = "MCP: each tool call is billed as a call to its route"
+        else:
+            who = f"plan {self.record.plan}" if self.record.key_id else f"rejected: {self.outcome} key"
         return (
             f"{entry.http_method} {entry.resource_path}  {entry.status}  {entry.response_latency_ms} ms"
             f"  billable {self.billable}  ({who})"
@@ -244,11 +273,19 @@ class MeteredDevApp:
             "status": 500,  # what the caller gets if the app fails before answering
         }
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        mcp = self.target.mcp
+        if mcp is not None and scope["path"] == OPENAPI_PATH and headers.get(MCP_TOKEN_HEADER) == mcp.token:
+            await _send_json(send, 200, json.dumps(getattr(self.app, "openapi", dict)()).encode())
+            return
         decision = decide(api_key_of(headers), self.lookup)
         try:
             if decision.rejection is not None:
                 await send_rejection(send, decision.rejection)
                 fields["status"] = decision.rejection.status
+            elif mcp is not None and scope["path"] == MCP_PATH:
+                fields.update(keyId=decision.key_id, plan=decision.plan, resourcePath=MCP_PATH)
+                fields["status"] = await _forward(mcp.url, scope, receive, send)
+                fields["integrationLatency"] = _elapsed_ms(started)
             else:
                 fields.update(keyId=decision.key_id, plan=decision.plan)
                 quota = PlanQuota(self.target.plan.rate_limit, self.target.plan.burst, self.target.plan.monthly_quota)
@@ -271,10 +308,59 @@ class MeteredDevApp:
 
 async def send_rejection(send: Send, rejection: GatewayRejection) -> None:
     """Answer as API Gateway's gateway response does: the rejection's status and JSON body."""
-    body = rejection.body().encode()
+    await _send_json(send, rejection.status, rejection.body().encode())
+
+
+async def _send_json(send: Send, status: int, body: bytes) -> None:
     headers = [(b"content-type", CONTENT_TYPE.encode()), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": rejection.status, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _forward(url: str, scope: Scope, receive: Receive, send: Send) -> int:
+    """The request, as sent (its ``Host`` too, so the MCP server calls the routes back here), to ``apid dev``'s MCP
+    server, and its answer back; the status answered.
+
+    In apid's process, the MCP server is what runs in its own function when deployed: each tool call comes back
+    here as a request to its route, metered like any other.
+    """
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    headers = [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, value in scope["headers"]
+        if name.decode("latin-1").lower() not in _HOP_BY_HOP
+    ]
+    target = urlsplit(url)
+
+    def exchange() -> tuple[int, list[tuple[str, str]], bytes]:
+        connection = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=60)
+        try:
+            connection.putrequest(scope["method"], MCP_PATH, skip_host=True, skip_accept_encoding=True)
+            for name, value in headers:
+                connection.putheader(name, value)
+            connection.putheader("Content-Length", str(len(body)))
+            connection.endheaders(body)
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read()
+        finally:
+            connection.close()
+
+    status, answered, content = await asyncio.to_thread(exchange)
+    kept = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in answered if n.lower() not in _HOP_BY_HOP]
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*kept, (b"content-length", str(len(content)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})
+    return status
 
 
 def _with_header(send: Send, name: str, value: str) -> Send:
