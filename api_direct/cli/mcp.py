@@ -72,11 +72,16 @@ class AwsArguments(StageArguments):
     region: Region = None
 
 
+def _confirm_required(schema: dict[str, Any]) -> None:
+    schema["required"] = ["confirm"]
+    schema["properties"]["confirm"].pop("default")
+
+
 class ConfirmedArguments(Arguments):
     """A destructive tool's: ``confirm`` is listed as required, but a missing one gets the refusal naming
     the value to pass rather than a bare "field required"."""
 
-    model_config = ConfigDict(json_schema_extra={"required": ["confirm"]})
+    model_config = ConfigDict(json_schema_extra=_confirm_required)
 
     confirm: str = Field("", description="Must equal the name of what is deleted (see the tool's description).")
 
