@@ -7,8 +7,7 @@ from rich.markup import escape
 
 from api_direct.cli.settings import Settings, global_options
 from api_direct.local.dev_launch import DevLaunch, prepare_launch, run_launch
-from api_direct.local.dev_mcp import dev_mcp_server
-from api_direct.runtime.mcp_tools import MCP_PATH
+from api_direct.local.dev_mcp import dev_mcp_server, mcp_url
 
 
 @click.command()
@@ -61,7 +60,7 @@ def dev(settings: Settings, host: str, port: int, plan_name: str | None, key: st
     curl = launch.call.curl(url, ("x-api-key", launch.key))
     loopback = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     with dev_mcp_server(launch.target.project, loopback) as mcp:
-        mcp_url = f"{url}{MCP_PATH}" if mcp else None
+        agents_url = mcp_url(url) if mcp else None
         settings.output.result(
             {
                 "url": url,
@@ -69,9 +68,9 @@ def dev(settings: Settings, host: str, port: int, plan_name: str | None, key: st
                 "plan": launch.target.plan.name,
                 "reload": reload,
                 "curl": curl,
-                "mcp_url": mcp_url,
+                "mcp_url": agents_url,
             },
-            _human(launch, url, curl, mcp_url),
+            _human(launch, url, curl, agents_url),
         )
         status = run_launch(
             replace(launch, target=replace(launch.target, mcp=mcp)), host=host, port=port, reload=reload

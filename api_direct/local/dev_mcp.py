@@ -24,9 +24,14 @@ from api_direct.errors import OperationFailed
 from api_direct.local.dev_server import MCP_TOKEN_HEADER, OPENAPI_PATH, DevMcpLink
 from api_direct.project import Project
 from api_direct.runtime.mcp_server import http_route_call, mcp_app, mcp_server
-from api_direct.runtime.mcp_tools import Toolset, tools_of
+from api_direct.runtime.mcp_tools import MCP_PATH, Toolset, tools_of
 
 _START_SECONDS = 20.0
+
+
+def mcp_url(dev_url: str) -> str:
+    """Where agents reach the MCP endpoint of the dev server at ``dev_url``: its ``/mcp``, as on the deployed stage."""
+    return dev_url + MCP_PATH
 
 
 @contextmanager

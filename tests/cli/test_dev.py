@@ -22,6 +22,7 @@ from tests.dev_process import running_apid_dev
 from tests.example_project import EXAMPLE_DIR
 
 KEY = generate_key()
+MCP_ENV = (dev_server.ENV_MCP_URL, dev_server.ENV_MCP_TOKEN)
 START_SECONDS = 60
 """How long a real `apid dev` may take to answer (it starts the CLI, jsii included) before the test gives up."""
 
@@ -30,8 +31,11 @@ START_SECONDS = 60
 def uvicorn_runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Each uvicorn.run call, with the worker's environment as it was then, instead of a server."""
     runs: list[dict[str, Any]] = []
-    for name in (dev_server.ENV_PROJECT, dev_server.ENV_PLAN, dev_server.ENV_KEY_HASH):
-        monkeypatch.delenv(name, raising=False)  # serve() sets them; this puts them back afterwards
+    for name in (*(dev_server.ENV_PROJECT, dev_server.ENV_PLAN, dev_server.ENV_KEY_HASH), *MCP_ENV):
+        # serve() sets them: set first, so that undoing puts back their absence too (undoing a delenv of an absent
+        # variable would leave serve()'s value behind, for the next test in this process to find).
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     monkeypatch.setattr(
         dev_server.uvicorn, "run", lambda app, **options: runs.append({"app": app, "env": dict(os.environ), **options})
     )
@@ -116,6 +120,7 @@ def test_prints_the_key_once_and_hands_uvicorn_only_its_hash(uvicorn_runs: list[
         "plan": "pro",
         "reload": True,
         "curl": f"curl -H 'x-api-key: {KEY}' http://127.0.0.1:8123/cities",
+        "mcp_url": "http://127.0.0.1:8123/mcp",
     }
     [run] = uvicorn_runs
     assert (run["app"], run["factory"], run["reload"]) == (dev_server.FACTORY, True, True)
