@@ -79,13 +79,21 @@ def _group(name: str) -> str:
 
 
 def _typed(value: str, schema: Mapping[str, Any]) -> Any:
-    """``value`` as its schema's JSON type wants it: a string where it asks for one, else the JSON it reads as."""
-    if schema.get("type") == "string":
+    """``value`` as its schema's JSON type wants it: a string where it takes one (``Optional[str]`` is
+    ``anyOf: [string, null]``), else the JSON it reads as."""
+    if _takes_string(schema):
         return value
     try:
         return json.loads(value)
     except ValueError:
         return value
+
+
+def _takes_string(schema: Mapping[str, Any]) -> bool:
+    kind = schema.get("type")
+    if kind == "string" or (isinstance(kind, list) and "string" in kind):
+        return True
+    return any(_takes_string(branch) for branch in schema.get("anyOf", schema.get("oneOf", [])))
 
 
 async def _agent_run(

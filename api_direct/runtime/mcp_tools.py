@@ -41,6 +41,9 @@ _JSON = "application/json"
 _FORM = "application/x-www-form-urlencoded"
 #: Headers a tool call never sets from arguments: the key is the caller's, the rest HTTP's or the gateway's.
 _RESERVED_HEADERS = frozenset({"x-api-key", "host", "content-length", "content-type", "authorization", "cookie"})
+#: What a cookie's value may hold as it is (RFC 6265's cookie-octet): the rest is percent-encoded, so a token
+#: (base64's ``+/=`` included) reaches the route unchanged, as no server decodes a cookie.
+_COOKIE_OCTETS = "".join(chr(code) for code in range(0x21, 0x7F) if chr(code) not in '",;\\')
 
 
 class ToolArgumentError(ValueError):
@@ -167,14 +170,17 @@ def route_call(tool: Tool, arguments: Mapping[str, Any]) -> RouteCall:
             continue
         value = arguments[parameter.name]
         if parameter.location == "path":
-            path = path.replace("{" + parameter.name + "}", quote(_text(value), safe=""))
+            segment = _text(value)
+            if segment in ("", ".", ".."):  # "/items/", "/items/.." would call another route, or none
+                raise ToolArgumentError(f"argument {parameter.name!r} is {segment!r}, which a path segment cannot be")
+            path = path.replace("{" + parameter.name + "}", quote(segment, safe=""))
         elif parameter.location == "query":
             values = value if isinstance(value, list) else [value]
             query.extend((parameter.name, _text(one)) for one in values)
         elif parameter.location == "header":
-            headers.append((parameter.name, _text(value)))
+            headers.append((parameter.name, _header_value(parameter.name, _text(value))))
         else:
-            cookies.append(f"{parameter.name}={quote(_text(value), safe='')}")
+            cookies.append(f"{parameter.name}={quote(_text(value), safe=_COOKIE_OCTETS)}")
     if cookies:
         headers.append(("cookie", "; ".join(cookies)))
     body: bytes | None = None
@@ -200,6 +206,13 @@ def _text(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value, separators=(",", ":"))
     return str(value)
+
+
+def _header_value(name: str, value: str) -> str:
+    """``value`` if a header can carry it (HTTP's latin-1, no control characters), else the agent's error."""
+    if any(ord(char) > 0xFF or (ord(char) < 0x20 and char != "\t") or ord(char) == 0x7F for char in value):
+        raise ToolArgumentError(f"argument {name!r} holds characters a header cannot carry")
+    return value
 
 
 class _Uncallable(Exception):
