@@ -224,6 +224,16 @@ def test_an_agent_gets_its_key_once_after_its_person_confirms_a_free_plan(
     assert not any(secret in caplog.text for secret in secrets), "nor logged"
 
 
+def test_two_fetches_at_once_get_one_key(agent: AgentSession, person: TestClient) -> None:
+    """The claim is a condition of the key's own transaction: whichever fetch commits second is refused."""
+    asked = ask(agent)
+    confirmed(person, asked)
+    arguments = {"request_id": asked["request_id"], "claim_token": asked["claim_token"]}
+    results = [call.result() for call in [agent.start("fetch_key", arguments) for _ in range(2)]]
+    assert sorted(result.is_error for result in results) == [False, True]
+    assert len(agent_keys()) == 1
+
+
 def test_a_paid_plan_is_confirmed_through_stripe(aws: Any, settings: ControlPlaneSettings, mint: Mint) -> None:
     with running_stripe_fake() as stripe_fake:
         app = create_app(with_billing(settings, aws, stripe_fake))

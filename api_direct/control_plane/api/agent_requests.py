@@ -11,7 +11,7 @@ subscription, once.
 
 One item per request, ``pk=AGENTREQ#<request_id>``, ``sk=AGENTREQ``, holding the API,
 the plan, the claim token's SHA-256 (never the token), its ``status`` and, once
-confirmed, the ``consumer``. ``status`` moves one way, each step a conditional write:
+confirmed, the ``consumer``. Each step of ``status`` is a conditional write:
 
 ``pending`` → ``confirming`` (the person's subscribe is under way) → ``confirmed`` → ``claimed``
 
@@ -29,6 +29,7 @@ is refused exactly like an unknown request.
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from collections.abc import Mapping
@@ -62,6 +63,8 @@ MAX_REQUESTS_PER_HOUR = 20
 REQUEST_ID_PATTERN = r"areq_[0-9a-f]{24}"
 #: What the agent's key is named on the subscription (``agent-`` and the request's first hex digits).
 AGENT_KEY_PREFIX = "agent-"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -183,10 +186,7 @@ def confirm(
                 SubscribeIn(api_id=request.api_id, plan=request.plan), user, services, response
             )
         except Exception:
-            store.transact(
-                [update_op(key, set_={"status": PENDING}, remove=["consumer"], when={"status": CONFIRMING})],
-                conflict="the agent request changed meanwhile",
-            )
+            _reopen(store, key)
             raise
     store.transact(
         [
@@ -238,6 +238,18 @@ def claim(services: Services, request_id: str, claim_token: str) -> tuple[AgentR
 
 def request_key(request_id: str) -> dict[str, str]:
     return {PK: f"{REQUEST_PREFIX}{request_id}", SK: REQUEST_SK}
+
+
+def _reopen(store: Store, key: Mapping[str, str]) -> None:
+    """Back to pending after a failed subscribe; the subscribe's error is what the person sees."""
+    try:
+        store.transact(
+            [update_op(key, set_={"status": PENDING}, remove=["consumer"], when={"status": CONFIRMING})],
+            conflict="the agent request changed meanwhile",
+        )
+    except (Problem, ClientError):
+        # It stays confirming for this consumer, who may confirm again; it expires in any case.
+        logger.exception("could not reopen an agent request after its subscribe failed")
 
 
 def _item(store: Store, request_id: str) -> dict[str, Any] | None:

@@ -5,15 +5,14 @@ Four tools: ``search_apis`` and ``get_api`` read what the marketplace's pages sh
 half of :mod:`.agent_requests`: the agent never pays, never signs in, and gets a key
 only after its person confirmed the plan on a page of the marketplace.
 
-Streamable HTTP, stateless, JSON responses (no event stream: ``GET /mcp`` is 405):
-each POST is served by a session manager of its own, whose task group lives exactly
-as long as the request. That is what Lambda needs (the app's lifespan, where a
-long-lived manager's ``run()`` would go, never runs under a ``TestClient`` and runs in
-Lambda on an event loop only as alive as each invocation), and it costs a few objects
-per request. The SDK's DNS-rebinding check (a ``Host`` allow-list) is off: it guards
-servers on a person's own machine, and this one is public on whatever host the
-operator serves it, and reads no cookie or other ambient credential an attacker's page
-could ride on.
+Streamable HTTP, stateless, JSON responses (no event stream: ``GET /mcp`` is 405).
+Each POST is served by a session manager of its own, whose task group (the SDK's
+``run()``) lives exactly as long as the request: nothing outlives an invocation,
+which Lambda may freeze or discard right after, and no app lifespan is needed (a
+``TestClient`` or an ASGI transport runs none). It costs a few objects per request.
+The SDK's DNS-rebinding check (a ``Host`` allow-list) is off: it guards servers on a
+person's own machine, while this one is public on whatever host the operator serves
+it, and reads no cookie or other ambient credential an attacker's page could ride on.
 
 Every failure is a tool result with ``isError`` and one line for the agent to act on,
 never a protocol error: bad arguments in the words of the API's own 422s, unknown APIs

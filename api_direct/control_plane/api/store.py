@@ -23,6 +23,8 @@ One table (``pk``/``sk``) with two generic indexes; each access pattern below is
 | a subscription's alert settings (thresholds, webhook and its signing secret, spend cap; see ``billing/alerting.py``) | ``pk=CONSUMER#<sub>``, ``sk=ALERTS#<api_id>`` |
 | an alert fired (once per subscription, month, limit and threshold: conditional put) | ``pk=METER#<api_id>#<consumer>``, ``sk=ALERT#<YYYY-MM>#<kind>#<limit>#<threshold>`` |
 | an API's usage over a range of days, every consumer and plan | ``gsi2pk=USAGE#<api_id>``, ``gsi2sk=<hour>#<consumer>#<plan>`` (``BETWEEN`` two dates) |
+| an AI agent's subscription request (see ``agent_requests.py``; TTL ``expires_at``) | ``pk=AGENTREQ#<request_id>``, ``sk=AGENTREQ`` |
+| agents' subscription requests per source address and hour (its SHA-256; TTL ``expires_at``) | ``pk=AGENTLIMIT#<hash>``, ``sk=HOUR#<YYYY-MM-DDTHH>`` |
 | a paid invoice (see ``billing/earnings.py``) | ``pk=INVOICE#<id>``, ``sk=PAID`` |
 | a creator's paid invoices (the ledger) | ``gsi2pk=LEDGER#<sub>``, ``gsi2sk=<month>#<invoice_id>`` |
 | a consumer's paid invoices | ``gsi1pk=INVOICES#<sub>``, ``gsi1sk=<month>#<invoice_id>`` |
