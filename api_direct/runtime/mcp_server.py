@@ -26,6 +26,7 @@ base URL (:func:`mcp_app`).
 import base64
 import json
 import os
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -36,9 +37,10 @@ from typing import Any
 import anyio.to_thread
 import mcp_types as types
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError, UnknownType
 from mcp.server.lowlevel import Server
 from mcp.server.transport_security import TransportSecuritySettings
+from referencing.exceptions import Unresolvable
 from starlette.applications import Starlette
 from starlette.requests import Request
 
@@ -147,8 +149,11 @@ def mcp_tool(tool: Tool) -> types.Tool:
 def argument_problem(tool: Tool, arguments: Mapping[str, Any]) -> str | None:
     """The first way ``arguments`` break ``tool``'s schema, as one line; ``None`` when they fit."""
     try:
+        Draft202012Validator.check_schema(tool.input_schema)
         error = next(iter(Draft202012Validator(tool.input_schema).iter_errors(dict(arguments))), None)
-    except SchemaError:  # an app's schema the validator cannot read: the route's own validation decides
+    # An app's schema the validator cannot read (malformed, a type or reference it does not know, a pattern in
+    # another regex dialect): the route's own validation decides.
+    except (SchemaError, UnknownType, Unresolvable, re.error):
         return None
     if error is None:
         return None

@@ -1,8 +1,8 @@
 """An AI agent on the marketplace's MCP endpoint: the MCP SDK's own client over streamable HTTP, driving the
 control plane app in process (httpx2's ASGI transport) or through its Lambda handler as API Gateway invokes it."""
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
 from typing import Any
 
 import anyio.to_thread
@@ -24,10 +24,18 @@ class LambdaTransport(httpx2.AsyncBaseTransport):
     """Each request as API Gateway's proxy integration invokes the function: a REST event, on a worker thread
     (the handler runs its own event loop, as in Lambda), its result turned back into the client's response."""
 
-    def __init__(self, handler: Callable[[dict[str, Any], Any], Any], proxy: RestProxy, source_ip: str) -> None:
+    def __init__(
+        self,
+        handler: Callable[[dict[str, Any], Any], Any],
+        proxy: RestProxy,
+        source_ip: str,
+        resource: str | None = None,
+    ) -> None:
         self.handler = handler
         self.proxy = proxy
         self.source_ip = source_ip
+        #: The API's own resource the requests match (``/mcp``); None: its ``/{proxy+}``.
+        self.resource = resource
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         sent = HttpRequest(
@@ -37,17 +45,31 @@ class LambdaTransport(httpx2.AsyncBaseTransport):
             request.url.query.decode(),
             await request.aread(),
         )
-        result = await anyio.to_thread.run_sync(self.handler, self.proxy.event(sent, source_ip=self.source_ip), None)
+        result = await anyio.to_thread.run_sync(
+            self.handler, self.proxy.event(sent, source_ip=self.source_ip, resource=self.resource), None
+        )
         answer = self.proxy.response(sent, result)
         return httpx2.Response(answer.status, headers=list(answer.headers), content=answer.body)
 
 
 @contextmanager
-def agent_on(transport: httpx2.AsyncBaseTransport, site: str, mode: str = "auto") -> Iterator[AgentSession]:
-    """A connected client of ``<site>/mcp``; ``mode`` as the SDK's ``Client`` takes it (``legacy``: the handshake)."""
-    http = httpx2.AsyncClient(transport=transport, base_url=site)
+def agent_on(
+    transport: httpx2.AsyncBaseTransport,
+    site: str,
+    mode: str = "auto",
+    *,
+    headers: Mapping[str, str] | None = None,
+    serving: AbstractAsyncContextManager[Any] | None = None,
+) -> Iterator[AgentSession]:
+    """A connected client of ``<site>/mcp``; ``mode`` as the SDK's ``Client`` takes it (``legacy``: the handshake).
+
+    ``headers`` go with every request (an API's key); ``serving`` runs around the session on the client's
+    event loop, which an in-process server whose requests need it running (a session manager's ``run()``) shares.
+    """
+    http = httpx2.AsyncClient(transport=transport, base_url=site, headers=headers)
     with (
         start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(serving or nullcontext()),
         portal.wrap_async_context_manager(http),
         portal.wrap_async_context_manager(
             Client(streamable_http_client(f"{site}/mcp", http_client=http), mode=mode)
