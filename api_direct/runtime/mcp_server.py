@@ -24,6 +24,7 @@ base URL (:func:`mcp_app`).
 """
 
 import base64
+import http.client
 import json
 import os
 import re
@@ -68,8 +69,13 @@ class RouteAnswer:
         return next((value for key, value in self.headers.items() if key.lower() == name), None)
 
 
-#: Makes a route call against a base URL with a key; blocking (run in a worker thread).
+#: Makes a route call against a base URL with a key; blocking (run in a worker thread). Raises
+#: :class:`RouteUnreachable` when no answer came.
 RouteCaller = Callable[[str, RouteCall, str], RouteAnswer]
+
+
+class RouteUnreachable(Exception):
+    """The route gave no answer (refused, reset, timed out): the agent's error result, not the server's failure."""
 
 
 def http_route_call(base_url: str, call: RouteCall, api_key: str) -> RouteAnswer:
@@ -85,6 +91,8 @@ def http_route_call(base_url: str, call: RouteCall, api_key: str) -> RouteAnswer
             return RouteAnswer(response.status, dict(response.headers.items()), response.read())
     except urllib.error.HTTPError as error:
         return RouteAnswer(error.code, dict(error.headers.items()), error.read())
+    except (OSError, http.client.HTTPException) as error:  # URLError and timeouts are OSErrors
+        raise RouteUnreachable(str(getattr(error, "reason", None) or error) or type(error).__name__) from error
 
 
 def tool_result(answer: RouteAnswer, url: str) -> types.CallToolResult:
@@ -184,7 +192,10 @@ def mcp_server(name: str, tools: Callable[[], Toolset], call: RouteCaller) -> Se
         request: Request = ctx.request
         base_url = gateway_base_url(request)
         api_key = request.headers.get("x-api-key", "")
-        answer = await anyio.to_thread.run_sync(call, base_url, request_call, api_key)
+        try:
+            answer = await anyio.to_thread.run_sync(call, base_url, request_call, api_key)
+        except RouteUnreachable as error:
+            return error_result(f"{tool.route} gave no answer: {error}")
         return tool_result(answer, base_url.rstrip("/") + request_call.target)
 
     return Server(

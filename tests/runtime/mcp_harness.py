@@ -9,7 +9,7 @@ import httpx2
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api_direct.runtime.mcp_server import RouteAnswer, mcp_app, mcp_server
+from api_direct.runtime.mcp_server import RouteAnswer, RouteCaller, mcp_app, mcp_server
 from api_direct.runtime.mcp_tools import RouteCall, tools_of
 from tests.cli.mcp_stdio_client import AgentSession
 from tests.control_plane.mcp_agent import SITE, agent_on
@@ -48,11 +48,13 @@ class ServedAgent:
 
 
 @contextmanager
-def agent_of(app: FastAPI, *, exclude: Sequence[str] = (), api_key: str = API_KEY) -> Iterator[ServedAgent]:
+def agent_of(
+    app: FastAPI, *, exclude: Sequence[str] = (), api_key: str = API_KEY, call: RouteCaller | None = None
+) -> Iterator[ServedAgent]:
     """An agent connected to ``app``'s MCP server (:func:`~api_direct.runtime.mcp_server.mcp_app`), over
-    streamable HTTP in process, with ``api_key``."""
+    streamable HTTP in process, with ``api_key``; the route calls go to ``app`` unless ``call`` makes them."""
     routes = RouteRecorder(app)
-    server = mcp_server(app.title, lambda: tools_of(app.openapi(), exclude), routes)
+    server = mcp_server(app.title, lambda: tools_of(app.openapi(), exclude), call or routes)
     asgi = mcp_app(server)
     transport = httpx2.ASGITransport(app=asgi)
     with agent_on(transport, SITE, headers={"x-api-key": api_key}, serving=server.session_manager.run()) as agent:

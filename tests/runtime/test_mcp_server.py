@@ -10,6 +10,7 @@ stage's domain over ``urllib`` (answered here by the app's adapter, as the gatew
 
 import base64
 import json
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ from api_direct.runtime.mcp_server import (
     MCP_EXCLUDE_ENV,
     argument_problem,
     gateway_base_url,
+    http_route_call,
 )
 from api_direct.runtime.mcp_tools import MCP_PATH, Tool, tools_of
 from tests.cli.mcp_stdio_client import AgentSession
@@ -157,6 +159,15 @@ def test_bad_arguments_are_an_error_result_and_no_call(
     assert served.routes.calls == []
     assert outcome(served.agent.call("weather", {"city": "Oslo"}))["city"] == "Oslo"
     assert len(served.routes.calls) == 1
+
+
+def test_a_route_that_gives_no_answer_is_an_error_result_and_the_server_goes_on() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    with agent_of(answers_app(), call=lambda _, call, key: http_route_call(nobody, call, key)) as served:
+        assert failure(served.agent.call("cities", {})).startswith("GET /cities gave no answer: ")
+        assert failure(served.agent.call("weather", {"city": "Oslo"})).startswith("GET /weather/{city} gave no")
 
 
 @pytest.mark.parametrize(
