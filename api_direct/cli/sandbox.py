@@ -191,10 +191,12 @@ def _money(cents: int, currency: str) -> str:
 def _wait_for_interrupt(output: Output) -> "Callable[[Endpoints], None]":
     def keep(endpoints: "Endpoints") -> None:
         e = endpoints
+        mcp = f"  MCP (agents):    {e.mcp} (the same x-api-key header)\n" if e.mcp else ""
         output.note(
             "\n[bold]Left running[/bold] until Ctrl-C (which stops everything and removes the work folder):\n"
             f"  marketplace:     {e.marketplace}\n  creator portal:  {e.portal}\n"
             f"  API (callable):  {e.gateway}\n  API (deployed):  {e.api_url} (the emulator's URL; it cannot serve it)\n"
+            f"{mcp}"
             f"  AWS emulator:    {e.aws}\n  control plane:   {e.control_plane}\n  Stripe fake:     {e.stripe}\n"
             f"  work folder:     {e.workdir}\n"
             f"  users:           {', '.join(e.users)} (password {e.password})\n"

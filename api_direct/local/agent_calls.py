@@ -63,6 +63,12 @@ def arguments_of(tool: Tool, call: SampleCall) -> dict[str, Any]:
         else:
             arguments[name] = _typed(value, schema)
     for name, value in call.headers:
+        if name.lower() == "cookie":
+            for pair in value.split(";"):
+                cookie, _, cookie_value = pair.strip().partition("=")
+                if by_location.get(cookie) == "cookie":
+                    arguments[cookie] = _typed(unquote(cookie_value), properties.get(cookie, {}))
+            continue
         wanted = next((p for p, where in by_location.items() if where == "header" and p.lower() == name.lower()), None)
         if wanted is not None:
             arguments[wanted] = _typed(value, properties.get(wanted, {}))

@@ -173,6 +173,8 @@ class Endpoints:
     #: One delivery cycle now, rather than within the next half second; how many lines, records and events.
     deliver: Callable[[], int]
     users: tuple[str, ...] = (CREATOR, CONSUMER)
+    #: The stage's MCP endpoint for agents (``<gateway>/mcp``), if the API serves one.
+    mcp: str | None = None
 
     @property
     def marketplace(self) -> str:
@@ -396,6 +398,8 @@ class _Sandbox:
         are about to be printed.
         """
         self.deliver()
+        # The MCP function's tool calls go to the stage's execute-api domain, as deployed: answered here.
+        self.stack.enter_context(gateway_resolved_here(self._stage_url, self.api.request))
         gateway = self.stack.enter_context(
             _Gateway(self.api, self.lock, self.log)
         )  # its socket closes once it has stopped
@@ -414,6 +418,7 @@ class _Sandbox:
             password=self.password,
             consumer_key=self.consumer_key,
             deliver=self.deliver,
+            mcp=f"{gateway.url}{MCP_PATH}" if self.api.api.mcp is not None else None,
         )
 
     def deliver(self) -> int:
@@ -644,8 +649,7 @@ class _Sandbox:
         calls made, to be billed like the rest. ``/mcp`` without a key and with a
         wrong one are tried too.
         """
-        api = self.api
-        base_url = f"https://{api.proxy.host}{api.proxy.prefix}"
+        api, base_url = self.api, self._stage_url
 
         def routed(request: HttpRequest) -> Response:
             response = api.request(request)
@@ -667,6 +671,11 @@ class _Sandbox:
         without = api.request(HttpRequest("POST", MCP_PATH, asked, "", b"{}"))
         wrong = api.request(HttpRequest("POST", MCP_PATH, (("x-api-key", WRONG_KEY), *asked), "", b"{}"))
         made.mcp_rejections = (without.status, wrong.status)
+
+    @property
+    def _stage_url(self) -> str:
+        """The stage's URL as API Gateway names it in each event: what the MCP function calls the routes at."""
+        return f"https://{self.api.proxy.host}{self.api.proxy.prefix}"
 
     @cached_property
     def _usage_queue(self) -> str:

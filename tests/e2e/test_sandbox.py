@@ -29,6 +29,7 @@ from api_direct.cli.main import cli
 from api_direct.local.rest_proxy import MAX_REQUEST_BYTES
 from api_direct.control_plane.billing.metering import HOUR_PREFIX
 from api_direct.local.sandbox import Endpoints
+from tests.mcp_client import session
 from tests.e2e.kept_sandbox import Fetched, fetch, run_kept_sandbox
 from tests.secret_scan import find_secrets
 
@@ -82,6 +83,11 @@ def run(tmp_path_factory: pytest.TempPathFactory, kept: dict[str, Any]) -> tuple
         ]
         endpoints.deliver()
         kept["metered"], kept["delivered again"] = metered_calls(endpoints) - before, endpoints.deliver()
+        assert endpoints.mcp is not None
+        before = metered_calls(endpoints)
+        kept["agent"] = session(endpoints.mcp, endpoints.consumer_key, [("list_cities_cities_get", {})])
+        endpoints.deliver()
+        kept["metered for the agent"] = metered_calls(endpoints) - before
         kept["texts"], kept["secrets"] = written_down(endpoints)
 
     return run_kept_sandbox(explore, calls=CALLS, temp=temp), temp
@@ -141,8 +147,12 @@ def summary(result: Result) -> dict[str, Any]:
 def test_every_number_matches(run: tuple[Result, Path]) -> None:
     found = summary(run[0])
     assert found["ok"] and all(check["expected"] == check["actual"] for check in found["checks"])
-    # Every tenth call misses its key, every tenth has a wrong one, every tenth asks for an unknown route.
-    assert found["calls"] == CALLS and found["billable"] == CALLS - 3 * (CALLS // 10)
+    # Every tenth call misses its key, every tenth has a wrong one, every tenth asks for an unknown route; then an
+    # agent calls each of the example's three operations once as an MCP tool: three more calls, each billable.
+    assert found["mcp_tool_calls"] == 3
+    assert found["calls"] == CALLS + 3 and found["billable"] == CALLS - 3 * (CALLS // 10) + 3
+    checked = {check["name"] for check in found["checks"]}
+    assert {"MCP tools listed, one per operation", "MCP tool calls reached their routes"} <= checked
     # pro: 19.00 a month, 10000 calls included; the platform keeps 20 %.
     assert (found["billed"], found["fee"], found["payout"]) == (1900, 380, 1520)
 
@@ -197,6 +207,10 @@ def test_kept_running_it_can_be_explored(run: tuple[Result, Path], kept: dict[st
     assert len(policy) == 1 and policy[0].startswith('"rate";q=') and remaining == ()
     assert kept["limit headers"][KEPT_CALLS] == ([], [])
     assert (kept["metered"], kept["delivered again"]) == (KEPT_CALLS, 0)
+    # An agent through the served stage's /mcp: the tool call is one metered call, its listing none.
+    [cities] = kept["agent"].results
+    assert not cities.is_error and "list_cities_cities_get" in kept["agent"].names
+    assert kept["metered for the agent"] == 1 and f"MCP (agents):    {endpoints.mcp}" in result.stderr
     login_exit, earnings = kept["earnings"]
     assert login_exit == 0 and earnings.exit_code == 0, earnings.stderr
     [month] = json.loads(earnings.stdout)["months"]
@@ -233,7 +247,7 @@ def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> Result:
 
 def test_a_new_project_from_apid_init_passes(scaffolded: Result) -> None:
     found = summary(scaffolded)
-    assert found["ok"] and found["calls"] == 10
+    assert found["ok"] and (found["calls"], found["mcp_tool_calls"]) == (10 + 2, 2)  # an agent calls both as tools
     assert "2 operation(s) to call: GET /hello/{who}, POST /stats" in scaffolded.stderr
     assert {check["name"]: check["actual"] for check in found["checks"]}["good calls answered 2xx"] == 7
 
