@@ -95,17 +95,17 @@ class McpEndpoint(Construct):
         stage = api.rest_api.deployment_stage.node.default_child
         if not isinstance(stage, apigw.CfnStage):
             raise TypeError("the API's deployment stage has no CfnStage to throttle /mcp on")
-        stage.add_property_override(
-            "MethodSettings",
-            [
-                {
-                    "ResourcePath": "/" + MCP_PATH.replace("/", "~1"),
-                    "HttpMethod": "*",
-                    "ThrottlingRateLimit": rate_limit,
-                    "ThrottlingBurstLimit": burst,
-                }
-            ],
-        )
+        # Added to the stage's own settings (a stage-wide "/*" one among them), never in place of them.
+        stage.method_settings = [
+            *(stage.method_settings or []),  # type: ignore[misc]
+            apigw.CfnStage.MethodSettingProperty(
+                # CloudFormation's form of the path: each "/" escaped as "~1" after a leading "/".
+                resource_path="/" + MCP_PATH.replace("/", "~1"),
+                http_method="*",
+                throttling_rate_limit=rate_limit,
+                throttling_burst_limit=burst,
+            ),
+        ]
         Validations.of(self.method).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-COG4",

@@ -11,6 +11,7 @@ def access_line(
     status: int = 200,
     latency_ms: int | None = 10,
     api_id: str = "abc123",
+    resource_path: str = "/items/{id}",
 ) -> str:
     """A line for one request; ``key_id=""`` is a request the authorizer rejected."""
     fields: dict[str, object] = {
@@ -19,7 +20,7 @@ def access_line(
         "apiId": api_id,
         "stage": "prod",
         "httpMethod": "GET",
-        "resourcePath": "/items/{id}",
+        "resourcePath": resource_path,
         "status": status,
         "keyId": key_id,
         "plan": plan,

@@ -90,6 +90,22 @@ def test_aggregation_per_key_plan_and_hour() -> None:
     assert len({record.record_id for record in records.values()}) == 4
 
 
+def test_requests_to_the_mcp_endpoint_are_counted_under_no_key_never_billed() -> None:
+    lines = [
+        LogLine("1", access_line("a", HOUR_13 + 1, key_id="k1", plan="pro", resource_path="/mcp")),
+        LogLine("2", access_line("b", HOUR_13 + 2, key_id="k1", plan="pro", resource_path="/mcp", status=429)),
+        # The tool call that /mcp request made, or the app's own /mcp when the endpoint is off: the app's proxy
+        # resource, billed to the key.
+        LogLine("3", access_line("c", HOUR_13 + 3, key_id="k1", plan="pro", resource_path="/{proxy+}")),
+        LogLine("5", access_line("e", HOUR_13 + 5, key_id="", plan="", status=403, resource_path="/mcp")),
+    ]
+    records = {(r.key_id, r.plan): r for r in aggregate("weather", lines)}
+    assert set(records) == {("k1", "pro"), ("", "")}
+    assert records[("k1", "pro")].calls == 1
+    unbilled = records[("", "")]
+    assert unbilled.calls == 3 and unbilled.status_counts == {"2xx": 1, "3xx": 0, "4xx": 2, "5xx": 0}
+
+
 def test_record_id_covers_api_name_and_line_ids() -> None:
     lines = [LogLine("1", access_line("a", HOUR_13))]
     [weather] = aggregate("weather", lines)
