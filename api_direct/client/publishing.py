@@ -92,6 +92,7 @@ def listing(
         "account_id": account_id,
         "region": region,
         "stage": project.stage,
+        "mcp": {"exclude": list(project.config.mcp.exclude)} if project.config.mcp.enabled else None,
         "plans": [
             {
                 "name": plan.name,

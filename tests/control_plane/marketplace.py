@@ -74,6 +74,7 @@ def listing_body(**overrides: Any) -> dict[str, Any]:
                 "monthly_quota": None,
             },
         ],
+        "mcp": {"exclude": []},
         **overrides,
     }
 

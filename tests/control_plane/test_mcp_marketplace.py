@@ -181,6 +181,21 @@ def test_get_api_shows_plans_the_apis_own_tools_and_its_mcp_url(api: TestClient,
     ]
 
 
+def test_get_api_leaves_out_the_tools_the_creator_excluded_and_an_api_without_mcp_has_none(
+    api: TestClient, mint: Mint
+) -> None:
+    link_account(ALICE)
+    creator = bearer(mint(ALICE, "creators"))
+    published(api, creator, openapi=DOCUMENT, mcp={"exclude": ["/forecast/*"]})
+    with marketplace_agent(api.app) as agent:
+        excluded = outcome(agent.call("get_api", {"api": API}))
+    published(api, creator, openapi=DOCUMENT, mcp=None)
+    with marketplace_agent(api.app) as agent:
+        without = outcome(agent.call("get_api", {"api": API}))
+    assert [tool["name"] for tool in excluded["tools"]] == ["current_weather"]
+    assert (without["mcp_url"], without["tools"]) == (None, [])
+
+
 # --- subscribe, confirm, fetch the key ----------------------------------------------------------
 
 

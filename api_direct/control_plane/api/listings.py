@@ -69,6 +69,13 @@ def _openapi_3(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+class McpOffer(StrictModel):
+    """The API's MCP endpoint (``<base_url>/mcp``), as ``[mcp]`` in apid.toml configures it."""
+
+    #: Operations that are not tools (:func:`~api_direct.runtime.mcp_tools.excluded`'s patterns).
+    exclude: Annotated[list[Annotated[str, Field(min_length=1, max_length=300)]], Field(max_length=200)] = []
+
+
 class ListingIn(StrictModel):
     """What ``apid publish`` sends; plans follow the same rules as in ``apid.toml``."""
 
@@ -83,6 +90,8 @@ class ListingIn(StrictModel):
     #: The stage published (its stack ``apid-<api>-<stage>`` holds the keys); None: the unnamed stage.
     stage: Annotated[str, Field(pattern=STAGE_NAME_PATTERN)] | None = None
     plans: Annotated[list[PricingPlan], Field(min_length=1, max_length=20), AfterValidator(_distinct_plans)]
+    #: The API's MCP endpoint; ``None``: it serves none (``[mcp] enabled = false``, or published before it could).
+    mcp: McpOffer | None = None
 
 
 class ListingSummary(BaseModel):
@@ -111,6 +120,7 @@ class ListingSummary(BaseModel):
 class Listing(ListingSummary):
     plans: list[PricingPlan]
     openapi: dict[str, Any]
+    mcp: McpOffer | None = None
 
 
 class ListingPage(BaseModel):
@@ -177,6 +187,7 @@ def read_listing(store: Store, api_id: str) -> Listing:
     return Listing.model_validate(
         {
             **ListingSummary.of(item).model_dump(),
+            "mcp": item.get("mcp"),
             "plans": listed_plans(store, api_id),
             "openapi": json.loads(document["document"]) if document else {},
         }
@@ -370,6 +381,7 @@ def _listing_attributes(api_id: str, body: ListingIn, now: str) -> dict[str, Any
         "account_id": body.account_id,
         "region": body.region,
         "stage": body.stage,
+        "mcp": body.mcp.model_dump() if body.mcp else None,
         "min_price_per_1000": min(plan.price_per_1000 for plan in body.plans),
         "updated_at": now,
     }

@@ -167,7 +167,7 @@ def get_api(caller: Caller, arguments: ApiArguments) -> dict[str, Any]:
         "category": listing.category,
         "base_url": listing.base_url,
         "page_url": caller.page_url(listing.api_id),
-        "mcp_url": _mcp_url(listing.base_url),
+        "mcp_url": _mcp_url(listing.base_url) if listing.mcp else None,
         "currency": currency,
         "plans": [
             {
@@ -182,7 +182,10 @@ def get_api(caller: Caller, arguments: ApiArguments) -> dict[str, Any]:
             }
             for plan in listing.plans
         ],
-        "tools": [{"name": tool.name, "description": tool.description} for tool in tools_of(listing.openapi).tools],
+        "tools": [
+            {"name": tool.name, "description": tool.description}
+            for tool in (tools_of(listing.openapi, listing.mcp.exclude).tools if listing.mcp else ())
+        ],
         "rating": listing.rating,
         "review_count": listing.review_count,
     }
@@ -214,7 +217,8 @@ def fetch_key(caller: Caller, arguments: FetchKeyArguments) -> dict[str, Any]:
             "status": "pending",
             "message": "not confirmed yet: your user has not confirmed at confirm_url; call fetch_key again shortly",
         }
-    base_url = str(listings.require_listing(caller.services.store, request.api_id)["base_url"])
+    listed = listings.require_listing(caller.services.store, request.api_id)
+    base_url = str(listed["base_url"])
     return {
         "status": "issued",
         "api": issued.api_id,
@@ -224,7 +228,7 @@ def fetch_key(caller: Caller, arguments: FetchKeyArguments) -> dict[str, Any]:
         "api_key": issued.api_key,
         "header": KEY_HEADER,
         "base_url": base_url,
-        "mcp_url": _mcp_url(base_url),
+        "mcp_url": _mcp_url(base_url) if listed.get("mcp") is not None else None,
         "message": (
             "This key is shown once: keep it now. Send it in the x-api-key header to base_url, or use the API's"
             " MCP server at mcp_url with it. Your user sees and manages it on their dashboard."
