@@ -148,10 +148,10 @@ class DeployedRestApi:
     authorizer: DeployedFunction
     app: DeployedFunction
     access_log_group: str
-    #: The function behind ``/mcp`` (:class:`~api_direct.constructs.mcp_endpoint.McpEndpoint`), if the API has one.
-    mcp: DeployedFunction | None = None
     #: What the stack's template configures API Gateway to answer itself (binary media types included).
     rules: GatewayRules = GatewayRules()
+    #: The function behind ``/mcp`` (:class:`~api_direct.constructs.mcp_endpoint.McpEndpoint`), if the API has one.
+    mcp: DeployedFunction | None = None
 
     @property
     def proxy(self) -> RestProxy:

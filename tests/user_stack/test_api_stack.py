@@ -87,7 +87,7 @@ def test_composes_function_keys_gateway_and_forwarder(template: Template) -> Non
 
 def test_every_role_carries_the_link_boundary(template: Template) -> None:
     roles = template.find_resources("AWS::IAM::Role")
-    assert len(roles) == 4
+    assert len(roles) == 5  # app, authorizer, key sync, usage forwarder, MCP server
     for role in roles.values():
         assert role["Properties"]["PermissionsBoundary"] == BOUNDARY
 
@@ -150,7 +150,7 @@ def test_second_synth_reuses_the_bundle(tmp_path: Path, pip_calls: list[list[str
     cold_calls = len(calls)
     runtime_bundle.cache_clear()
     synthesize(tmp_path / "warm", cache)
-    assert cold_calls == 2  # the app's requirements, and the handlers' Powertools
+    assert cold_calls == 3  # the app's requirements, the handlers' Powertools, the MCP function's SDK
     assert len(calls) == cold_calls
 
 
