@@ -48,7 +48,7 @@ class Functions:
 
     def invoke(self, function: DeployedFunction, event: dict[str, Any]) -> Any:
         self.events.append((function.name, event))
-        if function is APP:
+        if function.name in ("app", "mcp"):
             if isinstance(self.result, Exception):
                 raise self.result
             return self.result
@@ -369,3 +369,41 @@ def test_the_kept_gateway_answers_head_without_a_body_and_refuses_outside_the_st
     outside = connection.getresponse()
     assert (outside.status, json.loads(outside.read())) == (403, {"message": "Forbidden"})
     assert [request.method for request in api.requests] == ["HEAD"]
+
+
+MCP = DeployedFunction("mcp", "arn:mcp", "api_direct.runtime.mcp_server.handler", {})
+
+
+def with_mcp(api: LocalRestApi, functions: Functions) -> LocalRestApi:
+    """The same API with an MCP function behind ``/mcp``, as McpEndpoint adds one."""
+    return LocalRestApi(replace(api.api, mcp=MCP), functions, api._apigateway, api._logs)  # type: ignore[arg-type]
+
+
+def test_mcp_takes_the_authorizer_s_allow_without_a_usage_plan(gateway: tuple[LocalRestApi, Functions, Any]) -> None:
+    api, functions, logs = gateway
+    served = with_mcp(api, functions)
+    # A key the authorizer allows but no usage plan of the stage holds: refused on the app's routes only.
+    listed = served.request(get("/mcp", "not-in-plan", method="POST", body=b"{}"))
+    routed = served.request(get("/cities", "not-in-plan"))
+    assert listed.status == 200 and routed.status == INVALID_KEY.status
+    [(name, event)] = [(name, event) for name, event in functions.events if name != "authorizer"]
+    assert name == "mcp" and (event["resource"], event["pathParameters"]) == ("/mcp", None)
+    first = logged(logs)[0]
+    assert (first.resource_path, first.key_id, first.status) == ("/mcp", "k1", 200)
+
+
+def test_mcp_without_a_key_or_with_a_refused_one_never_reaches_its_function(
+    gateway: tuple[LocalRestApi, Functions, Any],
+) -> None:
+    api, functions, _ = gateway
+    served = with_mcp(api, functions)
+    without = served.request(get("/mcp", method="POST", body=b"{}"))
+    refused = served.request(get("/mcp", "suspended", method="POST", body=b"{}"))
+    assert (without.status, refused.status) == (MISSING_KEY.status, 403)
+    assert [name for name, _ in functions.events] == ["authorizer"]
+
+
+def test_without_an_mcp_function_mcp_is_one_of_the_app_s_paths(gateway: tuple[LocalRestApi, Functions, Any]) -> None:
+    api, functions, logs = gateway
+    assert api.request(get("/mcp", "in-plan", method="POST")).status == 200
+    assert functions.events[-1][1]["resource"] == "/{proxy+}" and logged(logs)[0].resource_path == "/{proxy+}"
