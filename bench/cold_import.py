@@ -80,15 +80,18 @@ def cold_start(
     runs: int = 5,
     python: str | None = None,
     request: dict[str, Any] = FIRST_REQUEST,
+    extra_path: Path | None = None,
 ) -> ColdStart:
     """Import ``module`` from ``bundle_dir`` in ``runs`` fresh interpreters and call ``function`` once in each.
 
-    The bundle is the only addition to the path, as Lambda's runtime sets it, and
+    The bundle is the only addition to the path (with ``extra_path``, a folder of the
+    benchmark's own after it), as Lambda's runtime sets it, and
     no byte-code is written (Lambda's code folder is read-only): only what the
     bundle ships is there. A response other than 200 is an error, not a figure.
     """
     code = _PROBE.format(module=module, function=function)
-    environment = {**os.environ, "PYTHONPATH": str(bundle_dir), "PYTHONDONTWRITEBYTECODE": "1"}
+    path = os.pathsep.join(str(folder) for folder in (bundle_dir, extra_path) if folder is not None)
+    environment = {**os.environ, "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
     environment.pop("PYTHONHOME", None)
     imports, responses = [], []
     for _ in range(runs):

@@ -25,6 +25,7 @@ BENCHMARKS = (
     "metering",
     "adapter",
     "limit_headers",
+    "mcp",
     "lifespan",
     "deploys",
     "lifecycle",

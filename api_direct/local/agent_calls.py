@@ -67,7 +67,7 @@ def arguments_of(tool: Tool, call: SampleCall) -> dict[str, Any]:
             for pair in value.split(";"):
                 cookie, _, cookie_value = pair.strip().partition("=")
                 if by_location.get(cookie) == "cookie":
-                    arguments[cookie] = _typed(unquote(cookie_value), properties.get(cookie, {}))
+                    arguments[cookie] = _typed(cookie_value, properties.get(cookie, {}))  # as route_call sends it
             continue
         wanted = next((p for p, where in by_location.items() if where == "header" and p.lower() == name.lower()), None)
         if wanted is not None:

@@ -32,7 +32,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import anyio.to_thread
@@ -154,14 +154,29 @@ def mcp_tool(tool: Tool) -> types.Tool:
     )
 
 
+@lru_cache(maxsize=512)
+def _validator(schema: str) -> Draft202012Validator | None:
+    """The validator of a tool's input schema (as canonical JSON), checked once; ``None`` for one it cannot read.
+
+    Checking a schema costs more than the rest of a tool call together, and a
+    container's tools do not change, so each schema is checked once.
+    """
+    document = json.loads(schema)
+    try:
+        Draft202012Validator.check_schema(document)
+    except SchemaError:
+        return None
+    return Draft202012Validator(document)
+
+
 def argument_problem(tool: Tool, arguments: Mapping[str, Any]) -> str | None:
     """The first way ``arguments`` break ``tool``'s schema, as one line; ``None`` when they fit."""
+    validator = _validator(json.dumps(tool.input_schema, sort_keys=True))
     try:
-        Draft202012Validator.check_schema(tool.input_schema)
-        error = next(iter(Draft202012Validator(tool.input_schema).iter_errors(dict(arguments))), None)
+        error = next(iter(validator.iter_errors(dict(arguments))), None) if validator is not None else None
     # An app's schema the validator cannot read (malformed, a type or reference it does not know, a pattern in
     # another regex dialect): the route's own validation decides.
-    except (SchemaError, UnknownType, Unresolvable, re.error):
+    except (UnknownType, Unresolvable, re.error):
         return None
     if error is None:
         return None
