@@ -37,10 +37,14 @@ MOTO_TARGET = 2_000
 
 
 class StubTable:
-    """The one table call :class:`Meter` makes directly: the key-by-id query."""
+    """The table calls :class:`Meter` makes directly: the key-by-id query, and the key's last use (a write that
+    always succeeds here)."""
 
     def query(self, **_: Any) -> dict[str, Any]:
         return {"Items": [{"api_id": API, "consumer": "consumer-carol", "plan": "pro"}]}
+
+    def update_item(self, **_: Any) -> dict[str, Any]:
+        return {}
 
 
 class StubStore:
