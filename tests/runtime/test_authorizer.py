@@ -3,6 +3,7 @@ from collections.abc import Callable
 from io import StringIO
 from typing import Any, Literal
 
+import boto3
 import pytest
 from aws_lambda_powertools import Logger
 
@@ -17,7 +18,7 @@ from api_direct.runtime.gateway_responses import (
     GatewayRejection,
     render_template,
 )
-from api_direct.runtime.key_store import KeyRecord, KeyStatus, KeyTable
+from api_direct.runtime.key_store import KeyRecord, KeyStatus, KeyTable, key_table_from_env
 from tests.runtime.authorizer_events import STAGE_WILDCARD, request_event
 
 
@@ -201,3 +202,28 @@ def test_plaintext_key_never_appears_in_logs_or_response(
     assert key not in logs.getvalue()
     assert hash_key(key) not in logs.getvalue()
     assert key not in json.dumps(response)
+
+
+def test_a_live_key_of_another_api_is_refused_like_an_unknown_one(
+    key_table: KeyTable, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each API's authorizer reads its own stack's key table: a consumer's key for another API (its own MCP endpoint
+    included) is no key here."""
+    other = KeyTable(
+        boto3.resource("dynamodb", region_name="us-east-1").create_table(
+            TableName="apid-other-api-keys",
+            KeySchema=[{"AttributeName": "key_hash", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "key_hash", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    )
+    key = seed(other, "active", plan="pro")
+    monkeypatch.setenv("KEY_TABLE_NAME", "apid-other-api-keys")
+    key_table_from_env.cache_clear()
+    assert handler(request_event({"x-api-key": key}), lambda_context)["policyDocument"]["Statement"][0]["Effect"] == (
+        "Allow"
+    )
+    monkeypatch.setenv("KEY_TABLE_NAME", key_table.table.name)
+    key_table_from_env.cache_clear()
+    response = handler(request_event({"x-api-key": key}), lambda_context)
+    assert gateway_sends(response) == (INVALID_KEY.status, INVALID_KEY.body())
