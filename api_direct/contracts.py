@@ -249,3 +249,10 @@ class CustomDomainTarget:
     certificate_arn: str
     hosted_zone_id: str | None = None
     zone_name: str | None = None
+
+
+#: The MCP function's environment (:mod:`api_direct.runtime.mcp_server`, set by ``McpEndpoint``): the app's
+#: ``live`` alias it asks for the OpenAPI document, the API's name, and ``[mcp] exclude`` as a JSON list.
+MCP_APP_FUNCTION_ENV = "APID_APP_FUNCTION"
+MCP_API_NAME_ENV = "APID_API_NAME"
+MCP_EXCLUDE_ENV = "APID_MCP_EXCLUDE"

@@ -12,7 +12,7 @@ from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.bundled_function import BundledFunction, bundle_cache_dir
 from api_direct.constructs.metered_api import API_KEY_HEADER, MeteredApi
 from api_direct.constructs.runtime_function import MCP_REQUIREMENTS, runtime_bundle
-from api_direct.runtime.mcp_server import API_NAME_ENV, APP_FUNCTION_ENV, MCP_EXCLUDE_ENV
+from api_direct.contracts import MCP_API_NAME_ENV, MCP_APP_FUNCTION_ENV, MCP_EXCLUDE_ENV
 from api_direct.runtime.mcp_tools import MCP_PATH
 
 #: Names the app version the tools were read from: a new one changes the function's configuration, so Lambda
@@ -65,8 +65,8 @@ class McpEndpoint(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         environment = {
-            APP_FUNCTION_ENV: app.function_arn,
-            API_NAME_ENV: api_name,
+            MCP_APP_FUNCTION_ENV: app.function_arn,
+            MCP_API_NAME_ENV: api_name,
             MCP_EXCLUDE_ENV: json.dumps(list(exclude)),
         }
         if app_version is not None:

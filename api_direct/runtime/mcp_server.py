@@ -45,14 +45,9 @@ from referencing.exceptions import Unresolvable
 from starlette.applications import Starlette
 from starlette.requests import Request
 
+from api_direct.contracts import MCP_API_NAME_ENV, MCP_APP_FUNCTION_ENV, MCP_EXCLUDE_ENV
 from api_direct.runtime.mcp_tools import MCP_PATH, RouteCall, Tool, ToolArgumentError, Toolset, route_call, tools_of
 
-#: The app's ``live`` alias: invoked for its OpenAPI document.
-APP_FUNCTION_ENV = "APID_APP_FUNCTION"
-#: JSON list of ``[mcp] exclude`` patterns (:func:`~api_direct.runtime.mcp_tools.excluded`).
-MCP_EXCLUDE_ENV = "APID_MCP_EXCLUDE"
-#: The API's name, as the server names itself to clients.
-API_NAME_ENV = "APID_API_NAME"
 #: What a tool call may take, within API Gateway's own 29 s integration timeout for the ``/mcp`` request.
 ROUTE_TIMEOUT_SECONDS = 25.0
 _READ_ONLY = frozenset({"GET", "HEAD"})
@@ -272,14 +267,14 @@ def openapi_of_app(function: str) -> Mapping[str, Any]:
 def deployed_tools() -> Toolset:
     """The deployed app's tools, read once per container (see the module's docstring)."""
     exclude = json.loads(os.environ.get(MCP_EXCLUDE_ENV) or "[]")
-    return tools_of(openapi_of_app(os.environ[APP_FUNCTION_ENV]), exclude)
+    return tools_of(openapi_of_app(os.environ[MCP_APP_FUNCTION_ENV]), exclude)
 
 
 @cache
 def _deployed_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     from api_direct.runtime.asgi_lambda import LambdaAsgiHandler
 
-    server = mcp_server(os.environ.get(API_NAME_ENV) or "api", deployed_tools, http_route_call)
+    server = mcp_server(os.environ.get(MCP_API_NAME_ENV) or "api", deployed_tools, http_route_call)
     return LambdaAsgiHandler(mcp_app(server))
 
 

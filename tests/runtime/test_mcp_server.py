@@ -25,10 +25,8 @@ from api_direct.local.mcp_loopback import gateway_resolved_here
 from api_direct.local.rest_proxy import HttpRequest, HttpResponse, RestProxy
 from api_direct.runtime import mcp_server
 from api_direct.runtime.asgi_lambda import OPENAPI_REQUEST, LambdaAsgiHandler
+from api_direct.contracts import MCP_API_NAME_ENV, MCP_APP_FUNCTION_ENV, MCP_EXCLUDE_ENV
 from api_direct.runtime.mcp_server import (
-    API_NAME_ENV,
-    APP_FUNCTION_ENV,
-    MCP_EXCLUDE_ENV,
     argument_problem,
     gateway_base_url,
     http_route_call,
@@ -233,8 +231,8 @@ def deployed(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) ->
     """``mcp_server.handler`` behind a ``/mcp`` resource of stage ``v1``, with the app's ``live`` alias a
     ``LambdaAsgiHandler`` of :func:`answers_app` (invoked in process instead of through Lambda's API); the
     agent speaks the stateless protocol revision, or an earlier one with its ``initialize`` handshake."""
-    monkeypatch.setenv(APP_FUNCTION_ENV, APP_ALIAS)
-    monkeypatch.setenv(API_NAME_ENV, "answers")
+    monkeypatch.setenv(MCP_APP_FUNCTION_ENV, APP_ALIAS)
+    monkeypatch.setenv(MCP_API_NAME_ENV, "answers")
     monkeypatch.setenv(MCP_EXCLUDE_ENV, json.dumps(["archive"]))
     proxy = RestProxy(stage="v1")
     app = LambdaAsgiHandler(answers_app())
