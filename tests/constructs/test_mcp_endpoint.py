@@ -15,7 +15,7 @@ from aws_cdk.assertions import Template
 from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.constructs.mcp_endpoint import APP_VERSION_ENV, McpEndpoint
 from api_direct.project import ProjectError, load_project
-from api_direct.runtime.mcp_server import API_NAME_ENV, APP_FUNCTION_ENV, MCP_EXCLUDE_ENV
+from api_direct.contracts import MCP_API_NAME_ENV, MCP_APP_FUNCTION_ENV, MCP_EXCLUDE_ENV
 from api_direct.user_stack import UserApiStack
 from tests.constructs.metered_stack import metered_api
 from tests.example_project import CONTROL_PLANE_ACCOUNT, copy_example
@@ -126,9 +126,9 @@ def test_the_function_knows_the_live_alias_the_exclusions_the_api_and_the_versio
     alias, _ = only(template, "AWS::Lambda::Alias", Name="live")
     version, _ = only(template, "AWS::Lambda::Version")
     assert function["Environment"]["Variables"] == {
-        APP_FUNCTION_ENV: {"Ref": alias},
+        MCP_APP_FUNCTION_ENV: {"Ref": alias},
         MCP_EXCLUDE_ENV: json.dumps(EXCLUDE),
-        API_NAME_ENV: "weather-api",
+        MCP_API_NAME_ENV: "weather-api",
         APP_VERSION_ENV: {"Fn::GetAtt": [version, "Version"]},
     }
 
