@@ -114,6 +114,15 @@ def test_an_api_page_compares_plans_and_renders_its_openapi_document(api: TestCl
     assert page.text.count("Sign in to subscribe</a>") == 2 and "next=/web/apis/weather-api" in page.text
 
 
+def test_an_api_page_gives_agents_its_mcp_url_only_when_it_serves_one(api: TestClient, mint: Mint) -> None:
+    marketplace(api, mint)
+    served = text(api.get(f"/web/apis/{API}").text)
+    published(api, bearer(mint(ALICE, "creators")), mcp=None)
+    without = text(api.get(f"/web/apis/{API}").text)
+    assert "For AI agents https://abc123.execute-api.eu-west-1.amazonaws.com/v1/mcp (MCP" in served
+    assert "For AI agents" not in without
+
+
 def test_a_subscriber_reviews_from_the_page_once_and_everyone_reads_it(
     api: TestClient, carols_key: str, mint: Mint
 ) -> None:
