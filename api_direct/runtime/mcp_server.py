@@ -79,8 +79,10 @@ def http_route_call(base_url: str, call: RouteCall, api_key: str) -> RouteAnswer
         base_url.rstrip("/") + call.target,
         data=call.body,
         method=call.method,
-        headers={**dict(call.headers), "x-api-key": api_key, "user-agent": "api-direct-mcp"},
+        headers={**dict(call.headers), "user-agent": "api-direct-mcp"},
     )
+    # Never sent on to where a redirect points: the key is for this API's stage alone.
+    request.add_unredirected_header("X-api-key", api_key)
     try:
         with urllib.request.urlopen(request, timeout=ROUTE_TIMEOUT_SECONDS) as response:  # noqa: S310 - our own API
             return RouteAnswer(response.status, dict(response.headers.items()), response.read())

@@ -11,8 +11,10 @@ stage's domain over ``urllib`` (answered here by the app's adapter, as the gatew
 import base64
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import mcp_types as types
@@ -31,7 +33,7 @@ from api_direct.runtime.mcp_server import (
     gateway_base_url,
     http_route_call,
 )
-from api_direct.runtime.mcp_tools import MCP_PATH, Tool, tools_of
+from api_direct.runtime.mcp_tools import MCP_PATH, RouteCall, Tool, tools_of
 from tests.cli.mcp_stdio_client import AgentSession
 from tests.control_plane.mcp_agent import LambdaTransport, agent_on, failure, outcome
 from tests.runtime.asgi_apps import answering
@@ -166,6 +168,41 @@ def test_a_route_that_gives_no_answer_is_an_error_result_and_the_server_goes_on(
     with agent_of(answers_app(), call=lambda _, call, key: http_route_call(nobody, call, key)) as served:
         assert failure(served.agent.call("cities", {})).startswith("GET /cities gave no answer: ")
         assert failure(served.agent.call("weather", {"city": "Oslo"})).startswith("GET /weather/{city} gave no")
+
+
+class _Redirecting(BaseHTTPRequestHandler):
+    """``/from`` redirects to ``/to``, which answers the x-api-key it was sent (or ``none``)."""
+
+    def do_GET(self) -> None:
+        if self.path == "/from":
+            self.send_response(307)
+            self.send_header("Location", "/to")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = json.dumps({"key": self.headers.get("x-api-key", "none")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+def test_the_callers_key_is_never_sent_on_to_where_a_redirect_points() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Redirecting)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        direct = http_route_call(base, RouteCall("GET", "/to", (), None), API_KEY)
+        redirected = http_route_call(base, RouteCall("GET", "/from", (), None), API_KEY)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert json.loads(direct.body) == {"key": API_KEY} and json.loads(redirected.body) == {"key": "none"}
 
 
 @pytest.mark.parametrize(
