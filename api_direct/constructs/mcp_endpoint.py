@@ -15,9 +15,6 @@ from api_direct.constructs.runtime_function import MCP_REQUIREMENTS, runtime_bun
 from api_direct.contracts import MCP_API_NAME_ENV, MCP_APP_FUNCTION_ENV, MCP_EXCLUDE_ENV
 from api_direct.runtime.mcp_tools import MCP_PATH
 
-#: Names the app version the tools were read from: a new one changes the function's configuration, so Lambda
-#: starts containers that read the new version's tools.
-APP_VERSION_ENV = "APID_APP_VERSION"
 _SYNCHRONOUS = (
     "Only the API's gateway invokes the MCP function, synchronously, and answers the agent with its result or"
     " error; a dead-letter queue only ever receives failed asynchronous invocations."
@@ -45,9 +42,9 @@ class McpEndpoint(Construct):
     their plans limit.
 
     ``exclude`` leaves operations out (operation ids, paths or ``"METHOD /path"``,
-    ``*`` globs: :func:`~api_direct.runtime.mcp_tools.excluded`). ``app_version``
-    (the version the ``live`` alias points at) renews the function's containers
-    when it changes.
+    ``*`` globs: :func:`~api_direct.runtime.mcp_tools.excluded`). The function reads
+    the tools again every minute, so a new version of ``app`` (a deploy, a hotswap,
+    a canary's shift) needs no change of its own.
     """
 
     def __init__(
@@ -59,7 +56,6 @@ class McpEndpoint(Construct):
         app: lambda_.IFunction,
         api_name: str,
         exclude: Sequence[str] = (),
-        app_version: str | None = None,
         rate_limit: float = 50,
         burst: int = 100,
     ) -> None:
@@ -69,8 +65,6 @@ class McpEndpoint(Construct):
             MCP_API_NAME_ENV: api_name,
             MCP_EXCLUDE_ENV: json.dumps(list(exclude)),
         }
-        if app_version is not None:
-            environment[APP_VERSION_ENV] = app_version
         self.function = BundledFunction(
             self,
             "Function",

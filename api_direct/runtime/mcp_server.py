@@ -13,11 +13,10 @@ an agent's malformed call is an error result it can correct, and is never billed
 The function is its own, apart from the app's: the SDK's dependencies (a newer
 pydantic and Starlette among them) never meet the creator's pins, and the app's
 bundle and cold start stay as they were. It learns the tools from the app itself:
-on its first request it invokes the app's ``live`` alias with
+it invokes the app's ``live`` alias with
 :data:`~api_direct.runtime.asgi_lambda.OPENAPI_REQUEST`, which the app's adapter
 answers with ``app.openapi()`` (whether or not the app serves ``/openapi.json``),
-and keeps them for the container's life; a deploy that publishes a new app version
-changes this function's configuration too, so no container outlives its tools.
+and keeps them a minute (:func:`deployed_tools`).
 
 The same server runs under ``apid dev`` with another source of tools and another
 base URL (:func:`mcp_app`).
@@ -28,6 +27,7 @@ import http.client
 import json
 import os
 import re
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -265,11 +265,26 @@ def openapi_of_app(function: str) -> Mapping[str, Any]:
     return document
 
 
-@cache
+#: How long a container keeps the app's tools before it asks the app again.
+TOOLS_TTL_SECONDS = 60.0
+_read: dict[str, tuple[float, Toolset]] = {}
+
+
 def deployed_tools() -> Toolset:
-    """The deployed app's tools, read once per container (see the module's docstring)."""
-    exclude = json.loads(os.environ.get(MCP_EXCLUDE_ENV) or "[]")
-    return tools_of(openapi_of_app(os.environ[MCP_APP_FUNCTION_ENV]), exclude)
+    """The deployed app's tools, read again once they are :data:`TOOLS_TTL_SECONDS` old (see the module's docstring).
+
+    Neither a hotswap nor a canary's shift tells this function that the live
+    version changed, so the tools are not kept for a container's life: a new route
+    is a tool within a minute, at the price of one Invoke of the app a minute while
+    agents call.
+    """
+    function = os.environ[MCP_APP_FUNCTION_ENV]
+    now = time.monotonic()
+    kept = _read.get(function)
+    if kept is None or now - kept[0] > TOOLS_TTL_SECONDS:
+        exclude = json.loads(os.environ.get(MCP_EXCLUDE_ENV) or "[]")
+        kept = _read[function] = (now, tools_of(openapi_of_app(function), exclude))
+    return kept[1]
 
 
 @cache

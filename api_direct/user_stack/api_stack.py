@@ -134,7 +134,6 @@ class UserApiStack(Stack):
                 app=self.live.alias,
                 api_name=config.api.name,
                 exclude=config.mcp.exclude,
-                app_version=self.live.version.version,
                 rate_limit=config.mcp.rate_limit,
                 burst=config.mcp.burst,
             )

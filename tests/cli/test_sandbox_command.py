@@ -22,7 +22,17 @@ from tests.example_project import EXAMPLE_DIR
 
 
 def summary(*checks: Check) -> Summary:
-    return Summary(calls=3, billable=2, billed=1900, fee=380, payout=1520, currency="usd", seconds=1.0, checks=checks)
+    return Summary(
+        calls=3,
+        mcp_tool_calls=0,
+        billable=2,
+        billed=1900,
+        fee=380,
+        payout=1520,
+        currency="usd",
+        seconds=1.0,
+        checks=checks,
+    )
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ def test_synth_writes_the_template_and_reports_it(tmp_path: Path, monkeypatch) -
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["stack"] == "apid-weather-api" and report["assets"] == 2
+    assert report["stack"] == "apid-weather-api" and report["assets"] == 3  # the app's, our handlers', MCP's
     assert report["bundle_bytes"] > 1_000_000
     template = json.loads(Path(report["template"]).read_text())
     assert any(r["Type"] == "AWS::Logs::SubscriptionFilter" for r in template["Resources"].values())

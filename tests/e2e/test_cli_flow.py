@@ -250,18 +250,20 @@ def test_plan_shows_additions_and_changes_nothing(first_plan: SimpleNamespace) -
 
 def test_deploy_creates_the_api_and_prints_its_url(deployed: SimpleNamespace) -> None:
     output = deployed.output
-    assert output["status"] == "CREATE_COMPLETE" and output["uploaded_assets"] == 2
+    # The app's bundle, our handlers' and the MCP function's.
+    assert output["status"] == "CREATE_COMPLETE" and output["uploaded_assets"] == 3
     assert output["outputs"]["ApiUrl"].startswith("https://") and "execute-api" in output["outputs"]["ApiUrl"]
     assert set(deployed.functions) == {
         "apid_handler.handler",
         "api_direct.runtime.authorizer.handler",
         "api_direct.runtime.key_sync.handler",
+        "api_direct.runtime.mcp_server.handler",
     }  # no control plane: no usage forwarder
     assert all(f["Runtime"] == "python3.12" and f["Architectures"] == ["arm64"] for f in deployed.functions.values())
     [api] = deployed.apis
     assert api["apiKeySource"] == "AUTHORIZER"
     assert [t for t in deployed.tables if t.startswith(STACK)]
-    assert len(deployed.objects) == 2 and all(o["Key"].startswith("assets/") for o in deployed.objects)
+    assert len(deployed.objects) == 3 and all(o["Key"].startswith("assets/") for o in deployed.objects)
 
 
 def test_plan_after_deploy_has_no_changes(unchanged: SimpleNamespace) -> None:

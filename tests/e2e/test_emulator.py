@@ -250,7 +250,7 @@ def test_functions_run_our_code_on_arm64(aws: Aws, api: Deployed) -> None:
     }
     assert set(functions) == {
         "apid_handler.handler",
-        *(f"api_direct.runtime.{name}.handler" for name in ("authorizer", "key_sync", "usage_forwarder")),
+        *(f"api_direct.runtime.{name}.handler" for name in ("authorizer", "key_sync", "usage_forwarder", "mcp_server")),
     }
     for function in functions.values():
         assert (function["Runtime"], function["Architectures"]) == ("python3.12", ["arm64"])
@@ -295,13 +295,14 @@ def test_rest_api_methods_authorizer_stage_and_plans(aws: Aws, api: Deployed) ->
     assert ":function:apid-weather-api-GatewayAuthorizer" in authorizer["authorizerUri"]
     resources = apigateway.get_resources(restApiId=rest_api_id, embed=["methods"])["items"]
     methods = {r["path"]: r["resourceMethods"]["ANY"] for r in resources}
-    assert set(methods) == {"/", "/{proxy+}"}
-    for method in methods.values():
+    assert set(methods) == {"/", "/{proxy+}", "/mcp"}
+    for path, method in methods.items():
         assert (method["authorizationType"], method["authorizerId"]) == ("CUSTOM", authorizer["id"])
-        assert method["apiKeyRequired"] is True
         assert method["requestParameters"] == {"method.request.header.x-api-key": True}
         assert method["methodIntegration"]["type"] == "AWS_PROXY"
-        assert api.outputs["AppFunctionName"] in method["methodIntegration"]["uri"]
+        # The app's routes count against the plans; /mcp (listing tools) does not: its tool calls are route calls.
+        assert method["apiKeyRequired"] is (path != "/mcp")
+        assert (api.outputs["AppFunctionName"] in method["methodIntegration"]["uri"]) is (path != "/mcp")
     (stage,) = apigateway.get_stages(restApiId=rest_api_id)["item"]
     assert (stage["stageName"], stage["tracingEnabled"]) == ("v1", True)
     (access_logs,) = physical_ids(aws, API_STACK, "AWS::Logs::LogGroup", "GatewayAccessLogs")
@@ -318,7 +319,14 @@ def test_log_groups_and_queues(aws: Aws, api: Deployed) -> None:
     listed = aws.client("logs").describe_log_groups(logGroupNamePrefix=API_STACK)["logGroups"]
     groups = {group["logGroupName"]: group for group in listed}
     assert set(groups) == set(physical_ids(aws, API_STACK, "AWS::Logs::LogGroup"))
-    assert sorted(g["retentionInDays"] for g in groups.values()) == [30, 30, 30, 30, 365]
+    assert sorted(g["retentionInDays"] for g in groups.values()) == [
+        30,
+        30,
+        30,
+        30,
+        30,
+        365,
+    ]  # four functions, the MCP function, access logs
     sqs = aws.client("sqs")
     queues = physical_ids(aws, API_STACK, "AWS::SQS::Queue")
     assert len(queues) == 2

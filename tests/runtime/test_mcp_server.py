@@ -286,9 +286,8 @@ def deployed(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) ->
         return proxy.response(request, app(proxy.event(request), context))
 
     monkeypatch.setattr(mcp_server, "openapi_of_app", invoke_app)
-    caches = (mcp_server.deployed_tools, mcp_server._deployed_handler)
-    for cache in caches:
-        cache.cache_clear()
+    mcp_server._read.clear()
+    mcp_server._deployed_handler.cache_clear()
     site = f"https://{proxy.host}{proxy.prefix}"
     transport = LambdaTransport(mcp_server.handler, proxy, "203.0.113.9", resource=MCP_PATH)
     with (
@@ -296,15 +295,19 @@ def deployed(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) ->
         agent_on(transport, site, request.param, headers={"x-api-key": API_KEY}) as agent,
     ):
         yield DeployedMcp(agent, gateway, invoked)
-    for cache in caches:
-        cache.cache_clear()
+    mcp_server._read.clear()
+    mcp_server._deployed_handler.cache_clear()
 
 
-def test_the_deployed_function_lists_the_apps_tools_read_once_from_its_alias(deployed: DeployedMcp) -> None:
+def test_the_deployed_function_lists_the_apps_tools_read_from_its_alias_once_a_minute(
+    deployed: DeployedMcp, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = deployed.agent.tools()
     assert "weather" in first and "archive" not in first  # APID_MCP_EXCLUDE
     assert deployed.agent.tools() == first
     assert deployed.invoked == [APP_ALIAS]
+    monkeypatch.setattr(mcp_server, "TOOLS_TTL_SECONDS", -1.0)  # a minute later: a hotswap may have changed them
+    assert deployed.agent.tools() == first and deployed.invoked == [APP_ALIAS, APP_ALIAS]
     server_info = deployed.agent.client.server_info
     assert server_info is not None and server_info.name == "answers"
     assert deployed.gateway == []
