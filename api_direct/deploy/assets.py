@@ -3,7 +3,8 @@
 Assets are named by content hash, so one that is already in the bucket is never
 uploaded again, and publishing is safe to repeat after a crash. Folders are
 zipped deterministically (sorted entries, fixed timestamps and modes): the same
-folder always gives the same bytes. Every request names the expected bucket
+folder always gives the same bytes, so each asset is zipped once per machine and
+kept beside the bundles (:func:`zipped`). Every request names the expected bucket
 owner, so a bucket of the same name in someone else's account is never written to.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from api_direct.bundling.build import default_cache_dir
 from api_direct.deploy.aws import aws_errors, error_code
 from api_direct.deploy.synthesis import FileAsset
 
@@ -63,15 +65,30 @@ def publish_asset(s3: Any, asset: FileAsset, *, account_id: str, region: str) ->
         except ClientError as error:
             if error_code(error) not in ("404", "NoSuchKey", "NotFound"):
                 raise
-    with tempfile.TemporaryDirectory() as scratch:
-        payload = asset.source
-        if asset.packaging == "zip":
-            payload = Path(scratch) / "asset.zip"
-            zip_folder(asset.source, payload)
-        with aws_errors(f"uploading asset {key} to s3://{bucket}"), payload.open("rb") as body:
-            s3.put_object(Bucket=bucket, Key=key, Body=body, ExpectedBucketOwner=account_id)
-        size = payload.stat().st_size
-    return PublishedAsset(asset, bucket, key, uploaded=True, size=size)
+    payload = zipped(asset) if asset.packaging == "zip" else asset.source
+    with aws_errors(f"uploading asset {key} to s3://{bucket}"), payload.open("rb") as body:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ExpectedBucketOwner=account_id)
+    return PublishedAsset(asset, bucket, key, uploaded=True, size=payload.stat().st_size)
+
+
+def zipped(asset: FileAsset) -> Path:
+    """The asset's folder zipped, from the bundle cache (``zips/<asset id>.zip``) when an earlier deploy zipped it.
+
+    An asset's id is the hash of its content, and its zip is deterministic, so one
+    zip serves every stage, account and re-deploy of the same bundle; it is written
+    under a temporary name and renamed, so a crash never leaves a partial one.
+    """
+    cached = default_cache_dir() / "zips" / f"{asset.asset_id}.zip"
+    if not cached.is_file():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=cached.parent, prefix=f".{asset.asset_id}.", delete=False) as scratch:
+            temporary = Path(scratch.name)
+        try:
+            zip_folder(asset.source, temporary)
+            os.replace(temporary, cached)
+        finally:
+            temporary.unlink(missing_ok=True)
+    return cached
 
 
 def zip_folder(folder: Path, destination: Path) -> None:

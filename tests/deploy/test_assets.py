@@ -8,11 +8,19 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from api_direct.deploy import assets
 from api_direct.deploy.assets import publish_asset, resolve, zip_folder
 from api_direct.deploy.synthesis import FileAsset
 from api_direct.errors import AccessError, ApidError
 
 ACCOUNT = "123456789012"
+
+
+@pytest.fixture(autouse=True)
+def zip_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache of this test's own: the assets here share ids that real ones (content hashes) never would."""
+    monkeypatch.setenv("APID_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "zips"
 
 
 @pytest.fixture
@@ -52,6 +60,28 @@ def test_uploads_once_then_skips(folder: Path) -> None:
     body = s3.get_object(Bucket=first.bucket, Key="assets/abc.zip")["Body"].read()
     assert zipfile.ZipFile(io.BytesIO(body)).read("pkg/__init__.py") == b"x = 1\n"
     assert second.size == len(body)
+
+
+@mock_aws
+def test_an_asset_is_zipped_once_for_every_bucket_it_goes_to(
+    folder: Path, zip_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for region in ("us-east-1", "eu-west-1"):
+        s3.create_bucket(
+            Bucket=f"apid-assets-{ACCOUNT}-{region}",
+            **({} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}),
+        )
+    zips: list[Path] = []
+    monkeypatch.setattr(
+        assets, "zip_folder", lambda source, destination: zips.append(destination) or zip_folder(source, destination)
+    )
+    asset = FileAsset("a1b2", folder, "zip", "apid-assets-${AWS::AccountId}-${AWS::Region}", "assets/a1b2.zip")
+    published = [publish_asset(s3, asset, account_id=ACCOUNT, region=region) for region in ("us-east-1", "eu-west-1")]
+    assert all(one.uploaded for one in published) and len(zips) == 1
+    assert [path.name for path in zip_cache.iterdir()] == ["a1b2.zip"]  # no temporary left beside it
+    bodies = {s3.get_object(Bucket=one.bucket, Key=one.key)["Body"].read() for one in published}
+    assert bodies == {(zip_cache / "a1b2.zip").read_bytes()}
 
 
 @mock_aws
