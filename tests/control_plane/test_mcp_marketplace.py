@@ -360,26 +360,27 @@ def test_an_expired_request_is_refused_to_the_agent_and_to_the_person(agent: Age
     assert page.status_code == 410 and "has expired" in text(page.text)
 
 
-@pytest.mark.parametrize(
-    ("tool", "arguments", "said"),
-    [
-        ("get_api", {"api": "Not An API!"}, "api: must be an API name as in apid.toml, such as weather-api"),
-        ("get_api", {"api": "no-such-api"}, "no API 'no-such-api' is listed; find one with search_apis"),
-        ("get_api", {}, "api: Field required"),
-        ("get_api", {"api": API, "plan": "free"}, "plan: Extra inputs are not permitted"),
-        ("subscribe", {"api": API, "plan": "gold"}, "plan: weather-api has no plan 'gold'; choose one of: free, pro"),
-        ("subscribe", {"api": "no-such-api", "plan": "free"}, "no API 'no-such-api' is listed"),
-        ("subscribe", {}, "api: Field required (and 1 more)"),
-        ("search_apis", {"limit": 500}, "limit: Input should be less than or equal to 20"),
-        ("search_apis", {"limit": 0}, "limit: Input should be greater than or equal to 1"),
-        ("search_apis", {"query": "x" * 201}, "query: String should have at most 200 characters"),
-        ("fetch_key", {"request_id": "areq_1"}, "claim_token: Field required"),
-    ],
-)
-def test_bad_arguments_are_one_line_error_results(
-    agent: AgentSession, tool: str, arguments: dict[str, Any], said: str
-) -> None:
-    assert failure(agent.call(tool, arguments)).startswith(said)
+BAD_ARGUMENTS = [
+    ("get_api", {"api": "Not An API!"}, "api: must be an API name as in apid.toml, such as weather-api"),
+    ("get_api", {"api": "no-such-api"}, "no API 'no-such-api' is listed; find one with search_apis"),
+    ("get_api", {}, "api: Field required"),
+    ("get_api", {"api": API, "plan": "free"}, "plan: Extra inputs are not permitted"),
+    ("subscribe", {"api": API, "plan": "gold"}, "plan: weather-api has no plan 'gold'; choose one of: free, pro"),
+    ("subscribe", {"api": "no-such-api", "plan": "free"}, "no API 'no-such-api' is listed"),
+    ("subscribe", {}, "api: Field required (and 1 more)"),
+    ("search_apis", {"limit": 500}, "limit: Input should be less than or equal to 20"),
+    ("search_apis", {"limit": 0}, "limit: Input should be greater than or equal to 1"),
+    ("search_apis", {"query": "x" * 201}, "query: String should have at most 200 characters"),
+    ("fetch_key", {"request_id": "areq_1"}, "claim_token: Field required"),
+]
+
+
+def test_bad_arguments_are_one_line_error_results(agent: AgentSession) -> None:
+    """Every case in one session: each answer is an error result, and the server goes on to the next."""
+    said = [failure(agent.call(tool, arguments)) for tool, arguments, _ in BAD_ARGUMENTS]
+    for (tool, _, expected), answer in zip(BAD_ARGUMENTS, said, strict=True):
+        assert answer.startswith(expected), (tool, answer)
+    assert "\n" not in "".join(said)
 
 
 def test_subscribe_requests_are_bounded_per_source_address(
