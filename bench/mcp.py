@@ -28,9 +28,9 @@ from typing import Any
 import mcp_types
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from api_direct.bundling.build import BundleSpec, SourceTree, build_bundle
+from api_direct.bundling.build import build_bundle
 from api_direct.bundling.fastapi_code import HANDLER_MODULE
-from api_direct.constructs.runtime_function import MCP_REQUIREMENTS
+from api_direct.constructs.runtime_function import MCP_REQUIREMENTS, runtime_bundle_spec
 from api_direct.local.rest_proxy import HttpRequest, RestProxy
 from api_direct.runtime import mcp_server
 from api_direct.runtime.asgi_lambda import LambdaAsgiHandler
@@ -80,14 +80,7 @@ def mcp_event(method: str, params: dict[str, Any], name: str | None = None) -> d
 def cold_starts(runs: int) -> tuple[ColdStart, ColdStart]:
     """(the app's bundle answering GET /cities, the MCP function's answering tools/list), fresh interpreters each."""
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    runtime_dir = Path(mcp_server.__file__).parent
-    spec = BundleSpec(
-        requirements=MCP_REQUIREMENTS,
-        sources=(SourceTree(runtime_dir, "api_direct/runtime", exclude=("__pycache__", "*.pyc")),),
-        python_version=python,
-        architecture="x86_64",
-        generated={"api_direct/__init__.py": "", "api_direct/contracts.py": ""},
-    )
+    spec = runtime_bundle_spec(MCP_REQUIREMENTS, python, "x86_64")
     bundle = build_bundle(spec).path
     probe = Path(tempfile.mkdtemp(prefix="apid-bench-mcp-"))
     (probe / "bench_mcp_probe.py").write_text(_PROBE_MODULE)

@@ -13,7 +13,7 @@ import api_direct.runtime
 from api_direct import contracts
 from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.bundled_function import BundledFunction, bundle_cache_dir
-from api_direct.bundling.build import Bundle, BundleSpec, SourceTree, build_bundle
+from api_direct.bundling.build import Architecture, Bundle, BundleSpec, SourceTree, build_bundle
 
 RUNTIME_REQUIREMENTS = (f"aws-lambda-powertools=={version('aws-lambda-powertools')}",)
 #: The MCP function's (:mod:`api_direct.runtime.mcp_server`): the SDK, and Mangum under the app's own adapter.
@@ -25,21 +25,29 @@ _ENVIRONMENT_WITHOUT_CMK = (
 )
 
 
-@cache
-def runtime_bundle(cache_dir: Path, requirements: tuple[str, ...] = RUNTIME_REQUIREMENTS) -> Bundle:
-    """One bundle holding ``api_direct.runtime`` and Powertools, shared by every handler (the MCP function's
-    holds the SDK instead: :data:`MCP_REQUIREMENTS`).
-
-    Only the runtime package and the shared names (``api_direct.contracts``, standard library only) ship,
-    under a blank ``api_direct/__init__.py``: the real one belongs to the CDK side and must not run in Lambda.
-    """
+def runtime_bundle_spec(
+    requirements: tuple[str, ...] = RUNTIME_REQUIREMENTS,
+    python_version: str = "3.12",
+    architecture: Architecture = "arm64",
+) -> BundleSpec:
+    """What a bundle of ``api_direct.runtime`` holds: the runtime package and the shared names
+    (``api_direct.contracts``, standard library only), under a blank ``api_direct/__init__.py`` (the real one
+    belongs to the CDK side and must not run in Lambda), and ``requirements``."""
     runtime_dir = Path(api_direct.runtime.__file__).parent
-    spec = BundleSpec(
+    return BundleSpec(
         requirements=requirements,
         sources=(SourceTree(runtime_dir, "api_direct/runtime", exclude=("__pycache__", "*.pyc")),),
         generated={"api_direct/__init__.py": "", "api_direct/contracts.py": Path(contracts.__file__).read_text()},
+        python_version=python_version,
+        architecture=architecture,
     )
-    return build_bundle(spec, cache_dir)
+
+
+@cache
+def runtime_bundle(cache_dir: Path, requirements: tuple[str, ...] = RUNTIME_REQUIREMENTS) -> Bundle:
+    """One bundle holding ``api_direct.runtime`` and Powertools, shared by every handler (the MCP function's
+    holds the SDK instead: :data:`MCP_REQUIREMENTS`)."""
+    return build_bundle(runtime_bundle_spec(requirements), cache_dir)
 
 
 class RuntimeFunction(BundledFunction):

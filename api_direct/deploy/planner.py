@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from api_direct.deploy.assets import publish_asset, resolve
+from api_direct.deploy.assets import publish_asset, publish_assets, resolve
 from api_direct.deploy.aws import aws_errors
 from api_direct.deploy.change_sets import (
     MAX_INLINE_TEMPLATE_BYTES,
@@ -42,12 +42,15 @@ class PublishAssets:
         return f"publish {len(self.assets)} asset(s) to the asset bucket, skipping any already there"
 
     def run(self, context: Context) -> None:
-        for asset in self.assets:
-            published = publish_asset(
-                context.aws.client("s3"), asset, account_id=context.target.account_id, region=context.target.region
+        context.published.extend(
+            publish_assets(
+                context.aws.client("s3"),
+                self.assets,
+                account_id=context.target.account_id,
+                region=context.target.region,
+                on_published=context.observer.asset_published,
             )
-            context.published.append(published)
-            context.observer.asset_published(published)
+        )
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from api_direct.deploy import assets
-from api_direct.deploy.assets import publish_asset, resolve, zip_folder
+from api_direct.deploy.assets import publish_asset, publish_assets, resolve, zip_folder
 from api_direct.deploy.synthesis import FileAsset
 from api_direct.errors import AccessError, ApidError
 
@@ -82,6 +82,27 @@ def test_an_asset_is_zipped_once_for_every_bucket_it_goes_to(
     assert [path.name for path in zip_cache.iterdir()] == ["a1b2.zip"]  # no temporary left beside it
     bodies = {s3.get_object(Bucket=one.bucket, Key=one.key)["Body"].read() for one in published}
     assert bodies == {(zip_cache / "a1b2.zip").read_bytes()}
+
+
+@mock_aws
+def test_a_deploys_assets_go_up_side_by_side_and_come_back_in_their_order(tmp_path: Path) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=f"apid-assets-{ACCOUNT}-us-east-1")
+    bundles = []
+    for name in ("app", "runtime", "mcp"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "handler.py").write_text(f"NAME = {name!r}\n")
+        bucket = "apid-assets-${AWS::AccountId}-${AWS::Region}"
+        bundles.append(FileAsset(f"id-{name}", tmp_path / name, "zip", bucket, f"assets/{name}.zip"))
+    heard: list[str] = []
+    published = publish_assets(
+        s3, bundles, account_id=ACCOUNT, region="us-east-1", on_published=lambda one: heard.append(one.key)
+    )
+    assert [one.key for one in published] == ["assets/app.zip", "assets/runtime.zip", "assets/mcp.zip"]
+    assert sorted(heard) == sorted(one.key for one in published) and all(one.uploaded for one in published)
+    for one in published:
+        body = s3.get_object(Bucket=one.bucket, Key=one.key)["Body"].read()
+        assert zipfile.ZipFile(io.BytesIO(body)).read("handler.py").decode().endswith(f"{one.key[7:-4]!r}\n")
 
 
 @mock_aws

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from api_direct.deploy import planner
+from api_direct.deploy import assets, planner
 from api_direct.deploy.state import load_state
 from api_direct.errors import InputError, OperationFailed, StateError
 from tests.aws_faults import ALWAYS, AwsFaults, aws_faults
@@ -69,9 +69,9 @@ def after(module: Any, name: str, fault: type[BaseException]) -> Callable[..., A
 
 
 STEPS = {
-    "after-asset-upload": "publish_asset",
-    "after-change-set-created": "create_change_set",
-    "during-execution": "execute_change_set",
+    "after-asset-upload": (assets, "publish_asset"),  # each asset's, in the uploads' worker threads
+    "after-change-set-created": (planner, "create_change_set"),
+    "during-execution": (planner, "execute_change_set"),
 }
 
 
@@ -93,7 +93,8 @@ def test_a_fault_at_any_step_converges_on_rerun(
         deployed(linked)
     edit_code(linked, f"{step} {fault.__name__}")
     with monkeypatch.context() as patch:
-        patch.setattr(planner, STEPS[step], after(planner, STEPS[step], fault))
+        module, name = STEPS[step]
+        patch.setattr(module, name, after(module, name, fault))
         if fault is Crash:
             with pytest.raises(Crash):
                 run(linked, "deploy")
