@@ -15,7 +15,7 @@ from api_direct.bundling.fastapi_code import ADAPTER_REQUIREMENT
 from api_direct.constructs.runtime_function import MCP_REQUIREMENTS, RUNTIME_REQUIREMENTS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weather_api"
-#: The sandbox's test project with numpy (tests/e2e/test_sandbox.py), bundled for the same platforms.
+#: The sandbox's test project with numpy (tests/e2e/test_sandbox_projects.py), bundled for the same platforms.
 RICH_APP = Path(__file__).resolve().parent / "e2e" / "projects" / "rich_app"
 
 #: (python, architecture) pairs the suite bundles for.

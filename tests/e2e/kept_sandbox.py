@@ -121,3 +121,9 @@ def fetch(
             return Fetched(int(response.status), response.headers.items(), response.read())
     except urllib.error.HTTPError as refused:
         return Fetched(refused.code, refused.headers.items(), refused.read())
+
+
+def summary(result: Result) -> dict[str, Any]:
+    """The JSON summary of an ``apid sandbox --json`` run that exited 0."""
+    assert result.exit_code == 0, f"exit {result.exit_code}: {result.stderr}"
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
