@@ -1,13 +1,20 @@
 """Suite-wide set-up: bundled Node for jsii, no real AWS, one bundle cache per run."""
 
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import api_direct  # noqa: F401  (first: points jsii at the bundled Node.js)
+import botocore.session
 import pytest
 
 from tests.example_project import copy_example
+
+# One botocore data loader for the whole process: each new session otherwise parses botocore's JSON (endpoints and
+# service models) again, and moto's mock starts every test on new sessions, so most of a test's set-up was that
+# parsing. The loader only reads files that never change while the suite runs.
+botocore.session.create_loader = functools.cache(botocore.session.create_loader)  # type: ignore[attr-defined]
 
 # Whatever the developer's shell holds, no test may find real credentials.
 os.environ.update(
