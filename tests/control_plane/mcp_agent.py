@@ -5,14 +5,14 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, contextmanager, nullcontext
 from typing import Any
 
-import anyio.to_thread
 import httpx2
 import mcp_types as types
 from anyio.from_thread import start_blocking_portal
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from api_direct.local.rest_proxy import HttpRequest, RestProxy
+from api_direct.local.mcp_loopback import GatewayTransport
+from api_direct.local.rest_proxy import HttpRequest, HttpResponse, RestProxy
 from tests.cli.mcp_stdio_client import AgentSession
 
 #: Where the in-process app is reached: the host a ``TestClient`` uses, so the pages' forms pass its Origin check.
@@ -20,36 +20,17 @@ SITE = "http://testserver"
 AGENT_ADDRESS = "203.0.113.7"
 
 
-class LambdaTransport(httpx2.AsyncBaseTransport):
-    """Each request as API Gateway's proxy integration invokes the function: a REST event, on a worker thread
-    (the handler runs its own event loop, as in Lambda), its result turned back into the client's response."""
+def lambda_transport(
+    handler: Callable[[dict[str, Any], Any], Any], proxy: RestProxy, source_ip: str, resource: str | None = None
+) -> GatewayTransport:
+    """Each request as API Gateway's proxy integration invokes the function: a REST event (for ``resource``, the
+    API's own resource the requests match, such as ``/mcp``; None: its ``/{proxy+}``), its result turned back into
+    the client's response, on the local gateway's transport (a worker thread: the handler runs its own loop)."""
 
-    def __init__(
-        self,
-        handler: Callable[[dict[str, Any], Any], Any],
-        proxy: RestProxy,
-        source_ip: str,
-        resource: str | None = None,
-    ) -> None:
-        self.handler = handler
-        self.proxy = proxy
-        self.source_ip = source_ip
-        #: The API's own resource the requests match (``/mcp``); None: its ``/{proxy+}``.
-        self.resource = resource
+    def invoke(sent: HttpRequest) -> HttpResponse:
+        return proxy.response(sent, handler(proxy.event(sent, source_ip=source_ip, resource=resource), None))
 
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        sent = HttpRequest(
-            request.method,
-            request.url.path.removeprefix(self.proxy.prefix),
-            tuple(request.headers.multi_items()),
-            request.url.query.decode(),
-            await request.aread(),
-        )
-        result = await anyio.to_thread.run_sync(
-            self.handler, self.proxy.event(sent, source_ip=self.source_ip, resource=self.resource), None
-        )
-        answer = self.proxy.response(sent, result)
-        return httpx2.Response(answer.status, headers=list(answer.headers), content=answer.body)
+    return GatewayTransport(invoke, proxy.prefix)
 
 
 @contextmanager

@@ -34,7 +34,7 @@ from tests.control_plane.marketplace import (
     published,
     table,
 )
-from tests.control_plane.mcp_agent import LambdaTransport, agent_on, failure, marketplace_agent, outcome
+from tests.control_plane.mcp_agent import lambda_transport, agent_on, failure, marketplace_agent, outcome
 from tests.control_plane.resources import REGION, TABLE
 from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.web.pages import ORIGIN, as_user, text
@@ -412,7 +412,7 @@ def test_through_the_lambda_handler_behind_the_stage(settings: ControlPlaneSetti
     """Each POST is its own invocation, as in Lambda: the session manager and its task group live within it."""
     proxy = RestProxy(stage="v1")
     site = f"https://{proxy.host}/v1"
-    with agent_on(LambdaTransport(lambda_handler(settings), proxy, "203.0.113.9"), site) as agent:
+    with agent_on(lambda_transport(lambda_handler(settings), proxy, "203.0.113.9"), site) as agent:
         assert list(agent.tools()) == ["search_apis", "get_api", "subscribe", "fetch_key"]
         [found] = outcome(agent.call("search_apis", {"query": "weather"}))["apis"]
         asked = ask(agent)

@@ -35,7 +35,7 @@ from api_direct.runtime.mcp_server import (
 )
 from api_direct.runtime.mcp_tools import MCP_PATH, RouteCall, Tool, tools_of
 from tests.cli.mcp_stdio_client import AgentSession
-from tests.control_plane.mcp_agent import LambdaTransport, agent_on, failure, outcome
+from tests.control_plane.mcp_agent import lambda_transport, agent_on, failure, outcome
 from tests.runtime.asgi_apps import answering
 from tests.runtime.lambda_context import FakeLambdaContext
 from tests.runtime.mcp_apps import ARCHIVE, PNG, RETRY_AFTER, answers_app
@@ -289,7 +289,7 @@ def deployed(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) ->
     mcp_server._read.clear()
     mcp_server._deployed_handler.cache_clear()
     site = f"https://{proxy.host}{proxy.prefix}"
-    transport = LambdaTransport(mcp_server.handler, proxy, "203.0.113.9", resource=MCP_PATH)
+    transport = lambda_transport(mcp_server.handler, proxy, "203.0.113.9", resource=MCP_PATH)
     with (
         gateway_resolved_here(site, stage),
         agent_on(transport, site, request.param, headers={"x-api-key": API_KEY}) as agent,
