@@ -38,6 +38,10 @@ class AgentRun:
     calls: tuple[ToolCall, ...]
 
     @property
+    def results(self) -> tuple[types.CallToolResult, ...]:
+        return tuple(call.result for call in self.calls)
+
+    @property
     def failed(self) -> tuple[ToolCall, ...]:
         return tuple(call for call in self.calls if call.result.is_error)
 
@@ -102,14 +106,28 @@ def _takes_string(schema: Mapping[str, Any]) -> bool:
     return any(_takes_string(branch) for branch in schema.get("anyOf", schema.get("oneOf", [])))
 
 
-async def _agent_run(
-    url: str, send: GatewaySend, prefix: str, api_key: str, calls: Sequence[tuple[str, dict[str, Any]]]
+async def _call_tools(
+    url: str,
+    api_key: str,
+    calls: Sequence[tuple[str, Mapping[str, Any]]],
+    transport: httpx2.AsyncBaseTransport | None,
 ) -> AgentRun:
-    http = httpx2.AsyncClient(transport=GatewayTransport(send, prefix), headers={"x-api-key": api_key})
+    http = httpx2.AsyncClient(transport=transport, headers={"x-api-key": api_key}, trust_env=False, timeout=30)
     async with http, Client(streamable_http_client(url, http_client=http)) as client:
         listed = await client.list_tools()
-        made = [ToolCall(name, arguments, await client.call_tool(name, arguments)) for name, arguments in calls]
+        made = [ToolCall(name, arguments, await client.call_tool(name, dict(arguments))) for name, arguments in calls]
     return AgentRun(tuple(tool.name for tool in listed.tools), tuple(made))
+
+
+def call_tools(
+    url: str,
+    api_key: str,
+    calls: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> AgentRun:
+    """List the tools at ``url`` (an API's ``.../mcp``) with ``api_key`` in ``x-api-key``, then make ``calls``
+    (name, arguments), as an agent does with the SDK's client: over HTTP, or through ``transport``."""
+    return anyio.run(_call_tools, url, api_key, calls, transport)
 
 
 def agent_run(
@@ -121,4 +139,4 @@ def agent_run(
         tool = next((tool for tool in toolset.tools if tool.route == sample.operation), None)
         if tool is not None:
             calls.append((tool.name, arguments_of(tool, sample)))
-    return anyio.run(_agent_run, base_url.rstrip("/") + MCP_PATH, send, prefix, api_key, calls)
+    return call_tools(base_url.rstrip("/") + MCP_PATH, api_key, calls, GatewayTransport(send, prefix))

@@ -16,7 +16,8 @@ from api_direct.runtime.gateway_responses import INVALID_KEY, MISSING_KEY
 from api_direct.runtime.mcp_tools import tools_of
 from tests.dev_process import running_apid_dev
 from tests.example_project import EXAMPLE_DIR
-from tests.mcp_client import session, text_of
+from api_direct.local.agent_calls import call_tools
+from tests.mcp_client import text_of
 
 KEY = generate_key()
 #: How long a real `apid dev` may take to answer (it starts the CLI) before the test gives up.
@@ -52,10 +53,10 @@ def test_the_tools_are_the_app_s_operations_and_a_call_answers_as_its_route(serv
     url, output = served
     expected = tools_of(export_openapi(load_project(EXAMPLE_DIR)))
     cities = next(tool for tool in expected.tools if tool.path == "/cities")
-    found = session(f"{url}/mcp", KEY, [(cities.name, {})])
+    found = call_tools(f"{url}/mcp", KEY, [(cities.name, {})])
     [result] = found.results
     direct = httpx.get(f"{url}/cities", headers={"x-api-key": KEY}, trust_env=False)
-    assert found.names == tuple(tool.name for tool in expected.tools)
+    assert found.listed == tuple(tool.name for tool in expected.tools)
     assert not result.is_error and json.loads(text_of(result)) == direct.json() == result.structured_content
     assert f"MCP (AI agents): {url}/mcp" in output.read_text()
 
@@ -65,7 +66,7 @@ def test_each_tool_call_is_metered_as_its_route_and_mcp_itself_never(served: tup
     before = output.read_text()
     expected = tools_of(export_openapi(load_project(EXAMPLE_DIR)))
     cities = next(tool for tool in expected.tools if tool.path == "/cities")
-    session(f"{url}/mcp", KEY, [(cities.name, {}), (cities.name, {})])
+    call_tools(f"{url}/mcp", KEY, [(cities.name, {}), (cities.name, {})])
     deadline = time.monotonic() + 10
     while len(re.findall(r"^GET /cities  200", output.read_text()[len(before) :], re.MULTILINE)) < 2:
         assert time.monotonic() < deadline, output.read_text()
@@ -81,7 +82,7 @@ def test_bad_arguments_and_unknown_tools_are_error_results_and_the_server_goes_o
     expected = tools_of(export_openapi(load_project(EXAMPLE_DIR)))
     with_path = next(tool for tool in expected.tools if any(p.location == "path" for p in tool.parameters))
     cities = next(tool for tool in expected.tools if tool.path == "/cities")
-    found = session(
+    found = call_tools(
         f"{url}/mcp",
         KEY,
         [

@@ -24,7 +24,7 @@ from click.testing import CliRunner, Result
 from api_direct.cli.main import cli
 from api_direct.control_plane.billing.metering import HOUR_PREFIX
 from api_direct.local.sandbox import Endpoints
-from tests.mcp_client import session
+from api_direct.local.agent_calls import call_tools
 from tests.e2e.kept_sandbox import fetch, run_kept_sandbox, summary
 from tests.secret_scan import find_secrets
 
@@ -80,7 +80,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, kept: dict[str, Any]) -> tuple
         kept["metered"], kept["delivered again"] = metered_calls(endpoints) - before, endpoints.deliver()
         assert endpoints.mcp is not None
         before = metered_calls(endpoints)
-        kept["agent"] = session(endpoints.mcp, endpoints.consumer_key, [("list_cities_cities_get", {})])
+        kept["agent"] = call_tools(endpoints.mcp, endpoints.consumer_key, [("list_cities_cities_get", {})])
         endpoints.deliver()
         kept["metered for the agent"] = metered_calls(endpoints) - before
         kept["texts"], kept["secrets"] = written_down(endpoints)
@@ -199,7 +199,7 @@ def test_kept_running_it_can_be_explored(run: tuple[Result, Path], kept: dict[st
     assert (kept["metered"], kept["delivered again"]) == (KEPT_CALLS, 0)
     # An agent through the served stage's /mcp: the tool call is one metered call, its listing none.
     [cities] = kept["agent"].results
-    assert not cities.is_error and "list_cities_cities_get" in kept["agent"].names
+    assert not cities.is_error and "list_cities_cities_get" in kept["agent"].listed
     assert kept["metered for the agent"] == 1 and f"MCP (agents):    {endpoints.mcp}" in result.stderr
     login_exit, earnings = kept["earnings"]
     assert login_exit == 0 and earnings.exit_code == 0, earnings.stderr
