@@ -210,8 +210,53 @@ def billable_calls(status_counts: Mapping[_Status, int], billable_statuses: Coll
     return sum(count for status, count in status_counts.items() if status in billable_statuses)
 
 
+#: Stripe's longest trial (``trial_period_days``).
+MAX_TRIAL_DAYS = 730
+#: A route's path as the app declares it: ``/``-separated segments, each literal or one ``{name}`` parameter
+#: (``{name:path}``, FastAPI's rest-of-path parameter, only last), as API Gateway can make a resource of it.
+ROUTE_PATH_PATTERN = r"^/(?:(?:[A-Za-z0-9._~-]+|\{[A-Za-z_][A-Za-z0-9_]*\})(?:/(?:[A-Za-z0-9._~-]+|\{[A-Za-z_][A-Za-z0-9_]*\}))*(?:/\{[A-Za-z_][A-Za-z0-9_]*:path\})?|\{[A-Za-z_][A-Za-z0-9_]*:path\})?$"
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+class RouteWeight(_Strict):
+    """How many units one call of a route counts, for quota, rate and billing alike.
+
+    An expensive route (a model run, a large export) costs its consumer more than a
+    cheap one without a plan per route: ``weight = 5`` makes each call 5 units of
+    the plan's quota, price and (where API Gateway can) rate. ``0`` makes a route free.
+    """
+
+    path: Annotated[str, Field(pattern=ROUTE_PATH_PATTERN, max_length=512)]
+    #: The methods the weight applies to; every method of the path when empty.
+    methods: tuple[HttpMethod, ...] = ()
+    weight: Annotated[int, Field(ge=0, le=1000)] = 1
+
+    @model_validator(mode="after")
+    def _distinct_methods(self) -> "RouteWeight":
+        require_distinct(list(self.methods), f"methods of route {self.path}")
+        return self
+
+    def applies_to(self, method: str) -> bool:
+        return not self.methods or method.upper() in self.methods
+
+
+class CreditPack(_Strict):
+    """What a prepaid plan sells: ``calls`` units for ``price`` USD, spent as calls are made."""
+
+    calls: Annotated[int, Field(ge=1, le=10**9)]
+    price: Annotated[Decimal, Field(gt=0, max_digits=10, decimal_places=2)]
+    #: Credits bought expire this many days after the purchase (unused units are lost); never when absent.
+    expires_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
 class PricingPlan(_Strict):
-    """One tier a consumer can subscribe to, enforced by API Gateway and billed by Stripe."""
+    """One tier a consumer can subscribe to, enforced by API Gateway and billed by Stripe.
+
+    Three shapes: a free plan; a subscription (``monthly_fee`` and/or ``price_per_1000``
+    units, optionally after ``trial_days`` free); a prepaid plan (``prepaid``: packs of
+    units bought up front, spent by calls). Every count here is in units: a call is as
+    many units as its route's weight (:class:`RouteWeight`), one by default.
+    """
 
     name: Annotated[str, Field(pattern=PLAN_NAME_PATTERN)]
     description: str = ""
@@ -224,6 +269,14 @@ class PricingPlan(_Strict):
     #: Which responses count as billable calls: successful ones unless the plan says otherwise
     #: (an API whose 404 is an answer, a lookup that found nothing, may bill ``4xx`` too).
     billable_statuses: Annotated[tuple[StatusClass, ...], Field(min_length=1, max_length=4)] = ("2xx",)
+    #: Days a new subscriber uses the plan before paying, their card taken up front; one trial per consumer per API.
+    trial_days: Annotated[int, Field(ge=1, le=MAX_TRIAL_DAYS)] | None = None
+    #: Packs of units bought up front instead of a monthly bill: makes the plan prepaid.
+    prepaid: CreditPack | None = None
+    #: Existing subscribers keep the plan; nobody can newly subscribe or move to it.
+    deprecated: bool = False
+    #: Subscribable only through an invite link the creator shares (``apid invite``); not shown on the API page.
+    private: bool = False
 
     @classmethod
     def of(cls, values: Mapping[str, object]) -> "PricingPlan":
@@ -232,8 +285,31 @@ class PricingPlan(_Strict):
 
     @property
     def is_paid(self) -> bool:
-        """Whether consumers of this plan are ever charged (a base fee or a price per call)."""
+        """Whether consumers of this plan are ever charged (a base fee, a price per unit, or packs)."""
+        return self.monthly_fee > 0 or self.price_per_1000 > 0 or self.prepaid is not None
+
+    @property
+    def is_prepaid(self) -> bool:
+        return self.prepaid is not None
+
+    @property
+    def is_subscription(self) -> bool:
+        """Billed monthly in arrears by a Stripe subscription (a fee or a price per unit), as against prepaid."""
         return self.monthly_fee > 0 or self.price_per_1000 > 0
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> "PricingPlan":
+        if self.prepaid is not None:
+            monthly = [
+                name
+                for name in ("monthly_fee", "price_per_1000", "free_calls", "trial_days")
+                if getattr(self, name) not in (None, 0)
+            ]
+            if monthly:
+                raise ValueError(f"a prepaid plan is paid by its packs: remove {', '.join(monthly)} or remove prepaid")
+        elif self.trial_days is not None and not self.is_subscription:
+            raise ValueError("trial_days needs a paid plan (monthly_fee or price_per_1000 above 0)")
+        return self
 
     @model_validator(mode="after")
     def _quota_fits_rate(self) -> "PricingPlan":
@@ -256,6 +332,8 @@ class ProjectConfig(_Strict):
     gateway: GatewaySettings = GatewaySettings()
     mcp: McpSettings = McpSettings()
     plans: Annotated[tuple[PricingPlan, ...], Field(min_length=1, max_length=20)]
+    #: Routes that count other than one unit per call (``[[routes]]``); the first that matches a call wins.
+    routes: Annotated[tuple[RouteWeight, ...], Field(max_length=50)] = ()
     deploy: DeploySettings = DeploySettings()
     #: Plain variables the app's function gets in every stage (never a secret: they are in the template).
     env: EnvironmentVariables = {}
@@ -265,6 +343,13 @@ class ProjectConfig(_Strict):
     @model_validator(mode="after")
     def _unique_plan_names(self) -> "ProjectConfig":
         require_distinct([plan.name for plan in self.plans], "plan names")
+        return self
+
+    @model_validator(mode="after")
+    def _unique_routes(self) -> "ProjectConfig":
+        require_distinct(
+            [f"{method} {route.path}" for route in self.routes for method in route.methods or ("*",)], "routes"
+        )
         return self
 
     @model_validator(mode="after")

@@ -68,6 +68,38 @@ def test_defaults_fill_optional_sections(tmp_path: Path) -> None:
             ("[[plans]]", "[runtime]\nmemory_mb = 64\n\n[[plans]]"),
             "runtime.memory_mb: Input should be greater than or equal to 128",
         ),
+        (("burst = 2", "burst = 2\ntrial_days = 14"), "trial_days needs a paid plan"),
+        (("burst = 2", "burst = 2\nmonthly_fee = 5\ntrial_days = 731"), "plans[0].trial_days: Input should be less"),
+        (
+            ("burst = 2", "burst = 2\nmonthly_fee = 5\nprepaid = { calls = 100, price = 8 }"),
+            "a prepaid plan is paid by its packs: remove monthly_fee or remove prepaid",
+        ),
+        (
+            ("burst = 2", "burst = 2\nprepaid = { calls = 100, price = 0 }"),
+            "plans[0].prepaid.price: Input should be greater than 0",
+        ),
+        (
+            ("burst = 2", "burst = 2\nprepaid = { calls = 100, price = 1.999 }"),
+            "plans[0].prepaid.price:",
+        ),
+        (
+            ("burst = 2", "burst = 2\nprepaid = { calls = 100, price = 8, expires_days = 0 }"),
+            "plans[0].prepaid.expires_days: Input should be greater than or equal to 1",
+        ),
+        (("[[plans]]", '[[routes]]\npath = "forecast"\n\n[[plans]]'), "routes[0].path: 'forecast' is not allowed"),
+        (
+            ("[[plans]]", '[[routes]]\npath = "/a/{rest:path}/b"\n\n[[plans]]'),
+            "routes[0].path: '/a/{rest:path}/b' is not allowed",
+        ),
+        (("[[plans]]", '[[routes]]\npath = "/a"\nweight = 1001\n\n[[plans]]'), "routes[0].weight: Input should be"),
+        (
+            ("[[plans]]", '[[routes]]\npath = "/a"\nmethods = ["FETCH"]\n\n[[plans]]'),
+            "routes[0].methods[0]: Input should be 'GET'",
+        ),
+        (
+            ("[[plans]]", '[[routes]]\npath = "/a"\n\n[[routes]]\npath = "/a"\nweight = 3\n\n[[plans]]'),
+            "routes must be unique; repeated: * /a",
+        ),
     ],
 )
 def test_invalid_field_is_named_on_one_line(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
@@ -77,6 +109,37 @@ def test_invalid_field_is_named_on_one_line(tmp_path: Path, change: tuple[str, s
     message = str(error.value)
     assert message.startswith("apid.toml: ") and "\n" not in message
     assert expected in message
+
+
+def test_pricing_shapes_load(tmp_path: Path) -> None:
+    shapes = """
+[[plans]]
+name = "trial"
+rate_limit = 1
+burst = 2
+monthly_fee = 9
+trial_days = 14
+private = true
+
+[[plans]]
+name = "credits"
+rate_limit = 1
+burst = 2
+deprecated = true
+prepaid = { calls = 10000, price = 8.00, expires_days = 365 }
+
+[[routes]]
+path = "/forecast/{city}"
+methods = ["GET"]
+weight = 5
+"""
+    config = load_project(write_project(tmp_path, VALID + shapes)).config
+    trial, credits = config.plans[1], config.plans[2]
+    assert (trial.trial_days, trial.private, trial.is_subscription, trial.is_prepaid) == (14, True, True, False)
+    assert credits.is_paid and credits.is_prepaid and credits.deprecated and not credits.is_subscription
+    assert credits.prepaid is not None and (credits.prepaid.calls, credits.prepaid.price) == (10000, 8)
+    (route,) = config.routes
+    assert route.weight == 5 and route.applies_to("get") and not route.applies_to("POST")
 
 
 def test_duplicate_plan_names(tmp_path: Path) -> None:
