@@ -49,6 +49,12 @@ class ControlPlaneSettings(BaseModel):
     currency: Annotated[str, Field(pattern=r"^[a-z]{3}$")] = _DEFAULTS["currency"]
     #: The platform's share of what consumers paid, kept before creators are paid out.
     platform_fee_percent: Annotated[Decimal, Field(ge=0, le=100)] = _DEFAULTS["platform_fee_percent"]
+    #: Stripe's fees passed on to creators (:mod:`~api_direct.control_plane.billing.fees`): per card charge, a
+    #: percent plus fixed cents; Stripe Billing's percent of each subscription invoice. Shown as estimates; the
+    #: ledger records each charge's real card fee.
+    stripe_card_percent: Annotated[Decimal, Field(ge=0, le=100)] = _DEFAULTS["stripe_card_percent"]
+    stripe_card_fixed_cents: Annotated[int, Field(ge=0, le=1000)] = _DEFAULTS["stripe_card_fixed_cents"]
+    stripe_billing_percent: Annotated[Decimal, Field(ge=0, le=100)] = _DEFAULTS["stripe_billing_percent"]
     #: How long after an hour ends its usage may still arrive; then the hour is closed for good.
     usage_grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = _DEFAULTS["usage_grace_minutes"]
     #: How long after a month ends revenue of that month may still arrive before it is paid out.
