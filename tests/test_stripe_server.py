@@ -996,3 +996,115 @@ def test_connected_account_is_retrieved_and_its_balance_sums_its_transfers(
     assert fake.balance_of(seller.id) == 2000 and fake.balance_of(other.id) == 50
     with pytest.raises(KeyError):
         fake.balance_of("acct_missing")
+
+
+# --- trials -----------------------------------------------------------------------------------------
+
+DAY = 86_400
+
+
+def trial_setup(client: stripe.StripeClient, **params: Any) -> tuple[stripe.Customer, stripe.Subscription]:
+    """A customer subscribed to a $9 monthly fee and a per-call price on ``api_calls``, with ``params`` (a trial)."""
+    meter, customer = metered_setup(client)
+    fee, per_call = recurring_price(client, unit_amount=900), recurring_price(client, meter, unit_amount=2)
+    return customer, subscribe(client, customer, fee, per_call, **params)
+
+
+def test_a_trial_invoices_nothing_and_its_usage_is_never_billed(
+    fake: StripeFake, client: stripe.StripeClient, receiver: WebhookReceiver
+) -> None:
+    customer, subscription = trial_setup(client, trial_period_days=14)
+    secret = fake.add_webhook_endpoint(receiver.url)
+    start, end = subscription.trial_start, subscription.trial_end
+    report(client, customer, 500, timestamp=start + DAY)
+
+    assert subscription.status == "trialing" and end == start + 14 * DAY
+    assert [item.current_period_end for item in subscription["items"].data] == [end, end]
+    (opening,) = fake.invoices()
+    assert (opening["billing_reason"], opening["status"], opening["total"]) == ("subscription_create", "paid", 0)
+    assert [line["description"] for line in opening["lines"]["data"]] == ["Trial period for Weather API"] * 2
+    assert opening["attempt_count"] == 0  # Nothing to charge: no card was tried.
+    assert fake.close_billing_period(at=start + 2 * DAY) == []  # Still in its trial.
+
+    fake.advance_clock(end - 3 * DAY)
+    fake.advance_clock(end - DAY)  # The warning is sent once.
+    fake.advance_clock(end)
+    report(client, customer, 7, timestamp=end + DAY)
+    (first,) = fake.close_billing_period(at=end + 10 * DAY)
+
+    warning, started, paid = receiver.events(secret)
+    assert (warning.type, warning.data.object.id) == ("customer.subscription.trial_will_end", subscription.id)
+    assert (started.type, started.data.object.status) == ("customer.subscription.updated", "active")
+    assert (paid.type, paid.data.object.id) == ("invoice.paid", first["id"])
+    assert (first["period_start"], first["billing_reason"]) == (end, "subscription_cycle")
+    assert [(line["quantity"], line["amount"]) for line in first["lines"]["data"]] == [(1, 900), (7, 14)]
+    renewed = client.v1.subscriptions.retrieve(subscription.id)
+    assert renewed.status == "active" and renewed.trial_end == end
+    assert renewed["items"].data[0].current_period_start == end + 10 * DAY
+
+
+def test_a_close_past_a_trials_end_bills_from_the_end(fake: StripeFake, client: stripe.StripeClient) -> None:
+    trial_end = int(time.time()) + 5 * DAY
+    customer, subscription = trial_setup(client, trial_end=trial_end)
+    report(client, customer, 3, timestamp=trial_end - 60)
+    report(client, customer, 4, timestamp=trial_end + 60)
+
+    (invoice,) = fake.close_billing_period(at=trial_end + 3600)
+
+    assert (subscription.trial_end, invoice["period_start"]) == (trial_end, trial_end)
+    assert [(line["quantity"], line["amount"]) for line in invoice["lines"]["data"]] == [(1, 900), (4, 8)]
+
+
+def test_cancelling_at_period_end_in_a_trial_ends_it_at_the_trials_end_unpaid(
+    fake: StripeFake, client: stripe.StripeClient, receiver: WebhookReceiver
+) -> None:
+    customer, subscription = trial_setup(client, trial_period_days=2)
+    secret = fake.add_webhook_endpoint(receiver.url)
+    report(client, customer, 50)
+
+    pending = client.v1.subscriptions.update(subscription.id, {"cancel_at_period_end": True})
+    assert (pending.status, pending.cancel_at) == ("trialing", subscription.trial_end)
+    assert fake.close_billing_period(at=subscription.trial_end + DAY) == []
+
+    warning, deleted = receiver.events(secret)
+    assert warning.type == "customer.subscription.trial_will_end"  # A two-day trial is warned at its start.
+    assert (deleted.type, deleted.data.object.status) == ("customer.subscription.deleted", "canceled")
+    ended = client.v1.subscriptions.retrieve(subscription.id)
+    assert ended.ended_at == subscription.trial_end
+    assert [invoice["total"] for invoice in fake.invoices()] == [0]
+
+
+def test_a_trial_needs_no_payment_up_front_even_when_cards_decline(
+    fake: StripeFake, client: stripe.StripeClient
+) -> None:
+    _, customer = metered_setup(client)
+    fake.decline_cards(customer.id)
+    subscription = subscribe(
+        client,
+        customer,
+        recurring_price(client, unit_amount=900),
+        payment_behavior="error_if_incomplete",
+        trial_period_days=730,
+    )
+    assert subscription.status == "trialing"
+    assert subscribe(client, customer, recurring_price(client, unit_amount=1), trial_end="now").status == "active"
+
+
+@pytest.mark.parametrize(
+    ("params", "param", "message"),
+    [
+        ({"trial_period_days": 731}, "trial_period_days", "maximum number of trial period days is 730"),
+        ({"trial_period_days": 7, "trial_end": "now"}, "trial_end", "only specify one of these parameters"),
+        ({"trial_end": 1_000_000}, "trial_end", "in the future"),
+        ({"trial_end": int(time.time()) + 731 * DAY}, "trial_end", "at most 730 days"),
+        ({"default_payment_method": "pm_missing"}, "default_payment_method", "No such payment method"),
+    ],
+)
+def test_bad_trial_or_payment_method_is_refused_as_stripe_does(
+    fake: StripeFake, client: stripe.StripeClient, params: dict[str, Any], param: str, message: str
+) -> None:
+    _, customer = metered_setup(client)
+    with pytest.raises(stripe.InvalidRequestError, match=message) as refused:
+        subscribe(client, customer, recurring_price(client, unit_amount=900), **params)
+    assert refused.value.param == param
+    assert fake._all("subscription") == []

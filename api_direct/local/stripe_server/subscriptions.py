@@ -1,7 +1,15 @@
 """Subscriptions and invoices: items and their periods, invoicing a period in arrears, collecting it.
 
 ``/v1/subscriptions`` and ``/v1/invoices``; :mod:`.clock` decides when a period
-ends, this module what its invoice says and whether the customer's card pays it.
+ends (and when a trial does), this module what its invoice says and whether the
+customer's card pays it.
+
+A subscription made with ``trial_period_days`` or ``trial_end`` is ``trialing``
+until then, as on Stripe: it gets a $0 invoice at once (``subscription_create``),
+its items' period runs to the trial's end, and the first paid period starts there.
+Usage reported during the trial is never billed: Stripe does not count usage
+accrued in a trial towards what it charges, and here the trial's usage falls
+before the first paid period starts.
 """
 
 import calendar
@@ -17,6 +25,9 @@ from api_direct.local.stripe_server.wire import StripeError
 
 _PAYMENT_BEHAVIORS = ("allow_incomplete", "error_if_incomplete", "default_incomplete")
 _PRORATION_BEHAVIORS = ("create_prorations", "none", "always_invoice")
+#: Stripe's longest trial.
+MAX_TRIAL_DAYS = 730
+DAY_SECONDS = 86_400
 
 
 class Subscriptions(Prices):
@@ -50,44 +61,73 @@ class Subscriptions(Prices):
         declined, with an item that costs something up front (a licensed price with
         a non-zero amount).
         """
-        wire.allow(params, "customer", "items", "metadata", "payment_behavior", "collection_method")
+        wire.allow(
+            params,
+            *("customer", "items", "metadata", "payment_behavior", "collection_method"),
+            *("trial_period_days", "trial_end", "default_payment_method"),
+        )
         customer = self._find("customer", wire.required(params, "customer"), param="customer")["id"]
+        default_payment_method = params.get("default_payment_method") or None
+        if default_payment_method is not None:
+            self._own_payment_method(customer, default_payment_method, "default_payment_method")
         payment_behavior = wire.one_of(params, "payment_behavior", _PAYMENT_BEHAVIORS, default="allow_incomplete")
         collection_method = wire.one_of(
             params, "collection_method", ("charge_automatically",), default="charge_automatically"
         )
         subscription = wire.new_object("sub", "subscription")
         now = subscription["created"]
+        trial_end = _trial_end(params, now)
         items = [
             self._new_item(wire.nested(entry, f"items[{index}]"), f"items[{index}]", subscription["id"], now)
             for index, entry in enumerate(wire.array(params, "items"))
         ]
         currency = _check_items(items)
         metadata = wire.metadata(params)
+        for item in items if trial_end is not None else []:
+            item["current_period_end"] = trial_end
         if (
-            customer in self._declined
+            trial_end is None
+            and customer in self._declined
             and payment_behavior == "error_if_incomplete"
             and any(self._due_up_front(item) for item in items)
         ):
             raise wire.card_declined()
         subscription.update(
             customer=customer,
-            status="active",
-            billing_cycle_anchor=now,
+            status="active" if trial_end is None else "trialing",
+            billing_cycle_anchor=now if trial_end is None else trial_end,
             cancel_at=None,
             cancel_at_period_end=False,
             canceled_at=None,
             collection_method=collection_method,
             currency=currency,
+            default_payment_method=default_payment_method,
             ended_at=None,
             items=_item_list(subscription["id"], items),
             latest_invoice=None,
             metadata=metadata,
             start_date=now,
+            trial_end=trial_end,
+            trial_start=None if trial_end is None else now,
         )
         self._store(subscription)
         self._period_starts[subscription["id"]] = now
+        if trial_end is not None:
+            invoice = wire.new_object("in", "invoice")
+            lines = [self._invoice_line(invoice["id"], subscription, item, trial_end, trial=True) for item in items]
+            self._issue(invoice, subscription, lines, "subscription_create", now, now)
         return subscription
+
+    def _own_payment_method(self, customer: str, payment_method: str, param: str) -> None:
+        """Refuse a payment method that is not attached to ``customer``, in Stripe's words."""
+        if self._find("payment_method", payment_method, param=param).get("customer") != customer:
+            raise StripeError(
+                400,
+                f"The customer does not have a payment method with the ID {payment_method}. The payment method "
+                "must be attached to the customer.",
+                code="resource_missing",
+                param=param,
+            )
 
     def _new_item(self, entry: dict[str, Any], prefix: str, subscription_id: str, period_start: int) -> dict[str, Any]:
         """A subscription item whose period starts at ``period_start``."""
@@ -218,9 +258,29 @@ class Subscriptions(Prices):
     def _invoice_period(self, subscription: dict[str, Any], period_end: int) -> dict[str, Any]:
         """Invoice a subscription's period up to ``period_end``, collect it and start the next period."""
         invoice = wire.new_object("in", "invoice")
-        customer = self._objects["customer"][subscription["customer"]]
         items = subscription["items"]["data"]
         lines = [self._invoice_line(invoice["id"], subscription, item, period_end) for item in items]
+        self._issue(
+            invoice, subscription, lines, "subscription_cycle", self._period_starts[subscription["id"]], period_end
+        )
+        for item in items:
+            item.update(
+                current_period_start=period_end, current_period_end=_period_end(period_end, item["price"]["recurring"])
+            )
+        self._period_starts[subscription["id"]] = period_end
+        return invoice
+
+    def _issue(
+        self,
+        invoice: dict[str, Any],
+        subscription: dict[str, Any],
+        lines: list[dict[str, Any]],
+        billing_reason: str,
+        period_start: int,
+        period_end: int,
+    ) -> None:
+        """Finalize ``invoice`` of ``subscription`` with ``lines``, store it and collect it."""
+        customer = self._objects["customer"][subscription["customer"]]
         total = sum(line["amount"] for line in lines)
         invoice.update(
             amount_due=total,
@@ -229,7 +289,7 @@ class Subscriptions(Prices):
             attempt_count=0,
             attempted=False,
             auto_advance=True,
-            billing_reason="subscription_cycle",
+            billing_reason=billing_reason,
             collection_method=subscription["collection_method"],
             currency=subscription["currency"],
             customer=customer["id"],
@@ -258,7 +318,7 @@ class Subscriptions(Prices):
                     "subscription_proration_date": None,
                 },
             },
-            period_start=self._period_starts[subscription["id"]],
+            period_start=period_start,
             period_end=period_end,
             status="open",
             status_transitions={
@@ -272,30 +332,29 @@ class Subscriptions(Prices):
         )
         self._store(invoice)
         self._collect(invoice)
-        for item in items:
-            item.update(
-                current_period_start=period_end, current_period_end=_period_end(period_end, item["price"]["recurring"])
-            )
-        self._period_starts[subscription["id"]] = period_end
         subscription["latest_invoice"] = invoice["id"]
-        return invoice
 
     def _invoice_line(
-        self, invoice_id: str, subscription: dict[str, Any], item: dict[str, Any], period_end: int
+        self, invoice_id: str, subscription: dict[str, Any], item: dict[str, Any], period_end: int, trial: bool = False
     ) -> dict[str, Any]:
+        """An item's line up to ``period_end``; a ``trial`` line costs nothing, as Stripe's "Trial period for" lines."""
         price = item["price"]
-        quantity = item["quantity"]
-        if quantity is None:
-            meter = self._objects["billing.meter"][price["recurring"]["meter"]]
-            quantity = self._aggregate(meter, subscription["customer"], item["current_period_start"], period_end)
-        amount = int(self._amount_for(price, quantity).quantize(Decimal(1), rounding=ROUND_HALF_UP))
         product = self._objects["product"][price["product"]]
+        quantity = item["quantity"]
+        if trial:
+            quantity, amount, description = quantity or 0, 0, f"Trial period for {product['name']}"
+        else:
+            if quantity is None:
+                meter = self._objects["billing.meter"][price["recurring"]["meter"]]
+                quantity = self._aggregate(meter, subscription["customer"], item["current_period_start"], period_end)
+            amount = int(self._amount_for(price, quantity).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+            description = f"{quantity} × {product['name']}"
         return {
             "id": wire.new_id("il"),
             "object": "line_item",
             "amount": amount,
             "currency": price["currency"],
-            "description": f"{quantity} × {product['name']}",
+            "description": description,
             "discount_amounts": [],
             "discountable": True,
             "discounts": [],
@@ -357,6 +416,38 @@ def _check_items(items: list[dict[str, Any]]) -> str:
     if len(currencies) > 1:
         raise StripeError(400, "All prices on a subscription must have the same `currency`.", param="items")
     return currencies.pop()
+
+
+def _trial_end(params: dict[str, Any], now: int) -> int | None:
+    """When a new subscription's trial ends (``trial_end``, or ``trial_period_days`` from now); None for no trial.
+
+    ``trial_end=now`` and ``trial_period_days=0`` mean no trial, as on Stripe; a trial
+    longer than 730 days, or ending in the past, is refused.
+    """
+    if "trial_end" in params and "trial_period_days" in params:
+        raise StripeError(
+            400, "You may only specify one of these parameters: trial_end, trial_period_days.", param="trial_end"
+        )
+    if "trial_period_days" in params:
+        days = wire.integer(params, "trial_period_days", default=0)
+        if not 0 <= days <= MAX_TRIAL_DAYS:
+            raise StripeError(
+                400,
+                f"The maximum number of trial period days is {MAX_TRIAL_DAYS}.",
+                code="parameter_invalid_integer",
+                param="trial_period_days",
+            )
+        return now + days * DAY_SECONDS if days else None
+    if params.get("trial_end", "now") == "now":
+        return None
+    end = wire.integer(params, "trial_end", default=now)
+    if end <= now:
+        raise StripeError(400, "Invalid timestamp: must be an integer Unix timestamp in the future.", param="trial_end")
+    if end > now + MAX_TRIAL_DAYS * DAY_SECONDS:
+        raise StripeError(
+            400, f"Invalid timestamp: a trial can end at most {MAX_TRIAL_DAYS} days from now.", param="trial_end"
+        )
+    return end
 
 
 def _period_end(start: int, recurring: dict[str, Any]) -> int:
