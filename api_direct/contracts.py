@@ -37,6 +37,9 @@ DEAD_LETTER_URL_ENV = "USAGE_DEAD_LETTER_URL"
 #: The queue usage alerts go through (fired by the aggregator, sent and retried by the alert deliverer); the
 #: construct sets it on those two functions.
 ALERT_QUEUE_URL_ENV = "ALERT_QUEUE_URL"
+#: The usage forwarder's ``[[routes]]`` weights (JSON, :class:`~api_direct.runtime.route_weights.RouteWeights`);
+#: ``UsageForwarder`` sets it from the project. Absent: every call is one unit.
+ROUTE_WEIGHTS_ENV = "APID_ROUTE_WEIGHTS"
 #: What an operator's control plane charges and waits unless told otherwise: the settings' defaults,
 #: which the stack writes into the functions' environment so a deployed value is visible in the console.
 CONTROL_PLANE_DEFAULTS: dict[str, Any] = {
@@ -114,6 +117,16 @@ KEY_EVENT_TYPES: tuple[str, ...] = (
 #: A ``KeyCapped`` detail carries this (ISO-8601, zoned): the subscription's hard spend cap is reached, and its
 #: calls answer 402 until then (the end of the UTC month) or until a ``KeyUncapped`` (the cap raised or removed).
 KEY_CAPPED_UNTIL = "capped_until"
+#: ``KeyCapped`` and ``KeyUncapped`` details may carry this: why the key is held, one of :data:`CAP_REASONS`
+#: (absent: ``spend``, what every older event meant). Each reason is a cap of its own: lifting one leaves the others.
+KEY_CAP_REASON = "reason"
+#: ``spend``: a hard spend cap (402 until the month ends); ``credit``: a prepaid plan's credit is used up (402 until
+#: more is bought; ``capped_until`` optional); ``quota``: a weighted monthly quota is used up (429 until
+#: ``capped_until``, with ``Retry-After``).
+CapReason = Literal["spend", "credit", "quota"]
+CAP_REASONS: tuple[CapReason, ...] = ("spend", "credit", "quota")
+#: A ``credit`` ``KeyCapped`` detail may carry this (https): where the consumer buys more, quoted in the 402.
+KEY_CAP_BUY_URL = "buy_url"
 #: A ``KeyRevoked`` detail may carry this (ISO-8601, zoned): the key works until then (a rotation's grace
 #: period) instead of stopping at once. Optional, so older events and older key syncs keep their meaning.
 KEY_EXPIRES_AT = "expires_at"

@@ -87,9 +87,11 @@ logger = logging.getLogger("apid.asgi")
 #: The key authorizer's context names for the limit headers (those of ``api_direct.runtime.limit_headers``,
 #: which this module cannot import: it ships alone in a creator's bundle; a test holds the two equal).
 POLICY_CONTEXT, REMAINING_CONTEXT, RESET_EPOCH_CONTEXT = "rateLimitPolicy", "rateLimit", "quotaResetEpoch"
-#: The authorizer's context name for a hard spend cap's 402 (``gateway_responses.PAYMENT_REQUIRED_CONTEXT``;
-#: a test holds the two equal).
-PAYMENT_REQUIRED_CONTEXT = "paymentRequired"
+#: The authorizer's context names for a cap's answer: its message, status (402, or 429 for a quota) and
+#: ``Retry-After`` (``gateway_responses.PAYMENT_REQUIRED_CONTEXT`` and the two beside it; a test holds them equal).
+PAYMENT_REQUIRED_CONTEXT, CAP_STATUS_CONTEXT, CAP_RETRY_AFTER_CONTEXT = "paymentRequired", "capStatus", "capRetryAfter"
+#: The problem document's title of each status a cap is answered with.
+CAP_TITLES = {402: "Payment Required", 429: "Too Many Requests"}
 #: The one browser origin (the marketplace's) that may read this API's responses; the stack sets it
 #: together with the gateway's own CORS rules (``api_direct.runtime.cors``). Unset: no CORS headers.
 CORS_ORIGIN_ENV = "APID_CORS_ORIGIN"
@@ -174,24 +176,25 @@ def with_limit_headers(result: dict[str, Any], event: LambdaEvent, now: float) -
 
 
 def payment_required(event: LambdaEvent) -> dict[str, Any] | None:
-    """The 402 for a caller its subscription's hard spend cap holds; ``None`` for everyone else.
+    """The answer for a caller a cap holds: 402 (spend cap, used-up credit) or 429 (quota); ``None`` for the rest.
 
     API Gateway's authorizer can only allow or deny (401/403), so it allows such a
     caller with the reason in its context, and this answers before the app runs:
     the creator's code never serves a call nobody will pay for. The body is
-    ``application/problem+json`` (RFC 9457), like the control plane's errors.
+    ``application/problem+json`` (RFC 9457), like the control plane's errors; a
+    429 carries ``Retry-After`` (when the quota's month ends). A context without a
+    status (an authorizer from before quota caps) means 402.
     """
     context = (event.get("requestContext") or {}).get("authorizer") or {}
     message = context.get(PAYMENT_REQUIRED_CONTEXT)
     if not message:
         return None
-    problem = {"type": "about:blank", "title": "Payment Required", "status": 402, "detail": message}
-    return {
-        "statusCode": 402,
-        "headers": {"content-type": "application/problem+json"},
-        "body": json.dumps(problem),
-        "isBase64Encoded": False,
-    }
+    status = 429 if str(context.get(CAP_STATUS_CONTEXT)) == "429" else 402
+    problem = {"type": "about:blank", "title": CAP_TITLES[status], "status": status, "detail": message}
+    headers = {"content-type": "application/problem+json"}
+    if status == 429 and context.get(CAP_RETRY_AFTER_CONTEXT):
+        headers["Retry-After"] = context[CAP_RETRY_AFTER_CONTEXT]
+    return {"statusCode": status, "headers": headers, "body": json.dumps(problem), "isBase64Encoded": False}
 
 
 def with_cors_headers(result: dict[str, Any], event: LambdaEvent, allowed_origin: str | None) -> dict[str, Any]:

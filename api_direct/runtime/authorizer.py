@@ -22,7 +22,13 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api_direct.runtime.gateway_responses import DENIAL_MESSAGE, MISSING_KEY, PAYMENT_REQUIRED_CONTEXT
+from api_direct.runtime.gateway_responses import (
+    CAP_RETRY_AFTER_CONTEXT,
+    CAP_STATUS_CONTEXT,
+    DENIAL_MESSAGE,
+    MISSING_KEY,
+    PAYMENT_REQUIRED_CONTEXT,
+)
 from api_direct.runtime.key_check import Decision, KeyRecord, api_key_of, decide
 from api_direct.runtime.key_store import key_table_from_env
 from api_direct.runtime.limit_headers import limits_context, plan_quotas
@@ -46,11 +52,17 @@ def policy_for(method_arn: str, decision: Decision, limits: Mapping[str, str] | 
     """
     context: dict[str, str]
     if decision.payment_required is not None:
-        # Let through only to be answered 402 by the adapter: with no key id or plan, as for a rejection, the
-        # access log bills no one for it.
+        # Let through only to be answered 402 (429 for a quota) by the adapter: with no key id or plan, as for a
+        # rejection, the access log bills no one for it.
         principal, context = (
             decision.key_id,
-            {"keyId": "", "plan": "", PAYMENT_REQUIRED_CONTEXT: decision.payment_required},
+            {
+                "keyId": "",
+                "plan": "",
+                PAYMENT_REQUIRED_CONTEXT: decision.payment_required,
+                CAP_STATUS_CONTEXT: str(decision.cap_status),
+                **({CAP_RETRY_AFTER_CONTEXT: decision.retry_after} if decision.retry_after else {}),
+            },
         )
     elif decision.rejection is None:
         principal, context = decision.key_id, {"keyId": decision.key_id, "plan": decision.plan, **(limits or {})}

@@ -55,6 +55,8 @@ DENIAL_MESSAGE = "message"
 #: The key of the authorizer's Allow context that makes the app's adapter answer 402 with its message
 #: (a hard spend cap: API Gateway has no 402 of its own).
 PAYMENT_REQUIRED_CONTEXT = "paymentRequired"
+#: Beside it: the status the adapter answers with (402, or 429 for a quota cap), and a 429's ``Retry-After``.
+CAP_STATUS_CONTEXT, CAP_RETRY_AFTER_CONTEXT = "capStatus", "capRetryAfter"
 #: The Content-Type of every gateway response (the one template each has is for it).
 CONTENT_TYPE = "application/json"
 CONTENT_TYPE_MAPPING: Mapping[str, str] = MappingProxyType({"Content-Type": f"'{CONTENT_TYPE}'"})

@@ -6,7 +6,10 @@ PlanChanged is applied), ``status`` (S: ``active``, ``revoked`` or ``suspended``
 ``usage_key_id`` (S, id of the API Gateway API key that binds the consumer to its
 plan's usage plan), ``capped_until`` (S, until when the subscription's hard spend
 cap holds the key; absent when none does) and ``cap_at`` (S, time of the KeyCapped
-or KeyUncapped last applied), ``usage_id`` (S, the subscription's shared usage identifier: that
+or KeyUncapped last applied), the same pair for each other cap reason
+(:data:`~api_direct.runtime.key_check.CAP_ATTRIBUTES`: ``credit_capped_until`` and
+``credit_cap_at``, ``quota_capped_until`` and ``quota_cap_at``), ``cap_api`` and
+``buy_url`` (S, what a credit cap's 402 quotes), ``usage_id`` (S, the subscription's shared usage identifier: that
 API key's name and value; absent for keys counted alone), ``updated_at`` (S, time of the plan event last applied, or of
 the revocation; empty until either is) and ``suspension_at`` (S, time of the
 KeySuspended or KeyRestored last applied; absent until one is), ``expires_at`` (S,
@@ -37,8 +40,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
-from api_direct.contracts import KEY_CAPPED_UNTIL, KEY_EXPIRES_AT, KEY_TTL_ATTRIBUTE
-from api_direct.runtime.key_check import KeyRecord, KeyStatus
+from api_direct.contracts import KEY_EXPIRES_AT, KEY_TTL_ATTRIBUTE, CapReason
+from api_direct.runtime.key_check import CAP_ATTRIBUTES, UNTIL_LIFTED, KeyRecord, KeyStatus
 
 if TYPE_CHECKING:  # the stubs are a dev dependency; the Lambda bundle has boto3 alone
     from mypy_boto3_dynamodb.service_resource import Table
@@ -70,8 +73,14 @@ _NAMES = {
     "#at": "updated_at",
     "#usage": "usage_key_id",
     "#shared": "usage_id",
-    "#capped": KEY_CAPPED_UNTIL,
-    "#captime": "cap_at",
+    "#capped": CAP_ATTRIBUTES["spend"][0],
+    "#captime": CAP_ATTRIBUTES["spend"][1],
+    "#creditcapped": CAP_ATTRIBUTES["credit"][0],
+    "#credittime": CAP_ATTRIBUTES["credit"][1],
+    "#quotacapped": CAP_ATTRIBUTES["quota"][0],
+    "#quotatime": CAP_ATTRIBUTES["quota"][1],
+    "#capapi": "cap_api",
+    "#buyurl": "buy_url",
     "#suspension": "suspension_at",
     "#expires": KEY_EXPIRES_AT,
     "#ttl": KEY_TTL_ATTRIBUTE,
@@ -158,35 +167,56 @@ class KeyTable:
             },
         )
 
-    def cap(self, key_hash: str, key_id: str, until: datetime, at: datetime) -> bool:
-        """Hold the key to its subscription's hard spend cap until ``until``; ``False`` if stale or revoked.
+    def cap(
+        self,
+        key_hash: str,
+        key_id: str,
+        until: datetime | None,
+        at: datetime,
+        reason: CapReason = "spend",
+        api: str | None = None,
+        buy_url: str | None = None,
+    ) -> bool:
+        """Hold the key to a cap of ``reason`` until ``until`` (``None``: until uncapped); ``False`` if stale or revoked.
 
-        The cap has a clock of its own (``cap_at``), for the reason suspensions do: a
-        KeyUncapped overtaken by the KeyCapped it follows must still win. The key
-        stays ``active``: the authorizer lets it through to be answered 402.
+        Each reason's cap has a clock of its own (``cap_at`` for a spend cap), for the
+        reason suspensions do: a KeyUncapped overtaken by the KeyCapped it follows must
+        still win; and one reason's events never order or lift another's (credit
+        bought does not lift a spend cap). The key stays ``active``: the authorizer
+        lets it through to be answered 402 (429 for a quota).
         """
-        return self._set_cap(key_hash, key_id, "SET #capped = :until", at, {":until": stored_time(until)})
+        capped, _ = _CAP_PLACEHOLDERS[reason]
+        change = f"SET {capped} = :until"
+        values = {":until": UNTIL_LIFTED if until is None else stored_time(until)}
+        for placeholder, value in (("#capapi", api), ("#buyurl", buy_url)):
+            if value is not None:
+                change += f", {placeholder} = {placeholder.replace('#', ':')}"
+                values[placeholder.replace("#", ":")] = value
+        return self._set_cap(key_hash, key_id, reason, change, at, values)
 
-    def uncap(self, key_hash: str, key_id: str, at: datetime) -> bool:
-        """Let the key go from its spend cap (the consumer raised or removed it); ``False`` if stale or revoked."""
-        return self._set_cap(key_hash, key_id, "REMOVE #capped SET", at, {})
+    def uncap(self, key_hash: str, key_id: str, at: datetime, reason: CapReason = "spend") -> bool:
+        """Let the key go from its cap of ``reason`` (raised, removed, credit bought); ``False`` if stale or revoked."""
+        return self._set_cap(key_hash, key_id, reason, f"REMOVE {_CAP_PLACEHOLDERS[reason][0]} SET", at, {})
 
-    def _set_cap(self, key_hash: str, key_id: str, change: str, at: datetime, values: Mapping[str, str]) -> bool:
-        """Apply a cap decision iff it is newer than the last one and the key is not revoked.
+    def _set_cap(
+        self, key_hash: str, key_id: str, reason: CapReason, change: str, at: datetime, values: Mapping[str, str]
+    ) -> bool:
+        """Apply a cap decision iff it is newer than the last one of its reason and the key is not revoked.
 
         ``plan``, ``updated_at`` and ``status`` are created if missing, never changed,
         as for a suspension: a cap that overtakes its KeyIssued leaves a record the
         KeyIssued then completes.
         """
+        clock = _CAP_PLACEHOLDERS[reason][1]
         assignments = (
             "#id = if_not_exists(#id, :id), #plan = if_not_exists(#plan, :none),"
-            " #at = if_not_exists(#at, :none), #status = if_not_exists(#status, :active), #captime = :at"
+            f" #at = if_not_exists(#at, :none), #status = if_not_exists(#status, :active), {clock} = :at"
         )
         expression = f"{change} {assignments}" if change.endswith("SET") else f"{change}, {assignments}"
         return self._update(
             key_hash,
             expression,
-            "attribute_not_exists(#hash) OR (#status <> :revoked AND (attribute_not_exists(#captime) OR #captime < :at))",
+            f"attribute_not_exists(#hash) OR (#status <> :revoked AND (attribute_not_exists({clock}) OR {clock} < :at))",
             {
                 ":id": key_id,
                 ":none": "",
@@ -273,6 +303,14 @@ class KeyTable:
                 raise
             return False
         return True
+
+
+#: Per cap reason, the placeholders of its end and its clock in :data:`_NAMES`.
+_CAP_PLACEHOLDERS: Mapping[CapReason, tuple[str, str]] = {
+    "spend": ("#capped", "#captime"),
+    "credit": ("#creditcapped", "#credittime"),
+    "quota": ("#quotacapped", "#quotatime"),
+}
 
 
 @functools.cache

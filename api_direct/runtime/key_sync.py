@@ -31,7 +31,17 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api_direct.contracts import CONTROL_PLANE_SOURCE, KEY_CAPPED_UNTIL, KEY_ENDS_USAGE, KEY_EXPIRES_AT, KEY_USAGE_ID
+from api_direct.contracts import (
+    CAP_REASONS,
+    CONTROL_PLANE_SOURCE,
+    KEY_CAP_BUY_URL,
+    KEY_CAP_REASON,
+    KEY_CAPPED_UNTIL,
+    KEY_ENDS_USAGE,
+    KEY_EXPIRES_AT,
+    KEY_USAGE_ID,
+    CapReason,
+)
 from api_direct.runtime.api_keys import KEY_PREFIX, contains_key, is_key_hash, is_usage_id
 from api_direct.runtime.key_check import KeyRecord
 from api_direct.runtime.key_store import KeyTable, key_table_from_env
@@ -124,20 +134,31 @@ class KeyRestored(KeyEvent):
 
 @dataclass(frozen=True)
 class KeyCapped(KeyEvent):
-    """The subscription's hard spend cap is reached: its calls answer 402 until ``capped_until`` (the month's end)."""
+    """A cap holds the subscription's keys until ``capped_until``: its calls are answered without the app.
 
-    capped_until: datetime
+    ``reason`` says which (:data:`~api_direct.contracts.CAP_REASONS`): a hard spend
+    cap (402 until the month's end), used-up prepaid credit (402 until credit is
+    bought: no ``capped_until`` needed), a used-up weighted quota (429 until the
+    month's end). ``api`` and ``buy_url`` are what a credit cap's 402 quotes.
+    """
+
+    capped_until: datetime | None = None
+    reason: CapReason = "spend"
+    api: str | None = None
+    buy_url: str | None = None
 
     def apply_to(self, table: KeyTable) -> bool:
-        return table.cap(self.key_hash, self.key_id, self.capped_until, self.at)
+        return table.cap(self.key_hash, self.key_id, self.capped_until, self.at, self.reason, self.api, self.buy_url)
 
 
 @dataclass(frozen=True)
 class KeyUncapped(KeyEvent):
-    """The consumer raised or removed the hard spend cap: the key works again before the month ends."""
+    """The cap of ``reason`` lifts before its end: a spend cap raised or removed, prepaid credit bought."""
+
+    reason: CapReason = "spend"
 
     def apply_to(self, table: KeyTable) -> bool:
-        return table.uncap(self.key_hash, self.key_id, self.at)
+        return table.uncap(self.key_hash, self.key_id, self.at, self.reason)
 
 
 # Each event's detail-type is its class name; contracts.KEY_EVENT_TYPES lists the same names (a test holds them).
@@ -187,10 +208,8 @@ def parse_event(event: Mapping[str, Any], plans: UsagePlans) -> KeyEvent | None:
         )
     required = [field.name for field in fields(kind) if field.name not in _TIMES and field.default is MISSING]
     values: dict[str, Any] = {name: _text_field(detail_type, detail, name) for name in required}
-    if kind is KeyCapped:
-        values[KEY_CAPPED_UNTIL] = _zoned_time(
-            detail_type, KEY_CAPPED_UNTIL, _text_field(detail_type, detail, KEY_CAPPED_UNTIL)
-        )
+    if kind in (KeyCapped, KeyUncapped):
+        values.update(_cap_fields(kind, detail_type, detail))
     if not is_key_hash(values["key_hash"]):
         raise InvalidKeyEvent(f"{detail_type} key_hash is not a lowercase hex SHA-256")
     if "plan" in values:
@@ -208,6 +227,30 @@ def parse_event(event: Mapping[str, Any], plans: UsagePlans) -> KeyEvent | None:
 
 #: Fields that are times, not text: the event's own, and a cap's end.
 _TIMES = frozenset({"at", KEY_CAPPED_UNTIL})
+
+
+def _cap_fields(kind: type[KeyEvent], detail_type: str, detail: Mapping[str, Any]) -> dict[str, Any]:
+    """A cap event's reason (``spend`` when absent), and a KeyCapped's end, API and where credit is bought.
+
+    Every reason but ``credit`` needs a zoned end: a spend or quota cap that never
+    ended would hold the key past the month it belongs to.
+    """
+    reason = detail.get(KEY_CAP_REASON, "spend")
+    if reason not in CAP_REASONS:
+        raise InvalidKeyEvent(f"{detail_type} {KEY_CAP_REASON} must be one of {', '.join(CAP_REASONS)}")
+    values: dict[str, Any] = {"reason": reason}
+    if kind is not KeyCapped:
+        return values
+    if reason != "credit" or detail.get(KEY_CAPPED_UNTIL) is not None:
+        values[KEY_CAPPED_UNTIL] = _zoned_time(
+            detail_type, KEY_CAPPED_UNTIL, _text_field(detail_type, detail, KEY_CAPPED_UNTIL)
+        )
+    for name in ("api", KEY_CAP_BUY_URL):
+        if detail.get(name) is not None:
+            values[name] = _text_field(detail_type, detail, name)
+    if KEY_CAP_BUY_URL in values and not values[KEY_CAP_BUY_URL].startswith(("https://", "http://")):
+        raise InvalidKeyEvent(f"{detail_type} {KEY_CAP_BUY_URL} is not an http(s) URL")
+    return values
 
 
 def _text_field(detail_type: str, detail: Mapping[str, Any], name: str) -> str:

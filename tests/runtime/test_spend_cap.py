@@ -1,8 +1,9 @@
-"""A hard spend cap in the creator's account: KeyCapped holds a subscription's keys to 402 until the month ends.
+"""Caps in the creator's account: KeyCapped holds a subscription's keys to 402 (429 for a quota) until it lifts.
 
 API Gateway's authorizer can only allow or deny, so a capped key is allowed with
 the reason in its context, unattributed (no key id, no plan: nobody is billed), and
-the app's adapter answers the 402 without running the app.
+the app's adapter answers the 402 without running the app. Each reason (a hard
+spend cap, used-up prepaid credit, a used-up weighted quota) is a cap of its own.
 """
 
 import json
@@ -120,3 +121,78 @@ def test_the_adapter_answers_402_without_running_the_app() -> None:
 def test_the_adapter_reads_the_name_the_authorizer_writes() -> None:
     """The adapter ships alone in a bundle, so it keeps its own copy of the name."""
     assert asgi_lambda.PAYMENT_REQUIRED_CONTEXT == gateway_responses.PAYMENT_REQUIRED_CONTEXT
+
+
+# Reasons: credit (402 until credit is bought) and quota (429 until the month ends), each a cap of its own.
+
+BUY_URL = "https://market.example/apis/weather"
+
+
+def test_a_credit_cap_holds_until_credit_is_bought_and_names_where(sync: Any, key_table: KeyTable, key: str) -> None:
+    sync("KeyCapped", {**reference(key), "reason": "credit", "api": "weather", "buy_url": BUY_URL}, CAPPED)
+    decision = decide(key, key_table.get, datetime(2999, 1, 1, tzinfo=UTC))
+    assert (decision.reason, decision.cap_reason, decision.cap_status) == ("capped", "credit", 402)
+    assert decision.payment_required == (
+        f"The prepaid credit for weather is used up: calls are refused until you buy more at {BUY_URL}."
+    )
+    sync("KeyUncapped", {**reference(key), "reason": "credit"}, UNCAPPED)
+    assert decide(key, key_table.get, DURING).payment_required is None
+
+
+def test_a_credit_cap_without_a_url_says_where_to_look(sync: Any, key_table: KeyTable, key: str) -> None:
+    sync("KeyCapped", {**reference(key), "reason": "credit"}, CAPPED)
+    message = decide(key, key_table.get, DURING).payment_required
+    assert message is not None and "prepaid credit is used up" in message and "marketplace" in message
+
+
+def test_a_quota_cap_is_a_429_with_retry_after_its_end(
+    sync: Any, key_table: KeyTable, key: str, lambda_context: Any
+) -> None:
+    sync("KeyCapped", {**reference(key), "reason": "quota", "capped_until": "2999-12-01T00:00:00+00:00"}, CAPPED)
+    context = authorize(request_event({"x-api-key": key}), lambda_context)["context"]
+    assert context[gateway_responses.CAP_STATUS_CONTEXT] == "429"
+    assert context[gateway_responses.CAP_RETRY_AFTER_CONTEXT] == "Sun, 01 Dec 2999 00:00:00 GMT"
+    assert "monthly quota" in context[gateway_responses.PAYMENT_REQUIRED_CONTEXT]
+    assert decide(key, key_table.get, datetime(3000, 1, 1, tzinfo=UTC)).payment_required is None
+
+
+def test_lifting_one_reason_leaves_the_others(sync: Any, key_table: KeyTable, key: str) -> None:
+    """Credit bought does not lift a spend cap, nor a late spend uncap a credit cap."""
+    sync("KeyCapped", {**reference(key), "capped_until": MONTH_END}, CAPPED)
+    sync("KeyCapped", {**reference(key), "reason": "credit"}, CAPPED)
+    sync("KeyUncapped", {**reference(key), "reason": "credit"}, UNCAPPED)
+    assert decide(key, key_table.get, DURING).cap_reason == "spend"
+    sync("KeyCapped", {**reference(key), "reason": "credit"}, "2026-11-25T16:00:00Z")
+    sync("KeyUncapped", reference(key), "2026-11-25T17:00:00Z")
+    assert decide(key, key_table.get, DURING).cap_reason == "credit"
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [{"reason": "fun", "capped_until": MONTH_END}, {"reason": "quota"}, {"reason": "credit", "buy_url": "ftp://x"}],
+    ids=["unknown reason", "quota without an end", "buy url not http"],
+)
+def test_a_bad_cap_reason_or_field_is_refused(sync: Any, key_table: KeyTable, key: str, detail: Any) -> None:
+    with pytest.raises(InvalidKeyEvent):
+        sync("KeyCapped", {**reference(key), **detail}, CAPPED)
+    assert decide(key, key_table.get, DURING).payment_required is None
+
+
+def test_the_adapter_answers_a_quota_cap_429_with_retry_after() -> None:
+    app = LambdaAsgiHandler(answering([(b"content-type", b"text/plain")], b"served", []))
+    capped = event("/items")
+    capped["requestContext"]["authorizer"] = {
+        asgi_lambda.PAYMENT_REQUIRED_CONTEXT: "quota used up",
+        asgi_lambda.CAP_STATUS_CONTEXT: "429",
+        asgi_lambda.CAP_RETRY_AFTER_CONTEXT: "Sun, 01 Dec 2999 00:00:00 GMT",
+    }
+    response = app(capped, None)  # type: ignore[arg-type]
+    assert (response["statusCode"], response["headers"]["Retry-After"]) == (429, "Sun, 01 Dec 2999 00:00:00 GMT")
+    assert json.loads(response["body"])["title"] == "Too Many Requests"
+
+
+def test_the_adapter_reads_the_cap_names_the_authorizer_writes() -> None:
+    assert (asgi_lambda.CAP_STATUS_CONTEXT, asgi_lambda.CAP_RETRY_AFTER_CONTEXT) == (
+        gateway_responses.CAP_STATUS_CONTEXT,
+        gateway_responses.CAP_RETRY_AFTER_CONTEXT,
+    )

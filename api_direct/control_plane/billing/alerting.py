@@ -4,11 +4,11 @@ A consumer's settings for one subscription are one item, ``pk=CONSUMER#<sub>``,
 ``sk=ALERTS#<api_id>`` (:class:`AlertSettings`; a subscription without one has the
 defaults: 80 % and 100 % of the quota, email only). Each time the aggregator has
 counted a batch, :meth:`Alerter.check` compares each subscription it touched with its
-settings, as of its calls this UTC month (every plan's: a quota is the month's) and
-its spend (the current plan's fee and billable calls, priced by
+settings, as of its units this UTC month (every plan's: a quota is the month's; a call
+counts its route's weight) and its spend (the current plan's fee and billable units, priced by
 :func:`~.charges.month_charge_cents`, the rule Stripe invoices by):
 
-* ``quota.threshold_reached``: calls reached a threshold percentage of the plan's
+* ``quota.threshold_reached``: units reached a threshold percentage of the plan's
   ``monthly_quota`` (a plan without a quota has none of these);
 * ``spend.threshold_reached``: on a paid plan with a spend cap, spend reached a
   threshold percentage (below 100) of the cap;
@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from api_direct.contracts import KEY_CAPPED_UNTIL
+from api_direct.contracts import KEY_CAP_BUY_URL, KEY_CAP_REASON, KEY_CAPPED_UNTIL, CapReason
 from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_of, consumer_pk
@@ -102,22 +102,23 @@ def alerts_key(consumer: str, api_id: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class MonthUsage:
-    """A subscription's month so far: calls on any plan, and what its current plan charges for it (cents)."""
+    """A subscription's month so far: units on any plan (a unit per call before weights), and what its current
+    plan charges for it (cents)."""
 
     month: str
-    calls: int
+    units: int
     spend_cents: int
 
 
 def month_usage(store: Store, api_id: str, consumer: str, plan: PricingPlan, now: datetime) -> MonthUsage:
     """One query of the subscription's hourly counters of ``now``'s UTC month."""
     month = month_text(now)
-    calls = billable = 0
+    units = billable = 0
     for counter in store.query(meter_pk(api_id, consumer), f"{HOUR_PREFIX}{month}"):
-        calls += int(counter.get("calls", 0))
+        units += int(counter.get("units", counter.get("calls", 0)))
         if counter.get("plan") == plan.name:
             billable += int(counter.get("billable", 0))
-    return MonthUsage(month, calls, month_charge_cents(plan, billable) if plan.is_paid else 0)
+    return MonthUsage(month, units, month_charge_cents(plan, billable) if plan.is_paid else 0)
 
 
 @dataclass(frozen=True)
@@ -207,9 +208,9 @@ def crossings(
     found: list[Alert] = []
     if plan.monthly_quota is not None:
         found.extend(
-            alert("quota", t, usage.calls, plan.monthly_quota)
+            alert("quota", t, usage.units, plan.monthly_quota)
             for t in settings.thresholds
-            if usage.calls * 100 >= t * plan.monthly_quota
+            if usage.units * 100 >= t * plan.monthly_quota
         )
     cap = settings.cap_cents
     if cap is not None and plan.is_paid:
@@ -288,23 +289,48 @@ class Alerter:
         return True
 
 
-def cap_keys(store: Store, bus: ControlPlaneBus, subscription: Mapping[str, Any], until: str) -> None:
-    """Stop the subscription's keys until ``until`` (``KeyCapped``), and say so on its alert settings."""
+def cap_keys(
+    store: Store,
+    bus: ControlPlaneBus,
+    subscription: Mapping[str, Any],
+    until: str | None,
+    reason: CapReason = "spend",
+    buy_url: str | None = None,
+) -> None:
+    """Stop the subscription's keys for ``reason`` until ``until`` (``KeyCapped``).
+
+    A spend cap also says so on the subscription's alert settings (its end is the
+    month's, which raising the cap lifts early). A credit cap has no end (``None``):
+    it holds until credit is bought, and its 402 quotes ``buy_url``. The reason
+    travels only when it is not ``spend``, so a spend cap's event is what it was.
+    """
     consumer, api_id = consumer_of(subscription[PK]), subscription["api_id"]
-    store.table.update_item(
-        Key=alerts_key(consumer, api_id),
-        UpdateExpression="SET #until = :until, api_id = :api",
-        ExpressionAttributeNames={"#until": CAPPED_UNTIL},
-        ExpressionAttributeValues={":until": until, ":api": api_id},
-    )
+    if reason == "spend":
+        store.table.update_item(
+            Key=alerts_key(consumer, api_id),
+            UpdateExpression="SET #until = :until, api_id = :api",
+            ExpressionAttributeNames={"#until": CAPPED_UNTIL},
+            ExpressionAttributeValues={":until": until, ":api": api_id},
+        )
+    detail: dict[str, str] = {} if reason == "spend" else {KEY_CAP_REASON: reason}
+    if until is not None:
+        detail[CAPPED_UNTIL] = until
+    if buy_url is not None:
+        detail[KEY_CAP_BUY_URL] = buy_url
     for key in subscription_keys(store, subscription):
-        bus.publish(KEY_CAPPED, api_id, {**key_reference(key), CAPPED_UNTIL: until})
+        bus.publish(KEY_CAPPED, api_id, {**key_reference(key), **detail})
 
 
-def uncap_keys(store: Store, bus: ControlPlaneBus, subscription: Mapping[str, Any]) -> None:
-    """Let the subscription's keys work again (``KeyUncapped``): its cap was raised, removed or made soft."""
+def uncap_keys(
+    store: Store, bus: ControlPlaneBus, subscription: Mapping[str, Any], reason: CapReason = "spend"
+) -> None:
+    """Let the subscription's keys go from their cap of ``reason`` (``KeyUncapped``).
+
+    A spend cap was raised, removed or made soft; a credit cap, credit was bought.
+    """
+    detail = {} if reason == "spend" else {KEY_CAP_REASON: reason}
     for key in subscription_keys(store, subscription):
-        bus.publish(KEY_UNCAPPED, subscription["api_id"], key_reference(key))
+        bus.publish(KEY_UNCAPPED, subscription["api_id"], {**key_reference(key), **detail})
 
 
 def still_capped(settings: AlertSettings, now: datetime) -> bool:
