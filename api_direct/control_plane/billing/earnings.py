@@ -1,17 +1,24 @@
-"""Creators' earnings: revenue in from paid invoices, the platform fee kept, the rest paid out once.
+"""Creators' earnings: revenue in from paid invoices and packs, refunds and fees out, the rest paid out once.
 
 The ledger, in the control plane table:
 
 | item | what it is |
 | --- | --- |
-| ``pk=INVOICE#<id>``, ``sk=PAID`` | one paid invoice: amount, API, consumer, creator, month, and for the consumer alone its Stripe link and period (``gsi2pk=LEDGER#<creator>`` for the creator's ledger, ``gsi1pk=INVOICES#<consumer>`` for the consumer's invoices; both sorted ``<month>#<id>``) |
-| ``pk=CREATOR#<sub>``, ``sk=EARNINGS#<YYYY-MM>`` | a month's revenue and invoice count; once closed, its fee and payout; once paid, the transfer |
+| ``pk=INVOICE#<id>``, ``sk=PAID`` | one paid invoice (or prepaid pack, keyed by its payment intent): amount, Stripe's fees on it, what was refunded of it, API, consumer, creator, month, and for the consumer alone its Stripe link and period (``gsi2pk=LEDGER#<creator>`` for the creator's ledger, ``gsi1pk=INVOICES#<consumer>`` for the consumer's invoices; both sorted ``<month>#<id>``) |
+| ``pk=PAYMENT#<payment intent>``, ``sk=LEDGER`` | which ledger entry a payment intent paid: how a refund made on Stripe's dashboard finds it |
+| ``pk=REFUND#<refund id>``, ``sk=REFUND`` | one refund of an entry, recorded once by Stripe's id (``gsi2pk=REFUNDS#<creator>``, sorted ``<month>#<id>``) |
+| ``pk=CREATOR#<sub>``, ``sk=EARNINGS#<YYYY-MM>`` | a month's revenue, refunds and Stripe fees (and any debt carried in from the month before); once closed, its platform fee and payout; once paid, the transfer |
 | ``pk=CREATOR#<sub>``, ``sk=PAYOUTS`` | the creator's Stripe Connect account |
 
 A paid invoice is recorded once (the invoice item is created on condition it does
 not exist, in the same transaction as the month's ``ADD``), in the month the control
-plane learns of it, and only while that month is ``open``. A month moves ``open``
--> ``closed`` (revenue frozen, fee and payout computed) -> ``paid`` (transfer made);
+plane learns of it, and only while that month is ``open``; so is a refund, in the
+month it is made, whichever month the payment was in, and never beyond what is left
+of the payment. A month moves ``open`` -> ``closed`` (its numbers frozen, fee and
+payout computed) -> ``paid`` (transfer made). Its payout is revenue - refunds -
+Stripe's fees - the platform fee (:mod:`.fees`: a percent of revenue net of refunds),
+less any debt carried in; a month that comes out below zero pays nothing and carries
+the rest into the next month, as a debt its payout settles first.
 ``gsi1`` lists the open and closed months so each run is one query. The transfer's
 idempotency key is (creator, month), and before transferring the run looks for a
 transfer of that month's ``transfer_group``, so neither a retry nor a crash after
@@ -21,12 +28,13 @@ Stripe's answer, however much later, pays a month twice.
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, Literal
 
 import stripe
 
-from api_direct.control_plane.api.store import GSI2, PK, SK, Store, api_pk, creator_pk
+from api_direct.control_plane.api.store import GSI2, PK, SK, Store, api_pk, creator_pk, update_op
+from api_direct.control_plane.billing.fees import platform_fee
 from api_direct.control_plane.billing.lifecycle import advance, listed
 from api_direct.control_plane.billing.periods import month_text, months_payable_before
 from api_direct.control_plane.billing.stripe_gateway import StripeGateway, StripeUnavailable
@@ -50,6 +58,22 @@ class PaidInvoice:
     #: The period the invoice bills (Stripe's ``period_start`` and ``period_end``).
     period_start: datetime | None = None
     period_end: datetime | None = None
+    #: The payment intent that paid it (``None``: none, or not known): what a refund is made on.
+    payment_intent: str | None = None
+    #: Stripe's card fee on the payment, from its charge's balance transaction, and Stripe Billing's
+    #: (:func:`~.fees.billing_fee`, a subscription's invoices only), in cents.
+    stripe_fee: int = 0
+    billing_fee: int = 0
+
+
+@dataclass(frozen=True)
+class Refund:
+    """One refund Stripe made of a ledger entry (``invoice_id``: an invoice's or a pack's id)."""
+
+    refund_id: str
+    invoice_id: str
+    amount: int
+    reason: str | None = None
 
 
 class PayoutsFailed(RuntimeError):
@@ -84,25 +108,60 @@ def invoices_index_pk(consumer: str) -> str:
     return f"INVOICES#{consumer}"
 
 
+def refunds_index_pk(creator: str) -> str:
+    return f"REFUNDS#{creator}"
+
+
+def payment_key(payment_intent: str) -> dict[str, str]:
+    return {PK: f"PAYMENT#{payment_intent}", SK: "LEDGER"}
+
+
+def invoice_key(invoice_id: str) -> dict[str, str]:
+    return {PK: f"INVOICE#{invoice_id}", SK: "PAID"}
+
+
 def _optional(invoice: PaidInvoice) -> dict[str, str]:
-    """The invoice's link and period, those Stripe sent (an item holds no empty attributes)."""
+    """The invoice's link, period and payment, those Stripe sent (an item holds no empty attributes)."""
     found = {
         "hosted_invoice_url": invoice.hosted_invoice_url,
         "period_start": invoice.period_start.isoformat() if invoice.period_start else None,
         "period_end": invoice.period_end.isoformat() if invoice.period_end else None,
+        "payment_intent": invoice.payment_intent,
     }
     return {name: value for name, value in found.items() if value}
 
 
-def platform_fee(revenue: int, percent: Decimal) -> int:
-    """The platform's cut in cents, rounded half up; the creator gets the rest, never less than 0."""
-    return min(revenue, int((Decimal(revenue) * percent / 100).quantize(Decimal(1), ROUND_HALF_UP)))
+def _open_month(creator: str, month: str, currency: str, add: dict[str, int]) -> dict[str, Any]:
+    """The transaction's ``ADD`` to a creator's month, which it creates ``open`` if need be; refused once the
+    month has closed (a clock far behind the payout run's): nothing is written and the caller's error makes Stripe
+    deliver the event again."""
+    names = {"#state": "state", "#month": "month", **{f"#a{i}": name for i, name in enumerate(add)}}
+    values = {f":a{i}": amount for i, amount in enumerate(add.values())}
+    return {
+        "Update": {
+            "Key": earnings_key(creator, month),
+            "UpdateExpression": "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(add))) + " SET #month = :month,"
+            " creator = :creator, currency = :currency, #state = if_not_exists(#state, :open),"
+            " gsi1pk = if_not_exists(gsi1pk, :index), gsi1sk = :sort",
+            "ConditionExpression": "attribute_not_exists(pk) OR #state = :open",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {
+                **values,
+                ":month": month,
+                ":creator": creator,
+                ":currency": currency,
+                ":open": OPEN,
+                ":index": months_index_pk(OPEN),
+                ":sort": f"{month}#{creator}",
+            },
+        }
+    }
 
 
 def record_revenue(
     store: Store, invoice: PaidInvoice, now: datetime
 ) -> Literal["recorded", "duplicate", "unknown api"]:
-    """Credit the API's creator with a paid invoice, once."""
+    """Credit the API's creator with a paid invoice (or pack) and charge it Stripe's fees on it, once."""
     listing = store.get(api_pk(invoice.api_id), "LISTING")
     if listing is None:
         return "unknown api"
@@ -119,41 +178,98 @@ def record_revenue(
         "creator": creator,
         "month": month,
         "recorded_at": now.isoformat(),
+        "stripe_fee": invoice.stripe_fee,
+        "billing_fee": invoice.billing_fee,
         **_optional(invoice),
         "gsi1pk": invoices_index_pk(invoice.consumer),
         "gsi1sk": by_month,
         "gsi2pk": ledger_index_pk(creator),
         "gsi2sk": by_month,
     }
+    fees = invoice.stripe_fee + invoice.billing_fee
+    operations = [
+        {"Put": {"Item": entry, "ConditionExpression": "attribute_not_exists(pk)"}},
+        _open_month(creator, month, invoice.currency, {"revenue": invoice.amount, "invoices": 1, "stripe_fees": fees}),
+    ]
+    if invoice.payment_intent:
+        pointer = {**payment_key(invoice.payment_intent), "invoice_id": invoice.invoice_id}
+        operations.append({"Put": {"Item": pointer}})
+    # Only "already recorded" is an answer (see _open_month for the other refusal).
+    reasons = store.transact_conditionally(operations, answered=(0,))
+    return "duplicate" if reasons else "recorded"
+
+
+def record_refund(
+    store: Store, refund: Refund, now: datetime
+) -> Literal["recorded", "duplicate", "unknown payment", "more than left"]:
+    """Take a refund off its creator's earnings of the month it is made in, once by Stripe's refund id.
+
+    ``more than left`` (the ledger holds refunds of more than the payment) should not happen, as
+    Stripe refuses such a refund: nothing is written.
+    """
+    paid = store.get(f"INVOICE#{refund.invoice_id}", "PAID")
+    if paid is None:
+        return "unknown payment"
+    if store.get(f"REFUND#{refund.refund_id}", "REFUND") is not None:
+        return "duplicate"
+    most_before = int(paid["amount"]) - refund.amount
+    if most_before < 0:
+        return "more than left"
+    creator, month = str(paid["creator"]), month_text(now)
+    entry = {
+        PK: f"REFUND#{refund.refund_id}",
+        SK: "REFUND",
+        "refund_id": refund.refund_id,
+        "invoice_id": refund.invoice_id,
+        "amount": refund.amount,
+        "currency": paid["currency"],
+        "api_id": paid["api_id"],
+        "consumer": paid["consumer"],
+        "creator": creator,
+        "month": month,
+        "recorded_at": now.isoformat(),
+        **({"reason": refund.reason} if refund.reason else {}),
+        "gsi2pk": refunds_index_pk(creator),
+        "gsi2sk": f"{month}#{refund.refund_id}",
+    }
     reasons = store.transact_conditionally(
         [
             {"Put": {"Item": entry, "ConditionExpression": "attribute_not_exists(pk)"}},
             {
                 "Update": {
-                    "Key": earnings_key(creator, month),
-                    "UpdateExpression": "ADD revenue :amount, invoices :one SET #month = :month, creator = :creator,"
-                    " currency = :currency, #state = if_not_exists(#state, :open),"
-                    " gsi1pk = if_not_exists(gsi1pk, :index), gsi1sk = :sort",
-                    "ConditionExpression": "attribute_not_exists(pk) OR #state = :open",
-                    "ExpressionAttributeNames": {"#state": "state", "#month": "month"},
-                    "ExpressionAttributeValues": {
-                        ":amount": invoice.amount,
-                        ":one": 1,
-                        ":month": month,
-                        ":creator": creator,
-                        ":currency": invoice.currency,
-                        ":open": OPEN,
-                        ":index": months_index_pk(OPEN),
-                        ":sort": f"{month}#{creator}",
-                    },
+                    "Key": invoice_key(refund.invoice_id),
+                    "UpdateExpression": "ADD refunded :amount, refunds :one",
+                    "ConditionExpression": "attribute_not_exists(refunded) OR refunded <= :most",
+                    "ExpressionAttributeValues": {":amount": refund.amount, ":one": 1, ":most": most_before},
                 }
             },
-            # Only "already recorded" is an answer: if the month closed under us (a clock far behind the
-            # payout run's), nothing was written and the error makes Stripe deliver the event again.
+            _open_month(creator, month, str(paid["currency"]), {"refunds": refund.amount, "refund_count": 1}),
         ],
-        answered=(0,),
+        answered=(0, 1),
     )
-    return "duplicate" if reasons else "recorded"
+    if not reasons:
+        return "recorded"
+    return "duplicate" if reasons[0] != "None" else "more than left"
+
+
+def ledger_entry_of_payment(store: Store, payment_intent: str) -> str | None:
+    """The ledger entry (invoice or pack id) ``payment_intent`` paid; ``None`` if the ledger has none."""
+    found = store.get(f"PAYMENT#{payment_intent}", "LEDGER")
+    return str(found["invoice_id"]) if found else None
+
+
+def next_month(month: str) -> str:
+    year, number = (int(part) for part in month.split("-"))
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
+def payout_of(month: Mapping[str, Any], fee_percent: Decimal) -> dict[str, Any]:
+    """A month's closing numbers: platform fee on revenue net of refunds, the payout (never below 0) and the debt
+    carried into the next month (never below 0)."""
+    revenue, refunds = int(month.get("revenue", 0)), int(month.get("refunds", 0))
+    fee = platform_fee(revenue - refunds, fee_percent)
+    net = revenue - refunds - int(month.get("stripe_fees", 0)) - fee - int(month.get("carried_in", 0))
+    return {"fee": fee, "payout": max(net, 0), "carried_out": max(-net, 0)}
 
 
 def close_and_pay(
@@ -166,10 +282,7 @@ def close_and_pay(
         current = store.get(entry[PK], entry[SK])
         if current is None:
             continue
-        revenue = int(current.get("revenue", 0))
-        fee = platform_fee(revenue, fee_percent)
-        values = {"fee": fee, "payout": revenue - fee, "fee_percent": fee_percent, "closed_at": now.isoformat()}
-        if advance(store, current, OPEN, CLOSED, values, months_index_pk(CLOSED), unchanged={"revenue": revenue}):
+        if _close(store, current, fee_percent, now):
             summary.closed += 1
     failures: list[str] = []
     for entry in listed(store, months_index_pk(CLOSED)):
@@ -184,6 +297,31 @@ def close_and_pay(
     if failures:
         raise PayoutsFailed(f"{len(failures)} payouts failed and stay due for the next run: " + "; ".join(failures))
     return summary
+
+
+#: What a month's payout is computed from: all must still hold when it closes (0 where absent).
+_FROZEN = ("revenue", "refunds", "stripe_fees", "carried_in")
+
+
+def _close(store: Store, month: Mapping[str, Any], fee_percent: Decimal, now: datetime) -> bool:
+    """Freeze ``month`` with its payout (and carry a debt into the next month, in the same transaction); ``False``
+    if it changed since it was read or someone else closed it."""
+    values = {**payout_of(month, fee_percent), "fee_percent": fee_percent, "closed_at": now.isoformat()}
+    close = update_op(
+        {PK: month[PK], SK: month[SK]},
+        set_={**values, "state": CLOSED, "gsi1pk": months_index_pk(CLOSED)},
+        when={"state": OPEN, **{name: month[name] for name in _FROZEN if name in month}},
+        exists=True,
+    )
+    # An amount never written must still be absent: a write since would have created it.
+    for index, name in enumerate(name for name in _FROZEN if name not in month):
+        close["Update"]["ConditionExpression"] += f" AND attribute_not_exists(#absent{index})"
+        close["Update"]["ExpressionAttributeNames"][f"#absent{index}"] = name
+    operations = [close]
+    if values["carried_out"]:
+        debt = {"carried_in": values["carried_out"]}
+        operations.append(_open_month(str(month["creator"]), next_month(str(month["month"])), month["currency"], debt))
+    return not store.transact_conditionally(operations, answered=(0,))
 
 
 def _pay(
@@ -230,3 +368,8 @@ def months(store: Store, creator: str) -> list[dict[str, Any]]:
 def ledger(store: Store, creator: str) -> list[dict[str, Any]]:
     """Every paid invoice credited to the creator, newest first."""
     return list(store.query(ledger_index_pk(creator), index=GSI2, newest_first=True))
+
+
+def refunds(store: Store, creator: str) -> list[dict[str, Any]]:
+    """Every refund taken off the creator's earnings, newest first."""
+    return list(store.query(refunds_index_pk(creator), index=GSI2, newest_first=True))
