@@ -9,6 +9,8 @@ from constructs import Construct
 
 from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.dead_letters import DeadLetterQueue
+from api_direct.contracts import ROUTE_WEIGHTS_ENV
+from api_direct.runtime.route_weights import RouteWeights
 
 _FAILURES_TO_DESTINATION = (
     "CloudWatch Logs invokes the forwarder asynchronously, and an invocation that fails its retries goes to"
@@ -26,6 +28,8 @@ class UsageForwarder(Construct):
     control plane counts each call once. A batch that still fails after retries
     goes to ``dead_letter_queue`` (kept 14 days) rather than being lost.
     The function may put events on ``control_plane_bus_arn`` and nowhere else.
+    Each call counts as many units as its route's weight in ``route_weights``
+    (the access log names the route by the resource :class:`MeteredApi` made for it).
     """
 
     def __init__(
@@ -36,6 +40,7 @@ class UsageForwarder(Construct):
         access_log_group: logs.ILogGroup,
         control_plane_bus_arn: str,
         api_name: str,
+        route_weights: RouteWeights = RouteWeights(),
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue = DeadLetterQueue(self, "DeadLetters", holds="the usage forwarder")
@@ -44,7 +49,11 @@ class UsageForwarder(Construct):
             "Function",
             handler="usage_forwarder.handler",
             description="Forwards metered usage to the API-Direct control plane",
-            environment={"CONTROL_PLANE_BUS_ARN": control_plane_bus_arn, "API_NAME": api_name},
+            environment={
+                "CONTROL_PLANE_BUS_ARN": control_plane_bus_arn,
+                "API_NAME": api_name,
+                **({ROUTE_WEIGHTS_ENV: route_weights.to_json()} if route_weights.routes else {}),
+            },
             timeout=Duration.seconds(30),
         )
         self.function.configure_async_invoke(

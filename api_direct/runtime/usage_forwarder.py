@@ -6,7 +6,8 @@ bills from them. A record's id is derived from the log lines it counts, not from
 when or how they arrived: a redelivered or differently batched payload yields the
 same ids, and the control plane applies each id once, so retries never bill twice.
 That is also why failing loudly is safe here: Lambda's async retry redelivers.
-The counting itself is :mod:`.usage_records`, which ``apid dev`` runs too.
+The counting itself is :mod:`.usage_records`, which ``apid dev`` runs too; each call
+counts as many units as its route's weight, from :data:`~api_direct.contracts.ROUTE_WEIGHTS_ENV`.
 """
 
 import functools
@@ -21,6 +22,7 @@ from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
+from api_direct.runtime.route_weights import RouteWeights
 from api_direct.runtime.usage_records import LogLine, UsageRecord, aggregate
 
 if TYPE_CHECKING:  # the stubs are a dev dependency; the Lambda bundle has boto3 alone
@@ -92,11 +94,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> None:
     """Lambda entry point for one subscription delivery; logs counts, never log content."""
     bus_arn = os.environ["CONTROL_PLANE_BUS_ARN"]
     lines = decode_log_lines(event)
-    records = aggregate(os.environ["API_NAME"], lines)
+    records = aggregate(os.environ["API_NAME"], lines, RouteWeights.from_environment(os.environ))
     put_records(events_client(bus_arn), bus_arn, records)
     logger.info(
         "usage forwarded",
         log_events=len(lines),
         requests=sum(record.calls for record in records),
+        units=sum(sum(record.units_by_status.values()) for record in records),
         records=len(records),
     )

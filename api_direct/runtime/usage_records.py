@@ -16,6 +16,7 @@ from typing import Any
 
 from api_direct.runtime.access_log import AccessLogEntry, parse_access_log_line
 from api_direct.runtime.mcp_tools import MCP_PATH
+from api_direct.runtime.route_weights import RouteWeights
 
 _HOUR_MS = 3_600_000
 _STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
@@ -34,7 +35,9 @@ class UsageRecord:
     """Calls of one key on one plan in one UTC hour, from one set of log lines.
 
     ``key_id`` is ``""`` for requests the authorizer rejected and for requests to the MCP endpoint
-    (:data:`~api_direct.runtime.mcp_tools.MCP_PATH`): counted, never billed.
+    (:data:`~api_direct.runtime.mcp_tools.MCP_PATH`): counted, never billed. ``units_by_status`` is,
+    per status class, the sum of those calls' route weights: what quotas and bills count
+    (a record without it, from an older forwarder, counts one unit per call).
     """
 
     record_id: str
@@ -45,6 +48,7 @@ class UsageRecord:
     period_start: str
     calls: int
     status_counts: Mapping[str, int]
+    units_by_status: Mapping[str, int]
     latency_ms_total: int
     first_request_epoch_ms: int
     last_request_epoch_ms: int
@@ -55,8 +59,9 @@ class UsageRecord:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
 
-def aggregate(api: str, lines: Iterable[LogLine]) -> list[UsageRecord]:
-    """Usage records for the access-log lines among ``lines``, in a stable order.
+def aggregate(api: str, lines: Iterable[LogLine], weights: RouteWeights = RouteWeights()) -> list[UsageRecord]:
+    """Usage records for the access-log lines among ``lines``, in a stable order, each call as many units as
+    its route's weight in ``weights``.
 
     Lines that are not access-log entries are skipped; a line id seen twice counts once.
     """
@@ -69,7 +74,7 @@ def aggregate(api: str, lines: Iterable[LogLine]) -> list[UsageRecord]:
             group = (entry.api_id, entry.key_id if billed else "", entry.plan if billed else "", period_start(entry))
             groups[group][line.id] = entry
     return [
-        _record(api, api_id, key_id, plan, start, entries)
+        _record(api, api_id, key_id, plan, start, entries, weights)
         for (api_id, key_id, plan, start), entries in sorted(groups.items())
     ]
 
@@ -87,13 +92,16 @@ def _record(
     plan: str,
     start: str,
     entries: Mapping[str, AccessLogEntry],
+    weights: RouteWeights,
 ) -> UsageRecord:
     line_ids = sorted(entries)
     status_counts = dict.fromkeys(_STATUS_CLASSES, 0)
+    units_by_status = dict.fromkeys(_STATUS_CLASSES, 0)
     for entry in entries.values():
         status_class = f"{entry.status // 100}xx"
         if status_class in status_counts:
             status_counts[status_class] += 1
+            units_by_status[status_class] += weights.weight_of(entry.http_method, entry.resource_path)
     times = [entry.request_time_epoch_ms for entry in entries.values()]
     return UsageRecord(
         record_id=_sha256([api, key_id, plan, start, line_ids]),
@@ -104,6 +112,7 @@ def _record(
         period_start=start,
         calls=len(entries),
         status_counts=status_counts,
+        units_by_status=units_by_status,
         latency_ms_total=sum(entry.response_latency_ms or 0 for entry in entries.values()),
         first_request_epoch_ms=min(times),
         last_request_epoch_ms=max(times),

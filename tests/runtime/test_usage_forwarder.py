@@ -22,6 +22,8 @@ from api_direct.runtime.usage_forwarder import (
     handler,
     put_records,
 )
+from api_direct.contracts import ROUTE_WEIGHTS_ENV
+from api_direct.runtime.route_weights import RouteWeights, WeightedRoute
 from api_direct.runtime.usage_records import period_start
 from tests.runtime.access_lines import access_line
 from tests.runtime.emulated_aws import REGION, Bus
@@ -104,6 +106,33 @@ def test_requests_to_the_mcp_endpoint_are_counted_under_no_key_never_billed() ->
     assert records[("k1", "pro")].calls == 1
     unbilled = records[("", "")]
     assert unbilled.calls == 3 and unbilled.status_counts == {"2xx": 1, "3xx": 0, "4xx": 2, "5xx": 0}
+
+
+FORECAST_5 = RouteWeights((WeightedRoute("/forecast/{city}", ("GET",), 5), WeightedRoute("/health", (), 0)))
+
+
+def test_units_are_the_weights_of_the_calls_per_status_class() -> None:
+    lines = [
+        LogLine("1", access_line("a", HOUR_13 + 1, resource_path="/forecast/{city}")),
+        LogLine("2", access_line("b", HOUR_13 + 2, resource_path="/forecast/{city}", status=404)),
+        LogLine("3", access_line("c", HOUR_13 + 3, resource_path="/{proxy+}")),
+        LogLine("4", access_line("d", HOUR_13 + 4, resource_path="/health")),
+    ]
+    [record] = aggregate("weather", lines, FORECAST_5)
+    assert record.status_counts == {"2xx": 3, "3xx": 0, "4xx": 1, "5xx": 0}
+    assert record.units_by_status == {"2xx": 5 + 1 + 0, "3xx": 0, "4xx": 5, "5xx": 0}
+    [unweighted] = aggregate("weather", lines)
+    assert unweighted.units_by_status == unweighted.status_counts
+    assert unweighted.record_id == record.record_id  # the lines, not the weights, name a record
+
+
+def test_handler_counts_units_by_the_weights_in_its_environment(
+    bus: Bus, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ROUTE_WEIGHTS_ENV, FORECAST_5.to_json())
+    handler(delivery([LogLine("1", access_line("a", HOUR_13, resource_path="/forecast/{city}"))]), lambda_context)
+    [event] = bus.received()
+    assert (event["detail"]["calls"], event["detail"]["units_by_status"]["2xx"]) == (1, 5)
 
 
 def test_record_id_covers_api_name_and_line_ids() -> None:

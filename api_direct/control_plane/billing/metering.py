@@ -1,15 +1,17 @@
 """Usage records in, per-subscription hourly counters out: each record counted exactly once.
 
 A record (``UsageRecorded``, from a creator's usage forwarder) says how many calls
-one key made on one plan in one UTC hour. The records of a batch that land on the
+one key made on one plan in one UTC hour, and how many units they count (each call
+its route's weight; a record without ``units_by_status``, from an older forwarder,
+counts a unit per call). Plans price, include and limit units. The records of a batch that land on the
 same counter ``pk=METER#<api>#<consumer>``, ``sk=HOUR#<hour>#<plan>`` with the
 same key are applied by one DynamoDB transaction (up to :data:`MARKERS_PER_TRANSACTION`
 of them):
 
 1. per record, a marker ``pk=USAGE#<record_id>`` that may not exist yet,
-2. one ``ADD`` of their calls, billable calls and errors (calls answered ``4xx`` or
-   ``5xx``) to the counter, on condition that the hour is still open, and
-3. one ``ADD`` of their calls to the key's day, ``sk=KEYDAY#<YYYY-MM-DD>#<key_id>``
+2. one ``ADD`` of their calls, units, billable units (``billable``) and errors (calls
+   answered ``4xx`` or ``5xx``) to the counter, on condition that the hour is still open, and
+3. one ``ADD`` of their calls and units to the key's day, ``sk=KEYDAY#<YYYY-MM-DD>#<key_id>``
    in the same partition: what a consumer's export splits per key. Being in the
    same transaction, a key's days add up to exactly what the hours bill.
 
@@ -52,6 +54,7 @@ from api_direct.control_plane.billing.key_use import record_use
 from api_direct.control_plane.billing.periods import epoch_seconds, parse_hour
 from api_direct.project import API_NAME_PATTERN, PLAN_NAME_PATTERN, PricingPlan, StatusClass, billable_calls
 from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
+from api_direct.runtime.route_weights import MAX_WEIGHT
 
 OPEN, CLOSED, REPORTED = "open", "closed", "reported"
 #: Markers outlive any redelivery (SQS keeps messages 14 days at most) by far.
@@ -86,6 +89,8 @@ class UsageDetail(BaseModel):
     period_start: str
     calls: Annotated[int, Field(ge=1, le=10**9)]
     status_counts: dict[StatusClass, Annotated[int, Field(ge=0, le=10**9)]]
+    #: Per status class, the sum of the calls' route weights; absent from an older forwarder's records.
+    units_by_status: dict[StatusClass, Annotated[int, Field(ge=0, le=10**9 * MAX_WEIGHT)]] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "UsageDetail":
@@ -95,7 +100,19 @@ class UsageDetail(BaseModel):
             raise ValueError(f"period_start {self.period_start!r} is not an hour like 2026-11-25T13:00:00Z") from None
         if sum(self.status_counts.values()) > self.calls:
             raise ValueError("status_counts add up to more than calls")
+        for status, units in (self.units_by_status or {}).items():
+            if units > self.status_counts.get(status, 0) * MAX_WEIGHT:
+                raise ValueError(f"units_by_status[{status}] is more than {MAX_WEIGHT} units a call")
         return self
+
+    @property
+    def units_of_status(self) -> Mapping[StatusClass, int]:
+        """Units per status class: a unit per call when the record does not say."""
+        return self.status_counts if self.units_by_status is None else self.units_by_status
+
+    @property
+    def units(self) -> int:
+        return sum(self.units_of_status.values())
 
     @property
     def errors(self) -> int:
@@ -126,7 +143,7 @@ class UsageEvent(BaseModel):
 
 @dataclass(frozen=True)
 class Attribution:
-    """Whose calls these are, and how many of them are billable on their plan."""
+    """Whose calls these are, and how many of their units are billable on their plan."""
 
     api_id: str
     consumer: str
@@ -291,6 +308,7 @@ class Meter:
             "counter_pk": counter[PK],
             "counter_sk": counter[SK],
             "calls": event.detail.calls,
+            "units": event.detail.units,
             "billable": who.billable,
             "received_at": now.isoformat(),
             "expires_at": epoch_seconds(now + timedelta(days=MARKER_DAYS)),
@@ -298,7 +316,7 @@ class Meter:
 
     @staticmethod
     def _counter_update(records: Sequence[tuple[UsageEvent, Attribution]]) -> dict[str, Any]:
-        """The ``ADD`` of the records' calls (billable ones, errors) to the counter they share,
+        """The ``ADD`` of the records' calls (units, billable units, errors) to the counter they share,
         if its hour is still open."""
         event, who = records[0]
         hour = event.detail.period_start
@@ -306,13 +324,14 @@ class Meter:
         return {
             "Update": {
                 "Key": counter,
-                "UpdateExpression": "ADD calls :calls, billable :billable, errors :errors SET api_id = :api,"
+                "UpdateExpression": "ADD calls :calls, units :units, billable :billable, errors :errors SET api_id = :api,"
                 " consumer = :consumer, #plan = :plan, period_start = :hour, #state = if_not_exists(#state, :open),"
                 " gsi1pk = if_not_exists(gsi1pk, :open_hours), gsi1sk = :hours_sk, gsi2pk = :usage, gsi2sk = :usage_sk",
                 "ConditionExpression": "attribute_not_exists(pk) OR #state = :open",
                 "ExpressionAttributeNames": {"#plan": "plan", "#state": "state"},
                 "ExpressionAttributeValues": {
                     ":calls": sum(e.detail.calls for e, _ in records),
+                    ":units": sum(e.detail.units for e, _ in records),
                     ":billable": sum(w.billable for _, w in records),
                     ":errors": sum(e.detail.errors for e, _ in records),
                     ":api": who.api_id,
@@ -330,17 +349,18 @@ class Meter:
 
     @staticmethod
     def _key_day_update(records: Sequence[tuple[UsageEvent, Attribution]]) -> dict[str, Any]:
-        """The ``ADD`` of the records' calls to their key's day; unconditional: the counter's condition
+        """The ``ADD`` of the records' calls and units to their key's day; unconditional: the counter's condition
         decides for the whole transaction."""
         event, who = records[0]
         day = parse_hour(event.detail.period_start).date().isoformat()
         return {
             "Update": {
                 "Key": key_day_key(who.api_id, who.consumer, day, event.detail.key_id),
-                "UpdateExpression": "ADD calls :calls SET api_id = :api, key_id = :key, #day = :day",
+                "UpdateExpression": "ADD calls :calls, units :units SET api_id = :api, key_id = :key, #day = :day",
                 "ExpressionAttributeNames": {"#day": "day"},
                 "ExpressionAttributeValues": {
                     ":calls": sum(e.detail.calls for e, _ in records),
+                    ":units": sum(e.detail.units for e, _ in records),
                     ":api": who.api_id,
                     ":key": event.detail.key_id,
                     ":day": day,
@@ -360,7 +380,7 @@ class Meter:
         owner = self._owners.get(detail.key_id) or self._owner_of(self._key(detail.key_id), detail.key_id)
         if owner.api_id != detail.api:
             raise PoisonRecord(f"usage for {detail.api} names key {detail.key_id}, which belongs to {owner.api_id}")
-        billable = billable_calls(detail.status_counts, self._billable_statuses(detail.api, detail.plan))
+        billable = billable_calls(detail.units_of_status, self._billable_statuses(detail.api, detail.plan))
         return Attribution(detail.api, owner.consumer, detail.plan or self._key(detail.key_id)["plan"], billable)
 
     def _owner_of(self, key: Mapping[str, Any], key_id: str) -> KeyOwner:

@@ -29,10 +29,10 @@ MAX_HOURS_PER_RUN = 5000
 class ReportSummary:
     closed: int = 0
     reported: int = 0
-    #: Meter events sent, and the billable calls in them.
+    #: Meter events sent, and the billable units in them.
     meter_events: int = 0
     billed_calls: int = 0
-    #: Hours with nothing to bill in Stripe: free plans, no billable calls, or billing off.
+    #: Hours with nothing to bill in Stripe: free plans, no billable units, or billing off.
     unbilled: int = 0
 
 

@@ -45,7 +45,7 @@ from api_direct.local.stripe_server import running_stripe_fake
 
 CREATOR = "creator-alice"
 CONSUMERS = ("consumer-carol", "consumer-dave")
-#: 10 dollars per 1000 calls: one cent a call, so an invoice is its billable calls in cents.
+#: 10 dollars per 1000 units: one cent a unit, so an invoice is its billable units in cents.
 PLAN = {
     "name": "pro",
     "description": "",
@@ -67,6 +67,17 @@ class Record:
     hour: int
     calls: int
     ok: int
+    #: Units a call counts (its route's weight); ``None``: a record from before weights, a unit per call.
+    weight: int | None
+
+    def units(self) -> dict[str, int] | None:
+        if self.weight is None:
+            return None
+        return {"2xx": self.ok * self.weight, "3xx": 0, "4xx": (self.calls - self.ok) * self.weight, "5xx": 0}
+
+    @property
+    def billable(self) -> int:
+        return self.ok * (1 if self.weight is None else self.weight)
 
 
 records_strategy = st.lists(
@@ -76,7 +87,8 @@ records_strategy = st.lists(
         hour=st.integers(0, HOURS - 1),
         calls=st.integers(1, 40),
         ok=st.integers(0, 40),
-    ).map(lambda r: Record(r.consumer, r.hour, r.calls, min(r.ok, r.calls))),
+        weight=st.one_of(st.none(), st.integers(0, 5)),
+    ).map(lambda r: Record(r.consumer, r.hour, r.calls, min(r.ok, r.calls), r.weight)),
     min_size=1,
     max_size=12,
 )
@@ -213,7 +225,9 @@ def test_money_is_counted_billed_and_paid_exactly_once(
     with marketplace() as (services, fake, key_ids):
         store = services.store
         events = [
-            usage_event(key_ids[r.consumer], calls=r.calls, ok=r.ok, hour=hours[r.hour], record=f"r{i}")
+            usage_event(
+                key_ids[r.consumer], calls=r.calls, ok=r.ok, hour=hours[r.hour], record=f"r{i}", units=r.units()
+            )
             for i, r in enumerate(records)
         ]
 
@@ -260,18 +274,26 @@ def test_money_is_counted_billed_and_paid_exactly_once(
 
         # What exactly-once processing gives.
         calls: Counter[tuple[int, int]] = Counter()
+        units: Counter[tuple[int, int]] = Counter()
         billable: Counter[tuple[int, int]] = Counter()
         for r in records:
             calls[r.consumer, r.hour] += r.calls
-            billable[r.consumer, r.hour] += r.ok
+            units[r.consumer, r.hour] += r.calls * (1 if r.weight is None else r.weight)
+            billable[r.consumer, r.hour] += r.billable
         for (consumer, hour), expected in calls.items():
             counter = store.get(
                 **dict(
                     zip(("pk", "sk"), counter_key(API, CONSUMERS[consumer], hours[hour], "pro").values(), strict=True)
                 )
             )
-            assert counter is not None and (counter["calls"], counter["billable"], counter["state"]) == (
+            assert counter is not None and (
+                counter["calls"],
+                counter["units"],
+                counter["billable"],
+                counter["state"],
+            ) == (
                 expected,
+                units[consumer, hour],
                 billable[consumer, hour],
                 "reported",
             )

@@ -69,6 +69,16 @@ def test_a_plan_may_bill_client_errors_too(api: TestClient, mint: Mint, store: S
     assert counter(store)["billable"] == 8  # type: ignore[index]
 
 
+def test_units_are_counted_and_billed_and_an_older_record_is_a_unit_per_call(store: Store, key_id: str) -> None:
+    weighted = {"2xx": 35, "3xx": 0, "4xx": 3, "5xx": 0}
+    apply(store, usage_event(key_id, plan="free", calls=10, ok=7, units=weighted, record="weighted"))
+    apply(store, usage_event(key_id, plan="free", calls=4, ok=4, record="older"))
+    hour = counter(store)
+    assert hour is not None and (hour["calls"], hour["units"], hour["billable"]) == (14, 38 + 4, 35 + 4)
+    [day] = store.query(counter_key(API, CAROL, HOUR, "free")[PK], "KEYDAY#")
+    assert (day["calls"], day["units"]) == (14, 42)
+
+
 def test_a_late_record_for_a_closed_hour_is_kept_but_not_counted(store: Store, key_id: str) -> None:
     apply(store, usage_event(key_id, plan="free", calls=3, record="early"))
     close_and_report(store, None, NOW + timedelta(hours=3), timedelta(hours=2))
@@ -107,6 +117,8 @@ def test_an_unknown_key_is_retried_not_dropped(store: Store, key_id: str) -> Non
         ({"period_start": "2026-11-25T13:30:00Z"}, "detail"),
         ({"status_counts": {"2xx": 11}}, "detail"),
         ({"record_id": "not-hex"}, "detail.record_id"),
+        ({"units_by_status": {"2xx": 10_001}}, "more than 1000 units a call"),
+        ({"units_by_status": {"2xx": -1}}, "detail.units_by_status.2xx"),
     ],
 )
 def test_malformed_records_are_poison_naming_the_field(

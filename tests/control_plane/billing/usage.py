@@ -25,8 +25,10 @@ def usage_event(
     account: str = CREATOR_ACCOUNT,
     record: str = "1",
     statuses: dict[str, int] | None = None,
+    units: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """An EventBridge ``UsageRecorded`` event; ``record`` names it (same name, same record id)."""
+    """An EventBridge ``UsageRecorded`` event; ``record`` names it (same name, same record id); without ``units``
+    (per status class), the record of a forwarder from before route weights."""
     counts = statuses or {
         "2xx": calls if ok is None else ok,
         "3xx": 0,
@@ -55,6 +57,7 @@ def usage_event(
             "first_request_epoch_ms": 0,
             "last_request_epoch_ms": 0,
             "log_event_ids_digest": "0" * 64,
+            **({"units_by_status": units} if units is not None else {}),
         },
     }
 
