@@ -7,12 +7,9 @@ wire format, not a hand-built request.
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -26,6 +23,7 @@ from api_direct.local.stripe_server import (
     running_stripe_fake,
     sign_webhook,
 )
+from tests.stripe_fake import WebhookReceiver, client_for, recurring_price, serving_receiver, subscribe
 
 WEBHOOK_SECRET = "whsec_test_secret"
 
@@ -34,18 +32,6 @@ WEBHOOK_SECRET = "whsec_test_secret"
 def fake() -> Iterator[StripeFake]:
     with running_stripe_fake() as running:
         yield running
-
-
-def client_for(
-    fake: StripeFake, retries: int = 0, api_key: str | None = None, timeout: float = 10
-) -> stripe.StripeClient:
-    """A client pointed at the fake; retries are off unless a test is about them."""
-    return stripe.StripeClient(
-        api_key or fake.api_key,
-        base_addresses={"api": fake.base_url},
-        max_network_retries=retries,
-        http_client=stripe.RequestsClient(timeout=timeout),
-    )
 
 
 @pytest.fixture
@@ -73,27 +59,6 @@ FREE_THEN_TENTH_OF_A_CENT: list[dict[str, Any]] = [
 ]
 
 
-def recurring_price(
-    client: stripe.StripeClient, meter: stripe.billing.Meter | None = None, **pricing: Any
-) -> stripe.Price:
-    """A monthly price of a new product, licensed or metered on ``meter``; ``pricing`` says how much."""
-    recurring: dict[str, Any] = {"interval": "month"}
-    if meter is not None:
-        recurring.update(usage_type="metered", meter=meter.id)
-    product = client.v1.products.create({"name": "Weather API"})
-    return client.v1.prices.create(
-        {"product": product.id, "currency": "usd", "recurring": recurring, **pricing}  # type: ignore[typeddict-item]
-    )
-
-
-def subscribe(
-    client: stripe.StripeClient, customer: stripe.Customer, *prices: stripe.Price, **params: Any
-) -> stripe.Subscription:
-    return client.v1.subscriptions.create(
-        {"customer": customer.id, "items": [{"price": price.id} for price in prices], **params}  # type: ignore[typeddict-item]
-    )
-
-
 def report(client: stripe.StripeClient, customer: stripe.Customer, value: int, timestamp: int | None = None) -> None:
     """Report ``value`` API calls for ``customer`` on the ``api_calls`` meter of ``metered_setup``."""
     params: stripe.params.billing.MeterEventCreateParams = {
@@ -105,56 +70,10 @@ def report(client: stripe.StripeClient, customer: stripe.Customer, value: int, t
     client.v1.billing.meter_events.create(params)
 
 
-@dataclass(frozen=True)
-class Received:
-    path: str
-    headers: dict[str, str]  # Lower-cased names: urllib sends "Stripe-signature".
-    body: bytes
-
-
-@dataclass
-class WebhookReceiver:
-    """A product's webhook endpoint stand-in: records every POST and answers ``status``."""
-
-    url: str
-    status: int = 200
-    received: list[Received] = field(default_factory=list)
-
-    def events(self, secret: str) -> list[stripe.Event]:
-        """Every event received, each verified against ``secret`` as the product's endpoint would."""
-        return [
-            stripe.Webhook.construct_event(got.body, got.headers["stripe-signature"], secret) for got in self.received
-        ]
-
-
-class _ReceiverHandler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        receiver: WebhookReceiver = self.server.receiver  # type: ignore[attr-defined]
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        receiver.received.append(Received(self.path, headers, body))
-        self.send_response(receiver.status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: ``received`` is the record."""
-
-
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ReceiverHandler)
-    server.receiver = WebhookReceiver(f"http://127.0.0.1:{server.server_address[1]}")  # type: ignore[attr-defined]
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="webhook-receiver", daemon=True
-    )
-    thread.start()
-    try:
-        yield server.receiver  # type: ignore[attr-defined]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving_receiver() as serving:
+        yield serving
 
 
 def test_parse_form_reads_stripe_nested_keys_and_indexed_lists() -> None:

@@ -8,14 +8,30 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from api_direct.local.stripe_server.charges import Charges
+from api_direct.local.stripe_server.checkout import Checkout
 from api_direct.local.stripe_server.connect import Connect
 from api_direct.local.stripe_server.customers import Customers
+from api_direct.local.stripe_server.payment_intents import PaymentIntents
+from api_direct.local.stripe_server.payment_methods import PaymentMethods
 from api_direct.local.stripe_server.prices import Prices
+from api_direct.local.stripe_server.setup_intents import SetupIntents
 from api_direct.local.stripe_server.subscriptions import Subscriptions
 
 _TABLE: list[tuple[str, str, Callable[..., dict[str, Any]]]] = [
     ("POST", "/v1/customers", Customers._create_customer),
     ("GET", "/v1/customers/([^/]+)", Customers._get_customer),
+    ("POST", "/v1/customers/([^/]+)", Customers._update_customer),
+    ("GET", "/v1/customers/([^/]+)/payment_methods", PaymentMethods._list_customer_payment_methods),
+    ("GET", "/v1/payment_methods/([^/]+)", PaymentMethods._get_payment_method),
+    ("GET", "/v1/setup_intents/([^/]+)", SetupIntents._get_setup_intent),
+    ("POST", "/v1/payment_intents", PaymentIntents._create_payment_intent),
+    ("GET", "/v1/payment_intents/([^/]+)", PaymentIntents._get_payment_intent),
+    ("GET", "/v1/charges/([^/]+)", Charges._get_charge),
+    ("GET", "/v1/balance_transactions/([^/]+)", Charges._get_balance_transaction),
+    ("POST", "/v1/checkout/sessions", Checkout._create_checkout_session),
+    ("GET", "/v1/checkout/sessions/([^/]+)", Checkout._get_checkout_session),
+    ("POST", "/v1/checkout/sessions/([^/]+)/expire", Checkout._expire_checkout_session),
     ("POST", "/v1/products", Prices._create_product),
     ("POST", "/v1/prices", Prices._create_price),
     ("GET", "/v1/prices/([^/]+)", Prices._get_price),

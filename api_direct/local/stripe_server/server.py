@@ -1,7 +1,9 @@
 """The HTTP side: authentication, faults, idempotent replay and dispatch through :data:`.routes.ROUTES`.
 
 A request is decoded here, refused or replayed here, and only then handed to the
-resource module that serves its path, under the fake's lock.
+resource module that serves its path, under the fake's lock. The events it emitted
+are delivered after its response is sent, as Stripe delivers apart from the request.
+The hosted Checkout page (:mod:`.checkout_page`) is served here too, outside the API.
 """
 
 import hmac
@@ -13,9 +15,11 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
-from api_direct.local.stripe_server import wire
+from api_direct.local.stripe_server import checkout_page, wire
+from api_direct.local.stripe_server.checkout import Checkout
 from api_direct.local.stripe_server.routes import ROUTES
-from api_direct.local.stripe_server.state import SeenRequest, State, _Fault, _Stored
+from api_direct.local.stripe_server.state import SeenRequest, _Fault, _Stored
+from api_direct.local.stripe_server.webhooks import Webhooks
 from api_direct.local.stripe_server.wire import StripeError, parse_form
 
 #: Stripe caps idempotency keys at 255 characters.
@@ -35,7 +39,7 @@ _STATUS_MESSAGE = {
 }
 
 
-class Server(State):
+class Server(Webhooks):
     """Answers HTTP requests in Stripe's wire format; the faults a test injects hit here first."""
 
     def fail_next(
@@ -81,21 +85,22 @@ class Server(State):
 
     def handle(
         self, method: str, target: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, dict[str, str], bytes]:
-        """Answer one HTTP request: status, extra headers and JSON body."""
+    ) -> tuple[int, dict[str, str], bytes, list[dict[str, Any]]]:
+        """Answer one HTTP request: status, extra headers, JSON body, and the events to deliver once it is sent."""
         url = urlsplit(target)
         idempotency_key = headers.get("idempotency-key") if method == "POST" else None
         fault = self._take_fault()
         if fault is not None and fault.stall_seconds:
             self._stopping.wait(fault.stall_seconds)
         replayed = False
+        events: list[dict[str, Any]] = []
         response_headers = {"Request-Id": wire.new_id("req")}
         try:
             if fault is not None and fault.status is not None:
                 raise _fault_error(fault)
             self._authenticate(headers.get("authorization", ""))
             params = parse_form(url.query if method != "POST" else _form_text(body))
-            status, payload, replayed = self._execute(method, url.path, params, idempotency_key)
+            status, payload, replayed, events = self._execute(method, url.path, params, idempotency_key)
         except StripeError as error:
             status, payload = error.status, error.body
             if error.should_retry is not None:
@@ -106,7 +111,7 @@ class Server(State):
             response_headers["Idempotent-Replayed"] = "true"
         with self._lock:
             self._seen.append(SeenRequest(method, url.path, idempotency_key, status, replayed))
-        return status, response_headers, json.dumps(payload).encode()
+        return status, response_headers, json.dumps(payload).encode(), events
 
     def _take_fault(self) -> _Fault | None:
         with self._lock:
@@ -125,7 +130,7 @@ class Server(State):
 
     def _execute(
         self, method: str, path: str, params: dict[str, Any], idempotency_key: str | None
-    ) -> tuple[int, dict[str, Any], bool]:
+    ) -> tuple[int, dict[str, Any], bool, list[dict[str, Any]]]:
         """Run a request under the state lock, replaying or refusing a reused idempotency key.
 
         Like Stripe, only a request that executed stores its result: one that failed
@@ -133,6 +138,7 @@ class Server(State):
         card decline is an outcome, stored and replayed even after the card is fixed.
         The stored result is a snapshot, so a replay shows the object as first
         returned even if it has changed since (a subscription canceled in between).
+        A refused request emits nothing; a replay emits nothing again.
         """
         handler, match = self._route(method, path)
         if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY_LENGTH:
@@ -152,18 +158,19 @@ class Server(State):
                         "execute a different request.",
                         error_type="idempotency_error",
                     )
-                return stored.status, stored.body, True
+                return stored.status, stored.body, True, []
             try:
                 status, body = 200, wire.copy_json(handler(self, params, *match.groups()))
             except StripeError as error:
                 if error.body["error"]["type"] != "card_error":
+                    self._outbox.clear()
                     raise
                 status, body = error.status, error.body
             if idempotency_key is not None:
                 self._idempotent[idempotency_key] = _Stored(method, path, params, status, body)
                 while len(self._idempotent) > MAX_IDEMPOTENT_RESPONSES:
                     self._idempotent.popitem(last=False)
-            return status, body, False
+            return status, body, False, self._take_outbox()
 
     def _route(self, method: str, path: str) -> tuple[Callable[..., dict[str, Any]], re.Match[str]]:
         for route_method, pattern, handler in ROUTES:
@@ -193,21 +200,28 @@ class _Handler(BaseHTTPRequestHandler):
         fake: Server = self.server.fake  # type: ignore[attr-defined]
         declared = self.headers.get("Content-Length") or "0"
         length = int(declared) if declared.isdigit() else -1
+        events: list[dict[str, Any]] = []
+        path = urlsplit(self.path).path
         if not 0 <= length <= MAX_BODY_BYTES:
             status = 400 if length < 0 else 413
             headers: dict[str, str] = {"Connection": "close"}
             body = json.dumps(StripeError(status, "Invalid or oversized request body.").body).encode()
+        elif path.startswith(checkout_page.PAGE_PREFIX) and isinstance(fake, Checkout):
+            status, headers, body = checkout_page.answer(fake, self.command, path, self.rfile.read(length))
         else:
             raw = self.rfile.read(length)
             lowered = {name.lower(): value for name, value in self.headers.items()}
-            status, headers, body = fake.handle(self.command, self.path, lowered, raw)
+            status, headers, body, events = fake.handle(self.command, self.path, lowered, raw)
         self.send_response(status, HTTPStatus(status).phrase)
-        self.send_header("Content-Type", "application/json")
+        if "Content-Type" not in headers:
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+        self.wfile.flush()
+        fake._deliver_emitted(events)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: ``requests()`` is the record tests read."""

@@ -11,7 +11,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from api_direct.local.stripe_server import wire
+from api_direct.local.stripe_server import expansion, wire
+from api_direct.local.stripe_server.cards import Card
 from api_direct.local.stripe_server.wire import StripeError
 
 #: Objects of all kinds one fake may hold; a test that needs more has a bug.
@@ -19,6 +20,21 @@ MAX_OBJECTS = 10_000
 MAX_SEEN_REQUESTS = 10_000
 MAX_LIST_LIMIT = 100
 DEFAULT_LIST_LIMIT = 10
+#: The id prefix of each kind an id field may name, for ``expand[]``.
+_KIND_OF_PREFIX = {
+    "cus": "customer",
+    "prod": "product",
+    "price": "price",
+    "sub": "subscription",
+    "in": "invoice",
+    "inpay": "invoice_payment",
+    "pm": "payment_method",
+    "seti": "setup_intent",
+    "pi": "payment_intent",
+    "ch": "charge",
+    "txn": "balance_transaction",
+    "cs_test": "checkout.session",
+}
 
 
 @dataclass(frozen=True)
@@ -99,6 +115,16 @@ class State:
     _endpoints: list[_Endpoint] = field(default_factory=list, repr=False)
     _events: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict, repr=False)
     _deliveries: deque[Delivery] = field(default_factory=lambda: deque(maxlen=MAX_SEEN_REQUESTS), repr=False)
+    #: Events a request emitted, delivered once its response is sent (see :meth:`.webhooks.Webhooks._emit`).
+    _outbox: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    #: How many requests' events are still being delivered, under its own lock (``settle`` waits on it).
+    _in_flight: int = field(default=0, repr=False)
+    _settled: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    #: The card behind each payment method: how it behaves when charged, which Stripe never shows.
+    _cards: dict[str, Card] = field(default_factory=dict, repr=False)
+    #: What each Checkout Session was created with that Stripe does not show on it: its line items (shown
+    #: only when expanded) and the data for the PaymentIntent, SetupIntent or subscription it makes.
+    _checkout_terms: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def _get(self, kind: str, object_id: str) -> dict[str, Any]:
         """An object for a test hook; a missing one is the test's bug, so a KeyError, not a 404."""
@@ -125,6 +151,15 @@ class State:
             name = kind.split(".")[-1].replace("_", " ")
             raise StripeError(status, f"No such {name}: '{object_id}'", code="resource_missing", param=param)
         return found
+
+    def _by_id(self, object_id: str) -> dict[str, Any] | None:
+        """The object an id names, whatever its kind, by the prefix Stripe gives each kind; None if unknown."""
+        kind = _KIND_OF_PREFIX.get(object_id.rsplit("_", 1)[0])
+        return None if kind is None else self._objects.get(kind, {}).get(object_id)
+
+    def _expanded(self, obj: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        """``obj`` as a response shows it: with the ids its ``expand[]`` parameter names replaced by their objects."""
+        return expansion.expand(obj, expansion.paths(params), self._by_id)
 
     def _list(self, kind: str, url: str, params: dict[str, Any], **filters: str | None) -> dict[str, Any]:
         """Stripe's list envelope over the objects of ``kind`` matching every given filter, newest first."""

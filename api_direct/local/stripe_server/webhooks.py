@@ -73,6 +73,45 @@ class Webhooks(State):
         with self._lock:
             return wire.copy_json(list(self._events.values()))
 
+    def settle(self, timeout: float = 2 * WEBHOOK_TIMEOUT_SECONDS) -> None:
+        """Wait until the events API requests emitted have been delivered.
+
+        Stripe delivers an event apart from the request that caused it, so the fake
+        delivers a request's events only after sending its response: a caller that
+        holds its own request open while calling Stripe never waits on its own
+        webhook. A test that checks what a webhook did calls this first. Test hooks
+        (``complete_checkout``, ``close_billing_period``) deliver before returning.
+        """
+        with self._settled:
+            if not self._settled.wait_for(lambda: self._in_flight == 0, timeout):
+                raise TimeoutError(f"webhook deliveries still running after {timeout} s")
+
+    def _emit(self, event_type: str, data_object: dict[str, Any]) -> None:
+        """Record an event to deliver once the request or hook that caused it is done; called with the lock held."""
+        self._outbox.append(self._record_event(event_type, data_object))
+
+    def _take_outbox(self) -> list[dict[str, Any]]:
+        """The events emitted since the last call, now counted in flight; called with the lock held."""
+        events = list(self._outbox)
+        self._outbox.clear()
+        if events:
+            with self._settled:
+                self._in_flight += 1
+        return events
+
+    def _deliver_emitted(self, events: list[dict[str, Any]]) -> None:
+        """Deliver what ``_take_outbox`` returned, without the lock, to the endpoints registered now."""
+        if not events:
+            return
+        try:
+            with self._lock:
+                endpoints = list(self._endpoints)
+            self._deliver(events, endpoints)
+        finally:
+            with self._settled:
+                self._in_flight -= 1
+                self._settled.notify_all()
+
     def _record_event(self, event_type: str, data_object: dict[str, Any]) -> dict[str, Any]:
         """An event carrying a snapshot of ``data_object``, kept for ``redeliver``; called with the lock held."""
         event = _event_object(event_type, wire.copy_json(data_object), pending_webhooks=len(self._endpoints))
