@@ -47,6 +47,8 @@ SESSION_SECONDS = 24 * 3600
 MIN_SESSION_SECONDS = 30 * 60
 #: Stripe's bounds on ``subscription_data[trial_period_days]``.
 MAX_TRIAL_DAYS = 730
+#: The fields of a session ``expand[]`` may name (``line_items`` is included only when expanded).
+_SESSION_EXPANDABLE = ("customer", "line_items", "payment_intent", "setup_intent", "subscription")
 #: The placeholder Stripe replaces with the session's id in ``success_url``.
 SESSION_ID_PLACEHOLDER = "{CHECKOUT_SESSION_ID}"
 #: Each mode's own ``*_data`` parameter and the fields it takes here.
@@ -141,7 +143,7 @@ class Checkout(Subscriptions, PaymentIntents, SetupIntents):
         currency = items[0]["currency"] if items else params.get("currency")
         if mode == "setup" and currency is None and "payment_method_types" not in params:
             raise StripeError(400, "Missing required param: currency.", code="parameter_missing", param="currency")
-        expand = expansion.paths(params)
+        expand = expansion.paths(params, *_SESSION_EXPANDABLE)
         session = wire.new_object("cs_test", "checkout.session")
         expires_at = wire.integer(params, "expires_at", default=session["created"] + SESSION_SECONDS)
         if not MIN_SESSION_SECONDS <= expires_at - session["created"] <= SESSION_SECONDS:
@@ -283,7 +285,7 @@ class Checkout(Subscriptions, PaymentIntents, SetupIntents):
     def _expire_checkout_session(self, params: dict[str, Any], session_id: str) -> dict[str, Any]:
         """Expire an open session, so its page no longer takes a card; any other status is refused."""
         wire.allow(params, "expand")
-        expand = expansion.paths(params)
+        expand = expansion.paths(params, *_SESSION_EXPANDABLE)
         session = self._current(self._find("checkout.session", session_id))
         if session["status"] != "open":
             raise StripeError(

@@ -46,7 +46,7 @@ class Customers(State):
         """
         wire.allow(params, "email", "name", "description", "metadata", "invoice_settings", "expand")
         customer = self._find("customer", customer_id)
-        expansion.paths(params)
+        expansion.paths(params, "invoice_settings")
         settings = wire.nested(params.get("invoice_settings", {}), "invoice_settings")
         wire.allow(settings, "default_payment_method", prefix="invoice_settings")
         default = settings.get("default_payment_method")

@@ -20,12 +20,19 @@ MAX_DEPTH = 4
 Lookup = Callable[[str], dict[str, Any] | None]
 
 
-def paths(params: dict[str, Any]) -> list[str]:
-    """The ``expand[]`` parameter as a list of dotted paths, refused if it is not a list or too deep."""
+def paths(params: dict[str, Any], *roots: str) -> list[str]:
+    """The ``expand[]`` parameter as a list of dotted paths, refused if it is not a list or too deep.
+
+    A request that changes something names the fields its paths may start from
+    (``roots``), so a path Stripe would refuse is refused before anything changes;
+    the rest of a path is checked as it is walked.
+    """
     raw = params.get("expand", [])
     if not isinstance(raw, list) or not all(isinstance(path, str) for path in raw):
         raise StripeError(400, "Invalid array", param="expand")
     for index, path in enumerate(raw):
+        if roots and path.split(".")[0] not in roots:
+            raise _not_expandable(path)
         if len(path.split(".")) > MAX_DEPTH:
             raise StripeError(
                 400,

@@ -75,7 +75,7 @@ class PaymentIntents(Charges, PaymentMethods, Webhooks):
                 "PaymentIntent, specify a payment method attached to the customer along with the customer ID.",
                 code="payment_intent_unexpected_state",
             )
-        expand = expansion.paths(params)
+        expand = expansion.paths(params, "customer", "latest_charge", "payment_method")
         intent = self._new_intent(
             amount, currency, customer, params.get("description"), wire.metadata(params), setup_future_usage
         )
