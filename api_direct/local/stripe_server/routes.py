@@ -15,6 +15,7 @@ from api_direct.local.stripe_server.customers import Customers
 from api_direct.local.stripe_server.payment_intents import PaymentIntents
 from api_direct.local.stripe_server.payment_methods import PaymentMethods
 from api_direct.local.stripe_server.prices import Prices
+from api_direct.local.stripe_server.refunds import REFUND_ROUTES
 from api_direct.local.stripe_server.setup_intents import SetupIntents
 from api_direct.local.stripe_server.subscriptions import Subscriptions
 
@@ -48,6 +49,7 @@ _TABLE: list[tuple[str, str, Callable[..., dict[str, Any]]]] = [
     ("POST", "/v1/account_links", Connect._create_account_link),
     ("POST", "/v1/transfers", Connect._create_transfer),
     ("GET", "/v1/transfers", Connect._list_transfers),
+    *REFUND_ROUTES,
 ]
 
 #: ``(method, path pattern, handler)``; a handler is called as ``handler(fake, params, *path_groups)``.
