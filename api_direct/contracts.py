@@ -53,6 +53,7 @@ CONTROL_PLANE_DEFAULTS: dict[str, Any] = {
     "usage_grace_minutes": 120,
     "payout_grace_days": 3,
     "webhooks_allow_loopback": False,
+    "price_notice_days": 30,
 }
 #: The settings' fields in the order the environment lists them (the pydantic model's order).
 CONTROL_PLANE_SETTINGS = (
@@ -76,6 +77,7 @@ CONTROL_PLANE_SETTINGS = (
     "payout_grace_days",
     "alert_sender",
     "webhooks_allow_loopback",
+    "price_notice_days",
 )
 
 

@@ -43,7 +43,7 @@ from fastapi import Response
 from api_direct.control_plane.api import named_keys, subscriptions
 from api_direct.control_plane.api.accounts import timestamp
 from api_direct.control_plane.api.auth import Principal
-from api_direct.control_plane.api.listings import require_plan
+from api_direct.control_plane.api.plan_choice import choose_plan
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services
 from api_direct.control_plane.api.store import PK, SK, Store, update_op
@@ -109,8 +109,9 @@ class NotConfirmed(Exception):
 
 
 def ask(services: Services, api_id: str, plan: str, source: str) -> Asked:
-    """Record a pending request for ``plan`` of ``api_id``; 404/422 for an unknown API or plan, 429 past the bound."""
-    require_plan(services.store, api_id, plan)
+    """Record a pending request for ``plan`` of ``api_id``; 404/422 for an unknown API or a plan nobody new may
+    pick (deprecated, or private: an agent has no invite), 410 while the API retires, 429 past the bound."""
+    choose_plan(services.store, api_id, plan)
     now = datetime.now(UTC)
     _count_request(services.store, source, now)
     request_id = f"areq_{secrets.token_hex(12)}"

@@ -59,6 +59,16 @@ class ControlPlaneBus:
             target["RoleArn"] = self._role
         self._events.put_targets(Rule=name, EventBusName=self._bus, Targets=[target])
 
+    def unroute_keys(self, api_id: str) -> None:
+        """Stop forwarding this API's key events (its listing retired); nothing to do if the rule is gone already."""
+        name = _rule_name(api_id)
+        try:
+            self._events.remove_targets(Rule=name, EventBusName=self._bus, Ids=["creator-key-bus"])
+            self._events.delete_rule(Name=name, EventBusName=self._bus)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+
     def publish(self, detail_type: str, api_id: str, detail: Mapping[str, Any]) -> None:
         """Put one key event; any failure to send (a rejected entry, an unreachable bus) is a 502,
         so the caller can undo its change rather than leave it half-done.

@@ -32,6 +32,8 @@ from pydantic import AfterValidator, AnyUrl, BaseModel, Field, UrlConstraints
 from api_direct.control_plane.api.accounts import AccountId, Matches, Region, StrictModel, require_linked, timestamp
 from api_direct.control_plane.api.auth import Creator, Principal
 from api_direct.control_plane.api.deployments import ApiId
+from api_direct.control_plane.api.listing_changes import record_publish, refuse_unbillable
+from api_direct.control_plane.api.plan_access import MAX_TOKEN_LENGTH, public_plans, usable_invite
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.api.store import GSI1, GSI2, LISTINGS, PK, SK, Store, api_pk, creator_pk, update_op
@@ -92,6 +94,8 @@ class ListingIn(StrictModel):
     plans: Annotated[list[PricingPlan], Field(min_length=1, max_length=20), AfterValidator(_distinct_plans)]
     #: The API's MCP endpoint; ``None``: it serves none (``[mcp] enabled = false``, or published before it could).
     mcp: McpOffer | None = None
+    #: The creator's words on this version, shown in the listing's changelog (``apid publish --note``).
+    note: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
 
 
 class ListingSummary(BaseModel):
@@ -111,6 +115,8 @@ class ListingSummary(BaseModel):
     subscribers: int
     published_at: datetime
     updated_at: datetime
+    #: Set by ``apid unpublish``: off search, no new subscribers, and its subscriptions end then.
+    retiring_at: datetime | None = None
 
     @classmethod
     def of(cls, item: Mapping[str, Any]) -> "ListingSummary":
@@ -144,16 +150,29 @@ def publish(api_id: ApiId, body: ListingIn, principal: Creator, services: Servic
     if existing is not None and existing["creator"] != principal.sub:
         raise Problem(403, f"API {api_id!r} is owned by another creator; publish under another name")
     require_linked(store, principal.sub, body.account_id, body.region)
+    plans_before = _plan_items(store, api_id) if existing is not None else []
+    refuse_unbillable(plans_before, body.plans)
     if existing is None:
         _create(services, api_id, body, principal)
     else:
         _update(services, existing, body)
+    published = body.model_dump(include={"name", "description"})
+    notice_days = services.settings.price_notice_days
+    record_publish(store, api_id, existing, plans_before, published, body.plans, body.note, notice_days)
     return read_listing(store, api_id)
 
 
 @router.get("/listings/{api_id}", summary="One listing with its plans and OpenAPI document")
-def get_listing(api_id: ApiId, services: ServicesDep) -> Listing:
-    return read_listing(services.store, api_id)
+def get_listing(
+    api_id: ApiId,
+    services: ServicesDep,
+    invite: Annotated[str | None, Query(max_length=MAX_TOKEN_LENGTH, description="an invite link's token")] = None,
+) -> Listing:
+    """Private plans only with a usable invite to them (none is hinted at otherwise); deprecated ones are marked."""
+    listing = read_listing(services.store, api_id)
+    invited = usable_invite(services.store, api_id, invite, timestamp())
+    listing.plans = public_plans(listing.plans, invited=invited["plan"] if invited else None)
+    return listing
 
 
 @router.get("/listings", summary="Search the marketplace")
@@ -169,7 +188,11 @@ def search(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> ListingPage:
     """Ranks one query of the ``LISTINGS`` index in memory (see ``store.py`` for why that is enough)."""
-    listings = (ListingSummary.of(item) for item in services.store.query(LISTINGS, index=GSI1))
+    listings = (
+        ListingSummary.of(item)
+        for item in services.store.query(LISTINGS, index=GSI1)
+        if not item.get("retiring_at")  # unpublished (``apid unpublish``): off search until published again
+    )
     words = q.lower().split()
     matching = [
         listing
@@ -384,6 +407,8 @@ def _listing_attributes(api_id: str, body: ListingIn, now: str) -> dict[str, Any
         "mcp": body.mcp.model_dump() if body.mcp else None,
         "min_price_per_1000": min(plan.price_per_1000 for plan in body.plans),
         "updated_at": now,
+        # Publishing lists the API again, even one being unpublished.
+        "retiring_at": None,
     }
 
 

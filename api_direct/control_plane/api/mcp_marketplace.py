@@ -42,6 +42,7 @@ from api_direct import __version__
 from api_direct.control_plane.api import agent_requests, listings
 from api_direct.control_plane.api.agent_requests import NotConfirmed
 from api_direct.control_plane.api.deployments import ApiId
+from api_direct.control_plane.api.plan_access import pickable
 from api_direct.control_plane.api.problems import Problem, describe_validation
 from api_direct.control_plane.api.services import Services
 from api_direct.control_plane.api.store import api_pk
@@ -144,7 +145,9 @@ def search_apis(caller: Caller, arguments: SearchArguments) -> dict[str, Any]:
                 "description": listing.description,
                 "base_url": listing.base_url,
                 "plans": [
-                    _plan_line(plan, currency) for plan in listings.listed_plans(caller.services.store, listing.api_id)
+                    _plan_line(plan, currency)
+                    for plan in listings.listed_plans(caller.services.store, listing.api_id)
+                    if pickable(plan)
                 ],
                 "rating": listing.rating,
                 "subscribers": listing.subscribers,
@@ -181,6 +184,7 @@ def get_api(caller: Caller, arguments: ApiArguments) -> dict[str, Any]:
                 "monthly_quota": plan.monthly_quota,
             }
             for plan in listing.plans
+            if pickable(plan)  # an agent may ask only for these (agent_requests.ask)
         ],
         "tools": [
             {"name": tool.name, "description": tool.description}

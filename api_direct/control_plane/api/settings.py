@@ -64,6 +64,9 @@ class ControlPlaneSettings(BaseModel):
     #: Let consumers register ``http://localhost`` and ``http://127.0.0.1`` webhooks: on one machine only
     #: (``apid sandbox``, tests); the stack never sets it, so deployed control planes call public https URLs only.
     webhooks_allow_loopback: bool = _DEFAULTS["webhooks_allow_loopback"]
+    #: Days between a publish that changes a plan's prices and the first billing period its subscribers pay
+    #: them in (new subscribers pay them at once).
+    price_notice_days: Annotated[int, Field(ge=0, le=365)] = _DEFAULTS["price_notice_days"]
 
     @property
     def issuer(self) -> str:

@@ -1,6 +1,8 @@
 """Fired alerts out: an email through Amazon SES, and the consumer's webhook, retried with backoff.
 
-The alert queue holds two kinds of message. ``{"alert": ...}`` (put by
+The alert queue holds three kinds of message. ``{"notice": ...}`` (a price change or a
+retiring API, put by :mod:`.listing_schedule`, see :mod:`.notices`) is sent as an alert is.
+``{"alert": ...}`` (put by
 :class:`~.alerting.Alerter`) is sent as an email to the consumer's address (read
 from the user pool by their ``sub``, so a changed address is used at once), from
 the operator's ``alert_sender``; then, if the subscription has a webhook, its first
@@ -28,6 +30,7 @@ from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing import webhooks
 from api_direct.control_plane.billing.alerting import Alert, alerts_key
 from api_direct.control_plane.billing.charges import money_text
+from api_direct.control_plane.billing.notices import Notice
 
 MAX_ATTEMPTS = 6
 FIRST_DELAY_SECONDS = 30
@@ -77,6 +80,10 @@ class AlertDelivery:
             alert = Alert.from_message(body)
             self.email(alert)
             self.call_webhook(alert.consumer, alert.api_id, alert.event(), attempt=1)
+        elif "notice" in body:
+            notice = Notice.from_message(body)
+            self.send_email(notice.consumer, *notice.email_text(), event_id=notice.id)
+            self.call_webhook(notice.consumer, notice.api_id, notice.event(), attempt=1)
         elif "webhook" in body:
             retry = body["webhook"]
             self.call_webhook(retry["consumer"], retry["api_id"], retry["event"], attempt=int(retry["attempt"]))
@@ -85,13 +92,15 @@ class AlertDelivery:
 
     def email(self, alert: Alert) -> None:
         """The alert to the consumer's address; nothing if no sender is configured or the user has no address."""
+        self.send_email(alert.consumer, *email_text(alert), event_id=alert.id)
+
+    def send_email(self, consumer: str, subject: str, text: str, *, event_id: str) -> None:
         if self._sender is None:
             return
-        address = self.consumer_email(alert.consumer)
+        address = self.consumer_email(consumer)
         if address is None:
-            logger.warning("no email address for the consumer of an alert", extra={"event_id": alert.id})
+            logger.warning("no email address for the consumer of an alert", extra={"event_id": event_id})
             return
-        subject, text = email_text(alert)
         self._ses.send_email(
             FromEmailAddress=self._sender,
             Destination={"ToAddresses": [address]},

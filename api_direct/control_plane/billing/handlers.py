@@ -11,7 +11,8 @@
 * :func:`deliver_alerts`: the alert queue -> emails (SES) and signed webhooks, retried
   with backoff (:mod:`.alert_delivery`).
 * :func:`close_periods`: every 15 minutes, closes hours past the grace window and
-  reports them to Stripe (:mod:`.reporting`).
+  reports them to Stripe (:mod:`.reporting`); then does the listings' scheduled work
+  (:mod:`.listing_schedule`: price changes given with notice, unpublished APIs retiring).
 * :func:`pay_out`: daily, closes months past their grace and pays creators (:mod:`.earnings`).
 
 The scheduled two work as of the ``time`` of their EventBridge event, the time the
@@ -41,7 +42,9 @@ from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.alert_delivery import AlertDelivery
 from api_direct.control_plane.billing.alerting import Alerter
+from api_direct.control_plane.api.services import Services
 from api_direct.control_plane.billing.earnings import PayoutSummary, close_and_pay
+from api_direct.control_plane.billing.listing_schedule import NoticeQueue, ScheduleSummary, run_schedule
 from api_direct.control_plane.billing.metering import (
     Attribution,
     KeyOwners,
@@ -258,7 +261,17 @@ def close_periods(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     metrics.add_metric(name="MeterEventsSent", unit=MetricUnit.Count, value=summary.meter_events)
     metrics.add_metric(name="BilledCalls", unit=MetricUnit.Count, value=summary.billed_calls)
     logger.info("usage hours closed and reported", **asdict(summary))
-    return asdict(summary)
+    scheduled = scheduled_listing_work(settings, scheduled_time(event))
+    logger.info("listings' scheduled work done", **asdict(scheduled))
+    return {**asdict(summary), "listings": asdict(scheduled)}
+
+
+def scheduled_listing_work(settings: ControlPlaneSettings, now: datetime) -> ScheduleSummary:
+    """The listings' due work (:mod:`.listing_schedule`); notices go to the alert queue when this function has it."""
+    bus = ControlPlaneBus(_client("events"), settings.event_bus_name, settings.key_forwarding_role_arn)
+    services = Services(settings, _store(), bus, sts=None, billing=_billing())
+    queue_url = os.environ.get(ALERT_QUEUE_URL_ENV)
+    return run_schedule(services, NoticeQueue(_client("sqs") if queue_url else None, queue_url), now)
 
 
 @logger.inject_lambda_context(clear_state=True)
