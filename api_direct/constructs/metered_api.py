@@ -20,8 +20,11 @@ from api_direct.runtime import cors
 from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES, CORS_EXPOSE_HEADERS, CORS_ORIGIN_ENV
 from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, CONTENT_TYPE
 from api_direct.runtime.limit_headers import PLAN_LIMITS_ENV
+from api_direct.runtime.route_weights import RouteWeights, gateway_resources
 
 API_KEY_HEADER = "x-api-key"
+#: API Gateway's least throttle on a weighted method: a rate of 0 or a burst of 0 would refuse every call.
+MIN_METHOD_RATE = 0.01
 _NO_STAGE_CACHE = (
     "A stage cache is billed by the hour (no free tier) in every creator's account, and by default keys its"
     " entries on the path and declared parameters, not on the consumer, so one consumer could be answered with"
@@ -82,6 +85,15 @@ class MeteredApi(Construct):
     mock integration, without the authorizer, and every gateway response carries
     the CORS headers; the handler's own responses need them too (the app's
     adapter adds them when its function has ``APID_CORS_ORIGIN``).
+
+    ``route_weights`` (``[[routes]]``) each get a resource of their own, so the
+    access log's ``resourcePath`` names the route a call counts units for, and
+    each plan's usage plan throttles a route of weight ``w`` at ``rate_limit / w``
+    and ``burst / w`` (weights 0 and 1 add no throttle). Every path that reached
+    the app before still does: each new resource also sends its method's other
+    calls, and a ``{proxy+}`` below it the paths under it, to the same function
+    (:func:`~api_direct.runtime.route_weights.gateway_resources`). The usage plans'
+    quota still counts requests; a quota in units is the control plane's to enforce.
     """
 
     def __init__(
@@ -98,10 +110,12 @@ class MeteredApi(Construct):
         description: str | None = None,
         binary_media_types: Sequence[str] = BINARY_MEDIA_TYPES,
         cors_origin: str | None = None,
+        route_weights: RouteWeights = RouteWeights(),
     ) -> None:
         super().__init__(scope, construct_id)
         self.stage_name = stage_name
         self.cors_origin = cors_origin
+        self.route_weights = route_weights
         if not plans:
             raise ValueError("MeteredApi needs at least one plan")
         self.access_log_group = logs.LogGroup(
@@ -154,17 +168,25 @@ class MeteredApi(Construct):
             "RequireKeyHeader", validate_request_parameters=True, validate_request_body=True
         )
         integration = apigw.LambdaIntegration(handler)
-        # Both the root and every path below it: the creator's app does the routing.
+        # The root and every path below it (the creator's app does the routing), through a resource per weighted route.
         cors_mappings = cors.gateway_mappings(cors_origin) if cors_origin else {}
-        for resource in (self.rest_api.root, self.rest_api.root.add_resource("{proxy+}")):
-            resource.add_method(
-                "ANY",
-                integration,
-                authorizer=self.authorizer,
-                api_key_required=True,
-                request_validator=validator,
-                request_parameters={f"method.request.header.{API_KEY_HEADER}": True},
-            )
+        #: Resource path -> its resource: ``/``, ``/{proxy+}`` and what the weighted routes need.
+        self.resources: dict[str, apigw.IResource] = {"/": self.rest_api.root}
+        #: ``<resource path>/<HTTP method>`` (a usage plan's throttle key) -> the method sending it to ``handler``.
+        self.methods: dict[str, apigw.Method] = {}
+        for path in ("/", *gateway_resources(route_weights)):
+            parent, _, part = path.rpartition("/")
+            resource = self.resources[path] if path == "/" else self.resources[parent or "/"].add_resource(part)
+            self.resources[path] = resource
+            for http_method in self._methods_of(path):
+                self.methods[f"{path}/{http_method}"] = resource.add_method(
+                    http_method,
+                    integration,
+                    authorizer=self.authorizer,
+                    api_key_required=True,
+                    request_validator=validator,
+                    request_parameters={f"method.request.header.{API_KEY_HEADER}": True},
+                )
             if cors_origin:
                 self._answer_preflight(resource, cors_origin)
         for response_type, rejection in BY_GATEWAY_RESPONSE_TYPE.items():
@@ -203,6 +225,33 @@ class MeteredApi(Construct):
                 " per-account cost the creator can associate with the stage when they want one.",
             ),
         )
+
+    def _methods_of(self, path: str) -> tuple[str, ...]:
+        """``ANY`` for every resource, and each method a weighted route names on it (its own throttle); ``OPTIONS``
+        stays the preflight's where the API answers CORS."""
+        named = {
+            method
+            for route in self.route_weights.routes
+            if route.resource_path == path
+            for method in route.methods
+            if not (self.cors_origin and method == "OPTIONS")
+        }
+        return ("ANY", *sorted(named))
+
+    def _method_throttles(self, plan: "PlanLimits") -> list[apigw.ThrottlingPerMethod]:
+        """A weighted method's share of the plan's rate and burst: ``weight`` units a call, as the plan's limits count
+        them; to the cent of a request per second, never below :data:`MIN_METHOD_RATE` and a burst of one."""
+        throttles = []
+        for key, method in self.methods.items():
+            path, _, http_method = key.rpartition("/")
+            weight = self.route_weights.weight_of(http_method, path or "/")
+            if weight > 1:
+                throttle = apigw.ThrottleSettings(
+                    rate_limit=max(round(plan.rate_limit / weight, 2), MIN_METHOD_RATE),
+                    burst_limit=max(plan.burst // weight, 1),
+                )
+                throttles.append(apigw.ThrottlingPerMethod(method=method, throttle=throttle))
+        return throttles
 
     def _answer_preflight(self, resource: apigw.IResource, origin: str) -> None:
         """``OPTIONS`` on ``resource`` answered by API Gateway itself (a mock integration), for ``origin`` only.
@@ -299,5 +348,11 @@ class MeteredApi(Construct):
             quota=apigw.QuotaSettings(limit=plan.monthly_quota, period=apigw.Period.MONTH)
             if plan.monthly_quota
             else None,
-            api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.rest_api.deployment_stage)],
+            api_stages=[
+                apigw.UsagePlanPerApiStage(
+                    api=self.rest_api,
+                    stage=self.rest_api.deployment_stage,
+                    throttle=self._method_throttles(plan) or None,
+                )
+            ],
         )

@@ -15,7 +15,8 @@ Lambda bundle provides it (its requirements are installed for Lambda's platform,
 not here): only a module neither provides is an error.
 
 The same import lists the app's WebSocket routes: API Gateway REST APIs cannot
-serve WebSocket, so each is a warning before deploying. ``[runtime] check_import
+serve WebSocket, so each is a warning before deploying. It lists its HTTP routes too:
+a ``[[routes]]`` path the app does not declare (a typo weighs nothing) is an error. ``[runtime] check_import
 = false`` turns the check off (for an app whose import cannot run outside Lambda);
 the commands then say so once instead.
 """
@@ -54,11 +55,11 @@ def raised_at(error):
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(root + "/")]
     return f" ({frames[-1].filename[len(root) + 1:]}, line {frames[-1].lineno})" if frames else ""
 
-def websocket_routes(app):
+def routes_of(app):
     try:
         from starlette.routing import WebSocketRoute  # FastAPI's APIWebSocketRoute is one too
     except ImportError:
-        return []
+        return [], []
     try:  # a FastAPI that keeps an included router as one entry of `routes` (0.16x) lists its routes so
         from fastapi.routing import iter_route_contexts
     except ImportError:  # an older one copies them into `routes`, prefixed
@@ -67,7 +68,7 @@ def websocket_routes(app):
         if hasattr(app, "routes") or not hasattr(app, "app"):
             break
         app = app.app
-    found, seen = [], set()
+    found, http, seen = [], [], set()
 
     def walk(routes, prefix):
         routes = list(routes or ())
@@ -78,12 +79,14 @@ def websocket_routes(app):
         for route, path in entries:
             if isinstance(route, WebSocketRoute):
                 found.append(prefix + (path or ""))
+            elif getattr(route, "methods", None) and path:
+                http.append(prefix + path)
             elif id(route) not in seen and getattr(route, "routes", None):  # a Mount, a Host
                 seen.add(id(route))
                 walk(route.routes, prefix + (path or ""))
 
     walk(getattr(app, "routes", None), "")
-    return list(dict.fromkeys(found))
+    return list(dict.fromkeys(found)), list(dict.fromkeys(http))
 
 try:
     import importlib
@@ -101,7 +104,8 @@ if app is None:
 call = app if inspect.isfunction(app) else getattr(type(app), "__call__", None)
 if not inspect.iscoroutinefunction(call):
     report(not_asgi=type(app).__name__)
-report(websocket_routes=websocket_routes(app))
+websocket, http = routes_of(app)
+report(websocket_routes=websocket, http_routes=http)
 """
 
 
@@ -124,6 +128,8 @@ class AppCheck:
             problem = _problem(found, self.project, bundle)
             if problem:
                 raise InputError(f"api.app {self.project.config.api.app}: {problem}")
+            if "http_routes" in found:
+                _require_routes(self.project, found["http_routes"])
             self._routes = tuple(found.get("websocket_routes", ()))
         return self._routes
 
@@ -205,6 +211,16 @@ def _problem(found: dict[str, Any], project: Project, bundle: Path) -> str | Non
             f" {project.runtime.requirements} does not provide it: add the package that does"
         )
     return None
+
+
+def _require_routes(project: Project, app_routes: list[str]) -> None:
+    """Each ``[[routes]]`` path is a route the app declares, as it declares it (``/files/{name:path}``)."""
+    for route in project.config.routes:
+        if route.path not in app_routes:
+            raise InputError(
+                f"routes: {route.path} is not a route of {project.config.api.app}; use a path as the app declares it"
+                " (apid.toml's [[routes]])"
+            )
 
 
 def _provides(folder: Path, top_level: str) -> bool:

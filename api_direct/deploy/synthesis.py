@@ -45,6 +45,7 @@ from api_direct.canary import Canary
 from api_direct.contracts import CustomDomainTarget, app_version_logical_id
 from api_direct.errors import InputError
 from api_direct.project import Project
+from api_direct.runtime.route_weights import RouteConflict, RouteWeights, gateway_resources
 
 #: When :func:`synthesize_project` reads the app check's verdict.
 AppCheckMode = Literal["now", "deferred", "skip"]
@@ -175,6 +176,10 @@ def synthesize_project(
     its certificate is issued (:mod:`.domains`); until then the stack has none.
     ``release`` and ``canary`` go to the stack as :class:`~api_direct.user_stack.UserApiStack` takes them.
     """
+    try:  # before anything is built: the one-line reason, not the construct's traceback
+        gateway_resources(RouteWeights.of(project.config.routes))
+    except RouteConflict as error:
+        raise InputError(str(error)) from None
     checking = app_check != "skip" and project.runtime.check_import
     fingerprint = synthesis_fingerprint(
         project,

@@ -4,7 +4,10 @@ moto creates a creator's REST API (with the emulator's patches: stage, authorize
 usage plans) but cannot serve it, so the sandbox plays API Gateway for each call,
 in the order API Gateway works through it for our stack:
 
-1. a payload over API Gateway's limit is refused (413) before anything runs;
+1. the path is matched to one of the API's resources as API Gateway matches it
+   (:func:`~.rest_proxy.match_resource`: ``/``, ``/{proxy+}``, a resource per weighted
+   route, ``/mcp``), none matching being its 403 ``Missing Authentication Token``;
+   a payload over API Gateway's limit is refused (413) before anything runs;
    an ``OPTIONS`` on a resource whose ``OPTIONS`` method is a mock integration
    (the CORS preflight) gets that integration's response, with no authorizer;
 2. no (or an empty) ``x-api-key`` header: the identity source is missing, so the
@@ -53,6 +56,7 @@ from api_direct.local.rest_proxy import (
     RestProxy,
     binary_media_types_of,
     failed,
+    match_resource,
     too_large,
 )
 from api_direct.runtime.access_log import render_access_log_line
@@ -60,6 +64,11 @@ from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
 from api_direct.runtime.key_check import API_KEY_HEADER
 from api_direct.runtime.mcp_tools import MCP_PATH
 from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, render_headers, render_template
+from api_direct.runtime.route_weights import PROXY
+
+PROXY_RESOURCE = f"/{PROXY}"
+#: API Gateway's answer to a path no resource matches (its ``MISSING_AUTHENTICATION_TOKEN`` response's default).
+NO_RESOURCE = (403, b'{"message":"Missing Authentication Token"}')
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,9 @@ class GatewayRules:
     """
 
     binary_media_types: tuple[str, ...] = BINARY_MEDIA_TYPES
-    #: Resource path (``/`` or ``/{proxy+}``) -> the mock integration's answer to an ``OPTIONS``.
+    #: Every resource's full path, the root's ``/`` included: what a request's path is matched to.
+    resources: tuple[str, ...] = ("/", PROXY_RESOURCE)
+    #: Resource path (``/``, ``/{proxy+}``, ...) -> the mock integration's answer to an ``OPTIONS``.
     preflights: Mapping[str, HttpResponse] = field(default_factory=dict)
     #: Gateway-response type -> its header mappings, as CloudFormation holds them (``'value'`` or a source).
     response_headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -110,8 +121,14 @@ class GatewayRules:
                     preflights[path] = HttpResponse(
                         int(answer.get("StatusCode", 200)), render_headers(headers, {}), b""
                     )
+        paths = [
+            _resource_path(resources, {"Ref": logical_id})
+            for logical_id, resource in resources.items()
+            if resource.get("Type") == "AWS::ApiGateway::Resource"
+        ]
         return cls(
             binary_media_types_of(rest_api.get("Properties", {}).get("BinaryMediaTypes")),
+            ("/", *sorted(path for path in paths if path is not None)),
             preflights,
             response_headers,
         )
@@ -124,16 +141,15 @@ def _headers(properties: Mapping[str, Any], prefix: str) -> dict[str, str]:
 
 
 def _resource_path(resources: Mapping[str, Any], resource_id: Any) -> str | None:
-    """``/`` for the API's root (``RootResourceId``), ``/{part}`` for a resource right below it; else ``None``.
-
-    A creator's stack has just these two (the app routes everything below ``{proxy+}``).
-    """
+    """``/`` for the API's root (``RootResourceId``), the full path of a resource below it (through its
+    parents' ``ParentId``); ``None`` for what is neither."""
     if isinstance(resource_id, dict) and resource_id.get("Fn::GetAtt", [None, None])[1] == "RootResourceId":
         return "/"
     if isinstance(resource_id, dict) and "Ref" in resource_id:
         resource = resources.get(resource_id["Ref"], {})
         if resource.get("Type") == "AWS::ApiGateway::Resource":
-            return f"/{resource['Properties']['PathPart']}"
+            parent = _resource_path(resources, resource["Properties"].get("ParentId"))
+            return None if parent is None else f"{parent.rstrip('/')}/{resource['Properties']['PathPart']}"
     return None
 
 
@@ -199,7 +215,10 @@ class LocalRestApi:
         request_id = str(uuid.uuid4())
         epoch_ms = int(self._clock() * 1000)
         resource = self.resource_of(request.path)
-        response, integration_ms = self._respond(request, request_id, resource)
+        if resource is None:
+            response, integration_ms = self.gateway_answer(failed(*NO_RESOURCE)), None
+        else:
+            response, integration_ms = self._respond(request, request_id, resource)
         self._log_access(
             {
                 "requestId": request_id,
@@ -207,7 +226,7 @@ class LocalRestApi:
                 "apiId": self.api.rest_api_id,
                 "stage": self.api.stage,
                 "httpMethod": request.method,
-                "resourcePath": resource,
+                **({"resourcePath": resource} if resource is not None else {}),
                 "status": response.status,
                 "responseLatency": int((time.monotonic() - started) * 1000),
                 **({"integrationLatency": integration_ms} if integration_ms is not None else {}),
@@ -216,12 +235,11 @@ class LocalRestApi:
         )
         return response
 
-    def resource_of(self, path: str) -> str:
-        """The resource API Gateway matches: ``/mcp`` where the API has one (a plain resource beats the proxy), else
-        the root or the proxy."""
-        if self.api.mcp is not None and path == MCP_PATH:
-            return MCP_PATH
-        return "/" if path in ("", "/") else "/{proxy+}"
+    def resource_of(self, path: str) -> str | None:
+        """The resource API Gateway matches ``path`` to (``/mcp`` where the API has one, a weighted route's, the
+        root or a ``{proxy+}``); ``None`` for none."""
+        resources = {*self.api.rules.resources, *((MCP_PATH,) if self.api.mcp is not None else ())}
+        return match_resource(resources, path)
 
     def _respond(self, request: HttpRequest, request_id: str, resource: str) -> tuple[Response, int | None]:
         refused = too_large(request)

@@ -16,9 +16,13 @@ everything local that stands in for the gateway (the sandbox's calls, its
   (``*/*`` among them matches any, and a request without ``Accept``); otherwise
   the client gets the base64 text. The response's own ``Content-Type`` is not
   consulted.
-* **Paths**: ``path``, ``pathParameters.proxy`` and ``requestContext.path`` keep
+* **Paths**: ``path``, ``pathParameters`` and ``requestContext.path`` keep
   the percent-encoding the client sent (``/cities/New%20York``), as events
-  captured from live REST APIs show; only HTTP APIs decode them.
+  captured from live REST APIs show; only HTTP APIs decode them. A request
+  matches the API's resources (:func:`match_resource`) one segment at a time, a
+  literal child before a ``{name}`` one before a greedy ``{name+}``, never
+  backing out of a matched resource; ``pathParameters`` names what each
+  parameter matched (``{"city": "paris"}``, ``{"proxy": "a/b"}``).
 * **Headers and query strings**: ``headers`` and ``queryStringParameters`` hold the
   last value of a repeated name, ``multiValueHeaders`` and
   ``multiValueQueryStringParameters`` every value; both are ``null`` when empty.
@@ -50,7 +54,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -155,7 +159,7 @@ class RestProxy:
         resource: str | None = None,
     ) -> dict[str, Any]:
         """The event the function receives for ``request``, as API Gateway builds it for
-        ``ANY /{proxy+}`` (or ``/``), or for the plain ``resource`` that matched it."""
+        ``ANY /{proxy+}`` (or ``/``), or for the ``resource`` that matched it (:func:`match_resource`)."""
         path = request.path or "/"
         resource = resource or ("/" if path == "/" else "/{proxy+}")
         request_id = request_id or str(uuid.uuid4())
@@ -193,7 +197,7 @@ class RestProxy:
             "multiValueHeaders": _all_values(sent),
             "queryStringParameters": _last_values(query),
             "multiValueQueryStringParameters": _all_values(query),
-            "pathParameters": {"proxy": path.lstrip("/")} if resource == "/{proxy+}" else None,
+            "pathParameters": path_parameters(resource, path),
             "stageVariables": None,
             "requestContext": context,
             "body": body,
@@ -232,6 +236,48 @@ class RestProxy:
         if media_type_matches(request.header("content-type"), self.binary_media_types):
             return base64.b64encode(request.body).decode(), True
         return request.body.decode("utf-8", errors="replace"), False
+
+
+def match_resource(resources: Collection[str], path: str) -> str | None:
+    """The resource of ``resources`` (full paths: ``/``, ``/forecast/{city}``, ``/{proxy+}``) API Gateway
+    matches ``path`` to, or ``None`` (API Gateway's 403 ``Missing Authentication Token``)."""
+    children: dict[str, list[str]] = {}
+    for resource in resources:
+        if resource != "/":
+            parent, _, part = resource.rpartition("/")
+            children.setdefault(parent or "/", []).append(part)
+    current = "/"
+    segments = [segment for segment in path.split("/") if segment]
+    for index, segment in enumerate(segments):
+        parts = children.get(current, [])
+        literal = segment if segment in parts else None
+        parameter = next((p for p in parts if p.startswith("{") and not p.endswith("+}")), None)
+        greedy = next((p for p in parts if p.endswith("+}")), None)
+        if literal is None and parameter is None and greedy is not None:
+            return _join(current, greedy)
+        step = literal or parameter
+        if step is None:
+            return None
+        current = _join(current, step)
+        if index == len(segments) - 1:
+            return current
+    return current
+
+
+def path_parameters(resource: str, path: str) -> dict[str, str] | None:
+    """What each ``{name}`` of ``resource`` matched in ``path`` (a greedy ``{name+}`` the rest); ``None`` if none."""
+    segments = path.lstrip("/").split("/")
+    found: dict[str, str] = {}
+    for index, part in enumerate(resource.lstrip("/").split("/")):
+        if part.endswith("+}"):
+            found[part[1:-2]] = "/".join(segments[index:])
+        elif part.startswith("{"):
+            found[part[1:-1]] = segments[index]
+    return found or None
+
+
+def _join(parent: str, part: str) -> str:
+    return f"{parent.rstrip('/')}/{part}"
 
 
 def failed(status: int, body: bytes) -> HttpResponse:

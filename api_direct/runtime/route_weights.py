@@ -16,6 +16,8 @@ from typing import Protocol
 
 from api_direct.contracts import ROUTE_WEIGHTS_ENV
 
+#: API Gateway's catch-all below a resource: what the app's own routing gets the rest of the paths through.
+PROXY = "{proxy+}"
 #: A call's units when no route names it.
 DEFAULT_WEIGHT = 1
 #: The most units one call may count (``weight`` in ``apid.toml`` stops there too); what the control plane
@@ -76,3 +78,44 @@ class RouteWeights:
         """The weights the construct set; none (every call one unit) when the variable is absent."""
         listed = json.loads(environ.get(ROUTE_WEIGHTS_ENV) or "[]")
         return cls(tuple(WeightedRoute(r["path"], tuple(r["methods"]), int(r["weight"])) for r in listed))
+
+
+class RouteConflict(ValueError):
+    """Weighted routes API Gateway cannot make resources of; the message is one line naming them."""
+
+
+def gateway_resources(weights: RouteWeights) -> tuple[str, ...]:
+    """Every resource the API needs below its root, parents first: each weighted route, the resources above it,
+    and a :data:`PROXY` below each one that has no path parameter child.
+
+    API Gateway matches a path one segment at a time, a literal child before a
+    parameter, and never backs out of a matched resource to try another (``/forecast``
+    matched, ``/forecast/a/b`` goes nowhere unless ``/forecast`` has a child for it):
+    the catch-alls keep every path the root's ``{proxy+}`` reached reaching the app,
+    through a resource that is not a weighted route. A resource may have one
+    parameter child only, so two routes naming different parameters at one level
+    (``/a/{x}``, ``/a/{y}/b``, or ``/a/{x}`` beside ``/a/{rest:path}``) raise :class:`RouteConflict`.
+    """
+    children: dict[str, set[str]] = {"/": set()}
+    for route in weights.routes:
+        parent = "/"
+        for part in route.resource_path.strip("/").split("/") if route.resource_path != "/" else ():
+            children[parent].add(part)
+            parent = _join(parent, part)
+            children.setdefault(parent, set())
+    for parent, parts in children.items():
+        parameters = sorted(part for part in parts if part.startswith("{"))
+        if len(parameters) > 1:
+            named = " and ".join(_join(parent, part) for part in parameters)
+            raise RouteConflict(f"routes {named}: API Gateway allows one path parameter per level; name them alike")
+    needed = [path for path in children if path != "/"]
+    needed += [
+        _join(path, PROXY)
+        for path, parts in children.items()
+        if not path.endswith("+}") and not any(part.startswith("{") for part in parts)
+    ]
+    return tuple(sorted(needed, key=lambda path: (path.count("/"), path)))
+
+
+def _join(parent: str, part: str) -> str:
+    return f"{parent.rstrip('/')}/{part}"

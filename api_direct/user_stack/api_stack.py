@@ -18,6 +18,7 @@ from api_direct.constructs.usage_forwarder import UsageForwarder
 from api_direct.contracts import RELEASE_ENV, CustomDomainTarget, secrets_path
 from api_direct.canary import Canary
 from api_direct.project import Project
+from api_direct.runtime.route_weights import RouteWeights
 
 ASSET_PREFIX = "assets/"
 MANAGED_TAG = "api-direct:managed"
@@ -123,6 +124,7 @@ class UserApiStack(Stack):
             authorizer_cache_ttl=Duration.seconds(config.gateway.key_cache_seconds),
             description=config.api.description,
             cors_origin=marketplace_origin,
+            route_weights=RouteWeights.of(config.routes),
         )
         for name, value in self.api.handler_environment.items():
             self.app.add_environment(name, value)
@@ -149,6 +151,7 @@ class UserApiStack(Stack):
                 access_log_group=self.api.access_log_group,
                 control_plane_bus_arn=control_plane_bus_arn,
                 api_name=config.api.name,
+                route_weights=self.api.route_weights,
             )
             if control_plane_bus_arn
             else None

@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -15,6 +16,7 @@ from api_direct.runtime.access_log import access_log_format_json
 from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
 from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE
 from api_direct.runtime.limit_headers import PLAN_LIMITS_ENV
+from api_direct.runtime.route_weights import RouteConflict, RouteWeights, WeightedRoute
 from tests.constructs.metered_stack import metered_api
 from tests.example_project import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN
 
@@ -338,3 +340,108 @@ def test_needs_a_plan() -> None:
 
 def _list(value: str | list[str]) -> list[str]:
     return value if isinstance(value, list) else [value]
+
+
+WEIGHTS = RouteWeights(
+    (
+        WeightedRoute("/forecast/{city}", ("GET",), 5),
+        WeightedRoute("/files/{name+}", (), 3),
+        WeightedRoute("/health", (), 0),
+    )
+)
+
+
+@pytest.fixture(scope="module")
+def weighted(bundle_cache_dir: Path) -> Template:
+    api = metered_api(bundle_cache_dir, plans=PLANS, stack_name="apid-weighted", route_weights=WEIGHTS)
+    return Template.from_stack(cdk.Stack.of(api))
+
+
+def _resource_paths(template: dict[str, Any]) -> dict[str, str]:
+    """Logical id -> the resource's full path (``/`` for the root), read back through ``ParentId``."""
+    resources = template["Resources"]
+
+    def path(logical_id: str) -> str:
+        properties = resources[logical_id]["Properties"]
+        parent = properties["ParentId"]
+        above = "" if "Fn::GetAtt" in parent else path(parent["Ref"])
+        return f"{above}/{properties['PathPart']}"
+
+    paths = {id_: path(id_) for id_, r in resources.items() if r["Type"] == "AWS::ApiGateway::Resource"}
+    return paths
+
+
+def test_each_weighted_route_is_a_resource_and_every_other_path_still_reaches_the_app(weighted: Template) -> None:
+    template = weighted.to_json()
+    paths = _resource_paths(template)
+    assert sorted(paths.values()) == [
+        "/files",
+        "/files/{name+}",
+        "/forecast",
+        "/forecast/{city}",
+        "/forecast/{city}/{proxy+}",
+        "/health",
+        "/health/{proxy+}",
+        "/{proxy+}",
+    ]
+    methods = {
+        (paths.get(m["Properties"]["ResourceId"].get("Ref", ""), "/"), m["Properties"]["HttpMethod"]): m["Properties"]
+        for m in template["Resources"].values()
+        if m["Type"] == "AWS::ApiGateway::Method"
+    }
+    assert set(methods) == {("/", "ANY"), ("/forecast/{city}", "GET")} | {(p, "ANY") for p in paths.values()}
+    for properties in methods.values():
+        assert (properties["AuthorizationType"], properties["ApiKeyRequired"]) == ("CUSTOM", True)
+        assert properties["Integration"]["Type"] == "AWS_PROXY"
+
+
+def test_usage_plans_throttle_weighted_methods_by_their_weight(weighted: Template) -> None:
+    plans = {
+        plan["Properties"]["UsagePlanName"]: plan["Properties"]["ApiStages"][0]["Throttle"]
+        for plan in weighted.find_resources("AWS::ApiGateway::UsagePlan").values()
+    }
+    assert plans == {
+        "free": {
+            "/forecast/{city}/GET": {"RateLimit": 0.4, "BurstLimit": 1},
+            "/files/{name+}/ANY": {"RateLimit": 0.67, "BurstLimit": 1},
+        },
+        "unlimited": {
+            "/forecast/{city}/GET": {"RateLimit": 20.1, "BurstLimit": 40},
+            "/files/{name+}/ANY": {"RateLimit": 33.5, "BurstLimit": 66},
+        },
+    }
+
+
+def test_an_unweighted_api_keeps_its_two_resources_and_no_method_throttle(template: Template) -> None:
+    assert [p["Properties"]["PathPart"] for p in template.find_resources("AWS::ApiGateway::Resource").values()] == [
+        "{proxy+}"
+    ]
+    for plan in template.find_resources("AWS::ApiGateway::UsagePlan").values():
+        assert plan["Properties"]["ApiStages"][0]["Throttle"] == {}
+
+
+def test_the_forwarder_gets_the_weights(bundle_cache_dir: Path) -> None:
+    api = metered_api(bundle_cache_dir, stack_name="apid-weighted-usage", route_weights=WEIGHTS)
+    UsageForwarder(
+        cdk.Stack.of(api),
+        "Usage",
+        access_log_group=api.access_log_group,
+        control_plane_bus_arn=CONTROL_PLANE_BUS_ARN,
+        api_name="test-api",
+        route_weights=api.route_weights,
+    )
+    [function] = (
+        Template.from_stack(cdk.Stack.of(api))
+        .find_resources(
+            "AWS::Lambda::Function", {"Properties": {"Handler": "api_direct.runtime.usage_forwarder.handler"}}
+        )
+        .values()
+    )
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert RouteWeights.from_environment(variables) == WEIGHTS
+
+
+def test_routes_with_two_parameters_at_one_level_are_refused(bundle_cache_dir: Path) -> None:
+    conflicting = RouteWeights((WeightedRoute("/a/{x}", (), 2), WeightedRoute("/a/{y}/b", (), 2)))
+    with pytest.raises(RouteConflict, match=r"^routes /a/\{x\} and /a/\{y\}: API Gateway allows one path parameter"):
+        metered_api(bundle_cache_dir, stack_name="apid-conflict", route_weights=conflicting)

@@ -25,6 +25,7 @@ from moto import mock_aws
 
 from api_direct.local.lambda_runtime import DeployedFunction
 from api_direct.local.rest_api import DeployedRestApi, GatewayRules, LocalRestApi, Response
+from api_direct.runtime.route_weights import RouteWeights, WeightedRoute
 from api_direct.local.rest_proxy import MAX_REQUEST_BYTES, HttpRequest, HttpResponse
 from api_direct.local.sandbox import _Gateway
 from api_direct.runtime.access_log import parse_access_log_line
@@ -407,3 +408,43 @@ def test_without_an_mcp_function_mcp_is_one_of_the_app_s_paths(gateway: tuple[Lo
     api, functions, logs = gateway
     assert api.request(get("/mcp", "in-plan", method="POST")).status == 200
     assert functions.events[-1][1]["resource"] == "/{proxy+}" and logged(logs)[0].resource_path == "/{proxy+}"
+
+
+@pytest.fixture(scope="module")
+def weighted_rules(bundle_cache_dir: Path) -> GatewayRules:
+    """A MeteredApi with a weighted ``/forecast/{city}`` (and CORS), read back from its template."""
+    weights = RouteWeights((WeightedRoute("/forecast/{city}", (), 5),))
+    return GatewayRules.of(
+        metered_api_template(bundle_cache_dir, cors_origin=CORS_ORIGIN, route_weights=weights, stack_name="weighted")[1]
+    )
+
+
+def test_a_weighted_route_is_matched_to_its_resource_and_logged_by_it(
+    gateway: tuple[LocalRestApi, Functions, Any], weighted_rules: GatewayRules
+) -> None:
+    api, functions, logs = gateway
+    weighted = with_rules(api, functions, weighted_rules)
+    for path in ("/forecast/paris", "/forecast/paris/hourly", "/forecast", "/cities"):
+        assert weighted.request(get(path, "in-plan")).status == 200
+    app_events = [event for name, event in functions.events if name == "app"]
+    assert [(e["resource"], e["pathParameters"]) for e in app_events] == [
+        ("/forecast/{city}", {"city": "paris"}),
+        ("/forecast/{city}/{proxy+}", {"city": "paris", "proxy": "hourly"}),
+        ("/forecast", None),
+        ("/{proxy+}", {"proxy": "cities"}),
+    ]
+    assert [entry.resource_path for entry in logged(logs)] == [e["resource"] for e in app_events]
+    preflight = HttpRequest("OPTIONS", "/forecast/paris", (("Origin", CORS_ORIGIN),))
+    assert weighted.request(preflight).header("access-control-allow-origin") == CORS_ORIGIN
+
+
+def test_a_path_no_resource_matches_is_api_gateways_403_before_the_authorizer(
+    gateway: tuple[LocalRestApi, Functions, Any],
+) -> None:
+    api, functions, logs = gateway
+    static = with_rules(api, functions, GatewayRules(resources=("/", "/forecast")))
+    response = static.request(get("/forecast/paris", "in-plan"))
+    assert (response.status, json.loads(response.body)) == (403, {"message": "Missing Authentication Token"})
+    assert functions.events == []
+    [entry] = logged(logs)
+    assert (entry.status, entry.resource_path) == (403, "")

@@ -2,7 +2,9 @@
 
 import base64
 
-from api_direct.local.rest_proxy import HttpRequest, RestProxy
+import pytest
+
+from api_direct.local.rest_proxy import HttpRequest, RestProxy, match_resource, path_parameters
 
 PROXY = RestProxy(stage="v1", rest_api_id="abc123")
 
@@ -86,3 +88,28 @@ def test_binary_result_is_decoded_whatever_the_accept_header_with_star_star() ->
     for accept in ("image/png", "text/html", None):
         headers = (("Accept", accept),) if accept else ()
         assert PROXY.response(HttpRequest("GET", "/", headers), result).body == b"\x89PNG\xff"
+
+
+RESOURCES = {"/", "/{proxy+}", "/forecast", "/forecast/today", "/forecast/{city}", "/forecast/{city}/{proxy+}", "/mcp"}
+
+
+@pytest.mark.parametrize(
+    ("path", "resource", "parameters"),
+    [
+        ("/", "/", None),
+        ("/cities", "/{proxy+}", {"proxy": "cities"}),
+        ("/cities/paris/now", "/{proxy+}", {"proxy": "cities/paris/now"}),
+        ("/forecast", "/forecast", None),
+        ("/forecast/today", "/forecast/today", None),  # a literal before a parameter
+        ("/forecast/paris", "/forecast/{city}", {"city": "paris"}),
+        ("/forecast/paris/a/b", "/forecast/{city}/{proxy+}", {"city": "paris", "proxy": "a/b"}),
+        ("/forecast/today/x", None, None),  # matched /forecast/today; API Gateway does not back out to {city}
+        ("/mcp/x", None, None),
+    ],
+)
+def test_a_path_matches_a_resource_as_api_gateway_matches_it(
+    path: str, resource: str | None, parameters: dict[str, str] | None
+) -> None:
+    assert match_resource(RESOURCES, path) == resource
+    if resource is not None:
+        assert path_parameters(resource, path) == parameters
