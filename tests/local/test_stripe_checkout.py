@@ -215,6 +215,32 @@ def test_subscription_session_starts_the_subscription_on_the_saved_card(
     assert subscription.default_payment_method == client.v1.customers.payment_methods.list(customer.id).data[0].id
 
 
+def test_trial_session_saves_the_card_charges_nothing_and_starts_a_trialing_subscription(
+    fake: StripeFake, client: stripe.StripeClient, customer: stripe.Customer
+) -> None:
+    price = recurring_price(client, unit_amount=1900)
+    session = client.v1.checkout.sessions.create(
+        {
+            "mode": "subscription",
+            "customer": customer.id,
+            "success_url": SUCCESS_URL,
+            "line_items": [{"price": price.id}],
+            "subscription_data": {"trial_period_days": 14, "metadata": {"apid_purpose": "trial"}},
+        }
+    )
+    assert session.amount_total == 0
+    assert '<button id="submit" type="submit">Start trial</button>' in page(fake, session).text
+
+    done = fake.complete_checkout(session.id)
+
+    assert done["payment_status"] == "no_payment_required"
+    subscription = client.v1.subscriptions.retrieve(done["subscription"])
+    assert subscription.status == "trialing"
+    assert subscription.trial_end is not None and subscription.trial_start is not None
+    assert subscription.trial_end - subscription.trial_start == 14 * 86_400
+    assert fake.charges() == []
+
+
 def test_completion_is_delivered_as_a_signed_checkout_session_completed_event(
     fake: StripeFake, client: stripe.StripeClient, customer: stripe.Customer, receiver: WebhookReceiver
 ) -> None:

@@ -203,7 +203,7 @@ def test_default_card_must_be_the_customers_own(
         ({"payment_method": "theirs"}, "does not belong to the Customer"),
         ({"confirm": False}, "only specify `off_session` when confirming"),
         ({"amount": 49}, "Amount must be at least $0.50 usd"),
-        ({"expand": ["latest_charge.balance_transaction.source.customer.email"]}, "more than 4 levels"),
+        ({"expand": ["latest_charge.balance_transaction.source.payment_intent.customer"]}, "more than 4 levels"),
         ({"expand": ["metadata"]}, "cannot be expanded (metadata)"),
     ],
 )

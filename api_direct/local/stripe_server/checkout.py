@@ -365,12 +365,11 @@ class Checkout(Subscriptions, PaymentIntents, SetupIntents):
                 for item in items
             ],
             "metadata": data["metadata"],
+            "default_payment_method": method["id"],
         }
         if "trial_period_days" in data:
             params["trial_period_days"] = data["trial_period_days"]
-        subscription = self._create_subscription(params)
-        subscription["default_payment_method"] = method["id"]
-        return str(subscription["id"])
+        return str(self._create_subscription(params)["id"])
 
 
 _CLOSED_MESSAGE = "This Checkout Session is no longer active."

@@ -32,6 +32,17 @@ class Customers(State):
             }
         )
 
+    def _own_payment_method(self, customer: str, payment_method: str, param: str) -> None:
+        """Refuse a payment method that is not attached to ``customer``, in Stripe's words."""
+        if self._find("payment_method", payment_method, param=param).get("customer") != customer:
+            raise StripeError(
+                400,
+                f"The customer does not have a payment method with the ID {payment_method}. The payment method "
+                "must be attached to the customer.",
+                code="resource_missing",
+                param=param,
+            )
+
     def _get_customer(self, params: dict[str, Any], customer_id: str) -> dict[str, Any]:
         wire.allow(params, "expand")
         return self._expanded(self._find("customer", customer_id), params)
@@ -51,15 +62,7 @@ class Customers(State):
         wire.allow(settings, "default_payment_method", prefix="invoice_settings")
         default = settings.get("default_payment_method")
         if default:
-            method = self._find("payment_method", default, param="invoice_settings[default_payment_method]")
-            if method["customer"] != customer["id"]:
-                raise StripeError(
-                    400,
-                    f"The customer does not have a payment method with the ID {default}. The payment method must "
-                    "be attached to the customer.",
-                    code="resource_missing",
-                    param="invoice_settings[default_payment_method]",
-                )
+            self._own_payment_method(customer["id"], default, "invoice_settings[default_payment_method]")
         metadata = wire.merged_metadata(customer["metadata"], params)
         customer.update({name: params[name] for name in ("email", "name", "description") if name in params})
         customer["metadata"] = metadata

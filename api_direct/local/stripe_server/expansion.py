@@ -5,7 +5,7 @@ Billing reads chains such as a PaymentIntent's ``latest_charge.balance_transacti
 request when asked with ``expand[]``. Any field holding an id of a kind the fake
 stores expands; ``data`` steps into each element of a list, a nested hash is walked
 through (``invoice_settings.default_payment_method``), and Stripe's limit of four
-levels holds. A path that ends anywhere but on an id (or an empty one) is refused,
+levels holds (``data`` steps not counted). A path that ends anywhere but on an id (or an empty one) is refused,
 as Stripe refuses it. The stored objects are never changed: each step builds a copy.
 """
 
@@ -33,7 +33,7 @@ def paths(params: dict[str, Any], *roots: str) -> list[str]:
     for index, path in enumerate(raw):
         if roots and path.split(".")[0] not in roots:
             raise _not_expandable(path)
-        if len(path.split(".")) > MAX_DEPTH:
+        if len([segment for segment in path.split(".") if segment != "data"]) > MAX_DEPTH:
             raise StripeError(
                 400,
                 f"You cannot expand more than {MAX_DEPTH} levels of a property. Property: {path}",

@@ -12,6 +12,7 @@ from api_direct.local.stripe_server.charges import Charges
 from api_direct.local.stripe_server.checkout import Checkout
 from api_direct.local.stripe_server.connect import Connect
 from api_direct.local.stripe_server.customers import Customers
+from api_direct.local.stripe_server.invoice_payments import InvoicePayments
 from api_direct.local.stripe_server.payment_intents import PaymentIntents
 from api_direct.local.stripe_server.payment_methods import PaymentMethods
 from api_direct.local.stripe_server.prices import Prices
@@ -44,6 +45,8 @@ _TABLE: list[tuple[str, str, Callable[..., dict[str, Any]]]] = [
     ("POST", "/v1/subscriptions/([^/]+)", Subscriptions._update_subscription),
     ("DELETE", "/v1/subscriptions/([^/]+)", Subscriptions._cancel_subscription),
     ("GET", "/v1/invoices/([^/]+)", Subscriptions._get_invoice),
+    ("GET", "/v1/invoice_payments", InvoicePayments._list_invoice_payments),
+    ("GET", "/v1/invoice_payments/([^/]+)", InvoicePayments._get_invoice_payment),
     ("POST", "/v1/accounts", Connect._create_account),
     ("GET", "/v1/accounts/([^/]+)", Connect._get_account),
     ("POST", "/v1/account_links", Connect._create_account_link),

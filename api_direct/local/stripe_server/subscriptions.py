@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from api_direct.local.stripe_server import wire
+from api_direct.local.stripe_server.invoice_payments import InvoicePayments
 from api_direct.local.stripe_server.prices import Prices
 from api_direct.local.stripe_server.wire import StripeError
 
@@ -30,7 +31,7 @@ MAX_TRIAL_DAYS = 730
 DAY_SECONDS = 86_400
 
 
-class Subscriptions(Prices):
+class Subscriptions(Prices, InvoicePayments):
     """Subscriptions, their items, and the invoices their periods produce."""
 
     def decline_cards(self, customer_id: str) -> None:
@@ -117,17 +118,6 @@ class Subscriptions(Prices):
             lines = [self._invoice_line(invoice["id"], subscription, item, trial_end, trial=True) for item in items]
             self._issue(invoice, subscription, lines, "subscription_create", now, now)
         return subscription
-
-    def _own_payment_method(self, customer: str, payment_method: str, param: str) -> None:
-        """Refuse a payment method that is not attached to ``customer``, in Stripe's words."""
-        if self._find("payment_method", payment_method, param=param).get("customer") != customer:
-            raise StripeError(
-                400,
-                f"The customer does not have a payment method with the ID {payment_method}. The payment method "
-                "must be attached to the customer.",
-                code="resource_missing",
-                param=param,
-            )
 
     def _new_item(self, entry: dict[str, Any], prefix: str, subscription_id: str, period_start: int) -> dict[str, Any]:
         """A subscription item whose period starts at ``period_start``."""
@@ -252,8 +242,8 @@ class Subscriptions(Prices):
         return subscription
 
     def _get_invoice(self, params: dict[str, Any], invoice_id: str) -> dict[str, Any]:
-        wire.allow(params)
-        return self._find("invoice", invoice_id)
+        wire.allow(params, "expand")
+        return self._invoice_view(self._find("invoice", invoice_id), params)
 
     def _invoice_period(self, subscription: dict[str, Any], period_end: int) -> dict[str, Any]:
         """Invoice a subscription's period up to ``period_end``, collect it and start the next period."""
@@ -385,10 +375,10 @@ class Subscriptions(Prices):
         }
 
     def _collect(self, invoice: dict[str, Any]) -> None:
-        """Try to charge what an invoice owes; a zero invoice is paid without a charge, as on Stripe."""
+        """Try to charge what an invoice owes (:mod:`.invoice_payments`); a zero invoice is paid without a charge."""
         if invoice["amount_remaining"] > 0:
             invoice.update(attempted=True, attempt_count=invoice["attempt_count"] + 1)
-            if invoice["customer"] in self._declined:
+            if not self._charge_invoice(invoice):
                 return
         invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0)
         invoice["status_transitions"]["paid_at"] = int(time.time())
