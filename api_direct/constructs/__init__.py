@@ -19,7 +19,7 @@ from api_direct.constructs.fastapi_function import FastApiFunction
 from api_direct.constructs.identity import Identity
 from api_direct.constructs.key_store import ApiKeyStore
 from api_direct.constructs.mcp_endpoint import McpEndpoint
-from api_direct.constructs.metered_api import MeteredApi, PlanLimits
+from api_direct.constructs.metered_api import MeteredApi, PlanLimits, RouteWeights
 from api_direct.constructs.usage_billing import UsageBilling
 from api_direct.constructs.usage_forwarder import UsageForwarder
 
@@ -36,6 +36,7 @@ __all__ = [
     "McpEndpoint",
     "MeteredApi",
     "PlanLimits",
+    "RouteWeights",
     "UsageBilling",
     "UsageForwarder",
 ]

@@ -22,6 +22,8 @@ from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, CONTE
 from api_direct.runtime.limit_headers import PLAN_LIMITS_ENV
 from api_direct.runtime.route_weights import RouteWeights, gateway_resources
 
+__all__ = ["MeteredApi", "PlanLimits", "RouteWeights"]  # RouteWeights: the type of its route_weights prop
+
 API_KEY_HEADER = "x-api-key"
 #: API Gateway's least throttle on a weighted method: a rate of 0 or a burst of 0 would refuse every call.
 MIN_METHOD_RATE = 0.01

@@ -13,12 +13,11 @@ from api_direct.constructs.fastapi_function import FastApiFunction
 from api_direct.constructs.key_store import ApiKeyStore
 from api_direct.constructs.live_alias import LiveAlias
 from api_direct.constructs.mcp_endpoint import McpEndpoint
-from api_direct.constructs.metered_api import MeteredApi, PlanLimits
+from api_direct.constructs.metered_api import MeteredApi, PlanLimits, RouteWeights
 from api_direct.constructs.usage_forwarder import UsageForwarder
 from api_direct.contracts import RELEASE_ENV, CustomDomainTarget, secrets_path
 from api_direct.canary import Canary
 from api_direct.project import Project
-from api_direct.runtime.route_weights import RouteWeights
 
 ASSET_PREFIX = "assets/"
 MANAGED_TAG = "api-direct:managed"
