@@ -4,17 +4,24 @@ A creator is paid through a Stripe Connect Express account, which Stripe onboard
 (identity, bank account) on its own pages: ``POST /payouts/account`` makes the
 account once and answers a fresh onboarding link each time it is called. ``GET
 /earnings`` is the ledger (:mod:`~api_direct.control_plane.billing.earnings`): every
-paid invoice credited, and per month the revenue, the platform fee, the payout and
-its transfer.
+paid invoice credited with Stripe's fees on it, every refund, and per month the
+revenue, refunds, Stripe's fees, the platform fee, the payout and its transfer.
+
+``POST /earnings/refunds`` gives a consumer money back from one of the creator's paid
+invoices or packs: a Stripe refund on its payment intent, whose idempotency key is
+(payment, amount, how many refunds the ledger holds of it), so a retry of the same
+request never refunds twice; the ledger takes it off the current month at once
+(``charge.refunded`` would otherwise, by the refund's id).
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
+import stripe
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, HttpUrl
+from pydantic import BaseModel, Field, HttpUrl
 
 from api_direct.control_plane.api.accounts import StrictModel
 from api_direct.control_plane.api.auth import Creator
@@ -23,6 +30,10 @@ from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.api.subscriptions import billed
 from api_direct.control_plane.api.usage import Invoice
 from api_direct.control_plane.billing import earnings
+from api_direct.control_plane.billing.charges import money_text
+from api_direct.control_plane.billing.earnings import Refund
+from api_direct.control_plane.billing.periods import month_text
+from api_direct.control_plane.billing.stripe_gateway import RefundMade
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
 
 ONBOARDING_DONE_PATH = "/payouts/onboarding"
@@ -48,17 +59,43 @@ class Month(BaseModel):
     state: Literal["open", "closed", "paid"]
     currency: str
     #: Cents paid by consumers in this month, and how many invoices that was.
-    revenue: int
-    invoices: int
-    #: Set when the month closes: the platform's fee and what is transferred to the creator.
+    revenue: int = 0
+    invoices: int = 0
+    #: Cents refunded this month (of this month's payments or earlier ones), and how many refunds.
+    refunds: int = 0
+    refund_count: int = 0
+    #: Stripe's fees on this month's payments: card processing and Stripe Billing.
+    stripe_fees: int = 0
+    #: A debt carried in from the month before (its payout came out below zero).
+    carried_in: int = 0
+    #: Set when the month closes: the platform's fee (on revenue net of refunds), what is transferred to the
+    #: creator, and the debt this month carries into the next.
     fee: int | None = None
     payout: int | None = None
+    carried_out: int | None = None
     transfer_id: str | None = None
     paid_at: datetime | None = None
 
 
 class LedgerEntry(Invoice):
     """A paid invoice credited to its creator: what the consumer sees of it, and whatever only the creator may."""
+
+    #: Stripe's real card fee on its charge, and Stripe Billing's (invoices only), in cents.
+    stripe_fee: int = 0
+    billing_fee: int = 0
+
+
+class RefundEntry(BaseModel):
+    """A refund taken off the creator's earnings in ``month``."""
+
+    refund_id: str
+    #: The invoice's or pack payment's id in the ledger.
+    invoice_id: str
+    api_id: str
+    amount: int
+    currency: str
+    month: str
+    recorded_at: datetime
 
 
 class Earnings(BaseModel):
@@ -68,6 +105,26 @@ class Earnings(BaseModel):
     payout_account: str | None
     months: list[Month]
     entries: list[LedgerEntry]
+    refunds: list[RefundEntry] = []
+
+
+class RefundIn(StrictModel):
+    #: An invoice's id (``in_...``) or a pack payment's (``pi_...``), as ``GET /earnings`` lists it.
+    invoice_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,255}$")]
+    #: Cents to give back; all that is left unrefunded when absent.
+    amount: Annotated[int, Field(ge=1)] | None = None
+
+
+class RefundOut(BaseModel):
+    refund_id: str
+    invoice_id: str
+    amount: int
+    currency: str
+    #: What is refunded of the payment now, this refund included, and what is left.
+    refunded: int
+    left: int
+    #: The month whose payout it is deducted from.
+    month: str
 
 
 router = APIRouter(tags=["payouts"])
@@ -107,7 +164,58 @@ def earnings_of(principal: Creator, services: ServicesDep) -> Earnings:
         payout_account=earnings.connected_account(store, principal.sub),
         months=[Month.model_validate(item) for item in earnings.months(store, principal.sub)],
         entries=[LedgerEntry.model_validate(item) for item in earnings.ledger(store, principal.sub)],
+        refunds=[RefundEntry.model_validate(item) for item in earnings.refunds(store, principal.sub)],
     )
+
+
+@router.post(
+    "/earnings/refunds", status_code=201, summary="Refund a consumer's paid invoice or pack of yours, whole or in part"
+)
+def refund(principal: Creator, services: ServicesDep, body: RefundIn) -> RefundOut:
+    """404 for a payment not in your ledger (another creator's included); 409 for more than is left of it."""
+    billing = _billing(services)
+    store, invoice_id = services.store, body.invoice_id
+    paid = store.get(f"INVOICE#{invoice_id}", "PAID")
+    if paid is None or paid["creator"] != principal.sub:
+        raise Problem(404, f"no paid invoice or payment {invoice_id} in your ledger; `apid earnings --json` lists them")
+    total, currency = int(paid["amount"]), str(paid["currency"])
+    left = total - int(paid.get("refunded", 0))
+    if left <= 0:
+        raise Problem(409, f"{invoice_id} is already refunded in full ({money_text(total, currency)})")
+    amount = left if body.amount is None else body.amount
+    if amount > left:
+        raise Problem(
+            409,
+            f"at most {money_text(left, currency)} of {invoice_id} is left to refund, not {money_text(amount, currency)}",
+        )
+    payment_intent = paid.get("payment_intent") or billed(lambda: billing.gateway.invoice_payment_intent(invoice_id))
+    if not payment_intent:
+        raise Problem(409, f"Stripe shows no payment of {invoice_id} to refund")
+    key = f"apid-refund-{payment_intent}-{amount}-{int(paid.get('refunds', 0)) + 1}"
+    metadata = {"apid_invoice": invoice_id, "apid_creator": principal.sub}
+    made = billed(lambda: _refund(billing, str(payment_intent), amount, key, metadata))
+    now = datetime.now(UTC)
+    earnings.record_refund(store, Refund(made.refund_id, invoice_id, made.amount, "requested_by_customer"), now)
+    refunded = int((store.get(f"INVOICE#{invoice_id}", "PAID") or paid).get("refunded", 0))
+    return RefundOut(
+        refund_id=made.refund_id,
+        invoice_id=invoice_id,
+        amount=made.amount,
+        currency=currency,
+        refunded=refunded,
+        left=total - refunded,
+        month=month_text(now),
+    )
+
+
+def _refund(
+    billing: SubscriptionBilling, payment_intent: str, amount: int, key: str, metadata: dict[str, str]
+) -> RefundMade:
+    try:
+        return billing.gateway.refund(payment_intent, amount, key, metadata)
+    except stripe.InvalidRequestError as error:
+        # Stripe knows of a refund the ledger has not heard of yet (made on its dashboard): its webhook will tell.
+        raise Problem(409, f"Stripe refused the refund: {error.user_message or error}") from None
 
 
 def _billing(services: Services) -> SubscriptionBilling:

@@ -12,6 +12,7 @@ Stripe retry them for days.
 | event | effect |
 | --- | --- |
 | ``invoice.paid`` | the creator is credited (:func:`~api_direct.control_plane.billing.earnings.record_revenue`), the invoice kept with its Stripe link and period for the consumer's list (no call to Stripe when they look); a key suspended for an earlier failure is restored |
+| ``charge.refunded`` | each refund of a charge the ledger knows (one made on Stripe's dashboard too) is taken off its creator's earnings, once by refund id (:func:`~api_direct.control_plane.billing.earnings.record_refund`) |
 | ``invoice.payment_failed`` | the subscription's key is suspended in the API's account |
 | ``customer.subscription.deleted`` | Stripe ended the subscription: its key is revoked |
 """  # noqa: E501 (Markdown table rows cannot wrap)
@@ -29,7 +30,8 @@ from starlette.concurrency import run_in_threadpool
 from api_direct.control_plane.api import subscriptions
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
-from api_direct.control_plane.billing.earnings import PaidInvoice, record_revenue
+from api_direct.control_plane.billing import earnings
+from api_direct.control_plane.billing.earnings import PaidInvoice, Refund, record_revenue
 from api_direct.control_plane.billing.metering import MARKER_DAYS
 from api_direct.control_plane.billing.periods import epoch_seconds
 
@@ -126,6 +128,19 @@ def _invoice_paid(services: Services, invoice: Mapping[str, Any]) -> bool:
     return recorded or restored
 
 
+def _charge_refunded(services: Services, charge: Mapping[str, Any]) -> bool:
+    """Mirror the charge's refunds into the ledger: those made here are already there, by their id."""
+    invoice_id = earnings.ledger_entry_of_payment(services.store, str(charge.get("payment_intent") or ""))
+    if invoice_id is None or services.billing is None:
+        return False  # not a payment the ledger credited (the account may take other payments)
+    now, recorded = datetime.now(UTC), False
+    for refund in services.billing.gateway.charge_refunds(str(charge["id"])):
+        if refund.status == "succeeded":
+            outcome = earnings.record_refund(services.store, Refund(refund.refund_id, invoice_id, refund.amount), now)
+            recorded = recorded or outcome == "recorded"
+    return recorded
+
+
 def _moment(epoch: Any) -> datetime | None:
     """A Stripe timestamp (Unix seconds) as a UTC time; ``None`` if the event has none."""
     return datetime.fromtimestamp(int(epoch), UTC) if isinstance(epoch, int) else None
@@ -155,4 +170,5 @@ _HANDLERS: Mapping[str, Callable[[Services, Mapping[str, Any]], bool]] = {
     "invoice.paid": _invoice_paid,
     "invoice.payment_failed": _payment_failed,
     "customer.subscription.deleted": _subscription_deleted,
+    "charge.refunded": _charge_refunded,
 }

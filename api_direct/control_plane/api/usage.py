@@ -78,6 +78,8 @@ class Invoice(BaseModel):
     #: The month the payment was credited to the creator (``YYYY-MM``, UTC).
     month: str
     recorded_at: datetime
+    #: Cents refunded of it so far (by its creator, from the portal or Stripe's dashboard), back on the card paid with.
+    refunded: int = 0
 
 
 class ConsumerInvoice(Invoice):

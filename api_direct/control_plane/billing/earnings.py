@@ -371,5 +371,7 @@ def ledger(store: Store, creator: str) -> list[dict[str, Any]]:
 
 
 def refunds(store: Store, creator: str) -> list[dict[str, Any]]:
-    """Every refund taken off the creator's earnings, newest first."""
-    return list(store.query(refunds_index_pk(creator), index=GSI2, newest_first=True))
+    """Every refund taken off the creator's earnings, newest first (by when it was recorded: within a month the
+    index sorts by refund id, which Stripe does not issue in order)."""
+    found = store.query(refunds_index_pk(creator), index=GSI2)
+    return sorted(found, key=lambda refund: str(refund["recorded_at"]), reverse=True)

@@ -80,6 +80,23 @@ class PlanPrices:
         return tuple(price for price in (self.base_price, self.usage_price) if price)
 
 
+@dataclass(frozen=True)
+class ChargeFee:
+    """A payment's charge and Stripe's fee on it (its balance transaction's), in cents."""
+
+    charge: str
+    fee: int
+
+
+@dataclass(frozen=True)
+class RefundMade:
+    """A refund as Stripe reports it; only a ``succeeded`` one has given the money back."""
+
+    refund_id: str
+    amount: int
+    status: str
+
+
 def plan_fingerprint(plan: PricingPlan) -> str:
     values = [str(plan.monthly_fee), str(plan.price_per_1000), plan.free_calls]
     return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:16]
@@ -257,6 +274,49 @@ class StripeGateway:
         except stripe.InvalidRequestError as error:
             if error.param != "identifier":
                 raise
+
+    def invoice_payment_intent(self, invoice_id: str) -> str | None:
+        """The payment intent that paid the invoice (API 2025-03-31.basil: under the invoice's ``payments``)."""
+        invoice = self.call(lambda o: self.client.v1.invoices.retrieve(invoice_id, {"expand": ["payments"]}, o))
+        for entry in (invoice.to_dict().get("payments") or {}).get("data", []):
+            intent = (entry.get("payment") or {}).get("payment_intent")
+            if entry.get("status") == "paid" and intent:
+                return str(intent if isinstance(intent, str) else intent["id"])
+        return None
+
+    def charge_fee(self, payment_intent: str) -> ChargeFee | None:
+        """The payment's charge and Stripe's real fee on it; ``None`` while it has no settled charge."""
+        intent = self.call(
+            lambda o: self.client.v1.payment_intents.retrieve(
+                payment_intent, {"expand": ["latest_charge.balance_transaction"]}, o
+            )
+        ).to_dict()
+        charge = intent.get("latest_charge")
+        if not isinstance(charge, dict) or not isinstance(charge.get("balance_transaction"), dict):
+            return None
+        return ChargeFee(str(charge["id"]), int(charge["balance_transaction"]["fee"]))
+
+    def refund(self, payment_intent: str, amount: int, key: str, metadata: Mapping[str, str]) -> RefundMade:
+        """Give ``amount`` cents of the payment back; ``key`` must name this refund (the same key never refunds
+        twice). More than is left is Stripe's ``InvalidRequestError``."""
+        made = self.call(
+            lambda o: self.client.v1.refunds.create(
+                {
+                    "payment_intent": payment_intent,
+                    "amount": amount,
+                    "reason": "requested_by_customer",
+                    "metadata": dict(metadata),
+                },
+                o,
+            ),
+            key,
+        )
+        return RefundMade(made.id, int(made.amount), str(made.status))
+
+    def charge_refunds(self, charge: str) -> list[RefundMade]:
+        """The charge's refunds, newest first (a charge holds at most a few; Stripe lists up to 100 a page)."""
+        found = self.call(lambda o: self.client.v1.refunds.list({"charge": charge, "limit": 100}, o))
+        return [RefundMade(refund.id, int(refund.amount), str(refund.status)) for refund in found.data]
 
     def connected_account(self, creator: str, email: str | None) -> str:
         params: stripe.params.AccountCreateParams = {

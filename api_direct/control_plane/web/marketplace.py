@@ -13,8 +13,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from api_direct.control_plane.api import listings, reviews, subscriptions
+from api_direct.control_plane.api.accounts import timestamp
 from api_direct.control_plane.api.deployments import ApiId
+from api_direct.control_plane.api.listing_lifecycle import read_changelog
 from api_direct.control_plane.api.listings import Category, SortOrder
+from api_direct.control_plane.api.plan_access import MAX_TOKEN_LENGTH, shown_plans, usable_invite
 from api_direct.control_plane.api.problems import Problem, describe_validation
 from api_direct.control_plane.api.reviews import ReviewIn
 from api_direct.control_plane.api.services import ServicesDep
@@ -62,7 +65,14 @@ def home(
 
 
 @router.get("/apis/{api_id}", response_class=HTMLResponse)
-def api_page(api_id: ApiId, request: Request, services: ServicesDep, user: OptionalUser) -> Response:
+def api_page(
+    api_id: ApiId,
+    request: Request,
+    services: ServicesDep,
+    user: OptionalUser,
+    invite: Annotated[str | None, Query(max_length=MAX_TOKEN_LENGTH)] = None,
+) -> Response:
+    """Only the plans one may pick, the consumer's own, and the private plan ``invite`` opens (its form carries it)."""
     listing = listings.read_listing(services.store, api_id)
     subscription, reviewed = None, False
     if user is not None and user.is_consumer:
@@ -75,6 +85,11 @@ def api_page(api_id: ApiId, request: Request, services: ServicesDep, user: Optio
             None,
         )
         reviewed = reviews.has_reviewed(services.store, user.sub, api_id)
+    invited = usable_invite(services.store, api_id, invite, timestamp())
+    hidden = {plan.name for plan in listing.plans if plan.private and not (invited and invited["plan"] == plan.name)}
+    listing.plans = shown_plans(
+        listing.plans, own=subscription.plan if subscription else None, invited=invited["plan"] if invited else None
+    )
     console_origin = origin_of(listing.base_url)
     response = page(
         request,
@@ -86,6 +101,8 @@ def api_page(api_id: ApiId, request: Request, services: ServicesDep, user: Optio
         operations=operations(listing.openapi),
         currency=services.settings.currency,
         console_origin=console_origin,
+        invite=invite if invited else None,
+        changelog=read_changelog(services.store, api_id, hidden_plans=hidden),
     )
     # The console's calls go from the browser to the API itself: that origin, and no other, besides the site.
     response.headers["Content-Security-Policy"] = content_security_policy(console_origin)
@@ -96,7 +113,7 @@ def api_page(api_id: ApiId, request: Request, services: ServicesDep, user: Optio
 def subscribe(
     api_id: ApiId, request: Request, fields: Form, user: WebConsumer, services: ServicesDep, response: Response
 ) -> Response:
-    body = _valid(SubscribeIn, api_id=api_id, plan=fields.get("plan", ""))
+    body = _valid(SubscribeIn, api_id=api_id, plan=fields.get("plan", ""), invite=fields.get("invite") or None)
     try:
         issued = subscriptions.subscribe(body, user, services, response)
     except Problem as problem:
