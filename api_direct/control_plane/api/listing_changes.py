@@ -58,6 +58,17 @@ def price_terms(plan: PricingPlan) -> dict[str, Any]:
     }
 
 
+def plain_terms(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Terms as read back from the table (its numbers are Decimals) in :func:`price_terms`' JSON-ready form."""
+    pack = stored.get("prepaid")
+    return {
+        "monthly_fee": str(stored["monthly_fee"]),
+        "price_per_1000": str(stored["price_per_1000"]),
+        "free_calls": int(stored["free_calls"]),
+        "prepaid": CreditPack.model_validate(pack).model_dump(mode="json") if pack else None,
+    }
+
+
 def terms_text(terms: Mapping[str, Any]) -> str:
     """``9.90 a month + 0.0125 per 1,000 units (1,000 free)``, or ``packs of 10,000 units for 8.00``."""
     if terms.get("prepaid"):

@@ -12,6 +12,7 @@ forwards the API's key events to its account. Publishing again before then lists
 it again and nothing ends; publishing after it lists it anew.
 """
 
+from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -26,13 +27,15 @@ from api_direct.control_plane.api.listing_changes import (
     RETIRE_NOTICE,
     add_version,
     schedule,
+    terms_text,
     time_text,
     versions,
 )
-from api_direct.control_plane.api.listings import listing_key, plan_key, require_listing
+from api_direct.control_plane.api.listings import listed_plans, listing_key, plan_key, require_listing
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import ServicesDep
 from api_direct.control_plane.api.store import Store, update_op
+from api_direct.control_plane.api.subscriptions import subscription_key
 
 MIN_NOTICE_DAYS = 7
 DEFAULT_NOTICE_DAYS = 30
@@ -115,12 +118,21 @@ def unpublish(api_id: ApiId, body: UnpublishIn, principal: Creator, services: Se
 
 @router.get("/listings/{api_id}/changelog", summary="The listing's versions, newest first")
 def changelog(api_id: ApiId, services: ServicesDep) -> Changelog:
-    require_listing(services.store, api_id)
-    return Changelog(api_id=api_id, items=read_changelog(services.store, api_id))
+    """What changed about private plans is left out, as the plans themselves are (``plan_access.py``)."""
+    store = services.store
+    require_listing(store, api_id)
+    private = {plan.name for plan in listed_plans(store, api_id) if plan.private}
+    return Changelog(api_id=api_id, items=read_changelog(store, api_id, hidden_plans=private))
 
 
-def read_changelog(store: Store, api_id: str) -> list[Version]:
-    return [Version.model_validate(item) for item in versions(store, api_id)]
+def read_changelog(store: Store, api_id: str, *, hidden_plans: Collection[str] = ()) -> list[Version]:
+    """The versions, without the changes to ``hidden_plans`` (nor a version left with no change and no note)."""
+    found = []
+    for item in versions(store, api_id):
+        changes = [change for change in item["changes"] if change.get("plan") not in hidden_plans]
+        if changes or item.get("note"):
+            found.append(Version.model_validate({**item, "changes": changes}))
+    return found
 
 
 def _retiring_at(body: UnpublishIn, now: datetime) -> datetime:
@@ -138,16 +150,19 @@ def _retiring_at(body: UnpublishIn, now: datetime) -> datetime:
     return datetime.combine(until, time(0), UTC)
 
 
-def annotations(store: Store, subscriptions: list[Any]) -> dict[str, dict[str, Any]]:
-    """What a consumer's dashboard says of each active subscription: its plan deprecated, the API retiring,
-    a price change coming (``subscriptions`` are the consumer's subscription items)."""
+def annotations(store: Store, consumer: str, api_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+    """What a consumer's dashboard says of their subscription to each API: its plan deprecated, the API
+    retiring, a price change coming (with its terms as words)."""
     found: dict[str, dict[str, Any]] = {}
-    for item in subscriptions:
-        listing = store.get(**listing_key(item["api_id"]))
-        plan = store.get(**plan_key(item["api_id"], item["plan"]))
-        found[item["api_id"]] = {
-            "deprecated": bool(plan and plan.get("deprecated")),
-            "retiring_at": (listing or {}).get("retiring_at"),
-            "price_change": item.get("price_change"),
+    for api_id in api_ids:
+        item = store.get(**subscription_key(consumer, api_id)) or {}
+        listing = store.get(**listing_key(api_id)) or {}
+        plan = store.get(**plan_key(api_id, item.get("plan", ""))) or {}
+        change = item.get("price_change")
+        found[api_id] = {
+            "deprecated": bool(plan.get("deprecated")),
+            "retiring_at": listing.get("retiring_at"),
+            "price_change": change
+            and {**change, "old_text": terms_text(change["old"]), "new_text": terms_text(change["new"])},
         }
     return found

@@ -34,13 +34,15 @@ from typing import Annotated, Any, Literal, TypeVar
 import stripe
 from botocore.exceptions import ClientError
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api_direct.contracts import KEY_ENDS_USAGE, KEY_EXPIRES_AT, KEY_USAGE_ID
 from api_direct.control_plane.api.accounts import Matches, StrictModel, timestamp
 from api_direct.control_plane.api.auth import Consumer
 from api_direct.control_plane.api.deployments import ApiId
-from api_direct.control_plane.api.listings import listing_key, plan_key, require_plan
+from api_direct.control_plane.api.listings import listing_key, plan_key
+from api_direct.control_plane.api.plan_access import MAX_TOKEN_LENGTH
+from api_direct.control_plane.api.plan_choice import choose_plan
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.api.store import GSI2, PK, SK, Store, api_pk, consumer_pk, key_pk, update_op
@@ -67,6 +69,8 @@ PlanName = Annotated[str, Matches(PLAN_NAME_PATTERN, "a plan name such as free o
 class SubscribeIn(StrictModel):
     api_id: ApiId
     plan: PlanName
+    #: The token of an invite link: what opens a private plan (each subscription counts one of its uses).
+    invite: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)] | None = None
 
 
 class PlanChange(StrictModel):
@@ -112,10 +116,11 @@ router = APIRouter(tags=["subscriptions"])
 
 @router.post("/subscriptions", status_code=201, summary="Subscribe to a plan and get an API key (shown once)")
 def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, response: Response) -> IssuedKey:
-    """404 for an unknown API, 422 for a plan it does not offer, 409 if already subscribed,
-    402 if the card is declined."""
+    """404 for an unknown API, 422 for a plan it does not offer (or not to you: deprecated, or private
+    without its ``invite``), 410 while the API retires, 409 if already subscribed, 402 if the card is declined."""
     store = services.store
-    plan_item = require_plan(store, body.api_id, body.plan)
+    choice = choose_plan(store, body.api_id, body.plan, invite=body.invite)
+    plan_item = choice.plan_item
     key = subscription_key(principal.sub, body.api_id)
     previous = _subscription(store, principal.sub, body.api_id)
     if previous is not None and previous["status"] == ACTIVE:
@@ -157,12 +162,14 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
                 {"Put": {"Item": key_item, "ConditionExpression": "attribute_not_exists(pk)"}},
                 update_op(listing_key(body.api_id), add=counted, exists=True),
                 update_op(plan_key(body.api_id, body.plan), add=counted, exists=True),
+                *choice.writes,
             ],
             undo=[
                 {"Put": {"Item": previous}} if previous is not None else {"Delete": {"Key": key}},
                 {"Delete": {"Key": key_item_key(key_item["key_hash"])}},
                 update_op(listing_key(body.api_id), add=_negated(counted)),
                 update_op(plan_key(body.api_id, body.plan), add=_negated(counted)),
+                *choice.undo,
             ],
             events=[issued(key_item)],
             conflict=f"you subscribed to {body.api_id} meanwhile, or its plans changed; retry",
@@ -196,7 +203,7 @@ def change_plan(api_id: ApiId, body: PlanChange, principal: Consumer, services: 
     old = subscription["plan"]
     if body.plan == old:
         return Subscription.model_validate(subscription)
-    plan_item = require_plan(store, api_id, body.plan)
+    plan_item = choose_plan(store, api_id, body.plan, new_subscriber=False).plan_item
     billing = services.billing
     stripe_side = billed(lambda: billing.change(subscription, plan_item)) if billing else {}
     try:
@@ -217,7 +224,10 @@ def _change_plan_in_table(
         services,
         writes=[
             update_op(
-                key, set_={"plan": plan, **stripe_side}, when={"status": ACTIVE, "key_id": subscription["key_id"]}
+                key,
+                set_={"plan": plan, **stripe_side},
+                remove=["price_change"],  # the new plan's price applies at once (listing_changes.py)
+                when={"status": ACTIVE, "key_id": subscription["key_id"]},
             ),
             *(update_op(key_item_key(item["key_hash"]), set_={"plan": plan}, when={"status": ACTIVE}) for item in keys),
             update_op(plan_key(api_id, old), add={"subscribers": -1}),
@@ -229,6 +239,7 @@ def _change_plan_in_table(
                 set_={
                     "plan": old,
                     **({"stripe_subscription": subscription.get("stripe_subscription")} if stripe_side else {}),
+                    **({"price_change": subscription["price_change"]} if "price_change" in subscription else {}),
                 },
             ),
             *(update_op(key_item_key(item["key_hash"]), set_={"plan": old}) for item in keys),

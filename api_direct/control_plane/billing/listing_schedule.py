@@ -38,6 +38,7 @@ from api_direct.control_plane.api.listing_changes import (
     RETIRE_NOTICE,
     due_work,
     parse_time,
+    plain_terms,
     schedule,
     terms_text,
     time_text,
@@ -129,21 +130,22 @@ def _subscribers(services: Services, api_id: str) -> list[dict[str, Any]]:
 
 def _reprice(services: Services, queue: NoticeQueue, item: Mapping[str, Any], summary: ScheduleSummary) -> None:
     api_id, plan, changed_at = item["api_id"], item["plan"], item["changed_at"]
-    prepaid = bool(item["old"].get("prepaid") or item["new"].get("prepaid"))
+    new = plain_terms(item["new"])
+    prepaid = bool(item["old"].get("prepaid") or new["prepaid"])
     for subscription in _subscribers(services, api_id):
         if subscription["plan"] != plan or subscription["created_at"] >= changed_at:
             continue  # on another plan, or subscribed at the new price
         pending = subscription.get("price_change")
-        old = pending["old"] if pending else item["old"]
+        old = plain_terms(pending["old"] if pending else item["old"])
         key = subscription_key(consumer_of(subscription[PK]), api_id)
-        if old == item["new"]:  # changed back to what they pay: nothing to move
+        if old == new:  # changed back to what they pay: nothing to move
             services.store.transact(
                 [update_op(key, remove=["price_change"], when={"status": ACTIVE, "plan": plan})],
                 conflict="the subscription changed meanwhile",
             )
             continue
         when = time_text(effective_at(subscription, parse_time(item["notice_from"]), prepaid))
-        change = {"plan": plan, "old": old, "new": item["new"], "effective_at": when, "changed_at": changed_at}
+        change = {"plan": plan, "old": old, "new": new, "effective_at": when, "changed_at": changed_at}
         services.store.transact(
             [update_op(key, set_={"price_change": change}, when={"status": ACTIVE, "plan": plan})],
             conflict="the subscription changed meanwhile",
@@ -158,12 +160,12 @@ def _reprice(services: Services, queue: NoticeQueue, item: Mapping[str, Any], su
                 changed_at,
                 f"{api_id}: the price of your {plan} plan changes on {when[:10]}",
                 f"The creator of {api_id} changed the price of its {plan} plan: {terms_text(old)} becomes"
-                f" {terms_text(item['new'])}. You keep the current price until your billing period starting"
+                f" {terms_text(new)}. You keep the current price until your billing period starting"
                 f" {when[:10]} (UTC); from then on the new price applies. To avoid it, change plan or cancel"
                 " on your dashboard before then.",
                 plan=plan,
                 old=old,
-                new=item["new"],
+                new=new,
                 effective_at=when,
             )
         )

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from api_direct.control_plane.api import alerts, named_keys, subscriptions, usage
+from api_direct.control_plane.api import alerts, listing_lifecycle, named_keys, subscriptions, usage
 from api_direct.control_plane.api.deployments import ApiId
 from api_direct.control_plane.api.problems import Problem, describe_validation
 from api_direct.control_plane.api.services import ServicesDep
@@ -36,6 +36,7 @@ def dashboard(request: Request, user: WebConsumer, services: ServicesDep, done: 
         grace_choices=GRACE_CHOICES,
         invoices=usage.consumer_invoices(services.store, user.sub),
         alerts={s.api_id: alerts.get_alerts(s.api_id, user, services) for s in active},
+        lifecycle=listing_lifecycle.annotations(services.store, user.sub, [s.api_id for s in active]),
         cancelled=done == "cancelled",
         alerts_saved=done == "alerts",
     )

@@ -20,7 +20,7 @@ def plans(**changes: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def publish_plans(api: TestClient, creator: Headers, **changes: Any) -> dict[str, Any]:
-    return published(api, creator, plans=plans(), **changes)
+    return published(api, creator, **{"plans": plans(), **changes})
 
 
 def subscribe(api: TestClient, who: Headers, plan: str, invite: str | None = None) -> Any:
