@@ -22,15 +22,34 @@ Time is the one thing a test drives by hand. Stripe invoices a subscription when
 its period ends; here a period ends when a test calls ``close_billing_period``,
 which invoices every live subscription in arrears (licensed and metered items
 alike; there is no first invoice at creation), tries the customer's card (every
-card works until ``decline_cards``) and delivers signed webhook events to the
+card works until ``decline_cards``, unless it is a declining test card) and delivers signed webhook events to the
 endpoints registered with ``add_webhook_endpoint``.
+
+Trials and prepaid credit need the slice where a customer pays or saves a card:
+Checkout Sessions in ``payment``, ``setup`` and ``subscription`` mode, whose ``url``
+is a plain HTML page the fake serves itself (``<base_url>/c/pay/<session id>``, a
+form a browser test fills by label) and whose test hook ``complete_checkout`` does
+what submitting it does; the PaymentMethods, SetupIntents and PaymentIntents they
+make; off-session PaymentIntents charging a saved card (``confirm=true``,
+``off_session=true``); and charges whose balance transactions carry Stripe's
+standard US card fee, 2.9 % + 30 cents rounded half up, for invoices too (found
+through the invoice's ``payments``, as basil shapes it). Stripe's test card numbers
+decide outcomes (``4242424242424242`` pays, ``4000000000000002`` is declined,
+``4000000000000341`` saves and fails when charged) alongside ``decline_cards``.
+``expand[]`` follows id fields along dotted paths. Events a request causes are
+delivered after its response, as Stripe delivers them apart from the request;
+``settle`` waits for them.
 
 The fake is a package, one module per resource: :mod:`.wire` (form decoding,
 errors, parameter checks), :mod:`.state` (what a fake holds; store, find and list
 pagination), :mod:`.server` (authentication, faults, idempotency, dispatch) with
 :mod:`.routes` (every endpoint in one table), :mod:`.customers`,
 :mod:`.prices` (products, prices, meters, meter events), :mod:`.subscriptions`
-(with invoices), :mod:`.connect` (accounts, account links, transfers),
+(with invoices), :mod:`.invoice_payments` (how an invoice is paid),
+:mod:`.cards` (test card numbers), :mod:`.payment_methods`, :mod:`.setup_intents`,
+:mod:`.payment_intents`, :mod:`.charges` (with balance transactions and the fee),
+:mod:`.checkout` with :mod:`.checkout_page` (the hosted page), :mod:`.expansion`
+(``expand[]``), :mod:`.connect` (accounts, account links, transfers),
 :mod:`.webhooks` (endpoints, signing, delivery) and :mod:`.clock` (closing
 periods); :mod:`.fake` puts them together as :class:`StripeFake`.
 
