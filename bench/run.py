@@ -26,6 +26,7 @@ BENCHMARKS = (
     "adapter",
     "limit_headers",
     "mcp",
+    "pricing",
     "lifespan",
     "deploys",
     "lifecycle",
