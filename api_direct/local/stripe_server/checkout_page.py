@@ -107,7 +107,8 @@ def _money(amount: int, currency: str) -> str:
 def _page(title: str, body: str) -> bytes:
     return f"""<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><title>{html.escape(title)}</title></head>
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title></head>
 <body><main>
 <h1>{html.escape(title)}</h1>
 {body}
