@@ -54,15 +54,14 @@ def best_of(runs: int, work: Callable[[], Any]) -> float:
 def records(shape: str, keys: list[str]) -> dict[str, KeyRecord]:
     """Key records as the key table holds them for one pricing shape."""
     month_end = (datetime.now(UTC) + timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    caps = {
-        "plain": {},
-        "credit used up": {"credit_capped_until": UNTIL_LIFTED, "cap_api": "weather-api", "buy_url": "https://x/"},
-        "weighted quota reached": {"quota_capped_until": month_end, "cap_api": "weather-api"},
-    }[shape]
     made = {}
     for i, key in enumerate(keys):
         record = KeyRecord(hash_key(key), f"key_{i:016x}", "credits", "active", "", usage_id=f"u{i}")
-        made[record.key_hash] = replace(record, **caps)
+        if shape == "credit used up":
+            record = replace(record, credit_capped_until=UNTIL_LIFTED, cap_api="weather-api", buy_url="https://x/")
+        elif shape == "weighted quota reached":
+            record = replace(record, quota_capped_until=month_end, cap_api="weather-api")
+        made[record.key_hash] = record
     return made
 
 
