@@ -49,6 +49,7 @@ COMMANDS = {
     "keys": "marketplace:keys",
     "payouts": "money:payouts",
     "earnings": "money:earnings",
+    "refund": "money:refund",
     "usage": "usage:usage",
     "alerts": "alerts:alerts",
     "dev": "dev:dev",

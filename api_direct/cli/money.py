@@ -1,12 +1,13 @@
-"""``apid payouts setup | earnings``: how a creator gets paid, and what they have earned."""
+"""``apid payouts setup | earnings | refund``: how a creator gets paid, what they have earned, and giving money back."""
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import click
 from rich.markup import escape
 
 from api_direct.cli.settings import Settings, global_options
+from api_direct.errors import InputError
 
 
 @click.group()
@@ -41,10 +42,12 @@ def setup(settings: Settings) -> None:
 @global_options
 @click.pass_obj
 def earnings(settings: Settings) -> None:
-    """Your earnings per month: revenue, the platform fee, the payout and its transfer (creators).
+    """Your earnings per month: revenue, refunds, Stripe's fees, the platform fee, the payout and its transfer
+    (creators).
 
-    Revenue counts in the month the payment reached API-Direct; a month is paid out a
-    few days after it ends. `--json` adds every paid invoice credited to you.
+    Revenue counts in the month the payment reached API-Direct, a refund in the month it
+    was made; a month is paid out a few days after it ends. `--json` adds every paid
+    invoice credited to you (with Stripe's fee on it) and every refund.
     """
     client = settings.control_plane()
     found = client.earnings()
@@ -53,22 +56,74 @@ def earnings(settings: Settings) -> None:
 
 def render(found: dict[str, Any]) -> str:
     currency = str(found["currency"]).upper()
-    lines = [f"{'month':<8} {'state':<7} {'invoices':>8} {'revenue':>12} {'fee':>10} {'payout':>12}  transfer"]
+    lines = [
+        f"{'month':<8} {'state':<7} {'invoices':>8} {'revenue':>12} {'refunds':>10} {'stripe':>8} {'platform':>10}"
+        f" {'payout':>12}  transfer"
+    ]
+    carried = []
     for month in found["months"]:
         fee, payout = month.get("fee"), month.get("payout")
         lines.append(
-            f"{month['month']:<8} {month['state']:<7} {month['invoices']:>8} {_money(month['revenue']):>12}"
+            f"{month['month']:<8} {month['state']:<7} {month.get('invoices', 0):>8} {_money(month.get('revenue', 0)):>12}"
+            f" {_money(month.get('refunds', 0)):>10} {_money(month.get('stripe_fees', 0)):>8}"
             f" {_money(fee) if fee is not None else '-':>10} {_money(payout) if payout is not None else '-':>12}"
             f"  {month.get('transfer_id') or '-'}"
         )
+        if month.get("carried_out"):
+            carried.append(
+                f"{month['month']} came out {_money(month['carried_out'])} below zero: the next month pays it first."
+            )
     if not found["months"]:
         lines.append("(nothing yet: revenue appears when a consumer's invoice is paid)")
     account = found.get("payout_account")
+    lines += carried
     lines.append(
-        f"Amounts in {currency}; platform fee {Decimal(str(found['fee_percent'])).normalize():f}%."
+        f"Amounts in {currency}; stripe: Stripe's card and Billing fees; platform: the platform fee,"
+        f" {Decimal(str(found['fee_percent'])).normalize():f}% of revenue net of refunds."
         + ("" if account else " No payout account yet: run `apid payouts setup`.")
     )
     return "\n".join(escape(line) for line in lines)
+
+
+@click.command()
+@click.argument("payment")
+@click.option(
+    "--amount",
+    metavar="AMOUNT",
+    help="How much to give back, e.g. 5.00 (in the ledger's currency); all that is left by default.",
+)
+@global_options
+@click.pass_obj
+def refund(settings: Settings, payment: str, amount: str | None) -> None:
+    """Refund a consumer's paid invoice or credit pack of your API, whole or in part (creators).
+
+    PAYMENT is an invoice id (in_...) or a pack's payment id (pi_...), as `apid earnings
+    --json` lists them. The money goes back to the card the consumer paid with; Stripe
+    keeps its fee. The refund comes off this month's payout. Running the same refund
+    again after an error never refunds twice.
+    """
+    cents = None if amount is None else _cents(amount)
+    client = settings.control_plane()
+    made = client.refund(payment, cents)
+    currency = str(made["currency"]).upper()
+    settings.output.result(
+        made,
+        escape(
+            f"Refunded {_money(made['amount'])} {currency} of {made['invoice_id']} ({made['refund_id']});"
+            f" {_money(made['left'])} {currency} left to refund. It comes off your {made['month']} payout."
+        ),
+    )
+
+
+def _cents(amount: str) -> int:
+    """``5.00`` as 500 cents; anything but a positive amount with at most two decimals is an :class:`InputError`."""
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+        raise InputError(f"--amount must be a positive amount with at most two decimals, such as 5.00, not {amount!r}")
+    return int(value * 100)
 
 
 def _money(cents: int) -> str:

@@ -189,6 +189,11 @@ class ControlPlane(ControlPlaneClient):
         """Revenue, platform fee and payouts per month, and every paid invoice."""
         return cast("dict[str, Any]", self.get("/earnings"))
 
+    def refund(self, invoice_id: str, amount: int | None = None) -> dict[str, Any]:
+        """Refund ``amount`` cents (all that is left when ``None``) of a paid invoice or pack of the creator's."""
+        body: dict[str, Any] = {"invoice_id": invoice_id} | ({} if amount is None else {"amount": amount})
+        return cast("dict[str, Any]", self.post("/earnings/refunds", body))
+
     # Consumers.
 
     def subscribe(self, api_id: str, plan: str) -> IssuedKey:

@@ -23,9 +23,11 @@ from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.earnings import PaidInvoice, close_and_pay, record_revenue
-from api_direct.errors import AccessError, StateError
+from api_direct.control_plane.billing.periods import month_text
+from api_direct.errors import AccessError, InputError, StateError
+from tests.control_plane.billing.payments import list_for_alice, paid_pack
 from tests.control_plane.billing.usage import API, CAROL
-from tests.control_plane.marketplace import ALICE
+from tests.control_plane.marketplace import ALICE, BOB
 from tests.control_plane.resources import (
     REGION,
     TABLE,
@@ -33,6 +35,9 @@ from tests.control_plane.resources import (
 from tests.control_plane.billing.cli_harness import SignIn, apid, ok, serving
 from tests.errors import one_line_error
 from api_direct.local.stripe_server import StripeFake
+
+
+FOOTER = "Amounts in USD; stripe: Stripe's card and Billing fees; platform: the platform fee, {percent} of revenue net of refunds."
 
 
 @pytest.fixture
@@ -105,12 +110,32 @@ def test_earnings_prints_a_table_of_months_with_amounts_in_dollars(
     [transfer] = stripe_fake.transfers()
 
     header, november, october, footer = ok(apid("earnings")).splitlines()
-    assert header.split() == ["month", "state", "invoices", "revenue", "fee", "payout", "transfer"]
-    assert november.split() == ["2026-11", "open", "1", "9.90", "-", "-", "-"]
+    assert header.split() == [
+        "month",
+        "state",
+        "invoices",
+        "revenue",
+        "refunds",
+        "stripe",
+        "platform",
+        "payout",
+        "transfer",
+    ]
+    assert november.split() == ["2026-11", "open", "1", "9.90", "0.00", "0.00", "-", "-", "-"]
     # 12,355.57 revenue; a fifth, half up, is 2,471.114 -> 2,471.11; the rest is paid out.
-    assert october.split() == ["2026-10", "paid", "2", "12,355.57", "2,471.11", "9,884.46", transfer["id"]]
+    assert october.split() == [
+        "2026-10",
+        "paid",
+        "2",
+        "12,355.57",
+        "0.00",
+        "0.00",
+        "2,471.11",
+        "9,884.46",
+        transfer["id"],
+    ]
     assert transfer["amount"] == 988446
-    assert footer == "Amounts in USD; platform fee 20%."
+    assert footer == FOOTER.format(percent="20%")
 
 
 def test_earnings_json_is_the_ledger_with_every_invoice(alice: str, billed_app: FastAPI) -> None:
@@ -131,7 +156,7 @@ def test_earnings_json_is_the_ledger_with_every_invoice(alice: str, billed_app: 
 def test_earnings_before_any_revenue_say_so_and_point_at_payouts_setup(alice: str) -> None:
     assert ok(apid("earnings")).splitlines()[1:] == [
         "(nothing yet: revenue appears when a consumer's invoice is paid)",
-        "Amounts in USD; platform fee 20%. No payout account yet: run `apid payouts setup`.",
+        FOOTER.format(percent="20%") + " No payout account yet: run `apid payouts setup`.",
     ]
 
 
@@ -152,9 +177,9 @@ def test_render_of_an_empty_ledger() -> None:
     assert render(
         {"currency": "eur", "fee_percent": "12.5", "payout_account": "acct_1", "months": [], "entries": []}
     ).splitlines() == [
-        "month    state   invoices      revenue        fee       payout  transfer",
+        "month    state   invoices      revenue    refunds   stripe   platform       payout  transfer",
         "(nothing yet: revenue appears when a consumer's invoice is paid)",
-        "Amounts in EUR; platform fee 12.5%.",
+        FOOTER.format(percent="12.5%").replace("USD", "EUR"),
     ]
 
 
@@ -166,4 +191,52 @@ def test_render_shows_the_fee_percent_as_people_write_it(fee_percent: Any, shown
     footer = render(
         {"currency": "usd", "fee_percent": fee_percent, "payout_account": "acct_1", "months": [], "entries": []}
     ).splitlines()[-1]
-    assert footer == f"Amounts in USD; platform fee {shown}."
+    assert footer == FOOTER.format(percent=shown)
+
+
+def test_render_shows_refunds_fees_and_a_month_carried_below_zero() -> None:
+    month = {"month": "2026-12", "state": "closed", "invoices": 1, "revenue": 500, "refunds": 2000}
+    month |= {"stripe_fees": 45, "fee": 0, "payout": 0, "carried_out": 1545}
+    lines = render(
+        {"currency": "usd", "fee_percent": "20", "payout_account": "acct_1", "months": [month], "entries": []}
+    ).splitlines()
+    assert lines[1].split() == ["2026-12", "closed", "1", "5.00", "20.00", "0.45", "0.00", "0.00", "-"]
+    assert lines[2] == "2026-12 came out 15.45 below zero: the next month pays it first."
+
+
+# --- apid refund --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pack(alice: str, stripe_fake: StripeFake) -> str:
+    """Carol's 8.00 pack of Alice's weather-api, in the ledger: its payment id."""
+    list_for_alice(store())
+    return paid_pack(stripe_fake, store()).id
+
+
+def test_refund_gives_part_back_then_the_rest(pack: str, stripe_fake: StripeFake) -> None:
+    [line] = ok(apid("refund", pack, "--amount", "3.00")).splitlines()
+    assert line.startswith(f"Refunded 3.00 USD of {pack} (re_")
+    assert line.endswith(f"); 5.00 USD left to refund. It comes off your {month_text(datetime.now(UTC))} payout.")
+    rest = json.loads(ok(apid("refund", pack, "--json")))
+    assert (rest["invoice_id"], rest["amount"], rest["refunded"], rest["left"]) == (pack, 500, 800, 0)
+    assert stripe_fake.charges()[0]["amount_refunded"] == 800
+    one_line_error(apid("refund", pack), StateError.exit_code, f"{pack} is already refunded in full (8.00 USD)")
+
+
+@pytest.mark.parametrize("amount", ["abc", "0", "-1", "1.001", "NaN", "Infinity"])
+def test_refund_of_a_bad_amount_is_refused_before_asking(pack: str, stripe_fake: StripeFake, amount: str) -> None:
+    one_line_error(apid("refund", pack, "--amount", amount), InputError.exit_code, "--amount must be a positive amount")
+    assert stripe_fake.charges()[0]["amount_refunded"] == 0
+
+
+def test_refund_of_more_than_is_left_or_of_another_creators_payment_is_refused(
+    pack: str, control_plane: str, sign_in_as: SignIn
+) -> None:
+    one_line_error(
+        apid("refund", pack, "--amount", "8.01"), StateError.exit_code, f"at most 8.00 USD of {pack} is left to refund"
+    )
+    sign_in_as(control_plane, BOB)
+    one_line_error(apid("refund", pack), StateError.exit_code, f"no paid invoice or payment {pack} in your ledger")
+    sign_in_as(control_plane, CAROL, "consumers")
+    one_line_error(apid("refund", pack), AccessError.exit_code, "only creators may do this")
