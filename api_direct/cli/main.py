@@ -46,6 +46,8 @@ COMMANDS = {
     "login": "marketplace:login",
     "logout": "marketplace:logout",
     "publish": "marketplace:publish",
+    "unpublish": "marketplace:unpublish",
+    "invite": "invites:invite",
     "keys": "marketplace:keys",
     "payouts": "money:payouts",
     "earnings": "money:earnings",

@@ -1,12 +1,16 @@
-"""``apid login | logout | publish | keys``: the control plane's marketplace from the terminal."""
+"""``apid login | logout | publish | unpublish | keys``: the control plane's marketplace from the terminal."""
+
+from datetime import datetime
+from typing import Any
 
 import click
 from rich.markup import escape
 
+from api_direct.cli.invites import listed_api
 from api_direct.cli.progress import ProgressDisplay
 from api_direct.cli.settings import Settings, global_options, stage_option
 from api_direct.client import sign_in
-from api_direct.client.control_plane import IssuedKey
+from api_direct.client.control_plane import ControlPlane, IssuedKey
 from api_direct.client.publishing import publish as publish_listing
 from api_direct.deploy import operations
 from api_direct.contracts import MAX_GRACE_SECONDS
@@ -101,10 +105,11 @@ def logout(settings: Settings) -> None:
 
 
 @click.command()
+@click.option("--note", help="Your words on this version, shown in the listing's changelog (up to 1000 characters).")
 @stage_option
 @global_options
 @click.pass_obj
-def publish(settings: Settings) -> None:
+def publish(settings: Settings, note: str | None) -> None:
     """List the deployed API on the marketplace with the plans in apid.toml (creators).
 
     With --stage, that stage is what consumers call (its URL) and where their keys go;
@@ -112,24 +117,84 @@ def publish(settings: Settings) -> None:
 
     Sends the name, description, category, tags and plans from apid.toml, the
     deployed base URL, and the app's OpenAPI document (read by importing the app,
-    so its requirements must be installed locally). Publishing again updates it.
+    so its requirements must be installed locally). Publishing again updates it, lists
+    it again if it was unpublished, and prints what changed: a price change of a plan
+    with subscribers applies to them from their first billing period after the
+    control plane's notice (they are told), to new subscribers at once.
     """
     signed_in = sign_in.require_session()
     with ProgressDisplay(settings.output, "publishing") as progress:
         session = operations.open_session(settings.project_dir, settings.aws_target(), progress, stage=settings.stage)
         _, stack = operations.deployed_stack(session, "reading status", needed_for="deploy before publishing")
+        client = sign_in.client_for(signed_in, endpoint_url=settings.endpoint_url)
+        before = _newest_version(client, session.project.config.api.name)
         published = publish_listing(
-            sign_in.client_for(signed_in, endpoint_url=settings.endpoint_url),
+            client,
             session.project,
             account_id=session.link.account_id,
             region=session.link.region,
             outputs=stack.outputs,
+            note=note,
         )
+        version = _newest_version(client, session.project.config.api.name)
+    changed = version if version and version["number"] != (before or {}).get("number") else None
     settings.output.result(
-        published.answer,
+        {**published.answer, "version": changed},
         f"Published [bold]{escape(session.project.config.api.name)}[/bold] with"
-        f" {len(published.listing['plans'])} plan(s) on {escape(signed_in.control_plane_url)}.",
+        f" {len(published.listing['plans'])} plan(s) on {escape(signed_in.control_plane_url)}."
+        + (_version_text(changed) if changed else " Nothing changed."),
     )
+
+
+@click.command()
+@click.option(
+    "--until",
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="DATE",
+    help="The day subscriptions end (00:00 UTC), at least 7 days ahead (default: 30 days ahead).",
+)
+@click.option("--now", "at_once", is_flag=True, help="End subscriptions at once (within 15 minutes), without notice.")
+@click.option("--api", "api_id", metavar="ID", help="The API (default: the name in the project's apid.toml).")
+@global_options
+@click.pass_obj
+def unpublish(settings: Settings, until: datetime | None, at_once: bool, api_id: str | None) -> None:
+    """Take your API off the marketplace (creators): off search at once, no new subscribers.
+
+    Subscribers keep working until the date and are told by email and webhook; then their
+    subscriptions end (keys revoked, billing stops with the period) and the control plane
+    stops sending key events to your account. `apid publish` before then lists it again.
+    """
+    if until is not None and at_once:
+        raise click.UsageError("give --until or --now, not both")
+    api = listed_api(settings, api_id)
+    day = until.date().isoformat() if until else None
+    when = "at once" if at_once else f"on {day}" if day else "in 30 days"
+    if not settings.confirm(f"Unpublish {api}? It leaves the marketplace now and its subscriptions end {when}."):
+        raise click.Abort()
+    done = settings.control_plane().unpublish(api, until=day, now=at_once)
+    settings.output.result(
+        done,
+        f"Unpublished [bold]{escape(api)}[/bold]: {done['subscribers']} subscription(s) end on"
+        f" {done['retiring_at'][:10]} ({done['retiring_at'][11:16]} UTC); publish again before then to list it again.",
+    )
+
+
+def _newest_version(client: ControlPlane, api_id: str) -> dict[str, Any] | None:
+    """The listing's newest version; ``None`` before its first publish."""
+    try:
+        versions = client.changelog(api_id)
+    except StateError:  # not listed yet (404)
+        return None
+    return versions[0] if versions else None
+
+
+def _version_text(version: dict[str, Any]) -> str:
+    """What the publish changed, and for a price change with subscribers, when it reaches them."""
+    lines = [f"\nVersion {version['number']}:"]
+    for change in version["changes"]:
+        scheduled = " [yellow](scheduled)[/yellow]" if change.get("effective_from") else ""
+        lines.append(f"  - {escape(change['text'])}{scheduled}")
+    return "\n".join(lines)
 
 
 @click.group()

@@ -176,6 +176,29 @@ class ControlPlane(ControlPlaneClient):
         """Publish or update a listing (``api_direct.client.publishing.listing`` builds the body)."""
         return cast("dict[str, Any]", self.put(f"/listings/{_segment(api_id)}", listing))
 
+    def create_invite(
+        self, api_id: str, plan: str, *, max_uses: int | None = None, expires_days: int | None = None
+    ) -> dict[str, Any]:
+        """An invite link to a private plan; its ``token`` and ``url`` are in this answer only."""
+        body = {"plan": plan, "max_uses": max_uses, "expires_days": expires_days}
+        return cast("dict[str, Any]", self.post(f"/listings/{_segment(api_id)}/invites", body))
+
+    def invites(self, api_id: str) -> list[dict[str, Any]]:
+        return cast("list[dict[str, Any]]", self.get(f"/listings/{_segment(api_id)}/invites"))
+
+    def revoke_invite(self, api_id: str, invite_id: str) -> None:
+        self.delete(f"/listings/{_segment(api_id)}/invites/{_segment(invite_id)}")
+
+    def unpublish(self, api_id: str, *, until: str | None = None, now: bool = False) -> dict[str, Any]:
+        """Off the marketplace; subscriptions end on ``until`` (``YYYY-MM-DD``, the control plane checks it)."""
+        return cast(
+            "dict[str, Any]", self.post(f"/listings/{_segment(api_id)}/unpublish", {"until": until, "now": now})
+        )
+
+    def changelog(self, api_id: str) -> list[dict[str, Any]]:
+        """The listing's versions, newest first."""
+        return cast("list[dict[str, Any]]", self.get(f"/listings/{_segment(api_id)}/changelog")["items"])
+
     def usage(self, api_id: str, *, days: int | None = None) -> dict[str, Any]:
         """An API's calls, billable calls and errors per UTC day."""
         return cast("dict[str, Any]", self.get("/usage", api_id=api_id, days=days))

@@ -88,7 +88,7 @@ def _problem(method: str, path: str, status: int, reason: str, payload: bytes) -
         return AccessError(f"{message} (run `apid login`)")
     if status == 403:
         return AccessError(message)
-    if status in (404, 409):
+    if status in (404, 409, 410):
         return StateError(message)
     if status in (400, 413, 422):
         return InputError(message)

@@ -64,14 +64,18 @@ def publish(
     region: str,
     outputs: Mapping[str, str],
     openapi: Mapping[str, Any] | None = None,
+    note: str | None = None,
 ) -> Published:
     """List (or update) the deployed API with the plans in apid.toml; the app's OpenAPI document is read if not given.
 
     ``account_id`` and ``region`` are the linked account the stack is deployed in;
-    ``outputs`` the stack's (its ``ApiUrl`` is the listing's base URL).
+    ``outputs`` the stack's (its ``ApiUrl`` is the listing's base URL); ``note`` the creator's
+    words for the listing's changelog.
     """
     document = dict(openapi) if openapi is not None else export_openapi(project)
     body = listing(project, account_id=account_id, region=region, outputs=outputs, openapi=document)
+    if note:
+        body["note"] = note
     return Published(body, client.put_listing(project.config.api.name, body))
 
 
@@ -104,6 +108,8 @@ def listing(
                 "burst": plan.burst,
                 "monthly_quota": plan.monthly_quota,
             }
+                "deprecated": plan.deprecated,
+                "private": plan.private,
             for plan in project.config.plans
         ],
     }
