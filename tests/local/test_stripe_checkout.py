@@ -9,12 +9,13 @@ import html
 import re
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 import requests
 import stripe
 
-from api_direct.local.stripe_server import StripeError, StripeFake, running_stripe_fake
+from api_direct.local.stripe_server import StripeError, StripeFake, checkout, running_stripe_fake
 from tests.stripe_fake import WebhookReceiver, client_for, one_time_price, recurring_price, serving_receiver
 
 SUCCESS_URL = "http://127.0.0.1:9/credits/bought?session={CHECKOUT_SESSION_ID}"
@@ -113,7 +114,7 @@ def test_completed_payment_session_has_a_paid_intent_with_the_charge_and_its_fee
 
     done = fake.complete_checkout(session.id)
 
-    assert (done["status"], done["payment_status"]) == ("complete", "paid")
+    assert (done["status"], done["payment_status"], done["url"]) == ("complete", "paid", None)
     assert done["customer_details"]["email"] == "buyer@example.com"
     got = client.v1.checkout.sessions.retrieve(
         session.id, {"expand": ["payment_intent.latest_charge.balance_transaction"]}
@@ -302,12 +303,32 @@ def test_expired_session_takes_no_card_and_says_so(
 
     expired = client.v1.checkout.sessions.expire(session.id)
 
-    assert expired.status == "expired"
+    assert (expired.status, expired.url) == ("expired", None)
     assert page(fake, session).status_code == 410
     with pytest.raises(stripe.InvalidRequestError, match='status of "expired"'):
         client.v1.checkout.sessions.expire(session.id)
     fake.settle()
     assert [event.type for event in receiver.events(secret)] == ["checkout.session.expired"]
+
+
+def test_session_past_its_expiry_expires_when_next_looked_at(
+    fake: StripeFake,
+    client: stripe.StripeClient,
+    customer: stripe.Customer,
+    receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secret = fake.add_webhook_endpoint(receiver.url)
+    session = pack_session(client, customer, expires_at=int(time.time()) + 1800)
+    later = session.expires_at + 1
+    monkeypatch.setattr(checkout, "time", SimpleNamespace(time=lambda: later))
+
+    answer = page(fake, session, card="4242424242424242")
+
+    assert answer.status_code == 410
+    assert client.v1.checkout.sessions.retrieve(session.id).status == "expired"
+    assert [event.type for event in receiver.events(secret)] == ["checkout.session.expired"]
+    assert fake.charges() == []
 
 
 def test_hosted_page_is_a_form_a_browser_test_can_fill(

@@ -22,7 +22,8 @@ A session without a customer gets a new one when it completes. A declined card
 leaves the session open (and a payment-mode decline emits
 ``payment_intent.payment_failed``); success emits ``checkout.session.completed``.
 A session past its ``expires_at`` expires when next looked at, emitting
-``checkout.session.expired``, as does ``/expire``.
+``checkout.session.expired``, as does ``/expire``. Its ``url`` is null once it is
+no longer open.
 
 The fake invoices subscriptions in arrears only (see :mod:`.clock`), so a
 subscription-mode session takes no first payment: its ``amount_total`` and
@@ -317,7 +318,7 @@ class Checkout(Subscriptions, PaymentIntents, SetupIntents):
             else:
                 session["subscription"] = self._start_subscription(customer, terms["line_items"], data, method)
         paid = session["mode"] != "setup" and session["amount_total"] > 0
-        session.update(status="complete", payment_status="paid" if paid else "no_payment_required")
+        session.update(status="complete", payment_status="paid" if paid else "no_payment_required", url=None)
         buyer = self._objects["customer"][session["customer"]]
         session["customer_details"] = {
             "address": None,
