@@ -168,7 +168,7 @@ def _summary_text(summary: "Summary") -> str:
     for figure, value in (
         ("calls made", str(summary.calls)),
         ("of them MCP tool calls", str(summary.mcp_tool_calls)),
-        ("billable calls", str(summary.billable)),
+        ("billable units", str(summary.billable)),
         ("amount billed", _money(summary.billed, currency)),
         ("platform fee", _money(summary.fee, currency)),
         ("creator payout", _money(summary.payout, currency)),

@@ -5,12 +5,14 @@ here re-implements the stack's rules: each request is decided by the authorizer'
 :func:`~api_direct.runtime.authorizer.decide` (against a lookup that knows one local
 key), a rejection is the gateway response the stack configures, and every request
 is written as the access-log line API Gateway writes, then read back by the usage
-forwarder's :func:`~api_direct.runtime.usage_forwarder.aggregate` and priced by the
-plan's :func:`~api_direct.project.billable_calls`, as the control plane prices it.
+forwarder's :func:`~api_direct.runtime.usage_forwarder.aggregate` (each call as many
+units as its ``[[routes]]`` weight) and priced by the plan's
+:func:`~api_direct.project.billable_calls`, as the control plane prices it.
 
 Differences from the deployed API, on purpose: ``resourcePath`` is the app's own
-route template (``/forecast/{city_id}``), where the deployed API, whose one proxy
-resource hands all routing to the app, logs ``/{proxy+}``; there are no throttling,
+route template (``/forecast/{city_id}``), where the deployed API, whose proxy
+resources hand the routing to the app, logs ``/{proxy+}`` for a route without a
+weight (a weighted route's resource has the route's own path); there are no throttling,
 quotas or authorizer cache; and the usage is printed, not sent to a control plane.
 So an allowed call carries the plan's ``RateLimit-Policy`` (unless the app set one)
 but no ``RateLimit``: nothing here counts what is left of a quota.
@@ -56,6 +58,7 @@ from api_direct.runtime.api_keys import KEY_PREFIX, generate_key, hash_key, is_w
 from api_direct.runtime.gateway_responses import CONTENT_TYPE, GatewayRejection
 from api_direct.runtime.key_check import KeyRecord, api_key_of, decide
 from api_direct.runtime.limit_headers import PlanQuota
+from api_direct.runtime.route_weights import RouteWeights
 from api_direct.runtime.usage_records import LogLine, UsageRecord, aggregate
 
 Scope = MutableMapping[str, Any]
@@ -217,7 +220,7 @@ class MeteredRequest:
     """One request as the deployed stack meters it.
 
     ``entry`` is its access-log line read back, ``record`` the forwarder's usage
-    record of that line alone, ``billable`` what the plan bills of it (nothing for a
+    record of that line alone, ``billable`` the units the plan bills of it (nothing for a
     rejected request, which has no key to bill, as in the control plane) and
     ``outcome`` the authorizer's reason (``active``, ``missing``, ``malformed``, ...).
     """
@@ -228,7 +231,7 @@ class MeteredRequest:
     outcome: str
 
     def line(self) -> str:
-        """``GET /forecast/{city_id}  200  12 ms  billable 1  (plan pro)``: the live usage line."""
+        """``GET /forecast/{city_id}  200  12 ms  billable 5  (plan pro)``: the live usage line, billable in units."""
         entry = self.entry
         if entry.resource_path == MCP_PATH and entry.key_id:
             who = "MCP: each tool call is billed as a call to its route"
@@ -299,10 +302,11 @@ class MeteredDevApp:
     def meter(self, fields: Mapping[str, object], outcome: str) -> MeteredRequest:
         """The request's access-log line, through the forwarder's parser and aggregation and the plan's price."""
         line = render_access_log_line(fields)
-        [record] = aggregate(self.target.project.config.api.name, [LogLine(str(fields["requestId"]), line)])
+        config = self.target.project.config
+        [record] = aggregate(config.api.name, [LogLine(str(fields["requestId"]), line)], RouteWeights.of(config.routes))
         entry = parse_access_log_line(line)
         assert entry is not None, "aggregate counted the line, so it parses"
-        billable = billable_calls(record.status_counts, self.target.plan.billable_statuses) if record.key_id else 0
+        billable = billable_calls(record.units_by_status, self.target.plan.billable_statuses) if record.key_id else 0
         return MeteredRequest(entry, record, billable, outcome)
 
 

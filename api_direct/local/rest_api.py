@@ -45,7 +45,7 @@ import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 from api_direct.local.lambda_runtime import DeployedFunction, LocalLambda
@@ -78,6 +78,9 @@ class Response(HttpResponse):
     #: The authorizer's key id and plan, both "" for a request it did not allow.
     key_id: str = ""
     plan: str = ""
+    #: The request's method and the resource it matched ("" for none), as the access log records them.
+    method: str = ""
+    resource: str = ""
 
     @property
     def text(self) -> str:
@@ -219,6 +222,7 @@ class LocalRestApi:
             response, integration_ms = self.gateway_answer(failed(*NO_RESOURCE)), None
         else:
             response, integration_ms = self._respond(request, request_id, resource)
+        response = replace(response, method=request.method, resource=resource or "")
         self._log_access(
             {
                 "requestId": request_id,

@@ -82,6 +82,7 @@ from api_direct.local.sample_calls import SampleCall, SampleCalls, sample_calls
 from api_direct.local.stripe_server import StripeFake, running_stripe_fake
 from api_direct.project import PricingPlan, Project, billable_calls, load_project
 from api_direct.runtime.mcp_tools import MCP_PATH, Toolset, tools_of
+from api_direct.runtime.route_weights import RouteWeights
 
 REGION = "us-east-1"
 CREATOR, CONSUMER = "creator@sandbox.example", "consumer@sandbox.example"
@@ -137,6 +138,7 @@ class Check:
 @dataclass(frozen=True)
 class Summary:
     calls: int
+    #: Billable units metered in Stripe: each billable call counts its route's weight (``[[routes]]``).
     billable: int
     #: Of ``calls``, those an AI agent made as MCP tool calls (each one call to its route).
     mcp_tool_calls: int
@@ -388,7 +390,8 @@ class _Sandbox:
             payout = self._scheduled(PAYER, paid_at)
             earnings = creator_client.earnings()
             self.narrator.detail(f"sandbox clock {paid_at:%Y-%m-%d %H:%M}Z: {payout}")
-        return self._summary(made, plan, invoices, earnings, time.monotonic() - started)
+        weights = RouteWeights.of(project.config.routes)
+        return self._summary(made, plan, weights, invoices, earnings, time.monotonic() - started)
 
     def live(self) -> Endpoints:
         """Keep the marketplace working as AWS would: the API served, and what its services deliver delivered.
@@ -704,11 +707,15 @@ class _Sandbox:
         self,
         made: _Calls,
         plan: PricingPlan,
+        weights: RouteWeights,
         invoices: list[dict[str, Any]],
         earnings: Mapping[str, Any],
         seconds: float,
     ) -> Summary:
-        allowed = Counter(f"{r.status // 100}xx" for r in made.responses if r.key_id)
+        allowed: Counter[str] = Counter()
+        for response in made.responses:
+            if response.key_id:  # each allowed call counts its route's weight in units
+                allowed[f"{response.status // 100}xx"] += weights.weight_of(response.method, response.resource)
         billable = billable_calls(allowed, plan.billable_statuses)
         metered = sum(int(event["payload"]["value"]) for event in self.stripe.meter_events())
         billed = sum(invoice["amount_paid"] for invoice in invoices)
@@ -724,7 +731,7 @@ class _Sandbox:
             Check("unknown route answered 404", made.count(UNKNOWN_ROUTE), made.count(UNKNOWN_ROUTE, (404).__eq__)),
             Check("good calls answered 2xx", made.count(GOOD), made.count(GOOD, _succeeded)),
             *self._agent_checks(made),
-            Check("billable calls metered in Stripe", billable, metered),
+            Check("billable units metered in Stripe", billable, metered),
             Check("amount billed (cents)", expected_billed, billed),
             Check("platform fee (cents)", expected_fee, fee),
             Check("payout (cents)", expected_billed - expected_fee, payout),

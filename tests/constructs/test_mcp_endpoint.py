@@ -86,7 +86,7 @@ def test_mcp_takes_the_key_through_the_proxys_authorizer_without_a_usage_plan(te
         for m in of_type(template, "AWS::ApiGateway::Method").values()
         if m["Properties"]["ApiKeyRequired"]
     ]
-    assert len(app_methods) == 2  # "/" and "/{proxy+}"
+    assert len(app_methods) == 5  # "/", "/{proxy+}" and the weighted /forecast/{city_id}'s three resources
     assert len(of_type(template, "AWS::ApiGateway::Authorizer")) == 1
     for app_method in app_methods:
         assert method["AuthorizationType"] == "CUSTOM" == app_method["AuthorizationType"]
@@ -168,7 +168,7 @@ def test_mcp_disabled_leaves_out_the_resource_and_the_function(copy_of_example: 
     assert all(r["Properties"]["PathPart"] != "mcp" for r in of_type(disabled, "AWS::ApiGateway::Resource").values())
     _, stage = only(disabled, "AWS::ApiGateway::Stage")
     assert "MethodSettings" not in stage
-    assert len(of_type(disabled, "AWS::ApiGateway::Method")) == 2  # the app's: "/" and "/{proxy+}"
+    assert len(of_type(disabled, "AWS::ApiGateway::Method")) == 5  # the app's: "/", "/{proxy+}", /forecast's three
 
 
 @pytest.mark.parametrize(

@@ -295,7 +295,12 @@ def test_rest_api_methods_authorizer_stage_and_plans(aws: Aws, api: Deployed) ->
     assert ":function:apid-weather-api-GatewayAuthorizer" in authorizer["authorizerUri"]
     resources = apigateway.get_resources(restApiId=rest_api_id, embed=["methods"])["items"]
     methods = {r["path"]: r["resourceMethods"]["ANY"] for r in resources}
-    assert set(methods) == {"/", "/{proxy+}", "/mcp"}
+    assert set(methods) == {
+        "/",
+        "/{proxy+}",
+        "/mcp",
+        *("/forecast", "/forecast/{city_id}", "/forecast/{city_id}/{proxy+}"),  # the weighted route's resources
+    }
     for path, method in methods.items():
         assert (method["authorizationType"], method["authorizerId"]) == ("CUSTOM", authorizer["id"])
         assert method["requestParameters"] == {"method.request.header.x-api-key": True}

@@ -140,7 +140,10 @@ def test_every_number_matches(run: tuple[Result, Path]) -> None:
     # Every tenth call misses its key, every tenth has a wrong one, every tenth asks for an unknown route; then an
     # agent calls each of the example's three operations once as an MCP tool: three more calls, each billable.
     assert found["mcp_tool_calls"] == 3
-    assert found["calls"] == CALLS + 3 and found["billable"] == CALLS - 3 * (CALLS // 10) + 3
+    # Billable in units: every third good call, and one of the agent's, is GET /forecast/{city_id}, 5 units each.
+    good = CALLS - 3 * (CALLS // 10)
+    forecasts = len(range(2, good, 3)) + 1
+    assert found["calls"] == CALLS + 3 and found["billable"] == good + 3 + (5 - 1) * forecasts
     checked = {check["name"] for check in found["checks"]}
     assert {"MCP tools listed, one per operation", "MCP tool calls reached their routes"} <= checked
     # pro: 19.00 a month, 10000 calls included; the platform keeps 20 %.

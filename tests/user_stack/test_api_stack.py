@@ -201,7 +201,8 @@ def test_the_marketplace_origin_reaches_gateway_and_app_and_makes_a_new_version(
     template.has_resource_properties(
         "AWS::Lambda::Function", {"Environment": {"Variables": Match.object_like({"APID_CORS_ORIGIN": origin})}}
     )
-    template.resource_properties_count_is("AWS::ApiGateway::Method", {"HttpMethod": "OPTIONS"}, 2)
+    # /, /{proxy+}, and the weighted /forecast/{city_id}'s three: /forecast, itself, the {proxy+} below it.
+    template.resource_properties_count_is("AWS::ApiGateway::Method", {"HttpMethod": "OPTIONS"}, 5)
     # A version keeps the environment it was published with: the origin is part of what names it.
     assert with_cors.live.config_digest != synthesized[0].live.config_digest
     plain = Template.from_stack(synthesized[0]).find_resources("AWS::Lambda::Function")

@@ -54,7 +54,8 @@ def test_the_gateway_invokes_the_live_alias_on_the_published_version(released: T
         if method["Properties"]["HttpMethod"] == "ANY"
     ]
     app_uris = [uri for uri in uris if "McpFunction" not in str(uri)]  # /mcp's function is not the app
-    assert len(uris) == 3 and len(app_uris) == 2 and all(alias in str(uri) for uri in app_uris)
+    # /, /{proxy+} and the weighted /forecast/{city_id}'s three resources reach the app; /mcp does not.
+    assert len(uris) == 6 and len(app_uris) == 5 and all(alias in str(uri) for uri in app_uris)
     released.has_output("AppVersion", {"Value": {"Fn::GetAtt": [version, "Version"]}})
 
 
