@@ -97,6 +97,7 @@ def listing(
         "region": region,
         "stage": project.stage,
         "mcp": {"exclude": list(project.config.mcp.exclude)} if project.config.mcp.enabled else None,
+        "route_weights": [route.model_dump(mode="json") for route in project.config.routes],
         "plans": [
             {
                 "name": plan.name,

@@ -63,6 +63,17 @@ def test_anyone_reads_a_listing_with_its_plans_and_document(api: TestClient, ali
     assert read.status_code == 200 and read.json() == listing
 
 
+def test_route_weights_are_listed_as_published_and_none_by_default(api: TestClient, alice: Headers) -> None:
+    assert published(api, alice)["route_weights"] == []
+    weights = [{"path": "/current/{city}", "methods": ["GET"], "weight": 5}]
+    listing = published(api, alice, route_weights=weights)
+    assert listing["route_weights"] == weights == api.get("/listings/weather-api").json()["route_weights"]
+    bad = api.put(
+        "/listings/weather-api", json=listing_body(route_weights=[{"path": "current", "weight": 2}]), headers=alice
+    )
+    assert bad.status_code == 422 and "route_weights" in bad.text
+
+
 def test_an_unknown_listing_is_a_404_problem(api: TestClient) -> None:
     response = api.get("/listings/nothing-here")
     assert response.status_code == 404 and response.headers["content-type"] == "application/problem+json"

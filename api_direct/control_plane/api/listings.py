@@ -37,7 +37,7 @@ from api_direct.control_plane.api.plan_access import MAX_TOKEN_LENGTH, public_pl
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.api.store import GSI1, GSI2, LISTINGS, PK, SK, Store, api_pk, creator_pk, update_op
-from api_direct.project import CATEGORIES, STAGE_NAME_PATTERN, PricingPlan, require_distinct
+from api_direct.project import CATEGORIES, STAGE_NAME_PATTERN, PricingPlan, RouteWeight, require_distinct
 
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 SortOrder = Literal["rating", "popularity", "newest"]
@@ -92,6 +92,8 @@ class ListingIn(StrictModel):
     #: The stage published (its stack ``apid-<api>-<stage>`` holds the keys); None: the unnamed stage.
     stage: Annotated[str, Field(pattern=STAGE_NAME_PATTERN)] | None = None
     plans: Annotated[list[PricingPlan], Field(min_length=1, max_length=20), AfterValidator(_distinct_plans)]
+    #: ``[[routes]]``: the units one call of each counts (quota, rate, price); none: every call is one unit.
+    route_weights: Annotated[list[RouteWeight], Field(max_length=50)] = []
     #: The API's MCP endpoint; ``None``: it serves none (``[mcp] enabled = false``, or published before it could).
     mcp: McpOffer | None = None
     #: The creator's words on this version, shown in the listing's changelog (``apid publish --note``).
@@ -126,6 +128,7 @@ class ListingSummary(BaseModel):
 class Listing(ListingSummary):
     plans: list[PricingPlan]
     openapi: dict[str, Any]
+    route_weights: list[RouteWeight] = []
     mcp: McpOffer | None = None
 
 
@@ -211,6 +214,7 @@ def read_listing(store: Store, api_id: str) -> Listing:
         {
             **ListingSummary.of(item).model_dump(),
             "mcp": item.get("mcp"),
+            "route_weights": item.get("route_weights", []),
             "plans": listed_plans(store, api_id),
             "openapi": json.loads(document["document"]) if document else {},
         }
@@ -405,6 +409,7 @@ def _listing_attributes(api_id: str, body: ListingIn, now: str) -> dict[str, Any
         "region": body.region,
         "stage": body.stage,
         "mcp": body.mcp.model_dump() if body.mcp else None,
+        "route_weights": [route.model_dump(mode="json") for route in body.route_weights],
         "min_price_per_1000": min(plan.price_per_1000 for plan in body.plans),
         "updated_at": now,
         # Publishing lists the API again, even one being unpublished.

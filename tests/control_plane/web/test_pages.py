@@ -123,6 +123,16 @@ def test_an_api_page_gives_agents_its_mcp_url_only_when_it_serves_one(api: TestC
     assert "For AI agents" not in without
 
 
+def test_an_api_page_shows_its_route_weights_only_when_it_has_some(api: TestClient, mint: Mint) -> None:
+    marketplace(api, mint)
+    assert "Route weights" not in api.get(f"/web/apis/{API}").text
+    weights = [{"path": "/current/{city}", "methods": ["GET"], "weight": 5}, {"path": "/health", "weight": 0}]
+    published(api, bearer(mint(ALICE, "creators")), route_weights=weights)
+    words = text(api.get(f"/web/apis/{API}").text)
+    assert "Route weights" in words
+    assert "Route Methods Units per call /current/{city} GET 5 /health all 0 (free)" in words
+
+
 def test_a_subscriber_reviews_from_the_page_once_and_everyone_reads_it(
     api: TestClient, carols_key: str, mint: Mint
 ) -> None:
