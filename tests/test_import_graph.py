@@ -32,6 +32,7 @@ LAYERS = {
     "api_direct": "base",  # exact: the root package (version, bundled Node.js for jsii)
     "api_direct.errors": "base",
     "api_direct.durations": "base",  # 30s, 10m, 2h, 1d: the CLI's durations
+    "api_direct.amounts": "base",  # 5.00: amounts typed to the CLI and the pages
     "api_direct.webhook_signature": "base",  # alert webhooks: signed by the service, verified by consumers
     "api_direct.node_runtime": "base",
     "api_direct.contracts": "contracts",

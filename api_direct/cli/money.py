@@ -1,11 +1,12 @@
 """``apid payouts setup | earnings | refund``: how a creator gets paid, what they have earned, and giving money back."""
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import click
 from rich.markup import escape
 
+from api_direct.amounts import amount_cents, amount_refused
 from api_direct.cli.settings import Settings, global_options
 from api_direct.errors import InputError
 
@@ -102,7 +103,9 @@ def refund(settings: Settings, payment: str, amount: str | None) -> None:
     keeps its fee. The refund comes off this month's payout. Running the same refund
     again after an error never refunds twice.
     """
-    cents = None if amount is None else _cents(amount)
+    cents = None if amount is None else amount_cents(amount)
+    if amount is not None and cents is None:
+        raise InputError(f"--amount: {amount_refused(amount)}")
     client = settings.control_plane()
     made = client.refund(payment, cents)
     currency = str(made["currency"]).upper()
@@ -113,17 +116,6 @@ def refund(settings: Settings, payment: str, amount: str | None) -> None:
             f" {_money(made['left'])} {currency} left to refund. It comes off your {made['month']} payout."
         ),
     )
-
-
-def _cents(amount: str) -> int:
-    """``5.00`` as 500 cents; anything but a positive amount with at most two decimals is an :class:`InputError`."""
-    try:
-        value = Decimal(amount)
-    except InvalidOperation:
-        value = Decimal(-1)
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
-        raise InputError(f"--amount must be a positive amount with at most two decimals, such as 5.00, not {amount!r}")
-    return int(value * 100)
 
 
 def _money(cents: int) -> str:

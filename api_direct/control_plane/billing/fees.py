@@ -44,6 +44,14 @@ def stripe_pricing(settings: ControlPlaneSettings) -> StripePricing:
     )
 
 
+def pricing_text(pricing: StripePricing) -> str:
+    """Stripe's fees as people read them: ``2.9 % + 30 cents a card charge, 0.7 % of subscription invoices``."""
+    return (
+        f"{pricing.card_percent.normalize():f} % + {pricing.card_fixed_cents} cents a card charge,"
+        f" {pricing.billing_percent.normalize():f} % of subscription invoices (Stripe Billing)"
+    )
+
+
 @dataclass(frozen=True)
 class Take:
     """One payment (or a month of them) and where its cents go, in cents; ``received`` is never below 0."""

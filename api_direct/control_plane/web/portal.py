@@ -1,8 +1,12 @@
-"""The creator portal: each API's deployment and daily usage, earnings per month, payouts, Stripe Connect.
+"""The creator portal: each API's deployment and daily usage, what each plan really pays the creator, earnings
+per month, payouts, Stripe Connect, and refunds.
 
 Deployment status comes from the records ``apid deploy`` reports (the control
 plane deploys nothing itself), usage from the hourly counters metering keeps,
-money from the earnings ledger: the numbers ``apid earnings`` prints.
+money from the earnings ledger: the numbers ``apid earnings`` prints. What a plan
+pays is :func:`~api_direct.control_plane.billing.fees.plan_receipts` with this control
+plane's fees, the numbers ``apid publish`` prints. A refund is ``POST /earnings/refunds``
+from a form (whole, or the amount typed in).
 """
 
 from dataclasses import dataclass
@@ -11,17 +15,22 @@ from datetime import UTC, date, datetime
 import stripe
 
 from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from api_direct.amounts import amount_cents, amount_refused
 from api_direct.control_plane.api import deployments, listings, payouts, usage
 from api_direct.control_plane.api.auth import Principal
 from api_direct.control_plane.api.deployments import Deployment
 from api_direct.control_plane.api.listings import Listing
-from api_direct.control_plane.api.payouts import OnboardingIn
+from api_direct.control_plane.api.payouts import OnboardingIn, RefundIn
+from api_direct.control_plane.api.problems import Problem, describe_validation
 from api_direct.control_plane.api.services import Services, ServicesDep
+from api_direct.control_plane.billing.fees import Receipt, plan_receipts, pricing_text, stripe_pricing
 from api_direct.control_plane.billing.stripe_gateway import StripeUnavailable
+from api_direct.project import PricingPlan
 from api_direct.control_plane.web.charts import BarChart, grouped_bars
-from api_direct.control_plane.web.rendering import WEB_PREFIX, page
+from api_direct.control_plane.web.rendering import WEB_PREFIX, page, web_base
 from api_direct.control_plane.web.web_session import Form, WebCreator
 
 router = APIRouter(prefix=f"{WEB_PREFIX}/portal", include_in_schema=False)
@@ -38,6 +47,8 @@ class ApiStatus:
     last_deploy: Deployment | None
     days: list[usage.DayUsage]
     chart: BarChart
+    #: Each plan with what the creator receives on it (per month at some volumes, or per pack; none when free).
+    receipts: list[tuple[PricingPlan, list[Receipt]]]
 
     @property
     def version(self) -> str:
@@ -64,6 +75,8 @@ def portal(request: Request, user: WebCreator, services: ServicesDep) -> Respons
         series=SERIES,
         transfers_enabled=_transfers_enabled(services, earnings.payout_account),
         billing=services.billing is not None,
+        pricing_text=pricing_text(stripe_pricing(services.settings)),
+        refunded=request.query_params.get("refunded"),
     )
 
 
@@ -75,18 +88,36 @@ def onboarding(request: Request, _: Form, user: WebCreator, services: ServicesDe
     return RedirectResponse(account.onboarding_url, status_code=303)
 
 
+@router.post("/refunds")
+def refund(request: Request, fields: Form, user: WebCreator, services: ServicesDep) -> Response:
+    """Refund a payment from its row of the ledger: all that is left, or the amount typed in (dollars)."""
+    typed = fields.get("amount", "").strip()
+    cents = amount_cents(typed) if typed else None
+    if typed and cents is None:
+        raise Problem(422, amount_refused(typed))
+    try:
+        body = RefundIn(invoice_id=fields.get("invoice_id", ""), amount=cents)
+    except ValidationError as error:
+        raise Problem(422, describe_validation(error.errors())) from None
+    made = payouts.refund(user, services, body)
+    return RedirectResponse(f"{web_base(request)}/portal?refunded={made.refund_id}#refunds", status_code=303)
+
+
 def _status(services: Services, user: Principal, api_id: str, today: date) -> ApiStatus:
     records = deployments.list_deployments(api_id, user, services, limit=20)
     days = usage.daily_usage(services.store, api_id, CHART_DAYS, today)
     chart = grouped_bars(
         [f"{day.day:%m-%d}" for day in days], {name: [getattr(day, name) for day in days] for name in SERIES}
     )
+    listing = listings.read_listing(services.store, api_id)
+    pricing, percent = stripe_pricing(services.settings), services.settings.platform_fee_percent
     return ApiStatus(
-        listing=listings.read_listing(services.store, api_id),
+        listing=listing,
         latest=records[0] if records else None,
         last_deploy=next((r for r in records if r.action == "deploy"), None),
         days=days,
         chart=chart,
+        receipts=[(plan, plan_receipts(plan, pricing, percent)) for plan in listing.plans],
     )
 
 
