@@ -260,6 +260,7 @@ class Alerter:
         plan = PricingPlan.of(plan_item)
         settings = AlertSettings.of(self.store.get(**alerts_key(consumer, api_id)))
         usage = month_usage(self.store, api_id, consumer, plan, now)
+        cap_at_unit_quota(self.store, self._bus, subscription, plan, usage, now)
         fired = []
         for alert in crossings(settings, plan, usage, api_id, consumer, now, self._currency):
             if self._fire(alert, subscription, now):
@@ -335,3 +336,54 @@ def uncap_keys(
 
 def still_capped(settings: AlertSettings, now: datetime) -> bool:
     return settings.capped_until is not None and datetime.fromisoformat(settings.capped_until) > now
+
+
+#: A subscription capped for its quota in units, per month and quota: ``pk=METER#<api>#<consumer>``,
+#: ``sk=QUOTACAP#<YYYY-MM>#<quota>``, put once.
+QUOTA_CAP_PREFIX = "QUOTACAP#"
+
+
+def cap_at_unit_quota(
+    store: Store,
+    bus: ControlPlaneBus,
+    subscription: Mapping[str, Any],
+    plan: PricingPlan,
+    usage: MonthUsage,
+    now: datetime,
+) -> bool:
+    """On an API with route weights, stop the subscription's keys (``quota``: 429 until the month ends) once its
+    units reach the plan's ``monthly_quota``; whether they were stopped now.
+
+    The usage plan's quota counts requests, and a weighted call is more units than
+    one request: only the control plane sees the quota in units reached, and only
+    once the calls are counted (the calls made meanwhile go through). Without
+    weights a unit is a request, and the gateway's quota stops the keys itself.
+    A marker per month and quota caps once, whichever batch sees it first.
+    """
+    api_id = subscription["api_id"]
+    if plan.monthly_quota is None or usage.units < plan.monthly_quota or not _weighted(store, api_id):
+        return False
+    marker = {
+        PK: meter_pk(api_id, consumer_of(subscription[PK])),
+        SK: f"{QUOTA_CAP_PREFIX}{usage.month}#{plan.monthly_quota}",
+    }
+    try:
+        store.table.put_item(
+            Item={**marker, "expires_at": epoch_seconds(now + timedelta(days=MARKER_DAYS))},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False  # capped before, by another batch
+        raise
+    try:
+        cap_keys(store, bus, subscription, next_month_start(now).isoformat(), reason="quota")
+    except (ClientError, Problem):
+        store.delete(**marker)  # the next batch caps them again
+        raise
+    return True
+
+
+def _weighted(store: Store, api_id: str) -> bool:
+    listing = store.get(api_pk(api_id), "LISTING") or {}
+    return any(int(route["weight"]) != 1 for route in listing.get("route_weights", []))

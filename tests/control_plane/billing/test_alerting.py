@@ -297,3 +297,34 @@ def test_without_a_sender_the_webhook_is_called_and_no_email_sent(
     deliver(queue, delivery)
     assert sent_emails(aws) == []
     assert sorted(json.loads(call.body)["threshold"] for call in receiver.received) == [80, 100]
+
+
+def test_a_quota_in_units_caps_the_keys_once_with_reason_quota_on_a_weighted_api(
+    local_api: TestClient, mint: Mint, pool: tuple[str, str], store: Store, alerter: Alerter, bus_events: EventLog
+) -> None:
+    carol = subscribed(local_api, mint, pool[1], "free")  # a quota of 1000 units a month
+    published(local_api, bearer(mint(ALICE, "creators")), route_weights=[{"path": "/current/{city}", "weight": 5}])
+
+    def weighted_calls(calls: int, record: str) -> None:
+        units = {"2xx": 5 * calls, "3xx": 0, "4xx": 0, "5xx": 0}
+        event = usage_event(carol.key_id, calls=calls, plan="free", hour=hour_text(NOW), record=record, units=units)
+        batch = UsageBatch(store, None, None, NOW)
+        assert process_usage(sqs_event(event), batch) == {"batchItemFailures": []}
+        check_alerts(batch, alerter)
+
+    weighted_calls(199, "a")  # 995 units: 199 requests, far below the gateway's 1000
+    assert [kind for kind, _ in bus_events.details() if kind == "KeyCapped"] == []
+    weighted_calls(1, "b")  # 1000 units
+    weighted_calls(1, "c")  # past it: capped once
+    capped = [detail for kind, detail in bus_events.details() if kind == "KeyCapped"]
+    assert [(d["key_id"], d["reason"], d["capped_until"]) for d in capped] == [
+        (carol.key_id, "quota", next_month_start(NOW).isoformat())
+    ]
+
+
+def test_without_route_weights_the_gateway_s_quota_is_left_to_cap(
+    local_api: TestClient, mint: Mint, pool: tuple[str, str], store: Store, alerter: Alerter, bus_events: EventLog
+) -> None:
+    carol = subscribed(local_api, mint, pool[1], "free")
+    count(store, alerter, carol, 1000, "a")
+    assert [kind for kind, _ in bus_events.details() if kind == "KeyCapped"] == []
