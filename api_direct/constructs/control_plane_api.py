@@ -25,6 +25,7 @@ from api_direct.constructs.identity import USER_POOL_API_SCOPE
 from api_direct.constructs.runtime_function import RUNTIME_REQUIREMENTS
 from api_direct.constructs.usage_billing import UsageBilling
 from api_direct.contracts import (
+    ALERT_QUEUE_URL_ENV,
     CONTROL_PLANE_BUS_NAME,
     INDEXES,
     PK,
@@ -343,6 +344,9 @@ class ControlPlaneApi(Construct):
             alert_sender=alert_sender,
             log_retention=log_retention,
         )
+        # Stripe's webhook queues consumer notices too (a free trial ending), sent as usage alerts are.
+        self.function.add_environment(ALERT_QUEUE_URL_ENV, self.billing.alert_queue.queue_url)
+        self.billing.alert_queue.grant_send_messages(self.function)
         self.access_log_group = logs.LogGroup(
             self, "AccessLogs", retention=access_log_retention, removal_policy=RemovalPolicy.DESTROY
         )

@@ -126,6 +126,7 @@ def test_a_consumer_lists_subscriptions_and_keys_without_secrets(
         "key_id": issued["key_id"],
         "created_at": issued["created_at"],
         "cancelled_at": None,
+        "trial_end": None,
     }
     keys = api.get("/keys", headers=carol)
     assert keys.json() == [

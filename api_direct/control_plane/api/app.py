@@ -21,6 +21,7 @@ from api_direct.control_plane.api import (
     reviews,
     stripe_webhook,
     subscriptions,
+    trial_checkout,
     usage,
 )
 from api_direct.control_plane.api.auth import TokenVerifier
@@ -78,6 +79,7 @@ def create_app(settings: ControlPlaneSettings, *, session: boto3.Session | None 
         deployments,
         listings,
         reviews,
+        trial_checkout,
         listing_lifecycle,
         invites,
         subscriptions,

@@ -15,6 +15,7 @@ Stripe retry them for days.
 | ``charge.refunded`` | each refund of a charge the ledger knows (one made on Stripe's dashboard too) is taken off its creator's earnings, once by refund id (:func:`~api_direct.control_plane.billing.earnings.record_refund`) |
 | ``invoice.payment_failed`` | the subscription's key is suspended in the API's account |
 | ``customer.subscription.deleted`` | Stripe ended the subscription: its key is revoked |
+| ``customer.subscription.trial_will_end`` | three days before a free trial ends: the consumer is told (``trial.ending``, :mod:`~api_direct.control_plane.billing.trials`) |
 """  # noqa: E501 (Markdown table rows cannot wrap)
 
 from collections.abc import Callable, Mapping
@@ -34,6 +35,7 @@ from api_direct.control_plane.billing import earnings
 from api_direct.control_plane.billing.earnings import PaidInvoice, Refund, record_revenue
 from api_direct.control_plane.billing.metering import MARKER_DAYS
 from api_direct.control_plane.billing.periods import epoch_seconds
+from api_direct.control_plane.billing.trials import trial_will_end
 
 TOLERANCE_SECONDS = 300
 WEBHOOK_PATH = "/stripe/webhook"
@@ -170,5 +172,6 @@ _HANDLERS: Mapping[str, Callable[[Services, Mapping[str, Any]], bool]] = {
     "invoice.paid": _invoice_paid,
     "invoice.payment_failed": _payment_failed,
     "customer.subscription.deleted": _subscription_deleted,
+    "customer.subscription.trial_will_end": trial_will_end,
     "charge.refunded": _charge_refunded,
 }

@@ -46,6 +46,14 @@ from api_direct.control_plane.api.plan_choice import choose_plan
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.api.store import GSI2, PK, SK, Store, api_pk, consumer_pk, key_pk, update_op
+from api_direct.control_plane.api.trials import (
+    CheckoutSessionId,
+    card_for,
+    needs_card,
+    trial_end_text,
+    trial_key,
+    trial_record,
+)
 from api_direct.control_plane.billing.metering import key_id_index_pk
 from api_direct.control_plane.billing.stripe_gateway import PaymentDeclined, StripeUnavailable
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
@@ -71,6 +79,8 @@ class SubscribeIn(StrictModel):
     plan: PlanName
     #: The token of an invite link: what opens a private plan (each subscription counts one of its uses).
     invite: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)] | None = None
+    #: A completed ``POST /subscriptions/checkout`` session: the card a plan with a free trial needs.
+    checkout_session: CheckoutSessionId | None = None
 
 
 class PlanChange(StrictModel):
@@ -98,6 +108,8 @@ class Subscription(BaseModel):
     key_id: str
     created_at: datetime
     cancelled_at: datetime | None = None
+    #: When the free trial ends and charging starts; ``None`` without a trial.
+    trial_end: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +129,8 @@ router = APIRouter(tags=["subscriptions"])
 @router.post("/subscriptions", status_code=201, summary="Subscribe to a plan and get an API key (shown once)")
 def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, response: Response) -> IssuedKey:
     """404 for an unknown API, 422 for a plan it does not offer (or not to you: deprecated, or private
-    without its ``invite``), 410 while the API retires, 409 if already subscribed, 402 if the card is declined."""
+    without its ``invite``), 410 while the API retires, 409 if already subscribed, 402 if the card is declined
+    or a plan with a free trial has no card yet (:mod:`.trials`)."""
     store = services.store
     choice = choose_plan(store, body.api_id, body.plan, invite=body.invite)
     plan_item = choice.plan_item
@@ -129,8 +142,16 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
             f"you already subscribe to {body.api_id} (plan {previous['plan']}); change the plan with "
             f"PUT /subscriptions/{body.api_id}/plan or add a key with POST /subscriptions/{body.api_id}/keys",
         )
-    billing = services.billing
-    stripe_subscription = billed(lambda: billing.start(principal.sub, body.api_id, plan_item)) if billing else None
+    billing, trial_end = services.billing, None
+    stripe_subscription: str | None = None
+    if billing and (needs_card(services, plan_item) or body.checkout_session):
+        card = billed(lambda: card_for(services, principal.sub, body.api_id, plan_item, body.checkout_session))
+        stripe_subscription, trial_ends = billed(
+            lambda: billing.start_with_card(principal.sub, body.api_id, plan_item, card.payment_method, card.trial_days)
+        )
+        trial_end = trial_end_text(trial_ends) if trial_ends else None
+    elif billing:
+        stripe_subscription = billed(lambda: billing.start(principal.sub, body.api_id, plan_item))
     now = timestamp()
     api_key, key_item = new_key(principal.sub, body.api_id, body.plan, now)
     subscription = {
@@ -145,8 +166,10 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
         "key_hash": key_item["key_hash"],
         "created_at": now,
         **({"stripe_subscription": stripe_subscription} if stripe_subscription else {}),
+        **({"trial_end": trial_end} if trial_end else {}),
     }
     counted = {"subscribers": 1}
+    trial = trial_record(principal.sub, body.api_id, body.plan, trial_end) if trial_end else None
     try:
         commit(
             services,
@@ -163,6 +186,7 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
                 update_op(listing_key(body.api_id), add=counted, exists=True),
                 update_op(plan_key(body.api_id, body.plan), add=counted, exists=True),
                 *choice.writes,
+                *([trial] if trial else []),
             ],
             undo=[
                 {"Put": {"Item": previous}} if previous is not None else {"Delete": {"Key": key}},
@@ -170,6 +194,7 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
                 update_op(listing_key(body.api_id), add=_negated(counted)),
                 update_op(plan_key(body.api_id, body.plan), add=_negated(counted)),
                 *choice.undo,
+                *([{"Delete": {"Key": trial_key(principal.sub, body.api_id)}}] if trial else []),
             ],
             events=[issued(key_item)],
             conflict=f"you subscribed to {body.api_id} meanwhile, or its plans changed; retry",

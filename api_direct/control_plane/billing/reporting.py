@@ -20,6 +20,7 @@ from api_direct.control_plane.billing.metering import CLOSED, OPEN, REPORTED, ho
 from api_direct.control_plane.billing.periods import HOUR, epoch_seconds, hours_closable_before, parse_hour
 from api_direct.control_plane.billing.stripe_gateway import meter_identifier
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
+from api_direct.control_plane.billing.trials import in_trial
 
 #: Hours one run handles at most; the next run (minutes later) takes the rest.
 MAX_HOURS_PER_RUN = 5000
@@ -86,6 +87,8 @@ def _meter_target(
     """(meter event name, Stripe customer) to report the hour to, or ``None`` when there is nothing to bill."""
     if billing is None or not int(counter["billable"]):
         return None
+    if in_trial(store, counter["api_id"], counter["consumer"], parse_hour(counter["period_start"])):
+        return None  # a free trial's usage is never charged
     plan = store.get(api_pk(counter["api_id"]), f"PLAN#{counter['plan']}") or {}
     prices = plan.get("stripe_prices") or {}
     customer = billing.customer_of(counter["consumer"])

@@ -60,6 +60,21 @@ class StripeKeys:
 
 
 @dataclass(frozen=True)
+class CheckoutSession:
+    """What the control plane reads of a Checkout Session: whose it is, whether it is done, the card it saved."""
+
+    id: str
+    mode: str
+    #: ``open``, ``complete`` or ``expired``.
+    status: str
+    customer: str | None
+    metadata: dict[str, str]
+    #: The hosted page, while the session is open.
+    url: str | None
+    payment_method: str | None
+
+
+@dataclass(frozen=True)
 class PlanPrices:
     """The Stripe objects billing one plan: its meter, and the prices a subscription's items use.
 
@@ -206,18 +221,78 @@ class StripeGateway:
 
     def subscribe(self, customer: str, prices: PlanPrices, metadata: Mapping[str, str], key: str) -> str:
         """A subscription to the plan's prices; :class:`PaymentDeclined` if its first payment fails."""
-        return self.call(
-            lambda o: self.client.v1.subscriptions.create(
+        return self._subscription(_subscription_params(customer, prices, metadata), key).id
+
+    def subscribe_with_card(
+        self,
+        customer: str,
+        prices: PlanPrices,
+        metadata: Mapping[str, str],
+        key: str,
+        payment_method: str,
+        trial_days: int | None,
+    ) -> tuple[str, int | None]:
+        """A subscription charged to ``payment_method``, free for ``trial_days`` first if given.
+
+        Returns its id and when its trial ends (Unix seconds; ``None`` without a trial).
+        Nothing is charged during a trial, so a trial subscription cannot be declined.
+        """
+        params = _subscription_params(customer, prices, metadata)
+        params["default_payment_method"] = payment_method
+        if trial_days is not None:
+            params["trial_period_days"] = trial_days
+        made = self._subscription(params, key)
+        return made.id, made.trial_end
+
+    def _subscription(self, params: stripe.params.SubscriptionCreateParams, key: str) -> stripe.Subscription:
+        return self.call(lambda o: self.client.v1.subscriptions.create(params, o), key)
+
+    def card_checkout(
+        self, customer: str, success_url: str, cancel_url: str, metadata: Mapping[str, str], key: str
+    ) -> tuple[str, str]:
+        """A Checkout Session in setup mode, where the customer saves a card without paying; its id and URL."""
+        session = self.call(
+            lambda o: self.client.v1.checkout.sessions.create(
                 {
+                    "mode": "setup",
                     "customer": customer,
-                    "items": [{"price": price} for price in prices.price_ids],
+                    "currency": self.currency,
+                    "success_url": success_url,
+                    "cancel_url": cancel_url,
                     "metadata": dict(metadata),
-                    "payment_behavior": "error_if_incomplete",
+                    "setup_intent_data": {"metadata": dict(metadata)},
                 },
                 o,
             ),
             key,
-        ).id
+        )
+        return session.id, str(session.url)
+
+    def checkout_session(self, session_id: str) -> "CheckoutSession":
+        """A Checkout Session as it is now, with the card its SetupIntent saved (if it completed in setup mode)."""
+        session = self.call(
+            lambda o: self.client.v1.checkout.sessions.retrieve(session_id, {"expand": ["setup_intent"]}, o)
+        )
+        intent = session.setup_intent
+        card = intent.payment_method if isinstance(intent, stripe.SetupIntent) else None
+        return CheckoutSession(
+            id=session.id,
+            mode=session.mode,
+            status=session.status or "open",
+            customer=session.customer if isinstance(session.customer, str) else None,
+            metadata=dict(session.to_dict().get("metadata") or {}),
+            url=session.url,
+            payment_method=card if isinstance(card, str) else None,
+        )
+
+    def set_default_card(self, customer: str, payment_method: str) -> None:
+        """Charge ``payment_method`` for the customer's invoices from now on (Checkout never sets it itself)."""
+        self.call(
+            lambda o: self.client.v1.customers.update(
+                customer, {"invoice_settings": {"default_payment_method": payment_method}}, o
+            ),
+            f"apid-default-card-{customer}-{payment_method}",
+        )
 
     def change_plan(self, subscription: str, prices: PlanPrices, metadata: Mapping[str, str], key: str) -> None:
         """Swap the subscription's items for the new plan's, prorating the monthly fee."""
@@ -366,6 +441,17 @@ class StripeGateway:
             ),
             key,
         ).id
+
+
+def _subscription_params(
+    customer: str, prices: PlanPrices, metadata: Mapping[str, str]
+) -> stripe.params.SubscriptionCreateParams:
+    return {
+        "customer": customer,
+        "items": [{"price": price} for price in prices.price_ids],
+        "metadata": dict(metadata),
+        "payment_behavior": "error_if_incomplete",
+    }
 
 
 def _retryable(error: stripe.StripeError) -> bool:

@@ -31,6 +31,8 @@ from api_direct.control_plane.billing.stripe_gateway import (
 from api_direct.project import PricingPlan
 
 BILLING_SK = "BILLING"
+#: A Checkout Session's metadata key saying what it is for, and the value for a trial's card.
+PURPOSE, TRIAL_PURPOSE = "apid_purpose", "trial"
 
 
 class SubscriptionBilling:
@@ -58,6 +60,41 @@ class SubscriptionBilling:
             prices,
             _metadata(consumer, api_id, plan.name),
             f"apid-subscribe-{consumer}-{api_id}-{secrets.token_hex(8)}",
+        )
+
+    def start_with_card(
+        self, consumer: str, api_id: str, plan_item: Mapping[str, Any], payment_method: str, trial_days: int | None
+    ) -> tuple[str, int | None]:
+        """Subscribe in Stripe charging the card the consumer saved through Checkout, after ``trial_days`` if given.
+
+        The card becomes the customer's default too, so their other subscriptions'
+        invoices are charged to it. Returns the subscription id and when its trial ends.
+        """
+        customer = self.customer(consumer)
+        self.gateway.set_default_card(customer, payment_method)
+        return self.gateway.subscribe_with_card(
+            customer,
+            self.prices(api_id, plan_item),
+            _metadata(consumer, api_id, PricingPlan.of(plan_item).name),
+            f"apid-subscribe-{consumer}-{api_id}-{secrets.token_hex(8)}",
+            payment_method,
+            trial_days,
+        )
+
+    def card_checkout(
+        self, consumer: str, api_id: str, plan: str, success_url: str, cancel_url: str
+    ) -> tuple[str, str]:
+        """A Checkout Session where the consumer saves the card a trial needs; its id and URL.
+
+        Its metadata names the purpose (``apid_purpose=trial``) and whose it is, which
+        the subscription that uses it checks.
+        """
+        return self.gateway.card_checkout(
+            self.customer(consumer),
+            success_url,
+            cancel_url,
+            {**_metadata(consumer, api_id, plan), PURPOSE: TRIAL_PURPOSE},
+            f"apid-checkout-{consumer}-{api_id}-{secrets.token_hex(8)}",
         )
 
     def change(self, subscription: Mapping[str, Any], plan_item: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, BeforeValidator, ValidationError
 
-from api_direct.control_plane.api import listings, reviews, subscriptions
+from api_direct.control_plane.api import listings, reviews, subscriptions, trial_checkout, trials
 from api_direct.control_plane.api.accounts import timestamp
 from api_direct.control_plane.api.deployments import ApiId
 from api_direct.control_plane.api.listing_lifecycle import read_changelog
@@ -74,8 +74,9 @@ def api_page(
 ) -> Response:
     """Only the plans one may pick, the consumer's own, and the private plan ``invite`` opens (its form carries it)."""
     listing = listings.read_listing(services.store, api_id)
-    subscription, reviewed = None, False
+    subscription, reviewed, had_trial = None, False, False
     if user is not None and user.is_consumer:
+        had_trial = trials.had_trial(services, user.sub, api_id)
         subscription = next(
             (
                 s
@@ -103,6 +104,9 @@ def api_page(
         console_origin=console_origin,
         invite=invite if invited else None,
         changelog=read_changelog(services.store, api_id, hidden_plans=hidden),
+        # A trial plan's card is saved through Stripe Checkout first; without billing nothing is charged.
+        card_up_front=services.billing is not None,
+        had_trial=had_trial,
     )
     # The console's calls go from the browser to the API itself: that origin, and no other, besides the site.
     response.headers["Content-Security-Policy"] = content_security_policy(console_origin)
@@ -122,6 +126,36 @@ def subscribe(
             raise Problem(
                 409, f"you already subscribe to {api_id}: rotate its key or cancel it on your dashboard"
             ) from None
+        raise
+    return key_page(request, services, issued, "subscribed")
+
+
+@router.post("/apis/{api_id}/checkout")
+def checkout(api_id: ApiId, request: Request, fields: Form, user: WebConsumer, services: ServicesDep) -> Response:
+    """A plan with a free trial: off to Stripe Checkout to save a card; Stripe sends the consumer back to
+    :func:`trial_subscribed`."""
+    body = _valid(trial_checkout.CheckoutIn, api_id=api_id, plan=fields.get("plan", ""))
+    site = str(request.base_url).rstrip("/")
+    return RedirectResponse(trial_checkout.checkout(services, user.sub, body, site).url, status_code=303)
+
+
+@router.get("/apis/{api_id}/subscribed", response_class=HTMLResponse)
+def trial_subscribed(
+    api_id: ApiId,
+    request: Request,
+    user: WebConsumer,
+    services: ServicesDep,
+    response: Response,
+    session_id: Annotated[str, Query(max_length=300)] = "",
+    plan: Annotated[str, Query(max_length=100)] = "",
+) -> Response:
+    """Back from Checkout with a saved card: subscribe with it and show the key, once."""
+    body = _valid(SubscribeIn, api_id=api_id, plan=plan, checkout_session=session_id or None)
+    try:
+        issued = subscriptions.subscribe(body, user, services, response)
+    except Problem as problem:
+        if problem.status == 409 and subscriptions.has_active_subscription(services.store, user.sub, api_id):
+            raise Problem(409, f"you subscribe to {api_id} already: its key was shown when you subscribed") from None
         raise
     return key_page(request, services, issued, "subscribed")
 
