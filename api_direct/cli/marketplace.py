@@ -8,6 +8,7 @@ from rich.markup import escape
 
 from api_direct.cli.invites import listed_api
 from api_direct.cli.progress import ProgressDisplay
+from api_direct.cli.money import receipts_text
 from api_direct.cli.settings import Settings, global_options, stage_option
 from api_direct.client import sign_in
 from api_direct.client.control_plane import ControlPlane, IssuedKey
@@ -137,12 +138,15 @@ def publish(settings: Settings, note: str | None) -> None:
             note=note,
         )
         version = _newest_version(client, session.project.config.api.name)
+        receipts = client.plan_receipts(session.project.config.api.name)
     changed = version if version and version["number"] != (before or {}).get("number") else None
     settings.output.result(
-        {**published.answer, "version": changed},
+        {**published.answer, "version": changed, "receipts": receipts},
         f"Published [bold]{escape(session.project.config.api.name)}[/bold] with"
         f" {len(published.listing['plans'])} plan(s) on {escape(signed_in.control_plane_url)}."
-        + (_version_text(changed) if changed else " Nothing changed."),
+        + (_version_text(changed) if changed else " Nothing changed.")
+        + "\n"
+        + receipts_text(receipts),
     )
 
 

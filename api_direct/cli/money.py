@@ -86,6 +86,29 @@ def render(found: dict[str, Any]) -> str:
     return "\n".join(escape(line) for line in lines)
 
 
+def receipts_text(found: dict[str, Any]) -> str:
+    """What each plan pays the creator (``GET /listings/{api}/receipts``), as a table under ``apid publish``."""
+    currency = str(found["currency"]).upper()
+    lines = [
+        f"What you receive, in {currency}, after Stripe's {Decimal(str(found['card_percent'])).normalize():f} %"
+        f" + {found['card_fixed_cents']} cents a charge (and {Decimal(str(found['billing_percent'])).normalize():f} %"
+        f" of subscription invoices) and the platform's {Decimal(str(found['fee_percent'])).normalize():f} %:",
+        f"  {'plan':<16} {'units':>14} {'consumer pays':>13} {'stripe':>8} {'platform':>9} {'you receive':>11}"
+        f" {'per 1,000':>9}",
+    ]
+    for plan in found["plans"]:
+        if not plan["receipts"]:
+            lines.append(f"  {plan['plan']:<16} {'free: nothing charged':>14}")
+        for receipt in plan["receipts"]:
+            units = f"{receipt['units']:,}/{'pack' if plan['shape'] == 'prepaid' else 'month'}"
+            lines.append(
+                f"  {plan['plan']:<16} {units:>14} {_money(receipt['charged']):>13}"
+                f" {_money(receipt['card_fee'] + receipt['billing_fee']):>8} {_money(receipt['platform_fee']):>9}"
+                f" {_money(receipt['received']):>11} {Decimal(str(receipt['per_1000'])):>9.4f}"
+            )
+    return "\n".join(escape(line) for line in lines)
+
+
 @click.command()
 @click.argument("payment")
 @click.option(

@@ -212,6 +212,10 @@ class ControlPlane(ControlPlaneClient):
         """Revenue, platform fee and payouts per month, and every paid invoice."""
         return cast("dict[str, Any]", self.get("/earnings"))
 
+    def plan_receipts(self, api_id: str) -> dict[str, Any]:
+        """What each plan of the creator's API pays them after Stripe's fees and the platform's."""
+        return cast("dict[str, Any]", self.get(f"/listings/{_segment(api_id)}/receipts"))
+
     def refund(self, invoice_id: str, amount: int | None = None) -> dict[str, Any]:
         """Refund ``amount`` cents (all that is left when ``None``) of a paid invoice or pack of the creator's."""
         body: dict[str, Any] = {"invoice_id": invoice_id} | ({} if amount is None else {"amount": amount})

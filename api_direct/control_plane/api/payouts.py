@@ -12,6 +12,10 @@ invoices or packs: a Stripe refund on its payment intent, whose idempotency key 
 (payment, amount, how many refunds the ledger holds of it), so a retry of the same
 request never refunds twice; the ledger takes it off the current month at once
 (``charge.refunded`` would otherwise, by the refund's id).
+
+``GET /listings/{api_id}/receipts`` is what each of the creator's plans really pays
+them with this control plane's fees (:mod:`~api_direct.control_plane.billing.fees`),
+for ``apid publish`` to print.
 """
 
 from datetime import UTC, datetime
@@ -24,14 +28,19 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field, HttpUrl
 
 from api_direct.control_plane.api.accounts import StrictModel
+from api_direct.control_plane.api import listings
 from api_direct.control_plane.api.auth import Creator
+from api_direct.control_plane.api.deployments import ApiId
+from api_direct.control_plane.api.listings import LISTING_SK
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
+from api_direct.control_plane.api.store import api_pk
 from api_direct.control_plane.api.subscriptions import billed
 from api_direct.control_plane.api.usage import Invoice
 from api_direct.control_plane.billing import earnings
 from api_direct.control_plane.billing.charges import money_text
 from api_direct.control_plane.billing.earnings import Refund
+from api_direct.control_plane.billing.fees import Receipt, plan_receipts, stripe_pricing
 from api_direct.control_plane.billing.periods import month_text
 from api_direct.control_plane.billing.stripe_gateway import RefundMade
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
@@ -127,6 +136,38 @@ class RefundOut(BaseModel):
     month: str
 
 
+class PlanReceipt(BaseModel):
+    """A month of ``units`` on a subscription plan, or one pack of a prepaid plan, in cents."""
+
+    units: int
+    #: What the consumer pays, Stripe's card and Billing fees, the platform's fee, and what the creator receives.
+    charged: int
+    card_fee: int
+    billing_fee: int
+    platform_fee: int
+    received: int
+    #: What the creator receives per 1,000 units, in the currency (to 1/100 of a cent).
+    per_1000: Decimal
+
+
+class PlanReceipts(BaseModel):
+    plan: str
+    shape: Literal["subscription", "prepaid", "free"]
+    #: Per month at representative volumes (subscription), per pack (prepaid), none (free).
+    receipts: list[PlanReceipt]
+
+
+class Receipts(BaseModel):
+    api_id: str
+    currency: str
+    fee_percent: Decimal
+    #: Stripe's fees as this control plane estimates them (its settings; Stripe's standard US pricing by default).
+    card_percent: Decimal
+    card_fixed_cents: int
+    billing_percent: Decimal
+    plans: list[PlanReceipts]
+
+
 router = APIRouter(tags=["payouts"])
 
 
@@ -216,6 +257,44 @@ def _refund(
     except stripe.InvalidRequestError as error:
         # Stripe knows of a refund the ledger has not heard of yet (made on its dashboard): its webhook will tell.
         raise Problem(409, f"Stripe refused the refund: {error.user_message or error}") from None
+
+
+@router.get("/listings/{api_id}/receipts", summary="What each plan of your API pays you after Stripe's and our fees")
+def receipts(api_id: ApiId, principal: Creator, services: ServicesDep) -> Receipts:
+    """404 for an API that is not this creator's."""
+    listing = services.store.get(api_pk(api_id), LISTING_SK)
+    if listing is None or listing["creator"] != principal.sub:
+        raise Problem(404, f"you have no listed API {api_id!r}")
+    settings, pricing = services.settings, stripe_pricing(services.settings)
+    plans = []
+    for plan in listings.read_listing(services.store, api_id).plans:
+        found = plan_receipts(plan, pricing, settings.platform_fee_percent)
+        shape: Literal["subscription", "prepaid", "free"] = (
+            "prepaid" if plan.is_prepaid else "subscription" if plan.is_subscription else "free"
+        )
+        plans.append(PlanReceipts(plan=plan.name, shape=shape, receipts=[_receipt(receipt) for receipt in found]))
+    return Receipts(
+        api_id=api_id,
+        currency=settings.currency,
+        fee_percent=settings.platform_fee_percent,
+        card_percent=pricing.card_percent,
+        card_fixed_cents=pricing.card_fixed_cents,
+        billing_percent=pricing.billing_percent,
+        plans=plans,
+    )
+
+
+def _receipt(receipt: Receipt) -> PlanReceipt:
+    take = receipt.take
+    return PlanReceipt(
+        units=receipt.units,
+        charged=take.charged,
+        card_fee=take.card_fee,
+        billing_fee=take.billing_fee,
+        platform_fee=take.platform_fee,
+        received=take.received,
+        per_1000=receipt.per_1000,
+    )
 
 
 def _billing(services: Services) -> SubscriptionBilling:
