@@ -83,7 +83,8 @@ class UsageBilling(Construct):
       consumer's address, read from ``user_pool``, and the consumer's signed webhook. It may send as
       ``alert_sender`` alone (``ses:FromAddress``), list the pool's users and nothing else of Cognito. Alert
       messages that fail ``MAX_RECEIVE_COUNT`` times go to ``alert_dead_letter_queue``. The aggregator may put
-      key events on ``event_bus``: a hard spend cap stops a subscription's keys (``KeyCapped``).
+      key events on ``event_bus``: a hard spend cap stops a subscription's keys (``KeyCapped``), as does used-up
+      prepaid credit; so may ``closer``, whose prepaid credit work (auto-reloads, expiry) also sends alerts.
     * ``payer`` runs on ``payout_schedule`` (daily at 06:00 UTC): it transfers each
       creator's earnings of closed months through Stripe Connect.
       Scheduled events EventBridge could not deliver, and runs that failed after
@@ -234,6 +235,10 @@ class UsageBilling(Construct):
         self.payout_rule = self._schedule("PayoutSchedule", self.payer, payout_schedule, "Pays creators out")
         for scheduled in (self.closer, self.payer):
             stripe_secret.grant_read(scheduled)
+        # Prepaid credit's scheduled work (auto-reloads, expiry) caps keys and alerts consumers, as the aggregator does.
+        self.closer.add_environment(ALERT_QUEUE_URL_ENV, self.alert_queue.queue_url)
+        self.alert_queue.grant_send_messages(self.closer)
+        event_bus.grant_put_events_to(self.closer)
 
         self.functions: tuple[lambda_.Function, ...] = (
             self.aggregator,

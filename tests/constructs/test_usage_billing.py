@@ -293,8 +293,8 @@ class TestFunctions:
             if function["Properties"]["Handler"] == AGGREGATE_HANDLER:
                 # Poison records go straight to the dead-letter queue, with their reason.
                 assert variables.pop(DEAD_LETTER_URL_ENV)["Ref"].startswith("BillingUsageDeadLetters")
-            if function["Properties"]["Handler"] in (AGGREGATE_HANDLER, DELIVER_ALERTS_HANDLER):
-                # Alerts fired, and webhook calls to retry, go to the alert queue.
+            if function["Properties"]["Handler"] in (AGGREGATE_HANDLER, DELIVER_ALERTS_HANDLER, CLOSE_HANDLER):
+                # Alerts fired (the closer's: prepaid credit's), and webhook calls to retry, go to the alert queue.
                 assert variables.pop(ALERT_QUEUE_URL_ENV)["Ref"].startswith("BillingAlerts")
             assert variables == ENVIRONMENT
             assert function["Properties"]["Architectures"] == ["arm64"]
@@ -400,10 +400,22 @@ class TestPermissions:
         ]
 
     def test_failed_scheduled_runs_may_be_sent_to_the_dead_letters_only(self, template: Template) -> None:
-        for handler in (CLOSE_HANDLER, PAY_OUT_HANDLER):
+        """And the closer's alerts (prepaid credit's) to the alert queue."""
+        for handler, queues in (
+            (CLOSE_HANDLER, ["BillingAlerts", "ScheduleDeadLetters"]),
+            (PAY_OUT_HANDLER, ["ScheduleDeadLetters"]),
+        ):
             sends = [s for s in role_statements(template, handler) if "sqs:SendMessage" in actions(s)]
-            [target] = {json.dumps(s["Resource"]) for s in sends}
-            assert "ScheduleDeadLetters" in target
+            targets = [json.dumps(s["Resource"]) for s in sends]
+            assert sorted(queue for queue in queues for target in targets if queue in target) == queues
+            assert len(targets) == len(queues)
+
+    @pytest.mark.parametrize(
+        ("handler", "puts"), [(AGGREGATE_HANDLER, True), (CLOSE_HANDLER, True), (PAY_OUT_HANDLER, False)]
+    )
+    def test_the_functions_that_cap_keys_may_put_events(self, template: Template, handler: str, puts: bool) -> None:
+        """A hard spend cap (the aggregator) and used-up prepaid credit (the closer's reloads and expiry too)."""
+        assert any("events:PutEvents" in actions(s) for s in role_statements(template, handler)) is puts
 
     def test_grant_redrive_moves_dead_letters_back_to_the_usage_queue(self, synthesized: Synthesized) -> None:
         template = synthesized.overridden

@@ -15,6 +15,8 @@ Stripe retry them for days.
 | ``charge.refunded`` | each refund of a charge the ledger knows (one made on Stripe's dashboard too) is taken off its creator's earnings, once by refund id (:func:`~api_direct.control_plane.billing.earnings.record_refund`) |
 | ``invoice.payment_failed`` | the subscription's key is suspended in the API's account |
 | ``customer.subscription.deleted`` | Stripe ended the subscription: its key is revoked |
+| ``checkout.session.completed`` | by the session's ``metadata["apid_purpose"]``: ``credits``, the packs it paid for are granted (once per payment intent, :mod:`~api_direct.control_plane.billing.credits`) and the creator credited |
+| ``payment_intent.succeeded`` | a credit payment (a Checkout purchase or an auto-reload) is granted, if it was not already |
 | ``customer.subscription.trial_will_end`` | three days before a free trial ends: the consumer is told (``trial.ending``, :mod:`~api_direct.control_plane.billing.trials`) |
 """  # noqa: E501 (Markdown table rows cannot wrap)
 
@@ -28,11 +30,13 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from api_direct.control_plane.api import credits as credit_routes
 from api_direct.control_plane.api import subscriptions
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.billing import earnings
 from api_direct.control_plane.billing.earnings import PaidInvoice, Refund, record_revenue
+from api_direct.control_plane.billing import credits, prepaid
 from api_direct.control_plane.billing.metering import MARKER_DAYS
 from api_direct.control_plane.billing.periods import epoch_seconds
 from api_direct.control_plane.billing.trials import trial_will_end
@@ -168,10 +172,37 @@ def _subscription_deleted(services: Services, subscription: Mapping[str, Any]) -
     )
 
 
+def _checkout_completed(services: Services, session: Mapping[str, Any]) -> bool:
+    """A Checkout Session was completed: what it was for is in its metadata's ``apid_purpose``."""
+    purpose = (session.get("metadata") or {}).get(credits.PURPOSE)
+    if purpose == credits.CREDITS_PURPOSE and services.billing is not None:
+        purchase = credit_routes.purchase_of_session(services, str(session["id"]))
+        return purchase is not None and prepaid.receive(services.store, services.bus, purchase, datetime.now(UTC))
+    return False  # another purpose's, or not API-Direct's
+
+
+def _payment_succeeded(services: Services, intent: Mapping[str, Any]) -> bool:
+    """A credit payment succeeded (an auto-reload whose own answer was lost, or Checkout's): grant it if not yet."""
+    if services.billing is None or (intent.get("metadata") or {}).get(credits.PURPOSE) != credits.CREDITS_PURPOSE:
+        return False
+    purchase = prepaid.purchase_of(
+        str(intent["id"]),
+        intent.get("metadata") or {},
+        int(intent.get("amount_received") or 0),
+        str(intent.get("currency") or services.settings.currency),
+        payment_method=intent.get("payment_method") if isinstance(intent.get("payment_method"), str) else None,
+        customer=intent.get("customer") if isinstance(intent.get("customer"), str) else None,
+        stripe_fee=prepaid.fee_of(services.billing.gateway, str(intent["id"])),
+    )
+    return purchase is not None and prepaid.receive(services.store, services.bus, purchase, datetime.now(UTC))
+
+
 _HANDLERS: Mapping[str, Callable[[Services, Mapping[str, Any]], bool]] = {
     "invoice.paid": _invoice_paid,
     "invoice.payment_failed": _payment_failed,
     "customer.subscription.deleted": _subscription_deleted,
+    "checkout.session.completed": _checkout_completed,
+    "payment_intent.succeeded": _payment_succeeded,
     "customer.subscription.trial_will_end": trial_will_end,
     "charge.refunded": _charge_refunded,
 }

@@ -36,7 +36,7 @@ from botocore.exceptions import ClientError
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from api_direct.contracts import KEY_ENDS_USAGE, KEY_EXPIRES_AT, KEY_USAGE_ID
+from api_direct.contracts import KEY_CAP_REASON, KEY_ENDS_USAGE, KEY_EXPIRES_AT, KEY_USAGE_ID
 from api_direct.control_plane.api.accounts import Matches, StrictModel, timestamp
 from api_direct.control_plane.api.auth import Consumer
 from api_direct.control_plane.api.deployments import ApiId
@@ -45,7 +45,17 @@ from api_direct.control_plane.api.plan_access import MAX_TOKEN_LENGTH
 from api_direct.control_plane.api.plan_choice import choose_plan
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
-from api_direct.control_plane.api.store import GSI2, PK, SK, Store, api_pk, consumer_pk, key_pk, update_op
+from api_direct.control_plane.api.store import (
+    GSI2,
+    PK,
+    SK,
+    Store,
+    api_pk,
+    consumer_of,
+    consumer_pk,
+    key_pk,
+    update_op,
+)
 from api_direct.control_plane.api.trials import (
     CheckoutSessionId,
     card_for,
@@ -54,10 +64,11 @@ from api_direct.control_plane.api.trials import (
     trial_key,
     trial_record,
 )
+from api_direct.control_plane.billing import credits
 from api_direct.control_plane.billing.metering import key_id_index_pk
 from api_direct.control_plane.billing.stripe_gateway import PaymentDeclined, StripeUnavailable
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
-from api_direct.project import PLAN_NAME_PATTERN
+from api_direct.project import PLAN_NAME_PATTERN, PricingPlan
 from api_direct.runtime.api_keys import generate_key, hash_key, usage_id_of
 
 ACTIVE, CANCELLED, REVOKED = "active", "cancelled", "revoked"
@@ -169,6 +180,7 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
         **({"trial_end": trial_end} if trial_end else {}),
     }
     counted = {"subscribers": 1}
+    credit_writes, credit_cap = credits.on_plan(store, principal.sub, body.api_id, PricingPlan.of(plan_item))
     trial = trial_record(principal.sub, body.api_id, body.plan, trial_end) if trial_end else None
     try:
         commit(
@@ -187,6 +199,7 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
                 update_op(plan_key(body.api_id, body.plan), add=counted, exists=True),
                 *choice.writes,
                 *([trial] if trial else []),
+                *credit_writes,
             ],
             undo=[
                 {"Put": {"Item": previous}} if previous is not None else {"Delete": {"Key": key}},
@@ -196,7 +209,7 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
                 *choice.undo,
                 *([{"Delete": {"Key": trial_key(principal.sub, body.api_id)}}] if trial else []),
             ],
-            events=[issued(key_item)],
+            events=[issued(key_item), *credit_cap_events([key_item], credit_cap)],
             conflict=f"you subscribed to {body.api_id} meanwhile, or its plans changed; retry",
         )
     except Exception:
@@ -245,6 +258,11 @@ def _change_plan_in_table(
 ) -> None:
     api_id, old = subscription["api_id"], subscription["plan"]
     key, keys = {PK: subscription[PK], SK: subscription[SK]}, subscription_keys(services.store, subscription)
+    plan_item = services.store.get(api_pk(api_id), f"PLAN#{plan}")  # there: the transaction's condition holds it
+    consumer = consumer_of(subscription[PK])
+    credit_writes, credit_cap = (
+        credits.on_plan(services.store, consumer, api_id, PricingPlan.of(plan_item)) if plan_item else ([], None)
+    )
     commit(
         services,
         writes=[
@@ -257,6 +275,7 @@ def _change_plan_in_table(
             *(update_op(key_item_key(item["key_hash"]), set_={"plan": plan}, when={"status": ACTIVE}) for item in keys),
             update_op(plan_key(api_id, old), add={"subscribers": -1}),
             update_op(plan_key(api_id, plan), add={"subscribers": 1}, exists=True),
+            *credit_writes,
         ],
         undo=[
             update_op(
@@ -271,7 +290,10 @@ def _change_plan_in_table(
             update_op(plan_key(api_id, old), add={"subscribers": 1}),
             update_op(plan_key(api_id, plan), add={"subscribers": -1}),
         ],
-        events=[KeyEvent("PlanChanged", api_id, {**event_detail(item), "plan": plan}) for item in keys],
+        events=[
+            *(KeyEvent("PlanChanged", api_id, {**event_detail(item), "plan": plan}) for item in keys),
+            *credit_cap_events(keys, credit_cap),
+        ],
         conflict=f"your subscription to {api_id}, or its plans, changed meanwhile; retry",
     )
 
@@ -556,6 +578,14 @@ def issued(key_item: Mapping[str, Any]) -> KeyEvent:
         {**event_detail(key_item), "plan": key_item["plan"]},
         take_back=revoked(key_item),
     )
+
+
+def credit_cap_events(key_items: Sequence[Mapping[str, Any]], action: credits.CapAction | None) -> list[KeyEvent]:
+    """The keys held for used-up prepaid credit (``cap``) or let go (``uncap``), as :func:`credits.on_plan` says."""
+    if action is None:
+        return []
+    kind: Literal["KeyCapped", "KeyUncapped"] = "KeyCapped" if action == "cap" else "KeyUncapped"
+    return [KeyEvent(kind, item["api_id"], {**key_reference(item), KEY_CAP_REASON: "credit"}) for item in key_items]
 
 
 def revoked(item: Mapping[str, Any], ends_subscription: bool = False) -> KeyEvent:

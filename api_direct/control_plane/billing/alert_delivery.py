@@ -158,6 +158,16 @@ def email_text(alert: Alert) -> tuple[str, str]:
     if alert.kind == "quota":
         subject = f"{alert.api_id}: {alert.threshold}% of your monthly quota used"
         what = f"You have made {alert.used:,} of the {alert.limit:,} calls your {alert.plan} plan includes"
+    elif alert.kind == "credit_low":
+        subject = f"{alert.api_id}: prepaid credit low ({alert.used:,} calls left)"
+        what = f"Your prepaid credit is down to {alert.used:,} calls, below {alert.limit:,}; buy more on your dashboard"
+    elif alert.kind == "reload_failed":
+        subject = f"{alert.api_id}: auto-reload of your prepaid credit was declined"
+        what = (
+            f"Your saved card was declined when {alert.used:,} calls were left, so auto-reload is off; calls answer"
+            " 402 once the credit is used up. Buy a pack with another card on your dashboard (it is saved for"
+            " auto-reload) and turn auto-reload on again"
+        )
     else:
         spent, cap = money_text(alert.used, alert.currency), money_text(alert.limit, alert.currency)
         if alert.kind == "spend":

@@ -59,12 +59,17 @@ KEY_CAPPED, KEY_UNCAPPED = "KeyCapped", "KeyUncapped"
 #: the alert settings item and the webhook event use the same name.
 CAPPED_UNTIL = KEY_CAPPED_UNTIL
 
-Kind = Literal["quota", "spend", "spend_cap"]
+Kind = Literal["quota", "spend", "spend_cap", "credit_low", "reload_failed"]
 EVENT_TYPES: dict[str, str] = {
     "quota": "quota.threshold_reached",
     "spend": "spend.threshold_reached",
     "spend_cap": "spend_cap.reached",
+    # Prepaid credit (credits.py, prepaid.py): remaining units fell below the low mark; an auto-reload was declined.
+    "credit_low": "credit.low",
+    "reload_failed": "credit.reload_failed",
 }
+#: The kinds counted in units of prepaid credit (``used``: units remaining, ``limit``: the low mark).
+CREDIT_KINDS = ("credit_low", "reload_failed")
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,8 @@ class Alert:
     created: str
     cap_mode: str | None = None
     capped_until: str | None = None
+    #: A credit alert's grant count when it fired: it fires once per grant, not once a month.
+    grant: int | None = None
 
     def event(self) -> dict[str, Any]:
         """The webhook's JSON body: what was crossed, by how much; never whose account (the receiver knows)."""
@@ -151,9 +158,9 @@ class Alert:
             "threshold": self.threshold,
             "used": self.used,
             "limit": self.limit,
-            "unit": "calls" if self.kind == "quota" else "cents",
+            "unit": "calls" if self.kind == "quota" else "units" if self.kind in CREDIT_KINDS else "cents",
         }
-        if self.kind != "quota":
+        if self.kind != "quota" and self.kind not in CREDIT_KINDS:
             event["currency"] = self.currency
         if self.kind == "spend_cap":
             event["mode"] = self.cap_mode
@@ -164,9 +171,10 @@ class Alert:
     def marker_key(self) -> dict[str, str]:
         """The cap's mode is in a cap's marker: a soft cap made hard, once reached, still stops the keys."""
         kind = f"{self.kind}-{self.cap_mode}" if self.kind == "spend_cap" else self.kind
+        grant = "" if self.grant is None else f"#{self.grant}"
         return {
             PK: meter_pk(self.api_id, self.consumer),
-            SK: f"{MARKER_PREFIX}{self.period}#{kind}#{self.limit}#{self.threshold}",
+            SK: f"{MARKER_PREFIX}{self.period}#{kind}#{self.limit}#{self.threshold}{grant}",
         }
 
     def message(self) -> str:
@@ -266,6 +274,10 @@ class Alerter:
             if self._fire(alert, subscription, now):
                 fired.append(alert)
         return fired
+
+    def fire(self, alert: Alert, subscription: Mapping[str, Any], now: datetime) -> bool:
+        """Send an alert found elsewhere (prepaid credit's) once, as the checks' own are; whether it was sent now."""
+        return self._fire(alert, subscription, now)
 
     def _fire(self, alert: Alert, subscription: Mapping[str, Any], now: datetime) -> bool:
         marker = {

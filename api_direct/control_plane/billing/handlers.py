@@ -7,12 +7,14 @@
   the messages of that one counter's transaction (partial batch response), so SQS
   redelivers them and, after the queue's receive limit, dead-letters them too.
   Then each subscription the batch counted for is checked against its usage alerts
-  (:mod:`.alerting`): what it crossed goes to the alert queue.
+  (:mod:`.alerting`): what it crossed goes to the alert queue; and each prepaid one it
+  debited is settled (:mod:`.prepaid`: keys capped at zero, auto-reload marked due).
 * :func:`deliver_alerts`: the alert queue -> emails (SES) and signed webhooks, retried
   with backoff (:mod:`.alert_delivery`).
 * :func:`close_periods`: every 15 minutes, closes hours past the grace window and
   reports them to Stripe (:mod:`.reporting`); then does the listings' scheduled work
-  (:mod:`.listing_schedule`: price changes given with notice, unpublished APIs retiring).
+  (:mod:`.listing_schedule`: price changes given with notice, unpublished APIs retiring),
+  and prepaid credit's (:func:`run_credits`: due auto-reloads charged, due grants expired).
 * :func:`pay_out`: daily, closes months past their grace and pays creators (:mod:`.earnings`).
 
 The scheduled two work as of the ``time`` of their EventBridge event, the time the
@@ -40,6 +42,7 @@ from api_direct.contracts import ALERT_QUEUE_URL_ENV, DEAD_LETTER_URL_ENV
 from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store
+from api_direct.control_plane.billing import prepaid
 from api_direct.control_plane.billing.alert_delivery import AlertDelivery
 from api_direct.control_plane.billing.alerting import Alerter
 from api_direct.control_plane.api.services import Services
@@ -106,6 +109,7 @@ class UsageBatch:
         now: datetime,
         owners: KeyOwners | None = None,
     ) -> None:
+        self.store = store
         self.meter = Meter(store, owners)
         self.now = now
         self._sqs = dead_letters
@@ -115,6 +119,8 @@ class UsageBatch:
         self.outcomes: dict[str, int] = {}
         #: (api, consumer) of each subscription whose records were applied or found applied already: alerts check these.
         self.touched: dict[tuple[str, str], None] = {}
+        #: Those of them on a prepaid plan: their credit is settled after the batch (cap, auto-reload, low alert).
+        self.debited: dict[tuple[str, str], None] = {}
 
     def collect(self, record: SQSRecord) -> None:
         try:
@@ -149,6 +155,8 @@ class UsageBatch:
                 self._count(outcome)
             _, who = group.records[0]
             self.touched[who.api_id, who.consumer] = None
+            if who.prepaid:
+                self.debited[who.api_id, who.consumer] = None
         self._collected, self._message_ids = [], []
         return failed
 
@@ -172,7 +180,9 @@ def aggregate_usage(event: dict[str, Any], context: LambdaContext) -> PartialIte
     sqs = boto3.client("sqs", region_name=settings.region, endpoint_url=settings.aws_endpoint_url, config=_RETRIES)
     batch = UsageBatch(_store(), sqs, os.environ.get(DEAD_LETTER_URL_ENV), datetime.now(UTC), _KEY_OWNERS)
     response = process_usage(event, batch)
-    check_alerts(batch, _alerter())
+    alerter = _alerter()
+    check_alerts(batch, alerter)
+    settle_credits(batch, _bus(), alerter)
     for outcome, count in batch.outcomes.items():
         metrics.add_metric(name=f"UsageRecords_{outcome}", unit=MetricUnit.Count, value=count)
     logger.info("usage batch", outcomes=batch.outcomes, retried=len(response.get("batchItemFailures", [])))
@@ -198,6 +208,24 @@ def check_alerts(batch: UsageBatch, alerter: Alerter | None) -> int:
     return fired
 
 
+def settle_credits(batch: UsageBatch, bus: ControlPlaneBus, alerter: Alerter | None) -> None:
+    """What each prepaid subscription the batch debited calls for (:func:`.prepaid.after_debit`).
+
+    One that fails is logged and left: its debit is counted, and its next batch (or
+    the scheduled run) settles it again.
+    """
+    for subscription in batch.debited:
+        try:
+            prepaid.after_debit(batch.store, bus, alerter, subscription, batch.now)
+        except Exception:
+            logger.exception("prepaid credit not settled", api_id=subscription[0])
+
+
+def _bus() -> ControlPlaneBus:
+    settings = _settings()
+    return ControlPlaneBus(_client("events"), settings.event_bus_name, settings.key_forwarding_role_arn)
+
+
 def _alerter() -> Alerter | None:
     """Alerts need their queue (the stack sets ``ALERT_QUEUE_URL``); without one, none are checked."""
     queue_url = os.environ.get(ALERT_QUEUE_URL_ENV)
@@ -208,7 +236,7 @@ def _alerter() -> Alerter | None:
         _store(),
         _client("sqs"),
         queue_url,
-        ControlPlaneBus(_client("events"), settings.event_bus_name, settings.key_forwarding_role_arn),
+        _bus(),
         settings.currency,
     )
 
@@ -261,15 +289,26 @@ def close_periods(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     metrics.add_metric(name="MeterEventsSent", unit=MetricUnit.Count, value=summary.meter_events)
     metrics.add_metric(name="BilledCalls", unit=MetricUnit.Count, value=summary.billed_calls)
     logger.info("usage hours closed and reported", **asdict(summary))
+    credit = run_credits(_store(), _bus(), _billing(), _alerter(), scheduled_time(event))
     scheduled = scheduled_listing_work(settings, scheduled_time(event))
     logger.info("listings' scheduled work done", **asdict(scheduled))
-    return {**asdict(summary), "listings": asdict(scheduled)}
+    return {**asdict(summary), "listings": asdict(scheduled), "credit": credit}
+
+
+def run_credits(
+    store: Store, bus: ControlPlaneBus, billing: SubscriptionBilling | None, alerter: Alerter | None, now: datetime
+) -> dict[str, int]:
+    """Prepaid credit's scheduled work: auto-reloads marked due are charged, then due grants expire."""
+    reloaded = prepaid.reload_due(store, bus, billing.gateway if billing else None, alerter, now)
+    expired = prepaid.expire_due(store, bus, now)
+    metrics.add_metric(name="CreditPacksReloaded", unit=MetricUnit.Count, value=reloaded)
+    metrics.add_metric(name="CreditUnitsExpired", unit=MetricUnit.Count, value=expired)
+    return {"packs_reloaded": reloaded, "units_expired": expired}
 
 
 def scheduled_listing_work(settings: ControlPlaneSettings, now: datetime) -> ScheduleSummary:
     """The listings' due work (:mod:`.listing_schedule`); notices go to the alert queue when this function has it."""
-    bus = ControlPlaneBus(_client("events"), settings.event_bus_name, settings.key_forwarding_role_arn)
-    services = Services(settings, _store(), bus, sts=None, billing=_billing())
+    services = Services(settings, _store(), _bus(), sts=None, billing=_billing())
     queue_url = os.environ.get(ALERT_QUEUE_URL_ENV)
     return run_schedule(services, NoticeQueue(_client("sqs") if queue_url else None, queue_url), now)
 

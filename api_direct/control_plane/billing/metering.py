@@ -13,7 +13,9 @@ of them):
    answered ``4xx`` or ``5xx``) to the counter, on condition that the hour is still open, and
 3. one ``ADD`` of their calls and units to the key's day, ``sk=KEYDAY#<YYYY-MM-DD>#<key_id>``
    in the same partition: what a consumer's export splits per key. Being in the
-   same transaction, a key's days add up to exactly what the hours bill.
+   same transaction, a key's days add up to exactly what the hours bill; and
+4. on a prepaid plan, the debit of their billable units from the subscription's credit
+   (:func:`~.credits.debit_op`): debited exactly when counted, never twice.
 
 Every counter is also listed per API in ``gsi2`` (``gsi2pk=USAGE#<api>``,
 ``gsi2sk=<hour>#<consumer>#<plan>``), so a creator's dashboard reads a range of
@@ -50,6 +52,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from api_direct.control_plane.api.store import CONDITION_FAILED, GSI1, PK, SK, Store, api_pk
+from api_direct.control_plane.billing import credits
 from api_direct.control_plane.billing.key_use import record_use
 from api_direct.control_plane.billing.periods import epoch_seconds, parse_hour
 from api_direct.project import API_NAME_PATTERN, PLAN_NAME_PATTERN, PricingPlan, StatusClass, billable_calls
@@ -59,8 +62,9 @@ from api_direct.runtime.route_weights import MAX_WEIGHT
 OPEN, CLOSED, REPORTED = "open", "closed", "reported"
 #: Markers outlive any redelivery (SQS keeps messages 14 days at most) by far.
 MARKER_DAYS = 90
-#: DynamoDB allows 100 operations in a transaction: this many markers, their counter's and their key's day's updates.
-MARKERS_PER_TRANSACTION = 98
+#: DynamoDB allows 100 operations in a transaction: this many markers, their counter's and their key's day's
+#: updates, and a prepaid plan's debit.
+MARKERS_PER_TRANSACTION = 97
 #: Calls a counter's ``errors`` counts, whatever the plan bills: what a dashboard shows as failing.
 ERROR_STATUSES: tuple[StatusClass, ...] = ("4xx", "5xx")
 #: Counters' sort keys begin with this and the hour, so a prefix of the hour (a month) selects a period.
@@ -149,6 +153,8 @@ class Attribution:
     consumer: str
     plan: str
     billable: int
+    #: The plan is prepaid: the billable units are debited from the subscription's credit as they are counted.
+    prepaid: bool = False
 
 
 Outcome = Literal["applied", "duplicate", "late", "anonymous"]
@@ -231,6 +237,7 @@ class Meter:
         self._listings: dict[str, Mapping[str, Any] | None] = {}
         self._keys: dict[str, Mapping[str, Any]] = {}
         self._plans: dict[tuple[str, str], tuple[StatusClass, ...]] = {}
+        self._prepaid: dict[tuple[str, str], bool] = {}
 
     def apply(self, event: UsageEvent, now: datetime) -> Outcome:
         """Count one record once, or say why it was not counted (raises for poison and not-yet-known keys)."""
@@ -274,6 +281,7 @@ class Meter:
                     *({"Put": {"Item": m, "ConditionExpression": "attribute_not_exists(pk)"}} for m in markers),
                     self._counter_update([group.records[p] for p in positions]),
                     self._key_day_update([group.records[p] for p in positions]),
+                    *self._debit([group.records[p] for p in positions]),
                 ],
                 answered=range(len(markers) + 1),
             )
@@ -348,6 +356,14 @@ class Meter:
         }
 
     @staticmethod
+    def _debit(records: Sequence[tuple[UsageEvent, Attribution]]) -> list[dict[str, Any]]:
+        """On a prepaid plan, the debit of the records' billable units from the credit (:mod:`.credits`): in the
+        transaction that counts them, so it happens exactly when they are counted."""
+        _, who = records[0]
+        units = sum(w.billable for _, w in records)
+        return [credits.debit_op(who.api_id, who.consumer, units)] if who.prepaid and units else []
+
+    @staticmethod
     def _key_day_update(records: Sequence[tuple[UsageEvent, Attribution]]) -> dict[str, Any]:
         """The ``ADD`` of the records' calls and units to their key's day; unconditional: the counter's condition
         decides for the whole transaction."""
@@ -381,7 +397,8 @@ class Meter:
         if owner.api_id != detail.api:
             raise PoisonRecord(f"usage for {detail.api} names key {detail.key_id}, which belongs to {owner.api_id}")
         billable = billable_calls(detail.units_of_status, self._billable_statuses(detail.api, detail.plan))
-        return Attribution(detail.api, owner.consumer, detail.plan or self._key(detail.key_id)["plan"], billable)
+        plan = detail.plan or self._key(detail.key_id)["plan"]
+        return Attribution(detail.api, owner.consumer, plan, billable, self._is_prepaid(detail.api, plan))
 
     def _owner_of(self, key: Mapping[str, Any], key_id: str) -> KeyOwner:
         owner = KeyOwner(key["consumer"], key["api_id"])
@@ -414,6 +431,13 @@ class Meter:
                 tuple(item["billable_statuses"]) if item and "billable_statuses" in item else default
             )
         return self._plans[api_id, plan]
+
+    def _is_prepaid(self, api_id: str, plan: str) -> bool:
+        """Whether the plan sells credit (asked once per plan and batch); a plan since removed is not."""
+        if (api_id, plan) not in self._prepaid:
+            item = self._store.get(api_pk(api_id), f"PLAN#{plan}") if plan else None
+            self._prepaid[api_id, plan] = bool(item and item.get("prepaid"))
+        return self._prepaid[api_id, plan]
 
     def _keep_late(self, marker: Mapping[str, Any]) -> None:
         """Remember the late record (once), so it shows in the table, not only in a log line."""

@@ -112,6 +112,23 @@ class RefundMade:
     status: str
 
 
+@dataclass(frozen=True)
+class PaidCheckout:
+    """What the control plane reads of a payment-mode Checkout Session: paid or not, by which payment and card."""
+
+    id: str
+    #: Complete, and its PaymentIntent succeeded.
+    paid: bool
+    payment_intent: str | None
+    #: The total, in the smallest unit of ``currency``.
+    amount: int
+    currency: str
+    customer: str | None
+    #: The card it was paid with (saved on the customer for off-session charges).
+    payment_method: str | None
+    metadata: dict[str, str]
+
+
 def plan_fingerprint(plan: PricingPlan) -> str:
     values = [str(plan.monthly_fee), str(plan.price_per_1000), plan.free_calls]
     return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:16]
@@ -293,6 +310,105 @@ class StripeGateway:
             ),
             f"apid-default-card-{customer}-{payment_method}",
         )
+
+    def pack_price(self, api_id: str, plan: PricingPlan, fingerprint: str) -> str:
+        """A one-time price of one of the prepaid plan's packs, on the plan's product; the same for one fingerprint."""
+        if plan.prepaid is None:
+            raise ValueError(f"plan {plan.name} sells no packs")
+        plan_ref = f"{api_id}-{plan.name}"
+        product = self.call(
+            lambda o: self.client.v1.products.create(
+                {"name": f"{api_id} ({plan.name})", "metadata": {"apid_api": api_id, "apid_plan": plan.name}}, o
+            ),
+            f"apid-product-{plan_ref}",
+        ).id
+        return self._price(
+            f"apid-pack-price-{plan_ref}-{fingerprint}",
+            {
+                "product": product,
+                "currency": self.currency,
+                "unit_amount": cents(plan.prepaid.price),
+                "nickname": f"{plan.prepaid.calls:,} calls",
+            },
+        )
+
+    def pack_checkout(
+        self,
+        customer: str,
+        price: str,
+        packs: int,
+        urls: tuple[str, str],
+        metadata: Mapping[str, str],
+        key: str,
+    ) -> tuple[str, str]:
+        """A Checkout Session in payment mode for ``packs`` packs, saving the card for auto-reload; its id and URL.
+
+        ``urls`` are the success and cancel URLs. The metadata goes on the session
+        and on its PaymentIntent, so either's event says what was bought and for whom.
+        """
+        success_url, cancel_url = urls
+        session = self.call(
+            lambda o: self.client.v1.checkout.sessions.create(
+                {
+                    "mode": "payment",
+                    "customer": customer,
+                    "line_items": [{"price": price, "quantity": packs}],
+                    "payment_intent_data": {"setup_future_usage": "off_session", "metadata": dict(metadata)},
+                    "success_url": success_url,
+                    "cancel_url": cancel_url,
+                    "metadata": dict(metadata),
+                },
+                o,
+            ),
+            key,
+        )
+        return session.id, str(session.url)
+
+    def paid_checkout(self, session_id: str) -> "PaidCheckout":
+        """A payment-mode Checkout Session as it is now, with its PaymentIntent's payment and card."""
+        session = self.call(
+            lambda o: self.client.v1.checkout.sessions.retrieve(session_id, {"expand": ["payment_intent"]}, o)
+        )
+        intent = session.payment_intent
+        paid = isinstance(intent, stripe.PaymentIntent) and intent.status == "succeeded"
+        card = intent.payment_method if isinstance(intent, stripe.PaymentIntent) else None
+        return PaidCheckout(
+            id=session.id,
+            paid=paid and session.status == "complete",
+            payment_intent=intent.id if isinstance(intent, stripe.PaymentIntent) else intent,
+            amount=int(session.amount_total or 0),
+            currency=str(session.currency or self.currency),
+            customer=session.customer if isinstance(session.customer, str) else None,
+            payment_method=card if isinstance(card, str) else None,
+            metadata=dict(session.to_dict().get("metadata") or {}),
+        )
+
+    def charge_saved_card(
+        self, customer: str, payment_method: str, amount: int, metadata: Mapping[str, str], key: str
+    ) -> str:
+        """Charge a saved card off-session (the consumer is not there to confirm); the succeeded PaymentIntent's id.
+
+        A decline, or a card that needs its holder (authentication), is
+        :class:`PaymentDeclined`; ``key`` makes a repeated or concurrent charge one.
+        """
+        intent = self.call(
+            lambda o: self.client.v1.payment_intents.create(
+                {
+                    "amount": amount,
+                    "currency": self.currency,
+                    "customer": customer,
+                    "payment_method": payment_method,
+                    "off_session": True,
+                    "confirm": True,
+                    "metadata": dict(metadata),
+                },
+                o,
+            ),
+            key,
+        )
+        if intent.status != "succeeded":
+            raise PaymentDeclined(f"the payment is {intent.status.replace('_', ' ')}")
+        return intent.id
 
     def change_plan(self, subscription: str, prices: PlanPrices, metadata: Mapping[str, str], key: str) -> None:
         """Swap the subscription's items for the new plan's, prorating the monthly fee."""

@@ -51,7 +51,7 @@ class SubscriptionBilling:
         request must not replay it.
         """
         plan = PricingPlan.of(plan_item)
-        if not plan.is_paid:
+        if not plan.is_subscription:  # free, or prepaid: packs are bought through Checkout (credits.py)
             return None
         customer = self.customer(consumer)
         prices = self.prices(api_id, plan_item)
@@ -102,7 +102,7 @@ class SubscriptionBilling:
         consumer, api_id = consumer_of(subscription["pk"]), subscription["api_id"]
         plan = PricingPlan.of(plan_item)
         current = subscription.get("stripe_subscription")
-        if not plan.is_paid:
+        if not plan.is_subscription:
             if current:
                 self.gateway.cancel_at_period_end(current)
             return {"stripe_subscription": None}
