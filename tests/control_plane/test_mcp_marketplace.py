@@ -174,6 +174,7 @@ def test_get_api_shows_plans_the_apis_own_tools_and_its_mcp_url(api: TestClient,
         "rate_limit_per_second": 2.0,
         "burst": 5,
         "monthly_quota": 1000,
+        "free_trial_days": None,
     }
     assert shown["tools"] == [
         {"name": "current_weather", "description": "Current conditions"},

@@ -156,14 +156,15 @@ def current_plan(store: Store, consumer: str, request: AgentRequest) -> str | No
 
 
 def confirm(
-    services: Services, request_id: str, user: Principal, response: Response
+    services: Services, request_id: str, user: Principal, response: Response, checkout_session: str | None = None
 ) -> tuple[AgentRequest, IssuedKey | None]:
     """The person's yes: subscribe them (unless they already are, on that plan) and mark the request confirmed.
 
     Returns the request, and the subscription's first key when this made the
     subscription (the person sees it once, as after subscribing on the API's page);
     ``None`` when they already subscribed. Anything the subscribe refuses (a declined card: 402) leaves the
-    request pending.
+    request pending; so does a plan with a free trial without ``checkout_session``, the Checkout Session where
+    the person saved its card (the 402 names :mod:`.trial_checkout`): an agent never starts a trial without one.
     """
     store = services.store
     request = open_request(store, request_id, user.sub)
@@ -184,7 +185,10 @@ def confirm(
     if plan is None:
         try:
             issued = subscriptions.subscribe(
-                SubscribeIn(api_id=request.api_id, plan=request.plan), user, services, response
+                SubscribeIn(api_id=request.api_id, plan=request.plan, checkout_session=checkout_session),
+                user,
+                services,
+                response,
             )
         except Exception:
             _reopen(store, key)

@@ -182,6 +182,8 @@ def get_api(caller: Caller, arguments: ApiArguments) -> dict[str, Any]:
                 "rate_limit_per_second": plan.rate_limit,
                 "burst": plan.burst,
                 "monthly_quota": plan.monthly_quota,
+                # A trial needs a card, which only the person adds (on Stripe's page, when they confirm).
+                "free_trial_days": plan.trial_days,
             }
             for plan in listing.plans
             if pickable(plan)  # an agent may ask only for these (agent_requests.ask)
@@ -199,6 +201,13 @@ def subscribe(caller: Caller, arguments: SubscribeArguments) -> dict[str, Any]:
     _require_api(caller, arguments.api)
     asked = agent_requests.ask(caller.services, arguments.api, arguments.plan, caller.source)
     request = asked.request
+    trial_days = PricingPlan.of(listings.require_plan(caller.services.store, request.api_id, request.plan)).trial_days
+    card = (
+        f" The plan's {trial_days}-day free trial needs a card: confirming takes your user to Stripe's Checkout"
+        " page to add one (you never see it); nothing is charged until the trial ends."
+        if trial_days and caller.services.billing is not None
+        else ""
+    )
     return {
         "status": "awaiting confirmation",
         "request_id": request.request_id,
@@ -208,7 +217,7 @@ def subscribe(caller: Caller, arguments: SubscribeArguments) -> dict[str, Any]:
         "next": (
             "Show confirm_url to your user: they sign in, review the plan and its price, and confirm (you never"
             " pay). Then call fetch_key with request_id and claim_token, again every few seconds while it answers"
-            " pending. Keep claim_token secret: it is what fetches the key."
+            " pending. Keep claim_token secret: it is what fetches the key." + card
         ),
     }
 
@@ -362,7 +371,8 @@ def _plan_line(plan: PricingPlan, currency: str) -> str:
         if amount > Decimal(0)
     ]
     quota = f", {plan.monthly_quota:,} calls a month" if plan.monthly_quota else ""
-    return f"{plan.name}: {' + '.join(charges) or 'no charge'}{quota}"
+    trial = f", {plan.trial_days}-day free trial (card required)" if plan.trial_days else ""
+    return f"{plan.name}: {' + '.join(charges) or 'no charge'}{quota}{trial}"
 
 
 def _failed(message: str) -> types.CallToolResult:

@@ -41,12 +41,12 @@ def start_checkout(body: CheckoutIn, principal: Consumer, services: ServicesDep,
     return checkout(services, principal.sub, body, str(request.base_url).rstrip("/"))
 
 
-def checkout(services: Services, consumer: str, body: CheckoutIn, site: str) -> CheckoutOut:
+def checkout(services: Services, consumer: str, body: CheckoutIn, site: str, back: str | None = None) -> CheckoutOut:
     """A Checkout Session for ``consumer`` to save a card for ``body``'s trial plan.
 
     ``site`` is the control plane's own URL: Stripe sends the consumer back to the
-    API's ``/subscribed`` page there, which subscribes with the session, or to the
-    API's page if they cancel.
+    API's ``/subscribed`` page there, which subscribes with the session (or to the
+    page ``back`` names, with ``?session_id=``), or to the API's page if they cancel.
     """
     billing = services.billing
     if billing is None:
@@ -57,6 +57,7 @@ def checkout(services: Services, consumer: str, body: CheckoutIn, site: str) -> 
     if has_active_subscription(services.store, consumer, body.api_id):
         raise Problem(409, f"you already subscribe to {body.api_id}; cancel it first or change its plan")
     page = f"{site}{WEB_PREFIX}/apis/{body.api_id}"
-    success, cancel = f"{page}/subscribed?plan={body.plan}&session_id={{CHECKOUT_SESSION_ID}}", page
+    success = f"{site}{back}?" if back else f"{page}/subscribed?plan={body.plan}&"
+    success, cancel = f"{success}session_id={{CHECKOUT_SESSION_ID}}", page
     session_id, url = billed(lambda: billing.card_checkout(consumer, body.api_id, body.plan, success, cancel))
     return CheckoutOut(session_id=session_id, url=url)

@@ -5,13 +5,18 @@ returned; nothing on the site links here. Signed in as a consumer, the person se
 the API, the plan and its price, and confirms with a form like every other form of
 the pages (the session cookie, and an ``Origin`` of this very site). Confirming a new
 subscription shows its first key once, as subscribing on the API's page does; the
-agent fetches a key of its own.
+agent fetches a key of its own. A plan with a free trial sends the person to Stripe
+Checkout to save a card first; Stripe sends them back to ``/card``, which confirms.
 """
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse
+from typing import Annotated
 
-from api_direct.control_plane.api import agent_requests, listings
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api_direct.control_plane.api import agent_requests, listings, trial_checkout
+from api_direct.control_plane.api.subscriptions import IssuedKey
+from api_direct.control_plane.api.trials import CHECKOUT_SESSION_PATTERN
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import ServicesDep
 from api_direct.control_plane.web.marketplace import key_page
@@ -44,7 +49,39 @@ def review(request_id: str, request: Request, user: WebConsumer, services: Servi
 def confirm(
     request_id: str, request: Request, _: Form, user: WebConsumer, services: ServicesDep, response: Response
 ) -> Response:
-    agent_request, issued = agent_requests.confirm(services, request_id, user, response)
+    try:
+        agent_request, issued = agent_requests.confirm(services, request_id, user, response)
+    except Problem as problem:
+        if "checkout" not in problem.extra:
+            raise
+        return _to_checkout(request_id, request, user.sub, services)
+    return _confirmed(request, services, agent_request, issued)
+
+
+@router.get("/{request_id}/card", response_class=HTMLResponse)
+def card_saved(
+    request_id: str,
+    request: Request,
+    user: WebConsumer,
+    services: ServicesDep,
+    response: Response,
+    session_id: Annotated[str, Query(pattern=CHECKOUT_SESSION_PATTERN)],
+) -> Response:
+    """Back from Stripe Checkout with the trial's card saved: confirm with it."""
+    agent_request, issued = agent_requests.confirm(services, request_id, user, response, session_id)
+    return _confirmed(request, services, agent_request, issued)
+
+
+def _to_checkout(request_id: str, request: Request, consumer: str, services: ServicesDep) -> Response:
+    agent_request = agent_requests.open_request(services.store, request_id, consumer)
+    body = trial_checkout.CheckoutIn(api_id=agent_request.api_id, plan=agent_request.plan)
+    site, back = str(request.base_url).rstrip("/"), f"{router.prefix}/{request_id}/card"
+    return RedirectResponse(trial_checkout.checkout(services, consumer, body, site, back).url, status_code=303)
+
+
+def _confirmed(
+    request: Request, services: ServicesDep, agent_request: agent_requests.AgentRequest, issued: IssuedKey | None
+) -> Response:
     if issued is not None:
         return key_page(request, services, issued, "agent")
     return page(

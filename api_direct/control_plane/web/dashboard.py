@@ -22,7 +22,8 @@ GRACE_CHOICES = {"0": 0, "1h": 3600, "24h": 24 * 3600, "7d": 7 * 24 * 3600}
 
 @router.get("", response_class=HTMLResponse)
 def dashboard(request: Request, user: WebConsumer, services: ServicesDep, done: str = "") -> Response:
-    month = month_text(datetime.now(UTC))
+    now = datetime.now(UTC)
+    month = month_text(now)
     mine = subscriptions.list_subscriptions(user, services)
     active = [s for s in mine if s.status == subscriptions.ACTIVE]
     used = {s.api_id: usage.period_usage(services.store, s.api_id, user.sub, s.plan, month) for s in active}
@@ -39,6 +40,7 @@ def dashboard(request: Request, user: WebConsumer, services: ServicesDep, done: 
         lifecycle=listing_lifecycle.annotations(services.store, user.sub, [s.api_id for s in active]),
         cancelled=done == "cancelled",
         alerts_saved=done == "alerts",
+        now=now,
     )
 
 

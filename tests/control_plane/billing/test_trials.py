@@ -23,9 +23,11 @@ from api_direct.control_plane.billing.handlers import UsageBatch, process_usage
 from api_direct.control_plane.billing.periods import hour_text
 from api_direct.control_plane.billing.reporting import close_and_report
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
+from api_direct.control_plane.web.rendering import when
 from api_direct.local.stripe_server import StripeFake, sign_webhook
 from tests.control_plane.billing.stripe_settings import WEBHOOK_SECRET
 from tests.control_plane.billing.usage import sqs_event, usage_event
+from tests.control_plane.mcp_agent import marketplace_agent, outcome
 from tests.control_plane.marketplace import (
     ALICE,
     CAROL,
@@ -255,6 +257,8 @@ def test_the_pages_subscribe_through_checkout_and_show_the_key_once(
     assert key["key_id"] in shown.text and newest_subscription(stripe_fake)["status"] == "trialing"
     again = signed_in.get(back)
     assert again.status_code == 409 and "its key was shown when you subscribed" in again.text
+    trial_end = datetime.fromtimestamp(newest_subscription(stripe_fake)["trial_end"], UTC)
+    assert f"trial ends {when(trial_end)}" in text(signed_in.get("/web/dashboard").text)
 
 
 # --- refused ----------------------------------------------------------------------------------------
@@ -383,3 +387,33 @@ def test_a_trial_ending_after_a_cancel_tells_nobody(
     [warning] = [e for e in stripe_fake.events() if e["type"] == "customer.subscription.trial_will_end"]
     assert post_event(billed_api, warning).json()["outcome"] == "no change"
     assert "Messages" not in aws("sqs").receive_message(QueueUrl=alert_queue)
+
+
+# --- agents ---------------------------------------------------------------------------------------------
+
+
+def test_an_agent_never_starts_a_trial_its_person_adds_the_card_on_stripes_page(
+    billed_api: TestClient, mint: Mint, stripe_fake: StripeFake, listed: EventLog
+) -> None:
+    person = as_user(billed_api, mint(CAROL, "consumers"))
+    with marketplace_agent(billed_api.app) as agent:
+        plans = {plan["name"]: plan for plan in outcome(agent.call("get_api", {"api": API}))["plans"]}
+        asked = outcome(agent.call("subscribe", {"api": API, "plan": "pro"}))
+        confirm = asked["confirm_url"].removeprefix("http://testserver")
+        assert "14-day free trial needs a card" in asked["next"]
+        assert "needs a card up front" in text(person.get(confirm).text)
+
+        to_stripe = person.post(f"{confirm}/confirm", headers=ORIGIN, follow_redirects=False)
+        assert to_stripe.status_code == 303 and stripe_fake._all("subscription") == []
+        assert outcome(agent.call("fetch_key", {k: asked[k] for k in ("request_id", "claim_token")}))["status"] == (
+            "pending"
+        )
+        [session] = stripe_fake.checkout_sessions()
+        assert to_stripe.headers["location"] == session["url"]
+        stripe_fake.complete_checkout(session["id"])
+        back = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
+        assert person.get(back.removeprefix("http://testserver")).status_code == 201
+
+        fetched = outcome(agent.call("fetch_key", {k: asked[k] for k in ("request_id", "claim_token")}))
+    assert plans["pro"]["free_trial_days"] == TRIAL_DAYS and plans["free"]["free_trial_days"] is None
+    assert fetched["status"] == "issued" and newest_subscription(stripe_fake)["status"] == "trialing"
