@@ -318,6 +318,11 @@ def test_rest_api_methods_authorizer_stage_and_plans(aws: Aws, api: Deployed) ->
     assert plans["pro"]["throttle"] == {"rateLimit": 50.0, "burstLimit": 100}
     assert plans["free"]["quota"] == {"limit": 1000, "period": "MONTH"}
     assert plans["free"]["apiStages"][0]["apiId"] == rest_api_id
+    # The weighted forecast (5 units) at a fifth of each plan's rate and burst, as API Gateway keys a method.
+    assert [plans[name]["apiStages"][0]["throttle"] for name in ("free", "pro")] == [
+        {"/forecast/{city_id}/ANY": {"rateLimit": 0.4, "burstLimit": 1}},
+        {"/forecast/{city_id}/ANY": {"rateLimit": 10.0, "burstLimit": 20}},
+    ]
 
 
 def test_log_groups_and_queues(aws: Aws, api: Deployed) -> None:
