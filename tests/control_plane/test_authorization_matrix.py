@@ -134,3 +134,28 @@ def test_alerts_are_the_subscribing_consumers_alone(
     assert refused(api.get(path), 401, "sign in first")
     assert refused(api.put(path, json=body), 401, "sign in first")
     assert api.get(path, headers=carol).json()["thresholds"] == [50]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/subscriptions/weather-api/credits", None),
+        ("POST", "/subscriptions/weather-api/credits/checkout", {"packs": 1}),
+        ("PUT", "/subscriptions/weather-api/credits/auto-reload", {"enabled": False}),
+    ],
+)
+def test_prepaid_credit_is_the_subscribing_consumers_alone(
+    api: TestClient,
+    listed: dict[str, Any],
+    carol: Headers,
+    dave: Headers,
+    bob: Headers,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+) -> None:
+    subscribe(api, carol)
+    assert refused(api.request(method, path, json=body, headers=carol), 409, "is not prepaid"), "carol's, on free"
+    assert refused(api.request(method, path, json=body, headers=dave), 404, "no active subscription")
+    assert refused(api.request(method, path, json=body, headers=bob), 403, "only consumers")
+    assert refused(api.request(method, path, json=body), 401, "sign in first")

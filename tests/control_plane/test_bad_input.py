@@ -41,6 +41,10 @@ def alerts(**body: Any) -> Call:
     return as_("carol", "PUT", "/subscriptions/weather-api/alerts", json=body)
 
 
+def credits(method: str, path: str, **kwargs: Any) -> Call:
+    return as_("carol", method, f"/subscriptions/weather-api/credits{path}", **kwargs)
+
+
 def plans_with(**change: Any) -> list[dict[str, Any]]:
     plans = listing_body()["plans"]
     plans[1].update(change)
@@ -157,6 +161,22 @@ CASES = [
         as_("dave", "PUT", "/subscriptions/weather-api/alerts", json={}), 404, "no active", id="alert-not-subscribed"
     ),
     pytest.param(as_("carol", "GET", "/subscriptions/no-such-api/alerts"), 404, "no-such-api", id="alerts-unknown-api"),
+    pytest.param(credits("POST", "/checkout", json={"packs": 0}), 422, "packs", id="credits-no-packs"),
+    pytest.param(credits("POST", "/checkout", json={"packs": 101}), 422, "packs", id="credits-too-many-packs"),
+    pytest.param(
+        credits("POST", "/checkout", json={"packs": 1}), 409, "free) is not prepaid", id="credits-not-prepaid"
+    ),
+    pytest.param(credits("GET", "", params={"session_id": "pi_1"}), 422, "session_id", id="credits-bad-session-id"),
+    pytest.param(
+        credits("PUT", "/auto-reload", json={"enabled": True, "below_units": 0}),
+        422,
+        "below_units",
+        id="reload-below-0",
+    ),
+    pytest.param(credits("PUT", "/auto-reload", json={"on": True}), 422, "enabled", id="reload-unknown-field"),
+    pytest.param(
+        as_("dave", "POST", "/subscriptions/weather-api/credits/checkout", json={}), 404, "no active", id="credits-dave"
+    ),
     pytest.param(
         as_("nobody", "GET", "/listings", params={"cursor": "not-a-cursor"}), 400, "cursor", id="tampered-cursor"
     ),
