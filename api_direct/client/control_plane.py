@@ -79,6 +79,15 @@ class Subscription(TypedDict):
     key_id: str
     created_at: str
     cancelled_at: NotRequired[str | None]
+    #: When a free trial ends and charging starts.
+    trial_end: NotRequired[str | None]
+
+
+class CardCheckout(TypedDict):
+    """A Stripe Checkout page where the consumer saves the card a plan with a free trial needs."""
+
+    session_id: str
+    url: str
 
 
 class AlertSettings(TypedDict):
@@ -223,8 +232,13 @@ class ControlPlane(ControlPlaneClient):
 
     # Consumers.
 
-    def subscribe(self, api_id: str, plan: str) -> IssuedKey:
-        return cast(IssuedKey, self.post("/subscriptions", {"api_id": api_id, "plan": plan}))
+    def subscribe(self, api_id: str, plan: str, checkout_session: str | None = None) -> IssuedKey:
+        """``checkout_session``: a completed :meth:`card_checkout`, which a plan with a free trial needs."""
+        card = {"checkout_session": checkout_session} if checkout_session else {}
+        return cast(IssuedKey, self.post("/subscriptions", {"api_id": api_id, "plan": plan, **card}))
+
+    def card_checkout(self, api_id: str, plan: str) -> CardCheckout:
+        return cast(CardCheckout, self.post("/subscriptions/checkout", {"api_id": api_id, "plan": plan}))
 
     def subscriptions(self) -> list[Subscription]:
         return cast("list[Subscription]", self.get("/subscriptions"))

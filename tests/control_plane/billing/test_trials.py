@@ -24,7 +24,8 @@ from api_direct.control_plane.billing.periods import hour_text
 from api_direct.control_plane.billing.reporting import close_and_report
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
 from api_direct.control_plane.web.rendering import when
-from api_direct.local.stripe_server import StripeFake, sign_webhook
+from api_direct.local.card_checkout import subscribe_with_card
+from api_direct.local.stripe_server import StripeError, StripeFake, sign_webhook
 from tests.control_plane.billing.stripe_settings import WEBHOOK_SECRET
 from tests.control_plane.billing.usage import sqs_event, usage_event
 from tests.control_plane.mcp_agent import marketplace_agent, outcome
@@ -41,6 +42,7 @@ from tests.control_plane.marketplace import (
 )
 from tests.control_plane.resources import REGION
 from tests.control_plane.tokens import Mint, bearer
+from tests.control_plane.typed_client import InProcessControlPlane
 from tests.control_plane.web.pages import ORIGIN, as_user, text
 from tests.control_plane.webhook_receiver import webhook_receiver
 from tests.errors import one_line_problem
@@ -417,3 +419,21 @@ def test_an_agent_never_starts_a_trial_its_person_adds_the_card_on_stripes_page(
         fetched = outcome(agent.call("fetch_key", {k: asked[k] for k in ("request_id", "claim_token")}))
     assert plans["pro"]["free_trial_days"] == TRIAL_DAYS and plans["free"]["free_trial_days"] is None
     assert fetched["status"] == "issued" and newest_subscription(stripe_fake)["status"] == "trialing"
+
+
+# --- without a browser ------------------------------------------------------------------------------------
+
+
+def test_the_sandbox_subscribes_to_a_trial_through_the_client_and_the_fakes_checkout(
+    billed_api: TestClient, mint: Mint, stripe_fake: StripeFake, listed: EventLog
+) -> None:
+    consumer = InProcessControlPlane(billed_api, mint(CAROL, "consumers"))
+    with pytest.raises(StripeError, match="Your card was declined"):
+        subscribe_with_card(consumer, stripe_fake, API, "pro", card="4000000000000002")
+    assert stripe_fake._all("subscription") == []
+
+    issued = subscribe_with_card(consumer, stripe_fake, API, "pro")
+
+    [subscription] = consumer.subscriptions()
+    assert subscription["key_id"] == issued["key_id"] and issued["api_key"].startswith("apid_")
+    assert subscription.get("trial_end") is not None and newest_subscription(stripe_fake)["status"] == "trialing"
