@@ -69,6 +69,22 @@ def plain_terms(stored: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def billed_plan(plan: PricingPlan, subscription: Mapping[str, Any]) -> PricingPlan:
+    """The plan as the subscription pays for it: at its old price terms until a scheduled change reaches it."""
+    change = subscription.get("price_change")
+    if not change or change.get("plan") != plan.name:
+        return plan
+    old = plain_terms(change["old"])
+    return plan.model_copy(
+        update={
+            "monthly_fee": Decimal(old["monthly_fee"]),
+            "price_per_1000": Decimal(old["price_per_1000"]),
+            "free_calls": old["free_calls"],
+            "prepaid": CreditPack.model_validate(old["prepaid"]) if old["prepaid"] else None,
+        }
+    )
+
+
 def terms_text(terms: Mapping[str, Any]) -> str:
     """``9.90 a month + 0.0125 per 1,000 units (1,000 free)``, or ``packs of 10,000 units for 8.00``."""
     if terms.get("prepaid"):

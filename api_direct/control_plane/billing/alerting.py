@@ -37,6 +37,7 @@ from botocore.exceptions import ClientError
 
 from api_direct.contracts import KEY_CAP_BUY_URL, KEY_CAP_REASON, KEY_CAPPED_UNTIL, CapReason
 from api_direct.control_plane.api.bus import ControlPlaneBus
+from api_direct.control_plane.api.listing_changes import billed_plan
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_of, consumer_pk
 from api_direct.control_plane.api.subscriptions import ACTIVE, key_reference, subscription_key, subscription_keys
@@ -265,7 +266,7 @@ class Alerter:
         plan_item = self.store.get(api_pk(api_id), f"PLAN#{subscription['plan']}")
         if plan_item is None:
             return []
-        plan = PricingPlan.of(plan_item)
+        plan = billed_plan(PricingPlan.of(plan_item), subscription)  # its old price during a change's notice
         settings = AlertSettings.of(self.store.get(**alerts_key(consumer, api_id)))
         usage = month_usage(self.store, api_id, consumer, plan, now)
         cap_at_unit_quota(self.store, self._bus, subscription, plan, usage, now)

@@ -1,15 +1,18 @@
 """Unpublishing (off search, no new subscribers, subscriptions end on the date) and the listing's changelog."""
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import boto3
 from fastapi.testclient import TestClient
 
 from api_direct.control_plane.api.bus import _rule_name
+from api_direct.control_plane.api.listing_changes import billed_plan
 from tests.control_plane.lifecycle.plans import plans, publish_plans, subscribe
 from tests.control_plane.lifecycle.sweeps import Outbox, sweep
 from tests.control_plane.marketplace import EventLog, Headers, publish, published, table
+from api_direct.project import PricingPlan
 from tests.control_plane.resources import BUS, REGION
 
 
@@ -121,3 +124,18 @@ def test_only_the_owner_unpublishes_and_bad_dates_are_one_line(
     assert datetime.fromisoformat(now["retiring_at"]) <= datetime.now(UTC)
     listing = table().get_item(Key={"pk": "API#weather-api", "sk": "LISTING"})["Item"]
     assert listing["retiring_at"][:10] == str(date.today())
+
+
+def test_during_the_notice_a_subscriber_is_billed_and_alerted_at_the_old_price(
+    api: TestClient, alice: Headers, carol: Headers, dave: Headers
+) -> None:
+    published(api, alice)
+    assert subscribe(api, carol, "pro").status_code == 201
+    published(api, alice, plans=plans(pro={"monthly_fee": "12.00", "free_calls": 500})[:2])
+    assert subscribe(api, dave, "pro").status_code == 201  # after the publish: the new price at once
+    assert sweep(api.app, Outbox(), datetime.now(UTC)).repriced == 1  # type: ignore[arg-type]
+    store = api.app.state.services.store  # type: ignore[attr-defined]
+    plan = PricingPlan.of(store.get("API#weather-api", "PLAN#pro"))
+    carols, daves = (store.get(f"CONSUMER#{who}", "SUB#weather-api") for who in ("consumer-carol", "consumer-dave"))
+    assert (billed_plan(plan, carols).monthly_fee, billed_plan(plan, carols).free_calls) == (Decimal("9.90"), 0)
+    assert billed_plan(plan, daves) == plan
