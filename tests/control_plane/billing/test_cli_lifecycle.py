@@ -2,18 +2,24 @@
 
 import json
 from datetime import date, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api_direct.client import publishing
+from api_direct.deploy import operations
 from api_direct.errors import InputError, StateError
+from api_direct.project import load_project
 from tests.control_plane.billing.cli_harness import SignIn, apid, ok
-from tests.control_plane.billing.usage import API, marketplace
+from tests.control_plane.billing.usage import API, CAROL, marketplace
 from tests.control_plane.lifecycle.plans import plans
-from tests.control_plane.marketplace import ALICE
-from tests.control_plane.tokens import Mint
+from tests.control_plane.marketplace import ALICE, CREATOR_ACCOUNT, CREATOR_REGION, listing_body
+from tests.control_plane.tokens import Mint, bearer
 from tests.errors import one_line_error
+from tests.example_project import copy_example
 
 
 @pytest.fixture
@@ -55,3 +61,40 @@ def test_unpublish_asks_first_then_retires_on_the_date(alice: str) -> None:
         apid("unpublish", "--api", API, "--until", str(date.today()), "--yes"), InputError.exit_code, "--now"
     )
     assert apid("unpublish", "--api", API, "--until", str(until), "--now", "--yes").exit_code == 2
+
+
+@pytest.fixture
+def project(alice: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The example project as deployed in Alice's linked account: `apid publish` reads no AWS and imports no app."""
+    root = copy_example(tmp_path)
+    monkeypatch.setattr(
+        operations,
+        "open_session",
+        lambda project_dir, *_, **__: SimpleNamespace(
+            project=load_project(project_dir),
+            link=SimpleNamespace(account_id=CREATOR_ACCOUNT, region=CREATOR_REGION),
+        ),
+    )
+    outputs = {"ApiUrl": listing_body()["base_url"]}
+    monkeypatch.setattr(operations, "deployed_stack", lambda *_, **__: (None, SimpleNamespace(outputs=outputs)))
+    monkeypatch.setattr(publishing, "export_openapi", lambda _project: listing_body()["openapi"])
+    return root
+
+
+def test_publish_prints_what_changed_and_when_a_price_change_reaches_subscribers(
+    project: Path, billed_app: FastAPI, mint: Mint
+) -> None:
+    first = ok(apid("publish", "--project", str(project)))
+    assert "Version 2:" in first and "plan pro: " in first  # the example's prices replace the listing's
+    moved = TestClient(billed_app).put(
+        f"/subscriptions/{API}/plan", json={"plan": "pro"}, headers=bearer(mint(CAROL, "consumers"))
+    )
+    assert moved.status_code == 200, moved.text
+    toml = project / "apid.toml"
+    toml.write_text(toml.read_text().replace("monthly_fee = 19.00", "monthly_fee = 25.00"))
+    raised = ok(apid("publish", "--project", str(project), "--note", "Costs went up"))
+    assert "Version 3:" in raised and "(scheduled)" in raised
+    assert "current subscribers from their first billing period starting on or after" in raised
+    again = json.loads(ok(apid("publish", "--project", str(project), "--json")))
+    assert again["version"] is None
+    assert "Nothing changed." in ok(apid("publish", "--project", str(project)))
