@@ -1027,3 +1027,23 @@ def test_bad_trial_or_payment_method_is_refused_as_stripe_does(
         subscribe(client, customer, recurring_price(client, unit_amount=900), **params)
     assert refused.value.param == param
     assert fake._all("subscription") == []
+
+
+def test_changing_items_in_a_trial_keeps_it_unless_trial_end_is_now(
+    fake: StripeFake, client: stripe.StripeClient
+) -> None:
+    customer, subscription = trial_setup(client, trial_period_days=14)
+    dearer = recurring_price(client, unit_amount=4900)
+    fee_item = subscription["items"].data[0]
+    swap = {"items": [{"id": fee_item.id, "deleted": True}, {"price": dearer.id}]}
+
+    kept = client.v1.subscriptions.update(subscription.id, swap)  # type: ignore[arg-type]
+    assert (kept.status, kept.trial_end) == ("trialing", subscription.trial_end)
+    assert {item.current_period_end for item in kept["items"].data} == {subscription.trial_end}
+
+    ended = client.v1.subscriptions.update(subscription.id, {"trial_end": "now"})
+    assert ended.status == "active" and ended.trial_end == ended["items"].data[0].current_period_start
+    (invoice,) = fake.close_billing_period(at=ended.trial_end + DAY)
+    assert (invoice["period_start"], invoice["total"]) == (ended.trial_end, 4900)
+    with pytest.raises(stripe.InvalidRequestError, match="trial_end=now"):
+        client.v1.subscriptions.update(subscription.id, {"trial_end": ended.trial_end + DAY})

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from api_direct.local.stripe_server import wire
-from api_direct.local.stripe_server.subscriptions import DAY_SECONDS, Subscriptions, _period_end
+from api_direct.local.stripe_server.subscriptions import DAY_SECONDS, Subscriptions
 from api_direct.local.stripe_server.webhooks import Webhooks
 
 #: Stripe sends ``customer.subscription.trial_will_end`` this long before a trial ends.
@@ -101,11 +101,7 @@ class Clock(Subscriptions, Webhooks):
                 subscription.update(status="canceled", ended_at=trial_end)
                 events.append(self._record_event("customer.subscription.deleted", subscription))
                 continue
-            for item in subscription["items"]["data"]:
-                recurring = item["price"]["recurring"]
-                item.update(current_period_start=trial_end, current_period_end=_period_end(trial_end, recurring))
-            subscription["status"] = "active"
-            self._period_starts[subscription["id"]] = trial_end
+            self._end_trial(subscription, trial_end)
             events.append(self._record_event("customer.subscription.updated", subscription))
         return events
 

@@ -176,12 +176,16 @@ class Subscriptions(Prices, InvoicePayments):
         changes one in place. Metadata merges into what is there, and a key set to
         the empty string is removed, as on Stripe. ``proration_behavior`` is checked
         and ignored: the fake never prorates. A canceled subscription may only have
-        its metadata changed, as on Stripe.
+        its metadata changed, as on Stripe. ``trial_end=now`` ends a trial at once (the
+        first paid period starts now); without it, items changed during a trial stay
+        free until it ends, as on Stripe. The fake takes no other ``trial_end`` here.
         """
-        wire.allow(params, "items", "cancel_at_period_end", "metadata", "proration_behavior")
+        wire.allow(params, "items", "cancel_at_period_end", "metadata", "proration_behavior", "trial_end")
         subscription = self._find("subscription", subscription_id)
         if subscription["status"] == "canceled" and set(params) - {"metadata"}:
             raise StripeError(400, "A canceled subscription can only update its cancellation_details and metadata.")
+        if params.get("trial_end", "now") != "now":
+            raise StripeError(400, "The fake changes a trial only to end it: trial_end=now.", param="trial_end")
         wire.one_of(params, "proration_behavior", _PRORATION_BEHAVIORS, default="create_prorations")
         cancel_at_period_end = wire.boolean(params, "cancel_at_period_end")
         items = subscription["items"]["data"]
@@ -189,6 +193,12 @@ class Subscriptions(Prices, InvoicePayments):
             items = self._updated_items(subscription, wire.array(params, "items"))
         metadata = wire.merged_metadata(subscription["metadata"], params)
         subscription.update(items=_item_list(subscription_id, items), metadata=metadata)
+        if subscription["status"] == "trialing" and "trial_end" in params:
+            self._end_trial(subscription, int(time.time()))
+            subscription["trial_end"] = subscription["billing_cycle_anchor"]
+        elif subscription["status"] == "trialing":
+            for item in items:
+                item["current_period_end"] = subscription["trial_end"]
         if cancel_at_period_end is True:
             # Stripe records when cancellation was asked for in canceled_at, and when it happens in cancel_at.
             period_end = max(item["current_period_end"] for item in items)
@@ -231,6 +241,13 @@ class Subscriptions(Prices, InvoicePayments):
             raise StripeError(400, "A subscription must have at least one item.", param="items")
         _check_items(items)
         return items
+
+    def _end_trial(self, subscription: dict[str, Any], at: int) -> None:
+        """Make a trialing subscription ``active``, its first paid period starting ``at``."""
+        for item in subscription["items"]["data"]:
+            item.update(current_period_start=at, current_period_end=_period_end(at, item["price"]["recurring"]))
+        subscription.update(status="active", billing_cycle_anchor=at)
+        self._period_starts[subscription["id"]] = at
 
     def _cancel_subscription(self, params: dict[str, Any], subscription_id: str) -> dict[str, Any]:
         """Cancel now: no final invoice, as Stripe's default (``invoice_now=false``)."""
