@@ -100,13 +100,14 @@ def run_schedule(services: Services, queue: NoticeQueue, now: datetime) -> Sched
 def effective_at(subscription: Mapping[str, Any], notice_from: datetime, prepaid: bool) -> datetime:
     """The start of the subscription's first billing period on or after ``notice_from``.
 
-    Periods are monthly from the subscription's start, as Stripe bills (the 31st's
-    period starts on the last day of shorter months); a prepaid plan has no periods.
+    Periods are monthly from the subscription's start, or from the end of its free trial
+    (Stripe's billing anchor), as Stripe bills (the 31st's period starts on the last day of
+    shorter months); a prepaid plan has no periods.
     """
     if prepaid:
         return notice_from
-    anchor = parse_time(subscription.get("billing_anchor") or subscription["created_at"])
-    months = 1
+    anchor = parse_time(subscription.get("trial_end") or subscription["created_at"])
+    months = 0
     while (boundary := add_months(anchor, months)) < notice_from:
         months += 1
     return boundary

@@ -83,3 +83,5 @@ def test_the_first_period_at_least_the_notice_away() -> None:
     )
     assert add_months(start, 1) == parse_time("2027-02-28T10:00:00.000000Z")
     assert effective_at({"created_at": "2027-01-31T10:00:00.000000Z"}, notice, prepaid=True) == notice
+    on_trial = {"created_at": "2027-01-31T10:00:00.000000Z", "trial_end": "2027-03-20T08:00:00.000000Z"}
+    assert effective_at(on_trial, notice, prepaid=False) == parse_time("2027-03-20T08:00:00.000000Z")
