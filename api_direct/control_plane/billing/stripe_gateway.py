@@ -60,21 +60,6 @@ class StripeKeys:
 
 
 @dataclass(frozen=True)
-class CheckoutSession:
-    """What the control plane reads of a Checkout Session: whose it is, whether it is done, the card it saved."""
-
-    id: str
-    mode: str
-    #: ``open``, ``complete`` or ``expired``.
-    status: str
-    customer: str | None
-    metadata: dict[str, str]
-    #: The hosted page, while the session is open.
-    url: str | None
-    payment_method: str | None
-
-
-@dataclass(frozen=True)
 class PlanPrices:
     """The Stripe objects billing one plan: its meter, and the prices a subscription's items use.
 
@@ -93,6 +78,21 @@ class PlanPrices:
     @property
     def price_ids(self) -> tuple[str, ...]:
         return tuple(price for price in (self.base_price, self.usage_price) if price)
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    """What the control plane reads of a Checkout Session: whose it is, whether it is done, the card it saved."""
+
+    id: str
+    mode: str
+    #: ``open``, ``complete`` or ``expired``.
+    status: str
+    customer: str | None
+    metadata: dict[str, str]
+    #: The hosted page, while the session is open.
+    url: str | None
+    payment_method: str | None
 
 
 @dataclass(frozen=True)
@@ -410,25 +410,24 @@ class StripeGateway:
             raise PaymentDeclined(f"the payment is {intent.status.replace('_', ' ')}")
         return intent.id
 
-    def change_plan(self, subscription: str, prices: PlanPrices, metadata: Mapping[str, str], key: str) -> None:
-        """Swap the subscription's items for the new plan's, prorating the monthly fee."""
+    def change_plan(
+        self, subscription: str, prices: PlanPrices, metadata: Mapping[str, str], key: str, *, end_trial: bool = False
+    ) -> None:
+        """Swap the subscription's items for the new plan's, prorating the monthly fee; ``end_trial`` ends a
+        free trial now, so the new plan is charged from now (Stripe keeps a trial through a swap otherwise)."""
         current = self.call(lambda o: self.client.v1.subscriptions.retrieve(subscription, {}, o))
         items: list[stripe.params.SubscriptionUpdateParamsItem] = [
             {"id": item.id, "deleted": True} for item in current["items"]["data"]
         ]
         items += [{"price": price} for price in prices.price_ids]
-        self.call(
-            lambda o: self.client.v1.subscriptions.update(
-                subscription,
-                {
-                    "items": items,
-                    "metadata": dict(metadata),
-                    "proration_behavior": "create_prorations",
-                },
-                o,
-            ),
-            key,
-        )
+        params: stripe.params.SubscriptionUpdateParams = {
+            "items": items,
+            "metadata": dict(metadata),
+            "proration_behavior": "create_prorations",
+        }
+        if end_trial:
+            params["trial_end"] = "now"
+        self.call(lambda o: self.client.v1.subscriptions.update(subscription, params, o), key)
 
     def cancel_at_period_end(self, subscription: str) -> None:
         """End the subscription when its period ends, so the usage still being reported is invoiced."""

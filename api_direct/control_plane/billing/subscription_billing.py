@@ -16,6 +16,7 @@ a consumer who upgrades mid-month pays the new price only for calls made on it.
 
 import secrets
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_of, consumer_pk
@@ -98,7 +99,12 @@ class SubscriptionBilling:
         )
 
     def change(self, subscription: Mapping[str, Any], plan_item: Mapping[str, Any]) -> dict[str, Any]:
-        """Move the Stripe side to another plan; the attributes to set on the subscription item."""
+        """Move the Stripe side to another plan; the attributes to set on the subscription item.
+
+        A free trial goes on through a move to another plan with a trial, and ends now on
+        a move to a paid plan without one (``trial_end`` becomes now): a trial never
+        makes another plan free.
+        """
         consumer, api_id = consumer_of(subscription["pk"]), subscription["api_id"]
         plan = PricingPlan.of(plan_item)
         current = subscription.get("stripe_subscription")
@@ -109,8 +115,12 @@ class SubscriptionBilling:
         prices = self.prices(api_id, plan_item)
         metadata = _metadata(consumer, api_id, plan.name)
         if current:
-            self.gateway.change_plan(current, prices, metadata, f"apid-plan-{current}-{plan.name}-{prices.fingerprint}")
-            return {"stripe_subscription": current}
+            now = datetime.now(UTC)
+            trial_end = str(subscription.get("trial_end") or "")
+            end_trial = bool(trial_end) and datetime.fromisoformat(trial_end) > now and plan.trial_days is None
+            key = f"apid-plan-{current}-{plan.name}-{prices.fingerprint}{'-trial-ends' if end_trial else ''}"
+            self.gateway.change_plan(current, prices, metadata, key, end_trial=end_trial)
+            return {"stripe_subscription": current, **({"trial_end": now.isoformat()} if end_trial else {})}
         created = self.gateway.subscribe(
             self.customer(consumer), prices, metadata, f"apid-subscribe-{consumer}-{api_id}-{secrets.token_hex(8)}"
         )

@@ -53,6 +53,7 @@ HOUR = timedelta(hours=1)
 TRIAL_DAYS = 14
 #: What the Stripe fake charges pro's month once the trial is over: its 9.90 fee (no calls).
 PRO_FEE_CENTS = 990
+TEAM_FEE_CENTS = 4900
 SENDER = "alerts@marketplace.example"
 EMAIL = "carol@example.com"
 
@@ -437,3 +438,19 @@ def test_the_sandbox_subscribes_to_a_trial_through_the_client_and_the_fakes_chec
     [subscription] = consumer.subscriptions()
     assert subscription["key_id"] == issued["key_id"] and issued["api_key"].startswith("apid_")
     assert subscription.get("trial_end") is not None and newest_subscription(stripe_fake)["status"] == "trialing"
+
+
+def test_moving_to_a_plan_without_a_trial_ends_the_trial_now(
+    billed_api: TestClient, carol: Headers, stripe_fake: StripeFake, listed: EventLog
+) -> None:
+    on_trial(billed_api, stripe_fake, carol)
+
+    moved = billed_api.put(f"/subscriptions/{API}/plan", json={"plan": "team"}, headers=carol)
+
+    assert moved.status_code == 200, moved.text
+    subscription = newest_subscription(stripe_fake)
+    assert subscription["status"] == "active"
+    ended = datetime.fromtimestamp(subscription["trial_end"], UTC)
+    assert abs(datetime.fromisoformat(moved.json()["trial_end"]) - ended) < timedelta(seconds=5)
+    (invoice,) = stripe_fake.close_billing_period(at=subscription["trial_end"] + DAY)
+    assert (invoice["period_start"], invoice["total"]) == (subscription["trial_end"], TEAM_FEE_CENTS)
