@@ -16,11 +16,12 @@ from pydantic import BaseModel, Field
 from api_direct.control_plane.api.accounts import StrictModel, timestamp
 from api_direct.control_plane.api.auth import Creator
 from api_direct.control_plane.api.deployments import ApiId
+from api_direct.control_plane.api.listing_changes import time_text
 from api_direct.control_plane.api.listings import listed_plans, require_listing
 from api_direct.control_plane.api.plan_access import INVITE_PREFIX, invite_key, invite_open, token_hash
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import ServicesDep
-from api_direct.control_plane.api.store import GSI1, api_pk
+from api_direct.control_plane.api.store import GSI1, Store, api_pk
 from api_direct.control_plane.api.subscriptions import PlanName
 from api_direct.control_plane.web.rendering import WEB_PREFIX
 
@@ -77,11 +78,7 @@ def create_invite(
     token = secrets.token_urlsafe(32)
     now = timestamp()
     invite_id = f"inv_{secrets.token_hex(6)}"
-    expires = (
-        (datetime.now(UTC) + timedelta(days=body.expires_days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        if body.expires_days
-        else None
-    )
+    expires = time_text(datetime.now(UTC) + timedelta(days=body.expires_days)) if body.expires_days else None
     item = {
         **invite_key(token_hash(token)),
         "id": invite_id,
@@ -118,12 +115,12 @@ def revoke_invite(api_id: ApiId, invite_id: str, principal: Creator, services: S
     store.delete(**invite_key(item["token_hash"]))
 
 
-def _require_owner(store: Any, api_id: str, creator: str) -> None:
+def _require_owner(store: Store, api_id: str, creator: str) -> None:
     if require_listing(store, api_id)["creator"] != creator:
         raise Problem(403, f"API {api_id!r} is owned by another creator; only its owner manages its invites")
 
 
-def _invite_items(store: Any, api_id: str) -> list[dict[str, Any]]:
+def _invite_items(store: Store, api_id: str) -> list[dict[str, Any]]:
     return list(store.query(api_pk(api_id), INVITE_PREFIX, index=GSI1, newest_first=True))
 
 

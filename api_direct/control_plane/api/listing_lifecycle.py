@@ -97,21 +97,17 @@ def unpublish(api_id: ApiId, body: UnpublishIn, principal: Creator, services: Se
     listing = require_listing(store, api_id)
     if listing["creator"] != principal.sub:
         raise Problem(403, f"API {api_id!r} is owned by another creator; only its owner unpublishes it")
-    retiring_at = _retiring_at(body, datetime.now(UTC))
+    now = datetime.now(UTC)
+    retiring_at = _retiring_at(body, now)
     at = time_text(retiring_at)
     store.transact(
         [update_op(listing_key(api_id), set_={"retiring_at": at}, when={"creator": principal.sub})],
         conflict=f"the listing of {api_id} changed meanwhile; unpublish again",
     )
-    now = time_text(datetime.now(UTC))
-    schedule(store, now, RETIRE_NOTICE, api_id, at, retiring_at=at)
+    schedule(store, time_text(now), RETIRE_NOTICE, api_id, at, retiring_at=at)
     schedule(store, at, RETIRE, api_id, at, retiring_at=at)
     add_version(
-        store,
-        api_id,
-        [{"type": "unpublished", "text": f"unpublished: subscriptions end on {at[:10]}"}],
-        None,
-        datetime.now(UTC),
+        store, api_id, [{"type": "unpublished", "text": f"unpublished: subscriptions end on {at[:10]}"}], None, now
     )
     return Unpublished(api_id=api_id, retiring_at=retiring_at, subscribers=int(listing["subscribers"]))
 
