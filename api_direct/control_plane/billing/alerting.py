@@ -28,7 +28,7 @@ queued the marker is deleted again, and the next batch fires it.
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -44,6 +44,7 @@ from api_direct.control_plane.api.subscriptions import ACTIVE, key_reference, su
 from api_direct.control_plane.billing.charges import half_up, month_charge_cents
 from api_direct.control_plane.billing.metering import HOUR_PREFIX, meter_pk
 from api_direct.control_plane.billing.periods import epoch_seconds, month_text
+from api_direct.control_plane.billing.trials import trialing
 from api_direct.project import PricingPlan
 from api_direct.runtime.limit_headers import next_month_start
 
@@ -269,6 +270,8 @@ class Alerter:
         plan = billed_plan(PricingPlan.of(plan_item), subscription)  # its old price during a change's notice
         settings = AlertSettings.of(self.store.get(**alerts_key(consumer, api_id)))
         usage = month_usage(self.store, api_id, consumer, plan, now)
+        if trialing(subscription, now):
+            usage = replace(usage, spend_cents=0)  # a free trial charges nothing: no spend alert, no spend cap
         cap_at_unit_quota(self.store, self._bus, subscription, plan, usage, now)
         fired = []
         for alert in crossings(settings, plan, usage, api_id, consumer, now, self._currency):

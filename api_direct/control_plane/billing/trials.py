@@ -121,5 +121,10 @@ def in_trial(store: Store, api_id: str, consumer: str, hour: datetime) -> bool:
     return hour < ends and hour + timedelta(hours=1) > starts
 
 
+def trialing(subscription: Mapping[str, Any], now: datetime) -> bool:
+    """Whether the subscription item's free trial is still on at ``now``."""
+    return bool(subscription.get("trial_end")) and _moment(subscription["trial_end"]) > now
+
+
 def _moment(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))

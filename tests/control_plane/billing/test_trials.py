@@ -19,7 +19,9 @@ from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store, consumer_pk
 from api_direct.control_plane.billing.alert_delivery import AlertDelivery
-from api_direct.control_plane.billing.handlers import UsageBatch, process_usage
+from api_direct.control_plane.api.bus import ControlPlaneBus
+from api_direct.control_plane.billing.alerting import Alerter
+from api_direct.control_plane.billing.handlers import UsageBatch, check_alerts, process_usage
 from api_direct.control_plane.billing.periods import hour_text
 from api_direct.control_plane.billing.reporting import close_and_report
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
@@ -40,7 +42,7 @@ from tests.control_plane.marketplace import (
     listing_body,
     published,
 )
-from tests.control_plane.resources import REGION
+from tests.control_plane.resources import BUS, REGION
 from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.typed_client import InProcessControlPlane
 from tests.control_plane.web.pages import ORIGIN, as_user, text
@@ -454,3 +456,27 @@ def test_moving_to_a_plan_without_a_trial_ends_the_trial_now(
     assert abs(datetime.fromisoformat(moved.json()["trial_end"]) - ended) < timedelta(seconds=5)
     (invoice,) = stripe_fake.close_billing_period(at=subscription["trial_end"] + DAY)
     assert (invoice["period_start"], invoice["total"]) == (subscription["trial_end"], TEAM_FEE_CENTS)
+
+
+def test_a_trial_spends_nothing_so_a_spend_cap_neither_alerts_nor_stops_the_key(
+    billed_api: TestClient,
+    carol: Headers,
+    stripe_fake: StripeFake,
+    store: Store,
+    listed: EventLog,
+    alert_queue: str,
+    aws: Callable[[str], Any],
+) -> None:
+    key = on_trial(billed_api, stripe_fake, carol)
+    capped = billed_api.put(
+        f"/subscriptions/{API}/alerts", json={"spend_cap": "5.00", "cap_mode": "hard"}, headers=carol
+    )
+    assert capped.status_code == 200, capped.text
+    alerter = Alerter(store, aws("sqs"), alert_queue, ControlPlaneBus(aws("events"), BUS, None), "usd")
+    now = datetime.now(UTC)
+    batch = UsageBatch(store, None, None, now)
+    event = usage_event(key["key_id"], calls=1000, hour=hour_text(now.replace(minute=0, second=0, microsecond=0)))
+    assert process_usage(sqs_event(event), batch) == {"batchItemFailures": []}
+
+    assert check_alerts(batch, alerter) == 0  # pro's 9.90 fee alone is past the 5.00 cap once the trial is over
+    assert "Messages" not in aws("sqs").receive_message(QueueUrl=alert_queue)
