@@ -33,7 +33,7 @@ from api_direct.control_plane.api.accounts import AccountId, Matches, Region, St
 from api_direct.control_plane.api.auth import Creator, Principal
 from api_direct.control_plane.api.deployments import ApiId
 from api_direct.control_plane.api.listing_changes import record_publish, refuse_unbillable
-from api_direct.control_plane.api.plan_access import MAX_TOKEN_LENGTH, public_plans, usable_invite
+from api_direct.control_plane.api.plan_access import MAX_TOKEN_LENGTH, pickable, public_plans, usable_invite
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.api.store import GSI1, GSI2, LISTINGS, PK, SK, Store, api_pk, creator_pk, update_op
@@ -410,7 +410,8 @@ def _listing_attributes(api_id: str, body: ListingIn, now: str) -> dict[str, Any
         "stage": body.stage,
         "mcp": body.mcp.model_dump() if body.mcp else None,
         "route_weights": [route.model_dump(mode="json") for route in body.route_weights],
-        "min_price_per_1000": min(plan.price_per_1000 for plan in body.plans),
+        # Of the plans anyone may pick: a private plan's price must not show through search.
+        "min_price_per_1000": min(plan.price_per_1000 for plan in [*filter(pickable, body.plans)] or body.plans),
         "updated_at": now,
         # Publishing lists the API again, even one being unpublished.
         "retiring_at": None,

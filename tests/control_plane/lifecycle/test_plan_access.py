@@ -131,3 +131,10 @@ def test_agents_see_and_ask_for_only_the_plans_anyone_may_pick(api: TestClient, 
     for plan in ("old", "vip"):
         asked = mcp_marketplace.answer(caller, "subscribe", {"api": "weather-api", "plan": plan})
         assert asked.is_error
+
+
+def test_search_prices_a_listing_by_the_plans_anyone_may_pick(api: TestClient, alice: Headers) -> None:
+    publish_plans(api, alice, plans=plans(vip={"price_per_1000": "0.0001"})[1:])
+    [found] = api.get("/listings").json()["items"]
+    assert found["min_price_per_1000"] == "0.0125"  # pro's; not the private vip's, nor the deprecated old's 0
+    assert api.get("/listings", params={"max_price": "0.001"}).json()["items"] == []
