@@ -290,7 +290,7 @@ class TestFunction:
                 "ALERT_SENDER",
                 "WEBHOOKS_ALLOW_LOOPBACK",
             )
-        }
+        } | {ALERT_QUEUE_URL_ENV}  # Stripe's webhook queues a trial's notice
         assert variables[f"{ENV_PREFIX}WEBHOOKS_ALLOW_LOOPBACK"] == "False"  # a deployed control plane: https only
         table_id, _ = only(template, "AWS::DynamoDB::Table")
         pool_id, _ = only(template, "AWS::Cognito::UserPool")
