@@ -209,12 +209,13 @@ def keys() -> None:
 @keys.command("create")
 @click.option("--api", "api_id", required=True, help="The API to subscribe to (its id on the marketplace).")
 @click.option("--plan", required=True, help="The plan's name.")
+@click.option("--invite", metavar="TOKEN", help="For a private plan: the token of its invite link (after ?invite=).")
 @global_options
 @click.pass_obj
-def create_key(settings: Settings, api_id: str, plan: str) -> None:
+def create_key(settings: Settings, api_id: str, plan: str, invite: str | None) -> None:
     """Subscribe to an API's plan and get an API key. The key is shown ONCE: store it now."""
     client = settings.control_plane()
-    created = client.subscribe(api_id, plan)
+    created = client.subscribe(api_id, plan, invite=invite)
     settings.output.result(
         created,
         f"Subscribed to {escape(api_id)} ({escape(plan)}). Your API key, shown only this once:\n\n"

@@ -232,10 +232,14 @@ class ControlPlane(ControlPlaneClient):
 
     # Consumers.
 
-    def subscribe(self, api_id: str, plan: str, checkout_session: str | None = None) -> IssuedKey:
-        """``checkout_session``: a completed :meth:`card_checkout`, which a plan with a free trial needs."""
+    def subscribe(
+        self, api_id: str, plan: str, checkout_session: str | None = None, *, invite: str | None = None
+    ) -> IssuedKey:
+        """``checkout_session``: a completed :meth:`card_checkout`, which a plan with a free trial needs;
+        ``invite``: an invite link's token, which a private plan needs."""
         card = {"checkout_session": checkout_session} if checkout_session else {}
-        return cast(IssuedKey, self.post("/subscriptions", {"api_id": api_id, "plan": plan, **card}))
+        invited = {"invite": invite} if invite else {}
+        return cast(IssuedKey, self.post("/subscriptions", {"api_id": api_id, "plan": plan, **card, **invited}))
 
     def card_checkout(self, api_id: str, plan: str) -> CardCheckout:
         return cast(CardCheckout, self.post("/subscriptions/checkout", {"api_id": api_id, "plan": plan}))

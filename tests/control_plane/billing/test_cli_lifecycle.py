@@ -16,7 +16,7 @@ from api_direct.project import load_project
 from tests.control_plane.billing.cli_harness import SignIn, apid, ok
 from tests.control_plane.billing.usage import API, CAROL, marketplace
 from tests.control_plane.lifecycle.plans import plans
-from tests.control_plane.marketplace import ALICE, CREATOR_ACCOUNT, CREATOR_REGION, listing_body
+from tests.control_plane.marketplace import ALICE, CREATOR_ACCOUNT, CREATOR_REGION, DAVE, listing_body
 from tests.control_plane.tokens import Mint, bearer
 from tests.errors import one_line_error
 from tests.example_project import copy_example
@@ -98,3 +98,11 @@ def test_publish_prints_what_changed_and_when_a_price_change_reaches_subscribers
     again = json.loads(ok(apid("publish", "--project", str(project), "--json")))
     assert again["version"] is None
     assert "Nothing changed." in ok(apid("publish", "--project", str(project)))
+
+
+def test_a_consumer_subscribes_to_a_private_plan_with_the_invites_token(alice: str, sign_in_as: SignIn) -> None:
+    made = json.loads(ok(apid("invite", "create", "--api", API, "--plan", "vip", "--json")))
+    sign_in_as(alice, DAVE, "consumers")
+    one_line_error(apid("keys", "create", "--api", API, "--plan", "vip"), InputError.exit_code, "has no plan 'vip'")
+    created = json.loads(ok(apid("keys", "create", "--api", API, "--plan", "vip", "--invite", made["token"], "--json")))
+    assert created["plan"] == "vip"
