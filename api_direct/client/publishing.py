@@ -108,9 +108,9 @@ def listing(
                 "rate_limit": plan.rate_limit,
                 "burst": plan.burst,
                 "monthly_quota": plan.monthly_quota,
-            }
                 "deprecated": plan.deprecated,
                 "private": plan.private,
+            }
             for plan in project.config.plans
         ],
     }
