@@ -30,7 +30,7 @@ from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.services import Services
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_pk, creator_pk
-from api_direct.control_plane.billing import earnings, reporting
+from api_direct.control_plane.billing import credits, earnings, prepaid, reporting
 from api_direct.control_plane.billing.earnings import close_and_pay, platform_fee
 from api_direct.control_plane.billing.handlers import UsageBatch, process_usage
 from api_direct.control_plane.billing.metering import counter_key, key_id_index_pk
@@ -319,3 +319,170 @@ def test_money_is_counted_billed_and_paid_exactly_once(
         months = earnings.months(store, CREATOR)
         assert [(m["state"], m["revenue"]) for m in months] == ([("paid", revenue)] if revenue else [])
         assert store.get(creator_pk(CREATOR), "PAYOUTS") is not None
+
+
+# Prepaid credit: debits in the counting transaction, grants once per payment, expiry oldest first.
+
+PREPAID_PLAN = {
+    "name": "credits",
+    "description": "",
+    "rate_limit": Decimal(10),
+    "burst": 20,
+    "billable_statuses": ["2xx"],
+    "prepaid": {"calls": 100, "price": Decimal("1.00"), "expires_days": 1},
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing that happens to the prepaid subscription, in order.
+
+    ``deliver``: the next ``size`` deliveries as one batch (twice if ``again``: a crash
+    after applying); ``buy``: a purchase of ``size`` packs (its payment reported twice
+    if ``again``); ``expire``: the scheduled run at the latest purchase's end of life,
+    with the next batch landing between its read and its write if ``again``.
+    """
+
+    kind: str
+    size: int
+    again: bool
+
+
+steps_strategy = st.lists(
+    st.builds(Step, kind=st.sampled_from(["deliver", "buy", "expire"]), size=st.integers(1, 4), again=st.booleans()),
+    max_size=14,
+)
+
+
+@contextmanager
+def prepaid_marketplace() -> Iterator[tuple[Store, ControlPlaneBus, str]]:
+    """weather-api listed with a prepaid plan of 100-unit packs that expire after a day; Carol subscribed to it."""
+    with mock_aws():
+        create_table(boto3.client("dynamodb", region_name=REGION), TABLE)
+        events = boto3.client("events", region_name=REGION)
+        events.create_event_bus(Name=BUS)
+        store = Store(boto3.resource("dynamodb", region_name=REGION).Table(TABLE))
+        store.put({PK: api_pk(API), SK: "LISTING", "api_id": API, "creator": CREATOR, "account_id": CREATOR_ACCOUNT})
+        store.put({PK: api_pk(API), SK: "PLAN#credits", **PREPAID_PLAN, "position": 0})
+        consumer, key_id = CONSUMERS[0], "key_carol"
+        store.put(
+            {
+                PK: f"KEY#{consumer}",
+                SK: "KEY",
+                "key_id": key_id,
+                "consumer": consumer,
+                "api_id": API,
+                "plan": "credits",
+                "status": "active",
+                "gsi1pk": key_id_index_pk(key_id),
+                "gsi1sk": "KEY",
+            }
+        )
+        store.put(
+            {
+                PK: consumer_pk(consumer),
+                SK: f"SUB#{API}",
+                "api_id": API,
+                "plan": "credits",
+                "status": "active",
+                "key_id": key_id,
+                "key_hash": "0" * 64,
+            }
+        )
+        yield store, ControlPlaneBus(events, BUS, None), key_id
+
+
+def landing_once(read: Any, deliver: Any, size: int) -> Any:
+    """``read`` (the balance) that, the first time, lets a batch of ``size`` deliveries land after it has read:
+    a debit between an expiry's read and its write."""
+    landed = False
+
+    def reading(*args: Any) -> Any:
+        nonlocal landed
+        balance = read(*args)
+        if not landed:
+            landed = True
+            deliver(size)
+        return balance
+
+    return reading
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(records=records_strategy, chaos=chaos_strategy, steps=steps_strategy)
+def test_prepaid_credit_balances_exactly_whatever_the_delivery(
+    records: list[Record], chaos: Chaos, steps: list[Step], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """remaining = granted - debited - expired at every step; debited = the unique records' billable units;
+    granted = the unique purchases' units; each grant loses exactly its units unused, spent oldest first."""
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    hour = hour_text(start)
+    consumer = CONSUMERS[0]
+    with prepaid_marketplace() as (store, bus, key_id):
+        events = [
+            usage_event(key_id, calls=r.calls, ok=r.ok, hour=hour, plan="credits", record=f"r{i}", units=r.units())
+            for i, r in enumerate(records)
+        ]
+        queue = deliveries(records, chaos)
+        seen: set[int] = set()
+        #: The model: units debited, and per grant (oldest first) its units, end of life and units lost.
+        model_used, grants, clock = 0, [], start
+
+        def deliver_batch(size: int) -> None:
+            nonlocal queue, model_used
+            batch, queue = queue[:size], queue[size:]
+            if batch:
+                assert process_usage(sqs_event(*(events[i] for i in batch)), UsageBatch(store, None, None, start)) == {
+                    "batchItemFailures": []
+                }
+            for i in batch:
+                if i not in seen:
+                    seen.add(i)
+                    model_used += records[i].billable
+
+        def check() -> None:
+            balance = credits.read_balance(store, consumer, API)
+            assert balance.remaining == balance.granted - balance.used - balance.expired
+            assert (balance.used, balance.granted, balance.expired) == (
+                model_used,
+                sum(units for units, _, _ in grants),
+                sum(lost or 0 for _, _, lost in grants),
+            )
+
+        last_batch: list[int] = []
+        for number, step in enumerate(steps):
+            if step.kind == "deliver":
+                last_batch = queue[: step.size]
+                deliver_batch(step.size)
+                if step.again and last_batch:  # the batch redelivered whole after a crash: counted once
+                    process_usage(sqs_event(*(events[i] for i in last_batch)), UsageBatch(store, None, None, start))
+            elif step.kind == "buy":
+                clock += timedelta(minutes=1)
+                purchase = credits.Purchase(
+                    f"pi_{number}", consumer, API, "credits", step.size, 100 * step.size, "usd", "checkout"
+                )
+                for _ in range(2 if step.again else 1):
+                    prepaid.receive(store, bus, purchase, clock)
+                grants.append([100 * step.size, clock + timedelta(days=1), None])
+            else:
+                at = clock + timedelta(days=1)
+                if step.again:
+                    monkeypatch.setattr(
+                        credits, "read_balance", landing_once(credits.read_balance, deliver_batch, step.size)
+                    )
+                prepaid.expire_due(store, bus, at)
+                monkeypatch.undo()
+                spent_before = 0
+                for grant in grants:
+                    units, ends, lost = grant
+                    if lost is None and ends <= at:
+                        grant[2] = lost = units - min(max(model_used - spent_before, 0), units)
+                    spent_before += units - (lost or 0)
+            check()
+        deliver_batch(len(queue))
+        check()
+        assert model_used == sum(r.billable for r in records)
+        paid = [entry["amount"] for entry in earnings.ledger(store, CREATOR)]
+        assert sorted(paid) == sorted(100 * s.size for s in steps if s.kind == "buy")
