@@ -12,6 +12,7 @@ from api_direct.cli.money import receipts_text
 from api_direct.cli.settings import Settings, global_options, stage_option
 from api_direct.client import sign_in
 from api_direct.client.control_plane import ControlPlane, IssuedKey
+from api_direct.client.http import CardRequired
 from api_direct.client.publishing import publish as publish_listing
 from api_direct.deploy import operations
 from api_direct.contracts import MAX_GRACE_SECONDS
@@ -210,12 +211,32 @@ def keys() -> None:
 @click.option("--api", "api_id", required=True, help="The API to subscribe to (its id on the marketplace).")
 @click.option("--plan", required=True, help="The plan's name.")
 @click.option("--invite", metavar="TOKEN", help="For a private plan: the token of its invite link (after ?invite=).")
+@click.option(
+    "--checkout-session",
+    metavar="ID",
+    help="For a plan with a free trial: the Stripe Checkout Session where you saved a card (a first run prints it).",
+)
 @global_options
 @click.pass_obj
-def create_key(settings: Settings, api_id: str, plan: str, invite: str | None) -> None:
-    """Subscribe to an API's plan and get an API key. The key is shown ONCE: store it now."""
+def create_key(settings: Settings, api_id: str, plan: str, invite: str | None, checkout_session: str | None) -> None:
+    """Subscribe to an API's plan and get an API key. The key is shown ONCE: store it now.
+
+    A plan with a free trial needs a card first: without --checkout-session this prints
+    the Stripe Checkout page to save one on, and the command to run once you have.
+    """
     client = settings.control_plane()
-    created = client.subscribe(api_id, plan, invite=invite)
+    try:
+        created = client.subscribe(api_id, plan, checkout_session, invite=invite)
+    except CardRequired:
+        page = client.card_checkout(api_id, plan)
+        settings.output.result(
+            {"status": "card required", **page},
+            f"{escape(plan)} of {escape(api_id)} has a free trial and needs a card first. Save one on Stripe's"
+            f" page (nothing is charged until the trial ends):\n\n  {page['url']}\n\nthen run: apid keys create"
+            f" --api {escape(api_id)} --plan {escape(plan)}{f' --invite {escape(invite)}' if invite else ''}"
+            f" --checkout-session {page['session_id']}",
+        )
+        return
     settings.output.result(
         created,
         f"Subscribed to {escape(api_id)} ({escape(plan)}). Your API key, shown only this once:\n\n"

@@ -22,6 +22,10 @@ class ControlPlaneError(ApidError):
     """The control plane refused; the message is its problem ``detail``."""
 
 
+class CardRequired(ControlPlaneError):
+    """A plan with a free trial needs a card saved through Stripe Checkout first (the problem's ``checkout``)."""
+
+
 class ControlPlaneClient:
     def __init__(self, base_url: str, token: Callable[[], str] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
@@ -80,10 +84,13 @@ def _with_query(path: str, query: dict[str, Any]) -> str:
 
 def _problem(method: str, path: str, status: int, reason: str, payload: bytes) -> ApidError:
     try:
-        detail = json.loads(payload).get("detail") or reason
+        problem = json.loads(payload)
+        detail = problem.get("detail") or reason
     except (ValueError, AttributeError):
-        detail = reason
+        problem, detail = {}, reason
     message = f"control plane: {detail}"
+    if status == 402 and problem.get("checkout"):
+        return CardRequired(message)
     if status == 401:
         return AccessError(f"{message} (run `apid login`)")
     if status == 403:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from moto.ses.models import ses_backends
 
@@ -28,6 +29,7 @@ from api_direct.control_plane.billing.subscription_billing import SubscriptionBi
 from api_direct.control_plane.web.rendering import when
 from api_direct.local.card_checkout import subscribe_with_card
 from api_direct.local.stripe_server import StripeError, StripeFake, sign_webhook
+from tests.control_plane.billing.cli_harness import SignIn, apid, ok
 from tests.control_plane.billing.stripe_settings import WEBHOOK_SECRET
 from tests.control_plane.billing.usage import sqs_event, usage_event
 from tests.control_plane.mcp_agent import marketplace_agent, outcome
@@ -480,3 +482,23 @@ def test_a_trial_spends_nothing_so_a_spend_cap_neither_alerts_nor_stops_the_key(
 
     assert check_alerts(batch, alerter) == 0  # pro's 9.90 fee alone is past the 5.00 cap once the trial is over
     assert "Messages" not in aws("sqs").receive_message(QueueUrl=alert_queue)
+
+
+def test_the_cli_prints_the_checkout_page_then_subscribes_with_the_saved_card(
+    control_plane: str, billed_app: FastAPI, mint: Mint, sign_in_as: SignIn, stripe_fake: StripeFake
+) -> None:
+    free, pro = listing_body()["plans"]
+    link_account(ALICE)
+    published(TestClient(billed_app), bearer(mint(ALICE, "creators")), plans=[free, {**pro, "trial_days": 7}])
+    creator_key_bus()
+    sign_in_as(control_plane, CAROL, "consumers")
+
+    first = json.loads(ok(apid("keys", "create", "--api", API, "--plan", "pro", "--json")))
+    assert first["status"] == "card required" and stripe_fake._all("subscription") == []
+    told = ok(apid("keys", "create", "--api", API, "--plan", "pro"))
+    [command] = [line for line in told.splitlines() if line.startswith("then run: ")]
+    stripe_fake.complete_checkout(command.rsplit(" ", 1)[1])
+
+    created = ok(apid(*command.removeprefix("then run: apid ").split()))
+    assert "Your API key, shown only this once" in created
+    assert newest_subscription(stripe_fake)["status"] == "trialing"
