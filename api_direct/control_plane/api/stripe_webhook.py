@@ -11,7 +11,7 @@ Stripe retry them for days.
 
 | event | effect |
 | --- | --- |
-| ``invoice.paid`` | the creator is credited (:func:`~api_direct.control_plane.billing.earnings.record_revenue`), the invoice kept with its Stripe link and period for the consumer's list (no call to Stripe when they look); a key suspended for an earlier failure is restored |
+| ``invoice.paid`` | the creator is credited (:func:`~api_direct.control_plane.billing.earnings.record_revenue`) and charged Stripe's real card fee (its charge's balance transaction, read through ``invoice.payments``) and Billing's, the invoice kept with its Stripe link and period for the consumer's list (no call to Stripe when they look); a key suspended for an earlier failure is restored |
 | ``charge.refunded`` | each refund of a charge the ledger knows (one made on Stripe's dashboard too) is taken off its creator's earnings, once by refund id (:func:`~api_direct.control_plane.billing.earnings.record_refund`) |
 | ``invoice.payment_failed`` | the subscription's key is suspended in the API's account |
 | ``customer.subscription.deleted`` | Stripe ended the subscription: its key is revoked |
@@ -36,6 +36,7 @@ from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.billing import earnings
 from api_direct.control_plane.billing.earnings import PaidInvoice, Refund, record_revenue
+from api_direct.control_plane.billing.fees import billing_fee, stripe_pricing
 from api_direct.control_plane.billing import credits, prepaid
 from api_direct.control_plane.billing.metering import MARKER_DAYS
 from api_direct.control_plane.billing.periods import epoch_seconds
@@ -119,6 +120,7 @@ def _invoice_paid(services: Services, invoice: Mapping[str, Any]) -> bool:
     consumer, api_id, stripe_subscription = owner
     recorded = False
     if int(invoice.get("amount_paid") or 0) > 0:
+        payment_intent, card_fee = _payment_of(services, str(invoice["id"]))
         paid = PaidInvoice(
             str(invoice["id"]),
             int(invoice["amount_paid"]),
@@ -128,10 +130,28 @@ def _invoice_paid(services: Services, invoice: Mapping[str, Any]) -> bool:
             hosted_invoice_url=invoice.get("hosted_invoice_url") or None,
             period_start=_moment(invoice.get("period_start")),
             period_end=_moment(invoice.get("period_end")),
+            payment_intent=payment_intent,
+            stripe_fee=card_fee,
+            billing_fee=billing_fee(int(invoice["amount_paid"]), stripe_pricing(services.settings)),
         )
         recorded = record_revenue(services.store, paid, datetime.now(UTC)) == "recorded"
     restored = subscriptions.restore_after_payment(services, consumer, api_id, stripe_subscription)
     return recorded or restored
+
+
+def _payment_of(services: Services, invoice_id: str) -> tuple[str | None, int]:
+    """The invoice's payment intent and Stripe's card fee on its charge (0 if Stripe shows no charge)."""
+    if services.billing is None:
+        return None, 0
+    gateway = services.billing.gateway
+    try:
+        payment_intent = gateway.invoice_payment_intent(invoice_id)
+    except stripe.InvalidRequestError as error:
+        if error.code != "resource_missing":
+            raise
+        return None, 0  # an event made up for an invoice Stripe never had (a test's): credited without a fee
+    charged = gateway.charge_fee(payment_intent) if payment_intent else None
+    return payment_intent, charged.fee if charged else 0
 
 
 def _charge_refunded(services: Services, charge: Mapping[str, Any]) -> bool:

@@ -1,5 +1,6 @@
 """Payments a creator's ledger holds, made for real in the Stripe fake: what refund tests refund."""
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,7 +44,15 @@ def paid_pack(fake: StripeFake, store: Store, amount: int = 800, api_id: str = A
 
 def deliver(api: TestClient, event_type: str, data_object: dict[str, Any]) -> str:
     """Deliver a signed event as Stripe would; the webhook's outcome."""
-    payload = event_payload(event_type, data_object)
+    return _post(api, event_payload(event_type, data_object))
+
+
+def relay(api: TestClient, fake: StripeFake) -> list[str]:
+    """Deliver every event the fake has recorded, in order, signed with the control plane's secret; the outcomes."""
+    return [_post(api, json.dumps(event).encode()) for event in fake.events()]
+
+
+def _post(api: TestClient, payload: bytes) -> str:
     response = api.post(
         "/stripe/webhook",
         content=payload,

@@ -14,8 +14,8 @@ from api_direct.control_plane.api.store import Store, creator_pk
 from api_direct.control_plane.billing.periods import month_text
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
 from api_direct.local.stripe_server import StripeFake
-from tests.control_plane.billing.payments import deliver, list_for_alice, paid_pack
-from tests.control_plane.billing.usage import CAROL
+from tests.control_plane.billing.payments import deliver, list_for_alice, paid_pack, relay
+from tests.control_plane.billing.usage import CAROL, marketplace
 from tests.control_plane.marketplace import ALICE, BOB
 from tests.control_plane.tokens import Mint, bearer
 from tests.stripe_fake import client_for
@@ -173,3 +173,20 @@ def test_a_refund_of_a_payment_the_ledger_does_not_know_changes_nothing(
     charge = client.v1.charges.retrieve(str(intent.latest_charge)).to_dict()
     assert deliver(billed_api, "charge.refunded", charge) == "no change"
     assert list(store.query(creator_pk(ALICE), "EARNINGS#")) == []
+
+
+def test_a_paid_invoice_records_stripes_real_fee_and_is_refunded_through_its_payment(
+    billed_api: TestClient, mint: Mint, stripe_fake: StripeFake, store: Store
+) -> None:
+    marketplace(billed_api, mint, plan="pro")
+    [invoice] = stripe_fake.close_billing_period()
+    assert relay(billed_api, stripe_fake) == ["handled"]
+    entry = store.get(f"INVOICE#{invoice['id']}", "PAID")
+    assert entry is not None
+    # pro's 9.90 a month: Stripe's 2.9 % + 30 on the charge (its balance transaction's), Billing's 0.7 %.
+    assert (entry["amount"], entry["stripe_fee"], entry["billing_fee"]) == (990, 59, 7)
+    assert this_month(store)["stripe_fees"] == 66
+    made = refund(billed_api, mint, invoice["id"], 200).json()
+    assert (made["amount"], made["left"]) == (200, 790)
+    assert charge_of(stripe_fake, str(entry["payment_intent"])).amount_refunded == 200
+    assert relay(billed_api, stripe_fake)[-1] == "no change"  # its charge.refunded: recorded already, by its id
