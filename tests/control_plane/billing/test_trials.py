@@ -502,3 +502,12 @@ def test_the_cli_prints_the_checkout_page_then_subscribes_with_the_saved_card(
     created = ok(apid(*command.removeprefix("then run: apid ").split()))
     assert "Your API key, shown only this once" in created
     assert newest_subscription(stripe_fake)["status"] == "trialing"
+
+
+def test_only_a_signed_in_consumer_may_start_a_checkout(
+    billed_api: TestClient, mint: Mint, stripe_fake: StripeFake, listed: EventLog
+) -> None:
+    creator = bearer(mint(ALICE, "creators"))
+    assert "only consumers" in one_line_problem(checkout(billed_api, creator), 403)
+    assert "sign in first" in one_line_problem(checkout(billed_api, {}), 401)
+    assert stripe_fake.checkout_sessions() == []
