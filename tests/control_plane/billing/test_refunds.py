@@ -3,6 +3,7 @@ however often it is retried; the ledger takes it off the current month and the c
 ``charge.refunded`` mirrors refunds made on Stripe's dashboard, each once by its id.
 """
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,9 +16,10 @@ from api_direct.control_plane.billing.periods import month_text
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
 from api_direct.local.stripe_server import StripeFake
 from tests.control_plane.billing.payments import deliver, list_for_alice, paid_pack, relay
-from tests.control_plane.billing.usage import CAROL, marketplace
+from tests.control_plane.billing.usage import API, CAROL, marketplace
 from tests.control_plane.marketplace import ALICE, BOB
 from tests.control_plane.tokens import Mint, bearer
+from tests.control_plane.web.pages import as_user, text
 from tests.stripe_fake import client_for
 
 
@@ -72,6 +74,9 @@ def test_a_partial_refund_then_the_rest_reach_stripe_the_ledger_and_the_consumer
     [invoice] = billed_api.get("/invoices", headers=bearer(mint(CAROL, "consumers"))).json()
     assert (invoice["invoice_id"], invoice["amount"], invoice["refunded"]) == (pack, 800, 800)
     assert "stripe_fee" not in invoice, "Stripe's fee on a payment is the creator's business"
+    dashboard = as_user(billed_api, mint(CAROL, "consumers")).get("/web/dashboard").text
+    [row] = [text(found) for found in re.findall(r"<tr><td><code>pi_.*?</tr>", dashboard)]
+    assert f"{pack} {API} " in row and "8.00 USD 8.00 USD" in row  # paid, and refunded
 
 
 @pytest.mark.parametrize(
