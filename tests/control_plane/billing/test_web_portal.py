@@ -67,7 +67,13 @@ def test_the_portal_still_renders_when_stripe_is_down(
 # --- what each plan pays, and refunds -----------------------------------------------------------------
 
 
-def test_the_portal_shows_what_each_plan_really_pays_after_stripe_and_the_platform(portal: TestClient) -> None:
+def test_the_portal_shows_what_each_plan_really_pays_after_stripe_and_the_platform(
+    portal: TestClient, mint: Mint
+) -> None:
+    alice = bearer(mint(ALICE, "creators"))
+    plans = portal.get("/listings/weather-api", headers=alice).json()["plans"]
+    pack = {"name": "credits", "rate_limit": 10, "burst": 20, "prepaid": {"calls": 10_000, "price": "8.00"}}
+    published(portal, alice, plans=[*plans, pack])
     page = portal.get("/web/portal").text
     rows = [text(row) for row in re.findall(r'<tr data-plan="pro">.*?</tr>', page)]
     # 9.90 a month plus 0.0125 per 1,000 units: at 1,000 units 9.91, of which Stripe 0.59 + 0.07, the platform 1.98.
@@ -75,6 +81,9 @@ def test_the_portal_shows_what_each_plan_really_pays_after_stripe_and_the_platfo
     assert [row.split()[3] for row in rows] == ["1,000", "10,000", "100,000", "1,000,000"]
     [free] = [text(row) for row in re.findall(r'<tr data-plan="free">.*?</tr>', page)]
     assert free == "free free: nothing charged, nothing received"
+    [credits] = [text(row) for row in re.findall(r'<tr data-plan="credits">.*?</tr>', page)]
+    # A pack is a Checkout payment: Stripe's card fee alone.
+    assert credits == "credits (per pack) 10,000 8.00 USD 0.53 USD 1.60 USD 5.87 USD 0.587"
     assert "2.9 % + 30 cents a card charge, 0.7 % of subscription invoices (Stripe Billing)" in text(page)
 
 
