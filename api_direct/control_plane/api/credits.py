@@ -31,6 +31,7 @@ from api_direct.control_plane.api.subscriptions import active_subscription, bill
 from api_direct.control_plane.billing import credits, prepaid
 from api_direct.control_plane.billing.credits import MAX_PACKS, Balance, balance_key, read_balance
 from api_direct.control_plane.billing.stripe_gateway import PaidCheckout, StripeGateway
+from api_direct.control_plane.billing.subscription_billing import PURPOSE
 from api_direct.project import PricingPlan
 
 #: Where the web pages live (``web.rendering.WEB_PREFIX``: the API may not import the pages).
@@ -123,7 +124,7 @@ def get_credits(
     if session_id is not None:
         session = billed(lambda: _gateway(services).paid_checkout(session_id))
         metadata = session.metadata
-        if (metadata.get(credits.PURPOSE), metadata.get("apid_consumer"), metadata.get("apid_api")) != (
+        if (metadata.get(PURPOSE), metadata.get("apid_consumer"), metadata.get("apid_api")) != (
             credits.CREDITS_PURPOSE,
             principal.sub,
             api_id,

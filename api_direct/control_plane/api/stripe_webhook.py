@@ -40,6 +40,7 @@ from api_direct.control_plane.billing.fees import billing_fee, stripe_pricing
 from api_direct.control_plane.billing import credits, prepaid
 from api_direct.control_plane.billing.metering import MARKER_DAYS
 from api_direct.control_plane.billing.periods import epoch_seconds
+from api_direct.control_plane.billing.subscription_billing import PURPOSE
 from api_direct.control_plane.billing.trials import trial_will_end
 
 TOLERANCE_SECONDS = 300
@@ -194,7 +195,7 @@ def _subscription_deleted(services: Services, subscription: Mapping[str, Any]) -
 
 def _checkout_completed(services: Services, session: Mapping[str, Any]) -> bool:
     """A Checkout Session was completed: what it was for is in its metadata's ``apid_purpose``."""
-    purpose = (session.get("metadata") or {}).get(credits.PURPOSE)
+    purpose = (session.get("metadata") or {}).get(PURPOSE)
     if purpose == credits.CREDITS_PURPOSE and services.billing is not None:
         purchase = credit_routes.purchase_of_session(services, str(session["id"]))
         return purchase is not None and prepaid.receive(services.store, services.bus, purchase, datetime.now(UTC))
@@ -203,7 +204,7 @@ def _checkout_completed(services: Services, session: Mapping[str, Any]) -> bool:
 
 def _payment_succeeded(services: Services, intent: Mapping[str, Any]) -> bool:
     """A credit payment succeeded (an auto-reload whose own answer was lost, or Checkout's): grant it if not yet."""
-    if services.billing is None or (intent.get("metadata") or {}).get(credits.PURPOSE) != credits.CREDITS_PURPOSE:
+    if services.billing is None or (intent.get("metadata") or {}).get(PURPOSE) != credits.CREDITS_PURPOSE:
         return False
     purchase = prepaid.purchase_of(
         str(intent["id"]),

@@ -48,8 +48,9 @@ GRANT_PREFIX = "CREDITGRANT#"
 EXPIRING = "CREDITS#expiring"
 #: Balances whose auto-reload is due (a debit left them below their mark) are listed under this in ``gsi1``.
 RELOAD_DUE = "CREDITS#reload-due"
-#: A Checkout Session's or PaymentIntent's metadata key saying what it pays for, and its value for credit bought.
-PURPOSE, CREDITS_PURPOSE = "apid_purpose", "credits"
+#: A Checkout Session's or PaymentIntent's ``metadata["apid_purpose"]`` (``subscription_billing.PURPOSE``) for
+#: credit bought.
+CREDITS_PURPOSE = "credits"
 #: The most packs one purchase buys.
 MAX_PACKS = 100
 #: How many times an expiry reads again after a debit moved the balance under it, in one run.

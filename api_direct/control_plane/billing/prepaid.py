@@ -35,9 +35,10 @@ from api_direct.control_plane.api.store import GSI1, PK, SK, Store, api_pk, cons
 from api_direct.control_plane.api.subscriptions import ACTIVE, subscription_key
 from api_direct.control_plane.billing import credits
 from api_direct.control_plane.billing.alerting import Alert, Alerter, cap_keys, uncap_keys
-from api_direct.control_plane.billing.credits import PURPOSE, Balance, Purchase, balance_key, read_balance
+from api_direct.control_plane.billing.credits import Balance, Purchase, balance_key, read_balance
 from api_direct.control_plane.billing.periods import month_text
 from api_direct.control_plane.billing.stripe_gateway import PaymentDeclined, StripeGateway, cents
+from api_direct.control_plane.billing.subscription_billing import PURPOSE
 from api_direct.project import PricingPlan
 
 logger = logging.getLogger(__name__)
