@@ -33,7 +33,7 @@ def write_project(root: Path, toml: str, *, app_module: str = "main.py", require
 def test_example_project_loads() -> None:
     project = load_project(EXAMPLE_DIR)
     assert project.stack_name == "apid-weather-api"
-    assert [plan.name for plan in project.config.plans] == ["free", "pro"]
+    assert [plan.name for plan in project.config.plans] == ["free", "pro", "starter", "credits"]
     assert project.config.runtime.python == "3.12" and project.config.runtime.architecture == "arm64"
     assert str(project.config.plans[1].price_per_1000) == "0.4"
 

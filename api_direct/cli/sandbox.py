@@ -43,7 +43,10 @@ EXAMPLE = Path(api_direct.__file__).resolve().parent.parent / "examples" / "weat
     "--plan",
     "plan_name",
     default=None,
-    help="The plan the consumer subscribes to. Default: the first paid plan in apid.toml.",
+    help="The plan the consumer subscribes to; its shape decides the money story: a subscription is invoiced for "
+    "the calls' units, a free trial (trial_days) takes a card on Stripe's Checkout page, bills nothing in the trial "
+    "and the fee from its end, a prepaid plan answers 402 until a pack is bought on Checkout, then burns and "
+    "auto-reloads the credit. Default: the first paid plan in apid.toml.",
 )
 @click.option(
     "--keep",
@@ -64,8 +67,9 @@ def sandbox(settings: Settings, calls: int, plan_name: str | None, keep: bool) -
     the deploy role; publishes it with its plans; the consumer subscribes and gets
     a key; --calls requests go through the API's authorizer and app; the usage is
     metered, billed as Stripe meter events and invoiced; the creator is paid out.
-    Ends with a table (calls, billable calls, billed, platform fee, payout) and
-    exits 0 only if every number matches what the calls imply (6 if not).
+    Ends with a table (calls, billable units, billed, Stripe's fees, platform
+    fee, payout) and exits 0 only if every number matches what the calls and
+    the plan imply (6 if not).
 
     \b
     The calls come from the app's own OpenAPI document: every GET and POST
@@ -170,6 +174,7 @@ def _summary_text(summary: "Summary") -> str:
         ("of them MCP tool calls", str(summary.mcp_tool_calls)),
         ("billable units", str(summary.billable)),
         ("amount billed", _money(summary.billed, currency)),
+        ("Stripe's fees", _money(summary.stripe_fees, currency)),
         ("platform fee", _money(summary.fee, currency)),
         ("creator payout", _money(summary.payout, currency)),
     ):

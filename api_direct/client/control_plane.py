@@ -244,6 +244,20 @@ class ControlPlane(ControlPlaneClient):
     def card_checkout(self, api_id: str, plan: str) -> CardCheckout:
         return cast(CardCheckout, self.post("/subscriptions/checkout", {"api_id": api_id, "plan": plan}))
 
+    def credits_checkout(self, api_id: str, packs: int = 1) -> CardCheckout:
+        """A Stripe Checkout page selling ``packs`` packs of a prepaid plan's credit (the card is saved for reloads)."""
+        return cast(CardCheckout, self.post(f"/subscriptions/{_segment(api_id)}/credits/checkout", {"packs": packs}))
+
+    def credits(self, api_id: str) -> dict[str, Any]:
+        """A prepaid subscription's credit: balance, grants, auto-reload."""
+        return cast("dict[str, Any]", self.get(f"/subscriptions/{_segment(api_id)}/credits"))
+
+    def set_auto_reload(self, api_id: str, *, enabled: bool, below_units: int | None = None) -> dict[str, Any]:
+        """Turn auto-reload on (buy a pack with the saved card below ``below_units``, or the plan's mark) or off."""
+        settings = {"enabled": enabled, **({"below_units": below_units} if below_units is not None else {})}
+        path = f"/subscriptions/{_segment(api_id)}/credits/auto-reload"
+        return cast("dict[str, Any]", self.put(path, settings))
+
     def subscriptions(self) -> list[Subscription]:
         return cast("list[Subscription]", self.get("/subscriptions"))
 

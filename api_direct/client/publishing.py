@@ -98,19 +98,6 @@ def listing(
         "stage": project.stage,
         "mcp": {"exclude": list(project.config.mcp.exclude)} if project.config.mcp.enabled else None,
         "route_weights": [route.model_dump(mode="json") for route in project.config.routes],
-        "plans": [
-            {
-                "name": plan.name,
-                "description": plan.description,
-                "free_calls": plan.free_calls,
-                "price_per_1000": str(plan.price_per_1000),
-                "monthly_fee": str(plan.monthly_fee),
-                "rate_limit": plan.rate_limit,
-                "burst": plan.burst,
-                "monthly_quota": plan.monthly_quota,
-                "deprecated": plan.deprecated,
-                "private": plan.private,
-            }
-            for plan in project.config.plans
-        ],
+        # Every field of each plan, as apid.toml has it: the control plane validates them with the same model.
+        "plans": [plan.model_dump(mode="json") for plan in project.config.plans],
     }

@@ -47,7 +47,6 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -57,12 +56,12 @@ from urllib.parse import urlsplit
 import uvicorn
 
 from api_direct.client import sign_in
+from api_direct.contracts import ALERT_QUEUE_URL_ENV
 from api_direct.client.control_plane import ControlPlane
 from api_direct.client.publishing import export_openapi, publish
 from api_direct.bundling.fastapi_code import ADAPTER_MODULE, HANDLER_MODULE, write_handler
 from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ENV_PREFIX, ControlPlaneSettings
-from api_direct.control_plane.billing.charges import half_up, month_charge_cents
 from api_direct.deploy import operations
 from api_direct.deploy.aws import creator_aws
 from api_direct.deploy.aws_target import AwsTarget
@@ -71,7 +70,7 @@ from api_direct.deploy.link import link_through_control_plane
 from api_direct.deploy.state import load_state, save_state
 from api_direct.errors import InputError, OperationFailed, StateError
 from api_direct.local import event_sources
-from api_direct.local.control_plane import deploy_control_plane
+from api_direct.local.control_plane import API_HANDLER, deploy_control_plane
 from api_direct.local.emulator import running_moto_server
 from api_direct.local.agent_calls import AgentRun, agent_run
 from api_direct.local.mcp_loopback import LocalInvokeApi, gateway_resolved_here
@@ -79,6 +78,7 @@ from api_direct.local.lambda_runtime import DeployedFunction, LocalLambda, envir
 from api_direct.local.rest_api import DeployedRestApi, GatewayRules, LocalRestApi, Response
 from api_direct.local.rest_proxy import HttpRequest, HttpResponse, failed
 from api_direct.local.sample_calls import SampleCall, SampleCalls, sample_calls
+from api_direct.local.sandbox_money import Check, Money, story_for
 from api_direct.local.stripe_server import StripeFake, running_stripe_fake
 from api_direct.project import PricingPlan, Project, billable_calls, load_project
 from api_direct.runtime.mcp_tools import MCP_PATH, Toolset, tools_of
@@ -123,27 +123,15 @@ class Narrator(Protocol):
 
 
 @dataclass(frozen=True)
-class Check:
-    """One number the sandbox expected, and what the product produced."""
-
-    name: str
-    expected: object
-    actual: object
-
-    @property
-    def ok(self) -> bool:
-        return self.expected == self.actual
-
-
-@dataclass(frozen=True)
 class Summary:
     calls: int
     #: Billable units metered in Stripe: each billable call counts its route's weight (``[[routes]]``).
     billable: int
     #: Of ``calls``, those an AI agent made as MCP tool calls (each one call to its route).
     mcp_tool_calls: int
-    #: Cents, in the control plane's currency.
+    #: Cents, in the control plane's currency: what consumers paid, Stripe kept, the platform kept.
     billed: int
+    stripe_fees: int
     fee: int
     payout: int
     currency: str
@@ -313,6 +301,9 @@ class _Sandbox:
             deployment = deploy_control_plane(self.aws, self.narrator.observer, self.workdir / "control-plane.out")
             self.control_functions = deployment.functions
         with self.narrator.step("Connect Stripe and serve the control plane API"):
+            # What the API function reads from its environment beyond its settings: the queue notices go to.
+            api_environment = deployment.functions[API_HANDLER].environment
+            self.stack.enter_context(environment({ALERT_QUEUE_URL_ENV: api_environment.get(ALERT_QUEUE_URL_ENV)}))
             self.settings = self._serve_control_plane(deployment.settings, deployment.outputs["StripeSecretArn"])
             self.narrator.detail(f"control plane: {self.control_plane_url}")
         with self.narrator.step(f"Sign up a creator ({CREATOR}) and a consumer ({CONSUMER})"):
@@ -347,23 +338,28 @@ class _Sandbox:
                 outputs=deployed.outputs,
                 openapi=openapi,
             )
+        story = story_for(plan)
         with self.narrator.step(f"Consumer searches, subscribes to {plan.name} and gets a key (shown once)"):
             consumer = self._client(self._login(CONSUMER))
             term = (project.config.api.tags or (project.config.api.name,))[0]
             found = [item["api_id"] for item in consumer.search_listings(term)["items"]]
             if project.config.api.name not in found:
                 raise OperationFailed(f"searching for {term!r} did not find {project.config.api.name}: {found}")
-            self.consumer_key = consumer.subscribe(project.config.api.name, plan.name)["api_key"]
+            self.consumer_key = story.subscribe(self, consumer, project.config.api.name)
             self.user_functions = stack_functions(self.aws, project.stack_name)
             self.invoke.route_to(self.runtime, self.user_functions)
-            synced = self._sync_keys()
+            synced = self.sync_keys()
             self.narrator.detail(
                 f"search {term!r} found {found}; key sync applied {synced} event(s) in the creator's account"
             )
         self.api = self._rest_api(project_root, project, deployed.outputs, self.user_functions)
         self.samples = samples
+        self.made = made = _Calls()
+        if (words := story.before_calls_words()) is not None:
+            with self.narrator.step(words):
+                story.before_calls(self, consumer, project.config.api.name)
         with self.narrator.step(f"Make {calls} calls through the authorizer and the app"):
-            made = self._call(self.api, calls)
+            self._call(self.api, calls, made)
         if self.api.api.mcp is not None:
             with self.narrator.step("An AI agent lists the API's MCP tools and calls them (the MCP SDK's client)"):
                 self.toolset = tools_of(openapi, project.config.mcp.exclude)
@@ -374,11 +370,11 @@ class _Sandbox:
         hour_end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         with self.narrator.step("Close the hour after its grace window; report it to Stripe as a meter event"):
             closed_at = hour_end + timedelta(minutes=self.settings.usage_grace_minutes + 15)
-            report = self._scheduled(CLOSER, closed_at)
+            report = self.scheduled(CLOSER, closed_at)
             self.usage_open_from = hour_end.timestamp()
             self.narrator.detail(f"sandbox clock {closed_at:%Y-%m-%d %H:%M}Z: {report}")
-        with self.narrator.step("Stripe closes the billing period, invoices and calls the webhook"):
-            invoices = self.stripe.close_billing_period(at=int(closed_at.timestamp()))
+        with self.narrator.step(story.billing_words()):
+            invoices = story.bill(self, closed_at)
             deliveries = [(d.event_type, d.status) for d in self.stripe.deliveries()]
             self.narrator.detail(f"{len(invoices)} invoice(s); webhooks {deliveries}")
         with self.narrator.step("Creator onboards to Stripe Connect and is paid out, less the platform fee"):
@@ -387,11 +383,12 @@ class _Sandbox:
             self.stripe.complete_onboarding(account["account_id"])
             month_end = (closed_at.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=0)
             paid_at = month_end + timedelta(days=self.settings.payout_grace_days, hours=6)
-            payout = self._scheduled(PAYER, paid_at)
+            payout = self.scheduled(PAYER, paid_at)
             earnings = creator_client.earnings()
             self.narrator.detail(f"sandbox clock {paid_at:%Y-%m-%d %H:%M}Z: {payout}")
-        weights = RouteWeights.of(project.config.routes)
-        return self._summary(made, plan, weights, invoices, earnings, time.monotonic() - started)
+        billable = self._billable(made, plan, RouteWeights.of(project.config.routes))
+        money = story.money_checks(self, consumer, project.config.api.name, billable, invoices, earnings)
+        return self._summary(made, money, earnings, time.monotonic() - started)
 
     def live(self) -> Endpoints:
         """Keep the marketplace working as AWS would: the API served, and what its services deliver delivered.
@@ -428,7 +425,7 @@ class _Sandbox:
         """One cycle: new access-log lines forwarded and aggregated, new key events synced; how many of each, summed."""
         with self.lock:
             lines, applied = self._forward_usage()
-            return lines + applied + self._sync_keys()
+            return lines + applied + self.sync_keys()
 
     # The pieces.
 
@@ -451,11 +448,32 @@ class _Sandbox:
                 with self.lock:
                     traceback.print_exc(file=self.log)
 
-    def _sync_keys(self) -> int:
+    def sync_keys(self) -> int:
         """The control plane's key events, recorded for the creator's key sync, that it has not run on yet."""
         return event_sources.deliver_recorded_events(
             self.aws.client("logs"), self.runtime, self.user_functions[KEY_SYNC], self.delivered_key_events
         )
+
+    def deliver_usage_and_alerts(self) -> int:
+        """What a story's step leaves for AWS to deliver (usage, alerts it queued), delivered; how many."""
+        return sum(self._forward_usage())
+
+    def probe(self, purpose: str) -> int:
+        """The app's first call with the consumer's key, recorded as made for ``purpose``; its status."""
+        call = self.samples.calls[0]
+        request = HttpRequest(
+            call.method, call.path, (("x-api-key", self.consumer_key), *call.headers), call.query, call.body
+        )
+        response = self.api.request(request)
+        self.made.made.append(_Made(purpose, call, response))
+        return response.status
+
+    def detail(self, text: str) -> None:
+        self.narrator.detail(text)
+
+    def emails_sent(self) -> int:
+        """The emails the control plane's SES has sent (the emulator counts them as SES's send quota does)."""
+        return int(self.aws.client("ses").get_send_quota()["SentLast24Hours"])
 
     def _forward_usage(self) -> tuple[int, int]:
         """New access-log lines to the usage forwarder, the usage queue to the aggregator, then the alerts it
@@ -604,7 +622,7 @@ class _Sandbox:
         """
         return max(time.time(), self.usage_open_from)
 
-    def _call(self, api: LocalRestApi, count: int) -> _Calls:
+    def _call(self, api: LocalRestApi, count: int, made: _Calls) -> None:
         """``count`` calls: the app's operations in turn, with a missing key, a wrong key and an unknown route mixed in.
 
         Every tenth call from the fourth has no key, from the seventh a wrong one, and from
@@ -618,7 +636,7 @@ class _Sandbox:
             self.narrator.detail(f"skipped {skipped}")
         if samples.unknown_path is None:
             self.narrator.detail("every path may be one of the app's routes: no unknown-route call")
-        first, made, good = samples.calls[0], _Calls(), 0
+        first, good = samples.calls[0], 0
         for i in range(count):
             if i % 10 == 3:
                 purpose, call, key = NO_KEY, first, None
@@ -642,7 +660,6 @@ class _Sandbox:
         for operation, by_status in failing.items():
             answered = ", ".join(f"{status} ({n}x)" for status, n in sorted(by_status.items()))
             self.narrator.detail(f"{operation} answered {answered} to a call made from its OpenAPI description")
-        return made
 
     def _call_as_agent(self, made: _Calls, toolset: Toolset) -> None:
         """The SDK's MCP client at the stage's ``/mcp``: list the tools and call the one of each sample call.
@@ -697,53 +714,38 @@ class _Sandbox:
         queue_name = mappings[0]["EventSourceArn"].rsplit(":", 1)[-1]
         return str(self.aws.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"])
 
-    def _scheduled(self, handler: str, at: datetime) -> Any:
+    def scheduled(self, handler: str, at: datetime) -> Any:
         function = self.control_functions[handler]
         [rule] = self.aws.client("events").list_rule_names_by_target(TargetArn=function.arn)["RuleNames"]
         rule = f"arn:aws:events:{REGION}:{self.settings.account_id}:rule/{rule}"
         return self.runtime.invoke(function, event_sources.scheduled_event(at, rule, self.settings.account_id, REGION))
 
-    def _summary(
-        self,
-        made: _Calls,
-        plan: PricingPlan,
-        weights: RouteWeights,
-        invoices: list[dict[str, Any]],
-        earnings: Mapping[str, Any],
-        seconds: float,
-    ) -> Summary:
+    def _billable(self, made: _Calls, plan: PricingPlan, weights: RouteWeights) -> int:
+        """The billable units the calls imply: each allowed call its route's weight, counted if its status is billed."""
         allowed: Counter[str] = Counter()
         for response in made.responses:
-            if response.key_id:  # each allowed call counts its route's weight in units
+            if response.key_id:
                 allowed[f"{response.status // 100}xx"] += weights.weight_of(response.method, response.resource)
-        billable = billable_calls(allowed, plan.billable_statuses)
-        metered = sum(int(event["payload"]["value"]) for event in self.stripe.meter_events())
-        billed = sum(invoice["amount_paid"] for invoice in invoices)
-        expected_billed = month_charge_cents(plan, billable)
-        expected_fee = half_up(expected_billed * Decimal(str(earnings["fee_percent"])) / 100)
+        return billable_calls(allowed, plan.billable_statuses)
+
+    def _summary(self, made: _Calls, money: Money, earnings: Mapping[str, Any], seconds: float) -> Summary:
         months = earnings["months"]
-        fee = sum(int(month["fee"]) for month in months)
-        payout = sum(int(month["payout"]) for month in months)
-        transferred = sum(transfer["amount"] for transfer in self.stripe.transfers())
         checks = (
             Check("missing key answered 401", made.count(NO_KEY), made.count(NO_KEY, (401).__eq__)),
             Check("wrong key answered 403", made.count(WRONG), made.count(WRONG, (403).__eq__)),
             Check("unknown route answered 404", made.count(UNKNOWN_ROUTE), made.count(UNKNOWN_ROUTE, (404).__eq__)),
             Check("good calls answered 2xx", made.count(GOOD), made.count(GOOD, _succeeded)),
             *self._agent_checks(made),
-            Check("billable units metered in Stripe", billable, metered),
-            Check("amount billed (cents)", expected_billed, billed),
-            Check("platform fee (cents)", expected_fee, fee),
-            Check("payout (cents)", expected_billed - expected_fee, payout),
-            Check("transferred to the creator (cents)", expected_billed - expected_fee, transferred),
+            *money.checks,
         )
         return Summary(
             calls=len(made.responses),
             mcp_tool_calls=len(made.agent.calls) if made.agent else 0,
-            billable=metered,
-            billed=billed,
-            fee=fee,
-            payout=payout,
+            billable=money.billable,
+            billed=money.billed,
+            stripe_fees=sum(int(month["stripe_fees"]) for month in months),
+            fee=sum(int(month["fee"] or 0) for month in months),
+            payout=sum(int(month["payout"] or 0) for month in months),
             currency=self.settings.currency,
             seconds=seconds,
             checks=checks,

@@ -27,8 +27,9 @@ def summary(*checks: Check) -> Summary:
         mcp_tool_calls=0,
         billable=2,
         billed=1900,
+        stripe_fees=98,
         fee=380,
-        payout=1520,
+        payout=1422,
         currency="usd",
         seconds=1.0,
         checks=checks,
@@ -42,7 +43,7 @@ def ran(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     def run_sandbox(project_dir: Path, narrator: Any, **options: Any) -> Summary:
         calls.append({"project_dir": project_dir, **options})
-        return summary(Check("payout (cents)", 1520, 1520))
+        return summary(Check("payout (cents)", 1422, 1422))
 
     monkeypatch.setattr(sandbox, "run_sandbox", run_sandbox)
     return calls
@@ -56,7 +57,7 @@ def test_outside_a_project_it_runs_the_example(
     assert result.exit_code == 0, result.output
     assert ran[0]["project_dir"] == EXAMPLE_DIR == sandbox_command.EXAMPLE
     assert (ran[0]["calls"], ran[0]["plan_name"], ran[0]["keep"]) == (7, "pro", None)
-    assert "Every number matches" in result.stdout and "15.20 USD" in result.stdout
+    assert "Every number matches" in result.stdout and "14.22 USD" in result.stdout and "0.98 USD" in result.stdout
 
 
 def test_a_given_project_is_used(ran: list[dict[str, Any]], copy_of_example: Path) -> None:
@@ -98,7 +99,7 @@ def test_without_the_emulator_installed_it_says_how_to_get_it(monkeypatch: pytes
 def test_a_plan_not_in_apid_toml_fails_before_anything_starts(copy_of_example: Path) -> None:
     result = CliRunner().invoke(cli, ["sandbox", "--project", str(copy_of_example), "--plan", "gold"])
     assert result.exit_code == 3 and "→" not in result.stderr
-    assert result.stderr.strip() == "Error: no plan 'gold' in apid.toml: choose one of free, pro"
+    assert result.stderr.strip() == "Error: no plan 'gold' in apid.toml: choose one of free, pro, starter, credits"
 
 
 def test_an_invalid_apid_toml_fails_before_anything_starts(copy_of_example: Path) -> None:
