@@ -36,6 +36,7 @@ from api_direct.control_plane.api.subscriptions import (
     cancel_subscription,
     commit,
     event_detail,
+    held_like_its_subscription,
     issued,
     key_item_key,
     key_reference,
@@ -129,7 +130,7 @@ def issue_named_key(
             *with_writes,
         ],
         undo=[{"Delete": {"Key": key_item_key(item["key_hash"])}}, _move_back(subscription), *undo_writes],
-        events=[issued(item)],
+        events=[issued(item), *held_like_its_subscription(services.store, item)],
         conflict=f"your subscription to {api_id} changed meanwhile; retry",
     )
     return api_key, item
@@ -209,7 +210,7 @@ def rotate(
             _move_newest(subscription, new),
         ],
         undo=[{"Delete": {"Key": key_item_key(new["key_hash"])}}, undo_end, _move_back(subscription)],
-        events=[issued(new), event],
+        events=[issued(new), *held_like_its_subscription(services.store, new), event],
         conflict=f"your subscription to {api_id} changed meanwhile; retry",
     )
     return shown_once(new, api_key, response)

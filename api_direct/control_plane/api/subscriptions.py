@@ -580,6 +580,13 @@ def issued(key_item: Mapping[str, Any]) -> KeyEvent:
     )
 
 
+def held_like_its_subscription(store: Store, key_item: Mapping[str, Any]) -> list[KeyEvent]:
+    """A new key (added or rotated in) held as its subscription's keys are for used-up prepaid credit, if they are:
+    a new key must not be a way around the 402."""
+    capped = credits.read_balance(store, key_item["consumer"], key_item["api_id"]).capped
+    return credit_cap_events([key_item], "cap" if capped else None)
+
+
 def credit_cap_events(key_items: Sequence[Mapping[str, Any]], action: credits.CapAction | None) -> list[KeyEvent]:
     """The keys held for used-up prepaid credit (``cap``) or let go (``uncap``), as :func:`credits.on_plan` says."""
     if action is None:

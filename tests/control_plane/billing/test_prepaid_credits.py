@@ -335,3 +335,16 @@ def test_the_balance_item_is_the_consumers_and_outlives_a_cancellation(
     assert billed_api.delete(f"/subscriptions/{API}", headers=carol).status_code == 204
     key = credits.balance_key(CAROL, API)
     assert store.get(key[PK], key[SK])["remaining"] == PACK_CALLS  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", f"/subscriptions/{API}/keys"), ("POST", f"/subscriptions/{API}/rotate")]
+)
+def test_a_new_or_rotated_key_is_held_as_the_subscriptions_keys_are(
+    billed_api: TestClient, market: tuple[str, EventLog], carol: Headers, method: str, path: str
+) -> None:
+    """A key added or rotated in while the credit is used up answers 402 too: no way around buying."""
+    _, keys = market
+    response = billed_api.request(method, path, json={"name": "ci"} if path.endswith("keys") else None, headers=carol)
+    assert response.status_code in (200, 201), response.text
+    assert caps(keys) == [("KeyCapped", "credit"), ("KeyCapped", "credit")]
