@@ -216,7 +216,7 @@ def refund(principal: Creator, services: ServicesDep, body: RefundIn) -> RefundO
     """404 for a payment not in your ledger (another creator's included); 409 for more than is left of it."""
     billing = _billing(services)
     store, invoice_id = services.store, body.invoice_id
-    paid = store.get(f"INVOICE#{invoice_id}", "PAID")
+    paid = earnings.paid_entry(store, invoice_id)
     if paid is None or paid["creator"] != principal.sub:
         raise Problem(404, f"no paid invoice or payment {invoice_id} in your ledger; `apid earnings --json` lists them")
     total, currency = int(paid["amount"]), str(paid["currency"])
@@ -237,7 +237,7 @@ def refund(principal: Creator, services: ServicesDep, body: RefundIn) -> RefundO
     made = billed(lambda: _refund(billing, str(payment_intent), amount, key, metadata))
     now = datetime.now(UTC)
     earnings.record_refund(store, Refund(made.refund_id, invoice_id, made.amount, "requested_by_customer"), now)
-    refunded = int((store.get(f"INVOICE#{invoice_id}", "PAID") or paid).get("refunded", 0))
+    refunded = int((earnings.paid_entry(store, invoice_id) or paid).get("refunded", 0))
     return RefundOut(
         refund_id=made.refund_id,
         invoice_id=invoice_id,

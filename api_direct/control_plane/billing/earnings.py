@@ -120,6 +120,19 @@ def invoice_key(invoice_id: str) -> dict[str, str]:
     return {PK: f"INVOICE#{invoice_id}", SK: "PAID"}
 
 
+def refund_key(refund_id: str) -> dict[str, str]:
+    return {PK: f"REFUND#{refund_id}", SK: "REFUND"}
+
+
+def paid_entry(store: Store, invoice_id: str) -> dict[str, Any] | None:
+    """The ledger's entry of a paid invoice or pack; ``None`` if it has none."""
+    return _get(store, invoice_key(invoice_id))
+
+
+def _get(store: Store, key: dict[str, str]) -> dict[str, Any] | None:
+    return store.get(key[PK], key[SK])
+
+
 def _optional(invoice: PaidInvoice) -> dict[str, str]:
     """The invoice's link, period and payment, those Stripe sent (an item holds no empty attributes)."""
     found = {
@@ -168,8 +181,7 @@ def record_revenue(
     creator, month = listing["creator"], month_text(now)
     by_month = f"{month}#{invoice.invoice_id}"
     entry = {
-        PK: f"INVOICE#{invoice.invoice_id}",
-        SK: "PAID",
+        **invoice_key(invoice.invoice_id),
         "invoice_id": invoice.invoice_id,
         "amount": invoice.amount,
         "currency": invoice.currency,
@@ -207,18 +219,17 @@ def record_refund(
     ``more than left`` (the ledger holds refunds of more than the payment) should not happen, as
     Stripe refuses such a refund: nothing is written.
     """
-    paid = store.get(f"INVOICE#{refund.invoice_id}", "PAID")
+    paid = paid_entry(store, refund.invoice_id)
     if paid is None:
         return "unknown payment"
-    if store.get(f"REFUND#{refund.refund_id}", "REFUND") is not None:
+    if _get(store, refund_key(refund.refund_id)) is not None:
         return "duplicate"
     most_before = int(paid["amount"]) - refund.amount
     if most_before < 0:
         return "more than left"
     creator, month = str(paid["creator"]), month_text(now)
     entry = {
-        PK: f"REFUND#{refund.refund_id}",
-        SK: "REFUND",
+        **refund_key(refund.refund_id),
         "refund_id": refund.refund_id,
         "invoice_id": refund.invoice_id,
         "amount": refund.amount,
@@ -254,7 +265,7 @@ def record_refund(
 
 def ledger_entry_of_payment(store: Store, payment_intent: str) -> str | None:
     """The ledger entry (invoice or pack id) ``payment_intent`` paid; ``None`` if the ledger has none."""
-    found = store.get(f"PAYMENT#{payment_intent}", "LEDGER")
+    found = _get(store, payment_key(payment_intent))
     return str(found["invoice_id"]) if found else None
 
 
