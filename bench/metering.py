@@ -68,12 +68,12 @@ def bodies(records: int) -> list[str]:
     return [body(usage_event(f"key_{i % 10:016x}", calls=5, hour=hour, record=f"bench-{i}")) for i in range(records)]
 
 
-def apply_only(messages: list[str]) -> float:
+def apply_only(messages: list[str], store: Callable[[], StubStore] = StubStore) -> float:
     """Seconds for parse + :meth:`Meter.apply` of each message, one meter per 100 (as per batch)."""
     now = datetime.now(UTC)
     started = time.perf_counter()
     for start in range(0, len(messages), aggregator.BATCH):
-        meter = Meter(StubStore())  # type: ignore[arg-type]
+        meter = Meter(store())  # type: ignore[arg-type]
         for message in messages[start : start + aggregator.BATCH]:
             assert meter.apply(UsageEvent.parse(message), now) == "applied"
     return time.perf_counter() - started

@@ -25,6 +25,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from api_direct.control_plane.api.store import api_pk
 from api_direct.runtime.access_log import render_access_log_line
 from api_direct.runtime.api_keys import generate_key, hash_key
 from api_direct.runtime.asgi_lambda import CAP_STATUS_CONTEXT, PAYMENT_REQUIRED_CONTEXT, payment_required
@@ -32,9 +33,12 @@ from api_direct.runtime.key_check import UNTIL_LIFTED, KeyRecord, decide
 from api_direct.runtime.route_weights import RouteWeights, WeightedRoute
 from api_direct.runtime.usage_records import LogLine, aggregate
 from bench.figures import Figure
+from bench.metering import StubStore, apply_only, best, bodies
+from tests.control_plane.billing.usage import API
 
 KEYS = 5000
 LINES = 20_000
+RECORDS = 20_000
 #: What a shape may add to the plain path, as a ratio measured in one run (noise on a shared machine included).
 TARGET_RATIO = 1.5
 #: What a cap may add to the authorizer's decision: small beside the key table's GetItem it follows on a cache miss.
@@ -51,7 +55,7 @@ def best_of(runs: int, work: Callable[[], Any]) -> float:
     return min(timings)
 
 
-def records(shape: str, keys: list[str]) -> dict[str, KeyRecord]:
+def key_records(shape: str, keys: list[str]) -> dict[str, KeyRecord]:
     """Key records as the key table holds them for one pricing shape."""
     month_end = (datetime.now(UTC) + timedelta(days=20)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     made = {}
@@ -66,7 +70,7 @@ def records(shape: str, keys: list[str]) -> dict[str, KeyRecord]:
 
 
 def decide_seconds(shape: str, keys: list[str]) -> float:
-    by_hash = records(shape, keys)
+    by_hash = key_records(shape, keys)
     lookup = by_hash.get
     now = datetime.now(UTC)
     return best_of(5, lambda: [decide(key, lookup, now) for key in keys]) / len(keys)
@@ -99,7 +103,35 @@ def log_lines(count: int) -> list[LogLine]:
     return lines
 
 
-def measure(keys: int = KEYS, lines: int = LINES) -> list[Figure]:
+class PrepaidStubStore(StubStore):
+    """The metering benchmark's stub store, its plan prepaid: each record's transaction debits the credit too."""
+
+    def get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        if (pk, sk) == (api_pk(API), "PLAN#pro"):
+            return {"billable_statuses": ["2xx"], "prepaid": {"calls": 10000, "price": "8.00"}}
+        return super().get(pk, sk)
+
+
+def metering_figure(records: int) -> Figure:
+    """Records applied per second on a prepaid plan against a subscription, in the same run (stub store)."""
+    messages = bodies(records)
+    apply_only(messages[:1000])  # warm-up: pydantic validators, regexes
+    subscription = records / best(lambda: apply_only(messages))
+    prepaid = records / best(lambda: apply_only(messages, PrepaidStubStore))
+    return Figure(
+        "metering apply on a prepaid plan (debit in the same transaction)",
+        "records/s",
+        prepaid,
+        subscription,
+        "a subscription's records",
+        f">= {1 / TARGET_RATIO:.2f}x",
+        prepaid / subscription >= 1 / TARGET_RATIO,
+        f"parse + Meter.apply building each counter's transaction, storage stubbed, {records:,} records, best of 3; "
+        "in DynamoDB the debit is one more item of a transaction already written (no extra request)",
+    )
+
+
+def measure(keys: int = KEYS, lines: int = LINES, records: int = RECORDS) -> list[Figure]:
     api_keys = [generate_key() for _ in range(keys)]
     plain = decide_seconds("plain", api_keys)
     figures = []
@@ -120,7 +152,7 @@ def measure(keys: int = KEYS, lines: int = LINES) -> list[Figure]:
             )
         )
     uncapped = adapter_event({"keyId": "key_1", "plan": "pro"})
-    capped_decision = decide(api_keys[0], records("credit used up", api_keys).get)
+    capped_decision = decide(api_keys[0], key_records("credit used up", api_keys).get)
     capped = adapter_event(
         {PAYMENT_REQUIRED_CONTEXT: capped_decision.payment_required or "", CAP_STATUS_CONTEXT: "402"}
     )
@@ -155,6 +187,7 @@ def measure(keys: int = KEYS, lines: int = LINES) -> list[Figure]:
             f"{lines:,} lines, half on the weighted route, best of 3; after the call, never on its path",
         )
     )
+    figures.append(metering_figure(records))
     return figures
 
 
