@@ -146,8 +146,8 @@ def test_every_number_matches(run: tuple[Result, Path]) -> None:
     assert found["calls"] == CALLS + 3 and found["billable"] == good + 3 + (5 - 1) * forecasts
     checked = {check["name"] for check in found["checks"]}
     assert {"MCP tools listed, one per operation", "MCP tool calls reached their routes"} <= checked
-    # pro: 19.00 a month, 10000 calls included; the platform keeps 20 %.
-    assert (found["billed"], found["fee"], found["payout"]) == (1900, 380, 1520)
+    # pro: 19.00 a month, 10000 units included; Stripe keeps 2.9 % + 30 cents and 0.7 %, the platform 20 %.
+    assert (found["billed"], found["stripe_fees"], found["fee"], found["payout"]) == (1900, 98, 380, 1422)
 
 
 def test_progress_names_each_step(run: tuple[Result, Path]) -> None:
@@ -207,7 +207,7 @@ def test_kept_running_it_can_be_explored(run: tuple[Result, Path], kept: dict[st
     login_exit, earnings = kept["earnings"]
     assert login_exit == 0 and earnings.exit_code == 0, earnings.stderr
     [month] = json.loads(earnings.stdout)["months"]
-    assert (month["state"], month["payout"]) == ("paid", 1520)
+    assert (month["state"], month["payout"]) == ("paid", 1422)
 
 
 def test_no_secret_in_a_template_a_log_or_the_output(run: tuple[Result, Path], kept: dict[str, Any]) -> None:
