@@ -504,8 +504,13 @@ class TestBilling:
     def test_billing_and_the_app_share_the_table_and_nothing_else_of_each_other(self, template: Template) -> None:
         table_id, _ = only(template, "AWS::DynamoDB::Table")
         bus_id, _ = only(template, "AWS::Events::EventBus")
-        # A hard spend cap: the aggregator sends KeyCapped on the control plane's bus, and only there.
-        allowed = {AGGREGATE_HANDLER: {"events:PutEvents"}, DELIVER_ALERTS_HANDLER: {"cognito-idp:ListUsers"}}
+        # A hard spend cap and used-up prepaid credit: the aggregator, and the closer (credit's reloads and expiry),
+        # send KeyCapped on the control plane's bus, and only there.
+        allowed = {
+            AGGREGATE_HANDLER: {"events:PutEvents"},
+            CLOSE_HANDLER: {"events:PutEvents"},
+            DELIVER_ALERTS_HANDLER: {"cognito-idp:ListUsers"},
+        }
         for handler in (AGGREGATE_HANDLER, DELIVER_ALERTS_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER):
             _, billing = function_by_handler(template, handler)
             statements = policy_statements(template, billing["Properties"]["Role"]["Fn::GetAtt"][0])
