@@ -152,7 +152,7 @@ def checkout(
     pack = plan.prepaid
     site = str(request.base_url).rstrip("/") + WEB_PAGES
     _remember_page(services, principal.sub, api_id, f"{site}/apis/{api_id}")
-    metadata = prepaid.purchase_metadata(principal.sub, api_id, plan.name, body.packs, "checkout")
+    metadata = prepaid.purchase_metadata(principal.sub, api_id, plan, body.packs, "checkout")
     session_id, url = billed(
         lambda: billing.gateway.pack_checkout(
             billing.customer(principal.sub),

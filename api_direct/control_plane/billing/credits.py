@@ -211,6 +211,8 @@ class Purchase:
     customer: str | None = None
     #: Stripe's fee on the payment (its charge's balance transaction), in cents: the creator bears it.
     stripe_fee: int = 0
+    #: The units paid for, as the payment's metadata says; ``None``: the plan's pack as it is now, times ``packs``.
+    units: int | None = None
 
 
 @dataclass(frozen=True)
@@ -258,7 +260,7 @@ def grant(store: Store, purchase: Purchase, pack: CreditPack, now: datetime) -> 
     two leaves a grant whose retry (Stripe redelivers) finds it granted and still
     records the revenue, which :func:`~.earnings.record_revenue` keys by the payment intent.
     """
-    units = pack.calls * purchase.packs
+    units = purchase.units if purchase.units is not None else pack.calls * purchase.packs
     granted_at = stamp(now)
     expires_at = stamp(now + timedelta(days=pack.expires_days)) if pack.expires_days else None
     grant_item: dict[str, Any] = {

@@ -54,14 +54,19 @@ def plan_of(store: Store, api_id: str, plan: str) -> PricingPlan | None:
     return PricingPlan.of(item) if item else None
 
 
-def purchase_metadata(consumer: str, api_id: str, plan: str, packs: int, source: credits.Source) -> dict[str, str]:
-    """What a credit payment carries on Stripe (Checkout Session and PaymentIntent): enough to grant it from there."""
+def purchase_metadata(
+    consumer: str, api_id: str, plan: PricingPlan, packs: int, source: credits.Source
+) -> dict[str, str]:
+    """What a credit payment carries on Stripe (Checkout Session and PaymentIntent): enough to grant it from there,
+    the units it buys included (a pack the creator resizes meanwhile does not change what was paid for)."""
+    assert plan.prepaid is not None
     return {
         PURPOSE: credits.CREDITS_PURPOSE,
         "apid_consumer": consumer,
         "apid_api": api_id,
-        "apid_plan": plan,
+        "apid_plan": plan.name,
         "apid_packs": str(packs),
+        "apid_units": str(plan.prepaid.calls * packs),
         "apid_source": source,
     }
 
@@ -81,6 +86,7 @@ def purchase_of(
         return None
     try:
         packs = int(metadata["apid_packs"])
+        units = int(metadata["apid_units"]) if "apid_units" in metadata else None
         consumer, api_id, plan = str(metadata["apid_consumer"]), str(metadata["apid_api"]), str(metadata["apid_plan"])
     except (KeyError, ValueError):
         return None
@@ -97,6 +103,7 @@ def purchase_of(
         payment_method=payment_method,
         customer=customer,
         stripe_fee=stripe_fee,
+        units=units,
     )
 
 
@@ -260,7 +267,7 @@ def reload(
             balance.customer,
             balance.payment_method,
             amount,
-            purchase_metadata(consumer, api_id, plan_name, 1, "reload"),
+            purchase_metadata(consumer, api_id, plan, 1, "reload"),
             idempotency_key,
         )
     except PaymentDeclined as declined:
@@ -281,6 +288,7 @@ def reload(
         payment_method=balance.payment_method,
         customer=balance.customer,
         stripe_fee=fee_of(gateway, payment_intent),
+        units=plan.prepaid.calls,
     )
     return receive(store, bus, purchase, now)  # False when another trigger's grant of this payment came first
 

@@ -348,3 +348,16 @@ def test_a_new_or_rotated_key_is_held_as_the_subscriptions_keys_are(
     response = billed_api.request(method, path, json={"name": "ci"} if path.endswith("keys") else None, headers=carol)
     assert response.status_code in (200, 201), response.text
     assert caps(keys) == [("KeyCapped", "credit"), ("KeyCapped", "credit")]
+
+
+def test_a_pack_resized_after_checkout_grants_what_was_paid_for(
+    billed_api: TestClient, market: tuple[str, EventLog], carol: Headers, stripe_fake: StripeFake, store: Store
+) -> None:
+    session = checkout(billed_api, carol)
+    store.table.update_item(
+        Key={PK: f"API#{API}", SK: "PLAN#credits"},
+        UpdateExpression="SET prepaid.calls = :calls",
+        ExpressionAttributeValues={":calls": 5 * PACK_CALLS},
+    )
+    pay(stripe_fake, session["session_id"])
+    assert credits_of(billed_api, carol, session_id=session["session_id"])["granted"] == PACK_CALLS
