@@ -314,7 +314,8 @@ def test_rest_api_methods_authorizer_stage_and_plans(aws: Aws, api: Deployed) ->
     assert stage["accessLogSettings"]["destinationArn"].endswith(f":log-group:{access_logs}")
     assert json.loads(stage["accessLogSettings"]["format"])["keyId"] == "$context.authorizer.keyId"
     plans = {plan["name"]: plan for plan in apigateway.get_usage_plans()["items"]}
-    assert set(plans) == {"free", "pro"}
+    # Every plan shape gets its usage plan: a prepaid plan is rate-limited like any other, its credit kept elsewhere.
+    assert set(plans) == {"free", "pro", "starter", "credits"}
     assert plans["pro"]["throttle"] == {"rateLimit": 50.0, "burstLimit": 100}
     assert plans["free"]["quota"] == {"limit": 1000, "period": "MONTH"}
     assert plans["free"]["apiStages"][0]["apiId"] == rest_api_id
