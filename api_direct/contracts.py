@@ -104,6 +104,9 @@ def control_plane_environment(**settings: Any) -> dict[str, str]:
 CONTROL_PLANE_BUS_NAME = "apid-control-plane"
 #: ``Source`` of the key events the control plane puts and each API's key bus admits.
 CONTROL_PLANE_SOURCE = "api-direct.control-plane"
+#: The control plane names the rule forwarding one API's key events ``<prefix><api_id>``: made when the API is
+#: published, removed when its listing retires; the stack scopes both permissions by this name.
+KEY_RULE_PREFIX = "apid-keys-"
 #: The key events' detail-types (``api_direct.runtime.key_sync`` has a class of each name): the key store's
 #: rule in a creator's account and the control plane's forwarding rule admit these, so an event key sync can
 #: apply is never filtered out on the way (nor one it cannot, let in).

@@ -26,6 +26,7 @@ from api_direct.constructs.runtime_function import RUNTIME_REQUIREMENTS
 from api_direct.constructs.usage_billing import UsageBilling
 from api_direct.contracts import (
     ALERT_QUEUE_URL_ENV,
+    KEY_RULE_PREFIX,
     CONTROL_PLANE_BUS_NAME,
     INDEXES,
     PK,
@@ -75,8 +76,8 @@ STRIPE_SECRET_DESCRIPTION = (
     ' "webhook_secret": "whsec_..."}: the secret key of the platform\'s Stripe account and the signing'
     " secret of its webhook endpoint (the stack's StripeWebhookUrl)."
 )
-#: ``bus.py`` names the rule forwarding an API's key events ``apid-keys-<api>``.
-KEY_RULES = "apid-keys-*"
+#: The rules forwarding APIs' key events (``bus.py`` names each ``apid-keys-<api>``).
+KEY_RULES = f"{KEY_RULE_PREFIX}*"
 #: Every key bus an API stack creates (``apid-<api>-keys``), in any account and region.
 CREATOR_KEY_BUSES = creator_key_bus_arn(account_id="*", region="*", api_id="*")
 
@@ -136,6 +137,7 @@ _SHARED_MODULES = (
     "project.py",
     "contracts.py",
     "webhook_signature.py",
+    "amounts.py",
 )
 #: API Gateway's own rejections, in the app's problem+json shape so clients parse one format.
 _GATEWAY_PROBLEMS = {

@@ -21,7 +21,7 @@ from api_direct.constructs.acknowledgments import acknowledge_wildcards, skip_ch
 from api_direct.constructs.bundled_function import BundledFunction
 from api_direct.bundling.build import Bundle
 from api_direct.constructs.dead_letters import SQS_MANAGED_ENCRYPTION, DeadLetterQueue
-from api_direct.contracts import ALERT_QUEUE_URL_ENV, DEAD_LETTER_URL_ENV
+from api_direct.contracts import ALERT_QUEUE_URL_ENV, DEAD_LETTER_URL_ENV, KEY_RULE_PREFIX
 from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
 
 _HANDLERS = "api_direct.control_plane.billing.handlers"
@@ -239,6 +239,23 @@ class UsageBilling(Construct):
         self.closer.add_environment(ALERT_QUEUE_URL_ENV, self.alert_queue.queue_url)
         self.alert_queue.grant_send_messages(self.closer)
         event_bus.grant_put_events_to(self.closer)
+        # A retired listing's sweep removes its key-forwarding rule (made by the app at publish): rules of that name
+        # on this bus only.
+        retired_rules = iam.PolicyStatement(
+            actions=["events:RemoveTargets", "events:DeleteRule"],
+            resources=[
+                Stack.of(self).format_arn(
+                    service="events", resource="rule", resource_name=f"{event_bus.event_bus_name}/{KEY_RULE_PREFIX}*"
+                )
+            ],
+        )
+        self.closer.add_to_role_policy(retired_rules)
+        acknowledge_wildcards(
+            self.closer.role or self.closer,
+            retired_rules,
+            "Each published API has its key-forwarding rule, made when it is published: the closer removes a retired"
+            " one's, so the rules are scoped by name to this bus's key rules.",
+        )
 
         self.functions: tuple[lambda_.Function, ...] = (
             self.aggregator,

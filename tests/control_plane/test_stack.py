@@ -12,7 +12,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
-from api_direct.contracts import ALERT_QUEUE_URL_ENV, DEAD_LETTER_URL_ENV
+from api_direct.contracts import ALERT_QUEUE_URL_ENV, DEAD_LETTER_URL_ENV, KEY_RULE_PREFIX
 from api_direct.constructs.control_plane_api import (
     CREATOR_KEY_BUSES,
     MARKETPLACE_MCP_PATH,
@@ -287,6 +287,7 @@ class TestFunction:
                 "STRIPE_BILLING_PERCENT",
                 "USAGE_GRACE_MINUTES",
                 "PAYOUT_GRACE_DAYS",
+                "PRICE_NOTICE_DAYS",
                 "ALERT_SENDER",
                 "WEBHOOKS_ALLOW_LOOPBACK",
             )
@@ -506,9 +507,10 @@ class TestBilling:
         bus_id, _ = only(template, "AWS::Events::EventBus")
         # A hard spend cap and used-up prepaid credit: the aggregator, and the closer (credit's reloads and expiry),
         # send KeyCapped on the control plane's bus, and only there.
+        # The closer also removes a retired listing's key-forwarding rule, and only rules of that name.
         allowed = {
             AGGREGATE_HANDLER: {"events:PutEvents"},
-            CLOSE_HANDLER: {"events:PutEvents"},
+            CLOSE_HANDLER: {"events:PutEvents", "events:RemoveTargets", "events:DeleteRule"},
             DELIVER_ALERTS_HANDLER: {"cognito-idp:ListUsers"},
         }
         for handler in (AGGREGATE_HANDLER, DELIVER_ALERTS_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER):
@@ -524,6 +526,8 @@ class TestBilling:
             for statement in statements:
                 if "events:PutEvents" in actions_of(statement):
                     assert statement["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
+                if "events:DeleteRule" in actions_of(statement):
+                    assert json.dumps(statement["Resource"]).endswith(f'/{KEY_RULE_PREFIX}*"]]}}')
 
 
 class TestAlerts:

@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from api_direct.contracts import CONTROL_PLANE_SOURCE, KEY_EVENT_TYPES, creator_key_bus_arn
+from api_direct.contracts import CONTROL_PLANE_SOURCE, KEY_EVENT_TYPES, KEY_RULE_PREFIX, creator_key_bus_arn
 from api_direct.control_plane.api.problems import Problem
 
 
@@ -103,4 +103,4 @@ def _statement_id(account_id: str) -> str:
 
 
 def _rule_name(api_id: str) -> str:
-    return f"apid-keys-{api_id}"[:64]
+    return f"{KEY_RULE_PREFIX}{api_id}"[:64]
