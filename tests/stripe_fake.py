@@ -1,6 +1,6 @@
 """The Stripe fake as its tests drive it: a client pointed at it, a catalog, and a webhook endpoint to deliver to.
 
-Shared by the fake's test modules (``tests/test_stripe_server.py``,
+Shared by the fake's test modules (``tests/local/test_stripe_server.py``,
 ``tests/local/test_stripe_*.py``), which each declare their fixtures over these.
 """
 

@@ -8,35 +8,17 @@ is sent to, and the ``checkout.session.completed`` event a webhook receives.
 import html
 import re
 import time
-from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
 import requests
 import stripe
 
-from api_direct.local.stripe_server import StripeError, StripeFake, checkout, running_stripe_fake
-from tests.stripe_fake import WebhookReceiver, client_for, one_time_price, recurring_price, serving_receiver
+from api_direct.local.stripe_server import StripeError, StripeFake, checkout
+from tests.stripe_fake import WebhookReceiver, one_time_price, recurring_price
 
 SUCCESS_URL = "http://127.0.0.1:9/credits/bought?session={CHECKOUT_SESSION_ID}"
 CANCEL_URL = "http://127.0.0.1:9/credits"
-
-
-@pytest.fixture
-def fake() -> Iterator[StripeFake]:
-    with running_stripe_fake() as running:
-        yield running
-
-
-@pytest.fixture
-def client(fake: StripeFake) -> stripe.StripeClient:
-    return client_for(fake)
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with serving_receiver() as serving:
-        yield serving
 
 
 @pytest.fixture

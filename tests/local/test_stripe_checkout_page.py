@@ -11,15 +11,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect
 
-from api_direct.local.stripe_server import StripeFake, running_stripe_fake
+from api_direct.local.stripe_server import StripeFake
 from tests.e2e.browser import chromium, screenshot, unlabelled_controls
 from tests.stripe_fake import client_for, one_time_price
-
-
-@pytest.fixture
-def fake() -> Iterator[StripeFake]:
-    with running_stripe_fake() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

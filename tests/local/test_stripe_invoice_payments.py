@@ -7,25 +7,13 @@ official client.
 """
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import stripe
 
-from api_direct.local.stripe_server import StripeFake, running_stripe_fake
-from tests.stripe_fake import client_for, recurring_price, subscribe
-
-
-@pytest.fixture
-def fake() -> Iterator[StripeFake]:
-    with running_stripe_fake() as running:
-        yield running
-
-
-@pytest.fixture
-def client(fake: StripeFake) -> stripe.StripeClient:
-    return client_for(fake)
+from api_direct.local.stripe_server import StripeFake
+from tests.stripe_fake import recurring_price, subscribe
 
 
 @pytest.fixture

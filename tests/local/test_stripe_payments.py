@@ -6,30 +6,11 @@ Stripe's fee from the charge's balance transaction, and learn of a decline from 
 402 that carries the PaymentIntent.
 """
 
-from collections.abc import Iterator
-
 import pytest
 import stripe
 
-from api_direct.local.stripe_server import StripeFake, running_stripe_fake
-from tests.stripe_fake import WebhookReceiver, client_for, serving_receiver
-
-
-@pytest.fixture
-def fake() -> Iterator[StripeFake]:
-    with running_stripe_fake() as running:
-        yield running
-
-
-@pytest.fixture
-def client(fake: StripeFake) -> stripe.StripeClient:
-    return client_for(fake)
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with serving_receiver() as serving:
-        yield serving
+from api_direct.local.stripe_server import StripeFake
+from tests.stripe_fake import WebhookReceiver
 
 
 @pytest.fixture

@@ -2,24 +2,11 @@
 charge, never beyond what is left (Stripe's own errors), the charge following, ``charge.refunded`` delivered,
 an idempotency key never refunding twice."""
 
-from collections.abc import Iterator
-
 import pytest
 import stripe
 
-from api_direct.local.stripe_server import StripeFake, running_stripe_fake
-from tests.stripe_fake import client_for, serving_receiver
-
-
-@pytest.fixture
-def fake() -> Iterator[StripeFake]:
-    with running_stripe_fake() as running:
-        yield running
-
-
-@pytest.fixture
-def client(fake: StripeFake) -> stripe.StripeClient:
-    return client_for(fake)
+from api_direct.local.stripe_server import StripeFake
+from tests.stripe_fake import serving_receiver
 
 
 @pytest.fixture

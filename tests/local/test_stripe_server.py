@@ -8,7 +8,6 @@ wire format, not a hand-built request.
 import json
 import socket
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -20,23 +19,11 @@ from api_direct.local.stripe_server import (
     StripeFake,
     event_payload,
     parse_form,
-    running_stripe_fake,
     sign_webhook,
 )
-from tests.stripe_fake import WebhookReceiver, client_for, recurring_price, serving_receiver, subscribe
+from tests.stripe_fake import WebhookReceiver, client_for, recurring_price, subscribe
 
 WEBHOOK_SECRET = "whsec_test_secret"
-
-
-@pytest.fixture
-def fake() -> Iterator[StripeFake]:
-    with running_stripe_fake() as running:
-        yield running
-
-
-@pytest.fixture
-def client(fake: StripeFake) -> stripe.StripeClient:
-    return client_for(fake)
 
 
 def metered_setup(client: stripe.StripeClient) -> tuple[stripe.billing.Meter, stripe.Customer]:
@@ -68,12 +55,6 @@ def report(client: stripe.StripeClient, customer: stripe.Customer, value: int, t
     if timestamp is not None:
         params["timestamp"] = timestamp
     client.v1.billing.meter_events.create(params)
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with serving_receiver() as serving:
-        yield serving
 
 
 def test_parse_form_reads_stripe_nested_keys_and_indexed_lists() -> None:
