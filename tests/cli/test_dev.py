@@ -81,7 +81,12 @@ def example(_: Path) -> Path:
             r"importing dev_test_broken failed: RuntimeError: boom \(dev_test_broken\.py, line 1\)$",
         ),
         (missing_attribute, [], {}, r"dev_test_empty has no ASGI app named 'app'$"),
-        (example, ["--plan", "gold"], {}, r"--plan: apid\.toml has no plan 'gold' \(plans: free, pro\)$"),
+        (
+            example,
+            ["--plan", "gold"],
+            {},
+            r"--plan: apid\.toml has no plan 'gold' \(plans: free, pro, starter, credits\)$",
+        ),
         (example, ["--key", "apid_short"], {}, r"--key: not an API key"),
         (example, [], {"APID_DEV_KEY": "hunter2"}, r"--key: not an API key"),
     ],

@@ -269,7 +269,7 @@ def test_deploy_uses_brokered_credentials_and_meters(deployed: SimpleNamespace) 
 
 def test_publish_lists_the_api_and_routes_its_keys(published_api: SimpleNamespace) -> None:
     listing = published_api.listing
-    assert [p["name"] for p in listing["plans"]] == ["free", "pro"]
+    assert [p["name"] for p in listing["plans"]] == ["free", "pro", "starter", "credits"]
     assert listing["openapi"]["info"]["title"] == "Weather API"
     targets = published_api.targets
     assert [t["Arn"] for t in targets] == [f"arn:aws:events:{REGION}:{MOTO_ACCOUNT}:event-bus/apid-weather-api-keys"]

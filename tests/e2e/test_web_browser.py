@@ -182,7 +182,7 @@ def test_search_and_open_an_api(seen: dict[str, Any]) -> None:
     assert "All APIs" in record["home"] and "Weather API" in record["home"]
     assert record["first tab"] == "Skip to content"  # keyboard users skip the navigation first
     assert "Search results for “forecast”" in record["results"] and "Weather API" in record["results"]
-    assert record["plan columns"] == ["Plan", "free", "pro"]
+    assert record["plan columns"] == ["Plan", "free", "pro", "starter", "credits"]
     assert "Monthly fee 0.00 USD 19.00 USD" in record["api page"]
     assert any("GET /forecast/{city_id}" in op for op in record["operations"])
 
