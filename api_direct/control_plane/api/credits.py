@@ -238,9 +238,11 @@ def _auto_reload(balance: Balance, plan: PricingPlan) -> AutoReload:
 
 
 def _prepaid_plan(services: Services, consumer: str, api_id: str) -> PricingPlan:
-    """The active subscription's plan, if prepaid: 404 without a subscription, 409 on a plan that is not prepaid."""
+    """The active subscription's plan as it is billed (a pack whose price is changing keeps its old price for the
+    subscriber until the change reaches them), if prepaid: 404 without a subscription, 409 on a plan that is not
+    prepaid."""
     subscription = active_subscription(services.store, consumer, api_id)
-    plan = prepaid.plan_of(services.store, api_id, subscription["plan"])
+    plan = prepaid.billed_plan_of(services.store, subscription)
     if plan is None or plan.prepaid is None:
         raise Problem(
             409, f"your plan for {api_id} ({subscription['plan']}) is not prepaid: it has no credit to buy or show"

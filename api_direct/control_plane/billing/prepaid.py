@@ -31,6 +31,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from api_direct.control_plane.api.bus import ControlPlaneBus
+from api_direct.control_plane.api.listing_changes import billed_plan
 from api_direct.control_plane.api.store import GSI1, PK, SK, Store, api_pk, consumer_of
 from api_direct.control_plane.api.subscriptions import ACTIVE, subscription_key
 from api_direct.control_plane.billing import credits
@@ -52,6 +53,12 @@ MAX_RELOADS = 10
 def plan_of(store: Store, api_id: str, plan: str) -> PricingPlan | None:
     item = store.get(api_pk(api_id), f"PLAN#{plan}")
     return PricingPlan.of(item) if item else None
+
+
+def billed_plan_of(store: Store, subscription: Mapping[str, Any]) -> PricingPlan | None:
+    """The subscription's plan at the terms it still pays: during a price change's notice, the old pack's."""
+    plan = plan_of(store, subscription["api_id"], subscription["plan"])
+    return billed_plan(plan, subscription) if plan else None
 
 
 def purchase_metadata(
@@ -248,7 +255,7 @@ def reload(
     """
     consumer, api_id, plan_name = consumer_of(subscription[PK]), subscription["api_id"], subscription["plan"]
     balance = read_balance(store, consumer, api_id)
-    plan = plan_of(store, api_id, plan_name)
+    plan = billed_plan_of(store, subscription)
     if (
         subscription["status"] != ACTIVE
         or plan is None
