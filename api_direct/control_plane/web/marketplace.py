@@ -134,7 +134,9 @@ def subscribe(
 def checkout(api_id: ApiId, request: Request, fields: Form, user: WebConsumer, services: ServicesDep) -> Response:
     """A plan with a free trial: off to Stripe Checkout to save a card; Stripe sends the consumer back to
     :func:`trial_subscribed`."""
-    body = _valid(trial_checkout.CheckoutIn, api_id=api_id, plan=fields.get("plan", ""))
+    body = _valid(
+        trial_checkout.CheckoutIn, api_id=api_id, plan=fields.get("plan", ""), invite=fields.get("invite") or None
+    )
     site = str(request.base_url).rstrip("/")
     return RedirectResponse(trial_checkout.checkout(services, user.sub, body, site).url, status_code=303)
 
@@ -148,9 +150,10 @@ def trial_subscribed(
     response: Response,
     session_id: Annotated[str, Query(max_length=300)] = "",
     plan: Annotated[str, Query(max_length=100)] = "",
+    invite: Annotated[str, Query(max_length=MAX_TOKEN_LENGTH)] = "",
 ) -> Response:
-    """Back from Checkout with a saved card: subscribe with it and show the key, once."""
-    body = _valid(SubscribeIn, api_id=api_id, plan=plan, checkout_session=session_id or None)
+    """Back from Checkout with a saved card: subscribe with it (and a private plan's invite) and show the key, once."""
+    body = _valid(SubscribeIn, api_id=api_id, plan=plan, checkout_session=session_id or None, invite=invite or None)
     try:
         issued = subscriptions.subscribe(body, user, services, response)
     except Problem as problem:
