@@ -213,7 +213,11 @@ class TrialStory(Story):
                     self.warnings,
                 ),
                 Check("consumer emailed that the trial ends", 1, self.notices),
-                Check("trial's invoices (cents): Stripe's one at its start", [0], [i["amount_paid"] for i in self.trial_invoices]),
+                Check(
+                    "trial's invoices (cents): Stripe's one at its start",
+                    [0],
+                    [i["amount_paid"] for i in self.trial_invoices],
+                ),
                 Check("first paid period billed (cents)", sum(charges), billed),
                 *self._payout_checks(sandbox, charges, earnings, subscription=True),
             ],

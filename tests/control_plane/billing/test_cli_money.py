@@ -226,7 +226,9 @@ def test_refund_gives_part_back_then_the_rest(pack: str, stripe_fake: StripeFake
 
 @pytest.mark.parametrize("amount", ["abc", "0", "-1", "1.001", "NaN", "Infinity"])
 def test_refund_of_a_bad_amount_is_refused_before_asking(pack: str, stripe_fake: StripeFake, amount: str) -> None:
-    one_line_error(apid("refund", pack, "--amount", amount), InputError.exit_code, "--amount: the amount must be positive")
+    one_line_error(
+        apid("refund", pack, "--amount", amount), InputError.exit_code, "--amount: the amount must be positive"
+    )
     assert stripe_fake.charges()[0]["amount_refunded"] == 0
 
 
