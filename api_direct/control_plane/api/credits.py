@@ -80,6 +80,8 @@ class GrantOut(BaseModel):
     expires_at: datetime | None
     #: Units lost when it expired (unused); ``None`` while it has not.
     expired: int | None
+    #: Units taken back by refunds of its payment.
+    refunded: int = 0
 
 
 class AutoReload(BaseModel):
@@ -92,7 +94,8 @@ class AutoReload(BaseModel):
 
 
 class CreditsOut(BaseModel):
-    """The balance: remaining = granted - used - expired, below zero by the overdraft the next pack pays first."""
+    """The balance: remaining = granted - used - expired - refunded, below zero by the overdraft the next pack pays
+    first."""
 
     api_id: str
     plan: str
@@ -100,6 +103,8 @@ class CreditsOut(BaseModel):
     granted: int
     used: int
     expired: int
+    #: Units taken back by refunds of packs.
+    refunded: int = 0
     remaining: int
     overdraft: int
     #: The keys answer 402 until credit is bought.
@@ -208,6 +213,7 @@ def credits_out(
         granted=balance.granted,
         used=balance.used,
         expired=balance.expired,
+        refunded=balance.refunded,
         remaining=balance.remaining,
         overdraft=balance.overdraft,
         capped=balance.capped,
@@ -220,6 +226,7 @@ def credits_out(
                 amount=grant.amount,
                 expires_at=datetime.fromisoformat(grant.expires_at) if grant.expires_at else None,
                 expired=grant.expired,
+                refunded=grant.refunded,
             )
             for grant in credits.grants_of(services.store, consumer, api_id)
         ],

@@ -11,7 +11,9 @@ revenue, refunds, Stripe's fees, the platform fee, the payout and its transfer.
 invoices or packs: a Stripe refund on its payment intent, whose idempotency key is
 (payment, amount, how many refunds the ledger holds of it), so a retry of the same
 request never refunds twice; the ledger takes it off the current month at once
-(``charge.refunded`` would otherwise, by the refund's id).
+(``charge.refunded`` would otherwise, by the refund's id). A refund of a prepaid
+pack also takes the refunded share of its units back from the consumer's credit
+(:func:`~api_direct.control_plane.billing.prepaid.take_back_refund`).
 
 ``GET /listings/{api_id}/receipts`` is what each of the creator's plans really pays
 them with this control plane's fees (:mod:`~api_direct.control_plane.billing.fees`),
@@ -37,7 +39,7 @@ from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.api.store import api_pk
 from api_direct.control_plane.api.subscriptions import billed
 from api_direct.control_plane.api.usage import Invoice
-from api_direct.control_plane.billing import earnings
+from api_direct.control_plane.billing import earnings, prepaid
 from api_direct.control_plane.billing.charges import money_text
 from api_direct.control_plane.billing.earnings import Refund
 from api_direct.control_plane.billing.fees import Receipt, plan_receipts, stripe_pricing
@@ -236,7 +238,9 @@ def refund(principal: Creator, services: ServicesDep, body: RefundIn) -> RefundO
     metadata = {"apid_invoice": invoice_id, "apid_creator": principal.sub}
     made = billed(lambda: _refund(billing, str(payment_intent), amount, key, metadata))
     now = datetime.now(UTC)
-    earnings.record_refund(store, Refund(made.refund_id, invoice_id, made.amount, "requested_by_customer"), now)
+    made_refund = Refund(made.refund_id, invoice_id, made.amount, "requested_by_customer")
+    if earnings.record_refund(store, made_refund, now) in ("recorded", "duplicate"):
+        prepaid.take_back_refund(store, services.bus, made_refund)
     refunded = int((earnings.paid_entry(store, invoice_id) or paid).get("refunded", 0))
     return RefundOut(
         refund_id=made.refund_id,

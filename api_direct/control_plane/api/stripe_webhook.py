@@ -12,7 +12,7 @@ Stripe retry them for days.
 | event | effect |
 | --- | --- |
 | ``invoice.paid`` | the creator is credited (:func:`~api_direct.control_plane.billing.earnings.record_revenue`) and charged Stripe's real card fee (its charge's balance transaction, read through ``invoice.payments``) and Billing's, the invoice kept with its Stripe link and period for the consumer's list (no call to Stripe when they look); a key suspended for an earlier failure is restored |
-| ``charge.refunded`` | each refund of a charge the ledger knows (one made on Stripe's dashboard too) is taken off its creator's earnings, once by refund id (:func:`~api_direct.control_plane.billing.earnings.record_refund`) |
+| ``charge.refunded`` | each refund of a charge the ledger knows (one made on Stripe's dashboard too) is taken off its creator's earnings, once by refund id (:func:`~api_direct.control_plane.billing.earnings.record_refund`), and a pack's refunded share of units off the consumer's credit (:func:`~api_direct.control_plane.billing.prepaid.take_back_refund`) |
 | ``invoice.payment_failed`` | the subscription's key is suspended in the API's account |
 | ``customer.subscription.deleted`` | Stripe ended the subscription: its key is revoked |
 | ``checkout.session.completed`` | by the session's ``metadata["apid_purpose"]``: ``credits``, the packs it paid for are granted (once per payment intent, :mod:`~api_direct.control_plane.billing.credits`) and the creator credited |
@@ -163,7 +163,10 @@ def _charge_refunded(services: Services, charge: Mapping[str, Any]) -> bool:
     now, recorded = datetime.now(UTC), False
     for refund in services.billing.gateway.charge_refunds(str(charge["id"])):
         if refund.status == "succeeded":
-            outcome = earnings.record_refund(services.store, Refund(refund.refund_id, invoice_id, refund.amount), now)
+            made = Refund(refund.refund_id, invoice_id, refund.amount)
+            outcome = earnings.record_refund(services.store, made, now)
+            if outcome in ("recorded", "duplicate"):  # a pack's units come back once, whoever recorded it
+                prepaid.take_back_refund(services.store, services.bus, made)
             recorded = recorded or outcome == "recorded"
     return recorded
 

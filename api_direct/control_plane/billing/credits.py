@@ -9,6 +9,7 @@ consumer's until it expires) and one item per grant:
 | ``pk=CONSUMER#<sub>``, ``sk=CREDITS#<api>`` | the balance: ``granted``, ``used``, ``expired`` and ``remaining`` (= granted - used - expired, kept by the same ``ADD`` that moves the others), ``grants`` (how many), ``capped`` (whether the keys are held for credit), the saved card and the auto-reload settings |
 | ``pk=CONSUMER#<sub>``, ``sk=CREDITGRANT#<api>#<granted at>#<payment intent>`` | one grant: ``units``, ``expires_at``, the payment; ``expired`` once it has (``gsi1pk=CREDITS#expiring``, sorted by ``expires_at``, until then) |
 | ``pk=CREDITPAYMENT#<payment intent>``, ``sk=GRANT`` | the guard that grants a payment once |
+| ``pk=CREDITREFUND#<refund id>``, ``sk=TAKEBACK`` | the guard that takes a refund's units back once |
 
 Exactly once, each way in:
 
@@ -23,6 +24,15 @@ Exactly once, each way in:
   units in purchase order (FIFO: calls use the oldest credit first) and conditions
   on ``used`` being what it read, so a debit landing meanwhile makes it read again
   rather than expire units that were just spent.
+* **Refunds** (:func:`take_back`) of a pack's payment take back the refunded share of
+  its units, once per Stripe refund id: the guard, the grant's ``refunded`` and the
+  balance's ``ADD`` are one transaction. The share is of all that is refunded of the
+  payment so far, rounded up, less what earlier refunds took (so a full refund, in any
+  number of parts, takes the whole pack); never more than the pack's units that have
+  not expired. What was used of them shows as an overdraft, and the keys are capped
+  as after any debit.
+
+``remaining`` is ``granted - used - expired - refunded``.
 
 Calls made before a cap lands (usage arrives minutes after the calls) are debited
 all the same: ``remaining`` goes below zero, and the next grant pays that overdraft
@@ -53,7 +63,7 @@ RELOAD_DUE = "CREDITS#reload-due"
 CREDITS_PURPOSE = "credits"
 #: The most packs one purchase buys.
 MAX_PACKS = 100
-#: How many times an expiry reads again after a debit moved the balance under it, in one run.
+#: How many times an expiry (or a refund's take-back) reads again after the balance or grant moved under it.
 EXPIRY_ATTEMPTS = 5
 
 Source = Literal["checkout", "reload"]
@@ -99,6 +109,8 @@ class Balance:
     reload_epoch: int = 0
     #: The API's page, where more is bought: what a credit cap's 402 quotes.
     buy_url: str | None = None
+    #: Units taken back by refunds of packs' payments.
+    refunded: int = 0
 
     @classmethod
     def of(cls, item: Mapping[str, Any] | None) -> "Balance":
@@ -119,6 +131,7 @@ class Balance:
             reload_error=item.get("reload_error"),
             reload_epoch=int(item.get("reload_epoch", 0)),
             buy_url=item.get("buy_url"),
+            refunded=int(item.get("refunded", 0)),
         )
 
     @property
@@ -228,6 +241,9 @@ class Grant:
     expires_at: str | None
     #: Units lost when it expired; ``None`` while it has not.
     expired: int | None
+    #: Units taken back by refunds of its payment, and the cents those refunds gave back.
+    refunded: int = 0
+    refunded_amount: int = 0
 
     @classmethod
     def of(cls, item: Mapping[str, Any]) -> "Grant":
@@ -240,12 +256,19 @@ class Grant:
             source=item.get("source", "checkout"),
             expires_at=item.get("expires_at"),
             expired=int(item["expired"]) if item.get("expired") is not None else None,
+            refunded=int(item.get("refunded", 0)),
+            refunded_amount=int(item.get("refunded_amount", 0)),
         )
 
     @property
+    def kept(self) -> int:
+        """The units the consumer still has paid for: all but those refunds took back."""
+        return self.units - self.refunded
+
+    @property
     def capacity(self) -> int:
-        """The units this grant can pay for: all of them until it expires, then those it had paid for."""
-        return self.units - (self.expired or 0)
+        """The units this grant can pay for: those kept until it expires, then those it had paid for."""
+        return self.kept - (self.expired or 0)
 
 
 def grants_of(store: Store, consumer: str, api_id: str) -> list[Grant]:
@@ -328,8 +351,8 @@ def unused_units(grants: Sequence[Grant], target: Grant, used: int) -> int:
         if earlier.sk == target.sk:
             break
         before += earlier.capacity
-    spent_from_target = min(max(used - before, 0), target.units)
-    return target.units - spent_from_target
+    spent_from_target = min(max(used - before, 0), target.kept)
+    return target.kept - spent_from_target
 
 
 def expire_grant(store: Store, consumer: str, api_id: str, grant_sk: str) -> int | None:
@@ -353,8 +376,10 @@ def expire_grant(store: Store, consumer: str, api_id: str, grant_sk: str) -> int
                             "TableName": store.table.name,
                             "Key": {PK: consumer_pk(consumer), SK: grant_sk},
                             "UpdateExpression": "SET expired = :lost REMOVE gsi1pk, gsi1sk",
-                            "ConditionExpression": "attribute_not_exists(expired)",
-                            "ExpressionAttributeValues": {":lost": lost},
+                            # A refund taking units back meanwhile changes what is unused: read again.
+                            "ConditionExpression": "attribute_not_exists(expired) AND "
+                            + _unchanged("refunded", ":refunded", target.refunded),
+                            "ExpressionAttributeValues": {":lost": lost, ":refunded": target.refunded},
                         }
                     },
                     {
@@ -371,9 +396,87 @@ def expire_grant(store: Store, consumer: str, api_id: str, grant_sk: str) -> int
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            continue  # expired meanwhile (the next read says so) or debited meanwhile (read again)
+            continue  # expired meanwhile (the next read says so) or debited or refunded meanwhile (read again)
         return lost
     raise RuntimeError(f"credit grant {grant_sk} kept moving under its expiry; the next run tries again")
+
+
+def _unchanged(name: str, placeholder: str, read: int) -> str:
+    """A condition that the number ``name`` is still ``read`` (absent reads as 0)."""
+    absent = f" OR attribute_not_exists({name})" if read == 0 else ""
+    return f"({name} = {placeholder}{absent})"
+
+
+def refund_guard_key(refund_id: str) -> dict[str, str]:
+    return {PK: f"CREDITREFUND#{refund_id}", SK: "TAKEBACK"}
+
+
+def refunded_share(grant: Grant, refunded_amount: int) -> int:
+    """The units refunds of ``refunded_amount`` cents of the grant's payment take back in all: that share of its
+    units, rounded up (a full refund takes them all), but none that have expired."""
+    share = -(-grant.units * refunded_amount // grant.amount)
+    return min(share, grant.units - (grant.expired or 0))
+
+
+def take_back(
+    store: Store, refund_id: str, consumer: str, payment_intent: str, amount: int
+) -> Literal["taken", "duplicate", "not credit"]:
+    """Take a refund of ``amount`` cents of a pack's payment off the credit it granted, once by ``refund_id``.
+
+    Conditioned on the grant's refunds and expiry being what was read: another refund
+    or an expiry landing meanwhile makes it read again. ``not credit``: the payment
+    granted no credit (a subscription's invoice).
+    """
+    paid = payment_guard_key(payment_intent)
+    guard = store.get(paid[PK], paid[SK])
+    if guard is None:
+        return "not credit"
+    for _ in range(EXPIRY_ATTEMPTS):
+        item = store.get(consumer_pk(consumer), str(guard["grant_sk"]))
+        if item is None:
+            return "not credit"
+        target = Grant.of(item)
+        after = refunded_share(target, target.refunded_amount + amount)
+        taken = max(after - target.refunded, 0)
+        # An expiry reads the refunds it leaves out, and this reads what expired: neither may move under the other.
+        expiry = "attribute_not_exists(expired)" if target.expired is None else "expired = :expired"
+        reasons = store.transact_conditionally(
+            [
+                {
+                    "Put": {
+                        "Item": {**refund_guard_key(refund_id), "grant_sk": target.sk, "units": taken},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "Key": {PK: consumer_pk(consumer), SK: target.sk},
+                        "UpdateExpression": "SET refunded = :after, refunded_amount = :amount",
+                        "ConditionExpression": f"{_unchanged('refunded_amount', ':before', target.refunded_amount)}"
+                        f" AND {expiry}",
+                        "ExpressionAttributeValues": {
+                            ":after": target.refunded + taken,
+                            ":amount": target.refunded_amount + amount,
+                            ":before": target.refunded_amount,
+                            **({":expired": target.expired} if target.expired is not None else {}),
+                        },
+                    }
+                },
+                {
+                    "Update": {
+                        "Key": balance_key(consumer, str(item["api_id"])),
+                        "UpdateExpression": "ADD refunded :taken, remaining :negated",
+                        "ExpressionAttributeValues": {":taken": taken, ":negated": -taken},
+                    }
+                },
+            ],
+            answered=(0, 1),
+        )
+        if not reasons:
+            return "taken"
+        if reasons[0] == CONDITION_FAILED:
+            return "duplicate"
+    raise RuntimeError(f"credit grant {guard['grant_sk']} kept moving under refund {refund_id}; Stripe will retry")
 
 
 def due_expiries(store: Store, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:

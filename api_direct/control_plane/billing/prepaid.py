@@ -20,6 +20,9 @@ The ledger is :mod:`.credits`; this moves the rest of the world with it:
   the pack). A decline turns auto-reload off, says why on the balance and alerts the
   consumer (``credit.reload_failed``); the keys are capped once the credit is used up.
 * **Expiry.** The scheduled run expires each due grant (:func:`expire_due`).
+* **Refunds.** A refund of a pack takes its share of the units back
+  (:func:`take_back_refund`), which may leave the balance at or below zero: the keys
+  are capped then, as after a debit.
 """
 
 import logging
@@ -34,9 +37,10 @@ from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.listing_changes import billed_plan
 from api_direct.control_plane.api.store import GSI1, PK, SK, Store, api_pk, consumer_of
 from api_direct.control_plane.api.subscriptions import ACTIVE, subscription_key
-from api_direct.control_plane.billing import credits
+from api_direct.control_plane.billing import credits, earnings
 from api_direct.control_plane.billing.alerting import Alert, Alerter, cap_keys, uncap_keys
 from api_direct.control_plane.billing.credits import Balance, Purchase, balance_key, read_balance
+from api_direct.control_plane.billing.earnings import Refund
 from api_direct.control_plane.billing.periods import month_text
 from api_direct.control_plane.billing.stripe_gateway import PaymentDeclined, StripeGateway, cents
 from api_direct.control_plane.billing.subscription_billing import PURPOSE
@@ -129,6 +133,24 @@ def receive(store: Store, bus: ControlPlaneBus, purchase: Purchase, now: datetim
     outcome = credits.grant(store, purchase, plan.prepaid, now)
     settle_cap(store, bus, purchase.consumer, purchase.api_id)
     return outcome == "granted"
+
+
+def take_back_refund(store: Store, bus: ControlPlaneBus, refund: Refund) -> bool:
+    """After the ledger has a refund of a pack: take its share of the pack's units back from the credit (once by
+    the refund's id) and cap the keys if that used the credit up; whether the refund was of credit at all.
+
+    Both ways a refund arrives (the creator's request and Stripe's ``charge.refunded``) call this whether or not
+    they recorded the refund themselves, so a crash between the ledger and the credit is mended by the other.
+    """
+    paid = earnings.paid_entry(store, refund.invoice_id)
+    if paid is None or not paid.get("payment_intent"):
+        return False
+    consumer, api_id = str(paid["consumer"]), str(paid["api_id"])
+    outcome = credits.take_back(store, refund.refund_id, consumer, str(paid["payment_intent"]), refund.amount)
+    if outcome == "not credit":
+        return False
+    settle_cap(store, bus, consumer, api_id)
+    return True
 
 
 def settle_cap(store: Store, bus: ControlPlaneBus, consumer: str, api_id: str) -> None:

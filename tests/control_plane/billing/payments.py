@@ -60,3 +60,9 @@ def _post(api: TestClient, payload: bytes) -> str:
     )
     assert response.status_code == 200, response.text
     return str(response.json()["outcome"])
+
+
+def charge_of(fake: StripeFake, payment_intent: str) -> stripe.Charge:
+    """The charge that paid ``payment_intent``, as Stripe shows it now (its refunds included)."""
+    client = client_for(fake)
+    return client.v1.charges.retrieve(str(client.v1.payment_intents.retrieve(payment_intent).latest_charge))

@@ -1,13 +1,18 @@
 """A marketplace with a prepaid plan, and buying its packs through the Stripe fake's Checkout, for the credit tests."""
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from api_direct.control_plane.api.bus import ControlPlaneBus
+from api_direct.control_plane.api.store import Store
+from api_direct.control_plane.billing.alerting import Alerter
+from api_direct.control_plane.billing.handlers import UsageBatch, process_usage, settle_credits
 from api_direct.local.stripe_server import StripeFake, sign_webhook
 from tests.control_plane.billing.stripe_settings import WEBHOOK_SECRET
-from tests.control_plane.billing.usage import API
+from tests.control_plane.billing.usage import API, sqs_event, usage_event
 from tests.control_plane.marketplace import (
     ALICE,
     CAROL,
@@ -30,6 +35,8 @@ PREPAID = {
     "prepaid": {"calls": PACK_CALLS, "price": "8.00", "expires_days": EXPIRES_DAYS},
 }
 CREDITS = f"/subscriptions/{API}/credits"
+NOW = datetime.now(UTC)
+HOUR = NOW.replace(minute=0, second=0, microsecond=0).strftime("%Y-%m-%dT%H:00:00Z")
 
 
 def prepaid_marketplace(api: TestClient, mint: Mint) -> tuple[str, EventLog]:
@@ -73,3 +80,20 @@ def credits_of(api: TestClient, headers: dict[str, str], **query: str) -> dict[s
     response = api.get(CREDITS, params=query, headers=headers)
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+def bought(api: TestClient, headers: dict[str, str], fake: StripeFake, packs: int = 1) -> list[dict[str, Any]]:
+    """Packs bought and paid on Checkout's page, the webhook delivered: Stripe's events."""
+    events = pay(fake, checkout(api, headers, packs)["session_id"])
+    assert deliver(api, of_type(events, "checkout.session.completed")).json()["outcome"] == "handled"
+    return events
+
+
+def use(
+    store: Store, key_id: str, calls: int, record: str, bus: ControlPlaneBus, alerter: Alerter | None = None
+) -> None:
+    """``calls`` billable calls counted by the aggregator, then its prepaid settling, as one batch."""
+    batch = UsageBatch(store, None, None, NOW)
+    event = usage_event(key_id, calls=calls, plan="credits", hour=HOUR, record=record)
+    assert process_usage(sqs_event(event), batch) == {"batchItemFailures": []}
+    settle_credits(batch, bus, alerter)

@@ -7,7 +7,7 @@ once per grant, and a decline turns it off; grants expire oldest first.
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -18,27 +18,27 @@ from api_direct.control_plane.api.store import PK, SK, Store, consumer_pk
 from api_direct.control_plane.billing import credits, prepaid
 from api_direct.control_plane.billing.alerting import Alerter
 from api_direct.control_plane.billing.earnings import ledger
-from api_direct.control_plane.billing.handlers import UsageBatch, process_usage, run_credits, settle_credits
+from api_direct.control_plane.billing.handlers import run_credits
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
 from api_direct.local.stripe_server import StripeFake
 from tests.control_plane.billing.prepaid_market import (
     CREDITS,
+    NOW,
     PACK_CALLS,
     PACK_CENTS,
+    bought,
     checkout,
     credits_of,
     deliver,
     of_type,
     pay,
     prepaid_marketplace,
+    use,
 )
-from tests.control_plane.billing.usage import API, sqs_event, usage_event
+from tests.control_plane.billing.usage import API
 from tests.control_plane.marketplace import ALICE, CAROL, EventLog, Headers
 from tests.control_plane.resources import BUS
 from tests.control_plane.tokens import Mint, bearer
-
-NOW = datetime.now(UTC)
-HOUR = NOW.replace(minute=0, second=0, microsecond=0).strftime("%Y-%m-%dT%H:00:00Z")
 
 
 class AlertQueue:
@@ -80,23 +80,6 @@ def caps(keys: EventLog) -> list[tuple[str, str | None]]:
         for event in keys.read()
         if event["detail-type"] in ("KeyCapped", "KeyUncapped")
     ]
-
-
-def bought(api: TestClient, headers: Headers, fake: StripeFake, packs: int = 1) -> list[dict[str, Any]]:
-    """Packs bought and paid on Checkout's page, the webhook delivered: Stripe's events."""
-    events = pay(fake, checkout(api, headers, packs)["session_id"])
-    assert deliver(api, of_type(events, "checkout.session.completed")).json()["outcome"] == "handled"
-    return events
-
-
-def use(
-    store: Store, key_id: str, calls: int, record: str, bus: ControlPlaneBus, alerter: Alerter | None = None
-) -> None:
-    """``calls`` billable calls counted by the aggregator, then its prepaid settling, as one batch."""
-    batch = UsageBatch(store, None, None, NOW)
-    event = usage_event(key_id, calls=calls, plan="credits", hour=HOUR, record=record)
-    assert process_usage(sqs_event(event), batch) == {"batchItemFailures": []}
-    settle_credits(batch, bus, alerter)
 
 
 def test_a_prepaid_subscription_has_no_stripe_subscription_and_answers_402_until_credit_is_bought(

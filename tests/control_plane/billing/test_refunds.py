@@ -8,14 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import stripe
 from fastapi.testclient import TestClient
 
 from api_direct.control_plane.api.store import Store, creator_pk
 from api_direct.control_plane.billing.periods import month_text
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
 from api_direct.local.stripe_server import StripeFake
-from tests.control_plane.billing.payments import deliver, list_for_alice, paid_pack, relay
+from tests.control_plane.billing.payments import charge_of, deliver, list_for_alice, paid_pack, relay
 from tests.control_plane.billing.usage import API, CAROL, marketplace
 from tests.control_plane.marketplace import ALICE, BOB
 from tests.control_plane.tokens import Mint, bearer
@@ -39,11 +38,6 @@ def this_month(store: Store) -> dict[str, Any]:
     found = store.get(creator_pk(ALICE), f"EARNINGS#{month_text(datetime.now(UTC))}")
     assert found is not None
     return found
-
-
-def charge_of(fake: StripeFake, payment_intent: str) -> stripe.Charge:
-    client = client_for(fake)
-    return client.v1.charges.retrieve(str(client.v1.payment_intents.retrieve(payment_intent).latest_charge))
 
 
 def test_a_partial_refund_then_the_rest_reach_stripe_the_ledger_and_the_consumer(
