@@ -15,6 +15,7 @@ from api_direct.control_plane.billing.periods import hour_text, month_text
 from tests.control_plane.billing.usage import API, CAROL, body, marketplace, usage_event
 from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import DAVE, ALICE, Headers, table
+from tests.control_plane.web.pages import as_user, text
 
 NOW = datetime(2026, 11, 25, 14, 5, tzinfo=UTC)
 
@@ -112,12 +113,49 @@ def test_period_usage_sums_the_consumers_counters_of_that_month_on_any_plan(
     used(store, carols_key, "2026-12-01T00:00:00Z", 11)
     used(store, daves_key, "2026-11-15T12:00:00Z", 13, plan="pro")
     assert period_usage(store, API, CAROL, "free", "2026-11") == PeriodUsage(
-        api_id=API, plan="free", month="2026-11", calls=5, billable=4, monthly_quota=1000, free_calls=1000
+        api_id=API,
+        plan="free",
+        month="2026-11",
+        calls=5,
+        units=5,
+        billable=4,
+        monthly_quota=1000,
+        remaining=995,
+        free_calls=1000,
     )
     assert period_usage(store, API, CAROL, "pro", "2026-11").model_dump(include={"monthly_quota", "free_calls"}) == {
         "monthly_quota": None,
         "free_calls": 0,
     }
+
+
+def test_the_quota_and_what_is_left_of_it_are_in_units_beside_the_calls(
+    api: TestClient, store: Store, carols_key: str, mint: Mint
+) -> None:
+    """Weighted calls (a route of weight 5) count their units against the quota, on the API and the dashboard."""
+    hour = hour_text(datetime.now(UTC))
+    used(
+        store,
+        carols_key,
+        hour,
+        120,
+        statuses={"2xx": 100, "3xx": 0, "4xx": 20, "5xx": 0},
+        units={"2xx": 500, "4xx": 100},
+    )
+    shown = api.get(f"/subscriptions/{API}/usage", headers=bearer(mint(CAROL, "consumers"))).json()
+    assert {name: shown[name] for name in ("calls", "units", "billable", "monthly_quota", "remaining")} == {
+        "calls": 120,
+        "units": 600,
+        "billable": 500,
+        "monthly_quota": 1000,
+        "remaining": 400,
+    }
+    used(store, carols_key, hour, 100, units={"2xx": 500})
+    assert period_usage(store, API, CAROL, "free", month_text(datetime.now(UTC))).remaining == 0  # never below 0
+    as_user(api, mint(CAROL, "consumers"))
+    page = api.get("/web/dashboard").text
+    assert "220 · units 1,100 of 1,000 (0 left) · billable 1,000" in text(page)
+    assert '<meter min="0" max="1000" high="900" value="1100"' in page
 
 
 def test_a_consumer_reads_this_months_usage_of_an_active_subscription(
@@ -133,8 +171,10 @@ def test_a_consumer_reads_this_months_usage_of_an_active_subscription(
         "plan": "free",
         "month": month_text(now),
         "calls": 10,
+        "units": 10,
         "billable": 10,
         "monthly_quota": 1000,
+        "remaining": 990,
         "free_calls": 1000,
     }
     stranger = api.get(f"/subscriptions/{API}/usage", headers=bearer(mint(DAVE, "consumers")))
@@ -165,6 +205,7 @@ def test_invoices_are_the_consumers_own_newest_first(
             "currency": "usd",
             "month": "2026-11",
             "recorded_at": "2026-11-10T00:00:00Z",
+            "refunded": 0,
             "status": "paid",
             "hosted_invoice_url": None,
             "period_start": None,

@@ -50,16 +50,25 @@ class ApiUsage(BaseModel):
 
 
 class PeriodUsage(BaseModel):
-    """A subscription's calendar month so far, beside the limits of its current plan."""
+    """A subscription's calendar month so far, beside the limits of its current plan.
+
+    A plan's limits are in units (a call counts its route's weight), so ``units`` is what
+    the quota and free calls are compared with; ``calls`` is how many requests that was.
+    """
 
     api_id: str
     plan: str
     month: str
     #: On every plan the subscription was on this month: a quota is the month's, not a plan's.
     calls: int
+    #: The calls' units (a unit per call counted before route weights were).
+    units: int
+    #: Billable units (those of the plan's billable responses).
     billable: int
-    #: The current plan's; ``None`` for a plan without a quota.
+    #: The current plan's, in units; ``None`` for a plan without a quota.
     monthly_quota: int | None
+    #: Units left of the quota this month (never below 0); ``None`` without a quota.
+    remaining: int | None
     free_calls: int
 
 
@@ -143,21 +152,27 @@ def daily_usage(store: Store, api_id: str, days: int, today: date) -> list[DayUs
 
 
 def period_usage(store: Store, api_id: str, consumer: str, plan: str, month: str) -> PeriodUsage:
-    """The consumer's calls on the API in ``month`` (``YYYY-MM``), on any plan, beside ``plan``'s quota and free calls.
+    """The consumer's calls and units on the API in ``month`` (``YYYY-MM``), on any plan, beside ``plan``'s quota
+    and free calls (in units).
 
     The counters are the subscription's own partition's whose ``sk`` begins with the
     month's hours: one query, no index. A plan stays while it has subscribers (publishing
     refuses to drop it), so ``plan`` of an active subscription is always found.
     """
     plan_item = require_plan(store, api_id, plan)
-    totals = _totals(store.query(meter_pk(api_id, consumer), f"{HOUR_PREFIX}{month}"))
+    counters = list(store.query(meter_pk(api_id, consumer), f"{HOUR_PREFIX}{month}"))
+    totals = _totals(counters)
+    units = sum(int(counter.get("units", counter.get("calls", 0))) for counter in counters)
+    quota = plan_item.get("monthly_quota")
     return PeriodUsage(
         api_id=api_id,
         plan=plan,
         month=month,
         calls=totals["calls"],
+        units=units,
         billable=totals["billable"],
-        monthly_quota=plan_item.get("monthly_quota"),
+        monthly_quota=quota,
+        remaining=None if quota is None else max(int(quota) - units, 0),
         free_calls=plan_item.get("free_calls", 0),
     )
 

@@ -162,7 +162,11 @@ class Alert:
             "limit": self.limit,
             "unit": "calls" if self.kind == "quota" else "units" if self.kind in CREDIT_KINDS else "cents",
         }
-        if self.kind != "quota" and self.kind not in CREDIT_KINDS:
+        if self.kind == "quota":
+            # ``used`` and ``limit`` are units (a call counts its route's weight); ``unit`` stays "calls" for the
+            # receivers written before route weights, and this names the figure truthfully.
+            event["units"] = self.used
+        elif self.kind not in CREDIT_KINDS:
             event["currency"] = self.currency
         if self.kind == "spend_cap":
             event["mode"] = self.cap_mode

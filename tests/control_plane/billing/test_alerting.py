@@ -177,12 +177,15 @@ def test_crossing_80_percent_emails_and_posts_a_signed_webhook_once(
     [call] = receiver.received
     assert verify(call.body, call.headers[SIGNATURE_HEADER.lower()], secret) > 0
     event = json.loads(call.body)
-    assert {k: event[k] for k in ("type", "api_id", "plan", "threshold", "used", "limit", "unit", "period")} == {
+    assert {
+        k: event[k] for k in ("type", "api_id", "plan", "threshold", "used", "units", "limit", "unit", "period")
+    } == {
         "type": "quota.threshold_reached",
         "api_id": API,
         "plan": "free",
         "threshold": 80,
         "used": 800,
+        "units": 800,
         "limit": 1000,
         "unit": "calls",
         "period": NOW.strftime("%Y-%m"),

@@ -259,13 +259,13 @@ def test_the_dashboard_shows_usage_this_month_against_the_quota_and_invoices(
     api: TestClient, carols_key: str, mint: Mint
 ) -> None:
     as_user(api, mint(CAROL, "consumers"))
-    assert "0 · billable 0 (no monthly quota)" in text(api.get("/web/dashboard").text)
+    assert "0 · units 0 · billable 0 (no monthly quota)" in text(api.get("/web/dashboard").text)
     store = Store(table())
     event = usage_event(carols_key, calls=42, ok=40, hour=now_hour(), record="now")
     assert Meter(store).apply(UsageEvent.parse(body(event)), datetime.now(UTC)) == "applied"
     record_revenue(store, PaidInvoice("in_1", 1900, "usd", API, CAROL), datetime.now(UTC))
     words = text(api.get("/web/dashboard").text)
-    assert "42 · billable 40 (no monthly quota)" in words
+    assert "42 · units 42 · billable 40 (no monthly quota)" in words
     assert "in_1 weather-api" in words and "19.00 USD" in words
 
 
@@ -274,7 +274,7 @@ def test_the_quota_is_a_meter(api: TestClient, mint: Mint) -> None:
     as_user(api, mint(CAROL, "consumers"))
     page = api.get("/web/dashboard").text
     assert (
-        "0 of 1,000 · billable 0 (1,000 free)" in text(page)
+        "0 · units 0 of 1,000 (1,000 left) · billable 0 (1,000 free)" in text(page)
         and '<meter min="0" max="1000" high="900" value="0"' in page
     )
 
