@@ -140,3 +140,26 @@ def test_expired_units_are_not_taken_back_again_and_an_expiry_leaves_refunded_un
     assert balance(billed_api, carol) == (1400, -400, 400, True)
     shown = credits_of(billed_api, carol)
     assert shown["granted"] - shown["used"] - shown["expired"] - shown["refunded"] == shown["remaining"]
+
+
+def test_a_refund_landing_between_a_take_backs_read_and_write_is_counted_once_each(
+    billed_api: TestClient,
+    market: tuple[str, EventLog],
+    carol: Headers,
+    store: Store,
+    stripe_fake: StripeFake,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bought(billed_api, carol, stripe_fake)
+    payment = pack_payment(store)
+    read = credits.Grant.of
+
+    def another_refund_first(item: Any) -> credits.Grant:
+        monkeypatch.setattr(credits.Grant, "of", staticmethod(read))
+        assert credits.take_back(store, "re_other", CAROL, payment, 1) == "taken"  # 2 units, after this read
+        return read(item)
+
+    monkeypatch.setattr(credits.Grant, "of", staticmethod(another_refund_first))
+    assert credits.take_back(store, "re_this", CAROL, payment, 1) == "taken"  # reads again: 3 in all, not 4
+    assert credits.take_back(store, "re_this", CAROL, payment, 1) == "duplicate"
+    assert balance(billed_api, carol)[:2] == (3, PACK_CALLS - 3)
