@@ -283,7 +283,7 @@ def test_a_project_broken_between_reloads_stops_the_worker_with_one_line(
     finally:
         uvicorn_log.removeHandler(caplog.handler)
     assert stopped.value.code == STARTUP_FAILURE
-    assert set(caplog.messages) == {"--plan: apid.toml has no plan 'gone' (plans: free, pro)"}
+    assert set(caplog.messages) == {"--plan: apid.toml has no plan 'gone' (plans: free, pro, starter, credits)"}
 
 
 def test_without_a_plan_or_key_the_first_plan_and_a_new_key() -> None:
