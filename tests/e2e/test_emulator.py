@@ -34,6 +34,7 @@ from api_direct.local import emulator as moto_emulator
 from api_direct.local.emulator import patches
 from tests.example_project import CONTROL_PLANE_ACCOUNT, CONTROL_PLANE_BUS_ARN, EXAMPLE_DIR
 from tests.e2e.moto_account import MOTO_ACCOUNT, REGION
+from tests.dynamodb_transactions import count_and_mark, transaction_table
 
 LINK_STACK = "apid-link"
 API_STACK = "apid-weather-api"
@@ -752,42 +753,12 @@ def test_server_stops_even_when_the_block_fails() -> None:
         socket.create_connection((address.hostname, address.port), timeout=2).close()
 
 
-def _transaction_table(dynamodb: Any) -> None:
-    dynamodb.create_table(
-        TableName="tx",
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
-    )
-    dynamodb.put_item(TableName="tx", Item={"pk": {"S": "counter"}, "sk": {"S": "c"}, "calls": {"N": "1"}})
-
-
-def _count_and_mark(marker: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "Update": {
-                "TableName": "tx",
-                "Key": {"pk": {"S": "counter"}, "sk": {"S": "c"}},
-                "UpdateExpression": "ADD calls :one",
-                "ExpressionAttributeValues": {":one": {"N": "1"}},
-            }
-        },
-        {
-            "Put": {
-                "TableName": "tx",
-                "Item": {"pk": {"S": marker}, "sk": {"S": "m"}},
-                "ConditionExpression": "attribute_not_exists(pk)",
-            }
-        },
-    ]
-
-
 def test_a_cancelled_transaction_leaves_every_item_as_it_was(aws: Aws) -> None:
     dynamodb = aws.client("dynamodb")
-    _transaction_table(dynamodb)
-    dynamodb.transact_write_items(TransactItems=_count_and_mark("seen"))
+    transaction_table(dynamodb)
+    dynamodb.transact_write_items(TransactItems=count_and_mark("seen"))
     with pytest.raises(ClientError) as cancelled:
-        dynamodb.transact_write_items(TransactItems=[*_count_and_mark("new"), *_count_and_mark("seen")[1:]])
+        dynamodb.transact_write_items(TransactItems=[*count_and_mark("new"), *count_and_mark("seen")[1:]])
     assert [r["Code"] for r in cancelled.value.response["CancellationReasons"]] == [
         "None",
         "None",
@@ -796,7 +767,7 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(aws: Aws) -> None:
     items = {item["pk"]["S"]: item for item in dynamodb.scan(TableName="tx")["Items"]}
     assert sorted(items) == ["counter", "seen"]
     assert items["counter"]["calls"] == {"N": "2"}
-    dynamodb.transact_write_items(TransactItems=_count_and_mark("new"))
+    dynamodb.transact_write_items(TransactItems=count_and_mark("new"))
     assert dynamodb.get_item(TableName="tx", Key={"pk": {"S": "counter"}, "sk": {"S": "c"}})["Item"]["calls"] == {
         "N": "3"
     }
@@ -1180,7 +1151,7 @@ def _probe_transaction_copies() -> None:
     from moto.dynamodb.models.table import Table
 
     dynamodb = boto3.client("dynamodb", region_name=REGION)
-    _transaction_table(dynamodb)
+    transaction_table(dynamodb)
     copied: list[Any] = []
     deepcopy = copy.deepcopy
 
@@ -1190,7 +1161,7 @@ def _probe_transaction_copies() -> None:
         return deepcopy(node, memo)
 
     with unittest.mock.patch("moto.dynamodb.models.copy.deepcopy", counting):
-        dynamodb.transact_write_items(TransactItems=_count_and_mark("m"))
+        dynamodb.transact_write_items(TransactItems=count_and_mark("m"))
     assert len(copied) == 2  # the whole table, once per operation
 
 

@@ -1,7 +1,11 @@
-"""The patch to moto's DynamoDB: a transaction costs the same however large its table is.
+"""The patch to moto's DynamoDB: a transaction costs the same however large its table is, and is isolated.
 
-Not a correctness fix but a speed one: through the emulator the usage aggregator
-slowed as its table filled. ``bench/metering.py`` applies it in process too.
+First a speed fix: through the emulator the usage aggregator slowed as its table
+filled. ``bench/metering.py`` applies it in process too. Then a correctness one the
+first calls for: DynamoDB serializes a transaction with every other write to its
+items, and the sandbox writes from several threads at once (a scheduled function
+and the control plane's webhook, say); a cancelled transaction putting back its
+snapshot must not put back over a write made meanwhile.
 """
 
 import copy
@@ -28,6 +32,8 @@ def transactions_snapshot_only_their_items() -> None:
     from moto.dynamodb.models.table import Table
 
     running = threading.local()
+    #: Held by every write: a transaction (from its snapshot to its commit or undo) and each single-item write.
+    writing = threading.RLock()
 
     class TransactionCopy:
         """``copy`` as ``moto.dynamodb.models`` sees it: no table copies inside a transaction."""
@@ -79,16 +85,26 @@ def transactions_snapshot_only_their_items() -> None:
     original = models.DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        undo = snapshot(self, transact_items)
-        running.active = True
-        try:
-            original(self, transact_items)
-        except Exception:
-            for step in reversed(undo):
-                step()
-            raise
-        finally:
-            running.active = False
+        with writing:
+            undo = snapshot(self, transact_items)
+            running.active = True
+            try:
+                original(self, transact_items)
+            except Exception:
+                for step in reversed(undo):
+                    step()
+                raise
+            finally:
+                running.active = False
+
+    def serialized(write: Callable[..., Any]) -> Callable[..., Any]:
+        def one_write(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with writing:
+                return write(self, *args, **kwargs)
+
+        return one_write
 
     models.copy = TransactionCopy()  # type: ignore[assignment]
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    for name in ("put_item", "update_item", "delete_item"):
+        setattr(models.DynamoDBBackend, name, serialized(getattr(models.DynamoDBBackend, name)))
