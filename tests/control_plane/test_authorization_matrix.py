@@ -159,3 +159,50 @@ def test_prepaid_credit_is_the_subscribing_consumers_alone(
     assert refused(api.request(method, path, json=body, headers=dave), 404, "no active subscription")
     assert refused(api.request(method, path, json=body, headers=bob), 403, "only consumers")
     assert refused(api.request(method, path, json=body), 401, "sign in first")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/listings/weather-api/invites", {"plan": "pro"}),
+        ("GET", "/listings/weather-api/invites", None),
+        ("DELETE", "/listings/weather-api/invites/inv_0123456789abcdef", None),
+        ("POST", "/listings/weather-api/unpublish", {"now": True}),
+    ],
+)
+def test_a_listings_invites_and_retirement_are_its_creators_alone(
+    api: TestClient,
+    listed: dict[str, Any],
+    carol: Headers,
+    bob: Headers,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+) -> None:
+    assert refused(api.request(method, path, json=body, headers=bob), 403, "another creator")
+    assert refused(api.request(method, path, json=body, headers=carol), 403, "only creators")
+    assert refused(api.request(method, path, json=body), 401, "sign in first")
+    assert [item["api_id"] for item in api.get("/listings").json()["items"]] == ["weather-api"]  # still listed
+
+
+def test_what_a_listing_pays_is_its_creators_alone(
+    api: TestClient, listed: dict[str, Any], carol: Headers, bob: Headers, alice: Headers
+) -> None:
+    path = "/listings/weather-api/receipts"
+    assert api.get(path, headers=alice).status_code == 200
+    assert refused(api.get(path, headers=bob), 404, "you have no listed API")  # not revealed to other creators
+    assert refused(api.get(path, headers=carol), 403, "only creators")
+    assert refused(api.get(path), 401, "sign in first")
+
+
+def test_refunds_are_creators(api: TestClient, listed: dict[str, Any], carol: Headers) -> None:
+    """Another creator's payment is a 404 with billing on: tests/control_plane/billing/test_refunds.py."""
+    body = {"invoice_id": "in_0123456789"}
+    assert refused(api.post("/earnings/refunds", json=body, headers=carol), 403, "only creators")
+    assert refused(api.post("/earnings/refunds", json=body), 401, "sign in first")
+
+
+def test_a_trials_card_checkout_is_a_consumers(api: TestClient, listed: dict[str, Any], bob: Headers) -> None:
+    body = {"api_id": "weather-api", "plan": "pro"}
+    assert refused(api.post("/subscriptions/checkout", json=body, headers=bob), 403, "only consumers")
+    assert refused(api.post("/subscriptions/checkout", json=body), 401, "sign in first")
