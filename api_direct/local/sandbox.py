@@ -78,7 +78,7 @@ from api_direct.local.lambda_runtime import DeployedFunction, LocalLambda, envir
 from api_direct.local.rest_api import DeployedRestApi, GatewayRules, LocalRestApi, Response
 from api_direct.local.rest_proxy import HttpRequest, HttpResponse, failed
 from api_direct.local.sample_calls import SampleCall, SampleCalls, sample_calls
-from api_direct.local.sandbox_money import Check, Money, story_for
+from api_direct.local.sandbox_money import Check, Money, Run, story_for
 from api_direct.local.stripe_server import StripeFake, running_stripe_fake
 from api_direct.project import PricingPlan, Project, billable_calls, load_project
 from api_direct.runtime.mcp_tools import MCP_PATH, Toolset, tools_of
@@ -387,7 +387,7 @@ class _Sandbox:
             earnings = creator_client.earnings()
             self.narrator.detail(f"sandbox clock {paid_at:%Y-%m-%d %H:%M}Z: {payout}")
         billable = self._billable(made, plan, RouteWeights.of(project.config.routes))
-        money = story.money_checks(self, consumer, project.config.api.name, billable, invoices, earnings)
+        money = story.money_checks(self, Run(consumer, project.config.api.name, billable, invoices, earnings))
         return self._summary(made, money, earnings, time.monotonic() - started)
 
     def live(self) -> Endpoints:

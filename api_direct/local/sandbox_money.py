@@ -48,6 +48,18 @@ class Money:
 
 
 @dataclass(frozen=True)
+class Run:
+    """What the story's checks read of the run: whose subscription, the units the calls imply, what Stripe invoiced
+    and what the creator's ledger says."""
+
+    consumer: ControlPlane
+    api_id: str
+    billable: int
+    invoices: Sequence[dict[str, Any]]
+    earnings: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Check:
     """One number the sandbox expected, and what the product produced."""
 
@@ -109,26 +121,18 @@ class Story:
     def billing_words(self) -> str:
         return "Stripe closes the billing period, invoices and calls the webhook"
 
-    def money_checks(
-        self,
-        sandbox: Sandbox,
-        consumer: ControlPlane,
-        api_id: str,
-        billable: int,
-        invoices: Sequence[dict[str, Any]],
-        earnings: dict[str, Any],
-    ) -> Money:
+    def money_checks(self, sandbox: Sandbox, run: Run) -> Money:
         """What consumers paid (cents), and the checks of every money number from the meter to the transfer."""
         metered = sum(int(event["payload"]["value"]) for event in sandbox.stripe.meter_events())
-        billed = sum(invoice["amount_paid"] for invoice in invoices)
-        charges = [month_charge_cents(self.plan, billable)]
+        billed = sum(invoice["amount_paid"] for invoice in run.invoices)
+        charges = [month_charge_cents(self.plan, run.billable)]
         return Money(
             metered,
             billed,
             [
-                Check("billable units metered in Stripe", billable, metered),
+                Check("billable units metered in Stripe", run.billable, metered),
                 Check("amount billed (cents)", sum(charges), billed),
-                *self._payout_checks(sandbox, charges, earnings, subscription=True),
+                *self._payout_checks(sandbox, charges, run.earnings, subscription=True),
             ],
         )
 
@@ -190,17 +194,9 @@ class TrialStory(Story):
         )
         return paid
 
-    def money_checks(
-        self,
-        sandbox: Sandbox,
-        consumer: ControlPlane,
-        api_id: str,
-        billable: int,
-        invoices: Sequence[dict[str, Any]],
-        earnings: dict[str, Any],
-    ) -> Money:
+    def money_checks(self, sandbox: Sandbox, run: Run) -> Money:
         metered = sum(int(event["payload"]["value"]) for event in sandbox.stripe.meter_events())
-        billed = sum(invoice["amount_paid"] for invoice in invoices)
+        billed = sum(invoice["amount_paid"] for invoice in run.invoices)
         charges = [month_charge_cents(self.plan, 0)]
         return Money(
             metered,
@@ -219,7 +215,7 @@ class TrialStory(Story):
                     [i["amount_paid"] for i in self.trial_invoices],
                 ),
                 Check("first paid period billed (cents)", sum(charges), billed),
-                *self._payout_checks(sandbox, charges, earnings, subscription=True),
+                *self._payout_checks(sandbox, charges, run.earnings, subscription=True),
             ],
         )
 
@@ -257,21 +253,13 @@ class PrepaidStory(Story):
         sandbox.sync_keys()
         return []
 
-    def money_checks(
-        self,
-        sandbox: Sandbox,
-        consumer: ControlPlane,
-        api_id: str,
-        billable: int,
-        invoices: Sequence[dict[str, Any]],
-        earnings: dict[str, Any],
-    ) -> Money:
+    def money_checks(self, sandbox: Sandbox, run: Run) -> Money:
         assert self.plan.prepaid is not None
         pack, price = self.plan.prepaid.calls, int(self.plan.prepaid.price * 100)
-        remaining, reloads = pack - billable, 0
+        remaining, reloads = pack - run.billable, 0
         while remaining < self.mark:
             remaining, reloads = remaining + pack, reloads + 1
-        credit = consumer.credits(api_id)
+        credit = run.consumer.credits(run.api_id)
         paid = [charge for charge in sandbox.stripe.charges() if charge["status"] == "succeeded"]
         charges = [price] * (1 + reloads)
         metered = sum(int(event["payload"]["value"]) for event in sandbox.stripe.meter_events())
@@ -281,12 +269,12 @@ class PrepaidStory(Story):
             [
                 Check("a key without credit answered 402", 402, self.refused),
                 Check("nothing metered in Stripe for a prepaid plan", 0, metered),
-                Check("billable units debited from the credit", billable, int(credit["used"])),
+                Check("billable units debited from the credit", run.billable, int(credit["used"])),
                 Check("packs bought: one on Checkout, then auto-reloads", 1 + reloads, len(credit["grants"])),
                 Check("units granted", pack * (1 + reloads), int(credit["granted"])),
                 Check("credit remaining (units)", remaining, int(credit["remaining"])),
                 Check("charged by card (cents)", charges, sorted(charge["amount"] for charge in paid)),
-                *self._payout_checks(sandbox, charges, earnings, subscription=False),
+                *self._payout_checks(sandbox, charges, run.earnings, subscription=False),
             ],
         )
 
