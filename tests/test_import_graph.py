@@ -36,6 +36,7 @@ LAYERS = {
     "api_direct.webhook_signature": "base",  # alert webhooks: signed by the service, verified by consumers
     "api_direct.node_runtime": "base",
     "api_direct.contracts": "contracts",
+    "api_direct.aws_costs": "costs",  # AWS prices and the cost model: read by the CLI, the engine, the service
     "api_direct.project": "project",
     "api_direct.interpreter": "project",  # which Python runs the creator's app
     "api_direct.canary": "project",  # --canary: read by the CLI, built into the stack
@@ -64,6 +65,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "contracts": set(),
     # The root package, errors, bundled Node.js: imported by everything, importing nothing else.
     "base": set(),
+    # What an API costs in AWS: pure arithmetic on shipped price files, so every side below can read it.
+    "costs": {"base", "contracts"},
     # apid.toml's model.
     "project": {"base", "contracts"},
     "scaffold": {"base", "project"},
@@ -74,7 +77,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     # Lambda bundles, built without the CDK: the app's adapter ships from the runtime.
     "bundling": {"base", "contracts", "project", "runtime"},
     # The control plane's FastAPI service and billing: never the deploy engine, the client, local or the CLI.
-    "service": {"base", "contracts", "project", "runtime", "cognito"},
+    "service": {"base", "contracts", "project", "runtime", "cognito", "costs"},
     # L3 constructs: never the service (its names come from contracts).
     "constructs": {"base", "contracts", "project", "runtime", "bundling"},
     # Stacks compose constructs.
@@ -82,7 +85,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     # The control plane's client side (HTTP client, sign-in, publishing): never the service or the deploy engine.
     "client": {"base", "contracts", "project", "cognito"},
     # The deploy engine: never the control plane's service, local or the CLI.
-    "deploy": {"base", "contracts", "project", "runtime", "bundling", "constructs", "stacks", "client"},
+    "deploy": {"base", "contracts", "project", "runtime", "bundling", "constructs", "stacks", "client", "costs"},
     # The product on one machine: runs the service and the deploy engine together.
     "local": {
         "base",
@@ -96,9 +99,10 @@ MAY_IMPORT: dict[str, set[str]] = {
         "stacks",
         "client",
         "deploy",
+        "costs",
     },
     # Click commands: imported by nobody but ``python -m api_direct``.
-    "cli": {"base", "contracts", "project", "scaffold", "client", "deploy", "local"},
+    "cli": {"base", "contracts", "project", "scaffold", "client", "deploy", "local", "costs"},
     "main": {"cli"},
 }
 
@@ -245,6 +249,26 @@ def test_contracts_import_only_the_standard_library() -> None:
         alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
     } | {str(node.module).split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported <= set(sys.stdlib_module_names)
+
+
+def test_the_cost_model_imports_only_the_standard_library_pydantic_errors_and_contracts(
+    graph: dict[str, set[str]],
+) -> None:
+    """No boto3 and nothing of the engine's: the CLI, the deploy engine and the service all import it cheaply."""
+    package = PACKAGE / "aws_costs"
+    trees = [ast.parse(path.read_text()) for path in package.rglob("*.py")]
+    imported = {
+        alias.name for tree in trees for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    } | {str(node.module) for tree in trees for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    outside = {name.split(".")[0] for name in imported if not name.startswith("api_direct")}
+    assert outside <= set(sys.stdlib_module_names) | {"pydantic"}
+    ours = {
+        target for module, targets in graph.items() if module.startswith("api_direct.aws_costs") for target in targets
+    }
+    assert {target for target in ours if not target.startswith("api_direct.aws_costs")} <= {
+        "api_direct.errors",
+        "api_direct.contracts",
+    }
 
 
 def test_the_table_names_every_layer_it_allows() -> None:
