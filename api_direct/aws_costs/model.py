@@ -33,7 +33,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, NonNegativeInt
 
-from api_direct.aws_costs.prices import PriceTable
+from api_direct.aws_costs.prices import FREE_POOLS, PriceTable
 
 Architecture = Literal["arm64", "x86_64"]
 
@@ -48,7 +48,8 @@ class Usage(BaseModel):
     """Measured usage of one API over a period (a day, a month): counts and totals, never averages.
 
     ``requests`` are the calls API Gateway received, each one invocation of the app;
-    the authorizer's invocations are those its cache did not answer. Read and write
+    the authorizer's invocations are those its cache did not answer (it runs on arm64
+    whatever the app's architecture, so each has its own). Read and write
     units are DynamoDB's (a strongly consistent read of up to 4 KB is one).
     """
 
@@ -61,6 +62,7 @@ class Usage(BaseModel):
     authorizer_invocations: NonNegativeInt = 0
     authorizer_billed_duration_ms: NonNegativeInt = 0
     authorizer_memory_mb: NonNegativeInt = 128
+    authorizer_architecture: Architecture = "arm64"
     key_table_read_units: NonNegativeInt = 0
     table_write_units: NonNegativeInt = 0
     log_bytes: NonNegativeInt = 0
@@ -101,12 +103,17 @@ class Estimate:
 def quantities(usage: Usage) -> dict[str, Decimal]:
     """What the usage amounts to in each price's unit: the model's reading of how AWS meters it."""
     with localcontext(_EXACT):
-        mb_ms = Decimal(usage.billed_duration_ms) * usage.memory_mb
-        mb_ms += Decimal(usage.authorizer_billed_duration_ms) * usage.authorizer_memory_mb
+        app = f"lambda_gb_seconds_{usage.architecture}"
+        authorizer = f"lambda_gb_seconds_{usage.authorizer_architecture}"
+        gb_seconds = dict.fromkeys((app, authorizer), Decimal(0))
+        gb_seconds[app] += Decimal(usage.billed_duration_ms) * usage.memory_mb / _MB_MS_PER_GB_SECOND
+        gb_seconds[authorizer] += (
+            Decimal(usage.authorizer_billed_duration_ms) * usage.authorizer_memory_mb / _MB_MS_PER_GB_SECOND
+        )
         return {
             "apigateway_rest_requests": Decimal(usage.requests),
             "lambda_requests": Decimal(usage.requests + usage.authorizer_invocations),
-            f"lambda_gb_seconds_{usage.architecture}": mb_ms / _MB_MS_PER_GB_SECOND,
+            **gb_seconds,
             "dynamodb_read_request_units": Decimal(usage.key_table_read_units),
             "dynamodb_write_request_units": Decimal(usage.table_write_units),
             "logs_ingested_gb": Decimal(usage.log_bytes) / _GIB,
@@ -121,14 +128,19 @@ def _estimate(
     table: PriceTable, amounts: dict[str, Decimal], already: dict[str, Decimal], free_tier: bool, calls: int
 ) -> Estimate:
     """Price each amount after ``already`` units this month; free units, when counted, are the month's first."""
+    spent: dict[str, Decimal] = {}
     items = []
     with localcontext(_EXACT):
+        for key, quantity in already.items():
+            pool = FREE_POOLS.get(key, key)
+            spent[pool] = spent.get(pool, Decimal(0)) + quantity
         for key, quantity in amounts.items():
+            pool = FREE_POOLS.get(key, key)
+            allowance = table.free_tier.get(pool, Decimal(0)) if free_tier else Decimal(0)
+            free = min(quantity, max(Decimal(0), allowance - spent.get(pool, Decimal(0))))
+            spent[pool] = spent.get(pool, Decimal(0)) + free
             price = table.prices[key]
-            free = table.free_tier.get(key, Decimal(0)) if free_tier else Decimal(0)
-            start = already.get(key, Decimal(0))
-            billed_from, billed_to = max(start, free), max(start + quantity, free)
-            cost = price.cost(billed_to - billed_from, billed_from)
+            cost = price.cost(quantity - free, already.get(key, Decimal(0)) + free)
             items.append(LineItem(key, quantity, price.unit, cost))
     return Estimate(tuple(items), calls)
 

@@ -35,6 +35,9 @@ PRICE_KEYS = (
     "cloudwatch_alarm_months",
 )
 
+#: Free allowances that several lines share: Lambda's GB-seconds are free once a month, whichever architecture.
+FREE_POOLS = {"lambda_gb_seconds_x86_64": "lambda_gb_seconds", "lambda_gb_seconds_arm64": "lambda_gb_seconds"}
+
 _PACKAGE = "api_direct.aws_costs"
 _FOLDER = "prices"
 
@@ -101,7 +104,7 @@ class PriceTable(BaseModel):
     retrieved: date
     notes: tuple[str, ...] = ()
     prices: dict[str, Price]
-    #: Units of each price AWS gives free every month; only applied when a caller asks (see model.py).
+    #: Units of each line (or pool of lines, :data:`FREE_POOLS`) AWS gives free every month; applied on request.
     free_tier: dict[str, Decimal] = {}
 
     @model_validator(mode="after")
@@ -109,7 +112,7 @@ class PriceTable(BaseModel):
         missing = [key for key in PRICE_KEYS if key not in self.prices]
         if missing:
             raise ValueError(f"no price for {', '.join(missing)}")
-        unknown = sorted(set(self.free_tier) - set(self.prices))
+        unknown = sorted(set(self.free_tier) - set(self.prices) - set(FREE_POOLS.values()))
         if unknown:
             raise ValueError(f"a free tier for an unpriced line: {', '.join(unknown)}")
         return self

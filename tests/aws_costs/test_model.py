@@ -67,11 +67,19 @@ def test_known_usage_costs_what_the_published_prices_give_by_hand() -> None:
     assert estimate.per_1000_calls == sum(expected.values()) * 1000 / CALLS
 
 
-def test_x86_64_is_priced_at_its_own_rate() -> None:
-    usage = model.Usage(requests=1000, billed_duration_ms=1000 * 100, memory_mb=1024, architecture="x86_64")
+def test_each_function_s_gb_seconds_are_priced_at_its_architecture_s_rate() -> None:
+    usage = model.Usage(
+        requests=1000,
+        billed_duration_ms=1000 * 100,
+        memory_mb=1024,
+        architecture="x86_64",
+        authorizer_invocations=10,
+        authorizer_billed_duration_ms=10 * 100,
+        authorizer_memory_mb=1024,
+    )
     costs = items(model.variable_cost(usage, TABLE))
-    assert "lambda_gb_seconds_arm64" not in costs
     assert costs["lambda_gb_seconds_x86_64"] == 100 * rate("lambda_gb_seconds_x86_64")
+    assert costs["lambda_gb_seconds_arm64"] == 1 * rate("lambda_gb_seconds_arm64")
 
 
 def test_a_period_late_in_a_busy_month_is_billed_at_the_tier_the_month_reached() -> None:
@@ -93,6 +101,18 @@ def test_free_tiers_are_off_unless_asked_for_and_then_only_the_first_units_are_f
     assert free["data_transfer_out_gb"] == (150 - TABLE.free_tier["data_transfer_out_gb"]) * rate(
         "data_transfer_out_gb"
     )
+    # One allowance of GB-seconds for both architectures, not one each.
+    both = model.Usage(
+        billed_duration_ms=300_000_000,
+        memory_mb=1024,
+        architecture="x86_64",
+        authorizer_billed_duration_ms=300_000_000,
+        authorizer_memory_mb=1024,
+    )
+    lambda_free = items(model.variable_cost(both, TABLE, free_tier=True))
+    allowance = TABLE.free_tier["lambda_gb_seconds"]
+    assert lambda_free["lambda_gb_seconds_x86_64"] == 0
+    assert lambda_free["lambda_gb_seconds_arm64"] == (600_000 - allowance) * rate("lambda_gb_seconds_arm64")
     # A month that already spent the allowance gets none of it again.
     spent = model.Usage(requests=2_000_000)
     again = items(model.variable_cost(usage, TABLE, already=spent, free_tier=True))
