@@ -42,6 +42,15 @@ def create_table(dynamodb: Any, name: str) -> None:
     )
 
 
+def user_with_email(cognito: Any, email: str) -> tuple[str, str]:
+    """A new user pool holding one user with ``email`` (where alerts and notices are sent): its id and their ``sub``."""
+    pool_id = cognito.create_user_pool(PoolName="apid")["UserPool"]["Id"]
+    user = cognito.admin_create_user(
+        UserPoolId=pool_id, Username=email, UserAttributes=[{"Name": "email", "Value": email}]
+    )["User"]
+    return pool_id, next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+
+
 @contextmanager
 def serving_json(body: bytes) -> Iterator[str]:
     """``body`` answered to every GET on a loopback port (a JWKS endpoint, in practice)."""

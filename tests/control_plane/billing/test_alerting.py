@@ -25,7 +25,7 @@ from api_direct.webhook_signature import SIGNATURE_HEADER, verify
 from tests.control_plane.billing.usage import API, sqs_event, usage_event
 from tests.control_plane.marketplace import ALICE, EventLog, control_plane_events, creator_key_bus, link_account
 from tests.control_plane.marketplace import published
-from tests.control_plane.resources import BUS, REGION
+from tests.control_plane.resources import BUS, REGION, user_with_email
 from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.typed_client import InProcessControlPlane
 from tests.control_plane.webhook_receiver import Receiver, webhook_receiver
@@ -68,12 +68,7 @@ class Queue:
 @pytest.fixture
 def pool(aws: Callable[[str], Any]) -> tuple[str, str]:
     """A user pool holding Carol with her email: its id and her ``sub``."""
-    cognito = aws("cognito-idp")
-    pool_id = cognito.create_user_pool(PoolName="apid")["UserPool"]["Id"]
-    user = cognito.admin_create_user(
-        UserPoolId=pool_id, Username=EMAIL, UserAttributes=[{"Name": "email", "Value": EMAIL}]
-    )["User"]
-    return pool_id, next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+    return user_with_email(aws("cognito-idp"), EMAIL)
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ from tests.control_plane.marketplace import (
     listing_body,
     published,
 )
-from tests.control_plane.resources import BUS, REGION
+from tests.control_plane.resources import BUS, REGION, user_with_email
 from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.typed_client import InProcessControlPlane
 from tests.control_plane.web.pages import ORIGIN, as_user, text
@@ -91,12 +91,7 @@ def alert_queue(aws: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch) -> s
 @pytest.fixture
 def pool(aws: Callable[[str], Any]) -> tuple[str, str]:
     """A user pool holding a consumer with an email address: its id and their ``sub``."""
-    cognito = aws("cognito-idp")
-    pool_id = cognito.create_user_pool(PoolName="apid")["UserPool"]["Id"]
-    user = cognito.admin_create_user(
-        UserPoolId=pool_id, Username=EMAIL, UserAttributes=[{"Name": "email", "Value": EMAIL}]
-    )["User"]
-    return pool_id, next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+    return user_with_email(aws("cognito-idp"), EMAIL)
 
 
 def delivery(store: Store, aws: Callable[[str], Any], pool_id: str) -> AlertDelivery:

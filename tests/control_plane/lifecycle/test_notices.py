@@ -18,7 +18,7 @@ from tests.control_plane.billing.usage import sqs_event
 from tests.control_plane.lifecycle.plans import plans, subscribe
 from tests.control_plane.lifecycle.sweeps import Outbox, sweep
 from tests.control_plane.marketplace import Headers, published
-from tests.control_plane.resources import REGION
+from tests.control_plane.resources import REGION, user_with_email
 from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.webhook_receiver import webhook_receiver
 
@@ -29,12 +29,7 @@ EMAIL = "carol@example.com"
 def test_subscribers_are_told_of_a_price_change_and_a_retirement_by_email_and_webhook(
     aws: Callable[[str], Any], settings: ControlPlaneSettings, alice: Headers, mint: Mint
 ) -> None:
-    cognito = aws("cognito-idp")
-    pool = cognito.create_user_pool(PoolName="apid")["UserPool"]["Id"]
-    user = cognito.admin_create_user(
-        UserPoolId=pool, Username=EMAIL, UserAttributes=[{"Name": "email", "Value": EMAIL}]
-    )
-    sub = next(a["Value"] for a in user["User"]["Attributes"] if a["Name"] == "sub")
+    pool, sub = user_with_email(aws("cognito-idp"), EMAIL)
     aws("ses").verify_email_identity(EmailAddress=SENDER)
     api = TestClient(create_app(settings.model_copy(update={"webhooks_allow_loopback": True})))
     carol = bearer(mint(sub, "consumers"))
@@ -45,7 +40,7 @@ def test_subscribers_are_told_of_a_price_change_and_a_retirement_by_email_and_we
         api.app.state.services.store,  # type: ignore[attr-defined]
         ses=aws("sesv2"),
         sender=SENDER,
-        cognito=cognito,
+        cognito=aws("cognito-idp"),
         user_pool_id=pool,
         sqs=outbox,
         queue_url="alerts",
