@@ -236,8 +236,7 @@ class Meter:
         self._owners = owners or KeyOwners()
         self._listings: dict[str, Mapping[str, Any] | None] = {}
         self._keys: dict[str, Mapping[str, Any]] = {}
-        self._plans: dict[tuple[str, str], tuple[StatusClass, ...]] = {}
-        self._prepaid: dict[tuple[str, str], bool] = {}
+        self._plans: dict[tuple[str, str], Mapping[str, Any] | None] = {}
 
     def apply(self, event: UsageEvent, now: datetime) -> Outcome:
         """Count one record once, or say why it was not counted (raises for poison and not-yet-known keys)."""
@@ -422,22 +421,24 @@ class Meter:
         self._keys[key_id] = items[0]
         return self._keys[key_id]
 
-    def _billable_statuses(self, api_id: str, plan: str) -> tuple[StatusClass, ...]:
-        """The plan's billable statuses; the default (2xx) for a plan since removed from the listing."""
+    def _plan_item(self, api_id: str, plan: str) -> Mapping[str, Any] | None:
+        """The plan's item (asked once per plan and batch); ``None`` for a plan since removed from the listing."""
         if (api_id, plan) not in self._plans:
-            item = self._store.get(api_pk(api_id), f"PLAN#{plan}") if plan else None
-            default = PricingPlan.model_fields["billable_statuses"].default
-            self._plans[api_id, plan] = (
-                tuple(item["billable_statuses"]) if item and "billable_statuses" in item else default
-            )
+            self._plans[api_id, plan] = self._store.get(api_pk(api_id), f"PLAN#{plan}") if plan else None
         return self._plans[api_id, plan]
 
+    def _billable_statuses(self, api_id: str, plan: str) -> tuple[StatusClass, ...]:
+        """The plan's billable statuses; the default (2xx) for a plan since removed from the listing."""
+        item = self._plan_item(api_id, plan)
+        if item and "billable_statuses" in item:
+            return tuple(item["billable_statuses"])
+        default: tuple[StatusClass, ...] = PricingPlan.model_fields["billable_statuses"].default
+        return default
+
     def _is_prepaid(self, api_id: str, plan: str) -> bool:
-        """Whether the plan sells credit (asked once per plan and batch); a plan since removed is not."""
-        if (api_id, plan) not in self._prepaid:
-            item = self._store.get(api_pk(api_id), f"PLAN#{plan}") if plan else None
-            self._prepaid[api_id, plan] = bool(item and item.get("prepaid"))
-        return self._prepaid[api_id, plan]
+        """Whether the plan sells credit; a plan since removed is not."""
+        item = self._plan_item(api_id, plan)
+        return bool(item and item.get("prepaid"))
 
     def _keep_late(self, marker: Mapping[str, Any]) -> None:
         """Remember the late record (once), so it shows in the table, not only in a log line."""
