@@ -151,8 +151,7 @@ def _payment_of(services: Services, invoice_id: str) -> tuple[str | None, int]:
         if error.code != "resource_missing":
             raise
         return None, 0  # an event made up for an invoice Stripe never had (a test's): credited without a fee
-    charged = gateway.charge_fee(payment_intent) if payment_intent else None
-    return payment_intent, charged.fee if charged else 0
+    return payment_intent, prepaid.fee_of(gateway, payment_intent) if payment_intent else 0
 
 
 def _charge_refunded(services: Services, charge: Mapping[str, Any]) -> bool:
