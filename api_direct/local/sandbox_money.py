@@ -28,8 +28,8 @@ from typing import Any, Protocol
 
 from api_direct.client.control_plane import ControlPlane
 from api_direct.control_plane.api.settings import ControlPlaneSettings
-from api_direct.control_plane.billing.charges import half_up, month_charge_cents
-from api_direct.control_plane.billing.fees import estimate, stripe_pricing
+from api_direct.control_plane.billing.charges import month_charge_cents
+from api_direct.control_plane.billing.fees import estimate, platform_fee, stripe_pricing
 from api_direct.local.card_checkout import WORKING_CARD, subscribe_with_card
 from api_direct.local.stripe_server import StripeFake
 from api_direct.local.stripe_server.clock import TRIAL_WARNING_SECONDS
@@ -150,7 +150,7 @@ class Story:
             estimate(charge, pricing, fee_percent, subscription=subscription).stripe_fees for charge in charges
         )
         revenue = sum(charges)
-        platform = half_up(Decimal(revenue) * fee_percent / 100) if revenue > 0 else 0
+        platform = platform_fee(revenue, fee_percent)
         months = earnings["months"]
         payout = revenue - stripe_fees - platform
         transferred = sum(transfer["amount"] for transfer in sandbox.stripe.transfers())
