@@ -245,7 +245,7 @@ def change_plan(api_id: ApiId, body: PlanChange, principal: Consumer, services: 
     billing = services.billing
     stripe_side = billed(lambda: billing.change(subscription, plan_item)) if billing else {}
     try:
-        _change_plan_in_table(services, subscription, body.plan, stripe_side)
+        _change_plan_in_table(services, subscription, body.plan, plan_item, stripe_side)
     except Exception:
         old_item = store.get(api_pk(api_id), f"PLAN#{old}") or {}
         _undo_billing(services, lambda billing: billing.revert(subscription, stripe_side, old_item))
@@ -254,15 +254,16 @@ def change_plan(api_id: ApiId, body: PlanChange, principal: Consumer, services: 
 
 
 def _change_plan_in_table(
-    services: Services, subscription: Mapping[str, Any], plan: str, stripe_side: Mapping[str, Any]
+    services: Services,
+    subscription: Mapping[str, Any],
+    plan: str,
+    plan_item: Mapping[str, Any],
+    stripe_side: Mapping[str, Any],
 ) -> None:
     api_id, old = subscription["api_id"], subscription["plan"]
     key, keys = {PK: subscription[PK], SK: subscription[SK]}, subscription_keys(services.store, subscription)
-    plan_item = services.store.get(api_pk(api_id), f"PLAN#{plan}")  # there: the transaction's condition holds it
     consumer = consumer_of(subscription[PK])
-    credit_writes, credit_cap = (
-        credits.on_plan(services.store, consumer, api_id, PricingPlan.of(plan_item)) if plan_item else ([], None)
-    )
+    credit_writes, credit_cap = credits.on_plan(services.store, consumer, api_id, PricingPlan.of(plan_item))
     commit(
         services,
         writes=[
