@@ -258,6 +258,12 @@ def problem_body(status: int, detail: str, type_: str = "about:blank", **extra: 
     return json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
+# What the API stack's functions are given, beside the app's own settings: the cost model prices them.
+
+#: The key authorizer's memory (it runs on arm64): enough for boto3's import to stay off the cold start's path.
+AUTHORIZER_MEMORY_MB = 512
+
+
 # Custom domains.
 
 #: The tag on everything API-Direct makes in a creator's account: its stacks' resources, and a custom domain's

@@ -12,6 +12,7 @@ a plan pays is AWS's bill for serving it. AWS bills this stack for:
 - CloudWatch Logs: each GB ingested, and each GB-month stored for the retention set;
 - data transfer out to the internet: the response bytes;
 - EventBridge and SQS: the usage events and queue requests;
+- X-Ray: each trace recorded (the stage traces requests; X-Ray samples some of them);
 - KMS and CloudWatch alarms: a fixed monthly charge per key and per alarm.
 
 The arithmetic is exact: every quantity is an integer count divided by a power of two
@@ -70,6 +71,7 @@ class Usage(BaseModel):
     usage_events: NonNegativeInt = 0
     queue_requests: NonNegativeInt = 0
     kms_requests: NonNegativeInt = 0
+    traces: NonNegativeInt = 0
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ def quantities(usage: Usage) -> dict[str, Decimal]:
             "eventbridge_custom_events": Decimal(usage.usage_events),
             "sqs_requests": Decimal(usage.queue_requests),
             "kms_requests": Decimal(usage.kms_requests),
+            "xray_traces_recorded": Decimal(usage.traces),
         }
 
 

@@ -33,6 +33,7 @@ PRICE_KEYS = (
     "kms_key_months",
     "kms_requests",
     "cloudwatch_alarm_months",
+    "xray_traces_recorded",
 )
 
 #: Free allowances that several lines share: Lambda's GB-seconds are free once a month, whichever architecture.

@@ -12,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from api_direct.contracts import AUTHORIZER_MEMORY_MB
 from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.key_store import ApiKeyStore
 from api_direct.constructs.runtime_function import RuntimeFunction
@@ -152,7 +153,7 @@ class MeteredApi(Construct):
             handler="authorizer.handler",
             description="Checks x-api-key against the hashed key table",
             environment={"KEY_TABLE_NAME": key_store.table.table_name},
-            memory_size=512,
+            memory_size=AUTHORIZER_MEMORY_MB,
             timeout=Duration.seconds(5),
         )
         skip_checkov(self.authorizer_function, {"CKV_AWS_116": _SYNCHRONOUS_AUTHORIZER})

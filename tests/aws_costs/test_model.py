@@ -44,6 +44,7 @@ USAGE = model.Usage(
     usage_events=CALLS // 1000,
     queue_requests=CALLS // 500,
     kms_requests=CALLS // 100,
+    traces=CALLS // 20,
 )
 
 
@@ -60,6 +61,7 @@ def test_known_usage_costs_what_the_published_prices_give_by_hand() -> None:
         "eventbridge_custom_events": CALLS // 1000 * rate("eventbridge_custom_events"),
         "sqs_requests": CALLS // 500 * rate("sqs_requests"),
         "kms_requests": CALLS // 100 * rate("kms_requests"),
+        "xray_traces_recorded": CALLS // 20 * rate("xray_traces_recorded"),
     }
     estimate = model.variable_cost(USAGE, TABLE)
     assert items(estimate) == expected
