@@ -34,6 +34,11 @@ PRICE_KEYS = (
     "kms_requests",
     "cloudwatch_alarm_months",
     "xray_traces_recorded",
+    # What a stack's resources cost by the month, whatever its traffic (aws_costs.stack_costs).
+    "cloudwatch_composite_alarm_months",
+    "cloudwatch_dashboard_months",
+    "secretsmanager_secret_months",
+    "route53_hosted_zone_months",
 )
 
 #: Free allowances that several lines share: Lambda's GB-seconds are free once a month, whichever architecture.
