@@ -83,7 +83,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     # Stacks compose constructs.
     "stacks": {"base", "contracts", "project", "constructs"},
     # The control plane's client side (HTTP client, sign-in, publishing): never the service or the deploy engine.
-    "client": {"base", "contracts", "project", "cognito"},
+    # Publishing sends the runtime profile its costs are priced at.
+    "client": {"base", "contracts", "project", "cognito", "costs"},
     # The deploy engine: never the control plane's service, local or the CLI.
     "deploy": {"base", "contracts", "project", "runtime", "bundling", "constructs", "stacks", "client", "costs"},
     # The product on one machine: runs the service and the deploy engine together.

@@ -14,7 +14,9 @@ from api_direct.client import sign_in
 from api_direct.client.control_plane import ControlPlane, IssuedKey
 from api_direct.client.http import CardRequired
 from api_direct.client.publishing import publish as publish_listing
+from api_direct.client.publishing import resource_counts
 from api_direct.deploy import operations
+from api_direct.deploy.stacks import stack_resources
 from api_direct.contracts import MAX_GRACE_SECONDS
 from api_direct.durations import duration_seconds
 from api_direct.errors import InputError, StateError
@@ -127,7 +129,7 @@ def publish(settings: Settings, note: str | None) -> None:
     signed_in = sign_in.require_session()
     with ProgressDisplay(settings.output, "publishing") as progress:
         session = operations.open_session(settings.project_dir, settings.aws_target(), progress, stage=settings.stage)
-        _, stack = operations.deployed_stack(session, "reading status", needed_for="deploy before publishing")
+        aws, stack = operations.deployed_stack(session, "reading status", needed_for="deploy before publishing")
         client = sign_in.client_for(signed_in, endpoint_url=settings.endpoint_url)
         before = _newest_version(client, session.project.config.api.name)
         published = publish_listing(
@@ -137,6 +139,9 @@ def publish(settings: Settings, note: str | None) -> None:
             region=session.link.region,
             outputs=stack.outputs,
             note=note,
+            resources=resource_counts(
+                kind for kind, _ in stack_resources(aws.client("cloudformation"), stack.name).values()
+            ),
         )
         version = _newest_version(client, session.project.config.api.name)
         receipts = client.plan_receipts(session.project.config.api.name)

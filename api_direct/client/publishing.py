@@ -8,10 +8,12 @@ reading them is the deploy engine's business, and this package does not import i
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from api_direct.aws_costs.traffic import RuntimeProfile
 from api_direct.client.control_plane import ControlPlane
 from api_direct.errors import InputError, StateError
 from api_direct.project import Project
@@ -65,22 +67,32 @@ def publish(
     outputs: Mapping[str, str],
     openapi: Mapping[str, Any] | None = None,
     note: str | None = None,
+    resources: Mapping[str, int] | None = None,
 ) -> Published:
     """List (or update) the deployed API with the plans in apid.toml; the app's OpenAPI document is read if not given.
 
     ``account_id`` and ``region`` are the linked account the stack is deployed in;
     ``outputs`` the stack's (its ``ApiUrl`` is the listing's base URL); ``note`` the creator's
-    words for the listing's changelog.
+    words for the listing's changelog; ``resources`` the stack's resources per type
+    (:func:`resource_counts`), which its fixed monthly cost is priced from.
     """
     document = dict(openapi) if openapi is not None else export_openapi(project)
-    body = listing(project, account_id=account_id, region=region, outputs=outputs, openapi=document)
+    body = listing(
+        project, account_id=account_id, region=region, outputs=outputs, openapi=document, resources=resources
+    )
     if note:
         body["note"] = note
     return Published(body, client.put_listing(project.config.api.name, body))
 
 
 def listing(
-    project: Project, *, account_id: str, region: str, outputs: Mapping[str, str], openapi: dict[str, Any]
+    project: Project,
+    *,
+    account_id: str,
+    region: str,
+    outputs: Mapping[str, str],
+    openapi: dict[str, Any],
+    resources: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The ``PUT /listings/{api_id}`` body for this project."""
     if "ApiUrl" not in outputs:
@@ -100,4 +112,21 @@ def listing(
         "route_weights": [route.model_dump(mode="json") for route in project.config.routes],
         # Every field of each plan, as apid.toml has it: the control plane validates them with the same model.
         "plans": [plan.model_dump(mode="json") for plan in project.config.plans],
+        "runtime": {**runtime_profile(project, region).model_dump(), "fixed_resources": dict(resources or {})},
     }
+
+
+def runtime_profile(project: Project, region: str) -> RuntimeProfile:
+    """The sizes AWS bills the published stage at: ``[runtime]`` with the stage's memory, in the linked region."""
+    runtime = project.runtime
+    return RuntimeProfile(
+        region=region,
+        architecture=runtime.architecture,
+        memory_mb=runtime.memory_mb,
+        log_retention_days=runtime.log_retention_days,
+    )
+
+
+def resource_counts(types: Iterable[str]) -> dict[str, int]:
+    """How many resources of each CloudFormation type a stack has, from its resources' types."""
+    return dict(Counter(types))

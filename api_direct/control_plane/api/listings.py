@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 
 from botocore.exceptions import ClientError
 from fastapi import APIRouter, Query
-from pydantic import AfterValidator, AnyUrl, BaseModel, Field, UrlConstraints
+from pydantic import AfterValidator, AnyUrl, BaseModel, Field, UrlConstraints, model_validator
 
 from api_direct.control_plane.api.accounts import AccountId, Matches, Region, StrictModel, require_linked, timestamp
 from api_direct.control_plane.api.auth import Creator, Principal
@@ -37,6 +37,7 @@ from api_direct.control_plane.api.plan_access import MAX_TOKEN_LENGTH, pickable,
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.api.store import GSI1, GSI2, LISTINGS, PK, SK, Store, api_pk, creator_pk, update_op
+from api_direct.aws_costs.traffic import RuntimeProfile
 from api_direct.project import CATEGORIES, STAGE_NAME_PATTERN, PricingPlan, RouteWeight, require_distinct
 
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
@@ -78,6 +79,25 @@ class McpOffer(StrictModel):
     exclude: Annotated[list[Annotated[str, Field(min_length=1, max_length=300)]], Field(max_length=200)] = []
 
 
+#: A CloudFormation resource type, as a stack's resources list it (``AWS::CloudWatch::Alarm``).
+ResourceType = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,64}::[A-Za-z0-9]{1,64}::[A-Za-z0-9]{1,64}$")]
+
+
+class ListingRuntime(RuntimeProfile):
+    """The published stage's sizes AWS bills it at, and its stack's resources by type: what its costs are priced
+    from (:mod:`~api_direct.control_plane.billing.unit_costs`). Sent by ``apid publish``; a listing published
+    before it was has none, and is priced at :class:`RuntimeProfile`'s defaults in its region."""
+
+    #: Resources of the deployed stack per CloudFormation type; those billed whatever the traffic (alarms, keys)
+    #: make the API's fixed monthly cost.
+    fixed_resources: Annotated[dict[ResourceType, Annotated[int, Field(ge=0, le=10_000)]], Field(max_length=200)] = {}
+
+
+def listing_runtime(listing: Mapping[str, Any]) -> ListingRuntime:
+    """The listing's runtime as published, or the defaults in its region for one published before it was sent."""
+    return ListingRuntime.model_validate(listing.get("runtime") or {"region": listing["region"]})
+
+
 class ListingIn(StrictModel):
     """What ``apid publish`` sends; plans follow the same rules as in ``apid.toml``."""
 
@@ -98,6 +118,14 @@ class ListingIn(StrictModel):
     mcp: McpOffer | None = None
     #: The creator's words on this version, shown in the listing's changelog (``apid publish --note``).
     note: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    #: The published stage's function sizes and stack resources; ``None`` from a CLI that predates it.
+    runtime: ListingRuntime | None = None
+
+    @model_validator(mode="after")
+    def _runtime_in_the_listed_region(self) -> "ListingIn":
+        if self.runtime is not None and self.runtime.region != self.region:
+            raise ValueError(f"runtime.region {self.runtime.region} is not the listing's region {self.region}")
+        return self
 
 
 class ListingSummary(BaseModel):
@@ -410,6 +438,7 @@ def _listing_attributes(api_id: str, body: ListingIn, now: str) -> dict[str, Any
         "stage": body.stage,
         "mcp": body.mcp.model_dump() if body.mcp else None,
         "route_weights": [route.model_dump(mode="json") for route in body.route_weights],
+        "runtime": body.runtime.model_dump() if body.runtime else None,
         # Of the plans anyone may pick: a private plan's price must not show through search.
         "min_price_per_1000": min(plan.price_per_1000 for plan in [*filter(pickable, body.plans)] or body.plans),
         "updated_at": now,

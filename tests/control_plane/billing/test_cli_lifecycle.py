@@ -9,14 +9,17 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api_direct.cli import marketplace as marketplace_commands
 from api_direct.client import publishing
+from api_direct.control_plane.api.listings import listing_runtime
+from api_direct.control_plane.api.store import Store, api_pk
 from api_direct.deploy import operations
 from api_direct.errors import InputError, StateError
 from api_direct.project import load_project
 from tests.control_plane.billing.cli_harness import SignIn, apid, ok
 from tests.control_plane.billing.usage import API, CAROL, marketplace
 from tests.control_plane.lifecycle.plans import plans
-from tests.control_plane.marketplace import ALICE, CREATOR_ACCOUNT, CREATOR_REGION, DAVE, listing_body
+from tests.control_plane.marketplace import ALICE, CREATOR_ACCOUNT, CREATOR_REGION, DAVE, listing_body, table
 from tests.control_plane.tokens import Mint, bearer
 from tests.errors import one_line_error
 from tests.example_project import copy_example
@@ -76,7 +79,10 @@ def project(alice: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
         ),
     )
     outputs = {"ApiUrl": listing_body()["base_url"]}
-    monkeypatch.setattr(operations, "deployed_stack", lambda *_, **__: (None, SimpleNamespace(outputs=outputs)))
+    stack = SimpleNamespace(name="apid-weather-api", outputs=outputs)
+    monkeypatch.setattr(operations, "deployed_stack", lambda *_, **__: (SimpleNamespace(client=lambda _: None), stack))
+    alarms = {f"Alarm{n}": ("AWS::CloudWatch::Alarm", f"alarm-{n}") for n in range(2)}
+    monkeypatch.setattr(marketplace_commands, "stack_resources", lambda *_: alarms)
     monkeypatch.setattr(publishing, "export_openapi", lambda _project: listing_body()["openapi"])
     return root
 
@@ -86,6 +92,8 @@ def test_publish_prints_what_changed_and_when_a_price_change_reaches_subscribers
 ) -> None:
     first = ok(apid("publish", "--project", str(project)))
     assert "Version 2:" in first and "plan pro: " in first  # the example's prices replace the listing's
+    runtime = listing_runtime(Store(table()).get(api_pk(API), "LISTING") or {})
+    assert (runtime.region, runtime.fixed_resources) == (CREATOR_REGION, {"AWS::CloudWatch::Alarm": 2})
     moved = TestClient(billed_app).put(
         f"/subscriptions/{API}/plan", json={"plan": "pro"}, headers=bearer(mint(CAROL, "consumers"))
     )
