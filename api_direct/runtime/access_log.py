@@ -10,6 +10,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+AUTHORIZER_DECISION = "decision"
+"""The authorizer context's entry naming the answer: the Lambda request id of the invocation that made it."""
+
 ACCESS_LOG_FORMAT: dict[str, str] = {
     "requestId": "$context.requestId",
     "requestTimeEpoch": "$context.requestTimeEpoch",
@@ -22,8 +25,19 @@ ACCESS_LOG_FORMAT: dict[str, str] = {
     "integrationLatency": "$context.integrationLatency",
     "keyId": "$context.authorizer.keyId",
     "plan": "$context.authorizer.plan",
+    "responseLength": "$context.responseLength",
+    "authorizerDecision": f"$context.authorizer.{AUTHORIZER_DECISION}",
+    "authorizerLatency": "$context.authorizer.integrationLatency",
 }
-"""Log field -> the API Gateway ``$context`` variable it records."""
+"""Log field -> the API Gateway ``$context`` variable it records.
+
+The last three are what the cost model needs (``aws_costs.traffic``): the response's
+payload bytes, and which authorizer answer let the request through. The authorizer
+puts its own Lambda request id in its context as :data:`AUTHORIZER_DECISION`; API Gateway caches the
+whole answer, so every request answered from the cache logs the same id, and the
+distinct ids are the authorizer's invocations. ``integrationLatency`` of the
+authorizer is its function's time on the request that invoked it.
+"""
 
 _MISSING = "-"
 """What API Gateway writes for a variable that has no value in this request."""
@@ -59,8 +73,10 @@ def render_access_log_line(fields: Mapping[str, object]) -> str:
 class AccessLogEntry:
     """One request as the access log recorded it.
 
-    ``key_id`` and ``plan`` are ``""`` when the authorizer did not allow the request.
-    Latencies are ``None`` when API Gateway had none to report.
+    ``key_id`` and ``plan`` are ``""`` when the authorizer did not allow the request;
+    ``authorizer_decision`` is ``""`` when no authorizer answer applies (no key sent,
+    a path no resource matches, a preflight). Latencies and the response length are
+    ``None`` when API Gateway had none to report.
     """
 
     request_id: str
@@ -74,6 +90,9 @@ class AccessLogEntry:
     integration_latency_ms: int | None
     key_id: str
     plan: str
+    response_length: int | None
+    authorizer_decision: str
+    authorizer_latency_ms: int | None
 
 
 def parse_access_log_line(line: str) -> AccessLogEntry | None:
@@ -107,6 +126,9 @@ def parse_access_log_line(line: str) -> AccessLogEntry | None:
         integration_latency_ms=_number(fields.get("integrationLatency")),
         key_id=_text(fields.get("keyId")),
         plan=_text(fields.get("plan")),
+        response_length=_number(fields.get("responseLength")),
+        authorizer_decision=_text(fields.get("authorizerDecision")),
+        authorizer_latency_ms=_number(fields.get("authorizerLatency")),
     )
 
 

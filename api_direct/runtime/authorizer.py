@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from api_direct.runtime.access_log import AUTHORIZER_DECISION
 from api_direct.runtime.gateway_responses import (
     CAP_RETRY_AFTER_CONTEXT,
     CAP_STATUS_CONTEXT,
@@ -39,7 +40,9 @@ ANONYMOUS = "anonymous"
 logger = Logger(service="apid-authorizer")
 
 
-def policy_for(method_arn: str, decision: Decision, limits: Mapping[str, str] | None = None) -> dict[str, Any]:
+def policy_for(
+    method_arn: str, decision: Decision, decision_id: str, limits: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """The authorizer response for a decision, covering the whole stage.
 
     The response is cached per key for every route, so it must not name the route
@@ -49,6 +52,10 @@ def policy_for(method_arn: str, decision: Decision, limits: Mapping[str, str] | 
     rejection's message instead, which the ACCESS_DENIED gateway response shows
     (:data:`~api_direct.runtime.gateway_responses.DENIED`). An allowed caller's
     context also carries ``limits`` (:func:`limits_of`), for the response headers.
+    Every context names the answer by ``decision_id`` (the invocation's request id):
+    API Gateway caches the whole response, so the access log's lines repeat the id
+    for each call the cache answered, and the distinct ids count this function's
+    invocations for the cost model.
     """
     context: dict[str, str]
     if decision.payment_required is not None:
@@ -69,6 +76,7 @@ def policy_for(method_arn: str, decision: Decision, limits: Mapping[str, str] | 
     else:
         principal = ANONYMOUS
         context = {"keyId": "", "plan": "", DENIAL_MESSAGE: decision.rejection.message}
+    context[AUTHORIZER_DECISION] = decision_id
     arn = parse_api_gateway_arn(method_arn)
     response = APIGatewayAuthorizerResponse(
         principal_id=principal,
@@ -121,4 +129,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # The exact message API Gateway turns into a 401 (gateway response UNAUTHORIZED).
         raise Exception("Unauthorized")
     limits = limits_of(request.method_arn, decision, looked_up[0], datetime.now(UTC))
-    return policy_for(request.method_arn, decision, limits)
+    return policy_for(request.method_arn, decision, context.aws_request_id, limits)

@@ -12,8 +12,12 @@ def access_line(
     latency_ms: int | None = 10,
     api_id: str = "abc123",
     resource_path: str = "/items/{id}",
+    response_length: int | None = None,
+    decision: str | None = None,
+    authorizer_latency_ms: int | None = None,
 ) -> str:
-    """A line for one request; ``key_id=""`` is a request the authorizer rejected."""
+    """A line for one request; ``key_id=""`` is a request the authorizer rejected. A measure left ``None`` is
+    API Gateway's ``-``."""
     fields: dict[str, object] = {
         "requestId": request_id,
         "requestTimeEpoch": epoch_ms,
@@ -28,4 +32,10 @@ def access_line(
     if latency_ms is not None:
         fields["responseLatency"] = latency_ms
         fields["integrationLatency"] = max(latency_ms - 2, 0)
+    measures = {
+        "responseLength": response_length,
+        "authorizerDecision": decision,
+        "authorizerLatency": authorizer_latency_ms,
+    }
+    fields.update({name: value for name, value in measures.items() if value is not None})
     return render_access_log_line(fields)

@@ -25,6 +25,9 @@ def test_format_records_every_field_from_its_context_variable() -> None:
         "integrationLatency": "$context.integrationLatency",
         "keyId": "$context.authorizer.keyId",
         "plan": "$context.authorizer.plan",
+        "responseLength": "$context.responseLength",
+        "authorizerDecision": "$context.authorizer.decision",
+        "authorizerLatency": "$context.authorizer.integrationLatency",
     }
 
 
@@ -35,7 +38,17 @@ def test_template_is_one_line_of_json_with_every_variable() -> None:
 
 
 def test_rendered_line_parses_back() -> None:
-    line = access_line("req-1", 1_764_075_600_123, key_id="key-7", plan="pro", status=201, latency_ms=35)
+    line = access_line(
+        "req-1",
+        1_764_075_600_123,
+        key_id="key-7",
+        plan="pro",
+        status=201,
+        latency_ms=35,
+        response_length=1234,
+        decision="8d1c-authorizer-request",
+        authorizer_latency_ms=18,
+    )
     assert parse_access_log_line(line) == AccessLogEntry(
         request_id="req-1",
         request_time_epoch_ms=1_764_075_600_123,
@@ -48,6 +61,9 @@ def test_rendered_line_parses_back() -> None:
         integration_latency_ms=33,
         key_id="key-7",
         plan="pro",
+        response_length=1234,
+        authorizer_decision="8d1c-authorizer-request",
+        authorizer_latency_ms=18,
     )
 
 
@@ -60,6 +76,7 @@ def test_a_line_with_dashes_for_every_optional_value_is_still_valid_and_counted(
     assert (entry.status, entry.key_id, entry.plan) == (403, "", "")
     assert entry.response_latency_ms is None
     assert entry.integration_latency_ms is None
+    assert (entry.response_length, entry.authorizer_decision, entry.authorizer_latency_ms) == (None, "", None)
     assert entry.api_id == entry.stage == entry.http_method == entry.resource_path == ""
 
 
@@ -77,6 +94,9 @@ def test_unquoted_numbers_and_missing_fields_are_accepted() -> None:
     assert (entry.request_time_epoch_ms, entry.status, entry.response_latency_ms) == (1000, 200, 7)
     assert entry.integration_latency_ms is None
     assert entry.key_id == ""
+
+    # A stage deployed before the format had the cost measures logs lines without them.
+    assert (entry.response_length, entry.authorizer_decision, entry.authorizer_latency_ms) == (None, "", None)
 
 
 @pytest.mark.parametrize(
@@ -105,7 +125,9 @@ def test_lines_that_are_not_our_entries_give_none(line: str) -> None:
 
 
 @pytest.mark.parametrize("latency", ["-", "", "fast", None, -1, "٣"])
-def test_odd_latencies_read_as_none(latency: object) -> None:
-    fields = {"requestId": "r", "requestTimeEpoch": "1", "status": "2", "responseLatency": latency}
+@pytest.mark.parametrize("field", ["responseLatency", "responseLength", "authorizerLatency"])
+def test_odd_numbers_read_as_none(field: str, latency: object) -> None:
+    fields = {"requestId": "r", "requestTimeEpoch": "1", "status": "2", field: latency}
     entry = parse_access_log_line(json.dumps(fields))
-    assert entry is not None and entry.response_latency_ms is None
+    assert entry is not None
+    assert (entry.response_latency_ms, entry.response_length, entry.authorizer_latency_ms) == (None, None, None)

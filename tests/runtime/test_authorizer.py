@@ -116,7 +116,7 @@ class TestHandler:
                     }
                 ],
             },
-            "context": {"keyId": "key-active", "plan": "pro"},
+            "context": {"keyId": "key-active", "plan": "pro", "decision": lambda_context.aws_request_id},
             "usageIdentifierKey": hash_key(key),
         }
 
@@ -153,6 +153,7 @@ class TestHandler:
                 "keyId": "",
                 "plan": "",
                 "message": (SUSPENDED_KEY if case == "suspended" else INVALID_KEY).message,
+                "decision": lambda_context.aws_request_id,
             },
         }
 
