@@ -28,6 +28,7 @@ none), Savings Plans, taxes, and requests over 64 KB that EventBridge and SQS bi
 several.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, localcontext
 from typing import Literal
@@ -168,17 +169,21 @@ def fixed_monthly_cost(
     log_bytes_per_day: int,
     retention_days: int,
     free_tier: bool = False,
+    others: Mapping[str, int] | None = None,
 ) -> Estimate:
-    """What the stack costs a month whatever its traffic: its KMS keys, its alarms, its stored logs.
+    """What the stack costs a month whatever its traffic: its KMS keys, its alarms, its stored logs, and
+    ``others``: counts of more resources billed by the month, by the key of their monthly price.
 
     Stored logs are at steady state: a day's ingestion kept ``retention_days`` days.
     """
-    if min(kms_keys, alarms, log_bytes_per_day, retention_days) < 0:
+    extra = dict(others or {})
+    if min(kms_keys, alarms, log_bytes_per_day, retention_days, *extra.values()) < 0:
         raise ValueError("counts cannot be negative")
     with localcontext(_EXACT):
         amounts = {
             "kms_key_months": Decimal(kms_keys),
             "cloudwatch_alarm_months": Decimal(alarms),
+            **{key: Decimal(count) for key, count in extra.items()},
             "logs_stored_gb_month": Decimal(log_bytes_per_day) * retention_days / _GIB,
         }
     return _estimate(table, amounts, {}, free_tier, 0)
