@@ -1,6 +1,6 @@
 """A stack's fixed monthly cost, read off its template, and the cost of 1,000 calls with their logs' storage."""
 
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -82,4 +82,5 @@ def test_1000_calls_cost_their_usage_and_their_logs_storage() -> None:
     stored = stack_costs.stored_logs(usage(ASSUMED_PER_1000, profile).log_bytes, 30, TABLE)
     assert estimate.calls == 1000
     assert estimate.items == (*expected.items, stored)
-    assert estimate.total == expected.total + stored.cost
+    with localcontext(Context(prec=100)):
+        assert estimate.total == expected.total + stored.cost
