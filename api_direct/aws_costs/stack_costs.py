@@ -36,13 +36,21 @@ _DAYS_PER_MONTH = Decimal(365) / 12
 _GIB = Decimal(2**30)
 
 
-def monthly_resources(template: Mapping[str, Any]) -> dict[str, int]:
-    """How many of each monthly-billed resource the template holds, by price key (those it has none of left out)."""
+def resource_types(template: Mapping[str, Any]) -> dict[str, int]:
+    """How many resources of each CloudFormation type the template holds (what ``apid publish`` sends too)."""
     counts: dict[str, int] = {}
     for resource in template.get("Resources", {}).values():
-        key = MONTHLY_RESOURCES.get(resource.get("Type", ""))
-        if key is not None:
-            counts[key] = counts.get(key, 0) + 1
+        counts[resource["Type"]] = counts.get(resource["Type"], 0) + 1
+    return counts
+
+
+def monthly_resources(types: Mapping[str, int]) -> dict[str, int]:
+    """Counts by CloudFormation type as counts by monthly price key, for the types billed by the month."""
+    counts: dict[str, int] = {}
+    for kind, count in types.items():
+        key = MONTHLY_RESOURCES.get(kind)
+        if key is not None and count:
+            counts[key] = counts.get(key, 0) + count
     return counts
 
 
@@ -56,13 +64,14 @@ def log_retention_days(template: Mapping[str, Any]) -> int:
     return max(days, default=0)
 
 
-def fixed_monthly(template: Mapping[str, Any], table: PriceTable) -> Estimate:
-    """The stack's monthly charges whatever its traffic, one line per priced resource type it holds.
+def fixed_monthly(types: Mapping[str, int], table: PriceTable) -> Estimate:
+    """The monthly charges of a stack holding resources of these types (:func:`resource_types`), whatever its
+    traffic: one line per priced type it holds.
 
     The account's free allowances (three dashboards, ten alarms) are left out, as the
     creator's other workloads may spend them; stored logs are priced with the calls.
     """
-    counts = monthly_resources(template)
+    counts = monthly_resources(types)
     fixed = fixed_monthly_cost(
         table,
         kms_keys=counts.pop("kms_key_months", 0),
