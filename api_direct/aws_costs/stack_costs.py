@@ -64,9 +64,14 @@ def log_retention_days(template: Mapping[str, Any]) -> int:
     return max(days, default=0)
 
 
-def fixed_monthly(types: Mapping[str, int], table: PriceTable) -> Estimate:
-    """The monthly charges of a stack holding resources of these types (:func:`resource_types`), whatever its
-    traffic: one line per priced type it holds.
+def fixed_monthly(template: Mapping[str, Any], table: PriceTable) -> Estimate:
+    """The synthesized stack's monthly charges whatever its traffic: :func:`fixed_monthly_of` its resources."""
+    return fixed_monthly_of(resource_types(template), table)
+
+
+def fixed_monthly_of(types: Mapping[str, int], table: PriceTable) -> Estimate:
+    """The monthly charges of a stack holding resources of these types (counts by CloudFormation type, as
+    ``apid publish`` sends them), whatever its traffic: one line per priced type it holds.
 
     The account's free allowances (three dashboards, ten alarms) are left out, as the
     creator's other workloads may spend them; stored logs are priced with the calls.

@@ -35,7 +35,7 @@ def canaried(bundle_cache_dir: Path) -> dict[str, Any]:
 
 
 def test_the_synthesized_stack_costs_its_one_alarm_a_month(canaried: dict[str, Any]) -> None:
-    fixed = stack_costs.fixed_monthly(stack_costs.resource_types(canaried), TABLE)
+    fixed = stack_costs.fixed_monthly(canaried, TABLE)
     assert [(item.key, item.quantity) for item in fixed.items] == [("cloudwatch_alarm_months", 1)]
     assert fixed.total == rate("cloudwatch_alarm_months")
 
@@ -55,7 +55,7 @@ def template(*types: str, retention: int | None = 30) -> dict[str, Any]:
 
 def test_every_monthly_resource_type_is_counted_at_its_price_and_nothing_else_costs() -> None:
     priced = template(*stack_costs.MONTHLY_RESOURCES, "AWS::KMS::Key", "AWS::Lambda::Function", "AWS::SQS::Queue")
-    fixed = stack_costs.fixed_monthly(stack_costs.resource_types(priced), TABLE)
+    fixed = stack_costs.fixed_monthly(priced, TABLE)
     quantities = {item.key: item.quantity for item in fixed.items}
     assert quantities == {key: 1 for key in stack_costs.MONTHLY_RESOURCES.values()} | {"kms_key_months": 2}
     assert fixed.total == sum(rate(key) * quantity for key, quantity in quantities.items())
@@ -63,7 +63,7 @@ def test_every_monthly_resource_type_is_counted_at_its_price_and_nothing_else_co
 
 def test_a_stack_of_per_request_resources_costs_nothing_unused() -> None:
     unused = {"AWS::Lambda::Function": 5, "AWS::DynamoDB::Table": 1, "AWS::CloudWatch::Alarm": 0}
-    assert stack_costs.fixed_monthly(unused, TABLE).items == ()
+    assert stack_costs.fixed_monthly_of(unused, TABLE).items == ()
 
 
 def test_a_log_group_that_never_expires_is_priced_as_ten_years() -> None:
