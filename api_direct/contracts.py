@@ -262,6 +262,9 @@ def problem_body(status: int, detail: str, type_: str = "about:blank", **extra: 
 
 #: The key authorizer's memory (it runs on arm64): enough for boto3's import to stay off the cold start's path.
 AUTHORIZER_MEMORY_MB = 512
+#: CloudWatch Logs meters each event's UTF-8 message bytes plus this much: the usage forwarder counts the access
+#: log's bytes with it, the cost model prices them.
+LOG_EVENT_OVERHEAD_BYTES = 26
 
 
 # Custom domains.

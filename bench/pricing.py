@@ -81,7 +81,8 @@ def adapter_event(decision_context: dict[str, str]) -> dict[str, Any]:
 
 
 def log_lines(count: int) -> list[LogLine]:
-    """Access-log lines over a weighted route and an unweighted one, alternately, within one hour."""
+    """Access-log lines over a weighted route and an unweighted one, alternately, within one hour; each key's
+    authorizer decision cached for 300 of its calls, as a cache TTL of a few minutes keeps it."""
     start = int(datetime(2026, 12, 5, 10, tzinfo=UTC).timestamp() * 1000)
     lines = []
     for i in range(count):
@@ -98,6 +99,9 @@ def log_lines(count: int) -> list[LogLine]:
             "integrationLatency": 10,
             "keyId": f"key_{i % 50:016x}",
             "plan": "pro",
+            "responseLength": 1800,
+            "authorizerDecision": f"decision-{i % 50}-{i // 15_000}",
+            "authorizerLatency": 20,
         }
         lines.append(LogLine(str(i), render_access_log_line(fields)))
     return lines

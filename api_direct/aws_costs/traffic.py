@@ -22,12 +22,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
 from api_direct.aws_costs.model import Usage
-from api_direct.contracts import AUTHORIZER_MEMORY_MB
+from api_direct.contracts import AUTHORIZER_MEMORY_MB, LOG_EVENT_OVERHEAD_BYTES
 
 Architecture = Literal["arm64", "x86_64"]
 
-#: CloudWatch Logs meters each event's UTF-8 message bytes plus this much.
-LOG_EVENT_OVERHEAD_BYTES = 26
 #: What Lambda logs itself on every invocation (START, END and REPORT lines, each an event), in bytes with overhead.
 PLATFORM_LOG_BYTES_PER_INVOCATION = 330
 #: X-Ray's default sampling rule records the first request each second and this share (per 100) of the rest.

@@ -108,6 +108,31 @@ def test_requests_to_the_mcp_endpoint_are_counted_under_no_key_never_billed() ->
     assert unbilled.calls == 3 and unbilled.status_counts == {"2xx": 1, "3xx": 0, "4xx": 2, "5xx": 0}
 
 
+def test_a_record_totals_what_the_cost_model_reads() -> None:
+    """Two decisions among four calls (the cache answered two), one a line from before the format had them."""
+    measured = [
+        access_line("a", HOUR_13 + 1_000, latency_ms=30, response_length=1000, decision="d1", authorizer_latency_ms=25),
+        access_line("b", HOUR_13 + 1_500, latency_ms=12, response_length=200, decision="d1"),
+        access_line("c", HOUR_13 + 2_999, latency_ms=10, response_length=0, decision="d1", authorizer_latency_ms=25),
+        access_line("d", HOUR_13 + 9_000, latency_ms=None, decision="d2", authorizer_latency_ms=40),
+        access_line("e", HOUR_13 + 9_001, latency_ms=22),
+    ]
+    lines = [LogLine(str(n), message) for n, message in enumerate(measured)]
+    [record] = aggregate("weather", lines)
+    assert (record.calls, record.response_bytes, record.integration_ms) == (5, 1200, 28 + 10 + 8 + 20)
+    assert (record.authorizer_invocations, record.authorizer_ms) == (2, 25 + 40)
+    assert record.log_bytes == sum(len(message.encode()) + 26 for message in measured)
+    assert record.active_seconds == 3  # seconds 1 and 2 (twice), and 9 (twice)
+    [anonymous] = aggregate("weather", [LogLine("9", access_line("f", HOUR_13, key_id="", plan="", status=401))])
+    assert (anonymous.authorizer_invocations, anonymous.response_bytes, anonymous.active_seconds) == (0, 0, 1)
+
+
+def test_log_bytes_count_a_line_in_utf_8() -> None:
+    message = access_line("é", HOUR_13)
+    [record] = aggregate("weather", [LogLine("1", message)])
+    assert record.log_bytes == len(message) + 1 + 26
+
+
 FORECAST_5 = RouteWeights((WeightedRoute("/forecast/{city}", ("GET",), 5), WeightedRoute("/health", (), 0)))
 
 
