@@ -35,6 +35,11 @@ def plan(settings: Settings) -> None:
     set, lists each resource it would add, modify (and whether that replaces it) or
     remove, then deletes the change set. A stage with a custom domain also shows its
     certificate: issued, pending validation, or still to be requested by `apid deploy`.
+
+    Then what the stack costs in AWS: its fixed monthly charges (alarms, keys, secrets,
+    dashboards: the resources billed whatever the traffic), and 1,000 calls at the stage's
+    memory and architecture, shaped like the API's traffic the control plane measured
+    (signed in, published) or else assumed; it says which. `--json` has them under "costs".
     """
     with ProgressDisplay(settings.output, "planning") as progress:
         result = operations.plan(session_of(settings, progress))
@@ -47,9 +52,14 @@ def plan(settings: Settings) -> None:
             "no_changes": not result.changes,
             "warnings": list(result.warnings),
             "domain": _domain_json(result.domain),
+            "costs": result.costs.as_json() if result.costs else None,
         },
         "\n".join(
-            [_changes_text(result.stack_name, result.changes), *([result.domain.describe()] if result.domain else [])]
+            [
+                _changes_text(result.stack_name, result.changes),
+                *([result.domain.describe()] if result.domain else []),
+                *([escape(result.costs.describe())] if result.costs else []),
+            ]
         ),
     )
 

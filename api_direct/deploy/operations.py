@@ -11,17 +11,19 @@ looks, and the stack gets the domain once the certificate is issued.
 """
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from api_direct.client.sign_in import client_for, require_session
+from api_direct.client.publishing import runtime_profile
+from api_direct.client.sign_in import client_for, load_session, require_session
 from api_direct.deploy.aws import Aws, creator_aws
 from api_direct.deploy.aws_target import AwsTarget
 from api_direct.deploy.ci_link import ci_link
+from api_direct.deploy.costs import StackCosts, measured_traffic, stack_costs
 from api_direct.deploy.credentials import deploy_session
 from api_direct.deploy.change_sets import ResourceChange
 from api_direct.deploy.domains import DomainState, inspect_domain, prepare_domain
@@ -62,6 +64,8 @@ class PlanResult:
     warnings: tuple[str, ...] = ()
     #: The stage's custom domain and its certificate, when it has one.
     domain: DomainState | None = None
+    #: What the stack costs in AWS; ``None`` when the linked region has no prices (a warning says so).
+    costs: StackCosts | None = None
 
 
 @dataclass(frozen=True)
@@ -177,7 +181,30 @@ def plan(session: Session) -> PlanResult:
     stack = session.synthesize(custom_domain=state.target if state else None)
     with app_checked(stack):
         result = _plan(session, stack, aws)
-    return replace(result, warnings=(*app_warnings(stack), *result.warnings), domain=state)
+    costs, warned = costs_of(session, stack.template)
+    return replace(result, warnings=(*app_warnings(stack), *result.warnings, *warned), domain=state, costs=costs)
+
+
+def costs_of(session: Session, template: Mapping[str, Any]) -> tuple[StackCosts | None, tuple[str, ...]]:
+    """The stack's AWS costs at the stage's sizes, shaped by its measured traffic when the control plane the
+    project is linked through has some, and the warnings of what could not be had.
+
+    Best effort: the figures inform a plan or a publish, and never stop one.
+    """
+    project, link = session.project, session.link
+    measured, warnings = None, []
+    signed_in = load_session() if link.control_plane_url else None
+    if signed_in is not None and signed_in.control_plane_url == link.control_plane_url:
+        session.observer.note("reading the API's measured traffic from the control plane")
+        client = client_for(signed_in, endpoint_url=session.creator.endpoint_url)
+        try:
+            measured = measured_traffic(client, project.config.api.name, datetime.now(UTC).date())
+        except ApidError as error:
+            warnings.append(f"no measured traffic from the control plane ({error}): costs are at assumed traffic")
+    try:
+        return stack_costs(template, runtime_profile(project, link.region), measured), tuple(warnings)
+    except InputError as error:
+        return None, (*warnings, f"no AWS cost figures: {error}")
 
 
 def _plan(session: Session, stack: SynthesizedStack, aws: Aws | None) -> PlanResult:

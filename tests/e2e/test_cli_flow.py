@@ -12,6 +12,7 @@ import json
 import time
 import urllib.parse
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -246,6 +247,18 @@ def test_plan_shows_additions_and_changes_nothing(first_plan: SimpleNamespace) -
     assert actions == {"Add"} and {"AWS::Lambda::Function", "AWS::ApiGateway::RestApi", "AWS::DynamoDB::Table"} <= types
     assert STACK not in first_plan.stacks
     assert first_plan.functions == []
+
+
+def test_plan_shows_the_stacks_aws_cost_at_assumed_traffic_with_no_control_plane(first_plan: SimpleNamespace) -> None:
+    costs = first_plan.output["costs"]
+    assert (costs["region"], costs["traffic"], costs["measured"]) == (REGION, "assumed", None)
+    assert costs["runtime"]["architecture"] == "arm64" and costs["log_retention_days"] == 365
+    assert costs["fixed_monthly"] == {"total": "0.000000", "items": []}  # nothing billed monthly without a canary
+    per_1000 = costs["per_1000_calls"]
+    assert Decimal(per_1000["total"]) > 0
+    assert {"apigateway_rest_requests", "lambda_gb_seconds_arm64", "logs_stored_gb_month"} <= {
+        item["key"] for item in per_1000["items"]
+    }
 
 
 def test_deploy_creates_the_api_and_prints_its_url(deployed: SimpleNamespace) -> None:
