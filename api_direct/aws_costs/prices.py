@@ -2,15 +2,20 @@
 
 The prices are data, not code: each region's file names its sources and the day they
 were read, so a figure the model prints can be traced to a page and a date, and a
-refresh (from the Price List API, later) replaces a file without touching the
-arithmetic. A file that does not match :class:`PriceTable` is refused whole, in one
-line: a half-read price table would give figures that look right and are not.
+refresh from the Price List API (:mod:`api_direct.aws_costs.refresh`, ``apid costs
+--refresh-prices``) writes a newer table to the user's cache without touching the
+arithmetic; :func:`load` prefers it while it is not older than the shipped file, so
+a release with newer prices wins over an old refresh. A file that does not match
+:class:`PriceTable` is refused whole, in one line: a half-read price table would
+give figures that look right and are not.
 """
 
 import json
+import os
 from datetime import date
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -142,12 +147,62 @@ def parse(text: str, name: str) -> PriceTable:
         raise InputError(f"the prices file {name} is malformed: {where}: {first['msg']}") from None
 
 
-def load(region: str) -> PriceTable:
-    """The prices for ``region``; a region with no file is refused in one line that lists the ones there are."""
+def cache_dir() -> Path:
+    """Where refreshed tables go: ``$APID_CACHE_DIR/prices``, else ``$XDG_CACHE_HOME/api-direct/prices``, else
+    ``~/.cache/api-direct/prices``: the user cache the bundler uses (its ``default_cache_dir``, a layer above)."""
+    explicit = os.environ.get("APID_CACHE_DIR")
+    root = (
+        Path(explicit) if explicit else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "api-direct"
+    )
+    return root / _FOLDER
+
+
+def cached_file(region: str) -> Path:
+    """The user's refreshed table for ``region``, whether or not there is one yet."""
+    return cache_dir() / f"{region}.json"
+
+
+def shipped(region: str) -> PriceTable:
+    """The table that ships for ``region``; a region with none is refused in one line that lists the ones there are."""
     if region not in regions():
         raise InputError(f"no AWS prices for region {region!r}; prices ship for {', '.join(regions())}")
     name = f"{region}.json"
-    table = parse((resources.files(_PACKAGE) / _FOLDER / name).read_text(encoding="utf-8"), name)
+    return _for_region(
+        parse((resources.files(_PACKAGE) / _FOLDER / name).read_text(encoding="utf-8"), name), region, name
+    )
+
+
+def cached(region: str) -> PriceTable | None:
+    """The user's refreshed table for ``region``, None when there is none.
+
+    A damaged one is refused (the same one line as a shipped file's, naming the path and
+    the two ways out) rather than skipped: prices that silently went back to an older
+    table would be a wrong figure no one asked for.
+    """
+    path = cached_file(region)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise InputError(f"cannot read the prices file {path}: {error.strerror}") from None
+    try:
+        return _for_region(parse(text, str(path)), region, str(path))
+    except InputError as error:
+        raise InputError(f"{error}; refresh it (`apid costs --refresh-prices`) or delete it") from None
+
+
+def load(region: str) -> PriceTable:
+    """The prices for ``region``: the user's refreshed table when it is not older than the shipped one, else the
+    shipped one; a refreshed region that does not ship (``--refresh-prices --region``) has only its refresh."""
+    refreshed = cached(region)
+    if refreshed is not None and region not in regions():
+        return refreshed
+    table = shipped(region)
+    return refreshed if refreshed is not None and refreshed.retrieved >= table.retrieved else table
+
+
+def _for_region(table: PriceTable, region: str, name: str) -> PriceTable:
     if table.region != region:
         raise InputError(f"the prices file {name} is for region {table.region!r}, not {region!r}")
     return table
