@@ -107,11 +107,22 @@ def handle(services: Services, event: Mapping[str, Any]) -> WebhookReceipt:
 
 def _subscription_of(invoice: Mapping[str, Any]) -> tuple[str, str, str] | None:
     """(consumer, API, Stripe subscription) an invoice is for, from the subscription's metadata."""
-    details = ((invoice.get("parent") or {}).get("subscription_details")) or {}
+    details = _subscription_details(invoice)
     metadata = details.get("metadata") or {}
     if not details.get("subscription") or "apid_consumer" not in metadata or "apid_api" not in metadata:
         return None  # not an API-Direct subscription's invoice (the account may bill other things)
     return str(metadata["apid_consumer"]), str(metadata["apid_api"]), str(details["subscription"])
+
+
+def _subscription_details(invoice: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What Stripe copied onto the invoice of the subscription it bills (its id and metadata); empty for none."""
+    return ((invoice.get("parent") or {}).get("subscription_details")) or {}
+
+
+def _plan_of(invoice: Mapping[str, Any]) -> str | None:
+    """The plan the subscription was on when Stripe finalized the invoice (its metadata follows plan changes)."""
+    plan = (_subscription_details(invoice).get("metadata") or {}).get("apid_plan")
+    return str(plan) if plan else None
 
 
 def _invoice_paid(services: Services, invoice: Mapping[str, Any]) -> bool:
@@ -134,6 +145,7 @@ def _invoice_paid(services: Services, invoice: Mapping[str, Any]) -> bool:
             payment_intent=payment_intent,
             stripe_fee=card_fee,
             billing_fee=billing_fee(int(invoice["amount_paid"]), stripe_pricing(services.settings)),
+            plan=_plan_of(invoice),
         )
         recorded = record_revenue(services.store, paid, datetime.now(UTC)) == "recorded"
     restored = subscriptions.restore_after_payment(services, consumer, api_id, stripe_subscription)

@@ -338,6 +338,7 @@ def grant(store: Store, purchase: Purchase, pack: CreditPack, now: datetime) -> 
             purchase.consumer,
             payment_intent=purchase.payment_intent,
             stripe_fee=purchase.stripe_fee,
+            plan=purchase.plan,
         ),
         now,
     )

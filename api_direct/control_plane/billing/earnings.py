@@ -64,6 +64,8 @@ class PaidInvoice:
     #: (:func:`~.fees.billing_fee`, a subscription's invoices only), in cents.
     stripe_fee: int = 0
     billing_fee: int = 0
+    #: The plan it pays for (a subscription's, from its metadata; a pack's); ``None`` when not known.
+    plan: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,12 +136,13 @@ def _get(store: Store, key: dict[str, str]) -> dict[str, Any] | None:
 
 
 def _optional(invoice: PaidInvoice) -> dict[str, str]:
-    """The invoice's link, period and payment, those Stripe sent (an item holds no empty attributes)."""
+    """The invoice's link, period, payment and plan, those known (an item holds no empty attributes)."""
     found = {
         "hosted_invoice_url": invoice.hosted_invoice_url,
         "period_start": invoice.period_start.isoformat() if invoice.period_start else None,
         "period_end": invoice.period_end.isoformat() if invoice.period_end else None,
         "payment_intent": invoice.payment_intent,
+        "plan": invoice.plan,
     }
     return {name: value for name, value in found.items() if value}
 
