@@ -221,6 +221,11 @@ class ControlPlane(ControlPlaneClient):
         """Revenue, platform fee and payouts per month, and every paid invoice."""
         return cast("dict[str, Any]", self.get("/earnings"))
 
+    def costs(self, month: str | None = None) -> dict[str, Any]:
+        """The creator's APIs' month (``YYYY-MM``, default the current one): revenue, fees, AWS cost and margin
+        per plan and day."""
+        return cast("dict[str, Any]", self.get("/earnings/costs", month=month))
+
     def plan_receipts(self, api_id: str) -> dict[str, Any]:
         """What each plan of the creator's API pays them after Stripe's fees and the platform's."""
         return cast("dict[str, Any]", self.get(f"/listings/{_segment(api_id)}/receipts"))

@@ -147,7 +147,7 @@ _GATEWAY_PROBLEMS = {
 
 
 def control_plane_sources() -> tuple[SourceTree, ...]:
-    """The control plane's code: its package, the runtime and project model it shares, the package root.
+    """The control plane's code: its package, the runtime, project model and cost model it shares, the package root.
 
     All of it is CDK-free: the root's ``__init__`` only points jsii at Node when a
     CDK app imports it, and the app reads ``__version__`` from it. The rest of
@@ -164,6 +164,8 @@ def control_plane_sources() -> tuple[SourceTree, ...]:
         SourceTree(package / "control_plane" / "billing", "api_direct/control_plane/billing", exclude=_PYTHON_ONLY),
         SourceTree(package / "control_plane" / "web", "api_direct/control_plane/web", exclude=_PYTHON_ONLY),
         SourceTree(package / "runtime", "api_direct/runtime", exclude=_PYTHON_ONLY),
+        # The cost model and its prices/*.json, read as package data: what GET /earnings/costs prices calls with.
+        SourceTree(package / "aws_costs", "api_direct/aws_costs", exclude=_PYTHON_ONLY),
     )
 
 

@@ -11,6 +11,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from api_direct.aws_costs import prices
 from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.contracts import ALERT_QUEUE_URL_ENV, DEAD_LETTER_URL_ENV, KEY_RULE_PREFIX
 from api_direct.constructs.control_plane_api import (
@@ -320,6 +321,11 @@ class TestFunction:
         secret_id, _ = only(template, "AWS::SecretsManager::Secret")
         assert by_action["secretsmanager:GetSecretValue"]["Resource"] == {"Ref": secret_id}
         assert not any(action.endswith("*") for action in by_action)
+
+    def test_bundle_ships_the_prices_the_cost_figures_read(self, stack: ControlPlaneStack) -> None:
+        """Package data, not a module: the import walk below would not notice it missing."""
+        folder = stack.api.bundle.path / "api_direct" / "aws_costs" / "prices"
+        assert sorted(path.stem for path in folder.glob("*.json")) == prices.regions()
 
     def test_bundle_holds_everything_the_app_imports_and_no_cdk_code(self, stack: ControlPlaneStack) -> None:
         """Walks every import of the shipped code: a module missing from the bundle would fail in Lambda only."""
