@@ -1,5 +1,6 @@
-"""The creator portal: each API's deployment and daily usage, what each plan really pays the creator, earnings
-per month, payouts, Stripe Connect, and refunds.
+"""The creator portal: each API's deployment and daily usage, what each plan really pays the creator, this month's
+margin per day against AWS's bill (a plan losing money flagged), earnings per month, payouts, Stripe Connect, and
+refunds.
 
 Deployment status comes from the records ``apid deploy`` reports (the control
 plane deploys nothing itself), usage from the hourly counters metering keeps,
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api_direct.amounts import amount_cents, amount_refused
-from api_direct.control_plane.api import deployments, listings, payouts, usage
+from api_direct.control_plane.api import costs, deployments, listings, payouts, usage
 from api_direct.control_plane.api.auth import Principal
 from api_direct.control_plane.api.deployments import Deployment
 from api_direct.control_plane.api.listings import Listing
@@ -28,6 +29,8 @@ from api_direct.control_plane.api.problems import Problem, describe_validation
 from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.billing.fees import Receipt, plan_receipts, pricing_text, stripe_pricing
 from api_direct.control_plane.billing.stripe_gateway import StripeUnavailable
+from api_direct.control_plane.billing.unit_costs import COST_PLACES, ApiCosts, PlanCosts
+from api_direct.control_plane.billing.periods import month_text
 from api_direct.project import PricingPlan
 from api_direct.control_plane.web.charts import BarChart, grouped_bars
 from api_direct.control_plane.web.rendering import WEB_PREFIX, page, web_base
@@ -49,6 +52,16 @@ class ApiStatus:
     chart: BarChart
     #: Each plan with what the creator receives on it (per month at some volumes, or per pack; none when free).
     receipts: list[tuple[PricingPlan, list[Receipt]]]
+    #: This month so far: money in against AWS's bill, per plan and day (``GET /earnings/costs``).
+    costs: ApiCosts | None
+    #: The margin per day of this month so far, in dollars.
+    margin_chart: BarChart | None
+
+    @property
+    def losing(self) -> list[tuple[PlanCosts, str]]:
+        """The plans that lose money this month, each with the sentence saying why."""
+        plans = self.costs.plans if self.costs else []
+        return [(plan, losing_reason(plan)) for plan in plans if plan.loses_money]
 
     @property
     def version(self) -> str:
@@ -62,9 +75,12 @@ class ApiStatus:
 
 @router.get("", response_class=HTMLResponse)
 def portal(request: Request, user: WebCreator, services: ServicesDep) -> Response:
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
+    today = now.date()
+    month = {found.api: found for found in costs.creator_costs(services, user.sub, month_text(now)).apis}
     apis = [
-        _status(services, user, item["api_id"], today) for item in listings.creator_listings(services.store, user.sub)
+        _status(services, user, item["api_id"], today, month.get(item["api_id"]))
+        for item in listings.creator_listings(services.store, user.sub)
     ]
     earnings = payouts.earnings_of(user, services)
     return page(
@@ -103,7 +119,26 @@ def refund(request: Request, fields: Form, user: WebCreator, services: ServicesD
     return RedirectResponse(f"{web_base(request)}/portal?refunded={made.refund_id}#refunds", status_code=303)
 
 
-def _status(services: Services, user: Principal, api_id: str, today: date) -> ApiStatus:
+def losing_reason(plan: PlanCosts) -> str:
+    """One sentence on why ``plan`` loses money, in the figures that show it."""
+    if plan.received_per_1000 is not None and plan.aws_cost_per_1000 is not None and plan.revenue:
+        return (
+            f"AWS bills {plan.aws_cost_per_1000} USD per 1,000 of its calls, more than the"
+            f" {plan.received_per_1000} USD per 1,000 you receive after fees."
+        )
+    return (
+        f"its {plan.calls:,} calls this month cost {plan.aws_cost} USD in AWS and brought in {plan.revenue} USD"
+        f" ({plan.margin} USD after fees)."
+    )
+
+
+def _margin_chart(found: ApiCosts) -> BarChart:
+    return grouped_bars(
+        [f"{day.day:%m-%d}" for day in found.days], {"margin": [day.margin for day in found.days]}, unit=COST_PLACES
+    )
+
+
+def _status(services: Services, user: Principal, api_id: str, today: date, found: ApiCosts | None) -> ApiStatus:
     records = deployments.list_deployments(api_id, user, services, limit=20)
     days = usage.daily_usage(services.store, api_id, CHART_DAYS, today)
     chart = grouped_bars(
@@ -118,6 +153,8 @@ def _status(services: Services, user: Principal, api_id: str, today: date) -> Ap
         days=days,
         chart=chart,
         receipts=[(plan, plan_receipts(plan, pricing, percent)) for plan in listing.plans],
+        costs=found,
+        margin_chart=_margin_chart(found) if found and found.days else None,
     )
 
 
