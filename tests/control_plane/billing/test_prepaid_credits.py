@@ -133,6 +133,7 @@ def test_a_purchase_is_granted_once_however_stripe_tells_and_lets_the_key_go(
     [entry] = ledger(store, ALICE)
     intent = returned["grants"][0]
     assert (entry["amount"], intent["amount"], intent["source"]) == (2 * PACK_CENTS, 2 * PACK_CENTS, "checkout")
+    assert entry["plan"] == "credits"  # the pack's plan: margins per plan
     assert entry["stripe_fee"] == round(2 * PACK_CENTS * 0.029) + 30, "Stripe's fee on the charge, from its balance"
 
 

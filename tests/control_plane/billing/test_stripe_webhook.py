@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api_direct.control_plane.api.store import PK, SK, Store, consumer_pk, creator_pk
+from api_direct.control_plane.billing.earnings import paid_entry
 from tests.control_plane.billing.stripe_settings import WEBHOOK_SECRET
 from tests.control_plane.billing.usage import API, CAROL, marketplace
 from tests.control_plane.tokens import Mint, bearer
@@ -82,6 +83,7 @@ def test_a_paid_invoice_credits_the_creator_once_even_when_redelivered(
     assert (again.status_code, again.json()["outcome"]) == (200, "duplicate")
     [month] = list(store.query(creator_pk(ALICE), "EARNINGS#"))
     assert (month["revenue"], month["invoices"], month["state"]) == (990, 1, "open")
+    assert (paid_entry(store, "in_1") or {})["plan"] == "pro"  # from the subscription's metadata: margins per plan
     # The same invoice in another event (Stripe's own retry has the same id; this is belt and braces).
     assert deliver(billed_api, event_payload("invoice.paid", invoice())).json()["outcome"] == "no change"
     assert list(store.query(creator_pk(ALICE), "EARNINGS#"))[0]["revenue"] == 990
