@@ -125,8 +125,8 @@ class UsageBatch:
     def collect(self, record: SQSRecord) -> None:
         try:
             event = UsageEvent.parse(record.body)
-            if not event.detail.key_id:
-                self._count("anonymous")  # rejected by the authorizer: nobody to bill
+            if not event.detail.key_id:  # nobody to bill (the authorizer's rejections, MCP's): counted for its cost
+                self._count(self.meter.apply_unattributed(event, self.now))
                 return
             self._collected.append((event, self.meter.attribute(event)))
             self._message_ids.append(record.message_id)

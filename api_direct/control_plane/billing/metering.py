@@ -10,7 +10,8 @@ of them):
 
 1. per record, a marker ``pk=USAGE#<record_id>`` that may not exist yet,
 2. one ``ADD`` of their calls, units, billable units (``billable``) and errors (calls
-   answered ``4xx`` or ``5xx``) to the counter, on condition that the hour is still open, and
+   answered ``4xx`` or ``5xx``) to the counter, on condition that the hour is still open,
+   with what the cost model reads (:data:`MEASURED`, and ``records``: how many were applied), and
 3. one ``ADD`` of their calls and units to the key's day, ``sk=KEYDAY#<YYYY-MM-DD>#<key_id>``
    in the same partition: what a consumer's export splits per key. Being in the
    same transaction, a key's days add up to exactly what the hours bill; and
@@ -35,6 +36,14 @@ and a counter's. Conditional writes rather than Powertools idempotency on purpos
 its record is written apart from the counter, and a crash between the two would
 count a redelivery twice.
 
+Calls nobody is billed for (a record with key id ``""``: the authorizer's rejections,
+MCP's requests) still cost the creator AWS's money: each such record is counted once
+too, by a marker and an ``ADD`` of its calls and :data:`MEASURED` to the API's hour,
+``pk=COSTS#<api>``, ``sk=HOUR#<hour>`` (:func:`unattributed_pk`), in one transaction.
+That item has no state and no index entry: never closed, reported or billed, and not
+in the dashboards' calls, which count subscriptions' counters. :func:`traffic_of`
+reads either kind of counter as the cost model's ``Traffic``.
+
 Who is billed is decided here, not by the sender: the key (by ``key_id``) names the
 consumer, and the API must be listed from the very account that sent the event
 (EventBridge sets ``account``; a linked account cannot bill calls to another
@@ -45,18 +54,20 @@ which the handler sends to the dead-letter queue with its reason.
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from api_direct.aws_costs.traffic import Traffic
 from api_direct.control_plane.api.store import CONDITION_FAILED, GSI1, PK, SK, Store, api_pk
 from api_direct.control_plane.billing import credits
 from api_direct.control_plane.billing.key_use import record_use
 from api_direct.control_plane.billing.periods import epoch_seconds, parse_hour
 from api_direct.project import API_NAME_PATTERN, PLAN_NAME_PATTERN, PricingPlan, StatusClass, billable_calls
-from api_direct.contracts import USAGE_DETAIL_TYPE, USAGE_SOURCE
+from api_direct.contracts import LOG_EVENT_OVERHEAD_BYTES, USAGE_DETAIL_TYPE, USAGE_SOURCE
 from api_direct.runtime.route_weights import MAX_WEIGHT
 
 OPEN, CLOSED, REPORTED = "open", "closed", "reported"
@@ -71,6 +82,18 @@ ERROR_STATUSES: tuple[StatusClass, ...] = ("4xx", "5xx")
 HOUR_PREFIX = "HOUR#"
 #: A key's calls per UTC day sort under this and the day, so a range of days is one ``BETWEEN``.
 KEY_DAY_PREFIX = "KEYDAY#"
+#: What a record measures for the cost model beside its calls (``runtime/usage_records.py``), with the most one
+#: call can add to each: API Gateway's 10 MB response, Lambda's 15 minutes, a 256 KiB log event, one invocation.
+MEASURED: Mapping[str, int] = MappingProxyType(
+    {
+        "response_bytes": 10 * 1024 * 1024,
+        "integration_ms": 900_000,
+        "authorizer_invocations": 1,
+        "authorizer_ms": 900_000,
+        "log_bytes": 256 * 1024 + LOG_EVENT_OVERHEAD_BYTES,
+        "active_seconds": 1,
+    }
+)
 
 
 class PoisonRecord(ValueError):
@@ -95,6 +118,13 @@ class UsageDetail(BaseModel):
     status_counts: dict[StatusClass, Annotated[int, Field(ge=0, le=10**9)]]
     #: Per status class, the sum of the calls' route weights; absent from an older forwarder's records.
     units_by_status: dict[StatusClass, Annotated[int, Field(ge=0, le=10**9 * MAX_WEIGHT)]] | None = None
+    #: The cost model's measures (:data:`MEASURED`); 0 in an older forwarder's records, which did not measure them.
+    response_bytes: Annotated[int, Field(ge=0)] = 0
+    integration_ms: Annotated[int, Field(ge=0)] = 0
+    authorizer_invocations: Annotated[int, Field(ge=0)] = 0
+    authorizer_ms: Annotated[int, Field(ge=0)] = 0
+    log_bytes: Annotated[int, Field(ge=0)] = 0
+    active_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
 
     @model_validator(mode="after")
     def _consistent(self) -> "UsageDetail":
@@ -107,6 +137,9 @@ class UsageDetail(BaseModel):
         for status, units in (self.units_by_status or {}).items():
             if units > self.status_counts.get(status, 0) * MAX_WEIGHT:
                 raise ValueError(f"units_by_status[{status}] is more than {MAX_WEIGHT} units a call")
+        for name, per_call in MEASURED.items():
+            if getattr(self, name) > self.calls * per_call:
+                raise ValueError(f"{name} is more than {per_call} a call")
         return self
 
     @property
@@ -157,6 +190,7 @@ class Attribution:
     prepaid: bool = False
 
 
+#: ``anonymous``: a record of calls nobody is billed for, counted for their cost only.
 Outcome = Literal["applied", "duplicate", "late", "anonymous"]
 
 
@@ -179,6 +213,18 @@ def key_day_key(api_id: str, consumer: str, day: str, key_id: str) -> dict[str, 
 
 def meter_pk(api_id: str, consumer: str) -> str:
     return f"METER#{api_id}#{consumer}"
+
+
+def unattributed_pk(api_id: str) -> str:
+    """The API's calls nobody is billed for, per hour (``sk=HOUR#<hour>``): what they cost, apart from any
+    subscription's counters."""
+    return f"COSTS#{api_id}"
+
+
+def traffic_of(item: Mapping[str, Any]) -> Traffic:
+    """A counter's (a subscription's hour, or an API's unattributed hour) totals as the cost model reads them;
+    an attribute it lacks, written before it was counted, is 0."""
+    return Traffic(**{name: int(item.get(name, 0)) for name in Traffic.model_fields})
 
 
 def hours_index_pk(state: str) -> str:
@@ -241,7 +287,7 @@ class Meter:
     def apply(self, event: UsageEvent, now: datetime) -> Outcome:
         """Count one record once, or say why it was not counted (raises for poison and not-yet-known keys)."""
         if not event.detail.key_id:
-            return "anonymous"  # rejected by the authorizer: nobody to bill
+            return self.apply_unattributed(event, now)
         [group] = self.groups([(event, self.attribute(event))])
         return self.apply_group(group, now)[0]
 
@@ -308,18 +354,46 @@ class Meter:
     def _marker(event: UsageEvent, who: Attribution, now: datetime) -> dict[str, Any]:
         counter = counter_key(who.api_id, who.consumer, event.detail.period_start, who.plan)
         return {
-            PK: f"USAGE#{event.detail.record_id}",
-            SK: "RECORD",
+            **_marker_item(event, counter, now),
             "outcome": "applied",
-            "account": event.account,
-            "counter_pk": counter[PK],
-            "counter_sk": counter[SK],
-            "calls": event.detail.calls,
             "units": event.detail.units,
             "billable": who.billable,
-            "received_at": now.isoformat(),
-            "expires_at": epoch_seconds(now + timedelta(days=MARKER_DAYS)),
         }
+
+    def apply_unattributed(self, event: UsageEvent, now: datetime) -> Outcome:
+        """Count a record of calls nobody is billed for once, for its cost: ``anonymous``, or ``duplicate``.
+
+        Its sender is checked as a billed record's is (:meth:`attribute`): an API's costs
+        are its creator's figures.
+        """
+        self._check_sender(event)
+        detail = event.detail
+        hour = {PK: unattributed_pk(detail.api), SK: f"{HOUR_PREFIX}{detail.period_start}"}
+        reasons = self._store.transact_conditionally(
+            [
+                {
+                    "Put": {
+                        "Item": {**_marker_item(event, hour, now), "outcome": "anonymous"},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "Key": hour,
+                        "UpdateExpression": f"ADD calls :calls, {_ADD_MEASURED}, records :records"
+                        " SET api_id = :api, period_start = :hour",
+                        "ExpressionAttributeValues": {
+                            ":calls": detail.calls,
+                            **_measured_values([event]),
+                            ":api": detail.api,
+                            ":hour": detail.period_start,
+                        },
+                    }
+                },
+            ],
+            answered=range(1),
+        )
+        return "duplicate" if reasons else "anonymous"
 
     @staticmethod
     def _counter_update(records: Sequence[tuple[UsageEvent, Attribution]]) -> dict[str, Any]:
@@ -331,7 +405,8 @@ class Meter:
         return {
             "Update": {
                 "Key": counter,
-                "UpdateExpression": "ADD calls :calls, units :units, billable :billable, errors :errors SET api_id = :api,"
+                "UpdateExpression": f"ADD calls :calls, units :units, billable :billable, errors :errors, {_ADD_MEASURED},"
+                " records :records SET api_id = :api,"
                 " consumer = :consumer, #plan = :plan, period_start = :hour, #state = if_not_exists(#state, :open),"
                 " gsi1pk = if_not_exists(gsi1pk, :open_hours), gsi1sk = :hours_sk, gsi2pk = :usage, gsi2sk = :usage_sk",
                 "ConditionExpression": "attribute_not_exists(pk) OR #state = :open",
@@ -341,6 +416,7 @@ class Meter:
                     ":units": sum(e.detail.units for e, _ in records),
                     ":billable": sum(w.billable for _, w in records),
                     ":errors": sum(e.detail.errors for e, _ in records),
+                    **_measured_values([event for event, _ in records]),
                     ":api": who.api_id,
                     ":consumer": who.consumer,
                     ":plan": who.plan,
@@ -385,19 +461,24 @@ class Meter:
 
     def attribute(self, event: UsageEvent) -> Attribution:
         detail = event.detail
-        listing = self._listing(detail.api)
-        if listing is None:
-            raise PoisonRecord(f"usage for {detail.api}, which is not listed")
-        if listing["account_id"] != event.account:
-            raise PoisonRecord(
-                f"usage for {detail.api} sent by account {event.account}, not its account {listing['account_id']}"
-            )
+        self._check_sender(event)
         owner = self._owners.get(detail.key_id) or self._owner_of(self._key(detail.key_id), detail.key_id)
         if owner.api_id != detail.api:
             raise PoisonRecord(f"usage for {detail.api} names key {detail.key_id}, which belongs to {owner.api_id}")
         billable = billable_calls(detail.units_of_status, self._billable_statuses(detail.api, detail.plan))
         plan = detail.plan or self._key(detail.key_id)["plan"]
         return Attribution(detail.api, owner.consumer, plan, billable, self._is_prepaid(detail.api, plan))
+
+    def _check_sender(self, event: UsageEvent) -> None:
+        """:class:`PoisonRecord` unless the record's API is listed, from the account that sent it."""
+        api = event.detail.api
+        listing = self._listing(api)
+        if listing is None:
+            raise PoisonRecord(f"usage for {api}, which is not listed")
+        if listing["account_id"] != event.account:
+            raise PoisonRecord(
+                f"usage for {api} sent by account {event.account}, not its account {listing['account_id']}"
+            )
 
     def _owner_of(self, key: Mapping[str, Any], key_id: str) -> KeyOwner:
         owner = KeyOwner(key["consumer"], key["api_id"])
@@ -449,3 +530,29 @@ class Meter:
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+
+
+#: The counters' ``ADD`` of :data:`MEASURED`, each from the value of its name.
+_ADD_MEASURED = ", ".join(f"{name} :{name}" for name in MEASURED)
+
+
+def _measured_values(events: Sequence[UsageEvent]) -> dict[str, int]:
+    """The values of :data:`_ADD_MEASURED`, summed over ``events``, and ``:records``: how many they are."""
+    return {
+        **{f":{name}": sum(getattr(event.detail, name) for event in events) for name in MEASURED},
+        ":records": len(events),
+    }
+
+
+def _marker_item(event: UsageEvent, counter: Mapping[str, str], now: datetime) -> dict[str, Any]:
+    """The record's marker (``pk=USAGE#<record_id>``): it exists once the record is counted in ``counter``."""
+    return {
+        PK: f"USAGE#{event.detail.record_id}",
+        SK: "RECORD",
+        "account": event.account,
+        "counter_pk": counter[PK],
+        "counter_sk": counter[SK],
+        "calls": event.detail.calls,
+        "received_at": now.isoformat(),
+        "expires_at": epoch_seconds(now + timedelta(days=MARKER_DAYS)),
+    }

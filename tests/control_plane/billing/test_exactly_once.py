@@ -34,7 +34,8 @@ from api_direct.control_plane.billing import credits, earnings, prepaid, reporti
 from api_direct.control_plane.billing.earnings import close_and_pay, platform_fee
 from api_direct.control_plane.billing.fees import StripePricing, billing_fee, card_fee
 from api_direct.control_plane.billing.handlers import UsageBatch, process_usage
-from api_direct.control_plane.billing.metering import counter_key, key_id_index_pk
+from api_direct.control_plane.billing.metering import counter_key, key_id_index_pk, traffic_of, unattributed_pk
+from api_direct.aws_costs.traffic import Traffic
 from api_direct.control_plane.billing.periods import hour_text
 from api_direct.control_plane.billing.reporting import close_and_report
 from api_direct.control_plane.billing.stripe_gateway import StripeKeys, gateway_for
@@ -79,6 +80,20 @@ class Record:
     @property
     def billable(self) -> int:
         return self.ok * (1 if self.weight is None else self.weight)
+
+
+def measured(calls: int) -> dict[str, int]:
+    """What a forwarder measures of a record of ``calls`` calls, for the cost model."""
+    per_call = {"response_bytes": 100, "integration_ms": 7, "log_bytes": 300}
+    return {**{name: n * calls for name, n in per_call.items()}, **dict.fromkeys(PER_RECORD, 1)}
+
+
+PER_RECORD = ("authorizer_invocations", "authorizer_ms", "active_seconds")
+
+
+def traffic(calls: int) -> Traffic:
+    """The counter's totals one record of ``calls`` calls adds."""
+    return Traffic(calls=calls, records=1, **measured(calls))
 
 
 records_strategy = st.lists(
@@ -183,8 +198,8 @@ def marketplace() -> Iterator[tuple[Services, Any, list[str]]]:
         yield Services(settings_, store, ControlPlaneBus(events, BUS, None), None, billing, keys), fake, key_ids
 
 
-def deliveries(records: list[Record], chaos: Chaos) -> list[int]:
-    order = list(range(len(records))) + [i % len(records) for i in chaos.duplicates]
+def deliveries(events: list[Any], chaos: Chaos) -> list[int]:
+    order = list(range(len(events))) + [i % len(events) for i in chaos.duplicates]
     # A deterministic shuffle from the seed (hypothesis shrinks the seed, not a random state).
     return [i for _, i in sorted((hash((chaos.order_seed, n, i)) & 0xFFFF, i) for n, i in enumerate(order))]
 
@@ -227,13 +242,25 @@ def test_money_is_counted_billed_and_paid_exactly_once(
         store = services.store
         events = [
             usage_event(
-                key_ids[r.consumer], calls=r.calls, ok=r.ok, hour=hours[r.hour], record=f"r{i}", units=r.units()
+                key_ids[r.consumer],
+                calls=r.calls,
+                ok=r.ok,
+                hour=hours[r.hour],
+                record=f"r{i}",
+                units=r.units(),
+                measured=measured(r.calls),
             )
             for i, r in enumerate(records)
         ]
+        # The calls the authorizer refused beside each record's: a record of no one's, counted for its cost only.
+        refused = [(r.hour, r.calls - r.ok) for r in records if r.calls > r.ok]
+        events += [
+            usage_event("", plan="", calls=n, ok=0, hour=hours[hour], record=f"a{i}", measured=measured(n))
+            for i, (hour, n) in enumerate(refused)
+        ]
 
         # Deliver: batches in the chosen sizes; a crashed batch is redelivered whole at the end.
-        queue = deliveries(records, chaos)
+        queue = deliveries(events, chaos)
         batch_number = 0
         while queue:
             size = chaos.batch_sizes[batch_number % len(chaos.batch_sizes)]
@@ -277,17 +304,24 @@ def test_money_is_counted_billed_and_paid_exactly_once(
         calls: Counter[tuple[int, int]] = Counter()
         units: Counter[tuple[int, int]] = Counter()
         billable: Counter[tuple[int, int]] = Counter()
+        measures: dict[tuple[int, int], Traffic] = defaultdict(Traffic)
         for r in records:
             calls[r.consumer, r.hour] += r.calls
             units[r.consumer, r.hour] += r.calls * (1 if r.weight is None else r.weight)
             billable[r.consumer, r.hour] += r.billable
+            measures[r.consumer, r.hour] += traffic(r.calls)
+        unattributed: dict[str, Traffic] = defaultdict(Traffic)
+        for hour, n in refused:
+            unattributed[f"HOUR#{hours[hour]}"] += traffic(n)
+        assert {item[SK]: traffic_of(item) for item in store.query(unattributed_pk(API))} == unattributed
         for (consumer, hour), expected in calls.items():
             counter = store.get(
                 **dict(
                     zip(("pk", "sk"), counter_key(API, CONSUMERS[consumer], hours[hour], "pro").values(), strict=True)
                 )
             )
-            assert counter is not None and (
+            assert counter is not None and traffic_of(counter) == measures[consumer, hour]
+            assert (
                 counter["calls"],
                 counter["units"],
                 counter["billable"],

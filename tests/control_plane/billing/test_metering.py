@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 
-from api_direct.control_plane.api.store import PK, SK, Store
+from api_direct.control_plane.api.store import GSI2, PK, SK, Store
 from api_direct.control_plane.billing.handlers import UsageBatch, process_usage
 from api_direct.control_plane.billing.metering import (
     MARKERS_PER_TRANSACTION,
@@ -20,7 +20,11 @@ from api_direct.control_plane.billing.metering import (
     PoisonRecord,
     UsageEvent,
     counter_key,
+    traffic_of,
+    unattributed_pk,
+    usage_index_pk,
 )
+from api_direct.aws_costs.traffic import Traffic
 from api_direct.control_plane.billing.reporting import close_and_report
 from tests.control_plane.billing.usage import API, CAROL, body, marketplace, sqs_event, usage_event
 from tests.control_plane.tokens import Mint
@@ -88,8 +92,40 @@ def test_a_late_record_for_a_closed_hour_is_kept_but_not_counted(store: Store, k
     assert marker is not None and marker["outcome"] == "late"
 
 
-def test_calls_the_authorizer_rejected_bill_nobody(store: Store, key_id: str) -> None:
-    assert apply(store, usage_event("", plan="")) == "anonymous"
+MEASURED = {
+    "response_bytes": 20_000,
+    "integration_ms": 900,
+    "authorizer_invocations": 2,
+    "authorizer_ms": 45,
+    "log_bytes": 5_260,
+    "active_seconds": 7,
+}
+
+
+def test_what_the_cost_model_reads_adds_up_on_the_counter(store: Store, key_id: str) -> None:
+    apply(store, usage_event(key_id, plan="free", calls=10, record="a", measured=MEASURED))
+    apply(store, usage_event(key_id, plan="free", calls=10, record="a", measured=MEASURED))  # a duplicate
+    apply(store, usage_event(key_id, plan="free", calls=4, record="older"))  # a forwarder's from before measures
+    hour = counter(store)
+    assert hour is not None
+    assert traffic_of(hour) == Traffic(calls=14, records=2, **MEASURED)
+    assert traffic_of({"calls": 3}) == Traffic(calls=3)
+
+
+def test_calls_nobody_is_billed_for_are_counted_once_for_their_cost_only(store: Store, key_id: str) -> None:
+    rejected = usage_event("", plan="", calls=8, ok=0, record="rejected", measured=MEASURED)
+    mcp = usage_event("", plan="", calls=2, record="mcp")
+    assert [apply(store, rejected) for _ in range(2)] == ["anonymous", "duplicate"]
+    batch = UsageBatch(store, None, None, NOW)
+    assert process_usage(sqs_event(mcp, rejected, mcp), batch) == {"batchItemFailures": []}
+    assert batch.outcomes == {"anonymous": 1, "duplicate": 2}
+    [hour] = store.query(unattributed_pk(API), "HOUR#")
+    assert (hour[SK], hour["period_start"]) == (f"HOUR#{HOUR}", HOUR)
+    assert traffic_of(hour) == Traffic(calls=10, records=2, **MEASURED)
+    assert not {"gsi1pk", "gsi2pk", "state"} & set(hour)  # never closed, reported, billed or on a dashboard
+    assert counter(store) is None and list(store.query(usage_index_pk(API), index=GSI2)) == []
+    with pytest.raises(PoisonRecord, match="sent by account 999999999999"):
+        apply(store, usage_event("", plan="", record="foreign", account="999999999999"))
 
 
 @pytest.mark.parametrize(
@@ -119,6 +155,10 @@ def test_an_unknown_key_is_retried_not_dropped(store: Store, key_id: str) -> Non
         ({"record_id": "not-hex"}, "detail.record_id"),
         ({"units_by_status": {"2xx": 10_001}}, "more than 1000 units a call"),
         ({"units_by_status": {"2xx": -1}}, "detail.units_by_status.2xx"),
+        ({"authorizer_invocations": 11}, "authorizer_invocations is more than 1 a call"),
+        ({"response_bytes": 10 * 10 * 1024 * 1024 + 1}, "response_bytes is more than"),
+        ({"active_seconds": 3601}, "detail.active_seconds"),
+        ({"log_bytes": -1}, "detail.log_bytes"),
     ],
 )
 def test_malformed_records_are_poison_naming_the_field(

@@ -26,9 +26,11 @@ def usage_event(
     record: str = "1",
     statuses: dict[str, int] | None = None,
     units: dict[str, int] | None = None,
+    measured: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """An EventBridge ``UsageRecorded`` event; ``record`` names it (same name, same record id); without ``units``
-    (per status class), the record of a forwarder from before route weights."""
+    (per status class), the record of a forwarder from before route weights; ``measured``: the cost model's
+    measures (``response_bytes``, ...), none in a forwarder's from before them."""
     counts = statuses or {
         "2xx": calls if ok is None else ok,
         "3xx": 0,
@@ -58,6 +60,7 @@ def usage_event(
             "last_request_epoch_ms": 0,
             "log_event_ids_digest": "0" * 64,
             **({"units_by_status": units} if units is not None else {}),
+            **(measured or {}),
         },
     }
 
