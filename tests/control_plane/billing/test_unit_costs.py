@@ -221,8 +221,10 @@ def test_the_endpoint_shows_a_creator_their_own_apis_in_the_designed_shape(
     assert (pro["plan"], pro["calls"], pro["revenue"], pro["loses_money"]) == ("pro", 2000, "0.00", True)
     assert pro["traffic"] == PRO.model_dump() and isinstance(pro["aws_cost"], str)
     assert weather["runtime"]["fixed_resources"] == FIXED
-    assert [found["api"] for found in api.get("/earnings/costs", headers=bob).json()["apis"]] == ["bobs-api"]
-    assert api.get("/earnings/costs", headers=bob).json()["month"] == month_text(datetime.now(UTC))
+    bobs = InProcessControlPlane(api, mint(BOB, "creators"))
+    assert [found["api"] for found in bobs.costs(MONTH)["apis"]] == ["bobs-api"]
+    assert bobs.costs()["month"] == month_text(datetime.now(UTC))
+    assert InProcessControlPlane(api, mint(ALICE, "creators")).costs(MONTH) == body
 
 
 @pytest.mark.parametrize("month", ["2026-13", "2026-1", "november", "2026-11-01"])
