@@ -7,6 +7,7 @@ import click
 from rich.markup import escape
 
 from api_direct.cli.invites import listed_api
+from api_direct.cli.margins import plan_margins
 from api_direct.cli.progress import ProgressDisplay
 from api_direct.cli.money import receipts_text
 from api_direct.cli.settings import Settings, global_options, stage_option
@@ -16,7 +17,7 @@ from api_direct.client.http import CardRequired
 from api_direct.client.publishing import publish as publish_listing
 from api_direct.client.publishing import resource_counts
 from api_direct.deploy import operations
-from api_direct.deploy.stacks import stack_resources
+from api_direct.deploy.stacks import deployed_template, stack_resources
 from api_direct.contracts import MAX_GRACE_SECONDS
 from api_direct.durations import duration_seconds
 from api_direct.errors import InputError, StateError
@@ -125,6 +126,11 @@ def publish(settings: Settings, note: str | None) -> None:
     it again if it was unpublished, and prints what changed: a price change of a plan
     with subscribers applies to them from their first billing period after the
     control plane's notice (they are told), to new subscribers at once.
+
+    Then what each plan pays you per 1,000 units against what AWS bills for 1,000
+    calls (as `apid plan` prices them: measured traffic once there is some), with a
+    `warning:` for each plan that loses money at its included volume or beyond; a free
+    plan always does.
     """
     signed_in = sign_in.require_session()
     with ProgressDisplay(settings.output, "publishing") as progress:
@@ -145,14 +151,31 @@ def publish(settings: Settings, note: str | None) -> None:
         )
         version = _newest_version(client, session.project.config.api.name)
         receipts = client.plan_receipts(session.project.config.api.name)
+        progress.note("pricing the API's calls in AWS against what each plan pays")
+        costs, warnings = operations.costs_of(session, deployed_template(aws.client("cloudformation"), stack.name))
+    margins = plan_margins(session.project.config.plans, receipts, costs.per_1000_calls) if costs else []
+    warnings += tuple(margin.warning for margin in margins if margin.warning)
+    for warning in warnings:
+        settings.output.warning(warning)
     changed = version if version and version["number"] != (before or {}).get("number") else None
     settings.output.result(
-        {**published.answer, "version": changed, "receipts": receipts},
+        {
+            **published.answer,
+            "version": changed,
+            "receipts": receipts,
+            "costs": costs.as_json() if costs else None,
+            "margins": [
+                {"plan": margin.plan, "loses_money": margin.loses_money, "warning": margin.warning}
+                for margin in margins
+            ],
+            "warnings": list(warnings),
+        },
         f"Published [bold]{escape(session.project.config.api.name)}[/bold] with"
         f" {len(published.listing['plans'])} plan(s) on {escape(signed_in.control_plane_url)}."
         + (_version_text(changed) if changed else " Nothing changed.")
         + "\n"
-        + receipts_text(receipts),
+        + receipts_text(receipts)
+        + (f"\n{escape(costs.describe())}" if costs else ""),
     )
 
 

@@ -98,9 +98,10 @@ def deployed(apid: Any, control_plane: ControlPlane, linked_creator: SimpleNames
 @pytest.fixture(scope="module")
 def published_api(apid: Any, control_plane: ControlPlane, deployed: SimpleNamespace) -> SimpleNamespace:
     """``apid publish``, then the listing, the key-routing rule's targets and a search as they were."""
-    ok(apid("--json", "publish", user=CREATOR))
+    output = ok(apid("--json", "publish", user=CREATOR))
     events = control_plane.aws("events")
     return SimpleNamespace(
+        output=output,
         listing=json.loads(urllib_get(f"{control_plane.url}/listings/weather-api")),
         targets=events.list_targets_by_rule(Rule="apid-keys-weather-api", EventBusName=BUS)["Targets"],
         found=json.loads(urllib_get(f"{control_plane.url}/listings?q=forecast")),
@@ -265,6 +266,18 @@ def test_deploy_uses_brokered_credentials_and_meters(deployed: SimpleNamespace) 
     forwarder = deployed.functions["api_direct.runtime.usage_forwarder.handler"]
     assert forwarder["Environment"]["Variables"]["CONTROL_PLANE_BUS_ARN"].endswith(f"event-bus/{BUS}")
     assert [(r["action"]["S"], r["status"]["S"]) for r in deployed.records] == [("deploy", "CREATE_COMPLETE")]
+
+
+def test_publish_weighs_each_plans_receipts_against_the_aws_cost_of_its_calls(published_api: SimpleNamespace) -> None:
+    costs, margins = published_api.output["costs"], published_api.output["margins"]
+    assert costs["traffic"] == "assumed" and Decimal(costs["per_1000_calls"]["total"]) > 0  # no calls yet
+    assert [(m["plan"], m["loses_money"]) for m in margins] == [
+        ("free", True),
+        ("pro", False),
+        ("starter", False),
+        ("credits", False),
+    ]
+    assert published_api.output["warnings"] == [margins[0]["warning"]]
 
 
 def test_publish_lists_the_api_and_routes_its_keys(published_api: SimpleNamespace) -> None:
