@@ -19,8 +19,8 @@ from api_direct.control_plane.billing.periods import month_text
 from api_direct.control_plane.billing.unit_costs import MonthCosts, month_costs
 from api_direct.control_plane.api.store import PK, SK
 
-#: A calendar month as ``YYYY-MM``.
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+#: A calendar month as ``YYYY-MM`` (of this millennium: the year 0 has no calendar in Python).
+MONTH_PATTERN = r"^2\d{3}-(0[1-9]|1[0-2])$"
 
 router = APIRouter(tags=["earnings"])
 
