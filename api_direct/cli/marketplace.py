@@ -151,7 +151,6 @@ def publish(settings: Settings, note: str | None) -> None:
         )
         version = _newest_version(client, session.project.config.api.name)
         receipts = client.plan_receipts(session.project.config.api.name)
-        progress.note("pricing the API's calls in AWS against what each plan pays")
         costs, warnings = operations.costs_of(session, deployed_template(aws.client("cloudformation"), stack.name))
     margins = plan_margins(session.project.config.plans, receipts, costs.per_1000_calls) if costs else []
     warnings += tuple(margin.warning for margin in margins if margin.warning)

@@ -6,6 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from click.testing import Result
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -66,6 +67,13 @@ def test_unpublish_asks_first_then_retires_on_the_date(alice: str) -> None:
     assert apid("unpublish", "--api", API, "--until", str(until), "--now", "--yes").exit_code == 2
 
 
+def published(result: Result) -> str:
+    """`apid publish`'s output; its one warning is for the example's free plan, which always costs its calls."""
+    assert result.exit_code == 0, f"exit {result.exit_code}: {result.stderr or result.output}"
+    assert result.stderr.startswith("warning: plan free is free") and result.stderr.count("\n") == 1
+    return result.stdout
+
+
 @pytest.fixture
 def project(alice: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The example project as deployed in Alice's linked account: `apid publish` reads no AWS and imports no app."""
@@ -75,7 +83,7 @@ def project(alice: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
         "open_session",
         lambda project_dir, *_, **__: SimpleNamespace(
             project=load_project(project_dir),
-            link=SimpleNamespace(account_id=CREATOR_ACCOUNT, region=CREATOR_REGION),
+            link=SimpleNamespace(account_id=CREATOR_ACCOUNT, region=CREATOR_REGION, control_plane_url=None),
         ),
     )
     outputs = {"ApiUrl": listing_body()["base_url"]}
@@ -83,6 +91,8 @@ def project(alice: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     monkeypatch.setattr(operations, "deployed_stack", lambda *_, **__: (SimpleNamespace(client=lambda _: None), stack))
     alarms = {f"Alarm{n}": ("AWS::CloudWatch::Alarm", f"alarm-{n}") for n in range(2)}
     monkeypatch.setattr(marketplace_commands, "stack_resources", lambda *_: alarms)
+    template = {"Resources": {logical_id: {"Type": kind} for logical_id, (kind, _) in alarms.items()}}
+    monkeypatch.setattr(marketplace_commands, "deployed_template", lambda *_: template)
     monkeypatch.setattr(publishing, "export_openapi", lambda _project: listing_body()["openapi"])
     return root
 
@@ -90,7 +100,7 @@ def project(alice: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
 def test_publish_prints_what_changed_and_when_a_price_change_reaches_subscribers(
     project: Path, billed_app: FastAPI, mint: Mint
 ) -> None:
-    first = ok(apid("publish", "--project", str(project)))
+    first = published(apid("publish", "--project", str(project)))
     assert "Version 2:" in first and "plan pro: " in first  # the example's prices replace the listing's
     runtime = listing_runtime(Store(table()).get(api_pk(API), "LISTING") or {})
     assert (runtime.region, runtime.fixed_resources) == (CREATOR_REGION, {"AWS::CloudWatch::Alarm": 2})
@@ -100,12 +110,12 @@ def test_publish_prints_what_changed_and_when_a_price_change_reaches_subscribers
     assert moved.status_code == 200, moved.text
     toml = project / "apid.toml"
     toml.write_text(toml.read_text().replace("monthly_fee = 19.00", "monthly_fee = 25.00"))
-    raised = ok(apid("publish", "--project", str(project), "--note", "Costs went up"))
+    raised = published(apid("publish", "--project", str(project), "--note", "Costs went up"))
     assert "Version 3:" in raised and "(scheduled)" in raised
     assert "current subscribers from their first billing period starting on or after" in raised
-    again = json.loads(ok(apid("publish", "--project", str(project), "--json")))
+    again = json.loads(published(apid("publish", "--project", str(project), "--json")))
     assert again["version"] is None
-    assert "Nothing changed." in ok(apid("publish", "--project", str(project)))
+    assert "Nothing changed." in published(apid("publish", "--project", str(project)))
 
 
 def test_a_consumer_subscribes_to_a_private_plan_with_the_invites_token(alice: str, sign_in_as: SignIn) -> None:
