@@ -12,8 +12,11 @@ units as its ``[[routes]]`` weight) and priced by the plan's
 Differences from the deployed API, on purpose: ``resourcePath`` is the app's own
 route template (``/forecast/{city_id}``), where the deployed API, whose proxy
 resources hand the routing to the app, logs ``/{proxy+}`` for a route without a
-weight (a weighted route's resource has the route's own path); there are no throttling,
-quotas or authorizer cache; and the usage is printed, not sent to a control plane.
+weight (a weighted route's resource has the route's own path); there are no throttling or
+quotas; the key is checked on every call, where API Gateway answers from its cache for
+``[gateway] key_cache_seconds``, though the line logs the decision the cache would have
+answered with (:class:`~api_direct.local.authorizer_cache.AuthorizerCache`); and the usage
+is printed, not sent to a control plane.
 So an allowed call carries the plan's ``RateLimit-Policy`` (unless the app set one)
 but no ``RateLimit``: nothing here counts what is left of a quota.
 
@@ -50,12 +53,13 @@ from uvicorn.main import STARTUP_FAILURE  # older uvicorns define it here, newer
 from starlette.routing import Match, Route
 
 from api_direct.errors import InputError
+from api_direct.local.authorizer_cache import AuthorizerCache
 from api_direct.local.sample_calls import SampleCall, sample_calls
 from api_direct.project import Project, PricingPlan, billable_calls, load_project
 from api_direct.runtime.access_log import AccessLogEntry, parse_access_log_line, render_access_log_line
 from api_direct.runtime.mcp_tools import MCP_PATH
 from api_direct.runtime.api_keys import KEY_PREFIX, generate_key, hash_key, is_well_formed
-from api_direct.runtime.gateway_responses import CONTENT_TYPE, GatewayRejection
+from api_direct.runtime.gateway_responses import CONTENT_TYPE, MISSING_KEY, GatewayRejection
 from api_direct.runtime.key_check import KeyRecord, api_key_of, decide
 from api_direct.runtime.limit_headers import PlanQuota
 from api_direct.runtime.route_weights import RouteWeights
@@ -260,6 +264,7 @@ class MeteredDevApp:
         self.target = target
         self.lookup = local_key_lookup(target.key_hash, target.plan.name)
         self.report = report
+        self.authorizer_cache = AuthorizerCache(target.project.config.gateway.key_cache_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -280,7 +285,14 @@ class MeteredDevApp:
         if mcp is not None and scope["path"] == OPENAPI_PATH and headers.get(MCP_TOKEN_HEADER) == mcp.token:
             await _send_json(send, 200, json.dumps(getattr(self.app, "openapi", dict)()).encode())
             return
-        decision = decide(api_key_of(headers), self.lookup)
+        api_key = api_key_of(headers)
+        deciding = time.perf_counter()
+        decision = decide(api_key, self.lookup)
+        if api_key and decision.rejection is not MISSING_KEY:  # without the identity source, API Gateway asks nobody
+            fields.update(
+                self.authorizer_cache.log_fields(api_key, str(uuid.uuid4()), _elapsed_ms(deciding), time.time())
+            )
+        send = _counting_body(send, fields)
         try:
             if decision.rejection is not None:
                 await send_rejection(send, decision.rejection)
@@ -378,6 +390,20 @@ def _with_header(send: Send, name: str, value: str) -> Send:
         await send(message)
 
     return adding
+
+
+def _counting_body(send: Send, fields: dict[str, object]) -> Send:
+    """``send``, adding up the response body's bytes in ``fields`` (``responseLength``), as API Gateway logs them."""
+    fields["responseLength"] = total = 0
+
+    async def counting(message: Message) -> None:
+        nonlocal total
+        if message["type"] == "http.response.body":
+            total += len(message.get("body", b""))
+            fields["responseLength"] = total
+        await send(message)
+
+    return counting
 
 
 def _recording_status(send: Send, fields: dict[str, object]) -> Send:

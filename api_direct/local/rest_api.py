@@ -33,8 +33,12 @@ authorizer's context) included; where the stack's template is known
 (:class:`GatewayRules`), a gateway response's headers and the preflight's are the
 template's, and API Gateway's other answers (413, 502, 500) get the headers of
 its ``DEFAULT_4XX`` / ``DEFAULT_5XX`` responses, CORS's among them. An allowed call's ``RateLimit-Policy`` and
-``RateLimit`` come from the app's adapter, as deployed. Not emulated: the authorizer's result
-cache (every call asks the authorizer) and the usage plans' throttling; the quota
+``RateLimit`` come from the app's adapter, as deployed. The access-log line records what the
+cost model reads as API Gateway does: the response body's length, and the authorizer's
+decision as its result cache (the template's TTL) would have answered the call, with the
+authorizer's latency on the call that invoked it (:class:`~.authorizer_cache.AuthorizerCache`).
+Not emulated: the authorizer's result cache itself (every call asks the authorizer, so a key's
+change applies at once) and the usage plans' throttling; the quota
 counter starts at zero with each gateway and is not what GetUsage answers (the
 emulator has no GetUsage, so a local response carries ``RateLimit-Policy`` but
 no ``RateLimit``).
@@ -48,6 +52,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
+from api_direct.local.authorizer_cache import AuthorizerCache
 from api_direct.local.lambda_runtime import DeployedFunction, LocalLambda
 from api_direct.local.rest_proxy import (
     INTEGRATION_FAILED,
@@ -59,7 +64,7 @@ from api_direct.local.rest_proxy import (
     match_resource,
     too_large,
 )
-from api_direct.runtime.access_log import render_access_log_line
+from api_direct.runtime.access_log import AUTHORIZER_DECISION, render_access_log_line
 from api_direct.runtime.asgi_lambda import BINARY_MEDIA_TYPES
 from api_direct.runtime.key_check import API_KEY_HEADER
 from api_direct.runtime.mcp_tools import MCP_PATH
@@ -67,6 +72,8 @@ from api_direct.runtime.gateway_responses import BY_GATEWAY_RESPONSE_TYPE, rende
 from api_direct.runtime.route_weights import PROXY
 
 PROXY_RESOURCE = f"/{PROXY}"
+#: How long API Gateway keeps an authorizer's answer when its ``AuthorizerResultTtlInSeconds`` is not set.
+AWS_AUTHORIZER_TTL_SECONDS = 300
 #: API Gateway's answer to a path no resource matches (its ``MISSING_AUTHENTICATION_TOKEN`` response's default).
 NO_RESOURCE = (403, b'{"message":"Missing Authentication Token"}')
 
@@ -103,6 +110,8 @@ class GatewayRules:
     preflights: Mapping[str, HttpResponse] = field(default_factory=dict)
     #: Gateway-response type -> its header mappings, as CloudFormation holds them (``'value'`` or a source).
     response_headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: How long API Gateway keeps the authorizer's answer to a key; 0 where the template is not known.
+    authorizer_ttl_seconds: int = 0
 
     @classmethod
     def of(cls, template: Mapping[str, Any]) -> "GatewayRules":
@@ -111,9 +120,12 @@ class GatewayRules:
         [rest_api] = [r for r in resources.values() if r.get("Type") == "AWS::ApiGateway::RestApi"]
         preflights: dict[str, HttpResponse] = {}
         response_headers: dict[str, dict[str, str]] = {}
+        ttl = 0
         for resource in resources.values():
             properties = resource.get("Properties", {})
-            if resource.get("Type") == "AWS::ApiGateway::GatewayResponse":
+            if resource.get("Type") == "AWS::ApiGateway::Authorizer":
+                ttl = int(properties.get("AuthorizerResultTtlInSeconds", AWS_AUTHORIZER_TTL_SECONDS))
+            elif resource.get("Type") == "AWS::ApiGateway::GatewayResponse":
                 response_headers[properties["ResponseType"]] = _headers(properties, "gatewayresponse.header.")
             elif resource.get("Type") == "AWS::ApiGateway::Method" and properties.get("HttpMethod") == "OPTIONS":
                 integration = properties.get("Integration", {})
@@ -134,6 +146,7 @@ class GatewayRules:
             ("/", *sorted(path for path in paths if path is not None)),
             preflights,
             response_headers,
+            ttl,
         )
 
 
@@ -211,6 +224,7 @@ class LocalRestApi:
         self._stream = f"sandbox-{uuid.uuid4().hex[:8]}"
         #: Calls counted against a quota, per (usage identifier, UTC month).
         self._quota_calls: Counter[tuple[str, str]] = Counter()
+        self._authorizer_cache = AuthorizerCache(api.rules.authorizer_ttl_seconds)
         logs.create_log_stream(logGroupName=api.access_log_group, logStreamName=self._stream)
 
     def request(self, request: HttpRequest) -> Response:
@@ -218,10 +232,11 @@ class LocalRestApi:
         request_id = str(uuid.uuid4())
         epoch_ms = int(self._clock() * 1000)
         resource = self.resource_of(request.path)
+        measured: dict[str, object] = {}
         if resource is None:
-            response, integration_ms = self.gateway_answer(failed(*NO_RESOURCE)), None
+            response = self.gateway_answer(failed(*NO_RESOURCE))
         else:
-            response, integration_ms = self._respond(request, request_id, resource)
+            response, measured = self._respond(request, request_id, resource)
         response = replace(response, method=request.method, resource=resource or "")
         self._log_access(
             {
@@ -233,7 +248,8 @@ class LocalRestApi:
                 **({"resourcePath": resource} if resource is not None else {}),
                 "status": response.status,
                 "responseLatency": int((time.monotonic() - started) * 1000),
-                **({"integrationLatency": integration_ms} if integration_ms is not None else {}),
+                "responseLength": len(response.body),
+                **measured,
                 **({"keyId": response.key_id, "plan": response.plan} if response.key_id else {}),
             }
         )
@@ -245,20 +261,24 @@ class LocalRestApi:
         resources = {*self.api.rules.resources, *((MCP_PATH,) if self.api.mcp is not None else ())}
         return match_resource(resources, path)
 
-    def _respond(self, request: HttpRequest, request_id: str, resource: str) -> tuple[Response, int | None]:
+    def _respond(self, request: HttpRequest, request_id: str, resource: str) -> tuple[Response, dict[str, object]]:
+        """The response, and the access-log fields measured on the way: the authorizer's decision and latency, the
+        integration's latency."""
         refused = too_large(request)
         if refused is not None:
-            return self.gateway_answer(refused), None
+            return self.gateway_answer(refused), {}
         preflight = self.api.rules.preflights.get(resource) if request.method == "OPTIONS" else None
         if preflight is not None:
-            return Response(preflight.status, preflight.headers, preflight.body), None
-        if not request.header(API_KEY_HEADER):
-            return self._rejected("UNAUTHORIZED"), None
+            return Response(preflight.status, preflight.headers, preflight.body), {}
+        api_key = request.header(API_KEY_HEADER)
+        if not api_key:
+            return self._rejected("UNAUTHORIZED"), {}
         event = self.proxy.event(request, request_id=request_id, resource=resource)
         method_arn = (
             f"arn:aws:execute-api:{self.api.region}:{self.api.account_id}:{self.api.rest_api_id}"
             f"/{self.api.stage}/{request.method}{event['path']}"
         )
+        asked = time.monotonic()
         try:
             policy = self._runtime.invoke(
                 self.api.authorizer,
@@ -284,19 +304,25 @@ class LocalRestApi:
             )
         except Exception as error:  # API Gateway turns exactly "Unauthorized" into a 401, anything else a 500
             if str(error) == "Unauthorized":
-                return self._rejected("UNAUTHORIZED"), None
+                return self._rejected("UNAUTHORIZED"), {}
             raise
         context = policy.get("context", {})
+        decision = context.get(AUTHORIZER_DECISION)
+        measured: dict[str, object] = (
+            self._authorizer_cache.log_fields(api_key, decision, int((time.monotonic() - asked) * 1000), self._clock())
+            if decision
+            else {}
+        )
         if policy["policyDocument"]["Statement"][0]["Effect"] != "Allow":
-            return self._rejected("ACCESS_DENIED", context), None
+            return self._rejected("ACCESS_DENIED", context), measured
         function = self.api.mcp if resource == MCP_PATH and self.api.mcp is not None else self.api.app
         if function is self.api.app:  # /mcp requires no API key: no usage plan counts or limits it
             usage_identifier_key = policy.get("usageIdentifierKey")
             usage_plan = self._usage_plan(usage_identifier_key)
             if usage_plan is None or not usage_identifier_key:
-                return self._rejected("INVALID_API_KEY"), None
+                return self._rejected("INVALID_API_KEY"), measured
             if not self._within_quota(usage_plan, usage_identifier_key):
-                return self._rejected("QUOTA_EXCEEDED", context), None
+                return self._rejected("QUOTA_EXCEEDED", context), measured
         started = time.monotonic()
         authorized = {
             **event,
@@ -311,10 +337,10 @@ class LocalRestApi:
             if self._errors is not None:
                 traceback.print_exc(file=self._errors)
             answered = self.gateway_answer(failed(*INTEGRATION_FAILED))
-        integration_ms = int((time.monotonic() - started) * 1000)
+        measured["integrationLatency"] = int((time.monotonic() - started) * 1000)
         return Response(
             answered.status, answered.headers, answered.body, context.get("keyId", ""), context.get("plan", "")
-        ), integration_ms
+        ), measured
 
     def gateway_answer(self, response: HttpResponse) -> Response:
         """One of API Gateway's own answers not configured by type (413, 502, 500, 403 outside the stage), with the

@@ -159,6 +159,21 @@ def test_a_missing_or_wrong_key_is_rejected_before_the_app_and_never_billed(
         "who": f"rejected: {outcome} key",
     }
     assert (request.record.key_id, request.record.plan, request.entry.integration_latency_ms) == ("", "", None)
+    # API Gateway asks the authorizer only when the key header is there: a rejection of its answer has a decision.
+    assert bool(request.entry.authorizer_decision) == (rejection is INVALID_KEY)
+    assert request.entry.response_length == len(rejection.body())
+
+
+def test_a_key_s_calls_log_one_decision_while_the_cache_would_hold_it(
+    client: TestClient, metered: list[MeteredRequest], project: Project
+) -> None:
+    """The example caches a key's answer for minutes: its calls in that time name the first call's decision."""
+    assert project.config.gateway.key_cache_seconds > 0
+    responses = [client.get("/cities", headers={"x-api-key": KEY}) for _ in range(3)]
+    entries = [request.entry for request in metered]
+    assert len({entry.authorizer_decision for entry in entries}) == 1 and entries[0].authorizer_decision
+    assert [entry.authorizer_latency_ms is not None for entry in entries] == [True, False, False]
+    assert [entry.response_length for entry in entries] == [len(response.content) for response in responses]
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import http.client
 import io
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -28,7 +29,7 @@ from api_direct.local.rest_api import DeployedRestApi, GatewayRules, LocalRestAp
 from api_direct.runtime.route_weights import RouteWeights, WeightedRoute
 from api_direct.local.rest_proxy import MAX_REQUEST_BYTES, HttpRequest, HttpResponse
 from api_direct.local.sandbox import _Gateway
-from api_direct.runtime.access_log import parse_access_log_line
+from api_direct.runtime.access_log import AUTHORIZER_DECISION, parse_access_log_line
 from api_direct.runtime.gateway_responses import INVALID_KEY, MISSING_KEY, QUOTA_EXCEEDED, SUSPENDED_KEY
 from api_direct.runtime.limit_headers import RESET_DATE_CONTEXT
 from tests.constructs.metered_stack import metered_api_template
@@ -60,6 +61,7 @@ class Functions:
         context = (
             {"keyId": "k1", "plan": "pro"} if allowed else {"keyId": "", "plan": "", "message": SUSPENDED_KEY.message}
         )
+        context[AUTHORIZER_DECISION] = f"invocation-{len(self.events)}"
         if key == QUOTA_KEY:
             context[RESET_DATE_CONTEXT] = QUOTA_RESET
         return {
@@ -116,6 +118,7 @@ def test_without_the_header_the_authorizer_is_not_asked(gateway: tuple[LocalRest
     assert response.header("content-type") == "application/json"
     [entry] = logged(logs)
     assert (entry.status, entry.key_id, entry.integration_latency_ms) == (401, "", None)
+    assert (entry.authorizer_decision, entry.response_length) == ("", len(MISSING_KEY.body()))
 
 
 def test_unauthorized_from_the_authorizer_is_the_401(gateway: tuple[LocalRestApi, Functions, Any]) -> None:
@@ -148,12 +151,49 @@ def test_an_allowed_key_in_a_plan_reaches_the_app_and_is_logged_as_its(
     assert authorizer_event["methodArn"].endswith(f"/{STAGE}/GET/current/paris")
     assert authorizer_event["requestContext"]["requestId"] == app_event["requestContext"]["requestId"]
     assert (app_event["resource"], app_event["pathParameters"]) == ("/{proxy+}", {"proxy": "current/paris"})
-    assert app_event["requestContext"]["authorizer"] == {"keyId": "k1", "plan": "pro", "principalId": "k1"}
+    assert app_event["requestContext"]["authorizer"] == {
+        "keyId": "k1",
+        "plan": "pro",
+        "decision": "invocation-1",
+        "principalId": "k1",
+    }
     assert app_event["queryStringParameters"] == {"units": "si"}
     assert app_event["multiValueQueryStringParameters"] == {"units": ["metric", "si"]}
     [entry] = logged(logs)
     assert (entry.status, entry.key_id, entry.plan, entry.resource_path) == (200, "k1", "pro", "/{proxy+}")
     assert entry.integration_latency_ms is not None
+
+
+def test_the_log_names_the_decision_the_authorizer_cache_would_have_answered_with(
+    gateway: tuple[LocalRestApi, Functions, Any],
+) -> None:
+    """Within the TTL a key's calls log the decision of the call that invoked the authorizer, its latency only
+    there; the authorizer is still asked each time, so a key's change shows at once."""
+    api, functions, logs = gateway
+    now = [time.time() - 600]
+    cached = LocalRestApi(
+        replace(api.api, rules=GatewayRules(authorizer_ttl_seconds=300)),
+        functions,  # type: ignore[arg-type]
+        api._apigateway,
+        api._logs,
+        clock=lambda: now[0],
+    )
+    for key, later in (("in-plan", 0), ("in-plan", 299), ("wrong", 0), ("wrong", 0), ("in-plan", 1)):
+        now[0] += later
+        cached.request(get("/cities", key))
+    entries = logged(logs)
+    assert [entry.authorizer_decision for entry in entries] == [
+        "invocation-1",
+        "invocation-1",
+        "invocation-5",
+        "invocation-5",
+        "invocation-7",
+    ]
+    assert [entry.authorizer_latency_ms is not None for entry in entries] == [True, False, True, False, True]
+    assert [entry.response_length for entry in entries] == [len(b'{"ok": true}')] * 2 + [
+        len(json.dumps({"message": SUSPENDED_KEY.message}))
+    ] * 2 + [len(b'{"ok": true}')]
+    assert [name for name, _ in functions.events].count("authorizer") == 5
 
 
 def test_a_used_up_monthly_quota_is_the_429_with_retry_after_at_the_reset(
@@ -272,6 +312,7 @@ def test_a_preflight_is_answered_from_the_templates_mock_without_the_authorizer(
         assert "X-Api-Key" in (response.header("access-control-allow-headers") or "")
         assert response.header("access-control-expose-headers") == "RateLimit-Policy,RateLimit,Retry-After"
     assert functions.events == []  # neither the authorizer nor the app ran
+    assert cors_rules.authorizer_ttl_seconds == 300  # the construct's default, as the template says
     assert [entry.status for entry in logged(logs)] == [204, 204]
 
 
