@@ -173,6 +173,7 @@ DeployPurpose = Literal[
     "managing secrets",
     "listing versions",
     "rolling back",
+    "reading costs",
 ]
 
 

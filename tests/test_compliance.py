@@ -58,9 +58,12 @@ def user_api_stack() -> Callable[[cdk.App], cdk.Stack]:
 
 
 def account_link_stack() -> Callable[[cdk.App], cdk.Stack]:
-    """With GitHub deploys admitted: the scanners see the OIDC provider and the GitHub role too."""
+    """With GitHub deploys admitted and Cost Explorer opted in: the scanners see the OIDC provider, the GitHub
+    role and the deploy role's Cost Explorer read too."""
     github = [GitHubSubject("octo-org/weather", branch="main")]
-    return lambda app: AccountLinkStack(app, "AccountLink", trusted_account_id=CONTROL_PLANE_ACCOUNT, github=github)
+    return lambda app: AccountLinkStack(
+        app, "AccountLink", trusted_account_id=CONTROL_PLANE_ACCOUNT, github=github, cost_explorer=True
+    )
 
 
 def control_plane_stack() -> Callable[[cdk.App], cdk.Stack]:

@@ -33,10 +33,21 @@ def aws() -> None:
 @click.option("--branch", help="With --github: the branch whose pushes may deploy. Default: main.")
 @click.option("--environment", help="With --github: admit jobs of this GitHub environment instead of a branch's.")
 @click.option("--no-github", is_flag=True, help="Remove GitHub's access: delete the GitHub role from the link.")
+@click.option(
+    "--cost-explorer/--no-cost-explorer",
+    default=None,
+    help="Let the deploy role read the account's costs from Cost Explorer (ce:GetCostAndUsage), which"
+    " `apid costs` shows beside its estimate; each request costs $0.01. Kept as it was when not given.",
+)
 @global_options
 @click.pass_obj
 def link(
-    settings: Settings, repository: str | None, branch: str | None, environment: str | None, no_github: bool
+    settings: Settings,
+    repository: str | None,
+    branch: str | None,
+    environment: str | None,
+    no_github: bool,
+    cost_explorer: bool | None,
 ) -> None:
     """Deploy the account link into your AWS account with your own credentials.
 
@@ -61,6 +72,14 @@ def link(
     and only to assume the deploy role. Rerun with another --branch or
     --environment to admit it too; the GitHub access is kept when you rerun
     without --github, and removed with --no-github.
+
+    \b
+    With --cost-explorer the deploy role may also call ce:GetCostAndUsage (Cost
+    Explorer has no resource-level permissions, so on Resource *), and `apid costs`
+    shows the month's bill of resources tagged api-direct:managed=true beside its
+    estimate. Each request costs $0.01, and the tag must first be activated as a
+    cost allocation tag in the payer account's Billing console. --no-cost-explorer
+    takes the permission away; a rerun without either keeps it as it was.
     """
     project = load_project(settings.project_dir)
     state = load_state(project.root)
@@ -68,12 +87,17 @@ def link(
     control_plane = sign_in.load_session()
     existing = state.link if state.link and state.link.region == creator.region else None
     github = github_subjects(existing, repository, branch, environment, remove=no_github)
+    costs = bool(existing and existing.cost_explorer) if cost_explorer is None else cost_explorer
     with ProgressDisplay(settings.output, "linking") as progress:
         if control_plane is not None:
-            record = link_through_control_plane(creator, progress, control_plane, github)
+            record = link_through_control_plane(creator, progress, control_plane, github, cost_explorer=costs)
         else:
             record = link_account(
-                creator, progress, external_id=existing.external_id if existing else None, github=github
+                creator,
+                progress,
+                external_id=existing.external_id if existing else None,
+                github=github,
+                cost_explorer=costs,
             )
     save_state(project.root, state.with_link(record))
     registered = (
@@ -83,6 +107,8 @@ def link(
         registered += f"  GitHub role:     {record.github_role_arn}\n" + "".join(
             f"    may deploy:    {sub}\n" for sub in record.github_subjects
         )
+    if record.cost_explorer:
+        registered += "  Cost Explorer:   readable by the deploy role (`apid costs`; $0.01 a request)\n"
     settings.output.result(
         {
             "account_id": record.account_id,
@@ -95,6 +121,7 @@ def link(
             "control_plane": record.control_plane_url,
             "github_role_arn": record.github_role_arn,
             "github_subjects": list(record.github_subjects),
+            "cost_explorer": record.cost_explorer,
         },
         f"Linked account [bold]{record.account_id}[/bold] in {record.region}.\n"
         f"  deploy role:     {record.deploy_role_arn}\n"

@@ -51,6 +51,7 @@ COMMANDS = {
     "keys": "marketplace:keys",
     "payouts": "money:payouts",
     "earnings": "money:earnings",
+    "costs": "costs:costs",
     "refund": "money:refund",
     "usage": "usage:usage",
     "alerts": "alerts:alerts",

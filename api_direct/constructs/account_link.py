@@ -139,6 +139,7 @@ class AccountLink(Construct):
     about. ``resource_prefix`` must match the prefix the API stacks are named with.
     ``asset_expiry`` is safe to keep short: deployed functions keep their own copy of
     the code, and the deploy engine re-uploads any asset it finds missing.
+    ``cost_explorer`` lets the deploy role read the account's costs (``ce:GetCostAndUsage``).
     """
 
     def __init__(
@@ -153,6 +154,7 @@ class AccountLink(Construct):
         asset_expiry: Duration = Duration.days(90),
         asset_encryption_key: kms.IKey | None = None,
         asset_removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
+        cost_explorer: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         if not _PREFIX_PATTERN.fullmatch(resource_prefix):
@@ -239,7 +241,21 @@ class AccountLink(Construct):
         self._allow_api_stack_services()
         self._deny_escalation()
         self._allow_deploy_engine()
+        if cost_explorer:
+            self._allow_cost_explorer()
         self.api_gateway_logs_role = self._enable_api_gateway_logging()
+
+    def _allow_cost_explorer(self) -> None:
+        """`apid costs` reads the month's bill of API-Direct's resources from Cost Explorer, when the creator opted
+        in (`apid aws link --cost-explorer`): each request costs the account $0.01, so it is not granted unasked."""
+        self._allow(
+            self.deploy_role,
+            "ReadCostExplorer",
+            ["ce:GetCostAndUsage"],
+            ["*"],
+            wildcards="Cost Explorer has no resource-level permissions: IAM requires Resource *. GetCostAndUsage"
+            f" reads the account's costs and changes nothing; `apid costs` asks only for those tagged {MANAGED_TAG}.",
+        )
 
     def _allow_domain_certificates(self) -> None:
         """What a deploy does for a custom domain before its stack changes: find or request the certificate,

@@ -38,6 +38,7 @@ from api_direct.errors import AccessError, ApidError, InputError, OperationFaile
 Service = Literal[
     "acm",
     "apigateway",
+    "ce",
     "cloudformation",
     "cognito-idp",
     "events",

@@ -46,7 +46,11 @@ def new_external_id() -> str:
 
 
 def link_template(
-    trusted_account_id: str, github: Sequence[GitHubSubject] = (), github_provider: str | None = None
+    trusted_account_id: str,
+    github: Sequence[GitHubSubject] = (),
+    github_provider: str | None = None,
+    *,
+    cost_explorer: bool = False,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as outdir:
         app = cdk.App(outdir=outdir, analytics_reporting=False)
@@ -57,6 +61,7 @@ def link_template(
             trusted_account_id=trusted_account_id,
             github=github,
             github_provider_arn=github_provider,
+            cost_explorer=cost_explorer,
         )
         return app.synth().get_stack_by_name(stack.stack_name).template
 
@@ -122,12 +127,14 @@ def link_account(
     trusted_account_id: str | None = None,
     external_id: str | None = None,
     github: Sequence[GitHubSubject] = (),
+    cost_explorer: bool = False,
 ) -> LinkRecord:
     """Deploy (or update) the link stack in the creator's account and return the record to keep.
 
     With no control plane, the trusted account is the creator's own: their own
     credentials assume the deploy role, still only with the ExternalId. With
-    ``github`` subjects, that repository's workflows may deploy too.
+    ``github`` subjects, that repository's workflows may deploy too; with
+    ``cost_explorer``, the deploy role may read the account's costs.
     """
     account_id, partition = creator.identity()
     trusted = trusted_account_id or account_id
@@ -144,7 +151,9 @@ def link_account(
     change_set = create_change_set(
         cloudformation,
         stack_name=LINK_STACK_NAME,
-        template=TemplateSource(body=compact_template(link_template(trusted, github, provider))),
+        template=TemplateSource(
+            body=compact_template(link_template(trusted, github, provider, cost_explorer=cost_explorer))
+        ),
         creates_stack=creates,
         role_arn=None,
         parameters={"ExternalId": external_id},
@@ -160,7 +169,10 @@ def link_account(
             failure = outcome.first_failure
             cause = f"{failure.logical_id}: {failure.reason}" if failure else "see the CloudFormation console"
             raise OperationFailed(f"linking failed: {LINK_STACK_NAME} ended in {outcome.status} ({cause})")
-    record = link_record(account_id, partition, creator.region, trusted_account_id=trusted, stack_name=LINK_STACK_NAME)
+    record = replace(
+        link_record(account_id, partition, creator.region, trusted_account_id=trusted, stack_name=LINK_STACK_NAME),
+        cost_explorer=cost_explorer,
+    )
     if not github:
         return replace(record, external_id=external_id)
     return replace(
@@ -199,7 +211,12 @@ def github_role_arn(partition: str, account_id: str, region: str) -> str:
 
 
 def link_through_control_plane(
-    creator: Aws, observer: Observer, control_plane: SignedIn, github: Sequence[GitHubSubject] = ()
+    creator: Aws,
+    observer: Observer,
+    control_plane: SignedIn,
+    github: Sequence[GitHubSubject] = (),
+    *,
+    cost_explorer: bool = False,
 ) -> LinkRecord:
     """Register with the control plane, deploy the link it describes, then confirm it.
 
@@ -216,6 +233,7 @@ def link_through_control_plane(
         trusted_account_id=registration["trusted_account_id"],
         external_id=registration["external_id"],
         github=github,
+        cost_explorer=cost_explorer,
     )
     client.confirm_account(
         account_id,

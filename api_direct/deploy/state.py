@@ -47,6 +47,9 @@ class LinkRecord:
     github_repository: str | None = None
     github_subjects: tuple[str, ...] = ()
     github_role_arn: str | None = None
+    #: The deploy role may read the account's costs from Cost Explorer (``apid aws link --cost-explorer``),
+    #: which `apid costs` then shows beside its estimate.
+    cost_explorer: bool = False
     #: Built from the CI environment (``APID_LINK_*``), not this file: the deploy role is assumed from the
     #: GitHub role, with no ExternalId, and the control plane is not told. Never saved.
     ci: bool = False

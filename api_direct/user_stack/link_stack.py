@@ -22,7 +22,8 @@ class AccountLinkStack(cdk.Stack):
 
     With ``github`` subjects it also admits that repository's workflows
     (:class:`GitHubDeployAccess`), through ``github_provider_arn`` when the account
-    already has GitHub's OIDC provider.
+    already has GitHub's OIDC provider. With ``cost_explorer`` its deploy role may read
+    the account's costs from Cost Explorer (`apid costs`).
     """
 
     def __init__(
@@ -33,6 +34,7 @@ class AccountLinkStack(cdk.Stack):
         trusted_account_id: str,
         github: Sequence[GitHubSubject] = (),
         github_provider_arn: str | None = None,
+        cost_explorer: bool = False,
         synthesizer: cdk.IStackSynthesizer | None = None,
         **kwargs: Any,
     ) -> None:
@@ -48,7 +50,11 @@ class AccountLinkStack(cdk.Stack):
             description="ExternalId the control plane issued for this account, required to assume the deploy role",
         )
         self.link = AccountLink(
-            self, "Link", trusted_account_id=trusted_account_id, external_id=external_id.value_as_string
+            self,
+            "Link",
+            trusted_account_id=trusted_account_id,
+            external_id=external_id.value_as_string,
+            cost_explorer=cost_explorer,
         )
         outputs = {
             "DeployRoleArn": self.link.deploy_role.role_arn,

@@ -61,6 +61,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
             asset_expiry=cdk.Duration.days(7),
             asset_encryption_key=kms.Key(custom, "AssetKey", enable_key_rotation=True),
             asset_removal_policy=cdk.RemovalPolicy.RETAIN,
+            cost_explorer=True,
         )
         stacks.update(default=default, custom=custom)
         return default
@@ -201,6 +202,22 @@ def test_deploy_role_reaches_only_api_direct_stacks_functions_logs_and_assets(te
         "arn:aws-iso-b:apigateway:ap-southeast-3::/domainnames/*",
         "*",  # DescribeParameters, ListCertificates, ListHostedZonesByName, RequestCertificate: no resource type
     }
+
+
+def test_only_a_link_opted_in_lets_the_deploy_role_read_cost_explorer(template: Template, custom: Template) -> None:
+    def cost_reads(synthesized: Template) -> list[dict[str, Any]]:
+        return [s for s in statements(synthesized.to_json()) if "ce:" in json.dumps(s.get("Action"))]
+
+    assert cost_reads(template) == []
+    assert cost_reads(custom) == [
+        {"Sid": "ReadCostExplorer", "Effect": "Allow", "Action": "ce:GetCostAndUsage", "Resource": "*"}
+    ]
+    [policy] = [
+        policy
+        for policy in custom.find_resources("AWS::IAM::Policy").values()
+        if "ReadCostExplorer" in json.dumps(policy)
+    ]
+    assert "DeployRole" in json.dumps(policy["Properties"]["Roles"])  # the deploy role's, not the boundary's
 
 
 def test_deploy_role_passes_only_the_execution_role_and_only_to_cloudformation(template: Template) -> None:
