@@ -277,10 +277,21 @@ PROPERTY_SETTINGS = settings(
 
 
 def _lines(events: list[tuple[str, str, int, int, int | None]]) -> list[LogLine]:
+    """The events' lines, each key's authorizer decision cached for ten minutes and invoked in its latency."""
     return [
         LogLine(
             f"{37000000000000000000 + n}",
-            access_line(f"req-{n}", HOUR_13 + offset, key, plan, status, latency),
+            access_line(
+                f"req-{n}",
+                HOUR_13 + offset,
+                key,
+                plan,
+                status,
+                latency,
+                response_length=latency,
+                decision=f"{key}-{offset // 600_000}" if key else None,
+                authorizer_latency_ms=latency,
+            ),
         )
         for n, (key, plan, offset, status, latency) in enumerate(events)
     ]

@@ -1,6 +1,7 @@
 """The aggregator against moto: each record counted once, in its hour, for the right consumer."""
 
 import json
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from api_direct.control_plane.billing.metering import (
     MARKERS_PER_TRANSACTION,
     KeyNotFound,
     KeyOwner,
+    MEASURED,
     KeyOwners,
     Meter,
     PoisonRecord,
@@ -25,6 +27,7 @@ from api_direct.control_plane.billing.metering import (
     usage_index_pk,
 )
 from api_direct.aws_costs.traffic import Traffic
+from api_direct.runtime.usage_records import UsageRecord
 from api_direct.control_plane.billing.reporting import close_and_report
 from tests.control_plane.billing.usage import API, CAROL, body, marketplace, sqs_event, usage_event
 from tests.control_plane.tokens import Mint
@@ -92,7 +95,7 @@ def test_a_late_record_for_a_closed_hour_is_kept_but_not_counted(store: Store, k
     assert marker is not None and marker["outcome"] == "late"
 
 
-MEASURED = {
+MEASURED_RECORD = {
     "response_bytes": 20_000,
     "integration_ms": 900,
     "authorizer_invocations": 2,
@@ -102,18 +105,23 @@ MEASURED = {
 }
 
 
+def test_a_record_carries_what_the_cost_model_reads_under_its_names() -> None:
+    measures = set(Traffic.model_fields) - {"calls", "records"}
+    assert set(MEASURED_RECORD) == set(MEASURED) == measures <= {field.name for field in fields(UsageRecord)}
+
+
 def test_what_the_cost_model_reads_adds_up_on_the_counter(store: Store, key_id: str) -> None:
-    apply(store, usage_event(key_id, plan="free", calls=10, record="a", measured=MEASURED))
-    apply(store, usage_event(key_id, plan="free", calls=10, record="a", measured=MEASURED))  # a duplicate
+    apply(store, usage_event(key_id, plan="free", calls=10, record="a", measured=MEASURED_RECORD))
+    apply(store, usage_event(key_id, plan="free", calls=10, record="a", measured=MEASURED_RECORD))  # a duplicate
     apply(store, usage_event(key_id, plan="free", calls=4, record="older"))  # a forwarder's from before measures
     hour = counter(store)
     assert hour is not None
-    assert traffic_of(hour) == Traffic(calls=14, records=2, **MEASURED)
+    assert traffic_of(hour) == Traffic(calls=14, records=2, **MEASURED_RECORD)
     assert traffic_of({"calls": 3}) == Traffic(calls=3)
 
 
 def test_calls_nobody_is_billed_for_are_counted_once_for_their_cost_only(store: Store, key_id: str) -> None:
-    rejected = usage_event("", plan="", calls=8, ok=0, record="rejected", measured=MEASURED)
+    rejected = usage_event("", plan="", calls=8, ok=0, record="rejected", measured=MEASURED_RECORD)
     mcp = usage_event("", plan="", calls=2, record="mcp")
     assert [apply(store, rejected) for _ in range(2)] == ["anonymous", "duplicate"]
     batch = UsageBatch(store, None, None, NOW)
@@ -121,7 +129,7 @@ def test_calls_nobody_is_billed_for_are_counted_once_for_their_cost_only(store: 
     assert batch.outcomes == {"anonymous": 1, "duplicate": 2}
     [hour] = store.query(unattributed_pk(API), "HOUR#")
     assert (hour[SK], hour["period_start"]) == (f"HOUR#{HOUR}", HOUR)
-    assert traffic_of(hour) == Traffic(calls=10, records=2, **MEASURED)
+    assert traffic_of(hour) == Traffic(calls=10, records=2, **MEASURED_RECORD)
     assert not {"gsi1pk", "gsi2pk", "state"} & set(hour)  # never closed, reported, billed or on a dashboard
     assert counter(store) is None and list(store.query(usage_index_pk(API), index=GSI2)) == []
     with pytest.raises(PoisonRecord, match="sent by account 999999999999"):
