@@ -189,7 +189,8 @@ TOOLS = {
             ("plan",),
             AwsArguments,
             "Show what deploy would change in the linked AWS account (a change set, deleted afterwards), and"
-            " change nothing. Returns each resource change (action, replacement) and no_changes.",
+            " change nothing. Returns each resource change (action, replacement), no_changes, and costs: the"
+            " stack's AWS cost (fixed a month, and per 1,000 calls, measured or assumed).",
             _READS,
         ),
         AgentTool(
