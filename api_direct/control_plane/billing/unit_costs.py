@@ -57,25 +57,12 @@ from api_direct.control_plane.api.store import GSI2, PK, SK, Store
 from api_direct.control_plane.api.subscriptions import subscription_key
 from api_direct.control_plane.billing.earnings import ledger_index_pk, paid_entry, refunds_index_pk
 from api_direct.control_plane.billing.fees import platform_fee
-from api_direct.control_plane.billing.metering import HOUR_PREFIX, usage_index_pk
+from api_direct.control_plane.billing.metering import HOUR_PREFIX, traffic_of, unattributed_pk, usage_index_pk
 from api_direct.control_plane.billing.periods import parse_hour
 
 #: AWS's costs are fractions of a cent: kept to a millionth of a dollar, half up.
 COST_PLACES = Decimal("0.000001")
 _CENTS = Decimal("0.01")
-#: What a counter adds up besides its calls: the fields of :class:`Traffic` (an older counter has none of them).
-_MEASURED = tuple(name for name in Traffic.model_fields if name != "calls")
-#: Calls nobody is billed for (the authorizer's rejections, MCP's), per hour, apart from any subscription's.
-_UNATTRIBUTED_PREFIX = "COSTS#"
-
-
-def unattributed_pk(api_id: str) -> str:
-    return f"{_UNATTRIBUTED_PREFIX}{api_id}"
-
-
-def traffic_of(item: Mapping[str, Any]) -> Traffic:
-    """A counter's totals; an attribute it lacks (written before it was counted) is 0."""
-    return Traffic(**{name: int(item.get(name, 0)) for name in Traffic.model_fields})
 
 
 def money(amount: Decimal) -> Decimal:

@@ -21,9 +21,9 @@ from api_direct.contracts import AUTHORIZER_MEMORY_MB, PROBLEM_JSON
 from api_direct.control_plane.api.listings import creator_listings
 from api_direct.control_plane.api.store import PK, SK, Store
 from api_direct.control_plane.billing.earnings import PaidInvoice, Refund, record_refund, record_revenue
-from api_direct.control_plane.billing.metering import counter_key, usage_index_pk
+from api_direct.control_plane.billing.metering import Meter, UsageEvent, counter_key, unattributed_pk, usage_index_pk
 from api_direct.control_plane.billing.periods import month_text
-from api_direct.control_plane.billing.unit_costs import MonthCosts, month_costs, unattributed_pk
+from api_direct.control_plane.billing.unit_costs import MonthCosts, month_costs
 from tests.control_plane.marketplace import (
     ALICE,
     BOB,
@@ -35,6 +35,7 @@ from tests.control_plane.marketplace import (
     published,
     table,
 )
+from tests.control_plane.billing.usage import body, usage_event
 from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.typed_client import InProcessControlPlane
 from tests.control_plane.web.pages import as_user, text
@@ -67,13 +68,18 @@ def store(aws: Callable[[str], Any]) -> Store:
 
 @pytest.fixture
 def alice(api: TestClient, mint: Mint) -> Headers:
-    """Alice lists weather-api in us-east-1 (plans free and pro) with its runtime; Carol is on pro."""
+    """Alice lists weather-api in us-east-1 (plans free and pro) with its runtime."""
     headers = bearer(mint(ALICE, "creators"))
     link_account(ALICE, region=REGION)
     published(api, headers, region=REGION, runtime={**RUNTIME, "fixed_resources": FIXED})
-    creator_key_bus(API, region=REGION)
-    InProcessControlPlane(api, mint(CAROL, "consumers")).subscribe(API, "pro")
     return headers
+
+
+@pytest.fixture
+def carols_key(api: TestClient, alice: Headers, mint: Mint) -> str:
+    """Carol on weather-api's pro plan: her key's id."""
+    creator_key_bus(API, region=REGION)
+    return str(InProcessControlPlane(api, mint(CAROL, "consumers")).subscribe(API, "pro")["key_id"])
 
 
 def count(store: Store, hour: str, traffic: Traffic, plan: str | None, api_id: str = API) -> None:
@@ -137,7 +143,7 @@ def november(store: Store, creator: str = ALICE) -> MonthCosts:
     )
 
 
-def test_a_month_per_plan_and_day_adds_up_from_counters_ledger_and_prices(alice: Headers, store: Store) -> None:
+def test_a_month_per_plan_and_day_adds_up_from_counters_ledger_and_prices(carols_key: str, store: Store) -> None:
     table_ = prices.load(REGION)
     count(store, "2026-11-03T10:00:00Z", PRO, "pro")
     count(store, "2026-11-04T08:00:00Z", REJECTED, None)
@@ -176,6 +182,22 @@ def test_a_month_per_plan_and_day_adds_up_from_counters_ledger_and_prices(alice:
     assert days[date(2026, 11, 10)].margin == six(Decimal("29.00") * Decimal("0.8") - Decimal("1.57") - share)
     assert days[date(2026, 11, 20)].margin == six(Decimal("-5.00") * Decimal("0.8") - share)  # a refund
     assert days[date(2026, 11, 1)].margin == six(-share)
+
+
+def test_the_figures_read_what_metering_counted(carols_key: str, store: Store) -> None:
+    """Records through the real aggregator: Carol's on pro, and one nobody is billed for (no key)."""
+    hour = "2026-11-03T10:00:00Z"
+    counted = []
+    for key_id, traffic, record in ((carols_key, PRO, "carol"), ("", REJECTED, "rejected")):
+        measured = traffic.model_dump(exclude={"calls", "records"})
+        event = usage_event(key_id, calls=traffic.calls, hour=hour, record=record, measured=measured)
+        counted.append(Meter(store).apply(UsageEvent.parse(body(event)), datetime(2026, 11, 3, 11, tzinfo=UTC)))
+    assert counted == ["applied", "anonymous"]
+    [weather] = november(store).apis
+    assert (weather.plans[1].traffic, weather.unattributed.traffic) == (
+        PRO.model_copy(update={"records": 1}),
+        REJECTED,
+    )
 
 
 def test_volume_tiers_are_those_the_month_reached_before_each_day(
