@@ -624,7 +624,7 @@ class AccountLink(Construct):
         self.permissions_boundary.add_statements(*denies)
 
     def _allow_deploy_engine(self) -> None:
-        """Only what plan, deploy, hotswap, logs and secrets do with the deploy role."""
+        """Only what plan, deploy, hotswap, logs, secrets and the prices refresh do with the deploy role."""
         allow = partial(self._allow, self.deploy_role)
         own = self.names.resources
         allow(
@@ -693,6 +693,13 @@ class AccountLink(Construct):
             ["*"],
             wildcards="DescribeParameters has no resource type: IAM requires Resource *. It lists names and"
             " versions, never values.",
+        )
+        allow(
+            "ReadPrices",
+            ["pricing:GetProducts"],
+            ["*"],
+            wildcards="`apid costs --refresh-prices` reads AWS's public price list: GetProducts has no resource"
+            " type, so IAM requires Resource *; it reads nothing of the account's and costs nothing.",
         )
         grant_reason = (
             "CDK's bucket grant: object-level wildcards within the asset bucket (and data-key"
