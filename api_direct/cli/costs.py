@@ -8,6 +8,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
+from api_direct.cli import price_refresh
 from api_direct.cli.settings import Settings, global_options
 from api_direct.deploy.aws import creator_aws
 from api_direct.deploy.cost_explorer import REQUEST_PRICE, BilledMonth, billed_month, month_period
@@ -20,9 +21,15 @@ _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 @click.command()
 @click.option("--month", metavar="YYYY-MM", help="The UTC month (default: the current one, so far).")
+@click.option(
+    "--refresh-prices",
+    is_flag=True,
+    help="Instead: read today's AWS prices for the linked region (or --region) from the AWS Price List API into"
+    " your user cache, where apid plan and apid publish then find them, and print each price that changed.",
+)
 @global_options
 @click.pass_obj
-def costs(settings: Settings, month: str | None) -> None:
+def costs(settings: Settings, month: str | None, refresh_prices: bool) -> None:
     """Per API and plan for a month: calls, revenue, Stripe's fees, the platform fee, AWS's estimated cost and
     the margin left (creators); a plan that loses money is marked.
 
@@ -39,7 +46,14 @@ def costs(settings: Settings, month: str | None) -> None:
     linked account and region from Cost Explorer, and prints it beside the estimate
     with the difference. Each such request costs $0.01, and the tag must first be
     activated as a cost allocation tag in the payer account's Billing console.
+
+    \b
+    --refresh-prices asks pricing:GetProducts (free; links made before it was
+    granted need `apid aws link` again) with the link's credentials.
     """
+    if refresh_prices:
+        price_refresh.run(settings)
+        return
     today = datetime.now(UTC).date()
     if month is not None:
         if not _MONTH.fullmatch(month):

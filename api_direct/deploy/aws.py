@@ -45,6 +45,7 @@ Service = Literal[
     "iam",
     "lambda",
     "logs",
+    "pricing",
     "route53",
     "s3",
     "secretsmanager",
