@@ -179,7 +179,10 @@ def cached(region: str) -> PriceTable | None:
     the two ways out) rather than skipped: prices that silently went back to an older
     table would be a wrong figure no one asked for.
     """
-    path = cached_file(region)
+    try:
+        path = cached_file(region)
+    except RuntimeError:  # no home directory to find a cache in (a Lambda function's sandbox): no refresh
+        return None
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

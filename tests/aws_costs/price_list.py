@@ -139,8 +139,8 @@ def price_list(
     client = pricing_client()
     with Stubber(client) as stubber:
         for key in PRICE_KEYS:
-            source = refresh.SOURCES[key]
-            for name in refresh.usage_names(source, region):
+            source = refresh.SOURCES.get(key)
+            for name in refresh.usage_names(source, region) if source else ():
                 items = list(catalog.get(name, ()))
                 pages = [[item] for item in items] if paged and items else [items]
                 for number, page in enumerate(pages):

@@ -183,6 +183,18 @@ def test_the_cache_follows_xdg_then_home(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert prices.cache_dir() == tmp_path / "home" / ".cache" / "api-direct" / "prices"
 
 
+def test_without_a_home_directory_there_is_no_refresh_to_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("APID_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def homeless() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", homeless)
+    assert prices.cached("us-east-1") is None
+    assert prices.load("us-east-1") == prices.shipped("us-east-1")
+
+
 def test_a_region_that_does_not_ship_is_refreshed_whole_and_then_loads() -> None:
     usage = {key: refresh.SOURCES[key] for key in PRICE_KEYS}
     catalog = {
