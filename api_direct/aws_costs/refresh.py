@@ -192,7 +192,7 @@ def fetch(
         version=1,
         region=region,
         currency="USD",
-        source=(SOURCE, *(previous.source if kept and previous else ())),
+        source=tuple(dict.fromkeys((SOURCE, *(previous.source if kept and previous else ())))),
         retrieved=today,
         notes=notes,
         prices={key: answered[key] for key in PRICE_KEYS},

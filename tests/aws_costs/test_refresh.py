@@ -270,6 +270,19 @@ def test_every_page_is_read() -> None:
     assert result.kept["lambda_requests"] == "AWSLambda products for USW2-Request with different prices"
 
 
+def test_every_line_has_a_price_list_source() -> None:
+    """A line added to the table without one would never be refreshed, only ever kept."""
+    assert set(refresh.SOURCES) == set(PRICE_KEYS)
+
+
+def test_a_second_refresh_names_the_price_list_once() -> None:
+    for _ in range(2):
+        with price_list(OREGON, "us-west-2") as client:
+            result = refresh.refresh(client, "us-west-2", today=TODAY)
+    assert result.table.source.count(refresh.SOURCE) == 1
+    assert not result.changes  # the same answers as the first refresh
+
+
 def test_a_price_reads_in_one_line() -> None:
     assert refresh.describe(prices.shipped("us-east-1").prices["apigateway_rest_requests"]) == (
         "3.5 / 2.8 / 2.38 / 1.51 per 1,000,000 request"
