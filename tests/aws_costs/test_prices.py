@@ -33,6 +33,15 @@ def test_every_region_file_is_valid_sourced_and_dated(region: str) -> None:
     assert set(prices.PRICE_KEYS) <= set(table.prices)
 
 
+@pytest.mark.parametrize("region", sorted(set(prices.regions()) - {"us-east-1"}))
+def test_every_other_region_says_what_was_confirmed_and_where_the_rest_came_from(region: str) -> None:
+    table = prices.shipped(region)
+    assert any(note.startswith(f"Confirmed for {region}") for note in table.notes)
+    assert any(note.startswith(f"Not confirmed for {region}, taken from the") for note in table.notes)
+    # Free tiers are per account, not per region.
+    assert table.free_tier == prices.shipped("us-east-1").free_tier
+
+
 def test_us_east_1_ships() -> None:
     assert "us-east-1" in prices.regions()
 
