@@ -37,8 +37,8 @@ its record is written apart from the counter, and a crash between the two would
 count a redelivery twice.
 
 Calls nobody is billed for (a record with key id ``""``: the authorizer's rejections,
-MCP's requests) still cost the creator AWS's money: each such record is counted once
-too, by a marker and an ``ADD`` of its calls and :data:`MEASURED` to the API's hour,
+MCP's requests; and a late record's, its hour already reported) still cost the creator
+AWS's money: each such record is counted once too, by a marker and an ``ADD`` of its calls and :data:`MEASURED` to the API's hour,
 ``pk=COSTS#<api>``, ``sk=HOUR#<hour>`` (:func:`unattributed_pk`), in one transaction.
 That item has no state and no index entry: never closed, reported or billed, and not
 in the dashboards' calls, which count subscriptions' counters. :func:`traffic_of`
@@ -58,7 +58,6 @@ from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from api_direct.aws_costs.traffic import Traffic
@@ -341,7 +340,7 @@ class Meter:
             if reasons[len(markers)] == CONDITION_FAILED:  # the counter's: its hour has closed
                 for position, marker in zip(positions, markers, strict=True):
                     if position not in outcomes:
-                        self._keep_late(marker)
+                        self._keep_late(group.records[position][0], marker)
                         outcomes[position] = "late"
                 break
         # Counted or kept as late, the key was used in that hour; duplicates say nothing new.
@@ -367,16 +366,18 @@ class Meter:
         are its creator's figures.
         """
         self._check_sender(event)
+        hour = {PK: unattributed_pk(event.detail.api), SK: f"{HOUR_PREFIX}{event.detail.period_start}"}
+        counted = self._count_for_cost(event, {**_marker_item(event, hour, now), "outcome": "anonymous"})
+        return "anonymous" if counted else "duplicate"
+
+    def _count_for_cost(self, event: UsageEvent, marker: Mapping[str, Any]) -> bool:
+        """Add the record's calls to its API's unbilled costs (``COSTS#<api>``) with its ``marker``, once: whether
+        this was the first time."""
         detail = event.detail
         hour = {PK: unattributed_pk(detail.api), SK: f"{HOUR_PREFIX}{detail.period_start}"}
         reasons = self._store.transact_conditionally(
             [
-                {
-                    "Put": {
-                        "Item": {**_marker_item(event, hour, now), "outcome": "anonymous"},
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
+                {"Put": {"Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}},
                 {
                     "Update": {
                         "Key": hour,
@@ -393,7 +394,7 @@ class Meter:
             ],
             answered=range(1),
         )
-        return "duplicate" if reasons else "anonymous"
+        return not reasons
 
     @staticmethod
     def _counter_update(records: Sequence[tuple[UsageEvent, Attribution]]) -> dict[str, Any]:
@@ -521,15 +522,10 @@ class Meter:
         item = self._plan_item(api_id, plan)
         return bool(item and item.get("prepaid"))
 
-    def _keep_late(self, marker: Mapping[str, Any]) -> None:
-        """Remember the late record (once), so it shows in the table, not only in a log line."""
-        try:
-            self._store.table.put_item(
-                Item={**marker, "outcome": "late"}, ConditionExpression="attribute_not_exists(pk)"
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+    def _keep_late(self, event: UsageEvent, marker: Mapping[str, Any]) -> None:
+        """Remember the late record (once), so it shows in the table, not only in a log line. Its calls were
+        served all the same: they count for the API's cost, never billed (the hour went to Stripe as it was)."""
+        self._count_for_cost(event, {**marker, "outcome": "late"})
 
 
 #: The counters' ``ADD`` of :data:`MEASURED`, each from the value of its name.

@@ -3,8 +3,8 @@ for serving it, and the margin left.
 
 Counted, not sampled. The calls and their measured :class:`~api_direct.aws_costs.traffic.Traffic`
 are the hourly counters metering keeps: those of subscriptions (``gsi2 USAGE#<api>``, per
-consumer and plan) and those of calls nobody is billed for, the authorizer's rejections
-and MCP's (``COSTS#<api>``, per hour). Each slice of the month (a plan's day, or a day's
+consumer and plan) and those of calls nobody is billed for, the authorizer's rejections,
+MCP's and late records' (``COSTS#<api>``, per hour). Each slice of the month (a plan's day, or a day's
 unattributed calls) is priced with :func:`~api_direct.aws_costs.model.variable_cost` on
 the functions of the listing's :class:`~api_direct.control_plane.api.listings.ListingRuntime`,
 after every slice before it: days in order, within a day the plans in name order and the

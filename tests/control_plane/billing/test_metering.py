@@ -86,13 +86,19 @@ def test_units_are_counted_and_billed_and_an_older_record_is_a_unit_per_call(sto
     assert (day["calls"], day["units"]) == (14, 42)
 
 
-def test_a_late_record_for_a_closed_hour_is_kept_but_not_counted(store: Store, key_id: str) -> None:
+def test_a_late_record_for_a_closed_hour_is_kept_but_not_billed_and_counts_for_its_cost_once(
+    store: Store, key_id: str
+) -> None:
     apply(store, usage_event(key_id, plan="free", calls=3, record="early"))
     close_and_report(store, None, NOW + timedelta(hours=3), timedelta(hours=2))
-    assert apply(store, usage_event(key_id, plan="free", calls=4, record="late"), NOW + timedelta(hours=3)) == "late"
+    late = usage_event(key_id, plan="free", calls=4, record="late")
+    assert [apply(store, late, NOW + timedelta(hours=3)) for _ in range(2)] == ["late", "duplicate"]
     assert counter(store)["calls"] == 3  # type: ignore[index]
     marker = store.get(f"USAGE#{usage_event(key_id, record='late')['detail']['record_id']}", "RECORD")
     assert marker is not None and marker["outcome"] == "late"
+    # AWS served the calls all the same: they count for the API's cost, once.
+    [hour] = store.query(unattributed_pk(API), "HOUR#")
+    assert traffic_of(hour) == Traffic(calls=4, records=1)
 
 
 MEASURED_RECORD = {
