@@ -15,9 +15,8 @@ from api_direct.client import sign_in
 from api_direct.client.control_plane import ControlPlane, IssuedKey
 from api_direct.client.http import CardRequired
 from api_direct.client.publishing import publish as publish_listing
-from api_direct.client.publishing import resource_counts
 from api_direct.deploy import operations
-from api_direct.deploy.stacks import deployed_template, stack_resources
+from api_direct.deploy.stacks import deployed_template, resource_counts
 from api_direct.contracts import MAX_GRACE_SECONDS
 from api_direct.durations import duration_seconds
 from api_direct.errors import InputError, StateError
@@ -145,9 +144,7 @@ def publish(settings: Settings, note: str | None) -> None:
             region=session.link.region,
             outputs=stack.outputs,
             note=note,
-            resources=resource_counts(
-                kind for kind, _ in stack_resources(aws.client("cloudformation"), stack.name).values()
-            ),
+            resources=resource_counts(aws.client("cloudformation"), stack.name),
         )
         version = _newest_version(client, session.project.config.api.name)
         receipts = client.plan_receipts(session.project.config.api.name)

@@ -177,6 +177,9 @@ def _summary_text(summary: "Summary") -> str:
         ("Stripe's fees", _money(summary.stripe_fees, currency)),
         ("platform fee", _money(summary.fee, currency)),
         ("creator payout", _money(summary.payout, currency)),
+        ("AWS cost of the calls (estimate)", f"{summary.aws_variable_cost} USD"),
+        ("AWS fixed cost a month (estimate)", f"{summary.aws_fixed_monthly} USD"),
+        ("margin after AWS", f"{summary.margin} USD"),
     ):
         table.add_row(figure, value, "")
     for check in summary.checks:

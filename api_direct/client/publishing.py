@@ -8,8 +8,7 @@ reading them is the deploy engine's business, and this package does not import i
 import json
 import subprocess
 import sys
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,7 +73,7 @@ def publish(
     ``account_id`` and ``region`` are the linked account the stack is deployed in;
     ``outputs`` the stack's (its ``ApiUrl`` is the listing's base URL); ``note`` the creator's
     words for the listing's changelog; ``resources`` the stack's resources per type
-    (:func:`resource_counts`), which its fixed monthly cost is priced from.
+    (:func:`~api_direct.deploy.stacks.resource_counts`), which its fixed monthly cost is priced from.
     """
     document = dict(openapi) if openapi is not None else export_openapi(project)
     body = listing(
@@ -125,8 +124,3 @@ def runtime_profile(project: Project, region: str) -> RuntimeProfile:
         memory_mb=runtime.memory_mb,
         log_retention_days=runtime.log_retention_days,
     )
-
-
-def resource_counts(types: Iterable[str]) -> dict[str, int]:
-    """How many resources of each CloudFormation type a stack has, from its resources' types."""
-    return dict(Counter(types))

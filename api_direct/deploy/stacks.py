@@ -1,6 +1,7 @@
 """What state a CloudFormation stack is in, read the way the deploy engine decides on it."""
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -89,6 +90,12 @@ def stack_resources(cloudformation: Any, stack_name: str) -> dict[str, tuple[str
         for r in resources
         if r.get("LogicalResourceId")
     }
+
+
+def resource_counts(cloudformation: Any, stack_name: str) -> dict[str, int]:
+    """How many resources of each CloudFormation type the deployed stack has: what its fixed monthly cost is
+    priced from (alarms, keys, secrets each cost by the month)."""
+    return dict(Counter(kind for kind, _ in stack_resources(cloudformation, stack_name).values()))
 
 
 def deployed_template(cloudformation: Any, stack_name: str) -> dict[str, Any]:

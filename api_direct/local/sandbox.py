@@ -67,6 +67,7 @@ from api_direct.deploy.aws import creator_aws
 from api_direct.deploy.aws_target import AwsTarget
 from api_direct.deploy.executor import Observer
 from api_direct.deploy.link import link_through_control_plane
+from api_direct.deploy.stacks import resource_counts
 from api_direct.deploy.state import load_state, save_state
 from api_direct.errors import InputError, OperationFailed, StateError
 from api_direct.local import event_sources
@@ -78,7 +79,7 @@ from api_direct.local.lambda_runtime import DeployedFunction, LocalLambda, envir
 from api_direct.local.rest_api import DeployedRestApi, GatewayRules, LocalRestApi, Response
 from api_direct.local.rest_proxy import HttpRequest, HttpResponse, failed
 from api_direct.local.sample_calls import SampleCall, SampleCalls, sample_calls
-from api_direct.local.sandbox_money import Check, Money, Run, story_for
+from api_direct.local.sandbox_money import Check, Costs, Money, Run, Sent, cost_checks, story_for
 from api_direct.local.stripe_server import StripeFake, running_stripe_fake
 from api_direct.project import PricingPlan, Project, billable_calls, load_project
 from api_direct.runtime.mcp_tools import MCP_PATH, Toolset, tools_of
@@ -135,6 +136,11 @@ class Summary:
     fee: int
     payout: int
     currency: str
+    #: Dollars, as decimal strings: the control plane's estimate of AWS's bill for the calls, the stack's fixed
+    #: monthly cost, and the creator's margin (what consumers paid less every fee and both AWS costs).
+    aws_variable_cost: str
+    aws_fixed_monthly: str
+    margin: str
     seconds: float
     checks: tuple[Check, ...]
 
@@ -325,6 +331,8 @@ class _Sandbox:
                 project_root, AwsTarget(None, REGION, self.endpoint), self.narrator.observer
             )
             deployed = operations.deploy(session, confirm=lambda _: False)
+            aws, stack = operations.deployed_stack(session, "reading status", needed_for="publishing")
+            resources = resource_counts(aws.client("cloudformation"), stack.name)
             self.api_url = deployed.outputs["ApiUrl"]
             self.narrator.detail(f"{deployed.status}: {self.api_url}")
         with self.narrator.step(
@@ -337,6 +345,7 @@ class _Sandbox:
                 region=record.region,
                 outputs=deployed.outputs,
                 openapi=openapi,
+                resources=resources,
             )
         story = story_for(plan)
         with self.narrator.step(f"Consumer searches, subscribes to {plan.name} and gets a key (shown once)"):
@@ -386,9 +395,20 @@ class _Sandbox:
             payout = self.scheduled(PAYER, paid_at)
             earnings = creator_client.earnings()
             self.narrator.detail(f"sandbox clock {paid_at:%Y-%m-%d %H:%M}Z: {payout}")
+        with self.narrator.step("Price the calls at AWS's prices against what they earned (the creator's costs)"):
+            self.deliver_usage_and_alerts()  # calls a story made after the hour closed are counted for their cost
+            costs = cost_checks(
+                [creator_client.costs(month) for month in sorted(self.api.sent.months)],
+                project.config.api.name,
+                self.api.sent,
+            )
+            self.narrator.detail(
+                f"AWS: ${costs.aws_variable_cost} for the calls, ${costs.aws_fixed_monthly} a month fixed;"
+                f" margin ${costs.margin}"
+            )
         billable = self._billable(made, plan, RouteWeights.of(project.config.routes))
         money = story.money_checks(self, Run(consumer, project.config.api.name, billable, invoices, earnings))
-        return self._summary(made, money, earnings, time.monotonic() - started)
+        return self._summary(made, money, costs, earnings, time.monotonic() - started)
 
     def live(self) -> Endpoints:
         """Keep the marketplace working as AWS would: the API served, and what its services deliver delivered.
@@ -570,7 +590,7 @@ class _Sandbox:
         project: Project,
         outputs: Mapping[str, str],
         functions: Mapping[str, DeployedFunction],
-    ) -> LocalRestApi:
+    ) -> "_CountedRestApi":
         """The deployed API, its app's handler importable here: the generated handler and adapter
         over the project's source.
 
@@ -588,7 +608,7 @@ class _Sandbox:
         _prepend_path(self.stack, project_root, handler)
         workdir = self.workdir.resolve()
         self.stack.callback(_forget_modules, lambda _, file: file is not None and file.is_relative_to(workdir))
-        return LocalRestApi(
+        return _CountedRestApi(
             DeployedRestApi(
                 rest_api_id=outputs["RestApiId"],
                 stage=project.config.gateway.stage,
@@ -728,7 +748,9 @@ class _Sandbox:
                 allowed[f"{response.status // 100}xx"] += weights.weight_of(response.method, response.resource)
         return billable_calls(allowed, plan.billable_statuses)
 
-    def _summary(self, made: _Calls, money: Money, earnings: Mapping[str, Any], seconds: float) -> Summary:
+    def _summary(
+        self, made: _Calls, money: Money, costs: Costs, earnings: Mapping[str, Any], seconds: float
+    ) -> Summary:
         months = earnings["months"]
         checks = (
             Check("missing key answered 401", made.count(NO_KEY), made.count(NO_KEY, (401).__eq__)),
@@ -737,6 +759,7 @@ class _Sandbox:
             Check("good calls answered 2xx", made.count(GOOD), made.count(GOOD, _succeeded)),
             *self._agent_checks(made),
             *money.checks,
+            *costs.checks,
         )
         return Summary(
             calls=len(made.responses),
@@ -747,6 +770,9 @@ class _Sandbox:
             fee=sum(int(month["fee"] or 0) for month in months),
             payout=sum(int(month["payout"] or 0) for month in months),
             currency=self.settings.currency,
+            aws_variable_cost=costs.aws_variable_cost,
+            aws_fixed_monthly=costs.aws_fixed_monthly,
+            margin=costs.margin,
             seconds=seconds,
             checks=checks,
         )
@@ -837,6 +863,19 @@ class _GatewayRequest(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the stage's access log (in its log group, as in AWS) records each request, not the terminal."""
+
+
+class _CountedRestApi(LocalRestApi):
+    """The gateway, with every call its clients make counted on their side (:class:`Sent`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent = Sent()
+
+    def request(self, request: HttpRequest) -> Response:
+        response = super().request(request)
+        self.sent.count(response.body, datetime.fromtimestamp(self._clock(), UTC))
+        return response
 
 
 def _listed(toolset: Toolset, agent: AgentRun) -> int | tuple[str, ...]:

@@ -21,7 +21,7 @@ ledger, the transfers), so a check compares two independent paths.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -286,3 +286,58 @@ def story_for(plan: PricingPlan) -> Story:
     if plan.trial_days:
         return TrialStory(plan)
     return Story(plan)
+
+
+@dataclass
+class Sent:
+    """What the sandbox's clients sent through the gateway and got back, counted on their side of it: the
+    expected figures of the cost checks, apart from the access log, forwarder and counters they check."""
+
+    calls: int = 0
+    response_bytes: int = 0
+    #: The UTC months the calls were made in (a run at a month's end spans two).
+    months: set[str] = field(default_factory=set)
+
+    def count(self, body: bytes, at: datetime) -> None:
+        self.calls += 1
+        self.response_bytes += len(body)
+        self.months.add(f"{at:%Y-%m}")
+
+
+@dataclass(frozen=True)
+class Costs:
+    """The run's AWS cost as the control plane estimates it (dollars, as decimal strings) and the checks on it."""
+
+    aws_variable_cost: str
+    aws_fixed_monthly: str
+    margin: str
+    checks: list[Check]
+
+
+def cost_checks(months: Sequence[dict[str, Any]], api_id: str, sent: Sent) -> Costs:
+    """The API's AWS cost and margin in the months of the calls (``GET /earnings/costs``), and whether the
+    counters priced every call the gateway answered and every byte it sent back.
+
+    Calls nobody is billed for (no key, a wrong one, MCP's own requests) cost AWS too:
+    they count among the priced calls, unattributed.
+    """
+    apis = [api for month in months for api in month["apis"] if api["api"] == api_id]
+    traffic = [plan["traffic"] for api in apis for plan in api["plans"]] + [
+        api["unattributed"]["traffic"] for api in apis
+    ]
+    variable = sum((Decimal(plan["aws_cost"]) for api in apis for plan in api["plans"]), Decimal(0)) + sum(
+        (Decimal(api["unattributed"]["aws_cost"]) for api in apis), Decimal(0)
+    )
+    return Costs(
+        aws_variable_cost=str(variable),
+        aws_fixed_monthly=str(sum((Decimal(api["fixed_monthly"]) for api in apis), Decimal(0))),
+        margin=str(sum((Decimal(api["totals"]["margin"]) for api in apis), Decimal(0))),
+        checks=[
+            Check("calls priced at AWS's prices", sent.calls, sum(int(t["calls"]) for t in traffic)),
+            Check(
+                "response bytes priced as data transfer",
+                sent.response_bytes,
+                sum(int(t["response_bytes"]) for t in traffic),
+            ),
+        ],
+    )

@@ -31,6 +31,9 @@ def summary(*checks: Check) -> Summary:
         fee=380,
         payout=1422,
         currency="usd",
+        aws_variable_cost="0.000123",
+        aws_fixed_monthly="0.300000",
+        margin="13.919877",
         seconds=1.0,
         checks=checks,
     )
@@ -58,6 +61,7 @@ def test_outside_a_project_it_runs_the_example(
     assert ran[0]["project_dir"] == EXAMPLE_DIR == sandbox_command.EXAMPLE
     assert (ran[0]["calls"], ran[0]["plan_name"], ran[0]["keep"]) == (7, "pro", None)
     assert "Every number matches" in result.stdout and "14.22 USD" in result.stdout and "0.98 USD" in result.stdout
+    assert "0.000123 USD" in result.stdout and "13.919877 USD" in result.stdout
 
 
 def test_a_given_project_is_used(ran: list[dict[str, Any]], copy_of_example: Path) -> None:

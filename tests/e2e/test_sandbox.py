@@ -12,6 +12,7 @@ other projects):
 """
 
 import json
+from decimal import Decimal
 import socket
 import urllib.request
 from pathlib import Path
@@ -148,6 +149,13 @@ def test_every_number_matches(run: tuple[Result, Path]) -> None:
     assert {"MCP tools listed, one per operation", "MCP tool calls reached their routes"} <= checked
     # pro: 19.00 a month, 10000 units included; Stripe keeps 2.9 % + 30 cents and 0.7 %, the platform 20 %.
     assert (found["billed"], found["stripe_fees"], found["fee"], found["payout"]) == (1900, 98, 380, 1422)
+    # Every call the gateway answered, keyless and MCP's own requests included, is priced at AWS's prices. The
+    # example's stack has nothing AWS bills by the month (no alarm without a canary, no key of its own), so the
+    # margin is the payout less AWS's cost of the calls: a fraction of a cent at API Gateway's $3.50 a million.
+    assert {"calls priced at AWS's prices", "response bytes priced as data transfer"} <= checked
+    variable, fixed = Decimal(found["aws_variable_cost"]), Decimal(found["aws_fixed_monthly"])
+    assert Decimal(0) < variable < Decimal("0.01") and fixed == 0
+    assert Decimal(found["margin"]) == Decimal("14.22") - variable
 
 
 def test_progress_names_each_step(run: tuple[Result, Path]) -> None:
