@@ -261,6 +261,10 @@ def problem_body(status: int, detail: str, type_: str = "about:blank", **extra: 
 
 # What the API stack's functions are given, beside the app's own settings: the cost model prices them.
 
+#: How long the stage's access log keeps its lines (a year: the record behind every bill); the functions' own
+#: logs keep them for ``[runtime] log_retention_days``.
+ACCESS_LOG_RETENTION_DAYS = 365
+
 #: The key authorizer's memory (it runs on arm64): enough for boto3's import to stay off the cold start's path.
 AUTHORIZER_MEMORY_MB = 512
 #: CloudWatch Logs meters each event's UTF-8 message bytes plus this much: the usage forwarder counts the access

@@ -7,9 +7,8 @@ month from the day they exist (:data:`MONTHLY_RESOURCES`); those are counted her
 `apid plan` can say what a change adds to the bill before it is deployed, whatever
 the change is (an alarm, a key, a dashboard). Stored logs sit in between: they grow
 with the calls and stay for the retention set, so their storage is priced per call
-(:func:`stored_logs`), at the longest retention of the stack's log groups: the access
-log's year, though the functions' own lines go for less (an overestimate, said on
-docs/creators/costs.md).
+(:func:`stored_logs`): the access log's lines for its year, the lines Lambda writes for
+the functions' ``log_retention_days``.
 """
 
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from typing import Any
 from api_direct.aws_costs.model import Estimate, LineItem, fixed_monthly_cost, variable_cost
 from api_direct.aws_costs.prices import PriceTable
 from api_direct.aws_costs.traffic import RuntimeProfile, Traffic, usage
+from api_direct.contracts import ACCESS_LOG_RETENTION_DAYS
 
 #: CloudFormation resource types AWS bills by the month whatever the traffic, and the key of that price.
 MONTHLY_RESOURCES = {
@@ -29,8 +29,6 @@ MONTHLY_RESOURCES = {
     "AWS::SecretsManager::Secret": "secretsmanager_secret_months",
     "AWS::Route53::HostedZone": "route53_hosted_zone_months",
 }
-#: A log group with no retention keeps its logs for ever: priced as ten years of them, a bill that only grows.
-NEVER_EXPIRES_DAYS = 3653
 #: Days in AWS's storage month, on average: GB-months are the GB stored, averaged over the month's hours.
 _DAYS_PER_MONTH = Decimal(365) / 12
 _GIB = Decimal(2**30)
@@ -52,16 +50,6 @@ def monthly_resources(types: Mapping[str, int]) -> dict[str, int]:
         if key is not None and count:
             counts[key] = counts.get(key, 0) + count
     return counts
-
-
-def log_retention_days(template: Mapping[str, Any]) -> int:
-    """The longest time a log group of the template keeps its lines (:data:`NEVER_EXPIRES_DAYS` for never)."""
-    days = [
-        int(resource.get("Properties", {}).get("RetentionInDays", NEVER_EXPIRES_DAYS))
-        for resource in template.get("Resources", {}).values()
-        if resource.get("Type") == "AWS::Logs::LogGroup"
-    ]
-    return max(days, default=0)
 
 
 def fixed_monthly(template: Mapping[str, Any], table: PriceTable) -> Estimate:
@@ -88,23 +76,26 @@ def fixed_monthly_of(types: Mapping[str, int], table: PriceTable) -> Estimate:
     return Estimate(tuple(item for item in fixed.items if item.quantity), 0)
 
 
-def stored_logs(log_bytes: int, retention_days: int, table: PriceTable) -> LineItem:
-    """The storage of ``log_bytes`` of log lines kept ``retention_days`` days, in GB-months.
+def stored_logs(traffic: Traffic, profile: RuntimeProfile, table: PriceTable) -> LineItem:
+    """The storage of ``traffic``'s log lines for as long as the stack keeps them, in GB-months: the access log's
+    for :data:`~api_direct.contracts.ACCESS_LOG_RETENTION_DAYS`, Lambda's for the profile's ``log_retention_days``.
 
-    Lines ingested at a steady rate are stored, at any time, for the last
-    ``retention_days`` days' worth: a month's lines cost that many days' storage.
+    Lines ingested at a steady rate are stored, at any time, for the last retention's
+    worth: a month's lines cost that many days' storage.
     """
     price = table.prices["logs_stored_gb_month"]
-    quantity = Decimal(log_bytes) * retention_days / _DAYS_PER_MONTH / _GIB
+    functions = usage(traffic, profile).log_bytes - traffic.log_bytes
+    byte_days = traffic.log_bytes * ACCESS_LOG_RETENTION_DAYS + functions * profile.log_retention_days
+    quantity = Decimal(byte_days) / _DAYS_PER_MONTH / _GIB
     return LineItem("logs_stored_gb_month", quantity, price.unit, price.cost(quantity))
 
 
-def per_1000_calls(traffic: Traffic, profile: RuntimeProfile, table: PriceTable, *, retention_days: int) -> Estimate:
+def per_1000_calls(traffic: Traffic, profile: RuntimeProfile, table: PriceTable) -> Estimate:
     """What 1,000 calls shaped like ``traffic`` cost on functions of ``profile``'s sizes, their logs' storage included.
 
     Priced on the first volume tiers (the dearest) and with no free tier: the figure a
     plan's price must cover.
     """
-    sample = usage(traffic.scaled(1000), profile)
-    variable = variable_cost(sample, table)
-    return Estimate((*variable.items, stored_logs(sample.log_bytes, retention_days, table)), variable.calls)
+    sample = traffic.scaled(1000)
+    variable = variable_cost(usage(sample, profile), table)
+    return Estimate((*variable.items, stored_logs(sample, profile, table)), variable.calls)

@@ -100,7 +100,8 @@ def compare(found: dict[str, Any], billed: BilledMonth, link: LinkRecord) -> dic
 
 
 def render(found: dict[str, Any], comparison: dict[str, Any] | None) -> str:
-    """The month per API: one row per plan, the unattributed calls, the total; a losing plan marked."""
+    """The month per API: one row per plan, the calls nobody is billed for (no key, a wrong one, MCP's own requests,
+    late records), the total; a losing plan marked."""
     lines = [f"Costs of {found['month']} in {found['currency']} (AWS costs estimated; see `apid costs --help`)"]
     header = (
         f"  {'plan':<16} {'calls':>10} {'revenue':>10} {'stripe':>8} {'platform':>9} {'aws cost':>11} {'margin':>11}"
@@ -118,7 +119,7 @@ def render(found: dict[str, Any], comparison: dict[str, Any] | None) -> str:
         unattributed = api["unattributed"]
         if unattributed["calls"]:
             lines.append(
-                f"  {'(no key)':<16} {unattributed['calls']:>10,} {'':>29} {_money(unattributed['aws_cost']):>11}"
+                f"  {'(not billed)':<16} {unattributed['calls']:>10,} {'':>29} {_money(unattributed['aws_cost']):>11}"
             )
         lines.append(_row("total", api["totals"]))
     if not found["apis"]:

@@ -12,8 +12,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from api_direct.contracts import AUTHORIZER_MEMORY_MB
+from api_direct.contracts import ACCESS_LOG_RETENTION_DAYS, AUTHORIZER_MEMORY_MB
 from api_direct.constructs.acknowledgments import skip_checkov
+from api_direct.constructs.fastapi_function import RETENTION_BY_DAYS
 from api_direct.constructs.key_store import ApiKeyStore
 from api_direct.constructs.runtime_function import RuntimeFunction
 from api_direct.runtime.access_log import access_log_format_json
@@ -109,7 +110,7 @@ class MeteredApi(Construct):
         plans: Sequence[PlanLimits],
         stage_name: str = "v1",
         authorizer_cache_ttl: Duration | None = None,
-        access_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        access_log_retention: logs.RetentionDays = RETENTION_BY_DAYS[ACCESS_LOG_RETENTION_DAYS],
         description: str | None = None,
         binary_media_types: Sequence[str] = BINARY_MEDIA_TYPES,
         cors_origin: str | None = None,

@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 from api_direct.aws_costs import prices
 from api_direct.aws_costs.model import Estimate, LineItem, display
-from api_direct.aws_costs.stack_costs import fixed_monthly, log_retention_days, per_1000_calls
+from api_direct.aws_costs.stack_costs import fixed_monthly, per_1000_calls
+from api_direct.contracts import ACCESS_LOG_RETENTION_DAYS
 from api_direct.aws_costs.traffic import ASSUMED_PER_1000, RuntimeProfile, Traffic
 from api_direct.client.control_plane import ControlPlane
 
@@ -40,7 +41,6 @@ class StackCosts:
     prices_retrieved: date
     fixed: Estimate
     per_1000: Estimate
-    retention_days: int
     #: The measured month the calls are shaped like; ``None``: the assumed traffic.
     measured: Measured | None = None
 
@@ -58,7 +58,10 @@ class StackCosts:
             "region": self.profile.region,
             "prices_retrieved": self.prices_retrieved.isoformat(),
             "runtime": self.profile.model_dump(),
-            "log_retention_days": self.retention_days,
+            "log_retention_days": {
+                "access_log": ACCESS_LOG_RETENTION_DAYS,
+                "functions": self.profile.log_retention_days,
+            },
             "fixed_monthly": {"total": money(self.fixed.total), "items": [_item_json(i) for i in self.fixed.items]},
             "per_1000_calls": {
                 "total": money(self.per_1000.total),
@@ -87,7 +90,8 @@ class StackCosts:
         else:
             shaped = "assumed traffic: 100 ms a call, 2 KiB responses, 95% of key checks cached"
         lines.append(
-            f"  per 1,000 calls: {display(self.per_1000.total, 4)} ({shaped}; logs kept {self.retention_days} days)"
+            f"  per 1,000 calls: {display(self.per_1000.total, 4)} ({shaped};"
+            f" logs kept: the access log's {ACCESS_LOG_RETENTION_DAYS} days, the functions' {profile.log_retention_days})"
         )
         return "\n".join(lines)
 
@@ -104,14 +108,12 @@ def _item_json(item: LineItem) -> dict[str, str]:
 def stack_costs(template: Mapping[str, Any], profile: RuntimeProfile, measured: Measured | None = None) -> StackCosts:
     """The stack's costs in ``profile``'s region; refused in one line for a region no prices file covers."""
     table = prices.load(profile.region)
-    retention = log_retention_days(template)
     traffic = measured.traffic if measured else ASSUMED_PER_1000
     return StackCosts(
         profile=profile,
         prices_retrieved=table.retrieved,
         fixed=fixed_monthly(template, table),
-        per_1000=per_1000_calls(traffic, profile, table, retention_days=retention),
-        retention_days=retention,
+        per_1000=per_1000_calls(traffic, profile, table),
         measured=measured,
     )
 

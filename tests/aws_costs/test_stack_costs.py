@@ -9,9 +9,16 @@ import pytest
 from aws_cdk.assertions import Template
 
 from api_direct.aws_costs import prices, stack_costs
-from api_direct.aws_costs.traffic import ASSUMED_PER_1000, RuntimeProfile, usage
+from api_direct.aws_costs.traffic import (
+    ASSUMED_PER_1000,
+    PLATFORM_LOG_BYTES_PER_INVOCATION,
+    RuntimeProfile,
+    Traffic,
+    usage,
+)
 from api_direct.aws_costs.model import variable_cost
 from api_direct.canary import Canary
+from api_direct.contracts import ACCESS_LOG_RETENTION_DAYS
 from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
 from api_direct.project import load_project
 from api_direct.user_stack import UserApiStack
@@ -40,15 +47,20 @@ def test_the_synthesized_stack_costs_its_one_alarm_a_month(canaried: dict[str, A
     assert fixed.total == rate("cloudwatch_alarm_months")
 
 
-def test_its_logs_are_kept_at_most_the_access_logs_year(canaried: dict[str, Any]) -> None:
-    assert stack_costs.log_retention_days(canaried) == 365
+def test_its_access_log_keeps_its_lines_the_year_the_cost_model_stores_them(canaried: dict[str, Any]) -> None:
+    [access_log] = [
+        resource
+        for name, resource in canaried["Resources"].items()
+        if resource["Type"] == "AWS::Logs::LogGroup" and "AccessLogs" in name
+    ]
+    assert access_log["Properties"]["RetentionInDays"] == ACCESS_LOG_RETENTION_DAYS == 365
 
 
-def template(*types: str, retention: int | None = 30) -> dict[str, Any]:
+def template(*types: str) -> dict[str, Any]:
     resources: dict[str, Any] = {f"R{index}": {"Type": kind} for index, kind in enumerate(types)}
     resources["Logs"] = {
         "Type": "AWS::Logs::LogGroup",
-        "Properties": {} if retention is None else {"RetentionInDays": retention},
+        "Properties": {"RetentionInDays": 30},
     }
     return {"Resources": resources}
 
@@ -66,21 +78,21 @@ def test_a_stack_of_per_request_resources_costs_nothing_unused() -> None:
     assert stack_costs.fixed_monthly_of(unused, TABLE).items == ()
 
 
-def test_a_log_group_that_never_expires_is_priced_as_ten_years() -> None:
-    assert stack_costs.log_retention_days(template(retention=None)) == stack_costs.NEVER_EXPIRES_DAYS
-    assert stack_costs.log_retention_days({"Resources": {}}) == 0
-
-
-def test_a_months_logs_kept_a_year_are_stored_twelve_months() -> None:
-    stored = stack_costs.stored_logs(2**30, 365, TABLE)
+def test_the_access_logs_lines_are_stored_a_year_and_lambdas_for_the_functions_retention() -> None:
+    profile = RuntimeProfile(region="us-east-1", log_retention_days=30)
+    # A GiB of access-log lines kept a year is twelve GB-months; nothing else was logged.
+    stored = stack_costs.stored_logs(Traffic(log_bytes=2**30), profile, TABLE)
     assert stored.quantity == 12 and stored.cost == 12 * rate("logs_stored_gb_month")
+    # Lambda's own lines for a call (and for the authorizer's invocation) are kept the functions' 30 days.
+    lambda_only = stack_costs.stored_logs(Traffic(calls=1, authorizer_invocations=1), profile, TABLE)
+    assert lambda_only.quantity == Decimal(2 * PLATFORM_LOG_BYTES_PER_INVOCATION * 30) / (Decimal(365) / 12) / 2**30
 
 
 def test_1000_calls_cost_their_usage_and_their_logs_storage() -> None:
     profile = RuntimeProfile(region="us-east-1", memory_mb=1024)
-    estimate = stack_costs.per_1000_calls(ASSUMED_PER_1000.scaled(2000), profile, TABLE, retention_days=30)
+    estimate = stack_costs.per_1000_calls(ASSUMED_PER_1000.scaled(2000), profile, TABLE)
     expected = variable_cost(usage(ASSUMED_PER_1000, profile), TABLE)
-    stored = stack_costs.stored_logs(usage(ASSUMED_PER_1000, profile).log_bytes, 30, TABLE)
+    stored = stack_costs.stored_logs(ASSUMED_PER_1000, profile, TABLE)
     assert estimate.calls == 1000
     assert estimate.items == (*expected.items, stored)
     with localcontext(Context(prec=100)):

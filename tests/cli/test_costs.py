@@ -98,7 +98,7 @@ def test_the_month_per_plan_marks_the_plan_that_loses_money(tmp_path: Path, cont
     rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("  ")}
     assert rows["pro"].split()[1:] == ["2,000", "19.00", "0.98", "1.90", "0.0200", "16.1000"]
     assert rows["free"].endswith("← loses money") and "loses" not in rows["pro"]
-    assert rows["(no"].split()[-2:] == ["3", "0.0000"] and rows["total"].split()[1] == "3,003"
+    assert rows["(not"].split()[-2:] == ["3", "0.0000"] and rows["total"].split()[1] == "3,003"
     assert "Costs of 2026-11 in USD" in result.stdout and "fixed 0.30 a month" in result.stdout
 
 

@@ -69,7 +69,8 @@ def test_an_api_not_published_or_never_called_has_no_measured_traffic() -> None:
 def test_the_figures_say_what_they_assumed_and_itemise_the_fixed_cost() -> None:
     costs = stack_costs(ALARMED, PROFILE)
     shown = costs.as_json()
-    assert (shown["traffic"], shown["measured"], shown["log_retention_days"]) == ("assumed", None, 30)
+    assert (shown["traffic"], shown["measured"]) == ("assumed", None)
+    assert shown["log_retention_days"] == {"access_log": 365, "functions": 30}
     assert shown["fixed_monthly"]["total"] == "0.100000"
     assert [item["key"] for item in shown["fixed_monthly"]["items"]] == ["cloudwatch_alarm_months"]
     assert Decimal(shown["per_1000_calls"]["total"]) == costs.per_1000_calls.quantize(Decimal("0.000001"))

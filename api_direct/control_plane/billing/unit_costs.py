@@ -343,7 +343,7 @@ def _priced(
     for key in sorted(slices, key=lambda key: (key[0], key[1] is None, key[1] or "")):
         measured = usage(slices[key], runtime)
         variable = variable_cost(measured, table, already=usage(before, runtime)).total
-        costs[key] = variable + stored_logs(measured.log_bytes, runtime.log_retention_days, table).cost
+        costs[key] = variable + stored_logs(slices[key], runtime, table).cost
         before += slices[key]
     return costs
 

@@ -124,7 +124,11 @@ def expected_cost(traffic: Traffic, table: PriceTable, memory_mb: int, retention
         + traffic.response_bytes / gib * unit_price(table, "data_transfer_out_gb")
         + traffic.records * unit_price(table, "eventbridge_custom_events")
         + traces * unit_price(table, "xray_traces_recorded")
-        + log_bytes * retention_days / (Decimal(365) / 12) / gib * unit_price(table, "logs_stored_gb_month")
+        # Stored: the access log's lines a year, Lambda's own for the functions' retention.
+        + (traffic.log_bytes * 365 + (log_bytes - traffic.log_bytes) * retention_days)
+        / (Decimal(365) / 12)
+        / gib
+        * unit_price(table, "logs_stored_gb_month")
     )
 
 
