@@ -10,8 +10,10 @@ it; ``tests/test_import_graph.py`` holds it to that.
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 # Cognito.
@@ -28,6 +30,19 @@ GSI1, GSI2 = "gsi1", "gsi2"
 INDEXES = ((GSI1, "gsi1pk", "gsi1sk"), (GSI2, "gsi2pk", "gsi2sk"))
 
 # Environment variables.
+
+#: Where apid keeps what it can make again (bundles, wheels, refreshed prices): ``$APID_CACHE_DIR`` when set.
+CACHE_DIR_ENV = "APID_CACHE_DIR"
+
+
+def user_cache_dir() -> Path:
+    """``$APID_CACHE_DIR``, else ``$XDG_CACHE_HOME/api-direct``, else ``~/.cache/api-direct``: one cache per user,
+    shared by every project, so identical requirements install once and a price refresh serves them all."""
+    explicit = os.environ.get(CACHE_DIR_ENV)
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "api-direct"
+
 
 #: The control plane's settings are ``APID_CP_<FIELD>`` (``APID_CP_TABLE_NAME``);
 #: the stack sets them, the app reads them.

@@ -11,7 +11,6 @@ give figures that look right and are not.
 """
 
 import json
-import os
 from datetime import date
 from decimal import Decimal
 from importlib import resources
@@ -20,6 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from api_direct.contracts import user_cache_dir
 from api_direct.errors import InputError
 
 #: The line items every region's file must price: the model reads each of them.
@@ -149,12 +149,8 @@ def parse(text: str, name: str) -> PriceTable:
 
 def cache_dir() -> Path:
     """Where refreshed tables go: ``$APID_CACHE_DIR/prices``, else ``$XDG_CACHE_HOME/api-direct/prices``, else
-    ``~/.cache/api-direct/prices``: the user cache the bundler uses (its ``default_cache_dir``, a layer above)."""
-    explicit = os.environ.get("APID_CACHE_DIR")
-    root = (
-        Path(explicit) if explicit else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "api-direct"
-    )
-    return root / _FOLDER
+    ``~/.cache/api-direct/prices``: the user cache the bundler uses too (:func:`~api_direct.contracts.user_cache_dir`)."""
+    return user_cache_dir() / _FOLDER
 
 
 def cached_file(region: str) -> Path:

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Literal
 
 from api_direct.bundling.slimming import check_bundle_size, slim_dependencies
+from api_direct.contracts import user_cache_dir
 from api_direct.errors import InputError
 
 Architecture = Literal["arm64", "x86_64"]
@@ -145,18 +146,6 @@ class Bundle:
     installed_dependencies: bool
 
 
-def default_cache_dir() -> Path:
-    """``$APID_CACHE_DIR``, else ``$XDG_CACHE_HOME/api-direct``, else ``~/.cache/api-direct``.
-
-    Shared by every project of the user so identical requirements install once.
-    """
-    explicit = os.environ.get("APID_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "api-direct"
-
-
 def read_requirements(path: Path) -> tuple[str, ...]:
     """Requirement lines without comments and blanks, in file order."""
     lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
@@ -170,7 +159,7 @@ def build_bundle(spec: BundleSpec, cache_dir: Path | None = None) -> Bundle:
     is over Lambda's unzipped limit, whether just built or served by the cache
     (a walk of the folder: some 20 ms for numpy and pandas' 3,500 files).
     """
-    cache_dir = cache_dir or default_cache_dir()
+    cache_dir = cache_dir or user_cache_dir()
     bundle_hash = spec.bundle_hash()
     target = cache_dir / "bundles" / bundle_hash
     installed = False

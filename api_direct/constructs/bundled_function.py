@@ -10,8 +10,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
+from api_direct.contracts import user_cache_dir
 from api_direct.constructs.acknowledgments import skip_checkov
-from api_direct.bundling.build import Architecture, Bundle, default_cache_dir
+from api_direct.bundling.build import Architecture, Bundle
 
 #: CDK context key naming the bundle cache folder (``cdk synth -c apid:bundleCacheDir=...``).
 BUNDLE_CACHE_CONTEXT = "apid:bundleCacheDir"
@@ -28,10 +29,10 @@ _ARCHITECTURES: dict[str, lambda_.Architecture] = {
 
 
 def bundle_cache_dir(scope: IConstruct) -> Path:
-    """Where bundles are cached: the ``apid:bundleCacheDir`` context, else :func:`default_cache_dir`
+    """Where bundles are cached: the ``apid:bundleCacheDir`` context, else :func:`~api_direct.contracts.user_cache_dir`
     (``$APID_CACHE_DIR``)."""
     configured = scope.node.try_get_context(BUNDLE_CACHE_CONTEXT)
-    return Path(configured) if configured else default_cache_dir()
+    return Path(configured) if configured else user_cache_dir()
 
 
 def python_version(runtime: lambda_.Runtime | str) -> str:

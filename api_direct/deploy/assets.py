@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from api_direct.bundling.build import default_cache_dir
+from api_direct.contracts import user_cache_dir
 from api_direct.deploy.aws import aws_errors, error_code
 from api_direct.deploy.synthesis import FileAsset
 
@@ -94,7 +94,7 @@ def zipped(asset: FileAsset) -> Path:
     zip serves every stage, account and re-deploy of the same bundle; it is written
     under a temporary name and renamed, so a crash never leaves a partial one.
     """
-    cached = default_cache_dir() / "zips" / f"{asset.asset_id}.zip"
+    cached = user_cache_dir() / "zips" / f"{asset.asset_id}.zip"
     if not cached.is_file():
         cached.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=cached.parent, prefix=f".{asset.asset_id}.", delete=False) as scratch:
