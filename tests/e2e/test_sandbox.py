@@ -69,6 +69,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, kept: dict[str, Any]) -> tuple
             .exit_code,
             CliRunner().invoke(cli, ["--endpoint-url", endpoints.aws, "--json", "earnings"]),
         )
+        kept["costs"] = CliRunner().invoke(cli, ["--endpoint-url", endpoints.aws, "--json", "costs"])
         before = metered_calls(endpoints)
         answers = [
             fetch(f"{endpoints.gateway}/cities", key) for key in [endpoints.consumer_key] * KEPT_CALLS + [WRONG_KEY]
@@ -216,6 +217,13 @@ def test_kept_running_it_can_be_explored(run: tuple[Result, Path], kept: dict[st
     assert login_exit == 0 and earnings.exit_code == 0, earnings.stderr
     [month] = json.loads(earnings.stdout)["months"]
     assert (month["state"], month["payout"]) == ("paid", 1422)
+    # `apid costs` prints the month the summary priced: every call, the same margin.
+    costs = kept["costs"]
+    assert costs.exit_code == 0, costs.stderr
+    [api] = json.loads(costs.stdout)["apis"]
+    checks = {check["name"]: check["actual"] for check in summary(result)["checks"]}
+    assert (api["api"], api["totals"]["calls"]) == ("weather-api", checks["calls priced at AWS's prices"])
+    assert api["totals"]["margin"] == summary(result)["margin"]
 
 
 def test_no_secret_in_a_template_a_log_or_the_output(run: tuple[Result, Path], kept: dict[str, Any]) -> None:
