@@ -252,7 +252,8 @@ def test_plan_shows_additions_and_changes_nothing(first_plan: SimpleNamespace) -
 def test_plan_shows_the_stacks_aws_cost_at_assumed_traffic_with_no_control_plane(first_plan: SimpleNamespace) -> None:
     costs = first_plan.output["costs"]
     assert (costs["region"], costs["traffic"], costs["measured"]) == (REGION, "assumed", None)
-    assert costs["runtime"]["architecture"] == "arm64" and costs["log_retention_days"] == 365
+    assert costs["runtime"]["architecture"] == "arm64"
+    assert costs["log_retention_days"] == {"access_log": 365, "functions": 30}
     assert costs["fixed_monthly"] == {"total": "0.000000", "items": []}  # nothing billed monthly without a canary
     per_1000 = costs["per_1000_calls"]
     assert Decimal(per_1000["total"]) > 0

@@ -169,7 +169,9 @@ def creator_portal(page: Page, endpoints: Endpoints, record: dict[str, Any]) -> 
     record["portal url"] = page.url
     record["portal"] = words(page.inner_text("main"))
     record["my apis"] = words(page.locator("table.my-apis tbody tr").inner_text())
-    record["bars"] = page.locator("svg rect.bar").count()
+    record["bars"] = page.locator("figure.chart:not(.margin) svg rect.bar").count()
+    record["margin bars"] = page.locator("figure.chart.margin svg rect.bar").count()
+    record["margin caption"] = words(page.locator("figure.chart.margin figcaption").inner_text())
     record["months"] = page.locator("table.earnings tbody tr").all_inner_texts()
     page.locator("details summary").first.click()
     record["today's usage"] = words(page.locator("table.usage-table tbody tr").last.inner_text())
@@ -223,6 +225,9 @@ def test_the_creator_sees_deployment_usage_and_earnings_after_the_payout(seen: d
     assert record["portal url"] == endpoints.portal
     assert re.search(r"Weather API (CREATE|UPDATE)_COMPLETE \(deploy\) https://", record["my apis"])
     assert record["bars"] == 14 * 3
+    # Beside the calls, this month's margin: a bar a day so far, the payout's month less AWS's cost of its calls.
+    assert record["margin bars"] == datetime.now(UTC).day
+    assert re.search(r"margin per day this month \(14\.21\d{4} USD so far\)", record["margin caption"])
     [month] = record["months"]
     assert (
         "paid" in month

@@ -14,7 +14,7 @@ from api_direct.cli import marketplace as marketplace_commands
 from api_direct.client import publishing
 from api_direct.control_plane.api.listings import listing_runtime
 from api_direct.control_plane.api.store import Store, api_pk
-from api_direct.deploy import operations
+from api_direct.deploy import operations, stacks
 from api_direct.errors import InputError, StateError
 from api_direct.project import load_project
 from tests.control_plane.billing.cli_harness import SignIn, apid, ok
@@ -90,7 +90,7 @@ def project(alice: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     stack = SimpleNamespace(name="apid-weather-api", outputs=outputs)
     monkeypatch.setattr(operations, "deployed_stack", lambda *_, **__: (SimpleNamespace(client=lambda _: None), stack))
     alarms = {f"Alarm{n}": ("AWS::CloudWatch::Alarm", f"alarm-{n}") for n in range(2)}
-    monkeypatch.setattr(marketplace_commands, "stack_resources", lambda *_: alarms)
+    monkeypatch.setattr(stacks, "stack_resources", lambda *_: alarms)
     template = {"Resources": {logical_id: {"Type": kind} for logical_id, (kind, _) in alarms.items()}}
     monkeypatch.setattr(marketplace_commands, "deployed_template", lambda *_: template)
     monkeypatch.setattr(publishing, "export_openapi", lambda _project: listing_body()["openapi"])
