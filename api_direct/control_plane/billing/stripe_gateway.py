@@ -430,11 +430,24 @@ class StripeGateway:
         self.call(lambda o: self.client.v1.subscriptions.update(subscription, params, o), key)
 
     def cancel_at_period_end(self, subscription: str) -> None:
-        """End the subscription when its period ends, so the usage still being reported is invoiced."""
+        """End the subscription when its period ends, so the usage still being reported is invoiced.
+
+        The key is new per call: a subscription kept (:meth:`resume`) and ended again within Stripe's 24 hours
+        would otherwise get the first answer replayed and run on."""
         self.call(
             lambda o: self.client.v1.subscriptions.update(subscription, {"cancel_at_period_end": True}, o),
-            f"apid-cancel-{subscription}",
+            f"apid-cancel-{subscription}-{secrets.token_hex(4)}",
         )
+
+    def resume(self, subscription: str) -> bool:
+        """Keep a subscription set to end with its period, if it has not ended yet; whether it was kept.
+
+        Its period is paid for already, so moving back onto it costs no second monthly fee."""
+        current = self.call(lambda o: self.client.v1.subscriptions.retrieve(subscription, {}, o))
+        if current["status"] in ("canceled", "incomplete_expired") or not current["cancel_at_period_end"]:
+            return False
+        self.keep(subscription)
+        return True
 
     def keep(self, subscription: str) -> None:
         """Take back :meth:`cancel_at_period_end`."""

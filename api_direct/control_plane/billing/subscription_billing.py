@@ -8,7 +8,7 @@ touches Stripe. Stripe objects are remembered in the table and reused:
 | --- | --- |
 | ``pk=CONSUMER#<sub>``, ``sk=BILLING`` | ``stripe_customer`` |
 | ``pk=API#<api>``, ``sk=PLAN#<plan>`` | ``stripe_meter``, ``stripe_event_name`` (one meter per plan, for good) and ``stripe_prices`` (the prices of the plan's current price fingerprint) |
-| ``pk=CONSUMER#<sub>``, ``sk=SUB#<api>`` | ``stripe_subscription`` |
+| ``pk=CONSUMER#<sub>``, ``sk=SUB#<api>`` | ``stripe_subscription``; on a free plan, ``stripe_subscription_ending`` (the paid one running to its period's end) |
 
 A meter per plan (not per API) keeps a free plan's calls off a paid plan's meter:
 a consumer who upgrades mid-month pays the new price only for calls made on it.
@@ -32,6 +32,9 @@ from api_direct.control_plane.billing.stripe_gateway import (
 from api_direct.project import PricingPlan
 
 BILLING_SK = "BILLING"
+#: On a subscription moved to a plan without Stripe: the Stripe subscription left running to its period's end,
+#: which a move back before then takes up again instead of charging a new period.
+ENDING = "stripe_subscription_ending"
 #: A Checkout Session's metadata key saying what it is for, and the value for a trial's card.
 PURPOSE, TRIAL_PURPOSE = "apid_purpose", "trial"
 
@@ -111,9 +114,14 @@ class SubscriptionBilling:
         if not plan.is_subscription:
             if current:
                 self.gateway.cancel_at_period_end(current)
-            return {"stripe_subscription": None}
+            return {"stripe_subscription": None, **({ENDING: current} if current else {})}
         prices = self.prices(api_id, plan_item)
         metadata = _metadata(consumer, api_id, plan.name)
+        ending = subscription.get(ENDING)
+        if not current and ending and self.gateway.resume(ending):
+            key = f"apid-plan-{ending}-{plan.name}-{prices.fingerprint}-{secrets.token_hex(4)}"
+            self.gateway.change_plan(ending, prices, metadata, key)
+            return {"stripe_subscription": ending}
         if current:
             now = datetime.now(UTC)
             trial_end = str(subscription.get("trial_end") or "")
@@ -134,7 +142,10 @@ class SubscriptionBilling:
         if before and after is None:
             self.gateway.keep(before)  # it was set to end with the period
         elif after and not before:
-            self.abandon(after)
+            if after == subscription.get(ENDING):
+                self.gateway.cancel_at_period_end(after)  # it was running to its period's end before
+            else:
+                self.abandon(after)
         elif before and after:
             consumer, api_id = consumer_of(subscription["pk"]), subscription["api_id"]
             plan = PricingPlan.of(old_plan_item)
