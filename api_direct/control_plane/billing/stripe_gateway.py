@@ -187,20 +187,7 @@ class StripeGateway:
         ).id
         if meter is None:
             event_name = f"apid.{api_id}.{plan.name}"
-            created = self.call(
-                lambda o: self.client.v1.billing.meters.create(
-                    {
-                        "display_name": f"{api_id} {plan.name} calls",
-                        "event_name": event_name,
-                        "default_aggregation": {"formula": "sum"},
-                        "customer_mapping": {"type": "by_id", "event_payload_key": "stripe_customer_id"},
-                        "value_settings": {"event_payload_key": "value"},
-                    },
-                    o,
-                ),
-                f"apid-meter-{plan_ref}",
-            )
-            meter = (created.id, event_name)
+            meter = (self._meter(f"{api_id} {plan.name} calls", event_name, f"apid-meter-{plan_ref}"), event_name)
         fingerprint = plan_fingerprint(plan)
         base = usage = None
         if plan.monthly_fee > 0:
@@ -232,6 +219,36 @@ class StripeGateway:
                 },
             )
         return PlanPrices(fingerprint, product, meter[0], meter[1], base, usage)
+
+    def _meter(self, display_name: str, event_name: str, key: str) -> str:
+        """The id of the meter counting ``event_name``, made unless Stripe has it already.
+
+        Stripe keeps an idempotency key 24 hours; a retry after that (a crash between Stripe's answer and the
+        table's write, retried the next day) is refused because an active meter has the event name: that meter
+        is the one, found by listing."""
+        try:
+            created = self.call(
+                lambda o: self.client.v1.billing.meters.create(
+                    {
+                        "display_name": display_name,
+                        "event_name": event_name,
+                        "default_aggregation": {"formula": "sum"},
+                        "customer_mapping": {"type": "by_id", "event_payload_key": "stripe_customer_id"},
+                        "value_settings": {"event_payload_key": "value"},
+                    },
+                    o,
+                ),
+                key,
+            )
+            return created.id
+        except stripe.InvalidRequestError as error:
+            if error.param != "event_name":
+                raise
+        meters = self.call(lambda o: self.client.v1.billing.meters.list({"status": "active", "limit": 100}, o))
+        found = next((each.id for each in meters.auto_paging_iter() if each.event_name == event_name), None)
+        if found is None:
+            raise StripeUnavailable(f"Stripe refused meter {event_name} as existing but lists none")
+        return found
 
     def _price(self, key: str, params: stripe.params.PriceCreateParams) -> str:
         return self.call(lambda o: self.client.v1.prices.create(params, o), key).id

@@ -62,6 +62,11 @@ class Server(Webhooks):
         """
         self._push_faults(count, _Fault(status, error_type, should_retry, 0.0))
 
+    def forget_idempotency_keys(self) -> None:
+        """Forget every idempotent response, as Stripe does 24 hours on: a retry with a key runs anew."""
+        with self._lock:
+            self._idempotent.clear()
+
     def stall_next(self, seconds: float, count: int = 1) -> None:
         """Hold the next ``count`` requests for ``seconds`` before handling them normally.
 

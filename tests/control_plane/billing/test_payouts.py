@@ -215,8 +215,7 @@ def test_a_run_that_dies_after_the_transfer_does_not_pay_twice(
     assert month(store)["state"] == "closed" and "transfer_id" not in month(store)
 
     # Days later Stripe has forgotten the idempotency key: only finding the transfer by its group saves the day.
-    with stripe_fake._lock:
-        stripe_fake._idempotent.clear()
+    stripe_fake.forget_idempotency_keys()
     assert run(store, gateway, DUE + timedelta(days=5)) == PayoutSummary(paid=1, transferred=0)  # found, not sent again
     assert [t["id"] for t in stripe_fake.transfers()] == [transfer["id"]]
     assert len(transfer_requests(stripe_fake)) == 1, "never asked to transfer again"

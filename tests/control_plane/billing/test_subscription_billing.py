@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_pk
 from api_direct.control_plane.billing.stripe_gateway import ATTEMPTS, NETWORK_RETRIES, StripeGateway
 from api_direct.control_plane.billing.subscription_billing import BILLING_SK, SubscriptionBilling
+from api_direct.project import PricingPlan
 from tests.control_plane.billing.usage import API, CAROL
 from tests.errors import one_line_problem
 from tests.control_plane.tokens import Mint, bearer
@@ -238,6 +239,21 @@ def test_a_second_consumer_on_the_plan_reuses_its_product_meter_and_prices(
     assert carols["customer"] != daves["customer"]
     assert [i["price"]["id"] for i in carols["items"]["data"]] == [i["price"]["id"] for i in daves["items"]["data"]]
     assert daves["metadata"]["apid_consumer"] == DAVE and counters(store) == (2, 2)
+
+
+def test_a_meter_made_again_after_stripe_forgot_its_key_is_the_one_stripe_has(
+    store: Store, stripe_fake: StripeFake, quick: SubscriptionBilling, listed: EventLog
+) -> None:
+    """A crash after Stripe made the meter and before the table kept it, retried a day later: Stripe refuses a
+    second meter of the event name, and the retry finds the first."""
+    pro = PricingPlan.of(plan_item(store))
+    first = quick.gateway.plan_prices(API, pro, None)
+    stripe_fake.forget_idempotency_keys()
+    again = quick.gateway.plan_prices(API, pro, None)
+    assert (again.meter, again.event_name) == (first.meter, first.event_name)
+    [meter] = stripe_client(stripe_fake).v1.billing.meters.list().data
+    assert meter.id == first.meter
+    assert [r.status for r in requests_to(stripe_fake, "/v1/billing/meters")] == [200, 400]
 
 
 @pytest.mark.parametrize(
