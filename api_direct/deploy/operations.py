@@ -8,11 +8,13 @@ it warns about (WebSocket routes, the check being off) leads the result's warnin
 A stage with a custom domain first has its certificate made ready (:mod:`.domains`),
 since the template names it: ``deploy`` requests and validates it, ``plan`` only
 looks, and the stack gets the domain once the certificate is issued.
+``deploy``, ``destroy`` and ``rollback`` hold the stage's lock (:mod:`.project_lock`)
+throughout: a second one on the same stage and machine is refused at once.
 """
 
 import os
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +38,7 @@ from api_direct.deploy.planner import (
     plan_hotswap,
     plan_preview,
 )
+from api_direct.deploy.project_lock import Holder, operation_lock
 from api_direct.deploy.release import release_of
 from api_direct.deploy.versions import (
     VERSION_OUTPUT,
@@ -227,6 +230,13 @@ def _plan(session: Session, stack: SynthesizedStack, aws: Aws | None) -> PlanRes
 def deploy(
     session: Session, *, hotswap: bool = False, confirm: Callable[[str], bool], canary: Canary | None = None
 ) -> DeployResult:
+    with locked(session, "apid deploy --hotswap" if hotswap else "apid deploy"):
+        return _locked_deploy(session, hotswap, confirm, canary)
+
+
+def _locked_deploy(
+    session: Session, hotswap: bool, confirm: Callable[[str], bool], canary: Canary | None
+) -> DeployResult:
     domain = session.project.domain
     aws = session.deploy_role("deploying") if domain else None
     target = (
@@ -244,6 +254,11 @@ def deploy(
     with app_checked(stack):
         result = _deploy(session, stack, hotswap, confirm, aws)
     return replace(result, warnings=(*app_warnings(stack), *result.warnings))
+
+
+def locked(session: Session, command: str) -> AbstractContextManager[Holder]:
+    """The session's stage locked for ``command`` (how a refused second run names it), beside its synthesis."""
+    return operation_lock(assembly_dir(session.project).parent, command, session.project.stage)
 
 
 @contextmanager
@@ -327,6 +342,11 @@ def _deploy(
 
 def destroy(session: Session, *, retain_data: bool) -> DeployResult:
     """Delete the API stack; with ``retain_data`` first redeploy it so its table is kept."""
+    with locked(session, "apid destroy"):
+        return _locked_destroy(session, retain_data)
+
+
+def _locked_destroy(session: Session, retain_data: bool) -> DeployResult:
     aws = session.deploy_role("destroying")
     cloudformation = aws.client("cloudformation")
     deployed = describe_stack(cloudformation, session.project.stack_name)
@@ -383,9 +403,10 @@ def versions(session: Session) -> tuple[LiveState, list[Version]]:
 
 def rollback(session: Session, *, to: int | None) -> Rollback:
     """Move the live alias back (to version ``to``, else the one before), without CloudFormation."""
-    aws, stack = deployed_stack(session, "rolling back", needed_for="nothing to roll back")
-    ensure_not_busy(stack)
-    return roll_back(aws, stack, to)
+    with locked(session, "apid rollback"):
+        aws, stack = deployed_stack(session, "rolling back", needed_for="nothing to roll back")
+        ensure_not_busy(stack)
+        return roll_back(aws, stack, to)
 
 
 def assembly_dir(project: Project) -> Path:
