@@ -90,6 +90,9 @@ class ApidGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as error:  # a bug: say so in one line, details only when asked
+            failure = _aws_failure(error, f"apid {ctx.invoked_subcommand}")
+            if failure is not None:
+                raise _Failure(str(failure), failure.exit_code) from None
             settings = ctx.find_object(Settings)
             if settings and settings.output.verbose:
                 traceback.print_exc()
@@ -98,6 +101,14 @@ class ApidGroup(click.Group):
             ) from None
         finally:
             logging.getLogger("api_direct").removeHandler(notices)
+
+
+def _aws_failure(error: Exception, doing: str) -> ApidError | None:
+    """botocore's failure raised outside the library's ``aws_errors`` blocks: still AWS's answer, with its
+    documented exit code, not a bug's 1; ``None`` for anything else."""
+    from api_direct.deploy.aws import AWS_FAILURES, aws_failure  # here: boto3 is slow to import
+
+    return aws_failure(error, doing) if isinstance(error, AWS_FAILURES) else None
 
 
 class _Notices(logging.Handler):

@@ -7,7 +7,8 @@ redirects everything to an emulator. Each retry is announced as a warning on the
 shows why it slowed down; one that stays throttled through every attempt ends in
 one line saying to wait and rerun. AWS's failures that a creator can act on
 become one-line :class:`~api_direct.errors.ApidError` s naming the likely cause;
-credentials never appear in any message.
+credentials never appear in any message. Every botocore failure has a documented
+exit code (:func:`aws_failure`), however malformed AWS's answer: none is a bug's 1.
 """
 
 import getpass
@@ -23,16 +24,21 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    EndpointConnectionError,
+    CredentialRetrievalError,
     NoCredentialsError,
     NoRegionError,
+    ParamValidationError,
     PartialCredentialsError,
     ProfileNotFound,
+    SSOError,
+    TokenRetrievalError,
 )
+from botocore.exceptions import ConnectionError as AwsUnreachable
+from botocore.parsers import ResponseParserError
 
 from api_direct import __version__
 from api_direct.deploy.aws_target import AwsTarget
-from api_direct.errors import AccessError, ApidError, InputError, OperationFailed
+from api_direct.errors import AccessError, ApidError, InputError, OperationFailed, StateError
 
 #: The services the engine calls (boto3's own names): the stubs type a client per name.
 Service = Literal[
@@ -74,6 +80,27 @@ _THROTTLED = {
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 _EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
 _INVALID = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure"}
+#: AWS's answers when another operation is changing the same stack or function: a deploy from another machine
+#: (this machine's are refused by the stage lock), a change set executed or deleted by it, a Lambda update under
+#: way. CloudFormation's state decides, so they are exit 5, with what to do.
+_CONCURRENT = {
+    "AlreadyExistsException",
+    "ChangeSetNotFound",
+    "ChangeSetNotFoundException",
+    "InvalidChangeSetStatus",
+    "InvalidChangeSetStatusException",
+    "OperationInProgressException",
+    "ResourceConflictException",
+}
+#: What to do then: the stack's state says when it is free.
+BUSY_ADVICE = "another operation is changing it: wait for it to finish (`apid status` shows when) and rerun"
+#: ``... is in UPDATE_IN_PROGRESS state and can not be updated`` (a ValidationError) and its kin.
+IN_PROGRESS = re.compile(r"\b[A-Z]+(?:_[A-Z]+)*_IN_PROGRESS\b")
+#: What botocore raises for AWS's refusals and for everything between here and AWS (a parser error is not a
+#: BotoCoreError): each is one of the documented exit codes through :func:`aws_failure`.
+AWS_FAILURES = (ClientError, BotoCoreError, ResponseParserError)
+#: Longest excerpt of a botocore message kept in an error line (a parser error quotes the whole answer).
+_EXCERPT_CHARS = 200
 
 logger = logging.getLogger(__name__)
 
@@ -208,10 +235,8 @@ def assume_role(aws: Aws, role_arn: str, external_id: str | None, *, purpose: st
                 " linked in this region, or your credentials may not call sts:AssumeRole on it"
             ) from None
         raise AccessError(f"cannot assume {role_arn} for {purpose}: {_message(error)}") from None
-    except (NoCredentialsError, PartialCredentialsError):
-        raise _no_credentials() from None
-    except EndpointConnectionError as error:
-        raise AccessError(f"cannot reach AWS STS: {error}") from None
+    except (BotoCoreError, ResponseParserError) as error:
+        raise aws_failure(error, f"assuming {role_arn} for {purpose}") from None
     credentials = response["Credentials"]
     return Aws.from_credentials(
         credentials["AccessKeyId"],
@@ -232,26 +257,59 @@ def aws_errors(doing: str) -> Iterator[None]:
         yield
     except ApidError:
         raise
-    except ClientError as error:
-        code = error.response["Error"]["Code"]
-        if code in _EXPIRED | _INVALID:
-            raise _credential_error(code) from None
-        if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
-            raise AccessError(f"{doing}: access denied ({_message(error)})") from None
-        if code in _THROTTLED or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in _TRANSIENT_STATUS:
-            raise OperationFailed(
-                f"{doing}: AWS kept answering {code} through {MAX_ATTEMPTS} attempts; wait a minute"
-                " and rerun (every step is safe to repeat)"
-            ) from None
-        raise ApidError(f"{doing}: {_message(error)}") from None
-    except (NoCredentialsError, PartialCredentialsError):
-        raise _no_credentials() from None
-    except NoRegionError:
-        raise InputError("no AWS region: pass --region or set AWS_REGION") from None
-    except EndpointConnectionError as error:
-        raise AccessError(f"{doing}: cannot reach AWS ({error})") from None
-    except BotoCoreError as error:
-        raise ApidError(f"{doing}: {error}") from None
+    except AWS_FAILURES as error:
+        raise aws_failure(error, doing) from None
+
+
+def aws_failure(error: Exception, doing: str) -> ApidError:
+    """The one-line error, with its documented exit code, for what botocore raised while ``doing``.
+
+    AWS refusing (a :class:`ClientError`) is told by its code. Otherwise the split
+    is where the request got: not out of this machine (no network, proxy, TLS,
+    connect timeout) is an access problem, exit 4, as nothing reached AWS and the
+    fix is the connection; sent but its answer lost or unreadable (the connection
+    closed, a read timeout, a truncated or garbled body) is exit 6, since AWS may
+    have acted on it and the fix is to rerun once it answers properly.
+    """
+    if isinstance(error, ClientError):
+        return _refused(error, doing)
+    if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
+        return _no_credentials()
+    if isinstance(error, (CredentialRetrievalError, TokenRetrievalError, SSOError)):
+        return AccessError(f"{doing}: your AWS credentials could not be loaded ({_excerpt(error)})")
+    if isinstance(error, NoRegionError):
+        return InputError("no AWS region: pass --region or set AWS_REGION")
+    if isinstance(error, ParamValidationError):
+        return InputError(f"{doing}: AWS would not accept the request ({_excerpt(error)})")
+    if isinstance(error, AwsUnreachable):
+        return AccessError(f"{doing}: cannot reach AWS ({_excerpt(error)})")
+    return OperationFailed(
+        f"{doing}: AWS's answer was lost or unreadable ({type(error).__name__}: {_excerpt(error)}); rerun once it"
+        " answers (every step is safe to repeat)"
+    )
+
+
+def _refused(error: ClientError, doing: str) -> ApidError:
+    details = error.response.get("Error", {})
+    code, message = str(details.get("Code", "")), _message(error)
+    if code in _EXPIRED | _INVALID:
+        return _credential_error(code)
+    if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
+        return AccessError(f"{doing}: access denied ({message})")
+    if code in _THROTTLED or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in _TRANSIENT_STATUS:
+        return OperationFailed(
+            f"{doing}: AWS kept answering {code} through {MAX_ATTEMPTS} attempts; wait a minute"
+            " and rerun (every step is safe to repeat)"
+        )
+    if code in _CONCURRENT or IN_PROGRESS.search(message):
+        return StateError(f"{doing}: {message.rstrip('.')}; {BUSY_ADVICE}")
+    return OperationFailed(f"{doing}: {message}")
+
+
+def _excerpt(error: Exception) -> str:
+    """The error's text on one line and cut short: a parser error quotes AWS's whole answer."""
+    text = " ".join(str(error).split())
+    return text if len(text) <= _EXCERPT_CHARS else f"{text[: _EXCERPT_CHARS - 1]}…"
 
 
 def error_code(error: ClientError) -> str:
@@ -259,7 +317,8 @@ def error_code(error: ClientError) -> str:
 
 
 def _message(error: ClientError) -> str:
-    return str(error.response["Error"].get("Message") or error_code(error)).strip().splitlines()[0]
+    details = error.response.get("Error", {})
+    return (str(details.get("Message") or details.get("Code") or error).strip().splitlines() or [""])[0]
 
 
 def _credential_error(code: str) -> AccessError:

@@ -9,8 +9,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from api_direct.deploy.aws import aws_errors
-from api_direct.errors import ApidError
+from api_direct.deploy.aws import BUSY_ADVICE, IN_PROGRESS, aws_errors
+from api_direct.errors import OperationFailed, StateError
 
 #: Every change set API-Direct creates starts with this, so leftovers from an
 #: interrupted run can be recognised and removed without touching anyone else's.
@@ -120,8 +120,12 @@ def create_change_set(
         if any(marker in reason for marker in _NO_CHANGES):
             delete_change_set(cloudformation, arn)
             return ChangeSet(stack_name=stack_name, arn=arn, creates_stack=creates_stack, changes=())
-        raise ApidError(f"CloudFormation rejected the change set for {stack_name}: {reason}")
-    return ChangeSet(stack_name=stack_name, arn=arn, creates_stack=creates_stack, changes=_changes(cloudformation, arn))
+        if IN_PROGRESS.search(reason):  # the stack became busy after we looked: another deploy started
+            raise StateError(f"CloudFormation rejected the change set for {stack_name}: {reason}; {BUSY_ADVICE}")
+        raise OperationFailed(f"CloudFormation rejected the change set for {stack_name}: {reason}")
+    with aws_errors(f"reading the change set for {stack_name}"):
+        changes = _changes(cloudformation, arn)
+    return ChangeSet(stack_name=stack_name, arn=arn, creates_stack=creates_stack, changes=changes)
 
 
 def execute_change_set(cloudformation: Any, change_set: ChangeSet) -> None:
