@@ -27,6 +27,9 @@ class _Fault:
     code: str
     status: int
     remaining: int
+    message: str
+    #: The whole answer's body, instead of an error document (what a broken proxy or emulator sends).
+    body: str | None = None
 
 
 @dataclass
@@ -37,9 +40,13 @@ class AwsFaults:
     attempts: Counter[str] = field(default_factory=Counter)
     injected: Counter[str] = field(default_factory=Counter)
 
-    def fail(self, operation: str, code: str, status: int = 400, times: int = 1) -> None:
+    def fail(self, operation: str, code: str, status: int = 400, times: int = 1, message: str | None = None) -> None:
         """Answer the next ``times`` calls of ``operation`` (e.g. ``CreateChangeSet``) with ``code``."""
-        self._faults.append(_Fault(operation, code, status, times))
+        self._faults.append(_Fault(operation, code, status, times, message or f"injected {code}"))
+
+    def garble(self, operation: str, body: str, status: int = 200, times: int = ALWAYS) -> None:
+        """Answer ``operation`` with ``body`` as it is, however unreadable."""
+        self._faults.append(_Fault(operation, "", status, times, "", body))
 
     def clear(self) -> None:
         self._faults.clear()
@@ -53,8 +60,8 @@ class AwsFaults:
             return None
         fault.remaining -= 1
         self.injected[operation] += 1
-        body = (
-            f"<ErrorResponse><Error><Type>Sender</Type><Code>{fault.code}</Code><Message>injected {fault.code}"
+        body = fault.body or (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{fault.code}</Code><Message>{fault.message}"
             f"</Message></Error><RequestId>fault</RequestId></ErrorResponse>"
         )
         headers = {"x-amzn-RequestId": "fault", "x-amzn-ErrorType": fault.code, "Content-Type": "text/xml"}
