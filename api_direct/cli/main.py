@@ -19,9 +19,9 @@ Exit codes:
   1  unexpected error (a bug: rerun with --verbose and report it)
   2  bad command-line usage
   {InputError.exit_code}  invalid project or input (apid.toml, requirements, arguments)
-  {AccessError.exit_code}  AWS access problem (credentials, assume-role, ExternalId)
-  {StateError.exit_code}  wrong state (not linked, stack busy or failed, nothing to act on)
-  {OperationFailed.exit_code}  the operation ran and failed (e.g. deploy rolled back)
+  {AccessError.exit_code}  AWS access problem (credentials, assume-role, ExternalId, AWS unreachable)
+  {StateError.exit_code}  wrong state (not linked, stack busy or failed, another deploy running, nothing to act on)
+  {OperationFailed.exit_code}  the operation ran and failed (e.g. deploy rolled back, AWS's answer lost)
   130 interrupted (Ctrl-C)
 """
 
