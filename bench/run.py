@@ -31,6 +31,8 @@ BENCHMARKS = (
     "deploys",
     "lifecycle",
     "bundle_slimming",
+    "soak",
+    "load",
 )
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 

@@ -61,6 +61,7 @@ from api_direct.client.control_plane import ControlPlane
 from api_direct.client.publishing import export_openapi, publish
 from api_direct.bundling.fastapi_code import ADAPTER_MODULE, HANDLER_MODULE, write_handler
 from api_direct.control_plane.api.app import create_app
+from api_direct.control_plane.api.outbox import is_relayed
 from api_direct.control_plane.api.settings import ENV_PREFIX, ControlPlaneSettings
 from api_direct.deploy import operations
 from api_direct.deploy.aws import creator_aws
@@ -93,6 +94,7 @@ AGGREGATOR = "api_direct.control_plane.billing.handlers.aggregate_usage"
 CLOSER = "api_direct.control_plane.billing.handlers.close_periods"
 PAYER = "api_direct.control_plane.billing.handlers.pay_out"
 ALERT_DELIVERER = "api_direct.control_plane.billing.handlers.deliver_alerts"
+OUTBOX_RELAY = "api_direct.control_plane.api.outbox.relay"
 AUTHORIZER = "api_direct.runtime.authorizer.handler"
 KEY_SYNC = "api_direct.runtime.key_sync.handler"
 FORWARDER = "api_direct.runtime.usage_forwarder.handler"
@@ -171,6 +173,9 @@ class Endpoints:
     users: tuple[str, ...] = (CREATOR, CONSUMER)
     #: The stage's MCP endpoint for agents (``<gateway>/mcp``), if the API serves one.
     mcp: str | None = None
+    #: Sign up one more user (email, then ``consumers`` or ``creators``) with ``password``, as the story signed up
+    #: its two, Cognito's trigger included: what a load of many consumers needs (``bench/load.py``).
+    sign_up: Callable[[str, str], None] | None = None
 
     @property
     def marketplace(self) -> str:
@@ -268,6 +273,8 @@ class _Sandbox:
         #: Event ids of the access-log lines and recorded key events already delivered: each runs once.
         self.delivered_lines: set[str] = set()
         self.delivered_key_events: set[str] = set()
+        #: Where the control plane table's stream was relayed to (shard id -> sequence number), as its mapping keeps.
+        self.outbox_checkpoints: dict[str, str] = {}
         #: Epoch seconds of the first usage hour the story has not closed (0: it has closed none).
         self.usage_open_from = 0.0
 
@@ -439,6 +446,7 @@ class _Sandbox:
             consumer_key=self.consumer_key,
             deliver=self.deliver,
             mcp=f"{gateway.url}{MCP_PATH}" if self.api.api.mcp is not None else None,
+            sign_up=self._sign_up_kept,
         )
 
     def deliver(self) -> int:
@@ -469,7 +477,17 @@ class _Sandbox:
                     traceback.print_exc(file=self.log)
 
     def sync_keys(self) -> int:
-        """The control plane's key events, recorded for the creator's key sync, that it has not run on yet."""
+        """The control plane's key events: the outbox items new on its table's stream relayed to its bus (as the
+        stream's event source mapping runs the relay), then those recorded for the creator's key sync that it has
+        not run on yet."""
+        relay = self.control_functions[OUTBOX_RELAY]
+        event_sources.drain_stream(
+            self._table_streams,
+            self._table_stream,
+            lambda event: self.runtime.invoke(relay, event),
+            self.outbox_checkpoints,
+            is_relayed,
+        )
         return event_sources.deliver_recorded_events(
             self.aws.client("logs"), self.runtime, self.user_functions[KEY_SYNC], self.delivered_key_events
         )
@@ -556,6 +574,11 @@ class _Sandbox:
                 raise OperationFailed(f"the control plane app did not start on {self.control_plane_url}")
             time.sleep(0.05)
         return settings
+
+    def _sign_up_kept(self, email: str, role: str) -> None:
+        """:meth:`_sign_up` once kept: its trigger runs under the lock, as every function then does."""
+        with self.lock:
+            self._sign_up(email, role)
 
     def _sign_up(self, email: str, role: str) -> None:
         """``apid signup``'s path, then Cognito's post-confirmation trigger (the deployed function, run here)."""
@@ -726,6 +749,16 @@ class _Sandbox:
     def _alert_queue(self) -> str:
         """The queue the alert deliverer's event source mapping reads: the one the aggregator fires alerts to."""
         return self._queue_read_by(ALERT_DELIVERER)
+
+    @cached_property
+    def _table_stream(self) -> str:
+        """The control plane table's stream, which the outbox relay's event source mapping reads."""
+        dynamodb = self.aws.session.client("dynamodb", endpoint_url=self.endpoint)
+        return str(dynamodb.describe_table(TableName=self.settings.table_name)["Table"]["LatestStreamArn"])
+
+    @cached_property
+    def _table_streams(self) -> Any:
+        return self.aws.session.client("dynamodbstreams", endpoint_url=self.endpoint)
 
     def _queue_read_by(self, handler: str) -> str:
         mappings = self.aws.client("lambda").list_event_source_mappings(
