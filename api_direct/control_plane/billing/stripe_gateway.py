@@ -431,12 +431,22 @@ class StripeGateway:
         self, subscription: str, prices: PlanPrices, metadata: Mapping[str, str], key: str, *, end_trial: bool = False
     ) -> None:
         """Swap the subscription's items for the new plan's, prorating the monthly fee; ``end_trial`` ends a
-        free trial now, so the new plan is charged from now (Stripe keeps a trial through a swap otherwise)."""
+        free trial now, so the new plan is charged from now (Stripe keeps a trial through a swap otherwise).
+
+        Another plan's metered item stays: the hours made on that plan close in their grace window after the move
+        and are reported to its meter, which bills them at its price (usage on no item of the subscription would
+        not be billed). An item already on one of the new prices stays as it is; another price on the new plan's
+        meter goes, or the meter's usage would be billed twice."""
         current = self.call(lambda o: self.client.v1.subscriptions.retrieve(subscription, {}, o))
-        items: list[stripe.params.SubscriptionUpdateParamsItem] = [
-            {"id": item.id, "deleted": True} for item in current["items"]["data"]
-        ]
-        items += [{"price": price} for price in prices.price_ids]
+        items: list[stripe.params.SubscriptionUpdateParamsItem] = []
+        kept: set[str] = set()
+        for item in current.to_dict()["items"]["data"]:
+            price, recurring = item["price"], item["price"].get("recurring") or {}
+            if price["id"] in prices.price_ids:
+                kept.add(price["id"])
+            elif recurring.get("usage_type") != "metered" or recurring.get("meter") == prices.meter:
+                items.append({"id": item["id"], "deleted": True})
+        items += [{"price": price} for price in prices.price_ids if price not in kept]
         params: stripe.params.SubscriptionUpdateParams = {
             "items": items,
             "metadata": dict(metadata),

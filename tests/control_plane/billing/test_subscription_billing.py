@@ -8,6 +8,7 @@ and what reached the bus.
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,10 +17,13 @@ import stripe
 from fastapi.testclient import TestClient
 
 from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_pk
+from api_direct.control_plane.billing.handlers import UsageBatch, process_usage
+from api_direct.control_plane.billing.periods import hour_text
+from api_direct.control_plane.billing.reporting import close_and_report
 from api_direct.control_plane.billing.stripe_gateway import ATTEMPTS, NETWORK_RETRIES, StripeGateway
 from api_direct.control_plane.billing.subscription_billing import BILLING_SK, SubscriptionBilling
 from api_direct.project import PricingPlan
-from tests.control_plane.billing.usage import API, CAROL
+from tests.control_plane.billing.usage import API, CAROL, sqs_event, usage_event
 from tests.errors import one_line_problem
 from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import (
@@ -502,8 +506,13 @@ def test_moving_between_paid_plans_swaps_the_items_of_the_same_subscription(
     response = billed_api.put(f"/subscriptions/{API}/plan", json={"plan": "team"}, headers=carol)
     assert response.status_code == 200, response.text
     [subscription] = stripe_subscriptions(stripe_fake)
-    team = plan_item(store, "team")["stripe_prices"]
-    assert [item["price"]["id"] for item in subscription["items"]["data"]] == [team["base_price"], team["usage_price"]]
+    pro, team = plan_item(store, "pro")["stripe_prices"], plan_item(store, "team")["stripe_prices"]
+    # Pro's metered item stays, for the hours made on pro that are reported in their grace window.
+    assert [item["price"]["id"] for item in subscription["items"]["data"]] == [
+        pro["usage_price"],
+        team["base_price"],
+        team["usage_price"],
+    ]
     assert subscription["metadata"]["apid_plan"] == "team"
     assert plan_item(store, "team")["stripe_meter"] != plan_item(store, "pro")["stripe_meter"], "a meter per plan"
     assert sub_item(store)["stripe_subscription"] == subscription["id"]  # type: ignore[index]
@@ -527,6 +536,33 @@ def test_pro_free_pro_in_one_period_charges_the_monthly_fee_once_and_free_again_
     [invoice] = stripe_fake.close_billing_period(at=subscription["start_date"] + 86_400)
     assert invoice["total"] == 990  # pro's monthly fee, once (no calls were made)
     assert stripe_subscriptions(stripe_fake)[0]["status"] == "canceled"
+
+
+def test_usage_reported_after_a_plan_change_is_billed_on_the_plan_it_was_made_under(
+    billed_api: TestClient,
+    store: Store,
+    carol: Headers,
+    stripe_fake: StripeFake,
+    quick: SubscriptionBilling,
+    listed: EventLog,
+) -> None:
+    """An hour made on pro closes in its grace window after the move to team: its calls go to pro's meter, and pro's
+    metered item stays on the subscription so Stripe bills them at pro's price."""
+    key_id = subscribed(billed_api, carol)["key_id"]
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    made_on_pro = usage_event(key_id, calls=8000, hour=hour_text(hour), plan="pro")
+    assert process_usage(sqs_event(made_on_pro), UsageBatch(store, None, None, hour)) == {"batchItemFailures": []}
+    assert billed_api.put(f"/subscriptions/{API}/plan", json={"plan": "team"}, headers=carol).status_code == 200
+
+    summary = close_and_report(store, quick, hour + timedelta(hours=2), timedelta(minutes=30))
+
+    assert (summary.meter_events, summary.billed_calls) == (1, 8000)
+    [event] = stripe_fake.meter_events()
+    assert event["event_name"] == plan_item(store, "pro")["stripe_event_name"]
+    [invoice] = stripe_fake.close_billing_period(at=int((hour + timedelta(hours=1)).timestamp()))
+    pro, team = plan_item(store, "pro")["stripe_prices"], plan_item(store, "team")["stripe_prices"]
+    lines = {line["pricing"]["price_details"]["price"]: line["amount"] for line in invoice["lines"]["data"]}
+    assert lines == {pro["usage_price"]: 10, team["base_price"]: 4900, team["usage_price"]: 0}
 
 
 def test_a_declined_card_on_an_upgrade_is_a_402_and_keeps_the_free_plan(
