@@ -28,6 +28,9 @@ PK, SK = "pk", "sk"
 GSI1, GSI2 = "gsi1", "gsi2"
 #: (index name, partition attribute, sort attribute): the stack builds exactly these, the store queries them.
 INDEXES = ((GSI1, "gsi1pk", "gsi1sk"), (GSI2, "gsi2pk", "gsi2sk"))
+#: A key event waiting in the control plane's outbox: ``pk=<prefix><event id>``, ``sk=EVENT``, written with the change
+#: it describes; the table's stream relays it to the bus (``control_plane.api.outbox``), filtered on these keys.
+OUTBOX_PREFIX, OUTBOX_SK = "OUTBOX#", "EVENT"
 
 # Environment variables.
 
@@ -65,6 +68,8 @@ CONTROL_PLANE_DEFAULTS: dict[str, Any] = {
     "stripe_card_percent": Decimal("2.9"),
     "stripe_card_fixed_cents": 30,
     "stripe_billing_percent": Decimal("0.7"),
+    # Stripe's fee on a dispute (a chargeback) in the US: 15 USD.
+    "stripe_dispute_fee_cents": 1500,
     "usage_grace_minutes": 120,
     "payout_grace_days": 3,
     "webhooks_allow_loopback": False,
@@ -88,6 +93,7 @@ CONTROL_PLANE_SETTINGS = (
     "stripe_card_percent",
     "stripe_card_fixed_cents",
     "stripe_billing_percent",
+    "stripe_dispute_fee_cents",
     "usage_grace_minutes",
     "payout_grace_days",
     "alert_sender",

@@ -55,6 +55,9 @@ class ControlPlaneSettings(BaseModel):
     stripe_card_percent: Annotated[Decimal, Field(ge=0, le=100)] = _DEFAULTS["stripe_card_percent"]
     stripe_card_fixed_cents: Annotated[int, Field(ge=0, le=1000)] = _DEFAULTS["stripe_card_fixed_cents"]
     stripe_billing_percent: Annotated[Decimal, Field(ge=0, le=100)] = _DEFAULTS["stripe_billing_percent"]
+    #: Stripe's fee on each dispute of a payment, in cents: taken off the creator's month with the disputed
+    #: amount, and given back with it if the dispute is won.
+    stripe_dispute_fee_cents: Annotated[int, Field(ge=0, le=10_000)] = _DEFAULTS["stripe_dispute_fee_cents"]
     #: How long after an hour ends its usage may still arrive; then the hour is closed for good.
     usage_grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = _DEFAULTS["usage_grace_minutes"]
     #: How long after a month ends revenue of that month may still arrive before it is paid out.

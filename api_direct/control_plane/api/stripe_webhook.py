@@ -13,6 +13,8 @@ Stripe retry them for days.
 | --- | --- |
 | ``invoice.paid`` | the creator is credited (:func:`~api_direct.control_plane.billing.earnings.record_revenue`) and charged Stripe's real card fee (its charge's balance transaction, read through ``invoice.payments``) and Billing's, the invoice kept with its Stripe link and period for the consumer's list (no call to Stripe when they look); a key suspended for an earlier failure is restored |
 | ``charge.refunded`` | each refund of a charge the ledger knows (one made on Stripe's dashboard too) is taken off its creator's earnings, once by refund id (:func:`~api_direct.control_plane.billing.earnings.record_refund`), and a pack's refunded share of units off the consumer's credit (:func:`~api_direct.control_plane.billing.prepaid.take_back_refund`) |
+| ``charge.dispute.created``, ``charge.dispute.funds_withdrawn`` | a chargeback of a payment the ledger knows: its amount and Stripe's dispute fee (``stripe_dispute_fee_cents``) come off its creator's month, once by dispute id (:func:`~api_direct.control_plane.billing.earnings.record_dispute`); an inquiry (``warning_*``), which withdraws nothing, changes nothing |
+| ``charge.dispute.closed`` | ``won``: the amount and the fee come back in the month it is won; ``lost``: they stay taken (:func:`~api_direct.control_plane.billing.earnings.close_dispute`); a closed event delivered before its created one records the dispute first |
 | ``invoice.payment_failed`` | the subscription's key is suspended in the API's account |
 | ``customer.subscription.deleted`` | Stripe ended the subscription: its key is revoked |
 | ``checkout.session.completed`` | by the session's ``metadata["apid_purpose"]``: ``credits``, the packs it paid for are granted (once per payment intent, :mod:`~api_direct.control_plane.billing.credits`) and the creator credited |
@@ -182,6 +184,32 @@ def _charge_refunded(services: Services, charge: Mapping[str, Any]) -> bool:
     return recorded
 
 
+def _dispute_of(services: Services, dispute: Mapping[str, Any]) -> earnings.Dispute | None:
+    """The ledger's view of a chargeback; ``None`` for an inquiry (no money moves) or a payment it did not credit."""
+    if str(dispute.get("status") or "").startswith("warning_"):
+        return None
+    invoice_id = earnings.ledger_entry_of_payment(services.store, str(dispute.get("payment_intent") or ""))
+    if invoice_id is None:
+        return None
+    fee = services.settings.stripe_dispute_fee_cents
+    return earnings.Dispute(str(dispute["id"]), invoice_id, int(dispute["amount"]), fee)
+
+
+def _dispute_opened(services: Services, dispute: Mapping[str, Any]) -> bool:
+    made = _dispute_of(services, dispute)
+    return made is not None and earnings.record_dispute(services.store, made, datetime.now(UTC)) == "recorded"
+
+
+def _dispute_closed(services: Services, dispute: Mapping[str, Any]) -> bool:
+    made = _dispute_of(services, dispute)
+    if made is None or dispute.get("status") not in ("won", "lost"):
+        return False
+    now = datetime.now(UTC)
+    recorded = earnings.record_dispute(services.store, made, now) == "recorded"
+    closed = earnings.close_dispute(services.store, made.dispute_id, dispute["status"] == "won", now)
+    return recorded or closed in ("given back", "kept")
+
+
 def _moment(epoch: Any) -> datetime | None:
     """A Stripe timestamp (Unix seconds) as a UTC time; ``None`` if the event has none."""
     return datetime.fromtimestamp(int(epoch), UTC) if isinstance(epoch, int) else None
@@ -240,4 +268,7 @@ _HANDLERS: Mapping[str, Callable[[Services, Mapping[str, Any]], bool]] = {
     "payment_intent.succeeded": _payment_succeeded,
     "customer.subscription.trial_will_end": trial_will_end,
     "charge.refunded": _charge_refunded,
+    "charge.dispute.created": _dispute_opened,
+    "charge.dispute.funds_withdrawn": _dispute_opened,
+    "charge.dispute.closed": _dispute_closed,
 }

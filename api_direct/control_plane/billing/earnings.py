@@ -7,15 +7,18 @@ The ledger, in the control plane table:
 | ``pk=INVOICE#<id>``, ``sk=PAID`` | one paid invoice (or prepaid pack, keyed by its payment intent): amount, Stripe's fees on it, what was refunded of it, API, consumer, creator, month, and for the consumer alone its Stripe link and period (``gsi2pk=LEDGER#<creator>`` for the creator's ledger, ``gsi1pk=INVOICES#<consumer>`` for the consumer's invoices; both sorted ``<month>#<id>``) |
 | ``pk=PAYMENT#<payment intent>``, ``sk=LEDGER`` | which ledger entry a payment intent paid: how a refund made on Stripe's dashboard finds it |
 | ``pk=REFUND#<refund id>``, ``sk=REFUND`` | one refund of an entry, recorded once by Stripe's id (``gsi2pk=REFUNDS#<creator>``, sorted ``<month>#<id>``) |
-| ``pk=CREATOR#<sub>``, ``sk=EARNINGS#<YYYY-MM>`` | a month's revenue, refunds and Stripe fees (and any debt carried in from the month before); once closed, its platform fee and payout; once paid, the transfer |
+| ``pk=DISPUTE#<dispute id>``, ``sk=DISPUTE`` | one dispute of an entry, recorded once by Stripe's id: amount, Stripe's dispute fee, ``open`` then ``won`` or ``lost`` |
+| ``pk=CREATOR#<sub>``, ``sk=EARNINGS#<YYYY-MM>`` | a month's revenue, refunds, disputes (amounts and fees) and Stripe fees (and any debt carried in from the month before); once closed, its platform fee and payout; once paid, the transfer |
 | ``pk=CREATOR#<sub>``, ``sk=PAYOUTS`` | the creator's Stripe Connect account |
 
 A paid invoice is recorded once (the invoice item is created on condition it does
 not exist, in the same transaction as the month's ``ADD``), in the month the control
 plane learns of it, and only while that month is ``open``; so is a refund, in the
 month it is made, whichever month the payment was in, and never beyond what is left
-of the payment. A month moves ``open`` -> ``closed`` (its numbers frozen, fee and
-payout computed) -> ``paid`` (transfer made). Its payout is revenue - refunds -
+of the payment. A dispute (a chargeback) takes its amount and Stripe's dispute fee
+off the month it is opened in, once by Stripe's dispute id; a won dispute gives both
+back in the month it is won, a lost one leaves them taken. A month moves ``open`` -> ``closed`` (its numbers frozen, fee and
+payout computed) -> ``paid`` (transfer made). Its payout is revenue - refunds - disputes and their fees -
 Stripe's fees - the platform fee (:mod:`.fees`: a percent of revenue net of refunds),
 less any debt carried in; a month that comes out below zero pays nothing and carries
 the rest into the next month, as a debt its payout settles first.
@@ -76,6 +79,16 @@ class Refund:
     invoice_id: str
     amount: int
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Dispute:
+    """One dispute of a ledger entry's payment: the amount disputed and Stripe's fee on the dispute, in cents."""
+
+    dispute_id: str
+    invoice_id: str
+    amount: int
+    fee: int
 
 
 class PayoutsFailed(RuntimeError):
@@ -266,6 +279,70 @@ def record_refund(
     return "duplicate" if reasons[0] != "None" else "more than left"
 
 
+def dispute_key(dispute_id: str) -> dict[str, str]:
+    return {PK: f"DISPUTE#{dispute_id}", SK: "DISPUTE"}
+
+
+DISPUTE_OPEN, DISPUTE_WON, DISPUTE_LOST = "open", "won", "lost"
+
+
+def record_dispute(
+    store: Store, dispute: Dispute, now: datetime
+) -> Literal["recorded", "duplicate", "unknown payment"]:
+    """Take a disputed amount and Stripe's dispute fee off the creator's month, once by Stripe's dispute id.
+
+    Before the month is paid out this lowers its payout; after, the month it is taken from is the open one, and a
+    month that comes out below zero carries the debt into the next (:func:`payout_of`)."""
+    paid = paid_entry(store, dispute.invoice_id)
+    if paid is None:
+        return "unknown payment"
+    creator, month = str(paid["creator"]), month_text(now)
+    entry = {
+        **dispute_key(dispute.dispute_id),
+        "dispute_id": dispute.dispute_id,
+        "invoice_id": dispute.invoice_id,
+        "amount": dispute.amount,
+        "fee": dispute.fee,
+        "currency": paid["currency"],
+        "creator": creator,
+        "month": month,
+        "status": DISPUTE_OPEN,
+        "recorded_at": now.isoformat(),
+    }
+    taken = {"disputes": dispute.amount, "dispute_fees": dispute.fee, "dispute_count": 1}
+    reasons = store.transact_conditionally(
+        [
+            {"Put": {"Item": entry, "ConditionExpression": "attribute_not_exists(pk)"}},
+            _open_month(creator, month, str(paid["currency"]), taken),
+        ],
+        answered=(0,),
+    )
+    return "duplicate" if reasons else "recorded"
+
+
+def close_dispute(
+    store: Store, dispute_id: str, won: bool, now: datetime
+) -> Literal["given back", "kept", "already closed", "unknown dispute"]:
+    """Settle a recorded dispute once: won, its amount and fee come back in the month it is won; lost, they stay
+    taken."""
+    found = _get(store, dispute_key(dispute_id))
+    if found is None:
+        return "unknown dispute"
+    close = update_op(
+        dispute_key(dispute_id),
+        set_={"status": DISPUTE_WON if won else DISPUTE_LOST, "closed_at": now.isoformat()},
+        when={"status": DISPUTE_OPEN},
+        exists=True,
+    )
+    operations = [close]
+    if won:
+        back = {"disputes": -int(found["amount"]), "dispute_fees": -int(found["fee"])}
+        operations.append(_open_month(str(found["creator"]), month_text(now), str(found["currency"]), back))
+    if store.transact_conditionally(operations, answered=(0,)):
+        return "already closed"
+    return "given back" if won else "kept"
+
+
 def ledger_entry_of_payment(store: Store, payment_intent: str) -> str | None:
     """The ledger entry (invoice or pack id) ``payment_intent`` paid; ``None`` if the ledger has none."""
     found = _get(store, payment_key(payment_intent))
@@ -282,7 +359,10 @@ def payout_of(month: Mapping[str, Any], fee_percent: Decimal) -> dict[str, Any]:
     carried into the next month (never below 0)."""
     revenue, refunds = int(month.get("revenue", 0)), int(month.get("refunds", 0))
     fee = platform_fee(revenue - refunds, fee_percent)
-    net = revenue - refunds - int(month.get("stripe_fees", 0)) - fee - int(month.get("carried_in", 0))
+    # A dispute is the creator's loss like Stripe's fees: outside the platform fee's base, so a dispute won in a
+    # later month gives back exactly what it took.
+    disputes = int(month.get("disputes", 0)) + int(month.get("dispute_fees", 0))
+    net = revenue - refunds - int(month.get("stripe_fees", 0)) - disputes - fee - int(month.get("carried_in", 0))
     return {"fee": fee, "payout": max(net, 0), "carried_out": max(-net, 0)}
 
 
@@ -314,7 +394,7 @@ def close_and_pay(
 
 
 #: What a month's payout is computed from: all must still hold when it closes (0 where absent).
-_FROZEN = ("revenue", "refunds", "stripe_fees", "carried_in")
+_FROZEN = ("revenue", "refunds", "disputes", "dispute_fees", "stripe_fees", "carried_in")
 
 
 def _close(store: Store, month: Mapping[str, Any], fee_percent: Decimal, now: datetime) -> bool:

@@ -50,6 +50,7 @@ pagination), :mod:`.server` (authentication, faults, idempotency, dispatch) with
 :mod:`.payment_intents`, :mod:`.charges` (with balance transactions and the fee),
 :mod:`.checkout` with :mod:`.checkout_page` (the hosted page), :mod:`.expansion`
 (``expand[]``), :mod:`.connect` (accounts, account links, transfers),
+:mod:`.refunds`, :mod:`.disputes` (chargebacks opened and decided by a test),
 :mod:`.webhooks` (endpoints, signing, delivery) and :mod:`.clock` (closing
 periods); :mod:`.fake` puts them together as :class:`StripeFake`.
 

@@ -9,17 +9,18 @@ from http.server import ThreadingHTTPServer
 from api_direct.local.stripe_server.checkout import Checkout
 from api_direct.local.stripe_server.clock import Clock
 from api_direct.local.stripe_server.connect import Connect
+from api_direct.local.stripe_server.disputes import Disputes
 from api_direct.local.stripe_server.server import Server, _Handler
 
 HOST = "127.0.0.1"
 
 
-class StripeFake(Server, Checkout, Connect, Clock):
+class StripeFake(Server, Checkout, Connect, Clock, Disputes):
     """A running fake: where it listens, the key it accepts, and hooks for tests.
 
     Each resource's endpoints and test hooks live in its own module (:mod:`.customers`,
     :mod:`.prices`, :mod:`.subscriptions`, :mod:`.payment_methods`, :mod:`.checkout`,
-    :mod:`.payment_intents`, :mod:`.connect`, :mod:`.webhooks`, :mod:`.clock`); this
+    :mod:`.payment_intents`, :mod:`.connect`, :mod:`.webhooks`, :mod:`.clock`, :mod:`.disputes`); this
     class puts them in one object. Every state read returns
     copies, so a test cannot change the fake by accident.
     """

@@ -12,6 +12,7 @@ from api_direct.local.stripe_server.charges import Charges
 from api_direct.local.stripe_server.checkout import Checkout
 from api_direct.local.stripe_server.connect import Connect
 from api_direct.local.stripe_server.customers import Customers
+from api_direct.local.stripe_server.disputes import DISPUTE_ROUTES
 from api_direct.local.stripe_server.invoice_payments import InvoicePayments
 from api_direct.local.stripe_server.payment_intents import PaymentIntents
 from api_direct.local.stripe_server.payment_methods import PaymentMethods
@@ -53,6 +54,7 @@ _TABLE: list[tuple[str, str, Callable[..., dict[str, Any]]]] = [
     ("POST", "/v1/transfers", Connect._create_transfer),
     ("GET", "/v1/transfers", Connect._list_transfers),
     *REFUND_ROUTES,
+    *DISPUTE_ROUTES,
 ]
 
 #: ``(method, path pattern, handler)``; a handler is called as ``handler(fake, params, *path_groups)``.
