@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from api_direct.cli.main import cli
+from api_direct.client import sign_in
 from api_direct.control_plane.billing.metering import HOUR_PREFIX
 from api_direct.local.sandbox import Endpoints
 from api_direct.local.agent_calls import call_tools
@@ -33,6 +34,7 @@ CALLS = 20
 #: Calls the test makes through the kept sandbox's served API with the consumer's key.
 KEPT_CALLS = 3
 WRONG_KEY = "apid_" + "x" * 43
+ANOTHER_CONSUMER = "another@sandbox.example"
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +88,19 @@ def run(tmp_path_factory: pytest.TempPathFactory, kept: dict[str, Any]) -> tuple
         endpoints.deliver()
         kept["metered for the agent"] = metered_calls(endpoints) - before
         kept["texts"], kept["secrets"] = written_down(endpoints)
+        # One more consumer, as a load of many signs them up: in the consumers' group, so a consumer's route answers.
+        assert endpoints.sign_up is not None
+        endpoints.sign_up(ANOTHER_CONSUMER, "consumers")
+        another = sign_in.login(
+            endpoints.control_plane,
+            ANOTHER_CONSUMER,
+            endpoints.password,
+            endpoint_url=endpoints.aws,
+            mfa_code=lambda: "",
+        )
+        kept["another consumer's subscriptions"] = sign_in.client_for(
+            another, endpoint_url=endpoints.aws
+        ).subscriptions()
 
     return run_kept_sandbox(explore, calls=CALLS, temp=temp), temp
 
@@ -213,6 +228,7 @@ def test_kept_running_it_can_be_explored(run: tuple[Result, Path], kept: dict[st
     [cities] = kept["agent"].results
     assert not cities.is_error and "list_cities_cities_get" in kept["agent"].listed
     assert kept["metered for the agent"] == 1 and f"MCP (agents):    {endpoints.mcp}" in result.stderr
+    assert kept["another consumer's subscriptions"] == []
     login_exit, earnings = kept["earnings"]
     assert login_exit == 0 and earnings.exit_code == 0, earnings.stderr
     [month] = json.loads(earnings.stdout)["months"]
