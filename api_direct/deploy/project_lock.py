@@ -5,8 +5,9 @@ directory, delete each other's change sets and race to execute them; the second
 is refused at once instead, naming the first. The lock is the operating system's
 (``flock`` on a file beside the stage's synthesis), held by an open file: a crashed
 or killed process holds nothing, so no stale lock is ever left to remove by hand.
-The file also says who holds it, for the refusal's message; it is never deleted
-(deleting a locked file lets a third process lock a new file of the same name).
+The file also says who holds it, for the refusal's message. Its holder removes it
+on release, so a run leaves the project as it found it; one that locked a file
+just removed that way sees the path gone or new, and locks again.
 
 Other machines do not see this lock: there, CloudFormation's own state (a stack in
 ``*_IN_PROGRESS``) refuses the second operation (:func:`~api_direct.deploy.aws.aws_errors`).
@@ -51,18 +52,39 @@ def operation_lock(directory: Path, command: str, stage: str | None) -> Iterator
     """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = directory / LOCK_FILE
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    descriptor = _locked(path)
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StateError(_refusal(descriptor, path)) from None
         holder = Holder(command, os.getpid(), f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC", stage)
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, json.dumps(asdict(holder)).encode(), 0)
         yield holder
     finally:
+        path.unlink(missing_ok=True)  # while still locked: nobody can be holding the file removed
         os.close(descriptor)  # releases the lock
+
+
+def _locked(path: Path) -> int:
+    """A descriptor of ``path`` locked by us; :class:`StateError` naming the holder when another has it."""
+    while True:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            refusal = _refusal(descriptor, path)
+            os.close(descriptor)
+            raise StateError(refusal) from None
+        if _same_file(path, descriptor):
+            return descriptor
+        os.close(descriptor)  # we locked the file its last holder removed on release: lock the path's own
+
+
+def _same_file(path: Path, descriptor: int) -> bool:
+    try:
+        named = path.stat()
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(descriptor)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def _refusal(descriptor: int, path: Path) -> str:

@@ -1,6 +1,7 @@
 """The stage lock: a second holder is refused at once and told who holds it; a dead holder holds nothing."""
 
 import fcntl
+import json
 import os
 import re
 import signal
@@ -35,11 +36,33 @@ def test_a_second_holder_is_refused_naming_the_first(tmp_path: Path) -> None:
     assert refused.value.exit_code == 5
 
 
-def test_released_when_the_block_ends_however_it_ends(tmp_path: Path) -> None:
+def test_released_when_the_block_ends_however_it_ends_leaving_no_file(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError), operation_lock(tmp_path, "apid deploy", None):
         raise RuntimeError("the deploy failed")
+    assert not (tmp_path / LOCK_FILE).exists()
     with operation_lock(tmp_path, "apid rollback", None) as holder:
         assert holder.command == "apid rollback"
+        assert json.loads((tmp_path / LOCK_FILE).read_text())["command"] == "apid rollback"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_removed_by_its_last_holder_as_we_locked_it_is_locked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last holder removes the file between our open and our lock: holding that file would hold nothing."""
+    path, real = tmp_path / LOCK_FILE, fcntl.flock
+    path.write_text("")
+    released: list[int] = []
+
+    def released_meanwhile(descriptor: int, operation: int) -> None:
+        if not released:
+            released.append(descriptor)
+            path.unlink()
+        real(descriptor, operation)
+
+    monkeypatch.setattr(fcntl, "flock", released_meanwhile)
+    with operation_lock(tmp_path, "apid deploy", None) as holder:
+        assert json.loads(path.read_text())["pid"] == holder.pid
 
 
 def test_stages_are_locked_apart(tmp_path: Path) -> None:
@@ -61,7 +84,7 @@ def test_a_holder_killed_outright_leaves_the_lock_free(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-    assert (tmp_path / LOCK_FILE).exists()  # the file stays; the lock went with the process
+    assert (tmp_path / LOCK_FILE).exists()  # the file stays (nobody removed it); the lock went with the process
     with operation_lock(tmp_path, "apid deploy", "prod") as holder:
         assert holder.pid == os.getpid()
 
