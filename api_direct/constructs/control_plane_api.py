@@ -22,6 +22,7 @@ from api_direct.bundling.build import SourceTree
 from api_direct.constructs.fastapi_function import FastApiFunction
 from api_direct.bundling.fastapi_code import ADAPTER_REQUIREMENT, FastApiCode, SourceFile
 from api_direct.constructs.identity import USER_POOL_API_SCOPE
+from api_direct.constructs.key_event_outbox import KeyEventOutbox
 from api_direct.constructs.runtime_function import RUNTIME_REQUIREMENTS
 from api_direct.constructs.usage_billing import UsageBilling
 from api_direct.contracts import (
@@ -197,7 +198,8 @@ class ControlPlaneApi(Construct):
     * ``table``: the single table of :mod:`api_direct.control_plane.api.store`
       (``pk``/``sk`` and its indexes), billed per request, KMS-encrypted (AWS-managed
       key), point-in-time recovery; items with an ``expires_at`` (epoch seconds)
-      are deleted by DynamoDB's TTL once it has passed.
+      are deleted by DynamoDB's TTL once it has passed. Its stream (new images)
+      feeds ``outbox``.
     * ``event_bus``: usage arrives here and key events leave from here. It is created
       with no resource policy: the app admits each linked account on link
       (``events:PutPermission``) and removes it on unlink, so the bus never trusts
@@ -213,6 +215,8 @@ class ControlPlaneApi(Construct):
     * ``function``: the app, built by :class:`FastApiFunction` from this library's
       own ``control_plane`` and ``runtime`` packages, configured through
       :func:`api_direct.contracts.control_plane_environment`; it may read ``stripe_secret``.
+    * ``outbox``: :class:`KeyEventOutbox` on the same bundle and settings: the key events
+      the app and billing write to ``table`` with each change, relayed from its stream to ``event_bus``.
     * ``billing``: :class:`UsageBilling` on the same bundle, settings and table:
       usage from the bus into hourly totals, Stripe meter events, creator payouts.
     * ``rest_api``: a Cognito user pool authorizer (access tokens, as the CLI gets
@@ -265,6 +269,7 @@ class ControlPlaneApi(Construct):
                 point_in_time_recovery_enabled=True
             ),
             time_to_live_attribute="expires_at",
+            stream=dynamodb.StreamViewType.NEW_IMAGE,
             deletion_protection=removal_policy == RemovalPolicy.RETAIN,
             removal_policy=removal_policy,
         )
@@ -346,6 +351,15 @@ class ControlPlaneApi(Construct):
             stripe_secret=self.stripe_secret,
             user_pool=user_pool,
             alert_sender=alert_sender,
+            log_retention=log_retention,
+        )
+        self.outbox = KeyEventOutbox(
+            self,
+            "Outbox",
+            table=self.table,
+            event_bus=self.event_bus,
+            bundle=self.bundle,
+            environment=environment,
             log_retention=log_retention,
         )
         # Stripe's webhook queues consumer notices too (a free trial ending), sent as usage alerts are.
@@ -451,13 +465,13 @@ class ControlPlaneApi(Construct):
             )
 
     def _grant_app(self, role: iam.IRole, event_bus_name: str) -> None:
-        """What the app does in AWS: its table, its bus, key routing rules, and linked accounts' deploy roles."""
+        """What the app does in AWS: its table, its bus's permissions and key routing rules, and linked accounts'
+        deploy roles; it puts no events itself (``outbox`` does)."""
         stack = Stack.of(self)
         for statement in self.table.grant_read_write_data(role).principal_statements:
             acknowledge_wildcards(
                 role, statement, "The app queries every index of its table (store.INDEXES), and only this table's."
             )
-        self.event_bus.grant_put_events_to(role)
         key_rules = stack.format_arn(service="events", resource="rule", resource_name=f"{event_bus_name}/{KEY_RULES}")
         deploy_roles = stack.format_arn(
             service="iam",

@@ -82,9 +82,10 @@ class UsageBilling(Construct):
       Amazon SES from ``alert_sender`` (a verified SES identity of this account; without one, no email) to the
       consumer's address, read from ``user_pool``, and the consumer's signed webhook. It may send as
       ``alert_sender`` alone (``ses:FromAddress``), list the pool's users and nothing else of Cognito. Alert
-      messages that fail ``MAX_RECEIVE_COUNT`` times go to ``alert_dead_letter_queue``. The aggregator may put
-      key events on ``event_bus``: a hard spend cap stops a subscription's keys (``KeyCapped``), as does used-up
-      prepaid credit; so may ``closer``, whose prepaid credit work (auto-reloads, expiry) also sends alerts.
+      messages that fail ``MAX_RECEIVE_COUNT`` times go to ``alert_dead_letter_queue``. The aggregator may write
+      key events to ``table``'s outbox (relayed to ``event_bus`` by ``ControlPlaneApi.outbox``): a hard spend cap
+      stops a subscription's keys (``KeyCapped``), as does used-up prepaid credit; so may ``closer``, whose prepaid
+      credit work (auto-reloads, expiry) also sends alerts.
     * ``payer`` runs on ``payout_schedule`` (daily at 06:00 UTC): it transfers each
       creator's earnings of closed months through Stripe Connect.
       Scheduled events EventBridge could not deliver, and runs that failed after
@@ -212,7 +213,7 @@ class UsageBilling(Construct):
             )
         )
 
-        self._alerts(event_bus, user_pool, alert_sender, billing_function, alert_timeout)
+        self._alerts(user_pool, alert_sender, billing_function, alert_timeout)
 
         self.schedule_dead_letter_queue = DeadLetterQueue(
             self, "ScheduleDeadLetters", holds="the close and payout schedules (undelivered events and failed runs)"
@@ -238,7 +239,6 @@ class UsageBilling(Construct):
         # Prepaid credit's scheduled work (auto-reloads, expiry) caps keys and alerts consumers, as the aggregator does.
         self.closer.add_environment(ALERT_QUEUE_URL_ENV, self.alert_queue.queue_url)
         self.alert_queue.grant_send_messages(self.closer)
-        event_bus.grant_put_events_to(self.closer)
         # A retired listing's sweep removes its key-forwarding rule (made by the app at publish): rules of that name
         # on this bus only.
         retired_rules = iam.PolicyStatement(
@@ -266,7 +266,6 @@ class UsageBilling(Construct):
 
     def _alerts(
         self,
-        event_bus: events.IEventBus,
         user_pool: cognito.IUserPool,
         sender: str | None,
         billing_function: Any,
@@ -293,7 +292,6 @@ class UsageBilling(Construct):
         for function in (self.aggregator, self.alert_deliverer):
             function.add_environment(ALERT_QUEUE_URL_ENV, self.alert_queue.queue_url)
             self.alert_queue.grant_send_messages(function)
-        event_bus.grant_put_events_to(self.aggregator)
         self.alert_deliverer.add_to_role_policy(
             iam.PolicyStatement(actions=["cognito-idp:ListUsers"], resources=[user_pool.user_pool_arn])
         )

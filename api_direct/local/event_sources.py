@@ -3,7 +3,7 @@
 Each function here builds the event an AWS service would hand a function (the
 shapes AWS documents, which the handlers' Powertools data classes parse) and runs
 the deployed function with it through :class:`LocalLambda`: an SQS event source
-mapping draining a queue, an EventBridge schedule firing at a given time, a
+mapping draining a queue, a DynamoDB stream's event source mapping, an EventBridge schedule firing at a given time, a
 Cognito trigger, a CloudWatch Logs subscription, and the EventBridge rules whose
 Lambda targets the emulator records instead of running (see
 ``emulator.lambda_targets_recorded_not_run``).
@@ -12,7 +12,7 @@ Lambda targets the emulator records instead of running (see
 import base64
 import gzip
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,8 @@ from api_direct.local.lambda_runtime import DeployedFunction, LocalLambda
 #: Where the emulator writes the events a rule delivered to a Lambda target.
 RECORDED_EVENTS_GROUP = "/emulator/lambda/{function}"
 _SQS_BATCH = 10
+#: A stream event source mapping's default batch size.
+_STREAM_BATCH = 100
 
 
 def drain_queue(sqs: Any, queue_url: str, runtime: LocalLambda, function: DeployedFunction) -> int:
@@ -47,6 +49,53 @@ def drain_queue(sqs: Any, queue_url: str, runtime: LocalLambda, function: Deploy
         if failed:
             break  # they become visible again after the visibility timeout; not within this drain
     return done
+
+
+def drain_stream(
+    streams: Any,
+    stream_arn: str,
+    invoke: Callable[[dict[str, Any]], Mapping[str, Any] | None],
+    checkpoints: dict[str, str],
+    wanted: Callable[[Mapping[str, Any]], bool] = lambda record: True,
+) -> int:
+    """Hand a DynamoDB stream's new records to a function in batches, as its event source mapping does; how many
+    records it took.
+
+    ``checkpoints`` (shard id -> the last sequence number taken) is where each shard
+    resumes, so a record is handed over once however often this runs. Records that
+    ``wanted`` refuses are passed over, as the mapping's filter criteria do. A record the
+    function names in ``batchItemFailures`` stops its shard there: the checkpoint stays
+    before it, and the next drain hands it (and those after it) over again, as Lambda
+    retries a stream from the first failure.
+    """
+    done = 0
+    for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+        shard_id = shard["ShardId"]
+        while True:
+            after = checkpoints.get(shard_id)
+            start = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after} if after else {}
+            iterator = streams.get_shard_iterator(
+                StreamArn=stream_arn, ShardId=shard_id, **(start or {"ShardIteratorType": "TRIM_HORIZON"})
+            )["ShardIterator"]
+            records = streams.get_records(ShardIterator=iterator, Limit=_STREAM_BATCH)["Records"]
+            if not records:
+                break
+            batch = [{**record, "eventSourceARN": stream_arn} for record in records if wanted(record)]
+            response = invoke({"Records": batch}) if batch else None
+            failed = [failure["itemIdentifier"] for failure in (response or {}).get("batchItemFailures", [])]
+            taken = _before_first(records, failed[0]) if failed else records
+            if taken:
+                checkpoints[shard_id] = taken[-1]["dynamodb"]["SequenceNumber"]
+            done += sum(1 for record in taken if wanted(record))
+            if failed:
+                break
+    return done
+
+
+def _before_first(records: list[Mapping[str, Any]], sequence_number: str) -> list[Mapping[str, Any]]:
+    """The records before the one with ``sequence_number``."""
+    numbers = [record["dynamodb"]["SequenceNumber"] for record in records]
+    return records[: numbers.index(sequence_number)]
 
 
 def sqs_event(messages: list[Mapping[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:

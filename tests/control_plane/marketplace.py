@@ -1,15 +1,19 @@
 """What the marketplace tests share: a linked creator, a published listing, the events on the buses."""
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 
 import boto3
 from fastapi.testclient import TestClient
 
+from api_direct.contracts import KEY_EVENT_TYPES
+from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.store import PK, SK, api_pk, creator_pk
 from tests.control_plane.resources import BUS, REGION, TABLE
+from tests.control_plane.stream_relay import relay_outbox
 
 CREATOR_ACCOUNT = "222222222222"
 CREATOR_REGION = "eu-west-1"
@@ -101,7 +105,11 @@ def set_counters(api_id: str, **counters: int) -> None:
 
 
 class EventLog:
-    """Every event that reaches a bus, through a catch-all rule into an SQS queue (moto delivers at once)."""
+    """Every event that reaches a bus, through a catch-all rule into an SQS queue (moto delivers at once).
+
+    Reading relays the control plane's outbox first (:func:`~tests.control_plane.stream_relay.relay_outbox`),
+    as the table's stream would have by then.
+    """
 
     def __init__(self, session: boto3.Session, bus: str) -> None:
         self._sqs = session.client("sqs")
@@ -114,6 +122,7 @@ class EventLog:
 
     def read(self) -> list[dict[str, Any]]:
         """All events so far, oldest first."""
+        relay_outbox()
         while messages := self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=10).get("Messages"):
             for message in messages:
                 self.events.append(json.loads(message["Body"]))
@@ -121,11 +130,15 @@ class EventLog:
         return self.events
 
     def details(self) -> list[tuple[str, dict[str, Any]]]:
-        """Detail type and detail, less the ``issued_at`` stamp (checked here to be a microsecond UTC time)."""
+        """Detail type and detail, less the ``issued_at`` stamp (checked here to be a microsecond UTC time) and
+        the outbox's ``event_id`` (checked to be there, on every key event)."""
         found = []
         for event in self.read():
             detail = dict(event["detail"])
             stamp = detail.pop("issued_at", None)
+            event_id = detail.pop("event_id", None)
+            if event["detail-type"] in KEY_EVENT_TYPES:
+                assert str(event_id).startswith("evt_"), event
             if event["detail-type"] in ("KeyIssued", "KeyRevoked", "PlanChanged"):
                 assert stamp is not None and datetime.fromisoformat(stamp).microsecond is not None, event
                 assert datetime.fromisoformat(stamp).utcoffset() == timedelta(0), stamp
@@ -154,21 +167,20 @@ def creator_key_bus(
     return EventLog(session, f"apid-{api_id}-keys")
 
 
-def rejecting_events(app: Any, monkeypatch: Any) -> Callable[[Callable[[dict[str, Any]], bool]], None]:
-    """A switch making the app's ``put_events`` reject the events a predicate picks (on the detail plus
-    ``type``), as EventBridge does: a failed entry, not an exception."""
-    client = app.state.services.bus._events
-    real = client.put_events
+def rejecting_events(monkeypatch: Any) -> Callable[[Callable[[dict[str, Any]], bool]], None]:
+    """A switch making the bus reject the key events a predicate picks (on the detail plus ``type``), as
+    EventBridge does: a failed entry, not an exception. ``lambda detail: False`` takes them all again."""
+    real = ControlPlaneBus.send
 
     def fail_when(rejects: Callable[[dict[str, Any]], bool]) -> None:
-        def put_events(Entries: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:  # noqa: N803 (boto3's name)
-            if rejects({**json.loads(Entries[0]["Detail"]), "type": Entries[0]["DetailType"]}):
-                return {
-                    "FailedEntryCount": 1,
-                    "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try later"}],
-                }
-            return real(Entries=Entries, **kwargs)  # type: ignore[no-any-return]
+        def send(bus: ControlPlaneBus, detail_type: str, detail: Mapping[str, Any]) -> None:
+            if not rejects({**detail, "type": detail_type}):
+                real(bus, detail_type, detail)
+                return
+            failed = {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try later"}]}
+            with patch.object(bus._events, "put_events", return_value=failed):
+                real(bus, detail_type, detail)
 
-        monkeypatch.setattr(client, "put_events", put_events)
+        monkeypatch.setattr(ControlPlaneBus, "send", send)
 
     return fail_when

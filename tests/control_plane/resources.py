@@ -39,6 +39,8 @@ def create_table(dynamodb: Any, name: str) -> None:
             }
             for index, p, s in INDEXES
         ],
+        # Key events leave through the stream (api/outbox.py), as the stack's table has it.
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )
 
 

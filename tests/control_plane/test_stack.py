@@ -13,7 +13,8 @@ from aws_cdk.assertions import Match, Template
 
 from api_direct.aws_costs import prices
 from api_direct.constructs.bundled_function import BUNDLE_CACHE_CONTEXT
-from api_direct.contracts import ALERT_QUEUE_URL_ENV, DEAD_LETTER_URL_ENV, KEY_RULE_PREFIX
+from api_direct.constructs.key_event_outbox import RELAY_HANDLER, RELAY_RETRY_ATTEMPTS
+from api_direct.contracts import ALERT_QUEUE_URL_ENV, DEAD_LETTER_URL_ENV, KEY_RULE_PREFIX, OUTBOX_PREFIX, OUTBOX_SK
 from api_direct.constructs.control_plane_api import (
     CREATOR_KEY_BUSES,
     MARKETPLACE_MCP_PATH,
@@ -309,8 +310,9 @@ class TestFunction:
             for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
         }
         bus_id, _ = only(template, "AWS::Events::EventBus")
-        for action in ("events:PutEvents", "events:PutPermission", "events:RemovePermission"):
+        for action in ("events:PutPermission", "events:RemovePermission"):
             assert by_action[action]["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
+        assert "events:PutEvents" not in by_action, "the outbox relay puts the key events, not the app"
         assert by_action["events:PutTargets"]["Condition"] == {"ArnLike": {"events:TargetArn": CREATOR_KEY_BUSES}}
         assert "rule/apid-control-plane/apid-keys-*" in json.dumps(by_action["events:PutRule"]["Resource"])
         assert by_action["iam:PassRole"]["Condition"] == {
@@ -511,12 +513,10 @@ class TestBilling:
     def test_billing_and_the_app_share_the_table_and_nothing_else_of_each_other(self, template: Template) -> None:
         table_id, _ = only(template, "AWS::DynamoDB::Table")
         bus_id, _ = only(template, "AWS::Events::EventBus")
-        # A hard spend cap and used-up prepaid credit: the aggregator, and the closer (credit's reloads and expiry),
-        # send KeyCapped on the control plane's bus, and only there.
-        # The closer also removes a retired listing's key-forwarding rule, and only rules of that name.
+        # A hard spend cap and used-up prepaid credit write KeyCapped to the table's outbox, put on no bus.
+        # The closer removes a retired listing's key-forwarding rule, and only rules of that name.
         allowed = {
-            AGGREGATE_HANDLER: {"events:PutEvents"},
-            CLOSE_HANDLER: {"events:PutEvents", "events:RemoveTargets", "events:DeleteRule"},
+            CLOSE_HANDLER: {"events:RemoveTargets", "events:DeleteRule"},
             DELIVER_ALERTS_HANDLER: {"cognito-idp:ListUsers"},
         }
         for handler in (AGGREGATE_HANDLER, DELIVER_ALERTS_HANDLER, CLOSE_HANDLER, PAY_OUT_HANDLER):
@@ -530,10 +530,52 @@ class TestBilling:
                 if a.startswith(("events:", "iam:", "sts:", "cognito-idp:")) and a not in allowed.get(handler, ())
             ]
             for statement in statements:
-                if "events:PutEvents" in actions_of(statement):
-                    assert statement["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
                 if "events:DeleteRule" in actions_of(statement):
                     assert json.dumps(statement["Resource"]).endswith(f'/{KEY_RULE_PREFIX}*"]]}}')
+
+
+class TestOutbox:
+    def test_the_table_streams_new_images(self, template: Template) -> None:
+        _, table = only(template, "AWS::DynamoDB::Table")
+        assert table["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+
+    def test_the_relay_reads_new_outbox_items_retrying_from_the_failed_one_then_dead_lettering(
+        self, template: Template, function: tuple[str, dict[str, Any]]
+    ) -> None:
+        table_id, _ = only(template, "AWS::DynamoDB::Table")
+        relay_id, relay = function_by_handler(template, RELAY_HANDLER)
+        assert relay["Properties"]["Code"] == function[1]["Properties"]["Code"]
+        _, mapping = only(
+            template, "AWS::Lambda::EventSourceMapping", {"Properties": {"FunctionName": {"Ref": relay_id}}}
+        )
+        props = mapping["Properties"]
+        assert props["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+        assert (props["StartingPosition"], props["BisectBatchOnFunctionError"]) == ("TRIM_HORIZON", True)
+        assert (props["MaximumRetryAttempts"], props["MaximumRecordAgeInSeconds"]) == (RELAY_RETRY_ATTEMPTS, 86400)
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        dead_letters = props["DestinationConfig"]["OnFailure"]["Destination"]
+        queue_id, arn = dead_letters["Fn::GetAtt"]
+        assert "OutboxDeadLetters" in queue_id and arn == "Arn"
+        [criteria] = props["FilterCriteria"]["Filters"]
+        assert json.loads(criteria["Pattern"]) == {
+            "eventName": ["INSERT"],
+            "dynamodb": {"Keys": {PK: {"S": [{"prefix": OUTBOX_PREFIX}]}, SK: {"S": [OUTBOX_SK]}}},
+        }
+
+    def test_the_relay_may_put_events_on_the_control_plane_bus_and_only_there(self, template: Template) -> None:
+        bus_id, _ = only(template, "AWS::Events::EventBus")
+        _, relay = function_by_handler(template, RELAY_HANDLER)
+        statements = policy_statements(template, relay["Properties"]["Role"]["Fn::GetAtt"][0])
+        puts = [s for s in statements if "events:PutEvents" in actions_of(s)]
+        assert [s["Resource"] for s in puts] == [{"Fn::GetAtt": [bus_id, "Arn"]}]
+        assert not [a for s in statements for a in actions_of(s) if a.startswith("dynamodb:") and "Stream" not in a]
+
+    def test_alarms_on_dead_letters_and_on_events_waiting(self, template: Template) -> None:
+        alarms = template.find_resources(
+            "AWS::CloudWatch::Alarm", {"Properties": {"AlarmDescription": Match.any_value()}}
+        )
+        metrics = {alarm["Properties"].get("MetricName") for alarm in alarms.values()}
+        assert {"ApproximateNumberOfMessagesVisible", "IteratorAge"} <= metrics
 
 
 class TestAlerts:

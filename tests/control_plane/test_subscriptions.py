@@ -1,5 +1,5 @@
 """Subscriptions and keys: a key shown once and stored only as its hash, events that reach the API's
-account, and no half-done change when an event cannot be sent. AWS is moto; tokens are real."""
+account, written with their change and relayed until the bus takes them. AWS is moto; tokens are real."""
 
 import json
 import logging
@@ -11,7 +11,11 @@ import pytest
 from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 
-from api_direct.control_plane.api.store import PK, SK, api_pk, consumer_pk, key_pk
+from api_direct.control_plane.api.bus import ControlPlaneBus
+from api_direct.control_plane.api.outbox import relay_batch
+from api_direct.control_plane.api.problems import Problem
+from api_direct.control_plane.api.store import PK, SK, api_pk, consumer_pk, key_pk, update_op
+from api_direct.control_plane.api.subscriptions import commit, revoked, subscription_key
 from api_direct.runtime.api_keys import hash_key, usage_id_of
 from tests.control_plane.marketplace import (
     rejecting_events,
@@ -19,6 +23,8 @@ from tests.control_plane.marketplace import (
     control_plane_events,
     table,
 )
+from tests.control_plane.resources import BUS
+from tests.control_plane.stream_relay import relay_outbox
 
 Headers = dict[str, str]
 PLAINTEXT_KEY = re.compile(r"apid_[A-Za-z0-9_-]{43}")
@@ -61,8 +67,8 @@ def key_status(api_key: str) -> str | None:
 def failing_events(
     api: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[[Callable[[dict[str, Any]], bool]], None]:
-    """Make ``put_events`` reject the events a predicate picks (on the detail), as EventBridge does."""
-    return rejecting_events(api.app, monkeypatch)
+    """Make the bus reject the key events a predicate picks (on the detail), as EventBridge does."""
+    return rejecting_events(monkeypatch)
 
 
 # --- subscribing ----------------------------------------------------------------------------------
@@ -225,77 +231,61 @@ def test_revoking_a_key_cancels_its_subscription(api: TestClient, carol: Headers
     assert api.delete("/keys/key_0000000000000000", headers=carol).status_code == 404
 
 
-# --- nothing half-done ------------------------------------------------------------------------------
+# --- nothing half-done: the outbox -------------------------------------------------------------------
 
 
-def test_an_unsent_key_issued_undoes_the_subscription(
+def test_a_refused_key_event_is_relayed_once_the_bus_takes_it_and_never_twice(
     api: TestClient, carol: Headers, listed: EventLog, failing_events: Any
 ) -> None:
     failing_events(lambda detail: True)
-    response = subscribe(api, carol)
-    assert response.status_code == 502 and "try later" in response.json()["detail"]
-    assert item(consumer_pk(CONSUMER), "SUB#weather-api") is None and counters() == (0, 0)
-    assert api.get("/keys", headers=carol).json() == []
-
-
-def test_an_unreachable_bus_is_a_502_too(
-    api: TestClient, carol: Headers, listed: EventLog, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def unreachable(**_: Any) -> None:
-        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "PutEvents")
-
-    monkeypatch.setattr(api.app.state.services.bus._events, "put_events", unreachable)
-    response = subscribe(api, carol)
-    assert response.status_code == 502 and "ServiceUnavailable" in response.json()["detail"]
-    assert item(consumer_pk(CONSUMER), "SUB#weather-api") is None and counters() == (0, 0)
-
-
-def test_a_failed_resubscription_restores_the_cancelled_one(
-    api: TestClient, carol: Headers, listed: EventLog, failing_events: Any
-) -> None:
-    subscribed(api, carol)
-    api.delete("/subscriptions/weather-api", headers=carol)
-    failing_events(lambda detail: detail["type"] == "KeyIssued")
-    assert subscribe(api, carol).status_code == 502
-    [subscription] = api.get("/subscriptions", headers=carol).json()
-    assert subscription["status"] == "cancelled" and counters() == (0, 0)
-
-
-def test_an_unsent_revocation_keeps_the_subscription(
-    api: TestClient, carol: Headers, listed: EventLog, failing_events: Any
-) -> None:
     issued = subscribed(api, carol)
-    failing_events(lambda detail: detail["type"] == "KeyRevoked")
-    assert api.delete("/subscriptions/weather-api", headers=carol).status_code == 502
-    assert api.delete(f"/keys/{issued['key_id']}", headers=carol).status_code == 502
+    assert listed.read() == [], "the bus refused it: the relay fails the record and keeps it"
     assert key_status(issued["api_key"]) == "active" and counters() == (1, 1)
-    subscription = item(consumer_pk(CONSUMER), "SUB#weather-api")
-    assert subscription is not None and subscription["status"] == "active" and "cancelled_at" not in subscription
+    failing_events(lambda detail: False)
+    assert [(kind, detail["key_id"]) for kind, detail in listed.details()] == [("KeyIssued", issued["key_id"])]
+    assert relay_outbox() == 0 and len(listed.read()) == 1
 
 
-def test_a_rotation_whose_revocation_fails_takes_the_new_key_back(
+def test_an_unreachable_bus_delays_the_event_never_the_change(
+    api: TestClient, carol: Headers, listed: EventLog
+) -> None:
+    class Unreachable:
+        def put_events(self, **_: Any) -> None:
+            raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "PutEvents")
+
+    issued = subscribed(api, carol)
+    assert relay_outbox(lambda event: relay_batch(event, ControlPlaneBus(Unreachable(), BUS, None))) == 0
+    assert [kind for kind, _ in listed.details()] == ["KeyIssued"] and key_status(issued["api_key"]) == "active"
+
+
+def test_a_change_whose_transaction_fails_leaves_no_event(api: TestClient, carol: Headers, listed: EventLog) -> None:
+    issued = subscribed(api, carol)
+    stored = item(key_pk(hash_key(issued["api_key"])), "KEY")
+    assert stored is not None and len(listed.read()) == 1
+    services = api.app.state.services
+    stale = update_op(subscription_key(CONSUMER, "weather-api"), set_={"plan": "pro"}, when={"key_id": "key_gone"})
+    with pytest.raises(Problem) as refused:
+        commit(services, writes=[stale], events=[revoked(stored)], conflict="changed meanwhile")
+    assert refused.value.status == 409
+    assert relay_outbox() == 0 and len(listed.read()) == 1 and key_status(issued["api_key"]) == "active"
+
+
+def test_the_events_of_one_change_arrive_in_its_order_and_a_retry_sends_only_what_failed(
     api: TestClient, carol: Headers, listed: EventLog, failing_events: Any
 ) -> None:
     old = subscribed(api, carol)
     failing_events(lambda detail: detail["type"] == "KeyRevoked" and detail["key_id"] == old["key_id"])
-    response = api.post("/subscriptions/weather-api/rotate", headers=carol)
-    assert response.status_code == 502 and "api_key" not in response.text
-    assert key_status(old["api_key"]) == "active"
-    assert [(k["key_id"], k["status"]) for k in api.get("/keys", headers=carol).json()] == [(old["key_id"], "active")]
-    assert api.get("/subscriptions", headers=carol).json()[0]["key_id"] == old["key_id"]
-    [(issued, new), (taken_back, again)] = listed.details()[1:]
-    assert (issued, taken_back) == ("KeyIssued", "KeyRevoked") and new["key_id"] == again["key_id"] != old["key_id"]
-
-
-def test_an_unsent_plan_change_keeps_the_old_plan(
-    api: TestClient, carol: Headers, listed: EventLog, failing_events: Any
-) -> None:
-    subscribed(api, carol)
-    failing_events(lambda detail: detail["type"] == "PlanChanged")
-    assert api.put("/subscriptions/weather-api/plan", json={"plan": "pro"}, headers=carol).status_code == 502
-    assert api.get("/subscriptions", headers=carol).json()[0]["plan"] == "free"
-    assert api.get("/keys", headers=carol).json()[0]["plan"] == "free"
-    assert counters("free") == (1, 1) and counters("pro") == (1, 0)
+    new = api.post("/subscriptions/weather-api/rotate", headers=carol).json()
+    assert key_status(old["api_key"]) == "revoked" and key_status(new["api_key"]) == "active"
+    assert [kind for kind, _ in listed.details()] == ["KeyIssued", "KeyIssued"], "the revocation waits"
+    failing_events(lambda detail: False)
+    events = listed.read()
+    assert [(e["detail-type"], e["detail"]["key_id"]) for e in events] == [
+        ("KeyIssued", old["key_id"]),
+        ("KeyIssued", new["key_id"]),
+        ("KeyRevoked", old["key_id"]),
+    ]
+    assert events[1]["detail"]["issued_at"] < events[2]["detail"]["issued_at"]
 
 
 # --- the plaintext key goes nowhere -----------------------------------------------------------------

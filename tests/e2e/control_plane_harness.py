@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,10 @@ from click.testing import CliRunner, Result
 
 from api_direct.cli.main import cli
 from api_direct.control_plane.api.app import create_app
+from api_direct.control_plane.api.bus import ControlPlaneBus
+from api_direct.control_plane.api.outbox import is_relayed, relay_batch
 from api_direct.control_plane.api.settings import ControlPlaneSettings
+from api_direct.local.event_sources import drain_stream
 from api_direct.local.stripe_server import StripeFake, running_stripe_fake
 from api_direct.runtime import usage_forwarder
 from tests.control_plane.resources import create_table, serving_json
@@ -45,6 +48,20 @@ class ControlPlane:
     stripe: StripeFake
     #: Where the usage rule on the bus delivers (the ``UsageBilling`` construct's queue, made by hand here).
     usage_queue: str
+    #: How far the table's stream was relayed (shard id -> sequence number), as the relay's mapping keeps it.
+    outbox_checkpoints: dict[str, str] = field(default_factory=dict)
+
+    def relay_outbox(self) -> int:
+        """Relay the key events new in the table's outbox to the bus, as the stack's relay function does; how many."""
+        stream = self.aws("dynamodb").describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+        bus = ControlPlaneBus(self.aws("events"), BUS, None)
+        return drain_stream(
+            self.aws("dynamodbstreams"),
+            stream,
+            lambda event: relay_batch(event, bus),
+            self.outbox_checkpoints,
+            is_relayed,
+        )
 
 
 def moto_public_jwks() -> bytes:

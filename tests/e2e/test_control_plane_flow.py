@@ -372,7 +372,9 @@ def test_creator_destroys_and_unlinks(torn_down: SimpleNamespace) -> None:
 
 
 def key_sync_deliveries(control_plane: ControlPlane) -> list[dict[str, Any]]:
-    """Events that reached the creator account's key-sync function (see the emulator's Lambda-target patch)."""
+    """Events that reached the creator account's key-sync function (see the emulator's Lambda-target patch), once the
+    control plane's outbox is relayed."""
+    control_plane.relay_outbox()
     [function] = [
         f["FunctionName"]
         for f in control_plane.aws("lambda").list_functions()["Functions"]

@@ -236,7 +236,6 @@ def claim(services: Services, request_id: str, claim_token: str) -> tuple[AgentR
                 when={"status": CONFIRMED, "claim_hash": item["claim_hash"]},
             )
         ],
-        undo_writes=[update_op(key, set_={"status": CONFIRMED}, remove=["claimed_at"])],
     )
     return request, IssuedKey.model_validate({**key_item, "api_key": api_key})
 

@@ -2,20 +2,19 @@
 
 Usage from creators' accounts is admitted per linked account (a bus permission
 added on link and removed on unlink), never to the world or the organisation.
-Key events (``KEY_EVENT_TYPES``: issued, revoked, plan changed, suspended, restored) are put here and a rule
+Key events (``KEY_EVENT_TYPES``: issued, revoked, plan changed, suspended, restored, capped, uncapped) are
+put here by the outbox relay (:mod:`~api_direct.control_plane.api.outbox`), and a rule
 per listed API forwards them to the key bus in that API's account
 (``apid-<api>-keys``, created by the API stack, which admits only this account).
 """
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from api_direct.contracts import CONTROL_PLANE_SOURCE, KEY_EVENT_TYPES, KEY_RULE_PREFIX, creator_key_bus_arn
-from api_direct.control_plane.api.problems import Problem
 
 
 class ControlPlaneBus:
@@ -69,14 +68,10 @@ class ControlPlaneBus:
             if error.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
 
-    def publish(self, detail_type: str, api_id: str, detail: Mapping[str, Any]) -> None:
-        """Put one key event; any failure to send (a rejected entry, an unreachable bus) is a 502,
-        so the caller can undo its change rather than leave it half-done.
-
-        ``issued_at`` (microseconds) orders events for one key on the creator's side:
-        EventBridge's own ``time`` has whole seconds only.
+    def send(self, detail_type: str, detail: Mapping[str, Any]) -> None:
+        """Put one key event, its detail as :mod:`~api_direct.control_plane.api.outbox` wrote it (``api``,
+        ``event_id``, ``issued_at``); raises :class:`KeyEventNotSent` when the bus refuses it or cannot be reached.
         """
-        issued_at = datetime.now(UTC).isoformat(timespec="microseconds")
         try:
             response = self._events.put_events(
                 Entries=[
@@ -84,18 +79,22 @@ class ControlPlaneBus:
                         "Source": CONTROL_PLANE_SOURCE,
                         "DetailType": detail_type,
                         "EventBusName": self._bus,
-                        "Detail": json.dumps({**detail, "api": api_id, "issued_at": issued_at}),
+                        "Detail": json.dumps(detail),
                     }
                 ]
             )
         except ClientError as error:
             reason = error.response.get("Error", {}).get("Code", "error")
-            raise Problem(502, f"could not send {detail_type} to {api_id}'s account: {reason}") from None
+            raise KeyEventNotSent(f"could not send {detail_type} {detail.get('event_id')}: {reason}") from None
         if response.get("FailedEntryCount"):
             entry = response["Entries"][0]
-            raise Problem(
-                502, f"could not send {detail_type} to {api_id}'s account: {entry.get('ErrorMessage', 'unknown')}"
+            raise KeyEventNotSent(
+                f"could not send {detail_type} {detail.get('event_id')}: {entry.get('ErrorMessage', 'unknown')}"
             )
+
+
+class KeyEventNotSent(RuntimeError):
+    """The bus did not take a key event: the outbox relay fails its record, and Lambda retries it."""
 
 
 def _statement_id(account_id: str) -> str:

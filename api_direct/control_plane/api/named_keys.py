@@ -24,6 +24,7 @@ from api_direct.contracts import KEY_EXPIRES_AT, MAX_GRACE_SECONDS
 from api_direct.control_plane.api.accounts import Matches, StrictModel, timestamp
 from api_direct.control_plane.api.auth import Consumer
 from api_direct.control_plane.api.deployments import ApiId
+from api_direct.control_plane.api.outbox import KeyEvent
 from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.api.store import PK, SK, Store, check_op, update_op
@@ -31,7 +32,6 @@ from api_direct.control_plane.api.subscriptions import (
     ACTIVE,
     DEFAULT_KEY_NAME,
     IssuedKey,
-    KeyEvent,
     active_subscription,
     cancel_subscription,
     commit,
@@ -47,7 +47,6 @@ from api_direct.control_plane.api.subscriptions import (
     revoked,
     shown_once,
     subscription_keys,
-    unrevoke_op,
 )
 from api_direct.control_plane.billing.key_use import last_used
 
@@ -105,13 +104,11 @@ def issue_named_key(
     name: str,
     *,
     with_writes: Sequence[Mapping[str, Any]] = (),
-    undo_writes: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[str, dict[str, Any]]:
     """A new key on the consumer's subscription: its plaintext (for the caller to show once) and its item.
 
-    ``with_writes`` join the key's transaction and ``undo_writes`` its compensation, so
-    a caller's own conditional write (an agent's one claim, :mod:`.agent_requests`)
-    and the key happen together or not at all.
+    ``with_writes`` join the key's transaction, so a caller's own conditional write
+    (an agent's one claim, :mod:`.agent_requests`) and the key happen together or not at all.
     """
     subscription = paid_up_subscription(services.store, consumer, api_id)
     keys = subscription_keys(services.store, subscription)
@@ -129,7 +126,6 @@ def issue_named_key(
             _move_newest(subscription, item),
             *with_writes,
         ],
-        undo=[{"Delete": {"Key": key_item_key(item["key_hash"])}}, _move_back(subscription), *undo_writes],
         events=[issued(item), *held_like_its_subscription(services.store, item)],
         conflict=f"your subscription to {api_id} changed meanwhile; retry",
     )
@@ -182,10 +178,9 @@ def rotate(
     grace_seconds: int,
     response: Response,
 ) -> IssuedKey:
-    """Issue the new key, then end the old one now or at the end of its grace period.
+    """Issue the new key and end the old one now or at the end of its grace period, in one transaction.
 
-    The issue is sent first: if ending the old key cannot be sent, the new key is
-    taken back and the old one keeps working as before.
+    The issue's event comes first, so the API's account knows the new key before the old one stops.
     """
     api_id, now = subscription["api_id"], timestamp()
     if grace_seconds > 0 and len(subscription_keys(services.store, subscription)) >= MAX_KEYS:
@@ -196,11 +191,10 @@ def rotate(
         )
     api_key, new = new_key(consumer, api_id, subscription["plan"], now, _name(old))
     if grace_seconds == 0:
-        end, undo_end, event = revoke_op(old, now), unrevoke_op(old), revoked(old)
+        end, event = revoke_op(old, now), revoked(old)
     else:
         expires = (datetime.fromisoformat(now) + timedelta(seconds=grace_seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         end = update_op(key_item_key(old["key_hash"]), set_={KEY_EXPIRES_AT: expires}, when={"status": ACTIVE})
-        undo_end = update_op(key_item_key(old["key_hash"]), remove=[KEY_EXPIRES_AT])
         event = KeyEvent("KeyRevoked", api_id, {**event_detail(old), KEY_EXPIRES_AT: expires})
     commit(
         services,
@@ -209,7 +203,6 @@ def rotate(
             end,
             _move_newest(subscription, new),
         ],
-        undo=[{"Delete": {"Key": key_item_key(new["key_hash"])}}, undo_end, _move_back(subscription)],
         events=[issued(new), *held_like_its_subscription(services.store, new), event],
         conflict=f"your subscription to {api_id} changed meanwhile; retry",
     )
@@ -243,7 +236,6 @@ def revoke_key(key_id: str, principal: Consumer, services: ServicesDep) -> None:
             _move_newest(subscription, newest),
             check_op(key_item_key(newest["key_hash"]), when={"status": ACTIVE}),
         ],
-        undo=[unrevoke_op(key), _move_back(subscription)],
         events=[revoked(key)],
         conflict=f"the keys of your subscription to {key['api_id']} changed meanwhile; retry",
     )
@@ -265,11 +257,6 @@ def _move_newest(subscription: dict[str, Any], key: dict[str, Any]) -> dict[str,
         set_=key_reference(key),
         when={"status": ACTIVE, "key_id": subscription["key_id"]},
     )
-
-
-def _move_back(subscription: dict[str, Any]) -> dict[str, Any]:
-    """Undo :func:`_move_newest`: unconditional, since the change being undone is what moved it."""
-    return update_op(_subscription_item_key(subscription), set_=key_reference(subscription))
 
 
 def _subscription_item_key(subscription: dict[str, Any]) -> dict[str, str]:

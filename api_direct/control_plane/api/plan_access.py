@@ -67,15 +67,14 @@ def require_invite(store: Store, api_id: str, token: str, now: str) -> dict[str,
     return item
 
 
-def count_use(item: Mapping[str, Any], now: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The transaction write counting one use of the invite, and the write that takes it back.
+def count_use(item: Mapping[str, Any], now: str) -> dict[str, Any]:
+    """The transaction write counting one use of the invite.
 
     The write's condition is the invite's: still there (not revoked), not expired, below ``max_uses``.
     """
-    key = invite_key(item["token_hash"])
-    use = {
+    return {
         "Update": {
-            "Key": key,
+            "Key": invite_key(item["token_hash"]),
             "UpdateExpression": "ADD #uses :one",
             "ConditionExpression": "attribute_exists(pk)"
             " AND (attribute_not_exists(#max) OR #uses < #max)"
@@ -84,16 +83,6 @@ def count_use(item: Mapping[str, Any], now: str) -> tuple[dict[str, Any], dict[s
             "ExpressionAttributeValues": {":one": 1, ":now": now},
         }
     }
-    take_back = {
-        "Update": {
-            "Key": key,
-            "UpdateExpression": "ADD #uses :minus",
-            "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeNames": {"#uses": "uses"},
-            "ExpressionAttributeValues": {":minus": -1},
-        }
-    }
-    return use, take_back
 
 
 def pickable(plan: PricingPlan) -> bool:

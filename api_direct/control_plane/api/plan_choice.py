@@ -18,11 +18,10 @@ from api_direct.control_plane.api.store import Store
 
 @dataclass(frozen=True)
 class Choice:
-    """The plan picked, and what the subscribe transaction writes for its invite (and takes back on undo)."""
+    """The plan picked, and what the subscribe transaction writes for its invite."""
 
     plan_item: dict[str, Any]
     writes: list[Mapping[str, Any]] = field(default_factory=list)
-    undo: list[Mapping[str, Any]] = field(default_factory=list)
 
 
 def choose_plan(
@@ -47,6 +46,5 @@ def choose_plan(
             f"plan: {plan} of {api_id} is deprecated and takes no new subscribers; choose one of: {choices_text(plans)}",
         )
     if invited and invite_item is not None:
-        use, take_back = count_use(invite_item, now)
-        return Choice(require_plan(store, api_id, plan), [use], [take_back])
+        return Choice(require_plan(store, api_id, plan), [count_use(invite_item, now)])
     return Choice(require_plan(store, api_id, plan))

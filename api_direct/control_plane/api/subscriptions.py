@@ -10,12 +10,10 @@ and moves that name, so concurrent changes to one subscription's keys serialize.
 What happens to a subscription (a plan change, a suspension, a cancellation) happens
 to each of its active keys, one key event per key.
 
-Every change is one transaction followed by its key events. If an event cannot be
-sent, a compensating transaction puts the table back and the caller gets the 502:
-the control plane and the API's account never disagree about whether a key works.
-A change that sends two events (a rotation) sends the one that can be taken back
-first: a key issued and then taken back is harmless even if the take-back is lost,
-because its plaintext was never returned to anyone.
+Every change is one transaction that holds its key events too (:mod:`.outbox`): the
+table's stream delivers them to the API's account after the change commits, so the
+control plane and the API's account never disagree about whether a key works, and
+a change whose transaction fails has told the API's account nothing.
 
 With billing on, a paid plan's Stripe subscription is made before the key
 (:mod:`~api_direct.control_plane.billing.subscription_billing`): a declined card is a
@@ -27,12 +25,10 @@ invoice is paid (``KeyRestored``); Stripe ending the subscription cancels it her
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 import stripe
-from botocore.exceptions import ClientError
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
@@ -41,6 +37,7 @@ from api_direct.control_plane.api.accounts import Matches, StrictModel, timestam
 from api_direct.control_plane.api.auth import Consumer
 from api_direct.control_plane.api.deployments import ApiId
 from api_direct.control_plane.api.listings import listing_key, plan_key
+from api_direct.control_plane.api.outbox import KeyEvent, outbox_writes
 from api_direct.control_plane.api.plan_access import MAX_TOKEN_LENGTH
 from api_direct.control_plane.api.plan_choice import choose_plan
 from api_direct.control_plane.api.problems import Problem
@@ -61,7 +58,6 @@ from api_direct.control_plane.api.trials import (
     card_for,
     needs_card,
     trial_end_text,
-    trial_key,
     trial_record,
 )
 from api_direct.control_plane.billing import credits
@@ -121,17 +117,6 @@ class Subscription(BaseModel):
     cancelled_at: datetime | None = None
     #: When the free trial ends and charging starts; ``None`` without a trial.
     trial_end: datetime | None = None
-
-
-@dataclass(frozen=True)
-class KeyEvent:
-    detail_type: Literal[
-        "KeyIssued", "KeyRevoked", "PlanChanged", "KeySuspended", "KeyRestored", "KeyCapped", "KeyUncapped"
-    ]
-    api_id: str
-    detail: Mapping[str, str | bool]
-    #: Sent when a later event of the same change fails; only an issue can be taken back.
-    take_back: "KeyEvent | None" = None
 
 
 router = APIRouter(tags=["subscriptions"])
@@ -201,14 +186,6 @@ def subscribe(body: SubscribeIn, principal: Consumer, services: ServicesDep, res
                 *([trial] if trial else []),
                 *credit_writes,
             ],
-            undo=[
-                {"Put": {"Item": previous}} if previous is not None else {"Delete": {"Key": key}},
-                {"Delete": {"Key": key_item_key(key_item["key_hash"])}},
-                update_op(listing_key(body.api_id), add=_negated(counted)),
-                update_op(plan_key(body.api_id, body.plan), add=_negated(counted)),
-                *choice.undo,
-                *([{"Delete": {"Key": trial_key(principal.sub, body.api_id)}}] if trial else []),
-            ],
             events=[issued(key_item), *credit_cap_events([key_item], credit_cap)],
             conflict=f"you subscribed to {body.api_id} meanwhile, or its plans changed; retry",
         )
@@ -277,19 +254,6 @@ def _change_plan_in_table(
             update_op(plan_key(api_id, old), add={"subscribers": -1}),
             update_op(plan_key(api_id, plan), add={"subscribers": 1}, exists=True),
             *credit_writes,
-        ],
-        undo=[
-            update_op(
-                key,
-                set_={
-                    "plan": old,
-                    **({"stripe_subscription": subscription.get("stripe_subscription")} if stripe_side else {}),
-                    **({"price_change": subscription["price_change"]} if "price_change" in subscription else {}),
-                },
-            ),
-            *(update_op(key_item_key(item["key_hash"]), set_={"plan": old}) for item in keys),
-            update_op(plan_key(api_id, old), add={"subscribers": 1}),
-            update_op(plan_key(api_id, plan), add={"subscribers": -1}),
         ],
         events=[
             *(KeyEvent("PlanChanged", api_id, {**event_detail(item), "plan": plan}) for item in keys),
@@ -393,13 +357,11 @@ def _set_billing_status(
     ):
         return False
     key = subscription_key(consumer, api_id)
-    previous = item.get("billing_status", PAID_UP)
     commit(
         services,
         writes=[
             update_op(key, set_={"billing_status": status}, when={"status": ACTIVE, "key_id": item["key_id"]}),
         ],
-        undo=[update_op(key, set_={"billing_status": previous})],
         events=[KeyEvent(detail_type, api_id, event_detail(key)) for key in subscription_keys(services.store, item)],
         conflict=f"the subscription to {api_id} changed meanwhile",
     )
@@ -460,12 +422,6 @@ def cancel_subscription(services: Services, subscription: Mapping[str, Any], *, 
             update_op(listing_key(api_id), add=counted),
             update_op(plan_key(api_id, plan), add=counted),
         ],
-        undo=[
-            update_op(key, set_={"status": ACTIVE}, remove=["cancelled_at"]),
-            *(unrevoke_op(item) for item in keys),
-            update_op(listing_key(api_id), add=_negated(counted)),
-            update_op(plan_key(api_id, plan), add=_negated(counted)),
-        ],
         events=[revoked(item, ends_subscription=True) for item in keys],
         conflict=f"your subscription to {api_id} changed meanwhile; retry",
     )
@@ -475,50 +431,18 @@ def commit(
     services: Services,
     *,
     writes: Sequence[Mapping[str, Any]],
-    undo: Sequence[Mapping[str, Any]],
     events: Sequence[KeyEvent],
     conflict: str,
 ) -> None:
-    """Write atomically, then send the events in order; on a failed send, undo the writes and take back
-    what was sent, then raise the 502.
-    """
-    services.store.transact(writes, conflict)
-    for sent, event in enumerate(events):
-        try:
-            services.bus.publish(event.detail_type, event.api_id, event.detail)
-        except Problem:
-            _undo(services, undo, events[:sent])
-            raise
-
-
-def _undo(services: Services, undo: Sequence[Mapping[str, Any]], sent: Sequence[KeyEvent]) -> None:
-    try:
-        services.store.transact(undo, "the compensating write conflicted")
-    except (Problem, ClientError):
-        # The table now says more than the API's account knows; an operator must look.
-        logger.exception(
-            "could not undo a change whose key event failed: %s", [event.detail.get("key_id") for event in sent]
-        )
-    for event in reversed(sent):
-        if event.take_back is not None:
-            try:
-                services.bus.publish(event.take_back.detail_type, event.take_back.api_id, event.take_back.detail)
-            except Problem:
-                logger.warning(
-                    "could not take back %s of key %s (its plaintext was never shown)",
-                    event.detail_type,
-                    event.detail["key_id"],
-                )
+    """Write the change and its key events atomically (:mod:`.outbox` delivers them); 409 ``conflict`` if a
+    condition failed."""
+    services.store.transact([*writes, *outbox_writes(events)], conflict)
 
 
 def revoke_op(key_item: Mapping[str, Any], now: str) -> dict[str, Any]:
     return update_op(
         key_item_key(key_item["key_hash"]), set_={"status": REVOKED, "revoked_at": now}, when={"status": ACTIVE}
     )
-
-
-def unrevoke_op(key_item: Mapping[str, Any]) -> dict[str, Any]:
-    return update_op(key_item_key(key_item["key_hash"]), set_={"status": ACTIVE}, remove=["revoked_at"])
 
 
 def new_key(
@@ -577,7 +501,6 @@ def issued(key_item: Mapping[str, Any]) -> KeyEvent:
         "KeyIssued",
         key_item["api_id"],
         {**event_detail(key_item), "plan": key_item["plan"]},
-        take_back=revoked(key_item),
     )
 
 
@@ -600,7 +523,3 @@ def revoked(item: Mapping[str, Any], ends_subscription: bool = False) -> KeyEven
     """``ends_subscription`` when no key of the subscription works after this one: its shared usage key goes too."""
     ends = {KEY_ENDS_USAGE: True} if ends_subscription else {}
     return KeyEvent("KeyRevoked", item["api_id"], {**event_detail(item), **ends})
-
-
-def _negated(counters: Mapping[str, int]) -> dict[str, int]:
-    return {name: -value for name, value in counters.items()}

@@ -38,8 +38,9 @@ from botocore.exceptions import ClientError
 from api_direct.contracts import KEY_CAP_BUY_URL, KEY_CAP_REASON, KEY_CAPPED_UNTIL, CapReason
 from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.listing_changes import billed_plan
+from api_direct.control_plane.api.outbox import KeyEvent, outbox_writes
 from api_direct.control_plane.api.problems import Problem
-from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_of, consumer_pk
+from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_of, consumer_pk, update_op
 from api_direct.control_plane.api.subscriptions import ACTIVE, key_reference, subscription_key, subscription_keys
 from api_direct.control_plane.billing.charges import half_up, month_charge_cents
 from api_direct.control_plane.billing.metering import HOUR_PREFIX, meter_pk
@@ -56,7 +57,8 @@ SOFT: Literal["soft"] = "soft"
 HARD: Literal["hard"] = "hard"
 #: Markers outlive their month; DynamoDB's TTL removes them after this.
 MARKER_DAYS = 62
-KEY_CAPPED, KEY_UNCAPPED = "KeyCapped", "KeyUncapped"
+KEY_CAPPED: Literal["KeyCapped"] = "KeyCapped"
+KEY_UNCAPPED: Literal["KeyUncapped"] = "KeyUncapped"
 #: What a capped key's event says it is capped until (the end of the UTC month, when spend starts again at 0);
 #: the alert settings item and the webhook event use the same name.
 CAPPED_UNTIL = KEY_CAPPED_UNTIL
@@ -321,25 +323,27 @@ def cap_keys(
     """Stop the subscription's keys for ``reason`` until ``until`` (``KeyCapped``).
 
     A spend cap also says so on the subscription's alert settings (its end is the
-    month's, which raising the cap lifts early). A credit cap has no end (``None``):
-    it holds until credit is bought, and its 402 quotes ``buy_url``. The reason
-    travels only when it is not ``spend``, so a spend cap's event is what it was.
+    month's, which raising the cap lifts early), in the transaction that writes the
+    keys' events (:mod:`~api_direct.control_plane.api.outbox`). A credit cap has no
+    end (``None``): it holds until credit is bought, and its 402 quotes ``buy_url``.
+    The reason travels only when it is not ``spend``, so a spend cap's event is what it was.
+    ``bus`` is not used: the table's stream delivers the events.
     """
     consumer, api_id = consumer_of(subscription[PK]), subscription["api_id"]
-    if reason == "spend":
-        store.table.update_item(
-            Key=alerts_key(consumer, api_id),
-            UpdateExpression="SET #until = :until, api_id = :api",
-            ExpressionAttributeNames={"#until": CAPPED_UNTIL},
-            ExpressionAttributeValues={":until": until, ":api": api_id},
-        )
+    settings = (
+        [update_op(alerts_key(consumer, api_id), set_={CAPPED_UNTIL: until, "api_id": api_id})]
+        if reason == "spend"
+        else []
+    )
     detail: dict[str, str] = {} if reason == "spend" else {KEY_CAP_REASON: reason}
     if until is not None:
         detail[CAPPED_UNTIL] = until
     if buy_url is not None:
         detail[KEY_CAP_BUY_URL] = buy_url
-    for key in subscription_keys(store, subscription):
-        bus.publish(KEY_CAPPED, api_id, {**key_reference(key), **detail})
+    events = [
+        KeyEvent(KEY_CAPPED, api_id, {**key_reference(key), **detail}) for key in subscription_keys(store, subscription)
+    ]
+    _write([*settings, *outbox_writes(events)], store)
 
 
 def uncap_keys(
@@ -348,10 +352,20 @@ def uncap_keys(
     """Let the subscription's keys go from their cap of ``reason`` (``KeyUncapped``).
 
     A spend cap was raised, removed or made soft; a credit cap, credit was bought.
+    ``bus`` is not used: the table's stream delivers the events.
     """
     detail = {} if reason == "spend" else {KEY_CAP_REASON: reason}
-    for key in subscription_keys(store, subscription):
-        bus.publish(KEY_UNCAPPED, subscription["api_id"], {**key_reference(key), **detail})
+    events = [
+        KeyEvent(KEY_UNCAPPED, subscription["api_id"], {**key_reference(key), **detail})
+        for key in subscription_keys(store, subscription)
+    ]
+    _write(outbox_writes(events), store)
+
+
+def _write(writes: list[dict[str, Any]], store: Store) -> None:
+    """One transaction of a cap's writes; none for a subscription with no keys and nothing else to say."""
+    if writes:
+        store.transact(writes, "a key's cap changed meanwhile")
 
 
 def still_capped(settings: AlertSettings, now: datetime) -> bool:

@@ -108,3 +108,23 @@ def transactions_snapshot_only_their_items() -> None:
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     for name in ("put_item", "update_item", "delete_item"):
         setattr(models.DynamoDBBackend, name, serialized(getattr(models.DynamoDBBackend, name)))
+
+
+def stream_records_kept_for_their_mapping() -> None:
+    """A table's stream keeps its records for the function its event source mapping names, as Lambda polls it.
+
+    With a mapping on a table's stream, moto runs the function on every write (in
+    Docker, which the emulator does not have) and empties the shard once it has:
+    a write would then fail or its record vanish. The patch only appends the record,
+    and the sandbox hands the stream to the function as the mapping does
+    (``local.event_sources.drain_stream``).
+    """
+    from moto.dynamodb.models.table import StreamRecord, StreamShard
+
+    def add(self: StreamShard, old: Any, new: Any) -> None:
+        event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+        view = self.table.stream_specification["StreamViewType"]  # type: ignore[index]
+        sequence_number = len(self.items) + self.starting_sequence_number
+        self.items.append(StreamRecord(self.table, view, event_name, old, new, sequence_number))
+
+    StreamShard.add = add  # type: ignore[method-assign]

@@ -37,7 +37,10 @@ from api_direct.local.emulator.cognito import (
     cognito_user_pool_group_resource,
     cognito_user_pool_resource,
 )
-from api_direct.local.emulator.dynamodb import transactions_snapshot_only_their_items
+from api_direct.local.emulator.dynamodb import (
+    stream_records_kept_for_their_mapping,
+    transactions_snapshot_only_their_items,
+)
 from api_direct.local.emulator.events import (
     delivered_events_name_their_account,
     event_bus_ref_is_its_name,
@@ -87,6 +90,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     cognito_user_pool_group_resource,
     secret_resource,
     transactions_snapshot_only_their_items,
+    stream_records_kept_for_their_mapping,
     api_domain_name_resource,
     api_base_path_mapping_resource,
     certificate_issued_once_its_record_is_found,

@@ -243,7 +243,7 @@ def test_a_hard_cap_caps_the_keys_until_the_month_ends(
     capped = [event["detail"] for event in bus_events.read() if event["detail-type"] == "KeyCapped"]
     until = next_month_start(NOW).isoformat()
     assert [(d["key_id"], d["capped_until"], d["api"]) for d in capped] == [(carol.key_id, until, API)]
-    assert set(capped[0]) == {"key_id", "key_hash", "capped_until", "api", "issued_at"}
+    assert set(capped[0]) == {"key_id", "key_hash", "capped_until", "api", "issued_at", "event_id"}
     assert [(m["alert"]["kind"], m["alert"]["used"], m["alert"]["limit"]) for m, _ in queue.take()] == [
         ("spend", 999, 1000),
         ("spend_cap", 1000, 1000),
