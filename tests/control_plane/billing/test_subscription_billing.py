@@ -16,6 +16,7 @@ import pytest
 import stripe
 from fastapi.testclient import TestClient
 
+from api_direct.control_plane.api.problems import Problem
 from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_pk
 from api_direct.control_plane.billing.handlers import UsageBatch, process_usage
 from api_direct.control_plane.billing.periods import hour_text
@@ -28,7 +29,6 @@ from tests.errors import one_line_problem
 from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import (
     DAVE,
-    rejecting_events,
     ALICE,
     EventLog,
     Headers,
@@ -424,18 +424,24 @@ def test_stripe_down_through_every_retry_is_a_503_and_changes_nothing(
 
 
 @pytest.fixture
-def failing_events(
-    billed_api: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> Callable[[Callable[[dict[str, Any]], bool]], None]:
-    """Make ``put_events`` reject the events a predicate picks (on the detail), as EventBridge does."""
-    return rejecting_events(billed_api.app, monkeypatch)
+def conflicting(billed_api: TestClient, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Make the table refuse the next change as a concurrent one would: its transaction (and its key events) fails."""
+    store = billed_api.app.state.services.store
+
+    def refuse_next() -> None:
+        def transact(operations: Any, conflict: str) -> None:
+            raise Problem(409, conflict)
+
+        monkeypatch.setattr(store, "transact", transact)
+
+    return refuse_next
 
 
 def test_a_key_that_cannot_be_issued_gives_its_stripe_subscription_up(
-    billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, events: EventLog, failing_events: Any
+    billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, events: EventLog, conflicting: Any
 ) -> None:
-    failing_events(lambda detail: detail["type"] == "KeyIssued")
-    one_line_problem(subscribe(billed_api, carol), 502, "could not send KeyIssued", "try later")
+    conflicting()
+    one_line_problem(subscribe(billed_api, carol), 409, "meanwhile")
     [subscription] = stripe_subscriptions(stripe_fake)
     assert subscription["status"] == "canceled" and subscription["ended_at"] is not None
     assert [r.status for r in requests_to(stripe_fake, f"{SUBSCRIPTIONS}/{subscription['id']}", "DELETE")] == [200]
@@ -465,20 +471,21 @@ def test_moving_from_pro_to_free_ends_the_stripe_subscription_with_its_period(
 
 
 @pytest.mark.parametrize(("before", "after"), [("pro", "free"), ("free", "pro")])
-def test_a_plan_change_that_cannot_be_sent_takes_the_stripe_side_back(
+def test_a_plan_change_that_cannot_be_written_takes_the_stripe_side_back(
     billed_api: TestClient,
     store: Store,
     carol: Headers,
     stripe_fake: StripeFake,
     events: EventLog,
-    failing_events: Any,
+    conflicting: Any,
     before: str,
     after: str,
 ) -> None:
     subscribed(billed_api, carol, before)
-    failing_events(lambda detail: detail["type"] == "PlanChanged")
+    conflicting()
     response = billed_api.put(f"/subscriptions/{API}/plan", json={"plan": after}, headers=carol)
-    one_line_problem(response, 502, "could not send PlanChanged")
+    one_line_problem(response, 409, "meanwhile")
+    assert [kind for kind, _ in events.details()] == ["KeyIssued"], "no PlanChanged for a change not made"
     stored = sub_item(store)
     assert stored is not None and stored["plan"] == before
     live = [s for s in stripe_subscriptions(stripe_fake) if s["status"] == "active" and not s["cancel_at_period_end"]]
