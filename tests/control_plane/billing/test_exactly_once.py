@@ -5,7 +5,8 @@ batching, with redeliveries after crashes, and with the closer and the payer
 crashing between Stripe's answer and their own bookkeeping and being run again,
 and Stripe's webhooks delivered more than once: the hourly counters, the meter
 events Stripe holds, the invoices and the single payout equal what processing each
-record exactly once gives. Real code paths throughout (aggregator, closer, webhook
+record exactly once gives, less any chargeback of a paid invoice (opened, won or lost, its
+events replayed too). Real code paths throughout (aggregator, closer, webhook
 handler, payer, the official Stripe client against the local fake); AWS is moto.
 """
 
@@ -124,6 +125,8 @@ class Chaos:
     closer_crashes: set[int]
     payer_crash: bool
     webhook_replays: int
+    #: A chargeback of the first paid invoice before the payout, and how it ends (``open``: not decided yet).
+    dispute: str | None
 
 
 chaos_strategy = st.builds(
@@ -135,6 +138,7 @@ chaos_strategy = st.builds(
     closer_crashes=st.sets(st.integers(0, 5), max_size=3),
     payer_crash=st.booleans(),
     webhook_replays=st.integers(0, 3),
+    dispute=st.sampled_from([None, "open", "won", "lost"]),
 )
 
 
@@ -229,6 +233,25 @@ def until_done(run: Any) -> Any:
     raise AssertionError("the job never finished")
 
 
+def dispute(services: Services, fake: Any, invoices: list[dict[str, Any]], chaos: Chaos) -> int:
+    """Open ``chaos.dispute`` on the first paid invoice's charge and decide it; its events delivered, some twice.
+    What it takes off the payout: the amount and Stripe's dispute fee, unless won."""
+    paid = [invoice for invoice in invoices if invoice["amount_paid"]]
+    if chaos.dispute is None or not paid:
+        return 0
+    entry = services.store.get(f"INVOICE#{paid[0]['id']}", "PAID")
+    assert entry is not None
+    [charge] = [c for c in fake.charges() if c["payment_intent"] == entry["payment_intent"]]
+    before = len(fake.events())
+    opened = fake.open_dispute(charge["id"])
+    if chaos.dispute != "open":
+        fake.close_dispute(opened["id"], won=chaos.dispute == "won")
+    sent = fake.events()[before:]
+    for event in sent + sent[: chaos.webhook_replays]:
+        stripe_webhook.handle(services, json.loads(json.dumps(event)))
+    return 0 if chaos.dispute == "won" else charge["amount"] + services.settings.stripe_dispute_fee_cents
+
+
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
@@ -286,6 +309,7 @@ def test_money_is_counted_billed_and_paid_exactly_once(
         delivered = fake.events()
         for event in delivered + delivered[: chaos.webhook_replays]:
             stripe_webhook.handle(services, json.loads(json.dumps(event)))
+        disputed = dispute(services, fake, invoices, chaos)
 
         # Pay out once the month is past its grace, crashing after the transfer if asked; then run again.
         fake.complete_onboarding(
@@ -350,7 +374,7 @@ def test_money_is_counted_billed_and_paid_exactly_once(
         stripe_fees = sum(
             card_fee(paid, StripePricing()) + billing_fee(paid, StripePricing()) for paid in by_consumer.values()
         )
-        payout = revenue - stripe_fees - platform_fee(revenue, Decimal(20))
+        payout = revenue - stripe_fees - platform_fee(revenue, Decimal(20)) - disputed
         transfers = fake.transfers()
         if payout > 0:
             assert [t["amount"] for t in transfers] == [payout]
