@@ -70,6 +70,11 @@ def render(found: dict[str, Any]) -> str:
             f" {_money(fee) if fee is not None else '-':>10} {_money(payout) if payout is not None else '-':>12}"
             f"  {month.get('transfer_id') or '-'}"
         )
+        if month.get("dispute_count"):
+            carried.append(
+                f"{month['month']} disputes: {_money(month.get('disputes', 0))} taken back and"
+                f" {_money(month.get('dispute_fees', 0))} in Stripe's dispute fees."
+            )
         if month.get("carried_out"):
             carried.append(
                 f"{month['month']} came out {_money(month['carried_out'])} below zero: the next month pays it first."

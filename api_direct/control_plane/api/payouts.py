@@ -5,7 +5,7 @@ A creator is paid through a Stripe Connect Express account, which Stripe onboard
 account once and answers a fresh onboarding link each time it is called. ``GET
 /earnings`` is the ledger (:mod:`~api_direct.control_plane.billing.earnings`): every
 paid invoice credited with Stripe's fees on it, every refund, and per month the
-revenue, refunds, Stripe's fees, the platform fee, the payout and its transfer.
+revenue, refunds, disputes, Stripe's fees, the platform fee, the payout and its transfer.
 
 ``POST /earnings/refunds`` gives a consumer money back from one of the creator's paid
 invoices or packs: a Stripe refund on its payment intent, whose idempotency key is
@@ -77,6 +77,11 @@ class Month(BaseModel):
     refund_count: int = 0
     #: Stripe's fees on this month's payments: card processing and Stripe Billing.
     stripe_fees: int = 0
+    #: Cents taken back by disputes opened this month (less those won this month), Stripe's dispute fees on them,
+    #: and how many disputes were opened.
+    disputes: int = 0
+    dispute_fees: int = 0
+    dispute_count: int = 0
     #: A debt carried in from the month before (its payout came out below zero).
     carried_in: int = 0
     #: Set when the month closes: the platform's fee (on revenue net of refunds), what is transferred to the

@@ -204,6 +204,15 @@ def test_render_shows_refunds_fees_and_a_month_carried_below_zero() -> None:
     assert lines[2] == "2026-12 came out 15.45 below zero: the next month pays it first."
 
 
+def test_render_names_a_month_s_disputes_and_their_fees() -> None:
+    month = {"month": "2026-12", "state": "open", "invoices": 1, "revenue": 2000}
+    month |= {"disputes": 800, "dispute_fees": 1500, "dispute_count": 1}
+    lines = render(
+        {"currency": "usd", "fee_percent": "20", "payout_account": "acct_1", "months": [month], "entries": []}
+    ).splitlines()
+    assert lines[2] == "2026-12 disputes: 8.00 taken back and 15.00 in Stripe's dispute fees."
+
+
 # --- apid refund --------------------------------------------------------------------------------------
 
 

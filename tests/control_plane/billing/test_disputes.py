@@ -19,6 +19,7 @@ from api_direct.local.stripe_server import StripeFake
 from tests.control_plane.billing.payments import charge_of, deliver, list_for_alice, paid_pack, relay
 from tests.control_plane.billing.usage import API, CAROL
 from tests.control_plane.marketplace import ALICE
+from tests.control_plane.tokens import Mint, bearer
 
 FEE = CONTROL_PLANE_DEFAULTS["stripe_dispute_fee_cents"]
 
@@ -43,12 +44,14 @@ def taken(store: Store) -> tuple[int, int, int]:
 
 @pytest.mark.parametrize("won", [True, False])
 def test_a_dispute_takes_its_amount_and_fee_once_and_gives_them_back_only_if_won(
-    billed_api: TestClient, stripe_fake: StripeFake, store: Store, pack: str, won: bool
+    billed_api: TestClient, mint: Mint, stripe_fake: StripeFake, store: Store, pack: str, won: bool
 ) -> None:
     dispute = stripe_fake.open_dispute(str(charge_of(stripe_fake, pack).id), amount=600)
     assert (dispute["object"], dispute["payment_intent"], dispute["status"]) == ("dispute", pack, "needs_response")
     assert relay(billed_api, stripe_fake)[-2:] == ["handled", "no change"]  # created, then funds_withdrawn
     assert taken(store) == (600, FEE, 1)
+    [shown] = billed_api.get("/earnings", headers=bearer(mint(ALICE, "creators"))).json()["months"]
+    assert (shown["disputes"], shown["dispute_fees"], shown["dispute_count"]) == (600, FEE, 1)
     assert relay(billed_api, stripe_fake)[-2:] == ["duplicate", "duplicate"]
 
     stripe_fake.close_dispute(dispute["id"], won=won)

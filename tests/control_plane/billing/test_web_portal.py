@@ -10,7 +10,7 @@ from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.stripe_gateway import ATTEMPTS, NETWORK_RETRIES
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
 from api_direct.local.stripe_server import StripeFake
-from tests.control_plane.billing.payments import paid_pack
+from tests.control_plane.billing.payments import charge_of, paid_pack, relay
 from tests.control_plane.billing.usage import API
 from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.marketplace import ALICE, link_account, published
@@ -85,6 +85,16 @@ def test_the_portal_shows_what_each_plan_really_pays_after_stripe_and_the_platfo
     # A pack is a Checkout payment: Stripe's card fee alone.
     assert credits == "credits (per pack) 10,000 8.00 USD 0.53 USD 1.60 USD 5.87 USD 0.587"
     assert "2.9 % + 30 cents a card charge, 0.7 % of subscription invoices (Stripe Billing)" in text(page)
+
+
+def test_a_month_s_disputes_and_their_fees_show_beside_its_refunds(
+    portal: TestClient, stripe_fake: StripeFake, store: Store
+) -> None:
+    pack = paid_pack(stripe_fake, store).id
+    stripe_fake.open_dispute(str(charge_of(stripe_fake, pack).id), amount=300)
+    relay(portal, stripe_fake)
+    [refunds] = re.findall(r'<td class="num refunds">.*?</td>', portal.get("/web/portal").text)
+    assert text(refunds) == "0.00 USD (disputes 3.00 USD, fees 15.00 USD)"
 
 
 def test_a_payment_is_refunded_from_the_portal_in_part_then_in_full(
