@@ -545,6 +545,27 @@ def test_pro_free_pro_in_one_period_charges_the_monthly_fee_once_and_free_again_
     assert stripe_subscriptions(stripe_fake)[0]["status"] == "canceled"
 
 
+def test_taking_back_a_move_onto_the_ending_subscription_lets_it_end_with_its_period(
+    billed_api: TestClient,
+    store: Store,
+    carol: Headers,
+    stripe_fake: StripeFake,
+    quick: SubscriptionBilling,
+    listed: EventLog,
+) -> None:
+    """Ending it now would lose the usage of the period that Stripe has still to invoice."""
+    subscribed(billed_api, carol)
+    assert billed_api.put(f"/subscriptions/{API}/plan", json={"plan": "free"}, headers=carol).status_code == 200
+    on_free = sub_item(store)
+    assert on_free is not None
+    changed = quick.change(on_free, plan_item(store))
+    [subscription] = stripe_subscriptions(stripe_fake)
+    assert changed == {"stripe_subscription": subscription["id"]} and subscription["cancel_at_period_end"] is False
+    quick.revert(on_free, changed, plan_item(store, "free"))
+    [subscription] = stripe_subscriptions(stripe_fake)
+    assert (subscription["status"], subscription["cancel_at_period_end"]) == ("active", True)
+
+
 def test_usage_reported_after_a_plan_change_is_billed_on_the_plan_it_was_made_under(
     billed_api: TestClient,
     store: Store,
