@@ -9,22 +9,6 @@ from api_direct.local.stripe_server import StripeFake
 from tests.stripe_fake import serving_receiver
 
 
-@pytest.fixture
-def paid(fake: StripeFake, client: stripe.StripeClient) -> stripe.PaymentIntent:
-    """A succeeded payment of 8.00 by a saved card."""
-    customer = client.v1.customers.create({"email": "buyer@example.com"})
-    return client.v1.payment_intents.create(
-        {
-            "amount": 800,
-            "currency": "usd",
-            "customer": customer.id,
-            "payment_method": fake.attach_card(customer.id),
-            "off_session": True,
-            "confirm": True,
-        }
-    )
-
-
 def test_a_partial_then_the_rest_refunded_by_payment_intent_and_the_charge_follows(
     client: stripe.StripeClient, paid: stripe.PaymentIntent
 ) -> None:
