@@ -80,7 +80,7 @@ def drain_stream(
             records = streams.get_records(ShardIterator=iterator, Limit=_STREAM_BATCH)["Records"]
             if not records:
                 break
-            batch = [{**record, "eventSourceARN": stream_arn} for record in records if wanted(record)]
+            batch = [_lambda_record(record, stream_arn) for record in records if wanted(record)]
             response = invoke({"Records": batch}) if batch else None
             failed = [failure["itemIdentifier"] for failure in (response or {}).get("batchItemFailures", [])]
             taken = _before_first(records, failed[0]) if failed else records
@@ -90,6 +90,15 @@ def drain_stream(
             if failed:
                 break
     return done
+
+
+def _lambda_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A record as Lambda hands it over: its source named, its creation time in epoch seconds (boto3 parsed it)."""
+    change = dict(record["dynamodb"])
+    created = change.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        change["ApproximateCreationDateTime"] = created.timestamp()
+    return {**record, "dynamodb": change, "eventSourceARN": stream_arn}
 
 
 def _before_first(records: list[Mapping[str, Any]], sequence_number: str) -> list[Mapping[str, Any]]:

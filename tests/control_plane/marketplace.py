@@ -107,11 +107,13 @@ def set_counters(api_id: str, **counters: int) -> None:
 class EventLog:
     """Every event that reaches a bus, through a catch-all rule into an SQS queue (moto delivers at once).
 
-    Reading relays the control plane's outbox first (:func:`~tests.control_plane.stream_relay.relay_outbox`),
-    as the table's stream would have by then.
+    The control plane's outbox is relayed (:func:`~tests.control_plane.stream_relay.relay_outbox`) as the log is
+    made, so it holds what reaches the bus from then on, and again before each read, as the table's stream would
+    have by then.
     """
 
     def __init__(self, session: boto3.Session, bus: str) -> None:
+        relay_outbox()
         self._sqs = session.client("sqs")
         self._url = self._sqs.create_queue(QueueName=f"everything-on-{bus}")["QueueUrl"]
         arn = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -33,7 +33,7 @@ from api_direct.project import CreditPack, PricingPlan
 VERSION_PREFIX = "VERSION#"
 SCHEDULE_PK = "SCHEDULE"
 #: Kinds of scheduled work (the sort key's second part).
-REPRICE, MOVE, RETIRE_NOTICE, RETIRE = "reprice", "move", "retire-notice", "retire"
+REPRICE, MOVE, RETIRE_NOTICE, RETIRE, UNROUTE = "reprice", "move", "retire-notice", "retire", "unroute"
 #: What a price change compares: the terms a consumer is billed by.
 PRICE_TERMS = ("monthly_fee", "price_per_1000", "free_calls", "prepaid")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"

@@ -17,8 +17,12 @@ the next. Every step is safe to repeat:
   subscription, plan and price fingerprint), and ``price_change`` goes.
 * ``retire-notice`` (due at the unpublish): each subscriber is told (``listing.retiring``).
 * ``retire`` (due at the date): each subscription is cancelled as a consumer's
-  cancel is (keys revoked through their events, Stripe ends with the period), then
-  the rule forwarding the API's key events to its account is deleted.
+  cancel is (keys revoked through their events, Stripe ends with the period), and
+  ``unroute`` is scheduled.
+* ``unroute`` (due ``OUTBOX_DAYS`` after the date): the rule forwarding the API's key
+  events to its account is deleted. Not at once: the revocations are relayed from the
+  table's stream after the retirement commits (:mod:`~api_direct.control_plane.api.outbox`),
+  and an event replayed from the outbox in those days must still reach the account.
 
 A move or retirement whose listing or subscription changed since it was scheduled
 (re-published, re-priced again, plan changed) does nothing: the newer item does it.
@@ -28,7 +32,7 @@ import calendar
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api_direct.control_plane.api.listing_changes import (
@@ -36,6 +40,7 @@ from api_direct.control_plane.api.listing_changes import (
     REPRICE,
     RETIRE,
     RETIRE_NOTICE,
+    UNROUTE,
     due_work,
     parse_time,
     plain_terms,
@@ -44,6 +49,7 @@ from api_direct.control_plane.api.listing_changes import (
     time_text,
 )
 from api_direct.control_plane.api.listings import listing_key, plan_key
+from api_direct.control_plane.api.outbox import OUTBOX_DAYS
 from api_direct.control_plane.api.services import Services
 from api_direct.control_plane.api.store import GSI1, PK, SK, api_pk, consumer_of, update_op
 from api_direct.control_plane.api.subscriptions import ACTIVE, SUB_PREFIX, cancel_subscription, subscription_key
@@ -85,6 +91,7 @@ def run_schedule(services: Services, queue: NoticeQueue, now: datetime) -> Sched
         MOVE: _move,
         RETIRE_NOTICE: _tell_retiring,
         RETIRE: _retire,
+        UNROUTE: _unroute,
     }
     for item in due_work(services.store, now):
         try:
@@ -233,15 +240,22 @@ def _tell_retiring(services: Services, queue: NoticeQueue, item: Mapping[str, An
 
 
 def _retire(services: Services, queue: NoticeQueue, item: Mapping[str, Any], summary: ScheduleSummary) -> None:
-    """Cancel every subscription, then stop forwarding the API's key events (once the revocations are sent)."""
+    """Cancel every subscription, and schedule the end of forwarding the API's key events (once they are relayed)."""
     if not _retiring(services, item):
         return
     api_id = item["api_id"]
     for subscription in _subscribers(services, api_id):
         cancel_subscription(services, subscription)
-    services.bus.unroute_keys(api_id)
+    unrouted = time_text(parse_time(item["retiring_at"]) + timedelta(days=OUTBOX_DAYS))
+    schedule(services.store, unrouted, UNROUTE, api_id, item["retiring_at"], retiring_at=item["retiring_at"])
     services.store.transact(
         [update_op(listing_key(api_id), set_={"retired_at": time_text(datetime.now(UTC))})],
         conflict="the listing changed meanwhile",
     )
     summary.retired += 1
+
+
+def _unroute(services: Services, queue: NoticeQueue, item: Mapping[str, Any], summary: ScheduleSummary) -> None:
+    """Stop forwarding a retired API's key events, unless it was published again since."""
+    if _retiring(services, item):
+        services.bus.unroute_keys(item["api_id"])

@@ -7,6 +7,7 @@ from typing import Any
 import boto3
 from fastapi.testclient import TestClient
 
+from api_direct.control_plane.api.outbox import OUTBOX_DAYS
 from api_direct.control_plane.api.bus import _rule_name
 from api_direct.control_plane.api.listing_changes import billed_plan
 from tests.control_plane.lifecycle.plans import plans, publish_plans, subscribe
@@ -87,6 +88,9 @@ def test_unpublishing_hides_the_api_refuses_new_subscribers_and_retires_it_on_th
     assert retired.retired == 1
     assert api.get("/subscriptions", headers=carol).json()[0]["status"] == "cancelled"
     assert [kind for kind, _ in key_bus.details()][-1] == "KeyRevoked"
+    assert _rule_name("weather-api") in rules(), "kept while the outbox may still relay or replay the revocations"
+    later = datetime.combine(until + timedelta(days=OUTBOX_DAYS), datetime.min.time(), UTC)
+    assert sweep(api.app, outbox, later).retired == 0  # type: ignore[arg-type]
     assert _rule_name("weather-api") not in rules()
 
 
