@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from api_direct.bundling.build import Bundle
-from api_direct.constructs.acknowledgments import skip_checkov
+from api_direct.constructs.acknowledgments import acknowledge, skip_checkov
 from api_direct.constructs.bundled_function import BundledFunction
 from api_direct.constructs.dead_letters import DeadLetterQueue
 from api_direct.contracts import OUTBOX_PREFIX, OUTBOX_SK, PK, SK
@@ -103,6 +103,12 @@ class KeyEventOutbox(Construct):
                     )
                 ],
             )
+        )
+        acknowledge(
+            self.function.role or self.function,
+            "AwsSolutions-IAM5[Resource::*]",
+            "dynamodb:ListStreams, which the DynamoDB event source grants, names no stream (IAM has no resource for"
+            " it); reading records is granted on this table's stream alone.",
         )
         self.alarms: tuple[cloudwatch.Alarm, ...] = (
             cloudwatch.Alarm(

@@ -22,6 +22,7 @@ from typing import Any
 import aws_cdk as cdk
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 from moto import mock_aws
@@ -1165,6 +1166,34 @@ def _probe_transaction_copies() -> None:
     assert len(copied) == 2  # the whole table, once per operation
 
 
+def _probe_stream_records_run_away() -> None:
+    role = boto3.client("iam", region_name=REGION).create_role(RoleName="probe", AssumeRolePolicyDocument="{}")
+    boto3.client("lambda", region_name=REGION).create_function(
+        FunctionName="probe",
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="h.h",
+        Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18},
+    )
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName="probe",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    stream = dynamodb.describe_table(TableName="probe")["Table"]["LatestStreamArn"]
+    boto3.client("lambda", region_name=REGION).create_event_source_mapping(
+        EventSourceArn=stream, FunctionName="probe", StartingPosition="TRIM_HORIZON"
+    )
+    dynamodb.put_item(TableName="probe", Item={"pk": {"S": "written"}})  # moto tried to run the function in Docker
+    streams = boto3.client("dynamodbstreams", region_name=REGION, config=Config(account_id_endpoint_mode="disabled"))
+    shard = streams.describe_stream(StreamArn=stream)["StreamDescription"]["Shards"][0]["ShardId"]
+    start = streams.get_shard_iterator(StreamArn=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    assert streams.get_records(ShardIterator=start["ShardIterator"])["Records"] == []  # and dropped the record
+
+
 def _probe_stack_in_review() -> None:
     cloudformation = boto3.client("cloudformation", region_name=REGION)
     template = json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}})
@@ -1258,6 +1287,7 @@ PROBES: dict[Callable[[], None], Callable[[], None]] = {
     patches.cognito_user_pool_group_resource: _probe_user_pool_group,
     patches.secret_resource: _probe_secret,
     patches.transactions_snapshot_only_their_items: _probe_transaction_copies,
+    patches.stream_records_kept_for_their_mapping: _probe_stream_records_run_away,
     patches.api_domain_name_resource: _probe_domain_name,
     patches.api_base_path_mapping_resource: _probe_base_path_mapping,
     patches.certificate_issued_once_its_record_is_found: _probe_certificate_without_validation,
