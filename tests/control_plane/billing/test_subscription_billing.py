@@ -545,6 +545,19 @@ def test_pro_free_pro_in_one_period_charges_the_monthly_fee_once_and_free_again_
     assert stripe_subscriptions(stripe_fake)[0]["status"] == "canceled"
 
 
+def test_back_on_pro_after_the_period_ended_starts_a_new_subscription(
+    billed_api: TestClient, store: Store, carol: Headers, stripe_fake: StripeFake, listed: EventLog
+) -> None:
+    subscribed(billed_api, carol)
+    assert billed_api.put(f"/subscriptions/{API}/plan", json={"plan": "free"}, headers=carol).status_code == 200
+    [ended] = stripe_subscriptions(stripe_fake)
+    stripe_fake.close_billing_period(at=ended["start_date"] + 86_400)
+    assert billed_api.put(f"/subscriptions/{API}/plan", json={"plan": "pro"}, headers=carol).status_code == 200
+    old, new = stripe_subscriptions(stripe_fake)
+    assert (old["id"], old["status"], new["status"]) == (ended["id"], "canceled", "active")
+    assert sub_item(store)["stripe_subscription"] == new["id"]  # type: ignore[index]
+
+
 def test_taking_back_a_move_onto_the_ending_subscription_lets_it_end_with_its_period(
     billed_api: TestClient,
     store: Store,
