@@ -5,8 +5,8 @@ webhook's signing secret (``whsec_...``) is returned once, in the response that
 registers the URL (or ``rotate_secret``); it is kept in the table to sign with and
 never shown again, so a consumer who lost it registers again. A hard cap that holds
 is lifted here when the consumer raises it above the month's spend, removes it or
-makes it soft: the keys get ``KeyUncapped`` before the response, and if that event
-cannot be sent the settings are put back and the answer is 502.
+makes it soft: the settings and the keys' ``KeyUncapped`` are written in one
+transaction, and the table's stream delivers the events (:mod:`.outbox`).
 
 What fires the alerts, and the rules for each, are in
 :mod:`~api_direct.control_plane.billing.alerting`.
@@ -142,16 +142,10 @@ def set_alerts(api_id: ApiId, body: AlertsIn, principal: Consumer, services: Ser
     lifted = still_capped(before, now) and not _capped_by(body, plan, store, api_id, principal.sub, now)
     if still_capped(before, now) and not lifted:
         item["capped_until"] = before.capped_until
-    store.put(item)
     if lifted:
-        try:
-            uncap_keys(store, services.bus, subscription)
-        except Problem:
-            if previous:
-                store.put(previous)
-            else:
-                store.delete(**key)
-            raise
+        uncap_keys(store, services.bus, subscription, with_writes=[{"Put": {"Item": item}}])
+    else:
+        store.put(item)
     if issued:
         response.headers["Cache-Control"] = "no-store"
     return _shown(api_id, plan.name, item, webhook_secret=secret if issued else None)

@@ -27,7 +27,7 @@ queued the marker is deleted again, and the next batch fires it.
 
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -347,11 +347,16 @@ def cap_keys(
 
 
 def uncap_keys(
-    store: Store, bus: ControlPlaneBus, subscription: Mapping[str, Any], reason: CapReason = "spend"
+    store: Store,
+    bus: ControlPlaneBus,
+    subscription: Mapping[str, Any],
+    reason: CapReason = "spend",
+    with_writes: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Let the subscription's keys go from their cap of ``reason`` (``KeyUncapped``).
 
     A spend cap was raised, removed or made soft; a credit cap, credit was bought.
+    ``with_writes`` join the events' transaction (the settings that lift a spend cap).
     ``bus`` is not used: the table's stream delivers the events.
     """
     detail = {} if reason == "spend" else {KEY_CAP_REASON: reason}
@@ -359,10 +364,10 @@ def uncap_keys(
         KeyEvent(KEY_UNCAPPED, subscription["api_id"], {**key_reference(key), **detail})
         for key in subscription_keys(store, subscription)
     ]
-    _write(outbox_writes(events), store)
+    _write([*with_writes, *outbox_writes(events)], store)
 
 
-def _write(writes: list[dict[str, Any]], store: Store) -> None:
+def _write(writes: Sequence[Mapping[str, Any]], store: Store) -> None:
     """One transaction of a cap's writes; none for a subscription with no keys and nothing else to say."""
     if writes:
         store.transact(writes, "a key's cap changed meanwhile")
