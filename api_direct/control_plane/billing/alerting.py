@@ -319,6 +319,7 @@ def cap_keys(
     until: str | None,
     reason: CapReason = "spend",
     buy_url: str | None = None,
+    with_writes: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Stop the subscription's keys for ``reason`` until ``until`` (``KeyCapped``).
 
@@ -327,7 +328,8 @@ def cap_keys(
     keys' events (:mod:`~api_direct.control_plane.api.outbox`). A credit cap has no
     end (``None``): it holds until credit is bought, and its 402 quotes ``buy_url``.
     The reason travels only when it is not ``spend``, so a spend cap's event is what it was.
-    ``bus`` is not used: the table's stream delivers the events.
+    ``with_writes`` join the transaction (a quota cap's marker). ``bus`` is not used: the table's stream delivers
+    the events.
     """
     consumer, api_id = consumer_of(subscription[PK]), subscription["api_id"]
     settings = (
@@ -343,7 +345,7 @@ def cap_keys(
     events = [
         KeyEvent(KEY_CAPPED, api_id, {**key_reference(key), **detail}) for key in subscription_keys(store, subscription)
     ]
-    _write([*settings, *outbox_writes(events)], store)
+    _write([*with_writes, *settings, *outbox_writes(events)], store)
 
 
 def uncap_keys(
@@ -397,7 +399,7 @@ def cap_at_unit_quota(
     one request: only the control plane sees the quota in units reached, and only
     once the calls are counted (the calls made meanwhile go through). Without
     weights a unit is a request, and the gateway's quota stops the keys itself.
-    A marker per month and quota caps once, whichever batch sees it first.
+    A marker per month and quota, in the transaction of the events, caps once, whichever batch sees it first.
     """
     api_id = subscription["api_id"]
     if plan.monthly_quota is None or usage.units < plan.monthly_quota or not _weighted(store, api_id):
@@ -405,20 +407,14 @@ def cap_at_unit_quota(
     marker = {
         PK: meter_pk(api_id, consumer_of(subscription[PK])),
         SK: f"{QUOTA_CAP_PREFIX}{usage.month}#{plan.monthly_quota}",
+        "expires_at": epoch_seconds(now + timedelta(days=MARKER_DAYS)),
     }
+    once = {"Put": {"Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}}
     try:
-        store.table.put_item(
-            Item={**marker, "expires_at": epoch_seconds(now + timedelta(days=MARKER_DAYS))},
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+        cap_keys(store, bus, subscription, next_month_start(now).isoformat(), reason="quota", with_writes=[once])
+    except Problem as problem:
+        if problem.status == 409:
             return False  # capped before, by another batch
-        raise
-    try:
-        cap_keys(store, bus, subscription, next_month_start(now).isoformat(), reason="quota")
-    except (ClientError, Problem):
-        store.delete(**marker)  # the next batch caps them again
         raise
     return True
 
