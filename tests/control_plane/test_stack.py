@@ -287,6 +287,7 @@ class TestFunction:
                 "STRIPE_CARD_PERCENT",
                 "STRIPE_CARD_FIXED_CENTS",
                 "STRIPE_BILLING_PERCENT",
+                "STRIPE_DISPUTE_FEE_CENTS",
                 "USAGE_GRACE_MINUTES",
                 "PAYOUT_GRACE_DAYS",
                 "PRICE_NOTICE_DAYS",
