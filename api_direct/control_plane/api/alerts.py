@@ -143,7 +143,7 @@ def set_alerts(api_id: ApiId, body: AlertsIn, principal: Consumer, services: Ser
     if still_capped(before, now) and not lifted:
         item["capped_until"] = before.capped_until
     if lifted:
-        uncap_keys(store, services.bus, subscription, with_writes=[{"Put": {"Item": item}}])
+        uncap_keys(store, subscription, with_writes=[{"Put": {"Item": item}}])
     else:
         store.put(item)
     if issued:

@@ -138,7 +138,7 @@ def get_credits(
         checkout = "paid" if session.paid else "open"
         purchase = _purchase_of(session, services) if session.paid else None
         if purchase is not None:
-            prepaid.receive(services.store, services.bus, purchase, datetime.now(UTC))
+            prepaid.receive(services.store, purchase, datetime.now(UTC))
     return credits_out(services, principal.sub, api_id, plan, checkout)
 
 

@@ -245,7 +245,7 @@ def refund(principal: Creator, services: ServicesDep, body: RefundIn) -> RefundO
     now = datetime.now(UTC)
     made_refund = Refund(made.refund_id, invoice_id, made.amount, "requested_by_customer")
     if earnings.record_refund(store, made_refund, now) in ("recorded", "duplicate"):
-        prepaid.take_back_refund(store, services.bus, made_refund)
+        prepaid.take_back_refund(store, made_refund)
     refunded = int((earnings.paid_entry(store, invoice_id) or paid).get("refunded", 0))
     return RefundOut(
         refund_id=made.refund_id,

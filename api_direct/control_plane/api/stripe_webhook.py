@@ -179,7 +179,7 @@ def _charge_refunded(services: Services, charge: Mapping[str, Any]) -> bool:
             made = Refund(refund.refund_id, invoice_id, refund.amount)
             outcome = earnings.record_refund(services.store, made, now)
             if outcome in ("recorded", "duplicate"):  # a pack's units come back once, whoever recorded it
-                prepaid.take_back_refund(services.store, services.bus, made)
+                prepaid.take_back_refund(services.store, made)
             recorded = recorded or outcome == "recorded"
     return recorded
 
@@ -240,7 +240,7 @@ def _checkout_completed(services: Services, session: Mapping[str, Any]) -> bool:
     purpose = (session.get("metadata") or {}).get(PURPOSE)
     if purpose == credits.CREDITS_PURPOSE and services.billing is not None:
         purchase = credit_routes.purchase_of_session(services, str(session["id"]))
-        return purchase is not None and prepaid.receive(services.store, services.bus, purchase, datetime.now(UTC))
+        return purchase is not None and prepaid.receive(services.store, purchase, datetime.now(UTC))
     return False  # another purpose's, or not API-Direct's
 
 
@@ -257,7 +257,7 @@ def _payment_succeeded(services: Services, intent: Mapping[str, Any]) -> bool:
         customer=intent.get("customer") if isinstance(intent.get("customer"), str) else None,
         stripe_fee=prepaid.fee_of(services.billing.gateway, str(intent["id"])),
     )
-    return purchase is not None and prepaid.receive(services.store, services.bus, purchase, datetime.now(UTC))
+    return purchase is not None and prepaid.receive(services.store, purchase, datetime.now(UTC))
 
 
 _HANDLERS: Mapping[str, Callable[[Services, Mapping[str, Any]], bool]] = {

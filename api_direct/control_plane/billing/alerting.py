@@ -36,7 +36,6 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from api_direct.contracts import KEY_CAP_BUY_URL, KEY_CAP_REASON, KEY_CAPPED_UNTIL, CapReason
-from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.listing_changes import billed_plan
 from api_direct.control_plane.api.outbox import KeyEvent, outbox_writes
 from api_direct.control_plane.api.problems import Problem
@@ -253,15 +252,13 @@ def crossings(
 class Alerter:
     """Checks subscriptions after their usage was counted, and fires what they crossed (once each).
 
-    ``queue`` sends the fired alerts' messages (an SQS client and URL); ``bus`` sends
-    the key events of a hard cap.
+    ``queue`` sends the fired alerts' messages (an SQS client and URL).
     """
 
-    def __init__(self, store: Store, sqs: Any, queue_url: str, bus: ControlPlaneBus, currency: str) -> None:
+    def __init__(self, store: Store, sqs: Any, queue_url: str, currency: str) -> None:
         self.store = store
         self._sqs = sqs
         self._queue_url = queue_url
-        self._bus = bus
         self._currency = currency
 
     def check(self, api_id: str, consumer: str, now: datetime) -> list[Alert]:
@@ -278,7 +275,7 @@ class Alerter:
         usage = month_usage(self.store, api_id, consumer, plan, now)
         if trialing(subscription, now):
             usage = replace(usage, spend_cents=0)  # a free trial charges nothing: no spend alert, no spend cap
-        cap_at_unit_quota(self.store, self._bus, subscription, plan, usage, now)
+        cap_at_unit_quota(self.store, subscription, plan, usage, now)
         fired = []
         for alert in crossings(settings, plan, usage, api_id, consumer, now, self._currency):
             if self._fire(alert, subscription, now):
@@ -304,7 +301,7 @@ class Alerter:
             raise
         try:
             if alert.capped_until:
-                cap_keys(self.store, self._bus, subscription, alert.capped_until)
+                cap_keys(self.store, subscription, alert.capped_until)
             self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=alert.message())
         except (ClientError, Problem):
             self.store.delete(**alert.marker_key())  # the next batch fires it again
@@ -314,7 +311,6 @@ class Alerter:
 
 def cap_keys(
     store: Store,
-    bus: ControlPlaneBus,
     subscription: Mapping[str, Any],
     until: str | None,
     reason: CapReason = "spend",
@@ -328,8 +324,7 @@ def cap_keys(
     keys' events (:mod:`~api_direct.control_plane.api.outbox`). A credit cap has no
     end (``None``): it holds until credit is bought, and its 402 quotes ``buy_url``.
     The reason travels only when it is not ``spend``, so a spend cap's event is what it was.
-    ``with_writes`` join the transaction (a quota cap's marker). ``bus`` is not used: the table's stream delivers
-    the events.
+    ``with_writes`` join the transaction (a quota cap's marker).
     """
     consumer, api_id = consumer_of(subscription[PK]), subscription["api_id"]
     settings = (
@@ -350,7 +345,6 @@ def cap_keys(
 
 def uncap_keys(
     store: Store,
-    bus: ControlPlaneBus,
     subscription: Mapping[str, Any],
     reason: CapReason = "spend",
     with_writes: Sequence[Mapping[str, Any]] = (),
@@ -359,7 +353,6 @@ def uncap_keys(
 
     A spend cap was raised, removed or made soft; a credit cap, credit was bought.
     ``with_writes`` join the events' transaction (the settings that lift a spend cap).
-    ``bus`` is not used: the table's stream delivers the events.
     """
     detail = {} if reason == "spend" else {KEY_CAP_REASON: reason}
     events = [
@@ -386,7 +379,6 @@ QUOTA_CAP_PREFIX = "QUOTACAP#"
 
 def cap_at_unit_quota(
     store: Store,
-    bus: ControlPlaneBus,
     subscription: Mapping[str, Any],
     plan: PricingPlan,
     usage: MonthUsage,
@@ -411,7 +403,7 @@ def cap_at_unit_quota(
     }
     once = {"Put": {"Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}}
     try:
-        cap_keys(store, bus, subscription, next_month_start(now).isoformat(), reason="quota", with_writes=[once])
+        cap_keys(store, subscription, next_month_start(now).isoformat(), reason="quota", with_writes=[once])
     except Problem as problem:
         if problem.status == 409:
             return False  # capped before, by another batch

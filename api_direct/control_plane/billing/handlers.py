@@ -182,7 +182,7 @@ def aggregate_usage(event: dict[str, Any], context: LambdaContext) -> PartialIte
     response = process_usage(event, batch)
     alerter = _alerter()
     check_alerts(batch, alerter)
-    settle_credits(batch, _bus(), alerter)
+    settle_credits(batch, alerter)
     for outcome, count in batch.outcomes.items():
         metrics.add_metric(name=f"UsageRecords_{outcome}", unit=MetricUnit.Count, value=count)
     logger.info("usage batch", outcomes=batch.outcomes, retried=len(response.get("batchItemFailures", [])))
@@ -208,7 +208,7 @@ def check_alerts(batch: UsageBatch, alerter: Alerter | None) -> int:
     return fired
 
 
-def settle_credits(batch: UsageBatch, bus: ControlPlaneBus, alerter: Alerter | None) -> None:
+def settle_credits(batch: UsageBatch, alerter: Alerter | None) -> None:
     """What each prepaid subscription the batch debited calls for (:func:`.prepaid.after_debit`).
 
     One that fails is logged and left: its debit is counted, and its next batch (or
@@ -216,7 +216,7 @@ def settle_credits(batch: UsageBatch, bus: ControlPlaneBus, alerter: Alerter | N
     """
     for subscription in batch.debited:
         try:
-            prepaid.after_debit(batch.store, bus, alerter, subscription, batch.now)
+            prepaid.after_debit(batch.store, alerter, subscription, batch.now)
         except Exception:
             logger.exception("prepaid credit not settled", api_id=subscription[0])
 
@@ -231,14 +231,7 @@ def _alerter() -> Alerter | None:
     queue_url = os.environ.get(ALERT_QUEUE_URL_ENV)
     if not queue_url:
         return None
-    settings = _settings()
-    return Alerter(
-        _store(),
-        _client("sqs"),
-        queue_url,
-        _bus(),
-        settings.currency,
-    )
+    return Alerter(_store(), _client("sqs"), queue_url, _settings().currency)
 
 
 @functools.cache
@@ -289,18 +282,18 @@ def close_periods(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     metrics.add_metric(name="MeterEventsSent", unit=MetricUnit.Count, value=summary.meter_events)
     metrics.add_metric(name="BilledCalls", unit=MetricUnit.Count, value=summary.billed_calls)
     logger.info("usage hours closed and reported", **asdict(summary))
-    credit = run_credits(_store(), _bus(), _billing(), _alerter(), scheduled_time(event))
+    credit = run_credits(_store(), _billing(), _alerter(), scheduled_time(event))
     scheduled = scheduled_listing_work(settings, scheduled_time(event))
     logger.info("listings' scheduled work done", **asdict(scheduled))
     return {**asdict(summary), "listings": asdict(scheduled), "credit": credit}
 
 
 def run_credits(
-    store: Store, bus: ControlPlaneBus, billing: SubscriptionBilling | None, alerter: Alerter | None, now: datetime
+    store: Store, billing: SubscriptionBilling | None, alerter: Alerter | None, now: datetime
 ) -> dict[str, int]:
     """Prepaid credit's scheduled work: auto-reloads marked due are charged, then due grants expire."""
-    reloaded = prepaid.reload_due(store, bus, billing.gateway if billing else None, alerter, now)
-    expired = prepaid.expire_due(store, bus, now)
+    reloaded = prepaid.reload_due(store, billing.gateway if billing else None, alerter, now)
+    expired = prepaid.expire_due(store, now)
     metrics.add_metric(name="CreditPacksReloaded", unit=MetricUnit.Count, value=reloaded)
     metrics.add_metric(name="CreditUnitsExpired", unit=MetricUnit.Count, value=expired)
     return {"packs_reloaded": reloaded, "units_expired": expired}

@@ -33,7 +33,6 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.listing_changes import billed_plan
 from api_direct.control_plane.api.store import GSI1, PK, SK, Store, api_pk, consumer_of
 from api_direct.control_plane.api.subscriptions import ACTIVE, subscription_key
@@ -124,18 +123,18 @@ def fee_of(gateway: StripeGateway, payment_intent: str) -> int:
     return charged.fee if charged else 0
 
 
-def receive(store: Store, bus: ControlPlaneBus, purchase: Purchase, now: datetime) -> bool:
+def receive(store: Store, purchase: Purchase, now: datetime) -> bool:
     """Grant a paid purchase (once) and let the keys go if the credit covers them again; whether it granted now."""
     plan = plan_of(store, purchase.api_id, purchase.plan)
     if plan is None or plan.prepaid is None:
         logger.error("paid credit for a plan that sells none: %s %s", purchase.api_id, purchase.plan)
         return False
     outcome = credits.grant(store, purchase, plan.prepaid, now)
-    settle_cap(store, bus, purchase.consumer, purchase.api_id)
+    settle_cap(store, purchase.consumer, purchase.api_id)
     return outcome == "granted"
 
 
-def take_back_refund(store: Store, bus: ControlPlaneBus, refund: Refund) -> bool:
+def take_back_refund(store: Store, refund: Refund) -> bool:
     """After the ledger has a refund of a pack: take its share of the pack's units back from the credit (once by
     the refund's id) and cap the keys if that used the credit up; whether the refund was of credit at all.
 
@@ -149,11 +148,11 @@ def take_back_refund(store: Store, bus: ControlPlaneBus, refund: Refund) -> bool
     outcome = credits.take_back(store, refund.refund_id, consumer, str(paid["payment_intent"]), refund.amount)
     if outcome == "not credit":
         return False
-    settle_cap(store, bus, consumer, api_id)
+    settle_cap(store, consumer, api_id)
     return True
 
 
-def settle_cap(store: Store, bus: ControlPlaneBus, consumer: str, api_id: str) -> None:
+def settle_cap(store: Store, consumer: str, api_id: str) -> None:
     """Make the subscription's keys' credit cap what its balance says: capped at or below zero, else not."""
     key = subscription_key(consumer, api_id)
     subscription = store.get(key[PK], key[SK])
@@ -168,12 +167,12 @@ def settle_cap(store: Store, bus: ControlPlaneBus, consumer: str, api_id: str) -
         if balance.capped == want:
             break
         if _flip(store, consumer, api_id, want, prepaid):
-            _send(store, bus, subscription, want, balance)
+            _send(store, subscription, want, balance)
             sent = want
     if sent is not None:
         now_capped = read_balance(store, consumer, api_id).capped
         if now_capped != sent:  # flipped back while we sent: ours may have arrived last
-            _send(store, bus, subscription, now_capped, read_balance(store, consumer, api_id))
+            _send(store, subscription, now_capped, read_balance(store, consumer, api_id))
 
 
 def _flip(store: Store, consumer: str, api_id: str, capped: bool, prepaid: bool) -> bool:
@@ -197,16 +196,14 @@ def _flip(store: Store, consumer: str, api_id: str, capped: bool, prepaid: bool)
     return True
 
 
-def _send(store: Store, bus: ControlPlaneBus, subscription: Mapping[str, Any], capped: bool, balance: Balance) -> None:
+def _send(store: Store, subscription: Mapping[str, Any], capped: bool, balance: Balance) -> None:
     if capped:
-        cap_keys(store, bus, subscription, None, "credit", balance.buy_url)
+        cap_keys(store, subscription, None, "credit", balance.buy_url)
     else:
-        uncap_keys(store, bus, subscription, "credit")
+        uncap_keys(store, subscription, "credit")
 
 
-def after_debit(
-    store: Store, bus: ControlPlaneBus, alerter: Alerter | None, subscription: tuple[str, str], now: datetime
-) -> None:
+def after_debit(store: Store, alerter: Alerter | None, subscription: tuple[str, str], now: datetime) -> None:
     """What a batch's debits call for: a reload marked due below the mark, a low-credit alert, the cap at zero.
 
     ``subscription`` is (API, consumer). The aggregator never holds the Stripe key
@@ -229,12 +226,10 @@ def after_debit(
             )
         elif balance.remaining < mark and alerter is not None:
             alerter.fire(_credit_alert("credit_low", item, plan, balance, mark, now), item, now)
-    settle_cap(store, bus, consumer, api_id)
+    settle_cap(store, consumer, api_id)
 
 
-def reload_due(
-    store: Store, bus: ControlPlaneBus, gateway: StripeGateway | None, alerter: Alerter | None, now: datetime
-) -> int:
+def reload_due(store: Store, gateway: StripeGateway | None, alerter: Alerter | None, now: datetime) -> int:
     """The scheduled run's reloads: each subscription marked due buys packs until it is above its mark again
     (at most :data:`MAX_RELOADS` a run); the packs bought. Without billing, none (the marks stay)."""
     if gateway is None:
@@ -247,12 +242,12 @@ def reload_due(
         subscription = store.get(key[PK], key[SK])
         try:
             for _ in range(MAX_RELOADS):
-                if subscription is None or not reload(store, bus, gateway, alerter, subscription, now):
+                if subscription is None or not reload(store, gateway, alerter, subscription, now):
                     break
                 bought += 1
         except Exception:
             logger.exception("prepaid credit not reloaded: %s %s", api_id, consumer)
-        settle_cap(store, bus, consumer, api_id)
+        settle_cap(store, consumer, api_id)
     return bought
 
 
@@ -265,7 +260,6 @@ def low_mark(balance: Balance, plan: PricingPlan) -> int:
 
 def reload(
     store: Store,
-    bus: ControlPlaneBus,
     gateway: StripeGateway,
     alerter: Alerter | None,
     subscription: Mapping[str, Any],
@@ -319,7 +313,7 @@ def reload(
         stripe_fee=fee_of(gateway, payment_intent),
         units=plan.prepaid.calls,
     )
-    return receive(store, bus, purchase, now)  # False when another trigger's grant of this payment came first
+    return receive(store, purchase, now)  # False when another trigger's grant of this payment came first
 
 
 def _turn_off_reload(store: Store, consumer: str, api_id: str, epoch: int, reason: str) -> None:
@@ -360,7 +354,7 @@ def _credit_alert(
     )
 
 
-def expire_due(store: Store, bus: ControlPlaneBus, now: datetime) -> int:
+def expire_due(store: Store, now: datetime) -> int:
     """Expire every grant past its ``expires_at``; the units lost. The keys are capped where that empties the credit.
 
     A grant that fails (a debit kept moving under it) is logged and left to the next run.
@@ -370,7 +364,7 @@ def expire_due(store: Store, bus: ControlPlaneBus, now: datetime) -> int:
         consumer, api_id = consumer_of(due[PK]), due["api_id"]
         try:
             lost += credits.expire_grant(store, consumer, api_id, due[SK]) or 0
-            settle_cap(store, bus, consumer, api_id)
+            settle_cap(store, consumer, api_id)
         except Exception:
             logger.exception("credit grant not expired: %s", due[SK])
     return lost

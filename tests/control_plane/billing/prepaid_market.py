@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.alerting import Alerter
 from api_direct.control_plane.billing.handlers import UsageBatch, process_usage, settle_credits
@@ -89,11 +88,9 @@ def bought(api: TestClient, headers: dict[str, str], fake: StripeFake, packs: in
     return events
 
 
-def use(
-    store: Store, key_id: str, calls: int, record: str, bus: ControlPlaneBus, alerter: Alerter | None = None
-) -> None:
+def use(store: Store, key_id: str, calls: int, record: str, alerter: Alerter | None = None) -> None:
     """``calls`` billable calls counted by the aggregator, then its prepaid settling, as one batch."""
     batch = UsageBatch(store, None, None, NOW)
     event = usage_event(key_id, calls=calls, plan="credits", hour=HOUR, record=record)
     assert process_usage(sqs_event(event), batch) == {"batchItemFailures": []}
-    settle_credits(batch, bus, alerter)
+    settle_credits(batch, alerter)

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from moto.ses.models import ses_backends
 
 from api_direct.control_plane.api.app import create_app
-from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.alert_delivery import MAX_ATTEMPTS, AlertDelivery
@@ -25,7 +24,7 @@ from api_direct.webhook_signature import SIGNATURE_HEADER, verify
 from tests.control_plane.billing.usage import API, sqs_event, usage_event
 from tests.control_plane.marketplace import ALICE, EventLog, control_plane_events, creator_key_bus, link_account
 from tests.control_plane.marketplace import published
-from tests.control_plane.resources import BUS, REGION, user_with_email
+from tests.control_plane.resources import REGION, user_with_email
 from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.typed_client import InProcessControlPlane
 from tests.control_plane.webhook_receiver import Receiver, webhook_receiver
@@ -101,8 +100,8 @@ def bus_events(aws: Callable[[str], Any]) -> EventLog:
 
 
 @pytest.fixture
-def alerter(store: Store, queue: Queue, aws: Callable[[str], Any]) -> Alerter:
-    return Alerter(store, queue, "alerts", ControlPlaneBus(aws("events"), BUS, None), "usd")
+def alerter(store: Store, queue: Queue) -> Alerter:
+    return Alerter(store, queue, "alerts", "usd")
 
 
 @pytest.fixture

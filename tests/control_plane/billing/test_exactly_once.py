@@ -422,12 +422,10 @@ steps_strategy = st.lists(
 
 
 @contextmanager
-def prepaid_marketplace() -> Iterator[tuple[Store, ControlPlaneBus, str]]:
+def prepaid_marketplace() -> Iterator[tuple[Store, str]]:
     """weather-api listed with a prepaid plan of 100-unit packs that expire after a day; Carol subscribed to it."""
     with mock_aws():
         create_table(boto3.client("dynamodb", region_name=REGION), TABLE)
-        events = boto3.client("events", region_name=REGION)
-        events.create_event_bus(Name=BUS)
         store = Store(boto3.resource("dynamodb", region_name=REGION).Table(TABLE))
         store.put({PK: api_pk(API), SK: "LISTING", "api_id": API, "creator": CREATOR, "account_id": CREATOR_ACCOUNT})
         store.put({PK: api_pk(API), SK: "PLAN#credits", **PREPAID_PLAN, "position": 0})
@@ -456,7 +454,7 @@ def prepaid_marketplace() -> Iterator[tuple[Store, ControlPlaneBus, str]]:
                 "key_hash": "0" * 64,
             }
         )
-        yield store, ControlPlaneBus(events, BUS, None), key_id
+        yield store, key_id
 
 
 def landing_once(read: Any, deliver: Any, size: int) -> Any:
@@ -487,7 +485,7 @@ def test_prepaid_credit_balances_exactly_whatever_the_delivery(
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     hour = hour_text(start)
     consumer = CONSUMERS[0]
-    with prepaid_marketplace() as (store, bus, key_id):
+    with prepaid_marketplace() as (store, key_id):
         events = [
             usage_event(key_id, calls=r.calls, ok=r.ok, hour=hour, plan="credits", record=f"r{i}", units=r.units())
             for i, r in enumerate(records)
@@ -531,7 +529,7 @@ def test_prepaid_credit_balances_exactly_whatever_the_delivery(
                     f"pi_{number}", consumer, API, "credits", step.size, 100 * step.size, "usd", "checkout"
                 )
                 for _ in range(2 if step.again else 1):
-                    prepaid.receive(store, bus, purchase, clock)
+                    prepaid.receive(store, purchase, clock)
                 grants.append([100 * step.size, clock + timedelta(days=1), None])
             else:
                 at = clock + timedelta(days=1)
@@ -539,7 +537,7 @@ def test_prepaid_credit_balances_exactly_whatever_the_delivery(
                     monkeypatch.setattr(
                         credits, "read_balance", landing_once(credits.read_balance, deliver_batch, step.size)
                     )
-                prepaid.expire_due(store, bus, at)
+                prepaid.expire_due(store, at)
                 monkeypatch.undo()
                 spent_before = 0
                 for grant in grants:

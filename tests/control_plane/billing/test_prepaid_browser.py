@@ -7,14 +7,11 @@ card, comes back to the dashboard with the credit added, and sees it go down as 
 aggregator counts the API's usage records.
 """
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi.testclient import TestClient
 from playwright.sync_api import expect
 
-from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing.handlers import UsageBatch, process_usage, settle_credits
 from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
@@ -22,7 +19,6 @@ from api_direct.control_plane.web.web_session import COOKIE
 from tests.control_plane.billing.prepaid_market import prepaid_marketplace
 from tests.control_plane.billing.usage import sqs_event, usage_event
 from tests.control_plane.marketplace import CAROL
-from tests.control_plane.resources import BUS
 from tests.control_plane.tokens import Mint
 from tests.e2e.browser import chromium, screenshot, words
 
@@ -35,7 +31,6 @@ def test_buy_a_pack_on_checkout_and_watch_the_balance_fall(
     billing: SubscriptionBilling,
     mint: Mint,
     store: Store,
-    aws: Callable[[str], Any],
 ) -> None:
     key_id, _ = prepaid_marketplace(billed_api, mint)
     host = control_plane.split("//", 1)[1].split(":")[0]
@@ -61,14 +56,13 @@ def test_buy_a_pack_on_checkout_and_watch_the_balance_fall(
         expect(remaining).to_have_text("1,000")
         screenshot(page, "prepaid-02-bought")
 
-        bus = ControlPlaneBus(aws("events"), BUS, None)
         hour = datetime.now(UTC).strftime("%Y-%m-%dT%H:00:00Z")
         seen = []
         for number, calls in enumerate(CALLS):
             batch = UsageBatch(store, None, None, datetime.now(UTC))
             event = usage_event(key_id, calls=calls, plan="credits", hour=hour, record=f"browser-{number}")
             assert process_usage(sqs_event(event), batch) == {"batchItemFailures": []}
-            settle_credits(batch, bus, None)
+            settle_credits(batch, None)
             page.goto(f"{control_plane}/web/dashboard")
             seen.append(remaining.inner_text())
         screenshot(page, "prepaid-03-used")

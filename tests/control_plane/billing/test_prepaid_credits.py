@@ -6,14 +6,11 @@ balance exactly once and caps the key at zero; auto-reload charges the saved car
 once per grant, and a decline turns it off; grants expire oldest first.
 """
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.store import PK, SK, Store, consumer_pk
 from api_direct.control_plane.billing import credits, prepaid
 from api_direct.control_plane.billing.alerting import Alerter
@@ -37,7 +34,6 @@ from tests.control_plane.billing.prepaid_market import (
 )
 from tests.control_plane.billing.usage import API
 from tests.control_plane.marketplace import ALICE, CAROL, EventLog, Headers
-from tests.control_plane.resources import BUS
 from tests.control_plane.tokens import Mint, bearer
 
 
@@ -63,14 +59,9 @@ def market(billed_api: TestClient, mint: Mint, billing: SubscriptionBilling) -> 
 
 
 @pytest.fixture
-def bus(aws: Callable[[str], Any]) -> ControlPlaneBus:
-    return ControlPlaneBus(aws("events"), BUS, None)
-
-
-@pytest.fixture
-def alerts(store: Store, bus: ControlPlaneBus) -> tuple[Alerter, AlertQueue]:
+def alerts(store: Store) -> tuple[Alerter, AlertQueue]:
     queue = AlertQueue()
-    return Alerter(store, queue, "alerts", bus, "usd"), queue
+    return Alerter(store, queue, "alerts", "usd"), queue
 
 
 def caps(keys: EventLog) -> list[tuple[str, str | None]]:
@@ -152,14 +143,13 @@ def test_usage_debits_exactly_once_and_the_key_is_capped_at_zero_then_the_next_p
     carol: Headers,
     stripe_fake: StripeFake,
     store: Store,
-    bus: ControlPlaneBus,
 ) -> None:
     key_id, keys = market
     bought(billed_api, carol, stripe_fake)
-    use(store, key_id, 600, "a", bus)
-    use(store, key_id, 600, "a", bus)  # the same record again: counted and debited once
+    use(store, key_id, 600, "a")
+    use(store, key_id, 600, "a")  # the same record again: counted and debited once
     assert credits_of(billed_api, carol)["remaining"] == PACK_CALLS - 600
-    use(store, key_id, 450, "b", bus)  # made before the cap landed: an overdraft
+    use(store, key_id, 450, "b")  # made before the cap landed: an overdraft
     shown = credits_of(billed_api, carol)
     assert (shown["remaining"], shown["overdraft"], shown["used"], shown["capped"]) == (-50, 50, 1050, True)
     bought(billed_api, carol, stripe_fake)
@@ -184,7 +174,6 @@ def test_auto_reload_charges_the_saved_card_once_per_grant_even_when_triggered_t
     carol: Headers,
     stripe_fake: StripeFake,
     store: Store,
-    bus: ControlPlaneBus,
     billing: SubscriptionBilling,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -192,22 +181,22 @@ def test_auto_reload_charges_the_saved_card_once_per_grant_even_when_triggered_t
     bought(billed_api, carol, stripe_fake)
     settings = billed_api.put(f"{CREDITS}/auto-reload", json={"enabled": True, "below_units": 300}, headers=carol)
     assert settings.json()["auto_reload"] == {"enabled": True, "below_units": 300, "card_saved": True, "error": None}
-    use(store, key_id, PACK_CALLS + 20, "a", bus)  # past zero: with auto-reload on the key keeps working
+    use(store, key_id, PACK_CALLS + 20, "a")  # past zero: with auto-reload on the key keeps working
     assert credits_of(billed_api, carol)["capped"] is False
-    assert run_credits(store, bus, billing, None, NOW) == {"packs_reloaded": 1, "units_expired": 0}
+    assert run_credits(store, billing, None, NOW) == {"packs_reloaded": 1, "units_expired": 0}
     assert credits_of(billed_api, carol)["remaining"] == PACK_CALLS - 20
-    use(store, key_id, 700, "b", bus)  # below the mark again: two triggers at once buy one pack
+    use(store, key_id, 700, "b")  # below the mark again: two triggers at once buy one pack
     subscription = store.get(consumer_pk(CAROL), f"SUB#{API}")
     assert subscription is not None
     stale = credits.read_balance(store, CAROL, API)
     # The second trigger read the balance before the first one's grant landed, as a concurrent run would.
     monkeypatch.setattr(prepaid, "read_balance", lambda *_: stale)
-    assert [prepaid.reload(store, bus, billing.gateway, None, subscription, NOW) for _ in range(2)] == [True, False]
+    assert [prepaid.reload(store, billing.gateway, None, subscription, NOW) for _ in range(2)] == [True, False]
     monkeypatch.undo()
     reloads = [pi for pi in stripe_fake._all("payment_intent") if pi["metadata"].get("apid_source") == "reload"]
     assert [(pi["amount"], pi["status"]) for pi in reloads] == [(PACK_CENTS, "succeeded")] * 2
     assert credits_of(billed_api, carol)["remaining"] == 2 * PACK_CALLS - 720
-    assert run_credits(store, bus, billing, None, NOW)["packs_reloaded"] == 0, "above the mark: nothing more"
+    assert run_credits(store, billing, None, NOW)["packs_reloaded"] == 0, "above the mark: nothing more"
     assert caps(keys) == [("KeyCapped", "credit"), ("KeyUncapped", "credit")]
 
 
@@ -217,7 +206,6 @@ def test_a_declined_reload_turns_auto_reload_off_alerts_and_lets_the_key_run_dow
     carol: Headers,
     stripe_fake: StripeFake,
     store: Store,
-    bus: ControlPlaneBus,
     billing: SubscriptionBilling,
     alerts: tuple[Alerter, AlertQueue],
 ) -> None:
@@ -226,8 +214,8 @@ def test_a_declined_reload_turns_auto_reload_off_alerts_and_lets_the_key_run_dow
     bought(billed_api, carol, stripe_fake)
     billed_api.put(f"{CREDITS}/auto-reload", json={"enabled": True, "below_units": 300}, headers=carol)
     stripe_fake.decline_cards(billing.customer(CAROL))
-    use(store, key_id, PACK_CALLS, "a", bus, alerter)
-    assert run_credits(store, bus, billing, alerter, NOW)["packs_reloaded"] == 0
+    use(store, key_id, PACK_CALLS, "a", alerter)
+    assert run_credits(store, billing, alerter, NOW)["packs_reloaded"] == 0
     shown = credits_of(billed_api, carol)
     assert (shown["auto_reload"]["enabled"], shown["capped"]) == (False, True)
     assert "declined" in shown["auto_reload"]["error"]
@@ -241,14 +229,13 @@ def test_credit_running_low_without_auto_reload_alerts_once(
     carol: Headers,
     stripe_fake: StripeFake,
     store: Store,
-    bus: ControlPlaneBus,
     alerts: tuple[Alerter, AlertQueue],
 ) -> None:
     key_id, _ = market
     alerter, queue = alerts
     bought(billed_api, carol, stripe_fake)
-    use(store, key_id, 950, "a", bus, alerter)
-    use(store, key_id, 10, "b", bus, alerter)
+    use(store, key_id, 950, "a", alerter)
+    use(store, key_id, 10, "b", alerter)
     assert ['"kind": "credit_low"' in body for body in queue.sent] == [True]
 
 
@@ -258,17 +245,16 @@ def test_grants_expire_oldest_first_and_only_their_unused_units(
     carol: Headers,
     stripe_fake: StripeFake,
     store: Store,
-    bus: ControlPlaneBus,
 ) -> None:
     key_id, keys = market
     bought(billed_api, carol, stripe_fake)
     bought(billed_api, carol, stripe_fake)
-    use(store, key_id, 1200, "a", bus)  # all of the first pack, 200 of the second
+    use(store, key_id, 1200, "a")  # all of the first pack, 200 of the second
     first, second = credits.grants_of(store, CAROL, API)
     assert (first.units, second.units) == (PACK_CALLS, PACK_CALLS)
     assert first.expires_at is not None and second.expires_at is not None
-    assert prepaid.expire_due(store, bus, datetime.fromisoformat(first.expires_at)) == 0, "the first was used up"
-    assert prepaid.expire_due(store, bus, datetime.fromisoformat(second.expires_at)) == 800
+    assert prepaid.expire_due(store, datetime.fromisoformat(first.expires_at)) == 0, "the first was used up"
+    assert prepaid.expire_due(store, datetime.fromisoformat(second.expires_at)) == 800
     shown = credits_of(billed_api, carol)
     assert (shown["remaining"], shown["expired"], [g["expired"] for g in shown["grants"]]) == (0, 800, [0, 800])
     assert shown["granted"] - shown["used"] - shown["expired"] == shown["remaining"]

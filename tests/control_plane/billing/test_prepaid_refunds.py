@@ -2,14 +2,12 @@
 Stripe refund whichever way it arrives (the creator's request, ``charge.refunded``), rounded so a full refund takes
 the whole pack; what was used of it becomes an overdraft and the key is capped for credit, as after a debit."""
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.store import Store
 from api_direct.control_plane.billing import credits, earnings, prepaid
 from api_direct.control_plane.billing.earnings import Refund
@@ -28,7 +26,6 @@ from tests.control_plane.billing.prepaid_market import (
 )
 from tests.control_plane.billing.usage import API
 from tests.control_plane.marketplace import ALICE, CAROL, EventLog, Headers
-from tests.control_plane.resources import BUS
 from tests.control_plane.tokens import Mint, bearer
 from tests.stripe_fake import client_for
 
@@ -36,11 +33,6 @@ from tests.stripe_fake import client_for
 @pytest.fixture
 def market(billed_api: TestClient, mint: Mint, billing: SubscriptionBilling) -> tuple[str, EventLog]:
     return prepaid_marketplace(billed_api, mint)
-
-
-@pytest.fixture
-def bus(aws: Callable[[str], Any]) -> ControlPlaneBus:
-    return ControlPlaneBus(aws("events"), BUS, None)
 
 
 def refund(api: TestClient, mint: Mint, payment: str, amount: int | None = None) -> dict[str, Any]:
@@ -73,11 +65,10 @@ def test_a_partial_then_a_dashboard_refund_take_their_share_once_and_the_rest_be
     carol: Headers,
     store: Store,
     stripe_fake: StripeFake,
-    bus: ControlPlaneBus,
 ) -> None:
     key_id, keys = market
     bought(billed_api, carol, stripe_fake)
-    use(store, key_id, 300, "a", bus)
+    use(store, key_id, 300, "a")
     payment = pack_payment(store)
 
     refund(billed_api, mint, payment, 300)  # 3.00 of 8.00: 375 of the 1,000 units
@@ -126,14 +117,13 @@ def test_expired_units_are_not_taken_back_again_and_an_expiry_leaves_refunded_un
     carol: Headers,
     store: Store,
     stripe_fake: StripeFake,
-    bus: ControlPlaneBus,
 ) -> None:
     key_id, _ = market
     bought(billed_api, carol, stripe_fake, packs=2)  # 2,000 units for 16.00, one grant
-    use(store, key_id, 400, "a", bus)
+    use(store, key_id, 400, "a")
     payment = pack_payment(store)
     refund(billed_api, mint, payment, 800)  # half: 1,000 units
-    assert prepaid.expire_due(store, bus, NOW + timedelta(days=EXPIRES_DAYS + 1)) == 600  # kept 1,000, used 400
+    assert prepaid.expire_due(store, NOW + timedelta(days=EXPIRES_DAYS + 1)) == 600  # kept 1,000, used 400
     assert balance(billed_api, carol) == (1000, 0, 0, True)
 
     refund(billed_api, mint, payment)  # the other half: only the 400 used are left to take back

@@ -20,7 +20,6 @@ from api_direct.control_plane.api.app import create_app
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import Store, consumer_pk
 from api_direct.control_plane.billing.alert_delivery import AlertDelivery
-from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.billing.alerting import Alerter
 from api_direct.control_plane.billing.handlers import UsageBatch, check_alerts, process_usage
 from api_direct.control_plane.billing.periods import hour_text
@@ -44,7 +43,7 @@ from tests.control_plane.marketplace import (
     listing_body,
     published,
 )
-from tests.control_plane.resources import BUS, REGION, user_with_email
+from tests.control_plane.resources import REGION, user_with_email
 from tests.control_plane.tokens import Mint, bearer
 from tests.control_plane.typed_client import InProcessControlPlane
 from tests.control_plane.web.pages import ORIGIN, as_user, text
@@ -469,7 +468,7 @@ def test_a_trial_spends_nothing_so_a_spend_cap_neither_alerts_nor_stops_the_key(
         f"/subscriptions/{API}/alerts", json={"spend_cap": "5.00", "cap_mode": "hard"}, headers=carol
     )
     assert capped.status_code == 200, capped.text
-    alerter = Alerter(store, aws("sqs"), alert_queue, ControlPlaneBus(aws("events"), BUS, None), "usd")
+    alerter = Alerter(store, aws("sqs"), alert_queue, "usd")
     now = datetime.now(UTC)
     batch = UsageBatch(store, None, None, now)
     event = usage_event(key["key_id"], calls=1000, hour=hour_text(now.replace(minute=0, second=0, microsecond=0)))
