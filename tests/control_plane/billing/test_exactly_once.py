@@ -27,9 +27,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from api_direct.control_plane.api import stripe_webhook
-from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.services import Services
-from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import PK, SK, Store, api_pk, consumer_pk, creator_pk
 from api_direct.control_plane.billing import credits, earnings, prepaid, reporting
 from api_direct.control_plane.billing.earnings import close_and_pay, platform_fee
@@ -39,27 +37,12 @@ from api_direct.control_plane.billing.metering import counter_key, key_id_index_
 from api_direct.aws_costs.traffic import Traffic
 from api_direct.control_plane.billing.periods import hour_text
 from api_direct.control_plane.billing.reporting import close_and_report
-from api_direct.control_plane.billing.stripe_gateway import StripeKeys, gateway_for
-from api_direct.control_plane.billing.subscription_billing import SubscriptionBilling
+from tests.control_plane.billing.billed_market import CREATOR, billed_market
 from tests.control_plane.billing.usage import API, sqs_event, usage_event
 from tests.control_plane.marketplace import CREATOR_ACCOUNT
-from tests.control_plane.resources import BUS, REGION, TABLE, create_table
-from api_direct.local.stripe_server import running_stripe_fake
+from tests.control_plane.resources import REGION, TABLE, create_table
 
-CREATOR = "creator-alice"
 CONSUMERS = ("consumer-carol", "consumer-dave")
-#: 10 dollars per 1000 units: one cent a unit, so an invoice is its billable units in cents.
-PLAN = {
-    "name": "pro",
-    "description": "",
-    "rate_limit": Decimal(10),
-    "burst": 20,
-    "monthly_quota": None,
-    "free_calls": 0,
-    "price_per_1000": Decimal(10),
-    "monthly_fee": Decimal(0),
-    "billable_statuses": ["2xx"],
-}
 HOURS = 3
 GRACE = timedelta(hours=2)
 
@@ -146,62 +129,6 @@ class Crash(RuntimeError):
     """A Lambda dying mid-run."""
 
 
-@contextmanager
-def marketplace() -> Iterator[tuple[Services, Any, list[str]]]:
-    """A fresh world: the table, the bus, Stripe; weather-api listed with plan pro, two consumers subscribed."""
-    with running_stripe_fake() as fake, mock_aws():
-        create_table(boto3.client("dynamodb", region_name=REGION), TABLE)
-        events = boto3.client("events", region_name=REGION)
-        events.create_event_bus(Name=BUS)
-        store = Store(boto3.resource("dynamodb", region_name=REGION).Table(TABLE))
-        store.put({PK: api_pk(API), SK: "LISTING", "api_id": API, "creator": CREATOR, "account_id": CREATOR_ACCOUNT})
-        store.put({PK: api_pk(API), SK: "PLAN#pro", **PLAN, "position": 0})
-        settings_ = ControlPlaneSettings(
-            region=REGION,
-            account_id="111111111111",
-            table_name=TABLE,
-            event_bus_name=BUS,
-            user_pool_id="p",
-            app_client_id="c",
-            stripe_api_base=fake.base_url,
-        )
-        keys = StripeKeys(api_key=fake.api_key, webhook_secret="whsec_unused")
-        gateway = gateway_for(settings_, keys)
-        gateway.sleep = lambda _seconds: None
-        billing = SubscriptionBilling(store, gateway)
-        key_ids = []
-        for consumer in CONSUMERS:
-            key_id = f"key_{consumer[-4:]}"
-            store.put(
-                {
-                    PK: f"KEY#{consumer}",
-                    SK: "KEY",
-                    "key_id": key_id,
-                    "consumer": consumer,
-                    "api_id": API,
-                    "plan": "pro",
-                    "status": "active",
-                    "gsi1pk": key_id_index_pk(key_id),
-                    "gsi1sk": "KEY",
-                }
-            )
-            subscription = billing.start(consumer, API, store.get(api_pk(API), "PLAN#pro"))  # type: ignore[arg-type]
-            store.put(
-                {
-                    PK: consumer_pk(consumer),
-                    SK: f"SUB#{API}",
-                    "api_id": API,
-                    "plan": "pro",
-                    "status": "active",
-                    "key_id": key_id,
-                    "key_hash": "0" * 64,
-                    "stripe_subscription": subscription,
-                }
-            )
-            key_ids.append(key_id)
-        yield Services(settings_, store, ControlPlaneBus(events, BUS, None), None, billing, keys), fake, key_ids
-
-
 def deliveries(events: list[Any], chaos: Chaos) -> list[int]:
     order = list(range(len(events))) + [i % len(events) for i in chaos.duplicates]
     # A deterministic shuffle from the seed (hypothesis shrinks the seed, not a random state).
@@ -261,7 +188,8 @@ def test_money_is_counted_billed_and_paid_exactly_once(
 ) -> None:
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     hours = [hour_text(start + timedelta(hours=h)) for h in range(HOURS)]
-    with marketplace() as (services, fake, key_ids):
+    with billed_market(CONSUMERS, CREATOR_ACCOUNT) as market:
+        services, fake, key_ids = market.services, market.stripe, market.key_ids
         store = services.store
         events = [
             usage_event(
