@@ -178,6 +178,13 @@ class Session:
 
 
 def plan(session: Session) -> PlanResult:
+    """What a deploy would change, under the stage's lock: a plan writes the same synthesis a deploy reads and
+    deletes the stage's stale change sets, so a plan during a deploy would delete the deploy's own."""
+    with locked(session, "apid plan"):
+        return _locked_plan(session)
+
+
+def _locked_plan(session: Session) -> PlanResult:
     domain = session.project.domain
     aws = session.deploy_role("planning") if domain else None
     state = inspect_domain(aws, domain, session.project.stack_name) if aws and domain else None

@@ -1,6 +1,7 @@
 """Two operations on one stack: refused at once with exit 5 and what to do, never exit 1.
 
-On one machine the stage lock refuses the second ``apid deploy``/``destroy``/``rollback``
+On one machine the stage lock refuses the second ``apid deploy``/``destroy``/``rollback`` (and a ``plan``,
+which would delete the deploy's change set as stale)
 before it synthesizes, naming the first. From another machine only CloudFormation
 knows: its answers to a second operation (a stack that turned busy after we looked,
 a change set another run removed) are exit 5 as well. AWS's answers garbled on the
@@ -86,7 +87,14 @@ def first_deploy(linked: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Held
 def test_a_second_operation_on_the_stage_is_refused_naming_the_first(
     linked: Path, aws: Any, first_deploy: HeldDeploy
 ) -> None:
-    for command in (["deploy"], ["deploy", "--hotswap"], ["deploy", "--watch"], ["destroy", "--yes"], ["rollback"]):
+    for command in (
+        ["deploy"],
+        ["deploy", "--hotswap"],
+        ["deploy", "--watch"],
+        ["destroy", "--yes"],
+        ["rollback"],
+        ["plan"],
+    ):
         one_line_error(
             run(linked, *command),
             StateError.exit_code,
