@@ -189,6 +189,15 @@ def fixed_monthly_cost(
     return _estimate(table, amounts, {}, free_tier, 0)
 
 
+#: AWS's costs are fractions of a cent: figures kept as data (JSON, the control plane's month) are to a millionth.
+COST_PLACES = Decimal("0.000001")
+
+
+def to_millionth(amount: Decimal) -> Decimal:
+    """``amount`` in dollars to :data:`COST_PLACES`, half up: the one rounding of a cost kept as data."""
+    return amount.quantize(COST_PLACES, ROUND_HALF_UP)
+
+
 def display(amount: Decimal, places: int = 2) -> str:
     """``amount`` in dollars for people: rounded half up to ``places`` decimals, only here."""
     return f"${amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)}"

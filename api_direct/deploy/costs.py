@@ -11,18 +11,15 @@ the result says which, since an assumption is only a starting point.
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, Literal
 
 from api_direct.aws_costs import prices
-from api_direct.aws_costs.model import Estimate, LineItem, display
+from api_direct.aws_costs.model import Estimate, LineItem, display, to_millionth
 from api_direct.aws_costs.stack_costs import fixed_monthly, per_1000_calls
 from api_direct.contracts import ACCESS_LOG_RETENTION_DAYS
 from api_direct.aws_costs.traffic import ASSUMED_PER_1000, RuntimeProfile, Traffic
 from api_direct.client.control_plane import ControlPlane
-
-#: Money in JSON: dollars to a millionth, half up, as the control plane's cost figures.
-_MICRO = Decimal("0.000001")
 
 
 @dataclass(frozen=True)
@@ -97,8 +94,8 @@ class StackCosts:
 
 
 def money(amount: Decimal) -> str:
-    """Dollars as a decimal string to a millionth, half up."""
-    return str(amount.quantize(_MICRO, rounding=ROUND_HALF_UP))
+    """Dollars as a decimal string to a millionth, half up, as the control plane's cost figures."""
+    return str(to_millionth(amount))
 
 
 def _item_json(item: LineItem) -> dict[str, str]:

@@ -42,13 +42,13 @@ lands on one day); the plan's month is the figure to judge a price by.
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
 
 from api_direct.aws_costs import prices
-from api_direct.aws_costs.model import variable_cost
+from api_direct.aws_costs.model import to_millionth, variable_cost
 from api_direct.aws_costs.prices import PriceTable
 from api_direct.aws_costs.stack_costs import fixed_monthly_of, stored_logs
 from api_direct.aws_costs.traffic import Traffic, usage
@@ -60,14 +60,7 @@ from api_direct.control_plane.billing.fees import platform_fee
 from api_direct.control_plane.billing.metering import HOUR_PREFIX, traffic_of, unattributed_pk, usage_index_pk
 from api_direct.control_plane.billing.periods import parse_hour
 
-#: AWS's costs are fractions of a cent: kept to a millionth of a dollar, half up.
-COST_PLACES = Decimal("0.000001")
 _CENTS = Decimal("0.01")
-
-
-def money(amount: Decimal) -> Decimal:
-    """An amount in dollars to :data:`COST_PLACES`."""
-    return amount.quantize(COST_PLACES, ROUND_HALF_UP)
 
 
 def dollars(cents: int) -> Decimal:
@@ -250,11 +243,11 @@ def api_costs(
         prices_region=table.region,
         prices_retrieved=table.retrieved,
         runtime=runtime,
-        fixed_monthly=money(fixed),
+        fixed_monthly=to_millionth(fixed),
         plans=plans,
         unattributed=UnattributedCosts(
             calls=sum(counted.traffic[key].calls for key in unattributed),
-            aws_cost=money(sum((costs[key] for key in unattributed), Decimal(0))),
+            aws_cost=to_millionth(sum((costs[key] for key in unattributed), Decimal(0))),
             traffic=sum((counted.traffic[key] for key in unattributed), Traffic()),
         ),
         totals=Totals(
@@ -262,8 +255,8 @@ def api_costs(
             revenue=revenue,
             stripe_fees=stripe_fees,
             platform_fee=fees,
-            aws_cost=money(aws_cost),
-            margin=money(revenue - stripe_fees - fees - aws_cost),
+            aws_cost=to_millionth(aws_cost),
+            margin=to_millionth(revenue - stripe_fees - fees - aws_cost),
         ),
         days=day_figures,
     )
@@ -286,10 +279,10 @@ def _plan(
         revenue=dollars(paid.revenue),
         stripe_fees=dollars(paid.stripe_fees),
         platform_fee=dollars(fee),
-        aws_cost=money(aws_cost),
-        margin=money(margin),
-        aws_cost_per_1000=money(aws_cost * 1000 / traffic.calls) if traffic.calls else None,
-        received_per_1000=money(received * 1000 / traffic.calls) if traffic.calls else None,
+        aws_cost=to_millionth(aws_cost),
+        margin=to_millionth(margin),
+        aws_cost_per_1000=to_millionth(aws_cost * 1000 / traffic.calls) if traffic.calls else None,
+        received_per_1000=to_millionth(received * 1000 / traffic.calls) if traffic.calls else None,
         loses_money=margin < 0,
         traffic=traffic,
     )
@@ -312,8 +305,8 @@ def _day(
         day=day,
         calls=sum(counted.traffic[key].calls for key in keys),
         revenue=dollars(paid.revenue),
-        aws_cost=money(aws_cost),
-        margin=money(revenue - kept - aws_cost),
+        aws_cost=to_millionth(aws_cost),
+        margin=to_millionth(revenue - kept - aws_cost),
     )
 
 

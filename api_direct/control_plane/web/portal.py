@@ -29,7 +29,8 @@ from api_direct.control_plane.api.problems import Problem, describe_validation
 from api_direct.control_plane.api.services import Services, ServicesDep
 from api_direct.control_plane.billing.fees import Receipt, plan_receipts, pricing_text, stripe_pricing
 from api_direct.control_plane.billing.stripe_gateway import StripeUnavailable
-from api_direct.control_plane.billing.unit_costs import COST_PLACES, ApiCosts, PlanCosts
+from api_direct.aws_costs.model import COST_PLACES
+from api_direct.control_plane.billing.unit_costs import ApiCosts, PlanCosts
 from api_direct.control_plane.billing.periods import month_text
 from api_direct.project import PricingPlan
 from api_direct.control_plane.web.charts import BarChart, grouped_bars
