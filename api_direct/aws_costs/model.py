@@ -161,32 +161,16 @@ def variable_cost(
     return _estimate(table, quantities(usage), before, free_tier, usage.requests)
 
 
-def fixed_monthly_cost(
-    table: PriceTable,
-    *,
-    kms_keys: int,
-    alarms: int,
-    log_bytes_per_day: int,
-    retention_days: int,
-    free_tier: bool = False,
-    others: Mapping[str, int] | None = None,
-) -> Estimate:
-    """What the stack costs a month whatever its traffic: its KMS keys, its alarms, its stored logs, and
-    ``others``: counts of more resources billed by the month, by the key of their monthly price.
+def fixed_monthly_cost(table: PriceTable, counts: Mapping[str, int], *, free_tier: bool = False) -> Estimate:
+    """What the resources AWS bills by the month cost a month whatever the traffic: ``counts`` of them by the key of
+    their monthly price (``kms_key_months``, ``cloudwatch_alarm_months`` ...).
 
-    Stored logs are at steady state: a day's ingestion kept ``retention_days`` days.
+    Stored logs grow with the calls, so they are priced with them
+    (:func:`~api_direct.aws_costs.stack_costs.stored_logs`), not here.
     """
-    extra = dict(others or {})
-    if min(kms_keys, alarms, log_bytes_per_day, retention_days, *extra.values()) < 0:
+    if min(counts.values(), default=0) < 0:
         raise ValueError("counts cannot be negative")
-    with localcontext(_EXACT):
-        amounts = {
-            "kms_key_months": Decimal(kms_keys),
-            "cloudwatch_alarm_months": Decimal(alarms),
-            **{key: Decimal(count) for key, count in extra.items()},
-            "logs_stored_gb_month": Decimal(log_bytes_per_day) * retention_days / _GIB,
-        }
-    return _estimate(table, amounts, {}, free_tier, 0)
+    return _estimate(table, {key: Decimal(count) for key, count in counts.items()}, {}, free_tier, 0)
 
 
 #: AWS's costs are fractions of a cent: figures kept as data (JSON, the control plane's month) are to a millionth.

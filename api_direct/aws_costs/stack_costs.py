@@ -64,16 +64,7 @@ def fixed_monthly_of(types: Mapping[str, int], table: PriceTable) -> Estimate:
     The account's free allowances (three dashboards, ten alarms) are left out, as the
     creator's other workloads may spend them; stored logs are priced with the calls.
     """
-    counts = monthly_resources(types)
-    fixed = fixed_monthly_cost(
-        table,
-        kms_keys=counts.pop("kms_key_months", 0),
-        alarms=counts.pop("cloudwatch_alarm_months", 0),
-        log_bytes_per_day=0,
-        retention_days=0,
-        others=counts,
-    )
-    return Estimate(tuple(item for item in fixed.items if item.quantity), 0)
+    return fixed_monthly_cost(table, monthly_resources(types))
 
 
 def stored_logs(traffic: Traffic, profile: RuntimeProfile, table: PriceTable) -> LineItem:

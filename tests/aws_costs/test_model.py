@@ -121,18 +121,17 @@ def test_free_tiers_are_off_unless_asked_for_and_then_only_the_first_units_are_f
     assert again["lambda_requests"] == paid["lambda_requests"]
 
 
-def test_the_fixed_monthly_cost_is_keys_alarms_and_logs_kept_for_the_retention() -> None:
-    estimate = model.fixed_monthly_cost(TABLE, kms_keys=1, alarms=4, log_bytes_per_day=3 * 2**30, retention_days=30)
+def test_the_fixed_monthly_cost_is_each_resource_at_its_monthly_price() -> None:
+    estimate = model.fixed_monthly_cost(TABLE, {"kms_key_months": 1, "cloudwatch_alarm_months": 4})
     assert items(estimate) == {
         "kms_key_months": rate("kms_key_months"),
         "cloudwatch_alarm_months": 4 * rate("cloudwatch_alarm_months"),
-        "logs_stored_gb_month": 3 * 30 * rate("logs_stored_gb_month"),
     }
     assert estimate.per_1000_calls is None
 
 
 def test_the_first_ten_alarms_are_free_only_when_the_free_tier_is_counted() -> None:
-    free = model.fixed_monthly_cost(TABLE, kms_keys=0, alarms=4, log_bytes_per_day=0, retention_days=1, free_tier=True)
+    free = model.fixed_monthly_cost(TABLE, {"cloudwatch_alarm_months": 4}, free_tier=True)
     assert free.total == 0
 
 
@@ -147,7 +146,7 @@ def test_negative_usage_is_refused() -> None:
     with pytest.raises(ValidationError):
         model.Usage(requests=-1)
     with pytest.raises(ValueError, match="cannot be negative"):
-        model.fixed_monthly_cost(TABLE, kms_keys=-1, alarms=0, log_bytes_per_day=0, retention_days=1)
+        model.fixed_monthly_cost(TABLE, {"kms_key_months": -1})
 
 
 @pytest.mark.parametrize(
