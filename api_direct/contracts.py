@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 # Cognito.
 
@@ -131,15 +131,10 @@ KEY_RULE_PREFIX = "apid-keys-"
 #: The key events' detail-types (``api_direct.runtime.key_sync`` has a class of each name): the key store's
 #: rule in a creator's account and the control plane's forwarding rule admit these, so an event key sync can
 #: apply is never filtered out on the way (nor one it cannot, let in).
-KEY_EVENT_TYPES: tuple[str, ...] = (
-    "KeyCapped",
-    "KeyIssued",
-    "KeyRestored",
-    "KeyRevoked",
-    "KeySuspended",
-    "KeyUncapped",
-    "PlanChanged",
-)
+KeyEventType = Literal[
+    "KeyCapped", "KeyIssued", "KeyRestored", "KeyRevoked", "KeySuspended", "KeyUncapped", "PlanChanged"
+]
+KEY_EVENT_TYPES: tuple[str, ...] = get_args(KeyEventType)
 #: A ``KeyCapped`` detail carries this (ISO-8601, zoned): the subscription's hard spend cap is reached, and its
 #: calls answer 402 until then (the end of the UTC month) or until a ``KeyUncapped`` (the cap raised or removed).
 KEY_CAPPED_UNTIL = "capped_until"

@@ -25,7 +25,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
@@ -34,7 +34,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from api_direct.contracts import OUTBOX_PREFIX, OUTBOX_SK
+from api_direct.contracts import OUTBOX_PREFIX, OUTBOX_SK, KeyEventType
 from api_direct.control_plane.api.bus import ControlPlaneBus
 from api_direct.control_plane.api.settings import ControlPlaneSettings
 from api_direct.control_plane.api.store import PK, SK
@@ -43,10 +43,6 @@ logger = Logger(service="apid-outbox")
 
 #: How long an outbox item is kept: past the stream's 24 hours, then TTL deletes it.
 OUTBOX_DAYS = 2
-
-KeyEventType = Literal[
-    "KeyIssued", "KeyRevoked", "PlanChanged", "KeySuspended", "KeyRestored", "KeyCapped", "KeyUncapped"
-]
 
 
 @dataclass(frozen=True)
