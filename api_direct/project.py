@@ -428,6 +428,13 @@ class Project:
         """The custom domain this stage serves on, if any: the stage's, else ``[gateway]``'s."""
         return self.config.domain_for(self.stage)
 
+    @property
+    def assembly_dir(self) -> Path:
+        """Where this stage's synthesis goes: ``.apid/cdk.out``, or ``.apid/stages/<stage>/cdk.out`` (each stage
+        keeps its own, so switching stages reuses each one's synthesis)."""
+        apid = self.root / ".apid"
+        return apid / "stages" / self.stage / "cdk.out" if self.stage else apid / "cdk.out"
+
     def in_stage(self, stage: str | None) -> "Project":
         """The project as ``stage`` deploys it (None: the default stage); one line if the name is not one."""
         chosen = stage or self.config.deploy.default_stage

@@ -7,7 +7,7 @@ through :func:`build_bundle` twice, into a temporary cache: with ``slim=False``
 and with the default ``slim=True``. Both are byte-code compiled as deployed when
 this machine has a python3.12. Each is measured as Lambda and ``apid deploy`` see
 it: unzipped bytes (in Lambda's MB, MiB) and files, and the zip ``apid deploy``
-uploads (:func:`~api_direct.deploy.assets.zip_folder`). pip needs PyPI.
+uploads (:func:`~api_direct.deploy.zips.zip_folder`). pip needs PyPI.
 
 Then the slimmed install is tried: the same requirements, built for x86_64 (the
 arm64 libraries cannot load here), are imported by this machine's python3.12 from
@@ -23,7 +23,7 @@ from pathlib import Path
 from api_direct.bundling.slimming import package_sizes
 from api_direct.bundling.build import Bundle, BundleSpec, build_bundle, byte_compiler
 from api_direct.bundling.fastapi_code import ADAPTER_REQUIREMENT
-from api_direct.deploy.assets import zip_folder
+from api_direct.deploy.zips import zip_folder
 from bench.figures import Figure
 
 REQUIREMENTS = ("numpy==2.5.5", "pandas==3.1.1", "fastapi==0.163.2", ADAPTER_REQUIREMENT)
@@ -113,7 +113,7 @@ def measure() -> list[Figure]:
             "MB",
             slim.zipped / MB,
             whole.zipped / MB,
-            "the same two bundles, zipped as apid deploy uploads them (deploy.assets.zip_folder, deflate level 6)",
+            "the same two bundles, zipped as apid deploy uploads them (deploy.zips.zip_folder, deflate level 6)",
         ),
     ]
 

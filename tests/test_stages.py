@@ -8,7 +8,6 @@ import pytest
 from aws_cdk.assertions import Template
 
 from api_direct.deploy.lambda_environment import lambda_environment
-from api_direct.deploy.operations import assembly_dir
 from api_direct.project import ProjectError, load_project
 from api_direct.user_stack import UserApiStack
 from tests.example_project import copy_example
@@ -46,13 +45,13 @@ def test_each_stage_is_a_stack_of_its_own(project_dir: Path) -> None:
     assert load_project(project_dir).stack_name == "apid-weather-api-dev"  # the default stage
     assert load_project(project_dir, "prod").stack_name == "apid-weather-api-prod"
     assert load_project(project_dir, "alice").stack_name == "apid-weather-api-alice"  # no [stages.alice] needed
-    assert assembly_dir(load_project(project_dir, "prod")) == project_dir / ".apid" / "stages" / "prod" / "cdk.out"
+    assert load_project(project_dir, "prod").assembly_dir == project_dir / ".apid" / "stages" / "prod" / "cdk.out"
 
 
 def test_a_project_without_stages_keeps_its_one_stack(copy_of_example: Path) -> None:
     project = load_project(copy_of_example)
     assert (project.stage, project.stack_name) == (None, "apid-weather-api")
-    assert assembly_dir(project) == copy_of_example / ".apid" / "cdk.out"
+    assert project.assembly_dir == copy_of_example / ".apid" / "cdk.out"
 
 
 def test_a_stage_overrides_runtime_settings_and_variables(project_dir: Path) -> None:

@@ -16,14 +16,13 @@ from typing import Any
 from api_direct.bundling.build import Architecture, BundleSpec, SourceTree, read_requirements
 from api_direct.contracts import SECRETS_PATH_ENV
 from api_direct.project import DEFAULT_EXCLUDES, Project
-from api_direct.runtime import asgi_lambda
 
 #: The ASGI-to-Lambda adapter, at the version this toolkit is tested with.
 ADAPTER_REQUIREMENT = f"mangum=={version('mangum')}"
 HANDLER_MODULE = "apid_handler"
 #: :mod:`api_direct.runtime.asgi_lambda`, as it is named inside a bundle (it ships without the rest of api_direct).
 ADAPTER_MODULE = "apid_asgi"
-ADAPTER_SOURCE = Path(asgi_lambda.__file__)
+ADAPTER_SOURCE = Path(__file__).resolve().parent.parent / "runtime" / "asgi_lambda.py"  # read, never imported here
 
 
 def handler_shim(app: str) -> str:

@@ -141,6 +141,11 @@ def package_sizes(root: Path) -> dict[str, int]:
     return sizes
 
 
+def folder_size(root: Path) -> int:
+    """Bytes of every file under ``root``, each at its own size, as Lambda unzips them."""
+    return sum(size for _, size in _file_sizes(str(root)))
+
+
 def megabytes(size: int) -> str:
     """``size`` bytes in Lambda's MB (MiB): whole ones from 10 MB up, tenths below."""
     return f"{size / _MB:.0f} MB" if size >= 10 * _MB else f"{size / _MB:.1f} MB"

@@ -6,7 +6,6 @@ import click
 from rich.markup import escape
 
 from api_direct.cli.settings import Settings, global_options, stage_option
-from api_direct.deploy.operations import assembly_dir
 from api_direct.deploy.state import load_state
 from api_direct.deploy.synthesis import ControlPlaneRef, synthesize_project
 from api_direct.errors import InputError
@@ -52,13 +51,13 @@ def synth(
     assembly without synthesizing again.
     """
     project = load_project(settings.project_dir, settings.stage)
-    outdir = outdir or assembly_dir(project)
+    outdir = outdir or project.assembly_dir
     control_plane = ControlPlaneRef(control_plane_account, control_plane_bus) if control_plane_account else None
     with settings.output.status(f"Bundling and synthesizing {project.stack_name}..."):
         stack = synthesize_project(project, outdir, control_plane=control_plane, region=_linked_region(project))
     for warning in stack.app_warnings:
         settings.output.warning(warning)
-    size = sum(f.stat().st_size for a in stack.assets if a.source.is_dir() for f in a.source.rglob("*") if f.is_file())
+    size = stack.bundle_bytes
     settings.output.result(
         {
             "stack": stack.stack_name,

@@ -1,29 +1,22 @@
 """Publish a synthesized stack's file assets to the link's asset bucket.
 
 Assets are named by content hash, so one that is already in the bucket is never
-uploaded again, and publishing is safe to repeat after a crash. Folders are
-zipped deterministically (sorted entries, fixed timestamps and modes): the same
-folder always gives the same bytes, so each asset is zipped once per machine and
-kept beside the bundles (:func:`zipped`). Every request names the expected bucket
-owner, so a bucket of the same name in someone else's account is never written to.
+uploaded again, and publishing is safe to repeat after a crash. Folders go up as
+the zips :mod:`.zips` keeps (once per machine, often made ahead of the upload).
+Every request names the expected bucket owner, so a bucket of the same name in
+someone else's account is never written to.
 """
 
-import os
-import tempfile
-import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from api_direct.contracts import user_cache_dir
 from api_direct.deploy.aws import aws_errors, error_code
 from api_direct.deploy.synthesis import FileAsset
-
-_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+from api_direct.deploy.zips import zipped
 
 
 @dataclass(frozen=True)
@@ -81,39 +74,7 @@ def publish_asset(s3: Any, asset: FileAsset, *, account_id: str, region: str) ->
         except ClientError as error:
             if error_code(error) not in ("404", "NoSuchKey", "NotFound"):
                 raise
-    payload = zipped(asset) if asset.packaging == "zip" else asset.source
+    payload = zipped(asset.asset_id, asset.source) if asset.packaging == "zip" else asset.source
     with aws_errors(f"uploading asset {key} to s3://{bucket}"), payload.open("rb") as body:
         s3.put_object(Bucket=bucket, Key=key, Body=body, ExpectedBucketOwner=account_id)
     return PublishedAsset(asset, bucket, key, uploaded=True, size=payload.stat().st_size)
-
-
-def zipped(asset: FileAsset) -> Path:
-    """The asset's folder zipped, from the bundle cache (``zips/<asset id>.zip``) when an earlier deploy zipped it.
-
-    An asset's id is the hash of its content, and its zip is deterministic, so one
-    zip serves every stage, account and re-deploy of the same bundle; it is written
-    under a temporary name and renamed, so a crash never leaves a partial one.
-    """
-    cached = user_cache_dir() / "zips" / f"{asset.asset_id}.zip"
-    if not cached.is_file():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cached.parent, prefix=f".{asset.asset_id}.", delete=False) as scratch:
-            temporary = Path(scratch.name)
-        try:
-            zip_folder(asset.source, temporary)
-            os.replace(temporary, cached)
-        finally:
-            temporary.unlink(missing_ok=True)
-    return cached
-
-
-def zip_folder(folder: Path, destination: Path) -> None:
-    """Zip ``folder`` so that equal content gives byte-identical archives."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
-        for path in files:
-            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=_FIXED_TIME)
-            mode = 0o755 if os.access(path, os.X_OK) else 0o644
-            info.external_attr = (0o100000 | mode) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())

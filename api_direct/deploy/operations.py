@@ -1,7 +1,8 @@
 """What the ``apid`` commands do, as library functions: plan, deploy, destroy, status.
 
-Each synthesizes first (a bad project fails before any AWS call), then assumes
-the link's deploy role with its ExternalId, then builds a plan and executes it.
+Each synthesizes while its first AWS calls, which change nothing (assuming the link's
+deploy role with its ExternalId, reading the stack), run beside it (:mod:`.beside`);
+a bad project fails with its own error, then a plan is built and executed.
 The app's import check, started with the synthesis, is read by the plan's first
 step, so a broken app fails after those first calls and before any change; what
 it warns about (WebSocket routes, the check being off) leads the result's warnings.
@@ -24,6 +25,7 @@ from api_direct.client.publishing import runtime_profile
 from api_direct.client.sign_in import client_for, load_session, require_session
 from api_direct.deploy.aws import Aws, creator_aws
 from api_direct.deploy.aws_target import AwsTarget
+from api_direct.deploy.beside import beside
 from api_direct.deploy.ci_link import ci_link
 from api_direct.deploy.costs import StackCosts, measured_traffic, stack_costs
 from api_direct.deploy.credentials import deploy_session
@@ -50,6 +52,7 @@ from api_direct.deploy.versions import (
     reconcile_live,
 )
 from api_direct.deploy.versions import rollback as roll_back
+from api_direct.deploy.zips import zip_ahead
 from api_direct.deploy.stacks import Phase, StackInfo, deployed_template, describe_stack, stack_resources
 from api_direct.deploy.state import DeployNotes, LinkRecord, ProjectState, load_state, save_state
 from api_direct.deploy.synthesis import AppCheckMode, ControlPlaneRef, SynthesizedStack, synthesize_project
@@ -97,6 +100,17 @@ class StatusReport:
 
 
 @dataclass(frozen=True)
+class StackTarget:
+    """The deploy role's session and the stack as it stands before the operation changes it."""
+
+    aws: Aws
+    deployed: StackInfo | None
+    #: For a hotswap of a ready stack: its deployed template and resources (logical id -> type, physical id).
+    template: dict[str, Any] | None = None
+    resources: dict[str, tuple[str, str]] | None = None
+
+
+@dataclass(frozen=True)
 class Session:
     """Everything an operation needs: the project, its state and an identity to act with."""
 
@@ -122,14 +136,16 @@ class Session:
         app_check: AppCheckMode = "deferred",
         custom_domain: CustomDomainTarget | None = None,
         canary: Canary | None = None,
+        shipping: bool = False,
     ) -> SynthesizedStack:
+        """The stage's synthesis; ``shipping`` for a deploy, whose bundles are zipped while it goes on."""
         link = self.link
         control_plane = (
             ControlPlaneRef(link.trusted_account_id, link.usage_bus_arn, link.marketplace_origin)
             if link.usage_bus_arn
             else None
         )
-        return synthesize_project(
+        stack = synthesize_project(
             self.project,
             self.outdir,
             control_plane=control_plane,
@@ -139,10 +155,39 @@ class Session:
             custom_domain=custom_domain,
             release=release_of(self.project.root),
             canary=canary,
+            shipping=shipping,
         )
+        if shipping:
+            for asset in stack.assets:
+                if asset.packaging == "zip":
+                    zip_ahead(asset.asset_id, asset.source)
+        return stack
 
     def deploy_role(self, purpose: DeployPurpose) -> Aws:
         return deploy_session(self.creator, self.link, purpose)
+
+    def target_beside(
+        self, purpose: DeployPurpose, aws: Aws | None, *, hotswap: bool = False
+    ) -> Callable[[], StackTarget]:
+        """The :class:`StackTarget`, fetched beside the synthesis about to run (see :mod:`.beside`).
+
+        The clients a deploy uses are made there too: loading their service models is part of the wait.
+        """
+
+        def fetch() -> StackTarget:
+            role = aws or self.deploy_role(purpose)
+            cloudformation = role.client("cloudformation")
+            for service in ("s3", "lambda"):
+                role.client(service)
+            name = self.project.stack_name
+            deployed = describe_stack(cloudformation, name)
+            if not (hotswap and deployed is not None and deployed.phase is Phase.READY):
+                return StackTarget(role, deployed)
+            return StackTarget(
+                role, deployed, deployed_template(cloudformation, name), stack_resources(cloudformation, name)
+            )
+
+        return beside(fetch, name=f"apid {purpose} {self.project.stack_name}")
 
     def context(self, aws: Aws) -> Context:
         return Context(aws=aws, target=self.link, observer=self.observer)
@@ -188,9 +233,10 @@ def _locked_plan(session: Session) -> PlanResult:
     domain = session.project.domain
     aws = session.deploy_role("planning") if domain else None
     state = inspect_domain(aws, domain, session.project.stack_name) if aws and domain else None
+    target = session.target_beside("planning", aws)
     stack = session.synthesize(custom_domain=state.target if state else None)
     with app_checked(stack):
-        result = _plan(session, stack, aws)
+        result = _plan(session, stack, target())
     costs, warned = costs_of(session, stack.template)
     return replace(result, warnings=(*app_warnings(stack), *result.warnings, *warned), domain=state, costs=costs)
 
@@ -217,9 +263,8 @@ def costs_of(session: Session, template: Mapping[str, Any]) -> tuple[StackCosts 
         return None, (*warnings, f"no AWS cost figures: {error}")
 
 
-def _plan(session: Session, stack: SynthesizedStack, aws: Aws | None) -> PlanResult:
-    aws = aws or session.deploy_role("planning")
-    deployed = describe_stack(aws.client("cloudformation"), stack.stack_name)
+def _plan(session: Session, stack: SynthesizedStack, target: StackTarget) -> PlanResult:
+    aws, deployed = target.aws, target.deployed
     ensure_not_busy(deployed)
     if deployed is not None and deployed.phase is Phase.FAILED_CREATE:
         raise StateError(
@@ -257,15 +302,16 @@ def _locked_deploy(
         if aws and domain
         else None
     )
-    stack = session.synthesize(custom_domain=target, canary=canary)
+    fetched = session.target_beside("deploying", aws, hotswap=hotswap)
+    stack = session.synthesize(custom_domain=target, canary=canary, shipping=True)
     with app_checked(stack):
-        result = _deploy(session, stack, hotswap, confirm, aws)
+        result = _deploy(session, stack, hotswap, confirm, fetched())
     return replace(result, warnings=(*app_warnings(stack), *result.warnings))
 
 
 def locked(session: Session, command: str) -> AbstractContextManager[Holder]:
     """The session's stage locked for ``command`` (how a refused second run names it), beside its synthesis."""
-    return operation_lock(assembly_dir(session.project).parent, command, session.project.stage)
+    return operation_lock(session.project.assembly_dir.parent, command, session.project.stage)
 
 
 @contextmanager
@@ -287,24 +333,18 @@ def app_warnings(stack: SynthesizedStack) -> tuple[str, ...]:
 
 
 def _deploy(
-    session: Session, stack: SynthesizedStack, hotswap: bool, confirm: Callable[[str], bool], aws: Aws | None
+    session: Session, stack: SynthesizedStack, hotswap: bool, confirm: Callable[[str], bool], target: StackTarget
 ) -> DeployResult:
-    aws = aws or session.deploy_role("deploying")
+    aws, deployed = target.aws, target.deployed
     cloudformation = aws.client("cloudformation")
-    deployed = describe_stack(cloudformation, stack.stack_name)
     ensure_not_busy(deployed)
     context = session.context(aws)
     fell_back = False
     if hotswap:
-        if deployed is None or deployed.phase is not Phase.READY:
+        if deployed is None or target.template is None or target.resources is None:
             fell_back = True
         else:
-            steps = plan_hotswap(
-                stack,
-                deployed_template(cloudformation, stack.stack_name),
-                stack_resources(cloudformation, stack.stack_name),
-                session.notes.hotswapped_code,
-            )
+            steps = plan_hotswap(stack, target.template, target.resources, session.notes.hotswapped_code)
             if steps is not None:
                 execute(steps, context)
                 swapped = {s.logical_id: s.asset.object_key for s in steps if isinstance(s, UpdateFunctionCode)}
@@ -416,13 +456,6 @@ def rollback(session: Session, *, to: int | None) -> Rollback:
         return roll_back(aws, stack, to)
 
 
-def assembly_dir(project: Project) -> Path:
-    """Where a stage's synthesis goes: ``.apid/cdk.out``, or ``.apid/stages/<stage>/cdk.out`` (each stage
-    keeps its own, so switching stages reuses each one's synthesis)."""
-    apid = project.root / ".apid"
-    return apid / "stages" / project.stage / "cdk.out" if project.stage else apid / "cdk.out"
-
-
 def open_session(project_dir: Path, target: AwsTarget, observer: Observer, *, stage: str | None = None) -> Session:
     """Load the project in ``stage`` (None: its default) and its link, and the creator's credentials in the
     linked region."""
@@ -437,4 +470,4 @@ def open_session(project_dir: Path, target: AwsTarget, observer: Observer, *, st
             f"--region {creator.region} differs from the region this project is linked in ({link.region});"
             " drop --region or link that region with `apid aws link --region`"
         )
-    return Session(project, state, creator, observer, outdir=assembly_dir(project))
+    return Session(project, state, creator, observer, outdir=project.assembly_dir)

@@ -37,10 +37,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from api_direct.bundling.build import Bundle, Staging, build_bundle, link_tree
+from api_direct.bundling.build import Bundle, build_bundle
 from api_direct.bundling.fastapi_code import project_bundle_spec
+from api_direct.bundling.slimming import folder_size
 from api_direct.deploy.app_check import AppCheck, app_warnings, start_app_check
 from api_direct.deploy.fingerprint import SynthesisFingerprint, synthesis_fingerprint
+from api_direct.deploy.zips import zip_ahead
 from api_direct.canary import Canary
 from api_direct.contracts import CustomDomainTarget, app_version_logical_id
 from api_direct.errors import InputError
@@ -54,6 +56,9 @@ AppCheckMode = Literal["now", "deferred", "skip"]
 SYNTHESIS_RECORD = "apid-synthesis.json"
 #: The record's key for a passed app check: ``{"websocket_routes": [...]}``.
 APP_VERDICT = "app_check"
+#: CDK's context key that leaves assets where they are: the assembly names each bundle's folder in the bundle
+#: cache (content-addressed, never changed in place) instead of a copy CDK would make of it.
+STAGING_OFF = "aws:cdk:disable-asset-staging"
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,11 @@ class SynthesizedStack:
     def resource_count(self) -> int:
         return len(self.template.get("Resources", {}))
 
+    @property
+    def bundle_bytes(self) -> int:
+        """The unzipped size of its bundles (the folders it ships), as Lambda unzips them."""
+        return sum(folder_size(asset.source) for asset in self.assets if asset.source.is_dir())
+
 
 @dataclass
 class PendingAppCheck:
@@ -161,6 +171,7 @@ def synthesize_project(
     custom_domain: CustomDomainTarget | None = None,
     release: str | None = None,
     canary: Canary | None = None,
+    shipping: bool = False,
 ) -> SynthesizedStack:
     """Build the project's UserApiStack into ``outdir`` and describe what came out.
 
@@ -175,6 +186,8 @@ def synthesize_project(
     region the app is imported with. ``custom_domain`` is the project's domain once
     its certificate is issued (:mod:`.domains`); until then the stack has none.
     ``release`` and ``canary`` go to the stack as :class:`~api_direct.user_stack.UserApiStack` takes them.
+    ``shipping``: a deploy will upload the result, so the app's new bundle starts zipping as soon as it is built
+    (:func:`~api_direct.deploy.zips.zip_ahead`), beside the rest of the synthesis.
     """
     try:  # before anything is built: the one-line reason, not the construct's traceback
         gateway_resources(RouteWeights.of(project.config.routes))
@@ -205,6 +218,8 @@ def synthesize_project(
     check = start_app_check(project, region=region) if checking else None
     try:
         bundle = build_bundle(project_bundle_spec(project))
+        if shipping:
+            zip_ahead(_asset_id(bundle.content_hash), bundle.path)
         pending = (
             PendingAppCheck(check, project, bundle.path, outdir / SYNTHESIS_RECORD)
             if check and app_check == "deferred"
@@ -242,7 +257,15 @@ def _synthesize(
 
     routes = check.result(bundle.path) if check is not None else None
     (outdir / SYNTHESIS_RECORD).unlink(missing_ok=True)  # a synthesis that fails half-way must leave no record
-    app = cdk.App(outdir=str(outdir), analytics_reporting=False)
+    app = cdk.App(
+        outdir=str(outdir),
+        analytics_reporting=False,
+        # The template is ours alone (a project adds no constructs to it), and every shape it takes is checked by
+        # cfn-lint, checkov and cdk-nag in our tests; CDK's built-in validation would only repeat that, as warnings
+        # nothing reads, for most of the synthesis's time.
+        builtin_cloud_formation_validation=False,
+        context={STAGING_OFF: True},
+    )
     stack = UserApiStack(
         app,
         "UserApi",
@@ -328,31 +351,33 @@ def _with_new_app_code(
 ) -> SynthesizedStack | None:
     """The assembly patched to name the app's rebuilt bundle; None if it is not the one the record describes."""
     previous = _reusable(outdir, project.stack_name)
-    old_asset = _asset_id(str(record.get("app_bundle")))
-    if previous is None or old_asset not in {asset.asset_id for asset in previous.assets}:
-        return None
+    old_bundle = str(record.get("app_bundle"))
+    old_asset = _asset_id(old_bundle)
+    if previous is None or (old_asset, old_bundle) not in {(a.asset_id, a.source.name) for a in previous.assets}:
+        return None  # not an assembly naming the bundle's own folder (one from before staging was off)
     template = previous.template_path.read_bytes()
     if _sha256(template) != previous.template_asset.asset_id:
         return None  # not the template-asset naming this patch knows
     new_asset = _asset_id(bundle.content_hash)
     config = str(record.get("app_config"))
-    old_version = app_version_logical_id(str(record.get("app_bundle")), config)
+    old_version = app_version_logical_id(old_bundle, config)
     if old_version.encode() not in template:
         return None
     new_version = app_version_logical_id(bundle.content_hash, config)
     patched_template = template.replace(old_asset.encode(), new_asset.encode()).replace(
         old_version.encode(), new_version.encode()
     )
-    swaps = {old_asset: new_asset, old_version: new_version, _sha256(template): _sha256(patched_template)}
+    swaps = {
+        old_asset: new_asset,
+        old_version: new_version,
+        _sha256(template): _sha256(patched_template),
+        old_bundle: bundle.content_hash,  # the asset's source: the bundle's folder, named by its hash
+    }
     destinations = _destination_swaps(outdir / previous.assets_manifest, swaps)
     if destinations is None:
         return None
     swaps.update(destinations)
     (outdir / SYNTHESIS_RECORD).unlink()  # until the patch is whole, the folder matches no record
-    staged = outdir / f"asset.{new_asset}"
-    if not staged.is_dir():
-        with Staging(staged) as staging:
-            link_tree(bundle.path, staging)
     for path in sorted(outdir.glob("*.json")):
         text = patched_template.decode() if path == previous.template_path else path.read_text()
         for old, new in swaps.items():

@@ -20,7 +20,6 @@ synthesized template.
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from api_direct.runtime.asgi_lambda import CORS_EXPOSE_HEADERS
 
 #: Request headers a preflight admits: the key, JSON bodies, and (``*``, honoured for calls without
 #: credentials, which the console's are) the header parameters of any creator's operations.
@@ -42,6 +41,8 @@ def origin_of(url: str) -> str:
 
 def response_headers(origin: str) -> dict[str, str]:
     """What a gateway response adds for ``origin``: who may read it, which headers, and that it varies by origin."""
+    from api_direct.runtime.asgi_lambda import CORS_EXPOSE_HEADERS  # here: a CLI reading a state file needs no Mangum
+
     return {
         "Access-Control-Allow-Origin": origin,
         "Access-Control-Expose-Headers": ", ".join(CORS_EXPOSE_HEADERS),

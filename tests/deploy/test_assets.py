@@ -8,8 +8,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from api_direct.deploy import assets
-from api_direct.deploy.assets import publish_asset, publish_assets, resolve, zip_folder
+from api_direct.deploy import zips as zip_cache_module
+from api_direct.deploy.assets import publish_asset, publish_assets, resolve
+from api_direct.deploy.zips import zip_folder
 from api_direct.deploy.synthesis import FileAsset
 from api_direct.errors import AccessError, ApidError
 
@@ -72,13 +73,15 @@ def test_an_asset_is_zipped_once_for_every_bucket_it_goes_to(
             Bucket=f"apid-assets-{ACCOUNT}-{region}",
             **({} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}),
         )
-    zips: list[Path] = []
+    made: list[Path] = []
     monkeypatch.setattr(
-        assets, "zip_folder", lambda source, destination: zips.append(destination) or zip_folder(source, destination)
+        zip_cache_module,
+        "zip_folder",
+        lambda source, destination: made.append(destination) or zip_folder(source, destination),
     )
     asset = FileAsset("a1b2", folder, "zip", "apid-assets-${AWS::AccountId}-${AWS::Region}", "assets/a1b2.zip")
     published = [publish_asset(s3, asset, account_id=ACCOUNT, region=region) for region in ("us-east-1", "eu-west-1")]
-    assert all(one.uploaded for one in published) and len(zips) == 1
+    assert all(one.uploaded for one in published) and len(made) == 1
     assert [path.name for path in zip_cache.iterdir()] == ["a1b2.zip"]  # no temporary left beside it
     bodies = {s3.get_object(Bucket=one.bucket, Key=one.key)["Body"].read() for one in published}
     assert bodies == {(zip_cache / "a1b2.zip").read_bytes()}

@@ -112,7 +112,9 @@ def test_files_the_bundle_leaves_out_do_not_count(first: SynthesizedStack, proje
 
 
 def test_a_missing_asset_synthesizes_again(first: SynthesizedStack, project_dir: Path, no_jsii: None) -> None:
-    asset = first.assets[0].source
+    """A platform function's bundle gone from the bundle cache (the app's own is rebuilt before the check)."""
+    record = json.loads((first.template_path.parent / SYNTHESIS_RECORD).read_text())
+    asset = next(a.source for a in first.assets if a.source.name != record["app_bundle"])
     moved = asset.with_name(asset.name + ".moved")
     asset.rename(moved)
     try:
@@ -208,3 +210,28 @@ def test_an_assembly_whose_app_was_never_checked_is_not_reused_unchecked(tmp_pat
     unread.app_check.cancel()
     with pytest.raises(InputError, match="RuntimeError: broken at import"):
         synthesize(load_project(project_dir))
+
+
+def test_an_assembly_with_a_staged_copy_of_the_app_is_not_patched(
+    first: SynthesizedStack, project_dir: Path, no_jsii: None
+) -> None:
+    """An assembly written while CDK still copied bundles into it names the copy, which a patch cannot rename:
+    a code-only edit then synthesizes in full, never a template naming new code beside a manifest naming old."""
+    assembly = first.template_path.parent
+    manifest = assembly / first.assets_manifest
+    original_manifest = manifest.read_text()
+    record = json.loads((assembly / SYNTHESIS_RECORD).read_text())
+    [app] = [a for a in first.assets if a.source.name == record["app_bundle"]]
+    staged = f"asset.{app.asset_id}"
+    manifest.write_text(original_manifest.replace(str(app.source), staged))
+    (assembly / staged).mkdir()
+    main = project_dir / "weather" / "main.py"
+    original_main = main.read_text()
+    main.write_text(original_main + "\n# a code-only edit\n")
+    try:
+        with pytest.raises(NoSynthesis):
+            synthesize(load_project(project_dir))
+    finally:
+        main.write_text(original_main)
+        manifest.write_text(original_manifest)
+        (assembly / staged).rmdir()
