@@ -12,7 +12,8 @@ import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 
-from api_direct.deploy import planner
+from api_direct.deploy import operations, planner
+from api_direct.errors import InputError
 from tests.cli_aws import REGION, aws, change_sets, linked, remove_stack, run, set_status, stacks
 from tests.example_project import copy_example
 from tests.errors import one_line_error
@@ -69,8 +70,9 @@ def test_missing_or_invalid_apid_toml(linked: Path, aws: Any, toml: str | None, 
         config.write_text(original)
 
 
-def test_denied_assume_role(linked: Path, aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """STS refusing (wrong ExternalId, deleted role): the message names the role and the likely causes."""
+@pytest.fixture
+def assume_role_denied(monkeypatch: pytest.MonkeyPatch) -> None:
+    """STS refuses the deploy role, as for a wrong ExternalId or a deleted role."""
     real = botocore.client.BaseClient._make_api_call
 
     def deny(self: Any, operation: str, params: dict[str, Any]) -> Any:
@@ -79,12 +81,31 @@ def test_denied_assume_role(linked: Path, aws: Any, monkeypatch: pytest.MonkeyPa
         return real(self, operation, params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", deny)
+
+
+def test_denied_assume_role(linked: Path, aws: Any, assume_role_denied: None) -> None:
+    """STS refusing (wrong ExternalId, deleted role): the message names the role and the likely causes."""
     before = stacks(aws)
     for command in (["plan"], ["deploy"], ["destroy", "--yes"]):
         one_line_error(run(linked, *command), 4, f"role/apid-deploy-{REGION}", "ExternalId")
     assert stacks(aws) == before
     aws_status = run(linked, "--json", "aws", "status")
     assert aws_status.exit_code == 5 and '"role_assumable": false' in aws_status.stdout
+
+
+def test_a_failed_synthesis_is_the_error_though_aws_refuses_too(
+    linked: Path, aws: Any, assume_role_denied: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The role is assumed beside the synthesis; a project that does not synthesize is what the creator hears."""
+
+    def broken(*_: object, **__: object) -> None:
+        raise InputError("requirements.txt: no-such-package: no version for Lambda's platform")
+
+    monkeypatch.setattr(operations, "synthesize_project", broken)
+    before = stacks(aws)
+    for command in (["plan"], ["deploy"], ["deploy", "--hotswap"]):
+        one_line_error(run(linked, *command), 3, "no-such-package")
+    assert stacks(aws) == before
 
 
 def test_failed_first_deploy_asks_then_recreates(linked: Path, aws: Any, placeholder_stack: str) -> None:
