@@ -6,7 +6,7 @@ seconds alone mean little. A figure without a peer reports its absolute value
 against an absolute target. A peer that cannot run here says why in ``note``.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -28,12 +28,16 @@ class Figure:
         return self.ours / self.peer if self.peer else None
 
 
-def table(figures: Iterable[Figure]) -> str:
-    """Markdown: figure, ours, peer, ratio, target, met?, note."""
-    lines = ["| figure | ours | peer | ratio | target | met? | note |", "| --- | --- | --- | --- | --- | --- | --- |"]
+def table(figures: Iterable[Figure], last: Mapping[str, str] | None = None) -> str:
+    """Markdown: figure, ours, peer, ratio, target, met?, note; with ``last`` (figure name -> how it compares
+    with its last result, :func:`bench.regressions.compared`), a column of those after met?."""
+    columns = ["figure", "ours", "peer", "ratio", "target", "met?", *(["last"] if last is not None else []), "note"]
+    lines = [f"| {' | '.join(columns)} |", f"|{' --- |' * len(columns)}"]
     for f in figures:
         peer = f"{f.peer:.3g} {f.unit} ({f.peer_name})" if f.peer is not None else (f.peer_name or "—")
         ratio = f"{f.ratio:.2f}x" if f.ratio is not None else "—"
-        met = "yes" if f.met else "NO"
-        lines.append(f"| {f.name} | {f.ours:.3g} {f.unit} | {peer} | {ratio} | {f.target} | {met} | {f.note} |")
+        cells = [f.name, f"{f.ours:.3g} {f.unit}", peer, ratio, f.target, "yes" if f.met else "NO"]
+        if last is not None:
+            cells.append(last.get(f.name) or "—")
+        lines.append(f"| {' | '.join([*cells, f.note])} |")
     return "\n".join(lines)

@@ -5,7 +5,9 @@
 Every benchmark module exposes ``measure() -> list[Figure]``; all run in this one
 process, one after another. A module that cannot be imported (the deploy
 benchmarks need their peers installed) or fails becomes a row saying so, so one
-broken benchmark never hides the others' figures.
+broken benchmark never hides the others' figures. Each figure is set beside its
+last result in the file it rewrites (:mod:`bench.regressions`), and the run ends
+by naming every figure that regressed.
 """
 
 import argparse
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.figures import Figure, table
+from bench.regressions import compared, last_results, regressed
 
 #: Benchmark modules under ``bench``, in the order they run.
 BENCHMARKS = (
@@ -59,9 +62,14 @@ def machine() -> str:
     return f"{uname.system} {uname.node} {uname.release} {uname.version} {uname.machine}; {os.cpu_count()} CPUs"
 
 
-def section(name: str, figures: Sequence[Figure]) -> str:
-    """One benchmark's figures under its name and the time they were measured."""
-    return f"## {name}\n\nmeasured {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}\n\n{table(figures)}\n"
+def section(name: str, figures: Sequence[Figure], previous: str = "") -> str:
+    """One benchmark's figures under its name and the time they were measured, each beside its last result in
+    ``previous`` (the results file before this run), and when that was."""
+    last = last_results(previous_section := sections(previous).get(name, ""))
+    when = next((line for line in previous_section.splitlines() if line.startswith("measured ")), "")
+    since = f" (last: {when.removeprefix('measured ').partition(' (')[0]})" if when else ""
+    measured = f"measured {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}{since}"
+    return f"## {name}\n\n{measured}\n\n{table(figures, {f.name: compared(f, last.get(f.name)) for f in figures})}\n"
 
 
 def sections(text: str) -> dict[str, str]:
@@ -96,9 +104,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(table([figure for figures in measured.values() for figure in figures]))
     previous = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
     RESULTS.write_text(
-        report({name: section(name, figures) for name, figures in measured.items()}, previous), encoding="utf-8"
+        report({name: section(name, figures, previous) for name, figures in measured.items()}, previous),
+        encoding="utf-8",
     )
     print(f"\nwritten to {RESULTS}")
+    worse = [
+        line
+        for name, figures in measured.items()
+        for line in regressed(figures, last_results(sections(previous).get(name, "")))
+    ]
+    print(
+        "\n".join(["regressed against the last results:", *(f"- {line}" for line in worse)])
+        if worse
+        else "no figure regressed against the last results"
+    )
 
 
 if __name__ == "__main__":
