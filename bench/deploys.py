@@ -121,6 +121,13 @@ class Bench:
             env=self.cdk_env,
         )[0]
 
+    def forget_zips(self) -> None:
+        """Remove the zips apid keeps of the synthesized stack's bundles, so its first deploy zips them as cdk's
+        does (cdk-assets zips into a cdk.out of its own, new in each run)."""
+        project = load_project(self.project)
+        for asset in read_stack(project.assembly_dir, project.stack_name).assets:
+            (BENCH_CACHE / "zips" / f"{asset.asset_id}.zip").unlink(missing_ok=True)
+
     def empty_asset_prefix(self) -> None:
         """Delete the uploaded bundles, so the peer's first deploy uploads them as ours did."""
         s3 = boto3.client(
@@ -193,10 +200,11 @@ def deploy_figures(bench: Bench) -> list[Figure]:
             (),
             0.5,
             None,
-            "both synthesize in full (bundle caches warm for both), publish the bundles and deploy a new stack; "
+            "both synthesize in full (bundle caches warm for both, no zip of the bundles for either), publish the "
+            "bundles and deploy a new stack; "
             "cdk also runs CDK's built-in template validation, which apid leaves off (its templates are checked "
             "by cfn-lint, checkov and cdk-nag in its tests); apid reads the stack and assumes its role while jsii "
-            "synthesizes",
+            "synthesizes and zips each bundle as soon as it is built",
         ),
         (
             "no-change deploy",
@@ -221,7 +229,8 @@ def deploy_figures(bench: Bench) -> list[Figure]:
     for index, (name, ours_args, cdk_args, max_ratio, absolute, what) in enumerate(steps):
         if ours_args:
             _edit(bench.project, f"ours {index}")
-        if index == 0:  # end to end: no assembly left by the plans above to start from
+        if index == 0:  # end to end: no assembly left by the plans above, no zip of its bundles (cdk zips anew)
+            bench.forget_zips()
             shutil.rmtree(bench.project / ".apid" / "cdk.out")
         ours = bench.apid("deploy", *ours_args)[0]
         peer, note = None, cdk_error or what

@@ -30,7 +30,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from api_direct.bundling.build import build_bundle
 from api_direct.bundling.fastapi_code import HANDLER_MODULE
-from api_direct.constructs.runtime_function import MCP_REQUIREMENTS, runtime_bundle_spec
+from api_direct.bundling.runtime_code import MCP_REQUIREMENTS, runtime_bundle_spec
 from api_direct.local.rest_proxy import HttpRequest, RestProxy
 from api_direct.runtime import mcp_server
 from api_direct.runtime.asgi_lambda import LambdaAsgiHandler

@@ -12,7 +12,7 @@ from pathlib import Path
 from api_direct.bundling.build import Architecture, BundleSpec, read_requirements
 from api_direct.constructs.control_plane_api import CONTROL_PLANE_REQUIREMENTS
 from api_direct.bundling.fastapi_code import ADAPTER_REQUIREMENT
-from api_direct.constructs.runtime_function import MCP_REQUIREMENTS, RUNTIME_REQUIREMENTS
+from api_direct.bundling.runtime_code import MCP_REQUIREMENTS, RUNTIME_REQUIREMENTS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "weather_api"
 #: The sandbox's test project with numpy (tests/e2e/test_sandbox_projects.py), bundled for the same platforms.

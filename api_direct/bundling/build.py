@@ -39,7 +39,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -152,6 +154,21 @@ def read_requirements(path: Path) -> tuple[str, ...]:
     return tuple(line for line in lines if line)
 
 
+#: Told of each bundle :func:`build_bundle` returns, while :func:`bundles_told_to` has set it.
+_listener: ContextVar[Callable[[Bundle], None] | None] = ContextVar("apid_bundle_listener", default=None)
+
+
+@contextmanager
+def bundles_told_to(listener: Callable[[Bundle], None]) -> Iterator[None]:
+    """Tell ``listener`` of every bundle built (or served by the cache) inside the block: the constructs build
+    theirs while jsii synthesizes, and a deploy starts zipping each then instead of after the synthesis."""
+    token = _listener.set(listener)
+    try:
+        yield
+    finally:
+        _listener.reset(token)
+
+
 def build_bundle(spec: BundleSpec, cache_dir: Path | None = None) -> Bundle:
     """Return the bundle for ``spec``, building only what the caches lack.
 
@@ -166,7 +183,11 @@ def build_bundle(spec: BundleSpec, cache_dir: Path | None = None) -> Bundle:
     if not target.is_dir():
         installed = _assemble(spec, cache_dir, target)
     check_bundle_size(target)
-    return Bundle(path=target, content_hash=bundle_hash, installed_dependencies=installed)
+    bundle = Bundle(path=target, content_hash=bundle_hash, installed_dependencies=installed)
+    listener = _listener.get()
+    if listener is not None:
+        listener(bundle)
+    return bundle
 
 
 def _assemble(spec: BundleSpec, cache_dir: Path, target: Path) -> bool:

@@ -23,7 +23,7 @@ from api_direct.constructs.fastapi_function import FastApiFunction
 from api_direct.bundling.fastapi_code import ADAPTER_REQUIREMENT, FastApiCode, SourceFile
 from api_direct.constructs.identity import USER_POOL_API_SCOPE
 from api_direct.constructs.key_event_outbox import KeyEventOutbox
-from api_direct.constructs.runtime_function import RUNTIME_REQUIREMENTS
+from api_direct.bundling.runtime_code import RUNTIME_REQUIREMENTS
 from api_direct.constructs.usage_billing import UsageBilling
 from api_direct.contracts import (
     ALERT_QUEUE_URL_ENV,

@@ -11,7 +11,8 @@ from constructs import Construct
 from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.bundled_function import BundledFunction, bundle_cache_dir
 from api_direct.constructs.metered_api import API_KEY_HEADER, MeteredApi
-from api_direct.constructs.runtime_function import MCP_REQUIREMENTS, runtime_bundle
+from api_direct.bundling.runtime_code import MCP_REQUIREMENTS
+from api_direct.constructs.runtime_function import runtime_bundle
 from api_direct.contracts import MCP_API_NAME_ENV, MCP_APP_FUNCTION_ENV, MCP_EXCLUDE_ENV
 from api_direct.runtime.mcp_tools import MCP_PATH
 

@@ -2,45 +2,22 @@
 
 from collections.abc import Mapping
 from functools import cache
-from importlib.metadata import version
 from pathlib import Path
 
 from aws_cdk import Duration
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-import api_direct.runtime
-from api_direct import contracts
 from api_direct.constructs.acknowledgments import skip_checkov
 from api_direct.constructs.bundled_function import BundledFunction, bundle_cache_dir
-from api_direct.bundling.build import Architecture, Bundle, BundleSpec, SourceTree, build_bundle
+from api_direct.bundling.build import Bundle, build_bundle
+from api_direct.bundling.runtime_code import RUNTIME_REQUIREMENTS, runtime_bundle_spec
 
-RUNTIME_REQUIREMENTS = (f"aws-lambda-powertools=={version('aws-lambda-powertools')}",)
-#: The MCP function's (:mod:`api_direct.runtime.mcp_server`): the SDK, and Mangum under the app's own adapter.
-MCP_REQUIREMENTS = (f"mcp=={version('mcp')}", f"mangum=={version('mangum')}")
 _ENVIRONMENT_WITHOUT_CMK = (
     "The handlers' environment holds only names, ids and ARNs (key table, usage plan ids, buses, role groups),"
     " never a secret; Lambda encrypts it at rest with its AWS managed key, and a customer managed key would add"
     " a key and its policy to every account the stack deploys to with nothing secret to protect."
 )
-
-
-def runtime_bundle_spec(
-    requirements: tuple[str, ...] = RUNTIME_REQUIREMENTS,
-    python_version: str = "3.12",
-    architecture: Architecture = "arm64",
-) -> BundleSpec:
-    """What a bundle of ``api_direct.runtime`` holds: the runtime package and the shared names
-    (``api_direct.contracts``, standard library only), under a blank ``api_direct/__init__.py`` (the real one
-    belongs to the CDK side and must not run in Lambda), and ``requirements``."""
-    runtime_dir = Path(api_direct.runtime.__file__).parent
-    return BundleSpec(
-        requirements=requirements,
-        sources=(SourceTree(runtime_dir, "api_direct/runtime", exclude=("__pycache__", "*.pyc")),),
-        generated={"api_direct/__init__.py": "", "api_direct/contracts.py": Path(contracts.__file__).read_text()},
-        python_version=python_version,
-        architecture=architecture,
-    )
 
 
 @cache

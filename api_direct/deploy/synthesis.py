@@ -37,8 +37,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from api_direct.bundling.build import Bundle, build_bundle
+from api_direct.bundling.build import Bundle, build_bundle, bundles_told_to
 from api_direct.bundling.fastapi_code import project_bundle_spec
+from api_direct.bundling.runtime_code import platform_bundle_specs
 from api_direct.bundling.slimming import folder_size
 from api_direct.deploy.app_check import AppCheck, app_warnings, start_app_check
 from api_direct.deploy.fingerprint import SynthesisFingerprint, synthesis_fingerprint
@@ -186,8 +187,8 @@ def synthesize_project(
     region the app is imported with. ``custom_domain`` is the project's domain once
     its certificate is issued (:mod:`.domains`); until then the stack has none.
     ``release`` and ``canary`` go to the stack as :class:`~api_direct.user_stack.UserApiStack` takes them.
-    ``shipping``: a deploy will upload the result, so the app's new bundle starts zipping as soon as it is built
-    (:func:`~api_direct.deploy.zips.zip_ahead`), beside the rest of the synthesis.
+    ``shipping``: a deploy will upload the result, so each bundle starts zipping as soon as it is built
+    (:func:`~api_direct.deploy.zips.zip_ahead`): the app's before jsii starts, the constructs' while it runs.
     """
     try:  # before anything is built: the one-line reason, not the construct's traceback
         gateway_resources(RouteWeights.of(project.config.routes))
@@ -216,29 +217,49 @@ def synthesize_project(
             routes = tuple(verdict.get("websocket_routes", ())) if isinstance(verdict, dict) else ()
             return replace(reused, app_warnings=app_warnings(project, routes))
     check = start_app_check(project, region=region) if checking else None
+    options = StackOptions(control_plane, retain_data, custom_domain, release, canary)
     try:
-        bundle = build_bundle(project_bundle_spec(project))
-        if shipping:
-            zip_ahead(_asset_id(bundle.content_hash), bundle.path)
-        pending = (
-            PendingAppCheck(check, project, bundle.path, outdir / SYNTHESIS_RECORD)
-            if check and app_check == "deferred"
-            else None
-        )
-        read_now = check if app_check == "now" else None
-        synthesized = None
-        if record.get("stack_name") == project.stack_name and record.get("structure") == fingerprint.structure:
-            checked = read_now.result(bundle.path) if read_now is not None else None
-            synthesized = _with_new_app_code(outdir, project, record, fingerprint, bundle, checked)
-        if synthesized is None:
-            options = StackOptions(control_plane, retain_data, custom_domain, release, canary)
-            synthesized = _synthesize(project, outdir, fingerprint, read_now, bundle, options)
-        warnings = () if pending else app_warnings(project, read_now.result(bundle.path) if read_now else ())
-        return replace(synthesized, app_check=pending, app_warnings=warnings)
+        with bundles_told_to(_zip_ahead if shipping else _ignore):
+            return _synthesize_anew(project, outdir, record, fingerprint, check, app_check, options)
     except BaseException:
         if check is not None:
             check.cancel()
         raise
+
+
+def _zip_ahead(bundle: Bundle) -> None:
+    zip_ahead(_asset_id(bundle.content_hash), bundle.path)
+
+
+def _ignore(bundle: Bundle) -> None:
+    """A synthesis that ships nothing has nothing to zip."""
+
+
+def _synthesize_anew(
+    project: Project,
+    outdir: Path,
+    record: dict[str, Any],
+    fingerprint: SynthesisFingerprint,
+    check: AppCheck | None,
+    app_check: AppCheckMode,
+    options: StackOptions,
+) -> SynthesizedStack:
+    """The app's bundle built, then the assembly patched to name it, or else synthesized in full."""
+    bundle = build_bundle(project_bundle_spec(project))
+    pending = (
+        PendingAppCheck(check, project, bundle.path, outdir / SYNTHESIS_RECORD)
+        if check and app_check == "deferred"
+        else None
+    )
+    read_now = check if app_check == "now" else None
+    synthesized = None
+    if record.get("stack_name") == project.stack_name and record.get("structure") == fingerprint.structure:
+        checked = read_now.result(bundle.path) if read_now is not None else None
+        synthesized = _with_new_app_code(outdir, project, record, fingerprint, bundle, checked)
+    if synthesized is None:
+        synthesized = _synthesize(project, outdir, fingerprint, read_now, bundle, options)
+    warnings = () if pending else app_warnings(project, read_now.result(bundle.path) if read_now else ())
+    return replace(synthesized, app_check=pending, app_warnings=warnings)
 
 
 def _synthesize(
@@ -251,6 +272,8 @@ def _synthesize(
 ) -> SynthesizedStack:
     """A full synthesis; jsii starts while the app check (if read here) finishes, and nothing
     is written before its verdict."""
+    for spec in platform_bundle_specs(mcp=project.config.mcp.enabled):
+        build_bundle(spec)  # before jsii starts, as the constructs will find them: a deploy zips them meanwhile
     import aws_cdk as cdk  # here, not at the top: the paths above never start jsii
 
     from api_direct.user_stack import UserApiStack

@@ -1,6 +1,7 @@
 """Synthesis reads back the last assembly when nothing it depends on changed, and only then."""
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,6 +122,7 @@ def test_a_missing_asset_synthesizes_again(first: SynthesizedStack, project_dir:
         with pytest.raises(NoSynthesis):
             synthesize(load_project(project_dir))
     finally:
+        shutil.rmtree(asset, ignore_errors=True)  # the full synthesis built it again before the stack
         moved.rename(asset)
 
 
@@ -235,3 +237,19 @@ def test_an_assembly_with_a_staged_copy_of_the_app_is_not_patched(
         main.write_text(original_main)
         manifest.write_text(original_manifest)
         (assembly / staged).rmdir()
+
+
+def test_a_deploys_synthesis_zips_every_bundle_before_jsii_starts(
+    first: SynthesizedStack, project_dir: Path, no_jsii: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shipping, each bundle is handed to the zipper as it is built: the app's and ours, all before the stack
+    is built (here it refuses to be), so the zips are made while jsii works."""
+    asked: list[str] = []
+    monkeypatch.setattr(synthesis, "zip_ahead", lambda asset_id, folder: asked.append(asset_id))
+    with pytest.raises(NoSynthesis):
+        synthesize(load_project(project_dir), control_plane=None, shipping=True)
+    assert sorted(asked) == sorted(asset.asset_id for asset in first.assets)
+    asked.clear()
+    with pytest.raises(NoSynthesis):
+        synthesize(load_project(project_dir), control_plane=None)
+    assert asked == []  # `apid synth` and `apid plan` ship nothing
