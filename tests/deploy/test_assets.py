@@ -17,20 +17,7 @@ from api_direct.errors import AccessError, ApidError
 ACCOUNT = "123456789012"
 
 
-@pytest.fixture(autouse=True)
-def zip_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A cache of this test's own: the assets here share ids that real ones (content hashes) never would."""
-    monkeypatch.setenv("APID_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache" / "zips"
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    root = tmp_path / "bundle"
-    (root / "pkg").mkdir(parents=True)
-    (root / "pkg" / "__init__.py").write_text("x = 1\n")
-    (root / "handler.py").write_text("def handler(e, c):\n    return e\n")
-    return root
+pytestmark = pytest.mark.usefixtures("zip_cache")
 
 
 def test_zip_is_byte_identical_for_equal_content(folder: Path, tmp_path: Path) -> None:

@@ -10,18 +10,7 @@ from api_direct.deploy import zips
 from api_direct.deploy.zips import zip_ahead, zipped
 
 
-@pytest.fixture(autouse=True)
-def zip_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("APID_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache" / "zips"
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    root = tmp_path / "bundle"
-    root.mkdir()
-    (root / "handler.py").write_text("def handler(event, context):\n    return event\n")
-    return root
+pytestmark = pytest.mark.usefixtures("zip_cache")
 
 
 def test_a_zip_asked_for_ahead_is_the_one_the_upload_takes(
@@ -48,7 +37,7 @@ def test_a_zip_asked_for_ahead_is_the_one_the_upload_takes(
     release.set()
     asker.join(10)
     assert waiting == [zip_cache / "asset-1.zip"] and len(made) == 1
-    assert zipfile.ZipFile(waiting[0]).namelist() == ["handler.py"]
+    assert zipfile.ZipFile(waiting[0]).namelist() == ["handler.py", "pkg/__init__.py"]
     assert [p.name for p in zip_cache.iterdir()] == ["asset-1.zip"]  # no temporary left
 
 
