@@ -6,6 +6,8 @@ its ratio when both runs had its peer (the machine is shared, and the ratio is
 what survives its noise), else by its own value. It has regressed when it lost
 a target it met, or moved the wrong way by more than :data:`TOLERANCE`: a run on
 this machine varies by some tens of percent, less than that is not a finding.
+A figure whose target bounds what ours adds to the peer is a small difference
+that changes sign with noise: only its target judges it.
 """
 
 from collections.abc import Iterable
@@ -57,8 +59,18 @@ def higher_is_better(unit: str) -> bool:
     return unit.endswith("/s")
 
 
+def bounds_a_difference(target: str) -> bool:
+    """A target on what ours adds to the peer (``adds <= 50 ms``, ``<= +2 ms``, ``overhead <= 20%``): the
+    difference is small and changes sign with noise, so only the target says whether it got worse."""
+    return target.startswith(("adds", "overhead")) or "+" in target
+
+
 def compared(figure: Figure, last: LastResult | None) -> str:
-    """The figure's last value and, when it regressed, ``REGRESSED`` and why; "" with nothing to compare."""
+    """The figure's last value and, when it regressed, ``REGRESSED`` and why; "" with nothing to compare.
+
+    Compared: the ratio when both runs had the peer, else the figure's own value when both are positive;
+    a figure whose target bounds a difference, or whose value crossed zero, only by its target.
+    """
     if last is None or not figure.target:
         return ""
     if figure.ratio is not None and last.ratio is not None:
@@ -67,12 +79,11 @@ def compared(figure: Figure, last: LastResult | None) -> str:
         now, before, shown = figure.ours, last.ours, f"{last.ours:.3g} {last.unit}"
     if last.met and not figure.met:
         return f"{shown}; REGRESSED: its target was met"
-    if figure.ratio is None and last.unit != figure.unit:
-        return shown  # values in other units: only the target says anything
+    comparable = now > 0 and before > 0 and not bounds_a_difference(figure.target)
+    if not comparable or (figure.ratio is None and last.unit != figure.unit):
+        return shown
     worse = now < before * (1 - TOLERANCE) if higher_is_better(figure.unit) else now > before * (1 + TOLERANCE)
-    if worse:
-        return f"{shown}; REGRESSED: {now / before:.2f} times its last" if before else f"{shown}; REGRESSED"
-    return shown
+    return f"{shown}; REGRESSED: {now / before:.2f} times its last" if worse else shown
 
 
 def regressed(figures: Iterable[Figure], last: dict[str, LastResult]) -> list[str]:

@@ -52,3 +52,19 @@ def test_a_rerun_section_names_when_its_last_results_were_measured() -> None:
     again = run.section("deploys", [deploy(9.0)], first)
     measured = next(line for line in again.splitlines() if line.startswith("measured "))
     assert measured.count("(last: ") == 1 and "REGRESSED" in again
+
+
+def test_a_difference_is_judged_by_its_target_alone() -> None:
+    """What ours adds to the peer is near zero and changes sign run to run; a relative change means nothing."""
+    added = Figure("tool call", "ms", 0.9, 0.5, "plain call", "<= +2 ms", True)
+    last = last_results(run.section("mcp", [added]))
+    tripled = Figure("tool call", "ms", 1.5, 0.5, "plain call", "<= +2 ms", True)
+    assert "REGRESSED" not in compared(tripled, last["tool call"])
+    over = Figure("tool call", "ms", 2.9, 0.5, "plain call", "<= +2 ms", False)
+    assert "REGRESSED" in compared(over, last["tool call"])
+
+
+def test_a_value_that_crossed_zero_is_judged_by_its_target_alone() -> None:
+    saved = Figure("overhead", "%", -80.0, None, "", "measured", True)
+    last = last_results(run.section("adapter", [saved]))
+    assert "REGRESSED" not in compared(Figure("overhead", "%", -70.0, None, "", "measured", True), last["overhead"])
