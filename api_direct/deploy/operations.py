@@ -157,7 +157,7 @@ class Session:
             canary=canary,
             shipping=shipping,
         )
-        if shipping:
+        if shipping:  # an assembly read back built no bundle, so none was zipped yet (a no-op for those that were)
             for asset in stack.assets:
                 if asset.packaging == "zip":
                     zip_ahead(asset.asset_id, asset.source)

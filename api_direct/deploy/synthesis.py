@@ -188,7 +188,7 @@ def synthesize_project(
     its certificate is issued (:mod:`.domains`); until then the stack has none.
     ``release`` and ``canary`` go to the stack as :class:`~api_direct.user_stack.UserApiStack` takes them.
     ``shipping``: a deploy will upload the result, so each bundle starts zipping as soon as it is built
-    (:func:`~api_direct.deploy.zips.zip_ahead`): the app's before jsii starts, the constructs' while it runs.
+    (:func:`~api_direct.deploy.zips.zip_ahead`), all of them before jsii starts.
     """
     try:  # before anything is built: the one-line reason, not the construct's traceback
         gateway_resources(RouteWeights.of(project.config.routes))
