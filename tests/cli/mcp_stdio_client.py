@@ -64,6 +64,17 @@ def processes_mentioning(text: str) -> list[int]:
     return found
 
 
+def commands_mentioning(text: str) -> list[int]:
+    """The processes mentioning ``text`` that none of the others started: a command, not the app check it runs."""
+    found = processes_mentioning(text)
+    outermost = []
+    for pid in found:
+        with suppress(OSError):  # one that ended meanwhile
+            if parent_of(pid) not in found:
+                outermost.append(pid)
+    return outermost
+
+
 def outlives(text: str, seconds: float) -> list[int]:
     """The processes mentioning ``text`` still there after up to ``seconds`` of waiting for none to be."""
     deadline = time.monotonic() + seconds

@@ -18,7 +18,14 @@ from mcp.shared.exceptions import MCPError
 from api_direct.cli.main import cli
 from api_direct.cli.mcp import TOOLS
 from api_direct.deploy.state import LinkRecord, load_state, save_state
-from tests.cli.mcp_stdio_client import AgentSession, apid_mcp, outlives, parent_of, processes_mentioning
+from tests.cli.mcp_stdio_client import (
+    AgentSession,
+    apid_mcp,
+    commands_mentioning,
+    outlives,
+    parent_of,
+    processes_mentioning,
+)
 from tests.cli_aws import run
 
 LISTED = {"init", "synth", "plan", "deploy", "status", "logs", "publish", "versions", "destroy", "unlink"}
@@ -203,7 +210,7 @@ def test_a_server_ended_by_sigterm_stops_its_command_first(tmp_path: Path) -> No
         started = threading.Event()
         call = agent.start("synth", {"project": str(root)}, lambda _: started.set())
         assert started.wait(timeout=30)
-        [command] = processes_mentioning(str(root))
+        [command] = commands_mentioning(str(root))
         os.kill(parent_of(command), signal.SIGTERM)
         assert outlives(str(root), seconds=15) == []
         assert list(root.rglob("*.template.json")) == [], "stopped before its synthesis, not after"
