@@ -23,7 +23,7 @@ from typing import Any
 
 from api_direct.client.publishing import runtime_profile
 from api_direct.client.sign_in import client_for, load_session, require_session
-from api_direct.deploy.aws import Aws, creator_aws
+from api_direct.deploy.aws import Aws, Service, creator_aws
 from api_direct.deploy.aws_target import AwsTarget
 from api_direct.deploy.beside import beside
 from api_direct.deploy.ci_link import ci_link
@@ -52,7 +52,6 @@ from api_direct.deploy.versions import (
     reconcile_live,
 )
 from api_direct.deploy.versions import rollback as roll_back
-from api_direct.deploy.zips import zip_ahead
 from api_direct.deploy.stacks import Phase, StackInfo, deployed_template, describe_stack, stack_resources
 from api_direct.deploy.state import DeployNotes, LinkRecord, ProjectState, load_state, save_state
 from api_direct.deploy.synthesis import AppCheckMode, ControlPlaneRef, SynthesizedStack, synthesize_project
@@ -145,7 +144,7 @@ class Session:
             if link.usage_bus_arn
             else None
         )
-        stack = synthesize_project(
+        return synthesize_project(
             self.project,
             self.outdir,
             control_plane=control_plane,
@@ -157,27 +156,23 @@ class Session:
             canary=canary,
             shipping=shipping,
         )
-        if shipping:  # an assembly read back built no bundle, so none was zipped yet (a no-op for those that were)
-            for asset in stack.assets:
-                if asset.packaging == "zip":
-                    zip_ahead(asset.asset_id, asset.source)
-        return stack
 
     def deploy_role(self, purpose: DeployPurpose) -> Aws:
         return deploy_session(self.creator, self.link, purpose)
 
     def target_beside(
-        self, purpose: DeployPurpose, aws: Aws | None, *, hotswap: bool = False
+        self, purpose: DeployPurpose, aws: Aws | None, *, clients: tuple[Service, ...] = (), hotswap: bool = False
     ) -> Callable[[], StackTarget]:
         """The :class:`StackTarget`, fetched beside the synthesis about to run (see :mod:`.beside`).
 
-        The clients a deploy uses are made there too: loading their service models is part of the wait.
+        ``clients``, those the operation goes on to use, are made there too: loading their service models is part
+        of the wait.
         """
 
         def fetch() -> StackTarget:
             role = aws or self.deploy_role(purpose)
             cloudformation = role.client("cloudformation")
-            for service in ("s3", "lambda"):
+            for service in clients:
                 role.client(service)
             name = self.project.stack_name
             deployed = describe_stack(cloudformation, name)
@@ -302,7 +297,7 @@ def _locked_deploy(
         if aws and domain
         else None
     )
-    fetched = session.target_beside("deploying", aws, hotswap=hotswap)
+    fetched = session.target_beside("deploying", aws, clients=("s3", "lambda"), hotswap=hotswap)
     stack = session.synthesize(custom_domain=target, canary=canary, shipping=True)
     with app_checked(stack):
         result = _deploy(session, stack, hotswap, confirm, fetched())

@@ -33,6 +33,7 @@ file, the one a full synthesis writes for the same project.
 import hashlib
 import json
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -188,7 +189,7 @@ def synthesize_project(
     its certificate is issued (:mod:`.domains`); until then the stack has none.
     ``release`` and ``canary`` go to the stack as :class:`~api_direct.user_stack.UserApiStack` takes them.
     ``shipping``: a deploy will upload the result, so each bundle starts zipping as soon as it is built
-    (:func:`~api_direct.deploy.zips.zip_ahead`), all of them before jsii starts.
+    (:func:`~api_direct.deploy.zips.zip_ahead`), all of them before jsii starts; a reused assembly's, at once.
     """
     try:  # before anything is built: the one-line reason, not the construct's traceback
         gateway_resources(RouteWeights.of(project.config.routes))
@@ -215,11 +216,15 @@ def synthesize_project(
         reused = _reusable(outdir, project.stack_name)
         if reused is not None:  # its app passed the check when the verdict was recorded
             routes = tuple(verdict.get("websocket_routes", ())) if isinstance(verdict, dict) else ()
+            if shipping:  # no bundle was built, so none was zipped; those zipped before are not again
+                for asset in reused.assets:
+                    if asset.packaging == "zip":
+                        zip_ahead(asset.asset_id, asset.source)
             return replace(reused, app_warnings=app_warnings(project, routes))
     check = start_app_check(project, region=region) if checking else None
     options = StackOptions(control_plane, retain_data, custom_domain, release, canary)
     try:
-        with bundles_told_to(_zip_ahead if shipping else _ignore):
+        with bundles_told_to(_zip_ahead) if shipping else nullcontext():
             return _synthesize_anew(project, outdir, record, fingerprint, check, app_check, options)
     except BaseException:
         if check is not None:
@@ -229,10 +234,6 @@ def synthesize_project(
 
 def _zip_ahead(bundle: Bundle) -> None:
     zip_ahead(_asset_id(bundle.content_hash), bundle.path)
-
-
-def _ignore(bundle: Bundle) -> None:
-    """A synthesis that ships nothing has nothing to zip."""
 
 
 def _synthesize_anew(

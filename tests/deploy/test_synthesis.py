@@ -246,6 +246,8 @@ def test_a_deploys_synthesis_zips_every_bundle_before_jsii_starts(
     is built (here it refuses to be), so the zips are made while jsii works."""
     asked: list[str] = []
     monkeypatch.setattr(synthesis, "zip_ahead", lambda asset_id, folder: asked.append(asset_id))
+    record = first.template_path.parent / SYNTHESIS_RECORD
+    kept = record.read_text()  # a synthesis that fails removes it
     with pytest.raises(NoSynthesis):
         synthesize(load_project(project_dir), control_plane=None, shipping=True)
     assert sorted(asked) == sorted(asset.asset_id for asset in first.assets)
@@ -253,3 +255,6 @@ def test_a_deploys_synthesis_zips_every_bundle_before_jsii_starts(
     with pytest.raises(NoSynthesis):
         synthesize(load_project(project_dir), control_plane=None)
     assert asked == []  # `apid synth` and `apid plan` ship nothing
+    record.write_text(kept)
+    assert synthesize(load_project(project_dir), shipping=True).reused  # an assembly read back builds no bundle
+    assert sorted(asked) == sorted(asset.asset_id for asset in first.assets)
